@@ -1,0 +1,35 @@
+import { z } from 'zod';
+import { defineCommand } from './commands';
+import { CampaignConfig } from './events/orchestrator';
+import { Slug } from './ids';
+
+export const StartCampaign = defineCommand(
+  'StartCampaign',
+  { handler: 'orchestrator', description: 'Start a campaign with a substrate, a constitution, rounds, workers, axes and budgets.' },
+  CampaignConfig,
+);
+export const StartRound = defineCommand(
+  'StartRound',
+  { handler: 'orchestrator', description: 'Start the next round of a campaign (normally automatic).' },
+  z.object({ campaignId: Slug, round: z.number().int().min(1) }).strict(),
+);
+export const PauseCampaign = defineCommand(
+  'PauseCampaign',
+  { handler: 'orchestrator', description: 'Stop starting new work; running jobs finish.' },
+  z.object({ campaignId: Slug, reason: z.string().max(500).default('paused by operator') }).strict(),
+);
+export const ResumeCampaign = defineCommand(
+  'ResumeCampaign',
+  { handler: 'orchestrator', description: 'Resume a paused campaign.' },
+  z.object({ campaignId: Slug }).strict(),
+);
+export const AbortCampaign = defineCommand(
+  'AbortCampaign',
+  { handler: 'orchestrator', description: 'Stop a campaign for good.' },
+  z.object({ campaignId: Slug, reason: z.string().min(1).max(500) }).strict(),
+);
+export const CancelJob = defineCommand(
+  'CancelJob',
+  { handler: 'dispatch', description: 'Cancel a queued or running job.' },
+  z.object({ campaignId: Slug, jobId: Slug, reason: z.string().min(1).max(500) }).strict(),
+);

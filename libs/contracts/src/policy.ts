@@ -1,0 +1,93 @@
+import { z } from 'zod';
+import { Axis, AxisCategory, RecipeDocument, JsonValue } from './recipe';
+import { Sha256 } from './ids';
+
+/** The meta-rules, fixed for a campaign (hash pinned in CampaignStarted). The meta agent can only read it. */
+export const ConstitutionRules = z
+  .object({
+    leaderboardAuthoritative: z.literal(true),
+    /** Rounds without a public-LB gain above threshold before the active axis category must rotate. */
+    plateauRoundsBeforeRotation: z.number().int().min(1),
+    deadEndRegistryOnlyGrows: z.literal(true),
+    /** Promotion needs an LB gain above the rolling policy's threshold. */
+    promotionRequiresLbGain: z.literal(true),
+    /** The promotion threshold may never fall below this multiple of the anchor's LB seed std. */
+    minThresholdNoiseMultiple: z.number().positive(),
+    /** Dev gain beyond this multiple of the dev noise, with LB within noise, flags proxy decoupling. */
+    decouplingNoiseMultiple: z.number().positive(),
+    maxSubmissionsPerRound: z.number().int().min(1).optional(),
+  })
+  .strict();
+export type ConstitutionRules = z.infer<typeof ConstitutionRules>;
+
+export const Constitution = z
+  .object({
+    name: z.string().min(1),
+    version: z.string().min(1),
+    /** The frozen system prompt of the meta agent. */
+    text: z.string().min(1),
+    rules: ConstitutionRules,
+  })
+  .strict();
+export type Constitution = z.infer<typeof Constitution>;
+
+export const DeadEnd = z
+  .object({
+    id: z.string().min(1),
+    /** Human-readable entry of "Don't waste budget on". */
+    description: z.string().min(1),
+    axis: Axis,
+    /** The recipe path and direction that failed, so workers can avoid it mechanically. */
+    path: z.string().optional(),
+    direction: z.enum(['increase', 'decrease', 'set']).optional(),
+    value: JsonValue.optional(),
+    round: z.number().int().min(0),
+    evidence: z.string().min(1),
+  })
+  .strict();
+export type DeadEnd = z.infer<typeof DeadEnd>;
+
+export const EvidenceRule = z
+  .object({
+    id: z.string().min(1),
+    rule: z.string().min(1),
+    since: z.number().int().min(0),
+    reason: z.string().min(1),
+  })
+  .strict();
+export type EvidenceRule = z.infer<typeof EvidenceRule>;
+
+export const SelectionCriterion = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('mean') }).strict(),
+  z.object({ kind: z.literal('reweighted'), weights: z.record(z.string(), z.number().min(0)) }).strict(),
+]);
+export type SelectionCriterion = z.infer<typeof SelectionCriterion>;
+
+/** The only artifact the meta agent rewrites: what the next round's forks inherit and how they search. */
+export const RollingPolicy = z
+  .object({
+    revision: z.number().int().min(0),
+    /** The round this policy steers (revision r is derived from the evidence of round r). */
+    forRound: z.number().int().min(1),
+    standingRecipe: RecipeDocument,
+    activeCategory: AxisCategory,
+    activeAxes: z.array(Axis).min(1),
+    retiredAxes: z.array(z.object({ axis: Axis, round: z.number().int().min(0), reason: z.string() }).strict()),
+    deadEnds: z.array(DeadEnd),
+    promotionThreshold: z.number().min(0),
+    noiseBand: z
+      .object({ devStd: z.number().min(0), lbStd: z.number().min(0), seeds: z.number().int().min(0), round: z.number().int().min(0) })
+      .strict(),
+    anchorSeeds: z.number().int().min(1),
+    selectionCriterion: SelectionCriterion,
+    objective: z.enum(['raise-dev-and-lb', 'transfer-to-lb']),
+    evidenceRules: z.array(EvidenceRule),
+    /** Best public LB seen so far and the rounds since it last improved beyond threshold. */
+    bestPublicLb: z.number().nullable(),
+    plateauRounds: z.number().int().min(0),
+    rationale: z.string(),
+  })
+  .strict();
+export type RollingPolicy = z.infer<typeof RollingPolicy>;
+
+export const PolicyRef = z.object({ revision: z.number().int().min(0), sha256: Sha256 }).strict();

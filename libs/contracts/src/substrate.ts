@@ -1,0 +1,121 @@
+import { z } from 'zod';
+
+export const EntrypointName = z.enum(['prepare-data', 'train', 'evaluate', 'predict']);
+export type EntrypointName = z.infer<typeof EntrypointName>;
+
+export const Placeholder = z.enum([
+  'sandbox',
+  'recipe',
+  'data_dir',
+  'base_checkpoint',
+  'checkpoints_dir',
+  'checkpoint',
+  'split',
+  'scores',
+  'prompts',
+  'predictions',
+  'seed',
+  'size',
+  'device',
+]);
+export type Placeholder = z.infer<typeof Placeholder>;
+
+export const Entrypoint = z
+  .object({
+    command: z.array(z.string().min(1)).min(1, 'expected at least the program to run'),
+    inputs: z.array(Placeholder).default([]),
+    outputs: z.array(Placeholder).default([]),
+    timeoutSeconds: z.number().int().positive().optional(),
+  })
+  .strict();
+
+export const JobResources = z
+  .object({
+    cpu: z.number().positive(),
+    memoryMiB: z.number().int().positive(),
+    gpu: z.number().int().min(0),
+  })
+  .strict();
+export type JobResources = z.infer<typeof JobResources>;
+
+/** `substrate/<name>/substrate.yaml`: what the control plane needs to fork, run and judge a substrate. */
+export const SubstrateManifest = z
+  .object({
+    apiVersion: z.literal('aevo.dev/v1'),
+    name: z.string().regex(/^[a-z][a-z0-9-]*$/, 'expected a lowercase name'),
+    version: z.string().min(1),
+    description: z.string().default(''),
+    entrypoints: z
+      .object({
+        'prepare-data': Entrypoint,
+        train: Entrypoint,
+        evaluate: Entrypoint,
+        predict: Entrypoint,
+      })
+      .strict(),
+    recipe: z.string().min(1),
+    editable: z.array(z.string().min(1)).min(1),
+    frozen: z.array(z.string().min(1)).min(1),
+    baseCheckpoint: z.string().min(1),
+    resources: z
+      .object({ 'prepare-data': JobResources, train: JobResources, evaluate: JobResources, predict: JobResources })
+      .strict(),
+    metric: z
+      .object({
+        name: z.string().min(1),
+        higherIsBetter: z.boolean().default(true),
+        domains: z.array(z.string().min(1)).min(1),
+      })
+      .strict(),
+    outputs: z
+      .object({
+        checkpointDir: z.string().min(1),
+        scores: z.string().min(1),
+        predictions: z.string().min(1),
+      })
+      .strict(),
+    sizes: z.array(z.string().min(1)).min(1).default(['tiny', 'cpu', 'gpu']),
+  })
+  .strict();
+export type SubstrateManifest = z.infer<typeof SubstrateManifest>;
+
+/** `checkpoint.json` inside every checkpoint directory. */
+export const CheckpointInfo = z
+  .object({
+    step: z.number().int().min(0),
+    seed: z.number().int(),
+    trainLoss: z.number().nullable(),
+    recipeSha256: z.string(),
+    size: z.string(),
+    device: z.string(),
+    diverged: z.boolean(),
+  })
+  .passthrough();
+export type CheckpointInfo = z.infer<typeof CheckpointInfo>;
+
+/** `train-summary.json` in the checkpoints directory. */
+export const TrainSummary = z
+  .object({
+    status: z.enum(['ok', 'diverged']),
+    steps: z.number().int().min(0),
+    checkpoints: z.array(z.string()),
+    finalLoss: z.number().nullable(),
+    seconds: z.number().min(0),
+    device: z.string(),
+  })
+  .passthrough();
+export type TrainSummary = z.infer<typeof TrainSummary>;
+
+export const DomainScore = z.object({ score: z.number().min(0).max(1), n: z.number().int().min(0) }).strict();
+
+/** Output of the `evaluate` entrypoint: per-domain scores of one checkpoint on one split. */
+export const DevScores = z
+  .object({
+    checkpoint: z.string().min(1),
+    split: z.string().min(1),
+    overall: z.number().min(0).max(1),
+    n: z.number().int().min(0),
+    domains: z.record(z.string(), DomainScore),
+  })
+  .strict();
+export type DevScores = z.infer<typeof DevScores>;

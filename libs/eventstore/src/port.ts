@@ -1,0 +1,73 @@
+import { DomainError, type EventEnvelope } from '@aevo/contracts';
+
+/**
+ * Expected stream version for optimistic concurrency. Stream versions count events: a new stream is at 0,
+ * after its first event at 1. 'no-stream' ≡ 0; 'any' skips the check.
+ */
+export type ExpectedVersion = number | 'any' | 'no-stream';
+
+/** An event as the store returns it: the envelope plus its place in the log. */
+export type StoredEvent = EventEnvelope & {
+  /** Global, gap-free-in-commit-order position (1-based). */
+  position: number;
+  /** 1-based version of this event within its stream. */
+  streamVersion: number;
+};
+
+export interface AppendOptions {
+  /**
+   * Idempotency key: when a previous append carried the same commandId, nothing is written and the
+   * earlier result is returned with `duplicate: true`.
+   */
+  commandId?: string;
+}
+
+export interface AppendResult {
+  streamId: string;
+  /** Stream version after the append (pass it as the next expected version). */
+  nextExpectedVersion: number;
+  /** Positions of the appended events (empty for a duplicate). */
+  positions: number[];
+  duplicate: boolean;
+}
+
+export interface ReadAllOptions {
+  /** Exclusive lower bound: events with position > fromPosition. */
+  fromPosition?: number;
+  limit?: number;
+  campaignId?: string;
+  types?: string[];
+}
+
+export interface Subscription {
+  /** Resolves when the subscription has stopped (after close()). */
+  readonly done: Promise<void>;
+  close(): Promise<void>;
+}
+
+/** The port every event store adapter implements and the shared contract test suite checks. */
+export interface EventStore {
+  append(streamId: string, expected: ExpectedVersion, events: EventEnvelope[], opts?: AppendOptions): Promise<AppendResult>;
+  readStream(streamId: string, fromVersion?: number): Promise<StoredEvent[]>;
+  readAll(opts?: ReadAllOptions): Promise<StoredEvent[]>;
+  /** Current version of a stream (0 when it does not exist). */
+  streamVersion(streamId: string): Promise<number>;
+  /** Highest committed position (0 when empty). */
+  headPosition(): Promise<number>;
+  /** Catches up from `fromPosition` (exclusive), then follows new events in order, awaiting the handler. */
+  subscribe(fromPosition: number, handler: (e: StoredEvent) => Promise<void>, opts?: { campaignId?: string }): Subscription;
+  close(): Promise<void>;
+}
+
+export class ConcurrencyError extends DomainError {
+  constructor(
+    public readonly streamId: string,
+    public readonly expected: ExpectedVersion,
+    public readonly actual: number,
+  ) {
+    super('CONCURRENCY_CONFLICT', `stream ${streamId} is at version ${actual}, expected ${String(expected)}`, [
+      { path: 'expectedVersion', message: `expected ${String(expected)}, stream is at ${actual}` },
+    ]);
+    this.name = 'ConcurrencyError';
+  }
+}

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The one test command (npm test): set-up, build, lint, every jest project, substrate tests, end-to-end tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash tools/ensure-infra.sh
+[ -x substrate/wonderland/setup.sh ] && bash substrate/wonderland/setup.sh
+npx nx run-many -t build lint --parallel=2 --outputStyle=static
+node tools/gen-schemas.js --check
+npx nx run-many -t test --parallel=2 --outputStyle=static
+if [ -d substrate/simulated/test ]; then node --test substrate/simulated/test/; fi
+if [ -x substrate/wonderland/test.sh ]; then bash substrate/wonderland/test.sh; fi
+if [ -f test/jest.config.js ]; then npx jest -c test/jest.config.js --runInBand; fi
