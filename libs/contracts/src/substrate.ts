@@ -17,6 +17,9 @@ export const Placeholder = z.enum([
   'seed',
   'size',
   'device',
+  'secret_seed',
+  'out_dir',
+  'answers',
 ]);
 export type Placeholder = z.infer<typeof Placeholder>;
 
@@ -75,6 +78,19 @@ export const SubstrateManifest = z
       })
       .strict(),
     sizes: z.array(z.string().min(1)).min(1).default(['tiny', 'cpu', 'gpu']),
+    /**
+     * How the local leaderboard builds and scores the hidden split. Run by the leaderboard service OUTSIDE every
+     * sandbox; the secret seed never enters a sandbox.
+     */
+    leaderboard: z
+      .object({
+        /** Writes public.csv and private.csv (id,prompt,answer,domain) into {out_dir} from {secret_seed}. */
+        generate: z.array(z.string().min(1)).min(1),
+        /** Scores {predictions} (id,answer) against {answers}; writes {scores} JSON (DevScores shape). */
+        score: z.array(z.string().min(1)).min(1),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 export type SubstrateManifest = z.infer<typeof SubstrateManifest>;

@@ -3,6 +3,7 @@ import { defineEvent } from '../envelope';
 import { JsonValue, RecipeChange } from '../recipe';
 import { ResultManifest } from '../manifest';
 import { Slug } from '../ids';
+import { SelectionCriterion } from '../policy';
 
 export const WorkerStarted = defineEvent(
   'WorkerStarted',
@@ -64,4 +65,21 @@ export const WorkerFailed = defineEvent(
   'WorkerFailed',
   { owners: ['worker'], description: 'A worker gave up on its candidate; a failed manifest follows or the candidate is lost.' },
   z.object({ candidateId: Slug, round: z.number().int().min(1), reason: z.string(), step: z.number().int().min(0).nullable() }).strict(),
+);
+
+export const EvaluationRequested = defineEvent(
+  'EvaluationRequested',
+  { owners: ['worker'], description: 'A worker asked the evaluation service to score the checkpoints of one training run.' },
+  z
+    .object({
+      requestId: Slug,
+      candidateId: Slug,
+      round: z.number().int().min(1),
+      sandboxPath: z.string().min(1),
+      /** Checkpoint directories relative to the sandbox, e.g. "runs/seed-1/ckpt/step-000100". */
+      checkpoints: z.array(z.string().min(1)).min(1),
+      seed: z.number().int(),
+      criterion: SelectionCriterion,
+    })
+    .strict(),
 );
