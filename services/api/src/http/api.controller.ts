@@ -1,0 +1,119 @@
+import { BadRequestException, Controller, Get, NotFoundException, Param, Query, Sse, MessageEvent, Header } from '@nestjs/common';
+import { Observable, filter, map } from 'rxjs';
+import { z } from 'zod';
+import { zodIssues } from '@aevo/contracts';
+import { DashboardService } from '../read-model/dashboard.service';
+import { campaignList, trajectory, CampaignView } from '../read-model/dashboard-model';
+import { DASHBOARD_HTML } from './dashboard-page';
+
+const EventQuery = z
+  .object({
+    campaign: z.string().min(1).optional(),
+    type: z.string().regex(/^[A-Za-z,]+$/, 'expected comma-separated event type names').optional(),
+    after: z.coerce.number().int().min(0).default(0),
+    limit: z.coerce.number().int().min(1).max(1000).default(200),
+  })
+  .strict();
+
+const RoundParam = z.coerce.number().int().min(1);
+
+function parse<T>(schema: z.ZodType<T>, value: unknown, where: string): T {
+  const r = schema.safeParse(value);
+  if (!r.success) throw new BadRequestException({ code: 'INVALID_REQUEST', message: `invalid ${where}`, issues: zodIssues(r.error, where) });
+  return r.data;
+}
+
+@Controller()
+export class ApiController {
+  constructor(private readonly dashboard: DashboardService) {}
+
+  @Get()
+  @Header('content-type', 'text/html; charset=utf-8')
+  page() {
+    return DASHBOARD_HTML;
+  }
+
+  @Get('healthz')
+  health() {
+    return { ok: true, caughtUp: this.dashboard.ready, lastPosition: this.dashboard.model.lastPosition };
+  }
+
+  @Get('api/campaigns')
+  campaigns() {
+    return campaignList(this.dashboard.model);
+  }
+
+  private campaign(id: string): CampaignView {
+    const c = this.dashboard.model.campaigns[id];
+    if (!c) throw new NotFoundException({ code: 'UNKNOWN_CAMPAIGN', message: `no campaign "${id}"`, issues: [{ path: 'campaignId', message: 'not found' }] });
+    return c;
+  }
+
+  @Get('api/campaigns/:id')
+  campaignDetail(@Param('id') id: string) {
+    const c = this.campaign(id);
+    return {
+      campaignId: c.campaignId,
+      name: c.name,
+      status: c.status,
+      config: c.config,
+      constitutionSha256: c.constitutionSha256,
+      result: c.result,
+      rounds: Object.values(c.rounds).map(({ evidence: _e, ...r }) => ({ ...r, hasEvidence: _e !== null })),
+      trajectory: trajectory(c),
+      violations: c.violations,
+      submissions: c.submissions,
+      eventCount: c.eventCount,
+    };
+  }
+
+  @Get('api/campaigns/:id/candidates')
+  candidates(@Param('id') id: string, @Query('round') round?: string) {
+    const c = this.campaign(id);
+    const r = round === undefined ? undefined : parse(RoundParam, round, 'round');
+    return Object.values(c.candidates)
+      .filter((x) => r === undefined || x.round === r)
+      .sort((a, b) => a.round - b.round || a.index - b.index);
+  }
+
+  @Get('api/campaigns/:id/rounds/:round/evidence')
+  evidence(@Param('id') id: string, @Param('round') round: string) {
+    const c = this.campaign(id);
+    const r = c.rounds[parse(RoundParam, round, 'round')];
+    if (!r?.evidence) throw new NotFoundException({ code: 'NO_EVIDENCE', message: `round ${round} has no evidence record yet`, issues: [] });
+    return r.evidence;
+  }
+
+  @Get('api/campaigns/:id/policies')
+  policies(@Param('id') id: string) {
+    const c = this.campaign(id);
+    const last = c.policies[c.policies.length - 1];
+    return { revisions: c.policies, deadEnds: last?.policy.deadEnds ?? [], refusals: c.refusals };
+  }
+
+  @Get('api/campaigns/:id/jobs')
+  jobs(@Param('id') id: string) {
+    const c = this.campaign(id);
+    return Object.values(c.jobs).sort((a, b) => a.jobId.localeCompare(b.jobId));
+  }
+
+  @Get('api/events')
+  async events(@Query() query: Record<string, string>) {
+    const q = parse(EventQuery, query, 'query');
+    return this.dashboard.store.readAll({
+      fromPosition: q.after,
+      limit: q.limit,
+      campaignId: q.campaign,
+      types: q.type ? q.type.split(',') : undefined,
+    });
+  }
+
+  /** Live events (server-sent events), optionally for one campaign. */
+  @Sse('api/stream')
+  stream(@Query('campaign') campaign?: string): Observable<MessageEvent> {
+    return this.dashboard.events$.pipe(
+      filter((e) => !campaign || e.campaignId === campaign),
+      map((e) => ({ id: String(e.position), type: 'event', data: { position: e.position, type: e.type, campaignId: e.campaignId, streamId: e.streamId, data: e.data } })),
+    );
+  }
+}
