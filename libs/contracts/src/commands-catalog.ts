@@ -33,3 +33,11 @@ export const CancelJob = defineCommand(
   { handler: 'dispatch', description: 'Cancel a queued or running job.' },
   z.object({ campaignId: Slug, jobId: Slug, reason: z.string().min(1).max(500) }).strict(),
 );
+export const UnsealPrivateLeaderboard = defineCommand(
+  'UnsealPrivateLeaderboard',
+  {
+    handler: 'leaderboard',
+    description: 'Final audit: reveal the sealed private scores of every scored submission (PrivateLeaderboardUnsealed); idempotent.',
+  },
+  z.object({ campaignId: Slug }).strict(),
+);
