@@ -1,6 +1,35 @@
 import { z } from 'zod';
 import { defineEvent } from '../envelope';
-import { Slug } from '../ids';
+import { Sha256, Slug } from '../ids';
+
+/**
+ * The leaderboard keeps one stream per campaign, `leaderboard:<campaignId>`. Per submission:
+ *   local:  SubmissionAccepted + JobRequested(predict) → LeaderboardScored | SubmissionRejected
+ *   kaggle: JobRequested(predict) → SubmissionAccepted{externalRef: Kaggle ref} → LeaderboardScored | SubmissionRejected
+ * or SubmissionRejected{quota-exceeded} alone. Private scores are never in an event before PrivateLeaderboardUnsealed.
+ */
+export const LeaderboardOpened = defineEvent(
+  'LeaderboardOpened',
+  { owners: ['leaderboard'], description: 'The campaign’s leaderboard is ready (local: hidden split generated outside every sandbox).' },
+  z
+    .object({
+      board: z.enum(['local', 'kaggle']),
+      submissionsPerRound: z.number().int().min(1),
+      /** Kaggle competition name (kaggle board only). */
+      competition: z.string().min(1).nullable(),
+      /** Number of prompts a submission must answer (public + private halves on the local board). */
+      prompts: z.number().int().min(0).nullable(),
+      /** sha256 of the hidden split files, so an audit can tell the split never changed; reveals nothing. */
+      splitSha256: Sha256.nullable(),
+    })
+    .strict(),
+);
+
+export const LeaderboardUnavailable = defineEvent(
+  'LeaderboardUnavailable',
+  { owners: ['leaderboard'], description: 'The campaign’s leaderboard could not be set up; every submission will be rejected with this reason.' },
+  z.object({ board: z.enum(['local', 'kaggle']), reason: z.string().min(1) }).strict(),
+);
 
 export const SubmissionAccepted = defineEvent(
   'SubmissionAccepted',
@@ -11,6 +40,7 @@ export const SubmissionAccepted = defineEvent(
       candidateId: Slug,
       round: z.number().int().min(1),
       board: z.enum(['local', 'kaggle']),
+      /** Kaggle submission ref; null on the local board. */
       externalRef: z.string().nullable(),
       quotaUsed: z.number().int().min(1),
       quotaLimit: z.number().int().min(1),
@@ -54,7 +84,15 @@ export const PrivateLeaderboardUnsealed = defineEvent(
     .object({
       scores: z.array(
         z
-          .object({ submissionId: Slug, candidateId: Slug, round: z.number().int().min(1), publicScore: z.number(), privateScore: z.number() })
+          .object({
+            submissionId: Slug,
+            candidateId: Slug,
+            round: z.number().int().min(1),
+            publicScore: z.number(),
+            privateScore: z.number(),
+            /** Per-domain private scores where the board has them (local board). */
+            privateDomains: z.record(z.string(), z.number().min(0).max(1)).nullable().default(null),
+          })
           .strict(),
       ),
     })
