@@ -1,1 +1,15 @@
-export {};
+export * from './config';
+export * from './subjects';
+export * from './server-features';
+export * from './backoff';
+export * from './event-decoding';
+export * from './command-decoding';
+export * from './contexts';
+export * from './decorators';
+export * from './dead-letter';
+export * from './provisioning';
+export * from './jetstream.server';
+export * from './command-client';
+export * from './exception-filter';
+export * from './tokens';
+export * from './bootstrap';

@@ -1,0 +1,364 @@
+import { Logger } from '@nestjs/common';
+import { Server, type CustomTransportStrategy, type MessageHandler } from '@nestjs/microservices';
+import { connect } from '@nats-io/transport-node';
+import type { Msg, NatsConnection, Subscription } from '@nats-io/nats-core';
+import { jetstream, jetstreamManager, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
+import { lastValueFrom } from 'rxjs';
+import { commandDefinition, eventDefinition, type CommandReply, type ServiceName } from '@aevo/contracts';
+import { natsServers } from './config';
+import { commandSubject, consumerName, eventTypeFilter, parseEventSubject } from './subjects';
+import { missingServerFeatures, ServerFeatureError, type ServerFeature } from './server-features';
+import { ensureDurableConsumer, ensureEventStream } from './provisioning';
+import { decodeEventMessage } from './event-decoding';
+import { decodeCommandRequest, errorReplyOf, okReply } from './command-decoding';
+import { CommandContext, JetStreamEventContext, type ConsumerRef } from './contexts';
+import type { DeadLetterSink } from './dead-letter';
+import { nakDelay } from './backoff';
+import { Semaphore } from './semaphore';
+
+export interface JetStreamServerOptions {
+  /** Names the queue group and the durable consumers: every replica of a service passes the same name. */
+  service: ServiceName;
+  natsUrl: string;
+  subjectPrefix: string;
+  stream: string;
+  /** Where dead letters are recorded (normally `eventStoreDeadLetterSink(store, service)`). Without it they are only logged. */
+  deadLetter?: DeadLetterSink;
+  /** The server redelivers an unacked message after this long (default 30 s); handlers get `working()` every third of it. */
+  ackWaitMs?: number;
+  /** Deliveries (first + retries) before a failing message is dead-lettered (default 5). */
+  maxDeliver?: number;
+  /** First redelivery delay after a handler error, doubled per delivery (default 1 s) up to `maxNakDelayMs` (default 60 s). */
+  nakDelayMs?: number;
+  maxNakDelayMs?: number;
+  /** Where a newly provisioned consumer starts: the whole stream (default) or only new events. */
+  deliverPolicy?: 'all' | 'new';
+  /** Features beyond JetStream on >= 2.9 that the service needs; start-up fails when the server lacks one. */
+  requiredFeatures?: ServerFeature[];
+  /** Commands handled at once by this replica (default 64). */
+  commandConcurrency?: number;
+  /** How long close() waits for running handlers (default 30 s). */
+  shutdownGraceMs?: number;
+}
+
+/** Extra deliveries the server allows beyond `maxDeliver`, used only to retry recording a dead letter. */
+export const DEAD_LETTER_RETRY_MARGIN = 5;
+
+interface EventConsumer extends ConsumerRef {
+  type: string;
+  handler: MessageHandler;
+  concurrency: number;
+  messages?: ConsumerMessages;
+  loop?: Promise<void>;
+}
+
+/**
+ * NestJS transport on NATS: `@EventPattern('<EventType>')` handlers read JetStream through one durable pull
+ * consumer per (service, event type); `@MessagePattern('<CommandName>')` handlers answer core-NATS requests on
+ * `<prefix>.cmd.<CommandName>` in the service's queue group. See libs/messaging/README.md.
+ */
+export class JetStreamServer extends Server implements CustomTransportStrategy {
+  private readonly log: Logger;
+  private readonly opts: Required<Omit<JetStreamServerOptions, 'deadLetter'>> & { deadLetter?: DeadLetterSink };
+  private nc?: NatsConnection;
+  private js?: JetStreamClient;
+  private jsm?: JetStreamManager;
+  private consumers: EventConsumer[] = [];
+  private subscriptions: Subscription[] = [];
+  private readonly inFlight = new Set<Promise<unknown>>();
+  /** Last handler error per (consumer, stream sequence), kept for a dead letter whose recording had to be retried. */
+  private readonly lastErrors = new Map<string, string>();
+  private closing = false;
+  private started = false;
+
+  constructor(options: JetStreamServerOptions) {
+    super();
+    this.opts = {
+      ackWaitMs: 30_000,
+      maxDeliver: 5,
+      nakDelayMs: 1_000,
+      maxNakDelayMs: 60_000,
+      deliverPolicy: 'all',
+      requiredFeatures: [],
+      commandConcurrency: 64,
+      shutdownGraceMs: 30_000,
+      ...options,
+    };
+    if (!Number.isInteger(this.opts.maxDeliver) || this.opts.maxDeliver < 1) throw new Error('maxDeliver must be an integer >= 1');
+    if (this.opts.ackWaitMs < 1000) throw new Error('ackWaitMs must be at least 1000 ms');
+    this.log = new Logger(`JetStreamServer(${options.service})`);
+  }
+
+  async listen(callback: (err?: unknown, ...rest: unknown[]) => void): Promise<void> {
+    try {
+      await this.start();
+      callback();
+    } catch (err) {
+      await this.shutdownConnection();
+      callback(err);
+    }
+  }
+
+  /** The NATS connection (once listening). */
+  unwrap<T>(): T {
+    if (!this.nc) throw new Error('JetStreamServer is not listening');
+    return this.nc as T;
+  }
+
+  on(): void {
+    throw new Error('JetStreamServer does not emit transport events; use status instead');
+  }
+
+  /** Consumers this replica reads (after listen). */
+  consumerNames(): string[] {
+    return this.consumers.map((c) => c.consumer);
+  }
+
+  private async start(): Promise<void> {
+    if (this.started) return;
+    const { events, commands } = this.classifyHandlers();
+    const nc = await connect({ servers: natsServers(this.opts.natsUrl), name: `aevo-${this.opts.service}`, maxReconnectAttempts: -1 });
+    this.nc = nc;
+    const version = nc.info?.version ?? 'unknown';
+    const missing = missingServerFeatures(nc.info ?? { version }, this.opts.requiredFeatures);
+    if (missing.length > 0) throw new ServerFeatureError(version, missing);
+    const jsm = await jetstreamManager(nc);
+    const js = jetstream(nc);
+    this.jsm = jsm;
+    this.js = js;
+
+    if (events.length > 0) await ensureEventStream(jsm, this.opts.stream, this.opts.subjectPrefix);
+    for (const e of events) {
+      const durable = consumerName(this.opts.service, e.type);
+      await ensureDurableConsumer(jsm, this.opts.stream, {
+        durable,
+        filterSubject: eventTypeFilter(this.opts.subjectPrefix, e.type),
+        ackWaitMs: this.opts.ackWaitMs,
+        maxDeliver: this.opts.maxDeliver + DEAD_LETTER_RETRY_MARGIN,
+        deliverPolicy: this.opts.deliverPolicy,
+        maxAckPending: 1000,
+        description: `${this.opts.service} handles ${e.type}`,
+      });
+      this.consumers.push({ stream: this.opts.stream, consumer: durable, type: e.type, handler: e.handler, concurrency: e.concurrency });
+    }
+    for (const c of this.consumers) {
+      const consumer = await js.consumers.get(this.opts.stream, c.consumer);
+      c.messages = await consumer.consume({ max_messages: c.concurrency });
+      c.loop = this.consumeLoop(c).catch((err) => this.log.error(`consumer ${c.consumer} stopped: ${String(err)}`));
+    }
+    for (const cmd of commands) this.subscribeCommand(cmd.name, cmd.handler);
+    await nc.flush();
+    this.started = true;
+    this.log.log(
+      `listening: ${this.consumers.length} event consumer(s) [${this.consumers.map((c) => c.type).join(', ')}], ` +
+        `${commands.length} command(s) [${commands.map((c) => c.name).join(', ')}] on nats-server ${version}`,
+    );
+  }
+
+  /** Splits Nest's handlers into event consumers and commands, refusing names the contracts do not know. */
+  private classifyHandlers() {
+    const events: Array<{ type: string; handler: MessageHandler; concurrency: number }> = [];
+    const commands: Array<{ name: string; handler: MessageHandler }> = [];
+    const problems: string[] = [];
+    for (const [pattern, handler] of this.messageHandlers) {
+      if (handler.isEventHandler) {
+        if (!eventDefinition(pattern)) problems.push(`@EventPattern('${pattern}') is not an event type registered in @aevo/contracts`);
+        const concurrency = Number(handler.extras?.concurrency ?? 1);
+        if (!Number.isInteger(concurrency) || concurrency < 1) problems.push(`@EventPattern('${pattern}'): concurrency must be an integer >= 1`);
+        events.push({ type: pattern, handler, concurrency });
+      } else {
+        const def = commandDefinition(pattern);
+        if (!def) problems.push(`@MessagePattern('${pattern}') is not a command registered in @aevo/contracts`);
+        else if (def.handler !== this.opts.service) problems.push(`command ${pattern} belongs to ${def.handler}, not ${this.opts.service}`);
+        commands.push({ name: pattern, handler });
+      }
+    }
+    if (problems.length > 0) throw new Error(`cannot start ${this.opts.service}: ${problems.join('; ')}`);
+    return { events, commands };
+  }
+
+  // ---------------------------------------------------------------- events
+
+  private async consumeLoop(c: EventConsumer): Promise<void> {
+    const gate = new Semaphore(c.concurrency);
+    const messages = c.messages as ConsumerMessages;
+    for await (const m of messages) {
+      // The ack timer runs from delivery, so keep the message alive while it waits for a slot, too.
+      const heartbeat = setInterval(() => m.working(), Math.max(Math.floor(this.opts.ackWaitMs / 3), 300));
+      await gate.acquire();
+      if (this.closing) {
+        clearInterval(heartbeat);
+        gate.release();
+        m.nak(); // let another replica take it now rather than after ack_wait
+        continue;
+      }
+      this.track(
+        this.processEvent(c, m).finally(() => {
+          clearInterval(heartbeat);
+          gate.release();
+        }),
+      );
+    }
+  }
+
+  private async processEvent(c: EventConsumer, m: JsMsg): Promise<void> {
+    const delivery = m.info.deliveryCount;
+    const key = `${c.consumer}#${m.info.streamSequence}`;
+    const decoded = decodeEventMessage(this.opts.subjectPrefix, m.subject, m.data, m.headers);
+    if (!decoded.ok) {
+      const detail = decoded.error.issues.map((i) => `${i.path}: ${i.message}`).join('; ');
+      await this.giveUp(c, m, {
+        eventId: decoded.eventId,
+        eventType: decoded.eventType,
+        correlationId: null,
+        campaignId: parseEventSubject(this.opts.subjectPrefix, m.subject)?.campaignId ?? 'unknown',
+        error: `malformed message (${decoded.error.code}): ${decoded.error.message}${detail ? ` — ${detail}` : ''}`,
+      });
+      return;
+    }
+    const event = decoded.event;
+    const where = { eventId: event.id, eventType: event.type, correlationId: event.correlationId, campaignId: event.campaignId };
+    if (delivery > this.opts.maxDeliver) {
+      // The handler already failed maxDeliver times; only recording the dead letter is left to do.
+      await this.giveUp(c, m, { ...where, error: this.lastErrors.get(key) ?? `handler failed ${this.opts.maxDeliver} times` });
+      return;
+    }
+    try {
+      const ctx = new JetStreamEventContext([m, { stream: c.stream, consumer: c.consumer }]);
+      const result = await c.handler(event, ctx);
+      await lastValueFrom(this.transformToObservable(result), { defaultValue: undefined });
+    } catch (err) {
+      const error = describeError(err);
+      if (delivery >= this.opts.maxDeliver) {
+        this.log.warn(`${c.consumer}: ${event.type} ${event.id} failed on delivery ${delivery}/${this.opts.maxDeliver}, dead-lettering: ${error}`);
+        await this.giveUp(c, m, { ...where, error });
+      } else {
+        const delay = nakDelay(delivery, this.opts.nakDelayMs, this.opts.maxNakDelayMs);
+        this.log.warn(`${c.consumer}: ${event.type} ${event.id} failed on delivery ${delivery}/${this.opts.maxDeliver}, retry in ${delay} ms: ${error}`);
+        m.nak(delay);
+      }
+      return;
+    }
+    this.lastErrors.delete(key);
+    try {
+      await m.ackAck({ timeout: 10_000 });
+    } catch (err) {
+      // Not confirmed: the message may come again; handlers are idempotent (at-least-once delivery).
+      this.log.warn(`${c.consumer}: ack of ${event.id} not confirmed: ${describeError(err)}`);
+    }
+  }
+
+  private async giveUp(
+    c: EventConsumer,
+    m: JsMsg,
+    what: { eventId: string | null; eventType: string | null; correlationId: string | null; campaignId: string; error: string },
+  ): Promise<void> {
+    const key = `${c.consumer}#${m.info.streamSequence}`;
+    const record = {
+      stream: c.stream,
+      consumer: c.consumer,
+      subject: m.subject,
+      streamSequence: m.info.streamSequence,
+      deliveries: m.info.deliveryCount,
+      ...what,
+    };
+    try {
+      if (this.opts.deadLetter) await this.opts.deadLetter(record);
+      else this.log.error(`dead letter (no sink configured): ${JSON.stringify(record)}`);
+    } catch (err) {
+      // Keep the message: it comes back and only the recording is retried (server max_deliver has a margin).
+      this.lastErrors.set(key, what.error);
+      this.log.error(`${c.consumer}: could not record dead letter for sequence ${record.streamSequence}: ${describeError(err)}`);
+      m.nak(nakDelay(m.info.deliveryCount, this.opts.nakDelayMs, this.opts.maxNakDelayMs));
+      return;
+    }
+    this.lastErrors.delete(key);
+    m.term(truncate(what.error, 200));
+  }
+
+  // ---------------------------------------------------------------- commands
+
+  private subscribeCommand(name: string, handler: MessageHandler): void {
+    const nc = this.nc as NatsConnection;
+    const gate = new Semaphore(this.opts.commandConcurrency);
+    const sub = nc.subscribe(commandSubject(this.opts.subjectPrefix, name), { queue: this.opts.service });
+    this.subscriptions.push(sub);
+    void (async () => {
+      for await (const msg of sub) {
+        await gate.acquire();
+        this.track(this.processCommand(name, handler, msg).finally(() => gate.release()));
+      }
+    })().catch((err) => this.log.error(`command subscription ${name} stopped: ${String(err)}`));
+  }
+
+  private async processCommand(name: string, handler: MessageHandler, msg: Msg): Promise<void> {
+    let reply: CommandReply;
+    const decoded = decodeCommandRequest(name, msg.data);
+    if (!decoded.ok) reply = decoded.reply;
+    else {
+      const command = decoded.command;
+      try {
+        const ctx = new CommandContext([msg, command]);
+        const value = await lastValueFrom(this.transformToObservable(await handler(command, ctx)), { defaultValue: undefined });
+        reply = okReply(command.commandId, value);
+      } catch (err) {
+        const failed = errorReplyOf(command.commandId, err);
+        reply = failed;
+        if (failed.error.code === 'INTERNAL') this.log.error(`${name} ${command.commandId} failed: ${describeError(err)}`);
+      }
+    }
+    if (!msg.reply) return; // published without a reply subject: nothing to answer
+    try {
+      msg.respond(JSON.stringify(reply));
+    } catch (err) {
+      this.log.error(`could not reply to ${name}: ${describeError(err)}`);
+      msg.respond(JSON.stringify(errorReplyOf(reply.commandId, new Error('reply could not be serialised'))));
+    }
+  }
+
+  // ---------------------------------------------------------------- lifecycle
+
+  private track(p: Promise<unknown>): void {
+    this.inFlight.add(p);
+    void p.finally(() => this.inFlight.delete(p));
+  }
+
+  /** Stops pulling and taking commands, lets running handlers finish (up to shutdownGraceMs), then drains NATS. */
+  async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    for (const s of this.subscriptions) s.unsubscribe();
+    for (const c of this.consumers) c.messages?.stop();
+    const grace = new Promise((r) => setTimeout(r, this.opts.shutdownGraceMs).unref());
+    await Promise.race([Promise.allSettled([...this.inFlight]), grace]);
+    await Promise.race([Promise.allSettled(this.consumers.map((c) => c.loop)), grace]);
+    await this.shutdownConnection();
+  }
+
+  private async shutdownConnection(): Promise<void> {
+    const nc = this.nc;
+    this.nc = undefined;
+    if (!nc || nc.isClosed()) return;
+    try {
+      await nc.drain();
+    } catch {
+      await nc.close().catch(() => undefined);
+    }
+  }
+}
+
+function describeError(err: unknown): string {
+  if (err instanceof Error) return err.message || err.name;
+  if (err !== null && typeof err === 'object') {
+    const m = (err as { message?: unknown }).message;
+    if (typeof m === 'string') return m;
+    try {
+      return JSON.stringify(err);
+    } catch {
+      return String(err);
+    }
+  }
+  return String(err);
+}
+
+const truncate = (s: string, n: number) => (s.length > n ? `${s.slice(0, n)}…` : s);
