@@ -1,0 +1,5 @@
+export * from './projection';
+export * from './registry';
+export * from './replay';
+export * from './builtin';
+export * from './sample-log';
