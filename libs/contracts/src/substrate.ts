@@ -57,8 +57,18 @@ export const SubstrateManifest = z
       })
       .strict(),
     recipe: z.string().min(1),
+    /** Globs of what workers may change (copied into each sandbox). Must not overlap `frozen`. */
     editable: z.array(z.string().min(1)).min(1),
+    /**
+     * Globs of what is hash-pinned (shared read-only into each sandbox and verified). Files matched by neither
+     * list are protected like frozen ones; only `editable` files may change.
+     */
     frozen: z.array(z.string().min(1)).min(1),
+    /**
+     * Globs left out of the snapshot (build caches, local runs). `__pycache__`, `*.pyc`, `.pytest_cache` and
+     * `.git` are always left out.
+     */
+    ignore: z.array(z.string().min(1)).default([]),
     baseCheckpoint: z.string().min(1),
     resources: z
       .object({ 'prepare-data': JobResources, train: JobResources, evaluate: JobResources, predict: JobResources })

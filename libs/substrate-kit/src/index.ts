@@ -1,0 +1,6 @@
+export * from './glob';
+export * from './placeholders';
+export * from './tree';
+export * from './load';
+export * from './recipe-merge';
+export * from './fixture';
