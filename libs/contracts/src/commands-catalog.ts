@@ -41,3 +41,21 @@ export const UnsealPrivateLeaderboard = defineCommand(
   },
   z.object({ campaignId: Slug }).strict(),
 );
+
+export const VerifySandbox = defineCommand(
+  'VerifySandbox',
+  {
+    handler: 'substrate',
+    description:
+      'Check a candidate sandbox against its snapshot (frozen hashes, symlinks, escaping paths) before evaluating it; records FrozenPathViolated; result: SandboxVerification.',
+  },
+  z
+    .object({
+      campaignId: Slug,
+      candidateId: Slug,
+      checkedAt: z.enum(['before-evaluation', 'round-close', 'on-demand']).default('before-evaluation'),
+      /** Sandbox-relative paths about to be used (e.g. checkpoints to evaluate); each must stay inside the sandbox. */
+      paths: z.array(z.string().min(1).max(1000)).max(1000).default([]),
+    })
+    .strict(),
+);

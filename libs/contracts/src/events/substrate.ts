@@ -33,6 +33,8 @@ export const CandidateForked = defineEvent(
       snapshotId: Sha256,
       sandboxPath: z.string().min(1),
       policyRevision: z.number().int().min(0),
+      /** sha256 of the sandbox recipe file after the standing recipe was applied. */
+      recipeSha256: Sha256.optional(),
     })
     .strict(),
 );
@@ -45,9 +47,26 @@ export const FrozenPathViolated = defineEvent(
       round: z.number().int().min(1),
       candidateId: Slug,
       path: z.string(),
-      kind: z.enum(['frozen-modified', 'frozen-deleted', 'symlink-escape', 'symlink-into-frozen', 'path-escape']),
+      /**
+       * frozen-modified: content, mode or type of a pinned file changed; frozen-deleted: it is gone;
+       * frozen-added: a new file appeared under a frozen glob (e.g. a module shadowing the harness);
+       * symlink-escape / symlink-into-frozen: a new symlink resolves outside the sandbox / onto a frozen path;
+       * path-escape: a requested path leaves the sandbox, or a hard link / device node reaches outside it.
+       */
+      kind: z.enum(['frozen-modified', 'frozen-deleted', 'frozen-added', 'symlink-escape', 'symlink-into-frozen', 'path-escape']),
       detail: z.string(),
       checkedAt: z.enum(['before-evaluation', 'round-close', 'on-demand']),
+    })
+    .strict(),
+);
+
+export const SubstrateRejected = defineEvent(
+  'SubstrateRejected',
+  { owners: ['substrate'], description: 'The campaign’s substrate does not honour the contract; nothing can be forked from it.' },
+  z
+    .object({
+      substratePath: z.string(),
+      issues: z.array(z.object({ path: z.string(), message: z.string() }).strict()).min(1),
     })
     .strict(),
 );
@@ -57,3 +76,22 @@ export const SandboxCollected = defineEvent(
   { owners: ['substrate'], description: 'A sandbox no job uses any more was deleted by the retention policy.' },
   z.object({ candidateId: Slug, sandboxPath: z.string(), bytesFreed: z.number().int().min(0) }).strict(),
 );
+
+export const ViolationKind = FrozenPathViolated.data.shape.kind;
+export type ViolationKind = z.infer<typeof ViolationKind>;
+export const CheckedAt = FrozenPathViolated.data.shape.checkedAt;
+export type CheckedAt = z.infer<typeof CheckedAt>;
+
+/** Reply `result` of the VerifySandbox command. */
+export const SandboxVerification = z
+  .object({
+    candidateId: Slug,
+    sandboxPath: z.string(),
+    /** False when this check found a violation or the candidate was invalidated before. */
+    valid: z.boolean(),
+    violations: z.array(z.object({ path: z.string(), kind: ViolationKind, detail: z.string() }).strict()),
+    /** FrozenPathViolated events this check appended (violations seen before are not recorded twice). */
+    recorded: z.number().int().min(0),
+  })
+  .strict();
+export type SandboxVerification = z.infer<typeof SandboxVerification>;
