@@ -24,7 +24,7 @@ const job = (i: number): JobSpec => ({
   priority: 'normal',
 });
 const verified = { verifiedBy: 'substrate-kit' as const, ok: true as const };
-const start = { type: 'StartEvaluation' as const, request, verification: verified, jobs: [job(0), job(1)] };
+const start = { type: 'StartEvaluation' as const, request, verification: verified, jobs: { ok: true as const, specs: [job(0), job(1)] } };
 const started: EvaluationEvent[] = [
   { type: 'EvaluationStarted', data: { ...request, verifiedBy: 'substrate-kit' } },
   { type: 'JobRequested', data: { spec: job(0) } },
@@ -80,13 +80,43 @@ describe('evaluation decider', () => {
   it('given a new request, when a checkpoint escapes the sandbox or repeats, then it is refused naming the field', () => {
     spec
       .given([])
-      .when({ ...start, request: { ...request, checkpoints: ['../other/ckpt', 'a', 'a'] }, jobs: [job(0), job(1), job(1)] })
+      .when({ ...start, request: { ...request, checkpoints: ['../other/ckpt', 'a', 'a'] }, jobs: { ok: true, specs: [job(0), job(1), job(1)] } })
       .then((events) => {
         expect(events).toHaveLength(1);
         expect(events[0]).toMatchObject({ type: 'EvaluationFailed', data: { kind: 'invalid-request', checkpoint: null } });
         const data = events[0].data as { issues: { path: string }[] };
         expect(data.issues.map((i) => i.path)).toEqual(['checkpoints.0', 'checkpoints.2']);
       });
+  });
+
+  it('given a new request, when its jobs could not be built, then the request fails naming the problem', () => {
+    spec
+      .given([])
+      .when({ ...start, jobs: { ok: false, issues: [{ path: 'checkpoints.1', message: 'runs/seed-1/ckpt/step-000200 is not a directory of the sandbox' }] } })
+      .then([
+        {
+          type: 'EvaluationFailed',
+          data: {
+            ...ids,
+            checkpoint: null,
+            kind: 'invalid-request',
+            reason: 'evaluation request refused: checkpoints.1: runs/seed-1/ckpt/step-000200 is not a directory of the sandbox',
+            issues: [{ path: 'checkpoints.1', message: 'runs/seed-1/ckpt/step-000200 is not a directory of the sandbox' }],
+          },
+        },
+      ]);
+  });
+
+  it('given a running evaluation, when a job exits 0 without a readable scores file, then that checkpoint fails', () => {
+    spec
+      .given(started)
+      .when({ type: 'RecordJobOutcome', jobId: evalJobId(request.requestId, 0), outcome: { kind: 'unreadable-scores', reason: 'no scores file at /x/scores-0.json' } })
+      .then([
+        {
+          type: 'EvaluationFailed',
+          data: { ...ids, checkpoint: request.checkpoints[0], kind: 'invalid-scores', reason: 'no scores file at /x/scores-0.json', issues: [{ path: '(file)', message: 'no scores file at /x/scores-0.json' }] },
+        },
+      ]);
   });
 
   it('given a running evaluation, when the first checkpoint scores, then only CheckpointEvaluated is emitted', () => {

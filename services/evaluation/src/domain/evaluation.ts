@@ -31,6 +31,8 @@ export type Verification = { verifiedBy: 'substrate-service' | 'substrate-kit' }
 
 export type JobOutcome =
   | { kind: 'succeeded'; scores: unknown; step: number }
+  /** The job exited 0 but its scores file is missing or not JSON. */
+  | { kind: 'unreadable-scores'; reason: string }
   | { kind: 'failed'; reason: string };
 
 export type EvaluationCommand =
@@ -38,8 +40,11 @@ export type EvaluationCommand =
       type: 'StartEvaluation';
       request: DataOf<typeof EvaluationRequested>;
       verification: Verification;
-      /** One evaluate job per checkpoint, in request order, with jobId evalJobId(requestId, i). */
-      jobs: JobSpec[];
+      /**
+       * One evaluate job per checkpoint, in request order, with jobId evalJobId(requestId, i); or the problems that
+       * kept them from being built (a checkpoint missing from the sandbox, an entrypoint that cannot be rendered).
+       */
+      jobs: { ok: true; specs: JobSpec[] } | { ok: false; issues: IssueDetail[] };
     }
   | { type: 'RecordJobOutcome'; jobId: string; outcome: JobOutcome };
 
@@ -90,7 +95,7 @@ export function evolveEvaluation(state: EvaluationState, event: EvaluationEvent)
     }
     case 'CheckpointSelected':
       return { ...state, status: 'finished' };
-    case 'JobRequested':
+    default:
       return state;
   }
 }
@@ -108,19 +113,22 @@ function decideStart(command: Extract<EvaluationCommand, { type: 'StartEvaluatio
   ];
 
   const issues = requestIssues(r);
+  if (issues.length === 0 && command.verification.ok && !command.jobs.ok) issues.push(...command.jobs.issues);
   if (issues.length > 0) return requestFailed('invalid-request', issues, `evaluation request refused: ${describeIssues(issues)}`);
   if (!command.verification.ok) {
     const v = command.verification.violations;
     return requestFailed('frozen-path-violated', [], `sandbox ${r.sandboxPath} failed frozen-path verification: ${v.join('; ') || 'unspecified violation'}`);
   }
-  if (command.jobs.length !== r.checkpoints.length) throw new Error(`expected ${r.checkpoints.length} evaluate jobs, got ${command.jobs.length}`);
-  command.jobs.forEach((j, i) => {
+  if (!command.jobs.ok) return [];
+  const specs = command.jobs.specs;
+  if (specs.length !== r.checkpoints.length) throw new Error(`expected ${r.checkpoints.length} evaluate jobs, got ${specs.length}`);
+  specs.forEach((j, i) => {
     if (j.jobId !== evalJobId(r.requestId, i)) throw new Error(`job ${i}: expected jobId ${evalJobId(r.requestId, i)}, got ${j.jobId}`);
     if (j.entrypoint !== 'evaluate') throw new Error(`job ${i}: expected the evaluate entrypoint, got ${j.entrypoint}`);
   });
   return [
     { type: 'EvaluationStarted', data: { ...r, verifiedBy: command.verification.verifiedBy } },
-    ...command.jobs.map((spec): EvaluationEvent => ({ type: 'JobRequested', data: { spec } })),
+    ...specs.map((spec): EvaluationEvent => ({ type: 'JobRequested', data: { spec } })),
   ];
 }
 
@@ -153,6 +161,8 @@ function decideOutcome(command: Extract<EvaluationCommand, { type: 'RecordJobOut
   const o = command.outcome;
   if (o.kind === 'failed') {
     event = { type: 'EvaluationFailed', data: { ...ids, checkpoint, kind: 'job-failed', reason: `evaluate job ${command.jobId} failed: ${o.reason}`, issues: [] } };
+  } else if (o.kind === 'unreadable-scores') {
+    event = { type: 'EvaluationFailed', data: { ...ids, checkpoint, kind: 'invalid-scores', reason: o.reason, issues: [{ path: '(file)', message: o.reason }] } };
   } else {
     const scores = DevScores.safeParse(o.scores);
     const issues = scores.success ? missingWeightedDomains(scores.data, r.criterion) : zodIssues(scores.error);

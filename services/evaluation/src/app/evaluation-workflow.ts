@@ -1,0 +1,199 @@
+import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import {
+  CheckpointInfo,
+  DomainError,
+  SubstrateManifest,
+  zodIssues,
+  type EventOf,
+  type EvaluationRequested,
+  type IssueDetail,
+  type JobCancelled,
+  type JobFailed,
+  type JobSpec,
+  type JobSucceeded,
+} from '@aevo/contracts';
+import type { EventStore } from '@aevo/eventstore';
+import { renderEntrypoint } from '@aevo/substrate-kit';
+import {
+  evalJobId,
+  evaluationDecider,
+  parseEvalJobId,
+  stepOf,
+  type EvaluationCommand,
+  type EvaluationEvent,
+  type EvaluationState,
+  type JobOutcome,
+} from '../domain/evaluation';
+import { decideOnStream } from './decider-stream';
+import type { SandboxVerifier } from './sandbox-verifier';
+
+export interface EvaluationConfig {
+  /** Scores are written under `<aevoHome>/evaluation/<campaignId>/<requestId>/`, outside the sandbox. */
+  aevoHome: string;
+  /** The split evaluate scores on ({split}). */
+  split: string;
+  /** Used when the entrypoint declares no timeoutSeconds. */
+  defaultTimeoutSeconds: number;
+  /** {size} when a checkpoint.json names none. */
+  defaultSize: string;
+}
+
+export const streamIdOf = (campaignId: string, requestId: string) => `evaluation:${campaignId}:${requestId}`;
+export const scoresPathOf = (cfg: EvaluationConfig, campaignId: string, requestId: string, index: number) =>
+  path.join(path.resolve(cfg.aevoHome), 'evaluation', campaignId, requestId, `scores-${index}.json`);
+
+const KNOWN = new Set(['EvaluationStarted', 'JobRequested', 'CheckpointEvaluated', 'CheckpointSelected', 'EvaluationFailed']);
+
+/**
+ * The evaluation service's use cases, free of Nest and NATS: an EvaluationRequested is verified, its evaluate
+ * jobs requested through dispatch; each job's terminal event is turned into a checkpoint's scores or failure.
+ * All state lives in the event store, so a redelivered message or a second replica decides nothing twice.
+ */
+export class EvaluationWorkflow {
+  constructor(
+    private readonly store: EventStore,
+    private readonly verifier: SandboxVerifier,
+    private readonly cfg: EvaluationConfig,
+  ) {}
+
+  async onEvaluationRequested(e: EventOf<typeof EvaluationRequested>): Promise<EvaluationEvent[]> {
+    const r = e.data;
+    const ctx = { campaignId: e.campaignId, streamId: streamIdOf(e.campaignId, r.requestId), source: 'evaluation' as const, causationId: e.id, correlationId: e.correlationId ?? e.id };
+    // Cheap redelivery check first: verification hashes files, and a started request needs none.
+    if ((await this.store.streamVersion(ctx.streamId)) > 0) return [];
+    const verification = await this.verifier.verify({
+      campaignId: e.campaignId,
+      candidateId: r.candidateId,
+      round: r.round,
+      sandboxPath: r.sandboxPath,
+      reason: `evaluation ${r.requestId}`,
+      paths: r.checkpoints,
+    });
+    const jobs = verification.ok ? await this.buildJobs(e) : { ok: false as const, issues: [] };
+    const command: EvaluationCommand = { type: 'StartEvaluation', request: r, verification, jobs };
+    return decideOnStream(this.store, evaluationDecider, ctx, command, { knownTypes: KNOWN });
+  }
+
+  async onJobTerminal(e: EventOf<typeof JobSucceeded> | EventOf<typeof JobFailed> | EventOf<typeof JobCancelled>): Promise<EvaluationEvent[]> {
+    const parsed = parseEvalJobId(e.data.jobId);
+    if (!parsed) return [];
+    const streamId = streamIdOf(e.campaignId, parsed.requestId);
+    if ((await this.store.streamVersion(streamId)) === 0) return [];
+    const ctx = { campaignId: e.campaignId, streamId, source: 'evaluation' as const, causationId: e.id, correlationId: e.correlationId };
+    const state = await this.loadState(streamId);
+    if (!state.request || state.status !== 'running' || state.checkpoints[parsed.index]?.status !== 'pending') return [];
+    // Read from disk once, outside the append retry loop; the decider ignores an outcome already recorded.
+    const outcome = await this.readOutcome(e, state, parsed.index);
+    return decideOnStream(this.store, evaluationDecider, ctx, { type: 'RecordJobOutcome', jobId: e.data.jobId, outcome }, { knownTypes: KNOWN });
+  }
+
+  private async loadState(streamId: string): Promise<EvaluationState> {
+    const stored = await this.store.readStream(streamId);
+    return stored
+      .filter((x) => KNOWN.has(x.type))
+      .reduce((s, x) => evaluationDecider.evolve(s, { type: x.type, data: x.data } as EvaluationEvent), evaluationDecider.initialState());
+  }
+
+  private async readOutcome(e: { type: string; campaignId: string; data: { jobId: string } & Record<string, unknown> }, state: EvaluationState, index: number): Promise<JobOutcome> {
+    const r = state.request!;
+    if (e.type === 'JobFailed') {
+      const d = e.data as EventOf<typeof JobFailed>['data'];
+      return { kind: 'failed', reason: `${d.reason}${d.exitCode !== null ? ` (exit ${d.exitCode})` : ''}: ${d.message}` };
+    }
+    if (e.type === 'JobCancelled') return { kind: 'failed', reason: `cancelled: ${(e.data as EventOf<typeof JobCancelled>['data']).reason}` };
+    const file = scoresPathOf(this.cfg, e.campaignId, r.requestId, index);
+    let text: string;
+    try {
+      text = await fs.readFile(file, 'utf8');
+    } catch {
+      return { kind: 'unreadable-scores', reason: `evaluate exited 0 but wrote no scores file at ${file}` };
+    }
+    let scores: unknown;
+    try {
+      scores = JSON.parse(text);
+    } catch (err) {
+      return { kind: 'unreadable-scores', reason: `scores file ${file} is not JSON: ${(err as Error).message}` };
+    }
+    const ckptDir = path.join(r.sandboxPath, r.checkpoints[index]);
+    const info = await readCheckpointInfo(ckptDir);
+    return { kind: 'succeeded', scores, step: stepOf(r.checkpoints[index], info) ?? index };
+  }
+
+  /** The evaluate job of every checkpoint, rendered from the sandbox's (verified) substrate.yaml. */
+  private async buildJobs(e: EventOf<typeof EvaluationRequested>): Promise<{ ok: true; specs: JobSpec[] } | { ok: false; issues: IssueDetail[] }> {
+    const r = e.data;
+    const issues: IssueDetail[] = [];
+    let manifest: SubstrateManifest;
+    try {
+      manifest = await readManifest(r.sandboxPath);
+    } catch (err) {
+      return { ok: false, issues: err instanceof DomainError && err.issues.length ? err.issues : [{ path: 'sandboxPath', message: (err as Error).message }] };
+    }
+    const specs: JobSpec[] = [];
+    for (const [i, rel] of r.checkpoints.entries()) {
+      const dir = path.join(r.sandboxPath, rel);
+      const st = await fs.stat(dir).catch(() => null);
+      if (!st?.isDirectory()) {
+        issues.push({ path: `checkpoints.${i}`, message: `${rel} is not a directory of the sandbox ${r.sandboxPath}` });
+        continue;
+      }
+      const info = await readCheckpointInfo(dir);
+      const scores = scoresPathOf(this.cfg, e.campaignId, r.requestId, i);
+      await fs.mkdir(path.dirname(scores), { recursive: true });
+      await fs.rm(scores, { force: true });
+      let argv: string[];
+      try {
+        argv = renderEntrypoint(manifest, 'evaluate', {
+          sandbox: r.sandboxPath,
+          recipe: path.join(r.sandboxPath, manifest.recipe),
+          checkpoint: dir,
+          split: this.cfg.split,
+          scores,
+          seed: r.seed,
+          size: typeof info?.size === 'string' ? info.size : this.cfg.defaultSize,
+          device: manifest.resources.evaluate.gpu > 0 ? 'cuda' : 'cpu',
+        });
+      } catch (err) {
+        issues.push(...(err instanceof DomainError ? err.issues.map((x) => ({ ...x, path: `entrypoints.evaluate.${x.path}` })) : [{ path: 'entrypoints.evaluate', message: String(err) }]));
+        continue;
+      }
+      specs.push({
+        jobId: evalJobId(r.requestId, i),
+        candidateId: r.candidateId,
+        round: r.round,
+        entrypoint: 'evaluate',
+        sandboxPath: r.sandboxPath,
+        argv,
+        env: {},
+        resources: manifest.resources.evaluate,
+        timeoutSeconds: manifest.entrypoints.evaluate.timeoutSeconds ?? this.cfg.defaultTimeoutSeconds,
+        priority: 'high',
+      });
+    }
+    return issues.length > 0 ? { ok: false, issues } : { ok: true, specs };
+  }
+}
+
+async function readManifest(sandboxPath: string): Promise<SubstrateManifest> {
+  const file = path.join(sandboxPath, 'substrate.yaml');
+  let raw: unknown;
+  try {
+    raw = parseYaml(await fs.readFile(file, 'utf8'));
+  } catch (err) {
+    throw new DomainError('SUBSTRATE_UNREADABLE', `cannot read ${file}: ${(err as Error).message}`);
+  }
+  const parsed = SubstrateManifest.safeParse(raw);
+  if (!parsed.success) throw new DomainError('SUBSTRATE_INVALID', `${file} does not validate`, zodIssues(parsed.error, 'substrate.yaml'));
+  return parsed.data;
+}
+
+async function readCheckpointInfo(dir: string): Promise<CheckpointInfo | null> {
+  try {
+    const parsed = CheckpointInfo.safeParse(JSON.parse(await fs.readFile(path.join(dir, 'checkpoint.json'), 'utf8')));
+    return parsed.success ? parsed.data : null;
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,6 @@
+export * from './domain/selection';
+export * from './domain/evaluation';
+export * from './app/evaluation-workflow';
+export * from './app/sandbox-verifier';
+export * from './app/command-sandbox-verifier';
+export * from './evaluation.module';
