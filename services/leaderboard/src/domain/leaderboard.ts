@@ -118,6 +118,8 @@ export function evolveLeaderboard(state: LeaderboardState, event: LeaderboardEve
       return update(event.data.submissionId, { outcome: 'scored', publicScore: event.data.publicScore });
     case 'PrivateLeaderboardUnsealed':
       return { ...state, unsealed: true };
+    default:
+      return state;
   }
 }
 

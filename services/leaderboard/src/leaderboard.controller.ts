@@ -1,0 +1,53 @@
+import { Controller, Inject, type OnApplicationBootstrap } from '@nestjs/common';
+import {
+  CampaignStarted,
+  JobCancelled,
+  JobFailed,
+  JobSucceeded,
+  SubmissionRequested,
+  UnsealPrivateLeaderboard,
+  type CommandOf,
+  type EventOf,
+} from '@aevo/contracts';
+import { OnCommand, OnEvent } from '@aevo/messaging';
+import { LeaderboardWorkflow } from './app/leaderboard-workflow';
+
+/** Transport edge: events and the unseal command are handed to the workflow; a throw naks for redelivery. */
+@Controller()
+export class LeaderboardController implements OnApplicationBootstrap {
+  constructor(@Inject(LeaderboardWorkflow) private readonly workflow: LeaderboardWorkflow) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    await this.workflow.resumeKagglePolls();
+  }
+
+  @OnEvent(CampaignStarted)
+  async onCampaignStarted(e: EventOf<typeof CampaignStarted>): Promise<void> {
+    await this.workflow.onCampaignStarted(e);
+  }
+
+  @OnEvent(SubmissionRequested, { concurrency: 4 })
+  async onSubmissionRequested(e: EventOf<typeof SubmissionRequested>): Promise<void> {
+    await this.workflow.onSubmissionRequested(e);
+  }
+
+  @OnEvent(JobSucceeded, { concurrency: 4 })
+  async onJobSucceeded(e: EventOf<typeof JobSucceeded>): Promise<void> {
+    await this.workflow.onJobTerminal(e);
+  }
+
+  @OnEvent(JobFailed, { concurrency: 4 })
+  async onJobFailed(e: EventOf<typeof JobFailed>): Promise<void> {
+    await this.workflow.onJobTerminal(e);
+  }
+
+  @OnEvent(JobCancelled, { concurrency: 4 })
+  async onJobCancelled(e: EventOf<typeof JobCancelled>): Promise<void> {
+    await this.workflow.onJobTerminal(e);
+  }
+
+  @OnCommand(UnsealPrivateLeaderboard)
+  async unseal(cmd: CommandOf<typeof UnsealPrivateLeaderboard>) {
+    return this.workflow.unseal(cmd.payload.campaignId, cmd.commandId);
+  }
+}
