@@ -48,7 +48,10 @@ export const ResultManifest = z
     status: z.enum(['completed', 'failed']),
     hypothesis: z.string(),
     recipeChanges: z.array(RecipeChange),
-    /** Unified diff of every edited file, relative to the fork. */
+    /**
+     * Unified diff of every edited file, relative to the candidate's starting point: the fork with the policy's
+     * standing recipe applied (so the anchor's diff is empty).
+     */
     recipeDiff: z.string(),
     filesChanged: z.array(z.string()),
     seeds: z.array(z.number().int()).min(1),
@@ -74,6 +77,9 @@ export const ResultManifest = z
       })
       .strict(),
     traceLength: z.number().int().min(0),
+    /** The rolling-policy revision the worker was told (its only round-specific input besides the fork). */
+    policyRevision: z.number().int().min(0).optional(),
+    agentKind: z.enum(['heuristic', 'claude']).optional(),
   })
   .strict()
   .superRefine((m, ctx) => {

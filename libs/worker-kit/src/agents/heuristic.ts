@@ -1,0 +1,118 @@
+import { AXIS_CATEGORY, type SelectionCriterion } from '@aevo/contracts';
+import { proposeMutation, retryFix, type Proposal } from '../mutation';
+import { parseRecipeYaml } from '../recipe-doc';
+import type { WorkerRuntime } from '../runtime';
+import type { JobView, LaunchOutput } from '../summary';
+import type { ToolResult } from '../tools';
+import type { WorkerAgent } from './agent';
+
+const TERMINAL = new Set(['succeeded', 'failed', 'cancelled']);
+
+/**
+ * The default worker: no network, no model. Its every decision is a pure function of the fork, the axis, the
+ * policy, the recorded mutation seed and the tool results, so replaying its trace after a crash reproduces it.
+ */
+export class HeuristicAgent implements WorkerAgent {
+  readonly kind = 'heuristic' as const;
+
+  constructor(private readonly opts: { pollWaitSeconds?: number; maxPolls?: number } = {}) {}
+
+  async run(rt: WorkerRuntime): Promise<void> {
+    const { fork, policy } = rt.inputs;
+    await rt.call('list_files', {});
+    const read = await rt.call('read_file', { path: rt.recipePath });
+    if (!read.ok) {
+      await rt.finalize({ status: 'failed', reason: `cannot read the recipe: ${read.error.message}`, failure: 'invalid-output' });
+      return;
+    }
+    const recipe = parseRecipeYaml((read.value as { content: string }).content, rt.recipePath);
+
+    let proposal: Proposal | null = null;
+    if (!fork.isAnchor) {
+      proposal = proposeMutation(fork.axis, recipe, policy, rt.mutationSeed, rt.substrate.metric.domains);
+      if (proposal.settings.length > 0) {
+        const set = await rt.call('set_recipe', { settings: proposal.settings.map((s) => ({ path: s.path, value: s.value })) });
+        if (!set.ok) {
+          await rt.finalize({ status: 'failed', reason: `could not apply the proposed change: ${set.error.message}`, failure: 'agent-error', hypothesis: proposal.hypothesis });
+          return;
+        }
+        // Data changes are checked on the pipeline before any training is spent on them.
+        if (AXIS_CATEGORY[fork.axis] === 'data') await rt.call('preview_data', {});
+      }
+    }
+
+    const notes: string[] = [];
+    for (const seed of fork.seeds) await this.trainAndEvaluate(rt, seed, notes);
+
+    const hypothesis = fork.isAnchor ? `baseline anchor: standing recipe unchanged over ${fork.seeds.length} seed(s), to measure seed noise` : proposal!.hypothesis;
+    const criterion: SelectionCriterion | undefined = proposal?.criterion;
+    if (rt.hasEvaluatedCheckpoints()) {
+      const reason = [fork.isAnchor ? 'anchor: selected on the first seed by the policy criterion' : 'selected by the criterion over every evaluated checkpoint', ...notes].join('; ');
+      const res = await rt.call('submit_manifest', { status: 'completed', hypothesis, reason, ...(criterion ? { criterion } : {}) });
+      if (res.ok) return;
+      await rt.finalize({ status: 'failed', reason: `manifest rejected: ${res.error.message}`, failure: 'agent-error', hypothesis });
+      return;
+    }
+    const res = await rt.call('submit_manifest', { status: 'failed', hypothesis, reason: ['no checkpoint could be trained and evaluated', ...notes].join('; ') });
+    if (!res.ok) await rt.finalize({ status: 'failed', reason: `manifest rejected: ${res.error.message}`, failure: 'agent-error', hypothesis });
+  }
+
+  /** One seed: launch, wait, on failure read the log and retry once with a fix, then evaluate. */
+  private async trainAndEvaluate(rt: WorkerRuntime, seed: number, notes: string[]): Promise<void> {
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const launched = await rt.call('launch_training', { seed });
+      let job: JobView | null = null;
+      let jobId: string | null = null;
+      if (launched.ok) {
+        jobId = (launched.value as LaunchOutput).jobId;
+        job = await this.waitForJob(rt, jobId);
+      } else {
+        job = (launched.error as { job?: JobView }).job ?? null;
+        if (!job) {
+          notes.push(`seed ${seed}: launch refused (${launched.error.message})`);
+          return;
+        }
+      }
+      if (job && job.status === 'succeeded' && jobId) {
+        const evaluated = await this.evaluate(rt, jobId);
+        if (!evaluated.ok) notes.push(`seed ${seed}: evaluation failed (${evaluated.error.message})`);
+        return;
+      }
+      if (!job || !TERMINAL.has(job.status)) {
+        notes.push(`seed ${seed}: job ${jobId} did not finish in time`);
+        return;
+      }
+      const tail = await rt.call('read_log_tail', { jobId: job.jobId, lines: 40 });
+      const logTail = tail.ok ? (tail.value as { tail: string }).tail : '';
+      if (attempt === 1) {
+        notes.push(`seed ${seed}: ${job.entrypoint} failed again (${job.reason ?? job.status}); giving up on this seed`);
+        return;
+      }
+      const fix = retryFix(job.reason, logTail, parseRecipeYaml(rt.currentRecipe(), rt.recipePath), rt.inputs.policy, rt.inputs.fork.isAnchor);
+      notes.push(`seed ${seed}: ${fix.note}`);
+      if (fix.settings.length > 0) {
+        const set = await rt.call('set_recipe', { settings: fix.settings.map((s) => ({ path: s.path, value: s.value })) });
+        if (!set.ok) notes.push(`seed ${seed}: fix not applied (${set.error.message})`);
+      }
+    }
+  }
+
+  private async waitForJob(rt: WorkerRuntime, jobId: string): Promise<JobView | null> {
+    const maxPolls = this.opts.maxPolls ?? 1000;
+    for (let i = 0; i < maxPolls; i++) {
+      const p = await rt.call('poll_job', { jobId, waitSeconds: this.opts.pollWaitSeconds ?? 600 });
+      if (!p.ok) return null;
+      const view = p.value as JobView;
+      if (TERMINAL.has(view.status)) return view;
+    }
+    return null;
+  }
+
+  private async evaluate(rt: WorkerRuntime, jobId: string): Promise<ToolResult> {
+    for (let i = 0; i < 100; i++) {
+      const r = await rt.call('evaluate_checkpoints', { jobId });
+      if (r.ok || r.error.code !== 'EVALUATION_PENDING') return r;
+    }
+    return { ok: false, error: { code: 'EVALUATION_PENDING', message: 'evaluation did not finish' } };
+  }
+}
