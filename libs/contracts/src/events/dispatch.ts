@@ -29,7 +29,17 @@ export const JobRequested = defineEvent(
 export const JobQueued = defineEvent(
   'JobQueued',
   { owners: ['dispatch'], description: 'Dispatch accepted a job and queued it for an executor.' },
-  z.object({ jobId: Slug, candidateId: Slug, executor: z.enum(['local', 'kubernetes']), queuePosition: z.number().int().min(0) }).strict(),
+  z
+    .object({
+      jobId: Slug,
+      candidateId: Slug,
+      round: z.number().int().min(1),
+      executor: z.enum(['local', 'kubernetes']),
+      queuePosition: z.number().int().min(0),
+      /** The accepted spec, so that dispatch can resubmit a queued job after a restart from its own stream. */
+      spec: JobSpec,
+    })
+    .strict(),
 );
 
 export const JobStarted = defineEvent(
@@ -55,6 +65,14 @@ const Terminal = {
   wallSeconds: z.number().min(0),
   logTail: z.string(),
   logPath: z.string().nullable(),
+  executor: z.enum(['local', 'kubernetes']),
+  /** GPUs the job held (0 on a CPU slot). */
+  gpuCount: z.number().int().min(0),
+  /**
+   * What `gpuSeconds` counts: `gpu-seconds` = gpuCount × wallSeconds on GPUs; `cpu-slot-seconds` = a CPU-only slot's
+   * wall seconds × the configured slot weight (a CPU box has no GPUs, so budget is charged per slot instead).
+   */
+  budgetUnit: z.enum(['gpu-seconds', 'cpu-slot-seconds']),
 };
 
 export const JobSucceeded = defineEvent(

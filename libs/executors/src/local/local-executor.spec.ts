@@ -1,0 +1,341 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { eventually } from '@aevo/testkit';
+import type { JobSpec } from '@aevo/contracts';
+import type { ExecutorEvent, JobOutcome } from '../types';
+import { LocalExecutor, type LocalExecutorOptions } from './local-executor';
+import { isProcessAlive } from './proc';
+
+jest.setTimeout(60_000);
+
+let root: string;
+let sandbox: string;
+const executors: LocalExecutor[] = [];
+
+beforeEach(() => {
+  root = mkdtempSync(join(tmpdir(), 'aevo-local-exec-'));
+  sandbox = join(root, 'sandbox');
+  mkdirSync(sandbox);
+});
+
+afterEach(async () => {
+  for (const e of executors.splice(0)) {
+    if (e.isClosed) continue;
+    // Tests that leave jobs running kill them here, so no process outlives the suite.
+    for (const v of e.views()) if (v.phase !== 'finished') await e.cancel(v.jobId, 'test cleanup');
+    await eventually(() => e.views().every((v) => v.phase === 'finished'), 30_000).catch(() => undefined);
+    await e.close();
+  }
+  rmSync(root, { recursive: true, force: true });
+});
+
+function spec(jobId: string, script: string, over: Partial<JobSpec> = {}): JobSpec {
+  return {
+    jobId,
+    candidateId: 'c1-r1-c0',
+    round: 1,
+    entrypoint: 'train',
+    sandboxPath: sandbox,
+    argv: ['sh', '-c', script],
+    env: {},
+    resources: { cpu: 1, memoryMiB: 256, gpu: 0 },
+    timeoutSeconds: 60,
+    priority: 'normal',
+    ...over,
+  };
+}
+
+function start(opts: Partial<LocalExecutorOptions> = {}) {
+  const ex = new LocalExecutor({ home: root, cpuSlots: 2, pollMs: 100, killGraceMs: 1000, ...opts });
+  executors.push(ex);
+  const events: ExecutorEvent[] = [];
+  ex.on((e) => {
+    events.push(e);
+  });
+  const finished = (jobId: string) =>
+    eventually(() => {
+      const f = events.find((e) => e.type === 'finished' && e.jobId === jobId);
+      return f?.type === 'finished' ? f.outcome : undefined;
+    }, 30_000) as Promise<JobOutcome>;
+  return { ex, events, finished };
+}
+
+const readPid = (path: string) => eventually(() => (existsSync(path) ? Number(readFileSync(path, 'utf8').trim()) || undefined : undefined));
+
+describe('LocalExecutor', () => {
+  it('runs a job in its sandbox, captures its log to a file and reports the tail', async () => {
+    const { ex, events, finished } = start();
+    await ex.recover();
+    const r = await ex.submit({ campaignId: 'camp', spec: spec('ok-1', 'pwd; for i in 1 2 3 4 5; do echo line-$i; done; echo "gpus=[$CUDA_VISIBLE_DEVICES]"', { env: { FOO: 'bar' } }) });
+    expect(r.accepted).toBe(true);
+    const out = await finished('ok-1');
+    expect(out).toMatchObject({ status: 'succeeded', exitCode: 0, reason: null, gpuCount: 0, budgetUnit: 'cpu-slot-seconds' });
+    expect(out.logPath).toBe(join(root, 'logs', 'ok-1.log'));
+    const log = readFileSync(out.logPath!, 'utf8');
+    expect(log.split('\n')[0]).toBe(sandbox);
+    expect(out.logTail).toContain('line-5');
+    expect(out.logTail).toContain('gpus=[]');
+    const started = events.find((e) => e.type === 'started');
+    expect(started).toMatchObject({ type: 'started', jobId: 'ok-1', slot: 'cpu:0', attempt: 1 });
+    expect(events.findIndex((e) => e.type === 'started')).toBeLessThan(events.findIndex((e) => e.type === 'finished'));
+  });
+
+  it('keeps only the last N lines in the tail', async () => {
+    const { ex, finished } = start({ logTailLines: 3 });
+    await ex.submit({ campaignId: 'camp', spec: spec('tail-1', 'for i in $(seq 1 100); do echo row-$i; done') });
+    expect((await finished('tail-1')).logTail).toBe('row-98\nrow-99\nrow-100');
+  });
+
+  it('does not pass the dispatch environment (credentials) to jobs, only the allow-list and the spec env', async () => {
+    process.env.AEVO_TEST_SECRET_TOKEN = 'sekrit';
+    try {
+      const { ex, finished } = start();
+      await ex.submit({ campaignId: 'camp', spec: spec('env-1', 'echo "secret=[$AEVO_TEST_SECRET_TOKEN] foo=[$FOO] job=[$AEVO_JOB_ID]"', { env: { FOO: 'bar' } }) });
+      expect((await finished('env-1')).logTail).toBe('secret=[] foo=[bar] job=[env-1]');
+    } finally {
+      delete process.env.AEVO_TEST_SECRET_TOKEN;
+    }
+  });
+
+  it('reports a non-zero exit, exit code 3 and a DIVERGED line with their reasons', async () => {
+    const { ex, finished } = start({ cpuSlots: 3 });
+    await ex.submit({ campaignId: 'camp', spec: spec('fail-1', 'echo boom >&2; exit 7') });
+    await ex.submit({ campaignId: 'camp', spec: spec('div-3', 'exit 3') });
+    await ex.submit({ campaignId: 'camp', spec: spec('div-line', 'echo step 1; echo "DIVERGED at step 2 (loss=nan)"; echo bye; exit 1') });
+    expect(await finished('fail-1')).toMatchObject({ status: 'failed', reason: 'exit-code', exitCode: 7, logTail: 'boom' });
+    expect(await finished('div-3')).toMatchObject({ status: 'failed', reason: 'diverged', exitCode: 3 });
+    expect(await finished('div-line')).toMatchObject({ status: 'failed', reason: 'diverged', exitCode: 1 });
+  });
+
+  it('says which command was not found', async () => {
+    const { ex, finished } = start();
+    await ex.submit({ campaignId: 'camp', spec: spec('nf-1', 'x', { argv: ['./no-such-program', '--flag'] }) });
+    const out = await finished('nf-1');
+    expect(out).toMatchObject({ status: 'failed', reason: 'exit-code', exitCode: 127 });
+    expect(out.message).toContain('./no-such-program');
+  });
+
+  it('fails a job whose sandbox does not exist, with a clear message', async () => {
+    const { ex, finished } = start();
+    await ex.submit({ campaignId: 'camp', spec: spec('nosb-1', 'true', { sandboxPath: join(root, 'missing') }) });
+    const out = await finished('nosb-1');
+    expect(out).toMatchObject({ status: 'failed', reason: 'executor-error' });
+    expect(out.message).toContain(join(root, 'missing'));
+  });
+
+  it('kills the whole process tree on timeout, including a grandchild that ignores SIGTERM and one that left the group', async () => {
+    const { ex, finished } = start({ killGraceMs: 500 });
+    const script = [
+      `(trap '' TERM; while true; do sleep 1; done) & echo $! > ${sandbox}/stubborn.pid`,
+      `setsid sleep 300 & echo $! > ${sandbox}/escaped.pid`,
+      `sleep 300 & echo $! > ${sandbox}/grandchild.pid`,
+      'echo started; wait',
+    ].join('\n');
+    await ex.submit({ campaignId: 'camp', spec: spec('slow-1', script, { timeoutSeconds: 1 }) });
+    const pids = await Promise.all(['stubborn', 'escaped', 'grandchild'].map((n) => readPid(join(sandbox, `${n}.pid`))));
+    expect(pids.every((p) => isProcessAlive(p))).toBe(true);
+    const out = await finished('slow-1');
+    expect(out).toMatchObject({ status: 'failed', reason: 'timeout' });
+    expect(out.logTail).toContain('started');
+    expect(out.wallSeconds).toBeGreaterThanOrEqual(1);
+    // Gone (or a zombie waiting for init): no process of the job still runs.
+    for (const p of pids) expect(isProcessAlive(p)).toBe(false);
+  });
+
+  it('kills processes a job leaves behind when its main command exits', async () => {
+    const { ex, finished } = start();
+    await ex.submit({ campaignId: 'camp', spec: spec('leave-1', `sleep 300 & echo $! > ${sandbox}/bg.pid; echo done`) });
+    const pid = await readPid(join(sandbox, 'bg.pid'));
+    expect(await finished('leave-1')).toMatchObject({ status: 'succeeded' });
+    expect(isProcessAlive(pid)).toBe(false);
+  });
+
+  it('queues beyond the slot count, by priority then first-in first-out', async () => {
+    const { ex, events, finished } = start({ cpuSlots: 1 });
+    await ex.submit({ campaignId: 'camp', spec: spec('q-0', `while [ ! -f ${sandbox}/go ]; do sleep 0.05; done`) });
+    await eventually(() => events.some((e) => e.type === 'started' && e.jobId === 'q-0'));
+    const r1 = await ex.submit({ campaignId: 'camp', spec: spec('q-low', 'true', { priority: 'low' }) });
+    const r2 = await ex.submit({ campaignId: 'camp', spec: spec('q-n1', 'true') });
+    const r3 = await ex.submit({ campaignId: 'camp', spec: spec('q-high', 'true', { priority: 'high' }) });
+    const r4 = await ex.submit({ campaignId: 'camp', spec: spec('q-n2', 'true') });
+    expect([r1, r2, r3, r4].map((r) => r.queuePosition)).toEqual([0, 0, 0, 2]);
+    expect(ex.view('q-n1')?.phase).toBe('queued');
+    writeFileSync(join(sandbox, 'go'), '');
+    await finished('q-low');
+    const order = events.filter((e) => e.type === 'started').map((e) => e.jobId);
+    expect(order).toEqual(['q-0', 'q-high', 'q-n1', 'q-n2', 'q-low']);
+  });
+
+  it('runs a jobId once, however often it is submitted', async () => {
+    const { ex, events, finished } = start();
+    const s = spec('dup-1', `echo run >> ${root}/runs.txt`);
+    const first = await ex.submit({ campaignId: 'camp', spec: s });
+    const second = await ex.submit({ campaignId: 'camp', spec: s });
+    expect(first.accepted).toBe(true);
+    expect(second.accepted).toBe(false);
+    await finished('dup-1');
+    const third = await ex.submit({ campaignId: 'camp', spec: s });
+    expect(third).toMatchObject({ accepted: false, view: { phase: 'finished' } });
+    await ex.drained();
+    expect(readFileSync(join(root, 'runs.txt'), 'utf8')).toBe('run\n');
+    expect(events.filter((e) => e.type === 'finished')).toHaveLength(1);
+  });
+
+  it('cancels a queued job and a running one (its process is gone)', async () => {
+    const { ex, finished } = start({ cpuSlots: 1 });
+    await ex.submit({ campaignId: 'camp', spec: spec('run-c', `echo $$ > ${sandbox}/run.pid; sleep 300`) });
+    await ex.submit({ campaignId: 'camp', spec: spec('queued-c', 'echo never') });
+    const pid = await readPid(join(sandbox, 'run.pid'));
+    expect(await ex.cancel('queued-c', 'not needed')).toBe('cancelling');
+    expect(await finished('queued-c')).toMatchObject({ status: 'cancelled', message: 'not needed', wallSeconds: 0, gpuSeconds: 0 });
+    expect(await ex.cancel('run-c', 'operator asked')).toBe('cancelling');
+    expect(await finished('run-c')).toMatchObject({ status: 'cancelled', message: 'operator asked' });
+    expect(isProcessAlive(pid)).toBe(false);
+    expect(await ex.cancel('run-c', 'again')).toBe('already-finished');
+    expect(await ex.cancel('nope', 'x')).toBe('not-found');
+  });
+
+  it('gives each GPU slot its own CUDA_VISIBLE_DEVICES and charges gpu count × wall seconds', async () => {
+    const { ex, events, finished } = start({ gpus: [0, 1, 2], cpuSlots: 0 });
+    const gate = `while [ ! -f ${sandbox}/go ]; do sleep 0.05; done; echo "cuda=$CUDA_VISIBLE_DEVICES"`;
+    await ex.submit({ campaignId: 'camp', spec: spec('g-a', gate, { resources: { cpu: 1, memoryMiB: 64, gpu: 1 } }) });
+    await ex.submit({ campaignId: 'camp', spec: spec('g-b', gate, { resources: { cpu: 1, memoryMiB: 64, gpu: 2 } }) });
+    await ex.submit({ campaignId: 'camp', spec: spec('g-c', gate, { resources: { cpu: 1, memoryMiB: 64, gpu: 1 } }) });
+    await eventually(() => events.filter((e) => e.type === 'started').length === 2);
+    expect(ex.view('g-c')?.phase).toBe('queued');
+    writeFileSync(join(sandbox, 'go'), '');
+    const [a, b, c] = [await finished('g-a'), await finished('g-b'), await finished('g-c')];
+    expect(a.logTail).toBe('cuda=0');
+    expect(b.logTail).toBe('cuda=1,2');
+    expect(c.logTail).toMatch(/^cuda=\d$/);
+    expect(b).toMatchObject({ gpuCount: 2, budgetUnit: 'gpu-seconds' });
+    expect(b.gpuSeconds).toBeCloseTo(2 * b.wallSeconds, 2);
+  });
+
+  it('refuses what the pool can never run, with the reason', async () => {
+    const { ex, finished } = start({ gpus: [0], cpuSlots: 1 });
+    await ex.submit({ campaignId: 'camp', spec: spec('big-1', 'true', { resources: { cpu: 1, memoryMiB: 64, gpu: 4 } }) });
+    expect(await finished('big-1')).toMatchObject({ status: 'failed', reason: 'executor-error', message: 'job asks for 4 GPUs, this machine has 1' });
+    const cpuOnly = start({ gpus: [], cpuSlots: 1, requireGpu: true });
+    await cpuOnly.ex.submit({ campaignId: 'camp', spec: spec('gpu-on-cpu', 'true', { resources: { cpu: 1, memoryMiB: 64, gpu: 1 } }) });
+    expect((await cpuOnly.finished('gpu-on-cpu')).reason).toBe('executor-error');
+  });
+
+  it('runs a GPU job on a CPU slot of a CPU-only box and charges slot-seconds by the configured weight', async () => {
+    const { ex, finished } = start({ gpus: [], cpuSlots: 1, cpuSlotWeight: 0.5 });
+    await ex.submit({ campaignId: 'camp', spec: spec('cpu-gpu', 'sleep 0.3', { resources: { cpu: 1, memoryMiB: 64, gpu: 1 } }) });
+    const out = await finished('cpu-gpu');
+    expect(out).toMatchObject({ status: 'succeeded', gpuCount: 0, budgetUnit: 'cpu-slot-seconds' });
+    expect(out.gpuSeconds).toBeCloseTo(out.wallSeconds * 0.5, 2);
+  });
+
+  it('redelivers an event to a listener that failed, in order', async () => {
+    const ex = new LocalExecutor({ home: root, pollMs: 100 });
+    executors.push(ex);
+    const seen: string[] = [];
+    let failures = 0;
+    ex.on((e) => {
+      if (e.type === 'started' && failures < 2) {
+        failures++;
+        throw new Error('store down');
+      }
+      seen.push(e.type);
+    });
+    await ex.submit({ campaignId: 'camp', spec: spec('retry-1', 'true') });
+    await eventually(() => seen.length === 2);
+    expect(seen).toEqual(['started', 'finished']);
+    expect(failures).toBe(2);
+  });
+
+  describe('after a restart', () => {
+    it('reattaches to running jobs, reports finished ones with their exit code, marks vanished ones lost and runs queued ones; nothing runs twice', async () => {
+      const a = start({ cpuSlots: 3 });
+      const gate = (name: string, code: number) => `echo ${name} >> ${root}/runs.txt; echo $$ > ${sandbox}/${name}.pid; while [ ! -f ${sandbox}/go-${name} ]; do sleep 0.05; done; exit ${code}`;
+      await a.ex.submit({ campaignId: 'camp', spec: spec('keeps-running', gate('keeps-running', 0)) });
+      await a.ex.submit({ campaignId: 'camp', spec: spec('ends-while-down', gate('ends-while-down', 5)) });
+      await a.ex.submit({ campaignId: 'camp', spec: spec('vanishes', gate('vanishes', 0)) });
+      await a.ex.submit({ campaignId: 'camp', spec: spec('still-queued', `echo still-queued >> ${root}/runs.txt`) });
+      const pids = Object.fromEntries(await Promise.all(['keeps-running', 'ends-while-down', 'vanishes'].map(async (n) => [n, await readPid(join(sandbox, `${n}.pid`))] as const)));
+      await a.ex.drained();
+      await a.ex.close(); // dispatch goes away; its jobs do not
+
+      writeFileSync(join(sandbox, 'go-ends-while-down'), '');
+      await eventually(() => existsSync(join(root, 'dispatch', 'local-jobs', 'ends-while-down', 'exit')));
+      // The vanished job: its whole group killed behind dispatch's back, so no exit code is ever written.
+      const vanishedWrapper = Number(readFileSync(join(root, 'dispatch', 'local-jobs', 'vanishes', 'pid'), 'utf8'));
+      process.kill(-vanishedWrapper, 'SIGKILL');
+      await eventually(() => !isProcessAlive(pids['vanishes']) && !isProcessAlive(vanishedWrapper));
+
+      const b = start({ cpuSlots: 3 });
+      const views = await b.ex.recover();
+      expect(views.map((v) => v.jobId).sort()).toEqual(['ends-while-down', 'keeps-running', 'still-queued', 'vanishes']);
+      expect(await b.finished('ends-while-down')).toMatchObject({ status: 'failed', reason: 'exit-code', exitCode: 5 });
+      expect(await b.finished('vanishes')).toMatchObject({ status: 'failed', reason: 'lost', exitCode: null });
+      expect(b.ex.view('keeps-running')?.phase).toBe('running');
+      expect(b.events.find((e) => e.type === 'started' && e.jobId === 'keeps-running')).toBeDefined();
+      writeFileSync(join(sandbox, 'go-keeps-running'), '');
+      expect(await b.finished('keeps-running')).toMatchObject({ status: 'succeeded', exitCode: 0 });
+      expect(await b.finished('still-queued')).toMatchObject({ status: 'succeeded' });
+      const runs = readFileSync(join(root, 'runs.txt'), 'utf8').trim().split('\n').sort();
+      expect(runs).toEqual(['ends-while-down', 'keeps-running', 'still-queued', 'vanishes']);
+      // The first instance never reported any terminal event; the second reported each exactly once.
+      expect(a.events.filter((e) => e.type === 'finished')).toHaveLength(0);
+      await b.ex.drained();
+      for (const id of ['ends-while-down', 'vanishes', 'keeps-running', 'still-queued'])
+        expect(b.events.filter((e) => e.type === 'finished' && e.jobId === id)).toHaveLength(1);
+    });
+
+    it('re-reports an unacknowledged outcome, not an acknowledged one, and still enforces the timeout of a reattached job', async () => {
+      const a = start({ cpuSlots: 3, killGraceMs: 300 });
+      await a.ex.submit({ campaignId: 'camp', spec: spec('acked', 'true') });
+      await a.ex.submit({ campaignId: 'camp', spec: spec('unacked', 'true') });
+      await a.ex.submit({ campaignId: 'camp', spec: spec('overruns', `echo $$ > ${sandbox}/o.pid; sleep 300`, { timeoutSeconds: 2 }) });
+      await a.finished('acked');
+      await a.finished('unacked');
+      await a.ex.acknowledge('acked');
+      const pid = await readPid(join(sandbox, 'o.pid'));
+      await a.ex.close();
+
+      const b = start({ cpuSlots: 3, killGraceMs: 300 });
+      await b.ex.recover();
+      expect(await b.finished('unacked')).toMatchObject({ status: 'succeeded' });
+      expect(await b.finished('overruns')).toMatchObject({ status: 'failed', reason: 'timeout' });
+      expect(isProcessAlive(pid)).toBe(false);
+      await b.ex.drained();
+      expect(b.events.some((e) => e.jobId === 'acked')).toBe(false);
+    });
+
+    it('marks a job lost when dispatch died after recording the launch but before the process existed', async () => {
+      const a = start();
+      await a.ex.recover();
+      await a.ex.close();
+      // Forge the state a crash between the two writes leaves: phase launching, no pid, no pid file.
+      const dir = join(root, 'dispatch', 'local-jobs', 'half-launched');
+      mkdirSync(dir, { recursive: true });
+      const rec = {
+        version: 1,
+        job: { campaignId: 'camp', spec: spec('half-launched', 'true') },
+        seq: 1,
+        phase: 'launching',
+        queuedAt: new Date().toISOString(),
+        slot: 'cpu:0',
+        launchAt: new Date().toISOString(),
+        pid: null,
+        pgid: null,
+        startTicks: null,
+        startedAt: null,
+        deadline: new Date(Date.now() + 60_000).toISOString(),
+        logPath: join(root, 'logs', 'half-launched.log'),
+        killIntent: null,
+        outcome: null,
+        acknowledged: false,
+      };
+      writeFileSync(join(dir, 'record.json'), JSON.stringify(rec));
+      const b = start();
+      await b.ex.recover();
+      expect(await b.finished('half-launched')).toMatchObject({ status: 'failed', reason: 'lost' });
+      expect(existsSync(join(root, 'logs', 'half-launched.log'))).toBe(false); // it was not run now either
+    });
+  });
+});

@@ -1,0 +1,86 @@
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ExecutorJob, JobOutcome } from '../types';
+
+/**
+ * What the local executor persists per job, in `<stateDir>/<jobId>/record.json`, before each step it takes, so
+ * that a restarted dispatch knows every job it ever accepted: queued ones are queued again, running ones are
+ * reattached to (or marked with their real exit code / `lost`), finished ones are reported until acknowledged.
+ * The wrapper shell of a running job writes `pid` when it starts and `exit` (the exit code) when its command ends.
+ */
+export interface LocalJobRecord {
+  version: 1;
+  job: ExecutorJob;
+  seq: number;
+  phase: 'queued' | 'launching' | 'running' | 'finished';
+  queuedAt: string;
+  slot: string | null;
+  /** Written before the process is spawned: a record in this phase may or may not have a process. */
+  launchAt: string | null;
+  pid: number | null;
+  pgid: number | null;
+  /** /proc start time of the wrapper, to tell it from a later process that reuses its pid. */
+  startTicks: number | null;
+  startedAt: string | null;
+  deadline: string | null;
+  logPath: string;
+  killIntent: { kind: 'timeout' | 'cancelled'; message: string; at: string } | null;
+  outcome: JobOutcome | null;
+  acknowledged: boolean;
+}
+
+export class RecordStore {
+  constructor(readonly dir: string) {
+    mkdirSync(dir, { recursive: true });
+  }
+
+  jobDir(jobId: string): string {
+    return join(this.dir, jobId);
+  }
+
+  save(rec: LocalJobRecord): void {
+    const d = this.jobDir(rec.job.spec.jobId);
+    mkdirSync(d, { recursive: true });
+    const tmp = join(d, 'record.json.tmp');
+    writeFileSync(tmp, JSON.stringify(rec, null, 1));
+    renameSync(tmp, join(d, 'record.json')); // atomic: a crash leaves the old or the new record, never half of one
+  }
+
+  loadAll(): LocalJobRecord[] {
+    const out: LocalJobRecord[] = [];
+    for (const name of readdirSync(this.dir)) {
+      try {
+        const rec = JSON.parse(readFileSync(join(this.dir, name, 'record.json'), 'utf8')) as LocalJobRecord;
+        if (rec.version === 1 && rec.job?.spec?.jobId === name) out.push(rec);
+      } catch {
+        // a directory without a readable record: a launch that never got its first record written
+      }
+    }
+    return out.sort((a, b) => a.seq - b.seq);
+  }
+
+  /** The exit code the wrapper recorded, and when (the file's mtime), or null when it has not. */
+  exitFile(jobId: string): { code: number; at: Date } | null {
+    const p = join(this.jobDir(jobId), 'exit');
+    try {
+      const code = Number(readFileSync(p, 'utf8').trim());
+      if (!Number.isInteger(code)) return null;
+      return { code, at: statSync(p).mtime };
+    } catch {
+      return null;
+    }
+  }
+
+  pidFile(jobId: string): number | null {
+    try {
+      const pid = Number(readFileSync(join(this.jobDir(jobId), 'pid'), 'utf8').trim());
+      return Number.isInteger(pid) && pid > 0 ? pid : null;
+    } catch {
+      return null;
+    }
+  }
+
+  remove(jobId: string): void {
+    rmSync(this.jobDir(jobId), { recursive: true, force: true });
+  }
+}
