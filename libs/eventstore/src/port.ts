@@ -20,15 +20,25 @@ export interface AppendOptions {
    * earlier result is returned with `duplicate: true`.
    */
   commandId?: string;
+  /**
+   * JSON value recorded with the commandId in the same transaction (e.g. what a decider answered); a retried
+   * commandId gets it back as `commandResult`. Ignored without a commandId.
+   */
+  commandResult?: unknown;
 }
 
 export interface AppendResult {
   streamId: string;
-  /** Stream version after the append (pass it as the next expected version). */
+  /**
+   * Stream version after the append (pass it as the next expected version). For a duplicate, the first append's
+   * value: the stream may have moved on since.
+   */
   nextExpectedVersion: number;
-  /** Positions of the appended events (empty for a duplicate). */
+  /** Positions of the appended events; for a duplicate, those written by the first append (nothing new is written). */
   positions: number[];
   duplicate: boolean;
+  /** The `commandResult` recorded by the first append with this commandId (undefined when none was given). */
+  commandResult?: unknown;
 }
 
 export interface ReadAllOptions {
@@ -56,6 +66,11 @@ export interface EventStore {
   headPosition(): Promise<number>;
   /** Catches up from `fromPosition` (exclusive), then follows new events in order, awaiting the handler. */
   subscribe(fromPosition: number, handler: (e: StoredEvent) => Promise<void>, opts?: { campaignId?: string }): Subscription;
+  /**
+   * The recorded outcome of an earlier append that carried `commandId` (as a retry of it would return, with
+   * `duplicate: true`), or null. Optional: lets a command handler answer a retry before deciding again.
+   */
+  commandOutcome?(commandId: string): Promise<AppendResult | null>;
   close(): Promise<void>;
 }
 

@@ -1,0 +1,219 @@
+import { DomainError, type EventEnvelope } from '@aevo/contracts';
+import { Pool, type PoolConfig } from 'pg';
+import { ConcurrencyError, type AppendOptions, type AppendResult, type EventStore, type ExpectedVersion, type ReadAllOptions, type StoredEvent, type Subscription } from '../port';
+import { PollingSubscription } from '../polling-subscription';
+import { expectedVersionNumber, validateAppend, validatePosition, validateReadAll } from '../validation';
+import { HeadNotifier } from './notifier';
+import { migrateEventStoreSchema, schemaNames, SQLSTATE_APPEND_ONLY, SQLSTATE_CONCURRENCY, type SchemaNames } from './schema';
+
+export interface PostgresEventStoreOptions {
+  connectionString: string;
+  /** PostgreSQL schema holding the tables (default `aevo`). */
+  schema?: string;
+  /** Maximum pool connections (default 10); subscriptions share one extra LISTEN connection. */
+  poolSize?: number;
+  /** Fallback poll of subscriptions when no NOTIFY arrives (default 1000 ms). */
+  pollIntervalMs?: number;
+  /** Page size of subscription catch-up reads (default 500). */
+  subscriptionPageSize?: number;
+  /** Largest accepted event, as JSON (default 900 KiB, so that it still fits one NATS message when relayed). */
+  maxEventBytes?: number;
+  /** Name reported in pg_stat_activity. */
+  applicationName?: string;
+}
+
+interface EventRow {
+  position: string;
+  stream_id: string;
+  stream_version: string;
+  event_id: string;
+  type: string;
+  schema_version: number;
+  campaign_id: string;
+  causation_id: string | null;
+  correlation_id: string | null;
+  source: string;
+  data: unknown;
+  time: string;
+}
+
+export const EVENT_COLUMNS =
+  'position, stream_id, stream_version, event_id, type, schema_version, campaign_id, causation_id, correlation_id, source, data, time';
+
+export function rowToStoredEvent(r: EventRow): StoredEvent {
+  return {
+    id: r.event_id,
+    type: r.type,
+    schemaVersion: r.schema_version,
+    streamId: r.stream_id,
+    campaignId: r.campaign_id,
+    causationId: r.causation_id,
+    correlationId: r.correlation_id,
+    time: r.time,
+    source: r.source as StoredEvent['source'],
+    data: r.data,
+    position: Number(r.position),
+    streamVersion: Number(r.stream_version),
+  };
+}
+
+/**
+ * The store of record on PostgreSQL: one append-only `events` table (the transactional outbox too), a `commands`
+ * table for idempotency, both written by one function call per append. See schema.ts for why appends are
+ * serialised.
+ */
+export class PostgresEventStore implements EventStore {
+  readonly names: SchemaNames;
+  readonly pool: Pool;
+  private readonly notifier: HeadNotifier;
+  private readonly subscriptions = new Set<PollingSubscription>();
+  private closed = false;
+
+  private constructor(readonly options: PostgresEventStoreOptions) {
+    this.names = schemaNames(options.schema ?? 'aevo');
+    const base: PoolConfig = { connectionString: options.connectionString, application_name: options.applicationName ?? 'aevo-eventstore' };
+    this.pool = new Pool({ ...base, max: options.poolSize ?? 10 });
+    // An idle client that loses its connection emits here; the pool replaces it, queries retry at the caller.
+    this.pool.on('error', () => undefined);
+    this.notifier = new HeadNotifier(base, this.names.channel);
+  }
+
+  /** Connects and brings the schema up to date (idempotent, safe with concurrent starters). */
+  static async open(options: PostgresEventStoreOptions): Promise<PostgresEventStore> {
+    const store = new PostgresEventStore(options);
+    try {
+      await store.migrate();
+    } catch (err) {
+      await store.pool.end().catch(() => undefined);
+      throw err;
+    }
+    return store;
+  }
+
+  async migrate(): Promise<number[]> {
+    const client = await this.pool.connect();
+    try {
+      return await migrateEventStoreSchema(client, this.names);
+    } finally {
+      client.release();
+    }
+  }
+
+  async append(streamId: string, expected: ExpectedVersion, events: EventEnvelope[], opts?: AppendOptions): Promise<AppendResult> {
+    this.assertOpen();
+    const valid = validateAppend(streamId, expected, events, opts, this.options.maxEventBytes);
+    const commandId = opts?.commandId ?? null;
+    const commandResult = commandId !== null && opts?.commandResult !== undefined ? JSON.stringify(opts.commandResult) : null;
+    const metadata = JSON.stringify(commandId !== null ? { commandId } : {});
+    try {
+      const res = await this.pool.query<{ result: AppendResult }>(`SELECT ${this.names.appendFn}($1, $2, $3, $4::jsonb, $5::jsonb, $6::jsonb) AS result`, [
+        streamId,
+        expectedVersionNumber(expected),
+        commandId,
+        commandResult,
+        JSON.stringify(valid),
+        metadata,
+      ]);
+      return res.rows[0].result;
+    } catch (err) {
+      throw this.translate(err, streamId, expected);
+    }
+  }
+
+  private translate(err: unknown, streamId: string, expected: ExpectedVersion): unknown {
+    const e = err as { code?: string; constraint?: string; detail?: string };
+    if (e.code === SQLSTATE_CONCURRENCY) return new ConcurrencyError(streamId, expected, Number(e.detail));
+    if (e.code === '23505' && e.constraint === 'events_event_id_key')
+      return new DomainError('DUPLICATE_EVENT_ID', `an event with this id is already stored (${e.detail ?? ''})`, [{ path: 'events.id', message: 'event ids must be unique' }]);
+    if (e.code === '23505' && e.constraint === 'events_stream_version_key') return new ConcurrencyError(streamId, expected, NaN);
+    return err;
+  }
+
+  async commandOutcome(commandId: string): Promise<AppendResult | null> {
+    this.assertOpen();
+    const res = await this.pool.query<{ result: AppendResult }>(`SELECT result || '{"duplicate": true}'::jsonb AS result FROM ${this.names.commands} WHERE command_id = $1`, [commandId]);
+    return res.rows[0]?.result ?? null;
+  }
+
+  async readStream(streamId: string, fromVersion = 1): Promise<StoredEvent[]> {
+    this.assertOpen();
+    validatePosition('fromVersion', fromVersion);
+    const res = await this.pool.query<EventRow>(
+      `SELECT ${EVENT_COLUMNS} FROM ${this.names.events} WHERE stream_id = $1 AND stream_version >= $2 ORDER BY stream_version`,
+      [streamId, fromVersion],
+    );
+    return res.rows.map(rowToStoredEvent);
+  }
+
+  async readAll(opts: ReadAllOptions = {}): Promise<StoredEvent[]> {
+    this.assertOpen();
+    validateReadAll(opts);
+    const where = ['position > $1'];
+    const params: unknown[] = [opts.fromPosition ?? 0];
+    if (opts.campaignId !== undefined) {
+      params.push(opts.campaignId);
+      where.push(`campaign_id = $${params.length}`);
+    }
+    if (opts.types !== undefined) {
+      params.push(opts.types);
+      where.push(`type = ANY($${params.length}::text[])`);
+    }
+    let sql = `SELECT ${EVENT_COLUMNS} FROM ${this.names.events} WHERE ${where.join(' AND ')} ORDER BY position`;
+    if (opts.limit !== undefined) {
+      params.push(opts.limit);
+      sql += ` LIMIT $${params.length}`;
+    }
+    const res = await this.pool.query<EventRow>(sql, params);
+    return res.rows.map(rowToStoredEvent);
+  }
+
+  async streamVersion(streamId: string): Promise<number> {
+    this.assertOpen();
+    const res = await this.pool.query<{ v: string }>(`SELECT coalesce(max(stream_version), 0) AS v FROM ${this.names.events} WHERE stream_id = $1`, [streamId]);
+    return Number(res.rows[0].v);
+  }
+
+  async headPosition(): Promise<number> {
+    this.assertOpen();
+    const res = await this.pool.query<{ p: string }>(`SELECT coalesce(max(position), 0) AS p FROM ${this.names.events}`);
+    return Number(res.rows[0].p);
+  }
+
+  subscribe(fromPosition: number, handler: (e: StoredEvent) => Promise<void>, opts: { campaignId?: string; types?: string[] } = {}): Subscription {
+    this.assertOpen();
+    validatePosition('fromPosition', fromPosition);
+    const sub = new PollingSubscription({
+      fromPosition,
+      handler,
+      pageSize: this.options.subscriptionPageSize ?? 500,
+      pollIntervalMs: this.options.pollIntervalMs ?? 1000,
+      readPage: (after, limit) => this.readAll({ fromPosition: after, limit, campaignId: opts.campaignId, types: opts.types }),
+      onWake: (fn) => this.onHeadMoved(() => fn()),
+    });
+    this.subscriptions.add(sub);
+    void sub.done.catch(() => undefined).finally(() => this.subscriptions.delete(sub));
+    return sub;
+  }
+
+  /** Calls `fn` after appends commit (best effort, via LISTEN/NOTIFY; pair it with polling). Returns an unregister function. */
+  onHeadMoved(fn: (head: number | null) => void): () => void {
+    return this.notifier.listen(fn);
+  }
+
+  /** True when `err` is the database refusing to change stored events (the append-only triggers). */
+  static isAppendOnlyViolation(err: unknown): boolean {
+    return (err as { code?: string })?.code === SQLSTATE_APPEND_ONLY;
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new Error('event store is closed');
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.all([...this.subscriptions].map((s) => s.close()));
+    await this.notifier.close();
+    await this.pool.end();
+  }
+}

@@ -1,0 +1,191 @@
+import type { ClientBase } from 'pg';
+
+/** Lowercase SQL identifier; short enough that `<schema>_events` still fits PostgreSQL's 63-byte channel names. */
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,47}$/;
+
+export function assertSchemaName(schema: string): void {
+  if (!SCHEMA_NAME.test(schema))
+    throw new Error(`invalid event store schema name "${schema}": expected a lowercase SQL identifier (letters, digits, "_"; at most 48 characters)`);
+}
+
+/** Names derived from the schema; the schema is validated, so interpolating them into SQL is safe. */
+export interface SchemaNames {
+  schema: string;
+  events: string;
+  commands: string;
+  relayCheckpoints: string;
+  appendFn: string;
+  /** LISTEN/NOTIFY channel that carries the head position after each append. */
+  channel: string;
+  /** Advisory lock keys (strings hashed by PostgreSQL's hashtext). */
+  appendLockKey: string;
+  migrateLockKey: string;
+}
+
+export function schemaNames(schema: string): SchemaNames {
+  assertSchemaName(schema);
+  return {
+    schema,
+    events: `"${schema}".events`,
+    commands: `"${schema}".commands`,
+    relayCheckpoints: `"${schema}".relay_checkpoints`,
+    appendFn: `"${schema}".append_events`,
+    channel: `${schema}_events`,
+    appendLockKey: `aevo-eventstore-append:${schema}`,
+    migrateLockKey: `aevo-eventstore-migrate:${schema}`,
+  };
+}
+
+/** SQLSTATEs raised by our own functions and triggers. */
+export const SQLSTATE_CONCURRENCY = 'AEV09';
+export const SQLSTATE_APPEND_ONLY = 'AEV01';
+
+interface Migration {
+  version: number;
+  description: string;
+  sql: (n: SchemaNames) => string;
+}
+
+/**
+ * Ordered, each idempotent on its own (IF NOT EXISTS / OR REPLACE), and recorded in schema_migrations so that a
+ * later migration runs once. All run in one transaction under an advisory lock: concurrent starters queue up
+ * instead of racing on the catalog.
+ */
+const MIGRATIONS: Migration[] = [
+  {
+    version: 1,
+    description: 'events, commands, relay checkpoints, append function, append-only triggers',
+    sql: (n) => `
+CREATE TABLE IF NOT EXISTS ${n.events} (
+  position        bigint      NOT NULL,
+  stream_id       text        NOT NULL,
+  stream_version  bigint      NOT NULL,
+  event_id        uuid        NOT NULL,
+  type            text        NOT NULL,
+  schema_version  integer     NOT NULL,
+  campaign_id     text        NOT NULL,
+  causation_id    text,
+  correlation_id  text,
+  source          text        NOT NULL,
+  data            jsonb       NOT NULL,
+  metadata        jsonb       NOT NULL DEFAULT '{}'::jsonb,
+  -- the envelope's time, verbatim (so a read returns exactly what was appended)
+  time            text        NOT NULL,
+  recorded_at     timestamptz NOT NULL DEFAULT now(),
+  CONSTRAINT events_pkey PRIMARY KEY (position),
+  CONSTRAINT events_stream_version_key UNIQUE (stream_id, stream_version),
+  CONSTRAINT events_event_id_key UNIQUE (event_id),
+  CONSTRAINT events_position_check CHECK (position > 0),
+  CONSTRAINT events_stream_version_check CHECK (stream_version > 0)
+);
+CREATE INDEX IF NOT EXISTS events_campaign_position_idx ON ${n.events} (campaign_id, position);
+CREATE INDEX IF NOT EXISTS events_type_position_idx ON ${n.events} (type, position);
+
+CREATE TABLE IF NOT EXISTS ${n.commands} (
+  command_id  text        NOT NULL PRIMARY KEY,
+  stream_id   text        NOT NULL,
+  result      jsonb       NOT NULL,
+  recorded_at timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE IF NOT EXISTS ${n.relayCheckpoints} (
+  name       text        NOT NULL PRIMARY KEY,
+  position   bigint      NOT NULL,
+  updated_at timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE OR REPLACE FUNCTION "${n.schema}".reject_event_mutation() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+  RAISE EXCEPTION 'the event log is append-only: % on %.% is refused', TG_OP, TG_TABLE_SCHEMA, TG_TABLE_NAME
+    USING ERRCODE = '${SQLSTATE_APPEND_ONLY}';
+END
+$fn$;
+DROP TRIGGER IF EXISTS events_append_only ON ${n.events};
+CREATE TRIGGER events_append_only BEFORE UPDATE OR DELETE ON ${n.events}
+  FOR EACH ROW EXECUTE FUNCTION "${n.schema}".reject_event_mutation();
+DROP TRIGGER IF EXISTS events_append_only_truncate ON ${n.events};
+CREATE TRIGGER events_append_only_truncate BEFORE TRUNCATE ON ${n.events}
+  FOR EACH STATEMENT EXECUTE FUNCTION "${n.schema}".reject_event_mutation();
+
+-- One round trip per append, so the global append lock is held only for the work itself and the commit.
+--
+-- Why a global lock: readers (subscriptions, the outbox relay) page with "position > last seen". If two
+-- transactions could hold positions at once, the later position might commit first, a reader would move past
+-- the earlier one and never see it. pg_advisory_xact_lock makes appends take turns; each computes max+1 after
+-- the previous commit is visible (a VOLATILE plpgsql function takes a fresh snapshot per statement) and the lock
+-- is released only after its own commit is visible. So positions are gap-free and become visible in order.
+CREATE OR REPLACE FUNCTION ${n.appendFn}(
+  p_stream text, p_expected bigint, p_command_id text, p_command_result jsonb, p_events jsonb, p_metadata jsonb
+) RETURNS jsonb LANGUAGE plpgsql VOLATILE AS $fn$
+DECLARE
+  v_previous jsonb;
+  v_version  bigint;
+  v_head     bigint;
+  v_count    integer := jsonb_array_length(p_events);
+  v_result   jsonb;
+BEGIN
+  PERFORM pg_advisory_xact_lock(hashtext('${n.appendLockKey}'));
+  IF p_command_id IS NOT NULL THEN
+    SELECT result INTO v_previous FROM ${n.commands} WHERE command_id = p_command_id;
+    IF FOUND THEN
+      RETURN v_previous || '{"duplicate": true}'::jsonb;
+    END IF;
+  END IF;
+  SELECT coalesce(max(stream_version), 0) INTO v_version FROM ${n.events} WHERE stream_id = p_stream;
+  IF p_expected >= 0 AND v_version <> p_expected THEN
+    RAISE EXCEPTION 'stream % is at version %, expected %', p_stream, v_version, p_expected
+      USING ERRCODE = '${SQLSTATE_CONCURRENCY}', DETAIL = v_version::text;
+  END IF;
+  SELECT coalesce(max(position), 0) INTO v_head FROM ${n.events};
+  INSERT INTO ${n.events} (position, stream_id, stream_version, event_id, type, schema_version, campaign_id,
+                           causation_id, correlation_id, source, data, metadata, time)
+  SELECT v_head + e.ord, p_stream, v_version + e.ord, (e.ev->>'id')::uuid, e.ev->>'type', (e.ev->>'schemaVersion')::integer,
+         e.ev->>'campaignId', e.ev->>'causationId', e.ev->>'correlationId', e.ev->>'source',
+         coalesce(e.ev->'data', 'null'::jsonb), p_metadata, e.ev->>'time'
+    FROM jsonb_array_elements(p_events) WITH ORDINALITY AS e(ev, ord);
+  v_result := jsonb_build_object(
+    'streamId', p_stream,
+    'nextExpectedVersion', v_version + v_count,
+    'positions', (SELECT coalesce(jsonb_agg(v_head + g ORDER BY g), '[]'::jsonb) FROM generate_series(1, v_count) AS g),
+    'duplicate', false)
+    || CASE WHEN p_command_result IS NULL THEN '{}'::jsonb ELSE jsonb_build_object('commandResult', p_command_result) END;
+  IF p_command_id IS NOT NULL THEN
+    INSERT INTO ${n.commands} (command_id, stream_id, result) VALUES (p_command_id, p_stream, v_result);
+  END IF;
+  IF v_count > 0 THEN
+    -- Delivered at commit; listeners then read "position > last seen".
+    PERFORM pg_notify('${n.channel}', (v_head + v_count)::text);
+  END IF;
+  RETURN v_result;
+END
+$fn$;
+`,
+  },
+];
+
+export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;
+
+/** Brings the schema up to date; safe to call from many processes at once. Returns the versions applied now. */
+export async function migrateEventStoreSchema(client: ClientBase, n: SchemaNames): Promise<number[]> {
+  const applied: number[] = [];
+  await client.query('BEGIN');
+  try {
+    await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [n.migrateLockKey]);
+    await client.query(`CREATE SCHEMA IF NOT EXISTS "${n.schema}"`);
+    await client.query(
+      `CREATE TABLE IF NOT EXISTS "${n.schema}".schema_migrations (version integer PRIMARY KEY, description text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`,
+    );
+    const done = new Set((await client.query<{ version: number }>(`SELECT version FROM "${n.schema}".schema_migrations`)).rows.map((r) => r.version));
+    for (const m of MIGRATIONS) {
+      if (done.has(m.version)) continue;
+      await client.query(m.sql(n));
+      await client.query(`INSERT INTO "${n.schema}".schema_migrations (version, description) VALUES ($1, $2)`, [m.version, m.description]);
+      applied.push(m.version);
+    }
+    await client.query('COMMIT');
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  }
+  return applied;
+}

@@ -1,0 +1,156 @@
+import { CampaignPaused, CampaignResumed, DomainError, createEvent, isEvent, type Decider, type EventEnvelope } from '@aevo/contracts';
+import { createTestDb, randomSuffix, type TestDb } from '@aevo/testkit';
+import { ConcurrencyError, PostgresEventStore, executeDecider, type EventStore } from '../src';
+
+jest.setTimeout(120_000);
+
+type Command = { kind: 'pause'; reason: string } | { kind: 'resume' };
+interface State {
+  paused: boolean;
+  pauses: number;
+}
+
+/** A campaign's pause switch: pausing twice is refused, so a lost race shows up as a refusal after the retry. */
+const pauseSwitch = (campaignId: string, streamId: string): Decider<Command, EventEnvelope, State> => ({
+  initialState: () => ({ paused: false, pauses: 0 }),
+  evolve: (s, e) => (isEvent(e, CampaignPaused) ? { paused: true, pauses: s.pauses + 1 } : isEvent(e, CampaignResumed) ? { ...s, paused: false } : s),
+  decide: (c, s) => {
+    const ctx = { campaignId, streamId, source: 'orchestrator' as const };
+    if (c.kind === 'pause') {
+      if (s.paused) throw new DomainError('ALREADY_PAUSED', 'the campaign is already paused');
+      return [createEvent(CampaignPaused, { reason: c.reason }, ctx)];
+    }
+    if (!s.paused) throw new DomainError('NOT_PAUSED', 'the campaign is not paused');
+    return [createEvent(CampaignResumed, {}, ctx)];
+  },
+});
+
+/** The real store, with a writer that slips in one event right before each of the first `times` appends. */
+function withRacingWriter(inner: EventStore, campaignId: string, times: number): EventStore & { interferences: number } {
+  const wrapped = Object.create(inner) as EventStore & { interferences: number };
+  wrapped.interferences = 0;
+  wrapped.append = async (streamId, expected, events, opts) => {
+    if (wrapped.interferences < times) {
+      wrapped.interferences++;
+      const state = (await inner.readStream(streamId)).reduce(pauseSwitch(campaignId, streamId).evolve, { paused: false, pauses: 0 });
+      const racing = state.paused
+        ? createEvent(CampaignResumed, {}, { campaignId, streamId, source: 'orchestrator' })
+        : createEvent(CampaignPaused, { reason: 'racing writer' }, { campaignId, streamId, source: 'orchestrator' });
+      await inner.append(streamId, 'any', [racing]);
+    }
+    return inner.append(streamId, expected, events, opts);
+  };
+  return wrapped;
+}
+
+describe('executeDecider', () => {
+  let db: TestDb;
+  let store: PostgresEventStore;
+  const campaignId = `c${randomSuffix()}`;
+  const newStream = () => `campaign-${randomSuffix()}`;
+
+  beforeAll(async () => {
+    db = await createTestDb();
+    store = await PostgresEventStore.open({ connectionString: db.url, schema: db.schema, poolSize: 4 });
+  });
+  afterAll(async () => {
+    await store?.close();
+    await db?.drop();
+  });
+
+  it('reads, folds, decides and appends at the version it read', async () => {
+    const streamId = newStream();
+    const decider = pauseSwitch(campaignId, streamId);
+    const out = await executeDecider({ store, streamId, decider, command: { kind: 'pause', reason: 'first' }, result: ({ state, version }) => ({ pauses: state.pauses, version }) });
+    expect(out.duplicate).toBe(false);
+    expect(out.attempts).toBe(1);
+    expect(out.events.map((e) => [e.type, e.streamVersion])).toEqual([['CampaignPaused', 1]]);
+    expect(out.state).toEqual({ paused: true, pauses: 1 });
+    expect(out.result).toEqual({ pauses: 1, version: 1 });
+    const again = await executeDecider({ store, streamId, decider, command: { kind: 'resume' } });
+    expect(again.events.map((e) => [e.type, e.streamVersion])).toEqual([['CampaignResumed', 2]]);
+    expect(again.result).toBeNull();
+    await expect(executeDecider({ store, streamId, decider, command: { kind: 'resume' } })).rejects.toMatchObject({ code: 'NOT_PAUSED' });
+    expect(await store.streamVersion(streamId)).toBe(2);
+  });
+
+  it('on a concurrency conflict re-reads and decides again on the new state', async () => {
+    // The racing writer resumes the stream that was paused, so the retry sees "not paused" and pauses again.
+    const streamId = newStream();
+    const decider = pauseSwitch(campaignId, streamId);
+    await executeDecider({ store, streamId, decider, command: { kind: 'pause', reason: 'seed' } });
+    const racing = withRacingWriter(store, campaignId, 1);
+    const resumed = await executeDecider({ store: racing, streamId, decider, command: { kind: 'resume' } }).catch((e: unknown) => e);
+    // Our "resume" lost to the racing resume: the retry decides on "not paused" and refuses.
+    expect(resumed).toBeInstanceOf(DomainError);
+    expect((resumed as DomainError).code).toBe('NOT_PAUSED');
+    expect(racing.interferences).toBe(1);
+
+    const racing2 = withRacingWriter(store, campaignId, 1);
+    const out = await executeDecider({ store: racing2, streamId, decider, command: { kind: 'pause', reason: 'after race' } }).catch((e: unknown) => e);
+    // The racing writer paused first; the retry refuses to pause twice.
+    expect((out as DomainError).code).toBe('ALREADY_PAUSED');
+    expect((await store.readStream(streamId)).map((e) => e.type)).toEqual(['CampaignPaused', 'CampaignResumed', 'CampaignPaused']);
+  });
+
+  it('retries until the append goes through, then reports the attempts', async () => {
+    const streamId = newStream();
+    const flip: Decider<Command, EventEnvelope, State> = {
+      ...pauseSwitch(campaignId, streamId),
+      // A command that is valid in any state, so every retry decides to write again.
+      decide: (_c, s) => [s.paused ? createEvent(CampaignResumed, {}, { campaignId, streamId, source: 'orchestrator' }) : createEvent(CampaignPaused, { reason: 'flip' }, { campaignId, streamId, source: 'orchestrator' })],
+    };
+    const racing = withRacingWriter(store, campaignId, 2);
+    const out = await executeDecider({ store: racing, streamId, decider: flip, command: { kind: 'resume' }, maxRetries: 3 });
+    expect(out.attempts).toBe(3);
+    expect(out.events).toHaveLength(1);
+    expect(out.events[0].streamVersion).toBe(3);
+    expect(await store.streamVersion(streamId)).toBe(3);
+  });
+
+  it('gives up with ConcurrencyError after maxRetries', async () => {
+    const streamId = newStream();
+    const flip: Decider<Command, EventEnvelope, State> = {
+      ...pauseSwitch(campaignId, streamId),
+      decide: (_c, s) => [s.paused ? createEvent(CampaignResumed, {}, { campaignId, streamId, source: 'orchestrator' }) : createEvent(CampaignPaused, { reason: 'flip' }, { campaignId, streamId, source: 'orchestrator' })],
+    };
+    const racing = withRacingWriter(store, campaignId, 100);
+    await expect(executeDecider({ store: racing, streamId, decider: flip, command: { kind: 'resume' }, maxRetries: 2 })).rejects.toBeInstanceOf(ConcurrencyError);
+    expect(racing.interferences).toBe(3);
+    expect(await store.streamVersion(streamId)).toBe(3);
+    await expect(executeDecider({ store, streamId, decider: flip, command: { kind: 'resume' }, maxRetries: -1 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+  });
+
+  it('answers a retried commandId with the first outcome and writes nothing, even when deciding again would refuse', async () => {
+    const streamId = newStream();
+    const decider = pauseSwitch(campaignId, streamId);
+    const commandId = `cmd-${randomSuffix()}`;
+    const result = ({ state }: { state: State }) => ({ pauses: state.pauses });
+    const first = await executeDecider({ store, streamId, decider, command: { kind: 'pause', reason: 'once' }, commandId, result });
+    const head = await store.headPosition();
+    const retry = await executeDecider({ store, streamId, decider, command: { kind: 'pause', reason: 'once' }, commandId, result });
+    expect(retry.duplicate).toBe(true);
+    expect(retry.result).toEqual({ pauses: 1 });
+    expect(retry.events).toEqual(first.events);
+    expect(retry.state).toEqual(first.state);
+    expect(await store.headPosition()).toBe(head);
+    // Without a commandId the same command is decided again, and refused.
+    await expect(executeDecider({ store, streamId, decider, command: { kind: 'pause', reason: 'once' } })).rejects.toMatchObject({ code: 'ALREADY_PAUSED' });
+  });
+
+  it('lets exactly one of several racing executions of the same decision write', async () => {
+    const streamId = newStream();
+    const decider = pauseSwitch(campaignId, streamId);
+    const others = await Promise.all([1, 2].map(() => PostgresEventStore.open({ connectionString: db.url, schema: db.schema, poolSize: 2 })));
+    try {
+      const outcomes = await Promise.allSettled(
+        [store, ...others].map((s, i) => executeDecider({ store: s, streamId, decider, command: { kind: 'pause', reason: `replica ${i}` }, commandId: `cmd-${randomSuffix()}` })),
+      );
+      expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(1);
+      for (const o of outcomes) if (o.status === 'rejected') expect((o.reason as DomainError).code).toBe('ALREADY_PAUSED');
+      expect((await store.readStream(streamId)).map((e) => e.type)).toEqual(['CampaignPaused']);
+    } finally {
+      await Promise.all(others.map((o) => o.close()));
+    }
+  });
+});
