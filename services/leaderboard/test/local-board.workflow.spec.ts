@@ -1,0 +1,162 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { PostgresEventStore } from '@aevo/eventstore';
+import { createTestDb, type TestDb } from '@aevo/testkit';
+import { parseCsv } from '../src/domain/csv';
+import { LeaderboardWorkflow, streamIdOf } from '../src/app/leaderboard-workflow';
+import { PgSealedScoreStore } from '../src/app/sealed-scores';
+import { deriveSecretSeed } from '../src/domain/hidden-split';
+import { FIXTURE, asJson, campaignStarted, filesUnder, jobsRequested, makeSandbox, runJobLikeDispatch, submissionRequested, tempHome, typesOf } from './helpers';
+
+jest.setTimeout(120_000);
+
+const SECRET = 'test-secret-0123456789abcdef';
+
+describe('local leaderboard workflow (real PostgreSQL event store)', () => {
+  let db: TestDb;
+  let store: PostgresEventStore;
+  let sealed: PgSealedScoreStore;
+  let home: string;
+  let wf: LeaderboardWorkflow;
+  const campaignId = 'lbc1';
+
+  beforeAll(async () => {
+    db = await createTestDb();
+    store = await PostgresEventStore.open({ connectionString: db.url, schema: db.schema });
+    sealed = await PgSealedScoreStore.open(db.url, db.schema);
+    home = tempHome('lb-home-');
+    wf = new LeaderboardWorkflow(store, sealed, { aevoHome: home, secret: SECRET, commandTimeoutMs: 60_000, defaultPredictTimeoutSeconds: 600, defaultSize: 'tiny' });
+  });
+  afterAll(async () => {
+    await sealed.close();
+    await store.close();
+    await db.drop();
+  });
+
+  it('opens the board: hidden split outside the sandbox tree, prompts-only file, no answer or seed in the event', async () => {
+    const started = campaignStarted(campaignId, { substratePath: FIXTURE, leaderboard: 'local', submissionsPerRound: 2 });
+    await store.append(`campaign-${campaignId}`, 'no-stream', [started]);
+    const events = await wf.onCampaignStarted(started);
+    expect(events).toEqual([
+      { type: 'LeaderboardOpened', data: { board: 'local', submissionsPerRound: 2, competition: null, prompts: 12, splitSha256: expect.stringMatching(/^[0-9a-f]{64}$/) } },
+    ]);
+    expect(await wf.onCampaignStarted(started)).toEqual([]); // redelivery
+
+    const dir = wf.boardDir(campaignId);
+    expect(dir.startsWith(home)).toBe(true);
+    const prompts = parseCsv(readFileSync(path.join(dir, 'prompts.csv'), 'utf8'));
+    expect(prompts[0]).toEqual(['id', 'prompt']);
+    expect(prompts).toHaveLength(13);
+    const generateLog = readFileSync(path.join(dir, 'logs', 'generate.log'), 'utf8');
+    expect(generateLog).toContain('<redacted>');
+    expect(generateLog).not.toContain(String(deriveSecretSeed(SECRET, campaignId)));
+  });
+
+  it('accepts up to the quota, rejects the next one, scores public only and seals private; nothing hidden leaks', async () => {
+    const sandboxes = [1, 2, 3].map((n) => makeSandbox(home, `${campaignId}-r1-c${n}`, { skill: n === 1 ? 1 : 0.5 }));
+    for (const [i, sb] of sandboxes.entries()) await wf.onSubmissionRequested(submissionRequested(campaignId, i + 1, sb));
+    expect(await typesOf(store, streamIdOf(campaignId))).toEqual([
+      'LeaderboardOpened',
+      'SubmissionAccepted',
+      'JobRequested',
+      'SubmissionAccepted',
+      'JobRequested',
+      'SubmissionRejected',
+    ]);
+    const rejected = (await store.readStream(streamIdOf(campaignId)))[5];
+    expect(rejected.data).toEqual({
+      submissionId: `${campaignId}-r1-s3`,
+      candidateId: `${campaignId}-r1-c3`,
+      round: 1,
+      reason: 'quota-exceeded',
+      message: `round 1 has used 2 of 2 submission(s) allowed by budgets.submissionsPerRound; ${campaignId}-r1-s3 (candidate ${campaignId}-r1-c3) was not scored`,
+    });
+    // A redelivered request changes nothing.
+    await wf.onSubmissionRequested(submissionRequested(campaignId, 1, sandboxes[0]));
+    expect(await typesOf(store, streamIdOf(campaignId))).toHaveLength(6);
+
+    const specs = await jobsRequested(store, campaignId);
+    expect(specs.map((s) => s.jobId)).toEqual([`${campaignId}-r1-s1-predict`, `${campaignId}-r1-s2-predict`]);
+    const promptsFile = path.join(wf.boardDir(campaignId), 'prompts.csv');
+    expect(specs[0].argv).toEqual(['node', 'harness/predict.js', path.join(sandboxes[0], 'runs/seed-1/ckpt/step-000100'), promptsFile, expect.stringMatching(/predictions\.csv$/)]);
+    expect(specs[0].argv[4].startsWith(wf.boardDir(campaignId))).toBe(true);
+
+    for (const spec of specs) {
+      const terminal = runJobLikeDispatch(campaignId, spec);
+      await store.append(`job:${spec.jobId}`, 'any', [terminal]);
+      await wf.onJobTerminal(terminal);
+      expect(await wf.onJobTerminal(terminal)).toEqual([]); // redelivered terminal event
+    }
+    const scored = (await store.readStream(streamIdOf(campaignId))).filter((e) => e.type === 'LeaderboardScored').map((e) => e.data);
+    // skill 1 answers all 3 public arith prompts (3 of 6); skill 0.5 answers the first 3 of the 6 arith prompts overall.
+    expect(scored[0]).toEqual({ submissionId: `${campaignId}-r1-s1`, candidateId: `${campaignId}-r1-c1`, round: 1, publicScore: 0.5, publicDomains: { arith: 1, recall: 0 } });
+    expect(scored).toHaveLength(2);
+    const rows = await sealed.list(campaignId);
+    expect(rows.map((r) => [r.submissionId, r.privateScore])).toEqual([
+      [`${campaignId}-r1-s1`, 0.5],
+      [`${campaignId}-r1-s2`, expect.any(Number)],
+    ]);
+
+    // The acceptance check: no hidden answer (the recall tokens nobody can infer) in any sandbox file or any event.
+    const hidden = ['public', 'private'].flatMap((h) => parseCsv(readFileSync(path.join(wf.boardDir(campaignId), 'hidden', `${h}.csv`), 'utf8')).slice(1));
+    const secretAnswers = hidden.filter((r) => r[3] === 'recall').map((r) => r[2]);
+    expect(secretAnswers).toHaveLength(6);
+    expect(secretAnswers.every((a) => /^zq[0-9a-f]{22}$/.test(a))).toBe(true);
+    const log = asJson(await store.readAll());
+    const sandboxFiles = sandboxes.flatMap((sb) => filesUnder(sb));
+    expect(sandboxFiles.length).toBeGreaterThan(10);
+    const secretSeed = String(deriveSecretSeed(SECRET, campaignId));
+    for (const secret of [...secretAnswers, secretSeed, SECRET]) {
+      expect(log.includes(secret)).toBe(false);
+      expect(sandboxFiles.filter((f) => f.text.includes(secret)).map((f) => f.file)).toEqual([]);
+      expect(readFileSync(path.join(wf.boardDir(campaignId), 'prompts.csv'), 'utf8').includes(secret)).toBe(false);
+    }
+    // …and the private scores are nowhere in the log before the unseal.
+    expect(log).not.toMatch(/privateScore/);
+  });
+
+  it('rejects broken predictions as invalid-predictions, naming the problem, without taking more than its slot', async () => {
+    const c2 = 'lbc2';
+    const started = campaignStarted(c2, { substratePath: FIXTURE, leaderboard: 'local', submissionsPerRound: 3 });
+    await wf.onCampaignStarted(started);
+    const failing = makeSandbox(home, `${c2}-r1-c1`, { skill: 1, failPredict: true });
+    const partial = makeSandbox(home, `${c2}-r1-c2`, { skill: 1, dropRows: true });
+    await wf.onSubmissionRequested(submissionRequested(c2, 1, failing));
+    await wf.onSubmissionRequested(submissionRequested(c2, 2, partial));
+    const bad = { ...submissionRequested(c2, 3, partial), data: { ...submissionRequested(c2, 3, partial).data, checkpoint: '../../etc' } };
+    await wf.onSubmissionRequested(bad);
+    for (const spec of await jobsRequested(store, c2)) await wf.onJobTerminal(runJobLikeDispatch(c2, spec));
+    const rejections = (await store.readStream(streamIdOf(c2))).filter((e) => e.type === 'SubmissionRejected').map((e) => e.data as { submissionId: string; reason: string; message: string });
+    expect(rejections).toEqual([
+      { submissionId: `${c2}-r1-s3`, candidateId: `${c2}-r1-c3`, round: 1, reason: 'invalid-predictions', message: expect.stringMatching(/^checkpoint: expected a path inside the sandbox/) },
+      { submissionId: `${c2}-r1-s1`, candidateId: `${c2}-r1-c1`, round: 1, reason: 'invalid-predictions', message: expect.stringMatching(/predict job .* failed \(exit-code, exit 4\)/) },
+      { submissionId: `${c2}-r1-s2`, candidateId: `${c2}-r1-c2`, round: 1, reason: 'invalid-predictions', message: expect.stringMatching(/^predictions: 1 prompt\(s\) unanswered, first /) },
+    ]);
+  });
+
+  it('unseals the private scores once, on command', async () => {
+    const first = await wf.unseal(campaignId, 'cmd-unseal-1');
+    expect(first.alreadyUnsealed).toBe(false);
+    expect(first.scores).toEqual([
+      { submissionId: `${campaignId}-r1-s1`, candidateId: `${campaignId}-r1-c1`, round: 1, publicScore: 0.5, privateScore: 0.5, privateDomains: { arith: 1, recall: 0 } },
+      expect.objectContaining({ submissionId: `${campaignId}-r1-s2` }),
+    ]);
+    const again = await wf.unseal(campaignId, 'cmd-unseal-2');
+    expect(again).toEqual({ alreadyUnsealed: true, scores: first.scores });
+    expect((await typesOf(store, streamIdOf(campaignId))).filter((t) => t === 'PrivateLeaderboardUnsealed')).toHaveLength(1);
+    await expect(wf.unseal('nope', 'cmd-x')).rejects.toThrow(/no leaderboard was opened for campaign nope/);
+  });
+
+  it('marks the board unavailable when the substrate has no leaderboard section', async () => {
+    const noBoard = path.join(tempHome('lb-nob-'), 'sub');
+    require('node:fs').cpSync(FIXTURE, noBoard, { recursive: true });
+    const yaml = readFileSync(path.join(noBoard, 'substrate.yaml'), 'utf8');
+    writeFileSync(path.join(noBoard, 'substrate.yaml'), yaml.slice(0, yaml.indexOf('leaderboard:')));
+    const events = await wf.onCampaignStarted(campaignStarted('lbc3', { substratePath: noBoard, leaderboard: 'local', submissionsPerRound: 1 }));
+    expect(events).toEqual([{ type: 'LeaderboardUnavailable', data: { board: 'local', reason: 'substrate tiny declares no leaderboard section' } }]);
+    const sb = makeSandbox(home, 'lbc3-r1-c1', { skill: 1 });
+    await wf.onSubmissionRequested(submissionRequested('lbc3', 1, sb));
+    const last = (await store.readStream(streamIdOf('lbc3'))).pop()!;
+    expect(last).toMatchObject({ type: 'SubmissionRejected', data: { reason: 'board-error', message: expect.stringMatching(/unavailable for this campaign: substrate tiny declares no leaderboard section/) } });
+  });
+});
