@@ -1,0 +1,182 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { ViolationKind } from '@aevo/contracts';
+import { comparePaths, normaliseWithin, symlinkTargetWithin } from '@aevo/substrate-kit';
+import { HashCache } from './hash';
+import { loadedSnapshot, type SnapshotEntry, type SnapshotRecord } from './snapshot-store';
+
+export interface Violation {
+  path: string;
+  kind: ViolationKind;
+  detail: string;
+}
+
+export interface VerifyOptions {
+  /** Sandbox-relative paths about to be used (checkpoints to evaluate): each must stay inside the sandbox. */
+  paths?: readonly string[];
+  hashCache?: HashCache;
+}
+
+interface Seen {
+  rel: string;
+  abs: string;
+  st: fs.BigIntStats;
+}
+
+const short = (sha: string) => sha.slice(0, 12);
+const typeOf = (st: fs.BigIntStats) => (st.isSymbolicLink() ? 'symlink' : st.isDirectory() ? 'directory' : st.isFile() ? 'file' : 'special file');
+const canonicalMode = (st: fs.BigIntStats) => ((Number(st.mode) & 0o111) !== 0 ? 0o755 : 0o644);
+const inside = (root: string, abs: string) => abs === root || abs.startsWith(root + path.sep);
+const defaultCache = new HashCache();
+
+/**
+ * Checks a sandbox against the snapshot it was forked from:
+ *  - every pinned file (frozen, or in neither list) still has its snapshot type, mode and sha256 (hashes are cached
+ *    by inode+ctime, so the shared base checkpoint is read once, not before every evaluation);
+ *  - no new file sits under a frozen glob;
+ *  - no new symlink resolves outside the sandbox or onto a pinned path;
+ *  - no hard link reaches a file outside the sandbox, no device node exists, and every requested path stays inside.
+ * Returns the violations sorted by path; an empty list means the sandbox is intact.
+ */
+export async function verifySandbox(sandboxPath: string, snapshot: SnapshotRecord, opts: VerifyOptions = {}): Promise<Violation[]> {
+  const cache = opts.hashCache ?? defaultCache;
+  const { rules } = loadedSnapshot(snapshot);
+  const violations: Violation[] = [];
+  const add = (p: string, kind: ViolationKind, detail: string) => violations.push({ path: p, kind, detail });
+
+  let rootStat: fs.Stats;
+  try {
+    rootStat = fs.lstatSync(sandboxPath);
+  } catch {
+    return [{ path: '.', kind: 'frozen-deleted', detail: `the sandbox directory ${sandboxPath} is gone` }];
+  }
+  if (!rootStat.isDirectory()) return [{ path: '.', kind: 'path-escape', detail: `the sandbox root was replaced by a ${rootStat.isSymbolicLink() ? 'symlink' : 'file'}` }];
+  const root = fs.realpathSync(sandboxPath);
+
+  const seen = new Map<string, Seen>();
+  const walk = (absDir: string, relDir: string) => {
+    for (const name of fs.readdirSync(absDir)) {
+      const abs = path.join(absDir, name);
+      const rel = relDir ? `${relDir}/${name}` : name;
+      const st = fs.lstatSync(abs, { bigint: true });
+      seen.set(rel, { rel, abs, st });
+      if (st.isDirectory()) walk(abs, rel);
+    }
+  };
+  walk(root, '');
+
+  const snapByPath = new Map<string, SnapshotEntry>(snapshot.entries.map((e) => [e.path, e]));
+  const pinned = (e: SnapshotEntry | undefined) => e !== undefined && e.type !== 'dir' && e.class !== 'editable';
+  const pinnedPaths = snapshot.entries.filter(pinned).map((e) => e.path);
+  const snapshotInodes = new Set<string>();
+  for (const e of snapshot.entries) {
+    if (e.type !== 'file') continue;
+    const st = fs.lstatSync(path.join(snapshot.snapshotPath, e.path), { bigint: true });
+    snapshotInodes.add(`${st.dev}:${st.ino}`);
+  }
+
+  // 1. Pinned files: same type, mode and content as in the snapshot.
+  for (const e of snapshot.entries) {
+    if (!pinned(e)) continue;
+    const s = seen.get(e.path);
+    if (!s) {
+      add(e.path, 'frozen-deleted', `pinned ${e.type} is missing (sha256 ${short(e.sha256)})`);
+      continue;
+    }
+    const actual = typeOf(s.st);
+    if ((e.type === 'file' && !s.st.isFile()) || (e.type === 'symlink' && !s.st.isSymbolicLink())) {
+      add(e.path, 'frozen-modified', `pinned ${e.type} was replaced by a ${actual}`);
+      continue;
+    }
+    if (e.type === 'symlink') {
+      const target = fs.readlinkSync(s.abs);
+      if (target !== e.linkTarget) add(e.path, 'frozen-modified', `symlink retargeted from ${e.linkTarget} to ${target}`);
+      continue;
+    }
+    if (canonicalMode(s.st) !== e.mode) add(e.path, 'frozen-modified', `mode changed from ${e.mode.toString(8)} to ${canonicalMode(s.st).toString(8)}`);
+    const sha = await cache.hash(s.abs);
+    if (sha !== e.sha256) {
+      const shared = snapshotInodes.has(`${s.st.dev}:${s.st.ino}`);
+      add(
+        e.path,
+        'frozen-modified',
+        `content changed (sha256 ${short(sha)}, pinned ${short(e.sha256)})` +
+          (shared ? '; it was written through the hard link shared with the snapshot, so the snapshot copy is damaged too' : ''),
+      );
+    }
+  }
+
+  // 2. Everything else in the sandbox: new files under frozen globs, symlinks, hard links, device nodes.
+  const linksInside = new Map<string, number>();
+  for (const s of seen.values()) if (s.st.isFile() && s.st.nlink > 1n) linksInside.set(`${s.st.dev}:${s.st.ino}`, (linksInside.get(`${s.st.dev}:${s.st.ino}`) ?? 0) + 1);
+  for (const s of seen.values()) {
+    const snap = snapByPath.get(s.rel);
+    if (pinned(snap)) continue; // judged above
+    if (s.st.isBlockDevice() || s.st.isCharacterDevice()) {
+      add(s.rel, 'path-escape', 'device node inside the sandbox');
+      continue;
+    }
+    if (s.st.isSymbolicLink()) {
+      if (snap?.type === 'symlink' && fs.readlinkSync(s.abs) === snap.linkTarget) continue;
+      checkSymlink(root, s, pinnedPaths, add);
+      continue;
+    }
+    if (s.st.isFile()) {
+      if (!snap && rules.frozen.matches(s.rel) && !rules.ignore.matches(s.rel))
+        add(s.rel, 'frozen-added', `new file under frozen glob ${rules.frozen.matching(s.rel).join(', ')}`);
+      const key = `${s.st.dev}:${s.st.ino}`;
+      if (s.st.nlink > 1n && !snapshotInodes.has(key) && (linksInside.get(key) ?? 0) < Number(s.st.nlink))
+        add(s.rel, 'path-escape', `hard link to a file outside the sandbox (${s.st.nlink} links, ${linksInside.get(key) ?? 0} inside)`);
+    }
+  }
+
+  // 3. Paths the caller is about to use.
+  for (const requested of opts.paths ?? []) {
+    const rel = normaliseWithin(requested);
+    if (rel === null) {
+      add(requested, 'path-escape', `requested path ${JSON.stringify(requested)} leaves the sandbox`);
+      continue;
+    }
+    const real = realpathOfDeepestExisting(path.join(root, rel));
+    if (!inside(root, real)) add(requested, 'path-escape', `requested path ${JSON.stringify(requested)} resolves outside the sandbox (${real})`);
+  }
+
+  return violations.sort((a, b) => comparePaths(a.path, b.path) || (a.kind < b.kind ? -1 : a.kind > b.kind ? 1 : 0));
+}
+
+function checkSymlink(root: string, s: Seen, pinnedPaths: readonly string[], add: (p: string, k: ViolationKind, d: string) => void) {
+  const target = fs.readlinkSync(s.abs);
+  let resolved = symlinkTargetWithin(s.rel, target);
+  if (resolved === null) {
+    add(s.rel, 'symlink-escape', `symlink points outside the sandbox (-> ${target})`);
+    return;
+  }
+  try {
+    // Follows chains (a link to a link to /etc) — the lexical check above only sees the first hop.
+    const real = fs.realpathSync(s.abs);
+    if (!inside(root, real)) {
+      add(s.rel, 'symlink-escape', `symlink resolves outside the sandbox (-> ${target} -> ${real})`);
+      return;
+    }
+    resolved = path.relative(root, real).split(path.sep).join('/');
+  } catch {
+    // dangling inside the sandbox: judge the lexical target
+  }
+  const intoPinned = pinnedPaths.find((p) => resolved === '' || p === resolved || p.startsWith(`${resolved}/`));
+  if (intoPinned !== undefined) add(s.rel, 'symlink-into-frozen', `symlink points at pinned ${resolved === intoPinned ? 'file' : 'directory'} ${resolved || '.'} (-> ${target})`);
+}
+
+function realpathOfDeepestExisting(abs: string): string {
+  let p = abs;
+  const rest: string[] = [];
+  for (;;) {
+    try {
+      return path.join(fs.realpathSync(p), ...rest.reverse());
+    } catch {
+      const parent = path.dirname(p);
+      if (parent === p) return abs;
+      rest.push(path.basename(p));
+      p = parent;
+    }
+  }
+}
