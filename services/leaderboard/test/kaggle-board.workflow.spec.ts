@@ -1,0 +1,153 @@
+import { writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { PostgresEventStore } from '@aevo/eventstore';
+import { KaggleCompetitionClient, LoopbackKaggleServer, type LoopbackKaggleOptions } from '@aevo/kaggle';
+import { createTestDb, eventually, type TestDb } from '@aevo/testkit';
+import { LeaderboardWorkflow, streamIdOf } from '../src/app/leaderboard-workflow';
+import { KaggleBoard } from '../src/app/kaggle-board';
+import { PgSealedScoreStore } from '../src/app/sealed-scores';
+import { FIXTURE, campaignStarted, jobsRequested, makeSandbox, runJobLikeDispatch, submissionRequested, tempHome } from './helpers';
+
+jest.setTimeout(120_000);
+
+const COMP = 'wonderland-reasoning';
+const TOKEN = 'kgat_workflow_test';
+
+describe('Kaggle leaderboard workflow (loopback CompetitionApiService, real PostgreSQL)', () => {
+  let db: TestDb;
+  let store: PostgresEventStore;
+  let sealed: PgSealedScoreStore;
+  let home: string;
+  let promptsPath: string;
+  const servers: LoopbackKaggleServer[] = [];
+
+  beforeAll(async () => {
+    db = await createTestDb();
+    store = await PostgresEventStore.open({ connectionString: db.url, schema: db.schema });
+    sealed = await PgSealedScoreStore.open(db.url, db.schema);
+    home = tempHome('lbk-home-');
+    promptsPath = path.join(home, 'test.csv');
+    writeFileSync(promptsPath, 'id,prompt\nk1,add 1 2\nk2,add 40 2\nk3,recall k3\n');
+  });
+  afterAll(async () => {
+    for (const s of servers) await s.stop();
+    await sealed.close();
+    await store.close();
+    await db.drop();
+  });
+
+  async function setup(campaignId: string, opts: LoopbackKaggleOptions, token = TOKEN, quota = 3) {
+    const server = await new LoopbackKaggleServer({ token: TOKEN, competitionName: COMP, ...opts }).start();
+    servers.push(server);
+    const client = new KaggleCompetitionClient({ baseUrl: server.baseUrl, credentials: { kind: 'token', token } });
+    const board = new KaggleBoard(client, COMP, { initialDelayMs: 5, maxDelayMs: 20, maxWaitMs: 5_000 });
+    const wf = new LeaderboardWorkflow(store, sealed, {
+      aevoHome: home,
+      secret: 'unused-secret-0123456789',
+      commandTimeoutMs: 60_000,
+      defaultPredictTimeoutSeconds: 600,
+      defaultSize: 'tiny',
+      kaggle: { board, problem: null, promptsPath },
+    });
+    const opened = await wf.onCampaignStarted(campaignStarted(campaignId, { substratePath: FIXTURE, leaderboard: 'kaggle', submissionsPerRound: quota }));
+    expect(opened).toEqual([{ type: 'LeaderboardOpened', data: { board: 'kaggle', submissionsPerRound: quota, competition: COMP, prompts: 3, splitSha256: null } }]);
+    /** Submits candidate n: request → predict (run like dispatch) → terminal event to the workflow. */
+    const submit = async (n: number) => {
+      const sb = makeSandbox(home, `${campaignId}-r1-c${n}`, { skill: 1 });
+      await wf.onSubmissionRequested(submissionRequested(campaignId, n, sb));
+      const spec = (await jobsRequested(store, campaignId)).find((s) => s.jobId === `${campaignId}-r1-s${n}-predict`);
+      if (!spec) return null;
+      const terminal = runJobLikeDispatch(campaignId, spec);
+      await wf.onJobTerminal(terminal);
+      return terminal;
+    };
+    const stream = async () => (await store.readStream(streamIdOf(campaignId))).map((e) => ({ type: e.type, data: e.data as Record<string, unknown> }));
+    return { server, wf, submit, stream };
+  }
+
+  it('uploads the predictions, records the Kaggle ref, polls PENDING → COMPLETE and records the public score', async () => {
+    const { server, wf, submit, stream } = await setup('kg1', { pendingReads: 2, judge: (c) => ({ status: 'COMPLETE', publicScore: c.toString().includes('42') ? 0.66667 : 0 }) });
+    const terminal = await submit(1);
+    await wf.idle();
+    expect((await stream()).map((e) => e.type)).toEqual(['LeaderboardOpened', 'JobRequested', 'SubmissionAccepted', 'LeaderboardScored']);
+    const ev = await stream();
+    expect(ev[2].data).toEqual({ submissionId: 'kg1-r1-s1', candidateId: 'kg1-r1-c1', round: 1, board: 'kaggle', externalRef: '40000001', quotaUsed: 1, quotaLimit: 3 });
+    expect(ev[3].data).toEqual({ submissionId: 'kg1-r1-s1', candidateId: 'kg1-r1-c1', round: 1, publicScore: 0.66667, publicDomains: null });
+    expect(server.submissions[0].content.toString()).toBe('id,answer\nk1,3\nk2,42\nk3,no idea\n');
+    expect(server.submissions[0].description).toBe('aevo kg1/kg1-r1-s1');
+    // A redelivered JobSucceeded neither re-submits nor spends quota.
+    await wf.onJobTerminal(terminal!);
+    expect(server.submissions).toHaveLength(1);
+  });
+
+  it('turns Kaggle’s 400 (allowance used up) into SubmissionRejected quota-exceeded', async () => {
+    const { server, wf, submit, stream } = await setup('kg2', { allowance: 1, pendingReads: 0 });
+    await submit(1);
+    await submit(2);
+    await wf.idle();
+    const rejected = (await stream()).filter((e) => e.type === 'SubmissionRejected');
+    expect(rejected).toEqual([
+      {
+        type: 'SubmissionRejected',
+        data: {
+          submissionId: 'kg2-r1-s2',
+          candidateId: 'kg2-r1-c2',
+          round: 1,
+          reason: 'quota-exceeded',
+          message: expect.stringMatching(/^Kaggle refused the submission \(allowance used up\): Submission not allowed: .*daily Submission allowance \(1\)/),
+        },
+      },
+    ]);
+    expect(server.submissions).toHaveLength(1);
+  });
+
+  it('reports bad credentials as board-error and a Kaggle ERROR as invalid-predictions', async () => {
+    const bad = await setup('kg3', {}, 'wrong-token');
+    await bad.submit(1);
+    expect((await bad.stream()).pop()).toEqual({
+      type: 'SubmissionRejected',
+      data: expect.objectContaining({ reason: 'board-error', message: expect.stringMatching(/Kaggle refused the credentials \(HTTP 401\): Unauthenticated/) }),
+    });
+
+    const erroring = await setup('kg4', { pendingReads: 1, judge: () => ({ status: 'ERROR', errorDescription: 'Submission file has 3 rows, expected 1000' }) });
+    await erroring.submit(1);
+    await erroring.wf.idle();
+    expect((await erroring.stream()).pop()).toEqual({
+      type: 'SubmissionRejected',
+      data: expect.objectContaining({ reason: 'invalid-predictions', message: 'Kaggle scored submission 40000001 as ERROR: Submission file has 3 rows, expected 1000' }),
+    });
+  });
+
+  it('resumes polling accepted submissions after a restart', async () => {
+    const { wf, submit, stream, server } = await setup('kg5', { pendingReads: 1000 });
+    await submit(1);
+    // The first replica dies while polling; the submission is accepted but unscored.
+    await eventually(async () => (await stream()).some((e) => e.type === 'SubmissionAccepted'));
+    const restarted = new LeaderboardWorkflow(store, sealed, {
+      aevoHome: home,
+      commandTimeoutMs: 60_000,
+      defaultPredictTimeoutSeconds: 600,
+      defaultSize: 'tiny',
+      kaggle: { board: new KaggleBoard(new KaggleCompetitionClient({ baseUrl: server.baseUrl, credentials: { kind: 'token', token: TOKEN } }), COMP, { initialDelayMs: 5, maxDelayMs: 10, maxWaitMs: 50 }), problem: null, promptsPath },
+    });
+    expect(await restarted.resumeKagglePolls()).toBeGreaterThanOrEqual(1);
+    await restarted.idle();
+    await wf.idle();
+    const outcome = (await stream()).filter((e) => e.type === 'SubmissionRejected' || e.type === 'LeaderboardScored');
+    // Bounded polling: Kaggle never finished, so exactly one board-error outcome is recorded.
+    expect(outcome).toEqual([{ type: 'SubmissionRejected', data: expect.objectContaining({ reason: 'board-error', message: expect.stringMatching(/still PENDING after \d+ polls/) }) }]);
+  });
+
+  it('reports a board that is not configured as LeaderboardUnavailable', async () => {
+    const wf = new LeaderboardWorkflow(store, sealed, {
+      aevoHome: home,
+      commandTimeoutMs: 60_000,
+      defaultPredictTimeoutSeconds: 600,
+      defaultSize: 'tiny',
+      kaggle: { board: null, problem: 'no Kaggle credentials: set KAGGLE_API_TOKEN, or KAGGLE_USERNAME and KAGGLE_KEY', promptsPath: null },
+    });
+    expect(await wf.onCampaignStarted(campaignStarted('kg6', { substratePath: FIXTURE, leaderboard: 'kaggle', submissionsPerRound: 1 }))).toEqual([
+      { type: 'LeaderboardUnavailable', data: { board: 'kaggle', reason: 'no Kaggle credentials: set KAGGLE_API_TOKEN, or KAGGLE_USERNAME and KAGGLE_KEY' } },
+    ]);
+  });
+});
