@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { SandboxVerification, VerifySandbox, sha256Hex } from '@aevo/contracts';
+import { SandboxVerification, VerifySandbox, sha256Hex, type CommandReply } from '@aevo/contracts';
 import type { CommandClient } from '@aevo/messaging';
 import type { Verification } from '../domain/evaluation';
 import type { SandboxToVerify, SandboxVerifier } from './sandbox-verifier';
@@ -10,9 +10,28 @@ const TRANSIENT = new Set(['TIMEOUT', 'NO_RESPONDERS', 'INTERNAL']);
 export class SandboxVerificationUnavailable extends Error {}
 
 /**
- * Verifies through the substrate service's `VerifySandbox` command, which hashes the frozen paths against the
- * snapshot and records FrozenPathViolated itself. The sandbox the request names must be the candidate's own.
+ * Reads the substrate service's answer to VerifySandbox. A refusal for a reason other than transport counts as a
+ * failed verification; the sandbox the request names must be the candidate's own (else a worker could have its
+ * own directory evaluated in place of the verified one).
  */
+export function verificationFromReply(reply: CommandReply, s: Pick<SandboxToVerify, 'candidateId' | 'sandboxPath'>): Verification {
+  if (!reply.ok) {
+    if (TRANSIENT.has(reply.error.code)) throw new SandboxVerificationUnavailable(`VerifySandbox ${reply.error.code}: ${reply.error.message}`);
+    return { verifiedBy: 'substrate-service', ok: false, violations: [`VerifySandbox refused (${reply.error.code}): ${reply.error.message}`] };
+  }
+  const parsed = SandboxVerification.safeParse(reply.result);
+  if (!parsed.success)
+    throw new SandboxVerificationUnavailable(`VerifySandbox answered an unexpected result: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  const v = parsed.data;
+  const violations = v.violations.map((x) => `${x.path}: ${x.kind} (${x.detail})`);
+  if (v.candidateId !== s.candidateId) violations.push(`candidateId: asked about ${s.candidateId}, the answer is about ${v.candidateId}`);
+  if (path.resolve(v.sandboxPath) !== path.resolve(s.sandboxPath))
+    violations.push(`sandboxPath: the request names ${s.sandboxPath}, but candidate ${s.candidateId}'s sandbox is ${v.sandboxPath}`);
+  if (!v.valid && violations.length === 0) violations.push(`candidate ${s.candidateId} was invalidated by an earlier frozen-path violation`);
+  return violations.length === 0 ? { verifiedBy: 'substrate-service', ok: true } : { verifiedBy: 'substrate-service', ok: false, violations };
+}
+
+/** Verifies through the substrate service's `VerifySandbox` command (which records FrozenPathViolated itself). */
 export class CommandSandboxVerifier implements SandboxVerifier {
   constructor(
     private readonly client: Pick<CommandClient, 'send'>,
@@ -27,17 +46,6 @@ export class CommandSandboxVerifier implements SandboxVerifier {
       { campaignId: s.campaignId, candidateId: s.candidateId, checkedAt: 'before-evaluation', paths: s.paths },
       { commandId, timeoutMs: this.timeoutMs },
     );
-    if (!reply.ok) {
-      if (TRANSIENT.has(reply.error.code)) throw new SandboxVerificationUnavailable(`VerifySandbox ${reply.error.code}: ${reply.error.message}`);
-      return { verifiedBy: 'substrate-service', ok: false, violations: [`VerifySandbox refused (${reply.error.code}): ${reply.error.message}`] };
-    }
-    const parsed = SandboxVerification.safeParse(reply.result);
-    if (!parsed.success) throw new SandboxVerificationUnavailable(`VerifySandbox answered an unexpected result: ${parsed.error.issues[0]?.message}`);
-    const v = parsed.data;
-    const violations = v.violations.map((x) => `${x.path}: ${x.kind} (${x.detail})`);
-    if (path.resolve(v.sandboxPath) !== path.resolve(s.sandboxPath))
-      violations.push(`sandboxPath: the request names ${s.sandboxPath}, but candidate ${s.candidateId}'s sandbox is ${v.sandboxPath}`);
-    if (!v.valid && violations.length === 0) violations.push(`candidate ${s.candidateId} was invalidated by an earlier frozen-path violation`);
-    return violations.length === 0 ? { verifiedBy: 'substrate-service', ok: true } : { verifiedBy: 'substrate-service', ok: false, violations };
+    return verificationFromReply(reply, s);
   }
 }
