@@ -1,42 +1,117 @@
 import { z } from 'zod';
-import { Axis, AxisCategory } from './recipe';
+import { Axis, AxisCategory, RecipeChange } from './recipe';
 import { FailureMode, ScoreVector } from './manifest';
 
 const NoiseUnits = z.number().nullable().describe('difference to the anchor in units of the noise band (std); null when unknown');
+const Delta = z.number().nullable().describe('raw difference to the anchor (candidate − anchor); null when either side is unknown');
+
+export const SubmissionOutcome = z
+  .object({
+    submissionId: z.string().nullable(),
+    status: z.enum(['scored', 'rejected', 'pending', 'not-submitted']),
+    detail: z.string().nullable(),
+  })
+  .strict();
 
 export const CandidateSummary = z
   .object({
     candidateId: z.string(),
+    /** Position in the round's plan (RoundStarted.candidates[].index). */
+    index: z.number().int().min(0),
     axis: Axis,
     isAnchor: z.boolean(),
-    status: z.enum(['completed', 'failed', 'invalidated']),
+    /** 'missing': no manifest arrived before the collection deadline. */
+    status: z.enum(['completed', 'failed', 'invalidated', 'missing']),
+    seeds: z.array(z.number().int()),
     diffLines: z.number().int().min(0),
+    recipeChanges: z.array(RecipeChange),
+    filesChanged: z.array(z.string()),
+    chosenCheckpoint: z.string().nullable(),
     dev: ScoreVector.nullable(),
     publicLb: z.number().nullable(),
+    publicLbDomains: z.record(z.string(), z.number()).nullable(),
+    submission: SubmissionOutcome,
     cost: z.object({ gpuSeconds: z.number().min(0), tokens: z.number().int().min(0) }).strict(),
     failureModes: z.array(FailureMode),
+    devDelta: Delta,
+    lbDelta: Delta,
     devVsAnchor: NoiseUnits,
     lbVsAnchor: NoiseUnits,
   })
   .strict();
+export type CandidateSummary = z.infer<typeof CandidateSummary>;
 
 export const AxisPattern = z
   .object({
     axis: Axis,
     category: AxisCategory,
     candidates: z.number().int().min(0),
+    candidateIds: z.array(z.string()),
+    /** Mean raw difference to the anchor over the axis's candidates that have the score. */
     devEffect: z.number().nullable(),
     lbEffect: z.number().nullable(),
     devBeyondNoise: z.boolean(),
     lbBeyondNoise: z.boolean(),
   })
   .strict();
+export type AxisPattern = z.infer<typeof AxisPattern>;
+
+export const Interaction = z
+  .object({
+    axes: z.array(Axis).min(1),
+    kind: z.enum(['complementary-lb-gains', 'shared-recipe-path', 'dev-lb-conflict']),
+    candidateIds: z.array(z.string()),
+    note: z.string(),
+  })
+  .strict();
+export type Interaction = z.infer<typeof Interaction>;
+
+export const NoiseEstimate = z
+  .object({
+    devStd: z.number().min(0),
+    devSource: z.enum(['anchor-seeds', 'policy', 'floor']),
+    lbStd: z.number().min(0),
+    /** 'dev-proxy': one LB score per candidate cannot measure LB seed noise; the dev std stands in for it. */
+    lbSource: z.enum(['anchor-seeds', 'policy', 'dev-proxy', 'floor']),
+    /** Anchor seeds the dev std was measured from this round (0 or 1: not measured this round). */
+    seeds: z.number().int().min(0),
+    /** Floor applied to both stds before any "beyond noise" test (constitution noiseStdFloor). */
+    floor: z.number().min(0),
+    /** A difference is "beyond noise" when it exceeds multiple × max(std, floor) (constitution decouplingNoiseMultiple). */
+    multiple: z.number().positive(),
+    /** Per-domain dev std used for per-domain tests: measured across anchor seeds, floored at floor·√(domains). */
+    domainDevStd: z.record(z.string(), z.number().min(0)),
+  })
+  .strict();
+export type NoiseEstimate = z.infer<typeof NoiseEstimate>;
+
+export const DomainCalibration = z
+  .object({
+    domain: z.string(),
+    /** The non-anchor scored candidate with the largest dev gain in this domain (null when none). */
+    candidateId: z.string().nullable(),
+    devGain: z.number(),
+    lbGain: z.number().nullable(),
+    devBeyondNoise: z.boolean(),
+    lbBeyondNoise: z.boolean().nullable(),
+  })
+  .strict();
+export type DomainCalibration = z.infer<typeof DomainCalibration>;
 
 export const Calibration = z
   .object({
+    noise: NoiseEstimate,
+    /** Mean (dev overall − public LB) over the round's scored candidates. */
     devLbGap: z.number().nullable(),
+    anchorDevLbGap: z.number().nullable(),
+    scoredCandidates: z.number().int().min(0),
+    /** Spearman rank correlation of dev and public LB across scored candidates (null below 3 or without variance). */
     rankCorrelation: z.number().min(-1).max(1).nullable(),
-    perDomain: z.array(z.object({ domain: z.string(), devGain: z.number(), lbGain: z.number().nullable() }).strict()),
+    perDomain: z.array(DomainCalibration),
+    /** What the candidates were compared with: the anchor's dev, and its public LB (or the policy's best when the anchor has none). */
+    reference: z
+      .object({ dev: z.number().nullable(), publicLb: z.number().nullable(), publicLbSource: z.enum(['anchor', 'policy-best', 'none']) })
+      .strict(),
     proxyDecoupling: z
       .object({
         flagged: z.boolean(),
@@ -47,6 +122,10 @@ export const Calibration = z
       .strict(),
   })
   .strict();
+export type Calibration = z.infer<typeof Calibration>;
+
+export const Band = z.object({ low: z.number(), high: z.number() }).strict();
+export type Band = z.infer<typeof Band>;
 
 export const Surprise = z
   .object({
@@ -55,9 +134,11 @@ export const Surprise = z
     expectedLow: z.number(),
     expectedHigh: z.number(),
     observed: z.number(),
+    direction: z.enum(['above', 'below']),
     note: z.string(),
   })
   .strict();
+export type Surprise = z.infer<typeof Surprise>;
 
 export const RationaleAudit = z
   .object({
@@ -68,13 +149,34 @@ export const RationaleAudit = z
         gpuSeconds: z.number().min(0),
         tokens: z.number().int().min(0),
         submissions: z.number().int().min(0),
+        /** Use by this and every earlier round of the campaign. */
+        campaignGpuSeconds: z.number().min(0),
+        campaignTokens: z.number().int().min(0),
         gpuSecondsLimit: z.number().min(0).nullable(),
         tokensLimit: z.number().int().min(0).nullable(),
         submissionsLimit: z.number().int().min(0).nullable(),
+        overBudget: z.array(z.enum(['gpuSeconds', 'tokens', 'submissions'])),
       })
       .strict(),
   })
   .strict();
+export type RationaleAudit = z.infer<typeof RationaleAudit>;
+
+export const EVIDENCE_SECTIONS = ['candidateSummaries', 'crossCandidatePatterns', 'calibration', 'surprises', 'designRationaleAudit'] as const;
+export type EvidenceSection = (typeof EVIDENCE_SECTIONS)[number];
+
+/** Prose per section from an optional LLM pass; it never changes the numbers. */
+export const EvidenceProse = z
+  .object({
+    candidateSummaries: z.string(),
+    crossCandidatePatterns: z.string(),
+    calibration: z.string(),
+    surprises: z.string(),
+    designRationaleAudit: z.string(),
+  })
+  .partial()
+  .strict();
+export type EvidenceProse = z.infer<typeof EvidenceProse>;
 
 /** The fixed five-section record of a round; the schema never changes between rounds. */
 export const RoundEvidence = z
@@ -82,13 +184,13 @@ export const RoundEvidence = z
     campaignId: z.string(),
     round: z.number().int().min(1),
     policyRevision: z.number().int().min(0),
+    anchorCandidateId: z.string().nullable(),
     candidateSummaries: z.array(CandidateSummary),
-    crossCandidatePatterns: z.object({ axes: z.array(AxisPattern), interactions: z.array(z.string()) }).strict(),
+    crossCandidatePatterns: z.object({ axes: z.array(AxisPattern), interactions: z.array(Interaction) }).strict(),
     calibration: Calibration,
     surprises: z.array(Surprise),
     designRationaleAudit: RationaleAudit,
-    /** Optional prose per section from an LLM pass; never changes the numbers. */
-    prose: z.record(z.string(), z.string()).nullable(),
+    prose: EvidenceProse.nullable(),
   })
   .strict();
 export type RoundEvidence = z.infer<typeof RoundEvidence>;

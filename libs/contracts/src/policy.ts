@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { Axis, AxisCategory, RecipeDocument, JsonValue } from './recipe';
 import { Sha256 } from './ids';
+import { Band } from './evidence';
 
 /** The meta-rules, fixed for a campaign (hash pinned in CampaignStarted). The meta agent can only read it. */
 export const ConstitutionRules = z
@@ -15,6 +16,11 @@ export const ConstitutionRules = z
     minThresholdNoiseMultiple: z.number().positive(),
     /** Dev gain beyond this multiple of the dev noise, with LB within noise, flags proxy decoupling. */
     decouplingNoiseMultiple: z.number().positive(),
+    /**
+     * Stand-in for a seed std that could not be measured (fewer than two anchor seeds) and the floor under a
+     * measured one, so that a single lucky seed never makes every difference "beyond noise".
+     */
+    noiseStdFloor: z.number().positive().default(0.005),
     maxSubmissionsPerRound: z.number().int().min(1).optional(),
   })
   .strict();
@@ -42,6 +48,7 @@ export const DeadEnd = z
     direction: z.enum(['increase', 'decrease', 'set']).optional(),
     value: JsonValue.optional(),
     round: z.number().int().min(0),
+    candidateId: z.string().optional(),
     evidence: z.string().min(1),
   })
   .strict();
@@ -85,6 +92,11 @@ export const RollingPolicy = z
     /** Best public LB seen so far and the rounds since it last improved beyond threshold. */
     bestPublicLb: z.number().nullable(),
     plateauRounds: z.number().int().min(0),
+    /**
+     * Where the policy expects next round's results (dev overall and public LB of a candidate); the collector
+     * lists results outside it as surprises. Absent: the anchor of the round ± the noise band.
+     */
+    predictedBand: z.object({ dev: Band.nullable(), publicLb: Band.nullable(), basis: z.string() }).strict().optional(),
     rationale: z.string(),
   })
   .strict();

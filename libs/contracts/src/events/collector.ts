@@ -1,7 +1,34 @@
 import { z } from 'zod';
 import { defineEvent } from '../envelope';
 import { RoundEvidence } from '../evidence';
-import { Sha256 } from '../ids';
+import { IsoTime, Sha256, Uuid } from '../ids';
+
+export const LlmUsage = z
+  .object({
+    model: z.string(),
+    inputTokens: z.number().int().min(0),
+    outputTokens: z.number().int().min(0),
+    cacheReadTokens: z.number().int().min(0),
+    stopReason: z.string().nullable(),
+  })
+  .strict();
+export type LlmUsage = z.infer<typeof LlmUsage>;
+
+export const RoundCollectionDeadlineSet = defineEvent(
+  'RoundCollectionDeadlineSet',
+  {
+    owners: ['collector'],
+    description: 'The collector fixed when it stops waiting for a round’s manifests and scores (recorded once per round).',
+  },
+  z
+    .object({
+      round: z.number().int().min(1),
+      /** RoundStarted time + afterSeconds. */
+      deadlineAt: IsoTime,
+      afterSeconds: z.number().int().min(1),
+    })
+    .strict(),
+);
 
 export const RoundEvidenceRecorded = defineEvent(
   'RoundEvidenceRecorded',
@@ -10,9 +37,13 @@ export const RoundEvidenceRecorded = defineEvent(
     .object({
       round: z.number().int().min(1),
       evidence: RoundEvidence,
+      /** contentHash(evidence), prose included. */
       evidenceSha256: Sha256,
       trigger: z.enum(['all-in', 'deadline']),
-      llm: z.object({ model: z.string(), inputTokens: z.number().int(), outputTokens: z.number().int(), stopReason: z.string().nullable() }).strict().nullable(),
+      /** Ids of exactly the events the evidence was computed from (sorted), so a replay uses the same inputs. */
+      inputEventIds: z.array(Uuid),
+      /** The LLM prose pass, when one ran (its text is evidence.prose). */
+      llm: LlmUsage.nullable(),
     })
     .strict(),
 );
