@@ -1,0 +1,171 @@
+import { DomainError, RoundEvidence, contentHash } from '@aevo/contracts';
+import { collectRoundEvidence } from './collect';
+import { DOMAINS, testPolicy, testRound } from './fixtures';
+
+const domainsAt = (base: number, over: Record<string, number> = {}) => ({ ...Object.fromEntries(DOMAINS.map((d) => [d, base])), ...over });
+const lr = (from: number, to: number) => [{ path: 'optim.lr', from, to }];
+
+describe('collectRoundEvidence', () => {
+  it('always produces the same five sections, whatever the round holds', () => {
+    const full = collectRoundEvidence(
+      testRound([
+        { axis: 'baseline', dev: 0.6, lb: 0.55, extraSeedDevs: [0.62, 0.61] },
+        { axis: 'learning-rate', dev: 0.65, lb: 0.58, changes: lr(0.001, 0.002) },
+      ]),
+    );
+    const sparse = collectRoundEvidence(
+      testRound([{ axis: 'baseline', status: 'missing' }, { axis: 'schedule', status: 'failed' }], { round: 7, policy: testPolicy({ forRound: 7, revision: 6 }) }),
+    );
+    const sections = ['candidateSummaries', 'crossCandidatePatterns', 'calibration', 'surprises', 'designRationaleAudit'];
+    for (const e of [full, sparse]) {
+      expect(RoundEvidence.safeParse(e).success).toBe(true);
+      expect(Object.keys(e).filter((k) => sections.includes(k))).toEqual(sections);
+      expect(Object.keys(e).sort()).toEqual([...sections, 'anchorCandidateId', 'campaignId', 'policyRevision', 'prose', 'round'].sort());
+    }
+    expect(sparse.candidateSummaries.map((s) => s.status)).toEqual(['missing', 'failed']);
+    expect(sparse.candidateSummaries[0].failureModes).toEqual([{ kind: 'timeout', detail: 'no manifest before the round 7 collection deadline' }]);
+  });
+
+  it('given an anchor with three seeds, then candidates are placed against it in units of the measured noise band', () => {
+    const e = collectRoundEvidence(
+      testRound([
+        { axis: 'baseline', dev: 0.6, lb: 0.55, extraSeedDevs: [0.62, 0.61] },
+        { axis: 'learning-rate', dev: 0.65, lb: 0.58, changes: lr(0.001, 0.002), gpuSeconds: 90, tokens: 1200 },
+      ]),
+    );
+    expect(e.calibration.noise).toMatchObject({ devStd: 0.01, devSource: 'anchor-seeds', lbStd: 0.01, lbSource: 'dev-proxy', seeds: 3 });
+    const c = e.candidateSummaries[1];
+    expect(c).toMatchObject({ devDelta: 0.05, lbDelta: 0.03, devVsAnchor: 5, lbVsAnchor: 3, diffLines: 2, cost: { gpuSeconds: 90, tokens: 1200 } });
+    expect(c.submission).toEqual({ submissionId: 'sub-c1-r1-c1', status: 'scored', detail: null });
+    expect(e.candidateSummaries[0]).toMatchObject({ isAnchor: true, devDelta: 0, lbDelta: 0 });
+  });
+
+  it('given one anchor seed and no measured band, then the constitution floor stands in for the noise', () => {
+    const e = collectRoundEvidence(testRound([{ axis: 'baseline', dev: 0.6, lb: 0.55 }, { axis: 'steps', dev: 0.607, lb: 0.556, changes: [{ path: 'optim.steps', from: 400, to: 600 }] }]));
+    expect(e.calibration.noise).toMatchObject({ devStd: 0.005, devSource: 'floor', lbSource: 'floor', seeds: 1 });
+    expect(e.candidateSummaries[1].devVsAnchor).toBe(1.4);
+    expect(e.crossCandidatePatterns.axes).toEqual([
+      expect.objectContaining({ axis: 'steps', category: 'optimisation', devEffect: 0.007, lbEffect: 0.006, devBeyondNoise: false, lbBeyondNoise: false }),
+    ]);
+  });
+
+  it('given dev up beyond noise and the LB flat, then proxy decoupling is flagged with the domains that carry the dev gain', () => {
+    const e = collectRoundEvidence(
+      testRound([
+        { axis: 'baseline', dev: 0.6, domains: domainsAt(0.6), lb: 0.55, lbDomains: domainsAt(0.55), extraSeedDevs: [0.605, 0.595] },
+        {
+          axis: 'synthetic-data',
+          dev: 0.68,
+          domains: domainsAt(0.6, { equation: 0.95 }),
+          lb: 0.552,
+          lbDomains: domainsAt(0.55, { equation: 0.56 }),
+          changes: [{ path: 'synthetic.equation', from: 0, to: 2000 }],
+        },
+        { axis: 'data-mix', dev: 0.61, lb: 0.553, changes: [{ path: 'mix.gravity', from: 1, to: 2 }] },
+      ]),
+    );
+    const pd = e.calibration.proxyDecoupling;
+    expect(pd.flagged).toBe(true);
+    expect(pd.candidates).toEqual(['c1-r1-c1']);
+    expect(pd.domains).toEqual(['equation']);
+    expect(pd.reason).toMatch(/c1-r1-c1 \(synthetic-data\) dev \+0\.0800/);
+    const eq = e.calibration.perDomain.find((d) => d.domain === 'equation');
+    expect(eq).toEqual({ domain: 'equation', candidateId: 'c1-r1-c1', devGain: 0.35, lbGain: 0.01, devBeyondNoise: true, lbBeyondNoise: false });
+  });
+
+  it('given dev and LB rising together beyond noise, then nothing is flagged', () => {
+    const e = collectRoundEvidence(
+      testRound([
+        { axis: 'baseline', dev: 0.6, lb: 0.55 },
+        { axis: 'learning-rate', dev: 0.68, lb: 0.62, changes: lr(0.001, 0.003) },
+      ]),
+    );
+    expect(e.calibration.proxyDecoupling).toMatchObject({ flagged: false, candidates: [], domains: [] });
+    expect(e.calibration.proxyDecoupling.reason).toMatch(/no scored candidate raised dev beyond 2σ/);
+  });
+
+  it('computes the dev−LB gap and the Spearman rank correlation across scored candidates', () => {
+    const e = collectRoundEvidence(
+      testRound([
+        { axis: 'baseline', dev: 0.6, lb: 0.5 },
+        { axis: 'learning-rate', dev: 0.7, lb: 0.52, changes: lr(0.001, 0.002) },
+        { axis: 'schedule', dev: 0.65, lb: 0.56, changes: [{ path: 'optim.schedule', from: 'constant', to: 'cosine' }] },
+        { axis: 'steps', dev: 0.55, lb: 0.49, changes: [{ path: 'optim.steps', from: 400, to: 300 }] },
+        { axis: 'warmup', dev: 0.58, changes: [{ path: 'optim.warmup', from: 0, to: 50 }] },
+      ]),
+    );
+    // dev ranks 2,4,3,1 vs LB ranks 2,3,4,1 → ρ = 1 − 6·2/(4·15) = 0.8
+    expect(e.calibration.rankCorrelation).toBe(0.8);
+    expect(e.calibration.scoredCandidates).toBe(4);
+    expect(e.calibration.devLbGap).toBe(0.1075);
+    expect(e.calibration.anchorDevLbGap).toBe(0.1);
+    expect(e.candidateSummaries[4].submission.status).toBe('not-submitted');
+  });
+
+  it('lists results outside the band the policy predicted as surprises', () => {
+    const policy = testPolicy({ predictedBand: { dev: { low: 0.58, high: 0.64 }, publicLb: { low: 0.53, high: 0.57 }, basis: 'test' } });
+    const e = collectRoundEvidence(
+      testRound(
+        [
+          { axis: 'baseline', dev: 0.6, lb: 0.55 },
+          { axis: 'learning-rate', dev: 0.7, lb: 0.56, changes: lr(0.001, 0.002) },
+          { axis: 'schedule', dev: 0.61, lb: 0.5, changes: [{ path: 'optim.schedule', from: 'constant', to: 'cosine' }] },
+        ],
+        { policy },
+      ),
+    );
+    expect(e.surprises.map((s) => [s.candidateId, s.metric, s.direction])).toEqual([
+      ['c1-r1-c1', 'dev', 'above'],
+      ['c1-r1-c2', 'publicLb', 'below'],
+    ]);
+    expect(e.surprises[0].note).toMatch(/predicted by policy revision 0/);
+  });
+
+  it('audits axes, frozen paths and budget use', () => {
+    const inputs = testRound([
+      { axis: 'baseline', dev: 0.6, lb: 0.55, gpuSeconds: 6000 },
+      { axis: 'learning-rate', dev: 0.62, lb: 0.55, changes: [...lr(0.001, 0.002), { path: 'mix.equation', from: 1, to: 3 }], gpuSeconds: 5000 },
+      { axis: 'data-mix', dev: 0.6, changes: [{ path: 'mix.gravity', from: 1, to: 2 }], filesChanged: ['recipe.yaml', 'pipeline/build.py'] },
+      { axis: 'schedule', dev: 0.59, lb: 0.5, changes: [{ path: 'optim.schedule', from: 'constant', to: 'cosine' }] },
+    ]);
+    inputs.violations = [{ candidateId: 'c1-r1-c3', path: 'harness/eval.py', kind: 'frozen-modified', detail: 'sha256 changed' }];
+    inputs.previousUse = { gpuSeconds: 100, tokens: 5 };
+    const e = collectRoundEvidence(inputs);
+    expect(e.designRationaleAudit.onAxis.map((a) => [a.candidateId, a.stayedOnAxis, a.offAxisPaths])).toEqual([
+      ['c1-r1-c0', true, []],
+      ['c1-r1-c1', false, ['mix.equation']],
+      ['c1-r1-c2', true, []],
+      ['c1-r1-c3', true, []],
+    ]);
+    expect(e.designRationaleAudit.frozenPathChecks[3]).toEqual({ candidateId: 'c1-r1-c3', ok: false, violations: ['frozen-modified: harness/eval.py'] });
+    const c3 = e.candidateSummaries[3];
+    expect(c3.status).toBe('invalidated');
+    expect(c3.lbDelta).toBeNull();
+    expect(c3.failureModes).toContainEqual({ kind: 'frozen-path-violated', detail: 'frozen-modified harness/eval.py: sha256 changed' });
+    expect(e.designRationaleAudit.budget).toMatchObject({ gpuSeconds: 11120, campaignGpuSeconds: 11220, campaignTokens: 5, submissions: 3, overBudget: ['gpuSeconds', 'tokens'] });
+  });
+
+  it('is deterministic: input order does not change the record or its hash', () => {
+    const a = testRound([
+      { axis: 'baseline', dev: 0.6, lb: 0.55, extraSeedDevs: [0.61] },
+      { axis: 'learning-rate', dev: 0.1 + 0.2 + 0.33, lb: 0.58, changes: lr(0.001, 0.002) },
+      { axis: 'schedule', dev: 0.61, lb: 0.5, changes: [{ path: 'optim.schedule', from: 'constant', to: 'cosine' }] },
+    ]);
+    const b = { ...a, planned: [...a.planned].reverse(), manifests: [...a.manifests].reverse(), scores: [...a.scores].reverse(), submissions: [...a.submissions].reverse() };
+    expect(contentHash(collectRoundEvidence(b))).toBe(contentHash(collectRoundEvidence(a)));
+    expect(collectRoundEvidence(a).candidateSummaries[1].dev?.overall).toBe(0.63);
+  });
+
+  it('refuses inconsistent inputs naming the field and the problem', () => {
+    const inputs = testRound([{ axis: 'baseline', dev: 0.6 }]);
+    inputs.manifests[0] = { ...inputs.manifests[0], round: 3 };
+    let err: unknown;
+    try {
+      collectRoundEvidence(inputs);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(DomainError);
+    expect((err as DomainError).issues).toEqual([{ path: 'manifests.0.round', message: 'manifest of c1-r1-c0 is for round 3, not 1' }]);
+  });
+});

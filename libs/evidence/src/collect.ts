@@ -1,0 +1,489 @@
+import {
+  AXIS_CATEGORY,
+  Axis,
+  DomainError,
+  RoundEvidence,
+  type AxisPattern,
+  type Band,
+  type CandidateSummary,
+  type ConstitutionRules,
+  type DomainCalibration,
+  type FailureMode,
+  type IssueDetail,
+  type Interaction,
+  type NoiseEstimate,
+  type RationaleAudit,
+  type ResultManifest,
+  type RollingPolicy,
+  type ScoreVector,
+  type Surprise,
+} from '@aevo/contracts';
+import { DEFAULT_AXIS_PATTERNS, fileBelongsToAxis, pathBelongsToAxis, type AxisPathPatterns } from './axis-paths';
+import { mean, roundOrNull, roundTo, sampleStd, spearman } from './stats';
+
+export interface PlannedCandidateInput {
+  candidateId: string;
+  index: number;
+  axis: Axis;
+  isAnchor: boolean;
+  seeds: number[];
+}
+export interface SubmissionInput {
+  submissionId: string;
+  candidateId: string;
+}
+export interface ScoreInput {
+  submissionId: string;
+  candidateId: string;
+  publicScore: number;
+  publicDomains: Record<string, number> | null;
+}
+export interface RejectionInput {
+  submissionId: string;
+  candidateId: string;
+  reason: string;
+  message: string;
+}
+export interface ViolationInput {
+  candidateId: string;
+  path: string;
+  kind: string;
+  detail: string;
+}
+export interface BudgetLimits {
+  gpuSeconds: number;
+  llmTokens: number;
+  submissionsPerRound: number;
+}
+
+/** Everything one round's evidence is computed from; the collector service folds it from the log. */
+export interface RoundEvidenceInputs {
+  campaignId: string;
+  round: number;
+  /** The policy in force during the round (its noise band and predicted band). */
+  policy: RollingPolicy;
+  rules: Pick<ConstitutionRules, 'decouplingNoiseMultiple' | 'noiseStdFloor'>;
+  planned: PlannedCandidateInput[];
+  manifests: ResultManifest[];
+  submissions: SubmissionInput[];
+  scores: ScoreInput[];
+  rejections: RejectionInput[];
+  violations: ViolationInput[];
+  budgets: BudgetLimits | null;
+  /** Campaign use before this round. */
+  previousUse: { gpuSeconds: number; tokens: number };
+  recipeFile?: string;
+  axisPatterns?: AxisPathPatterns;
+}
+
+const NOISE_UNIT_DECIMALS = 3;
+const fmt = (x: number, digits = 4) => (x >= 0 ? '+' : '') + x.toFixed(digits);
+const byIndex = (a: { index: number; candidateId: string }, b: { index: number; candidateId: string }) =>
+  a.index - b.index || a.candidateId.localeCompare(b.candidateId);
+
+function validateInputs(i: RoundEvidenceInputs): void {
+  const issues: IssueDetail[] = [];
+  if (!Number.isInteger(i.round) || i.round < 1) issues.push({ path: 'round', message: `expected a round ≥ 1, got ${i.round}` });
+  if (!(i.rules.decouplingNoiseMultiple > 0)) issues.push({ path: 'rules.decouplingNoiseMultiple', message: 'expected a positive number' });
+  if (!(i.rules.noiseStdFloor > 0)) issues.push({ path: 'rules.noiseStdFloor', message: 'expected a positive number' });
+  const planned = new Set<string>();
+  i.planned.forEach((p, k) => {
+    if (planned.has(p.candidateId)) issues.push({ path: `planned.${k}.candidateId`, message: `candidate ${p.candidateId} is planned twice` });
+    planned.add(p.candidateId);
+  });
+  i.manifests.forEach((m, k) => {
+    if (m.round !== i.round) issues.push({ path: `manifests.${k}.round`, message: `manifest of ${m.candidateId} is for round ${m.round}, not ${i.round}` });
+    if (m.campaignId !== i.campaignId)
+      issues.push({ path: `manifests.${k}.campaignId`, message: `manifest of ${m.candidateId} belongs to campaign ${m.campaignId}, not ${i.campaignId}` });
+    if (!planned.has(m.candidateId)) issues.push({ path: `manifests.${k}.candidateId`, message: `${m.candidateId} is not a planned candidate of round ${i.round}` });
+  });
+  i.scores.forEach((s, k) => {
+    if (!(s.publicScore >= 0 && s.publicScore <= 1)) issues.push({ path: `scores.${k}.publicScore`, message: `expected a score in [0, 1], got ${s.publicScore}` });
+  });
+  if (issues.length > 0) throw new DomainError('INVALID_EVIDENCE_INPUTS', `round ${i.round} evidence inputs are inconsistent`, issues);
+}
+
+function diffLineCount(diff: string): number {
+  let n = 0;
+  for (const line of diff.split('\n')) {
+    if ((line.startsWith('+') && !line.startsWith('+++')) || (line.startsWith('-') && !line.startsWith('---'))) n++;
+  }
+  return n;
+}
+
+const roundVector = (v: ScoreVector): ScoreVector => ({
+  overall: roundTo(v.overall),
+  domains: Object.fromEntries(Object.keys(v.domains).sort().map((d) => [d, roundTo(v.domains[d])])),
+});
+
+/** Per seed of the anchor: the checkpoint at the chosen step (else its last), so seeds are compared like for like. */
+function anchorSeedVectors(m: ResultManifest): ScoreVector[] {
+  const chosenStep = m.chosenCheckpoint ? m.checkpoints.find((c) => c.checkpoint === m.chosenCheckpoint?.checkpoint)?.step : undefined;
+  const bySeed = new Map<number, ResultManifest['checkpoints']>();
+  for (const c of m.checkpoints) bySeed.set(c.seed, [...(bySeed.get(c.seed) ?? []), c]);
+  const out: ScoreVector[] = [];
+  for (const seed of [...bySeed.keys()].sort((a, b) => a - b)) {
+    const cps = bySeed.get(seed) ?? [];
+    const at = chosenStep === undefined ? undefined : cps.find((c) => c.step === chosenStep);
+    const last = [...cps].sort((a, b) => b.step - a.step)[0];
+    out.push((at ?? last).dev);
+  }
+  return out;
+}
+
+interface Working {
+  planned: PlannedCandidateInput;
+  manifest: ResultManifest | undefined;
+  status: CandidateSummary['status'];
+  dev: ScoreVector | null;
+  lbScores: ScoreInput[];
+  publicLb: number | null;
+  publicLbDomains: Record<string, number> | null;
+  violations: string[];
+}
+
+/** Computes the five-section round evidence. Pure and deterministic: the same inputs give the same record. */
+export function collectRoundEvidence(inputs: RoundEvidenceInputs): RoundEvidence {
+  validateInputs(inputs);
+  const m = inputs.rules.decouplingNoiseMultiple;
+  const floor = inputs.rules.noiseStdFloor;
+  const patterns = inputs.axisPatterns ?? DEFAULT_AXIS_PATTERNS;
+  const recipeFile = inputs.recipeFile ?? 'recipe.yaml';
+
+  const manifestOf = new Map<string, ResultManifest>();
+  for (const man of inputs.manifests) if (!manifestOf.has(man.candidateId)) manifestOf.set(man.candidateId, man);
+
+  const working: Working[] = [...inputs.planned].sort(byIndex).map((p) => {
+    const man = manifestOf.get(p.candidateId);
+    const violations = [
+      ...inputs.violations.filter((v) => v.candidateId === p.candidateId).map((v) => `${v.kind}: ${v.path}`),
+      ...(man?.failureModes ?? []).filter((f) => f.kind === 'frozen-path-violated').map((f) => `reported: ${f.detail}`),
+    ];
+    const uniqueViolations = [...new Set(violations)].sort();
+    const status: CandidateSummary['status'] = uniqueViolations.length > 0 ? 'invalidated' : !man ? 'missing' : man.status;
+    const lbScores = inputs.scores
+      .filter((s) => s.candidateId === p.candidateId)
+      .sort((a, b) => a.submissionId.localeCompare(b.submissionId));
+    let publicLbDomains: Record<string, number> | null = null;
+    const withDomains = lbScores.filter((s) => s.publicDomains !== null);
+    if (withDomains.length > 0) {
+      const domains = [...new Set(withDomains.flatMap((s) => Object.keys(s.publicDomains ?? {})))].sort();
+      publicLbDomains = {};
+      for (const d of domains) {
+        const vals = withDomains.map((s) => s.publicDomains?.[d]).filter((x): x is number => x !== undefined);
+        publicLbDomains[d] = roundTo(mean(vals) as number);
+      }
+    }
+    const lbMean = mean(lbScores.map((s) => s.publicScore));
+    return {
+      planned: p,
+      manifest: man,
+      status,
+      dev: man?.status === 'completed' && man.chosenCheckpoint ? roundVector(man.chosenCheckpoint.dev) : null,
+      lbScores,
+      publicLb: roundOrNull(lbMean),
+      publicLbDomains,
+      violations: uniqueViolations,
+    };
+  });
+
+  const usable = (w: Working) => w.status === 'completed' && w.dev !== null;
+  const anchor = working.find((w) => w.planned.isAnchor) ?? null;
+  const anchorDev = anchor && usable(anchor) ? anchor.dev : null;
+  const anchorLb = anchor && anchor.status !== 'invalidated' && anchor.publicLb !== null ? anchor.publicLb : null;
+  const lbReference = anchorLb ?? inputs.policy.bestPublicLb;
+  const lbReferenceSource: 'anchor' | 'policy-best' | 'none' = anchorLb !== null ? 'anchor' : inputs.policy.bestPublicLb !== null ? 'policy-best' : 'none';
+
+  // Noise band: measured from the anchor's seeds when it ran several, else the policy's, else the floor.
+  const domains = [...new Set(working.flatMap((w) => (w.dev ? Object.keys(w.dev.domains) : [])))].sort();
+  const seedVectors = anchor?.manifest && usable(anchor) ? anchorSeedVectors(anchor.manifest) : [];
+  const measuredDev = sampleStd(seedVectors.map((v) => v.overall));
+  const band = inputs.policy.noiseBand;
+  let devStd: number;
+  let devSource: NoiseEstimate['devSource'];
+  if (measuredDev !== null) [devStd, devSource] = [measuredDev, 'anchor-seeds'];
+  else if (band.seeds >= 2) [devStd, devSource] = [band.devStd, 'policy'];
+  else [devStd, devSource] = [floor, 'floor'];
+  const measuredLb = anchor ? sampleStd(anchor.lbScores.map((s) => s.publicScore)) : null;
+  let lbStd: number;
+  let lbSource: NoiseEstimate['lbSource'];
+  if (measuredLb !== null) [lbStd, lbSource] = [measuredLb, 'anchor-seeds'];
+  else if (band.seeds >= 2 && band.lbStd > 0) [lbStd, lbSource] = [band.lbStd, 'policy'];
+  else if (devSource !== 'floor') [lbStd, lbSource] = [devStd, 'dev-proxy'];
+  else [lbStd, lbSource] = [floor, 'floor'];
+  const domainFloor = floor * Math.sqrt(Math.max(1, domains.length));
+  const domainDevStd: Record<string, number> = {};
+  for (const d of domains) {
+    const vals = seedVectors.map((v) => v.domains[d]).filter((x): x is number => x !== undefined);
+    domainDevStd[d] = roundTo(Math.max(sampleStd(vals) ?? 0, domainFloor));
+  }
+  const sigmaDev = Math.max(roundTo(devStd), floor);
+  const sigmaLb = Math.max(roundTo(lbStd), floor);
+  const noise: NoiseEstimate = {
+    devStd: roundTo(devStd),
+    devSource,
+    lbStd: roundTo(lbStd),
+    lbSource,
+    seeds: seedVectors.length,
+    floor,
+    multiple: m,
+    domainDevStd,
+  };
+
+  // 1. Per-candidate summaries.
+  const summaries: CandidateSummary[] = working.map((w) => {
+    const man = w.manifest;
+    const failureModes: FailureMode[] = [...(man?.failureModes ?? [])];
+    for (const v of inputs.violations.filter((x) => x.candidateId === w.planned.candidateId).sort((a, b) => a.path.localeCompare(b.path)))
+      failureModes.push({ kind: 'frozen-path-violated', detail: `${v.kind} ${v.path}: ${v.detail}` });
+    if (w.status === 'missing') failureModes.push({ kind: 'timeout', detail: `no manifest before the round ${inputs.round} collection deadline` });
+    const subs = inputs.submissions.filter((s) => s.candidateId === w.planned.candidateId).map((s) => s.submissionId);
+    const rejected = inputs.rejections.filter((r) => r.candidateId === w.planned.candidateId).sort((a, b) => a.submissionId.localeCompare(b.submissionId));
+    const allSubs = [...new Set([...subs, ...w.lbScores.map((s) => s.submissionId), ...rejected.map((r) => r.submissionId)])].sort();
+    const submission: CandidateSummary['submission'] =
+      w.lbScores.length > 0
+        ? { submissionId: w.lbScores[0].submissionId, status: 'scored', detail: null }
+        : rejected.length > 0
+          ? { submissionId: rejected[0].submissionId, status: 'rejected', detail: `${rejected[0].reason}: ${rejected[0].message}` }
+          : allSubs.length > 0
+            ? { submissionId: allSubs[0], status: 'pending', detail: 'no score before collection' }
+            : { submissionId: null, status: 'not-submitted', detail: null };
+    const comparable = w.status === 'completed';
+    const devDelta = comparable && w.dev && anchorDev ? roundTo(w.dev.overall - anchorDev.overall) : null;
+    const lbDelta = w.status !== 'invalidated' && w.publicLb !== null && lbReference !== null ? roundTo(w.publicLb - lbReference) : null;
+    return {
+      candidateId: w.planned.candidateId,
+      index: w.planned.index,
+      axis: w.planned.axis,
+      isAnchor: w.planned.isAnchor,
+      status: w.status,
+      seeds: [...(man?.seeds ?? w.planned.seeds)],
+      diffLines: man ? diffLineCount(man.recipeDiff) : 0,
+      recipeChanges: man ? [...man.recipeChanges].sort((a, b) => a.path.localeCompare(b.path)) : [],
+      filesChanged: man ? [...new Set(man.filesChanged)].sort() : [],
+      chosenCheckpoint: man?.chosenCheckpoint?.checkpoint ?? null,
+      dev: w.dev,
+      publicLb: w.publicLb,
+      publicLbDomains: w.publicLbDomains,
+      submission,
+      cost: { gpuSeconds: roundTo(man?.cost.gpuSeconds ?? 0), tokens: (man?.cost.inputTokens ?? 0) + (man?.cost.outputTokens ?? 0) },
+      failureModes,
+      devDelta,
+      lbDelta,
+      devVsAnchor: devDelta === null ? null : roundTo(devDelta / sigmaDev, NOISE_UNIT_DECIMALS),
+      lbVsAnchor: lbDelta === null ? null : roundTo(lbDelta / sigmaLb, NOISE_UNIT_DECIMALS),
+    };
+  });
+  const explorers = summaries.filter((s) => !s.isAnchor && s.status === 'completed');
+
+  // 2. Cross-candidate patterns.
+  const axes: AxisPattern[] = Axis.options
+    .filter((a) => explorers.some((s) => s.axis === a))
+    .map((axis) => {
+      const cs = explorers.filter((s) => s.axis === axis);
+      const devEffect = roundOrNull(mean(cs.map((s) => s.devDelta).filter((x): x is number => x !== null)));
+      const lbEffect = roundOrNull(mean(cs.map((s) => s.lbDelta).filter((x): x is number => x !== null)));
+      return {
+        axis,
+        category: AXIS_CATEGORY[axis],
+        candidates: cs.length,
+        candidateIds: cs.map((s) => s.candidateId),
+        devEffect,
+        lbEffect,
+        devBeyondNoise: devEffect !== null && Math.abs(devEffect) > m * sigmaDev,
+        lbBeyondNoise: lbEffect !== null && Math.abs(lbEffect) > m * sigmaLb,
+      };
+    });
+  const interactions: Interaction[] = [];
+  const lbGainers = axes.filter((a) => a.lbBeyondNoise && (a.lbEffect ?? 0) > 0);
+  for (let i = 0; i < lbGainers.length; i++)
+    for (let j = i + 1; j < lbGainers.length; j++) {
+      const [a, b] = [lbGainers[i], lbGainers[j]];
+      interactions.push({
+        axes: [a.axis, b.axis],
+        kind: 'complementary-lb-gains',
+        candidateIds: [...a.candidateIds, ...b.candidateIds],
+        note: `${a.axis} (${fmt(a.lbEffect ?? 0)}) and ${b.axis} (${fmt(b.lbEffect ?? 0)}) each raised the public LB beyond noise; their combination is untested`,
+      });
+    }
+  const byPath = new Map<string, CandidateSummary[]>();
+  for (const s of explorers) for (const c of s.recipeChanges) byPath.set(c.path, [...(byPath.get(c.path) ?? []), s]);
+  for (const path of [...byPath.keys()].sort()) {
+    const cs = byPath.get(path) ?? [];
+    const axesHere = [...new Set(cs.map((s) => s.axis))];
+    if (axesHere.length < 2) continue;
+    interactions.push({
+      axes: Axis.options.filter((a) => axesHere.includes(a)),
+      kind: 'shared-recipe-path',
+      candidateIds: cs.map((s) => s.candidateId),
+      note: `${path} was changed under ${axesHere.length} axes; their effects are confounded`,
+    });
+  }
+  for (const a of axes) {
+    if (a.devBeyondNoise && a.lbBeyondNoise && Math.sign(a.devEffect ?? 0) !== Math.sign(a.lbEffect ?? 0))
+      interactions.push({
+        axes: [a.axis],
+        kind: 'dev-lb-conflict',
+        candidateIds: a.candidateIds,
+        note: `${a.axis} moved dev (${fmt(a.devEffect ?? 0)}) and the public LB (${fmt(a.lbEffect ?? 0)}) in opposite directions, both beyond noise`,
+      });
+  }
+
+  // 3. Dev/leaderboard calibration.
+  const scored = summaries.filter((s) => s.status === 'completed' && s.dev !== null && s.publicLb !== null);
+  const gap = (s: CandidateSummary) => (s.dev as ScoreVector).overall - (s.publicLb as number);
+  const anchorSummary = summaries.find((s) => s.isAnchor) ?? null;
+  const scoredExplorers = scored.filter((s) => !s.isAnchor);
+  const perDomain: DomainCalibration[] = domains.map((d) => {
+    const sd = Math.max(domainDevStd[d] ?? domainFloor, domainFloor);
+    let best: { s: CandidateSummary; gain: number } | null = null;
+    if (anchorDev && anchorDev.domains[d] !== undefined)
+      for (const s of scoredExplorers) {
+        const v = s.dev?.domains[d];
+        if (v === undefined) continue;
+        const gain = v - anchorDev.domains[d];
+        if (best === null || gain > best.gain) best = { s, gain };
+      }
+    if (!best) return { domain: d, candidateId: null, devGain: 0, lbGain: null, devBeyondNoise: false, lbBeyondNoise: null };
+    const anchorLbD = anchorLb !== null ? anchorSummary?.publicLbDomains?.[d] : undefined;
+    const candLbD = best.s.publicLbDomains?.[d];
+    const lbGain = anchorLbD !== undefined && candLbD !== undefined ? roundTo(candLbD - anchorLbD) : null;
+    return {
+      domain: d,
+      candidateId: best.s.candidateId,
+      devGain: roundTo(best.gain),
+      lbGain,
+      devBeyondNoise: best.gain > m * sd,
+      lbBeyondNoise: lbGain === null ? null : lbGain > m * sd,
+    };
+  });
+
+  const decoupled = scoredExplorers.filter((s) => s.devDelta !== null && s.lbDelta !== null && s.devDelta > m * sigmaDev && s.lbDelta <= m * sigmaLb);
+  const decoupledDomains = new Set<string>();
+  for (const s of decoupled) {
+    for (const d of domains) {
+      const sd = Math.max(domainDevStd[d] ?? domainFloor, domainFloor);
+      const dv = s.dev?.domains[d];
+      const av = anchorDev?.domains[d];
+      if (dv === undefined || av === undefined || dv - av <= m * sd) continue;
+      const lv = s.publicLbDomains?.[d];
+      const alv = anchorLb !== null ? anchorSummary?.publicLbDomains?.[d] : undefined;
+      if (lv !== undefined && alv !== undefined && lv - alv > m * sd) continue;
+      decoupledDomains.add(d);
+    }
+  }
+  let reason: string;
+  if (decoupled.length > 0) {
+    const parts = decoupled.map((s) => `${s.candidateId} (${s.axis}) dev ${fmt(s.devDelta ?? 0)} (${fmt(s.devVsAnchor ?? 0, 1)}σ), LB ${fmt(s.lbDelta ?? 0)} (${fmt(s.lbVsAnchor ?? 0, 1)}σ)`);
+    reason =
+      `dev rose beyond ${m}σ over the anchor while the public LB did not: ${parts.join('; ')}` +
+      (decoupledDomains.size > 0 ? `; the dev gain sits in ${[...decoupledDomains].sort().join(', ')}` : '');
+  } else if (lbReference === null) reason = 'no leaderboard reference: the anchor was not scored and no earlier score exists';
+  else if (!anchorDev) reason = 'no dev reference: the anchor did not complete';
+  else if (scoredExplorers.length === 0) reason = 'no explorer candidate has a public LB score';
+  else reason = `no scored candidate raised dev beyond ${m}σ without also raising the public LB beyond ${m}σ`;
+
+  const calibration = {
+    noise,
+    devLbGap: roundOrNull(mean(scored.map(gap))),
+    anchorDevLbGap: anchorSummary && scored.includes(anchorSummary) ? roundTo(gap(anchorSummary)) : null,
+    scoredCandidates: scored.length,
+    rankCorrelation: roundOrNull(
+      spearman(
+        scored.map((s) => (s.dev as ScoreVector).overall),
+        scored.map((s) => s.publicLb as number),
+      ),
+    ),
+    perDomain,
+    proxyDecoupling: {
+      flagged: decoupled.length > 0,
+      candidates: decoupled.map((s) => s.candidateId),
+      domains: [...decoupledDomains].sort(),
+      reason,
+    },
+    reference: { dev: anchorDev ? anchorDev.overall : null, publicLb: roundOrNull(lbReference), publicLbSource: lbReferenceSource },
+  };
+
+  // 4. Surprises: results outside the band the policy in force predicted (or the anchor ± noise without one).
+  const predicted = inputs.policy.predictedBand;
+  const devBand: Band | null = predicted?.dev ?? (anchorDev ? { low: anchorDev.overall - m * sigmaDev, high: anchorDev.overall + m * sigmaDev } : null);
+  const lbBand: Band | null = predicted?.publicLb ?? (lbReference !== null ? { low: lbReference - m * sigmaLb, high: lbReference + m * sigmaLb } : null);
+  const basis = predicted ? `policy revision ${inputs.policy.revision}` : `the round's reference ± ${m}σ (the policy predicted no band)`;
+  const surprises: Surprise[] = [];
+  for (const s of summaries.filter((x) => x.status === 'completed')) {
+    const check = (metric: Surprise['metric'], observed: number | null, b: Band | null) => {
+      if (observed === null || b === null) return;
+      const lo = roundTo(b.low);
+      const hi = roundTo(b.high);
+      if (observed >= lo && observed <= hi) return;
+      const direction = observed > hi ? 'above' : 'below';
+      surprises.push({
+        candidateId: s.candidateId,
+        metric,
+        expectedLow: lo,
+        expectedHigh: hi,
+        observed,
+        direction,
+        note: `${metric === 'dev' ? 'dev' : 'public LB'} ${observed.toFixed(4)} is ${direction} the band ${lo.toFixed(4)}–${hi.toFixed(4)} predicted by ${basis} (${s.axis})`,
+      });
+    };
+    check('dev', s.dev?.overall ?? null, devBand);
+    check('publicLb', s.publicLb, lbBand);
+  }
+
+  // 5. Design-rationale audit.
+  const onAxis: RationaleAudit['onAxis'] = summaries.map((s) => {
+    const off = [
+      ...s.recipeChanges.map((c) => c.path).filter((p) => !pathBelongsToAxis(p, s.axis, patterns)),
+      ...s.filesChanged.filter((f) => f !== recipeFile && !fileBelongsToAxis(f, s.axis, recipeFile)),
+    ];
+    const man = manifestOf.get(s.candidateId);
+    if (man && man.axis !== s.axis) off.push(`(axis: planned ${s.axis}, manifest says ${man.axis})`);
+    const offAxisPaths = [...new Set(off)].sort();
+    return { candidateId: s.candidateId, axis: s.axis, stayedOnAxis: offAxisPaths.length === 0, offAxisPaths };
+  });
+  const frozenPathChecks: RationaleAudit['frozenPathChecks'] = working.map((w) => ({
+    candidateId: w.planned.candidateId,
+    ok: w.violations.length === 0,
+    violations: w.violations,
+  }));
+  const gpuSeconds = roundTo(summaries.reduce((a, s) => a + s.cost.gpuSeconds, 0));
+  const tokens = summaries.reduce((a, s) => a + s.cost.tokens, 0);
+  const submissionIds = new Set([...inputs.submissions.map((s) => s.submissionId), ...inputs.scores.map((s) => s.submissionId), ...inputs.rejections.map((r) => r.submissionId)]);
+  const campaignGpuSeconds = roundTo(inputs.previousUse.gpuSeconds + gpuSeconds);
+  const campaignTokens = inputs.previousUse.tokens + tokens;
+  const limits = inputs.budgets;
+  const overBudget: RationaleAudit['budget']['overBudget'] = [];
+  if (limits && campaignGpuSeconds > limits.gpuSeconds) overBudget.push('gpuSeconds');
+  if (limits && campaignTokens > limits.llmTokens) overBudget.push('tokens');
+  if (limits && submissionIds.size > limits.submissionsPerRound) overBudget.push('submissions');
+
+  const evidence: RoundEvidence = {
+    campaignId: inputs.campaignId,
+    round: inputs.round,
+    policyRevision: inputs.policy.revision,
+    anchorCandidateId: anchor?.planned.candidateId ?? null,
+    candidateSummaries: summaries,
+    crossCandidatePatterns: { axes, interactions },
+    calibration,
+    surprises,
+    designRationaleAudit: {
+      onAxis,
+      frozenPathChecks,
+      budget: {
+        gpuSeconds,
+        tokens,
+        submissions: submissionIds.size,
+        campaignGpuSeconds,
+        campaignTokens,
+        gpuSecondsLimit: limits?.gpuSeconds ?? null,
+        tokensLimit: limits?.llmTokens ?? null,
+        submissionsLimit: limits?.submissionsPerRound ?? null,
+        overBudget,
+      },
+    },
+    prose: null,
+  };
+  // The record must satisfy its own schema; a failure here is a bug in this function, not bad input.
+  return RoundEvidence.parse(evidence);
+}

@@ -1,0 +1,7 @@
+export * from './stats';
+export * from './axis-paths';
+export * from './collect';
+export * from './round-ledger';
+export * from './prose';
+export * from './replay';
+export * from './fixtures';
