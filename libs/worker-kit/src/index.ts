@@ -1,4 +1,3 @@
-export * from './glob';
 export * from './sandbox-files';
 export * from './unified-diff';
 export * from './recipe-doc';
@@ -10,9 +9,11 @@ export * from './trace';
 export * from './tools';
 export * from './summary';
 export * from './manifest-builder';
-export * from './entrypoint';
 export * from './runtime';
 export * from './run-candidate';
 export * from './agents/agent';
 export * from './agents/heuristic';
 export * from './agents/claude';
+export * from './adapters/store-log';
+export * from './adapters/event-ports';
+export * from './adapters/local-ports';

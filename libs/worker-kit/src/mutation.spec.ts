@@ -1,3 +1,5 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import fc from 'fast-check';
 import { Axis, type RecipeDocument } from '@aevo/contracts';
 import { deadEnd, policy, RECIPE } from '../test/fixtures';
@@ -132,5 +134,19 @@ describe('recipe documents', () => {
   it('refuses a recipe that is not a mapping, saying so', () => {
     expect(() => parseRecipeYaml('- a\n- b\n', 'recipe.yaml')).toThrow(/recipe.yaml must be a YAML mapping/);
     expect(() => parseRecipeYaml('a: [\n', 'recipe.yaml')).toThrow(/recipe.yaml is not valid YAML/);
+  });
+});
+
+describe('on the reference substrate recipe (substrate/wonderland/recipe.yaml)', () => {
+  const file = path.resolve(__dirname, '../../../substrate/wonderland/recipe.yaml');
+  const text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : null;
+  (text ? it : it.skip).each(EXPLORING)('axis %s yields a change the recipe file can take', (axis) => {
+    const recipe = parseRecipeYaml(text!);
+    const p = proposeMutation(axis, recipe, policy({ standingRecipe: recipe }), 42, DOMAINS);
+    expect(p.settings.length + (p.criterion ? 1 : 0)).toBeGreaterThan(0);
+    const out = applyToYaml(text!, p.settings.map((s) => ({ path: s.path, to: s.value })));
+    const changed = diffRecipe(recipe, parseRecipeYaml(out)).map((c) => c.path);
+    expect(changed.sort()).toEqual(p.settings.map((s) => s.path).sort());
+    for (const s of p.settings) if (s.path.includes('augment')) expect(s.value as number).toBeLessThanOrEqual(1);
   });
 });

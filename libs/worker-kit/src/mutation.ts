@@ -97,13 +97,19 @@ function numericLeaves(obj: unknown, prefix: string): Array<{ path: string; valu
   return out;
 }
 
-function leafMoves(root: { path: string; value: unknown } | null, label: string): Candidate[] {
+function leafMoves(root: { path: string; value: unknown } | null, label: string, probabilities = false): Candidate[] {
   if (!root) return [];
   const out: Candidate[] = [];
   for (const leaf of numericLeaves(root.value, root.path)) {
     if (typeof leaf.value === 'boolean')
       out.push({ settings: [{ path: leaf.path, from: leaf.value, value: !leaf.value }], why: `${leaf.value ? 'disable' : 'enable'} ${label} ${leaf.path}` });
-    else out.push(...numericMoves(leaf.path, leaf.value, { up: [1.5], down: [0.5] }, `${label} ${leaf.path}`));
+    else if (probabilities) {
+      // Augmenters are probabilities (YAML 0.0 reads as the integer 0): switch on at 0.25, else double or halve.
+      const p = leaf.value;
+      const ups = p === 0 ? [0.25] : p < 1 ? [Math.min(1, sig3(p * 2))] : [];
+      for (const to of ups) out.push({ settings: [{ path: leaf.path, from: p, value: to }], why: `${p === 0 ? 'enable' : 'raise'} ${label} ${leaf.path} ${p} → ${to}` });
+      if (p > 0) out.push({ settings: [{ path: leaf.path, from: p, value: sig3(p / 2) }], why: `lower ${label} ${leaf.path} ${p} → ${sig3(p / 2)}` });
+    } else out.push(...numericMoves(leaf.path, leaf.value, { up: [1.5], down: [0.5] }, `${label} ${leaf.path}`));
   }
   return out;
 }
@@ -147,6 +153,13 @@ function syntheticMoves(recipe: RecipeDocument): Candidate[] {
   const s = findKnob(recipe, 'synthetic');
   if (!s) return [];
   if (typeof s.value === 'number') return numericMoves(s.path, s.value, { up: [2], down: [] }, 'synthetic examples');
+  // A count of generated examples is the synthetic-data knob; the rest (its mix, difficulty) shape that count.
+  const count = getPath(s.value, 'count');
+  if (typeof count === 'number') {
+    const rows = getPath(recipe, 'data.rows') ?? getPath(recipe, 'rows');
+    const to = count === 0 ? (typeof rows === 'number' ? Math.max(50, Math.round(rows * 0.1)) : 500) : Math.round(count * 2);
+    return [{ settings: [{ path: `${s.path}.count`, from: count, value: to }], why: `add synthetic examples ${count} → ${to}` }];
+  }
   const out: Candidate[] = [];
   for (const leaf of numericLeaves(s.value, s.path)) {
     if (typeof leaf.value === 'boolean') {
@@ -220,6 +233,9 @@ function candidatesFor(axis: Axis, recipe: RecipeDocument, policy: RollingPolicy
       const k = findKnob(recipe, 'loraRank');
       if (!k || typeof k.value !== 'number') return [];
       const alpha = findKnob(recipe, 'loraAlpha');
+      // Rank 0 conventionally means full fine-tuning: the capacity moves are then adapters of a few ranks.
+      if (k.value === 0)
+        return [4, 8, 16].map((r) => ({ settings: [{ path: k.path, from: 0, value: r }], why: `replace full fine-tuning by rank-${r} LoRA adapters` }));
       const moves: Candidate[] = [];
       for (const f of [2, 0.5]) {
         const to = Math.max(1, Math.round(k.value * f));
@@ -242,7 +258,7 @@ function candidatesFor(axis: Axis, recipe: RecipeDocument, policy: RollingPolicy
     case 'filtering':
       return leafMoves(findKnob(recipe, 'filters'), 'filter');
     case 'augmentation':
-      return leafMoves(findKnob(recipe, 'augment'), 'augmenter');
+      return leafMoves(findKnob(recipe, 'augment'), 'augmenter', true);
     case 'synthetic-data':
       return syntheticMoves(recipe);
     case 'checkpoint-selection':

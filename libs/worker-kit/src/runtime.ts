@@ -23,7 +23,7 @@ import {
 } from '@aevo/contracts';
 import * as YAML from 'yaml';
 import type { z } from 'zod';
-import { renderArgv } from './entrypoint';
+import { renderEntrypoint } from '@aevo/substrate-kit';
 import { matchingDeadEnd } from './dead-ends';
 import { buildManifest, type Submission } from './manifest-builder';
 import type { CandidateLog, EvaluationPort, EvaluationRequest, JobPort, JobTerminal, WorkerConfig, WorkerInputs } from './ports';
@@ -106,7 +106,7 @@ const okOut = (output: unknown, events?: EventEnvelope[]): StepOutcome => ({ ok:
 
 /** Seed of the mutation operator: a pure function of the fork, so a replay or a re-run proposes the same change. */
 export function mutationSeedOf(fork: WorkerInputs['fork']): number {
-  const h = sha256Hex(`${fork.seeds[0]}:${fork.index}:${fork.axis}:${fork.candidateId}`);
+  const h = sha256Hex(`${fork.round}:${fork.index}:${fork.axis}:${fork.seeds.join(',')}`);
   return parseInt(h.slice(0, 8), 16);
 }
 
@@ -159,9 +159,9 @@ export class WorkerRuntime {
     const cleanInputs: WorkerInputs = { fork: fork.data, policy: policy.data };
     const trace = foldTrace(await ports.log.read());
     // substrate.yaml is a frozen file of the fork itself: reading it is reading the sandbox.
-    const probe = new SandboxFiles(fork.data.sandboxPath, { editable: [], frozen: ['**'] });
     let substrate: SubstrateManifest;
     try {
+      const probe = new SandboxFiles(fork.data.sandboxPath, { editable: [], frozen: ['**'] });
       const parsed = SubstrateManifest.safeParse(YAML.parse(probe.readWhole('substrate.yaml')));
       if (!parsed.success) throw new Error(describeIssues(zodIssues(parsed.error)));
       substrate = parsed.data;
@@ -329,6 +329,8 @@ export class WorkerRuntime {
         const refused = err.kind !== 'not-found' && err.kind !== 'invalid' && err.kind !== 'too-large';
         return fail(err.code, err.message, refused ? { failure: 'path-refused' } : {});
       }
+      // A substrate whose entrypoints need values the worker cannot give, and the like: the agent sees why.
+      if (err instanceof DomainError) return fail(err.code, err.message, { issues: err.issues });
       throw err;
     }
     return fail('UNKNOWN_TOOL', `no tool named ${String(name)}`);
@@ -346,7 +348,8 @@ export class WorkerRuntime {
     for (const f of listing.files) {
       if (!f.editable || f.symlink) continue;
       total += f.bytes;
-      if (total > 2 * 1024 * 1024) break;
+      // The outcome is one event (< 900 KiB); a pipeline that large is not a recipe anyway.
+      if (total > 512 * 1024) break;
       files[f.path] = this.files.readWhole(f.path);
     }
     if (files[recipePath] === undefined) return fail('INVALID_SANDBOX', `recipe ${recipePath} is missing or not editable`, { failure: 'invalid-output' });
@@ -421,7 +424,7 @@ export class WorkerRuntime {
 
   private placeholders(extra: Record<string, string>): Record<string, string> {
     return {
-      sandbox: this.files.root,
+      sandbox: this.inputs.fork.sandboxPath,
       base_checkpoint: this.substrate.baseCheckpoint,
       size: this.config.size,
       device: this.config.device,
@@ -437,7 +440,7 @@ export class WorkerRuntime {
       round: this.inputs.fork.round,
       entrypoint,
       sandboxPath: this.inputs.fork.sandboxPath,
-      argv: renderArgv(ep.command, this.placeholders(values)),
+      argv: renderEntrypoint(this.substrate, entrypoint, this.placeholders(values)),
       env: {},
       resources: this.substrate.resources[entrypoint],
       timeoutSeconds: ep.timeoutSeconds ?? this.config.jobTimeoutSeconds ?? 3600,

@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { GlobSet } from './glob';
+import { GlobSet } from '@aevo/substrate-kit';
 
 export type PathRefusalKind = 'invalid' | 'absolute' | 'escape' | 'symlink' | 'frozen' | 'not-editable' | 'not-found' | 'too-large';
 

@@ -1,0 +1,130 @@
+import {
+  CheckpointEvaluated,
+  CheckpointSelected,
+  EvaluationFailed,
+  JobCancelled,
+  JobFailed,
+  JobSucceeded,
+  isEvent,
+} from '@aevo/contracts';
+import type { EventStore, StoredEvent } from '@aevo/eventstore';
+import type { EvaluationPort, EvaluationRequest, EvaluationResult, JobPort, JobTerminal } from '../ports';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const TERMINAL_TYPES = [JobSucceeded.type, JobFailed.type, JobCancelled.type];
+
+function terminalOf(e: StoredEvent): JobTerminal | null {
+  if (isEvent(e, JobSucceeded))
+    return { jobId: e.data.jobId, status: 'succeeded', exitCode: 0, reason: null, message: null, gpuSeconds: e.data.gpuSeconds, wallSeconds: e.data.wallSeconds, logTail: e.data.logTail };
+  if (isEvent(e, JobFailed))
+    return {
+      jobId: e.data.jobId,
+      status: 'failed',
+      exitCode: e.data.exitCode,
+      reason: e.data.reason,
+      message: e.data.message,
+      gpuSeconds: e.data.gpuSeconds,
+      wallSeconds: e.data.wallSeconds,
+      logTail: e.data.logTail,
+    };
+  if (isEvent(e, JobCancelled))
+    return { jobId: e.data.jobId, status: 'cancelled', exitCode: null, reason: e.data.reason, message: e.data.reason, gpuSeconds: e.data.gpuSeconds, wallSeconds: e.data.wallSeconds, logTail: e.data.logTail };
+  return null;
+}
+
+/**
+ * Job outcomes as dispatch records them. Production path: the worker's JobRequested (already in the candidate
+ * stream) is relayed to dispatch, which dedupes by jobId; this port only watches for the terminal event. One
+ * index per process tails the store by type (whatever streams dispatch writes to) and serves every candidate.
+ */
+export class EventJobPort implements JobPort {
+  private position = 0;
+  private readonly terminals = new Map<string, JobTerminal>();
+  private refreshing: Promise<void> | null = null;
+
+  constructor(
+    private readonly store: EventStore,
+    private readonly opts: { campaignId?: string; pollMs?: number; pageSize?: number } = {},
+  ) {}
+
+  async submit(): Promise<void> {
+    // Nothing to do: dispatch consumes the JobRequested event the runtime appended.
+  }
+
+  async wait(jobId: string, waitMs: number): Promise<JobTerminal | null> {
+    const deadline = Date.now() + waitMs;
+    for (;;) {
+      await this.refresh();
+      const t = this.terminals.get(jobId);
+      if (t) return t;
+      if (Date.now() >= deadline) return null;
+      await sleep(Math.min(this.opts.pollMs ?? 250, Math.max(1, deadline - Date.now())));
+    }
+  }
+
+  /** One reader at a time; concurrent waiters share the read. */
+  private refresh(): Promise<void> {
+    this.refreshing ??= (async () => {
+      try {
+        for (;;) {
+          const page = await this.store.readAll({ fromPosition: this.position, limit: this.opts.pageSize ?? 1000, types: TERMINAL_TYPES, campaignId: this.opts.campaignId });
+          for (const e of page) {
+            this.position = Math.max(this.position, e.position);
+            const t = terminalOf(e);
+            if (t && !this.terminals.has(t.jobId)) this.terminals.set(t.jobId, t);
+          }
+          if (page.length < (this.opts.pageSize ?? 1000)) break;
+        }
+      } finally {
+        this.refreshing = null;
+      }
+    })();
+    return this.refreshing;
+  }
+}
+
+/** The evaluation service's stream for one request (see libs/contracts events/evaluation.ts). */
+export const evaluationStreamId = (campaignId: string, requestId: string): string => `evaluation:${campaignId}:${requestId}`;
+
+/** Folds the evaluation stream of a request; complete once CheckpointSelected or a request-level failure is there. */
+export function evaluationResultOf(events: readonly StoredEvent[]): EvaluationResult | null {
+  const result: EvaluationResult = { checkpoints: [], selected: null, failures: [] };
+  let done = false;
+  for (const e of events) {
+    if (isEvent(e, CheckpointEvaluated)) result.checkpoints.push({ checkpoint: e.data.checkpoint, step: e.data.step, seed: e.data.seed, dev: e.data.dev });
+    else if (isEvent(e, EvaluationFailed)) {
+      if (e.data.checkpoint === null) {
+        result.failures.push({ checkpoint: '(request)', reason: `${e.data.kind}: ${e.data.reason}` });
+        done = true;
+      } else result.failures.push({ checkpoint: e.data.checkpoint, reason: `${e.data.kind}: ${e.data.reason}` });
+    } else if (isEvent(e, CheckpointSelected)) {
+      result.selected = { checkpoint: e.data.checkpoint, score: e.data.score };
+      done = true;
+    }
+  }
+  return done ? result : null;
+}
+
+/** Production path for evaluations: EvaluationRequested (in the candidate stream) → the evaluation service. */
+export class EventEvaluationPort implements EvaluationPort {
+  constructor(
+    private readonly store: EventStore,
+    private readonly campaignId: string,
+    private readonly opts: { pollMs?: number } = {},
+  ) {}
+
+  async submit(): Promise<void> {
+    // Nothing to do: the evaluation service consumes the EvaluationRequested event.
+  }
+
+  async wait(request: EvaluationRequest, waitMs: number): Promise<EvaluationResult | null> {
+    const deadline = Date.now() + waitMs;
+    const streamId = evaluationStreamId(this.campaignId, request.requestId);
+    for (;;) {
+      const r = evaluationResultOf(await this.store.readStream(streamId));
+      if (r) return r;
+      if (Date.now() >= deadline) return null;
+      await sleep(Math.min(this.opts.pollMs ?? 300, Math.max(1, deadline - Date.now())));
+    }
+  }
+}

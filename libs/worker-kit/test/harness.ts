@@ -1,0 +1,97 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { RollingPolicy, type RecipeDocument } from '@aevo/contracts';
+import { PostgresEventStore } from '@aevo/eventstore';
+import { LocalExecutor } from '@aevo/executors';
+import { createTestDb, type TestDb } from '@aevo/testkit';
+import { EventStoreCandidateLog, LocalEvaluationPort, LocalJobPort, candidateStreamId, mutationSeedOf, parseRecipeYaml, type ForkData, type RuntimePorts, type WorkerConfig } from '../src';
+import { forkSandbox, writeFixtureSubstrate } from './fixture-substrate';
+
+/** One suite's world: a real PostgreSQL schema, a local executor in a temp home, a substrate to fork. */
+export interface Harness {
+  db: TestDb;
+  store: PostgresEventStore;
+  home: string;
+  substrateDir: string;
+  executor: LocalExecutor;
+  jobs: LocalJobPort;
+  evaluator: LocalEvaluationPort;
+  campaignId: string;
+  ports(candidateId: string): RuntimePorts;
+  config(workerId?: string): WorkerConfig;
+  fork(round: number, index: number, over?: Partial<ForkData>): ForkData;
+  close(): Promise<void>;
+}
+
+export async function createHarness(opts: { substrateDir?: string; cpuSlots?: number; recipe?: string } = {}): Promise<Harness> {
+  const db = await createTestDb();
+  const store = await PostgresEventStore.open({ connectionString: db.url, schema: db.schema });
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'aevo-worker-'));
+  const substrateDir = opts.substrateDir ?? writeFixtureSubstrate(path.join(home, 'substrate'), { recipe: opts.recipe });
+  const executor = new LocalExecutor({ home: path.join(home, 'exec'), cpuSlots: opts.cpuSlots ?? 2, pollMs: 50, killGraceMs: 1000 });
+  await executor.recover();
+  const campaignId = 'camp1';
+  const jobs = new LocalJobPort(executor, campaignId, { logDir: path.join(home, 'exec', 'logs'), pollMs: 50 });
+  const evaluator = new LocalEvaluationPort(jobs, { scoresDir: path.join(home, 'scores'), size: 'tiny', device: 'cpu' });
+  return {
+    db,
+    store,
+    home,
+    substrateDir,
+    executor,
+    jobs,
+    evaluator,
+    campaignId,
+    ports: (candidateId) => ({ log: new EventStoreCandidateLog(store, candidateStreamId(candidateId)), jobs, evaluator }),
+    config: (workerId = 'w1') => ({ campaignId, workerId, agentKind: 'heuristic', size: 'tiny', device: 'cpu', maxWaitSeconds: 120 }),
+    fork(round, index, over = {}) {
+      const candidateId = `${campaignId}-r${round}-c${index}`;
+      const sandboxPath = path.join(home, 'sandboxes', `r${round}`, candidateId);
+      if (!fs.existsSync(sandboxPath)) forkSandbox(substrateDir, sandboxPath);
+      return {
+        round,
+        candidateId,
+        index,
+        axis: index === 0 ? 'baseline' : 'learning-rate',
+        isAnchor: index === 0,
+        seeds: [1],
+        snapshotId: 'a'.repeat(64),
+        sandboxPath,
+        policyRevision: 0,
+        ...over,
+      };
+    },
+    async close() {
+      await executor.close();
+      await store.close();
+      await db.drop();
+      fs.rmSync(home, { recursive: true, force: true });
+    },
+  };
+}
+
+export function fixturePolicy(substrateDir: string, over: Partial<RollingPolicy> = {}): RollingPolicy {
+  const standing: RecipeDocument = parseRecipeYaml(fs.readFileSync(path.join(substrateDir, 'recipe.yaml'), 'utf8'));
+  return RollingPolicy.parse({
+    revision: 0,
+    forRound: 1,
+    standingRecipe: standing,
+    activeCategory: 'optimisation',
+    activeAxes: ['learning-rate'],
+    retiredAxes: [],
+    deadEnds: [],
+    promotionThreshold: 0.01,
+    noiseBand: { devStd: 0, lbStd: 0, seeds: 0, round: 0 },
+    anchorSeeds: 2,
+    selectionCriterion: { kind: 'mean' },
+    objective: 'raise-dev-and-lb',
+    evidenceRules: [],
+    bestPublicLb: null,
+    plateauRounds: 0,
+    rationale: 'test policy',
+    ...over,
+  });
+}
+
+export { mutationSeedOf };

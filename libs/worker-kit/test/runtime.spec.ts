@@ -1,0 +1,190 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { ResultManifest, type EventEnvelope } from '@aevo/contracts';
+import {
+  HeuristicAgent,
+  WorkerRuntime,
+  candidateStreamId,
+  foldTrace,
+  parseRecipeYaml,
+  runCandidate,
+  type WorkerAgent,
+} from '../src';
+import { createHarness, fixturePolicy, type Harness } from './harness';
+
+jest.setTimeout(120_000);
+
+describe('worker runtime on the fixture substrate (real PostgreSQL, local executor)', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await createHarness();
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  const streamOf = (candidateId: string) => h.store.readStream(candidateStreamId(candidateId));
+  const launches = (sandbox: string): string[] => {
+    const runs = path.join(sandbox, 'runs');
+    if (!fs.existsSync(runs)) return [];
+    return fs.readdirSync(runs).flatMap((d) => {
+      const f = path.join(runs, d, 'launches.log');
+      return fs.existsSync(f) ? fs.readFileSync(f, 'utf8').trim().split('\n').map((l) => `${d} ${l.split(' ')[0]}`) : [];
+    });
+  };
+
+  function assertTraceBeforeAct(events: EventEnvelope[]) {
+    // Every fact the worker emits for a step (JobRequested, RecipeChanged, ManifestSubmitted, …) comes after
+    // that step's intent; every outcome after its intent.
+    const intents = new Map<number, number>();
+    events.forEach((e, i) => {
+      if (e.type !== 'TraceStepRecorded') return;
+      const d = e.data as { step: number; phase: string };
+      if (d.phase === 'intent') intents.set(d.step, i);
+      else expect(intents.get(d.step)).toBeLessThan(i);
+    });
+    let lastIntent = -1;
+    events.forEach((e, i) => {
+      if (e.type === 'TraceStepRecorded' && (e.data as { phase: string }).phase === 'intent') lastIntent = i;
+      if (['JobRequested', 'RecipeChanged', 'EvaluationRequested', 'ManifestSubmitted'].includes(e.type)) expect(lastIntent).toBeGreaterThanOrEqual(0);
+      if (['JobRequested', 'RecipeChanged', 'EvaluationRequested', 'ManifestSubmitted'].includes(e.type)) expect(lastIntent).toBeLessThan(i);
+    });
+  }
+
+  it('a heuristic worker completes a learning-rate candidate: edit, prepare, train, evaluate, manifest', async () => {
+    const fork = h.fork(1, 1, { axis: 'learning-rate' });
+    const policy = fixturePolicy(h.substrateDir);
+    const out = await runCandidate({ fork, policy }, h.config(), h.ports(fork.candidateId), new HeuristicAgent());
+    expect(out.kind).toBe('submitted');
+    const m = ResultManifest.parse(out.manifest);
+    expect(m.status).toBe('completed');
+    expect(m.axis).toBe('learning-rate');
+    expect(m.recipeChanges).toHaveLength(1);
+    expect(m.recipeChanges[0].path).toBe('train.lr');
+    expect(m.recipeDiff).toMatch(/^--- a\/recipe.yaml\n\+\+\+ b\/recipe.yaml\n@@ /);
+    expect(m.recipeDiff).toContain(`-  lr: 0.003`);
+    expect(m.filesChanged).toEqual(['recipe.yaml']);
+    expect(m.checkpoints.map((c) => c.step)).toEqual([20, 40, 60]);
+    for (const c of m.checkpoints) expect(Object.keys(c.dev.domains).sort()).toHaveLength(6);
+    expect(m.chosenCheckpoint?.criterion).toBe('mean');
+    expect(m.cost.jobs).toBe(2); // prepare + train (evaluations are the evaluation path's jobs)
+    expect(m.policyRevision).toBe(0);
+    const events = await streamOf(fork.candidateId);
+    expect(m.traceLength).toBe(foldTrace(events).steps.length);
+    assertTraceBeforeAct(events);
+    expect(events.filter((e) => e.type === 'ManifestSubmitted')).toHaveLength(1);
+    expect(events.filter((e) => e.type === 'RecipeChanged')).toHaveLength(1);
+    expect(launches(fork.sandboxPath)).toHaveLength(1);
+    // the manifest's diff is the diff of the sandbox file against the candidate's start
+    const final = fs.readFileSync(path.join(fork.sandboxPath, 'recipe.yaml'), 'utf8');
+    expect(parseRecipeYaml(final)).toMatchObject({ train: { lr: m.recipeChanges[0].to } });
+  });
+
+  it('the baseline anchor runs the standing recipe unchanged, one training run and evaluation per seed', async () => {
+    const fork = h.fork(1, 0, { seeds: [1, 2, 3] });
+    const out = await runCandidate({ fork, policy: fixturePolicy(h.substrateDir) }, h.config(), h.ports(fork.candidateId), new HeuristicAgent());
+    expect(out.kind).toBe('submitted');
+    const m = out.manifest!;
+    expect(m.isAnchor).toBe(true);
+    expect(m.recipeChanges).toEqual([]);
+    expect(m.recipeDiff).toBe('');
+    expect(new Set(m.checkpoints.map((c) => c.seed))).toEqual(new Set([1, 2, 3]));
+    expect(m.chosenCheckpoint?.seed).toBe(1);
+    const events = await streamOf(fork.candidateId);
+    const trains = events.filter((e) => e.type === 'JobRequested' && (e.data as { spec: { entrypoint: string } }).spec.entrypoint === 'train');
+    expect(trains).toHaveLength(3);
+    expect(events.filter((e) => e.type === 'EvaluationRequested')).toHaveLength(3);
+    expect(events.filter((e) => e.type === 'RecipeChanged')).toHaveLength(0);
+  });
+
+  it('retries a diverged run once with a lower learning rate, and records the divergence', async () => {
+    const policy = fixturePolicy(h.substrateDir);
+    const standing = structuredClone(policy.standingRecipe) as { train: { lr: number } };
+    standing.train.lr = 0.03; // the fixture diverges above 0.02
+    const fork = h.fork(1, 2, { axis: 'warmup' });
+    const out = await runCandidate({ fork, policy: { ...policy, standingRecipe: standing } }, h.config(), h.ports(fork.candidateId), new HeuristicAgent());
+    expect(out.kind).toBe('submitted');
+    const m = out.manifest!;
+    expect(m.failureModes.map((f) => f.kind)).toContain('diverged');
+    expect(m.recipeChanges.find((c) => c.path === 'train.lr')).toEqual({ path: 'train.lr', from: 0.03, to: 0.015 });
+    expect(m.checkpoints.length).toBeGreaterThan(0);
+    expect(launches(fork.sandboxPath)).toHaveLength(2);
+    // the adopted standing recipe is the base of the diff: the fork's 0.003 does not appear
+    expect(m.recipeDiff).toContain('-  lr: 0.03');
+  });
+
+  it('refuses writes outside the editable paths and lists each refusal among the failure modes', async () => {
+    const fork = h.fork(1, 3, { axis: 'data-mix' });
+    const outside = path.join(h.home, 'outside');
+    fs.mkdirSync(outside, { recursive: true });
+    fs.symlinkSync(outside, path.join(fork.sandboxPath, 'pipeline', 'link'));
+    const attacker: WorkerAgent = {
+      kind: 'heuristic',
+      async run(rt) {
+        for (const p of ['../escape.txt', path.join(outside, 'abs.txt'), 'pipeline/link/through-symlink.txt', 'harness/train.js', 'substrate.yaml'])
+          expect((await rt.call('write_file', { path: p, content: 'pwned' })).ok).toBe(false);
+        await new HeuristicAgent().run(rt);
+      },
+    };
+    const out = await runCandidate({ fork, policy: fixturePolicy(h.substrateDir) }, h.config(), h.ports(fork.candidateId), attacker);
+    expect(out.kind).toBe('submitted');
+    const refused = out.manifest!.failureModes.filter((f) => f.kind === 'path-refused');
+    expect(refused).toHaveLength(5);
+    expect(refused.map((f) => f.detail).join('\n')).toMatch(/\.\." segments/);
+    expect(refused.map((f) => f.detail).join('\n')).toMatch(/absolute/);
+    expect(refused.map((f) => f.detail).join('\n')).toMatch(/symbolic link/);
+    expect(refused.map((f) => f.detail).join('\n')).toMatch(/frozen/);
+    expect(fs.readdirSync(outside)).toEqual([]);
+    expect(fs.existsSync(path.join(h.home, 'sandboxes', 'r1', 'escape.txt'))).toBe(false);
+    expect(fs.readFileSync(path.join(fork.sandboxPath, 'harness/train.js'), 'utf8')).not.toBe('pwned');
+  });
+
+  it('resumes from the trace after a crash at every step: same manifest, no job launched twice', async () => {
+    const policy = fixturePolicy(h.substrateDir);
+    // Reference run, never interrupted.
+    const ref = h.fork(1, 4, { axis: 'learning-rate' });
+    const refOut = await runCandidate({ fork: ref, policy }, h.config(), h.ports(ref.candidateId), new HeuristicAgent());
+    const total = (await streamOf(ref.candidateId)).filter((e) => e.type === 'TraceStepRecorded').length;
+    expect(total).toBeGreaterThan(10);
+    class Crash extends Error {}
+    for (let k = 1; k < total; k += 3) {
+      const fork = h.fork(1, 100 + k, { axis: 'learning-rate', seeds: ref.seeds });
+      // identical inputs except the id: the mutation seed depends on the candidate id, so use the same index
+      const inputs = { fork: { ...fork, index: ref.index }, policy };
+      await expect(
+        runCandidate(inputs, h.config('w-crash'), h.ports(fork.candidateId), new HeuristicAgent(), {
+          hooks: {
+            afterAppend: ({ traceEvents }) => {
+              if (traceEvents === k) throw new Crash(`crash at trace event ${k}`);
+            },
+          },
+        }),
+      ).rejects.toBeInstanceOf(Crash);
+      const resumed = await runCandidate(inputs, h.config('w-resume'), h.ports(fork.candidateId), new HeuristicAgent());
+      expect(resumed.kind).toBe('submitted');
+      const events = await streamOf(fork.candidateId);
+      expect(events.filter((e) => e.type === 'ManifestSubmitted')).toHaveLength(1);
+      const ids = events.filter((e) => e.type === 'JobRequested').map((e) => (e.data as { spec: { jobId: string } }).spec.jobId);
+      expect(new Set(ids).size).toBe(ids.length);
+      const l = launches(fork.sandboxPath);
+      expect(new Set(l).size).toBe(l.length);
+      expect(l).toHaveLength(1);
+      const m = (resumed as { manifest: ResultManifest }).manifest;
+      expect(m.recipeChanges).toEqual(refOut.manifest!.recipeChanges);
+      expect(m.checkpoints.map((c) => c.dev)).toEqual(refOut.manifest!.checkpoints.map((c) => c.dev));
+      // a third replica finds the candidate finished and does nothing
+      const again = await runCandidate(inputs, h.config('w-late'), h.ports(fork.candidateId), new HeuristicAgent());
+      expect(again.kind).toBe('already-finished');
+      expect((await streamOf(fork.candidateId)).length).toBe(events.length);
+    }
+  });
+
+  it('refuses inputs that do not validate, naming the field, and changes nothing', async () => {
+    const fork = h.fork(1, 5);
+    const policy = fixturePolicy(h.substrateDir);
+    await expect(WorkerRuntime.open({ fork: { ...fork, seeds: [] }, policy }, h.config(), h.ports(fork.candidateId))).rejects.toThrow(/fork\.seeds/);
+    await expect(WorkerRuntime.open({ fork, policy: { ...policy, revision: 3 } }, h.config(), h.ports(fork.candidateId))).rejects.toThrow(/policy revision 0, got revision 3/);
+    await expect(WorkerRuntime.open({ fork: { ...fork, sandboxPath: path.join(h.home, 'nope') }, policy }, h.config(), h.ports(fork.candidateId))).rejects.toThrow(/no valid substrate.yaml/);
+    expect(await streamOf(fork.candidateId)).toEqual([]);
+  });
+});
