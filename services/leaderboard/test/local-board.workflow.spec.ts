@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { PostgresEventStore } from '@aevo/eventstore';
 import { createTestDb, type TestDb } from '@aevo/testkit';
@@ -145,6 +145,22 @@ describe('local leaderboard workflow (real PostgreSQL event store)', () => {
     expect(again).toEqual({ alreadyUnsealed: true, scores: first.scores });
     expect((await typesOf(store, streamIdOf(campaignId))).filter((t) => t === 'PrivateLeaderboardUnsealed')).toHaveLength(1);
     await expect(wf.unseal('nope', 'cmd-x')).rejects.toThrow(/no leaderboard was opened for campaign nope/);
+  });
+
+  it('without AEVO_LEADERBOARD_SECRET keeps a random secret in a 0600 file outside every sandbox, and reuses it', async () => {
+    const own = tempHome('lb-secret-');
+    const make = () => new LeaderboardWorkflow(store, sealed, { aevoHome: own, commandTimeoutMs: 60_000, defaultPredictTimeoutSeconds: 600, defaultSize: 'tiny' });
+    await make().onCampaignStarted(campaignStarted('lbc5', { substratePath: FIXTURE, leaderboard: 'local', submissionsPerRound: 1 }));
+    const file = path.join(own, 'leaderboard', '.secret');
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    const secret = readFileSync(file, 'utf8');
+    expect(secret).toMatch(/^[0-9a-f]{64}$/);
+    const hiddenBefore = readFileSync(path.join(own, 'leaderboard', 'lbc5', 'hidden', 'private.csv'), 'utf8');
+    // A second campaign in the same home derives its split from the same secret (a different seed per campaign).
+    await make().onCampaignStarted(campaignStarted('lbc6', { substratePath: FIXTURE, leaderboard: 'local', submissionsPerRound: 1 }));
+    expect(readFileSync(file, 'utf8')).toBe(secret);
+    expect(readFileSync(path.join(own, 'leaderboard', 'lbc6', 'hidden', 'private.csv'), 'utf8')).not.toBe(hiddenBefore);
+    expect(asJson(await store.readAll({ campaignId: 'lbc5' })).includes(secret)).toBe(false);
   });
 
   it('marks the board unavailable when the substrate has no leaderboard section', async () => {
