@@ -7,6 +7,7 @@ import {
   FrozenPathViolated,
   JobCancelled,
   JobFailed,
+  JobQueued,
   JobRequested,
   JobStarted,
   JobSucceeded,
@@ -98,6 +99,7 @@ export const RELEVANT_EVENT_TYPES = [
   FrozenPathViolated,
   SandboxCollected,
   JobRequested,
+  JobQueued,
   JobStarted,
   JobSucceeded,
   JobFailed,
@@ -200,9 +202,10 @@ export function evolve(state: SubstrateState, event: Env): SubstrateState {
       const { jobId, candidateId } = (event.data as DataOf<typeof JobRequested>).spec;
       return trackJob(s, jobId, candidateId);
     }
+    case JobQueued.type:
     case JobStarted.type: {
       // A JobStarted without its JobRequested in view (e.g. a redelivery order) still marks the sandbox in use.
-      const { jobId, candidateId } = event.data as DataOf<typeof JobStarted>;
+      const { jobId, candidateId } = event.data as DataOf<typeof JobStarted>; // JobQueued has both too
       return trackJob(s, jobId, candidateId);
     }
     case JobSucceeded.type:

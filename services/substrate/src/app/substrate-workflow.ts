@@ -1,0 +1,292 @@
+import * as path from 'node:path';
+import {
+  CandidateForked,
+  DomainError,
+  FrozenPathViolated,
+  SandboxCollected,
+  SubstrateRejected,
+  SubstrateSnapshotted,
+  createEvent,
+  type CheckedAt,
+  type EventDefinition,
+  type EventEnvelope,
+  type SandboxVerification,
+} from '@aevo/contracts';
+import { ConcurrencyError, type EventStore, type StoredEvent } from '@aevo/eventstore';
+import { SubstrateInvalid } from '@aevo/substrate-kit';
+import {
+  DEFAULT_GC_POLICY,
+  RELEVANT_EVENT_TYPES,
+  collectable,
+  decide,
+  evolve,
+  forksToMake,
+  initialSubstrateState,
+  sandboxPathFor,
+  type GcPolicy,
+  type SubstrateCommand,
+  type SubstrateEvent,
+  type SubstrateState,
+} from '../domain/substrate';
+import { forkSandbox } from '../fs/fork';
+import { pinnedHashes, readSnapshot, sandboxesDir, takeSnapshot, type SnapshotRecord } from '../fs/snapshot-store';
+import { verifySandbox } from '../fs/verify';
+import { removeSandbox } from '../fs/collect';
+import { HashCache } from '../fs/hash';
+
+export interface SubstrateConfig {
+  /** Root of snapshots and sandboxes (`<home>/snapshots`, `<home>/sandboxes`). Absolute. */
+  home: string;
+  gc: GcPolicy;
+  /** Where relative `CampaignConfig.substratePath`s are resolved from (default: the process's cwd). */
+  substrateRoot: string;
+}
+
+export interface Logger {
+  log(message: string): void;
+  warn(message: string): void;
+}
+
+const DEFINITIONS: Record<SubstrateEvent['type'], EventDefinition> = {
+  SubstrateSnapshotted,
+  SubstrateRejected,
+  CandidateForked,
+  FrozenPathViolated,
+  SandboxCollected,
+};
+
+/** The stream this service writes for a campaign; its version guards every decision (optimistic concurrency). */
+export const substrateStreamId = (campaignId: string) => `substrate:${campaignId}`;
+
+interface Cause {
+  causationId?: string | null;
+  correlationId?: string | null;
+}
+
+/**
+ * The substrate service's use cases. Every decision folds the campaign's log (its own stream plus the events of
+ * other services that concern sandboxes), asks the pure decider, and appends to `substrate:<campaignId>` at the
+ * version it read, retrying on a concurrent writer. File-system work is idempotent by construction: snapshots are
+ * content-addressed and sandboxes live at deterministic paths, published by an atomic rename.
+ */
+export class SubstrateWorkflow {
+  private readonly hashCache = new HashCache();
+
+  constructor(
+    private readonly store: EventStore,
+    private readonly config: SubstrateConfig,
+    private readonly logger: Logger = { log: () => undefined, warn: () => undefined },
+  ) {}
+
+  async load(campaignId: string): Promise<{ state: SubstrateState; version: number }> {
+    const streamId = substrateStreamId(campaignId);
+    const events = await this.store.readAll({ campaignId, types: RELEVANT_EVENT_TYPES });
+    let version = 0;
+    let state = initialSubstrateState();
+    for (const e of events) {
+      state = evolve(state, e);
+      if (e.streamId === streamId) version = e.streamVersion;
+    }
+    return { state: state.campaignId === null ? { ...state, campaignId } : state, version };
+  }
+
+  /** decide → append at the version read; re-decides on a concurrent append. `commandId` makes it idempotent. */
+  async execute<R = null>(
+    campaignId: string,
+    command: SubstrateCommand,
+    opts: Cause & { commandId?: string; result?: (events: SubstrateEvent[], state: SubstrateState) => R } = {},
+  ): Promise<{ events: SubstrateEvent[]; state: SubstrateState; result: R; duplicate: boolean }> {
+    const streamId = substrateStreamId(campaignId);
+    if (opts.commandId && this.store.commandOutcome) {
+      const earlier = await this.store.commandOutcome(opts.commandId);
+      if (earlier) return { events: [], state: (await this.load(campaignId)).state, result: ((earlier.commandResult as { value?: R })?.value ?? null) as R, duplicate: true };
+    }
+    for (let attempt = 1; ; attempt++) {
+      const { state, version } = await this.load(campaignId);
+      const decided = decide(command, state);
+      const after = decided.reduce((s, e) => evolve(s, { ...e, campaignId }), state);
+      const result = (opts.result ? opts.result(decided, after) : null) as R;
+      const envelopes: EventEnvelope[] = decided.map((e) =>
+        createEvent(DEFINITIONS[e.type], e.data as never, {
+          campaignId,
+          streamId,
+          source: 'substrate',
+          causationId: opts.causationId ?? null,
+          correlationId: opts.correlationId ?? null,
+        }),
+      );
+      if (envelopes.length === 0 && opts.commandId === undefined) return { events: [], state: after, result, duplicate: false };
+      try {
+        const appended = await this.store.append(streamId, version, envelopes, {
+          commandId: opts.commandId,
+          commandResult: opts.commandId !== undefined ? { value: result } : undefined,
+        });
+        if (appended.duplicate) return { events: [], state: after, result: ((appended.commandResult as { value?: R })?.value ?? result) as R, duplicate: true };
+        return { events: decided, state: after, result, duplicate: false };
+      } catch (err) {
+        if (err instanceof ConcurrencyError && attempt < 8) continue;
+        throw err;
+      }
+    }
+  }
+
+  /**
+   * The campaign's snapshot, taken on first need (CampaignStarted, or a RoundStarted seen first). A substrate
+   * that breaks the contract is recorded once as SubstrateRejected and yields null.
+   */
+  async ensureSnapshot(campaignId: string, cause: Cause = {}): Promise<SnapshotRecord | null> {
+    let { state } = await this.load(campaignId);
+    if (!state.snapshot && !state.rejected) {
+      if (state.substratePath === null)
+        throw new DomainError('CAMPAIGN_NOT_STARTED', `no CampaignStarted for ${campaignId} in the log yet`, [{ path: 'campaignId', message: 'unknown campaign' }]);
+      const dir = path.resolve(this.config.substrateRoot, state.substratePath);
+      let record: SnapshotRecord;
+      try {
+        record = await takeSnapshot(dir, this.config.home);
+      } catch (err) {
+        if (!(err instanceof SubstrateInvalid)) throw err;
+        this.logger.warn(`campaign ${campaignId}: substrate ${dir} rejected: ${err.message}`);
+        await this.execute(campaignId, { kind: 'RejectSubstrate', substratePath: state.substratePath, issues: err.issues }, cause);
+        return null;
+      }
+      const snapshot = {
+        snapshotId: record.snapshotId,
+        name: record.name,
+        version: record.version,
+        snapshotPath: record.snapshotPath,
+        files: record.files,
+        bytes: record.bytes,
+        frozenSha256: pinnedHashes(record),
+      };
+      ({ state } = await this.execute(campaignId, { kind: 'RecordSnapshot', snapshot }, cause));
+      this.logger.log(`campaign ${campaignId}: substrate ${record.name}@${record.version} snapshotted as ${record.snapshotId}`);
+    }
+    if (!state.snapshot) return null;
+    return readSnapshot(this.config.home, state.snapshot.snapshotId);
+  }
+
+  /** Forks one sandbox per planned candidate of `round` not yet forked; returns the candidates forked now. */
+  async forkRound(campaignId: string, round: number, cause: Cause = {}): Promise<string[]> {
+    const snapshot = await this.ensureSnapshot(campaignId, cause);
+    if (!snapshot) {
+      this.logger.warn(`campaign ${campaignId}: round ${round} not forked, the substrate was rejected`);
+      return [];
+    }
+    const { state } = await this.load(campaignId);
+    const forked: string[] = [];
+    for (const plan of forksToMake(state, round)) {
+      const sandboxPath = sandboxPathFor(sandboxesDir(this.config.home), campaignId, plan.candidateId);
+      const fork = await forkSandbox(snapshot, sandboxPath, plan.standingRecipe);
+      const out = await this.execute(
+        campaignId,
+        { kind: 'RecordFork', candidateId: plan.candidateId, sandboxPath, snapshotId: snapshot.snapshotId, recipeSha256: fork.recipeSha256 },
+        { ...cause, commandId: `substrate:fork:${campaignId}:${plan.candidateId}` },
+      );
+      if (out.events.length > 0) forked.push(plan.candidateId);
+    }
+    if (forked.length > 0) this.logger.log(`campaign ${campaignId}: round ${round} forked ${forked.length} sandbox(es)`);
+    return forked;
+  }
+
+  /**
+   * Checks a candidate's sandbox and records each new violation (FrozenPathViolated invalidates the candidate;
+   * the others are untouched). Asked before every evaluation (VerifySandbox) and when a worker submits its
+   * manifest (round close).
+   */
+  async verify(
+    campaignId: string,
+    candidateId: string,
+    checkedAt: CheckedAt,
+    paths: readonly string[] = [],
+    opts: Cause & { commandId?: string } = {},
+  ): Promise<SandboxVerification> {
+    const { state } = await this.load(campaignId);
+    const c = state.candidates[candidateId];
+    if (!c)
+      throw new DomainError('CANDIDATE_NOT_FOUND', `no candidate ${candidateId} in campaign ${campaignId}`, [
+        { path: 'candidateId', message: 'not planned by any RoundStarted of this campaign' },
+      ]);
+    if (c.status === 'planned' || c.sandboxPath === null || !state.snapshot)
+      throw new DomainError('NOT_FORKED', `candidate ${candidateId} has no sandbox yet`, [{ path: 'candidateId', message: 'not forked yet' }]);
+    if (c.status === 'collected')
+      throw new DomainError('SANDBOX_COLLECTED', `the sandbox of ${candidateId} was garbage-collected`, [{ path: 'candidateId', message: 'sandbox collected' }]);
+    const snapshot = readSnapshot(this.config.home, state.snapshot.snapshotId);
+    const violations = await verifySandbox(c.sandboxPath, snapshot, { paths, hashCache: this.hashCache });
+    const sandboxPath = c.sandboxPath;
+    const wasInvalid = c.status === 'invalidated';
+    const out = await this.execute<SandboxVerification>(
+      campaignId,
+      { kind: 'RecordVerification', candidateId, checkedAt, violations },
+      {
+        ...opts,
+        result: (events) => ({ candidateId, sandboxPath, valid: violations.length === 0 && !wasInvalid, violations, recorded: events.length }),
+      },
+    );
+    if (out.events.length > 0) this.logger.warn(`campaign ${campaignId}: ${candidateId} invalidated: ${violations.map((v) => `${v.kind} ${v.path}`).join(', ')}`);
+    return out.result;
+  }
+
+  /** The round-close check: a candidate's sandbox as it is when its worker hands in the manifest. */
+  async verifyAtRoundClose(campaignId: string, candidateId: string, cause: Cause = {}): Promise<SandboxVerification | null> {
+    const { state } = await this.load(campaignId);
+    const c = state.candidates[candidateId];
+    if (!c || c.status === 'planned' || c.status === 'collected') {
+      this.logger.warn(`campaign ${campaignId}: manifest of ${candidateId} arrived but it has no sandbox to verify (${c?.status ?? 'unknown'})`);
+      return null;
+    }
+    return this.verify(campaignId, candidateId, 'round-close', [], { ...cause, commandId: `substrate:verify-close:${campaignId}:${candidateId}` });
+  }
+
+  /**
+   * Removes the sandboxes the retention policy lets go. A sandbox is never removed while a job uses it: the log is
+   * re-read right before each removal, and a sandbox still in use is retried when its job's terminal event arrives.
+   */
+  async collectGarbage(campaignId: string, cause: Cause = {}): Promise<string[]> {
+    const collected: string[] = [];
+    const { state } = await this.load(campaignId);
+    for (const candidateId of collectable(state, this.config.gc).collect) {
+      const fresh = (await this.load(campaignId)).state;
+      if (!collectable(fresh, this.config.gc).collect.includes(candidateId)) continue;
+      const sandboxPath = fresh.candidates[candidateId].sandboxPath!;
+      const bytesFreed = removeSandbox(sandboxPath);
+      await this.execute(campaignId, { kind: 'CollectSandbox', candidateId, bytesFreed }, { ...cause, commandId: `substrate:collect:${campaignId}:${candidateId}` });
+      collected.push(candidateId);
+    }
+    if (collected.length > 0) this.logger.log(`campaign ${campaignId}: collected ${collected.length} sandbox(es): ${collected.join(', ')}`);
+    return collected;
+  }
+}
+
+export function causeOf(e: StoredEvent | EventEnvelope): Cause {
+  return { causationId: e.id, correlationId: e.correlationId ?? e.id };
+}
+
+export function substrateConfigFromEnv(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): SubstrateConfig {
+  const problems: string[] = [];
+  const int = (name: string, fallback: number, min: number) => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return fallback;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < min) problems.push(`${name}: expected an integer >= ${min}, got ${JSON.stringify(raw)}`);
+    return n;
+  };
+  const bool = (name: string, fallback: boolean) => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return fallback;
+    if (raw === 'true' || raw === '1') return true;
+    if (raw === 'false' || raw === '0') return false;
+    problems.push(`${name}: expected true or false, got ${JSON.stringify(raw)}`);
+    return fallback;
+  };
+  const config: SubstrateConfig = {
+    home: path.resolve(cwd, env.AEVO_HOME || '.aevo'),
+    substrateRoot: path.resolve(cwd, env.AEVO_SUBSTRATE_ROOT || '.'),
+    gc: {
+      keepLastRounds: int('AEVO_GC_KEEP_ROUNDS', DEFAULT_GC_POLICY.keepLastRounds, 1),
+      keepWinners: bool('AEVO_GC_KEEP_WINNERS', DEFAULT_GC_POLICY.keepWinners),
+      keepInvalidated: bool('AEVO_GC_KEEP_INVALIDATED', DEFAULT_GC_POLICY.keepInvalidated),
+    },
+  };
+  if (problems.length > 0) throw new Error(`substrate service configuration: ${problems.join('; ')}`);
+  return config;
+}

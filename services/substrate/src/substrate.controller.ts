@@ -1,0 +1,72 @@
+import { Controller, Inject } from '@nestjs/common';
+import {
+  CampaignCompleted,
+  CampaignStarted,
+  JobCancelled,
+  JobFailed,
+  JobSucceeded,
+  ManifestSubmitted,
+  RoundClosed,
+  RoundStarted,
+  VerifySandbox,
+  type CommandOf,
+  type EventOf,
+  type SandboxVerification,
+} from '@aevo/contracts';
+import { OnCommand, OnEvent } from '@aevo/messaging';
+import { SubstrateWorkflow, causeOf } from './app/substrate-workflow';
+
+/** Transport edge: events and the VerifySandbox command are handed to the workflow; a throw naks the message. */
+@Controller()
+export class SubstrateController {
+  constructor(@Inject(SubstrateWorkflow) private readonly workflow: SubstrateWorkflow) {}
+
+  @OnEvent(CampaignStarted)
+  async onCampaignStarted(e: EventOf<typeof CampaignStarted>): Promise<void> {
+    await this.workflow.ensureSnapshot(e.campaignId, causeOf(e));
+  }
+
+  @OnEvent(RoundStarted)
+  async onRoundStarted(e: EventOf<typeof RoundStarted>): Promise<void> {
+    await this.workflow.forkRound(e.campaignId, e.data.round, causeOf(e));
+  }
+
+  /** Round-close check: the sandbox as the worker leaves it, before the collector builds the round's evidence. */
+  @OnEvent(ManifestSubmitted)
+  async onManifestSubmitted(e: EventOf<typeof ManifestSubmitted>): Promise<void> {
+    await this.workflow.verifyAtRoundClose(e.campaignId, e.data.candidateId, causeOf(e));
+  }
+
+  @OnEvent(RoundClosed)
+  async onRoundClosed(e: EventOf<typeof RoundClosed>): Promise<void> {
+    await this.workflow.collectGarbage(e.campaignId, causeOf(e));
+  }
+
+  @OnEvent(CampaignCompleted)
+  async onCampaignCompleted(e: EventOf<typeof CampaignCompleted>): Promise<void> {
+    await this.workflow.collectGarbage(e.campaignId, causeOf(e));
+  }
+
+  // A job's end may release a sandbox the retention policy was waiting for.
+  @OnEvent(JobSucceeded)
+  async onJobSucceeded(e: EventOf<typeof JobSucceeded>): Promise<void> {
+    await this.workflow.collectGarbage(e.campaignId, causeOf(e));
+  }
+
+  @OnEvent(JobFailed)
+  async onJobFailed(e: EventOf<typeof JobFailed>): Promise<void> {
+    await this.workflow.collectGarbage(e.campaignId, causeOf(e));
+  }
+
+  @OnEvent(JobCancelled)
+  async onJobCancelled(e: EventOf<typeof JobCancelled>): Promise<void> {
+    await this.workflow.collectGarbage(e.campaignId, causeOf(e));
+  }
+
+  @OnCommand(VerifySandbox)
+  async verifySandbox(cmd: CommandOf<typeof VerifySandbox>): Promise<SandboxVerification> {
+    const p = cmd.payload;
+    // Prefixed: the store's idempotency table is shared by every service.
+    return this.workflow.verify(p.campaignId, p.candidateId, p.checkedAt, p.paths, { commandId: `substrate:VerifySandbox:${cmd.commandId}`, correlationId: cmd.correlationId });
+  }
+}
