@@ -17,3 +17,4 @@ export * from './agents/claude';
 export * from './adapters/store-log';
 export * from './adapters/event-ports';
 export * from './adapters/local-ports';
+export * from './testing/anthropic-loopback';
