@@ -1,0 +1,37 @@
+export interface CollectorSettings {
+  /** How long after RoundStarted the collector stops waiting for manifests and scores. */
+  deadlineSeconds: number;
+  /** How often each replica checks open rounds (deadlines, and readiness missed by a lost message). */
+  tickMs: number;
+  prose: { kind: 'off' } | { kind: 'claude'; model: string; apiKey: string; baseURL: string | undefined; maxTokens: number };
+}
+
+function positiveInt(env: NodeJS.ProcessEnv, name: string, dflt: number): number {
+  const raw = env[name];
+  const v = raw === undefined || raw === '' ? dflt : Number(raw);
+  if (!Number.isInteger(v) || v <= 0) throw new Error(`${name}: expected a positive integer, got ${JSON.stringify(raw)}`);
+  return v;
+}
+
+/** Reads the collector's settings; a bad value is refused naming the variable. */
+export function collectorSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): CollectorSettings {
+  const kind = env.AEVO_COLLECTOR_PROSE ?? 'off';
+  if (kind !== 'off' && kind !== 'claude') throw new Error(`AEVO_COLLECTOR_PROSE: expected "off" or "claude", got ${JSON.stringify(kind)}`);
+  const settings: CollectorSettings = {
+    deadlineSeconds: positiveInt(env, 'AEVO_COLLECTOR_DEADLINE_SECONDS', 6 * 3600),
+    tickMs: positiveInt(env, 'AEVO_COLLECTOR_TICK_MS', 5000),
+    prose: { kind: 'off' },
+  };
+  if (kind === 'claude') {
+    const apiKey = env.ANTHROPIC_API_KEY;
+    if (!apiKey) throw new Error('AEVO_COLLECTOR_PROSE=claude needs ANTHROPIC_API_KEY');
+    settings.prose = {
+      kind: 'claude',
+      model: env.AEVO_COLLECTOR_MODEL ?? 'claude-sonnet-4-5',
+      apiKey,
+      baseURL: env.ANTHROPIC_BASE_URL || undefined,
+      maxTokens: positiveInt(env, 'AEVO_COLLECTOR_MAX_TOKENS', 2000),
+    };
+  }
+  return settings;
+}

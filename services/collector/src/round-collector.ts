@@ -1,0 +1,166 @@
+import {
+  RoundCollectionDeadlineSet,
+  RoundEvidenceRecorded,
+  RoundStarted,
+  createEvent,
+  isEvent,
+  type EventEnvelope,
+  type LlmUsage,
+} from '@aevo/contracts';
+import { ConcurrencyError, type EventStore } from '@aevo/eventstore';
+import {
+  LEDGER_EVENT_TYPES,
+  collectRoundEvidence,
+  deadlinePassed,
+  evidenceHash,
+  evidenceInputs,
+  foldLedger,
+  roundReadiness,
+  withProse,
+  type CampaignLedger,
+} from '@aevo/evidence';
+import type { ProseWriter } from './prose-writer';
+
+export const evidenceStreamId = (campaignId: string, round: number) => `collector-${campaignId}-r${round}`;
+export const deadlineStreamId = (campaignId: string, round: number) => `collector-deadline-${campaignId}-r${round}`;
+
+export type CollectOutcome = 'recorded' | 'exists' | 'waiting';
+
+export interface RoundCollectorOptions {
+  deadlineSeconds: number;
+  prose: ProseWriter | null;
+  log?: (level: 'log' | 'warn' | 'error', message: string) => void;
+  now?: () => Date;
+}
+
+/**
+ * The collector's application core. Every decision is taken on the store of record, not on message order:
+ * any event of a round re-reads the round's facts and checks readiness. Writes are one-shot streams (expected
+ * version 'no-stream'), so redeliveries and racing replicas record each fact once.
+ */
+export class RoundCollector {
+  private readonly log: NonNullable<RoundCollectorOptions['log']>;
+  private readonly now: () => Date;
+
+  constructor(
+    private readonly store: EventStore,
+    private readonly opts: RoundCollectorOptions,
+  ) {
+    this.log = opts.log ?? (() => undefined);
+    this.now = opts.now ?? (() => new Date());
+  }
+
+  async ledger(campaignId: string): Promise<CampaignLedger> {
+    return foldLedger(campaignId, await this.store.readAll({ campaignId, types: [...LEDGER_EVENT_TYPES] }));
+  }
+
+  /** Any fact of a campaign: fix the round's deadline when it starts, then collect every round that is ready. */
+  async onEvent(e: EventEnvelope): Promise<void> {
+    let ledger = await this.ledger(e.campaignId);
+    if (isEvent(e, RoundStarted)) {
+      await this.ensureDeadline(ledger, e.data.round);
+      ledger = await this.ledger(e.campaignId);
+    }
+    const round = (e.data as { round?: unknown }).round;
+    const rounds = typeof round === 'number' ? [round] : openRounds(ledger);
+    for (const r of rounds) await this.collect(ledger, r, 'all-in', e.id);
+  }
+
+  /** Records when the collector stops waiting for round `round` (once; RoundStarted time + the configured delay). */
+  async ensureDeadline(ledger: CampaignLedger, round: number): Promise<void> {
+    const r = ledger.rounds[round];
+    if (!r?.started || r.deadline) return;
+    const deadlineAt = new Date(Date.parse(r.started.time) + this.opts.deadlineSeconds * 1000).toISOString();
+    const event = createEvent(
+      RoundCollectionDeadlineSet,
+      { round, deadlineAt, afterSeconds: this.opts.deadlineSeconds },
+      { campaignId: ledger.campaignId, streamId: deadlineStreamId(ledger.campaignId, round), source: 'collector', causationId: r.started.eventId },
+    );
+    await this.appendOnce(deadlineStreamId(ledger.campaignId, round), event);
+  }
+
+  /**
+   * Collects round `round` when it is ready ('all-in') or its recorded deadline has passed ('deadline').
+   * The evidence is computed from the ledger as read, and the ids of exactly those input events are recorded.
+   */
+  async collect(ledger: CampaignLedger, round: number, trigger: 'all-in' | 'deadline', causationId: string | null = null): Promise<CollectOutcome> {
+    const r = ledger.rounds[round];
+    if (!r?.started || !ledger.campaign) return 'waiting';
+    if (r.recorded) return 'exists';
+    const readiness = roundReadiness(ledger, round);
+    let used: 'all-in' | 'deadline';
+    if (readiness.ready) used = 'all-in';
+    else if (trigger === 'deadline' && deadlinePassed(ledger, round, this.now())) used = 'deadline';
+    else return 'waiting';
+    const streamId = evidenceStreamId(ledger.campaignId, round);
+    // Another replica may have recorded it since the read; skip the (possibly paid) prose pass then.
+    if ((await this.store.streamVersion(streamId)) > 0) return 'exists';
+
+    const { inputs, inputEventIds } = evidenceInputs(ledger, round);
+    let evidence = collectRoundEvidence(inputs);
+    let llm: LlmUsage | null = null;
+    if (this.opts.prose) {
+      try {
+        const res = await this.opts.prose.write(evidence);
+        llm = res.llm;
+        if (res.prose) evidence = withProse(evidence, res.prose);
+        if (res.problem) this.log('warn', `round ${round} of ${ledger.campaignId}: prose pass unusable (${res.problem}); numbers recorded without prose`);
+      } catch (err) {
+        this.log('warn', `round ${round} of ${ledger.campaignId}: prose pass failed (${(err as Error).message}); numbers recorded without prose`);
+      }
+    }
+    const event = createEvent(
+      RoundEvidenceRecorded,
+      { round, evidence, evidenceSha256: evidenceHash(evidence), trigger: used, inputEventIds, llm },
+      { campaignId: ledger.campaignId, streamId, source: 'collector', causationId: used === 'deadline' ? (r.deadline?.eventId ?? causationId) : causationId },
+    );
+    const written = await this.appendOnce(streamId, event);
+    if (written) {
+      const waited = used === 'deadline' ? ` (deadline; still missing: ${readiness.waitingFor.join('; ')})` : '';
+      this.log('log', `round ${round} of ${ledger.campaignId}: evidence recorded${waited}`);
+    }
+    return written ? 'recorded' : 'exists';
+  }
+
+  /** One pass over every open round of every campaign: missing deadlines, readiness, passed deadlines. */
+  async tick(): Promise<void> {
+    const marks = await this.store.readAll({ types: [RoundStarted.type, RoundEvidenceRecorded.type] });
+    const open = new Map<string, Set<number>>();
+    for (const e of marks) {
+      const round = (e.data as { round: number }).round;
+      const set = open.get(e.campaignId) ?? new Set<number>();
+      if (e.type === RoundStarted.type) set.add(round);
+      else set.delete(round);
+      open.set(e.campaignId, set);
+    }
+    for (const [campaignId, rounds] of open) {
+      if (rounds.size === 0) continue;
+      let ledger = await this.ledger(campaignId);
+      for (const round of [...rounds].sort((a, b) => a - b)) {
+        if (!ledger.rounds[round]?.deadline) {
+          await this.ensureDeadline(ledger, round);
+          ledger = await this.ledger(campaignId);
+        }
+        await this.collect(ledger, round, 'deadline');
+      }
+    }
+  }
+
+  /** Appends to a one-shot stream; false when another writer got there first. */
+  private async appendOnce(streamId: string, event: EventEnvelope): Promise<boolean> {
+    try {
+      const res = await this.store.append(streamId, 'no-stream', [event], { commandId: `${streamId}-once` });
+      return !res.duplicate;
+    } catch (err) {
+      if (err instanceof ConcurrencyError) return false;
+      throw err;
+    }
+  }
+}
+
+function openRounds(l: CampaignLedger): number[] {
+  return Object.values(l.rounds)
+    .filter((r) => r.started && !r.recorded)
+    .map((r) => r.round)
+    .sort((a, b) => a - b);
+}

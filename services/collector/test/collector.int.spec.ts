@@ -1,0 +1,165 @@
+import 'reflect-metadata';
+import Anthropic from '@anthropic-ai/sdk';
+import { connect } from '@nats-io/transport-node';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { RoundCollectionDeadlineSet, RoundEvidenceRecorded, contentHash, type DataOf, type EventEnvelope } from '@aevo/contracts';
+import { PostgresEventStore, type StoredEvent } from '@aevo/eventstore';
+import { createServiceApp, type ServiceApp } from '@aevo/messaging';
+import { collectRoundEvidence, replayRoundEvidence, testCampaignStarted, testPolicy, testRound, testRoundEvents, type CandidateSpec } from '@aevo/evidence';
+import { createTestDb, createTestNatsNames, eventually, type TestDb, type TestNatsNames } from '@aevo/testkit';
+import { CollectorModule } from '../src/collector.module';
+import { ClaudeProseWriter } from '../src/prose-writer';
+import { RoundCollector } from '../src/round-collector';
+import { LoopbackMessagesApi } from './anthropic-loopback';
+
+jest.setTimeout(180_000);
+
+const DEADLINE_SECONDS = 4;
+const round1: CandidateSpec[] = [
+  { axis: 'baseline', dev: 0.6, lb: 0.55, extraSeedDevs: [0.61] },
+  { axis: 'learning-rate', dev: 0.64, lb: 0.58, changes: [{ path: 'optim.lr', from: 0.001, to: 0.002 }] },
+  { axis: 'synthetic-data', dev: 0.7, lb: 0.551, changes: [{ path: 'synthetic.equation', from: 0, to: 2000 }] },
+];
+
+describe('collector replicas against PostgreSQL and nats-server', () => {
+  let db: TestDb;
+  let names: TestNatsNames;
+  let store: PostgresEventStore;
+  let llm: LoopbackMessagesApi;
+  const replicas: ServiceApp[] = [];
+
+  const recorded = async (campaignId: string) =>
+    (await store.readAll({ campaignId, types: [RoundEvidenceRecorded.type] })) as Array<StoredEvent & { data: DataOf<typeof RoundEvidenceRecorded> }>;
+
+  /** Appends a round's log the way the other services would, each fact in its own stream, RoundStarted last. */
+  async function writeRound(campaignId: string, specs: CandidateSpec[], drop: (e: EventEnvelope) => boolean = () => false) {
+    const policy = testPolicy();
+    const inputs = testRound(specs, { campaignId, policy });
+    const events = testRoundEvents(inputs).filter((e) => !drop(e));
+    await store.append(`campaign-${campaignId}`, 'any', [testCampaignStarted(campaignId, policy)]);
+    const roundStarted = events.filter((e) => e.type === 'RoundStarted');
+    for (const e of events.filter((x) => x.type !== 'RoundStarted')) await store.append(e.streamId, 'any', [e]);
+    await store.append(`campaign-${campaignId}`, 'any', roundStarted);
+    return inputs;
+  }
+
+  beforeAll(async () => {
+    db = await createTestDb();
+    names = createTestNatsNames();
+    store = await PostgresEventStore.open({ connectionString: db.url, schema: db.schema });
+    llm = await new LoopbackMessagesApi((req) => {
+      const prompt = JSON.stringify(req.messages);
+      if (prompt.includes('camp-llm-down')) return { status: 529, body: { type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } } };
+      if (prompt.includes('camp-bad-prose')) return { toolUse: { name: 'record_section_prose', input: { calibration: 'fine', devLbGap: 0 } } };
+      return { toolUse: { name: 'record_section_prose', input: { calibration: 'Dev rose on synthetic equations while the leaderboard stayed flat.', surprises: 'None.' } } };
+    }).start();
+    const prose = new ClaudeProseWriter(new Anthropic({ apiKey: 'test-key', baseURL: llm.url, maxRetries: 0 }), 'claude-test');
+    for (let i = 0; i < 2; i++) {
+      const replica = await createServiceApp(CollectorModule.forRoot({ settings: { deadlineSeconds: DEADLINE_SECONDS, tickMs: 250, prose: { kind: 'off' } }, prose }), {
+        service: 'collector',
+        natsUrl: names.url,
+        subjectPrefix: names.subjectPrefix,
+        stream: names.stream,
+        databaseUrl: db.url,
+        dbSchema: db.schema,
+        openStore: (cfg) => PostgresEventStore.open({ connectionString: cfg.databaseUrl, schema: cfg.dbSchema, poolSize: 4 }),
+        relay: true,
+        logger: ['error'],
+      });
+      await replica.app.listen();
+      replicas.push(replica);
+    }
+  });
+
+  afterAll(async () => {
+    for (const r of replicas) await r.app.close();
+    await store?.close();
+    await llm?.stop();
+    const nc = await connect({ servers: names.url });
+    await (await jetstreamManager(nc)).streams.delete(names.stream).catch(() => undefined);
+    await nc.close();
+    await db?.drop();
+  });
+
+  it('records the round once when every manifest and score is in, with prose that leaves the numbers as computed', async () => {
+    const inputs = await writeRound('camp-a', round1);
+    const [rec] = await eventually(async () => {
+      const r = await recorded('camp-a');
+      return r.length > 0 && r;
+    }, 60_000);
+    expect(rec.data.trigger).toBe('all-in');
+    expect(rec.data.llm).toMatchObject({ model: 'claude-test', inputTokens: 1500, outputTokens: 220, cacheReadTokens: 1200, stopReason: 'tool_use' });
+    expect(rec.data.evidence.prose).toEqual({ calibration: 'Dev rose on synthetic equations while the leaderboard stayed flat.', surprises: 'None.' });
+    expect(contentHash({ ...rec.data.evidence, prose: null })).toBe(contentHash(collectRoundEvidence(inputs)));
+    expect(rec.data.evidence.calibration.proxyDecoupling).toMatchObject({ flagged: true, candidates: ['camp-a-r1-c2'] });
+    expect(rec.data.evidenceSha256).toBe(contentHash(rec.data.evidence));
+    const req = llm.requests[0];
+    expect(req.system?.[0].cache_control).toEqual({ type: 'ephemeral' });
+    expect(req.tool_choice).toEqual({ type: 'tool', name: 'record_section_prose' });
+    expect(req.tools?.map((t) => t.name)).toEqual(['record_section_prose']);
+  });
+
+  it('consumes the round’s facts through durable JetStream consumers shared by the replicas', async () => {
+    const nc = await connect({ servers: names.url });
+    try {
+      const jsm = await jetstreamManager(nc);
+      for (const type of ['RoundStarted', 'ManifestSubmitted', 'SubmissionRequested', 'LeaderboardScored', 'SubmissionRejected', 'FrozenPathViolated']) {
+        const info = await jsm.consumers.info(names.stream, `collector__${type}`);
+        expect(info.config.durable_name).toBe(`collector__${type}`);
+      }
+      await eventually(async () => {
+        const info = await jsm.consumers.info(names.stream, 'collector__ManifestSubmitted');
+        return info.delivered.stream_seq > 0 && info.num_ack_pending === 0 && info.num_pending === 0;
+      }, 60_000);
+    } finally {
+      await nc.close();
+    }
+  });
+
+  it('stays exactly once under redelivery and racing replicas', async () => {
+    const all = await store.readAll({ campaignId: 'camp-a' });
+    const collectors = replicas.map((r) => r.app.get(RoundCollector));
+    await Promise.all(all.flatMap((e) => collectors.map((c) => c.onEvent(e))));
+    await Promise.all(collectors.map((c) => c.tick()));
+    expect(await recorded('camp-a')).toHaveLength(1);
+    expect(await store.readAll({ campaignId: 'camp-a', types: [RoundCollectionDeadlineSet.type] })).toHaveLength(1);
+  });
+
+  it('given a manifest that never arrives, then the round is recorded at its recorded deadline, naming the missing candidate', async () => {
+    await writeRound('camp-late', round1, (e) => e.type === 'ManifestSubmitted' && (e.data as { candidateId: string }).candidateId === 'camp-late-r1-c1');
+    const [deadline] = await eventually(async () => {
+      const d = await store.readAll({ campaignId: 'camp-late', types: [RoundCollectionDeadlineSet.type] });
+      return d.length > 0 && d;
+    }, 60_000);
+    const started = (await store.readAll({ campaignId: 'camp-late', types: ['RoundStarted'] }))[0];
+    expect((deadline.data as { deadlineAt: string }).deadlineAt).toBe(new Date(Date.parse(started.time) + DEADLINE_SECONDS * 1000).toISOString());
+    const [rec] = await eventually(async () => {
+      const r = await recorded('camp-late');
+      return r.length > 0 && r;
+    }, 60_000);
+    expect(rec.data.trigger).toBe('deadline');
+    expect(Date.parse(rec.time)).toBeGreaterThanOrEqual(Date.parse((deadline.data as { deadlineAt: string }).deadlineAt));
+    const missing = rec.data.evidence.candidateSummaries.find((s) => s.candidateId === 'camp-late-r1-c1');
+    expect(missing).toMatchObject({ status: 'missing', failureModes: [{ kind: 'timeout' }] });
+  });
+
+  it('given the prose pass fails or returns more than text, then the numbers are recorded without prose', async () => {
+    await writeRound('camp-llm-down', round1);
+    await writeRound('camp-bad-prose', round1);
+    const down = await eventually(async () => (await recorded('camp-llm-down'))[0], 60_000);
+    const bad = await eventually(async () => (await recorded('camp-bad-prose'))[0], 60_000);
+    expect(down.data).toMatchObject({ trigger: 'all-in', llm: null, evidence: { prose: null } });
+    expect(bad.data).toMatchObject({ trigger: 'all-in', llm: { model: 'claude-test' }, evidence: { prose: null } });
+  });
+
+  it('replaying the log reproduces every record byte for byte without calling the LLM', async () => {
+    const callsBefore = llm.calls;
+    const log = await store.readAll({});
+    for (const campaignId of ['camp-a', 'camp-late', 'camp-llm-down', 'camp-bad-prose']) {
+      const results = replayRoundEvidence(campaignId, log);
+      expect(results).toHaveLength(1);
+      expect(results[0]).toMatchObject({ equal: true });
+    }
+    expect(llm.calls).toBe(callsBefore);
+  });
+});
