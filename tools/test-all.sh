@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/ensure-infra.sh
-[ -x substrate/wonderland/setup.sh ] && bash substrate/wonderland/setup.sh
+bash tools/setup-system.sh
 npx nx run-many -t build lint --parallel=2 --outputStyle=static
 node tools/gen-schemas.js --check
 npx nx run-many -t test --parallel=2 --outputStyle=static

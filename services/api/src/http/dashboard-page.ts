@@ -28,7 +28,7 @@ export const DASHBOARD_HTML = `<!doctype html>
   <section><h2 id="title">Select a campaign</h2><div id="summary"></div></section>
   <div class="grid2">
    <section><h2>Trajectory (best per round)</h2><svg id="chart" data-testid="trajectory" width="520" height="220"></svg>
-     <div class="muted">— dev &nbsp; — public LB &nbsp; — private LB (after the final audit)</div></section>
+     <div class="muted"><span style="color:#2f6fdf">● dev</span> &nbsp; <span style="color:#d9822b">● public LB</span> &nbsp; <span style="color:#2a9d55">● private LB</span> (after the final audit)</div></section>
    <section><h2>Policy revisions</h2><div id="policies" data-testid="policies"></div></section>
   </div>
   <section><h2>Candidates <select id="roundSel"></select></h2><div id="candidates" data-testid="candidates"></div></section>

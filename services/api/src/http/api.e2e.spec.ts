@@ -1,0 +1,72 @@
+import { PostgresEventStore } from '@aevo/eventstore';
+import { sampleCampaignLog } from '@aevo/projections';
+import { createTestDb, eventually, type TestDb } from '@aevo/testkit';
+import { startApi } from '../main';
+
+jest.setTimeout(60_000);
+
+describe('api over a real event store', () => {
+  let db: TestDb;
+  let api: Awaited<ReturnType<typeof startApi>>;
+  let writer: PostgresEventStore;
+
+  beforeAll(async () => {
+    db = await createTestDb();
+    writer = await PostgresEventStore.open({ connectionString: db.url, schema: db.schema });
+    for (const e of sampleCampaignLog({ campaignId: 'demo', seed: 7, rounds: 2, candidatesPerRound: 3 })) await writer.append(e.streamId, 'any', [e]);
+    api = await startApi({ port: 0, databaseUrl: db.url, dbSchema: db.schema, quiet: true });
+  });
+  afterAll(async () => {
+    await api?.close();
+    await writer?.close();
+    await db?.drop();
+  });
+
+  const get = async (path: string) => {
+    const r = await fetch(api.url + path);
+    return { status: r.status, body: r.headers.get('content-type')?.includes('json') ? await r.json() : await r.text() };
+  };
+
+  it('serves the campaign list, detail, candidates, jobs and the event log', async () => {
+    await eventually(async () => (await get('/healthz')).body.caughtUp);
+    const list = await get('/api/campaigns');
+    expect(list.body).toEqual([expect.objectContaining({ campaignId: 'demo', rounds: 2 })]);
+    const detail = await get('/api/campaigns/demo');
+    expect(detail.body.trajectory).toHaveLength(2);
+    const candidates = await get('/api/campaigns/demo/candidates?round=1');
+    expect(candidates.body).toHaveLength(3);
+    expect(candidates.body[0]).toMatchObject({ round: 1, isAnchor: true });
+    const events = await get('/api/events?campaign=demo&type=RoundStarted');
+    expect(events.body.map((e: { type: string }) => e.type)).toEqual(['RoundStarted', 'RoundStarted']);
+    const page = await get('/');
+    expect(page.body).toContain('<title>aevo');
+  });
+
+  it('answers bad input with a 400 naming the field, and unknown campaigns with a 404', async () => {
+    const bad = await get('/api/events?limit=abc&bogus=1');
+    expect(bad.status).toBe(400);
+    expect(bad.body.issues.map((i: { path: string }) => i.path).sort()).toEqual(['query', 'query.limit']);
+    const round = await get('/api/campaigns/demo/candidates?round=0');
+    expect(round.status).toBe(400);
+    expect(round.body.issues[0].path).toBe('round');
+    const missing = await get('/api/campaigns/nope');
+    expect(missing.status).toBe(404);
+    expect(missing.body.code).toBe('UNKNOWN_CAMPAIGN');
+  });
+
+  it('streams new events over server-sent events', async () => {
+    const ctrl = new AbortController();
+    const res = await fetch(`${api.url}/api/stream?campaign=live`, { signal: ctrl.signal });
+    const reader = res.body!.getReader();
+    const [extra] = sampleCampaignLog({ campaignId: 'live', seed: 1, rounds: 1, candidatesPerRound: 1 });
+    await writer.append(extra.streamId, 'any', [extra]);
+    let text = '';
+    await eventually(async () => {
+      const { value } = await reader.read();
+      text += Buffer.from(value ?? new Uint8Array()).toString();
+      return text.includes('CampaignStarted');
+    });
+    ctrl.abort();
+    expect(text).toMatch(/event: event/);
+  });
+});
