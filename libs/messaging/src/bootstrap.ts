@@ -1,7 +1,7 @@
 import { Logger, Module, type DynamicModule, type INestMicroservice, type LogLevel, type LoggerService, type OnApplicationShutdown, type Type, Inject } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { ServiceName } from '@aevo/contracts';
-import type { EventStore } from '@aevo/eventstore';
+import { OutboxRelay, PostgresEventStore, type EventStore } from '@aevo/eventstore';
 import { resolveMessagingConfig, type MessagingConfig } from './config';
 import { JetStreamServer, type JetStreamServerOptions } from './jetstream.server';
 import { eventStoreDeadLetterSink } from './dead-letter';
@@ -12,7 +12,11 @@ import { EVENT_STORE, MESSAGING_CONFIG } from './tokens';
 /** Opens the store of record for a service (default: PostgreSQL from AEVO_DATABASE_URL / AEVO_DB_SCHEMA). */
 export type StoreOpener = (cfg: MessagingConfig) => Promise<EventStore>;
 
-let defaultStoreOpener: StoreOpener | undefined;
+/** PostgreSQL at AEVO_DATABASE_URL, schema AEVO_DB_SCHEMA (migrated on open). */
+export const openPostgresStore: StoreOpener = (cfg) =>
+  PostgresEventStore.open({ connectionString: cfg.databaseUrl, schema: cfg.dbSchema, applicationName: `aevo-${cfg.service}` });
+
+let defaultStoreOpener: StoreOpener = openPostgresStore;
 
 /** Sets how services open their event store when no `store`/`openStore` option is given. */
 export function setDefaultStoreOpener(opener: StoreOpener): void {
@@ -23,8 +27,15 @@ export interface ServiceAppOptions extends Partial<Omit<MessagingConfig, 'servic
   service: ServiceName;
   /** An open store to use (then the app does not close it). */
   store?: EventStore;
-  /** How to open the store (then the app closes it); defaults to the registered default opener. */
+  /** How to open the store (then the app closes it); defaults to PostgreSQL from the config (`setDefaultStoreOpener`). */
   openStore?: StoreOpener;
+  /**
+   * Run an outbox relay in this process (PostgreSQL → JetStream, same database, schema, stream and prefix). Relays
+   * elect one leader through a PostgreSQL advisory lock, so every replica of every service may run one: the others
+   * stand by and take over when the leader dies. Default: off for createServiceApp, on for bootstrapService unless
+   * AEVO_RELAY=off.
+   */
+  relay?: boolean;
   /** Transport tuning: ackWaitMs, maxDeliver, nakDelayMs, … */
   server?: Partial<Omit<JetStreamServerOptions, 'service' | 'natsUrl' | 'subjectPrefix' | 'stream'>>;
   env?: NodeJS.ProcessEnv;
@@ -36,17 +47,25 @@ export interface ServiceApp {
   server: JetStreamServer;
   store: EventStore;
   config: MessagingConfig;
+  /** The embedded relay when `relay` was set (stopped with the app). */
+  relay: OutboxRelay | null;
 }
 
 const OWNED_STORE = 'AEVO_OWNED_STORE';
 
+interface Owned {
+  store: EventStore | null;
+  relay: OutboxRelay | null;
+}
+
 class RuntimeLifecycle implements OnApplicationShutdown {
   constructor(
-    @Inject(OWNED_STORE) private readonly owned: { store: EventStore | null },
+    @Inject(OWNED_STORE) private readonly owned: Owned,
     @Inject(CommandClient) private readonly client: CommandClient,
   ) {}
   async onApplicationShutdown(): Promise<void> {
     await this.client.close();
+    await this.owned.relay?.stop();
     if (this.owned.store) await this.owned.store.close();
   }
 }
@@ -57,14 +76,14 @@ class AevoRuntimeModule {}
 @Module({})
 class AevoServiceRootModule {}
 
-function runtimeModule(cfg: MessagingConfig, store: EventStore, owned: boolean): DynamicModule {
+function runtimeModule(cfg: MessagingConfig, store: EventStore, owned: Owned): DynamicModule {
   return {
     module: AevoRuntimeModule,
     global: true,
     providers: [
       { provide: EVENT_STORE, useValue: store },
       { provide: MESSAGING_CONFIG, useValue: cfg },
-      { provide: OWNED_STORE, useValue: { store: owned ? store : null } },
+      { provide: OWNED_STORE, useValue: owned },
       {
         provide: CommandClient,
         useFactory: () => CommandClient.connect({ natsUrl: cfg.natsUrl, subjectPrefix: cfg.subjectPrefix, issuedBy: cfg.service }),
@@ -80,12 +99,22 @@ function runtimeModule(cfg: MessagingConfig, store: EventStore, owned: boolean):
  * CommandClient are injectable everywhere (EVENT_STORE, MESSAGING_CONFIG, CommandClient). Call `app.listen()`.
  */
 export async function createServiceApp(appModule: Type<unknown> | DynamicModule, opts: ServiceAppOptions): Promise<ServiceApp> {
-  const { service, store: given, openStore, server: serverOpts, env, logger, ...overrides } = opts;
+  const { service, store: given, openStore, server: serverOpts, env, logger, relay: withRelay, ...overrides } = opts;
   const config = resolveMessagingConfig(service, overrides, env);
-  const opener = openStore ?? defaultStoreOpener;
-  if (!given && !opener) throw new Error('no event store: pass `store` or `openStore`, or register one with setDefaultStoreOpener()');
-  const store = given ?? (await (opener as StoreOpener)(config));
+  const store = given ?? (await (openStore ?? defaultStoreOpener)(config));
+  let relay: OutboxRelay | null = null;
   try {
+    if (withRelay) {
+      const log = new Logger(`OutboxRelay(${service})`);
+      relay = await OutboxRelay.start({
+        databaseUrl: config.databaseUrl,
+        schema: config.dbSchema,
+        natsUrl: config.natsUrl,
+        subjectPrefix: config.subjectPrefix,
+        stream: config.stream,
+        log: (level, msg, fields) => log[level === 'info' ? 'log' : level](`${msg}${fields ? ` ${JSON.stringify(fields)}` : ''}`),
+      });
+    }
     const server = new JetStreamServer({
       ...serverOpts,
       service,
@@ -94,11 +123,12 @@ export async function createServiceApp(appModule: Type<unknown> | DynamicModule,
       stream: config.stream,
       deadLetter: serverOpts?.deadLetter ?? eventStoreDeadLetterSink(store, service),
     });
-    const root: DynamicModule = { module: AevoServiceRootModule, imports: [runtimeModule(config, store, !given), appModule] };
+    const root: DynamicModule = { module: AevoServiceRootModule, imports: [runtimeModule(config, store, { store: given ? null : store, relay }), appModule] };
     const app = await NestFactory.createMicroservice(root, { strategy: server, logger: logger ?? ['error', 'warn', 'log'] });
     app.useGlobalFilters(new PassThroughRpcFilter());
-    return { app, server, store, config };
+    return { app, server, store, config, relay };
   } catch (err) {
+    await relay?.stop().catch(() => undefined);
     if (!given) await store.close().catch(() => undefined);
     throw err;
   }
@@ -112,7 +142,8 @@ export async function bootstrapService(appModule: Type<unknown> | DynamicModule,
   const log = new Logger(`aevo-${opts.service}`);
   let built: ServiceApp;
   try {
-    built = await createServiceApp(appModule, opts);
+    const env = opts.env ?? process.env;
+    built = await createServiceApp(appModule, { ...opts, relay: opts.relay ?? env.AEVO_RELAY !== 'off' });
     await built.app.listen();
   } catch (err) {
     log.error(`failed to start: ${err instanceof Error ? err.message : String(err)}`);

@@ -273,7 +273,8 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
       return;
     }
     this.lastErrors.delete(key);
-    m.term(truncate(what.error, 200));
+    // No reason text: nats-server 2.9 does not recognise "+TERM <reason>" and would leave the message pending.
+    m.term();
   }
 
   // ---------------------------------------------------------------- commands
@@ -360,5 +361,3 @@ function describeError(err: unknown): string {
   }
   return String(err);
 }
-
-const truncate = (s: string, n: number) => (s.length > n ? `${s.slice(0, n)}…` : s);

@@ -8,6 +8,8 @@ export const FEATURE_MIN_VERSION = {
   'pull-consumers': '2.9.0',
   /** Several filters on one consumer (`filter_subjects` array). */
   filter_subjects: '2.10.0',
+  /** `+TERM <reason>`; 2.9 leaves a message terminated with a reason pending, so we always term without one. */
+  'term-reason': '2.10.0',
   'consumer-pause': '2.11.0',
   'priority-groups': '2.11.0',
   'per-message-ttl': '2.11.0',
