@@ -150,6 +150,40 @@ export function runEventStoreContractTests(name: string, factory: () => Promise<
       }
     }, timeout);
 
+    it('treats many concurrent appends through one instance as if they ran one after another', async () => {
+      const s = stream('burst');
+      await store.append(s, 'no-stream', [contractEvent(s, campaign, 'seed')]);
+      const head = await store.headPosition();
+      const shared = contractEvent(s, campaign, 'shared id');
+      const commandId = `cmd-${suffix()}`;
+      const calls = [
+        ...Array.from({ length: 8 }, (_, i) => store.append(s, 1, [contractEvent(s, campaign, `same-version-${i}`)])),
+        store.append(s, 'any', [shared]),
+        store.append(s, 'any', [{ ...shared }]),
+        store.append(s, 'any', [contractEvent(s, campaign, 'cmd')], { commandId }),
+        store.append(s, 'any', [contractEvent(s, campaign, 'cmd again')], { commandId }),
+      ];
+      const out = await Promise.allSettled(calls);
+      const sameVersion = out.slice(0, 8);
+      assert.equal(sameVersion.filter((o) => o.status === 'fulfilled').length, 1, 'one of the same-version appends wins');
+      for (const o of sameVersion) if (o.status === 'rejected') assert.ok(o.reason instanceof ConcurrencyError);
+      const [idA, idB] = out.slice(8, 10);
+      assert.equal([idA, idB].filter((o) => o.status === 'fulfilled').length, 1, 'an event id is stored once');
+      const refused = [idA, idB].find((o): o is PromiseRejectedResult => o.status === 'rejected')!;
+      assert.equal((refused.reason as DomainError).code, 'DUPLICATE_EVENT_ID');
+      const [c1, c2] = out.slice(10) as PromiseFulfilledResult<Awaited<ReturnType<EventStore['append']>>>[];
+      assert.equal(c1.status, 'fulfilled');
+      assert.equal(c2.status, 'fulfilled');
+      assert.deepEqual([c1.value.duplicate, c2.value.duplicate].sort(), [false, true]);
+      assert.deepEqual(c1.value.positions, c2.value.positions);
+      const read = await store.readStream(s);
+      assert.equal(read.length, 4);
+      assert.deepEqual(read.map((e) => e.streamVersion), [1, 2, 3, 4]);
+      assert.equal(await store.headPosition(), head + 3);
+      const all = await store.readAll({ fromPosition: head });
+      assert.deepEqual(all.map((e) => e.position), [head + 1, head + 2, head + 3]);
+    }, timeout);
+
     it('reads all in position order, from an exclusive position, with limit, campaign and type filters', async () => {
       const camp = `c${suffix()}`;
       const otherCamp = `c${suffix()}`;

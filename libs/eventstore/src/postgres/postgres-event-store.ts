@@ -4,7 +4,7 @@ import { ConcurrencyError, type AppendOptions, type AppendResult, type EventStor
 import { PollingSubscription } from '../polling-subscription';
 import { expectedVersionNumber, validateAppend, validatePosition, validateReadAll } from '../validation';
 import { HeadNotifier } from './notifier';
-import { migrateEventStoreSchema, schemaNames, SQLSTATE_APPEND_ONLY, SQLSTATE_CONCURRENCY, type SchemaNames } from './schema';
+import { migrateEventStoreSchema, schemaNames, SQLSTATE_APPEND_ONLY, type SchemaNames } from './schema';
 
 export interface PostgresEventStoreOptions {
   connectionString: string;
@@ -37,6 +37,28 @@ interface EventRow {
   time: string;
 }
 
+interface GroupItem {
+  stream: string;
+  expected: number;
+  commandId: string | null;
+  commandResult?: unknown;
+  events: EventEnvelope[];
+  metadata: Record<string, unknown>;
+}
+
+type GroupAnswer = { ok: AppendResult } | { error: 'concurrency'; actual: number } | { error: 'duplicate_event_id'; eventId: string };
+
+interface PendingAppend {
+  item: GroupItem;
+  expected: ExpectedVersion;
+  weight: number;
+  resolve(r: AppendResult): void;
+  reject(e: unknown): void;
+}
+
+/** Bound on one group commit: events plus one per append. */
+const MAX_GROUP_WEIGHT = 2000;
+
 export const EVENT_COLUMNS =
   'position, stream_id, stream_version, event_id, type, schema_version, campaign_id, causation_id, correlation_id, source, data, time';
 
@@ -68,6 +90,8 @@ export class PostgresEventStore implements EventStore {
   private readonly notifier: HeadNotifier;
   private readonly subscriptions = new Set<PollingSubscription>();
   private closed = false;
+  private readonly appendQueue: PendingAppend[] = [];
+  private appending: Promise<void> | null = null;
 
   private constructor(readonly options: PostgresEventStoreOptions) {
     this.names = schemaNames(options.schema ?? 'aevo');
@@ -75,7 +99,7 @@ export class PostgresEventStore implements EventStore {
     this.pool = new Pool({ ...base, max: options.poolSize ?? 10 });
     // An idle client that loses its connection emits here; the pool replaces it, queries retry at the caller.
     this.pool.on('error', () => undefined);
-    this.notifier = new HeadNotifier(base, this.names.channel);
+    this.notifier = new HeadNotifier({ ...base, application_name: `${base.application_name}-listen` }, this.names.channel);
   }
 
   /** Connects and brings the schema up to date (idempotent, safe with concurrent starters). */
@@ -103,26 +127,81 @@ export class PostgresEventStore implements EventStore {
     this.assertOpen();
     const valid = validateAppend(streamId, expected, events, opts, this.options.maxEventBytes);
     const commandId = opts?.commandId ?? null;
-    const commandResult = commandId !== null && opts?.commandResult !== undefined ? JSON.stringify(opts.commandResult) : null;
-    const metadata = JSON.stringify(commandId !== null ? { commandId } : {});
-    try {
-      const res = await this.pool.query<{ result: AppendResult }>(`SELECT ${this.names.appendFn}($1, $2, $3, $4::jsonb, $5::jsonb, $6::jsonb) AS result`, [
-        streamId,
-        expectedVersionNumber(expected),
-        commandId,
-        commandResult,
-        JSON.stringify(valid),
-        metadata,
-      ]);
-      return res.rows[0].result;
-    } catch (err) {
-      throw this.translate(err, streamId, expected);
+    const item: GroupItem = {
+      stream: streamId,
+      expected: expectedVersionNumber(expected),
+      commandId,
+      events: valid,
+      metadata: commandId !== null ? { commandId } : {},
+    };
+    if (commandId !== null && opts?.commandResult !== undefined) item.commandResult = opts.commandResult;
+    return new Promise<AppendResult>((resolve, reject) => {
+      this.appendQueue.push({ item, expected, resolve, reject, weight: valid.length + 1 });
+      this.kickAppends();
+    });
+  }
+
+  /**
+   * Group commit: appends requested while one transaction is in flight are sent together as the next one. Appends
+   * are serialised by the database anyway; this lets one commit (one WAL flush) serve many of them. A lone append
+   * is sent at once, so latency does not grow.
+   */
+  private kickAppends(): void {
+    if (this.appending || this.appendQueue.length === 0) return;
+    this.appending = this.drainAppends().finally(() => {
+      this.appending = null;
+      // An append queued between the loop's end and this callback would otherwise wait forever.
+      this.kickAppends();
+    });
+  }
+
+  private async drainAppends(): Promise<void> {
+    while (this.appendQueue.length > 0) {
+      const group: PendingAppend[] = [];
+      let weight = 0;
+      while (this.appendQueue.length > 0 && (group.length === 0 || weight + this.appendQueue[0].weight <= MAX_GROUP_WEIGHT)) {
+        const next = this.appendQueue.shift()!;
+        group.push(next);
+        weight += next.weight;
+      }
+      try {
+        const answers = await this.appendGroup(group.map((p) => p.item));
+        group.forEach((p, i) => this.settle(p, answers[i]));
+      } catch (err) {
+        if (group.length === 1) {
+          group[0].reject(this.translate(err, group[0].item.stream, group[0].expected));
+          continue;
+        }
+        // Something unexpected failed the whole transaction: retry alone so only its owner sees the error.
+        for (const p of group) {
+          try {
+            this.settle(p, (await this.appendGroup([p.item]))[0]);
+          } catch (e) {
+            p.reject(this.translate(e, p.item.stream, p.expected));
+          }
+        }
+      }
     }
+  }
+
+  private async appendGroup(items: GroupItem[]): Promise<GroupAnswer[]> {
+    const res = await this.pool.query<{ answers: GroupAnswer[] }>(`SELECT ${this.names.appendGroupFn}($1::jsonb) AS answers`, [JSON.stringify(items)]);
+    return res.rows[0].answers;
+  }
+
+  private settle(p: PendingAppend, answer: GroupAnswer): void {
+    if ('ok' in answer) p.resolve(answer.ok);
+    else if (answer.error === 'concurrency') p.reject(new ConcurrencyError(p.item.stream, p.expected, answer.actual));
+    else
+      p.reject(
+        new DomainError('DUPLICATE_EVENT_ID', `event ${answer.eventId} is already stored`, [
+          { path: `events.${p.item.events.findIndex((e) => e.id === answer.eventId)}.id`, message: 'event ids must be unique' },
+        ]),
+      );
   }
 
   private translate(err: unknown, streamId: string, expected: ExpectedVersion): unknown {
     const e = err as { code?: string; constraint?: string; detail?: string };
-    if (e.code === SQLSTATE_CONCURRENCY) return new ConcurrencyError(streamId, expected, Number(e.detail));
     if (e.code === '23505' && e.constraint === 'events_event_id_key')
       return new DomainError('DUPLICATE_EVENT_ID', `an event with this id is already stored (${e.detail ?? ''})`, [{ path: 'events.id', message: 'event ids must be unique' }]);
     if (e.code === '23505' && e.constraint === 'events_stream_version_key') return new ConcurrencyError(streamId, expected, NaN);
@@ -213,6 +292,8 @@ export class PostgresEventStore implements EventStore {
     if (this.closed) return;
     this.closed = true;
     await Promise.all([...this.subscriptions].map((s) => s.close()));
+    // Appends already accepted are committed (or refused) before the pool goes.
+    while (this.appending) await this.appending;
     await this.notifier.close();
     await this.pool.end();
   }

@@ -14,7 +14,8 @@ export interface SchemaNames {
   events: string;
   commands: string;
   relayCheckpoints: string;
-  appendFn: string;
+  /** Applies a group of appends in one transaction (see the function's comment). */
+  appendGroupFn: string;
   /** LISTEN/NOTIFY channel that carries the head position after each append. */
   channel: string;
   /** Advisory lock keys (strings hashed by PostgreSQL's hashtext). */
@@ -29,15 +30,14 @@ export function schemaNames(schema: string): SchemaNames {
     events: `"${schema}".events`,
     commands: `"${schema}".commands`,
     relayCheckpoints: `"${schema}".relay_checkpoints`,
-    appendFn: `"${schema}".append_events`,
+    appendGroupFn: `"${schema}".append_group`,
     channel: `${schema}_events`,
     appendLockKey: `aevo-eventstore-append:${schema}`,
     migrateLockKey: `aevo-eventstore-migrate:${schema}`,
   };
 }
 
-/** SQLSTATEs raised by our own functions and triggers. */
-export const SQLSTATE_CONCURRENCY = 'AEV09';
+/** SQLSTATE raised by the append-only triggers. */
 export const SQLSTATE_APPEND_ONLY = 'AEV01';
 
 interface Migration {
@@ -54,7 +54,7 @@ interface Migration {
 const MIGRATIONS: Migration[] = [
   {
     version: 1,
-    description: 'events, commands, relay checkpoints, append function, append-only triggers',
+    description: 'events, commands, relay checkpoints, append-only triggers, append_group',
     sql: (n) => `
 CREATE TABLE IF NOT EXISTS ${n.events} (
   position        bigint      NOT NULL,
@@ -107,56 +107,85 @@ DROP TRIGGER IF EXISTS events_append_only_truncate ON ${n.events};
 CREATE TRIGGER events_append_only_truncate BEFORE TRUNCATE ON ${n.events}
   FOR EACH STATEMENT EXECUTE FUNCTION "${n.schema}".reject_event_mutation();
 
--- One round trip per append, so the global append lock is held only for the work itself and the commit.
+-- Appends, one call per transaction. Why a global lock: readers (subscriptions, the outbox relay) page with
+-- "position > last seen". If two transactions could hold positions at once, the later position might commit
+-- first, a reader would move past the earlier one and never see it. pg_advisory_xact_lock makes appending
+-- transactions take turns; each computes max+1 after the previous commit is visible (a VOLATILE plpgsql function
+-- takes a fresh snapshot per statement) and the lock is released only after its own commit is visible. So
+-- positions are gap-free and become visible in position order.
 --
--- Why a global lock: readers (subscriptions, the outbox relay) page with "position > last seen". If two
--- transactions could hold positions at once, the later position might commit first, a reader would move past
--- the earlier one and never see it. pg_advisory_xact_lock makes appends take turns; each computes max+1 after
--- the previous commit is visible (a VOLATILE plpgsql function takes a fresh snapshot per statement) and the lock
--- is released only after its own commit is visible. So positions are gap-free and become visible in order.
-CREATE OR REPLACE FUNCTION ${n.appendFn}(
-  p_stream text, p_expected bigint, p_command_id text, p_command_result jsonb, p_events jsonb, p_metadata jsonb
-) RETURNS jsonb LANGUAGE plpgsql VOLATILE AS $fn$
+-- Group commit: the caller may send several appends in one call (p_appends). They are applied in turn, each
+-- exactly as if appended alone (a later item sees the earlier ones' events and commands), and one commit (one
+-- WAL flush) serves them all. An item that must be refused is answered with an error object and leaves no
+-- trace; the others still commit.
+-- Items: {stream, expected, commandId, commandResult, events, metadata}. Answers, in order:
+-- {"ok": <append result>} | {"error": "concurrency", "actual": n} | {"error": "duplicate_event_id", "eventId": id}.
+CREATE OR REPLACE FUNCTION ${n.appendGroupFn}(p_appends jsonb) RETURNS jsonb LANGUAGE plpgsql VOLATILE AS $fn$
 DECLARE
+  v_item     jsonb;
+  v_stream   text;
+  v_expected bigint;
+  v_command  text;
+  v_events   jsonb;
   v_previous jsonb;
   v_version  bigint;
   v_head     bigint;
-  v_count    integer := jsonb_array_length(p_events);
+  v_count    integer;
+  v_dup      text;
   v_result   jsonb;
+  v_answers  jsonb := '[]'::jsonb;
+  v_notify   boolean := false;
 BEGIN
   PERFORM pg_advisory_xact_lock(hashtext('${n.appendLockKey}'));
-  IF p_command_id IS NOT NULL THEN
-    SELECT result INTO v_previous FROM ${n.commands} WHERE command_id = p_command_id;
-    IF FOUND THEN
-      RETURN v_previous || '{"duplicate": true}'::jsonb;
-    END IF;
-  END IF;
-  SELECT coalesce(max(stream_version), 0) INTO v_version FROM ${n.events} WHERE stream_id = p_stream;
-  IF p_expected >= 0 AND v_version <> p_expected THEN
-    RAISE EXCEPTION 'stream % is at version %, expected %', p_stream, v_version, p_expected
-      USING ERRCODE = '${SQLSTATE_CONCURRENCY}', DETAIL = v_version::text;
-  END IF;
   SELECT coalesce(max(position), 0) INTO v_head FROM ${n.events};
-  INSERT INTO ${n.events} (position, stream_id, stream_version, event_id, type, schema_version, campaign_id,
-                           causation_id, correlation_id, source, data, metadata, time)
-  SELECT v_head + e.ord, p_stream, v_version + e.ord, (e.ev->>'id')::uuid, e.ev->>'type', (e.ev->>'schemaVersion')::integer,
-         e.ev->>'campaignId', e.ev->>'causationId', e.ev->>'correlationId', e.ev->>'source',
-         coalesce(e.ev->'data', 'null'::jsonb), p_metadata, e.ev->>'time'
-    FROM jsonb_array_elements(p_events) WITH ORDINALITY AS e(ev, ord);
-  v_result := jsonb_build_object(
-    'streamId', p_stream,
-    'nextExpectedVersion', v_version + v_count,
-    'positions', (SELECT coalesce(jsonb_agg(v_head + g ORDER BY g), '[]'::jsonb) FROM generate_series(1, v_count) AS g),
-    'duplicate', false)
-    || CASE WHEN p_command_result IS NULL THEN '{}'::jsonb ELSE jsonb_build_object('commandResult', p_command_result) END;
-  IF p_command_id IS NOT NULL THEN
-    INSERT INTO ${n.commands} (command_id, stream_id, result) VALUES (p_command_id, p_stream, v_result);
+  FOR v_item IN SELECT value FROM jsonb_array_elements(p_appends) LOOP
+    v_stream := v_item->>'stream';
+    v_expected := (v_item->>'expected')::bigint;
+    v_command := v_item->>'commandId';
+    v_events := v_item->'events';
+    v_count := jsonb_array_length(v_events);
+    IF v_command IS NOT NULL THEN
+      SELECT result INTO v_previous FROM ${n.commands} WHERE command_id = v_command;
+      IF FOUND THEN
+        v_answers := v_answers || jsonb_build_array(jsonb_build_object('ok', v_previous || '{"duplicate": true}'::jsonb));
+        CONTINUE;
+      END IF;
+    END IF;
+    SELECT coalesce(max(stream_version), 0) INTO v_version FROM ${n.events} WHERE stream_id = v_stream;
+    IF v_expected >= 0 AND v_version <> v_expected THEN
+      v_answers := v_answers || jsonb_build_array(jsonb_build_object('error', 'concurrency', 'actual', v_version));
+      CONTINUE;
+    END IF;
+    -- Checked here rather than caught, so that a refused item needs no subtransaction.
+    SELECT x.id INTO v_dup FROM jsonb_array_elements_text(jsonb_path_query_array(v_events, '$[*].id')) AS x(id)
+      WHERE EXISTS (SELECT 1 FROM ${n.events} WHERE event_id = x.id::uuid) LIMIT 1;
+    IF v_dup IS NOT NULL THEN
+      v_answers := v_answers || jsonb_build_array(jsonb_build_object('error', 'duplicate_event_id', 'eventId', v_dup));
+      CONTINUE;
+    END IF;
+    INSERT INTO ${n.events} (position, stream_id, stream_version, event_id, type, schema_version, campaign_id,
+                             causation_id, correlation_id, source, data, metadata, time)
+    SELECT v_head + e.ord, v_stream, v_version + e.ord, (e.ev->>'id')::uuid, e.ev->>'type', (e.ev->>'schemaVersion')::integer,
+           e.ev->>'campaignId', e.ev->>'causationId', e.ev->>'correlationId', e.ev->>'source',
+           coalesce(e.ev->'data', 'null'::jsonb), coalesce(v_item->'metadata', '{}'::jsonb), e.ev->>'time'
+      FROM jsonb_array_elements(v_events) WITH ORDINALITY AS e(ev, ord);
+    v_result := jsonb_build_object(
+      'streamId', v_stream,
+      'nextExpectedVersion', v_version + v_count,
+      'positions', (SELECT coalesce(jsonb_agg(v_head + g ORDER BY g), '[]'::jsonb) FROM generate_series(1, v_count) AS g),
+      'duplicate', false)
+      || CASE WHEN v_item ? 'commandResult' THEN jsonb_build_object('commandResult', v_item->'commandResult') ELSE '{}'::jsonb END;
+    IF v_command IS NOT NULL THEN
+      INSERT INTO ${n.commands} (command_id, stream_id, result) VALUES (v_command, v_stream, v_result);
+    END IF;
+    v_head := v_head + v_count;
+    v_notify := v_notify OR v_count > 0;
+    v_answers := v_answers || jsonb_build_array(jsonb_build_object('ok', v_result));
+  END LOOP;
+  IF v_notify THEN
+    PERFORM pg_notify('${n.channel}', v_head::text);
   END IF;
-  IF v_count > 0 THEN
-    -- Delivered at commit; listeners then read "position > last seen".
-    PERFORM pg_notify('${n.channel}', (v_head + v_count)::text);
-  END IF;
-  RETURN v_result;
+  RETURN v_answers;
 END
 $fn$;
 `,

@@ -10,7 +10,7 @@ export const relayWildcard = (prefix: string): string => `${prefix}.evt.>`;
 export const POSITION_HEADER = 'aevo-position';
 export const STREAM_VERSION_HEADER = 'aevo-stream-version';
 
-/** The stored event as published: the envelope plus position and stream version, keys in a fixed order. */
+/** The stored event as published: the envelope plus position and stream version, keys in a fixed order (the relay has PostgreSQL build the same object). */
 export function relayPayload(e: StoredEvent): string {
   return JSON.stringify({
     id: e.id,
@@ -32,7 +32,7 @@ export function relayPayload(e: StoredEvent): string {
  * CloudEvents 1.0 attributes in the binary content mode, mapped onto NATS headers by hand (the JS `cloudevents`
  * package has no NATS binding): `ce-` prefixed attributes, the payload's media type in `content-type`.
  */
-export function relayHeaders(e: StoredEvent): MsgHdrs {
+export function relayHeaders(e: Pick<StoredEvent, 'id' | 'type' | 'source' | 'streamId' | 'time' | 'position' | 'streamVersion'>): MsgHdrs {
   const h = headers();
   h.set('ce-specversion', '1.0');
   h.set('ce-id', e.id);

@@ -1,0 +1,279 @@
+#!/usr/bin/env node
+/*
+ * Event store benchmark. Build first:  npx tsc -p libs/eventstore/tsconfig.build.json  (contracts' dist too)
+ * Run:                                 node bench/eventstore/run.js [--events 20000] [--replay 100000] [--writers 4]
+ *
+ * Prints, from one run on this machine (baselines measured in the same run):
+ *   - append+relay throughput (events/s from the first append until JetStream has acked all of them), as a ratio
+ *     to raw JetStream publish (same payloads and headers, async acks, same pipelining) and to raw INSERT (same
+ *     rows, same batches, same writer concurrency, no store logic);
+ *   - replay: 100,000 events read from position 0 and folded into simple projections, against the 5 s target.
+ * Uses its own PostgreSQL schema and JetStream streams and drops them at the end.
+ */
+'use strict';
+const path = require('node:path');
+const { spawn } = require('node:child_process');
+const os = require('node:os');
+const { randomBytes } = require('node:crypto');
+const { Client } = require('pg');
+const { connect } = require('@nats-io/transport-node');
+const { jetstream, jetstreamManager, StorageType } = require('@nats-io/jetstream');
+const { createEvent, CampaignPaused, CampaignResumed, WorkerFailed, MessageDeadLettered } = require('@aevo/contracts');
+const es = require(path.join(__dirname, '../../libs/eventstore/dist'));
+
+const ROOT = path.resolve(__dirname, '../..');
+const args = process.argv.slice(2);
+const arg = (name, def) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? Number(args[i + 1]) : def;
+};
+const N = arg('events', 20_000);
+const REPLAY = arg('replay', 100_000);
+const WRITERS = arg('writers', 4);
+const PG_URL = process.env.AEVO_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
+const NATS_URL = process.env.AEVO_NATS_URL || 'nats://127.0.0.1:4222';
+const id = randomBytes(4).toString('hex');
+const SCHEMA = `aevo_bench_${id}`;
+const STREAM = `AEVO_BENCH_${id.toUpperCase()}`;
+const PREFIX = `b${id}.aevo`;
+const RAW_STREAM = `AEVO_BENCH_RAW_${id.toUpperCase()}`;
+const RAW_PREFIX = `b${id}raw.aevo`;
+
+const now = () => Number(process.hrtime.bigint()) / 1e6;
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const fmt = (n) => Math.round(n).toLocaleString('en-US');
+
+/** A realistic mix of small events for campaign `c`, stream `s`. */
+function makeEvent(i, campaignId, streamId) {
+  const ctx = { campaignId, streamId, source: 'orchestrator' };
+  switch (i % 4) {
+    case 0:
+      return createEvent(CampaignPaused, { reason: `operator pause #${i} while the round settles` }, ctx);
+    case 1:
+      return createEvent(CampaignResumed, {}, ctx);
+    case 2:
+      return createEvent(WorkerFailed, { candidateId: `${campaignId}-r1-c${i % 16}`, round: 1 + (i % 5), reason: 'train exited with code 3 (DIVERGED)', step: i % 300 }, { ...ctx, source: 'worker' });
+    default:
+      return createEvent(
+        MessageDeadLettered,
+        { stream: 'AEVO_EVENTS', consumer: 'worker__CandidateForked', subject: `aevo.evt.${campaignId}.CandidateForked`, streamSequence: i, deliveries: 5, eventId: null, eventType: 'CandidateForked', error: 'handler timed out' },
+        { ...ctx, source: 'platform' },
+      );
+  }
+}
+
+/** `total` events split over `writers` concurrent writers, each appending `batch` events per call to its own streams. */
+function plan(total, writers, batch, tag, campaigns = 8) {
+  const perWriter = [];
+  let i = 0;
+  for (let w = 0; w < writers; w++) {
+    const calls = [];
+    const share = Math.floor(total / writers) + (w < total % writers ? 1 : 0);
+    for (let n = 0; n < share; n += batch) {
+      const k = Math.min(batch, share - n);
+      const streamId = `campaign-${tag}-w${w}-s${calls.length % 4}`;
+      const campaignId = `camp-${(w + calls.length) % campaigns}`;
+      calls.push({ streamId, events: Array.from({ length: k }, () => makeEvent(i++, campaignId, streamId)) });
+    }
+    perWriter.push(calls);
+  }
+  return perWriter;
+}
+
+async function runWriters(perWriter, fn) {
+  await Promise.all(perWriter.map(async (calls) => {
+    for (const c of calls) await fn(c);
+  }));
+}
+
+async function rawJetStream(nc, jsm, payloads) {
+  await jsm.streams.add({ name: RAW_STREAM, subjects: [`${RAW_PREFIX}.evt.>`], storage: StorageType.File, deny_delete: true, deny_purge: true, max_age: 0, duplicate_window: 10 * 60 * 1e9 });
+  const js = jetstream(nc);
+  const t0 = now();
+  // The same pipelining the relay uses: batches of 1000, up to 4 batches' acks outstanding, msg id + headers.
+  const inFlight = [];
+  for (let b = 0; b < payloads.length; b += 1000) {
+    const acks = payloads.slice(b, b + 1000).map((p) => js.publish(`${RAW_PREFIX}.evt.${p.e.campaignId}.${p.e.type}`, p.json, { msgID: p.e.id, headers: es.relayHeaders(p.e) }));
+    inFlight.push(Promise.all(acks));
+    if (inFlight.length >= 4) await inFlight.shift();
+  }
+  await Promise.all(inFlight);
+  const ms = now() - t0;
+  await jsm.streams.delete(RAW_STREAM);
+  return ms;
+}
+
+async function rawInsert(perWriter) {
+  const pool = new (require('pg').Pool)({ connectionString: PG_URL, max: WRITERS + 1 });
+  await pool.query(`CREATE TABLE "${SCHEMA}".raw_events (position bigserial PRIMARY KEY, stream_id text NOT NULL, stream_version bigint NOT NULL,
+    event_id uuid NOT NULL UNIQUE, type text NOT NULL, schema_version integer NOT NULL, campaign_id text NOT NULL, causation_id text, correlation_id text,
+    source text NOT NULL, data jsonb NOT NULL, metadata jsonb NOT NULL DEFAULT '{}', time text NOT NULL, recorded_at timestamptz NOT NULL DEFAULT now())`);
+  const versions = new Map();
+  const t0 = now();
+  await runWriters(perWriter, async (c) => {
+    const v = versions.get(c.streamId) ?? 0;
+    versions.set(c.streamId, v + c.events.length);
+    await pool.query(
+      `INSERT INTO "${SCHEMA}".raw_events (stream_id, stream_version, event_id, type, schema_version, campaign_id, causation_id, correlation_id, source, data, time)
+       SELECT $1, $2::bigint + e.ord, (e.ev->>'id')::uuid, e.ev->>'type', (e.ev->>'schemaVersion')::int, e.ev->>'campaignId', e.ev->>'causationId',
+              e.ev->>'correlationId', e.ev->>'source', e.ev->'data', e.ev->>'time'
+         FROM jsonb_array_elements($3::jsonb) WITH ORDINALITY AS e(ev, ord)`,
+      [c.streamId, v, JSON.stringify(c.events)],
+    );
+  });
+  const ms = now() - t0;
+  await pool.query(`DROP TABLE "${SCHEMA}".raw_events`);
+  await pool.end();
+  return ms;
+}
+
+function spawnRelay() {
+  const proc = spawn(process.execPath, [path.join(ROOT, 'libs/eventstore/dist/relay-main.js')], {
+    env: { ...process.env, AEVO_DATABASE_URL: PG_URL, AEVO_DB_SCHEMA: SCHEMA, AEVO_NATS_URL: NATS_URL, AEVO_SUBJECT_PREFIX: PREFIX, AEVO_STREAM: STREAM, AEVO_RELAY_POLL_MS: '200' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const out = [];
+  proc.stdout.on('data', (d) => out.push(String(d)));
+  proc.stderr.on('data', (d) => out.push(String(d)));
+  const exited = new Promise((r) => proc.on('exit', r));
+  return { proc, out, exited };
+}
+
+async function appendAndRelay(store, jsm, perWriter, expectedTotal) {
+  const relay = spawnRelay();
+  const deadline = Date.now() + 60_000;
+  while (!relay.out.join('').includes('resuming from JetStream')) {
+    if (Date.now() > deadline || relay.proc.exitCode !== null) throw new Error(`relay did not start:\n${relay.out.join('')}`);
+    await sleep(20);
+  }
+  const t0 = now();
+  let appendMs = 0;
+  const versions = new Map();
+  const writing = runWriters(perWriter, async (c) => {
+    const v = versions.get(c.streamId) ?? 0;
+    versions.set(c.streamId, v + c.events.length);
+    await store.append(c.streamId, v, c.events);
+  }).then(() => {
+    appendMs = now() - t0;
+  });
+  for (;;) {
+    const info = await jsm.streams.info(STREAM);
+    if (info.state.messages >= expectedTotal) break;
+    await sleep(5);
+  }
+  const ms = now() - t0;
+  await writing;
+  relay.proc.kill('SIGTERM');
+  await relay.exited;
+  return { ms, appendMs };
+}
+
+/** Projections folded during replay: count per type, per-campaign summary, per-stream last version. */
+function foldProjections(events) {
+  const perType = new Map();
+  const perCampaign = new Map();
+  const streams = new Map();
+  for (const e of events) {
+    perType.set(e.type, (perType.get(e.type) ?? 0) + 1);
+    let c = perCampaign.get(e.campaignId);
+    if (!c) perCampaign.set(e.campaignId, (c = { events: 0, firstTime: e.time, lastTime: e.time, lastPosition: 0, failures: 0, paused: false }));
+    c.events++;
+    c.lastTime = e.time;
+    c.lastPosition = e.position;
+    if (e.type === 'WorkerFailed') c.failures++;
+    if (e.type === 'CampaignPaused') c.paused = true;
+    if (e.type === 'CampaignResumed') c.paused = false;
+    streams.set(e.streamId, e.streamVersion);
+  }
+  return { perType, perCampaign, streams };
+}
+
+async function replay(store, total) {
+  const t0 = now();
+  let after = 0;
+  let count = 0;
+  const state = { perType: new Map(), perCampaign: new Map(), streams: new Map() };
+  for (;;) {
+    const page = await store.readAll({ fromPosition: after, limit: 10_000 });
+    if (page.length === 0) break;
+    const p = foldProjections(page);
+    for (const [k, v] of p.perType) state.perType.set(k, (state.perType.get(k) ?? 0) + v);
+    for (const [k, v] of p.perCampaign) {
+      const c = state.perCampaign.get(k);
+      if (!c) state.perCampaign.set(k, v);
+      else Object.assign(c, { events: c.events + v.events, lastTime: v.lastTime, lastPosition: v.lastPosition, failures: c.failures + v.failures, paused: v.paused });
+    }
+    for (const [k, v] of p.streams) state.streams.set(k, v);
+    count += page.length;
+    after = page[page.length - 1].position;
+  }
+  const ms = now() - t0;
+  if (count < total) throw new Error(`replay read ${count} events, expected ${total}`);
+  return { ms, count, types: state.perType.size, campaigns: state.perCampaign.size, streams: state.streams.size };
+}
+
+async function main() {
+  const load0 = os.loadavg();
+  console.log(`# bench/eventstore  ${new Date().toISOString()}  node ${process.version}  ${os.cpus().length} CPUs  loadavg ${load0.map((l) => l.toFixed(2)).join(' ')}`);
+  const admin = new Client({ connectionString: PG_URL });
+  await admin.connect();
+  await admin.query(`CREATE SCHEMA "${SCHEMA}"`);
+  const nc = await connect({ servers: NATS_URL, name: 'bench-eventstore' });
+  const jsm = await jetstreamManager(nc);
+  const store = await es.PostgresEventStore.open({ connectionString: PG_URL, schema: SCHEMA, poolSize: WRITERS + 2 });
+  try {
+    console.log(`nats-server ${nc.info.version}; ${N} events per throughput run, ${WRITERS} concurrent writers`);
+    // Warm-up (JIT, connections, file store) so the first measured baseline is not penalised.
+    const warm = plan(2000, WRITERS, 10, 'warm').flat().flatMap((c) => c.events).map((e, i) => {
+      const stored = { ...e, position: i + 1, streamVersion: 1 };
+      return { e: stored, json: es.relayPayload(stored) };
+    });
+    await rawJetStream(nc, jsm, warm);
+    const rows = [];
+    let appended = 0;
+    for (const batch of [1, 10, 100]) {
+      const perWriter = plan(N, WRITERS, batch, `b${batch}`);
+      const flat = perWriter.flat().flatMap((c) => c.events);
+      const bytes = flat.reduce((s, e) => s + Buffer.byteLength(JSON.stringify(e)), 0) / flat.length;
+      // Raw JetStream publishes the same JSON the relay sends (stored event: envelope + position + version).
+      const payloads = flat.map((e, i) => {
+        const stored = { ...e, position: appended + i + 1, streamVersion: 1 };
+        return { e: stored, json: es.relayPayload(stored) };
+      });
+      const jsMs = await rawJetStream(nc, jsm, payloads);
+      const insMs = await rawInsert(perWriter);
+      const { ms, appendMs } = await appendAndRelay(store, jsm, perWriter, appended + flat.length);
+      appended += flat.length;
+      const eps = (n, t) => (n / t) * 1000;
+      rows.push({ batch, bytes, js: eps(flat.length, jsMs), ins: eps(flat.length, insMs), app: eps(flat.length, appendMs), e2e: eps(flat.length, ms) });
+    }
+    console.log('\nappend+relay (end-to-end until all are acked in JetStream) vs baselines, events/s:');
+    console.log('events/append  avg bytes  raw JetStream  raw INSERT  append only  append+relay  ratio vs JetStream  ratio vs INSERT');
+    for (const r of rows)
+      console.log(
+        `${String(r.batch).padStart(13)}  ${String(Math.round(r.bytes)).padStart(9)}  ${fmt(r.js).padStart(13)}  ${fmt(r.ins).padStart(10)}  ${fmt(r.app).padStart(11)}  ${fmt(r.e2e).padStart(12)}  ${(r.e2e / r.js).toFixed(2).padStart(18)}  ${(r.e2e / r.ins).toFixed(2).padStart(15)}`,
+      );
+    console.log('target: append+relay >= 0.5 x raw JetStream');
+
+    // Replay: fill up to REPLAY events (large appends keep the set-up short), then read all from 0 and fold.
+    const have = await store.headPosition();
+    const fill = plan(Math.max(0, REPLAY - have), WRITERS, 1000, 'replay', 20);
+    for (const calls of fill) for (const c of calls) await store.append(c.streamId, 'any', c.events);
+    const r = await replay(store, REPLAY);
+    console.log(`\nreplay: ${fmt(r.count)} events from position 0 into projections (count per type: ${r.types} types; per-campaign summary: ${r.campaigns} campaigns; per-stream version: ${r.streams} streams)`);
+    console.log(`  ${(r.ms / 1000).toFixed(2)} s = ${fmt((r.count / r.ms) * 1000)} events/s; ${(r.ms / 5000).toFixed(2)} x the 5 s target (< 1 meets it)`);
+  } finally {
+    await store.close();
+    await jsm.streams.delete(STREAM).catch(() => undefined);
+    await jsm.streams.delete(RAW_STREAM).catch(() => undefined);
+    await nc.close();
+    await admin.query(`DROP SCHEMA IF EXISTS "${SCHEMA}" CASCADE`);
+    await admin.end();
+  }
+  console.log(`\nloadavg at end ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} (other work on this machine competes for the same CPUs)`);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
