@@ -107,6 +107,12 @@ export function sampleCampaignLog(opts: SampleLogOptions = {}): EventEnvelope[] 
           budgets: { gpuSeconds: 1e6, llmTokens: 0, submissionsPerRound: 2 },
         },
         constitutionSha256: contentHash('sample constitution'),
+        constitution: {
+          name: 'sample',
+          version: '1',
+          text: 'The leaderboard is authoritative.',
+          rules: { leaderboardAuthoritative: true, plateauRoundsBeforeRotation: 2, deadEndRegistryOnlyGrows: true, promotionRequiresLbGain: true, minThresholdNoiseMultiple: 2, decouplingNoiseMultiple: 2 },
+        },
         initialPolicy: policy,
       } as z.input<typeof CampaignStarted.data>,
       campaignStream,

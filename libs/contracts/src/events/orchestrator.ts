@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { defineEvent } from '../envelope';
 import { Axis } from '../recipe';
 import { Sha256, Slug } from '../ids';
-import { RollingPolicy } from '../policy';
+import { Constitution, RollingPolicy } from '../policy';
 
 export const AgentKind = z.enum(['heuristic', 'claude']);
 export const MetaKind = z.enum(['rules', 'claude']);
@@ -40,7 +40,10 @@ export const CampaignStarted = defineEvent(
   z
     .object({
       config: CampaignConfig,
+      /** sha256 of the constitution file's bytes, as read at campaign start. */
       constitutionSha256: Sha256,
+      /** The parsed constitution, so the log alone tells what the meta-policy was bound by. */
+      constitution: Constitution,
       initialPolicy: RollingPolicy,
     })
     .strict(),

@@ -1,0 +1,207 @@
+import 'reflect-metadata';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import fc from 'fast-check';
+import { connect } from '@nats-io/transport-node';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { CampaignStarted, canonicalJson, DomainError, RoundStarted, sha256Hex, StartCampaign, StartRound, type CommandReply } from '@aevo/contracts';
+import { PostgresEventStore } from '@aevo/eventstore';
+import { CommandClient, createServiceApp, type ServiceApp } from '@aevo/messaging';
+import { writeSubstrateFixture } from '@aevo/substrate-kit';
+import { createTestDb, createTestNatsNames, type TestDb, type TestNatsNames } from '@aevo/testkit';
+import { AppModule } from '../src/app.module';
+import { CampaignService } from '../src/campaign/campaign.service';
+import { ORCHESTRATOR_ROOT } from '../src/campaign/campaign-inputs';
+
+jest.setTimeout(180_000);
+
+describe('orchestrator replicas against PostgreSQL and nats-server', () => {
+  let db: TestDb;
+  let names: TestNatsNames;
+  let store: PostgresEventStore;
+  let substrateDir: string;
+  let client: CommandClient;
+  const replicas: ServiceApp[] = [];
+
+  const campaignPayload = (campaignId: string) => ({
+    campaignId,
+    substratePath: substrateDir,
+    constitutionPath: 'constitutions/default.yaml',
+    rounds: 3,
+    workersPerRound: 4,
+    axes: ['learning-rate', 'data-mix'],
+    anchorSeeds: 2,
+    seed: 7,
+    budgets: { gpuSeconds: 3600, llmTokens: 0, submissionsPerRound: 2 },
+  });
+  const eventsOfType = async (type: string, campaignId?: string) => store.readAll({ types: [type], campaignId });
+
+  beforeAll(async () => {
+    db = await createTestDb();
+    names = createTestNatsNames();
+    store = await PostgresEventStore.open({ connectionString: db.url, schema: db.schema });
+    substrateDir = writeSubstrateFixture(fs.mkdtempSync(path.join(os.tmpdir(), 'aevo-orch-substrate-')));
+    // Two replicas, each with its own store connection pool, in one queue group.
+    for (let i = 0; i < 2; i++) {
+      const replica = await createServiceApp(AppModule, {
+        service: 'orchestrator',
+        natsUrl: names.url,
+        subjectPrefix: names.subjectPrefix,
+        stream: names.stream,
+        databaseUrl: db.url,
+        dbSchema: db.schema,
+        openStore: (cfg) => PostgresEventStore.open({ connectionString: cfg.databaseUrl, schema: cfg.dbSchema, poolSize: 4 }),
+        logger: ['error'],
+      });
+      await replica.app.listen();
+      replicas.push(replica);
+    }
+    client = await CommandClient.connect({ natsUrl: names.url, subjectPrefix: names.subjectPrefix, timeoutMs: 30_000 });
+  });
+
+  afterAll(async () => {
+    await client?.close();
+    for (const r of replicas) await r.app.close();
+    await store?.close();
+    const nc = await connect({ servers: names.url });
+    await (await jetstreamManager(nc)).streams.delete(names.stream).catch(() => undefined);
+    await nc.close();
+    await db?.drop();
+    fs.rmSync(substrateDir, { recursive: true, force: true });
+  });
+
+  it('starts a campaign once, pinning the sha256 of the constitution file, and answers a retry as a duplicate', async () => {
+    const first = await client.send(StartCampaign, campaignPayload('camp-a'), { commandId: 'cmd-start-camp-a' });
+    const bytes = fs.readFileSync(path.join(ORCHESTRATOR_ROOT, 'constitutions/default.yaml'));
+    expect(first).toEqual({ ok: true, commandId: 'cmd-start-camp-a', duplicate: false, result: { campaignId: 'camp-a', constitutionSha256: sha256Hex(bytes), policyRevision: 0 } });
+    const retry = await client.send(StartCampaign, campaignPayload('camp-a'), { commandId: 'cmd-start-camp-a' });
+    expect(retry).toEqual({ ...first, duplicate: true });
+    const other = await client.send(StartCampaign, campaignPayload('camp-a'));
+    expect(!other.ok && other.error.code).toBe('CAMPAIGN_EXISTS');
+
+    const started = await eventsOfType(CampaignStarted.type, 'camp-a');
+    expect(started).toHaveLength(1);
+    expect(started[0]).toMatchObject({ streamId: 'campaign-camp-a', source: 'orchestrator', causationId: 'cmd-start-camp-a' });
+    expect((started[0].data as { initialPolicy: { standingRecipe: unknown } }).initialPolicy.standingRecipe).toEqual({ lr: 0.001, steps: 100, mix: { gravity: 1, cipher: 1 } });
+  });
+
+  it('refuses a campaign whose files are missing or invalid, naming each field, and writes nothing', async () => {
+    const head = await store.headPosition();
+    const reply = await client.send(StartCampaign, { ...campaignPayload('camp-bad'), constitutionPath: 'constitutions/nope.yaml', substratePath: '/nonexistent/substrate' });
+    expect(reply.ok).toBe(false);
+    if (reply.ok) return;
+    expect(reply.error.code).toBe('INVALID_CAMPAIGN_INPUTS');
+    expect(reply.error.issues.map((i) => i.path)).toEqual(['payload.constitutionPath', 'payload.substratePath']);
+    expect(await store.headPosition()).toBe(head);
+  });
+
+  it('starts a round exactly once when two replicas race on the same command (over NATS)', async () => {
+    await client.send(StartCampaign, campaignPayload('camp-race'));
+    const sameId = 'cmd-start-round-race-1';
+    const requests: Array<Promise<CommandReply>> = [];
+    for (let i = 0; i < 24; i++)
+      requests.push(client.send(StartRound, { campaignId: 'camp-race', round: 1 }, i % 2 === 0 ? { commandId: sameId } : {}));
+    const replies = await Promise.all(requests);
+
+    const roundStarted = await eventsOfType(RoundStarted.type, 'camp-race');
+    expect(roundStarted).toHaveLength(1);
+    const winner = roundStarted[0].causationId;
+    const applied = replies.filter((r) => r.ok && !r.duplicate);
+    expect(applied).toHaveLength(1);
+    expect(applied[0].commandId).toBe(winner);
+    for (const r of replies) {
+      if (r.ok) expect(r.commandId).toBe(winner);
+      else expect(r.error.code).toBe('ROUND_ALREADY_STARTED');
+    }
+    // Every retry of the winning command got the same answer.
+    const results = replies.filter((r) => r.ok).map((r) => (r.ok ? canonicalJson(r.result) : ''));
+    expect(new Set(results).size).toBe(1);
+  });
+
+  it('starts a round exactly once when the two replicas’ services race directly', async () => {
+    await client.send(StartCampaign, campaignPayload('camp-race-2'));
+    const [a, b] = replicas.map((r) => r.app.get(CampaignService));
+    const cmd = (i: number) => ({ commandId: `cmd-direct-race-${i}-${Date.now()}`, name: 'StartRound' as const, issuedBy: 'test', correlationId: null, payload: { campaignId: 'camp-race-2', round: 1 } });
+    const outcomes = await Promise.allSettled(Array.from({ length: 16 }, (_, i) => (i % 2 === 0 ? a : b).startRound(cmd(i))));
+    expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(1);
+    for (const o of outcomes)
+      if (o.status === 'rejected') expect(o.reason instanceof DomainError && (o.reason as DomainError).code).toBe('ROUND_ALREADY_STARTED');
+    expect(await eventsOfType(RoundStarted.type, 'camp-race-2')).toHaveLength(1);
+  });
+
+  it('answers 1,000 generated malformed commands with structured errors, changes nothing, and stays up', async () => {
+    const head = await store.headPosition();
+    const validRound = { commandId: 'cmd-valid-round-0001', name: 'StartRound', payload: { campaignId: 'camp-a', round: 1 } };
+    const validCampaign = { commandId: 'cmd-valid-campaign-01', name: 'StartCampaign', payload: campaignPayload('camp-fuzz') };
+    // Each mutation breaks one field in a way the schema must name; no generated value is valid where it is put.
+    const badValue = fc.oneof(
+      fc.constant(null),
+      fc.boolean(),
+      fc.double().filter((x) => !Number.isInteger(x)),
+      fc.constantFrom('', ' ', 'a.b', '*', '>'),
+      fc.array(fc.integer(), { maxLength: 2 }),
+      fc.constant({}),
+    );
+    const mutate = (base: object, paths: string[], value: fc.Arbitrary<unknown>) => fc.record({ base: fc.constant(base), path: fc.constantFrom(...paths), value });
+    const mutation = fc.oneof(
+      mutate(validRound, ['commandId', 'name', 'payload', 'payload.campaignId', 'payload.round'], badValue),
+      mutate(validRound, ['commandId', 'name', 'payload', 'payload.campaignId', 'payload.round'], fc.constant(undefined)),
+      mutate(validCampaign, ['payload.campaignId', 'payload.rounds', 'payload.workersPerRound', 'payload.axes', 'payload.seed', 'payload.budgets', 'payload.budgets.submissionsPerRound'], badValue),
+      mutate(validCampaign, ['commandId', 'payload.substratePath', 'payload.rounds', 'payload.budgets'], fc.constant(undefined)),
+      mutate(validRound, ['surplus', 'payload.surplus'], fc.jsonValue({ maxDepth: 2 })),
+      mutate(validCampaign, ['surplus', 'payload.surplus', 'payload.budgets.surplus'], fc.jsonValue({ maxDepth: 2 })),
+    );
+    const setPath = (obj: unknown, p: string, value: unknown) => {
+      const copy = JSON.parse(JSON.stringify(obj)) as Record<string, unknown>;
+      const keys = p.split('.');
+      let o = copy;
+      for (const k of keys.slice(0, -1)) o = o[k] as Record<string, unknown>;
+      if (value === undefined) delete o[keys[keys.length - 1]];
+      else o[keys[keys.length - 1]] = value;
+      return copy;
+    };
+    const notJson = fc.string({ minLength: 1, maxLength: 40 }).filter((s) => {
+      try {
+        JSON.parse(s);
+        return false;
+      } catch {
+        return true;
+      }
+    });
+    const malformed = fc.oneof(
+      { weight: 6, arbitrary: mutation.map((m) => ({ kind: 'mutation' as const, subject: (m.base as { name: string }).name, body: setPath(m.base, m.path, m.value), path: m.path })) },
+      { weight: 2, arbitrary: notJson.map((s) => ({ kind: 'text' as const, subject: 'StartRound', body: s, path: '(root)' })) },
+      { weight: 2, arbitrary: fc.jsonValue({ maxDepth: 3 }).map((v) => ({ kind: 'json' as const, subject: 'StartCampaign', body: v, path: null })) },
+    );
+    let checked = 0;
+    await fc.assert(
+      fc.asyncProperty(malformed, async (m) => {
+        const reply = await client.sendRaw(m.subject, m.kind === 'text' ? (m.body as string) : JSON.stringify(m.body));
+        checked++;
+        expect(reply.ok).toBe(false);
+        if (reply.ok) return;
+        expect(['INVALID_JSON', 'INVALID_COMMAND']).toContain(reply.error.code);
+        expect(reply.error.message.length).toBeGreaterThan(0);
+        expect(reply.error.issues.length).toBeGreaterThan(0);
+        for (const i of reply.error.issues) {
+          expect(typeof i.path).toBe('string');
+          expect(i.message.length).toBeGreaterThan(0);
+        }
+        if (m.kind === 'mutation') {
+          const named = reply.error.issues.map((i) => i.path);
+          const parent = m.path.split('.').slice(0, -1).join('.');
+          // A surplus key is reported on the object holding it; a wrong object is reported at or below its path.
+          const expected = m.path.endsWith('surplus') ? (parent === '' ? '(root)' : parent) : m.path;
+          expect(named.some((p) => p === expected || p.startsWith(`${expected}.`))).toBe(true);
+        }
+        if (m.kind === 'text') expect(reply.error.code).toBe('INVALID_JSON');
+      }),
+      { numRuns: 1000 },
+    );
+    expect(checked).toBe(1000);
+    expect(await store.headPosition()).toBe(head);
+    const after = await client.send(StartCampaign, campaignPayload('camp-after-fuzz'));
+    expect(after.ok).toBe(true);
+  });
+});
