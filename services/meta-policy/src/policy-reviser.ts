@@ -1,0 +1,107 @@
+import {
+  CampaignStarted,
+  ConstitutionViolationRefused,
+  DomainError,
+  PolicyRevised,
+  createEvent,
+  type DataOf,
+  type EventOf,
+  type RoundEvidenceRecorded,
+} from '@aevo/contracts';
+import { ConcurrencyError, type EventStore } from '@aevo/eventstore';
+import {
+  loadConstitutionFile,
+  metaPolicyDecider,
+  pinnedMismatch,
+  revisionFacts,
+  type MetaPolicyEvent,
+  type MetaPolicyState,
+  type ReviseFromEvidence,
+} from '@aevo/policy-engine';
+import type { MetaAgent } from './claude-meta-agent';
+import { resolveConstitutionPath } from './config';
+
+export const metaStreamId = (campaignId: string, round: number) => `meta-policy-${campaignId}-r${round}`;
+
+export type RevisionOutcome = 'revised' | 'refused' | 'exists';
+
+export interface PolicyReviserOptions {
+  constitutionsRoot: string;
+  agent: MetaAgent | null;
+  log?: (level: 'log' | 'warn' | 'error', message: string) => void;
+}
+
+/**
+ * The meta-policy's application core: from a RoundEvidenceRecorded, load the constitution read-only, let the
+ * Claude meta agent propose when the campaign asks for it, and let the pure decider validate and decide. The
+ * outcome (refusals and the revision) is appended atomically to a one-shot stream per round.
+ */
+export class PolicyReviser {
+  private readonly log: NonNullable<PolicyReviserOptions['log']>;
+  constructor(
+    private readonly store: EventStore,
+    private readonly opts: PolicyReviserOptions,
+  ) {
+    this.log = opts.log ?? (() => undefined);
+  }
+
+  async state(campaignId: string): Promise<{ state: MetaPolicyState; started: DataOf<typeof CampaignStarted> | null }> {
+    const events = await this.store.readAll({ campaignId, types: [CampaignStarted.type, PolicyRevised.type] });
+    const state = events.reduce((s, e) => metaPolicyDecider.evolve(s, e as MetaPolicyEvent), metaPolicyDecider.initialState());
+    const started = events.find((e) => e.type === CampaignStarted.type);
+    return { state, started: started ? (started.data as DataOf<typeof CampaignStarted>) : null };
+  }
+
+  async onEvidence(e: EventOf<typeof RoundEvidenceRecorded>): Promise<RevisionOutcome> {
+    const { round } = e.data;
+    const streamId = metaStreamId(e.campaignId, round);
+    if ((await this.store.streamVersion(streamId)) > 0) return 'exists';
+    const { state, started } = await this.state(e.campaignId);
+    if (!started || !state.policy)
+      throw new DomainError('CAMPAIGN_NOT_STARTED', `campaign ${e.campaignId}: evidence of round ${round} before CampaignStarted`, [{ path: 'campaignId', message: 'no CampaignStarted yet' }]);
+    if (state.revisedRounds.includes(round)) return 'exists';
+    if (state.policy.forRound !== round)
+      // The previous round's revision is not in the log yet: thrown, so the message is redelivered later.
+      throw new DomainError('POLICY_NOT_IN_FORCE', `campaign ${e.campaignId}: latest policy steers round ${state.policy.forRound}, evidence is of round ${round}`, [
+        { path: 'round', message: `waiting for the revision of round ${state.policy.forRound}` },
+      ]);
+
+    // An unreadable file is an operational fault (retried, then dead-lettered); a changed file is a violation.
+    const constitution = loadConstitutionFile(resolveConstitutionPath(this.opts.constitutionsRoot, started.config.constitutionPath));
+    let proposal: ReviseFromEvidence['proposal'] = null;
+    const pinnedOk = pinnedMismatch(constitution, started.constitutionSha256) === null;
+    if (started.config.metaKind === 'claude' && pinnedOk) {
+      if (!this.opts.agent) this.log('warn', `campaign ${e.campaignId} asks for the Claude meta agent, but none is configured (ANTHROPIC_API_KEY); the rule engine revises`);
+      else {
+        const facts = revisionFacts(state.policy, e.data.evidence, constitution.constitution, { campaignAxes: state.campaignAxes });
+        try {
+          proposal = await this.opts.agent.propose(state.policy, e.data.evidence, constitution, facts);
+        } catch (err) {
+          this.log('warn', `campaign ${e.campaignId} round ${round}: meta agent failed (${(err as Error).message}); the rule engine revises`);
+        }
+      }
+    }
+    const decided = metaPolicyDecider.decide(
+      { type: 'ReviseFromEvidence', round, evidence: e.data.evidence, evidenceSha256: e.data.evidenceSha256, constitution, proposal },
+      state,
+    );
+    if (decided.length === 0) return 'exists';
+    const ctx = { campaignId: e.campaignId, streamId, source: 'meta-policy' as const, causationId: e.id };
+    const envelopes = decided.map((d) =>
+      d.type === 'PolicyRevised' ? createEvent(PolicyRevised, d.data, ctx) : createEvent(ConstitutionViolationRefused, d.data as DataOf<typeof ConstitutionViolationRefused>, ctx),
+    );
+    try {
+      const res = await this.store.append(streamId, 'no-stream', envelopes, { commandId: `${streamId}-once` });
+      if (res.duplicate) return 'exists';
+    } catch (err) {
+      if (err instanceof ConcurrencyError) return 'exists';
+      throw err;
+    }
+    const refused = decided.filter((d) => d.type === 'ConstitutionViolationRefused');
+    for (const r of refused) this.log('warn', `campaign ${e.campaignId} round ${round}: refused (${(r.data as { rule: string }).rule}): ${(r.data as { detail: string }).detail}`);
+    const revised = decided.find((d) => d.type === 'PolicyRevised');
+    if (!revised) return 'refused';
+    this.log('log', `campaign ${e.campaignId} round ${round}: policy revision ${(revised.data as DataOf<typeof PolicyRevised>).policy.revision} recorded`);
+    return 'revised';
+  }
+}

@@ -1,0 +1,241 @@
+import 'reflect-metadata';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import Anthropic from '@anthropic-ai/sdk';
+import { connect } from '@nats-io/transport-node';
+import { jetstreamManager } from '@nats-io/jetstream';
+import {
+  ConstitutionViolationRefused,
+  PolicyRevised,
+  RoundEvidenceRecorded,
+  contentHash,
+  createEvent,
+  sha256Hex,
+  type DataOf,
+  type EventEnvelope,
+  type RollingPolicy,
+} from '@aevo/contracts';
+import { PostgresEventStore, type StoredEvent } from '@aevo/eventstore';
+import { createServiceApp, type ServiceApp } from '@aevo/messaging';
+import { collectRoundEvidence, testCampaignStarted, testRound, type CandidateSpec } from '@aevo/evidence';
+import { initialPolicy, loadConstitutionFile, replayPolicyRevisions, revisePolicy } from '@aevo/policy-engine';
+import { createTestDb, createTestNatsNames, eventually, type TestDb, type TestNatsNames } from '@aevo/testkit';
+import { ClaudeMetaAgent } from '../src/claude-meta-agent';
+import { MetaPolicyModule } from '../src/meta-policy.module';
+import { PolicyReviser } from '../src/policy-reviser';
+import { LoopbackMessagesApi, type MessagesRequest, type Reply } from './anthropic-loopback';
+
+jest.setTimeout(180_000);
+
+const REPO = path.resolve(__dirname, '../../..');
+const CONSTITUTION = 'deploy/constitutions/default.yaml';
+const constitution = loadConstitutionFile(path.join(REPO, CONSTITUTION));
+const AXES = ['learning-rate', 'schedule', 'steps', 'data-mix', 'synthetic-data'] as const;
+const policy0 = initialPolicy({ constitution: constitution.constitution, standingRecipe: { optim: { lr: 0.001, steps: 400 }, mix: { equation: 1, gravity: 1 } }, axes: [...AXES], anchorSeeds: 3 });
+const anchor = (lb: number): CandidateSpec => ({ axis: 'baseline', dev: 0.6, lb, extraSeedDevs: [0.605, 0.595] });
+const gain: CandidateSpec[] = [anchor(0.55), { axis: 'learning-rate', dev: 0.63, lb: 0.58, changes: [{ path: 'optim.lr', from: 0.001, to: 0.002 }] }];
+const harmful: CandidateSpec[] = [anchor(0.55), { axis: 'steps', dev: 0.5, lb: 0.48, changes: [{ path: 'optim.steps', from: 400, to: 40 }] }];
+
+describe('meta-policy replicas against PostgreSQL and nats-server', () => {
+  let db: TestDb;
+  let names: TestNatsNames;
+  let store: PostgresEventStore;
+  let llm: LoopbackMessagesApi;
+  const replies = new Map<string, (req: MessagesRequest) => Reply>();
+  const replicas: ServiceApp[] = [];
+  const before = fs.readFileSync(path.join(REPO, CONSTITUTION));
+
+  const ofType = async <T>(campaignId: string, type: string) => (await store.readAll({ campaignId, types: [type] })) as Array<StoredEvent & { data: T }>;
+  const revisions = (c: string) => ofType<DataOf<typeof PolicyRevised>>(c, PolicyRevised.type);
+  const refusals = (c: string) => ofType<DataOf<typeof ConstitutionViolationRefused>>(c, ConstitutionViolationRefused.type);
+
+  async function start(campaignId: string, opts: { metaKind?: 'rules' | 'claude'; pinned?: string } = {}) {
+    const e = testCampaignStarted(campaignId, policy0, { constitutionSha256: opts.pinned ?? constitution.sha256, constitution: constitution.constitution, axes: [...AXES] });
+    const data = e.data as { config: Record<string, unknown> };
+    data.config = { ...data.config, metaKind: opts.metaKind ?? 'rules', constitutionPath: CONSTITUTION };
+    await store.append(`campaign-${campaignId}`, 'no-stream', [e]);
+  }
+
+  /** The evidence the collector would record for `specs` under the policy in force. */
+  function evidenceEvent(campaignId: string, round: number, specs: CandidateSpec[], policy: RollingPolicy): EventEnvelope {
+    const evidence = collectRoundEvidence(testRound(specs, { campaignId, round, policy }));
+    return createEvent(
+      RoundEvidenceRecorded,
+      { round, evidence, evidenceSha256: contentHash(evidence), trigger: 'all-in', inputEventIds: [], llm: null },
+      { campaignId, streamId: `collector-${campaignId}-r${round}`, source: 'collector' },
+    );
+  }
+  const record = (e: EventEnvelope) => store.append(e.streamId, 'no-stream', [e]);
+
+  beforeAll(async () => {
+    db = await createTestDb();
+    names = createTestNatsNames();
+    store = await PostgresEventStore.open({ connectionString: db.url, schema: db.schema });
+    llm = await new LoopbackMessagesApi((req) => {
+      const prompt = JSON.stringify(req.messages);
+      for (const [campaignId, reply] of replies) if (prompt.includes(`${campaignId}-r`)) return reply(req);
+      return { status: 400, body: { type: 'error', error: { type: 'invalid_request_error', message: 'no scripted reply' } } };
+    }).start();
+    const agent = new ClaudeMetaAgent(new Anthropic({ apiKey: 'test-key', baseURL: llm.url, maxRetries: 0 }), 'claude-test');
+    for (let i = 0; i < 2; i++) {
+      const replica = await createServiceApp(MetaPolicyModule.forRoot({ settings: { constitutionsRoot: REPO, claude: null }, agent }), {
+        service: 'meta-policy',
+        natsUrl: names.url,
+        subjectPrefix: names.subjectPrefix,
+        stream: names.stream,
+        databaseUrl: db.url,
+        dbSchema: db.schema,
+        openStore: (cfg) => PostgresEventStore.open({ connectionString: cfg.databaseUrl, schema: cfg.dbSchema, poolSize: 4 }),
+        relay: true,
+        server: { nakDelayMs: 300, maxNakDelayMs: 2000, maxDeliver: 20 },
+        logger: ['error'],
+      });
+      await replica.app.listen();
+      replicas.push(replica);
+    }
+  });
+
+  afterAll(async () => {
+    for (const r of replicas) await r.app.close();
+    await store?.close();
+    await llm?.stop();
+    const nc = await connect({ servers: names.url });
+    await (await jetstreamManager(nc)).streams.delete(names.stream).catch(() => undefined);
+    await nc.close();
+    await db?.drop();
+  });
+
+  it('revises with the rule engine once per round, in round order even when round 2’s evidence arrives first', async () => {
+    await start('camp-rules');
+    const e1 = evidenceEvent('camp-rules', 1, gain, policy0);
+    const p1 = revisePolicy(policy0, (e1.data as DataOf<typeof RoundEvidenceRecorded>).evidence, constitution.constitution, { campaignAxes: [...AXES] }).policy;
+    const e2 = evidenceEvent('camp-rules', 2, harmful, p1);
+    await record(e2);
+    await record(e1);
+    const revs = await eventually(async () => {
+      const r = await revisions('camp-rules');
+      return r.length === 2 && r;
+    }, 90_000);
+    expect(revs.map((r) => [r.data.round, r.data.policy.revision, r.data.proposer])).toEqual([
+      [1, 1, 'rules'],
+      [2, 2, 'rules'],
+    ]);
+    expect(revs[0].data.policy).toEqual(p1);
+    expect(revs[0].data).toMatchObject({ evidenceSha256: (e1.data as { evidenceSha256: string }).evidenceSha256, constitutionSha256: constitution.sha256, llm: null });
+    expect(revs[1].data.policy.deadEnds.map((d) => d.id)).toEqual(['dead-end-camp-rules-r2-c1']);
+
+    // Redelivered to both replicas at once: nothing more is written.
+    const reviser = replicas.map((r) => r.app.get(PolicyReviser));
+    const stored = await store.readAll({ campaignId: 'camp-rules', types: [RoundEvidenceRecorded.type] });
+    const outcomes = await Promise.all(stored.flatMap((e) => reviser.map((x) => x.onEvidence(e as never))));
+    expect(new Set(outcomes)).toEqual(new Set(['exists']));
+    expect(await revisions('camp-rules')).toHaveLength(2);
+  });
+
+  it('lets the Claude meta agent propose, with the constitution as its cached system prompt, and keeps a compliant proposal', async () => {
+    await start('camp-claude', { metaKind: 'claude' });
+    const e1 = evidenceEvent('camp-claude', 1, gain, policy0);
+    const rules = revisePolicy(policy0, (e1.data as DataOf<typeof RoundEvidenceRecorded>).evidence, constitution.constitution, { campaignAxes: [...AXES] }).policy;
+    const proposal = {
+      promotedCandidateId: 'camp-claude-r1-c1',
+      standingRecipe: rules.standingRecipe,
+      activeCategory: rules.activeCategory,
+      activeAxes: ['learning-rate', 'schedule'],
+      retiredAxes: rules.retiredAxes,
+      deadEnds: rules.deadEnds,
+      promotionThreshold: 0.015,
+      anchorSeeds: 3,
+      selectionCriterion: rules.selectionCriterion,
+      objective: rules.objective,
+      evidenceRules: rules.evidenceRules,
+      rationale: 'lr 0.002 transferred to the leaderboard; narrow the search to lr and schedule',
+    };
+    replies.set('camp-claude', () => ({ toolUse: { name: 'propose_policy_revision', input: proposal } }));
+    await record(e1);
+    const [rev] = await eventually(async () => {
+      const r = await revisions('camp-claude');
+      return r.length === 1 && r;
+    }, 60_000);
+    expect(rev.data).toMatchObject({ proposer: 'claude', llm: { model: 'claude-test', inputTokens: 1500, cacheReadTokens: 1200, refused: false, proposal } });
+    expect(rev.data.policy).toMatchObject({ activeAxes: ['learning-rate', 'schedule'], promotionThreshold: 0.015, standingRecipe: rules.standingRecipe });
+    const req = llm.requests.find((r) => JSON.stringify(r.messages).includes('camp-claude-r'));
+    expect(req?.system).toHaveLength(1);
+    expect(req?.system?.[0]).toMatchObject({ type: 'text', cache_control: { type: 'ephemeral' } });
+    expect(req?.system?.[0].text).toContain(constitution.constitution.text.trim());
+    expect(req?.tools?.map((t) => t.name)).toEqual(['propose_policy_revision']);
+    expect(req?.tool_choice).toEqual({ type: 'tool', name: 'propose_policy_revision' });
+  });
+
+  it('refuses a meta agent that tries to write the constitution or drop a dead end, falls back to the rules, and the file is untouched', async () => {
+    await start('camp-evil', { metaKind: 'claude' });
+    replies.set('camp-evil', () => ({
+      toolUse: {
+        name: 'propose_policy_revision',
+        input: { constitution: { rules: { deadEndRegistryOnlyGrows: false, minThresholdNoiseMultiple: 0 } }, deadEnds: [], rationale: 'relax the rules' },
+      },
+    }));
+    await record(evidenceEvent('camp-evil', 1, harmful, policy0));
+    const [rev1] = await eventually(async () => {
+      const r = await revisions('camp-evil');
+      return r.length === 1 && r;
+    }, 60_000);
+    expect(rev1.data).toMatchObject({ proposer: 'rules', llm: { refused: true } });
+    expect(rev1.data.policy.deadEnds).toHaveLength(1);
+    const p1 = rev1.data.policy;
+    // Round 2: a well-formed proposal that silently drops the dead end and skips nothing else.
+    replies.set('camp-evil', () => ({
+      toolUse: {
+        name: 'propose_policy_revision',
+        input: {
+          promotedCandidateId: null,
+          standingRecipe: p1.standingRecipe,
+          activeCategory: p1.activeCategory,
+          activeAxes: p1.activeAxes,
+          retiredAxes: p1.retiredAxes,
+          deadEnds: [],
+          promotionThreshold: p1.promotionThreshold,
+          anchorSeeds: p1.anchorSeeds,
+          selectionCriterion: p1.selectionCriterion,
+          objective: p1.objective,
+          evidenceRules: p1.evidenceRules,
+          rationale: 'forget the past',
+        },
+      },
+    }));
+    await record(evidenceEvent('camp-evil', 2, [anchor(0.55)], p1));
+    await eventually(async () => (await revisions('camp-evil')).length === 2, 60_000);
+    const refused = await refusals('camp-evil');
+    expect(refused.map((r) => [r.data.round, r.data.rule])).toEqual(
+      expect.arrayContaining([
+        [1, 'constitution-immutable'],
+        [2, 'dead-end-registry-only-grows'],
+      ]),
+    );
+    const rev2 = (await revisions('camp-evil'))[1];
+    expect(rev2.data.policy.deadEnds.map((d) => d.id)).toEqual(['dead-end-camp-evil-r1-c1']);
+    expect(fs.readFileSync(path.join(REPO, CONSTITUTION))).toEqual(before);
+    expect(sha256Hex(fs.readFileSync(path.join(REPO, CONSTITUTION)))).toBe(constitution.sha256);
+  });
+
+  it('given a constitution that no longer matches the pinned hash, then it refuses and makes no revision', async () => {
+    await start('camp-tampered', { pinned: sha256Hex('the constitution as it was at campaign start') });
+    await record(evidenceEvent('camp-tampered', 1, gain, policy0));
+    const [r] = await eventually(async () => {
+      const x = await refusals('camp-tampered');
+      return x.length === 1 && x;
+    }, 60_000);
+    expect(r.data.rule).toBe('constitution-pinned');
+    expect(await revisions('camp-tampered')).toHaveLength(0);
+  });
+
+  it('replaying the log re-decides every revision byte for byte from recorded proposals, calling no LLM', async () => {
+    const calls = llm.calls;
+    const log = await store.readAll({});
+    for (const c of ['camp-rules', 'camp-claude', 'camp-evil']) {
+      const results = replayPolicyRevisions(c, log, constitution);
+      expect(results.length).toBeGreaterThan(0);
+      for (const r of results) expect(r).toMatchObject({ equal: true, refusalsEqual: true });
+    }
+    expect(llm.calls).toBe(calls);
+  });
+});
