@@ -5,3 +5,4 @@ export * from './round-ledger';
 export * from './prose';
 export * from './replay';
 export * from './fixtures';
+export * from './projection';

@@ -17,8 +17,9 @@ import {
 } from '@aevo/contracts';
 import { PostgresEventStore, type StoredEvent } from '@aevo/eventstore';
 import { createServiceApp, type ServiceApp } from '@aevo/messaging';
-import { collectRoundEvidence, testCampaignStarted, testRound, type CandidateSpec } from '@aevo/evidence';
-import { initialPolicy, loadConstitutionFile, replayPolicyRevisions, revisePolicy } from '@aevo/policy-engine';
+import { collectRoundEvidence, roundEvidenceProjection, testCampaignStarted, testRound, type CandidateSpec } from '@aevo/evidence';
+import { ProjectionRegistry, ProjectionSet } from '@aevo/projections';
+import { initialPolicy, loadConstitutionFile, policyHistoryProjection, replayPolicyRevisions, revisePolicy, type PolicyHistoryState } from '@aevo/policy-engine';
 import { createTestDb, createTestNatsNames, eventually, type TestDb, type TestNatsNames } from '@aevo/testkit';
 import { ClaudeMetaAgent } from '../src/claude-meta-agent';
 import { MetaPolicyModule } from '../src/meta-policy.module';
@@ -237,5 +238,21 @@ describe('meta-policy replicas against PostgreSQL and nats-server', () => {
       for (const r of results) expect(r).toMatchObject({ equal: true, refusalsEqual: true });
     }
     expect(llm.calls).toBe(calls);
+  });
+
+  it('folds the log into the policy-history and round-evidence projections through @aevo/projections', async () => {
+    const log = await store.readAll({});
+    const run = () => new ProjectionSet(new ProjectionRegistry([policyHistoryProjection, roundEvidenceProjection])).applyAll(log);
+    const set = run();
+    expect(run().results().map((r) => r.hash)).toEqual(set.results().map((r) => r.hash));
+    const history = (set.snapshot('policy-history') as PolicyHistoryState)['camp-rules'];
+    const evidence = await store.readAll({ campaignId: 'camp-rules', types: [RoundEvidenceRecorded.type] });
+    const shaOf = (round: number) => (evidence.find((e) => (e.data as { round: number }).round === round)?.data as { evidenceSha256: string }).evidenceSha256;
+    expect(history.revisions.map((r) => [r.revision, r.round, r.evidenceSha256])).toEqual([
+      [0, null, null],
+      [1, 1, shaOf(1)],
+      [2, 2, shaOf(2)],
+    ]);
+    expect(history.revisions[1].changes).toContain('standing recipe: optim.lr 0.001 → 0.002');
   });
 });
