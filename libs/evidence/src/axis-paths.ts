@@ -9,13 +9,13 @@ export type AxisPathPatterns = Record<Axis, RegExp[]>;
 
 export const DEFAULT_AXIS_PATTERNS: AxisPathPatterns = {
   baseline: [],
-  'learning-rate': [/^(lr|learning[_-]?rate|peak[_-]?lr|base[_-]?lr)$/i],
-  schedule: [/^(schedule|scheduler|lr[_-]?schedule|decay|lr[_-]?decay|min[_-]?lr|cosine|cooldown)$/i],
+  'learning-rate': [/^(lr|learning[_-]?rate|peak[_-]?lr|base[_-]?lr|weight[_-]?decay)$/i],
+  schedule: [/^(schedule|scheduler|lr[_-]?schedule|decay|lr[_-]?decay|min[_-]?lr([_-].*)?|cosine|cooldown)$/i],
   warmup: [/warmup/i],
-  steps: [/^(steps|max[_-]?steps|train[_-]?steps|epochs|iterations|num[_-]?steps)$/i],
+  steps: [/^(steps|max[_-]?steps|train[_-]?steps|epochs|iterations|num[_-]?steps|batch[_-]?size|batch)$/i],
   clipping: [/clip/i],
   'lora-capacity': [/^(lora|lora[_-].*|rank|alpha|capacity|d[_-]?model|hidden([_-].*)?|layers|n[_-]?layers?|width|depth|dropout)$/i],
-  'data-mix': [/^(mix|data[_-]?mix|mixture|domain[_-]?weights|weights|domains)$/i],
+  'data-mix': [/^(mix|data[_-]?mix|mixture|domain[_-]?weights|weights|domains|rows)$/i],
   filtering: [/filter|dedup|min[_-]?len|max[_-]?len|quality/i],
   augmentation: [/augment/i],
   'synthetic-data': [/synth|generated|extra[_-]?data/i],

@@ -21,3 +21,28 @@ describe('stats', () => {
     expect(() => spearman([1, 2, 3], [1, 2])).toThrow(/paired/);
   });
 });
+
+import { pathBelongsToAxis } from './axis-paths';
+
+describe('default axis patterns on the reference recipe', () => {
+  it.each([
+    ['train.lr', 'learning-rate'],
+    ['train.min_lr_ratio', 'schedule'],
+    ['train.warmup_steps', 'warmup'],
+    ['train.batch_size', 'steps'],
+    ['train.grad_clip', 'clipping'],
+    ['lora.rank', 'lora-capacity'],
+    ['data.mix.equation', 'data-mix'],
+    ['data.synthetic.count', 'synthetic-data'],
+    ['data.augment.shuffle_examples', 'augmentation'],
+    ['data.filters.dedupe', 'filtering'],
+    ['train.checkpoint_every', 'checkpoint-selection'],
+  ] as const)('%s belongs to %s', (path, axis) => {
+    expect(pathBelongsToAxis(path, axis)).toBe(true);
+    expect(pathBelongsToAxis(path, 'baseline')).toBe(false);
+  });
+  it('a seed change belongs to no axis', () => {
+    expect(pathBelongsToAxis('seed', 'learning-rate')).toBe(false);
+    expect(pathBelongsToAxis('data.mix.equation', 'learning-rate')).toBe(false);
+  });
+});

@@ -61,8 +61,10 @@ function describeChanges(changes: readonly RecipeChange[]): string {
   return changes.map((c) => `${c.path} ${c.from === undefined ? '(unset)' : JSON.stringify(c.from)} → ${JSON.stringify(c.to)}`).join(', ');
 }
 
+/** Same reading as the workers' dead-end matcher: numbers and booleans move up or down, anything else is set. */
 function directionOf(c: RecipeChange): DeadEnd['direction'] {
   if (typeof c.from === 'number' && typeof c.to === 'number') return c.to > c.from ? 'increase' : c.to < c.from ? 'decrease' : 'set';
+  if (typeof c.from === 'boolean' && typeof c.to === 'boolean') return c.to ? 'increase' : 'decrease';
   return 'set';
 }
 
