@@ -1,5 +1,6 @@
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { FrozenPathViolated, createEvent } from '@aevo/contracts';
 import { PostgresEventStore } from '@aevo/eventstore';
 import { createTestDb, type TestDb } from '@aevo/testkit';
 import { parseCsv } from '../src/domain/csv';
@@ -132,6 +133,23 @@ describe('local leaderboard workflow (real PostgreSQL event store)', () => {
       { submissionId: `${c2}-r1-s1`, candidateId: `${c2}-r1-c1`, round: 1, reason: 'invalid-predictions', message: expect.stringMatching(/predict job .* failed \(exit-code, exit 4\)/) },
       { submissionId: `${c2}-r1-s2`, candidateId: `${c2}-r1-c2`, round: 1, reason: 'invalid-predictions', message: expect.stringMatching(/^predictions: 1 prompt\(s\) unanswered, first /) },
     ]);
+  });
+
+  it('rejects the submission of a candidate the substrate service invalidated', async () => {
+    const c = 'lbc7';
+    await wf.onCampaignStarted(campaignStarted(c, { substratePath: FIXTURE, leaderboard: 'local', submissionsPerRound: 1 }));
+    await store.append(`substrate:${c}`, 'any', [
+      createEvent(
+        FrozenPathViolated,
+        { round: 1, candidateId: `${c}-r1-c1`, path: 'harness/score.js', kind: 'frozen-modified', detail: 'sha256 differs', checkedAt: 'round-close' },
+        { campaignId: c, streamId: `substrate:${c}`, source: 'substrate' },
+      ),
+    ]);
+    await wf.onSubmissionRequested(submissionRequested(c, 1, makeSandbox(home, `${c}-r1-c1`, { skill: 1 })));
+    await wf.onSubmissionRequested(submissionRequested(c, 2, makeSandbox(home, `${c}-r1-c2`, { skill: 1 })));
+    const events = (await store.readStream(streamIdOf(c))).map((e) => ({ type: e.type, data: e.data }));
+    expect(events.map((e) => e.type)).toEqual(['LeaderboardOpened', 'SubmissionRejected', 'SubmissionAccepted', 'JobRequested']);
+    expect(events[1].data).toMatchObject({ reason: 'candidate-invalidated', message: `candidate ${c}-r1-c1 is invalidated (harness/score.js: frozen-modified); it is not scored` });
   });
 
   it('unseals the private scores once, on command', async () => {

@@ -205,8 +205,12 @@ export class LeaderboardWorkflow {
   async onSubmissionRequested(e: EventOf<typeof SubmissionRequested>): Promise<LeaderboardEvent[]> {
     const s = await this.state(e.campaignId);
     if (s.submissions[e.data.submissionId]) return [];
-    const predict = s.board ? await this.buildPredictJob(e) : { ok: false as const, problem: 'no board' };
-    return this.decide(e.campaignId, { type: 'RequestSubmission', request: e.data, predict }, { id: e.id, correlationId: e.correlationId });
+    const violation = (await this.store.readAll({ campaignId: e.campaignId, types: ['FrozenPathViolated'] })).find(
+      (v) => (v.data as { candidateId: string }).candidateId === e.data.candidateId,
+    );
+    const invalidated = violation ? `${(violation.data as { path: string }).path}: ${(violation.data as { kind: string }).kind}` : null;
+    const predict = s.board && !invalidated ? await this.buildPredictJob(e) : { ok: false as const, problem: 'not built' };
+    return this.decide(e.campaignId, { type: 'RequestSubmission', request: e.data, predict, invalidated }, { id: e.id, correlationId: e.correlationId });
   }
 
   private async buildPredictJob(e: EventOf<typeof SubmissionRequested>): Promise<{ ok: true; job: JobSpec } | { ok: false; problem: string }> {

@@ -81,6 +81,18 @@ describe('leaderboard decider', () => {
       .then((events) => expect(events).toEqual([expect.objectContaining({ type: 'SubmissionRejected', data: expect.objectContaining({ reason: 'board-error', message: expect.stringMatching(/no leaderboard section/) }) })]));
   });
 
+  it('given an invalidated candidate, then its submission is rejected without taking a slot', () => {
+    spec
+      .given([opened('local')])
+      .when({ ...submit(1), invalidated: 'harness/evaluate.py: frozen-modified' })
+      .then([
+        {
+          type: 'SubmissionRejected',
+          data: { submissionId: 'c1-r1-s1', candidateId: 'c1-r1-c1', round: 1, reason: 'candidate-invalidated', message: 'candidate c1-r1-c1 is invalidated (harness/evaluate.py: frozen-modified); it is not scored' },
+        },
+      ]);
+  });
+
   it('given a submission whose predict job cannot be built, then it is rejected without taking a slot', () => {
     spec
       .given([opened('local')])

@@ -43,6 +43,8 @@ export type LeaderboardCommand =
       request: DataOf<typeof SubmissionRequested>;
       /** The predict job for it, or why none could be built (e.g. the checkpoint is not in the sandbox). */
       predict: { ok: true; job: JobSpec } | { ok: false; problem: string };
+      /** A recorded FrozenPathViolated of the candidate (its description), or null: invalid candidates are never scored. */
+      invalidated?: string | null;
     }
   | { type: 'RecordBoardAccepted'; submissionId: string; externalRef: string }
   | { type: 'RecordPublicScore'; submissionId: string; publicScore: number; publicDomains: Record<string, number> | null }
@@ -205,6 +207,7 @@ function decideRequest(command: Extract<LeaderboardCommand, { type: 'RequestSubm
   if (!state.board)
     throw new DomainError('LEADERBOARD_NOT_OPEN', `the leaderboard has not been opened for this campaign yet (CampaignStarted not processed); retry later`);
   if (state.unsealed) return reject('board-error', 'the private leaderboard was already unsealed: the campaign is in its final audit');
+  if (command.invalidated) return reject('candidate-invalidated', `candidate ${r.candidateId} is invalidated (${command.invalidated}); it is not scored`);
   const used = slotsUsed(state, r.round);
   const limit = state.board.submissionsPerRound;
   if (used >= limit)
