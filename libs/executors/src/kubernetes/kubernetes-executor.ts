@@ -1,0 +1,606 @@
+import { appendFileSync, existsSync, mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { Writable } from 'node:stream';
+import type * as K8s from '@kubernetes/client-node';
+import { EventDelivery } from '../delivery';
+import { DIVERGED_EXIT_CODE, logHasDivergedLine, readLogTail } from '../log-file';
+import type { CancelResult, Executor, ExecutorEvent, ExecutorJob, ExecutorListener, FailureReason, JobOutcome, JobPhase, JobView, SubmitResult } from '../types';
+import { loadClientNode } from './client';
+import { ANNOTATIONS, buildJobManifest, CONTAINER_NAME, managedSelector, type KubernetesJobConfig } from './manifest';
+import { gpuCountOf, isoOf, observeJob, type JobObject, type ObservedJob } from './observe';
+import { kubernetesJobName } from './names';
+
+export interface KubernetesExecutorOptions extends KubernetesJobConfig {
+  kubeConfig: K8s.KubeConfig;
+  /** Where dispatch writes each job's log (`<logDir>/<jobId>.log`), usually `<AEVO_HOME>/logs`. */
+  logDir: string;
+  logTailLines?: number;
+  /** Wait before reconnecting a log stream or a failed watch (doubles up to 30 s for the watch). Default 500 ms. */
+  reconnectMs?: number;
+  onError?: (err: unknown, context: string) => void;
+}
+
+interface Tracked {
+  jobId: string;
+  campaignId: string;
+  name: string;
+  gpu: number;
+  phase: JobPhase;
+  attempt: number;
+  startedAt: string | null;
+  outcome: JobOutcome | null;
+  finishing: boolean;
+  acknowledged: boolean;
+  logPath: string;
+  /** Newest log timestamp written (ns since epoch), to drop lines a reconnect sends again. */
+  lastLogTs: bigint | null;
+  logPod: string | null;
+  logAbort: AbortController | null;
+  logFollowing: boolean;
+}
+
+interface PodObject {
+  metadata?: { name?: string; creationTimestamp?: string | Date };
+  status?: {
+    phase?: string;
+    containerStatuses?: Array<{ name?: string; state?: { terminated?: { exitCode?: number } }; lastState?: { terminated?: { exitCode?: number } } }>;
+  };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** A wait that does not keep the process alive (for bounded waits during shutdown). */
+const idle = (ms: number) => new Promise((r) => setTimeout(r, ms).unref());
+const statusCode = (err: unknown): number | undefined => {
+  const e = err as { code?: unknown; statusCode?: unknown };
+  return typeof e?.code === 'number' ? e.code : typeof e?.statusCode === 'number' ? e.statusCode : undefined;
+};
+
+/** "2024-05-01T10:00:00.123456789Z" → ns since epoch (RFC3339Nano drops trailing zeros, so compare as numbers). */
+export function parseLogTimestamp(ts: string): bigint | null {
+  const m = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2})$/.exec(ts);
+  if (!m) return null;
+  const secs = Date.parse(`${m[1]}${m[3]}`);
+  if (Number.isNaN(secs)) return null;
+  return BigInt(secs) * 1_000_000n + BigInt((m[2] ?? '').padEnd(9, '0'));
+}
+
+/**
+ * Runs jobs as batch/v1 Jobs queued by Kueue. The cluster is the record: every Job carries labels and annotations
+ * with the ids it runs, so a restarted dispatch lists its Jobs and picks up where it was. Job state comes from a
+ * watch (resumed from the last resourceVersion, relisted on 410 Gone); pod logs are followed into the local log
+ * file and reconnected when the stream drops.
+ */
+export class KubernetesExecutor implements Executor {
+  readonly kind = 'kubernetes' as const;
+  private readonly batch: K8s.BatchV1Api;
+  private readonly core: K8s.CoreV1Api;
+  private readonly watcher: K8s.Watch;
+  private readonly logClient: K8s.Log;
+  private readonly delivery: EventDelivery;
+  private readonly tracked = new Map<string, Tracked>();
+  private readonly byName = new Map<string, string>();
+  private resourceVersion: string | null = null;
+  private watchAbort: AbortController | null = null;
+  private watchLoopDone: Promise<void> | null = null;
+  private recovered: Promise<JobView[]> | null = null;
+  private closed = false;
+  /** How many times the Job list was read (1 at start, +1 per 410 relist). */
+  relists = 0;
+
+  constructor(private readonly opts: KubernetesExecutorOptions) {
+    const k8s = loadClientNode();
+    this.batch = opts.kubeConfig.makeApiClient(k8s.BatchV1Api);
+    this.core = opts.kubeConfig.makeApiClient(k8s.CoreV1Api);
+    this.watcher = new k8s.Watch(opts.kubeConfig);
+    this.logClient = new k8s.Log(opts.kubeConfig);
+    mkdirSync(opts.logDir, { recursive: true });
+    this.delivery = new EventDelivery({ onError: (err) => this.reportError(err, 'listener') });
+  }
+
+  on(listener: ExecutorListener): () => void {
+    return this.delivery.on(listener);
+  }
+
+  drained(): Promise<void> {
+    return this.delivery.drained();
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  recover(): Promise<JobView[]> {
+    this.recovered ??= (async () => {
+      await this.relist();
+      this.watchLoopDone = this.watchLoop();
+      return this.views();
+    })();
+    return this.recovered;
+  }
+
+  async submit(job: ExecutorJob): Promise<SubmitResult> {
+    this.assertOpen();
+    await this.recover();
+    const { spec } = job;
+    const known = this.tracked.get(spec.jobId);
+    if (known) return { accepted: false, queuePosition: 0, view: this.toView(known) };
+    const t = this.track(spec.jobId, job.campaignId, kubernetesJobName(spec.jobId), spec.resources.gpu);
+    let body: Record<string, unknown>;
+    try {
+      body = buildJobManifest(this.opts, job);
+    } catch (err) {
+      await this.finishWith(t, { status: 'failed', reason: 'executor-error', exitCode: null, message: (err as Error).message }, null);
+      return { accepted: true, queuePosition: 0, view: this.toView(t) };
+    }
+    try {
+      const created = (await this.batch.createNamespacedJob({ namespace: this.opts.namespace, body: body as K8s.V1Job })) as JobObject;
+      this.reconcile(created);
+      return { accepted: true, queuePosition: 0, view: this.toView(t) };
+    } catch (err) {
+      const code = statusCode(err);
+      if (code === 409) {
+        // Deterministic name: a Job by this name is this job, created before (a redelivery, or a previous instance).
+        const existing = (await this.batch.readNamespacedJob({ name: t.name, namespace: this.opts.namespace })) as JobObject;
+        const owner = existing.metadata?.annotations?.[ANNOTATIONS.jobId];
+        if (owner !== spec.jobId) {
+          this.untrack(t);
+          throw new Error(`Kubernetes Job ${t.name} exists but belongs to job "${owner ?? '(no aevo annotation)'}", not "${spec.jobId}"`);
+        }
+        this.reconcile(existing);
+        return { accepted: false, queuePosition: 0, view: this.toView(t) };
+      }
+      if (code !== undefined && code >= 400 && code < 500 && code !== 429) {
+        // The API server refused this Job for good (invalid, forbidden, quota): retrying cannot help.
+        await this.finishWith(t, { status: 'failed', reason: 'executor-error', exitCode: null, message: `Kubernetes refused Job ${t.name} (HTTP ${code}): ${apiMessage(err)}` }, null);
+        return { accepted: true, queuePosition: 0, view: this.toView(t) };
+      }
+      this.untrack(t);
+      throw err; // transient (5xx, 429, network): the caller retries the same jobId
+    }
+  }
+
+  async cancel(jobId: string, reason: string): Promise<CancelResult> {
+    this.assertOpen();
+    await this.recover();
+    const t = this.tracked.get(jobId);
+    if (!t) return 'not-found';
+    if (t.phase === 'finished' || t.outcome) return 'already-finished';
+    if (t.finishing) return 'cancelling';
+    t.finishing = true;
+    try {
+      await this.batch.deleteNamespacedJob({ name: t.name, namespace: this.opts.namespace, propagationPolicy: 'Background' });
+    } catch (err) {
+      if (statusCode(err) !== 404) {
+        t.finishing = false;
+        throw err;
+      }
+    }
+    this.stopLogs(t);
+    await this.finishWith(t, { status: 'cancelled', reason: null, exitCode: null, message: reason }, new Date().toISOString());
+    return 'cancelling';
+  }
+
+  async acknowledge(jobId: string): Promise<void> {
+    const t = this.tracked.get(jobId);
+    if (t && t.phase === 'finished') t.acknowledged = true;
+  }
+
+  view(jobId: string): JobView | undefined {
+    const t = this.tracked.get(jobId);
+    return t ? this.toView(t) : undefined;
+  }
+
+  views(): JobView[] {
+    return [...this.tracked.values()].map((t) => this.toView(t));
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.watchAbort?.abort();
+    for (const t of this.tracked.values()) this.stopLogs(t);
+    this.delivery.close();
+    // A watch request still waiting for its response headers cannot be aborted through client-node; do not wait on it.
+    await Promise.race([this.watchLoopDone?.catch(() => undefined), idle(2000)]);
+  }
+
+  // ---------------------------------------------------------------- list + watch
+
+  private async relist(): Promise<void> {
+    const list = await this.batch.listNamespacedJob({ namespace: this.opts.namespace, labelSelector: managedSelector(this.opts) });
+    this.relists++;
+    const seen = new Set<string>();
+    for (const item of list.items as JobObject[]) {
+      const jobId = item.metadata?.annotations?.[ANNOTATIONS.jobId];
+      if (jobId) seen.add(jobId);
+      this.reconcile(item);
+    }
+    // Jobs we track that the list no longer has were deleted while no watch was open.
+    for (const t of this.tracked.values()) {
+      if (seen.has(t.jobId) || t.phase === 'finished' || t.finishing) continue;
+      try {
+        const job = (await this.batch.readNamespacedJob({ name: t.name, namespace: this.opts.namespace })) as JobObject;
+        this.reconcile(job); // created after the list was taken
+      } catch (err) {
+        if (statusCode(err) === 404) this.onDeleted({ metadata: { name: t.name, annotations: { [ANNOTATIONS.jobId]: t.jobId } } });
+        else throw err;
+      }
+    }
+    this.resourceVersion = list.metadata?.resourceVersion ?? null;
+  }
+
+  private async watchLoop(): Promise<void> {
+    let backoff = this.opts.reconnectMs ?? 500;
+    while (!this.closed) {
+      try {
+        if (this.resourceVersion == null) await this.relist();
+        const result = await this.watchOnce();
+        if (result === 'expired') {
+          this.resourceVersion = null; // 410 Gone: the history we asked for is compacted; relist
+          await sleep(this.opts.reconnectMs ?? 500);
+        }
+        if (result === 'error') {
+          await sleep(backoff);
+          backoff = Math.min(backoff * 2, 30_000);
+        } else backoff = this.opts.reconnectMs ?? 500;
+      } catch (err) {
+        if (this.closed) break;
+        this.reportError(err, 'watch');
+        if (statusCode(err) === 410) this.resourceVersion = null;
+        await sleep(backoff);
+        backoff = Math.min(backoff * 2, 30_000);
+      }
+    }
+  }
+
+  private watchOnce(): Promise<'expired' | 'closed' | 'error'> {
+    return new Promise((resolveWatch) => {
+      let expired = false;
+      let failed = false;
+      const path = `/apis/batch/v1/namespaces/${encodeURIComponent(this.opts.namespace)}/jobs`;
+      const query = { labelSelector: managedSelector(this.opts), resourceVersion: this.resourceVersion ?? undefined, allowWatchBookmarks: true };
+      this.watcher
+        .watch(
+          path,
+          query,
+          (type: string, obj: unknown) => {
+            const o = obj as JobObject & { code?: number; message?: string };
+            if (type === 'ERROR') {
+              if (o?.code === 410) expired = true;
+              else {
+                failed = true;
+                this.reportError(new Error(`watch error ${o?.code ?? '?'}: ${o?.message ?? ''}`), 'watch');
+              }
+              this.watchAbort?.abort();
+              return;
+            }
+            const rv = o?.metadata?.resourceVersion;
+            if (rv) this.resourceVersion = rv;
+            if (type === 'BOOKMARK') return;
+            if (type === 'DELETED') this.onDeleted(o);
+            else this.reconcile(o);
+          },
+          (err: unknown) => {
+            if (statusCode(err) === 410) expired = true;
+            else if (err && !this.closed && !expired && (err as Error).name !== 'AbortError') {
+              failed = true;
+              this.reportError(err, 'watch');
+            }
+            resolveWatch(expired ? 'expired' : failed ? 'error' : 'closed');
+          },
+        )
+        .then((ctrl) => {
+          this.watchAbort = ctrl;
+          if (this.closed) ctrl.abort();
+        })
+        .catch((err) => {
+          this.reportError(err, 'watch');
+          resolveWatch('error');
+        });
+    });
+  }
+
+  // ---------------------------------------------------------------- state
+
+  private track(jobId: string, campaignId: string, name: string, gpu: number): Tracked {
+    const t: Tracked = {
+      jobId,
+      campaignId,
+      name,
+      gpu,
+      phase: 'queued',
+      attempt: 0,
+      startedAt: null,
+      outcome: null,
+      finishing: false,
+      acknowledged: false,
+      logPath: join(resolve(this.opts.logDir), `${jobId}.log`),
+      lastLogTs: null,
+      logPod: null,
+      logAbort: null,
+      logFollowing: false,
+    };
+    this.tracked.set(jobId, t);
+    this.byName.set(name, jobId);
+    return t;
+  }
+
+  private untrack(t: Tracked): void {
+    this.tracked.delete(t.jobId);
+    this.byName.delete(t.name);
+  }
+
+  /** The tracked job for a Job object; a managed Job we did not know (created by an earlier instance) is adopted. */
+  private trackedFor(job: JobObject): Tracked | null {
+    const ann = job.metadata?.annotations ?? {};
+    const jobId = ann[ANNOTATIONS.jobId] ?? (job.metadata?.name ? this.byName.get(job.metadata.name) : undefined);
+    if (!jobId) return null;
+    const known = this.tracked.get(jobId);
+    if (known) return known;
+    const campaignId = ann[ANNOTATIONS.campaignId];
+    if (!campaignId || !job.metadata?.name) return null;
+    return this.track(jobId, campaignId, job.metadata.name, gpuCountOf(job));
+  }
+
+  private reconcile(job: JobObject): void {
+    if (this.closed) return;
+    const t = this.trackedFor(job);
+    if (!t || t.phase === 'finished' || t.finishing) return;
+    const o = observeJob(job);
+    switch (o.phase) {
+      case 'queued':
+        if (o.suspended && t.phase === 'running') {
+          t.phase = 'preempted';
+          this.stopLogs(t);
+          this.emit({ type: 'preempted', jobId: t.jobId, campaignId: t.campaignId, reason: 'Kueue suspended the Job (preempted or quota reclaimed); it resumes when admitted again' });
+        }
+        return;
+      case 'running':
+        if (t.phase !== 'running') this.markStarted(t, o.startedAt);
+        void this.followLogs(t);
+        return;
+      default:
+        if (t.phase !== 'running' && o.startedAt) this.markStarted(t, o.startedAt); // ran entirely between two looks
+        t.finishing = true;
+        void this.finishFromJob(t, o).catch((err) => {
+          t.finishing = false;
+          this.reportError(err, `finishing ${t.jobId}`);
+        });
+    }
+  }
+
+  private markStarted(t: Tracked, startedAt: string | null): void {
+    t.phase = 'running';
+    t.attempt += 1;
+    t.startedAt = startedAt ?? new Date().toISOString();
+    this.emit({ type: 'started', jobId: t.jobId, campaignId: t.campaignId, slot: null, handle: `job:${this.opts.namespace}/${t.name}`, attempt: t.attempt, startedAt: t.startedAt });
+  }
+
+  private onDeleted(job: JobObject): void {
+    const t = this.trackedFor(job);
+    if (!t || t.phase === 'finished' || t.finishing) return;
+    const o = observeJob(job);
+    t.finishing = true;
+    if (o.phase === 'succeeded' || o.phase === 'failed') {
+      void this.finishFromJob(t, o).catch((err) => this.reportError(err, `finishing ${t.jobId}`));
+      return;
+    }
+    this.stopLogs(t);
+    void this.finishWith(t, { status: 'failed', reason: 'lost', exitCode: null, message: `Kubernetes Job ${t.name} was deleted outside dispatch before it finished` }, new Date().toISOString());
+  }
+
+  private async finishFromJob(t: Tracked, o: Extract<ObservedJob, { phase: 'succeeded' | 'failed' }>): Promise<void> {
+    this.stopLogs(t);
+    const pod = await this.latestPod(t).catch(() => null);
+    if (pod?.metadata?.name) await this.fetchLogOnce(t, pod.metadata.name).catch(() => undefined);
+    const exitCode = exitCodeOf(pod);
+    const diverged = exitCode === DIVERGED_EXIT_CODE || (await logHasDivergedLine(t.logPath));
+    let result: { status: JobOutcome['status']; reason: FailureReason | null; exitCode: number | null; message: string };
+    if (o.phase === 'succeeded')
+      result = diverged
+        ? { status: 'failed', reason: 'diverged', exitCode: exitCode ?? 0, message: 'training diverged (DIVERGED in the log)' }
+        : { status: 'succeeded', reason: null, exitCode: 0, message: 'Job complete' };
+    else if (diverged && o.reason !== 'deadline-exceeded') result = { status: 'failed', reason: 'diverged', exitCode, message: `training diverged (${o.message})` };
+    else result = { status: 'failed', reason: o.reason, exitCode, message: o.message };
+    if (o.startedAt) t.startedAt = o.startedAt;
+    await this.finishWith(t, result, o.finishedAt);
+  }
+
+  private async finishWith(
+    t: Tracked,
+    result: { status: JobOutcome['status']; reason: FailureReason | null; exitCode: number | null; message: string },
+    finishedAt: string | null,
+  ): Promise<void> {
+    const end = finishedAt ?? new Date().toISOString();
+    const wallSeconds = t.startedAt ? Math.max(0, (Date.parse(end) - Date.parse(t.startedAt)) / 1000) : 0;
+    const outcome: JobOutcome = {
+      ...result,
+      wallSeconds: round3(wallSeconds),
+      gpuSeconds: round3(t.gpu * wallSeconds),
+      gpuCount: t.gpu,
+      budgetUnit: 'gpu-seconds',
+      logTail: await readLogTail(t.logPath, this.opts.logTailLines ?? 50),
+      logPath: existsSync(t.logPath) ? t.logPath : null,
+      startedAt: t.startedAt,
+      finishedAt: end,
+    };
+    t.outcome = outcome;
+    t.phase = 'finished';
+    this.emit({ type: 'finished', jobId: t.jobId, campaignId: t.campaignId, outcome });
+  }
+
+  // ---------------------------------------------------------------- logs
+
+  private async latestPod(t: Tracked): Promise<PodObject | null> {
+    const pods = await this.core.listNamespacedPod({ namespace: this.opts.namespace, labelSelector: `batch.kubernetes.io/job-name=${t.name}` });
+    const items = (pods.items as PodObject[]).slice().sort((a, b) => (isoOf(a.metadata?.creationTimestamp) ?? '').localeCompare(isoOf(b.metadata?.creationTimestamp) ?? ''));
+    return items[items.length - 1] ?? null;
+  }
+
+  /** Follows the running pod's log into the log file; reconnects (deduplicating by timestamp) until the job stops running. */
+  private async followLogs(t: Tracked): Promise<void> {
+    if (t.logFollowing) return;
+    t.logFollowing = true;
+    try {
+      while (!this.closed && t.phase === 'running' && !t.finishing) {
+        const pod = await this.latestPod(t).catch(() => null);
+        const podName = pod?.metadata?.name;
+        if (podName && pod?.status?.phase !== 'Pending') {
+          if (podName !== t.logPod) {
+            t.logPod = podName; // a new pod (retry, or resumed after preemption) has a log of its own
+            t.lastLogTs = null;
+          }
+          await this.streamLog(t, podName, true).catch((err) => this.reportError(err, `log of ${t.jobId}`));
+        }
+        if (!this.closed && t.phase === 'running' && !t.finishing) await sleep(this.opts.reconnectMs ?? 500);
+      }
+    } finally {
+      t.logFollowing = false;
+    }
+  }
+
+  private fetchLogOnce(t: Tracked, podName: string): Promise<void> {
+    if (podName !== t.logPod) {
+      t.logPod = podName;
+      t.lastLogTs = null;
+    }
+    return this.streamLog(t, podName, false);
+  }
+
+  /** One log request; resolves when the server ends the response, the connection drops or it is aborted. */
+  private streamLog(t: Tracked, podName: string, follow: boolean): Promise<void> {
+    return new Promise<void>((resolveStream, rejectStream) => {
+      let partial = '';
+      let settled = false;
+      const done = () => {
+        if (settled) return;
+        settled = true;
+        if (partial) this.writeLogLine(t, partial);
+        partial = '';
+        resolveStream();
+      };
+      const sink = new Writable({
+        write: (chunk: Buffer, _enc, cb) => {
+          const text = partial + chunk.toString('utf8');
+          const lines = text.split('\n');
+          partial = lines.pop() ?? '';
+          for (const line of lines) this.writeLogLine(t, line);
+          cb();
+        },
+      });
+      sink.on('finish', done);
+      sink.on('error', done);
+      // client-node pipes the response body into the sink; a dropped connection does not end the sink, so watch the source.
+      sink.on('pipe', (src) => {
+        src.once('error', done);
+        src.once('close', done);
+      });
+      const since = t.lastLogTs != null ? new Date(Number(t.lastLogTs / 1_000_000_000n) * 1000).toISOString().replace(/\.\d+Z$/, 'Z') : undefined;
+      this.logClient
+        .log(this.opts.namespace, podName, CONTAINER_NAME, sink, { follow, timestamps: true, sinceTime: since })
+        .then((ctrl) => {
+          t.logAbort = ctrl;
+          if (settled || this.closed || t.finishing) ctrl.abort();
+        })
+        .catch((err) => {
+          settled = true;
+          rejectStream(err);
+        });
+    });
+  }
+
+  private writeLogLine(t: Tracked, raw: string): void {
+    if (this.closed) return; // the next instance owns the log file now
+    const line = raw.replace(/\r$/, '');
+    const sp = line.indexOf(' ');
+    const ts = sp > 0 ? parseLogTimestamp(line.slice(0, sp)) : null;
+    if (ts != null) {
+      if (t.lastLogTs != null && ts <= t.lastLogTs) return; // sent again after a reconnect
+      t.lastLogTs = ts;
+    }
+    appendFileSync(t.logPath, `${ts != null ? line.slice(sp + 1) : line}\n`);
+  }
+
+  private stopLogs(t: Tracked): void {
+    t.logAbort?.abort();
+    t.logAbort = null;
+  }
+
+  // ---------------------------------------------------------------- misc
+
+  private emit(e: ExecutorEvent): void {
+    if (!this.closed) this.delivery.emit(e);
+  }
+
+  private toView(t: Tracked): JobView {
+    return {
+      jobId: t.jobId,
+      campaignId: t.campaignId,
+      phase: t.phase,
+      attempt: t.attempt,
+      slot: null,
+      handle: `job:${this.opts.namespace}/${t.name}`,
+      outcome: t.outcome,
+      acknowledged: t.acknowledged,
+    };
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new Error('the Kubernetes executor is closed');
+  }
+
+  private reportError(err: unknown, context: string): void {
+    this.opts.onError?.(err, context);
+  }
+}
+
+function exitCodeOf(pod: PodObject | null): number | null {
+  const cs = pod?.status?.containerStatuses?.find((c) => c.name === CONTAINER_NAME) ?? pod?.status?.containerStatuses?.[0];
+  const code = cs?.state?.terminated?.exitCode ?? cs?.lastState?.terminated?.exitCode;
+  return typeof code === 'number' ? code : null;
+}
+
+function apiMessage(err: unknown): string {
+  const body = (err as { body?: unknown }).body;
+  if (body && typeof body === 'object' && 'message' in body) return String((body as { message: unknown }).message);
+  if (typeof body === 'string') {
+    try {
+      return String((JSON.parse(body) as { message?: unknown }).message ?? body);
+    } catch {
+      return body;
+    }
+  }
+  return (err as Error).message;
+}
+
+const round3 = (x: number) => Math.round(x * 1000) / 1000;
+
+/** Kubernetes executor settings from the environment; throws naming the missing variable. */
+export function kubernetesJobConfigFromEnv(env: NodeJS.ProcessEnv = process.env): KubernetesJobConfig {
+  const need = (name: string): string => {
+    const v = env[name];
+    if (!v) throw new Error(`${name} is required when AEVO_EXECUTOR=kubernetes`);
+    return v;
+  };
+  const prio = (name: string) => env[name] || undefined;
+  const int = (name: string, dflt: number) => {
+    const raw = env[name];
+    if (!raw) return dflt;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < 0) throw new Error(`${name}: expected a non-negative integer, got "${raw}"`);
+    return n;
+  };
+  const home = env.AEVO_HOME || '.aevo';
+  return {
+    namespace: env.AEVO_K8S_NAMESPACE || 'aevo-jobs',
+    image: need('AEVO_K8S_IMAGE'),
+    queueName: env.AEVO_K8S_QUEUE || 'aevo-training',
+    priorityClasses: { high: prio('AEVO_K8S_PRIORITY_HIGH'), normal: prio('AEVO_K8S_PRIORITY_NORMAL'), low: prio('AEVO_K8S_PRIORITY_LOW') },
+    pvcClaimName: env.AEVO_K8S_PVC || 'aevo-home',
+    sandboxRoot: home,
+    mountPath: env.AEVO_K8S_MOUNT_PATH || '/var/lib/aevo',
+    backoffLimit: int('AEVO_K8S_BACKOFF_LIMIT', 1),
+    ttlSecondsAfterFinished: int('AEVO_K8S_TTL_SECONDS', 86_400),
+    serviceAccountName: env.AEVO_K8S_JOB_SERVICE_ACCOUNT || undefined,
+    instance: env.AEVO_K8S_INSTANCE || 'default',
+  };
+}
