@@ -119,6 +119,7 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
     const { events, commands } = this.classifyHandlers();
     const nc = await connect({ servers: natsServers(this.opts.natsUrl), name: `aevo-${this.opts.service}`, maxReconnectAttempts: -1 });
     this.nc = nc;
+    this.watchStatus(nc);
     const version = nc.info?.version ?? 'unknown';
     const missing = missingServerFeatures(nc.info ?? { version }, this.opts.requiredFeatures);
     if (missing.length > 0) throw new ServerFeatureError(version, missing);
@@ -318,6 +319,19 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
   }
 
   // ---------------------------------------------------------------- lifecycle
+
+  /** Mirrors the connection state onto Nest's `status` stream. */
+  private watchStatus(nc: NatsConnection): void {
+    this._status$.next('connected');
+    void (async () => {
+      for await (const s of nc.status()) {
+        if (s.type === 'disconnect') this._status$.next('disconnected');
+        else if (s.type === 'reconnecting') this._status$.next('reconnecting');
+        else if (s.type === 'reconnect') this._status$.next('connected');
+      }
+    })().catch(() => undefined);
+    void nc.closed().then(() => this._status$.next('closed'));
+  }
 
   private track(p: Promise<unknown>): void {
     this.inFlight.add(p);

@@ -211,8 +211,11 @@ describe('JetStreamServer against nats-server and PostgreSQL', () => {
 
   it('answers commands in the queue group with structured errors and stays up', async () => {
     const rec = new Recorder();
-    await startApp('dispatch', rec, 'a', [CancelJobHandler]);
+    const first = await startApp('dispatch', rec, 'a', [CancelJobHandler]);
     await startApp('dispatch', rec, 'b', [CancelJobHandler]);
+    const statuses: string[] = [];
+    first.server.status.subscribe((s) => statuses.push(String(s)));
+    expect(statuses).toEqual(['connected']);
     const client = await CommandClient.connect({ natsUrl: names.url, subjectPrefix: names.subjectPrefix });
     try {
       const ok = await client.send(CancelJob, { campaignId: 'c1', jobId: 'j1', reason: 'no longer needed' }, { commandId: 'cmd-test-0001' });
