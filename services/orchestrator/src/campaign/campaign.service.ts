@@ -53,7 +53,7 @@ export class CampaignService {
   async startCampaign(cmd: CommandOf<typeof StartCampaign>): Promise<CommandResult<CampaignStartedResult>> {
     const config = cmd.payload;
     const inputs = await this.inputs.load(config);
-    return this.run(config.campaignId, cmd, { type: 'StartCampaign', config, ...inputs }, (events) => {
+    return this.execute(config.campaignId, cmd, { type: 'StartCampaign', config, ...inputs }, (events) => {
       const e = events.find((x) => x.type === 'CampaignStarted');
       if (e?.type !== 'CampaignStarted') throw new Error('StartCampaign wrote no CampaignStarted');
       return { campaignId: config.campaignId, constitutionSha256: e.data.constitutionSha256, policyRevision: e.data.initialPolicy.revision };
@@ -63,7 +63,7 @@ export class CampaignService {
   async startRound(cmd: CommandOf<typeof StartRound>): Promise<CommandResult<RoundStartedResult>> {
     const { campaignId, round } = cmd.payload;
     const revisedPolicy = await this.newestRevisedPolicy(campaignId);
-    return this.run(campaignId, cmd, { type: 'StartRound', campaignId, round, revisedPolicy }, (events) => {
+    return this.execute(campaignId, cmd, { type: 'StartRound', campaignId, round, revisedPolicy }, (events) => {
       const e = events.find((x) => x.type === 'RoundStarted');
       if (e?.type !== 'RoundStarted') throw new Error('StartRound wrote no RoundStarted');
       return {
@@ -93,7 +93,8 @@ export class CampaignService {
     return newest;
   }
 
-  private async run<R>(campaignId: string, cmd: CommandEnvelope, command: CampaignCommand, result: (events: CampaignEvent[]) => R): Promise<CommandResult<R>> {
+  /** Runs any campaign command: inputs already gathered, events stamped with the command as cause, idempotent by commandId. */
+  async execute<R>(campaignId: string, cmd: CommandEnvelope, command: CampaignCommand, result: (events: CampaignEvent[]) => R): Promise<CommandResult<R>> {
     const streamId = campaignStreamId(campaignId);
     const decider: Decider<CampaignCommand, EventEnvelope, CampaignState> = {
       initialState: initialCampaignState,
