@@ -1,0 +1,149 @@
+import {
+  DomainError,
+  type DataOf,
+  type Decider,
+  type JobCancelled,
+  type JobFailed,
+  type JobPreempted,
+  type JobQueued,
+  type JobSpec,
+  type JobStarted,
+  type JobSucceeded,
+} from '@aevo/contracts';
+
+/**
+ * The job aggregate: stream `job-<jobId>`, written only by dispatch. A requester (worker, evaluation, leaderboard)
+ * records `JobRequested` in its own stream with a deterministic jobId; dispatch turns the first request for a jobId
+ * into `JobQueued` and ignores every later one. Then `JobStarted` (again after each `JobPreempted`), and exactly one
+ * terminal event: `JobSucceeded`, `JobFailed` or `JobCancelled`. Reports that arrive late or twice (an executor
+ * redelivers, a restart re-reports) decide nothing.
+ */
+export const jobStreamId = (jobId: string): string => `job-${jobId}`;
+
+type Ev<T extends string, D> = { type: T; data: D };
+export type JobEvent =
+  | Ev<'JobQueued', DataOf<typeof JobQueued>>
+  | Ev<'JobStarted', DataOf<typeof JobStarted>>
+  | Ev<'JobPreempted', DataOf<typeof JobPreempted>>
+  | Ev<'JobSucceeded', DataOf<typeof JobSucceeded>>
+  | Ev<'JobFailed', DataOf<typeof JobFailed>>
+  | Ev<'JobCancelled', DataOf<typeof JobCancelled>>;
+
+export const JOB_EVENT_TYPES: ReadonlySet<string> = new Set<JobEvent['type']>(['JobQueued', 'JobStarted', 'JobPreempted', 'JobSucceeded', 'JobFailed', 'JobCancelled']);
+export const TERMINAL_JOB_EVENT_TYPES: ReadonlySet<string> = new Set(['JobSucceeded', 'JobFailed', 'JobCancelled']);
+
+export type ExecutorName = 'local' | 'kubernetes';
+export type JobStatus = 'none' | 'queued' | 'running' | 'preempted' | 'succeeded' | 'failed' | 'cancelled';
+
+export interface JobState {
+  status: JobStatus;
+  spec: JobSpec | null;
+  executor: ExecutorName | null;
+  /** JobStarted events so far (a preempted job that resumes starts again). */
+  attempts: number;
+}
+
+export const initialJobState = (): JobState => ({ status: 'none', spec: null, executor: null, attempts: 0 });
+
+export const isTerminal = (s: JobStatus): boolean => s === 'succeeded' || s === 'failed' || s === 'cancelled';
+
+/** How a job ended, as an executor reports it (the fields of the terminal events). */
+export interface JobOutcomeReport {
+  status: 'succeeded' | 'failed' | 'cancelled';
+  exitCode: number | null;
+  reason: DataOf<typeof JobFailed>['reason'] | null;
+  message: string;
+  wallSeconds: number;
+  gpuSeconds: number;
+  gpuCount: number;
+  budgetUnit: 'gpu-seconds' | 'cpu-slot-seconds';
+  logTail: string;
+  logPath: string | null;
+}
+
+export type JobCommand =
+  | { type: 'QueueJob'; spec: JobSpec; executor: ExecutorName; queuePosition: number }
+  | { type: 'RecordJobStarted'; jobId: string; slot: string | null; handle: string }
+  | { type: 'RecordJobPreempted'; jobId: string; reason: string }
+  | { type: 'RecordJobFinished'; jobId: string; outcome: JobOutcomeReport };
+
+function requireKnown(state: JobState, jobId: string): JobSpec {
+  if (state.status === 'none' || !state.spec)
+    throw new DomainError('JOB_NOT_FOUND', `job ${jobId} was never queued by dispatch`, [{ path: 'jobId', message: 'no JobQueued for this jobId' }]);
+  return state.spec;
+}
+
+export function decide(command: JobCommand, state: JobState): JobEvent[] {
+  switch (command.type) {
+    case 'QueueJob': {
+      if (state.status !== 'none') return []; // the same jobId requested again: run once
+      const { spec } = command;
+      return [{ type: 'JobQueued', data: { jobId: spec.jobId, candidateId: spec.candidateId, round: spec.round, executor: command.executor, queuePosition: command.queuePosition, spec } }];
+    }
+    case 'RecordJobStarted': {
+      const spec = requireKnown(state, command.jobId);
+      if (state.status !== 'queued' && state.status !== 'preempted') return []; // already running, or over
+      return [
+        {
+          type: 'JobStarted',
+          data: { jobId: spec.jobId, candidateId: spec.candidateId, executor: state.executor!, slot: command.slot, handle: command.handle, attempt: state.attempts + 1 },
+        },
+      ];
+    }
+    case 'RecordJobPreempted': {
+      const spec = requireKnown(state, command.jobId);
+      if (state.status !== 'running') return [];
+      return [{ type: 'JobPreempted', data: { jobId: spec.jobId, candidateId: spec.candidateId, reason: command.reason } }];
+    }
+    case 'RecordJobFinished': {
+      const spec = requireKnown(state, command.jobId);
+      if (isTerminal(state.status)) return []; // exactly one terminal event
+      const o = command.outcome;
+      const common = {
+        jobId: spec.jobId,
+        candidateId: spec.candidateId,
+        round: spec.round,
+        gpuSeconds: o.gpuSeconds,
+        wallSeconds: o.wallSeconds,
+        logTail: o.logTail,
+        logPath: o.logPath,
+        executor: state.executor!,
+        gpuCount: o.gpuCount,
+        budgetUnit: o.budgetUnit,
+      };
+      if (o.status === 'succeeded') {
+        if (o.exitCode !== 0)
+          throw new DomainError('INVALID_OUTCOME', `a succeeded job must have exit code 0, got ${String(o.exitCode)}`, [{ path: 'outcome.exitCode', message: 'expected 0' }]);
+        return [{ type: 'JobSucceeded', data: { ...common, exitCode: 0 } }];
+      }
+      if (o.status === 'cancelled') return [{ type: 'JobCancelled', data: { ...common, reason: o.message } }];
+      if (!o.reason) throw new DomainError('INVALID_OUTCOME', 'a failed job needs a reason', [{ path: 'outcome.reason', message: 'required when status is failed' }]);
+      return [{ type: 'JobFailed', data: { ...common, exitCode: o.exitCode, reason: o.reason, message: o.message } }];
+    }
+  }
+}
+
+export function evolve(state: JobState, event: JobEvent): JobState {
+  switch (event.type) {
+    case 'JobQueued':
+      return { ...state, status: 'queued', spec: event.data.spec, executor: event.data.executor };
+    case 'JobStarted':
+      return { ...state, status: 'running', attempts: state.attempts + 1 };
+    case 'JobPreempted':
+      return { ...state, status: 'preempted' };
+    case 'JobSucceeded':
+      return { ...state, status: 'succeeded' };
+    case 'JobFailed':
+      return { ...state, status: 'failed' };
+    case 'JobCancelled':
+      return { ...state, status: 'cancelled' };
+  }
+}
+
+export const jobDecider: Decider<JobCommand, JobEvent, JobState> = { decide, evolve, initialState: initialJobState };
+
+/** What a CancelJob command does to a job in this state. */
+export function cancelDecision(state: JobState, jobId: string): 'cancel' | 'already-finished' {
+  requireKnown(state, jobId);
+  return isTerminal(state.status) ? 'already-finished' : 'cancel';
+}
