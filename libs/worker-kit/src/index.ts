@@ -18,3 +18,5 @@ export * from './adapters/store-log';
 export * from './adapters/event-ports';
 export * from './adapters/local-ports';
 export * from './testing/anthropic-loopback';
+export * from './fail-candidate';
+export * from './testing/fixture-substrate';

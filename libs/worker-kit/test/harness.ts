@@ -6,7 +6,7 @@ import { PostgresEventStore } from '@aevo/eventstore';
 import { LocalExecutor } from '@aevo/executors';
 import { createTestDb, type TestDb } from '@aevo/testkit';
 import { EventStoreCandidateLog, LocalEvaluationPort, LocalJobPort, candidateStreamId, mutationSeedOf, parseRecipeYaml, type ForkData, type RuntimePorts, type WorkerConfig } from '../src';
-import { forkSandbox, writeFixtureSubstrate } from './fixture-substrate';
+import { forkSandbox, writeFixtureSubstrate } from '../src/testing/fixture-substrate';
 
 /** One suite's world: a real PostgreSQL schema, a local executor in a temp home, a substrate to fork. */
 export interface Harness {

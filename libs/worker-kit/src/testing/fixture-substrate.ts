@@ -58,6 +58,7 @@ const out = arg('out');
 fs.mkdirSync(out, { recursive: true });
 const mix = recipe.data.mix;
 if (Object.values(mix).some((w) => typeof w !== 'number' || w < 0)) { console.error('invalid mix'); process.exit(2); }
+fs.appendFileSync(path.join(out, '..', 'launches.log'), (process.env.AEVO_JOB_ID || 'job') + ' ' + process.pid + '\\n');
 fs.writeFileSync(path.join(out, 'summary.json'), JSON.stringify({ rows: recipe.data.rows, mix, synthetic: recipe.data.synthetic.count }));
 console.log('prepared', recipe.data.rows, 'rows');
 `;

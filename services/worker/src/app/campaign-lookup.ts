@@ -1,0 +1,47 @@
+import { CampaignStarted, DomainError, PolicyRevised, isEvent, type CampaignConfig, type RollingPolicy } from '@aevo/contracts';
+import type { EventStore } from '@aevo/eventstore';
+
+export interface CampaignFacts {
+  config: CampaignConfig;
+  constitutionSha256: string;
+}
+
+/**
+ * Reads what a worker may know about its campaign: its fixed configuration (size, worker kind, budgets,
+ * constitution) and the rolling policy of the revision its fork names — the current round's policy, never an
+ * earlier round's evidence. Policies are immutable once recorded, so they are cached.
+ */
+export class CampaignLookup {
+  private readonly campaigns = new Map<string, CampaignFacts>();
+  private readonly policies = new Map<string, RollingPolicy>();
+
+  constructor(private readonly store: EventStore) {}
+
+  async campaign(campaignId: string): Promise<CampaignFacts> {
+    const hit = this.campaigns.get(campaignId);
+    if (hit) return hit;
+    const [e] = await this.store.readAll({ campaignId, types: [CampaignStarted.type], limit: 1 });
+    if (!e || !isEvent(e, CampaignStarted))
+      throw new DomainError('CAMPAIGN_NOT_FOUND', `no CampaignStarted recorded for campaign ${campaignId}`, [{ path: 'campaignId', message: 'unknown campaign' }]);
+    const facts = { config: e.data.config, constitutionSha256: e.data.constitutionSha256 };
+    this.campaigns.set(campaignId, facts);
+    if (e.data.initialPolicy.revision !== undefined) this.policies.set(`${campaignId}:${e.data.initialPolicy.revision}`, e.data.initialPolicy);
+    return facts;
+  }
+
+  async policy(campaignId: string, revision: number): Promise<RollingPolicy> {
+    const key = `${campaignId}:${revision}`;
+    const hit = this.policies.get(key);
+    if (hit) return hit;
+    await this.campaign(campaignId);
+    if (this.policies.has(key)) return this.policies.get(key)!;
+    const revised = await this.store.readAll({ campaignId, types: [PolicyRevised.type] });
+    for (const e of revised) if (isEvent(e, PolicyRevised)) this.policies.set(`${campaignId}:${e.data.policy.revision}`, e.data.policy);
+    const p = this.policies.get(key);
+    if (!p)
+      throw new DomainError('POLICY_NOT_FOUND', `campaign ${campaignId} has no policy revision ${revision} recorded`, [
+        { path: 'policyRevision', message: `no PolicyRevised with revision ${revision}` },
+      ]);
+    return p;
+  }
+}

@@ -1,0 +1,26 @@
+import { Controller, Inject, Logger } from '@nestjs/common';
+import { CandidateForked, type EventOf } from '@aevo/contracts';
+import { OnEvent, type JetStreamEventContext } from '@aevo/messaging';
+import { Ctx, Payload } from '@nestjs/microservices';
+import { CandidateRunner } from './app/candidate-runner';
+import { handlerConcurrency } from './app/settings';
+
+/**
+ * Transport edge. Replicas share the durable consumer `worker__CandidateForked`, so candidates spread over them.
+ * The handler holds the message for the candidate's whole run — the transport keeps it alive with `working()` —
+ * and acks only when the candidate has ended (manifest submitted or failed). A replica that dies leaves the message
+ * unacked; after the ack wait it goes to another replica, which resumes the candidate from its trace. (Acking at
+ * once and tracking work in the store would need a lease table and a sweeper to find orphaned candidates; the
+ * redelivery of an unacked message is that sweeper, and the trace makes a redelivered candidate cheap to resume.)
+ */
+@Controller()
+export class WorkerController {
+  private readonly log = new Logger('WorkerController');
+  constructor(@Inject(CandidateRunner) private readonly runner: CandidateRunner) {}
+
+  @OnEvent(CandidateForked, { concurrency: handlerConcurrency() })
+  async onCandidateForked(@Payload() e: EventOf<typeof CandidateForked>, @Ctx() ctx: JetStreamEventContext): Promise<void> {
+    const out = await this.runner.onCandidateForked(e, ctx.getDeliveryCount());
+    this.log.log(`${e.data.candidateId}: ${out.kind}${'reason' in out ? ` (${out.reason})` : ''}`);
+  }
+}
