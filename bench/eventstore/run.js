@@ -1,12 +1,13 @@
 #!/usr/bin/env node
 /*
  * Event store benchmark. Build first:  npx tsc -p libs/eventstore/tsconfig.build.json  (contracts' dist too)
- * Run:                                 node bench/eventstore/run.js [--events 20000] [--replay 100000] [--writers 4]
+ * Run:                                 node bench/eventstore/run.js [--events 10000] [--replay 100000] [--writers 4] [--rounds 2]
  *
  * Prints, from one run on this machine (baselines measured in the same run):
  *   - append+relay throughput (events/s from the first append until JetStream has acked all of them), as a ratio
  *     to raw JetStream publish (same payloads and headers, async acks, same pipelining) and to raw INSERT (same
- *     rows, same batches, same writer concurrency, no store logic);
+ *     rows, same batches, same writer concurrency, no store logic); for 1, 10 and 100 events per append, best
+ *     of `--rounds` rounds per number (contention from other processes only makes numbers worse);
  *   - replay: 100,000 events read from position 0 and folded into simple projections, against the 5 s target.
  * Uses its own PostgreSQL schema and JetStream streams and drops them at the end.
  */
@@ -27,7 +28,7 @@ const arg = (name, def) => {
   const i = args.indexOf(`--${name}`);
   return i >= 0 ? Number(args[i + 1]) : def;
 };
-const N = arg('events', 20_000);
+const N = arg('events', 10_000);
 const REPLAY = arg('replay', 100_000);
 const WRITERS = arg('writers', 4);
 const PG_URL = process.env.AEVO_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -104,7 +105,7 @@ async function rawJetStream(nc, jsm, payloads) {
 }
 
 async function rawInsert(perWriter) {
-  const pool = new (require('pg').Pool)({ connectionString: PG_URL, max: WRITERS + 1 });
+  const pool = new (require('pg').Pool)({ connectionString: PG_URL, max: perWriter.length + 1 });
   await pool.query(`CREATE TABLE "${SCHEMA}".raw_events (position bigserial PRIMARY KEY, stream_id text NOT NULL, stream_version bigint NOT NULL,
     event_id uuid NOT NULL UNIQUE, type text NOT NULL, schema_version integer NOT NULL, campaign_id text NOT NULL, causation_id text, correlation_id text,
     source text NOT NULL, data jsonb NOT NULL, metadata jsonb NOT NULL DEFAULT '{}', time text NOT NULL, recorded_at timestamptz NOT NULL DEFAULT now())`);
@@ -156,10 +157,17 @@ async function appendAndRelay(store, jsm, perWriter, expectedTotal) {
   }).then(() => {
     appendMs = now() - t0;
   });
+  let failed = null;
+  writing.catch((err) => (failed = err));
   for (;;) {
+    if (failed) {
+      relay.proc.kill('SIGKILL');
+      throw failed;
+    }
     const info = await jsm.streams.info(STREAM);
     if (info.state.messages >= expectedTotal) break;
-    await sleep(5);
+    // Coarse on purpose: stream info requests compete with the measured work for the same CPUs.
+    await sleep(25);
   }
   const ms = now() - t0;
   await writing;
@@ -222,7 +230,7 @@ async function main() {
   const jsm = await jetstreamManager(nc);
   const store = await es.PostgresEventStore.open({ connectionString: PG_URL, schema: SCHEMA, poolSize: WRITERS + 2 });
   try {
-    console.log(`nats-server ${nc.info.version}; ${N} events per throughput run, ${WRITERS} concurrent writers`);
+    console.log(`nats-server ${nc.info.version}; ${N} events per throughput run; each writer awaits its append before the next`);
     // Warm-up (JIT, connections, file store) so the first measured baseline is not penalised.
     const warm = plan(2000, WRITERS, 10, 'warm').flat().flatMap((c) => c.events).map((e, i) => {
       const stored = { ...e, position: i + 1, streamVersion: 1 };
@@ -231,27 +239,36 @@ async function main() {
     await rawJetStream(nc, jsm, warm);
     const rows = [];
     let appended = 0;
-    for (const batch of [1, 10, 100]) {
-      const perWriter = plan(N, WRITERS, batch, `b${batch}`);
-      const flat = perWriter.flat().flatMap((c) => c.events);
-      const bytes = flat.reduce((s, e) => s + Buffer.byteLength(JSON.stringify(e)), 0) / flat.length;
-      // Raw JetStream publishes the same JSON the relay sends (stored event: envelope + position + version).
-      const payloads = flat.map((e, i) => {
-        const stored = { ...e, position: appended + i + 1, streamVersion: 1 };
-        return { e: stored, json: es.relayPayload(stored) };
-      });
-      const jsMs = await rawJetStream(nc, jsm, payloads);
-      const insMs = await rawInsert(perWriter);
-      const { ms, appendMs } = await appendAndRelay(store, jsm, perWriter, appended + flat.length);
-      appended += flat.length;
-      const eps = (n, t) => (n / t) * 1000;
-      rows.push({ batch, bytes, js: eps(flat.length, jsMs), ins: eps(flat.length, insMs), app: eps(flat.length, appendMs), e2e: eps(flat.length, ms) });
+    // Small appends are bounded by commit latency per writer (group commit shares a commit between concurrent
+    // writers of one process), so the 1-event case is also run with 4x the writers.
+    const ROUNDS = arg('rounds', 2);
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const [writers, batch] of [[WRITERS, 1], [WRITERS * 4, 1], [WRITERS, 10], [WRITERS, 100]]) {
+        const perWriter = plan(N, writers, batch, `r${round}w${writers}b${batch}`);
+        const flat = perWriter.flat().flatMap((c) => c.events);
+        const bytes = flat.reduce((s, e) => s + Buffer.byteLength(JSON.stringify(e)), 0) / flat.length;
+        // Raw JetStream publishes the same JSON the relay sends (stored event: envelope + position + version).
+        const payloads = flat.map((e, i) => {
+          const stored = { ...e, position: appended + i + 1, streamVersion: 1 };
+          return { e: stored, json: es.relayPayload(stored) };
+        });
+        const jsMs = await rawJetStream(nc, jsm, payloads);
+        const insMs = await rawInsert(perWriter);
+        const { ms, appendMs } = await appendAndRelay(store, jsm, perWriter, appended + flat.length);
+        appended += flat.length;
+        const eps = (n, t) => (n / t) * 1000;
+        const row = { writers, batch, bytes, js: eps(flat.length, jsMs), ins: eps(flat.length, insMs), app: eps(flat.length, appendMs), e2e: eps(flat.length, ms) };
+        // Best of the rounds, per measurement: other processes on this machine only ever make a number worse.
+        const prev = rows.find((r) => r.writers === writers && r.batch === batch);
+        if (!prev) rows.push(row);
+        else for (const k of ['js', 'ins', 'app', 'e2e']) prev[k] = Math.max(prev[k], row[k]);
+      }
     }
     console.log('\nappend+relay (end-to-end until all are acked in JetStream) vs baselines, events/s:');
-    console.log('events/append  avg bytes  raw JetStream  raw INSERT  append only  append+relay  ratio vs JetStream  ratio vs INSERT');
+    console.log('writers  events/append  avg bytes  raw JetStream  raw INSERT  append only  append+relay  ratio vs JetStream  ratio vs INSERT');
     for (const r of rows)
       console.log(
-        `${String(r.batch).padStart(13)}  ${String(Math.round(r.bytes)).padStart(9)}  ${fmt(r.js).padStart(13)}  ${fmt(r.ins).padStart(10)}  ${fmt(r.app).padStart(11)}  ${fmt(r.e2e).padStart(12)}  ${(r.e2e / r.js).toFixed(2).padStart(18)}  ${(r.e2e / r.ins).toFixed(2).padStart(15)}`,
+        `${String(r.writers).padStart(7)}  ${String(r.batch).padStart(13)}  ${String(Math.round(r.bytes)).padStart(9)}  ${fmt(r.js).padStart(13)}  ${fmt(r.ins).padStart(10)}  ${fmt(r.app).padStart(11)}  ${fmt(r.e2e).padStart(12)}  ${(r.e2e / r.js).toFixed(2).padStart(18)}  ${(r.e2e / r.ins).toFixed(2).padStart(15)}`,
       );
     console.log('target: append+relay >= 0.5 x raw JetStream');
 
