@@ -1,0 +1,143 @@
+import 'reflect-metadata';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { CancelJob } from '@aevo/contracts';
+import { OutboxRelay, PostgresEventStore } from '@aevo/eventstore';
+import { isProcessAlive, LocalExecutor } from '@aevo/executors';
+import { CommandClient, createServiceApp, type ServiceApp } from '@aevo/messaging';
+import { createTestDb, createTestNatsNames, eventually, type TestDb, type TestNatsNames } from '@aevo/testkit';
+import { DispatchModule } from '../src/dispatch.module';
+import { foldBudget } from '../src/domain/budget';
+import { deleteStream, jobEvents, jobRequested, jobSpec, terminalOf, TERMINAL } from './support';
+
+jest.setTimeout(180_000);
+
+/** The Nest service on the real transport (JobRequested relayed from PostgreSQL to JetStream) with the local executor. */
+describe('dispatch service on nats-server and PostgreSQL (local executor)', () => {
+  let db: TestDb;
+  let names: TestNatsNames;
+  let store: PostgresEventStore;
+  let relay: OutboxRelay;
+  let service: ServiceApp;
+  let client: CommandClient;
+  let tmp: string;
+  let sandbox: string;
+
+  beforeAll(async () => {
+    db = await createTestDb();
+    names = createTestNatsNames();
+    store = await PostgresEventStore.open({ connectionString: db.url, schema: db.schema, poolSize: 4 });
+    relay = await OutboxRelay.start({ databaseUrl: db.url, schema: db.schema, natsUrl: names.url, subjectPrefix: names.subjectPrefix, stream: names.stream, pollIntervalMs: 100 });
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'dispatch-int-'));
+    sandbox = path.join(tmp, 'sandbox');
+    fs.mkdirSync(sandbox);
+    const executor = new LocalExecutor({ home: path.join(tmp, 'home'), cpuSlots: 3, pollMs: 100, killGraceMs: 500 });
+    service = await createServiceApp(DispatchModule.forRoot({ executor }), {
+      service: 'dispatch',
+      natsUrl: names.url,
+      subjectPrefix: names.subjectPrefix,
+      stream: names.stream,
+      databaseUrl: db.url,
+      dbSchema: db.schema,
+      openStore: (cfg) => PostgresEventStore.open({ connectionString: cfg.databaseUrl, schema: cfg.dbSchema, poolSize: 4 }),
+      server: { nakDelayMs: 200, maxNakDelayMs: 2000 },
+      logger: ['error'],
+    });
+    await service.app.listen();
+    client = await CommandClient.connect({ natsUrl: names.url, subjectPrefix: names.subjectPrefix, timeoutMs: 60_000 });
+  });
+
+  afterAll(async () => {
+    await client?.close();
+    await service?.app.close();
+    await relay?.stop();
+    await store?.close();
+    await deleteStream(names);
+    await db?.drop();
+    if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  const request = async (...specs: ReturnType<typeof jobSpec>[]) => {
+    for (const s of specs) {
+      const e = jobRequested(s);
+      await store.append(e.streamId, 'any', [e]);
+    }
+  };
+  const terminal = (jobId: string) => eventually(() => terminalOf(store, jobId), 90_000);
+
+  it('JobRequested in → JobQueued, JobStarted and JobSucceeded with the log tail out', async () => {
+    await request(jobSpec('svc-ok', sandbox, 'echo hello from the job; echo second line'));
+    const done = await terminal('svc-ok');
+    expect(done.type).toBe('JobSucceeded');
+    expect(done.source).toBe('dispatch');
+    expect(done.data).toMatchObject({ jobId: 'svc-ok', exitCode: 0, logTail: 'hello from the job\nsecond line', executor: 'local', budgetUnit: 'cpu-slot-seconds' });
+    const events = await jobEvents(store, 'svc-ok');
+    expect(events.map((e) => e.type)).toEqual(['JobQueued', 'JobStarted', 'JobSucceeded']);
+    expect(events[0].causationId).not.toBeNull();
+    expect(events[1].causationId).toBe(events[0].id);
+  });
+
+  it('runs a jobId requested twice exactly once', async () => {
+    const s = jobSpec('svc-dup', sandbox, `echo ran >> ${tmp}/svc-dup.runs`);
+    await request(s, s);
+    await terminal('svc-dup');
+    const late = jobRequested(s); // and once more after it finished
+    await store.append(late.streamId, 'any', [late]);
+    // JobRequested is handled in stream order (one at a time): once a later job is queued, every request before it was handled.
+    await request(jobSpec('svc-dup-marker', sandbox, 'true'));
+    await terminal('svc-dup-marker');
+    expect(fs.readFileSync(path.join(tmp, 'svc-dup.runs'), 'utf8')).toBe('ran\n');
+    const events = await jobEvents(store, 'svc-dup');
+    expect(events.filter((e) => e.type === 'JobQueued')).toHaveLength(1);
+    expect(events.filter((e) => TERMINAL.has(e.type))).toHaveLength(1);
+  });
+
+  it('kills an overrunning job with its children and records a timeout', async () => {
+    const script = `sleep 300 & echo $! > ${tmp}/grandchild.pid; echo working; wait`;
+    await request(jobSpec('svc-slow', sandbox, script, { timeoutSeconds: 1 }));
+    const grandchild = await eventually(() => (fs.existsSync(`${tmp}/grandchild.pid`) ? Number(fs.readFileSync(`${tmp}/grandchild.pid`, 'utf8')) || null : null));
+    const done = await terminal('svc-slow');
+    expect(done.type).toBe('JobFailed');
+    expect(done.data).toMatchObject({ reason: 'timeout', logTail: 'working' });
+    expect(isProcessAlive(grandchild)).toBe(false);
+  });
+
+  it('records divergence (DIVERGED line / exit code 3)', async () => {
+    await request(jobSpec('svc-div', sandbox, 'echo "DIVERGED at step 40"; exit 3'));
+    expect((await terminal('svc-div')).data).toMatchObject({ reason: 'diverged', exitCode: 3 });
+  });
+
+  it('cancels a running job over NATS; a second cancel is answered, an unknown job and bad input are refused by field', async () => {
+    await request(jobSpec('svc-cancel', sandbox, `echo $$ > ${tmp}/cancel.pid; sleep 300`));
+    await eventually(async () => (await jobEvents(store, 'svc-cancel')).some((e) => e.type === 'JobStarted'));
+    const pid = await eventually(() => (fs.existsSync(`${tmp}/cancel.pid`) ? Number(fs.readFileSync(`${tmp}/cancel.pid`, 'utf8')) || null : null));
+    const reply = await client.send(CancelJob, { campaignId: 'camp-dispatch', jobId: 'svc-cancel', reason: 'superseded by a better recipe' });
+    expect(reply).toMatchObject({ ok: true, result: { jobId: 'svc-cancel', status: 'cancelling' } });
+    const done = await terminal('svc-cancel');
+    expect(done.type).toBe('JobCancelled');
+    expect(done.data).toMatchObject({ reason: 'superseded by a better recipe' });
+    expect(isProcessAlive(pid)).toBe(false);
+
+    const again = await client.send(CancelJob, { campaignId: 'camp-dispatch', jobId: 'svc-cancel', reason: 'again' });
+    expect(again).toMatchObject({ ok: true, result: { status: 'already-finished' } });
+    const unknown = await client.send(CancelJob, { campaignId: 'camp-dispatch', jobId: 'no-such-job', reason: 'x' });
+    expect(!unknown.ok && unknown.error).toMatchObject({ code: 'JOB_NOT_FOUND', issues: [{ path: 'jobId' }] });
+    const bad = await client.send(CancelJob, { campaignId: 'camp-dispatch', jobId: 'has.dots', reason: '' } as never);
+    expect(bad.ok).toBe(false);
+    if (!bad.ok) expect(bad.error.issues.map((i) => i.path).sort()).toEqual(['payload.jobId', 'payload.reason']);
+    expect((await jobEvents(store, 'svc-cancel')).filter((e) => TERMINAL.has(e.type))).toHaveLength(1);
+  });
+
+  it('accounts budget per job, candidate and round from the terminal events', async () => {
+    const terminals = await store.readAll({ types: [...TERMINAL] });
+    const budget = foldBudget(terminals);
+    const ids = Object.keys(budget.jobs).sort();
+    expect(ids).toEqual(['svc-cancel', 'svc-div', 'svc-dup', 'svc-dup-marker', 'svc-ok', 'svc-slow']);
+    const round = budget.rounds['camp-dispatch/1'];
+    const sum = terminals.reduce((s, e) => s + (e.data as { gpuSeconds: number }).gpuSeconds, 0);
+    expect(round.cpuSlotSeconds).toBeCloseTo(sum, 2);
+    expect(round.gpuSeconds).toBe(0);
+    expect(round.jobs).toBe(6);
+  });
+});
