@@ -1,9 +1,11 @@
-import { CampaignStarted, DomainError, PolicyRevised, isEvent, type CampaignConfig, type RollingPolicy } from '@aevo/contracts';
+import { CampaignStarted, DomainError, PolicyRevised, isEvent, type CampaignConfig, type Constitution, type RollingPolicy } from '@aevo/contracts';
 import type { EventStore } from '@aevo/eventstore';
 
 export interface CampaignFacts {
   config: CampaignConfig;
   constitutionSha256: string;
+  /** The constitution as pinned at campaign start (read-only for everyone; the Claude worker's system block). */
+  constitution: Constitution;
 }
 
 /**
@@ -23,9 +25,9 @@ export class CampaignLookup {
     const [e] = await this.store.readAll({ campaignId, types: [CampaignStarted.type], limit: 1 });
     if (!e || !isEvent(e, CampaignStarted))
       throw new DomainError('CAMPAIGN_NOT_FOUND', `no CampaignStarted recorded for campaign ${campaignId}`, [{ path: 'campaignId', message: 'unknown campaign' }]);
-    const facts = { config: e.data.config, constitutionSha256: e.data.constitutionSha256 };
+    const facts = { config: e.data.config, constitutionSha256: e.data.constitutionSha256, constitution: e.data.constitution };
     this.campaigns.set(campaignId, facts);
-    if (e.data.initialPolicy.revision !== undefined) this.policies.set(`${campaignId}:${e.data.initialPolicy.revision}`, e.data.initialPolicy);
+    this.policies.set(`${campaignId}:${e.data.initialPolicy.revision}`, e.data.initialPolicy);
     return facts;
   }
 

@@ -1,9 +1,8 @@
 import * as path from 'node:path';
 import Anthropic from '@anthropic-ai/sdk';
-import { CandidateForked, DomainError, type EventOf } from '@aevo/contracts';
+import { CandidateForked, DomainError, type Constitution, type EventOf } from '@aevo/contracts';
 import type { EventStore } from '@aevo/eventstore';
 import { LocalExecutor } from '@aevo/executors';
-import { loadConstitutionFile, pinnedMismatch } from '@aevo/policy-engine';
 import {
   ClaudeAgent,
   EventEvaluationPort,
@@ -69,18 +68,26 @@ export class LocalPorts implements CandidatePorts {
 
 export type AgentFactory = (campaign: CampaignFacts) => WorkerAgent;
 
+/** What a worker is shown of the constitution: its text and meta-rules, as pinned in CampaignStarted. */
+export function constitutionExcerpt(c: Constitution): string {
+  const r = c.rules;
+  return [
+    `Constitution ${c.name} ${c.version} (read-only; pinned at campaign start).`,
+    c.text.trim(),
+    `Meta-rules: the leaderboard is authoritative; the dead-end registry only grows; promotion requires a leaderboard gain; rotate the axis category after ${r.plateauRoundsBeforeRotation} plateau rounds; a dev gain beyond ${r.decouplingNoiseMultiple}x the dev noise with the leaderboard within noise flags proxy decoupling.`,
+  ].join('\n');
+}
+
 /** Heuristic by default; Claude when the campaign asks for it (needs ANTHROPIC_API_KEY). */
 export function defaultAgentFactory(settings: WorkerSettings): AgentFactory {
   return (campaign) => {
     if (campaign.config.workerKind !== 'claude') return new HeuristicAgent();
     if (!settings.claude.apiKey) throw new DomainError('NO_API_KEY', 'the campaign asks for Claude workers but ANTHROPIC_API_KEY is not set', [{ path: 'ANTHROPIC_API_KEY', message: 'required' }]);
-    const frozen = loadConstitutionFile(campaign.config.constitutionPath);
-    const mismatch = pinnedMismatch(frozen, campaign.constitutionSha256);
-    if (mismatch) throw new DomainError('CONSTITUTION_MISMATCH', mismatch, [{ path: 'constitutionPath', message: mismatch }]);
+    const c = campaign.constitution;
     return new ClaudeAgent({
       client: new Anthropic({ apiKey: settings.claude.apiKey, baseURL: settings.claude.baseURL ?? undefined, maxRetries: 0 }),
       model: settings.claude.model,
-      constitutionExcerpt: `${frozen.constitution.name} ${frozen.constitution.version}\n${frozen.constitution.text}`,
+      constitutionExcerpt: constitutionExcerpt(c),
       maxTokensPerTurn: settings.claude.maxTokensPerTurn,
       maxAttempts: settings.claude.maxAttempts,
     });

@@ -1,0 +1,198 @@
+import 'reflect-metadata';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { connect } from '@nats-io/transport-node';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { ResultManifest, type Axis, type EventEnvelope, type RecipeDocument } from '@aevo/contracts';
+import { OutboxRelay, PostgresEventStore, type EventStore } from '@aevo/eventstore';
+import { createServiceApp, type ServiceApp } from '@aevo/messaging';
+import { createTestDb, createTestNatsNames, eventually, type TestDb, type TestNatsNames } from '@aevo/testkit';
+import { candidateStreamId, forkSandbox, parseRecipeYaml, setPath, writeFixtureSubstrate } from '@aevo/worker-kit';
+import type { WorkerSettings } from '../src/app/settings';
+import { campaignStarted, candidateForked, policy, policyRevised } from './events';
+
+jest.setTimeout(600_000);
+
+const AXES: Axis[] = ['learning-rate', 'schedule', 'warmup', 'steps', 'lora-capacity', 'data-mix', 'checkpoint-selection'];
+const CAMPAIGN = 'wsvc';
+const ROUNDS = 3;
+const WORKERS = 8;
+
+/** The store every replica gets, recording which streams and event types the worker reads, and in which round. */
+function recording(store: EventStore, round: () => number) {
+  const reads: Array<{ round: number; kind: 'stream' | 'all'; what: string }> = [];
+  const wrapped: EventStore = Object.create(store);
+  wrapped.readStream = (id, from) => {
+    reads.push({ round: round(), kind: 'stream', what: id });
+    return store.readStream(id, from);
+  };
+  wrapped.readAll = (opts) => {
+    reads.push({ round: round(), kind: 'all', what: (opts?.types ?? ['*']).join(',') });
+    return store.readAll(opts);
+  };
+  wrapped.append = (...args) => store.append(...args);
+  return { store: wrapped, reads };
+}
+
+describe('worker service: replicas on nats-server + PostgreSQL, 8 workers × 3 rounds on a substrate', () => {
+  let db: TestDb;
+  let names: TestNatsNames;
+  let store: PostgresEventStore;
+  let relay: OutboxRelay;
+  let home: string;
+  let substrateDir: string;
+  const replicas: ServiceApp[] = [];
+  let round = 0;
+  let rec: ReturnType<typeof recording>;
+  const fsTouched: Array<{ round: number; p: string }> = [];
+  const spies: jest.SpyInstance[] = [];
+
+  beforeAll(async () => {
+    process.env.AEVO_WORKER_CONCURRENCY = '4'; // read when the controller class is declared (imported below)
+    const { WorkerModule } = await import('../src/worker.module');
+    db = await createTestDb();
+    names = createTestNatsNames();
+    store = await PostgresEventStore.open({ connectionString: db.url, schema: db.schema, poolSize: 8 });
+    relay = await OutboxRelay.start({ databaseUrl: db.url, schema: db.schema, natsUrl: names.url, subjectPrefix: names.subjectPrefix, stream: names.stream, pollIntervalMs: 100 });
+    home = fs.mkdtempSync(path.join(os.tmpdir(), 'worker-svc-'));
+    substrateDir = writeFixtureSubstrate(path.join(home, 'substrate'));
+    rec = recording(store, () => round);
+    for (const id of ['replica-a', 'replica-b']) {
+      const settings: WorkerSettings = {
+        workerId: id,
+        concurrency: 4,
+        jobs: 'local',
+        aevoHome: path.join(home, id),
+        localSlots: 2,
+        device: 'cpu',
+        maxToolCalls: 200,
+        maxTokens: 100_000,
+        failAfterDeliveries: 4,
+        maxWaitSeconds: 300,
+        claude: { model: 'x', apiKey: null, baseURL: null, maxTokensPerTurn: 1000, maxAttempts: 2 },
+      };
+      const app = await createServiceApp(WorkerModule.forRoot({ settings }), {
+        service: 'worker',
+        natsUrl: names.url,
+        subjectPrefix: names.subjectPrefix,
+        stream: names.stream,
+        databaseUrl: db.url,
+        dbSchema: db.schema,
+        store: rec.store,
+        server: { nakDelayMs: 200, maxNakDelayMs: 2000, ackWaitMs: 20_000 },
+        logger: ['error'],
+      });
+      await app.app.listen();
+      replicas.push(app);
+    }
+    // Every file the worker process touches, by round (jobs are separate processes, each in its own sandbox).
+    const fsMod = jest.requireActual<Record<string, (...a: unknown[]) => unknown>>('node:fs');
+    for (const fn of ['openSync', 'readFileSync', 'readdirSync', 'lstatSync', 'statSync', 'existsSync', 'writeFileSync']) {
+      const original = fsMod[fn].bind(fsMod);
+      const spy = jest.spyOn(fsMod, fn).mockImplementation((...args: unknown[]) => {
+        if (typeof args[0] === 'string') fsTouched.push({ round, p: path.resolve(args[0]) });
+        return original(...args);
+      });
+      spies.push(spy);
+    }
+  }, 180_000);
+
+  afterAll(async () => {
+    for (const s of spies) s.mockRestore();
+    for (const r of replicas) await r.app.close();
+    await relay?.stop();
+    await store?.close();
+    const nc = await connect({ servers: names.url });
+    await (await jetstreamManager(nc)).streams.delete(names.stream).catch(() => undefined);
+    await nc.close();
+    await db?.drop();
+    if (home) fs.rmSync(home, { recursive: true, force: true });
+  });
+
+  const append = async (...events: EventEnvelope[]) => {
+    for (const e of events) await store.append(e.streamId, 'any', [e]);
+  };
+  const manifestOf = async (candidateId: string): Promise<ResultManifest | null> => {
+    const m = (await store.readStream(candidateStreamId(candidateId))).filter((e) => e.type === 'ManifestSubmitted');
+    if (m.length > 1) throw new Error(`${candidateId} submitted ${m.length} manifests`);
+    return m.length === 1 ? ResultManifest.parse((m[0].data as { manifest: unknown }).manifest) : null;
+  };
+
+  it('completes every candidate of every round with a valid manifest, reading nothing of earlier rounds', async () => {
+    const standing0: RecipeDocument = parseRecipeYaml(fs.readFileSync(path.join(substrateDir, 'recipe.yaml'), 'utf8'));
+    const p0 = policy(0, standing0);
+    // Round 1's evidence (as the meta agent would record it): raising lr and the schedule switch to linear failed.
+    const p1 = policy(1, standing0, {
+      deadEnds: [
+        { id: 'de-lr-up', description: 'raising lr diverges', axis: 'learning-rate', path: 'train.lr', direction: 'increase', round: 1, evidence: 'r1' },
+        { id: 'de-steps-up', description: 'more steps overfit', axis: 'steps', path: 'train.steps', direction: 'increase', round: 1, evidence: 'r1' },
+      ],
+    });
+    // Round 2's: dev gains on equation did not move LB; the standing recipe over-weights equation; transfer to LB.
+    const standing2 = setPath(standing0, 'data.mix.equation', 3);
+    const p2 = policy(2, standing2, { deadEnds: p1.deadEnds, objective: 'transfer-to-lb', evidenceRules: [{ id: 'ev1', rule: 'raw dev gains are suspect unless they move LB', since: 2, reason: 'r2' }] });
+    await append(campaignStarted(CAMPAIGN, p0, { workersPerRound: WORKERS, rounds: ROUNDS }), policyRevised(CAMPAIGN, 1, p1), policyRevised(CAMPAIGN, 2, p2));
+
+    const all: ResultManifest[] = [];
+    for (round = 1; round <= ROUNDS; round++) {
+      const ids: string[] = [];
+      for (let i = 0; i < WORKERS; i++) {
+        const candidateId = `${CAMPAIGN}-r${round}-c${i}`;
+        const sandboxPath = path.join(home, 'sandboxes', `r${round}`, candidateId);
+        forkSandbox(substrateDir, sandboxPath);
+        // the substrate service writes the standing recipe into each fork; so does this test
+        if (round === 3) fs.writeFileSync(path.join(sandboxPath, 'recipe.yaml'), fs.readFileSync(path.join(sandboxPath, 'recipe.yaml'), 'utf8').replace(/equation: 1\n/, 'equation: 3\n'));
+        ids.push(candidateId);
+        await append(
+          candidateForked(CAMPAIGN, { round, candidateId, index: i, axis: i === 0 ? 'baseline' : AXES[i - 1], isAnchor: i === 0, seeds: i === 0 ? [11, 12] : [10 + round], sandboxPath, policyRevision: round - 1 }),
+        );
+      }
+      const manifests = await eventually(
+        async () => {
+          const ms = await Promise.all(ids.map(manifestOf));
+          return ms.every((m) => m !== null) ? (ms as ResultManifest[]) : null;
+        },
+        480_000,
+        500,
+      );
+      for (const m of manifests) {
+        expect(m.status).toBe('completed');
+        expect(m.round).toBe(round);
+        expect(m.policyRevision).toBe(round - 1);
+        expect(m.checkpoints.length).toBeGreaterThan(0);
+      }
+      all.push(...manifests);
+      const byAxis = (a: Axis) => manifests.find((m) => m.axis === a)!;
+      expect(byAxis('baseline').recipeChanges).toEqual([]);
+      expect(new Set(byAxis('baseline').checkpoints.map((c) => c.seed))).toEqual(new Set([11, 12]));
+      if (round >= 2) {
+        // the dead ends of the policy are respected
+        for (const c of byAxis('learning-rate').recipeChanges.filter((x) => x.path === 'train.lr')) expect(c.to as number).toBeLessThan(c.from as number);
+        for (const c of byAxis('steps').recipeChanges.filter((x) => x.path === 'train.steps')) expect(c.to as number).toBeLessThan(c.from as number);
+      }
+      if (round === 3) expect(byAxis('data-mix').recipeChanges).toEqual([{ path: 'data.mix.equation', from: 3, to: 1 }]);
+    }
+    expect(all).toHaveLength(ROUNDS * WORKERS);
+
+    // N replicas share the durable consumer: both took candidates.
+    const started = await store.readAll({ types: ['WorkerStarted'] });
+    expect(new Set(started.map((e) => (e.data as { workerId: string }).workerId))).toEqual(new Set(['replica-a', 'replica-b']));
+
+    // Memory-free: in round r the workers read only round-r candidate streams and the campaign's fixed facts and policies…
+    for (const r of rec.reads) {
+      if (r.kind === 'stream') expect(r.what).toMatch(new RegExp(`^candidate-${CAMPAIGN}-r${r.round}-c\\d+$`));
+      else expect(['CampaignStarted', 'PolicyRevised']).toContain(r.what);
+    }
+    // …and never a file of an earlier round's sandboxes.
+    const sandboxesRoot = fs.realpathSync(path.join(home, 'sandboxes'));
+    for (const t of fsTouched) {
+      const rel = path.relative(sandboxesRoot, t.p);
+      if (rel === '' || rel.startsWith('..')) continue;
+      expect(rel.split(path.sep)[0]).toBe(`r${t.round}`);
+    }
+    // (the spy does see the worker's own reads: it opens each fork's substrate.yaml, in its own round only)
+    for (let r = 1; r <= ROUNDS; r++)
+      expect(fsTouched.filter((t) => t.round === r && t.p.startsWith(path.join(sandboxesRoot, `r${r}`)) && t.p.endsWith('substrate.yaml')).length).toBeGreaterThanOrEqual(WORKERS);
+  });
+});
