@@ -1,0 +1,171 @@
+import 'reflect-metadata';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { connect } from '@nats-io/transport-node';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { ResultManifest, RoundStarted, createEvent, type EventEnvelope, type RecipeDocument } from '@aevo/contracts';
+import { OutboxRelay, PostgresEventStore } from '@aevo/eventstore';
+import { createServiceApp, type ServiceApp } from '@aevo/messaging';
+import { createTestDb, createTestNatsNames, eventually, type TestDb, type TestNatsNames } from '@aevo/testkit';
+import { candidateStreamId, parseRecipeYaml, writeFixtureSubstrate } from '@aevo/worker-kit';
+import type { WorkerSettings } from '../src/app/settings';
+import { WorkerModule } from '../src/worker.module';
+import { campaignStarted, policy } from './events';
+
+jest.setTimeout(600_000);
+
+const ROOT = path.resolve(__dirname, '../../..');
+const SERVICES = ['substrate', 'dispatch', 'evaluation'] as const;
+
+/**
+ * The production path, end to end through the real services: RoundStarted → substrate service forks →
+ * CandidateForked → worker → JobRequested → dispatch runs the jobs → JobSucceeded → worker → EvaluationRequested →
+ * evaluation service (VerifySandbox by the substrate service, evaluate jobs through dispatch) → CheckpointSelected
+ * → worker → ManifestSubmitted. Substrate, dispatch and evaluation run as processes from their built output.
+ */
+describe('worker on the production path: real substrate, dispatch and evaluation services', () => {
+  let db: TestDb;
+  let names: TestNatsNames;
+  let store: PostgresEventStore;
+  let relay: OutboxRelay;
+  let home: string;
+  let worker: ServiceApp;
+  const children: ChildProcess[] = [];
+  const logs: Record<string, string> = {};
+
+  beforeAll(async () => {
+    execFileSync('npx', ['nx', 'run-many', '-t', 'build', '-p', ...SERVICES.map((s) => `@aevo/${s}`), '--outputStyle=static'], { cwd: ROOT, stdio: 'ignore', timeout: 480_000 });
+    db = await createTestDb();
+    names = createTestNatsNames();
+    store = await PostgresEventStore.open({ connectionString: db.url, schema: db.schema, poolSize: 6 });
+    relay = await OutboxRelay.start({ databaseUrl: db.url, schema: db.schema, natsUrl: names.url, subjectPrefix: names.subjectPrefix, stream: names.stream, pollIntervalMs: 100 });
+    home = fs.mkdtempSync(path.join(os.tmpdir(), 'worker-prod-'));
+    writeFixtureSubstrate(path.join(home, 'substrates', 'fixture'));
+    const env = {
+      ...process.env,
+      AEVO_NATS_URL: names.url,
+      AEVO_SUBJECT_PREFIX: names.subjectPrefix,
+      AEVO_STREAM: names.stream,
+      AEVO_DATABASE_URL: db.url,
+      AEVO_DB_SCHEMA: db.schema,
+      AEVO_RELAY: 'off',
+      AEVO_HOME: path.join(home, 'aevo'),
+      AEVO_SUBSTRATE_ROOT: path.join(home, 'substrates'),
+      AEVO_EXECUTOR: 'local',
+      AEVO_LOCAL_SLOTS: '2',
+      AEVO_LOCAL_GPUS: 'none',
+      AEVO_SIZE: 'tiny',
+    };
+    for (const s of SERVICES) {
+      const child = spawn(process.execPath, [path.join(ROOT, 'services', s, 'dist', 'main.js')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      logs[s] = '';
+      child.stdout!.on('data', (d: Buffer) => (logs[s] += d.toString()));
+      child.stderr!.on('data', (d: Buffer) => (logs[s] += d.toString()));
+      children.push(child);
+    }
+    const settings: WorkerSettings = {
+      workerId: 'prod-worker',
+      concurrency: 3,
+      jobs: 'events',
+      aevoHome: path.join(home, 'aevo'),
+      localSlots: 1,
+      device: 'cpu',
+      maxToolCalls: 200,
+      maxTokens: 100_000,
+      failAfterDeliveries: 4,
+      maxWaitSeconds: 300,
+      claude: { model: 'x', apiKey: null, baseURL: null, maxTokensPerTurn: 1000, maxAttempts: 2 },
+    };
+    worker = await createServiceApp(WorkerModule.forRoot({ settings }), {
+      service: 'worker',
+      natsUrl: names.url,
+      subjectPrefix: names.subjectPrefix,
+      stream: names.stream,
+      databaseUrl: db.url,
+      dbSchema: db.schema,
+      store,
+      server: { nakDelayMs: 200, maxNakDelayMs: 2000 },
+      logger: ['error'],
+    });
+    await worker.app.listen();
+  }, 540_000);
+
+  afterAll(async () => {
+    await worker?.app.close();
+    for (const c of children) c.kill('SIGTERM');
+    await Promise.all(children.map((c) => (c.exitCode !== null || c.signalCode !== null ? null : new Promise((r) => c.once('exit', r)))));
+    await relay?.stop();
+    await store?.close();
+    const nc = await connect({ servers: names.url });
+    await (await jetstreamManager(nc)).streams.delete(names.stream).catch(() => undefined);
+    await nc.close();
+    await db?.drop();
+    if (home) fs.rmSync(home, { recursive: true, force: true });
+  });
+
+  it('runs a round of three candidates through every service to validated manifests', async () => {
+    const campaignId = 'prod';
+    const standing: RecipeDocument = parseRecipeYaml(fs.readFileSync(path.join(home, 'substrates', 'fixture', 'recipe.yaml'), 'utf8'));
+    const p0 = policy(0, standing);
+    const started = campaignStarted(campaignId, p0, { workersPerRound: 3, rounds: 1 });
+    (started.data as { config: { substratePath: string } }).config.substratePath = 'fixture';
+    const ids = [0, 1, 2].map((i) => `${campaignId}-r1-c${i}`);
+    const round: EventEnvelope = createEvent(
+      RoundStarted,
+      {
+        round: 1,
+        policyRevision: 0,
+        policySha256: 'e'.repeat(64),
+        candidates: [
+          { candidateId: ids[0], index: 0, axis: 'baseline', isAnchor: true, seeds: [1, 2] },
+          { candidateId: ids[1], index: 1, axis: 'learning-rate', isAnchor: false, seeds: [3] },
+          { candidateId: ids[2], index: 2, axis: 'data-mix', isAnchor: false, seeds: [4] },
+        ],
+        seed: 1,
+      },
+      { campaignId, streamId: `campaign-${campaignId}`, source: 'orchestrator' },
+    );
+    await store.append(`campaign-${campaignId}`, 'no-stream', [started, round]);
+
+    const manifests = await eventually(
+      async () => {
+        const out: ResultManifest[] = [];
+        for (const id of ids) {
+          const m = (await store.readStream(candidateStreamId(id))).find((e) => e.type === 'ManifestSubmitted');
+          if (!m) return null;
+          out.push(ResultManifest.parse((m.data as { manifest: unknown }).manifest));
+        }
+        return out;
+      },
+      480_000,
+      500,
+    ).catch((err) => {
+      for (const [s, l] of Object.entries(logs)) process.stderr.write(`--- ${s}\n${l.slice(-3000)}\n`);
+      throw err;
+    });
+
+    for (const m of manifests) {
+      expect({ id: m.candidateId, status: m.status, failureModes: m.failureModes }).toEqual({ id: m.candidateId, status: 'completed', failureModes: [] });
+      expect(m.checkpoints.length).toBeGreaterThan(0);
+    }
+    expect(manifests[0].recipeChanges).toEqual([]);
+    expect(new Set(manifests[0].checkpoints.map((c) => c.seed))).toEqual(new Set([1, 2]));
+    expect(manifests[1].recipeChanges[0].path).toBe('train.lr');
+
+    // dispatch ran each requested job exactly once; the evaluation service scored what the manifests report
+    const all = await store.readAll({ campaignId });
+    const requested = all.filter((e) => e.type === 'JobRequested' && e.source === 'worker').map((e) => (e.data as { spec: { jobId: string } }).spec.jobId);
+    expect(new Set(requested).size).toBe(requested.length);
+    for (const jobId of requested) {
+      expect(all.filter((e) => e.type === 'JobStarted' && (e.data as { jobId: string }).jobId === jobId)).toHaveLength(1);
+      expect(all.filter((e) => e.type === 'JobSucceeded' && (e.data as { jobId: string }).jobId === jobId)).toHaveLength(1);
+    }
+    const evaluated = all.filter((e) => e.type === 'CheckpointEvaluated');
+    expect(evaluated.length).toBe(manifests.reduce((n, m) => n + m.checkpoints.length, 0));
+    expect(all.filter((e) => e.type === 'CheckpointSelected')).toHaveLength(4);
+    // GPU-seconds (here: CPU-slot seconds) of the worker's jobs are in the cost
+    for (const m of manifests) expect(m.cost.gpuSeconds).toBeGreaterThan(0);
+  });
+});
