@@ -26,7 +26,8 @@ export class LeaderboardController implements OnApplicationBootstrap {
     await this.workflow.onCampaignStarted(e);
   }
 
-  @OnEvent(SubmissionRequested, { concurrency: 4 })
+  // One at a time, in stream order: which submission of a round takes the last quota slot follows the log.
+  @OnEvent(SubmissionRequested)
   async onSubmissionRequested(e: EventOf<typeof SubmissionRequested>): Promise<void> {
     await this.workflow.onSubmissionRequested(e);
   }
