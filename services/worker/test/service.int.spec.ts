@@ -8,7 +8,8 @@ import { ResultManifest, type Axis, type EventEnvelope, type RecipeDocument } fr
 import { OutboxRelay, PostgresEventStore, type EventStore } from '@aevo/eventstore';
 import { createServiceApp, type ServiceApp } from '@aevo/messaging';
 import { createTestDb, createTestNatsNames, eventually, type TestDb, type TestNatsNames } from '@aevo/testkit';
-import { candidateStreamId, forkSandbox, parseRecipeYaml, setPath, writeFixtureSubstrate } from '@aevo/worker-kit';
+import { mergeRecipeYaml } from '@aevo/substrate-kit';
+import { candidateStreamId, forkSandbox, parseRecipeYaml, setPath } from '@aevo/worker-kit';
 import type { WorkerSettings } from '../src/app/settings';
 import { campaignStarted, candidateForked, policy, policyRevised } from './events';
 
@@ -35,7 +36,7 @@ function recording(store: EventStore, round: () => number) {
   return { store: wrapped, reads };
 }
 
-describe('worker service: replicas on nats-server + PostgreSQL, 8 workers × 3 rounds on a substrate', () => {
+describe('worker service: replicas on nats-server + PostgreSQL, 8 workers × 3 rounds on the simulated substrate', () => {
   let db: TestDb;
   let names: TestNatsNames;
   let store: PostgresEventStore;
@@ -56,7 +57,9 @@ describe('worker service: replicas on nats-server + PostgreSQL, 8 workers × 3 r
     store = await PostgresEventStore.open({ connectionString: db.url, schema: db.schema, poolSize: 8 });
     relay = await OutboxRelay.start({ databaseUrl: db.url, schema: db.schema, natsUrl: names.url, subjectPrefix: names.subjectPrefix, stream: names.stream, pollIntervalMs: 100 });
     home = fs.mkdtempSync(path.join(os.tmpdir(), 'worker-svc-'));
-    substrateDir = writeFixtureSubstrate(path.join(home, 'substrate'));
+    // the simulated substrate of the repository, copied so that nothing here can touch the original
+    substrateDir = path.join(home, 'substrate');
+    fs.cpSync(path.resolve(__dirname, '../../../substrate/simulated'), substrateDir, { recursive: true });
     rec = recording(store, () => round);
     for (const id of ['replica-a', 'replica-b']) {
       const settings: WorkerSettings = {
@@ -141,8 +144,9 @@ describe('worker service: replicas on nats-server + PostgreSQL, 8 workers × 3 r
         const candidateId = `${CAMPAIGN}-r${round}-c${i}`;
         const sandboxPath = path.join(home, 'sandboxes', `r${round}`, candidateId);
         forkSandbox(substrateDir, sandboxPath);
-        // the substrate service writes the standing recipe into each fork; so does this test
-        if (round === 3) fs.writeFileSync(path.join(sandboxPath, 'recipe.yaml'), fs.readFileSync(path.join(sandboxPath, 'recipe.yaml'), 'utf8').replace(/equation: 1\n/, 'equation: 3\n'));
+        // the substrate service merges the round's standing recipe into each fork; so does this test
+        const recipeFile = path.join(sandboxPath, 'recipe.yaml');
+        fs.writeFileSync(recipeFile, mergeRecipeYaml(fs.readFileSync(recipeFile, 'utf8'), [p0, p1, p2][round - 1].standingRecipe));
         ids.push(candidateId);
         await append(
           candidateForked(CAMPAIGN, { round, candidateId, index: i, axis: i === 0 ? 'baseline' : AXES[i - 1], isAnchor: i === 0, seeds: i === 0 ? [11, 12] : [10 + round], sandboxPath, policyRevision: round - 1 }),
