@@ -69,11 +69,18 @@ export type Interaction = z.infer<typeof Interaction>;
 export const NoiseEstimate = z
   .object({
     devStd: z.number().min(0),
-    devSource: z.enum(['anchor-seeds', 'policy', 'floor']),
+    /** 'pooled': this round's anchor seeds pooled with the policy's band (degrees of freedom add up). */
+    devSource: z.enum(['anchor-seeds', 'pooled', 'policy', 'floor']),
+    /** Degrees of freedom behind devStd (0: not measured). */
+    devDf: z.number().int().min(0),
     lbStd: z.number().min(0),
-    /** 'dev-proxy': one LB score per candidate cannot measure LB seed noise; the dev std stands in for it. */
-    lbSource: z.enum(['anchor-seeds', 'policy', 'dev-proxy', 'floor']),
-    /** Anchor seeds the dev std was measured from this round (0 or 1: not measured this round). */
+    /**
+     * 'anchor-seeds'/'pooled': from several public-LB scores of the anchor (one per seed); 'dev-proxy': LB seed
+     * noise never measured, the dev std stands in for it.
+     */
+    lbSource: z.enum(['anchor-seeds', 'pooled', 'policy', 'dev-proxy', 'floor']),
+    lbDf: z.number().int().min(0),
+    /** Anchor seeds measured this round (0 or 1: not measured this round). */
     seeds: z.number().int().min(0),
     /** Floor applied to both stds before any "beyond noise" test (constitution noiseStdFloor). */
     floor: z.number().min(0),

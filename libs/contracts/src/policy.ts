@@ -82,8 +82,19 @@ export const RollingPolicy = z
     retiredAxes: z.array(z.object({ axis: Axis, round: z.number().int().min(0), reason: z.string() }).strict()),
     deadEnds: z.array(DeadEnd),
     promotionThreshold: z.number().min(0),
+    /**
+     * Seed noise of the standing recipe: stds pooled over every anchor measurement so far, with their degrees of
+     * freedom (absent: seeds − 1 for dev, 0 — never measured — for LB).
+     */
     noiseBand: z
-      .object({ devStd: z.number().min(0), lbStd: z.number().min(0), seeds: z.number().int().min(0), round: z.number().int().min(0) })
+      .object({
+        devStd: z.number().min(0),
+        lbStd: z.number().min(0),
+        seeds: z.number().int().min(0),
+        round: z.number().int().min(0),
+        devDf: z.number().int().min(0).optional(),
+        lbDf: z.number().int().min(0).optional(),
+      })
       .strict(),
     anchorSeeds: z.number().int().min(1),
     selectionCriterion: SelectionCriterion,

@@ -49,6 +49,14 @@ describe('collectRoundEvidence', () => {
     ]);
   });
 
+  it('pools this round’s anchor seeds with the band in force, weighted by degrees of freedom', () => {
+    const policy = testPolicy({ noiseBand: { devStd: 0.02, lbStd: 0.03, seeds: 5, round: 1, devDf: 4, lbDf: 4 } });
+    const pooled = collectRoundEvidence(testRound([{ axis: 'baseline', dev: 0.6, lb: 0.55, extraSeedDevs: [0.62, 0.61] }], { round: 2, policy }));
+    expect(pooled.calibration.noise).toMatchObject({ devStd: 0.017321, devSource: 'pooled', devDf: 6, lbStd: 0.03, lbSource: 'policy', lbDf: 4, seeds: 3 });
+    const single = collectRoundEvidence(testRound([{ axis: 'baseline', dev: 0.6, lb: 0.55 }], { round: 2, policy }));
+    expect(single.calibration.noise).toMatchObject({ devStd: 0.02, devSource: 'policy', devDf: 4, seeds: 1 });
+  });
+
   it('given dev up beyond noise and the LB flat, then proxy decoupling is flagged with the domains that carry the dev gain', () => {
     const e = collectRoundEvidence(
       testRound([

@@ -131,6 +131,24 @@ function anchorSeedVectors(m: ResultManifest): ScoreVector[] {
   return out;
 }
 
+/** Pooled std of this round's measurement and the policy's band; null when neither has a degree of freedom. */
+function poolStd(
+  measured: number | null,
+  measuredDf: number,
+  prior: number,
+  priorDf: number,
+): { std: number; df: number; source: 'anchor-seeds' | 'pooled' | 'policy' } | null {
+  const m = measured !== null && measuredDf > 0;
+  const p = priorDf > 0;
+  if (m && p) {
+    const df = measuredDf + priorDf;
+    return { std: Math.sqrt((measuredDf * (measured as number) ** 2 + priorDf * prior ** 2) / df), df, source: 'pooled' };
+  }
+  if (m) return { std: measured as number, df: measuredDf, source: 'anchor-seeds' };
+  if (p) return { std: prior, df: priorDf, source: 'policy' };
+  return null;
+}
+
 interface Working {
   planned: PlannedCandidateInput;
   manifest: ResultManifest | undefined;
@@ -194,22 +212,20 @@ export function collectRoundEvidence(inputs: RoundEvidenceInputs): RoundEvidence
   const lbReference = anchorLb ?? inputs.policy.bestPublicLb;
   const lbReferenceSource: 'anchor' | 'policy-best' | 'none' = anchorLb !== null ? 'anchor' : inputs.policy.bestPublicLb !== null ? 'policy-best' : 'none';
 
-  // Noise band: measured from the anchor's seeds when it ran several, else the policy's, else the floor.
+  // Noise band: this round's anchor seeds pooled with the policy's band (both weighted by their degrees of
+  // freedom); the policy's alone when the anchor ran one seed; the constitution's floor when nothing was measured.
   const domains = [...new Set(working.flatMap((w) => (w.dev ? Object.keys(w.dev.domains) : [])))].sort();
   const seedVectors = anchor?.manifest && usable(anchor) ? anchorSeedVectors(anchor.manifest) : [];
-  const measuredDev = sampleStd(seedVectors.map((v) => v.overall));
   const band = inputs.policy.noiseBand;
-  let devStd: number;
-  let devSource: NoiseEstimate['devSource'];
-  if (measuredDev !== null) [devStd, devSource] = [measuredDev, 'anchor-seeds'];
-  else if (band.seeds >= 2) [devStd, devSource] = [band.devStd, 'policy'];
-  else [devStd, devSource] = [floor, 'floor'];
-  const measuredLb = anchor ? sampleStd(anchor.lbScores.map((s) => s.publicScore)) : null;
+  const dev = poolStd(sampleStd(seedVectors.map((v) => v.overall)), seedVectors.length - 1, band.devStd, band.devDf ?? Math.max(0, band.seeds - 1));
+  const anchorLbScores = anchor && anchor.status !== 'invalidated' ? anchor.lbScores.map((s) => s.publicScore) : [];
+  const lb = poolStd(sampleStd(anchorLbScores), anchorLbScores.length - 1, band.lbStd, band.lbDf ?? 0);
+  const devStd = dev ? dev.std : floor;
+  const devSource: NoiseEstimate['devSource'] = dev ? dev.source : 'floor';
   let lbStd: number;
   let lbSource: NoiseEstimate['lbSource'];
-  if (measuredLb !== null) [lbStd, lbSource] = [measuredLb, 'anchor-seeds'];
-  else if (band.seeds >= 2 && band.lbStd > 0) [lbStd, lbSource] = [band.lbStd, 'policy'];
-  else if (devSource !== 'floor') [lbStd, lbSource] = [devStd, 'dev-proxy'];
+  if (lb) [lbStd, lbSource] = [lb.std, lb.source];
+  else if (dev) [lbStd, lbSource] = [dev.std, 'dev-proxy'];
   else [lbStd, lbSource] = [floor, 'floor'];
   const domainFloor = floor * Math.sqrt(Math.max(1, domains.length));
   const domainDevStd: Record<string, number> = {};
@@ -222,8 +238,10 @@ export function collectRoundEvidence(inputs: RoundEvidenceInputs): RoundEvidence
   const noise: NoiseEstimate = {
     devStd: roundTo(devStd),
     devSource,
+    devDf: dev?.df ?? 0,
     lbStd: roundTo(lbStd),
     lbSource,
+    lbDf: lb?.df ?? 0,
     seeds: seedVectors.length,
     floor,
     multiple: m,

@@ -39,6 +39,8 @@ export interface CandidateSpec {
   failureModes?: FailureMode[];
   /** Anchor only: dev overall of further seeds (same step), to measure the noise band. */
   extraSeedDevs?: number[];
+  /** Anchor only: public LB of further submissions (one per further seed), to measure LB seed noise. */
+  extraSeedLbs?: number[];
   gpuSeconds?: number;
   tokens?: number;
 }
@@ -122,6 +124,10 @@ export function testRound(
     .map((s, i) => (s.status === 'missing' ? null : testManifest(campaignId, round, planned[i].candidateId, i === 0, s)))
     .filter((m): m is ResultManifest => m !== null);
   const submitted = specs.map((s, i) => ({ s, id: planned[i].candidateId })).filter(({ s }) => s.lb !== undefined);
+  const scores = submitted.flatMap(({ s, id }) => [
+    { submissionId: `sub-${id}`, candidateId: id, publicScore: s.lb as number, publicDomains: s.lbDomains ?? null },
+    ...(s.extraSeedLbs ?? []).map((lb, k) => ({ submissionId: `sub-${id}-s${k + 2}`, candidateId: id, publicScore: lb, publicDomains: null })),
+  ]);
   return {
     campaignId,
     round,
@@ -129,8 +135,8 @@ export function testRound(
     rules: { decouplingNoiseMultiple: opts.multiple ?? 2, noiseStdFloor: opts.floor ?? 0.005 },
     planned,
     manifests,
-    submissions: submitted.map(({ id }) => ({ submissionId: `sub-${id}`, candidateId: id })),
-    scores: submitted.map(({ s, id }) => ({ submissionId: `sub-${id}`, candidateId: id, publicScore: s.lb as number, publicDomains: s.lbDomains ?? null })),
+    submissions: scores.map((x) => ({ submissionId: x.submissionId, candidateId: x.candidateId })),
+    scores,
     rejections: [],
     violations: [],
     budgets: { gpuSeconds: 10_000, llmTokens: 0, submissionsPerRound: 4 },

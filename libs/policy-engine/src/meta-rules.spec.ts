@@ -16,6 +16,7 @@ const started = (p: RollingPolicy = policy0): MetaPolicyEvent =>
 const evidenceOf = (specs: CandidateSpec[], round: number, policy: RollingPolicy) => collectRoundEvidence(testRound(specs, { round, policy }));
 
 /** Anchor with three seeds: dev σ = 0.005 (measured), so LB σ (dev proxy) = 0.005 and the bar = 2 × 0.005 = 0.01. */
+const roundTo6 = (x: number) => Math.round(x * 1e6) / 1e6;
 const anchor = (lb: number, dev = 0.6): CandidateSpec => ({ axis: 'baseline', dev, lb, extraSeedDevs: [dev + 0.005, dev - 0.005] });
 const lrTo = (to: number) => [{ path: 'optim.lr', from: 0.001, to }];
 
@@ -89,9 +90,19 @@ describe('meta-rule: the promotion threshold is calibrated from the anchor’s s
       .when(reviseCommand(evidence, constitution))
       .then((events) => {
         const p = revisedPolicy(events);
-        expect(p.noiseBand).toEqual({ devStd: 0.01, lbStd: 0.01, seeds: 3, round: 1 });
+        expect(p.noiseBand).toEqual({ devStd: 0.01, lbStd: 0.01, seeds: 3, round: 1, devDf: 2, lbDf: 0 });
         expect(p.promotionThreshold).toBe(0.02);
       });
+  });
+
+  it('given the anchor’s seeds were each scored on the leaderboard, then the threshold follows the LB seed noise', () => {
+    const evidence = evidenceOf([{ axis: 'baseline', dev: 0.6, lb: 0.55, extraSeedDevs: [0.605, 0.595], extraSeedLbs: [0.59, 0.57] }], 1, policy0);
+    expect(evidence.calibration.noise).toMatchObject({ lbStd: 0.02, lbSource: 'anchor-seeds', lbDf: 2, devStd: 0.005 });
+    const p = revisedPolicy(spec.given([started()]).when(reviseCommand(evidence, constitution)).then(() => undefined));
+    expect(p.promotionThreshold).toBe(0.04);
+    // A later round's anchor pools with this band rather than replacing it.
+    const next = evidenceOf([{ axis: 'baseline', dev: 0.6, lb: 0.55, extraSeedDevs: [0.6], extraSeedLbs: [0.55] }], 2, p);
+    expect(next.calibration.noise).toMatchObject({ lbSource: 'pooled', lbDf: 3, lbStd: roundTo6(Math.sqrt((2 * 0.02 ** 2) / 3)) });
   });
 
   it('given no measurable noise (one seed, identical seeds), then the threshold never falls below the minimum multiple of the floor', () => {

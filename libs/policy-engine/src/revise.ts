@@ -117,7 +117,7 @@ export function revisionFacts(previous: RollingPolicy, evidence: RoundEvidence, 
   const evidenceSha256 = contentHash(evidence);
   const campaignAxes = ctx.campaignAxes ?? Axis.options.filter((a) => a !== 'baseline');
   const noise = evidence.calibration.noise;
-  const lbStd = noise.devSource === 'anchor-seeds' ? noise.lbStd : previous.noiseBand.lbStd;
+  const lbStd = nextNoiseBand(previous, evidence).lbStd;
   const minimumThreshold = r6(rules.minThresholdNoiseMultiple * Math.max(lbStd, rules.noiseStdFloor));
   const promotionBar = Math.max(previous.promotionThreshold, minimumThreshold);
   const onAxis = new Map(evidence.designRationaleAudit.onAxis.map((a) => [a.candidateId, a.stayedOnAxis]));
@@ -194,11 +194,27 @@ export function revisionFacts(previous: RollingPolicy, evidence: RoundEvidence, 
   };
 }
 
+/**
+ * The noise band after a round: the collector's estimate (this round's anchor seeds pooled with the band in
+ * force) when anything was measured, else the band in force unchanged.
+ */
+export function nextNoiseBand(previous: RollingPolicy, evidence: RoundEvidence): RollingPolicy['noiseBand'] {
+  const n = evidence.calibration.noise;
+  if (n.devDf === 0 && n.lbDf === 0) return { ...previous.noiseBand };
+  const measuredNow = n.seeds >= 2;
+  return {
+    devStd: n.devStd,
+    lbStd: n.lbStd,
+    seeds: measuredNow ? n.seeds : previous.noiseBand.seeds,
+    round: measuredNow ? evidence.round : previous.noiseBand.round,
+    devDf: n.devDf,
+    lbDf: n.lbDf,
+  };
+}
+
 /** Noise band, best LB and the predicted band of the next round: bookkeeping no proposer chooses. */
 export function bookkeeping(previous: RollingPolicy, evidence: RoundEvidence, constitution: Constitution, promotedId: string | null) {
-  const noise = evidence.calibration.noise;
-  const noiseBand =
-    noise.devSource === 'anchor-seeds' ? { devStd: noise.devStd, lbStd: noise.lbStd, seeds: noise.seeds, round: evidence.round } : { ...previous.noiseBand };
+  const noiseBand = nextNoiseBand(previous, evidence);
   const lbs = evidence.candidateSummaries.filter((s) => s.status === 'completed' && s.publicLb !== null).map((s) => s.publicLb as number);
   const bestPublicLb = lbs.length === 0 ? previous.bestPublicLb : r6(Math.max(previous.bestPublicLb ?? -Infinity, ...lbs));
   const promoted = promotedId ? evidence.candidateSummaries.find((s) => s.candidateId === promotedId) : undefined;
@@ -249,13 +265,13 @@ export function revisePolicy(previous: RollingPolicy, evidence: RoundEvidence, c
   const deadEnds = [...previous.deadEnds, ...facts.newDeadEnds];
   const { noiseBand, bestPublicLb, predictedBand } = bookkeeping(previous, evidence, constitution, promoted?.candidateId ?? null);
   const promotionThreshold = facts.minimumThreshold;
-  const anchorSeeds = noiseBand.seeds < 2 ? Math.max(previous.anchorSeeds, 2) : previous.anchorSeeds;
+  const anchorSeeds = (noiseBand.devDf ?? Math.max(0, noiseBand.seeds - 1)) === 0 ? Math.max(previous.anchorSeeds, 2) : previous.anchorSeeds;
 
   let evidenceRules = upsertRule(previous.evidenceRules, {
     id: 'noise-threshold',
     rule: `Public-LB gains within ${promotionThreshold} of the anchor are seed noise (${constitution.rules.minThresholdNoiseMultiple} × LB seed std ${Math.max(noiseBand.lbStd, constitution.rules.noiseStdFloor)}); they are not promoted`,
     since: round,
-    reason: `noise band measured in round ${noiseBand.round} from ${noiseBand.seeds} anchor seed(s)`,
+    reason: `noise band last measured in round ${noiseBand.round} (${noiseBand.seeds} anchor seeds; degrees of freedom dev ${noiseBand.devDf ?? 0}, LB ${noiseBand.lbDf ?? 0})`,
   });
   let objective = previous.objective;
   let selectionCriterion: SelectionCriterion = previous.selectionCriterion;
