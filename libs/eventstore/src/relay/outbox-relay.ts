@@ -40,6 +40,9 @@ export type RelayRole = 'starting' | 'standby' | 'leader' | 'stopped';
 /** What the relay needs of a stored event: header fields and the serialised body. */
 type OutboxRow = Pick<StoredEvent, 'position' | 'streamVersion' | 'id' | 'type' | 'streamId' | 'campaignId' | 'source' | 'time'> & { payload: string };
 
+/** What the server must find as the stream's last message before storing the next one. */
+type Expectation = { lastSequence: number } | { lastMsgID: string };
+
 const CHECKPOINT_EVERY_MS = 1000;
 const nanos = (ms: number) => ms * 1_000_000;
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -61,9 +64,12 @@ export class RelayStateError extends Error {
  *   from a local checkpoint that could lag behind what was already published. The checkpoint table is only for
  *   monitoring.
  * - Publishes are pipelined on one connection (in order) with async acks. Each carries `Nats-Msg-Id` = event id
- *   (dedupe covers messages in flight when a relay died) and `Nats-Expected-Last-Sequence` (the server refuses a
- *   message that would not directly follow the previous one, so the stream can never get a gap or a reordering;
- *   on any refusal or timeout the relay re-reads the stream's tail and continues from there).
+ *   (dedupe covers messages in flight when a relay died) and an expectation about the stream's last message: the
+ *   first after a resume `Nats-Expected-Last-Sequence` (the tail just read), every later one
+ *   `Nats-Expected-Last-Msg-Id` = the previous event's id. So the server refuses a message unless the one
+ *   before it is stored directly in front of it: once one message is lost or refused, every later one of the
+ *   pipeline is refused too, and nothing (not even a foreign message taking its place) can leave a gap or a
+ *   reordering. On any refusal or timeout the relay re-reads the stream's tail and continues from there.
  * - One leader at a time: a session-level `pg_try_advisory_lock` on a dedicated connection. When the leader dies,
  *   PostgreSQL drops its session and the lock, and a standby takes over within `pollIntervalMs`.
  */
@@ -266,7 +272,10 @@ export class OutboxRelay {
   /** The leader's loop; returns when stopped, throws when leadership, a connection or a publish is lost. */
   private async lead(): Promise<void> {
     const lockClient = this.lockClient!;
-    let { position: cursor, lastSeq } = await this.resumePoint();
+    const resumed = await this.resumePoint();
+    const lastSeq = resumed.lastSeq;
+    let cursor = resumed.position;
+    let expectNext: Expectation = { lastSequence: lastSeq };
     this._relayed = cursor;
     this.opts.log('info', 'resuming from JetStream', { position: cursor, streamSequence: lastSeq });
     const inFlight: Array<Promise<number>> = [];
@@ -288,12 +297,12 @@ export class OutboxRelay {
         const read = await this.readOutbox(cursor, this.opts.batchSize);
         const batch = this.publishable(read);
         if (batch.length > 0) {
-          const acked = this.publishBatch(batch, lastSeq);
+          const acked = this.publishBatch(batch, expectNext);
           // Observed now so a failure while an older batch is awaited is not an unhandled rejection.
           acked.catch(() => undefined);
           inFlight.push(acked);
           cursor = batch[batch.length - 1].position;
-          lastSeq += batch.length;
+          expectNext = { lastMsgID: batch[batch.length - 1].id };
           while (inFlight.length >= this.opts.maxBatchesInFlight) await settleOldest();
           if (read.length === this.opts.batchSize && batch.length === read.length) continue;
         }
@@ -359,12 +368,12 @@ export class OutboxRelay {
   }
 
   /** Pipelines the batch (sends are ordered on the connection) and resolves with its last position once all are acked. */
-  private publishBatch(batch: OutboxRow[], lastSeqBefore: number): Promise<number> {
+  private publishBatch(batch: OutboxRow[], expectFirst: Expectation): Promise<number> {
     const acks = batch.map((e, i) =>
       this.js.publish(relaySubject(this.opts.subjectPrefix, e), e.payload, {
         msgID: e.id,
         headers: relayHeaders(e),
-        expect: { lastSequence: lastSeqBefore + i },
+        expect: i === 0 ? expectFirst : { lastMsgID: batch[i - 1].id },
       }),
     );
     // Every ack is awaited (no unhandled rejections) even when an earlier one fails.
