@@ -88,6 +88,8 @@ export class OutboxRelay {
   private _role: RelayRole = 'starting';
   private _relayed = 0;
   private _published = 0;
+  /** Consecutive failed leadership attempts, for the back-off. */
+  private failures = 0;
   private readonly lockKey: string;
 
   constructor(options: OutboxRelayOptions) {
@@ -217,7 +219,6 @@ export class OutboxRelay {
   }
 
   private async run(): Promise<void> {
-    let failures = 0;
     while (this.running) {
       let led = false;
       try {
@@ -226,13 +227,12 @@ export class OutboxRelay {
           this._role = 'leader';
           this.opts.log('info', 'leadership acquired');
           await this.lead();
-          failures = 0;
         } else {
           this._role = 'standby';
           await sleep(this.opts.pollIntervalMs);
         }
       } catch (err) {
-        failures++;
+        const failures = ++this.failures;
         this.opts.log(err instanceof RelayStateError ? 'error' : 'warn', 'relay loop error; retrying', { error: String(err), failures });
         // Drop the session (and any lock) so a healthy standby can lead meanwhile.
         await this.releaseLeadership();
@@ -250,7 +250,7 @@ export class OutboxRelay {
 
   private async acquireLeadership(): Promise<boolean> {
     if (!this.lockClient) {
-      const c = new Client({ connectionString: this.opts.databaseUrl, application_name: 'aevo-outbox-relay-lock', keepAlive: true });
+      const c = new Client({ connectionString: this.opts.databaseUrl, application_name: 'aevo-outbox-relay-lock', keepAlive: true, query_timeout: 30_000 });
       c.on('error', () => {
         if (this.lockClient === c) this.lockClient = null;
         this.poke();
@@ -284,6 +284,8 @@ export class OutboxRelay {
     let lastLockCheck = Date.now();
     const settleOldest = async () => {
       this._relayed = await inFlight.shift()!;
+      // Progress: the next failure starts its back-off from the beginning.
+      this.failures = 0;
     };
     try {
       while (this.running) {
