@@ -42,10 +42,10 @@ export function campaignStarted(campaignId: string, over: { substratePath: strin
   return createEvent(CampaignStarted, data, { campaignId, streamId: `campaign-${campaignId}`, source: 'orchestrator' });
 }
 
-export function submissionRequested(campaignId: string, n: number, sandboxPath: string, round = 1) {
+export function submissionRequested(campaignId: string, n: number, sandboxPath: string, round = 1, checkpoint = CHECKPOINT) {
   return createEvent(
     SubmissionRequested,
-    { round, submissionId: `${campaignId}-r${round}-s${n}`, candidateId: `${campaignId}-r${round}-c${n}`, checkpoint: CHECKPOINT, sandboxPath, reason: 'best dev' },
+    { round, submissionId: `${campaignId}-r${round}-s${n}`, candidateId: `${campaignId}-r${round}-c${n}`, checkpoint, sandboxPath, reason: 'best dev' },
     { campaignId, streamId: `campaign-${campaignId}`, source: 'orchestrator' },
   );
 }
