@@ -227,12 +227,11 @@ export function collectRoundEvidence(inputs: RoundEvidenceInputs): RoundEvidence
   if (lb) [lbStd, lbSource] = [lb.std, lb.source];
   else if (dev) [lbStd, lbSource] = [dev.std, 'dev-proxy'];
   else [lbStd, lbSource] = [floor, 'floor'];
-  const domainFloor = floor * Math.sqrt(Math.max(1, domains.length));
-  const domainDevStd: Record<string, number> = {};
-  for (const d of domains) {
-    const vals = seedVectors.map((v) => v.domains[d]).filter((x): x is number => x !== undefined);
-    domainDevStd[d] = roundTo(Math.max(sampleStd(vals) ?? 0, domainFloor));
-  }
+  // A domain holds 1/D of the dev rows, so its noise is the overall noise × √D (the pooled overall estimate is far
+  // steadier than a per-domain std from a few seeds).
+  const sqrtD = Math.sqrt(Math.max(1, domains.length));
+  const domainSigma = roundTo(Math.max(devStd, floor) * sqrtD);
+  const domainDevStd: Record<string, number> = Object.fromEntries(domains.map((d) => [d, domainSigma]));
   const sigmaDev = Math.max(roundTo(devStd), floor);
   const sigmaLb = Math.max(roundTo(lbStd), floor);
   const noise: NoiseEstimate = {
@@ -353,7 +352,7 @@ export function collectRoundEvidence(inputs: RoundEvidenceInputs): RoundEvidence
   const anchorSummary = summaries.find((s) => s.isAnchor) ?? null;
   const scoredExplorers = scored.filter((s) => !s.isAnchor);
   const perDomain: DomainCalibration[] = domains.map((d) => {
-    const sd = Math.max(domainDevStd[d] ?? domainFloor, domainFloor);
+    const sd = domainSigma;
     let best: { s: CandidateSummary; gain: number } | null = null;
     if (anchorDev && anchorDev.domains[d] !== undefined)
       for (const s of scoredExplorers) {
@@ -376,30 +375,49 @@ export function collectRoundEvidence(inputs: RoundEvidenceInputs): RoundEvidence
     };
   });
 
-  const decoupled = scoredExplorers.filter((s) => s.devDelta !== null && s.lbDelta !== null && s.devDelta > m * sigmaDev && s.lbDelta <= m * sigmaLb);
+  // Proxy decoupling, per scored explorer: (a) overall — dev rose beyond noise, the LB did not, and the LB fell
+  // short of the dev gain by more than the noise of their difference; (b) domain — one domain's dev rose beyond
+  // twice the multiple (one of D domains tested) while the LB did not rise, overall nor in that domain.
+  const gapNoise = m * Math.sqrt(sigmaDev ** 2 + sigmaLb ** 2);
   const decoupledDomains = new Set<string>();
-  for (const s of decoupled) {
+  const decoupledBy = new Map<string, string>();
+  for (const s of scoredExplorers) {
+    if (s.devDelta === null || s.lbDelta === null || !anchorDev || s.lbDelta > m * sigmaLb) continue;
+    const overall = s.devDelta > m * sigmaDev && s.devDelta - s.lbDelta > gapNoise;
+    const hits: string[] = [];
     for (const d of domains) {
-      const sd = Math.max(domainDevStd[d] ?? domainFloor, domainFloor);
       const dv = s.dev?.domains[d];
-      const av = anchorDev?.domains[d];
-      if (dv === undefined || av === undefined || dv - av <= m * sd) continue;
+      const av = anchorDev.domains[d];
+      if (dv === undefined || av === undefined) continue;
       const lv = s.publicLbDomains?.[d];
       const alv = anchorLb !== null ? anchorSummary?.publicLbDomains?.[d] : undefined;
-      if (lv !== undefined && alv !== undefined && lv - alv > m * sd) continue;
-      decoupledDomains.add(d);
+      if (lv !== undefined && alv !== undefined && lv - alv > m * domainSigma) continue;
+      if (dv - av > 2 * m * domainSigma || (overall && dv - av > m * domainSigma)) hits.push(d);
     }
+    const domainLevel = hits.some((d) => (s.dev?.domains[d] ?? 0) - anchorDev.domains[d] > 2 * m * domainSigma);
+    if (!overall && !domainLevel) continue;
+    hits.forEach((d) => decoupledDomains.add(d));
+    const parts = [`dev ${fmt(s.devDelta)} (${fmt(s.devVsAnchor ?? 0, 1)}σ), LB ${fmt(s.lbDelta)} (${fmt(s.lbVsAnchor ?? 0, 1)}σ)`];
+    if (domainLevel)
+      parts.push(
+        hits
+          .filter((d) => (s.dev?.domains[d] ?? 0) - anchorDev.domains[d] > 2 * m * domainSigma)
+          .map((d) => `${d} dev ${fmt((s.dev?.domains[d] ?? 0) - anchorDev.domains[d])}`)
+          .join(', '),
+      );
+    decoupledBy.set(s.candidateId, `${s.candidateId} (${s.axis}) ${parts.join('; ')}`);
   }
+  const decoupled = scoredExplorers.filter((s) => decoupledBy.has(s.candidateId));
   let reason: string;
   if (decoupled.length > 0) {
-    const parts = decoupled.map((s) => `${s.candidateId} (${s.axis}) dev ${fmt(s.devDelta ?? 0)} (${fmt(s.devVsAnchor ?? 0, 1)}σ), LB ${fmt(s.lbDelta ?? 0)} (${fmt(s.lbVsAnchor ?? 0, 1)}σ)`);
+    const parts = decoupled.map((s) => decoupledBy.get(s.candidateId));
     reason =
-      `dev rose beyond ${m}σ over the anchor while the public LB did not: ${parts.join('; ')}` +
+      `dev rose beyond noise over the anchor (overall beyond ${m}σ, or one domain beyond ${2 * m}σ of a domain) while the public LB did not: ${parts.join(' | ')}` +
       (decoupledDomains.size > 0 ? `; the dev gain sits in ${[...decoupledDomains].sort().join(', ')}` : '');
   } else if (lbReference === null) reason = 'no leaderboard reference: the anchor was not scored and no earlier score exists';
   else if (!anchorDev) reason = 'no dev reference: the anchor did not complete';
   else if (scoredExplorers.length === 0) reason = 'no explorer candidate has a public LB score';
-  else reason = `no scored candidate raised dev beyond ${m}σ without also raising the public LB beyond ${m}σ`;
+  else reason = `no scored candidate raised dev beyond noise (overall ${m}σ, a domain ${2 * m}σ) without the public LB following`;
 
   const calibration = {
     noise,
