@@ -24,7 +24,9 @@ describe('api over a real event store', () => {
 
   const get = async (path: string) => {
     const r = await fetch(api.url + path);
-    return { status: r.status, body: r.headers.get('content-type')?.includes('json') ? await r.json() : await r.text() };
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    const body: any = r.headers.get('content-type')?.includes('json') ? await r.json() : await r.text();
+    return { status: r.status, body };
   };
 
   it('serves the campaign list, detail, candidates, jobs and the event log', async () => {

@@ -65,7 +65,7 @@ describe('dashboard in headless Chromium', () => {
     await page.getByTestId('candidate-row').first().waitFor();
     await page.fill('#typeFilter', 'RoundStarted');
     await page.dispatchEvent('#typeFilter', 'change');
-    await page.waitForFunction(() => document.querySelectorAll('[data-testid=events] tr').length === 4);
+    await page.waitForFunction("document.querySelectorAll('[data-testid=events] tr').length === 4");
     const types = await page.locator('[data-testid=events] tr td:nth-child(2)').allTextContents();
     expect(types).toEqual(['RoundStarted', 'RoundStarted', 'RoundStarted']);
   });

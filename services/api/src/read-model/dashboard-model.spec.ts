@@ -44,7 +44,7 @@ describe('dashboard read model', () => {
 
   it('ignores events of campaigns it has not seen start and marks invalidated candidates', () => {
     const m = emptyDashboard();
-    applyToDashboard(m, { ...ev('RoundStarted', { round: 1, candidates: [] }), campaignId: 'other' });
+    applyToDashboard(m, { ...(ev('RoundStarted', { round: 1, candidates: [] }) as object), campaignId: 'other' } as never);
     expect(m.campaigns).toEqual({});
     applyToDashboard(m, ev('CampaignStarted', { config: { campaignId: 'c1', rounds: 1 }, constitutionSha256: 'b'.repeat(64), initialPolicy: policy }));
     applyToDashboard(m, ev('RoundStarted', { round: 1, policyRevision: 0, candidates: [{ candidateId: 'x', index: 0, axis: 'baseline', isAnchor: true, seeds: [1] }] }));
