@@ -79,6 +79,8 @@ export class KubernetesExecutor implements Executor {
   private readonly delivery: EventDelivery;
   private readonly tracked = new Map<string, Tracked>();
   private readonly byName = new Map<string, string>();
+  /** Jobs whose outcome the owner recorded: forgotten, and not adopted again when their Job shows up (TTL deletion). */
+  private readonly acknowledged = new Set<string>();
   private resourceVersion: string | null = null;
   private watchAbort: AbortController | null = null;
   private watchLoopDone: Promise<void> | null = null;
@@ -182,7 +184,10 @@ export class KubernetesExecutor implements Executor {
 
   async acknowledge(jobId: string): Promise<void> {
     const t = this.tracked.get(jobId);
-    if (t && t.phase === 'finished') t.acknowledged = true;
+    if (!t || t.phase !== 'finished') return;
+    t.acknowledged = true;
+    this.acknowledged.add(jobId);
+    this.untrack(t);
   }
 
   view(jobId: string): JobView | undefined {
@@ -336,6 +341,7 @@ export class KubernetesExecutor implements Executor {
     if (!jobId) return null;
     const known = this.tracked.get(jobId);
     if (known) return known;
+    if (this.acknowledged.has(jobId)) return null;
     const campaignId = ann[ANNOTATIONS.campaignId];
     if (!campaignId || !job.metadata?.name) return null;
     return this.track(jobId, campaignId, job.metadata.name, gpuCountOf(job));

@@ -306,6 +306,21 @@ describe('LocalExecutor', () => {
       expect(b.events.some((e) => e.jobId === 'acked')).toBe(false);
     });
 
+    it('forgets acknowledged records past the retention period, keeping their logs', async () => {
+      const a = start();
+      await a.ex.submit({ campaignId: 'camp', spec: spec('old-acked', 'echo kept') });
+      await a.ex.submit({ campaignId: 'camp', spec: spec('old-unacked', 'true') });
+      await a.finished('old-acked');
+      await a.finished('old-unacked');
+      await a.ex.acknowledge('old-acked');
+      await a.ex.close();
+      const b = start({ retainFinishedMs: 0 });
+      const views = await b.ex.recover();
+      expect(views.map((v) => v.jobId)).toEqual(['old-unacked']);
+      expect(existsSync(join(root, 'dispatch', 'local-jobs', 'old-acked'))).toBe(false);
+      expect(readFileSync(join(root, 'logs', 'old-acked.log'), 'utf8')).toBe('kept\n');
+    });
+
     it('marks a job lost when dispatch died after recording the launch but before the process existed', async () => {
       const a = start();
       await a.ex.recover();

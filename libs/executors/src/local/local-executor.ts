@@ -31,6 +31,11 @@ export interface LocalExecutorOptions {
   inheritEnv?: string[];
   /** Shell that wraps each job to record its pid and exit code. Default /bin/sh. */
   shell?: string;
+  /**
+   * Records of acknowledged jobs older than this are deleted at start-up (logs are kept). Until then a resubmitted
+   * jobId is recognised here too; the dispatch service dedupes by its event store in any case. Default 7 days.
+   */
+  retainFinishedMs?: number;
   onError?: (err: unknown, context: string) => void;
 }
 
@@ -64,6 +69,8 @@ const WRAPPER =
 
 interface Running {
   allocation: Allocation;
+  /** Whether the allocator counts the slot as busy for this job (released as soon as its processes are gone). */
+  holdsSlot: boolean;
   timer: NodeJS.Timeout | null;
   killing: boolean;
   finishing: boolean;
@@ -103,6 +110,7 @@ export class LocalExecutor implements Executor {
       cpuSlotWeight: options.cpuSlotWeight ?? 1,
       inheritEnv: options.inheritEnv ?? DEFAULT_INHERITED_ENV,
       shell: options.shell ?? '/bin/sh',
+      retainFinishedMs: options.retainFinishedMs ?? 7 * 86_400_000,
     };
     this.store = new RecordStore(options.stateDir ?? join(home, 'dispatch', 'local-jobs'));
     this.logDir = options.logDir ?? join(home, 'logs');
@@ -130,8 +138,13 @@ export class LocalExecutor implements Executor {
   }
 
   private async doRecover(): Promise<JobView[]> {
+    const forgetBefore = Date.now() - this.opts.retainFinishedMs;
     for (const rec of this.store.loadAll()) {
       const jobId = rec.job.spec.jobId;
+      if (rec.phase === 'finished' && rec.acknowledged && rec.outcome && Date.parse(rec.outcome.finishedAt) < forgetBefore) {
+        this.store.remove(jobId);
+        continue;
+      }
       this.records.set(jobId, rec);
       this.seq = Math.max(this.seq, rec.seq);
       switch (rec.phase) {
@@ -147,8 +160,8 @@ export class LocalExecutor implements Executor {
           break;
       }
     }
+    // Keeps the process alive until close(), like a server socket: in-process users wait for jobs, not for timers.
     this.poller = setInterval(() => this.poll(), this.opts.pollMs);
-    this.poller.unref();
     this.pump();
     return this.views();
   }
@@ -175,7 +188,7 @@ export class LocalExecutor implements Executor {
     const alive = rec.pid != null && isProcessAlive(rec.pid, rec.startTicks);
     if (alive) {
       this.allocator.occupy(allocation);
-      const run: Running = { allocation, timer: null, killing: false, finishing: false };
+      const run: Running = { allocation, holdsSlot: true, timer: null, killing: false, finishing: false };
       this.running.set(jobId, run);
       // JobStarted may not have been recorded before the crash; it is idempotent per attempt.
       this.emit({ type: 'started', jobId, campaignId: rec.job.campaignId, slot: rec.slot, handle: `pid:${rec.pid}`, attempt: 1, startedAt: rec.startedAt ?? rec.launchAt ?? rec.queuedAt });
@@ -183,8 +196,8 @@ export class LocalExecutor implements Executor {
       else this.armTimeout(jobId);
       return;
     }
-    this.allocator.occupy(allocation);
-    this.running.set(jobId, { allocation, timer: null, killing: false, finishing: true });
+    // Already over: its slot is not taken again (a job queued behind it may be given the slot right away).
+    this.running.set(jobId, { allocation, holdsSlot: false, timer: null, killing: false, finishing: true });
     if (rec.pgid != null && jobIsAlive(rec.pgid)) await this.killTree(rec.pgid); // leftovers of a finished wrapper
     await this.finishFromExit(rec, this.store.exitFile(jobId));
   }
@@ -306,7 +319,7 @@ export class LocalExecutor implements Executor {
   private launch(rec: LocalJobRecord, allocation: Allocation): void {
     const spec = rec.job.spec;
     const jobId = spec.jobId;
-    const run: Running = { allocation, timer: null, killing: false, finishing: false };
+    const run: Running = { allocation, holdsSlot: true, timer: null, killing: false, finishing: false };
     this.running.set(jobId, run);
     const now = new Date();
     rec.phase = 'launching';
@@ -406,6 +419,7 @@ export class LocalExecutor implements Executor {
     try {
       // The job's command ended; anything it left behind in its group must not keep holding the slot.
       if (rec.pgid != null && jobIsAlive(rec.pgid)) await this.killTree(rec.pgid);
+      this.releaseSlot(run); // the next job starts while this one's log is read
       await this.finishFromExit(rec, exit);
     } catch (err) {
       run.finishing = false;
@@ -423,6 +437,7 @@ export class LocalExecutor implements Executor {
       if (rec.pgid != null) await this.killTree(rec.pgid);
       if (this.closed) return; // the next instance sees killIntent and finishes the job
       run.finishing = true;
+      this.releaseSlot(run);
       await this.finishFromExit(rec, this.store.exitFile(jobId));
     } catch (err) {
       this.reportError(err, `killing job ${jobId}`);
@@ -499,9 +514,16 @@ export class LocalExecutor implements Executor {
     const run = this.running.get(jobId);
     if (run?.timer) clearTimeout(run.timer);
     this.running.delete(jobId);
-    if (allocation) this.allocator.release(allocation);
+    if (run) this.releaseSlot(run, false);
     this.emit({ type: 'finished', jobId, campaignId: rec.job.campaignId, outcome });
     this.pump();
+  }
+
+  private releaseSlot(run: Running, pump = true): void {
+    if (!run.holdsSlot) return;
+    run.holdsSlot = false;
+    this.allocator.release(run.allocation);
+    if (pump) this.pump();
   }
 
   private emit(e: ExecutorEvent): void {

@@ -105,11 +105,12 @@ export function signalJob(pgid: number, signal: NodeJS.Signals): number {
 
 /** Whether anything of the job is still alive. */
 export function jobIsAlive(pgid: number): boolean {
-  if (hasProcFs()) return jobProcesses(pgid).length > 0;
   try {
     process.kill(-pgid, 0);
-    return true;
   } catch {
+    // No member left, so no escaped descendant either can still be traced to the job: the cheap answer is exact.
     return false;
   }
+  // Members exist, but they may all be zombies: look closer.
+  return hasProcFs() ? jobProcesses(pgid).length > 0 : true;
 }
