@@ -1,3 +1,4 @@
+import { rmSync } from 'node:fs';
 import { cpSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
@@ -48,6 +49,7 @@ describe('evaluation workflow (real PostgreSQL event store)', () => {
   afterAll(async () => {
     await store.close();
     await db.drop();
+    if (home) rmSync(home, { recursive: true, force: true });
   });
 
   function sandbox(name: string, checkpoints: Record<string, Record<string, unknown>>): string {

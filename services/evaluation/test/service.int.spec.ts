@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import { rmSync } from 'node:fs';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -90,6 +91,7 @@ describe('evaluation service end to end (simulated substrate, real substrate + d
     await (await jetstreamManager(nc)).streams.delete(names.stream).catch(() => undefined);
     await nc.close();
     await db?.drop();
+    if (home) rmSync(home, { recursive: true, force: true });
   });
 
   /** Runs the substrate's prepare-data and train entrypoints in a sandbox, as a worker's jobs would; returns the checkpoints. */

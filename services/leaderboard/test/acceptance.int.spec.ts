@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import { rmSync } from 'node:fs';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -96,6 +97,7 @@ describe('local leaderboard end to end (simulated substrate, real dispatch)', ()
     await (await jetstreamManager(nc)).streams.delete(names.stream).catch(() => undefined);
     await nc.close();
     await db?.drop();
+    if (home) rmSync(home, { recursive: true, force: true });
   });
 
   /** A sandbox as forked from the simulated substrate, trained by its own entrypoints (what a worker's jobs do). */

@@ -1,3 +1,4 @@
+import { rmSync } from 'node:fs';
 import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { PostgresEventStore } from '@aevo/eventstore';
@@ -34,6 +35,7 @@ describe('Kaggle leaderboard workflow (loopback CompetitionApiService, real Post
     await sealed.close();
     await store.close();
     await db.drop();
+    if (home) rmSync(home, { recursive: true, force: true });
   });
 
   async function setup(campaignId: string, opts: LoopbackKaggleOptions, token = TOKEN, quota = 3) {

@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import { rmSync } from 'node:fs';
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { UnsealPrivateLeaderboard } from '@aevo/contracts';
@@ -55,6 +56,7 @@ describe('leaderboard service over NATS JetStream and PostgreSQL', () => {
     await (await jetstreamManager(nc)).streams.delete(names.stream).catch(() => undefined);
     await nc.close();
     await db?.drop();
+    if (home) rmSync(home, { recursive: true, force: true });
   });
 
   const types = async (campaignId: string) => (await store.readStream(streamIdOf(campaignId))).map((e) => e.type);

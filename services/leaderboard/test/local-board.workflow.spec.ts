@@ -1,3 +1,4 @@
+import { rmSync } from 'node:fs';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { FrozenPathViolated, createEvent } from '@aevo/contracts';
@@ -32,6 +33,7 @@ describe('local leaderboard workflow (real PostgreSQL event store)', () => {
     await sealed.close();
     await store.close();
     await db.drop();
+    if (home) rmSync(home, { recursive: true, force: true });
   });
 
   it('opens the board: hidden split outside the sandbox tree, prompts-only file, no answer or seed in the event', async () => {
