@@ -26,6 +26,17 @@ function launches(sandbox: string): string[] {
   return out.sort();
 }
 
+/** Every evaluate process the fixture substrate ran, as "<jobId> <checkpoint>". */
+function evaluations(sandbox: string): string[] {
+  const runs = path.join(sandbox, 'runs');
+  return fs.existsSync(runs)
+    ? fs.readdirSync(runs).flatMap((d) => {
+        const f = path.join(runs, d, 'ckpt', 'evaluations.log');
+        return fs.existsSync(f) ? fs.readFileSync(f, 'utf8').trim().split('\n') : [];
+      })
+    : [];
+}
+
 describe('worker process killed (SIGKILL) at each step of its trace in turn', () => {
   let db: TestDb;
   let store: PostgresEventStore;
@@ -155,6 +166,11 @@ describe('worker process killed (SIGKILL) at each step of its trace in turn', ()
       const l = launches(fork.sandboxPath);
       expect(l).toHaveLength(2);
       expect(new Set(l.map((x) => x.split(' ')[1])).size).toBe(2);
+      // a finished evaluation is not repeated: one request, one evaluate process per checkpoint
+      expect(events.filter((e) => e.type === 'EvaluationRequested')).toHaveLength(1);
+      const evals = evaluations(fork.sandboxPath);
+      expect(evals).toHaveLength(refManifest.checkpoints.length);
+      expect(new Set(evals).size).toBe(evals.length);
       const m = ResultManifest.parse((events.find((e) => e.type === 'ManifestSubmitted')!.data as { manifest: unknown }).manifest);
       expect(m.recipeChanges).toEqual(refManifest.recipeChanges);
       expect(m.checkpoints.map((c) => c.dev)).toEqual(refManifest.checkpoints.map((c) => c.dev));

@@ -25,6 +25,8 @@ const SERVICES = ['substrate', 'dispatch', 'evaluation'] as const;
  * evaluation service (VerifySandbox by the substrate service, evaluate jobs through dispatch) → CheckpointSelected
  * → worker → ManifestSubmitted. Substrate, dispatch and evaluation run as processes from their built output.
  */
+const evaluatedCount = (ms: ResultManifest[]) => ms.reduce((n, m) => n + m.checkpoints.length, 0);
+
 describe('worker on the production path: real substrate, dispatch and evaluation services', () => {
   let db: TestDb;
   let names: TestNatsNames;
@@ -156,14 +158,16 @@ describe('worker on the production path: real substrate, dispatch and evaluation
 
     // dispatch ran each requested job exactly once; the evaluation service scored what the manifests report
     const all = await store.readAll({ campaignId });
-    const requested = all.filter((e) => e.type === 'JobRequested' && e.source === 'worker').map((e) => (e.data as { spec: { jobId: string } }).spec.jobId);
+    const requested = all.filter((e) => e.type === 'JobRequested').map((e) => (e.data as { spec: { jobId: string } }).spec.jobId);
     expect(new Set(requested).size).toBe(requested.length);
+    // the worker's prepare + train per seed; the evaluation service's one job per checkpoint
+    expect(all.filter((e) => e.type === 'JobRequested' && e.source === 'evaluation')).toHaveLength(evaluatedCount(manifests));
     for (const jobId of requested) {
       expect(all.filter((e) => e.type === 'JobStarted' && (e.data as { jobId: string }).jobId === jobId)).toHaveLength(1);
       expect(all.filter((e) => e.type === 'JobSucceeded' && (e.data as { jobId: string }).jobId === jobId)).toHaveLength(1);
     }
     const evaluated = all.filter((e) => e.type === 'CheckpointEvaluated');
-    expect(evaluated.length).toBe(manifests.reduce((n, m) => n + m.checkpoints.length, 0));
+    expect(evaluated.length).toBe(evaluatedCount(manifests));
     expect(all.filter((e) => e.type === 'CheckpointSelected')).toHaveLength(4);
     // GPU-seconds (here: CPU-slot seconds) of the worker's jobs are in the cost
     for (const m of manifests) expect(m.cost.gpuSeconds).toBeGreaterThan(0);

@@ -6,7 +6,7 @@ import { stringify } from 'yaml';
  * A small substrate honouring the contract, written in Node so runtime tests need no Python: `train` computes a
  * known response surface of the recipe plus seeded noise, diverges (exit 3, DIVERGED) when lr > 0.02, can be
  * made slow (recipe `sleep_ms`) so a test can kill the worker mid-job, and appends one line per launch to
- * `<run dir>/launches.log` so a test can count launches.
+ * `<run dir>/launches.log` (and each evaluation to `<checkpoints dir>/evaluations.log`) so a test can count them.
  */
 export const FIXTURE_DOMAINS = ['bit_manipulation', 'gravity', 'unit_conversion', 'cipher', 'numeral', 'equation'];
 
@@ -98,6 +98,7 @@ console.log('done');
 
 const EVALUATE = `${COMMON}
 const ckpt = arg('checkpoint');
+fs.appendFileSync(path.join(ckpt, '..', 'evaluations.log'), (process.env.AEVO_JOB_ID || 'job') + ' ' + path.basename(ckpt) + '\\n');
 const info = JSON.parse(fs.readFileSync(path.join(ckpt, 'checkpoint.json'), 'utf8'));
 const n = 50;
 const domains = {};
