@@ -34,6 +34,8 @@ describe('orchestrator replicas against PostgreSQL and nats-server', () => {
     anchorSeeds: 2,
     seed: 7,
     budgets: { gpuSeconds: 3600, llmTokens: 0, submissionsPerRound: 2 },
+    // These tests start rounds by command; the automatic lifecycle has its own suite.
+    roundStart: 'manual' as const,
   });
   const eventsOfType = async (type: string, campaignId?: string) => store.readAll({ types: [type], campaignId });
 

@@ -69,6 +69,7 @@ describe('orchestrator processes', () => {
         axes: ['learning-rate'],
         seed: 1,
         budgets: { gpuSeconds: 100, llmTokens: 0, submissionsPerRound: 1 },
+        roundStart: 'manual',
       });
       expect(started.ok).toBe(true);
       const replies: CommandReply[] = await Promise.all(

@@ -23,6 +23,12 @@ export const CampaignConfig = z
     metaKind: MetaKind.default('rules'),
     leaderboard: z.enum(['local', 'kaggle']).default('local'),
     executor: z.enum(['local', 'kubernetes']).default('local'),
+    /**
+     * `auto` (also when absent): the orchestrator starts round 1 and every next round itself; `manual`: each round
+     * waits for a StartRound command (`aevo round start`). Submissions, round close and the final audit are
+     * automatic either way.
+     */
+    roundStart: z.enum(['auto', 'manual']).optional(),
     budgets: z
       .object({
         gpuSeconds: z.number().positive(),
@@ -88,10 +94,45 @@ export const SubmissionRequested = defineEvent(
     .strict(),
 );
 
+/** Budget spent so far: GPU-seconds from job terminal events, LLM tokens from manifests and meta/collector turns. */
+export const BudgetSpent = z.object({ gpuSeconds: z.number().min(0), llmTokens: z.number().int().min(0) }).strict();
+export type BudgetSpent = z.infer<typeof BudgetSpent>;
+
 export const RoundClosed = defineEvent(
   'RoundClosed',
   { owners: ['orchestrator'], description: 'All of a round’s evidence and its policy revision are recorded.' },
-  z.object({ round: z.number().int().min(1), policyRevision: z.number().int().min(0), bestPublicLb: z.number().nullable() }).strict(),
+  z
+    .object({
+      round: z.number().int().min(1),
+      /** The revision the meta-policy derived from this round's evidence (the next round's policy). */
+      policyRevision: z.number().int().min(0),
+      /** Best public LB score of this round's submissions (null when none was scored). */
+      bestPublicLb: z.number().nullable(),
+      /** The round's RoundEvidenceRecorded.evidenceSha256 and the revised policy's sha256, as the orchestrator read them. */
+      evidenceSha256: Sha256.nullable().optional(),
+      policySha256: Sha256.optional(),
+      /** Campaign budget spent when the round closed. */
+      spent: BudgetSpent.optional(),
+    })
+    .strict(),
+);
+
+export const FinalAuditStarted = defineEvent(
+  'FinalAuditStarted',
+  {
+    owners: ['orchestrator'],
+    description: 'No round is left to run (rounds or budget exhausted); the orchestrator asks the leaderboard to unseal the private scores.',
+  },
+  z
+    .object({
+      reason: z.enum(['rounds-exhausted', 'budget-exhausted']),
+      /** Rounds closed when the audit started. */
+      rounds: z.number().int().min(0),
+      spent: BudgetSpent,
+      /** Which budget ran out (budget-exhausted only). */
+      exhausted: z.array(z.enum(['gpuSeconds', 'llmTokens'])).default([]),
+    })
+    .strict(),
 );
 
 export const CampaignPaused = defineEvent(
@@ -114,7 +155,12 @@ export const CampaignCompleted = defineEvent(
       reason: z.enum(['rounds-exhausted', 'budget-exhausted']),
       bestCandidateId: z.string().nullable(),
       bestPublicLb: z.number().nullable(),
+      /** Private LB score of the best-public candidate's submission, revealed by the final audit. */
       bestPrivateLb: z.number().nullable(),
+      bestRound: z.number().int().min(1).nullable().optional(),
+      bestSubmissionId: z.string().nullable().optional(),
+      /** Scored submissions the unseal revealed. */
+      submissions: z.number().int().min(0).optional(),
     })
     .strict(),
 );

@@ -1,10 +1,14 @@
 import { Controller, Inject } from '@nestjs/common';
 import { Payload } from '@nestjs/microservices';
-import { StartCampaign, StartRound, type CommandOf } from '@aevo/contracts';
+import { AbortCampaign, PauseCampaign, ResumeCampaign, StartCampaign, StartRound, type CommandOf } from '@aevo/contracts';
 import { OnCommand } from '@aevo/messaging';
 import { CampaignService } from './campaign.service';
 
-/** The orchestrator's command topic: `aevo.cmd.StartCampaign`, `aevo.cmd.StartRound` (queue group "orchestrator"). */
+/**
+ * The orchestrator's command topic (queue group "orchestrator"): `aevo.cmd.StartCampaign`, `StartRound`,
+ * `PauseCampaign`, `ResumeCampaign`, `AbortCampaign`. What follows a command (round 1 after the start, pending
+ * steps after a resume) is the reactions' job: they see the command's event like any other.
+ */
 @Controller()
 export class CampaignCommandsController {
   constructor(@Inject(CampaignService) private readonly campaigns: CampaignService) {}
@@ -17,5 +21,20 @@ export class CampaignCommandsController {
   @OnCommand(StartRound)
   startRound(@Payload() cmd: CommandOf<typeof StartRound>) {
     return this.campaigns.startRound(cmd);
+  }
+
+  @OnCommand(PauseCampaign)
+  pause(@Payload() cmd: CommandOf<typeof PauseCampaign>) {
+    return this.campaigns.pause(cmd);
+  }
+
+  @OnCommand(ResumeCampaign)
+  resume(@Payload() cmd: CommandOf<typeof ResumeCampaign>) {
+    return this.campaigns.resume(cmd);
+  }
+
+  @OnCommand(AbortCampaign)
+  abort(@Payload() cmd: CommandOf<typeof AbortCampaign>) {
+    return this.campaigns.abort(cmd);
   }
 }

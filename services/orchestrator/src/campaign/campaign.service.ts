@@ -1,13 +1,13 @@
 import {
   createEvent,
   eventDefinition,
-  PolicyRevised,
+  type AbortCampaign,
   type CommandEnvelope,
   type CommandOf,
-  type DataOf,
   type Decider,
   type EventEnvelope,
-  type RollingPolicy,
+  type PauseCampaign,
+  type ResumeCampaign,
   type StartCampaign,
   type StartRound,
 } from '@aevo/contracts';
@@ -23,12 +23,33 @@ import {
   type CampaignEvent,
   type CampaignState,
 } from '../domain/campaign';
+import { newestRevision, spentOf } from '../domain/facts';
+import { CampaignFactsCache } from './campaign-facts';
 import type { CampaignInputsLoader } from './campaign-inputs';
 
 export interface CampaignStartedResult {
   campaignId: string;
   constitutionSha256: string;
   policyRevision: number;
+}
+
+export interface CampaignStatusResult {
+  campaignId: string;
+  status: CampaignState['status'];
+}
+
+export interface AdvanceResult {
+  campaignId: string;
+  /** Types of the events this step appended (empty: nothing to do). */
+  appended: string[];
+}
+
+/** Who caused an orchestrator decision: a command, or an event the orchestrator reacted to. */
+export interface DecisionMeta {
+  /** Idempotency key (commands only): a retried command gets the first answer. */
+  commandId?: string;
+  causationId: string | null;
+  correlationId: string | null;
 }
 
 export interface RoundStartedResult {
@@ -45,9 +66,12 @@ export interface RoundStartedResult {
  * concurrency conflict, idempotent by commandId).
  */
 export class CampaignService {
+  private readonly advancing = new Map<string, Promise<unknown>>();
+
   constructor(
     private readonly store: EventStore,
     private readonly inputs: CampaignInputsLoader,
+    readonly facts: CampaignFactsCache = new CampaignFactsCache(store),
   ) {}
 
   async startCampaign(cmd: CommandOf<typeof StartCampaign>): Promise<CommandResult<CampaignStartedResult>> {
@@ -62,8 +86,9 @@ export class CampaignService {
 
   async startRound(cmd: CommandOf<typeof StartRound>): Promise<CommandResult<RoundStartedResult>> {
     const { campaignId, round } = cmd.payload;
-    const revisedPolicy = await this.newestRevisedPolicy(campaignId);
-    return this.execute(campaignId, cmd, { type: 'StartRound', campaignId, round, revisedPolicy }, (events) => {
+    const facts = await this.facts.load(campaignId);
+    const revisedPolicy = newestRevision(facts)?.policy ?? null;
+    return this.execute(campaignId, cmd, { type: 'StartRound', campaignId, round, revisedPolicy, spent: spentOf(facts) }, (events) => {
       const e = events.find((x) => x.type === 'RoundStarted');
       if (e?.type !== 'RoundStarted') throw new Error('StartRound wrote no RoundStarted');
       return {
@@ -76,25 +101,62 @@ export class CampaignService {
     });
   }
 
+  pause(cmd: CommandOf<typeof PauseCampaign>): Promise<CommandResult<CampaignStatusResult>> {
+    const { campaignId, reason } = cmd.payload;
+    return this.execute(campaignId, cmd, { type: 'PauseCampaign', campaignId, reason }, () => ({ campaignId, status: 'paused' as const }));
+  }
+
+  resume(cmd: CommandOf<typeof ResumeCampaign>): Promise<CommandResult<CampaignStatusResult>> {
+    const { campaignId } = cmd.payload;
+    return this.execute(campaignId, cmd, { type: 'ResumeCampaign', campaignId }, () => ({ campaignId, status: 'running' as const }));
+  }
+
+  abort(cmd: CommandOf<typeof AbortCampaign>): Promise<CommandResult<CampaignStatusResult>> {
+    const { campaignId, reason } = cmd.payload;
+    return this.execute(campaignId, cmd, { type: 'AbortCampaign', campaignId, reason }, () => ({ campaignId, status: 'aborted' as const }));
+  }
+
+  /**
+   * Takes the campaign's next step(s) from the facts in the log (see the Advance command). Safe to call at any
+   * time and any number of times, from any replica: it appends at the version it read and decides again on a
+   * conflict, and it has no command id on purpose — the same trigger may find more to do later.
+   */
+  advance(campaignId: string, cause: { causationId: string | null; correlationId?: string | null } = { causationId: null }): Promise<AdvanceResult> {
+    // One step per campaign at a time in this process; other replicas are kept apart by the expected version.
+    const prev = this.advancing.get(campaignId) ?? Promise.resolve();
+    const run = async (): Promise<AdvanceResult> => {
+      const facts = await this.facts.load(campaignId);
+      const outcome = await this.run(
+        campaignId,
+        { causationId: cause.causationId, correlationId: cause.correlationId ?? cause.causationId },
+        { type: 'Advance', campaignId, facts },
+        (events) => events.map((e) => e.type),
+      );
+      return { campaignId, appended: outcome.result };
+    };
+    const next = prev.then(run, run);
+    const settled = next.catch(() => undefined);
+    this.advancing.set(campaignId, settled);
+    void settled.then(() => {
+      if (this.advancing.get(campaignId) === settled) this.advancing.delete(campaignId);
+    });
+    return next;
+  }
+
   /** The campaign's folded state (for handlers and tests). */
   async state(campaignId: string): Promise<CampaignState> {
     const events = await this.store.readStream(campaignStreamId(campaignId));
     return events.reduce((s, e) => (CAMPAIGN_EVENT_TYPES.has(e.type) ? evolve(s, e as unknown as CampaignEvent) : s), initialCampaignState());
   }
 
-  /** The meta-policy's newest revision of this campaign's policy (PolicyRevised lives in its own streams). */
-  private async newestRevisedPolicy(campaignId: string): Promise<RollingPolicy | null> {
-    const revisions = await this.store.readAll({ campaignId, types: [PolicyRevised.type] });
-    let newest: RollingPolicy | null = null;
-    for (const e of revisions) {
-      const policy = (e.data as DataOf<typeof PolicyRevised>).policy;
-      if (!newest || policy.revision > newest.revision) newest = policy;
-    }
-    return newest;
-  }
-
   /** Runs any campaign command: inputs already gathered, events stamped with the command as cause, idempotent by commandId. */
   async execute<R>(campaignId: string, cmd: CommandEnvelope, command: CampaignCommand, result: (events: CampaignEvent[]) => R): Promise<CommandResult<R>> {
+    const outcome = await this.run(campaignId, { commandId: cmd.commandId, causationId: cmd.commandId, correlationId: cmd.correlationId ?? cmd.commandId }, command, result);
+    return commandResult(outcome.result, { duplicate: outcome.duplicate });
+  }
+
+  /** Read the campaign stream → fold → decide → append at the version read (retried on a conflict). */
+  async run<R>(campaignId: string, meta: DecisionMeta, command: CampaignCommand, result: (events: CampaignEvent[]) => R): Promise<{ result: R; duplicate: boolean }> {
     const streamId = campaignStreamId(campaignId);
     const decider: Decider<CampaignCommand, EventEnvelope, CampaignState> = {
       initialState: initialCampaignState,
@@ -107,8 +169,8 @@ export class CampaignService {
             campaignId,
             streamId,
             source: 'orchestrator',
-            causationId: cmd.commandId,
-            correlationId: cmd.correlationId ?? cmd.commandId,
+            causationId: meta.causationId,
+            correlationId: meta.correlationId,
           });
         }),
     };
@@ -117,10 +179,10 @@ export class CampaignService {
       streamId,
       decider,
       command,
-      commandId: cmd.commandId,
-      maxRetries: 5,
+      commandId: meta.commandId,
+      maxRetries: 8,
       result: ({ events }) => result(events as unknown as CampaignEvent[]),
     });
-    return commandResult(outcome.result, { duplicate: outcome.duplicate });
+    return { result: outcome.result, duplicate: outcome.duplicate };
   }
 }

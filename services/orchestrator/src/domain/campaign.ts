@@ -7,17 +7,21 @@ import {
   type CampaignPaused,
   type CampaignResumed,
   type CampaignStarted,
+  type BudgetSpent,
   type Constitution,
   type DataOf,
   type Decider,
+  type FinalAuditStarted,
   type RecipeDocument,
   type RollingPolicy,
   type RoundClosed,
   type RoundStarted,
   type SubmissionRequested,
 } from '@aevo/contracts';
+import { revisionFromRound, spentOf, type CampaignFacts } from './facts';
 import { initialPolicy } from './initial-policy';
 import { planRound, roundSeed } from './planning';
+import { chooseSubmissions, exhaustedBudgets, isCandidateDone, type PlannedRef } from './selection';
 
 /**
  * The campaign aggregate: stream `campaign-<campaignId>`, written only by the orchestrator. Its events are the
@@ -35,6 +39,7 @@ export type CampaignEvent =
   | Ev<'CampaignPaused', DataOf<typeof CampaignPaused>>
   | Ev<'CampaignResumed', DataOf<typeof CampaignResumed>>
   | Ev<'CampaignAborted', DataOf<typeof CampaignAborted>>
+  | Ev<'FinalAuditStarted', DataOf<typeof FinalAuditStarted>>
   | Ev<'CampaignCompleted', DataOf<typeof CampaignCompleted>>;
 
 export const CAMPAIGN_EVENT_TYPES: ReadonlySet<string> = new Set<CampaignEvent['type']>([
@@ -45,6 +50,7 @@ export const CAMPAIGN_EVENT_TYPES: ReadonlySet<string> = new Set<CampaignEvent['
   'CampaignPaused',
   'CampaignResumed',
   'CampaignAborted',
+  'FinalAuditStarted',
   'CampaignCompleted',
 ]);
 
@@ -68,14 +74,47 @@ export interface StartRoundCommand {
    * falls back to the policy it holds (the initial one). The chosen policy must be the one for this round.
    */
   revisedPolicy: RollingPolicy | null;
+  /** Budget spent so far (from the log); absent: not checked. */
+  spent?: BudgetSpent;
 }
 
-export type CampaignCommand = StartCampaignCommand | StartRoundCommand;
+export interface PauseCampaignCommand {
+  type: 'PauseCampaign';
+  campaignId: string;
+  reason: string;
+}
+
+export interface ResumeCampaignCommand {
+  type: 'ResumeCampaign';
+  campaignId: string;
+}
+
+export interface AbortCampaignCommand {
+  type: 'AbortCampaign';
+  campaignId: string;
+  reason: string;
+}
+
+/**
+ * The orchestrator's reaction to anything that happened: given what the other services recorded (facts folded
+ * from the log), take the campaign's next step(s) — request the round's submissions once every candidate is done,
+ * close the round once its policy revision is recorded, start the next round or the final audit, complete the
+ * campaign once the private scores are revealed. Returns nothing when there is nothing to do, so redeliveries and
+ * racing replicas are harmless (the append is at the version read).
+ */
+export interface AdvanceCommand {
+  type: 'Advance';
+  campaignId: string;
+  facts: CampaignFacts;
+}
+
+export type CampaignCommand = StartCampaignCommand | StartRoundCommand | PauseCampaignCommand | ResumeCampaignCommand | AbortCampaignCommand | AdvanceCommand;
 
 export interface RoundState {
   status: 'started' | 'closed';
   policyRevision: number;
   candidateIds: string[];
+  candidates: PlannedRef[];
   submissions: string[];
 }
 
@@ -89,6 +128,10 @@ export interface CampaignState {
   rounds: Record<number, RoundState>;
   /** Highest round started (0 before the first). */
   lastRound: number;
+  /** Rounds closed. */
+  roundsClosed: number;
+  /** Set once the final audit started: no round starts any more. */
+  audit: { reason: DataOf<typeof FinalAuditStarted>['reason'] } | null;
 }
 
 export const initialCampaignState = (): CampaignState => ({
@@ -99,6 +142,8 @@ export const initialCampaignState = (): CampaignState => ({
   policy: null,
   rounds: {},
   lastRound: 0,
+  roundsClosed: 0,
+  audit: null,
 });
 
 export function evolve(state: CampaignState, event: CampaignEvent): CampaignState {
@@ -122,6 +167,7 @@ export function evolve(state: CampaignState, event: CampaignEvent): CampaignStat
             status: 'started',
             policyRevision: event.data.policyRevision,
             candidateIds: event.data.candidates.map((c) => c.candidateId),
+            candidates: event.data.candidates.map((c) => ({ candidateId: c.candidateId, index: c.index, isAnchor: c.isAnchor })),
             submissions: [],
           },
         },
@@ -133,8 +179,8 @@ export function evolve(state: CampaignState, event: CampaignEvent): CampaignStat
     }
     case 'RoundClosed': {
       const r = state.rounds[event.data.round];
-      if (!r) return state;
-      return { ...state, rounds: { ...state.rounds, [event.data.round]: { ...r, status: 'closed' } } };
+      if (!r || r.status === 'closed') return state;
+      return { ...state, roundsClosed: state.roundsClosed + 1, rounds: { ...state.rounds, [event.data.round]: { ...r, status: 'closed' } } };
     }
     case 'CampaignPaused':
       return state.status === 'running' ? { ...state, status: 'paused' } : state;
@@ -142,6 +188,8 @@ export function evolve(state: CampaignState, event: CampaignEvent): CampaignStat
       return state.status === 'paused' ? { ...state, status: 'running' } : state;
     case 'CampaignAborted':
       return { ...state, status: 'aborted' };
+    case 'FinalAuditStarted':
+      return { ...state, audit: { reason: event.data.reason } };
     case 'CampaignCompleted':
       return { ...state, status: 'completed' };
     default:
@@ -155,6 +203,14 @@ export function decide(command: CampaignCommand, state: CampaignState): Campaign
       return startCampaign(command, state);
     case 'StartRound':
       return startRound(command, state);
+    case 'PauseCampaign':
+      return pause(command, state);
+    case 'ResumeCampaign':
+      return resume(command, state);
+    case 'AbortCampaign':
+      return abort(command, state);
+    case 'Advance':
+      return advance(command, state);
   }
 }
 
@@ -171,37 +227,172 @@ function startCampaign(cmd: StartCampaignCommand, state: CampaignState): Campaig
   return [{ type: 'CampaignStarted', data: { config, constitutionSha256: cmd.constitutionSha256, constitution, initialPolicy: policy } }];
 }
 
-function startRound(cmd: StartRoundCommand, state: CampaignState): CampaignEvent[] {
-  const roundPath = [{ path: 'payload.round', message: '' }];
-  const refuse = (code: string, message: string, issue: string, path = 'payload.round'): never => {
-    throw new DomainError(code, message, [{ ...roundPath[0], path, message: issue }]);
-  };
+const refusal = (code: string, message: string, issue: string, path = 'payload.round'): DomainError => new DomainError(code, message, [{ path, message: issue }]);
+
+/** Refuses commands on a campaign that does not exist or has ended. */
+function requireLive(state: CampaignState, campaignId: string): asserts state is CampaignState & { config: CampaignConfig; policy: RollingPolicy; campaignId: string } {
   if (state.status === 'none' || !state.config || !state.policy || !state.campaignId)
-    return refuse('CAMPAIGN_NOT_FOUND', `campaign ${cmd.campaignId} has not been started`, 'no such campaign', 'payload.campaignId');
+    throw refusal('CAMPAIGN_NOT_FOUND', `campaign ${campaignId} has not been started`, 'no such campaign', 'payload.campaignId');
   if (state.status === 'aborted' || state.status === 'completed')
-    return refuse('CAMPAIGN_ENDED', `campaign ${state.campaignId} is ${state.status}`, `the campaign is ${state.status}`, 'payload.campaignId');
-  if (state.status === 'paused') return refuse('CAMPAIGN_PAUSED', `campaign ${state.campaignId} is paused; resume it first`, 'the campaign is paused', 'payload.campaignId');
+    throw refusal('CAMPAIGN_ENDED', `campaign ${state.campaignId} is ${state.status}`, `the campaign is ${state.status}`, 'payload.campaignId');
+}
+
+function startRound(cmd: StartRoundCommand, state: CampaignState): CampaignEvent[] {
+  requireLive(state, cmd.campaignId);
+  if (state.status === 'paused') throw refusal('CAMPAIGN_PAUSED', `campaign ${state.campaignId} is paused; resume it first`, 'the campaign is paused', 'payload.campaignId');
   const round = cmd.round;
-  if (state.rounds[round]) return refuse('ROUND_ALREADY_STARTED', `round ${round} of ${state.campaignId} has already started`, 'already started');
+  if (state.rounds[round]) throw refusal('ROUND_ALREADY_STARTED', `round ${round} of ${state.campaignId} has already started`, 'already started');
   if (round > state.config.rounds)
-    return refuse('ROUNDS_EXHAUSTED', `campaign ${state.campaignId} has ${state.config.rounds} round(s)`, `expected at most ${state.config.rounds}`);
-  if (round !== state.lastRound + 1) return refuse('ROUND_OUT_OF_ORDER', `the next round of ${state.campaignId} is ${state.lastRound + 1}`, `expected ${state.lastRound + 1}`);
+    throw refusal('ROUNDS_EXHAUSTED', `campaign ${state.campaignId} has ${state.config.rounds} round(s)`, `expected at most ${state.config.rounds}`);
+  if (state.audit)
+    throw refusal('CAMPAIGN_IN_FINAL_AUDIT', `campaign ${state.campaignId} is in its final audit (${state.audit.reason}); no round can start`, 'the final audit has started', 'payload.campaignId');
+  if (round !== state.lastRound + 1) throw refusal('ROUND_OUT_OF_ORDER', `the next round of ${state.campaignId} is ${state.lastRound + 1}`, `expected ${state.lastRound + 1}`);
   const previous = state.rounds[state.lastRound];
   if (previous && previous.status !== 'closed')
-    return refuse('ROUND_IN_PROGRESS', `round ${state.lastRound} of ${state.campaignId} is not closed yet`, `round ${state.lastRound} must close first`);
-  const policy = newest(state.policy, cmd.revisedPolicy);
+    throw refusal('ROUND_IN_PROGRESS', `round ${state.lastRound} of ${state.campaignId} is not closed yet`, `round ${state.lastRound} must close first`);
+  if (cmd.spent) {
+    const out = exhaustedBudgets(state.config.budgets, cmd.spent);
+    if (out.length > 0)
+      throw refusal(
+        'BUDGET_EXHAUSTED',
+        `campaign ${state.campaignId} has used its ${out.join(' and ')} budget (spent ${cmd.spent.gpuSeconds} GPU-s of ${state.config.budgets.gpuSeconds}, ${cmd.spent.llmTokens} tokens of ${state.config.budgets.llmTokens})`,
+        `budget exhausted: ${out.join(', ')}`,
+        `payload.campaignId`,
+      );
+  }
+  return [planNextRound(state, round, newest(state.policy, cmd.revisedPolicy))];
+}
+
+/** RoundStarted for `round` under `policy`, which must be the policy revised for that round. */
+function planNextRound(state: CampaignState & { config: CampaignConfig; campaignId: string }, round: number, policy: RollingPolicy): CampaignEvent {
   if (policy.forRound !== round)
-    return refuse(
+    throw refusal(
       'POLICY_NOT_READY',
       `round ${round} needs the policy revised for it; the newest policy (revision ${policy.revision}) is for round ${policy.forRound}`,
       `no policy for round ${round} yet`,
     );
   const seed = roundSeed(state.config.seed, round);
   const candidates = planRound(state.campaignId, round, seed, state.config.workersPerRound, policy);
-  return [{ type: 'RoundStarted', data: { round, policyRevision: policy.revision, policySha256: contentHash(policy), candidates, seed } }];
+  return { type: 'RoundStarted', data: { round, policyRevision: policy.revision, policySha256: contentHash(policy), candidates, seed } };
 }
 
 const newest = (held: RollingPolicy, revised: RollingPolicy | null): RollingPolicy => (revised && revised.revision > held.revision ? revised : held);
+
+function pause(cmd: PauseCampaignCommand, state: CampaignState): CampaignEvent[] {
+  requireLive(state, cmd.campaignId);
+  if (state.status === 'paused') throw refusal('CAMPAIGN_ALREADY_PAUSED', `campaign ${state.campaignId} is already paused`, 'already paused', 'payload.campaignId');
+  return [{ type: 'CampaignPaused', data: { reason: cmd.reason } }];
+}
+
+function resume(cmd: ResumeCampaignCommand, state: CampaignState): CampaignEvent[] {
+  requireLive(state, cmd.campaignId);
+  if (state.status !== 'paused') throw refusal('CAMPAIGN_NOT_PAUSED', `campaign ${state.campaignId} is not paused`, `the campaign is ${state.status}`, 'payload.campaignId');
+  return [{ type: 'CampaignResumed', data: {} }];
+}
+
+function abort(cmd: AbortCampaignCommand, state: CampaignState): CampaignEvent[] {
+  requireLive(state, cmd.campaignId);
+  return [{ type: 'CampaignAborted', data: { reason: cmd.reason } }];
+}
+
+/**
+ * Takes every step the facts allow, in order, each on the state the previous one left: (1) round r's candidates
+ * are all done → its submissions (not while paused); (2) round r's policy revision is recorded → RoundClosed;
+ * (3) round r closed and the campaign running → the next round (auto mode, rounds and budget left) or the final
+ * audit; (4) private scores revealed → CampaignCompleted.
+ */
+function advance(cmd: AdvanceCommand, initial: CampaignState): CampaignEvent[] {
+  if (initial.status === 'none' || initial.status === 'aborted' || initial.status === 'completed') return [];
+  const out: CampaignEvent[] = [];
+  let state = initial;
+  const emit = (e: CampaignEvent) => {
+    out.push(e);
+    state = evolve(state, e);
+  };
+  const { facts } = cmd;
+  const config = state.config as CampaignConfig;
+  const campaignId = state.campaignId as string;
+  // Bounded: each pass either emits and moves the state forward, or stops.
+  for (let guard = 0; guard < 8; guard++) {
+    if (state.audit) {
+      if (facts.unsealed) emit(completion(state, facts));
+      break;
+    }
+    const r = state.lastRound;
+    const round = state.rounds[r];
+    if (round && round.status === 'started') {
+      const rf = facts.rounds[r]?.candidates ?? {};
+      const allDone = round.candidates.every((c) => isCandidateDone(rf[c.candidateId]));
+      if (state.status === 'running' && allDone && round.submissions.length === 0) {
+        const policy = policyOfRound(initial, facts, round.policyRevision);
+        const chosen = chooseSubmissions(round.candidates, rf, config.budgets.submissionsPerRound, policy?.selectionCriterion ?? { kind: 'mean' });
+        for (const c of chosen) emit({ type: 'SubmissionRequested', data: { round: r, submissionId: submissionIdOf(c.candidateId), candidateId: c.candidateId, checkpoint: c.checkpoint, sandboxPath: c.sandboxPath, reason: c.reason } });
+      }
+      const revised = revisionFromRound(facts, r);
+      if (!revised) break;
+      emit({
+        type: 'RoundClosed',
+        data: {
+          round: r,
+          policyRevision: revised.policy.revision,
+          bestPublicLb: facts.rounds[r]?.bestPublicLb ?? null,
+          evidenceSha256: facts.rounds[r]?.evidenceSha256 ?? null,
+          policySha256: revised.policySha256,
+          spent: spentOf(facts),
+        },
+      });
+      continue;
+    }
+    // No round in progress: round 0 (none yet) or round r closed.
+    if (state.status !== 'running') break;
+    const spent = spentOf(facts);
+    if (r >= config.rounds) {
+      emit({ type: 'FinalAuditStarted', data: { reason: 'rounds-exhausted', rounds: state.roundsClosed, spent, exhausted: [] } });
+      continue;
+    }
+    const exhausted = exhaustedBudgets(config.budgets, spent);
+    if (exhausted.length > 0) {
+      emit({ type: 'FinalAuditStarted', data: { reason: 'budget-exhausted', rounds: state.roundsClosed, spent, exhausted } });
+      continue;
+    }
+    if (config.roundStart === 'manual') break;
+    const policy = r === 0 ? (state.policy as RollingPolicy) : revisionFromRound(facts, r)?.policy;
+    if (!policy || policy.forRound !== r + 1) break;
+    emit(planNextRound({ ...state, config, campaignId }, r + 1, policy));
+  }
+  return out;
+}
+
+/** Revision 0 is the campaign's initial policy (CampaignStarted); later ones come from PolicyRevised. */
+function policyOfRound(state: CampaignState, facts: CampaignFacts, revision: number): RollingPolicy | null {
+  if (state.policy && state.policy.revision === revision) return state.policy;
+  return facts.revisions[revision]?.policy ?? null;
+}
+
+/** Deterministic: one submission per candidate and round. */
+export const submissionIdOf = (candidateId: string): string => `sub-${candidateId}`;
+
+/**
+ * The campaign result: the candidate with the best public LB score (ties: earlier round, then submission id) and
+ * its private score, as revealed by the final audit.
+ */
+function completion(state: CampaignState, facts: CampaignFacts): CampaignEvent {
+  const scores = [...(facts.unsealed ?? [])].sort((a, b) => b.publicScore - a.publicScore || a.round - b.round || a.submissionId.localeCompare(b.submissionId));
+  const best = scores[0] ?? null;
+  return {
+    type: 'CampaignCompleted',
+    data: {
+      rounds: state.roundsClosed,
+      reason: state.audit?.reason ?? 'rounds-exhausted',
+      bestCandidateId: best?.candidateId ?? null,
+      bestPublicLb: best?.publicScore ?? null,
+      bestPrivateLb: best?.privateScore ?? null,
+      bestRound: best?.round ?? null,
+      bestSubmissionId: best?.submissionId ?? null,
+      submissions: scores.length,
+    },
+  };
+}
 
 export const campaignDecider: Decider<CampaignCommand, CampaignEvent, CampaignState> = {
   decide,

@@ -1,0 +1,75 @@
+import { Controller, Inject } from '@nestjs/common';
+import { Payload } from '@nestjs/microservices';
+import {
+  CampaignAborted,
+  CampaignResumed,
+  CampaignStarted,
+  FinalAuditStarted,
+  FrozenPathViolated,
+  ManifestSubmitted,
+  PolicyRevised,
+  PrivateLeaderboardUnsealed,
+  WorkerFailed,
+  type EventEnvelope,
+} from '@aevo/contracts';
+import { OnEvent } from '@aevo/messaging';
+import { CampaignReactions } from './campaign-reactions';
+
+/**
+ * The orchestrator's durable consumers (`orchestrator__<Type>`, shared by replicas). Every trigger runs the same
+ * idempotent step (Advance) on the campaign stream, so a redelivery, a second replica or an out-of-order arrival
+ * does no harm; the facts are re-read from the store, never taken from the message.
+ */
+@Controller()
+export class CampaignEventsController {
+  constructor(@Inject(CampaignReactions) private readonly reactions: CampaignReactions) {}
+
+  private step(e: EventEnvelope, why: string) {
+    return this.reactions.advance(e.campaignId, e.id, why);
+  }
+
+  @OnEvent(CampaignStarted)
+  onCampaignStarted(@Payload() e: EventEnvelope) {
+    return this.step(e, 'campaign started');
+  }
+
+  @OnEvent(CampaignResumed)
+  onCampaignResumed(@Payload() e: EventEnvelope) {
+    return this.step(e, 'campaign resumed');
+  }
+
+  @OnEvent(ManifestSubmitted, { concurrency: 4 })
+  onManifest(@Payload() e: EventEnvelope) {
+    return this.step(e, 'manifest submitted');
+  }
+
+  @OnEvent(WorkerFailed, { concurrency: 4 })
+  onWorkerFailed(@Payload() e: EventEnvelope) {
+    return this.step(e, 'worker failed');
+  }
+
+  @OnEvent(FrozenPathViolated, { concurrency: 4 })
+  onViolation(@Payload() e: EventEnvelope) {
+    return this.step(e, 'candidate invalidated');
+  }
+
+  @OnEvent(PolicyRevised)
+  onPolicyRevised(@Payload() e: EventEnvelope) {
+    return this.step(e, 'policy revised');
+  }
+
+  @OnEvent(FinalAuditStarted)
+  onFinalAudit(@Payload() e: EventEnvelope) {
+    return this.reactions.unseal(e.campaignId, e.id);
+  }
+
+  @OnEvent(PrivateLeaderboardUnsealed)
+  onUnsealed(@Payload() e: EventEnvelope) {
+    return this.step(e, 'private leaderboard unsealed');
+  }
+
+  @OnEvent(CampaignAborted)
+  async onAborted(@Payload() e: EventEnvelope) {
+    await this.reactions.cancelJobs(e.campaignId, (e.data as { reason: string }).reason);
+  }
+}
