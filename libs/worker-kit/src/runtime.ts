@@ -1,22 +1,18 @@
 import {
   CandidateForked,
-  EvaluationRequested,
-  JobRequested,
   ManifestSubmitted,
   RecipeChanged,
   RollingPolicy,
   SubstrateManifest,
-  TraceStepRecorded,
   TrainSummary,
   WorkerFailed,
-  WorkerStarted,
   canonicalJson,
   createEvent,
   describeIssues,
   DomainError,
+  eventDefinition,
   sha256Hex,
   zodIssues,
-  type EventDefinition,
   type EventEnvelope,
   type JobSpec,
   type ResultManifest,
@@ -42,7 +38,8 @@ import {
   type WriteOutput,
 } from './summary';
 import { ToolInputs, type ToolError, type ToolName, type ToolResult } from './tools';
-import { candidateStreamId, evolveTrace, foldTrace, jobIdOf, runDirOf, type LlmCall, type TraceState } from './trace';
+import { candidateStreamId, evolveTrace, foldTrace, jobIdOf, runDirOf, type CandidateEvent, type LlmCall, type TraceState } from './trace';
+import { decideCandidate, sameCall, type CandidateCommand } from './domain/candidate';
 import { unifiedDiff } from './unified-diff';
 
 /** The trace says step k was a different call than the one being replayed: the agent is not deterministic. */
@@ -90,7 +87,7 @@ interface StepOutcome {
   ok: boolean;
   output: unknown;
   /** Facts appended atomically with the outcome (RecipeChanged, ManifestSubmitted, …). */
-  events?: EventEnvelope[];
+  events?: CandidateEvent[];
   llm?: LlmCall;
 }
 
@@ -102,7 +99,7 @@ const fail = (code: string, message: string, extra: Partial<ToolError> & { job?:
   ok: false,
   output: { error: { code, message, ...extra } },
 });
-const okOut = (output: unknown, events?: EventEnvelope[]): StepOutcome => ({ ok: true, output: toJson(output), events });
+const okOut = (output: unknown, events?: CandidateEvent[]): StepOutcome => ({ ok: true, output: toJson(output), events });
 
 /** Seed of the mutation operator: a pure function of the fork, so a replay or a re-run proposes the same change. */
 export function mutationSeedOf(fork: WorkerInputs['fork']): number {
@@ -172,16 +169,7 @@ export class WorkerRuntime {
     }
     const rt = new WorkerRuntime(cleanInputs, config, ports, substrate, trace, { ...DEFAULT_BUDGET, ...opts.budget }, opts.hooks ?? {});
     if (trace.finished) return rt;
-    const lastStep = trace.steps.length > 0 ? trace.steps.length - 1 : null;
-    await rt.append([
-      rt.event(WorkerStarted, {
-        candidateId: fork.data.candidateId,
-        round: fork.data.round,
-        workerId: config.workerId,
-        agentKind: config.agentKind,
-        resumedFromStep: lastStep,
-      }),
-    ]);
+    await rt.apply({ kind: 'Start', candidateId: fork.data.candidateId, round: fork.data.round, workerId: config.workerId, agentKind: config.agentKind });
     await rt.step('open_sandbox', { candidateId: fork.data.candidateId, policyRevision: policy.data.revision, mutationSeed: mutationSeedOf(fork.data) }, () =>
       rt.openSandbox(),
     );
@@ -267,6 +255,9 @@ export class WorkerRuntime {
    */
   async abandon(reason: string, failure: FinalizeInput['failure'] = 'agent-error'): Promise<ResultManifest | null> {
     if (this.trace.finished) return null;
+    const last = this.trace.steps[this.trace.steps.length - 1];
+    if (last && !last.outcome)
+      await this.apply({ kind: 'RecordOutcome', candidateId: this.candidateId, step: last.step, tool: last.tool, ok: false, output: { error: { code: 'ABANDONED', message: reason } } });
     this.cursor = this.trace.steps.length;
     return this.finalize({ status: 'failed', reason, failure });
   }
@@ -407,7 +398,7 @@ export class WorkerRuntime {
       out.changes = r.changes;
       out.warnings = r.warnings;
     }
-    return okOut(out, [this.event(RecipeChanged, { candidateId: this.candidateId, file: w.path, changes, diff: unifiedDiff(w.path, before, content) })]);
+    return okOut(out, [{ type: RecipeChanged.type, data: { candidateId: this.candidateId, file: w.path, changes, diff: unifiedDiff(w.path, before, content) } }]);
   }
 
   private setRecipe(settings: Array<{ path: string; value: unknown }>): StepOutcome {
@@ -450,7 +441,7 @@ export class WorkerRuntime {
 
   /** Records JobRequested once per jobId (a resumed step finds it in the trace) and hands the job to the port. */
   private async requestJob(spec: JobSpec): Promise<void> {
-    if (!this.trace.jobsRequested.has(spec.jobId)) await this.append([this.event(JobRequested, { spec })]);
+    await this.apply({ kind: 'RequestJob', spec });
     await this.ports.jobs.submit(spec);
   }
 
@@ -586,7 +577,7 @@ export class WorkerRuntime {
       seed: run.seed,
       criterion: this.inputs.policy.selectionCriterion,
     };
-    if (!this.trace.evaluationsRequested.has(request.requestId)) await this.append([this.event(EvaluationRequested, request)]);
+    await this.apply({ kind: 'RequestEvaluation', request });
     await this.ports.evaluator.submit(request);
     const result = await this.ports.evaluator.wait(request, Math.max(0, waitSeconds) * 1000);
     if (!result) return fail('EVALUATION_PENDING', `evaluation ${request.requestId} is still running; call evaluate_checkpoints again to wait for it`, { job });
@@ -620,10 +611,9 @@ export class WorkerRuntime {
       if (err instanceof DomainError) return fail(err.code, `${err.message}: ${describeIssues(err.issues)}`, { issues: err.issues });
       throw err;
     }
-    const events: EventEnvelope[] = [];
-    if (manifest.status === 'failed')
-      events.push(this.event(WorkerFailed, { candidateId: this.candidateId, round: this.inputs.fork.round, reason: sub.reason, step: k }));
-    events.push(this.event(ManifestSubmitted, { candidateId: this.candidateId, round: this.inputs.fork.round, manifest }));
+    const events: CandidateEvent[] = [];
+    if (manifest.status === 'failed') events.push({ type: WorkerFailed.type, data: { candidateId: this.candidateId, round: this.inputs.fork.round, reason: sub.reason, step: k } });
+    events.push({ type: ManifestSubmitted.type, data: { candidateId: this.candidateId, round: this.inputs.fork.round, manifest } });
     return okOut({ manifest }, events);
   }
 
@@ -635,28 +625,20 @@ export class WorkerRuntime {
     const k = this.cursor++;
     const recorded = this.trace.steps[k];
     if (recorded) {
-      if (recorded.tool !== tool || canonicalJson(recorded.input) !== canonicalJson(input)) throw new TraceDivergedError(k, recorded, tool, input);
+      if (!sameCall(this.trace, k, tool, input)) throw new TraceDivergedError(k, recorded, tool, input);
       if (recorded.outcome) return { ok: recorded.outcome.ok, output: recorded.outcome.output };
     } else {
-      await this.append([this.traceEvent(k, 'intent', tool, input, undefined, undefined, llm)]);
+      await this.apply({ kind: 'RecordIntent', candidateId: this.candidateId, step: k, tool, input, llm });
     }
     const res = await exec(k);
-    await this.append([this.traceEvent(k, 'outcome', tool, input, res.output, res.ok, res.llm), ...(res.events ?? [])]);
+    await this.apply({ kind: 'RecordOutcome', candidateId: this.candidateId, step: k, tool, ok: res.ok, output: res.output, llm: res.llm, facts: res.events });
     return { ok: res.ok, output: res.output };
   }
 
-  private traceEvent(step: number, phase: 'intent' | 'outcome', tool: string, input: unknown, output: unknown, ok: boolean | undefined, llm?: LlmCall): EventEnvelope {
-    const data: Record<string, unknown> = { candidateId: this.candidateId, step, phase, tool, input: input ?? null };
-    if (phase === 'outcome') {
-      data.output = output ?? null;
-      data.ok = ok ?? true;
-    }
-    if (llm) data.llm = llm;
-    return this.event(TraceStepRecorded, data as z.input<typeof TraceStepRecorded.data>);
-  }
-
-  private event<D extends EventDefinition>(def: D, data: z.input<D['data']>): EventEnvelope {
-    return createEvent(def, data, {
+  private envelope(e: CandidateEvent): EventEnvelope {
+    const def = eventDefinition(e.type);
+    if (!def) throw new Error(`unknown event type ${e.type}`);
+    return createEvent(def, e.data as never, {
       campaignId: this.config.campaignId,
       streamId: candidateStreamId(this.candidateId),
       source: 'worker',
@@ -666,24 +648,29 @@ export class WorkerRuntime {
     });
   }
 
-  private async append(events: EventEnvelope[]): Promise<void> {
+  /**
+   * Decides a command on the trace (the pure candidate decider) and appends the result at the version the trace was
+   * read at. A conflicting append by another worker replica means it owns the candidate now; anyone else's event in
+   * the stream is folded and the command decided again.
+   */
+  private async apply(cmd: CandidateCommand): Promise<void> {
     for (let attempt = 0; ; attempt++) {
+      const decided = decideCandidate(cmd, this.trace);
+      if (decided.length === 0) return;
+      const events = decided.map((e) => this.envelope(e));
       try {
         await this.ports.log.append(events, this.trace.version);
-        break;
       } catch (err) {
         if ((err as { code?: string }).code !== 'CONCURRENCY_CONFLICT' || attempt >= 5) throw err;
         const all = await this.ports.log.read();
         const fresh = all.slice(this.trace.version);
         if (fresh.some((e) => e.source === 'worker')) throw new LeaseLostError(this.candidateId);
-        // Someone else's fact landed in the candidate stream (e.g. a substrate check): fold it and retry.
         this.trace = fresh.reduce(evolveTrace, this.trace);
+        continue;
       }
-    }
-    for (const e of events) this.trace = evolveTrace(this.trace, e);
-    if (this.hooks.afterAppend) {
-      const traceEvents = this.traceEventCount();
-      await this.hooks.afterAppend({ traceEvents, version: this.trace.version, lastEvent: events[events.length - 1] });
+      for (const e of events) this.trace = evolveTrace(this.trace, e);
+      if (this.hooks.afterAppend) await this.hooks.afterAppend({ traceEvents: this.traceEventCount(), version: this.trace.version, lastEvent: events[events.length - 1] });
+      return;
     }
   }
 

@@ -7,7 +7,6 @@ import {
   WorkerStarted,
   isEvent,
   type DataOf,
-  type EventEnvelope,
   type JobSpec,
   type ResultManifest,
 } from '@aevo/contracts';
@@ -44,7 +43,13 @@ export const initialTrace = (): TraceState => ({
   finished: null,
 });
 
-export function evolveTrace(state: TraceState, event: EventEnvelope): TraceState {
+/** What the fold needs of an event: its type and data (envelopes and the decider's bare events both fit). */
+export interface CandidateEvent {
+  type: string;
+  data: unknown;
+}
+
+export function evolveTrace(state: TraceState, event: CandidateEvent): TraceState {
   const s: TraceState = { ...state, version: state.version + 1 };
   if (isEvent(event, WorkerStarted)) s.starts = state.starts + 1;
   else if (isEvent(event, TraceStepRecorded)) {
@@ -69,7 +74,7 @@ export function evolveTrace(state: TraceState, event: EventEnvelope): TraceState
   return s;
 }
 
-export const foldTrace = (events: readonly EventEnvelope[]): TraceState => events.reduce(evolveTrace, initialTrace());
+export const foldTrace = (events: readonly CandidateEvent[]): TraceState => events.reduce(evolveTrace, initialTrace());
 
 /** Deterministic ids, so a step re-executed after a crash asks for the very same job (dispatch dedupes by id). */
 export const jobIdOf = (candidateId: string, step: number, part: 'prep' | 'train'): string => `${candidateId}-s${step}-${part}`;
