@@ -136,11 +136,41 @@ export function revisionFacts(previous: RollingPolicy, evidence: RoundEvidence, 
     .sort((a, b) => (b.lbDelta as number) - (a.lbDelta as number) || a.index - b.index)
     .map((s) => ({ candidateId: s.candidateId, lbGain: s.lbDelta as number, changes: s.recipeChanges }));
 
-  // Axes that harmed the leaderboard beyond the bar retire.
+  // Dead ends: changes that harmed the LB, dev-only gains under decoupling, and divergence.
+  const decoupled = new Set(evidence.calibration.proxyDecoupling.flagged ? evidence.calibration.proxyDecoupling.candidates : []);
+  const sigmaLb = Math.max(noise.lbStd, noise.floor);
+  const known = new Set(previous.deadEnds.map(deadEndKey));
+  const newDeadEnds: DeadEnd[] = [];
+  for (const s of evidence.candidateSummaries) {
+    if (s.isAnchor || s.recipeChanges.length === 0) continue;
+    let d: DeadEnd | null = null;
+    if (decoupled.has(s.candidateId))
+      d = deadEndFor(
+        s,
+        evidence.round,
+        evidenceSha256,
+        'raised dev without moving the public LB (proxy-only gain)',
+        `dev ${signed(s.devDelta ?? 0)}, LB ${signed(s.lbDelta ?? 0)} (${((s.lbDelta ?? 0) / sigmaLb).toFixed(1)}σ) vs anchor`,
+      );
+    else if (s.status === 'completed' && s.lbDelta !== null && s.lbDelta < -promotionBar)
+      d = deadEndFor(s, evidence.round, evidenceSha256, `lowered the public LB`, `LB ${signed(s.lbDelta)} vs anchor (${(s.lbDelta / sigmaLb).toFixed(1)}σ)`);
+    else if (s.status === 'failed' && s.failureModes.some((f) => f.kind === 'diverged'))
+      d = deadEndFor(s, evidence.round, evidenceSha256, 'training diverged', s.failureModes.find((f) => f.kind === 'diverged')?.detail || 'diverged');
+    if (d && !known.has(deadEndKey(d))) {
+      known.add(deadEndKey(d));
+      newDeadEnds.push(d);
+    }
+  }
+
+  // An axis retires once its changes were dead ends in two different rounds: one bad move is a dead end, a
+  // second round of them says the axis itself is spent.
   const alreadyRetired = new Set(previous.retiredAxes.map((r) => r.axis));
-  const retiredNow = evidence.crossCandidatePatterns.axes
-    .filter((p) => p.axis !== 'baseline' && !alreadyRetired.has(p.axis) && p.lbEffect !== null && p.lbEffect < -promotionBar)
-    .map((p) => ({ axis: p.axis, round: evidence.round, reason: `lowered the public LB by ${signed(p.lbEffect as number)} (bar ${promotionBar})` }));
+  const deadRounds = new Map<Axis, Set<number>>();
+  for (const d of [...previous.deadEnds, ...newDeadEnds]) deadRounds.set(d.axis, new Set([...(deadRounds.get(d.axis) ?? []), d.round]));
+  const retiredNow = [...deadRounds.entries()]
+    .filter(([axis, rounds]) => axis !== 'baseline' && !alreadyRetired.has(axis) && rounds.size >= 2 && newDeadEnds.some((d) => d.axis === axis))
+    .sort(([a], [b]) => Axis.options.indexOf(a) - Axis.options.indexOf(b))
+    .map(([axis, rounds]) => ({ axis, round: evidence.round, reason: `its changes were dead ends in rounds ${[...rounds].sort((x, y) => x - y).join(', ')}` }));
   const retired = new Set([...alreadyRetired, ...retiredNow.map((r) => r.axis)]);
 
   const plateauRounds = eligible.length > 0 ? 0 : previous.plateauRounds + 1;
@@ -150,32 +180,6 @@ export function revisionFacts(previous: RollingPolicy, evidence: RoundEvidence, 
     rotationReason = `no public-LB gain above the threshold for ${plateauRounds} round(s) (constitution: rotate after ${rules.plateauRoundsBeforeRotation})`;
   else if (activeLeft.length === 0) rotationReason = `every axis of ${previous.activeCategory} is retired`;
   const rotationTarget = rotationReason ? nextCategory(previous.activeCategory, campaignAxes, retired) : null;
-
-  // Dead ends: changes that harmed the LB, dev-only gains under decoupling, and divergence.
-  const decoupled = new Set(evidence.calibration.proxyDecoupling.flagged ? evidence.calibration.proxyDecoupling.candidates : []);
-  const sigmaLb = Math.max(noise.lbStd, noise.floor);
-  const known = new Set(previous.deadEnds.map(deadEndKey));
-  const newDeadEnds: DeadEnd[] = [];
-  for (const s of evidence.candidateSummaries) {
-    if (s.isAnchor || s.recipeChanges.length === 0) continue;
-    let d: DeadEnd | null = null;
-    if (s.status === 'completed' && s.lbDelta !== null && s.lbDelta < -promotionBar)
-      d = deadEndFor(s, evidence.round, evidenceSha256, `lowered the public LB`, `LB ${signed(s.lbDelta)} vs anchor (${(s.lbDelta / sigmaLb).toFixed(1)}σ)`);
-    else if (decoupled.has(s.candidateId))
-      d = deadEndFor(
-        s,
-        evidence.round,
-        evidenceSha256,
-        'raised dev without moving the public LB (proxy-only gain)',
-        `dev ${signed(s.devDelta ?? 0)}, LB ${signed(s.lbDelta ?? 0)} vs anchor`,
-      );
-    else if (s.status === 'failed' && s.failureModes.some((f) => f.kind === 'diverged'))
-      d = deadEndFor(s, evidence.round, evidenceSha256, 'training diverged', s.failureModes.find((f) => f.kind === 'diverged')?.detail || 'diverged');
-    if (d && !known.has(deadEndKey(d))) {
-      known.add(deadEndKey(d));
-      newDeadEnds.push(d);
-    }
-  }
 
   return {
     round: evidence.round,

@@ -1,0 +1,119 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { PolicyRevised, RoundEvidenceRecorded, RoundStarted, canonicalJson, isEvent, type DataOf } from '@aevo/contracts';
+import { replayRoundEvidence } from '@aevo/evidence';
+import { loadConstitutionFile, replayPolicyRevisions } from '@aevo/policy-engine';
+import { SimulatedCampaign, hitsDeadEnd } from './sim-campaign';
+
+jest.setTimeout(900_000);
+
+const REPO = path.resolve(__dirname, '../../..');
+const SUBSTRATE = path.join(REPO, 'substrate/simulated');
+const CONSTITUTION = path.join(REPO, 'deploy/constitutions/default.yaml');
+
+/**
+ * Six rounds on the simulated substrate, whose response surface has a dev/LB decoupling region (synthetic
+ * equation data lifts dev equation but not the leaderboard). Nothing here names the round where it shows: the
+ * loop explores the policy's active axes, rotates when the leaderboard plateaus, and the test looks for the flag
+ * wherever it appears and for the revision that answered it.
+ */
+describe('a 6-round campaign on the simulated substrate', () => {
+  let work: string;
+  let campaign: SimulatedCampaign;
+  const evidenceOf = () => campaign.log.filter((e) => isEvent(e, RoundEvidenceRecorded)).map((e) => e.data as DataOf<typeof RoundEvidenceRecorded>);
+  const revisionsOf = () => campaign.log.filter((e) => isEvent(e, PolicyRevised)).map((e) => e.data as DataOf<typeof PolicyRevised>);
+
+  beforeAll(async () => {
+    work = fs.mkdtempSync(path.join(os.tmpdir(), 'aevo-sim-campaign-'));
+    campaign = new SimulatedCampaign({
+      substrateDir: SUBSTRATE,
+      workDir: work,
+      constitution: loadConstitutionFile(CONSTITUTION),
+      constitutionPath: CONSTITUTION,
+      campaignId: 'sim6',
+      seed: 11,
+      axes: ['learning-rate', 'schedule', 'warmup', 'data-mix', 'synthetic-data'],
+      explorersPerRound: 3,
+      anchorSeeds: 3,
+      size: 'cpu',
+    });
+    await campaign.start();
+    for (let round = 1; round <= 6; round++) await campaign.round(round);
+  });
+
+  afterAll(() => {
+    if (work) fs.rmSync(work, { recursive: true, force: true });
+  });
+
+  it('records one five-section evidence record and one policy revision per round', () => {
+    expect(evidenceOf().map((e) => e.round)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(revisionsOf().map((r) => [r.round, r.policy.revision])).toEqual([1, 2, 3, 4, 5, 6].map((r) => [r, r]));
+  });
+
+  it('flags proxy decoupling, and the revision caused by that evidence changes what counts as evidence', () => {
+    const flagged = evidenceOf().filter((e) => e.evidence.calibration.proxyDecoupling.flagged);
+    expect(flagged.length).toBeGreaterThan(0);
+    const first = flagged[0];
+    const pd = first.evidence.calibration.proxyDecoupling;
+    // The flag names the candidates whose dev gain did not move the leaderboard.
+    for (const id of pd.candidates) {
+      const c = first.evidence.candidateSummaries.find((s) => s.candidateId === id);
+      expect(c?.lbDelta).not.toBeNull();
+      expect(c?.lbDelta as number).toBeLessThanOrEqual(first.evidence.calibration.noise.multiple * Math.max(first.evidence.calibration.noise.lbStd, first.evidence.calibration.noise.floor));
+    }
+
+    const revisions = revisionsOf();
+    const reaction = revisions.find((r) => r.evidenceSha256 === first.evidenceSha256);
+    expect(reaction).toBeDefined();
+    const before = first.round === 1 ? null : revisions.find((r) => r.round === first.round - 1)?.policy;
+    if (before) expect(before.objective).toBe('raise-dev-and-lb');
+    const after = reaction?.policy as NonNullable<typeof reaction>['policy'];
+    expect(after.objective).toBe('transfer-to-lb');
+    expect(after.evidenceRules.map((r) => r.id)).toEqual(expect.arrayContaining(['raw-dev-suspect', 'prefer-lb-over-dev', 'rebalance-domains', 'reweighted-selection']));
+    expect(after.selectionCriterion.kind).toBe('reweighted');
+    expect(reaction?.changes).toContain('objective: raise-dev-and-lb → transfer-to-lb');
+    // The changes behind the proxy-only gain are now dead ends ("Don't waste budget on"), with the round that found them.
+    for (const id of pd.candidates) {
+      const changes = first.evidence.candidateSummaries.find((s) => s.candidateId === id)?.recipeChanges ?? [];
+      for (const ch of changes) expect(hitsDeadEnd(ch, after.deadEnds.filter((d) => d.round === first.round))).toBe(true);
+    }
+    expect(after.deadEnds.filter((d) => d.round === first.round).some((d) => /proxy-only gain/.test(d.description))).toBe(true);
+    expect(after.rationale).toMatch(/Proxy decoupling/);
+  });
+
+  it('later rounds follow the revised policy: no candidate repeats a dead end, checkpoints are chosen by the reweighted criterion', () => {
+    const revisions = revisionsOf();
+    const firstFlag = evidenceOf().find((e) => e.evidence.calibration.proxyDecoupling.flagged)?.round as number;
+    for (const e of evidenceOf().filter((x) => x.round > firstFlag)) {
+      const policy = revisions.find((r) => r.policy.revision === e.evidence.policyRevision)?.policy;
+      expect(policy?.objective).toBe('transfer-to-lb');
+      for (const c of e.evidence.candidateSummaries) for (const ch of c.recipeChanges) expect(hitsDeadEnd(ch, policy?.deadEnds ?? [])).toBe(false);
+    }
+    const manifests = campaign.log.filter((e) => e.type === 'ManifestSubmitted').map((e) => e.data as { round: number; manifest: { chosenCheckpoint: { criterion: string } | null } });
+    for (const m of manifests.filter((x) => x.round > firstFlag && x.manifest.chosenCheckpoint)) expect(m.manifest.chosenCheckpoint?.criterion).toBe('reweighted');
+  });
+
+  it('keeps the meta-rules over the whole campaign: dead ends only grow, the threshold stays above its minimum, plateaus rotate', () => {
+    const revisions = revisionsOf();
+    const started = campaign.log.find((e) => e.type === RoundStarted.type);
+    expect(started).toBeDefined();
+    for (let k = 1; k < revisions.length; k++) {
+      const [a, b] = [revisions[k - 1].policy, revisions[k].policy];
+      expect(b.deadEnds.slice(0, a.deadEnds.length)).toEqual(a.deadEnds);
+      expect(b.promotionThreshold).toBeGreaterThanOrEqual(2 * Math.max(b.noiseBand.lbStd, 0.005) - 1e-9);
+      // Two rounds without a promotion rotate the category, unless no other category has axes left (said so).
+      if (a.plateauRounds + 1 >= 2 && canonicalJson(b.standingRecipe) === canonicalJson(a.standingRecipe) && b.activeCategory === a.activeCategory)
+        expect(b.rationale).toMatch(/no other category has axes left/);
+    }
+    // The campaign left the optimisation category it started in.
+    expect(new Set(revisions.map((r) => r.policy.activeCategory)).size).toBeGreaterThan(1);
+  });
+
+  it('replays every evidence record and policy revision byte for byte', () => {
+    const evidence = replayRoundEvidence('sim6', campaign.log);
+    expect(evidence.map((r) => r.equal)).toEqual([true, true, true, true, true, true]);
+    const policies = replayPolicyRevisions('sim6', campaign.log, loadConstitutionFile(CONSTITUTION));
+    expect(policies.map((r) => r.equal)).toEqual([true, true, true, true, true, true]);
+  });
+});
