@@ -1,54 +1,14 @@
 import Anthropic from '@anthropic-ai/sdk';
 import { ResultManifest, type EventEnvelope } from '@aevo/contracts';
 import { ClaudeAgent, candidateStreamId, foldTrace, runCandidate } from '../src';
-import { lastToolResults, startAnthropicLoopback, type LoopbackServer, type ScriptedModel } from '../src/testing/anthropic-loopback';
+import { scriptedCandidateModel, startAnthropicLoopback, type LoopbackServer } from '../src/testing/anthropic-loopback';
 import { createHarness, fixturePolicy, type Harness } from './harness';
 
 jest.setTimeout(120_000);
 
 const CONSTITUTION = 'CONSTITUTION v1: the leaderboard is authoritative; the dead-end registry only grows.';
 
-/**
- * A scripted model that works a learning-rate candidate the way a model would: it reads its tool results from the
- * conversation (job ids, statuses) and answers with tool_use blocks. Turn 1 also tries a write outside the sandbox.
- */
-function learningRateModel(): ScriptedModel {
-  return (req) => {
-    const turn = req.messages.filter((m) => m.role === 'assistant').length;
-    const results = lastToolResults(req);
-    switch (turn) {
-      case 0:
-        return { content: [{ type: 'text', text: 'Let me look at the sandbox.' }, { type: 'tool_use', name: 'list_files', input: {} }, { type: 'tool_use', name: 'read_file', input: { path: 'recipe.yaml' } }] };
-      case 1:
-        return {
-          content: [
-            { type: 'tool_use', name: 'write_file', input: { path: '../outside.yaml', content: 'x' } },
-            { type: 'tool_use', name: 'set_recipe', input: { settings: [{ path: 'train.lr', value: 0.002 }] } },
-          ],
-        };
-      case 2:
-        return { content: [{ type: 'tool_use', name: 'launch_training', input: { seed: 1 } }] };
-      default: {
-        const r = results[0]?.value ?? {};
-        if (typeof r.jobId === 'string' && r.status !== 'succeeded' && !('checkpoints' in r)) {
-          if (r.status === undefined || r.status === 'running' || r.status === 'pending') return { content: [{ type: 'tool_use', name: 'poll_job', input: { jobId: r.jobId, waitSeconds: 60 } }] };
-        }
-        if (r.status === 'succeeded') return { content: [{ type: 'tool_use', name: 'evaluate_checkpoints', input: { jobId: r.jobId } }] };
-        if (Array.isArray(r.checkpoints))
-          return {
-            content: [
-              {
-                type: 'tool_use',
-                name: 'submit_manifest',
-                input: { status: 'completed', hypothesis: 'a lower learning rate reduces overfitting on the small mix', reason: 'best mean dev among checkpoints' },
-              },
-            ],
-          };
-        return { content: [{ type: 'text', text: `I am confused by ${JSON.stringify(r).slice(0, 100)}` }] };
-      }
-    }
-  };
-}
+const learningRateModel = () => scriptedCandidateModel({ settings: [{ path: 'train.lr', value: 0.002 }], tryEscape: true });
 
 describe('Claude worker against a loopback Messages API server (real SDK)', () => {
   let h: Harness;

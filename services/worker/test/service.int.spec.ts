@@ -9,7 +9,7 @@ import { OutboxRelay, PostgresEventStore, type EventStore } from '@aevo/eventsto
 import { createServiceApp, type ServiceApp } from '@aevo/messaging';
 import { createTestDb, createTestNatsNames, eventually, type TestDb, type TestNatsNames } from '@aevo/testkit';
 import { mergeRecipeYaml } from '@aevo/substrate-kit';
-import { candidateStreamId, forkSandbox, parseRecipeYaml, setPath } from '@aevo/worker-kit';
+import { candidateStreamId, forkSandbox, parseRecipeYaml, scriptedCandidateModel, setPath, startAnthropicLoopback, type LoopbackServer } from '@aevo/worker-kit';
 import type { WorkerSettings } from '../src/app/settings';
 import { campaignStarted, candidateForked, policy, policyRevised } from './events';
 
@@ -46,6 +46,7 @@ describe('worker service: replicas on nats-server + PostgreSQL, 8 workers × 3 r
   const replicas: ServiceApp[] = [];
   let round = 0;
   let rec: ReturnType<typeof recording>;
+  let claudeApi: LoopbackServer;
   const fsTouched: Array<{ round: number; p: string }> = [];
   const spies: jest.SpyInstance[] = [];
 
@@ -61,6 +62,7 @@ describe('worker service: replicas on nats-server + PostgreSQL, 8 workers × 3 r
     substrateDir = path.join(home, 'substrate');
     fs.cpSync(path.resolve(__dirname, '../../../substrate/simulated'), substrateDir, { recursive: true });
     rec = recording(store, () => round);
+    claudeApi = await startAnthropicLoopback(scriptedCandidateModel({ settings: [{ path: 'train.lr', value: 0.002 }], seed: 21 }));
     for (const id of ['replica-a', 'replica-b']) {
       const settings: WorkerSettings = {
         workerId: id,
@@ -73,7 +75,7 @@ describe('worker service: replicas on nats-server + PostgreSQL, 8 workers × 3 r
         maxTokens: 100_000,
         failAfterDeliveries: 4,
         maxWaitSeconds: 300,
-        claude: { model: 'x', apiKey: null, baseURL: null, maxTokensPerTurn: 1000, maxAttempts: 2 },
+        claude: { model: 'claude-loopback', apiKey: 'test-key', baseURL: claudeApi.url, maxTokensPerTurn: 1000, maxAttempts: 2 },
       };
       const app = await createServiceApp(WorkerModule.forRoot({ settings }), {
         service: 'worker',
@@ -104,6 +106,7 @@ describe('worker service: replicas on nats-server + PostgreSQL, 8 workers × 3 r
   afterAll(async () => {
     for (const s of spies) s.mockRestore();
     for (const r of replicas) await r.app.close();
+    await claudeApi?.close();
     await relay?.stop();
     await store?.close();
     const nc = await connect({ servers: names.url });
@@ -198,5 +201,27 @@ describe('worker service: replicas on nats-server + PostgreSQL, 8 workers × 3 r
     // (the spy does see the worker's own reads: it opens each fork's substrate.yaml, in its own round only)
     for (let r = 1; r <= ROUNDS; r++)
       expect(fsTouched.filter((t) => t.round === r && t.p.startsWith(path.join(sandboxesRoot, `r${r}`)) && t.p.endsWith('substrate.yaml')).length).toBeGreaterThanOrEqual(WORKERS);
+  });
+
+  it('runs a Claude worker when the campaign asks for one: constitution from CampaignStarted, tool-use turns, recorded requests', async () => {
+    round = 1;
+    const campaign = 'wsvc-claude';
+    const standing: RecipeDocument = parseRecipeYaml(fs.readFileSync(path.join(substrateDir, 'recipe.yaml'), 'utf8'));
+    await append(campaignStarted(campaign, policy(0, standing), { workersPerRound: 1, rounds: 1, workerKind: 'claude', llmTokens: 500_000 }));
+    const candidateId = `${campaign}-r1-c1`;
+    const sandboxPath = path.join(home, 'sandboxes', 'r1', candidateId);
+    forkSandbox(substrateDir, sandboxPath);
+    await append(candidateForked(campaign, { round: 1, candidateId, index: 1, axis: 'learning-rate', isAnchor: false, seeds: [21], sandboxPath, policyRevision: 0 }));
+    const m = await eventually(() => manifestOf(candidateId), 240_000, 300);
+    expect(m).toMatchObject({ status: 'completed', agentKind: 'claude', recipeChanges: [{ path: 'train.lr', from: 0.003, to: 0.002 }] });
+    expect(m!.cost.inputTokens).toBeGreaterThan(0);
+    expect(claudeApi.requests.length).toBeGreaterThan(3);
+    for (const r of claudeApi.requests) {
+      expect(Array.isArray(r.system) && r.system[0].cache_control).toEqual({ type: 'ephemeral' });
+      expect(Array.isArray(r.system) && r.system[0].text).toContain('The leaderboard is authoritative. The dead-end registry only grows.');
+    }
+    const llm = (await store.readStream(candidateStreamId(candidateId))).filter((e) => e.type === 'TraceStepRecorded' && (e.data as { tool: string; phase: string }).tool === 'llm' && (e.data as { phase: string }).phase === 'outcome');
+    expect(llm).toHaveLength(claudeApi.served);
+    expect((llm[0].data as { llm: { model: string } }).llm.model).toBe('claude-loopback');
   });
 });

@@ -153,3 +153,37 @@ export function lastToolResults(req: LoopbackRequest): Array<{ ok: boolean; valu
     .filter((b) => b.type === 'tool_result')
     .map((b) => ({ ok: b.is_error !== true, value: JSON.parse(String(b.content)) as Record<string, unknown> }));
 }
+
+/**
+ * A scripted model that works one candidate the way a model would: it reads its tool results from the conversation
+ * (job ids, statuses) and answers with tool_use blocks — look around, change the recipe, train with `seed`, poll,
+ * evaluate, submit. With `tryEscape` it also tries a write outside the sandbox (which must be refused).
+ */
+export function scriptedCandidateModel(opts: { settings: Array<{ path: string; value: unknown }>; seed?: number; tryEscape?: boolean }): ScriptedModel {
+  return (req) => {
+    const turn = req.messages.filter((m) => m.role === 'assistant').length;
+    const results = lastToolResults(req);
+    switch (turn) {
+      case 0:
+        return { content: [{ type: 'text', text: 'Let me look at the sandbox.' }, { type: 'tool_use', name: 'list_files', input: {} }, { type: 'tool_use', name: 'read_file', input: { path: 'recipe.yaml' } }] };
+      case 1:
+        return {
+          content: [
+            ...(opts.tryEscape ? [{ type: 'tool_use' as const, name: 'write_file', input: { path: '../outside.yaml', content: 'x' } }] : []),
+            { type: 'tool_use', name: 'set_recipe', input: { settings: opts.settings } },
+          ],
+        };
+      case 2:
+        return { content: [{ type: 'tool_use', name: 'launch_training', input: { seed: opts.seed ?? 1 } }] };
+      default: {
+        const r = results[0]?.value ?? {};
+        if (Array.isArray(r.checkpoints))
+          return { content: [{ type: 'tool_use', name: 'submit_manifest', input: { status: 'completed', hypothesis: 'a lower learning rate reduces overfitting on the small mix', reason: 'best mean dev among checkpoints' } }] };
+        if (r.status === 'succeeded') return { content: [{ type: 'tool_use', name: 'evaluate_checkpoints', input: { jobId: r.jobId } }] };
+        if (typeof r.jobId === 'string' && (r.status === undefined || r.status === 'running' || r.status === 'pending'))
+          return { content: [{ type: 'tool_use', name: 'poll_job', input: { jobId: r.jobId, waitSeconds: 60 } }] };
+        return { content: [{ type: 'text', text: `I am confused by ${JSON.stringify(r).slice(0, 100)}` }] };
+      }
+    }
+  };
+}
