@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { PostgresEventStore } from '@aevo/eventstore';
+import { CommandClient } from '@aevo/messaging';
 import { runCli } from './program';
 
 const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -8,8 +9,10 @@ runCli(process.argv.slice(2), {
   out: (line) => process.stdout.write(`${line}\n`),
   err: (line) => process.stderr.write(`${line}\n`),
   env: process.env,
+  tty: process.stdout.isTTY === true,
   openStore: (env) =>
     PostgresEventStore.open({ connectionString: env.AEVO_DATABASE_URL ?? DEFAULT_DATABASE_URL, schema: env.AEVO_DB_SCHEMA ?? 'aevo', applicationName: 'aevo-cli', poolSize: 2 }),
+  commands: (env) => CommandClient.connect({ natsUrl: env.AEVO_NATS_URL ?? 'nats://127.0.0.1:4222', subjectPrefix: env.AEVO_SUBJECT_PREFIX ?? 'aevo', issuedBy: 'cli' }),
 }).then(
   (code) => process.exit(code),
   (err) => {

@@ -1,0 +1,197 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as path from 'node:path';
+
+/** The services `aevo up` runs, in start order (each is `services/<name>/dist/main.js`), and the api. */
+export const SERVICE_NAMES = ['orchestrator', 'substrate', 'worker', 'dispatch', 'evaluation', 'leaderboard', 'collector', 'meta-policy'] as const;
+export const API_NAME = 'api';
+export type ServiceName = (typeof SERVICE_NAMES)[number] | typeof API_NAME;
+
+/** The repository root (this file is libs/cli/src or libs/cli/dist). */
+export const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
+
+export const serviceMain = (root: string, name: string): string => path.join(root, 'services', name, 'dist', 'main.js');
+
+/** A line in a service's output that says it is ready: the transport's "listening:", the api's "dashboard at". */
+const READY = /listening: |dashboard at /;
+
+export interface StackOptions {
+  root?: string;
+  /** Environment of every service (AEVO_* settings); AEVO_HOME must be absolute. */
+  env: NodeJS.ProcessEnv;
+  /** Where `<service>.log` files go. */
+  logDir: string;
+  services?: readonly ServiceName[];
+  /** Restart a service that exits on its own (not on stop), at most this many times per service (default 5). */
+  restarts?: number;
+  /** Called for lifecycle news (started, exited, restarted). */
+  onNews?: (line: string) => void;
+  /** Extra environment per service (e.g. a worker's slots). */
+  envFor?: (name: ServiceName) => NodeJS.ProcessEnv;
+}
+
+interface Proc {
+  name: ServiceName;
+  child: ChildProcess;
+  ready: boolean;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  starts: number;
+}
+
+/**
+ * Runs the services as child processes of this one (`node services/<name>/dist/main.js`, cwd = repository root),
+ * each writing stdout and stderr to `<logDir>/<name>.log`. A service that dies on its own is restarted (state is
+ * the log, so a restart resumes where it stopped); `stop()` sends SIGTERM, waits, then SIGKILLs.
+ */
+export class LocalStack {
+  private readonly procs = new Map<ServiceName, Proc>();
+  private stopping = false;
+  readonly root: string;
+
+  constructor(private readonly opts: StackOptions) {
+    this.root = opts.root ?? REPO_ROOT;
+  }
+
+  get names(): ServiceName[] {
+    return [...(this.opts.services ?? [...SERVICE_NAMES, API_NAME])];
+  }
+
+  /** Missing builds, as `service: path` lines (empty when every service can start). */
+  missingBuilds(): string[] {
+    return this.names.filter((n) => !fs.existsSync(serviceMain(this.root, n))).map((n) => `${n}: ${serviceMain(this.root, n)}`);
+  }
+
+  start(): void {
+    fs.mkdirSync(this.opts.logDir, { recursive: true });
+    for (const name of this.names) this.spawn(name, 1);
+  }
+
+  logPath(name: ServiceName): string {
+    return path.join(this.opts.logDir, `${name}.log`);
+  }
+
+  pid(name: ServiceName): number | undefined {
+    return this.procs.get(name)?.child.pid;
+  }
+
+  pids(): Record<string, number | undefined> {
+    return Object.fromEntries(this.names.map((n) => [n, this.pid(n)]));
+  }
+
+  /** Resolves when every service printed its ready line; rejects on the deadline naming those not ready. */
+  async waitReady(timeoutMs = 120_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const waiting = this.names.filter((n) => !this.procs.get(n)?.ready);
+      if (waiting.length === 0) return;
+      if (Date.now() > deadline)
+        throw new Error(`not ready after ${Math.round(timeoutMs / 1000)} s: ${waiting.map((n) => `${n} (see ${this.logPath(n)})`).join(', ')}`);
+      await sleep(100);
+    }
+  }
+
+  private spawn(name: ServiceName, starts: number): void {
+    const log = fs.createWriteStream(this.logPath(name), { flags: 'a' });
+    log.write(`\n--- ${new Date().toISOString()} aevo up: starting ${name} (start ${starts})\n`);
+    const child = spawn(process.execPath, [serviceMain(this.root, name)], {
+      cwd: this.root,
+      // Plain log files: Nest colours its output unless NO_COLOR is set.
+      env: { NO_COLOR: '1', ...process.env, ...this.opts.env, ...(this.opts.envFor?.(name) ?? {}) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const proc: Proc = {
+      name,
+      child,
+      ready: false,
+      starts,
+      exited: new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal }))),
+    };
+    this.procs.set(name, proc);
+    let tail = '';
+    const onData = (d: Buffer) => {
+      log.write(d);
+      if (!proc.ready) {
+        tail = (tail + d.toString('utf8')).slice(-4096);
+        if (READY.test(tail)) {
+          proc.ready = true;
+          tail = '';
+        }
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    void proc.exited.then(({ code, signal }) => {
+      log.end(`--- ${new Date().toISOString()} aevo up: ${name} exited (${signal ?? `code ${code}`})\n`);
+      if (this.stopping || this.procs.get(name) !== proc) return;
+      const max = this.opts.restarts ?? 5;
+      if (starts > max) {
+        this.opts.onNews?.(`${name} exited (${signal ?? `code ${code}`}); not restarting after ${max} restarts — see ${this.logPath(name)}`);
+        return;
+      }
+      this.opts.onNews?.(`${name} exited (${signal ?? `code ${code}`}); restarting in 2 s — see ${this.logPath(name)}`);
+      setTimeout(() => {
+        if (!this.stopping && this.procs.get(name) === proc) this.spawn(name, starts + 1);
+      }, 2000).unref();
+    });
+  }
+
+  /** Sends a signal to one service without restarting it (tests, chaos). Resolves when it exited. */
+  async kill(name: ServiceName, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    const p = this.procs.get(name);
+    if (!p) return;
+    this.procs.delete(name);
+    p.child.kill(signal);
+    await p.exited;
+  }
+
+  /** Starts a service again after kill(). */
+  restart(name: ServiceName): void {
+    const prev = this.procs.get(name);
+    if (prev && prev.child.exitCode === null && prev.child.signalCode === null) throw new Error(`${name} is running`);
+    this.spawn(name, (prev?.starts ?? 0) + 1);
+  }
+
+  /** SIGTERM to every service (they drain and exit 0), SIGKILL to those still alive after graceMs. */
+  async stop(graceMs = 15_000): Promise<Record<string, string>> {
+    this.stopping = true;
+    const outcomes: Record<string, string> = {};
+    await Promise.all(
+      [...this.procs.values()].map(async (p) => {
+        if (p.child.exitCode !== null || p.child.signalCode !== null) {
+          outcomes[p.name] = `exited earlier (${p.child.signalCode ?? `code ${p.child.exitCode}`})`;
+          return;
+        }
+        p.child.kill('SIGTERM');
+        const timer = setTimeout(() => p.child.kill('SIGKILL'), graceMs);
+        const { code, signal } = await p.exited;
+        clearTimeout(timer);
+        outcomes[p.name] = signal ?? `code ${code}`;
+      }),
+    );
+    return outcomes;
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Whether something accepts TCP connections on host:port (within timeoutMs). */
+export function reachable(host: string, port: number, timeoutMs = 1500): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host, port });
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(timeoutMs, () => done(false));
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+  });
+}
+
+/** host and port of a postgres:// or nats:// URL (first server of a comma list). */
+export function hostPort(url: string, defaultPort: number): { host: string; port: number } {
+  const first = url.split(',')[0].trim();
+  const u = new URL(first.includes('://') ? first : `nats://${first}`);
+  return { host: u.hostname || '127.0.0.1', port: u.port ? Number(u.port) : defaultPort };
+}
