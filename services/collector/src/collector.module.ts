@@ -52,7 +52,7 @@ export class CollectorModule {
         { provide: SETTINGS, useValue: settings },
         {
           provide: RoundCollector,
-          useFactory: (store: EventStore) => new RoundCollector(store, { deadlineSeconds: settings.deadlineSeconds, prose, log: (level, m) => logger[level](m) }),
+          useFactory: (store: EventStore) => new RoundCollector(store, { deadlineSeconds: settings.deadlineSeconds, claimSeconds: settings.claimSeconds, prose, log: (level, m) => logger[level](m) }),
           inject: [EVENT_STORE],
         },
         DeadlineTicker,

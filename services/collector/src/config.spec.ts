@@ -2,7 +2,7 @@ import { collectorSettingsFromEnv } from './config';
 
 describe('collectorSettingsFromEnv', () => {
   it('defaults to a six-hour deadline, a five-second tick and no prose', () => {
-    expect(collectorSettingsFromEnv({})).toEqual({ deadlineSeconds: 21600, tickMs: 5000, prose: { kind: 'off' } });
+    expect(collectorSettingsFromEnv({})).toEqual({ deadlineSeconds: 21600, tickMs: 5000, claimSeconds: 300, prose: { kind: 'off' } });
   });
   it('names the variable that is wrong', () => {
     expect(() => collectorSettingsFromEnv({ AEVO_COLLECTOR_DEADLINE_SECONDS: '-3' })).toThrow(/AEVO_COLLECTOR_DEADLINE_SECONDS: expected a positive integer, got "-3"/);

@@ -3,6 +3,8 @@ export interface CollectorSettings {
   deadlineSeconds: number;
   /** How often each replica checks open rounds (deadlines, and readiness missed by a lost message). */
   tickMs: number;
+  /** How long one replica's claim on a round's prose pass holds before another may take over. */
+  claimSeconds: number;
   prose: { kind: 'off' } | { kind: 'claude'; model: string; apiKey: string; baseURL: string | undefined; maxTokens: number };
 }
 
@@ -20,6 +22,7 @@ export function collectorSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): 
   const settings: CollectorSettings = {
     deadlineSeconds: positiveInt(env, 'AEVO_COLLECTOR_DEADLINE_SECONDS', 6 * 3600),
     tickMs: positiveInt(env, 'AEVO_COLLECTOR_TICK_MS', 5000),
+    claimSeconds: positiveInt(env, 'AEVO_COLLECTOR_CLAIM_SECONDS', 300),
     prose: { kind: 'off' },
   };
   if (kind === 'claude') {

@@ -1,4 +1,7 @@
+import { randomBytes } from 'node:crypto';
+import * as os from 'node:os';
 import {
+  RoundCollectionClaimed,
   RoundCollectionDeadlineSet,
   RoundEvidenceRecorded,
   RoundStarted,
@@ -23,12 +26,15 @@ import type { ProseWriter } from './prose-writer';
 
 export const evidenceStreamId = (campaignId: string, round: number) => `collector-${campaignId}-r${round}`;
 export const deadlineStreamId = (campaignId: string, round: number) => `collector-deadline-${campaignId}-r${round}`;
+export const claimStreamId = (campaignId: string, round: number) => `collector-claim-${campaignId}-r${round}`;
 
 export type CollectOutcome = 'recorded' | 'exists' | 'waiting';
 
 export interface RoundCollectorOptions {
   deadlineSeconds: number;
   prose: ProseWriter | null;
+  /** How long a replica's claim on a round's prose pass holds before another replica may take over. */
+  claimSeconds?: number;
   log?: (level: 'log' | 'warn' | 'error', message: string) => void;
   now?: () => Date;
 }
@@ -41,6 +47,9 @@ export interface RoundCollectorOptions {
 export class RoundCollector {
   private readonly log: NonNullable<RoundCollectorOptions['log']>;
   private readonly now: () => Date;
+  /** Names this replica in its claims. */
+  readonly replicaId = `${os.hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+  private readonly inFlight = new Map<string, Promise<CollectOutcome>>();
 
   constructor(
     private readonly store: EventStore,
@@ -84,6 +93,18 @@ export class RoundCollector {
    * The evidence is computed from the ledger as read, and the ids of exactly those input events are recorded.
    */
   async collect(ledger: CampaignLedger, round: number, trigger: 'all-in' | 'deadline', causationId: string | null = null): Promise<CollectOutcome> {
+    // Handlers of different event types run concurrently in one replica: collections of a round run one after
+    // the other (a later one then finds the record, or is the one that sees the round ready).
+    const key = `${ledger.campaignId}#${round}`;
+    const before = this.inFlight.get(key) ?? Promise.resolve<CollectOutcome>('waiting');
+    const p = before.catch(() => 'waiting' as const).then(() => this.collectNow(ledger, round, trigger, causationId));
+    this.inFlight.set(key, p);
+    return p.finally(() => {
+      if (this.inFlight.get(key) === p) this.inFlight.delete(key);
+    });
+  }
+
+  private async collectNow(ledger: CampaignLedger, round: number, trigger: 'all-in' | 'deadline', causationId: string | null): Promise<CollectOutcome> {
     const r = ledger.rounds[round];
     if (!r?.started || !ledger.campaign) return 'waiting';
     if (r.recorded) return 'exists';
@@ -95,6 +116,8 @@ export class RoundCollector {
     const streamId = evidenceStreamId(ledger.campaignId, round);
     // Another replica may have recorded it since the read; skip the (possibly paid) prose pass then.
     if ((await this.store.streamVersion(streamId)) > 0) return 'exists';
+    // With a prose pass, one replica claims the round first, so racing replicas do not each pay for a call.
+    if (this.opts.prose && !(await this.claim(ledger.campaignId, round))) return 'waiting';
 
     const { inputs, inputEventIds } = evidenceInputs(ledger, round);
     let evidence = collectRoundEvidence(inputs);
@@ -143,6 +166,30 @@ export class RoundCollector {
         }
         await this.collect(ledger, round, 'deadline');
       }
+    }
+  }
+
+  /** Takes (or re-takes after expiry) the round's claim; false while another replica's claim holds. */
+  private async claim(campaignId: string, round: number): Promise<boolean> {
+    const streamId = claimStreamId(campaignId, round);
+    const claims = await this.store.readStream(streamId);
+    const last = claims[claims.length - 1];
+    const holdMs = (this.opts.claimSeconds ?? 300) * 1000;
+    if (last) {
+      if ((last.data as { claimedBy: string }).claimedBy === this.replicaId) return true;
+      if (this.now().getTime() - Date.parse(last.time) < holdMs) return false;
+    }
+    const event = createEvent(
+      RoundCollectionClaimed,
+      { round, claimedBy: this.replicaId, expiresAfterSeconds: Math.ceil(holdMs / 1000) },
+      { campaignId, streamId, source: 'collector', now: this.now },
+    );
+    try {
+      await this.store.append(streamId, claims.length === 0 ? 'no-stream' : claims.length, [event]);
+      return true;
+    } catch (err) {
+      if (err instanceof ConcurrencyError) return false;
+      throw err;
     }
   }
 

@@ -2,14 +2,14 @@ import 'reflect-metadata';
 import Anthropic from '@anthropic-ai/sdk';
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { RoundCollectionDeadlineSet, RoundEvidenceRecorded, contentHash, type DataOf, type EventEnvelope } from '@aevo/contracts';
+import { RoundCollectionClaimed, RoundCollectionDeadlineSet, RoundEvidenceRecorded, contentHash, createEvent, type DataOf, type EventEnvelope } from '@aevo/contracts';
 import { PostgresEventStore, type StoredEvent } from '@aevo/eventstore';
 import { createServiceApp, type ServiceApp } from '@aevo/messaging';
-import { collectRoundEvidence, replayRoundEvidence, testCampaignStarted, testPolicy, testRound, testRoundEvents, type CandidateSpec } from '@aevo/evidence';
+import { collectRoundEvidence, foldLedger, replayRoundEvidence, testCampaignStarted, testPolicy, testRound, testRoundEvents, type CandidateSpec } from '@aevo/evidence';
 import { createTestDb, createTestNatsNames, eventually, type TestDb, type TestNatsNames } from '@aevo/testkit';
 import { CollectorModule } from '../src/collector.module';
 import { ClaudeProseWriter } from '../src/prose-writer';
-import { RoundCollector } from '../src/round-collector';
+import { RoundCollector, claimStreamId } from '../src/round-collector';
 import { LoopbackMessagesApi } from './anthropic-loopback';
 
 jest.setTimeout(180_000);
@@ -55,7 +55,7 @@ describe('collector replicas against PostgreSQL and nats-server', () => {
     }).start();
     const prose = new ClaudeProseWriter(new Anthropic({ apiKey: 'test-key', baseURL: llm.url, maxRetries: 0 }), 'claude-test');
     for (let i = 0; i < 2; i++) {
-      const replica = await createServiceApp(CollectorModule.forRoot({ settings: { deadlineSeconds: DEADLINE_SECONDS, tickMs: 250, prose: { kind: 'off' } }, prose }), {
+      const replica = await createServiceApp(CollectorModule.forRoot({ settings: { deadlineSeconds: DEADLINE_SECONDS, tickMs: 250, claimSeconds: 300, prose: { kind: 'off' } }, prose }), {
         service: 'collector',
         natsUrl: names.url,
         subjectPrefix: names.subjectPrefix,
@@ -150,6 +150,36 @@ describe('collector replicas against PostgreSQL and nats-server', () => {
     const bad = await eventually(async () => (await recorded('camp-bad-prose'))[0], 60_000);
     expect(down.data).toMatchObject({ trigger: 'all-in', llm: null, evidence: { prose: null } });
     expect(bad.data).toMatchObject({ trigger: 'all-in', llm: { model: 'claude-test' }, evidence: { prose: null } });
+  });
+
+  it('calls the LLM once per round: racing replicas defer to the one that claimed the round', async () => {
+    const perCampaign = llm.requests.map((r) => /"campaignId":"([^"]+)"/.exec(String(r.messages[0].content))?.[1] ?? '?');
+    expect(perCampaign.sort()).toEqual(['camp-a', 'camp-bad-prose', 'camp-late', 'camp-llm-down']);
+    for (const c of ['camp-a', 'camp-late', 'camp-llm-down', 'camp-bad-prose'])
+      expect(await store.readAll({ campaignId: c, types: [RoundCollectionClaimed.type] })).toHaveLength(1);
+  });
+
+  it('lets another replica take over a claim that expired without a record, and waits on one that holds', async () => {
+    const inputs = testRound(round1, { campaignId: 'camp-claims', policy: testPolicy() });
+    const log = [testCampaignStarted('camp-claims', testPolicy()), ...testRoundEvents(inputs)];
+    // Written straight to the store, without the relay-driven services noticing: the collectors below are local.
+    const local = new RoundCollector(store, { deadlineSeconds: 3600, claimSeconds: 60, prose: new ClaudeProseWriter(new Anthropic({ apiKey: 'k', baseURL: llm.url, maxRetries: 0 }), 'claude-test') });
+    const foreignClaim = (ageSeconds: number) =>
+      createEvent(RoundCollectionClaimed, { round: 1, claimedBy: 'replica-that-crashed', expiresAfterSeconds: 60 }, {
+        campaignId: 'camp-claims',
+        streamId: claimStreamId('camp-claims', 1),
+        source: 'collector',
+        now: () => new Date(Date.now() - ageSeconds * 1000),
+      });
+    const ledger = foldLedger('camp-claims', log);
+    await store.append(claimStreamId('camp-claims', 1), 'no-stream', [foreignClaim(10)]);
+    expect(await local.collect(ledger, 1, 'all-in')).toBe('waiting');
+    await store.append(claimStreamId('camp-claims', 1), 1, [foreignClaim(120)]);
+    const calls = llm.calls;
+    expect(await local.collect(ledger, 1, 'all-in')).toBe('recorded');
+    expect(llm.calls).toBe(calls + 1);
+    const claims = await store.readStream(claimStreamId('camp-claims', 1));
+    expect(claims.map((c) => (c.data as { claimedBy: string }).claimedBy)).toEqual(['replica-that-crashed', 'replica-that-crashed', local.replicaId]);
   });
 
   it('replaying the log reproduces every record byte for byte without calling the LLM', async () => {

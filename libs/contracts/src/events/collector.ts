@@ -30,6 +30,22 @@ export const RoundCollectionDeadlineSet = defineEvent(
     .strict(),
 );
 
+export const RoundCollectionClaimed = defineEvent(
+  'RoundCollectionClaimed',
+  {
+    owners: ['collector'],
+    description: 'A collector replica took the round’s (paid) prose pass; others wait unless the claim expires.',
+  },
+  z
+    .object({
+      round: z.number().int().min(1),
+      claimedBy: z.string().min(1),
+      /** Other replicas may take over after this many seconds without a record. */
+      expiresAfterSeconds: z.number().int().min(1),
+    })
+    .strict(),
+);
+
 export const RoundEvidenceRecorded = defineEvent(
   'RoundEvidenceRecorded',
   { owners: ['collector'], description: 'The one-shot collector’s five-section record of a round.' },
