@@ -31,6 +31,9 @@ export class PgSealedScoreStore implements SealedScoreStore {
   static async open(databaseUrl: string, schema: string): Promise<PgSealedScoreStore> {
     if (!IDENT.test(schema)) throw new Error(`dbSchema: expected an SQL identifier, got ${JSON.stringify(schema)}`);
     const pool = new Pool({ connectionString: databaseUrl, max: 4 });
+    // An idle client losing its connection (a PostgreSQL restart) emits 'error' on the pool; unhandled, it would
+    // kill the process. The pool drops that client and the next query opens a new connection.
+    pool.on('error', () => undefined);
     const table = `"${schema}".leaderboard_sealed_scores`;
     try {
       await pool.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
