@@ -1,0 +1,50 @@
+import { eventually } from '@aevo/testkit';
+import { expectAuditVerifies, expectCompletedCampaign } from './assertions';
+import { E2eControlPlane } from './harness';
+
+/**
+ * A 6-round × 4-worker campaign on the simulated substrate, through `aevo up` and the `aevo` binary, with a
+ * pause held across a round boundary and a resume; it must complete and the audit must verify.
+ */
+describe('e2e: 6 rounds on the simulated substrate', () => {
+  const plane = new E2eControlPlane();
+  const id = 'e2e-sim6';
+
+  beforeAll(async () => {
+    await plane.start({ AEVO_LOCAL_SLOTS: '2', AEVO_ORCHESTRATOR_TICK_MS: '2000', AEVO_COLLECTOR_TICK_MS: '2000' });
+  }, 300_000);
+
+  afterAll(async () => {
+    const code = await plane.stop();
+    expect(code).toBe(0);
+  }, 120_000);
+
+  it('runs to CampaignCompleted and replays to the recorded hashes', async () => {
+    const start = await plane.cli(['campaign', 'start', '--id', id, '--substrate', 'substrate/simulated', '--rounds', '6', '--workers', '4', '--seed', '7', '--submissions', '2', '--json']);
+    expect({ code: start.code, stderr: start.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(JSON.parse(start.stdout)).toMatchObject({ campaignId: id, policyRevision: 0 });
+    const again = await plane.cli(['campaign', 'start', '--id', id, '--substrate', 'substrate/simulated']);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/CAMPAIGN_EXISTS/);
+
+    // Pause during round 1: the workers finish, but no submission is requested until the resume.
+    expect((await plane.cli(['campaign', 'pause', id, '--reason', 'e2e'])).code).toBe(0);
+    await eventually(async () => (await plane.count(id, 'ManifestSubmitted')) === 4, 300_000, 500);
+    await new Promise((r) => setTimeout(r, 3_000));
+    expect(await plane.count(id, 'SubmissionRequested')).toBe(0);
+    const paused = await plane.cli(['campaign', 'status', id]);
+    expect(paused.stdout).toMatch(/^campaign e2e-sim6 {2}paused \(e2e\)/);
+    expect((await plane.cli(['campaign', 'resume', id])).code).toBe(0);
+
+    const watch = await plane.cli(['campaign', 'watch', id, '--interval', '500', '--timeout', '600'], 660_000);
+    if (watch.code !== 0) throw new Error(`watch exited ${watch.code}\n${watch.stdout.slice(-4000)}\n${watch.stderr}\n${plane.logTails()}`);
+    expect(watch.stdout).toMatch(/completed \(rounds-exhausted\) after 6 round\(s\): best e2e-sim6-r\d-c\d/);
+    expect(watch.stdout).toMatch(/^round {2}policy {2}anchor dev/m);
+
+    await expectCompletedCampaign(plane, id, 6, 4, 2);
+    await expectAuditVerifies(plane, 6);
+    const diff = await plane.cli(['policy', 'diff', id]);
+    expect(diff.code).toBe(0);
+    expect(diff.stdout).toMatch(/^policy revision 5 → 6: \d+ change\(s\)/);
+  });
+});
