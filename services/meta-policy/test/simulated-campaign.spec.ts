@@ -2,8 +2,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { PolicyRevised, RoundEvidenceRecorded, RoundStarted, canonicalJson, isEvent, type DataOf } from '@aevo/contracts';
-import { replayRoundEvidence } from '@aevo/evidence';
-import { loadConstitutionFile, replayPolicyRevisions } from '@aevo/policy-engine';
+import { replayRoundEvidence, roundEvidenceProjection } from '@aevo/evidence';
+import { ProjectionRegistry, ProjectionSet } from '@aevo/projections';
+import { loadConstitutionFile, policyHistoryProjection, replayPolicyRevisions, type PolicyHistoryState } from '@aevo/policy-engine';
 import { SimulatedCampaign, hitsDeadEnd } from './sim-campaign';
 
 jest.setTimeout(900_000);
@@ -108,6 +109,19 @@ describe('a 6-round campaign on the simulated substrate', () => {
     }
     // The campaign left the optimisation category it started in.
     expect(new Set(revisions.map((r) => r.policy.activeCategory)).size).toBeGreaterThan(1);
+  });
+
+  it('folds into the policy-history and round-evidence projections, independent of how streams interleave', () => {
+    const stored = (events: typeof campaign.log) => events.map((e, i) => ({ ...e, position: i + 1, streamVersion: 1 }));
+    const hashes = (events: typeof campaign.log) =>
+      new ProjectionSet(new ProjectionRegistry([policyHistoryProjection, roundEvidenceProjection])).applyAll(stored(events)).results().map((r) => [r.name, r.hash]);
+    // Another legal interleaving: each stream's own order kept, streams concatenated.
+    const byStream = [...campaign.log].sort((a, b) => a.streamId.localeCompare(b.streamId));
+    expect(hashes(byStream)).toEqual(hashes(campaign.log));
+    const set = new ProjectionSet(new ProjectionRegistry([policyHistoryProjection])).applyAll(stored(campaign.log));
+    const history = (set.snapshot('policy-history') as PolicyHistoryState).sim6;
+    expect(history.revisions.map((r) => r.revision)).toEqual([0, 1, 2, 3, 4, 5, 6]);
+    expect(history.revisions.slice(1).map((r) => r.evidenceSha256)).toEqual(evidenceOf().map((e) => e.evidenceSha256));
   });
 
   it('replays every evidence record and policy revision byte for byte', () => {
