@@ -1,12 +1,15 @@
-import { metaPolicySettingsFromEnv, resolveConstitutionPath } from './config';
+import { constitutionCandidates, metaPolicySettingsFromEnv } from './config';
 
 describe('metaPolicySettingsFromEnv', () => {
-  it('resolves relative constitution paths against AEVO_CONSTITUTIONS_ROOT (default: the working directory)', () => {
-    const s = metaPolicySettingsFromEnv({}, '/srv/aevo');
-    expect(s).toEqual({ constitutionsRoot: '/srv/aevo', claude: null });
-    expect(resolveConstitutionPath(s.constitutionsRoot, 'deploy/constitutions/default.yaml')).toBe('/srv/aevo/deploy/constitutions/default.yaml');
-    expect(resolveConstitutionPath(s.constitutionsRoot, '/etc/aevo/c.yaml')).toBe('/etc/aevo/c.yaml');
-    expect(metaPolicySettingsFromEnv({ AEVO_CONSTITUTIONS_ROOT: 'conf' }, '/srv/aevo').constitutionsRoot).toBe('/srv/aevo/conf');
+  it('looks a relative constitution path up under AEVO_CONSTITUTIONS_ROOT, AEVO_ROOT, then the working directory', () => {
+    const s = metaPolicySettingsFromEnv({ AEVO_CONSTITUTIONS_ROOT: 'conf', AEVO_ROOT: '/srv/aevo' }, '/srv/aevo');
+    expect(s.constitutionsRoots).toEqual(['/srv/aevo/conf', '/srv/aevo']);
+    expect(constitutionCandidates(s.constitutionsRoots, 'deploy/constitutions/default.yaml')).toEqual([
+      '/srv/aevo/conf/deploy/constitutions/default.yaml',
+      '/srv/aevo/deploy/constitutions/default.yaml',
+    ]);
+    expect(constitutionCandidates(s.constitutionsRoots, '/etc/aevo/c.yaml')).toEqual(['/etc/aevo/c.yaml']);
+    expect(metaPolicySettingsFromEnv({}, '/x')).toEqual({ constitutionsRoots: ['/x'], claude: null });
   });
   it('configures the Claude meta agent only with an API key, and names a bad limit', () => {
     expect(metaPolicySettingsFromEnv({ ANTHROPIC_API_KEY: 'k' }, '/x').claude).toEqual({ model: 'claude-sonnet-4-5', apiKey: 'k', baseURL: undefined, maxTokens: 8000 });

@@ -22,7 +22,7 @@ export class MetaPolicyModule {
       providers: [
         {
           provide: PolicyReviser,
-          useFactory: (store: EventStore) => new PolicyReviser(store, { constitutionsRoot: settings.constitutionsRoot, agent, log: (level, m) => logger[level](m) }),
+          useFactory: (store: EventStore) => new PolicyReviser(store, { constitutionsRoots: settings.constitutionsRoots, agent, log: (level, m) => logger[level](m) }),
           inject: [EVENT_STORE],
         },
       ],

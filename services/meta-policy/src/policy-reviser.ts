@@ -9,7 +9,9 @@ import {
   type RoundEvidenceRecorded,
 } from '@aevo/contracts';
 import { ConcurrencyError, type EventStore } from '@aevo/eventstore';
+import * as fs from 'node:fs';
 import {
+  constitutionSha256,
   loadConstitutionFile,
   metaPolicyDecider,
   pinnedMismatch,
@@ -19,14 +21,14 @@ import {
   type ReviseFromEvidence,
 } from '@aevo/policy-engine';
 import type { MetaAgent } from './claude-meta-agent';
-import { resolveConstitutionPath } from './config';
+import { constitutionCandidates } from './config';
 
 export const metaStreamId = (campaignId: string, round: number) => `meta-policy-${campaignId}-r${round}`;
 
 export type RevisionOutcome = 'revised' | 'refused' | 'exists';
 
 export interface PolicyReviserOptions {
-  constitutionsRoot: string;
+  constitutionsRoots: string[];
   agent: MetaAgent | null;
   log?: (level: 'log' | 'warn' | 'error', message: string) => void;
 }
@@ -52,6 +54,19 @@ export class PolicyReviser {
     return { state, started: started ? (started.data as DataOf<typeof CampaignStarted>) : null };
   }
 
+  /**
+   * The campaign's constitution, read-only. A relative path is looked up under each configured root; the file whose
+   * bytes match the pinned hash wins (the pin makes the lookup safe), else the first that exists (and the decider
+   * then refuses it as changed).
+   */
+  private loadConstitution(configured: string, pinned: string) {
+    const existing = constitutionCandidates(this.opts.constitutionsRoots, configured).filter((p) => fs.existsSync(p));
+    if (existing.length === 0)
+      return loadConstitutionFile(constitutionCandidates(this.opts.constitutionsRoots, configured)[0]); // throws CONSTITUTION_UNREADABLE naming the path
+    const loaded = existing.map((p) => loadConstitutionFile(p));
+    return loaded.find((c) => constitutionSha256(c.source) === pinned) ?? loaded[0];
+  }
+
   async onEvidence(e: EventOf<typeof RoundEvidenceRecorded>): Promise<RevisionOutcome> {
     const { round } = e.data;
     const streamId = metaStreamId(e.campaignId, round);
@@ -67,7 +82,7 @@ export class PolicyReviser {
       ]);
 
     // An unreadable file is an operational fault (retried, then dead-lettered); a changed file is a violation.
-    const constitution = loadConstitutionFile(resolveConstitutionPath(this.opts.constitutionsRoot, started.config.constitutionPath));
+    const constitution = this.loadConstitution(started.config.constitutionPath, started.constitutionSha256);
     let proposal: ReviseFromEvidence['proposal'] = null;
     const pinnedOk = pinnedMismatch(constitution, started.constitutionSha256) === null;
     if (started.config.metaKind === 'claude' && pinnedOk) {

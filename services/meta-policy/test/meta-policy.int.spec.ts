@@ -79,7 +79,7 @@ describe('meta-policy replicas against PostgreSQL and nats-server', () => {
     }).start();
     const agent = new ClaudeMetaAgent(new Anthropic({ apiKey: 'test-key', baseURL: llm.url, maxRetries: 0 }), 'claude-test');
     for (let i = 0; i < 2; i++) {
-      const replica = await createServiceApp(MetaPolicyModule.forRoot({ settings: { constitutionsRoot: REPO, claude: null }, agent }), {
+      const replica = await createServiceApp(MetaPolicyModule.forRoot({ settings: { constitutionsRoots: [path.join(REPO, 'services'), REPO], claude: null }, agent }), {
         service: 'meta-policy',
         natsUrl: names.url,
         subjectPrefix: names.subjectPrefix,
