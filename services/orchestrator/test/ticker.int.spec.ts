@@ -1,0 +1,81 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { CommandClient } from '@aevo/messaging';
+import { PostgresEventStore } from '@aevo/eventstore';
+import { writeSubstrateFixture } from '@aevo/substrate-kit';
+import { createTestDb, eventually, type TestDb } from '@aevo/testkit';
+import { CampaignService } from '../src/campaign/campaign.service';
+import { CampaignFactsCache, LiveCampaigns } from '../src/campaign/campaign-facts';
+import { FileCampaignInputs, ORCHESTRATOR_ROOT } from '../src/campaign/campaign-inputs';
+import { CampaignReactions } from '../src/campaign/campaign-reactions';
+import { CampaignTicker } from '../src/campaign/campaign-ticker';
+import { factsFor } from './fixtures';
+
+jest.setTimeout(120_000);
+
+/**
+ * The tick alone drives a campaign: no NATS, no consumers — only the store. This is what recovers a campaign whose
+ * trigger messages were lost (dead-lettered during an outage).
+ */
+describe('CampaignTicker on PostgreSQL', () => {
+  let db: TestDb;
+  let store: PostgresEventStore;
+  let dir: string;
+
+  beforeAll(async () => {
+    db = await createTestDb();
+    store = await PostgresEventStore.open({ connectionString: db.url, schema: db.schema });
+    dir = writeSubstrateFixture(fs.mkdtempSync(path.join(os.tmpdir(), 'aevo-orch-tick-')));
+  });
+
+  afterAll(async () => {
+    await store?.close();
+    await db?.drop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('starts round 1, requests submissions and stops after the campaign ends, from the log alone', async () => {
+    const campaigns = new CampaignService(store, new FileCampaignInputs([dir, ORCHESTRATOR_ROOT]), new CampaignFactsCache(store));
+    const reactions = new CampaignReactions(campaigns, store, null as unknown as CommandClient);
+    const ticker = new CampaignTicker(campaigns, reactions, new LiveCampaigns(store), 50);
+    const f = factsFor('tick-a');
+    await campaigns.startCampaign({
+      commandId: 'cmd-tick-a',
+      name: 'StartCampaign',
+      issuedBy: 'test',
+      correlationId: null,
+      payload: {
+        campaignId: 'tick-a',
+        substratePath: dir,
+        constitutionPath: 'constitutions/default.yaml',
+        size: 'tiny',
+        rounds: 1,
+        workersPerRound: 2,
+        axes: ['learning-rate'],
+        anchorSeeds: 1,
+        seed: 5,
+        workerKind: 'heuristic',
+        metaKind: 'rules',
+        leaderboard: 'local',
+        executor: 'local',
+        budgets: { gpuSeconds: 100, llmTokens: 0, submissionsPerRound: 1 },
+      },
+    });
+    const count = async (type: string) => (await store.readAll({ campaignId: 'tick-a', types: [type] })).length;
+    ticker.onApplicationBootstrap();
+    try {
+      await eventually(async () => (await count('RoundStarted')) === 1, 30_000);
+      for (const e of [f.forked(1, 0), f.forked(1, 1), f.manifest(1, 0, 0.4), f.manifest(1, 1, 0.6)]) await store.append(e.streamId, 'any', [e]);
+      await eventually(async () => (await count('SubmissionRequested')) === 1, 30_000);
+      await campaigns.abort({ commandId: 'cmd-tick-abort', name: 'AbortCampaign', issuedBy: 'test', correlationId: null, payload: { campaignId: 'tick-a', reason: 'done here' } });
+      const head = await store.headPosition();
+      await new Promise((r) => setTimeout(r, 500));
+      // An ended campaign leaves the live set: nothing more is appended.
+      expect(await store.headPosition()).toBe(head);
+      expect(await new LiveCampaigns(store).list()).toEqual([]);
+    } finally {
+      await ticker.onModuleDestroy();
+    }
+  });
+});
