@@ -95,7 +95,7 @@ describe('projection hashes', () => {
 describe('registry', () => {
   it('holds the built-ins sorted by name and refuses duplicates and bad names', () => {
     const reg = defaultRegistry();
-    expect(reg.names()).toEqual(['campaigns', 'candidates', 'event-counts', 'jobs', 'rounds', 'trajectory']);
+    expect(reg.names()).toEqual(['campaigns', 'candidates', 'event-counts', 'jobs', 'policy-history', 'round-evidence', 'rounds', 'trajectory']);
     expect(() => reg.register(campaignsProjection)).toThrow(/twice/);
     expect(() => new ProjectionRegistry().register({ ...campaignsProjection, name: 'Bad Name' })).toThrow(/kebab/);
     expect(reg.only(['rounds']).names()).toEqual(['rounds']);
