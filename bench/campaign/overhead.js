@@ -1,0 +1,123 @@
+#!/usr/bin/env node
+'use strict';
+/*
+ * Orchestration overhead per candidate on the simulated substrate (issue 7 target: < 150 ms).
+ *
+ * Every service runs as its own built process against PostgreSQL and nats-server, with its own schema, stream,
+ * subject prefix and AEVO_HOME. A campaign of --rounds × --workers candidates runs to CampaignCompleted on the
+ * local executor with --slots CPU slot(s). Then:
+ *   time inside jobs   = the union of the jobs' [spawn, exit] intervals (the executor's own records), i.e. the
+ *                        time during which at least one job ran — with one slot, the plain sum;
+ *   orchestration time = campaign wall time (StartCampaign sent → CampaignCompleted appended) − time inside jobs:
+ *                        the time nothing ran because the control plane was deciding, recording or relaying;
+ *   overhead / candidate = orchestration time / candidates.
+ * Baseline, same run, after the services are stopped: the very same jobs' commands (argv, sandbox, env from their
+ * JobQueued spec) run back-to-back directly in their sandboxes, in the order they ran.
+ * A table of per-stage latencies (medians over candidates, jobs or rounds) shows where the time goes.
+ */
+const L = require('./lib');
+const { stageLatencies, idleByPhase, handovers } = require('./analysis');
+
+const USAGE = 'node bench/campaign/overhead.js [--rounds 2] [--workers 8,32] [--slots 1] [--seed 1] [--keep]';
+
+const ms = (x) => `${Math.round(x)} ms`;
+
+async function measure(o, workers) {
+  const run = L.newRun('overhead', o.keep);
+  let stack;
+  try {
+    const substrate = L.prepareSubstrate(run);
+    console.log(`\n## ${o.rounds} rounds × ${workers} workers on ${o.slots} CPU slot(s) (${L.machine()})`);
+    stack = await L.startStack(run, { cpuSlots: o.slots, workerConcurrency: workers });
+    stack.sampleMemory();
+    const cpu0 = stack.cpu();
+    const config = L.campaignConfig(`bench-ovh-${run.id}`, substrate, { rounds: o.rounds, workers, seed: o.seed });
+    const { t0, tEnd, events } = await L.runCampaign(run, stack, config, { stallMs: o['stall-seconds'] * 1000 });
+    stack.sampleMemory();
+    const cpu1 = stack.cpu();
+    await stack.stop();
+    const serviceCpu = L.SERVICES.reduce((s, n) => s + ((cpu1[n] ?? 0) - (cpu0[n] ?? 0)), 0);
+    const loadEnd = require('node:os').loadavg()[0];
+    const jobs = L.jobIntervals(run);
+    const candidates = new Set(events.filter((e) => e.type === 'CandidateForked').map((e) => e.data.candidateId)).size;
+    const wall = tEnd - t0;
+    const inside = L.unionLength(jobs);
+    const sum = jobs.reduce((s, j) => s + (j.end - j.start), 0);
+    const orchestration = wall - inside;
+    const idle = idleByPhase(t0, tEnd, jobs, events);
+    const failed = jobs.filter((j) => j.status !== 'succeeded').length;
+    const requestedAt = new Map(events.filter((e) => e.type === 'JobRequested').map((e) => [e.data.spec.jobId, e.time]));
+    const gaps = handovers(jobs, requestedAt);
+
+    // Baseline: the same commands back-to-back, nothing else of ours running.
+    let direct = 0;
+    let directFailed = 0;
+    for (const j of jobs) {
+      const r = await L.runDirect(j.spec);
+      direct += r.ms;
+      if (r.code !== 0) directFailed++;
+    }
+
+    const perCand = orchestration / candidates;
+    console.log(`campaign: ${candidates} candidates, ${jobs.length} jobs (${failed} not succeeded), ${events.length} events; load at end ${loadEnd.toFixed(1)}`);
+    console.log(`  wall time (StartCampaign → CampaignCompleted)   ${L.secs(wall)}`);
+    console.log(`  time inside jobs (union of job intervals)         ${L.secs(inside)}   (Σ job time ${L.secs(sum)})`);
+    console.log(`  orchestration time = wall − inside                ${L.secs(orchestration)}`);
+    console.log(
+      `    idle at round starts ${L.secs(idle.roundStart)} · within rounds ${L.secs(idle.within)} · round tails (submit → score → evidence → policy → close; final audit) ${L.secs(idle.roundTail)}`,
+    );
+    console.log(`  ORCHESTRATION OVERHEAD PER CANDIDATE              ${ms(perCand)}   target < 150 ms: ${perCand < 150 ? 'met' : 'NOT met'}`);
+    console.log(`    of which within rounds (job-to-job, not hidden by other candidates) ${ms(idle.within / candidates)}`);
+    console.log(
+      `    slot handover (exit → next waiting job started, same slot): median ${ms(L.median(gaps))}, p90 ${ms(L.p90(gaps))}, Σ ${L.secs(gaps.reduce((a, b) => a + b, 0))} over ${gaps.length} handovers`,
+    );
+    console.log(`  control-plane CPU (user+sys of the 8 service processes, start-up excluded) ${L.secs(serviceCpu)} = ${ms(serviceCpu / candidates)} per candidate`);
+    console.log(`baseline: the same ${jobs.length} commands back-to-back directly: ${L.secs(direct)}${directFailed ? ` (${directFailed} exited non-zero)` : ''}`);
+    console.log(`  campaign wall / direct                            ${(wall / direct).toFixed(2)}×`);
+    console.log(`  Σ job time in the campaign / direct               ${(sum / direct).toFixed(2)}×   (the same commands while the services run)`);
+    console.log(`  orchestration time / direct job time              ${(orchestration / direct).toFixed(2)}×`);
+    console.log('');
+    console.log('per-stage latency (ms; events timed when appended, jobs by the executor):');
+    console.log('| stage | n | median | p90 | what |');
+    console.log('|---|---|---|---|---|');
+    for (const r of stageLatencies(events, jobs, { cpu: o.slots, gpu: 0 }))
+      console.log(`| ${r.stage} | ${r.n} | ${Number.isFinite(r.median) ? Math.round(r.median) : '–'} | ${Number.isFinite(r.p90) ? Math.round(r.p90) : '–'} | ${r.note} |`);
+    return { workers, candidates, jobs: jobs.length, wall, inside, orchestration, perCand, idle, direct, serviceCpu, load: loadEnd };
+  } finally {
+    await L.cleanup(run, stack);
+  }
+}
+
+async function main() {
+  const o = L.parseFlags({ rounds: 2, workers: '8,32', slots: 1, seed: 1, keep: false, 'stall-seconds': 300 }, USAGE);
+  const sizes = String(o.workers).split(',').map(Number);
+  if (sizes.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`--workers: expected a comma-separated list of positive integers, got "${o.workers}"`);
+  L.checkBuilds();
+  console.log(`bench/campaign overhead: orchestration overhead per candidate, simulated substrate, ${o.slots} CPU slot(s), ${o.rounds} rounds`);
+  const results = [];
+  for (const w of sizes) results.push(await measure(o, w));
+  console.log('\n## summary');
+  console.log(
+    '| workers/round | candidates | jobs | wall | inside jobs | direct (baseline) | wall / direct | orchestration | per candidate | within rounds / cand. | round starts + tails / round | service CPU / cand. | load |',
+  );
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
+  for (const r of results)
+    console.log(
+      `| ${r.workers} | ${r.candidates} | ${r.jobs} | ${L.secs(r.wall)} | ${L.secs(r.inside)} | ${L.secs(r.direct)} | ${(r.wall / r.direct).toFixed(2)}× | ${L.secs(r.orchestration)} | ` +
+        `**${ms(r.perCand)}** | ${ms(r.idle.within / r.candidates)} | ${L.secs((r.idle.roundStart + r.idle.roundTail) / o.rounds)} | ${ms(r.serviceCpu / r.candidates)} | ${r.load.toFixed(1)} |`,
+    );
+  if (results.length >= 2) {
+    const a = results[0];
+    const b = results[results.length - 1];
+    const marginal = (b.orchestration - a.orchestration) / (b.candidates - a.candidates);
+    console.log(
+      `marginal orchestration time per extra candidate (${a.candidates} → ${b.candidates} candidates, same rounds): ${ms(marginal)} ` +
+        `(the per-round fixed part is amortised over the workers of a round)`,
+    );
+  }
+}
+
+main().catch((err) => {
+  console.error(err.stack || err);
+  process.exit(1);
+});
