@@ -311,21 +311,28 @@ export class LeaderboardWorkflow {
     }
     const campaign = await this.campaignSubstrate(campaignId);
     const dir = this.submissionDir(campaignId, submissionId);
+    // The two halves are independent processes writing their own files: run them together, since a round's last
+    // submission is scored while the GPU slots wait for the next round (bench/campaign). Checked public first.
+    const runs = await Promise.all(
+      (['public', 'private'] as const).map(async (half) => {
+        const predFile = path.join(dir, `predictions-${half}.csv`);
+        const scoresFile = path.join(dir, `scores-${half}.json`);
+        await fs.writeFile(predFile, half === 'public' ? halves.publicCsv : halves.privateCsv);
+        await fs.rm(scoresFile, { force: true });
+        const argv = renderEntrypoint(campaign.manifest, 'leaderboard.score', {
+          predictions: predFile,
+          answers: path.join(hidden, `${half}.csv`),
+          scores: scoresFile,
+          split: half,
+          size: this.cfg.defaultSize,
+        });
+        const logFile = path.join(dir, `score-${half}.log`);
+        const r = await runCommand(argv, { cwd: campaign.dir, logFile, timeoutMs: this.cfg.commandTimeoutMs });
+        return { half, r, logFile, scoresFile };
+      }),
+    );
     const scores: Record<'public' | 'private', DevScores> = {} as never;
-    for (const half of ['public', 'private'] as const) {
-      const predFile = path.join(dir, `predictions-${half}.csv`);
-      const scoresFile = path.join(dir, `scores-${half}.json`);
-      await fs.writeFile(predFile, half === 'public' ? halves.publicCsv : halves.privateCsv);
-      await fs.rm(scoresFile, { force: true });
-      const argv = renderEntrypoint(campaign.manifest, 'leaderboard.score', {
-        predictions: predFile,
-        answers: path.join(hidden, `${half}.csv`),
-        scores: scoresFile,
-        split: half,
-        size: this.cfg.defaultSize,
-      });
-      const logFile = path.join(dir, `score-${half}.log`);
-      const r = await runCommand(argv, { cwd: campaign.dir, logFile, timeoutMs: this.cfg.commandTimeoutMs });
+    for (const { half, r, logFile, scoresFile } of runs) {
       if (r.exitCode !== 0) return reject('board-error', describeResult(`leaderboard.score (${half} half)`, r, logFile));
       const parsed = DevScores.safeParse(await fs.readFile(scoresFile, 'utf8').then(JSON.parse, () => undefined));
       if (!parsed.success) return reject('board-error', `leaderboard.score wrote invalid ${half} scores: ${describeIssues(zodIssues(parsed.error))}`);
