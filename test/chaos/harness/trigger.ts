@@ -1,0 +1,127 @@
+import { createHash } from 'node:crypto';
+import { Client } from 'pg';
+
+/**
+ * Where a case disturbs a run: right after the live log holds `occurrence` events of `type` (a point the
+ * undisturbed run passed through inside round `round`), plus `delayMs`. Chosen from the undisturbed run's log with a
+ * seeded generator, so a case with the same seed disturbs the same point, and the choice is printed and recorded.
+ */
+export interface TriggerPoint {
+  round: number;
+  type: string;
+  /** 1-based: fire when the log holds at least this many events of `type`. */
+  occurrence: number;
+  /** Position of that event in the undisturbed run (for the report). */
+  baselinePosition: number;
+  delayMs: number;
+}
+
+/** mulberry32: a small seeded generator (uniform in [0, 1)). */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** A 32-bit seed for one case, derived from the suite seed and the case name. */
+export function caseSeed(suiteSeed: number, caseName: string): number {
+  return createHash('sha256').update(`${suiteSeed}:${caseName}`).digest().readUInt32BE(0);
+}
+
+/** What the chooser needs of an event. */
+export interface LoggedEvent {
+  position: number;
+  type: string;
+  source: string;
+  data: unknown;
+}
+
+/** Positions strictly inside each round: after its RoundStarted, before its RoundClosed. */
+export function roundWindows(log: readonly LoggedEvent[]): Map<number, { from: number; to: number }> {
+  const windows = new Map<number, { from: number; to: number }>();
+  for (const e of log) {
+    const round = (e.data as { round?: number }).round;
+    if (typeof round !== 'number') continue;
+    if (e.type === 'RoundStarted') windows.set(round, { from: e.position, to: Number.POSITIVE_INFINITY });
+    if (e.type === 'RoundClosed') {
+      const w = windows.get(round);
+      if (w) w.to = e.position;
+    }
+  }
+  return windows;
+}
+
+export interface ChooseOptions {
+  seed: number;
+  /** Prefer points where this service is at work: events it emitted (`source`) or consumes. */
+  service?: string;
+  consumes?: readonly string[];
+  /** Upper bound of the seeded extra delay after the trigger event (default 1500 ms). */
+  maxDelayMs?: number;
+}
+
+/**
+ * Picks a round, then an event strictly inside it (among the kinds the service emits or consumes when there are
+ * any), and returns it as "the n-th event of its type", which any run of the same campaign passes through. The
+ * pick goes by (kind, rank within the round) in name order, never by log position, so it does not depend on how
+ * concurrent streams happened to interleave in the undisturbed run: the same seed gives the same point.
+ */
+export function chooseTrigger(log: readonly LoggedEvent[], opts: ChooseOptions): TriggerPoint {
+  const random = seededRandom(opts.seed);
+  const windows = [...roundWindows(log)].filter(([, w]) => Number.isFinite(w.to)).sort((a, b) => a[0] - b[0]);
+  if (windows.length === 0) throw new Error('the undisturbed log has no closed round to disturb');
+  const [round, w] = windows[Math.floor(random() * windows.length)];
+  const inside = log.filter((e) => e.position > w.from && e.position < w.to);
+  if (inside.length === 0) throw new Error(`round ${round} has no event between RoundStarted and RoundClosed`);
+  const consumes = new Set(opts.consumes ?? []);
+  const ownKinds = new Set(opts.service ? inside.filter((e) => e.source === opts.service || consumes.has(e.type)).map((e) => e.type) : []);
+  const pool = ownKinds.size > 0 ? inside.filter((e) => ownKinds.has(e.type)) : inside;
+  const byKind = new Map<string, LoggedEvent[]>();
+  for (const e of pool) byKind.set(e.type, [...(byKind.get(e.type) ?? []), e]);
+  const choices = [...byKind.keys()].sort().flatMap((type) => byKind.get(type)!.map((e, i) => ({ type, rank: i + 1, e })));
+  const chosen = choices[Math.floor(random() * choices.length)];
+  const before = log.filter((e) => e.type === chosen.type && e.position <= w.from).length;
+  const delayMs = Math.floor(random() * (opts.maxDelayMs ?? 1500));
+  return { round, type: chosen.type, occurrence: before + chosen.rank, baselinePosition: chosen.e.position, delayMs };
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/**
+ * Polls the live log (one short connection per poll, so a server restart elsewhere cannot break it) until it
+ * holds `occurrence` events of `type`; then waits `delayMs`. Throws on the deadline or when `abandon()` says the run
+ * is over (e.g. the campaign completed without reaching the point).
+ */
+export async function waitForTrigger(
+  db: { url: string; schema: string },
+  point: TriggerPoint,
+  opts: { timeoutMs: number; pollMs?: number; abandon?: () => boolean },
+): Promise<{ reachedAt: number; count: number }> {
+  const deadline = Date.now() + opts.timeoutMs;
+  const sql = `SELECT count(*)::int AS n FROM "${db.schema}".events WHERE type = $1`;
+  while (Date.now() < deadline) {
+    if (opts.abandon?.()) throw new Error(`trigger ${point.type} #${point.occurrence} abandoned: the run ended before reaching it`);
+    const c = new Client({ connectionString: db.url, connectionTimeoutMillis: 3000 });
+    c.on('error', () => undefined);
+    try {
+      await c.connect();
+      const n = (await c.query<{ n: number }>(sql, [point.type])).rows[0].n;
+      if (n >= point.occurrence) {
+        const reachedAt = Date.now();
+        await sleep(point.delayMs);
+        return { reachedAt, count: n };
+      }
+    } catch {
+      // table not created yet, or the server is away: poll again
+    } finally {
+      await c.end().catch(() => undefined);
+    }
+    await sleep(opts.pollMs ?? 100);
+  }
+  throw new Error(`trigger ${point.type} #${point.occurrence} not reached within ${opts.timeoutMs} ms`);
+}
