@@ -15,6 +15,7 @@ import { compareRuns, readLog, type RunRecord } from './harness/verdict';
  * requires CampaignCompleted, the same replay hash of every deterministic projection, the same count of every
  * deterministic event kind, unique event ids, and a JetStream stream holding exactly the store's events in order.
  *
+ * Run: `npx jest -c test/jest.config.js --runInBand test/chaos` after building the services (README.md here).
  * It runs its own PostgreSQL and nats-server (never the machine's shared ones). AEVO_CHAOS_SEED changes the
  * disturbance points (default below; printed and recorded in test-output/chaos/), AEVO_CHAOS_CASES=worker,nats
  * runs a subset, AEVO_CHAOS_KEEP=1 keeps the work directory (logs of every service per case).
@@ -42,6 +43,8 @@ interface CaseReport {
   trigger: TriggerPoint;
   disturbance: Record<string, unknown>;
   triggerReachedAfterMs?: number;
+  /** The seeded delay was cut short because the trigger's round closed first. */
+  delayCutShortByRoundClose?: boolean;
   completedAfterMs?: number;
   wallMs?: number;
   events?: number;
@@ -133,8 +136,9 @@ describe('chaos: every run completes with the undisturbed replay hash, nothing l
       await run.start();
       const started = Date.now();
       await run.startCampaign();
-      await waitForTrigger(run.db, trigger, { timeoutMs: TRIGGER_TIMEOUT_MS });
-      report.triggerReachedAfterMs = Date.now() - started;
+      const reached = await waitForTrigger(run.db, trigger, { timeoutMs: TRIGGER_TIMEOUT_MS });
+      report.triggerReachedAfterMs = reached.reachedAt - started;
+      report.delayCutShortByRoundClose = reached.cutShortByRoundClose;
       if (((await run.countOf('CampaignCompleted')) ?? 0) > 0) throw new Error('the campaign completed before the disturbance');
       report.disturbance = await disturb(run, random);
       await run.waitCompleted(RUN_TIMEOUT_MS);

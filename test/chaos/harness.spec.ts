@@ -70,6 +70,16 @@ describe('trigger points', () => {
     expect(LOG.some((e) => e.type === p.type)).toBe(true);
   });
 
+  it("keeps the delay under 80 % of the time the undisturbed round had left after the trigger event", () => {
+    const t0 = Date.parse('2026-01-01T00:00:00Z');
+    const timed = LOG.map((e) => ({ ...e, time: new Date(t0 + e.position * 10).toISOString() }));
+    for (let seed = 0; seed < 100; seed++) {
+      const p = chooseTrigger(timed, { seed });
+      const closedAt = p.round === 1 ? 70 : 120;
+      expect(p.delayMs).toBeLessThanOrEqual(Math.floor(0.8 * (closedAt - p.baselinePosition * 10)));
+    }
+  });
+
   it('derives a distinct, stable seed per case', () => {
     expect(caseSeed(1, 'kill-9-worker')).toBe(caseSeed(1, 'kill-9-worker'));
     expect(caseSeed(1, 'kill-9-worker')).not.toBe(caseSeed(1, 'kill-9-dispatch'));
@@ -212,22 +222,29 @@ describe('own infrastructure', () => {
   it('waits for the n-th event of a type in a live log, across a PostgreSQL restart', async () => {
     const c = new Client({ connectionString: pg.url });
     await c.connect();
-    await c.query('CREATE SCHEMA trig; CREATE TABLE trig.events (type text)');
+    await c.query('CREATE SCHEMA trig; CREATE TABLE trig.events (type text, data jsonb)');
     await c.end();
     const point = { round: 1, type: 'JobStarted', occurrence: 2, baselinePosition: 0, delayMs: 50 };
     const waiting = waitForTrigger({ url: pg.url, schema: 'trig' }, point, { timeoutMs: 60_000, pollMs: 50 });
     await pg.restart(300, 'immediate');
     const w = new Client({ connectionString: pg.url });
     await w.connect();
-    await w.query("INSERT INTO trig.events VALUES ('JobStarted'), ('JobQueued')");
+    await w.query(`INSERT INTO trig.events VALUES ('JobStarted', '{}'), ('JobQueued', '{}')`);
     await new Promise((r) => setTimeout(r, 300));
     let settled = false;
     void waiting.then(() => (settled = true));
     await new Promise((r) => setTimeout(r, 300));
     expect(settled).toBe(false);
-    await w.query("INSERT INTO trig.events VALUES ('JobStarted')");
+    await w.query(`INSERT INTO trig.events VALUES ('JobStarted', '{}')`);
+    await expect(waiting).resolves.toMatchObject({ count: 2, cutShortByRoundClose: false });
+    // A long delay ends as soon as the trigger's round closes.
+    const long = waitForTrigger({ url: pg.url, schema: 'trig' }, { ...point, delayMs: 60_000 }, { timeoutMs: 60_000, pollMs: 50 });
+    await new Promise((r) => setTimeout(r, 300));
+    await w.query(`INSERT INTO trig.events VALUES ('RoundClosed', '{"round": 2}')`);
+    await new Promise((r) => setTimeout(r, 300));
+    await w.query(`INSERT INTO trig.events VALUES ('RoundClosed', '{"round": 1}')`);
     await w.end();
-    await expect(waiting).resolves.toMatchObject({ count: 2 });
+    await expect(long).resolves.toMatchObject({ count: 2, cutShortByRoundClose: true });
     await expect(waitForTrigger({ url: pg.url, schema: 'trig' }, { ...point, occurrence: 9 }, { timeoutMs: 500 })).rejects.toThrow('not reached within 500 ms');
   });
 });

@@ -39,6 +39,8 @@ export interface LoggedEvent {
   type: string;
   source: string;
   data: unknown;
+  /** ISO time of the append (bounds the delay: the disturbance should land before the round ends). */
+  time?: string;
 }
 
 /** Positions strictly inside each round: after its RoundStarted, before its RoundClosed. */
@@ -61,7 +63,10 @@ export interface ChooseOptions {
   /** Prefer points where this service is at work: events it emitted (`source`) or consumes. */
   service?: string;
   consumes?: readonly string[];
-  /** Upper bound of the seeded extra delay after the trigger event (default 1500 ms). */
+  /**
+   * Upper bound of the seeded extra delay after the trigger event (default 1500 ms); it is also kept under 80 % of
+   * the time the undisturbed run took from that event to the round's RoundClosed.
+   */
   maxDelayMs?: number;
 }
 
@@ -86,7 +91,9 @@ export function chooseTrigger(log: readonly LoggedEvent[], opts: ChooseOptions):
   const choices = [...byKind.keys()].sort().flatMap((type) => byKind.get(type)!.map((e, i) => ({ type, rank: i + 1, e })));
   const chosen = choices[Math.floor(random() * choices.length)];
   const before = log.filter((e) => e.type === chosen.type && e.position <= w.from).length;
-  const delayMs = Math.floor(random() * (opts.maxDelayMs ?? 1500));
+  const closed = log.find((e) => e.position === w.to);
+  const left = chosen.e.time && closed?.time ? Date.parse(closed.time) - Date.parse(chosen.e.time) : Number.POSITIVE_INFINITY;
+  const delayMs = Math.floor(random() * Math.max(0, Math.min(opts.maxDelayMs ?? 1500, 0.8 * left)));
   return { round, type: chosen.type, occurrence: before + chosen.rank, baselinePosition: chosen.e.position, delayMs };
 }
 
@@ -94,34 +101,44 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /**
  * Polls the live log (one short connection per poll, so a server restart elsewhere cannot break it) until it
- * holds `occurrence` events of `type`; then waits `delayMs`. Throws on the deadline or when `abandon()` says the run
- * is over (e.g. the campaign completed without reaching the point).
+ * holds `occurrence` events of `type`, then waits `delayMs` — less if the trigger's round closes meanwhile, so the
+ * disturbance still lands while the campaign runs. Throws on the deadline.
  */
 export async function waitForTrigger(
   db: { url: string; schema: string },
   point: TriggerPoint,
-  opts: { timeoutMs: number; pollMs?: number; abandon?: () => boolean },
-): Promise<{ reachedAt: number; count: number }> {
+  opts: { timeoutMs: number; pollMs?: number },
+): Promise<{ reachedAt: number; count: number; cutShortByRoundClose: boolean }> {
   const deadline = Date.now() + opts.timeoutMs;
-  const sql = `SELECT count(*)::int AS n FROM "${db.schema}".events WHERE type = $1`;
-  while (Date.now() < deadline) {
-    if (opts.abandon?.()) throw new Error(`trigger ${point.type} #${point.occurrence} abandoned: the run ended before reaching it`);
+  const pollMs = opts.pollMs ?? 100;
+  const sql = `SELECT count(*) FILTER (WHERE type = $1)::int AS n,
+                      count(*) FILTER (WHERE type = 'RoundClosed' AND (data->>'round')::int = $2)::int AS closed
+                 FROM "${db.schema}".events WHERE type IN ($1, 'RoundClosed')`;
+  const poll = async (): Promise<{ n: number; closed: number } | null> => {
     const c = new Client({ connectionString: db.url, connectionTimeoutMillis: 3000 });
     c.on('error', () => undefined);
     try {
       await c.connect();
-      const n = (await c.query<{ n: number }>(sql, [point.type])).rows[0].n;
-      if (n >= point.occurrence) {
-        const reachedAt = Date.now();
-        await sleep(point.delayMs);
-        return { reachedAt, count: n };
-      }
+      return (await c.query<{ n: number; closed: number }>(sql, [point.type, point.round])).rows[0];
     } catch {
       // table not created yet, or the server is away: poll again
+      return null;
     } finally {
       await c.end().catch(() => undefined);
     }
-    await sleep(opts.pollMs ?? 100);
+  };
+  while (Date.now() < deadline) {
+    const seen = await poll();
+    if (seen && seen.n >= point.occurrence) {
+      const reachedAt = Date.now();
+      const fireAt = reachedAt + point.delayMs;
+      while (Date.now() < fireAt) {
+        await sleep(Math.min(pollMs, fireAt - Date.now()));
+        if (((await poll())?.closed ?? 0) > 0) return { reachedAt, count: seen.n, cutShortByRoundClose: true };
+      }
+      return { reachedAt, count: seen.n, cutShortByRoundClose: false };
+    }
+    await sleep(pollMs);
   }
   throw new Error(`trigger ${point.type} #${point.occurrence} not reached within ${opts.timeoutMs} ms`);
 }
