@@ -46,6 +46,7 @@ interface Proc {
  */
 export class LocalStack {
   private readonly procs = new Map<ServiceName, Proc>();
+  private readonly gaveUp = new Set<ServiceName>();
   private stopping = false;
   readonly root: string;
 
@@ -85,6 +86,8 @@ export class LocalStack {
     for (;;) {
       const waiting = this.names.filter((n) => !this.procs.get(n)?.ready);
       if (waiting.length === 0) return;
+      const dead = waiting.filter((n) => this.gaveUp.has(n));
+      if (dead.length > 0) throw new Error(`failed to start: ${dead.map((n) => `${n} (see ${this.logPath(n)})`).join(', ')}`);
       if (Date.now() > deadline)
         throw new Error(`not ready after ${Math.round(timeoutMs / 1000)} s: ${waiting.map((n) => `${n} (see ${this.logPath(n)})`).join(', ')}`);
       await sleep(100);
@@ -126,6 +129,7 @@ export class LocalStack {
       if (this.stopping || this.procs.get(name) !== proc) return;
       const max = this.opts.restarts ?? 5;
       if (starts > max) {
+        this.gaveUp.add(name);
         this.opts.onNews?.(`${name} exited (${signal ?? `code ${code}`}); not restarting after ${max} restarts — see ${this.logPath(name)}`);
         return;
       }
