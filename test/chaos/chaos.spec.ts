@@ -196,6 +196,16 @@ describe('chaos: every run completes with the undisturbed replay hash, nothing l
     expect(report.problems).toEqual([]);
   });
 
+  caseIt('kill-9-nats')('kill -9 nats-server mid-round, start it again', async () => {
+    const report = await disturbedCase('kill-9-nats', {}, async (_run, random) => {
+      const downMs = 1000 + Math.floor(random() * 3000);
+      await nats.restart(downMs, 'SIGKILL');
+      return { server: 'nats-server', signal: 'SIGKILL', downMs };
+    });
+    expect(report.error).toBeUndefined();
+    expect(report.problems).toEqual([]);
+  });
+
   caseIt('restart-postgres')('restart PostgreSQL mid-round', async () => {
     const report = await disturbedCase('restart-postgres', {}, async (_run, random) => {
       const downMs = 1000 + Math.floor(random() * 3000);
