@@ -65,6 +65,8 @@ describe('chaos: every run completes with the undisturbed replay hash, nothing l
   /** Event types each service consumes, from its "listening:" line in the undisturbed run. */
   const consumes = new Map<Service, string[]>();
   const reports: CaseReport[] = [];
+  /** Runs not stopped yet: afterAll stops them if a case was cut off by jest's timeout before its own teardown. */
+  const live = new Set<CampaignRun>();
   const suiteStarted = Date.now();
 
   beforeAll(async () => {
@@ -79,6 +81,7 @@ describe('chaos: every run completes with the undisturbed replay hash, nothing l
     await nats.start();
 
     const run = new CampaignRun('undisturbed', pg, nats, inputs, CAMPAIGN_SEED);
+    live.add(run);
     const t0 = Date.now();
     try {
       await run.start();
@@ -94,6 +97,7 @@ describe('chaos: every run completes with the undisturbed replay hash, nothing l
       for (const s of SERVICES) consumes.set(s, consumedTypes(fs.readFileSync(run.supervisor.logPath(s), 'utf8')));
     } finally {
       await run.stop();
+      live.delete(run);
     }
     fs.writeFileSync(path.join(OUT_DIR, 'undisturbed.json'), JSON.stringify({ ...baseline, snapshots: undefined, wallMs: Date.now() - t0 }, null, 2));
     process.stdout.write(`chaos: undisturbed run ${Date.now() - t0} ms, ${baseline.events} events, replay hash ${baseline.replayHash}\n`);
@@ -105,6 +109,7 @@ describe('chaos: every run completes with the undisturbed replay hash, nothing l
       path.join(OUT_DIR, 'summary.json'),
       JSON.stringify({ suiteSeed: SUITE_SEED, campaignSeed: CAMPAIGN_SEED, wallMs: Date.now() - suiteStarted, baselineReplayHash: baseline?.replayHash, cases: reports }, null, 2),
     );
+    await Promise.all([...live].map((r) => r.stop().catch(() => undefined)));
     await nats?.destroy().catch(() => undefined);
     await pg?.destroy().catch(() => undefined);
     if (workDir && !KEEP && reports.every((r) => r.problems.length === 0 && !r.error)) fs.rmSync(workDir, { recursive: true, force: true });
@@ -128,6 +133,7 @@ describe('chaos: every run completes with the undisturbed replay hash, nothing l
     const random = seededRandom(seed ^ 0x5bd1e995);
     const trigger = chooseTrigger(baselineLog, { seed, service: pick.service, consumes: pick.service ? consumes.get(pick.service) : undefined });
     const run = new CampaignRun(name, pg, nats, inputs, CAMPAIGN_SEED);
+    live.add(run);
     const report: CaseReport = { case: name, suiteSeed: SUITE_SEED, caseSeed: seed, trigger, disturbance: {}, problems: [], logs: run.logDir };
     reports.push(report);
     process.stdout.write(`chaos: ${name}: trigger ${trigger.type} #${trigger.occurrence} in round ${trigger.round} (+${trigger.delayMs} ms), seed ${seed}\n`);
@@ -153,6 +159,7 @@ describe('chaos: every run completes with the undisturbed replay hash, nothing l
     } finally {
       report.unexpectedExits = run.supervisor?.unexpectedExits;
       await run.stop();
+      live.delete(run);
       report.wallMs = Date.now() - t0;
       fs.writeFileSync(path.join(OUT_DIR, `${name}.json`), JSON.stringify(report, null, 2));
       process.stdout.write(
