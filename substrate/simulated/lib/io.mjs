@@ -286,5 +286,6 @@ export function parseYamlSubset(text) {
     return obj;
   };
   if (!lines.length) return null;
+  if (/^[[{]/.test(lines[0].text)) return parseFlow(lines.map((l) => l.text).join(' ')); // a flow (JSON-like) document
   return block(lines[0].indent);
 }

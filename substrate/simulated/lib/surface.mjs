@@ -30,17 +30,18 @@ export const SURFACE = {
   loraScale: 6,
   // data: examples of a domain seen = step * batch * share; repeats are worth less:
   // effective = seen / (1 + repeatPenalty * seen / unique), unique = distinct prompts (+ augmentWorth per augmented copy)
-  repeatPenalty: 0.25,
+  repeatPenalty: 0.6,
   augmentWorth: 0.5,
-  // learning curve per skill: q = base + (ceil - base) * (1 - exp(-rate * effective / 1000 * optimisation * capacity))
+  // learning curve per skill: q = base + (ceil - base) * (1 - exp(-(rate * effective / 1000 * optimisation * capacity)^shape))
+  // (shape 1 = diminishing returns from the first example; shape 2 = slow start, then a steep rise)
   skills: {
-    bit_manipulation: { standard: { rate: 0.09, ceil: 0.72 } },
-    gravity: { standard: { rate: 0.3, ceil: 0.9 } },
-    unit_conversion: { standard: { rate: 0.36, ceil: 0.92 } },
-    cipher: { standard: { rate: 0.16, ceil: 0.86 } },
-    numeral: { standard: { rate: 0.8, ceil: 0.98 } },
+    bit_manipulation: { standard: { rate: 0.7, ceil: 0.7 } },
+    gravity: { standard: { rate: 1.4, ceil: 0.9 } },
+    unit_conversion: { standard: { rate: 1.6, ceil: 0.92 } },
+    cipher: { standard: { rate: 1.0, ceil: 0.85 } },
+    numeral: { standard: { rate: 2.5, ceil: 0.98 } },
     equation: {
-      numeric: { rate: 0.14, ceil: 0.97 }, // learns from numeric equations
+      numeric: { rate: 0.17, ceil: 0.97, shape: 2 }, // learns from numeric equations, slowly at first
       numeric_multi: { rate: 0.06, ceil: 0.55, from: 'numeric' }, // only partly from numeric data
       symbolic: { rate: 0.12, ceil: 0.7 }, // only from symbolic data (+ transfer below)
       unseen: { rate: 0, ceil: 0.1 }, // cannot be learnt: a guess
@@ -51,10 +52,15 @@ export const SURFACE = {
   // operators of the dev distribution: numeric_multi (hidden-only) loses overfit * (share - threshold)
   equationShareThreshold: 0.3,
   equationOverfit: 0.6,
-  // forgetting: after forgetStart of training, a domain whose share is under half the dominant
-  // domain's loses up to forgetMax * (1 - 2 * share / dominantShare) by the end (LoRA: half)
-  forgetStart: 0.6,
-  forgetMax: 0.1,
+  // ...and, over the second half of training, the numeric skill (what dev measures) gains up to
+  // equationTemplateBonus * (share - threshold) from memorising the dev-style template
+  equationTemplateBonus: 0.8,
+  // forgetting: when one domain holds more than forgetThreshold of the rows, every other domain loses
+  // forgetMax * (dominantShare - forgetThreshold) / (1 - forgetThreshold), ramping in linearly from
+  // forgetStart of training to the end (LoRA: half) -- late checkpoints of a lopsided mix forget
+  forgetStart: 0.5,
+  forgetThreshold: 0.3,
+  forgetMax: 0.35,
   // seed noise on every checkpoint's latent quality: shared + per-domain normal components
   seedNoiseShared: 0.008,
   seedNoiseDomain: 0.012,
@@ -154,8 +160,10 @@ export function qualityAt(step, steps, ctx) {
   for (const d of DOMAINS) {
     q[d] = {};
     const forget =
-      f > S.forgetStart && dominant > 0
-        ? S.forgetMax * ((f - S.forgetStart) / (1 - S.forgetStart)) * Math.max(0, 1 - (2 * shares[d]) / dominant) * (loraRank > 0 ? 0.5 : 1)
+      f > S.forgetStart && shares[d] < dominant
+        ? (S.forgetMax * ((f - S.forgetStart) / (1 - S.forgetStart)) * Math.max(0, dominant - S.forgetThreshold)) /
+          (1 - S.forgetThreshold) *
+          (loraRank > 0 ? 0.5 : 1)
         : 0;
     for (const v of VARIANTS[d]) {
       const sk = S.skills[d][v];
@@ -163,8 +171,11 @@ export function qualityAt(step, steps, ctx) {
       let e = eff[d][v];
       if (d === 'equation' && v === 'numeric_multi') e = eff.equation.numeric;
       if (d === 'equation' && v === 'symbolic') e = eff.equation.symbolic + S.symbolicTransfer * eff.equation.numeric;
-      let value = b + (Math.max(b, sk.ceil) - b) * (1 - Math.exp((-sk.rate * e * scale) / 1000));
-      if (d === 'equation' && v === 'numeric_multi') value -= S.equationOverfit * Math.max(0, shares.equation - S.equationShareThreshold);
+      let value = b + (Math.max(b, sk.ceil) - b) * (1 - Math.exp(-(((sk.rate * e * scale) / 1000) ** (sk.shape ?? 1))));
+      const excess = Math.max(0, shares.equation - S.equationShareThreshold);
+      const late = Math.max(0, (f - S.forgetStart) / (1 - S.forgetStart));
+      if (d === 'equation' && v === 'numeric_multi') value -= S.equationOverfit * excess;
+      if (d === 'equation' && v === 'numeric') value += S.equationTemplateBonus * excess * late;
       value -= forget;
       value += S.seedNoiseShared * normal(`seed:${seed}:shared`) + S.seedNoiseDomain * normal(`seed:${seed}:${d}`);
       q[d][v] = Math.round(clamp(value, 0.01, 0.99) * 1e6) / 1e6;

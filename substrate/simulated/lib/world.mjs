@@ -126,6 +126,9 @@ export function devRows() {
 }
 
 export function hiddenRows(secretSeed, nPublic = HIDDEN_ROWS_PUBLIC, nPrivate = HIDDEN_ROWS_PRIVATE) {
-  const rows = generateRows(nPublic + nPrivate, HIDDEN_MIX, secretSeed, { variants: HIDDEN_VARIANTS, salt: 'hidden' });
-  return { public: rows.slice(0, nPublic), private: rows.slice(nPublic) };
+  // each half has the exact mix (largest-remainder counts), in its own seeded order
+  return {
+    public: generateRows(nPublic, HIDDEN_MIX, secretSeed, { variants: HIDDEN_VARIANTS, salt: 'hidden-public' }),
+    private: generateRows(nPrivate, HIDDEN_MIX, secretSeed, { variants: HIDDEN_VARIANTS, salt: 'hidden-private' }),
+  };
 }
