@@ -1,0 +1,1 @@
+"""The editable data-construction pipeline: recipe.yaml -> train.csv rows.  See build.py."""
