@@ -4,16 +4,19 @@
  * Orchestration overhead per candidate on the simulated substrate (issue 7 target: < 150 ms).
  *
  * Every service runs as its own built process against PostgreSQL and nats-server, with its own schema, stream,
- * subject prefix and AEVO_HOME. A campaign of --rounds × --workers candidates runs to CampaignCompleted on the
- * local executor with --slots CPU slot(s). Then:
+ * subject prefix and AEVO_HOME. For each size in --workers (default 8 and 32 workers per round), a campaign of
+ * --rounds × workers candidates runs to CampaignCompleted on the local executor with --slots CPU slot(s). Then:
  *   time inside jobs   = the union of the jobs' [spawn, exit] intervals (the executor's own records), i.e. the
  *                        time during which at least one job ran — with one slot, the plain sum;
  *   orchestration time = campaign wall time (StartCampaign sent → CampaignCompleted appended) − time inside jobs:
  *                        the time nothing ran because the control plane was deciding, recording or relaying;
- *   overhead / candidate = orchestration time / candidates.
+ *   overhead / candidate = orchestration time / candidates, split into idle time at round starts, within rounds
+ *                        and in round tails (submissions → scores → evidence → policy → close, final audit);
+ *   control-plane CPU  = user+sys time of the service processes during the campaign (start-up excluded).
  * Baseline, same run, after the services are stopped: the very same jobs' commands (argv, sandbox, env from their
- * JobQueued spec) run back-to-back directly in their sandboxes, in the order they ran.
- * A table of per-stage latencies (medians over candidates, jobs or rounds) shows where the time goes.
+ * specs) run back-to-back directly in their sandboxes, in the order they ran.
+ * A table of per-stage latencies (medians over candidates, jobs or rounds) shows where the time goes; with two
+ * sizes, the marginal overhead per extra candidate separates the per-round fixed part from the per-candidate one.
  */
 const L = require('./lib');
 const { stageLatencies, idleByPhase, handovers } = require('./analysis');
