@@ -62,7 +62,7 @@ VARIANTS = {
         lambda r: _mix(r, equation=4.0), _set("data.synthetic", {"count": 4000, "mix": {"equation": 1.0}, "difficulty": {}, "knobs": {}})
     ),
     "2x steps": lambda r: r["train"].__setitem__("steps", r["train"]["steps"] * 2),
-    "rebalanced (bit/cipher 1.6, equation 0.5)": lambda r: _mix(r, bit_manipulation=1.6, cipher=1.6, equation=0.5),
+    "rebalanced (gravity/unit 1.5, numeral/equation 0.5)": lambda r: _mix(r, gravity=1.5, unit_conversion=1.5, numeral=0.5, equation=0.5),
     "LoRA rank 16, lr 1e-2": _both(_set("lora.rank", 16), _set("train.lr", 0.01)),
 }
 

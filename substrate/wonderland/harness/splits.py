@@ -15,16 +15,17 @@ POOL_ROWS = 9500
 POOL_MIX = DEV_MIX
 POOL_DIFFICULTY = DEV_DIFFICULTY
 
-# The hidden leaderboard split: its own domain mix (fewer equations, more bit manipulation and cipher)
-# and harder equations (symbolic operands, two operators per puzzle, operators unseen in the examples).
+# The hidden leaderboard split: its own domain mix (fewer equations and numerals; more bit manipulation,
+# cipher, gravity and unit conversion) and harder equations (two operators per puzzle, no house rules,
+# symbolic operands, operators unseen in the examples).
 HIDDEN_ROWS_PUBLIC = 600
 HIDDEN_ROWS_PRIVATE = 600
 HIDDEN_MIX = {
-    "bit_manipulation": 0.26,
-    "gravity": 0.13,
-    "unit_conversion": 0.13,
-    "cipher": 0.26,
-    "numeral": 0.14,
+    "bit_manipulation": 0.24,
+    "gravity": 0.16,
+    "unit_conversion": 0.16,
+    "cipher": 0.24,
+    "numeral": 0.12,
     "equation": 0.08,
 }
 HIDDEN_DIFFICULTY = {**DEV_DIFFICULTY, "equation": "hard"}
