@@ -43,8 +43,8 @@ interface CaseReport {
   trigger: TriggerPoint;
   disturbance: Record<string, unknown>;
   triggerReachedAfterMs?: number;
-  /** The seeded delay was cut short because the trigger's round closed first. */
-  delayCutShortByRoundClose?: boolean;
+  /** The seeded delay was cut short because the end of the trigger's window came first. */
+  delayCutShort?: boolean;
   completedAfterMs?: number;
   wallMs?: number;
   events?: number;
@@ -136,7 +136,7 @@ describe('chaos: every run completes with the undisturbed replay hash, nothing l
     live.add(run);
     const report: CaseReport = { case: name, suiteSeed: SUITE_SEED, caseSeed: seed, trigger, disturbance: {}, problems: [], logs: run.logDir };
     reports.push(report);
-    process.stdout.write(`chaos: ${name}: trigger ${trigger.type} #${trigger.occurrence} in round ${trigger.round} (+${trigger.delayMs} ms), seed ${seed}\n`);
+    process.stdout.write(`chaos: ${name}: trigger ${trigger.type} #${trigger.occurrence} in round ${trigger.round} (+${trigger.delayMs} ms, before ${trigger.until}), seed ${seed}\n`);
     const t0 = Date.now();
     try {
       await run.start();
@@ -144,7 +144,7 @@ describe('chaos: every run completes with the undisturbed replay hash, nothing l
       await run.startCampaign();
       const reached = await waitForTrigger(run.db, trigger, { timeoutMs: TRIGGER_TIMEOUT_MS });
       report.triggerReachedAfterMs = reached.reachedAt - started;
-      report.delayCutShortByRoundClose = reached.cutShortByRoundClose;
+      report.delayCutShort = reached.cutShort;
       if (((await run.countOf('CampaignCompleted')) ?? 0) > 0) throw new Error('the campaign completed before the disturbance');
       report.disturbance = await disturb(run, random);
       await run.waitCompleted(RUN_TIMEOUT_MS);

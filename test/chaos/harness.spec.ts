@@ -17,7 +17,7 @@ jest.setTimeout(120_000);
 
 const ev = (position: number, type: string, source: string, data: Record<string, unknown> = {}): LoggedEvent => ({ position, type, source, data });
 
-/** A two-round log: round 1 = positions 2..7, round 2 = 8..12. */
+/** A two-round log: round 1 = positions 2..8, round 2 = 9..14. */
 const LOG: LoggedEvent[] = [
   ev(1, 'CampaignStarted', 'orchestrator'),
   ev(2, 'RoundStarted', 'orchestrator', { round: 1 }),
@@ -25,21 +25,26 @@ const LOG: LoggedEvent[] = [
   ev(4, 'JobRequested', 'worker'),
   ev(5, 'JobSucceeded', 'dispatch'),
   ev(6, 'ManifestSubmitted', 'worker', { round: 1 }),
-  ev(7, 'RoundClosed', 'orchestrator', { round: 1 }),
-  ev(8, 'RoundStarted', 'orchestrator', { round: 2 }),
-  ev(9, 'CandidateForked', 'substrate', { round: 2 }),
-  ev(10, 'JobRequested', 'worker'),
-  ev(11, 'JobSucceeded', 'dispatch'),
-  ev(12, 'RoundClosed', 'orchestrator', { round: 2 }),
-  ev(13, 'CampaignCompleted', 'orchestrator'),
+  ev(7, 'RoundEvidenceRecorded', 'collector', { round: 1 }),
+  ev(8, 'RoundClosed', 'orchestrator', { round: 1 }),
+  ev(9, 'RoundStarted', 'orchestrator', { round: 2 }),
+  ev(10, 'CandidateForked', 'substrate', { round: 2 }),
+  ev(11, 'JobRequested', 'worker'),
+  ev(12, 'JobSucceeded', 'dispatch'),
+  ev(13, 'RoundEvidenceRecorded', 'collector', { round: 2 }),
+  ev(14, 'RoundClosed', 'orchestrator', { round: 2 }),
+  ev(15, 'CampaignCompleted', 'orchestrator'),
 ];
 
 describe('trigger points', () => {
-  it('finds each round between its RoundStarted and RoundClosed', () => {
+  it('finds each round between its RoundStarted and RoundClosed; the last one ends at its evidence (then the campaign ends)', () => {
     expect([...roundWindows(LOG)]).toEqual([
-      [1, { from: 2, to: 7 }],
-      [2, { from: 8, to: 12 }],
+      [1, { from: 2, to: 8, until: 'RoundClosed' }],
+      [2, { from: 9, to: 13, until: 'RoundEvidenceRecorded' }],
     ]);
+    // A round still open has no end yet and is never chosen.
+    expect(roundWindows(LOG.slice(0, 10)).get(2)).toEqual({ from: 9, to: Number.POSITIVE_INFINITY, until: 'RoundClosed' });
+    expect(roundWindows(LOG.slice(0, 10)).get(1)).toEqual({ from: 2, to: 7, until: 'RoundEvidenceRecorded' });
   });
 
   it('picks a point strictly inside a round, the same one for the same seed, as the n-th event of its type', () => {
@@ -48,6 +53,7 @@ describe('trigger points', () => {
       const p = chooseTrigger(LOG, { seed });
       expect(chooseTrigger(LOG, { seed })).toEqual(p);
       const w = roundWindows(LOG).get(p.round)!;
+      expect(p.until).toBe(w.until);
       expect(p.baselinePosition).toBeGreaterThan(w.from);
       expect(p.baselinePosition).toBeLessThan(w.to);
       const sameType = LOG.filter((e) => e.type === p.type && e.position <= p.baselinePosition);
@@ -70,13 +76,13 @@ describe('trigger points', () => {
     expect(LOG.some((e) => e.type === p.type)).toBe(true);
   });
 
-  it("keeps the delay under 80 % of the time the undisturbed round had left after the trigger event", () => {
+  it("keeps the delay under 80 % of the time the undisturbed run had left in the window after the trigger event", () => {
     const t0 = Date.parse('2026-01-01T00:00:00Z');
     const timed = LOG.map((e) => ({ ...e, time: new Date(t0 + e.position * 10).toISOString() }));
     for (let seed = 0; seed < 100; seed++) {
       const p = chooseTrigger(timed, { seed });
-      const closedAt = p.round === 1 ? 70 : 120;
-      expect(p.delayMs).toBeLessThanOrEqual(Math.floor(0.8 * (closedAt - p.baselinePosition * 10)));
+      const endsAt = p.round === 1 ? 80 : 130;
+      expect(p.delayMs).toBeLessThanOrEqual(Math.floor(0.8 * (endsAt - p.baselinePosition * 10)));
     }
   });
 
@@ -224,7 +230,7 @@ describe('own infrastructure', () => {
     await c.connect();
     await c.query('CREATE SCHEMA trig; CREATE TABLE trig.events (type text, data jsonb)');
     await c.end();
-    const point = { round: 1, type: 'JobStarted', occurrence: 2, baselinePosition: 0, delayMs: 50 };
+    const point = { round: 1, type: 'JobStarted', occurrence: 2, baselinePosition: 0, delayMs: 50, until: 'RoundClosed' };
     const waiting = waitForTrigger({ url: pg.url, schema: 'trig' }, point, { timeoutMs: 60_000, pollMs: 50 });
     await pg.restart(300, 'immediate');
     const w = new Client({ connectionString: pg.url });
@@ -236,7 +242,7 @@ describe('own infrastructure', () => {
     await new Promise((r) => setTimeout(r, 300));
     expect(settled).toBe(false);
     await w.query(`INSERT INTO trig.events VALUES ('JobStarted', '{}')`);
-    await expect(waiting).resolves.toMatchObject({ count: 2, cutShortByRoundClose: false });
+    await expect(waiting).resolves.toMatchObject({ count: 2, cutShort: false });
     // A long delay ends as soon as the trigger's round closes.
     const long = waitForTrigger({ url: pg.url, schema: 'trig' }, { ...point, delayMs: 60_000 }, { timeoutMs: 60_000, pollMs: 50 });
     await new Promise((r) => setTimeout(r, 300));
@@ -244,7 +250,7 @@ describe('own infrastructure', () => {
     await new Promise((r) => setTimeout(r, 300));
     await w.query(`INSERT INTO trig.events VALUES ('RoundClosed', '{"round": 1}')`);
     await w.end();
-    await expect(long).resolves.toMatchObject({ count: 2, cutShortByRoundClose: true });
+    await expect(long).resolves.toMatchObject({ count: 2, cutShort: true });
     await expect(waitForTrigger({ url: pg.url, schema: 'trig' }, { ...point, occurrence: 9 }, { timeoutMs: 500 })).rejects.toThrow('not reached within 500 ms');
   });
 });
