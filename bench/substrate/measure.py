@@ -16,6 +16,7 @@ import argparse
 import copy
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -67,9 +68,16 @@ VARIANTS = {
 }
 
 
+CPU = {"last": 0.0}
+
+
 def run(args, log):
+    """Runs one entrypoint; returns (exit code, wall seconds). CPU["last"] = its user+sys CPU seconds."""
     t0 = time.time()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     r = subprocess.run([PY, *args], cwd=SUB, capture_output=True, text=True)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    CPU["last"] = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     with open(log, "a") as f:
         f.write(f"$ {' '.join(args)}\n{r.stdout}{r.stderr}\n")
     return r.returncode, time.time() - t0
@@ -88,9 +96,11 @@ def one_run(name, edit, seed, size, work, hidden, log):
     load = os.getloadavg()[0]
     rc, t_prep = run(["model/prepare_data.py", "--recipe", rpath, "--out", f"{d}/data", "--size", size, "--seed", str(seed)], log)
     assert rc == 0, f"prepare-data failed, see {log}"
+    cpu = CPU["last"]
     rc, t_train = run(
         ["model/train.py", "--recipe", rpath, "--data-dir", f"{d}/data", "--base", "base/checkpoint.pt", "--out", f"{d}/ck", "--size", size, "--seed", str(seed)], log
     )
+    cpu += CPU["last"]
     summary = json.load(open(f"{d}/ck/train-summary.json"))
     res = {"seed": seed, "status": summary["status"], "loadavg": round(load, 2), "prepare_s": round(t_prep, 1), "train_s": round(t_train, 1)}
     if rc == 3 or not summary["checkpoints"]:
@@ -101,6 +111,7 @@ def one_run(name, edit, seed, size, work, hidden, log):
         assert rc == 0, f"evaluate failed, see {log}"
         if i == len(summary["checkpoints"]) - 1:
             res["evaluate_s"] = round(t_eval, 1)
+            res["candidate_cpu_s"] = round(cpu + CPU["last"], 1)
         evals.append(json.load(open(f"{d}/{c}.dev.json")))
     last = summary["checkpoints"][-1]
     rc, _ = run(["model/predict.py", "--checkpoint", f"{d}/ck/{last}", "--prompts", f"{hidden}/prompts.csv", "--out", f"{d}/pred.csv"], log)
@@ -130,6 +141,7 @@ def summarise(runs):
         ("public", lambda r: r["public"]["overall"]),
         ("private", lambda r: r["private"]["overall"]),
         ("candidate_s", lambda r: r["candidate_s"]),
+        ("candidate_cpu_s", lambda r: r.get("candidate_cpu_s")),
     ]:
         m, s = stats([get(r) for r in ok])
         out[key], out[key + "_std"] = m, s
@@ -168,7 +180,8 @@ def markdown(results, meta):
         lines += [
             "",
             f"Timing (one candidate = prepare-data + train + evaluate of one checkpoint, size `{meta['size']}`): "
-            f"mean {fmt(base['candidate_s'], base['candidate_s_std'])} s over the baseline runs; "
+            f"mean wall {fmt(base['candidate_s'], base['candidate_s_std'])} s over the baseline runs, "
+            f"CPU time (user+sys; ≈ the wall time on an idle machine, the jobs are single-threaded) {fmt(base['candidate_cpu_s'], base['candidate_cpu_s_std'])} s; "
             f"1-minute load average at their start: {', '.join(str(r['loadavg']) for r in results['baseline']['runs'])} "
             f"(2 cores; other jobs shared them).",
         ]

@@ -49,3 +49,20 @@ def test_aligned_families_transduce_the_query():
         seq, mask = encode_example(r["prompt"], r["answer"])
         assert len(seq) == len(ids) + 2 * len(r["answer"])
         assert sum(1 for m in mask if m == 1) == len(r["answer"])
+
+
+def test_micro_batched_step_equals_the_full_batch_gradient():
+    from model.train import accumulate_step, batch_loss, build_tensors
+
+    rows = generate_rows(24, {f: 1.0 for f in FAMILIES}, 8)
+    ids, lens, mask = build_tensors(rows)
+    torch.manual_seed(0)
+    a = GPT(DEFAULT_CONFIG)
+    b = GPT(DEFAULT_CONFIG)
+    b.load_state_dict(a.state_dict())
+    loss, _ = batch_loss(a, ids, lens, mask, 0.3)
+    loss.backward()
+    value, _ = accumulate_step(b, ids, lens, mask, 0.3, chunks=3)
+    assert abs(value - float(loss)) < 1e-5
+    for pa, pb in zip(a.parameters(), b.parameters()):
+        assert torch.allclose(pa.grad, pb.grad, atol=1e-6, rtol=1e-4)
