@@ -1,10 +1,11 @@
-// Shared jest preset: ts-jest in transpile-only mode (type checking is the build's job),
+// Shared jest preset: ts-jest in transpile-only mode (isolatedModules in tsconfig.jest.json; type checking is the
+// typecheck step's job),
 // and @aevo/<lib> mapped to the library's sources so tests need no prior build.
 const path = require('path');
 module.exports = {
   testEnvironment: 'node',
   transform: {
-    '^.+\\.ts$': ['ts-jest', { isolatedModules: true, tsconfig: path.join(__dirname, 'tsconfig.base.json') }],
+    '^.+\\.ts$': ['ts-jest', { tsconfig: path.join(__dirname, 'tsconfig.jest.json') }],
   },
   moduleFileExtensions: ['ts', 'js', 'json'],
   moduleNameMapper: {

@@ -6,6 +6,7 @@ bash tools/ensure-infra.sh
 bash tools/setup-system.sh
 npx nx run-many -t build lint --parallel=2 --outputStyle=static
 node tools/gen-schemas.js --check
+npx tsc -p tsconfig.typecheck.json   # every project's sources, specs, e2e/chaos suites and benches
 npx nx run-many -t test --parallel=2 --outputStyle=static
 if [ -d substrate/simulated/test ]; then node --test substrate/simulated/test/; fi
 if [ -x substrate/wonderland/test.sh ]; then bash substrate/wonderland/test.sh; fi

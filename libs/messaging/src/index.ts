@@ -2,6 +2,7 @@ export * from './config';
 export * from './subjects';
 export * from './server-features';
 export * from './backoff';
+export * from './unavailable';
 export * from './event-decoding';
 export * from './command-decoding';
 export * from './contexts';

@@ -14,6 +14,7 @@ import { decodeCommandRequest, errorReplyOf, okReply } from './command-decoding'
 import { CommandContext, JetStreamEventContext, type ConsumerRef } from './contexts';
 import type { DeadLetterSink } from './dead-letter';
 import { nakDelay } from './backoff';
+import { unavailableDependency } from './unavailable';
 import { Semaphore } from './semaphore';
 
 export interface JetStreamServerOptions {
@@ -30,6 +31,11 @@ export interface JetStreamServerOptions {
   maxDeliver?: number;
   /** First redelivery delay after a handler error, doubled per delivery (default 1 s) up to `maxNakDelayMs` (default 60 s). */
   nakDelayMs?: number;
+  /**
+   * While PostgreSQL or nats-server is unreachable a handler is retried in place, without spending a delivery,
+   * backing off from `nakDelayMs` up to this (default 5 s) so that it resumes soon after the dependency is back.
+   */
+  maxOutageRetryDelayMs?: number;
   maxNakDelayMs?: number;
   /** Where a newly provisioned consumer starts: the whole stream (default) or only new events. */
   deliverPolicy?: 'all' | 'new';
@@ -78,6 +84,7 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
       maxDeliver: 5,
       nakDelayMs: 1_000,
       maxNakDelayMs: 60_000,
+      maxOutageRetryDelayMs: 5_000,
       deliverPolicy: 'all',
       requiredFeatures: [],
       commandConcurrency: 64,
@@ -224,21 +231,26 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
       await this.giveUp(c, m, { ...where, error: this.lastErrors.get(key) ?? `handler failed ${this.opts.maxDeliver} times` });
       return;
     }
-    try {
-      const ctx = new JetStreamEventContext([m, { stream: c.stream, consumer: c.consumer }]);
-      const result = await c.handler(event, ctx);
-      await lastValueFrom(this.transformToObservable(result), { defaultValue: undefined });
-    } catch (err) {
-      const error = describeError(err);
-      if (delivery >= this.opts.maxDeliver) {
-        this.log.warn(`${c.consumer}: ${event.type} ${event.id} failed on delivery ${delivery}/${this.opts.maxDeliver}, dead-lettering: ${error}`);
-        await this.giveUp(c, m, { ...where, error });
-      } else {
-        const delay = nakDelay(delivery, this.opts.nakDelayMs, this.opts.maxNakDelayMs);
-        this.log.warn(`${c.consumer}: ${event.type} ${event.id} failed on delivery ${delivery}/${this.opts.maxDeliver}, retry in ${delay} ms: ${error}`);
-        m.nak(delay);
+    for (let outage = 1; ; outage++) {
+      try {
+        const ctx = new JetStreamEventContext([m, { stream: c.stream, consumer: c.consumer }]);
+        const result = await c.handler(event, ctx);
+        await lastValueFrom(this.transformToObservable(result), { defaultValue: undefined });
+        break;
+      } catch (err) {
+        const unavailable = unavailableDependency(err);
+        if (unavailable === null) return this.handlerFailed(c, m, event, where, delivery, err);
+        if (this.closing) {
+          m.nak(); // another replica (or this one, restarted) takes it; the outage did not count against it
+          return;
+        }
+        // A dependency is down: nothing is wrong with the message, so keep it (the consume loop's heartbeat holds
+        // it) and try again here, without spending one of its deliveries. Handlers are idempotent.
+        const delay = nakDelay(outage, this.opts.nakDelayMs, Math.min(this.opts.maxNakDelayMs, this.opts.maxOutageRetryDelayMs));
+        if (outage === 1 || outage % 10 === 0)
+          this.log.warn(`${c.consumer}: ${event.type} ${event.id} waits for an unavailable dependency (attempt ${outage}, next in ${delay} ms): ${unavailable}`);
+        await new Promise((r) => setTimeout(r, delay));
       }
-      return;
     }
     this.lastErrors.delete(key);
     try {
@@ -246,6 +258,26 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
     } catch (err) {
       // Not confirmed: the message may come again; handlers are idempotent (at-least-once delivery).
       this.log.warn(`${c.consumer}: ack of ${event.id} not confirmed: ${describeError(err)}`);
+    }
+  }
+
+  /** A handler error that is not an outage: counts against the message's deliveries, then dead-letters it. */
+  private async handlerFailed(
+    c: EventConsumer,
+    m: JsMsg,
+    event: { type: string; id: string },
+    where: { eventId: string; eventType: string; correlationId: string | null; campaignId: string },
+    delivery: number,
+    err: unknown,
+  ): Promise<void> {
+    const error = describeError(err);
+    if (delivery >= this.opts.maxDeliver) {
+      this.log.warn(`${c.consumer}: ${event.type} ${event.id} failed on delivery ${delivery}/${this.opts.maxDeliver}, dead-lettering: ${error}`);
+      await this.giveUp(c, m, { ...where, error });
+    } else {
+      const delay = nakDelay(delivery, this.opts.nakDelayMs, this.opts.maxNakDelayMs);
+      this.log.warn(`${c.consumer}: ${event.type} ${event.id} failed on delivery ${delivery}/${this.opts.maxDeliver}, retry in ${delay} ms: ${error}`);
+      m.nak(delay);
     }
   }
 

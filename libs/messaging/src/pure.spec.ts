@@ -3,6 +3,7 @@ import { resolveMessagingConfig } from './config';
 import { consumerName, eventSubject, eventTypeFilter, parseEventSubject, commandSubject } from './subjects';
 import { missingServerFeatures, serverSupports, parseVersion } from './server-features';
 import { nakDelay } from './backoff';
+import { unavailableDependency } from './unavailable';
 import { decodeEventMessage } from './event-decoding';
 import { commandResult, decodeCommandRequest, errorReplyOf, okReply } from './command-decoding';
 import { DomainError } from '@aevo/contracts';
@@ -55,6 +56,32 @@ describe('server features', () => {
 describe('nak backoff', () => {
   it('doubles per delivery and caps', () => {
     expect([1, 2, 3, 4, 10].map((d) => nakDelay(d, 100, 500))).toEqual([100, 200, 400, 500, 500]);
+  });
+});
+
+describe('dependency outage or handler failure', () => {
+  const err = (message: string, extra: Record<string, unknown> = {}) => Object.assign(new Error(message), extra);
+  it.each([
+    ['refused connect', err('connect ECONNREFUSED 127.0.0.1:5432', { code: 'ECONNREFUSED' })],
+    ['dual-stack refusal', new AggregateError([err('connect ECONNREFUSED ::1:5432', { code: 'ECONNREFUSED' })], '')],
+    ['admin shutdown', err('terminating connection due to administrator command', { code: '57P01' })],
+    ['server starting', err('the database system is starting up', { code: '57P03' })],
+    ['connection exception class 08', err('connection failure', { code: '08006' })],
+    ['dropped connection', err('Connection terminated unexpectedly')],
+    ['wrapped cause', err('append failed', { cause: err('read ECONNRESET', { code: 'ECONNRESET' }) })],
+    ['nats connection', Object.assign(err('connection refused'), { name: 'ConnectionError' })],
+    ['flagged by a library', err('store unavailable', { dependencyUnavailable: true })],
+  ])('%s is an outage', (_what, e) => {
+    expect(unavailableDependency(e)).not.toBeNull();
+  });
+  it.each([
+    ['a bug', new TypeError('cannot read properties of undefined')],
+    ['a constraint violation', err('duplicate key value violates unique constraint', { code: '23505' })],
+    ['a domain refusal', err('no such job', { code: 'JOB_NOT_FOUND' })],
+    ['not an error', 'ECONNREFUSED'],
+    ['a cycle of causes', (() => { const a = err('a') as Error & { cause?: unknown }; a.cause = a; return a; })()],
+  ])('%s is not', (_what, e) => {
+    expect(unavailableDependency(e)).toBeNull();
   });
 });
 

@@ -18,6 +18,10 @@ class Recorder {
 const RECORDER = 'RECORDER';
 const REPLICA = 'REPLICA';
 const POISON_ROUND = 13;
+/** Rounds from here on fail like a handler whose PostgreSQL is restarting, this many times, then succeed. */
+const OUTAGE_ROUND = 70;
+const OUTAGE_FAILURES = 6;
+const outageFailures = new Map<string, number>();
 
 @Controller()
 class RoundClosedHandlers {
@@ -30,6 +34,15 @@ class RoundClosedHandlers {
   async onRoundClosed(@Payload() e: EventOf<typeof RoundClosed>, @Ctx() ctx: JetStreamEventContext): Promise<void> {
     this.rec.calls.push({ replica: this.replica, id: e.id, round: e.data.round, delivery: ctx.getDeliveryCount() });
     if (e.data.round === POISON_ROUND) throw new Error(`round ${POISON_ROUND} is poison`);
+    if (e.data.round >= OUTAGE_ROUND && e.data.round < OUTAGE_ROUND + 10) {
+      const n = outageFailures.get(e.id) ?? 0;
+      if (n < OUTAGE_FAILURES) {
+        outageFailures.set(e.id, n + 1);
+        // What node-postgres throws while the server is down (a dual-stack connect refused twice).
+        const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
+        throw new AggregateError([refused, refused], 'connect failed');
+      }
+    }
     if (e.data.policyRevision > 0) await new Promise((r) => setTimeout(r, e.data.policyRevision)); // slow handler
   }
 }
@@ -147,6 +160,25 @@ describe('JetStreamServer against nats-server and PostgreSQL', () => {
     });
     expect(dl.data.error).toContain('poison');
     // Terminated: nothing of it is pending or awaiting an ack.
+    await eventually(async () => {
+      const info = await jsm.consumers.info(names.stream, 'worker__RoundClosed');
+      return info.num_pending === 0 && info.num_ack_pending === 0;
+    }, 30_000);
+  });
+
+  it('retries a handler whose database is unreachable in place, without spending deliveries or dead-lettering', async () => {
+    const rec = new Recorder();
+    await startApp('worker', rec, 'a', [RoundClosedHandlers], { nakDelayMs: 100, maxOutageRetryDelayMs: 200 });
+    const flaky = closed(OUTAGE_ROUND, 0, 'c-outage');
+    const after = closed(OUTAGE_ROUND + 1, 0, 'c-outage');
+    await store.append('campaign-c-outage', 'any', [flaky, after]);
+
+    await eventually(() => rec.calls.filter((c) => c.id === after.id).length === OUTAGE_FAILURES + 1, 30_000);
+    const calls = rec.calls.filter((c) => c.id === flaky.id);
+    // More failures than maxDeliver (3), all within the first delivery: the outage did not count against it.
+    expect(calls).toHaveLength(OUTAGE_FAILURES + 1);
+    expect(new Set(calls.map((c) => c.delivery))).toEqual(new Set([1]));
+    expect(await store.readAll({ types: [MessageDeadLettered.type] }).then((d) => d.filter((x) => x.campaignId === 'c-outage'))).toEqual([]);
     await eventually(async () => {
       const info = await jsm.consumers.info(names.stream, 'worker__RoundClosed');
       return info.num_pending === 0 && info.num_ack_pending === 0;
