@@ -67,7 +67,7 @@ export function resolveInput(p: string, cwd = process.cwd(), root = REPO_ROOT): 
 }
 
 export const SEARCH_AXES: string[] = Axis.options.filter((a) => a !== 'baseline');
-export const DEFAULT_CONSTITUTION = 'services/orchestrator/constitutions/default.yaml';
+export const DEFAULT_CONSTITUTION = 'deploy/constitutions/default.yaml';
 
 export interface StartOptions {
   id?: string;

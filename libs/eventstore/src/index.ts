@@ -2,6 +2,7 @@ export * from './port';
 export * from './validation';
 export * from './polling-subscription';
 export * from './execute-decider';
+export * from './decide-on-stream';
 export * from './contract-suite';
 export * from './postgres/schema';
 export * from './postgres/postgres-event-store';

@@ -71,6 +71,11 @@ export interface EventStore {
    * `duplicate: true`), or null. Optional: lets a command handler answer a retry before deciding again.
    */
   commandOutcome?(commandId: string): Promise<AppendResult | null>;
+  /**
+   * Calls `fn` soon after appends commit (best effort: a notification can be missed, so pair it with a slow poll).
+   * Optional: lets a reader wait for the next append instead of polling at a fixed interval. Returns an unregister function.
+   */
+  onHeadMoved?(fn: (head: number | null) => void): () => void;
   close(): Promise<void>;
 }
 

@@ -2,7 +2,7 @@ import type { ResultManifest } from '@aevo/contracts';
 import type { WorkerAgent } from './agents/agent';
 import type { WorkerConfig, WorkerInputs } from './ports';
 import type { TraceState } from './trace';
-import { LeaseLostError, TraceDivergedError, WorkerRuntime, type RuntimeBudget, type RuntimeHooks, type RuntimePorts } from './runtime';
+import { CandidateStoppedError, LeaseLostError, TraceDivergedError, WorkerRuntime, type RuntimeBudget, type RuntimeHooks, type RuntimePorts } from './runtime';
 
 export type CandidateOutcome =
   | { kind: 'submitted'; manifest: ResultManifest; resumed: boolean }
@@ -27,8 +27,9 @@ export async function runCandidate(
     await agent.run(rt);
   } catch (err) {
     if (err instanceof LeaseLostError) throw err;
-    if (!(err instanceof TraceDivergedError)) throw err;
-    await rt.abandon(`cannot resume: ${err.message}`);
+    if (err instanceof CandidateStoppedError) await rt.abandon(err.reason);
+    else if (err instanceof TraceDivergedError) await rt.abandon(`cannot resume: ${err.message}`);
+    else throw err;
   }
   if (!rt.finished) await rt.abandon('the agent stopped without submitting a manifest');
   const f = rt.finished as TraceState['finished'];

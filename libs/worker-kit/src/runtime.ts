@@ -81,6 +81,22 @@ export interface RuntimeBudget {
 export interface RuntimeHooks {
   /** Called after every append to the candidate stream (tests use it to crash the process at a given step). */
   afterAppend?(info: { traceEvents: number; version: number; lastEvent: EventEnvelope }): Promise<void> | void;
+  /**
+   * Asked before each new agent step (tool call or model request): a reason (e.g. the campaign was aborted) stops
+   * the candidate with CandidateStoppedError before the step is recorded; null lets it go on.
+   */
+  stopRequested?(): Promise<string | null> | string | null;
+}
+
+/** The candidate was told to stop (its campaign was aborted) between two steps; the trace is consistent. */
+export class CandidateStoppedError extends Error {
+  constructor(
+    candidateId: string,
+    readonly reason: string,
+  ) {
+    super(`${candidateId} stopped: ${reason}`);
+    this.name = 'CandidateStoppedError';
+  }
 }
 
 interface StepOutcome {
@@ -218,6 +234,7 @@ export class WorkerRuntime {
   /** Calls a tool on behalf of the agent; recorded (intent, then outcome) and replayed on resume. */
   async call(name: ToolName, input: unknown, llm?: LlmCall): Promise<ToolResult> {
     if (this.trace.finished && !this.replaying) return { ok: false, error: { code: 'FINISHED', message: 'the candidate is already finished' } };
+    await this.checkStop();
     const res = await this.step(name, input ?? {}, (k) => this.execute(name, input ?? {}, k), llm);
     return res.ok ? { ok: true, value: res.output } : { ok: false, error: (res.output as { error: ToolError }).error };
   }
@@ -227,6 +244,7 @@ export class WorkerRuntime {
    * a resumed worker replays the conversation without calling the model again.
    */
   async modelStep(input: { turn: number; model: string }, run: () => Promise<{ ok: boolean; output: unknown; llm?: LlmCall }>): Promise<{ ok: boolean; output: unknown }> {
+    await this.checkStop();
     return this.step('llm', input, async () => {
       const r = await run();
       return { ok: r.ok, output: toJson(r.output), llm: r.llm };
@@ -619,6 +637,13 @@ export class WorkerRuntime {
 
   // ---------------------------------------------------------------------------------------------------------
   // Trace mechanics
+
+  /** Only before a step not yet recorded: a resumed worker replays its recorded steps whatever happened since. */
+  private async checkStop(): Promise<void> {
+    if (!this.hooks.stopRequested || this.cursor < this.trace.steps.length) return;
+    const reason = await this.hooks.stopRequested();
+    if (reason) throw new CandidateStoppedError(this.candidateId, reason);
+  }
 
   private async step(tool: string, rawInput: unknown, exec: (k: number) => Promise<StepOutcome>, llm?: LlmCall): Promise<{ ok: boolean; output: unknown }> {
     const input = toJson(rawInput);

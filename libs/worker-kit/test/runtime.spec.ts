@@ -179,6 +179,31 @@ describe('worker runtime on the fixture substrate (real PostgreSQL, local execut
     }
   });
 
+  it('stops before the next step when told to (campaign aborted): a failed manifest, no further job', async () => {
+    const fork = h.fork(1, 7, { axis: 'learning-rate' });
+    const policy = fixturePolicy(h.substrateDir);
+    let calls = 0;
+    // Lets the first three steps run (open, list/edit…), then the campaign is "aborted".
+    const stopRequested = () => (++calls > 3 ? 'campaign aborted: operator said stop' : null);
+    const out = await runCandidate({ fork, policy }, h.config(), h.ports(fork.candidateId), new HeuristicAgent(), { hooks: { stopRequested } });
+    expect(out.kind).toBe('failed');
+    expect(out.kind === 'failed' && out.reason).toContain('campaign aborted: operator said stop');
+    const events = await streamOf(fork.candidateId);
+    const trace = foldTrace(events);
+    expect(trace.finished?.kind).toBe('submitted');
+    expect(events.filter((e) => e.type === 'ManifestSubmitted')).toHaveLength(1);
+    expect(events.filter((e) => e.type === 'WorkerFailed')).toHaveLength(1);
+    const manifest = ResultManifest.parse((events.find((e) => e.type === 'ManifestSubmitted')!.data as { manifest: unknown }).manifest);
+    expect(manifest.status).toBe('failed');
+    // Every recorded intent has its outcome: the stop came between steps, so a resume has nothing to redo.
+    expect(trace.steps.every((st) => st && st.outcome)).toBe(true);
+    const stepsAtStop = trace.steps.length;
+    // Running it again (a redelivery) finds it finished and does nothing more.
+    const again = await runCandidate({ fork, policy }, h.config(), h.ports(fork.candidateId), new HeuristicAgent(), { hooks: { stopRequested } });
+    expect(again.kind).toBe('already-finished');
+    expect(foldTrace(await streamOf(fork.candidateId)).steps.length).toBe(stepsAtStop);
+  });
+
   it('refuses inputs that do not validate, naming the field, and changes nothing', async () => {
     const fork = h.fork(1, 5);
     const policy = fixturePolicy(h.substrateDir);

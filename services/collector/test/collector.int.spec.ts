@@ -10,7 +10,7 @@ import { createTestDb, createTestNatsNames, eventually, type TestDb, type TestNa
 import { CollectorModule } from '../src/collector.module';
 import { ClaudeProseWriter } from '../src/prose-writer';
 import { RoundCollector, claimStreamId } from '../src/round-collector';
-import { LoopbackMessagesApi } from './anthropic-loopback';
+import { LoopbackMessagesApi } from '@aevo/testkit';
 
 jest.setTimeout(180_000);
 

@@ -24,7 +24,7 @@ import { createTestDb, createTestNatsNames, eventually, type TestDb, type TestNa
 import { ClaudeMetaAgent } from '../src/claude-meta-agent';
 import { MetaPolicyModule } from '../src/meta-policy.module';
 import { PolicyReviser } from '../src/policy-reviser';
-import { LoopbackMessagesApi, type MessagesRequest, type Reply } from './anthropic-loopback';
+import { LoopbackMessagesApi, type MessagesRequest, type MessagesReply as Reply } from '@aevo/testkit';
 
 jest.setTimeout(180_000);
 

@@ -12,7 +12,7 @@ import { writeSubstrateFixture } from '@aevo/substrate-kit';
 import { createTestDb, createTestNatsNames, type TestDb, type TestNatsNames } from '@aevo/testkit';
 import { AppModule } from '../src/app.module';
 import { CampaignService } from '../src/campaign/campaign.service';
-import { ORCHESTRATOR_ROOT } from '../src/campaign/campaign-inputs';
+import { DEPLOY_ROOT } from '../src/campaign/campaign-inputs';
 
 jest.setTimeout(180_000);
 
@@ -75,7 +75,7 @@ describe('orchestrator replicas against PostgreSQL and nats-server', () => {
 
   it('starts a campaign once, pinning the sha256 of the constitution file, and answers a retry as a duplicate', async () => {
     const first = await client.send(StartCampaign, campaignPayload('camp-a'), { commandId: 'cmd-start-camp-a' });
-    const bytes = fs.readFileSync(path.join(ORCHESTRATOR_ROOT, 'constitutions/default.yaml'));
+    const bytes = fs.readFileSync(path.join(DEPLOY_ROOT, 'constitutions/default.yaml'));
     expect(first).toEqual({ ok: true, commandId: 'cmd-start-camp-a', duplicate: false, result: { campaignId: 'camp-a', constitutionSha256: sha256Hex(bytes), policyRevision: 0 } });
     const retry = await client.send(StartCampaign, campaignPayload('camp-a'), { commandId: 'cmd-start-camp-a' });
     expect(retry).toEqual({ ...first, duplicate: true });

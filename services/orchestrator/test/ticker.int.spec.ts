@@ -7,7 +7,7 @@ import { writeSubstrateFixture } from '@aevo/substrate-kit';
 import { createTestDb, eventually, type TestDb } from '@aevo/testkit';
 import { CampaignService } from '../src/campaign/campaign.service';
 import { CampaignFactsCache, LiveCampaigns } from '../src/campaign/campaign-facts';
-import { FileCampaignInputs, ORCHESTRATOR_ROOT } from '../src/campaign/campaign-inputs';
+import { FileCampaignInputs, DEPLOY_ROOT } from '../src/campaign/campaign-inputs';
 import { CampaignReactions } from '../src/campaign/campaign-reactions';
 import { CampaignTicker } from '../src/campaign/campaign-ticker';
 import { factsFor } from './fixtures';
@@ -36,7 +36,7 @@ describe('CampaignTicker on PostgreSQL', () => {
   });
 
   it('starts round 1, requests submissions and stops after the campaign ends, from the log alone', async () => {
-    const campaigns = new CampaignService(store, new FileCampaignInputs([dir, ORCHESTRATOR_ROOT]), new CampaignFactsCache(store));
+    const campaigns = new CampaignService(store, new FileCampaignInputs([dir, DEPLOY_ROOT]), new CampaignFactsCache(store));
     const reactions = new CampaignReactions(campaigns, store, null as unknown as CommandClient);
     const ticker = new CampaignTicker(campaigns, reactions, new LiveCampaigns(store), 50);
     const f = factsFor('tick-a');

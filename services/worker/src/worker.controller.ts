@@ -1,5 +1,5 @@
 import { Controller, Inject, Logger } from '@nestjs/common';
-import { CandidateForked, type EventOf } from '@aevo/contracts';
+import { CampaignAborted, CandidateForked, type EventOf } from '@aevo/contracts';
 import { OnEvent, type JetStreamEventContext } from '@aevo/messaging';
 import { Ctx, Payload } from '@nestjs/microservices';
 import { CandidateRunner } from './app/candidate-runner';
@@ -22,5 +22,15 @@ export class WorkerController {
   async onCandidateForked(@Payload() e: EventOf<typeof CandidateForked>, @Ctx() ctx: JetStreamEventContext): Promise<void> {
     const out = await this.runner.onCandidateForked(e, ctx.getDeliveryCount());
     this.log.log(`${e.data.candidateId}: ${out.kind}${'reason' in out ? ` (${out.reason})` : ''}`);
+  }
+
+  /**
+   * The durable consumer is shared by the replicas, so only one of them hears this; the others find the abort in
+   * the log (each checks at most every few seconds between a candidate's steps).
+   */
+  @OnEvent(CampaignAborted)
+  onCampaignAborted(@Payload() e: EventOf<typeof CampaignAborted>): void {
+    this.runner.campaignAborted(e.campaignId, e.data.reason);
+    this.log.log(`${e.campaignId}: aborted (${e.data.reason}); its running candidates stop before their next step`);
   }
 }

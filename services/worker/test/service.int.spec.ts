@@ -4,7 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { ResultManifest, type Axis, type EventEnvelope, type RecipeDocument } from '@aevo/contracts';
+import { CampaignAborted, createEvent, ResultManifest, type Axis, type EventEnvelope, type RecipeDocument } from '@aevo/contracts';
 import { OutboxRelay, PostgresEventStore, type EventStore } from '@aevo/eventstore';
 import { createServiceApp, type ServiceApp } from '@aevo/messaging';
 import { createTestDb, createTestNatsNames, eventually, type TestDb, type TestNatsNames } from '@aevo/testkit';
@@ -186,10 +186,11 @@ describe('worker service: replicas on nats-server + PostgreSQL, 8 workers × 3 r
     const started = await store.readAll({ types: ['WorkerStarted'] });
     expect(new Set(started.map((e) => (e.data as { workerId: string }).workerId))).toEqual(new Set(['replica-a', 'replica-b']));
 
-    // Memory-free: in round r the workers read only round-r candidate streams and the campaign's fixed facts and policies…
+    // Memory-free: in round r the workers read only round-r candidate streams, the campaign's fixed facts and
+    // policies, and whether it was aborted…
     for (const r of rec.reads) {
       if (r.kind === 'stream') expect(r.what).toMatch(new RegExp(`^candidate-${CAMPAIGN}-r${r.round}-c\\d+$`));
-      else expect(['CampaignStarted', 'PolicyRevised']).toContain(r.what);
+      else expect(['CampaignStarted', 'PolicyRevised', 'CampaignAborted']).toContain(r.what);
     }
     // …and never a file of an earlier round's sandboxes.
     const sandboxesRoot = fs.realpathSync(path.join(home, 'sandboxes'));
@@ -223,5 +224,31 @@ describe('worker service: replicas on nats-server + PostgreSQL, 8 workers × 3 r
     const llm = (await store.readStream(candidateStreamId(candidateId))).filter((e) => e.type === 'TraceStepRecorded' && (e.data as { tool: string; phase: string }).tool === 'llm' && (e.data as { phase: string }).phase === 'outcome');
     expect(llm).toHaveLength(claudeApi.served);
     expect((llm[0].data as { llm: { model: string } }).llm.model).toBe('claude-loopback');
+  });
+  it('stops the candidates of an aborted campaign: each ends with a failed manifest naming the abort, no job run', async () => {
+    const campaign = 'wsvc-aborted';
+    const standing: RecipeDocument = parseRecipeYaml(fs.readFileSync(path.join(substrateDir, 'recipe.yaml'), 'utf8'));
+    await append(
+      campaignStarted(campaign, policy(0, standing), { workersPerRound: 2, rounds: 1 }),
+      createEvent(CampaignAborted, { reason: 'operator stop' }, { campaignId: campaign, streamId: `campaign-${campaign}`, source: 'orchestrator' }),
+    );
+    const ids = [`${campaign}-r1-c0`, `${campaign}-r1-c1`];
+    for (const [i, candidateId] of ids.entries()) {
+      const sandboxPath = path.join(home, 'sandboxes', 'r1', candidateId);
+      forkSandbox(substrateDir, sandboxPath);
+      await append(candidateForked(campaign, { round: 1, candidateId, index: i, axis: i === 0 ? 'baseline' : 'learning-rate', isAnchor: i === 0, seeds: [31], sandboxPath, policyRevision: 0 }));
+    }
+    const manifests = await eventually(async () => {
+      const ms = await Promise.all(ids.map(manifestOf));
+      return ms.every(Boolean) ? (ms as ResultManifest[]) : null;
+    }, 120_000, 300);
+    for (const [i, m] of manifests.entries()) {
+      expect(m.status).toBe('failed');
+      const events = await store.readStream(candidateStreamId(ids[i]));
+      const failed = events.filter((e) => e.type === 'WorkerFailed');
+      expect(failed).toHaveLength(1);
+      expect((failed[0].data as { reason: string }).reason).toContain('campaign aborted: operator stop');
+      expect(events.filter((e) => e.type === 'JobRequested')).toHaveLength(0);
+    }
   });
 });

@@ -26,7 +26,7 @@ import {
   type EvaluationState,
   type JobOutcome,
 } from '../domain/evaluation';
-import { decideOnStream } from './decider-stream';
+import { decideOnStream } from '@aevo/eventstore';
 import type { SandboxVerifier } from './sandbox-verifier';
 
 export interface EvaluationConfig {

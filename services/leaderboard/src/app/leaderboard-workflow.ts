@@ -30,7 +30,7 @@ import {
   type LeaderboardEvent,
   type LeaderboardState,
 } from '../domain/leaderboard';
-import { decideOnStream } from './decider-stream';
+import { decideOnStream } from '@aevo/eventstore';
 import { describeResult, runCommand } from './run-command';
 import type { SealedScoreStore } from './sealed-scores';
 import type { KaggleBoard } from './kaggle-board';

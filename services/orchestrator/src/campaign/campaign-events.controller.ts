@@ -9,6 +9,7 @@ import {
   ManifestSubmitted,
   PolicyRevised,
   PrivateLeaderboardUnsealed,
+  SubstrateRejected,
   WorkerFailed,
   type EventEnvelope,
 } from '@aevo/contracts';
@@ -66,6 +67,11 @@ export class CampaignEventsController {
   @OnEvent(PrivateLeaderboardUnsealed)
   onUnsealed(@Payload() e: EventEnvelope) {
     return this.step(e, 'private leaderboard unsealed');
+  }
+
+  @OnEvent(SubstrateRejected)
+  onSubstrateRejected(@Payload() e: EventEnvelope) {
+    return this.step(e, 'substrate rejected');
   }
 
   @OnEvent(CampaignAborted)

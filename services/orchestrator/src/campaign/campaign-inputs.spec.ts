@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { createHash } from 'node:crypto';
 import { CampaignConfig, DomainError } from '@aevo/contracts';
 import { writeSubstrateFixture } from '@aevo/substrate-kit';
-import { FileCampaignInputs, ORCHESTRATOR_ROOT, readConstitution, readRecipe } from './campaign-inputs';
+import { FileCampaignInputs, DEPLOY_ROOT, readConstitution, readRecipe } from './campaign-inputs';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'aevo-inputs-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -21,7 +21,7 @@ const refusal = (f: () => unknown): DomainError => {
 
 describe('campaign inputs', () => {
   it('pins the bundled default constitution by the sha256 of its bytes', () => {
-    const file = path.join(ORCHESTRATOR_ROOT, 'constitutions/default.yaml');
+    const file = path.join(DEPLOY_ROOT, 'constitutions/default.yaml');
     const { constitution, sha256 } = readConstitution(file);
     expect(sha256).toBe(createHash('sha256').update(fs.readFileSync(file)).digest('hex'));
     expect(constitution.rules).toMatchObject({ leaderboardAuthoritative: true, deadEndRegistryOnlyGrows: true, plateauRoundsBeforeRotation: 2 });
@@ -54,7 +54,7 @@ describe('campaign inputs', () => {
 
   it('resolves relative paths against the working root, then the orchestrator package, and reports both problems at once', async () => {
     const dir = writeSubstrateFixture(path.join(tmp, 'root', 'substrate'));
-    const loader = new FileCampaignInputs([path.join(tmp, 'root'), ORCHESTRATOR_ROOT]);
+    const loader = new FileCampaignInputs([path.join(tmp, 'root'), DEPLOY_ROOT]);
     const config = CampaignConfig.parse({
       campaignId: 'c1',
       substratePath: 'substrate',

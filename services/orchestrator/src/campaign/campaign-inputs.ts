@@ -17,15 +17,17 @@ export interface CampaignInputsLoader {
   load(config: CampaignConfig): Promise<CampaignInputs>;
 }
 
-/** This package's directory (holds constitutions/), from src/ or dist/. */
+/** This package's directory, from src/ or dist/. */
 export const ORCHESTRATOR_ROOT = path.resolve(__dirname, '..', '..');
+/** The repository's deploy/ directory: `constitutions/default.yaml` under it is the one canonical default. */
+export const DEPLOY_ROOT = path.resolve(ORCHESTRATOR_ROOT, '..', '..', 'deploy');
 
 /**
  * Reads inputs from the file system. A relative path is looked up under each root in turn (default: AEVO_ROOT or
- * the working directory, then this package, so `constitutions/default.yaml` names the bundled default).
+ * the working directory, then deploy/, so `constitutions/default.yaml` names the canonical default).
  */
 export class FileCampaignInputs implements CampaignInputsLoader {
-  constructor(private readonly roots: string[] = [process.env.AEVO_ROOT ?? process.cwd(), ORCHESTRATOR_ROOT]) {}
+  constructor(private readonly roots: string[] = [process.env.AEVO_ROOT ?? process.cwd(), DEPLOY_ROOT]) {}
 
   async load(config: CampaignConfig): Promise<CampaignInputs> {
     const issues: Array<{ path: string; message: string }> = [];

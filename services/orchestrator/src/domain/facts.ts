@@ -8,6 +8,7 @@ import {
   ManifestSubmitted,
   PolicyRevised,
   PrivateLeaderboardUnsealed,
+  SubstrateRejected,
   RoundEvidenceRecorded,
   WorkerFailed,
   isEvent,
@@ -64,6 +65,8 @@ export interface CampaignFacts {
   tokens: Record<string, number>;
   /** The final audit's revealed scores (PrivateLeaderboardUnsealed), null before it. */
   unsealed: UnsealedScore[] | null;
+  /** Why the substrate service refused the campaign's substrate (SubstrateRejected): nothing can be forked. */
+  substrateRejected: string | null;
 }
 
 /** The event types folded into CampaignFacts (the orchestrator's durable consumers react to a subset of them). */
@@ -79,9 +82,10 @@ export const FACT_EVENT_TYPES: readonly string[] = [
   JobFailed.type,
   JobCancelled.type,
   PrivateLeaderboardUnsealed.type,
+  SubstrateRejected.type,
 ];
 
-export const emptyFacts = (): CampaignFacts => ({ rounds: {}, revisions: {}, revisionOfRound: {}, jobSeconds: {}, tokens: {}, unsealed: null });
+export const emptyFacts = (): CampaignFacts => ({ rounds: {}, revisions: {}, revisionOfRound: {}, jobSeconds: {}, tokens: {}, unsealed: null, substrateRejected: null });
 
 const roundOf = (f: CampaignFacts, round: number): RoundFacts => (f.rounds[round] ??= { candidates: {}, evidenceSha256: null, bestPublicLb: null });
 const candidateOf = (f: CampaignFacts, round: number, candidateId: string): CandidateFacts =>
@@ -122,6 +126,8 @@ export function applyFact(f: CampaignFacts, e: EventEnvelope): CampaignFacts {
     if (!(e.data.jobId in f.jobSeconds)) f.jobSeconds[e.data.jobId] = e.data.gpuSeconds;
   } else if (isEvent(e, PrivateLeaderboardUnsealed)) {
     f.unsealed ??= e.data.scores;
+  } else if (isEvent(e, SubstrateRejected)) {
+    f.substrateRejected ??= `${e.data.substratePath}: ${e.data.issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`;
   }
   return f;
 }

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { CampaignConfig, contentHash, DomainError, type Constitution, type EventEnvelope, type RollingPolicy } from '@aevo/contracts';
+import { CampaignConfig, contentHash, createEvent, DomainError, SubstrateRejected, type Constitution, type EventEnvelope, type RollingPolicy } from '@aevo/contracts';
 import { DeciderSpecification } from '@aevo/testkit';
 import { factsFor } from '../../test/fixtures';
 import { campaignDecider, evolve, initialCampaignState, type CampaignEvent, type CampaignState } from './campaign';
@@ -53,6 +53,29 @@ describe('Advance: starting rounds', () => {
     spec.given([]).when(advance(emptyFacts())).thenNothing();
     spec.given([started, { type: 'CampaignAborted', data: { reason: 'stop' } }]).when(advance(emptyFacts())).thenNothing();
     spec.given([started, { type: 'CampaignPaused', data: { reason: 'wait' } }]).when(advance(emptyFacts())).thenNothing();
+  });
+});
+
+describe('Advance: a rejected substrate', () => {
+  const rejected = (): CampaignFacts =>
+    foldFacts([
+      createEvent(
+        SubstrateRejected,
+        { substratePath: 'substrate/broken', issues: [{ path: 'entrypoints.train', message: 'missing' }] },
+        { campaignId: 'c1', streamId: 'substrate-c1', source: 'substrate' },
+      ),
+    ]);
+
+  it('aborts the campaign, naming the substrate and its problems, instead of waiting for forks that never come', () => {
+    spec
+      .given([started, round1])
+      .when(advance(rejected()))
+      .then([{ type: 'CampaignAborted', data: { reason: 'substrate rejected: substrate/broken: entrypoints.train: missing' } }]);
+  });
+
+  it('aborts a paused campaign too, and does nothing once aborted', () => {
+    spec.given([started, { type: 'CampaignPaused', data: { reason: 'wait' } }]).when(advance(rejected())).then([{ type: 'CampaignAborted', data: { reason: 'substrate rejected: substrate/broken: entrypoints.train: missing' } }]);
+    spec.given([started, { type: 'CampaignAborted', data: { reason: 'stop' } }]).when(advance(rejected())).thenNothing();
   });
 });
 

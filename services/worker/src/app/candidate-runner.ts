@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import Anthropic from '@anthropic-ai/sdk';
-import { CandidateForked, DomainError, type Constitution, type EventOf } from '@aevo/contracts';
+import { CampaignAborted, CandidateForked, DomainError, isEvent, type Constitution, type EventOf } from '@aevo/contracts';
 import type { EventStore } from '@aevo/eventstore';
 import { LocalExecutor } from '@aevo/executors';
 import {
@@ -36,6 +36,8 @@ export interface CandidatePorts {
 
 export class EventPorts implements CandidatePorts {
   private readonly jobPorts = new Map<string, EventJobPort>();
+  /** One per campaign, like the job ports: each tails the store once for every candidate of its campaign. */
+  private readonly evaluationPorts = new Map<string, EventEvaluationPort>();
   constructor(private readonly store: EventStore) {}
   jobs(campaignId: string): JobPort {
     let p = this.jobPorts.get(campaignId);
@@ -43,7 +45,9 @@ export class EventPorts implements CandidatePorts {
     return p;
   }
   evaluator(campaignId: string): EvaluationPort {
-    return new EventEvaluationPort(this.store, campaignId);
+    let p = this.evaluationPorts.get(campaignId);
+    if (!p) this.evaluationPorts.set(campaignId, (p = new EventEvaluationPort(this.store, campaignId)));
+    return p;
   }
   async close(): Promise<void> {}
 }
@@ -102,8 +106,14 @@ export type RunnerOutcome = CandidateOutcome | { kind: 'lease-lost' } | { kind: 
  * (database, a policy not recorded yet) propagate so the message is redelivered; on the last allowed delivery,
  * or when the candidate can never be worked, it is failed cleanly (WorkerFailed + failed manifest).
  */
+/** How stale a replica's knowledge of an abort it did not hear about may be (another replica consumed the event). */
+const ABORT_CHECK_MS = 2_000;
+
 export class CandidateRunner {
   readonly lookup: CampaignLookup;
+  /** Campaigns aborted while this process runs (CampaignAborted); their candidates stop before their next step. */
+  private readonly aborted = new Map<string, string>();
+  private readonly abortCheckedAt = new Map<string, number>();
 
   constructor(
     private readonly store: EventStore,
@@ -140,7 +150,14 @@ export class CandidateRunner {
       ports.evaluator = this.ports.evaluator(e.campaignId, campaign.config.size);
       inputs = { fork, policy: await this.lookup.policy(e.campaignId, fork.policyRevision) };
       const agent = this.agents(campaign);
-      return await runCandidate(inputs, config(agent.kind), ports, agent, { budget: this.budget(campaign) });
+      // An abort recorded before this process started (or before this candidate came) is read from the log once.
+      await this.refreshAborted(e.campaignId);
+      const stopRequested = async () => {
+        await this.refreshAborted(e.campaignId, ABORT_CHECK_MS);
+        const reason = this.aborted.get(e.campaignId);
+        return reason === undefined ? null : `campaign aborted: ${reason}`;
+      };
+      return await runCandidate(inputs, config(agent.kind), ports, agent, { budget: this.budget(campaign), hooks: { stopRequested } });
     } catch (err) {
       if (err instanceof LeaseLostError) return { kind: 'lease-lost' };
       const permanent = err instanceof DomainError && !['CAMPAIGN_NOT_FOUND', 'POLICY_NOT_FOUND', 'CONCURRENCY_CONFLICT'].includes(err.code);
@@ -150,6 +167,21 @@ export class CandidateRunner {
       else await failCandidate({ fork, policy: null }, config('heuristic'), ports, reason);
       return { kind: 'failed-cleanly', reason };
     }
+  }
+
+  /** CampaignAborted: running candidates of the campaign stop before their next step (their jobs are cancelled by the orchestrator). */
+  campaignAborted(campaignId: string, reason: string): void {
+    if (!this.aborted.has(campaignId)) this.aborted.set(campaignId, reason);
+  }
+
+  /** Reads the log for the campaign's abort unless known, or (with `maxAgeMs`) unless checked that recently. */
+  private async refreshAborted(campaignId: string, maxAgeMs = 0): Promise<void> {
+    if (this.aborted.has(campaignId)) return;
+    const now = Date.now();
+    if (maxAgeMs > 0 && now - (this.abortCheckedAt.get(campaignId) ?? 0) < maxAgeMs) return;
+    this.abortCheckedAt.set(campaignId, now);
+    const [e] = await this.store.readAll({ campaignId, types: [CampaignAborted.type], limit: 1 });
+    if (e && isEvent(e, CampaignAborted)) this.campaignAborted(campaignId, e.data.reason);
   }
 
   async close(): Promise<void> {

@@ -1,9 +1,9 @@
 import { createEvent, eventDefinition, type Decider, type ServiceName } from '@aevo/contracts';
-import { ConcurrencyError, type EventStore } from '@aevo/eventstore';
+import { ConcurrencyError, type EventStore } from './port';
 
-export type DataEvent = { type: string; data: unknown };
+export type DeciderDataEvent = { type: string; data: unknown };
 
-export interface StreamContext {
+export interface DeciderStreamContext {
   campaignId: string;
   streamId: string;
   source: ServiceName;
@@ -16,10 +16,10 @@ export interface StreamContext {
  * concurrency). On a conflict it reloads and decides again, so two replicas handling related messages at once
  * still produce each event once. Returns the events appended (empty when the decider had nothing to say).
  */
-export async function decideOnStream<C, E extends DataEvent, S>(
+export async function decideOnStream<C, E extends DeciderDataEvent, S>(
   store: EventStore,
   decider: Decider<C, E, S>,
-  ctx: StreamContext,
+  ctx: DeciderStreamContext,
   command: C | ((state: S) => C | null),
   opts: { maxAttempts?: number; knownTypes?: ReadonlySet<string> } = {},
 ): Promise<E[]> {

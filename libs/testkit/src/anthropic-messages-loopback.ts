@@ -10,7 +10,7 @@ export interface MessagesRequest {
   messages: Array<{ role: string; content: unknown }>;
 }
 
-export type Reply = { status: number; body: unknown } | { toolUse: { name: string; input: unknown }; usage?: Partial<Usage> };
+export type MessagesReply = { status: number; body: unknown } | { toolUse: { name: string; input: unknown }; usage?: Partial<Usage> };
 interface Usage {
   input_tokens: number;
   output_tokens: number;
@@ -26,7 +26,7 @@ export class LoopbackMessagesApi {
   calls = 0;
   readonly requests: MessagesRequest[] = [];
   private server: http.Server | null = null;
-  constructor(private readonly respond: (req: MessagesRequest, n: number) => Reply) {}
+  constructor(private readonly respond: (req: MessagesRequest, n: number) => MessagesReply) {}
 
   get url(): string {
     const a = this.server?.address() as AddressInfo;
