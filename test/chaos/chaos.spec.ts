@@ -223,6 +223,17 @@ describe('chaos: every run completes with the undisturbed replay hash, nothing l
     expect(report.problems).toEqual([]);
   });
 
+  // Longer than every handler's redelivery backoff together (1+2+4+8 s): an outage must not use up deliveries.
+  caseIt('postgres-outage')('PostgreSQL down for 20–25 s mid-round', async () => {
+    const report = await disturbedCase('postgres-outage', {}, async (_run, random) => {
+      const downMs = 20_000 + Math.floor(random() * 5000);
+      await pg.restart(downMs, 'immediate');
+      return { server: 'postgresql', mode: 'immediate', downMs };
+    });
+    expect(report.error).toBeUndefined();
+    expect(report.problems).toEqual([]);
+  });
+
   /** The dashboard's read model follows the log to the campaign's completion after the disturbance (the api recovered too). */
   async function apiCaughtUp(run: CampaignRun): Promise<void> {
     const deadline = Date.now() + 60_000;

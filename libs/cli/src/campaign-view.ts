@@ -64,6 +64,7 @@ export const VIEW_EVENT_TYPES = [
   'CampaignPaused',
   'CampaignResumed',
   'CampaignAborted',
+  'BudgetExhausted',
   'FinalAuditStarted',
   'PrivateLeaderboardUnsealed',
   'CampaignCompleted',
@@ -247,6 +248,9 @@ export function applyView(v: CampaignView, e: Pick<EventEnvelope, 'type' | 'camp
     case 'CampaignAborted':
       v.status = 'aborted';
       v.statusReason = String(d.reason ?? '');
+      break;
+    case 'BudgetExhausted':
+      v.statusReason = `budget exhausted in round ${String(d.round)}: ${(d.exhausted as string[]).join(', ')}; the round closes with what it has`;
       break;
     case 'FinalAuditStarted':
       if (v.status === 'running') v.status = 'auditing';

@@ -1,8 +1,8 @@
 import { Controller, Inject, Logger } from '@nestjs/common';
-import { CampaignAborted, CandidateForked, type EventOf } from '@aevo/contracts';
+import { BudgetExhausted, CampaignAborted, CandidateForked, type EventOf } from '@aevo/contracts';
 import { OnEvent, type JetStreamEventContext } from '@aevo/messaging';
 import { Ctx, Payload } from '@nestjs/microservices';
-import { CandidateRunner } from './app/candidate-runner';
+import { budgetReason, CandidateRunner } from './app/candidate-runner';
 import { handlerConcurrency } from './app/settings';
 
 /**
@@ -32,5 +32,11 @@ export class WorkerController {
   onCampaignAborted(@Payload() e: EventOf<typeof CampaignAborted>): void {
     this.runner.campaignAborted(e.campaignId, e.data.reason);
     this.log.log(`${e.campaignId}: aborted (${e.data.reason}); its running candidates stop before their next step`);
+  }
+
+  @OnEvent(BudgetExhausted)
+  onBudgetExhausted(@Payload() e: EventOf<typeof BudgetExhausted>): void {
+    this.runner.campaignStopped(e.campaignId, budgetReason(e.data));
+    this.log.log(`${e.campaignId}: ${budgetReason(e.data)}; its running candidates stop before their next step`);
   }
 }

@@ -4,7 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { CampaignAborted, createEvent, ResultManifest, type Axis, type EventEnvelope, type RecipeDocument } from '@aevo/contracts';
+import { BudgetExhausted, CampaignAborted, createEvent, ResultManifest, type Axis, type EventEnvelope, type RecipeDocument } from '@aevo/contracts';
 import { OutboxRelay, PostgresEventStore, type EventStore } from '@aevo/eventstore';
 import { createServiceApp, type ServiceApp } from '@aevo/messaging';
 import { createTestDb, createTestNatsNames, eventually, type TestDb, type TestNatsNames } from '@aevo/testkit';
@@ -190,7 +190,7 @@ describe('worker service: replicas on nats-server + PostgreSQL, 8 workers × 3 r
     // policies, and whether it was aborted…
     for (const r of rec.reads) {
       if (r.kind === 'stream') expect(r.what).toMatch(new RegExp(`^candidate-${CAMPAIGN}-r${r.round}-c\\d+$`));
-      else expect(['CampaignStarted', 'PolicyRevised', 'CampaignAborted']).toContain(r.what);
+      else expect(['CampaignStarted', 'PolicyRevised', 'CampaignAborted,BudgetExhausted']).toContain(r.what);
     }
     // …and never a file of an earlier round's sandboxes.
     const sandboxesRoot = fs.realpathSync(path.join(home, 'sandboxes'));
@@ -225,12 +225,16 @@ describe('worker service: replicas on nats-server + PostgreSQL, 8 workers × 3 r
     expect(llm).toHaveLength(claudeApi.served);
     expect((llm[0].data as { llm: { model: string } }).llm.model).toBe('claude-loopback');
   });
-  it('stops the candidates of an aborted campaign: each ends with a failed manifest naming the abort, no job run', async () => {
-    const campaign = 'wsvc-aborted';
+  it.each([
+    ['an aborted campaign', 'wsvc-aborted', 'campaign aborted: operator stop'],
+    ['a campaign whose budget ran out mid-round', 'wsvc-budget', 'budget exhausted in round 1: gpuSeconds'],
+  ])('stops the candidates of %s: each ends with a failed manifest naming why, no job run', async (_what, campaign, why) => {
     const standing: RecipeDocument = parseRecipeYaml(fs.readFileSync(path.join(substrateDir, 'recipe.yaml'), 'utf8'));
     await append(
       campaignStarted(campaign, policy(0, standing), { workersPerRound: 2, rounds: 1 }),
-      createEvent(CampaignAborted, { reason: 'operator stop' }, { campaignId: campaign, streamId: `campaign-${campaign}`, source: 'orchestrator' }),
+      campaign === 'wsvc-aborted'
+        ? createEvent(CampaignAborted, { reason: 'operator stop' }, { campaignId: campaign, streamId: `campaign-${campaign}`, source: 'orchestrator' })
+        : createEvent(BudgetExhausted, { round: 1, spent: { gpuSeconds: 10, llmTokens: 0 }, exhausted: ['gpuSeconds'] }, { campaignId: campaign, streamId: `campaign-${campaign}`, source: 'orchestrator' }),
     );
     const ids = [`${campaign}-r1-c0`, `${campaign}-r1-c1`];
     for (const [i, candidateId] of ids.entries()) {
@@ -247,7 +251,7 @@ describe('worker service: replicas on nats-server + PostgreSQL, 8 workers × 3 r
       const events = await store.readStream(candidateStreamId(ids[i]));
       const failed = events.filter((e) => e.type === 'WorkerFailed');
       expect(failed).toHaveLength(1);
-      expect((failed[0].data as { reason: string }).reason).toContain('campaign aborted: operator stop');
+      expect((failed[0].data as { reason: string }).reason).toContain(why);
       expect(events.filter((e) => e.type === 'JobRequested')).toHaveLength(0);
     }
   });

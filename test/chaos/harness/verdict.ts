@@ -152,6 +152,9 @@ export function compareRuns(baseline: RunRecord, run: RunRecord): string[] {
   for (const [type, n] of Object.entries(baseline.counts)) {
     if (run.counts[type] !== n) problems.push(`${type}: ${run.counts[type]} event(s), undisturbed run had ${n} (${run.counts[type] < n ? 'lost' : 'duplicated'})`);
   }
+  // A disturbance is no reason to give up on a message: the outage must not count against its deliveries.
+  const deadLetters = run.allCounts.MessageDeadLettered ?? 0;
+  if (deadLetters > (baseline.allCounts.MessageDeadLettered ?? 0)) problems.push(`${deadLetters} message(s) dead-lettered (MessageDeadLettered), the undisturbed run had ${baseline.allCounts.MessageDeadLettered ?? 0}`);
   problems.push(...streamProblems(run));
   return problems;
 }

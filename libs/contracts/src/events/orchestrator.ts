@@ -117,6 +117,22 @@ export const RoundClosed = defineEvent(
     .strict(),
 );
 
+export const BudgetExhausted = defineEvent(
+  'BudgetExhausted',
+  {
+    owners: ['orchestrator'],
+    description:
+      'A campaign budget ran out in the middle of a round: its open jobs are cancelled, its workers stop before their next step, and the round closes with what it has (then the final audit).',
+  },
+  z
+    .object({
+      round: z.number().int().min(1),
+      spent: BudgetSpent,
+      exhausted: z.array(z.enum(['gpuSeconds', 'llmTokens'])).min(1),
+    })
+    .strict(),
+);
+
 export const FinalAuditStarted = defineEvent(
   'FinalAuditStarted',
   {

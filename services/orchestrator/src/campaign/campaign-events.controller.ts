@@ -1,6 +1,7 @@
 import { Controller, Inject } from '@nestjs/common';
 import { Payload } from '@nestjs/microservices';
 import {
+  BudgetExhausted,
   CampaignAborted,
   CampaignResumed,
   CampaignStarted,
@@ -76,6 +77,13 @@ export class CampaignEventsController {
 
   @OnEvent(CampaignAborted)
   async onAborted(@Payload() e: EventEnvelope) {
-    await this.reactions.cancelJobs(e.campaignId, (e.data as { reason: string }).reason);
+    await this.reactions.cancelJobs(e.campaignId, `campaign aborted: ${(e.data as { reason: string }).reason}`);
+  }
+
+  /** The round goes on without its open jobs; workers stop on their own (they read BudgetExhausted). */
+  @OnEvent(BudgetExhausted)
+  async onBudgetExhausted(@Payload() e: EventEnvelope) {
+    const d = e.data as { round: number; exhausted: string[] };
+    await this.reactions.cancelJobs(e.campaignId, `budget exhausted in round ${d.round}: ${d.exhausted.join(', ')}`);
   }
 }

@@ -51,7 +51,10 @@ export class CampaignReactions {
     return last === undefined || now - last >= (this.opts.unsealRetryMs ?? 30_000);
   }
 
-  /** Cancels every job of the campaign that has no terminal event yet (a job that finished meanwhile is left alone). */
+  /**
+   * Cancels every job of the campaign that has no terminal event yet (a job that finished meanwhile is left alone).
+   * `reason` is recorded with each cancellation, e.g. "campaign aborted: …" or "budget exhausted: …".
+   */
   async cancelJobs(campaignId: string, reason: string): Promise<number> {
     const events = await this.store.readAll({ campaignId, types: [JobRequested.type, JobSucceeded.type, JobFailed.type, JobCancelled.type] });
     const open = new Set<string>();
@@ -61,12 +64,12 @@ export class CampaignReactions {
     }
     let cancelled = 0;
     for (const jobId of [...open].sort()) {
-      const reply = await this.client.send(CancelJob, { campaignId, jobId, reason: `campaign aborted: ${reason}`.slice(0, 500) }, { commandId: cancelCommandId(jobId), timeoutMs: 30_000 });
+      const reply = await this.client.send(CancelJob, { campaignId, jobId, reason: reason.slice(0, 500) }, { commandId: cancelCommandId(jobId), timeoutMs: 30_000 });
       if (reply.ok) cancelled++;
       else if (reply.error.code === 'TIMEOUT' || reply.error.code === 'NO_RESPONDERS') throw new RetryLater(`CancelJob ${jobId}: ${reply.error.code}`);
       // Other refusals (unknown or finished job) leave nothing to cancel.
     }
-    if (open.size > 0) this.log.log(`${campaignId}: aborted, cancelled ${cancelled} of ${open.size} open job(s)`);
+    if (open.size > 0) this.log.log(`${campaignId}: ${reason.split(':')[0]}, cancelled ${cancelled} of ${open.size} open job(s)`);
     return cancelled;
   }
 }

@@ -7,6 +7,7 @@ import {
   type CampaignPaused,
   type CampaignResumed,
   type CampaignStarted,
+  type BudgetExhausted,
   type BudgetSpent,
   type Constitution,
   type DataOf,
@@ -39,6 +40,7 @@ export type CampaignEvent =
   | Ev<'CampaignPaused', DataOf<typeof CampaignPaused>>
   | Ev<'CampaignResumed', DataOf<typeof CampaignResumed>>
   | Ev<'CampaignAborted', DataOf<typeof CampaignAborted>>
+  | Ev<'BudgetExhausted', DataOf<typeof BudgetExhausted>>
   | Ev<'FinalAuditStarted', DataOf<typeof FinalAuditStarted>>
   | Ev<'CampaignCompleted', DataOf<typeof CampaignCompleted>>;
 
@@ -50,6 +52,7 @@ export const CAMPAIGN_EVENT_TYPES: ReadonlySet<string> = new Set<CampaignEvent['
   'CampaignPaused',
   'CampaignResumed',
   'CampaignAborted',
+  'BudgetExhausted',
   'FinalAuditStarted',
   'CampaignCompleted',
 ]);
@@ -116,6 +119,8 @@ export interface RoundState {
   candidateIds: string[];
   candidates: PlannedRef[];
   submissions: string[];
+  /** A budget ran out while the round was running (BudgetExhausted): its candidates stop, it closes with what it has. */
+  budgetExhausted?: boolean;
 }
 
 export interface CampaignState {
@@ -188,6 +193,11 @@ export function evolve(state: CampaignState, event: CampaignEvent): CampaignStat
       return state.status === 'paused' ? { ...state, status: 'running' } : state;
     case 'CampaignAborted':
       return { ...state, status: 'aborted' };
+    case 'BudgetExhausted': {
+      const r = state.rounds[event.data.round];
+      if (!r) return state;
+      return { ...state, rounds: { ...state.rounds, [event.data.round]: { ...r, budgetExhausted: true } } };
+    }
     case 'FinalAuditStarted':
       return { ...state, audit: { reason: event.data.reason } };
     case 'CampaignCompleted':
@@ -327,6 +337,14 @@ function advance(cmd: AdvanceCommand, initial: CampaignState): CampaignEvent[] {
     if (round && round.status === 'started') {
       const rf = facts.rounds[r]?.candidates ?? {};
       const allDone = round.candidates.every((c) => isCandidateDone(rf[c.candidateId]));
+      // Budgets hold inside a round too: once one runs out while candidates are still working, their work stops
+      // (jobs cancelled, workers told) and the round closes with the candidates that finished; the final audit
+      // follows its close.
+      if (state.status === 'running' && !allDone && !round.budgetExhausted) {
+        const spent = spentOf(facts);
+        const exhausted = exhaustedBudgets(config.budgets, spent);
+        if (exhausted.length > 0) emit({ type: 'BudgetExhausted', data: { round: r, spent, exhausted } });
+      }
       if (state.status === 'running' && allDone && round.submissions.length === 0) {
         const policy = policyOfRound(initial, facts, round.policyRevision);
         const chosen = chooseSubmissions(round.candidates, rf, config.budgets.submissionsPerRound, policy?.selectionCriterion ?? { kind: 'mean' });

@@ -207,6 +207,37 @@ describe('Advance: closing rounds and the final audit', () => {
       });
   });
 
+  it('stops a round whose GPU budget runs out while candidates still work, then closes it with what it has', () => {
+    // Two of four candidates are done; the jobs so far cost the whole budget.
+    const midRound = [...[0, 1, 2, 3].map((i) => forked(1, i)), manifest(1, 0, 0.5), manifest(1, 1, 0.6), jobDone('j1', 700), jobDone('j2', 300)];
+    const [stopped] = spec
+      .given([started, round1])
+      .when(advance(foldFacts(midRound)))
+      .then((events) => {
+        expect(events).toEqual([{ type: 'BudgetExhausted', data: { round: 1, spent: { gpuSeconds: 1000, llmTokens: 0 }, exhausted: ['gpuSeconds'] } }]);
+      });
+    // Said once: the next pass has nothing new to say while the workers wind down.
+    spec.given([started, round1, stopped]).when(advance(foldFacts(midRound))).thenNothing();
+    // The stopped candidates end failed; the round's submissions come from the two that finished.
+    const wound = [...midRound, workerFailed(1, 2), workerFailed(1, 3)];
+    spec
+      .given([started, round1, stopped])
+      .when(advance(foldFacts(wound)))
+      .then((events) => {
+        expect(events.map((e) => e.type)).toEqual(['SubmissionRequested', 'SubmissionRequested']);
+        expect(events.map((e) => (e.data as { candidateId: string }).candidateId).sort()).toEqual(['c1-r1-c0', 'c1-r1-c1']);
+      });
+  });
+
+  it('does not stop a paused round, nor one whose candidates are all done (the close handles the budget then)', () => {
+    const over = [jobDone('j1', 1000)];
+    spec.given([started, round1, { type: 'CampaignPaused', data: { reason: 'wait' } }]).when(advance(foldFacts(over))).thenNothing();
+    spec
+      .given([started, round1])
+      .when(advance(foldFacts([...round1Done(), ...over])))
+      .then((events) => expect(events.map((e) => e.type)).toEqual(['SubmissionRequested', 'SubmissionRequested']));
+  });
+
   it('counts LLM tokens from manifests and the meta agent; a zero token budget allows none', () => {
     const facts = foldFacts([...round1Done().slice(0, 4), manifest(1, 0, 0.5, { tokens: 30 }), ...round1Done().slice(5), evidence(1), policyRevised(1, p1, 12)]);
     expect(spentOf(facts).llmTokens).toBe(30 + 12);

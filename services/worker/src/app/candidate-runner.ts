@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import Anthropic from '@anthropic-ai/sdk';
-import { CampaignAborted, CandidateForked, DomainError, isEvent, type Constitution, type EventOf } from '@aevo/contracts';
+import { BudgetExhausted, CampaignAborted, CandidateForked, DomainError, isEvent, type Constitution, type DataOf, type EventOf } from '@aevo/contracts';
 import type { EventStore } from '@aevo/eventstore';
 import { LocalExecutor } from '@aevo/executors';
 import {
@@ -106,6 +106,8 @@ export type RunnerOutcome = CandidateOutcome | { kind: 'lease-lost' } | { kind: 
  * (database, a policy not recorded yet) propagate so the message is redelivered; on the last allowed delivery,
  * or when the candidate can never be worked, it is failed cleanly (WorkerFailed + failed manifest).
  */
+export const budgetReason = (d: DataOf<typeof BudgetExhausted>): string => `budget exhausted in round ${d.round}: ${d.exhausted.join(', ')}`;
+
 /** How stale a replica's knowledge of an abort it did not hear about may be (another replica consumed the event). */
 const ABORT_CHECK_MS = 2_000;
 
@@ -154,8 +156,7 @@ export class CandidateRunner {
       await this.refreshAborted(e.campaignId);
       const stopRequested = async () => {
         await this.refreshAborted(e.campaignId, ABORT_CHECK_MS);
-        const reason = this.aborted.get(e.campaignId);
-        return reason === undefined ? null : `campaign aborted: ${reason}`;
+        return this.aborted.get(e.campaignId) ?? null;
       };
       return await runCandidate(inputs, config(agent.kind), ports, agent, { budget: this.budget(campaign), hooks: { stopRequested } });
     } catch (err) {
@@ -171,6 +172,11 @@ export class CandidateRunner {
 
   /** CampaignAborted: running candidates of the campaign stop before their next step (their jobs are cancelled by the orchestrator). */
   campaignAborted(campaignId: string, reason: string): void {
+    this.campaignStopped(campaignId, `campaign aborted: ${reason}`);
+  }
+
+  /** The campaign's work stops for `reason` (an abort, or a budget that ran out mid-round). */
+  campaignStopped(campaignId: string, reason: string): void {
     if (!this.aborted.has(campaignId)) this.aborted.set(campaignId, reason);
   }
 
@@ -180,8 +186,9 @@ export class CandidateRunner {
     const now = Date.now();
     if (maxAgeMs > 0 && now - (this.abortCheckedAt.get(campaignId) ?? 0) < maxAgeMs) return;
     this.abortCheckedAt.set(campaignId, now);
-    const [e] = await this.store.readAll({ campaignId, types: [CampaignAborted.type], limit: 1 });
+    const [e] = await this.store.readAll({ campaignId, types: [CampaignAborted.type, BudgetExhausted.type], limit: 1 });
     if (e && isEvent(e, CampaignAborted)) this.campaignAborted(campaignId, e.data.reason);
+    else if (e && isEvent(e, BudgetExhausted)) this.campaignStopped(campaignId, budgetReason(e.data));
   }
 
   async close(): Promise<void> {
