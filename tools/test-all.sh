@@ -10,5 +10,5 @@ npx tsc -p tsconfig.typecheck.json   # every project's sources, specs, e2e/chaos
 npx nx run-many -t test --parallel=2 --outputStyle=static
 if [ -d substrate/simulated/test ]; then node --test substrate/simulated/test/; fi
 if [ -x substrate/wonderland/test.sh ]; then bash substrate/wonderland/test.sh; fi
-# Cross-service suites, one at a time: test/e2e, then test/chaos (its own PostgreSQL and nats-server; ~8 min).
+# Cross-service suites, one at a time: test/e2e, then test/chaos (its own PostgreSQL and nats-server; ~11-15 min).
 if [ -f test/jest.config.js ]; then npx jest -c test/jest.config.js --runInBand; fi
