@@ -32,7 +32,7 @@ SUBSTRATE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SIZES: Dict[str, dict] = {
     # smoke size for tests: a handful of steps on a small batch, small data, a 1/10 subsample of dev
     "tiny": {"max_steps": 8, "max_batch": 16, "max_rows": 300, "eval_stride": 10},
-    # the reference size: one candidate (prepare + train + evaluate) in about a minute on 2 CPU cores
+    # the reference size: one candidate (prepare + train + evaluate) in about 75 s on one CPU core
     "cpu": {"steps_scale": 1.0, "batch_scale": 1, "eval_stride": 1},
     # for CUDA: 4x the steps at 4x the batch (16x the examples)
     "gpu": {"steps_scale": 4.0, "batch_scale": 4, "eval_stride": 1},

@@ -46,7 +46,7 @@ TRAIN_DEFAULTS = {
     "schedule": "cosine",  # constant | cosine | linear
     "warmup_steps": 30,
     "min_lr_ratio": 0.1,  # cosine/linear decay to lr * min_lr_ratio
-    "steps": 600,
+    "steps": 400,
     "epochs": None,  # if set, overrides steps: ceil(epochs * rows / batch_size)
     "batch_size": 64,
     "grad_clip": 1.0,  # 0 = off
