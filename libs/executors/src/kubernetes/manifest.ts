@@ -90,7 +90,9 @@ export function buildJobManifest(cfg: KubernetesJobConfig, job: ExecutorJob): Re
   const memory = `${spec.resources.memoryMiB}Mi`;
   const limits: Record<string, string> = { memory };
   if (spec.resources.gpu > 0) limits['nvidia.com/gpu'] = String(spec.resources.gpu);
+  // As on the local executor: no bytecode caches written into the sandbox unless the spec says otherwise.
   const env = [
+    ...('PYTHONDONTWRITEBYTECODE' in spec.env ? [] : [{ name: 'PYTHONDONTWRITEBYTECODE', value: '1' }]),
     ...Object.entries(spec.env).map(([name, value]) => ({ name, value })),
     { name: 'AEVO_JOB_ID', value: spec.jobId },
   ];

@@ -67,7 +67,7 @@ describe('LocalExecutor', () => {
   it('runs a job in its sandbox, captures its log to a file and reports the tail', async () => {
     const { ex, events, finished } = start();
     await ex.recover();
-    const r = await ex.submit({ campaignId: 'camp', spec: spec('ok-1', 'pwd; for i in 1 2 3 4 5; do echo line-$i; done; echo "gpus=[$CUDA_VISIBLE_DEVICES]"', { env: { FOO: 'bar' } }) });
+    const r = await ex.submit({ campaignId: 'camp', spec: spec('ok-1', 'pwd; for i in 1 2 3 4 5; do echo line-$i; done; echo "gpus=[$CUDA_VISIBLE_DEVICES] pyc=[$PYTHONDONTWRITEBYTECODE]"', { env: { FOO: 'bar' } }) });
     expect(r.accepted).toBe(true);
     const out = await finished('ok-1');
     expect(out).toMatchObject({ status: 'succeeded', exitCode: 0, reason: null, gpuCount: 0, budgetUnit: 'cpu-slot-seconds' });
@@ -75,7 +75,7 @@ describe('LocalExecutor', () => {
     const log = readFileSync(out.logPath!, 'utf8');
     expect(log.split('\n')[0]).toBe(sandbox);
     expect(out.logTail).toContain('line-5');
-    expect(out.logTail).toContain('gpus=[]');
+    expect(out.logTail).toContain('gpus=[] pyc=[1]');
     const started = events.find((e) => e.type === 'started');
     expect(started).toMatchObject({ type: 'started', jobId: 'ok-1', slot: 'cpu:0', attempt: 1 });
     expect(events.findIndex((e) => e.type === 'started')).toBeLessThan(events.findIndex((e) => e.type === 'finished'));

@@ -378,6 +378,8 @@ export class LocalExecutor implements Executor {
   private jobEnv(rec: LocalJobRecord, allocation: Allocation): NodeJS.ProcessEnv {
     const env: NodeJS.ProcessEnv = {};
     for (const k of this.opts.inheritEnv) if (process.env[k] !== undefined) env[k] = process.env[k];
+    // No bytecode caches written into the sandbox (frozen directories stay as forked); a spec may override it.
+    env.PYTHONDONTWRITEBYTECODE = '1';
     Object.assign(env, rec.job.spec.env);
     // A CPU slot hides every GPU, so that a CPU job cannot take a GPU another slot owns.
     env.CUDA_VISIBLE_DEVICES = allocation.gpus.join(',');
