@@ -18,6 +18,7 @@ export const Placeholder = z.enum([
   'size',
   'device',
   'secret_seed',
+  'secret_seed_file',
   'out_dir',
   'answers',
 ]);
@@ -94,7 +95,10 @@ export const SubstrateManifest = z
      */
     leaderboard: z
       .object({
-        /** Writes public.csv and private.csv (id,prompt,answer,domain) into {out_dir} from {secret_seed}. */
+        /**
+         * Writes public.csv and private.csv (id,prompt,answer,domain) into {out_dir} from the secret seed: prefer
+         * {secret_seed_file} (a file holding it, so the seed never shows in a process list) over {secret_seed}.
+         */
         generate: z.array(z.string().min(1)).min(1),
         /** Scores {predictions} (id,answer) against {answers}; writes {scores} JSON (DevScores shape). */
         score: z.array(z.string().min(1)).min(1),

@@ -130,4 +130,4 @@ export function checkpointDirName(manifest: SubstrateManifest, step: number): st
 
 export const KNOWN_PLACEHOLDERS: readonly string[] = Placeholder.options;
 /** Known only to the leaderboard, which runs outside every sandbox; a sandbox entrypoint must never see it. */
-export const LEADERBOARD_ONLY_PLACEHOLDERS: readonly string[] = ['secret_seed'];
+export const LEADERBOARD_ONLY_PLACEHOLDERS: readonly string[] = ['secret_seed', 'secret_seed_file'];

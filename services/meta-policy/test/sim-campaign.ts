@@ -224,7 +224,11 @@ export class SimulatedCampaign {
       ),
     );
     fs.mkdirSync(this.lbDir, { recursive: true });
-    await this.exec('leaderboard.generate', { secret_seed: this.o.seed * 7919 + 1, out_dir: this.lbDir }, this.o.substrateDir);
+    const secretSeed = this.o.seed * 7919 + 1;
+    const seedFile = `${this.lbDir}.seed`;
+    fs.writeFileSync(seedFile, `${secretSeed}\n`, { mode: 0o600 });
+    await this.exec('leaderboard.generate', { secret_seed: secretSeed, secret_seed_file: seedFile, out_dir: this.lbDir }, this.o.substrateDir);
+    fs.rmSync(seedFile, { force: true });
     // The sandboxes only ever see prompts (id, prompt), never the answers.
     const rows = fs.readFileSync(path.join(this.lbDir, 'public.csv'), 'utf8').trimEnd().split('\n');
     const header = rows[0].split(',');

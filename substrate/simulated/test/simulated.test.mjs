@@ -27,6 +27,12 @@ function fork() {
 /** Renders and runs one command of substrate.yaml (`entrypoints.<name>` or `leaderboard.<name>`). */
 function run(sb, where, values, { expect = 0 } = {}) {
   const [group, name] = where.split('.');
+  if (values.secret_seed !== undefined && values.secret_seed_file === undefined) {
+    // As the leaderboard does: the seed goes in a file, never on the command line.
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'sim-seed-')), 'seed');
+    fs.writeFileSync(file, `${values.secret_seed}\n`, { mode: 0o600 });
+    values = { ...values, secret_seed_file: file };
+  }
   const argv = (group === 'leaderboard' ? MANIFEST.leaderboard[name] : MANIFEST.entrypoints[name].command).map((a) =>
     a.replace(/\{([a-z_]+)\}/g, (_, k) => {
       if (values[k] === undefined) throw new Error(`no value for {${k}} in ${where}`);

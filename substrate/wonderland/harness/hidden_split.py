@@ -1,6 +1,6 @@
 """Generate the hidden leaderboard split (run by the leaderboard service, OUTSIDE any sandbox).
 
-    python3 harness/hidden_split.py --secret-seed N --out DIR [--public-rows 600] [--private-rows 600]
+    python3 harness/hidden_split.py (--secret-seed N | --secret-seed-file F) --out DIR [--public-rows 600] [--private-rows 600]
 
 Writes into DIR:
 - ``public.csv`` and ``private.csv``: ``id,prompt,answer,domain`` (the answer keys; never give them to a sandbox);
@@ -43,13 +43,24 @@ def build(secret_seed: int, n_public: int = HIDDEN_ROWS_PUBLIC, n_private: int =
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--secret-seed", type=int, required=True)
+    seed = ap.add_mutually_exclusive_group(required=True)
+    seed.add_argument("--secret-seed", type=int)
+    # The leaderboard passes a file: an argv shows in every user's process list.
+    seed.add_argument("--secret-seed-file", help="file holding the secret seed (an integer)")
     ap.add_argument("--out", required=True)
     ap.add_argument("--public-rows", type=int, default=HIDDEN_ROWS_PUBLIC)
     ap.add_argument("--private-rows", type=int, default=HIDDEN_ROWS_PRIVATE)
     args = ap.parse_args(argv)
+    secret_seed = args.secret_seed
+    if args.secret_seed_file is not None:
+        with open(args.secret_seed_file) as f:
+            text = f.read().strip()
+        try:
+            secret_seed = int(text)
+        except ValueError:
+            ap.error(f"--secret-seed-file: {args.secret_seed_file} does not hold an integer")
     os.makedirs(args.out, exist_ok=True)
-    public, private = build(args.secret_seed, args.public_rows, args.private_rows)
+    public, private = build(secret_seed, args.public_rows, args.private_rows)
     fields = ["id", "prompt", "answer", "domain"]
     shas = {
         "public.csv": _write(os.path.join(args.out, "public.csv"), public, fields),

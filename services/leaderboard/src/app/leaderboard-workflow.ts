@@ -161,13 +161,22 @@ export class LeaderboardWorkflow {
       const tmp = `${hidden}.tmp-${randomBytes(4).toString('hex')}`;
       await fs.mkdir(tmp, { mode: 0o700 });
       const secretSeed = deriveSecretSeed(await this.secret(), campaignId);
-      const argv = renderEntrypoint(substrate.manifest, 'leaderboard.generate', {
-        secret_seed: secretSeed,
-        out_dir: tmp,
-        size: this.cfg.defaultSize,
-      });
+      // Through a 0600 file in the board's 0700 directory: an argv is readable by every user in the process list.
+      const seedFile = `${tmp}.seed`;
+      await fs.writeFile(seedFile, `${secretSeed}\n`, { mode: 0o600 });
       const logFile = path.join(this.boardDir(campaignId), 'logs', 'generate.log');
-      const r = await runCommand(argv, { cwd: substrate.dir, logFile, timeoutMs: this.cfg.commandTimeoutMs, redact: [String(secretSeed)] });
+      let r: Awaited<ReturnType<typeof runCommand>>;
+      try {
+        const argv = renderEntrypoint(substrate.manifest, 'leaderboard.generate', {
+          secret_seed: secretSeed,
+          secret_seed_file: seedFile,
+          out_dir: tmp,
+          size: this.cfg.defaultSize,
+        });
+        r = await runCommand(argv, { cwd: substrate.dir, logFile, timeoutMs: this.cfg.commandTimeoutMs, redact: [String(secretSeed)] });
+      } finally {
+        await fs.rm(seedFile, { force: true });
+      }
       if (r.exitCode !== 0) {
         await fs.rm(tmp, { recursive: true, force: true });
         throw new Error(describeResult('leaderboard.generate', r, logFile));
