@@ -44,13 +44,10 @@ if [ ! -d node_modules ]; then
   echo "installing npm dependencies (npm ci)"
   npm ci --no-audit --no-fund
 fi
-built=1
-[ -f libs/cli/dist/main.js ] || built=0
-for d in services/*/; do [ -f "${d}dist/main.js" ] || built=0; done
-if [ "$built" = 0 ]; then
-  echo "building (first run)"
-  npx nx run-many -t build --parallel=2 --outputStyle=static
-fi
+# Always: a checkout updated since the last build would otherwise run stale services against new substrate files
+# (Nx restores unchanged projects from its cache, so this takes seconds when nothing changed).
+echo "building (cached where unchanged)"
+npx nx run-many -t build --parallel=2 --outputStyle=static
 
 # Already running for this AEVO_HOME? Then reuse it.
 state="$AEVO_HOME/aevo-up.json"
