@@ -193,46 +193,23 @@ describe('chaos: every run completes with the undisturbed replay hash, nothing l
     });
   }
 
-  caseIt('restart-nats')('restart nats-server mid-round', async () => {
-    const report = await disturbedCase('restart-nats', {}, async (_run, random) => {
-      const downMs = 1000 + Math.floor(random() * 3000);
-      await nats.restart(downMs, 'SIGTERM');
-      return { server: 'nats-server', signal: 'SIGTERM', downMs };
+  /**
+   * Server disturbances: down for minMs + up to spreadMs (seeded). The PostgreSQL outage is longer than every
+   * handler's redelivery backoff together (1+2+4+8 s): an outage must not use up deliveries.
+   */
+  const serverCases: Array<{ name: string; title: string; minMs: number; spreadMs: number; disturb: (downMs: number) => Promise<Record<string, unknown>> }> = [
+    { name: 'restart-nats', title: 'restart nats-server mid-round', minMs: 1000, spreadMs: 3000, disturb: async (downMs) => (await nats.restart(downMs, 'SIGTERM'), { server: 'nats-server', signal: 'SIGTERM', downMs }) },
+    { name: 'kill-9-nats', title: 'kill -9 nats-server mid-round, start it again', minMs: 1000, spreadMs: 3000, disturb: async (downMs) => (await nats.restart(downMs, 'SIGKILL'), { server: 'nats-server', signal: 'SIGKILL', downMs }) },
+    { name: 'restart-postgres', title: 'restart PostgreSQL mid-round', minMs: 1000, spreadMs: 3000, disturb: async (downMs) => (await pg.restart(downMs, 'immediate'), { server: 'postgresql', mode: 'immediate', downMs }) },
+    { name: 'postgres-outage', title: 'PostgreSQL down for 20–25 s mid-round', minMs: 20_000, spreadMs: 5000, disturb: async (downMs) => (await pg.restart(downMs, 'immediate'), { server: 'postgresql', mode: 'immediate', downMs }) },
+  ];
+  for (const c of serverCases) {
+    caseIt(c.name)(c.title, async () => {
+      const report = await disturbedCase(c.name, {}, async (_run, random) => c.disturb(c.minMs + Math.floor(random() * c.spreadMs)));
+      expect(report.error).toBeUndefined();
+      expect(report.problems).toEqual([]);
     });
-    expect(report.error).toBeUndefined();
-    expect(report.problems).toEqual([]);
-  });
-
-  caseIt('kill-9-nats')('kill -9 nats-server mid-round, start it again', async () => {
-    const report = await disturbedCase('kill-9-nats', {}, async (_run, random) => {
-      const downMs = 1000 + Math.floor(random() * 3000);
-      await nats.restart(downMs, 'SIGKILL');
-      return { server: 'nats-server', signal: 'SIGKILL', downMs };
-    });
-    expect(report.error).toBeUndefined();
-    expect(report.problems).toEqual([]);
-  });
-
-  caseIt('restart-postgres')('restart PostgreSQL mid-round', async () => {
-    const report = await disturbedCase('restart-postgres', {}, async (_run, random) => {
-      const downMs = 1000 + Math.floor(random() * 3000);
-      await pg.restart(downMs, 'immediate');
-      return { server: 'postgresql', mode: 'immediate', downMs };
-    });
-    expect(report.error).toBeUndefined();
-    expect(report.problems).toEqual([]);
-  });
-
-  // Longer than every handler's redelivery backoff together (1+2+4+8 s): an outage must not use up deliveries.
-  caseIt('postgres-outage')('PostgreSQL down for 20–25 s mid-round', async () => {
-    const report = await disturbedCase('postgres-outage', {}, async (_run, random) => {
-      const downMs = 20_000 + Math.floor(random() * 5000);
-      await pg.restart(downMs, 'immediate');
-      return { server: 'postgresql', mode: 'immediate', downMs };
-    });
-    expect(report.error).toBeUndefined();
-    expect(report.problems).toEqual([]);
-  });
+  }
 
   /** The dashboard's read model follows the log to the campaign's completion after the disturbance (the api recovered too). */
   async function apiCaughtUp(run: CampaignRun): Promise<void> {
