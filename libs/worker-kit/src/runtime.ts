@@ -130,7 +130,11 @@ export function mutationSeedOf(fork: WorkerInputs['fork']): number {
  * deterministic ids and are requested at most once per stream.
  */
 export class WorkerRuntime {
+  /** The trace as this runtime knows it: the stream plus what is staged for the next append. */
   private trace: TraceState;
+  /** The trace as the stream holds it (the expected version of the next append). */
+  private durable: TraceState;
+  private staged: { commands: CandidateCommand[]; events: EventEnvelope[] } = { commands: [], events: [] };
   private cursor = 0;
   readonly files: SandboxFiles;
   readonly budget: RuntimeBudget;
@@ -146,6 +150,7 @@ export class WorkerRuntime {
     private readonly hooks: RuntimeHooks,
   ) {
     this.trace = trace;
+    this.durable = trace;
     this.budget = budget;
     this.files = new SandboxFiles(inputs.fork.sandboxPath, { editable: substrate.editable, frozen: substrate.frozen, outputDirs: OUTPUT_DIRS });
   }
@@ -185,7 +190,8 @@ export class WorkerRuntime {
     }
     const rt = new WorkerRuntime(cleanInputs, config, ports, substrate, trace, { ...DEFAULT_BUDGET, ...opts.budget }, opts.hooks ?? {});
     if (trace.finished) return rt;
-    await rt.apply({ kind: 'Start', candidateId: fork.data.candidateId, round: fork.data.round, workerId: config.workerId, agentKind: config.agentKind });
+    // Appended with open_sandbox's step (one append for both).
+    rt.stage({ kind: 'Start', candidateId: fork.data.candidateId, round: fork.data.round, workerId: config.workerId, agentKind: config.agentKind });
     await rt.step('open_sandbox', { candidateId: fork.data.candidateId, policyRevision: policy.data.revision, mutationSeed: mutationSeedOf(fork.data) }, () =>
       rt.openSandbox(),
     );
@@ -481,6 +487,7 @@ export class WorkerRuntime {
   private async waitJob(jobId: string, seconds: number): Promise<JobTerminal | null> {
     const known = this.terminals.get(jobId);
     if (known) return known;
+    if (seconds > 0) await this.flush();
     const t = await this.ports.jobs.wait(jobId, Math.max(0, seconds) * 1000);
     if (t) this.terminals.set(jobId, t);
     return t;
@@ -596,6 +603,7 @@ export class WorkerRuntime {
       criterion: this.inputs.policy.selectionCriterion,
     };
     await this.apply({ kind: 'RequestEvaluation', request });
+    await this.flush();
     await this.ports.evaluator.submit(request);
     const result = await this.ports.evaluator.wait(request, Math.max(0, waitSeconds) * 1000);
     if (!result) return fail('EVALUATION_PENDING', `evaluation ${request.requestId} is still running; call evaluate_checkpoints again to wait for it`, { job });
@@ -653,7 +661,10 @@ export class WorkerRuntime {
       if (!sameCall(this.trace, k, tool, input)) throw new TraceDivergedError(k, recorded, tool, input);
       if (recorded.outcome) return { ok: recorded.outcome.ok, output: recorded.outcome.output };
     } else {
-      await this.apply({ kind: 'RecordIntent', candidateId: this.candidateId, step: k, tool, input, llm });
+      // The intent is staged: it lands with the step's first append (the job or evaluation it requests, or its
+      // outcome), or before anything waits. A model request is the exception: it is recorded before the call.
+      this.stage({ kind: 'RecordIntent', candidateId: this.candidateId, step: k, tool, input, llm });
+      if (tool === 'llm') await this.flush();
     }
     const res = await exec(k);
     await this.apply({ kind: 'RecordOutcome', candidateId: this.candidateId, step: k, tool, ok: res.ok, output: res.output, llm: res.llm, facts: res.events });
@@ -674,27 +685,55 @@ export class WorkerRuntime {
   }
 
   /**
-   * Decides a command on the trace (the pure candidate decider) and appends the result at the version the trace was
-   * read at. A conflicting append by another worker replica means it owns the candidate now; anyone else's event in
-   * the stream is folded and the command decided again.
+   * Decides a command on the trace (the pure candidate decider) and folds the result into `trace` without appending
+   * it yet: staged events are appended together by the next `apply`/`flush`. Nothing outside this process can
+   * depend on a staged event, so merging appends changes no outcome — only how many round trips a step costs (a
+   * candidate's steps before its first job went from nine appends to five; bench/campaign/overhead.js).
    */
-  private async apply(cmd: CandidateCommand): Promise<void> {
+  private stage(cmd: CandidateCommand): void {
+    for (const e of decideCandidate(cmd, this.trace)) {
+      const env = this.envelope(e);
+      this.staged.events.push(env);
+      this.trace = evolveTrace(this.trace, env);
+    }
+    this.staged.commands.push(cmd);
+  }
+
+  /** Appends what is staged (a step's intent) before the runtime waits on anything outside its process. */
+  private async flush(): Promise<void> {
+    if (this.staged.commands.length > 0) await this.apply();
+  }
+
+  /**
+   * Stages `cmd` (if any) and appends everything staged, atomically, at the version the stream was read at. A
+   * conflicting append by another worker replica means it owns the candidate now; anyone else's event in the
+   * stream is folded and the staged commands decided again on it.
+   */
+  private async apply(cmd?: CandidateCommand): Promise<void> {
+    if (cmd) this.stage(cmd);
     for (let attempt = 0; ; attempt++) {
-      const decided = decideCandidate(cmd, this.trace);
-      if (decided.length === 0) return;
-      const events = decided.map((e) => this.envelope(e));
+      const events = this.staged.events;
+      if (events.length === 0) {
+        this.staged = { commands: [], events: [] };
+        return;
+      }
       try {
-        await this.ports.log.append(events, this.trace.version);
+        await this.ports.log.append(events, this.durable.version);
       } catch (err) {
         if ((err as { code?: string }).code !== 'CONCURRENCY_CONFLICT' || attempt >= 5) throw err;
         const all = await this.ports.log.read();
-        const fresh = all.slice(this.trace.version);
+        const fresh = all.slice(this.durable.version);
         if (fresh.some((e) => e.source === 'worker')) throw new LeaseLostError(this.candidateId);
-        this.trace = fresh.reduce(evolveTrace, this.trace);
+        this.durable = fresh.reduce(evolveTrace, this.durable);
+        const commands = this.staged.commands;
+        this.staged = { commands: [], events: [] };
+        this.trace = this.durable;
+        for (const c of commands) this.stage(c);
         continue;
       }
-      for (const e of events) this.trace = evolveTrace(this.trace, e);
-      if (this.hooks.afterAppend) await this.hooks.afterAppend({ traceEvents: this.traceEventCount(), version: this.trace.version, lastEvent: events[events.length - 1] });
+      this.durable = this.trace;
+      this.staged = { commands: [], events: [] };
+      if (this.hooks.afterAppend) await this.hooks.afterAppend({ traceEvents: this.traceEventCount(), version: this.durable.version, lastEvent: events[events.length - 1] });
       return;
     }
   }

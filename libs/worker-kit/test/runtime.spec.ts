@@ -139,6 +139,51 @@ describe('worker runtime on the fixture substrate (real PostgreSQL, local execut
     expect(fs.readFileSync(path.join(fork.sandboxPath, 'harness/train.js'), 'utf8')).not.toBe('pwned');
   });
 
+  it("appends a step's intent with what it causes, never later than anything waits on it", async () => {
+    const fork = h.fork(1, 9, { axis: 'learning-rate' });
+    const ports = h.ports(fork.candidateId);
+    const appends: EventEnvelope[][] = [];
+    const lastRecordWhileWaiting: string[] = [];
+    const lastRecord = async () => {
+      const d = (await streamOf(fork.candidateId)).filter((e) => e.type === 'TraceStepRecorded').pop()!.data as { tool: string; phase: string };
+      return `${d.tool}:${d.phase}`;
+    };
+    const out = await runCandidate({ fork, policy: fixturePolicy(h.substrateDir) }, h.config(), {
+      log: {
+        read: () => ports.log.read(),
+        append: (events, expected) => {
+          appends.push(events);
+          return ports.log.append(events, expected);
+        },
+      },
+      jobs: {
+        submit: (spec) => ports.jobs.submit(spec),
+        logTail: (jobId, lines) => ports.jobs.logTail!(jobId, lines),
+        wait: async (jobId, ms) => {
+          if (ms > 0) lastRecordWhileWaiting.push(await lastRecord());
+          return ports.jobs.wait(jobId, ms);
+        },
+      },
+      evaluator: {
+        submit: (r) => ports.evaluator.submit(r),
+        wait: async (r, ms) => {
+          if (ms > 0) lastRecordWhileWaiting.push(await lastRecord());
+          return ports.evaluator.wait(r, ms);
+        },
+      },
+    }, new HeuristicAgent());
+    expect(out.kind).toBe('submitted');
+    const shape = appends.map((a) => a.map((e) => (e.type === 'TraceStepRecorded' ? (e.data as { phase: string }).phase : e.type)).join('+'));
+    // Start + open_sandbox, list_files, read_file, set_recipe (each intent + outcome + its facts), then the launch's
+    // intent together with the job it requests: five appends before the first job (nine when every record was its own).
+    expect(shape.slice(0, 5)).toEqual(['WorkerStarted+intent+outcome', 'intent+outcome', 'intent+outcome', 'intent+outcome+RecipeChanged', 'intent+JobRequested']);
+    expect(shape[shape.length - 1]).toBe('intent+outcome+ManifestSubmitted');
+    // Whenever the runtime waits on a job or an evaluation, the waiting step's intent is already in the stream.
+    expect(lastRecordWhileWaiting.length).toBeGreaterThan(0);
+    for (const r of lastRecordWhileWaiting) expect(r).toMatch(/:intent$/);
+    assertTraceBeforeAct(await streamOf(fork.candidateId));
+  });
+
   it('resumes from the trace after a crash at every step: same manifest, no job launched twice', async () => {
     const policy = fixturePolicy(h.substrateDir);
     // Reference run, never interrupted.
@@ -147,6 +192,7 @@ describe('worker runtime on the fixture substrate (real PostgreSQL, local execut
     const total = (await streamOf(ref.candidateId)).filter((e) => e.type === 'TraceStepRecorded').length;
     expect(total).toBeGreaterThan(10);
     class Crash extends Error {}
+    // A crash right after the append that brings the trace to k events or more (appends carry 1–3 trace events).
     for (let k = 1; k < total; k += 3) {
       const fork = h.fork(1, 100 + k, { axis: 'learning-rate', seeds: ref.seeds });
       // identical inputs except the id: the mutation seed depends on the candidate id, so use the same index
@@ -155,7 +201,7 @@ describe('worker runtime on the fixture substrate (real PostgreSQL, local execut
         runCandidate(inputs, h.config('w-crash'), h.ports(fork.candidateId), new HeuristicAgent(), {
           hooks: {
             afterAppend: ({ traceEvents }) => {
-              if (traceEvents === k) throw new Crash(`crash at trace event ${k}`);
+              if (traceEvents >= k) throw new Crash(`crash at trace event ${traceEvents} (≥ ${k})`);
             },
           },
         }),

@@ -57,6 +57,21 @@ describe('SubstrateWorkflow on PostgreSQL', () => {
     return id;
   };
 
+  it('takes one snapshot when CampaignStarted and RoundStarted are handled at the same time', async () => {
+    const c = await newCampaign();
+    await append(roundStarted(c, 1, candidateIds(1, 2)));
+    const taken: string[] = [];
+    const concurrent = new SubstrateWorkflow(store, { home: path.join(tmp, 'home'), substrateRoot: tmp, gc: DEFAULT_GC_POLICY }, {
+      log: (m) => (m.includes('snapshotted') ? taken.push(m) : undefined),
+      warn: () => undefined,
+    });
+    const [snap, forked] = await Promise.all([concurrent.ensureSnapshot(c), concurrent.forkRound(c, 1)]);
+    expect(forked).toEqual(['r1-c0', 'r1-c1']);
+    expect(taken).toHaveLength(1);
+    expect(await ours(c, 'SubstrateSnapshotted')).toHaveLength(1);
+    expect((await ours(c, 'CandidateForked')).every((e) => (e.data as { snapshotId: string }).snapshotId === snap!.snapshotId)).toBe(true);
+  });
+
   it('snapshots once per campaign and forks every candidate of a round once, even when RoundStarted is redelivered', async () => {
     const c = await newCampaign({ lr: 0.01 });
     const snap = await wf.ensureSnapshot(c);

@@ -151,6 +151,18 @@ export class SubstrateWorkflow {
    * that breaks the contract is recorded once as SubstrateRejected and yields null.
    */
   async ensureSnapshot(campaignId: string, cause: Cause = {}): Promise<SnapshotRecord | null> {
+    // CampaignStarted and RoundStarted arrive together and are handled concurrently: one snapshot per campaign at a
+    // time in this process (both handlers took their own before, which cost round 1 a second copy and hash).
+    const inFlight = this.snapshotting.get(campaignId);
+    if (inFlight) return inFlight;
+    const p = this.takeSnapshotOnce(campaignId, cause).finally(() => this.snapshotting.delete(campaignId));
+    this.snapshotting.set(campaignId, p);
+    return p;
+  }
+
+  private readonly snapshotting = new Map<string, Promise<SnapshotRecord | null>>();
+
+  private async takeSnapshotOnce(campaignId: string, cause: Cause): Promise<SnapshotRecord | null> {
     let { state } = await this.load(campaignId);
     if (!state.snapshot && !state.rejected) {
       if (state.substratePath === null)
