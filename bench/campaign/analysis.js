@@ -65,6 +65,26 @@ function stageLatencies(events, jobs, slots) {
     }),
     'worker picks the candidate up, edits the recipe (includes waiting for a worker slot)',
   );
+  // A round's critical path to its first job: with one slot, everything before the first process start is idle.
+  const firstOfRound = (r) => {
+    const fs = ix.of('CandidateForked').filter((e) => e.data.round === r);
+    const cands = new Set(fs.map((e) => e.data.candidateId));
+    const firstJob = jobs.filter((j) => cands.has(j.candidateId)).sort((a, b) => a.start - b.start)[0];
+    if (!firstJob) return null;
+    const fork = forked.get(firstJob.candidateId);
+    const ws = ix.of('WorkerStarted').find((e) => e.data.candidateId === firstJob.candidateId);
+    const req = requested.get(firstJob.jobId);
+    const appends = new Set(events.filter((e) => ws && req && e.streamId === ws.streamId && e.position >= ws.position && e.position <= req.position).map((e) => e.appendedAt)).size;
+    return { fork, ws, req, firstJob, appends };
+  };
+  const firsts = rounds.map(firstOfRound).filter(Boolean);
+  add('RoundStarted → first job started (round start on the critical path)', firsts.map((f) => f.firstJob.start - roundStarted.get(f.fork.data.round).time), 'the rows below together');
+  const snap = ix.of('SubstrateSnapshotted')[0];
+  add('  CampaignStarted → SubstrateSnapshotted', [snap && started ? snap.time - started.time : NaN], 'round 1: the substrate copied and hashed');
+  add('  RoundStarted → its candidate forked', firsts.map((f) => f.fork.time - roundStarted.get(f.fork.data.round).time), 'snapshot (round 1), forks before it');
+  add('  CandidateForked → WorkerStarted', firsts.map((f) => (f.ws ? f.ws.time - f.fork.time : NaN)), 'relay → JetStream → worker consumer → open');
+  add('  WorkerStarted → first JobRequested', firsts.map((f) => (f.ws && f.req ? f.req.time - f.ws.time : NaN)), `trace steps before the first job (${firsts.map((f) => f.appends).join('/')} appends)`);
+  add('  JobRequested → process started', firsts.map((f) => (f.req ? f.firstJob.start - f.req.time : NaN)), 'relay → dispatch → executor');
   // Request → process start, only for jobs that had a free slot of their kind during the whole wait (fewer
   // same-kind jobs running than slots at every moment), so queueing behind busy slots — not overhead — is left out.
   const freeAt = (job) => {

@@ -248,10 +248,10 @@ async function pgClient() {
   return c;
 }
 
-/** Every event of a campaign in log order: { position, type, streamId, time (ms), source, data }. */
+/** Every event of a campaign in log order: { position, type, streamId, time (ms), appendedAt (ms), source, data }. */
 async function readEvents(pg, run, campaignId, fromPosition = 0) {
   const r = await pg.query(
-    `SELECT position, type, stream_id, time, source, data FROM "${run.schema}".events WHERE campaign_id = $1 AND position > $2 ORDER BY position`,
+    `SELECT position, type, stream_id, time, recorded_at, source, data FROM "${run.schema}".events WHERE campaign_id = $1 AND position > $2 ORDER BY position`,
     [campaignId, fromPosition],
   );
   return r.rows.map((x) => ({
@@ -259,6 +259,8 @@ async function readEvents(pg, run, campaignId, fromPosition = 0) {
     type: x.type,
     streamId: x.stream_id,
     time: new Date(x.time).getTime(),
+    // the appending transaction's start (now()): equal for the events of one append
+    appendedAt: new Date(x.recorded_at).getTime(),
     source: x.source,
     data: typeof x.data === 'string' ? JSON.parse(x.data) : x.data,
   }));
