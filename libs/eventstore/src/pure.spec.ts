@@ -1,6 +1,7 @@
 import { CampaignPaused, DomainError, createEvent } from '@aevo/contracts';
 import { relayHeaders, relayPayload, relaySubject } from './relay/cloudevents';
 import { relayServerProblem } from './relay/server-version';
+import { coalescePauseMs } from './relay/outbox-relay';
 import { expectedVersionNumber, validateAppend, validateReadAll } from './validation';
 import type { StoredEvent } from './port';
 import { schemaNames } from './postgres/schema';
@@ -84,5 +85,16 @@ describe('schemaNames', () => {
     expect(() => schemaNames('Aevo')).toThrow(/invalid event store schema name/);
     expect(() => schemaNames('a; drop table x')).toThrow(/invalid/);
     expect(() => schemaNames('a'.repeat(49))).toThrow(/invalid/);
+  });
+});
+
+describe('coalescePauseMs', () => {
+  const opts = { coalesceMs: 10, coalesceFromEvents: 8 };
+  it('relays a trickle at once and pauses for fuller batches only while busy', () => {
+    // A campaign's control flow: each wake-up finds one append's few events; nothing is gained by waiting.
+    expect([0, 1, 3, 7].map((n) => coalescePauseMs(n, opts))).toEqual([0, 0, 0, 0]);
+    expect([8, 50, 1000].map((n) => coalescePauseMs(n, opts))).toEqual([10, 10, 10]);
+    expect(coalescePauseMs(1000, { coalesceMs: 0, coalesceFromEvents: 8 })).toBe(0);
+    expect(coalescePauseMs(1, { coalesceMs: 10, coalesceFromEvents: 0 })).toBe(10);
   });
 });

@@ -32,6 +32,12 @@ export interface OutboxRelayOptions {
   publishTimeoutMs?: number;
   /** Pause after a wake-up before reading, so that small appends are relayed in fuller batches (default 10 ms). */
   coalesceMs?: number;
+  /**
+   * Pause only while busy: when the last read found at least this many events (default 8). A trickle of appends
+   * (a campaign's control flow: one append, one reaction) is relayed at once — every hop of a round's critical path
+   * used to wait the full pause (bench/campaign/overhead.js) — while a flood still gets full batches.
+   */
+  coalesceFromEvents?: number;
   log?: RelayLogger;
 }
 
@@ -46,6 +52,14 @@ type Expectation = { lastSequence: number } | { lastMsgID: string };
 const CHECKPOINT_EVERY_MS = 1000;
 const nanos = (ms: number) => ms * 1_000_000;
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/**
+ * How long the relay waits after a wake-up before reading, given how many events its last read found: the full
+ * pause while busy (fuller batches), none for a trickle (latency).
+ */
+export function coalescePauseMs(lastRead: number, opts: { coalesceMs: number; coalesceFromEvents: number }): number {
+  return opts.coalesceMs > 0 && lastRead >= opts.coalesceFromEvents ? opts.coalesceMs : 0;
+}
 
 /** Thrown (and logged) when the stream holds something the relay cannot continue from. */
 export class RelayStateError extends Error {
@@ -104,6 +118,7 @@ export class OutboxRelay {
       duplicateWindowMs: 10 * 60_000,
       publishTimeoutMs: 30_000,
       coalesceMs: 10,
+      coalesceFromEvents: 8,
       log: () => undefined,
       ...options,
     };
@@ -319,7 +334,8 @@ export class OutboxRelay {
         await this.idle(this.opts.pollIntervalMs);
         // Let a few more commits land before reading: fewer, fuller batches cost far less CPU per event under
         // a stream of small appends, for a few milliseconds of latency.
-        if (this.running && this.opts.coalesceMs > 0) await sleep(this.opts.coalesceMs);
+        const pause = coalescePauseMs(read.length, this.opts);
+        if (this.running && pause > 0) await sleep(pause);
       }
     } finally {
       // Let outstanding acks settle so relayedPosition is exact and no publish outlives the leadership.
