@@ -310,11 +310,10 @@ export class LeaderboardWorkflow {
     reject: (reason: 'invalid-predictions' | 'board-error', message: string) => Promise<LeaderboardEvent[]>,
   ): Promise<LeaderboardEvent[]> {
     const hidden = this.hiddenDir(campaignId);
-    const pub = parseHiddenSplit(await fs.readFile(path.join(hidden, 'public.csv'), 'utf8'), 'public.csv');
-    const priv = parseHiddenSplit(await fs.readFile(path.join(hidden, 'private.csv'), 'utf8'), 'private.csv');
+    const ids = await this.hiddenIds(campaignId);
     let halves: { publicCsv: string; privateCsv: string };
     try {
-      halves = splitPredictions(predictions, pub.map((r) => r.id), priv.map((r) => r.id));
+      halves = splitPredictions(predictions, ids.public, ids.private);
     } catch (err) {
       return reject('invalid-predictions', (err as Error).message);
     }
@@ -351,6 +350,20 @@ export class LeaderboardWorkflow {
     // Sealed before the public score is recorded: a crash in between re-scores and re-seals the same value.
     await this.sealed.seal({ campaignId, submissionId, board: 'local', privateScore: scores.private.overall, privateDomains: domains(scores.private) });
     return this.decide(campaignId, { type: 'RecordPublicScore', submissionId, publicScore: scores.public.overall, publicDomains: domains(scores.public) }, cause);
+  }
+
+  private hiddenIdsCache = new Map<string, { public: string[]; private: string[] }>();
+  /** The ids of each hidden half; the split never changes once published, so it is parsed once per campaign. */
+  private async hiddenIds(campaignId: string): Promise<{ public: string[]; private: string[] }> {
+    const cached = this.hiddenIdsCache.get(campaignId);
+    if (cached) return cached;
+    const hidden = this.hiddenDir(campaignId);
+    const ids = {
+      public: parseHiddenSplit(await fs.readFile(path.join(hidden, 'public.csv'), 'utf8'), 'public.csv').map((r) => r.id),
+      private: parseHiddenSplit(await fs.readFile(path.join(hidden, 'private.csv'), 'utf8'), 'private.csv').map((r) => r.id),
+    };
+    this.hiddenIdsCache.set(campaignId, ids);
+    return ids;
   }
 
   private campaignSubstrateCache = new Map<string, { dir: string; manifest: SubstrateManifest }>();
