@@ -75,6 +75,7 @@ async function measure(o, workers) {
       `    slot handover (exit → next waiting job started, same slot): median ${ms(L.median(gaps))}, p90 ${ms(L.p90(gaps))}, Σ ${L.secs(gaps.reduce((a, b) => a + b, 0))} over ${gaps.length} handovers`,
     );
     console.log(`  control-plane CPU (user+sys of the 8 service processes, start-up excluded) ${L.secs(serviceCpu)} = ${ms(serviceCpu / candidates)} per candidate`);
+    console.log(`    per service: ${L.SERVICES.map((n) => `${n} ${ms(((cpu1[n] ?? 0) - (cpu0[n] ?? 0)) / candidates)}`).join(' · ')}`);
     console.log(`baseline: the same ${jobs.length} commands back-to-back directly: ${L.secs(direct)}${directFailed ? ` (${directFailed} exited non-zero)` : ''}`);
     console.log(`  campaign wall / direct                            ${(wall / direct).toFixed(2)}×`);
     console.log(`  Σ job time in the campaign / direct               ${(sum / direct).toFixed(2)}×   (the same commands while the services run)`);
