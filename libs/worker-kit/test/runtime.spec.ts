@@ -150,6 +150,7 @@ describe('worker runtime on the fixture substrate (real PostgreSQL, local execut
     };
     const out = await runCandidate({ fork, policy: fixturePolicy(h.substrateDir) }, h.config(), {
       log: {
+        streamId: ports.log.streamId,
         read: () => ports.log.read(),
         append: (events, expected) => {
           appends.push(events);
