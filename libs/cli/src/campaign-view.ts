@@ -1,4 +1,4 @@
-import type { CampaignConfig, EventEnvelope } from '@aevo/contracts';
+import { budgetExhaustedReason, type CampaignConfig, type EventEnvelope } from '@aevo/contracts';
 
 /** What `aevo campaign status|watch` shows, folded from one campaign's events (pure; no clock, no I/O). */
 export interface CandidateView {
@@ -250,7 +250,7 @@ export function applyView(v: CampaignView, e: Pick<EventEnvelope, 'type' | 'camp
       v.statusReason = String(d.reason ?? '');
       break;
     case 'BudgetExhausted':
-      v.statusReason = `budget exhausted in round ${String(d.round)}: ${(d.exhausted as string[]).join(', ')}; the round closes with what it has`;
+      v.statusReason = `${budgetExhaustedReason(d as { round: number; exhausted: string[] })}; the round closes with what it has`;
       break;
     case 'FinalAuditStarted':
       if (v.status === 'running') v.status = 'auditing';

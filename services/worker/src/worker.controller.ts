@@ -1,8 +1,8 @@
 import { Controller, Inject, Logger } from '@nestjs/common';
-import { BudgetExhausted, CampaignAborted, CandidateForked, type EventOf } from '@aevo/contracts';
+import { BudgetExhausted, budgetExhaustedReason, CampaignAborted, CandidateForked, type EventOf } from '@aevo/contracts';
 import { OnEvent, type JetStreamEventContext } from '@aevo/messaging';
 import { Ctx, Payload } from '@nestjs/microservices';
-import { budgetReason, CandidateRunner } from './app/candidate-runner';
+import { CandidateRunner } from './app/candidate-runner';
 import { handlerConcurrency } from './app/settings';
 
 /**
@@ -36,7 +36,7 @@ export class WorkerController {
 
   @OnEvent(BudgetExhausted)
   onBudgetExhausted(@Payload() e: EventOf<typeof BudgetExhausted>): void {
-    this.runner.campaignStopped(e.campaignId, budgetReason(e.data));
-    this.log.log(`${e.campaignId}: ${budgetReason(e.data)}; its running candidates stop before their next step`);
+    this.runner.campaignStopped(e.campaignId, budgetExhaustedReason(e.data));
+    this.log.log(`${e.campaignId}: ${budgetExhaustedReason(e.data)}; its running candidates stop before their next step`);
   }
 }

@@ -133,6 +133,9 @@ export const BudgetExhausted = defineEvent(
     .strict(),
 );
 
+/** The one wording of why work stops after BudgetExhausted (cancelled jobs, stopped candidates, the CLI's status). */
+export const budgetExhaustedReason = (d: { round: number; exhausted: readonly string[] }): string => `budget exhausted in round ${d.round}: ${d.exhausted.join(', ')}`;
+
 export const FinalAuditStarted = defineEvent(
   'FinalAuditStarted',
   {

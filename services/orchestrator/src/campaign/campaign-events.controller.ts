@@ -2,6 +2,7 @@ import { Controller, Inject } from '@nestjs/common';
 import { Payload } from '@nestjs/microservices';
 import {
   BudgetExhausted,
+  budgetExhaustedReason,
   CampaignAborted,
   CampaignResumed,
   CampaignStarted,
@@ -84,6 +85,6 @@ export class CampaignEventsController {
   @OnEvent(BudgetExhausted)
   async onBudgetExhausted(@Payload() e: EventEnvelope) {
     const d = e.data as { round: number; exhausted: string[] };
-    await this.reactions.cancelJobs(e.campaignId, `budget exhausted in round ${d.round}: ${d.exhausted.join(', ')}`);
+    await this.reactions.cancelJobs(e.campaignId, budgetExhaustedReason(d));
   }
 }

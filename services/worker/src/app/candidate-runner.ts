@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import Anthropic from '@anthropic-ai/sdk';
-import { BudgetExhausted, CampaignAborted, CandidateForked, DomainError, isEvent, type Constitution, type DataOf, type EventOf } from '@aevo/contracts';
+import { BudgetExhausted, budgetExhaustedReason, CampaignAborted, CandidateForked, DomainError, isEvent, type Constitution, type EventOf } from '@aevo/contracts';
 import type { EventStore } from '@aevo/eventstore';
 import { LocalExecutor } from '@aevo/executors';
 import {
@@ -106,7 +106,6 @@ export type RunnerOutcome = CandidateOutcome | { kind: 'lease-lost' } | { kind: 
  * (database, a policy not recorded yet) propagate so the message is redelivered; on the last allowed delivery,
  * or when the candidate can never be worked, it is failed cleanly (WorkerFailed + failed manifest).
  */
-export const budgetReason = (d: DataOf<typeof BudgetExhausted>): string => `budget exhausted in round ${d.round}: ${d.exhausted.join(', ')}`;
 
 /** How stale a replica's knowledge of an abort it did not hear about may be (another replica consumed the event). */
 const ABORT_CHECK_MS = 2_000;
@@ -188,7 +187,7 @@ export class CandidateRunner {
     this.abortCheckedAt.set(campaignId, now);
     const [e] = await this.store.readAll({ campaignId, types: [CampaignAborted.type, BudgetExhausted.type], limit: 1 });
     if (e && isEvent(e, CampaignAborted)) this.campaignAborted(campaignId, e.data.reason);
-    else if (e && isEvent(e, BudgetExhausted)) this.campaignStopped(campaignId, budgetReason(e.data));
+    else if (e && isEvent(e, BudgetExhausted)) this.campaignStopped(campaignId, budgetExhaustedReason(e.data));
   }
 
   async close(): Promise<void> {
