@@ -167,6 +167,18 @@ describe('LocalExecutor', () => {
     expect(order).toEqual(['q-0', 'q-high', 'q-n1', 'q-n2', 'q-low']);
   });
 
+  it('hands a freed slot to the next queued job before it reports how the previous one ended', async () => {
+    const { ex, events, finished } = start({ cpuSlots: 1 });
+    await ex.submit({ campaignId: 'camp', spec: spec('h-0', 'echo first') });
+    await ex.submit({ campaignId: 'camp', spec: spec('h-1', 'echo second') });
+    await finished('h-1');
+    const seq = events.map((e) => `${e.type}:${e.jobId}`);
+    // The slot handover does not wait for the first job's log tail and record; its outcome is intact.
+    expect(seq).toEqual(['started:h-0', 'started:h-1', 'finished:h-0', 'finished:h-1']);
+    expect((await finished('h-0')).logTail.trim()).toBe('first');
+    expect(ex.view('h-0')?.phase).toBe('finished');
+  });
+
   it('runs a jobId once, however often it is submitted', async () => {
     const { ex, events, finished } = start();
     const s = spec('dup-1', `echo run >> ${root}/runs.txt`);
