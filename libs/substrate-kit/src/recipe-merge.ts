@@ -11,6 +11,21 @@ const isPlainObject = (v: unknown): v is Record<string, unknown> => v !== null &
  */
 export function mergeRecipeYaml(yamlText: string, overlay: Record<string, unknown>): string {
   if (Object.keys(overlay).length === 0) return yamlText;
+  // Every sandbox of a round merges the same standing recipe onto the same text: merged once per process (YAML
+  // parsing was most of a fork's CPU). The key keeps the overlay's key order, which decides where new keys go.
+  const key = `${JSON.stringify(overlay)}\u0000${yamlText}`;
+  const hit = merged.get(key);
+  if (hit !== undefined) return hit;
+  const out = mergeOnce(yamlText, overlay);
+  if (merged.size >= MERGED_LIMIT) merged.delete(merged.keys().next().value as string);
+  merged.set(key, out);
+  return out;
+}
+
+const MERGED_LIMIT = 64;
+const merged = new Map<string, string>();
+
+function mergeOnce(yamlText: string, overlay: Record<string, unknown>): string {
   const doc = parseDocument(yamlText, { uniqueKeys: true });
   if (doc.errors.length > 0) throw new Error(`recipe is not valid YAML: ${doc.errors[0].message.split('\n')[0]}`);
   if (doc.contents === null) return stringify(overlay);
