@@ -608,7 +608,6 @@ export class WorkerRuntime {
       criterion: this.inputs.policy.selectionCriterion,
     };
     await this.apply({ kind: 'RequestEvaluation', request });
-    await this.flush();
     await this.ports.evaluator.submit(request);
     const result = await this.ports.evaluator.wait(request, Math.max(0, waitSeconds) * 1000);
     if (!result) return fail('EVALUATION_PENDING', `evaluation ${request.requestId} is still running; call evaluate_checkpoints again to wait for it`, { job });

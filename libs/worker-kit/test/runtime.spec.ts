@@ -1,8 +1,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ResultManifest, type EventEnvelope } from '@aevo/contracts';
+import { CampaignPaused, ResultManifest, WorkerStarted, createEvent, type EventEnvelope } from '@aevo/contracts';
 import {
   HeuristicAgent,
+  LeaseLostError,
   WorkerRuntime,
   candidateStreamId,
   foldTrace,
@@ -183,6 +184,58 @@ describe('worker runtime on the fixture substrate (real PostgreSQL, local execut
     expect(lastRecordWhileWaiting.length).toBeGreaterThan(0);
     for (const r of lastRecordWhileWaiting) expect(r).toMatch(/:intent$/);
     assertTraceBeforeAct(await streamOf(fork.candidateId));
+  });
+
+  /** The harness's ports, with `before(n)` run before the runtime's n-th append (1-based) reaches the store. */
+  const portsInterfering = (candidateId: string, before: (n: number) => Promise<void>) => {
+    const ports = h.ports(candidateId);
+    let n = 0;
+    return {
+      ...ports,
+      log: {
+        streamId: ports.log.streamId,
+        read: () => ports.log.read(),
+        append: async (events: EventEnvelope[], expected: number) => {
+          await before(++n);
+          return ports.log.append(events, expected);
+        },
+      },
+    };
+  };
+
+  it('decides its staged records again when someone else appended to the stream meanwhile, and goes on', async () => {
+    const fork = h.fork(1, 11, { axis: 'learning-rate' });
+    const streamId = candidateStreamId(fork.candidateId);
+    const foreign = createEvent(CampaignPaused, { reason: 'an operator note in the candidate stream' }, { campaignId: 'camp', streamId, source: 'orchestrator' });
+    // Before the 5th append: the launch's intent and its JobRequested are staged, decided at a version now taken.
+    const ports = portsInterfering(fork.candidateId, async (n) => {
+      if (n === 5) await h.store.append(streamId, 'any', [foreign]);
+    });
+    const out = await runCandidate({ fork, policy: fixturePolicy(h.substrateDir) }, h.config(), ports, new HeuristicAgent());
+    expect(out.kind).toBe('submitted');
+    const events = await streamOf(fork.candidateId);
+    expect(events.filter((e) => e.id === foreign.id)).toHaveLength(1);
+    assertTraceBeforeAct(events);
+    const trace = foldTrace(events);
+    // Nothing recorded twice, nothing lost: every step once, with its outcome; one job request per job.
+    expect(trace.steps.every((st) => st && st.outcome)).toBe(true);
+    const intents = events.filter((e) => e.type === 'TraceStepRecorded' && (e.data as { phase: string }).phase === 'intent');
+    expect(intents).toHaveLength(trace.steps.length);
+    const ids = events.filter((e) => e.type === 'JobRequested').map((e) => (e.data as { spec: { jobId: string } }).spec.jobId);
+    expect(new Set(ids).size).toBe(ids.length);
+  });
+
+  it('stops, appending nothing more, when another worker replica took the candidate over', async () => {
+    const fork = h.fork(1, 12, { axis: 'learning-rate' });
+    const streamId = candidateStreamId(fork.candidateId);
+    const rival = createEvent(WorkerStarted, { candidateId: fork.candidateId, round: 1, workerId: 'w-rival', agentKind: 'heuristic', resumedFromStep: 0 }, { campaignId: 'camp', streamId, source: 'worker' });
+    const ports = portsInterfering(fork.candidateId, async (n) => {
+      if (n === 3) await h.store.append(streamId, 'any', [rival]);
+    });
+    await expect(runCandidate({ fork, policy: fixturePolicy(h.substrateDir) }, h.config(), ports, new HeuristicAgent())).rejects.toBeInstanceOf(LeaseLostError);
+    const events = await streamOf(fork.candidateId);
+    expect(events[events.length - 1].id).toBe(rival.id);
+    expect(events.filter((e) => e.type === 'JobRequested')).toHaveLength(0);
   });
 
   it('resumes from the trace after a crash at every step: same manifest, no job launched twice', async () => {
