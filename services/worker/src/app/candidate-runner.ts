@@ -101,20 +101,25 @@ export function defaultAgentFactory(settings: WorkerSettings): AgentFactory {
 export type RunnerOutcome = CandidateOutcome | { kind: 'lease-lost' } | { kind: 'failed-cleanly'; reason: string };
 
 /**
+ * How stale a replica's knowledge of a stop (CampaignAborted, BudgetExhausted) it did not hear about may be
+ * (another replica consumed the event).
+ */
+const STOP_CHECK_MS = 2_000;
+
+/**
  * Handles one CandidateForked: looks up the campaign's fixed settings and the policy revision the fork names,
  * then runs (or resumes, from the candidate's trace) the candidate to its end. Errors that a retry may cure
  * (database, a policy not recorded yet) propagate so the message is redelivered; on the last allowed delivery,
  * or when the candidate can never be worked, it is failed cleanly (WorkerFailed + failed manifest).
  */
-
-/** How stale a replica's knowledge of an abort it did not hear about may be (another replica consumed the event). */
-const ABORT_CHECK_MS = 2_000;
-
 export class CandidateRunner {
   readonly lookup: CampaignLookup;
-  /** Campaigns aborted while this process runs (CampaignAborted); their candidates stop before their next step. */
-  private readonly aborted = new Map<string, string>();
-  private readonly abortCheckedAt = new Map<string, number>();
+  /**
+   * Why each campaign's work stopped while this process runs (aborted, or a budget ran out mid-round); its
+   * candidates stop before their next step.
+   */
+  private readonly stopped = new Map<string, string>();
+  private readonly stopCheckedAt = new Map<string, number>();
 
   constructor(
     private readonly store: EventStore,
@@ -152,10 +157,10 @@ export class CandidateRunner {
       inputs = { fork, policy: await this.lookup.policy(e.campaignId, fork.policyRevision) };
       const agent = this.agents(campaign);
       // An abort recorded before this process started (or before this candidate came) is read from the log once.
-      await this.refreshAborted(e.campaignId);
+      await this.refreshStopped(e.campaignId);
       const stopRequested = async () => {
-        await this.refreshAborted(e.campaignId, ABORT_CHECK_MS);
-        return this.aborted.get(e.campaignId) ?? null;
+        await this.refreshStopped(e.campaignId, STOP_CHECK_MS);
+        return this.stopped.get(e.campaignId) ?? null;
       };
       return await runCandidate(inputs, config(agent.kind), ports, agent, { budget: this.budget(campaign), hooks: { stopRequested } });
     } catch (err) {
@@ -176,15 +181,15 @@ export class CandidateRunner {
 
   /** The campaign's work stops for `reason` (an abort, or a budget that ran out mid-round). */
   campaignStopped(campaignId: string, reason: string): void {
-    if (!this.aborted.has(campaignId)) this.aborted.set(campaignId, reason);
+    if (!this.stopped.has(campaignId)) this.stopped.set(campaignId, reason);
   }
 
-  /** Reads the log for the campaign's abort unless known, or (with `maxAgeMs`) unless checked that recently. */
-  private async refreshAborted(campaignId: string, maxAgeMs = 0): Promise<void> {
-    if (this.aborted.has(campaignId)) return;
+  /** Reads the log for the campaign's stop (abort or budget) unless known, or (with `maxAgeMs`) unless checked that recently. */
+  private async refreshStopped(campaignId: string, maxAgeMs = 0): Promise<void> {
+    if (this.stopped.has(campaignId)) return;
     const now = Date.now();
-    if (maxAgeMs > 0 && now - (this.abortCheckedAt.get(campaignId) ?? 0) < maxAgeMs) return;
-    this.abortCheckedAt.set(campaignId, now);
+    if (maxAgeMs > 0 && now - (this.stopCheckedAt.get(campaignId) ?? 0) < maxAgeMs) return;
+    this.stopCheckedAt.set(campaignId, now);
     const [e] = await this.store.readAll({ campaignId, types: [CampaignAborted.type, BudgetExhausted.type], limit: 1 });
     if (e && isEvent(e, CampaignAborted)) this.campaignAborted(campaignId, e.data.reason);
     else if (e && isEvent(e, BudgetExhausted)) this.campaignStopped(campaignId, budgetExhaustedReason(e.data));
