@@ -1,4 +1,5 @@
 import { isMap, isScalar, parseDocument, stringify, type Document } from 'yaml';
+import { BoundedMemo } from './memo';
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 
@@ -13,17 +14,10 @@ export function mergeRecipeYaml(yamlText: string, overlay: Record<string, unknow
   if (Object.keys(overlay).length === 0) return yamlText;
   // Every sandbox of a round merges the same standing recipe onto the same text: merged once per process (YAML
   // parsing was most of a fork's CPU). The key keeps the overlay's key order, which decides where new keys go.
-  const key = `${JSON.stringify(overlay)}\u0000${yamlText}`;
-  const hit = merged.get(key);
-  if (hit !== undefined) return hit;
-  const out = mergeOnce(yamlText, overlay);
-  if (merged.size >= MERGED_LIMIT) merged.delete(merged.keys().next().value as string);
-  merged.set(key, out);
-  return out;
+  return merged.get(`${JSON.stringify(overlay)}\u0000${yamlText}`, () => mergeOnce(yamlText, overlay));
 }
 
-const MERGED_LIMIT = 64;
-const merged = new Map<string, string>();
+const merged = new BoundedMemo<string>(64);
 
 function mergeOnce(yamlText: string, overlay: Record<string, unknown>): string {
   const doc = parseDocument(yamlText, { uniqueKeys: true });

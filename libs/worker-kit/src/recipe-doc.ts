@@ -1,5 +1,6 @@
 import * as YAML from 'yaml';
 import { canonicalJson, type RecipeChange, type RecipeDocument } from '@aevo/contracts';
+import { BoundedMemo } from '@aevo/substrate-kit';
 
 /** Dotted-path access into a recipe document ("optim.lr", "mix.equation"). */
 export function getPath(doc: unknown, dotted: string): unknown {
@@ -58,28 +59,14 @@ export function diffRecipe(before: RecipeDocument, after: RecipeDocument): Recip
 }
 
 /**
- * Parsed documents by their text, so that one recipe is parsed once per process: a candidate's steps parse the
- * same few texts again and again (open, every edit, its warnings, the manifest), and YAML parsing was the worker's
- * largest CPU cost (bench/campaign). Bounded; callers get copies, so nothing they do reaches the memo.
+ * Parsed once per text and process: a candidate's steps parse the same few texts again and again (open, every
+ * edit, its warnings, the manifest), and YAML parsing was the worker's largest CPU cost (bench/campaign). Callers
+ * get copies, so nothing they do reaches the memo.
  */
-export class ParseMemo<T> {
-  private readonly docs = new Map<string, T>();
-  constructor(private readonly limit = 256) {}
-  get(text: string, parse: (text: string) => T): T {
-    let doc = this.docs.get(text);
-    if (doc === undefined) {
-      doc = parse(text);
-      if (this.docs.size >= this.limit) this.docs.delete(this.docs.keys().next().value as string);
-      this.docs.set(text, doc);
-    }
-    return structuredClone(doc);
-  }
-}
-
-const recipes = new ParseMemo<RecipeDocument>();
+const recipes = new BoundedMemo<RecipeDocument>();
 
 export function parseRecipeYaml(text: string, file = 'recipe'): RecipeDocument {
-  return recipes.get(text, (t) => parseRecipeText(t, file));
+  return structuredClone(recipes.get(text, (t) => parseRecipeText(t, file)));
 }
 
 function parseRecipeText(text: string, file: string): RecipeDocument {

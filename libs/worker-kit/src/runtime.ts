@@ -19,11 +19,11 @@ import {
 } from '@aevo/contracts';
 import * as YAML from 'yaml';
 import type { z } from 'zod';
-import { renderEntrypoint } from '@aevo/substrate-kit';
+import { BoundedMemo, renderEntrypoint } from '@aevo/substrate-kit';
 import { matchingDeadEnd } from './dead-ends';
 import { buildManifest, type Submission } from './manifest-builder';
 import type { CandidateLog, EvaluationPort, EvaluationRequest, JobPort, JobTerminal, WorkerConfig, WorkerInputs } from './ports';
-import { applyToYaml, diffRecipe, ParseMemo, parseRecipeYaml } from './recipe-doc';
+import { applyToYaml, diffRecipe, parseRecipeYaml } from './recipe-doc';
 import { PathRefusedError, SandboxFiles } from './sandbox-files';
 import { criterionScore, describeCriterion, selectBest } from './selection';
 import {
@@ -108,7 +108,7 @@ interface StepOutcome {
 }
 
 /** Every candidate of a campaign opens the same substrate.yaml: parsed and validated once per process. */
-const substrateManifests = new ParseMemo<SubstrateManifest>(16);
+const substrateManifests = new BoundedMemo<SubstrateManifest>(16);
 
 const DEFAULT_BUDGET: RuntimeBudget = { maxToolCalls: 200, maxTokens: 2_000_000 };
 const OUTPUT_DIRS = ['runs', 'prepared'];
@@ -183,11 +183,13 @@ export class WorkerRuntime {
     let substrate: SubstrateManifest;
     try {
       const probe = new SandboxFiles(fork.data.sandboxPath, { editable: [], frozen: ['**'] });
-      substrate = substrateManifests.get(probe.readWhole('substrate.yaml'), (text) => {
-        const parsed = SubstrateManifest.safeParse(YAML.parse(text));
-        if (!parsed.success) throw new Error(describeIssues(zodIssues(parsed.error)));
-        return parsed.data;
-      });
+      substrate = structuredClone(
+        substrateManifests.get(probe.readWhole('substrate.yaml'), (text) => {
+          const parsed = SubstrateManifest.safeParse(YAML.parse(text));
+          if (!parsed.success) throw new Error(describeIssues(zodIssues(parsed.error)));
+          return parsed.data;
+        }),
+      );
     } catch (err) {
       throw new DomainError('INVALID_SANDBOX', `sandbox ${fork.data.sandboxPath} has no valid substrate.yaml: ${(err as Error).message}`, [
         { path: 'fork.sandboxPath', message: 'expected a forked substrate directory with substrate.yaml' },
