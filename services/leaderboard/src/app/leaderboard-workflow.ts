@@ -190,6 +190,7 @@ export class LeaderboardWorkflow {
     const privText = await fs.readFile(path.join(hidden, 'private.csv'), 'utf8');
     const pub = parseHiddenSplit(pubText, 'public.csv');
     const priv = parseHiddenSplit(privText, 'private.csv');
+    this.hiddenIdsCache.set(campaignId, { public: pub.map((r) => r.id), private: priv.map((r) => r.id) });
     await fs.writeFile(this.promptsPath(campaignId), promptsOnlyCsv(pub, priv));
     return { prompts: pub.length + priv.length, sha256: sha256Hex(`${pubText}\u0000${privText}`) };
   }
@@ -352,8 +353,11 @@ export class LeaderboardWorkflow {
     return this.decide(campaignId, { type: 'RecordPublicScore', submissionId, publicScore: scores.public.overall, publicDomains: domains(scores.public) }, cause);
   }
 
-  private hiddenIdsCache = new Map<string, { public: string[]; private: string[] }>();
-  /** The ids of each hidden half; the split never changes once published, so it is parsed once per campaign. */
+  private readonly hiddenIdsCache = new Map<string, { public: string[]; private: string[] }>();
+  /**
+   * The ids of each hidden half; the split never changes once published, so it is parsed once per campaign (when
+   * it is generated, or on the first submission a restarted process scores).
+   */
   private async hiddenIds(campaignId: string): Promise<{ public: string[]; private: string[] }> {
     const cached = this.hiddenIdsCache.get(campaignId);
     if (cached) return cached;
