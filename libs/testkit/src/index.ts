@@ -1,3 +1,4 @@
 export * from './decider-spec';
 export * from './infra';
 export * from './anthropic-messages-loopback';
+export * from './built-services';

@@ -11,7 +11,7 @@ import { OutboxRelay, PostgresEventStore } from '@aevo/eventstore';
 import { createServiceApp, type ServiceApp } from '@aevo/messaging';
 import { sampleCampaignLog } from '@aevo/projections';
 import { loadSubstrate, renderEntrypoint } from '@aevo/substrate-kit';
-import { createTestDb, createTestNatsNames, eventually, type TestDb, type TestNatsNames } from '@aevo/testkit';
+import { createTestDb, createTestNatsNames, eventually, requireBuiltServices, type TestDb, type TestNatsNames } from '@aevo/testkit';
 import { EvaluationModule } from '../src/evaluation.module';
 import { streamIdOf } from '../src/app/evaluation-workflow';
 
@@ -59,7 +59,7 @@ describe('evaluation service end to end (simulated substrate, real substrate + d
   }
 
   beforeAll(async () => {
-    execFileSync('npx', ['nx', 'run-many', '-t', 'build', '-p', '@aevo/substrate', '@aevo/dispatch', '--output-style=stream'], { cwd: ROOT, stdio: 'pipe' });
+    requireBuiltServices(ROOT, ['substrate', 'dispatch']);
     db = await createTestDb();
     names = createTestNatsNames();
     home = fs.mkdtempSync(path.join(os.tmpdir(), 'eval-int-'));

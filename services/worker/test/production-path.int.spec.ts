@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -8,7 +8,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { ResultManifest, RoundStarted, createEvent, type EventEnvelope, type RecipeDocument } from '@aevo/contracts';
 import { OutboxRelay, PostgresEventStore } from '@aevo/eventstore';
 import { createServiceApp, type ServiceApp } from '@aevo/messaging';
-import { createTestDb, createTestNatsNames, eventually, type TestDb, type TestNatsNames } from '@aevo/testkit';
+import { createTestDb, createTestNatsNames, eventually, requireBuiltServices, type TestDb, type TestNatsNames } from '@aevo/testkit';
 import { candidateStreamId, parseRecipeYaml, writeFixtureSubstrate } from '@aevo/worker-kit';
 import type { WorkerSettings } from '../src/app/settings';
 import { WorkerModule } from '../src/worker.module';
@@ -38,7 +38,7 @@ describe('worker on the production path: real substrate, dispatch and evaluation
   const logs: Record<string, string> = {};
 
   beforeAll(async () => {
-    execFileSync('npx', ['nx', 'run-many', '-t', 'build', '-p', ...SERVICES.map((s) => `@aevo/${s}`), '--outputStyle=static'], { cwd: ROOT, stdio: 'ignore', timeout: 480_000 });
+    requireBuiltServices(ROOT, SERVICES);
     db = await createTestDb();
     names = createTestNatsNames();
     store = await PostgresEventStore.open({ connectionString: db.url, schema: db.schema, poolSize: 6 });
