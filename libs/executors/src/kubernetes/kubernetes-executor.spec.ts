@@ -1,8 +1,10 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { JobSpec } from '@aevo/contracts';
+import { writeSubstrateFixture } from '@aevo/substrate-kit';
 import { eventually } from '@aevo/testkit';
+import { SANDBOX_BASE_ENV } from '../isolation';
 import { FakeKubeApiServer } from '../testing/fake-kube-api';
 import type { ExecutorEvent, JobOutcome } from '../types';
 import { kubeConfigFor } from './client';
@@ -13,12 +15,18 @@ jest.setTimeout(60_000);
 
 let fake: FakeKubeApiServer;
 let home: string;
+let sandbox: string;
 const executors: KubernetesExecutor[] = [];
+/** Any 64-hex id names a snapshot directory; planIsolation reads the substrate there. */
+const SNAPSHOT = 'ab'.repeat(32);
 
 beforeEach(async () => {
   fake = new FakeKubeApiServer();
   await fake.start();
-  home = mkdtempSync(join(tmpdir(), 'aevo-k8s-exec-'));
+  home = realpathSync(mkdtempSync(join(tmpdir(), 'aevo-k8s-exec-')));
+  writeSubstrateFixture(join(home, 'snapshots', SNAPSHOT));
+  sandbox = join(home, 'sandboxes', 'camp1-r2-c3');
+  cpSync(join(home, 'snapshots', SNAPSHOT), sandbox, { recursive: true });
 });
 
 afterEach(async () => {
@@ -33,17 +41,18 @@ function spec(jobId: string, over: Partial<JobSpec> = {}): JobSpec {
     candidateId: 'camp1-r2-c3',
     round: 2,
     entrypoint: 'train',
-    sandboxPath: join(home, 'sandboxes', 'camp1-r2-c3'),
+    sandboxPath: sandbox,
     argv: ['python', 'harness/train.py', '--recipe', 'recipe.yaml'],
     env: { AEVO_SEED: '7' },
     resources: { cpu: 4, memoryMiB: 16384, gpu: 2 },
     timeoutSeconds: 3600,
     priority: 'high',
+    isolation: { snapshotId: SNAPSHOT, outputs: ['checkpoints'], inputs: [] },
     ...over,
   };
 }
 
-function start() {
+function start(over: Partial<ConstructorParameters<typeof KubernetesExecutor>[0]> = {}) {
   const errors: Array<{ err: unknown; context: string }> = [];
   const ex = new KubernetesExecutor({
     kubeConfig: kubeConfigFor(fake.url, 'secret-token'),
@@ -59,6 +68,7 @@ function start() {
     logDir: join(home, 'logs'),
     reconnectMs: 50,
     onError: (err, context) => errors.push({ err, context }),
+    ...over,
   });
   executors.push(ex);
   const events: ExecutorEvent[] = [];
@@ -101,10 +111,12 @@ describe('KubernetesExecutor (against a loopback API server, through @kubernetes
       command: ['python', 'harness/train.py', '--recipe', 'recipe.yaml'],
       workingDir: '/var/lib/aevo/sandboxes/camp1-r2-c3',
       resources: { limits: { 'nvidia.com/gpu': '2', memory: '16384Mi' }, requests: { cpu: '4' } },
-      volumeMounts: [{ name: 'aevo-home', mountPath: '/var/lib/aevo' }],
     });
     expect(pod.containers[0].env).toContainEqual({ name: 'AEVO_SEED', value: '7' });
-    expect(pod.volumes).toEqual([{ name: 'aevo-home', persistentVolumeClaim: { claimName: 'aevo-home' } }]);
+    expect(pod.volumes).toEqual([
+      { name: 'aevo-home', persistentVolumeClaim: { claimName: 'aevo-home' } },
+      { name: 'tmp', emptyDir: {} },
+    ]);
 
     // Suspended by Kueue on creation: queued, nothing started.
     await eventually(() => fake.openWatches() > 0);
@@ -302,6 +314,131 @@ describe('KubernetesExecutor (against a loopback API server, through @kubernetes
     expect(out).toMatchObject({ status: 'failed', reason: 'executor-error' });
     expect(out.message).toContain('/elsewhere/sb');
     expect(fake.requests.some((q) => q.method === 'POST')).toBe(false);
+  });
+});
+
+type Mount = { name: string; mountPath: string; subPath?: string; readOnly?: boolean };
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const postedJobs = (): any[] => fake.requests.filter((q) => q.method === 'POST').map((q) => q.body);
+
+describe('KubernetesExecutor job sandbox (what the API server is sent)', () => {
+  it('runs the pod as nobody, without privileges, token, service links or a writable root filesystem', async () => {
+    const { ex } = start();
+    await ex.submit({ campaignId: 'camp1', spec: spec('locked-down', { env: { AEVO_SEED: '7', AEVO_SIZE: 'tiny' } }) });
+    const [body] = postedJobs();
+    expect(body.metadata.labels['aevo.dev/role']).toBe('job');
+    const pod = body.spec.template.spec;
+    expect(body.spec.template.metadata.labels['aevo.dev/role']).toBe('job'); // what the NetworkPolicy selects
+    expect(pod.automountServiceAccountToken).toBe(false);
+    expect(pod.enableServiceLinks).toBe(false);
+    expect(pod.securityContext).toEqual({ runAsNonRoot: true, runAsUser: 65534, runAsGroup: 65534, seccompProfile: { type: 'RuntimeDefault' } });
+    expect(pod.containers).toHaveLength(1);
+    const c = pod.containers[0];
+    expect(c.securityContext).toEqual({
+      runAsNonRoot: true,
+      runAsUser: 65534,
+      runAsGroup: 65534,
+      privileged: false,
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      capabilities: { drop: ['ALL'] },
+      seccompProfile: { type: 'RuntimeDefault' },
+    });
+    // The clean base, what the spec names, the job id: nothing else, and nothing from config maps or secrets.
+    expect(Object.fromEntries(c.env.map((e: { name: string; value: string }) => [e.name, e.value]))).toEqual({
+      ...SANDBOX_BASE_ENV,
+      AEVO_SEED: '7',
+      AEVO_SIZE: 'tiny',
+      AEVO_JOB_ID: 'locked-down',
+    });
+    expect(c.env.every((e: object) => Object.keys(e).sort().join() === 'name,value')).toBe(true); // no valueFrom
+    expect(c.envFrom).toBeUndefined();
+    expect(JSON.stringify(body)).not.toMatch(/secret/i);
+    expect(c.volumeMounts).toContainEqual({ name: 'tmp', mountPath: '/tmp', readOnly: false });
+    expect(pod.volumes.map((v: { name: string }) => v.name)).toEqual(['aevo-home', 'tmp']);
+  });
+
+  it('mounts sub-paths only: the sandbox and the snapshot\'s pinned paths read-only, the outputs writable, the inputs read-only', async () => {
+    mkdirSync(join(home, 'leaderboard', 'hidden'), { recursive: true });
+    writeFileSync(join(home, 'leaderboard', 'hidden', 'prompts.csv'), 'id,prompt\n');
+    const { ex, finished } = start();
+    await ex.submit({
+      campaignId: 'camp1',
+      spec: spec('mounted', {
+        entrypoint: 'predict',
+        isolation: { snapshotId: SNAPSHOT, outputs: ['out/predictions', join(home, 'runs', 'mounted')], inputs: [join(home, 'leaderboard', 'hidden', 'prompts.csv')] },
+      }),
+    });
+    const [body] = postedJobs();
+    expect(body).toBeDefined();
+    const c = body.spec.template.spec.containers[0];
+    const sb = '/var/lib/aevo/sandboxes/camp1-r2-c3';
+    expect(c.workingDir).toBe(sb);
+    const shared = (c.volumeMounts as Mount[]).filter((m) => m.name === 'aevo-home');
+    // Never the whole volume: every mount of the shared claim names a sub-path.
+    expect(shared.every((m) => typeof m.subPath === 'string' && m.subPath.length > 0)).toBe(true);
+    expect(shared.some((m) => m.mountPath === '/var/lib/aevo')).toBe(false);
+    const snap = `snapshots/${SNAPSHOT}`;
+    expect([...shared].sort((a, b) => a.mountPath.localeCompare(b.mountPath))).toEqual(
+      [
+        { name: 'aevo-home', mountPath: sb, subPath: 'sandboxes/camp1-r2-c3', readOnly: true },
+        // Pinned (non-editable) paths of the fixture, from the snapshot: the editable recipe.yaml and pipeline/ are not.
+        { name: 'aevo-home', mountPath: `${sb}/README.md`, subPath: `${snap}/README.md`, readOnly: true },
+        { name: 'aevo-home', mountPath: `${sb}/base`, subPath: `${snap}/base`, readOnly: true },
+        { name: 'aevo-home', mountPath: `${sb}/harness`, subPath: `${snap}/harness`, readOnly: true },
+        { name: 'aevo-home', mountPath: `${sb}/substrate.yaml`, subPath: `${snap}/substrate.yaml`, readOnly: true },
+        { name: 'aevo-home', mountPath: `${sb}/out/predictions`, subPath: 'sandboxes/camp1-r2-c3/out/predictions', readOnly: false },
+        { name: 'aevo-home', mountPath: '/var/lib/aevo/runs/mounted', subPath: 'runs/mounted', readOnly: false },
+        { name: 'aevo-home', mountPath: '/var/lib/aevo/leaderboard/hidden/prompts.csv', subPath: 'leaderboard/hidden/prompts.csv', readOnly: true },
+      ].sort((a, b) => a.mountPath.localeCompare(b.mountPath)),
+    );
+    expect(shared.filter((m) => !m.readOnly).map((m) => m.subPath).sort()).toEqual(['runs/mounted', 'sandboxes/camp1-r2-c3/out/predictions']);
+    // Parents before what they hold, so the pinned paths and outputs land on top of the sandbox.
+    const at = (p: string) => shared.findIndex((m) => m.mountPath === p);
+    expect(at(sb)).toBeLessThan(Math.min(at(`${sb}/harness`), at(`${sb}/out/predictions`)));
+    // The outputs exist before the Job does, writable by the job's uid (owned by it, or open to it).
+    for (const dir of [join(sandbox, 'out', 'predictions'), join(home, 'runs', 'mounted')]) {
+      const st = statSync(dir);
+      expect(st.isDirectory()).toBe(true);
+      expect(st.uid === 65534 || (st.mode & 0o777) === 0o777).toBe(true);
+    }
+    fake.admit(kubernetesJobName('mounted'));
+    fake.exit(kubernetesJobName('mounted'), 0);
+    expect(await finished('mounted')).toMatchObject({ status: 'succeeded' });
+  });
+
+  it('takes the uid, gid, fsGroup and /tmp size from its configuration', async () => {
+    const { ex } = start({ runAsUser: 1001, runAsGroup: 1002, fsGroup: 1003, tmpSizeLimit: '2Gi' });
+    await ex.submit({ campaignId: 'camp1', spec: spec('configured') });
+    const pod = postedJobs()[0].spec.template.spec;
+    expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 1001, runAsGroup: 1002, fsGroup: 1003, fsGroupChangePolicy: 'OnRootMismatch' });
+    expect(pod.containers[0].securityContext).toMatchObject({ runAsUser: 1001, runAsGroup: 1002 });
+    expect(pod.volumes).toContainEqual({ name: 'tmp', emptyDir: { sizeLimit: '2Gi' } });
+    const st = statSync(join(sandbox, 'checkpoints'));
+    expect(st.uid === 1001 || (st.mode & 0o777) === 0o777).toBe(true);
+  });
+
+  const elsewhere = () => realpathSync(mkdtempSync(join(tmpdir(), 'aevo-k8s-elsewhere-')));
+  it.each([
+    ['an output under a pinned path', () => ({ isolation: { snapshotId: SNAPSHOT, outputs: ['harness/out'], inputs: [] } }), 'isolation.outputs.0', 'harness/out'],
+    ['an unknown snapshot', () => ({ isolation: { snapshotId: 'cd'.repeat(32), outputs: ['checkpoints'], inputs: [] } }), 'isolation.snapshotId', 'cd'.repeat(32)],
+    ['a sandbox outside AEVO_HOME', () => ({ sandboxPath: elsewhere() }), 'sandboxPath', 'aevo-k8s-elsewhere-'],
+    ['an output in a private directory of AEVO_HOME', () => ({ isolation: { snapshotId: SNAPSHOT, outputs: [join(home, 'logs', 'x')], inputs: [] } }), 'isolation.outputs.0', 'logs'],
+    ['a missing input', () => ({ isolation: { snapshotId: SNAPSHOT, outputs: ['checkpoints'], inputs: [join(home, 'nope.csv')] } }), 'isolation.inputs.0', 'nope.csv'],
+  ])('refuses %s: no Job, a failed outcome naming the field', async (_what, over, field, mentions) => {
+    const { ex, finished, errors } = start();
+    const s = spec('refused', over());
+    const r = await ex.submit({ campaignId: 'camp1', spec: s });
+    expect(r.accepted).toBe(true);
+    const out = await finished('refused');
+    expect(out).toMatchObject({ status: 'failed', reason: 'executor-error', exitCode: null });
+    expect(out.message).toContain(field);
+    expect(out.message).toContain(mentions);
+    expect(fake.requests.some((q) => q.method === 'POST')).toBe(false);
+    expect(fake.jobNames()).toEqual([]);
+    expect(existsSync(join(sandbox, 'checkpoints'))).toBe(false); // nothing prepared for a refused job
+    expect(errors).toEqual([]);
+    if (s.sandboxPath !== sandbox) rmSync(s.sandboxPath, { recursive: true, force: true });
   });
 });
 

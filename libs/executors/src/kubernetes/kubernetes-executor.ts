@@ -1,12 +1,13 @@
-import { appendFileSync, existsSync, mkdirSync } from 'node:fs';
+import { appendFileSync, chmodSync, chownSync, existsSync, mkdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Writable } from 'node:stream';
 import type * as K8s from '@kubernetes/client-node';
 import { EventDelivery } from '../delivery';
+import { planIsolation, prepareOutputs, type IsolationPlan } from '../isolation';
 import { DIVERGED_EXIT_CODE, logHasDivergedLine, readLogTail } from '../log-file';
 import type { CancelResult, Executor, ExecutorEvent, ExecutorJob, ExecutorListener, FailureReason, JobOutcome, JobPhase, JobView, SubmitResult } from '../types';
 import { loadClientNode } from './client';
-import { ANNOTATIONS, buildJobManifest, CONTAINER_NAME, managedSelector, type KubernetesJobConfig } from './manifest';
+import { ANNOTATIONS, buildJobManifest, CONTAINER_NAME, jobIds, managedSelector, type KubernetesJobConfig } from './manifest';
 import { gpuCountOf, isoOf, observeJob, type JobObject, type ObservedJob } from './observe';
 import { kubernetesJobName } from './names';
 
@@ -129,7 +130,12 @@ export class KubernetesExecutor implements Executor {
     const t = this.track(spec.jobId, job.campaignId, kubernetesJobName(spec.jobId), spec.resources.gpu);
     let body: Record<string, unknown>;
     try {
-      body = buildJobManifest(this.opts, job);
+      // Dispatch sees AEVO_HOME (sandboxRoot), so it resolves the boundary here and creates the outputs before any
+      // pod exists; a spec whose isolation is refused fails without a Job.
+      const plan = planIsolation(spec, this.opts.sandboxRoot);
+      prepareOutputs(plan);
+      grantOutputs(plan, jobIds(this.opts));
+      body = buildJobManifest(this.opts, job, plan);
     } catch (err) {
       await this.finishWith(t, { status: 'failed', reason: 'executor-error', exitCode: null, message: (err as Error).message }, null);
       return { accepted: true, queuePosition: 0, view: this.toView(t) };
@@ -580,6 +586,20 @@ function apiMessage(err: unknown): string {
 
 const round3 = (x: number) => Math.round(x * 1000) / 1000;
 
+/**
+ * Makes each output directory writable by the job's uid, which owns nothing else on the volume: chowned to it when
+ * dispatch runs as root, else opened to everyone (0777) — only this job's pod mounts it writable, other pods can at
+ * most see it through a read-only mount.
+ */
+export function grantOutputs(plan: IsolationPlan, ids: { uid: number; gid: number }): void {
+  for (const out of plan.outputs) {
+    const st = statSync(out);
+    if (st.uid === ids.uid) continue;
+    if (process.getuid?.() === 0) chownSync(out, ids.uid, ids.gid);
+    else if ((st.mode & 0o777) !== 0o777) chmodSync(out, 0o777);
+  }
+}
+
 /** Kubernetes executor settings from the environment; throws naming the missing variable. */
 export function kubernetesJobConfigFromEnv(env: NodeJS.ProcessEnv = process.env): KubernetesJobConfig {
   const need = (name: string): string => {
@@ -595,6 +615,13 @@ export function kubernetesJobConfigFromEnv(env: NodeJS.ProcessEnv = process.env)
     if (!Number.isInteger(n) || n < 0) throw new Error(`${name}: expected a non-negative integer, got "${raw}"`);
     return n;
   };
+  const id = (name: string): number | undefined => {
+    const raw = env[name];
+    if (!raw) return undefined;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n <= 0) throw new Error(`${name}: expected a positive integer (jobs never run as root), got "${raw}"`);
+    return n;
+  };
   const home = env.AEVO_HOME || '.aevo';
   return {
     namespace: env.AEVO_K8S_NAMESPACE || 'aevo-jobs',
@@ -608,5 +635,9 @@ export function kubernetesJobConfigFromEnv(env: NodeJS.ProcessEnv = process.env)
     ttlSecondsAfterFinished: int('AEVO_K8S_TTL_SECONDS', 86_400),
     serviceAccountName: env.AEVO_K8S_JOB_SERVICE_ACCOUNT || undefined,
     instance: env.AEVO_K8S_INSTANCE || 'default',
+    runAsUser: id('AEVO_K8S_JOB_UID'),
+    runAsGroup: id('AEVO_K8S_JOB_GID'),
+    fsGroup: id('AEVO_K8S_JOB_FS_GROUP'),
+    tmpSizeLimit: env.AEVO_K8S_JOB_TMP_SIZE_LIMIT || undefined,
   };
 }

@@ -1,4 +1,5 @@
 import { isAbsolute, posix, relative, resolve, sep } from 'node:path';
+import { IsolationRefused, JOB_GID, JOB_UID, SANDBOX_BASE_ENV, type IsolationPlan } from '../isolation';
 import type { ExecutorJob } from '../types';
 import { kubernetesJobName, labelValue } from './names';
 
@@ -12,7 +13,11 @@ export const LABELS = {
   managedBy: 'aevo.dev/managed-by',
   /** Separates several aevo installations sharing a namespace. */
   instance: 'aevo.dev/dispatch-instance',
+  /** On every job pod: what the NetworkPolicy in deploy/k8s selects to cut the pod off the network. */
+  role: 'aevo.dev/role',
 } as const;
+
+export const JOB_ROLE = 'job';
 
 /** Exact ids (labels may be shortened to fit 63 chars). */
 export const ANNOTATIONS = {
@@ -27,6 +32,7 @@ export const ANNOTATIONS = {
 export const MANAGED_BY = 'aevo-dispatch';
 export const CONTAINER_NAME = 'job';
 export const VOLUME_NAME = 'aevo-home';
+export const TMP_VOLUME_NAME = 'tmp';
 
 export interface KubernetesJobConfig {
   namespace: string;
@@ -52,6 +58,16 @@ export interface KubernetesJobConfig {
   instance?: string;
   /** Create Jobs suspended (Kueue's webhook does it anyway for queued Jobs; useful without the webhook). */
   createSuspended?: boolean;
+  /** uid and gid the job's container runs as (default 65534, nobody: it owns nothing on the shared volume). */
+  runAsUser?: number;
+  runAsGroup?: number;
+  /**
+   * Pod fsGroup; unset by default because the kubelet then chowns the whole shared volume (not just the mounted
+   * sub-paths) on volumes that support ownership management. Output directories are made writable by dispatch instead.
+   */
+  fsGroup?: number;
+  /** Size limit of the pod's private /tmp (an emptyDir), e.g. "8Gi"; unset → bounded only by the node. */
+  tmpSizeLimit?: string;
 }
 
 export const DEFAULT_BACKOFF_LIMIT = 1;
@@ -67,13 +83,79 @@ export function podWorkingDir(cfg: Pick<KubernetesJobConfig, 'sandboxRoot' | 'mo
   return posix.join(cfg.mountPath, ...rel.split(sep).filter(Boolean));
 }
 
+/** The uid and gid job containers run as. */
+export function jobIds(cfg: Pick<KubernetesJobConfig, 'runAsUser' | 'runAsGroup'>): { uid: number; gid: number } {
+  return { uid: cfg.runAsUser ?? JOB_UID, gid: cfg.runAsGroup ?? JOB_GID };
+}
+
+export interface PodVolumeMount {
+  name: string;
+  mountPath: string;
+  subPath?: string;
+  readOnly: boolean;
+}
+
+/**
+ * The shared volume mounted piece by piece (subPath only, never whole), from an isolation plan: the sandbox read-only,
+ * each pinned path from the snapshot read-only over the sandbox's copy, each output writable, each input read-only —
+ * each at the path the job's argv names (AEVO_HOME seen at `mountPath`). Nothing else of AEVO_HOME is in the pod.
+ * Listed shallowest first (as container runtimes order them anyway), so nested mounts cover the sandbox.
+ */
+export function podMounts(cfg: Pick<KubernetesJobConfig, 'sandboxRoot' | 'mountPath'>, sandboxPath: string, plan: IsolationPlan): { workingDir: string; volumeMounts: PodVolumeMount[] } {
+  // The argv was rendered with the spec's sandbox path, so the sandbox appears where that path maps to, even if the
+  // real directory differs (a symlink inside AEVO_HOME); everything else maps by its real path under AEVO_HOME.
+  const workingDir = podWorkingDir(cfg, sandboxPath);
+  const subPath = (hostPath: string, field: string): string => {
+    const rel = relative(plan.home, hostPath);
+    if (rel === '' || rel.startsWith('..') || isAbsolute(rel))
+      throw new IsolationRefused(`job isolation refused: ${field}: ${hostPath} is not inside AEVO_HOME (${plan.home}), so no pod can mount it`, [
+        { path: field, message: `${hostPath} is not inside AEVO_HOME (${plan.home})` },
+      ]);
+    return rel.split(sep).join('/');
+  };
+  const podPath = (hostPath: string, field: string): string => {
+    const inSandbox = relative(plan.sandbox, hostPath);
+    if (inSandbox === '') return workingDir;
+    if (!inSandbox.startsWith('..') && !isAbsolute(inSandbox)) return posix.join(workingDir, ...inSandbox.split(sep));
+    return posix.join(cfg.mountPath, subPath(hostPath, field));
+  };
+  const byPath = new Map<string, PodVolumeMount>();
+  const add = (m: Omit<PodVolumeMount, 'name'>) => {
+    byPath.delete(m.mountPath); // one mount per path (the API rejects duplicates); the later, as with bwrap, wins
+    byPath.set(m.mountPath, { name: VOLUME_NAME, ...m });
+  };
+  add({ mountPath: workingDir, subPath: subPath(plan.sandbox, 'sandboxPath'), readOnly: true });
+  for (const p of plan.pinned)
+    add({ mountPath: posix.join(workingDir, ...p.split('/')), subPath: posix.join(subPath(plan.snapshot, 'isolation.snapshotId'), p), readOnly: true });
+  plan.outputs.forEach((out, i) => add({ mountPath: podPath(out, `isolation.outputs.${i}`), subPath: subPath(out, `isolation.outputs.${i}`), readOnly: false }));
+  plan.inputs.forEach((inp, i) => {
+    // An input inside the sandbox is already visible read-only there (and must not cover a pinned path with the
+    // sandbox's own copy).
+    const rel = relative(plan.sandbox, inp);
+    if (rel === '' || (!rel.startsWith('..') && !isAbsolute(rel))) return;
+    add({ mountPath: podPath(inp, `isolation.inputs.${i}`), subPath: subPath(inp, `isolation.inputs.${i}`), readOnly: true });
+  });
+  const depth = (m: PodVolumeMount) => m.mountPath.split('/').length;
+  return { workingDir, volumeMounts: [...byPath.values()].sort((a, b) => depth(a) - depth(b)) };
+}
+
+/** The job's environment: the clean sandbox base, what the spec names, and its id. Nothing from the image's config maps or secrets. */
+export function jobEnv(spec: ExecutorJob['spec']): Array<{ name: string; value: string }> {
+  const env: Record<string, string> = { ...SANDBOX_BASE_ENV, ...spec.env, AEVO_JOB_ID: spec.jobId };
+  return Object.entries(env).map(([name, value]) => ({ name, value }));
+}
+
 /** Label selector of every Job this dispatch installation manages. */
 export function managedSelector(cfg: Pick<KubernetesJobConfig, 'instance'>): string {
   return `${LABELS.managedBy}=${MANAGED_BY},${LABELS.instance}=${labelValue(cfg.instance ?? 'default')}`;
 }
 
-/** The batch/v1 Job for a job spec (plain JSON, as the API server takes it). */
-export function buildJobManifest(cfg: KubernetesJobConfig, job: ExecutorJob): Record<string, unknown> {
+/**
+ * The batch/v1 Job for a job spec (plain JSON, as the API server takes it), enclosed by its isolation plan: non-root,
+ * no capabilities, no privilege escalation, read-only root filesystem, RuntimeDefault seccomp, no service-account
+ * token, no service environment variables, a private /tmp, and only the plan's sub-paths of the shared volume.
+ */
+export function buildJobManifest(cfg: KubernetesJobConfig, job: ExecutorJob, plan: IsolationPlan): Record<string, unknown> {
   const { spec, campaignId } = job;
   const name = kubernetesJobName(spec.jobId);
   const labels: Record<string, string> = {
@@ -84,18 +166,16 @@ export function buildJobManifest(cfg: KubernetesJobConfig, job: ExecutorJob): Re
     [LABELS.entrypoint]: spec.entrypoint,
     [LABELS.managedBy]: MANAGED_BY,
     [LABELS.instance]: labelValue(cfg.instance ?? 'default'),
+    [LABELS.role]: JOB_ROLE,
   };
   const priorityClass = cfg.priorityClasses?.[spec.priority];
   if (priorityClass) labels[LABELS.priorityClass] = priorityClass;
   const memory = `${spec.resources.memoryMiB}Mi`;
   const limits: Record<string, string> = { memory };
   if (spec.resources.gpu > 0) limits['nvidia.com/gpu'] = String(spec.resources.gpu);
-  // As on the local executor: no bytecode caches written into the sandbox unless the spec says otherwise.
-  const env = [
-    ...('PYTHONDONTWRITEBYTECODE' in spec.env ? [] : [{ name: 'PYTHONDONTWRITEBYTECODE', value: '1' }]),
-    ...Object.entries(spec.env).map(([name, value]) => ({ name, value })),
-    { name: 'AEVO_JOB_ID', value: spec.jobId },
-  ];
+  const { workingDir, volumeMounts } = podMounts(cfg, spec.sandboxPath, plan);
+  const { uid, gid } = jobIds(cfg);
+  const seccompProfile = { type: 'RuntimeDefault' };
   return {
     apiVersion: 'batch/v1',
     kind: 'Job',
@@ -126,23 +206,48 @@ export function buildJobManifest(cfg: KubernetesJobConfig, job: ExecutorJob): Re
         ],
       },
       template: {
-        metadata: { labels: { [LABELS.managedBy]: MANAGED_BY, [LABELS.job]: labels[LABELS.job], [LABELS.candidate]: labels[LABELS.candidate] } },
+        metadata: {
+          labels: { [LABELS.managedBy]: MANAGED_BY, [LABELS.job]: labels[LABELS.job], [LABELS.candidate]: labels[LABELS.candidate], [LABELS.role]: JOB_ROLE },
+        },
         spec: {
           restartPolicy: 'Never', // required by podFailurePolicy; retries are new pods, counted by backoffLimit
           ...(cfg.serviceAccountName ? { serviceAccountName: cfg.serviceAccountName } : {}),
+          // Candidate code must not reach the API server as anyone, nor learn the cluster's services from env.
+          automountServiceAccountToken: false,
+          enableServiceLinks: false,
+          securityContext: {
+            runAsNonRoot: true,
+            runAsUser: uid,
+            runAsGroup: gid,
+            ...(cfg.fsGroup !== undefined ? { fsGroup: cfg.fsGroup, fsGroupChangePolicy: 'OnRootMismatch' } : {}),
+            seccompProfile,
+          },
           containers: [
             {
               name: CONTAINER_NAME,
               image: cfg.image,
               ...(cfg.imagePullPolicy ? { imagePullPolicy: cfg.imagePullPolicy } : {}),
               command: spec.argv,
-              workingDir: podWorkingDir(cfg, spec.sandboxPath),
-              env,
+              workingDir,
+              env: jobEnv(spec),
               resources: { requests: { cpu: String(spec.resources.cpu), memory }, limits },
-              volumeMounts: [{ name: VOLUME_NAME, mountPath: cfg.mountPath }],
+              securityContext: {
+                runAsNonRoot: true,
+                runAsUser: uid,
+                runAsGroup: gid,
+                privileged: false,
+                allowPrivilegeEscalation: false,
+                readOnlyRootFilesystem: true,
+                capabilities: { drop: ['ALL'] },
+                seccompProfile,
+              },
+              volumeMounts: [...volumeMounts, { name: TMP_VOLUME_NAME, mountPath: '/tmp', readOnly: false }],
             },
           ],
-          volumes: [{ name: VOLUME_NAME, persistentVolumeClaim: { claimName: cfg.pvcClaimName } }],
+          volumes: [
+            { name: VOLUME_NAME, persistentVolumeClaim: { claimName: cfg.pvcClaimName } },
+            { name: TMP_VOLUME_NAME, emptyDir: cfg.tmpSizeLimit ? { sizeLimit: cfg.tmpSizeLimit } : {} },
+          ],
         },
       },
     },

@@ -260,6 +260,8 @@ export class FakeKubeApiServer {
     const name = body?.metadata?.name;
     if (!name || body.kind !== 'Job') return send(422, status(422, 'Invalid', 'Job.batch is invalid: metadata.name: Required value'));
     if (name.length > 63) return send(422, status(422, 'Invalid', `Job.batch "${name}" is invalid: metadata.name: must be no more than 63 characters`));
+    const invalid = invalidPodTemplate(body.spec?.template?.spec);
+    if (invalid) return send(422, status(422, 'Invalid', `Job.batch "${name}" is invalid: ${invalid}`));
     const key = `${ns}/${name}`;
     if (this.jobs.has(key)) return send(409, status(409, 'AlreadyExists', `jobs.batch "${name}" already exists`));
     const job: Json = JSON.parse(JSON.stringify(body));
@@ -366,6 +368,23 @@ export class FakeKubeApiServer {
     if (propagationPolicy !== 'Orphan') this.deletePods(job);
     this.record('DELETED', job);
   }
+}
+
+/** The part of the API server's pod validation that volume mounts depend on (what a wrong manifest would hit first). */
+function invalidPodTemplate(pod: Json | undefined): string | null {
+  const volumes = new Set<string>(((pod?.volumes ?? []) as Json[]).map((v) => v.name));
+  for (const [i, c] of ((pod?.containers ?? []) as Json[]).entries()) {
+    const seen = new Set<string>();
+    for (const [j, m] of ((c.volumeMounts ?? []) as Json[]).entries()) {
+      const at = `spec.template.spec.containers[${i}].volumeMounts[${j}]`;
+      if (!volumes.has(m.name)) return `${at}.name: Not found: "${m.name}"`;
+      if (seen.has(m.mountPath)) return `${at}.mountPath: Invalid value: "${m.mountPath}": must be unique`;
+      seen.add(m.mountPath);
+      if (m.subPath !== undefined && (m.subPath.startsWith('/') || m.subPath.split('/').includes('..')))
+        return `${at}.subPath: Invalid value: "${m.subPath}": must be a relative path without '..'`;
+    }
+  }
+  return null;
 }
 
 function nsToRfc3339(ns: bigint): string {
