@@ -11,3 +11,5 @@ export * from './kubernetes/observe';
 export * from './kubernetes/client';
 export * from './kubernetes/kubernetes-executor';
 export * from './testing/fake-kube-api';
+export * from './isolation';
+export * from './testing/job-home';

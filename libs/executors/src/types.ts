@@ -1,6 +1,7 @@
 import type { JobSpec } from '@aevo/contracts';
 
 export type ExecutorKind = 'local' | 'kubernetes';
+export type JobIsolationKind = 'bubblewrap' | 'kubernetes-pod' | 'none';
 
 /** What an executor runs: the validated spec of `JobRequested` plus the campaign it belongs to. */
 export interface ExecutorJob {
@@ -30,7 +31,17 @@ export interface JobOutcome {
 }
 
 export type ExecutorEvent =
-  | { type: 'started'; jobId: string; campaignId: string; slot: string | null; handle: string; attempt: number; startedAt: string }
+  | {
+      type: 'started';
+      jobId: string;
+      campaignId: string;
+      slot: string | null;
+      handle: string;
+      attempt: number;
+      startedAt: string;
+      /** The boundary the job runs in (recorded in JobStarted). */
+      isolation?: JobIsolationKind;
+    }
   | { type: 'preempted'; jobId: string; campaignId: string; reason: string }
   | { type: 'finished'; jobId: string; campaignId: string; outcome: JobOutcome };
 

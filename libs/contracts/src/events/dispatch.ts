@@ -1,7 +1,28 @@
 import { z } from 'zod';
 import { defineEvent } from '../envelope';
 import { EntrypointName, JobResources } from '../substrate';
-import { Slug } from '../ids';
+import { Sha256, Slug } from '../ids';
+
+/**
+ * What a job may touch besides the read-only system: its sandbox read-only, the snapshot's pinned paths bound
+ * read-only over the sandbox's own copies, its declared outputs writable, and named inputs read-only. The executor
+ * enforces it by mounts (bubblewrap locally, volume mounts on Kubernetes); nothing else of AEVO_HOME is visible.
+ */
+export const JobIsolation = z
+  .object({
+    /** The snapshot the sandbox was forked from (`<AEVO_HOME>/snapshots/<id>`), the source of every pinned path. */
+    snapshotId: Sha256,
+    /**
+     * Directories the job may write — its declared outputs only (prepare-data its data directory, train its
+     * checkpoints directory, evaluate its scores directory). Sandbox-relative, or absolute under AEVO_HOME outside
+     * the snapshots, sandboxes, logs and dispatch directories. Created before the job starts.
+     */
+    outputs: z.array(z.string().min(1).max(1000)).min(1).max(8),
+    /** Files or directories outside the sandbox the job may read (e.g. the hidden prompts predict answers). */
+    inputs: z.array(z.string().min(1).max(1000)).max(8).default([]),
+  })
+  .strict();
+export type JobIsolation = z.infer<typeof JobIsolation>;
 
 export const JobSpec = z
   .object({
@@ -16,6 +37,7 @@ export const JobSpec = z
     resources: JobResources,
     timeoutSeconds: z.number().int().positive(),
     priority: z.enum(['low', 'normal', 'high']).default('normal'),
+    isolation: JobIsolation,
   })
   .strict();
 export type JobSpec = z.infer<typeof JobSpec>;
@@ -53,6 +75,11 @@ export const JobStarted = defineEvent(
       slot: z.string().nullable(),
       handle: z.string().describe('pid/pgid for local, Job name for Kubernetes'),
       attempt: z.number().int().min(1),
+      /**
+       * The boundary the job ran in: a bubblewrap sandbox, a locked-down Kubernetes pod, or none — only when the
+       * operator ran dispatch with AEVO_UNSANDBOXED_JOBS set, which every job started that way records here.
+       */
+      isolation: z.enum(['bubblewrap', 'kubernetes-pod', 'none']),
     })
     .strict(),
 );

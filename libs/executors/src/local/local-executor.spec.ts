@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { eventually } from '@aevo/testkit';
 import type { JobSpec } from '@aevo/contracts';
 import type { ExecutorEvent, JobOutcome } from '../types';
+import { forkJobSandbox, writeJobSnapshot } from '../testing/job-home';
 import { LocalExecutor, type LocalExecutorOptions } from './local-executor';
 import { isProcessAlive } from './proc';
 
@@ -11,12 +12,18 @@ jest.setTimeout(60_000);
 
 let root: string;
 let sandbox: string;
+/** The jobs' one writable directory (the sandbox itself is read-only to a sandboxed job). */
+let out: string;
+let snapshotId: string;
 const executors: LocalExecutor[] = [];
 
 beforeEach(() => {
   root = mkdtempSync(join(tmpdir(), 'aevo-local-exec-'));
-  sandbox = join(root, 'sandbox');
-  mkdirSync(sandbox);
+  const snap = writeJobSnapshot(root);
+  snapshotId = snap.snapshotId;
+  sandbox = forkJobSandbox(snap.snapshotPath, join(root, 'sandbox'));
+  out = join(sandbox, 'out');
+  mkdirSync(out);
 });
 
 afterEach(async () => {
@@ -42,6 +49,7 @@ function spec(jobId: string, script: string, over: Partial<JobSpec> = {}): JobSp
     resources: { cpu: 1, memoryMiB: 256, gpu: 0 },
     timeoutSeconds: 60,
     priority: 'normal',
+    isolation: { snapshotId, outputs: ['out'], inputs: [] },
     ...over,
   };
 }
@@ -63,19 +71,21 @@ function start(opts: Partial<LocalExecutorOptions> = {}) {
 
 const readPid = (path: string) => eventually(() => (existsSync(path) ? Number(readFileSync(path, 'utf8').trim()) || undefined : undefined));
 
+// Tests that read the pids a job prints run with sandbox 'none': inside a sandbox's pid namespace a job sees its
+// own pids, not the host's (the sandboxed process tree is covered by the bubblewrap tests below).
 describe('LocalExecutor', () => {
   it('runs a job in its sandbox, captures its log to a file and reports the tail', async () => {
     const { ex, events, finished } = start();
     await ex.recover();
     const r = await ex.submit({ campaignId: 'camp', spec: spec('ok-1', 'pwd; for i in 1 2 3 4 5; do echo line-$i; done; echo "gpus=[$CUDA_VISIBLE_DEVICES] pyc=[$PYTHONDONTWRITEBYTECODE]"', { env: { FOO: 'bar' } }) });
     expect(r.accepted).toBe(true);
-    const out = await finished('ok-1');
-    expect(out).toMatchObject({ status: 'succeeded', exitCode: 0, reason: null, gpuCount: 0, budgetUnit: 'cpu-slot-seconds' });
-    expect(out.logPath).toBe(join(root, 'logs', 'ok-1.log'));
-    const log = readFileSync(out.logPath!, 'utf8');
+    const outcome = await finished('ok-1');
+    expect(outcome).toMatchObject({ status: 'succeeded', exitCode: 0, reason: null, gpuCount: 0, budgetUnit: 'cpu-slot-seconds' });
+    expect(outcome.logPath).toBe(join(root, 'logs', 'ok-1.log'));
+    const log = readFileSync(outcome.logPath!, 'utf8');
     expect(log.split('\n')[0]).toBe(sandbox);
-    expect(out.logTail).toContain('line-5');
-    expect(out.logTail).toContain('gpus=[] pyc=[1]');
+    expect(outcome.logTail).toContain('line-5');
+    expect(outcome.logTail).toContain('gpus=[] pyc=[1]');
     const started = events.find((e) => e.type === 'started');
     expect(started).toMatchObject({ type: 'started', jobId: 'ok-1', slot: 'cpu:0', attempt: 1 });
     expect(events.findIndex((e) => e.type === 'started')).toBeLessThan(events.findIndex((e) => e.type === 'finished'));
@@ -111,49 +121,49 @@ describe('LocalExecutor', () => {
   it('says which command was not found', async () => {
     const { ex, finished } = start();
     await ex.submit({ campaignId: 'camp', spec: spec('nf-1', 'x', { argv: ['./no-such-program', '--flag'] }) });
-    const out = await finished('nf-1');
-    expect(out).toMatchObject({ status: 'failed', reason: 'exit-code', exitCode: 127 });
-    expect(out.message).toContain('./no-such-program');
+    const outcome = await finished('nf-1');
+    expect(outcome).toMatchObject({ status: 'failed', reason: 'exit-code', exitCode: 127 });
+    expect(outcome.message).toContain('./no-such-program');
   });
 
   it('fails a job whose sandbox does not exist, with a clear message', async () => {
     const { ex, finished } = start();
     await ex.submit({ campaignId: 'camp', spec: spec('nosb-1', 'true', { sandboxPath: join(root, 'missing') }) });
-    const out = await finished('nosb-1');
-    expect(out).toMatchObject({ status: 'failed', reason: 'executor-error' });
-    expect(out.message).toContain(join(root, 'missing'));
+    const outcome = await finished('nosb-1');
+    expect(outcome).toMatchObject({ status: 'failed', reason: 'executor-error' });
+    expect(outcome.message).toContain(join(root, 'missing'));
   });
 
   it('kills the whole process tree on timeout, including a grandchild that ignores SIGTERM and one that left the group', async () => {
-    const { ex, finished } = start({ killGraceMs: 500 });
+    const { ex, finished } = start({ sandbox: 'none', killGraceMs: 500 });
     const script = [
-      `(trap '' TERM; while true; do sleep 1; done) & echo $! > ${sandbox}/stubborn.pid`,
-      `setsid sleep 300 & echo $! > ${sandbox}/escaped.pid`,
-      `sleep 300 & echo $! > ${sandbox}/grandchild.pid`,
+      `(trap '' TERM; while true; do sleep 1; done) & echo $! > ${out}/stubborn.pid`,
+      `setsid sleep 300 & echo $! > ${out}/escaped.pid`,
+      `sleep 300 & echo $! > ${out}/grandchild.pid`,
       'echo started; wait',
     ].join('\n');
     await ex.submit({ campaignId: 'camp', spec: spec('slow-1', script, { timeoutSeconds: 1 }) });
-    const pids = await Promise.all(['stubborn', 'escaped', 'grandchild'].map((n) => readPid(join(sandbox, `${n}.pid`))));
+    const pids = await Promise.all(['stubborn', 'escaped', 'grandchild'].map((n) => readPid(join(out, `${n}.pid`))));
     expect(pids.every((p) => isProcessAlive(p))).toBe(true);
-    const out = await finished('slow-1');
-    expect(out).toMatchObject({ status: 'failed', reason: 'timeout' });
-    expect(out.logTail).toContain('started');
-    expect(out.wallSeconds).toBeGreaterThanOrEqual(1);
+    const outcome = await finished('slow-1');
+    expect(outcome).toMatchObject({ status: 'failed', reason: 'timeout' });
+    expect(outcome.logTail).toContain('started');
+    expect(outcome.wallSeconds).toBeGreaterThanOrEqual(1);
     // Gone (or a zombie waiting for init): no process of the job still runs.
     for (const p of pids) expect(isProcessAlive(p)).toBe(false);
   });
 
   it('kills processes a job leaves behind when its main command exits', async () => {
-    const { ex, finished } = start();
-    await ex.submit({ campaignId: 'camp', spec: spec('leave-1', `sleep 300 & echo $! > ${sandbox}/bg.pid; echo done`) });
-    const pid = await readPid(join(sandbox, 'bg.pid'));
+    const { ex, finished } = start({ sandbox: 'none' });
+    await ex.submit({ campaignId: 'camp', spec: spec('leave-1', `sleep 300 & echo $! > ${out}/bg.pid; echo done`) });
+    const pid = await readPid(join(out, 'bg.pid'));
     expect(await finished('leave-1')).toMatchObject({ status: 'succeeded' });
     expect(isProcessAlive(pid)).toBe(false);
   });
 
   it('queues beyond the slot count, by priority then first-in first-out', async () => {
     const { ex, events, finished } = start({ cpuSlots: 1 });
-    await ex.submit({ campaignId: 'camp', spec: spec('q-0', `while [ ! -f ${sandbox}/go ]; do sleep 0.05; done`) });
+    await ex.submit({ campaignId: 'camp', spec: spec('q-0', `while [ ! -f ${out}/go ]; do sleep 0.05; done`) });
     await eventually(() => events.some((e) => e.type === 'started' && e.jobId === 'q-0'));
     const r1 = await ex.submit({ campaignId: 'camp', spec: spec('q-low', 'true', { priority: 'low' }) });
     const r2 = await ex.submit({ campaignId: 'camp', spec: spec('q-n1', 'true') });
@@ -161,7 +171,7 @@ describe('LocalExecutor', () => {
     const r4 = await ex.submit({ campaignId: 'camp', spec: spec('q-n2', 'true') });
     expect([r1, r2, r3, r4].map((r) => r.queuePosition)).toEqual([0, 0, 0, 2]);
     expect(ex.view('q-n1')?.phase).toBe('queued');
-    writeFileSync(join(sandbox, 'go'), '');
+    writeFileSync(join(out, 'go'), '');
     await finished('q-low');
     const order = events.filter((e) => e.type === 'started').map((e) => e.jobId);
     expect(order).toEqual(['q-0', 'q-high', 'q-n1', 'q-n2', 'q-low']);
@@ -181,7 +191,7 @@ describe('LocalExecutor', () => {
 
   it('runs a jobId once, however often it is submitted', async () => {
     const { ex, events, finished } = start();
-    const s = spec('dup-1', `echo run >> ${root}/runs.txt`);
+    const s = spec('dup-1', `echo run >> ${out}/runs.txt`);
     const first = await ex.submit({ campaignId: 'camp', spec: s });
     const second = await ex.submit({ campaignId: 'camp', spec: s });
     expect(first.accepted).toBe(true);
@@ -190,15 +200,15 @@ describe('LocalExecutor', () => {
     const third = await ex.submit({ campaignId: 'camp', spec: s });
     expect(third).toMatchObject({ accepted: false, view: { phase: 'finished' } });
     await ex.drained();
-    expect(readFileSync(join(root, 'runs.txt'), 'utf8')).toBe('run\n');
+    expect(readFileSync(join(out, 'runs.txt'), 'utf8')).toBe('run\n');
     expect(events.filter((e) => e.type === 'finished')).toHaveLength(1);
   });
 
   it('cancels a queued job and a running one (its process is gone)', async () => {
-    const { ex, finished } = start({ cpuSlots: 1 });
-    await ex.submit({ campaignId: 'camp', spec: spec('run-c', `echo $$ > ${sandbox}/run.pid; sleep 300`) });
+    const { ex, finished } = start({ sandbox: 'none', cpuSlots: 1 });
+    await ex.submit({ campaignId: 'camp', spec: spec('run-c', `echo $$ > ${out}/run.pid; sleep 300`) });
     await ex.submit({ campaignId: 'camp', spec: spec('queued-c', 'echo never') });
-    const pid = await readPid(join(sandbox, 'run.pid'));
+    const pid = await readPid(join(out, 'run.pid'));
     expect(await ex.cancel('queued-c', 'not needed')).toBe('cancelling');
     expect(await finished('queued-c')).toMatchObject({ status: 'cancelled', message: 'not needed', wallSeconds: 0, gpuSeconds: 0 });
     expect(await ex.cancel('run-c', 'operator asked')).toBe('cancelling');
@@ -210,13 +220,13 @@ describe('LocalExecutor', () => {
 
   it('gives each GPU slot its own CUDA_VISIBLE_DEVICES and charges gpu count × wall seconds', async () => {
     const { ex, events, finished } = start({ gpus: [0, 1, 2], cpuSlots: 0 });
-    const gate = `while [ ! -f ${sandbox}/go ]; do sleep 0.05; done; echo "cuda=$CUDA_VISIBLE_DEVICES"`;
+    const gate = `while [ ! -f ${out}/go ]; do sleep 0.05; done; echo "cuda=$CUDA_VISIBLE_DEVICES"`;
     await ex.submit({ campaignId: 'camp', spec: spec('g-a', gate, { resources: { cpu: 1, memoryMiB: 64, gpu: 1 } }) });
     await ex.submit({ campaignId: 'camp', spec: spec('g-b', gate, { resources: { cpu: 1, memoryMiB: 64, gpu: 2 } }) });
     await ex.submit({ campaignId: 'camp', spec: spec('g-c', gate, { resources: { cpu: 1, memoryMiB: 64, gpu: 1 } }) });
     await eventually(() => events.filter((e) => e.type === 'started').length === 2);
     expect(ex.view('g-c')?.phase).toBe('queued');
-    writeFileSync(join(sandbox, 'go'), '');
+    writeFileSync(join(out, 'go'), '');
     const [a, b, c] = [await finished('g-a'), await finished('g-b'), await finished('g-c')];
     expect(a.logTail).toBe('cuda=0');
     expect(b.logTail).toBe('cuda=1,2');
@@ -237,9 +247,9 @@ describe('LocalExecutor', () => {
   it('runs a GPU job on a CPU slot of a CPU-only box and charges slot-seconds by the configured weight', async () => {
     const { ex, finished } = start({ gpus: [], cpuSlots: 1, cpuSlotWeight: 0.5 });
     await ex.submit({ campaignId: 'camp', spec: spec('cpu-gpu', 'sleep 0.3', { resources: { cpu: 1, memoryMiB: 64, gpu: 1 } }) });
-    const out = await finished('cpu-gpu');
-    expect(out).toMatchObject({ status: 'succeeded', gpuCount: 0, budgetUnit: 'cpu-slot-seconds' });
-    expect(out.gpuSeconds).toBeCloseTo(out.wallSeconds * 0.5, 2);
+    const outcome = await finished('cpu-gpu');
+    expect(outcome).toMatchObject({ status: 'succeeded', gpuCount: 0, budgetUnit: 'cpu-slot-seconds' });
+    expect(outcome.gpuSeconds).toBeCloseTo(outcome.wallSeconds * 0.5, 2);
   });
 
   it('redelivers an event to a listener that failed, in order', async () => {
@@ -262,34 +272,34 @@ describe('LocalExecutor', () => {
 
   describe('after a restart', () => {
     it('reattaches to running jobs, reports finished ones with their exit code, marks vanished ones lost and runs queued ones; nothing runs twice', async () => {
-      const a = start({ cpuSlots: 3 });
-      const gate = (name: string, code: number) => `echo ${name} >> ${root}/runs.txt; echo $$ > ${sandbox}/${name}.pid; while [ ! -f ${sandbox}/go-${name} ]; do sleep 0.05; done; exit ${code}`;
+      const a = start({ sandbox: 'none', cpuSlots: 3 });
+      const gate = (name: string, code: number) => `echo ${name} >> ${out}/runs.txt; echo $$ > ${out}/${name}.pid; while [ ! -f ${out}/go-${name} ]; do sleep 0.05; done; exit ${code}`;
       await a.ex.submit({ campaignId: 'camp', spec: spec('keeps-running', gate('keeps-running', 0)) });
       await a.ex.submit({ campaignId: 'camp', spec: spec('ends-while-down', gate('ends-while-down', 5)) });
       await a.ex.submit({ campaignId: 'camp', spec: spec('vanishes', gate('vanishes', 0)) });
-      await a.ex.submit({ campaignId: 'camp', spec: spec('still-queued', `echo still-queued >> ${root}/runs.txt`) });
-      const pids = Object.fromEntries(await Promise.all(['keeps-running', 'ends-while-down', 'vanishes'].map(async (n) => [n, await readPid(join(sandbox, `${n}.pid`))] as const)));
+      await a.ex.submit({ campaignId: 'camp', spec: spec('still-queued', `echo still-queued >> ${out}/runs.txt`) });
+      const pids = Object.fromEntries(await Promise.all(['keeps-running', 'ends-while-down', 'vanishes'].map(async (n) => [n, await readPid(join(out, `${n}.pid`))] as const)));
       await a.ex.drained();
       await a.ex.close(); // dispatch goes away; its jobs do not
 
-      writeFileSync(join(sandbox, 'go-ends-while-down'), '');
+      writeFileSync(join(out, 'go-ends-while-down'), '');
       await eventually(() => existsSync(join(root, 'dispatch', 'local-jobs', 'ends-while-down', 'exit')));
       // The vanished job: its whole group killed behind dispatch's back, so no exit code is ever written.
       const vanishedWrapper = Number(readFileSync(join(root, 'dispatch', 'local-jobs', 'vanishes', 'pid'), 'utf8'));
       process.kill(-vanishedWrapper, 'SIGKILL');
       await eventually(() => !isProcessAlive(pids['vanishes']) && !isProcessAlive(vanishedWrapper));
 
-      const b = start({ cpuSlots: 3 });
+      const b = start({ sandbox: 'none', cpuSlots: 3 });
       const views = await b.ex.recover();
       expect(views.map((v) => v.jobId).sort()).toEqual(['ends-while-down', 'keeps-running', 'still-queued', 'vanishes']);
       expect(await b.finished('ends-while-down')).toMatchObject({ status: 'failed', reason: 'exit-code', exitCode: 5 });
       expect(await b.finished('vanishes')).toMatchObject({ status: 'failed', reason: 'lost', exitCode: null });
       expect(b.ex.view('keeps-running')?.phase).toBe('running');
       expect(b.events.find((e) => e.type === 'started' && e.jobId === 'keeps-running')).toBeDefined();
-      writeFileSync(join(sandbox, 'go-keeps-running'), '');
+      writeFileSync(join(out, 'go-keeps-running'), '');
       expect(await b.finished('keeps-running')).toMatchObject({ status: 'succeeded', exitCode: 0 });
       expect(await b.finished('still-queued')).toMatchObject({ status: 'succeeded' });
-      const runs = readFileSync(join(root, 'runs.txt'), 'utf8').trim().split('\n').sort();
+      const runs = readFileSync(join(out, 'runs.txt'), 'utf8').trim().split('\n').sort();
       expect(runs).toEqual(['ends-while-down', 'keeps-running', 'still-queued', 'vanishes']);
       // The first instance never reported any terminal event; the second reported each exactly once.
       expect(a.events.filter((e) => e.type === 'finished')).toHaveLength(0);
@@ -299,17 +309,17 @@ describe('LocalExecutor', () => {
     });
 
     it('re-reports an unacknowledged outcome, not an acknowledged one, and still enforces the timeout of a reattached job', async () => {
-      const a = start({ cpuSlots: 3, killGraceMs: 300 });
+      const a = start({ sandbox: 'none', cpuSlots: 3, killGraceMs: 300 });
       await a.ex.submit({ campaignId: 'camp', spec: spec('acked', 'true') });
       await a.ex.submit({ campaignId: 'camp', spec: spec('unacked', 'true') });
-      await a.ex.submit({ campaignId: 'camp', spec: spec('overruns', `echo $$ > ${sandbox}/o.pid; sleep 300`, { timeoutSeconds: 2 }) });
+      await a.ex.submit({ campaignId: 'camp', spec: spec('overruns', `echo $$ > ${out}/o.pid; sleep 300`, { timeoutSeconds: 2 }) });
       await a.finished('acked');
       await a.finished('unacked');
       await a.ex.acknowledge('acked');
-      const pid = await readPid(join(sandbox, 'o.pid'));
+      const pid = await readPid(join(out, 'o.pid'));
       await a.ex.close();
 
-      const b = start({ cpuSlots: 3, killGraceMs: 300 });
+      const b = start({ sandbox: 'none', cpuSlots: 3, killGraceMs: 300 });
       await b.ex.recover();
       expect(await b.finished('unacked')).toMatchObject({ status: 'succeeded' });
       expect(await b.finished('overruns')).toMatchObject({ status: 'failed', reason: 'timeout' });

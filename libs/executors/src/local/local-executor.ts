@@ -1,7 +1,9 @@
 import { spawn, execFileSync } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, statSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { EventDelivery } from '../delivery';
+import { bwrapArgs, gpuDeviceNodes, jobEnvProblems, probeBubblewrap, SANDBOX_BASE_ENV } from '../isolation/bwrap';
+import { IsolationRefused, planIsolation, prepareOutputs, searchableByOthers } from '../isolation/plan';
 import { DIVERGED_EXIT_CODE, logHasDivergedLine, readLogTail } from '../log-file';
 import type { CancelResult, Executor, ExecutorEvent, ExecutorJob, ExecutorListener, FailureReason, JobOutcome, JobView, SubmitResult } from '../types';
 import { isProcessAlive, jobIsAlive, readProcStat, signalJob } from './proc';
@@ -36,6 +38,24 @@ export interface LocalExecutorOptions {
    * jobId is recognised here too; the dispatch service dedupes by its event store in any case. Default 7 days.
    */
   retainFinishedMs?: number;
+  /**
+   * How jobs are enclosed. 'bubblewrap' (default): each job in its own bubblewrap sandbox (see isolation/bwrap.ts);
+   * the executor refuses to start where bubblewrap cannot make one. 'none': jobs run as the dispatch user with its
+   * file system — only for an operator who set AEVO_UNSANDBOXED_JOBS, and every JobStarted records it.
+   */
+  sandbox?: 'bubblewrap' | 'none';
+  /** bubblewrap's path. Default /usr/bin/bwrap (AEVO_BWRAP). */
+  bwrapPath?: string;
+  /**
+   * Host uid of sandboxed jobs. 'per-slot' (default when dispatch runs as root): slot k runs as uid jobUidBase + k,
+   * so a job owns no file it did not write and its process limit is its own; 'service': the dispatch user's uid
+   * (mapped to nobody inside the sandbox), for an unprivileged dispatch.
+   */
+  jobUids?: 'per-slot' | 'service';
+  /** First uid of the per-slot range. Default 62000. */
+  jobUidBase?: number;
+  /** Per-job limits: processes and threads (per-slot uids only), largest file, private /tmp size. */
+  limits?: { processes?: number; fileSizeMiB?: number; tmpMiB?: number };
   onError?: (err: unknown, context: string) => void;
 }
 
@@ -66,6 +86,8 @@ export const DEFAULT_INHERITED_ENV = [
 const WRAPPER =
   'd=$1; shift; echo $$ > "$d/pid.tmp" && mv -f "$d/pid.tmp" "$d/pid"; "$@"; c=$?; ' +
   'echo $c > "$d/exit.tmp" && mv -f "$d/exit.tmp" "$d/exit"; exit $c';
+/** The same for a sandboxed job: bubblewrap reports on fd 3, outside the sandbox, whether the command ran at all. */
+const SANDBOX_WRAPPER = WRAPPER.replace('"$@"; c=$?', '"$@" 3>"$d/sandbox.json"; c=$?');
 
 interface Running {
   allocation: Allocation;
@@ -95,7 +117,10 @@ export class LocalExecutor implements Executor {
   private poller: NodeJS.Timeout | null = null;
   private recovered: Promise<JobView[]> | null = null;
   private closed = false;
-  private readonly opts: Required<Omit<LocalExecutorOptions, 'onError' | 'stateDir' | 'logDir' | 'requireGpu'>> & { requireGpu: boolean };
+  private readonly opts: Required<Omit<LocalExecutorOptions, 'onError' | 'stateDir' | 'logDir' | 'requireGpu' | 'limits'>> & {
+    requireGpu: boolean;
+    limits: { processes: number; fileSizeMiB: number; tmpMiB: number };
+  };
 
   constructor(private readonly options: LocalExecutorOptions) {
     const home = resolve(options.home);
@@ -111,12 +136,44 @@ export class LocalExecutor implements Executor {
       inheritEnv: options.inheritEnv ?? DEFAULT_INHERITED_ENV,
       shell: options.shell ?? '/bin/sh',
       retainFinishedMs: options.retainFinishedMs ?? 7 * 86_400_000,
+      sandbox: options.sandbox ?? 'bubblewrap',
+      bwrapPath: options.bwrapPath ?? (process.env.AEVO_BWRAP || '/usr/bin/bwrap'),
+      jobUids: options.jobUids ?? (process.getuid?.() === 0 ? 'per-slot' : 'service'),
+      jobUidBase: options.jobUidBase ?? 62_000,
+      limits: { processes: options.limits?.processes ?? 1024, fileSizeMiB: options.limits?.fileSizeMiB ?? 16_384, tmpMiB: options.limits?.tmpMiB ?? 1024 },
     };
+    if (this.opts.sandbox === 'bubblewrap') this.checkSandboxable(home);
     this.store = new RecordStore(options.stateDir ?? join(home, 'dispatch', 'local-jobs'));
     this.logDir = options.logDir ?? join(home, 'logs');
     mkdirSync(this.logDir, { recursive: true });
     this.allocator = new SlotAllocator({ gpus: this.opts.gpus, cpuSlots: this.opts.cpuSlots, requireGpu: this.opts.requireGpu });
     this.delivery = new EventDelivery({ onError: (err) => this.reportError(err, 'listener') });
+  }
+
+  /** Refuses to construct an executor that would run candidate code unconfined without the operator saying so. */
+  private checkSandboxable(home: string): void {
+    const probe = probeBubblewrap(this.opts.bwrapPath);
+    if (!probe.ok)
+      throw new Error(
+        `${probe.reason}. Jobs run candidate code and must be sandboxed; to run them unconfined anyway (every JobStarted records it) set AEVO_UNSANDBOXED_JOBS=${UNSANDBOXED_OPT_IN}`,
+      );
+    if (this.opts.jobUids === 'per-slot') {
+      mkdirSync(home, { recursive: true });
+      // A private AEVO_HOME (mkdtemp makes 0700) is made searchable, not listable: the jobs' uids must reach their
+      // own mounts' sources; every directory they may not see stays out of their mount namespace regardless.
+      const mode = statSync(home).mode;
+      if ((mode & 0o001) === 0) chmodSync(home, (mode & 0o7777) | 0o001);
+      const reach = searchableByOthers(home);
+      if (!reach.ok)
+        throw new Error(
+          `AEVO_HOME ${home} cannot be reached by the jobs' own uids (${reach.blocking} is not searchable by others): move AEVO_HOME, or set AEVO_JOB_UIDS=service to run jobs under the dispatch user's uid`,
+        );
+    }
+  }
+
+  /** The boundary this executor puts jobs in, as JobStarted records it. */
+  get isolation(): 'bubblewrap' | 'none' {
+    return this.opts.sandbox === 'bubblewrap' ? 'bubblewrap' : 'none';
   }
 
   get capacity(): { gpu: number; cpu: number } {
@@ -191,7 +248,16 @@ export class LocalExecutor implements Executor {
       const run: Running = { allocation, holdsSlot: true, timer: null, killing: false, finishing: false };
       this.running.set(jobId, run);
       // JobStarted may not have been recorded before the crash; it is idempotent per attempt.
-      this.emit({ type: 'started', jobId, campaignId: rec.job.campaignId, slot: rec.slot, handle: `pid:${rec.pid}`, attempt: 1, startedAt: rec.startedAt ?? rec.launchAt ?? rec.queuedAt });
+      this.emit({
+        type: 'started',
+        jobId,
+        campaignId: rec.job.campaignId,
+        slot: rec.slot,
+        handle: `pid:${rec.pid}`,
+        attempt: 1,
+        startedAt: rec.startedAt ?? rec.launchAt ?? rec.queuedAt,
+        isolation: rec.isolation ?? 'none',
+      });
       if (rec.killIntent) void this.killAndFinish(jobId);
       else this.armTimeout(jobId);
       return;
@@ -340,19 +406,29 @@ export class LocalExecutor implements Executor {
     }
     if (!isDir) return fail(`sandbox ${spec.sandboxPath} is not a directory`);
 
+    let command: { argv: string[]; env: NodeJS.ProcessEnv };
+    try {
+      command = this.opts.sandbox === 'bubblewrap' ? this.sandboxedCommand(rec, allocation) : { argv: spec.argv, env: this.unsandboxedEnv(rec, allocation) };
+    } catch (err) {
+      if (err instanceof IsolationRefused) return fail(err.message);
+      return fail(`cannot prepare the job's sandbox: ${(err as Error).message}`);
+    }
+    rec.isolation = this.isolation;
+
     let fd: number;
     try {
-      fd = openSync(rec.logPath, 'a');
+      fd = openSync(rec.logPath, 'a', 0o600);
     } catch (err) {
       return fail(`cannot open log ${rec.logPath}: ${(err as Error).message}`);
     }
     let child;
     try {
-      child = spawn(this.opts.shell, ['-c', WRAPPER, 'aevo-job', this.store.jobDir(jobId), ...spec.argv], {
+      const wrapper = this.opts.sandbox === 'bubblewrap' ? SANDBOX_WRAPPER : WRAPPER;
+      child = spawn(this.opts.shell, ['-c', wrapper, 'aevo-job', this.store.jobDir(jobId), ...command.argv], {
         cwd: spec.sandboxPath,
         detached: true, // own process group (pgid = pid): the whole tree can be signalled, and it survives us
         stdio: ['ignore', fd, fd],
-        env: this.jobEnv(rec, allocation),
+        env: command.env,
       });
     } catch (err) {
       closeSync(fd);
@@ -371,11 +447,50 @@ export class LocalExecutor implements Executor {
     rec.startedAt = new Date().toISOString();
     rec.phase = 'running';
     this.store.save(rec);
-    this.emit({ type: 'started', jobId, campaignId: rec.job.campaignId, slot: allocation.slot, handle: `pid:${child.pid}`, attempt: 1, startedAt: rec.startedAt });
+    this.emit({
+      type: 'started',
+      jobId,
+      campaignId: rec.job.campaignId,
+      slot: allocation.slot,
+      handle: `pid:${child.pid}`,
+      attempt: 1,
+      startedAt: rec.startedAt,
+      isolation: this.isolation,
+    });
     this.armTimeout(jobId);
   }
 
-  private jobEnv(rec: LocalJobRecord, allocation: Allocation): NodeJS.ProcessEnv {
+  /**
+   * `prlimit … [setpriv …] bwrap … -- argv`: limits first (inherited by everything the job starts), then the drop to
+   * the slot's own uid, then the sandbox. The wrapper and these tools run with a fixed minimal environment; the job's
+   * environment is handed to bubblewrap, which clears its own, so nothing a spec sets reaches a process outside.
+   */
+  private sandboxedCommand(rec: LocalJobRecord, allocation: Allocation): { argv: string[]; env: NodeJS.ProcessEnv } {
+    const spec = rec.job.spec;
+    const envIssues = jobEnvProblems(spec.env);
+    if (envIssues.length > 0) throw new IsolationRefused(`job environment refused: ${envIssues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, envIssues);
+    const plan = planIsolation(spec, this.opts.home);
+    const owner = this.opts.jobUids === 'per-slot' ? this.slotOwner(allocation) : undefined;
+    prepareOutputs(plan, owner);
+    const env: Record<string, string> = { ...SANDBOX_BASE_ENV, ...spec.env };
+    env.CUDA_VISIBLE_DEVICES = allocation.gpus.join(',');
+    env.AEVO_JOB_ID = spec.jobId;
+    env.AEVO_SLOT = allocation.slot;
+    const limits = [`--fsize=${this.opts.limits.fileSizeMiB * 1024 * 1024}`, '--core=0'];
+    if (owner) limits.push(`--nproc=${this.opts.limits.processes}`);
+    const drop = owner ? ['setpriv', `--reuid=${owner.uid}`, `--regid=${owner.gid}`, '--clear-groups', '--'] : [];
+    const sandbox = bwrapArgs(plan, { env, gpuDevices: gpuDeviceNodes(allocation.gpus), tmpBytes: this.opts.limits.tmpMiB * 1024 * 1024 });
+    return { argv: ['prlimit', ...limits, '--', ...drop, this.opts.bwrapPath, '--json-status-fd', '3', ...sandbox, '--', ...spec.argv], env: { ...SANDBOX_BASE_ENV } };
+  }
+
+  /** Slot k's own uid and gid: CPU slots from the base, GPU slots (named by their first GPU) 512 above. */
+  private slotOwner(allocation: Allocation): { uid: number; gid: number } {
+    const id = this.opts.jobUidBase + (allocation.kind === 'gpu' ? 512 + allocation.gpus[0] : (allocation.cpuIndex ?? 0));
+    return { uid: id, gid: id };
+  }
+
+  /** AEVO_UNSANDBOXED_JOBS only: the dispatch process's allow-listed variables, never its credentials. */
+  private unsandboxedEnv(rec: LocalJobRecord, allocation: Allocation): NodeJS.ProcessEnv {
     const env: NodeJS.ProcessEnv = {};
     for (const k of this.opts.inheritEnv) if (process.env[k] !== undefined) env[k] = process.env[k];
     // No bytecode caches written into the sandbox (frozen directories stay as forked); a spec may override it.
@@ -469,7 +584,14 @@ export class LocalExecutor implements Executor {
     else if (rec.killIntent?.kind === 'timeout') result = { status: 'failed', reason: 'timeout', exitCode: code, message: rec.killIntent.message };
     else if (code == null)
       result = { status: 'failed', reason: 'lost', exitCode: null, message: `job process ${rec.pid ?? '(never started)'} ended without recording an exit code` };
-    else {
+    else if (code !== 0 && rec.isolation === 'bubblewrap' && !this.store.sandboxRan(spec.jobId)) {
+      // bubblewrap wrote no exit code: the command never ran. Only bubblewrap has written to the log so far.
+      const said = (await readLogTail(rec.logPath, 5)).split('\n').find((l) => l.startsWith('bwrap: ')) ?? `bwrap exited with code ${code}`;
+      const notFound = /^bwrap: execvp (.*): No such file or directory$/.exec(said);
+      result = notFound
+        ? { status: 'failed', reason: 'exit-code', exitCode: 127, message: `exited with code 127 (command not found: ${notFound[1]})` }
+        : { status: 'failed', reason: 'executor-error', exitCode: code, message: `the sandbox could not start the job: ${said}` };
+    } else {
       const diverged = code === DIVERGED_EXIT_CODE || (await logHasDivergedLine(rec.logPath));
       if (diverged) result = { status: 'failed', reason: 'diverged', exitCode: code, message: `training diverged (exit code ${code})` };
       else if (code === 0) result = { status: 'succeeded', reason: null, exitCode: 0, message: 'exited with code 0' };
@@ -606,5 +728,25 @@ export function localExecutorOptionsFromEnv(env: NodeJS.ProcessEnv = process.env
     killGraceMs: int('AEVO_LOCAL_KILL_GRACE_MS', 10_000, 0),
     cpuSlotWeight: num('AEVO_CPU_SLOT_WEIGHT', 1),
     logTailLines: int('AEVO_LOG_TAIL_LINES', 50, 1),
+    sandbox: sandboxModeFromEnv(env),
+    ...(env.AEVO_JOB_UIDS ? { jobUids: oneOf('AEVO_JOB_UIDS', env.AEVO_JOB_UIDS, ['per-slot', 'service'] as const) } : {}),
+    ...(env.AEVO_JOB_UID_BASE ? { jobUidBase: int('AEVO_JOB_UID_BASE', 62_000, 1000) } : {}),
+    limits: { processes: int('AEVO_JOB_MAX_PROCESSES', 1024, 16), fileSizeMiB: int('AEVO_JOB_MAX_FILE_MIB', 16_384, 1), tmpMiB: int('AEVO_JOB_TMP_MIB', 1024, 1) },
   };
+}
+
+/** The value AEVO_UNSANDBOXED_JOBS must have: long enough that nobody sets it by accident. */
+export const UNSANDBOXED_OPT_IN = 'i-accept-that-candidate-code-runs-unconfined';
+
+function sandboxModeFromEnv(env: NodeJS.ProcessEnv): 'bubblewrap' | 'none' {
+  const raw = env.AEVO_UNSANDBOXED_JOBS;
+  if (raw === undefined || raw === '') return 'bubblewrap';
+  if (raw !== UNSANDBOXED_OPT_IN)
+    throw new Error(`AEVO_UNSANDBOXED_JOBS: to run jobs without a sandbox set it to "${UNSANDBOXED_OPT_IN}" (got "${raw}"); unset it to sandbox jobs`);
+  return 'none';
+}
+
+function oneOf<T extends string>(name: string, raw: string, allowed: readonly T[]): T {
+  if (!(allowed as readonly string[]).includes(raw)) throw new Error(`${name}: expected one of ${allowed.join(', ')}, got "${raw}"`);
+  return raw as T;
 }

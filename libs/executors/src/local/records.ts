@@ -27,6 +27,8 @@ export interface LocalJobRecord {
   killIntent: { kind: 'timeout' | 'cancelled'; message: string; at: string } | null;
   outcome: JobOutcome | null;
   acknowledged: boolean;
+  /** The boundary it was launched in (absent in records written before sandboxes existed: none). */
+  isolation?: 'bubblewrap' | 'none';
 }
 
 export class RecordStore {
@@ -68,6 +70,15 @@ export class RecordStore {
       return { code, at: statSync(p).mtime };
     } catch {
       return null;
+    }
+  }
+
+  /** Whether bubblewrap reported that the job's command ran to an exit (its status has an "exit-code"). */
+  sandboxRan(jobId: string): boolean {
+    try {
+      return readFileSync(join(this.jobDir(jobId), 'sandbox.json'), 'utf8').includes('"exit-code"');
+    } catch {
+      return false;
     }
   }
 

@@ -63,7 +63,7 @@ export interface JobOutcomeReport {
 
 export type JobCommand =
   | { type: 'QueueJob'; spec: JobSpec; executor: ExecutorName; queuePosition: number }
-  | { type: 'RecordJobStarted'; jobId: string; slot: string | null; handle: string }
+  | { type: 'RecordJobStarted'; jobId: string; slot: string | null; handle: string; isolation: DataOf<typeof JobStarted>['isolation'] }
   | { type: 'RecordJobPreempted'; jobId: string; reason: string }
   | { type: 'RecordJobFinished'; jobId: string; outcome: JobOutcomeReport };
 
@@ -86,7 +86,15 @@ export function decide(command: JobCommand, state: JobState): JobEvent[] {
       return [
         {
           type: 'JobStarted',
-          data: { jobId: spec.jobId, candidateId: spec.candidateId, executor: state.executor!, slot: command.slot, handle: command.handle, attempt: state.attempts + 1 },
+          data: {
+            jobId: spec.jobId,
+            candidateId: spec.candidateId,
+            executor: state.executor!,
+            slot: command.slot,
+            handle: command.handle,
+            attempt: state.attempts + 1,
+            isolation: command.isolation,
+          },
         },
       ];
     }
