@@ -1,8 +1,42 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { randomBytes } from 'node:crypto';
 import { GlobSet } from '@aevo/substrate-kit';
 
-export type PathRefusalKind = 'invalid' | 'absolute' | 'escape' | 'symlink' | 'frozen' | 'not-editable' | 'not-found' | 'too-large';
+export type PathRefusalKind =
+  | 'invalid'
+  | 'absolute'
+  | 'escape'
+  | 'symlink'
+  | 'frozen'
+  | 'not-editable'
+  | 'not-found'
+  | 'too-large'
+  | 'hard-link'
+  | 'unsafe-name';
+
+/** Characters that render as nothing (or reorder what follows), so a name can look like another one. */
+const UNSAFE_CHAR = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}\p{Default_Ignorable_Code_Point}]/u;
+const UNSAFE_CHARS = new RegExp(UNSAFE_CHAR.source, 'gu');
+const hex = (cp: number) => cp.toString(16).toUpperCase().padStart(4, '0');
+
+/** JSON-quotes a path with every unsafe character escaped, so a message shows the name as it is stored. */
+export function printablePath(p: string): string {
+  return JSON.stringify(p).replace(UNSAFE_CHARS, (c) => {
+    const cp = c.codePointAt(0)!;
+    return cp > 0xffff ? `\\u{${hex(cp)}}` : `\\u${hex(cp)}`;
+  });
+}
+
+function describeUnsafe(cp: number): string {
+  if (cp === 0x200e || cp === 0x200f || cp === 0x061c || (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069))
+    return 'a bidirectional control character, which makes a name display in another order than it is stored';
+  if ((cp >= 0x200b && cp <= 0x200d) || cp === 0x2060 || cp === 0xfeff) return 'a zero-width character, invisible when displayed';
+  if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f)) return 'a control character';
+  if (cp >= 0xd800 && cp <= 0xdfff) return 'an unpaired surrogate, which has no file-name encoding';
+  if (cp === 0x2028 || cp === 0x2029) return 'a line or paragraph separator';
+  return 'an invisible format character';
+}
 
 /** A file operation the sandbox rules forbid. The runtime records it as a `path-refused` failure mode. */
 export class PathRefusedError extends Error {
@@ -12,7 +46,7 @@ export class PathRefusedError extends Error {
     public readonly requested: string,
     detail: string,
   ) {
-    super(`refused ${JSON.stringify(requested)}: ${detail}`);
+    super(`refused ${printablePath(requested)}: ${detail}`);
     this.name = 'PathRefusedError';
   }
 }
@@ -44,7 +78,9 @@ export interface SandboxRules {
 /**
  * The only door between a worker and the file system. Every path is sandbox-relative; absolute paths, `..`
  * segments and symlinks are refused before anything is touched, writes must match an editable glob and no
- * frozen glob. Every access is logged so tests can prove a worker reads nothing outside its sandbox.
+ * frozen glob, may not name invisible or bidi-control characters, and replace the file (never write in place)
+ * unless it has other hard links, which are refused. Every access is logged so tests can prove a worker reads
+ * nothing outside its sandbox.
  */
 export class SandboxFiles {
   readonly root: string;
@@ -135,7 +171,14 @@ export class SandboxFiles {
     this.assertNoSymlink(rel, requested, 'read');
     const abs = path.join(this.root, rel);
     try {
-      const content = fs.readFileSync(abs, 'utf8');
+      // O_NOFOLLOW: a symlink swapped in after the lstat walk is not followed out of the sandbox.
+      const fd = fs.openSync(abs, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+      let content: string;
+      try {
+        content = fs.readFileSync(fd, 'utf8');
+      } finally {
+        fs.closeSync(fd);
+      }
       this.accesses.push({ op: 'read', absPath: abs, ok: true });
       return content;
     } catch {
@@ -152,6 +195,7 @@ export class SandboxFiles {
   write(requested: string, content: string): { path: string; bytes: number; previous: string | null } {
     const rel = this.normalise(requested);
     if (rel === '.') throw new PathRefusedError('invalid', requested, 'expected a file path');
+    this.assertSafeName(rel, requested);
     if (this.frozen.matches(rel)) throw new PathRefusedError('frozen', requested, `matches a frozen path (${this.rules.frozen.join(', ')})`);
     if (!this.editable.matches(rel))
       throw new PathRefusedError('not-editable', requested, `only these paths are editable: ${this.rules.editable.join(', ')}`);
@@ -160,39 +204,110 @@ export class SandboxFiles {
     const bytes = Buffer.byteLength(content, 'utf8');
     if (bytes > max) throw new PathRefusedError('too-large', requested, `content is ${bytes} bytes, at most ${max} allowed`);
     const abs = path.join(this.root, rel);
-    let previous: string | null = null;
-    try {
-      previous = fs.readFileSync(abs, 'utf8');
-    } catch {
-      previous = null;
-    }
-    fs.mkdirSync(path.dirname(abs), { recursive: true });
-    // O_NOFOLLOW closes the window between the lstat walk and the open.
-    const fd = fs.openSync(abs, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_TRUNC | fs.constants.O_NOFOLLOW, 0o644);
-    try {
-      fs.writeSync(fd, content);
-    } finally {
-      fs.closeSync(fd);
-    }
-    this.accesses.push({ op: 'write', absPath: abs, ok: true });
+    const previous = this.replace(rel, requested, abs, content, true);
     return { path: rel, bytes, previous };
   }
 
   /** Writes a runtime-owned file under an output directory (run recipe copies); never an editable or frozen path. */
   writeOutput(requested: string, content: string): void {
     const rel = this.normalise(requested);
+    this.assertSafeName(rel, requested);
     if (!this.outputDirs.some((d) => rel.startsWith(`${d}/`))) throw new PathRefusedError('not-editable', requested, `runtime outputs live under ${this.outputDirs.join(', ')}`);
     if (this.frozen.matches(rel)) throw new PathRefusedError('frozen', requested, 'matches a frozen path');
     this.assertNoSymlink(rel, requested, 'write');
-    const abs = path.join(this.root, rel);
-    fs.mkdirSync(path.dirname(abs), { recursive: true });
-    const fd = fs.openSync(abs, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_TRUNC | fs.constants.O_NOFOLLOW, 0o644);
+    this.replace(rel, requested, path.join(this.root, rel), content, false);
+  }
+
+  /** Refuses a name with a character that displays as nothing or reorders the text (Trojan-source style names). */
+  private assertSafeName(rel: string, requested: string): void {
+    for (const segment of rel.split('/')) {
+      for (const ch of segment) {
+        if (!UNSAFE_CHAR.test(ch)) continue;
+        const cp = ch.codePointAt(0)!;
+        throw new PathRefusedError('unsafe-name', requested, `path component ${printablePath(segment)} contains U+${hex(cp)} (${describeUnsafe(cp)})`);
+      }
+    }
+  }
+
+  /**
+   * Replaces `abs` with a new inode holding `content`: written to a fresh temporary file in the same directory and
+   * renamed over the old name. Never writing in place means a hard link planted at `abs` (to a snapshot inode, say)
+   * keeps its bytes even if it appears after the checks below. A file that already has other links is refused
+   * outright: every snapshot inode reachable from a sandbox has at least two (the snapshot's own and the link), so
+   * this also covers those, and it tells the agent that something tampered with its sandbox.
+   * Returns the previous content (when asked for), or null when the file is new.
+   */
+  private replace(rel: string, requested: string, abs: string, content: string, wantPrevious: boolean): string | null {
+    let st: fs.Stats | null = null;
     try {
-      fs.writeSync(fd, content);
-    } finally {
-      fs.closeSync(fd);
+      st = fs.lstatSync(abs);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+    if (st) {
+      if (st.isSymbolicLink()) {
+        this.accesses.push({ op: 'write', absPath: abs, ok: false });
+        throw new PathRefusedError('symlink', requested, `${rel} is a symbolic link`);
+      }
+      if (!st.isFile()) throw new PathRefusedError('invalid', requested, 'not a regular file');
+      if (st.nlink > 1) {
+        this.accesses.push({ op: 'write', absPath: abs, ok: false });
+        throw new PathRefusedError(
+          'hard-link',
+          requested,
+          `${rel} has ${st.nlink} hard links (it may be the same file as a frozen or snapshot file); refusing to write it`,
+        );
+      }
+    }
+    let previous: string | null = null;
+    if (st && wantPrevious) {
+      let fd: number;
+      try {
+        fd = fs.openSync(abs, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+      } catch (err) {
+        // Swapped for a symlink since the lstat: a refusal, not a crash of the tool call.
+        if ((err as NodeJS.ErrnoException).code !== 'ELOOP') throw err;
+        this.accesses.push({ op: 'write', absPath: abs, ok: false });
+        throw new PathRefusedError('symlink', requested, `${rel} is a symbolic link`);
+      }
+      try {
+        previous = fs.readFileSync(fd, 'utf8');
+      } finally {
+        fs.closeSync(fd);
+      }
+    }
+    const dir = path.dirname(abs);
+    fs.mkdirSync(dir, { recursive: true });
+    // A directory swapped for a symlink after the lstat walk would put the new file elsewhere.
+    if (fs.realpathSync(dir) !== dir) {
+      this.accesses.push({ op: 'write', absPath: abs, ok: false });
+      throw new PathRefusedError('symlink', requested, `${path.relative(this.root, dir) || '.'} resolves through a symbolic link`);
+    }
+    // Short fixed-length name: a long file name plus a suffix could exceed NAME_MAX.
+    const tmp = path.join(dir, `.aevo-write-${randomBytes(8).toString('hex')}.tmp`);
+    const fd = fs.openSync(tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o600);
+    try {
+      try {
+        fs.writeFileSync(fd, content);
+        // The replacement keeps the old file's permission bits (an executable pipeline script stays executable).
+        fs.fchmodSync(fd, st ? st.mode & 0o777 : 0o644);
+        if (st && (st.uid !== process.getuid?.() || st.gid !== process.getgid?.())) {
+          try {
+            fs.fchownSync(fd, st.uid, st.gid);
+          } catch {
+            // only root may give a file away; the content and mode are what matter
+          }
+        }
+      } finally {
+        fs.closeSync(fd);
+      }
+      fs.renameSync(tmp, abs);
+    } catch (err) {
+      fs.rmSync(tmp, { force: true });
+      throw err;
     }
     this.accesses.push({ op: 'write', absPath: abs, ok: true });
+    return previous;
   }
 
   list(requested = '.', maxEntries = 400): { files: ListedFile[]; truncated: boolean } {

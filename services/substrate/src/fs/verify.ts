@@ -35,7 +35,9 @@ const defaultCache = new HashCache();
  *    by inode+ctime, so the shared base checkpoint is read once, not before every evaluation);
  *  - no new file sits under a frozen glob;
  *  - no new symlink resolves outside the sandbox or onto a pinned path;
- *  - no hard link reaches a file outside the sandbox, no device node exists, and every requested path stays inside.
+ *  - no file that is not pinned is a hard link to a snapshot inode, to a file outside the sandbox, or (when one of
+ *    its names is editable or pinned) to another file of the sandbox;
+ *  - no device node exists, and every requested path stays inside.
  * Returns the violations sorted by path; an empty list means the sandbox is intact.
  */
 export async function verifySandbox(sandboxPath: string, snapshot: SnapshotRecord, opts: VerifyOptions = {}): Promise<Violation[]> {
@@ -68,11 +70,12 @@ export async function verifySandbox(sandboxPath: string, snapshot: SnapshotRecor
   const snapByPath = new Map<string, SnapshotEntry>(snapshot.entries.map((e) => [e.path, e]));
   const pinned = (e: SnapshotEntry | undefined) => e !== undefined && e.type !== 'dir' && e.class !== 'editable';
   const pinnedPaths = snapshot.entries.filter(pinned).map((e) => e.path);
-  const snapshotInodes = new Set<string>();
+  const inodeOf = (st: fs.BigIntStats) => `${st.dev}:${st.ino}`;
+  /** Snapshot inode → the snapshot path that owns it. */
+  const snapshotInodes = new Map<string, string>();
   for (const e of snapshot.entries) {
     if (e.type !== 'file') continue;
-    const st = fs.lstatSync(path.join(snapshot.snapshotPath, e.path), { bigint: true });
-    snapshotInodes.add(`${st.dev}:${st.ino}`);
+    snapshotInodes.set(inodeOf(fs.lstatSync(path.join(snapshot.snapshotPath, e.path), { bigint: true })), e.path);
   }
 
   // 1. Pinned files: same type, mode and content as in the snapshot.
@@ -96,7 +99,7 @@ export async function verifySandbox(sandboxPath: string, snapshot: SnapshotRecor
     if (canonicalMode(s.st) !== e.mode) add(e.path, 'frozen-modified', `mode changed from ${e.mode.toString(8)} to ${canonicalMode(s.st).toString(8)}`);
     const sha = await cache.hash(s.abs);
     if (sha !== e.sha256) {
-      const shared = snapshotInodes.has(`${s.st.dev}:${s.st.ino}`);
+      const shared = snapshotInodes.has(inodeOf(s.st));
       add(
         e.path,
         'frozen-modified',
@@ -107,8 +110,14 @@ export async function verifySandbox(sandboxPath: string, snapshot: SnapshotRecor
   }
 
   // 2. Everything else in the sandbox: new files under frozen globs, symlinks, hard links, device nodes.
-  const linksInside = new Map<string, number>();
-  for (const s of seen.values()) if (s.st.isFile() && s.st.nlink > 1n) linksInside.set(`${s.st.dev}:${s.st.ino}`, (linksInside.get(`${s.st.dev}:${s.st.ino}`) ?? 0) + 1);
+  /** Inode → every sandbox path that names it, for files with more than one link. */
+  const linksInside = new Map<string, string[]>();
+  for (const s of seen.values()) {
+    if (!s.st.isFile() || s.st.nlink < 2n) continue;
+    const names = linksInside.get(inodeOf(s.st)) ?? [];
+    names.push(s.rel);
+    linksInside.set(inodeOf(s.st), names);
+  }
   for (const s of seen.values()) {
     const snap = snapByPath.get(s.rel);
     if (pinned(snap)) continue; // judged above
@@ -124,9 +133,7 @@ export async function verifySandbox(sandboxPath: string, snapshot: SnapshotRecor
     if (s.st.isFile()) {
       if (!snap && rules.frozen.matches(s.rel) && !rules.ignore.matches(s.rel))
         add(s.rel, 'frozen-added', `new file under frozen glob ${rules.frozen.matching(s.rel).join(', ')}`);
-      const key = `${s.st.dev}:${s.st.ino}`;
-      if (s.st.nlink > 1n && !snapshotInodes.has(key) && (linksInside.get(key) ?? 0) < Number(s.st.nlink))
-        add(s.rel, 'path-escape', `hard link to a file outside the sandbox (${s.st.nlink} links, ${linksInside.get(key) ?? 0} inside)`);
+      checkHardLink(s, snapshotInodes.get(inodeOf(s.st)), linksInside.get(inodeOf(s.st)) ?? [], (rel) => pinned(snapByPath.get(rel)) || rules.editable.matches(rel), add);
     }
   }
 
@@ -142,6 +149,33 @@ export async function verifySandbox(sandboxPath: string, snapshot: SnapshotRecor
   }
 
   return violations.sort((a, b) => comparePaths(a.path, b.path) || (a.kind < b.kind ? -1 : a.kind > b.kind ? 1 : 0));
+}
+
+/**
+ * A file that is not pinned must not share its inode with anything a write through it could damage. A write to an
+ * editable path that is a hard link lands in every other name of the inode: the snapshot (and so every sandbox
+ * forked from it) when it is a snapshot inode, a file outside the sandbox, or a pinned or editable file inside it.
+ * Links only between job outputs (neither pinned nor editable) are let be: nothing edits outputs in place.
+ */
+function checkHardLink(
+  s: Seen,
+  snapshotPath: string | undefined,
+  namesInside: readonly string[],
+  guarded: (rel: string) => boolean,
+  add: (p: string, k: ViolationKind, d: string) => void,
+) {
+  if (snapshotPath !== undefined) {
+    add(s.rel, 'path-escape', `hard link to the snapshot's ${snapshotPath} (a write to it would change the snapshot and every sandbox forked from it)`);
+    return;
+  }
+  if (s.st.nlink < 2n) return;
+  if (namesInside.length < Number(s.st.nlink)) {
+    add(s.rel, 'path-escape', `hard link to a file outside the sandbox (${s.st.nlink} links, ${namesInside.length} inside)`);
+    return;
+  }
+  const others = namesInside.filter((n) => n !== s.rel).sort(comparePaths);
+  if (guarded(s.rel) || others.some(guarded))
+    add(s.rel, 'path-escape', `hard link shared with ${others.join(', ')} inside the sandbox (a write to one changes the other${others.length > 1 ? 's' : ''})`);
 }
 
 function checkSymlink(root: string, s: Seen, pinnedPaths: readonly string[], add: (p: string, k: ViolationKind, d: string) => void) {
