@@ -131,3 +131,34 @@ export function checkpointDirName(manifest: SubstrateManifest, step: number): st
 export const KNOWN_PLACEHOLDERS: readonly string[] = Placeholder.options;
 /** Known only to the leaderboard, which runs outside every sandbox; a sandbox entrypoint must never see it. */
 export const LEADERBOARD_ONLY_PLACEHOLDERS: readonly string[] = ['secret_seed', 'secret_seed_file'];
+
+/** Declared outputs that name a file (written into a directory of its own); the others name a directory. */
+const FILE_OUTPUTS = new Set(['scores', 'predictions']);
+/** Declared inputs that may lie outside the sandbox (the leaderboard's prompts and answers). */
+const EXTERNAL_INPUTS = new Set(['prompts', 'answers']);
+
+/**
+ * The writable directories and outside inputs of one entrypoint's job, from what the substrate declares: a job may
+ * write only its declared outputs (a file output's directory, which must then hold nothing else) and read, besides
+ * its sandbox, only the external files it declares. The values are the ones its argv was rendered with.
+ */
+export function entrypointIsolation(manifest: SubstrateManifest, name: EntrypointName, values: PlaceholderValues): { outputs: string[]; inputs: string[] } {
+  const ep = manifest.entrypoints[name];
+  const valueOf = (p: string, kind: 'outputs' | 'inputs'): string => {
+    const v = values[p];
+    if (v === undefined || v === '')
+      throw new DomainError('MISSING_PLACEHOLDER_VALUE', `entrypoint ${name} declares ${kind} {${p}} but no value was given`, [{ path: `values.${p}`, message: `declared in entrypoints.${name}.${kind}` }]);
+    return String(v);
+  };
+  const outputs = ep.outputs.map((p) => {
+    const v = valueOf(p, 'outputs');
+    return FILE_OUTPUTS.has(p) ? posixDirname(v) : v;
+  });
+  const inputs = ep.inputs.filter((p) => EXTERNAL_INPUTS.has(p)).map((p) => valueOf(p, 'inputs'));
+  return { outputs: [...new Set(outputs)], inputs: [...new Set(inputs)] };
+}
+
+const posixDirname = (p: string): string => {
+  const i = p.replace(/\/+$/, '').lastIndexOf('/');
+  return i <= 0 ? (i === 0 ? '/' : '.') : p.slice(0, i);
+};

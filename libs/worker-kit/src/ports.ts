@@ -79,7 +79,8 @@ export interface EvaluationResult {
 
 /** How checkpoints get scored; same split of duties as JobPort (`EvaluationRequested` is already recorded). */
 export interface EvaluationPort {
-  submit(request: EvaluationRequest): Promise<void>;
+  /** `snapshotId`: the snapshot the candidate was forked from (an in-process evaluator mounts its pinned paths). */
+  submit(request: EvaluationRequest, snapshotId: string): Promise<void>;
   /** Complete once every requested checkpoint is evaluated or failed; null if not within `waitMs`. */
   wait(request: EvaluationRequest, waitMs: number): Promise<EvaluationResult | null>;
 }

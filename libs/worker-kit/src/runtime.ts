@@ -19,7 +19,7 @@ import {
 } from '@aevo/contracts';
 import * as YAML from 'yaml';
 import type { z } from 'zod';
-import { BoundedMemo, renderEntrypoint } from '@aevo/substrate-kit';
+import { BoundedMemo, entrypointIsolation, renderEntrypoint } from '@aevo/substrate-kit';
 import { matchingDeadEnd } from './dead-ends';
 import { buildManifest, type Submission } from './manifest-builder';
 import type { CandidateLog, EvaluationPort, EvaluationRequest, JobPort, JobTerminal, WorkerConfig, WorkerInputs } from './ports';
@@ -456,17 +456,20 @@ export class WorkerRuntime {
 
   private jobSpec(jobId: string, entrypoint: 'prepare-data' | 'train', values: Record<string, string>): JobSpec {
     const ep = this.substrate.entrypoints[entrypoint];
+    const placeholders = this.placeholders(values);
     return {
       jobId,
       candidateId: this.candidateId,
       round: this.inputs.fork.round,
       entrypoint,
       sandboxPath: this.inputs.fork.sandboxPath,
-      argv: renderEntrypoint(this.substrate, entrypoint, this.placeholders(values)),
+      argv: renderEntrypoint(this.substrate, entrypoint, placeholders),
       env: {},
       resources: this.substrate.resources[entrypoint],
       timeoutSeconds: ep.timeoutSeconds ?? this.config.jobTimeoutSeconds ?? 3600,
       priority: 'normal',
+      // The job writes only what its entrypoint declares; everything pinned is mounted from the snapshot.
+      isolation: { snapshotId: this.inputs.fork.snapshotId, ...entrypointIsolation(this.substrate, entrypoint, placeholders) },
     };
   }
 
@@ -610,7 +613,7 @@ export class WorkerRuntime {
       criterion: this.inputs.policy.selectionCriterion,
     };
     await this.apply({ kind: 'RequestEvaluation', request });
-    await this.ports.evaluator.submit(request);
+    await this.ports.evaluator.submit(request, this.inputs.fork.snapshotId);
     const result = await this.ports.evaluator.wait(request, Math.max(0, waitSeconds) * 1000);
     if (!result) return fail('EVALUATION_PENDING', `evaluation ${request.requestId} is still running; call evaluate_checkpoints again to wait for it`, { job });
     if (result.checkpoints.length === 0)

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -29,7 +30,15 @@ export async function createHarness(opts: { substrateDir?: string; cpuSlots?: nu
   const store = await PostgresEventStore.open({ connectionString: db.url, schema: db.schema });
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'aevo-worker-'));
   const substrateDir = opts.substrateDir ?? writeFixtureSubstrate(path.join(home, 'substrate'), { recipe: opts.recipe });
-  const executor = new LocalExecutor({ home: path.join(home, 'exec'), cpuSlots: opts.cpuSlots ?? 2, pollMs: 50, killGraceMs: 1000 });
+  const executor = new LocalExecutor({
+    home,
+    stateDir: path.join(home, 'exec', 'local-jobs'),
+    logDir: path.join(home, 'exec', 'logs'),
+    cpuSlots: opts.cpuSlots ?? 2,
+    pollMs: 50,
+    killGraceMs: 1000,
+  });
+  const snapshotId = placeSnapshot(substrateDir, home);
   await executor.recover();
   const campaignId = 'camp1';
   const jobs = new LocalJobPort(executor, campaignId, { logDir: path.join(home, 'exec', 'logs'), pollMs: 50 });
@@ -56,7 +65,7 @@ export async function createHarness(opts: { substrateDir?: string; cpuSlots?: nu
         axis: index === 0 ? 'baseline' : 'learning-rate',
         isAnchor: index === 0,
         seeds: [1],
-        snapshotId: 'a'.repeat(64),
+        snapshotId,
         sandboxPath,
         policyRevision: 0,
         ...over,
@@ -69,6 +78,14 @@ export async function createHarness(opts: { substrateDir?: string; cpuSlots?: nu
       fs.rmSync(home, { recursive: true, force: true });
     },
   };
+}
+
+/** The substrate as the substrate service would leave its snapshot: `<home>/snapshots/<sha256 of its path>`, read-only. */
+function placeSnapshot(substrateDir: string, home: string): string {
+  const snapshotId = createHash('sha256').update(fs.realpathSync(substrateDir)).digest('hex');
+  const dir = path.join(home, 'snapshots', snapshotId);
+  if (!fs.existsSync(dir)) forkSandbox(substrateDir, dir);
+  return snapshotId;
 }
 
 export function fixturePolicy(substrateDir: string, over: Partial<RollingPolicy> = {}): RollingPolicy {

@@ -29,7 +29,7 @@ describe('worker runtime on the fixture substrate (real PostgreSQL, local execut
     const runs = path.join(sandbox, 'runs');
     if (!fs.existsSync(runs)) return [];
     return fs.readdirSync(runs).flatMap((d) => {
-      const f = path.join(runs, d, 'launches.log');
+      const f = path.join(runs, d, 'ckpt', 'launches.log');
       return fs.existsSync(f) ? fs.readFileSync(f, 'utf8').trim().split('\n').map((l) => `${d} ${l.split(' ')[0]}`) : [];
     });
   };
@@ -167,7 +167,7 @@ describe('worker runtime on the fixture substrate (real PostgreSQL, local execut
         },
       },
       evaluator: {
-        submit: (r) => ports.evaluator.submit(r),
+        submit: (r, snapshotId) => ports.evaluator.submit(r, snapshotId),
         wait: async (r, ms) => {
           if (ms > 0) lastRecordWhileWaiting.push(await lastRecord());
           return ports.evaluator.wait(r, ms);

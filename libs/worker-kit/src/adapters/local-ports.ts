@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import * as YAML from 'yaml';
 import { CheckpointInfo, DevScores, SubstrateManifest, type JobSpec } from '@aevo/contracts';
 import { readLogTail, type Executor } from '@aevo/executors';
-import { renderEntrypoint } from '@aevo/substrate-kit';
+import { entrypointIsolation, renderEntrypoint } from '@aevo/substrate-kit';
 import type { EvaluatedCheckpoint, EvaluationPort, EvaluationRequest, EvaluationResult, JobPort, JobTerminal } from '../ports';
 import { selectBest } from '../selection';
 
@@ -69,45 +69,43 @@ export class LocalEvaluationPort implements EvaluationPort {
     fs.mkdirSync(opts.scoresDir, { recursive: true });
   }
 
-  private specs(request: EvaluationRequest): Array<{ spec: JobSpec; checkpoint: string; scores: string }> {
-    const substrate = readSubstrate(request.sandboxPath);
+  /** Each checkpoint's evaluate job id and scores file (a directory of its own: the job may write nothing else). */
+  private jobsOf(request: EvaluationRequest): Array<{ jobId: string; checkpoint: string; scores: string }> {
     return request.checkpoints.map((checkpoint, i) => {
       const jobId = `${request.requestId}-eval-${i}`;
-      const scores = path.join(this.opts.scoresDir, `${jobId}.json`);
-      const argv = renderEntrypoint(substrate, 'evaluate', {
-        sandbox: request.sandboxPath,
-        checkpoint,
-        split: this.opts.split ?? 'dev',
-        scores,
-        seed: request.seed,
-        size: this.opts.size,
-        device: this.opts.device,
-      });
-      const spec: JobSpec = {
+      return { jobId, checkpoint, scores: path.join(this.opts.scoresDir, jobId, 'scores.json') };
+    });
+  }
+
+  private specs(request: EvaluationRequest, snapshotId: string): JobSpec[] {
+    const substrate = readSubstrate(request.sandboxPath);
+    return this.jobsOf(request).map(({ jobId, checkpoint, scores }) => {
+      const values = { sandbox: request.sandboxPath, checkpoint, split: this.opts.split ?? 'dev', scores, seed: request.seed, size: this.opts.size, device: this.opts.device };
+      return {
         jobId,
         candidateId: request.candidateId,
         round: request.round,
         entrypoint: 'evaluate',
         sandboxPath: request.sandboxPath,
-        argv,
+        argv: renderEntrypoint(substrate, 'evaluate', values),
         env: {},
         resources: substrate.resources.evaluate,
         timeoutSeconds: substrate.entrypoints.evaluate.timeoutSeconds ?? this.opts.timeoutSeconds ?? 1800,
         priority: 'normal',
+        isolation: { snapshotId, ...entrypointIsolation(substrate, 'evaluate', values) },
       };
-      return { spec, checkpoint, scores };
     });
   }
 
-  async submit(request: EvaluationRequest): Promise<void> {
-    for (const { spec } of this.specs(request)) await this.jobs.submit(spec);
+  async submit(request: EvaluationRequest, snapshotId: string): Promise<void> {
+    for (const spec of this.specs(request, snapshotId)) await this.jobs.submit(spec);
   }
 
   async wait(request: EvaluationRequest, waitMs: number): Promise<EvaluationResult | null> {
     const deadline = Date.now() + waitMs;
     const result: EvaluationResult = { checkpoints: [], selected: null, failures: [] };
-    for (const { spec, checkpoint, scores } of this.specs(request)) {
-      const t = await this.jobs.wait(spec.jobId, Math.max(0, deadline - Date.now()));
+    for (const { jobId, checkpoint, scores } of this.jobsOf(request)) {
+      const t = await this.jobs.wait(jobId, Math.max(0, deadline - Date.now()));
       if (!t) return null;
       if (t.status !== 'succeeded') {
         result.failures.push({ checkpoint, reason: `evaluate job ${t.status}${t.reason ? ` (${t.reason})` : ''}` });

@@ -24,6 +24,7 @@ const job: JobSpec = {
   resources: { cpu: 1, memoryMiB: 128, gpu: 0 },
   timeoutSeconds: 60,
   priority: 'normal',
+  isolation: { snapshotId: 'a'.repeat(64), outputs: ['runs/s2/ckpt'], inputs: [] },
 };
 const code = (c: string) => (err: unknown) => err instanceof DomainError && err.code === c;
 

@@ -6,7 +6,8 @@ import { stringify } from 'yaml';
  * A small substrate honouring the contract, written in Node so runtime tests need no Python: `train` computes a
  * known response surface of the recipe plus seeded noise, diverges (exit 3, DIVERGED) when lr > 0.02, can be
  * made slow (recipe `sleep_ms`) so a test can kill the worker mid-job, and appends one line per launch to
- * `<run dir>/launches.log` (and each evaluation to `<checkpoints dir>/evaluations.log`) so a test can count them.
+ * `launches.log` in its output directory (and each evaluation to `evaluations.log` beside its scores) so a test can
+ * count them — a job may write nothing but its declared outputs.
  */
 export const FIXTURE_DOMAINS = ['bit_manipulation', 'gravity', 'unit_conversion', 'cipher', 'numeral', 'equation'];
 
@@ -41,12 +42,13 @@ lora:
   alpha: 16
 `;
 
-const yamlPath = require.resolve('yaml');
+/** The yaml package, copied into the substrate: a job sees nothing but the system and its sandbox. */
+const yamlPackageDir = path.dirname(require.resolve('yaml/package.json'));
 
 const COMMON = `
 const fs = require('fs');
 const path = require('path');
-const YAML = require(${JSON.stringify(yamlPath)});
+const YAML = require('yaml');
 const arg = (n) => { const i = process.argv.indexOf('--' + n); return i < 0 ? undefined : process.argv[i + 1]; };
 function rnd(seed) { let a = seed >>> 0; return () => { a = (a + 0x6d2b79f5) >>> 0; let t = a; t = Math.imul(t ^ (t >>> 15), t | 1); t ^= t + Math.imul(t ^ (t >>> 7), t | 61); return ((t ^ (t >>> 14)) >>> 0) / 4294967296; }; }
 const DOMAINS = ${JSON.stringify(FIXTURE_DOMAINS)};
@@ -58,7 +60,7 @@ const out = arg('out');
 fs.mkdirSync(out, { recursive: true });
 const mix = recipe.data.mix;
 if (Object.values(mix).some((w) => typeof w !== 'number' || w < 0)) { console.error('invalid mix'); process.exit(2); }
-fs.appendFileSync(path.join(out, '..', 'launches.log'), (process.env.AEVO_JOB_ID || 'job') + ' ' + process.pid + '\\n');
+fs.appendFileSync(path.join(out, 'launches.log'), (process.env.AEVO_JOB_ID || 'job') + ' ' + process.pid + '\\n');
 fs.writeFileSync(path.join(out, 'summary.json'), JSON.stringify({ rows: recipe.data.rows, mix, synthetic: recipe.data.synthetic.count }));
 console.log('prepared', recipe.data.rows, 'rows');
 `;
@@ -69,7 +71,7 @@ const data = JSON.parse(fs.readFileSync(path.join(arg('data'), 'summary.json'), 
 const out = arg('out');
 const seed = Number(arg('seed'));
 fs.mkdirSync(out, { recursive: true });
-fs.appendFileSync(path.join(out, '..', 'launches.log'), (process.env.AEVO_JOB_ID || 'job') + ' ' + process.pid + '\\n');
+fs.appendFileSync(path.join(out, 'launches.log'), (process.env.AEVO_JOB_ID || 'job') + ' ' + process.pid + '\\n');
 const t = recipe.train;
 const sleep = Number(t.sleep_ms || 0);
 const started = Date.now();
@@ -98,7 +100,8 @@ console.log('done');
 
 const EVALUATE = `${COMMON}
 const ckpt = arg('checkpoint');
-fs.appendFileSync(path.join(ckpt, '..', 'evaluations.log'), (process.env.AEVO_JOB_ID || 'job') + ' ' + path.basename(ckpt) + '\\n');
+fs.mkdirSync(path.dirname(arg('out')), { recursive: true });
+fs.appendFileSync(path.join(path.dirname(arg('out')), 'evaluations.log'), (process.env.AEVO_JOB_ID || 'job') + ' ' + path.basename(ckpt) + '\\n');
 const info = JSON.parse(fs.readFileSync(path.join(ckpt, 'checkpoint.json'), 'utf8'));
 const n = 50;
 const domains = {};
@@ -146,6 +149,7 @@ export function writeFixtureSubstrate(dir: string, opts: { recipe?: string } = {
     fs.mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
     fs.writeFileSync(path.join(dir, rel), content);
   }
+  for (const part of ['package.json', 'dist']) fs.cpSync(path.join(yamlPackageDir, part), path.join(dir, 'node_modules', 'yaml', part), { recursive: true });
   return dir;
 }
 

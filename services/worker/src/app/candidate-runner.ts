@@ -57,7 +57,13 @@ export class LocalPorts implements CandidatePorts {
   private readonly home: string;
   constructor(private readonly settings: Pick<WorkerSettings, 'aevoHome' | 'localSlots' | 'device'>) {
     this.home = path.resolve(settings.aevoHome, 'worker-local');
-    this.executor = new LocalExecutor({ home: this.home, cpuSlots: settings.localSlots });
+    // AEVO_HOME is the root the jobs' isolation is planned against (sandboxes and snapshots live there).
+    this.executor = new LocalExecutor({
+      home: path.resolve(settings.aevoHome),
+      stateDir: path.join(this.home, 'local-jobs'),
+      logDir: path.join(this.home, 'logs'),
+      cpuSlots: settings.localSlots,
+    });
   }
   jobs(campaignId: string): JobPort {
     return new LocalJobPort(this.executor, campaignId, { logDir: path.join(this.home, 'logs') });
