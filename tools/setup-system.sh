@@ -3,6 +3,9 @@
 set -euo pipefail
 need=()
 [ -x /usr/bin/chromium ] || need+=(chromium)
+# Every job runs in a bubblewrap sandbox (libs/executors/src/isolation); prlimit and setpriv come with util-linux.
+[ -x /usr/bin/bwrap ] || need+=(bubblewrap)
+command -v prlimit >/dev/null && command -v setpriv >/dev/null || need+=(util-linux)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive

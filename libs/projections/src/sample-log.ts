@@ -145,7 +145,7 @@ export function sampleCampaignLog(opts: SampleLogOptions = {}): EventEnvelope[] 
       );
       lane.push(ev(WorkerStarted, { candidateId: c.candidateId, round: r, workerId: 'w1', agentKind: 'heuristic', resumedFromStep: null }, stream, 'worker'));
       const jobId = `${c.candidateId}-train`;
-      const spec = { jobId, candidateId: c.candidateId, round: r, entrypoint: 'train' as const, sandboxPath: `/sandboxes/${c.candidateId}`, argv: ['train'], resources: { cpu: 1, memoryMiB: 512, gpu: 0 }, timeoutSeconds: 600 };
+      const spec = { jobId, candidateId: c.candidateId, round: r, entrypoint: 'train' as const, sandboxPath: `/sandboxes/${c.candidateId}`, argv: ['train'], resources: { cpu: 1, memoryMiB: 512, gpu: 0 }, timeoutSeconds: 600, isolation: { snapshotId: contentHash('snapshot'), outputs: ['runs/ckpt'], inputs: [] } };
       const terminal = { candidateId: c.candidateId, round: r, gpuSeconds: 0, wallSeconds: 1 + mix(), logTail: '', logPath: null, executor: 'local' as const, gpuCount: 0, budgetUnit: 'cpu-slot-seconds' as const };
       if (opts.disturbed && c.index === 1) {
         lane.push(ev(JobRequested, { spec: { ...spec, jobId: `${jobId}-lost` } }, stream, 'worker'));

@@ -13,11 +13,13 @@ import type { Verification } from '../src/domain/evaluation';
 jest.setTimeout(120_000);
 
 const FIXTURE = path.join(__dirname, 'fixtures', 'tiny-substrate');
+/** The fixture placed as the snapshot every sandbox here was forked from (the evaluate manifest is read there). */
+const SNAPSHOT_ID = 'e'.repeat(64);
 
 /** The verifier's answers are an input of these tests; the service test asks the real substrate service. */
 class ScriptedVerifier implements SandboxVerifier {
   readonly asked: SandboxToVerify[] = [];
-  constructor(private readonly answer: (s: SandboxToVerify) => Verification = () => ({ verifiedBy: 'substrate-service', ok: true })) {}
+  constructor(private readonly answer: (s: SandboxToVerify) => Verification = () => ({ verifiedBy: 'substrate-service', ok: true, snapshotId: SNAPSHOT_ID })) {}
   async verify(s: SandboxToVerify) {
     this.asked.push(s);
     return this.answer(s);
@@ -45,6 +47,7 @@ describe('evaluation workflow (real PostgreSQL event store)', () => {
     db = await createTestDb();
     store = await PostgresEventStore.open({ connectionString: db.url, schema: db.schema });
     home = mkdtempSync(path.join(tmpdir(), 'ev-home-'));
+    cpSync(FIXTURE, path.join(home, 'snapshots', SNAPSHOT_ID), { recursive: true });
   });
   afterAll(async () => {
     await store.close();

@@ -87,6 +87,8 @@ export const SandboxVerification = z
   .object({
     candidateId: Slug,
     sandboxPath: z.string(),
+    /** The snapshot the sandbox was forked from: its pinned paths are what an evaluate job mounts. */
+    snapshotId: Sha256,
     /** False when this check found a violation or the candidate was invalidated before. */
     valid: z.boolean(),
     violations: z.array(z.object({ path: z.string(), kind: ViolationKind, detail: z.string() }).strict()),

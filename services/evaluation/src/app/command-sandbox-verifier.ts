@@ -28,7 +28,7 @@ export function verificationFromReply(reply: CommandReply, s: Pick<SandboxToVeri
   if (path.resolve(v.sandboxPath) !== path.resolve(s.sandboxPath))
     violations.push(`sandboxPath: the request names ${s.sandboxPath}, but candidate ${s.candidateId}'s sandbox is ${v.sandboxPath}`);
   if (!v.valid && violations.length === 0) violations.push(`candidate ${s.candidateId} was invalidated by an earlier frozen-path violation`);
-  return violations.length === 0 ? { verifiedBy: 'substrate-service', ok: true } : { verifiedBy: 'substrate-service', ok: false, violations };
+  return violations.length === 0 ? { verifiedBy: 'substrate-service', ok: true, snapshotId: v.snapshotId } : { verifiedBy: 'substrate-service', ok: false, violations };
 }
 
 /** Verifies through the substrate service's `VerifySandbox` command (which records FrozenPathViolated itself). */

@@ -15,7 +15,7 @@ import {
   type JobSucceeded,
 } from '@aevo/contracts';
 import type { EventStore } from '@aevo/eventstore';
-import { renderEntrypoint } from '@aevo/substrate-kit';
+import { entrypointIsolation, renderEntrypoint } from '@aevo/substrate-kit';
 import {
   evalJobId,
   evaluationDecider,
@@ -41,8 +41,9 @@ export interface EvaluationConfig {
 }
 
 export const streamIdOf = (campaignId: string, requestId: string) => `evaluation:${campaignId}:${requestId}`;
+/** Each evaluate job writes its scores into a directory of its own, the only place it may write. */
 export const scoresPathOf = (cfg: EvaluationConfig, campaignId: string, requestId: string, index: number) =>
-  path.join(path.resolve(cfg.aevoHome), 'evaluation', campaignId, requestId, `scores-${index}.json`);
+  path.join(path.resolve(cfg.aevoHome), 'evaluation', campaignId, requestId, String(index), 'scores.json');
 
 const KNOWN = new Set(['EvaluationStarted', 'JobRequested', 'CheckpointEvaluated', 'CheckpointSelected', 'EvaluationFailed']);
 
@@ -71,7 +72,7 @@ export class EvaluationWorkflow {
       reason: `evaluation ${r.requestId}`,
       paths: r.checkpoints,
     });
-    const jobs = verification.ok ? await this.buildJobs(e) : { ok: false as const, issues: [] };
+    const jobs = verification.ok ? await this.buildJobs(e, verification.snapshotId) : { ok: false as const, issues: [] };
     const command: EvaluationCommand = { type: 'StartEvaluation', request: r, verification, jobs };
     return decideOnStream(this.store, evaluationDecider, ctx, command, { knownTypes: KNOWN });
   }
@@ -121,15 +122,18 @@ export class EvaluationWorkflow {
     return { kind: 'succeeded', scores, step: stepOf(r.checkpoints[index], info) ?? index };
   }
 
-  /** The evaluate job of every checkpoint, rendered from the sandbox's (verified) substrate.yaml. */
-  private async buildJobs(e: EventOf<typeof EvaluationRequested>): Promise<{ ok: true; specs: JobSpec[] } | { ok: false; issues: IssueDetail[] }> {
+  /**
+   * The evaluate job of every checkpoint, rendered from the snapshot's substrate.yaml (never the sandbox's): the
+   * job runs the snapshot's harness, mounted read-only over the sandbox, and may write only its scores directory.
+   */
+  private async buildJobs(e: EventOf<typeof EvaluationRequested>, snapshotId: string): Promise<{ ok: true; specs: JobSpec[] } | { ok: false; issues: IssueDetail[] }> {
     const r = e.data;
     const issues: IssueDetail[] = [];
     let manifest: SubstrateManifest;
     try {
-      manifest = await readManifest(r.sandboxPath);
+      manifest = await readManifest(path.join(path.resolve(this.cfg.aevoHome), 'snapshots', snapshotId));
     } catch (err) {
-      return { ok: false, issues: err instanceof DomainError && err.issues.length ? err.issues : [{ path: 'sandboxPath', message: (err as Error).message }] };
+      return { ok: false, issues: err instanceof DomainError && err.issues.length ? err.issues : [{ path: 'snapshotId', message: (err as Error).message }] };
     }
     const specs: JobSpec[] = [];
     for (const [i, rel] of r.checkpoints.entries()) {
@@ -143,18 +147,21 @@ export class EvaluationWorkflow {
       const scores = scoresPathOf(this.cfg, e.campaignId, r.requestId, i);
       await fs.mkdir(path.dirname(scores), { recursive: true });
       await fs.rm(scores, { force: true });
+      const values = {
+        sandbox: r.sandboxPath,
+        recipe: path.join(r.sandboxPath, manifest.recipe),
+        checkpoint: dir,
+        split: this.cfg.split,
+        scores,
+        seed: r.seed,
+        size: typeof info?.size === 'string' ? info.size : this.cfg.defaultSize,
+        device: manifest.resources.evaluate.gpu > 0 ? 'cuda' : 'cpu',
+      };
       let argv: string[];
+      let isolation: JobSpec['isolation'];
       try {
-        argv = renderEntrypoint(manifest, 'evaluate', {
-          sandbox: r.sandboxPath,
-          recipe: path.join(r.sandboxPath, manifest.recipe),
-          checkpoint: dir,
-          split: this.cfg.split,
-          scores,
-          seed: r.seed,
-          size: typeof info?.size === 'string' ? info.size : this.cfg.defaultSize,
-          device: manifest.resources.evaluate.gpu > 0 ? 'cuda' : 'cpu',
-        });
+        argv = renderEntrypoint(manifest, 'evaluate', values);
+        isolation = { snapshotId, ...entrypointIsolation(manifest, 'evaluate', values) };
       } catch (err) {
         issues.push(...(err instanceof DomainError ? err.issues.map((x) => ({ ...x, path: `entrypoints.evaluate.${x.path}` })) : [{ path: 'entrypoints.evaluate', message: String(err) }]));
         continue;
@@ -170,6 +177,7 @@ export class EvaluationWorkflow {
         resources: manifest.resources.evaluate,
         timeoutSeconds: manifest.entrypoints.evaluate.timeoutSeconds ?? this.cfg.defaultTimeoutSeconds,
         priority: 'high',
+        isolation,
       });
     }
     return issues.length > 0 ? { ok: false, issues } : { ok: true, specs };

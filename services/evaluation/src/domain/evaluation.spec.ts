@@ -22,8 +22,9 @@ const job = (i: number): JobSpec => ({
   resources: { cpu: 1, memoryMiB: 512, gpu: 0 },
   timeoutSeconds: 600,
   priority: 'normal',
+  isolation: { snapshotId: 'a'.repeat(64), outputs: [`/home/evaluation/c1/${request.requestId}/${i}`], inputs: [] },
 });
-const verified = { verifiedBy: 'substrate-kit' as const, ok: true as const };
+const verified = { verifiedBy: 'substrate-kit' as const, ok: true as const, snapshotId: 'a'.repeat(64) };
 const start = { type: 'StartEvaluation' as const, request, verification: verified, jobs: { ok: true as const, specs: [job(0), job(1)] } };
 const started: EvaluationEvent[] = [
   { type: 'EvaluationStarted', data: { ...request, verifiedBy: 'substrate-kit' } },

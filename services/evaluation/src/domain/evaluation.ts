@@ -27,7 +27,7 @@ export type EvaluationEvent =
   | { type: 'CheckpointSelected'; data: DataOf<typeof CheckpointSelected> }
   | { type: 'EvaluationFailed'; data: DataOf<typeof EvaluationFailed> };
 
-export type Verification = { verifiedBy: 'substrate-service' | 'substrate-kit' } & ({ ok: true } | { ok: false; violations: string[] });
+export type Verification = { verifiedBy: 'substrate-service' | 'substrate-kit' } & ({ ok: true; snapshotId: string } | { ok: false; violations: string[] });
 
 export type JobOutcome =
   | { kind: 'succeeded'; scores: unknown; step: number }

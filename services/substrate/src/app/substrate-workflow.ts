@@ -247,7 +247,7 @@ export class SubstrateWorkflow {
       { kind: 'RecordVerification', candidateId, checkedAt, violations },
       {
         ...opts,
-        result: (events) => ({ candidateId, sandboxPath, valid: violations.length === 0 && !wasInvalid, violations, recorded: events.length }),
+        result: (events) => ({ candidateId, sandboxPath, snapshotId: snapshot.snapshotId, valid: violations.length === 0 && !wasInvalid, violations, recorded: events.length }),
       },
     );
     if (out.events.length > 0) this.logger.warn(`campaign ${campaignId}: ${candidateId} invalidated: ${violations.map((v) => `${v.kind} ${v.path}`).join(', ')}`);
