@@ -3,9 +3,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { OutboxRelay, PostgresEventStore } from '@aevo/eventstore';
-import { isProcessAlive } from '@aevo/executors';
+import { isProcessAlive, UNSANDBOXED_OPT_IN } from '@aevo/executors';
 import { createTestDb, createTestNatsNames, eventually, type TestDb, type TestNatsNames } from '@aevo/testkit';
-import { deleteStream, jobEvents, jobRequested, jobSpec, terminalOf, TERMINAL } from './support';
+import { deleteStream, jobEvents, jobRequested, jobSpec, prepareJobHome, terminalOf, TERMINAL, type JobHome } from './support';
 
 jest.setTimeout(600_000);
 
@@ -23,6 +23,7 @@ describe('dispatch killed with SIGKILL while jobs run', () => {
   let tmp: string;
   let home: string;
   let sandbox: string;
+  let where: JobHome;
   const children: ChildProcess[] = [];
   const output: string[] = [];
 
@@ -35,8 +36,8 @@ describe('dispatch killed with SIGKILL while jobs run', () => {
     relay = await OutboxRelay.start({ databaseUrl: db.url, schema: db.schema, natsUrl: names.url, subjectPrefix: names.subjectPrefix, stream: names.stream, pollIntervalMs: 100 });
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'dispatch-crash-'));
     home = path.join(tmp, 'home');
-    sandbox = path.join(tmp, 'sandbox');
-    fs.mkdirSync(sandbox, { recursive: true });
+    where = prepareJobHome(home);
+    sandbox = where.sandbox;
   });
 
   afterAll(async () => {
@@ -75,6 +76,9 @@ describe('dispatch killed with SIGKILL while jobs run', () => {
         AEVO_LOCAL_SLOTS: '3',
         AEVO_LOCAL_GPUS: 'none',
         AEVO_LOCAL_KILL_GRACE_MS: '500',
+        // This suite is about crash recovery and reads the pids its jobs print, which a sandbox's pid namespace
+        // hides; dispatch's sandboxed jobs are covered by service.int.spec.ts and the executor's own tests.
+        AEVO_UNSANDBOXED_JOBS: UNSANDBOXED_OPT_IN,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -93,10 +97,10 @@ describe('dispatch killed with SIGKILL while jobs run', () => {
   it('every job ends with exactly one terminal event after a restart', async () => {
     const first = startDispatch();
     const specs = [
-      jobSpec('crash-a', sandbox, gate('crash-a', 0)),
-      jobSpec('crash-b', sandbox, gate('crash-b', 4)),
-      jobSpec('crash-c', sandbox, gate('crash-c', 0)),
-      jobSpec('crash-d', sandbox, gate('crash-d', 0)), // 3 slots: this one waits in the queue
+      jobSpec('crash-a', where, gate('crash-a', 0)),
+      jobSpec('crash-b', where, gate('crash-b', 4)),
+      jobSpec('crash-c', where, gate('crash-c', 0)),
+      jobSpec('crash-d', where, gate('crash-d', 0)), // 3 slots: this one waits in the queue
     ];
     for (const s of specs) {
       const e = jobRequested(s);

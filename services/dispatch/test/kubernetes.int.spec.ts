@@ -8,7 +8,7 @@ import { FakeKubeApiServer, KubernetesExecutor, kubeConfigFor, kubernetesJobName
 import { CommandClient, createServiceApp, type ServiceApp } from '@aevo/messaging';
 import { createTestDb, createTestNatsNames, eventually, type TestDb, type TestNatsNames } from '@aevo/testkit';
 import { DispatchModule } from '../src/dispatch.module';
-import { deleteStream, jobEvents, jobRequested, jobSpec, terminalOf } from './support';
+import { deleteStream, jobEvents, jobRequested, jobSpec, terminalOf, prepareJobHome, type JobHome } from './support';
 
 jest.setTimeout(180_000);
 
@@ -22,6 +22,8 @@ describe('dispatch service with the Kubernetes executor', () => {
   let client: CommandClient;
   let fake: FakeKubeApiServer;
   let home: string;
+  let c0: JobHome;
+  let c1: JobHome;
 
   beforeAll(async () => {
     db = await createTestDb();
@@ -31,6 +33,8 @@ describe('dispatch service with the Kubernetes executor', () => {
     fake = new FakeKubeApiServer();
     await fake.start();
     home = fs.mkdtempSync(path.join(os.tmpdir(), 'dispatch-k8s-'));
+    c0 = prepareJobHome(home, 'c0');
+    c1 = prepareJobHome(home, 'c1');
     const executor = new KubernetesExecutor({
       kubeConfig: kubeConfigFor(fake.url),
       namespace: 'aevo-jobs',
@@ -71,7 +75,7 @@ describe('dispatch service with the Kubernetes executor', () => {
   const types = async (jobId: string) => (await jobEvents(store, jobId)).map((e) => e.type);
 
   it('queues, starts, records a Kueue preemption as JobPreempted, resumes and succeeds with GPU-seconds', async () => {
-    const spec = jobSpec('k8s-train', path.join(home, 'sandboxes', 'c0'), 'x', { resources: { cpu: 2, memoryMiB: 512, gpu: 2 } });
+    const spec = jobSpec('k8s-train', c0, 'x', { resources: { cpu: 2, memoryMiB: 512, gpu: 2 } });
     const e = jobRequested(spec);
     await store.append(e.streamId, 'any', [e]);
     const name = kubernetesJobName('k8s-train');
@@ -96,7 +100,7 @@ describe('dispatch service with the Kubernetes executor', () => {
   });
 
   it('cancels through CancelJob: the Job is deleted with background propagation', async () => {
-    const spec = jobSpec('k8s-cancel', path.join(home, 'sandboxes', 'c1'), 'x');
+    const spec = jobSpec('k8s-cancel', c1, 'x');
     const e = jobRequested(spec);
     await store.append(e.streamId, 'any', [e]);
     const name = kubernetesJobName('k8s-cancel');

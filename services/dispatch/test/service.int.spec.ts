@@ -4,12 +4,12 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { CancelJob } from '@aevo/contracts';
 import { OutboxRelay, PostgresEventStore } from '@aevo/eventstore';
-import { isProcessAlive, LocalExecutor } from '@aevo/executors';
+import { LocalExecutor, processesWithCommandLine } from '@aevo/executors';
 import { CommandClient, createServiceApp, type ServiceApp } from '@aevo/messaging';
 import { createTestDb, createTestNatsNames, eventually, type TestDb, type TestNatsNames } from '@aevo/testkit';
 import { DispatchModule } from '../src/dispatch.module';
 import { foldBudget } from '../src/domain/budget';
-import { deleteStream, jobEvents, jobRequested, jobSpec, terminalOf, TERMINAL } from './support';
+import { deleteStream, jobEvents, jobRequested, jobSpec, prepareJobHome, terminalOf, TERMINAL, type JobHome } from './support';
 
 jest.setTimeout(180_000);
 
@@ -22,7 +22,8 @@ describe('dispatch service on nats-server and PostgreSQL (local executor)', () =
   let service: ServiceApp;
   let client: CommandClient;
   let tmp: string;
-  let sandbox: string;
+  let where: JobHome;
+  let out: string;
 
   beforeAll(async () => {
     db = await createTestDb();
@@ -30,9 +31,9 @@ describe('dispatch service on nats-server and PostgreSQL (local executor)', () =
     store = await PostgresEventStore.open({ connectionString: db.url, schema: db.schema, poolSize: 4 });
     relay = await OutboxRelay.start({ databaseUrl: db.url, schema: db.schema, natsUrl: names.url, subjectPrefix: names.subjectPrefix, stream: names.stream, pollIntervalMs: 100 });
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'dispatch-int-'));
-    sandbox = path.join(tmp, 'sandbox');
-    fs.mkdirSync(sandbox);
-    const executor = new LocalExecutor({ home: path.join(tmp, 'home'), cpuSlots: 3, pollMs: 100, killGraceMs: 500 });
+    where = prepareJobHome(path.join(tmp, 'home'));
+    out = where.out;
+    const executor = new LocalExecutor({ home: where.home, cpuSlots: 3, pollMs: 100, killGraceMs: 500 });
     service = await createServiceApp(DispatchModule.forRoot({ executor }), {
       service: 'dispatch',
       natsUrl: names.url,
@@ -67,7 +68,7 @@ describe('dispatch service on nats-server and PostgreSQL (local executor)', () =
   const terminal = (jobId: string) => eventually(() => terminalOf(store, jobId), 90_000);
 
   it('JobRequested in → JobQueued, JobStarted and JobSucceeded with the log tail out', async () => {
-    await request(jobSpec('svc-ok', sandbox, 'echo hello from the job; echo second line'));
+    await request(jobSpec('svc-ok', where, 'echo hello from the job; echo second line'));
     const done = await terminal('svc-ok');
     expect(done.type).toBe('JobSucceeded');
     expect(done.source).toBe('dispatch');
@@ -79,45 +80,47 @@ describe('dispatch service on nats-server and PostgreSQL (local executor)', () =
   });
 
   it('runs a jobId requested twice exactly once', async () => {
-    const s = jobSpec('svc-dup', sandbox, `echo ran >> ${tmp}/svc-dup.runs`);
+    const s = jobSpec('svc-dup', where, `echo ran >> ${out}/svc-dup.runs`);
     await request(s, s);
     await terminal('svc-dup');
     const late = jobRequested(s); // and once more after it finished
     await store.append(late.streamId, 'any', [late]);
     // JobRequested is handled in stream order (one at a time): once a later job is queued, every request before it was handled.
-    await request(jobSpec('svc-dup-marker', sandbox, 'true'));
+    await request(jobSpec('svc-dup-marker', where, 'true'));
     await terminal('svc-dup-marker');
-    expect(fs.readFileSync(path.join(tmp, 'svc-dup.runs'), 'utf8')).toBe('ran\n');
+    expect(fs.readFileSync(path.join(out, 'svc-dup.runs'), 'utf8')).toBe('ran\n');
     const events = await jobEvents(store, 'svc-dup');
     expect(events.filter((e) => e.type === 'JobQueued')).toHaveLength(1);
     expect(events.filter((e) => TERMINAL.has(e.type))).toHaveLength(1);
   });
 
   it('kills an overrunning job with its children and records a timeout', async () => {
-    const script = `sleep 300 & echo $! > ${tmp}/grandchild.pid; echo working; wait`;
-    await request(jobSpec('svc-slow', sandbox, script, { timeoutSeconds: 1 }));
-    const grandchild = await eventually(() => (fs.existsSync(`${tmp}/grandchild.pid`) ? Number(fs.readFileSync(`${tmp}/grandchild.pid`, 'utf8')) || null : null));
+    // Inside its sandbox a job sees its own pid namespace: its processes are found from outside by command line.
+    const marker = `sleep 30${Math.floor(Math.random() * 1e5)}`;
+    await request(jobSpec('svc-slow', where, `${marker} & echo working; wait`, { timeoutSeconds: 1 }));
+    await eventually(() => processesWithCommandLine(marker).length > 0 || undefined);
     const done = await terminal('svc-slow');
     expect(done.type).toBe('JobFailed');
     expect(done.data).toMatchObject({ reason: 'timeout', logTail: 'working' });
-    expect(isProcessAlive(grandchild)).toBe(false);
+    await eventually(() => processesWithCommandLine(marker).length === 0 || undefined);
   });
 
   it('records divergence (DIVERGED line / exit code 3)', async () => {
-    await request(jobSpec('svc-div', sandbox, 'echo "DIVERGED at step 40"; exit 3'));
+    await request(jobSpec('svc-div', where, 'echo "DIVERGED at step 40"; exit 3'));
     expect((await terminal('svc-div')).data).toMatchObject({ reason: 'diverged', exitCode: 3 });
   });
 
   it('cancels a running job over NATS; a second cancel is answered, an unknown job and bad input are refused by field', async () => {
-    await request(jobSpec('svc-cancel', sandbox, `echo $$ > ${tmp}/cancel.pid; sleep 300`));
+    const marker = `sleep 31${Math.floor(Math.random() * 1e5)}`;
+    await request(jobSpec('svc-cancel', where, marker));
     await eventually(async () => (await jobEvents(store, 'svc-cancel')).some((e) => e.type === 'JobStarted'));
-    const pid = await eventually(() => (fs.existsSync(`${tmp}/cancel.pid`) ? Number(fs.readFileSync(`${tmp}/cancel.pid`, 'utf8')) || null : null));
+    await eventually(() => processesWithCommandLine(marker).length > 0 || undefined);
     const reply = await client.send(CancelJob, { campaignId: 'camp-dispatch', jobId: 'svc-cancel', reason: 'superseded by a better recipe' });
     expect(reply).toMatchObject({ ok: true, result: { jobId: 'svc-cancel', status: 'cancelling' } });
     const done = await terminal('svc-cancel');
     expect(done.type).toBe('JobCancelled');
     expect(done.data).toMatchObject({ reason: 'superseded by a better recipe' });
-    expect(isProcessAlive(pid)).toBe(false);
+    await eventually(() => processesWithCommandLine(marker).length === 0 || undefined);
 
     const again = await client.send(CancelJob, { campaignId: 'camp-dispatch', jobId: 'svc-cancel', reason: 'again' });
     expect(again).toMatchObject({ ok: true, result: { status: 'already-finished' } });

@@ -1,24 +1,46 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { createEvent, JobRequested, type EventEnvelope, type JobSpec } from '@aevo/contracts';
 import type { EventStore, StoredEvent } from '@aevo/eventstore';
+import { forkJobSandbox, writeJobSnapshot } from '@aevo/executors';
 import type { TestNatsNames } from '@aevo/testkit';
 import { jobStreamId } from '../src/domain/job';
 
 export const CAMPAIGN = 'camp-dispatch';
 
-export function jobSpec(jobId: string, sandbox: string, script: string, over: Partial<JobSpec> = {}): JobSpec {
+/** Where a test's jobs run: a snapshot under AEVO_HOME and a sandbox forked from it, whose `out/` jobs may write. */
+export interface JobHome {
+  home: string;
+  sandbox: string;
+  snapshotId: string;
+  /** The sandbox's one writable directory. */
+  out: string;
+}
+
+export function prepareJobHome(home: string, sandboxName = 'c0'): JobHome {
+  fs.mkdirSync(home, { recursive: true });
+  const { snapshotId, snapshotPath } = writeJobSnapshot(home);
+  const sandbox = forkJobSandbox(snapshotPath, path.join(home, 'sandboxes', sandboxName));
+  const out = path.join(sandbox, 'out');
+  fs.mkdirSync(out, { recursive: true });
+  return { home, sandbox, snapshotId, out };
+}
+
+export function jobSpec(jobId: string, where: Pick<JobHome, 'sandbox' | 'snapshotId'>, script: string, over: Partial<JobSpec> = {}): JobSpec {
   return {
     jobId,
     candidateId: `${CAMPAIGN}-r1-c0`,
     round: 1,
     entrypoint: 'train',
-    sandboxPath: sandbox,
+    sandboxPath: where.sandbox,
     argv: ['sh', '-c', script],
     env: {},
     resources: { cpu: 1, memoryMiB: 128, gpu: 0 },
     timeoutSeconds: 120,
     priority: 'normal',
+    isolation: { snapshotId: where.snapshotId, outputs: ['out'], inputs: [] },
     ...over,
   };
 }

@@ -164,10 +164,13 @@ export class LocalExecutor implements Executor {
       const mode = statSync(home).mode;
       if ((mode & 0o001) === 0) chmodSync(home, (mode & 0o7777) | 0o001);
       const reach = searchableByOthers(home);
-      if (!reach.ok)
-        throw new Error(
-          `AEVO_HOME ${home} cannot be reached by the jobs' own uids (${reach.blocking} is not searchable by others): move AEVO_HOME, or set AEVO_JOB_UIDS=service to run jobs under the dispatch user's uid`,
-        );
+      if (!reach.ok) {
+        const problem = `AEVO_HOME ${home} cannot be reached by the jobs' own uids (${reach.blocking} is not searchable by others)`;
+        if (this.options.jobUids === 'per-slot') throw new Error(`${problem}: move AEVO_HOME, or set AEVO_JOB_UIDS=service to run jobs under the dispatch user's uid`);
+        // Not asked for explicitly: keep every namespace and mount of the sandbox, lose only the per-slot host uid.
+        this.opts.jobUids = 'service';
+        this.reportError(new Error(`${problem}; jobs run sandboxed under the dispatch user's uid (mapped to nobody), without per-slot uids and process limits`), 'sandbox set-up');
+      }
     }
   }
 

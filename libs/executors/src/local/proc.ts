@@ -114,3 +114,27 @@ export function jobIsAlive(pgid: number): boolean {
   // Members exist, but they may all be zombies: look closer.
   return hasProcFs() ? jobProcesses(pgid).length > 0 : true;
 }
+
+/**
+ * Live processes whose command line starts with `prefix`. A sandboxed job sees only its own pid namespace, so its
+ * processes are found from outside by what they run (tests and operators use this; the executor does not).
+ */
+export function processesWithCommandLine(prefix: string): number[] {
+  let names: string[];
+  try {
+    names = readdirSync('/proc');
+  } catch {
+    return [];
+  }
+  const out: number[] = [];
+  for (const n of names) {
+    if (!/^\d+$/.test(n)) continue;
+    try {
+      const cmd = readFileSync(`/proc/${n}/cmdline`, 'utf8').split('\0').join(' ');
+      if (cmd.startsWith(prefix) && isProcessAlive(Number(n))) out.push(Number(n));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}

@@ -1,10 +1,11 @@
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, chmodSync, unlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { eventually } from '@aevo/testkit';
 import type { JobSpec } from '@aevo/contracts';
 import { forkJobSandbox, writeJobSnapshot } from '../testing/job-home';
 import type { ExecutorEvent, JobOutcome } from '../types';
+import { processesWithCommandLine } from './proc';
 import { LocalExecutor, localExecutorOptionsFromEnv, UNSANDBOXED_OPT_IN, type LocalExecutorOptions } from './local-executor';
 
 jest.setTimeout(60_000);
@@ -70,22 +71,6 @@ const run = async (s: JobSpec, opts: Partial<LocalExecutorOptions> = {}) => {
   await ex.submit({ campaignId: 'camp', spec: s });
   return { outcome: await finished(s.jobId), events };
 };
-
-/** Host processes whose command line starts with `marker` (a job's processes, seen from outside its pid namespace). */
-function hostProcessesWith(marker: string): number[] {
-  const out: number[] = [];
-  for (const n of readdirSync('/proc')) {
-    if (!/^\d+$/.test(n)) continue;
-    try {
-      const cmd = readFileSync(`/proc/${n}/cmdline`, 'utf8').split('\0').join(' ');
-      const state = readFileSync(`/proc/${n}/stat`, 'utf8').split(') ')[1]?.[0];
-      if (cmd.startsWith(marker) && state !== 'Z') out.push(Number(n));
-    } catch {
-      /* gone */
-    }
-  }
-  return out;
-}
 
 describe('a job in its bubblewrap sandbox', () => {
   it('runs as nobody in its sandbox, writes only its outputs, and the run records the boundary', async () => {
@@ -165,9 +150,9 @@ describe('a job in its bubblewrap sandbox', () => {
     const script = `(trap '' TERM; sleep ${marker}) & setsid sleep ${marker} & sleep ${marker} & echo started; wait`;
     const { ex, finished } = start();
     await ex.submit({ campaignId: 'camp', spec: spec('slow', script, { timeoutSeconds: 1 }) });
-    await eventually(() => hostProcessesWith(`sleep ${marker}`).length === 3);
+    await eventually(() => processesWithCommandLine(`sleep ${marker}`).length === 3);
     expect(await finished('slow')).toMatchObject({ status: 'failed', reason: 'timeout' });
-    await eventually(() => hostProcessesWith(`sleep ${marker}`).length === 0, 10_000);
+    await eventually(() => processesWithCommandLine(`sleep ${marker}`).length === 0, 10_000);
   });
 
   it('contains a fork bomb within its process limit while a sibling job on the other slot runs normally', async () => {
@@ -214,6 +199,32 @@ describe('a job in its bubblewrap sandbox', () => {
     expect(outcome).toMatchObject({ status: 'failed', reason: 'executor-error' });
     expect(outcome.message).toContain(field);
     expect(existsSync(join(home, 'ran'))).toBe(false);
+  });
+});
+
+describe('an AEVO_HOME the per-slot uids cannot reach', () => {
+  it('runs jobs sandboxed under the dispatch uid and says so, unless per-slot uids were asked for explicitly', async () => {
+    const parent = mkdtempSync(join(tmpdir(), 'aevo-private-')); // 0700: no other uid may pass
+    try {
+      const nested = join(parent, 'home');
+      mkdirSync(nested);
+      expect(() => new LocalExecutor({ home: nested, jobUids: 'per-slot' })).toThrow(/not searchable by others.*AEVO_JOB_UIDS=service/);
+      const warnings: string[] = [];
+      const ex = new LocalExecutor({ home: nested, pollMs: 50, onError: (err) => warnings.push((err as Error).message) });
+      executors.push(ex);
+      expect(warnings).toEqual([expect.stringMatching(/jobs run sandboxed under the dispatch user's uid/)]);
+      const { snapshotId: id, snapshotPath: snap } = writeJobSnapshot(nested);
+      const sb = forkJobSandbox(snap, join(nested, 'sandboxes', 'c0'));
+      const events: ExecutorEvent[] = [];
+      ex.on((e) => {
+        events.push(e);
+      });
+      await ex.submit({ campaignId: 'camp', spec: { ...spec('svc-uid', 'id -u; (echo x > recipe.yaml) 2>/dev/null || echo recipe=refused'), sandboxPath: sb, isolation: { snapshotId: id, outputs: ['runs/a'], inputs: [] } } });
+      const done = await eventually(() => events.find((e) => e.type === 'finished'));
+      expect(done.type === 'finished' && done.outcome.logTail).toBe('65534\nrecipe=refused');
+    } finally {
+      rmSync(parent, { recursive: true, force: true });
+    }
   });
 });
 

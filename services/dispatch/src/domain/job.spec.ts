@@ -14,12 +14,13 @@ const spec: JobSpec = {
   resources: { cpu: 2, memoryMiB: 1024, gpu: 1 },
   timeoutSeconds: 600,
   priority: 'normal',
+  isolation: { snapshotId: 'a'.repeat(64), outputs: ['runs/r0'], inputs: [] },
 };
 
 const queued: JobEvent = { type: 'JobQueued', data: { jobId: spec.jobId, candidateId: spec.candidateId, round: 1, executor: 'local', queuePosition: 0, spec } };
 const started = (attempt = 1): JobEvent => ({
   type: 'JobStarted',
-  data: { jobId: spec.jobId, candidateId: spec.candidateId, executor: 'local', slot: 'gpu:0', handle: 'pid:42', attempt },
+  data: { jobId: spec.jobId, candidateId: spec.candidateId, executor: 'local', slot: 'gpu:0', handle: 'pid:42', attempt, isolation: 'bubblewrap' },
 });
 const outcome = (over: Partial<JobOutcomeReport> = {}): JobOutcomeReport => ({
   status: 'succeeded',
@@ -70,26 +71,26 @@ describe('job aggregate', () => {
 
   describe('RecordJobStarted', () => {
     it('starts a queued job as attempt 1', () => {
-      spec_.given([queued]).when({ type: 'RecordJobStarted', jobId: spec.jobId, slot: 'gpu:0', handle: 'pid:42' }).then([started(1)]);
+      spec_.given([queued]).when({ type: 'RecordJobStarted', jobId: spec.jobId, slot: 'gpu:0', handle: 'pid:42', isolation: 'bubblewrap' }).then([started(1)]);
     });
     it('ignores a repeated start report', () => {
-      spec_.given([queued, started()]).when({ type: 'RecordJobStarted', jobId: spec.jobId, slot: 'gpu:0', handle: 'pid:42' }).thenNothing();
+      spec_.given([queued, started()]).when({ type: 'RecordJobStarted', jobId: spec.jobId, slot: 'gpu:0', handle: 'pid:42', isolation: 'bubblewrap' }).thenNothing();
     });
     it('counts a resume after preemption as the next attempt', () => {
       const preempted: JobEvent = { type: 'JobPreempted', data: { jobId: spec.jobId, candidateId: spec.candidateId, reason: 'kueue' } };
-      spec_.given([queued, started(1), preempted]).when({ type: 'RecordJobStarted', jobId: spec.jobId, slot: null, handle: 'job:ns/x' }).then((events) => {
+      spec_.given([queued, started(1), preempted]).when({ type: 'RecordJobStarted', jobId: spec.jobId, slot: null, handle: 'job:ns/x', isolation: 'kubernetes-pod' }).then((events) => {
         expect(events).toHaveLength(1);
         expect(events[0]).toMatchObject({ type: 'JobStarted', data: { attempt: 2, slot: null } });
         expect(JobStarted.data.safeParse(events[0].data).success).toBe(true);
       });
     });
     it('ignores a start reported after the job ended', () => {
-      spec_.given([queued, { type: 'JobCancelled', data: { ...terminalCommon, reason: 'x' } } as JobEvent]).when({ type: 'RecordJobStarted', jobId: spec.jobId, slot: null, handle: 'h' }).thenNothing();
+      spec_.given([queued, { type: 'JobCancelled', data: { ...terminalCommon, reason: 'x' } } as JobEvent]).when({ type: 'RecordJobStarted', jobId: spec.jobId, slot: null, handle: 'h', isolation: 'bubblewrap' }).thenNothing();
     });
     it('refuses a report for a job dispatch never queued, naming the field', () => {
       spec_
         .given([])
-        .when({ type: 'RecordJobStarted', jobId: 'ghost', slot: null, handle: 'h' })
+        .when({ type: 'RecordJobStarted', jobId: 'ghost', slot: null, handle: 'h', isolation: 'bubblewrap' })
         .thenThrows((err) => err instanceof DomainError && err.code === 'JOB_NOT_FOUND' && err.issues[0].path === 'jobId');
     });
   });
