@@ -115,6 +115,7 @@ export function factsFor(campaignId: string) {
             resources: { cpu: 1, memoryMiB: 256, gpu: 0 },
             timeoutSeconds: 60,
             priority: 'normal',
+            isolation: { snapshotId: 'a'.repeat(64), outputs: ['runs/r1/ckpt'], inputs: [] },
           },
         },
         ctx('worker', `candidate-${cid(round, 1)}`),

@@ -115,11 +115,12 @@ export const jobRequested = (campaignId: string, jobId: string, candidateId: str
       resources: { cpu: 1, memoryMiB: 256, gpu: 0 },
       timeoutSeconds: 60,
       priority: 'normal',
+      isolation: { snapshotId: 'a'.repeat(64), outputs: ['runs/r1/ckpt'], inputs: [] },
     },
   });
 
 export const jobStarted = (campaignId: string, jobId: string, candidateId: string) =>
-  ev(JobStarted, campaignId, 'dispatch', `job:${jobId}`, { jobId, candidateId, executor: 'local', slot: '0', handle: '123', attempt: 1 });
+  ev(JobStarted, campaignId, 'dispatch', `job:${jobId}`, { jobId, candidateId, executor: 'local', slot: '0', handle: '123', attempt: 1, isolation: 'bubblewrap' });
 
 export const jobSucceeded = (campaignId: string, jobId: string, candidateId: string, round: number) =>
   ev(JobSucceeded, campaignId, 'dispatch', `job:${jobId}`, {
