@@ -70,7 +70,9 @@ export function bwrapArgs(plan: IsolationPlan, opts: BwrapOptions = {}): string[
   for (const f of ETC_FILES) a.push('--ro-bind-try', `/etc/${f}`, `/etc/${f}`);
   for (const p of opts.extraSystemPaths ?? []) a.push('--ro-bind-try', p, p);
   a.push('--ro-bind-try', '/sys/devices/system/cpu', '/sys/devices/system/cpu');
-  a.push('--proc', '/proc', '--dev', '/dev', '--size', String(opts.tmpBytes ?? 1024 ** 3), '--tmpfs', '/tmp');
+  // /tmp and /dev/shm are tmpfs (memory): both bounded, so a job cannot fill the machine's memory through them.
+  const tmpBytes = String(opts.tmpBytes ?? 1024 ** 3);
+  a.push('--proc', '/proc', '--dev', '/dev', '--size', tmpBytes, '--tmpfs', '/tmp', '--size', tmpBytes, '--tmpfs', '/dev/shm');
   for (const dev of opts.gpuDevices ?? []) a.push('--dev-bind', dev, dev);
   if ((opts.gpuDevices ?? []).length > 0) a.push('--ro-bind-try', '/sys', '/sys', '--ro-bind-try', '/proc/driver/nvidia', '/proc/driver/nvidia');
   // Order matters: later mounts cover earlier ones. Sandbox read-only, then the pristine pinned paths over it,
@@ -79,7 +81,8 @@ export function bwrapArgs(plan: IsolationPlan, opts: BwrapOptions = {}): string[
   for (const p of plan.pinned) a.push('--ro-bind', path.join(plan.snapshot, p), path.join(plan.sandbox, p));
   for (const out of plan.outputs) a.push('--bind', out, out);
   for (const inp of plan.inputs) a.push('--ro-bind', inp, inp);
-  a.push('--chdir', plan.sandbox, '--clearenv');
+  // The new root is a tmpfs too: read-only once every mount point exists.
+  a.push('--remount-ro', '/', '--chdir', plan.sandbox, '--clearenv');
   for (const [k, v] of Object.entries(opts.env ?? {}).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0))) a.push('--setenv', k, v);
   return a;
 }
