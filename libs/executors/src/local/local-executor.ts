@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { EventDelivery } from '../delivery';
 import { bwrapArgs, gpuDeviceNodes, jobEnvProblems, probeBubblewrap, SANDBOX_BASE_ENV } from '../isolation/bwrap';
 import { IsolationRefused, planIsolation, prepareOutputs, searchableByOthers } from '../isolation/plan';
-import { DIVERGED_EXIT_CODE, logHasDivergedLine, readLogTail } from '../log-file';
+import { DIVERGED_EXIT_CODE, logHasDivergedLine, readLogTail, scrubLogFile } from '../log-file';
 import type { CancelResult, Executor, ExecutorEvent, ExecutorJob, ExecutorListener, FailureReason, JobOutcome, JobView, SubmitResult } from '../types';
 import { isProcessAlive, jobIsAlive, readProcStat, signalJob } from './proc';
 import { RecordStore, type LocalJobRecord } from './records';
@@ -624,6 +624,10 @@ export class LocalExecutor implements Executor {
     const wallSeconds = started == null ? 0 : Math.max(0, (finishedAt.getTime() - started) / 1000);
     const onGpu = allocation?.kind === 'gpu';
     const gpuCount = onGpu ? allocation.gpus.length : 0;
+    // The job may have printed a secret (or what it took for one): the log file is scrubbed before anything reads it.
+    await scrubLogFile(rec.logPath).catch((err) => {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.reportError(err, `scrubbing the log of ${jobId}`);
+    });
     const outcome: JobOutcome = {
       ...result,
       wallSeconds: round3(wallSeconds),

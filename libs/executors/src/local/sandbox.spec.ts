@@ -152,6 +152,23 @@ describe('a job in its bubblewrap sandbox', () => {
     }
   });
 
+  it('leaves no trace of a key it prints: neither in the outcome nor in its log file', async () => {
+    const key = `k3y-${Math.random().toString(36).slice(2)}-${Date.now()}`;
+    process.env.AEVO_TEST_LEAK_TOKEN = key;
+    try {
+      // The job cannot read the key (clean environment); it prints one it "found", encoded so the argv holds no copy.
+      const b64 = Buffer.from(key).toString('base64');
+      const { outcome } = await run(spec('leak', `echo "found: $(echo ${b64} | base64 -d)"; echo done`));
+      expect(outcome.status).toBe('succeeded');
+      expect(outcome.logTail).not.toContain(key);
+      expect(outcome.logTail).toMatch(/^found: \[redacted/);
+      expect(readFileSync(outcome.logPath!, 'utf8')).not.toContain(key);
+      expect(JSON.stringify(outcome)).not.toContain(key);
+    } finally {
+      delete process.env.AEVO_TEST_LEAK_TOKEN;
+    }
+  });
+
   it('kills every process of a sandboxed job on timeout, including ones that ignore SIGTERM or start a new session', async () => {
     const marker = `31${Math.floor(Math.random() * 1e6)}`;
     const script = `(trap '' TERM; sleep ${marker}) & setsid sleep ${marker} & sleep ${marker} & echo started; wait`;
