@@ -131,7 +131,8 @@ def load_model(checkpoint: str, device: str = "cpu") -> GPT:
     path = weights_path(checkpoint)
     if not os.path.exists(path):
         raise SystemExit(f"no weights at {path}")
-    blob = torch.load(path, map_location="cpu")
+    # A checkpoint is candidate output: unpickle tensors and plain containers only, never code it could carry.
+    blob = torch.load(path, map_location="cpu", weights_only=True)
     model = GPT(GPTConfig(**blob["config"]))
     model.load_state_dict(blob["state_dict"])
     return model.to(device)
