@@ -5,6 +5,7 @@ import {
   JobFailed,
   JobSucceeded,
   SubmissionRequested,
+  SubstrateSnapshotted,
   UnsealPrivateLeaderboard,
   type CommandOf,
   type EventOf,
@@ -24,6 +25,12 @@ export class LeaderboardController implements OnApplicationBootstrap {
   @OnEvent(CampaignStarted)
   async onCampaignStarted(e: EventOf<typeof CampaignStarted>): Promise<void> {
     await this.workflow.onCampaignStarted(e);
+  }
+
+  // A local board opens from the campaign's snapshot, announced here.
+  @OnEvent(SubstrateSnapshotted)
+  async onSubstrateSnapshotted(e: EventOf<typeof SubstrateSnapshotted>): Promise<void> {
+    await this.workflow.onSubstrateSnapshotted(e);
   }
 
   // One at a time, in stream order: which submission of a round takes the last quota slot follows the log.

@@ -1,5 +1,6 @@
 import { Inject, Logger, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
 import type { EventStore } from '@aevo/eventstore';
+import { UNSANDBOXED_OPT_IN } from '@aevo/executors';
 import { credentialsFromEnv, KaggleCompetitionClient } from '@aevo/kaggle';
 import { EVENT_STORE, MESSAGING_CONFIG, type MessagingConfig } from '@aevo/messaging';
 import { LeaderboardController } from './leaderboard.controller';
@@ -12,6 +13,15 @@ function positiveInt(env: NodeJS.ProcessEnv, name: string, dflt: number): number
   const v = raw === undefined ? dflt : Number(raw);
   if (!Number.isInteger(v) || v <= 0) throw new Error(`${name}: expected a positive integer, got ${JSON.stringify(raw)}`);
   return v;
+}
+
+/** The same opt-out as dispatch's: generate and score run unconfined only when the operator says so, exactly. */
+function unsandboxedFromEnv(env: NodeJS.ProcessEnv): boolean {
+  const raw = env.AEVO_UNSANDBOXED_JOBS;
+  if (raw === undefined || raw === '') return false;
+  if (raw !== UNSANDBOXED_OPT_IN)
+    throw new Error(`AEVO_UNSANDBOXED_JOBS: to run the leaderboard's commands without a sandbox set it to "${UNSANDBOXED_OPT_IN}" (got "${raw}"); unset it to sandbox them`);
+  return true;
 }
 
 /** Reads the board's settings; the Kaggle part is optional and reports what is missing instead of failing. */
@@ -40,6 +50,8 @@ export function leaderboardConfigFromEnv(env: NodeJS.ProcessEnv = process.env): 
     commandTimeoutMs: positiveInt(env, 'AEVO_LEADERBOARD_COMMAND_TIMEOUT_SECONDS', 900) * 1000,
     defaultPredictTimeoutSeconds: positiveInt(env, 'AEVO_PREDICT_TIMEOUT_SECONDS', 3600),
     defaultSize: env.AEVO_SIZE ?? 'tiny',
+    unsandboxed: unsandboxedFromEnv(env),
+    ...(env.AEVO_BWRAP ? { bwrapPath: env.AEVO_BWRAP } : {}),
     kaggle: { board, problem, promptsPath: env.AEVO_KAGGLE_PROMPTS ?? null },
   };
 }

@@ -8,13 +8,13 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { TrainSummary, UnsealPrivateLeaderboard } from '@aevo/contracts';
 import { OutboxRelay, PostgresEventStore } from '@aevo/eventstore';
 import { CommandClient, createServiceApp, type ServiceApp } from '@aevo/messaging';
-import { createTestDb, createTestNatsNames, eventually, type TestDb, type TestNatsNames } from '@aevo/testkit';
+import { createTestDb, createTestNatsNames, eventually, requireBuiltServices, type TestDb, type TestNatsNames } from '@aevo/testkit';
 import { loadSubstrate, renderEntrypoint } from '@aevo/substrate-kit';
 import { LeaderboardModule } from '../src/leaderboard.module';
 import { streamIdOf } from '../src/app/leaderboard-workflow';
 import { deriveSecretSeed } from '../src/domain/hidden-split';
 import { parseCsv } from '../src/domain/csv';
-import { asJson, campaignStarted, filesUnder, submissionRequested, tempHome } from './helpers';
+import { asJson, campaignStarted, candidateForked, filesUnder, makeSnapshot, submissionRequested, substrateSnapshotted, tempHome } from './helpers';
 
 jest.setTimeout(600_000);
 
@@ -41,8 +41,8 @@ describe('local leaderboard end to end (simulated substrate, real dispatch)', ()
   const campaignId = 'acc1';
 
   beforeAll(async () => {
-    // The dispatch service runs from its build, as in production.
-    execFileSync('npx', ['nx', 'run', '@aevo/dispatch:build', '--output-style=stream'], { cwd: ROOT, stdio: 'pipe' });
+    // The dispatch service runs from its build, as in production (built beforehand: see requireBuiltServices).
+    requireBuiltServices(ROOT, ['dispatch']);
     db = await createTestDb();
     names = createTestNatsNames();
     home = tempHome('lb-acc-');
@@ -126,9 +126,17 @@ describe('local leaderboard end to end (simulated substrate, real dispatch)', ()
   it('scores two submissions through dispatch, rejects the third, and no hidden answer reaches a sandbox or an event', async () => {
     const types = async () => (await store.readStream(streamIdOf(campaignId))).map((e) => e.type);
     await store.append(`campaign-${campaignId}`, 'no-stream', [campaignStarted(campaignId, { substratePath: SIMULATED, leaderboard: 'local', submissionsPerRound: 2 })]);
+    // What the substrate service does on CampaignStarted: the board opens from this snapshot, its harness sandboxed.
+    const snap = makeSnapshot(home, SIMULATED);
+    await store.append(`substrate:${campaignId}`, 'no-stream', [substrateSnapshotted(campaignId, snap)]);
     await eventually(async () => (await types()).includes('LeaderboardOpened'), 120_000);
 
     const sandboxes = [1, 2, 3].map((n) => trainedSandbox(`${campaignId}-r1-c${n}`, n));
+    await store.append(
+      `substrate:${campaignId}`,
+      1,
+      sandboxes.map((sb, i) => candidateForked(campaignId, `${campaignId}-r1-c${i + 1}`, sb.dir, snap.snapshotId)),
+    );
     for (const [i, sb] of sandboxes.entries()) {
       const e = submissionRequested(campaignId, i + 1, sb.dir, 1, sb.checkpoint);
       await store.append(`campaign-${campaignId}`, 'any', [e]);

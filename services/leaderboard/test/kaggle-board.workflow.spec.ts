@@ -7,7 +7,7 @@ import { createTestDb, eventually, type TestDb } from '@aevo/testkit';
 import { LeaderboardWorkflow, streamIdOf } from '../src/app/leaderboard-workflow';
 import { KaggleBoard } from '../src/app/kaggle-board';
 import { PgSealedScoreStore } from '../src/app/sealed-scores';
-import { FIXTURE, campaignStarted, jobsRequested, makeSandbox, runJobLikeDispatch, submissionRequested, tempHome } from './helpers';
+import { FIXTURE, campaignStarted, forkCandidate, jobsRequested, makeSnapshot, runJobLikeDispatch, submissionRequested, tempHome, type Snapshot } from './helpers';
 
 jest.setTimeout(120_000);
 
@@ -20,6 +20,7 @@ describe('Kaggle leaderboard workflow (loopback CompetitionApiService, real Post
   let sealed: PgSealedScoreStore;
   let home: string;
   let promptsPath: string;
+  let snap: Snapshot;
   const servers: LoopbackKaggleServer[] = [];
 
   beforeAll(async () => {
@@ -27,6 +28,7 @@ describe('Kaggle leaderboard workflow (loopback CompetitionApiService, real Post
     store = await PostgresEventStore.open({ connectionString: db.url, schema: db.schema });
     sealed = await PgSealedScoreStore.open(db.url, db.schema);
     home = tempHome('lbk-home-');
+    snap = makeSnapshot(home);
     promptsPath = path.join(home, 'test.csv');
     writeFileSync(promptsPath, 'id,prompt\nk1,add 1 2\nk2,add 40 2\nk3,recall k3\n');
   });
@@ -55,11 +57,11 @@ describe('Kaggle leaderboard workflow (loopback CompetitionApiService, real Post
     expect(opened).toEqual([{ type: 'LeaderboardOpened', data: { board: 'kaggle', submissionsPerRound: quota, competition: COMP, prompts: 3, splitSha256: null } }]);
     /** Submits candidate n: request → predict (run like dispatch) → terminal event to the workflow. */
     const submit = async (n: number) => {
-      const sb = makeSandbox(home, `${campaignId}-r1-c${n}`, { skill: 1 });
+      const sb = await forkCandidate(store, home, campaignId, n, { skill: 1 }, snap.snapshotId);
       await wf.onSubmissionRequested(submissionRequested(campaignId, n, sb));
       const spec = (await jobsRequested(store, campaignId)).find((s) => s.jobId === `${campaignId}-r1-s${n}-predict`);
       if (!spec) return null;
-      const terminal = runJobLikeDispatch(campaignId, spec);
+      const terminal = runJobLikeDispatch(campaignId, spec, home);
       await wf.onJobTerminal(terminal);
       return terminal;
     };

@@ -8,7 +8,7 @@ import { CommandClient, createServiceApp, type ServiceApp } from '@aevo/messagin
 import { createTestDb, createTestNatsNames, eventually, type TestDb, type TestNatsNames } from '@aevo/testkit';
 import { LeaderboardModule } from '../src/leaderboard.module';
 import { streamIdOf } from '../src/app/leaderboard-workflow';
-import { FIXTURE, campaignStarted, makeSandbox, submissionRequested, tempHome } from './helpers';
+import { FIXTURE, campaignStarted, candidateForked, makeSandbox, makeSnapshot, submissionRequested, substrateSnapshotted, tempHome } from './helpers';
 
 jest.setTimeout(180_000);
 
@@ -61,12 +61,15 @@ describe('leaderboard service over NATS JetStream and PostgreSQL', () => {
 
   const types = async (campaignId: string) => (await store.readStream(streamIdOf(campaignId))).map((e) => e.type);
 
-  it('opens the board on CampaignStarted and rejects the submission past the per-round quota', async () => {
+  it('opens the board on SubstrateSnapshotted and rejects the submission past the per-round quota', async () => {
     const c = 'lbi1';
+    const snap = makeSnapshot(home);
     await store.append(`campaign-${c}`, 'no-stream', [campaignStarted(c, { substratePath: FIXTURE, leaderboard: 'local', submissionsPerRound: 1 })]);
+    await store.append(`substrate:${c}`, 'no-stream', [substrateSnapshotted(c, snap)]);
     await eventually(async () => (await types(c)).includes('LeaderboardOpened'), 60_000);
     const sb1 = makeSandbox(home, `${c}-r1-c1`, { skill: 1 });
     const sb2 = makeSandbox(home, `${c}-r1-c2`, { skill: 1 });
+    await store.append(`substrate:${c}`, 1, [candidateForked(c, `${c}-r1-c1`, sb1, snap.snapshotId), candidateForked(c, `${c}-r1-c2`, sb2, snap.snapshotId)]);
     await store.append(`campaign-${c}`, 1, [submissionRequested(c, 1, sb1)]);
     await eventually(async () => (await types(c)).includes('JobRequested'), 60_000);
     await store.append(`campaign-${c}`, 2, [submissionRequested(c, 2, sb2)]);

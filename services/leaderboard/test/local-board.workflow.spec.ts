@@ -1,14 +1,28 @@
-import { rmSync } from 'node:fs';
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { FrozenPathViolated, createEvent } from '@aevo/contracts';
+import { FrozenPathViolated, createEvent, type JobSpec } from '@aevo/contracts';
 import { PostgresEventStore } from '@aevo/eventstore';
 import { createTestDb, type TestDb } from '@aevo/testkit';
 import { parseCsv } from '../src/domain/csv';
 import { LeaderboardWorkflow, streamIdOf } from '../src/app/leaderboard-workflow';
 import { PgSealedScoreStore } from '../src/app/sealed-scores';
 import { deriveSecretSeed } from '../src/domain/hidden-split';
-import { FIXTURE, asJson, campaignStarted, filesUnder, jobsRequested, makeSandbox, runJobLikeDispatch, submissionRequested, tempHome, typesOf } from './helpers';
+import {
+  FIXTURE,
+  asJson,
+  campaignStarted,
+  filesUnder,
+  forkCandidate,
+  jobsRequested,
+  makeSandbox,
+  makeSnapshot,
+  runJobLikeDispatch,
+  submissionRequested,
+  substrateSnapshotted,
+  tempHome,
+  typesOf,
+  type Snapshot,
+} from './helpers';
 
 jest.setTimeout(120_000);
 
@@ -20,6 +34,7 @@ describe('local leaderboard workflow (real PostgreSQL event store)', () => {
   let sealed: PgSealedScoreStore;
   let home: string;
   let wf: LeaderboardWorkflow;
+  let snap: Snapshot;
   const campaignId = 'lbc1';
 
   beforeAll(async () => {
@@ -27,6 +42,7 @@ describe('local leaderboard workflow (real PostgreSQL event store)', () => {
     store = await PostgresEventStore.open({ connectionString: db.url, schema: db.schema });
     sealed = await PgSealedScoreStore.open(db.url, db.schema);
     home = tempHome('lb-home-');
+    snap = makeSnapshot(home);
     wf = new LeaderboardWorkflow(store, sealed, { aevoHome: home, secret: SECRET, commandTimeoutMs: 60_000, defaultPredictTimeoutSeconds: 600, defaultSize: 'tiny' });
   });
   afterAll(async () => {
@@ -36,14 +52,23 @@ describe('local leaderboard workflow (real PostgreSQL event store)', () => {
     if (home) rmSync(home, { recursive: true, force: true });
   });
 
+  /** CampaignStarted, then the substrate service's SubstrateSnapshotted (which opens a local board), both stored. */
+  async function open(w: LeaderboardWorkflow, c: string, quota: number, snapshot: Snapshot = snap) {
+    const started = campaignStarted(c, { substratePath: FIXTURE, leaderboard: 'local', submissionsPerRound: quota });
+    await store.append(`campaign-${c}`, 'no-stream', [started]);
+    expect(await w.onCampaignStarted(started)).toEqual([]); // a local board waits for the campaign's snapshot
+    const snapshotted = substrateSnapshotted(c, snapshot);
+    await store.append(`substrate:${c}`, 'any', [snapshotted]);
+    return { started, snapshotted, events: await w.onSubstrateSnapshotted(snapshotted) };
+  }
+
   it('opens the board: hidden split outside the sandbox tree, prompts-only file, no answer or seed in the event', async () => {
-    const started = campaignStarted(campaignId, { substratePath: FIXTURE, leaderboard: 'local', submissionsPerRound: 2 });
-    await store.append(`campaign-${campaignId}`, 'no-stream', [started]);
-    const events = await wf.onCampaignStarted(started);
+    const { started, snapshotted, events } = await open(wf, campaignId, 2);
     expect(events).toEqual([
       { type: 'LeaderboardOpened', data: { board: 'local', submissionsPerRound: 2, competition: null, prompts: 12, splitSha256: expect.stringMatching(/^[0-9a-f]{64}$/) } },
     ]);
-    expect(await wf.onCampaignStarted(started)).toEqual([]); // redelivery
+    expect(await wf.onSubstrateSnapshotted(snapshotted)).toEqual([]); // redelivery
+    expect(await wf.onCampaignStarted(started)).toEqual([]);
 
     const dir = wf.boardDir(campaignId);
     expect(dir.startsWith(home)).toBe(true);
@@ -51,12 +76,42 @@ describe('local leaderboard workflow (real PostgreSQL event store)', () => {
     expect(prompts[0]).toEqual(['id', 'prompt']);
     expect(prompts).toHaveLength(13);
     const generateLog = readFileSync(path.join(dir, 'logs', 'generate.log'), 'utf8');
-    expect(generateLog).toContain('<redacted>');
+    expect(generateLog).toMatch(/redacted/);
     expect(generateLog).not.toContain(String(deriveSecretSeed(SECRET, campaignId)));
+    // generate ran the snapshot's harness in a sandbox without network, its cwd the snapshot.
+    expect(generateLog.split('\n')[0]).toMatch(new RegExp(`^\\$ /usr/bin/bwrap .*--unshare-net .*--chdir ${snap.snapshotPath} .* -- node harness/generate\\.js \\S*redacted\\S* `));
+  });
+
+  it('opens the board on CampaignStarted when the SubstrateSnapshotted came first', async () => {
+    const c = 'lbc9';
+    const snapshotted = substrateSnapshotted(c, snap);
+    await store.append(`substrate:${c}`, 'no-stream', [snapshotted]);
+    const started = campaignStarted(c, { substratePath: '/nonexistent/source', leaderboard: 'local', submissionsPerRound: 1 });
+    expect(await wf.onSubstrateSnapshotted(snapshotted)).toEqual([]); // no CampaignStarted stored yet
+    await store.append(`campaign-${c}`, 'no-stream', [started]);
+    // The source directory is never read: the board opens from the snapshot.
+    expect(await wf.onCampaignStarted(started)).toEqual([{ type: 'LeaderboardOpened', data: expect.objectContaining({ board: 'local', prompts: 12 }) }]);
+    expect(await wf.onSubstrateSnapshotted(snapshotted)).toEqual([]);
+  });
+
+  it('marks the board unavailable, naming the files, when the snapshot differs from what SubstrateSnapshotted recorded', async () => {
+    const tampered = makeSnapshot(home);
+    const score = path.join(tampered.snapshotPath, 'harness', 'score.js');
+    writeFileSync(score, `${readFileSync(score, 'utf8')}\nrequire('fs').writeFileSync('/tmp/leak', 'x');\n`);
+    rmSync(path.join(tampered.snapshotPath, 'harness', 'noop.js'));
+    const { events } = await open(wf, 'lbc10', 1, tampered);
+    expect(events).toEqual([
+      {
+        type: 'LeaderboardUnavailable',
+        data: { board: 'local', reason: `snapshot ${tampered.snapshotId} does not match its SubstrateSnapshotted: harness/noop.js (missing), harness/score.js (modified)` },
+      },
+    ]);
+    expect(existsSync(path.join(wf.boardDir('lbc10'), 'hidden'))).toBe(false);
   });
 
   it('accepts up to the quota, rejects the next one, scores public only and seals private; nothing hidden leaks', async () => {
-    const sandboxes = [1, 2, 3].map((n) => makeSandbox(home, `${campaignId}-r1-c${n}`, { skill: n === 1 ? 1 : 0.5 }));
+    const sandboxes: string[] = [];
+    for (const n of [1, 2, 3]) sandboxes.push(await forkCandidate(store, home, campaignId, n, { skill: n === 1 ? 1 : 0.5 }, snap.snapshotId));
     for (const [i, sb] of sandboxes.entries()) await wf.onSubmissionRequested(submissionRequested(campaignId, i + 1, sb));
     expect(await typesOf(store, streamIdOf(campaignId))).toEqual([
       'LeaderboardOpened',
@@ -83,9 +138,15 @@ describe('local leaderboard workflow (real PostgreSQL event store)', () => {
     const promptsFile = path.join(wf.boardDir(campaignId), 'prompts.csv');
     expect(specs[0].argv).toEqual(['node', 'harness/predict.js', path.join(sandboxes[0], 'runs/seed-1/ckpt/step-000100'), promptsFile, expect.stringMatching(/predictions\.csv$/)]);
     expect(specs[0].argv[4].startsWith(wf.boardDir(campaignId))).toBe(true);
+    // The predict job reads the prompts and writes a predictions directory of its own; the answers are not in its view.
+    for (const [i, spec] of specs.entries()) {
+      const predictDir = path.join(wf.boardDir(campaignId), 'submissions', `${campaignId}-r1-s${i + 1}`, 'predict');
+      expect(spec.isolation).toEqual({ snapshotId: snap.snapshotId, outputs: [predictDir], inputs: [promptsFile] });
+      expect(spec.argv[4]).toBe(path.join(predictDir, 'predictions.csv'));
+    }
 
     for (const spec of specs) {
-      const terminal = runJobLikeDispatch(campaignId, spec);
+      const terminal = runJobLikeDispatch(campaignId, spec, home);
       await store.append(`job:${spec.jobId}`, 'any', [terminal]);
       await wf.onJobTerminal(terminal);
       expect(await wf.onJobTerminal(terminal)).toEqual([]); // redelivered terminal event
@@ -99,6 +160,10 @@ describe('local leaderboard workflow (real PostgreSQL event store)', () => {
       [`${campaignId}-r1-s1`, 0.5],
       [`${campaignId}-r1-s2`, expect.any(Number)],
     ]);
+    // Each half was judged in a directory of its own; the predict directory holds the predictions only.
+    const sub1 = path.join(wf.boardDir(campaignId), 'submissions', `${campaignId}-r1-s1`);
+    expect(readdirSync(path.join(sub1, 'predict'))).toEqual(['predictions.csv']);
+    for (const half of ['public', 'private']) expect(readdirSync(path.join(sub1, half, 'scores'))).toEqual(['scores.json']);
 
     // The acceptance check: no hidden answer (the recall tokens nobody can infer) in any sandbox file or any event.
     const hidden = ['public', 'private'].flatMap((h) => parseCsv(readFileSync(path.join(wf.boardDir(campaignId), 'hidden', `${h}.csv`), 'utf8')).slice(1));
@@ -120,15 +185,14 @@ describe('local leaderboard workflow (real PostgreSQL event store)', () => {
 
   it('rejects broken predictions as invalid-predictions, naming the problem, without taking more than its slot', async () => {
     const c2 = 'lbc2';
-    const started = campaignStarted(c2, { substratePath: FIXTURE, leaderboard: 'local', submissionsPerRound: 3 });
-    await wf.onCampaignStarted(started);
-    const failing = makeSandbox(home, `${c2}-r1-c1`, { skill: 1, failPredict: true });
-    const partial = makeSandbox(home, `${c2}-r1-c2`, { skill: 1, dropRows: true });
+    await open(wf, c2, 3);
+    const failing = await forkCandidate(store, home, c2, 1, { skill: 1, failPredict: true }, snap.snapshotId);
+    const partial = await forkCandidate(store, home, c2, 2, { skill: 1, dropRows: true }, snap.snapshotId);
     await wf.onSubmissionRequested(submissionRequested(c2, 1, failing));
     await wf.onSubmissionRequested(submissionRequested(c2, 2, partial));
     const bad = { ...submissionRequested(c2, 3, partial), data: { ...submissionRequested(c2, 3, partial).data, checkpoint: '../../etc' } };
     await wf.onSubmissionRequested(bad);
-    for (const spec of await jobsRequested(store, c2)) await wf.onJobTerminal(runJobLikeDispatch(c2, spec));
+    for (const spec of await jobsRequested(store, c2)) await wf.onJobTerminal(runJobLikeDispatch(c2, spec, home));
     const rejections = (await store.readStream(streamIdOf(c2))).filter((e) => e.type === 'SubmissionRejected').map((e) => e.data as { submissionId: string; reason: string; message: string });
     expect(rejections).toEqual([
       { submissionId: `${c2}-r1-s3`, candidateId: `${c2}-r1-c3`, round: 1, reason: 'invalid-predictions', message: expect.stringMatching(/^checkpoint: expected a path inside the sandbox/) },
@@ -139,7 +203,7 @@ describe('local leaderboard workflow (real PostgreSQL event store)', () => {
 
   it('rejects the submission of a candidate the substrate service invalidated', async () => {
     const c = 'lbc7';
-    await wf.onCampaignStarted(campaignStarted(c, { substratePath: FIXTURE, leaderboard: 'local', submissionsPerRound: 1 }));
+    await open(wf, c, 1);
     await store.append(`substrate:${c}`, 'any', [
       createEvent(
         FrozenPathViolated,
@@ -147,8 +211,8 @@ describe('local leaderboard workflow (real PostgreSQL event store)', () => {
         { campaignId: c, streamId: `substrate:${c}`, source: 'substrate' },
       ),
     ]);
-    await wf.onSubmissionRequested(submissionRequested(c, 1, makeSandbox(home, `${c}-r1-c1`, { skill: 1 })));
-    await wf.onSubmissionRequested(submissionRequested(c, 2, makeSandbox(home, `${c}-r1-c2`, { skill: 1 })));
+    await wf.onSubmissionRequested(submissionRequested(c, 1, await forkCandidate(store, home, c, 1, { skill: 1 }, snap.snapshotId)));
+    await wf.onSubmissionRequested(submissionRequested(c, 2, await forkCandidate(store, home, c, 2, { skill: 1 }, snap.snapshotId)));
     const events = (await store.readStream(streamIdOf(c))).map((e) => ({ type: e.type, data: e.data }));
     expect(events.map((e) => e.type)).toEqual(['LeaderboardOpened', 'SubmissionRejected', 'SubmissionAccepted', 'JobRequested']);
     expect(events[1].data).toMatchObject({ reason: 'candidate-invalidated', message: `candidate ${c}-r1-c1 is invalidated (harness/score.js: frozen-modified); it is not scored` });
@@ -169,15 +233,16 @@ describe('local leaderboard workflow (real PostgreSQL event store)', () => {
 
   it('without AEVO_LEADERBOARD_SECRET keeps a random secret in a 0600 file outside every sandbox, and reuses it', async () => {
     const own = tempHome('lb-secret-');
+    const ownSnap = makeSnapshot(own);
     const make = () => new LeaderboardWorkflow(store, sealed, { aevoHome: own, commandTimeoutMs: 60_000, defaultPredictTimeoutSeconds: 600, defaultSize: 'tiny' });
-    await make().onCampaignStarted(campaignStarted('lbc5', { substratePath: FIXTURE, leaderboard: 'local', submissionsPerRound: 1 }));
+    expect((await open(make(), 'lbc5', 1, ownSnap)).events).toEqual([expect.objectContaining({ type: 'LeaderboardOpened' })]);
     const file = path.join(own, 'leaderboard', '.secret');
     expect(statSync(file).mode & 0o777).toBe(0o600);
     const secret = readFileSync(file, 'utf8');
     expect(secret).toMatch(/^[0-9a-f]{64}$/);
     const hiddenBefore = readFileSync(path.join(own, 'leaderboard', 'lbc5', 'hidden', 'private.csv'), 'utf8');
     // A second campaign in the same home derives its split from the same secret (a different seed per campaign).
-    await make().onCampaignStarted(campaignStarted('lbc6', { substratePath: FIXTURE, leaderboard: 'local', submissionsPerRound: 1 }));
+    await open(make(), 'lbc6', 1, ownSnap);
     expect(readFileSync(file, 'utf8')).toBe(secret);
     expect(readFileSync(path.join(own, 'leaderboard', 'lbc6', 'hidden', 'private.csv'), 'utf8')).not.toBe(hiddenBefore);
     expect(asJson(await store.readAll({ campaignId: 'lbc5' })).includes(secret)).toBe(false);
@@ -185,14 +250,66 @@ describe('local leaderboard workflow (real PostgreSQL event store)', () => {
 
   it('marks the board unavailable when the substrate has no leaderboard section', async () => {
     const noBoard = path.join(tempHome('lb-nob-'), 'sub');
-    require('node:fs').cpSync(FIXTURE, noBoard, { recursive: true });
+    cpSync(FIXTURE, noBoard, { recursive: true });
     const yaml = readFileSync(path.join(noBoard, 'substrate.yaml'), 'utf8');
     writeFileSync(path.join(noBoard, 'substrate.yaml'), yaml.slice(0, yaml.indexOf('leaderboard:')));
-    const events = await wf.onCampaignStarted(campaignStarted('lbc3', { substratePath: noBoard, leaderboard: 'local', submissionsPerRound: 1 }));
+    const { events } = await open(wf, 'lbc3', 1, makeSnapshot(home, noBoard));
     expect(events).toEqual([{ type: 'LeaderboardUnavailable', data: { board: 'local', reason: 'substrate tiny declares no leaderboard section' } }]);
     const sb = makeSandbox(home, 'lbc3-r1-c1', { skill: 1 });
     await wf.onSubmissionRequested(submissionRequested('lbc3', 1, sb));
     const last = (await store.readStream(streamIdOf('lbc3'))).pop()!;
     expect(last).toMatchObject({ type: 'SubmissionRejected', data: { reason: 'board-error', message: expect.stringMatching(/unavailable for this campaign: substrate tiny declares no leaderboard section/) } });
+  });
+  it('runs each score half in a sandbox: it writes only its scores directory and never sees the other half’s answers', async () => {
+    const c = 'lbc8';
+    // A substrate whose score script tries what a compromised harness would, records what happened, then scores.
+    const hostile = path.join(tempHome('lb-hostile-'), 'sub');
+    cpSync(FIXTURE, hostile, { recursive: true });
+    cpSync(path.join(hostile, 'harness', 'score.js'), path.join(hostile, 'harness', 'score-real.js'));
+    writeFileSync(
+      path.join(hostile, 'harness', 'score.js'),
+      `const fs = require('fs'); const path = require('path');
+const [preds, answers, out] = process.argv.slice(2);
+const half = path.basename(answers, '.csv'); const other = half === 'public' ? 'private' : 'public';
+const attempt = (f) => { try { const v = f(); return v === undefined ? 'ok' : 'ok:' + v; } catch (e) { return e.code || String(e); } };
+const probe = {
+  readOtherAnswers: attempt(() => fs.readFileSync(path.join(path.dirname(answers), other + '.csv'), 'utf8').length),
+  listHidden: attempt(() => fs.readdirSync(path.dirname(answers)).join(',')),
+  readPrompts: attempt(() => fs.readFileSync(path.join(path.dirname(answers), '..', 'prompts.csv'), 'utf8').length),
+  overwriteAnswers: attempt(() => fs.writeFileSync(answers, 'id,prompt,answer,domain\\n')),
+  overwritePredictions: attempt(() => fs.writeFileSync(preds, 'id,answer\\n')),
+  writeHidden: attempt(() => fs.writeFileSync(path.join(path.dirname(answers), 'escape.txt'), 'x')),
+  writeBesidePredictions: attempt(() => fs.writeFileSync(path.join(path.dirname(preds), 'escape.txt'), 'x')),
+  writeOtherScores: attempt(() => fs.writeFileSync(path.join(path.dirname(out), '..', '..', other, 'scores', 'escape.txt'), 'x')),
+  writeSnapshot: attempt(() => fs.writeFileSync('escape.txt', 'x')),
+};
+fs.writeFileSync(path.join(path.dirname(out), 'probe.json'), JSON.stringify(probe));
+require('./score-real.js');
+`,
+    );
+    await open(wf, c, 1, makeSnapshot(home, hostile));
+    const hiddenDir = path.join(wf.boardDir(c), 'hidden');
+    const answersBefore = ['public', 'private'].map((h) => readFileSync(path.join(hiddenDir, `${h}.csv`), 'utf8'));
+    await wf.onSubmissionRequested(submissionRequested(c, 1, await forkCandidate(store, home, c, 1, { skill: 1 }, snap.snapshotId)));
+    const [spec] = await jobsRequested(store, c);
+    await wf.onJobTerminal(runJobLikeDispatch(c, spec as JobSpec, home));
+    const last = (await store.readStream(streamIdOf(c))).pop()!;
+    expect(last).toMatchObject({ type: 'LeaderboardScored', data: { publicScore: 0.5 } });
+
+    const sub = path.join(wf.boardDir(c), 'submissions', `${c}-r1-s1`);
+    for (const half of ['public', 'private']) {
+      const probe = JSON.parse(readFileSync(path.join(sub, half, 'scores', 'probe.json'), 'utf8')) as Record<string, string>;
+      expect(probe.readOtherAnswers).toBe('ENOENT');
+      expect(probe.listHidden).toBe(`ok:${half}.csv`); // its own answers file, nothing else of the hidden directory
+      expect(probe.readPrompts).toBe('ENOENT');
+      for (const k of ['overwriteAnswers', 'overwritePredictions', 'writeSnapshot']) expect([k, probe[k]]).toEqual([k, 'EROFS']);
+      expect(probe.writeOtherScores).toBe('ENOENT');
+      // writeHidden and writeBesidePredictions land in the directories bubblewrap made for its mount points: in the
+      // sandbox's own /tmp here (AEVO_HOME is under /tmp), discarded with it; read-only elsewhere. Checked on the host below.
+      expect(readdirSync(path.join(sub, half, 'scores')).sort()).toEqual(['probe.json', 'scores.json']);
+    }
+    // Nothing it tried reached the host: no new file anywhere in AEVO_HOME, the answers unchanged.
+    expect(filesUnder(home).filter((f) => path.basename(f.file) === 'escape.txt')).toEqual([]);
+    expect(['public', 'private'].map((h) => readFileSync(path.join(hiddenDir, `${h}.csv`), 'utf8'))).toEqual(answersBefore);
   });
 });

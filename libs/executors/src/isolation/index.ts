@@ -1,2 +1,3 @@
 export * from './plan';
 export * from './bwrap';
+export * from './frozen-command';

@@ -10,16 +10,20 @@ import {
   sha256Hex,
   zodIssues,
   type CampaignStarted,
+  type CandidateForked,
+  type DataOf,
   type EventOf,
   type JobCancelled,
   type JobFailed,
   type JobSpec,
   type JobSucceeded,
   type SubmissionRequested,
+  type SubstrateSnapshotted,
 } from '@aevo/contracts';
 import type { EventStore } from '@aevo/eventstore';
+import { frozenCommand } from '@aevo/executors';
 import { KaggleAuthError, KagglePollTimeoutError, KaggleQuotaExceededError } from '@aevo/kaggle';
-import { loadSubstrate, renderEntrypoint } from '@aevo/substrate-kit';
+import { entrypointIsolation, renderEntrypoint } from '@aevo/substrate-kit';
 import { deriveSecretSeed, parseHiddenSplit, promptsOnlyCsv, splitPredictions } from '../domain/hidden-split';
 import { readTable } from '../domain/csv';
 import {
@@ -34,6 +38,7 @@ import { decideOnStream } from '@aevo/eventstore';
 import { describeResult, runCommand } from './run-command';
 import type { SealedScoreStore } from './sealed-scores';
 import type { KaggleBoard } from './kaggle-board';
+import { checkFrozenSnapshot, type FrozenSnapshot } from './frozen-snapshot';
 
 export interface LeaderboardConfig {
   /** Hidden splits live in `<aevoHome>/leaderboard/<campaignId>/`, outside every sandbox. */
@@ -45,6 +50,13 @@ export interface LeaderboardConfig {
   /** Predict job timeout when the entrypoint declares none. */
   defaultPredictTimeoutSeconds: number;
   defaultSize: string;
+  /**
+   * AEVO_UNSANDBOXED_JOBS set to its opt-in value: generate and score run unconfined (still from the snapshot, with a
+   * clean environment). Otherwise each runs in bubblewrap, seeing only its own inputs and outputs.
+   */
+  unsandboxed?: boolean;
+  /** bubblewrap's path (AEVO_BWRAP); default /usr/bin/bwrap. */
+  bwrapPath?: string;
   kaggle?: {
     board: KaggleBoard | null;
     /** Why no board could be built (missing credentials or competition), reported as LeaderboardUnavailable. */
@@ -66,6 +78,18 @@ const KNOWN = new Set([
 ]);
 
 type TerminalEvent = EventOf<typeof JobSucceeded> | EventOf<typeof JobFailed> | EventOf<typeof JobCancelled>;
+type Snapshotted = DataOf<typeof SubstrateSnapshotted>;
+type Cause = { id: string; correlationId: string | null };
+type Half = 'public' | 'private';
+
+/** Searchable, not listable: a predict job on its own uid must reach its prompts and output directory below. */
+const PASS_THROUGH = 0o711;
+
+async function ensureDir(dir: string, mode: number): Promise<void> {
+  await fs.mkdir(dir, { recursive: true, mode });
+  const st = await fs.stat(dir);
+  if ((st.mode & 0o777) !== mode) await fs.chmod(dir, mode);
+}
 
 /**
  * The leaderboard's use cases, free of Nest and NATS. The hidden answers stay in `<aevoHome>/leaderboard/<campaign>/hidden`
@@ -81,8 +105,11 @@ export class LeaderboardWorkflow {
     private readonly log: (msg: string) => void = () => undefined,
   ) {}
 
+  private get home(): string {
+    return path.resolve(this.cfg.aevoHome);
+  }
   boardDir(campaignId: string): string {
-    return path.join(path.resolve(this.cfg.aevoHome), 'leaderboard', campaignId);
+    return path.join(this.home, 'leaderboard', campaignId);
   }
   private hiddenDir(campaignId: string) {
     return path.join(this.boardDir(campaignId), 'hidden');
@@ -92,6 +119,27 @@ export class LeaderboardWorkflow {
   }
   private submissionDir(campaignId: string, submissionId: string) {
     return path.join(this.boardDir(campaignId), 'submissions', submissionId);
+  }
+  /** The predict job's only writable directory: nothing else lives there. */
+  predictionsPath(campaignId: string, submissionId: string): string {
+    return path.join(this.submissionDir(campaignId, submissionId), 'predict', 'predictions.csv');
+  }
+  /** One half's score: its predictions (input) and a scores directory (the score command's only output). */
+  private halfDir(campaignId: string, submissionId: string, half: Half) {
+    return path.join(this.submissionDir(campaignId, submissionId), half);
+  }
+  private snapshotDir(snapshotId: string) {
+    return path.join(this.home, 'snapshots', snapshotId);
+  }
+  /** The leaderboard's directories: every one searchable by a job's uid, none listable. */
+  private async ensureBoardDirs(campaignId: string, ...below: string[]): Promise<void> {
+    await ensureDir(path.join(this.home, 'leaderboard'), PASS_THROUGH);
+    let dir = this.boardDir(campaignId);
+    await ensureDir(dir, PASS_THROUGH);
+    for (const name of below) {
+      dir = path.join(dir, name);
+      await ensureDir(dir, PASS_THROUGH);
+    }
   }
 
   async state(campaignId: string): Promise<LeaderboardState> {
@@ -108,6 +156,10 @@ export class LeaderboardWorkflow {
 
   // ── campaign start ────────────────────────────────────────────────────────────────────────────────────────
 
+  /**
+   * Kaggle boards open here. A local board opens from the campaign's snapshot, so here only when the
+   * SubstrateSnapshotted is already stored (otherwise its handler opens it); both paths are idempotent by state.
+   */
   async onCampaignStarted(e: EventOf<typeof CampaignStarted>): Promise<LeaderboardEvent[]> {
     const cfg = e.data.config;
     const s = await this.state(e.campaignId);
@@ -122,7 +174,7 @@ export class LeaderboardWorkflow {
       try {
         const text = await fs.readFile(k!.promptsPath!, 'utf8');
         prompts = readTable(text, ['id', 'prompt'], k!.promptsPath!).length;
-        await fs.mkdir(this.boardDir(e.campaignId), { recursive: true });
+        await this.ensureBoardDirs(e.campaignId);
         await fs.writeFile(this.promptsPath(e.campaignId), text);
       } catch (err) {
         return this.decide(e.campaignId, { type: 'MarkUnavailable', board: 'kaggle', reason: `Kaggle prompts unusable: ${(err as Error).message}` }, cause);
@@ -133,47 +185,111 @@ export class LeaderboardWorkflow {
         cause,
       );
     }
+    const snapshot = await this.snapshotted(e.campaignId);
+    if (!snapshot) return [];
+    return this.openLocal(e.campaignId, quota, snapshot, cause);
+  }
+
+  /** The campaign's substrate was frozen: a local board opens from that snapshot (never from the source directory). */
+  async onSubstrateSnapshotted(e: EventOf<typeof SubstrateSnapshotted>): Promise<LeaderboardEvent[]> {
+    const s = await this.state(e.campaignId);
+    if (s.board || s.unavailable) return [];
+    // The snapshot is taken on CampaignStarted, which is stored before it; its handler opens the board otherwise.
+    const started = (await this.store.readAll({ campaignId: e.campaignId, types: ['CampaignStarted'], limit: 1 }))[0] as EventOf<typeof CampaignStarted> | undefined;
+    if (!started || started.data.config.leaderboard !== 'local') return [];
+    return this.openLocal(e.campaignId, started.data.config.budgets.submissionsPerRound, e.data, { id: e.id, correlationId: e.correlationId });
+  }
+
+  private readonly opening = new Map<string, Promise<LeaderboardEvent[]>>();
+  /** One opening per campaign at a time in this process: CampaignStarted and SubstrateSnapshotted may arrive together. */
+  private openLocal(campaignId: string, quota: number, snapshot: Snapshotted, cause: Cause): Promise<LeaderboardEvent[]> {
+    const running = this.opening.get(campaignId);
+    if (running) return running.then(() => []);
+    const p = this.openLocalOnce(campaignId, quota, snapshot, cause).finally(() => this.opening.delete(campaignId));
+    this.opening.set(campaignId, p);
+    return p;
+  }
+
+  private async openLocalOnce(campaignId: string, quota: number, snapshot: Snapshotted, cause: Cause): Promise<LeaderboardEvent[]> {
+    const s = await this.state(campaignId);
+    if (s.board || s.unavailable) return [];
     try {
-      const split = await this.generateHiddenSplit(e.campaignId, cfg.substratePath);
+      const frozen = await this.frozenSnapshot(snapshot);
+      const split = await this.generateHiddenSplit(campaignId, frozen);
       return this.decide(
-        e.campaignId,
+        campaignId,
         { type: 'OpenLeaderboard', opened: { board: 'local', submissionsPerRound: quota, competition: null, prompts: split.prompts, splitSha256: split.sha256 } },
         cause,
       );
     } catch (err) {
       const reason = err instanceof DomainError ? err.message.split('\n')[0] : (err as Error).message;
-      this.log(`campaign ${e.campaignId}: local leaderboard unavailable: ${reason}`);
-      return this.decide(e.campaignId, { type: 'MarkUnavailable', board: 'local', reason }, cause);
+      this.log(`campaign ${campaignId}: local leaderboard unavailable: ${reason}`);
+      return this.decide(campaignId, { type: 'MarkUnavailable', board: 'local', reason }, cause);
     }
   }
 
+  private readonly snapshottedCache = new Map<string, Snapshotted>();
+  /** The campaign's SubstrateSnapshotted, or null while the substrate service has not announced one. */
+  private async snapshotted(campaignId: string): Promise<Snapshotted | null> {
+    const cached = this.snapshottedCache.get(campaignId);
+    if (cached) return cached;
+    const e = (await this.store.readAll({ campaignId, types: ['SubstrateSnapshotted'], limit: 1 }))[0];
+    if (!e) return null;
+    const data = e.data as Snapshotted;
+    this.snapshottedCache.set(campaignId, data);
+    return data;
+  }
+
+  private readonly verified = new Map<string, Promise<FrozenSnapshot>>();
   /**
-   * Runs the substrate's `leaderboard.generate` with the secret seed into a fresh directory outside every sandbox,
-   * then publishes the prompts-only file. Re-running for the same campaign reuses the split already made.
+   * The snapshot at `<AEVO_HOME>/snapshots/<id>`, once its pinned files are checked against the event's hashes: once
+   * per snapshot id and process (a snapshot id names its content). A failed check is not remembered.
    */
-  private async generateHiddenSplit(campaignId: string, substratePath: string): Promise<{ prompts: number; sha256: string }> {
-    const substrate = loadSubstrate(substratePath);
-    if (!substrate.manifest.leaderboard) throw new Error(`substrate ${substrate.manifest.name} declares no leaderboard section`);
+  private frozenSnapshot(snapshot: Snapshotted): Promise<FrozenSnapshot> {
+    let p = this.verified.get(snapshot.snapshotId);
+    if (!p) {
+      p = checkFrozenSnapshot(this.snapshotDir(snapshot.snapshotId), snapshot.snapshotId, snapshot.frozenSha256);
+      p.catch(() => this.verified.delete(snapshot.snapshotId));
+      this.verified.set(snapshot.snapshotId, p);
+    }
+    return p;
+  }
+
+  /** generate and score: the snapshot's frozen harness, each in a sandbox of its own unless the operator opted out. */
+  private frozen(snapshot: FrozenSnapshot, argv: string[], io: { outputs: string[]; inputs: string[] }) {
+    return frozenCommand(argv, { home: this.home, snapshotPath: snapshot.dir, ...io, unsandboxed: this.cfg.unsandboxed, bwrapPath: this.cfg.bwrapPath });
+  }
+
+  /**
+   * Runs the snapshot's `leaderboard.generate` with the secret seed into a fresh directory (its only output; the seed
+   * file its only input), then publishes the prompts-only file. Re-running for the same campaign reuses the split.
+   */
+  private async generateHiddenSplit(campaignId: string, snapshot: FrozenSnapshot): Promise<{ prompts: number; sha256: string }> {
+    if (!snapshot.manifest.leaderboard) throw new Error(`substrate ${snapshot.manifest.name} declares no leaderboard section`);
     const hidden = this.hiddenDir(campaignId);
     const exists = await fs.stat(path.join(hidden, 'private.csv')).then(() => true, () => false);
     if (!exists) {
-      await fs.mkdir(this.boardDir(campaignId), { recursive: true, mode: 0o700 });
+      await this.ensureBoardDirs(campaignId);
       const tmp = `${hidden}.tmp-${randomBytes(4).toString('hex')}`;
       await fs.mkdir(tmp, { mode: 0o700 });
       const secretSeed = deriveSecretSeed(await this.secret(), campaignId);
-      // Through a 0600 file in the board's 0700 directory: an argv is readable by every user in the process list.
+      // Through a 0600 file in the board's directory: an argv is readable by every user in the process list.
       const seedFile = `${tmp}.seed`;
       await fs.writeFile(seedFile, `${secretSeed}\n`, { mode: 0o600 });
       const logFile = path.join(this.boardDir(campaignId), 'logs', 'generate.log');
       let r: Awaited<ReturnType<typeof runCommand>>;
       try {
-        const argv = renderEntrypoint(substrate.manifest, 'leaderboard.generate', {
+        const argv = renderEntrypoint(snapshot.manifest, 'leaderboard.generate', {
           secret_seed: secretSeed,
           secret_seed_file: seedFile,
           out_dir: tmp,
           size: this.cfg.defaultSize,
         });
-        r = await runCommand(argv, { cwd: substrate.dir, logFile, timeoutMs: this.cfg.commandTimeoutMs, redact: [String(secretSeed)] });
+        const cmd = this.frozen(snapshot, argv, { outputs: [tmp], inputs: [seedFile] });
+        r = await runCommand(cmd.argv, { cwd: cmd.cwd, env: cmd.env, logFile, timeoutMs: this.cfg.commandTimeoutMs, redact: [String(secretSeed)] });
+      } catch (err) {
+        await fs.rm(tmp, { recursive: true, force: true });
+        throw err;
       } finally {
         await fs.rm(seedFile, { force: true });
       }
@@ -191,7 +307,7 @@ export class LeaderboardWorkflow {
     const pub = parseHiddenSplit(pubText, 'public.csv');
     const priv = parseHiddenSplit(privText, 'private.csv');
     this.hiddenIdsCache.set(campaignId, { public: pub.map((r) => r.id), private: priv.map((r) => r.id) });
-    await fs.writeFile(this.promptsPath(campaignId), promptsOnlyCsv(pub, priv));
+    await fs.writeFile(this.promptsPath(campaignId), promptsOnlyCsv(pub, priv), { mode: 0o644 });
     return { prompts: pub.length + priv.length, sha256: sha256Hex(`${pubText}\u0000${privText}`) };
   }
 
@@ -201,7 +317,7 @@ export class LeaderboardWorkflow {
     try {
       return (await fs.readFile(file, 'utf8')).trim();
     } catch {
-      await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+      await ensureDir(path.dirname(file), PASS_THROUGH);
       // 'wx': two replicas racing both end up reading the one secret that won.
       await fs.writeFile(file, randomBytes(32).toString('hex'), { mode: 0o600, flag: 'wx' }).catch((err) => {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
@@ -223,6 +339,10 @@ export class LeaderboardWorkflow {
     return this.decide(e.campaignId, { type: 'RequestSubmission', request: e.data, predict, invalidated }, { id: e.id, correlationId: e.correlationId });
   }
 
+  /**
+   * The predict job, rendered from the manifest of the snapshot the candidate was forked from (never the sandbox's):
+   * it may read the prompts file and write only a predictions directory of its own; the answers are not in its view.
+   */
   private async buildPredictJob(e: EventOf<typeof SubmissionRequested>): Promise<{ ok: true; job: JobSpec } | { ok: false; problem: string }> {
     const r = e.data;
     const sandbox = path.resolve(r.sandboxPath);
@@ -231,34 +351,44 @@ export class LeaderboardWorkflow {
       return { ok: false, problem: `checkpoint: expected a path inside the sandbox ${sandbox}, got ${r.checkpoint}` };
     if (!(await fs.stat(checkpoint).then((st) => st.isDirectory(), () => false)))
       return { ok: false, problem: `checkpoint: ${r.checkpoint} is not a directory of the sandbox ${sandbox}` };
+    const fork = (await this.store.readAll({ campaignId: e.campaignId, types: ['CandidateForked'] }))
+      .map((x) => x.data as DataOf<typeof CandidateForked>)
+      .find((d) => d.candidateId === r.candidateId);
+    if (!fork) return { ok: false, problem: `candidate ${r.candidateId} has no CandidateForked: the snapshot its sandbox came from is unknown` };
+    if (path.resolve(fork.sandboxPath) !== sandbox) return { ok: false, problem: `sandboxPath: expected candidate ${r.candidateId}'s sandbox ${fork.sandboxPath}, got ${r.sandboxPath}` };
+    const snapshotDir = this.snapshotDir(fork.snapshotId);
     let manifest: SubstrateManifest;
     try {
-      const parsed = SubstrateManifest.safeParse(parseYaml(await fs.readFile(path.join(sandbox, 'substrate.yaml'), 'utf8')));
-      if (!parsed.success) return { ok: false, problem: `sandbox substrate.yaml does not validate: ${describeIssues(zodIssues(parsed.error))}` };
+      const parsed = SubstrateManifest.safeParse(parseYaml(await fs.readFile(path.join(snapshotDir, 'substrate.yaml'), 'utf8')));
+      if (!parsed.success) return { ok: false, problem: `snapshot ${fork.snapshotId} substrate.yaml does not validate: ${describeIssues(zodIssues(parsed.error))}` };
       manifest = parsed.data;
     } catch (err) {
-      return { ok: false, problem: `sandbox ${sandbox} has no readable substrate.yaml: ${(err as Error).message}` };
+      return { ok: false, problem: `snapshot ${fork.snapshotId} has no readable substrate.yaml in ${snapshotDir}: ${(err as Error).message}` };
     }
-    const outDir = this.submissionDir(e.campaignId, r.submissionId);
-    await fs.mkdir(outDir, { recursive: true });
-    const predictions = path.join(outDir, 'predictions.csv');
+    await this.ensureBoardDirs(e.campaignId, 'submissions', r.submissionId);
+    const predictions = this.predictionsPath(e.campaignId, r.submissionId);
+    await fs.mkdir(path.dirname(predictions), { recursive: true, mode: 0o755 });
     await fs.rm(predictions, { force: true });
     const info = await fs
       .readFile(path.join(checkpoint, 'checkpoint.json'), 'utf8')
       .then((t) => JSON.parse(t) as { size?: unknown; seed?: unknown })
       .catch(() => null);
+    const values = {
+      sandbox,
+      recipe: path.join(sandbox, manifest.recipe),
+      checkpoint,
+      prompts: this.promptsPath(e.campaignId),
+      predictions,
+      seed: typeof info?.seed === 'number' ? info.seed : 0,
+      size: typeof info?.size === 'string' ? info.size : this.cfg.defaultSize,
+      device: manifest.resources.predict.gpu > 0 ? 'cuda' : 'cpu',
+    };
     let argv: string[];
+    let isolation: JobSpec['isolation'];
     try {
-      argv = renderEntrypoint(manifest, 'predict', {
-        sandbox,
-        recipe: path.join(sandbox, manifest.recipe),
-        checkpoint,
-        prompts: this.promptsPath(e.campaignId),
-        predictions,
-        seed: typeof info?.seed === 'number' ? info.seed : 0,
-        size: typeof info?.size === 'string' ? info.size : this.cfg.defaultSize,
-        device: manifest.resources.predict.gpu > 0 ? 'cuda' : 'cpu',
-      });
+      argv = renderEntrypoint(manifest, 'predict', values);
+      // No value for {answers} is ever given: a predict entrypoint that declares it cannot be rendered.
+      isolation = { snapshotId: fork.snapshotId, ...entrypointIsolation(manifest, 'predict', values) };
     } catch (err) {
       return { ok: false, problem: `predict entrypoint cannot be rendered: ${(err as Error).message}` };
     }
@@ -275,6 +405,7 @@ export class LeaderboardWorkflow {
         resources: manifest.resources.predict,
         timeoutSeconds: manifest.entrypoints.predict.timeoutSeconds ?? this.cfg.defaultPredictTimeoutSeconds,
         priority: 'high',
+        isolation,
       },
     };
   }
@@ -295,7 +426,7 @@ export class LeaderboardWorkflow {
     }
     if (e.type === 'JobCancelled') return reject('board-error', `predict job ${e.data.jobId} was cancelled: ${(e.data as EventOf<typeof JobCancelled>['data']).reason}`);
 
-    const predictionsPath = path.join(this.submissionDir(e.campaignId, submissionId), 'predictions.csv');
+    const predictionsPath = this.predictionsPath(e.campaignId, submissionId);
     const predictions = await fs.readFile(predictionsPath, 'utf8').catch(() => null);
     if (predictions === null) return reject('invalid-predictions', `predict exited 0 but wrote no predictions file at ${predictionsPath}`);
 
@@ -307,7 +438,7 @@ export class LeaderboardWorkflow {
     campaignId: string,
     submissionId: string,
     predictions: string,
-    cause: { id: string; correlationId: string | null },
+    cause: Cause,
     reject: (reason: 'invalid-predictions' | 'board-error', message: string) => Promise<LeaderboardEvent[]>,
   ): Promise<LeaderboardEvent[]> {
     const hidden = this.hiddenDir(campaignId);
@@ -318,31 +449,43 @@ export class LeaderboardWorkflow {
     } catch (err) {
       return reject('invalid-predictions', (err as Error).message);
     }
-    const campaign = await this.campaignSubstrate(campaignId);
+    let snapshot: FrozenSnapshot;
+    try {
+      const snapshotted = await this.snapshotted(campaignId);
+      if (!snapshotted) throw new Error(`campaign ${campaignId} has no SubstrateSnapshotted`);
+      snapshot = await this.frozenSnapshot(snapshotted);
+    } catch (err) {
+      return reject('board-error', `the campaign's snapshot cannot judge: ${(err as Error).message.split('\n')[0]}`);
+    }
     const dir = this.submissionDir(campaignId, submissionId);
-    // The two halves are independent processes writing their own files: run them together, since a round's last
-    // submission is scored while the GPU slots wait for the next round (bench/campaign). Checked public first.
+    await this.ensureBoardDirs(campaignId, 'submissions', submissionId);
+    // The two halves are independent processes, each seeing only its own predictions and answers and writing only
+    // its own scores directory: run them together, since a round's last submission is scored while the GPU slots
+    // wait for the next round (bench/campaign). Checked public first.
     const runs = await Promise.all(
       (['public', 'private'] as const).map(async (half) => {
-        const predFile = path.join(dir, `predictions-${half}.csv`);
-        const scoresFile = path.join(dir, `scores-${half}.json`);
-        await fs.writeFile(predFile, half === 'public' ? halves.publicCsv : halves.privateCsv);
-        await fs.rm(scoresFile, { force: true });
-        const argv = renderEntrypoint(campaign.manifest, 'leaderboard.score', {
-          predictions: predFile,
-          answers: path.join(hidden, `${half}.csv`),
-          scores: scoresFile,
-          split: half,
-          size: this.cfg.defaultSize,
-        });
         const logFile = path.join(dir, `score-${half}.log`);
-        const r = await runCommand(argv, { cwd: campaign.dir, logFile, timeoutMs: this.cfg.commandTimeoutMs });
-        return { half, r, logFile, scoresFile };
+        const halfDir = this.halfDir(campaignId, submissionId, half);
+        const scoresDir = path.join(halfDir, 'scores');
+        const predFile = path.join(halfDir, 'predictions.csv');
+        const scoresFile = path.join(scoresDir, 'scores.json');
+        try {
+          await fs.rm(halfDir, { recursive: true, force: true });
+          await fs.mkdir(scoresDir, { recursive: true, mode: 0o700 });
+          await fs.writeFile(predFile, half === 'public' ? halves.publicCsv : halves.privateCsv, { mode: 0o600 });
+          const answers = path.join(hidden, `${half}.csv`);
+          const argv = renderEntrypoint(snapshot.manifest, 'leaderboard.score', { predictions: predFile, answers, scores: scoresFile, split: half, size: this.cfg.defaultSize });
+          const cmd = this.frozen(snapshot, argv, { outputs: [scoresDir], inputs: [predFile, answers] });
+          const r = await runCommand(cmd.argv, { cwd: cmd.cwd, env: cmd.env, logFile, timeoutMs: this.cfg.commandTimeoutMs });
+          return { half, problem: r.exitCode !== 0 ? describeResult(`leaderboard.score (${half} half)`, r, logFile) : null, scoresFile };
+        } catch (err) {
+          return { half, problem: `leaderboard.score (${half} half) could not run: ${(err as Error).message.split('\n')[0]}`, scoresFile };
+        }
       }),
     );
-    const scores: Record<'public' | 'private', DevScores> = {} as never;
-    for (const { half, r, logFile, scoresFile } of runs) {
-      if (r.exitCode !== 0) return reject('board-error', describeResult(`leaderboard.score (${half} half)`, r, logFile));
+    const scores: Record<Half, DevScores> = {} as never;
+    for (const { half, problem, scoresFile } of runs) {
+      if (problem) return reject('board-error', problem);
       const parsed = DevScores.safeParse(await fs.readFile(scoresFile, 'utf8').then(JSON.parse, () => undefined));
       if (!parsed.success) return reject('board-error', `leaderboard.score wrote invalid ${half} scores: ${describeIssues(zodIssues(parsed.error))}`);
       scores[half] = parsed.data;
@@ -368,19 +511,6 @@ export class LeaderboardWorkflow {
     };
     this.hiddenIdsCache.set(campaignId, ids);
     return ids;
-  }
-
-  private campaignSubstrateCache = new Map<string, { dir: string; manifest: SubstrateManifest }>();
-  /** The campaign's substrate (from CampaignStarted), whose leaderboard.score judges predictions. */
-  private async campaignSubstrate(campaignId: string): Promise<{ dir: string; manifest: SubstrateManifest }> {
-    const cached = this.campaignSubstrateCache.get(campaignId);
-    if (cached) return cached;
-    const started = (await this.store.readAll({ campaignId, types: ['CampaignStarted'], limit: 1 }))[0];
-    if (!started) throw new Error(`campaign ${campaignId} has no CampaignStarted`);
-    const sub = loadSubstrate((started.data as EventOf<typeof CampaignStarted>['data']).config.substratePath);
-    const v = { dir: sub.dir, manifest: sub.manifest };
-    this.campaignSubstrateCache.set(campaignId, v);
-    return v;
   }
 
   // ── Kaggle ─────────────────────────────────────────────────────────────────────────────────────────────────

@@ -25,6 +25,7 @@ const job = (n: number, round = 1): JobSpec => ({
   resources: { cpu: 1, memoryMiB: 512, gpu: 0 },
   timeoutSeconds: 600,
   priority: 'normal',
+  isolation: { snapshotId: 'a'.repeat(64), outputs: [`/aevo/leaderboard/c1/submissions/c1-r${round}-s${n}/predict`], inputs: ['/aevo/leaderboard/c1/prompts.csv'] },
 });
 const submit = (n: number, round = 1) => ({ type: 'RequestSubmission' as const, request: request(n, round), predict: { ok: true as const, job: job(n, round) } });
 const accepted = (n: number, used: number, round = 1): LeaderboardEvent => ({
