@@ -100,12 +100,13 @@ export class ApiController {
   @Get('api/events')
   async events(@Query() query: Record<string, string>) {
     const q = parse(EventQuery, query, 'query');
-    return this.dashboard.store.readAll({
+    const events = await this.dashboard.store.readAll({
       fromPosition: q.after,
       limit: q.limit,
       campaignId: q.campaign,
       types: q.type ? q.type.split(',') : undefined,
     });
+    return events.map((e) => this.dashboard.served(e));
   }
 
   /** Live events (server-sent events), optionally for one campaign. */

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import * as path from 'node:path';
+import { SecretScrubber, createScrubStream, secretValuesFromEnv } from '@aevo/executors';
 
 export interface CommandResult {
   exitCode: number | null;
@@ -12,12 +13,16 @@ export interface CommandResult {
 /**
  * Runs a leaderboard command (generate/score) in the leaderboard's own process tree, outside every sandbox.
  * Output goes to a log file only: these commands read hidden answers, so their output never reaches an event.
+ * The command line and the output are scrubbed on the way to the log: `redact` (the secret seed), configured secrets
+ * of this process's and the command's environment, and token shapes (see SecretScrubber), since the substrate's
+ * code may print the seed it got.
  */
 export async function runCommand(argv: string[], opts: { cwd: string; logFile: string; timeoutMs: number; env?: NodeJS.ProcessEnv; redact?: string[] }): Promise<CommandResult> {
   await mkdir(path.dirname(opts.logFile), { recursive: true });
+  // The leaderboard's own secrets, any the command's environment was given, and the explicit ones.
+  const scrubber = new SecretScrubber([...secretValuesFromEnv(process.env), ...(opts.env ? secretValuesFromEnv(opts.env, false) : [])], (opts.redact ?? []).filter((s) => s.length > 0));
   const log = createWriteStream(opts.logFile, { flags: 'a', mode: 0o600 });
-  const shown = argv.map((a) => (opts.redact ?? []).reduce((x, secret) => (secret ? x.split(secret).join('<redacted>') : x), a));
-  log.write(`$ ${shown.join(' ')}\n`);
+  log.write(`$ ${scrubber.scrub(argv.join(' '))}\n`);
   try {
     return await new Promise<CommandResult>((resolve, reject) => {
       const child = spawn(argv[0], argv.slice(1), { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
@@ -30,15 +35,21 @@ export async function runCommand(argv: string[], opts: { cwd: string; logFile: s
           /* already gone */
         }
       }, opts.timeoutMs);
-      child.stdout.pipe(log, { end: false });
-      child.stderr.pipe(log, { end: false });
+      // Each stream through its own scrubber: one holds back a partial line until it is complete.
+      const flushed = Promise.all(
+        [child.stdout, child.stderr].map((out) => {
+          const scrubbed = out.pipe(createScrubStream(scrubber));
+          scrubbed.pipe(log, { end: false });
+          return new Promise<void>((r) => scrubbed.on('end', r).on('error', () => r()));
+        }),
+      );
       child.on('error', (err) => {
         clearTimeout(timer);
         reject(new Error(`cannot run ${argv[0]}: ${err.message}`));
       });
       child.on('close', (code, signal) => {
         clearTimeout(timer);
-        resolve({ exitCode: code, signal, timedOut });
+        void flushed.then(() => resolve({ exitCode: code, signal, timedOut }));
       });
     });
   } finally {
