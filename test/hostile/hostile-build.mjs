@@ -38,10 +38,12 @@ async function reportAsync(name, fn) {
   console.log(`attack ${name}: ${line}`);
 }
 
+/** Every file under `dir` (its own sandbox excepted: reading that is allowed). */
 function readTree(dir) {
   let out = '';
   for (const name of fs.readdirSync(dir)) {
     const p = path.join(dir, name);
+    if (p === process.cwd()) continue;
     const st = fs.lstatSync(p);
     if (st.isDirectory()) out += readTree(p);
     else if (st.isFile()) out += `${p}: ${fs.readFileSync(p, 'utf8').slice(0, 200)}\n`;
@@ -75,7 +77,7 @@ async function attack() {
   // 3. Read every campaign's hidden answers, the leaderboard's secret, other sandboxes and the services' logs.
   report('read-hidden-answers', () => readTree(path.join(HOME, 'leaderboard')));
   report('read-leaderboard-secret', () => fs.readFileSync(path.join(HOME, 'leaderboard', '.secret'), 'utf8'));
-  report('read-other-sandboxes', () => readTree(path.join(HOME, 'sandboxes')));
+  report('read-other-sandboxes', () => readTree(path.join(HOME, 'sandboxes')) || undefined);
   report('read-service-logs', () => readTree(path.join(HOME, 'logs')));
   // 4. Read credentials from the environment of every process it can see, and of its parent.
   report('read-process-environments', () => {

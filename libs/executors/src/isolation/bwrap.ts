@@ -73,6 +73,10 @@ export function bwrapArgs(plan: IsolationPlan, opts: BwrapOptions = {}): string[
   // /tmp and /dev/shm are tmpfs (memory): both bounded, so a job cannot fill the machine's memory through them.
   const tmpBytes = String(opts.tmpBytes ?? 1024 ** 3);
   a.push('--proc', '/proc', '--dev', '/dev', '--size', tmpBytes, '--tmpfs', '/tmp', '--size', tmpBytes, '--tmpfs', '/dev/shm');
+  // Mount points under the writable /tmp (an AEVO_HOME in /tmp) get their parents on an empty tmpfs of their own,
+  // made read-only below: otherwise `..` from the sandbox would be a writable directory, however private.
+  const skeletons = skeletonsUnder('/tmp', [plan.sandbox, ...plan.outputs, ...plan.inputs]);
+  for (const dir of skeletons) a.push('--size', String(1024 * 1024), '--tmpfs', dir);
   for (const dev of opts.gpuDevices ?? []) a.push('--dev-bind', dev, dev);
   if ((opts.gpuDevices ?? []).length > 0) a.push('--ro-bind-try', '/sys', '/sys', '--ro-bind-try', '/proc/driver/nvidia', '/proc/driver/nvidia');
   // Order matters: later mounts cover earlier ones. Sandbox read-only, then the pristine pinned paths over it,
@@ -82,9 +86,20 @@ export function bwrapArgs(plan: IsolationPlan, opts: BwrapOptions = {}): string[
   for (const out of plan.outputs) a.push('--bind', out, out);
   for (const inp of plan.inputs) a.push('--ro-bind', inp, inp);
   // The new root is a tmpfs too: read-only once every mount point exists.
+  for (const dir of skeletons) a.push('--remount-ro', dir);
   a.push('--remount-ro', '/', '--chdir', plan.sandbox, '--clearenv');
   for (const [k, v] of Object.entries(opts.env ?? {}).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0))) a.push('--setenv', k, v);
   return a;
+}
+
+/** `<root>/<first component>` of every path strictly below `root`, each once. */
+function skeletonsUnder(root: string, paths: readonly string[]): string[] {
+  const out = new Set<string>();
+  for (const p of paths) {
+    if (!p.startsWith(`${root}/`)) continue;
+    out.add(path.join(root, p.slice(root.length + 1).split('/')[0]));
+  }
+  return [...out].sort();
 }
 
 /** Names a spec may set: no loader or interpreter hooks (LD_PRELOAD, PYTHONSTARTUP, NODE_OPTIONS…) that would run code before the entrypoint. */

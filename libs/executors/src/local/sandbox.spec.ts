@@ -83,7 +83,7 @@ describe('a job in its bubblewrap sandbox', () => {
       'ln harness/metric.py runs/a/metric-link 2>/dev/null && echo hardlink=made || echo hardlink=refused',
       'echo x > /tmp/t && echo tmp=written',
       '(echo x > /escape) 2>/dev/null && echo root=written || echo fs-root=refused',
-      '(echo x > ../escape) 2>/dev/null || true',
+      '(echo x > ../escape) 2>/dev/null && echo parent=written || echo parent=refused',
       '(head -c 3000000 /dev/zero > /dev/shm/fill) 2>/dev/null && echo shm=unbounded || echo shm=bounded',
     ].join('\n');
     const { outcome, events } = await run(spec('who', script), { limits: { tmpMiB: 2 } });
@@ -98,9 +98,9 @@ describe('a job in its bubblewrap sandbox', () => {
       'hardlink=refused',
       'tmp=written',
       'fs-root=refused',
+      'parent=refused',
       'shm=bounded',
     ]);
-    // `..` from the sandbox is the job's own (private, bounded) /tmp here, or the read-only root: never the host's.
     expect(existsSync(join(home, 'sandboxes', 'r1', 'escape'))).toBe(false);
     expect(readFileSync(join(sandbox, 'runs/a/out.txt'), 'utf8')).toBe('data\n');
     expect(events.find((e) => e.type === 'started')).toMatchObject({ isolation: 'bubblewrap' });
