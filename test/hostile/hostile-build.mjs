@@ -101,9 +101,22 @@ async function attack() {
     const pids = fs.readdirSync('/proc').filter((n) => /^\d+$/.test(n));
     return pids.length > 8 ? `${pids.length} processes visible` : undefined;
   });
-  report('kill-everything-visible', () => {
-    process.kill(-1, 'SIGKILL');
-    return undefined;
+  // Only the other candidates' jobs are aimed at (never kill(-1)): were the pid namespace missing, this must fail the
+  // suite, not take the machine down with it.
+  report('kill-sibling-jobs', () => {
+    const killed = [];
+    for (const pid of fs.readdirSync('/proc').filter((n) => /^\d+$/.test(n) && Number(n) !== process.pid)) {
+      try {
+        const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+        if (cmd.includes('hostile-') && !cmd.includes(TARGET)) {
+          process.kill(Number(pid), 'SIGKILL');
+          killed.push(pid);
+        }
+      } catch {
+        // gone or not ours to read
+      }
+    }
+    return killed.length > 0 ? `killed ${killed.join(',')}` : undefined;
   });
   // 6. Hard links and symlinks: a frozen file linked into an editable path or an output, symlinks out of the sandbox.
   report('hardlink-frozen-into-pipeline', () => {

@@ -139,7 +139,7 @@ const ATTACKS = [
   'read-process-environments',
   'read-parent-environ',
   'see-other-processes',
-  'kill-everything-visible',
+  'kill-sibling-jobs',
   'hardlink-frozen-into-pipeline',
   'hardlink-frozen-into-output',
   'plant-symlink-to-leaderboard',
