@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { AbortCampaign, PauseCampaign, ResumeCampaign, StartCampaign, type EventEnvelope, type RollingPolicy } from '@aevo/contracts';
+import { AbortCampaign, PauseCampaign, ResumeCampaign, SnapshotDamaged, StartCampaign, createEvent, type EventEnvelope, type RollingPolicy } from '@aevo/contracts';
 import { PostgresEventStore } from '@aevo/eventstore';
 import { CommandClient, commandSubject, createServiceApp, type ServiceApp } from '@aevo/messaging';
 import { writeSubstrateFixture } from '@aevo/substrate-kit';
@@ -197,6 +197,33 @@ describe('orchestrator round lifecycle (two replicas, real store and JetStream)'
     expect(await count(c, 'RoundStarted')).toBe(1);
     const refused = await client.send(ResumeCampaign, { campaignId: c });
     expect(!refused.ok && refused.error).toMatchObject({ code: 'CAMPAIGN_ENDED', issues: [{ path: 'payload.campaignId' }] });
+  });
+
+  it('aborts a campaign whose snapshot the substrate service found damaged beyond repair, naming the file; a rebuilt one changes nothing', async () => {
+    const c = 'life-d';
+    await client.send(StartCampaign, payload(c));
+    await eventually(async () => (await count(c, 'RoundStarted')) === 1, 30_000);
+    const damaged = (outcome: 'rebuilt' | 'unrecoverable', sourceSnapshotId: string) =>
+      createEvent(
+        SnapshotDamaged,
+        {
+          snapshotId: 'a'.repeat(64),
+          files: [{ path: 'harness/metric.py', expected: 'b'.repeat(64), actual: 'c'.repeat(64) }],
+          moreFiles: 0,
+          detectedAt: 'fork',
+          outcome,
+          quarantinedAt: '/h/snapshots/.quarantine/x',
+          sourceSnapshotId,
+        },
+        { campaignId: c, streamId: `substrate:${c}`, source: 'substrate' },
+      );
+    await append(damaged('rebuilt', 'a'.repeat(64)), damaged('unrecoverable', 'd'.repeat(64)));
+    const aborted = await eventually(async () => {
+      const a = await ofType(c, 'CampaignAborted');
+      return a.length > 0 ? a : null;
+    }, 30_000);
+    expect(aborted).toHaveLength(1);
+    expect((aborted[0].data as { reason: string }).reason).toMatch(/^substrate snapshot damaged: .*harness\/metric\.py \(expected bbbbbbbbbbbb…, found cccccccccccc…\).*cannot be rebuilt/);
   });
 
   it('catches up after every replica was down: the durable consumers still hold what happened meanwhile', async () => {

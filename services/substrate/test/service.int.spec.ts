@@ -90,7 +90,14 @@ describe('substrate service on nats-server and PostgreSQL', () => {
     fs.symlinkSync('/etc/passwd', path.join(sb('r1-c1'), 'pipeline/passwd'));
     const ok = await client.send(VerifySandbox, { campaignId: c, candidateId: 'r1-c0', paths: ['runs/seed-1/step-000010'] });
     expect(ok.ok).toBe(true);
-    expect(SandboxVerification.parse(ok.ok ? ok.result : null)).toEqual({ candidateId: 'r1-c0', sandboxPath: sb('r1-c0'), valid: true, violations: [], recorded: 0 });
+    expect(SandboxVerification.parse(ok.ok ? ok.result : null)).toEqual({
+      candidateId: 'r1-c0',
+      sandboxPath: sb('r1-c0'),
+      snapshotId: ((await ours('SubstrateSnapshotted'))[0].data as { snapshotId: string }).snapshotId,
+      valid: true,
+      violations: [],
+      recorded: 0,
+    });
 
     const bad = await client.send(VerifySandbox, { campaignId: c, candidateId: 'r1-c1' }, { commandId: 'cmd-verify-r1-c1' });
     expect(bad).toMatchObject({

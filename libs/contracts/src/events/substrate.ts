@@ -77,6 +77,55 @@ export const SandboxCollected = defineEvent(
   z.object({ candidateId: Slug, sandboxPath: z.string(), bytesFreed: z.number().int().min(0) }).strict(),
 );
 
+/** At most this many damaged files are listed in one SnapshotDamaged (a NATS message has a size limit). */
+export const SNAPSHOT_DAMAGE_FILES_MAX = 100;
+
+export const SnapshotDamaged = defineEvent(
+  'SnapshotDamaged',
+  {
+    owners: ['substrate'],
+    description:
+      'The campaign’s snapshot no longer matched its SubstrateSnapshotted: it was quarantined and rebuilt from the source (same id), or the source no longer matches either and the campaign cannot go on.',
+  },
+  z
+    .object({
+      snapshotId: Sha256,
+      /**
+       * Each difference: `path` is snapshot-relative (`.` the snapshot directory, `../<snapshotId>.json` its
+       * record); `expected` is the pinned sha256 (or the expected kind, mode or absence); `actual` is the sha256
+       * found, `missing`, `not a regular file`, or what was found instead.
+       */
+      files: z
+        .array(z.object({ path: z.string().min(1), expected: z.string(), actual: z.string() }).strict())
+        .min(1)
+        .max(SNAPSHOT_DAMAGE_FILES_MAX),
+      /** Damaged files not listed (beyond SNAPSHOT_DAMAGE_FILES_MAX). */
+      moreFiles: z.number().int().min(0),
+      /** The use that found it: taking the snapshot (an existing copy was reused), forking a round, or verifying a sandbox. */
+      detectedAt: z.enum(['snapshot', 'fork', 'verify']),
+      outcome: z.enum(['rebuilt', 'unrecoverable']),
+      /** Where the damaged copy was moved (read-only, kept for forensics); null when nothing was left to move. */
+      quarantinedAt: z.string().nullable(),
+      /** What the campaign's source directory snapshots as now; null when it no longer loads. Equal to snapshotId when rebuilt. */
+      sourceSnapshotId: Sha256.nullable(),
+    })
+    .strict(),
+);
+
+/** One line naming the damaged files, shared by the substrate service's log and the orchestrator's abort reason. */
+export function snapshotDamageReason(d: z.infer<typeof SnapshotDamaged.data>): string {
+  const short = (v: string) => (/^[0-9a-f]{64}$/.test(v) ? `${v.slice(0, 12)}…` : v);
+  const files = d.files.map((f) => `${f.path} (expected ${short(f.expected)}, found ${short(f.actual)})`).join(', ');
+  const more = d.moreFiles > 0 ? ` and ${d.moreFiles} more` : '';
+  const source =
+    d.outcome === 'rebuilt'
+      ? 'rebuilt from the source'
+      : d.sourceSnapshotId === null
+        ? 'the source no longer loads, so it cannot be rebuilt'
+        : `the source now snapshots as ${d.sourceSnapshotId.slice(0, 12)}…, so it cannot be rebuilt`;
+  return `snapshot ${d.snapshotId.slice(0, 12)}… damaged (found at ${d.detectedAt}): ${files}${more}; ${source}`;
+}
+
 export const ViolationKind = FrozenPathViolated.data.shape.kind;
 export type ViolationKind = z.infer<typeof ViolationKind>;
 export const CheckedAt = FrozenPathViolated.data.shape.checkedAt;

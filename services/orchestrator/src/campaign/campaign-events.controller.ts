@@ -11,6 +11,7 @@ import {
   ManifestSubmitted,
   PolicyRevised,
   PrivateLeaderboardUnsealed,
+  SnapshotDamaged,
   SubstrateRejected,
   WorkerFailed,
   type EventEnvelope,
@@ -74,6 +75,12 @@ export class CampaignEventsController {
   @OnEvent(SubstrateRejected)
   onSubstrateRejected(@Payload() e: EventEnvelope) {
     return this.step(e, 'substrate rejected');
+  }
+
+  /** Only an unrecoverable one changes anything (the campaign aborts); a rebuilt snapshot lets the step find nothing. */
+  @OnEvent(SnapshotDamaged)
+  onSnapshotDamaged(@Payload() e: EventEnvelope) {
+    return this.step(e, 'substrate snapshot damaged');
   }
 
   @OnEvent(CampaignAborted)

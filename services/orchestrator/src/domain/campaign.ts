@@ -309,7 +309,8 @@ function abort(cmd: AbortCampaignCommand, state: CampaignState): CampaignEvent[]
  * Takes every step the facts allow, in order, each on the state the previous one left: (1) round r's candidates
  * are all done → its submissions (not while paused); (2) round r's policy revision is recorded → RoundClosed;
  * (3) round r closed and the campaign running → the next round (auto mode, rounds and budget left) or the final
- * audit; (4) private scores revealed → CampaignCompleted. A rejected substrate aborts the campaign instead.
+ * audit; (4) private scores revealed → CampaignCompleted. A rejected substrate, or a snapshot damaged beyond repair
+ * (SnapshotDamaged unrecoverable), aborts the campaign instead.
  */
 function advance(cmd: AdvanceCommand, initial: CampaignState): CampaignEvent[] {
   if (initial.status === 'none' || initial.status === 'aborted' || initial.status === 'completed') return [];
@@ -325,6 +326,11 @@ function advance(cmd: AdvanceCommand, initial: CampaignState): CampaignEvent[] {
   // A substrate the contract refuses can never be forked: waiting would stall the campaign for good.
   if (facts.substrateRejected !== null && !state.audit) {
     return [{ type: 'CampaignAborted', data: { reason: `substrate rejected: ${facts.substrateRejected}`.slice(0, 2000) } }];
+  }
+  // Nor can a snapshot damaged beyond repair be forked, evaluated or scored from, in the final audit either, unless
+  // the private scores are already in (the leaderboard checks the snapshot against its pins before scoring).
+  if (facts.snapshotLost !== null && !(state.audit && facts.unsealed)) {
+    return [{ type: 'CampaignAborted', data: { reason: `substrate snapshot damaged: ${facts.snapshotLost}`.slice(0, 2000) } }];
   }
   // Bounded: each pass either emits and moves the state forward, or stops.
   for (let guard = 0; guard < 8; guard++) {

@@ -9,9 +9,11 @@ import {
   PolicyRevised,
   PrivateLeaderboardUnsealed,
   SubstrateRejected,
+  SnapshotDamaged,
   RoundEvidenceRecorded,
   WorkerFailed,
   isEvent,
+  snapshotDamageReason,
   type BudgetSpent,
   type DataOf,
   type EventEnvelope,
@@ -67,6 +69,8 @@ export interface CampaignFacts {
   unsealed: UnsealedScore[] | null;
   /** Why the substrate service refused the campaign's substrate (SubstrateRejected): nothing can be forked. */
   substrateRejected: string | null;
+  /** The first unrecoverable SnapshotDamaged (the files it names): the pinned snapshot is gone, nothing can run from it. */
+  snapshotLost: string | null;
 }
 
 /** The event types folded into CampaignFacts (the orchestrator's durable consumers react to a subset of them). */
@@ -83,9 +87,10 @@ export const FACT_EVENT_TYPES: readonly string[] = [
   JobCancelled.type,
   PrivateLeaderboardUnsealed.type,
   SubstrateRejected.type,
+  SnapshotDamaged.type,
 ];
 
-export const emptyFacts = (): CampaignFacts => ({ rounds: {}, revisions: {}, revisionOfRound: {}, jobSeconds: {}, tokens: {}, unsealed: null, substrateRejected: null });
+export const emptyFacts = (): CampaignFacts => ({ rounds: {}, revisions: {}, revisionOfRound: {}, jobSeconds: {}, tokens: {}, unsealed: null, substrateRejected: null, snapshotLost: null });
 
 const roundOf = (f: CampaignFacts, round: number): RoundFacts => (f.rounds[round] ??= { candidates: {}, evidenceSha256: null, bestPublicLb: null });
 const candidateOf = (f: CampaignFacts, round: number, candidateId: string): CandidateFacts =>
@@ -128,6 +133,9 @@ export function applyFact(f: CampaignFacts, e: EventEnvelope): CampaignFacts {
     f.unsealed ??= e.data.scores;
   } else if (isEvent(e, SubstrateRejected)) {
     f.substrateRejected ??= `${e.data.substratePath}: ${e.data.issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`;
+  } else if (isEvent(e, SnapshotDamaged)) {
+    // A rebuilt snapshot is the same bytes again: only the sandboxes forked before are affected (invalidated).
+    if (e.data.outcome === 'unrecoverable') f.snapshotLost ??= snapshotDamageReason(e.data);
   }
   return f;
 }

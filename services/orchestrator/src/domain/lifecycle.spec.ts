@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { CampaignConfig, contentHash, createEvent, DomainError, SubstrateRejected, type Constitution, type EventEnvelope, type RollingPolicy } from '@aevo/contracts';
+import { CampaignConfig, contentHash, createEvent, DomainError, SnapshotDamaged, SubstrateRejected, type Constitution, type EventEnvelope, type RollingPolicy } from '@aevo/contracts';
 import { DeciderSpecification } from '@aevo/testkit';
 import { factsFor } from '../../test/fixtures';
 import { campaignDecider, evolve, initialCampaignState, type CampaignEvent, type CampaignState } from './campaign';
@@ -76,6 +76,54 @@ describe('Advance: a rejected substrate', () => {
   it('aborts a paused campaign too, and does nothing once aborted', () => {
     spec.given([started, { type: 'CampaignPaused', data: { reason: 'wait' } }]).when(advance(rejected())).then([{ type: 'CampaignAborted', data: { reason: 'substrate rejected: substrate/broken: entrypoints.train: missing' } }]);
     spec.given([started, { type: 'CampaignAborted', data: { reason: 'stop' } }]).when(advance(rejected())).thenNothing();
+  });
+});
+
+describe('Advance: a snapshot damaged on the host', () => {
+  const damaged = (outcome: 'rebuilt' | 'unrecoverable', sourceSnapshotId: string | null) =>
+    createEvent(
+      SnapshotDamaged,
+      {
+        snapshotId: 'a'.repeat(64),
+        files: [{ path: 'harness/metric.py', expected: 'b'.repeat(64), actual: 'c'.repeat(64) }],
+        moreFiles: 0,
+        detectedAt: 'fork',
+        outcome,
+        quarantinedAt: '/h/snapshots/.quarantine/x',
+        sourceSnapshotId,
+      },
+      { campaignId: 'c1', streamId: 'substrate:c1', source: 'substrate' },
+    );
+  const reason =
+    'substrate snapshot damaged: snapshot aaaaaaaaaaaa… damaged (found at fork): harness/metric.py (expected bbbbbbbbbbbb…, found cccccccccccc…); ' +
+    'the source now snapshots as dddddddddddd…, so it cannot be rebuilt';
+
+  it('given an unrecoverable damage, when advanced, then the campaign aborts naming the damaged file', () => {
+    spec
+      .given([started, round1])
+      .when(advance(foldFacts([damaged('unrecoverable', 'd'.repeat(64))])))
+      .then([{ type: 'CampaignAborted', data: { reason } }]);
+  });
+
+  it('given a snapshot that was rebuilt (same id), when advanced, then the campaign goes on', () => {
+    spec.given([started, round1]).when(advance(foldFacts([damaged('rebuilt', 'a'.repeat(64))]))).thenNothing();
+    spec.given([started]).when(advance(foldFacts([damaged('rebuilt', 'a'.repeat(64))]))).then([round1]);
+  });
+
+  it('given an unrecoverable damage during the final audit, then it aborts too, unless the private scores are in', () => {
+    const auditing: CampaignEvent = { type: 'FinalAuditStarted', data: { reason: 'rounds-exhausted', rounds: 1, spent: { gpuSeconds: 0, llmTokens: 0 }, exhausted: [] } };
+    const closed: CampaignEvent = { type: 'RoundClosed', data: { round: 1, policyRevision: 0, bestPublicLb: null } };
+    spec
+      .given([started, round1, closed, auditing])
+      .when(advance(foldFacts([damaged('unrecoverable', null)])))
+      .then((events) => expect(events).toEqual([{ type: 'CampaignAborted', data: { reason: expect.stringMatching(/harness\/metric\.py .*the source no longer loads/) } }]));
+    const facts = foldFacts([damaged('unrecoverable', null), unsealed([])]);
+    spec.given([started, round1, closed, auditing]).when(advance(facts)).then((events) => expect(events.map((e) => e.type)).toEqual(['CampaignCompleted']));
+  });
+
+  it('keeps the first unrecoverable report (a later one does not change the reason)', () => {
+    const facts = foldFacts([damaged('unrecoverable', 'd'.repeat(64)), damaged('unrecoverable', null)]);
+    expect(facts.snapshotLost).toMatch(/dddddddddddd/);
   });
 });
 

@@ -1,12 +1,17 @@
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
   CandidateForked,
   DomainError,
   FrozenPathViolated,
   SandboxCollected,
+  SNAPSHOT_DAMAGE_FILES_MAX,
+  SnapshotDamaged,
   SubstrateRejected,
   SubstrateSnapshotted,
   createEvent,
+  snapshotDamageReason,
+  type DataOf,
   type CheckedAt,
   type EventDefinition,
   type EventEnvelope,
@@ -29,8 +34,23 @@ import {
   type SubstrateState,
 } from '../domain/substrate';
 import { forkSandbox } from '../fs/fork';
-import { pinnedHashes, readSnapshot, sandboxesDir, takeSnapshot, type SnapshotRecord } from '../fs/snapshot-store';
-import { verifySandbox } from '../fs/verify';
+import {
+  inspectSnapshot,
+  pinnedHashes,
+  prepareSnapshot,
+  publishSnapshot,
+  quarantineSnapshot,
+  quarantinedCopies,
+  removeTree,
+  sandboxesDir,
+  takeSnapshot,
+  withSnapshotLock,
+  type ReplacedSnapshot,
+  type SnapshotInspection,
+  type SnapshotRecord,
+} from '../fs/snapshot-store';
+import type { DamagedFile } from '../fs/damage';
+import { verifySandbox, type Violation } from '../fs/verify';
 import { removeSandbox } from '../fs/collect';
 import { HashCache } from '../fs/hash';
 
@@ -53,6 +73,7 @@ const DEFINITIONS: Record<SubstrateEvent['type'], EventDefinition> = {
   CandidateForked,
   FrozenPathViolated,
   SandboxCollected,
+  SnapshotDamaged,
 };
 
 const LOAD_PAGE = 5000;
@@ -147,10 +168,22 @@ export class SubstrateWorkflow {
   }
 
   /**
-   * The campaign's snapshot, taken on first need (CampaignStarted, or a RoundStarted seen first). A substrate
-   * that breaks the contract is recorded once as SubstrateRejected and yields null.
+   * The campaign's snapshot, taken on first need (CampaignStarted, or a RoundStarted seen first), and checked against
+   * its SubstrateSnapshotted before it is handed out (repaired if damaged). A substrate that breaks the contract is
+   * recorded once as SubstrateRejected and yields null; so does a snapshot damaged beyond repair.
    */
   async ensureSnapshot(campaignId: string, cause: Cause = {}): Promise<SnapshotRecord | null> {
+    const taken = await this.snapshotTaken(campaignId, cause);
+    if (taken === null) return null;
+    return this.withIntactSnapshot(campaignId, 'snapshot', cause, async (s) => s, taken === 'recorded' ? undefined : taken);
+  }
+
+  /**
+   * Takes and records the campaign's snapshot unless the log has it: the fresh record when this call published it
+   * (just hashed, so its first use need not hash it again), 'recorded' when the log already had one, null when the
+   * substrate was rejected or its snapshot lost.
+   */
+  private snapshotTaken(campaignId: string, cause: Cause): Promise<SnapshotRecord | 'recorded' | null> {
     // CampaignStarted and RoundStarted arrive together and are handled concurrently: one snapshot per campaign at a
     // time in this process (both handlers took their own before, which cost round 1 a second copy and hash).
     const inFlight = this.snapshotting.get(campaignId);
@@ -160,17 +193,18 @@ export class SubstrateWorkflow {
     return p;
   }
 
-  private readonly snapshotting = new Map<string, Promise<SnapshotRecord | null>>();
+  private readonly snapshotting = new Map<string, Promise<SnapshotRecord | 'recorded' | null>>();
 
-  private async takeSnapshotOnce(campaignId: string, cause: Cause): Promise<SnapshotRecord | null> {
+  private async takeSnapshotOnce(campaignId: string, cause: Cause): Promise<SnapshotRecord | 'recorded' | null> {
     let { state } = await this.load(campaignId);
     if (!state.snapshot && !state.rejected) {
       if (state.substratePath === null)
         throw new DomainError('CAMPAIGN_NOT_STARTED', `no CampaignStarted for ${campaignId} in the log yet`, [{ path: 'campaignId', message: 'unknown campaign' }]);
       const dir = path.resolve(this.config.substrateRoot, state.substratePath);
       let record: SnapshotRecord;
+      let replaced = null as ReplacedSnapshot | null;
       try {
-        record = await takeSnapshot(dir, this.config.home);
+        record = await takeSnapshot(dir, this.config.home, { hashCache: this.hashCache, onReplaced: (r) => (replaced = r) });
       } catch (err) {
         if (!(err instanceof SubstrateInvalid)) throw err;
         this.logger.warn(`campaign ${campaignId}: substrate ${dir} rejected: ${err.message}`);
@@ -188,29 +222,127 @@ export class SubstrateWorkflow {
       };
       ({ state } = await this.execute(campaignId, { kind: 'RecordSnapshot', snapshot }, cause));
       this.logger.log(`campaign ${campaignId}: substrate ${record.name}@${record.version} snapshotted as ${record.snapshotId}`);
+      if (state.snapshot?.snapshotId === record.snapshotId) {
+        // An earlier copy of this id was damaged: this campaign got the fresh one, and the log says what was found.
+        if (replaced)
+          await this.recordDamage(
+            campaignId,
+            replaced.files,
+            { snapshotId: record.snapshotId, detectedAt: 'snapshot', outcome: 'rebuilt', quarantinedAt: replaced.quarantinedAt, sourceSnapshotId: record.snapshotId },
+            cause,
+          );
+        return record;
+      }
     }
-    if (!state.snapshot) return null;
-    return readSnapshot(this.config.home, state.snapshot.snapshotId);
+    if (!state.snapshot || state.snapshotLost !== null) return null;
+    return 'recorded';
+  }
+
+  /**
+   * Runs `use` on the campaign's snapshot once it matches its SubstrateSnapshotted (pins from the event, never from
+   * a file), holding this process's lock on the snapshot id so that no repair moves it in the meantime. A damaged
+   * snapshot is quarantined and rebuilt first; one that cannot be rebuilt yields null and `use` does not run.
+   * `fresh`: a copy this call just published (hashed moments ago), used without a second look.
+   */
+  private async withIntactSnapshot<T>(
+    campaignId: string,
+    detectedAt: DataOf<typeof SnapshotDamaged>['detectedAt'],
+    cause: Cause,
+    use: (snapshot: SnapshotRecord) => Promise<T>,
+    fresh?: SnapshotRecord,
+  ): Promise<T | null> {
+    const { state } = await this.load(campaignId);
+    const ref = state.snapshot;
+    if (!ref || state.snapshotLost !== null) return null;
+    return withSnapshotLock(ref.snapshotId, async () => {
+      if (fresh?.snapshotId === ref.snapshotId) return use(fresh);
+      // Re-read under the lock: a repair that ran while this call waited may have found the snapshot lost.
+      const now = (await this.load(campaignId)).state;
+      if (now.snapshotLost !== null) return null;
+      const found = await inspectSnapshot(this.config.home, ref.snapshotId, ref.frozenSha256, this.hashCache);
+      const intact = found.damage.length === 0 ? found.record : await this.repair(campaignId, now, found, detectedAt, cause);
+      return intact ? use(intact) : null;
+    });
+  }
+
+  /**
+   * Quarantines a damaged snapshot and rebuilds it from the campaign's source directory. Same id = same bytes, so
+   * the campaign carries on from the rebuilt copy. Another id (the source changed) or none (it no longer loads)
+   * means the pinned snapshot cannot come back: SnapshotDamaged unrecoverable, and the orchestrator aborts the
+   * campaign. Runs under the snapshot's lock.
+   */
+  private async repair(
+    campaignId: string,
+    state: SubstrateState,
+    found: SnapshotInspection,
+    detectedAt: DataOf<typeof SnapshotDamaged>['detectedAt'],
+    cause: Cause,
+  ): Promise<SnapshotRecord | null> {
+    const snapshotId = state.snapshot!.snapshotId;
+    const quarantinedAt = quarantineSnapshot(this.config.home, snapshotId, { rootId: found.rootId });
+    let rebuilt: SnapshotRecord | null = null;
+    let sourceSnapshotId: string | null = null;
+    if (state.substratePath !== null) {
+      const source = path.resolve(this.config.substrateRoot, state.substratePath);
+      try {
+        const prepared = await prepareSnapshot(source, this.config.home, this.hashCache);
+        try {
+          sourceSnapshotId = prepared.record.snapshotId;
+          if (sourceSnapshotId === snapshotId) rebuilt = await publishSnapshot(prepared, this.config.home, { hashCache: this.hashCache });
+        } finally {
+          removeTree(prepared.tmp);
+        }
+      } catch (err) {
+        if (!(err instanceof SubstrateInvalid)) throw err;
+        this.logger.warn(`campaign ${campaignId}: substrate ${source} no longer loads: ${err.message}`);
+      }
+    }
+    await this.recordDamage(campaignId, found.damage, { snapshotId, detectedAt, outcome: rebuilt ? 'rebuilt' : 'unrecoverable', quarantinedAt, sourceSnapshotId }, cause);
+    return rebuilt;
+  }
+
+  private async recordDamage(
+    campaignId: string,
+    files: readonly DamagedFile[],
+    rest: Omit<DataOf<typeof SnapshotDamaged>, 'files' | 'moreFiles'>,
+    cause: Cause,
+  ): Promise<void> {
+    const damage = { ...rest, files: files.slice(0, SNAPSHOT_DAMAGE_FILES_MAX), moreFiles: Math.max(0, files.length - SNAPSHOT_DAMAGE_FILES_MAX) };
+    await this.execute(campaignId, { kind: 'RecordSnapshotDamage', damage }, { causationId: cause.causationId, correlationId: cause.correlationId });
+    this.logger.warn(`campaign ${campaignId}: ${snapshotDamageReason(damage)}${damage.quarantinedAt ? `; the damaged copy is kept at ${damage.quarantinedAt}` : ''}`);
   }
 
   /** Forks one sandbox per planned candidate of `round` not yet forked; returns the candidates forked now. */
   async forkRound(campaignId: string, round: number, cause: Cause = {}): Promise<string[]> {
-    const snapshot = await this.ensureSnapshot(campaignId, cause);
-    if (!snapshot) {
-      this.logger.warn(`campaign ${campaignId}: round ${round} not forked, the substrate was rejected`);
+    const taken = await this.snapshotTaken(campaignId, cause);
+    const forked =
+      taken === null
+        ? null
+        : await this.withIntactSnapshot(
+            campaignId,
+            'fork',
+            cause,
+            async (snapshot) => {
+              const { state } = await this.load(campaignId);
+              const out: string[] = [];
+              for (const plan of forksToMake(state, round)) {
+                const sandboxPath = sandboxPathFor(sandboxesDir(this.config.home), campaignId, plan.candidateId);
+                const fork = await forkSandbox(snapshot, sandboxPath, plan.standingRecipe);
+                const res = await this.execute(
+                  campaignId,
+                  { kind: 'RecordFork', candidateId: plan.candidateId, sandboxPath, snapshotId: snapshot.snapshotId, recipeSha256: fork.recipeSha256 },
+                  { ...cause, commandId: `substrate:fork:${campaignId}:${plan.candidateId}` },
+                );
+                if (res.events.length > 0) out.push(plan.candidateId);
+              }
+              return out;
+            },
+            taken === 'recorded' ? undefined : taken,
+          );
+    if (forked === null) {
+      const { state } = await this.load(campaignId);
+      this.logger.warn(`campaign ${campaignId}: round ${round} not forked, ${state.snapshotLost !== null ? `the snapshot is lost: ${state.snapshotLost}` : 'the substrate was rejected'}`);
       return [];
-    }
-    const { state } = await this.load(campaignId);
-    const forked: string[] = [];
-    for (const plan of forksToMake(state, round)) {
-      const sandboxPath = sandboxPathFor(sandboxesDir(this.config.home), campaignId, plan.candidateId);
-      const fork = await forkSandbox(snapshot, sandboxPath, plan.standingRecipe);
-      const out = await this.execute(
-        campaignId,
-        { kind: 'RecordFork', candidateId: plan.candidateId, sandboxPath, snapshotId: snapshot.snapshotId, recipeSha256: fork.recipeSha256 },
-        { ...cause, commandId: `substrate:fork:${campaignId}:${plan.candidateId}` },
-      );
-      if (out.events.length > 0) forked.push(plan.candidateId);
     }
     if (forked.length > 0) this.logger.log(`campaign ${campaignId}: round ${round} forked ${forked.length} sandbox(es)`);
     return forked;
@@ -219,7 +351,8 @@ export class SubstrateWorkflow {
   /**
    * Checks a candidate's sandbox and records each new violation (FrozenPathViolated invalidates the candidate;
    * the others are untouched). Asked before every evaluation (VerifySandbox) and when a worker submits its
-   * manifest (round close).
+   * manifest (round close). The snapshot is checked (and repaired) first, and the sandbox's pinned files are
+   * compared with the pins of SubstrateSnapshotted.
    */
   async verify(
     campaignId: string,
@@ -238,9 +371,19 @@ export class SubstrateWorkflow {
       throw new DomainError('NOT_FORKED', `candidate ${candidateId} has no sandbox yet`, [{ path: 'candidateId', message: 'not forked yet' }]);
     if (c.status === 'collected')
       throw new DomainError('SANDBOX_COLLECTED', `the sandbox of ${candidateId} was garbage-collected`, [{ path: 'candidateId', message: 'sandbox collected' }]);
-    const snapshot = readSnapshot(this.config.home, state.snapshot.snapshotId);
-    const violations = await verifySandbox(c.sandboxPath, snapshot, { paths, hashCache: this.hashCache });
     const sandboxPath = c.sandboxPath;
+    const pins = state.snapshot.frozenSha256;
+    const checked = await this.withIntactSnapshot(campaignId, 'verify', opts, async (snapshot) => ({
+      snapshot,
+      violations: this.explainDamagedLinks(snapshot.snapshotId, sandboxPath, await verifySandbox(sandboxPath, snapshot, { paths, hashCache: this.hashCache, pins })),
+    }));
+    if (!checked) {
+      const lost = (await this.load(campaignId)).state.snapshotLost ?? 'unknown damage';
+      throw new DomainError('SNAPSHOT_DAMAGED', `the snapshot of campaign ${campaignId} is damaged beyond repair: ${lost}`, [
+        { path: 'campaignId', message: 'its snapshot no longer matches SubstrateSnapshotted and cannot be rebuilt' },
+      ]);
+    }
+    const { snapshot, violations } = checked;
     const wasInvalid = c.status === 'invalidated';
     const out = await this.execute<SandboxVerification>(
       campaignId,
@@ -254,6 +397,31 @@ export class SubstrateWorkflow {
     return out.result;
   }
 
+  /**
+   * A sandbox forked before its snapshot was found damaged still hard-links the damaged inodes (now in quarantine):
+   * its pinned file fails verification and the candidate is invalidated, not the campaign. Say so in the detail.
+   */
+  private explainDamagedLinks(snapshotId: string, sandboxPath: string, violations: Violation[]): Violation[] {
+    const copies = quarantinedCopies(this.config.home, snapshotId);
+    if (copies.length === 0) return violations;
+    const inode = (p: string) => {
+      try {
+        const st = fs.lstatSync(p);
+        return `${st.dev}:${st.ino}`;
+      } catch {
+        return null;
+      }
+    };
+    return violations.map((v) => {
+      if (v.kind !== 'frozen-modified') return v;
+      const mine = inode(path.join(sandboxPath, v.path));
+      const q = mine === null ? undefined : copies.find((dir) => inode(path.join(dir, v.path)) === mine);
+      return q === undefined
+        ? v
+        : { ...v, detail: `${v.detail}; it is a hard link to the damaged snapshot copy quarantined at ${q} (SnapshotDamaged): the snapshot was rebuilt, this sandbox was forked before` };
+    });
+  }
+
   /** The round-close check: a candidate's sandbox as it is when its worker hands in the manifest. */
   async verifyAtRoundClose(campaignId: string, candidateId: string, cause: Cause = {}): Promise<SandboxVerification | null> {
     const { state } = await this.load(campaignId);
@@ -262,7 +430,17 @@ export class SubstrateWorkflow {
       this.logger.warn(`campaign ${campaignId}: manifest of ${candidateId} arrived but it has no sandbox to verify (${c?.status ?? 'unknown'})`);
       return null;
     }
-    return this.verify(campaignId, candidateId, 'round-close', [], { ...cause, commandId: `substrate:verify-close:${campaignId}:${candidateId}` });
+    if (state.snapshotLost !== null) {
+      // Retrying would not help: the campaign is being aborted for it.
+      this.logger.warn(`campaign ${campaignId}: ${candidateId} not checked at round close, the snapshot is lost: ${state.snapshotLost}`);
+      return null;
+    }
+    try {
+      return await this.verify(campaignId, candidateId, 'round-close', [], { ...cause, commandId: `substrate:verify-close:${campaignId}:${candidateId}` });
+    } catch (err) {
+      if (err instanceof DomainError && err.code === 'SNAPSHOT_DAMAGED') return null; // recorded as SnapshotDamaged
+      throw err;
+    }
   }
 
   /**

@@ -46,6 +46,61 @@ describe('snapshot', () => {
   });
 });
 
+describe('snapshot damage', () => {
+  const pinned = ev('SubstrateSnapshotted', {
+    snapshotId: SHA('a'),
+    name: 'fixture',
+    version: '0.1.0',
+    snapshotPath: '/h/snapshots/a',
+    files: 2,
+    bytes: 10,
+    frozenSha256: { 'harness/metric.py': SHA('1'), 'base/checkpoint.pt': SHA('2') },
+  });
+  const damage = (outcome: 'rebuilt' | 'unrecoverable', sourceSnapshotId: string | null, snapshotId = SHA('a')) => ({
+    snapshotId,
+    files: [{ path: 'harness/metric.py', expected: SHA('1'), actual: SHA('9') }],
+    moreFiles: 0,
+    detectedAt: 'fork' as const,
+    outcome,
+    quarantinedAt: '/h/snapshots/.quarantine/a-1',
+    sourceSnapshotId,
+  });
+
+  it('folds the pins of SubstrateSnapshotted into the state (they, not a file on disk, are what a snapshot is checked against)', () => {
+    expect(fold([campaignStarted, pinned]).snapshot?.frozenSha256).toEqual({ 'harness/metric.py': SHA('1'), 'base/checkpoint.pt': SHA('2') });
+  });
+
+  it('given a snapshot, when damage is rebuilt from the source, then SnapshotDamaged rebuilt and forks go on', () => {
+    const d = damage('rebuilt', SHA('a'));
+    const events = spec.given([campaignStarted, pinned]).when({ kind: 'RecordSnapshotDamage', damage: d }).then([{ type: 'SnapshotDamaged', data: d, campaignId: 'c1' }]);
+    const after = fold([campaignStarted, pinned, ...events, roundStarted(1, ['r1-c0'])]);
+    expect(after.snapshotLost).toBeNull();
+    expect(after.damage).toEqual([{ outcome: 'rebuilt', paths: ['harness/metric.py'], quarantinedAt: '/h/snapshots/.quarantine/a-1' }]);
+    spec
+      .given([campaignStarted, pinned, ...events, roundStarted(1, ['r1-c0'])])
+      .when({ kind: 'RecordFork', candidateId: 'r1-c0', sandboxPath: '/h/sandboxes/c1/r1-c0', snapshotId: SHA('a'), recipeSha256: SHA('c') })
+      .then((out) => expect(out.map((e) => e.type)).toEqual(['CandidateForked']));
+  });
+
+  it('given damage the source cannot repair, when recorded, then the snapshot is lost: no fork, and no second report', () => {
+    const d = damage('unrecoverable', SHA('d'));
+    const events = spec.given([campaignStarted, pinned]).when({ kind: 'RecordSnapshotDamage', damage: d }).then([{ type: 'SnapshotDamaged', data: d, campaignId: 'c1' }]);
+    const lost = [campaignStarted, pinned, ...events, roundStarted(1, ['r1-c0'])];
+    expect(fold(lost).snapshotLost).toMatch(/harness\/metric\.py \(expected 111111111111…, found 999999999999…\); the source now snapshots as dddddddddddd…/);
+    spec
+      .given(lost)
+      .when({ kind: 'RecordFork', candidateId: 'r1-c0', sandboxPath: '/h/sandboxes/c1/r1-c0', snapshotId: SHA('a'), recipeSha256: SHA('c') })
+      .thenThrows(/damaged snapshot/);
+    spec.given(lost).when({ kind: 'RecordSnapshotDamage', damage: damage('unrecoverable', null) }).thenNothing();
+  });
+
+  it('refuses damage reports that do not fit the log: before any snapshot, of another snapshot, or "rebuilt" as another id', () => {
+    spec.given([campaignStarted]).when({ kind: 'RecordSnapshotDamage', damage: damage('rebuilt', SHA('a')) }).thenThrows(/before the substrate is snapshotted/);
+    spec.given([campaignStarted, pinned]).when({ kind: 'RecordSnapshotDamage', damage: damage('rebuilt', SHA('e'), SHA('e')) }).thenThrows(/campaign uses a{64}/);
+    spec.given([campaignStarted, pinned]).when({ kind: 'RecordSnapshotDamage', damage: damage('rebuilt', SHA('d')) }).thenThrows(/rebuilt as d{64} is not a{64}/);
+  });
+});
+
 describe('fork', () => {
   it('plans one fork per candidate with the standing recipe of the round’s policy revision', () => {
     expect(forksToMake(fold(round1), 1)).toEqual([

@@ -16,6 +16,8 @@ import {
   RoundClosed,
   RoundStarted,
   SandboxCollected,
+  SnapshotDamaged,
+  snapshotDamageReason,
   SubmissionRequested,
   SubstrateRejected,
   SubstrateSnapshotted,
@@ -56,6 +58,14 @@ export interface SnapshotRef {
   snapshotPath: string;
   name: string;
   version: string;
+  /** Pinned path → sha256, from SubstrateSnapshotted: the only pins trusted (never the record on disk). */
+  frozenSha256: Record<string, string>;
+}
+
+export interface SnapshotDamageRef {
+  outcome: DataOf<typeof SnapshotDamaged>['outcome'];
+  paths: string[];
+  quarantinedAt: string | null;
 }
 
 export interface SubstrateState {
@@ -63,6 +73,10 @@ export interface SubstrateState {
   substratePath: string | null;
   snapshot: SnapshotRef | null;
   rejected: boolean;
+  /** Every SnapshotDamaged of the campaign, in order. */
+  damage: SnapshotDamageRef[];
+  /** Set by an unrecoverable SnapshotDamaged: nothing is forked or verified from the snapshot any more. */
+  snapshotLost: string | null;
   /** Standing recipe per policy revision (revision 0 from CampaignStarted, later ones from PolicyRevised). */
   standingRecipes: Record<number, Record<string, unknown>>;
   rounds: Record<number, { policyRevision: number; candidateIds: string[]; closed: boolean }>;
@@ -78,6 +92,8 @@ export const initialSubstrateState = (): SubstrateState => ({
   substratePath: null,
   snapshot: null,
   rejected: false,
+  damage: [],
+  snapshotLost: null,
   standingRecipes: {},
   rounds: {},
   candidates: {},
@@ -95,6 +111,7 @@ export const RELEVANT_EVENT_TYPES = [
   CampaignCompleted,
   SubstrateSnapshotted,
   SubstrateRejected,
+  SnapshotDamaged,
   CandidateForked,
   FrozenPathViolated,
   SandboxCollected,
@@ -178,10 +195,15 @@ export function evolve(state: SubstrateState, event: Env): SubstrateState {
     case SubstrateSnapshotted.type: {
       if (s.snapshot) return s;
       const d = event.data as DataOf<typeof SubstrateSnapshotted>;
-      return { ...s, snapshot: { snapshotId: d.snapshotId, snapshotPath: d.snapshotPath, name: d.name, version: d.version } };
+      return { ...s, snapshot: { snapshotId: d.snapshotId, snapshotPath: d.snapshotPath, name: d.name, version: d.version, frozenSha256: d.frozenSha256 } };
     }
     case SubstrateRejected.type:
       return s.snapshot ? s : { ...s, rejected: true };
+    case SnapshotDamaged.type: {
+      const d = event.data as DataOf<typeof SnapshotDamaged>;
+      const damage = [...s.damage, { outcome: d.outcome, paths: d.files.map((f) => f.path), quarantinedAt: d.quarantinedAt }];
+      return { ...s, damage, snapshotLost: s.snapshotLost ?? (d.outcome === 'unrecoverable' ? snapshotDamageReason(d) : null) };
+    }
     case CandidateForked.type: {
       const d = event.data as DataOf<typeof CandidateForked>;
       return updateCandidate(s, d.candidateId, (c) => (c.status === 'planned' ? { ...c, status: 'forked', sandboxPath: d.sandboxPath } : c));
@@ -240,7 +262,8 @@ export type SubstrateCommand =
   | { kind: 'RejectSubstrate'; substratePath: string; issues: Array<{ path: string; message: string }> }
   | { kind: 'RecordFork'; candidateId: string; sandboxPath: string; snapshotId: string; recipeSha256: string }
   | { kind: 'RecordVerification'; candidateId: string; checkedAt: CheckedAt; violations: Array<{ path: string; kind: ViolationKind; detail: string }> }
-  | { kind: 'CollectSandbox'; candidateId: string; bytesFreed: number };
+  | { kind: 'CollectSandbox'; candidateId: string; bytesFreed: number }
+  | { kind: 'RecordSnapshotDamage'; damage: DataOf<typeof SnapshotDamaged> };
 
 /** Payloads of the events decide() emits; the application wraps them in envelopes. */
 export type SubstrateEvent =
@@ -248,7 +271,8 @@ export type SubstrateEvent =
   | { type: 'SubstrateRejected'; data: DataOf<typeof SubstrateRejected> }
   | { type: 'CandidateForked'; data: DataOf<typeof CandidateForked> }
   | { type: 'FrozenPathViolated'; data: DataOf<typeof FrozenPathViolated> }
-  | { type: 'SandboxCollected'; data: DataOf<typeof SandboxCollected> };
+  | { type: 'SandboxCollected'; data: DataOf<typeof SandboxCollected> }
+  | { type: 'SnapshotDamaged'; data: DataOf<typeof SnapshotDamaged> };
 
 function candidateOrThrow(state: SubstrateState, candidateId: string): CandidateState {
   const c = state.candidates[candidateId];
@@ -268,11 +292,29 @@ export function decide(command: SubstrateCommand, state: SubstrateState): Substr
       return state.snapshot || state.rejected
         ? []
         : [{ type: 'SubstrateRejected', data: { substratePath: command.substratePath, issues: command.issues } }];
+    case 'RecordSnapshotDamage': {
+      const d = command.damage;
+      if (!state.snapshot)
+        throw new DomainError('NO_SNAPSHOT', 'no snapshot to be damaged before the substrate is snapshotted', [{ path: 'snapshotId', message: 'no SubstrateSnapshotted yet' }]);
+      if (state.snapshot.snapshotId !== d.snapshotId)
+        throw new DomainError('SNAPSHOT_MISMATCH', `damage found in snapshot ${d.snapshotId}, campaign uses ${state.snapshot.snapshotId}`, [
+          { path: 'snapshotId', message: `expected ${state.snapshot.snapshotId}` },
+        ]);
+      // Once lost, the snapshot is not looked at again; a second report would add nothing.
+      if (state.snapshotLost !== null) return [];
+      if (d.outcome === 'rebuilt' && d.sourceSnapshotId !== d.snapshotId)
+        throw new DomainError('NOT_REBUILT', `a snapshot rebuilt as ${d.sourceSnapshotId ?? 'nothing'} is not ${d.snapshotId}`, [
+          { path: 'outcome', message: 'rebuilt only when the source still hashes to the pinned snapshot id' },
+        ]);
+      return [{ type: 'SnapshotDamaged', data: d }];
+    }
     case 'RecordFork': {
       const c = candidateOrThrow(state, command.candidateId);
       if (c.status !== 'planned') return [];
       if (!state.snapshot)
         throw new DomainError('NO_SNAPSHOT', 'cannot fork before the substrate is snapshotted', [{ path: 'snapshotId', message: 'no SubstrateSnapshotted yet' }]);
+      if (state.snapshotLost !== null)
+        throw new DomainError('SNAPSHOT_DAMAGED', `cannot fork from a damaged snapshot: ${state.snapshotLost}`, [{ path: 'snapshotId', message: 'damaged beyond repair' }]);
       if (state.snapshot.snapshotId !== command.snapshotId)
         throw new DomainError('SNAPSHOT_MISMATCH', `fork made from snapshot ${command.snapshotId}, campaign uses ${state.snapshot.snapshotId}`, [
           { path: 'snapshotId', message: `expected ${state.snapshot.snapshotId}` },

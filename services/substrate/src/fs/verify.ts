@@ -15,6 +15,11 @@ export interface VerifyOptions {
   /** Sandbox-relative paths about to be used (checkpoints to evaluate): each must stay inside the sandbox. */
   paths?: readonly string[];
   hashCache?: HashCache;
+  /**
+   * Pinned path → sha256 from SubstrateSnapshotted. Pinned files are judged against these, not against the
+   * record's hashes (the default, for callers without the event).
+   */
+  pins?: Readonly<Record<string, string>>;
 }
 
 interface Seen {
@@ -68,8 +73,12 @@ export async function verifySandbox(sandboxPath: string, snapshot: SnapshotRecor
   walk(root, '');
 
   const snapByPath = new Map<string, SnapshotEntry>(snapshot.entries.map((e) => [e.path, e]));
-  const pinned = (e: SnapshotEntry | undefined) => e !== undefined && e.type !== 'dir' && e.class !== 'editable';
-  const pinnedPaths = snapshot.entries.filter(pinned).map((e) => e.path);
+  const pinnedFiles: Readonly<Record<string, string>> =
+    opts.pins ?? Object.fromEntries(snapshot.entries.filter((e) => e.type === 'file' && e.class !== 'editable').map((e) => [e.path, e.sha256]));
+  const pinnedLinks = snapshot.entries.filter((e) => e.type === 'symlink' && e.class !== 'editable');
+  const pinnedPaths = [...Object.keys(pinnedFiles), ...pinnedLinks.map((e) => e.path)];
+  const pinnedSet = new Set(pinnedPaths);
+  const isPinned = (rel: string) => pinnedSet.has(rel);
   const inodeOf = (st: fs.BigIntStats) => `${st.dev}:${st.ino}`;
   /** Snapshot inode → the snapshot path that owns it. */
   const snapshotInodes = new Map<string, string>();
@@ -78,32 +87,39 @@ export async function verifySandbox(sandboxPath: string, snapshot: SnapshotRecor
     snapshotInodes.set(inodeOf(fs.lstatSync(path.join(snapshot.snapshotPath, e.path), { bigint: true })), e.path);
   }
 
-  // 1. Pinned files: same type, mode and content as in the snapshot.
-  for (const e of snapshot.entries) {
-    if (!pinned(e)) continue;
+  // 1. Pinned symlinks keep their text; pinned files their type, mode and pinned content.
+  for (const e of pinnedLinks) {
     const s = seen.get(e.path);
     if (!s) {
-      add(e.path, 'frozen-deleted', `pinned ${e.type} is missing (sha256 ${short(e.sha256)})`);
+      add(e.path, 'frozen-deleted', `pinned symlink is missing (sha256 ${short(e.sha256)})`);
       continue;
     }
-    const actual = typeOf(s.st);
-    if ((e.type === 'file' && !s.st.isFile()) || (e.type === 'symlink' && !s.st.isSymbolicLink())) {
-      add(e.path, 'frozen-modified', `pinned ${e.type} was replaced by a ${actual}`);
+    if (!s.st.isSymbolicLink()) {
+      add(e.path, 'frozen-modified', `pinned symlink was replaced by a ${typeOf(s.st)}`);
       continue;
     }
-    if (e.type === 'symlink') {
-      const target = fs.readlinkSync(s.abs);
-      if (target !== e.linkTarget) add(e.path, 'frozen-modified', `symlink retargeted from ${e.linkTarget} to ${target}`);
+    const target = fs.readlinkSync(s.abs);
+    if (target !== e.linkTarget) add(e.path, 'frozen-modified', `symlink retargeted from ${e.linkTarget} to ${target}`);
+  }
+  for (const [p, pinnedSha] of Object.entries(pinnedFiles).sort(([a], [b]) => comparePaths(a, b))) {
+    const s = seen.get(p);
+    if (!s) {
+      add(p, 'frozen-deleted', `pinned file is missing (sha256 ${short(pinnedSha)})`);
       continue;
     }
-    if (canonicalMode(s.st) !== e.mode) add(e.path, 'frozen-modified', `mode changed from ${e.mode.toString(8)} to ${canonicalMode(s.st).toString(8)}`);
+    if (!s.st.isFile()) {
+      add(p, 'frozen-modified', `pinned file was replaced by a ${typeOf(s.st)}`);
+      continue;
+    }
+    const e = snapByPath.get(p);
+    if (e && canonicalMode(s.st) !== e.mode) add(p, 'frozen-modified', `mode changed from ${e.mode.toString(8)} to ${canonicalMode(s.st).toString(8)}`);
     const sha = await cache.hash(s.abs);
-    if (sha !== e.sha256) {
+    if (sha !== pinnedSha) {
       const shared = snapshotInodes.has(inodeOf(s.st));
       add(
-        e.path,
+        p,
         'frozen-modified',
-        `content changed (sha256 ${short(sha)}, pinned ${short(e.sha256)})` +
+        `content changed (sha256 ${short(sha)}, pinned ${short(pinnedSha)})` +
           (shared ? '; it was written through the hard link shared with the snapshot, so the snapshot copy is damaged too' : ''),
       );
     }
@@ -120,7 +136,7 @@ export async function verifySandbox(sandboxPath: string, snapshot: SnapshotRecor
   }
   for (const s of seen.values()) {
     const snap = snapByPath.get(s.rel);
-    if (pinned(snap)) continue; // judged above
+    if (isPinned(s.rel)) continue; // judged above
     if (s.st.isBlockDevice() || s.st.isCharacterDevice()) {
       add(s.rel, 'path-escape', 'device node inside the sandbox');
       continue;
@@ -133,7 +149,7 @@ export async function verifySandbox(sandboxPath: string, snapshot: SnapshotRecor
     if (s.st.isFile()) {
       if (!snap && rules.frozen.matches(s.rel) && !rules.ignore.matches(s.rel))
         add(s.rel, 'frozen-added', `new file under frozen glob ${rules.frozen.matching(s.rel).join(', ')}`);
-      checkHardLink(s, snapshotInodes.get(inodeOf(s.st)), linksInside.get(inodeOf(s.st)) ?? [], (rel) => pinned(snapByPath.get(rel)) || rules.editable.matches(rel), add);
+      checkHardLink(s, snapshotInodes.get(inodeOf(s.st)), linksInside.get(inodeOf(s.st)) ?? [], (rel) => isPinned(rel) || rules.editable.matches(rel), add);
     }
   }
 
