@@ -84,5 +84,8 @@ export const policyRevised = (campaignId: string, round: number, p: RollingPolic
     llm: null,
   });
 
+/** The snapshot every fork here names (tests place a substrate copy at `<AEVO_HOME>/snapshots/<SNAPSHOT_ID>`). */
+export const SNAPSHOT_ID = 'd'.repeat(64);
+
 export const candidateForked = (campaignId: string, data: { round: number; candidateId: string; index: number; axis: Axis; isAnchor: boolean; seeds: number[]; sandboxPath: string; policyRevision: number }) =>
-  ev(CandidateForked, campaignId, 'substrate', `substrate-${campaignId}`, { ...data, snapshotId: 'd'.repeat(64) });
+  ev(CandidateForked, campaignId, 'substrate', `substrate-${campaignId}`, { ...data, snapshotId: SNAPSHOT_ID });

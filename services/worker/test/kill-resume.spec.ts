@@ -19,23 +19,27 @@ function launches(sandbox: string): string[] {
     const dir = path.join(sandbox, top);
     if (!fs.existsSync(dir)) continue;
     for (const d of fs.readdirSync(dir)) {
-      const f = path.join(dir, d, 'launches.log');
+      // the fixture logs each launch inside its output: prepared/<sha>/data or runs/<run>/ckpt
+      const f = path.join(dir, d, top === 'runs' ? 'ckpt' : 'data', 'launches.log');
       if (fs.existsSync(f)) for (const l of fs.readFileSync(f, 'utf8').trim().split('\n')) out.push(`${top}/${d} ${l.split(' ')[0]}`);
     }
   }
   return out.sort();
 }
 
-/** Every evaluate process the fixture substrate ran, as "<jobId> <checkpoint>". */
-function evaluations(sandbox: string): string[] {
-  const runs = path.join(sandbox, 'runs');
-  return fs.existsSync(runs)
-    ? fs.readdirSync(runs).flatMap((d) => {
-        const f = path.join(runs, d, 'ckpt', 'evaluations.log');
+/** Every evaluate process the fixture substrate ran, as "<jobId> <checkpoint>" (logged beside each scores file). */
+function evaluations(aevoHome: string): string[] {
+  const scores = path.join(aevoHome, 'worker-local', 'scores');
+  return fs.existsSync(scores)
+    ? fs.readdirSync(scores).flatMap((d) => {
+        const f = path.join(scores, d, 'evaluations.log');
         return fs.existsSync(f) ? fs.readFileSync(f, 'utf8').trim().split('\n') : [];
       })
     : [];
 }
+
+/** The snapshot every fork here names: a copy of the fixture substrate under AEVO_HOME. */
+const SNAPSHOT = 'b'.repeat(64);
 
 describe('worker process killed (SIGKILL) at each step of its trace in turn', () => {
   let db: TestDb;
@@ -54,6 +58,8 @@ describe('worker process killed (SIGKILL) at each step of its trace in turn', ()
     // Slow training (0.4 s) so that many kills land while a job runs: the job must be re-attached, not relaunched.
     const recipe = fs.readFileSync(path.join(writeFixtureSubstrate(path.join(home, 'tmp-substrate')), 'recipe.yaml'), 'utf8').replace('sleep_ms: 0', 'sleep_ms: 400');
     substrateDir = writeFixtureSubstrate(path.join(home, 'substrate'), { recipe });
+    // The snapshot the forks name, where the worker's jobs mount their pinned paths from.
+    forkSandbox(substrateDir, path.join(aevoHome(), 'snapshots', SNAPSHOT));
     policy = RollingPolicy.parse({
       revision: 0,
       forRound: 1,
@@ -81,13 +87,14 @@ describe('worker process killed (SIGKILL) at each step of its trace in turn', ()
     if (home && !process.env.AEVO_KEEP_TEST_HOME) fs.rmSync(home, { recursive: true, force: true });
   });
 
+  const aevoHome = () => path.join(home, 'aevo-home');
   const forkFor = (n: number): ForkData => {
     const candidateId = `kill-r1-c${n}`;
-    const sandboxPath = path.join(home, 'sandboxes', candidateId);
+    const sandboxPath = path.join(aevoHome(), 'sandboxes', candidateId);
     forkSandbox(substrateDir, sandboxPath);
     // Same index, axis and seeds for every candidate: the worker's decisions are a function of these, so every
     // run must end with the same recipe change and the same scores.
-    return { round: 1, candidateId, index: 3, axis: 'learning-rate', isAnchor: false, seeds: [7], snapshotId: 'b'.repeat(64), sandboxPath, policyRevision: 0 };
+    return { round: 1, candidateId, index: 3, axis: 'learning-rate', isAnchor: false, seeds: [7], snapshotId: SNAPSHOT, sandboxPath, policyRevision: 0 };
   };
 
   /**
@@ -105,7 +112,7 @@ describe('worker process killed (SIGKILL) at each step of its trace in turn', ()
         ...process.env,
         AEVO_DATABASE_URL: db.url,
         AEVO_DB_SCHEMA: db.schema,
-        AEVO_HOME: path.join(home, 'aevo-home'),
+        AEVO_HOME: aevoHome(),
         AEVO_LOCAL_SLOTS: '2',
         AEVO_WORKER_ID: `w-${fork.candidateId}-${killAt ?? 'final'}`,
         AEVO_WORKER_STEP_GATE: killAt === null ? '' : 'ipc',
@@ -168,7 +175,7 @@ describe('worker process killed (SIGKILL) at each step of its trace in turn', ()
       expect(new Set(l.map((x) => x.split(' ')[1])).size).toBe(2);
       // a finished evaluation is not repeated: one request, one evaluate process per checkpoint
       expect(events.filter((e) => e.type === 'EvaluationRequested')).toHaveLength(1);
-      const evals = evaluations(fork.sandboxPath);
+      const evals = evaluations(aevoHome()).filter((l) => l.startsWith(fork.candidateId));
       expect(evals).toHaveLength(refManifest.checkpoints.length);
       expect(new Set(evals).size).toBe(evals.length);
       const m = ResultManifest.parse((events.find((e) => e.type === 'ManifestSubmitted')!.data as { manifest: unknown }).manifest);

@@ -11,7 +11,7 @@ import { createTestDb, createTestNatsNames, eventually, type TestDb, type TestNa
 import { mergeRecipeYaml } from '@aevo/substrate-kit';
 import { candidateStreamId, forkSandbox, parseRecipeYaml, scriptedCandidateModel, setPath, startAnthropicLoopback, type LoopbackServer } from '@aevo/worker-kit';
 import type { WorkerSettings } from '../src/app/settings';
-import { campaignStarted, candidateForked, policy, policyRevised } from './events';
+import { campaignStarted, candidateForked, policy, policyRevised, SNAPSHOT_ID } from './events';
 
 jest.setTimeout(600_000);
 
@@ -61,6 +61,8 @@ describe('worker service: replicas on nats-server + PostgreSQL, 8 workers × 3 r
     // the simulated substrate of the repository, copied so that nothing here can touch the original
     substrateDir = path.join(home, 'substrate');
     fs.cpSync(path.resolve(__dirname, '../../../substrate/simulated'), substrateDir, { recursive: true });
+    // …and placed as the snapshot every CandidateForked here names: jobs mount their pinned paths from it.
+    fs.cpSync(substrateDir, path.join(home, 'snapshots', SNAPSHOT_ID), { recursive: true });
     rec = recording(store, () => round);
     claudeApi = await startAnthropicLoopback(scriptedCandidateModel({ settings: [{ path: 'train.lr', value: 0.002 }], seed: 21 }));
     for (const id of ['replica-a', 'replica-b']) {
@@ -68,7 +70,8 @@ describe('worker service: replicas on nats-server + PostgreSQL, 8 workers × 3 r
         workerId: id,
         concurrency: 4,
         jobs: 'local',
-        aevoHome: path.join(home, id),
+        // One AEVO_HOME, as in a deployment: the jobs' sandboxes and snapshot must lie inside it.
+        aevoHome: home,
         localSlots: 2,
         device: 'cpu',
         maxToolCalls: 200,
