@@ -40,7 +40,7 @@ export type ExecutorEvent =
       attempt: number;
       startedAt: string;
       /** The boundary the job runs in (recorded in JobStarted). */
-      isolation?: JobIsolationKind;
+      isolation: JobIsolationKind;
     }
   | { type: 'preempted'; jobId: string; campaignId: string; reason: string }
   | { type: 'finished'; jobId: string; campaignId: string; outcome: JobOutcome };

@@ -384,7 +384,16 @@ export class KubernetesExecutor implements Executor {
     t.phase = 'running';
     t.attempt += 1;
     t.startedAt = startedAt ?? new Date().toISOString();
-    this.emit({ type: 'started', jobId: t.jobId, campaignId: t.campaignId, slot: null, handle: `job:${this.opts.namespace}/${t.name}`, attempt: t.attempt, startedAt: t.startedAt });
+    this.emit({
+      type: 'started',
+      jobId: t.jobId,
+      campaignId: t.campaignId,
+      slot: null,
+      handle: `job:${this.opts.namespace}/${t.name}`,
+      attempt: t.attempt,
+      startedAt: t.startedAt,
+      isolation: 'kubernetes-pod',
+    });
   }
 
   private onDeleted(job: JobObject): void {

@@ -2,8 +2,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { eventually } from '@aevo/testkit';
+import { LocalExecutorBench } from '../../test/local-harness';
 import type { JobSpec } from '@aevo/contracts';
-import type { ExecutorEvent, JobOutcome } from '../types';
 import { forkJobSandbox, writeJobSnapshot } from '../testing/job-home';
 import { LocalExecutor, type LocalExecutorOptions } from './local-executor';
 import { isProcessAlive } from './proc';
@@ -15,7 +15,7 @@ let sandbox: string;
 /** The jobs' one writable directory (the sandbox itself is read-only to a sandboxed job). */
 let out: string;
 let snapshotId: string;
-const executors: LocalExecutor[] = [];
+const bench = new LocalExecutorBench(() => ({ home: root, cpuSlots: 2, pollMs: 100, killGraceMs: 1000 }));
 
 beforeEach(() => {
   root = mkdtempSync(join(tmpdir(), 'aevo-local-exec-'));
@@ -27,13 +27,7 @@ beforeEach(() => {
 });
 
 afterEach(async () => {
-  for (const e of executors.splice(0)) {
-    if (e.isClosed) continue;
-    // Tests that leave jobs running kill them here, so no process outlives the suite.
-    for (const v of e.views()) if (v.phase !== 'finished') await e.cancel(v.jobId, 'test cleanup');
-    await eventually(() => e.views().every((v) => v.phase === 'finished'), 30_000).catch(() => undefined);
-    await e.close();
-  }
+  await bench.cleanup();
   rmSync(root, { recursive: true, force: true });
 });
 
@@ -54,20 +48,7 @@ function spec(jobId: string, script: string, over: Partial<JobSpec> = {}): JobSp
   };
 }
 
-function start(opts: Partial<LocalExecutorOptions> = {}) {
-  const ex = new LocalExecutor({ home: root, cpuSlots: 2, pollMs: 100, killGraceMs: 1000, ...opts });
-  executors.push(ex);
-  const events: ExecutorEvent[] = [];
-  ex.on((e) => {
-    events.push(e);
-  });
-  const finished = (jobId: string) =>
-    eventually(() => {
-      const f = events.find((e) => e.type === 'finished' && e.jobId === jobId);
-      return f?.type === 'finished' ? f.outcome : undefined;
-    }, 30_000) as Promise<JobOutcome>;
-  return { ex, events, finished };
-}
+const start = (opts: Partial<LocalExecutorOptions> = {}) => bench.start(opts);
 
 const readPid = (path: string) => eventually(() => (existsSync(path) ? Number(readFileSync(path, 'utf8').trim()) || undefined : undefined));
 
@@ -254,7 +235,7 @@ describe('LocalExecutor', () => {
 
   it('redelivers an event to a listener that failed, in order', async () => {
     const ex = new LocalExecutor({ home: root, pollMs: 100 });
-    executors.push(ex);
+    bench.track(ex);
     const seen: string[] = [];
     let failures = 0;
     ex.on((e) => {

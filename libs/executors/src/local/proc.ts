@@ -50,17 +50,21 @@ export function isProcessAlive(pid: number, expectedStartTicks?: number | null):
   }
 }
 
-function allProcs(): ProcStat[] {
-  let names: string[];
+/** The pids /proc lists now (none without /proc). */
+function procPids(): number[] {
   try {
-    names = readdirSync('/proc');
+    return readdirSync('/proc')
+      .filter((n) => /^\d+$/.test(n))
+      .map(Number);
   } catch {
     return [];
   }
+}
+
+function allProcs(): ProcStat[] {
   const out: ProcStat[] = [];
-  for (const n of names) {
-    if (!/^\d+$/.test(n)) continue;
-    const st = readProcStat(Number(n));
+  for (const pid of procPids()) {
+    const st = readProcStat(pid);
     if (st) out.push(st);
   }
   return out;
@@ -120,21 +124,11 @@ export function jobIsAlive(pgid: number): boolean {
  * processes are found from outside by what they run (tests and operators use this; the executor does not).
  */
 export function processesWithCommandLine(prefix: string): number[] {
-  let names: string[];
-  try {
-    names = readdirSync('/proc');
-  } catch {
-    return [];
-  }
-  const out: number[] = [];
-  for (const n of names) {
-    if (!/^\d+$/.test(n)) continue;
+  return procPids().filter((pid) => {
     try {
-      const cmd = readFileSync(`/proc/${n}/cmdline`, 'utf8').split('\0').join(' ');
-      if (cmd.startsWith(prefix) && isProcessAlive(Number(n))) out.push(Number(n));
+      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').startsWith(prefix) && isProcessAlive(pid);
     } catch {
-      // gone meanwhile
+      return false; // gone meanwhile
     }
-  }
-  return out;
+  });
 }

@@ -2,9 +2,10 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { eventually } from '@aevo/testkit';
+import { LocalExecutorBench } from '../../test/local-harness';
 import type { JobSpec } from '@aevo/contracts';
 import { forkJobSandbox, writeJobSnapshot } from '../testing/job-home';
-import type { ExecutorEvent, JobOutcome } from '../types';
+import type { ExecutorEvent } from '../types';
 import { processesWithCommandLine } from './proc';
 import { LocalExecutor, localExecutorOptionsFromEnv, UNSANDBOXED_OPT_IN, type LocalExecutorOptions } from './local-executor';
 
@@ -15,7 +16,7 @@ let home: string;
 let sandbox: string;
 let snapshotId: string;
 let snapshotPath: string;
-const executors: LocalExecutor[] = [];
+const bench = new LocalExecutorBench(() => ({ home, cpuSlots: 2, pollMs: 50, killGraceMs: 300 }));
 
 beforeEach(() => {
   home = mkdtempSync(join(tmpdir(), 'aevo-sandbox-'));
@@ -26,11 +27,7 @@ beforeEach(() => {
 });
 
 afterEach(async () => {
-  for (const e of executors.splice(0)) {
-    for (const v of e.views()) if (v.phase !== 'finished') await e.cancel(v.jobId, 'test cleanup');
-    await eventually(() => e.views().every((v) => v.phase === 'finished'), 30_000).catch(() => undefined);
-    await e.close();
-  }
+  await bench.cleanup();
   rmSync(home, { recursive: true, force: true });
 });
 
@@ -51,20 +48,7 @@ function spec(jobId: string, script: string, over: Partial<JobSpec> = {}): JobSp
   };
 }
 
-function start(opts: Partial<LocalExecutorOptions> = {}) {
-  const ex = new LocalExecutor({ home, cpuSlots: 2, pollMs: 50, killGraceMs: 300, ...opts });
-  executors.push(ex);
-  const events: ExecutorEvent[] = [];
-  ex.on((e) => {
-    events.push(e);
-  });
-  const finished = (jobId: string) =>
-    eventually(() => {
-      const f = events.find((e) => e.type === 'finished' && e.jobId === jobId);
-      return f?.type === 'finished' ? f.outcome : undefined;
-    }, 30_000) as Promise<JobOutcome>;
-  return { ex, events, finished };
-}
+const start = (opts: Partial<LocalExecutorOptions> = {}) => bench.start(opts);
 
 const run = async (s: JobSpec, opts: Partial<LocalExecutorOptions> = {}) => {
   const { ex, events, finished } = start(opts);
@@ -235,7 +219,7 @@ describe('an AEVO_HOME the per-slot uids cannot reach', () => {
       expect(() => new LocalExecutor({ home: nested, jobUids: 'per-slot' })).toThrow(/not searchable by others.*AEVO_JOB_UIDS=service/);
       const warnings: string[] = [];
       const ex = new LocalExecutor({ home: nested, pollMs: 50, onError: (err) => warnings.push((err as Error).message) });
-      executors.push(ex);
+      bench.track(ex);
       expect(warnings).toEqual([expect.stringMatching(/jobs run sandboxed under the dispatch user's uid/)]);
       const { snapshotId: id, snapshotPath: snap } = writeJobSnapshot(nested);
       const sb = forkJobSandbox(snap, join(nested, 'sandboxes', 'c0'));

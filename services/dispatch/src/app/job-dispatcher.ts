@@ -111,7 +111,7 @@ export class JobDispatcher {
   private async onExecutorEvent(e: ExecutorEvent): Promise<void> {
     const command: JobCommand =
       e.type === 'started'
-        ? { type: 'RecordJobStarted', jobId: e.jobId, slot: e.slot, handle: e.handle, isolation: e.isolation ?? (this.executor.kind === 'kubernetes' ? 'kubernetes-pod' : 'none') }
+        ? { type: 'RecordJobStarted', jobId: e.jobId, slot: e.slot, handle: e.handle, isolation: e.isolation }
         : e.type === 'preempted'
           ? { type: 'RecordJobPreempted', jobId: e.jobId, reason: e.reason }
           : { type: 'RecordJobFinished', jobId: e.jobId, outcome: e.outcome };
