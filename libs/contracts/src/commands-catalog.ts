@@ -1,12 +1,13 @@
 import { z } from 'zod';
 import { defineCommand } from './commands';
 import { CampaignConfig } from './events/orchestrator';
-import { Slug } from './ids';
+import { NewCampaignId, Slug } from './ids';
 
 export const StartCampaign = defineCommand(
   'StartCampaign',
   { handler: 'orchestrator', description: 'Start a campaign with a substrate, a constitution, rounds, workers, axes and budgets.' },
-  CampaignConfig,
+  // Only a new campaign's id is capped: the ids derived from it must fit their schemas (ids.ts, DERIVED_IDS).
+  CampaignConfig.extend({ campaignId: NewCampaignId }),
 );
 export const StartRound = defineCommand(
   'StartRound',
@@ -42,6 +43,18 @@ export const UnsealPrivateLeaderboard = defineCommand(
   z.object({ campaignId: Slug }).strict(),
 );
 
+/**
+ * A path inside a sandbox as a caller may name it: relative, no `..` segment, no NUL. An escaping path is the
+ * caller's mistake (or attack), refused before anything is checked or recorded, never judged as the candidate's.
+ */
+export const SandboxRelativePath = z
+  .string()
+  .min(1)
+  .max(1000)
+  .refine((p) => !p.includes('\0'), 'must not contain NUL')
+  .refine((p) => !p.startsWith('/') && !p.startsWith('\\'), 'must be relative to the sandbox (no leading "/")')
+  .refine((p) => !p.split(/[\\/]/).includes('..'), 'must not contain ".." segments');
+
 export const VerifySandbox = defineCommand(
   'VerifySandbox',
   {
@@ -55,7 +68,7 @@ export const VerifySandbox = defineCommand(
       candidateId: Slug,
       checkedAt: z.enum(['before-evaluation', 'round-close', 'on-demand']).default('before-evaluation'),
       /** Sandbox-relative paths about to be used (e.g. checkpoints to evaluate); each must stay inside the sandbox. */
-      paths: z.array(z.string().min(1).max(1000)).max(1000).default([]),
+      paths: z.array(SandboxRelativePath).max(1000).default([]),
     })
     .strict(),
 );

@@ -36,3 +36,33 @@ export const IsoTime = z.iso.datetime({ offset: true });
 /** Deterministic ids derived from campaign content, so that a re-run with the same seed yields the same ids. */
 export const candidateIdOf = (campaignId: string, round: number, index: number): string =>
   `${campaignId}-r${round}-c${index}`;
+
+/**
+ * Ids other services derive from a campaign id, each at its widest (round ≤ 1000, candidate index ≤ 512, worker
+ * step ≤ 999999, evaluation checkpoint index ≤ 999), with the limit of the schema it must pass. A campaign id is
+ * capped so that none of them can outgrow its schema mid-campaign (StartCampaign checks it; a longer id would be
+ * accepted and then stall at the first derived id). `c` is the widest candidate id of the campaign id.
+ */
+const WIDEST = { round: 1000, index: 512, step: 999_999, checkpoint: 999 } as const;
+const widestCandidate = (campaignId: string) => candidateIdOf(campaignId, WIDEST.round, WIDEST.index);
+export const DERIVED_IDS: ReadonlyArray<{ name: string; limit: number; of: (campaignId: string) => string }> = [
+  { name: 'candidate id', limit: 120, of: widestCandidate },
+  { name: 'worker job id (<candidate>-s<step>-prep|train)', limit: 120, of: (id) => `${widestCandidate(id)}-s${WIDEST.step}-train` },
+  { name: 'evaluation job id (<candidate>-s<step>-eval-eval-<i>)', limit: 120, of: (id) => `${widestCandidate(id)}-s${WIDEST.step}-eval-eval-${WIDEST.checkpoint}` },
+  { name: 'predict job id (sub-<candidate>-predict)', limit: 120, of: (id) => `sub-${widestCandidate(id)}-predict` },
+  { name: 'cancel command id (abort-<job id>)', limit: 100, of: (id) => `abort-${widestCandidate(id)}-s${WIDEST.step}-eval-eval-${WIDEST.checkpoint}` },
+  { name: 'unseal command id (unseal-<campaign>)', limit: 100, of: (id) => `unseal-${id}` },
+  { name: 'evaluation stream id', limit: 200, of: (id) => `evaluation:${id}:${widestCandidate(id)}-s${WIDEST.step}-eval` },
+  { name: 'substrate fork key (store command id)', limit: 200, of: (id) => `substrate:fork:${id}:${widestCandidate(id)}` },
+  { name: 'collector deadline stream id', limit: 200, of: (id) => `collector-deadline-${id}-r${WIDEST.round}` },
+];
+
+/** The longest campaign id whose every derived id stays within its limit (computed, so a new entry above tightens it). */
+export const MAX_CAMPAIGN_ID_LENGTH = ((): number => {
+  let n = 120;
+  while (n > 1 && DERIVED_IDS.some((d) => d.of('x'.repeat(n)).length > d.limit)) n--;
+  return n;
+})();
+
+/** A campaign id as StartCampaign accepts it: a Slug short enough for every id derived from it. */
+export const NewCampaignId = Slug.max(MAX_CAMPAIGN_ID_LENGTH, `at most ${MAX_CAMPAIGN_ID_LENGTH} characters, so that the ids derived from it (candidates, jobs, streams) stay valid`);
