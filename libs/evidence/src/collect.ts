@@ -20,6 +20,7 @@ import {
 } from '@aevo/contracts';
 import { DEFAULT_AXIS_PATTERNS, fileBelongsToAxis, pathBelongsToAxis, type AxisPathPatterns } from './axis-paths';
 import { mean, roundOrNull, roundTo, sampleStd, spearman } from './stats';
+import { dict, own } from './own';
 
 export interface PlannedCandidateInput {
   candidateId: string;
@@ -186,9 +187,9 @@ export function collectRoundEvidence(inputs: RoundEvidenceInputs): RoundEvidence
     const withDomains = lbScores.filter((s) => s.publicDomains !== null);
     if (withDomains.length > 0) {
       const domains = [...new Set(withDomains.flatMap((s) => Object.keys(s.publicDomains ?? {})))].sort();
-      publicLbDomains = {};
+      publicLbDomains = dict<number>();
       for (const d of domains) {
-        const vals = withDomains.map((s) => s.publicDomains?.[d]).filter((x): x is number => x !== undefined);
+        const vals = withDomains.map((s) => own(s.publicDomains, d)).filter((x): x is number => x !== undefined);
         publicLbDomains[d] = roundTo(mean(vals) as number);
       }
     }
@@ -354,16 +355,16 @@ export function collectRoundEvidence(inputs: RoundEvidenceInputs): RoundEvidence
   const perDomain: DomainCalibration[] = domains.map((d) => {
     const sd = domainSigma;
     let best: { s: CandidateSummary; gain: number } | null = null;
-    if (anchorDev && anchorDev.domains[d] !== undefined)
+    if (anchorDev && own(anchorDev.domains, d) !== undefined)
       for (const s of scoredExplorers) {
-        const v = s.dev?.domains[d];
+        const v = own(s.dev?.domains, d);
         if (v === undefined) continue;
         const gain = v - anchorDev.domains[d];
         if (best === null || gain > best.gain) best = { s, gain };
       }
     if (!best) return { domain: d, candidateId: null, devGain: 0, lbGain: null, devBeyondNoise: false, lbBeyondNoise: null };
-    const anchorLbD = anchorLb !== null ? anchorSummary?.publicLbDomains?.[d] : undefined;
-    const candLbD = best.s.publicLbDomains?.[d];
+    const anchorLbD = anchorLb !== null ? own(anchorSummary?.publicLbDomains, d) : undefined;
+    const candLbD = own(best.s.publicLbDomains, d);
     const lbGain = anchorLbD !== undefined && candLbD !== undefined ? roundTo(candLbD - anchorLbD) : null;
     return {
       domain: d,
@@ -386,11 +387,12 @@ export function collectRoundEvidence(inputs: RoundEvidenceInputs): RoundEvidence
     const overall = s.devDelta > m * sigmaDev && s.devDelta - s.lbDelta > gapNoise;
     const hits: string[] = [];
     for (const d of domains) {
-      const dv = s.dev?.domains[d];
-      const av = anchorDev.domains[d];
+      // Domain names come from candidates' score files: only own keys count (the later reads are of these keys).
+      const dv = own(s.dev?.domains, d);
+      const av = own(anchorDev.domains, d);
       if (dv === undefined || av === undefined) continue;
-      const lv = s.publicLbDomains?.[d];
-      const alv = anchorLb !== null ? anchorSummary?.publicLbDomains?.[d] : undefined;
+      const lv = own(s.publicLbDomains, d);
+      const alv = anchorLb !== null ? own(anchorSummary?.publicLbDomains, d) : undefined;
       if (lv !== undefined && alv !== undefined && lv - alv > m * domainSigma) continue;
       if (dv - av > 2 * m * domainSigma || (overall && dv - av > m * domainSigma)) hits.push(d);
     }

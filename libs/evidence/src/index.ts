@@ -6,3 +6,4 @@ export * from './prose';
 export * from './replay';
 export * from './fixtures';
 export * from './projection';
+export * from './own';

@@ -1,4 +1,5 @@
 import { RoundEvidenceRecorded, isEvent, type RoundEvidence } from '@aevo/contracts';
+import { dict } from './own';
 
 export interface RoundEvidenceEntry {
   round: number;
@@ -10,7 +11,7 @@ export interface RoundEvidenceEntry {
   evidence: RoundEvidence;
 }
 
-/** Campaign → round → its (single) evidence record. */
+/** Campaign → round → its (single) evidence record; null-prototype records at both levels (ids are external). */
 export type RoundEvidenceState = Record<string, Record<string, RoundEvidenceEntry>>;
 
 type ProjectedEvent = { type: string; campaignId: string; data: unknown };
@@ -18,7 +19,7 @@ type ProjectedEvent = { type: string; campaignId: string; data: unknown };
 /** Pure fold step: the first record of a round stands (the collector writes one; a duplicate is ignored). */
 export function applyRoundEvidence(s: RoundEvidenceState, e: ProjectedEvent): RoundEvidenceState {
   if (!isEvent(e, RoundEvidenceRecorded)) return s;
-  const campaign = s[e.campaignId] ?? {};
+  const campaign = s[e.campaignId] ?? dict<RoundEvidenceEntry>();
   const key = String(e.data.round);
   if (campaign[key]) return s;
   campaign[key] = {
@@ -39,7 +40,7 @@ export const roundEvidenceProjection = {
   name: 'round-evidence',
   description: 'The five-section evidence record of every round, with its hash, trigger and decoupling flag.',
   eventTypes: [RoundEvidenceRecorded.type] as const,
-  initial: (): RoundEvidenceState => ({}),
+  initial: (): RoundEvidenceState => dict<Record<string, RoundEvidenceEntry>>(),
   apply: (s: RoundEvidenceState, e: ProjectedEvent): RoundEvidenceState => applyRoundEvidence(s, e),
   // canonicalJson sorts the keys, so insertion order does not reach the hash.
   snapshot: (s: RoundEvidenceState) => s,

@@ -20,6 +20,7 @@ import {
 } from '@aevo/contracts';
 import type { RoundEvidenceInputs, ScoreInput, RejectionInput, ViolationInput, PlannedCandidateInput } from './collect';
 import type { AxisPathPatterns } from './axis-paths';
+import { dict, withKey } from './own';
 
 interface Tagged<T> {
   eventId: string;
@@ -49,16 +50,16 @@ export interface CampaignLedger {
   rounds: Record<number, RoundLedger>;
 }
 
-export const emptyLedger = (campaignId: string): CampaignLedger => ({ campaignId, campaign: null, policies: {}, rounds: {} });
+export const emptyLedger = (campaignId: string): CampaignLedger => ({ campaignId, campaign: null, policies: dict(), rounds: dict() });
 
 const emptyRound = (round: number): RoundLedger => ({
   round,
   started: null,
-  manifests: {},
-  submissions: {},
-  accepted: {},
-  scores: {},
-  rejections: {},
+  manifests: dict(),
+  submissions: dict(),
+  accepted: dict(),
+  scores: dict(),
+  rejections: dict(),
   violations: [],
   deadline: null,
   recorded: null,
@@ -80,7 +81,7 @@ export const LEDGER_EVENT_TYPES = [
 ] as const;
 
 function withRound(l: CampaignLedger, round: number, f: (r: RoundLedger) => RoundLedger): CampaignLedger {
-  return { ...l, rounds: { ...l.rounds, [round]: f(l.rounds[round] ?? emptyRound(round)) } };
+  return { ...l, rounds: withKey(l.rounds, round, f(l.rounds[round] ?? emptyRound(round))) };
 }
 
 /**
@@ -94,40 +95,37 @@ export function evolveLedger(l: CampaignLedger, e: EventEnvelope): CampaignLedge
     return {
       ...l,
       campaign: { eventId: e.id, data: { config: e.data.config, constitutionSha256: e.data.constitutionSha256, rules: e.data.constitution.rules } },
-      policies: { ...l.policies, [e.data.initialPolicy.revision]: { eventId: e.id, data: e.data.initialPolicy } },
+      policies: withKey(l.policies, e.data.initialPolicy.revision, { eventId: e.id, data: e.data.initialPolicy }),
     };
   }
   if (isEvent(e, PolicyRevised)) {
     if (l.policies[e.data.policy.revision]) return l;
-    return { ...l, policies: { ...l.policies, [e.data.policy.revision]: { eventId: e.id, data: e.data.policy } } };
+    return { ...l, policies: withKey(l.policies, e.data.policy.revision, { eventId: e.id, data: e.data.policy }) };
   }
   if (isEvent(e, RoundStarted))
     return withRound(l, e.data.round, (r) => (r.started ? r : { ...r, started: { eventId: e.id, data: e.data, time: e.time } }));
   if (isEvent(e, ManifestSubmitted))
     return withRound(l, e.data.round, (r) =>
-      r.manifests[e.data.candidateId] ? r : { ...r, manifests: { ...r.manifests, [e.data.candidateId]: { eventId: e.id, data: e.data.manifest } } },
+      r.manifests[e.data.candidateId] ? r : { ...r, manifests: withKey(r.manifests, e.data.candidateId, { eventId: e.id, data: e.data.manifest }) },
     );
   if (isEvent(e, SubmissionRequested))
     return withRound(l, e.data.round, (r) =>
       r.submissions[e.data.submissionId]
         ? r
-        : { ...r, submissions: { ...r.submissions, [e.data.submissionId]: { eventId: e.id, data: { candidateId: e.data.candidateId } } } },
+        : { ...r, submissions: withKey(r.submissions, e.data.submissionId, { eventId: e.id, data: { candidateId: e.data.candidateId } }) },
     );
   if (isEvent(e, SubmissionAccepted))
-    return withRound(l, e.data.round, (r) => (r.accepted[e.data.submissionId] ? r : { ...r, accepted: { ...r.accepted, [e.data.submissionId]: e.id } }));
+    return withRound(l, e.data.round, (r) => (r.accepted[e.data.submissionId] ? r : { ...r, accepted: withKey(r.accepted, e.data.submissionId, e.id) }));
   if (isEvent(e, LeaderboardScored))
     return withRound(l, e.data.round, (r) =>
       r.scores[e.data.submissionId]
         ? r
         : {
             ...r,
-            scores: {
-              ...r.scores,
-              [e.data.submissionId]: {
-                eventId: e.id,
-                data: { submissionId: e.data.submissionId, candidateId: e.data.candidateId, publicScore: e.data.publicScore, publicDomains: e.data.publicDomains },
-              },
-            },
+            scores: withKey(r.scores, e.data.submissionId, {
+              eventId: e.id,
+              data: { submissionId: e.data.submissionId, candidateId: e.data.candidateId, publicScore: e.data.publicScore, publicDomains: e.data.publicDomains },
+            }),
           },
     );
   if (isEvent(e, SubmissionRejected))
@@ -136,13 +134,10 @@ export function evolveLedger(l: CampaignLedger, e: EventEnvelope): CampaignLedge
         ? r
         : {
             ...r,
-            rejections: {
-              ...r.rejections,
-              [e.data.submissionId]: {
-                eventId: e.id,
-                data: { submissionId: e.data.submissionId, candidateId: e.data.candidateId, reason: e.data.reason, message: e.data.message },
-              },
-            },
+            rejections: withKey(r.rejections, e.data.submissionId, {
+              eventId: e.id,
+              data: { submissionId: e.data.submissionId, candidateId: e.data.candidateId, reason: e.data.reason, message: e.data.message },
+            }),
           },
     );
   if (isEvent(e, FrozenPathViolated))

@@ -12,6 +12,7 @@ import {
 import type { FrozenConstitution } from './constitution';
 import { metaPolicyDecider, type MetaPolicyEvent, type MetaPolicyState } from './decider';
 import { diffPolicies } from './diff';
+import { dict, own } from './own';
 
 export interface PolicyHistoryEntry {
   revision: number;
@@ -32,11 +33,14 @@ export interface CampaignPolicyHistory {
   refusals: Array<{ round: number; rule: string; detail: string }>;
 }
 
+/** Campaign id → history; a null-prototype record (`emptyPolicyHistory()`), since ids are external. */
 export type PolicyHistoryState = Record<string, CampaignPolicyHistory>;
+
+export const emptyPolicyHistory = (): PolicyHistoryState => dict<CampaignPolicyHistory>();
 
 type ProjectedEvent = { type: string; campaignId: string; data: unknown };
 
-const campaignOf = (s: PolicyHistoryState, id: string): CampaignPolicyHistory => s[id] ?? { constitutionSha256: null, revisions: [], refusals: [] };
+const campaignOf = (s: PolicyHistoryState, id: string): CampaignPolicyHistory => own(s, id) ?? { constitutionSha256: null, revisions: [], refusals: [] };
 
 /** Pure fold step of the policy history: every revision, diffable, tied to the evidence that caused it. */
 export function applyPolicyHistory(s: PolicyHistoryState, e: ProjectedEvent): PolicyHistoryState {
@@ -79,14 +83,14 @@ export const policyHistoryProjection = {
   name: 'policy-history',
   description: 'Every rolling-policy revision per campaign, its diff to the previous one and the evidence hash that caused it.',
   eventTypes: [CampaignStarted.type, PolicyRevised.type, ConstitutionViolationRefused.type] as const,
-  initial: (): PolicyHistoryState => ({}),
+  initial: emptyPolicyHistory,
   apply: (s: PolicyHistoryState, e: ProjectedEvent): PolicyHistoryState => applyPolicyHistory(s, e),
-  snapshot: (s: PolicyHistoryState) =>
-    Object.fromEntries(
-      Object.keys(s)
-        .sort()
-        .map((k) => [k, { ...s[k], refusals: [...s[k].refusals].sort((a, b) => a.round - b.round || a.rule.localeCompare(b.rule) || a.detail.localeCompare(b.detail)) }]),
-    ),
+  snapshot: (s: PolicyHistoryState) => {
+    const out = dict<CampaignPolicyHistory>();
+    for (const k of Object.keys(s).sort())
+      out[k] = { ...s[k], refusals: [...s[k].refusals].sort((a, b) => a.round - b.round || a.rule.localeCompare(b.rule) || a.detail.localeCompare(b.detail)) };
+    return out;
+  },
 };
 
 /** Readable changes between any two revisions of a campaign's history. */

@@ -9,3 +9,4 @@ export * from './decider';
 export * from './meta-agent';
 export * from './initial';
 export * from './history';
+export * from './own';

@@ -1,4 +1,5 @@
 import { canonicalJson, type RecipeChange, type RecipeDocument } from '@aevo/contracts';
+import { own, setOwn } from './own';
 
 /** The standing recipe with a candidate's changes applied; `to: null` for a setting that existed removes it. */
 export function applyRecipeChanges(recipe: RecipeDocument, changes: readonly RecipeChange[]): RecipeDocument {
@@ -6,14 +7,16 @@ export function applyRecipeChanges(recipe: RecipeDocument, changes: readonly Rec
   for (const c of changes) {
     const segs = c.path.split('.');
     let cur = copy;
+    // Paths come from candidates: only own properties are followed, so "__proto__.x" or "constructor.x" stay
+    // settings of this recipe and never reach a prototype.
     for (const seg of segs.slice(0, -1)) {
-      const next = cur[seg];
-      if (next === null || typeof next !== 'object' || Array.isArray(next)) cur[seg] = {};
-      cur = cur[seg] as Record<string, unknown>;
+      const next = own(cur, seg);
+      if (next === null || typeof next !== 'object' || Array.isArray(next)) setOwn(cur, seg, {});
+      cur = own(cur, seg) as Record<string, unknown>;
     }
     const leaf = segs[segs.length - 1];
     if (c.to === null && c.from !== undefined && c.from !== null) delete cur[leaf];
-    else cur[leaf] = structuredClone(c.to);
+    else setOwn(cur, leaf, structuredClone(c.to));
   }
   return copy as RecipeDocument;
 }

@@ -14,6 +14,7 @@ import {
 import { axesOf, nextCategory } from './axes';
 import { diffPolicies } from './diff';
 import { applyRecipeChanges, sameJson } from './recipe';
+import { dict, own } from './own';
 
 export interface RevisionContext {
   /** The axes the campaign allows (CampaignStarted.config.axes); every axis when absent. */
@@ -101,10 +102,10 @@ function upsertRule(rules: EvidenceRule[], rule: EvidenceRule): EvidenceRule[] {
 export function transferWeights(evidence: RoundEvidence, decoupledDomains: readonly string[]): Record<string, number> {
   const anchor = evidence.candidateSummaries.find((s) => s.candidateId === evidence.anchorCandidateId);
   const domains = evidence.calibration.perDomain.map((d) => d.domain).sort();
-  const out: Record<string, number> = {};
+  const out = dict<number>();
   for (const d of domains) {
-    const dev = anchor?.dev?.domains[d];
-    const lb = anchor?.publicLbDomains?.[d];
+    const dev = own(anchor?.dev?.domains, d);
+    const lb = own(anchor?.publicLbDomains, d);
     if (dev !== undefined && lb !== undefined && dev > 0) out[d] = r3(Math.min(1, Math.max(0.05, lb / dev)));
     else out[d] = decoupledDomains.includes(d) ? 0.5 : 1;
   }
