@@ -34,9 +34,15 @@ export type AnyProjection = Projection<any, unknown>;
 /** Helper that keeps the state type of a projection literal. */
 export const defineProjection = <S, Snap>(p: Projection<S, Snap>): Projection<S, Snap> => p;
 
+/**
+ * An empty null-prototype record, for objects keyed by external ids: a campaign named "constructor" or "__proto__"
+ * is then an ordinary key. It serialises exactly like a plain object, so projection hashes do not change.
+ */
+export const nullRecord = <V>(): Record<string, V> => Object.create(null) as Record<string, V>;
+
 /** Sorted entries → object, so snapshots are independent of insertion order (canonicalJson sorts keys too). */
 export function sortedRecord<V, O>(map: Map<string, V>, f: (v: V, k: string) => O): Record<string, O> {
-  const out: Record<string, O> = {};
+  const out = nullRecord<O>();
   for (const k of [...map.keys()].sort()) out[k] = f(map.get(k) as V, k);
   return out;
 }
