@@ -9,3 +9,5 @@ export * from './postgres/postgres-event-store';
 export * from './relay/cloudevents';
 export * from './relay/server-version';
 export * from './relay/outbox-relay';
+export * from './chain/chain';
+export * from './chain/jetstream-copy';

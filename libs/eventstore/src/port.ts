@@ -1,4 +1,5 @@
 import { DomainError, type EventEnvelope } from '@aevo/contracts';
+import type { ChainLinkRow, ChainReport } from './chain/chain';
 
 /**
  * Expected stream version for optimistic concurrency. Stream versions count events: a new stream is at 0,
@@ -76,6 +77,10 @@ export interface EventStore {
    * Optional: lets a reader wait for the next append instead of polling at a fixed interval. Returns an unregister function.
    */
   onHeadMoved?(fn: (head: number | null) => void): () => void;
+  /** Recomputes the log's hash chain (see chain/chain.ts). Optional: for stores that keep one. */
+  verifyChain?(opts?: { toPosition?: number }): Promise<ChainReport>;
+  /** Recorded ids and hashes after `fromPosition`, in position order (to compare a copy of the log). Optional, as verifyChain. */
+  readChainLinks?(fromPosition: number, limit: number): Promise<ChainLinkRow[]>;
   close(): Promise<void>;
 }
 

@@ -4,6 +4,10 @@ import { ConcurrencyError, type AppendOptions, type AppendResult, type EventStor
 import { PollingSubscription } from '../polling-subscription';
 import { expectedVersionNumber, validateAppend, validatePosition, validateReadAll } from '../validation';
 import { HeadNotifier } from './notifier';
+import { GENESIS_CHAIN_HASH, eventContentHash, metadataHash, verifyChainRows, type ChainFinding, type ChainLinkRow, type ChainReport } from '../chain/chain';
+import { EVENT_COLUMNS, rowToStoredEvent, type EventRow } from './rows';
+
+export { EVENT_COLUMNS, rowToStoredEvent } from './rows';
 import { migrateEventStoreSchema, schemaNames, SQLSTATE_APPEND_ONLY, type SchemaNames } from './schema';
 
 export interface PostgresEventStoreOptions {
@@ -22,20 +26,6 @@ export interface PostgresEventStoreOptions {
   applicationName?: string;
 }
 
-interface EventRow {
-  position: string;
-  stream_id: string;
-  stream_version: string;
-  event_id: string;
-  type: string;
-  schema_version: number;
-  campaign_id: string;
-  causation_id: string | null;
-  correlation_id: string | null;
-  source: string;
-  data: unknown;
-  time: string;
-}
 
 interface GroupItem {
   stream: string;
@@ -44,6 +34,9 @@ interface GroupItem {
   commandResult?: unknown;
   events: EventEnvelope[];
   metadata: Record<string, unknown>;
+  /** Per event, see chain/chain.ts; append_group links them under the append lock. */
+  contentHashes: string[];
+  metadataHash: string;
 }
 
 type GroupAnswer = { ok: AppendResult } | { error: 'concurrency'; actual: number } | { error: 'duplicate_event_id'; eventId: string };
@@ -58,26 +51,6 @@ interface PendingAppend {
 
 /** Bound on one group commit: events plus one per append. */
 const MAX_GROUP_WEIGHT = 2000;
-
-export const EVENT_COLUMNS =
-  'position, stream_id, stream_version, event_id, type, schema_version, campaign_id, causation_id, correlation_id, source, data, time';
-
-export function rowToStoredEvent(r: EventRow): StoredEvent {
-  return {
-    id: r.event_id,
-    type: r.type,
-    schemaVersion: r.schema_version,
-    streamId: r.stream_id,
-    campaignId: r.campaign_id,
-    causationId: r.causation_id,
-    correlationId: r.correlation_id,
-    time: r.time,
-    source: r.source as StoredEvent['source'],
-    data: r.data,
-    position: Number(r.position),
-    streamVersion: Number(r.stream_version),
-  };
-}
 
 /**
  * The store of record on PostgreSQL: one append-only `events` table (the transactional outbox too), a `commands`
@@ -127,12 +100,16 @@ export class PostgresEventStore implements EventStore {
     this.assertOpen();
     const valid = validateAppend(streamId, expected, events, opts, this.options.maxEventBytes);
     const commandId = opts?.commandId ?? null;
+    const metadata = commandId !== null ? { commandId } : {};
     const item: GroupItem = {
       stream: streamId,
       expected: expectedVersionNumber(expected),
       commandId,
       events: valid,
-      metadata: commandId !== null ? { commandId } : {},
+      metadata,
+      // Hashed here, outside the serialised section: only the cheap link is computed under the lock.
+      contentHashes: valid.map(eventContentHash),
+      metadataHash: metadataHash(metadata),
     };
     if (commandId !== null && opts?.commandResult !== undefined) item.commandResult = opts.commandResult;
     return new Promise<AppendResult>((resolve, reject) => {
@@ -256,6 +233,46 @@ export class PostgresEventStore implements EventStore {
     this.assertOpen();
     const res = await this.pool.query<{ p: string }>(`SELECT coalesce(max(position), 0) AS p FROM ${this.names.events}`);
     return Number(res.rows[0].p);
+  }
+
+  /**
+   * Recomputes the hash chain over positions 1..toPosition (default: the head now) and returns every break, the
+   * first one first. Reads pages of `pageSize` rows.
+   */
+  async verifyChain(opts: { toPosition?: number; pageSize?: number } = {}): Promise<ChainReport> {
+    this.assertOpen();
+    const upTo = opts.toPosition ?? (await this.headPosition());
+    const origin = await this.pool.query<{ retroactive_through: string; chained_at: Date }>(`SELECT retroactive_through, chained_at FROM "${this.names.schema}".chain_origin WHERE id = 1`);
+    const findings: ChainFinding[] = [];
+    const state = { previous: GENESIS_CHAIN_HASH, nextPosition: 1 };
+    let checked = 0;
+    for (let from = 0; from < upTo; ) {
+      const res = await this.pool.query<EventRow & { metadata: unknown; content_hash: string | null; chain_hash: string | null }>(
+        `SELECT ${EVENT_COLUMNS}, metadata, content_hash, chain_hash FROM ${this.names.events} WHERE position > $1 AND position <= $2 ORDER BY position LIMIT $3`,
+        [from, upTo, opts.pageSize ?? 5000],
+      );
+      if (res.rows.length === 0) break;
+      verifyChainRows(
+        res.rows.map((r) => ({ event: rowToStoredEvent(r), metadata: r.metadata, contentHash: r.content_hash, chainHash: r.chain_hash })),
+        state,
+        findings,
+      );
+      checked += res.rows.length;
+      from = Number(res.rows[res.rows.length - 1].position);
+    }
+    if (state.nextPosition <= upTo) findings.push({ position: state.nextPosition, reason: `positions ${state.nextPosition}..${upTo} are missing` });
+    const o = origin.rows[0];
+    return { checked, upTo, retroactiveThrough: o ? Number(o.retroactive_through) : 0, chainedAt: o ? o.chained_at.toISOString() : null, findings };
+  }
+
+  /** Position, event id and the recorded hashes of positions after `fromPosition`, in order (for comparing copies). */
+  async readChainLinks(fromPosition: number, limit: number): Promise<ChainLinkRow[]> {
+    this.assertOpen();
+    const res = await this.pool.query<{ position: string; event_id: string; content_hash: string | null; chain_hash: string | null }>(
+      `SELECT position, event_id, content_hash, chain_hash FROM ${this.names.events} WHERE position > $1 ORDER BY position LIMIT $2`,
+      [fromPosition, limit],
+    );
+    return res.rows.map((r) => ({ position: Number(r.position), id: r.event_id, contentHash: r.content_hash, chainHash: r.chain_hash }));
   }
 
   subscribe(fromPosition: number, handler: (e: StoredEvent) => Promise<void>, opts: { campaignId?: string; types?: string[] } = {}): Subscription {

@@ -1,4 +1,6 @@
 import type { ClientBase } from 'pg';
+import { chainLink, eventContentHash, GENESIS_CHAIN_HASH, metadataHash } from '../chain/chain';
+import { EVENT_COLUMNS, rowToStoredEvent, type EventRow } from './rows';
 
 /** Lowercase SQL identifier; short enough that `<schema>_events` still fits PostgreSQL's 63-byte channel names. */
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,47}$/;
@@ -44,6 +46,43 @@ interface Migration {
   version: number;
   description: string;
   sql: (n: SchemaNames) => string;
+  /** Runs after the SQL, in the same transaction (work PostgreSQL cannot do alone). */
+  after?: (client: ClientBase, n: SchemaNames) => Promise<void>;
+}
+
+/**
+ * Migration 2's data step: chains the rows stored before the chain existed, once, in position order, under the
+ * append lock (no append interleaves), and records how far it went in chain_origin. The append-only trigger is
+ * lifted for this transaction only; the rows' events are not changed, only their two hash columns filled.
+ */
+async function backfillChain(client: ClientBase, n: SchemaNames): Promise<void> {
+  await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [n.appendLockKey]);
+  const head = Number((await client.query<{ p: string }>(`SELECT coalesce(max(position), 0) AS p FROM ${n.events}`)).rows[0].p);
+  if (head === 0) return;
+  await client.query(`ALTER TABLE ${n.events} DISABLE TRIGGER events_append_only`);
+  let previous = GENESIS_CHAIN_HASH;
+  for (let from = 0; from < head; ) {
+    const rows = (await client.query<EventRow & { metadata: unknown }>(`SELECT ${EVENT_COLUMNS}, metadata FROM ${n.events} WHERE position > $1 ORDER BY position LIMIT 5000`, [from])).rows;
+    if (rows.length === 0) break;
+    const positions: string[] = [];
+    const contents: string[] = [];
+    const links: string[] = [];
+    for (const r of rows) {
+      const e = rowToStoredEvent(r);
+      const content = eventContentHash(e);
+      previous = chainLink(previous, e.position, e.streamVersion, content, metadataHash(r.metadata));
+      positions.push(r.position);
+      contents.push(content);
+      links.push(previous);
+    }
+    await client.query(
+      `UPDATE ${n.events} AS t SET content_hash = u.c, chain_hash = u.l FROM unnest($1::bigint[], $2::text[], $3::text[]) AS u(p, c, l) WHERE t.position = u.p`,
+      [positions, contents, links],
+    );
+    from = Number(rows[rows.length - 1].position);
+  }
+  await client.query(`ALTER TABLE ${n.events} ENABLE TRIGGER events_append_only`);
+  await client.query(`INSERT INTO "${n.schema}".chain_origin (id, retroactive_through) VALUES (1, $1) ON CONFLICT (id) DO NOTHING`, [head]);
 }
 
 /**
@@ -190,12 +229,123 @@ END
 $fn$;
 `,
   },
+  {
+    version: 2,
+    description: 'hash chain: content_hash and chain_hash per event, chained append_group, chain_origin',
+    sql: (n) => `
+ALTER TABLE ${n.events} ADD COLUMN IF NOT EXISTS content_hash text;
+ALTER TABLE ${n.events} ADD COLUMN IF NOT EXISTS chain_hash text;
+-- One row when the migration found events already stored: positions 1..retroactive_through were chained by the
+-- migration, not when they were appended (an audit says so).
+CREATE TABLE IF NOT EXISTS "${n.schema}".chain_origin (
+  id                  integer     NOT NULL PRIMARY KEY CHECK (id = 1),
+  retroactive_through bigint      NOT NULL,
+  chained_at          timestamptz NOT NULL DEFAULT now()
+);
+CREATE OR REPLACE FUNCTION ${n.appendGroupFn}(p_appends jsonb) RETURNS jsonb LANGUAGE plpgsql VOLATILE AS $fn$
+DECLARE
+  v_item     jsonb;
+  v_stream   text;
+  v_expected bigint;
+  v_command  text;
+  v_events   jsonb;
+  v_previous jsonb;
+  v_version  bigint;
+  v_head     bigint;
+  v_count    integer;
+  v_dup      text;
+  v_result   jsonb;
+  v_answers  jsonb := '[]'::jsonb;
+  v_notify   boolean := false;
+  v_prev     text;
+  v_hashes   jsonb;
+  v_meta     text;
+  v_links    text[];
+  v_ev       jsonb;
+  v_i        integer;
+BEGIN
+  PERFORM pg_advisory_xact_lock(hashtext('${n.appendLockKey}'));
+  -- The predecessor's chain hash is read under the lock, so the chain follows the same order as the positions.
+  SELECT position, chain_hash INTO v_head, v_prev FROM ${n.events} ORDER BY position DESC LIMIT 1;
+  IF NOT FOUND THEN
+    v_head := 0;
+    v_prev := '${'0'.repeat(64)}';
+  END IF;
+  FOR v_item IN SELECT value FROM jsonb_array_elements(p_appends) LOOP
+    v_stream := v_item->>'stream';
+    v_expected := (v_item->>'expected')::bigint;
+    v_command := v_item->>'commandId';
+    v_events := v_item->'events';
+    v_count := jsonb_array_length(v_events);
+    IF v_command IS NOT NULL THEN
+      SELECT result INTO v_previous FROM ${n.commands} WHERE command_id = v_command;
+      IF FOUND THEN
+        v_answers := v_answers || jsonb_build_array(jsonb_build_object('ok', v_previous || '{"duplicate": true}'::jsonb));
+        CONTINUE;
+      END IF;
+    END IF;
+    SELECT coalesce(max(stream_version), 0) INTO v_version FROM ${n.events} WHERE stream_id = v_stream;
+    IF v_expected >= 0 AND v_version <> v_expected THEN
+      v_answers := v_answers || jsonb_build_array(jsonb_build_object('error', 'concurrency', 'actual', v_version));
+      CONTINUE;
+    END IF;
+    -- Checked here rather than caught, so that a refused item needs no subtransaction.
+    SELECT x.id INTO v_dup FROM jsonb_array_elements_text(jsonb_path_query_array(v_events, '$[*].id')) AS x(id)
+      WHERE EXISTS (SELECT 1 FROM ${n.events} WHERE event_id = x.id::uuid) LIMIT 1;
+    IF v_dup IS NOT NULL THEN
+      v_answers := v_answers || jsonb_build_array(jsonb_build_object('error', 'duplicate_event_id', 'eventId', v_dup));
+      CONTINUE;
+    END IF;
+    -- Content hashes come from the store (canonical JSON needs Node); a caller without them is refused rather
+    -- than leaving an unchained row.
+    v_hashes := v_item->'contentHashes';
+    v_meta := v_item->>'metadataHash';
+    IF v_count > 0 AND (v_hashes IS NULL OR jsonb_array_length(v_hashes) <> v_count OR v_meta IS NULL) THEN
+      RAISE EXCEPTION 'append without content hashes: the client predates the hash chain (schema migration 2)';
+    END IF;
+    v_links := '{}';
+    FOR v_i IN 1..v_count LOOP
+      v_prev := encode(sha256(convert_to(v_prev || ':' || (v_head + v_i) || ':' || (v_version + v_i) || ':' || (v_hashes->>(v_i - 1)) || ':' || v_meta, 'UTF8')), 'hex');
+      v_links := v_links || v_prev;
+    END LOOP;
+    INSERT INTO ${n.events} (position, stream_id, stream_version, event_id, type, schema_version, campaign_id,
+                             causation_id, correlation_id, source, data, metadata, time, content_hash, chain_hash)
+    SELECT v_head + e.ord, v_stream, v_version + e.ord, (e.ev->>'id')::uuid, e.ev->>'type', (e.ev->>'schemaVersion')::integer,
+           e.ev->>'campaignId', e.ev->>'causationId', e.ev->>'correlationId', e.ev->>'source',
+           coalesce(e.ev->'data', 'null'::jsonb), coalesce(v_item->'metadata', '{}'::jsonb), e.ev->>'time',
+           v_hashes->>(e.ord::integer - 1), v_links[e.ord]
+      FROM jsonb_array_elements(v_events) WITH ORDINALITY AS e(ev, ord);
+    v_result := jsonb_build_object(
+      'streamId', v_stream,
+      'nextExpectedVersion', v_version + v_count,
+      'positions', (SELECT coalesce(jsonb_agg(v_head + g ORDER BY g), '[]'::jsonb) FROM generate_series(1, v_count) AS g),
+      'duplicate', false)
+      || CASE WHEN v_item ? 'commandResult' THEN jsonb_build_object('commandResult', v_item->'commandResult') ELSE '{}'::jsonb END;
+    IF v_command IS NOT NULL THEN
+      INSERT INTO ${n.commands} (command_id, stream_id, result) VALUES (v_command, v_stream, v_result);
+    END IF;
+    v_head := v_head + v_count;
+    v_notify := v_notify OR v_count > 0;
+    v_answers := v_answers || jsonb_build_array(jsonb_build_object('ok', v_result));
+  END LOOP;
+  IF v_notify THEN
+    PERFORM pg_notify('${n.channel}', v_head::text);
+  END IF;
+  RETURN v_answers;
+END
+$fn$;
+`,
+    after: backfillChain,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;
 
-/** Brings the schema up to date; safe to call from many processes at once. Returns the versions applied now. */
-export async function migrateEventStoreSchema(client: ClientBase, n: SchemaNames): Promise<number[]> {
+/**
+ * Brings the schema up to date; safe to call from many processes at once. Returns the versions applied now.
+ * `upToVersion` stops earlier (tests that need a store as an older release left it).
+ */
+export async function migrateEventStoreSchema(client: ClientBase, n: SchemaNames, upToVersion = LATEST_SCHEMA_VERSION): Promise<number[]> {
   const applied: number[] = [];
   await client.query('BEGIN');
   try {
@@ -206,8 +356,9 @@ export async function migrateEventStoreSchema(client: ClientBase, n: SchemaNames
     );
     const done = new Set((await client.query<{ version: number }>(`SELECT version FROM "${n.schema}".schema_migrations`)).rows.map((r) => r.version));
     for (const m of MIGRATIONS) {
-      if (done.has(m.version)) continue;
+      if (done.has(m.version) || m.version > upToVersion) continue;
       await client.query(m.sql(n));
+      if (m.after) await m.after(client, n);
       await client.query(`INSERT INTO "${n.schema}".schema_migrations (version, description) VALUES ($1, $2)`, [m.version, m.description]);
       applied.push(m.version);
     }
