@@ -74,6 +74,9 @@ function checkBuilds() {
 function newRun(label, keep = false) {
   const id = randomBytes(4).toString('hex');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `aevo-bench-campaign-${label}-`));
+  // Searchable (not listable) by others: sandboxed jobs run under per-slot uids when dispatch runs as root, and those
+  // uids must reach their mounts under AEVO_HOME (dispatch would otherwise fall back to its own uid, and say so).
+  fs.chmodSync(dir, 0o711);
   return {
     label,
     id,
@@ -386,6 +389,33 @@ function runDirect(spec) {
   });
 }
 
+/**
+ * Runs a job's command the way the local executor's sandbox runs it (`prlimit … [setpriv …] bwrap … -- argv`, built
+ * from the executor's own exported planIsolation / prepareOutputs / bwrapArgs against AEVO_HOME `home`), without the
+ * executor's wrapper shell and records — those are the same with or without a sandbox. The clock starts before the
+ * plan, so the in-process planning the executor does per launch is counted. Resolves with { ms, code }.
+ * The chain mirrors LocalExecutor's sandboxedCommand (CPU slot 0, default limits); keep the two in step.
+ */
+function runSandboxed(spec, home) {
+  const ex = require(path.join(ROOT, 'libs/executors/dist/index.js'));
+  const perSlot = process.getuid?.() === 0; // the executor's default: per-slot uids when dispatch runs as root
+  const owner = perSlot ? { uid: 62000, gid: 62000 } : undefined;
+  return new Promise((resolve, reject) => {
+    const t = process.hrtime.bigint();
+    const plan = ex.planIsolation(spec, home);
+    ex.prepareOutputs(plan, owner);
+    const env = { ...ex.SANDBOX_BASE_ENV, ...spec.env, CUDA_VISIBLE_DEVICES: '', AEVO_JOB_ID: spec.jobId, AEVO_SLOT: 'cpu:0' };
+    const limits = [`--fsize=${16_384 * 1024 * 1024}`, '--core=0', ...(owner ? ['--nproc=1024'] : [])];
+    const drop = owner ? ['setpriv', `--reuid=${owner.uid}`, `--regid=${owner.gid}`, '--clear-groups', '--'] : [];
+    const bwrap = process.env.AEVO_BWRAP || '/usr/bin/bwrap';
+    const argv = ['prlimit', ...limits, '--', ...drop, bwrap, '--json-status-fd', '3', ...ex.bwrapArgs(plan, { env, gpuDevices: [], tmpBytes: 1024 ** 3 }), '--', ...spec.argv];
+    const c = spawn(argv[0], argv.slice(1), { cwd: spec.sandboxPath, env: { ...ex.SANDBOX_BASE_ENV }, stdio: ['ignore', 'ignore', 'ignore', 'pipe'] });
+    c.stdio[3].resume(); // bubblewrap's status report: drained, not needed
+    c.once('error', reject);
+    c.once('exit', (code) => resolve({ ms: Number(process.hrtime.bigint() - t) / 1e6, code }));
+  });
+}
+
 /** Drops the run's schema and stream and removes its directory (unless keep). */
 async function cleanup(run, stack) {
   if (stack) await stack.stop().catch(() => undefined);
@@ -457,6 +487,7 @@ module.exports = {
   unionLength,
   listScheduleMakespan,
   runDirect,
+  runSandboxed,
   cleanup,
   campaignConfig,
   machine,

@@ -14,7 +14,10 @@
  *                        and in round tails (submissions → scores → evidence → policy → close, final audit);
  *   control-plane CPU  = user+sys time of the service processes during the campaign (start-up excluded).
  * Baseline, same run, after the services are stopped: the very same jobs' commands (argv, sandbox, env from their
- * specs) run back-to-back directly in their sandboxes, in the order they ran.
+ * specs) run back-to-back directly in their sandboxes, in the order they ran. Interleaved with them (job by job,
+ * alternating which goes first), the same commands through the executor's sandbox (prlimit … setpriv … bwrap …,
+ * built from its own planIsolation/bwrapArgs): the difference per job is the sandbox's added cost, also printed as
+ * a ratio to the direct run and to a 20 s job (issue "Untrusted candidate code": < 5 % of a 20 s job, < 50 ms).
  * A table of per-stage latencies (medians over candidates, jobs or rounds) shows where the time goes; with two
  * sizes, the marginal overhead per extra candidate separates the per-round fixed part from the per-candidate one.
  */
@@ -52,14 +55,37 @@ async function measure(o, workers) {
     const requestedAt = new Map(events.filter((e) => e.type === 'JobRequested').map((e) => [e.data.spec.jobId, e.time]));
     const gaps = handovers(jobs, requestedAt);
 
-    // Baseline: the same commands back-to-back, nothing else of ours running.
+    // Baseline: the same commands back-to-back, nothing else of ours running; each also through the sandbox, right
+    // before or after it (alternating), so that drift in the machine's load falls on both alike.
     let direct = 0;
     let directFailed = 0;
-    for (const j of jobs) {
-      const r = await L.runDirect(j.spec);
-      direct += r.ms;
-      if (r.code !== 0) directFailed++;
+    let sandboxed = 0;
+    let sandboxedFailed = 0;
+    const added = [];
+    const directTimes = [];
+    for (const [i, j] of jobs.entries()) {
+      const pair = {};
+      for (const mode of i % 2 === 0 ? ['direct', 'sandboxed'] : ['sandboxed', 'direct']) {
+        try {
+          pair[mode] = mode === 'direct' ? await L.runDirect(j.spec) : await L.runSandboxed(j.spec, run.home);
+        } catch (err) {
+          pair[mode] = { ms: NaN, code: null, error: err };
+        }
+      }
+      direct += pair.direct.ms;
+      if (pair.direct.code !== 0) directFailed++;
+      if (pair.sandboxed.code !== 0) {
+        sandboxedFailed++;
+        if (sandboxedFailed === 1) console.log(`  note: sandboxed re-run of ${j.jobId} failed: ${pair.sandboxed.error ? pair.sandboxed.error.message : `exit code ${pair.sandboxed.code}`}`);
+        continue;
+      }
+      sandboxed += pair.sandboxed.ms;
+      if (pair.direct.code === 0) {
+        added.push(pair.sandboxed.ms - pair.direct.ms);
+        directTimes.push(pair.direct.ms);
+      }
     }
+    const addedMedian = L.median(added);
 
     const perCand = orchestration / candidates;
     console.log(`campaign: ${candidates} candidates, ${jobs.length} jobs (${failed} not succeeded), ${events.length} events; load at end ${loadEnd.toFixed(1)}`);
@@ -80,13 +106,21 @@ async function measure(o, workers) {
     console.log(`  campaign wall / direct                            ${(wall / direct).toFixed(2)}×`);
     console.log(`  Σ job time in the campaign / direct               ${(sum / direct).toFixed(2)}×   (the same commands while the services run)`);
     console.log(`  orchestration time / direct job time              ${(orchestration / direct).toFixed(2)}×`);
+    console.log(
+      `sandbox: the same commands through the executor's sandbox, interleaved: ${L.secs(sandboxed)}${sandboxedFailed ? ` (${sandboxedFailed} failed, left out)` : ''}; ` +
+        `added per job median ${ms(addedMedian)}, p90 ${ms(L.p90(added))}, mean ${ms(added.reduce((a, b) => a + b, 0) / added.length)} over ${added.length} jobs`,
+    );
+    console.log(
+      `  sandboxed / direct, same jobs: ${(sandboxed / directTimes.reduce((a, b) => a + b, 0)).toFixed(2)}× (a direct job takes ${ms(L.median(directTimes))} median here);   ` +
+        `added / a 20 s job ${((100 * addedMedian) / 20_000).toFixed(2)} %   target < 50 ms and < 5 %: ${addedMedian < 50 && addedMedian / 20_000 < 0.05 ? 'met' : 'NOT met'}`,
+    );
     console.log('');
     console.log('per-stage latency (ms; events timed when appended, jobs by the executor):');
     console.log('| stage | n | median | p90 | what |');
     console.log('|---|---|---|---|---|');
     for (const r of stageLatencies(events, jobs, { cpu: o.slots, gpu: 0 }))
       console.log(`| ${r.stage} | ${r.n} | ${Number.isFinite(r.median) ? Math.round(r.median) : '–'} | ${Number.isFinite(r.p90) ? Math.round(r.p90) : '–'} | ${r.note} |`);
-    return { workers, candidates, jobs: jobs.length, wall, inside, orchestration, perCand, idle, direct, serviceCpu, load: loadEnd };
+    return { workers, candidates, jobs: jobs.length, wall, inside, orchestration, perCand, idle, direct, sandboxed, addedMedian, addedP90: L.p90(added), serviceCpu, load: loadEnd };
   } finally {
     await L.cleanup(run, stack);
   }
@@ -102,13 +136,14 @@ async function main() {
   for (const w of sizes) results.push(await measure(o, w));
   console.log('\n## summary');
   console.log(
-    '| workers/round | candidates | jobs | wall | inside jobs | direct (baseline) | wall / direct | orchestration | per candidate | within rounds / cand. | round starts + tails / round | service CPU / cand. | load |',
+    '| workers/round | candidates | jobs | wall | inside jobs | direct (baseline) | wall / direct | orchestration | per candidate | within rounds / cand. | round starts + tails / round | service CPU / cand. | sandbox added / job (median · p90) | added / 20 s job | load |',
   );
-  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
   for (const r of results)
     console.log(
       `| ${r.workers} | ${r.candidates} | ${r.jobs} | ${L.secs(r.wall)} | ${L.secs(r.inside)} | ${L.secs(r.direct)} | ${(r.wall / r.direct).toFixed(2)}× | ${L.secs(r.orchestration)} | ` +
-        `**${ms(r.perCand)}** | ${ms(r.idle.within / r.candidates)} | ${L.secs((r.idle.roundStart + r.idle.roundTail) / o.rounds)} | ${ms(r.serviceCpu / r.candidates)} | ${r.load.toFixed(1)} |`,
+        `**${ms(r.perCand)}** | ${ms(r.idle.within / r.candidates)} | ${L.secs((r.idle.roundStart + r.idle.roundTail) / o.rounds)} | ${ms(r.serviceCpu / r.candidates)} | ` +
+        `${ms(r.addedMedian)} · ${ms(r.addedP90)} | ${((100 * r.addedMedian) / 20_000).toFixed(2)} % | ${r.load.toFixed(1)} |`,
     );
   if (results.length >= 2) {
     const a = results[0];

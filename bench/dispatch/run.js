@@ -17,6 +17,9 @@
  *   baseline           = the same burst run by a bare pool in this process (spawn `sh -c sleep` per slot, start the
  *                        next on 'exit'; no state files, no log capture, no process-group bookkeeping), measured
  *                        in the same run: the cost of the executor's restart safety is the gap to it.
+ * The executor runs each mix twice in the same run: sandboxed (bubblewrap, the default: every job in its own
+ * sandbox forked from a snapshot under AEVO_HOME, one output directory each) and unsandboxed (`sandbox: 'none'`,
+ * the operator opt-out), so the sandbox's share of the handover is the gap between the two.
  * Everything lives in a temporary directory that is removed at the end.
  */
 'use strict';
@@ -31,7 +34,8 @@ if (!fs.existsSync(DIST)) {
   console.error('missing libs/executors/dist: build first with  npx nx run @aevo/executors:build');
   process.exit(1);
 }
-const { LocalExecutor } = require(DIST);
+const { LocalExecutor, writeJobSnapshot, forkJobSandbox } = require(DIST);
+const { removeHome } = require('../sandbox/home');
 
 const arg = (name, dflt) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -70,10 +74,20 @@ function idealMakespan(ds) {
   return Math.max(...free);
 }
 
-async function runExecutor(ds, dir) {
-  const sandbox = path.join(dir, 'sandbox');
-  fs.mkdirSync(sandbox, { recursive: true });
-  const ex = new LocalExecutor({ home: path.join(dir, 'home'), gpus: Array.from({ length: SLOTS }, (_, i) => i), cpuSlots: 0, pollMs: 500 });
+async function runExecutor(ds, home, mode) {
+  // A job's sandbox must lie inside AEVO_HOME and name a snapshot under <home>/snapshots (what the substrate service
+  // leaves); the unsandboxed run uses the same layout so that only the boundary differs.
+  fs.mkdirSync(home, { recursive: true });
+  const { snapshotId, snapshotPath } = writeJobSnapshot(home);
+  const sandbox = forkJobSandbox(snapshotPath, path.join(home, 'sandboxes', 'bench-c0'));
+  const ex = new LocalExecutor({
+    home,
+    gpus: Array.from({ length: SLOTS }, (_, i) => i),
+    cpuSlots: 0,
+    pollMs: 500,
+    sandbox: mode,
+    onError: (err, context) => console.error(`  executor (${mode}) ${context}: ${err.message}`),
+  });
   const outcomes = new Map();
   const slotOf = new Map();
   let resolveAll;
@@ -100,6 +114,7 @@ async function runExecutor(ds, dir) {
         resources: { cpu: 1, memoryMiB: 64, gpu: 1 },
         timeoutSeconds: 600,
         priority: 'normal',
+        isolation: { snapshotId, outputs: [`out/bench-${i}`], inputs: [] },
       },
     });
   }
@@ -152,10 +167,12 @@ const pct = (x) => `${(100 * x).toFixed(1)}%`;
 
 async function main() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'aevo-bench-dispatch-'));
+  // Searchable by others: sandboxed jobs run under per-slot uids (when this runs as root) and must reach their mounts.
+  fs.chmodSync(dir, 0o711);
   try {
     console.log(`dispatch slot utilisation: ${JOBS} jobs burst onto ${SLOTS} GPU slots (seed ${SEED}, node ${process.version}, ${os.cpus().length} CPUs)`);
-    console.log('| mix | Σ work | ideal makespan | bare pool makespan · util | executor makespan | busy util | useful util | ideal util | executor / ideal makespan | handover gap median · max |');
-    console.log('|---|---|---|---|---|---|---|---|---|---|');
+    console.log('| mix | Σ work | ideal makespan | bare pool makespan · util | executor | executor makespan | busy util | useful util | ideal util | executor / ideal makespan | handover gap median · max |');
+    console.log('|---|---|---|---|---|---|---|---|---|---|---|');
     for (const [label, lo, hi, seedOffset] of [
       ['short 0.1–0.5 s', 0.1, 0.5, 0],
       ['long 1–3 s', 1, 3, 1],
@@ -164,16 +181,27 @@ async function main() {
       const work = ds.reduce((a, b) => a + b, 0);
       const ideal = idealMakespan(ds);
       const bare = await runBarePool(ds, dir);
-      const ex = await runExecutor(ds, path.join(dir, label.split(' ')[0]));
-      const cap = SLOTS * ex.makespan;
+      // Alternate which mode goes first between the mixes, so that drift in machine load does not favour one.
+      const modes = seedOffset % 2 === 0 ? ['bubblewrap', 'none'] : ['none', 'bubblewrap'];
+      const byMode = {};
+      for (const mode of modes) byMode[mode] = await runExecutor(ds, path.join(dir, `${label.split(' ')[0]}-${mode}`), mode);
+      for (const mode of ['bubblewrap', 'none']) {
+        const ex = byMode[mode];
+        const cap = SLOTS * ex.makespan;
+        console.log(
+          `| ${label} | ${work.toFixed(1)} s | ${ideal.toFixed(2)} s | ${bare.makespan.toFixed(2)} s · ${pct(work / (SLOTS * bare.makespan))} | ${mode === 'none' ? 'unsandboxed' : 'sandboxed'} | ${ex.makespan.toFixed(2)} s | ` +
+            `${pct(ex.busy / cap)} | ${pct(work / cap)} | ${pct(work / (SLOTS * ideal))} | ${(ex.makespan / ideal).toFixed(3)}× | ${ex.gapMedian} ms · ${ex.gapMax} ms |`,
+        );
+        if (Math.abs(ex.gpuSeconds - ex.busy) > 0.01 * ex.busy) console.log(`  note: gpuSeconds ${ex.gpuSeconds.toFixed(2)} differs from busy ${ex.busy.toFixed(2)}`);
+      }
+      const [sb, none] = [byMode.bubblewrap, byMode.none];
       console.log(
-        `| ${label} | ${work.toFixed(1)} s | ${ideal.toFixed(2)} s | ${bare.makespan.toFixed(2)} s · ${pct(work / (SLOTS * bare.makespan))} | ${ex.makespan.toFixed(2)} s | ` +
-          `${pct(ex.busy / cap)} | ${pct(work / cap)} | ${pct(work / (SLOTS * ideal))} | ${(ex.makespan / ideal).toFixed(3)}× | ${ex.gapMedian} ms · ${ex.gapMax} ms |`,
+        `  sandbox: makespan ${(1000 * (sb.makespan - none.makespan)).toFixed(0)} ms longer over ${JOBS} jobs on ${SLOTS} slots (≈ ${((1000 * (sb.makespan - none.makespan) * SLOTS) / JOBS).toFixed(1)} slot-ms per job), ` +
+          `handover median ${sb.gapMedian - none.gapMedian} ms more, busy (charged) seconds +${(sb.busy - none.busy).toFixed(2)} s (${((1000 * (sb.busy - none.busy)) / JOBS).toFixed(1)} ms per job)`,
       );
-      if (Math.abs(ex.gpuSeconds - ex.busy) > 0.01 * ex.busy) console.log(`  note: gpuSeconds ${ex.gpuSeconds.toFixed(2)} differs from busy ${ex.busy.toFixed(2)}`);
     }
   } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
+    removeHome(dir); // the snapshots are read-only
   }
 }
 

@@ -15,6 +15,11 @@
  *   statfs — free-space drop of the file system across all forks / forks (noisy on a shared disk).
  * Also times verifySandbox on the 2 GB sandbox: the first check hashes the checkpoint, later ones hit the
  * inode+ctime hash cache. Targets (issue 4): < 200 ms and < 1 MB extra for the 2 GB fork.
+ * Jobs now run in a bubblewrap sandbox whose mounts come from the fork and its snapshot (the pinned paths, the
+ * checkpoint among them, bound read-only): the run also starts `true` in the executor's sandbox of a 2 GB fork and
+ * of a 2 MB fork (bwrapArgs(planIsolation(...)) from libs/executors), interleaved with a plain `true`, and prints
+ * the sandbox's added start-up cost per job on each and their ratio (bind mounts do not read the bytes: ≈ 1).
+ * Skipped when libs/executors is not built or bubblewrap cannot run here.
  * Everything lives in a temporary directory that is removed at the end.
  */
 'use strict';
@@ -36,6 +41,7 @@ const { takeSnapshot, removeTree } = require(dist('services/substrate/dist/fs/sn
 const { forkSandbox } = require(dist('services/substrate/dist/fs/fork.js'));
 const { verifySandbox } = require(dist('services/substrate/dist/fs/verify.js'));
 const { HashCache } = require(dist('services/substrate/dist/fs/hash.js'));
+const executors = fs.existsSync(dist('libs/executors/dist/index.js')) ? require(dist('libs/executors/dist/index.js')) : null;
 
 const args = process.argv.slice(2);
 const num = (name, def) => {
@@ -126,6 +132,34 @@ function summarise(s, statfsPerFork) {
   };
 }
 
+/**
+ * `true` in the sandbox a job forked from `s` would get (its pinned paths bound from the snapshot, one output), vs a
+ * plain `true`, alternating; spawnSync's own cost is in both and cancels in the difference.
+ */
+function sandboxStart(series, rounds = 20) {
+  const probe = executors.probeBubblewrap();
+  if (!probe.ok) return { skipped: probe.reason };
+  const argvOf = (s) => {
+    const plan = executors.planIsolation({ sandboxPath: s.sandboxes[0], isolation: { snapshotId: s.snap.snapshotId, outputs: ['bench-out'], inputs: [] } }, s.home);
+    executors.prepareOutputs(plan);
+    return [probe.bwrap, ...executors.bwrapArgs(plan, { env: { ...executors.SANDBOX_BASE_ENV } }), '--', 'true'];
+  };
+  const variants = [['true'], ...series.map(argvOf)];
+  const times = variants.map(() => []);
+  for (let r = 0; r < rounds + 1; r++) {
+    for (let k = 0; k < variants.length; k++) {
+      const v = (k + r) % variants.length;
+      const t0 = process.hrtime.bigint();
+      const res = spawnSync(variants[v][0], variants[v].slice(1), { stdio: ['ignore', 'ignore', 'pipe'], env: { ...executors.SANDBOX_BASE_ENV } });
+      const dt = ms(t0);
+      if (res.status !== 0) return { skipped: `sandbox did not start: ${String(res.stderr).trim()}` };
+      if (r > 0) times[v].push(dt);
+    }
+  }
+  const base = median(times[0]);
+  return { base, added: times.slice(1).map((t) => median(t) - base), rounds };
+}
+
 async function verifyTimes(s) {
   const cache = new HashCache(100_000, 0);
   let t0 = process.hrtime.bigint();
@@ -163,6 +197,9 @@ async function verifyTimes(s) {
     const small = summarise(smallS, freeSmall / FORKS);
     const big = summarise(bigS, freeBig / FORKS);
     big.verify = await verifyTimes(bigS);
+    // Searchable by others, as an AEVO_HOME must be for sandboxed jobs (the temporary directory is 0700).
+    fs.chmodSync(tmp, 0o711);
+    const start = executors ? sandboxStart([smallS, bigS]) : { skipped: 'libs/executors is not built (npx nx run @aevo/executors:build)' };
     console.log(`fork benchmark — ${FORKS} forks each, ${os.cpus().length} CPUs, node ${process.version}, ${os.tmpdir()} (${big.ckptAllocated < big.ckptBytes / 2 ? 'sparse' : 'real'} ${fmtBytes(BIG)} checkpoint)`);
     console.log('');
     console.log('checkpoint   snapshot(once)   fork median   fork max   extra disk/sandbox: own     du        statfs');
@@ -176,6 +213,12 @@ async function verifyTimes(s) {
     console.log(`target: 2 GB fork < 200 ms → ${big.max < 200 ? 'met' : 'NOT met'} (max ${big.max.toFixed(2)} ms); extra disk < 1 MB → ${Math.max(big.own, big.du) < 1 << 20 ? 'met' : 'NOT met'} (${fmtBytes(Math.max(big.own, big.du))})`);
     if (big.verify)
       console.log(`verifySandbox on the 2 GB sandbox: first ${big.verify.first.toFixed(0)} ms (hashes the checkpoint), then ${big.verify.cached.toFixed(2)} ms (inode+ctime cache)`);
+    if (start.skipped) console.log(`job sandbox start-up: skipped (${start.skipped})`);
+    else
+      console.log(
+        `job sandbox start-up (bwrap with the executor's mounts, \`true\` inside; median of ${start.rounds}, plain \`true\` ${start.base.toFixed(1)} ms): ` +
+          `added ${start.added[0].toFixed(1)} ms on the 2 MB fork, ${start.added[1].toFixed(1)} ms on the 2 GB fork — ratio ${(start.added[1] / start.added[0]).toFixed(2)}x`,
+      );
   } finally {
     removeTree(tmp);
   }

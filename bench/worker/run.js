@@ -12,6 +12,7 @@ const kit = require(path.join(ROOT, 'libs/worker-kit/dist/index.js'));
 const { PostgresEventStore } = require(path.join(ROOT, 'libs/eventstore/dist/index.js'));
 const { LocalExecutor } = require(path.join(ROOT, 'libs/executors/dist/index.js'));
 const { RollingPolicy, TraceStepRecorded, createEvent } = require(path.join(ROOT, 'libs/contracts/dist/index.js'));
+const { placeSnapshot, forkSandbox, removeHome } = require('../sandbox/home');
 
 const arg = (name, dflt) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -62,23 +63,39 @@ async function main() {
   await admin.connect();
   await admin.query(`CREATE SCHEMA ${schema}`);
   const store = await PostgresEventStore.open({ connectionString: PG, schema, poolSize: 8 });
+  // The executor's AEVO_HOME is the bench's directory: jobs are sandboxed (bubblewrap, the default) and a sandbox
+  // must lie inside it and name a snapshot under <home>/snapshots; the scores directory is inside it too.
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-worker-'));
-  const substrateDir = path.join(home, 'substrate');
-  fs.cpSync(path.join(ROOT, 'substrate/simulated'), substrateDir, { recursive: true });
-  const policy = policyFor(substrateDir);
-  const executor = new LocalExecutor({ home: path.join(home, 'exec'), cpuSlots: 2, pollMs: 20 });
+  const { snapshotId, snapshotPath } = placeSnapshot(path.join(ROOT, 'substrate/simulated'), home);
+  const policy = policyFor(snapshotPath);
+  const onError = (err, context) => console.error(`executor ${context}: ${err.message}`);
+  const executor = new LocalExecutor({ home, cpuSlots: 2, pollMs: 20, onError });
+  // Measurement 3 is repeated on an unsandboxed executor (the operator opt-out) to show the sandbox's share.
+  const unsandboxed = new LocalExecutor({
+    home,
+    cpuSlots: 2,
+    pollMs: 20,
+    sandbox: 'none',
+    stateDir: path.join(home, 'dispatch', 'unsandboxed-jobs'),
+    logDir: path.join(home, 'logs', 'unsandboxed'),
+    onError,
+  });
   await executor.recover();
-  const jobs = new kit.LocalJobPort(executor, 'bench', { pollMs: 20 });
-  const evaluator = new kit.LocalEvaluationPort(jobs, { scoresDir: path.join(home, 'scores'), size: 'tiny', device: 'cpu' });
+  await unsandboxed.recover();
+  const portsFor = (ex) => {
+    const jobs = new kit.LocalJobPort(ex, 'bench', { pollMs: 20 });
+    return { jobs, evaluator: new kit.LocalEvaluationPort(jobs, { scoresDir: path.join(home, 'scores'), size: 'tiny', device: 'cpu' }) };
+  };
+  const sandboxedPorts = portsFor(executor);
+  const unsandboxedPorts = portsFor(unsandboxed);
   let n = 0;
   const fork = (axis, over = {}) => {
     const candidateId = `bench-r1-c${++n}`;
-    const sandboxPath = path.join(home, 'sandboxes', candidateId);
-    kit.forkSandbox(substrateDir, sandboxPath);
-    return { round: 1, candidateId, index: 1, axis, isAnchor: false, seeds: [1], snapshotId: 'a'.repeat(64), sandboxPath, policyRevision: 0, ...over };
+    const sandboxPath = forkSandbox(snapshotPath, home, candidateId);
+    return { round: 1, candidateId, index: 1, axis, isAnchor: false, seeds: [1], snapshotId, sandboxPath, policyRevision: 0, ...over };
   };
   const config = { campaignId: 'bench', workerId: 'bench', agentKind: 'heuristic', size: 'tiny', device: 'cpu', maxWaitSeconds: 120 };
-  const ports = (id) => ({ log: new kit.EventStoreCandidateLog(store, kit.candidateStreamId(id)), jobs, evaluator });
+  const ports = (id, via = sandboxedPorts) => ({ log: new kit.EventStoreCandidateLog(store, kit.candidateStreamId(id)), ...via });
   const results = [];
 
   try {
@@ -96,7 +113,7 @@ async function main() {
       const f = fork('learning-rate');
       await kit.runCandidate({ fork: f, policy }, config, ports(f.candidateId), reader);
     });
-    const recipe = fs.readFileSync(path.join(substrateDir, 'recipe.yaml'), 'utf8');
+    const recipe = fs.readFileSync(path.join(snapshotPath, 'recipe.yaml'), 'utf8');
     const raw = await best(async () => {
       const stream = `raw-${++n}`;
       let v = 0;
@@ -138,26 +155,38 @@ async function main() {
     });
     results.push(['resume a candidate from its trace (replay)', resume.ms, 'run the same candidate fresh', fresh.ms]);
 
-    // 3. Worker overhead on a whole candidate vs the wall time of the jobs it ran (prepare, train, evaluations).
-    let overhead = 0;
-    let jobWall = 0;
+    // 3. Worker overhead on a whole candidate vs the wall time of the jobs it ran (prepare, train, evaluations), with
+    //    sandboxed and unsandboxed jobs alternating candidate by candidate (so machine drift hits both alike). Time
+    //    outside jobs includes the executor's launch work (for a sandboxed job: planning and preparing its mounts).
+    const acc = { bubblewrap: { overhead: 0, jobWall: 0, total: 0, jobs: 0 }, none: { overhead: 0, jobWall: 0, total: 0, jobs: 0 } };
     for (let c = 0; c < CANDIDATES; c++) {
-      const g = fork(['learning-rate', 'data-mix', 'steps', 'warmup'][c % 4]);
-      const t = now();
-      const out = await kit.runCandidate({ fork: g, policy }, config, ports(g.candidateId), new kit.HeuristicAgent());
-      const total = now() - t;
-      const wall = executor.views().filter((v) => v.outcome && v.jobId.startsWith(g.candidateId)).reduce((s, v) => s + v.outcome.wallSeconds * 1000, 0);
-      if (out.kind !== 'submitted') throw new Error(`candidate ${g.candidateId} ended ${out.kind}`);
-      overhead += Math.max(0, total - wall);
-      jobWall += wall;
+      for (const mode of c % 2 === 0 ? ['bubblewrap', 'none'] : ['none', 'bubblewrap']) {
+        const ex = mode === 'none' ? unsandboxed : executor;
+        const g = fork(['learning-rate', 'data-mix', 'steps', 'warmup'][c % 4]);
+        const t = now();
+        const out = await kit.runCandidate({ fork: g, policy }, config, ports(g.candidateId, mode === 'none' ? unsandboxedPorts : sandboxedPorts), new kit.HeuristicAgent());
+        const total = now() - t;
+        const ran = ex.views().filter((v) => v.outcome && v.jobId.startsWith(g.candidateId));
+        const wall = ran.reduce((s, v) => s + v.outcome.wallSeconds * 1000, 0);
+        acc[mode].jobs += ran.length;
+        if (out.kind !== 'submitted') throw new Error(`candidate ${g.candidateId} (${mode}) ended ${out.kind}`);
+        acc[mode].overhead += Math.max(0, total - wall);
+        acc[mode].jobWall += wall;
+        acc[mode].total += total;
+      }
     }
-    results.push([`worker time outside jobs (${CANDIDATES} candidates, simulated)`, overhead / CANDIDATES, 'job wall time (sequential sum)', jobWall / CANDIDATES]);
+    const a = acc.bubblewrap;
+    const b = acc.none;
+    results.push([`worker time outside jobs (${CANDIDATES} candidates, simulated, sandboxed jobs)`, a.overhead / CANDIDATES, 'job wall time (sequential sum)', a.jobWall / CANDIDATES]);
+    results.push([`worker time outside jobs (${CANDIDATES} candidates, simulated, unsandboxed jobs)`, b.overhead / CANDIDATES, 'job wall time (sequential sum)', b.jobWall / CANDIDATES]);
+    results.push([`whole candidate, sandboxed jobs (${(a.jobs / CANDIDATES).toFixed(1)} jobs each)`, a.total / CANDIDATES, 'the same, unsandboxed jobs', b.total / CANDIDATES]);
   } finally {
     await executor.close();
+    await unsandboxed.close();
     await store.close();
     await admin.query(`DROP SCHEMA ${schema} CASCADE`);
     await admin.end();
-    fs.rmSync(home, { recursive: true, force: true });
+    removeHome(home);
   }
 
   console.log(`bench/worker  (node ${process.version}, ${os.cpus().length} CPUs, load ${os.loadavg()[0].toFixed(1)}; best of ${ROUNDS})`);
