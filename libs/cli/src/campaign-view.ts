@@ -118,7 +118,8 @@ export function applyView(v: CampaignView, e: Pick<EventEnvelope, 'type' | 'camp
       v.rounds.push({
         round: d.round as number,
         policyRevision: d.policyRevision as number,
-        candidates: cands.map((c) => ({ ...c, status: 'planned', jobs: {}, dev: null, publicLb: null, privateLb: null, submission: null, note: null })),
+        // jobs is keyed by job ids from the log: null prototype, so an id like "constructor" is just a key.
+        candidates: cands.map((c) => ({ ...c, status: 'planned', jobs: Object.create(null) as CandidateView['jobs'], dev: null, publicLb: null, privateLb: null, submission: null, note: null })),
         submissions: 0,
         evidence: false,
         revisedTo: null,

@@ -1,14 +1,14 @@
 import * as YAML from 'yaml';
 import type { EventStore } from '@aevo/eventstore';
-import { applyPolicyHistory, diffPolicies, type CampaignPolicyHistory, type PolicyHistoryState } from '@aevo/policy-engine';
+import { applyPolicyHistory, diffPolicies, emptyPolicyHistory, own, type CampaignPolicyHistory, type PolicyHistoryState } from '@aevo/policy-engine';
 import { UsageError } from './campaign-commands';
 
 /** The campaign's policy history (revision 0 from CampaignStarted, then every PolicyRevised), from the store. */
 export async function policyHistory(store: EventStore, campaignId: string): Promise<CampaignPolicyHistory> {
   const events = await store.readAll({ campaignId, types: ['CampaignStarted', 'PolicyRevised', 'ConstitutionViolationRefused'] });
-  let s: PolicyHistoryState = {};
+  let s: PolicyHistoryState = emptyPolicyHistory();
   for (const e of events) s = applyPolicyHistory(s, e);
-  const h = s[campaignId];
+  const h = own(s, campaignId);
   if (!h || h.revisions.length === 0) throw new UsageError(`<campaign>: no campaign "${campaignId}" in the store`);
   return h;
 }
