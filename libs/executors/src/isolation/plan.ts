@@ -47,9 +47,11 @@ const coverCache = new Map<string, string[]>();
  * symlink below it is pinned, otherwise its pinned children one by one. Symlinks listed on their own are left out
  * (the sandbox, itself mounted read-only, holds the same link text, which verification checks).
  */
-export function pinnedCover(snapshotDir: string, loaded: LoadedSubstrate = loadSubstrate(snapshotDir)): string[] {
+export function pinnedCover(snapshotDir: string, given?: LoadedSubstrate): string[] {
   const hit = coverCache.get(snapshotDir);
   if (hit) return hit;
+  // Loaded only on a miss: parsing and walking a snapshot is most of a launch's planning cost.
+  const loaded = given ?? loadSubstrate(snapshotDir);
   const editable = new Set(loaded.editableFiles);
   const children = new Map<string, { path: string; type: string }[]>();
   for (const e of loaded.entries) {
