@@ -77,6 +77,7 @@ describe('orchestrator round lifecycle (two replicas, real store and JetStream)'
     names = createTestNatsNames();
     store = await PostgresEventStore.open({ connectionString: db.url, schema: db.schema });
     substrateDir = writeSubstrateFixture(fs.mkdtempSync(path.join(os.tmpdir(), 'aevo-orch-life-')));
+    process.env.AEVO_SUBSTRATE_ROOTS = substrateDir;
     replicas = [await startReplica(), await startReplica()];
     client = await CommandClient.connect({ natsUrl: names.url, subjectPrefix: names.subjectPrefix, timeoutMs: 30_000 });
     // The leaderboard's and dispatch's command subjects, answered the way those services answer.
@@ -110,6 +111,7 @@ describe('orchestrator round lifecycle (two replicas, real store and JetStream)'
   afterAll(async () => {
     process.env.AEVO_ORCHESTRATOR_TICK_MS = savedTick;
     delete process.env.AEVO_ORCHESTRATOR_UNSEAL_RETRY_MS;
+    delete process.env.AEVO_SUBSTRATE_ROOTS;
     await client?.close();
     for (const r of replicas) await r.app.close();
     await nc?.close();

@@ -44,6 +44,8 @@ describe('orchestrator replicas against PostgreSQL and nats-server', () => {
     names = createTestNatsNames();
     store = await PostgresEventStore.open({ connectionString: db.url, schema: db.schema });
     substrateDir = writeSubstrateFixture(fs.mkdtempSync(path.join(os.tmpdir(), 'aevo-orch-substrate-')));
+    // The fixture substrate is the only one StartCampaign may read (constitutions: the repository's default root).
+    process.env.AEVO_SUBSTRATE_ROOTS = substrateDir;
     // Two replicas, each with its own store connection pool, in one queue group.
     for (let i = 0; i < 2; i++) {
       const replica = await createServiceApp(AppModule, {
@@ -63,6 +65,7 @@ describe('orchestrator replicas against PostgreSQL and nats-server', () => {
   });
 
   afterAll(async () => {
+    delete process.env.AEVO_SUBSTRATE_ROOTS;
     await client?.close();
     for (const r of replicas) await r.app.close();
     await store?.close();

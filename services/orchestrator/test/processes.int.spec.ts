@@ -35,6 +35,7 @@ describe('orchestrator processes', () => {
       AEVO_STREAM: names.stream,
       AEVO_DATABASE_URL: db.url,
       AEVO_DB_SCHEMA: db.schema,
+      AEVO_SUBSTRATE_ROOTS: substrateDir,
     };
     for (let i = 0; i < 2; i++) {
       const child = spawn(process.execPath, [MAIN], { env, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -2,9 +2,10 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { createHash } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
 import { CampaignConfig, DomainError } from '@aevo/contracts';
 import { writeSubstrateFixture } from '@aevo/substrate-kit';
-import { FileCampaignInputs, DEPLOY_ROOT, readConstitution, readRecipe } from './campaign-inputs';
+import { FileCampaignInputs, DEPLOY_ROOT, MAX_INPUT_FILE_BYTES, inputRootsFromEnv, readConstitution, readRecipe, withTimeout } from './campaign-inputs';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'aevo-inputs-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -71,5 +72,115 @@ describe('campaign inputs', () => {
       code: 'INVALID_CAMPAIGN_INPUTS',
       issues: [expect.objectContaining({ path: 'payload.constitutionPath' }), expect.objectContaining({ path: 'payload.substratePath' })],
     });
+  });
+});
+
+describe('campaign inputs are read only under the configured roots', () => {
+  const root = path.join(tmp, 'roots');
+  const constitutions = path.join(root, 'constitutions');
+  const substrates = path.join(root, 'substrates');
+  const outside = path.join(tmp, 'outside');
+  let loader: FileCampaignInputs;
+  const base = () =>
+    CampaignConfig.parse({
+      campaignId: 'c1',
+      substratePath: 'sim',
+      constitutionPath: 'default.yaml',
+      rounds: 1,
+      workersPerRound: 1,
+      axes: ['learning-rate'],
+      seed: 0,
+      budgets: { gpuSeconds: 1, llmTokens: 0, submissionsPerRound: 1 },
+    });
+  const refusalOf = async (over: Partial<CampaignConfig>) => {
+    try {
+      await loader.load({ ...base(), ...over });
+    } catch (err) {
+      if (err instanceof DomainError) return { code: err.code, message: err.message, issues: err.issues };
+      throw err;
+    }
+    throw new Error('expected a refusal');
+  };
+  // A YAML-parsable secret outside the roots: its keys and values must never come back.
+  const secret = 'shadowroot: "$6$SECRETHASH"\nanothersecretkey: 1\n';
+
+  beforeAll(() => {
+    fs.mkdirSync(constitutions, { recursive: true });
+    fs.mkdirSync(outside, { recursive: true });
+    fs.copyFileSync(path.join(DEPLOY_ROOT, 'constitutions/default.yaml'), path.join(constitutions, 'default.yaml'));
+    writeSubstrateFixture(path.join(substrates, 'sim'));
+    fs.writeFileSync(path.join(outside, 'shadow.yaml'), secret);
+    fs.writeFileSync(path.join(constitutions, 'keys.yaml'), secret);
+    fs.symlinkSync(path.join(outside, 'shadow.yaml'), path.join(constitutions, 'link.yaml'));
+    fs.symlinkSync(outside, path.join(substrates, 'escape'));
+    execFileSync('mkfifo', [path.join(constitutions, 'fifo.yaml')]);
+    // Sparse: over the cap without writing it.
+    fs.closeSync(fs.openSync(path.join(constitutions, 'huge.yaml'), 'w'));
+    fs.truncateSync(path.join(constitutions, 'huge.yaml'), MAX_INPUT_FILE_BYTES + 1);
+    loader = new FileCampaignInputs({ bases: [root], constitutionRoots: [constitutions], substrateRoots: [substrates] });
+  });
+
+  it('loads the inputs under the roots', async () => {
+    const inputs = await loader.load(base());
+    expect(inputs.constitution.rules.leaderboardAuthoritative).toBe(true);
+    await expect(loader.load({ ...base(), constitutionPath: path.join(constitutions, 'default.yaml'), substratePath: path.join(substrates, 'sim') })).resolves.toEqual(inputs);
+  });
+
+  it('answers the same for an existing and a missing file outside the roots, without echoing content', async () => {
+    const paths = [path.join(outside, 'shadow.yaml'), path.join(outside, 'missing.yaml'), '/etc/shadow', '/etc/passwd', '/nonexistent', '../outside/shadow.yaml', 'constitutions/../../outside/shadow.yaml'];
+    const answers = await Promise.all(paths.map((p) => refusalOf({ constitutionPath: p })));
+    for (const a of answers) {
+      expect(a).toEqual(answers[0]);
+      expect(JSON.stringify(a)).not.toMatch(/shadowroot|SECRETHASH|anothersecretkey|root:/);
+    }
+    expect(answers[0]).toMatchObject({ code: 'INVALID_CAMPAIGN_INPUTS', issues: [{ path: 'payload.constitutionPath', message: expect.stringMatching(/configured constitution roots/) }] });
+    const substrateAnswers = await Promise.all([path.join(outside), '/etc', '/nonexistent', '../outside'].map((p) => refusalOf({ substratePath: p })));
+    for (const a of substrateAnswers) expect(a).toEqual(substrateAnswers[0]);
+    expect(substrateAnswers[0].issues).toEqual([{ path: 'payload.substratePath', message: expect.stringMatching(/configured substrate roots/) }]);
+  });
+
+  it('treats a symlink out of the roots as absent', async () => {
+    expect((await refusalOf({ constitutionPath: 'link.yaml' })).issues).toEqual([{ path: 'payload.constitutionPath', message: expect.stringMatching(/no such file/) }]);
+    expect((await refusalOf({ substratePath: 'escape' })).issues).toEqual([{ path: 'payload.substratePath', message: expect.stringMatching(/no such directory/) }]);
+  });
+
+  it('refuses a FIFO, a device and a huge file without blocking or reading them', async () => {
+    expect((await refusalOf({ constitutionPath: 'fifo.yaml' })).issues).toEqual([{ path: 'payload.constitutionPath', message: 'the file is not a regular file' }]);
+    expect((await refusalOf({ constitutionPath: 'huge.yaml' })).issues).toEqual([{ path: 'payload.constitutionPath', message: `the file is larger than ${MAX_INPUT_FILE_BYTES} bytes` }]);
+    const dev = new FileCampaignInputs({ bases: ['/dev'], constitutionRoots: ['/dev'], substrateRoots: [substrates] });
+    for (const p of ['/dev/zero', 'null', '/dev/stdin']) {
+      await expect(dev.load({ ...base(), constitutionPath: p })).rejects.toMatchObject({ issues: [{ path: 'payload.constitutionPath', message: expect.stringMatching(/not a regular file|no such file|symbolic link/) }] });
+    }
+    // A FIFO as a substrate's manifest.
+    const sub = writeSubstrateFixture(path.join(substrates, 'fifo-sub'));
+    fs.rmSync(path.join(sub, 'substrate.yaml'));
+    execFileSync('mkfifo', [path.join(sub, 'substrate.yaml')]);
+    expect((await refusalOf({ substratePath: 'fifo-sub' })).issues).toEqual([{ path: 'payload.substratePath', message: 'substrate.yaml is not a regular file' }]);
+  });
+
+  it('names no key or value of an invalid YAML file under the roots', async () => {
+    const a = await refusalOf({ constitutionPath: 'keys.yaml' });
+    expect(a.code).toBe('INVALID_CAMPAIGN_INPUTS');
+    expect(a.issues.every((i) => i.path === 'payload.constitutionPath')).toBe(true);
+    expect(JSON.stringify(a)).not.toMatch(/shadowroot|SECRETHASH|anothersecretkey/);
+    fs.writeFileSync(path.join(constitutions, 'broken.yaml'), 'secretword: [1, 2\n');
+    expect(JSON.stringify(await refusalOf({ constitutionPath: 'broken.yaml' }))).not.toMatch(/secretword/);
+  });
+
+  it('gives up on a read that outlasts the timeout', async () => {
+    // A regular file cannot be made slow here: the timeout is checked on a read that never ends.
+    await expect(withTimeout(new Promise(() => undefined), 10, () => new DomainError('INPUT_READ_TIMEOUT', 'slow', []))).rejects.toMatchObject({ code: 'INPUT_READ_TIMEOUT' });
+    await expect(withTimeout(Promise.resolve(1), 60_000, () => new Error('unused'))).resolves.toBe(1);
+  });
+
+  it('takes the roots from the environment: AEVO_*_ROOTS replace the defaults', () => {
+    const d = inputRootsFromEnv({}, '/srv');
+    expect(d.constitutionRoots).toEqual([path.join(DEPLOY_ROOT, 'constitutions')]);
+    expect(d.substrateRoots).toEqual([path.resolve(DEPLOY_ROOT, '..', 'substrate')]);
+    const legacy = inputRootsFromEnv({ AEVO_CONSTITUTIONS_ROOT: 'c', AEVO_SUBSTRATE_ROOT: 's' }, '/srv');
+    expect(legacy.constitutionRoots).toContain('/srv/c');
+    expect(legacy.substrateRoots).toContain('/srv/s');
+    const set = inputRootsFromEnv({ AEVO_CONSTITUTION_ROOTS: `/a${path.delimiter}b`, AEVO_SUBSTRATE_ROOTS: '/x' }, '/srv');
+    expect(set).toMatchObject({ constitutionRoots: ['/a', '/srv/b'], substrateRoots: ['/x'] });
   });
 });
