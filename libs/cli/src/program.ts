@@ -1,6 +1,6 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { AbortCampaign, Axis, PauseCampaign, ResumeCampaign, StartCampaign, StartRound, type CommandReply } from '@aevo/contracts';
-import type { EventStore, StoredEvent } from '@aevo/eventstore';
+import { compareJetStreamCopy, type EventStore, type StoredEvent } from '@aevo/eventstore';
 import { replayDetailed, defaultRegistry, type ReplayReport } from '@aevo/projections';
 import {
   ARGUMENT_NAMES,
@@ -18,7 +18,8 @@ import {
 } from './campaign-commands';
 import { emptyView, renderView } from './campaign-view';
 import { diffPolicy, policyHistory, showPolicy } from './policy-commands';
-import { checkRecordedHashes } from './recorded-hashes';
+import { checkManifestClaims } from './manifest-claims';
+import { checkRecordedHashes, type RecordedHashReport } from './recorded-hashes';
 import { SERVICE_NAMES } from './stack';
 import { down, up } from './up';
 
@@ -52,7 +53,55 @@ function describeReport(r: ReplayReport, io: CliIo, json: boolean): void {
   for (const p of r.projections) io.out(`${p.name.padEnd(width)}  ${p.hash}  ${String(p.events).padStart(8)} event(s)${p.deterministic ? '' : '  (operational)'}`);
 }
 
-async function auditReplay(io: CliIo, opts: { verify?: boolean; json?: boolean; projection?: string[]; recorded?: boolean }): Promise<number> {
+interface AuditOptions {
+  verify?: boolean;
+  json?: boolean;
+  projection?: string[];
+  recorded?: boolean;
+  /** Compare the JetStream copy too: true → AEVO_STREAM (default AEVO_EVENTS), or a stream name. */
+  jetstream?: boolean | string;
+}
+
+/**
+ * The log's own integrity, checked before any projection folds it (a tampered event may crash a fold): the hash
+ * chain, the claims that cite other services' facts, and optionally the JetStream copy. Prints one line per
+ * finding on stderr and returns how many there were.
+ */
+async function verifyLog(io: CliIo, store: EventStore, head: number, opts: AuditOptions): Promise<number> {
+  let failed = 0;
+  if (store.verifyChain) {
+    const chain = await store.verifyChain({ toPosition: head });
+    for (const f of chain.findings) io.err(`MISMATCH chain: ${f.reason}`);
+    failed += chain.findings.length;
+    const retro = chain.retroactiveThrough > 0 ? ` (positions 1..${chain.retroactiveThrough} chained retroactively by the migration at ${chain.chainedAt})` : '';
+    if (chain.findings.length > 0) io.err(`hash chain broken: first at position ${chain.findings[0].position}, ${chain.findings.length} finding(s) in positions 1..${head}${retro}`);
+    else io.out(`verified: hash chain over positions 1..${head}${retro}`);
+  } else io.out('skipped: this store keeps no hash chain');
+
+  const events: StoredEvent[] = [];
+  for (let from = 0; from < head; ) {
+    const page = await store.readAll({ fromPosition: from, limit: 5000 });
+    if (page.length === 0) break;
+    for (const e of page) if (e.position <= head) events.push(e);
+    from = page[page.length - 1].position;
+  }
+  const claims = checkManifestClaims(events);
+  for (const sk of claims.skipped) io.out(`skipped: ${sk}`);
+  for (const f of claims.findings) io.err(`MISMATCH ${f.campaignId}: ${f.reason}`);
+  failed += claims.findings.length;
+  if (claims.findings.length === 0) io.out(`verified: ${claims.checked} claim(s) of manifests, selections and leaderboard events match the facts they cite`);
+
+  if (opts.jetstream) {
+    const stream = typeof opts.jetstream === 'string' ? opts.jetstream : (io.env.AEVO_STREAM ?? 'AEVO_EVENTS');
+    const copy = await compareJetStreamCopy(store, { natsUrl: io.env.AEVO_NATS_URL ?? 'nats://127.0.0.1:4222', stream, upTo: head });
+    for (const f of copy.findings) io.err(`MISMATCH jetstream: ${f.reason}`);
+    failed += copy.findings.length;
+    if (copy.findings.length === 0) io.out(`verified: JetStream stream ${stream} holds positions 1..${head} with the store's ids and content hashes`);
+  }
+  return failed;
+}
+
+async function auditReplay(io: CliIo, opts: AuditOptions): Promise<number> {
   let registry = defaultRegistry();
   if (opts.projection && opts.projection.length > 0) {
     try {
@@ -63,7 +112,21 @@ async function auditReplay(io: CliIo, opts: { verify?: boolean; json?: boolean; 
   }
   const store = await io.openStore(io.env);
   try {
-    const first = await replayDetailed(store, { registry });
+    const head = await store.headPosition();
+    const logFindings = opts.verify ? await verifyLog(io, store, head, opts) : 0;
+    const fail = (why: string) => {
+      io.err(`verification failed: ${why}`);
+      return EXIT.mismatch;
+    };
+    let first: ReplayReport;
+    try {
+      first = await replayDetailed(store, { registry, toPosition: head });
+    } catch (err) {
+      // A fold that chokes on a tampered event: the findings above already say where.
+      if (logFindings === 0) throw err;
+      io.err(`MISMATCH replay: ${(err as Error).message}`);
+      return fail(`${logFindings + 1} finding(s)`);
+    }
     describeReport(first, io, opts.json === true);
     if (!opts.verify) return EXIT.ok;
     // Replay the same prefix of the log again and compare every hash.
@@ -75,21 +138,20 @@ async function auditReplay(io: CliIo, opts: { verify?: boolean; json?: boolean; 
         const again = second.projections.find((p) => p.name === m.name);
         io.err(`MISMATCH ${m.name}: ${m.hash} then ${again?.hash ?? '(missing)'}`);
       }
-      io.err(`verification failed: ${mismatches.length} projection(s) differ between two replays of positions 1..${first.upTo}`);
-      return EXIT.mismatch;
+      return fail(`${mismatches.length} projection(s) differ between two replays of positions 1..${first.upTo}${logFindings > 0 ? `, and ${logFindings} finding(s) in the log` : ''}`);
     }
     io.out(`verified: two replays of positions 1..${first.upTo} agree on all ${first.projections.length} projection hashes`);
-    if (opts.recorded === false) return EXIT.ok;
-    // Then what the log itself recorded: evidence, policy and constitution hashes, recomputed.
-    const report = await checkRecordedHashes(store, first.upTo, io.env);
-    for (const sk of report.skipped) io.out(`skipped: ${sk}`);
-    const bad = report.checks.filter((c) => !c.ok);
-    for (const b of bad) io.err(`MISMATCH ${b.campaignId}: ${b.what}: ${b.detail}`);
-    if (bad.length > 0) {
-      io.err(`verification failed: ${bad.length} of ${report.checks.length} recorded hash(es) differ`);
-      return EXIT.mismatch;
+    let bad: RecordedHashReport['checks'] = [];
+    if (opts.recorded !== false) {
+      // Then what the log itself recorded: evidence, policy and constitution hashes, recomputed.
+      const report = await checkRecordedHashes(store, first.upTo, io.env);
+      for (const sk of report.skipped) io.out(`skipped: ${sk}`);
+      bad = report.checks.filter((c) => !c.ok);
+      for (const b of bad) io.err(`MISMATCH ${b.campaignId}: ${b.what}: ${b.detail}`);
+      if (bad.length === 0) io.out(`verified: ${report.checks.length} hash(es) recorded in events (evidence, policies, constitution) recomputed and equal`);
+      else if (logFindings === 0) return fail(`${bad.length} of ${report.checks.length} recorded hash(es) differ`);
     }
-    io.out(`verified: ${report.checks.length} hash(es) recorded in events (evidence, policies, constitution) recomputed and equal`);
+    if (logFindings + bad.length > 0) return fail(`${logFindings + bad.length} finding(s) in positions 1..${head}`);
     return EXIT.ok;
   } finally {
     await store.close();
@@ -176,7 +238,11 @@ export function buildProgram(io: CliIo, result: { code: number }): Command {
   audit
     .command('replay')
     .description('rebuild every projection from position 0 and print a content hash per projection')
-    .option('--verify', 'replay twice and compare the hashes, then recompute the hashes recorded in events; exit 1 on a mismatch')
+    .option(
+      '--verify',
+      "recompute the log's hash chain, check manifest, selection and leaderboard claims against the facts they cite, replay twice and compare the hashes, then recompute the hashes recorded in events; exit 1 on any mismatch (one line per finding)",
+    )
+    .option('--jetstream [stream]', 'with --verify: also compare the JetStream copy (count, ids, content hashes; default stream $AEVO_STREAM or AEVO_EVENTS at $AEVO_NATS_URL)')
     .option('--no-recorded', 'with --verify: skip the recomputation of hashes recorded in events')
     .option('--json', 'print one JSON document')
     .addOption(new Option('--projection <names...>', 'only these projections').argParser((v, prev: string[] | undefined) => [...(prev ?? []), ...v.split(',')]))
