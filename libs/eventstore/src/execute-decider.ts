@@ -9,6 +9,12 @@ export interface ExecuteDeciderOptions<C, S, R> {
   command: C;
   /** Idempotency key: a retried commandId returns the first outcome and writes nothing. */
   commandId?: string;
+  /**
+   * What the commandId is bound to (a hash of the command's name and body, e.g. @aevo/messaging's
+   * commandFingerprint): recorded with the outcome; the same commandId with another fingerprint is refused with
+   * IDEMPOTENCY_CONFLICT instead of answering the first command's outcome.
+   */
+  fingerprint?: string;
   /** Re-reads and re-decides this many times after a ConcurrencyError (default 3), then rethrows it. */
   maxRetries?: number;
   /** What to answer the caller (recorded with the commandId so a retry gets the same answer); default null. */
@@ -47,7 +53,7 @@ export async function executeDecider<C, S, R = null>(opts: ExecuteDeciderOptions
     throw new DomainError('INVALID_ARGUMENT', `maxRetries: expected an integer >= 0, got ${String(maxRetries)}`, [{ path: 'maxRetries', message: 'expected an integer >= 0' }]);
   // A retry of a command that already succeeded must get the first answer, not a refusal decided on the newer state.
   const recorded = await previousOutcome(store, commandId);
-  if (recorded) return duplicateOutcome(opts, recorded, 1);
+  if (recorded) return duplicateOutcome(opts, checkFingerprint(commandId, recorded, opts.fingerprint), 1);
   for (let attempt = 1; ; attempt++) {
     const history = await store.readStream(streamId);
     const version = history.length === 0 ? 0 : history[history.length - 1].streamVersion;
@@ -58,19 +64,19 @@ export async function executeDecider<C, S, R = null>(opts: ExecuteDeciderOptions
     } catch (err) {
       // The first execution may have committed between the check above and this read.
       const late = await previousOutcome(store, commandId);
-      if (late) return duplicateOutcome(opts, late, attempt);
+      if (late) return duplicateOutcome(opts, checkFingerprint(commandId, late, opts.fingerprint), attempt);
       throw err;
     }
     const after = decided.reduce((s, e) => decider.evolve(s, e), state);
     const result = (opts.result ? opts.result({ events: decided, state: after, version: version + decided.length }) : null) as R;
     let append: AppendResult;
     try {
-      append = await store.append(streamId, version, decided, { commandId, commandResult: commandId !== undefined ? { value: result } : undefined });
+      append = await store.append(streamId, version, decided, { commandId, commandResult: commandId !== undefined ? recordedResult(result, opts.fingerprint) : undefined });
     } catch (err) {
       if (err instanceof ConcurrencyError && attempt <= maxRetries) continue;
       throw err;
     }
-    if (append.duplicate) return duplicateOutcome(opts, append, attempt);
+    if (append.duplicate) return duplicateOutcome(opts, checkFingerprint(commandId, append, opts.fingerprint), attempt);
     const stored = await storedEvents(store, streamId, append.positions, version);
     return { events: stored, state: after, result, append, duplicate: false, attempts: attempt };
   }
@@ -94,4 +100,30 @@ async function storedEvents(store: EventStore, streamId: string, positions: numb
   if (positions.length === 0) return [];
   const wanted = new Set(positions);
   return (await store.readStream(streamId, versionBefore + 1)).filter((e) => wanted.has(e.position));
+}
+
+/** What is recorded with a commandId: the answer, and the fingerprint the id is bound to (when there is one). */
+export function recordedResult<R>(value: R, fingerprint: string | undefined): { value: R; fingerprint?: string } {
+  return fingerprint === undefined ? { value } : { value, fingerprint };
+}
+
+export class IdempotencyConflictError extends DomainError {
+  constructor(commandId: string) {
+    super('IDEMPOTENCY_CONFLICT', `command id ${commandId} was already used for another command or body; nothing was applied`, [
+      { path: 'commandId', message: 'already used with another command name or body: a retry must resend the same command, a new command needs a new id' },
+    ]);
+    this.name = 'IdempotencyConflictError';
+  }
+}
+
+/**
+ * A recorded outcome answers a retry only when it was recorded for the same fingerprint. Without a fingerprint of
+ * its own the caller is an internal, deterministic key and is not checked; a fingerprinted command meeting an
+ * outcome recorded without one (another kind of writer used that id) is a conflict too.
+ */
+export function checkFingerprint(commandId: string | undefined, outcome: AppendResult, fingerprint: string | undefined): AppendResult {
+  if (fingerprint === undefined || commandId === undefined) return outcome;
+  const recorded = outcome.commandResult as { fingerprint?: unknown } | null | undefined;
+  if (recorded === null || typeof recorded !== 'object' || recorded.fingerprint !== fingerprint) throw new IdempotencyConflictError(commandId);
+  return outcome;
 }

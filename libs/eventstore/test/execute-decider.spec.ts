@@ -153,4 +153,38 @@ describe('executeDecider', () => {
       await Promise.all(others.map((o) => o.close()));
     }
   });
+
+  it('binds a commandId to its fingerprint: the exact retry is a duplicate, another body or stream is IDEMPOTENCY_CONFLICT and writes nothing', async () => {
+    const streamId = newStream();
+    const other = newStream();
+    const commandId = `cmd-${randomSuffix()}`;
+    const run = (opts: { streamId?: string; fingerprint?: string; reason?: string; store?: EventStore }) =>
+      executeDecider({
+        store: opts.store ?? store,
+        streamId: opts.streamId ?? streamId,
+        decider: pauseSwitch(campaignId, opts.streamId ?? streamId),
+        command: { kind: 'pause', reason: opts.reason ?? 'first' },
+        commandId,
+        fingerprint: opts.fingerprint ?? 'f-1',
+        result: ({ version }) => ({ version }),
+      });
+    const first = await run({});
+    expect(first).toMatchObject({ duplicate: false, result: { version: 1 } });
+    const head = await store.headPosition();
+    await expect(run({})).resolves.toMatchObject({ duplicate: true, result: { version: 1 } });
+    await expect(run({ fingerprint: 'f-2', reason: 'another body' })).rejects.toMatchObject({ code: 'IDEMPOTENCY_CONFLICT', issues: [{ path: 'commandId' }] });
+    await expect(run({ fingerprint: 'f-3', streamId: other })).rejects.toMatchObject({ code: 'IDEMPOTENCY_CONFLICT' });
+    // Also when the conflict is only found by the append itself (a racing first execution committed in between).
+    const noLookup = Object.create(store) as EventStore;
+    (noLookup as { commandOutcome?: unknown }).commandOutcome = undefined;
+    await expect(run({ fingerprint: 'f-4', streamId: other, store: noLookup })).rejects.toMatchObject({ code: 'IDEMPOTENCY_CONFLICT' });
+    expect(await store.headPosition()).toBe(head);
+    expect(await store.streamVersion(other)).toBe(0);
+    // An id recorded without a fingerprint (an internal writer's) is not a fingerprinted command's to reuse.
+    const internal = `internal-${randomSuffix()}`;
+    await executeDecider({ store, streamId: other, decider: pauseSwitch(campaignId, other), command: { kind: 'pause', reason: 'internal' }, commandId: internal });
+    await expect(
+      executeDecider({ store, streamId: other, decider: pauseSwitch(campaignId, other), command: { kind: 'resume' }, commandId: internal, fingerprint: 'f-1' }),
+    ).rejects.toMatchObject({ code: 'IDEMPOTENCY_CONFLICT' });
+  });
 });

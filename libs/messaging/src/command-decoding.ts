@@ -1,4 +1,4 @@
-import { DomainError, parseCommand, type CommandEnvelope, type CommandReply } from '@aevo/contracts';
+import { canonicalJson, DomainError, parseCommand, sha256Hex, type CommandEnvelope, type CommandReply } from '@aevo/contracts';
 
 const COMMAND_RESULT = Symbol.for('aevo.commandResult');
 
@@ -67,4 +67,13 @@ export function decodeCommandRequest(name: string, data: Uint8Array): DecodedCom
   } catch (err) {
     return { ok: false, reply: errorReplyOf(claimedCommandId(raw), err) };
   }
+}
+
+/**
+ * What a commandId is bound to: the command's name and its validated body (defaults applied), hashed. Handlers pass
+ * it with the commandId to the store (executeDecider's `fingerprint`), so that the same id sent with another body,
+ * campaign or command is refused (IDEMPOTENCY_CONFLICT) rather than answered with the first command's outcome.
+ */
+export function commandFingerprint(command: Pick<CommandEnvelope, 'name' | 'payload'>): string {
+  return sha256Hex(canonicalJson({ name: command.name, payload: command.payload }));
 }

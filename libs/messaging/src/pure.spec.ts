@@ -5,7 +5,8 @@ import { missingServerFeatures, serverSupports, parseVersion } from './server-fe
 import { nakDelay } from './backoff';
 import { unavailableDependency } from './unavailable';
 import { decodeEventMessage } from './event-decoding';
-import { commandResult, decodeCommandRequest, errorReplyOf, okReply } from './command-decoding';
+import { commandFingerprint, commandResult, decodeCommandRequest, errorReplyOf, okReply } from './command-decoding';
+import fc from 'fast-check';
 import { DomainError } from '@aevo/contracts';
 
 const enc = (v: unknown) => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v));
@@ -153,5 +154,26 @@ describe('command request decoding and replies', () => {
     expect(okReply('c', { a: 1 })).toEqual({ ok: true, commandId: 'c', duplicate: false, result: { a: 1 } });
     expect(okReply('c', commandResult({ a: 1 }, { duplicate: true }))).toEqual({ ok: true, commandId: 'c', duplicate: true, result: { a: 1 } });
     expect(okReply('c', undefined)).toEqual({ ok: true, commandId: 'c', duplicate: false, result: null });
+  });
+});
+
+describe('command fingerprint', () => {
+  it('binds the name and the body, not the key order or the envelope', () => {
+    const a = commandFingerprint({ name: 'PauseCampaign', payload: { campaignId: 'c1', reason: 'r' } });
+    expect(commandFingerprint({ name: 'PauseCampaign', payload: { reason: 'r', campaignId: 'c1' } })).toBe(a);
+    expect(commandFingerprint({ name: 'AbortCampaign', payload: { campaignId: 'c1', reason: 'r' } })).not.toBe(a);
+    expect(commandFingerprint({ name: 'PauseCampaign', payload: { campaignId: 'c2', reason: 'r' } })).not.toBe(a);
+    expect(commandFingerprint({ name: 'PauseCampaign', payload: { campaignId: 'c1', reason: 'r ' } })).not.toBe(a);
+  });
+
+  it('differs whenever name or body differ (property)', () => {
+    const body = fc.dictionary(fc.string({ maxLength: 8 }), fc.oneof(fc.string({ maxLength: 8 }), fc.integer(), fc.boolean(), fc.constant(null)), { maxKeys: 4 });
+    fc.assert(
+      fc.property(fc.string({ minLength: 1, maxLength: 12 }), body, fc.string({ minLength: 1, maxLength: 12 }), body, (n1, p1, n2, p2) => {
+        const same = n1 === n2 && JSON.stringify(Object.entries(p1).sort()) === JSON.stringify(Object.entries(p2).sort());
+        expect(commandFingerprint({ name: n1, payload: p1 }) === commandFingerprint({ name: n2, payload: p2 })).toBe(same);
+      }),
+      { numRuns: 500 },
+    );
   });
 });

@@ -11,8 +11,8 @@ import {
   type StartCampaign,
   type StartRound,
 } from '@aevo/contracts';
-import { executeDecider, type EventStore } from '@aevo/eventstore';
-import { commandResult, type CommandResult } from '@aevo/messaging';
+import { checkFingerprint, executeDecider, type EventStore } from '@aevo/eventstore';
+import { commandFingerprint, commandResult, type CommandResult } from '@aevo/messaging';
 import {
   CAMPAIGN_EVENT_TYPES,
   campaignStreamId,
@@ -48,6 +48,8 @@ export interface AdvanceResult {
 export interface DecisionMeta {
   /** Idempotency key (commands only): a retried command gets the first answer. */
   commandId?: string;
+  /** What the commandId is bound to (commandFingerprint): the same id with another command or body is refused. */
+  fingerprint?: string;
   causationId: string | null;
   correlationId: string | null;
 }
@@ -76,6 +78,9 @@ export class CampaignService {
 
   async startCampaign(cmd: CommandOf<typeof StartCampaign>): Promise<CommandResult<CampaignStartedResult>> {
     const config = cmd.payload;
+    // A reused id is refused before its (possibly other) files are read.
+    const earlier = this.store.commandOutcome ? await this.store.commandOutcome(cmd.commandId) : null;
+    if (earlier) checkFingerprint(cmd.commandId, earlier, commandFingerprint(cmd));
     const inputs = await this.inputs.load(config);
     return this.execute(config.campaignId, cmd, { type: 'StartCampaign', config, ...inputs }, (events) => {
       const e = events.find((x) => x.type === 'CampaignStarted');
@@ -151,7 +156,8 @@ export class CampaignService {
 
   /** Runs any campaign command: inputs already gathered, events stamped with the command as cause, idempotent by commandId. */
   async execute<R>(campaignId: string, cmd: CommandEnvelope, command: CampaignCommand, result: (events: CampaignEvent[]) => R): Promise<CommandResult<R>> {
-    const outcome = await this.run(campaignId, { commandId: cmd.commandId, causationId: cmd.commandId, correlationId: cmd.correlationId ?? cmd.commandId }, command, result);
+    const meta = { commandId: cmd.commandId, fingerprint: commandFingerprint(cmd), causationId: cmd.commandId, correlationId: cmd.correlationId ?? cmd.commandId };
+    const outcome = await this.run(campaignId, meta, command, result);
     return commandResult(outcome.result, { duplicate: outcome.duplicate });
   }
 
@@ -180,6 +186,7 @@ export class CampaignService {
       decider,
       command,
       commandId: meta.commandId,
+      fingerprint: meta.fingerprint,
       maxRetries: 8,
       result: ({ events }) => result(events as unknown as CampaignEvent[]),
     });
