@@ -5,14 +5,34 @@ import * as path from 'node:path';
 import fc from 'fast-check';
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { CampaignStarted, canonicalJson, DomainError, RoundStarted, sha256Hex, StartCampaign, StartRound, type CommandReply } from '@aevo/contracts';
+import { execFileSync } from 'node:child_process';
+import {
+  AbortCampaign,
+  CampaignStarted,
+  canonicalJson,
+  CommandEnvelope,
+  DomainError,
+  JobId,
+  MAX_CAMPAIGN_ID_LENGTH,
+  PauseCampaign,
+  RoundStarted,
+  sha256Hex,
+  Slug,
+  StartCampaign,
+  StartRound,
+  StreamId,
+  type CommandReply,
+} from '@aevo/contracts';
+import { evaluationIdOf, jobIdOf } from '@aevo/worker-kit';
 import { PostgresEventStore } from '@aevo/eventstore';
 import { CommandClient, createServiceApp, type ServiceApp } from '@aevo/messaging';
 import { writeSubstrateFixture } from '@aevo/substrate-kit';
 import { createTestDb, createTestNatsNames, type TestDb, type TestNatsNames } from '@aevo/testkit';
 import { AppModule } from '../src/app.module';
 import { CampaignService } from '../src/campaign/campaign.service';
-import { DEPLOY_ROOT } from '../src/campaign/campaign-inputs';
+import { DEPLOY_ROOT, MAX_INPUT_FILE_BYTES } from '../src/campaign/campaign-inputs';
+import { cancelCommandId, unsealCommandId } from '../src/campaign/campaign-reactions';
+import { submissionIdOf } from '../src/domain/campaign';
 
 jest.setTimeout(180_000);
 
@@ -21,6 +41,8 @@ describe('orchestrator replicas against PostgreSQL and nats-server', () => {
   let names: TestNatsNames;
   let store: PostgresEventStore;
   let substrateDir: string;
+  let constitutionsDir: string;
+  let outsideDir: string;
   let client: CommandClient;
   const replicas: ServiceApp[] = [];
 
@@ -46,6 +68,15 @@ describe('orchestrator replicas against PostgreSQL and nats-server', () => {
     substrateDir = writeSubstrateFixture(fs.mkdtempSync(path.join(os.tmpdir(), 'aevo-orch-substrate-')));
     // The fixture substrate is the only one StartCampaign may read (constitutions: the repository's default root).
     process.env.AEVO_SUBSTRATE_ROOTS = substrateDir;
+    // A second constitution root holding what an operator should never put there: a FIFO and a huge file.
+    constitutionsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'aevo-orch-constitutions-'));
+    execFileSync('mkfifo', [path.join(constitutionsDir, 'fifo.yaml')]);
+    fs.closeSync(fs.openSync(path.join(constitutionsDir, 'huge.yaml'), 'w'));
+    fs.truncateSync(path.join(constitutionsDir, 'huge.yaml'), MAX_INPUT_FILE_BYTES + 1);
+    process.env.AEVO_CONSTITUTION_ROOTS = [path.join(DEPLOY_ROOT, 'constitutions'), constitutionsDir].join(path.delimiter);
+    outsideDir = fs.mkdtempSync(path.join(os.tmpdir(), 'aevo-orch-outside-'));
+    fs.writeFileSync(path.join(outsideDir, 'secret.yaml'), 'topsecretkey: "hunter2-value"\nname: leaked\n');
+    execFileSync('mkfifo', [path.join(outsideDir, 'fifo.yaml')]);
     // Two replicas, each with its own store connection pool, in one queue group.
     for (let i = 0; i < 2; i++) {
       const replica = await createServiceApp(AppModule, {
@@ -66,6 +97,8 @@ describe('orchestrator replicas against PostgreSQL and nats-server', () => {
 
   afterAll(async () => {
     delete process.env.AEVO_SUBSTRATE_ROOTS;
+    delete process.env.AEVO_CONSTITUTION_ROOTS;
+    for (const d of [constitutionsDir, outsideDir]) if (d) fs.rmSync(d, { recursive: true, force: true });
     await client?.close();
     for (const r of replicas) await r.app.close();
     await store?.close();
@@ -154,6 +187,8 @@ describe('orchestrator replicas against PostgreSQL and nats-server', () => {
       mutate(validRound, ['commandId', 'name', 'payload', 'payload.campaignId', 'payload.round'], fc.constant(undefined)),
       mutate(validCampaign, ['payload.campaignId', 'payload.rounds', 'payload.workersPerRound', 'payload.axes', 'payload.seed', 'payload.budgets', 'payload.budgets.submissionsPerRound'], badValue),
       mutate(validCampaign, ['commandId', 'payload.substratePath', 'payload.rounds', 'payload.budgets'], fc.constant(undefined)),
+      // Valid Slugs, too long for the ids derived from them.
+      mutate(validCampaign, ['payload.campaignId'], fc.integer({ min: MAX_CAMPAIGN_ID_LENGTH + 1, max: 120 }).map((n) => 'c'.repeat(n))),
       mutate(validRound, ['surplus', 'payload.surplus'], fc.jsonValue({ maxDepth: 2 })),
       mutate(validCampaign, ['surplus', 'payload.surplus', 'payload.budgets.surplus'], fc.jsonValue({ maxDepth: 2 })),
     );
@@ -208,5 +243,87 @@ describe('orchestrator replicas against PostgreSQL and nats-server', () => {
     expect(await store.headPosition()).toBe(head);
     const after = await client.send(StartCampaign, campaignPayload('camp-after-fuzz'));
     expect(after.ok).toBe(true);
+  });
+
+  it('refuses input paths outside the roots with one answer that echoes nothing, and FIFOs, devices and huge files by name, writing nothing', async () => {
+    const head = await store.headPosition();
+    const strip = (r: CommandReply) => (r.ok ? r : { ...r, commandId: null });
+    const outside = [
+      path.join(outsideDir, 'secret.yaml'),
+      path.join(outsideDir, 'missing.yaml'),
+      path.join(outsideDir, 'fifo.yaml'),
+      '/etc/shadow',
+      '/etc/passwd',
+      '/dev/zero',
+      '/proc/self/environ',
+      '../../../../../../etc/passwd',
+      'constitutions/../../../../../../etc/hostname',
+    ];
+    const replies = await Promise.all(outside.map((p) => client.send(StartCampaign, { ...campaignPayload('camp-hostile'), constitutionPath: p })));
+    for (const r of replies) {
+      expect(strip(r)).toEqual(strip(replies[0]));
+      expect(JSON.stringify(r)).not.toMatch(/topsecretkey|hunter2|leaked|root:/);
+    }
+    expect(replies[0]).toMatchObject({ ok: false, error: { code: 'INVALID_CAMPAIGN_INPUTS', issues: [{ path: 'payload.constitutionPath' }] } });
+    const substrates = await Promise.all(['/etc', outsideDir, '/nonexistent', '/dev'].map((p) => client.send(StartCampaign, { ...campaignPayload('camp-hostile'), substratePath: p })));
+    for (const r of substrates) expect(strip(r)).toEqual(strip(substrates[0]));
+    expect(substrates[0]).toMatchObject({ ok: false, error: { issues: [{ path: 'payload.substratePath' }] } });
+    // Inside a root: named, never read.
+    const fifo = await client.send(StartCampaign, { ...campaignPayload('camp-hostile'), constitutionPath: path.join(constitutionsDir, 'fifo.yaml') });
+    expect(fifo).toMatchObject({ ok: false, error: { code: 'INVALID_CAMPAIGN_INPUTS', issues: [{ path: 'payload.constitutionPath', message: 'the file is not a regular file' }] } });
+    const huge = await client.send(StartCampaign, { ...campaignPayload('camp-hostile'), constitutionPath: 'huge.yaml' });
+    expect(huge).toMatchObject({ ok: false, error: { issues: [{ path: 'payload.constitutionPath', message: expect.stringMatching(/larger than/) }] } });
+    expect(await store.headPosition()).toBe(head);
+    // The service is still answering.
+    expect((await client.send(StartCampaign, campaignPayload('camp-after-hostile'))).ok).toBe(true);
+  });
+
+  it('binds a command id to its command and body: reuse with another body, campaign or command is IDEMPOTENCY_CONFLICT, the exact retry a duplicate', async () => {
+    const commandId = 'cmd-idem-bound-0001';
+    const first = await client.send(StartCampaign, campaignPayload('camp-idem'), { commandId });
+    expect(first.ok).toBe(true);
+    const head = await store.headPosition();
+    const conflicts = [
+      await client.send(StartCampaign, { ...campaignPayload('camp-idem'), rounds: 2 }, { commandId }),
+      await client.send(StartCampaign, campaignPayload('camp-idem-other'), { commandId }),
+      await client.send(PauseCampaign, { campaignId: 'camp-idem', reason: 'reused id' }, { commandId }),
+      await client.send(AbortCampaign, { campaignId: 'camp-a', reason: 'reused id' }, { commandId }),
+      await client.send(StartRound, { campaignId: 'camp-idem', round: 1 }, { commandId }),
+    ];
+    for (const r of conflicts) expect(r).toMatchObject({ ok: false, commandId, error: { code: 'IDEMPOTENCY_CONFLICT', issues: [{ path: 'commandId' }] } });
+    expect(await store.headPosition()).toBe(head);
+    expect(await client.send(StartCampaign, campaignPayload('camp-idem'), { commandId })).toEqual({ ...first, duplicate: true });
+    // The same holds for a later command's id.
+    const paused = await client.send(PauseCampaign, { campaignId: 'camp-idem', reason: 'first' }, { commandId: 'cmd-idem-pause-0001' });
+    expect(paused.ok).toBe(true);
+    expect(await client.send(PauseCampaign, { campaignId: 'camp-idem', reason: 'second' }, { commandId: 'cmd-idem-pause-0001' })).toMatchObject({ ok: false, error: { code: 'IDEMPOTENCY_CONFLICT' } });
+    expect(await client.send(PauseCampaign, { campaignId: 'camp-idem', reason: 'first' }, { commandId: 'cmd-idem-pause-0001' })).toEqual({ ...paused, duplicate: true });
+  });
+
+  it('runs a round of the longest allowed campaign id with every derived id valid, and refuses a longer (120-character) id up front', async () => {
+    const longest = `L${'x'.repeat(MAX_CAMPAIGN_ID_LENGTH - 1)}`;
+    expect((await client.send(StartCampaign, campaignPayload(longest))).ok).toBe(true);
+    const round = await client.send(StartRound, { campaignId: longest, round: 1 });
+    expect(round.ok).toBe(true);
+    const [started] = await eventsOfType(RoundStarted.type, longest);
+    const candidates = (started.data as { candidates: Array<{ candidateId: string }> }).candidates.map((c) => c.candidateId);
+    expect(candidates.length).toBeGreaterThan(0);
+    // The widest a campaign can get: round 1000, candidate 512, worker step 999999, checkpoint 999.
+    const widest = `${longest}-r1000-c512`;
+    for (const cid of [...candidates, widest]) {
+      for (const job of [jobIdOf(cid, 999_999, 'train'), jobIdOf(cid, 999_999, 'prep'), `${evaluationIdOf(cid, 999_999)}-eval-999`, `${submissionIdOf(cid)}-predict`]) {
+        expect({ job, ok: JobId.safeParse(job).success }).toEqual({ job, ok: true });
+        expect(StreamId.safeParse(`job-${job}`).success).toBe(true);
+        expect(CommandEnvelope.shape.commandId.safeParse(cancelCommandId(job)).success).toBe(true);
+      }
+      expect(Slug.safeParse(cid).success).toBe(true);
+      expect(StreamId.safeParse(`evaluation:${longest}:${evaluationIdOf(cid, 999_999)}`).success).toBe(true);
+      expect(StreamId.safeParse(`candidate-${cid}`).success).toBe(true);
+    }
+    expect(CommandEnvelope.shape.commandId.safeParse(unsealCommandId(longest)).success).toBe(true);
+    const head = await store.headPosition();
+    const tooLong = await client.send(StartCampaign, campaignPayload('c'.repeat(120)));
+    expect(tooLong).toMatchObject({ ok: false, error: { code: 'INVALID_COMMAND', issues: [{ path: 'payload.campaignId' }] } });
+    expect(await store.headPosition()).toBe(head);
   });
 });
