@@ -44,7 +44,8 @@ export class ApiController {
   }
 
   private campaign(id: string): CampaignView {
-    const c = this.dashboard.model.campaigns[id];
+    const campaigns = this.dashboard.model.campaigns;
+    const c = Object.prototype.hasOwnProperty.call(campaigns, id) ? campaigns[id] : undefined;
     if (!c) throw new NotFoundException({ code: 'UNKNOWN_CAMPAIGN', message: `no campaign "${id}"`, issues: [{ path: 'campaignId', message: 'not found' }] });
     return c;
   }

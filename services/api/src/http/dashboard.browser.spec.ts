@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import { PostgresEventStore } from '@aevo/eventstore';
 import { sampleCampaignLog } from '@aevo/projections';
-import { createTestDb, type TestDb } from '@aevo/testkit';
+import { createTestDb, eventually, type TestDb } from '@aevo/testkit';
 import { startApi } from '../main';
 
 jest.setTimeout(120_000);
@@ -38,6 +38,10 @@ describe('dashboard in headless Chromium', () => {
     const page = await browser.newPage({ viewport: { width: 1400, height: 1100 } });
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(String(e)));
+    // The API's Content-Security-Policy must admit everything the dashboard does.
+    page.on('console', (m) => {
+      if (m.type() === 'error' && /Content Security Policy/i.test(m.text())) errors.push(m.text());
+    });
     await page.goto(api.url + '/');
     await page.getByTestId('campaigns').getByText('browser-demo').waitFor();
     await page.getByTestId('candidate-row').first().waitFor();
@@ -65,7 +69,8 @@ describe('dashboard in headless Chromium', () => {
     await page.getByTestId('candidate-row').first().waitFor();
     await page.fill('#typeFilter', 'RoundStarted');
     await page.dispatchEvent('#typeFilter', 'change');
-    await page.waitForFunction("document.querySelectorAll('[data-testid=events] tr').length === 4");
+    // Polled from here: the page's CSP forbids eval, which a string waitForFunction predicate needs.
+    await eventually(async () => (await page.locator('[data-testid=events] tr').count()) === 4);
     const types = await page.locator('[data-testid=events] tr td:nth-child(2)').allTextContents();
     expect(types).toEqual(['RoundStarted', 'RoundStarted', 'RoundStarted']);
   });

@@ -79,7 +79,13 @@ export interface DashboardModel {
   lastPosition: number;
 }
 
-export const emptyDashboard = (): DashboardModel => ({ campaigns: {}, lastPosition: 0 });
+/**
+ * Records keyed by ids from the log (campaigns, candidates, jobs, submissions, rounds) have no prototype, so an id
+ * such as "constructor" is an ordinary key and a missing one reads as undefined. They serialise like plain objects.
+ */
+const dict = <V>(): Record<string, V> => Object.create(null) as Record<string, V>;
+
+export const emptyDashboard = (): DashboardModel => ({ campaigns: dict(), lastPosition: 0 });
 
 type AnyEvent = EventEnvelope & { position?: number };
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -141,13 +147,13 @@ export function applyToDashboard(model: DashboardModel, e: AnyEvent): DashboardM
       config: d.config,
       startedAt: e.time,
       constitutionSha256: d.constitutionSha256,
-      rounds: {},
-      candidates: {},
-      jobs: {},
+      rounds: dict(),
+      candidates: dict(),
+      jobs: dict(),
       policies: [{ revision: d.initialPolicy.revision, round: 0, policy: d.initialPolicy, changes: ['initial policy'], proposer: 'orchestrator', evidenceSha256: null }],
       refusals: [],
       violations: [],
-      submissions: {},
+      submissions: dict(),
       result: null,
       eventCount: 0,
       lastPosition: 0,
