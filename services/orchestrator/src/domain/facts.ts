@@ -90,9 +90,12 @@ export const FACT_EVENT_TYPES: readonly string[] = [
   SnapshotDamaged.type,
 ];
 
-export const emptyFacts = (): CampaignFacts => ({ rounds: {}, revisions: {}, revisionOfRound: {}, jobSeconds: {}, tokens: {}, unsealed: null, substrateRejected: null, snapshotLost: null });
+// Keyed by ids from the log (candidates, jobs): no prototype, so an id such as "constructor" is an ordinary key.
+const dict = <V>(): Record<string, V> => Object.create(null) as Record<string, V>;
 
-const roundOf = (f: CampaignFacts, round: number): RoundFacts => (f.rounds[round] ??= { candidates: {}, evidenceSha256: null, bestPublicLb: null });
+export const emptyFacts = (): CampaignFacts => ({ rounds: dict(), revisions: dict(), revisionOfRound: dict(), jobSeconds: dict(), tokens: dict(), unsealed: null, substrateRejected: null, snapshotLost: null });
+
+const roundOf = (f: CampaignFacts, round: number): RoundFacts => (f.rounds[round] ??= { candidates: dict(), evidenceSha256: null, bestPublicLb: null });
 const candidateOf = (f: CampaignFacts, round: number, candidateId: string): CandidateFacts =>
   (roundOf(f, round).candidates[candidateId] ??= { sandboxPath: null, manifest: null, workerFailed: null, invalidated: null });
 
