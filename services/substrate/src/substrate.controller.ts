@@ -13,7 +13,7 @@ import {
   type EventOf,
   type SandboxVerification,
 } from '@aevo/contracts';
-import { OnCommand, OnEvent } from '@aevo/messaging';
+import { commandFingerprint, commandResult, OnCommand, OnEvent, type CommandResult } from '@aevo/messaging';
 import { SubstrateWorkflow, causeOf } from './app/substrate-workflow';
 
 /** Transport edge: events and the VerifySandbox command are handed to the workflow; a throw naks the message. */
@@ -64,9 +64,14 @@ export class SubstrateController {
   }
 
   @OnCommand(VerifySandbox)
-  async verifySandbox(cmd: CommandOf<typeof VerifySandbox>): Promise<SandboxVerification> {
+  async verifySandbox(cmd: CommandOf<typeof VerifySandbox>): Promise<CommandResult<SandboxVerification>> {
     const p = cmd.payload;
-    // Prefixed: the store's idempotency table is shared by every service.
-    return this.workflow.verify(p.campaignId, p.candidateId, p.checkedAt, p.paths, { commandId: `substrate:VerifySandbox:${cmd.commandId}`, correlationId: cmd.correlationId });
+    // Prefixed: the store's idempotency table is shared by every service; bound to the body like any command.
+    const out = await this.workflow.verifyOutcome(p.campaignId, p.candidateId, p.checkedAt, p.paths, {
+      commandId: `substrate:VerifySandbox:${cmd.commandId}`,
+      fingerprint: commandFingerprint(cmd),
+      correlationId: cmd.correlationId,
+    });
+    return commandResult(out.result, { duplicate: out.duplicate });
   }
 }

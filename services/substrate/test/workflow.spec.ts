@@ -128,7 +128,7 @@ describe('SubstrateWorkflow on PostgreSQL', () => {
     await wf.forkRound(c, 1);
     const sb = (id: string) => path.join(tmp, 'home', 'sandboxes', c, id);
     fs.appendFileSync(path.join(sb('r1-c1'), 'recipe.yaml'), 'extra: 1\n'); // allowed
-    // c1: frozen file modified (replaced), c2: symlink to /etc/passwd, c3: symlink into a frozen path, c4: ../ path
+    // c1: frozen file modified (replaced), c2: symlink to /etc/passwd, c3: symlink into a frozen path, c4: asked about a ../ path
     fs.unlinkSync(path.join(sb('r1-c1'), 'harness/metric.py'));
     fs.writeFileSync(path.join(sb('r1-c1'), 'harness/metric.py'), 'def score(a, b): return True\n');
     fs.symlinkSync('/etc/passwd', path.join(sb('r1-c2'), 'pipeline/passwd'));
@@ -139,23 +139,25 @@ describe('SubstrateWorkflow on PostgreSQL', () => {
       wf.verify(c, 'r1-c1', 'before-evaluation'),
       wf.verify(c, 'r1-c2', 'before-evaluation'),
       wf.verify(c, 'r1-c3', 'before-evaluation'),
-      wf.verify(c, 'r1-c4', 'before-evaluation', ['../r1-c0/recipe.yaml']),
     ]);
     expect(results.map((r) => [r.candidateId, r.valid, r.violations.map((v) => v.kind)])).toEqual([
       ['r1-c0', true, []],
       ['r1-c1', false, ['frozen-modified']],
       ['r1-c2', false, ['symlink-escape']],
       ['r1-c3', false, ['symlink-into-frozen']],
-      ['r1-c4', false, ['path-escape']],
     ]);
+    // An escaping path is the asker's bad input, not the candidate's violation: refused, nothing recorded, c4 intact.
+    for (const p of ['../r1-c0/recipe.yaml', '/etc/passwd'])
+      await expect(wf.verify(c, 'r1-c4', 'before-evaluation', [p])).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', issues: [{ path: 'paths.0' }] });
+    expect(await wf.verify(c, 'r1-c4', 'before-evaluation')).toMatchObject({ valid: true, recorded: 0 });
     const violated = await ours(c, 'FrozenPathViolated');
-    expect(violated.map((e) => (e.data as { candidateId: string }).candidateId).sort()).toEqual(['r1-c1', 'r1-c2', 'r1-c3', 'r1-c4']);
+    expect(violated.map((e) => (e.data as { candidateId: string }).candidateId).sort()).toEqual(['r1-c1', 'r1-c2', 'r1-c3']);
 
     // checked again at round close: recorded violations are not repeated, the invalid stays invalid
     await append(manifestSubmitted(c, 1, 'r1-c2'), manifestSubmitted(c, 1, 'r1-c0'));
     expect(await wf.verifyAtRoundClose(c, 'r1-c2')).toMatchObject({ valid: false, recorded: 0 });
     expect(await wf.verifyAtRoundClose(c, 'r1-c0')).toMatchObject({ valid: true, recorded: 0 });
-    expect(await ours(c, 'FrozenPathViolated')).toHaveLength(4);
+    expect(await ours(c, 'FrozenPathViolated')).toHaveLength(3);
     // a later check of an invalidated candidate whose sandbox looks clean still says invalid
     fs.unlinkSync(path.join(sb('r1-c3'), 'pipeline/metric.py'));
     expect(await wf.verify(c, 'r1-c3', 'on-demand')).toMatchObject({ valid: false, violations: [], recorded: 0 });

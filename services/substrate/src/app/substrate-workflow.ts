@@ -5,6 +5,7 @@ import {
   DomainError,
   FrozenPathViolated,
   SandboxCollected,
+  SandboxRelativePath,
   SNAPSHOT_DAMAGE_FILES_MAX,
   SnapshotDamaged,
   SubstrateRejected,
@@ -17,7 +18,7 @@ import {
   type EventEnvelope,
   type SandboxVerification,
 } from '@aevo/contracts';
-import { ConcurrencyError, type EventStore, type StoredEvent } from '@aevo/eventstore';
+import { checkFingerprint, ConcurrencyError, recordedResult, type EventStore, type StoredEvent } from '@aevo/eventstore';
 import { SubstrateInvalid } from '@aevo/substrate-kit';
 import {
   DEFAULT_GC_POLICY,
@@ -131,11 +132,12 @@ export class SubstrateWorkflow {
   async execute<R = null>(
     campaignId: string,
     command: SubstrateCommand,
-    opts: Cause & { commandId?: string; result?: (events: SubstrateEvent[], state: SubstrateState) => R } = {},
+    opts: Cause & { commandId?: string; fingerprint?: string; result?: (events: SubstrateEvent[], state: SubstrateState) => R } = {},
   ): Promise<{ events: SubstrateEvent[]; state: SubstrateState; result: R; duplicate: boolean }> {
     const streamId = substrateStreamId(campaignId);
     if (opts.commandId && this.store.commandOutcome) {
       const earlier = await this.store.commandOutcome(opts.commandId);
+      if (earlier) checkFingerprint(opts.commandId, earlier, opts.fingerprint);
       if (earlier) return { events: [], state: (await this.load(campaignId)).state, result: ((earlier.commandResult as { value?: R })?.value ?? null) as R, duplicate: true };
     }
     for (let attempt = 1; ; attempt++) {
@@ -156,8 +158,9 @@ export class SubstrateWorkflow {
       try {
         const appended = await this.store.append(streamId, version, envelopes, {
           commandId: opts.commandId,
-          commandResult: opts.commandId !== undefined ? { value: result } : undefined,
+          commandResult: opts.commandId !== undefined ? recordedResult(result, opts.fingerprint) : undefined,
         });
+        if (appended.duplicate) checkFingerprint(opts.commandId, appended, opts.fingerprint);
         if (appended.duplicate) return { events: [], state: after, result: ((appended.commandResult as { value?: R })?.value ?? result) as R, duplicate: true };
         return { events: decided, state: after, result, duplicate: false };
       } catch (err) {
@@ -359,8 +362,26 @@ export class SubstrateWorkflow {
     candidateId: string,
     checkedAt: CheckedAt,
     paths: readonly string[] = [],
-    opts: Cause & { commandId?: string } = {},
+    opts: Cause & { commandId?: string; fingerprint?: string } = {},
   ): Promise<SandboxVerification> {
+    return (await this.verifyOutcome(campaignId, candidateId, checkedAt, paths, opts)).result;
+  }
+
+  /** verify, also saying whether the answer is the recorded one of an earlier command with the same id. */
+  async verifyOutcome(
+    campaignId: string,
+    candidateId: string,
+    checkedAt: CheckedAt,
+    paths: readonly string[] = [],
+    opts: Cause & { commandId?: string; fingerprint?: string } = {},
+  ): Promise<{ result: SandboxVerification; duplicate: boolean }> {
+    // A path that leaves the sandbox is the caller's error, refused before anything is checked or recorded: judged
+    // as the candidate's, it would invalidate an intact candidate for good.
+    const bad = paths.flatMap((p, i) => {
+      const parsed = SandboxRelativePath.safeParse(p);
+      return parsed.success ? [] : [{ path: `paths.${i}`, message: parsed.error.issues[0]?.message ?? 'invalid' }];
+    });
+    if (bad.length > 0) throw new DomainError('INVALID_ARGUMENT', `VerifySandbox: ${bad.length} path(s) do not stay inside the sandbox`, bad);
     const { state } = await this.load(campaignId);
     const c = state.candidates[candidateId];
     if (!c)
@@ -394,7 +415,7 @@ export class SubstrateWorkflow {
       },
     );
     if (out.events.length > 0) this.logger.warn(`campaign ${campaignId}: ${candidateId} invalidated: ${violations.map((v) => `${v.kind} ${v.path}`).join(', ')}`);
-    return out.result;
+    return { result: out.result, duplicate: out.duplicate };
   }
 
   /**
