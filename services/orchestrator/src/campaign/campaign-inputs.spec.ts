@@ -3,6 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
+import fc from 'fast-check';
 import { CampaignConfig, DomainError } from '@aevo/contracts';
 import { writeSubstrateFixture } from '@aevo/substrate-kit';
 import { FileCampaignInputs, DEPLOY_ROOT, MAX_INPUT_FILE_BYTES, inputRootsFromEnv, readConstitution, readRecipe, withTimeout } from './campaign-inputs';
@@ -171,6 +172,34 @@ describe('campaign inputs are read only under the configured roots', () => {
     // A regular file cannot be made slow here: the timeout is checked on a read that never ends.
     await expect(withTimeout(new Promise(() => undefined), 10, () => new DomainError('INPUT_READ_TIMEOUT', 'slow', []))).rejects.toMatchObject({ code: 'INPUT_READ_TIMEOUT' });
     await expect(withTimeout(Promise.resolve(1), 60_000, () => new Error('unused'))).resolves.toBe(1);
+  });
+
+  it('never reads outside the roots nor echoes content, for any path built from hostile segments (property)', async () => {
+    const segment = fc.constantFrom('..', '.', '', 'etc', 'shadow', 'passwd', 'dev', 'zero', 'proc', 'self', 'environ', 'outside', 'shadow.yaml', 'roots', 'constitutions', 'default.yaml', 'link.yaml', 'fifo.yaml', 'huge.yaml', 'keys.yaml', tmp.slice(1));
+    const hostilePath = fc.record({ absolute: fc.boolean(), parts: fc.array(segment, { minLength: 1, maxLength: 7 }) }).map(({ absolute, parts }) => `${absolute ? '/' : ''}${parts.join('/')}`);
+    const realConstitutions = fs.realpathSync(constitutions);
+    await fc.assert(
+      fc.asyncProperty(hostilePath, async (p) => {
+        let refusal: { code: string; issues: Array<{ path: string; message: string }> } | null = null;
+        try {
+          await loader.load({ ...base(), constitutionPath: p });
+        } catch (err) {
+          if (!(err instanceof DomainError)) throw err;
+          refusal = { code: err.code, issues: err.issues };
+        }
+        if (refusal === null) {
+          // Loaded: then it was a constitution under the root.
+          const candidates = [root, constitutions].map((b) => path.resolve(b, p)).concat(path.isAbsolute(p) ? [p] : []);
+          expect(candidates.some((c) => fs.existsSync(c) && fs.realpathSync(c).startsWith(`${realConstitutions}/`))).toBe(true);
+          return;
+        }
+        expect(refusal.code).toBe('INVALID_CAMPAIGN_INPUTS');
+        expect(refusal.issues.length).toBeGreaterThan(0);
+        for (const i of refusal.issues) expect(i.path).toBe('payload.constitutionPath');
+        expect(JSON.stringify(refusal)).not.toMatch(/shadowroot|SECRETHASH|anothersecretkey|root:x:/);
+      }),
+      { numRuns: 300 },
+    );
   });
 
   it('takes the roots from the environment: AEVO_*_ROOTS replace the defaults', () => {
