@@ -41,6 +41,10 @@ const RAW_STREAM = `AEVO_BENCH_RAW_${id.toUpperCase()}`;
 const RAW_PREFIX = `b${id}raw.aevo`;
 const DRAIN_STREAM = `AEVO_BENCH_DRAIN_${id.toUpperCase()}`;
 const DRAIN_PREFIX = `b${id}drain.aevo`;
+// Baseline for the hash chain's cost: a store whose append_group is migration 1's (no chain links under the lock).
+const PLAIN_SCHEMA = `aevo_bench_${id}_plain`;
+const PLAIN_STREAM = `AEVO_BENCH_PLAIN_${id.toUpperCase()}`;
+const PLAIN_PREFIX = `b${id}plain.aevo`;
 
 const now = () => Number(process.hrtime.bigint()) / 1e6;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -130,9 +134,9 @@ async function rawInsert(perWriter) {
   return ms;
 }
 
-function spawnRelay(stream = STREAM, prefix = PREFIX) {
+function spawnRelay(stream = STREAM, prefix = PREFIX, schema = SCHEMA) {
   const proc = spawn(process.execPath, [path.join(ROOT, 'libs/eventstore/dist/relay-main.js')], {
-    env: { ...process.env, AEVO_DATABASE_URL: PG_URL, AEVO_DB_SCHEMA: SCHEMA, AEVO_NATS_URL: NATS_URL, AEVO_SUBJECT_PREFIX: prefix, AEVO_STREAM: stream, AEVO_RELAY_POLL_MS: '200' },
+    env: { ...process.env, AEVO_DATABASE_URL: PG_URL, AEVO_DB_SCHEMA: schema, AEVO_NATS_URL: NATS_URL, AEVO_SUBJECT_PREFIX: prefix, AEVO_STREAM: stream, AEVO_RELAY_POLL_MS: '200' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const out = [];
@@ -142,8 +146,8 @@ function spawnRelay(stream = STREAM, prefix = PREFIX) {
   return { proc, out, exited };
 }
 
-async function appendAndRelay(store, jsm, perWriter, expectedTotal) {
-  const relay = spawnRelay();
+async function appendAndRelay(store, jsm, perWriter, expectedTotal, target = { stream: STREAM, prefix: PREFIX, schema: SCHEMA }) {
+  const relay = spawnRelay(target.stream, target.prefix, target.schema);
   const deadline = Date.now() + 60_000;
   while (!relay.out.join('').includes('resuming from JetStream')) {
     if (Date.now() > deadline || relay.proc.exitCode !== null) throw new Error(`relay did not start:\n${relay.out.join('')}`);
@@ -166,7 +170,7 @@ async function appendAndRelay(store, jsm, perWriter, expectedTotal) {
       relay.proc.kill('SIGKILL');
       throw failed;
     }
-    const info = await jsm.streams.info(STREAM);
+    const info = await jsm.streams.info(target.stream);
     if (info.state.messages >= expectedTotal) break;
     // Coarse on purpose: stream info requests compete with the measured work for the same CPUs.
     await sleep(25);
@@ -231,6 +235,12 @@ async function main() {
   const nc = await connect({ servers: NATS_URL, name: 'bench-eventstore' });
   const jsm = await jetstreamManager(nc);
   const store = await es.PostgresEventStore.open({ connectionString: PG_URL, schema: SCHEMA, poolSize: WRITERS + 2 });
+  const plain = await es.PostgresEventStore.open({ connectionString: PG_URL, schema: PLAIN_SCHEMA, poolSize: WRITERS + 2 });
+  // Today's append path minus the chain: migration 1's append_group ignores the content hashes the store sends.
+  await admin.query(es.EVENT_STORE_MIGRATIONS.find((m) => m.version === 1).sql(es.schemaNames(PLAIN_SCHEMA)));
+  const plainTarget = { stream: PLAIN_STREAM, prefix: PLAIN_PREFIX, schema: PLAIN_SCHEMA };
+  let appendedPlain = 0;
+  let hashUs = Infinity;
   try {
     console.log(`nats-server ${nc.info.version}; ${N} events per throughput run; each writer awaits its append before the next`);
     // Warm-up (JIT, connections, file store) so the first measured baseline is not penalised.
@@ -256,14 +266,26 @@ async function main() {
         });
         const jsMs = await rawJetStream(nc, jsm, payloads);
         const insMs = await rawInsert(perWriter);
+        // Chained and unchained in turn (which goes first alternates by round), so both see the same machine load.
+        const runPlain = async () => {
+          const r = await appendAndRelay(plain, jsm, perWriter, appendedPlain + flat.length, plainTarget);
+          appendedPlain += flat.length;
+          return r;
+        };
+        const early = round % 2 === 1 ? await runPlain() : null;
         const { ms, appendMs } = await appendAndRelay(store, jsm, perWriter, appended + flat.length);
         appended += flat.length;
+        const unchained = early ?? (await runPlain());
+        // The part of the chain computed in Node (outside the lock): canonical JSON + sha256 per event.
+        const h0 = now();
+        for (const e of flat) es.eventContentHash(e);
+        hashUs = Math.min(hashUs, ((now() - h0) * 1000) / flat.length);
         const eps = (n, t) => (n / t) * 1000;
-        const row = { writers, batch, bytes, js: eps(flat.length, jsMs), ins: eps(flat.length, insMs), app: eps(flat.length, appendMs), e2e: eps(flat.length, ms) };
+        const row = { writers, batch, bytes, js: eps(flat.length, jsMs), ins: eps(flat.length, insMs), app: eps(flat.length, appendMs), e2e: eps(flat.length, ms), plain: eps(flat.length, unchained.ms) };
         // Best of the rounds, per measurement: other processes on this machine only ever make a number worse.
         const prev = rows.find((r) => r.writers === writers && r.batch === batch);
         if (!prev) rows.push(row);
-        else for (const k of ['js', 'ins', 'app', 'e2e']) prev[k] = Math.max(prev[k], row[k]);
+        else for (const k of ['js', 'ins', 'app', 'e2e', 'plain']) prev[k] = Math.max(prev[k], row[k]);
       }
     }
     console.log('\nappend+relay (end-to-end until all are acked in JetStream) vs baselines, events/s:');
@@ -273,6 +295,28 @@ async function main() {
         `${String(r.writers).padStart(7)}  ${String(r.batch).padStart(13)}  ${String(Math.round(r.bytes)).padStart(9)}  ${fmt(r.js).padStart(13)}  ${fmt(r.ins).padStart(10)}  ${fmt(r.app).padStart(11)}  ${fmt(r.e2e).padStart(12)}  ${(r.e2e / r.js).toFixed(2).padStart(18)}  ${(r.e2e / r.ins).toFixed(2).padStart(15)}`,
       );
     console.log('target: append+relay >= 0.5 x raw JetStream');
+    console.log('\nhash chain cost: append+relay with the chain vs the same store with migration 1\'s unchained append_group (best of the rounds each), events/s:');
+    console.log('writers  events/append  unchained  chained  ratio (chained / unchained)');
+    for (const r of rows) console.log(`${String(r.writers).padStart(7)}  ${String(r.batch).padStart(13)}  ${fmt(r.plain).padStart(9)}  ${fmt(r.e2e).padStart(7)}  ${(r.e2e / r.plain).toFixed(2).padStart(26)}`);
+    console.log(`content hashing in Node (canonical JSON + sha256, outside the lock, in both columns): ${hashUs.toFixed(1)} µs/event`);
+    console.log('target: ratio >= 0.90 (within 10 % of the unchained append path)');
+    // The same question with less noise: one writer, chained and unchained appends alternating call by call, median
+    // per call (a loaded machine slows both of a pair alike).
+    console.log('\npaired appends (1 writer, alternating chained/unchained, median ms per append call):');
+    console.log('events/append  calls  unchained  chained  ratio (unchained / chained time)');
+    for (const [batch, calls] of [[1, 300], [10, 150], [100, 60]]) {
+      const t = { plain: [], chained: [] };
+      for (let i = 0; i < calls; i++) {
+        const events = Array.from({ length: batch }, (_, k) => makeEvent(i * batch + k, 'camp-pair', `campaign-pair-${batch}`));
+        for (const [name, s] of i % 2 ? [['plain', plain], ['chained', store]] : [['chained', store], ['plain', plain]]) {
+          const t0 = now();
+          await s.append(`campaign-pair-${batch}`, 'any', events);
+          t[name].push(now() - t0);
+        }
+      }
+      const med = (xs) => xs.slice().sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+      console.log(`${String(batch).padStart(13)}  ${String(calls).padStart(5)}  ${med(t.plain).toFixed(2).padStart(9)}  ${med(t.chained).toFixed(2).padStart(7)}  ${(med(t.plain) / med(t.chained)).toFixed(2).padStart(32)}`);
+    }
 
     // Replay: fill up to REPLAY events (large appends keep the set-up short), then read all from 0 and fold.
     const have = await store.headPosition();
@@ -302,6 +346,9 @@ async function main() {
     console.log(`  ${(r.ms / 1000).toFixed(2)} s = ${fmt((r.count / r.ms) * 1000)} events/s; ${(r.ms / 5000).toFixed(2)} x the 5 s target (< 1 meets it)`);
   } finally {
     await store.close();
+    await plain.close();
+    await jsm.streams.delete(PLAIN_STREAM).catch(() => undefined);
+    await admin.query(`DROP SCHEMA IF EXISTS "${PLAIN_SCHEMA}" CASCADE`);
     await jsm.streams.delete(STREAM).catch(() => undefined);
     await jsm.streams.delete(RAW_STREAM).catch(() => undefined);
     await jsm.streams.delete(DRAIN_STREAM).catch(() => undefined);

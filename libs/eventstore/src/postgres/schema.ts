@@ -261,7 +261,6 @@ DECLARE
   v_hashes   jsonb;
   v_meta     text;
   v_links    text[];
-  v_ev       jsonb;
   v_i        integer;
 BEGIN
   PERFORM pg_advisory_xact_lock(hashtext('${n.appendLockKey}'));
@@ -339,6 +338,9 @@ $fn$;
   },
 ];
 
+/** The migrations, read-only (bench/eventstore installs version 1's unchained append_group as its baseline). */
+export const EVENT_STORE_MIGRATIONS: ReadonlyArray<Readonly<Pick<Migration, 'version' | 'description' | 'sql'>>> = MIGRATIONS;
+
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;
 
 /**
@@ -355,8 +357,11 @@ export async function migrateEventStoreSchema(client: ClientBase, n: SchemaNames
       `CREATE TABLE IF NOT EXISTS "${n.schema}".schema_migrations (version integer PRIMARY KEY, description text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`,
     );
     const done = new Set((await client.query<{ version: number }>(`SELECT version FROM "${n.schema}".schema_migrations`)).rows.map((r) => r.version));
-    for (const m of MIGRATIONS) {
-      if (done.has(m.version) || m.version > upToVersion) continue;
+    const pending = MIGRATIONS.filter((m) => !done.has(m.version) && m.version <= upToVersion);
+    // Appends take the append lock before any table lock; a migration that alters the table takes them in the
+    // same order, or an append waiting behind its ALTER while holding the append lock would deadlock with it.
+    if (pending.length > 0) await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [n.appendLockKey]);
+    for (const m of pending) {
       await client.query(m.sql(n));
       if (m.after) await m.after(client, n);
       await client.query(`INSERT INTO "${n.schema}".schema_migrations (version, description) VALUES ($1, $2)`, [m.version, m.description]);
