@@ -1,9 +1,10 @@
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { DomainError, sha256Hex } from '@aevo/contracts';
 import { constitutionSha256, freezeConstitution, parseConstitution, pinnedMismatch } from './constitution';
-import { loadConstitutionFile } from './constitution-file';
+import { loadConstitutionFile, MAX_CONSTITUTION_BYTES } from './constitution-file';
 import { PROPOSE_POLICY_TOOL, metaSystemBlocks } from './meta-agent';
 import { PolicyProposal } from './proposal';
 import { DEFAULT_CONSTITUTION_PATH } from './test-support';
@@ -71,6 +72,15 @@ describe('loading and pinning constitutions', () => {
     const frozen = loadConstitutionFile(file);
     expect(fs.readFileSync(file, 'utf8')).toBe(frozen.source);
     expect(fs.statSync(file).mtimeMs).toBe(before.mtimeMs);
+  });
+
+  it('refuses a FIFO, a device and a huge file without blocking or reading them', () => {
+    const fifo = path.join(dir, 'fifo.yaml');
+    execFileSync('mkfifo', [fifo]);
+    const huge = path.join(dir, 'huge.yaml');
+    fs.closeSync(fs.openSync(huge, 'w'));
+    fs.truncateSync(huge, MAX_CONSTITUTION_BYTES + 1);
+    for (const f of [fifo, '/dev/zero', huge, dir]) expect(() => loadConstitutionFile(f)).toThrow(expect.objectContaining({ code: 'CONSTITUTION_UNREADABLE' }));
   });
 
   it('detects a file edited after the campaign pinned it', () => {
