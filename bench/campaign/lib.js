@@ -159,6 +159,8 @@ async function startStack(run, { cpuSlots = 2, gpus = [], workerConcurrency = 2,
     AEVO_HOME: run.home,
     AEVO_ROOT: ROOT,
     AEVO_CONSTITUTIONS_ROOT: ROOT,
+    // StartCampaign reads substrates only under configured roots: the bench's copy lives in its run directory.
+    AEVO_SUBSTRATE_ROOTS: [path.join(ROOT, 'substrate'), run.dir].join(path.delimiter),
     AEVO_EXECUTOR: 'local',
     AEVO_LOCAL_SLOTS: String(cpuSlots),
     AEVO_LOCAL_GPUS: gpus.length ? gpus.join(',') : 'none',

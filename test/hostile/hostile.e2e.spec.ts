@@ -25,6 +25,7 @@ describe('hostile candidate: one of four candidates attacks from inside its jobs
   let sourceHashes: { clean: string; hostile: string };
 
   beforeAll(async () => {
+    work = fs.mkdtempSync(path.join(os.tmpdir(), 'aevo-hostile-src-'));
     await plane.start({
       AEVO_LOCAL_SLOTS: '2',
       AEVO_ORCHESTRATOR_TICK_MS: '2000',
@@ -35,8 +36,9 @@ describe('hostile candidate: one of four candidates attacks from inside its jobs
       AEVO_JOB_MAX_PROCESSES: '128',
       // A credential every service has in its environment: no job may see it, no event or file may carry it.
       AEVO_TEST_CANARY_TOKEN: canary,
+      // StartCampaign reads substrates only under configured roots: the two copies live in `work`.
+      AEVO_SUBSTRATE_ROOTS: [path.join(ROOT, 'substrate'), work].join(path.delimiter),
     });
-    work = fs.mkdtempSync(path.join(os.tmpdir(), 'aevo-hostile-src-'));
     sources = { clean: path.join(work, 'clean'), hostile: path.join(work, 'hostile') };
     const simulated = path.join(ROOT, 'substrate', 'simulated');
     for (const dir of Object.values(sources)) fs.cpSync(simulated, dir, { recursive: true, filter: (src) => !/(^|\/)(runs|node_modules)$/.test(src) });
