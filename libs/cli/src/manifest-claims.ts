@@ -69,13 +69,14 @@ export function checkManifestClaims(events: StoredEvent[]): ClaimReport {
       }
       if (e.type === 'SubmissionRequested') requested.set((e.data as { submissionId: string }).submissionId, e as never);
     }
+    const unchecked: number[] = [];
     const find = (f: ClaimFinding['reason'], position: number) => findings.push({ campaignId, position, reason: f });
     for (const e of mine) {
       if (e.type === 'ManifestSubmitted') {
         const m = (e as Manifest).data.manifest;
         const claims = [...m.checkpoints.map((c) => ({ what: `checkpoint ${c.checkpoint} (seed ${c.seed})`, ...c })), ...(m.chosenCheckpoint ? [{ what: `chosen checkpoint ${m.chosenCheckpoint.checkpoint} (seed ${m.chosenCheckpoint.seed})`, step: undefined, ...m.chosenCheckpoint }] : [])];
         if (evaluated.size === 0) {
-          if (claims.length > 0) skipped.push(`${campaignId}: manifest of ${m.candidateId} r${m.round} at position ${e.position}: the campaign has no evaluation facts to check its scores against`);
+          if (claims.length > 0) unchecked.push(e.position);
           continue;
         }
         for (const c of claims) {
@@ -120,6 +121,8 @@ export function checkManifestClaims(events: StoredEvent[]): ClaimReport {
         }
       }
     }
+    if (unchecked.length > 0)
+      skipped.push(`${campaignId}: the scores of ${unchecked.length} manifest(s) (positions ${unchecked.join(', ')}): the campaign has no evaluation facts to check them against`);
   }
   findings.sort((a, b) => a.position - b.position);
   return { checked, findings, skipped };

@@ -64,10 +64,10 @@ interface AuditOptions {
 
 /**
  * The log's own integrity, checked before any projection folds it (a tampered event may crash a fold): the hash
- * chain, the claims that cite other services' facts, and optionally the JetStream copy. Prints one line per
- * finding on stderr and returns how many there were.
+ * chain, the claims that cite other services' facts, and optionally the JetStream copy. Writes one line per
+ * finding to `err` and returns how many there were.
  */
-async function verifyLog(io: CliIo, store: EventStore, head: number, opts: AuditOptions): Promise<number> {
+async function verifyLog(io: Pick<CliIo, 'out' | 'err' | 'env'>, store: EventStore, head: number, opts: AuditOptions): Promise<number> {
   let failed = 0;
   if (store.verifyChain) {
     const chain = await store.verifyChain({ toPosition: head });
@@ -113,7 +113,12 @@ async function auditReplay(io: CliIo, opts: AuditOptions): Promise<number> {
   const store = await io.openStore(io.env);
   try {
     const head = await store.headPosition();
-    const logFindings = opts.verify ? await verifyLog(io, store, head, opts) : 0;
+    // Checked before the folds, printed after the replay's summary (which stays the first line).
+    const held: Array<() => void> = [];
+    const logFindings = opts.verify
+      ? await verifyLog({ env: io.env, out: (l) => held.push(() => io.out(l)), err: (l) => held.push(() => io.err(l)) }, store, head, opts)
+      : 0;
+    const flush = () => held.splice(0).forEach((f) => f());
     const fail = (why: string) => {
       io.err(`verification failed: ${why}`);
       return EXIT.mismatch;
@@ -124,11 +129,13 @@ async function auditReplay(io: CliIo, opts: AuditOptions): Promise<number> {
     } catch (err) {
       // A fold that chokes on a tampered event: the findings above already say where.
       if (logFindings === 0) throw err;
+      flush();
       io.err(`MISMATCH replay: ${(err as Error).message}`);
       return fail(`${logFindings + 1} finding(s)`);
     }
     describeReport(first, io, opts.json === true);
     if (!opts.verify) return EXIT.ok;
+    flush();
     // Replay the same prefix of the log again and compare every hash.
     const second = await replayDetailed(store, { registry, toPosition: first.upTo });
     const mismatches = first.projections.filter((p, i) => p.hash !== second.projections[i]?.hash || p.events !== second.projections[i]?.events);

@@ -67,7 +67,8 @@ describe('aevo audit replay --verify: chain, claims, JetStream copy', () => {
     const head = await store.headPosition();
     expect(out).toContain(`verified: hash chain over positions 1..${head}`);
     expect(out.find((l) => l.includes('claim(s) of manifests'))).toMatch(/^verified: [1-9]\d* claim\(s\)/);
-    expect(out.some((l) => /^skipped: beta: manifest of .* no evaluation facts/.test(l))).toBe(true);
+    expect(out.some((l) => /^skipped: beta: the scores of [1-9]\d* manifest\(s\) \(positions [\d, ]+\): the campaign has no evaluation facts/.test(l))).toBe(true);
+    expect(out[0]).toMatch(/^replayed \d+ event\(s\)/);
   });
 
   it('a single flipped byte in one stored event of any type fails it and names that position', async () => {
