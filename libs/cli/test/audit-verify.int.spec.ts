@@ -71,13 +71,13 @@ describe('aevo audit replay --verify: chain, claims, JetStream copy', () => {
     expect(out[0]).toMatch(/^replayed \d+ event\(s\)/);
   });
 
-  it('a single flipped byte in one stored event of any type fails it and names that position', async () => {
+  it('a single flipped byte in one stored event of any type (each type in turn) fails it and names that position', async () => {
     const events = await store.readAll();
     const types = [...new Set(events.map((e) => e.type))].sort();
     const seed = Date.now() % 1_000_000;
     const rnd = seeded(seed);
-    // The attacker's own examples first, then event types drawn at random.
-    const draws = ['CheckpointEvaluated', 'CheckpointSelected', ...Array.from({ length: 6 }, () => types[Math.floor(rnd() * types.length)])];
+    // Every event type in the log once (the event, column and byte drawn at random), the attacker's examples first.
+    const draws = ['CheckpointEvaluated', 'CheckpointSelected', ...types.filter((t) => t !== 'CheckpointEvaluated' && t !== 'CheckpointSelected')];
     for (const type of draws) {
       const ofType = events.filter((e) => e.type === type);
       const position = ofType[Math.floor(rnd() * ofType.length)].position;
