@@ -194,6 +194,16 @@ describe('hash chain', () => {
         expect(altered.findings.map((f) => f.position)).toEqual([0, skip, extra.position]);
         expect(altered.findings[2].reason).toMatch(/JetStream copy hashes to .*, the store recorded/);
         expect(last.position).toBe(upTo);
+
+        // A tail cut off the store (trigger lifted, as a DBA would): the chain cannot show it, the copy does.
+        const table = `"${db.schema}".events`;
+        await raw.query(`ALTER TABLE ${table} DISABLE TRIGGER events_append_only`);
+        await raw.query(`DELETE FROM ${table} WHERE position = $1`, [extra.position]);
+        await raw.query(`ALTER TABLE ${table} ENABLE TRIGGER events_append_only`);
+        expect((await store.verifyChain()).findings).toEqual([]);
+        const cut = await compareJetStreamCopy(store, { natsUrl: names.url, stream: lacking(), upTo: upTo });
+        expect(cut.findings.map((f) => f.position)).toEqual([0, skip, extra.position]);
+        expect(cut.findings[2].reason).toBe(`JetStream holds positions up to ${extra.position}, the store only up to ${upTo}: positions ${extra.position}..${extra.position} are gone from the store`);
       } finally {
         await nc.close();
       }

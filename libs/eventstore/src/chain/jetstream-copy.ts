@@ -14,7 +14,8 @@ export interface CopyReport {
 /**
  * Compares the JetStream copy of the log with the store, positions 1..upTo: the count, and per position the
  * event id and the content hash of the message body (the stored event JSON minus position and stream version)
- * against the hash the store recorded. Messages beyond upTo (the relay moved on) are ignored. A stream is
+ * against the hash the store recorded. Messages beyond upTo (the relay moved on) only count when they are beyond the
+ * store's head as well: a tail cut off the store, which the chain alone cannot show. A stream is
  * append-only (deny_delete, deny_purge), so a mismatch means the copy or the store was changed out of band.
  */
 export async function compareJetStreamCopy(store: EventStore, opts: { natsUrl: string; stream: string; upTo: number; timeoutMs?: number }): Promise<CopyReport> {
@@ -23,6 +24,7 @@ export async function compareJetStreamCopy(store: EventStore, opts: { natsUrl: s
   const seen = new Map<number, { id: string; hash: string; seq: number }>();
   const nc = await connect({ servers: opts.natsUrl, name: 'aevo-audit' });
   let messages = 0;
+  let beyond = 0;
   try {
     const jsm = await jetstreamManager(nc);
     const info = await jsm.streams.info(opts.stream);
@@ -43,7 +45,8 @@ export async function compareJetStreamCopy(store: EventStore, opts: { natsUrl: s
           if (body) {
             const p = Number(body.position);
             if (!Number.isInteger(p) || p < 1) findings.push({ position: 0, reason: `JetStream message seq ${m.seq} has no position` });
-            else if (p <= opts.upTo) {
+            else if (p > opts.upTo) beyond = Math.max(beyond, p);
+            else {
               if (seen.has(p)) findings.push({ position: p, reason: `position ${p} is in JetStream twice (seq ${seen.get(p)!.seq} and ${m.seq})` });
               else seen.set(p, { id: String(body.id), hash: eventContentHash(body), seq: m.seq });
             }
@@ -54,6 +57,7 @@ export async function compareJetStreamCopy(store: EventStore, opts: { natsUrl: s
         clearTimeout(timer);
         await iter.close();
       }
+      if (messages < total) findings.push({ position: 0, reason: `read ${messages} of the stream's ${total} messages before the ${opts.timeoutMs ?? 60_000} ms timeout` });
     }
   } finally {
     await nc.close();
@@ -74,6 +78,11 @@ export async function compareJetStreamCopy(store: EventStore, opts: { natsUrl: s
     from = links[links.length - 1].position;
   }
   for (const [p, c] of seen) findings.push({ position: p, reason: `JetStream seq ${c.seq} carries position ${p} (${c.id}), which the store does not hold` });
+  // Later messages are normally the relay being ahead of upTo; beyond the store's head now, the store lost its tail.
+  if (beyond > 0) {
+    const headNow = await store.headPosition();
+    if (beyond > headNow) findings.push({ position: headNow + 1, reason: `JetStream holds positions up to ${beyond}, the store only up to ${headNow}: positions ${headNow + 1}..${beyond} are gone from the store` });
+  }
   const copied = inRange - findings.filter((f) => f.reason.includes('is missing from JetStream')).length;
   if (copied !== inRange) findings.push({ position: 0, reason: `count: JetStream holds ${copied} of the store's ${inRange} events at positions 1..${opts.upTo}` });
   findings.sort((a, b) => a.position - b.position);
