@@ -36,6 +36,19 @@ export class IsolationRefused extends DomainError {
 /** Directories of AEVO_HOME no job may write into or read from, whatever its spec says. */
 const PRIVATE_DIRS = ['snapshots', 'sandboxes', 'logs', 'dispatch'];
 
+/**
+ * The leaderboard's secrets: its seed and every campaign's hidden answers. Only the leaderboard's own scoring
+ * commands see them (frozenCommand); a job spec naming them — a forged one — is refused, as input or output.
+ */
+function leaderboardSecret(home: string, abs: string): boolean {
+  const rel = path.relative(path.join(home, 'leaderboard'), abs);
+  if (rel.startsWith('..') || path.isAbsolute(rel)) return false; // outside the leaderboard's directory
+  if (rel === '') return true; // the whole directory holds them
+  const [first, second] = rel.split(path.sep);
+  // `<campaign>` itself contains `hidden/`; a top-level file is the seed or the sealed private scores.
+  return first === '.secret' || second === undefined || second === 'hidden' || second.startsWith('hidden.');
+}
+
 const inside = (root: string, p: string) => p === root || p.startsWith(root + path.sep);
 const strictlyInside = (root: string, p: string) => p.startsWith(root + path.sep);
 
@@ -134,6 +147,10 @@ export function planIsolation(spec: Pick<JobSpec, 'sandboxPath' | 'isolation'>, 
       issues.push({ path: field, message: `${raw} is in (or contains) one of AEVO_HOME's private directories (${PRIVATE_DIRS.join(', ')})` });
       return;
     }
+    if (leaderboardSecret(home, abs)) {
+      issues.push({ path: field, message: `${raw} is (or contains) the leaderboard's secret or hidden answers` });
+      return;
+    }
     const underPinned = pinnedAbs.find((p) => inside(p, abs) || inside(abs, p));
     if (underPinned !== undefined) {
       issues.push({ path: field, message: `${raw} overlaps the pinned path ${path.relative(sandbox, underPinned)}` });
@@ -151,7 +168,7 @@ export function planIsolation(spec: Pick<JobSpec, 'sandboxPath' | 'isolation'>, 
       issues.push({ path: field, message: `${raw} does not exist` });
       return;
     }
-    if (!strictlyInside(home, real) || privateDirs.some((d) => inside(d, real))) {
+    if (!strictlyInside(home, real) || privateDirs.some((d) => inside(d, real)) || leaderboardSecret(home, real)) {
       issues.push({ path: field, message: `expected a path inside AEVO_HOME outside its private directories; ${raw} resolves to ${real}` });
       return;
     }

@@ -24,6 +24,8 @@ beforeEach(() => {
   sandbox = forkJobSandbox(snapshotPath, join(home, 'sandboxes', 'r1', 'c0'));
   mkdirSync(join(home, 'logs'), { recursive: true });
   writeFileSync(join(home, 'leaderboard-answers.csv'), 'id,answer\n1,42\n');
+  mkdirSync(join(home, 'leaderboard', 'camp', 'hidden'), { recursive: true });
+  writeFileSync(join(home, 'leaderboard', 'camp', 'hidden', 'public.csv'), 'id,answer\n1,42\n');
 });
 
 afterEach(async () => {
@@ -192,6 +194,8 @@ describe('a job in its bubblewrap sandbox', () => {
     ['an output outside AEVO_HOME', { isolation: { snapshotId: '', outputs: ['/etc/aevo'], inputs: [] } }, 'isolation.outputs.0'],
     ['an output in the snapshots directory', { isolation: { snapshotId: '', outputs: ['../../../snapshots/x'], inputs: [] } }, 'isolation.outputs.0'],
     ['an input in the logs directory', { isolation: { snapshotId: '', outputs: ['runs/a'], inputs: ['../../../logs'] } }, 'isolation.inputs.0'],
+    ['the hidden answers as input', { isolation: { snapshotId: '', outputs: ['runs/a'], inputs: ['../../../leaderboard/camp/hidden/public.csv'] } }, 'isolation.inputs.0'],
+    ['a campaign\'s board (holding its answers) as output', { isolation: { snapshotId: '', outputs: ['../../../leaderboard/camp'], inputs: [] } }, 'isolation.outputs.0'],
     ['an unknown snapshot', { isolation: { snapshotId: 'f'.repeat(64), outputs: ['runs/a'], inputs: [] } }, 'isolation.snapshotId'],
     ['a sandbox outside AEVO_HOME', { sandboxPath: '/tmp' }, 'sandboxPath'],
     ['LD_PRELOAD in its environment', { env: { LD_PRELOAD: '/tmp/x.so' } }, 'env.LD_PRELOAD'],
