@@ -1,11 +1,12 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { eventually } from '@aevo/testkit';
 import { LocalExecutorBench } from '../../test/local-harness';
 import type { JobSpec } from '@aevo/contracts';
 import { forkJobSandbox, writeJobSnapshot } from '../testing/job-home';
-import { LocalExecutor, type LocalExecutorOptions } from './local-executor';
+import { JOB_WRAPPER, LocalExecutor, type LocalExecutorOptions } from './local-executor';
 import { isProcessAlive } from './proc';
 
 jest.setTimeout(60_000);
@@ -324,36 +325,81 @@ describe('LocalExecutor', () => {
       expect(readFileSync(join(root, 'logs', 'old-acked.log'), 'utf8')).toBe('kept\n');
     });
 
-    it('marks a job lost when dispatch died after recording the launch but before the process existed', async () => {
-      const a = start();
-      await a.ex.recover();
-      await a.ex.close();
-      // Forge the state a crash between the two writes leaves: phase launching, no pid, no pid file.
-      const dir = join(root, 'dispatch', 'local-jobs', 'half-launched');
+    /** The record a crash between writing 'launching' and recording the pid leaves behind. */
+    const halfLaunched = (jobId: string, command: string, launches: number | undefined) => {
+      const dir = join(root, 'dispatch', 'local-jobs', jobId);
       mkdirSync(dir, { recursive: true });
       const rec = {
         version: 1,
-        job: { campaignId: 'camp', spec: spec('half-launched', 'true') },
+        job: { campaignId: 'camp', spec: spec(jobId, command) },
         seq: 1,
         phase: 'launching',
         queuedAt: new Date().toISOString(),
         slot: 'cpu:0',
         launchAt: new Date().toISOString(),
+        ...(launches == null ? {} : { launches }),
         pid: null,
         pgid: null,
         startTicks: null,
         startedAt: null,
         deadline: new Date(Date.now() + 60_000).toISOString(),
-        logPath: join(root, 'logs', 'half-launched.log'),
+        logPath: join(root, 'logs', `${jobId}.log`),
         killIntent: null,
         outcome: null,
         acknowledged: false,
       };
       writeFileSync(join(dir, 'record.json'), JSON.stringify(rec));
+      return dir;
+    };
+
+    it('runs again a job whose launch was recorded but never claimed by a wrapper (dispatch died before spawning)', async () => {
+      const a = start();
+      await a.ex.recover();
+      await a.ex.close();
+      const dir = halfLaunched('half-launched', 'echo ran-once', 1);
       const b = start();
       await b.ex.recover();
-      expect(await b.finished('half-launched')).toMatchObject({ status: 'failed', reason: 'lost' });
-      expect(existsSync(join(root, 'logs', 'half-launched.log'))).toBe(false); // it was not run now either
+      expect(await b.finished('half-launched')).toMatchObject({ status: 'succeeded' });
+      expect(readFileSync(join(root, 'logs', 'half-launched.log'), 'utf8')).toBe('ran-once\n');
+      // Launch 1 is claimed by the recovery, launch 2 by the wrapper that ran.
+      expect(existsSync(join(dir, 'launch-1')) && existsSync(join(dir, 'launch-2'))).toBe(true);
+      expect(b.events.filter((e) => e.type === 'started' && e.jobId === 'half-launched')).toHaveLength(1);
+    });
+
+    it('a wrapper that starts after the restarted dispatch took its launch runs nothing', async () => {
+      const a = start();
+      await a.ex.recover();
+      await a.ex.close();
+      const dir = halfLaunched('late-wrapper', 'true', 1);
+      mkdirSync(join(dir, 'launch-1')); // what the recovery's claim leaves
+      const marker = join(root, 'late-wrapper-ran');
+      // The wrapper as the dead dispatch spawned it, arriving late.
+      const r = spawnSync('/bin/sh', ['-c', JOB_WRAPPER, 'aevo-job', dir, 'launch-1', 'touch', marker]);
+      expect(r.status).toBe(75);
+      expect(existsSync(marker)).toBe(false);
+      expect(existsSync(join(dir, 'pid')) || existsSync(join(dir, 'exit'))).toBe(false);
+    });
+
+    it('marks a job lost when its wrapper claimed the launch but never recorded a pid', async () => {
+      const a = start();
+      await a.ex.recover();
+      await a.ex.close();
+      const dir = halfLaunched('claimed-no-pid', 'true', 1);
+      mkdirSync(join(dir, 'launch-1'));
+      const b = start();
+      await b.ex.recover();
+      expect(await b.finished('claimed-no-pid')).toMatchObject({ status: 'failed', reason: 'lost' });
+      expect(existsSync(join(root, 'logs', 'claimed-no-pid.log'))).toBe(false); // not run again: it may have run
+    });
+
+    it('marks a half-launched job from a record without launch claims lost (an older wrapper cannot be told apart)', async () => {
+      const a = start();
+      await a.ex.recover();
+      await a.ex.close();
+      halfLaunched('legacy-half', 'true', undefined);
+      const b = start();
+      await b.ex.recover();
+      expect(await b.finished('legacy-half')).toMatchObject({ status: 'failed', reason: 'lost' });
     });
   });
 });

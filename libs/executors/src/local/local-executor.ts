@@ -7,7 +7,7 @@ import { IsolationRefused, planIsolation, prepareOutputs, searchableByOthers } f
 import { DIVERGED_EXIT_CODE, logHasDivergedLine, readLogTail, scrubLogFile } from '../log-file';
 import type { CancelResult, Executor, ExecutorEvent, ExecutorJob, ExecutorListener, FailureReason, JobOutcome, JobView, SubmitResult } from '../types';
 import { isProcessAlive, jobIsAlive, readProcStat, signalJob } from './proc';
-import { RecordStore, type LocalJobRecord } from './records';
+import { launchClaimName, RecordStore, type LocalJobRecord } from './records';
 import { parseSlot, pickRunnable, placementFor, queueOrder, SlotAllocator, type Allocation, type QueueEntry } from './slots';
 
 export interface LocalExecutorOptions {
@@ -79,15 +79,20 @@ export const DEFAULT_INHERITED_ENV = [
 ];
 
 /**
- * `sh -c WRAPPER aevo-job <jobDir> <argv...>`: records its pid, runs the job's argv as a child (not exec, so that it
- * survives to record the exit code), then writes the exit code atomically. A dispatch restarted meanwhile reads
- * these files to learn what happened while it was down.
+ * `sh -c WRAPPER aevo-job <jobDir> <claim> <argv...>`: claims its launch (mkdir is atomic: a dispatch that restarted
+ * while this wrapper was still starting either sees the claim and waits for the pid, or takes the claim first, which
+ * makes a late wrapper exit without running anything), records its pid, runs the job's argv as a child (not exec, so
+ * that it survives to record the exit code), then writes the exit code atomically. A dispatch restarted meanwhile
+ * reads these files to learn what happened while it was down.
  */
-const WRAPPER =
-  'd=$1; shift; echo $$ > "$d/pid.tmp" && mv -f "$d/pid.tmp" "$d/pid"; "$@"; c=$?; ' +
+export const JOB_WRAPPER =
+  'd=$1; k=$2; shift 2; mkdir "$d/$k" 2>/dev/null || exit 75; ' +
+  'echo $$ > "$d/pid.tmp" && mv -f "$d/pid.tmp" "$d/pid"; "$@"; c=$?; ' +
   'echo $c > "$d/exit.tmp" && mv -f "$d/exit.tmp" "$d/exit"; exit $c';
+/** How long a restarted dispatch waits for the pid of a wrapper that has claimed its launch but not yet written it. */
+const CLAIMED_PID_WAIT_MS = 3_000;
 /** The same for a sandboxed job: bubblewrap reports on fd 3, outside the sandbox, whether the command ran at all. */
-const SANDBOX_WRAPPER = WRAPPER.replace('"$@"; c=$?', '"$@" 3>"$d/sandbox.json"; c=$?');
+const SANDBOX_WRAPPER = JOB_WRAPPER.replace('"$@"; c=$?', '"$@" 3>"$d/sandbox.json"; c=$?');
 
 interface Running {
   allocation: Allocation;
@@ -231,8 +236,18 @@ export class LocalExecutor implements Executor {
     const jobId = rec.job.spec.jobId;
     const allocation = rec.slot ? parseSlot(rec.slot) : null;
     if (rec.pid == null) {
-      // Crashed between writing 'launching' and recording the pid: the wrapper's own pid file tells whether it ran.
-      const pid = this.store.pidFile(jobId);
+      // Crashed between writing 'launching' and recording the pid: the wrapper's own files tell whether it runs.
+      const claim = rec.launches == null ? 'unclaimable' : this.store.claimLaunch(jobId, rec.launches);
+      if (claim === 'taken-by-us') {
+        // No wrapper claimed this launch, and none can now: the job never ran, so it waits for a slot again.
+        this.requeue(rec);
+        return;
+      }
+      let pid = this.store.pidFile(jobId);
+      for (const end = Date.now() + CLAIMED_PID_WAIT_MS; pid == null && claim === 'claimed' && Date.now() < end; ) {
+        await sleep(50);
+        pid = this.store.pidFile(jobId);
+      }
       if (pid != null) {
         rec.pid = rec.pgid = pid;
         rec.startTicks = readProcStat(pid)?.startTicks ?? null;
@@ -269,6 +284,16 @@ export class LocalExecutor implements Executor {
     this.running.set(jobId, { allocation, holdsSlot: false, timer: null, killing: false, finishing: true });
     if (rec.pgid != null && jobIsAlive(rec.pgid)) await this.killTree(rec.pgid); // leftovers of a finished wrapper
     await this.finishFromExit(rec, this.store.exitFile(jobId));
+  }
+
+  /** Back to the queue, as if just submitted (its place by priority and submission order is kept). */
+  private requeue(rec: LocalJobRecord): void {
+    rec.phase = 'queued';
+    rec.slot = null;
+    rec.launchAt = null;
+    rec.deadline = null;
+    this.store.save(rec);
+    this.enqueue(rec);
   }
 
   get isClosed(): boolean {
@@ -392,6 +417,7 @@ export class LocalExecutor implements Executor {
     this.running.set(jobId, run);
     const now = new Date();
     rec.phase = 'launching';
+    rec.launches = (rec.launches ?? 0) + 1;
     rec.slot = allocation.slot;
     rec.launchAt = now.toISOString();
     rec.deadline = new Date(now.getTime() + spec.timeoutSeconds * 1000).toISOString();
@@ -426,8 +452,8 @@ export class LocalExecutor implements Executor {
     }
     let child;
     try {
-      const wrapper = this.opts.sandbox === 'bubblewrap' ? SANDBOX_WRAPPER : WRAPPER;
-      child = spawn(this.opts.shell, ['-c', wrapper, 'aevo-job', this.store.jobDir(jobId), ...command.argv], {
+      const wrapper = this.opts.sandbox === 'bubblewrap' ? SANDBOX_WRAPPER : JOB_WRAPPER;
+      child = spawn(this.opts.shell, ['-c', wrapper, 'aevo-job', this.store.jobDir(jobId), launchClaimName(rec.launches), ...command.argv], {
         cwd: spec.sandboxPath,
         detached: true, // own process group (pgid = pid): the whole tree can be signalled, and it survives us
         stdio: ['ignore', fd, fd],

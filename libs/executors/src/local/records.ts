@@ -27,8 +27,19 @@ export interface LocalJobRecord {
   killIntent: { kind: 'timeout' | 'cancelled'; message: string; at: string } | null;
   outcome: JobOutcome | null;
   acknowledged: boolean;
+  /**
+   * How many times it was handed to a wrapper; launch n is claimed by creating `launch-<n>` in the job's directory
+   * (absent in records written before launches were claimed: such a half-launched job cannot be told apart from a
+   * wrapper still starting, so it is recorded lost).
+   */
+  launches?: number;
   /** The boundary it was launched in (absent in records written before sandboxes existed: none). */
   isolation?: 'bubblewrap' | 'none';
+}
+
+/** The directory whose creation claims launch n of a job (see the wrapper in local-executor.ts). */
+export function launchClaimName(launch: number | undefined): string {
+  return `launch-${launch ?? 0}`;
 }
 
 export class RecordStore {
@@ -79,6 +90,20 @@ export class RecordStore {
       return readFileSync(join(this.jobDir(jobId), 'sandbox.json'), 'utf8').includes('"exit-code"');
     } catch {
       return false;
+    }
+  }
+
+  /**
+   * Takes launch n's claim for this process, unless its wrapper already has: 'taken-by-us' means no wrapper ran
+   * that launch and none ever will (a late one finds the claim and exits 75 without running the job).
+   */
+  claimLaunch(jobId: string, launch: number): 'taken-by-us' | 'claimed' {
+    try {
+      mkdirSync(join(this.jobDir(jobId), launchClaimName(launch)));
+      return 'taken-by-us';
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') return 'claimed';
+      throw err;
     }
   }
 
