@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { CampaignPaused, CampaignResumed, DomainError, createEvent, type EventEnvelope } from '@aevo/contracts';
+import { eventContentHash } from './chain/chain';
 import { ConcurrencyError, type EventStore, type StoredEvent } from './port';
 
 /** What the suite needs from an adapter under test. */
@@ -357,6 +358,20 @@ export function runEventStoreContractTests(name: string, factory: () => Promise<
       await assert.rejects(h.tamper.update(before.id));
       await assert.rejects(h.tamper.delete(before.id));
       assert.deepEqual(await store.readStream(s), [before]);
+    }, timeout);
+
+    it('looks up stored events by id: position, stream version and the stored envelope\'s content hash', async () => {
+      if (!store.lookupStoredEvents) return;
+      const s = stream('lookup');
+      const appended = [contractEvent(s, campaign, 'one'), contractEvent(s, campaign, 'two')];
+      await store.append(s, 'no-stream', appended);
+      const stored = await store.readStream(s);
+      const found = await (await another()).lookupStoredEvents!([stored[1].id, stored[0].id, randomUUID(), 'not-a-uuid', stored[0].id]);
+      assert.deepEqual(
+        [...found.entries()].sort((a, b) => a[1].position - b[1].position),
+        stored.map((e) => [e.id, { position: e.position, streamVersion: e.streamVersion, contentHash: eventContentHash(e) }]),
+      );
+      assert.equal((await store.lookupStoredEvents([])).size, 0);
     }, timeout);
   });
 }

@@ -81,7 +81,20 @@ export interface EventStore {
   verifyChain?(opts?: { toPosition?: number }): Promise<ChainReport>;
   /** Recorded ids and hashes after `fromPosition`, in position order (to compare a copy of the log). Optional, as verifyChain. */
   readChainLinks?(fromPosition: number, limit: number): Promise<ChainLinkRow[]>;
+  /**
+   * Where each of the given event ids is stored and the hash of its stored envelope (ids not stored are absent).
+   * Optional, as verifyChain: a consumer uses it to act only on messages that are provably the stored events.
+   */
+  lookupStoredEvents?(eventIds: readonly string[]): Promise<Map<string, StoredEventLink>>;
   close(): Promise<void>;
+}
+
+/** What the store holds about one event: enough to prove that a message carrying it is the stored one. */
+export interface StoredEventLink {
+  position: number;
+  streamVersion: number;
+  /** eventContentHash of the envelope as stored (chain/chain.ts). */
+  contentHash: string;
 }
 
 export class ConcurrencyError extends DomainError {

@@ -8,6 +8,7 @@ import { eventStoreDeadLetterSink } from './dead-letter';
 import { PassThroughRpcFilter } from './exception-filter';
 import { CommandClient } from './command-client';
 import { EVENT_STORE, MESSAGING_CONFIG } from './tokens';
+import type { StoredEventLookup } from './stored-event-proof';
 
 /** Opens the store of record for a service (default: PostgreSQL from AEVO_DATABASE_URL / AEVO_DB_SCHEMA). */
 export type StoreOpener = (cfg: MessagingConfig) => Promise<EventStore>;
@@ -36,7 +37,7 @@ export interface ServiceAppOptions extends Partial<Omit<MessagingConfig, 'servic
    * AEVO_RELAY=off.
    */
   relay?: boolean;
-  /** Transport tuning: ackWaitMs, maxDeliver, nakDelayMs, … */
+  /** Transport tuning: ackWaitMs, maxDeliver, nakDelayMs, … (`storedEvents` defaults to the store's lookup). */
   server?: Partial<Omit<JetStreamServerOptions, 'service' | 'natsUrl' | 'subjectPrefix' | 'stream'>>;
   env?: NodeJS.ProcessEnv;
   logger?: false | LoggerService | LogLevel[];
@@ -94,6 +95,13 @@ function runtimeModule(cfg: MessagingConfig, store: EventStore, owned: Owned): D
   };
 }
 
+/** The store's own lookup, so that consumers act only on stored events; a store without one cannot serve consumers. */
+function storedEventLookupOf(store: EventStore): StoredEventLookup {
+  if (!store.lookupStoredEvents)
+    throw new Error('the event store has no lookupStoredEvents: consumers could not prove a message is a stored event (pass server.storedEvents: null to accept unproven messages)');
+  return (ids) => (store.lookupStoredEvents as NonNullable<EventStore['lookupStoredEvents']>).call(store, ids);
+}
+
 /**
  * Builds a service's Nest microservice on JetStreamServer without listening: the event store, the config and a
  * CommandClient are injectable everywhere (EVENT_STORE, MESSAGING_CONFIG, CommandClient). Call `app.listen()`.
@@ -115,8 +123,10 @@ export async function createServiceApp(appModule: Type<unknown> | DynamicModule,
         log: (level, msg, fields) => log[level === 'info' ? 'log' : level](`${msg}${fields ? ` ${JSON.stringify(fields)}` : ''}`),
       });
     }
+    const storedEvents = serverOpts?.storedEvents !== undefined ? serverOpts.storedEvents : storedEventLookupOf(store);
     const server = new JetStreamServer({
       ...serverOpts,
+      storedEvents,
       service,
       natsUrl: config.natsUrl,
       subjectPrefix: config.subjectPrefix,

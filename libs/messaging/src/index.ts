@@ -10,6 +10,7 @@ export * from './decorators';
 export * from './dead-letter';
 export * from './provisioning';
 export * from './jetstream.server';
+export * from './stored-event-proof';
 export * from './command-client';
 export * from './exception-filter';
 export * from './tokens';

@@ -16,6 +16,7 @@ import type { DeadLetterSink } from './dead-letter';
 import { nakDelay } from './backoff';
 import { unavailableDependency } from './unavailable';
 import { Semaphore } from './semaphore';
+import { StoredEventProof, type StoredEventLookup, type StoredEventProofCounters } from './stored-event-proof';
 
 export interface JetStreamServerOptions {
   /** Names the queue group and the durable consumers: every replica of a service passes the same name. */
@@ -45,6 +46,12 @@ export interface JetStreamServerOptions {
   commandConcurrency?: number;
   /** How long close() waits for running handlers (default 30 s). */
   shutdownGraceMs?: number;
+  /**
+   * How a consumer proves a message is the stored event before acting on it (normally the store's
+   * `lookupStoredEvents`). `null` turns the proof off and must be said explicitly: then any well-formed message
+   * on the event subjects is acted on, as a forger's would be.
+   */
+  storedEvents: StoredEventLookup | null;
 }
 
 /** Extra deliveries the server allows beyond `maxDeliver`, used only to retry recording a dead letter. */
@@ -65,7 +72,8 @@ interface EventConsumer extends ConsumerRef {
  */
 export class JetStreamServer extends Server implements CustomTransportStrategy {
   private readonly log: Logger;
-  private readonly opts: Required<Omit<JetStreamServerOptions, 'deadLetter'>> & { deadLetter?: DeadLetterSink };
+  private readonly opts: Required<Omit<JetStreamServerOptions, 'deadLetter' | 'storedEvents'>> & { deadLetter?: DeadLetterSink };
+  private readonly proof: StoredEventProof | null;
   private nc?: NatsConnection;
   private js?: JetStreamClient;
   private jsm?: JetStreamManager;
@@ -94,6 +102,13 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
     if (!Number.isInteger(this.opts.maxDeliver) || this.opts.maxDeliver < 1) throw new Error('maxDeliver must be an integer >= 1');
     if (this.opts.ackWaitMs < 1000) throw new Error('ackWaitMs must be at least 1000 ms');
     this.log = new Logger(`JetStreamServer(${options.service})`);
+    this.proof = options.storedEvents ? new StoredEventProof(options.storedEvents, { subjectPrefix: options.subjectPrefix }) : null;
+    if (!this.proof) this.log.warn('stored-event proof is off: consumers act on any well-formed message on the event subjects');
+  }
+
+  /** Messages proven to be stored events, and those dropped as not (null when the proof is off). */
+  storedEventCounters(): StoredEventProofCounters | null {
+    return this.proof ? { ...this.proof.counters } : null;
   }
 
   async listen(callback: (err?: unknown, ...rest: unknown[]) => void): Promise<void> {
@@ -212,6 +227,7 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
   private async processEvent(c: EventConsumer, m: JsMsg): Promise<void> {
     const delivery = m.info.deliveryCount;
     const key = `${c.consumer}#${m.info.streamSequence}`;
+    if (this.proof && !(await this.proveStored(c, m))) return;
     const decoded = decodeEventMessage(this.opts.subjectPrefix, m.subject, m.data, m.headers);
     if (!decoded.ok) {
       const detail = decoded.error.issues.map((i) => `${i.path}: ${i.message}`).join('; ');
@@ -258,6 +274,35 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
     } catch (err) {
       // Not confirmed: the message may come again; handlers are idempotent (at-least-once delivery).
       this.log.warn(`${c.consumer}: ack of ${event.id} not confirmed: ${describeError(err)}`);
+    }
+  }
+
+  /**
+   * Whether the message is the stored event it claims to be. One that is not is dropped (terminated, a warning, a
+   * counter), never dead-lettered: a forger must not be able to write into a campaign's log. While the store cannot
+   * be asked the message is held and the question retried, without spending a delivery.
+   */
+  private async proveStored(c: EventConsumer, m: JsMsg): Promise<boolean> {
+    const proof = this.proof as StoredEventProof;
+    for (let outage = 1; ; outage++) {
+      try {
+        const verdict = await proof.verify(m.subject, m.data);
+        if (verdict.stored) return true;
+        this.log.warn(
+          `${c.consumer}: dropped message ${m.info.streamSequence} on ${m.subject}: not a stored event (${verdict.reason}); ${proof.counters.dropped} dropped so far`,
+        );
+        m.term();
+        return false;
+      } catch (err) {
+        if (this.closing) {
+          m.nak();
+          return false;
+        }
+        const delay = nakDelay(outage, this.opts.nakDelayMs, Math.min(this.opts.maxNakDelayMs, this.opts.maxOutageRetryDelayMs));
+        if (outage === 1 || outage % 10 === 0)
+          this.log.warn(`${c.consumer}: cannot check message ${m.info.streamSequence} against the store (attempt ${outage}, next in ${delay} ms): ${describeError(err)}`);
+        await new Promise((r) => setTimeout(r, delay));
+      }
     }
   }
 

@@ -5,7 +5,7 @@ import { connect } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { CancelJob, createEvent, DomainError, MessageDeadLettered, RoundClosed, type CommandOf, type DataOf, type EventOf } from '@aevo/contracts';
-import { OutboxRelay, PostgresEventStore, type StoredEvent } from '@aevo/eventstore';
+import { OutboxRelay, PostgresEventStore, relayPayload, type StoredEvent } from '@aevo/eventstore';
 import { createTestDb, createTestNatsNames, eventually, type TestDb, type TestNatsNames } from '@aevo/testkit';
 import { CommandClient, createServiceApp, JetStreamEventContext, OnCommand, OnEvent, ServerFeatureError, type ServiceApp } from '../src';
 
@@ -185,27 +185,45 @@ describe('JetStreamServer against nats-server and PostgreSQL', () => {
     }, 30_000);
   });
 
-  it('dead-letters malformed messages without calling a handler and goes on', async () => {
+  it('drops messages that are not stored events (garbage, forged, one byte changed, moved subject) with a warning and a counter, never a dead letter', async () => {
     const rec = new Recorder();
-    await startApp('worker', rec, 'a', [RoundClosedHandlers]);
+    const app = await startApp('worker', rec, 'a', [RoundClosedHandlers]);
     const before = (await store.readAll({ types: [MessageDeadLettered.type] })).length;
     const js = jetstream(nc);
-    await js.publish(`${names.subjectPrefix}.evt.c2.RoundClosed`, 'this is not JSON');
-    const forged = { ...closed(++round, 0, 'c2'), source: 'worker', position: 1, streamVersion: 1 };
-    await js.publish(`${names.subjectPrefix}.evt.c2.RoundClosed`, JSON.stringify(forged));
+    const subject = (campaignId: string) => `${names.subjectPrefix}.evt.${campaignId}.RoundClosed`;
+    // A genuine event, stored and relayed: the template for the forgeries.
+    const genuine = closed(++round, 0, 'c2');
+    await store.append('campaign-c2', 'any', [genuine]);
+    await eventually(() => rec.calls.some((c) => c.id === genuine.id), 30_000);
+    const [stored] = await store.readAll({ types: [RoundClosed.type] }).then((all) => all.filter((e) => e.id === genuine.id));
+    const body = relayPayload(stored);
+
+    await js.publish(subject('c2'), 'this is not JSON');
+    // Well-formed, never stored (a forger's RoundClosed; the store has no such id).
+    const forged = closed(++round, 0, 'c2');
+    await js.publish(subject('c2'), relayPayload({ ...forged, position: stored.position + 1000, streamVersion: 99 } as StoredEvent));
+    // The stored event with one byte of its data changed (round 1xx → 9xx), the same id, position and version.
+    const storedRound = (stored.data as DataOf<typeof RoundClosed>).round;
+    const altered = body.replace(`"round":${storedRound}`, `"round":9${String(storedRound).slice(1)}`);
+    expect(altered).not.toBe(body);
+    await js.publish(subject('c2'), altered);
+    // The stored event, byte for byte, on another campaign's subject; and with its position moved.
+    await js.publish(subject('c9'), body);
+    await js.publish(subject('c2'), body.replace(`"position":${stored.position}`, `"position":${stored.position + 1}`));
+    // And then real work still flows.
     const after = closed(++round, 0, 'c2');
     await store.append('campaign-c2', 'any', [after]);
 
     await eventually(() => rec.calls.some((c) => c.id === after.id), 30_000);
-    const dls = await eventually(async () => {
-      const all = await store.readAll({ types: [MessageDeadLettered.type] });
-      return all.length >= before + 2 ? all.slice(before) : null;
+    await eventually(() => (app.server.storedEventCounters()?.dropped ?? 0) >= 5, 30_000);
+    expect(app.server.storedEventCounters()).toMatchObject({ dropped: 5 });
+    expect(rec.calls.filter((c) => c.id === genuine.id)).toHaveLength(1);
+    expect(rec.calls.some((c) => c.id === forged.id || c.round >= 900)).toBe(false);
+    await eventually(async () => {
+      const info = await jsm.consumers.info(names.stream, 'worker__RoundClosed');
+      return info.num_pending === 0 && info.num_ack_pending === 0;
     }, 30_000);
-    const errors = dls.map((d) => (d.data as DataOf<typeof MessageDeadLettered>).error).sort();
-    expect(errors[0]).toMatch(/malformed message \(INVALID_JSON\)/);
-    expect(errors[1]).toMatch(/malformed message \(NOT_EVENT_OWNER\)/);
-    expect(dls.every((d) => d.campaignId === 'c2' && (d.data as DataOf<typeof MessageDeadLettered>).deliveries === 1)).toBe(true);
-    expect(rec.calls.some((c) => c.id === forged.id)).toBe(false);
+    expect((await store.readAll({ types: [MessageDeadLettered.type] })).length).toBe(before);
   });
 
   it('lets N replicas share one durable consumer, each message handled once', async () => {
