@@ -15,3 +15,4 @@ export * from './command-client';
 export * from './exception-filter';
 export * from './tokens';
 export * from './bootstrap';
+export * from './auth';

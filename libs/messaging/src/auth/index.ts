@@ -1,0 +1,3 @@
+export * from './permissions';
+export * from './nats-config';
+export * from './credentials';
