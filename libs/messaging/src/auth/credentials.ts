@@ -65,7 +65,7 @@ export function writeNatsCredentialsFile(dir: string, creds: NatsCredentials): s
   const tmp = `${file}.${process.pid}.tmp`;
   const fd = fs.openSync(tmp, 'w', 0o600);
   try {
-    fs.fchmodSync(fd, 0o600); // the mode given to open is masked by umask only downwards, but an existing tmp keeps its own
+    fs.fchmodSync(fd, 0o600); // open's mode only applies to a new file; a leftover tmp keeps its old mode
     fs.writeSync(fd, `${JSON.stringify({ user: creds.user, password: creds.password })}\n`);
   } finally {
     fs.closeSync(fd);

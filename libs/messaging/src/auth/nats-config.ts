@@ -21,8 +21,9 @@ const rules = (r: SubjectRules): string => (r.deny.length > 0 ? `{ allow: ${list
 
 /**
  * nats-server 2.9 configuration: JetStream with its store, and one user per entry of `decl` with its permissions.
- * Passwords are written in plain text (nats-server 2.9 accepts bcrypt hashes too, but then warns of nothing and
- * the tool has no bcrypt); the file must therefore be readable only by the server's user (the tool writes 0600).
+ * Passwords are written in plain text (nats-server 2.9 also accepts bcrypt hashes, but no bcrypt library is installed
+ * here; the server logs "Plaintext passwords detected"), so the file must be readable only by the server's user
+ * (the tool writes it 0600).
  * Every user of `decl` needs a password in `credentials`.
  */
 export function renderNatsAuthConfig(decl: NatsPermissions, credentials: Readonly<Record<string, string>>, opts: NatsServerConfigOptions): string {
