@@ -1,7 +1,10 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { connect } from '@nats-io/transport-node';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { relayPayload } from '@aevo/eventstore';
 import { eventually } from '@aevo/testkit';
 import { expectAuditVerifies } from '../e2e/assertions';
 import { E2eControlPlane, ROOT } from '../e2e/harness';
@@ -125,6 +128,45 @@ describe('hostile candidate: one of four candidates attacks from inside its jobs
     // Both campaigns complete; the whole log replays and verifies.
     for (const id of [clean, attacked]) expect(await plane.count(id, 'CampaignCompleted')).toBe(1);
     await expectAuditVerifies(plane, 2);
+  });
+
+  it('a forger on NATS gets nothing acted on: a new JobRequested, a stored one with a changed byte, a CampaignStarted', async () => {
+    const stored = (await plane.events(clean, ['JobRequested']))[0];
+    expect(stored).toBeDefined();
+    const spec = (stored.data as { spec: { jobId: string; argv: string[] } }).spec;
+    const forgedJobId = `${spec.jobId}-forged`;
+    const subject = (campaignId: string, type: string) => `${plane.names.subjectPrefix}.evt.${campaignId}.${type}`;
+    const forgeries = [
+      // Never stored: a new id, a new job, a command of the forger's choosing.
+      { subject: subject(clean, 'JobRequested'), body: relayPayload({ ...stored, id: randomUUID(), position: stored.position + 100_000, data: { spec: { ...spec, jobId: forgedJobId, argv: ['sh', '-c', 'echo forged'] } } }) },
+      // The stored event, same id and position, one byte of its command changed.
+      { subject: subject(clean, 'JobRequested'), body: relayPayload(stored).replace(`"jobId":"${spec.jobId}"`, `"jobId":"${spec.jobId.slice(0, -1)}X"`) },
+      // A campaign that does not exist, as the leaderboard and workers would see it start.
+      ...(await plane.events(clean, ['CampaignStarted'])).map((e) => ({ subject: subject('forged-campaign', 'CampaignStarted'), body: relayPayload({ ...e, id: randomUUID(), campaignId: 'forged-campaign', streamId: 'campaign-forged-campaign' }) })),
+    ];
+    expect(forgeries).toHaveLength(3);
+    expect(forgeries[1].body).not.toBe(relayPayload(stored));
+    const before = await plane.store.headPosition();
+    const nc = await connect({ servers: plane.names.url });
+    try {
+      const js = jetstream(nc);
+      for (const f of forgeries) await js.publish(f.subject, f.body);
+      // Every consumer of these types has read past them.
+      const jsm = await jetstreamManager(nc);
+      await eventually(async () => {
+        for await (const c of jsm.consumers.list(plane.names.stream)) if (c.num_pending > 0 || c.num_ack_pending > 0) return false;
+        return true;
+      }, 60_000, 500);
+    } finally {
+      await nc.close();
+    }
+    // Nothing was appended (no job, no dead letter, no campaign), and dispatch says why it dropped them.
+    const after = await plane.store.readAll({ fromPosition: before });
+    expect(after.map((e) => `${e.type} ${e.campaignId}`)).toEqual([]);
+    expect(await plane.store.readAll({ campaignId: 'forged-campaign' })).toEqual([]);
+    expect(fs.existsSync(path.join(plane.home, 'dispatch', 'local-jobs', forgedJobId))).toBe(false);
+    const dispatchLog = fs.readFileSync(path.join(plane.home, 'logs', 'dispatch.log'), 'utf8');
+    expect(dispatchLog.match(/dropped message \d+ on \S+JobRequested: not a stored event/g)?.length).toBe(2);
   });
 });
 
