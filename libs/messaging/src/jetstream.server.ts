@@ -16,7 +16,7 @@ import type { DeadLetterSink } from './dead-letter';
 import { nakDelay } from './backoff';
 import { unavailableDependency } from './unavailable';
 import { Semaphore } from './semaphore';
-import { StoredEventProof, type StoredEventLookup, type StoredEventProofCounters } from './stored-event-proof';
+import { StoredEventProof, type StoredEventLookup, type StoredEventProofCounters, type StoredEventVerdict } from './stored-event-proof';
 
 export interface JetStreamServerOptions {
   /** Names the queue group and the durable consumers: every replica of a service passes the same name. */
@@ -208,6 +208,10 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
     for await (const m of messages) {
       // The ack timer runs from delivery, so keep the message alive while it waits for a slot, too.
       const heartbeat = setInterval(() => m.working(), Math.max(Math.floor(this.opts.ackWaitMs / 3), 300));
+      // The proof starts on receipt, not when a slot frees up: its store read overlaps the handlers still running,
+      // and messages that arrive together share one read.
+      const proving = this.proof?.verify(m.subject, m.data);
+      proving?.catch(() => undefined); // an outage is handled (retried) where it is awaited
       await gate.acquire();
       if (this.closing) {
         clearInterval(heartbeat);
@@ -216,7 +220,7 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
         continue;
       }
       this.track(
-        this.processEvent(c, m).finally(() => {
+        this.processEvent(c, m, proving).finally(() => {
           clearInterval(heartbeat);
           gate.release();
         }),
@@ -224,10 +228,10 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
     }
   }
 
-  private async processEvent(c: EventConsumer, m: JsMsg): Promise<void> {
+  private async processEvent(c: EventConsumer, m: JsMsg, proving?: Promise<StoredEventVerdict>): Promise<void> {
     const delivery = m.info.deliveryCount;
     const key = `${c.consumer}#${m.info.streamSequence}`;
-    if (this.proof && !(await this.proveStored(c, m))) return;
+    if (this.proof && !(await this.proveStored(c, m, proving))) return;
     const decoded = decodeEventMessage(this.opts.subjectPrefix, m.subject, m.data, m.headers);
     if (!decoded.ok) {
       const detail = decoded.error.issues.map((i) => `${i.path}: ${i.message}`).join('; ');
@@ -282,11 +286,11 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
    * counter), never dead-lettered: a forger must not be able to write into a campaign's log. While the store cannot
    * be asked the message is held and the question retried, without spending a delivery.
    */
-  private async proveStored(c: EventConsumer, m: JsMsg): Promise<boolean> {
+  private async proveStored(c: EventConsumer, m: JsMsg, proving?: Promise<StoredEventVerdict>): Promise<boolean> {
     const proof = this.proof as StoredEventProof;
     for (let outage = 1; ; outage++) {
       try {
-        const verdict = await proof.verify(m.subject, m.data);
+        const verdict = await (outage === 1 && proving ? proving : proof.verify(m.subject, m.data));
         if (verdict.stored) return true;
         this.log.warn(
           `${c.consumer}: dropped message ${m.info.streamSequence} on ${m.subject}: not a stored event (${verdict.reason}); ${proof.counters.dropped} dropped so far`,
