@@ -1,9 +1,8 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { connect } from '@nats-io/transport-node';
-import { jetstreamManager } from '@nats-io/jetstream';
 import { PostgresEventStore, type StoredEvent } from '@aevo/eventstore';
 import { SERVICE_NAMES, API_NAME, serviceMain } from '@aevo/cli';
 import { createTestDb, createTestNatsNames, eventually, type TestDb, type TestNatsNames } from '@aevo/testkit';
@@ -17,14 +16,97 @@ export interface CliRun {
   stderr: string;
 }
 
+const NATS_SERVER = process.env.AEVO_NATS_SERVER_BIN ?? '/usr/sbin/nats-server';
+
 /**
- * One isolated control plane for a suite: its own PostgreSQL schema, JetStream stream and subject prefix, and
- * AEVO_HOME, with every service started by the real `aevo up` (the built services as child processes) and every
- * command given through the built `aevo` binary, as a user would.
+ * A nats-server of the suite's own, with the authorization tools/nats-auth-config.js generates for the suite's
+ * subject prefix and stream: every service, the relay and the CLI connect as their own users with least-privilege
+ * subject permissions (credentials in `credentialsDir`, one 0600 file per user).
+ */
+export class AuthorizedNatsServer {
+  private proc: ChildProcess | null = null;
+  private log = '';
+  private constructor(
+    readonly dir: string,
+    readonly url: string,
+  ) {}
+
+  get credentialsDir(): string {
+    return path.join(this.dir, 'credentials');
+  }
+
+  static async start(prefix: string, stream: string): Promise<AuthorizedNatsServer> {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'aevo-nats-'));
+    const port = await freePort();
+    execFileSync(process.execPath, [path.join(ROOT, 'tools', 'nats-auth-config.js'), '--out', dir, '--port', String(port), '--store-dir', path.join(dir, 'jetstream'), '--prefix', prefix, '--stream', stream], {
+      cwd: ROOT,
+      stdio: 'pipe',
+    });
+    const server = new AuthorizedNatsServer(dir, `nats://127.0.0.1:${port}`);
+    const child = spawn(NATS_SERVER, ['-c', path.join(dir, 'nats-server.conf')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    server.proc = child;
+    child.stdout?.on('data', (d) => (server.log = (server.log + String(d)).slice(-8192)));
+    child.stderr?.on('data', (d) => (server.log = (server.log + String(d)).slice(-8192)));
+    await eventually(async () => {
+      if (child.exitCode !== null) throw new Error(`nats-server exited ${child.exitCode}: ${server.log}`);
+      return canConnect(port);
+    }, 20_000, 50);
+    return server;
+  }
+
+  /** The connect options of one of its users (the test acting as that user). */
+  credentialsOf(user: string): { user: string; pass: string; inboxPrefix: string } {
+    const c = JSON.parse(fs.readFileSync(path.join(this.credentialsDir, `${user}.json`), 'utf8')) as { user: string; password: string };
+    return { user: c.user, pass: c.password, inboxPrefix: `_INBOX_${c.user}` };
+  }
+
+  /** The server's log: permission violations show here. */
+  get output(): string {
+    return this.log;
+  }
+
+  async stop(): Promise<void> {
+    const child = this.proc;
+    if (child && child.exitCode === null) {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await exited;
+    }
+    fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function canConnect(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const c = net.connect({ host: '127.0.0.1', port }, () => {
+      c.destroy();
+      resolve(true);
+    });
+    c.once('error', () => resolve(false));
+  });
+}
+
+/**
+ * One isolated control plane for a suite: its own PostgreSQL schema, JetStream stream and subject prefix, its own
+ * nats-server with authorization (AuthorizedNatsServer), and AEVO_HOME, with every service started by the real
+ * `aevo up` (the built services as child processes) and every command given through the built `aevo` binary, as a
+ * user would.
  */
 export class E2eControlPlane {
   db!: TestDb;
   names!: TestNatsNames;
+  nats!: AuthorizedNatsServer;
   home!: string;
   store!: PostgresEventStore;
   env!: NodeJS.ProcessEnv;
@@ -37,7 +119,9 @@ export class E2eControlPlane {
     const missing = [...SERVICE_NAMES, API_NAME].map((n) => serviceMain(ROOT, n)).concat(CLI).filter((f) => !fs.existsSync(f));
     if (missing.length > 0) throw new Error(`not built: ${missing.join(', ')} — run npm run build (tools/test-all.sh builds first)`);
     this.db = await createTestDb('aevo_e2e');
-    this.names = createTestNatsNames();
+    const names = createTestNatsNames();
+    this.nats = await AuthorizedNatsServer.start(names.subjectPrefix, names.stream);
+    this.names = { ...names, url: this.nats.url };
     this.home = fs.mkdtempSync(path.join(os.tmpdir(), 'aevo-e2e-'));
     this.store = await PostgresEventStore.open({ connectionString: this.db.url, schema: this.db.schema, poolSize: 2 });
     this.env = {
@@ -45,6 +129,7 @@ export class E2eControlPlane {
       AEVO_DATABASE_URL: this.db.url,
       AEVO_DB_SCHEMA: this.db.schema,
       AEVO_NATS_URL: this.names.url,
+      AEVO_NATS_CREDENTIALS_DIR: this.nats.credentialsDir,
       AEVO_SUBJECT_PREFIX: this.names.subjectPrefix,
       AEVO_STREAM: this.names.stream,
       AEVO_HOME: this.home,
@@ -116,11 +201,7 @@ export class E2eControlPlane {
       clearTimeout(timer);
     }
     await this.store?.close();
-    if (this.names) {
-      const nc = await connect({ servers: this.names.url });
-      await (await jetstreamManager(nc)).streams.delete(this.names.stream).catch(() => undefined);
-      await nc.close();
-    }
+    await this.nats?.stop(); // its JetStream store goes with it
     await this.db?.drop();
     if (this.home && !process.env.AEVO_E2E_KEEP) fs.rmSync(this.home, { recursive: true, force: true });
     return code;

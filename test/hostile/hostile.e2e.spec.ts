@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { connect } from '@nats-io/transport-node';
-import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { jetstream } from '@nats-io/jetstream';
 import { relayPayload } from '@aevo/eventstore';
 import { eventually } from '@aevo/testkit';
 import { expectAuditVerifies } from '../e2e/assertions';
@@ -147,26 +147,33 @@ describe('hostile candidate: one of four candidates attacks from inside its jobs
     expect(forgeries).toHaveLength(3);
     expect(forgeries[1].body).not.toBe(relayPayload(stored));
     const before = await plane.store.headPosition();
-    const nc = await connect({ servers: plane.names.url });
+    // The strongest forger: one holding the relay's own credentials, the only user nats-server lets publish events.
+    const nc = await connect({ servers: plane.names.url, ...plane.nats.credentialsOf('relay') });
     try {
       const js = jetstream(nc);
       for (const f of forgeries) await js.publish(f.subject, f.body);
-      // Every consumer of these types has read past them.
-      const jsm = await jetstreamManager(nc);
-      await eventually(async () => {
-        for await (const c of jsm.consumers.list(plane.names.stream)) if (c.num_pending > 0 || c.num_ack_pending > 0) return false;
-        return true;
-      }, 60_000, 500);
     } finally {
       await nc.close();
     }
+    // Every consumer of these types has read them and said why it dropped them.
+    const logOf = (service: string) => fs.readFileSync(path.join(plane.home, 'logs', `${service}.log`), 'utf8');
+    await eventually(() => (logOf('dispatch').match(/dropped message \d+ on \S+JobRequested: not a stored event/g)?.length ?? 0) >= 2, 60_000, 250);
+    await eventually(() => ['leaderboard', 'substrate', 'worker'].some((s) => /on \S+forged-campaign\.CampaignStarted: not a stored event/.test(logOf(s))), 60_000, 250);
+    await new Promise((r) => setTimeout(r, 1000));
     // Nothing was appended (no job, no dead letter, no campaign), and dispatch says why it dropped them.
     const after = await plane.store.readAll({ fromPosition: before });
     expect(after.map((e) => `${e.type} ${e.campaignId}`)).toEqual([]);
     expect(await plane.store.readAll({ campaignId: 'forged-campaign' })).toEqual([]);
     expect(fs.existsSync(path.join(plane.home, 'dispatch', 'local-jobs', forgedJobId))).toBe(false);
-    const dispatchLog = fs.readFileSync(path.join(plane.home, 'logs', 'dispatch.log'), 'utf8');
-    expect(dispatchLog.match(/dropped message \d+ on \S+JobRequested: not a stored event/g)?.length).toBe(2);
+    expect(logOf('dispatch').match(/dropped message \d+ on \S+JobRequested: not a stored event/g)?.length).toBe(2);
+    // A service's own credentials cannot even publish an event: nats-server refuses it.
+    const asDispatch = await connect({ servers: plane.names.url, ...plane.nats.credentialsOf('dispatch') });
+    try {
+      const refused = await jetstream(asDispatch, { timeout: 3000 }).publish(forgeries[0].subject, forgeries[0].body).then(() => 'accepted', (err: Error) => err.message);
+      expect(refused).not.toBe('accepted');
+    } finally {
+      await asDispatch.close();
+    }
   });
 });
 

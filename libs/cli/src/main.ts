@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { PostgresEventStore } from '@aevo/eventstore';
+import { natsAuthFor, PostgresEventStore } from '@aevo/eventstore';
 import { CommandClient } from '@aevo/messaging';
 import { runCli } from './program';
 
@@ -12,7 +12,7 @@ runCli(process.argv.slice(2), {
   tty: process.stdout.isTTY === true,
   openStore: (env) =>
     PostgresEventStore.open({ connectionString: env.AEVO_DATABASE_URL ?? DEFAULT_DATABASE_URL, schema: env.AEVO_DB_SCHEMA ?? 'aevo', applicationName: 'aevo-cli', poolSize: 2 }),
-  commands: (env) => CommandClient.connect({ natsUrl: env.AEVO_NATS_URL ?? 'nats://127.0.0.1:4222', subjectPrefix: env.AEVO_SUBJECT_PREFIX ?? 'aevo', issuedBy: 'cli' }),
+  commands: (env) => CommandClient.connect({ natsUrl: env.AEVO_NATS_URL ?? 'nats://127.0.0.1:4222', subjectPrefix: env.AEVO_SUBJECT_PREFIX ?? 'aevo', issuedBy: 'cli', natsAuth: natsAuthFor(env, 'cli') }),
 }).then(
   (code) => process.exit(code),
   (err) => {

@@ -1,6 +1,6 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { AbortCampaign, Axis, PauseCampaign, ResumeCampaign, StartCampaign, StartRound, type CommandReply } from '@aevo/contracts';
-import { compareJetStreamCopy, type EventStore, type StoredEvent } from '@aevo/eventstore';
+import { compareJetStreamCopy, natsAuthFor, type EventStore, type StoredEvent } from '@aevo/eventstore';
 import { replayDetailed, defaultRegistry, type ReplayReport } from '@aevo/projections';
 import {
   ARGUMENT_NAMES,
@@ -93,7 +93,7 @@ async function verifyLog(io: Pick<CliIo, 'out' | 'err' | 'env'>, store: EventSto
 
   if (opts.jetstream) {
     const stream = typeof opts.jetstream === 'string' ? opts.jetstream : (io.env.AEVO_STREAM ?? 'AEVO_EVENTS');
-    const copy = await compareJetStreamCopy(store, { natsUrl: io.env.AEVO_NATS_URL ?? 'nats://127.0.0.1:4222', stream, upTo: head });
+    const copy = await compareJetStreamCopy(store, { natsUrl: io.env.AEVO_NATS_URL ?? 'nats://127.0.0.1:4222', stream, upTo: head, natsAuth: natsAuthFor(io.env, 'cli') });
     for (const f of copy.findings) io.err(`MISMATCH jetstream: ${f.reason}`);
     failed += copy.findings.length;
     if (copy.findings.length === 0) io.out(`verified: JetStream stream ${stream} holds positions 1..${head} with the store's ids and content hashes`);

@@ -11,3 +11,4 @@ export * from './relay/server-version';
 export * from './relay/outbox-relay';
 export * from './chain/chain';
 export * from './chain/jetstream-copy';
+export * from './relay/nats-credentials';

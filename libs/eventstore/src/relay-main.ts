@@ -1,10 +1,12 @@
 /**
  * The outbox relay as a process: `node libs/eventstore/dist/relay-main.js`.
  * Environment: AEVO_DATABASE_URL, AEVO_DB_SCHEMA (aevo), AEVO_NATS_URL, AEVO_SUBJECT_PREFIX (aevo), AEVO_STREAM
- * (AEVO_EVENTS); optional AEVO_RELAY_BATCH_SIZE, AEVO_RELAY_POLL_MS. Logs one JSON object per line; SIGTERM or
+ * (AEVO_EVENTS); optional AEVO_RELAY_BATCH_SIZE, AEVO_RELAY_POLL_MS, and the relay's NATS credentials
+ * (AEVO_NATS_CREDENTIALS_FILE, or relay.json in AEVO_NATS_CREDENTIALS_DIR). Logs one JSON object per line; SIGTERM or
  * SIGINT stops it after outstanding acks (exit 0); a start-up refusal exits 1.
  */
 import { OutboxRelay, type RelayLogger } from './relay/outbox-relay';
+import { natsAuthFor } from './relay/nats-credentials';
 
 const log: RelayLogger = (level, msg, fields) => {
   const line = JSON.stringify({ time: new Date().toISOString(), level, service: 'outbox-relay', pid: process.pid, msg, ...fields });
@@ -31,6 +33,7 @@ async function main(): Promise<void> {
     batchSize: intEnv('AEVO_RELAY_BATCH_SIZE', 1000),
     pollIntervalMs: intEnv('AEVO_RELAY_POLL_MS', 1000),
     log,
+    natsAuth: natsAuthFor(env, 'relay'),
   });
   let stopping = false;
   const stop = (signal: string) => {

@@ -1,7 +1,7 @@
 import { Logger, Module, type DynamicModule, type INestMicroservice, type LogLevel, type LoggerService, type OnApplicationShutdown, type Type, Inject } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { ServiceName } from '@aevo/contracts';
-import { OutboxRelay, PostgresEventStore, type EventStore } from '@aevo/eventstore';
+import { NATS_RELAY_CREDENTIALS_ENV, natsAuthFor, OutboxRelay, PostgresEventStore, type EventStore, type NatsAuthOptions } from '@aevo/eventstore';
 import { resolveMessagingConfig, type MessagingConfig } from './config';
 import { JetStreamServer, type JetStreamServerOptions } from './jetstream.server';
 import { eventStoreDeadLetterSink } from './dead-letter';
@@ -77,7 +77,7 @@ class AevoRuntimeModule {}
 @Module({})
 class AevoServiceRootModule {}
 
-function runtimeModule(cfg: MessagingConfig, store: EventStore, owned: Owned): DynamicModule {
+function runtimeModule(cfg: MessagingConfig, store: EventStore, owned: Owned, natsAuth: NatsAuthOptions): DynamicModule {
   return {
     module: AevoRuntimeModule,
     global: true,
@@ -87,7 +87,7 @@ function runtimeModule(cfg: MessagingConfig, store: EventStore, owned: Owned): D
       { provide: OWNED_STORE, useValue: owned },
       {
         provide: CommandClient,
-        useFactory: () => CommandClient.connect({ natsUrl: cfg.natsUrl, subjectPrefix: cfg.subjectPrefix, issuedBy: cfg.service }),
+        useFactory: () => CommandClient.connect({ natsUrl: cfg.natsUrl, subjectPrefix: cfg.subjectPrefix, issuedBy: cfg.service, natsAuth }),
       },
       RuntimeLifecycle,
     ],
@@ -120,6 +120,7 @@ export async function createServiceApp(appModule: Type<unknown> | DynamicModule,
         natsUrl: config.natsUrl,
         subjectPrefix: config.subjectPrefix,
         stream: config.stream,
+        natsAuth: natsAuthFor(env ?? process.env, 'relay', NATS_RELAY_CREDENTIALS_ENV),
         log: (level, msg, fields) => log[level === 'info' ? 'log' : level](`${msg}${fields ? ` ${JSON.stringify(fields)}` : ''}`),
       });
     }
@@ -127,13 +128,14 @@ export async function createServiceApp(appModule: Type<unknown> | DynamicModule,
     const server = new JetStreamServer({
       ...serverOpts,
       storedEvents,
+      natsAuth: natsAuthFor(env ?? process.env, service),
       service,
       natsUrl: config.natsUrl,
       subjectPrefix: config.subjectPrefix,
       stream: config.stream,
       deadLetter: serverOpts?.deadLetter ?? eventStoreDeadLetterSink(store, service),
     });
-    const root: DynamicModule = { module: AevoServiceRootModule, imports: [runtimeModule(config, store, { store: given ? null : store, relay }), appModule] };
+    const root: DynamicModule = { module: AevoServiceRootModule, imports: [runtimeModule(config, store, { store: given ? null : store, relay }, natsAuthFor(env ?? process.env, service)), appModule] };
     const app = await NestFactory.createMicroservice(root, { strategy: server, logger: logger ?? ['error', 'warn', 'log'] });
     app.useGlobalFilters(new PassThroughRpcFilter());
     return { app, server, store, config, relay };

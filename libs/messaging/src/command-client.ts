@@ -2,6 +2,7 @@ import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { CommandReply, uuidv7, type CommandDefinition } from '@aevo/contracts';
 import type { z } from 'zod';
+import type { NatsAuthOptions } from '@aevo/eventstore';
 import { natsServers } from './config';
 import { commandSubject } from './subjects';
 
@@ -20,6 +21,8 @@ export interface CommandClientOptions {
   timeoutMs?: number;
   /** Who the commands are from when `issuedBy` is not given (default "cli"). */
   issuedBy?: string;
+  /** The sender's NATS user (natsAuthFor); empty for a server without authorization. */
+  natsAuth?: NatsAuthOptions;
 }
 
 export const newCommandId = (): string => `cmd-${uuidv7()}`;
@@ -33,7 +36,7 @@ export class CommandClient {
   ) {}
 
   static async connect(opts: CommandClientOptions): Promise<CommandClient> {
-    const nc = await connect({ servers: natsServers(opts.natsUrl), name: 'aevo-command-client' });
+    const nc = await connect({ servers: natsServers(opts.natsUrl), name: 'aevo-command-client', ...(opts.natsAuth ?? {}) });
     return new CommandClient(nc, opts, true);
   }
 

@@ -4,6 +4,7 @@ import { connect } from '@nats-io/transport-node';
 import type { Msg, NatsConnection, Subscription } from '@nats-io/nats-core';
 import { jetstream, jetstreamManager, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
 import { lastValueFrom } from 'rxjs';
+import type { NatsAuthOptions } from '@aevo/eventstore';
 import { commandDefinition, eventDefinition, type CommandReply, type ServiceName } from '@aevo/contracts';
 import { natsServers } from './config';
 import { commandSubject, consumerName, eventTypeFilter, parseEventSubject } from './subjects';
@@ -52,6 +53,8 @@ export interface JetStreamServerOptions {
    * on the event subjects is acted on, as a forger's would be.
    */
   storedEvents: StoredEventLookup | null;
+  /** This service's NATS user (natsAuthFor); empty for a server without authorization. */
+  natsAuth?: NatsAuthOptions;
 }
 
 /** Extra deliveries the server allows beyond `maxDeliver`, used only to retry recording a dead letter. */
@@ -72,7 +75,7 @@ interface EventConsumer extends ConsumerRef {
  */
 export class JetStreamServer extends Server implements CustomTransportStrategy {
   private readonly log: Logger;
-  private readonly opts: Required<Omit<JetStreamServerOptions, 'deadLetter' | 'storedEvents'>> & { deadLetter?: DeadLetterSink };
+  private readonly opts: Required<Omit<JetStreamServerOptions, 'deadLetter' | 'storedEvents' | 'natsAuth'>> & { deadLetter?: DeadLetterSink; natsAuth?: NatsAuthOptions };
   private readonly proof: StoredEventProof | null;
   private nc?: NatsConnection;
   private js?: JetStreamClient;
@@ -139,7 +142,7 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
   private async start(): Promise<void> {
     if (this.started) return;
     const { events, commands } = this.classifyHandlers();
-    const nc = await connect({ servers: natsServers(this.opts.natsUrl), name: `aevo-${this.opts.service}`, maxReconnectAttempts: -1 });
+    const nc = await connect({ servers: natsServers(this.opts.natsUrl), name: `aevo-${this.opts.service}`, maxReconnectAttempts: -1, ...(this.opts.natsAuth ?? {}) });
     this.nc = nc;
     this.watchStatus(nc);
     const version = nc.info?.version ?? 'unknown';

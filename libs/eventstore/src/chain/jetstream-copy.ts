@@ -1,4 +1,5 @@
 import { connect } from '@nats-io/transport-node';
+import type { NatsAuthOptions } from '../relay/nats-credentials';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { EventStore } from '../port';
 import { eventContentHash, type ChainFinding, type EnvelopeFields } from './chain';
@@ -18,11 +19,11 @@ export interface CopyReport {
  * store's head as well: a tail cut off the store, which the chain alone cannot show. A stream is
  * append-only (deny_delete, deny_purge), so a mismatch means the copy or the store was changed out of band.
  */
-export async function compareJetStreamCopy(store: EventStore, opts: { natsUrl: string; stream: string; upTo: number; timeoutMs?: number }): Promise<CopyReport> {
+export async function compareJetStreamCopy(store: EventStore, opts: { natsUrl: string; stream: string; upTo: number; timeoutMs?: number; natsAuth?: NatsAuthOptions }): Promise<CopyReport> {
   if (!store.readChainLinks) throw new Error('this store keeps no hash chain to compare with');
   const findings: ChainFinding[] = [];
   const seen = new Map<number, { id: string; hash: string; seq: number }>();
-  const nc = await connect({ servers: opts.natsUrl, name: 'aevo-audit' });
+  const nc = await connect({ servers: opts.natsUrl, name: 'aevo-audit', ...(opts.natsAuth ?? {}) });
   let messages = 0;
   let beyond = 0;
   try {

@@ -1,4 +1,5 @@
 import { jetstream, jetstreamManager, StorageType, type JetStreamClient, type JetStreamManager, type StreamInfo } from '@nats-io/jetstream';
+import type { NatsAuthOptions } from './nats-credentials';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import { Client, type PoolClient } from 'pg';
@@ -39,6 +40,8 @@ export interface OutboxRelayOptions {
    */
   coalesceFromEvents?: number;
   log?: RelayLogger;
+  /** NATS user and password of the relay (natsAuthFor(env, 'relay', …)); empty for a server without authorization. */
+  natsAuth?: NatsAuthOptions;
 }
 
 export type RelayRole = 'starting' | 'standby' | 'leader' | 'stopped';
@@ -119,6 +122,7 @@ export class OutboxRelay {
       publishTimeoutMs: 30_000,
       coalesceMs: 10,
       coalesceFromEvents: 8,
+      natsAuth: {},
       log: () => undefined,
       ...options,
     };
@@ -154,7 +158,7 @@ export class OutboxRelay {
     const o = this.opts;
     this.store = await PostgresEventStore.open({ connectionString: o.databaseUrl, schema: o.schema, poolSize: 3, applicationName: 'aevo-outbox-relay' });
     try {
-      this.nc = await connect({ servers: o.natsUrl.split(',').map((s) => s.trim()).filter(Boolean), name: 'aevo-outbox-relay', maxReconnectAttempts: -1 });
+      this.nc = await connect({ servers: o.natsUrl.split(',').map((s) => s.trim()).filter(Boolean), name: 'aevo-outbox-relay', maxReconnectAttempts: -1, ...(o.natsAuth ?? {}) });
       const problem = relayServerProblem(this.nc.info);
       if (problem) throw new Error(`outbox relay refuses to start: ${problem}`);
       this.jsm = await jetstreamManager(this.nc);

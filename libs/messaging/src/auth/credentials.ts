@@ -1,23 +1,9 @@
 import { randomBytes } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
-import { inboxPrefixFor } from './permissions';
+import { inboxPrefixFor, NATS_CREDENTIALS_ENV, readNatsCredentialsFile, type NatsAuthOptions, type NatsCredentials } from '@aevo/eventstore';
 
-export const NATS_CREDENTIALS_ENV = 'AEVO_NATS_CREDENTIALS_FILE';
-
-export interface NatsCredentials {
-  user: string;
-  password: string;
-}
-
-/** Options to spread into `connect()` of @nats-io/transport-node. */
-export interface NatsAuthOptions {
-  user?: string;
-  pass?: string;
-  inboxPrefix?: string;
-}
-
-const USER = /^[A-Za-z0-9_-]+$/;
+export { NATS_CREDENTIALS_DIR_ENV, NATS_CREDENTIALS_ENV, NATS_RELAY_CREDENTIALS_ENV, natsAuthFor, readNatsCredentialsFile, type NatsAuthOptions, type NatsCredentials } from '@aevo/eventstore';
 
 /** 32 random bytes, base64url: no characters that need escaping in a nats-server config string. */
 export const randomNatsPassword = (): string => randomBytes(32).toString('base64url');
@@ -32,30 +18,6 @@ export function natsConnectAuth(env: NodeJS.ProcessEnv = process.env, variable: 
   if (file === undefined || file === '') return {};
   const c = readNatsCredentialsFile(file, variable);
   return { user: c.user, pass: c.password, inboxPrefix: inboxPrefixFor(c.user) };
-}
-
-export function readNatsCredentialsFile(file: string, variable: string = NATS_CREDENTIALS_ENV): NatsCredentials {
-  const where = `${variable}=${file}`;
-  let st: fs.Stats;
-  try {
-    st = fs.statSync(file);
-  } catch (err) {
-    throw new Error(`${where}: cannot read the NATS credentials file (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
-  }
-  if (!st.isFile()) throw new Error(`${where}: expected a file with {"user": ..., "password": ...}`);
-  // A password others can read is no secret; refuse rather than warn (same rule as ssh keys).
-  if (process.platform !== 'win32' && (st.mode & 0o077) !== 0)
-    throw new Error(`${where}: the NATS credentials file is readable by group or others (mode ${(st.mode & 0o777).toString(8)}); chmod 600 it`);
-  let raw: unknown;
-  try {
-    raw = JSON.parse(fs.readFileSync(file, 'utf8'));
-  } catch (err) {
-    throw new Error(`${where}: expected JSON {"user": "...", "password": "..."} (${(err as Error).message})`);
-  }
-  const o = raw as { user?: unknown; password?: unknown };
-  if (raw === null || typeof raw !== 'object' || typeof o.user !== 'string' || !USER.test(o.user) || typeof o.password !== 'string' || o.password === '')
-    throw new Error(`${where}: expected JSON {"user": "<letters, digits, _ or ->", "password": "<non-empty string>"}`);
-  return { user: o.user, password: o.password };
 }
 
 /** Writes `<dir>/<user>.json` with mode 0600 (through a temporary file, so that no reader sees a partial file). */

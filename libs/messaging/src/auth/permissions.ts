@@ -83,8 +83,9 @@ export interface NatsPermissions {
   users: UserPermissions[];
 }
 
-/** Per-user inbox, so that no user can read replies meant for another. */
-export const inboxPrefixFor = (user: string): string => `_INBOX_${user}`;
+import { inboxPrefixFor } from '@aevo/eventstore';
+
+export { inboxPrefixFor };
 
 const JS = '$JS.API';
 
