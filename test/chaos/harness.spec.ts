@@ -194,7 +194,7 @@ describe('own infrastructure', () => {
   });
 
   it('restarts nats-server on the same port and keeps the JetStream stream; the stream check sees gaps, extras, duplicates and order', async () => {
-    const nc = await connect({ servers: nats.url });
+    const nc = await connect({ servers: nats.url, ...nats.harnessAuth });
     const jsm = await jetstreamManager(nc);
     await jsm.streams.add({ name: 'HARNESS', subjects: ['harness.>'] });
     const js = jetstream(nc);
@@ -210,19 +210,19 @@ describe('own infrastructure', () => {
     expect(await accepts(nats.port)).toBe(true);
 
     const log = (ids: string[]) => ids.map((id, i) => ({ id, type: 'T', position: i + 1 }) as unknown as StoredEvent);
-    expect(await checkStream(nats.url, 'HARNESS', log(['e1', 'e2', 'e3']))).toEqual({ messages: 3, missing: [], extra: [], orderMismatch: null });
-    const off = await checkStream(nats.url, 'HARNESS', log(['e1', 'e3', 'e4']));
+    expect(await checkStream(nats.url, 'HARNESS', log(['e1', 'e2', 'e3']), nats.harnessAuth)).toEqual({ messages: 3, missing: [], extra: [], orderMismatch: null });
+    const off = await checkStream(nats.url, 'HARNESS', log(['e1', 'e3', 'e4']), nats.harnessAuth);
     expect(off.missing).toEqual(['e4']);
     expect(off.extra).toEqual(['e2']);
     expect(off.orderMismatch).toMatch(/^index 1: store has e3/);
 
-    const again = await connect({ servers: nats.url });
+    const again = await connect({ servers: nats.url, ...nats.harnessAuth });
     const js2 = jetstream(again);
     const h = headers();
     h.set('ce-id', 'e3');
     await js2.publish('harness.evt', JSON.stringify({ id: 'e3' }), { headers: h });
     await again.close();
-    expect((await checkStream(nats.url, 'HARNESS', log(['e1', 'e2', 'e3']))).extra).toEqual(['e3 published 2 times']);
+    expect((await checkStream(nats.url, 'HARNESS', log(['e1', 'e2', 'e3']), nats.harnessAuth)).extra).toEqual(['e3 published 2 times']);
   });
 
   it('waits for the n-th event of a type in a live log, across a PostgreSQL restart', async () => {

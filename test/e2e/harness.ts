@@ -1,10 +1,10 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { PostgresEventStore, type StoredEvent } from '@aevo/eventstore';
 import { SERVICE_NAMES, API_NAME, serviceMain } from '@aevo/cli';
+import { accepts, freePort } from '../chaos/harness/own-infra';
 import { createTestDb, createTestNatsNames, eventually, type TestDb, type TestNatsNames } from '@aevo/testkit';
 
 export const ROOT = path.resolve(__dirname, '..', '..');
@@ -49,7 +49,7 @@ export class AuthorizedNatsServer {
     child.stderr?.on('data', (d) => (server.log = (server.log + String(d)).slice(-8192)));
     await eventually(async () => {
       if (child.exitCode !== null) throw new Error(`nats-server exited ${child.exitCode}: ${server.log}`);
-      return canConnect(port);
+      return accepts(port);
     }, 20_000, 50);
     return server;
   }
@@ -74,27 +74,6 @@ export class AuthorizedNatsServer {
     }
     fs.rmSync(this.dir, { recursive: true, force: true });
   }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const c = net.connect({ host: '127.0.0.1', port }, () => {
-      c.destroy();
-      resolve(true);
-    });
-    c.once('error', () => resolve(false));
-  });
 }
 
 /**

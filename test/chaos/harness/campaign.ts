@@ -96,6 +96,7 @@ export class CampaignRun {
       AEVO_DATABASE_URL: this.pg.url,
       AEVO_DB_SCHEMA: this.schema,
       AEVO_NATS_URL: this.nats.url,
+      AEVO_NATS_CREDENTIALS_DIR: this.nats.credentialsDir,
       AEVO_SUBJECT_PREFIX: this.subjectPrefix,
       AEVO_STREAM: this.stream,
       AEVO_HOME: this.home,
@@ -136,6 +137,7 @@ export class CampaignRun {
     } finally {
       await c.end();
     }
+    await this.nats.authorize(this.subjectPrefix, this.stream);
     this.supervisor = new Supervisor(this.env(), this.logDir, services, this.inputs.runtimeRoot);
     this.supervisor.startAll();
     await this.supervisor.waitReady(services, 240_000);
@@ -143,7 +145,7 @@ export class CampaignRun {
 
   /** StartCampaign, retried with the same command id while the transport answers TIMEOUT / NO_RESPONDERS. */
   async startCampaign(): Promise<void> {
-    const client = await CommandClient.connect({ natsUrl: this.nats.url, subjectPrefix: this.subjectPrefix, timeoutMs: 30_000 });
+    const client = await CommandClient.connect({ natsUrl: this.nats.url, subjectPrefix: this.subjectPrefix, timeoutMs: 30_000, natsAuth: this.nats.harnessAuth });
     try {
       const commandId = `chaos-start-${this.name}`;
       for (let attempt = 1; ; attempt++) {
@@ -204,7 +206,7 @@ export class CampaignRun {
    */
   async settleAndRecord(timeoutMs = 60_000): Promise<RunRecord> {
     const deadline = Date.now() + timeoutMs;
-    const nc = await connect({ servers: this.nats.url, timeout: 10_000 });
+    const nc = await connect({ servers: this.nats.url, timeout: 10_000, ...this.nats.harnessAuth });
     try {
       const jsm = await jetstreamManager(nc);
       let stable = 0;
@@ -222,7 +224,7 @@ export class CampaignRun {
     } finally {
       await nc.close();
     }
-    return recordRun({ databaseUrl: this.pg.url, schema: this.schema, natsUrl: this.nats.url, stream: this.stream });
+    return recordRun({ databaseUrl: this.pg.url, schema: this.schema, natsUrl: this.nats.url, natsAuth: this.nats.harnessAuth, stream: this.stream });
   }
 
   private async headPosition(): Promise<number | null> {
@@ -242,7 +244,7 @@ export class CampaignRun {
   async stop(): Promise<void> {
     await this.supervisor?.stopAll();
     await killProcessesMentioning(this.home);
-    const nc = await connect({ servers: this.nats.url, timeout: 5000 }).catch(() => null);
+    const nc = await connect({ servers: this.nats.url, timeout: 5000, ...this.nats.harnessAuth }).catch(() => null);
     if (nc) {
       await (await jetstreamManager(nc)).streams.delete(this.stream).catch(() => undefined);
       await nc.close();

@@ -4,6 +4,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Client } from 'pg';
+import { NATS_USERS, natsPermissions, randomNatsPassword, renderNatsAuthConfig, writeNatsCredentialsFile, type NatsPermissions, type UserPermissions } from '@aevo/messaging';
 
 /**
  * The chaos suite's own PostgreSQL and nats-server, so that restarting them never touches the machine's shared
@@ -153,17 +154,89 @@ export class OwnPostgres {
   }
 }
 
-/** A private nats-server with JetStream (file store in a temporary directory), restartable on the same port. */
+/** The harness's own NATS user: it reads streams, sends commands and deletes a run's stream (never a service). */
+export const HARNESS_NATS_USER = 'chaos-harness';
+
+/**
+ * A private nats-server with JetStream (file store in a temporary directory), restartable on the same port, with
+ * the generated authorization: every run's services, relay and CLI connect as their own users with the permissions
+ * of their run's subject prefix and stream (`authorize` adds a run and reloads the server's configuration).
+ */
 export class OwnNats {
   private child: ChildProcess | null = null;
   private exited: Promise<void> = Promise.resolve();
   readonly storeDir: string;
+  private readonly runs: Array<{ prefix: string; stream: string }> = [];
+  private readonly passwords: Record<string, string> = {};
 
   private constructor(
     readonly port: number,
     readonly dir: string,
   ) {
     this.storeDir = path.join(dir, 'jetstream');
+    for (const user of [...NATS_USERS, HARNESS_NATS_USER]) {
+      this.passwords[user] = randomNatsPassword();
+      writeNatsCredentialsFile(this.credentialsDir, { user, password: this.passwords[user] });
+    }
+    this.writeConfig();
+  }
+
+  /** One 0600 file per user (AEVO_NATS_CREDENTIALS_DIR of every service). */
+  get credentialsDir(): string {
+    return path.join(this.dir, 'credentials');
+  }
+
+  get configFile(): string {
+    return path.join(this.dir, 'nats-server.conf');
+  }
+
+  /** The harness's connect options. */
+  get harnessAuth(): { user: string; pass: string } {
+    return { user: HARNESS_NATS_USER, pass: this.passwords[HARNESS_NATS_USER] };
+  }
+
+  /** Grants a run's users their subjects (prefix, stream) and has a running server reload its configuration. */
+  async authorize(prefix: string, stream: string): Promise<void> {
+    if (this.runs.some((r) => r.prefix === prefix && r.stream === stream)) return;
+    this.runs.push({ prefix, stream });
+    this.writeConfig();
+    const child = this.child;
+    if (!child?.pid) return;
+    const logFile = path.join(this.dir, 'server.log');
+    const before = fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8').split('Reloaded server configuration').length : 0;
+    process.kill(child.pid, 'SIGHUP');
+    await waitUntil('nats-server to reload its configuration', async () => fs.readFileSync(logFile, 'utf8').split('Reloaded server configuration').length > before, 10_000);
+  }
+
+  /** Every run's permissions merged per user, and the harness's own user. */
+  private writeConfig(): void {
+    const decls: NatsPermissions[] = this.runs.map((r) => natsPermissions(r.prefix, r.stream));
+    const users = new Map<string, UserPermissions>();
+    const union = (a: string[], b: string[]) => [...new Set([...a, ...b])];
+    for (const d of decls)
+      for (const u of d.users) {
+        const had = users.get(u.user);
+        users.set(
+          u.user,
+          had
+            ? {
+                ...had,
+                publish: { allow: union(had.publish.allow, u.publish.allow), deny: union(had.publish.deny, u.publish.deny) },
+                subscribe: { allow: union(had.subscribe.allow, u.subscribe.allow), deny: union(had.subscribe.deny, u.subscribe.deny) },
+                allowResponses: had.allowResponses || u.allowResponses,
+                roles: union(had.roles, u.roles),
+              }
+            : u,
+        );
+      }
+    // Before any run: every user exists but may do nothing.
+    for (const user of NATS_USERS)
+      if (!users.has(user)) users.set(user, { user, inboxPrefix: `_INBOX_${user}`, publish: { allow: [], deny: ['>'] }, subscribe: { allow: [], deny: ['>'] }, allowResponses: false, roles: ['no run yet'] });
+    const harness = { user: HARNESS_NATS_USER, inboxPrefix: '_INBOX', publish: { allow: ['>'], deny: [] }, subscribe: { allow: ['>'], deny: [] }, allowResponses: true, roles: ['the chaos harness'] };
+    const decl = { prefix: 'chaos', stream: 'CHAOS', users: [...users.values(), harness as unknown as UserPermissions] };
+    const text = renderNatsAuthConfig(decl, this.passwords, { host: '127.0.0.1', port: this.port, storeDir: this.storeDir });
+    fs.writeFileSync(`${this.configFile}.tmp`, text, { mode: 0o600 });
+    fs.renameSync(`${this.configFile}.tmp`, this.configFile);
   }
 
   get url(): string {
@@ -184,7 +257,7 @@ export class OwnNats {
   async start(): Promise<void> {
     if (this.child) throw new Error('nats-server is running');
     const log = fs.openSync(path.join(this.dir, 'server.log'), 'a');
-    const child = spawn(NATS_SERVER, ['-a', '127.0.0.1', '-p', String(this.port), '-js', '-sd', this.storeDir], { stdio: ['ignore', log, log] });
+    const child = spawn(NATS_SERVER, ['-c', this.configFile], { stdio: ['ignore', log, log] });
     fs.closeSync(log);
     this.child = child;
     this.exited = new Promise((resolve) => child.once('exit', () => resolve()));

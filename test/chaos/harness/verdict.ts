@@ -56,8 +56,8 @@ export async function readLog(store: PostgresEventStore): Promise<StoredEvent[]>
 }
 
 /** Reads every message of the stream (by sequence) and checks it holds exactly the store's events, once each, in order. */
-export async function checkStream(natsUrl: string, stream: string, log: readonly StoredEvent[]): Promise<StreamCheck> {
-  const nc = await connect({ servers: natsUrl, timeout: 10_000 });
+export async function checkStream(natsUrl: string, stream: string, log: readonly StoredEvent[], natsAuth: { user?: string; pass?: string } = {}): Promise<StreamCheck> {
+  const nc = await connect({ servers: natsUrl, timeout: 10_000, ...natsAuth });
   try {
     const jsm = await jetstreamManager(nc);
     const info = await jsm.streams.info(stream);
@@ -101,7 +101,7 @@ export function countByType(log: readonly StoredEvent[]): Record<string, number>
   return Object.fromEntries(Object.keys(all).sort().map((k) => [k, all[k]]));
 }
 
-export async function recordRun(opts: { databaseUrl: string; schema: string; natsUrl: string; stream: string }): Promise<RunRecord> {
+export async function recordRun(opts: { databaseUrl: string; schema: string; natsUrl: string; natsAuth?: { user?: string; pass?: string }; stream: string }): Promise<RunRecord> {
   const store = await PostgresEventStore.open({ connectionString: opts.databaseUrl, schema: opts.schema, applicationName: 'aevo-chaos-verdict' });
   try {
     const log = await readLog(store);
@@ -113,7 +113,7 @@ export async function recordRun(opts: { databaseUrl: string; schema: string; nat
     const ids = new Map<string, number>();
     for (const e of log) ids.set(e.id, (ids.get(e.id) ?? 0) + 1);
     const duplicateIds = [...ids].filter(([, n]) => n > 1).map(([id]) => id);
-    const stream = await checkStream(opts.natsUrl, opts.stream, log);
+    const stream = await checkStream(opts.natsUrl, opts.stream, log, opts.natsAuth);
     return { hashes, replayHash: contentHash(hashes), snapshots, counts, allCounts, events: log.length, duplicateIds, stream };
   } finally {
     await store.close();
