@@ -59,30 +59,13 @@ if (opts.out === undefined) {
   process.exit(0);
 }
 
-const out = path.resolve(opts.out);
-const credDir = path.join(out, 'credentials');
-const decl = auth.natsPermissions(opts.prefix ?? process.env.AEVO_SUBJECT_PREFIX ?? 'aevo', opts.stream ?? process.env.AEVO_STREAM ?? 'AEVO_EVENTS');
-const passwords = {};
-let kept = 0;
-for (const u of decl.users) {
-  const file = path.join(credDir, `${u.user}.json`);
-  if (!opts.rotate && fs.existsSync(file)) {
-    passwords[u.user] = auth.readNatsCredentialsFile(file, `${credDir}/`).password;
-    kept++;
-  } else {
-    passwords[u.user] = auth.randomNatsPassword();
-    auth.writeNatsCredentialsFile(credDir, { user: u.user, password: passwords[u.user] });
-  }
-}
-const conf = auth.renderNatsAuthConfig(decl, passwords, {
+const r = auth.provisionNatsAuth(opts.out, {
+  prefix: opts.prefix ?? process.env.AEVO_SUBJECT_PREFIX ?? 'aevo',
+  stream: opts.stream ?? process.env.AEVO_STREAM ?? 'AEVO_EVENTS',
   host: opts.host,
   port: opts.port !== undefined ? Number(opts.port) : undefined,
   monitorPort: opts.monitorPort !== undefined ? Number(opts.monitorPort) : undefined,
-  storeDir: path.resolve(opts.storeDir ?? path.join(out, 'jetstream')),
+  storeDir: opts.storeDir,
+  rotate: opts.rotate === true,
 });
-const confFile = path.join(out, 'nats-server.conf');
-const tmp = `${confFile}.${process.pid}.tmp`;
-fs.writeFileSync(tmp, conf, { mode: 0o600 });
-fs.chmodSync(tmp, 0o600);
-fs.renameSync(tmp, confFile);
-console.log(`wrote ${confFile} and ${decl.users.length} credential files in ${credDir} (${kept} passwords kept, ${decl.users.length - kept} new)`);
+console.log(`wrote ${r.configFile} and ${r.users} credential files in ${r.credentialsDir} (${r.kept} passwords kept, ${r.users - r.kept} new)`);

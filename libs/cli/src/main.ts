@@ -2,13 +2,16 @@
 import { natsAuthFor, PostgresEventStore } from '@aevo/eventstore';
 import { CommandClient } from '@aevo/messaging';
 import { runCli } from './program';
+import { homeOf, upStateFile } from './up';
+import { withUpNats } from './up-nats';
 
 const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
 
 runCli(process.argv.slice(2), {
   out: (line) => process.stdout.write(`${line}\n`),
   err: (line) => process.stderr.write(`${line}\n`),
-  env: process.env,
+  // Beside an `aevo up` that runs its own nats-server, commands connect there as the `cli` user.
+  env: withUpNats(process.env, upStateFile(homeOf(process.env))),
   tty: process.stdout.isTTY === true,
   openStore: (env) =>
     PostgresEventStore.open({ connectionString: env.AEVO_DATABASE_URL ?? DEFAULT_DATABASE_URL, schema: env.AEVO_DB_SCHEMA ?? 'aevo', applicationName: 'aevo-cli', poolSize: 2 }),

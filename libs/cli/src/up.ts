@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CommandFailed, UsageError } from './campaign-commands';
 import { API_NAME, hostPort, LocalStack, reachable, REPO_ROOT, SERVICE_NAMES, type ServiceName } from './stack';
+import { natsChosenByOperator, startUpNats, type UpNats } from './up-nats';
 
 const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
 const DEFAULT_NATS_URL = 'nats://127.0.0.1:4222';
@@ -29,13 +30,16 @@ export interface UpIo {
 export const homeOf = (env: NodeJS.ProcessEnv, home?: string, root = REPO_ROOT) => path.resolve(home ?? env.AEVO_HOME ?? path.join(root, '.aevo'));
 export const upStateFile = (home: string) => path.join(home, 'aevo-up.json');
 
-/** PostgreSQL and NATS reachable, or started with tools/ensure-infra.sh when they are local and down. */
-export async function ensureInfra(env: NodeJS.ProcessEnv, io: Pick<UpIo, 'out'>, root: string, start: boolean): Promise<void> {
+/**
+ * PostgreSQL and NATS reachable, or started with tools/ensure-infra.sh when they are local and down. `withNats`
+ * false: NATS is `aevo up`'s own server (started separately), only PostgreSQL is checked.
+ */
+export async function ensureInfra(env: NodeJS.ProcessEnv, io: Pick<UpIo, 'out'>, root: string, start: boolean, withNats = true): Promise<void> {
   const pg = hostPort(env.AEVO_DATABASE_URL ?? DEFAULT_DATABASE_URL, 5432);
   const nats = hostPort(env.AEVO_NATS_URL ?? DEFAULT_NATS_URL, 4222);
   const down = async () => [
     ...((await reachable(pg.host, pg.port)) ? [] : [`PostgreSQL ${pg.host}:${pg.port}`]),
-    ...((await reachable(nats.host, nats.port)) ? [] : [`NATS ${nats.host}:${nats.port}`]),
+    ...(!withNats || (await reachable(nats.host, nats.port)) ? [] : [`NATS ${nats.host}:${nats.port}`]),
   ];
   let missing = await down();
   if (missing.length === 0) return;
@@ -66,9 +70,17 @@ export async function up(o: UpOptions, io: UpIo): Promise<number> {
     const prev = JSON.parse(fs.readFileSync(stateFile, 'utf8')) as { pid: number };
     if (alive(prev.pid)) throw new CommandFailed(`aevo up is already running for ${home} (pid ${prev.pid}); stop it with aevo down`, 1);
   }
-  await ensureInfra(io.env, io, root, o.infra);
+  // Without a NATS server chosen by the operator, the control plane gets its own, with authorization.
+  const ownNats = !natsChosenByOperator(io.env);
+  await ensureInfra(io.env, io, root, o.infra, !ownNats);
+  let nats: UpNats | null = null;
+  if (ownNats) {
+    nats = await startUpNats(io.env, home);
+    io.out(`aevo up: nats-server with authorization at ${nats.url} (credentials ${nats.credentialsDir}; log ${nats.logFile})`);
+  }
   const env: NodeJS.ProcessEnv = {
     ...io.env,
+    ...(nats ? { AEVO_NATS_URL: nats.url, AEVO_NATS_CREDENTIALS_DIR: nats.credentialsDir } : {}),
     AEVO_HOME: home,
     AEVO_ROOT: io.env.AEVO_ROOT ?? root,
     AEVO_SUBSTRATE_ROOT: io.env.AEVO_SUBSTRATE_ROOT ?? root,
@@ -79,9 +91,13 @@ export async function up(o: UpOptions, io: UpIo): Promise<number> {
   const logDir = path.join(home, 'logs');
   const stack = new LocalStack({ root, env, logDir, services, onNews: (l) => io.out(`aevo up: ${l}`) });
   const missing = stack.missingBuilds();
-  if (missing.length > 0) throw new CommandFailed(`not built: ${missing.join('; ')} — run npm run build`, 3);
+  if (missing.length > 0) {
+    await nats?.stop();
+    throw new CommandFailed(`not built: ${missing.join('; ')} — run npm run build`, 3);
+  }
   stack.start();
-  fs.writeFileSync(stateFile, JSON.stringify({ pid: process.pid, home, started: new Date().toISOString(), services: stack.pids() }, null, 2));
+  const natsState = nats ? { nats: { url: nats.url, credentialsDir: nats.credentialsDir } } : {};
+  fs.writeFileSync(stateFile, JSON.stringify({ pid: process.pid, home, started: new Date().toISOString(), services: stack.pids(), ...natsState }, null, 2));
   const stop = io.stopSignal();
   let stopped = false;
   void stop.then(() => (stopped = true));
@@ -93,17 +109,19 @@ export async function up(o: UpOptions, io: UpIo): Promise<number> {
       for (const n of services) io.out(`  ${n.padEnd(13)} pid ${String(stack.pid(n)).padEnd(8)} ${stack.logPath(n)}`);
       if (url) io.out(`aevo up: dashboard ${url}`);
       io.out(`aevo up: stop with Ctrl-C or \`aevo down\` (AEVO_HOME=${home})`);
-      fs.writeFileSync(stateFile, JSON.stringify({ pid: process.pid, home, started: new Date().toISOString(), services: stack.pids(), dashboard: url }, null, 2));
+      fs.writeFileSync(stateFile, JSON.stringify({ pid: process.pid, home, started: new Date().toISOString(), services: stack.pids(), dashboard: url, ...natsState }, null, 2));
       await stop;
     }
   } catch (err) {
     io.err(`aevo up: ${(err as Error).message}`);
     await stack.stop();
+    await nats?.stop();
     fs.rmSync(stateFile, { force: true });
     return 3;
   }
   io.out('aevo up: stopping…');
   const outcomes = await stack.stop();
+  await nats?.stop(); // after the services: they drain their connections first
   fs.rmSync(stateFile, { force: true });
   io.out(`aevo up: stopped (${Object.entries(outcomes).map(([n, s]) => `${n} ${s}`).join(', ')})`);
   return 0;

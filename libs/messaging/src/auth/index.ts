@@ -1,3 +1,4 @@
 export * from './permissions';
 export * from './nats-config';
 export * from './credentials';
+export * from './provision';
