@@ -9,7 +9,8 @@ function sortKeys(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(sortKeys);
   if (v !== null && typeof v === 'object') {
     const o = v as Record<string, unknown>;
-    const out: Record<string, unknown> = {};
+    // No prototype: a key "__proto__" (JSON.parse makes it an own key) is then kept as data, not taken as a prototype.
+    const out: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
     for (const k of Object.keys(o).sort()) if (o[k] !== undefined) out[k] = sortKeys(o[k]);
     return out;
   }
