@@ -18,6 +18,7 @@ import {
 } from './campaign-commands';
 import { emptyView, renderView } from './campaign-view';
 import { diffPolicy, policyHistory, showPolicy } from './policy-commands';
+import { appendAnchor, checkAnchors, currentAnchor, readAnchors } from './anchors';
 import { checkManifestClaims } from './manifest-claims';
 import { checkRecordedHashes, type RecordedHashReport } from './recorded-hashes';
 import { SERVICE_NAMES } from './stack';
@@ -60,6 +61,8 @@ interface AuditOptions {
   recorded?: boolean;
   /** Compare the JetStream copy too: true → AEVO_STREAM (default AEVO_EVENTS), or a stream name. */
   jetstream?: boolean | string;
+  /** A file of chain anchors (aevo audit anchor) the log must still match. */
+  anchors?: string;
 }
 
 /**
@@ -77,6 +80,13 @@ async function verifyLog(io: Pick<CliIo, 'out' | 'err' | 'env'>, store: EventSto
     if (chain.findings.length > 0) io.err(`hash chain broken: first at position ${chain.findings[0].position}, ${chain.findings.length} finding(s) in positions 1..${head}${retro}`);
     else io.out(`verified: hash chain over positions 1..${head}${retro}`);
   } else io.out('skipped: this store keeps no hash chain');
+  if (opts.anchors) {
+    const anchors = readAnchors(opts.anchors);
+    const broken = await checkAnchors(store, anchors, head);
+    for (const f of broken) io.err(`MISMATCH anchor: ${f}`);
+    failed += broken.length;
+    if (broken.length === 0) io.out(`verified: ${anchors.length} chain anchor(s) in ${opts.anchors}`);
+  }
 
   const events: StoredEvent[] = [];
   for (let from = 0; from < head; ) {
@@ -251,10 +261,30 @@ export function buildProgram(io: CliIo, result: { code: number }): Command {
     )
     .option('--jetstream [stream]', 'with --verify: also compare the JetStream copy (count, ids, content hashes; default stream $AEVO_STREAM or AEVO_EVENTS at $AEVO_NATS_URL)')
     .option('--no-recorded', 'with --verify: skip the recomputation of hashes recorded in events')
+    .option('--anchors <file>', 'with --verify: check the chain anchors in this file (aevo audit anchor) against the log')
     .option('--json', 'print one JSON document')
     .addOption(new Option('--projection <names...>', 'only these projections').argParser((v, prev: string[] | undefined) => [...(prev ?? []), ...v.split(',')]))
     .action(async (opts) => {
       result.code = await auditReplay(io, opts);
+    });
+
+  audit
+    .command('anchor')
+    .description("print the head's position and chain hash as one JSON line, and append it to --file: keep it outside the database")
+    .option('--file <file>', 'append the anchor to this file too')
+    .action(async (opts: { file?: string }) => {
+      const store = await io.openStore(io.env);
+      try {
+        const anchor = await currentAnchor(store);
+        if (!anchor) {
+          io.out('the log is empty: nothing to anchor');
+          return;
+        }
+        if (opts.file) appendAnchor(opts.file, anchor);
+        io.out(JSON.stringify(anchor));
+      } finally {
+        await store.close();
+      }
     });
 
   const events = program.command('events').description('read the event log');

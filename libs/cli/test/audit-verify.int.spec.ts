@@ -1,5 +1,8 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { CheckpointEvaluated, CheckpointSelected, createEvent, ManifestSubmitted, type EventEnvelope } from '@aevo/contracts';
-import { PostgresEventStore, relayHeaders, relayPayload } from '@aevo/eventstore';
+import { chainLink, eventContentHash, metadataHash, PostgresEventStore, relayHeaders, relayPayload } from '@aevo/eventstore';
 import { sampleCampaignLog } from '@aevo/projections';
 import { createTestDb, createTestNatsNames, type TestDb } from '@aevo/testkit';
 import { connect } from '@nats-io/transport-node';
@@ -135,6 +138,51 @@ describe('aevo audit replay --verify: chain, claims, JetStream copy', () => {
       await (await jetstreamManager(nc)).streams.delete(names.stream).catch(() => undefined);
       await nc.close();
     }
+  });
+
+  it('an anchor kept outside the database catches a rewrite whose chain was recomputed (the chain alone cannot)', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'aevo-anchors-'));
+    const file = path.join(dir, 'anchors.jsonl');
+    const table = `"${db.schema}".events`;
+    const head = await store.headPosition();
+    const anchored = await run(['audit', 'anchor', '--file', file]);
+    expect(anchored.code).toBe(0);
+    expect(JSON.parse(anchored.out[0])).toMatchObject({ position: head, chainHash: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    expect(fs.readFileSync(file, 'utf8').trim()).toBe(anchored.out[0]);
+    const clean = await run(['audit', 'replay', '--verify', '--anchors', file]);
+    expect({ code: clean.code, err: clean.err }).toEqual({ code: 0, err: [] });
+    expect(clean.out).toContain(`verified: 1 chain anchor(s) in ${file}`);
+
+    // A DBA rewrites one event's time and recomputes every hash after it, as the chain's own rules say.
+    const target = 3;
+    const saved = (await raw.query<{ position: string; time: string; content_hash: string; chain_hash: string }>(`SELECT position, time, content_hash, chain_hash FROM ${table} WHERE position >= $1 ORDER BY position`, [target])).rows;
+    await raw.query(`ALTER TABLE ${table} DISABLE TRIGGER events_append_only`);
+    try {
+      await raw.query(`UPDATE ${table} SET time = '2020-01-01T00:00:00.000Z' WHERE position = $1`, [target]);
+      let previous = (await raw.query<{ chain_hash: string }>(`SELECT chain_hash FROM ${table} WHERE position = $1`, [target - 1])).rows[0].chain_hash;
+      const rows = (await raw.query<{ position: string; metadata: unknown }>(`SELECT position, metadata FROM ${table} WHERE position >= $1 ORDER BY position`, [target])).rows;
+      const events = await store.readAll({ fromPosition: target - 1 });
+      for (const [i, e] of events.entries()) {
+        const content = eventContentHash(e);
+        previous = chainLink(previous, e.position, e.streamVersion, content, metadataHash(rows[i].metadata));
+        await raw.query(`UPDATE ${table} SET content_hash = $2, chain_hash = $3 WHERE position = $1`, [e.position, content, previous]);
+      }
+      const chainOnly = await run(['audit', 'replay', '--verify']);
+      expect(chainOnly.err.filter((l) => l.startsWith('MISMATCH chain'))).toEqual([]);
+      const withAnchor = await run(['audit', 'replay', '--verify', '--anchors', file]);
+      expect(withAnchor.code).toBe(1);
+      expect(withAnchor.err).toContainEqual(expect.stringMatching(new RegExp(`^MISMATCH anchor: position ${head}: chain hash [0-9a-f]{12} ≠ [0-9a-f]{12} anchored at .*: the log up to it was rewritten`)));
+    } finally {
+      for (const r of saved) await raw.query(`UPDATE ${table} SET time = $2, content_hash = $3, chain_hash = $4 WHERE position = $1`, [r.position, r.time, r.content_hash, r.chain_hash]);
+      await raw.query(`ALTER TABLE ${table} ENABLE TRIGGER events_append_only`);
+    }
+    expect((await run(['audit', 'replay', '--verify', '--anchors', file])).code).toBe(0);
+    // A bad anchors file is a usage error naming the line.
+    fs.writeFileSync(file, '{"position": 0, "chainHash": "x"}\n');
+    const bad = await run(['audit', 'replay', '--verify', '--anchors', file]);
+    expect(bad.code).toBe(2);
+    expect(bad.err.join('\n')).toMatch(/line 1: expected \{"position"/);
+    fs.rmSync(dir, { recursive: true, force: true });
   });
 
   it('a manifest whose claimed dev score differs from the CheckpointEvaluated it cites fails, naming both', async () => {
