@@ -20,3 +20,4 @@ export * from './events/platform';
 export * from './commands-catalog';
 export * from './json-schema';
 export * from './hash';
+export * from './checkpoint-selection';

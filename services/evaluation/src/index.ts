@@ -1,4 +1,3 @@
-export * from './domain/selection';
 export * from './domain/evaluation';
 export * from './app/evaluation-workflow';
 export * from './app/sandbox-verifier';

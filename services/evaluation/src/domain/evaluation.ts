@@ -1,6 +1,8 @@
 import {
   DevScores,
   describeIssues,
+  selectCheckpoint,
+  weightedDomains,
   zodIssues,
   type CheckpointEvaluated,
   type CheckpointSelected,
@@ -12,8 +14,16 @@ import {
   type IssueDetail,
   type JobRequested,
   type JobSpec,
+  type ScoreVector,
 } from '@aevo/contracts';
-import { selectCheckpoint, weightedDomains, type EvaluatedCheckpoint } from './selection';
+
+/** A scored checkpoint of the request; `index` is its position in the request's checkpoint list. */
+export interface EvaluatedCheckpoint {
+  index: number;
+  checkpoint: string;
+  step: number;
+  dev: ScoreVector;
+}
 
 /**
  * The evaluation of one EvaluationRequested: a pure decider over the stream `evaluation:<campaignId>:<requestId>`.
@@ -202,7 +212,8 @@ function concludeIfDone(state: EvaluationState): EvaluationEvent[] {
         data: { ...ids, checkpoint: null, kind: 'nothing-evaluated', reason: `none of the ${r.checkpoints.length} checkpoint(s) could be evaluated`, issues: [] },
       },
     ];
-  const { chosen, score, considered } = selectCheckpoint(evaluated, r.criterion);
+  // The shared rule (@aevo/contracts checkpoint-selection); `evaluated` is in request order, which the tie-break uses.
+  const { chosen, score, considered } = selectCheckpoint(evaluated, r.criterion)!;
   return [{ type: 'CheckpointSelected', data: { ...ids, checkpoint: chosen.checkpoint, step: chosen.step, criterion: r.criterion, score, dev: chosen.dev, considered } }];
 }
 

@@ -1,19 +1,5 @@
-import type { BudgetSpent, CampaignConfig, ScoreVector, SelectionCriterion } from '@aevo/contracts';
+import { criterionScore, type BudgetSpent, type CampaignConfig, type ScoreVector, type SelectionCriterion } from '@aevo/contracts';
 import type { CandidateFacts } from './facts';
-
-/** The policy's selection criterion applied to a dev score vector (mean: overall; reweighted: Σ w·score / Σ w). */
-export function criterionScore(dev: ScoreVector, criterion: SelectionCriterion): number {
-  if (criterion.kind === 'mean') return dev.overall;
-  let num = 0;
-  let den = 0;
-  for (const [domain, w] of Object.entries(criterion.weights)) {
-    const s = dev.domains[domain];
-    if (s === undefined || w <= 0) continue;
-    num += w * s;
-    den += w;
-  }
-  return den > 0 ? num / den : dev.overall;
-}
 
 export interface PlannedRef {
   candidateId: string;
