@@ -3,7 +3,6 @@ export * from './unified-diff';
 export * from './recipe-doc';
 export * from './dead-ends';
 export * from './mutation';
-export * from './selection';
 export * from './ports';
 export * from './trace';
 export * from './tools';

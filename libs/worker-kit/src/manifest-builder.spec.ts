@@ -36,7 +36,8 @@ function steps(extraEdit: boolean): TraceStep[] {
       { checkpoint: 'runs/s0002-seed5/ckpt/step-000100', step: 100, seed: 5, dev: dev(0.5) },
       { checkpoint: 'runs/s0002-seed5/ckpt/step-000200', step: 200, seed: 5, dev: dev(0.6) },
     ],
-    selected: null,
+    // What the evaluation service recorded (CheckpointSelected).
+    selected: { checkpoint: 'runs/s0002-seed5/ckpt/step-000200', score: 0.6, criterion: 'mean' },
     failures: [],
   };
   const s: TraceStep[] = [
@@ -86,17 +87,49 @@ describe('buildManifest', () => {
   it('refuses a completed manifest with nothing evaluated, and an anchor that changed its recipe', () => {
     const noEval = steps(false).slice(0, 3);
     const e1 = refusal(() => buildManifest({ fork: fork(), policy: policy() }, config, summarise(noEval), { length: 3, jobsRequested: 2 }, { status: 'completed', hypothesis: 'h', reason: 'r' }));
-    expect(e1.issues).toEqual([{ path: 'chosenCheckpoint', message: 'a completed manifest must name its chosen checkpoint' }]);
+    expect(e1.issues).toEqual([{ path: 'chosenCheckpoint', message: expect.stringMatching(/CheckpointSelected/) }]);
     const e2 = refusal(() => buildManifest({ fork: fork({ isAnchor: true, axis: 'baseline' }), policy: policy() }, config, summarise(steps(false)), { length: 6, jobsRequested: 2 }, { status: 'completed', hypothesis: 'h', reason: 'r' }));
     expect(e2.issues.map((i) => i.path)).toEqual(['recipeChanges']);
   });
 
-  it('chooses by a reweighted criterion when the worker brings one', () => {
+  it('given the evaluation service selected by a reweighted criterion, then the manifest records that selection, not a re-selection by the policy mean', () => {
     const s = summarise(steps(false));
     const ev = s.evaluations.get('c-r2-c1-s2-train')!;
     ev.checkpoints[0].dev = { overall: 0.5, domains: { gravity: 0.9, cipher: 0.1 } };
     ev.checkpoints[1].dev = { overall: 0.6, domains: { gravity: 0.2, cipher: 1.0 } };
-    const m = buildManifest({ fork: fork(), policy: policy() }, config, s, { length: 6, jobsRequested: 2 }, { status: 'completed', hypothesis: 'h', reason: 'r', criterion: { kind: 'reweighted', weights: { gravity: 1, cipher: 0 } } });
-    expect(m.chosenCheckpoint).toMatchObject({ checkpoint: 'runs/s0002-seed5/ckpt/step-000100', criterion: 'reweighted(cipher=0,gravity=1)' });
+    ev.selected = { checkpoint: 'runs/s0002-seed5/ckpt/step-000100', score: 0.9, criterion: 'reweighted(cipher=0,gravity=1)' };
+    const m = buildManifest({ fork: fork(), policy: policy() }, config, s, { length: 6, jobsRequested: 2 }, { status: 'completed', hypothesis: 'h', reason: 'r' });
+    expect(m.chosenCheckpoint).toMatchObject({ checkpoint: 'runs/s0002-seed5/ckpt/step-000100', criterion: 'reweighted(cipher=0,gravity=1)', dev: ev.checkpoints[0].dev });
+  });
+
+  it('given checkpoints were scored but the evaluation service recorded no selection, then a completed manifest is refused', () => {
+    const s = summarise(steps(false));
+    s.evaluations.get('c-r2-c1-s2-train')!.selected = null;
+    const e = refusal(() => buildManifest({ fork: fork(), policy: policy() }, config, s, { length: 6, jobsRequested: 2 }, { status: 'completed', hypothesis: 'h', reason: 'r' }));
+    expect(e.code).toBe('INVALID_MANIFEST');
+    expect(e.message).toMatch(/recorded no checkpoint selection/);
+  });
+
+  /** The trace's summary plus a second seed's evaluation whose selection scored `score`. */
+  function twoSeeds(score: number) {
+    const s = summarise(steps(false));
+    const first = s.evaluations.get('c-r2-c1-s2-train')!;
+    const ck = { checkpoint: 'runs/s0003-seed6/ckpt/step-000100', step: 100, seed: 6, dev: dev(score) };
+    s.evaluations.set('c-r2-c1-s3-train', { ...first, jobId: 'c-r2-c1-s3-train', requestId: 'c-r2-c1-s3-train-eval', seed: 6, checkpoints: [ck], selected: { checkpoint: ck.checkpoint, score, criterion: 'mean' } });
+    return s;
+  }
+
+  it('given several seeds, then an explorer takes the selection with the highest recorded score', () => {
+    const explorer = buildManifest({ fork: fork({ seeds: [5, 6] }), policy: policy() }, config, twoSeeds(0.7), { length: 6, jobsRequested: 2 }, { status: 'completed', hypothesis: 'h', reason: 'r' });
+    expect(explorer.chosenCheckpoint).toMatchObject({ checkpoint: 'runs/s0003-seed6/ckpt/step-000100', seed: 6 });
+    const lower = buildManifest({ fork: fork({ seeds: [5, 6] }), policy: policy() }, config, twoSeeds(0.55), { length: 6, jobsRequested: 2 }, { status: 'completed', hypothesis: 'h', reason: 'r' });
+    expect(lower.chosenCheckpoint).toMatchObject({ checkpoint: 'runs/s0002-seed5/ckpt/step-000200', seed: 5 });
+  });
+
+  it('given selections under different criteria, then they are not compared: a completed manifest without an explicit choice is refused', () => {
+    const s = twoSeeds(0.7);
+    s.evaluations.get('c-r2-c1-s3-train')!.selected!.criterion = 'reweighted(gravity=1)';
+    const e = refusal(() => buildManifest({ fork: fork({ seeds: [5, 6] }), policy: policy() }, config, s, { length: 6, jobsRequested: 2 }, { status: 'completed', hypothesis: 'h', reason: 'r' }));
+    expect(e.message).toMatch(/different criteria/);
   });
 });

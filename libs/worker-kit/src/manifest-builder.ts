@@ -1,14 +1,6 @@
-import {
-  DomainError,
-  ResultManifest,
-  zodIssues,
-  type FailureMode,
-  type ScoreVector,
-  type SelectionCriterion,
-} from '@aevo/contracts';
+import { DomainError, ResultManifest, selectByScore, zodIssues, type FailureMode, type ScoreVector } from '@aevo/contracts';
 import { diffRecipe, parseRecipeYaml } from './recipe-doc';
 import { unifiedDiff } from './unified-diff';
-import { describeCriterion, selectBest } from './selection';
 import type { WorkerConfig, WorkerInputs, EvaluatedCheckpoint } from './ports';
 import type { CandidateSummary } from './summary';
 
@@ -17,8 +9,6 @@ export interface Submission {
   hypothesis: string;
   chosenCheckpoint?: string;
   reason: string;
-  /** A selection rule of the worker's own (checkpoint-selection axis); default the policy's. */
-  criterion?: SelectionCriterion;
 }
 
 /** Unified diffs of every file that differs from the candidate's starting point, in path order. */
@@ -39,6 +29,12 @@ export function filesDiff(baseline: Map<string, string>, files: Map<string, stri
 /**
  * Assembles the result manifest from what the trace proves (scores, edits, jobs, tokens), plus the agent's own
  * words (hypothesis, choice, reason). Throws a DomainError naming every invalid field.
+ *
+ * The chosen checkpoint is the agent's explicit choice, or else the evaluation service's selection
+ * (CheckpointSelected, recorded in the evaluate_checkpoints outcome), never a re-selection: one evaluation (one
+ * seed) yields one selection; over several seeds the candidate takes the selection with the highest recorded
+ * score (ties: the later step, then the later seed), all under one criterion. The anchor takes its first seed's
+ * selection. A completed candidate whose evaluations recorded no selection is invalid.
  */
 export function buildManifest(inputs: WorkerInputs, config: WorkerConfig, summary: CandidateSummary, trace: { length: number; jobsRequested: number }, sub: Submission): ResultManifest {
   const { fork, policy } = inputs;
@@ -49,8 +45,8 @@ export function buildManifest(inputs: WorkerInputs, config: WorkerConfig, summar
   let chosen: { checkpoint: string; seed: number; dev: ScoreVector; criterion: string; reason: string } | null = null;
   let chosenJob: string | null = null;
   if (sub.status === 'completed') {
-    const criterion = sub.criterion ?? policy.selectionCriterion;
     let pick: EvaluatedCheckpoint | undefined;
+    let criterion = 'agent-choice';
     let why = sub.reason;
     if (sub.chosenCheckpoint) {
       pick = checkpoints.find((c) => c.checkpoint === sub.chosenCheckpoint);
@@ -59,14 +55,30 @@ export function buildManifest(inputs: WorkerInputs, config: WorkerConfig, summar
           { path: 'chosenCheckpoint', message: `expected one of: ${checkpoints.map((c) => c.checkpoint).join(', ') || '(no evaluated checkpoints)'}` },
         ]);
     } else {
-      // The anchor measures noise: its pick comes from the first seed only, so it is not a max over seeds.
-      const pool = fork.isAnchor ? checkpoints.filter((c) => c.seed === fork.seeds[0]) : checkpoints;
-      const best = selectBest(pool.length > 0 ? pool : checkpoints, criterion);
-      pick = best?.item;
-      if (best) why = `${sub.reason} (best by ${describeCriterion(criterion)}: ${best.score.toFixed(4)})`;
+      const selections = [...summary.evaluations.values()]
+        .flatMap((e) => {
+          const item = e.selected ? checkpoints.find((c) => c.checkpoint === e.selected!.checkpoint) : undefined;
+          return e.selected && item ? [{ ...item, score: e.selected.score, criterion: e.selected.criterion }] : [];
+        })
+        .sort((a, b) => a.seed - b.seed);
+      if (selections.length === 0)
+        throw new DomainError('INVALID_MANIFEST', 'the evaluation service recorded no checkpoint selection for this candidate', [
+          { path: 'chosenCheckpoint', message: 'expected a CheckpointSelected of an evaluate_checkpoints call, or an explicit chosenCheckpoint' },
+        ]);
+      const criteria = [...new Set(selections.map((s) => s.criterion))];
+      if (criteria.length > 1)
+        throw new DomainError('INVALID_MANIFEST', 'the evaluations were selected under different criteria; their scores do not compare', [
+          { path: 'chosenCheckpoint', message: `criteria: ${criteria.join(', ')}; name the checkpoint explicitly` },
+        ]);
+      // The anchor measures noise: its pick is its first seed's selection, so it is not a max over seeds.
+      const first = selections.filter((s) => s.seed === fork.seeds[0]);
+      const best = selectByScore(fork.isAnchor && first.length > 0 ? first : selections, (s) => s.score)!;
+      pick = best.chosen;
+      criterion = best.chosen.criterion;
+      why = `${sub.reason} (selected by the evaluation service, ${criterion}: ${best.score.toFixed(4)})`;
     }
     if (pick) {
-      chosen = { checkpoint: pick.checkpoint, seed: pick.seed, dev: pick.dev, criterion: sub.chosenCheckpoint && !sub.criterion ? 'agent-choice' : describeCriterion(criterion), reason: why };
+      chosen = { checkpoint: pick.checkpoint, seed: pick.seed, dev: pick.dev, criterion, reason: why };
       for (const [jobId, e] of summary.evaluations) if (e.checkpoints.some((c) => c.checkpoint === pick!.checkpoint)) chosenJob = jobId;
     }
   }

@@ -1,4 +1,4 @@
-import type { DataOf, EventEnvelope, JobSpec, RollingPolicy, CandidateForked, EvaluationRequested, ScoreVector } from '@aevo/contracts';
+import type { DataOf, EventEnvelope, JobSpec, RollingPolicy, CandidateForked, EvaluationRequested, ScoreVector, SelectionCriterion } from '@aevo/contracts';
 
 export type ForkData = DataOf<typeof CandidateForked>;
 export type EvaluationRequest = DataOf<typeof EvaluationRequested>;
@@ -73,7 +73,8 @@ export interface EvaluatedCheckpoint {
 
 export interface EvaluationResult {
   checkpoints: EvaluatedCheckpoint[];
-  selected: { checkpoint: string; score: number } | null;
+  /** The evaluation service's selection (CheckpointSelected): the checkpoint, its score and the criterion used. */
+  selected: { checkpoint: string; score: number; criterion: SelectionCriterion } | null;
   failures: Array<{ checkpoint: string; reason: string }>;
 }
 

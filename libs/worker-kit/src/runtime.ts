@@ -8,6 +8,7 @@ import {
   WorkerFailed,
   canonicalJson,
   createEvent,
+  describeCriterion,
   describeIssues,
   DomainError,
   eventDefinition,
@@ -16,6 +17,7 @@ import {
   type EventEnvelope,
   type JobSpec,
   type ResultManifest,
+  type SelectionCriterion,
 } from '@aevo/contracts';
 import * as YAML from 'yaml';
 import type { z } from 'zod';
@@ -25,7 +27,6 @@ import { buildManifest, type Submission } from './manifest-builder';
 import type { CandidateLog, EvaluationPort, EvaluationRequest, JobPort, JobTerminal, WorkerConfig, WorkerInputs } from './ports';
 import { applyToYaml, diffRecipe, parseRecipeYaml } from './recipe-doc';
 import { PathRefusedError, SandboxFiles } from './sandbox-files';
-import { criterionScore, describeCriterion, selectBest } from './selection';
 import {
   summarise,
   type CandidateSummary,
@@ -266,7 +267,7 @@ export class WorkerRuntime {
 
   /**
    * Ends the candidate without the agent's manifest call: budget spent or the agent failed. A completed
-   * candidate (something was evaluated) gets the criterion's best checkpoint; otherwise a failed manifest and
+   * candidate (something was evaluated) gets the evaluation service's selection; otherwise a failed manifest and
    * WorkerFailed.
    */
   async finalize(input: FinalizeInput & { hypothesis?: string }): Promise<ResultManifest | null> {
@@ -342,7 +343,7 @@ export class WorkerRuntime {
           return okOut({ jobId, tail: await this.tail(jobId, (input.lines as number | undefined) ?? 40) });
         }
         case 'evaluate_checkpoints':
-          return this.evaluate(input.jobId as string, (input.waitSeconds as number | undefined) ?? this.maxWaitSeconds());
+          return this.evaluate(input.jobId as string, (input.waitSeconds as number | undefined) ?? this.maxWaitSeconds(), input.criterion as SelectionCriterion | undefined);
         case 'submit_manifest':
           return this.submit(k, input as unknown as Submission, null);
       }
@@ -581,7 +582,7 @@ export class WorkerRuntime {
     return okOut(this.view(spec, jobId, t));
   }
 
-  private async evaluate(jobId: string, waitSeconds: number): Promise<StepOutcome> {
+  private async evaluate(jobId: string, waitSeconds: number, criterion: SelectionCriterion | undefined): Promise<StepOutcome> {
     const spec = this.trace.jobsRequested.get(jobId);
     if (!spec || spec.entrypoint !== 'train') return fail('UNKNOWN_JOB', `no training job ${jobId} was launched by this candidate`);
     const done = this.summary().evaluations.get(jobId);
@@ -610,7 +611,7 @@ export class WorkerRuntime {
       sandboxPath: this.inputs.fork.sandboxPath,
       checkpoints: summaryDoc.checkpoints.map((d) => `${ckptDir}/${d}`),
       seed: run.seed,
-      criterion: this.inputs.policy.selectionCriterion,
+      criterion: criterion ?? this.inputs.policy.selectionCriterion,
     };
     await this.apply({ kind: 'RequestEvaluation', request });
     await this.ports.evaluator.submit(request, this.inputs.fork.snapshotId);
@@ -621,15 +622,24 @@ export class WorkerRuntime {
         failure: 'evaluation-failed',
         job,
       });
-    const criterion = this.inputs.policy.selectionCriterion;
-    const best = selectBest(result.checkpoints, criterion);
+    // The evaluation service's selection is the one recorded; the worker never re-selects. None recorded although
+    // checkpoints were scored is the evaluation's failure, not something to paper over.
+    const selected = result.selected;
+    if (!selected || !result.checkpoints.some((c) => c.checkpoint === selected.checkpoint))
+      return fail(
+        'EVALUATION_FAILED',
+        selected
+          ? `evaluation ${request.requestId} selected ${selected.checkpoint}, which is not among its evaluated checkpoints`
+          : `evaluation ${request.requestId} scored ${result.checkpoints.length} checkpoint(s) but recorded no selection`,
+        { failure: 'evaluation-failed', job },
+      );
     const out: EvaluateOutput = {
       jobId,
       requestId: request.requestId,
       seed: run.seed,
       job,
       checkpoints: result.checkpoints,
-      selected: best ? { checkpoint: best.item.checkpoint, score: criterionScore(best.item.dev, criterion), criterion: describeCriterion(criterion) } : null,
+      selected: { checkpoint: selected.checkpoint, score: selected.score, criterion: describeCriterion(selected.criterion) },
       failures: result.failures,
     };
     return okOut(out);

@@ -45,15 +45,19 @@ export const ToolInputs = {
     .object({
       jobId: z.string().min(1).describe('A training job id returned by launch_training; all its checkpoints are scored on the dev split.'),
       waitSeconds: z.number().int().min(0).max(3600).optional(),
+      criterion: SelectionCriterion.optional().describe('Selection rule the evaluation service selects this run’s checkpoint by (default: the policy criterion).'),
     })
     .strict(),
   submit_manifest: z
     .object({
       status: z.enum(['completed', 'failed']).default('completed'),
       hypothesis: z.string().min(1).max(4000).describe('What you changed and why you expected it to help.'),
-      chosenCheckpoint: z.string().min(1).optional().describe('One of the evaluated checkpoints; default: the best by the policy criterion.'),
+      chosenCheckpoint: z
+        .string()
+        .min(1)
+        .optional()
+        .describe('One of the evaluated checkpoints; default: the evaluation service’s selection (over seeds: the best selection by its recorded score).'),
       reason: z.string().min(1).max(4000).describe('Why this checkpoint (or why the candidate failed).'),
-      criterion: SelectionCriterion.optional().describe('Selection rule used to choose (default: the policy criterion).'),
     })
     .strict(),
 } as const;

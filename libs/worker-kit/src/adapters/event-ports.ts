@@ -138,7 +138,7 @@ export function evaluationResultOf(events: readonly StoredEvent[]): EvaluationRe
         done = true;
       } else result.failures.push({ checkpoint: e.data.checkpoint, reason: `${e.data.kind}: ${e.data.reason}` });
     } else if (isEvent(e, CheckpointSelected)) {
-      result.selected = { checkpoint: e.data.checkpoint, score: e.data.score };
+      result.selected = { checkpoint: e.data.checkpoint, score: e.data.score, criterion: e.data.criterion };
       done = true;
     }
   }

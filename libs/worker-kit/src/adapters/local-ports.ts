@@ -1,11 +1,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as YAML from 'yaml';
-import { CheckpointInfo, DevScores, SubstrateManifest, type JobSpec } from '@aevo/contracts';
+import { CheckpointInfo, DevScores, SubstrateManifest, selectCheckpoint, type JobSpec } from '@aevo/contracts';
 import { readLogTail, type Executor } from '@aevo/executors';
 import { entrypointIsolation, renderEntrypoint } from '@aevo/substrate-kit';
 import type { EvaluatedCheckpoint, EvaluationPort, EvaluationRequest, EvaluationResult, JobPort, JobTerminal } from '../ports';
-import { selectBest } from '../selection';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -123,8 +122,9 @@ export class LocalEvaluationPort implements EvaluationPort {
         result.failures.push({ checkpoint, reason: `invalid scores: ${(err as Error).message.slice(0, 300)}` });
       }
     }
-    const best = selectBest(result.checkpoints, request.criterion);
-    result.selected = best ? { checkpoint: best.item.checkpoint, score: best.score } : null;
+    // In-process stand-in for the evaluation service: the same shared rule, over the request's checkpoint order.
+    const best = selectCheckpoint(result.checkpoints, request.criterion);
+    result.selected = best ? { checkpoint: best.chosen.checkpoint, score: best.score, criterion: request.criterion } : null;
     return result;
   }
 }

@@ -41,14 +41,15 @@ export class HeuristicAgent implements WorkerAgent {
       }
     }
 
+    // A criterion of the worker's own (checkpoint-selection axis) goes to the evaluation service, which selects by it.
+    const criterion: SelectionCriterion | undefined = proposal?.criterion;
     const notes: string[] = [];
-    for (const seed of fork.seeds) await this.trainAndEvaluate(rt, seed, notes);
+    for (const seed of fork.seeds) await this.trainAndEvaluate(rt, seed, notes, criterion);
 
     const hypothesis = fork.isAnchor ? `baseline anchor: standing recipe unchanged over ${fork.seeds.length} seed(s), to measure seed noise` : proposal!.hypothesis;
-    const criterion: SelectionCriterion | undefined = proposal?.criterion;
     if (rt.hasEvaluatedCheckpoints()) {
-      const reason = [fork.isAnchor ? 'anchor: selected on the first seed by the policy criterion' : 'selected by the criterion over every evaluated checkpoint', ...notes].join('; ');
-      const res = await rt.call('submit_manifest', { status: 'completed', hypothesis, reason, ...(criterion ? { criterion } : {}) });
+      const reason = [fork.isAnchor ? 'anchor: the evaluation service’s selection on the first seed' : 'the best of the evaluation service’s selections over the seeds', ...notes].join('; ');
+      const res = await rt.call('submit_manifest', { status: 'completed', hypothesis, reason });
       if (res.ok) return;
       await rt.finalize({ status: 'failed', reason: `manifest rejected: ${res.error.message}`, failure: 'agent-error', hypothesis });
       return;
@@ -58,7 +59,7 @@ export class HeuristicAgent implements WorkerAgent {
   }
 
   /** One seed: launch, wait, on failure read the log and retry once with a fix, then evaluate. */
-  private async trainAndEvaluate(rt: WorkerRuntime, seed: number, notes: string[]): Promise<void> {
+  private async trainAndEvaluate(rt: WorkerRuntime, seed: number, notes: string[], criterion: SelectionCriterion | undefined): Promise<void> {
     for (let attempt = 0; attempt < 2; attempt++) {
       const launched = await rt.call('launch_training', { seed });
       let job: JobView | null = null;
@@ -74,7 +75,7 @@ export class HeuristicAgent implements WorkerAgent {
         }
       }
       if (job && job.status === 'succeeded' && jobId) {
-        const evaluated = await this.evaluate(rt, jobId);
+        const evaluated = await this.evaluate(rt, jobId, criterion);
         if (!evaluated.ok) notes.push(`seed ${seed}: evaluation failed (${evaluated.error.message})`);
         return;
       }
@@ -108,9 +109,9 @@ export class HeuristicAgent implements WorkerAgent {
     return null;
   }
 
-  private async evaluate(rt: WorkerRuntime, jobId: string): Promise<ToolResult> {
+  private async evaluate(rt: WorkerRuntime, jobId: string, criterion: SelectionCriterion | undefined): Promise<ToolResult> {
     for (let i = 0; i < 100; i++) {
-      const r = await rt.call('evaluate_checkpoints', { jobId });
+      const r = await rt.call('evaluate_checkpoints', { jobId, ...(criterion ? { criterion } : {}) });
       if (r.ok || r.error.code !== 'EVALUATION_PENDING') return r;
     }
     return { ok: false, error: { code: 'EVALUATION_PENDING', message: 'evaluation did not finish' } };
