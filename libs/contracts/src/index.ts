@@ -20,4 +20,5 @@ export * from './events/platform';
 export * from './commands-catalog';
 export * from './json-schema';
 export * from './hash';
+export * from './random';
 export * from './checkpoint-selection';

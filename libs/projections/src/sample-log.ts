@@ -15,6 +15,7 @@ import {
   PrivateLeaderboardUnsealed,
   RoundClosed,
   RoundStarted,
+  seededRandom,
   SubmissionAccepted,
   SubmissionRequested,
   WorkerStarted,
@@ -25,18 +26,6 @@ import {
 } from '@aevo/contracts';
 import type { StoredEvent } from '@aevo/eventstore';
 import type { z } from 'zod';
-
-/** Small seeded PRNG (mulberry32), so a sample log is a function of its options. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export interface SampleLogOptions {
   campaignId?: string;

@@ -1,18 +1,6 @@
-import type { Axis, RecipeDocument, RollingPolicy, SelectionCriterion } from '@aevo/contracts';
+import { seededRandom, type Axis, type RecipeDocument, type RollingPolicy, type SelectionCriterion } from '@aevo/contracts';
 import { matchingDeadEnd, directionOf } from './dead-ends';
 import { getPath } from './recipe-doc';
-
-/** Small deterministic PRNG (mulberry32): every choice of the heuristic worker comes from the recorded seed. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * Where a recipe keeps each knob. Recipes are substrate-specific; the operators look the knob up under these
@@ -273,7 +261,7 @@ function candidatesFor(axis: Axis, recipe: RecipeDocument, policy: RollingPolicy
  * the preferred moves come first and the seed picks among the first admissible group.
  */
 export function proposeMutation(axis: Axis, recipe: RecipeDocument, policy: RollingPolicy, seed: number, domains: readonly string[] = []): Proposal {
-  const random = rng(seed);
+  const random = seededRandom(seed);
   const tiers = tiersFor(axis, recipe, policy, domains);
   const avoided: string[] = [];
   const admissibleOf = (moves: Candidate[]) =>

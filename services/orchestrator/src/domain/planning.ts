@@ -1,7 +1,6 @@
-import { candidateIdOf, DomainError, type Axis, type RollingPolicy } from '@aevo/contracts';
+import { candidateIdOf, deriveSeed, DomainError, seededRandom, shuffled, type Axis, type RollingPolicy } from '@aevo/contracts';
 import type { z } from 'zod';
 import type { PlannedCandidate } from '@aevo/contracts';
-import { deriveSeed, seededRandom, shuffled } from './random';
 
 export type Candidate = z.infer<typeof PlannedCandidate>;
 
