@@ -1,6 +1,9 @@
 import { AXIS_CATEGORY, Axis, AxisCategory } from '@aevo/contracts';
 
-/** The order in which the active category rotates (the anchor is not a search category). */
+/**
+ * The order in which the active category rotates (the anchor is not a search category); revision 0 starts on the
+ * first category in this order that the campaign covers. The one rotation order of the system.
+ */
 export const ROTATION_ORDER: readonly AxisCategory[] = AxisCategory.options.filter((c) => c !== 'anchor');
 
 /** Campaign axes of a category, in the canonical axis order, minus the retired ones. */
@@ -18,9 +21,7 @@ export function nextCategory(from: AxisCategory, campaignAxes: readonly Axis[], 
   return null;
 }
 
-/** The first category in rotation order that the campaign's axes cover. */
-export function firstCategory(campaignAxes: readonly Axis[]): AxisCategory {
-  const c = ROTATION_ORDER.find((cat) => axesOf(cat, campaignAxes, new Set()).length > 0);
-  if (!c) throw new Error(`campaign axes [${campaignAxes.join(', ')}] cover no search category`);
-  return c;
+/** The first category in rotation order that the campaign's axes cover; null when they name no search axis. */
+export function firstCategory(campaignAxes: readonly Axis[]): AxisCategory | null {
+  return ROTATION_ORDER.find((cat) => axesOf(cat, campaignAxes, new Set()).length > 0) ?? null;
 }

@@ -20,7 +20,7 @@ const anchor = (lb: number): CandidateSpec => ({ axis: 'baseline', dev: 0.6, lb,
 
 /** A three-round log written the way the services write it; round 3 carries a refused Claude proposal. */
 function campaignLog(): EventEnvelope[] {
-  const policy0 = initialPolicy({ constitution: constitution.constitution, standingRecipe: { optim: { lr: 0.001, steps: 400 }, mix: { equation: 1 } }, axes: [...AXES], anchorSeeds: 3 });
+  const policy0 = initialPolicy({ standingRecipe: { optim: { lr: 0.001, steps: 400 }, mix: { equation: 1 } }, axes: [...AXES], anchorSeeds: 3 });
   const log: EventEnvelope[] = [testCampaignStarted('c1', policy0, { constitutionSha256: constitution.sha256, constitution: constitution.constitution, axes: [...AXES] })];
   const rounds: CandidateSpec[][] = [
     [anchor(0.55), { axis: 'learning-rate', dev: 0.63, lb: 0.58, changes: [{ path: 'optim.lr', from: 0.001, to: 0.002 }] }],
@@ -126,9 +126,9 @@ describe('diffPolicies', () => {
 });
 
 describe('initialPolicy', () => {
-  it('starts on the first category the campaign covers, with the threshold at the constitution’s minimum', () => {
-    const p = initialPolicy({ constitution: constitution.constitution, standingRecipe: { lr: 1 }, axes: ['data-mix', 'checkpoint-selection'], anchorSeeds: 2 });
-    expect(p).toMatchObject({ revision: 0, forRound: 1, activeCategory: 'data', activeAxes: ['data-mix'], promotionThreshold: 0.01, objective: 'raise-dev-and-lb', anchorSeeds: 2 });
-    expect(() => initialPolicy({ constitution: constitution.constitution, standingRecipe: {}, axes: ['baseline'], anchorSeeds: 1 })).toThrow(/cover no search category/);
+  it('starts on the first category the campaign covers, with no promotion threshold until noise is measured', () => {
+    const p = initialPolicy({ standingRecipe: { lr: 1 }, axes: ['data-mix', 'checkpoint-selection'], anchorSeeds: 2 });
+    expect(p).toMatchObject({ revision: 0, forRound: 1, activeCategory: 'data', activeAxes: ['data-mix'], promotionThreshold: 0, objective: 'raise-dev-and-lb', anchorSeeds: 2 });
+    expect(() => initialPolicy({ standingRecipe: {}, axes: ['baseline'], anchorSeeds: 1 })).toThrow(/name no search axis/);
   });
 });

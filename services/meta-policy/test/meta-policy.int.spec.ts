@@ -32,7 +32,7 @@ const REPO = path.resolve(__dirname, '../../..');
 const CONSTITUTION = 'deploy/constitutions/default.yaml';
 const constitution = loadConstitutionFile(path.join(REPO, CONSTITUTION));
 const AXES = ['learning-rate', 'schedule', 'steps', 'data-mix', 'synthetic-data'] as const;
-const policy0 = initialPolicy({ constitution: constitution.constitution, standingRecipe: { optim: { lr: 0.001, steps: 400 }, mix: { equation: 1, gravity: 1 } }, axes: [...AXES], anchorSeeds: 3 });
+const policy0 = initialPolicy({ standingRecipe: { optim: { lr: 0.001, steps: 400 }, mix: { equation: 1, gravity: 1 } }, axes: [...AXES], anchorSeeds: 3 });
 const anchor = (lb: number): CandidateSpec => ({ axis: 'baseline', dev: 0.6, lb, extraSeedDevs: [0.605, 0.595] });
 const gain: CandidateSpec[] = [anchor(0.55), { axis: 'learning-rate', dev: 0.63, lb: 0.58, changes: [{ path: 'optim.lr', from: 0.001, to: 0.002 }] }];
 const harmful: CandidateSpec[] = [anchor(0.55), { axis: 'steps', dev: 0.5, lb: 0.48, changes: [{ path: 'optim.steps', from: 400, to: 40 }] }];

@@ -23,6 +23,8 @@ import {
   canonicalJson,
   contentHash,
   createEvent,
+  selectCheckpoint,
+  seededRandom,
   type Axis,
   type DataOf,
   type DeadEnd,
@@ -31,25 +33,12 @@ import {
   type RecipeDocument,
   type RollingPolicy,
   type ScoreVector,
-  type SelectionCriterion,
 } from '@aevo/contracts';
 import { collectRoundEvidence, evidenceHash, evidenceInputs, foldLedger, roundReadiness } from '@aevo/evidence';
 import { applyRecipeChanges, initialPolicy, metaPolicyDecider, type FrozenConstitution, type MetaPolicyEvent, type MetaPolicyState } from '@aevo/policy-engine';
 import { loadSubstrate, renderEntrypoint, type CommandName, type LoadedSubstrate } from '@aevo/substrate-kit';
 
 const run = promisify(execFile);
-
-/** mulberry32: every choice of the loop comes from the campaign seed. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function getPath(doc: unknown, dotted: string): unknown {
   let cur = doc;
@@ -135,18 +124,6 @@ export function proposeChange(axis: Axis, policy: RollingPolicy, random: () => n
   return admissible[Math.floor(random() * admissible.length)];
 }
 
-function criterionScore(v: ScoreVector, c: SelectionCriterion): number {
-  if (c.kind === 'mean') return v.overall;
-  let s = 0;
-  let w = 0;
-  for (const [d, weight] of Object.entries(c.weights)) {
-    if (!(weight > 0) || v.domains[d] === undefined) continue;
-    s += weight * v.domains[d];
-    w += weight;
-  }
-  return w > 0 ? s / w : v.overall;
-}
-
 export interface SimCampaignOptions {
   substrateDir: string;
   workDir: string;
@@ -195,7 +172,7 @@ export class SimulatedCampaign {
 
   async start(): Promise<void> {
     const recipe = YAML.parse(fs.readFileSync(path.join(this.o.substrateDir, this.substrate.manifest.recipe), 'utf8')) as RecipeDocument;
-    const policy = initialPolicy({ constitution: this.o.constitution.constitution, standingRecipe: recipe, axes: this.o.axes, anchorSeeds: this.o.anchorSeeds });
+    const policy = initialPolicy({ standingRecipe: recipe, axes: this.o.axes, anchorSeeds: this.o.anchorSeeds });
     this.append(
       createEvent(
         CampaignStarted,
@@ -243,7 +220,7 @@ export class SimulatedCampaign {
   async round(round: number): Promise<void> {
     const { campaignId } = this.o;
     const policy = this.state().policy as RollingPolicy;
-    const random = rng(this.o.seed * 1000 + round);
+    const random = seededRandom(this.o.seed * 1000 + round);
     const anchorSeeds = Array.from({ length: policy.anchorSeeds }, (_, k) => 1000 * round + k + 1);
     const planned = [
       { candidateId: `${campaignId}-r${round}-c0`, index: 0, axis: 'baseline' as Axis, isAnchor: true, seeds: anchorSeeds },
@@ -301,8 +278,8 @@ export class SimulatedCampaign {
         }
       }
       // Per seed: the checkpoint the policy's criterion prefers (later step on ties).
-      const bestOf = (seed: number) =>
-        checkpoints.filter((k) => k.seed === seed).sort((a, b) => criterionScore(b.dev, policy.selectionCriterion) - criterionScore(a.dev, policy.selectionCriterion) || b.step - a.step)[0];
+      // Per seed, the shared rule the evaluation service applies (@aevo/contracts checkpoint-selection).
+      const bestOf = (seed: number) => selectCheckpoint(checkpoints.filter((k) => k.seed === seed), policy.selectionCriterion)?.chosen;
       const chosenPerSeed = c.seeds.map(bestOf).filter((k): k is CheckpointRun => k !== undefined);
       const chosen = chosenPerSeed[0] ?? null;
       const manifest = ResultManifest.parse({

@@ -19,8 +19,8 @@ import {
   type RoundStarted,
   type SubmissionRequested,
 } from '@aevo/contracts';
+import { initialPolicy } from '@aevo/policy-engine';
 import { revisionFromRound, spentOf, type CampaignFacts } from './facts';
-import { initialPolicy } from './initial-policy';
 import { planRound, roundSeed } from './planning';
 import { chooseSubmissions, exhaustedBudgets, isCandidateDone, type PlannedRef } from './selection';
 
@@ -233,7 +233,7 @@ function startCampaign(cmd: StartCampaignCommand, state: CampaignState): Campaig
     throw new DomainError('CONSTITUTION_VIOLATION', `constitution "${constitution.name}" allows at most ${cap} submissions per round`, [
       { path: 'payload.budgets.submissionsPerRound', message: `expected at most ${cap} (constitution rules.maxSubmissionsPerRound)` },
     ]);
-  const policy = initialPolicy(config, cmd.standingRecipe);
+  const policy = initialPolicy({ standingRecipe: cmd.standingRecipe, axes: config.axes, anchorSeeds: config.anchorSeeds });
   return [{ type: 'CampaignStarted', data: { config, constitutionSha256: cmd.constitutionSha256, constitution, initialPolicy: policy } }];
 }
 
