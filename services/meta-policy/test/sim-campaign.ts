@@ -24,6 +24,7 @@ import {
   contentHash,
   createEvent,
   selectCheckpoint,
+  seededRandom,
   type Axis,
   type DataOf,
   type DeadEnd,
@@ -38,18 +39,6 @@ import { applyRecipeChanges, initialPolicy, metaPolicyDecider, type FrozenConsti
 import { loadSubstrate, renderEntrypoint, type CommandName, type LoadedSubstrate } from '@aevo/substrate-kit';
 
 const run = promisify(execFile);
-
-/** mulberry32: every choice of the loop comes from the campaign seed. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function getPath(doc: unknown, dotted: string): unknown {
   let cur = doc;
@@ -183,7 +172,7 @@ export class SimulatedCampaign {
 
   async start(): Promise<void> {
     const recipe = YAML.parse(fs.readFileSync(path.join(this.o.substrateDir, this.substrate.manifest.recipe), 'utf8')) as RecipeDocument;
-    const policy = initialPolicy({ constitution: this.o.constitution.constitution, standingRecipe: recipe, axes: this.o.axes, anchorSeeds: this.o.anchorSeeds });
+    const policy = initialPolicy({ standingRecipe: recipe, axes: this.o.axes, anchorSeeds: this.o.anchorSeeds });
     this.append(
       createEvent(
         CampaignStarted,
@@ -231,7 +220,7 @@ export class SimulatedCampaign {
   async round(round: number): Promise<void> {
     const { campaignId } = this.o;
     const policy = this.state().policy as RollingPolicy;
-    const random = rng(this.o.seed * 1000 + round);
+    const random = seededRandom(this.o.seed * 1000 + round);
     const anchorSeeds = Array.from({ length: policy.anchorSeeds }, (_, k) => 1000 * round + k + 1);
     const planned = [
       { candidateId: `${campaignId}-r${round}-c0`, index: 0, axis: 'baseline' as Axis, isAnchor: true, seeds: anchorSeeds },
