@@ -1,4 +1,4 @@
-import { canonicalJson, type ScoreVector } from '@aevo/contracts';
+import { canonicalJson, eventDefinition, type ScoreVector } from '@aevo/contracts';
 import type { StoredEvent } from '@aevo/eventstore';
 
 /** A claim that disagrees with the fact it cites, or cites none; `reason` is one line naming both positions. */
@@ -30,6 +30,18 @@ type Manifest = StoredEvent & {
   };
 };
 
+/** The event types whose data this check reads. */
+const CLAIM_TYPES = new Set(['CheckpointEvaluated', 'CheckpointSelected', 'ManifestSubmitted', 'SubmissionRequested', 'SubmissionAccepted', 'LeaderboardScored', 'PrivateLeaderboardUnsealed']);
+
+function schemaProblem(e: StoredEvent): string | null {
+  const def = eventDefinition(e.type);
+  if (!def) return 'unregistered type';
+  const parsed = def.data.safeParse(e.data);
+  if (parsed.success) return null;
+  const issue = parsed.error.issues[0];
+  return `${issue.path.join('.') || '(data)'}: ${issue.message}`;
+}
+
 const same = (a: unknown, b: unknown): boolean => canonicalJson(a) === canonicalJson(b);
 const key = (...parts: Array<string | number>): string => JSON.stringify(parts);
 const brief = (d: ScoreVector): string => `dev.overall ${d.overall}${same(d.domains, {}) ? '' : ` (+${Object.keys(d.domains).length} domains)`}`;
@@ -55,7 +67,12 @@ export function checkManifestClaims(events: StoredEvent[]): ClaimReport {
   const skipped: string[] = [];
   let checked = 0;
   const byCampaign = new Map<string, StoredEvent[]>();
-  for (const e of events) push(byCampaign, e.campaignId, e);
+  for (const e of events) {
+    // A claim or fact that no longer matches its schema (a tampered row) cannot be read, only reported.
+    const problem = CLAIM_TYPES.has(e.type) ? schemaProblem(e) : null;
+    if (problem) findings.push({ campaignId: e.campaignId, position: e.position, reason: `${e.type} at position ${e.position} does not match its schema (${problem}): its claims cannot be checked` });
+    else push(byCampaign, e.campaignId, e);
+  }
   for (const [campaignId, mine] of [...byCampaign].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     const evaluated = new Map<string, Evaluated[]>();
     const byRequest = new Map<string, Evaluated[]>();

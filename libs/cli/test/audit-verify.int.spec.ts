@@ -77,7 +77,8 @@ describe('aevo audit replay --verify: chain, claims, JetStream copy', () => {
   it('a single flipped byte in one stored event of any type (each type in turn) fails it and names that position', async () => {
     const events = await store.readAll();
     const types = [...new Set(events.map((e) => e.type))].sort();
-    const seed = Date.now() % 1_000_000;
+    // AEVO_FLIP_SEED replays a failing draw (the seed is in every failure's context).
+    const seed = Number(process.env.AEVO_FLIP_SEED ?? Date.now() % 1_000_000);
     const rnd = seeded(seed);
     // Every event type in the log once (the event, column and byte drawn at random), the attacker's examples first.
     const draws = ['CheckpointEvaluated', 'CheckpointSelected', ...types.filter((t) => t !== 'CheckpointEvaluated' && t !== 'CheckpointSelected')];
@@ -109,6 +110,22 @@ describe('aevo audit replay --verify: chain, claims, JetStream copy', () => {
       expect(err).toContainEqual(expect.stringMatching(new RegExp(`^MISMATCH alpha: ManifestSubmitted at position \\d+ .* claims checkpoint .*; CheckpointEvaluated at position ${ev.position} says step \\d+ dev.overall 0.999`)));
     } finally {
       await raw.query(`UPDATE ${table} SET data = $2::jsonb WHERE position = $1`, [ev.position, JSON.stringify(ev.data)]);
+      await raw.query(`ALTER TABLE ${table} ENABLE TRIGGER events_append_only`);
+    }
+  });
+
+  it('a manifest edited out of its schema is a finding, not a crash (seed 398595 once renamed a key)', async () => {
+    const m = (await store.readAll({ types: ['ManifestSubmitted'], campaignId: 'alpha' }))[0];
+    const table = `"${db.schema}".events`;
+    await raw.query(`ALTER TABLE ${table} DISABLE TRIGGER events_append_only`);
+    await raw.query(`UPDATE ${table} SET data = jsonb_set(data #- '{manifest,checkpoints}', '{manifest,checkpointr}', data #> '{manifest,checkpoints}') WHERE position = $1`, [m.position]);
+    try {
+      const { code, err } = await run(['audit', 'replay', '--verify']);
+      expect(code).toBe(1);
+      expect(err).toContainEqual(expect.stringMatching(new RegExp(`^MISMATCH chain: position ${m.position} `)));
+      expect(err).toContainEqual(expect.stringMatching(new RegExp(`^MISMATCH alpha: ManifestSubmitted at position ${m.position} does not match its schema \\(manifest`)));
+    } finally {
+      await raw.query(`UPDATE ${table} SET data = $2::jsonb WHERE position = $1`, [m.position, JSON.stringify(m.data)]);
       await raw.query(`ALTER TABLE ${table} ENABLE TRIGGER events_append_only`);
     }
   });
