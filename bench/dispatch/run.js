@@ -46,17 +46,8 @@ const JOBS = arg('jobs', 48);
 const SEED = arg('seed', 1);
 const SCALE = arg('scale', 1);
 
-// mulberry32: a small seeded generator, so a run is reproducible from --seed.
-function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// The control plane's seeded generator (mulberry32), so a run is reproducible from --seed.
+const rng = require('@aevo/contracts').seededRandom;
 
 function durations(lo, hi, seed) {
   const r = rng(seed);

@@ -1,3 +1,4 @@
+import { seededRandom } from '@aevo/contracts';
 import type { Client } from 'pg';
 
 /** Every column of the row that a DBA could edit, as text, and how to write it back. */
@@ -54,14 +55,5 @@ export async function flipOneByte(raw: Client, schema: string, position: number,
   throw new Error(`could not flip a byte at position ${position}`);
 }
 
-/** Small seeded PRNG (mulberry32), so a failing draw can be replayed from the printed seed. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The control plane's seeded generator, so a failing draw can be replayed from the printed seed. */
+export const seeded = seededRandom;

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Client } from 'pg';
+import { seededRandom } from '@aevo/contracts';
 
 /**
  * Where a case disturbs a run: right after the live log holds `occurrence` events of `type` (a point the
@@ -22,17 +23,8 @@ export interface TriggerPoint {
   until: string;
 }
 
-/** mulberry32: a small seeded generator (uniform in [0, 1)). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The control plane's seeded generator (mulberry32, uniform in [0, 1)). */
+export { seededRandom };
 
 /** A 32-bit seed for one case, derived from the suite seed and the case name. */
 export function caseSeed(suiteSeed: number, caseName: string): number {
