@@ -10,7 +10,7 @@ import { okReply } from '../src/command-decoding';
 import { CommandClient } from '../src/command-client';
 import { ensureDurableConsumer, ensureEventStream, type ConsumerSpec } from '../src/provisioning';
 import { commandSubject, consumerName, eventSubject, eventTypeFilter } from '../src/subjects';
-import { natsConnectAuth } from '../src/auth';
+import { natsAuthFor } from '../src/auth';
 
 jest.setTimeout(60_000);
 
@@ -55,7 +55,7 @@ async function waitForPort(port: number, timeoutMs = 10_000): Promise<void> {
 const credFile = (user: string) => path.join(dir, 'credentials', `${user}.json`);
 
 async function connectAs(user: string): Promise<NatsConnection> {
-  const nc = await connect({ servers: url, name: `test-${user}`, ...natsConnectAuth({ AEVO_NATS_CREDENTIALS_FILE: credFile(user) }) });
+  const nc = await connect({ servers: url, name: `test-${user}`, ...natsAuthFor({ AEVO_NATS_CREDENTIALS_FILE: credFile(user) }, user) });
   open.push(nc);
   return nc;
 }
@@ -149,7 +149,7 @@ describe('nats-server 2.9 with the generated authorization', () => {
     await expect(connect({ servers: url, reconnect: false })).rejects.toThrow(/authorization/i);
     const bad = path.join(dir, 'bad.json');
     fs.writeFileSync(bad, JSON.stringify({ user: 'dispatch', password: 'wrong' }), { mode: 0o600 });
-    await expect(connect({ servers: url, reconnect: false, ...natsConnectAuth({ AEVO_NATS_CREDENTIALS_FILE: bad }) })).rejects.toThrow(/authorization/i);
+    await expect(connect({ servers: url, reconnect: false, ...natsAuthFor({ AEVO_NATS_CREDENTIALS_FILE: bad }, 'dispatch') })).rejects.toThrow(/authorization/i);
   });
 
   it('(c) lets the relay create the stream, publish events to it and read them back', async () => {

@@ -4,7 +4,7 @@ import * as path from 'path';
 import * as contracts from '@aevo/contracts';
 import { ACCESS, declaredDurables, natsPermissions, NATS_USERS, type NatsAccessSpec } from './permissions';
 import { renderNatsAuthConfig } from './nats-config';
-import { natsConnectAuth, randomNatsPassword, writeNatsCredentialsFile } from './credentials';
+import { natsAuthFor, randomNatsPassword, writeNatsCredentialsFile } from './credentials';
 
 const ROOT = path.resolve(__dirname, '../../../..');
 
@@ -127,36 +127,45 @@ describe('renderNatsAuthConfig', () => {
   });
 });
 
-describe('natsConnectAuth', () => {
+describe('natsAuthFor', () => {
   let dir: string;
   beforeEach(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), 'aevo-nats-cred-'))));
   afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
   it('is empty without the variable (no authorization, as before)', () => {
-    expect(natsConnectAuth({})).toEqual({});
+    expect(natsAuthFor({}, 'dispatch')).toEqual({});
   });
 
   it('reads user and password and derives the inbox prefix', () => {
     const pw = randomNatsPassword();
     const file = writeNatsCredentialsFile(dir, { user: 'dispatch', password: pw });
     expect(fs.statSync(file).mode & 0o777).toBe(0o600);
-    expect(natsConnectAuth({ AEVO_NATS_CREDENTIALS_FILE: file })).toEqual({ user: 'dispatch', pass: pw, inboxPrefix: '_INBOX_dispatch' });
-    expect(natsConnectAuth({ OTHER: file }, 'OTHER').user).toBe('dispatch');
+    expect(natsAuthFor({ AEVO_NATS_CREDENTIALS_FILE: file }, 'dispatch')).toEqual({ user: 'dispatch', pass: pw, inboxPrefix: '_INBOX_dispatch' });
+    expect(natsAuthFor({ OTHER: file }, 'dispatch', 'OTHER').user).toBe('dispatch');
+  });
+
+  it('takes <user>.json from AEVO_NATS_CREDENTIALS_DIR when no file is named, and refuses one holding another user', () => {
+    const pw = randomNatsPassword();
+    writeNatsCredentialsFile(dir, { user: 'worker', password: pw });
+    expect(natsAuthFor({ AEVO_NATS_CREDENTIALS_DIR: dir }, 'worker')).toEqual({ user: 'worker', pass: pw, inboxPrefix: '_INBOX_worker' });
+    fs.copyFileSync(path.join(dir, 'worker.json'), path.join(dir, 'relay.json'));
+    expect(() => natsAuthFor({ AEVO_NATS_CREDENTIALS_DIR: dir }, 'relay')).toThrow(/relay\.json holds the credentials of "worker", expected "relay"/);
+    expect(() => natsAuthFor({ AEVO_NATS_CREDENTIALS_DIR: dir }, 'cli')).toThrow(/AEVO_NATS_CREDENTIALS_DIR=.*cli\.json.*ENOENT/);
   });
 
   it('refuses a file that group or others can read', () => {
     const file = path.join(dir, 'c.json');
     fs.writeFileSync(file, JSON.stringify({ user: 'dispatch', password: 'x' }));
     fs.chmodSync(file, 0o640);
-    expect(() => natsConnectAuth({ AEVO_NATS_CREDENTIALS_FILE: file })).toThrow(/AEVO_NATS_CREDENTIALS_FILE=.*readable by group or others \(mode 640\); chmod 600/);
+    expect(() => natsAuthFor({ AEVO_NATS_CREDENTIALS_FILE: file }, 'dispatch')).toThrow(/AEVO_NATS_CREDENTIALS_FILE=.*readable by group or others \(mode 640\); chmod 600/);
   });
 
   it('names the variable when the file is missing or malformed', () => {
-    expect(() => natsConnectAuth({ AEVO_NATS_CREDENTIALS_FILE: path.join(dir, 'none') })).toThrow(/AEVO_NATS_CREDENTIALS_FILE=.*ENOENT/);
+    expect(() => natsAuthFor({ AEVO_NATS_CREDENTIALS_FILE: path.join(dir, 'none') }, 'dispatch')).toThrow(/AEVO_NATS_CREDENTIALS_FILE=.*ENOENT/);
     const file = path.join(dir, 'c.json');
     fs.writeFileSync(file, JSON.stringify({ user: 'dispatch' }), { mode: 0o600 });
-    expect(() => natsConnectAuth({ AEVO_NATS_CREDENTIALS_FILE: file })).toThrow(/AEVO_NATS_CREDENTIALS_FILE=.*expected JSON \{"user"/);
+    expect(() => natsAuthFor({ AEVO_NATS_CREDENTIALS_FILE: file }, 'dispatch')).toThrow(/AEVO_NATS_CREDENTIALS_FILE=.*expected JSON \{"user"/);
     fs.writeFileSync(file, 'user=dispatch');
-    expect(() => natsConnectAuth({ AEVO_NATS_CREDENTIALS_FILE: file })).toThrow(/AEVO_NATS_CREDENTIALS_FILE=.*expected JSON/);
+    expect(() => natsAuthFor({ AEVO_NATS_CREDENTIALS_FILE: file }, 'dispatch')).toThrow(/AEVO_NATS_CREDENTIALS_FILE=.*expected JSON/);
   });
 });

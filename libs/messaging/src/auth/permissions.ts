@@ -67,7 +67,7 @@ export interface SubjectRules {
 
 export interface UserPermissions {
   user: NatsUser;
-  /** Replies come back here; the client must pass it as `inboxPrefix` (natsConnectAuth does). */
+  /** Replies come back here; the client must pass it as `inboxPrefix` (natsAuthFor does). */
   inboxPrefix: string;
   publish: SubjectRules;
   subscribe: SubjectRules;
