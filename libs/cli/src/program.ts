@@ -20,7 +20,7 @@ import { emptyView, renderView } from './campaign-view';
 import { diffPolicy, policyHistory, showPolicy } from './policy-commands';
 import { appendAnchor, checkAnchors, currentAnchor, readAnchors } from './anchors';
 import { checkManifestClaims } from './manifest-claims';
-import { checkRecordedHashes, type RecordedHashReport } from './recorded-hashes';
+import { checkRecordedHashes, readLogUpTo, type RecordedHashReport } from './recorded-hashes';
 import { SERVICE_NAMES } from './stack';
 import { down, up } from './up';
 
@@ -88,14 +88,7 @@ async function verifyLog(io: Pick<CliIo, 'out' | 'err' | 'env'>, store: EventSto
     if (broken.length === 0) io.out(`verified: ${anchors.length} chain anchor(s) in ${opts.anchors}`);
   }
 
-  const events: StoredEvent[] = [];
-  for (let from = 0; from < head; ) {
-    const page = await store.readAll({ fromPosition: from, limit: 5000 });
-    if (page.length === 0) break;
-    for (const e of page) if (e.position <= head) events.push(e);
-    from = page[page.length - 1].position;
-  }
-  const claims = checkManifestClaims(events);
+  const claims = checkManifestClaims(await readLogUpTo(store, head));
   for (const sk of claims.skipped) io.out(`skipped: ${sk}`);
   for (const f of claims.findings) io.err(`MISMATCH ${f.campaignId}: ${f.reason}`);
   failed += claims.findings.length;

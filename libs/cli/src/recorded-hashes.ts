@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { contentHash, sha256Hex, type EventEnvelope, type RollingPolicy } from '@aevo/contracts';
-import type { EventStore } from '@aevo/eventstore';
+import type { EventStore, StoredEvent } from '@aevo/eventstore';
 import { replayRoundEvidence } from '@aevo/evidence';
 import { freezeConstitution, replayPolicyRevisions } from '@aevo/policy-engine';
 import { REPO_ROOT } from './stack';
@@ -29,6 +29,18 @@ function findFile(p: string, roots: string[]): string | null {
   return null;
 }
 
+/** Every stored event at positions 1..upTo, read in pages. */
+export async function readLogUpTo(store: EventStore, upTo: number): Promise<StoredEvent[]> {
+  const events: StoredEvent[] = [];
+  for (let from = 0; from < upTo; ) {
+    const page = await store.readAll({ fromPosition: from, limit: 5000 });
+    if (page.length === 0) break;
+    for (const e of page) if (e.position <= upTo) events.push(e);
+    from = page[page.length - 1].position;
+  }
+  return events;
+}
+
 /**
  * Re-derives what the log recorded as hashes and compares: each round's evidence recomputed from exactly its
  * input events (RoundEvidenceRecorded.evidenceSha256), each policy revision re-decided from the recorded
@@ -37,13 +49,7 @@ function findFile(p: string, roots: string[]): string | null {
  * when the constitution file still hashes to the campaign's pin (otherwise the report says it skipped them).
  */
 export async function checkRecordedHashes(store: EventStore, upTo: number, env: NodeJS.ProcessEnv): Promise<RecordedHashReport> {
-  const events: EventEnvelope[] = [];
-  for (let from = 0; from < upTo; ) {
-    const page = await store.readAll({ fromPosition: from, limit: 5000 });
-    if (page.length === 0) break;
-    for (const e of page) if (e.position <= upTo) events.push(e);
-    from = page[page.length - 1].position;
-  }
+  const events: EventEnvelope[] = await readLogUpTo(store, upTo);
   const checks: HashCheck[] = [];
   const skipped: string[] = [];
   const campaigns = [...new Set(events.filter((e) => e.type === 'CampaignStarted').map((e) => e.campaignId))].sort();
