@@ -5,6 +5,7 @@ export * from './envelope';
 export * from './commands';
 export * from './substrate';
 export * from './recipe';
+export * from './research';
 export * from './policy';
 export * from './manifest';
 export * from './evidence';

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { Axis, AxisCategory, RecipeDocument, JsonValue } from './recipe';
 import { Sha256 } from './ids';
 import { Band } from './evidence';
+import { DecouplingHypothesis, PendingConfirmation, SearchHints, StandingLb } from './research';
 
 /** The meta-rules, fixed for a campaign (hash pinned in CampaignStarted). The meta agent can only read it. */
 export const ConstitutionRules = z
@@ -109,6 +110,14 @@ export const RollingPolicy = z
      */
     predictedBand: z.object({ dev: Band.nullable(), publicLb: Band.nullable(), basis: z.string() }).strict().optional(),
     rationale: z.string(),
+    /** Gains that cleared the bar once and are re-measured on another seed before promotion (absent: none). */
+    pendingConfirmations: z.array(PendingConfirmation).optional(),
+    /** Decoupling hypotheses, open and decided (absent: none). */
+    decouplingHypotheses: z.array(DecouplingHypothesis).optional(),
+    /** Move sizes and combinations the workers may use (absent: one knob, usual steps). */
+    searchHints: SearchHints.optional(),
+    /** The standing recipe's public-LB replicates (absent: none yet). */
+    standingLb: StandingLb.optional(),
   })
   .strict();
 export type RollingPolicy = z.infer<typeof RollingPolicy>;

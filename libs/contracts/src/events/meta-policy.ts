@@ -3,6 +3,7 @@ import { defineEvent } from '../envelope';
 import { RollingPolicy } from '../policy';
 import { JsonValue } from '../recipe';
 import { Sha256 } from '../ids';
+import { DecouplingHypothesis } from '../research';
 
 /** The meta-rules a proposal (or the pinned constitution itself) can break. */
 export const MetaRule = z.enum([
@@ -53,4 +54,27 @@ export const ConstitutionViolationRefused = defineEvent(
   'ConstitutionViolationRefused',
   { owners: ['meta-policy'], description: 'A proposed policy broke a meta-rule and was refused.' },
   z.object({ round: z.number().int().min(1), rule: MetaRule, detail: z.string(), proposal: JsonValue }).strict(),
+);
+
+const decouplingStep = z.object({ round: z.number().int().min(1), hypothesis: DecouplingHypothesis }).strict();
+
+export const DecouplingSuspected = defineEvent(
+  'DecouplingSuspected',
+  { owners: ['meta-policy'], description: 'A round’s evidence made a dev/leaderboard decoupling of one domain a hypothesis; probes are scheduled.' },
+  decouplingStep,
+);
+export const DecouplingProbed = defineEvent(
+  'DecouplingProbed',
+  { owners: ['meta-policy'], description: 'A decoupling hypothesis’s single-variable probes were scored.' },
+  decouplingStep,
+);
+export const DecouplingConfirmed = defineEvent(
+  'DecouplingConfirmed',
+  { owners: ['meta-policy'], description: 'The probes bore a decoupling hypothesis out; the objective and selection change.' },
+  decouplingStep,
+);
+export const DecouplingRefuted = defineEvent(
+  'DecouplingRefuted',
+  { owners: ['meta-policy'], description: 'The probes contradicted a decoupling hypothesis; it leaves a record and no dead end.' },
+  decouplingStep,
 );

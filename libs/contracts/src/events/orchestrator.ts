@@ -3,6 +3,7 @@ import { defineEvent } from '../envelope';
 import { Axis } from '../recipe';
 import { Sha256, Slug } from '../ids';
 import { Constitution, RollingPolicy } from '../policy';
+import { PrescribedRun } from '../research';
 
 export const AgentKind = z.enum(['heuristic', 'claude']);
 export const MetaKind = z.enum(['rules', 'claude']);
@@ -62,6 +63,8 @@ export const PlannedCandidate = z
     axis: Axis,
     isAnchor: z.boolean(),
     seeds: z.array(z.number().int()).min(1),
+    /** A confirmation run or decoupling probe: its recipe change is the policy's, not a worker's. */
+    prescribed: PrescribedRun.optional(),
   })
   .strict();
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { PrescribedRun } from '../research';
 import { defineEvent } from '../envelope';
 import { Axis } from '../recipe';
 import { Sha256, Slug } from '../ids';
@@ -35,6 +36,8 @@ export const CandidateForked = defineEvent(
       policyRevision: z.number().int().min(0),
       /** sha256 of the sandbox recipe file after the standing recipe was applied. */
       recipeSha256: Sha256.optional(),
+      /** Carried from the plan: the run's prescribed change (confirmation or probe). */
+      prescribed: PrescribedRun.optional(),
     })
     .strict(),
 );

@@ -1,0 +1,111 @@
+import { z } from 'zod';
+import { Axis, RecipeChange } from './recipe';
+
+/**
+ * The research designs the policy schedules besides the workers' own moves: a run whose recipe change is
+ * prescribed (no agent chooses it), so that one variable is measured again under controlled conditions.
+ *
+ * - `confirmation`: re-measures a candidate's LB gain on another training seed before it may be promoted;
+ * - `probe`: a single-variable test of a decoupling hypothesis — `pro-proxy` repeats the suspect move (it should
+ *   raise dev without the leaderboard), `down-weight` lowers the suspect domain's share (it should lower dev
+ *   without hurting the leaderboard).
+ */
+export const PrescribedRun = z
+  .object({
+    kind: z.enum(['confirmation', 'probe']),
+    /** confirmation: the candidate whose gain it re-measures; probe: the id of the hypothesis it tests. */
+    of: z.string().min(1).max(200),
+    role: z.enum(['pro-proxy', 'down-weight']).optional(),
+    /** Applied onto the standing recipe, exactly. */
+    changes: z.array(RecipeChange).min(1),
+    hypothesis: z.string().min(1),
+  })
+  .strict();
+export type PrescribedRun = z.infer<typeof PrescribedRun>;
+
+/** A gain that cleared the promotion bar once and waits for its confirmation run. */
+export const PendingConfirmation = z
+  .object({
+    candidateId: z.string().min(1),
+    round: z.number().int().min(1),
+    axis: Axis,
+    changes: z.array(RecipeChange).min(1),
+    lbGain: z.number(),
+    devGain: z.number().nullable(),
+  })
+  .strict();
+export type PendingConfirmation = z.infer<typeof PendingConfirmation>;
+
+export const ProbeOutcome = z
+  .object({
+    candidateId: z.string().min(1),
+    role: z.enum(['pro-proxy', 'down-weight']),
+    round: z.number().int().min(1),
+    /** Differences to the reference (the standing recipe), null when the probe produced no score. */
+    devDelta: z.number().nullable(),
+    domainDevDelta: z.number().nullable(),
+    lbDelta: z.number().nullable(),
+    /** What the probe showed: the prediction of the hypothesis held, failed, or could not be judged. */
+    verdict: z.enum(['as-predicted', 'contradicts', 'inconclusive']),
+  })
+  .strict();
+export type ProbeOutcome = z.infer<typeof ProbeOutcome>;
+
+/**
+ * Decoupling as a hypothesis: the proxy (dev) of one domain stopped tracking the leaderboard. Suspected from a
+ * round's evidence, probed by two single-variable runs in the next round, then confirmed or refuted; only a
+ * confirmed one changes the objective, the selection criterion and the dead ends.
+ */
+export const DecouplingHypothesis = z
+  .object({
+    id: z.string().min(1).max(200),
+    domain: z.string().min(1),
+    status: z.enum(['suspected', 'probing', 'confirmed', 'refuted']),
+    suspectedRound: z.number().int().min(1),
+    /** The explorer whose dev gain in the domain did not transfer, and the move it made. */
+    suspectCandidateId: z.string().min(1),
+    suspectAxis: Axis,
+    suspectChanges: z.array(RecipeChange),
+    suspectDevDelta: z.number().nullable(),
+    suspectLbDelta: z.number().nullable(),
+    probes: z.array(ProbeOutcome),
+    decidedRound: z.number().int().min(1).nullable(),
+    /** One sentence per step (suspected, probed, decided) with the numbers behind it. */
+    evidence: z.array(z.string()),
+  })
+  .strict();
+export type DecouplingHypothesis = z.infer<typeof DecouplingHypothesis>;
+
+/**
+ * What the policy tells memory-free workers about move sizes: how many knobs one move may combine, and the
+ * directions that keep paying (a promoted change continued further), with the factor by which a worker widens
+ * its step along them.
+ */
+export const SearchHints = z
+  .object({
+    maxKnobsPerMove: z.number().int().min(1).max(4),
+    directions: z.array(
+      z
+        .object({
+          path: z.string().min(1),
+          direction: z.enum(['increase', 'decrease']),
+          /** Rounds whose promotions moved this path this way. */
+          paidRounds: z.array(z.number().int().min(1)),
+          /** Exponent on a worker's usual step factor along this direction (1: usual size). */
+          stepScale: z.number().min(1).max(4),
+        })
+        .strict(),
+    ),
+  })
+  .strict();
+export type SearchHints = z.infer<typeof SearchHints>;
+
+/** The standing recipe's leaderboard replicates: its anchors' public scores since it last changed. */
+export const StandingLb = z
+  .object({
+    /** contentHash of the standing recipe the scores belong to. */
+    recipeSha256: z.string().regex(/^[0-9a-f]{64}$/),
+    scores: z.array(z.object({ round: z.number().int().min(1), candidateId: z.string().min(1), score: z.number() }).strict()),
+  })
+  .strict();
+export type StandingLb = z.infer<typeof StandingLb>;
