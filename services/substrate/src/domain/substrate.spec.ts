@@ -1,5 +1,5 @@
 import { DeciderSpecification } from '@aevo/testkit';
-import type { EventEnvelope } from '@aevo/contracts';
+import { CandidateForked, type EventEnvelope } from '@aevo/contracts';
 import {
   DEFAULT_GC_POLICY,
   collectable,
@@ -137,6 +137,38 @@ describe('fork', () => {
     spec.given(round1).when({ ...cmd, candidateId: 'nobody' }).thenThrows(/no candidate nobody/);
     spec.given(round1).when({ ...cmd, snapshotId: SHA('e') }).thenThrows(/campaign uses a{64}/);
     spec.given([campaignStarted, roundStarted(1, ['r1-c1'])]).when(cmd).thenThrows(/before the substrate is snapshotted/);
+  });
+
+  it('given a planned confirmation run, when it is forked, then CandidateForked carries its prescribed change exactly', () => {
+    const prescribed = {
+      kind: 'confirmation' as const,
+      of: 'r1-c1',
+      changes: [{ path: 'lr', from: 0.001, to: 0.002 }],
+      hypothesis: 'confirm the lr gain of r1-c1 on another training seed',
+    };
+    const planned = ev('RoundStarted', {
+      round: 2,
+      policyRevision: 0,
+      policySha256: SHA('b'),
+      candidates: [plan('r2-c0', 0), { ...plan('r2-c1', 1), seeds: [8], prescribed }],
+      seed: 1,
+    });
+    const cmd = { kind: 'RecordFork' as const, candidateId: 'r2-c1', sandboxPath: '/h/sandboxes/c1/r2-c1', snapshotId: SHA('a'), recipeSha256: SHA('c') };
+    spec
+      .given([campaignStarted, snapshotted, planned])
+      .when(cmd)
+      .then([
+        {
+          type: 'CandidateForked',
+          campaignId: 'c1',
+          data: { round: 2, candidateId: 'r2-c1', index: 1, axis: 'learning-rate', isAnchor: false, seeds: [8], snapshotId: SHA('a'), sandboxPath: '/h/sandboxes/c1/r2-c1', policyRevision: 0, recipeSha256: SHA('c'), prescribed },
+        },
+      ]);
+    // …and a candidate planned without one is forked without the field.
+    const [anchorFork] = substrateDecider.decide({ ...cmd, candidateId: 'r2-c0', sandboxPath: '/h/sandboxes/c1/r2-c0' }, fold([campaignStarted, snapshotted, planned]));
+    expect(anchorFork.data).not.toHaveProperty('prescribed');
+    const [confirmationFork] = substrateDecider.decide(cmd, fold([campaignStarted, snapshotted, planned]));
+    expect(CandidateForked.data.safeParse(confirmationFork.data).success).toBe(true);
   });
 
   it('puts sandboxes at a deterministic path', () => {

@@ -51,6 +51,8 @@ export interface CandidateState {
   activeJobs: string[];
   /** Submitted to the leaderboard: a winner, kept by the keep-winners policy. */
   submitted: boolean;
+  /** The plan's prescribed change (confirmation run or probe), carried onto CandidateForked for the worker. */
+  prescribed?: DataOf<typeof CandidateForked>['prescribed'];
 }
 
 export interface SnapshotRef {
@@ -176,6 +178,7 @@ export function evolve(state: SubstrateState, event: Env): SubstrateState {
           violations: [],
           activeJobs: [],
           submitted: false,
+          ...(c.prescribed ? { prescribed: c.prescribed } : {}),
         };
       }
       return {
@@ -333,6 +336,8 @@ export function decide(command: SubstrateCommand, state: SubstrateState): Substr
             sandboxPath: command.sandboxPath,
             policyRevision: c.policyRevision,
             recipeSha256: command.recipeSha256,
+            // A confirmation run or probe: the worker applies exactly these changes (no agent chooses them).
+            ...(c.prescribed ? { prescribed: c.prescribed } : {}),
           },
         },
       ];
