@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { Axis, AxisCategory, RecipeChange } from './recipe';
 import { FailureMode, ScoreVector } from './manifest';
+import { PrescribedRun } from './research';
 
 const NoiseUnits = z.number().nullable().describe('difference to the anchor in units of the noise band (std); null when unknown');
 const Delta = z.number().nullable().describe('raw difference to the anchor (candidate − anchor); null when either side is unknown');
@@ -37,6 +38,8 @@ export const CandidateSummary = z
     lbDelta: Delta,
     devVsAnchor: NoiseUnits,
     lbVsAnchor: NoiseUnits,
+    /** The plan's prescribed change (confirmation run or decoupling probe); absent for anchors and explorers. */
+    prescribed: PrescribedRun.optional(),
   })
   .strict();
 export type CandidateSummary = z.infer<typeof CandidateSummary>;
@@ -78,8 +81,21 @@ export const NoiseEstimate = z
      * 'anchor-seeds'/'pooled': from several public-LB scores of the anchor (one per seed); 'dev-proxy': LB seed
      * noise never measured, the dev std stands in for it.
      */
-    lbSource: z.enum(['anchor-seeds', 'pooled', 'policy', 'dev-proxy', 'floor']),
+    lbSource: z.enum(['anchor-seeds', 'pooled', 'policy', 'dev-proxy', 'floor', 'anchor-replicates']),
     lbDf: z.number().int().min(0),
+    /**
+     * Noise of a paired LB difference (explorer − its round's anchor), what promotions are judged against:
+     * 'confirmation-pairs': from the two measurements of each confirmed-or-not gain (df = pairs so far);
+     * 'replicates': √2 × the LB replicate std (an unpaired bound); 'dev-proxy'/'floor': stand-ins with df 0.
+     * Absent in evidence recorded before paired designs.
+     */
+    lbDiffStd: z.number().min(0).optional(),
+    lbDiffDf: z.number().int().min(0).optional(),
+    lbDiffSource: z.enum(['confirmation-pairs', 'replicates', 'dev-proxy', 'floor']).optional(),
+    /** This round's anchor LB scores, each a replicate of the standing recipe (the policy keeps them all). */
+    lbReplicatesAdded: z
+      .array(z.object({ round: z.number().int().min(1), candidateId: z.string(), recipeSha256: z.string(), score: z.number() }).strict())
+      .optional(),
     /** Anchor seeds measured this round (0 or 1: not measured this round). */
     seeds: z.number().int().min(0),
     /** Floor applied to both stds before any "beyond noise" test (constitution noiseStdFloor). */
@@ -117,7 +133,7 @@ export const Calibration = z
     perDomain: z.array(DomainCalibration),
     /** What the candidates were compared with: the anchor's dev, and its public LB (or the policy's best when the anchor has none). */
     reference: z
-      .object({ dev: z.number().nullable(), publicLb: z.number().nullable(), publicLbSource: z.enum(['anchor', 'policy-best', 'none']) })
+      .object({ dev: z.number().nullable(), publicLb: z.number().nullable(), publicLbSource: z.enum(['anchor', 'standing-replicates', 'policy-best', 'none']) })
       .strict(),
     proxyDecoupling: z
       .object({

@@ -95,6 +95,9 @@ export const RollingPolicy = z
         round: z.number().int().min(0),
         devDf: z.number().int().min(0).optional(),
         lbDf: z.number().int().min(0).optional(),
+        /** Noise of an explorer's paired LB difference to its anchor, measured from confirmation pairs (absent: never). */
+        lbDiffStd: z.number().min(0).optional(),
+        lbDiffDf: z.number().int().min(0).optional(),
       })
       .strict(),
     anchorSeeds: z.number().int().min(1),

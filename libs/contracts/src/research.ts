@@ -100,12 +100,25 @@ export const SearchHints = z
   .strict();
 export type SearchHints = z.infer<typeof SearchHints>;
 
-/** The standing recipe's leaderboard replicates: its anchors' public scores since it last changed. */
+/**
+ * Leaderboard replicates of standing recipes: every anchor's public score, with the recipe it ran. Scores of one
+ * recipe differ only by noise, so their within-recipe spread measures the leaderboard's noise (pooled over every
+ * recipe the campaign stood on), and the current recipe's mean is the reference when its anchor is not scored.
+ */
 export const StandingLb = z
   .object({
-    /** contentHash of the standing recipe the scores belong to. */
+    /** contentHash of the standing recipe in force. */
     recipeSha256: z.string().regex(/^[0-9a-f]{64}$/),
-    scores: z.array(z.object({ round: z.number().int().min(1), candidateId: z.string().min(1), score: z.number() }).strict()),
+    scores: z.array(
+      z
+        .object({
+          round: z.number().int().min(1),
+          candidateId: z.string().min(1),
+          recipeSha256: z.string().regex(/^[0-9a-f]{64}$/),
+          score: z.number(),
+        })
+        .strict(),
+    ),
   })
   .strict();
 export type StandingLb = z.infer<typeof StandingLb>;

@@ -3,6 +3,7 @@ import {
   Axis,
   DomainError,
   RoundEvidence,
+  contentHash,
   type AxisPattern,
   type Band,
   type CandidateSummary,
@@ -12,6 +13,7 @@ import {
   type IssueDetail,
   type Interaction,
   type NoiseEstimate,
+  type PrescribedRun,
   type RationaleAudit,
   type ResultManifest,
   type RollingPolicy,
@@ -28,6 +30,7 @@ export interface PlannedCandidateInput {
   axis: Axis;
   isAnchor: boolean;
   seeds: number[];
+  prescribed?: PrescribedRun;
 }
 export interface SubmissionInput {
   submissionId: string;
@@ -132,6 +135,51 @@ function anchorSeedVectors(m: ResultManifest): ScoreVector[] {
   return out;
 }
 
+/** Pooled within-group std of replicates grouped by recipe; null without a degree of freedom. */
+function withinGroupStd(scores: ReadonlyArray<{ recipeSha256: string; score: number }>): { std: number; df: number; source: 'anchor-replicates' } | null {
+  const groups = new Map<string, number[]>();
+  for (const x of scores) groups.set(x.recipeSha256, [...(groups.get(x.recipeSha256) ?? []), x.score]);
+  let ss = 0;
+  let df = 0;
+  for (const xs of groups.values()) {
+    if (xs.length < 2) continue;
+    const m = xs.reduce((a, b) => a + b, 0) / xs.length;
+    ss += xs.reduce((a, b) => a + (b - m) ** 2, 0);
+    df += xs.length - 1;
+  }
+  return df > 0 ? { std: Math.sqrt(ss / df), df, source: 'anchor-replicates' } : null;
+}
+
+/**
+ * Noise of a paired LB difference. Each confirmation run re-measures a gain the policy recorded: the two
+ * measurements of one gain differ by noise alone (var 2σ²), pooled with the pairs of earlier rounds. Without a
+ * pair: √2 × the LB replicate std (an unpaired bound, larger than a paired one), else stand-ins with df 0.
+ */
+function pairedDifferenceNoise(
+  inputs: RoundEvidenceInputs,
+  working: Working[],
+  lbReference: number | null,
+  lb: { std: number; df: number } | null,
+  dev: { std: number; df: number } | null,
+): { std: number; df: number; source: NonNullable<NoiseEstimate['lbDiffSource']> } {
+  const band = inputs.policy.noiseBand;
+  const pending = new Map((inputs.policy.pendingConfirmations ?? []).map((p) => [p.candidateId, p]));
+  let ss = (band.lbDiffDf ?? 0) * (band.lbDiffStd ?? 0) ** 2;
+  let df = band.lbDiffDf ?? 0;
+  for (const w of working) {
+    const p = w.planned.prescribed;
+    if (p?.kind !== 'confirmation' || w.status !== 'completed' || w.publicLb === null || lbReference === null) continue;
+    const first = pending.get(p.of);
+    if (!first) continue;
+    ss += (first.lbGain - (w.publicLb - lbReference)) ** 2 / 2;
+    df += 1;
+  }
+  if (df > 0) return { std: Math.sqrt(ss / df), df, source: 'confirmation-pairs' };
+  if (lb && lb.df > 0) return { std: Math.SQRT2 * lb.std, df: lb.df, source: 'replicates' };
+  if (dev && dev.df > 0) return { std: Math.SQRT2 * dev.std, df: 0, source: 'dev-proxy' };
+  return { std: Math.SQRT2 * inputs.rules.noiseStdFloor, df: 0, source: 'floor' };
+}
+
 /** Pooled std of this round's measurement and the policy's band; null when neither has a degree of freedom. */
 function poolStd(
   measured: number | null,
@@ -210,8 +258,13 @@ export function collectRoundEvidence(inputs: RoundEvidenceInputs): RoundEvidence
   const anchor = working.find((w) => w.planned.isAnchor) ?? null;
   const anchorDev = anchor && usable(anchor) ? anchor.dev : null;
   const anchorLb = anchor && anchor.status !== 'invalidated' && anchor.publicLb !== null ? anchor.publicLb : null;
-  const lbReference = anchorLb ?? inputs.policy.bestPublicLb;
-  const lbReferenceSource: 'anchor' | 'policy-best' | 'none' = anchorLb !== null ? 'anchor' : inputs.policy.bestPublicLb !== null ? 'policy-best' : 'none';
+  // The reference an explorer's LB is compared with: its own round's anchor (paired seeds) when scored, else the
+  // mean of the standing recipe's earlier replicates, else the policy's best.
+  const standingScores = (inputs.policy.standingLb?.scores ?? []).filter((x) => x.recipeSha256 === contentHash(inputs.policy.standingRecipe)).map((x) => x.score);
+  const standingMean = standingScores.length > 0 ? roundTo(mean(standingScores) as number) : null;
+  const lbReference = anchorLb ?? standingMean ?? inputs.policy.bestPublicLb;
+  const lbReferenceSource: 'anchor' | 'standing-replicates' | 'policy-best' | 'none' =
+    anchorLb !== null ? 'anchor' : standingMean !== null ? 'standing-replicates' : inputs.policy.bestPublicLb !== null ? 'policy-best' : 'none';
 
   // Noise band: this round's anchor seeds pooled with the policy's band (both weighted by their degrees of
   // freedom); the policy's alone when the anchor ran one seed; the constitution's floor when nothing was measured.
@@ -219,8 +272,14 @@ export function collectRoundEvidence(inputs: RoundEvidenceInputs): RoundEvidence
   const seedVectors = anchor?.manifest && usable(anchor) ? anchorSeedVectors(anchor.manifest) : [];
   const band = inputs.policy.noiseBand;
   const dev = poolStd(sampleStd(seedVectors.map((v) => v.overall)), seedVectors.length - 1, band.devStd, band.devDf ?? Math.max(0, band.seeds - 1));
-  const anchorLbScores = anchor && anchor.status !== 'invalidated' ? anchor.lbScores.map((s) => s.publicScore) : [];
-  const lb = poolStd(sampleStd(anchorLbScores), anchorLbScores.length - 1, band.lbStd, band.lbDf ?? 0);
+  // Leaderboard noise from the submissions actually made: every anchor's public score is a replicate of the
+  // recipe it stood on, so the within-recipe spread over the campaign is the LB noise (degrees of freedom: Σ(n−1)).
+  const standingSha = contentHash(inputs.policy.standingRecipe);
+  const added =
+    anchor && anchor.status !== 'invalidated'
+      ? anchor.lbScores.map((x) => ({ round: inputs.round, candidateId: anchor.planned.candidateId, recipeSha256: standingSha, score: x.publicScore }))
+      : [];
+  const lb = withinGroupStd([...(inputs.policy.standingLb?.scores ?? []), ...added]) ?? poolStd(null, 0, band.lbStd, band.lbDf ?? 0);
   const devStd = dev ? dev.std : floor;
   const devSource: NoiseEstimate['devSource'] = dev ? dev.source : 'floor';
   let lbStd: number;
@@ -234,7 +293,9 @@ export function collectRoundEvidence(inputs: RoundEvidenceInputs): RoundEvidence
   const domainSigma = roundTo(Math.max(devStd, floor) * sqrtD);
   const domainDevStd: Record<string, number> = Object.fromEntries(domains.map((d) => [d, domainSigma]));
   const sigmaDev = Math.max(roundTo(devStd), floor);
-  const sigmaLb = Math.max(roundTo(lbStd), floor);
+  const diff = pairedDifferenceNoise(inputs, working, lbReference, lb, dev);
+  // Explorer − anchor is a difference: it is judged against the difference's noise.
+  const sigmaLb = Math.max(roundTo(diff.std), roundTo(floor * Math.SQRT2));
   const noise: NoiseEstimate = {
     devStd: roundTo(devStd),
     devSource,
@@ -242,6 +303,10 @@ export function collectRoundEvidence(inputs: RoundEvidenceInputs): RoundEvidence
     lbStd: roundTo(lbStd),
     lbSource,
     lbDf: lb?.df ?? 0,
+    lbDiffStd: roundTo(diff.std),
+    lbDiffDf: diff.df,
+    lbDiffSource: diff.source,
+    lbReplicatesAdded: added,
     seeds: seedVectors.length,
     floor,
     multiple: m,
@@ -290,6 +355,7 @@ export function collectRoundEvidence(inputs: RoundEvidenceInputs): RoundEvidence
       lbDelta,
       devVsAnchor: devDelta === null ? null : roundTo(devDelta / sigmaDev, NOISE_UNIT_DECIMALS),
       lbVsAnchor: lbDelta === null ? null : roundTo(lbDelta / sigmaLb, NOISE_UNIT_DECIMALS),
+      ...(w.planned.prescribed ? { prescribed: w.planned.prescribed } : {}),
     };
   });
   const explorers = summaries.filter((s) => !s.isAnchor && s.status === 'completed');

@@ -15,6 +15,7 @@ import {
   type Constitution,
   type EventEnvelope,
   type FailureMode,
+  type PrescribedRun,
   type RecipeChange,
   type RecipeDocument,
 } from '@aevo/contracts';
@@ -43,6 +44,8 @@ export interface CandidateSpec {
   extraSeedLbs?: number[];
   gpuSeconds?: number;
   tokens?: number;
+  /** A confirmation run or decoupling probe (the plan's prescribed change; `changes` should repeat it). */
+  prescribed?: PrescribedRun;
 }
 
 export const DOMAINS = ['bit_manipulation', 'cipher', 'equation', 'gravity', 'numeral', 'unit_conversion'];
@@ -119,6 +122,7 @@ export function testRound(
     axis: s.axis,
     isAnchor: index === 0,
     seeds: [1, ...(s.extraSeedDevs ?? []).map((_, k) => k + 2)],
+    ...(s.prescribed ? { prescribed: s.prescribed } : {}),
   }));
   const manifests = specs
     .map((s, i) => (s.status === 'missing' ? null : testManifest(campaignId, round, planned[i].candidateId, i === 0, s)))

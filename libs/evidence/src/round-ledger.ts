@@ -215,6 +215,7 @@ export function evidenceInputs(
     axis: c.axis,
     isAnchor: c.isAnchor,
     seeds: [...c.seeds],
+    ...(c.prescribed ? { prescribed: c.prescribed } : {}),
   }));
   const manifests = Object.values(r.manifests).sort((a, b) => a.data.candidateId.localeCompare(b.data.candidateId));
   manifests.forEach((m) => ids.add(m.eventId));

@@ -1,6 +1,10 @@
 import {
   CampaignStarted,
   ConstitutionViolationRefused,
+  DecouplingConfirmed,
+  DecouplingProbed,
+  DecouplingRefuted,
+  DecouplingSuspected,
   DomainError,
   PolicyRevised,
   contentHash,
@@ -38,7 +42,12 @@ export interface ReviseFromEvidence {
 export type MetaPolicyEvent =
   | { type: 'CampaignStarted'; data: DataOf<typeof CampaignStarted> }
   | { type: 'PolicyRevised'; data: DataOf<typeof PolicyRevised> }
-  | { type: 'ConstitutionViolationRefused'; data: DataOf<typeof ConstitutionViolationRefused> };
+  | { type: 'ConstitutionViolationRefused'; data: DataOf<typeof ConstitutionViolationRefused> }
+  | { type: 'DecouplingSuspected'; data: DataOf<typeof DecouplingSuspected> }
+  | { type: 'DecouplingProbed'; data: DataOf<typeof DecouplingProbed> }
+  | { type: 'DecouplingConfirmed'; data: DataOf<typeof DecouplingConfirmed> }
+  | { type: 'DecouplingRefuted'; data: DataOf<typeof DecouplingRefuted> };
+
 
 export interface MetaPolicyState {
   pinnedSha256: string | null;
@@ -68,12 +77,25 @@ function decide(cmd: ReviseFromEvidence, s: MetaPolicyState): MetaPolicyEvent[] 
   const ctx = { campaignAxes: s.campaignAxes };
   const facts = revisionFacts(s.policy, cmd.evidence, constitution, ctx);
   const base = { round: cmd.round, previousRevision: s.policy.revision, evidenceSha256: cmd.evidenceSha256, constitutionSha256: s.pinnedSha256 };
+  // Each step a decoupling hypothesis took this round is a fact of its own, recorded with the revision.
+  const steps = facts.hypothesisSteps.map((x) => ({ type: x.type, data: { round: cmd.round, hypothesis: x.hypothesis } }) as MetaPolicyEvent);
+  return [...steps, ...revise(cmd, s.policy, constitution, ctx, facts, base)];
+}
+
+function revise(
+  cmd: ReviseFromEvidence,
+  policy: RollingPolicy,
+  constitution: FrozenConstitution['constitution'],
+  ctx: { campaignAxes: Axis[] },
+  facts: ReturnType<typeof revisionFacts>,
+  base: { round: number; previousRevision: number; evidenceSha256: string; constitutionSha256: string },
+): MetaPolicyEvent[] {
   if (cmd.proposal) {
-    const check = validateProposal(s.policy, cmd.evidence, constitution, cmd.proposal.raw, ctx, facts);
+    const check = validateProposal(policy, cmd.evidence, constitution, cmd.proposal.raw, ctx, facts);
     const llm = { ...cmd.proposal.turn, proposal: cmd.proposal.raw ?? null, refused: !check.ok };
     if (check.ok)
       return [{ type: 'PolicyRevised', data: { ...base, policy: check.policy, policySha256: contentHash(check.policy), proposer: 'claude', changes: check.changes, llm } }];
-    const fallback = revisePolicy(s.policy, cmd.evidence, constitution, ctx);
+    const fallback = revisePolicy(policy, cmd.evidence, constitution, ctx);
     return [
       ...check.violations.map(
         (v): MetaPolicyEvent => ({ type: 'ConstitutionViolationRefused', data: { round: cmd.round, rule: v.rule, detail: v.detail, proposal: cmd.proposal?.raw ?? null } }),
@@ -84,7 +106,7 @@ function decide(cmd: ReviseFromEvidence, s: MetaPolicyState): MetaPolicyEvent[] 
       },
     ];
   }
-  const r = revisePolicy(s.policy, cmd.evidence, constitution, ctx);
+  const r = revisePolicy(policy, cmd.evidence, constitution, ctx);
   return [{ type: 'PolicyRevised', data: { ...base, policy: r.policy, policySha256: contentHash(r.policy), proposer: 'rules', changes: r.changes, llm: null } }];
 }
 

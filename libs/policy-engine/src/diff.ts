@@ -59,6 +59,16 @@ export function diffPolicies(a: RollingPolicy, b: RollingPolicy): string[] {
     else if (before.rule !== r.rule) out.push(`evidence rule revised (${id}): ${r.rule}`);
   }
   for (const [id, r] of rulesA) if (!rulesB.has(id)) out.push(`evidence rule dropped (${id}): ${r.rule}`);
+  const pendingA = new Set((a.pendingConfirmations ?? []).map((p) => p.candidateId));
+  for (const p of b.pendingConfirmations ?? [])
+    if (!pendingA.has(p.candidateId)) out.push(`awaiting confirmation: ${p.candidateId} (${p.axis}, LB ${p.lbGain >= 0 ? '+' : ''}${p.lbGain} in round ${p.round})`);
+  const hypA = new Map((a.decouplingHypotheses ?? []).map((h) => [h.id, h.status]));
+  for (const h of b.decouplingHypotheses ?? [])
+    if (hypA.get(h.id) !== h.status) out.push(`decoupling ${h.id} (${h.domain}): ${hypA.get(h.id) ?? 'new'} → ${h.status}`);
+  if (canonicalJson(a.searchHints ?? null) !== canonicalJson(b.searchHints ?? null) && b.searchHints)
+    out.push(
+      `search hints: up to ${b.searchHints.maxKnobsPerMove} knob(s) per move; directions ${b.searchHints.directions.map((d) => `${d.path} ${d.direction} ×${d.stepScale}`).join(', ') || 'none'}`,
+    );
   if (a.bestPublicLb !== b.bestPublicLb) out.push(`best public LB: ${num(a.bestPublicLb)} → ${num(b.bestPublicLb)}`);
   if (a.plateauRounds !== b.plateauRounds) out.push(`rounds without LB gain: ${a.plateauRounds} → ${b.plateauRounds}`);
   if (canonicalJson(a.predictedBand ?? null) !== canonicalJson(b.predictedBand ?? null)) {

@@ -18,13 +18,19 @@ const constitution = defaultConstitution();
 const AXES = ['learning-rate', 'schedule', 'steps', 'data-mix', 'synthetic-data'] as const;
 const anchor = (lb: number): CandidateSpec => ({ axis: 'baseline', dev: 0.6, lb, extraSeedDevs: [0.605, 0.595] });
 
-/** A three-round log written the way the services write it; round 3 carries a refused Claude proposal. */
+/** A four-round log written the way the services write it; round 4 carries a refused Claude proposal. */
 function campaignLog(): EventEnvelope[] {
   const policy0 = initialPolicy({ standingRecipe: { optim: { lr: 0.001, steps: 400 }, mix: { equation: 1 } }, axes: [...AXES], anchorSeeds: 3 });
   const log: EventEnvelope[] = [testCampaignStarted('c1', policy0, { constitutionSha256: constitution.sha256, constitution: constitution.constitution, axes: [...AXES] })];
+  const lr = [{ path: 'optim.lr', from: 0.001, to: 0.002 }];
   const rounds: CandidateSpec[][] = [
-    [anchor(0.55), { axis: 'learning-rate', dev: 0.63, lb: 0.58, changes: [{ path: 'optim.lr', from: 0.001, to: 0.002 }] }],
-    [anchor(0.58), { axis: 'steps', dev: 0.6, lb: 0.5, changes: [{ path: 'optim.steps', from: 400, to: 50 }] }],
+    [anchor(0.55), { axis: 'learning-rate', dev: 0.63, lb: 0.58, changes: lr }],
+    [
+      anchor(0.55),
+      { axis: 'learning-rate', dev: 0.63, lb: 0.575, changes: lr, prescribed: { kind: 'confirmation', of: 'c1-r1-c1', changes: lr, hypothesis: 'confirm c1-r1-c1' } },
+      { axis: 'steps', dev: 0.6, lb: 0.5, changes: [{ path: 'optim.steps', from: 400, to: 50 }] },
+    ],
+    [anchor(0.58)],
     [anchor(0.58), { axis: 'schedule', dev: 0.61, lb: 0.582, changes: [{ path: 'optim.schedule', from: 'constant', to: 'cosine' }] }],
   ];
   rounds.forEach((specs, k) => {
@@ -34,7 +40,7 @@ function campaignLog(): EventEnvelope[] {
     log.push(
       createEvent(RoundEvidenceRecorded, { round, evidence, evidenceSha256: contentHash(evidence), trigger: 'all-in', inputEventIds: [], llm: null }, { campaignId: 'c1', streamId: `collector-c1-r${round}`, source: 'collector' }),
     );
-    const proposal = round === 3 ? { ...proposalFrom(state.policy as RollingPolicy), deadEnds: [] as unknown[], constitution: 'mine now' } : undefined;
+    const proposal = round === 4 ? { ...proposalFrom(state.policy as RollingPolicy), deadEnds: [] as unknown[], constitution: 'mine now' } : undefined;
     for (const e of metaPolicyDecider.decide(reviseCommand(evidence, constitution, proposal), state)) {
       const def = e.type === 'PolicyRevised' ? PolicyRevised : ConstitutionViolationRefused;
       log.push(createEvent(def, e.data as never, { campaignId: 'c1', streamId: `meta-policy-c1-r${round}`, source: 'meta-policy' }));
@@ -54,10 +60,12 @@ describe('policy history projection', () => {
       [1, 1, 'rules'],
       [2, 2, 'rules'],
       [3, 3, 'rules'],
+      [4, 4, 'rules'],
     ]);
     const evidenceShas = log.filter((e) => e.type === 'RoundEvidenceRecorded').map((e) => (e.data as { evidenceSha256: string }).evidenceSha256);
     expect(h.revisions.slice(1).map((r) => r.evidenceSha256)).toEqual(evidenceShas);
-    expect(h.revisions[1].changes).toContain('standing recipe: optim.lr 0.001 → 0.002');
+    expect(h.revisions[1].changes).toContain('awaiting confirmation: c1-r1-c1 (learning-rate, LB +0.03 in round 1)');
+    expect(h.revisions[2].changes).toContain('standing recipe: optim.lr 0.001 → 0.002');
     expect(h.revisions[2].changes.some((c) => c.startsWith("Don't waste budget on: steps: optim.steps 400 → 50"))).toBe(true);
     expect(diffRevisions(h, 0, 2)).toEqual(diffPolicies(h.revisions[0].policy, h.revisions[2].policy));
     expect(h.refusals.map((r) => r.rule).sort()).toEqual(['constitution-immutable', 'dead-end-registry-only-grows', 'rotation-required']);
@@ -80,6 +88,7 @@ describe('replayPolicyRevisions', () => {
       [1, true, true],
       [2, true, true],
       [3, true, true],
+      [4, true, true],
     ]);
   });
 

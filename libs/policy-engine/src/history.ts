@@ -1,6 +1,10 @@
 import {
   CampaignStarted,
   ConstitutionViolationRefused,
+  DecouplingConfirmed,
+  DecouplingProbed,
+  DecouplingRefuted,
+  DecouplingSuspected,
   PolicyRevised,
   RoundEvidenceRecorded,
   contentHash,
@@ -107,8 +111,12 @@ export interface PolicyReplayResult {
   recordedSha256: string;
   replayedSha256: string | null;
   refusalsEqual: boolean;
+  /** The DecouplingSuspected/Probed/Confirmed/Refuted events of the round, re-decided, equal the recorded ones. */
+  stepsEqual: boolean;
   equal: boolean;
 }
+
+const DECOUPLING_STEPS = new Set<string>([DecouplingSuspected.type, DecouplingProbed.type, DecouplingConfirmed.type, DecouplingRefuted.type]);
 
 /**
  * Re-decides every PolicyRevised of a campaign from the log: the recorded evidence, the constitution (checked
@@ -119,11 +127,16 @@ export function replayPolicyRevisions(campaignId: string, events: readonly Event
   let state: MetaPolicyState = metaPolicyDecider.initialState();
   const evidenceByRound = new Map<number, { evidence: RoundEvidence; sha: string }>();
   const refusalsByRound = new Map<number, unknown[]>();
+  const stepsByRound = new Map<number, unknown[]>();
   const out: PolicyReplayResult[] = [];
   for (const e of events) {
     if (e.campaignId !== campaignId) continue;
     if (isEvent(e, RoundEvidenceRecorded)) evidenceByRound.set(e.data.round, { evidence: e.data.evidence, sha: e.data.evidenceSha256 });
     if (isEvent(e, ConstitutionViolationRefused)) refusalsByRound.set(e.data.round, [...(refusalsByRound.get(e.data.round) ?? []), e.data]);
+    if (DECOUPLING_STEPS.has(e.type)) {
+      const round = (e.data as { round: number }).round;
+      stepsByRound.set(round, [...(stepsByRound.get(round) ?? []), { type: e.type, data: e.data }]);
+    }
     if (isEvent(e, PolicyRevised)) {
       const ev = evidenceByRound.get(e.data.round);
       const recordedSha256 = contentHash(e.data);
@@ -148,7 +161,18 @@ export function replayPolicyRevisions(campaignId: string, events: readonly Event
       const replayedSha256 = revised ? contentHash(revised.data) : null;
       const replayedRefusals = replayed.filter((x) => x.type === 'ConstitutionViolationRefused').map((x) => x.data);
       const refusalsEqual = contentHash(replayedRefusals) === contentHash(refusalsByRound.get(e.data.round) ?? []);
-      out.push({ round: e.data.round, revision: e.data.policy.revision, recordedSha256, replayedSha256, refusalsEqual, equal: refusalsEqual && replayedSha256 === recordedSha256 });
+      // The decoupling hypothesis steps recorded with the revision are decisions too: re-decided, compared whole.
+      const replayedSteps = replayed.filter((x) => DECOUPLING_STEPS.has(x.type)).map((x) => ({ type: x.type, data: x.data }));
+      const stepsEqual = contentHash(replayedSteps) === contentHash(stepsByRound.get(e.data.round) ?? []);
+      out.push({
+        round: e.data.round,
+        revision: e.data.policy.revision,
+        recordedSha256,
+        replayedSha256,
+        refusalsEqual,
+        stepsEqual,
+        equal: refusalsEqual && stepsEqual && replayedSha256 === recordedSha256,
+      });
     }
     if (e.type === CampaignStarted.type || e.type === PolicyRevised.type) state = metaPolicyDecider.evolve(state, e as MetaPolicyEvent);
   }

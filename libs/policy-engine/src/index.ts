@@ -10,3 +10,5 @@ export * from './meta-agent';
 export * from './initial';
 export * from './history';
 export * from './own';
+export * from './prescribe';
+export * from './research';

@@ -15,7 +15,7 @@ import {
 } from '@aevo/contracts';
 import { diffPolicies } from './diff';
 import { applyRecipeChanges, sameJson } from './recipe';
-import { bookkeeping, revisionFacts, type RevisionContext, type RevisionFacts } from './revise';
+import { bookkeeping, researchBookkeeping, revisionFacts, type RevisionContext, type RevisionFacts } from './revise';
 
 /**
  * What the meta agent may propose: the policy fields it decides, nothing else. Bookkeeping (revision, noise
@@ -107,20 +107,23 @@ export function validateProposal(
   if (new Set(p.deadEnds.map((d) => d.id)).size !== p.deadEnds.length) violations.push({ rule: 'proposal-invalid', detail: 'dead-end ids repeat' });
 
   // Promotion requires an LB gain above the bar; the standing recipe changes only by a promotion.
+  // A gain is promoted only once its confirmation run (another seed) cleared the bar again; several independent
+  // confirmed gains may be promoted together.
   if (p.promotedCandidateId !== null) {
-    const e = facts.eligible.find((c) => c.candidateId === p.promotedCandidateId);
-    const s = evidence.candidateSummaries.find((c) => c.candidateId === p.promotedCandidateId);
+    const e = facts.promotions.find((c) => c.pending.candidateId === p.promotedCandidateId);
+    const pending = (previous.pendingConfirmations ?? []).find((c) => c.candidateId === p.promotedCandidateId);
+    const all = applyRecipeChanges(previous.standingRecipe, facts.promotions.flatMap((c) => c.pending.changes));
     if (!e)
       violations.push({
         rule: 'promotion-requires-lb-gain',
-        detail: s
-          ? `${p.promotedCandidateId} has public-LB gain ${s.lbDelta ?? 'unknown'} over the anchor, not above the bar ${facts.promotionBar} (or it failed the audit)`
-          : `${p.promotedCandidateId} is not a candidate of round ${evidence.round}`,
+        detail: pending
+          ? `${p.promotedCandidateId}'s gain was not confirmed: ${facts.confirmations.find((c) => c.pending.candidateId === p.promotedCandidateId)?.why ?? 'no confirmation run'}`
+          : `${p.promotedCandidateId} is not a gain awaiting confirmation (a gain above the bar ${facts.promotionBar} must be confirmed on another seed first)`,
       });
-    else if (!sameJson(p.standingRecipe, applyRecipeChanges(previous.standingRecipe, e.changes)))
+    else if (!sameJson(p.standingRecipe, applyRecipeChanges(previous.standingRecipe, e.pending.changes)) && !sameJson(p.standingRecipe, all))
       violations.push({
         rule: 'promotion-requires-lb-gain',
-        detail: `the standing recipe must be the previous one plus exactly ${p.promotedCandidateId}'s recipe changes`,
+        detail: `the standing recipe must be the previous one plus exactly ${p.promotedCandidateId}'s recipe changes (or every confirmed gain's)`,
       });
   } else if (!sameJson(p.standingRecipe, previous.standingRecipe))
     violations.push({ rule: 'promotion-requires-lb-gain', detail: 'changes the standing recipe without promoting a candidate whose public-LB gain clears the bar' });
@@ -148,8 +151,10 @@ export function validateProposal(
   if (violations.length > 0) return { ok: false, violations };
 
   const promotedId = p.promotedCandidateId;
-  const { noiseBand, bestPublicLb, predictedBand } = bookkeeping(previous, evidence, constitution, promotedId);
+  const promotedRun = facts.promotions.find((c) => c.pending.candidateId === promotedId)?.run?.candidateId ?? null;
+  const { noiseBand, bestPublicLb, predictedBand } = bookkeeping(previous, evidence, constitution, promotedRun);
   const plateauRounds = promotedId !== null || p.activeCategory !== previous.activeCategory ? 0 : facts.plateauRounds;
+  const research = researchBookkeeping(previous, evidence, facts, p.standingRecipe, plateauRounds);
   const policy = RollingPolicy.parse({
     revision: previous.revision + 1,
     forRound: evidence.round + 1,
@@ -168,6 +173,7 @@ export function validateProposal(
     plateauRounds,
     predictedBand,
     rationale: p.rationale,
+    ...research,
   });
   return { ok: true, policy, changes: diffPolicies(previous, policy), proposal: p };
 }

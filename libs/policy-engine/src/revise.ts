@@ -6,6 +6,7 @@ import {
   type CandidateSummary,
   type Constitution,
   type DeadEnd,
+  type DecouplingHypothesis,
   type EvidenceRule,
   type RecipeChange,
   type RoundEvidence,
@@ -15,6 +16,16 @@ import { axesOf, nextCategory } from './axes';
 import { diffPolicies } from './diff';
 import { applyRecipeChanges, sameJson } from './recipe';
 import { dict, own } from './own';
+import {
+  advanceHypotheses,
+  judgeConfirmations,
+  nextPending,
+  nextSearchHints,
+  nextStandingLb,
+  stackPromotions,
+  type ConfirmationOutcome,
+  type HypothesisStep,
+} from './research';
 
 export interface RevisionContext {
   /** The axes the campaign allows (CampaignStarted.config.axes); every axis when absent. */
@@ -29,14 +40,24 @@ export interface RevisionFacts {
   promotionBar: number;
   /** The lowest threshold the constitution allows with this noise band. */
   minimumThreshold: number;
-  /** Candidates whose LB gain clears the bar, best first. */
+  /** Explorers whose LB gain clears the bar, best first: they wait for a confirmation run (another seed). */
   eligible: Array<{ candidateId: string; lbGain: number; changes: RecipeChange[] }>;
+  /** Every pending confirmation of the policy in force, judged against its run in this round. */
+  confirmations: ConfirmationOutcome[];
+  /** Confirmed gains promoted together (independent paths), best first. */
+  promotions: ConfirmationOutcome[];
+  /** Decoupling hypotheses after this round, and the steps they took in it (each becomes an event). */
+  hypotheses: DecouplingHypothesis[];
+  hypothesisSteps: HypothesisStep[];
+  /** Noise of the LB difference the bar is derived from, and where it comes from. */
+  diffNoise: { std: number; df: number; source: string };
   /** Plateau count before any rotation: rounds in a row without a promotion. */
   plateauRounds: number;
   rotationRequired: boolean;
   rotationReason: string | null;
   /** Where a required rotation goes (null: no other category has axes left). */
   rotationTarget: AxisCategory | null;
+  /** A decoupling hypothesis was confirmed in this round. */
   decoupling: boolean;
   campaignAxes: readonly Axis[];
   retiredNow: Array<{ axis: Axis; round: number; reason: string }>;
@@ -118,42 +139,64 @@ export function revisionFacts(previous: RollingPolicy, evidence: RoundEvidence, 
   const evidenceSha256 = contentHash(evidence);
   const campaignAxes = ctx.campaignAxes ?? Axis.options.filter((a) => a !== 'baseline');
   const noise = evidence.calibration.noise;
-  const lbStd = nextNoiseBand(previous, evidence).lbStd;
-  const minimumThreshold = r6(rules.minThresholdNoiseMultiple * Math.max(lbStd, rules.noiseStdFloor));
+  // Promotions compare an explorer with its round's anchor: the bar comes from the noise of that difference as
+  // measured (confirmation pairs, else √2 × the LB replicate std); evidence recorded before paired designs has
+  // only the LB std.
+  const diffNoise =
+    noise.lbDiffStd !== undefined
+      ? { std: noise.lbDiffStd, df: noise.lbDiffDf ?? 0, source: noise.lbDiffSource ?? 'floor' }
+      : { std: nextNoiseBand(previous, evidence).lbStd, df: noise.lbDf, source: noise.lbSource };
+  // The floor is a floor under a std; under a difference of two measurements it is √2 × that.
+  const diffFloor = noise.lbDiffStd !== undefined ? rules.noiseStdFloor * Math.SQRT2 : rules.noiseStdFloor;
+  const minimumThreshold = r6(rules.minThresholdNoiseMultiple * Math.max(diffNoise.std, diffFloor));
   const promotionBar = Math.max(previous.promotionThreshold, minimumThreshold);
   const onAxis = new Map(evidence.designRationaleAudit.onAxis.map((a) => [a.candidateId, a.stayedOnAxis]));
   const frozenOk = new Map(evidence.designRationaleAudit.frozenPathChecks.map((f) => [f.candidateId, f.ok]));
+  const auditOk = (id: string) => onAxis.get(id) !== false && frozenOk.get(id) !== false;
+  // A confirmation run re-measures a gain and a pro-proxy probe repeats a suspect move: neither is a new gain. A
+  // down-weighting probe is a single-variable change like any explorer's.
+  const explores = (s: CandidateSummary) => !s.prescribed || (s.prescribed.kind === 'probe' && s.prescribed.role === 'down-weight');
   const eligible = evidence.candidateSummaries
     .filter(
       (s) =>
         !s.isAnchor &&
+        explores(s) &&
         s.status === 'completed' &&
         s.lbDelta !== null &&
         s.lbDelta > promotionBar &&
         s.recipeChanges.length > 0 &&
-        onAxis.get(s.candidateId) !== false &&
-        frozenOk.get(s.candidateId) !== false,
+        auditOk(s.candidateId),
     )
     .sort((a, b) => (b.lbDelta as number) - (a.lbDelta as number) || a.index - b.index)
     .map((s) => ({ candidateId: s.candidateId, lbGain: s.lbDelta as number, changes: s.recipeChanges }));
+  const confirmations = judgeConfirmations(previous, evidence, promotionBar, auditOk);
+  const promotions = stackPromotions(confirmations);
+  const hyp = advanceHypotheses(previous, evidence, promotionBar);
 
-  // Dead ends: changes that harmed the LB, dev-only gains under decoupling, and divergence.
-  const decoupled = new Set(evidence.calibration.proxyDecoupling.flagged ? evidence.calibration.proxyDecoupling.candidates : []);
-  const sigmaLb = Math.max(noise.lbStd, noise.floor);
+  // Dead ends: changes that harmed the LB, dev-only gains of a confirmed decoupling, and divergence.
+  const sigmaLb = Math.max(diffNoise.std, diffFloor);
   const known = new Set(previous.deadEnds.map(deadEndKey));
   const newDeadEnds: DeadEnd[] = [];
+  for (const h of hyp.confirmedNow) {
+    const single = h.suspectChanges.length === 1 ? h.suspectChanges[0] : null;
+    const d: DeadEnd = {
+      id: `dead-end-${h.suspectCandidateId}`,
+      description: `${h.suspectAxis}: ${describeChanges(h.suspectChanges)} — raised ${h.domain} dev without moving the public LB (proxy-only gain, decoupling ${h.id} confirmed by probes)`,
+      axis: h.suspectAxis,
+      ...(single ? { path: single.path, direction: directionOf(single), value: single.to } : {}),
+      round: evidence.round,
+      candidateId: h.suspectCandidateId,
+      evidence: `${h.evidence.join(' ')} (round ${evidence.round} evidence ${evidenceSha256.slice(0, 12)})`,
+    };
+    if (h.suspectChanges.length > 0 && !known.has(deadEndKey(d))) {
+      known.add(deadEndKey(d));
+      newDeadEnds.push(d);
+    }
+  }
   for (const s of evidence.candidateSummaries) {
     if (s.isAnchor || s.recipeChanges.length === 0) continue;
     let d: DeadEnd | null = null;
-    if (decoupled.has(s.candidateId))
-      d = deadEndFor(
-        s,
-        evidence.round,
-        evidenceSha256,
-        'raised dev without moving the public LB (proxy-only gain)',
-        `dev ${signed(s.devDelta ?? 0)}, LB ${signed(s.lbDelta ?? 0)} (${((s.lbDelta ?? 0) / sigmaLb).toFixed(1)}σ) vs anchor`,
-      );
-    else if (s.status === 'completed' && s.lbDelta !== null && s.lbDelta < -promotionBar)
+    if (s.status === 'completed' && s.lbDelta !== null && s.lbDelta < -promotionBar)
       d = deadEndFor(s, evidence.round, evidenceSha256, `lowered the public LB`, `LB ${signed(s.lbDelta)} vs anchor (${(s.lbDelta / sigmaLb).toFixed(1)}σ)`);
     else if (s.status === 'failed' && s.failureModes.some((f) => f.kind === 'diverged'))
       d = deadEndFor(s, evidence.round, evidenceSha256, 'training diverged', s.failureModes.find((f) => f.kind === 'diverged')?.detail || 'diverged');
@@ -174,10 +217,11 @@ export function revisionFacts(previous: RollingPolicy, evidence: RoundEvidence, 
     .map(([axis, rounds]) => ({ axis, round: evidence.round, reason: `its changes were dead ends in rounds ${[...rounds].sort((x, y) => x - y).join(', ')}` }));
   const retired = new Set([...alreadyRetired, ...retiredNow.map((r) => r.axis)]);
 
-  const plateauRounds = eligible.length > 0 ? 0 : previous.plateauRounds + 1;
+  // A round that found a gain (waiting for its confirmation) or promoted one is not a plateau.
+  const plateauRounds = eligible.length > 0 || promotions.length > 0 ? 0 : previous.plateauRounds + 1;
   const activeLeft = axesOf(previous.activeCategory, campaignAxes, retired);
   let rotationReason: string | null = null;
-  if (eligible.length === 0 && plateauRounds >= rules.plateauRoundsBeforeRotation)
+  if (plateauRounds > 0 && plateauRounds >= rules.plateauRoundsBeforeRotation)
     rotationReason = `no public-LB gain above the threshold for ${plateauRounds} round(s) (constitution: rotate after ${rules.plateauRoundsBeforeRotation})`;
   else if (activeLeft.length === 0) rotationReason = `every axis of ${previous.activeCategory} is retired`;
   const rotationTarget = rotationReason ? nextCategory(previous.activeCategory, campaignAxes, retired) : null;
@@ -188,11 +232,16 @@ export function revisionFacts(previous: RollingPolicy, evidence: RoundEvidence, 
     promotionBar,
     minimumThreshold,
     eligible,
+    confirmations,
+    promotions,
+    hypotheses: hyp.hypotheses,
+    hypothesisSteps: hyp.steps,
+    diffNoise,
     plateauRounds,
     rotationRequired: rotationReason !== null,
     rotationReason,
     rotationTarget,
-    decoupling: evidence.calibration.proxyDecoupling.flagged,
+    decoupling: hyp.confirmedNow.length > 0,
     campaignAxes,
     retiredNow,
     newDeadEnds,
@@ -205,7 +254,7 @@ export function revisionFacts(previous: RollingPolicy, evidence: RoundEvidence, 
  */
 export function nextNoiseBand(previous: RollingPolicy, evidence: RoundEvidence): RollingPolicy['noiseBand'] {
   const n = evidence.calibration.noise;
-  if (n.devDf === 0 && n.lbDf === 0) return { ...previous.noiseBand };
+  if (n.devDf === 0 && n.lbDf === 0 && n.lbDiffSource !== 'confirmation-pairs') return { ...previous.noiseBand };
   const measuredNow = n.seeds >= 2;
   return {
     devStd: n.devStd,
@@ -214,6 +263,12 @@ export function nextNoiseBand(previous: RollingPolicy, evidence: RoundEvidence):
     round: measuredNow ? evidence.round : previous.noiseBand.round,
     devDf: n.devDf,
     lbDf: n.lbDf,
+    // Only a measurement of the paired difference is carried (confirmation pairs); stand-ins are recomputed.
+    ...(n.lbDiffSource === 'confirmation-pairs' && n.lbDiffStd !== undefined && (n.lbDiffDf ?? 0) > 0
+      ? { lbDiffStd: n.lbDiffStd, lbDiffDf: n.lbDiffDf }
+      : previous.noiseBand.lbDiffDf
+        ? { lbDiffStd: previous.noiseBand.lbDiffStd, lbDiffDf: previous.noiseBand.lbDiffDf }
+        : {}),
   };
 }
 
@@ -254,9 +309,8 @@ export function bookkeeping(previous: RollingPolicy, evidence: RoundEvidence, co
 export function revisePolicy(previous: RollingPolicy, evidence: RoundEvidence, constitution: Constitution, ctx: RevisionContext = {}): PolicyRevision {
   const facts = revisionFacts(previous, evidence, constitution, ctx);
   const round = evidence.round;
-  const promoted = facts.eligible[0] ?? null;
-  const promotedSummary = promoted ? evidence.candidateSummaries.find((s) => s.candidateId === promoted.candidateId) : undefined;
-  const standingRecipe = promoted ? applyRecipeChanges(previous.standingRecipe, promoted.changes) : structuredClone(previous.standingRecipe);
+  const promotedChanges = facts.promotions.flatMap((p) => p.pending.changes);
+  const standingRecipe = facts.promotions.length > 0 ? applyRecipeChanges(previous.standingRecipe, promotedChanges) : structuredClone(previous.standingRecipe);
 
   const retiredAxes = [...previous.retiredAxes, ...facts.retiredNow];
   const retired = new Set(retiredAxes.map((r) => r.axis));
@@ -268,25 +322,25 @@ export function revisePolicy(previous: RollingPolicy, evidence: RoundEvidence, c
   const plateauRounds = rotatesTo ? 0 : facts.plateauRounds;
 
   const deadEnds = [...previous.deadEnds, ...facts.newDeadEnds];
-  const { noiseBand, bestPublicLb, predictedBand } = bookkeeping(previous, evidence, constitution, promoted?.candidateId ?? null);
+  const research = researchBookkeeping(previous, evidence, facts, standingRecipe, plateauRounds);
+  const { noiseBand, bestPublicLb, predictedBand } = bookkeeping(previous, evidence, constitution, facts.promotions[0]?.run?.candidateId ?? null);
   const promotionThreshold = facts.minimumThreshold;
   const anchorSeeds = (noiseBand.devDf ?? Math.max(0, noiseBand.seeds - 1)) === 0 ? Math.max(previous.anchorSeeds, 2) : previous.anchorSeeds;
 
   let evidenceRules = upsertRule(previous.evidenceRules, {
     id: 'noise-threshold',
-    rule: `Public-LB gains within ${promotionThreshold} of the anchor are seed noise (${constitution.rules.minThresholdNoiseMultiple} × LB seed std ${Math.max(noiseBand.lbStd, constitution.rules.noiseStdFloor)}); they are not promoted`,
+    rule: `Public-LB gains within ${promotionThreshold} of the anchor are noise (${constitution.rules.minThresholdNoiseMultiple} × LB difference std ${r6(Math.max(facts.diffNoise.std, constitution.rules.noiseStdFloor * Math.SQRT2))}); they are not promoted, and a gain above it is promoted only after a confirmation run on another seed`,
     since: round,
-    reason: `noise band last measured in round ${noiseBand.round} (${noiseBand.seeds} anchor seeds; degrees of freedom dev ${noiseBand.devDf ?? 0}, LB ${noiseBand.lbDf ?? 0})`,
+    reason: `LB difference noise from ${facts.diffNoise.source} (df ${facts.diffNoise.df}); LB replicate std ${noiseBand.lbStd} (df ${noiseBand.lbDf ?? 0}); dev seed std ${noiseBand.devStd} (df ${noiseBand.devDf ?? 0}, anchor seeds last measured in round ${noiseBand.round})`,
   });
   let objective = previous.objective;
   let selectionCriterion: SelectionCriterion = previous.selectionCriterion;
-  const pd = evidence.calibration.proxyDecoupling;
-  if (pd.flagged) {
+  const confirmedNow = facts.hypotheses.filter((h) => h.status === 'confirmed' && h.decidedRound === round);
+  if (confirmedNow.length > 0) {
+    // Only a confirmed decoupling changes what counts as evidence, and the reaction names what was confirmed.
     objective = 'transfer-to-lb';
-    const why = `proxy decoupling in round ${round}: ${pd.reason}`;
-    const domainsBefore = previous.evidenceRules.find((r) => r.id === 'rebalance-domains');
-    const priorDomains = domainsBefore ? (/\(([^)]*)\)/.exec(domainsBefore.rule)?.[1] ?? '').split(', ').filter(Boolean) : [];
-    const domains = [...new Set([...priorDomains, ...pd.domains])].sort();
+    const why = `decoupling confirmed in round ${round}: ${confirmedNow.map((h) => `${h.domain} (${h.id}: ${h.suspectCandidateId}'s ${describeChanges(h.suspectChanges)})`).join('; ')}`;
+    const domains = [...new Set(facts.hypotheses.filter((h) => h.status === 'confirmed').map((h) => h.domain))].sort();
     for (const rule of [
       { id: 'raw-dev-suspect', rule: 'Raw dev gains are suspect unless they move the public leaderboard beyond noise' },
       { id: 'prefer-lb-over-dev', rule: 'Prefer interventions that may lower dev but raise the public leaderboard' },
@@ -305,30 +359,39 @@ export function revisePolicy(previous: RollingPolicy, evidence: RoundEvidence, c
 
   // Rationale: why each decision was taken, in the order the constitution lists its meta-rules.
   const ref = evidence.calibration.reference;
+  const n = evidence.calibration.noise;
   const best = evidence.candidateSummaries
-    .filter((s) => !s.isAnchor && s.status === 'completed' && s.lbDelta !== null)
+    .filter((s) => !s.isAnchor && !s.prescribed && s.status === 'completed' && s.lbDelta !== null)
     .sort((a, b) => (b.lbDelta as number) - (a.lbDelta as number) || a.index - b.index)[0];
   const parts: string[] = [];
   parts.push(
-    `Round ${round}: anchor dev ${ref.dev ?? 'n/a'}, public LB ${ref.publicLb ?? 'n/a'} (${ref.publicLbSource}); noise dev σ ${evidence.calibration.noise.devStd} (${evidence.calibration.noise.devSource}), LB σ ${evidence.calibration.noise.lbStd} (${evidence.calibration.noise.lbSource}).`,
+    `Round ${round}: anchor dev ${ref.dev ?? 'n/a'}, public LB ${ref.publicLb ?? 'n/a'} (${ref.publicLbSource}); noise dev σ ${n.devStd} (${n.devSource}, df ${n.devDf}), LB σ ${n.lbStd} (${n.lbSource}, df ${n.lbDf}), LB difference σ ${facts.diffNoise.std} (${facts.diffNoise.source}, df ${facts.diffNoise.df}).`,
   );
-  if (promoted && promotedSummary)
+  for (const p of facts.promotions)
     parts.push(
-      `Promoted ${promoted.candidateId} (${promotedSummary.axis}): public-LB gain ${signed(promoted.lbGain)} exceeds the bar ${facts.promotionBar}; the standing recipe takes ${describeChanges(promoted.changes)}.`,
+      `Promoted ${p.pending.candidateId} (${p.pending.axis}): public-LB gain ${signed(p.pending.lbGain)} in round ${p.pending.round} exceeded the bar, ${p.why}; the standing recipe takes ${describeChanges(p.pending.changes)}.`,
     );
-  else if (best)
+  const promotedIds = new Set(facts.promotions.map((p) => p.pending.candidateId));
+  for (const c of facts.confirmations.filter((x) => !promotedIds.has(x.pending.candidateId)))
+    parts.push(`Not promoted: ${c.pending.candidateId} (${c.pending.axis}, LB ${signed(c.pending.lbGain)} in round ${c.pending.round}): ${c.confirmed ? 'confirmed, but it changes a path a better confirmed gain changes' : c.why}.`);
+  if (facts.eligible.length > 0)
+    parts.push(
+      `Awaiting confirmation on another seed next round: ${(research.pendingConfirmations ?? []).map((e) => `${e.candidateId} (LB ${signed(e.lbGain)})`).join(', ') || 'none (their changes are already standing)'} — gains above the bar ${facts.promotionBar}.`,
+    );
+  else if (facts.promotions.length === 0 && best)
     parts.push(`No promotion: the best public-LB gain, ${signed(best.lbDelta as number)} by ${best.candidateId}, does not exceed the bar ${facts.promotionBar}.`);
-  else parts.push('No promotion: no explorer candidate has a public-LB score.');
+  else if (facts.promotions.length === 0) parts.push('No promotion: no explorer candidate has a public-LB score.');
   if (rotatesTo) parts.push(`Rotating the active category ${previous.activeCategory} → ${rotatesTo}: ${facts.rotationReason}.`);
   else if (facts.rotationRequired) parts.push(`Rotation is due (${facts.rotationReason}) but no other category has axes left; staying on ${activeCategory}.`);
-  else if (!promoted) parts.push(`${facts.plateauRounds} round(s) without LB gain; rotation after ${constitution.rules.plateauRoundsBeforeRotation}.`);
-  if (pd.flagged)
+  else if (facts.promotions.length === 0 && facts.eligible.length === 0) parts.push(`${facts.plateauRounds} round(s) without LB gain; rotation after ${constitution.rules.plateauRoundsBeforeRotation}.`);
+  for (const step of facts.hypothesisSteps) parts.push(`${step.type.replace('Decoupling', 'Decoupling ')} (${step.hypothesis.domain}): ${step.hypothesis.evidence[step.hypothesis.evidence.length - 1]}.`);
+  if (confirmedNow.length > 0)
     parts.push(
-      `Proxy decoupling: ${pd.reason}. Dev is no longer taken as evidence on its own: objective transfer-to-lb, checkpoints selected by the reweighted criterion.`,
+      `Proxy decoupling confirmed in ${confirmedNow.map((h) => h.domain).join(', ')}. Dev is no longer taken as evidence on its own: objective transfer-to-lb, checkpoints selected by the reweighted criterion.`,
     );
   if (facts.retiredNow.length > 0) parts.push(`Retired ${facts.retiredNow.map((r) => `${r.axis} (${r.reason})`).join('; ')}.`);
   if (facts.newDeadEnds.length > 0) parts.push(`Don't waste budget on: ${facts.newDeadEnds.map((d) => d.description).join('; ')}.`);
-  parts.push(`Promotion threshold ${promotionThreshold} = ${constitution.rules.minThresholdNoiseMultiple} × LB σ (floor ${constitution.rules.noiseStdFloor}).`);
+  parts.push(`Promotion threshold ${promotionThreshold} = ${constitution.rules.minThresholdNoiseMultiple} × LB difference σ (floor √2 × ${constitution.rules.noiseStdFloor}); a confirmation must clear half of it again.`);
   if (anchorSeeds !== previous.anchorSeeds) parts.push(`The anchor runs ${anchorSeeds} seeds so the noise band can be measured.`);
   const rationale = parts.join(' ');
 
@@ -350,8 +413,35 @@ export function revisePolicy(previous: RollingPolicy, evidence: RoundEvidence, c
     plateauRounds,
     predictedBand,
     rationale,
+    ...research,
   });
   return { policy, changes: diffPolicies(previous, policy), rationale, facts };
+}
+
+/**
+ * The research bookkeeping of a revision, the same whoever proposes it: gains awaiting confirmation, decoupling
+ * hypotheses, move-size hints and the standing recipe's LB replicates.
+ */
+export function researchBookkeeping(
+  previous: RollingPolicy,
+  evidence: RoundEvidence,
+  facts: RevisionFacts,
+  standingRecipe: RollingPolicy['standingRecipe'],
+  plateauRounds: number,
+): Pick<RollingPolicy, 'pendingConfirmations' | 'decouplingHypotheses' | 'searchHints' | 'standingLb'> {
+  // A gain whose every change already stands (promoted with another) needs no confirmation.
+  const pendingConfirmations = nextPending(
+    facts.eligible.filter((e) => !sameJson(applyRecipeChanges(standingRecipe, e.changes), standingRecipe)),
+    evidence,
+  );
+  const promotedChanges = facts.promotions.flatMap((p) => p.pending.changes);
+  const deadPaths = facts.newDeadEnds.filter((d) => d.path !== undefined && d.round === evidence.round).map((d) => d.path as string);
+  return {
+    pendingConfirmations,
+    decouplingHypotheses: facts.hypotheses,
+    searchHints: nextSearchHints(previous, promotedChanges, evidence.round, plateauRounds, deadPaths),
+    standingLb: nextStandingLb(previous, evidence, standingRecipe),
+  };
 }
 
 export { sameJson };

@@ -1,6 +1,10 @@
 import {
   CampaignStarted,
   ConstitutionViolationRefused,
+  DecouplingConfirmed,
+  DecouplingProbed,
+  DecouplingRefuted,
+  DecouplingSuspected,
   DomainError,
   PolicyRevised,
   createEvent,
@@ -102,9 +106,24 @@ export class PolicyReviser {
     );
     if (decided.length === 0) return 'exists';
     const ctx = { campaignId: e.campaignId, streamId, source: 'meta-policy' as const, causationId: e.id };
-    const envelopes = decided.map((d) =>
-      d.type === 'PolicyRevised' ? createEvent(PolicyRevised, d.data, ctx) : createEvent(ConstitutionViolationRefused, d.data as DataOf<typeof ConstitutionViolationRefused>, ctx),
-    );
+    const envelopes = decided.map((d) => {
+      switch (d.type) {
+        case 'PolicyRevised':
+          return createEvent(PolicyRevised, d.data, ctx);
+        case 'ConstitutionViolationRefused':
+          return createEvent(ConstitutionViolationRefused, d.data, ctx);
+        case 'DecouplingSuspected':
+          return createEvent(DecouplingSuspected, d.data, ctx);
+        case 'DecouplingProbed':
+          return createEvent(DecouplingProbed, d.data, ctx);
+        case 'DecouplingConfirmed':
+          return createEvent(DecouplingConfirmed, d.data, ctx);
+        case 'DecouplingRefuted':
+          return createEvent(DecouplingRefuted, d.data, ctx);
+        default:
+          throw new Error(`the meta-policy decider never decides ${d.type}`);
+      }
+    });
     try {
       const res = await this.store.append(streamId, 'no-stream', envelopes, { commandId: `${streamId}-once` });
       if (res.duplicate) return 'exists';

@@ -353,7 +353,8 @@ function advance(cmd: AdvanceCommand, initial: CampaignState): CampaignEvent[] {
       }
       if (state.status === 'running' && allDone && round.submissions.length === 0) {
         const policy = policyOfRound(initial, facts, round.policyRevision);
-        const chosen = chooseSubmissions(round.candidates, rf, config.budgets.submissionsPerRound, policy?.selectionCriterion ?? { kind: 'mean' });
+        const replicates = policy?.standingLb ? policy.standingLb.scores.filter((x) => x.recipeSha256 === policy.standingLb?.recipeSha256).length : 0;
+        const chosen = chooseSubmissions(round.candidates, rf, config.budgets.submissionsPerRound, policy?.selectionCriterion ?? { kind: 'mean' }, replicates);
         for (const c of chosen) emit({ type: 'SubmissionRequested', data: { round: r, submissionId: submissionIdOf(c.candidateId), candidateId: c.candidateId, checkpoint: c.checkpoint, sandboxPath: c.sandboxPath, reason: c.reason } });
       }
       const revised = revisionFromRound(facts, r);

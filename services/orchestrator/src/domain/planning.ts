@@ -1,4 +1,5 @@
 import { candidateIdOf, deriveSeed, DomainError, seededRandom, shuffled, type Axis, type RollingPolicy } from '@aevo/contracts';
+import { prescribedRuns } from '@aevo/policy-engine';
 import type { z } from 'zod';
 import type { PlannedCandidate } from '@aevo/contracts';
 
@@ -9,14 +10,18 @@ export const roundSeed = (campaignSeed: number, round: number): number => derive
 
 /**
  * Plans a round: candidate 0 is the baseline anchor (standing recipe unchanged, `policy.anchorSeeds` distinct
- * seeds, to measure seed noise); candidates 1..n-1 take the policy's active axes round-robin in an order shuffled
- * by the round seed, one training seed each. Everything follows from (campaignId, round, seed, n, policy).
+ * seeds, to measure seed noise); then the runs the policy prescribes (decoupling probes, confirmation runs), up to
+ * all but one explorer slot; the rest take the policy's active axes round-robin in an order shuffled by the round
+ * seed. Paired design: every run other than the anchor trains on the anchor's first seed, so that seed noise cancels
+ * in its difference to the anchor; a confirmation thereby runs on another seed than the gain it re-measures.
+ * Everything follows from (campaignId, round, seed, n, policy).
  */
 export function planRound(campaignId: string, round: number, seed: number, workers: number, policy: RollingPolicy): Candidate[] {
   const rnd = seededRandom(seed);
   const nextSeed = () => Math.floor(rnd() * 0x7fffffff);
   const anchorSeeds = new Set<number>();
   while (anchorSeeds.size < policy.anchorSeeds) anchorSeeds.add(nextSeed());
+  const pairSeed = [...anchorSeeds][0];
   const candidates: Candidate[] = [{ candidateId: candidateIdOf(campaignId, round, 0), index: 0, axis: 'baseline', isAnchor: true, seeds: [...anchorSeeds] }];
   if (workers <= 1) return candidates;
   const axes: Axis[] = shuffled(
@@ -27,8 +32,14 @@ export function planRound(campaignId: string, round: number, seed: number, worke
     throw new DomainError('POLICY_HAS_NO_AXES', `policy revision ${policy.revision} has no active search axis for ${workers - 1} worker(s)`, [
       { path: 'policy.activeAxes', message: 'expected at least one axis other than "baseline"' },
     ]);
-  for (let i = 1; i < workers; i++) {
-    candidates.push({ candidateId: candidateIdOf(campaignId, round, i), index: i, axis: axes[(i - 1) % axes.length], isAnchor: false, seeds: [nextSeed()] });
+  const runs = prescribedRuns(policy).slice(0, workers >= 3 ? workers - 2 : workers - 1);
+  let i = 1;
+  for (const r of runs) {
+    candidates.push({ candidateId: candidateIdOf(campaignId, round, i), index: i, axis: r.axis, isAnchor: false, seeds: [pairSeed], prescribed: r.prescribed });
+    i++;
+  }
+  for (let k = 0; i < workers; i++, k++) {
+    candidates.push({ candidateId: candidateIdOf(campaignId, round, i), index: i, axis: axes[k % axes.length], isAnchor: false, seeds: [pairSeed] });
   }
   return candidates;
 }

@@ -1,10 +1,11 @@
-import { criterionScore, type BudgetSpent, type CampaignConfig, type ScoreVector, type SelectionCriterion } from '@aevo/contracts';
+import { criterionScore, type BudgetSpent, type PrescribedRun, type CampaignConfig, type ScoreVector, type SelectionCriterion } from '@aevo/contracts';
 import type { CandidateFacts } from './facts';
 
 export interface PlannedRef {
   candidateId: string;
   index: number;
   isAnchor: boolean;
+  prescribed?: PrescribedRun;
 }
 
 export interface ChosenSubmission {
@@ -27,31 +28,46 @@ export const isCandidateDone = (c: CandidateFacts | undefined): boolean =>
   !!c && (c.invalidated !== null || c.workerFailed !== null || (c.manifest !== null && (c.manifest.status === 'failed' || c.sandboxPath !== null)));
 
 /**
- * Chooses a round's submissions within the quota: the baseline anchor always (it calibrates dev against the
- * leaderboard), then the other submittable candidates by the policy's criterion on their chosen checkpoint's dev
- * scores (ties: lower plan index). Exactly min(quota, submittable) are chosen — what the collector waits for.
+ * Chooses a round's submissions within the quota, most informative first:
+ * 1. the anchor, when the standing recipe has no leaderboard replicate yet — without it nothing of the round can
+ *    be compared;
+ * 2. decoupling probes, both of a hypothesis (a hypothesis is decided only when both are scored);
+ * 3. confirmation runs, best recorded gain first (each decides a promotion);
+ * 4. the anchor, when the standing recipe already has replicates: it pairs this round's comparisons (same seed)
+ *    and adds a replicate, but the replicates' mean can stand in for it;
+ * 5. explorers by the policy's criterion on their chosen checkpoint's dev scores (ties: lower plan index).
+ * Further anchor submissions never happen (one per candidate). Exactly min(quota, submittable) are chosen — what
+ * the collector waits for.
  */
 export function chooseSubmissions(
   planned: readonly PlannedRef[],
   facts: Record<string, CandidateFacts>,
   quota: number,
   criterion: SelectionCriterion,
+  standingReplicates = 0,
 ): ChosenSubmission[] {
   const submittable = planned.filter((p) => isSubmittable(facts[p.candidateId]));
   const scored = submittable.map((p) => {
     const c = facts[p.candidateId] as CandidateFacts & { sandboxPath: string; manifest: { checkpoint: string; dev: ScoreVector } };
     return { p, c, score: criterionScore(c.manifest.dev, criterion) };
   });
-  const anchors = scored.filter((s) => s.p.isAnchor).sort((a, b) => a.p.index - b.p.index);
-  const others = scored.filter((s) => !s.p.isAnchor).sort((a, b) => b.score - a.score || a.p.index - b.p.index);
+  const byPlan = (a: (typeof scored)[number], b: (typeof scored)[number]) => a.p.index - b.p.index;
+  const anchors = scored.filter((s) => s.p.isAnchor).sort(byPlan);
+  const probes = scored.filter((s) => s.p.prescribed?.kind === 'probe').sort(byPlan);
+  const confirmations = scored.filter((s) => s.p.prescribed?.kind === 'confirmation').sort(byPlan);
+  const others = scored.filter((s) => !s.p.isAnchor && !s.p.prescribed).sort((a, b) => b.score - a.score || a.p.index - b.p.index);
   const criterionName = criterion.kind === 'mean' ? 'mean dev' : 'reweighted dev';
-  return [...anchors.slice(0, 1), ...others, ...anchors.slice(1)].slice(0, quota).map((s) => ({
+  const anchorFirst = standingReplicates === 0;
+  const ordered = [...(anchorFirst ? anchors.slice(0, 1) : []), ...probes, ...confirmations, ...(anchorFirst ? [] : anchors.slice(0, 1)), ...others];
+  return ordered.slice(0, quota).map((s) => ({
     candidateId: s.p.candidateId,
     checkpoint: s.c.manifest.checkpoint,
     sandboxPath: s.c.sandboxPath,
     reason: s.p.isAnchor
-      ? `baseline anchor (calibration), ${criterionName} ${round6(s.score)}`
-      : `#${others.indexOf(s) + 1} of ${others.length} by ${criterionName} ${round6(s.score)}`,
+      ? `baseline anchor (${anchorFirst ? 'the standing recipe has no LB replicate yet' : `paired reference; ${standingReplicates} LB replicate(s) of the standing recipe so far`}), ${criterionName} ${round6(s.score)}`
+      : s.p.prescribed
+        ? `${s.p.prescribed.kind === 'probe' ? `decoupling probe (${s.p.prescribed.role}) of ${s.p.prescribed.of}` : `confirmation run of ${s.p.prescribed.of}`}, ${criterionName} ${round6(s.score)}`
+        : `#${others.indexOf(s) + 1} of ${others.length} explorers by ${criterionName} ${round6(s.score)}`,
   }));
 }
 

@@ -1,0 +1,89 @@
+import { contentHash, type RollingPolicy } from '@aevo/contracts';
+import { initialPolicy, prescribedRuns } from '@aevo/policy-engine';
+import { planRound } from './planning';
+import { chooseSubmissions } from './selection';
+import type { CandidateFacts } from './facts';
+
+const recipe = { data: { mix: { equation: 1, cipher: 1 } }, train: { lr: 0.003, steps: 600 } };
+const base = (): RollingPolicy => initialPolicy({ standingRecipe: recipe, axes: ['learning-rate', 'steps', 'data-mix'], anchorSeeds: 2 });
+const lr = [{ path: 'train.lr', from: 0.003, to: 0.0045 }];
+const suspect = [{ path: 'data.synthetic.count', from: 0, to: 800 }];
+
+const withResearch = (): RollingPolicy => ({
+  ...base(),
+  pendingConfirmations: [{ candidateId: 'c1-r1-c3', round: 1, axis: 'learning-rate', changes: lr, lbGain: 0.03, devGain: 0.01 }],
+  decouplingHypotheses: [
+    {
+      id: 'decoupling-r1-equation',
+      domain: 'equation',
+      status: 'suspected',
+      suspectedRound: 1,
+      suspectCandidateId: 'c1-r1-c2',
+      suspectAxis: 'synthetic-data',
+      suspectChanges: suspect,
+      suspectDevDelta: 0.02,
+      suspectLbDelta: -0.01,
+      probes: [],
+      decidedRound: null,
+      evidence: ['round 1: suspected'],
+    },
+  ],
+});
+
+describe('planning a round with research designs', () => {
+  it('given a suspected decoupling and a gain awaiting confirmation, then probes come first, then the confirmation, then explorers', () => {
+    const plan = planRound('c1', 2, 77, 6, withResearch());
+    expect(plan.map((c) => [c.index, c.axis, c.prescribed?.kind ?? (c.isAnchor ? 'anchor' : 'explore'), c.prescribed?.role ?? null])).toEqual([
+      [0, 'baseline', 'anchor', null],
+      [1, 'synthetic-data', 'probe', 'pro-proxy'],
+      [2, 'data-mix', 'probe', 'down-weight'],
+      [3, 'learning-rate', 'confirmation', null],
+      [4, expect.any(String), 'explore', null],
+      [5, expect.any(String), 'explore', null],
+    ]);
+    expect(plan[1].prescribed?.changes).toEqual([{ path: 'data.synthetic.count', to: 800 }]);
+    expect(plan[2].prescribed?.changes).toEqual([{ path: 'data.mix.equation', from: 1, to: 0.5 }]);
+    expect(plan[3].prescribed).toMatchObject({ kind: 'confirmation', of: 'c1-r1-c3', changes: lr });
+  });
+
+  it('pairs every run with the anchor’s first seed, and the anchor keeps its replicate seeds', () => {
+    const plan = planRound('c1', 2, 77, 6, withResearch());
+    expect(plan[0].seeds).toHaveLength(2);
+    for (const c of plan.slice(1)) expect(c.seeds).toEqual([plan[0].seeds[0]]);
+  });
+
+  it('always leaves one explorer slot, and drops a confirmation whose change already stands', () => {
+    const plan = planRound('c1', 2, 77, 3, withResearch());
+    expect(plan.map((c) => c.prescribed?.kind ?? (c.isAnchor ? 'anchor' : 'explore'))).toEqual(['anchor', 'probe', 'explore']);
+    const standing = { ...withResearch(), standingRecipe: { ...recipe, train: { lr: 0.0045, steps: 600 } } };
+    expect(prescribedRuns(standing).map((r) => r.prescribed.kind)).toEqual(['probe', 'probe']);
+  });
+
+  it('given no research pending, then the plan is the anchor and explorers as before (same axes for the same seed)', () => {
+    const a = planRound('c1', 2, 77, 5, base());
+    expect(a.every((c) => !c.prescribed)).toBe(true);
+    expect(planRound('c1', 2, 77, 5, base())).toEqual(a);
+  });
+});
+
+describe('choosing submissions: the quota goes where it decides most', () => {
+  const done = (dev: number): CandidateFacts => ({ sandboxPath: '/s', manifest: { status: 'completed', checkpoint: 'ck', dev: { overall: dev, domains: {} } }, workerFailed: null, invalidated: null });
+  const plan = planRound('c1', 2, 77, 6, withResearch());
+  const facts = Object.fromEntries(plan.map((c, i) => [c.candidateId, done(0.5 + i / 100)]));
+
+  it('given no LB replicate of the standing recipe yet, then the anchor comes first, then probes, confirmations, explorers by dev', () => {
+    const chosen = chooseSubmissions(plan, facts, 6, { kind: 'mean' }, 0);
+    expect(chosen.map((c) => c.candidateId)).toEqual(['c1-r2-c0', 'c1-r2-c1', 'c1-r2-c2', 'c1-r2-c3', 'c1-r2-c5', 'c1-r2-c4']);
+    expect(chosen[0].reason).toMatch(/no LB replicate yet/);
+    expect(chosen[1].reason).toMatch(/decoupling probe \(pro-proxy\) of decoupling-r1-equation/);
+  });
+
+  it('given replicates of the standing recipe, then both probes and the confirmation are scored before the anchor', () => {
+    expect(chooseSubmissions(plan, facts, 3, { kind: 'mean' }, 2).map((c) => c.candidateId)).toEqual(['c1-r2-c1', 'c1-r2-c2', 'c1-r2-c3']);
+    expect(chooseSubmissions(plan, facts, 4, { kind: 'mean' }, 2)[3].reason).toMatch(/paired reference; 2 LB replicate\(s\)/);
+  });
+
+  it('is a function of the plan and facts alone', () => {
+    expect(contentHash(chooseSubmissions(plan, facts, 4, { kind: 'mean' }, 1))).toBe(contentHash(chooseSubmissions(plan, facts, 4, { kind: 'mean' }, 1)));
+  });
+});
