@@ -3,6 +3,7 @@ export * from './unified-diff';
 export * from './recipe-doc';
 export * from './dead-ends';
 export * from './mutation';
+export * from './prescribed';
 export * from './ports';
 export * from './trace';
 export * from './tools';

@@ -1,7 +1,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import fc from 'fast-check';
-import { Axis, type RecipeDocument } from '@aevo/contracts';
+import { Axis, type RecipeDocument, type RollingPolicy } from '@aevo/contracts';
+import { mutationBaselineCases } from '../test/mutation-baseline-cases';
 import { deadEnd, policy, RECIPE } from '../test/fixtures';
 import { matchingDeadEnd } from './dead-ends';
 import { proposeMutation, retryFix } from './mutation';
@@ -148,5 +149,164 @@ describe('on the reference substrate recipe (substrate/wonderland/recipe.yaml)',
     const changed = diffRecipe(recipe, parseRecipeYaml(out)).map((c) => c.path);
     expect(changed.sort()).toEqual(p.settings.map((s) => s.path).sort());
     for (const s of p.settings) if (s.path.includes('augment')) expect(s.value as number).toBeLessThanOrEqual(1);
+  });
+  it.each(EXPLORING)('axis %s under search hints (3 knobs, widened directions) yields a combined change the recipe file can take', (axis) => {
+    const recipe = setPath(parseRecipeYaml(text), 'data.synthetic.count', 800);
+    const yaml = applyToYaml(text, [{ path: 'data.synthetic.count', to: 800 }]);
+    const searchHints = {
+      maxKnobsPerMove: 3,
+      directions: [
+        { path: 'data.synthetic.count', direction: 'increase' as const, paidRounds: [2], stepScale: 2 },
+        { path: 'data.mix.equation', direction: 'increase' as const, paidRounds: [3], stepScale: 2 },
+        { path: 'train.lr', direction: 'decrease' as const, paidRounds: [1, 3], stepScale: 1.5 },
+      ],
+    };
+    const p = proposeMutation(axis, recipe, policy({ standingRecipe: recipe, searchHints }), 42, DOMAINS);
+    expect(p.settings.length).toBeLessThanOrEqual(3);
+    const out = applyToYaml(yaml, p.settings.map((s) => ({ path: s.path, to: s.value })));
+    expect(diffRecipe(recipe, parseRecipeYaml(out)).map((c) => c.path).sort()).toEqual(p.settings.map((s) => s.path).sort());
+    if (axis === 'synthetic-data') expect(p.settings).toContainEqual({ path: 'data.synthetic.count', from: 800, value: 3200 });
+  });
+});
+
+describe('proposeMutation under the policy’s search hints', () => {
+  const hints = (over: Partial<NonNullable<RollingPolicy['searchHints']>> = {}): RollingPolicy['searchHints'] => ({ maxKnobsPerMove: 1, directions: [], ...over });
+  const dir = (path: string, direction: 'increase' | 'decrease', stepScale = 2, paidRounds = [2, 3]) => ({ path, direction, paidRounds, stepScale });
+
+  it('given no hints, when proposing for the recorded seeds, axes, objectives and dead ends, then every proposal equals the one recorded before hints existed', () => {
+    const recorded = JSON.parse(fs.readFileSync(path.resolve(__dirname, '../test/mutation-baseline.json'), 'utf8')) as Array<{ id: string; proposal: unknown }>;
+    const cases = mutationBaselineCases();
+    expect(cases.map((c) => c.id)).toEqual(recorded.map((r) => r.id));
+    cases.forEach((c, i) => {
+      expect(c.policy.searchHints).toBeUndefined();
+      expect(JSON.parse(JSON.stringify(proposeMutation(c.axis, c.recipe, c.policy, c.seed, c.domains)))).toEqual(recorded[i].proposal);
+    });
+  });
+
+  it('given hints with one knob per move and no directions, when proposing, then the proposals are the unhinted ones', () => {
+    for (const c of mutationBaselineCases().filter((_, i) => i % 5 === 0)) {
+      const hinted = { ...c.policy, searchHints: hints() };
+      expect(proposeMutation(c.axis, c.recipe, hinted, c.seed, c.domains)).toEqual(proposeMutation(c.axis, c.recipe, c.policy, c.seed, c.domains));
+    }
+  });
+
+  it('given a learning-rate increase that paid at stepScale 2, when the lr axis proposes, then it raises lr by the squared factor and says why', () => {
+    const pol = policy({ searchHints: hints({ directions: [dir('lr', 'increase')] }) });
+    const seen = new Set<number>();
+    for (let seed = 0; seed < 40; seed++) {
+      const p = proposeMutation('learning-rate', RECIPE, pol, seed, DOMAINS);
+      expect(p.settings).toHaveLength(1);
+      expect(p.settings[0].path).toBe('lr');
+      seen.add(p.settings[0].value as number);
+      expect(p.hypothesis).toMatch(/step widened from ×(1\.5|2) to ×(2\.25|4) .*increase of lr paid in rounds 2, 3/);
+    }
+    // 1.5 → 1.5² = 2.25 and 2 → 2² = 4; never a decrease, never the usual step
+    expect([...seen].sort()).toEqual([0.00675, 0.012]);
+  });
+
+  it('given a hinted decrease, when proposing, then only the decrease is continued, widened (integers rounded)', () => {
+    const pol = policy({ searchHints: hints({ directions: [dir('steps', 'decrease', 3, [4])] }) });
+    const p = proposeMutation('steps', RECIPE, pol, 9, DOMAINS);
+    // 200 × 0.75³ = 84.375 → 84
+    expect(p.settings).toEqual([{ path: 'steps', from: 200, value: 84 }]);
+    expect(p.hypothesis).toMatch(/lower training steps 200 → 84 .*decrease of steps paid in round 4/);
+  });
+
+  it('given an up-weight of a mix domain that paid, when the data-mix axis proposes under transfer-to-lb, then it continues that up-weight, widened, before rebalancing', () => {
+    const recipe = { ...RECIPE, mix: { ...(RECIPE.mix as object), equation: 4 } } as RecipeDocument;
+    const pol = policy({ standingRecipe: recipe, objective: 'transfer-to-lb', searchHints: hints({ directions: [dir('mix.equation', 'increase', 2)] }) });
+    for (let seed = 0; seed < 10; seed++) {
+      const p = proposeMutation('data-mix', recipe, pol, seed, DOMAINS);
+      // 4 × 1.5² = 9
+      expect(p.settings).toEqual([{ path: 'mix.equation', from: 4, value: 9 }]);
+    }
+  });
+
+  it('given a hinted synthetic count, when the synthetic-data axis proposes, then the count grows by the widened factor', () => {
+    const text = fs.readFileSync(path.resolve(__dirname, '../../../substrate/wonderland/recipe.yaml'), 'utf8');
+    const recipe = setPath(parseRecipeYaml(text), 'data.synthetic.count', 800);
+    const pol = policy({ standingRecipe: recipe, searchHints: hints({ directions: [dir('data.synthetic.count', 'increase', 3, [2])] }) });
+    const p = proposeMutation('synthetic-data', recipe, pol, 1, DOMAINS);
+    expect(p.settings).toEqual([{ path: 'data.synthetic.count', from: 800, value: 6400 }]);
+    expect(p.hypothesis).toMatch(/add synthetic examples 800 → 6400 .*×2\^3/);
+  });
+
+  it('given two knobs per move and a hinted mix direction, when the lr axis proposes, then it combines lr with the hinted mix move on two distinct paths, naming both', () => {
+    const pol = policy({ searchHints: hints({ maxKnobsPerMove: 2, directions: [dir('mix.equation', 'increase', 2)] }) });
+    for (let seed = 0; seed < 30; seed++) {
+      const p = proposeMutation('learning-rate', RECIPE, pol, seed, DOMAINS);
+      expect(p.settings.map((s) => s.path)).toEqual(['lr', 'mix.equation']);
+      // 1 × 1.5² rounds to 2, the usual step: a widened integer step goes one unit further
+      expect(p.settings[1]).toEqual({ path: 'mix.equation', from: 1, value: 3 });
+      expect(p.hypothesis).toMatch(/one move of 2 knobs \(at most 2\): lr, mix\.equation/);
+      expect(proposeMutation('learning-rate', RECIPE, pol, seed, DOMAINS)).toEqual(p);
+    }
+  });
+
+  it('given two knobs per move and no directions, when the data-mix axis proposes, then it adds another admissible move of its own axis, never on the same path', () => {
+    const pol = policy({ searchHints: hints({ maxKnobsPerMove: 2 }) });
+    for (let seed = 0; seed < 30; seed++) {
+      const p = proposeMutation('data-mix', RECIPE, pol, seed, DOMAINS);
+      expect(p.settings).toHaveLength(2);
+      expect(new Set(p.settings.map((s) => s.path)).size).toBe(2);
+      for (const s of p.settings) expect(s.path).toMatch(/^mix\./);
+    }
+  });
+
+  it('never combines more than k settings, two settings on one path, or a dead end (property over seeds, axes, k, hints and dead ends)', () => {
+    const deadEnds = fc.subarray([
+      deadEnd({ axis: 'learning-rate', path: 'lr', direction: 'increase' }),
+      deadEnd({ axis: 'data-mix', path: 'mix.equation', direction: 'increase' }),
+      deadEnd({ axis: 'data-mix', path: 'mix', direction: 'decrease' }),
+      deadEnd({ axis: 'synthetic-data', path: 'synthetic', direction: 'increase' }),
+      deadEnd({ axis: 'steps', path: 'steps', direction: 'increase' }),
+      deadEnd({ axis: 'steps', path: 'steps', direction: 'set', value: 675 }),
+    ]);
+    const directions = fc.subarray([
+      dir('lr', 'increase', 2),
+      dir('lr', 'decrease', 3),
+      dir('mix.equation', 'increase', 2),
+      dir('mix.unit_conversion', 'decrease', 1),
+      dir('synthetic.equation', 'increase', 2),
+      dir('steps', 'increase', 2),
+      dir('batch_size', 'increase', 2),
+      dir('augment.paraphrase', 'increase', 4),
+    ]);
+    fc.assert(
+      fc.property(fc.constantFrom(...EXPLORING), fc.integer({ min: 0, max: 2 ** 31 }), fc.integer({ min: 1, max: 4 }), directions, deadEnds, (axis, seed, k, ds, des) => {
+        const pol = policy({ deadEnds: des, searchHints: { maxKnobsPerMove: k, directions: ds } });
+        const p = proposeMutation(axis, RECIPE, pol, seed, DOMAINS);
+        const paths = p.settings.map((s) => s.path);
+        const lora = axis === 'lora-capacity' ? 1 : 0; // rank and alpha move together
+        return (
+          p.settings.every((s) => matchingDeadEnd({ path: s.path, from: s.from, to: s.value }, des) === null) &&
+          p.settings.length <= Math.max(k, 1 + lora) &&
+          new Set(paths).size === paths.length &&
+          paths.every((a, i) => paths.every((b, j) => i === j || !(b.startsWith(`${a}.`) || a.startsWith(`${b}.`)))) &&
+          (paths.length <= 1 + lora || paths.every((p2) => p.hypothesis.includes(p2))) &&
+          p.settings.every((s) => !s.path.includes('augment') || (s.value as number) <= 1)
+        );
+      }),
+      { numRuns: 400 },
+    );
+  });
+
+  it('given a hinted direction that is also a dead end, when proposing, then the dead end wins', () => {
+    const pol = policy({
+      deadEnds: [deadEnd({ axis: 'learning-rate', path: 'lr', direction: 'increase' })],
+      searchHints: hints({ maxKnobsPerMove: 2, directions: [dir('lr', 'increase')] }),
+    });
+    const p = proposeMutation('learning-rate', RECIPE, pol, 5, DOMAINS);
+    expect(p.settings).toHaveLength(1);
+    expect(p.settings[0].value as number).toBeLessThan(0.003);
+    expect(p.avoided.length).toBeGreaterThan(0);
+  });
+
+  it('given a widened step that would hit a set-value dead end, when proposing, then it keeps the usual step', () => {
+    const pol = policy({
+      deadEnds: [deadEnd({ axis: 'steps', path: 'steps', direction: 'set', value: 450 })],
+      searchHints: hints({ directions: [dir('steps', 'increase', 2)] }),
+    });
+    expect(proposeMutation('steps', RECIPE, pol, 1, DOMAINS).settings).toEqual([{ path: 'steps', from: 200, value: 300 }]);
   });
 });

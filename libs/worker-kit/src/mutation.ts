@@ -1,4 +1,4 @@
-import { seededRandom, type Axis, type RecipeDocument, type RollingPolicy, type SelectionCriterion } from '@aevo/contracts';
+import { Axis, seededRandom, type RecipeDocument, type RollingPolicy, type SearchHints, type SelectionCriterion } from '@aevo/contracts';
 import { matchingDeadEnd, directionOf } from './dead-ends';
 import { getPath } from './recipe-doc';
 
@@ -57,6 +57,11 @@ interface Candidate {
   settings: Setting[];
   why: string;
   criterion?: SelectionCriterion;
+  /**
+   * How the first setting's value was reached from its current one (a step factor), so that a hinted direction
+   * can widen it (factor f → f^stepScale). Absent: the realised ratio to/from stands in for the factor.
+   */
+  step?: { factor: number; integer: boolean; max?: number };
 }
 
 function numericMoves(path: string, value: unknown, factors: { up: number[]; down: number[] }, label: string): Candidate[] {
@@ -65,11 +70,11 @@ function numericMoves(path: string, value: unknown, factors: { up: number[]; dow
   const out: Candidate[] = [];
   for (const f of factors.up) {
     const to: number = value === 0 ? (integer ? 1 : 0.1) : scale(value, f, integer);
-    if (to !== value) out.push({ settings: [{ path, from: value, value: to }], why: `raise ${label} ${value} → ${to}` });
+    if (to !== value) out.push({ settings: [{ path, from: value, value: to }], why: `raise ${label} ${value} → ${to}`, step: { factor: f, integer } });
   }
   for (const f of factors.down) {
     const to = scale(value, f, integer);
-    if (to !== value && value !== 0) out.push({ settings: [{ path, from: value, value: to }], why: `lower ${label} ${value} → ${to}` });
+    if (to !== value && value !== 0) out.push({ settings: [{ path, from: value, value: to }], why: `lower ${label} ${value} → ${to}`, step: { factor: f, integer } });
   }
   return out;
 }
@@ -95,8 +100,9 @@ function leafMoves(root: { path: string; value: unknown } | null, label: string,
       // Augmenters are probabilities (YAML 0.0 reads as the integer 0): switch on at 0.25, else double or halve.
       const p = leaf.value;
       const ups = p === 0 ? [0.25] : p < 1 ? [Math.min(1, sig3(p * 2))] : [];
-      for (const to of ups) out.push({ settings: [{ path: leaf.path, from: p, value: to }], why: `${p === 0 ? 'enable' : 'raise'} ${label} ${leaf.path} ${p} → ${to}` });
-      if (p > 0) out.push({ settings: [{ path: leaf.path, from: p, value: sig3(p / 2) }], why: `lower ${label} ${leaf.path} ${p} → ${sig3(p / 2)}` });
+      for (const to of ups)
+        out.push({ settings: [{ path: leaf.path, from: p, value: to }], why: `${p === 0 ? 'enable' : 'raise'} ${label} ${leaf.path} ${p} → ${to}`, step: { factor: 2, integer: false, max: 1 } });
+      if (p > 0) out.push({ settings: [{ path: leaf.path, from: p, value: sig3(p / 2) }], why: `lower ${label} ${leaf.path} ${p} → ${sig3(p / 2)}`, step: { factor: 0.5, integer: false } });
     } else out.push(...numericMoves(leaf.path, leaf.value, { up: [1.5], down: [0.5] }, `${label} ${leaf.path}`));
   }
   return out;
@@ -133,7 +139,7 @@ function upweightMoves(recipe: RecipeDocument): Candidate[] {
   const entries = Object.entries(mix.weights).sort((a, b) => a[1] - b[1] || a[0].localeCompare(b[0]));
   return entries.slice(0, 3).map(([domain, w]) => {
     const to = w === 0 ? 1 : isInt(w) ? Math.round(w * 1.5) : sig3(w * 1.5);
-    return { settings: [{ path: `${mix.path}.${domain}`, from: w, value: to }], why: `up-weight under-represented ${domain} ${w} → ${to}` };
+    return { settings: [{ path: `${mix.path}.${domain}`, from: w, value: to }], why: `up-weight under-represented ${domain} ${w} → ${to}`, step: { factor: 1.5, integer: isInt(w) } };
   });
 }
 
@@ -146,7 +152,7 @@ function syntheticMoves(recipe: RecipeDocument): Candidate[] {
   if (typeof count === 'number') {
     const rows = getPath(recipe, 'data.rows') ?? getPath(recipe, 'rows');
     const to = count === 0 ? (typeof rows === 'number' ? Math.max(50, Math.round(rows * 0.1)) : 500) : Math.round(count * 2);
-    return [{ settings: [{ path: `${s.path}.count`, from: count, value: to }], why: `add synthetic examples ${count} → ${to}` }];
+    return [{ settings: [{ path: `${s.path}.count`, from: count, value: to }], why: `add synthetic examples ${count} → ${to}`, step: { factor: 2, integer: true } }];
   }
   const out: Candidate[] = [];
   for (const leaf of numericLeaves(s.value, s.path)) {
@@ -154,7 +160,7 @@ function syntheticMoves(recipe: RecipeDocument): Candidate[] {
       if (!leaf.value) out.push({ settings: [{ path: leaf.path, from: false, value: true }], why: `enable synthetic ${leaf.path}` });
     } else {
       const to = leaf.value === 0 ? (isInt(leaf.value) ? 200 : 0.2) : scale(leaf.value, 2, isInt(leaf.value));
-      out.push({ settings: [{ path: leaf.path, from: leaf.value, value: to }], why: `add synthetic data ${leaf.path} ${leaf.value} → ${to}` });
+      out.push({ settings: [{ path: leaf.path, from: leaf.value, value: to }], why: `add synthetic data ${leaf.path} ${leaf.value} → ${to}`, step: { factor: 2, integer: isInt(leaf.value) } });
     }
   }
   return out;
@@ -231,7 +237,7 @@ function candidatesFor(axis: Axis, recipe: RecipeDocument, policy: RollingPolicy
         const settings: Setting[] = [{ path: k.path, from: k.value, value: to }];
         // Keep alpha/rank constant so the change is capacity, not an effective learning-rate change.
         if (alpha && typeof alpha.value === 'number') settings.push({ path: alpha.path, from: alpha.value, value: sig3((alpha.value * to) / k.value) });
-        moves.push({ settings, why: `${f > 1 ? 'raise' : 'lower'} LoRA rank ${k.value} → ${to}` });
+        moves.push({ settings, why: `${f > 1 ? 'raise' : 'lower'} LoRA rank ${k.value} → ${to}`, step: { factor: f, integer: true } });
       }
       return moves;
     }
@@ -254,29 +260,130 @@ function candidatesFor(axis: Axis, recipe: RecipeDocument, policy: RollingPolicy
   }
 }
 
+type Hint = SearchHints['directions'][number];
+
+/** A hint's path covers itself and everything under it, like a dead end's. */
+const covers = (outer: string, path: string): boolean => path === outer || path.startsWith(`${outer}.`);
+const overlaps = (a: string, b: string): boolean => covers(a, b) || covers(b, a);
+const fmt = (x: number): string => String(sig3(x));
+
+/** The hinted direction a move continues: its first setting moves a hinted path the hinted way. */
+function hintOf(c: Candidate, hints: SearchHints | undefined): Hint | null {
+  const st = c.settings[0];
+  if (!hints || !st) return null;
+  const dir = directionOf(st.from, st.value);
+  return hints.directions.find((h) => covers(h.path, st.path) && h.direction === dir) ?? null;
+}
+
+/**
+ * The move continued along a direction that paid, its step widened: factor f becomes f^stepScale (integer knobs
+ * rounded, probabilities capped; a setting switched on from 0 keeps its usual start value). Companion settings of
+ * the move (LoRA alpha with its rank) follow the first setting's new ratio. The hypothesis says why.
+ */
+function continueHinted(c: Candidate, h: Hint): Candidate {
+  const st = c.settings[0];
+  const paid = `${h.direction} of ${h.path} paid in round${h.paidRounds.length === 1 ? '' : 's'} ${h.paidRounds.join(', ') || '(none recorded)'}`;
+  const unchanged = { ...c, why: `${c.why} (continues the direction that paid: ${paid})` };
+  if (h.stepScale === 1 || typeof st.from !== 'number' || typeof st.value !== 'number' || st.from === 0) return unchanged;
+  const from = st.from;
+  const to = st.value;
+  const factor = c.step?.factor ?? to / from;
+  const integer = c.step?.integer ?? (isInt(from) && isInt(to));
+  const f = factor ** h.stepScale;
+  let wide = integer ? Math.max(1, Math.round(from * f)) : sig3(from * f);
+  // Rounding may eat the widening of a small integer (a mix weight of 1 × 1.5² → 2, as × 1.5): one unit further.
+  if (integer && wide === to) wide = to + (to > from ? 1 : -1);
+  if (c.step?.max !== undefined) wide = Math.min(c.step.max, wide);
+  if (integer && wide < 1) return unchanged;
+  if (wide === from || wide === to || directionOf(from, wide) !== h.direction) return unchanged;
+  const ratio = wide / from;
+  const settings: Setting[] = [
+    { ...st, value: wide },
+    ...c.settings.slice(1).map((o) =>
+      typeof o.from === 'number' && typeof o.value === 'number' && o.from !== 0 ? { ...o, value: isInt(o.from) && isInt(o.value) ? Math.max(1, Math.round(o.from * ratio)) : sig3(o.from * ratio) } : o,
+    ),
+  ];
+  const arrow = `→ ${to}`;
+  const base = c.why.includes(arrow) ? c.why.replace(arrow, `→ ${wide}`) : `${c.why}, widened to ${wide}`;
+  return { ...c, settings, why: `${base} (step widened from ×${fmt(factor)} to ×${fmt(f)} = ×${fmt(factor)}^${h.stepScale}, because the ${paid})` };
+}
+
+/**
+ * Moves the axis owns although its operator would not propose them now: a mix domain's weight that paid when
+ * raised (or lowered) is the data-mix axis's to move again, however its weight compares with the others'.
+ */
+function hintedOwnMoves(axis: Axis, recipe: RecipeDocument, hints: SearchHints): Candidate[] {
+  if (axis !== 'data-mix') return [];
+  const mix = mixWeights(recipe);
+  if (!mix) return [];
+  const out: Candidate[] = [];
+  for (const h of hints.directions) {
+    const domain = h.path.startsWith(`${mix.path}.`) ? h.path.slice(mix.path.length + 1) : null;
+    const w = domain === null ? undefined : mix.weights[domain];
+    if (w === undefined) continue;
+    const moves = numericMoves(h.path, w, h.direction === 'increase' ? { up: [1.5], down: [] } : { up: [], down: [0.5] }, `weight of ${domain}`);
+    out.push(...moves.map((c) => ({ ...c, why: c.why.replace(/^raise/, 'up-weight').replace(/^lower/, 'down-weight') })));
+  }
+  return out;
+}
+
+/** Fisher–Yates on a copy, driven by the operator's seeded generator. */
+function shuffled<T>(xs: readonly T[], random: () => number): T[] {
+  const out = [...xs];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [out[i], out[j]] = [out[j], out[i]];
+  }
+  return out;
+}
+
 /**
  * The heuristic worker's mutation operator: a deterministic, seeded choice of one admissible change on the
  * axis. Admissible = changes a setting the standing recipe has, and matches no dead end of the policy. Under
  * `transfer-to-lb` the operators prefer rebalancing over-represented domains to pumping the weak dev domain:
  * the preferred moves come first and the seed picks among the first admissible group.
+ *
+ * The policy's search hints (absent: exactly the behaviour above) change the size and combination of moves:
+ * a move of the axis that continues a direction that paid is preferred to every other, with its step widened
+ * (factor f → f^stepScale); and with `maxKnobsPerMove` k > 1 the proposal combines up to k settings on distinct
+ * paths — the axis's move plus further moves along hinted directions (any axis) or other admissible moves of the
+ * axis, never two settings on one path, never a dead end, chosen by the same seeded generator.
  */
 export function proposeMutation(axis: Axis, recipe: RecipeDocument, policy: RollingPolicy, seed: number, domains: readonly string[] = []): Proposal {
   const random = seededRandom(seed);
   const tiers = tiersFor(axis, recipe, policy, domains);
   const avoided: string[] = [];
+  const deadEndOf = (c: Candidate): string | null => {
+    for (const st of c.settings) {
+      const d = matchingDeadEnd({ path: st.path, from: st.from, to: st.value }, policy.deadEnds);
+      if (d) return `${st.path} ${directionOf(st.from, st.value)} (dead end ${d.id}: ${d.description})`;
+    }
+    return null;
+  };
   const admissibleOf = (moves: Candidate[]) =>
     moves.filter((c) => {
-      for (const st of c.settings) {
-        const d = matchingDeadEnd({ path: st.path, from: st.from, to: st.value }, policy.deadEnds);
-        if (d) {
-          avoided.push(`${st.path} ${directionOf(st.from, st.value)} (dead end ${d.id}: ${d.description})`);
-          return false;
-        }
-      }
-      return true;
+      const d = deadEndOf(c);
+      if (d) avoided.push(d);
+      return d === null;
     });
   const perTier = tiers.map(admissibleOf);
-  const preferred = perTier.find((t) => t.length > 0) ?? [];
+  const hints = policy.searchHints;
+  /** A hinted move, widened; the usual-size move where the widened one would run into a dead end. */
+  const continued = (c: Candidate): Candidate | null => {
+    const h = hintOf(c, hints);
+    if (!h) return null;
+    const wide = continueHinted(c, h);
+    return deadEndOf(wide) === null ? wide : { ...c, why: `${c.why} (continues the direction that paid; the widened step is a dead end)` };
+  };
+  // With hints, the axis owns every move of its operators (all tiers) and the hinted moves of its knobs.
+  const owned = hints ? [...perTier.flat()] : [];
+  if (hints)
+    for (const c of admissibleOf(hintedOwnMoves(axis, recipe, hints))) {
+      const dir = directionOf(c.settings[0].from, c.settings[0].value);
+      if (!owned.some((o) => o.settings[0]?.path === c.settings[0].path && directionOf(o.settings[0].from, o.settings[0].value) === dir)) owned.push(c);
+    }
+  const hinted = owned.flatMap((c) => continued(c) ?? []);
+  const preferred = hinted.length > 0 ? hinted : (perTier.find((t) => t.length > 0) ?? []);
   const anyMove = tiers.some((t) => t.length > 0);
   if (preferred.length === 0) {
     return {
@@ -288,14 +395,77 @@ export function proposeMutation(axis: Axis, recipe: RecipeDocument, policy: Roll
     };
   }
   const pick = preferred[Math.floor(random() * preferred.length)];
+  const extras = hints && hints.maxKnobsPerMove > 1 ? combine(pick, axis, recipe, policy, domains, hints, owned, deadEndOf, avoided, random) : [];
+  const settings = [...pick.settings, ...extras.flatMap((e) => e.settings)];
   const why = [
     pick.why,
+    ...extras.map((e) => `combined with: ${e.why}`),
+    extras.length > 0 ? `one move of ${settings.length} knobs (at most ${hints!.maxKnobsPerMove}): ${settings.map((s) => s.path).join(', ')}` : '',
     policy.objective === 'transfer-to-lb' && (axis === 'data-mix' || axis === 'synthetic-data') ? 'objective transfer-to-lb: prefer rebalancing over-represented domains to chasing the weak dev domain' : '',
     avoided.length > 0 ? `avoided dead ends: ${avoided.join('; ')}` : '',
   ]
     .filter(Boolean)
     .join('; ');
-  return { settings: pick.settings, criterion: pick.criterion, hypothesis: why, avoided };
+  return { settings, criterion: pick.criterion, hypothesis: why, avoided };
+}
+
+/**
+ * Further moves for a combined proposal: first moves along hinted directions from any axis's operators (a hinted
+ * numeric path no operator moves gets the usual ×1.5 / ×0.5 step), then the axis's other admissible moves; each
+ * group in seeded order, taken while the settings fit in k and no path overlaps one already set.
+ */
+function combine(
+  pick: Candidate,
+  axis: Axis,
+  recipe: RecipeDocument,
+  policy: RollingPolicy,
+  domains: readonly string[],
+  hints: SearchHints,
+  sameAxis: Candidate[],
+  deadEndOf: (c: Candidate) => string | null,
+  avoided: string[],
+  random: () => number,
+): Candidate[] {
+  const budget = hints.maxKnobsPerMove;
+  const usable = (c: Candidate) => c.settings.length > 0 && !c.criterion;
+  const fromHints: Candidate[] = [];
+  const seen = new Set<string>();
+  const consider = (c: Candidate) => {
+    if (!usable(c)) return;
+    const h = hintOf(c, hints);
+    if (!h) return;
+    const d = deadEndOf(c);
+    if (d) {
+      if (!avoided.includes(d)) avoided.push(d);
+      return;
+    }
+    let wide = continueHinted(c, h);
+    if (deadEndOf(wide) !== null) wide = c;
+    const key = JSON.stringify(wide.settings);
+    if (seen.has(key)) return;
+    seen.add(key);
+    fromHints.push(wide);
+  };
+  for (const ax of Axis.options) for (const c of ax === axis ? sameAxis : candidatesFor(ax, recipe, policy, domains)) consider(c);
+  // A hinted numeric setting no operator moves: the usual step of a numeric leaf.
+  for (const h of hints.directions) {
+    if (fromHints.some((c) => c.settings.some((st) => covers(h.path, st.path)))) continue;
+    const v = getPath(recipe, h.path);
+    if (typeof v === 'number') for (const c of numericMoves(h.path, v, h.direction === 'increase' ? { up: [1.5], down: [] } : { up: [], down: [0.5] }, h.path)) consider(c);
+  }
+  const others = sameAxis.filter((c) => usable(c) && c !== pick && hintOf(c, hints) === null);
+  const chosen: Candidate[] = [];
+  const paths = [...pick.settings.map((s) => s.path)];
+  let count = pick.settings.length;
+  for (const c of [...shuffled(fromHints, random), ...shuffled(others, random)]) {
+    if (count >= budget) break;
+    if (count + c.settings.length > budget) continue;
+    if (c.settings.some((st) => paths.some((p) => overlaps(p, st.path)))) continue;
+    chosen.push(c);
+    paths.push(...c.settings.map((s) => s.path));
+    count += c.settings.length;
+  }
+  return chosen;
 }
 
 export interface RetryFix {

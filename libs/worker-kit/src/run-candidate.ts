@@ -1,5 +1,6 @@
 import type { ResultManifest } from '@aevo/contracts';
 import type { WorkerAgent } from './agents/agent';
+import { HeuristicAgent } from './agents/heuristic';
 import type { WorkerConfig, WorkerInputs } from './ports';
 import type { TraceState } from './trace';
 import { CandidateStoppedError, LeaseLostError, TraceDivergedError, WorkerRuntime, type RuntimeBudget, type RuntimeHooks, type RuntimePorts } from './runtime';
@@ -10,6 +11,14 @@ export type CandidateOutcome =
   | { kind: 'failed'; reason: string; manifest: ResultManifest | null };
 
 /**
+ * The agent that works a candidate: a prescribed run (confirmation or probe) has nothing to choose, so it takes
+ * the deterministic path whatever agent the campaign configured — no model is asked, no token spent.
+ */
+export function agentFor(fork: WorkerInputs['fork'], agent: WorkerAgent): WorkerAgent {
+  return fork.prescribed && agent.kind !== 'heuristic' ? new HeuristicAgent() : agent;
+}
+
+/**
  * Runs (or resumes) one candidate to its end. Infrastructure errors propagate (the message is redelivered and a
  * replica resumes from the trace); agent-level problems end the candidate cleanly with a failed manifest.
  */
@@ -17,9 +26,10 @@ export async function runCandidate(
   inputs: WorkerInputs,
   config: WorkerConfig,
   ports: RuntimePorts,
-  agent: WorkerAgent,
+  configured: WorkerAgent,
   opts: { budget?: Partial<RuntimeBudget>; hooks?: RuntimeHooks } = {},
 ): Promise<CandidateOutcome> {
+  const agent = agentFor(inputs.fork, configured);
   const rt = await WorkerRuntime.open(inputs, { ...config, agentKind: agent.kind }, ports, opts);
   if (rt.finished) return { kind: 'already-finished', manifest: rt.finished.kind === 'submitted' ? rt.finished.manifest : null };
   const resumed = rt.replaying;

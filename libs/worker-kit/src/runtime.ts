@@ -42,6 +42,7 @@ import { ToolInputs, type ToolError, type ToolName, type ToolResult } from './to
 import { candidateStreamId, evolveTrace, foldTrace, jobIdOf, runDirOf, type CandidateEvent, type LlmCall, type TraceState } from './trace';
 import { decideCandidate, sameCall, type CandidateCommand } from './domain/candidate';
 import { unifiedDiff } from './unified-diff';
+import { prescribedHypothesis } from './prescribed';
 
 /** The trace says step k was a different call than the one being replayed: the agent is not deterministic. */
 export class TraceDivergedError extends Error {
@@ -300,6 +301,7 @@ export class WorkerRuntime {
 
   private defaultHypothesis(): string {
     const f = this.inputs.fork;
+    if (f.prescribed) return prescribedHypothesis(f.prescribed);
     return f.isAnchor ? 'baseline anchor: standing recipe unchanged, measures seed noise' : `explore axis ${f.axis}`;
   }
 

@@ -1,6 +1,6 @@
 import Anthropic from '@anthropic-ai/sdk';
 import { ResultManifest, type EventEnvelope } from '@aevo/contracts';
-import { ClaudeAgent, candidateStreamId, foldTrace, runCandidate } from '../src';
+import { ClaudeAgent, WorkerRuntime, candidateStreamId, foldTrace, runCandidate } from '../src';
 import { scriptedCandidateModel, startAnthropicLoopback, type LoopbackServer } from '../src/testing/anthropic-loopback';
 import { createHarness, fixturePolicy, type Harness } from './harness';
 
@@ -154,5 +154,18 @@ describe('Claude worker against a loopback Messages API server (real SDK)', () =
     expect(llmSteps(events)).toHaveLength(server.served);
     expect(foldTrace(events).starts).toBe(2);
     expect(events.filter((e) => e.type === 'ManifestSubmitted')).toHaveLength(1);
+  });
+
+  it('given a policy with search hints, when the first prompt is written, then it shows them; without hints, the prompt says nothing of them', async () => {
+    server = await startAnthropicLoopback(learningRateModel());
+    const searchHints = { maxKnobsPerMove: 2, directions: [{ path: 'train.lr', direction: 'increase' as const, paidRounds: [2], stepScale: 2 }] };
+    const hinted = h.fork(1, 40, { axis: 'learning-rate' });
+    const rt = await WorkerRuntime.open({ fork: hinted, policy: fixturePolicy(h.substrateDir, { searchHints }) }, { ...h.config(), agentKind: 'claude' }, h.ports(hinted.candidateId));
+    const prompt = agent().initialPrompt(rt);
+    expect(prompt).toContain('"searchHints"');
+    expect(prompt).toContain('up to 2 settings on distinct paths');
+    const plain = h.fork(1, 41, { axis: 'learning-rate' });
+    const rt2 = await WorkerRuntime.open({ fork: plain, policy: fixturePolicy(h.substrateDir) }, { ...h.config(), agentKind: 'claude' }, h.ports(plain.candidateId));
+    expect(agent().initialPrompt(rt2)).not.toMatch(/searchHints|Search hints/);
   });
 });

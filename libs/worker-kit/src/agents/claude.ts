@@ -4,6 +4,7 @@ import type { WorkerRuntime } from '../runtime';
 import { anthropicTools, type ToolName, TOOL_NAMES } from '../tools';
 import type { LlmCall } from '../trace';
 import type { WorkerAgent } from './agent';
+import { HeuristicAgent } from './heuristic';
 
 export interface ClaudeAgentOptions {
   /** A real SDK client; tests point its `baseURL` at a loopback server speaking the Messages API. */
@@ -78,15 +79,25 @@ export class ClaudeAgent implements WorkerAgent {
           deadEnds: policy.deadEnds.map((d) => ({ description: d.description, axis: d.axis, path: d.path, direction: d.direction, value: d.value, round: d.round })),
           evidenceRules: policy.evidenceRules.map((r) => r.rule),
           selectionCriterion: policy.selectionCriterion,
+          // How large and how combined a move may be: directions that paid (widen the step along them by the
+          // factor's stepScale power) and how many settings one move may combine.
+          ...(policy.searchHints ? { searchHints: policy.searchHints } : {}),
         },
         null,
         1,
       ),
+      ...(policy.searchHints
+        ? [
+            `Search hints: one move may combine up to ${policy.searchHints.maxKnobsPerMove} settings on distinct paths; along a listed direction, continue it with your usual step factor f raised to its stepScale (f^stepScale), and say in your hypothesis which rounds it paid in.`,
+          ]
+        : []),
       `Budget: ${rt.budget.maxToolCalls} tool calls and ${rt.budget.maxTokens} tokens. Finish with submit_manifest.`,
     ].join('\n');
   }
 
   async run(rt: WorkerRuntime): Promise<void> {
+    // A prescribed run (confirmation or probe) has nothing for the model to choose: the deterministic path applies it.
+    if (rt.inputs.fork.prescribed) return new HeuristicAgent().run(rt);
     const o = this.opts;
     const system = [
       { type: 'text' as const, text: o.constitutionExcerpt, cache_control: { type: 'ephemeral' as const } },
