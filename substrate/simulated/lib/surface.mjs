@@ -1,6 +1,7 @@
 // The response surface (frozen): recipe + training data -> latent quality per (domain, variant) per checkpoint.
 // Every constant is documented in README.md ("The response surface"); change both together.
 import { normal } from './rng.mjs';
+import { VARIANT } from './variant.mjs';
 import { DOMAINS, VARIANTS } from './world.mjs';
 
 export const SURFACE = {
@@ -134,12 +135,25 @@ function effective(seen, unique) {
 }
 
 /**
+ * The dev/leaderboard decoupling regions of this surface: the designed one (equation) and, under the
+ * benchmark-only late-decoupling variant (lib/variant.mjs), its second one.
+ */
+export function decouplingRegions() {
+  const regions = [{ domain: 'equation', devVariant: 'numeric', lbVariant: 'numeric_multi', threshold: SURFACE.equationShareThreshold, designed: true }];
+  if (VARIANT?.decoupling) regions.push({ ...VARIANT.decoupling, designed: false });
+  return regions;
+}
+
+/**
  * Latent quality of the checkpoint at `step` (of `steps`): { domain: { variant: q } }.
- * ctx: { base, data (dataStats), batch, optimisation, loraRank, seed }
+ * ctx: { base, data (dataStats), batch, optimisation, loraRank, seed }, and for benchmarks only
+ * (bin/expected-score.mjs): noise: false (no seed noise), without: [domain, ...] (that domain's
+ * decoupling-region terms left out: the counterfactual a region's effect is measured against).
  */
 export function qualityAt(step, steps, ctx) {
   const S = SURFACE;
-  const { base, data, batch, opt, loraRank, seed } = ctx;
+  const { base, data, batch, opt, loraRank, seed, noise = true, without = [] } = ctx;
+  const vd = VARIANT?.decoupling ?? null;
   const total = Math.max(1, data.total);
   const shares = Object.fromEntries(
     DOMAINS.map((d) => [d, Object.values(data.stats[d]).reduce((s, v) => s + v.rows, 0) / total]),
@@ -166,18 +180,29 @@ export function qualityAt(step, steps, ctx) {
           (loraRank > 0 ? 0.5 : 1)
         : 0;
     for (const v of VARIANTS[d]) {
-      const sk = S.skills[d][v];
-      const b = base[d][v];
+      const vSkill = vd && d === vd.domain && v === vd.lbVariant ? VARIANT.skill : null;
+      const sk = vSkill ?? S.skills[d][v];
+      const b = vSkill ? (base[d]?.[v] ?? vSkill.base) : base[d][v];
       let e = eff[d][v];
       if (d === 'equation' && v === 'numeric_multi') e = eff.equation.numeric;
       if (d === 'equation' && v === 'symbolic') e = eff.equation.symbolic + S.symbolicTransfer * eff.equation.numeric;
+      if (vSkill) e = eff[d][v] + vSkill.transfer * eff[d][vd.devVariant];
       let value = b + (Math.max(b, sk.ceil) - b) * (1 - Math.exp(-(((sk.rate * e * scale) / 1000) ** (sk.shape ?? 1))));
       const excess = Math.max(0, shares.equation - S.equationShareThreshold);
       const late = Math.max(0, (f - S.forgetStart) / (1 - S.forgetStart));
-      if (d === 'equation' && v === 'numeric_multi') value -= S.equationOverfit * excess;
-      if (d === 'equation' && v === 'numeric') value += S.equationTemplateBonus * excess * late;
+      if (!without.includes('equation')) {
+        if (d === 'equation' && v === 'numeric_multi') value -= S.equationOverfit * excess;
+        if (d === 'equation' && v === 'numeric') value += S.equationTemplateBonus * excess * late;
+      }
+      if (vd && d === vd.domain && !without.includes(vd.domain)) {
+        // the variant's later region: only over the last (1 - start) of training
+        const vExcess = Math.max(0, shares[d] - vd.threshold);
+        const vLate = Math.max(0, (f - vd.start) / (1 - vd.start));
+        if (v === vd.devVariant) value += vd.devBonus * vExcess * vLate;
+        if (v === vd.lbVariant) value -= vd.lbOverfit * vExcess * vLate;
+      }
       value -= forget;
-      value += S.seedNoiseShared * normal(`seed:${seed}:shared`) + S.seedNoiseDomain * normal(`seed:${seed}:${d}`);
+      if (noise) value += S.seedNoiseShared * normal(`seed:${seed}:shared`) + S.seedNoiseDomain * normal(`seed:${seed}:${d}`);
       q[d][v] = Math.round(clamp(value, 0.01, 0.99) * 1e6) / 1e6;
     }
   }

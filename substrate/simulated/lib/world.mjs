@@ -5,6 +5,7 @@
 // row's difficulty (a hash of the prompt, uniform in [0,1)) is below the checkpoint's latent quality for
 // that (domain, variant), so the dev and leaderboard scores are the latent quality under each split's mix.
 import { makeRng, sha256 } from './rng.mjs';
+import { VARIANT } from './variant.mjs';
 
 export const DOMAINS = ['bit_manipulation', 'gravity', 'unit_conversion', 'cipher', 'numeral', 'equation'];
 
@@ -13,7 +14,8 @@ export const VARIANTS = {
   bit_manipulation: ['standard'],
   gravity: ['standard'],
   unit_conversion: ['standard'],
-  cipher: ['standard'],
+  // (the benchmark-only late-decoupling variant adds the leaderboard-only `keyed` cipher: lib/variant.mjs)
+  cipher: VARIANT?.decoupling ? ['standard', VARIANT.decoupling.lbVariant] : ['standard'],
   numeral: ['standard'],
   // numeric: operator seen in the examples; numeric_multi: two operators per puzzle (harder);
   // symbolic: symbol-string operands; unseen: the query's operator never appears in the examples.
@@ -37,12 +39,12 @@ export const DEV_ROWS = 600;
 export const DEV_MIX = Object.fromEntries(DOMAINS.map((d) => [d, 1]));
 export const POOL_SEED = 31415;
 export const POOL_ROWS = 9500;
-export const HIDDEN_ROWS_PUBLIC = 600;
+export const HIDDEN_ROWS_PUBLIC = VARIANT?.publicRows ?? 600;
 export const HIDDEN_ROWS_PRIVATE = 600;
 /** The leaderboard's domain mix: fewer equations, more bit manipulation and cipher than dev. */
 export const HIDDEN_MIX = { bit_manipulation: 0.26, gravity: 0.13, unit_conversion: 0.13, cipher: 0.26, numeral: 0.14, equation: 0.08 };
 /** ...and harder equations. */
-export const HIDDEN_VARIANTS = { equation: { numeric_multi: 0.3, symbolic: 0.35, unseen: 0.35 } };
+export const HIDDEN_VARIANTS = { equation: { numeric_multi: 0.3, symbolic: 0.35, unseen: 0.35 }, ...(VARIANT?.hiddenVariants ?? {}) };
 
 export function rowId(seed, index, salt) {
   return sha256(`sim-id:${salt}:${seed}:${index}`).slice(0, 8);
