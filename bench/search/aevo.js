@@ -129,7 +129,9 @@ async function runAevoSurface({ surface, surfaceDir, baseRecipe, seeds, rounds, 
       };
       const t0 = Date.now();
       let lastRound = 0;
-      const { events } = await L.runCampaign(run, stack, config, {
+      let events;
+      try {
+        ({ events } = await L.runCampaign(run, stack, config, {
         stallMs: stallSeconds * 1000,
         onProgress: (all, fresh) => {
           for (const e of fresh) if (e.type === 'RoundClosed' && e.data.round > lastRound) {
@@ -137,7 +139,16 @@ async function runAevoSurface({ surface, surfaceDir, baseRecipe, seeds, rounds, 
             log(`aevo ${surface} seed ${seed}: round ${lastRound}/${rounds} closed, best public LB ${e.data.bestPublicLb ?? '—'} (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
           }
         },
-      });
+      }));
+      } catch (e) {
+        // one failed campaign (a stall, a fatal event) is recorded and the sweep goes on; a dead service ends it
+        log(`aevo ${surface} seed ${seed}: campaign FAILED: ${e.message.split('\n')[0].slice(0, 400)}`);
+        const rec = { method: 'aevo', seed, campaignId, wallMs: Date.now() - t0, failed: e.message.slice(0, 2000) };
+        out.push(rec);
+        await onCampaign(rec);
+        if (stack.failure) throw e;
+        continue;
+      }
       const rec = { method: 'aevo', seed, campaignId, wallMs: Date.now() - t0, events: events.length, ...analyseCampaign(events, baseRecipe) };
       out.push(rec);
       await onCampaign(rec);

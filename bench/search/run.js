@@ -127,14 +127,15 @@ const f1 = (x) => (Number.isFinite(x) ? x.toFixed(1) : '—');
 function table(surface, bySurface) {
   const lines = [];
   const runs = bySurface.methods;
-  const aevoGains = (runs.aevo || []).map((r) => r.summary?.gain ?? NaN);
-  const aevoBySeed = new Map((runs.aevo || []).map((r) => [r.seed, r.summary?.gain ?? NaN]));
+  const aevoGains = (runs.aevo || []).filter((r) => !r.failed).map((r) => r.summary?.gain ?? NaN);
+  const aevoBySeed = new Map((runs.aevo || []).filter((r) => !r.failed).map((r) => [r.seed, r.summary?.gain ?? NaN]));
   lines.push(`\n## surface ${surface}  (base recipe noise-free public LB ${f3(bySurface.baseLb)}; ${o.rounds} rounds × ${o.workers} workers, ${o.submissions} submissions/round, size ${o.size})`);
-  lines.push('| method | runs | LB gain of final recipe (mean ± sd) | aevo − method (mean [95% t-CI], paired) | promotions | harmful promotions | confirmations | false conf. | missed conf. | active-region cand. | submissions used | trained cand. | wall / run |');
-  lines.push('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
+  lines.push('| method | runs | LB gain of final recipe (mean ± sd) | aevo − method (mean [95% t-CI], paired) | promotions | harmful promotions | confirmations | false conf. | missed conf. | active-region cand. | final in decoupling | submissions used | trained cand. | wall / run |');
+  lines.push('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
   for (const m of methods) {
-    const rs = runs[m] || [];
-    if (!rs.length) continue;
+    const rs = (runs[m] || []).filter((r) => !r.failed);
+    const failed = (runs[m] || []).length - rs.length;
+    if (!rs.length && !failed) continue;
     const gains = rs.map((r) => r.summary?.gain ?? NaN);
     let diff = '—';
     if (m !== 'aevo' && aevoGains.length) {
@@ -145,7 +146,7 @@ function table(surface, bySurface) {
     const tot = (k) => rs.reduce((a, r) => a + r[k], 0);
     const conf = m === 'aevo' ? `${sum('confirmations')}` : 'n/a';
     lines.push(
-      `| ${m} | ${rs.length} | ${f3(S.mean(gains))} ± ${f3(S.sd(gains)).trim()} | ${diff} | ${Number.isFinite(sum('promotions')) ? sum('promotions') : '—'} | ${Number.isFinite(sum('harmfulPromotions')) ? sum('harmfulPromotions') : rs.reduce((a, r) => a + r.promotions.length, 0) + ' promotions, harm unknown'} | ${conf} | ${m === 'aevo' ? (Number.isFinite(sum('falseConfirmations')) ? sum('falseConfirmations') : '—') : 'n/a'} | ${Number.isFinite(sum('missedConfirmations')) ? sum('missedConfirmations') : '—'} | ${Number.isFinite(sum('activeRegionCandidates')) ? sum('activeRegionCandidates') : '—'} | ${tot('submissionsUsed')} (${f1(tot('submissionsUsed') / rs.length)}/run) | ${tot('trainedCandidates')} | ${f1(S.mean(rs.map((r) => r.wallMs / 1000)))} s |`,
+      `| ${m} | ${rs.length}${failed ? ` (+${failed} failed)` : ''} | ${f3(S.mean(gains))} ± ${f3(S.sd(gains)).trim()} | ${diff} | ${Number.isFinite(sum('promotions')) ? sum('promotions') : '—'} | ${Number.isFinite(sum('harmfulPromotions')) ? sum('harmfulPromotions') : rs.reduce((a, r) => a + r.promotions.length, 0) + ' promotions, harm unknown'} | ${conf} | ${m === 'aevo' ? (Number.isFinite(sum('falseConfirmations')) ? sum('falseConfirmations') : '—') : 'n/a'} | ${Number.isFinite(sum('missedConfirmations')) ? sum('missedConfirmations') : '—'} | ${Number.isFinite(sum('activeRegionCandidates')) ? sum('activeRegionCandidates') : '—'} | ${rs.every((r) => r.summary) ? `${rs.filter((r) => r.summary.finalInDecoupling).length}/${rs.length}` : '—'} | ${tot('submissionsUsed')} (${f1(tot('submissionsUsed') / rs.length)}/run) | ${tot('trainedCandidates')} | ${f1(S.mean(rs.map((r) => r.wallMs / 1000)))} s |`,
     );
   }
   return lines.join('\n');
@@ -181,6 +182,10 @@ async function main() {
           stallSeconds: o['stall-seconds'],
           log,
           onCampaign: async (rec) => {
+            if (rec.failed) {
+              bySurface.methods.aevo.push(rec);
+              return save();
+            }
             await scoreRun(rec, nf, base);
             bySurface.methods.aevo.push(rec);
             log(`aevo ${surface} seed ${rec.seed}: ${(rec.wallMs / 1000).toFixed(0)} s, ${rec.trainedCandidates} candidates, ${rec.submissionsUsed} submissions, ${rec.promotions.length} promotions, gain ${rec.summary ? rec.summary.gain.toFixed(4) : '—'}`);
