@@ -13,6 +13,10 @@ import * as YAML from 'yaml';
 import {
   CampaignStarted,
   ConstitutionViolationRefused,
+  DecouplingConfirmed,
+  DecouplingProbed,
+  DecouplingRefuted,
+  DecouplingSuspected,
   LeaderboardScored,
   ManifestSubmitted,
   PolicyRevised,
@@ -35,7 +39,7 @@ import {
   type ScoreVector,
 } from '@aevo/contracts';
 import { collectRoundEvidence, evidenceHash, evidenceInputs, foldLedger, roundReadiness } from '@aevo/evidence';
-import { applyRecipeChanges, initialPolicy, metaPolicyDecider, type FrozenConstitution, type MetaPolicyEvent, type MetaPolicyState } from '@aevo/policy-engine';
+import { applyRecipeChanges, initialPolicy, metaPolicyDecider, prescribedRuns, type FrozenConstitution, type MetaPolicyEvent, type MetaPolicyState } from '@aevo/policy-engine';
 import { loadSubstrate, renderEntrypoint, type CommandName, type LoadedSubstrate } from '@aevo/substrate-kit';
 
 const run = promisify(execFile);
@@ -222,21 +226,25 @@ export class SimulatedCampaign {
     const policy = this.state().policy as RollingPolicy;
     const random = seededRandom(this.o.seed * 1000 + round);
     const anchorSeeds = Array.from({ length: policy.anchorSeeds }, (_, k) => 1000 * round + k + 1);
-    const planned = [
+    // As the orchestrator plans: the anchor, the policy's prescribed runs (all but one slot), then explorers; every
+    // run paired with the anchor's first seed.
+    const prescribed = prescribedRuns(policy).slice(0, Math.max(0, this.o.explorersPerRound - 1));
+    const planned: Array<DataOf<typeof RoundStarted>['candidates'][number]> = [
       { candidateId: `${campaignId}-r${round}-c0`, index: 0, axis: 'baseline' as Axis, isAnchor: true, seeds: anchorSeeds },
-      ...Array.from({ length: this.o.explorersPerRound }, (_, k) => ({
-        candidateId: `${campaignId}-r${round}-c${k + 1}`,
-        index: k + 1,
+      ...prescribed.map((r, k) => ({ candidateId: `${campaignId}-r${round}-c${k + 1}`, index: k + 1, axis: r.axis, isAnchor: false, seeds: [anchorSeeds[0]], prescribed: r.prescribed })),
+      ...Array.from({ length: this.o.explorersPerRound - prescribed.length }, (_, k) => ({
+        candidateId: `${campaignId}-r${round}-c${prescribed.length + k + 1}`,
+        index: prescribed.length + k + 1,
         axis: policy.activeAxes[(k + round) % policy.activeAxes.length],
         isAnchor: false,
-        seeds: [1000 * round + 100 + k],
+        seeds: [anchorSeeds[0]],
       })),
     ];
     const ctx = (source: 'orchestrator' | 'worker' | 'leaderboard' | 'collector' | 'meta-policy', streamId: string) => ({ campaignId, streamId, source });
     this.append(createEvent(RoundStarted, { round, policyRevision: policy.revision, policySha256: contentHash(policy), candidates: planned, seed: this.o.seed + round }, ctx('orchestrator', `campaign-${campaignId}`)));
 
     for (const c of planned) {
-      const changes = c.isAnchor ? [] : proposeChange(c.axis, policy, random);
+      const changes = c.isAnchor ? [] : c.prescribed ? c.prescribed.changes : proposeChange(c.axis, policy, random);
       const sandbox = path.join(this.o.workDir, c.candidateId);
       fs.cpSync(this.o.substrateDir, sandbox, { recursive: true });
       const recipe = applyRecipeChanges(policy.standingRecipe, changes);
@@ -289,7 +297,7 @@ export class SimulatedCampaign {
         axis: c.axis,
         isAnchor: c.isAnchor,
         status: chosen ? 'completed' : 'failed',
-        hypothesis: c.isAnchor ? 'standing recipe, several seeds' : changes.length > 0 ? `change ${changes.map((x) => x.path).join(', ')}` : 'no admissible change',
+        hypothesis: c.isAnchor ? 'standing recipe, several seeds' : c.prescribed ? c.prescribed.hypothesis : changes.length > 0 ? `change ${changes.map((x) => x.path).join(', ')}` : 'no admissible change',
         recipeChanges: changes,
         recipeDiff: changes.map((x) => `--- a/recipe.yaml\n+++ b/recipe.yaml\n-${x.path}: ${JSON.stringify(x.from)}\n+${x.path}: ${JSON.stringify(x.to)}`).join('\n'),
         filesChanged: changes.length > 0 ? [this.substrate.manifest.recipe] : [],
@@ -353,9 +361,10 @@ export class SimulatedCampaign {
       { type: 'ReviseFromEvidence', round, evidence, evidenceSha256: evidenceHash(evidence), constitution: this.o.constitution, proposal: null },
       this.state(),
     );
+    const defs = { PolicyRevised, ConstitutionViolationRefused, DecouplingSuspected, DecouplingProbed, DecouplingConfirmed, DecouplingRefuted } as const;
     for (const d of decided) {
-      const def = d.type === 'PolicyRevised' ? PolicyRevised : ConstitutionViolationRefused;
-      this.append(createEvent(def, d.data as never, ctx('meta-policy', `meta-policy-${campaignId}-r${round}`)));
+      if (d.type === 'CampaignStarted') continue;
+      this.append(createEvent(defs[d.type], d.data as never, ctx('meta-policy', `meta-policy-${campaignId}-r${round}`)));
     }
   }
 }

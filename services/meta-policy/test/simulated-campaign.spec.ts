@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { PolicyRevised, RoundEvidenceRecorded, RoundStarted, canonicalJson, isEvent, type DataOf } from '@aevo/contracts';
+import { PolicyRevised, RoundEvidenceRecorded, RoundStarted, canonicalJson, isEvent, type DataOf, type DecouplingHypothesis } from '@aevo/contracts';
 import { replayRoundEvidence, roundEvidenceProjection } from '@aevo/evidence';
 import { ProjectionRegistry, ProjectionSet } from '@aevo/projections';
 import { loadConstitutionFile, policyHistoryProjection, replayPolicyRevisions, type PolicyHistoryState } from '@aevo/policy-engine';
@@ -52,47 +52,64 @@ describe('a 6-round campaign on the simulated substrate', () => {
     expect(revisionsOf().map((r) => [r.round, r.policy.revision])).toEqual([1, 2, 3, 4, 5, 6].map((r) => [r, r]));
   });
 
-  it('flags proxy decoupling, and the revision caused by that evidence changes what counts as evidence', () => {
+  const stepsOf = (type: string) => campaign.log.filter((e) => e.type === type).map((e) => e.data as { round: number; hypothesis: DecouplingHypothesis });
+
+  it('suspects a decoupling from a flag, probes it in the next round, and only the confirmation changes what counts as evidence', () => {
     const flagged = evidenceOf().filter((e) => e.evidence.calibration.proxyDecoupling.flagged);
     expect(flagged.length).toBeGreaterThan(0);
-    const first = flagged[0];
-    const pd = first.evidence.calibration.proxyDecoupling;
-    // The flag names the candidates whose dev gain did not move the leaderboard.
-    for (const id of pd.candidates) {
-      const c = first.evidence.candidateSummaries.find((s) => s.candidateId === id);
-      expect(c?.lbDelta).not.toBeNull();
-      expect(c?.lbDelta as number).toBeLessThanOrEqual(first.evidence.calibration.noise.multiple * Math.max(first.evidence.calibration.noise.lbStd, first.evidence.calibration.noise.floor));
-    }
+    const suspected = stepsOf('DecouplingSuspected');
+    expect(suspected.length).toBeGreaterThan(0);
+    const confirmed = stepsOf('DecouplingConfirmed');
+    expect(confirmed.map((c) => c.hypothesis.domain)).toContain('equation');
+    const c = confirmed.find((x) => x.hypothesis.domain === 'equation') as { round: number; hypothesis: DecouplingHypothesis };
+    const s = suspected.find((x) => x.hypothesis.id === c.hypothesis.id) as { round: number; hypothesis: DecouplingHypothesis };
+    // Probed in the round after the suspicion, by both single-variable probes, as predicted.
+    expect(c.round).toBe(s.round + 1);
+    expect(c.hypothesis.probes.map((p) => [p.role, p.verdict]).sort()).toEqual([
+      ['down-weight', 'as-predicted'],
+      ['pro-proxy', 'as-predicted'],
+    ]);
+    const probeRound = evidenceOf().find((e) => e.round === c.round);
+    expect(probeRound?.evidence.candidateSummaries.filter((x) => x.prescribed?.kind === 'probe').map((x) => x.prescribed?.role).sort()).toEqual(['down-weight', 'pro-proxy']);
 
     const revisions = revisionsOf();
-    const reaction = revisions.find((r) => r.evidenceSha256 === first.evidenceSha256);
-    expect(reaction).toBeDefined();
-    const before = first.round === 1 ? null : revisions.find((r) => r.round === first.round - 1)?.policy;
-    if (before) expect(before.objective).toBe('raise-dev-and-lb');
+    // The suspicion itself changed nothing of the objective.
+    expect(revisions.find((r) => r.round === s.round)?.policy.objective).toBe('raise-dev-and-lb');
+    const reaction = revisions.find((r) => r.round === c.round);
     const after = reaction?.policy as NonNullable<typeof reaction>['policy'];
     expect(after.objective).toBe('transfer-to-lb');
     expect(after.evidenceRules.map((r) => r.id)).toEqual(expect.arrayContaining(['raw-dev-suspect', 'prefer-lb-over-dev', 'rebalance-domains', 'reweighted-selection']));
+    expect(after.evidenceRules.find((r) => r.id === 'rebalance-domains')?.rule).toMatch(/equation/);
     expect(after.selectionCriterion.kind).toBe('reweighted');
     expect(reaction?.changes).toContain('objective: raise-dev-and-lb → transfer-to-lb');
-    // The changes behind the proxy-only gain are now dead ends ("Don't waste budget on"), with the round that found them.
-    for (const id of pd.candidates) {
-      const changes = first.evidence.candidateSummaries.find((s) => s.candidateId === id)?.recipeChanges ?? [];
-      for (const ch of changes) expect(hitsDeadEnd(ch, after.deadEnds.filter((d) => d.round === first.round))).toBe(true);
-    }
-    expect(after.deadEnds.filter((d) => d.round === first.round).some((d) => /proxy-only gain/.test(d.description))).toBe(true);
-    expect(after.rationale).toMatch(/Proxy decoupling/);
+    // The suspect move is a dead end by now: registered by the confirmation, unless its LB loss already put it there.
+    for (const ch of c.hypothesis.suspectChanges) expect(hitsDeadEnd(ch, after.deadEnds.filter((d) => d.round <= c.round))).toBe(true);
+    expect(after.rationale).toMatch(/Proxy decoupling confirmed in equation/);
   });
 
   it('later rounds follow the revised policy: no candidate repeats a dead end, checkpoints are chosen by the reweighted criterion', () => {
     const revisions = revisionsOf();
-    const firstFlag = evidenceOf().find((e) => e.evidence.calibration.proxyDecoupling.flagged)?.round as number;
-    for (const e of evidenceOf().filter((x) => x.round > firstFlag)) {
+    const confirmedRound = stepsOf('DecouplingConfirmed')[0].round;
+    for (const e of evidenceOf().filter((x) => x.round > confirmedRound)) {
       const policy = revisions.find((r) => r.policy.revision === e.evidence.policyRevision)?.policy;
       expect(policy?.objective).toBe('transfer-to-lb');
-      for (const c of e.evidence.candidateSummaries) for (const ch of c.recipeChanges) expect(hitsDeadEnd(ch, policy?.deadEnds ?? [])).toBe(false);
+      for (const c of e.evidence.candidateSummaries.filter((x) => !x.prescribed)) for (const ch of c.recipeChanges) expect(hitsDeadEnd(ch, policy?.deadEnds ?? [])).toBe(false);
     }
     const manifests = campaign.log.filter((e) => e.type === 'ManifestSubmitted').map((e) => e.data as { round: number; manifest: { chosenCheckpoint: { criterion: string } | null } });
-    for (const m of manifests.filter((x) => x.round > firstFlag && x.manifest.chosenCheckpoint)) expect(m.manifest.chosenCheckpoint?.criterion).toBe('reweighted');
+    for (const m of manifests.filter((x) => x.round > confirmedRound && x.manifest.chosenCheckpoint)) expect(m.manifest.chosenCheckpoint?.criterion).toBe('reweighted');
+  });
+
+  it('promotes only gains confirmed on another seed', () => {
+    const revisions = revisionsOf();
+    for (let k = 1; k < revisions.length; k++) {
+      const [a, b] = [revisions[k - 1].policy, revisions[k].policy];
+      if (canonicalJson(a.standingRecipe) === canonicalJson(b.standingRecipe)) continue;
+      // Every promoted change was awaiting confirmation and its confirmation run is in that round's evidence.
+      const ev = evidenceOf().find((e) => e.round === revisions[k].round)?.evidence;
+      const confirmations = ev?.candidateSummaries.filter((x) => x.prescribed?.kind === 'confirmation') ?? [];
+      expect(confirmations.length).toBeGreaterThan(0);
+      expect((a.pendingConfirmations ?? []).length).toBeGreaterThan(0);
+    }
   });
 
   it('keeps the meta-rules over the whole campaign: dead ends only grow, the threshold stays above its minimum, plateaus rotate', () => {
@@ -129,5 +146,6 @@ describe('a 6-round campaign on the simulated substrate', () => {
     expect(evidence.map((r) => r.equal)).toEqual([true, true, true, true, true, true]);
     const policies = replayPolicyRevisions('sim6', campaign.log, loadConstitutionFile(CONSTITUTION));
     expect(policies.map((r) => r.equal)).toEqual([true, true, true, true, true, true]);
+    expect(policies.map((r) => r.stepsEqual)).toEqual([true, true, true, true, true, true]);
   });
 });
