@@ -177,7 +177,9 @@ describe('SecretScrubber', () => {
         out += st.end();
         expect(out).toBe(s.scrub(text, { fragmentEnd: true }));
       }),
-      { numRuns: 500 },
+      // The example once found (a PEM header glued to a bearer token): the stream released "Bearer " and so no
+      // longer recognised the token behind it.
+      { numRuns: 500, examples: [[[`Authorization: Bearer ${TOKENS.bearer}`, '-----BEGIN PRIVATE KEY-----', '\n'], [], '']] },
     );
   });
 });

@@ -383,8 +383,10 @@ export class StreamScrubber {
     } else {
       cut = Math.max(0, this.buf.length - CUT_OVERLAP);
     }
-    // A range reaching the end of what is buffered (an unterminated PEM block) may go on in the next piece.
-    for (const r of ranges) if (r.start < cut && (r.end > cut || r.end === this.buf.length)) cut = r.start;
+    // A range reaching the end of what is buffered (an unterminated PEM block) may go on in the next piece. Hold its
+    // whole line back, not just the range: shapes match only after their context on that line ("Bearer ", "KEY="),
+    // and a released context would leave the value unrecognised when it is scrubbed again with the next piece.
+    for (const r of ranges) if (r.start < cut && (r.end > cut || r.end === this.buf.length)) cut = this.buf.lastIndexOf('\n', r.start - 1) + 1;
     if (cut === 0) {
       if (this.buf.length < MAX_HOLD) return '';
       cut = this.buf.length; // one match longer than MAX_HOLD: release it redacted rather than hold forever
