@@ -34,6 +34,16 @@ export function showPolicy(h: CampaignPolicyHistory, revision: number | undefine
     `promotion          threshold ${p.promotionThreshold}; noise dev σ ${p.noiseBand.devStd}, LB σ ${p.noiseBand.lbStd} (${p.noiseBand.seeds} seeds, round ${p.noiseBand.round}); anchor seeds ${p.anchorSeeds}`,
     `selection          ${p.selectionCriterion.kind === 'mean' ? 'mean' : `reweighted ${JSON.stringify(p.selectionCriterion.weights)}`}`,
     `best public LB     ${p.bestPublicLb ?? '—'} (plateau ${p.plateauRounds} round(s))`,
+    `LB noise           replicate σ ${p.noiseBand.lbStd} (df ${p.noiseBand.lbDf ?? 0}); paired difference σ ${p.noiseBand.lbDiffStd ?? '—'} (df ${p.noiseBand.lbDiffDf ?? 0}, from confirmation pairs)`,
+    `awaiting confirmation:`,
+    ...((p.pendingConfirmations ?? []).length
+      ? (p.pendingConfirmations ?? []).map((c) => `  - ${c.candidateId} (${c.axis}, LB ${c.lbGain >= 0 ? '+' : ''}${c.lbGain} in round ${c.round}): ${c.changes.map((x) => `${x.path} → ${JSON.stringify(x.to)}`).join(', ')}`)
+      : ['  (none)']),
+    `decoupling hypotheses:`,
+    ...((p.decouplingHypotheses ?? []).length
+      ? (p.decouplingHypotheses ?? []).map((h) => `  - ${h.id} (${h.domain}): ${h.status}${h.decidedRound ? ` in round ${h.decidedRound}` : ''} — ${h.evidence[h.evidence.length - 1]}`)
+      : ['  (none)']),
+    `search hints       ${p.searchHints ? `up to ${p.searchHints.maxKnobsPerMove} knob(s) per move; ${p.searchHints.directions.map((d) => `${d.path} ${d.direction} ×${d.stepScale} (paid in rounds ${d.paidRounds.join(', ')})`).join('; ') || 'no direction has paid yet'}` : '—'}`,
     `Don't waste budget on:`,
     ...(p.deadEnds.length ? p.deadEnds.map((d) => `  - [round ${d.round}] ${d.description}`) : ['  (nothing yet)']),
     `evidence rules:`,

@@ -94,6 +94,7 @@ describe('aevo campaign / policy / audit on PostgreSQL', () => {
     expect(show.text).toMatch(/^policy revision 0 \(for round 1\)/);
     expect(show.text).toMatch(/Don't waste budget on:/);
     expect(show.text).toMatch(/standing recipe:/);
+    expect(show.text).toMatch(/awaiting confirmation:\n  \(none\)\ndecoupling hypotheses:\n  \(none\)/);
     const json = await run(['policy', 'show', 'alpha', '--json']);
     expect(JSON.parse(json.out.join('\n'))).toMatchObject({ revision: 0, forRound: 1 });
     const diff = await run(['policy', 'diff', 'alpha', '--from', '0', '--to', '0']);
