@@ -1,4 +1,6 @@
+import type { PrescribedRun, RollingPolicy } from '@aevo/contracts';
 import type { StoredEvent } from '@aevo/eventstore';
+import { prescribedRuns } from '@aevo/policy-engine';
 import type { E2eControlPlane } from './harness';
 
 type D = Record<string, unknown>;
@@ -25,7 +27,26 @@ export async function expectCompletedCampaign(plane: E2eControlPlane, campaignId
     expect(data(e).policyRevision).toBe((data(rev as StoredEvent).policy as { revision: number }).revision);
   }
 
-  const manifests = await of('ManifestSubmitted');
+  // The runs the policy in force prescribed (confirmation runs, decoupling probes) were planned, forked with their
+  // prescription, and run exactly: the manifest records the prescribed changes and hypothesis.
+  const forks = await of('CandidateForked');
+  const manifestsAll = await of('ManifestSubmitted');
+  for (const e of started) {
+    const r = data(e).round as number;
+    const inForce = r === 1 ? null : (data(revised.find((x) => data(x).round === r - 1) as StoredEvent).policy as RollingPolicy);
+    const expected = inForce ? prescribedRuns(inForce).slice(0, workers >= 3 ? workers - 2 : workers - 1) : [];
+    const plannedRuns = (data(e).candidates as Array<{ candidateId: string; prescribed?: PrescribedRun }>).filter((c) => c.prescribed);
+    expect(plannedRuns.map((c) => c.prescribed)).toEqual(expected.map((x) => x.prescribed));
+    for (const c of plannedRuns) {
+      expect(data(forks.find((f) => data(f).candidateId === c.candidateId) as StoredEvent).prescribed).toEqual(c.prescribed);
+      const m = data(manifestsAll.find((x) => data(x).candidateId === c.candidateId) as StoredEvent).manifest as { status: string; hypothesis: string; recipeChanges: Array<{ path: string; to: unknown }> };
+      if (m.status !== 'completed') continue;
+      expect(m.recipeChanges.map((x) => [x.path, x.to])).toEqual(c.prescribed?.changes.map((x) => [x.path, x.to]));
+      expect(m.hypothesis).toBe(c.prescribed?.hypothesis);
+    }
+  }
+
+  const manifests = manifestsAll;
   const planned = started.flatMap((e) => (data(e).candidates as Array<{ candidateId: string }>).map((c) => c.candidateId));
   expect(manifests.map((e) => data(e).candidateId).sort()).toEqual([...planned].sort());
   const violations = new Set((await of('FrozenPathViolated')).map((e) => data(e).candidateId));

@@ -42,6 +42,10 @@ describe('e2e: 6 rounds on the simulated substrate', () => {
     expect(watch.stdout).toMatch(/^round {2}policy {2}anchor dev/m);
 
     await expectCompletedCampaign(plane, id, 6, 4, 2);
+    // This seed's campaign exercises the research designs end to end: gains confirmed on another seed by
+    // prescribed runs the workers carried out.
+    const prescribed = (await plane.events(id, ['RoundStarted'])).flatMap((e) => (e.data as { candidates: Array<{ prescribed?: { kind: string } }> }).candidates.filter((c) => c.prescribed));
+    expect(prescribed.length).toBeGreaterThan(0);
     await expectAuditVerifies(plane, 6);
     const diff = await plane.cli(['policy', 'diff', id]);
     expect(diff.code).toBe(0);
