@@ -10,6 +10,7 @@ const L = require('../campaign/lib.js');
 const { applyRecipeChanges } = require('@aevo/policy-engine');
 const { mergeRecipe } = require('@aevo/substrate-kit');
 
+const HAS_DECOUPLING_EVENTS = typeof require('@aevo/contracts').DecouplingConfirmed === 'object';
 const CONSTITUTION = path.join(L.ROOT, 'deploy/constitutions/default.yaml');
 const DEFAULT_AXES = ['learning-rate', 'schedule', 'warmup', 'steps', 'clipping', 'lora-capacity', 'data-mix', 'augmentation', 'synthetic-data', 'checkpoint-selection'];
 
@@ -25,6 +26,8 @@ function candidatesOf(data) {
   const ids = new Set();
   for (const k of ['candidateId', 'candidate']) if (typeof data?.[k] === 'string') ids.add(data[k]);
   for (const k of ['candidateIds', 'candidates', 'implicated']) if (Array.isArray(data?.[k])) for (const x of data[k]) ids.add(typeof x === 'string' ? x : x?.candidateId);
+  // { round, hypothesis: DecouplingHypothesis }: the implicated candidate is the hypothesis's suspect
+  if (typeof data?.hypothesis?.suspectCandidateId === 'string') ids.add(data.hypothesis.suspectCandidateId);
   ids.delete(undefined);
   return [...ids];
 }
@@ -76,10 +79,15 @@ function analyseCampaign(events, baseRecipe) {
       });
     }
   }
+  // The hypothesis mechanism (DecouplingSuspected → Probed → Confirmed | Refuted) is present when the built contracts
+  // define it or the log has any of its events; then only DecouplingConfirmed is a confirmation. Before it, every
+  // round whose evidence flags proxy decoupling is one.
+  const hypothesisMode = HAS_DECOUPLING_EVENTS || events.some((e) => /^Decoupling(Suspected|Probed|Confirmed|Refuted)$/.test(e.type));
   const explicit = events.filter((e) => e.type === 'DecouplingConfirmed');
   const refuted = events.filter((e) => e.type === 'DecouplingRefuted').length;
-  const confirmations = explicit.length
-    ? explicit.map((e) => ({ source: 'DecouplingConfirmed', round: e.data.round ?? null, candidates: candidatesOf(e.data), domains: e.data.domains || (e.data.domain ? [e.data.domain] : []) }))
+  const domainsOf = (d) => d.domains || (d.domain ? [d.domain] : d.hypothesis?.domain ? [d.hypothesis.domain] : []);
+  const confirmations = hypothesisMode
+    ? explicit.map((e) => ({ source: 'DecouplingConfirmed', round: e.data.round ?? null, candidates: candidatesOf(e.data), domains: domainsOf(e.data) }))
     : events
         .filter((e) => e.type === 'RoundEvidenceRecorded' && e.data.evidence.calibration.proxyDecoupling.flagged)
         .map((e) => ({ source: 'proxyDecoupling.flagged', round: e.data.round, candidates: e.data.evidence.calibration.proxyDecoupling.candidates, domains: e.data.evidence.calibration.proxyDecoupling.domains }));
@@ -89,6 +97,8 @@ function analyseCampaign(events, baseRecipe) {
     promotions,
     candidates,
     confirmations,
+    confirmationSource: hypothesisMode ? 'DecouplingConfirmed' : 'proxyDecoupling.flagged',
+    suspected: events.filter((e) => e.type === 'DecouplingSuspected').length,
     refutations: refuted,
     submissionsUsed: count('SubmissionRequested'),
     submissions: { requested: count('SubmissionRequested'), accepted: count('SubmissionAccepted'), scored: count('LeaderboardScored'), rejected: count('SubmissionRejected') },

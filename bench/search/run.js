@@ -39,9 +39,16 @@ const o = L.parseFlags(
     keep: false,
     'allow-missing-expected': false,
     'stall-seconds': 300,
+    report: '',
   },
-  'node bench/search/run.js [--seeds 10] [--rounds 6] [--workers 8] [--submissions 2] [--size cpu|tiny] [--methods aevo,random,greedy] [--surfaces designed,late-decoupling,noisy-public] [--out results.json] [--keep]',
+  'node bench/search/run.js [--seeds 10] [--rounds 6] [--workers 8] [--submissions 2] [--size cpu|tiny] [--methods aevo,random,greedy] [--surfaces designed,late-decoupling,noisy-public] [--out results.json] [--keep] | --report results.json (re-print the tables of a results file, also a partial one)',
 );
+if (o.report) {
+  const r = JSON.parse(fs.readFileSync(o.report, 'utf8'));
+  for (const [surface, bySurface] of Object.entries(r.surfaces)) console.log(table(surface, bySurface, r.config, r.config.methods));
+  console.log(`\n${r.finished ? `finished ${r.finished}` : 'partial (the run had not finished)'}; ${r.machine}`);
+  process.exit(0);
+}
 const seeds = Array.from({ length: o.seeds }, (_, i) => o['first-seed'] + i);
 const methods = o.methods.split(',').filter(Boolean);
 const surfaces = o.surfaces.split(',').filter(Boolean);
@@ -94,10 +101,12 @@ async function scoreRun(rec, nf, base) {
     }),
   );
   const byId = new Map(rec.candidates.map((c) => [c.id, c]));
-  for (const c of rec.candidates) {
-    const s = await nf.score(c.recipe, { kind: 'mean' });
-    c.noiseFree = { lb: s.lb, dev: s.dev, decoupling: s.decoupling };
-  }
+  await Promise.all(
+    rec.candidates.map(async (c) => {
+      const s = await nf.score(c.recipe, { kind: 'mean' });
+      c.noiseFree = { lb: s.lb, dev: s.dev, decoupling: s.decoupling };
+    }),
+  );
   rec.confirmations = rec.confirmations.map((cf) => {
     const known = cf.candidates.map((id) => byId.get(id)).filter(Boolean);
     // false: none of the implicated candidates' recipes is in an active decoupling region (noise-free)
@@ -121,15 +130,19 @@ async function scoreRun(rec, nf, base) {
   return rec;
 }
 
-const f3 = (x) => (Number.isFinite(x) ? (x >= 0 ? ' ' : '') + x.toFixed(3) : '—');
-const f1 = (x) => (Number.isFinite(x) ? x.toFixed(1) : '—');
+function f3(x) {
+  return Number.isFinite(x) ? (x >= 0 ? ' ' : '') + x.toFixed(3) : '—';
+}
+function f1(x) {
+  return Number.isFinite(x) ? x.toFixed(1) : '—';
+}
 
-function table(surface, bySurface) {
+function table(surface, bySurface, cfg = o, methods = cfg.methods) {
   const lines = [];
   const runs = bySurface.methods;
   const aevoGains = (runs.aevo || []).filter((r) => !r.failed).map((r) => r.summary?.gain ?? NaN);
   const aevoBySeed = new Map((runs.aevo || []).filter((r) => !r.failed).map((r) => [r.seed, r.summary?.gain ?? NaN]));
-  lines.push(`\n## surface ${surface}  (base recipe noise-free public LB ${f3(bySurface.baseLb)}; ${o.rounds} rounds × ${o.workers} workers, ${o.submissions} submissions/round, size ${o.size})`);
+  lines.push(`\n## surface ${surface}  (base recipe noise-free public LB ${f3(bySurface.baseLb)}; ${cfg.rounds} rounds × ${cfg.workers} workers, ${cfg.submissions} submissions/round, size ${cfg.size})`);
   lines.push('| method | runs | LB gain of final recipe (mean ± sd) | aevo − method (mean [95% t-CI], paired) | promotions | harmful promotions | confirmations | false conf. | missed conf. | active-region cand. | final in decoupling | submissions used | trained cand. | wall / run |');
   lines.push('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
   for (const m of methods) {
@@ -144,7 +157,7 @@ function table(surface, bySurface) {
     } else if (m === 'aevo') diff = '(reference)';
     const sum = (k) => rs.reduce((a, r) => a + (r.summary ? r.summary[k] : NaN), 0);
     const tot = (k) => rs.reduce((a, r) => a + r[k], 0);
-    const conf = m === 'aevo' ? `${sum('confirmations')}` : 'n/a';
+    const conf = m === 'aevo' ? `${sum('confirmations')}${rs.some((r) => r.confirmationSource === 'DecouplingConfirmed') ? ` (${tot('suspected')} suspected, ${tot('refutations')} refuted)` : ' (evidence flags)'}` : 'n/a';
     lines.push(
       `| ${m} | ${rs.length}${failed ? ` (+${failed} failed)` : ''} | ${f3(S.mean(gains))} ± ${f3(S.sd(gains)).trim()} | ${diff} | ${Number.isFinite(sum('promotions')) ? sum('promotions') : '—'} | ${Number.isFinite(sum('harmfulPromotions')) ? sum('harmfulPromotions') : rs.reduce((a, r) => a + r.promotions.length, 0) + ' promotions, harm unknown'} | ${conf} | ${m === 'aevo' ? (Number.isFinite(sum('falseConfirmations')) ? sum('falseConfirmations') : '—') : 'n/a'} | ${Number.isFinite(sum('missedConfirmations')) ? sum('missedConfirmations') : '—'} | ${Number.isFinite(sum('activeRegionCandidates')) ? sum('activeRegionCandidates') : '—'} | ${rs.every((r) => r.summary) ? `${rs.filter((r) => r.summary.finalInDecoupling).length}/${rs.length}` : '—'} | ${tot('submissionsUsed')} (${f1(tot('submissionsUsed') / rs.length)}/run) | ${tot('trainedCandidates')} | ${f1(S.mean(rs.map((r) => r.wallMs / 1000)))} s |`,
     );
