@@ -137,7 +137,8 @@ function f1(x) {
   return Number.isFinite(x) ? x.toFixed(1) : '—';
 }
 
-function table(surface, bySurface, cfg = o, methods = cfg.methods) {
+function table(surface, bySurface, cfg = o, methodList = cfg.methods) {
+  const methods = Array.isArray(methodList) ? methodList : String(methodList).split(',').filter(Boolean);
   const lines = [];
   const runs = bySurface.methods;
   const aevoGains = (runs.aevo || []).filter((r) => !r.failed).map((r) => r.summary?.gain ?? NaN);
