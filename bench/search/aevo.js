@@ -105,6 +105,10 @@ function analyseCampaign(events, baseRecipe) {
     trainedCandidates: candidates.length,
     failedCandidates: candidates.filter((c) => c.status !== 'completed').length,
     deadEnds: last.deadEnds.length,
+    // what the meta-policy said each round (to read why it did or did not promote)
+    revisions: events
+      .filter((e) => e.type === 'PolicyRevised')
+      .map((e) => ({ round: e.data.round, revision: e.data.policy.revision, proposer: e.data.proposer, changes: e.data.changes, rationale: String(e.data.policy.rationale || '').slice(0, 1500) })),
   };
 }
 
