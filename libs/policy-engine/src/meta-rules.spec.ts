@@ -37,7 +37,7 @@ const latest = (log: MetaPolicyEvent[]) => log.reduce(metaPolicyDecider.evolve, 
 
 describe('meta-rule: the leaderboard is authoritative, promotion needs an LB gain above the threshold, confirmed on another seed', () => {
   it('given an LB gain inside the noise band, when the policy is revised, then nothing is promoted', () => {
-    const evidence = evidenceOf([anchor(0.55), { axis: 'learning-rate', dev: 0.63, lb: 0.558, changes: lrTo(0.002) }], 1, policy0);
+    const evidence = evidenceOf([anchor(0.55), { axis: 'learning-rate', dev: 0.63, lb: 0.556, changes: lrTo(0.002) }], 1, policy0);
     spec
       .given([started()])
       .when(reviseCommand(evidence, constitution))
@@ -47,7 +47,7 @@ describe('meta-rule: the leaderboard is authoritative, promotion needs an LB gai
         expect(p.standingRecipe).toEqual(policy0.standingRecipe);
         expect(p.plateauRounds).toBe(1);
         expect(p.pendingConfirmations).toEqual([]);
-        expect(p.rationale).toMatch(/No promotion: the best public-LB gain, \+0\.0080 by c1-r1-c1, does not exceed the bar 0\.014142/);
+        expect(p.rationale).toMatch(/No promotion: the best public-LB gain, \+0\.0060 by c1-r1-c1, does not clear the screen 0\.007071 \(half the bar 0\.014142\)/);
       });
   });
 
@@ -111,10 +111,10 @@ describe('meta-rule: the leaderboard is authoritative, promotion needs an LB gai
       });
   });
 
-  it('given a gain whose confirmation run falls back within noise, then it is not promoted and leaves no dead end', () => {
+  it('given a gain whose confirmation run shows no gain, then it is not promoted and leaves no dead end', () => {
     const given = run([twoGains]);
     const evidence = evidenceOf(
-      [anchor(0.55), confirm('c1-r1-c1', lrTo(0.002), 'learning-rate', 0.575), confirm('c1-r1-c2', [{ path: 'optim.steps', from: 400, to: 500 }], 'steps', 0.553)],
+      [anchor(0.55), confirm('c1-r1-c1', lrTo(0.002), 'learning-rate', 0.575), confirm('c1-r1-c2', [{ path: 'optim.steps', from: 400, to: 500 }], 'steps', 0.549)],
       2,
       latest(given),
     );
@@ -122,6 +122,15 @@ describe('meta-rule: the leaderboard is authoritative, promotion needs an LB gai
     expect(p.standingRecipe).toEqual({ optim: { lr: 0.002, steps: 400 }, mix: { equation: 1, gravity: 1 } });
     expect(p.deadEnds).toEqual([]);
     expect(p.rationale).toMatch(/Not promoted: c1-r1-c2 \(steps, LB \+0\.0200 in round 1\): not confirmed by c1-r2-c2/);
+  });
+
+  it('given a small gain that holds up twice, then the mean of both measurements decides, not either alone', () => {
+    // Bar 0.014142: screen 0.007071, mean bar 0.01. 0.009 then 0.012: each under the bar, their mean 0.0105 clears bar / √2.
+    const given = run([[anchor(0.55), { axis: 'learning-rate', dev: 0.6, lb: 0.559, changes: lrTo(0.002) }]]);
+    expect(latest(given).pendingConfirmations?.map((p) => p.candidateId)).toEqual(['c1-r1-c1']);
+    const p = latest([...given, ...metaPolicyDecider.decide(reviseCommand(evidenceOf([anchor(0.55), confirm('c1-r1-c1', lrTo(0.002), 'learning-rate', 0.562)], 2, latest(given)), constitution), given.reduce(metaPolicyDecider.evolve, metaPolicyDecider.initialState()))]);
+    expect(p.standingRecipe).toMatchObject({ optim: { lr: 0.002 } });
+    expect(p.rationale).toMatch(/mean of both measurements \+0\.0105 > 0\.01 \(bar \/ √2\)/);
   });
 
   it('given two confirmed gains on the same path, then only the better one is promoted', () => {
@@ -530,7 +539,7 @@ describe('the meta agent has no write path to the constitution', () => {
     const given = run([[anchor(0.55), { axis: 'learning-rate', dev: 0.62, lb: 0.58, changes: lrTo(0.002) }]]);
     const state = given.reduce(metaPolicyDecider.evolve, metaPolicyDecider.initialState());
     const evidence = evidenceOf(
-      [anchor(0.55), { axis: 'learning-rate', dev: 0.62, lb: 0.552, changes: lrTo(0.002), prescribed: { kind: 'confirmation', of: 'c1-r1-c1', changes: lrTo(0.002), hypothesis: 'confirm' } }],
+      [anchor(0.55), { axis: 'learning-rate', dev: 0.62, lb: 0.549, changes: lrTo(0.002), prescribed: { kind: 'confirmation', of: 'c1-r1-c1', changes: lrTo(0.002), hypothesis: 'confirm' } }],
       2,
       state.policy as RollingPolicy,
     );

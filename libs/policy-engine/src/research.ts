@@ -27,8 +27,12 @@ const signed = (x: number | null) => (x === null ? 'n/a' : (x >= 0 ? '+' : '') +
 /** At most this many gains wait for confirmation at once (the best first): each takes a worker slot next round. */
 export const MAX_PENDING_CONFIRMATIONS = 3;
 
-/** A confirmation run must show at least this share of the promotion bar again (on another seed). */
-export const CONFIRMATION_BAR_SHARE = 0.5;
+/**
+ * Two stages. A gain is screened for a confirmation run when its one measurement clears SCREEN_SHARE × the bar
+ * (scheduling a run decides nothing); it is promoted when the mean of its two independent measurements clears the
+ * bar scaled to a mean of two (bar / √2: the same multiple of that mean's noise) and the confirmation itself is a gain.
+ */
+export const SCREEN_SHARE = 0.5;
 
 export interface ConfirmationOutcome {
   pending: PendingConfirmation;
@@ -46,22 +50,24 @@ export function judgeConfirmations(
   bar: number,
   auditOk: (candidateId: string) => boolean,
 ): ConfirmationOutcome[] {
-  const confirmBar = r6(bar * CONFIRMATION_BAR_SHARE);
+  const meanBar = r6(bar / Math.SQRT2);
   return (previous.pendingConfirmations ?? []).map((pending) => {
     const run = evidence.candidateSummaries.find((s) => s.prescribed?.kind === 'confirmation' && s.prescribed.of === pending.candidateId) ?? null;
     if (!run) return { pending, run, lbGain: null, confirmed: false, why: 'no confirmation run was planned (no free worker slot)' };
     if (run.status !== 'completed') return { pending, run, lbGain: null, confirmed: false, why: `its confirmation run ${run.candidateId} ${run.status}` };
     if (!auditOk(run.candidateId)) return { pending, run, lbGain: null, confirmed: false, why: `its confirmation run ${run.candidateId} failed the audit` };
     if (run.lbDelta === null) return { pending, run, lbGain: null, confirmed: false, why: `its confirmation run ${run.candidateId} got no leaderboard score` };
-    const confirmed = run.lbDelta > confirmBar;
+    const both = r6((pending.lbGain + run.lbDelta) / 2);
+    const confirmed = run.lbDelta > 0 && both > meanBar;
+    const measured = `LB ${signed(run.lbDelta)} on seed ${run.seeds[0]}, mean of both measurements ${signed(both)}`;
     return {
       pending,
       run,
       lbGain: run.lbDelta,
       confirmed,
       why: confirmed
-        ? `confirmed by ${run.candidateId} on seed ${run.seeds[0]}: LB ${signed(run.lbDelta)} > ${confirmBar} (${CONFIRMATION_BAR_SHARE} × bar)`
-        : `not confirmed by ${run.candidateId} on seed ${run.seeds[0]}: LB ${signed(run.lbDelta)} ≤ ${confirmBar} (${CONFIRMATION_BAR_SHARE} × bar)`,
+        ? `confirmed by ${run.candidateId}: ${measured} > ${meanBar} (bar / √2)`
+        : `not confirmed by ${run.candidateId}: ${measured}${run.lbDelta <= 0 ? ' (no gain the second time)' : ` ≤ ${meanBar} (bar / √2)`}`,
     };
   });
 }

@@ -17,6 +17,7 @@ import { diffPolicies } from './diff';
 import { applyRecipeChanges, sameJson } from './recipe';
 import { dict, own } from './own';
 import {
+  SCREEN_SHARE,
   advanceHypotheses,
   judgeConfirmations,
   nextPending,
@@ -40,7 +41,9 @@ export interface RevisionFacts {
   promotionBar: number;
   /** The lowest threshold the constitution allows with this noise band. */
   minimumThreshold: number;
-  /** Explorers whose LB gain clears the bar, best first: they wait for a confirmation run (another seed). */
+  /** The screen for a confirmation run: SCREEN_SHARE × the promotion bar. */
+  screenBar: number;
+  /** Explorers whose LB gain clears the screen, best first: they wait for a confirmation run (another seed). */
   eligible: Array<{ candidateId: string; lbGain: number; changes: RecipeChange[] }>;
   /** Every pending confirmation of the policy in force, judged against its run in this round. */
   confirmations: ConfirmationOutcome[];
@@ -150,6 +153,7 @@ export function revisionFacts(previous: RollingPolicy, evidence: RoundEvidence, 
   const diffFloor = noise.lbDiffStd !== undefined ? rules.noiseStdFloor * Math.SQRT2 : rules.noiseStdFloor;
   const minimumThreshold = r6(rules.minThresholdNoiseMultiple * Math.max(diffNoise.std, diffFloor));
   const promotionBar = Math.max(previous.promotionThreshold, minimumThreshold);
+  const screenBar = r6(promotionBar * SCREEN_SHARE);
   const onAxis = new Map(evidence.designRationaleAudit.onAxis.map((a) => [a.candidateId, a.stayedOnAxis]));
   const frozenOk = new Map(evidence.designRationaleAudit.frozenPathChecks.map((f) => [f.candidateId, f.ok]));
   const auditOk = (id: string) => onAxis.get(id) !== false && frozenOk.get(id) !== false;
@@ -163,7 +167,7 @@ export function revisionFacts(previous: RollingPolicy, evidence: RoundEvidence, 
         explores(s) &&
         s.status === 'completed' &&
         s.lbDelta !== null &&
-        s.lbDelta > promotionBar &&
+        s.lbDelta > screenBar &&
         s.recipeChanges.length > 0 &&
         auditOk(s.candidateId),
     )
@@ -231,6 +235,7 @@ export function revisionFacts(previous: RollingPolicy, evidence: RoundEvidence, 
     evidenceSha256,
     promotionBar,
     minimumThreshold,
+    screenBar,
     eligible,
     confirmations,
     promotions,
@@ -329,7 +334,7 @@ export function revisePolicy(previous: RollingPolicy, evidence: RoundEvidence, c
 
   let evidenceRules = upsertRule(previous.evidenceRules, {
     id: 'noise-threshold',
-    rule: `Public-LB gains within ${promotionThreshold} of the anchor are noise (${constitution.rules.minThresholdNoiseMultiple} × LB difference std ${r6(Math.max(facts.diffNoise.std, constitution.rules.noiseStdFloor * Math.SQRT2))}); they are not promoted, and a gain above it is promoted only after a confirmation run on another seed`,
+    rule: `Public-LB gains within ${promotionThreshold} of the anchor are noise (${constitution.rules.minThresholdNoiseMultiple} × LB difference std ${r6(Math.max(facts.diffNoise.std, constitution.rules.noiseStdFloor * Math.SQRT2))}); a gain above half of it is re-measured on another seed, and promoted when the mean of both measurements clears it / √2`,
     since: round,
     reason: `LB difference noise from ${facts.diffNoise.source} (df ${facts.diffNoise.df}); LB replicate std ${noiseBand.lbStd} (df ${noiseBand.lbDf ?? 0}); dev seed std ${noiseBand.devStd} (df ${noiseBand.devDf ?? 0}, anchor seeds last measured in round ${noiseBand.round})`,
   });
@@ -376,10 +381,10 @@ export function revisePolicy(previous: RollingPolicy, evidence: RoundEvidence, c
     parts.push(`Not promoted: ${c.pending.candidateId} (${c.pending.axis}, LB ${signed(c.pending.lbGain)} in round ${c.pending.round}): ${c.confirmed ? 'confirmed, but it changes a path a better confirmed gain changes' : c.why}.`);
   if (facts.eligible.length > 0)
     parts.push(
-      `Awaiting confirmation on another seed next round: ${(research.pendingConfirmations ?? []).map((e) => `${e.candidateId} (LB ${signed(e.lbGain)})`).join(', ') || 'none (their changes are already standing)'} — gains above the bar ${facts.promotionBar}.`,
+      `Awaiting confirmation on another seed next round: ${(research.pendingConfirmations ?? []).map((e) => `${e.candidateId} (LB ${signed(e.lbGain)})`).join(', ') || 'none (their changes are already standing)'} — gains above the screen ${facts.screenBar} (half the bar ${facts.promotionBar}).`,
     );
   else if (facts.promotions.length === 0 && best)
-    parts.push(`No promotion: the best public-LB gain, ${signed(best.lbDelta as number)} by ${best.candidateId}, does not exceed the bar ${facts.promotionBar}.`);
+    parts.push(`No promotion: the best public-LB gain, ${signed(best.lbDelta as number)} by ${best.candidateId}, does not clear the screen ${facts.screenBar} (half the bar ${facts.promotionBar}).`);
   else if (facts.promotions.length === 0) parts.push('No promotion: no explorer candidate has a public-LB score.');
   if (rotatesTo) parts.push(`Rotating the active category ${previous.activeCategory} → ${rotatesTo}: ${facts.rotationReason}.`);
   else if (facts.rotationRequired) parts.push(`Rotation is due (${facts.rotationReason}) but no other category has axes left; staying on ${activeCategory}.`);
@@ -391,7 +396,7 @@ export function revisePolicy(previous: RollingPolicy, evidence: RoundEvidence, c
     );
   if (facts.retiredNow.length > 0) parts.push(`Retired ${facts.retiredNow.map((r) => `${r.axis} (${r.reason})`).join('; ')}.`);
   if (facts.newDeadEnds.length > 0) parts.push(`Don't waste budget on: ${facts.newDeadEnds.map((d) => d.description).join('; ')}.`);
-  parts.push(`Promotion threshold ${promotionThreshold} = ${constitution.rules.minThresholdNoiseMultiple} × LB difference σ (floor √2 × ${constitution.rules.noiseStdFloor}); a confirmation must clear half of it again.`);
+  parts.push(`Promotion threshold ${promotionThreshold} = ${constitution.rules.minThresholdNoiseMultiple} × LB difference σ (floor √2 × ${constitution.rules.noiseStdFloor}); a gain above half of it gets a confirmation run, and is promoted when the mean of both measurements clears it / √2.`);
   if (anchorSeeds !== previous.anchorSeeds) parts.push(`The anchor runs ${anchorSeeds} seeds so the noise band can be measured.`);
   const rationale = parts.join(' ');
 
