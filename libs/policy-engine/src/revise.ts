@@ -157,9 +157,10 @@ export function revisionFacts(previous: RollingPolicy, evidence: RoundEvidence, 
   const onAxis = new Map(evidence.designRationaleAudit.onAxis.map((a) => [a.candidateId, a.stayedOnAxis]));
   const frozenOk = new Map(evidence.designRationaleAudit.frozenPathChecks.map((f) => [f.candidateId, f.ok]));
   const auditOk = (id: string) => onAxis.get(id) !== false && frozenOk.get(id) !== false;
-  // A confirmation run re-measures a gain and a pro-proxy probe repeats a suspect move: neither is a new gain. A
-  // down-weighting probe is a single-variable change like any explorer's.
-  const explores = (s: CandidateSummary) => !s.prescribed || (s.prescribed.kind === 'probe' && s.prescribed.role === 'down-weight');
+  // A confirmation run re-measures a gain already recorded: it is judged as a confirmation, never screened anew. A
+  // probe is a single-variable change like any explorer's: one that gains on the LB is screened like one (a
+  // pro-proxy probe that does has contradicted its hypothesis).
+  const explores = (s: CandidateSummary) => s.prescribed?.kind !== 'confirmation';
   const eligible = evidence.candidateSummaries
     .filter(
       (s) =>

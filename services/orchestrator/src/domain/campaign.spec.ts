@@ -131,7 +131,9 @@ describe('StartRound', () => {
     if (e.type !== 'RoundStarted') throw new Error('expected RoundStarted');
     expect(e.data).toMatchObject({ round: 2, policyRevision: 1, policySha256: contentHash(revised) });
     expect(e.data.candidates[0].seeds).toHaveLength(3);
-    expect(e.data.candidates.slice(1).every((c) => c.axis === 'data-mix')).toBe(true);
+    // The revised policy's one active axis takes two explorers; the further slots explore the campaign's other axes.
+    expect(e.data.candidates.slice(1, 3).map((c) => c.axis)).toEqual(['data-mix', 'data-mix']);
+    expect(new Set(e.data.candidates.slice(3).map((c) => c.axis))).toEqual(new Set(['learning-rate', 'schedule']));
   });
 
   it('is refused while paused and after an abort', () => {

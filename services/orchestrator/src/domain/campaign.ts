@@ -282,7 +282,7 @@ function planNextRound(state: CampaignState & { config: CampaignConfig; campaign
       `no policy for round ${round} yet`,
     );
   const seed = roundSeed(state.config.seed, round);
-  const candidates = planRound(state.campaignId, round, seed, state.config.workersPerRound, policy);
+  const candidates = planRound(state.campaignId, round, seed, state.config.workersPerRound, policy, state.config.axes);
   return { type: 'RoundStarted', data: { round, policyRevision: policy.revision, policySha256: contentHash(policy), candidates, seed } };
 }
 

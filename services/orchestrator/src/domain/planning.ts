@@ -16,7 +16,7 @@ export const roundSeed = (campaignSeed: number, round: number): number => derive
  * in its difference to the anchor; a confirmation thereby runs on another seed than the gain it re-measures.
  * Everything follows from (campaignId, round, seed, n, policy).
  */
-export function planRound(campaignId: string, round: number, seed: number, workers: number, policy: RollingPolicy): Candidate[] {
+export function planRound(campaignId: string, round: number, seed: number, workers: number, policy: RollingPolicy, campaignAxes: readonly Axis[] = []): Candidate[] {
   const rnd = seededRandom(seed);
   const nextSeed = () => Math.floor(rnd() * 0x7fffffff);
   const anchorSeeds = new Set<number>();
@@ -38,8 +38,17 @@ export function planRound(campaignId: string, round: number, seed: number, worke
     candidates.push({ candidateId: candidateIdOf(campaignId, round, i), index: i, axis: r.axis, isAnchor: false, seeds: [pairSeed], prescribed: r.prescribed });
     i++;
   }
+  // Paired runs of one axis often make the very same move (an axis has few), and on one seed a duplicate measures
+  // nothing: beyond two explorers per active axis, the further slots go to the campaign's other live axes.
+  const explorers = workers - i;
+  const retired = new Set(policy.retiredAxes.map((r) => r.axis));
+  const others = shuffled(
+    campaignAxes.filter((a) => a !== 'baseline' && !axes.includes(a) && !retired.has(a)),
+    rnd,
+  );
+  const order = explorers > 2 * axes.length && others.length > 0 ? [...axes, ...axes, ...others] : axes;
   for (let k = 0; i < workers; i++, k++) {
-    candidates.push({ candidateId: candidateIdOf(campaignId, round, i), index: i, axis: axes[k % axes.length], isAnchor: false, seeds: [pairSeed] });
+    candidates.push({ candidateId: candidateIdOf(campaignId, round, i), index: i, axis: order[k % order.length], isAnchor: false, seeds: [pairSeed] });
   }
   return candidates;
 }

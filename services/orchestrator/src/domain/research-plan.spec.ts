@@ -59,6 +59,17 @@ describe('planning a round with research designs', () => {
     expect(prescribedRuns(standing).map((r) => r.prescribed.kind)).toEqual(['probe', 'probe']);
   });
 
+  it('given more explorers than twice the active axes, then the further slots explore the campaign’s other live axes', () => {
+    const narrow = { ...base(), activeCategory: 'capacity' as const, activeAxes: ['lora-capacity' as const], retiredAxes: [{ axis: 'steps' as const, round: 1, reason: 'spent' }] };
+    const plan = planRound('c1', 3, 5, 6, narrow, ['learning-rate', 'steps', 'lora-capacity', 'data-mix']);
+    const axes = plan.slice(1).map((c) => c.axis);
+    expect(axes.slice(0, 2)).toEqual(['lora-capacity', 'lora-capacity']);
+    expect(new Set(axes.slice(2, 4))).toEqual(new Set(['learning-rate', 'data-mix']));
+    expect(axes).not.toContain('steps');
+    // Without the campaign's axes (or with enough active axes) the plan keeps to the active axes.
+    expect(planRound('c1', 3, 5, 6, narrow).slice(1).every((c) => c.axis === 'lora-capacity')).toBe(true);
+  });
+
   it('given no research pending, then the plan is the anchor and explorers as before (same axes for the same seed)', () => {
     const a = planRound('c1', 2, 77, 5, base());
     expect(a.every((c) => !c.prescribed)).toBe(true);
