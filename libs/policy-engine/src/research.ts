@@ -206,8 +206,9 @@ export function advanceHypotheses(previous: RollingPolicy, evidence: RoundEviden
   // New suspicions from this round's flags: a domain whose dev gain stands out of the suspect's other domains (a
   // gain spread evenly over every domain says nothing about one domain's proxy). One hypothesis per domain; a
   // probe's own flag is its verdict, not a new suspicion.
+  // A suspicion needs measured dev noise: against a floor, a domain's 100-row sampling noise looks like a signal.
   const pd = evidence.calibration.proxyDecoupling;
-  if (pd.flagged && anchor?.dev) {
+  if (pd.flagged && anchor?.dev && noise.devDf > 0) {
     const covered = new Set(hypotheses.filter((h) => h.status !== 'refuted').map((h) => h.domain));
     const flaggedDomains = new Set(pd.domains);
     const suspects = pd.candidates

@@ -82,16 +82,22 @@ describe('choosing submissions: the quota goes where it decides most', () => {
   const plan = planRound('c1', 2, 77, 6, withResearch());
   const facts = Object.fromEntries(plan.map((c, i) => [c.candidateId, done(0.5 + i / 100)]));
 
-  it('given no LB replicate of the standing recipe yet, then the anchor comes first, then probes, confirmations, explorers by dev', () => {
+  it('given no LB replicate of the standing recipe yet, then the anchor comes first, then confirmations, probes, explorers by dev', () => {
     const chosen = chooseSubmissions(plan, facts, 6, { kind: 'mean' }, 0);
-    expect(chosen.map((c) => c.candidateId)).toEqual(['c1-r2-c0', 'c1-r2-c1', 'c1-r2-c2', 'c1-r2-c3', 'c1-r2-c5', 'c1-r2-c4']);
+    expect(chosen.map((c) => c.candidateId)).toEqual(['c1-r2-c0', 'c1-r2-c3', 'c1-r2-c1', 'c1-r2-c2', 'c1-r2-c5', 'c1-r2-c4']);
     expect(chosen[0].reason).toMatch(/no LB replicate yet/);
-    expect(chosen[1].reason).toMatch(/decoupling probe \(pro-proxy\) of decoupling-r1-equation/);
+    expect(chosen[1].reason).toMatch(/confirmation run of c1-r1-c3/);
+    expect(chosen[2].reason).toMatch(/decoupling probe \(pro-proxy\) of decoupling-r1-equation/);
   });
 
-  it('given replicates of the standing recipe, then both probes and the confirmation are scored before the anchor', () => {
-    expect(chooseSubmissions(plan, facts, 3, { kind: 'mean' }, 2).map((c) => c.candidateId)).toEqual(['c1-r2-c1', 'c1-r2-c2', 'c1-r2-c3']);
+  it('given replicates of the standing recipe, then the confirmation and both probes are scored before the anchor', () => {
+    expect(chooseSubmissions(plan, facts, 3, { kind: 'mean' }, 2).map((c) => c.candidateId)).toEqual(['c1-r2-c3', 'c1-r2-c1', 'c1-r2-c2']);
     expect(chooseSubmissions(plan, facts, 4, { kind: 'mean' }, 2)[3].reason).toMatch(/paired reference; 2 LB replicate\(s\)/);
+  });
+
+  it('never spends the last slot on one probe of a pair', () => {
+    // Anchor first (no replicate), the confirmation, then one slot left: a lone probe would decide nothing.
+    expect(chooseSubmissions(plan, facts, 3, { kind: 'mean' }, 0).map((c) => c.candidateId)).toEqual(['c1-r2-c0', 'c1-r2-c3', 'c1-r2-c5']);
   });
 
   it('is a function of the plan and facts alone', () => {

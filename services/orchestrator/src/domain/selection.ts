@@ -31,8 +31,8 @@ export const isCandidateDone = (c: CandidateFacts | undefined): boolean =>
  * Chooses a round's submissions within the quota, most informative first:
  * 1. the anchor, when the standing recipe has no leaderboard replicate yet — without it nothing of the round can
  *    be compared;
- * 2. decoupling probes, both of a hypothesis (a hypothesis is decided only when both are scored);
- * 3. confirmation runs, best recorded gain first (each decides a promotion);
+ * 2. confirmation runs, best recorded gain first (each decides a promotion);
+ * 3. decoupling probes, in pairs (a hypothesis is decided only when both of its probes are scored);
  * 4. the anchor, when the standing recipe already has replicates: it pairs this round's comparisons (same seed)
  *    and adds a replicate, but the replicates' mean can stand in for it;
  * 5. explorers by the policy's criterion on their chosen checkpoint's dev scores (ties: lower plan index).
@@ -58,7 +58,12 @@ export function chooseSubmissions(
   const others = scored.filter((s) => !s.p.isAnchor && !s.p.prescribed).sort((a, b) => b.score - a.score || a.p.index - b.p.index);
   const criterionName = criterion.kind === 'mean' ? 'mean dev' : 'reweighted dev';
   const anchorFirst = standingReplicates === 0;
-  const ordered = [...(anchorFirst ? anchors.slice(0, 1) : []), ...probes, ...confirmations, ...(anchorFirst ? [] : anchors.slice(0, 1)), ...others];
+  // Probes count only in pairs (a hypothesis needs both): a lone probe that would take the last slot yields it.
+  const head = [...(anchorFirst ? anchors.slice(0, 1) : []), ...confirmations];
+  const room = quota - head.length;
+  const pairedProbes = probes.slice(0, Math.max(0, room - (room % 2 === 1 && probes.length >= room ? 1 : 0)));
+  const rest = probes.filter((p) => !pairedProbes.includes(p));
+  const ordered = [...head, ...pairedProbes, ...(anchorFirst ? [] : anchors.slice(0, 1)), ...others, ...rest];
   return ordered.slice(0, quota).map((s) => ({
     candidateId: s.p.candidateId,
     checkpoint: s.c.manifest.checkpoint,
