@@ -137,8 +137,9 @@ describe('meta-policy replicas against PostgreSQL and nats-server', () => {
     await start('camp-claude', { metaKind: 'claude' });
     const e1 = evidenceEvent('camp-claude', 1, gain, policy0);
     const rules = revisePolicy(policy0, (e1.data as DataOf<typeof RoundEvidenceRecorded>).evidence, constitution.constitution, { campaignAxes: [...AXES] }).policy;
+    // The round's gain waits for its confirmation run (the rule engine's bookkeeping); the agent narrows the search.
     const proposal = {
-      promotedCandidateId: 'camp-claude-r1-c1',
+      promotedCandidateId: null,
       standingRecipe: rules.standingRecipe,
       activeCategory: rules.activeCategory,
       activeAxes: ['learning-rate', 'schedule'],
@@ -149,7 +150,7 @@ describe('meta-policy replicas against PostgreSQL and nats-server', () => {
       selectionCriterion: rules.selectionCriterion,
       objective: rules.objective,
       evidenceRules: rules.evidenceRules,
-      rationale: 'lr 0.002 transferred to the leaderboard; narrow the search to lr and schedule',
+      rationale: 'lr 0.002 gained on the leaderboard and awaits its confirmation; narrow the search to lr and schedule',
     };
     replies.set('camp-claude', () => ({ toolUse: { name: 'propose_policy_revision', input: proposal } }));
     await record(e1);
@@ -159,6 +160,7 @@ describe('meta-policy replicas against PostgreSQL and nats-server', () => {
     }, 60_000);
     expect(rev.data).toMatchObject({ proposer: 'claude', llm: { model: 'claude-test', inputTokens: 1500, cacheReadTokens: 1200, refused: false, proposal } });
     expect(rev.data.policy).toMatchObject({ activeAxes: ['learning-rate', 'schedule'], promotionThreshold: 0.015, standingRecipe: rules.standingRecipe });
+    expect(rev.data.policy.pendingConfirmations?.map((c) => c.candidateId)).toEqual(['camp-claude-r1-c1']);
     const req = llm.requests.find((r) => JSON.stringify(r.messages).includes('camp-claude-r'));
     expect(req?.system).toHaveLength(1);
     expect(req?.system?.[0]).toMatchObject({ type: 'text', cache_control: { type: 'ephemeral' } });
@@ -253,6 +255,6 @@ describe('meta-policy replicas against PostgreSQL and nats-server', () => {
       [1, 1, shaOf(1)],
       [2, 2, shaOf(2)],
     ]);
-    expect(history.revisions[1].changes).toContain('standing recipe: optim.lr 0.001 → 0.002');
+    expect(history.revisions[1].changes).toContain('awaiting confirmation: camp-rules-r1-c1 (learning-rate, LB +0.03 in round 1)');
   });
 });
