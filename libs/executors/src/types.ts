@@ -9,7 +9,8 @@ export interface ExecutorJob {
   spec: JobSpec;
 }
 
-export type FailureReason = 'exit-code' | 'timeout' | 'diverged' | 'lost' | 'executor-error' | 'deadline-exceeded';
+/** `queue-timeout`: a Kubernetes Job stayed suspended/queued (not admitted by Kueue) longer than its queue deadline. */
+export type FailureReason = 'exit-code' | 'timeout' | 'diverged' | 'lost' | 'executor-error' | 'deadline-exceeded' | 'queue-timeout';
 export type BudgetUnit = 'gpu-seconds' | 'cpu-slot-seconds';
 
 /** How a job ended; maps one-to-one onto JobSucceeded / JobFailed / JobCancelled. */

@@ -109,12 +109,13 @@ export const JobSucceeded = defineEvent(
 );
 export const JobFailed = defineEvent(
   'JobFailed',
-  { owners: ['dispatch'], description: 'A job exited non-zero, timed out, or was lost.' },
+  { owners: ['dispatch'], description: 'A job exited non-zero, timed out, waited too long in its queue, or was lost.' },
   z
     .object({
       ...Terminal,
       exitCode: z.number().int().nullable(),
-      reason: z.enum(['exit-code', 'timeout', 'diverged', 'lost', 'executor-error', 'deadline-exceeded']),
+      /** `queue-timeout`: the job stayed suspended or queued (never admitted, or not re-admitted after a preemption) past its deadline. */
+      reason: z.enum(['exit-code', 'timeout', 'diverged', 'lost', 'executor-error', 'deadline-exceeded', 'queue-timeout']),
       message: z.string(),
     })
     .strict(),
