@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Axis, CampaignConfig, zodIssues, type CommandDefinition, type CommandReply } from '@aevo/contracts';
+import { Axis, CampaignConfig, claudeModelProblem, zodIssues, type CommandDefinition, type CommandReply } from '@aevo/contracts';
 import type { EventStore, StoredEvent } from '@aevo/eventstore';
 import { applyView, emptyView, ended, renderView, VIEW_EVENT_TYPES, type CampaignView } from './campaign-view';
 import { REPO_ROOT } from './stack';
@@ -37,6 +37,7 @@ export const OPTION_OF: Record<string, string> = {
   seed: '--seed',
   workerKind: '--worker-kind',
   metaKind: '--meta-kind',
+  claudeModel: '--model',
   leaderboard: '--leaderboard',
   executor: '--executor',
   roundStart: '--manual-rounds',
@@ -85,6 +86,8 @@ export interface StartOptions {
   submissions: number;
   workerKind: string;
   metaKind: string;
+  /** The campaign's Claude model; absent: the orchestrator records DEFAULT_CLAUDE_MODEL. */
+  model?: string;
   leaderboard: string;
   executor: string;
   manualRounds?: boolean;
@@ -106,6 +109,7 @@ export function campaignPayload(o: StartOptions, now = new Date()): CampaignConf
     seed: o.seed,
     workerKind: o.workerKind,
     metaKind: o.metaKind,
+    ...(o.model !== undefined ? { claudeModel: o.model } : {}),
     leaderboard: o.leaderboard,
     executor: o.executor,
     ...(o.manualRounds ? { roundStart: 'manual' } : {}),
@@ -116,13 +120,15 @@ export function campaignPayload(o: StartOptions, now = new Date()): CampaignConf
     ...(parsed.success ? [] : zodIssues(parsed.error).map((i) => `${optionFor(i.path)}: ${i.message}`)),
     ...(fs.existsSync(raw.substratePath) ? [] : [`--substrate: ${raw.substratePath} does not exist`]),
     ...(fs.existsSync(raw.constitutionPath) ? [] : [`--constitution: ${raw.constitutionPath} does not exist`]),
+    // Checked here too, so a typo is refused before anything is sent; the orchestrator checks it again at the start.
+    ...(o.model !== undefined && parsed.success ? [claudeModelProblem(o.model, now)].filter((x): x is string => x !== null).map((m) => `--model: ${m}`) : []),
   ];
   if (!parsed.success || problems.length > 0) throw new UsageError(problems.join('; '));
   return parsed.data;
 }
 
 /** Codes that mean the user's input was refused (exit 2), as opposed to a state refusal (exit 1). */
-const INPUT_CODES = new Set(['INVALID_COMMAND', 'INVALID_JSON', 'INVALID_CAMPAIGN', 'INVALID_CAMPAIGN_INPUTS', 'CONSTITUTION_VIOLATION']);
+const INPUT_CODES = new Set(['INVALID_COMMAND', 'INVALID_JSON', 'INVALID_CAMPAIGN', 'INVALID_CAMPAIGN_INPUTS', 'INVALID_CLAUDE_MODEL', 'CONSTITUTION_VIOLATION']);
 
 /** Turns a failed reply into the error the CLI prints: issues named by option, exit 2/1/3. */
 export function replyError(command: string, reply: CommandReply & { ok: false }, names: Record<string, string> = OPTION_OF): Error {

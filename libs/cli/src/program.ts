@@ -1,5 +1,5 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { AbortCampaign, Axis, PauseCampaign, ResumeCampaign, StartCampaign, StartRound, type CommandReply } from '@aevo/contracts';
+import { AbortCampaign, Axis, DEFAULT_CLAUDE_MODEL, PauseCampaign, ResumeCampaign, StartCampaign, StartRound, type CommandReply } from '@aevo/contracts';
 import { compareJetStreamCopy, natsAuthFor, type EventStore, type StoredEvent } from '@aevo/eventstore';
 import { replayDetailed, defaultRegistry, type ReplayReport } from '@aevo/projections';
 import {
@@ -412,6 +412,7 @@ function addControlPlaneCommands(program: Command, io: CliIo, result: { code: nu
     .option('--submissions <n>', 'leaderboard submissions per round', positiveInt('--submissions'), 2)
     .addOption(new Option('--worker-kind <kind>', 'workers').choices(['heuristic', 'claude']).default('heuristic'))
     .addOption(new Option('--meta-kind <kind>', 'meta agent').choices(['rules', 'claude']).default('rules'))
+    .option('--model <id>', `Claude model of the campaign's Claude worker, meta agent and evidence prose (default ${DEFAULT_CLAUDE_MODEL}; a retired or unknown id is refused)`)
     .addOption(new Option('--leaderboard <board>', 'leaderboard').choices(['local', 'kaggle']).default('local'))
     .addOption(new Option('--executor <executor>', 'job executor').choices(['local', 'kubernetes']).default('local'))
     .option('--manual-rounds', 'each round waits for `aevo round start`')

@@ -136,6 +136,9 @@ describe('aevo campaign / policy / audit on PostgreSQL', () => {
       [['--worker-kind', 'robot'], /--worker-kind <kind>' argument 'robot' is invalid/],
       [['--id', 'has space', '--substrate', '/no/such/substrate'], /--id: expected letters.*; --substrate: \/no\/such\/substrate does not exist/],
       [['--size', ''], /--size: /],
+      // Refused from its end-of-life day (2026-11-30) on, by the table the installed SDK's deprecation list backs.
+      [['--model', 'claude-sonnet-4-5'], /--model: Claude model claude-sonnet-4-5 was retired on 2026-11-30; use a current one, e.g. claude-sonnet-5-5/],
+      [['--model', 'claude-test'], /--model: unknown Claude model "claude-test" \(the installed SDK knows: /],
       [['--frobnicate'], /unknown option '--frobnicate'/],
     ];
     for (const [args, message] of cases) {
@@ -168,6 +171,9 @@ describe('reply errors and the view, pure', () => {
     expect(state.message).toMatch(/<campaign>: bad/);
     expect(replyError('StartRound', refusal('TIMEOUT', ''))).toMatchObject({ exitCode: 3 });
     expect(optionFor('payload.budgets.submissionsPerRound')).toBe('--submissions');
+    const model = replyError('StartCampaign', refusal('INVALID_CLAUDE_MODEL', 'payload.claudeModel'));
+    expect(model.constructor.name).toBe('UsageError');
+    expect(model.message).toMatch(/--model: bad/);
   });
 
   it('draws bars and a view for a campaign with nothing recorded', () => {

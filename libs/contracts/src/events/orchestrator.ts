@@ -22,6 +22,13 @@ export const CampaignConfig = z
     seed: z.number().int().min(0),
     workerKind: AgentKind.default('heuristic'),
     metaKind: MetaKind.default('rules'),
+    /**
+     * The Claude model of the campaign's Claude worker, meta agent and collector prose pass. Optional on the wire:
+     * StartCampaign refuses an id the installed SDK does not know or has retired (claudeModelProblem) and fills in
+     * DEFAULT_CLAUDE_MODEL when absent, so every CampaignStarted since carries one; a campaign started before has
+     * none, and the services use their configured model for it.
+     */
+    claudeModel: z.string().min(1).max(100).optional(),
     leaderboard: z.enum(['local', 'kaggle']).default('local'),
     executor: z.enum(['local', 'kubernetes']).default('local'),
     /**

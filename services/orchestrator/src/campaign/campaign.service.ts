@@ -74,6 +74,7 @@ export class CampaignService {
     private readonly store: EventStore,
     private readonly inputs: CampaignInputsLoader,
     readonly facts: CampaignFactsCache = new CampaignFactsCache(store),
+    private readonly now: () => Date = () => new Date(),
   ) {}
 
   async startCampaign(cmd: CommandOf<typeof StartCampaign>): Promise<CommandResult<CampaignStartedResult>> {
@@ -82,7 +83,7 @@ export class CampaignService {
     const earlier = this.store.commandOutcome ? await this.store.commandOutcome(cmd.commandId) : null;
     if (earlier) checkFingerprint(cmd.commandId, earlier, commandFingerprint(cmd));
     const inputs = await this.inputs.load(config);
-    return this.execute(config.campaignId, cmd, { type: 'StartCampaign', config, ...inputs }, (events) => {
+    return this.execute(config.campaignId, cmd, { type: 'StartCampaign', config, ...inputs, receivedAt: this.now() }, (events) => {
       const e = events.find((x) => x.type === 'CampaignStarted');
       if (e?.type !== 'CampaignStarted') throw new Error('StartCampaign wrote no CampaignStarted');
       return { campaignId: config.campaignId, constitutionSha256: e.data.constitutionSha256, policyRevision: e.data.initialPolicy.revision };

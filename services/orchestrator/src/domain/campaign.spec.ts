@@ -1,4 +1,4 @@
-import { CampaignConfig, contentHash, DomainError, type Constitution, type RollingPolicy } from '@aevo/contracts';
+import { CampaignConfig, contentHash, DEFAULT_CLAUDE_MODEL, DomainError, type Constitution, type RollingPolicy } from '@aevo/contracts';
 import { DeciderSpecification } from '@aevo/testkit';
 import { campaignDecider, type CampaignEvent, type StartCampaignCommand } from './campaign';
 import { planRound, roundSeed } from './planning';
@@ -29,7 +29,7 @@ const constitution: Constitution = {
   } as Constitution['rules'],
 };
 const recipe = { lr: 0.001, steps: 200 };
-const startCampaign: StartCampaignCommand = { type: 'StartCampaign', config, constitution, constitutionSha256: 'a'.repeat(64), standingRecipe: recipe };
+const startCampaign: StartCampaignCommand = { type: 'StartCampaign', config, constitution, constitutionSha256: 'a'.repeat(64), standingRecipe: recipe, receivedAt: new Date('2026-12-07T08:00:00Z') };
 
 const spec = DeciderSpecification(campaignDecider);
 const started = (): CampaignEvent => spec.given([]).when(startCampaign).then(() => undefined)[0];
@@ -69,6 +69,42 @@ describe('StartCampaign', () => {
       .given([])
       .when(greedy)
       .thenThrows((err) => err instanceof DomainError && err.code === 'CONSTITUTION_VIOLATION' && err.issues[0].path === 'payload.budgets.submissionsPerRound');
+  });
+
+  it('records the Claude model, the SDK-current default when none is named', () => {
+    spec
+      .given([])
+      .when(startCampaign)
+      .then(([e]) => expect(e.type === 'CampaignStarted' && e.data.config.claudeModel).toBe(DEFAULT_CLAUDE_MODEL));
+    spec
+      .given([])
+      .when({ ...startCampaign, config: { ...config, claudeModel: 'claude-opus-4-8' } })
+      .then(([e]) => expect(e.type === 'CampaignStarted' && e.data.config.claudeModel).toBe('claude-opus-4-8'));
+  });
+
+  it('is refused for a retired Claude model, naming the field and the retirement date', () => {
+    spec
+      .given([])
+      .when({ ...startCampaign, config: { ...config, claudeModel: 'claude-sonnet-4-5' } })
+      .thenThrows(
+        (err) =>
+          err instanceof DomainError &&
+          err.code === 'INVALID_CLAUDE_MODEL' &&
+          err.issues[0].path === 'payload.claudeModel' &&
+          err.issues[0].message === 'Claude model claude-sonnet-4-5 was retired on 2026-11-30; use a current one, e.g. claude-sonnet-5-5',
+      );
+    // The same id was still usable the day before its end of life.
+    spec
+      .given([])
+      .when({ ...startCampaign, config: { ...config, claudeModel: 'claude-sonnet-4-5' }, receivedAt: new Date('2026-11-29T12:00:00Z') })
+      .then(([e]) => expect(e.type).toBe('CampaignStarted'));
+  });
+
+  it('is refused for a Claude model id the SDK does not know', () => {
+    spec
+      .given([])
+      .when({ ...startCampaign, config: { ...config, claudeModel: 'claude-test' } })
+      .thenThrows((err) => err instanceof DomainError && err.code === 'INVALID_CLAUDE_MODEL' && /^unknown Claude model "claude-test"/.test(err.issues[0].message));
   });
 
   it('is refused when the axes name no search category', () => {

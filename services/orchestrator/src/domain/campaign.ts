@@ -1,5 +1,7 @@
 import {
+  claudeModelProblem,
   contentHash,
+  DEFAULT_CLAUDE_MODEL,
   DomainError,
   type CampaignAborted,
   type CampaignCompleted,
@@ -66,6 +68,8 @@ export interface StartCampaignCommand {
   constitutionSha256: string;
   /** The substrate's recipe, which round 1 inherits. */
   standingRecipe: RecipeDocument;
+  /** When the command is handled: whether the Claude model is retired is judged at this instant. */
+  receivedAt: Date;
 }
 
 export interface StartRoundCommand {
@@ -233,8 +237,14 @@ function startCampaign(cmd: StartCampaignCommand, state: CampaignState): Campaig
     throw new DomainError('CONSTITUTION_VIOLATION', `constitution "${constitution.name}" allows at most ${cap} submissions per round`, [
       { path: 'payload.budgets.submissionsPerRound', message: `expected at most ${cap} (constitution rules.maxSubmissionsPerRound)` },
     ]);
+  // Checked whatever the worker and meta kinds: the collector's prose pass uses the campaign's model too.
+  const claudeModel = config.claudeModel ?? DEFAULT_CLAUDE_MODEL;
+  const modelProblem = claudeModelProblem(claudeModel, cmd.receivedAt);
+  if (modelProblem !== null)
+    throw new DomainError('INVALID_CLAUDE_MODEL', `StartCampaign ${config.campaignId}: payload.claudeModel: ${modelProblem}`, [{ path: 'payload.claudeModel', message: modelProblem }]);
   const policy = initialPolicy({ standingRecipe: cmd.standingRecipe, axes: config.axes, anchorSeeds: config.anchorSeeds });
-  return [{ type: 'CampaignStarted', data: { config, constitutionSha256: cmd.constitutionSha256, constitution, initialPolicy: policy } }];
+  // The model is recorded even when defaulted, so the log alone says which model the campaign's Claude passes used.
+  return [{ type: 'CampaignStarted', data: { config: { ...config, claudeModel }, constitutionSha256: cmd.constitutionSha256, constitution, initialPolicy: policy } }];
 }
 
 const refusal = (code: string, message: string, issue: string, path = 'payload.round'): DomainError => new DomainError(code, message, [{ path, message: issue }]);

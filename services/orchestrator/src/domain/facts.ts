@@ -99,6 +99,13 @@ const roundOf = (f: CampaignFacts, round: number): RoundFacts => (f.rounds[round
 const candidateOf = (f: CampaignFacts, round: number, candidateId: string): CandidateFacts =>
   (roundOf(f, round).candidates[candidateId] ??= { sandboxPath: null, manifest: null, workerFailed: null, invalidated: null });
 
+/**
+ * Every token a collector or meta-agent turn was billed for: the API reports cache writes and cache reads apart
+ * from `input_tokens`, so a turn that only counted inputTokens + outputTokens hid most of a cached prompt.
+ */
+const llmTurnTokens = (t: { inputTokens: number; outputTokens: number; cacheReadTokens: number; cacheCreationTokens?: number }): number =>
+  t.inputTokens + t.outputTokens + t.cacheReadTokens + (t.cacheCreationTokens ?? 0);
+
 /** Folds one event into the facts (in place; the caller owns `f`). Events of other types are ignored. */
 export function applyFact(f: CampaignFacts, e: EventEnvelope): CampaignFacts {
   if (isEvent(e, CandidateForked)) {
@@ -120,13 +127,13 @@ export function applyFact(f: CampaignFacts, e: EventEnvelope): CampaignFacts {
     const r = roundOf(f, e.data.round);
     if (r.evidenceSha256 !== null) return f;
     r.evidenceSha256 = e.data.evidenceSha256;
-    if (e.data.llm) f.tokens[`collector:${e.data.round}`] = e.data.llm.inputTokens + e.data.llm.outputTokens;
+    if (e.data.llm) f.tokens[`collector:${e.data.round}`] = llmTurnTokens(e.data.llm);
   } else if (isEvent(e, PolicyRevised)) {
     const rev = e.data.policy.revision;
     if (f.revisions[rev]) return f;
     f.revisions[rev] = { round: e.data.round, policy: e.data.policy, policySha256: e.data.policySha256 };
     f.revisionOfRound[e.data.round] ??= rev;
-    if (e.data.llm) f.tokens[`meta:${e.data.round}`] = e.data.llm.inputTokens + e.data.llm.outputTokens;
+    if (e.data.llm) f.tokens[`meta:${e.data.round}`] = llmTurnTokens(e.data.llm);
   } else if (isEvent(e, LeaderboardScored)) {
     const r = roundOf(f, e.data.round);
     if (r.bestPublicLb === null || e.data.publicScore > r.bestPublicLb) r.bestPublicLb = e.data.publicScore;

@@ -26,7 +26,7 @@ const spec = DeciderSpecification(campaignDecider);
 const code = (c: string) => (err: unknown) => err instanceof DomainError && err.code === c;
 
 const startedWith = (cfg: CampaignConfig): CampaignEvent =>
-  spec.given([]).when({ type: 'StartCampaign', config: cfg, constitution, constitutionSha256: 'a'.repeat(64), standingRecipe: { lr: 0.001 } }).then(() => undefined)[0];
+  spec.given([]).when({ type: 'StartCampaign', config: cfg, constitution, constitutionSha256: 'a'.repeat(64), standingRecipe: { lr: 0.001 }, receivedAt: new Date('2026-12-07T08:00:00Z') }).then(() => undefined)[0];
 const started = startedWith(config);
 const policy0 = (started.type === 'CampaignStarted' ? started.data.initialPolicy : null) as RollingPolicy;
 const revised = (round: number, patch: Partial<RollingPolicy> = {}): RollingPolicy => ({ ...policy0, revision: round, forRound: round + 1, ...patch });
@@ -284,6 +284,15 @@ describe('Advance: closing rounds and the final audit', () => {
       .given([started, round1])
       .when(advance(foldFacts([...round1Done(), ...over])))
       .then((events) => expect(events.map((e) => e.type)).toEqual(['SubmissionRequested', 'SubmissionRequested']));
+  });
+
+  it('counts the cache writes and reads of the meta agent’s and the collector’s turns in the token budget', () => {
+    const revisedWithCache = policyRevised(1, p1, 12);
+    const llm = revisedWithCache.data.llm;
+    if (!llm) throw new Error('the fixture records an LLM turn for tokens > 0');
+    revisedWithCache.data.llm = { ...llm, cacheReadTokens: 100, cacheCreationTokens: 1000 };
+    const evidenceWithCache = { ...evidence(1), data: { round: 1, evidenceSha256: 'f'.repeat(64), llm: { inputTokens: 5, outputTokens: 7, cacheReadTokens: 0, cacheCreationTokens: 2000 } } } as EventEnvelope;
+    expect(spentOf(foldFacts([evidenceWithCache, revisedWithCache])).llmTokens).toBe(12 + 100 + 1000 + (5 + 7 + 2000));
   });
 
   it('counts LLM tokens from manifests and the meta agent; a zero token budget allows none', () => {
