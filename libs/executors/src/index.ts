@@ -9,6 +9,7 @@ export * from './kubernetes/names';
 export * from './kubernetes/manifest';
 export * from './kubernetes/observe';
 export * from './kubernetes/client';
+export * from './kubernetes/validate';
 export * from './kubernetes/kubernetes-executor';
 export * from './testing/fake-kube-api';
 export * from './isolation';

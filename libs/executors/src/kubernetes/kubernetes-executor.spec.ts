@@ -8,7 +8,7 @@ import { SANDBOX_BASE_ENV } from '../isolation';
 import { FakeKubeApiServer } from '../testing/fake-kube-api';
 import type { ExecutorEvent, JobOutcome } from '../types';
 import { kubeConfigFor } from './client';
-import { KubernetesExecutor, parseLogTimestamp } from './kubernetes-executor';
+import { KubernetesExecutor, kubernetesJobConfigFromEnv, parseLogTimestamp } from './kubernetes-executor';
 import { kubernetesJobName } from './names';
 
 jest.setTimeout(60_000);
@@ -127,16 +127,17 @@ describe('KubernetesExecutor (against a loopback API server, through @kubernetes
     await eventually(() => fake.openLogStreams() > 0);
     fake.log(name, 'step 1 loss 2.0');
     fake.log(name, 'step 2 loss 1.5');
+    fake.advance(90);
     fake.exit(name, 0);
     const out = await finished('camp1-r2-c3-train-1');
     expect(out).toMatchObject({ status: 'succeeded', exitCode: 0, gpuCount: 2, budgetUnit: 'gpu-seconds', logTail: 'step 1 loss 2.0\nstep 2 loss 1.5' });
-    expect(out.wallSeconds).toBeGreaterThan(0);
-    expect(out.gpuSeconds).toBeCloseTo(2 * out.wallSeconds, 3);
+    expect(out.wallSeconds).toBe(90);
+    expect(out.gpuSeconds).toBe(180);
     expect(readFileSync(out.logPath!, 'utf8')).toBe('step 1 loss 2.0\nstep 2 loss 1.5\n');
   });
 
-  it('reports a failing exit code, a diverged run (exit 3) and an exceeded deadline', async () => {
-    const { ex, finished, started } = start();
+  it('reports a failing exit code (after backoffLimit retries), a diverged run (exit 3, no retry) and an exceeded deadline', async () => {
+    const { ex, finished, started } = start({ backoffLimit: 0 });
     await ex.recover();
     for (const id of ['fails', 'diverges', 'too-slow']) await ex.submit({ campaignId: 'camp1', spec: spec(id) });
     for (const id of ['fails', 'diverges', 'too-slow']) fake.admit(kubernetesJobName(id));
@@ -290,6 +291,8 @@ describe('KubernetesExecutor (against a loopback API server, through @kubernetes
     await b.started('runs-on');
     expect(b.ex.view('runs-on')?.phase).toBe('running');
     fake.admit(kubernetesJobName('still-queued'));
+    fake.exit(kubernetesJobName('still-queued'), 4, { replacement: 'running' }); // backoffLimit 2: two retries
+    fake.exit(kubernetesJobName('still-queued'), 4, { replacement: 'running' });
     fake.exit(kubernetesJobName('still-queued'), 4);
     fake.exit(kubernetesJobName('runs-on'), 0);
     expect(await b.finished('still-queued')).toMatchObject({ status: 'failed', exitCode: 4 });
@@ -439,6 +442,250 @@ describe('KubernetesExecutor job sandbox (what the API server is sent)', () => {
     expect(existsSync(join(sandbox, 'checkpoints'))).toBe(false); // nothing prepared for a refused job
     expect(errors).toEqual([]);
     if (s.sandboxPath !== sandbox) rmSync(s.sandboxPath, { recursive: true, force: true });
+  });
+});
+
+/** Replaces the test's fake API server by one with options (the old one is stopped). */
+async function useFake(opts: ConstructorParameters<typeof FakeKubeApiServer>[0]) {
+  await fake.stop();
+  fake = new FakeKubeApiServer(opts);
+  await fake.start();
+}
+
+describe('KubernetesExecutor accounting, queue deadline, retries and logs (issue 20)', () => {
+  it('charges GPU time for every admitted run of a Job preempted twice (each resume resets startTime)', async () => {
+    const { ex, events, finished, started } = start({ now: () => fake.nowMs() });
+    await ex.recover();
+    await ex.submit({ campaignId: 'camp1', spec: spec('preempted-twice') }); // 2 GPUs
+    const name = kubernetesJobName('preempted-twice');
+    fake.advance(30); // queued: not charged
+    fake.admit(name);
+    await started('preempted-twice', 1);
+    fake.advance(600);
+    fake.suspend(name); // Kueue preempts: startTime cleared, pods deleted
+    await eventually(() => events.filter((e) => e.type === 'preempted').length === 1);
+    expect(fake.job(name)?.status.startTime).toBeUndefined();
+    fake.advance(120); // suspended: not charged
+    fake.resume(name);
+    await started('preempted-twice', 2);
+    fake.advance(1200);
+    fake.suspend(name);
+    await eventually(() => events.filter((e) => e.type === 'preempted').length === 2);
+    fake.advance(45);
+    fake.resume(name);
+    await started('preempted-twice', 3);
+    fake.advance(300);
+    fake.exit(name, 0);
+    const out = await finished('preempted-twice');
+    expect(fake.runSeconds(name)).toEqual([600, 1200, 300]);
+    expect(out).toMatchObject({ status: 'succeeded', wallSeconds: 2100, gpuSeconds: 4200, gpuCount: 2 });
+    // The Job itself only remembers its last run.
+    const job = fake.job(name)!;
+    expect((Date.parse(job.status.completionTime) - Date.parse(job.status.startTime)) / 1000).toBe(300);
+    expect(out.startedAt).toBe(new Date(Date.parse('2030-01-01T00:00:30Z')).toISOString().replace('.000Z', 'Z'));
+  });
+
+  it('fails a Job left suspended past its queue deadline (its LocalQueue does not exist) as queue-timeout, and deletes it', async () => {
+    await useFake({ localQueues: ['aevo-training'] });
+    const { ex, finished } = start({ now: () => fake.nowMs(), queueName: 'aevo-missing', queueDeadlineSeconds: 3600, queueCheckMs: 25 });
+    await ex.recover();
+    await ex.submit({ campaignId: 'camp1', spec: spec('never-admitted') });
+    const name = kubernetesJobName('never-admitted');
+    expect(() => fake.admit(name)).toThrow(/LocalQueue aevo-jobs\/aevo-missing does not exist/);
+    fake.advance(3500);
+    await new Promise((r) => setTimeout(r, 200)); // several checks: within the deadline nothing happens
+    expect(ex.view('never-admitted')?.phase).toBe('queued');
+    fake.advance(200);
+    const out = await finished('never-admitted');
+    expect(out).toMatchObject({ status: 'failed', reason: 'queue-timeout', exitCode: null, wallSeconds: 0, gpuSeconds: 0 });
+    expect(out.message).toContain('aevo-missing');
+    expect(out.message).toContain('3700 s');
+    expect(fake.job(name)).toBeUndefined();
+    expect(fake.requests.find((q) => q.method === 'DELETE')?.query.propagationPolicy).toBe('Background');
+  });
+
+  it('measures the wait after a preemption from the suspension and still charges the run before it', async () => {
+    const { ex, finished, started } = start({ now: () => fake.nowMs(), queueDeadlineSeconds: 600, queueCheckMs: 25 });
+    await ex.recover();
+    await ex.submit({ campaignId: 'camp1', spec: spec('evicted-for-good', { resources: { cpu: 1, memoryMiB: 1024, gpu: 1 } }) });
+    const name = kubernetesJobName('evicted-for-good');
+    fake.advance(500); // queued 500 s, within the deadline
+    fake.admit(name);
+    await started('evicted-for-good');
+    fake.advance(4000); // a long run: not queue time
+    fake.suspend(name);
+    await eventually(() => ex.view('evicted-for-good')?.phase === 'preempted');
+    fake.advance(601);
+    const out = await finished('evicted-for-good');
+    expect(out).toMatchObject({ status: 'failed', reason: 'queue-timeout', wallSeconds: 4000, gpuSeconds: 4000 });
+    expect(out.message).toContain('suspended after a preemption');
+  });
+
+  it('retries under backoffLimit: a failed pod is replaced (Pending, then Running) and a later pod succeeds', async () => {
+    const { ex, events, finished, started } = start({ now: () => fake.nowMs(), backoffLimit: 2 });
+    await ex.recover();
+    await ex.submit({ campaignId: 'camp1', spec: spec('flaky') });
+    const name = kubernetesJobName('flaky');
+    fake.admit(name, { pending: true });
+    await started('flaky');
+    expect(fake.podsOf(name).map((p) => p.status.phase)).toEqual(['Pending']);
+    fake.startPod(name);
+    await eventually(() => fake.openLogStreams() > 0);
+    fake.log(name, 'first pod');
+    fake.advance(10);
+    fake.exit(name, 1); // counted: failed 1 ≤ backoffLimit 2 → a replacement pod, Pending
+    expect(fake.job(name)?.status).toMatchObject({ failed: 1, active: 1, ready: 0 });
+    expect(fake.podsOf(name).map((p) => p.status.phase)).toEqual(['Failed', 'Pending']);
+    fake.advance(10);
+    fake.startPod(name);
+    await eventually(() => fake.openLogStreams() > 0);
+    fake.log(name, 'second pod');
+    fake.advance(10);
+    fake.exit(name, 0);
+    const out = await finished('flaky');
+    expect(out).toMatchObject({ status: 'succeeded', exitCode: 0, wallSeconds: 30 });
+    expect(readFileSync(out.logPath!, 'utf8')).toBe('first pod\nsecond pod\n');
+    expect(events.filter((e) => e.jobId === 'flaky').map((e) => e.type)).toEqual(['started', 'finished']); // one admitted run
+  });
+
+  it('fails after backoffLimit: the pod beyond the limit ends the Job (FailureTarget, then Failed BackoffLimitExceeded)', async () => {
+    const { ex, finished, started } = start({ backoffLimit: 1 });
+    await ex.recover();
+    await ex.submit({ campaignId: 'camp1', spec: spec('always-fails') });
+    const name = kubernetesJobName('always-fails');
+    fake.admit(name);
+    await started('always-fails');
+    fake.exit(name, 5, { replacement: 'running' });
+    await new Promise((r) => setTimeout(r, 150));
+    expect(ex.view('always-fails')?.phase).toBe('running'); // an interim failure is not the end
+    fake.exit(name, 6);
+    const out = await finished('always-fails');
+    expect(out).toMatchObject({ status: 'failed', reason: 'exit-code', exitCode: 6 });
+    expect(out.message).toContain('BackoffLimitExceeded');
+    expect(fake.job(name)?.status.conditions.map((c: { type: string }) => c.type)).toEqual(['Suspended', 'FailureTarget', 'Failed']);
+    expect(fake.job(name)?.status.failed).toBe(2);
+  });
+
+  it('keeps log lines that share a timestamp, across a reconnect that re-sends them', async () => {
+    const { ex, finished, started } = start();
+    await ex.recover();
+    await ex.submit({ campaignId: 'camp1', spec: spec('bursty') });
+    const name = kubernetesJobName('bursty');
+    fake.admit(name);
+    await started('bursty');
+    await eventually(() => fake.openLogStreams() > 0);
+    const logFile = join(home, 'logs', 'bursty.log');
+    fake.write(name, 'epoch 1\nloss 0.5\nloss 0.5\n'); // one write: one timestamp for three lines, two of them equal
+    await eventually(() => existsSync(logFile) && readFileSync(logFile, 'utf8').split('\n').length === 4);
+    fake.dropLogStreams(); // the reconnect asks from the same second: all three come again…
+    fake.write(name, 'loss 0.5\n', { sameTimestampAsPrevious: true }); // …and the rest of the burst, same stamp, same text
+    await eventually(() => fake.openLogStreams() > 0);
+    fake.write(name, 'loss 0.5\nepoch 2\n'); // new lines, one equal in text to an old one
+    fake.log(name, 'done');
+    await eventually(() => readFileSync(logFile, 'utf8').includes('done'));
+    fake.exit(name, 0);
+    await finished('bursty');
+    expect(readFileSync(logFile, 'utf8')).toBe('epoch 1\nloss 0.5\nloss 0.5\nloss 0.5\nloss 0.5\nepoch 2\ndone\n');
+    expect(fake.requests.filter((q) => q.path.endsWith('/log') && q.query.sinceTime).length).toBeGreaterThan(0);
+  });
+
+  it('refuses an environment variable name the API server would reject, naming it, before any Job exists', async () => {
+    const { ex, finished } = start();
+    await ex.submit({ campaignId: 'camp1', spec: spec('bad-env', { env: { AEVO_SEED: '7', '1BAD': 'x', 'HAS SPACE': 'y' } }) });
+    const out = await finished('bad-env');
+    expect(out).toMatchObject({ status: 'failed', reason: 'executor-error' });
+    expect(out.message).toContain('env.1BAD');
+    expect(out.message).toContain('env.HAS SPACE');
+    expect(fake.requests.some((q) => q.method === 'POST')).toBe(false);
+  });
+
+  it.each([
+    ['queueName', { queueName: 'Aevo_Training' }],
+    ['priorityClasses.high', { priorityClasses: { high: 'High Priority' } }],
+    ['namespace', { namespace: 'aevo.jobs' }],
+    ['pvcClaimName', { pvcClaimName: '-home' }],
+    ['tmpSizeLimit', { tmpSizeLimit: '8 gigs' }],
+  ] as const)('refuses a configuration whose %s no API server accepts', (field, over) => {
+    expect(() => start(over as never)).toThrow(new RegExp(`${field.replace('.', '\\.')}: "`));
+  });
+
+  it('resumes its watch from the last BOOKMARK after a server-side watch timeout, without a relist', async () => {
+    const { ex, finished } = start({ watchTimeoutSeconds: 1 });
+    await ex.recover();
+    await ex.submit({ campaignId: 'camp1', spec: spec('bookmarked') });
+    await eventually(() => fake.openWatches() > 0);
+    const first = fake.requests.filter((q) => q.query.watch === 'true');
+    expect(first[0].query).toMatchObject({ allowWatchBookmarks: 'true' });
+    expect(Number(first[0].query.timeoutSeconds)).toBeGreaterThanOrEqual(1);
+    const relists = ex.relists;
+    const seen = fake.resourceVersion();
+    fake.unrelatedWrites(5); // other objects change: no event for this watch
+    fake.bookmark();
+    fake.compactThrough(seen); // the last event's version is compacted; the bookmark's is not
+    const watchesBefore = fake.requests.filter((q) => q.query.watch === 'true').length;
+    await eventually(() => fake.requests.filter((q) => q.query.watch === 'true').length > watchesBefore, 10_000); // the server ended it
+    const rewatch = fake.requests.filter((q) => q.query.watch === 'true')[watchesBefore];
+    expect(Number(rewatch.query.resourceVersion)).toBeGreaterThan(seen);
+    fake.admit(kubernetesJobName('bookmarked'));
+    fake.exit(kubernetesJobName('bookmarked'), 0);
+    expect(await finished('bookmarked')).toMatchObject({ status: 'succeeded' });
+    expect(ex.relists).toBe(relists); // no 410, no relist
+  });
+});
+
+describe('FakeKubeApiServer create validation (official batch/v1 schema + the API server\'s field rules)', () => {
+  const post = async (body: unknown, query = '') => {
+    const res = await fetch(`${fake.url}/apis/batch/v1/namespaces/aevo-jobs/jobs${query}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    return { code: res.status, body: (await res.json()) as any, warning: res.headers.get('warning') }; // eslint-disable-line @typescript-eslint/no-explicit-any
+  };
+  const job = (over: Record<string, unknown> = {}, container: Record<string, unknown> = {}) => ({
+    apiVersion: 'batch/v1',
+    kind: 'Job',
+    metadata: { name: 'j1', labels: { 'kueue.x-k8s.io/queue-name': 'aevo-training' } },
+    spec: { template: { spec: { restartPolicy: 'Never', containers: [{ name: 'job', image: 'img', ...container }] } }, ...over },
+  });
+
+  it('accepts a valid Job, defaults backoffLimit to 6 and suspends it for Kueue', async () => {
+    const r = await post(job());
+    expect(r.code).toBe(201);
+    expect(r.body.spec).toMatchObject({ backoffLimit: 6, suspend: true });
+  });
+
+  it('answers 422 with a cause per field for a missing required field and a bad env name', async () => {
+    const r = await post(job({}, { env: [{ name: '1BAD', value: 'x' }] }));
+    expect(r.code).toBe(422);
+    expect(r.body.details.causes).toContainEqual(expect.objectContaining({ field: 'spec.template.spec.containers[0].env[0].name' }));
+    const missing = await post({ apiVersion: 'batch/v1', kind: 'Job', metadata: { name: 'j2' }, spec: { template: { spec: { restartPolicy: 'Never' } } } });
+    expect(missing.code).toBe(422);
+    expect(missing.body.details.causes).toContainEqual(expect.objectContaining({ field: 'spec.template.spec.containers', reason: 'FieldValueRequired' }));
+  });
+
+  it('answers 400 for a wrong type (the schema), and refuses restartPolicy Always and a bad label', async () => {
+    expect((await post(job({ backoffLimit: 'two' }))).code).toBe(400);
+    const always = await post({ ...job(), spec: { template: { spec: { restartPolicy: 'Always', containers: [{ name: 'job', image: 'i' }] } } } });
+    expect(always.code).toBe(422);
+    expect(always.body.message).toContain('restartPolicy');
+    const label = await post({ ...job(), metadata: { name: 'j3', labels: { 'kueue.x-k8s.io/queue-name': 'Not A Label!' } } });
+    expect(label.code).toBe(422);
+  });
+
+  it('drops unknown fields with a warning, or refuses them under fieldValidation=Strict', async () => {
+    const r = await post(job({ suspended: true }));
+    expect(r.code).toBe(201);
+    expect(r.warning).toContain('unknown field \\"spec.suspended\\"');
+    expect(r.body.spec.suspended).toBeUndefined();
+    const strict = await post({ ...job({ suspended: true }), metadata: { name: 'j4' } }, '?fieldValidation=Strict');
+    expect(strict.code).toBe(400);
+    expect(strict.body.message).toContain('unknown field "spec.suspended"');
+  });
+});
+
+describe('kubernetesJobConfigFromEnv', () => {
+  it('names the variable of a bad name and reads the queue deadline', () => {
+    expect(() => kubernetesJobConfigFromEnv({ AEVO_K8S_IMAGE: 'img', AEVO_K8S_QUEUE: 'Bad_Queue' })).toThrow(/AEVO_K8S_QUEUE: "Bad_Queue"/);
+    expect(() => kubernetesJobConfigFromEnv({ AEVO_K8S_IMAGE: 'img', AEVO_K8S_PRIORITY_LOW: 'low prio' })).toThrow(/AEVO_K8S_PRIORITY_LOW/);
+    expect(kubernetesJobConfigFromEnv({ AEVO_K8S_IMAGE: 'img', AEVO_K8S_QUEUE_DEADLINE_SECONDS: '900' }).queueDeadlineSeconds).toBe(900);
+    expect(kubernetesJobConfigFromEnv({ AEVO_K8S_IMAGE: 'img' }).queueDeadlineSeconds).toBe(6 * 3600);
   });
 });
 

@@ -7,9 +7,10 @@ import { planIsolation, prepareOutputs, type IsolationPlan } from '../isolation'
 import { DIVERGED_EXIT_CODE, logHasDivergedLine, readLogTail } from '../log-file';
 import type { CancelResult, Executor, ExecutorEvent, ExecutorJob, ExecutorListener, FailureReason, JobOutcome, JobPhase, JobView, SubmitResult } from '../types';
 import { loadClientNode } from './client';
-import { ANNOTATIONS, buildJobManifest, CONTAINER_NAME, jobIds, managedSelector, type KubernetesJobConfig } from './manifest';
-import { gpuCountOf, isoOf, observeJob, type JobObject, type ObservedJob } from './observe';
+import { ANNOTATIONS, buildJobManifest, CONTAINER_NAME, DEFAULT_QUEUE_DEADLINE_SECONDS, jobIds, managedSelector, type KubernetesJobConfig } from './manifest';
+import { gpuCountOf, isoOf, observeJob, suspendedAt, type JobObject, type ObservedJob } from './observe';
 import { kubernetesJobName } from './names';
+import { assertKubernetesConfig, jobSpecErrors, kubernetesConfigErrors, KubernetesValidationError } from './validate';
 
 export interface KubernetesExecutorOptions extends KubernetesJobConfig {
   kubeConfig: K8s.KubeConfig;
@@ -18,7 +19,29 @@ export interface KubernetesExecutorOptions extends KubernetesJobConfig {
   logTailLines?: number;
   /** Wait before reconnecting a log stream or a failed watch (doubles up to 30 s for the watch). Default 500 ms. */
   reconnectMs?: number;
+  /** How often jobs waiting in the queue are checked against `queueDeadlineSeconds`. Default 30 s. */
+  queueCheckMs?: number;
+  /**
+   * `timeoutSeconds` asked of each watch (the server ends it then, and the watch resumes from the last version or
+   * BOOKMARK seen), so a silently dead connection is replaced; jittered up to 2×, as client-go's reflector does. Default 300.
+   */
+  watchTimeoutSeconds?: number;
+  /** The clock (ms since epoch) that queue waits are measured with; the cluster's timestamps must be on the same clock. */
+  now?: () => number;
   onError?: (err: unknown, context: string) => void;
+}
+
+/** Where a log request stands in re-sending lines already written (see writeLogLine). */
+interface LogReplay {
+  active: boolean;
+  /** Lines with the newest written timestamp matched so far. */
+  matched: number;
+}
+
+/** One admitted run of a Job: from its admission (`status.startTime`) to its suspension or end. */
+interface Run {
+  start: string;
+  end: string | null;
 }
 
 interface Tracked {
@@ -29,12 +52,17 @@ interface Tracked {
   phase: JobPhase;
   attempt: number;
   startedAt: string | null;
+  /** Every admitted run seen (Kueue may suspend and resume a Job many times; each resume resets startTime). */
+  runs: Run[];
+  /** Since when the Job waits suspended or queued (null while it runs). */
+  waitingSince: string | null;
   outcome: JobOutcome | null;
   finishing: boolean;
   acknowledged: boolean;
   logPath: string;
-  /** Newest log timestamp written (ns since epoch), to drop lines a reconnect sends again. */
+  /** Newest log timestamp written (ns since epoch), and the lines written with exactly it, in order (see writeLogLine). */
   lastLogTs: bigint | null;
+  linesAtLastTs: string[];
   logPod: string | null;
   logAbort: AbortController | null;
   logFollowing: boolean;
@@ -87,10 +115,12 @@ export class KubernetesExecutor implements Executor {
   private watchLoopDone: Promise<void> | null = null;
   private recovered: Promise<JobView[]> | null = null;
   private closed = false;
+  private queueTimer: NodeJS.Timeout | null = null;
   /** How many times the Job list was read (1 at start, +1 per 410 relist). */
   relists = 0;
 
   constructor(private readonly opts: KubernetesExecutorOptions) {
+    assertKubernetesConfig(opts);
     const k8s = loadClientNode();
     this.batch = opts.kubeConfig.makeApiClient(k8s.BatchV1Api);
     this.core = opts.kubeConfig.makeApiClient(k8s.CoreV1Api);
@@ -116,6 +146,11 @@ export class KubernetesExecutor implements Executor {
     this.recovered ??= (async () => {
       await this.relist();
       this.watchLoopDone = this.watchLoop();
+      const deadline = this.opts.queueDeadlineSeconds ?? DEFAULT_QUEUE_DEADLINE_SECONDS;
+      if (deadline > 0 && !this.closed) {
+        this.queueTimer = setInterval(() => void this.enforceQueueDeadline(deadline), this.opts.queueCheckMs ?? 30_000);
+        this.queueTimer.unref();
+      }
       return this.views();
     })();
     return this.recovered;
@@ -130,6 +165,8 @@ export class KubernetesExecutor implements Executor {
     const t = this.track(spec.jobId, job.campaignId, kubernetesJobName(spec.jobId), spec.resources.gpu);
     let body: Record<string, unknown>;
     try {
+      const specErrors = jobSpecErrors(spec);
+      if (specErrors.length) throw new KubernetesValidationError(`job ${spec.jobId} cannot run as a Kubernetes Job`, specErrors);
       // Dispatch sees AEVO_HOME (sandboxRoot), so it resolves the boundary here and creates the outputs before any
       // pod exists; a spec whose isolation is refused fails without a Job.
       const plan = planIsolation(spec, this.opts.sandboxRoot);
@@ -184,7 +221,7 @@ export class KubernetesExecutor implements Executor {
       }
     }
     this.stopLogs(t);
-    await this.finishWith(t, { status: 'cancelled', reason: null, exitCode: null, message: reason }, new Date().toISOString());
+    await this.finishWith(t, { status: 'cancelled', reason: null, exitCode: null, message: reason }, this.nowIso());
     return 'cancelling';
   }
 
@@ -207,6 +244,7 @@ export class KubernetesExecutor implements Executor {
 
   async close(): Promise<void> {
     this.closed = true;
+    if (this.queueTimer) clearInterval(this.queueTimer);
     this.watchAbort?.abort();
     for (const t of this.tracked.values()) this.stopLogs(t);
     this.delivery.close();
@@ -268,7 +306,13 @@ export class KubernetesExecutor implements Executor {
       let expired = false;
       let failed = false;
       const path = `/apis/batch/v1/namespaces/${encodeURIComponent(this.opts.namespace)}/jobs`;
-      const query = { labelSelector: managedSelector(this.opts), resourceVersion: this.resourceVersion ?? undefined, allowWatchBookmarks: true };
+      const timeout = this.opts.watchTimeoutSeconds ?? 300;
+      const query = {
+        labelSelector: managedSelector(this.opts),
+        resourceVersion: this.resourceVersion ?? undefined,
+        allowWatchBookmarks: true,
+        timeoutSeconds: Math.max(1, Math.round(timeout * (1 + Math.random()))),
+      };
       this.watcher
         .watch(
           path,
@@ -321,11 +365,14 @@ export class KubernetesExecutor implements Executor {
       phase: 'queued',
       attempt: 0,
       startedAt: null,
+      runs: [],
+      waitingSince: null,
       outcome: null,
       finishing: false,
       acknowledged: false,
       logPath: join(resolve(this.opts.logDir), `${jobId}.log`),
       lastLogTs: null,
+      linesAtLastTs: [],
       logPod: null,
       logAbort: null,
       logFollowing: false,
@@ -361,15 +408,28 @@ export class KubernetesExecutor implements Executor {
     switch (o.phase) {
       case 'queued':
         if (o.suspended && t.phase === 'running') {
+          // The run ends when the Job was suspended (its Suspended condition), not when we happen to see it.
+          this.endRun(t, suspendedAt(job) ?? this.nowIso());
           t.phase = 'preempted';
           this.stopLogs(t);
           this.emit({ type: 'preempted', jobId: t.jobId, campaignId: t.campaignId, reason: 'Kueue suspended the Job (preempted or quota reclaimed); it resumes when admitted again' });
         }
+        if (t.phase !== 'running') t.waitingSince = o.waitingSince ?? t.waitingSince ?? this.nowIso();
         return;
-      case 'running':
+      case 'running': {
+        const open = openRun(t);
+        if (t.phase === 'running' && open && o.startedAt && Date.parse(o.startedAt) > Date.parse(open.start)) {
+          // A newer startTime while we thought it ran: it was suspended and resumed between two looks. The end of the
+          // earlier run is unknown; it is charged until this resumption.
+          this.endRun(t, o.startedAt);
+          t.phase = 'preempted';
+          this.stopLogs(t);
+          this.emit({ type: 'preempted', jobId: t.jobId, campaignId: t.campaignId, reason: 'Kueue suspended and resumed the Job between two watch events' });
+        }
         if (t.phase !== 'running') this.markStarted(t, o.startedAt);
         void this.followLogs(t);
         return;
+      }
       default:
         if (t.phase !== 'running' && o.startedAt) this.markStarted(t, o.startedAt); // ran entirely between two looks
         t.finishing = true;
@@ -383,7 +443,10 @@ export class KubernetesExecutor implements Executor {
   private markStarted(t: Tracked, startedAt: string | null): void {
     t.phase = 'running';
     t.attempt += 1;
-    t.startedAt = startedAt ?? new Date().toISOString();
+    t.waitingSince = null;
+    const start = startedAt ?? this.nowIso();
+    t.runs.push({ start, end: null });
+    t.startedAt ??= start;
     this.emit({
       type: 'started',
       jobId: t.jobId,
@@ -391,7 +454,7 @@ export class KubernetesExecutor implements Executor {
       slot: null,
       handle: `job:${this.opts.namespace}/${t.name}`,
       attempt: t.attempt,
-      startedAt: t.startedAt,
+      startedAt: start,
       isolation: 'kubernetes-pod',
     });
   }
@@ -406,7 +469,7 @@ export class KubernetesExecutor implements Executor {
       return;
     }
     this.stopLogs(t);
-    void this.finishWith(t, { status: 'failed', reason: 'lost', exitCode: null, message: `Kubernetes Job ${t.name} was deleted outside dispatch before it finished` }, new Date().toISOString());
+    void this.finishWith(t, { status: 'failed', reason: 'lost', exitCode: null, message: `Kubernetes Job ${t.name} was deleted outside dispatch before it finished` }, this.nowIso());
   }
 
   private async finishFromJob(t: Tracked, o: Extract<ObservedJob, { phase: 'succeeded' | 'failed' }>): Promise<void> {
@@ -422,7 +485,6 @@ export class KubernetesExecutor implements Executor {
         : { status: 'succeeded', reason: null, exitCode: 0, message: 'Job complete' };
     else if (diverged && o.reason !== 'deadline-exceeded') result = { status: 'failed', reason: 'diverged', exitCode, message: `training diverged (${o.message})` };
     else result = { status: 'failed', reason: o.reason, exitCode, message: o.message };
-    if (o.startedAt) t.startedAt = o.startedAt;
     await this.finishWith(t, result, o.finishedAt);
   }
 
@@ -431,8 +493,11 @@ export class KubernetesExecutor implements Executor {
     result: { status: JobOutcome['status']; reason: FailureReason | null; exitCode: number | null; message: string },
     finishedAt: string | null,
   ): Promise<void> {
-    const end = finishedAt ?? new Date().toISOString();
-    const wallSeconds = t.startedAt ? Math.max(0, (Date.parse(end) - Date.parse(t.startedAt)) / 1000) : 0;
+    const end = finishedAt ?? this.nowIso();
+    this.endRun(t, end);
+    // Charged: every admitted run, each from its own start to its own suspension or end (a Job preempted twice held
+    // its GPUs three times; the Job object itself only remembers the last start).
+    const wallSeconds = t.runs.reduce((sum, r) => sum + Math.max(0, (Date.parse(r.end ?? end) - Date.parse(r.start)) / 1000), 0);
     const outcome: JobOutcome = {
       ...result,
       wallSeconds: round3(wallSeconds),
@@ -447,6 +512,45 @@ export class KubernetesExecutor implements Executor {
     t.outcome = outcome;
     t.phase = 'finished';
     this.emit({ type: 'finished', jobId: t.jobId, campaignId: t.campaignId, outcome });
+  }
+
+  private endRun(t: Tracked, at: string): void {
+    const open = openRun(t);
+    if (open) open.end = Date.parse(at) >= Date.parse(open.start) ? at : open.start;
+  }
+
+  private nowIso(): string {
+    return new Date(this.opts.now?.() ?? Date.now()).toISOString();
+  }
+
+  /**
+   * Fails (and deletes) Jobs that have waited suspended or queued longer than the deadline: a LocalQueue that does not
+   * exist, a deactivated workload or a quota that never frees would otherwise leave them queued for ever. Measured
+   * from the Job's own timestamps (creation, or its last suspension), so a restarted dispatch measures the same wait.
+   */
+  private async enforceQueueDeadline(deadlineSeconds: number): Promise<void> {
+    const now = this.opts.now?.() ?? Date.now();
+    for (const t of [...this.tracked.values()]) {
+      if (this.closed) return;
+      if ((t.phase !== 'queued' && t.phase !== 'preempted') || t.finishing || t.outcome || !t.waitingSince) continue;
+      const waited = (now - Date.parse(t.waitingSince)) / 1000;
+      if (!(waited > deadlineSeconds)) continue;
+      t.finishing = true;
+      try {
+        await this.batch.deleteNamespacedJob({ name: t.name, namespace: this.opts.namespace, propagationPolicy: 'Background' });
+      } catch (err) {
+        if (statusCode(err) !== 404) {
+          t.finishing = false;
+          this.reportError(err, `deleting ${t.jobId} after its queue deadline`);
+          continue;
+        }
+      }
+      const what = t.phase === 'preempted' ? 'suspended after a preemption' : 'queued (never admitted)';
+      const message =
+        `Kubernetes Job ${t.name} waited ${Math.round(waited)} s ${what}, past its queue deadline of ${deadlineSeconds} s; ` +
+        `check that LocalQueue "${this.opts.queueName}" exists in namespace ${this.opts.namespace} and that its workload is active`;
+      await this.finishWith(t, { status: 'failed', reason: 'queue-timeout', exitCode: null, message }, new Date(now).toISOString());
+    }
   }
 
   // ---------------------------------------------------------------- logs
@@ -469,6 +573,7 @@ export class KubernetesExecutor implements Executor {
           if (podName !== t.logPod) {
             t.logPod = podName; // a new pod (retry, or resumed after preemption) has a log of its own
             t.lastLogTs = null;
+            t.linesAtLastTs = [];
           }
           await this.streamLog(t, podName, true).catch((err) => this.reportError(err, `log of ${t.jobId}`));
         }
@@ -483,6 +588,7 @@ export class KubernetesExecutor implements Executor {
     if (podName !== t.logPod) {
       t.logPod = podName;
       t.lastLogTs = null;
+      t.linesAtLastTs = [];
     }
     return this.streamLog(t, podName, false);
   }
@@ -492,10 +598,13 @@ export class KubernetesExecutor implements Executor {
     return new Promise<void>((resolveStream, rejectStream) => {
       let partial = '';
       let settled = false;
+      // A request after the first one for this pod starts again at a whole second (sinceTime), so its first lines may be
+      // ones already written: `replay` skips exactly those (see writeLogLine).
+      const replay: LogReplay = { active: t.lastLogTs != null, matched: 0 };
       const done = () => {
         if (settled) return;
         settled = true;
-        if (partial) this.writeLogLine(t, partial);
+        if (partial) this.writeLogLine(t, partial, replay);
         partial = '';
         resolveStream();
       };
@@ -504,7 +613,7 @@ export class KubernetesExecutor implements Executor {
           const text = partial + chunk.toString('utf8');
           const lines = text.split('\n');
           partial = lines.pop() ?? '';
-          for (const line of lines) this.writeLogLine(t, line);
+          for (const line of lines) this.writeLogLine(t, line, replay);
           cb();
         },
       });
@@ -529,16 +638,36 @@ export class KubernetesExecutor implements Executor {
     });
   }
 
-  private writeLogLine(t: Tracked, raw: string): void {
+  /**
+   * Appends one `<RFC3339Nano timestamp> <text>` line of a pod's log, unless a reconnect sent it again. Several lines
+   * can share a timestamp (the container runtime stamps every line of one write alike), so a timestamp alone cannot
+   * tell a repeat from a new line. The rule: a reconnect (`sinceTime` = the whole second of the newest line written)
+   * replays, in the original order, every line from that second on. While replaying, a line older than the newest
+   * written timestamp is skipped, and a line with exactly that timestamp is skipped when it is the k-th such line and
+   * the k-th line written with that timestamp had the same text (position + timestamp + content). The first line
+   * that is neither ends the replay: it and everything after it on this connection are new.
+   */
+  private writeLogLine(t: Tracked, raw: string, replay: LogReplay): void {
     if (this.closed) return; // the next instance owns the log file now
     const line = raw.replace(/\r$/, '');
     const sp = line.indexOf(' ');
     const ts = sp > 0 ? parseLogTimestamp(line.slice(0, sp)) : null;
-    if (ts != null) {
-      if (t.lastLogTs != null && ts <= t.lastLogTs) return; // sent again after a reconnect
-      t.lastLogTs = ts;
+    const text = ts != null ? line.slice(sp + 1) : line;
+    if (replay.active && ts != null && t.lastLogTs != null) {
+      if (ts < t.lastLogTs) return;
+      if (ts === t.lastLogTs && t.linesAtLastTs[replay.matched] === text) {
+        replay.matched++;
+        return;
+      }
     }
-    appendFileSync(t.logPath, `${ts != null ? line.slice(sp + 1) : line}\n`);
+    replay.active = false;
+    if (ts != null) {
+      if (t.lastLogTs == null || ts > t.lastLogTs) {
+        t.lastLogTs = ts;
+        t.linesAtLastTs = [text];
+      } else if (ts === t.lastLogTs) t.linesAtLastTs.push(text);
+    }
+    appendFileSync(t.logPath, `${text}\n`);
   }
 
   private stopLogs(t: Tracked): void {
@@ -573,6 +702,11 @@ export class KubernetesExecutor implements Executor {
     this.opts.onError?.(err, context);
   }
 }
+
+const openRun = (t: Tracked): Run | undefined => {
+  const last = t.runs[t.runs.length - 1];
+  return last && last.end == null ? last : undefined;
+};
 
 function exitCodeOf(pod: PodObject | null): number | null {
   const cs = pod?.status?.containerStatuses?.find((c) => c.name === CONTAINER_NAME) ?? pod?.status?.containerStatuses?.[0];
@@ -632,7 +766,7 @@ export function kubernetesJobConfigFromEnv(env: NodeJS.ProcessEnv = process.env)
     return n;
   };
   const home = env.AEVO_HOME || '.aevo';
-  return {
+  const cfg: KubernetesJobConfig = {
     namespace: env.AEVO_K8S_NAMESPACE || 'aevo-jobs',
     image: need('AEVO_K8S_IMAGE'),
     queueName: env.AEVO_K8S_QUEUE || 'aevo-training',
@@ -648,5 +782,23 @@ export function kubernetesJobConfigFromEnv(env: NodeJS.ProcessEnv = process.env)
     runAsGroup: id('AEVO_K8S_JOB_GID'),
     fsGroup: id('AEVO_K8S_JOB_FS_GROUP'),
     tmpSizeLimit: env.AEVO_K8S_JOB_TMP_SIZE_LIMIT || undefined,
+    queueDeadlineSeconds: int('AEVO_K8S_QUEUE_DEADLINE_SECONDS', DEFAULT_QUEUE_DEADLINE_SECONDS),
   };
+  const errors = kubernetesConfigErrors(cfg);
+  if (errors.length) throw new Error(errors.map((e) => `${ENV_OF_FIELD[e.field] ?? e.field}: ${e.message}`).join('; '));
+  return cfg;
 }
+
+/** The variable each configuration field is read from (for error messages). */
+const ENV_OF_FIELD: Record<string, string> = {
+  namespace: 'AEVO_K8S_NAMESPACE',
+  image: 'AEVO_K8S_IMAGE',
+  queueName: 'AEVO_K8S_QUEUE',
+  'priorityClasses.high': 'AEVO_K8S_PRIORITY_HIGH',
+  'priorityClasses.normal': 'AEVO_K8S_PRIORITY_NORMAL',
+  'priorityClasses.low': 'AEVO_K8S_PRIORITY_LOW',
+  pvcClaimName: 'AEVO_K8S_PVC',
+  serviceAccountName: 'AEVO_K8S_JOB_SERVICE_ACCOUNT',
+  tmpSizeLimit: 'AEVO_K8S_JOB_TMP_SIZE_LIMIT',
+  queueDeadlineSeconds: 'AEVO_K8S_QUEUE_DEADLINE_SECONDS',
+};

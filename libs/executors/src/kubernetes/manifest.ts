@@ -68,7 +68,15 @@ export interface KubernetesJobConfig {
   fsGroup?: number;
   /** Size limit of the pod's private /tmp (an emptyDir), e.g. "8Gi"; unset → bounded only by the node. */
   tmpSizeLimit?: string;
+  /**
+   * Longest a Job may wait suspended or queued in one stretch (before its first admission, or between a preemption and
+   * its next admission) before it fails with `queue-timeout` and is deleted; 0 = wait forever. A LocalQueue that does
+   * not exist or a deactivated workload otherwise leaves a Job queued for ever. Default DEFAULT_QUEUE_DEADLINE_SECONDS.
+   */
+  queueDeadlineSeconds?: number;
 }
+
+export const DEFAULT_QUEUE_DEADLINE_SECONDS = 6 * 3600;
 
 export const DEFAULT_BACKOFF_LIMIT = 1;
 export const DEFAULT_TTL_SECONDS = 86_400;

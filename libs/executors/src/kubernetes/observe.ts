@@ -10,6 +10,7 @@ export interface JobObject {
     labels?: Record<string, string>;
     annotations?: Record<string, string>;
     deletionTimestamp?: string | Date;
+    creationTimestamp?: string | Date;
   };
   spec?: { suspend?: boolean; template?: { spec?: { containers?: Array<{ resources?: { limits?: Record<string, string> } }> } } };
   status?: {
@@ -23,7 +24,8 @@ export interface JobObject {
 }
 
 export type ObservedJob =
-  | { phase: 'queued'; suspended: boolean }
+  /** `waitingSince`: when this wait began (the last suspension, else the Job's creation); null when unknown. */
+  | { phase: 'queued'; suspended: boolean; waitingSince: string | null }
   | { phase: 'running'; startedAt: string | null }
   | { phase: 'succeeded'; startedAt: string | null; finishedAt: string | null }
   | { phase: 'failed'; reason: FailureReason; message: string; conditionReason: string; startedAt: string | null; finishedAt: string | null };
@@ -47,9 +49,18 @@ export function observeJob(job: JobObject): ObservedJob {
       conditionReason === 'DeadlineExceeded' ? 'deadline-exceeded' : conditionReason === 'BackoffLimitExceeded' || conditionReason === 'PodFailurePolicy' ? 'exit-code' : 'executor-error';
     return { phase: 'failed', reason, message: `${conditionReason}: ${failed.message ?? 'Job failed'}`, conditionReason, startedAt, finishedAt: isoOf(failed.lastTransitionTime) };
   }
-  if (job.spec?.suspend) return { phase: 'queued', suspended: true };
-  if ((job.status?.active ?? 0) > 0) return { phase: 'running', startedAt };
-  return { phase: 'queued', suspended: false };
+  const suspendedSince = condition(job, 'Suspended')?.lastTransitionTime;
+  const waitingSince = isoOf(suspendedSince) ?? isoOf(job.metadata?.creationTimestamp);
+  if (job.spec?.suspend) return { phase: 'queued', suspended: true, waitingSince };
+  // Admitted: pods active, or between two pods of a retry (Kueue clears startTime when it suspends a Job, the Job
+  // controller sets it when the Job runs, so an unsuspended Job with a startTime has been admitted).
+  if ((job.status?.active ?? 0) > 0 || startedAt) return { phase: 'running', startedAt };
+  return { phase: 'queued', suspended: false, waitingSince };
+}
+
+/** When the Job was last suspended (its `Suspended` condition turned True), if it is suspended now. */
+export function suspendedAt(job: JobObject): string | null {
+  return job.spec?.suspend ? isoOf(condition(job, 'Suspended')?.lastTransitionTime) : null;
 }
 
 /** GPUs the Job's container asks for (the annotation, else `limits['nvidia.com/gpu']`). */
