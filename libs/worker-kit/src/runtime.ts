@@ -238,9 +238,20 @@ export class WorkerRuntime {
     return this.summary().current.get(this.substrate.recipe) ?? '';
   }
 
+  /**
+   * What the agent may still spend. Tokens count every token of every model request: plain input, cache writes,
+   * cache reads and output. While replaying, only the steps replayed so far count: the agent must see the budget
+   * it saw when it made the recorded step, or a resume after the budget was spent would take another path.
+   */
   budgetLeft(): { toolCalls: number; tokens: number } {
-    const s = this.summary();
-    return { toolCalls: this.budget.maxToolCalls - s.toolCalls, tokens: this.budget.maxTokens - (s.inputTokens + s.outputTokens) };
+    const s = this.replaying ? summarise(this.trace.steps.slice(0, this.cursor)) : this.summary();
+    return { toolCalls: this.budget.maxToolCalls - s.toolCalls, tokens: this.budget.maxTokens - (s.inputTokens + s.outputTokens + s.cacheReadTokens) };
+  }
+
+  /** While replaying: the recorded step the agent's next step must match (the Claude agent checks its request against it). */
+  nextRecordedStep(): { step: number; tool: string; input: unknown } | null {
+    const s = this.replaying ? this.trace.steps[this.cursor] : undefined;
+    return s ? { step: s.step, tool: s.tool, input: s.input } : null;
   }
 
   // ---------------------------------------------------------------------------------------------------------

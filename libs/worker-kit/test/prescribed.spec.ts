@@ -26,7 +26,7 @@ describe('prescribed runs (real PostgreSQL, local executor)', () => {
 
   const stream = (id: string): Promise<EventEnvelope[]> => h.store.readStream(candidateStreamId(id));
   const claude = () =>
-    new ClaudeAgent({ client: new Anthropic({ apiKey: 'test-key', baseURL: server.url, maxRetries: 0 }), model: 'claude-test-1', constitutionExcerpt: 'CONSTITUTION', baseDelayMs: 1, maxDelayMs: 5 });
+    new ClaudeAgent({ client: new Anthropic({ apiKey: 'test-key', baseURL: server.url, maxRetries: 0 }), model: 'claude-sonnet-5-5', constitutionExcerpt: 'CONSTITUTION', retry: { baseDelayMs: 1, maxDelayMs: 5 } });
   const confirmation: PrescribedRun = {
     kind: 'confirmation',
     of: 'camp1-r1-c3',
