@@ -25,6 +25,8 @@ export interface ProposalTurn {
   inputTokens: number;
   outputTokens: number;
   cacheReadTokens: number;
+  /** Input tokens written to the prompt cache; absent on turns recorded before it was counted (so their replay is unchanged). */
+  cacheCreationTokens?: number;
   stopReason: string | null;
 }
 

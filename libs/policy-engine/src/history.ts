@@ -151,7 +151,17 @@ export function replayPolicyRevisions(campaignId: string, events: readonly Event
             evidenceSha256: ev.sha,
             constitution,
             proposal: llm
-              ? { raw: llm.proposal, turn: { model: llm.model, inputTokens: llm.inputTokens, outputTokens: llm.outputTokens, cacheReadTokens: llm.cacheReadTokens, stopReason: llm.stopReason } }
+              ? {
+                  raw: llm.proposal,
+                  turn: {
+                    model: llm.model,
+                    inputTokens: llm.inputTokens,
+                    outputTokens: llm.outputTokens,
+                    cacheReadTokens: llm.cacheReadTokens,
+                    ...(llm.cacheCreationTokens !== undefined ? { cacheCreationTokens: llm.cacheCreationTokens } : {}),
+                    stopReason: llm.stopReason,
+                  },
+                }
               : null,
           },
           state,

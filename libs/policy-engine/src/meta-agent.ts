@@ -15,7 +15,12 @@ export const PROPOSE_POLICY_TOOL = {
   input_schema: z.toJSONSchema(PolicyProposal) as { type: 'object'; [k: string]: unknown },
 };
 
-/** The frozen system prompt: the constitution text and its rules, in one cached block. */
+/**
+ * The frozen system prompt: the constitution text and its rules, in one block. Not marked for caching: the meta
+ * agent asks once per round, rounds are hours apart, and a cache entry lives 5 minutes (1 hour at most), so a
+ * breakpoint would only pay the cache-write surcharge and never be read. The answer comes as structured output
+ * (the proposal's JSON schema), not as a forced tool call.
+ */
 export function metaSystemBlocks(constitution: FrozenConstitution) {
   const c = constitution.constitution;
   return [
@@ -25,8 +30,7 @@ export function metaSystemBlocks(constitution: FrozenConstitution) {
         `${c.text.trim()}\n\n` +
         `Constitution ${c.name} ${c.version} (sha256 ${constitution.sha256}). Meta-rules, binding and not yours to change:\n` +
         `${canonicalJson(c.rules)}\n\n` +
-        `Answer only by calling ${PROPOSE_POLICY_TOOL.name}.`,
-      cache_control: { type: 'ephemeral' as const },
+        `Answer only with the JSON proposal the output format describes.`,
     },
   ];
 }

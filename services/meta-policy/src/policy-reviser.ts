@@ -1,14 +1,18 @@
 import {
   CampaignStarted,
+  ClaudeFellBack,
   ConstitutionViolationRefused,
+  DEFAULT_CLAUDE_MODEL,
   DecouplingConfirmed,
   DecouplingProbed,
   DecouplingRefuted,
   DecouplingSuspected,
   DomainError,
   PolicyRevised,
+  claudeErrorFacts,
   createEvent,
   type DataOf,
+  type EventEnvelope,
   type EventOf,
   type RoundEvidenceRecorded,
 } from '@aevo/contracts';
@@ -88,17 +92,28 @@ export class PolicyReviser {
     // An unreadable file is an operational fault (retried, then dead-lettered); a changed file is a violation.
     const constitution = this.loadConstitution(started.config.constitutionPath, started.constitutionSha256);
     let proposal: ReviseFromEvidence['proposal'] = null;
+    // Every way a campaign that asked for Claude ends up with the rule engine is recorded with the decision.
+    let fellBack: DataOf<typeof ClaudeFellBack> | null = null;
     const pinnedOk = pinnedMismatch(constitution, started.constitutionSha256) === null;
     if (started.config.metaKind === 'claude' && pinnedOk) {
-      if (!this.opts.agent) this.log('warn', `campaign ${e.campaignId} asks for the Claude meta agent, but none is configured (ANTHROPIC_API_KEY); the rule engine revises`);
+      // The campaign's model (recorded at its start); a campaign started before it was a setting gets the operator's.
+      const model = started.config.claudeModel ?? this.opts.agent?.defaultModel ?? DEFAULT_CLAUDE_MODEL;
+      const fallback = { round, pass: 'meta-agent', fallback: 'rules', model } as const;
+      if (!this.opts.agent)
+        fellBack = { ...fallback, reason: 'not-configured', errorClass: null, status: null, errorType: null, requestId: null, detail: 'no Claude meta agent is configured (ANTHROPIC_API_KEY)' };
       else {
         const facts = revisionFacts(state.policy, e.data.evidence, constitution.constitution, { campaignAxes: state.campaignAxes });
         try {
-          proposal = await this.opts.agent.propose(state.policy, e.data.evidence, constitution, facts);
+          const proposed = await this.opts.agent.propose(state.policy, e.data.evidence, constitution, facts, model);
+          // Even an unusable reply is the proposal on record: the validator refuses it, and a replay re-decides the same.
+          proposal = { raw: proposed.raw, turn: proposed.turn };
+          if (proposed.unusable !== null)
+            fellBack = { ...fallback, reason: 'unusable-reply', errorClass: null, status: null, errorType: null, requestId: null, detail: proposed.unusable.slice(0, 1000) };
         } catch (err) {
-          this.log('warn', `campaign ${e.campaignId} round ${round}: meta agent failed (${(err as Error).message}); the rule engine revises`);
+          fellBack = { ...fallback, reason: 'api-error', ...claudeErrorFacts(err) };
         }
       }
+      if (fellBack) this.log('warn', `campaign ${e.campaignId} round ${round}: Claude meta agent fell back to the rule engine (${fellBack.reason}: ${fellBack.detail})`);
     }
     const decided = metaPolicyDecider.decide(
       { type: 'ReviseFromEvidence', round, evidence: e.data.evidence, evidenceSha256: e.data.evidenceSha256, constitution, proposal },
@@ -106,7 +121,8 @@ export class PolicyReviser {
     );
     if (decided.length === 0) return 'exists';
     const ctx = { campaignId: e.campaignId, streamId, source: 'meta-policy' as const, causationId: e.id };
-    const envelopes = decided.map((d) => {
+    const envelopes: EventEnvelope[] = fellBack ? [createEvent(ClaudeFellBack, fellBack, ctx)] : [];
+    envelopes.push(...decided.map((d) => {
       switch (d.type) {
         case 'PolicyRevised':
           return createEvent(PolicyRevised, d.data, ctx);
@@ -123,7 +139,7 @@ export class PolicyReviser {
         default:
           throw new Error(`the meta-policy decider never decides ${d.type}`);
       }
-    });
+    }));
     try {
       const res = await this.store.append(streamId, 'no-stream', envelopes, { commandId: `${streamId}-once` });
       if (res.duplicate) return 'exists';

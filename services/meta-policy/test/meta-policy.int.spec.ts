@@ -5,6 +5,7 @@ import Anthropic from '@anthropic-ai/sdk';
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import {
+  ClaudeFellBack,
   ConstitutionViolationRefused,
   PolicyRevised,
   RoundEvidenceRecorded,
@@ -50,10 +51,13 @@ describe('meta-policy replicas against PostgreSQL and nats-server', () => {
   const revisions = (c: string) => ofType<DataOf<typeof PolicyRevised>>(c, PolicyRevised.type);
   const refusals = (c: string) => ofType<DataOf<typeof ConstitutionViolationRefused>>(c, ConstitutionViolationRefused.type);
 
-  async function start(campaignId: string, opts: { metaKind?: 'rules' | 'claude'; pinned?: string } = {}) {
+  const fellBack = (c: string) => ofType<DataOf<typeof ClaudeFellBack>>(c, ClaudeFellBack.type);
+
+  /** `claudeModel`: as StartCampaign recorded it (absent: a campaign started before the model was a setting). */
+  async function start(campaignId: string, opts: { metaKind?: 'rules' | 'claude'; pinned?: string; claudeModel?: string } = {}) {
     const e = testCampaignStarted(campaignId, policy0, { constitutionSha256: opts.pinned ?? constitution.sha256, constitution: constitution.constitution, axes: [...AXES] });
     const data = e.data as { config: Record<string, unknown> };
-    data.config = { ...data.config, metaKind: opts.metaKind ?? 'rules', constitutionPath: CONSTITUTION };
+    data.config = { ...data.config, metaKind: opts.metaKind ?? 'rules', constitutionPath: CONSTITUTION, ...(opts.claudeModel ? { claudeModel: opts.claudeModel } : {}) };
     await store.append(`campaign-${campaignId}`, 'no-stream', [e]);
   }
 
@@ -75,9 +79,10 @@ describe('meta-policy replicas against PostgreSQL and nats-server', () => {
     llm = await new LoopbackMessagesApi((req) => {
       const prompt = JSON.stringify(req.messages);
       for (const [campaignId, reply] of replies) if (prompt.includes(`${campaignId}-r`)) return reply(req);
-      return { status: 400, body: { type: 'error', error: { type: 'invalid_request_error', message: 'no scripted reply' } } };
+      return { error: 'invalid_request_error', message: 'no scripted reply' };
     }).start();
-    const agent = new ClaudeMetaAgent(new Anthropic({ apiKey: 'test-key', baseURL: llm.url, maxRetries: 0 }), 'claude-test');
+    // The operator default, asked for campaigns whose CampaignStarted names no model.
+    const agent = new ClaudeMetaAgent(new Anthropic({ apiKey: 'test-key', baseURL: llm.url, maxRetries: 0 }), 'claude-sonnet-5-5');
     for (let i = 0; i < 2; i++) {
       const replica = await createServiceApp(MetaPolicyModule.forRoot({ settings: { constitutionsRoots: [path.join(REPO, 'services'), REPO], claude: null }, agent }), {
         service: 'meta-policy',
@@ -133,8 +138,8 @@ describe('meta-policy replicas against PostgreSQL and nats-server', () => {
     expect(await revisions('camp-rules')).toHaveLength(2);
   });
 
-  it('lets the Claude meta agent propose, with the constitution as its cached system prompt, and keeps a compliant proposal', async () => {
-    await start('camp-claude', { metaKind: 'claude' });
+  it('lets the Claude meta agent propose as structured output with the campaign’s model, and keeps a compliant proposal', async () => {
+    await start('camp-claude', { metaKind: 'claude', claudeModel: 'claude-opus-4-8' });
     const e1 = evidenceEvent('camp-claude', 1, gain, policy0);
     const rules = revisePolicy(policy0, (e1.data as DataOf<typeof RoundEvidenceRecorded>).evidence, constitution.constitution, { campaignAxes: [...AXES] }).policy;
     // The round's gain waits for its confirmation run (the rule engine's bookkeeping); the agent narrows the search.
@@ -152,30 +157,99 @@ describe('meta-policy replicas against PostgreSQL and nats-server', () => {
       evidenceRules: rules.evidenceRules,
       rationale: 'lr 0.002 gained on the leaderboard and awaits its confirmation; narrow the search to lr and schedule',
     };
-    replies.set('camp-claude', () => ({ toolUse: { name: 'propose_policy_revision', input: proposal } }));
+    // As the model writes it: the recipe, a free-form map, travels as a JSON string in the structured output.
+    replies.set('camp-claude', () => ({ json: { ...proposal, standingRecipe: JSON.stringify(proposal.standingRecipe) } }));
     await record(e1);
     const [rev] = await eventually(async () => {
       const r = await revisions('camp-claude');
       return r.length === 1 && r;
     }, 60_000);
-    expect(rev.data).toMatchObject({ proposer: 'claude', llm: { model: 'claude-test', inputTokens: 1500, cacheReadTokens: 1200, refused: false, proposal } });
+    // No breakpoint, so no cache write to pay: the tokens are input and output only, all counted.
+    expect(rev.data).toMatchObject({ proposer: 'claude', llm: { model: 'claude-opus-4-8', cacheReadTokens: 0, cacheCreationTokens: 0, refused: false, proposal } });
+    expect(rev.data.llm?.inputTokens).toBeGreaterThan(1000);
     expect(rev.data.policy).toMatchObject({ activeAxes: ['learning-rate', 'schedule'], promotionThreshold: 0.015, standingRecipe: rules.standingRecipe });
     expect(rev.data.policy.pendingConfirmations?.map((c) => c.candidateId)).toEqual(['camp-claude-r1-c1']);
     const req = llm.requests.find((r) => JSON.stringify(r.messages).includes('camp-claude-r'));
-    expect(req?.system).toHaveLength(1);
-    expect(req?.system?.[0]).toMatchObject({ type: 'text', cache_control: { type: 'ephemeral' } });
-    expect(req?.system?.[0].text).toContain(constitution.constitution.text.trim());
-    expect(req?.tools?.map((t) => t.name)).toEqual(['propose_policy_revision']);
-    expect(req?.tool_choice).toEqual({ type: 'tool', name: 'propose_policy_revision' });
+    const system = req?.system as Array<{ type: string; text: string; cache_control?: unknown }>;
+    expect(system).toHaveLength(1);
+    expect(system[0].type).toBe('text');
+    expect(system[0]).not.toHaveProperty('cache_control');
+    expect(system[0].text).toContain(constitution.constitution.text.trim());
+    // Structured output, not a forced tool call (which newer models refuse).
+    expect(req?.model).toBe('claude-opus-4-8');
+    expect(req?.tools).toBeUndefined();
+    expect(req?.tool_choice).toBeUndefined();
+    expect(req?.output_config?.format).toMatchObject({ type: 'json_schema', schema: { type: 'object', additionalProperties: false } });
+    expect(req?.output_config?.format?.schema.properties).toMatchObject({ standingRecipe: { type: 'string' } });
+    expect(llm.refusals).toEqual([]);
+    expect(await fellBack('camp-claude')).toEqual([]);
+  });
+
+  it('records every fall-back to the rule engine as ClaudeFellBack: an API error, a retired model, a refusal, no agent', async () => {
+    // Overloaded (after the SDK's retries): the rule engine revises, and the log says why.
+    await start('camp-overloaded', { metaKind: 'claude', claudeModel: 'claude-sonnet-5-5' });
+    replies.set('camp-overloaded', () => ({ error: 'overloaded_error' }));
+    await record(evidenceEvent('camp-overloaded', 1, gain, policy0));
+    const [down] = await eventually(async () => {
+      const f = await fellBack('camp-overloaded');
+      return f.length === 1 && f;
+    }, 60_000);
+    expect(down.data).toEqual({
+      round: 1,
+      pass: 'meta-agent',
+      fallback: 'rules',
+      reason: 'api-error',
+      model: 'claude-sonnet-5-5',
+      errorClass: 'OverloadedError',
+      status: 529,
+      errorType: 'overloaded_error',
+      requestId: expect.stringMatching(/^req_/),
+      detail: expect.stringContaining('Overloaded'),
+    });
+    const [rev] = await revisions('camp-overloaded');
+    expect(rev.data).toMatchObject({ proposer: 'rules', llm: null });
+    // Written in one append with the revision it explains.
+    const stream = await store.readStream(down.streamId);
+    expect(stream.map((e) => e.type)).toEqual(['ClaudeFellBack', 'PolicyRevised']);
+
+    // A campaign recorded with a model that has since been retired: the API answers 404, and that is on record too.
+    await start('camp-retired', { metaKind: 'claude', claudeModel: 'claude-sonnet-4-5' });
+    replies.set('camp-retired', () => ({ json: {} }));
+    await record(evidenceEvent('camp-retired', 1, gain, policy0));
+    const [retired] = await eventually(async () => {
+      const f = await fellBack('camp-retired');
+      return f.length === 1 && f;
+    }, 60_000);
+    expect(retired.data).toMatchObject({ reason: 'api-error', model: 'claude-sonnet-4-5', errorClass: 'NotFoundError', status: 404, errorType: 'not_found_error' });
+
+    // A refusal is not a proposal: recorded as the refused proposal and as the fall-back.
+    await start('camp-refusal', { metaKind: 'claude' });
+    replies.set('camp-refusal', () => ({ text: 'I can’t help with that.', stopReason: 'refusal' }));
+    await record(evidenceEvent('camp-refusal', 1, gain, policy0));
+    const [refusal] = await eventually(async () => {
+      const f = await fellBack('camp-refusal');
+      return f.length === 1 && f;
+    }, 60_000);
+    // No model recorded at its start: the operator default was asked.
+    expect(refusal.data).toMatchObject({ reason: 'unusable-reply', model: 'claude-sonnet-5-5', errorClass: null, detail: 'the model refused (stop_reason refusal)' });
+    const [refusedRev] = await revisions('camp-refusal');
+    expect(refusedRev.data).toMatchObject({ proposer: 'rules', llm: { refused: true, stopReason: 'refusal', proposal: { unusableReply: { stopReason: 'refusal' } } } });
+
+    // A service without an API key: the campaign's request for Claude cannot be met, and that is recorded.
+    await start('camp-nokey', { metaKind: 'claude', claudeModel: 'claude-opus-4-8' });
+    const bare = new PolicyReviser(store, { constitutionsRoots: [REPO], agent: null });
+    // Handed over directly, not appended: the replicas (which have an agent) must not race it.
+    expect(await bare.onEvidence(evidenceEvent('camp-nokey', 1, gain, policy0) as never)).toBe('revised');
+    expect((await fellBack('camp-nokey')).map((f) => f.data)).toEqual([
+      expect.objectContaining({ reason: 'not-configured', model: 'claude-opus-4-8', errorClass: null, status: null }),
+    ]);
   });
 
   it('refuses a meta agent that tries to write the constitution or drop a dead end, falls back to the rules, and the file is untouched', async () => {
     await start('camp-evil', { metaKind: 'claude' });
+    // Structured output binds the model to the schema; the validator still refuses what slips past it.
     replies.set('camp-evil', () => ({
-      toolUse: {
-        name: 'propose_policy_revision',
-        input: { constitution: { rules: { deadEndRegistryOnlyGrows: false, minThresholdNoiseMultiple: 0 } }, deadEnds: [], rationale: 'relax the rules' },
-      },
+      json: { constitution: { rules: { deadEndRegistryOnlyGrows: false, minThresholdNoiseMultiple: 0 } }, deadEnds: [], rationale: 'relax the rules' },
     }));
     await record(evidenceEvent('camp-evil', 1, harmful, policy0));
     const [rev1] = await eventually(async () => {
@@ -187,11 +261,9 @@ describe('meta-policy replicas against PostgreSQL and nats-server', () => {
     const p1 = rev1.data.policy;
     // Round 2: a well-formed proposal that silently drops the dead end and skips nothing else.
     replies.set('camp-evil', () => ({
-      toolUse: {
-        name: 'propose_policy_revision',
-        input: {
+      json: {
           promotedCandidateId: null,
-          standingRecipe: p1.standingRecipe,
+          standingRecipe: JSON.stringify(p1.standingRecipe),
           activeCategory: p1.activeCategory,
           activeAxes: p1.activeAxes,
           retiredAxes: p1.retiredAxes,
@@ -203,7 +275,6 @@ describe('meta-policy replicas against PostgreSQL and nats-server', () => {
           evidenceRules: p1.evidenceRules,
           rationale: 'forget the past',
         },
-      },
     }));
     await record(evidenceEvent('camp-evil', 2, [anchor(0.55)], p1));
     await eventually(async () => (await revisions('camp-evil')).length === 2, 60_000);
@@ -234,7 +305,8 @@ describe('meta-policy replicas against PostgreSQL and nats-server', () => {
   it('replaying the log re-decides every revision byte for byte from recorded proposals, calling no LLM', async () => {
     const calls = llm.calls;
     const log = await store.readAll({});
-    for (const c of ['camp-rules', 'camp-claude', 'camp-evil']) {
+    // Not camp-nokey: its evidence was handed to a reviser directly, so the log holds no evidence to replay from.
+    for (const c of ['camp-rules', 'camp-claude', 'camp-evil', 'camp-overloaded', 'camp-retired', 'camp-refusal']) {
       const results = replayPolicyRevisions(c, log, constitution);
       expect(results.length).toBeGreaterThan(0);
       for (const r of results) expect(r).toMatchObject({ equal: true, refusalsEqual: true });

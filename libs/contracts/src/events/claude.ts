@@ -38,3 +38,18 @@ export const ClaudeFellBack = defineEvent(
     })
     .strict(),
 );
+
+/**
+ * The ClaudeFellBack fields an error gives: the SDK's error class name and, for an API error, its status, the
+ * API's error type and the request id (the SDK's APIError carries them as `status`, `type`, `requestID`).
+ */
+export function claudeErrorFacts(err: unknown): { errorClass: string; status: number | null; errorType: string | null; requestId: string | null; detail: string } {
+  const e = (err ?? {}) as { constructor?: { name?: string }; status?: unknown; type?: unknown; requestID?: unknown; message?: unknown };
+  return {
+    errorClass: err instanceof Error ? (e.constructor?.name ?? 'Error') : typeof err,
+    status: typeof e.status === 'number' && Number.isInteger(e.status) ? e.status : null,
+    errorType: typeof e.type === 'string' ? e.type : null,
+    requestId: typeof e.requestID === 'string' ? e.requestID : null,
+    detail: (typeof e.message === 'string' ? e.message : String(err)).slice(0, 1000),
+  };
+}
