@@ -83,17 +83,19 @@ describe('dispatch service with the Kubernetes executor', () => {
     expect(await types('k8s-train')).toEqual(['JobQueued']);
     fake.admit(name);
     await eventually(async () => (await types('k8s-train')).includes('JobStarted'));
+    fake.advance(30); // the fake cluster's clock moves only when told: a 30 s first run
     fake.suspend(name);
     await eventually(async () => (await types('k8s-train')).includes('JobPreempted'));
     fake.admit(name);
     await eventually(async () => (await types('k8s-train')).filter((t) => t === 'JobStarted').length === 2);
     await eventually(() => fake.openLogStreams() > 0);
     fake.log(name, 'epoch 1 done');
+    fake.advance(60);
     fake.exit(name, 0);
     const done = await eventually(() => terminalOf(store, 'k8s-train'));
     expect(done.type).toBe('JobSucceeded');
     expect(done.data).toMatchObject({ executor: 'kubernetes', gpuCount: 2, budgetUnit: 'gpu-seconds', logTail: 'epoch 1 done' });
-    expect((done.data as { gpuSeconds: number }).gpuSeconds).toBeGreaterThan(0);
+    expect((done.data as { gpuSeconds: number }).gpuSeconds).toBe(2 * (30 + 60)); // both admitted runs
     const events = await jobEvents(store, 'k8s-train');
     expect(events.map((x) => x.type)).toEqual(['JobQueued', 'JobStarted', 'JobPreempted', 'JobStarted', 'JobSucceeded']);
     expect(events.filter((x) => x.type === 'JobStarted').map((x) => (x.data as { attempt: number }).attempt)).toEqual([1, 2]);
