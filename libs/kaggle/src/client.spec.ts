@@ -4,39 +4,91 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
+  KaggleApiError,
   KaggleAuthError,
   KaggleCompetitionClient,
+  KaggleCompetitionNotFoundError,
   KaggleConfigError,
+  KaggleNotJoinedError,
   KagglePollTimeoutError,
   KaggleProtocolError,
   KaggleQuotaExceededError,
+  KaggleSubmissionRefusedError,
   LoopbackKaggleServer,
+  Methods,
+  SERVICE,
   credentialsFromEnv,
+  type KaggleClientOptions,
   type LoopbackKaggleOptions,
 } from './index';
 
 const COMP = 'wonderland-reasoning';
 const TOKEN = 'kgat_test_token_123';
 const noSleep = { sleep: async () => undefined, initialDelayMs: 10 };
+const file = (description = 'aevo c1 c1-r1-s1') => ({ competitionName: COMP, fileName: 's.csv', content: Buffer.from('id,answer\n1,a\n'), description });
 
-describe('KaggleCompetitionClient against a loopback CompetitionApiService', () => {
+describe('KaggleCompetitionClient against the loopback CompetitionApiService', () => {
   let server: LoopbackKaggleServer;
-  const start = async (opts: LoopbackKaggleOptions = {}) => {
+  let sleeps: number[];
+  const start = async (opts: LoopbackKaggleOptions = {}, client: Partial<KaggleClientOptions> = {}) => {
     server = await new LoopbackKaggleServer({ token: TOKEN, competitionName: COMP, ...opts }).start();
-    return new KaggleCompetitionClient({ baseUrl: server.baseUrl, credentials: { kind: 'token', token: TOKEN } });
+    sleeps = [];
+    return new KaggleCompetitionClient({
+      baseUrl: server.baseUrl,
+      credentials: { kind: 'token', token: TOKEN },
+      sleep: async (ms) => void sleeps.push(ms),
+      random: () => 0.5,
+      ...client,
+    });
   };
+  const methods = () => server.calls.map((c) => c.method);
   afterEach(async () => server?.stop());
+
+  describe('routes', () => {
+    it('answers the service’s own method names and 404 to the Api-prefixed ones', async () => {
+      const client = await start({ leaderboard: [{ teamId: 7, teamName: 'aevo', score: '0.51000' }] });
+      const { ref } = await client.submitFile(file());
+      await client.getSubmission(ref);
+      await client.listSubmissions(COMP);
+      await client.getLeaderboard(COMP);
+      await client.getCompetition(COMP);
+      await client.getSubmissionLimits(COMP);
+      // The names of kagglesdk's CompetitionApiClient (competitions/services/competition_api_service.py; GetSubmissionLimits from 0.1.35).
+      const upstream = ['StartSubmissionUpload', 'CreateSubmission', 'GetSubmission', 'ListSubmissions', 'GetLeaderboard', 'GetCompetition', 'GetSubmissionLimits'];
+      expect(Object.values(Methods).sort()).toEqual([...upstream].sort());
+      expect(new Set(methods())).toEqual(new Set([...upstream, 'upload']));
+      expect([...LoopbackKaggleServer.routedMethods].sort()).toEqual([...upstream].sort());
+      expect(server.calls.every((c) => c.status === 200)).toBe(true);
+
+      for (const old of ['ApiStartSubmissionUpload', 'ApiCreateSubmission', 'ApiGetSubmission', 'ApiListSubmissions', 'ApiGetLeaderboard']) {
+        const res = await fetch(`${server.baseUrl}/v1/${SERVICE}/${old}`, { method: 'POST', headers: { Authorization: `Bearer ${TOKEN}` }, body: JSON.stringify({ competitionName: COMP }) });
+        expect({ old, status: res.status }).toEqual({ old, status: 404 });
+      }
+    });
+
+    it('refuses field names the request type does not have, as a protobuf JSON parser does', async () => {
+      await start();
+      const res = await fetch(`${server.baseUrl}/v1/${SERVICE}/ListSubmissions`, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${TOKEN}` },
+        body: JSON.stringify({ competitionName: COMP, page_size: 10 }),
+      });
+      expect(res.status).toBe(400);
+      expect(await res.json()).toEqual({ code: 400, message: 'Invalid JSON payload received. Unknown name "page_size": Cannot find field.' });
+    });
+  });
 
   it('uploads, creates the submission and polls PENDING → COMPLETE with the public score', async () => {
     const client = await start({ pendingReads: 2, judge: (c) => ({ status: 'COMPLETE', publicScore: c.toString().split('\n').length / 10 }) });
     const content = Buffer.from('id,answer\n1,XXXVIII\n2,10010111\n');
-    const { ref } = await client.submitFile({ competitionName: COMP, fileName: 'submission.csv', content, description: 'aevo sub-1', lastModifiedEpochSeconds: 1700000000 });
+    const { ref, description } = await client.submitFile({ competitionName: COMP, fileName: 'submission.csv', content, description: 'aevo sub-1', lastModifiedEpochSeconds: 1700000000 });
     expect(ref).toBe('40000001');
-
-    expect(server.calls.map((c) => c.method)).toEqual(['ApiStartSubmissionUpload', 'ApiCreateSubmission']);
+    expect(description).toBe('aevo sub-1');
+    expect(methods()).toEqual(['StartSubmissionUpload', 'upload', 'CreateSubmission']);
     expect(server.calls[0].body).toEqual({ competitionName: COMP, fileName: 'submission.csv', contentLength: content.length, lastModifiedEpochSeconds: 1700000000 });
-    expect(server.calls[1].body).toEqual({ competitionName: COMP, blobFileTokens: expect.stringMatching(/^[0-9a-f]{24}$/), submissionDescription: 'aevo sub-1' });
-    expect(server.calls.every((c) => c.authorization === `Bearer ${TOKEN}`)).toBe(true);
+    expect(server.calls[2].body).toEqual({ competitionName: COMP, blobFileTokens: expect.stringMatching(/^[0-9a-f]{24}$/), submissionDescription: 'aevo sub-1' });
+    expect(server.calls.filter((c) => c.method !== 'upload').every((c) => c.authorization === `Bearer ${TOKEN}`)).toBe(true);
+    expect(server.calls[1].authorization).toBeUndefined();
     expect(server.submissions[0].content.equals(content)).toBe(true);
 
     const seen: string[] = [];
@@ -45,54 +97,193 @@ describe('KaggleCompetitionClient against a loopback CompetitionApiService', () 
     expect(done).toMatchObject({ ref, status: 'COMPLETE', publicScore: 0.4, privateScore: null, description: 'aevo sub-1' });
   });
 
+  describe('429 and 503', () => {
+    it('polls through 429s, waiting what Retry-After asks for', async () => {
+      const client = await start({ pendingReads: 1, rateLimitNext: { GetSubmission: 3 }, retryAfterSeconds: 7 });
+      const { ref } = await client.submitFile(file());
+      const done = await client.waitForSubmission(ref, COMP, noSleep);
+      expect(done.status).toBe('COMPLETE');
+      expect(server.calls.filter((c) => c.method === 'GetSubmission').map((c) => c.status)).toEqual([429, 429, 429, 200, 200]);
+      expect(sleeps).toEqual([7000, 7000, 7000]);
+    });
+
+    it('counts a 429 that outlasts the call’s retries as one more pending poll, not a failure', async () => {
+      const client = await start({ pendingReads: 0, rateLimitNext: { GetSubmission: 2 }, retryAfterSeconds: 3 }, { retry: { maxAttempts: 1 } });
+      const { ref } = await client.submitFile(file());
+      const pollSleeps: number[] = [];
+      const done = await client.waitForSubmission(ref, COMP, { initialDelayMs: 10, sleep: async (ms) => void pollSleeps.push(ms) });
+      expect(done.status).toBe('COMPLETE');
+      expect(pollSleeps).toEqual([3000, 3000]);
+    });
+
+    it('backs off with jitter where no Retry-After is given, and gives a long Retry-After back to the caller', async () => {
+      const client = await start({ failNext: { GetCompetition: 3 } }, { retry: { baseDelayMs: 100 } });
+      await client.getCompetition(COMP);
+      expect(sleeps).toEqual([75, 150, 300]); // base·2^k, equal jitter at random() = 0.5
+      await server.stop();
+      const impatient = await start({ rateLimitNext: { GetCompetition: 1 }, retryAfterSeconds: 3600 });
+      const err = await impatient.getCompetition(COMP).catch((e) => e);
+      expect(err).toBeInstanceOf(KaggleApiError);
+      expect(err).toMatchObject({ status: 429, retryAfterMs: 3_600_000 });
+      expect(sleeps).toEqual([]);
+    });
+
+    it('retries the upload PUT and, after a 503 from CreateSubmission, looks before it submits again', async () => {
+      const client = await start({ failNext: { upload: 1, CreateSubmission: 1 } });
+      const { ref, reused } = await client.submitFile(file());
+      expect(reused).toBe(false);
+      expect(server.submissions.map((s) => s.ref)).toEqual([ref]);
+      expect(methods()).toEqual(['StartSubmissionUpload', 'upload', 'upload', 'CreateSubmission', 'ListSubmissions', 'CreateSubmission']);
+    });
+  });
+
+  describe('pagination', () => {
+    const older = (n: number) => Array.from({ length: n }, (_, i) => ({ description: `aevo old ${i}` }));
+
+    it('finds a submission three pages down (the duplicate check) with the page tokens the service returned', async () => {
+      const client = await start({ preexisting: older(45), maxPageSize: 20 });
+      const found = await client.findSubmission(COMP, (s) => s.description === 'aevo old 0');
+      expect(found).toMatchObject({ description: 'aevo old 0', status: 'COMPLETE' });
+      const lists = server.calls.filter((c) => c.method === 'ListSubmissions');
+      expect(lists).toHaveLength(3);
+      expect(lists[0].body).toEqual({ competitionName: COMP, pageSize: 50 });
+      expect(lists[1].body).toEqual({ competitionName: COMP, pageSize: 50, pageToken: expect.any(String) });
+      expect(await client.listSubmissions(COMP)).toHaveLength(45);
+      expect(await client.findSubmission(COMP, (s) => s.description === 'never sent')).toBeUndefined();
+    });
+
+    it('reads the whole leaderboard and refuses a listing that never ends', async () => {
+      const leaderboard = Array.from({ length: 45 }, (_, i) => ({ teamId: i + 1, teamName: `team ${i + 1}`, score: (0.9 - i / 100).toFixed(5) }));
+      const client = await start({ leaderboard, maxPageSize: 20 });
+      const all = await client.getLeaderboard(COMP);
+      expect(all.map((e) => e.teamId)).toEqual(leaderboard.map((e) => e.teamId));
+      expect(server.calls.filter((c) => c.method === 'GetLeaderboard').map((c) => (c.body as { overridePublic: boolean }).overridePublic)).toEqual([true, true, true]);
+
+      const loop = createServer((_req, res) => res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify({ submissions: [], nextPageToken: 'same' })));
+      await new Promise<void>((r) => loop.listen(0, '127.0.0.1', r));
+      try {
+        const c = new KaggleCompetitionClient({ baseUrl: `http://127.0.0.1:${(loop.address() as AddressInfo).port}`, credentials: { kind: 'token', token: 'x' } });
+        await expect(c.listSubmissions(COMP)).rejects.toThrow(/token "same" came back twice/);
+      } finally {
+        await new Promise((r) => loop.close(r));
+      }
+    });
+  });
+
+  describe('refusals are read from the body, never from the status alone', () => {
+    it('a 400 for a wrong competition is KaggleCompetitionNotFoundError, not quota', async () => {
+      for (const bareErrors of [false, true]) {
+        const client = await start({ bareErrors });
+        const err = await client.submitFile({ ...file(), competitionName: 'wonderland-reasoninq' }).catch((e) => e);
+        expect(server.calls.find((c) => c.method === 'CreateSubmission')?.status).toBe(400);
+        expect(err).toBeInstanceOf(KaggleCompetitionNotFoundError);
+        expect(err).not.toBeInstanceOf(KaggleQuotaExceededError);
+        expect(err.message).toMatch(/no competition named "wonderland-reasoninq"/);
+        await server.stop();
+      }
+    });
+
+    it('a not-joined 400 is KaggleNotJoinedError and says so', async () => {
+      for (const bareErrors of [false, true]) {
+        const client = await start({ joined: false, bareErrors });
+        const err = await client.submitFile(file()).catch((e) => e);
+        expect(err).toBeInstanceOf(KaggleNotJoinedError);
+        expect(err.message).toMatch(/has not joined competition "wonderland-reasoning"; accept its rules on kaggle.com/);
+        expect(methods().includes('GetCompetition')).toBe(bareErrors); // the bare 400 is explained by GetCompetition
+        await server.stop();
+      }
+    });
+
+    it('a used-up allowance is quota, confirmed with GetSubmissionLimits', async () => {
+      for (const bareErrors of [false, true]) {
+        const client = await start({ allowance: 1, bareErrors });
+        await client.submitFile(file('first'));
+        const err = await client.submitFile(file('second')).catch((e) => e);
+        expect(err).toBeInstanceOf(KaggleQuotaExceededError);
+        expect(err.limits).toEqual({ numToday: 1, numTotal: 1, numAllowedNow: 0, limitedByTotal: false });
+        expect(err.message).toMatch(/1 submitted today, 0 allowed now/);
+        if (!bareErrors) expect(err.serverMessage).toMatch(/daily Submission allowance \(1\)/);
+        expect(server.submissions).toHaveLength(1);
+        await server.stop();
+      }
+    });
+
+    it('takes the quota message alone where GetSubmissionLimits is not served', async () => {
+      const client = await start({ allowance: 0, withoutSubmissionLimits: true });
+      const err = await client.submitFile(file()).catch((e) => e);
+      expect(err).toBeInstanceOf(KaggleQuotaExceededError);
+      expect(err).toMatchObject({ limits: null });
+      expect(err.message).toMatch(/GetSubmissionLimits not served, so unconfirmed/);
+    });
+
+    it('an unexplained 400 with allowance left stays a refusal of unknown reason', async () => {
+      const client = await start({ bareErrors: true });
+      const upload = await client.startSubmissionUpload({ competitionName: COMP, fileName: 's.csv', contentLength: 3, lastModifiedEpochSeconds: 1 });
+      const raw = await client.createSubmission({ competitionName: COMP, blobFileTokens: upload.token, submissionDescription: 'x' }).catch((e) => e);
+      const err = await client.explainSubmissionRefusal(raw, COMP);
+      expect(err).toBeInstanceOf(KaggleSubmissionRefusedError);
+      expect(err).not.toBeInstanceOf(KaggleQuotaExceededError);
+      expect(err).toMatchObject({ reason: 'unknown', limits: { numAllowedNow: 5 } });
+    });
+
+    it('sends descriptions Kaggle accepts: no `/`, bounded, still distinct', async () => {
+      const client = await start();
+      const a = await client.submitFile(file('aevo c1/c1-r1-s1'));
+      const b = await client.submitFile(file('aevo c1/c1-r1-s2'));
+      expect(a.description).toMatch(/^aevo c1-c1-r1-s1 #[0-9a-f]{10}$/);
+      expect(b.description).not.toBe(a.description);
+      const long = await client.submitFile(file('x'.repeat(500)));
+      expect(long.description.length).toBeLessThanOrEqual(100);
+      expect(server.submissions.map((s) => s.description)).toEqual([a.description, b.description, long.description]);
+
+      // Unsanitised, the loopback refuses it the way the real service reportedly does, and the refusal says why.
+      const upload = await client.startSubmissionUpload({ competitionName: COMP, fileName: 's.csv', contentLength: 1, lastModifiedEpochSeconds: 1 });
+      await client.uploadBlob(upload.createUrl, Buffer.from('x'));
+      const raw = await client.createSubmission({ competitionName: COMP, blobFileTokens: upload.token, submissionDescription: 'aevo c1/s1' }).catch((e) => e);
+      expect(await client.explainSubmissionRefusal(raw, COMP)).toMatchObject({ reason: 'invalid-description' });
+    });
+  });
+
   it('accepts legacy username/key as HTTP Basic', async () => {
     server = await new LoopbackKaggleServer({ basic: { username: 'alice', key: 'k3y' }, competitionName: COMP }).start();
     const client = new KaggleCompetitionClient({ baseUrl: server.baseUrl, credentials: { kind: 'basic', username: 'alice', key: 'k3y' } });
-    await client.submitFile({ competitionName: COMP, fileName: 's.csv', content: Buffer.from('id,answer\n1,a\n'), description: 'd' });
+    await client.submitFile(file());
     expect(server.calls[0].authorization).toBe(`Basic ${Buffer.from('alice:k3y').toString('base64')}`);
-    expect(await client.listSubmissions({ competitionName: COMP })).toHaveLength(1);
+    expect(await client.listSubmissions(COMP)).toHaveLength(1);
   });
 
   it('turns 401 into KaggleAuthError and creates nothing', async () => {
     await start();
     const bad = new KaggleCompetitionClient({ baseUrl: server.baseUrl, credentials: { kind: 'token', token: 'wrong' } });
-    const err = await bad.submitFile({ competitionName: COMP, fileName: 's.csv', content: Buffer.from('x'), description: 'd' }).catch((e) => e);
+    const err = await bad.submitFile(file()).catch((e) => e);
     expect(err).toBeInstanceOf(KaggleAuthError);
-    expect(err).toMatchObject({ status: 401, method: 'ApiStartSubmissionUpload' });
+    expect(err).toMatchObject({ status: 401, method: 'StartSubmissionUpload' });
     expect(err.message).toMatch(/invalid or missing credentials/);
     expect(server.submissions).toHaveLength(0);
   });
 
-  it('turns the 400 of an exhausted allowance into KaggleQuotaExceededError with the server message', async () => {
-    const client = await start({ allowance: 1 });
-    const file = { competitionName: COMP, fileName: 's.csv', content: Buffer.from('id,answer\n1,a\n'), description: 'd' };
-    await client.submitFile(file);
-    const err = await client.submitFile(file).catch((e) => e);
-    expect(err).toBeInstanceOf(KaggleQuotaExceededError);
-    expect(err.serverMessage).toMatch(/daily Submission allowance \(1\)/);
-    expect(server.submissions).toHaveLength(1);
-  });
-
   it('reports ERROR with the error description', async () => {
     const client = await start({ pendingReads: 1, judge: () => ({ status: 'ERROR', errorDescription: 'Submission must have 2 rows' }) });
-    const { ref } = await client.submitFile({ competitionName: COMP, fileName: 's.csv', content: Buffer.from('id\n'), description: 'd' });
+    const { ref } = await client.submitFile(file());
     const done = await client.waitForSubmission(ref, COMP, noSleep);
     expect(done).toMatchObject({ status: 'ERROR', errorDescription: 'Submission must have 2 rows', publicScore: null });
   });
 
-  it('falls back to ListSubmissions where GetSubmission is not served, and rides out 503s', async () => {
-    const client = await start({ withoutGetSubmission: true, pendingReads: 1, failNext: { ApiListSubmissions: 2 } });
-    const { ref } = await client.submitFile({ competitionName: COMP, fileName: 's.csv', content: Buffer.from('id,answer\n'), description: 'd' });
+  it('falls back to ListSubmissions (every page) where GetSubmission is not served, and rides out 503s', async () => {
+    const client = await start(
+      { withoutGetSubmission: true, pendingReads: 1, failNext: { ListSubmissions: 2 }, maxPageSize: 2, preexisting: [{ description: 'a' }, { description: 'b' }] },
+      { retry: { maxAttempts: 1 }, pageSize: 2 },
+    );
+    const { ref } = await client.submitFile(file());
     const done = await client.waitForSubmission(ref, COMP, noSleep);
-    expect(done.status).toBe('COMPLETE');
-    const methods = server.calls.map((c) => c.method).slice(2);
-    expect(methods[0]).toBe('ApiGetSubmission');
-    expect(methods.filter((m) => m === 'ApiListSubmissions').length).toBeGreaterThanOrEqual(3);
+    expect(done).toMatchObject({ ref, status: 'COMPLETE' });
+    expect(methods().filter((m) => m !== 'upload').slice(2)[0]).toBe('GetSubmission');
+    expect(server.calls.filter((c) => c.method === 'ListSubmissions' && c.status === 503)).toHaveLength(2);
   });
 
   it('backs off exponentially up to the cap and gives up at the bound', async () => {
     const client = await start({ pendingReads: 1000 });
-    const { ref } = await client.submitFile({ competitionName: COMP, fileName: 's.csv', content: Buffer.from('x'), description: 'd' });
+    const { ref } = await client.submitFile(file());
     const waits: number[] = [];
     const err = await client
       .waitForSubmission(ref, COMP, { initialDelayMs: 100, factor: 2, maxDelayMs: 500, maxWaitMs: 2000, sleep: async (ms) => void waits.push(ms) })
@@ -115,18 +306,19 @@ describe('KaggleCompetitionClient against a loopback CompetitionApiService', () 
     }
   });
 
-  it('refuses a base URL that is not http(s)', () => {
+  it('refuses a base URL that is not http(s) and a retry policy that cannot work', () => {
     expect(() => new KaggleCompetitionClient({ baseUrl: 'ftp://x', credentials: { kind: 'token', token: 't' } })).toThrow(/baseUrl: expected http or https/);
     expect(() => new KaggleCompetitionClient({ baseUrl: 'nope', credentials: { kind: 'token', token: 't' } })).toThrow(KaggleConfigError);
+    expect(() => new KaggleCompetitionClient({ credentials: { kind: 'token', token: 't' }, retry: { maxAttempts: 0 } })).toThrow(/retry.maxAttempts/);
   });
 });
 
 describe('credentialsFromEnv', () => {
   it('prefers KAGGLE_API_TOKEN, reading it from a file when it names one', () => {
     expect(credentialsFromEnv({ KAGGLE_API_TOKEN: 'abc', KAGGLE_USERNAME: 'u', KAGGLE_KEY: 'k' })).toEqual({ kind: 'token', token: 'abc' });
-    const file = join(mkdtempSync(join(tmpdir(), 'kgl-')), 'token');
-    writeFileSync(file, 'from-file\n');
-    expect(credentialsFromEnv({ KAGGLE_API_TOKEN: file })).toEqual({ kind: 'token', token: 'from-file' });
+    const f = join(mkdtempSync(join(tmpdir(), 'kgl-')), 'token');
+    writeFileSync(f, 'from-file\n');
+    expect(credentialsFromEnv({ KAGGLE_API_TOKEN: f })).toEqual({ kind: 'token', token: 'from-file' });
   });
   it('falls back to the legacy pair and names what is missing', () => {
     expect(credentialsFromEnv({ KAGGLE_USERNAME: 'u', KAGGLE_KEY: 'k' })).toEqual({ kind: 'basic', username: 'u', key: 'k' });

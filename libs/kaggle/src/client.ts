@@ -1,27 +1,49 @@
 import type { z } from 'zod';
 import { authorizationHeader, type KaggleCredentials } from './credentials';
+import { sanitizeSubmissionDescription } from './description';
 import {
   KaggleApiError,
   KaggleAuthError,
+  KaggleCompetitionNotFoundError,
   KaggleConfigError,
+  KaggleError,
   KaggleNetworkError,
+  KaggleNotJoinedError,
   KagglePollTimeoutError,
   KaggleProtocolError,
   KaggleQuotaExceededError,
+  KaggleSubmissionRefusedError,
 } from './errors';
+import { readRefusal } from './refusal';
+import { DEFAULT_RETRY_POLICY, RETRYABLE_STATUSES, nextRetryDelayMs, parseRetryAfter, type RetryPolicy } from './retry';
 import {
+  ApiCompetition,
   ApiSubmission,
   CreateSubmissionResponse,
   GetLeaderboardResponse,
+  GetSubmissionLimitsResponse,
   ListSubmissionsResponse,
   Methods,
-  SERVICE,
   StartSubmissionUploadResponse,
+  methodPath,
+  parseErrorBody,
+  type KaggleCompetition,
   type KaggleLeaderboardEntry,
   type KaggleSubmission,
+  type KaggleSubmissionLimits,
+  type MethodName,
 } from './wire';
 
 export const DEFAULT_KAGGLE_BASE_URL = 'https://api.kaggle.com';
+
+export interface RetryEvent {
+  method: string;
+  status: number;
+  /** The try that was refused (1 = the first). */
+  attempt: number;
+  delayMs: number;
+  retryAfterMs: number | null;
+}
 
 export interface KaggleClientOptions {
   credentials: KaggleCredentials;
@@ -31,6 +53,18 @@ export interface KaggleClientOptions {
   requestTimeoutMs?: number;
   userAgent?: string;
   fetch?: typeof fetch;
+  /** Retries of 429/503 answers (see retry.ts); partial values override the defaults. */
+  retry?: Partial<RetryPolicy>;
+  /** Injected for tests that must not sleep for real; default setTimeout. Used for retries, not for polling. */
+  sleep?: (ms: number) => Promise<void>;
+  /** Jitter source in [0, 1); default Math.random. */
+  random?: () => number;
+  /** Called before each retry wait. */
+  onRetry?: (e: RetryEvent) => void;
+  /** pageSize asked for in list calls (the server may send fewer). Default 50. */
+  pageSize?: number;
+  /** Most pages one listing reads before it fails rather than act on a partial list. Default 200. */
+  maxPages?: number;
 }
 
 export interface PollOptions {
@@ -52,23 +86,44 @@ export interface SubmitFileInput {
   competitionName: string;
   fileName: string;
   content: Buffer;
+  /** Sanitised before it is sent (sanitizeSubmissionDescription); the result is returned as `description`. */
   description: string;
   /** Seconds since the epoch; default now. */
   lastModifiedEpochSeconds?: number;
 }
 
+export interface Page<T> {
+  items: T[];
+  nextPageToken: string | null;
+}
+
 const defaultSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Methods whose request names a competition: a 404 there means the competition, not some other object. */
+const COMPETITION_SCOPED: ReadonlySet<string> = new Set([
+  Methods.createSubmission,
+  Methods.listSubmissions,
+  Methods.getLeaderboard,
+  Methods.getCompetition,
+  Methods.getSubmissionLimits,
+]);
 
 /**
  * Client for Kaggle's competitions.CompetitionApiService (`POST <base>/v1/competitions.CompetitionApiService/<Method>`,
  * JSON in and out). Submitting is three calls: StartSubmissionUpload → PUT the bytes to `createUrl` →
  * CreateSubmission with the upload token; the score then appears on GetSubmission / ListSubmissions.
+ * Every call retries 429 and 503 (Retry-After honoured, bounded); lists are read through every page.
  */
 export class KaggleCompetitionClient {
   private readonly baseUrl: string;
   private readonly fetchFn: typeof fetch;
   private readonly timeoutMs: number;
   private readonly userAgent: string;
+  private readonly retryPolicy: RetryPolicy;
+  private readonly sleep: (ms: number) => Promise<void>;
+  private readonly random: () => number;
+  private readonly pageSize: number;
+  private readonly maxPages: number;
 
   constructor(private readonly opts: KaggleClientOptions) {
     const base = opts.baseUrl ?? DEFAULT_KAGGLE_BASE_URL;
@@ -83,53 +138,100 @@ export class KaggleCompetitionClient {
     this.baseUrl = base.replace(/\/+$/, '');
     this.fetchFn = opts.fetch ?? fetch;
     this.timeoutMs = opts.requestTimeoutMs ?? 60_000;
-    this.userAgent = opts.userAgent ?? 'aevo-kaggle/0.1';
+    this.userAgent = opts.userAgent ?? 'aevo-kaggle/0.2';
+    this.retryPolicy = { ...DEFAULT_RETRY_POLICY, ...opts.retry };
+    for (const [k, v] of Object.entries(this.retryPolicy))
+      if (!Number.isFinite(v) || v < (k === 'maxAttempts' ? 1 : 0)) throw new KaggleConfigError(`retry.${k}: expected a non-negative number (maxAttempts ≥ 1), got ${v}`);
+    this.sleep = opts.sleep ?? defaultSleep;
+    this.random = opts.random ?? Math.random;
+    this.pageSize = opts.pageSize ?? 50;
+    this.maxPages = opts.maxPages ?? 200;
+    if (!Number.isInteger(this.pageSize) || this.pageSize < 1) throw new KaggleConfigError(`pageSize: expected a positive integer, got ${this.pageSize}`);
+    if (!Number.isInteger(this.maxPages) || this.maxPages < 1) throw new KaggleConfigError(`maxPages: expected a positive integer, got ${this.maxPages}`);
   }
 
   async startSubmissionUpload(req: { competitionName: string; fileName: string; contentLength: number; lastModifiedEpochSeconds: number }) {
     return this.call(Methods.startSubmissionUpload, req, StartSubmissionUploadResponse);
   }
 
-  /** PUTs the file to the signed upload URL. No Authorization header: the URL itself is the credential. */
+  /** PUTs the file to the signed upload URL (retrying 429/503). No Authorization header: the URL itself is the credential. */
   async uploadBlob(createUrl: string, content: Buffer): Promise<void> {
-    let res: Response;
-    try {
-      res = await this.fetchFn(createUrl, {
+    const res = await this.send('upload PUT', () =>
+      this.fetchFn(createUrl, {
         method: 'PUT',
         headers: { 'Content-Type': 'application/octet-stream', 'User-Agent': this.userAgent },
         body: content,
         signal: AbortSignal.timeout(this.timeoutMs),
-      });
-    } catch (err) {
-      throw new KaggleNetworkError('upload PUT', err);
-    }
-    if (!res.ok) throw new KaggleApiError('upload PUT', res.status, await serverMessage(res));
+      }),
+    );
     await res.arrayBuffer();
   }
 
-  /** HTTP 400 here means the submission allowance is used up (KaggleQuotaExceededError). */
+  /**
+   * One CreateSubmission call. Only 429 is retried here: after a 503 or a dropped connection the submission may exist,
+   * which submitFile checks before trying again. Refusals come back as they were answered; submitFile explains them.
+   */
   async createSubmission(req: { competitionName: string; blobFileTokens: string; submissionDescription: string }) {
-    return this.call(Methods.createSubmission, req, CreateSubmissionResponse, (status, msg) =>
-      status === 400 ? new KaggleQuotaExceededError(Methods.createSubmission, status, msg) : undefined,
-    );
+    return this.call(Methods.createSubmission, req, CreateSubmissionResponse, { retryOn: [429], competitionName: req.competitionName });
   }
 
   async getSubmission(ref: string): Promise<KaggleSubmission> {
     return this.call(Methods.getSubmission, { ref: refOnWire(ref) }, ApiSubmission);
   }
 
-  async listSubmissions(req: { competitionName: string; page?: number }): Promise<KaggleSubmission[]> {
-    const body: Record<string, unknown> = { competitionName: req.competitionName };
-    if (req.page !== undefined) body.page = req.page;
-    return (await this.call(Methods.listSubmissions, body, ListSubmissionsResponse)).submissions;
+  async getCompetition(competitionName: string): Promise<KaggleCompetition> {
+    return this.call(Methods.getCompetition, { competitionName }, ApiCompetition, { competitionName });
   }
 
+  async getSubmissionLimits(competitionName: string): Promise<KaggleSubmissionLimits> {
+    return this.call(Methods.getSubmissionLimits, { competitionName }, GetSubmissionLimitsResponse, { competitionName });
+  }
+
+  /** One page of ListSubmissions (newest first, the service's default order). */
+  async listSubmissionsPage(competitionName: string, pageToken: string | null = null): Promise<Page<KaggleSubmission>> {
+    const body: Record<string, unknown> = { competitionName, pageSize: this.pageSize };
+    if (pageToken) body.pageToken = pageToken;
+    const r = await this.call(Methods.listSubmissions, body, ListSubmissionsResponse, { competitionName });
+    return { items: r.submissions, nextPageToken: r.nextPageToken };
+  }
+
+  /** Every submission of the team, through every page. */
+  async listSubmissions(competitionName: string): Promise<KaggleSubmission[]> {
+    const all: KaggleSubmission[] = [];
+    for await (const page of this.pages(Methods.listSubmissions, (t) => this.listSubmissionsPage(competitionName, t))) all.push(...page);
+    return all;
+  }
+
+  /** The first submission (newest first) that matches, reading further pages only while none has. */
+  async findSubmission(competitionName: string, matches: (s: KaggleSubmission) => boolean): Promise<KaggleSubmission | undefined> {
+    for await (const page of this.pages(Methods.listSubmissions, (t) => this.listSubmissionsPage(competitionName, t))) {
+      const found = page.find(matches);
+      if (found) return found;
+    }
+    return undefined;
+  }
+
+  async getLeaderboardPage(competitionName: string, pageToken: string | null = null, overridePublic = true): Promise<Page<KaggleLeaderboardEntry>> {
+    const body: Record<string, unknown> = { competitionName, overridePublic, pageSize: this.pageSize };
+    if (pageToken) body.pageToken = pageToken;
+    const r = await this.call(Methods.getLeaderboard, body, GetLeaderboardResponse, { competitionName });
+    return { items: r.submissions, nextPageToken: r.nextPageToken };
+  }
+
+  /** The whole leaderboard, through every page (public by default: `overridePublic`). */
   async getLeaderboard(competitionName: string, overridePublic = true): Promise<KaggleLeaderboardEntry[]> {
-    return (await this.call(Methods.getLeaderboard, { competitionName, overridePublic }, GetLeaderboardResponse)).submissions;
+    const all: KaggleLeaderboardEntry[] = [];
+    for await (const page of this.pages(Methods.getLeaderboard, (t) => this.getLeaderboardPage(competitionName, t, overridePublic))) all.push(...page);
+    return all;
   }
 
-  /** StartSubmissionUpload → PUT → CreateSubmission; returns the submission's ref. */
-  async submitFile(input: SubmitFileInput): Promise<{ ref: string; message: string | undefined }> {
+  /**
+   * StartSubmissionUpload → PUT → CreateSubmission; returns the submission's ref and the description sent.
+   * A refusal is explained (explainSubmissionRefusal). After a 503 or a lost connection on CreateSubmission the
+   * submission may exist: it is looked up by its description before another try, so the allowance is spent once.
+   */
+  async submitFile(input: SubmitFileInput): Promise<{ ref: string; message: string | undefined; description: string; reused: boolean }> {
+    const description = sanitizeSubmissionDescription(input.description);
     const upload = await this.startSubmissionUpload({
       competitionName: input.competitionName,
       fileName: input.fileName,
@@ -137,18 +239,82 @@ export class KaggleCompetitionClient {
       lastModifiedEpochSeconds: input.lastModifiedEpochSeconds ?? Math.floor(Date.now() / 1000),
     });
     await this.uploadBlob(upload.createUrl, input.content);
-    const created = await this.createSubmission({
-      competitionName: input.competitionName,
-      blobFileTokens: upload.token,
-      submissionDescription: input.description,
-    });
-    return { ref: created.ref, message: created.message };
+    let waited = 0;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const created = await this.createSubmission({ competitionName: input.competitionName, blobFileTokens: upload.token, submissionDescription: description });
+        return { ref: created.ref, message: created.message, description, reused: false };
+      } catch (err) {
+        if (err instanceof KaggleApiError && (err.status === 400 || err.status === 403) && err.constructor === KaggleApiError) throw await this.explainSubmissionRefusal(err, input.competitionName);
+        if (err instanceof KaggleAuthError && err.status === 403) throw await this.explainSubmissionRefusal(err, input.competitionName);
+        const ambiguous = err instanceof KaggleNetworkError || (err instanceof KaggleApiError && err.status === 503);
+        if (!ambiguous) throw err;
+        const existing = await this.findSubmission(input.competitionName, (s) => s.description === description);
+        if (existing) return { ref: existing.ref, message: undefined, description, reused: true };
+        const delay = nextRetryDelayMs(attempt, err instanceof KaggleApiError ? err.retryAfterMs : null, waited, this.retryPolicy, this.random);
+        if (delay === null) throw err;
+        this.opts.onRetry?.({ method: Methods.createSubmission, status: err instanceof KaggleApiError ? err.status : 0, attempt, delayMs: delay, retryAfterMs: null });
+        await this.sleep(delay);
+        waited += delay;
+      }
+    }
+  }
+
+  /**
+   * Turns a 400/403 from CreateSubmission into what it means. Kaggle's words decide where they are specific; a quota
+   * reading is confirmed with GetSubmissionLimits (not taken where it reports submissions allowed now); an unspecific
+   * answer is explained by GetCompetition (unknown name → not found, not entered → not joined, submissions disabled)
+   * and then GetSubmissionLimits (nothing allowed now → quota). Anything else stays a refusal of unknown reason with
+   * Kaggle's message, never "quota".
+   */
+  async explainSubmissionRefusal(err: KaggleApiError, competitionName: string): Promise<KaggleApiError> {
+    const M = Methods.createSubmission;
+    const { status, serverMessage: msg } = err;
+    switch (readRefusal(msg)) {
+      case 'not-joined':
+        return new KaggleNotJoinedError(M, status, msg, competitionName);
+      case 'competition-not-found':
+        return new KaggleCompetitionNotFoundError(M, status, msg, competitionName);
+      case 'invalid-description':
+        return new KaggleSubmissionRefusedError(M, status, msg, 'invalid-description', null, 'Kaggle did not accept the submission description');
+      case 'submissions-disabled':
+        return new KaggleSubmissionRefusedError(M, status, msg, 'submissions-disabled', null, 'the competition does not accept submissions now');
+      case 'quota-exceeded': {
+        const limits = await this.limitsIfServed(competitionName);
+        if (limits && limits.numAllowedNow > 0)
+          return new KaggleSubmissionRefusedError(M, status, msg, 'unknown', limits, `the message reads as a used-up allowance, but GetSubmissionLimits reports ${limits.numAllowedNow} allowed now`);
+        return new KaggleQuotaExceededError(M, status, msg, 'quota-exceeded', limits, limits ? describeLimits(limits) : 'allowance used up (GetSubmissionLimits not served, so unconfirmed)');
+      }
+      case 'unspecific': {
+        let competition: KaggleCompetition | null = null;
+        try {
+          competition = await this.getCompetition(competitionName);
+        } catch (probe) {
+          if (probe instanceof KaggleCompetitionNotFoundError) return new KaggleCompetitionNotFoundError(M, status, msg, competitionName);
+          if (probe instanceof KaggleAuthError) return err;
+          if (!(probe instanceof KaggleError)) throw probe;
+        }
+        if (competition && !competition.userHasEntered) return new KaggleNotJoinedError(M, status, msg, competitionName);
+        if (competition?.submissionsDisabled) return new KaggleSubmissionRefusedError(M, status, msg, 'submissions-disabled', null, 'GetCompetition reports submissions disabled');
+        const limits = await this.limitsIfServed(competitionName);
+        if (limits && limits.numAllowedNow === 0) return new KaggleQuotaExceededError(M, status, msg, 'quota-exceeded', limits, describeLimits(limits));
+        return new KaggleSubmissionRefusedError(
+          M,
+          status,
+          msg,
+          'unknown',
+          limits,
+          `Kaggle gave no specific reason${competition ? '; the account has joined the competition' : ''}${limits ? `; GetSubmissionLimits reports ${limits.numAllowedNow} allowed now` : ''}`,
+        );
+      }
+    }
   }
 
   /**
    * Reads the submission until it is COMPLETE or ERROR, waiting initialDelayMs·factor^k (capped) between reads,
-   * at most maxWaitMs in all. Uses GetSubmission; where that method answers 404/501 it reads ListSubmissions
-   * instead. Server errors (5xx) and dropped connections count as one more pending poll; auth errors end it.
+   * at most maxWaitMs in all. Uses GetSubmission; where that method answers 404/501 it searches ListSubmissions (every
+   * page) instead. A 429/503 that outlasted the call's own retries, another 5xx, or a dropped connection counts as one
+   * more pending poll (a Retry-After longer than the next wait lengthens it); auth errors end it.
    */
   async waitForSubmission(ref: string, competitionName: string, poll: PollOptions = {}): Promise<KaggleSubmission> {
     const initial = poll.initialDelayMs ?? 2000;
@@ -164,61 +330,87 @@ export class KaggleCompetitionClient {
     for (;;) {
       polls++;
       let current: KaggleSubmission | undefined;
+      let askedToWaitMs = 0;
+      const transient = (e: unknown) => {
+        if (!isTransient(e)) return false;
+        if (e instanceof KaggleApiError && e.retryAfterMs) askedToWaitMs = e.retryAfterMs;
+        return true;
+      };
       try {
         current = useList ? await this.findInList(ref, competitionName) : await this.getSubmission(ref);
       } catch (err) {
         if (!useList && err instanceof KaggleApiError && (err.status === 404 || err.status === 501)) {
           useList = true;
-          current = await this.findInList(ref, competitionName).catch((e) => (isTransient(e) ? undefined : Promise.reject(e)));
-        } else if (!isTransient(err)) throw err;
+          current = await this.findInList(ref, competitionName).catch((e) => (transient(e) ? undefined : Promise.reject(e)));
+        } else if (!transient(err)) throw err;
       }
       if (current) {
         lastStatus = current.status;
         if (current.status !== 'PENDING') return current;
       }
-      if (waited + delay > maxWait) throw new KagglePollTimeoutError(ref, lastStatus, waited, polls);
-      if (current) poll.onPoll?.(current, delay);
-      await sleep(delay);
-      waited += delay;
+      const wait = Math.max(delay, askedToWaitMs);
+      if (waited + wait > maxWait) throw new KagglePollTimeoutError(ref, lastStatus, waited, polls);
+      if (current) poll.onPoll?.(current, wait);
+      await sleep(wait);
+      waited += wait;
       delay = Math.min(maxDelay, Math.ceil(delay * factor));
     }
   }
 
   private async findInList(ref: string, competitionName: string): Promise<KaggleSubmission> {
-    const all = await this.listSubmissions({ competitionName });
-    const found = all.find((s) => s.ref === ref);
-    if (!found) throw new KaggleProtocolError(Methods.listSubmissions, 'submissions', `no submission with ref ${ref}`);
+    const found = await this.findSubmission(competitionName, (s) => s.ref === ref);
+    if (!found) throw new KaggleProtocolError(Methods.listSubmissions, 'submissions', `no submission with ref ${ref} on any page`);
     return found;
   }
 
+  private async limitsIfServed(competitionName: string): Promise<KaggleSubmissionLimits | null> {
+    try {
+      return await this.getSubmissionLimits(competitionName);
+    } catch (err) {
+      if (err instanceof KaggleError) return null;
+      throw err;
+    }
+  }
+
+  /** Yields page after page until the service sends no nextPageToken; bounded, and a repeated token is an error. */
+  private async *pages<T>(method: string, fetchPage: (token: string | null) => Promise<Page<T>>): AsyncGenerator<T[]> {
+    const seen = new Set<string>();
+    let token: string | null = null;
+    for (let n = 1; ; n++) {
+      if (n > this.maxPages)
+        throw new KaggleProtocolError(method, 'nextPageToken', `still more pages after ${this.maxPages} (maxPages); refusing to act on a partial list`);
+      const page = await fetchPage(token);
+      yield page.items;
+      if (!page.nextPageToken) return;
+      if (seen.has(page.nextPageToken)) throw new KaggleProtocolError(method, 'nextPageToken', `token ${JSON.stringify(page.nextPageToken)} came back twice; the listing would never end`);
+      seen.add(page.nextPageToken);
+      token = page.nextPageToken;
+    }
+  }
+
   private async call<S extends z.ZodType>(
-    method: string,
+    method: MethodName,
     body: unknown,
     schema: S,
-    mapError?: (status: number, message: string) => KaggleApiError | undefined,
+    opts: { retryOn?: readonly number[]; competitionName?: string } = {},
   ): Promise<z.output<S>> {
-    const url = `${this.baseUrl}/v1/${SERVICE}/${method}`;
-    let res: Response;
-    try {
-      res = await this.fetchFn(url, {
-        method: 'POST',
-        headers: {
-          Authorization: authorizationHeader(this.opts.credentials),
-          'Content-Type': 'application/json',
-          Accept: 'application/json',
-          'User-Agent': this.userAgent,
-        },
-        body: JSON.stringify(body),
-        signal: AbortSignal.timeout(this.timeoutMs),
-      });
-    } catch (err) {
-      throw new KaggleNetworkError(method, err);
-    }
-    if (!res.ok) {
-      const msg = await serverMessage(res);
-      if (res.status === 401 || res.status === 403) throw new KaggleAuthError(method, res.status, msg);
-      throw mapError?.(res.status, msg) ?? new KaggleApiError(method, res.status, msg);
-    }
+    const url = `${this.baseUrl}${methodPath(method)}`;
+    const res = await this.send(
+      method,
+      () =>
+        this.fetchFn(url, {
+          method: 'POST',
+          headers: {
+            Authorization: authorizationHeader(this.opts.credentials),
+            'Content-Type': 'application/json',
+            Accept: 'application/json',
+            'User-Agent': this.userAgent,
+          },
+          body: JSON.stringify(body),
+          signal: AbortSignal.timeout(this.timeoutMs),
+        }),
+      opts,
+    );
     const text = await res.text();
     let json: unknown;
     try {
@@ -233,6 +425,48 @@ export class KaggleCompetitionClient {
     }
     return parsed.data;
   }
+
+  /** Sends until the answer is 2xx, retrying the statuses in `retryOn` under the retry policy; else throws the mapped error. */
+  private async send(method: string, request: () => Promise<Response>, opts: { retryOn?: readonly number[]; competitionName?: string } = {}): Promise<Response> {
+    const retryOn = opts.retryOn ?? RETRYABLE_STATUSES;
+    let waited = 0;
+    for (let attempt = 1; ; attempt++) {
+      let res: Response;
+      try {
+        res = await request();
+      } catch (err) {
+        throw new KaggleNetworkError(method, err);
+      }
+      if (res.ok) return res;
+      const text = await res.text().catch(() => '');
+      const { message } = parseErrorBody(text, res.statusText || `HTTP ${res.status}`);
+      const retryAfterMs = parseRetryAfter(res.headers.get('retry-after'));
+      if (retryOn.includes(res.status)) {
+        const delay = nextRetryDelayMs(attempt, retryAfterMs, waited, this.retryPolicy, this.random);
+        if (delay !== null) {
+          this.opts.onRetry?.({ method, status: res.status, attempt, delayMs: delay, retryAfterMs });
+          await this.sleep(delay);
+          waited += delay;
+          continue;
+        }
+      }
+      throw toApiError(method, res.status, message, retryAfterMs, opts.competitionName);
+    }
+  }
+}
+
+function toApiError(method: string, status: number, message: string, retryAfterMs: number | null, competitionName: string | undefined): KaggleApiError {
+  if (status === 401) return new KaggleAuthError(method, status, message, retryAfterMs);
+  if (status === 403) {
+    if (competitionName !== undefined && readRefusal(message) === 'not-joined') return new KaggleNotJoinedError(method, status, message, competitionName);
+    return new KaggleAuthError(method, status, message, retryAfterMs);
+  }
+  if (status === 404 && competitionName !== undefined && COMPETITION_SCOPED.has(method)) return new KaggleCompetitionNotFoundError(method, status, message, competitionName);
+  return new KaggleApiError(method, status, message, retryAfterMs);
+}
+
+function describeLimits(l: KaggleSubmissionLimits): string {
+  return `GetSubmissionLimits: ${l.numToday} submitted today, ${l.numAllowedNow} allowed now${l.limitedByTotal ? ' (the lifetime cap is reached)' : ''}`;
 }
 
 /** int64 refs travel as JSON numbers where they fit, else as decimal strings (protobuf JSON accepts both). */
@@ -241,18 +475,8 @@ function refOnWire(ref: string): number | string {
   return Number.isSafeInteger(n) ? n : ref;
 }
 
+/** Worth another poll: the service was busy or unreachable, not the request wrong. */
 function isTransient(err: unknown): boolean {
-  return err instanceof KaggleNetworkError || (err instanceof KaggleApiError && !(err instanceof KaggleAuthError) && err.status >= 500);
-}
-
-async function serverMessage(res: Response): Promise<string> {
-  const text = await res.text().catch(() => '');
-  try {
-    const j = JSON.parse(text) as { message?: unknown; error?: { message?: unknown } };
-    if (typeof j.message === 'string' && j.message) return j.message;
-    if (j.error && typeof j.error.message === 'string') return j.error.message;
-  } catch {
-    /* not JSON: fall through to the raw text */
-  }
-  return text.trim().slice(0, 500) || res.statusText || `HTTP ${res.status}`;
+  if (err instanceof KaggleNetworkError) return true;
+  return err instanceof KaggleApiError && !(err instanceof KaggleAuthError) && (err.status === 429 || err.status >= 500);
 }

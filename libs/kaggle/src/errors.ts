@@ -1,3 +1,5 @@
+import type { KaggleSubmissionLimits } from './wire';
+
 /** Every failure of the Kaggle client is one of these, so callers can map them to events without string matching. */
 export class KaggleError extends Error {
   constructor(message: string) {
@@ -16,16 +18,59 @@ export class KaggleApiError extends KaggleError {
     public readonly status: number,
     /** The server's own message (JSON `message`, or the start of the body). */
     public readonly serverMessage: string,
+    /** What the answer's Retry-After asked for, in ms; null where it had none. */
+    public readonly retryAfterMs: number | null = null,
+    message?: string,
   ) {
-    super(`Kaggle ${method} failed with HTTP ${status}: ${serverMessage}`);
+    super(message ?? `Kaggle ${method} failed with HTTP ${status}: ${serverMessage}`);
   }
 }
 
-/** 401/403: the token or username/key was refused. */
+/** 401, or a 403 that names no other cause: the token or username/key was refused. */
 export class KaggleAuthError extends KaggleApiError {}
 
-/** HTTP 400 from CreateSubmission: the competition's submission allowance is used up. */
-export class KaggleQuotaExceededError extends KaggleApiError {}
+/** The competition named does not exist (or this account cannot see it). */
+export class KaggleCompetitionNotFoundError extends KaggleApiError {
+  constructor(method: string, status: number, serverMessage: string, public readonly competitionName: string) {
+    super(method, status, serverMessage, null, `Kaggle ${method}: no competition named ${JSON.stringify(competitionName)} (HTTP ${status}: ${serverMessage})`);
+  }
+}
+
+/** The account has not joined the competition (its rules are accepted on kaggle.com, never through the API). */
+export class KaggleNotJoinedError extends KaggleApiError {
+  constructor(method: string, status: number, serverMessage: string, public readonly competitionName: string) {
+    super(
+      method,
+      status,
+      serverMessage,
+      null,
+      `Kaggle ${method}: this account has not joined competition ${JSON.stringify(competitionName)}; accept its rules on kaggle.com (HTTP ${status}: ${serverMessage})`,
+    );
+  }
+}
+
+export type SubmissionRefusalReason = 'quota-exceeded' | 'invalid-description' | 'submissions-disabled' | 'unknown';
+
+/** CreateSubmission refused the submission for a reason other than auth, membership or a wrong competition name. */
+export class KaggleSubmissionRefusedError extends KaggleApiError {
+  constructor(
+    method: string,
+    status: number,
+    serverMessage: string,
+    public readonly reason: SubmissionRefusalReason,
+    /** What GetSubmissionLimits answered while the refusal was explained; null where it was not asked or not served. */
+    public readonly limits: KaggleSubmissionLimits | null,
+    detail: string,
+  ) {
+    super(method, status, serverMessage, null, `Kaggle ${method} refused the submission (${reason}): ${detail} (HTTP ${status}: ${serverMessage})`);
+  }
+}
+
+/**
+ * The allowance is used up: Kaggle's answer says so and GetSubmissionLimits does not contradict it, or
+ * GetSubmissionLimits reports nothing allowed now. Never inferred from the status code alone.
+ */
+export class KaggleQuotaExceededError extends KaggleSubmissionRefusedError {}
 
 /** A response did not have the documented shape; `field` names the offending field. */
 export class KaggleProtocolError extends KaggleError {

@@ -3,33 +3,72 @@ import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 
 /**
- * A loopback HTTP server that speaks the subset of competitions.CompetitionApiService that aevo uses, for tests
- * that cannot reach api.kaggle.com. It serialises like the real service: lowerCamelCase JSON, int64 refs as
- * strings, a PENDING submission without `status` (proto3 default), scores as strings; errors as
- * `{code, message}` with the HTTP status.
+ * A loopback HTTP server for the part of competitions.CompetitionApiService that aevo uses, built from kagglesdk's
+ * definitions (see the README of this library for the files and commits) for tests that cannot reach api.kaggle.com:
+ *
+ * - routes: `POST /v1/competitions.CompetitionApiService/<Method>` for the service's own method names only; any other
+ *   name (the `Api`-prefixed ones included) answers 404;
+ * - requests: the field names of each Api*Request; an unknown field or a value of the wrong type answers 400 the way a
+ *   protobuf JSON parser does ("Unknown name …: Cannot find field.");
+ * - responses: lowerCamelCase, fields at their default left out (a PENDING submission has no `status`, a count of 0
+ *   no field, a last page no `nextPageToken`), int64 refs as strings, scores as strings, dates as ISO with ms and Z;
+ * - pages: ListSubmissions and GetLeaderboard answer at most `maxPageSize` items and an opaque `nextPageToken`;
+ * - errors: `{code, message}` with the status (what kagglesdk's client reads); 429 as Google's
+ *   `{error: {code, message, status: "RESOURCE_EXHAUSTED"}}` with a Retry-After header; CreateSubmission answers 400
+ *   for a used-up allowance, a competition not joined, an unknown competition, a description with `/` and an unknown
+ *   upload token, each with its own message, or all as a bare "Bad Request" (`bareErrors`).
+ * What is ours, not upstream's: the message texts (modelled on answers quoted in Kaggle's issue tracker), the page
+ * size, the Retry-After values, and the refusal of `/` in descriptions (reported, not documented).
  */
 export interface LoopbackKaggleOptions {
   /** Accepted Bearer token. */
   token?: string;
   /** Accepted legacy Basic credentials. */
   basic?: { username: string; key: string };
+  /** The one competition that exists. Default wonderland-reasoning. */
   competitionName?: string;
-  /** CreateSubmission calls allowed before it answers 400 (the daily allowance). Default 5. */
+  /** Whether the account has joined (accepted the rules of) the competition. Default true. */
+  joined?: boolean;
+  /** Submissions a day (UTC) before CreateSubmission answers 400. Default 5. */
   allowance?: number;
   /** Reads of a submission that still answer PENDING before it resolves. Default 2. */
   pendingReads?: number;
   /** How an uploaded file scores; default: COMPLETE with 0.5. */
-  judge?: (content: Buffer, fileName: string) => { status: 'COMPLETE'; publicScore: number } | { status: 'ERROR'; errorDescription: string };
+  judge?: (content: Buffer, fileName: string) => Verdict;
   /** Answer 404 to GetSubmission, so clients must fall back to ListSubmissions. */
   withoutGetSubmission?: boolean;
-  /** Answer the next N calls of these methods with HTTP 503 (transient failures). */
+  /** Answer 404 to GetSubmissionLimits, as a service from before kagglesdk 0.1.35 would. */
+  withoutSubmissionLimits?: boolean;
+  /** Answer the next N calls of these methods (or `upload` for the PUT) with HTTP 503. */
   failNext?: Record<string, number>;
+  /** Answer the next N calls of these methods (or `upload`) with HTTP 429 and Retry-After. */
+  rateLimitNext?: Record<string, number>;
+  /** Retry-After of a 429, in seconds. Default 1. */
+  retryAfterSeconds?: number;
+  /** Most items one page holds, whatever pageSize asks for. Default 20. */
+  maxPageSize?: number;
+  /** Refusals carry no reason: `{"code":400,"message":"Bad Request"}`. */
+  bareErrors?: boolean;
+  /** Answer 400 to a description holding `/` (reported of the real service). Default true. */
+  rejectSlashInDescription?: boolean;
+  /** Longest description accepted. Default 255. */
+  maxDescriptionLength?: number;
+  /** The leaderboard's entries, best first. Default none. */
+  leaderboard?: Array<{ teamId: number; teamName: string; score: string; submissionDate?: string }>;
+  /** Submissions made before the test (oldest first), already scored; they count against today's allowance only if `today`. */
+  preexisting?: Array<{ description: string; fileName?: string; verdict?: Verdict; today?: boolean }>;
+  /** The server's clock. Default Date.now. */
+  now?: () => number;
 }
+
+export type Verdict = { status: 'COMPLETE'; publicScore: number; privateScore?: number } | { status: 'ERROR'; errorDescription: string };
 
 export interface LoopbackCall {
   method: string;
   authorization: string | undefined;
   body: unknown;
+  /** The HTTP status answered. */
+  status: number;
 }
 
 interface StoredSubmission {
@@ -39,18 +78,64 @@ interface StoredSubmission {
   content: Buffer;
   reads: number;
   date: string;
+  /** Decided when the submission resolves; fixed for pre-existing ones. */
+  verdict?: Verdict;
 }
+
+type FieldType = 'string' | 'int' | 'bool' | { enum: readonly string[] };
+
+/**
+ * The routed methods and their request fields, written out from kagglesdk's CompetitionApiClient and the Api*Request
+ * `_fields` lists (kagglesdk/competitions/types/competition_api_service.py) rather than taken from the client's
+ * `Methods`, so a wrong name in the client cannot make this server agree with it.
+ */
+const REQUEST_FIELDS: Record<string, Record<string, FieldType>> = {
+  StartSubmissionUpload: { competitionName: 'string', contentLength: 'int', lastModifiedEpochSeconds: 'int', fileName: 'string' },
+  CreateSubmission: { competitionName: 'string', blobFileTokens: 'string', submissionDescription: 'string', benchmarkModelVersionId: 'int' },
+  GetSubmission: { ref: 'int' },
+  ListSubmissions: {
+    competitionName: 'string',
+    sortBy: { enum: ['SUBMISSION_SORT_BY_DATE', 'SUBMISSION_SORT_BY_NAME', 'SUBMISSION_SORT_BY_PRIVATE_SCORE', 'SUBMISSION_SORT_BY_PUBLIC_SCORE'] },
+    group: { enum: ['SUBMISSION_GROUP_ALL', 'SUBMISSION_GROUP_SUCCESSFUL', 'SUBMISSION_GROUP_SELECTED'] },
+    page: 'int',
+    pageToken: 'string',
+    pageSize: 'int',
+  },
+  GetLeaderboard: { competitionName: 'string', overridePublic: 'bool', pageSize: 'int', pageToken: 'string' },
+  GetCompetition: { competitionName: 'string' },
+  // Not in the stored kagglesdk (0.1.15); added in 0.1.35 as ApiGetSubmissionLimitsRequest{competitionName}.
+  GetSubmissionLimits: { competitionName: 'string' },
+};
+
+const BAD_REQUEST = 'Bad Request';
+/** The service's full name as kagglesdk puts it in the URL (kaggle_http_client.py, _get_request_url). */
+const SERVICE = 'competitions.CompetitionApiService';
 
 export class LoopbackKaggleServer {
   readonly calls: LoopbackCall[] = [];
   readonly uploads = new Map<string, { fileName: string; contentLength: number; content?: Buffer }>();
+  /** Oldest first. */
   readonly submissions: StoredSubmission[] = [];
   private server?: Server;
   private nextRef = 40_000_001;
-  private created = 0;
+  /** Makes page tokens of this server instance unguessable from another's. */
+  private readonly tokenSalt = randomBytes(4).toString('hex');
   baseUrl = '';
 
-  constructor(private readonly opts: LoopbackKaggleOptions = {}) {}
+  constructor(private readonly opts: LoopbackKaggleOptions = {}) {
+    const past = Date.parse('2026-01-01T00:00:00.000Z');
+    (opts.preexisting ?? []).forEach((p, i) => {
+      this.submissions.push({
+        ref: String(30_000_001 + i),
+        fileName: p.fileName ?? 'submission.csv',
+        description: p.description,
+        content: Buffer.from('preexisting\n'),
+        reads: Number.MAX_SAFE_INTEGER,
+        date: new Date(p.today ? this.now() - (opts.preexisting!.length - i) * 1000 : past + i * 60_000).toISOString(),
+        verdict: p.verdict ?? { status: 'COMPLETE', publicScore: 0.5 },
+      });
+    });
+  }
 
   async start(): Promise<this> {
     this.server = createServer((req, res) => {
@@ -68,8 +153,17 @@ export class LoopbackKaggleServer {
     await new Promise<void>((resolve) => this.server!.close(() => resolve()));
   }
 
+  /** The methods this server routes: the service's own names, nothing else. */
+  static readonly routedMethods: readonly string[] = Object.keys(REQUEST_FIELDS);
+
   private get competition() {
     return this.opts.competitionName ?? 'wonderland-reasoning';
+  }
+  private get allowance() {
+    return this.opts.allowance ?? 5;
+  }
+  private now(): number {
+    return (this.opts.now ?? Date.now)();
   }
 
   private authorized(header: string | undefined): boolean {
@@ -83,95 +177,191 @@ export class LoopbackKaggleServer {
     const url = new URL(req.url ?? '/', this.baseUrl);
     const raw = await readBody(req);
     if (req.method === 'PUT' && url.pathname.startsWith('/upload/')) return this.upload(url.pathname.slice('/upload/'.length), raw, req, res);
-    const m = /^\/v1\/competitions\.CompetitionApiService\/([A-Za-z]+)$/.exec(url.pathname);
-    if (req.method !== 'POST' || !m) return send(res, 404, { code: 404, message: `no route ${req.method} ${url.pathname}` });
-    const method = m[1];
-    let body: Record<string, unknown>;
+    const prefix = `/v1/${SERVICE}/`;
+    const name = url.pathname.startsWith(prefix) ? url.pathname.slice(prefix.length) : null;
+    const method = name !== null && LoopbackKaggleServer.routedMethods.includes(name) ? name : null;
+    const answer = (status: number, body: unknown, headers: Record<string, string> = {}) => {
+      this.calls.push({ method: name ?? url.pathname, authorization: req.headers.authorization, body: parsedBody, status });
+      send(res, status, body, headers);
+    };
+    let parsedBody: unknown = undefined;
+    if (req.method !== 'POST' || !method) return answer(404, { code: 404, message: `No method ${req.method} ${url.pathname}` });
     try {
-      body = raw.length ? (JSON.parse(raw.toString('utf8')) as Record<string, unknown>) : {};
+      parsedBody = raw.length ? JSON.parse(raw.toString('utf8')) : {};
     } catch {
-      return send(res, 400, { code: 400, message: 'request body is not JSON' });
+      return answer(400, { code: 400, message: 'Invalid JSON payload received.' });
     }
-    this.calls.push({ method, authorization: req.headers.authorization, body });
-    if (!this.authorized(req.headers.authorization)) return send(res, 401, { code: 401, message: 'Unauthenticated: invalid or missing credentials' });
-    const failNext = this.opts.failNext ?? {};
-    if ((failNext[method] ?? 0) > 0) {
-      failNext[method]--;
-      return send(res, 503, { code: 503, message: 'backend unavailable, try again' });
-    }
+    if (!this.authorized(req.headers.authorization)) return answer(401, { code: 401, message: 'Unauthenticated: invalid or missing credentials' });
+    const invalid = checkFields(parsedBody, REQUEST_FIELDS[method]);
+    if (invalid) return answer(400, { code: 400, message: invalid });
+    if (this.takeScripted('rateLimitNext', method))
+      return answer(429, { error: { code: 429, message: 'Too many requests', status: 'RESOURCE_EXHAUSTED' } }, { 'Retry-After': String(this.opts.retryAfterSeconds ?? 1) });
+    if (this.takeScripted('failNext', method)) return answer(503, { code: 503, message: 'The service is currently unavailable.' });
+    const [status, body] = this.dispatch(method, parsedBody as Record<string, unknown>);
+    return answer(status, body);
+  }
+
+  private takeScripted(kind: 'rateLimitNext' | 'failNext', key: string): boolean {
+    const script = this.opts[kind];
+    if (!script || !(script[key] > 0)) return false;
+    script[key]--;
+    return true;
+  }
+
+  private dispatch(method: string, body: Record<string, unknown>): [number, unknown] {
+    const notFound: [number, unknown] = [404, { code: 404, message: 'NotFound' }];
     switch (method) {
-      case 'ApiStartSubmissionUpload':
-        return this.startUpload(body, res);
-      case 'ApiCreateSubmission':
-        return this.create(body, res);
-      case 'ApiGetSubmission':
-        if (this.opts.withoutGetSubmission) return send(res, 404, { code: 404, message: 'method not found' });
-        return this.get(body, res);
-      case 'ApiListSubmissions':
-        if (body.competitionName !== this.competition) return send(res, 404, { code: 404, message: `competition ${String(body.competitionName)} not found` });
-        return send(res, 200, { submissions: [...this.submissions].reverse().map((s) => this.view(s, true)) });
+      case 'StartSubmissionUpload':
+        return this.startUpload(body);
+      case 'CreateSubmission':
+        return this.create(body);
+      case 'GetSubmission': {
+        if (this.opts.withoutGetSubmission) return [404, { code: 404, message: `No method POST /v1/${SERVICE}/${method}` }];
+        const s = this.submissions.find((x) => x.ref === String(body.ref ?? ''));
+        return s ? [200, this.view(s)] : notFound;
+      }
+      case 'ListSubmissions': {
+        if (body.competitionName !== this.competition) return notFound;
+        let list = [...this.submissions].reverse(); // SUBMISSION_SORT_BY_DATE, newest first, is the only order served
+        if (body.group === 'SUBMISSION_GROUP_SUCCESSFUL') list = list.filter((s) => this.resolved(s)?.status === 'COMPLETE');
+        return this.page(`submissions:${this.competition}`, list, body, 'submissions', (s) => this.view(s));
+      }
+      case 'GetLeaderboard':
+        if (body.competitionName !== this.competition) return notFound;
+        return this.page(`leaderboard:${this.competition}`, this.opts.leaderboard ?? [], body, 'submissions', (e) => omitDefaults({ ...e }));
+      case 'GetCompetition':
+        if (body.competitionName !== this.competition) return notFound;
+        return [
+          200,
+          omitDefaults({ ref: this.competition, title: this.competition, userHasEntered: this.opts.joined ?? true, maxDailySubmissions: this.allowance, submissionsDisabled: false }),
+        ];
+      case 'GetSubmissionLimits': {
+        if (this.opts.withoutSubmissionLimits) return [404, { code: 404, message: `No method POST /v1/${SERVICE}/${method}` }];
+        if (body.competitionName !== this.competition) return notFound;
+        const today = this.submittedToday();
+        return [200, omitDefaults({ numToday: today, numTotal: this.submissions.length, numAllowedNow: Math.max(0, this.allowance - today), limitedByTotal: false })];
+      }
       default:
-        return send(res, 404, { code: 404, message: `unknown method ${method}` });
+        return [404, { code: 404, message: `No method POST /v1/${SERVICE}/${method}` }];
     }
   }
 
-  private startUpload(body: Record<string, unknown>, res: ServerResponse) {
-    if (body.competitionName !== this.competition) return send(res, 404, { code: 404, message: `competition ${String(body.competitionName)} not found` });
-    if (typeof body.fileName !== 'string' || !body.fileName) return send(res, 400, { code: 400, message: 'fileName is required' });
-    if (typeof body.contentLength !== 'number' || body.contentLength <= 0) return send(res, 400, { code: 400, message: 'contentLength must be positive' });
-    if (typeof body.lastModifiedEpochSeconds !== 'number') return send(res, 400, { code: 400, message: 'lastModifiedEpochSeconds is required' });
+  /** One page of `items` after the position the token names; tokens are opaque and bound to one listing. */
+  private page<T>(listing: string, items: T[], body: Record<string, unknown>, field: string, render: (t: T) => unknown): [number, unknown] {
+    const max = this.opts.maxPageSize ?? 20;
+    const asked = typeof body.pageSize === 'number' && body.pageSize > 0 ? body.pageSize : max;
+    const size = Math.min(asked, max);
+    let offset = 0;
+    if (typeof body.pageToken === 'string' && body.pageToken) {
+      const decoded = Buffer.from(body.pageToken, 'base64url').toString('utf8').split('|');
+      if (decoded.length !== 3 || decoded[0] !== this.tokenSalt || decoded[1] !== listing || !/^\d+$/.test(decoded[2]))
+        return [400, { code: 400, message: 'Invalid page token.' }];
+      offset = Number(decoded[2]);
+    }
+    const slice = items.slice(offset, offset + size);
+    const next = offset + size < items.length ? Buffer.from(`${this.tokenSalt}|${listing}|${offset + size}`).toString('base64url') : '';
+    return [200, omitDefaults({ [field]: slice.map(render), nextPageToken: next })];
+  }
+
+  private startUpload(body: Record<string, unknown>): [number, unknown] {
+    // competitionName is optional in ApiStartSubmissionUploadRequest: the upload does not depend on it, so a wrong
+    // name is first refused by CreateSubmission, as here.
+    if (typeof body.fileName !== 'string' || !body.fileName) return [400, { code: 400, message: 'fileName is required' }];
+    if (typeof body.contentLength !== 'number' || body.contentLength <= 0) return [400, { code: 400, message: 'contentLength must be positive' }];
+    if (typeof body.lastModifiedEpochSeconds !== 'number' || body.lastModifiedEpochSeconds <= 0) return [400, { code: 400, message: 'lastModifiedEpochSeconds is required' }];
     const token = randomBytes(12).toString('hex');
     this.uploads.set(token, { fileName: body.fileName, contentLength: body.contentLength });
-    return send(res, 200, { token, createUrl: `${this.baseUrl}/upload/${token}` });
+    return [200, { token, createUrl: `${this.baseUrl}/upload/${token}` }];
   }
 
   private upload(token: string, content: Buffer, req: IncomingMessage, res: ServerResponse) {
+    const record = (status: number) => this.calls.push({ method: 'upload', authorization: req.headers.authorization, body: { bytes: content.length }, status });
+    if (this.takeScripted('rateLimitNext', 'upload')) {
+      record(429);
+      return send(res, 429, { error: { code: 429, message: 'Too many requests', status: 'RESOURCE_EXHAUSTED' } }, { 'Retry-After': String(this.opts.retryAfterSeconds ?? 1) });
+    }
+    if (this.takeScripted('failNext', 'upload')) {
+      record(503);
+      return send(res, 503, { code: 503, message: 'The service is currently unavailable.' });
+    }
     const u = this.uploads.get(token);
-    if (!u) return send(res, 404, { code: 404, message: 'unknown upload token' });
-    if (req.headers.authorization) return send(res, 400, { code: 400, message: 'signed upload URLs take no Authorization header' });
-    if (content.length !== u.contentLength) return send(res, 400, { code: 400, message: `expected ${u.contentLength} bytes, got ${content.length}` });
+    const fail = (status: number, message: string) => {
+      record(status);
+      send(res, status, { code: status, message });
+    };
+    if (!u) return fail(404, 'unknown upload token');
+    if (req.headers.authorization) return fail(400, 'signed upload URLs take no Authorization header');
+    if (content.length !== u.contentLength) return fail(400, `expected ${u.contentLength} bytes, got ${content.length}`);
     u.content = content;
+    record(200);
     res.writeHead(200).end();
   }
 
-  private create(body: Record<string, unknown>, res: ServerResponse) {
-    if (body.competitionName !== this.competition) return send(res, 404, { code: 404, message: `competition ${String(body.competitionName)} not found` });
-    const u = typeof body.blobFileTokens === 'string' ? this.uploads.get(body.blobFileTokens) : undefined;
-    if (!u || !u.content) return send(res, 400, { code: 400, message: 'blobFileTokens does not name a completed upload' });
-    if (this.created >= (this.opts.allowance ?? 5))
-      return send(res, 400, {
-        code: 400,
-        message: `Submission not allowed:  Your team has used its daily Submission allowance (${this.opts.allowance ?? 5}) today, please try again tomorrow UTC.`,
-      });
-    this.created++;
+  private create(body: Record<string, unknown>): [number, unknown] {
+    const refuse = (message: string): [number, unknown] => [400, { code: 400, message: this.opts.bareErrors ? BAD_REQUEST : message }];
+    if (body.competitionName !== this.competition) return refuse(`Competition '${String(body.competitionName ?? '')}' not found.`);
+    if (!(this.opts.joined ?? true)) return refuse("You must accept this competition's rules before you can make submissions.");
+    const token = typeof body.blobFileTokens === 'string' ? body.blobFileTokens : '';
+    const u = this.uploads.get(token);
+    if (!u || !u.content) return refuse('blobFileTokens does not name a completed upload.');
+    const description = typeof body.submissionDescription === 'string' ? body.submissionDescription : '';
+    if ((this.opts.rejectSlashInDescription ?? true) && description.includes('/')) return refuse('Invalid submission description.');
+    if (description.length > (this.opts.maxDescriptionLength ?? 255)) return refuse(`Submission description is longer than ${this.opts.maxDescriptionLength ?? 255} characters.`);
+    if (this.submittedToday() >= this.allowance)
+      return refuse(`Submission not allowed:  Your team has used its daily Submission allowance (${this.allowance}) today, please try again tomorrow UTC.`);
     const ref = String(this.nextRef++);
-    this.submissions.push({
-      ref,
-      fileName: u.fileName,
-      description: typeof body.submissionDescription === 'string' ? body.submissionDescription : '',
-      content: u.content,
-      reads: 0,
-      date: new Date().toISOString(),
-    });
-    this.uploads.delete(body.blobFileTokens as string);
-    return send(res, 200, { message: 'Successfully submitted', ref });
+    this.submissions.push({ ref, fileName: u.fileName, description, content: u.content, reads: 0, date: new Date(this.now()).toISOString() });
+    this.uploads.delete(token);
+    return [200, { message: 'Successfully submitted', ref }];
   }
 
-  private get(body: Record<string, unknown>, res: ServerResponse) {
-    const ref = String(body.ref ?? '');
-    const s = this.submissions.find((x) => x.ref === ref);
-    if (!s) return send(res, 404, { code: 404, message: `submission ${ref} not found` });
-    return send(res, 200, this.view(s, true));
+  private submittedToday(): number {
+    const day = new Date(this.now()).toISOString().slice(0, 10);
+    return this.submissions.filter((s) => s.date.slice(0, 10) === day).length;
   }
 
-  private view(s: StoredSubmission, countRead: boolean): Record<string, unknown> {
-    if (countRead) s.reads++;
-    const base: Record<string, unknown> = { ref: s.ref, date: s.date, description: s.description, fileName: s.fileName, totalBytes: s.content.length };
-    if (s.reads <= (this.opts.pendingReads ?? 2)) return base; // PENDING is the proto3 default: no `status` on the wire
-    const verdict = (this.opts.judge ?? (() => ({ status: 'COMPLETE' as const, publicScore: 0.5 })))(s.content, s.fileName);
-    if (verdict.status === 'ERROR') return { ...base, status: 'ERROR', errorDescription: verdict.errorDescription };
-    return { ...base, status: 'COMPLETE', publicScore: verdict.publicScore.toFixed(5) };
+  /** The verdict once the submission has been read more than `pendingReads` times; undefined while PENDING. */
+  private resolved(s: StoredSubmission): Verdict | undefined {
+    if (s.verdict) return s.verdict;
+    if (s.reads <= (this.opts.pendingReads ?? 2)) return undefined;
+    s.verdict = (this.opts.judge ?? (() => ({ status: 'COMPLETE' as const, publicScore: 0.5 })))(s.content, s.fileName);
+    return s.verdict;
   }
+
+  /** ApiSubmission as the service serialises it; each view counts as one read of the submission. */
+  private view(s: StoredSubmission): Record<string, unknown> {
+    s.reads++;
+    const base = { ref: s.ref, date: s.date, description: s.description, fileName: s.fileName, totalBytes: s.content.length };
+    const v = this.resolved(s);
+    if (!v) return omitDefaults(base); // PENDING is the proto3 default: no `status` on the wire
+    if (v.status === 'ERROR') return omitDefaults({ ...base, status: 'ERROR', errorDescription: v.errorDescription });
+    return omitDefaults({ ...base, status: 'COMPLETE', publicScore: v.publicScore.toFixed(5), privateScore: v.privateScore?.toFixed(5) });
+  }
+}
+
+/** Like a protobuf JSON parser: unknown names and wrongly typed values are refused, naming the field. */
+function checkFields(body: unknown, fields: Record<string, FieldType>): string | null {
+  if (!body || typeof body !== 'object' || Array.isArray(body)) return 'Invalid JSON payload received. Expected an object.';
+  for (const [k, v] of Object.entries(body as Record<string, unknown>)) {
+    const type = fields[k];
+    if (!type) return `Invalid JSON payload received. Unknown name "${k}": Cannot find field.`;
+    if (v === null) continue;
+    const ok =
+      type === 'string'
+        ? typeof v === 'string'
+        : type === 'int'
+          ? (typeof v === 'number' && Number.isInteger(v)) || (typeof v === 'string' && /^-?\d+$/.test(v))
+          : type === 'bool'
+            ? typeof v === 'boolean'
+            : typeof v === 'string' && type.enum.includes(v);
+    if (!ok) return `Invalid value at '${k}' (${typeof type === 'string' ? type : 'enum'}), ${JSON.stringify(v)}`;
+  }
+  return null;
+}
+
+/** Leaves out what proto3 JSON leaves out: empty strings, 0, false, empty lists, undefined. */
+function omitDefaults(o: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined && v !== '' && v !== 0 && v !== false && !(Array.isArray(v) && v.length === 0)));
 }
 
 async function readBody(req: IncomingMessage): Promise<Buffer> {
@@ -180,7 +370,7 @@ async function readBody(req: IncomingMessage): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-function send(res: ServerResponse, status: number, body: unknown) {
+function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) }).end(text);
+  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), ...headers }).end(text);
 }
