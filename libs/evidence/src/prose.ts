@@ -21,8 +21,8 @@ export const PROSE_TOOL = {
 export const PROSE_SYSTEM_PROMPT =
   'You read the fixed five-section evidence record of one round of an autonomous post-training campaign and ' +
   'write two to four sentences per section for a human reviewer. Quote numbers exactly as given; do not add ' +
-  'numbers that are not in the record. The leaderboard is authoritative; dev scores are a proxy. Reply only by ' +
-  `calling ${PROSE_TOOL.name}.`;
+  'numbers that are not in the record. The leaderboard is authoritative; dev scores are a proxy. Reply only with ' +
+  'the JSON object the output format describes.';
 
 /** The user message for the prose pass: the record itself, canonical JSON, without any earlier prose. */
 export const prosePrompt = (evidence: RoundEvidence): string =>

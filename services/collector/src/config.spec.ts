@@ -12,10 +12,19 @@ describe('collectorSettingsFromEnv', () => {
   it('configures the Claude pass from the environment', () => {
     expect(collectorSettingsFromEnv({ AEVO_COLLECTOR_PROSE: 'claude', ANTHROPIC_API_KEY: 'k', ANTHROPIC_BASE_URL: 'http://127.0.0.1:1' }).prose).toEqual({
       kind: 'claude',
-      model: 'claude-sonnet-4-5',
+      model: 'claude-sonnet-5-5',
       apiKey: 'k',
       baseURL: 'http://127.0.0.1:1',
       maxTokens: 2000,
     });
+  });
+  it('refuses an AEVO_COLLECTOR_MODEL the installed SDK does not know or has retired, naming the variable', () => {
+    const env = { AEVO_COLLECTOR_PROSE: 'claude', ANTHROPIC_API_KEY: 'k' };
+    const now = new Date('2026-12-07T08:00:00Z');
+    expect(collectorSettingsFromEnv({ ...env, AEVO_COLLECTOR_MODEL: 'claude-haiku-4-5' }, now).prose).toMatchObject({ model: 'claude-haiku-4-5' });
+    expect(() => collectorSettingsFromEnv({ ...env, AEVO_COLLECTOR_MODEL: 'claude-sonnet-4-5' }, now)).toThrow(
+      'AEVO_COLLECTOR_MODEL: Claude model claude-sonnet-4-5 was retired on 2026-11-30; use a current one, e.g. claude-sonnet-5-5',
+    );
+    expect(() => collectorSettingsFromEnv({ ...env, AEVO_COLLECTOR_MODEL: 'claude-test' }, now)).toThrow(/^AEVO_COLLECTOR_MODEL: unknown Claude model "claude-test"/);
   });
 });

@@ -1,4 +1,5 @@
 import Anthropic from '@anthropic-ai/sdk';
+import { transformJSONSchema } from '@anthropic-ai/sdk/lib/transform-json-schema';
 import type { EvidenceProse, LlmUsage, RoundEvidence } from '@aevo/contracts';
 import { PROSE_SYSTEM_PROMPT, PROSE_TOOL, parseProse, prosePrompt } from '@aevo/evidence';
 
@@ -10,24 +11,36 @@ export interface ProseResult {
 }
 
 export interface ProseWriter {
-  write(evidence: RoundEvidence): Promise<ProseResult>;
+  /** The model asked for a campaign that names none (campaigns started before the model was a campaign setting). */
+  readonly defaultModel: string;
+  write(evidence: RoundEvidence, model: string): Promise<ProseResult>;
 }
 
-/** The optional Claude pass: one request, one tool that can only return text per section. */
+/**
+ * The prose's JSON schema in the form structured outputs accept: what the SDK's own transformJSONSchema (which its
+ * `jsonSchemaOutputFormat` helper applies) makes of the section-prose schema; every field is a string.
+ */
+export const PROSE_OUTPUT_SCHEMA = transformJSONSchema(PROSE_TOOL.input_schema);
+
+/**
+ * The optional Claude pass: one request whose answer is structured output (`output_config.format`, text per
+ * section) rather than a forced tool call, which newer models refuse. No cache breakpoint: the only stable prefix is
+ * PROSE_SYSTEM_PROMPT, about a hundred tokens, far under the shortest prefix any model caches (the API would bill
+ * the breakpoint as plain input), and the pass runs once a round, hours apart, past any cache TTL.
+ */
 export class ClaudeProseWriter implements ProseWriter {
   constructor(
     private readonly client: Anthropic,
-    private readonly model: string,
+    readonly defaultModel: string,
     private readonly maxTokens = 2000,
   ) {}
 
-  async write(evidence: RoundEvidence): Promise<ProseResult> {
+  async write(evidence: RoundEvidence, model: string): Promise<ProseResult> {
     const res = await this.client.messages.create({
-      model: this.model,
+      model,
       max_tokens: this.maxTokens,
-      system: [{ type: 'text', text: PROSE_SYSTEM_PROMPT, cache_control: { type: 'ephemeral' } }],
-      tools: [PROSE_TOOL as unknown as Anthropic.Tool],
-      tool_choice: { type: 'tool', name: PROSE_TOOL.name },
+      system: PROSE_SYSTEM_PROMPT,
+      output_config: { format: { type: 'json_schema', schema: PROSE_OUTPUT_SCHEMA } },
       messages: [{ role: 'user', content: prosePrompt(evidence) }],
     });
     const llm: LlmUsage = {
@@ -35,12 +48,20 @@ export class ClaudeProseWriter implements ProseWriter {
       inputTokens: res.usage.input_tokens,
       outputTokens: res.usage.output_tokens,
       cacheReadTokens: res.usage.cache_read_input_tokens ?? 0,
+      cacheCreationTokens: res.usage.cache_creation_input_tokens ?? 0,
       stopReason: res.stop_reason ?? null,
     };
-    const call = res.content.find((b) => b.type === 'tool_use' && b.name === PROSE_TOOL.name);
-    if (!call || call.type !== 'tool_use') return { prose: null, llm, problem: `no ${PROSE_TOOL.name} call in the reply` };
+    if (res.stop_reason === 'refusal') return { prose: null, llm, problem: 'the model refused (stop_reason refusal)' };
+    if (res.stop_reason === 'max_tokens') return { prose: null, llm, problem: `the answer was cut at max_tokens (${this.maxTokens})` };
+    const text = res.content.flatMap((b) => (b.type === 'text' ? [b.text] : [])).join('');
+    let json: unknown;
     try {
-      return { prose: parseProse(call.input), llm, problem: null };
+      json = JSON.parse(text);
+    } catch (err) {
+      return { prose: null, llm, problem: `the reply is not JSON (${(err as Error).message})` };
+    }
+    try {
+      return { prose: parseProse(json), llm, problem: null };
     } catch (err) {
       return { prose: null, llm, problem: (err as Error).message };
     }

@@ -1,11 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import * as os from 'node:os';
 import {
+  ClaudeFellBack,
   RoundCollectionClaimed,
   RoundCollectionDeadlineSet,
   RoundEvidenceRecorded,
   RoundStarted,
+  claudeErrorFacts,
   createEvent,
+  type DataOf,
   isEvent,
   type EventEnvelope,
   type LlmUsage,
@@ -85,7 +88,7 @@ export class RoundCollector {
       { round, deadlineAt, afterSeconds: this.opts.deadlineSeconds },
       { campaignId: ledger.campaignId, streamId: deadlineStreamId(ledger.campaignId, round), source: 'collector', causationId: r.started.eventId },
     );
-    await this.appendOnce(deadlineStreamId(ledger.campaignId, round), event);
+    await this.appendOnce(deadlineStreamId(ledger.campaignId, round), [event]);
   }
 
   /**
@@ -122,22 +125,26 @@ export class RoundCollector {
     const { inputs, inputEventIds } = evidenceInputs(ledger, round);
     let evidence = collectRoundEvidence(inputs);
     let llm: LlmUsage | null = null;
+    // A prose pass that yields no prose is recorded with the evidence it left without prose, not only logged.
+    let fellBack: DataOf<typeof ClaudeFellBack> | null = null;
     if (this.opts.prose) {
+      // The campaign's model (recorded at its start); a campaign started before it was a setting gets the operator's.
+      const model = ledger.campaign.data.config.claudeModel ?? this.opts.prose.defaultModel;
+      const fallback = { round, pass: 'evidence-prose', fallback: 'numbers-without-prose', model } as const;
       try {
-        const res = await this.opts.prose.write(evidence);
+        const res = await this.opts.prose.write(evidence, model);
         llm = res.llm;
         if (res.prose) evidence = withProse(evidence, res.prose);
-        if (res.problem) this.log('warn', `round ${round} of ${ledger.campaignId}: prose pass unusable (${res.problem}); numbers recorded without prose`);
+        if (res.problem)
+          fellBack = { ...fallback, reason: 'unusable-reply', errorClass: null, status: null, errorType: null, requestId: null, detail: res.problem.slice(0, 1000) };
       } catch (err) {
-        this.log('warn', `round ${round} of ${ledger.campaignId}: prose pass failed (${(err as Error).message}); numbers recorded without prose`);
+        fellBack = { ...fallback, reason: 'api-error', ...claudeErrorFacts(err) };
       }
+      if (fellBack) this.log('warn', `round ${round} of ${ledger.campaignId}: prose pass fell back (${fellBack.reason}: ${fellBack.detail}); numbers recorded without prose`);
     }
-    const event = createEvent(
-      RoundEvidenceRecorded,
-      { round, evidence, evidenceSha256: evidenceHash(evidence), trigger: used, inputEventIds, llm },
-      { campaignId: ledger.campaignId, streamId, source: 'collector', causationId: used === 'deadline' ? (r.deadline?.eventId ?? causationId) : causationId },
-    );
-    const written = await this.appendOnce(streamId, event);
+    const ctx = { campaignId: ledger.campaignId, streamId, source: 'collector' as const, causationId: used === 'deadline' ? (r.deadline?.eventId ?? causationId) : causationId };
+    const event = createEvent(RoundEvidenceRecorded, { round, evidence, evidenceSha256: evidenceHash(evidence), trigger: used, inputEventIds, llm }, ctx);
+    const written = await this.appendOnce(streamId, fellBack ? [createEvent(ClaudeFellBack, fellBack, ctx), event] : [event]);
     if (written) {
       const waited = used === 'deadline' ? ` (deadline; still missing: ${readiness.waitingFor.join('; ')})` : '';
       this.log('log', `round ${round} of ${ledger.campaignId}: evidence recorded${waited}`);
@@ -194,9 +201,9 @@ export class RoundCollector {
   }
 
   /** Appends to a one-shot stream; false when another writer got there first. */
-  private async appendOnce(streamId: string, event: EventEnvelope): Promise<boolean> {
+  private async appendOnce(streamId: string, events: EventEnvelope[]): Promise<boolean> {
     try {
-      const res = await this.store.append(streamId, 'no-stream', [event], { commandId: `${streamId}-once` });
+      const res = await this.store.append(streamId, 'no-stream', events, { commandId: `${streamId}-once` });
       return !res.duplicate;
     } catch (err) {
       if (err instanceof ConcurrencyError) return false;

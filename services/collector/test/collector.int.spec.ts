@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import Anthropic from '@anthropic-ai/sdk';
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { RoundCollectionClaimed, RoundCollectionDeadlineSet, RoundEvidenceRecorded, contentHash, createEvent, type DataOf, type EventEnvelope } from '@aevo/contracts';
+import { ClaudeFellBack, RoundCollectionClaimed, RoundCollectionDeadlineSet, RoundEvidenceRecorded, contentHash, createEvent, type DataOf, type EventEnvelope } from '@aevo/contracts';
 import { PostgresEventStore, type StoredEvent } from '@aevo/eventstore';
 import { createServiceApp, type ServiceApp } from '@aevo/messaging';
 import { collectRoundEvidence, foldLedger, replayRoundEvidence, testCampaignStarted, testPolicy, testRound, testRoundEvents, type CandidateSpec } from '@aevo/evidence';
@@ -31,12 +31,17 @@ describe('collector replicas against PostgreSQL and nats-server', () => {
   const recorded = async (campaignId: string) =>
     (await store.readAll({ campaignId, types: [RoundEvidenceRecorded.type] })) as Array<StoredEvent & { data: DataOf<typeof RoundEvidenceRecorded> }>;
 
-  /** Appends a round's log the way the other services would, each fact in its own stream, RoundStarted last. */
-  async function writeRound(campaignId: string, specs: CandidateSpec[], drop: (e: EventEnvelope) => boolean = () => false) {
+  /**
+   * Appends a round's log the way the other services would, each fact in its own stream, RoundStarted last.
+   * `claudeModel`: as StartCampaign recorded it (absent: a campaign started before the model was a setting).
+   */
+  async function writeRound(campaignId: string, specs: CandidateSpec[], drop: (e: EventEnvelope) => boolean = () => false, claudeModel?: string) {
     const policy = testPolicy();
     const inputs = testRound(specs, { campaignId, policy });
     const events = testRoundEvents(inputs).filter((e) => !drop(e));
-    await store.append(`campaign-${campaignId}`, 'any', [testCampaignStarted(campaignId, policy)]);
+    const started = testCampaignStarted(campaignId, policy);
+    if (claudeModel) (started.data as { config: Record<string, unknown> }).config.claudeModel = claudeModel;
+    await store.append(`campaign-${campaignId}`, 'any', [started]);
     const roundStarted = events.filter((e) => e.type === 'RoundStarted');
     for (const e of events.filter((x) => x.type !== 'RoundStarted')) await store.append(e.streamId, 'any', [e]);
     await store.append(`campaign-${campaignId}`, 'any', roundStarted);
@@ -49,11 +54,12 @@ describe('collector replicas against PostgreSQL and nats-server', () => {
     store = await PostgresEventStore.open({ connectionString: db.url, schema: db.schema });
     llm = await new LoopbackMessagesApi((req) => {
       const prompt = JSON.stringify(req.messages);
-      if (prompt.includes('camp-llm-down')) return { status: 529, body: { type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } } };
-      if (prompt.includes('camp-bad-prose')) return { toolUse: { name: 'record_section_prose', input: { calibration: 'fine', devLbGap: 0 } } };
-      return { toolUse: { name: 'record_section_prose', input: { calibration: 'Dev rose on synthetic equations while the leaderboard stayed flat.', surprises: 'None.' } } };
+      if (prompt.includes('camp-llm-down')) return { error: 'overloaded_error' };
+      if (prompt.includes('camp-bad-prose')) return { json: { calibration: 'fine', devLbGap: 0 } };
+      return { json: { calibration: 'Dev rose on synthetic equations while the leaderboard stayed flat.', surprises: 'None.' } };
     }).start();
-    const prose = new ClaudeProseWriter(new Anthropic({ apiKey: 'test-key', baseURL: llm.url, maxRetries: 0 }), 'claude-test');
+    // The operator default, asked for campaigns whose CampaignStarted names no model.
+    const prose = new ClaudeProseWriter(new Anthropic({ apiKey: 'test-key', baseURL: llm.url, maxRetries: 0 }), 'claude-sonnet-5-5');
     for (let i = 0; i < 2; i++) {
       const replica = await createServiceApp(CollectorModule.forRoot({ settings: { deadlineSeconds: DEADLINE_SECONDS, tickMs: 250, claimSeconds: 300, prose: { kind: 'off' } }, prose }), {
         service: 'collector',
@@ -82,21 +88,29 @@ describe('collector replicas against PostgreSQL and nats-server', () => {
   });
 
   it('records the round once when every manifest and score is in, with prose that leaves the numbers as computed', async () => {
-    const inputs = await writeRound('camp-a', round1);
+    const inputs = await writeRound('camp-a', round1, undefined, 'claude-haiku-4-5');
     const [rec] = await eventually(async () => {
       const r = await recorded('camp-a');
       return r.length > 0 && r;
     }, 60_000);
     expect(rec.data.trigger).toBe('all-in');
-    expect(rec.data.llm).toMatchObject({ model: 'claude-test', inputTokens: 1500, outputTokens: 220, cacheReadTokens: 1200, stopReason: 'tool_use' });
+    // The campaign's model; no cache breakpoint, so neither a cache write nor a read: every token is counted as billed.
+    expect(rec.data.llm).toMatchObject({ model: 'claude-haiku-4-5', outputTokens: 220, cacheReadTokens: 0, cacheCreationTokens: 0, stopReason: 'end_turn' });
+    expect(rec.data.llm?.inputTokens).toBeGreaterThan(0);
     expect(rec.data.evidence.prose).toEqual({ calibration: 'Dev rose on synthetic equations while the leaderboard stayed flat.', surprises: 'None.' });
     expect(contentHash({ ...rec.data.evidence, prose: null })).toBe(contentHash(collectRoundEvidence(inputs)));
     expect(rec.data.evidence.calibration.proxyDecoupling).toMatchObject({ flagged: true, candidates: ['camp-a-r1-c2'] });
     expect(rec.data.evidenceSha256).toBe(contentHash(rec.data.evidence));
     const req = llm.requests[0];
-    expect(req.system?.[0].cache_control).toEqual({ type: 'ephemeral' });
-    expect(req.tool_choice).toEqual({ type: 'tool', name: 'record_section_prose' });
-    expect(req.tools?.map((t) => t.name)).toEqual(['record_section_prose']);
+    expect(req.model).toBe('claude-haiku-4-5');
+    // The system prompt is far under any cacheable length: sent plain, without a breakpoint.
+    expect(typeof req.system).toBe('string');
+    // Structured output, not a forced tool call.
+    expect(req.tools).toBeUndefined();
+    expect(req.tool_choice).toBeUndefined();
+    expect(req.output_config?.format).toMatchObject({ type: 'json_schema', schema: { type: 'object', additionalProperties: false } });
+    expect(llm.refusals).toEqual([]);
+    expect(await store.readAll({ campaignId: 'camp-a', types: [ClaudeFellBack.type] })).toEqual([]);
   });
 
   it('consumes the round’s facts through durable JetStream consumers shared by the replicas', async () => {
@@ -149,7 +163,27 @@ describe('collector replicas against PostgreSQL and nats-server', () => {
     const down = await eventually(async () => (await recorded('camp-llm-down'))[0], 60_000);
     const bad = await eventually(async () => (await recorded('camp-bad-prose'))[0], 60_000);
     expect(down.data).toMatchObject({ trigger: 'all-in', llm: null, evidence: { prose: null } });
-    expect(bad.data).toMatchObject({ trigger: 'all-in', llm: { model: 'claude-test' }, evidence: { prose: null } });
+    expect(bad.data).toMatchObject({ trigger: 'all-in', llm: { model: 'claude-sonnet-5-5' }, evidence: { prose: null } });
+    // Each fall-back is on record, in the same append as the evidence it left without prose.
+    const fellBack = async (c: string) => (await store.readAll({ campaignId: c, types: [ClaudeFellBack.type] })).map((e) => e.data as DataOf<typeof ClaudeFellBack>);
+    expect(await fellBack('camp-llm-down')).toEqual([
+      {
+        round: 1,
+        pass: 'evidence-prose',
+        fallback: 'numbers-without-prose',
+        reason: 'api-error',
+        model: 'claude-sonnet-5-5',
+        errorClass: 'OverloadedError',
+        status: 529,
+        errorType: 'overloaded_error',
+        requestId: expect.stringMatching(/^req_/),
+        detail: expect.stringContaining('Overloaded'),
+      },
+    ]);
+    expect((await store.readStream(down.streamId)).map((e) => e.type)).toEqual(['ClaudeFellBack', 'RoundEvidenceRecorded']);
+    expect(await fellBack('camp-bad-prose')).toEqual([
+      expect.objectContaining({ reason: 'unusable-reply', model: 'claude-sonnet-5-5', errorClass: null, detail: expect.stringContaining('other than text') }),
+    ]);
   });
 
   it('calls the LLM once per round: racing replicas defer to the one that claimed the round', async () => {
@@ -163,7 +197,7 @@ describe('collector replicas against PostgreSQL and nats-server', () => {
     const inputs = testRound(round1, { campaignId: 'camp-claims', policy: testPolicy() });
     const log = [testCampaignStarted('camp-claims', testPolicy()), ...testRoundEvents(inputs)];
     // Written straight to the store, without the relay-driven services noticing: the collectors below are local.
-    const local = new RoundCollector(store, { deadlineSeconds: 3600, claimSeconds: 60, prose: new ClaudeProseWriter(new Anthropic({ apiKey: 'k', baseURL: llm.url, maxRetries: 0 }), 'claude-test') });
+    const local = new RoundCollector(store, { deadlineSeconds: 3600, claimSeconds: 60, prose: new ClaudeProseWriter(new Anthropic({ apiKey: 'k', baseURL: llm.url, maxRetries: 0 }), 'claude-sonnet-5-5') });
     const foreignClaim = (ageSeconds: number) =>
       createEvent(RoundCollectionClaimed, { round: 1, claimedBy: 'replica-that-crashed', expiresAfterSeconds: 60 }, {
         campaignId: 'camp-claims',
