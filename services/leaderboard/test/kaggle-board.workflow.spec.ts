@@ -2,7 +2,7 @@ import { rmSync } from 'node:fs';
 import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { PostgresEventStore } from '@aevo/eventstore';
-import { KaggleCompetitionClient, LoopbackKaggleServer, type LoopbackKaggleOptions } from '@aevo/kaggle';
+import { KaggleCompetitionClient, LoopbackKaggleServer, type KaggleClientOptions, type LoopbackKaggleOptions } from '@aevo/kaggle';
 import { createTestDb, eventually, type TestDb } from '@aevo/testkit';
 import { LeaderboardWorkflow, streamIdOf } from '../src/app/leaderboard-workflow';
 import { KaggleBoard } from '../src/app/kaggle-board';
@@ -40,11 +40,13 @@ describe('Kaggle leaderboard workflow (loopback CompetitionApiService, real Post
     if (home) rmSync(home, { recursive: true, force: true });
   });
 
-  async function setup(campaignId: string, opts: LoopbackKaggleOptions, token = TOKEN, quota = 3) {
+  /** Retry waits the client asked for (the client sleeps through this hook, so 429s cost no real time). */
+  const retrySleeps: number[] = [];
+  async function setup(campaignId: string, opts: LoopbackKaggleOptions, token = TOKEN, quota = 3, boardCompetition = COMP, clientOpts: Partial<KaggleClientOptions> = {}) {
     const server = await new LoopbackKaggleServer({ token: TOKEN, competitionName: COMP, ...opts }).start();
     servers.push(server);
-    const client = new KaggleCompetitionClient({ baseUrl: server.baseUrl, credentials: { kind: 'token', token } });
-    const board = new KaggleBoard(client, COMP, { initialDelayMs: 5, maxDelayMs: 20, maxWaitMs: 5_000 });
+    const client = new KaggleCompetitionClient({ baseUrl: server.baseUrl, credentials: { kind: 'token', token }, sleep: async (ms) => void retrySleeps.push(ms), ...clientOpts });
+    const board = new KaggleBoard(client, boardCompetition, { initialDelayMs: 5, maxDelayMs: 20, maxWaitMs: 5_000 });
     const wf = new LeaderboardWorkflow(store, sealed, {
       aevoHome: home,
       secret: 'unused-secret-0123456789',
@@ -54,7 +56,7 @@ describe('Kaggle leaderboard workflow (loopback CompetitionApiService, real Post
       kaggle: { board, problem: null, promptsPath },
     });
     const opened = await wf.onCampaignStarted(campaignStarted(campaignId, { substratePath: FIXTURE, leaderboard: 'kaggle', submissionsPerRound: quota }));
-    expect(opened).toEqual([{ type: 'LeaderboardOpened', data: { board: 'kaggle', submissionsPerRound: quota, competition: COMP, prompts: 3, splitSha256: null } }]);
+    expect(opened).toEqual([{ type: 'LeaderboardOpened', data: { board: 'kaggle', submissionsPerRound: quota, competition: boardCompetition, prompts: 3, splitSha256: null } }]);
     /** Submits candidate n: request → predict (run like dispatch) → terminal event to the workflow. */
     const submit = async (n: number) => {
       const sb = await forkCandidate(store, home, campaignId, n, { skill: 1 }, snap.snapshotId);
@@ -66,7 +68,7 @@ describe('Kaggle leaderboard workflow (loopback CompetitionApiService, real Post
       return terminal;
     };
     const stream = async () => (await store.readStream(streamIdOf(campaignId))).map((e) => ({ type: e.type, data: e.data as Record<string, unknown> }));
-    return { server, wf, submit, stream };
+    return { server, wf, submit, stream, board };
   }
 
   it('uploads the predictions, records the Kaggle ref, polls PENDING → COMPLETE and records the public score', async () => {
@@ -78,7 +80,8 @@ describe('Kaggle leaderboard workflow (loopback CompetitionApiService, real Post
     expect(ev[2].data).toEqual({ submissionId: 'kg1-r1-s1', candidateId: 'kg1-r1-c1', round: 1, board: 'kaggle', externalRef: '40000001', quotaUsed: 1, quotaLimit: 3 });
     expect(ev[3].data).toEqual({ submissionId: 'kg1-r1-s1', candidateId: 'kg1-r1-c1', round: 1, publicScore: 0.66667, publicDomains: null });
     expect(server.submissions[0].content.toString()).toBe('id,answer\nk1,3\nk2,42\nk3,no idea\n');
-    expect(server.submissions[0].description).toBe('aevo kg1/kg1-r1-s1');
+    expect(server.submissions[0].description).toBe('aevo kg1 kg1-r1-s1');
+    expect(server.calls.map((c) => c.method).filter((m) => m !== 'upload' && m !== 'GetSubmission')).toEqual(['ListSubmissions', 'StartSubmissionUpload', 'CreateSubmission']);
     // A redelivered JobSucceeded neither re-submits nor spends quota.
     await wf.onJobTerminal(terminal!);
     expect(server.submissions).toHaveLength(1);
@@ -140,6 +143,49 @@ describe('Kaggle leaderboard workflow (loopback CompetitionApiService, real Post
     const outcome = (await stream()).filter((e) => e.type === 'SubmissionRejected' || e.type === 'LeaderboardScored');
     // Bounded polling: Kaggle never finished, so exactly one board-error outcome is recorded.
     expect(outcome).toEqual([{ type: 'SubmissionRejected', data: expect.objectContaining({ reason: 'board-error', message: expect.stringMatching(/still PENDING after \d+ polls/) }) }]);
+  });
+
+  it('polls through 429s and records the score, not a board error', async () => {
+    retrySleeps.length = 0;
+    const { server, wf, submit, stream } = await setup('kg7', { pendingReads: 1, rateLimitNext: { GetSubmission: 3, ListSubmissions: 1 }, retryAfterSeconds: 4 });
+    await submit(1);
+    await wf.idle();
+    expect((await stream()).map((e) => e.type)).toEqual(['LeaderboardOpened', 'JobRequested', 'SubmissionAccepted', 'LeaderboardScored']);
+    expect(server.calls.filter((c) => c.status === 429).map((c) => c.method)).toEqual(['ListSubmissions', 'GetSubmission', 'GetSubmission', 'GetSubmission']);
+    expect(retrySleeps).toEqual([4000, 4000, 4000, 4000]);
+  });
+
+  it('finds a submission made before a crash even when newer ones have pushed it off the first page', async () => {
+    const { server, wf, submit, stream, board } = await setup('kg8', { allowance: 100, maxPageSize: 20, pendingReads: 0 });
+    // The replica that crashed had created kg8-r1-s1 on Kaggle but never recorded SubmissionAccepted; 25 newer
+    // submissions (other tools, other campaigns) came after it.
+    const before = await board.submit('kg8', 'kg8-r1-s1', Buffer.from('id,answer\n'));
+    for (let i = 0; i < 25; i++) await board.client.submitFile({ competitionName: COMP, fileName: 'other.csv', content: Buffer.from('id\n'), description: `other ${i}` });
+    server.calls.length = 0;
+    await submit(1);
+    await wf.idle();
+    const accepted = (await stream()).find((e) => e.type === 'SubmissionAccepted');
+    expect(accepted?.data).toMatchObject({ submissionId: 'kg8-r1-s1', externalRef: before.ref });
+    expect(server.submissions).toHaveLength(26);
+    expect(server.calls.filter((c) => c.method === 'ListSubmissions').map((c) => 'pageToken' in (c.body as object))).toEqual([false, true]);
+    expect(server.calls.some((c) => c.method === 'CreateSubmission')).toBe(false);
+  });
+
+  it('reports a wrong competition name and a competition not joined as such, never as quota', async () => {
+    const wrong = await setup('kg9', {}, TOKEN, 3, 'wonderland-reasoninq');
+    await wrong.submit(1);
+    expect((await wrong.stream()).pop()).toEqual({
+      type: 'SubmissionRejected',
+      data: expect.objectContaining({ reason: 'board-error', message: expect.stringMatching(/no competition named "wonderland-reasoninq"/) }),
+    });
+
+    const notJoined = await setup('kg10', { joined: false });
+    await notJoined.submit(1);
+    expect((await notJoined.stream()).pop()).toEqual({
+      type: 'SubmissionRejected',
+      data: expect.objectContaining({ reason: 'board-error', message: expect.stringMatching(/has not joined competition "wonderland-reasoning"; accept its rules on kaggle.com/) }),
+    });
+    expect(notJoined.server.submissions).toHaveLength(0);
   });
 
   it('reports a board that is not configured as LeaderboardUnavailable', async () => {

@@ -1,8 +1,9 @@
-import { KaggleCompetitionClient, type KaggleSubmission, type PollOptions } from '@aevo/kaggle';
+import { KaggleCompetitionClient, sanitizeSubmissionDescription, type KaggleSubmission, type PollOptions } from '@aevo/kaggle';
 
 /**
  * The Kaggle leaderboard seen from one service: submissions are tagged with their aevo id in the description,
- * so a redelivered submission finds the one it already created instead of spending quota twice.
+ * so a redelivered submission finds the one it already created (on whichever page of ListSubmissions it now is)
+ * instead of spending quota twice.
  */
 export class KaggleBoard {
   constructor(
@@ -11,16 +12,20 @@ export class KaggleBoard {
     private readonly poll: PollOptions = {},
   ) {}
 
+  /**
+   * The description a submission is sent with. Space-separated (Kaggle reportedly refuses a `/` in descriptions) and
+   * passed through the same sanitiser the client applies, so the duplicate check compares what Kaggle stored.
+   */
   static description(campaignId: string, submissionId: string): string {
-    return `aevo ${campaignId}/${submissionId}`;
+    return sanitizeSubmissionDescription(`aevo ${campaignId} ${submissionId}`);
   }
 
   async submit(campaignId: string, submissionId: string, content: Buffer): Promise<{ ref: string; reused: boolean }> {
     const description = KaggleBoard.description(campaignId, submissionId);
-    const existing = (await this.client.listSubmissions({ competitionName: this.competition })).find((s) => s.description === description);
+    const existing = await this.client.findSubmission(this.competition, (s) => s.description === description);
     if (existing) return { ref: existing.ref, reused: true };
-    const { ref } = await this.client.submitFile({ competitionName: this.competition, fileName: `${submissionId}.csv`, content, description });
-    return { ref, reused: false };
+    const { ref, reused } = await this.client.submitFile({ competitionName: this.competition, fileName: `${submissionId}.csv`, content, description });
+    return { ref, reused };
   }
 
   wait(ref: string): Promise<KaggleSubmission> {
