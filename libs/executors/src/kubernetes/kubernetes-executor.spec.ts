@@ -471,6 +471,12 @@ describe('KubernetesExecutor accounting, queue deadline, retries and logs (issue
     fake.advance(1200);
     fake.suspend(name);
     await eventually(() => events.filter((e) => e.type === 'preempted').length === 2);
+    // Each preemption is written into the Job, since the Job itself forgets the run (for a restarted dispatch).
+    await eventually(() => JSON.parse(fake.job(name)?.metadata.annotations['aevo.dev/runs'] ?? '[]').length === 2);
+    expect(JSON.parse(fake.job(name)!.metadata.annotations['aevo.dev/runs'])).toEqual([
+      ['2030-01-01T00:00:30Z', '2030-01-01T00:10:30Z'],
+      ['2030-01-01T00:12:30Z', '2030-01-01T00:32:30Z'],
+    ]);
     fake.advance(45);
     fake.resume(name);
     await started('preempted-twice', 3);
@@ -482,7 +488,30 @@ describe('KubernetesExecutor accounting, queue deadline, retries and logs (issue
     // The Job itself only remembers its last run.
     const job = fake.job(name)!;
     expect((Date.parse(job.status.completionTime) - Date.parse(job.status.startTime)) / 1000).toBe(300);
-    expect(out.startedAt).toBe(new Date(Date.parse('2030-01-01T00:00:30Z')).toISOString().replace('.000Z', 'Z'));
+    expect(out.startedAt).toBe('2030-01-01T00:00:30Z'); // the first run's start
+  });
+
+  it('still charges a run that ended in a preemption before dispatch restarted (read back from the Job)', async () => {
+    const a = start({ now: () => fake.nowMs() });
+    await a.ex.recover();
+    await a.ex.submit({ campaignId: 'camp1', spec: spec('restarted-between-runs', { resources: { cpu: 1, memoryMiB: 1024, gpu: 1 } }) });
+    const name = kubernetesJobName('restarted-between-runs');
+    fake.admit(name);
+    await a.started('restarted-between-runs');
+    fake.advance(600);
+    fake.suspend(name);
+    await eventually(() => fake.job(name)?.metadata.annotations['aevo.dev/runs'] !== undefined);
+    await a.ex.close();
+    fake.advance(60);
+    fake.resume(name); // while no dispatch runs
+    const b = start({ now: () => fake.nowMs() });
+    await b.ex.recover();
+    await b.started('restarted-between-runs');
+    expect(b.events.find((e) => e.type === 'started')).toMatchObject({ attempt: 2 });
+    fake.advance(300);
+    fake.exit(name, 0);
+    expect(await b.finished('restarted-between-runs')).toMatchObject({ status: 'succeeded', wallSeconds: 900, gpuSeconds: 900, startedAt: '2030-01-01T00:00:00Z' });
+    expect(fake.requests.filter((q) => q.method === 'PATCH')).toHaveLength(1);
   });
 
   it('fails a Job left suspended past its queue deadline (its LocalQueue does not exist) as queue-timeout, and deletes it', async () => {
@@ -667,6 +696,14 @@ describe('FakeKubeApiServer create validation (official batch/v1 schema + the AP
     expect(always.body.message).toContain('restartPolicy');
     const label = await post({ ...job(), metadata: { name: 'j3', labels: { 'kueue.x-k8s.io/queue-name': 'Not A Label!' } } });
     expect(label.code).toBe(422);
+  });
+
+  it('checks env var names by the rule of the cluster version it plays (strict before 1.34, relaxed from 1.34)', async () => {
+    expect((await post(job({}, { env: [{ name: '1BAD', value: 'x' }] }))).code).toBe(422);
+    await useFake({ relaxedEnvVarNames: true });
+    expect((await post(job({}, { env: [{ name: '1BAD', value: 'x' }] }))).code).toBe(201);
+    const eq = await post({ ...job({}, { env: [{ name: 'A=B', value: 'x' }] }), metadata: { name: 'j5' } });
+    expect(eq.code).toBe(422);
   });
 
   it('drops unknown fields with a warning, or refuses them under fieldValidation=Strict', async () => {

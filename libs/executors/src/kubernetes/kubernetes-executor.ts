@@ -397,7 +397,23 @@ export class KubernetesExecutor implements Executor {
     if (this.acknowledged.has(jobId)) return null;
     const campaignId = ann[ANNOTATIONS.campaignId];
     if (!campaignId || !job.metadata?.name) return null;
-    return this.track(jobId, campaignId, job.metadata.name, gpuCountOf(job));
+    const t = this.track(jobId, campaignId, job.metadata.name, gpuCountOf(job));
+    // Runs an earlier instance saw end in a preemption: still charged, and the attempt numbering goes on from them.
+    t.runs = recordedRuns(ann[ANNOTATIONS.runs], (err) => this.reportError(err, `${ANNOTATIONS.runs} of ${job.metadata?.name}`));
+    t.attempt = t.runs.length;
+    t.startedAt = t.runs[0]?.start ?? null;
+    return t;
+  }
+
+  /** Writes the Job's finished runs into its `aevo.dev/runs` annotation (a JSON patch), so a restart still charges them. */
+  private async recordRuns(t: Tracked): Promise<void> {
+    const closed = t.runs.filter((r) => r.end != null).map((r) => [r.start, r.end]);
+    const path = `/metadata/annotations/${ANNOTATIONS.runs.replace(/~/g, '~0').replace(/\//g, '~1')}`;
+    try {
+      await this.batch.patchNamespacedJob({ name: t.name, namespace: this.opts.namespace, body: [{ op: 'add', path, value: JSON.stringify(closed) }] });
+    } catch (err) {
+      if (statusCode(err) !== 404) this.reportError(err, `recording the runs of ${t.jobId}`);
+    }
   }
 
   private reconcile(job: JobObject): void {
@@ -412,6 +428,7 @@ export class KubernetesExecutor implements Executor {
           this.endRun(t, suspendedAt(job) ?? this.nowIso());
           t.phase = 'preempted';
           this.stopLogs(t);
+          void this.recordRuns(t);
           this.emit({ type: 'preempted', jobId: t.jobId, campaignId: t.campaignId, reason: 'Kueue suspended the Job (preempted or quota reclaimed); it resumes when admitted again' });
         }
         if (t.phase !== 'running') t.waitingSince = o.waitingSince ?? t.waitingSince ?? this.nowIso();
@@ -424,6 +441,7 @@ export class KubernetesExecutor implements Executor {
           this.endRun(t, o.startedAt);
           t.phase = 'preempted';
           this.stopLogs(t);
+          void this.recordRuns(t);
           this.emit({ type: 'preempted', jobId: t.jobId, campaignId: t.campaignId, reason: 'Kueue suspended and resumed the Job between two watch events' });
         }
         if (t.phase !== 'running') this.markStarted(t, o.startedAt);
@@ -700,6 +718,22 @@ export class KubernetesExecutor implements Executor {
 
   private reportError(err: unknown, context: string): void {
     this.opts.onError?.(err, context);
+  }
+}
+
+/** The runs in an `aevo.dev/runs` annotation; a malformed one is reported and read as none. */
+function recordedRuns(raw: string | undefined, onError: (err: unknown) => void): Run[] {
+  if (!raw) return [];
+  try {
+    const parsed: unknown = JSON.parse(raw);
+    if (!Array.isArray(parsed)) throw new Error('not an array');
+    return parsed.map((r) => {
+      if (!Array.isArray(r) || r.length !== 2 || r.some((x) => typeof x !== 'string' || Number.isNaN(Date.parse(x)))) throw new Error(`bad run ${JSON.stringify(r)}`);
+      return { start: r[0] as string, end: r[1] as string };
+    });
+  } catch (err) {
+    onError(new Error(`ignoring a malformed runs annotation (${(err as Error).message}): ${raw}`));
+    return [];
   }
 }
 

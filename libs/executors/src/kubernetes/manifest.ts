@@ -27,6 +27,11 @@ export const ANNOTATIONS = {
   round: 'aevo.dev/round',
   gpu: 'aevo.dev/gpu',
   timeoutSeconds: 'aevo.dev/timeout-seconds',
+  /**
+   * Admitted runs that ended in a preemption, `[[start, end], …]` (RFC3339), written by dispatch when it sees the
+   * suspension: the Job itself forgets them (Kueue clears startTime), and a restarted dispatch must still charge them.
+   */
+  runs: 'aevo.dev/runs',
 } as const;
 
 export const MANAGED_BY = 'aevo-dispatch';

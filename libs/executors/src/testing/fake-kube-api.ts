@@ -57,6 +57,11 @@ export interface FakeKubeApiOptions {
   defaultWatchTimeoutSeconds?: number;
   /** Sends a BOOKMARK this often to watches that asked with `allowWatchBookmarks` (a real server: about once a minute). */
   bookmarkIntervalMs?: number;
+  /**
+   * Env var names as Kubernetes ≥ 1.34 checks them (RelaxedEnvironmentVariableValidation, GA in 1.34: any printable
+   * ASCII but '='); unset → the rule of earlier versions, `[-._a-zA-Z][-._a-zA-Z0-9]*`.
+   */
+  relaxedEnvVarNames?: boolean;
 }
 
 /** A field error in the shape of metav1.StatusCause. */
@@ -401,6 +406,7 @@ export class FakeKubeApiServer {
       const job = this.jobs.get(key);
       if (!job) return send(404, status(404, 'NotFound', `jobs.batch "${m[2]}" not found`));
       if (req.method === 'GET') return send(200, job);
+      if (req.method === 'PATCH') return this.patchJob(job, req.headers['content-type'] ?? '', body, send);
       if (req.method === 'DELETE') {
         const policy = query.propagationPolicy ?? (body as Json | undefined)?.propagationPolicy ?? 'Orphan';
         this.removeJob(job, policy);
@@ -457,7 +463,7 @@ export class FakeKubeApiServer {
       return send(400, status(400, 'BadRequest', `Job in version "v1" cannot be handled as a Job: ${decodeErrors.map((e) => `${e.field}: ${e.message}`).join('; ')}`));
     const name = body.metadata?.name as string | undefined;
     const causes: Cause[] = typeErrors.map((e) => ({ reason: 'FieldValueRequired', field: e.field, message: 'Required value' }));
-    causes.push(...validateJob(body, ns));
+    causes.push(...validateJob(body, ns, this.opts.relaxedEnvVarNames ?? false));
     if (causes.length) {
       const what = causes.map((c) => `${c.field}: ${c.message}`);
       return send(422, status(422, 'Invalid', `Job.batch "${name ?? ''}" is invalid: ${what.length > 1 ? `[${what.join(', ')}]` : what[0]}`, causes));
@@ -477,6 +483,32 @@ export class FakeKubeApiServer {
     if (!job.spec.suspend) this.admit(name!, {}, ns);
     const warnings = unknown.map((f) => `299 - "unknown field \\"${f}\\""`);
     send(201, this.jobs.get(key), warnings.length ? { warning: warnings } : {});
+  }
+
+  /**
+   * PATCH of a Job's metadata: JSON patch (`application/json-patch+json`, what client-node sends) or JSON merge patch.
+   * Only labels and annotations may change here (the rest of a Job belongs to its controllers in this fake).
+   */
+  private patchJob(job: Json, contentType: string, patch: unknown, send: (code: number, obj: unknown) => void): void {
+    const updated = JSON.parse(JSON.stringify(job)) as Json;
+    const type = contentType.split(';')[0].trim();
+    try {
+      if (type === 'application/json-patch+json') {
+        if (!Array.isArray(patch)) return send(400, status(400, 'BadRequest', 'a JSON patch must be an array of operations'));
+        for (const op of patch as Json[]) applyJsonPatchOp(updated, op);
+      } else if (type === 'application/merge-patch+json') mergePatch(updated, patch);
+      else return send(415, status(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json`));
+    } catch (err) {
+      return send(422, status(422, 'Invalid', `Job.batch "${job.metadata.name}" is invalid: ${(err as Error).message}`));
+    }
+    const strip = (o: Json) => JSON.stringify({ ...o, metadata: { ...o.metadata, labels: undefined, annotations: undefined, resourceVersion: undefined } });
+    if (strip(updated) !== strip(job)) return send(422, status(422, 'Invalid', 'this fake applies patches to metadata.labels and metadata.annotations only'));
+    const bad = Object.entries(updated.metadata.annotations ?? {}).find(([, v]) => typeof v !== 'string');
+    if (bad) return send(400, status(400, 'BadRequest', `metadata.annotations[${bad[0]}]: expected a string`));
+    job.metadata.labels = updated.metadata.labels;
+    job.metadata.annotations = updated.metadata.annotations;
+    this.record('MODIFIED', job);
+    send(200, job);
   }
 
   private watch(ns: string, query: Record<string, string>, res: ServerResponse): void {
@@ -612,13 +644,47 @@ export class FakeKubeApiServer {
   }
 }
 
+/** One RFC 6902 operation (add, replace, remove) on a JSON pointer into `doc`. */
+function applyJsonPatchOp(doc: Json, op: Json): void {
+  if (typeof op?.path !== 'string' || !op.path.startsWith('/')) throw new Error(`invalid JSON patch path ${JSON.stringify(op?.path)}`);
+  const keys = op.path
+    .slice(1)
+    .split('/')
+    .map((k: string) => k.replace(/~1/g, '/').replace(/~0/g, '~'));
+  const last = keys.pop()!;
+  let parent: Json = doc;
+  for (const k of keys) {
+    if (parent[k] == null || typeof parent[k] !== 'object') throw new Error(`JSON patch path ${op.path}: ${k} does not exist`);
+    parent = parent[k];
+  }
+  if (op.op === 'add' || op.op === 'replace') {
+    if (op.op === 'replace' && !(last in parent)) throw new Error(`JSON patch replace: ${op.path} does not exist`);
+    parent[last] = op.value;
+  } else if (op.op === 'remove') {
+    if (!(last in parent)) throw new Error(`JSON patch remove: ${op.path} does not exist`);
+    delete parent[last];
+  } else throw new Error(`unsupported JSON patch operation ${JSON.stringify(op.op)}`);
+}
+
+/** RFC 7386 merge patch. */
+function mergePatch(target: Json, patch: unknown): void {
+  if (!patch || typeof patch !== 'object' || Array.isArray(patch)) throw new Error('a merge patch must be an object');
+  for (const [k, v] of Object.entries(patch as Json)) {
+    if (v === null) delete target[k];
+    else if (typeof v === 'object' && !Array.isArray(v)) {
+      if (!target[k] || typeof target[k] !== 'object' || Array.isArray(target[k])) target[k] = {};
+      mergePatch(target[k], v);
+    } else target[k] = v;
+  }
+}
+
 function setCondition(job: Json, c: Json): void {
   const conditions: Json[] = job.status.conditions ?? [];
   const i = conditions.findIndex((x) => x.type === c.type);
   if (i >= 0) {
     if (conditions[i].status === c.status) c.lastTransitionTime = conditions[i].lastTransitionTime; // no transition
     conditions[i] = { ...c, lastProbeTime: c.lastTransitionTime };
-  } else if (c.status === 'True' || c.type === 'Suspended') conditions.push({ ...c, lastProbeTime: c.lastTransitionTime });
+  } else if (c.status === 'True') conditions.push({ ...c, lastProbeTime: c.lastTransitionTime }); // a False condition only updates one that was True
   job.status.conditions = conditions;
 }
 
@@ -720,7 +786,7 @@ const isLabelKey = (k: string) => {
  * pkg/apis/core/validation) that the OpenAPI schema cannot say: name formats, label syntax, env var names,
  * restartPolicy, podFailurePolicy's requirement of restartPolicy Never, volume mounts, resource limits.
  */
-function validateJob(job: Json, ns: string): Cause[] {
+function validateJob(job: Json, ns: string, relaxedEnvVarNames: boolean): Cause[] {
   const causes: Cause[] = [];
   const bad = (field: string, value: unknown, detail: string) => causes.push({ reason: 'FieldValueInvalid', field, message: `Invalid value: ${JSON.stringify(value)}: ${detail}` });
   const name = job.metadata?.name;
@@ -753,8 +819,9 @@ function validateJob(job: Json, ns: string): Cause[] {
     if (containerNames.has(c.name)) causes.push({ reason: 'FieldValueDuplicate', field: `${at}.name`, message: `Duplicate value: "${c.name}"` });
     containerNames.add(c.name);
     if (!c.image) causes.push({ reason: 'FieldValueRequired', field: `${at}.image`, message: 'Required value' });
+    const envNameOk = (n: unknown) => (relaxedEnvVarNames ? typeof n === 'string' && /^[\x20-\x3c\x3e-\x7e]+$/.test(n) : typeof n === 'string' && isEnvVarName(n));
     for (const [j, e] of ((c.env ?? []) as Json[]).entries())
-      if (!isEnvVarName(e.name)) bad(`${at}.env[${j}].name`, e.name, "a valid environment variable name must consist of alphabetic characters, digits, '_', '-', or '.', and must not start with a digit");
+      if (!envNameOk(e.name)) bad(`${at}.env[${j}].name`, e.name, "a valid environment variable name must consist of alphabetic characters, digits, '_', '-', or '.', and must not start with a digit");
     const seen = new Set<string>();
     for (const [j, m] of ((c.volumeMounts ?? []) as Json[]).entries()) {
       const mat = `${at}.volumeMounts[${j}]`;
