@@ -96,7 +96,8 @@ export function defaultAgentFactory(settings: WorkerSettings): AgentFactory {
     const c = campaign.constitution;
     return new ClaudeAgent({
       client: new Anthropic({ apiKey: settings.claude.apiKey, baseURL: settings.claude.baseURL ?? undefined, maxRetries: 0 }),
-      model: settings.claude.model,
+      // The campaign's model as StartCampaign recorded it; the configured one only for a campaign started before it was a setting.
+      model: campaign.config.claudeModel ?? settings.claude.model,
       constitutionExcerpt: constitutionExcerpt(c),
       maxTokensPerTurn: settings.claude.maxTokensPerTurn,
       maxAttempts: settings.claude.maxAttempts,
