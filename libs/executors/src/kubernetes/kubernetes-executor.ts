@@ -553,6 +553,16 @@ export class KubernetesExecutor implements Executor {
       if ((t.phase !== 'queued' && t.phase !== 'preempted') || t.finishing || t.outcome || !t.waitingSince) continue;
       const waited = (now - Date.parse(t.waitingSince)) / 1000;
       if (!(waited > deadlineSeconds)) continue;
+      // The watch may lag: read the Job once more, so one Kueue admitted meanwhile is not deleted under its pod.
+      try {
+        this.reconcile((await this.batch.readNamespacedJob({ name: t.name, namespace: this.opts.namespace })) as JobObject);
+      } catch (err) {
+        if (statusCode(err) !== 404) {
+          this.reportError(err, `reading ${t.jobId} before its queue deadline`);
+          continue;
+        }
+      }
+      if ((t.phase !== 'queued' && t.phase !== 'preempted') || t.finishing || t.outcome) continue;
       t.finishing = true;
       try {
         await this.batch.deleteNamespacedJob({ name: t.name, namespace: this.opts.namespace, propagationPolicy: 'Background' });
