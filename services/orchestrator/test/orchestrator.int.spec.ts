@@ -11,6 +11,7 @@ import {
   CampaignStarted,
   canonicalJson,
   CommandEnvelope,
+  DEFAULT_CLAUDE_MODEL,
   DomainError,
   JobId,
   MAX_CAMPAIGN_ID_LENGTH,
@@ -131,6 +132,29 @@ describe('orchestrator replicas against PostgreSQL and nats-server', () => {
     if (reply.ok) return;
     expect(reply.error.code).toBe('INVALID_CAMPAIGN_INPUTS');
     expect(reply.error.issues.map((i) => i.path)).toEqual(['payload.constitutionPath', 'payload.substratePath']);
+    expect(await store.headPosition()).toBe(head);
+  });
+
+  it('records the campaign’s Claude model, and refuses a retired or unknown one naming payload.claudeModel, writing nothing', async () => {
+    expect((await client.send(StartCampaign, campaignPayload('camp-default-model'))).ok).toBe(true);
+    const [defaulted] = await eventsOfType(CampaignStarted.type, 'camp-default-model');
+    expect((defaulted.data as { config: { claudeModel?: string } }).config.claudeModel).toBe(DEFAULT_CLAUDE_MODEL);
+    expect((await client.send(StartCampaign, { ...campaignPayload('camp-opus'), claudeModel: 'claude-opus-4-8' })).ok).toBe(true);
+    const [opus] = await eventsOfType(CampaignStarted.type, 'camp-opus');
+    expect((opus.data as { config: { claudeModel?: string } }).config.claudeModel).toBe('claude-opus-4-8');
+
+    const head = await store.headPosition();
+    // Retired on 2026-11-30 by the installed SDK's deprecation list (this check runs on the real clock, after that day).
+    const retired = await client.send(StartCampaign, { ...campaignPayload('camp-retired-model'), claudeModel: 'claude-sonnet-4-5' });
+    expect(retired).toMatchObject({
+      ok: false,
+      error: {
+        code: 'INVALID_CLAUDE_MODEL',
+        issues: [{ path: 'payload.claudeModel', message: 'Claude model claude-sonnet-4-5 was retired on 2026-11-30; use a current one, e.g. claude-sonnet-5-5' }],
+      },
+    });
+    const unknown = await client.send(StartCampaign, { ...campaignPayload('camp-unknown-model'), claudeModel: 'claude-test' });
+    expect(unknown).toMatchObject({ ok: false, error: { code: 'INVALID_CLAUDE_MODEL', issues: [{ path: 'payload.claudeModel' }] } });
     expect(await store.headPosition()).toBe(head);
   });
 
