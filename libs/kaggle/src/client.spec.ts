@@ -226,6 +226,15 @@ describe('KaggleCompetitionClient against the loopback CompetitionApiService', (
       expect(err).toMatchObject({ reason: 'unknown', limits: { numAllowedNow: 5 } });
     });
 
+    it('does not take a quota-like message for quota where GetSubmissionLimits reports submissions allowed now', async () => {
+      const client = await start({ allowance: 5 });
+      const answered = new KaggleApiError('CreateSubmission', 400, 'Submission not allowed: Your team has used its daily Submission allowance (5) today.');
+      const err = await client.explainSubmissionRefusal(answered, COMP);
+      expect(err).not.toBeInstanceOf(KaggleQuotaExceededError);
+      expect(err).toMatchObject({ reason: 'unknown', limits: { numAllowedNow: 5 } });
+      expect(err.message).toMatch(/reads as a used-up allowance, but GetSubmissionLimits reports 5 allowed now/);
+    });
+
     it('sends descriptions Kaggle accepts: no `/`, bounded, still distinct', async () => {
       const client = await start();
       const a = await client.submitFile(file('aevo c1/c1-r1-s1'));
