@@ -78,7 +78,7 @@ describe('worker on the production path: real substrate, dispatch and evaluation
       maxTokens: 100_000,
       failAfterDeliveries: 4,
       maxWaitSeconds: 300,
-      claude: { model: 'x', apiKey: null, baseURL: null, maxTokensPerTurn: 1000, maxAttempts: 2 },
+      claude: { model: 'claude-sonnet-5-5', apiKey: null, baseURL: null, maxTokensPerTurn: 1000, sdkMaxRetries: 0, retryPatienceSeconds: 60, clearContextAtTokens: 60_000, cacheTtl: '1h' },
     };
     worker = await createServiceApp(WorkerModule.forRoot({ settings }), {
       service: 'worker',

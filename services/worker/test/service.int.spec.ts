@@ -78,7 +78,7 @@ describe('worker service: replicas on nats-server + PostgreSQL, 8 workers × 3 r
         maxTokens: 100_000,
         failAfterDeliveries: 4,
         maxWaitSeconds: 300,
-        claude: { model: 'claude-loopback', apiKey: 'test-key', baseURL: claudeApi.url, maxTokensPerTurn: 1000, maxAttempts: 2 },
+        claude: { model: 'claude-sonnet-5-5', apiKey: 'test-key', baseURL: claudeApi.url, maxTokensPerTurn: 1000, sdkMaxRetries: 0, retryPatienceSeconds: 60, clearContextAtTokens: 60_000, cacheTtl: '1h' },
       };
       const app = await createServiceApp(WorkerModule.forRoot({ settings }), {
         service: 'worker',
@@ -221,12 +221,12 @@ describe('worker service: replicas on nats-server + PostgreSQL, 8 workers × 3 r
     expect(m!.cost.inputTokens).toBeGreaterThan(0);
     expect(claudeApi.requests.length).toBeGreaterThan(3);
     for (const r of claudeApi.requests) {
-      expect(Array.isArray(r.system) && r.system[0].cache_control).toEqual({ type: 'ephemeral' });
+      expect(Array.isArray(r.system) && r.system[r.system.length - 1].cache_control).toEqual({ type: 'ephemeral', ttl: '1h' });
       expect(Array.isArray(r.system) && r.system[0].text).toContain('The leaderboard is authoritative. The dead-end registry only grows.');
     }
     const llm = (await store.readStream(candidateStreamId(candidateId))).filter((e) => e.type === 'TraceStepRecorded' && (e.data as { tool: string; phase: string }).tool === 'llm' && (e.data as { phase: string }).phase === 'outcome');
     expect(llm).toHaveLength(claudeApi.served);
-    expect((llm[0].data as { llm: { model: string } }).llm.model).toBe('claude-loopback');
+    expect((llm[0].data as { llm: { model: string } }).llm.model).toBe('claude-sonnet-5-5');
   });
   it.each([
     ['an aborted campaign', 'wsvc-aborted', 'campaign aborted: operator stop'],

@@ -95,12 +95,14 @@ export function defaultAgentFactory(settings: WorkerSettings): AgentFactory {
     if (!settings.claude.apiKey) throw new DomainError('NO_API_KEY', 'the campaign asks for Claude workers but ANTHROPIC_API_KEY is not set', [{ path: 'ANTHROPIC_API_KEY', message: 'required' }]);
     const c = campaign.constitution;
     return new ClaudeAgent({
-      client: new Anthropic({ apiKey: settings.claude.apiKey, baseURL: settings.claude.baseURL ?? undefined, maxRetries: 0 }),
+      client: new Anthropic({ apiKey: settings.claude.apiKey, baseURL: settings.claude.baseURL ?? undefined, maxRetries: settings.claude.sdkMaxRetries }),
       // The campaign's model as StartCampaign recorded it; the configured one only for a campaign started before it was a setting.
       model: campaign.config.claudeModel ?? settings.claude.model,
       constitutionExcerpt: constitutionExcerpt(c),
       maxTokensPerTurn: settings.claude.maxTokensPerTurn,
-      maxAttempts: settings.claude.maxAttempts,
+      retry: { patienceMs: settings.claude.retryPatienceSeconds * 1000 },
+      context: { clearAtTokens: settings.claude.clearContextAtTokens },
+      cacheTtl: settings.claude.cacheTtl,
     });
   };
 }

@@ -1,4 +1,5 @@
 import * as os from 'node:os';
+import { DEFAULT_CLAUDE_MODEL, claudeModelProblem } from '@aevo/worker-kit';
 
 /** How this replica runs candidates; from the environment, validated with one message naming every bad value. */
 export interface WorkerSettings {
@@ -19,7 +20,23 @@ export interface WorkerSettings {
   /** On this delivery of a CandidateForked that keeps failing, the candidate is failed cleanly instead of retried. */
   failAfterDeliveries: number;
   maxWaitSeconds: number;
-  claude: { model: string; apiKey: string | null; baseURL: string | null; maxTokensPerTurn: number; maxAttempts: number };
+  claude: ClaudeSettings;
+}
+
+/** The Claude worker's settings (AEVO_CLAUDE_*); the model is checked against the installed SDK's ids at start. */
+export interface ClaudeSettings {
+  model: string;
+  apiKey: string | null;
+  baseURL: string | null;
+  maxTokensPerTurn: number;
+  /** Retries the SDK makes itself inside one attempt (it honours `retry-after`): short blips. */
+  sdkMaxRetries: number;
+  /** How long the worker keeps retrying 429/529/5xx answers before the candidate ends through its normal close. */
+  retryPatienceSeconds: number;
+  /** Counted prompt size above which old tool results are cleared. */
+  clearContextAtTokens: number;
+  /** TTL of the cache breakpoints; 1h outlives the worker's waits on jobs. */
+  cacheTtl: '5m' | '1h';
 }
 
 export function workerSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): WorkerSettings {
@@ -48,13 +65,20 @@ export function workerSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): Wor
     failAfterDeliveries: int('AEVO_WORKER_FAIL_AFTER_DELIVERIES', 4, 1),
     maxWaitSeconds: int('AEVO_WORKER_MAX_WAIT_SECONDS', 600, 1),
     claude: {
-      model: env.AEVO_CLAUDE_MODEL || 'claude-sonnet-4-5',
+      model: env.AEVO_CLAUDE_MODEL || DEFAULT_CLAUDE_MODEL,
       apiKey: env.ANTHROPIC_API_KEY || null,
       baseURL: env.ANTHROPIC_BASE_URL || null,
       maxTokensPerTurn: int('AEVO_CLAUDE_MAX_TOKENS_PER_TURN', 4096, 1),
-      maxAttempts: int('AEVO_CLAUDE_MAX_ATTEMPTS', 4, 1),
+      sdkMaxRetries: int('AEVO_CLAUDE_SDK_MAX_RETRIES', 2, 0),
+      retryPatienceSeconds: int('AEVO_CLAUDE_RETRY_PATIENCE_SECONDS', 900, 1),
+      clearContextAtTokens: int('AEVO_CLAUDE_CLEAR_CONTEXT_AT_TOKENS', 60_000, 1000),
+      cacheTtl: (env.AEVO_CLAUDE_CACHE_TTL || '1h') as ClaudeSettings['cacheTtl'],
     },
   };
+  if (s.claude.cacheTtl !== '1h' && s.claude.cacheTtl !== '5m') problems.push(`AEVO_CLAUDE_CACHE_TTL: expected "1h" or "5m", got ${JSON.stringify(s.claude.cacheTtl)}`);
+  // A retired or unknown model would fail every Claude candidate at its first turn: refuse to start instead.
+  const modelProblem = claudeModelProblem(s.claude.model);
+  if (modelProblem) problems.push(`AEVO_CLAUDE_MODEL: ${modelProblem}`);
   if (problems.length > 0) throw new Error(`invalid worker configuration: ${problems.join('; ')}`);
   return s;
 }
