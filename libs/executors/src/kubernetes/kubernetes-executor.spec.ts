@@ -491,6 +491,26 @@ describe('KubernetesExecutor accounting, queue deadline, retries and logs (issue
     expect(out.startedAt).toBe('2030-01-01T00:00:30Z'); // the first run's start
   });
 
+  it('charges a preemption it missed between two looks (a newer startTime) until the resumption, as a new attempt', async () => {
+    const { ex, events, finished, started } = start({ now: () => fake.nowMs() });
+    await ex.recover();
+    await ex.submit({ campaignId: 'camp1', spec: spec('missed-preemption', { resources: { cpu: 1, memoryMiB: 1024, gpu: 1 } }) });
+    const name = kubernetesJobName('missed-preemption');
+    fake.admit(name);
+    await started('missed-preemption');
+    fake.advance(600);
+    fake.expireWatches(); // no watch, and the history is compacted: the executor relists and sees only the end state
+    fake.suspend(name);
+    fake.advance(100);
+    fake.resume(name);
+    await started('missed-preemption', 2);
+    fake.advance(300);
+    fake.exit(name, 0);
+    const out = await finished('missed-preemption');
+    expect(out).toMatchObject({ status: 'succeeded', wallSeconds: 1000 }); // 600 + the 100 s it cannot see + 300
+    expect(events.filter((e) => e.jobId === 'missed-preemption').map((e) => e.type)).toEqual(['started', 'preempted', 'started', 'finished']);
+  });
+
   it('still charges a run that ended in a preemption before dispatch restarted (read back from the Job)', async () => {
     const a = start({ now: () => fake.nowMs() });
     await a.ex.recover();
@@ -562,9 +582,18 @@ describe('KubernetesExecutor accounting, queue deadline, retries and logs (issue
     await eventually(() => fake.openLogStreams() > 0);
     fake.log(name, 'first pod');
     fake.advance(10);
-    fake.exit(name, 1); // counted: failed 1 ≤ backoffLimit 2 → a replacement pod, Pending
+    fake.exit(name, 1, { replacement: 'later' }); // counted: failed 1 ≤ backoffLimit 2; the controller backs off first
+    expect(fake.job(name)?.status).toMatchObject({ failed: 1, active: 0, ready: 0 });
+    const failedPod = fake.podsOf(name)[0].metadata.name;
+    await new Promise((r) => setTimeout(r, 400)); // many reconnect intervals with only the failed pod
+    expect(ex.view('flaky')?.phase).toBe('running'); // admitted, between two tries
+    const logReads = fake.requests.filter((q) => q.path.endsWith(`/pods/${failedPod}/log`));
+    expect(logReads.length).toBeLessThanOrEqual(2); // followed, then read to its end once: not polled again
+    fake.replacePod(name);
     expect(fake.job(name)?.status).toMatchObject({ failed: 1, active: 1, ready: 0 });
     expect(fake.podsOf(name).map((p) => p.status.phase)).toEqual(['Failed', 'Pending']);
+    await new Promise((r) => setTimeout(r, 150));
+    expect(fake.requests.filter((q) => q.path.endsWith(`/pods/${fake.podsOf(name)[1].metadata.name}/log`))).toEqual([]); // Pending: no log yet
     fake.advance(10);
     fake.startPod(name);
     await eventually(() => fake.openLogStreams() > 0);

@@ -66,6 +66,8 @@ interface Tracked {
   logPod: string | null;
   logAbort: AbortController | null;
   logFollowing: boolean;
+  /** A pod that has ended and whose whole log was read: not asked again while the Job waits for a replacement pod. */
+  logDonePod: string | null;
 }
 
 interface PodObject {
@@ -376,6 +378,7 @@ export class KubernetesExecutor implements Executor {
       logPod: null,
       logAbort: null,
       logFollowing: false,
+      logDonePod: null,
     };
     this.tracked.set(jobId, t);
     this.byName.set(name, jobId);
@@ -597,13 +600,20 @@ export class KubernetesExecutor implements Executor {
       while (!this.closed && t.phase === 'running' && !t.finishing) {
         const pod = await this.latestPod(t).catch(() => null);
         const podName = pod?.metadata?.name;
-        if (podName && pod?.status?.phase !== 'Pending') {
+        const phase = pod?.status?.phase;
+        // A Pending pod has no log yet; an ended one (a failed try, until its replacement exists) is read to its end once.
+        if (podName && phase !== 'Pending' && podName !== t.logDonePod) {
           if (podName !== t.logPod) {
             t.logPod = podName; // a new pod (retry, or resumed after preemption) has a log of its own
             t.lastLogTs = null;
             t.linesAtLastTs = [];
           }
-          await this.streamLog(t, podName, true).catch((err) => this.reportError(err, `log of ${t.jobId}`));
+          const ended = phase === 'Succeeded' || phase === 'Failed';
+          await this.streamLog(t, podName, !ended)
+            .then(() => {
+              if (ended) t.logDonePod = podName;
+            })
+            .catch((err) => this.reportError(err, `log of ${t.jobId}`));
         }
         if (!this.closed && t.phase === 'running' && !t.finishing) await sleep(this.opts.reconnectMs ?? 500);
       }

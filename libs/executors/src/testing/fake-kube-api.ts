@@ -238,10 +238,11 @@ export class FakeKubeApiServer {
    * The container exits. 0: the Job completes (`SuccessCriteriaMet`, then `Complete`). Otherwise the Job's
    * `podFailurePolicy` is applied as the Job controller does (first matching rule: FailJob / Ignore / Count), and a
    * counted failure beyond `backoffLimit` fails the Job (`FailureTarget`, then `Failed`, reason
-   * BackoffLimitExceeded); below it, `status.failed` grows and a replacement pod is created (at once here; the
-   * controller waits an exponential back-off first), Pending until started (`replacement: 'running'` starts it).
+   * BackoffLimitExceeded); below it, `status.failed` grows and a replacement pod is created, Pending until started
+   * (`replacement: 'running'` starts it; `'later'` leaves the Job with no active pod, as during the controller's
+   * exponential back-off, until `replacePod`).
    */
-  exit(name: string, exitCode: number, opts: { replacement?: 'running' | 'pending' } = {}, namespace = 'aevo-jobs'): void {
+  exit(name: string, exitCode: number, opts: { replacement?: 'running' | 'pending' | 'later' } = {}, namespace = 'aevo-jobs'): void {
     let retry = false;
     this.mutateJob(name, namespace, (job) => {
       const pod = this.currentPod(name, namespace);
@@ -278,9 +279,17 @@ export class FakeKubeApiServer {
       }
       retry = true;
     });
-    if (!retry) return;
-    this.mutateJob(name, namespace, (job) => this.createPod(job)); // the interim state (failed+1, active 0) was its own event
+    if (!retry || opts.replacement === 'later') return;
+    this.replacePod(name, namespace); // the interim state (failed+1, active 0) was its own event
     if (opts.replacement === 'running') this.startPod(name, namespace);
+  }
+
+  /** The Job controller's back-off after a failed pod has passed: it creates the replacement pod (Pending). */
+  replacePod(name: string, namespace = 'aevo-jobs'): void {
+    this.mutateJob(name, namespace, (job) => {
+      if ((job.status.active ?? 0) > 0 || job.spec.suspend) throw new Error(`job ${name} has an active pod or is suspended`);
+      this.createPod(job);
+    });
   }
 
   /**
