@@ -1,4 +1,4 @@
-import { budgetExhaustedReason, type CampaignConfig, type EventEnvelope } from '@aevo/contracts';
+import { budgetExhaustedReason, llmTurnTokens, type CampaignConfig, type EventEnvelope } from '@aevo/contracts';
 
 /** What `aevo campaign status|watch` shows, folded from one campaign's events (pure; no clock, no I/O). */
 export interface CandidateView {
@@ -216,8 +216,8 @@ export function applyView(v: CampaignView, e: Pick<EventEnvelope, 'type' | 'camp
     case 'RoundEvidenceRecorded': {
       const r = round(d.round);
       if (r) r.evidence = true;
-      const llm = d.llm as { inputTokens: number; outputTokens: number } | null;
-      if (llm) v.spent.llmTokens += llm.inputTokens + llm.outputTokens;
+      const llm = d.llm as Parameters<typeof llmTurnTokens>[0] | null;
+      if (llm) v.spent.llmTokens += llmTurnTokens(llm);
       break;
     }
     case 'PolicyRevised': {
@@ -225,8 +225,8 @@ export function applyView(v: CampaignView, e: Pick<EventEnvelope, 'type' | 'camp
       const rev = (d.policy as { revision: number }).revision;
       if (r) r.revisedTo = rev;
       v.policyRevision = Math.max(v.policyRevision, rev);
-      const llm = d.llm as { inputTokens: number; outputTokens: number } | null;
-      if (llm) v.spent.llmTokens += llm.inputTokens + llm.outputTokens;
+      const llm = d.llm as Parameters<typeof llmTurnTokens>[0] | null;
+      if (llm) v.spent.llmTokens += llmTurnTokens(llm);
       break;
     }
     case 'RoundClosed': {

@@ -176,6 +176,14 @@ describe('reply errors and the view, pure', () => {
     expect(model.message).toMatch(/--model: bad/);
   });
 
+  it('counts the cache writes and reads of meta-agent and prose turns in the view’s token spend, as the budget does', () => {
+    const v = emptyView('cached');
+    const policy = { revision: 1 };
+    applyView(v, { type: 'PolicyRevised', campaignId: 'cached', data: { round: 1, policy, llm: { inputTokens: 10, outputTokens: 20, cacheReadTokens: 300, cacheCreationTokens: 4000 } } });
+    applyView(v, { type: 'RoundEvidenceRecorded', campaignId: 'cached', data: { round: 1, llm: { inputTokens: 1, outputTokens: 2, cacheReadTokens: 0 } } });
+    expect(v.spent.llmTokens).toBe(10 + 20 + 300 + 4000 + 1 + 2);
+  });
+
   it('draws bars and a view for a campaign with nothing recorded', () => {
     expect(bar(0, 4, 8)).toBe('░░░░░░░░');
     expect(bar(2, 4, 8)).toBe('████░░░░');

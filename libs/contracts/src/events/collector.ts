@@ -16,6 +16,13 @@ export const LlmUsage = z
   .strict();
 export type LlmUsage = z.infer<typeof LlmUsage>;
 
+/**
+ * Every token a collector or meta-agent turn was billed for, as the token budget counts it: the API reports cache
+ * writes and cache reads apart from `input_tokens`, so inputTokens + outputTokens alone hides a cached prompt.
+ */
+export const llmTurnTokens = (t: { inputTokens: number; outputTokens: number; cacheReadTokens?: number; cacheCreationTokens?: number }): number =>
+  t.inputTokens + t.outputTokens + (t.cacheReadTokens ?? 0) + (t.cacheCreationTokens ?? 0);
+
 export const RoundCollectionDeadlineSet = defineEvent(
   'RoundCollectionDeadlineSet',
   {

@@ -19,6 +19,7 @@ import {
   type EventEnvelope,
   type RollingPolicy,
   type ScoreVector,
+  llmTurnTokens,
 } from '@aevo/contracts';
 
 /**
@@ -98,13 +99,6 @@ export const emptyFacts = (): CampaignFacts => ({ rounds: dict(), revisions: dic
 const roundOf = (f: CampaignFacts, round: number): RoundFacts => (f.rounds[round] ??= { candidates: dict(), evidenceSha256: null, bestPublicLb: null });
 const candidateOf = (f: CampaignFacts, round: number, candidateId: string): CandidateFacts =>
   (roundOf(f, round).candidates[candidateId] ??= { sandboxPath: null, manifest: null, workerFailed: null, invalidated: null });
-
-/**
- * Every token a collector or meta-agent turn was billed for: the API reports cache writes and cache reads apart
- * from `input_tokens`, so a turn that only counted inputTokens + outputTokens hid most of a cached prompt.
- */
-const llmTurnTokens = (t: { inputTokens: number; outputTokens: number; cacheReadTokens: number; cacheCreationTokens?: number }): number =>
-  t.inputTokens + t.outputTokens + t.cacheReadTokens + (t.cacheCreationTokens ?? 0);
 
 /** Folds one event into the facts (in place; the caller owns `f`). Events of other types are ignored. */
 export function applyFact(f: CampaignFacts, e: EventEnvelope): CampaignFacts {
