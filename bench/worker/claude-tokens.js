@@ -15,7 +15,7 @@ const ROOT = path.resolve(__dirname, '../..');
 const kit = require(path.join(ROOT, 'libs/worker-kit/dist/index.js'));
 const { PostgresEventStore } = require(path.join(ROOT, 'libs/eventstore/dist/index.js'));
 const { LocalExecutor } = require(path.join(ROOT, 'libs/executors/dist/index.js'));
-const { RollingPolicy } = require(path.join(ROOT, 'libs/contracts/dist/index.js'));
+const { RollingPolicy, DEFAULT_CLAUDE_MODEL } = require(path.join(ROOT, 'libs/contracts/dist/index.js'));
 const { placeSnapshot, forkSandbox, removeHome } = require('../sandbox/home');
 
 const arg = (name, dflt) => {
@@ -79,7 +79,7 @@ async function main() {
         const fork = { round: 1, candidateId, index: 1, axis: 'learning-rate', isAnchor: false, seeds: [1], snapshotId, sandboxPath: forkSandbox(snapshotPath, home, candidateId), policyRevision: 0 };
         const agent = new kit.ClaudeAgent({
           client: new Anthropic({ apiKey: 'bench', baseURL: server.url, maxRetries: 0 }),
-          model: kit.DEFAULT_CLAUDE_MODEL,
+          model: DEFAULT_CLAUDE_MODEL,
           constitutionExcerpt: 'Constitution bench 1: the leaderboard is authoritative; the dead-end registry only grows.',
           context,
         });

@@ -20,4 +20,3 @@ export * from './adapters/local-ports';
 export * from './testing/anthropic-loopback';
 export * from './fail-candidate';
 export * from './testing/fixture-substrate';
-export * from './agents/claude-models';

@@ -352,8 +352,8 @@ describe('Claude worker against the strict loopback Messages API (real SDK)', ()
   it('refuses a retired or unknown model when the agent is made', () => {
     server = null;
     const client = new Anthropic({ apiKey: 'k', baseURL: 'http://127.0.0.1:9' });
-    expect(() => new ClaudeAgent({ client, model: 'claude-sonnet-4-5', constitutionExcerpt: 'c' })).toThrow(/retired on 2026-11-30/);
-    expect(() => new ClaudeAgent({ client, model: 'claude-test-1', constitutionExcerpt: 'c' })).toThrow(/not a model id/);
+    expect(() => new ClaudeAgent({ client, model: 'claude-sonnet-4-5', constitutionExcerpt: 'c' })).toThrow(/claude-sonnet-4-5 was retired on 2026-11-30/);
+    expect(() => new ClaudeAgent({ client, model: 'claude-test-1', constitutionExcerpt: 'c' })).toThrow(/unknown Claude model "claude-test-1"/);
     expect(() => new ClaudeAgent({ client, model: MODEL, constitutionExcerpt: 'c', maxTokensCeiling: 64_000 })).toThrow(/needs streaming/);
   });
 

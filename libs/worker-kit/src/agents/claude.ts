@@ -1,10 +1,9 @@
 import Anthropic from '@anthropic-ai/sdk';
-import { AXIS_CATEGORY, canonicalJson, sha256Hex } from '@aevo/contracts';
+import { AXIS_CATEGORY, canonicalJson, claudeModelProblem, sha256Hex } from '@aevo/contracts';
 import { TraceDivergedError, type WorkerRuntime } from '../runtime';
 import { anthropicTools, type ToolName, type ToolResult, TOOL_NAMES } from '../tools';
 import type { LlmCall } from '../trace';
 import type { WorkerAgent } from './agent';
-import { claudeModelProblem } from './claude-models';
 import { HeuristicAgent } from './heuristic';
 
 /**
@@ -36,7 +35,7 @@ export interface ClaudeContextPolicy {
 export interface ClaudeAgentOptions {
   /** A real SDK client; tests point its `baseURL` at a loopback server speaking the Messages API. */
   client: Anthropic;
-  /** A model id of the installed SDK's list, not retired (checked when the agent is made). */
+  /** A model id of the installed SDK's list (@aevo/contracts CLAUDE_MODELS), not retired (checked when the agent is made). */
   model: string;
   /** The frozen constitution text (or the part workers need); sent as a cached system block. */
   constitutionExcerpt: string;
@@ -169,7 +168,7 @@ export class ClaudeAgent implements WorkerAgent {
   private readonly maxTokensCeiling: number;
 
   constructor(private readonly opts: ClaudeAgentOptions) {
-    const problem = claudeModelProblem(opts.model);
+    const problem = claudeModelProblem(opts.model, new Date());
     if (problem) throw new Error(`Claude worker: ${problem}`);
     this.retry = { ...DEFAULT_RETRY_POLICY, ...opts.retry };
     this.context = { ...DEFAULT_CONTEXT_POLICY, ...opts.context };

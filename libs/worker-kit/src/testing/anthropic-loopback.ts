@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { CLAUDE_MODEL_IDS, claudeModelStatus } from '../agents/claude-models';
+import { CLAUDE_MODELS, claudeModelProblem } from '@aevo/contracts';
 
 /**
  * A loopback HTTP server speaking the Anthropic Messages API (POST /v1/messages, non-streaming, and
@@ -139,8 +139,8 @@ function validate(req: unknown, headers: http.IncomingHttpHeaders, opts: Require
   const r = req as LoopbackRequest;
   if (!r || typeof r !== 'object') return invalid('body: expected a JSON object');
   if (typeof r.model !== 'string' || r.model.length === 0) return invalid('model: Field required');
-  const status = claudeModelStatus(r.model, opts.today());
-  if (status.kind === 'unknown' || status.kind === 'retired') return { status: 404, type: 'not_found_error', message: `model: ${r.model}` };
+  // The model table of @aevo/contracts is the installed SDK's (its spec checks it against the SDK's files).
+  if (claudeModelProblem(r.model, opts.today())) return { status: 404, type: 'not_found_error', message: `model: ${r.model}` };
   if (!counting) {
     if (!Number.isInteger(r.max_tokens) || r.max_tokens < 1) return invalid('max_tokens: Input should be greater than or equal to 1');
     if (r.max_tokens > opts.maxOutputTokens)
@@ -360,7 +360,7 @@ export async function startAnthropicLoopback(model: ScriptedModel, options: Loop
 }
 
 /** Known model ids the fake accepts (re-exported for tests that build requests by hand). */
-export const LOOPBACK_MODELS: readonly string[] = CLAUDE_MODEL_IDS;
+export const LOOPBACK_MODELS: readonly string[] = CLAUDE_MODELS.map((m) => m.id);
 
 /** The last user turn's tool results, parsed (the scripted model reads them like a model reads its context). */
 export function lastToolResults(req: LoopbackRequest): Array<{ ok: boolean; value: Record<string, unknown> }> {

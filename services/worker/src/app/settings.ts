@@ -1,5 +1,5 @@
 import * as os from 'node:os';
-import { DEFAULT_CLAUDE_MODEL, claudeModelProblem } from '@aevo/worker-kit';
+import { DEFAULT_CLAUDE_MODEL, claudeModelProblem } from '@aevo/contracts';
 
 /** How this replica runs candidates; from the environment, validated with one message naming every bad value. */
 export interface WorkerSettings {
@@ -77,7 +77,7 @@ export function workerSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): Wor
   };
   if (s.claude.cacheTtl !== '1h' && s.claude.cacheTtl !== '5m') problems.push(`AEVO_CLAUDE_CACHE_TTL: expected "1h" or "5m", got ${JSON.stringify(s.claude.cacheTtl)}`);
   // A retired or unknown model would fail every Claude candidate at its first turn: refuse to start instead.
-  const modelProblem = claudeModelProblem(s.claude.model);
+  const modelProblem = claudeModelProblem(s.claude.model, new Date());
   if (modelProblem) problems.push(`AEVO_CLAUDE_MODEL: ${modelProblem}`);
   if (problems.length > 0) throw new Error(`invalid worker configuration: ${problems.join('; ')}`);
   return s;
