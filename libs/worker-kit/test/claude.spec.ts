@@ -236,6 +236,19 @@ describe('Claude worker against the strict loopback Messages API (real SDK)', ()
     expect(turn1.stop_reason).toBe('tool_use');
   });
 
+  it('streams a turn asked again with more room than the SDK sends without streaming', async () => {
+    const huge = { type: 'tool_use' as const, name: 'write_file', input: { path: 'pipeline/notes.md', content: 'h'.repeat(100_000) } };
+    await serve(withFault((req) => (turnOf(req) === 1 ? { content: [huge, { type: 'tool_use', name: 'set_recipe', input: { settings: [{ path: 'train.lr', value: 0.002 }] } }] } : null)));
+    const { out, fork } = await run(20, agent({ maxTokensPerTurn: 8192, maxTokensCeiling: 32_000 }));
+    expect(out.kind).toBe('submitted');
+    const events = await stream(fork.candidateId);
+    const turn1 = outputOf(llmSteps(events)[1]);
+    expect(turn1).toMatchObject({ retriedStops: ['max_tokens at 8192', 'max_tokens at 16384'], request: { max_tokens: 32_000 }, streamed: true, stop_reason: 'tool_use' });
+    expect(outputOf(llmSteps(events)[0]).streamed).toBe(false);
+    expect(server!.requests.filter((r) => r.stream === true).map((r) => r.max_tokens)).toEqual([32_000]);
+    expect((toolSteps(events, 'write_file')[0].data as { input: { content: string } }).input.content).toHaveLength(100_000);
+  });
+
   it('never runs the tool calls of a turn still cut at the largest room: the candidate ends cleanly', async () => {
     await serve(withFault((req) => (turnOf(req) === 1 ? { content: [bigWrite] } : null)));
     const { out, fork } = await run(11, agent({ maxTokensPerTurn: 1024, maxTokensCeiling: 2048 }));
@@ -354,7 +367,6 @@ describe('Claude worker against the strict loopback Messages API (real SDK)', ()
     const client = new Anthropic({ apiKey: 'k', baseURL: 'http://127.0.0.1:9' });
     expect(() => new ClaudeAgent({ client, model: 'claude-sonnet-4-5', constitutionExcerpt: 'c' })).toThrow(/claude-sonnet-4-5 was retired on 2026-11-30/);
     expect(() => new ClaudeAgent({ client, model: 'claude-test-1', constitutionExcerpt: 'c' })).toThrow(/unknown Claude model "claude-test-1"/);
-    expect(() => new ClaudeAgent({ client, model: MODEL, constitutionExcerpt: 'c', maxTokensCeiling: 64_000 })).toThrow(/needs streaming/);
   });
 
   it('given a policy with search hints, when the first prompt is written, then it shows them; without hints, the prompt says nothing of them', async () => {

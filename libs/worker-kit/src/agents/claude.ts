@@ -42,8 +42,8 @@ export interface ClaudeAgentOptions {
   /** max_tokens of a turn. */
   maxTokensPerTurn?: number;
   /**
-   * A turn cut at max_tokens is asked again with twice the room, up to this; it must stay within what the SDK
-   * sends without streaming (checked when the agent is made).
+   * A turn cut at max_tokens is asked again with twice the room, up to this (default 32,000; within the model's
+   * max_tokens limit). Beyond what the SDK sends without streaming (~21,333 tokens) the request is streamed.
    */
   maxTokensCeiling?: number;
   retry?: Partial<ClaudeRetryPolicy>;
@@ -92,6 +92,8 @@ export interface RecordedResponse {
   errors: string[];
   /** Earlier answers of this step that were cut at max_tokens or by the context window and asked again. */
   retriedStops: string[];
+  /** Whether the final request was streamed (its max_tokens beyond the SDK's non-streaming range). */
+  streamed: boolean;
 }
 
 /** A model request as recorded in the trace: enough to tell whether a resumed worker asks the same thing. */
@@ -173,12 +175,16 @@ export class ClaudeAgent implements WorkerAgent {
     this.retry = { ...DEFAULT_RETRY_POLICY, ...opts.retry };
     this.context = { ...DEFAULT_CONTEXT_POLICY, ...opts.context };
     this.maxTokensPerTurn = opts.maxTokensPerTurn ?? 4096;
-    this.maxTokensCeiling = Math.max(this.maxTokensPerTurn, opts.maxTokensCeiling ?? 16_384);
+    this.maxTokensCeiling = Math.max(this.maxTokensPerTurn, opts.maxTokensCeiling ?? 32_000);
+  }
+
+  /** The SDK refuses a non-streaming request whose max_tokens could take longer than 10 minutes: stream those. */
+  private needsStreaming(maxTokens: number): boolean {
     try {
-      // The SDK refuses a non-streaming request whose max_tokens could take longer than 10 minutes.
-      opts.client.calculateNonstreamingTimeout(this.maxTokensCeiling);
-    } catch (err) {
-      throw new Error(`Claude worker: maxTokensCeiling ${this.maxTokensCeiling} needs streaming, which this worker does not use: ${(err as Error).message}`);
+      this.opts.client.calculateNonstreamingTimeout(maxTokens);
+      return false;
+    } catch {
+      return true;
     }
   }
 
@@ -420,6 +426,7 @@ export class ClaudeAgent implements WorkerAgent {
         attempts,
         errors,
         retriedStops,
+        streamed: sent.streamed,
       };
       return { ok: true, output: out, llm: llmOf(msg.model, stop) };
     }
@@ -445,7 +452,7 @@ export class ClaudeAgent implements WorkerAgent {
   private async sendPatiently(
     params: ReturnType<ClaudeAgent['compose']>['params'],
     errors: string[],
-  ): Promise<{ ok: true; message: Anthropic.Message; attempts: number } | { ok: false; code: 'CONTEXT_WINDOW' | 'UNREACHABLE' | 'REFUSED_REQUEST'; message: string; attempts: number }> {
+  ): Promise<{ ok: true; message: Anthropic.Message; attempts: number; streamed: boolean } | { ok: false; code: 'CONTEXT_WINDOW' | 'UNREACHABLE' | 'REFUSED_REQUEST'; message: string; attempts: number }> {
     const o = this.opts;
     const now = o.now ?? Date.now;
     const sleep = o.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
@@ -453,14 +460,16 @@ export class ClaudeAgent implements WorkerAgent {
     const started = now();
     for (let attempt = 1; ; attempt++) {
       try {
-        const message = await o.client.messages.create({
+        const body = {
           model: params.model,
           max_tokens: params.max_tokens,
           system: params.system as unknown as Anthropic.TextBlockParam[],
           tools: params.tools as unknown as Anthropic.Tool[],
           messages: params.messages as unknown as Anthropic.MessageParam[],
-        });
-        return { ok: true, message, attempts: attempt };
+        };
+        const streamed = this.needsStreaming(params.max_tokens);
+        const message = streamed ? await o.client.messages.stream(body).finalMessage() : await o.client.messages.create(body);
+        return { ok: true, message, attempts: attempt, streamed };
       } catch (err) {
         const apiErr = err instanceof Anthropic.APIError ? err : null;
         const status = apiErr?.status;

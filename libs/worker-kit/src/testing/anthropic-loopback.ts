@@ -4,8 +4,8 @@ import type { AddressInfo } from 'node:net';
 import { CLAUDE_MODELS, claudeModelProblem } from '@aevo/contracts';
 
 /**
- * A loopback HTTP server speaking the Anthropic Messages API (POST /v1/messages, non-streaming, and
- * POST /v1/messages/count_tokens), strict where the real API is strict. Checked against the installed
+ * A loopback HTTP server speaking the Anthropic Messages API (POST /v1/messages, plain or streamed as server-sent
+ * events, and POST /v1/messages/count_tokens), strict where the real API is strict. Checked against the installed
  * `@anthropic-ai/sdk` 1.14.0 (its request/response types, doc comments, `StopReason`, `CacheControlEphemeral`,
  * its model list and deprecation data, its retry rules: `x-should-retry`, `retry-after`) and the error messages
  * the live API is seen to return ("prompt is too long: N tokens > M maximum", "max_tokens: N > M, which is the
@@ -36,6 +36,7 @@ export interface LoopbackRequest {
   system?: Array<{ type: string; text: string; cache_control?: CacheControl }> | string;
   messages: Array<{ role: 'user' | 'assistant'; content: unknown }>;
   tools?: Array<{ name: string; description?: string; input_schema: Record<string, unknown>; cache_control?: CacheControl }>;
+  stream?: boolean;
 }
 type CacheControl = { type: string; ttl?: string };
 
@@ -333,7 +334,7 @@ export async function startAnthropicLoopback(model: ScriptedModel, options: Loop
       }
       const { total, read, creation } = account(r);
       state.served++;
-      send(200, {
+      const message = {
         id: `msg_${n}`,
         type: 'message',
         role: 'assistant',
@@ -342,7 +343,22 @@ export async function startAnthropicLoopback(model: ScriptedModel, options: Loop
         stop_reason: stop,
         stop_sequence: null,
         usage: { input_tokens: total - read - creation, output_tokens: outputTokens, cache_creation_input_tokens: creation, cache_read_input_tokens: read },
+      };
+      if ((body as { stream?: unknown }).stream !== true) return send(200, message);
+      // Server-sent events as the SDK's MessageStream reads them: message_start, per block start/delta/stop,
+      // message_delta with the stop reason and output tokens, message_stop.
+      const events: Array<[string, unknown]> = [['message_start', { type: 'message_start', message: { ...message, content: [], stop_reason: null, usage: { ...message.usage, output_tokens: 1 } } }]];
+      content.forEach((b, index) => {
+        const start = b.type === 'tool_use' ? { type: 'tool_use', id: b.id, name: b.name, input: {} } : { type: 'text', text: '', citations: null };
+        const delta = b.type === 'tool_use' ? { type: 'input_json_delta', partial_json: JSON.stringify(b.input) } : { type: 'text_delta', text: b.text };
+        events.push(['content_block_start', { type: 'content_block_start', index, content_block: start }]);
+        events.push(['content_block_delta', { type: 'content_block_delta', index, delta }]);
+        events.push(['content_block_stop', { type: 'content_block_stop', index }]);
       });
+      events.push(['message_delta', { type: 'message_delta', delta: { stop_reason: stop, stop_sequence: null }, usage: { output_tokens: outputTokens } }]);
+      events.push(['message_stop', { type: 'message_stop' }]);
+      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', 'request-id': `req_${++ids}` });
+      res.end(events.map(([event, data]) => `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`).join(''));
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
