@@ -248,6 +248,14 @@ export class WorkerRuntime {
     return { toolCalls: this.budget.maxToolCalls - s.toolCalls, tokens: this.budget.maxTokens - (s.inputTokens + s.outputTokens + s.cacheReadTokens) };
   }
 
+  /**
+   * Why the candidate should stop now (its campaign was aborted or ran out of budget), or null: for an agent that
+   * waits inside a step (the Claude agent between retries of a model request) and should not wait out a stop.
+   */
+  async stopReason(): Promise<string | null> {
+    return (await this.hooks.stopRequested?.()) ?? null;
+  }
+
   /** While replaying: the recorded step the agent's next step must match (the Claude agent checks its request against it). */
   nextRecordedStep(): { step: number; tool: string; input: unknown } | null {
     const s = this.replaying ? this.trace.steps[this.cursor] : undefined;

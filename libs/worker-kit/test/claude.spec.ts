@@ -198,6 +198,17 @@ describe('Claude worker against the strict loopback Messages API (real SDK)', ()
     expect((await stream(fork.candidateId)).filter((e) => e.type === 'ManifestSubmitted')).toHaveLength(1);
   });
 
+  it('does not wait out a storm once its campaign is stopped: the in-flight step is abandoned and the candidate ends', async () => {
+    await serve(withFault((req) => (turnOf(req) === 1 ? apiErrors.rateLimited(60) : null)));
+    const { out, fork } = await run(21, agent(), { hooks: { stopRequested: () => (server!.refused.length > 0 ? 'campaign aborted: operator stop' : null) } });
+    expect(out.kind).toBe('failed');
+    expect(out.manifest!.failureModes.map((f) => f.detail)).toContain('campaign aborted: operator stop');
+    expect(clock.sleeps).toEqual([]);
+    expect(server!.refused).toHaveLength(1);
+    const last = llmSteps(await stream(fork.candidateId)).pop()!.data as { ok: boolean; output: { error: { code: string } } };
+    expect(last).toMatchObject({ ok: false, output: { error: { code: 'ABANDONED' } } });
+  });
+
   it('a client error (400) is not retried and fails a candidate that evaluated nothing', async () => {
     await serve(() => ({ error: { status: 400, type: 'invalid_request_error', message: 'bad' } }));
     const { out, fork } = await run(8, agent());

@@ -1,6 +1,6 @@
 import Anthropic from '@anthropic-ai/sdk';
 import { AXIS_CATEGORY, canonicalJson, claudeModelProblem, sha256Hex } from '@aevo/contracts';
-import { TraceDivergedError, type WorkerRuntime } from '../runtime';
+import { CandidateStoppedError, TraceDivergedError, type WorkerRuntime } from '../runtime';
 import { anthropicTools, type ToolName, type ToolResult, TOOL_NAMES } from '../tools';
 import type { LlmCall } from '../trace';
 import type { WorkerAgent } from './agent';
@@ -287,7 +287,7 @@ export class ClaudeAgent implements WorkerAgent {
       const recorded = rt.nextRecordedStep();
       if (recorded && recorded.tool === 'llm' && canonicalJson(recorded.input) !== canonicalJson(intent)) throw new ModelRequestChangedError(recorded.step, recorded.input, intent);
       const res = await rt.modelStep(intent as unknown as { turn: number; model: string }, () =>
-        this.request(system, tools, messages, clearedBefore, maxTokens, left.tokens),
+        this.request(rt, system, tools, messages, clearedBefore, maxTokens, left.tokens),
       );
       if (!res.ok) {
         const err = (res.output as { error?: { code?: string; message?: string } }).error;
@@ -353,6 +353,7 @@ export class ClaudeAgent implements WorkerAgent {
    * prompt or the answer did not fit the window. Tokens of every answer received are summed into the step's usage.
    */
   private async request(
+    rt: WorkerRuntime,
     system: Block[],
     tools: Block[],
     messages: Message[],
@@ -385,7 +386,7 @@ export class ClaudeAgent implements WorkerAgent {
     });
     for (;;) {
       const { params, record } = this.compose(system, tools, messages, clearedBefore, maxTokens);
-      const sent = await this.sendPatiently(params, errors);
+      const sent = await this.sendPatiently(rt, params, errors);
       attempts += sent.attempts;
       if (!sent.ok) {
         if (sent.code === 'CONTEXT_WINDOW' && clearedBefore < clearAllButLast) {
@@ -450,6 +451,7 @@ export class ClaudeAgent implements WorkerAgent {
 
   /** Sends one request, retrying 408/409/429/5xx/529 and connection errors under the retry policy. */
   private async sendPatiently(
+    rt: WorkerRuntime,
     params: ReturnType<ClaudeAgent['compose']>['params'],
     errors: string[],
   ): Promise<{ ok: true; message: Anthropic.Message; attempts: number; streamed: boolean } | { ok: false; code: 'CONTEXT_WINDOW' | 'UNREACHABLE' | 'REFUSED_REQUEST'; message: string; attempts: number }> {
@@ -490,6 +492,9 @@ export class ClaudeAgent implements WorkerAgent {
         const elapsed = now() - started;
         if (elapsed + wait > this.retry.patienceMs)
           return { ok: false, code: 'UNREACHABLE', message: `gave up after ${attempt} attempts over ${Math.round(elapsed / 1000)} s (patience ${Math.round(this.retry.patienceMs / 1000)} s); last: ${text}`, attempts: attempt };
+        // A stop (campaign aborted, budget gone) is not waited out: the in-flight step is abandoned.
+        const stop = await rt.stopReason();
+        if (stop) throw new CandidateStoppedError(rt.candidateId, stop);
         await sleep(wait);
       }
     }
