@@ -44,6 +44,7 @@ export function showPolicy(h: CampaignPolicyHistory, revision: number | undefine
       ? (p.decouplingHypotheses ?? []).map((h) => `  - ${h.id} (${h.domain}): ${h.status}${h.decidedRound ? ` in round ${h.decidedRound}` : ''} — ${h.evidence[h.evidence.length - 1]}`)
       : ['  (none)']),
     `search hints       ${p.searchHints ? `up to ${p.searchHints.maxKnobsPerMove} knob(s) per move; ${p.searchHints.directions.map((d) => `${d.path} ${d.direction} ×${d.stepScale} (paid in rounds ${d.paidRounds.join(', ')})`).join('; ') || 'no direction has paid yet'}` : '—'}`,
+    `combination        ${p.combination ? `${p.combination.id}: ${p.combination.sources.map((x) => `${x.candidateId} (${x.axis}, dev ${x.devGain >= 0 ? '+' : ''}${x.devGain})`).join(' + ')} — ${p.combination.changes.map((x) => `${x.path} → ${JSON.stringify(x.to)}`).join(', ')}` : '—'}`,
     `Don't waste budget on:`,
     ...(p.deadEnds.length ? p.deadEnds.map((d) => `  - [round ${d.round}] ${d.description}`) : ['  (nothing yet)']),
     `evidence rules:`,

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { Axis, AxisCategory, RecipeDocument, JsonValue } from './recipe';
 import { Sha256 } from './ids';
 import { Band } from './evidence';
-import { DecouplingHypothesis, PendingConfirmation, SearchHints, StandingLb } from './research';
+import { CombinationPlan, DecouplingHypothesis, PendingConfirmation, SearchHints, StandingLb } from './research';
 
 /** The meta-rules, fixed for a campaign (hash pinned in CampaignStarted). The meta agent can only read it. */
 export const ConstitutionRules = z
@@ -121,6 +121,8 @@ export const RollingPolicy = z
     searchHints: SearchHints.optional(),
     /** The standing recipe's public-LB replicates (absent: none yet). */
     standingLb: StandingLb.optional(),
+    /** Last round's independent dev gains, trained together this round (absent or null: none). */
+    combination: CombinationPlan.nullable().optional(),
   })
   .strict();
 export type RollingPolicy = z.infer<typeof RollingPolicy>;

@@ -8,12 +8,14 @@ import { Axis, RecipeChange } from './recipe';
  * - `confirmation`: re-measures a candidate's LB gain on another training seed before it may be promoted;
  * - `probe`: a single-variable test of a decoupling hypothesis — `pro-proxy` repeats the suspect move (it should
  *   raise dev without the leaderboard), `down-weight` lowers the suspect domain's share (it should lower dev
- *   without hurting the leaderboard).
+ *   without hurting the leaderboard);
+ * - `combination`: the last round's independent dev gains applied together (a `CombinationPlan`), so that one
+ *   leaderboard submission measures what several explorers found — it is screened and confirmed like an explorer.
  */
 export const PrescribedRun = z
   .object({
-    kind: z.enum(['confirmation', 'probe']),
-    /** confirmation: the candidate whose gain it re-measures; probe: the id of the hypothesis it tests. */
+    kind: z.enum(['confirmation', 'probe', 'combination']),
+    /** confirmation: the candidate whose gain it re-measures; probe: the id of the hypothesis it tests; combination: the plan's id. */
     of: z.string().min(1).max(200),
     role: z.enum(['pro-proxy', 'down-weight']).optional(),
     /** Applied onto the standing recipe, exactly. */
@@ -99,6 +101,35 @@ export const SearchHints = z
   })
   .strict();
 export type SearchHints = z.infer<typeof SearchHints>;
+
+/**
+ * Changes that raised dev beyond the screen in one round, from different explorers and on disjoint paths, to be
+ * trained together next round. Dev decides only what is tried: the combination reaches the standing recipe only
+ * through the leaderboard (screened, then confirmed on another seed, like any explorer's gain).
+ */
+export const CombinationPlan = z
+  .object({
+    id: z.string().min(1).max(200),
+    round: z.number().int().min(1),
+    sources: z
+      .array(
+        z
+          .object({
+            candidateId: z.string().min(1),
+            axis: Axis,
+            devGain: z.number(),
+            /** The source's public-LB gain when it was scored (null: not submitted). */
+            lbGain: z.number().nullable(),
+          })
+          .strict(),
+      )
+      .min(2),
+    changes: z.array(RecipeChange).min(2),
+    /** The dev screen the sources cleared (paired dev difference to the anchor). */
+    devScreen: z.number().min(0),
+  })
+  .strict();
+export type CombinationPlan = z.infer<typeof CombinationPlan>;
 
 /**
  * Leaderboard replicates of standing recipes: every anchor's public score, with the recipe it ran. Scores of one

@@ -537,8 +537,11 @@ export function collectRoundEvidence(inputs: RoundEvidenceInputs): RoundEvidence
 
   // 5. Design-rationale audit.
   const onAxis: RationaleAudit['onAxis'] = summaries.map((s) => {
+    // A prescribed run's own changes are its plan (a combination spans the axes of its sources); anything else it
+    // changed is judged like an explorer's.
+    const prescribedPaths = new Set((s.prescribed?.changes ?? []).map((c) => c.path));
     const off = [
-      ...s.recipeChanges.map((c) => c.path).filter((p) => !pathBelongsToAxis(p, s.axis, patterns)),
+      ...s.recipeChanges.map((c) => c.path).filter((p) => !prescribedPaths.has(p) && !pathBelongsToAxis(p, s.axis, patterns)),
       ...s.filesChanged.filter((f) => f !== recipeFile && !fileBelongsToAxis(f, s.axis, recipeFile)),
     ];
     const man = manifestOf.get(s.candidateId);

@@ -3,6 +3,7 @@ import { collectRoundEvidence, testCampaignStarted, testPolicy, testRound, type 
 import { DeciderSpecification } from '@aevo/testkit';
 import type { RollingPolicy } from '@aevo/contracts';
 import { metaPolicyDecider, type MetaPolicyEvent } from './decider';
+import { prescribedRuns } from './prescribe';
 import { defaultConstitution, proposalFrom, reviseCommand, revisedPolicy } from './test-support';
 
 const constitution = defaultConstitution();
@@ -163,6 +164,73 @@ describe('meta-rule: the leaderboard is authoritative, promotion needs an LB gai
       policy0,
     );
     spec.given([started()]).when(reviseCommand(evidence, constitution)).then((events) => expect(revisedPolicy(events).standingRecipe).toEqual(policy0.standingRecipe));
+  });
+});
+
+describe('combinations: independent dev gains are trained together, and only the leaderboard promotes them', () => {
+  // Dev screen: 0.5 × 2 × √2 × 0.005 = 0.007071 on the paired dev difference to the anchor (dev 0.6).
+  const steps = (to: number) => [{ path: 'optim.steps', from: 400, to }];
+  const mix = [{ path: 'mix.gravity', from: 1, to: 2 }];
+  const round1: CandidateSpec[] = [
+    anchor(0.55),
+    { axis: 'learning-rate', dev: 0.62, changes: lrTo(0.002) }, // dev +0.02, never submitted
+    { axis: 'steps', dev: 0.615, lb: 0.556, changes: steps(500) }, // dev +0.015, LB +0.006 (under the screen)
+    { axis: 'data-mix', dev: 0.61, changes: mix }, // dev +0.01
+    { axis: 'schedule', dev: 0.605, changes: [{ path: 'optim.schedule', from: 'cosine', to: 'linear' }] }, // dev +0.005: under the screen
+  ];
+
+  it('given several explorers above the dev screen on disjoint paths, then the next policy plans them as one combination, best dev first', () => {
+    const p = latest(run([round1]));
+    expect(p.combination).toEqual({
+      id: 'combination-r1',
+      round: 1,
+      sources: [
+        { candidateId: 'c1-r1-c1', axis: 'learning-rate', devGain: 0.02, lbGain: null },
+        { candidateId: 'c1-r1-c2', axis: 'steps', devGain: 0.015, lbGain: 0.006 },
+        { candidateId: 'c1-r1-c3', axis: 'data-mix', devGain: 0.01, lbGain: null },
+      ],
+      changes: [...mix, ...lrTo(0.002), ...steps(500)],
+      devScreen: 0.007071,
+    });
+    expect(p.standingRecipe).toEqual(policy0.standingRecipe); // dev never promotes
+    expect(p.rationale).toMatch(/Next round trains c1-r1-c1 \(dev \+0\.0200\) \+ c1-r1-c2 \(dev \+0\.0150\) \+ c1-r1-c3 \(dev \+0\.0100\) together as combination-r1/);
+    const runs = prescribedRuns(p);
+    expect(runs.map((r) => [r.prescribed.kind, r.axis])).toEqual([['combination', 'learning-rate']]);
+    expect(runs[0].prescribed.changes).toEqual(p.combination?.changes);
+  });
+
+  it('given a dev gain the leaderboard contradicted, or one on a path a better gain changes, then it stays out; one source alone plans nothing', () => {
+    const p = latest(
+      run([
+        [
+          anchor(0.55),
+          { axis: 'learning-rate', dev: 0.63, lb: 0.54, changes: lrTo(0.004) }, // LB below the anchor
+          { axis: 'learning-rate', dev: 0.62, changes: lrTo(0.002) },
+          { axis: 'learning-rate', dev: 0.615, changes: lrTo(0.003) }, // same path as a better one
+        ],
+      ]),
+    );
+    expect(p.combination).toBeNull();
+  });
+
+  it('given the combination gains on the leaderboard, then it is confirmed on another seed and promoted whole', () => {
+    const given = run([round1]);
+    const plan = latest(given).combination!;
+    const combo: CandidateSpec = { axis: 'learning-rate', dev: 0.64, lb: 0.6, changes: plan.changes, prescribed: prescribedRuns(latest(given))[0].prescribed };
+    const given2 = [...given, ...metaPolicyDecider.decide(reviseCommand(evidenceOf([anchor(0.55), combo], 2, latest(given)), constitution), given.reduce(metaPolicyDecider.evolve, metaPolicyDecider.initialState()))];
+    const p2 = latest(given2);
+    // Its leaderboard gain is screened like an explorer's (its paths are its plan, so it stays "on axis").
+    expect(p2.pendingConfirmations?.map((c) => [c.candidateId, c.lbGain])).toEqual([['c1-r2-c1', 0.05]]);
+    expect(p2.combination ?? null).toBeNull();
+    const confirmation = prescribedRuns(p2).find((r) => r.prescribed.kind === 'confirmation')!;
+    const p3 = latest([
+      ...given2,
+      ...metaPolicyDecider.decide(
+        reviseCommand(evidenceOf([anchor(0.55), { axis: 'learning-rate', dev: 0.64, lb: 0.595, changes: confirmation.prescribed.changes, prescribed: confirmation.prescribed }], 3, p2), constitution),
+        given2.reduce(metaPolicyDecider.evolve, metaPolicyDecider.initialState()),
+      ),
+    ]);
+    expect(p3.standingRecipe).toEqual({ optim: { lr: 0.002, steps: 500 }, mix: { equation: 1, gravity: 2 } });
   });
 });
 

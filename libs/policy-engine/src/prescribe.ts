@@ -19,7 +19,7 @@ function getPath(doc: unknown, dotted: string): unknown {
 }
 
 /** A change restated against the standing recipe in force (its `from`); changes already standing drop out. */
-function rebase(changes: readonly RecipeChange[], recipe: RecipeDocument): RecipeChange[] {
+export function rebase(changes: readonly RecipeChange[], recipe: RecipeDocument): RecipeChange[] {
   return changes
     .map((c) => {
       const from = getPath(recipe, c.path);
@@ -38,7 +38,8 @@ export interface PlannedRun {
 
 /**
  * The runs the policy prescribes for a round, in priority order: the probes of every suspected decoupling
- * (a hypothesis is decided only by its probes), then the confirmation of every gain awaiting one, best first.
+ * (a hypothesis is decided only by its probes), then the confirmation of every gain awaiting one, best first,
+ * then the combination of last round's independent dev gains.
  */
 export function prescribedRuns(policy: RollingPolicy): PlannedRun[] {
   const out: PlannedRun[] = [];
@@ -84,6 +85,21 @@ export function prescribedRuns(policy: RollingPolicy): PlannedRun[] {
         hypothesis: `confirmation run of ${p.candidateId} (${p.axis}, public LB ${signed(p.lbGain)} in round ${p.round}) on another seed`,
       },
     });
+  }
+  const c = policy.combination;
+  if (c) {
+    const changes = rebase(c.changes, standing);
+    // Fewer than two left standing-apart: what remains is one explorer's move, already screened on its own.
+    if (changes.length >= 2)
+      out.push({
+        axis: c.sources[0].axis,
+        prescribed: {
+          kind: 'combination',
+          of: c.id,
+          changes,
+          hypothesis: `combination ${c.id}: the dev gains of ${c.sources.map((s) => `${s.candidateId} (${s.axis}, dev ${signed(s.devGain)})`).join(', ')} trained together; if they are independent, the public LB gains about their sum`,
+        },
+      });
   }
   return out;
 }

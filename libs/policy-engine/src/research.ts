@@ -1,6 +1,8 @@
 import {
   contentHash,
   type CandidateSummary,
+  type CombinationPlan,
+  type DeadEnd,
   type DecouplingHypothesis,
   type PendingConfirmation,
   type ProbeOutcome,
@@ -246,6 +248,70 @@ export function advanceHypotheses(previous: RollingPolicy, evidence: RoundEviden
     }
   }
   return { hypotheses, steps, confirmedNow };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Combinations of independent dev gains
+
+/** At most this many explorers' changes are trained together in one combination run. */
+export const MAX_COMBINED_SOURCES = 4;
+
+const pathsOverlap = (p: string, q: string) => p === q || p.startsWith(`${q}.`) || q.startsWith(`${p}.`);
+
+/**
+ * The combination to train next round: explorers of this round whose paired dev gain over the anchor clears
+ * `devScreen`, best first, each taken only when its paths are disjoint from those taken before; none whose
+ * leaderboard score (when it has one) fell below the anchor, none that repeats a dead end. Their changes, restated
+ * against the next standing recipe, are one prescribed run. Two sources at least — one alone is an explorer's move,
+ * screened on its own. Dev chooses what is tried; only the leaderboard promotes it.
+ */
+export function nextCombination(
+  evidence: RoundEvidence,
+  devScreen: number,
+  auditOk: (candidateId: string) => boolean,
+  deadEnds: readonly DeadEnd[],
+  rebase: (changes: readonly RecipeChange[]) => RecipeChange[],
+): CombinationPlan | null {
+  const repeatsDeadEnd = (c: RecipeChange) =>
+    deadEnds.some((d) => d.path !== undefined && d.path === c.path && (d.direction === undefined || d.direction === changeDirection(c)));
+  const candidates = evidence.candidateSummaries
+    .filter(
+      (s) =>
+        !s.isAnchor &&
+        !s.prescribed &&
+        s.status === 'completed' &&
+        s.devDelta !== null &&
+        s.devDelta > devScreen &&
+        (s.lbDelta === null || s.lbDelta >= 0) &&
+        s.recipeChanges.length > 0 &&
+        auditOk(s.candidateId) &&
+        !s.recipeChanges.some(repeatsDeadEnd),
+    )
+    .sort((a, b) => (b.devDelta as number) - (a.devDelta as number) || a.index - b.index);
+  const taken: CandidateSummary[] = [];
+  const changes: RecipeChange[] = [];
+  for (const s of candidates) {
+    if (taken.length >= MAX_COMBINED_SOURCES) break;
+    if (s.recipeChanges.some((c) => changes.some((t) => pathsOverlap(c.path, t.path)))) continue;
+    const restated = rebase(s.recipeChanges);
+    if (restated.length === 0) continue; // already standing
+    taken.push(s);
+    changes.push(...restated);
+  }
+  if (taken.length < 2) return null;
+  return {
+    id: `combination-r${evidence.round}`,
+    round: evidence.round,
+    sources: taken.map((s) => ({ candidateId: s.candidateId, axis: s.axis, devGain: r6(s.devDelta as number), lbGain: s.lbDelta === null ? null : r6(s.lbDelta) })),
+    changes: [...changes].sort((a, b) => a.path.localeCompare(b.path)),
+    devScreen: r6(devScreen),
+  };
+}
+
+function changeDirection(c: RecipeChange): DeadEnd['direction'] {
+  if (typeof c.from === 'number' && typeof c.to === 'number') return c.to > c.from ? 'increase' : c.to < c.from ? 'decrease' : 'set';
+  if (typeof c.from === 'boolean' && typeof c.to === 'boolean') return c.to ? 'increase' : 'decrease';
+  return 'set';
 }
 
 // ---------------------------------------------------------------------------------------------------------------

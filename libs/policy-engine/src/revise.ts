@@ -15,11 +15,13 @@ import {
 import { axesOf, nextCategory } from './axes';
 import { diffPolicies } from './diff';
 import { applyRecipeChanges, sameJson } from './recipe';
+import { rebase } from './prescribe';
 import { dict, own } from './own';
 import {
   SCREEN_SHARE,
   advanceHypotheses,
   judgeConfirmations,
+  nextCombination,
   nextPending,
   nextSearchHints,
   nextStandingLb,
@@ -33,6 +35,13 @@ export interface RevisionContext {
   campaignAxes?: readonly Axis[];
 }
 
+/** A candidate passed the round's design-rationale audit: it stayed on its axis and touched no frozen path. */
+function auditOkIn(evidence: RoundEvidence): (candidateId: string) => boolean {
+  const onAxis = new Map(evidence.designRationaleAudit.onAxis.map((a) => [a.candidateId, a.stayedOnAxis]));
+  const frozenOk = new Map(evidence.designRationaleAudit.frozenPathChecks.map((f) => [f.candidateId, f.ok]));
+  return (id: string) => onAxis.get(id) !== false && frozenOk.get(id) !== false;
+}
+
 /** The facts a revision rests on; the proposal validator checks a meta agent against the same facts. */
 export interface RevisionFacts {
   round: number;
@@ -43,6 +52,11 @@ export interface RevisionFacts {
   minimumThreshold: number;
   /** The screen for a confirmation run: SCREEN_SHARE × the promotion bar. */
   screenBar: number;
+  /**
+   * The screen for a combination source: SCREEN_SHARE × the constitution's multiple × the noise of a dev
+   * difference (√2 × the dev noise band, floored), on the paired dev gain over the anchor.
+   */
+  devScreenBar: number;
   /** Explorers whose LB gain clears the screen, best first: they wait for a confirmation run (another seed). */
   eligible: Array<{ candidateId: string; lbGain: number; changes: RecipeChange[] }>;
   /** Every pending confirmation of the policy in force, judged against its run in this round. */
@@ -154,9 +168,8 @@ export function revisionFacts(previous: RollingPolicy, evidence: RoundEvidence, 
   const minimumThreshold = r6(rules.minThresholdNoiseMultiple * Math.max(diffNoise.std, diffFloor));
   const promotionBar = Math.max(previous.promotionThreshold, minimumThreshold);
   const screenBar = r6(promotionBar * SCREEN_SHARE);
-  const onAxis = new Map(evidence.designRationaleAudit.onAxis.map((a) => [a.candidateId, a.stayedOnAxis]));
-  const frozenOk = new Map(evidence.designRationaleAudit.frozenPathChecks.map((f) => [f.candidateId, f.ok]));
-  const auditOk = (id: string) => onAxis.get(id) !== false && frozenOk.get(id) !== false;
+  const devScreenBar = r6(SCREEN_SHARE * rules.minThresholdNoiseMultiple * Math.SQRT2 * Math.max(noise.devStd, rules.noiseStdFloor));
+  const auditOk = auditOkIn(evidence);
   // A confirmation run re-measures a gain already recorded: it is judged as a confirmation, never screened anew. A
   // probe is a single-variable change like any explorer's: one that gains on the LB is screened like one (a
   // pro-proxy probe that does has contradicted its hypothesis).
@@ -237,6 +250,7 @@ export function revisionFacts(previous: RollingPolicy, evidence: RoundEvidence, 
     promotionBar,
     minimumThreshold,
     screenBar,
+    devScreenBar,
     eligible,
     confirmations,
     promotions,
@@ -380,6 +394,10 @@ export function revisePolicy(previous: RollingPolicy, evidence: RoundEvidence, c
   const promotedIds = new Set(facts.promotions.map((p) => p.pending.candidateId));
   for (const c of facts.confirmations.filter((x) => !promotedIds.has(x.pending.candidateId)))
     parts.push(`Not promoted: ${c.pending.candidateId} (${c.pending.axis}, LB ${signed(c.pending.lbGain)} in round ${c.pending.round}): ${c.confirmed ? 'confirmed, but it changes a path a better confirmed gain changes' : c.why}.`);
+  if (research.combination)
+    parts.push(
+      `Next round trains ${research.combination.sources.map((x) => `${x.candidateId} (dev ${signed(x.devGain)})`).join(' + ')} together as ${research.combination.id} — independent dev gains above the dev screen ${facts.devScreenBar}; only its public LB can promote it.`,
+    );
   if (facts.eligible.length > 0)
     parts.push(
       `Awaiting confirmation on another seed next round: ${(research.pendingConfirmations ?? []).map((e) => `${e.candidateId} (LB ${signed(e.lbGain)})`).join(', ') || 'none (their changes are already standing)'} — gains above the screen ${facts.screenBar} (half the bar ${facts.promotionBar}).`,
@@ -434,7 +452,7 @@ export function researchBookkeeping(
   facts: RevisionFacts,
   standingRecipe: RollingPolicy['standingRecipe'],
   plateauRounds: number,
-): Pick<RollingPolicy, 'pendingConfirmations' | 'decouplingHypotheses' | 'searchHints' | 'standingLb'> {
+): Pick<RollingPolicy, 'pendingConfirmations' | 'decouplingHypotheses' | 'searchHints' | 'standingLb' | 'combination'> {
   // A gain whose every change already stands (promoted with another) needs no confirmation.
   const pendingConfirmations = nextPending(
     facts.eligible.filter((e) => !sameJson(applyRecipeChanges(standingRecipe, e.changes), standingRecipe)),
@@ -447,6 +465,7 @@ export function researchBookkeeping(
     decouplingHypotheses: facts.hypotheses,
     searchHints: nextSearchHints(previous, promotedChanges, evidence.round, plateauRounds, deadPaths),
     standingLb: nextStandingLb(previous, evidence, standingRecipe),
+    combination: nextCombination(evidence, facts.devScreenBar, auditOkIn(evidence), [...previous.deadEnds, ...facts.newDeadEnds], (changes) => rebase(changes, standingRecipe)),
   };
 }
 

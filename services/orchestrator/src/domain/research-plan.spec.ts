@@ -104,3 +104,38 @@ describe('choosing submissions: the quota goes where it decides most', () => {
     expect(contentHash(chooseSubmissions(plan, facts, 4, { kind: 'mean' }, 1))).toBe(contentHash(chooseSubmissions(plan, facts, 4, { kind: 'mean' }, 1)));
   });
 });
+
+describe('a combination of last round\'s dev gains', () => {
+  const combination = {
+    id: 'combination-r1',
+    round: 1,
+    sources: [
+      { candidateId: 'c1-r1-c4', axis: 'steps' as const, devGain: 0.02, lbGain: null },
+      { candidateId: 'c1-r1-c5', axis: 'data-mix' as const, devGain: 0.015, lbGain: 0.004 },
+    ],
+    changes: [
+      { path: 'data.mix.cipher', from: 1, to: 2 },
+      { path: 'train.steps', from: 600, to: 900 },
+    ],
+    devScreen: 0.007071,
+  };
+  const policy = (): RollingPolicy => ({ ...withResearch(), combination });
+
+  it('is planned after the probes and the confirmation, as one prescribed run restated on the standing recipe', () => {
+    const plan = planRound('c1', 2, 77, 6, policy());
+    expect(plan.map((c) => c.prescribed?.kind ?? (c.isAnchor ? 'anchor' : 'explore'))).toEqual(['anchor', 'probe', 'probe', 'confirmation', 'combination', 'explore']);
+    expect(plan[4]).toMatchObject({ axis: 'steps', prescribed: { kind: 'combination', of: 'combination-r1', changes: combination.changes } });
+    // A change that already stands drops out; one left is no combination.
+    const standing = { ...policy(), standingRecipe: { ...recipe, train: { lr: 0.003, steps: 900 } } };
+    expect(prescribedRuns(standing).map((r) => r.prescribed.kind)).not.toContain('combination');
+  });
+
+  it('takes the leaderboard right after the confirmations (one submission measures what several explorers found)', () => {
+    const plan = planRound('c1', 2, 77, 6, policy());
+    const done = (dev: number): CandidateFacts => ({ sandboxPath: '/s', manifest: { status: 'completed', checkpoint: 'ck', dev: { overall: dev, domains: {} } }, workerFailed: null, invalidated: null });
+    const facts = Object.fromEntries(plan.map((c, i) => [c.candidateId, done(0.5 + i / 100)]));
+    const chosen = chooseSubmissions(plan, facts, 2, { kind: 'mean' }, 1);
+    expect(chosen.map((c) => c.candidateId)).toEqual(['c1-r2-c3', 'c1-r2-c4']);
+    expect(chosen[1].reason).toMatch(/combination run combination-r1/);
+  });
+});

@@ -31,7 +31,8 @@ export const isCandidateDone = (c: CandidateFacts | undefined): boolean =>
  * Chooses a round's submissions within the quota, most informative first:
  * 1. the anchor, when the standing recipe has no leaderboard replicate yet — without it nothing of the round can
  *    be compared;
- * 2. confirmation runs, best recorded gain first (each decides a promotion);
+ * 2. confirmation runs, best recorded gain first (each decides a promotion), then the combination run (one
+ *    submission measures what several explorers found on dev);
  * 3. decoupling probes, in pairs (a hypothesis is decided only when both of its probes are scored);
  * 4. the anchor, when the standing recipe already has replicates: it pairs this round's comparisons (same seed)
  *    and adds a replicate, but the replicates' mean can stand in for it;
@@ -55,11 +56,12 @@ export function chooseSubmissions(
   const anchors = scored.filter((s) => s.p.isAnchor).sort(byPlan);
   const probes = scored.filter((s) => s.p.prescribed?.kind === 'probe').sort(byPlan);
   const confirmations = scored.filter((s) => s.p.prescribed?.kind === 'confirmation').sort(byPlan);
+  const combinations = scored.filter((s) => s.p.prescribed?.kind === 'combination').sort(byPlan);
   const others = scored.filter((s) => !s.p.isAnchor && !s.p.prescribed).sort((a, b) => b.score - a.score || a.p.index - b.p.index);
   const criterionName = criterion.kind === 'mean' ? 'mean dev' : 'reweighted dev';
   const anchorFirst = standingReplicates === 0;
   // Probes count only in pairs (a hypothesis needs both): a lone probe that would take the last slot yields it.
-  const head = [...(anchorFirst ? anchors.slice(0, 1) : []), ...confirmations];
+  const head = [...(anchorFirst ? anchors.slice(0, 1) : []), ...confirmations, ...combinations];
   const room = quota - head.length;
   const pairedProbes = probes.slice(0, Math.max(0, room - (room % 2 === 1 && probes.length >= room ? 1 : 0)));
   const rest = probes.filter((p) => !pairedProbes.includes(p));
@@ -71,7 +73,7 @@ export function chooseSubmissions(
     reason: s.p.isAnchor
       ? `baseline anchor (${anchorFirst ? 'the standing recipe has no LB replicate yet' : `paired reference; ${standingReplicates} LB replicate(s) of the standing recipe so far`}), ${criterionName} ${round6(s.score)}`
       : s.p.prescribed
-        ? `${s.p.prescribed.kind === 'probe' ? `decoupling probe (${s.p.prescribed.role}) of ${s.p.prescribed.of}` : `confirmation run of ${s.p.prescribed.of}`}, ${criterionName} ${round6(s.score)}`
+        ? `${s.p.prescribed.kind === 'probe' ? `decoupling probe (${s.p.prescribed.role}) of ${s.p.prescribed.of}` : s.p.prescribed.kind === 'combination' ? `combination run ${s.p.prescribed.of}` : `confirmation run of ${s.p.prescribed.of}`}, ${criterionName} ${round6(s.score)}`
         : `#${others.indexOf(s) + 1} of ${others.length} explorers by ${criterionName} ${round6(s.score)}`,
   }));
 }
