@@ -24,7 +24,7 @@
 const L = require('./lib');
 const { stageLatencies, idleByPhase, handovers } = require('./analysis');
 
-const USAGE = 'node bench/campaign/overhead.js [--rounds 2] [--workers 8,32] [--slots 1] [--seed 1] [--keep]';
+const USAGE = 'node bench/campaign/overhead.js [--rounds 2] [--workers 8,32] [--slots 1] [--seed 1] [--keep] [--cpu-prof DIR] [--timeline FILE]';
 
 const ms = (x) => `${Math.round(x)} ms`;
 
@@ -34,7 +34,9 @@ async function measure(o, workers) {
   try {
     const substrate = L.prepareSubstrate(run);
     console.log(`\n## ${o.rounds} rounds × ${workers} workers on ${o.slots} CPU slot(s) (${L.machine()})`);
-    stack = await L.startStack(run, { cpuSlots: o.slots, workerConcurrency: workers });
+    // --cpu-prof DIR: every service writes a V8 CPU profile there when it stops (open in Chrome DevTools).
+    const nodeArgs = o['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', o['cpu-prof']] : [];
+    stack = await L.startStack(run, { cpuSlots: o.slots, workerConcurrency: workers, nodeArgs });
     stack.sampleMemory();
     const cpu0 = stack.cpu();
     const config = L.campaignConfig(`bench-ovh-${run.id}`, substrate, { rounds: o.rounds, workers, seed: o.seed });
@@ -54,6 +56,17 @@ async function measure(o, workers) {
     const failed = jobs.filter((j) => j.status !== 'succeeded').length;
     const requestedAt = new Map(events.filter((e) => e.type === 'JobRequested').map((e) => [e.data.spec.jobId, e.time]));
     const gaps = handovers(jobs, requestedAt);
+    // --timeline FILE: every event and job interval, ms after the clock started, for reading a run's critical path.
+    if (o.timeline) {
+      const rows = [
+        ...events.map((e) => ({ t: e.time - t0, what: e.type, round: e.data?.round ?? null, id: e.data?.candidateId ?? e.data?.jobId ?? null })),
+        ...jobs.flatMap((j) => [
+          { t: j.start - t0, what: `job start ${j.entrypoint}`, round: j.round, id: j.jobId },
+          { t: j.end - t0, what: `job end ${j.entrypoint}`, round: j.round, id: j.jobId },
+        ]),
+      ].sort((a, b) => a.t - b.t);
+      require('node:fs').writeFileSync(`${o.timeline}.${workers}.tsv`, rows.map((r) => `${Math.round(r.t)}\t${r.what}\t${r.round ?? ''}\t${r.id ?? ''}`).join('\n') + '\n');
+    }
 
     // Baseline: the same commands back-to-back, nothing else of ours running; each also through the sandbox, right
     // before or after it (alternating), so that drift in the machine's load falls on both alike.
@@ -127,7 +140,7 @@ async function measure(o, workers) {
 }
 
 async function main() {
-  const o = L.parseFlags({ rounds: 2, workers: '8,32', slots: 1, seed: 1, keep: false, 'stall-seconds': 300 }, USAGE);
+  const o = L.parseFlags({ rounds: 2, workers: '8,32', slots: 1, seed: 1, keep: false, 'stall-seconds': 300, 'cpu-prof': '', timeline: '' }, USAGE);
   const sizes = String(o.workers).split(',').map(Number);
   if (sizes.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`--workers: expected a comma-separated list of positive integers, got "${o.workers}"`);
   L.checkBuilds();
