@@ -121,7 +121,7 @@ export const RollingPolicy = z
     searchHints: SearchHints.optional(),
     /** The standing recipe's public-LB replicates (absent: none yet). */
     standingLb: StandingLb.optional(),
-    /** Last round's independent dev gains, trained together this round (absent or null: none). */
+    /** Dev leads waiting to be trained together (two or more: this round runs them as one prescribed run; absent or null: none). */
     combination: CombinationPlan.nullable().optional(),
   })
   .strict();

@@ -103,9 +103,10 @@ export const SearchHints = z
 export type SearchHints = z.infer<typeof SearchHints>;
 
 /**
- * Changes that raised dev beyond the screen in one round, from different explorers and on disjoint paths, to be
- * trained together next round. Dev decides only what is tried: the combination reaches the standing recipe only
- * through the leaderboard (screened, then confirmed on another seed, like any explorer's gain).
+ * Changes that raised dev beyond the screen, from different explorers and on disjoint paths, to be trained together.
+ * A lead found alone waits here (up to COMBINATION_LEAD_ROUNDS rounds) for a second one; with two or more the plan is
+ * run next round. Dev decides only what is tried: the combination reaches the standing recipe only through the
+ * leaderboard (screened, then confirmed on another seed, like any explorer's gain).
  */
 export const CombinationPlan = z
   .object({
@@ -116,16 +117,19 @@ export const CombinationPlan = z
         z
           .object({
             candidateId: z.string().min(1),
+            round: z.number().int().min(1),
             axis: Axis,
             devGain: z.number(),
             /** The source's public-LB gain when it was scored (null: not submitted). */
             lbGain: z.number().nullable(),
+            changes: z.array(RecipeChange).min(1),
           })
           .strict(),
       )
-      .min(2),
-    changes: z.array(RecipeChange).min(2),
-    /** The dev screen the sources cleared (paired dev difference to the anchor). */
+      .min(1),
+    /** Every source's changes, by path. */
+    changes: z.array(RecipeChange).min(1),
+    /** The dev screen the sources cleared (paired dev difference to their round's anchor). */
     devScreen: z.number().min(0),
   })
   .strict();

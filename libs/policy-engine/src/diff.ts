@@ -62,7 +62,7 @@ export function diffPolicies(a: RollingPolicy, b: RollingPolicy): string[] {
   const pendingA = new Set((a.pendingConfirmations ?? []).map((p) => p.candidateId));
   for (const p of b.pendingConfirmations ?? [])
     if (!pendingA.has(p.candidateId)) out.push(`awaiting confirmation: ${p.candidateId} (${p.axis}, LB ${p.lbGain >= 0 ? '+' : ''}${p.lbGain} in round ${p.round})`);
-  if (b.combination && b.combination.id !== a.combination?.id)
+  if (b.combination && b.combination.sources.length >= 2 && b.combination.id !== a.combination?.id)
     out.push(`combination ${b.combination.id}: ${b.combination.sources.map((x) => x.candidateId).join(' + ')} trained together (${b.combination.changes.map((c) => c.path).join(', ')})`);
   const hypA = new Map((a.decouplingHypotheses ?? []).map((h) => [h.id, h.status]));
   for (const h of b.decouplingHypotheses ?? [])

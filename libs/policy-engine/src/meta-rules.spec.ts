@@ -185,9 +185,9 @@ describe('combinations: independent dev gains are trained together, and only the
       id: 'combination-r1',
       round: 1,
       sources: [
-        { candidateId: 'c1-r1-c1', axis: 'learning-rate', devGain: 0.02, lbGain: null },
-        { candidateId: 'c1-r1-c2', axis: 'steps', devGain: 0.015, lbGain: 0.006 },
-        { candidateId: 'c1-r1-c3', axis: 'data-mix', devGain: 0.01, lbGain: null },
+        { candidateId: 'c1-r1-c1', round: 1, axis: 'learning-rate', devGain: 0.02, lbGain: null, changes: lrTo(0.002) },
+        { candidateId: 'c1-r1-c2', round: 1, axis: 'steps', devGain: 0.015, lbGain: 0.006, changes: steps(500) },
+        { candidateId: 'c1-r1-c3', round: 1, axis: 'data-mix', devGain: 0.01, lbGain: null, changes: mix },
       ],
       changes: [...mix, ...lrTo(0.002), ...steps(500)],
       devScreen: 0.007071,
@@ -199,18 +199,25 @@ describe('combinations: independent dev gains are trained together, and only the
     expect(runs[0].prescribed.changes).toEqual(p.combination?.changes);
   });
 
-  it('given a dev gain the leaderboard contradicted, or one on a path a better gain changes, then it stays out; one source alone plans nothing', () => {
-    const p = latest(
-      run([
-        [
-          anchor(0.55),
-          { axis: 'learning-rate', dev: 0.63, lb: 0.54, changes: lrTo(0.004) }, // LB below the anchor
-          { axis: 'learning-rate', dev: 0.62, changes: lrTo(0.002) },
-          { axis: 'learning-rate', dev: 0.615, changes: lrTo(0.003) }, // same path as a better one
-        ],
-      ]),
-    );
-    expect(p.combination).toBeNull();
+  it('given a dev gain the leaderboard contradicted, or one on a path a better gain changes, then it stays out; a lone lead waits for a second', () => {
+    const round1b: CandidateSpec[] = [
+      anchor(0.55),
+      { axis: 'learning-rate', dev: 0.63, lb: 0.54, changes: lrTo(0.004) }, // LB below the anchor
+      { axis: 'learning-rate', dev: 0.62, changes: lrTo(0.002) },
+      { axis: 'learning-rate', dev: 0.615, changes: lrTo(0.003) }, // same path as a better one
+    ];
+    const p1 = latest(run([round1b]));
+    expect(p1.combination?.sources.map((l) => l.candidateId)).toEqual(['c1-r1-c2']);
+    expect(prescribedRuns(p1)).toEqual([]); // one lead is one explorer's move: nothing is prescribed
+    expect(p1.rationale).toMatch(/Dev lead c1-r1-c2 \(dev \+0\.0200\) waits for a second/);
+    // Next round a second lead appears: the two are planned together.
+    const p2 = latest(run([round1b, [anchor(0.55), { axis: 'steps', dev: 0.61, changes: steps(500) }]]));
+    expect(p2.combination).toMatchObject({ id: 'combination-r2', sources: [{ candidateId: 'c1-r1-c2', round: 1 }, { candidateId: 'c1-r2-c1', round: 2 }] });
+    expect(prescribedRuns(p2).map((r) => r.prescribed.kind)).toEqual(['combination']);
+    // A lone lead that finds no partner within three rounds is dropped.
+    const quiet: CandidateSpec[] = [anchor(0.55)];
+    expect(latest(run([round1b, quiet, quiet])).combination?.sources.map((l) => l.candidateId)).toEqual(['c1-r1-c2']);
+    expect(latest(run([round1b, quiet, quiet, quiet])).combination ?? null).toBeNull();
   });
 
   it('given the combination gains on the leaderboard, then it is confirmed on another seed and promoted whole', () => {

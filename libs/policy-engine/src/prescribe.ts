@@ -89,8 +89,8 @@ export function prescribedRuns(policy: RollingPolicy): PlannedRun[] {
   const c = policy.combination;
   if (c) {
     const changes = rebase(c.changes, standing);
-    // Fewer than two left standing-apart: what remains is one explorer's move, already screened on its own.
-    if (changes.length >= 2)
+    // One lead alone is one explorer's move, already screened on its own: it waits for a second.
+    if (c.sources.length >= 2 && changes.length >= 2)
       out.push({
         axis: c.sources[0].axis,
         prescribed: {

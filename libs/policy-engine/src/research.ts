@@ -255,17 +255,23 @@ export function advanceHypotheses(previous: RollingPolicy, evidence: RoundEviden
 
 /** At most this many explorers' changes are trained together in one combination run. */
 export const MAX_COMBINED_SOURCES = 4;
+/** A dev lead waits this many rounds for a second one, then is dropped (its round's standing recipe is stale). */
+export const COMBINATION_LEAD_ROUNDS = 3;
 
 const pathsOverlap = (p: string, q: string) => p === q || p.startsWith(`${q}.`) || q.startsWith(`${p}.`);
+type Lead = CombinationPlan['sources'][number];
 
 /**
- * The combination to train next round: explorers of this round whose paired dev gain over the anchor clears
- * `devScreen`, best first, each taken only when its paths are disjoint from those taken before; none whose
- * leaderboard score (when it has one) fell below the anchor, none that repeats a dead end. Their changes, restated
- * against the next standing recipe, are one prescribed run. Two sources at least — one alone is an explorer's move,
- * screened on its own. Dev chooses what is tried; only the leaderboard promotes it.
+ * The combination to train next round. Leads: explorers of this round whose paired dev gain over the anchor clears
+ * `devScreen` — none whose leaderboard score (when it has one) fell below the anchor, none that repeats a dead end —
+ * and the leads of the plan in force that were not run this round (a lone lead waits for a second, for
+ * COMBINATION_LEAD_ROUNDS rounds). Best dev gain first, each taken only when its paths are disjoint from those taken
+ * before, at most MAX_COMBINED_SOURCES, restated against the next standing recipe (changes already standing drop
+ * out). With two leads or more the next round runs them as one prescribed run; one alone waits. Dev chooses what
+ * is tried; only the leaderboard promotes it.
  */
 export function nextCombination(
+  previous: RollingPolicy,
   evidence: RoundEvidence,
   devScreen: number,
   auditOk: (candidateId: string) => boolean,
@@ -274,7 +280,7 @@ export function nextCombination(
 ): CombinationPlan | null {
   const repeatsDeadEnd = (c: RecipeChange) =>
     deadEnds.some((d) => d.path !== undefined && d.path === c.path && (d.direction === undefined || d.direction === changeDirection(c)));
-  const candidates = evidence.candidateSummaries
+  const fresh: Lead[] = evidence.candidateSummaries
     .filter(
       (s) =>
         !s.isAnchor &&
@@ -284,25 +290,30 @@ export function nextCombination(
         s.devDelta > devScreen &&
         (s.lbDelta === null || s.lbDelta >= 0) &&
         s.recipeChanges.length > 0 &&
-        auditOk(s.candidateId) &&
-        !s.recipeChanges.some(repeatsDeadEnd),
+        auditOk(s.candidateId),
     )
-    .sort((a, b) => (b.devDelta as number) - (a.devDelta as number) || a.index - b.index);
-  const taken: CandidateSummary[] = [];
+    .map((s) => ({ candidateId: s.candidateId, round: evidence.round, axis: s.axis, devGain: r6(s.devDelta as number), lbGain: s.lbDelta === null ? null : r6(s.lbDelta), changes: s.recipeChanges }));
+  const prior = previous.combination;
+  const ran = prior ? evidence.candidateSummaries.some((s) => s.prescribed?.kind === 'combination' && s.prescribed.of === prior.id) : false;
+  const waiting = prior && !ran ? prior.sources.filter((l) => evidence.round - l.round < COMBINATION_LEAD_ROUNDS) : [];
+  const leads = [...fresh, ...waiting]
+    .filter((l) => !l.changes.some(repeatsDeadEnd))
+    .sort((a, b) => b.devGain - a.devGain || b.round - a.round || a.candidateId.localeCompare(b.candidateId));
+  const taken: Lead[] = [];
   const changes: RecipeChange[] = [];
-  for (const s of candidates) {
+  for (const l of leads) {
     if (taken.length >= MAX_COMBINED_SOURCES) break;
-    if (s.recipeChanges.some((c) => changes.some((t) => pathsOverlap(c.path, t.path)))) continue;
-    const restated = rebase(s.recipeChanges);
+    if (l.changes.some((c) => changes.some((t) => pathsOverlap(c.path, t.path)))) continue;
+    const restated = rebase(l.changes);
     if (restated.length === 0) continue; // already standing
-    taken.push(s);
+    taken.push({ ...l, changes: restated });
     changes.push(...restated);
   }
-  if (taken.length < 2) return null;
+  if (taken.length === 0) return null;
   return {
     id: `combination-r${evidence.round}`,
     round: evidence.round,
-    sources: taken.map((s) => ({ candidateId: s.candidateId, axis: s.axis, devGain: r6(s.devDelta as number), lbGain: s.lbDelta === null ? null : r6(s.lbDelta) })),
+    sources: taken,
     changes: [...changes].sort((a, b) => a.path.localeCompare(b.path)),
     devScreen: r6(devScreen),
   };

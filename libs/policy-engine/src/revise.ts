@@ -53,8 +53,8 @@ export interface RevisionFacts {
   /** The screen for a confirmation run: SCREEN_SHARE × the promotion bar. */
   screenBar: number;
   /**
-   * The screen for a combination source: SCREEN_SHARE × the constitution's multiple × the noise of a dev
-   * difference (√2 × the dev noise band, floored), on the paired dev gain over the anchor.
+   * The screen for a combination lead, on the paired dev gain over the anchor: SCREEN_SHARE × the constitution's
+   * multiple × √2 × its noise floor (what a paired dev difference is not yet measured to exceed).
    */
   devScreenBar: number;
   /** Explorers whose LB gain clears the screen, best first: they wait for a confirmation run (another seed). */
@@ -168,7 +168,10 @@ export function revisionFacts(previous: RollingPolicy, evidence: RoundEvidence, 
   const minimumThreshold = r6(rules.minThresholdNoiseMultiple * Math.max(diffNoise.std, diffFloor));
   const promotionBar = Math.max(previous.promotionThreshold, minimumThreshold);
   const screenBar = r6(promotionBar * SCREEN_SHARE);
-  const devScreenBar = r6(SCREEN_SHARE * rules.minThresholdNoiseMultiple * Math.SQRT2 * Math.max(noise.devStd, rules.noiseStdFloor));
+  // The anchor's seeds measure unpaired seed noise, which the paired design (every run on the anchor's first seed)
+  // cancels; no paired dev difference is measured yet, so the screen stands on the constitution's floor. It only
+  // chooses what is trained together: the leaderboard, with measured noise, decides what is promoted.
+  const devScreenBar = r6(SCREEN_SHARE * rules.minThresholdNoiseMultiple * Math.SQRT2 * rules.noiseStdFloor);
   const auditOk = auditOkIn(evidence);
   // A confirmation run re-measures a gain already recorded: it is judged as a confirmation, never screened anew. A
   // probe is a single-variable change like any explorer's: one that gains on the LB is screened like one (a
@@ -394,10 +397,12 @@ export function revisePolicy(previous: RollingPolicy, evidence: RoundEvidence, c
   const promotedIds = new Set(facts.promotions.map((p) => p.pending.candidateId));
   for (const c of facts.confirmations.filter((x) => !promotedIds.has(x.pending.candidateId)))
     parts.push(`Not promoted: ${c.pending.candidateId} (${c.pending.axis}, LB ${signed(c.pending.lbGain)} in round ${c.pending.round}): ${c.confirmed ? 'confirmed, but it changes a path a better confirmed gain changes' : c.why}.`);
-  if (research.combination)
+  const combo = research.combination;
+  if (combo && combo.sources.length >= 2)
     parts.push(
-      `Next round trains ${research.combination.sources.map((x) => `${x.candidateId} (dev ${signed(x.devGain)})`).join(' + ')} together as ${research.combination.id} — independent dev gains above the dev screen ${facts.devScreenBar}; only its public LB can promote it.`,
+      `Next round trains ${combo.sources.map((x) => `${x.candidateId} (dev ${signed(x.devGain)})`).join(' + ')} together as ${combo.id} — independent dev gains above the dev screen ${facts.devScreenBar}; only its public LB can promote it.`,
     );
+  else if (combo) parts.push(`Dev lead ${combo.sources[0].candidateId} (dev ${signed(combo.sources[0].devGain)}) waits for a second to be trained with.`);
   if (facts.eligible.length > 0)
     parts.push(
       `Awaiting confirmation on another seed next round: ${(research.pendingConfirmations ?? []).map((e) => `${e.candidateId} (LB ${signed(e.lbGain)})`).join(', ') || 'none (their changes are already standing)'} — gains above the screen ${facts.screenBar} (half the bar ${facts.promotionBar}).`,
@@ -465,7 +470,7 @@ export function researchBookkeeping(
     decouplingHypotheses: facts.hypotheses,
     searchHints: nextSearchHints(previous, promotedChanges, evidence.round, plateauRounds, deadPaths),
     standingLb: nextStandingLb(previous, evidence, standingRecipe),
-    combination: nextCombination(evidence, facts.devScreenBar, auditOkIn(evidence), [...previous.deadEnds, ...facts.newDeadEnds], (changes) => rebase(changes, standingRecipe)),
+    combination: nextCombination(previous, evidence, facts.devScreenBar, auditOkIn(evidence), [...previous.deadEnds, ...facts.newDeadEnds], (changes) => rebase(changes, standingRecipe)),
   };
 }
 

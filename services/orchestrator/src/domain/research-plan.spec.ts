@@ -110,8 +110,8 @@ describe('a combination of last round\'s dev gains', () => {
     id: 'combination-r1',
     round: 1,
     sources: [
-      { candidateId: 'c1-r1-c4', axis: 'steps' as const, devGain: 0.02, lbGain: null },
-      { candidateId: 'c1-r1-c5', axis: 'data-mix' as const, devGain: 0.015, lbGain: 0.004 },
+      { candidateId: 'c1-r1-c4', round: 1, axis: 'steps' as const, devGain: 0.02, lbGain: null, changes: [{ path: 'train.steps', from: 600, to: 900 }] },
+      { candidateId: 'c1-r1-c5', round: 1, axis: 'data-mix' as const, devGain: 0.015, lbGain: 0.004, changes: [{ path: 'data.mix.cipher', from: 1, to: 2 }] },
     ],
     changes: [
       { path: 'data.mix.cipher', from: 1, to: 2 },
