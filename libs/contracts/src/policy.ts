@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { Axis, AxisCategory, RecipeDocument, JsonValue } from './recipe';
 import { Sha256 } from './ids';
 import { Band } from './evidence';
-import { CombinationPlan, DecouplingHypothesis, PendingConfirmation, SearchHints, StandingLb } from './research';
+import { CombinationPlan, DecouplingHypothesis, MoveRecord, PendingConfirmation, SearchHints, StandingLb } from './research';
 
 /** The meta-rules, fixed for a campaign (hash pinned in CampaignStarted). The meta agent can only read it. */
 export const ConstitutionRules = z
@@ -123,6 +123,8 @@ export const RollingPolicy = z
     standingLb: StandingLb.optional(),
     /** Dev leads waiting to be trained together (two or more: this round runs them as one prescribed run; absent or null: none). */
     combination: CombinationPlan.nullable().optional(),
+    /** Single-knob moves of the campaign and their paired dev gains (absent: none recorded). */
+    moveLedger: z.array(MoveRecord).optional(),
   })
   .strict();
 export type RollingPolicy = z.infer<typeof RollingPolicy>;

@@ -103,6 +103,28 @@ export const SearchHints = z
 export type SearchHints = z.infer<typeof SearchHints>;
 
 /**
+ * The campaign's memory of single-knob moves: every explorer's one-change move, as a paired dev difference to its
+ * round's anchor, pooled by what it did (path and direction; the value for a categorical one). One observation per
+ * round and move (paired runs of one recipe on one seed repeat the same number). Entries of a path that was
+ * promoted or became a dead end are dropped: their baseline changed. It ranks moves; it promotes nothing.
+ */
+export const MoveRecord = z
+  .object({
+    key: z.string().min(1).max(600),
+    path: z.string().min(1),
+    direction: z.enum(['increase', 'decrease', 'set']),
+    /** The latest observed change (restated later against the standing recipe in force). */
+    latest: RecipeChange,
+    latestCandidateId: z.string().min(1),
+    axis: Axis,
+    rounds: z.array(z.number().int().min(1)),
+    /** Paired dev gains, one per round, in round order. */
+    devGains: z.array(z.number()),
+  })
+  .strict();
+export type MoveRecord = z.infer<typeof MoveRecord>;
+
+/**
  * Changes that raised dev beyond the screen, from different explorers and on disjoint paths, to be trained together.
  * A lead found alone waits here (up to COMBINATION_LEAD_ROUNDS rounds) for a second one; with two or more the plan is
  * run next round. Dev decides only what is tried: the combination reaches the standing recipe only through the

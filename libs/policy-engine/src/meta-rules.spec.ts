@@ -167,77 +167,88 @@ describe('meta-rule: the leaderboard is authoritative, promotion needs an LB gai
   });
 });
 
-describe('combinations: independent dev gains are trained together, and only the leaderboard promotes them', () => {
-  // Dev screen: 0.5 × 2 × √2 × 0.005 = 0.007071 on the paired dev difference to the anchor (dev 0.6).
+describe('combinations: single-knob moves that keep raising dev are trained together, and only the leaderboard promotes them', () => {
+  // Dev screen: 0.5 × 2 × √2 × the floor 0.005 = 0.007071 on the mean paired dev gain; a lead also clears zero by one SE.
   const steps = (to: number) => [{ path: 'optim.steps', from: 400, to }];
   const mix = [{ path: 'mix.gravity', from: 1, to: 2 }];
-  const round1: CandidateSpec[] = [
+  const sched = [{ path: 'optim.schedule', from: 'cosine', to: 'linear' }];
+  const round = (lr: number, st: number, mx: number, sc: number): CandidateSpec[] => [
     anchor(0.55),
-    { axis: 'learning-rate', dev: 0.62, changes: lrTo(0.002) }, // dev +0.02, never submitted
-    { axis: 'steps', dev: 0.615, lb: 0.556, changes: steps(500) }, // dev +0.015, LB +0.006 (under the screen)
-    { axis: 'data-mix', dev: 0.61, changes: mix }, // dev +0.01
-    { axis: 'schedule', dev: 0.605, changes: [{ path: 'optim.schedule', from: 'cosine', to: 'linear' }] }, // dev +0.005: under the screen
+    { axis: 'learning-rate', dev: 0.6 + lr, changes: lrTo(0.002) },
+    { axis: 'steps', dev: 0.6 + st, changes: steps(500) },
+    { axis: 'data-mix', dev: 0.6 + mx, changes: mix },
+    { axis: 'schedule', dev: 0.6 + sc, changes: sched },
+    { axis: 'steps', dev: 0.6 + st, changes: steps(500) }, // the same move on the same seed: one measurement
   ];
+  const r1 = round(0.02, 0.015, 0.012, 0.01);
+  const r2 = round(0.016, 0.013, -0.004, 0.012);
 
-  it('given several explorers above the dev screen on disjoint paths, then the next policy plans them as one combination, best dev first', () => {
-    const p = latest(run([round1]));
-    expect(p.combination).toEqual({
-      id: 'combination-r1',
-      round: 1,
+  it('given moves measured once, then nothing is combined yet; the ledger keeps one measurement per round and move', () => {
+    const p = latest(run([r1]));
+    expect(p.combination ?? null).toBeNull();
+    expect(p.moveLedger?.map((m) => [m.key, m.devGains])).toEqual([
+      ['mix.gravity|increase', [0.012]],
+      ['optim.lr|increase', [0.02]],
+      ['optim.schedule|set|"linear"', [0.01]],
+      ['optim.steps|increase', [0.015]],
+    ]);
+    expect(prescribedRuns(p)).toEqual([]);
+  });
+
+  it('given moves whose mean dev gain over two rounds clears the screen by a standard error, then they are planned as one combination, best lower bound first', () => {
+    const p = latest(run([r1, r2]));
+    // lr: mean 0.018 ± 0.002, steps 0.014 ± 0.001, schedule 0.011 ± 0.001; mix: mean 0.004 (under the screen).
+    expect(p.combination).toMatchObject({
+      id: 'combination-r2',
+      round: 2,
       sources: [
-        { candidateId: 'c1-r1-c1', round: 1, axis: 'learning-rate', devGain: 0.02, lbGain: null, changes: lrTo(0.002) },
-        { candidateId: 'c1-r1-c2', round: 1, axis: 'steps', devGain: 0.015, lbGain: 0.006, changes: steps(500) },
-        { candidateId: 'c1-r1-c3', round: 1, axis: 'data-mix', devGain: 0.01, lbGain: null, changes: mix },
+        { candidateId: 'c1-r2-c1', round: 2, axis: 'learning-rate', devGain: 0.018, changes: lrTo(0.002) },
+        { candidateId: 'c1-r2-c2', round: 2, axis: 'steps', devGain: 0.014, changes: steps(500) },
+        // restated against the standing recipe, which has no schedule yet
+        { candidateId: 'c1-r2-c4', round: 2, axis: 'schedule', devGain: 0.011, changes: [{ path: 'optim.schedule', to: 'linear' }] },
       ],
-      changes: [...mix, ...lrTo(0.002), ...steps(500)],
+      changes: [...lrTo(0.002), { path: 'optim.schedule', to: 'linear' }, ...steps(500)],
       devScreen: 0.007071,
     });
     expect(p.standingRecipe).toEqual(policy0.standingRecipe); // dev never promotes
-    expect(p.rationale).toMatch(/Next round trains c1-r1-c1 \(dev \+0\.0200\) \+ c1-r1-c2 \(dev \+0\.0150\) \+ c1-r1-c3 \(dev \+0\.0100\) together as combination-r1/);
+    expect(p.rationale).toMatch(/Next round trains optim\.lr → 0\.002 \+ optim\.schedule → "linear" \+ optim\.steps → 500 together as combination-r2/);
     const runs = prescribedRuns(p);
     expect(runs.map((r) => [r.prescribed.kind, r.axis])).toEqual([['combination', 'learning-rate']]);
     expect(runs[0].prescribed.changes).toEqual(p.combination?.changes);
   });
 
-  it('given a dev gain the leaderboard contradicted, or one on a path a better gain changes, then it stays out; a lone lead waits for a second', () => {
-    const round1b: CandidateSpec[] = [
-      anchor(0.55),
-      { axis: 'learning-rate', dev: 0.63, lb: 0.54, changes: lrTo(0.004) }, // LB below the anchor
-      { axis: 'learning-rate', dev: 0.62, changes: lrTo(0.002) },
-      { axis: 'learning-rate', dev: 0.615, changes: lrTo(0.003) }, // same path as a better one
-    ];
-    const p1 = latest(run([round1b]));
-    expect(p1.combination?.sources.map((l) => l.candidateId)).toEqual(['c1-r1-c2']);
-    expect(prescribedRuns(p1)).toEqual([]); // one lead is one explorer's move: nothing is prescribed
-    expect(p1.rationale).toMatch(/Dev lead c1-r1-c2 \(dev \+0\.0200\) waits for a second/);
-    // Next round a second lead appears: the two are planned together.
-    const p2 = latest(run([round1b, [anchor(0.55), { axis: 'steps', dev: 0.61, changes: steps(500) }]]));
-    expect(p2.combination).toMatchObject({ id: 'combination-r2', sources: [{ candidateId: 'c1-r1-c2', round: 1 }, { candidateId: 'c1-r2-c1', round: 2 }] });
-    expect(prescribedRuns(p2).map((r) => r.prescribed.kind)).toEqual(['combination']);
-    // A lone lead that finds no partner within three rounds is dropped.
-    const quiet: CandidateSpec[] = [anchor(0.55)];
-    expect(latest(run([round1b, quiet, quiet])).combination?.sources.map((l) => l.candidateId)).toEqual(['c1-r1-c2']);
-    expect(latest(run([round1b, quiet, quiet, quiet])).combination ?? null).toBeNull();
+  it('given a move whose dev gains disagree, then it is no lead (its mean does not clear zero by a standard error)', () => {
+    const p = latest(run([round(0.03, 0.015, 0, 0), round(-0.02, 0.013, 0, 0)]));
+    expect(p.combination ?? null).toBeNull(); // steps alone is one move: nothing to combine
   });
 
-  it('given the combination gains on the leaderboard, then it is confirmed on another seed and promoted whole', () => {
-    const given = run([round1]);
+  const comboRun = (given: MetaPolicyEvent[], lb: number): CandidateSpec => {
     const plan = latest(given).combination!;
-    const combo: CandidateSpec = { axis: 'learning-rate', dev: 0.64, lb: 0.6, changes: plan.changes, prescribed: prescribedRuns(latest(given))[0].prescribed };
-    const given2 = [...given, ...metaPolicyDecider.decide(reviseCommand(evidenceOf([anchor(0.55), combo], 2, latest(given)), constitution), given.reduce(metaPolicyDecider.evolve, metaPolicyDecider.initialState()))];
-    const p2 = latest(given2);
+    return { axis: 'learning-rate', dev: 0.64, lb, changes: plan.changes, prescribed: prescribedRuns(latest(given))[0].prescribed };
+  };
+  const next = (given: MetaPolicyEvent[], specs: CandidateSpec[], k: number) => [
+    ...given,
+    ...metaPolicyDecider.decide(reviseCommand(evidenceOf(specs, k, latest(given)), constitution), given.reduce(metaPolicyDecider.evolve, metaPolicyDecider.initialState())),
+  ];
+
+  it('given the combination gains on the leaderboard, then it is confirmed on another seed and promoted whole, and its moves leave the ledger', () => {
+    const given = run([r1, r2]);
+    const g3 = next(given, [anchor(0.55), comboRun(given, 0.6)], 3);
+    const p3 = latest(g3);
     // Its leaderboard gain is screened like an explorer's (its paths are its plan, so it stays "on axis").
-    expect(p2.pendingConfirmations?.map((c) => [c.candidateId, c.lbGain])).toEqual([['c1-r2-c1', 0.05]]);
-    expect(p2.combination ?? null).toBeNull();
-    const confirmation = prescribedRuns(p2).find((r) => r.prescribed.kind === 'confirmation')!;
-    const p3 = latest([
-      ...given2,
-      ...metaPolicyDecider.decide(
-        reviseCommand(evidenceOf([anchor(0.55), { axis: 'learning-rate', dev: 0.64, lb: 0.595, changes: confirmation.prescribed.changes, prescribed: confirmation.prescribed }], 3, p2), constitution),
-        given2.reduce(metaPolicyDecider.evolve, metaPolicyDecider.initialState()),
-      ),
-    ]);
-    expect(p3.standingRecipe).toEqual({ optim: { lr: 0.002, steps: 500 }, mix: { equation: 1, gravity: 2 } });
+    expect(p3.pendingConfirmations?.map((c) => [c.candidateId, c.lbGain])).toEqual([['c1-r3-c1', 0.05]]);
+    expect(p3.combination ?? null).toBeNull(); // none while a combination awaits its confirmation
+    const confirmation = prescribedRuns(p3).find((r) => r.prescribed.kind === 'confirmation')!;
+    const p4 = latest(next(g3, [anchor(0.55), { axis: 'learning-rate', dev: 0.64, lb: 0.595, changes: confirmation.prescribed.changes, prescribed: confirmation.prescribed }], 4));
+    expect(p4.standingRecipe).toEqual({ optim: { lr: 0.002, steps: 500, schedule: 'linear' }, mix: { equation: 1, gravity: 1 } });
+    expect(p4.moveLedger?.map((m) => m.key)).toEqual(['mix.gravity|increase']);
+  });
+
+  it('given the leaderboard contradicts a combination, then its moves leave the ledger and are not combined again', () => {
+    const given = run([r1, r2]);
+    const p3 = latest(next(given, [anchor(0.55), comboRun(given, 0.54)], 3));
+    expect(p3.moveLedger?.map((m) => m.key)).toEqual(['mix.gravity|increase']);
+    expect(p3.combination ?? null).toBeNull();
   });
 });
 

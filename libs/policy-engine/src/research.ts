@@ -3,6 +3,7 @@ import {
   type CandidateSummary,
   type CombinationPlan,
   type DeadEnd,
+  type MoveRecord,
   type DecouplingHypothesis,
   type PendingConfirmation,
   type ProbeOutcome,
@@ -253,73 +254,101 @@ export function advanceHypotheses(previous: RollingPolicy, evidence: RoundEviden
 // ---------------------------------------------------------------------------------------------------------------
 // Combinations of independent dev gains
 
-/** At most this many explorers' changes are trained together in one combination run. */
+/** At most this many moves are trained together in one combination run. */
 export const MAX_COMBINED_SOURCES = 4;
-/** A dev lead waits this many rounds for a second one, then is dropped (its round's standing recipe is stale). */
-export const COMBINATION_LEAD_ROUNDS = 3;
 
 const pathsOverlap = (p: string, q: string) => p === q || p.startsWith(`${q}.`) || q.startsWith(`${p}.`);
-type Lead = CombinationPlan['sources'][number];
+const moveKey = (c: RecipeChange) => {
+  const d = changeDirection(c);
+  return d === 'set' ? `${c.path}|set|${JSON.stringify(c.to)}` : `${c.path}|${d}`;
+};
+
+/** Mean and standard error of a move's paired dev gains (se null with fewer than two rounds). */
+export function moveStats(m: MoveRecord): { mean: number; se: number | null } {
+  const n = m.devGains.length;
+  const mean = m.devGains.reduce((a, x) => a + x, 0) / n;
+  if (n < 2) return { mean, se: null };
+  const sd = Math.sqrt(m.devGains.reduce((a, x) => a + (x - mean) ** 2, 0) / (n - 1));
+  return { mean, se: sd / Math.sqrt(n) };
+}
 
 /**
- * The combination to train next round. Leads: explorers of this round whose paired dev gain over the anchor clears
- * `devScreen` — none whose leaderboard score (when it has one) fell below the anchor, none that repeats a dead end —
- * and the leads of the plan in force that were not run this round (a lone lead waits for a second, for
- * COMBINATION_LEAD_ROUNDS rounds). Best dev gain first, each taken only when its paths are disjoint from those taken
- * before, at most MAX_COMBINED_SOURCES, restated against the next standing recipe (changes already standing drop
- * out). With two leads or more the next round runs them as one prescribed run; one alone waits. Dev chooses what
- * is tried; only the leaderboard promotes it.
+ * The ledger after a round: each completed, audited explorer's one-change move adds its paired dev gain (one per
+ * round and move); entries on a path that was promoted or became a dead end, and those of a combination the
+ * leaderboard contradicted, are dropped.
  */
-export function nextCombination(
+export function nextMoveLedger(
   previous: RollingPolicy,
   evidence: RoundEvidence,
-  devScreen: number,
   auditOk: (candidateId: string) => boolean,
+  promotedPaths: readonly string[],
   deadEnds: readonly DeadEnd[],
+): MoveRecord[] {
+  const ledger = new Map((previous.moveLedger ?? []).map((m) => [m.key, { ...m, rounds: [...m.rounds], devGains: [...m.devGains] }]));
+  for (const s of [...evidence.candidateSummaries].sort((x, y) => x.index - y.index)) {
+    if (s.isAnchor || s.prescribed || s.status !== 'completed' || s.devDelta === null || s.recipeChanges.length !== 1 || !auditOk(s.candidateId)) continue;
+    const c = s.recipeChanges[0];
+    const key = moveKey(c);
+    const m: MoveRecord = ledger.get(key) ?? { key, path: c.path, direction: changeDirection(c), latest: c, latestCandidateId: s.candidateId, axis: s.axis, rounds: [], devGains: [] };
+    if (m.rounds.includes(evidence.round)) continue; // the same move on the same seed again: the same measurement
+    m.rounds.push(evidence.round);
+    m.devGains.push(r6(s.devDelta));
+    m.latest = c;
+    m.latestCandidateId = s.candidateId;
+    m.axis = s.axis;
+    ledger.set(key, m);
+  }
+  const combo = previous.combination;
+  const contradicted = combo
+    ? evidence.candidateSummaries.some((s) => s.prescribed?.kind === 'combination' && s.prescribed.of === combo.id && s.lbDelta !== null && s.lbDelta <= 0)
+    : false;
+  const contradictedPaths = contradicted && combo ? combo.changes.map((c) => c.path) : [];
+  const stale = (p: string) =>
+    [...promotedPaths, ...contradictedPaths].some((q) => pathsOverlap(p, q)) || deadEnds.some((d) => d.path !== undefined && pathsOverlap(d.path, p));
+  return [...ledger.values()].filter((m) => !stale(m.path)).sort((x, y) => x.key.localeCompare(y.key));
+}
+
+/**
+ * The combination to train next round, from the move ledger: moves measured in two rounds or more whose mean paired
+ * dev gain clears `devScreen` and stays above zero by one standard error, best lower bound first, each taken only
+ * when its path is disjoint from those taken before, at most MAX_COMBINED_SOURCES, restated against the next standing
+ * recipe (changes already standing drop out). Two moves at least; none while a combination's gain awaits its
+ * confirmation. Dev chooses what is tried; only the leaderboard promotes it.
+ */
+export function nextCombination(
+  ledger: readonly MoveRecord[],
+  round: number,
+  devScreen: number,
+  pending: readonly PendingConfirmation[],
   rebase: (changes: readonly RecipeChange[]) => RecipeChange[],
+  isCombination: (candidateId: string) => boolean,
 ): CombinationPlan | null {
-  const repeatsDeadEnd = (c: RecipeChange) =>
-    deadEnds.some((d) => d.path !== undefined && d.path === c.path && (d.direction === undefined || d.direction === changeDirection(c)));
-  const fresh: Lead[] = evidence.candidateSummaries
-    .filter(
-      (s) =>
-        !s.isAnchor &&
-        !s.prescribed &&
-        s.status === 'completed' &&
-        s.devDelta !== null &&
-        s.devDelta > devScreen &&
-        (s.lbDelta === null || s.lbDelta >= 0) &&
-        s.recipeChanges.length > 0 &&
-        auditOk(s.candidateId),
-    )
-    .map((s) => ({ candidateId: s.candidateId, round: evidence.round, axis: s.axis, devGain: r6(s.devDelta as number), lbGain: s.lbDelta === null ? null : r6(s.lbDelta), changes: s.recipeChanges }));
-  const prior = previous.combination;
-  const ran = prior ? evidence.candidateSummaries.some((s) => s.prescribed?.kind === 'combination' && s.prescribed.of === prior.id) : false;
-  const waiting = prior && !ran ? prior.sources.filter((l) => evidence.round - l.round < COMBINATION_LEAD_ROUNDS) : [];
-  const leads = [...fresh, ...waiting]
-    .filter((l) => !l.changes.some(repeatsDeadEnd))
-    .sort((a, b) => b.devGain - a.devGain || b.round - a.round || a.candidateId.localeCompare(b.candidateId));
-  const taken: Lead[] = [];
+  if (pending.some((p) => isCombination(p.candidateId))) return null;
+  const leads = ledger
+    .map((m) => ({ m, ...moveStats(m) }))
+    .filter((x) => x.se !== null && x.mean > devScreen && x.mean - (x.se as number) > 0)
+    .sort((a, b) => b.mean - (b.se as number) - (a.mean - (a.se as number)) || a.m.key.localeCompare(b.m.key));
+  const taken: CombinationPlan['sources'] = [];
   const changes: RecipeChange[] = [];
-  for (const l of leads) {
+  for (const { m, mean } of leads) {
     if (taken.length >= MAX_COMBINED_SOURCES) break;
-    if (l.changes.some((c) => changes.some((t) => pathsOverlap(c.path, t.path)))) continue;
-    const restated = rebase(l.changes);
+    if (changes.some((t) => pathsOverlap(m.path, t.path))) continue;
+    const restated = rebase([m.latest]);
     if (restated.length === 0) continue; // already standing
-    taken.push({ ...l, changes: restated });
+    taken.push({ candidateId: m.latestCandidateId, round: m.rounds[m.rounds.length - 1], axis: m.axis, devGain: r6(mean), lbGain: null, changes: restated });
     changes.push(...restated);
   }
-  if (taken.length === 0) return null;
+  if (taken.length < 2) return null;
   return {
-    id: `combination-r${evidence.round}`,
-    round: evidence.round,
+    id: `combination-r${round}`,
+    round,
     sources: taken,
     changes: [...changes].sort((a, b) => a.path.localeCompare(b.path)),
     devScreen: r6(devScreen),
   };
 }
 
-function changeDirection(c: RecipeChange): DeadEnd['direction'] {
+function changeDirection(c: RecipeChange): 'increase' | 'decrease' | 'set' {
   if (typeof c.from === 'number' && typeof c.to === 'number') return c.to > c.from ? 'increase' : c.to < c.from ? 'decrease' : 'set';
   if (typeof c.from === 'boolean' && typeof c.to === 'boolean') return c.to ? 'increase' : 'decrease';
   return 'set';

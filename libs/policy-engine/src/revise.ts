@@ -22,6 +22,7 @@ import {
   advanceHypotheses,
   judgeConfirmations,
   nextCombination,
+  nextMoveLedger,
   nextPending,
   nextSearchHints,
   nextStandingLb,
@@ -398,11 +399,11 @@ export function revisePolicy(previous: RollingPolicy, evidence: RoundEvidence, c
   for (const c of facts.confirmations.filter((x) => !promotedIds.has(x.pending.candidateId)))
     parts.push(`Not promoted: ${c.pending.candidateId} (${c.pending.axis}, LB ${signed(c.pending.lbGain)} in round ${c.pending.round}): ${c.confirmed ? 'confirmed, but it changes a path a better confirmed gain changes' : c.why}.`);
   const combo = research.combination;
-  if (combo && combo.sources.length >= 2)
+  if (combo)
     parts.push(
-      `Next round trains ${combo.sources.map((x) => `${x.candidateId} (dev ${signed(x.devGain)})`).join(' + ')} together as ${combo.id} — independent dev gains above the dev screen ${facts.devScreenBar}; only its public LB can promote it.`,
+      `Next round trains ${combo.changes.map((c) => `${c.path} → ${JSON.stringify(c.to)}`).join(' + ')} together as ${combo.id} — moves whose mean paired dev gain over the campaign (${combo.sources.map((x) => signed(x.devGain)).join(', ')}) clears the dev screen ${facts.devScreenBar} by a standard error; only its public LB can promote it.`,
     );
-  else if (combo) parts.push(`Dev lead ${combo.sources[0].candidateId} (dev ${signed(combo.sources[0].devGain)}) waits for a second to be trained with.`);
+
   if (facts.eligible.length > 0)
     parts.push(
       `Awaiting confirmation on another seed next round: ${(research.pendingConfirmations ?? []).map((e) => `${e.candidateId} (LB ${signed(e.lbGain)})`).join(', ') || 'none (their changes are already standing)'} — gains above the screen ${facts.screenBar} (half the bar ${facts.promotionBar}).`,
@@ -457,20 +458,29 @@ export function researchBookkeeping(
   facts: RevisionFacts,
   standingRecipe: RollingPolicy['standingRecipe'],
   plateauRounds: number,
-): Pick<RollingPolicy, 'pendingConfirmations' | 'decouplingHypotheses' | 'searchHints' | 'standingLb' | 'combination'> {
+): Pick<RollingPolicy, 'pendingConfirmations' | 'decouplingHypotheses' | 'searchHints' | 'standingLb' | 'combination' | 'moveLedger'> {
   // A gain whose every change already stands (promoted with another) needs no confirmation.
   const pendingConfirmations = nextPending(
     facts.eligible.filter((e) => !sameJson(applyRecipeChanges(standingRecipe, e.changes), standingRecipe)),
     evidence,
   );
   const promotedChanges = facts.promotions.flatMap((p) => p.pending.changes);
+  const moveLedger = nextMoveLedger(previous, evidence, auditOkIn(evidence), promotedChanges.map((c) => c.path), [...previous.deadEnds, ...facts.newDeadEnds]);
   const deadPaths = facts.newDeadEnds.filter((d) => d.path !== undefined && d.round === evidence.round).map((d) => d.path as string);
   return {
     pendingConfirmations,
     decouplingHypotheses: facts.hypotheses,
     searchHints: nextSearchHints(previous, promotedChanges, evidence.round, plateauRounds, deadPaths),
     standingLb: nextStandingLb(previous, evidence, standingRecipe),
-    combination: nextCombination(previous, evidence, facts.devScreenBar, auditOkIn(evidence), [...previous.deadEnds, ...facts.newDeadEnds], (changes) => rebase(changes, standingRecipe)),
+    moveLedger,
+    combination: nextCombination(
+      moveLedger,
+      evidence.round,
+      facts.devScreenBar,
+      pendingConfirmations,
+      (changes) => rebase(changes, standingRecipe),
+      (id) => evidence.candidateSummaries.some((s) => s.candidateId === id && s.prescribed?.kind === 'combination'),
+    ),
   };
 }
 
