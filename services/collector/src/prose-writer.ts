@@ -1,6 +1,6 @@
 import Anthropic from '@anthropic-ai/sdk';
 import { transformJSONSchema } from '@anthropic-ai/sdk/lib/transform-json-schema';
-import type { EvidenceProse, LlmUsage, RoundEvidence } from '@aevo/contracts';
+import { llmUsageOf, type EvidenceProse, type LlmUsage, type RoundEvidence } from '@aevo/contracts';
 import { PROSE_SYSTEM_PROMPT, PROSE_TOOL, parseProse, prosePrompt } from '@aevo/evidence';
 
 export interface ProseResult {
@@ -43,14 +43,7 @@ export class ClaudeProseWriter implements ProseWriter {
       output_config: { format: { type: 'json_schema', schema: PROSE_OUTPUT_SCHEMA } },
       messages: [{ role: 'user', content: prosePrompt(evidence) }],
     });
-    const llm: LlmUsage = {
-      model: res.model,
-      inputTokens: res.usage.input_tokens,
-      outputTokens: res.usage.output_tokens,
-      cacheReadTokens: res.usage.cache_read_input_tokens ?? 0,
-      cacheCreationTokens: res.usage.cache_creation_input_tokens ?? 0,
-      stopReason: res.stop_reason ?? null,
-    };
+    const llm: LlmUsage = llmUsageOf(res);
     if (res.stop_reason === 'refusal') return { prose: null, llm, problem: 'the model refused (stop_reason refusal)' };
     if (res.stop_reason === 'max_tokens') return { prose: null, llm, problem: `the answer was cut at max_tokens (${this.maxTokens})` };
     const text = res.content.flatMap((b) => (b.type === 'text' ? [b.text] : [])).join('');

@@ -1,5 +1,5 @@
 import Anthropic from '@anthropic-ai/sdk';
-import type { RollingPolicy, RoundEvidence } from '@aevo/contracts';
+import { llmUsageOf, type RollingPolicy, type RoundEvidence } from '@aevo/contracts';
 import { PROPOSE_POLICY_TOOL, metaSystemBlocks, metaUserPrompt, type FrozenConstitution, type ProposalTurn, type RevisionFacts } from '@aevo/policy-engine';
 import { structuredOutputFormat } from './structured-output';
 
@@ -41,14 +41,7 @@ export class ClaudeMetaAgent implements MetaAgent {
       output_config: { format: { type: 'json_schema', schema: PROPOSAL_OUTPUT.schema } },
       messages: [{ role: 'user', content: metaUserPrompt(previous, evidence, facts) }],
     });
-    const turn: ProposalTurn = {
-      model: res.model,
-      inputTokens: res.usage.input_tokens,
-      outputTokens: res.usage.output_tokens,
-      cacheReadTokens: res.usage.cache_read_input_tokens ?? 0,
-      cacheCreationTokens: res.usage.cache_creation_input_tokens ?? 0,
-      stopReason: res.stop_reason ?? null,
-    };
+    const turn: ProposalTurn = llmUsageOf(res);
     const text = res.content.flatMap((b) => (b.type === 'text' ? [b.text] : [])).join('');
     // A refusal or a cut-off answer is not a proposal even when its text happens to parse.
     const cut =

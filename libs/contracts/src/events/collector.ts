@@ -23,6 +23,22 @@ export type LlmUsage = z.infer<typeof LlmUsage>;
 export const llmTurnTokens = (t: { inputTokens: number; outputTokens: number; cacheReadTokens?: number; cacheCreationTokens?: number }): number =>
   t.inputTokens + t.outputTokens + (t.cacheReadTokens ?? 0) + (t.cacheCreationTokens ?? 0);
 
+/** A Messages API response's usage as recorded (structural: contracts does not depend on the SDK). */
+export function llmUsageOf(res: {
+  model: string;
+  stop_reason?: string | null;
+  usage: { input_tokens: number; output_tokens: number; cache_read_input_tokens?: number | null; cache_creation_input_tokens?: number | null };
+}): LlmUsage {
+  return {
+    model: res.model,
+    inputTokens: res.usage.input_tokens,
+    outputTokens: res.usage.output_tokens,
+    cacheReadTokens: res.usage.cache_read_input_tokens ?? 0,
+    cacheCreationTokens: res.usage.cache_creation_input_tokens ?? 0,
+    stopReason: res.stop_reason ?? null,
+  };
+}
+
 export const RoundCollectionDeadlineSet = defineEvent(
   'RoundCollectionDeadlineSet',
   {
