@@ -103,8 +103,8 @@ export const SearchHints = z
 export type SearchHints = z.infer<typeof SearchHints>;
 
 /**
- * The campaign's memory of single-knob moves: every explorer's one-change move, as a paired dev difference to its
- * round's anchor, pooled by what it did (path and direction; the value for a categorical one). One observation per
+ * The campaign's memory of single-knob moves: every explorer's (and confirmation run's) one-change move, as paired
+ * dev and leaderboard differences to its round's anchor, pooled by what it did (path and direction; the value for a categorical one). One observation per
  * round and move (paired runs of one recipe on one seed repeat the same number). Entries of a path that was
  * promoted or became a dead end are dropped: their baseline changed. It ranks moves; it promotes nothing.
  */
@@ -120,6 +120,12 @@ export const MoveRecord = z
     rounds: z.array(z.number().int().min(1)),
     /** Paired dev gains, one per round, in round order. */
     devGains: z.array(z.number()),
+    /**
+     * Paired public-LB gains of the move, one per round it was scored in (an explorer's or its confirmation run's),
+     * with their rounds: a confirmation is judged on all of them.
+     */
+    lbRounds: z.array(z.number().int().min(1)),
+    lbGains: z.array(z.number()),
   })
   .strict();
 export type MoveRecord = z.infer<typeof MoveRecord>;

@@ -134,6 +134,19 @@ describe('meta-rule: the leaderboard is authoritative, promotion needs an LB gai
     expect(p.rationale).toMatch(/mean of both measurements \+0\.0105 > 0\.01 \(bar \/ √2\)/);
   });
 
+  it('given a single-knob gain measured again and again, then its confirmation is judged on every measurement (bar / √n)', () => {
+    // Bar 0.014142. +0.009 each time: two measurements (mean 0.009 ≤ 0.01) are not enough; four (mean 0.009 > 0.007071) are.
+    const explorer: CandidateSpec = { axis: 'learning-rate', dev: 0.6, lb: 0.559, changes: lrTo(0.002) };
+    const confirmRun = (of: string): CandidateSpec => confirm(of, lrTo(0.002), 'learning-rate', 0.559);
+    const g2 = run([[anchor(0.55), explorer], [anchor(0.55), confirmRun('c1-r1-c1')]]);
+    expect(latest(g2).standingRecipe).toEqual(policy0.standingRecipe);
+    expect(latest(g2).rationale).toMatch(/not confirmed by c1-r2-c1: LB \+0\.0090 .*mean of both measurements \+0\.0090 ≤ 0\.01 \(bar \/ √2\)/);
+    expect(latest(g2).moveLedger?.find((m) => m.path === 'optim.lr')).toMatchObject({ lbRounds: [1, 2], lbGains: [0.009, 0.009] });
+    const p4 = latest(run([[anchor(0.55), explorer], [anchor(0.55), confirmRun('c1-r1-c1')], [anchor(0.55), explorer], [anchor(0.55), confirmRun('c1-r3-c1')]]));
+    expect(p4.standingRecipe).toMatchObject({ optim: { lr: 0.002 } });
+    expect(p4.rationale).toMatch(/confirmed by c1-r4-c1: .*mean of 4 measurements of the move \+0\.0090 > 0\.007071 \(bar \/ √4\)/);
+  });
+
   it('given two confirmed gains on the same path, then only the better one is promoted', () => {
     const given = run([[anchor(0.55), { axis: 'learning-rate', dev: 0.62, lb: 0.58, changes: lrTo(0.002) }, { axis: 'learning-rate', dev: 0.62, lb: 0.575, changes: lrTo(0.003) }]]);
     const evidence = evidenceOf([anchor(0.55), confirm('c1-r1-c1', lrTo(0.002), 'learning-rate', 0.57), confirm('c1-r1-c2', lrTo(0.003), 'learning-rate', 0.58)], 2, latest(given));
@@ -203,7 +216,7 @@ describe('combinations: single-knob moves that keep raising dev are trained toge
       round: 2,
       sources: [
         { candidateId: 'c1-r2-c1', round: 2, axis: 'learning-rate', devGain: 0.018, changes: lrTo(0.002) },
-        { candidateId: 'c1-r2-c2', round: 2, axis: 'steps', devGain: 0.014, changes: steps(500) },
+        { candidateId: 'c1-r2-c5', round: 2, axis: 'steps', devGain: 0.014, changes: steps(500) },
         // restated against the standing recipe, which has no schedule yet
         { candidateId: 'c1-r2-c4', round: 2, axis: 'schedule', devGain: 0.011, changes: [{ path: 'optim.schedule', to: 'linear' }] },
       ],

@@ -60,17 +60,26 @@ export function judgeConfirmations(
     if (run.status !== 'completed') return { pending, run, lbGain: null, confirmed: false, why: `its confirmation run ${run.candidateId} ${run.status}` };
     if (!auditOk(run.candidateId)) return { pending, run, lbGain: null, confirmed: false, why: `its confirmation run ${run.candidateId} failed the audit` };
     if (run.lbDelta === null) return { pending, run, lbGain: null, confirmed: false, why: `its confirmation run ${run.candidateId} got no leaderboard score` };
-    const both = r6((pending.lbGain + run.lbDelta) / 2);
-    const confirmed = run.lbDelta > 0 && both > meanBar;
-    const measured = `LB ${signed(run.lbDelta)} on seed ${run.seeds[0]}, mean of both measurements ${signed(both)}`;
+    // Every LB measurement of the same single-knob move in this campaign counts (the ledger's, the pending one's, this
+    // run's); the bar for a mean of n is bar / √n, the same multiple of that mean's noise.
+    const record = pending.changes.length === 1 ? (previous.moveLedger ?? []).find((m) => m.key === moveKey(pending.changes[0])) : undefined;
+    const earlier = record ? record.lbRounds.map((r, i) => ({ r, g: record.lbGains[i] })).filter((x) => x.r !== evidence.round) : [];
+    if (!earlier.some((x) => x.r === pending.round)) earlier.push({ r: pending.round, g: pending.lbGain });
+    const all = [...earlier.map((x) => x.g), run.lbDelta];
+    const n = all.length;
+    const mean = r6(all.reduce((a, x) => a + x, 0) / n);
+    const nBar = r6(bar / Math.sqrt(n));
+    const confirmed = run.lbDelta > 0 && mean > nBar;
+    const measured = `LB ${signed(run.lbDelta)} on seed ${run.seeds[0]}, mean of ${n === 2 ? 'both measurements' : `${n} measurements of the move`} ${signed(mean)}`;
+    const barText = n === 2 ? `${meanBar} (bar / √2)` : `${nBar} (bar / √${n})`;
     return {
       pending,
       run,
       lbGain: run.lbDelta,
       confirmed,
       why: confirmed
-        ? `confirmed by ${run.candidateId}: ${measured} > ${meanBar} (bar / √2)`
-        : `not confirmed by ${run.candidateId}: ${measured}${run.lbDelta <= 0 ? ' (no gain the second time)' : ` ≤ ${meanBar} (bar / √2)`}`,
+        ? `confirmed by ${run.candidateId}: ${measured} > ${barText}`
+        : `not confirmed by ${run.candidateId}: ${measured}${run.lbDelta <= 0 ? ' (no gain the second time)' : ` ≤ ${barText}`}`,
     };
   });
 }
@@ -266,6 +275,7 @@ const moveKey = (c: RecipeChange) => {
 /** Mean and standard error of a move's paired dev gains (se null with fewer than two rounds). */
 export function moveStats(m: MoveRecord): { mean: number; se: number | null } {
   const n = m.devGains.length;
+  if (n === 0) return { mean: 0, se: null };
   const mean = m.devGains.reduce((a, x) => a + x, 0) / n;
   if (n < 2) return { mean, se: null };
   const sd = Math.sqrt(m.devGains.reduce((a, x) => a + (x - mean) ** 2, 0) / (n - 1));
@@ -284,15 +294,39 @@ export function nextMoveLedger(
   promotedPaths: readonly string[],
   deadEnds: readonly DeadEnd[],
 ): MoveRecord[] {
-  const ledger = new Map((previous.moveLedger ?? []).map((m) => [m.key, { ...m, rounds: [...m.rounds], devGains: [...m.devGains] }]));
+  // Copies: the policy in force is never changed in place.
+  const ledger = new Map((previous.moveLedger ?? []).map((m) => [m.key, { ...m, rounds: [...m.rounds], devGains: [...m.devGains], lbRounds: [...m.lbRounds], lbGains: [...m.lbGains] }]));
   for (const s of [...evidence.candidateSummaries].sort((x, y) => x.index - y.index)) {
-    if (s.isAnchor || s.prescribed || s.status !== 'completed' || s.devDelta === null || s.recipeChanges.length !== 1 || !auditOk(s.candidateId)) continue;
+    const confirmation = s.prescribed?.kind === 'confirmation';
+    if (s.isAnchor || (s.prescribed && !confirmation) || s.status !== 'completed' || s.recipeChanges.length !== 1 || !auditOk(s.candidateId)) continue;
     const c = s.recipeChanges[0];
     const key = moveKey(c);
-    const m: MoveRecord = ledger.get(key) ?? { key, path: c.path, direction: changeDirection(c), latest: c, latestCandidateId: s.candidateId, axis: s.axis, rounds: [], devGains: [] };
-    if (m.rounds.includes(evidence.round)) continue; // the same move on the same seed again: the same measurement
-    m.rounds.push(evidence.round);
-    m.devGains.push(r6(s.devDelta));
+    const m: MoveRecord = ledger.get(key) ?? {
+      key,
+      path: c.path,
+      direction: changeDirection(c),
+      latest: c,
+      latestCandidateId: s.candidateId,
+      axis: s.axis,
+      rounds: [],
+      devGains: [],
+      lbRounds: [],
+      lbGains: [],
+    };
+    // The same move on the same seed again is the same measurement: one per round.
+    if (s.lbDelta !== null && !m.lbRounds.includes(evidence.round)) {
+      m.lbRounds.push(evidence.round);
+      m.lbGains.push(r6(s.lbDelta));
+    }
+    if (s.devDelta !== null && !m.rounds.includes(evidence.round)) {
+      m.rounds.push(evidence.round);
+      m.devGains.push(r6(s.devDelta));
+    }
+    if (m.rounds.length === 0 && m.lbRounds.length === 0) continue;
+    if (confirmation) {
+      ledger.set(key, m);
+      continue; // an explorer's move stays the one a combination restates
+    }
     m.latest = c;
     m.latestCandidateId = s.candidateId;
     m.axis = s.axis;
