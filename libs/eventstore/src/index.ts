@@ -12,3 +12,6 @@ export * from './relay/outbox-relay';
 export * from './chain/chain';
 export * from './chain/jetstream-copy';
 export * from './relay/nats-credentials';
+export * from './open-store';
+export * from './kurrentdb/kurrentdb-event-store';
+export * from './kurrentdb/mapping';

@@ -1,0 +1,51 @@
+import type { EventStore } from './port';
+import { PostgresEventStore } from './postgres/postgres-event-store';
+import { KurrentDbEventStore } from './kurrentdb/kurrentdb-event-store';
+
+export type EventStoreKind = 'postgres' | 'kurrentdb';
+
+export interface EventStoreSelection {
+  kind: EventStoreKind;
+  /** PostgreSQL: connection string and schema. */
+  postgres?: { connectionString: string; schema: string };
+  /** KurrentDB: connection string and stream namespace. */
+  kurrentdb?: { connectionString: string; namespace: string };
+}
+
+const KURRENTDB_SCHEMES = ['kurrentdb://', 'kurrentdb+discover://', 'kurrent://', 'kurrent+discover://', 'esdb://', 'esdb+discover://'];
+
+/**
+ * Which event store the environment selects: AEVO_EVENT_STORE=postgres (default) with AEVO_DATABASE_URL and
+ * AEVO_DB_SCHEMA, or AEVO_EVENT_STORE=kurrentdb with AEVO_KURRENTDB_URL (`kurrentdb://host:2113?tls=false`) and
+ * AEVO_KURRENTDB_NAMESPACE (default `aevo`). A bad value throws an error naming the variable.
+ */
+export function eventStoreSelection(env: NodeJS.ProcessEnv, defaults: { databaseUrl?: string; dbSchema?: string } = {}): EventStoreSelection {
+  const raw = (env.AEVO_EVENT_STORE ?? '').trim();
+  const kind = raw === '' ? 'postgres' : raw;
+  if (kind === 'postgres')
+    return {
+      kind,
+      postgres: {
+        connectionString: env.AEVO_DATABASE_URL || defaults.databaseUrl || 'postgres://postgres@127.0.0.1:5432/postgres',
+        schema: env.AEVO_DB_SCHEMA || defaults.dbSchema || 'aevo',
+      },
+    };
+  if (kind !== 'kurrentdb') throw new Error(`AEVO_EVENT_STORE="${raw}": expected "postgres" or "kurrentdb"`);
+  const url = (env.AEVO_KURRENTDB_URL ?? '').trim();
+  if (url === '') throw new Error('AEVO_KURRENTDB_URL is not set: AEVO_EVENT_STORE=kurrentdb needs a connection string like kurrentdb://127.0.0.1:2113?tls=false');
+  if (!KURRENTDB_SCHEMES.some((s) => url.startsWith(s)))
+    throw new Error(`AEVO_KURRENTDB_URL="${url}": expected a connection string starting with ${KURRENTDB_SCHEMES.join(', ')}`);
+  const namespace = env.AEVO_KURRENTDB_NAMESPACE || 'aevo';
+  if (!/^[A-Za-z0-9_-]+$/.test(namespace)) throw new Error(`AEVO_KURRENTDB_NAMESPACE="${namespace}": expected letters, digits, "_" or "-"`);
+  return { kind, kurrentdb: { connectionString: url, namespace } };
+}
+
+/** Opens the event store the environment selects (see eventStoreSelection). */
+export async function openEventStoreFromEnv(
+  env: NodeJS.ProcessEnv = process.env,
+  opts: { databaseUrl?: string; dbSchema?: string; applicationName?: string } = {},
+): Promise<EventStore> {
+  const sel = eventStoreSelection(env, opts);
+  if (sel.kind === 'kurrentdb') return KurrentDbEventStore.open({ connectionString: sel.kurrentdb!.connectionString, namespace: sel.kurrentdb!.namespace });
+  return PostgresEventStore.open({ connectionString: sel.postgres!.connectionString, schema: sel.postgres!.schema, applicationName: opts.applicationName });
+}
