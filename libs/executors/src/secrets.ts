@@ -158,7 +158,18 @@ export class SecretScrubber {
 
   /** Secrets of this process's environment (see SecretScrubberConfig) plus `extra`. */
   static fromEnv(config: SecretScrubberConfig = {}): SecretScrubber {
-    return new SecretScrubber(secretValuesFromEnv(config.env ?? process.env, config.readTokenFiles ?? true), config.extra ?? []);
+    const values = secretValuesFromEnv(config.env ?? process.env, config.readTokenFiles ?? true);
+    const extras = [...(config.extra ?? [])].map(String);
+    // Building the edge-fragment maps is the expensive part and dispatch asks twice per job with an unchanged
+    // environment: reuse a scrubber built from exactly the same values (the key holds them, so a changed secret
+    // or a new one builds afresh).
+    const key = JSON.stringify([values, extras]);
+    const cached = scrubberCache.get(key);
+    if (cached) return cached;
+    const built = new SecretScrubber(values, extras);
+    if (scrubberCache.size >= SCRUBBER_CACHE_SIZE) scrubberCache.delete(scrubberCache.keys().next().value as string);
+    scrubberCache.set(key, built);
+    return built;
   }
 
   /** A scrubber that also hides `extra` (values of at least 4 characters; numbers are taken as their digits). */
@@ -245,6 +256,10 @@ export class SecretScrubber {
     return `SecretScrubber { secrets: ${this.size} }`;
   }
 }
+
+const SCRUBBER_CACHE_SIZE = 8;
+/** Scrubbers built by fromEnv, by the exact values they hide (immutable once built, so sharing one is safe). */
+const scrubberCache = new Map<string, SecretScrubber>();
 
 /** The values of `env` that are secret (unfiltered by length; the scrubber applies the minimum). */
 export function secretValuesFromEnv(env: NodeJS.ProcessEnv, readTokenFiles = true): string[] {

@@ -53,6 +53,9 @@ const KNOWN = new Set(['EvaluationStarted', 'JobRequested', 'CheckpointEvaluated
  * All state lives in the event store, so a redelivered message or a second replica decides nothing twice.
  */
 export class EvaluationWorkflow {
+  /** Parsed manifests by snapshot id (see snapshotManifest). */
+  private readonly manifests = new Map<string, SubstrateManifest>();
+
   constructor(
     private readonly store: EventStore,
     private readonly verifier: SandboxVerifier,
@@ -126,12 +129,25 @@ export class EvaluationWorkflow {
    * The evaluate job of every checkpoint, rendered from the snapshot's substrate.yaml (never the sandbox's): the
    * job runs the snapshot's harness, mounted read-only over the sandbox, and may write only its scores directory.
    */
+  /**
+   * A snapshot's manifest, read once per snapshot: snapshots are immutable (content-addressed and read-only), so a
+   * round's evaluations share one parse instead of re-reading the YAML per request. Failures are not cached.
+   */
+  private async snapshotManifest(snapshotId: string): Promise<SubstrateManifest> {
+    const cached = this.manifests.get(snapshotId);
+    if (cached) return cached;
+    const manifest = await readManifest(path.join(path.resolve(this.cfg.aevoHome), 'snapshots', snapshotId));
+    if (this.manifests.size >= MANIFEST_CACHE_SIZE) this.manifests.delete(this.manifests.keys().next().value as string);
+    this.manifests.set(snapshotId, manifest);
+    return manifest;
+  }
+
   private async buildJobs(e: EventOf<typeof EvaluationRequested>, snapshotId: string): Promise<{ ok: true; specs: JobSpec[] } | { ok: false; issues: IssueDetail[] }> {
     const r = e.data;
     const issues: IssueDetail[] = [];
     let manifest: SubstrateManifest;
     try {
-      manifest = await readManifest(path.join(path.resolve(this.cfg.aevoHome), 'snapshots', snapshotId));
+      manifest = await this.snapshotManifest(snapshotId);
     } catch (err) {
       return { ok: false, issues: err instanceof DomainError && err.issues.length ? err.issues : [{ path: 'snapshotId', message: (err as Error).message }] };
     }
@@ -183,6 +199,8 @@ export class EvaluationWorkflow {
     return issues.length > 0 ? { ok: false, issues } : { ok: true, specs };
   }
 }
+
+const MANIFEST_CACHE_SIZE = 64;
 
 async function readManifest(sandboxPath: string): Promise<SubstrateManifest> {
   const file = path.join(sandboxPath, 'substrate.yaml');
