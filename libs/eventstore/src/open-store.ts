@@ -1,6 +1,6 @@
 import type { EventStore } from './port';
 import { PostgresEventStore } from './postgres/postgres-event-store';
-import { KurrentDbEventStore } from './kurrentdb/kurrentdb-event-store';
+import type { KurrentDbEventStore, KurrentDbEventStoreOptions } from './kurrentdb/kurrentdb-event-store';
 
 export type EventStoreKind = 'postgres' | 'kurrentdb';
 
@@ -46,6 +46,15 @@ export async function openEventStoreFromEnv(
   opts: { databaseUrl?: string; dbSchema?: string; applicationName?: string } = {},
 ): Promise<EventStore> {
   const sel = eventStoreSelection(env, opts);
-  if (sel.kind === 'kurrentdb') return KurrentDbEventStore.open({ connectionString: sel.kurrentdb!.connectionString, namespace: sel.kurrentdb!.namespace });
+  if (sel.kind === 'kurrentdb') return openKurrentDbEventStore({ connectionString: sel.kurrentdb!.connectionString, namespace: sel.kurrentdb!.namespace });
   return PostgresEventStore.open({ connectionString: sel.postgres!.connectionString, schema: sel.postgres!.schema, applicationName: opts.applicationName });
+}
+
+/**
+ * Opens the KurrentDB adapter, loading the client only now: @kurrent/kurrentdb-client and its native bridge take
+ * about 0.8 s to load, which no PostgreSQL-backed process should pay.
+ */
+export async function openKurrentDbEventStore(options: KurrentDbEventStoreOptions): Promise<KurrentDbEventStore> {
+  const { KurrentDbEventStore: Store } = await import('./kurrentdb/kurrentdb-event-store');
+  return Store.open(options);
 }

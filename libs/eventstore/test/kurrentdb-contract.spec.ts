@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { KurrentDbEventStore, runEventStoreContractTests } from '../src';
+import { runEventStoreContractTests } from '../src';
+import { KurrentDbEventStore } from '../src/kurrentdb/kurrentdb-event-store';
 import { KurrentDbProtocolFake } from '../src/kurrentdb/testing/protocol-fake';
 
 jest.setTimeout(120_000);
