@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as http from 'node:http';
 import * as net from 'node:net';
 import * as path from 'node:path';
 
@@ -13,8 +14,11 @@ export const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
 
 export const serviceMain = (root: string, name: string): string => path.join(root, 'services', name, 'dist', 'main.js');
 
-/** A line in a service's output that says it is ready: the transport's "listening:", the api's "dashboard at". */
-const READY = /listening: |dashboard at /;
+/**
+ * Each service gets a health port of its own on loopback (AEVO_HEALTH_PORT) and counts as ready once its /readyz
+ * answers 200: store reachable, NATS connected, consumers bound, schema migrated.
+ */
+const HEALTH_HOST = '127.0.0.1';
 
 export interface StackOptions {
   root?: string;
@@ -37,6 +41,9 @@ interface Proc {
   ready: boolean;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   starts: number;
+  healthPort: number;
+  /** Last /readyz answer that was not 200 (shown when the deadline passes). */
+  notReady: string | null;
 }
 
 /**
@@ -63,9 +70,16 @@ export class LocalStack {
     return this.names.filter((n) => !fs.existsSync(serviceMain(this.root, n))).map((n) => `${n}: ${serviceMain(this.root, n)}`);
   }
 
-  start(): void {
+  /** Spawns every service, each with a free loopback port for its probes. */
+  async start(): Promise<void> {
     fs.mkdirSync(this.opts.logDir, { recursive: true });
-    for (const name of this.names) this.spawn(name, 1);
+    for (const name of this.names) this.spawn(name, 1, await freeLoopbackPort());
+  }
+
+  /** The /readyz URL of a running service. */
+  readyzUrl(name: ServiceName): string | undefined {
+    const p = this.procs.get(name);
+    return p ? `http://${HEALTH_HOST}:${p.healthPort}/readyz` : undefined;
   }
 
   logPath(name: ServiceName): string {
@@ -80,7 +94,7 @@ export class LocalStack {
     return Object.fromEntries(this.names.map((n) => [n, this.pid(n)]));
   }
 
-  /** Resolves when every service printed its ready line; rejects on the deadline naming those not ready. */
+  /** Resolves when every service's /readyz answered 200; rejects on the deadline naming those not ready and why. */
   async waitReady(timeoutMs = 120_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
@@ -89,18 +103,38 @@ export class LocalStack {
       const dead = waiting.filter((n) => this.gaveUp.has(n));
       if (dead.length > 0) throw new Error(`failed to start: ${dead.map((n) => `${n} (see ${this.logPath(n)})`).join(', ')}`);
       if (Date.now() > deadline)
-        throw new Error(`not ready after ${Math.round(timeoutMs / 1000)} s: ${waiting.map((n) => `${n} (see ${this.logPath(n)})`).join(', ')}`);
-      await sleep(100);
+        throw new Error(
+          `not ready after ${Math.round(timeoutMs / 1000)} s: ${waiting
+            .map((n) => {
+              const why = this.procs.get(n)?.notReady;
+              return `${n} (${why ? `${why}; ` : ''}see ${this.logPath(n)})`;
+            })
+            .join(', ')}`,
+        );
+      await Promise.all(waiting.map((n) => this.probe(n)));
+      await sleep(200);
     }
   }
 
-  private spawn(name: ServiceName, starts: number): void {
+  /** Asks one service's /readyz; marks it ready on 200, remembers the answer otherwise. */
+  private async probe(name: ServiceName): Promise<void> {
+    const p = this.procs.get(name);
+    if (!p || p.ready || p.child.exitCode !== null || p.child.signalCode !== null) return;
+    const answer = await getOnce(`http://${HEALTH_HOST}:${p.healthPort}/readyz`, 2000);
+    if (this.procs.get(name) !== p) return; // restarted meanwhile
+    if (answer.status === 200) {
+      p.ready = true;
+      p.notReady = null;
+    } else p.notReady = answer.status === null ? `/readyz: ${answer.body}` : `/readyz ${answer.status}: ${answer.body}`;
+  }
+
+  private spawn(name: ServiceName, starts: number, healthPort: number): void {
     const log = fs.createWriteStream(this.logPath(name), { flags: 'a' });
     log.write(`\n--- ${new Date().toISOString()} aevo up: starting ${name} (start ${starts})\n`);
     const child = spawn(process.execPath, [serviceMain(this.root, name)], {
       cwd: this.root,
       // Plain log files: Nest colours its output unless NO_COLOR is set.
-      env: { NO_COLOR: '1', ...process.env, ...this.opts.env, ...(this.opts.envFor?.(name) ?? {}) },
+      env: { NO_COLOR: '1', ...process.env, ...this.opts.env, ...(this.opts.envFor?.(name) ?? {}), AEVO_HEALTH_PORT: String(healthPort), AEVO_HEALTH_HOST: HEALTH_HOST },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const proc: Proc = {
@@ -108,20 +142,12 @@ export class LocalStack {
       child,
       ready: false,
       starts,
+      healthPort,
+      notReady: null,
       exited: new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal }))),
     };
     this.procs.set(name, proc);
-    let tail = '';
-    const onData = (d: Buffer) => {
-      log.write(d);
-      if (!proc.ready) {
-        tail = (tail + d.toString('utf8')).slice(-4096);
-        if (READY.test(tail)) {
-          proc.ready = true;
-          tail = '';
-        }
-      }
-    };
+    const onData = (d: Buffer) => log.write(d);
     child.stdout?.on('data', onData);
     child.stderr?.on('data', onData);
     void proc.exited.then(({ code, signal }) => {
@@ -135,7 +161,7 @@ export class LocalStack {
       }
       this.opts.onNews?.(`${name} exited (${signal ?? `code ${code}`}); restarting in 2 s — see ${this.logPath(name)}`);
       setTimeout(() => {
-        if (!this.stopping && this.procs.get(name) === proc) this.spawn(name, starts + 1);
+        if (!this.stopping && this.procs.get(name) === proc) this.spawn(name, starts + 1, proc.healthPort);
       }, 2000).unref();
     });
   }
@@ -150,10 +176,10 @@ export class LocalStack {
   }
 
   /** Starts a service again after kill(). */
-  restart(name: ServiceName): void {
+  async restart(name: ServiceName): Promise<void> {
     const prev = this.procs.get(name);
     if (prev && prev.child.exitCode === null && prev.child.signalCode === null) throw new Error(`${name} is running`);
-    this.spawn(name, (prev?.starts ?? 0) + 1);
+    this.spawn(name, (prev?.starts ?? 0) + 1, await freeLoopbackPort());
   }
 
   /** SIGTERM to every service (they drain and exit 0), SIGKILL to those still alive after graceMs. */
@@ -178,6 +204,35 @@ export class LocalStack {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A loopback port free right now (the service binds it a moment later; a clash fails its start, and it restarts). */
+export function freeLoopbackPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, HEALTH_HOST, () => {
+      const port = (server.address() as net.AddressInfo).port;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** One GET: the status and body, or status null and the connection error. */
+export function getOnce(url: string, timeoutMs: number): Promise<{ status: number | null; body: string }> {
+  return new Promise((resolve) => {
+    const req = http.get(url, { timeout: timeoutMs }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => {
+        if (body.length < 4096) body += d;
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? null, body }));
+      res.on('error', (err) => resolve({ status: null, body: err.message }));
+    });
+    req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+    req.on('error', (err) => resolve({ status: null, body: err.message }));
+  });
+}
 
 /** Whether something accepts TCP connections on host:port (within timeoutMs). */
 export function reachable(host: string, port: number, timeoutMs = 1500): Promise<boolean> {

@@ -95,7 +95,7 @@ export async function up(o: UpOptions, io: UpIo): Promise<number> {
     await nats?.stop();
     throw new CommandFailed(`not built: ${missing.join('; ')} — run npm run build`, 3);
   }
-  stack.start();
+  await stack.start();
   const natsState = nats ? { nats: { url: nats.url, credentialsDir: nats.credentialsDir } } : {};
   fs.writeFileSync(stateFile, JSON.stringify({ pid: process.pid, home, started: new Date().toISOString(), services: stack.pids(), ...natsState }, null, 2));
   const stop = io.stopSignal();

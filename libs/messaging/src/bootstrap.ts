@@ -7,8 +7,11 @@ import { JetStreamServer, type JetStreamServerOptions } from './jetstream.server
 import { eventStoreDeadLetterSink } from './dead-letter';
 import { PassThroughRpcFilter } from './exception-filter';
 import { CommandClient } from './command-client';
-import { EVENT_STORE, MESSAGING_CONFIG } from './tokens';
+import { EVENT_STORE, MESSAGING_CONFIG, SERVICE_METRICS } from './tokens';
 import type { StoredEventLookup } from './stored-event-proof';
+import { ServiceMetrics } from './observability/metrics';
+import { ObservabilityServer, type ReadinessCheck } from './observability/health-server';
+import { resolveObservabilityPorts } from './observability/ports';
 
 /** Opens the store of record for a service (default: PostgreSQL from AEVO_DATABASE_URL / AEVO_DB_SCHEMA). */
 export type StoreOpener = (cfg: MessagingConfig) => Promise<EventStore>;
@@ -41,6 +44,23 @@ export interface ServiceAppOptions extends Partial<Omit<MessagingConfig, 'servic
   server?: Partial<Omit<JetStreamServerOptions, 'service' | 'natsUrl' | 'subjectPrefix' | 'stream'>>;
   env?: NodeJS.ProcessEnv;
   logger?: false | LoggerService | LogLevel[];
+  /** `/healthz` and `/readyz` on this port (default AEVO_HEALTH_PORT; unset: off; 0: any free port). */
+  healthPort?: number | null;
+  /** Prometheus `/metrics` on this port (default AEVO_METRICS_PORT; unset: off; same as healthPort: one server). */
+  metricsPort?: number | null;
+  /** Interface of both (default AEVO_HEALTH_HOST or 0.0.0.0). */
+  healthHost?: string;
+}
+
+/** The service's probes and metrics. */
+export interface ServiceObservability {
+  /** This service's registry; transport series are recorded only while metrics are served. */
+  metrics: ServiceMetrics;
+  /** The HTTP server of /healthz, /readyz and /metrics (null when neither port is set). */
+  server: ObservabilityServer | null;
+  /** e.g. http://127.0.0.1:8081 (null when not served). */
+  healthUrl: string | null;
+  metricsUrl: string | null;
 }
 
 export interface ServiceApp {
@@ -50,6 +70,7 @@ export interface ServiceApp {
   config: MessagingConfig;
   /** The embedded relay when `relay` was set (stopped with the app). */
   relay: OutboxRelay | null;
+  observability: ServiceObservability;
 }
 
 const OWNED_STORE = 'AEVO_OWNED_STORE';
@@ -57,6 +78,7 @@ const OWNED_STORE = 'AEVO_OWNED_STORE';
 interface Owned {
   store: EventStore | null;
   relay: OutboxRelay | null;
+  observability: ObservabilityServer | null;
 }
 
 class RuntimeLifecycle implements OnApplicationShutdown {
@@ -68,6 +90,8 @@ class RuntimeLifecycle implements OnApplicationShutdown {
     await this.client.close();
     await this.owned.relay?.stop();
     if (this.owned.store) await this.owned.store.close();
+    // Last: /readyz answers "shutting down" while the rest closes, then the probes stop answering with the process.
+    await this.owned.observability?.close();
   }
 }
 
@@ -77,7 +101,7 @@ class AevoRuntimeModule {}
 @Module({})
 class AevoServiceRootModule {}
 
-function runtimeModule(cfg: MessagingConfig, store: EventStore, owned: Owned, natsAuth: NatsAuthOptions): DynamicModule {
+function runtimeModule(cfg: MessagingConfig, store: EventStore, owned: Owned, natsAuth: NatsAuthOptions, metrics: ServiceMetrics): DynamicModule {
   return {
     module: AevoRuntimeModule,
     global: true,
@@ -85,13 +109,14 @@ function runtimeModule(cfg: MessagingConfig, store: EventStore, owned: Owned, na
       { provide: EVENT_STORE, useValue: store },
       { provide: MESSAGING_CONFIG, useValue: cfg },
       { provide: OWNED_STORE, useValue: owned },
+      { provide: SERVICE_METRICS, useValue: metrics },
       {
         provide: CommandClient,
         useFactory: () => CommandClient.connect({ natsUrl: cfg.natsUrl, subjectPrefix: cfg.subjectPrefix, issuedBy: cfg.service, natsAuth }),
       },
       RuntimeLifecycle,
     ],
-    exports: [EVENT_STORE, MESSAGING_CONFIG, CommandClient],
+    exports: [EVENT_STORE, MESSAGING_CONFIG, CommandClient, SERVICE_METRICS],
   };
 }
 
@@ -107,10 +132,15 @@ function storedEventLookupOf(store: EventStore): StoredEventLookup {
  * CommandClient are injectable everywhere (EVENT_STORE, MESSAGING_CONFIG, CommandClient). Call `app.listen()`.
  */
 export async function createServiceApp(appModule: Type<unknown> | DynamicModule, opts: ServiceAppOptions): Promise<ServiceApp> {
-  const { service, store: given, openStore, server: serverOpts, env, logger, relay: withRelay, ...overrides } = opts;
+  const { service, store: given, openStore, server: serverOpts, env, logger, relay: withRelay, healthPort, metricsPort, healthHost, ...overrides } = opts;
   const config = resolveMessagingConfig(service, overrides, env);
+  // Before anything is opened: a bad port setting fails the start with its name.
+  const ports = resolveObservabilityPorts({ healthPort, metricsPort, host: healthHost }, env ?? process.env);
+  const metricsOn = ports.metricsPort !== null;
+  const metrics = new ServiceMetrics(service, { processMetrics: metricsOn });
   const store = given ?? (await (openStore ?? defaultStoreOpener)(config));
   let relay: OutboxRelay | null = null;
+  let observability: ObservabilityServer | null = null;
   try {
     if (withRelay) {
       const log = new Logger(`OutboxRelay(${service})`);
@@ -134,12 +164,28 @@ export async function createServiceApp(appModule: Type<unknown> | DynamicModule,
       subjectPrefix: config.subjectPrefix,
       stream: config.stream,
       deadLetter: serverOpts?.deadLetter ?? eventStoreDeadLetterSink(store, service),
+      observer: serverOpts?.observer ?? (metricsOn ? metrics : undefined),
     });
-    const root: DynamicModule = { module: AevoServiceRootModule, imports: [runtimeModule(config, store, { store: given ? null : store, relay }, natsAuthFor(env ?? process.env, service)), appModule] };
+    if (metricsOn) registerServiceGauges(metrics, server, store, relay);
+    const owned: Owned = { store: given ? null : store, relay, observability: null };
+    const root: DynamicModule = { module: AevoServiceRootModule, imports: [runtimeModule(config, store, owned, natsAuthFor(env ?? process.env, service), metrics), appModule] };
     const app = await NestFactory.createMicroservice(root, { strategy: server, logger: logger ?? ['error', 'warn', 'log'] });
     app.useGlobalFilters(new PassThroughRpcFilter());
-    return { app, server, store, config, relay };
+    if (ports.healthPort !== null || metricsOn) {
+      observability = await ObservabilityServer.start({ ...ports, readiness: serviceReadiness(server, store), metrics });
+      owned.observability = observability;
+    }
+    const url = (port: number | null) => (port === null ? null : `http://${ports.host === '0.0.0.0' || ports.host === '::' ? '127.0.0.1' : ports.host}:${port}`);
+    return {
+      app,
+      server,
+      store,
+      config,
+      relay,
+      observability: { metrics, server: observability, healthUrl: url(observability?.portOf('readyz') ?? null), metricsUrl: url(observability?.portOf('metrics') ?? null) },
+    };
   } catch (err) {
+    await observability?.close().catch(() => undefined);
     await relay?.stop().catch(() => undefined);
     if (!given) await store.close().catch(() => undefined);
     throw err;
@@ -157,6 +203,8 @@ export async function bootstrapService(appModule: Type<unknown> | DynamicModule,
     const env = opts.env ?? process.env;
     built = await createServiceApp(appModule, { ...opts, relay: opts.relay ?? env.AEVO_RELAY !== 'off' });
     await built.app.listen();
+    const { healthUrl, metricsUrl } = built.observability;
+    if (healthUrl || metricsUrl) log.log(`probes ${healthUrl ? `${healthUrl}/healthz, ${healthUrl}/readyz` : 'off'}; metrics ${metricsUrl ? `${metricsUrl}/metrics` : 'off'}`);
   } catch (err) {
     log.error(`failed to start: ${err instanceof Error ? err.message : String(err)}`);
     process.exitCode = 1;
@@ -178,4 +226,44 @@ export async function bootstrapService(appModule: Type<unknown> | DynamicModule,
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
   return built;
+}
+
+/**
+ * What /readyz checks: the store answers (a cheap head read), NATS is connected, every consumer is bound and
+ * read, and the schema is migrated — which holds once the store is open, as opening it applies the migrations.
+ */
+export function serviceReadiness(server: JetStreamServer, store: EventStore): Record<string, ReadinessCheck> {
+  return {
+    store: async () => {
+      await store.headPosition();
+    },
+    nats: async () => server.readiness().nats,
+    consumers: async () => server.readiness().consumers,
+    migrations: async () => null,
+  };
+}
+
+/** Gauges sampled at scrape time from what the server and the relay already know. */
+function registerServiceGauges(metrics: ServiceMetrics, server: JetStreamServer, store: EventStore, relay: OutboxRelay | null): void {
+  // One request per consumer per scrape; both gauges of a scrape share it.
+  let lag: { at: number; value: ReturnType<JetStreamServer['consumerLag']> } | null = null;
+  const sampleLag = () => {
+    if (!lag || Date.now() - lag.at > 1000) lag = { at: Date.now(), value: server.consumerLag() };
+    return lag.value;
+  };
+  metrics.sampledGauge('aevo_consumer_pending_messages', 'Messages of the durable consumer not yet delivered (num_pending): the backlog KEDA scales on', ['consumer', 'type'], async () =>
+    (await sampleLag()).map((c) => ({ labels: { consumer: c.consumer, type: c.type }, value: c.pending })),
+  );
+  metrics.sampledGauge('aevo_consumer_ack_pending_messages', 'Messages delivered and not yet acknowledged (num_ack_pending)', ['consumer', 'type'], async () =>
+    (await sampleLag()).map((c) => ({ labels: { consumer: c.consumer, type: c.type }, value: c.ackPending })),
+  );
+  if (relay) {
+    metrics.sampledGauge('aevo_relay_leader', '1 while this replica leads the outbox relay, 0 while it stands by', [], () => [{ value: relay.role === 'leader' ? 1 : 0 }]);
+    metrics.sampledGauge('aevo_relay_lag_events', 'Store head position minus the last position published to JetStream (leader only)', [], async () =>
+      relay.role === 'leader' ? [{ value: Math.max(0, (await store.headPosition()) - relay.relayedPosition) }] : [],
+    );
+    metrics.sampledGauge('aevo_relay_published_position', 'Last store position the relay has acks for (leader only)', [], () =>
+      relay.role === 'leader' ? [{ value: relay.relayedPosition }] : [],
+    );
+  }
 }

@@ -16,3 +16,6 @@ export * from './exception-filter';
 export * from './tokens';
 export * from './bootstrap';
 export * from './auth';
+export * from './observability/ports';
+export * from './observability/health-server';
+export * from './observability/metrics';

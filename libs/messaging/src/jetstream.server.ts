@@ -18,6 +18,7 @@ import { nakDelay } from './backoff';
 import { unavailableDependency } from './unavailable';
 import { Semaphore } from './semaphore';
 import { StoredEventProof, type StoredEventLookup, type StoredEventProofCounters, type StoredEventVerdict } from './stored-event-proof';
+import type { TransportObserver } from './observability/metrics';
 
 export interface JetStreamServerOptions {
   /** Names the queue group and the durable consumers: every replica of a service passes the same name. */
@@ -55,6 +56,20 @@ export interface JetStreamServerOptions {
   storedEvents: StoredEventLookup | null;
   /** This service's NATS user (natsAuthFor); empty for a server without authorization. */
   natsAuth?: NatsAuthOptions;
+  /** Told about every event, dead letter and command (metrics); none: nothing is measured. */
+  observer?: TransportObserver;
+}
+
+/** A durable consumer's backlog as the server counts it. */
+export interface ConsumerLag {
+  consumer: string;
+  type: string;
+  /** Messages matching the filter not yet delivered (num_pending). */
+  pending: number;
+  /** Delivered, not yet acknowledged (num_ack_pending). */
+  ackPending: number;
+  /** Delivered more than once and still unacknowledged (num_redelivered). */
+  redelivered: number;
 }
 
 /** Extra deliveries the server allows beyond `maxDeliver`, used only to retry recording a dead letter. */
@@ -66,6 +81,8 @@ interface EventConsumer extends ConsumerRef {
   concurrency: number;
   messages?: ConsumerMessages;
   loop?: Promise<void>;
+  /** The consume loop ended (stopped, or the iterator failed): this replica no longer reads the consumer. */
+  ended?: boolean;
 }
 
 /**
@@ -75,7 +92,11 @@ interface EventConsumer extends ConsumerRef {
  */
 export class JetStreamServer extends Server implements CustomTransportStrategy {
   private readonly log: Logger;
-  private readonly opts: Required<Omit<JetStreamServerOptions, 'deadLetter' | 'storedEvents' | 'natsAuth'>> & { deadLetter?: DeadLetterSink; natsAuth?: NatsAuthOptions };
+  private readonly opts: Required<Omit<JetStreamServerOptions, 'deadLetter' | 'storedEvents' | 'natsAuth' | 'observer'>> & {
+    deadLetter?: DeadLetterSink;
+    natsAuth?: NatsAuthOptions;
+    observer?: TransportObserver;
+  };
   private readonly proof: StoredEventProof | null;
   private nc?: NatsConnection;
   private js?: JetStreamClient;
@@ -87,6 +108,7 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
   private readonly lastErrors = new Map<string, string>();
   private closing = false;
   private started = false;
+  private natsState: 'connected' | 'disconnected' | 'reconnecting' | 'closed' = 'disconnected';
 
   constructor(options: JetStreamServerOptions) {
     super();
@@ -139,6 +161,35 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
     return this.consumers.map((c) => c.consumer);
   }
 
+  /**
+   * Why this replica cannot take work now, per readiness condition (null: it can): NATS connected, and every
+   * durable consumer provisioned and being read with its command subscriptions in place.
+   */
+  readiness(): { nats: string | null; consumers: string | null } {
+    const nc = this.nc;
+    const nats = !nc ? 'not connected' : nc.isClosed() ? 'connection closed' : this.natsState !== 'connected' ? `connection ${this.natsState}` : null;
+    let consumers: string | null = null;
+    if (this.closing) consumers = 'shutting down';
+    else if (!this.started) consumers = 'consumers and command subscriptions not bound yet';
+    else {
+      const stopped = this.consumers.filter((c) => !c.messages || c.ended).map((c) => c.consumer);
+      if (stopped.length > 0) consumers = `not reading ${stopped.join(', ')}`;
+    }
+    return { nats, consumers };
+  }
+
+  /** Backlog of each durable consumer, asked of the server (one request per consumer; sample it, not per message). */
+  async consumerLag(): Promise<ConsumerLag[]> {
+    const jsm = this.jsm;
+    if (!jsm || !this.started) return [];
+    return Promise.all(
+      this.consumers.map(async (c) => {
+        const info = await jsm.consumers.info(c.stream, c.consumer);
+        return { consumer: c.consumer, type: c.type, pending: info.num_pending, ackPending: info.num_ack_pending, redelivered: info.num_redelivered };
+      }),
+    );
+  }
+
   private async start(): Promise<void> {
     if (this.started) return;
     const { events, commands } = this.classifyHandlers();
@@ -170,7 +221,9 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
     for (const c of this.consumers) {
       const consumer = await js.consumers.get(this.opts.stream, c.consumer);
       c.messages = await consumer.consume({ max_messages: c.concurrency });
-      c.loop = this.consumeLoop(c).catch((err) => this.log.error(`consumer ${c.consumer} stopped: ${String(err)}`));
+      c.loop = this.consumeLoop(c)
+        .catch((err) => this.log.error(`consumer ${c.consumer} stopped: ${String(err)}`))
+        .finally(() => (c.ended = true));
     }
     for (const cmd of commands) this.subscribeCommand(cmd.name, cmd.handler);
     await nc.flush();
@@ -234,7 +287,12 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
   private async processEvent(c: EventConsumer, m: JsMsg, proving?: Promise<StoredEventVerdict>): Promise<void> {
     const delivery = m.info.deliveryCount;
     const key = `${c.consumer}#${m.info.streamSequence}`;
-    if (this.proof && !(await this.proveStored(c, m, proving))) return;
+    const observer = this.opts.observer;
+    observer?.eventReceived(c.type, delivery);
+    if (this.proof && !(await this.proveStored(c, m, proving))) {
+      observer?.notStored(c.type);
+      return;
+    }
     const decoded = decodeEventMessage(this.opts.subjectPrefix, m.subject, m.data, m.headers);
     if (!decoded.ok) {
       const detail = decoded.error.issues.map((i) => `${i.path}: ${i.message}`).join('; ');
@@ -255,14 +313,19 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
       return;
     }
     for (let outage = 1; ; outage++) {
+      const began = observer ? performance.now() : 0;
       try {
         const ctx = new JetStreamEventContext([m, { stream: c.stream, consumer: c.consumer }]);
         const result = await c.handler(event, ctx);
         await lastValueFrom(this.transformToObservable(result), { defaultValue: undefined });
+        observer?.eventHandled(c.type, (performance.now() - began) / 1000);
         break;
       } catch (err) {
         const unavailable = unavailableDependency(err);
-        if (unavailable === null) return this.handlerFailed(c, m, event, where, delivery, err);
+        if (unavailable === null) {
+          observer?.eventFailed(c.type, (performance.now() - began) / 1000);
+          return this.handlerFailed(c, m, event, where, delivery, err);
+        }
         if (this.closing) {
           m.nak(); // another replica (or this one, restarted) takes it; the outage did not count against it
           return;
@@ -358,6 +421,7 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
       return;
     }
     this.lastErrors.delete(key);
+    this.opts.observer?.deadLettered(what.eventType ?? 'unknown');
     // No reason text: nats-server 2.9 does not recognise "+TERM <reason>" and would leave the message pending.
     m.term();
   }
@@ -378,6 +442,7 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
   }
 
   private async processCommand(name: string, handler: MessageHandler, msg: Msg): Promise<void> {
+    const began = this.opts.observer ? performance.now() : 0;
     let reply: CommandReply;
     const decoded = decodeCommandRequest(name, msg.data);
     if (!decoded.ok) reply = decoded.reply;
@@ -393,6 +458,7 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
         if (failed.error.code === 'INTERNAL') this.log.error(`${name} ${command.commandId} failed: ${describeError(err)}`);
       }
     }
+    this.opts.observer?.commandAnswered(name, reply.ok ? 'ok' : reply.error.code, (performance.now() - began) / 1000);
     if (!msg.reply) return; // published without a reply subject: nothing to answer
     try {
       msg.respond(JSON.stringify(reply));
@@ -406,15 +472,19 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
 
   /** Mirrors the connection state onto Nest's `status` stream. */
   private watchStatus(nc: NatsConnection): void {
-    this._status$.next('connected');
+    const state = (s: 'connected' | 'disconnected' | 'reconnecting' | 'closed') => {
+      this.natsState = s;
+      this._status$.next(s);
+    };
+    state('connected');
     void (async () => {
       for await (const s of nc.status()) {
-        if (s.type === 'disconnect') this._status$.next('disconnected');
-        else if (s.type === 'reconnecting') this._status$.next('reconnecting');
-        else if (s.type === 'reconnect') this._status$.next('connected');
+        if (s.type === 'disconnect') state('disconnected');
+        else if (s.type === 'reconnecting') state('reconnecting');
+        else if (s.type === 'reconnect') state('connected');
       }
     })().catch(() => undefined);
-    void nc.closed().then(() => this._status$.next('closed'));
+    void nc.closed().then(() => state('closed'));
   }
 
   private track(p: Promise<unknown>): void {
