@@ -17,7 +17,8 @@ const KURRENTDB_SCHEMES = ['kurrentdb://', 'kurrentdb+discover://', 'kurrent://'
 /**
  * Which event store the environment selects: AEVO_EVENT_STORE=postgres (default) with AEVO_DATABASE_URL and
  * AEVO_DB_SCHEMA, or AEVO_EVENT_STORE=kurrentdb with AEVO_KURRENTDB_URL (`kurrentdb://host:2113?tls=false`) and
- * AEVO_KURRENTDB_NAMESPACE (default `aevo`). A bad value throws an error naming the variable.
+ * AEVO_KURRENTDB_NAMESPACE (default `aevo`). A bad value throws an error naming the variable. `defaults` (what the
+ * caller's config already resolved) win over AEVO_DATABASE_URL / AEVO_DB_SCHEMA.
  */
 export function eventStoreSelection(env: NodeJS.ProcessEnv, defaults: { databaseUrl?: string; dbSchema?: string } = {}): EventStoreSelection {
   const raw = (env.AEVO_EVENT_STORE ?? '').trim();
@@ -26,8 +27,8 @@ export function eventStoreSelection(env: NodeJS.ProcessEnv, defaults: { database
     return {
       kind,
       postgres: {
-        connectionString: env.AEVO_DATABASE_URL || defaults.databaseUrl || 'postgres://postgres@127.0.0.1:5432/postgres',
-        schema: env.AEVO_DB_SCHEMA || defaults.dbSchema || 'aevo',
+        connectionString: defaults.databaseUrl || env.AEVO_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres',
+        schema: defaults.dbSchema || env.AEVO_DB_SCHEMA || 'aevo',
       },
     };
   if (kind !== 'kurrentdb') throw new Error(`AEVO_EVENT_STORE="${raw}": expected "postgres" or "kurrentdb"`);

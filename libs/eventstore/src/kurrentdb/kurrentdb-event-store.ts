@@ -1,6 +1,6 @@
 import { DomainError, type EventEnvelope } from '@aevo/contracts';
 import { BACKWARDS, END, NO_STREAM, START, FORWARDS, KurrentDBClient, jsonEvent, streamNameFilter, type ResolvedEvent } from '@kurrent/kurrentdb-client';
-import { eventContentHash } from '../chain/chain';
+import { GENESIS_CHAIN_HASH, chainLink, eventContentHash, metadataHash, verifyChainRows, type ChainFinding, type ChainLinkRow, type ChainReport } from '../chain/chain';
 import { PollingSubscription } from '../polling-subscription';
 import type { AppendOptions, AppendResult, EventStore, ExpectedVersion, ReadAllOptions, StoredEvent, StoredEventLink, Subscription } from '../port';
 import { validateAppend, validatePosition, validateReadAll } from '../validation';
@@ -35,6 +35,8 @@ export interface KurrentDbEventStoreOptions {
 const RESERVED = 'AevoCommandReserved';
 const COMPLETED = 'AevoCommandCompleted';
 const RELEASED = 'AevoCommandReleased';
+/** Events of the chain stream (`<ns>-chain`). */
+const CHAIN_LINK = 'AevoChainLink';
 
 interface Reservation {
   commandId: string;
@@ -77,6 +79,9 @@ export class KurrentDbEventStore implements EventStore {
   private tailFailure: Error | null = null;
   private restartTimer: NodeJS.Timeout | null = null;
   private closed = false;
+  /** Links of positions 1..chain.length as stored in `<ns>-chain` (this instance's and other writers'). */
+  private readonly chain: ChainLinkRow[] = [];
+  private chaining: Promise<void> | null = null;
 
   private constructor(
     readonly client: KurrentDBClient,
@@ -92,6 +97,7 @@ export class KurrentDbEventStore implements EventStore {
     try {
       store.followAll(null);
       await store.sync();
+      store.chain.push(...(await store.readChainStream(0, Number.MAX_SAFE_INTEGER)));
     } catch (err) {
       await store.close().catch(() => undefined);
       throw err;
@@ -214,6 +220,7 @@ export class KurrentDbEventStore implements EventStore {
       throw mapAppendError(err, streamId, expected);
     }
     const positions = events.length > 0 ? await this.positionsOf(events.map((e) => e.id)) : [];
+    if (events.length > 0) await this.extendChain();
     // An empty append answers with the stream's state; a stream that does not exist is at version 0.
     const nextExpectedVersion = events.length > 0 ? Number(nextRevision) + 1 : await this.streamVersion(streamId);
     return { streamId, nextExpectedVersion, positions, duplicate: false };
@@ -342,6 +349,101 @@ export class KurrentDbEventStore implements EventStore {
     return out;
   }
 
+  /**
+   * Links every indexed position not yet chained, in one append to `<ns>-chain` whose expected revision is the last
+   * link: of two instances extending at once one wins and the other adopts its links and goes on from there. So
+   * the chain follows `$all` order with no gap and is written after the events, not with them (KurrentDB has no
+   * atomic write across streams): an append returns once its events are chained; one whose writer died before
+   * that is chained by the next append of any instance, and verifyChain reports it unchained meanwhile.
+   */
+  private extendChain(): Promise<void> {
+    const run = (this.chaining ?? Promise.resolve()).then(() => this.extendChainNow());
+    const settled = run.catch(() => undefined);
+    this.chaining = settled;
+    void settled.finally(() => {
+      if (this.chaining === settled) this.chaining = null;
+    });
+    return run;
+  }
+
+  private async extendChainNow(): Promise<void> {
+    for (;;) {
+      const from = this.chain.length;
+      const upTo = this.index.head;
+      if (from >= upTo) return;
+      let previous = from === 0 ? GENESIS_CHAIN_HASH : this.chain[from - 1].chainHash!;
+      const links: ChainLinkRow[] = [];
+      for (let p = from + 1; p <= upTo; p++) {
+        const e = this.index.at(p);
+        const commandId = this.index.commandIdAt(p);
+        const contentHash = eventContentHash(e);
+        const chainHash = chainLink(previous, p, e.streamVersion, contentHash, metadataHash(commandId !== null ? { commandId } : {}));
+        links.push({ position: p, id: e.id, contentHash, chainHash });
+        previous = chainHash;
+      }
+      try {
+        await this.client.appendToStream(
+          this.names.chain,
+          links.map((l) => jsonEvent({ type: CHAIN_LINK, data: l as never })),
+          { streamState: from === 0 ? NO_STREAM : BigInt(from - 1) },
+        );
+        this.chain.push(...links);
+        return;
+      } catch (err) {
+        if (!isWrongExpectedVersion(err)) throw err;
+        this.chain.push(...(await this.readChainStream(from, Number.MAX_SAFE_INTEGER)));
+      }
+    }
+  }
+
+  /** Links stored at positions after `fromPosition`, at most `limit`, read from the server. */
+  private async readChainStream(fromPosition: number, limit: number): Promise<ChainLinkRow[]> {
+    const out: ChainLinkRow[] = [];
+    try {
+      for await (const r of this.client.readStream(this.names.chain, { fromRevision: BigInt(fromPosition), direction: FORWARDS, maxCount: limit })) {
+        const d = r.event?.data as Partial<ChainLinkRow> | undefined;
+        out.push({ position: Number(r.event!.revision) + 1, id: String(d?.id ?? ''), contentHash: d?.contentHash ?? null, chainHash: d?.chainHash ?? null });
+      }
+    } catch (err) {
+      if ((err as Error)?.name === 'StreamNotFoundError' || (err as { type?: string })?.type === 'stream-not-found') return [];
+      throw err;
+    }
+    return out;
+  }
+
+  /** Position, event id and the recorded hashes after `fromPosition`, as stored in `<ns>-chain`. */
+  async readChainLinks(fromPosition: number, limit: number): Promise<ChainLinkRow[]> {
+    this.assertOpen();
+    validatePosition('fromPosition', fromPosition);
+    return this.readChainStream(fromPosition, limit);
+  }
+
+  /**
+   * Recomputes the chain over positions 1..toPosition (default: the head) from the events as this instance's index
+   * holds them and compares it with the links stored in `<ns>-chain` (read afresh from the server). A deleted or
+   * rewritten stream shifts or changes what is at a position, which no longer matches its link.
+   */
+  async verifyChain(opts: { toPosition?: number } = {}): Promise<ChainReport> {
+    this.assertOpen();
+    await this.sync();
+    const upTo = Math.min(opts.toPosition ?? this.index.head, this.index.head);
+    const stored = await this.readChainStream(0, upTo);
+    const findings: ChainFinding[] = [];
+    const state = { previous: GENESIS_CHAIN_HASH, nextPosition: 1 };
+    const rows = [];
+    for (let p = 1; p <= upTo; p++) {
+      const event = this.index.at(p);
+      const commandId = this.index.commandIdAt(p);
+      const link = stored[p - 1];
+      if (link && link.id !== event.id) findings.push({ position: p, reason: `position ${p} holds event ${event.id} but its chain link was written for ${link.id}` });
+      rows.push({ event, metadata: commandId !== null ? { commandId } : {}, contentHash: link?.contentHash ?? null, chainHash: link?.chainHash ?? null });
+    }
+    verifyChainRows(rows, state, findings);
+    if (opts.toPosition !== undefined && opts.toPosition > upTo) findings.push({ position: upTo + 1, reason: `positions ${upTo + 1}..${opts.toPosition} are missing` });
+    findings.sort((a, b) => a.position - b.position);
+    return { checked: rows.length, upTo: opts.toPosition ?? upTo, retroactiveThrough: 0, chainedAt: null, findings };
+  }
+
   subscribe(fromPosition: number, handler: (e: StoredEvent) => Promise<void>, opts: { campaignId?: string; types?: string[] } = {}): Subscription {
     this.assertOpen();
     validatePosition('fromPosition', fromPosition);
@@ -385,6 +487,7 @@ export class KurrentDbEventStore implements EventStore {
     if (this.restartTimer) clearTimeout(this.restartTimer);
     await Promise.all([...this.subscriptions].map((s) => s.close()));
     await Promise.allSettled([...this.inFlightIds.values()]);
+    await this.chaining;
     this.notify();
     const tail = this.tail;
     this.tail = null;

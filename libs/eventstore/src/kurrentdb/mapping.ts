@@ -44,6 +44,8 @@ export interface StreamNames {
   eventPrefix: string;
   event(streamId: string): string;
   command(commandId: string): string;
+  /** The hash chain: one link per position, link of position p at revision p − 1. */
+  chain: string;
   /** Our stream id of a KurrentDB stream name under the event prefix, or null. */
   streamIdOf(name: string): string | null;
 }
@@ -57,6 +59,7 @@ export function streamNames(namespace: string): StreamNames {
     event: (streamId) => `${eventPrefix}${streamId}`,
     // Hashed: command ids are free text up to 200 characters; the stream name stays short and fixed-length.
     command: (commandId) => `${namespace}-command:${createHash('sha256').update(commandId, 'utf8').digest('hex')}`,
+    chain: `${namespace}-chain`,
     streamIdOf: (name) => (name.startsWith(eventPrefix) ? name.slice(eventPrefix.length) : null),
   };
 }

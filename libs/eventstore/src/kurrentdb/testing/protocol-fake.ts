@@ -88,6 +88,27 @@ export class KurrentDbProtocolFake {
     return this.log;
   }
 
+  /**
+   * Changes the stored log behind the API, as someone with the server's files could (KurrentDB's API has no update,
+   * and a soft delete leaves a trace): for tests that the hash chain notices. Returns false when the id is not stored.
+   */
+  readonly storage = {
+    rewriteData: (eventId: string, data: Uint8Array): boolean => {
+      const r = this.log.find((x) => x.id === eventId);
+      if (!r) return false;
+      r.data = data;
+      return true;
+    },
+    removeEvent: (eventId: string): boolean => {
+      const at = this.log.findIndex((x) => x.id === eventId);
+      if (at < 0) return false;
+      const [r] = this.log.splice(at, 1);
+      const events = this.streams.get(r.stream)!;
+      events.splice(events.indexOf(r), 1);
+      return true;
+    },
+  };
+
   async stop(): Promise<void> {
     await new Promise<void>((resolve) => this.server.tryShutdown(() => resolve()));
     this.server.forceShutdown();
