@@ -1,10 +1,11 @@
 import { Inject, Injectable, Logger, Module, type DynamicModule, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import type { EventStore } from '@aevo/eventstore';
 import type { Executor } from '@aevo/executors';
-import { EVENT_STORE } from '@aevo/messaging';
+import { EVENT_STORE, SERVICE_METRICS, type ServiceMetrics } from '@aevo/messaging';
 import { DispatchController } from './dispatch.controller';
 import { JobDispatcher } from './app/job-dispatcher';
 import { executorFromEnv } from './app/executor-factory';
+import { registerDispatchMetrics } from './app/dispatch-metrics';
 
 @Injectable()
 class DispatchLifecycle implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -31,12 +32,13 @@ export class DispatchModule {
       providers: [
         {
           provide: JobDispatcher,
-          useFactory: (store: EventStore) => {
+          useFactory: (store: EventStore, metrics: ServiceMetrics | undefined) => {
             const logger = new Logger('dispatch');
             const executor = opts.executor ?? executorFromEnv(opts.env ?? process.env, (err, context) => logger.warn(`${context}: ${(err as Error)?.message ?? String(err)}`));
+            if (metrics) registerDispatchMetrics(metrics, executor);
             return new JobDispatcher(store, executor, logger);
           },
-          inject: [EVENT_STORE],
+          inject: [EVENT_STORE, { token: SERVICE_METRICS, optional: true }],
         },
         DispatchLifecycle,
       ],
