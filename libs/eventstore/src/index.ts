@@ -16,3 +16,5 @@ export * from './open-store';
 // The adapter class itself is loaded on demand (openKurrentDbEventStore): the client takes ~0.8 s to load.
 export type { KurrentDbEventStore, KurrentDbEventStoreOptions } from './kurrentdb/kurrentdb-event-store';
 export * from './kurrentdb/mapping';
+export * from './relay/all-stream-relay';
+export * from './relay/jetstream-stream';

@@ -1,12 +1,16 @@
 /**
- * The outbox relay as a process: `node libs/eventstore/dist/relay-main.js`.
- * Environment: AEVO_DATABASE_URL, AEVO_DB_SCHEMA (aevo), AEVO_NATS_URL, AEVO_SUBJECT_PREFIX (aevo), AEVO_STREAM
+ * The relay as a process: `node libs/eventstore/dist/relay-main.js`. Which one follows AEVO_EVENT_STORE: the outbox
+ * relay for PostgreSQL (default), the all-stream relay (`$all` → JetStream, no outbox table) for kurrentdb.
+ * Environment: AEVO_EVENT_STORE; for PostgreSQL AEVO_DATABASE_URL, AEVO_DB_SCHEMA (aevo); for KurrentDB
+ * AEVO_KURRENTDB_URL, AEVO_KURRENTDB_NAMESPACE (aevo); AEVO_NATS_URL, AEVO_SUBJECT_PREFIX (aevo), AEVO_STREAM
  * (AEVO_EVENTS); optional AEVO_RELAY_BATCH_SIZE, AEVO_RELAY_POLL_MS, and the relay's NATS credentials
  * (AEVO_NATS_CREDENTIALS_FILE, or relay.json in AEVO_NATS_CREDENTIALS_DIR). Logs one JSON object per line; SIGTERM or
  * SIGINT stops it after outstanding acks (exit 0); a start-up refusal exits 1.
  */
 import { OutboxRelay, type RelayLogger } from './relay/outbox-relay';
+import { AllStreamRelay } from './relay/all-stream-relay';
 import { natsAuthFor } from './relay/nats-credentials';
+import { eventStoreSelection } from './open-store';
 
 const log: RelayLogger = (level, msg, fields) => {
   const line = JSON.stringify({ time: new Date().toISOString(), level, service: 'outbox-relay', pid: process.pid, msg, ...fields });
@@ -24,9 +28,8 @@ function intEnv(name: string, fallback: number): number {
 
 async function main(): Promise<void> {
   const env = process.env;
-  const relay = new OutboxRelay({
-    databaseUrl: env.AEVO_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
-    schema: env.AEVO_DB_SCHEMA || 'aevo',
+  const selection = eventStoreSelection(env);
+  const common = {
     natsUrl: env.AEVO_NATS_URL || 'nats://127.0.0.1:4222',
     subjectPrefix: env.AEVO_SUBJECT_PREFIX || 'aevo',
     stream: env.AEVO_STREAM || 'AEVO_EVENTS',
@@ -34,7 +37,11 @@ async function main(): Promise<void> {
     pollIntervalMs: intEnv('AEVO_RELAY_POLL_MS', 1000),
     log,
     natsAuth: natsAuthFor(env, 'relay'),
-  });
+  };
+  const relay: { start(): Promise<void>; stop(): Promise<void>; readonly relayedPosition: number; readonly publishedCount: number; readonly role?: string } =
+    selection.kind === 'kurrentdb'
+      ? new AllStreamRelay({ ...common, kurrentdbUrl: selection.kurrentdb!.connectionString, namespace: selection.kurrentdb!.namespace })
+      : new OutboxRelay({ ...common, databaseUrl: env.AEVO_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres', schema: env.AEVO_DB_SCHEMA || 'aevo' });
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
@@ -56,11 +63,11 @@ async function main(): Promise<void> {
   setInterval(() => {
     if (relay.relayedPosition === reported) return;
     reported = relay.relayedPosition;
-    log('info', 'progress', { role: relay.role, relayedPosition: relay.relayedPosition, published: relay.publishedCount });
+    log('info', 'progress', { store: selection.kind, role: relay.role ?? 'single', relayedPosition: relay.relayedPosition, published: relay.publishedCount });
   }, 5000).unref();
 }
 
 main().catch((err) => {
-  log('error', 'outbox relay failed to start', { error: err instanceof Error ? err.message : String(err) });
+  log('error', 'relay failed to start', { error: err instanceof Error ? err.message : String(err) });
   process.exit(1);
 });

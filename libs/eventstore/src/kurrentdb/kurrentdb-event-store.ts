@@ -464,6 +464,16 @@ export class KurrentDbEventStore implements EventStore {
     return sub;
   }
 
+  /**
+   * Up to `limit` events after `after` as far as this instance's `$all` tail has indexed them, with no server round
+   * trip (for a follower such as the relay, woken by onHeadMoved; readAll is the call that sees the head).
+   */
+  readIndexed(after: number, limit: number): StoredEvent[] {
+    this.assertOpen();
+    if (this.tailFailure) throw this.tailFailure;
+    return this.index.readAll(after, { limit });
+  }
+
   /** Calls `fn` as the `$all` tail indexes events (this instance's and every other writer's). */
   onHeadMoved(fn: (head: number | null) => void): () => void {
     let seen = this.index.head;
