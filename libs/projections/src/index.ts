@@ -3,3 +3,4 @@ export * from './registry';
 export * from './replay';
 export * from './builtin';
 export * from './sample-log';
+export * from './views';

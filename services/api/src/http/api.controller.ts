@@ -1,10 +1,13 @@
 import { BadRequestException, Controller, Get, NotFoundException, Param, Query, Sse, MessageEvent, Header } from '@nestjs/common';
+import { campaignListView, campaignView, candidatePageView, chartJsUmdSource, compareView, UnknownViewTarget, VIEW_NAMES, type ViewName } from '@aevo/projections';
 import { Observable, filter, map } from 'rxjs';
 import { z } from 'zod';
 import { zodIssues } from '@aevo/contracts';
 import { DashboardService } from '../read-model/dashboard.service';
 import { campaignList, trajectory, CampaignView } from '../read-model/dashboard-model';
 import { DASHBOARD_HTML } from './dashboard-page';
+
+let chartJs: string | null = null;
 
 const EventQuery = z
   .object({
@@ -16,6 +19,34 @@ const EventQuery = z
   .strict();
 
 const RoundParam = z.coerce.number().int().min(1);
+
+const EventPageQuery = z
+  .object({
+    offset: z.coerce.number().int().min(0).default(0),
+    limit: z.coerce.number().int().min(1).max(500).default(50),
+    type: z.string().regex(/^[A-Za-z]+(,[A-Za-z]+)*$/, 'expected comma-separated event type names').optional(),
+  })
+  .strict();
+
+const ViewParam = z.enum(VIEW_NAMES);
+
+const CompareQuery = z
+  .object({
+    kind: z.enum(['candidates', 'rounds']).default('candidates'),
+    a: z.string().min(1, 'expected a candidate id or round number'),
+    b: z.string().min(1, 'expected a candidate id or round number'),
+  })
+  .strict();
+
+/** A view builder's "not found" (unknown campaign, candidate or round) as a 404 naming the field. */
+function viewOf<T>(build: () => T): T {
+  try {
+    return build();
+  } catch (err) {
+    if (err instanceof UnknownViewTarget) throw new NotFoundException({ code: 'NOT_FOUND', message: err.message, issues: [{ path: err.field, message: 'not found' }] });
+    throw err;
+  }
+}
 
 function parse<T>(schema: z.ZodType<T>, value: unknown, where: string): T {
   const r = schema.safeParse(value);
@@ -31,6 +62,55 @@ export class ApiController {
   @Header('content-type', 'text/html; charset=utf-8')
   page() {
     return DASHBOARD_HTML;
+  }
+
+  /** Chart.js's UMD build, served from here: the machine has no internet and the CSP admits scripts from 'self' only. */
+  @Get('assets/chart.umd.js')
+  @Header('content-type', 'application/javascript; charset=utf-8')
+  @Header('cache-control', 'public, max-age=3600')
+  chartLibrary() {
+    chartJs ??= chartJsUmdSource();
+    return chartJs;
+  }
+
+  /** The campaigns as the views see them (for the dashboard's selector). */
+  @Get('api/views/campaigns')
+  viewCampaigns() {
+    return campaignListView(this.dashboard.views);
+  }
+
+  /** One campaign-wide view: overview, scatter, candidates, axes, lineage or budget. */
+  @Get('api/campaigns/:id/views/:name')
+  view(@Param('id') id: string, @Param('name') name: string) {
+    const v = parse(ViewParam, name, 'view') as ViewName;
+    return viewOf(() => campaignView(this.dashboard.views, id, v));
+  }
+
+  /** Everything recorded about one candidate. */
+  @Get('api/campaigns/:id/candidates/:candidateId/page')
+  candidatePage(@Param('id') id: string, @Param('candidateId') candidateId: string) {
+    return viewOf(() => candidatePageView(this.dashboard.views, id, candidateId));
+  }
+
+  /** Two candidates (ids) or two rounds (numbers) side by side. */
+  @Get('api/campaigns/:id/compare')
+  compare(@Param('id') id: string, @Query() query: Record<string, string>) {
+    const q = parse(CompareQuery, query, 'query');
+    return viewOf(() => compareView(this.dashboard.views, id, q.kind, q.a, q.b));
+  }
+
+  /** A campaign's event log, newest first, paginated (offset, limit) and filtered by type on the server. */
+  @Get('api/campaigns/:id/events')
+  async campaignEvents(@Param('id') id: string, @Query() query: Record<string, string>) {
+    this.campaign(id);
+    const q = parse(EventPageQuery, query, 'query');
+    const page = await this.dashboard.eventPage(id, q.offset, q.limit, q.type ? q.type.split(',') : null);
+    return {
+      total: page.total,
+      offset: q.offset,
+      limit: q.limit,
+      events: page.events.map((e) => ({ position: e.position, type: e.type, streamId: e.streamId, source: e.source, time: e.time, data: e.data })),
+    };
   }
 
   @Get('healthz')

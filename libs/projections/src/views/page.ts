@@ -1,0 +1,370 @@
+/**
+ * The dashboard page, shared by the live API (data from the REST views, live updates over server-sent events) and
+ * `aevo report` (the same script reading the views embedded in the file; no server, no network). One script, so the
+ * report shows exactly what the dashboard shows.
+ *
+ * Charts: Chart.js 4 (MIT), its UMD build served by the API at /assets/chart.umd.js or inlined into the report. It
+ * draws scatter, line and bar charts with legends, axis titles and tooltips, needs no network or build step, and its
+ * single file can be inlined into a self-contained report.
+ */
+
+export const DASHBOARD_STYLE = String.raw`
+*{box-sizing:border-box}
+body{font:14px/1.45 system-ui,sans-serif;margin:0;background:#f6f7f9;color:#1d2330}
+header{background:#1d2330;color:#fff;padding:8px 16px;display:flex;flex-wrap:wrap;gap:12px;align-items:center}
+header h1{font-size:18px;margin:0} header small{opacity:.7} header select{max-width:320px}
+nav{display:flex;flex-wrap:wrap;gap:4px;padding:6px 16px;background:#e9ecf2;border-bottom:1px solid #d5d9e1}
+nav a{padding:4px 10px;border-radius:4px;color:#1d2330;text-decoration:none} nav a.sel{background:#1d2330;color:#fff}
+main{padding:14px 16px;min-width:0;max-width:100%}
+.card{background:#fff;border:1px solid #dde1e8;border-radius:6px;padding:10px 12px;margin-bottom:14px;min-width:0}
+h2{font-size:16px;margin:0 0 8px} h3{font-size:14px;margin:10px 0 6px}
+.grid2{display:grid;grid-template-columns:repeat(auto-fit,minmax(min(100%,540px),1fr));gap:14px}
+.grid2>.card{margin-bottom:0}
+.scroll{overflow-x:auto;max-width:100%}
+table{border-collapse:collapse;width:100%;font-size:12.5px}
+th,td{border-bottom:1px solid #eceff3;padding:3px 6px;text-align:left;vertical-align:top;overflow-wrap:anywhere}
+th{background:#fafbfc;overflow-wrap:normal}
+td.n,th.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+.heat{text-align:center;font-variant-numeric:tabular-nums}
+pre,.mono{font-family:ui-monospace,monospace;font-size:12px;white-space:pre-wrap;overflow-wrap:anywhere;margin:0}
+pre{background:#f3f4f7;padding:6px;border-radius:4px;max-height:320px;overflow:auto}
+.muted{color:#667} .add{color:#176b2c} .del{color:#a3212a} .warn{color:#9a5b00}
+.chart{position:relative;height:380px;width:100%} .chart.small{height:260px}
+.pill{display:inline-block;font-size:11px;padding:0 6px;border-radius:8px;background:#eee;margin-right:3px}
+.pill.completed,.pill.succeeded,.pill.scored,.pill.confirmed{background:#d8f0dc} .pill.failed,.pill.invalidated,.pill.rejected{background:#f8d7d7}
+.pill.running,.pill.working,.pill.suspected,.pill.probed{background:#fbf0cc} .pill.promoted{background:#dbe6fb} .pill.retired,.pill.dead{background:#eadcf5}
+.filters{display:flex;flex-wrap:wrap;gap:8px;align-items:center;margin-bottom:8px}
+select,input,button{font:inherit;padding:2px 6px;max-width:100%}
+details{margin:3px 0} summary{cursor:pointer}
+a{color:#2456b8}
+`;
+
+export const DASHBOARD_SCRIPT = String.raw`
+(function () {
+  'use strict';
+  var dataEl = document.getElementById('aevo-report-data');
+  var REPORT = dataEl ? JSON.parse(dataEl.textContent) : null;
+  var $ = function (id) { return document.getElementById(id); };
+  var esc = function (s) { return String(s === null || s === undefined ? '' : s).replace(/[&<>"']/g, function (c) { return { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]; }); };
+  var fmt = function (x, d) { return x === null || x === undefined || (typeof x === 'number' && isNaN(x)) ? '—' : typeof x === 'number' ? x.toFixed(d === undefined ? 3 : d) : esc(x); };
+  var signed = function (x) { return x === null || x === undefined ? '—' : (x > 0 ? '+' : '') + x.toFixed(3); };
+  var interval = function (e) { return e.low === null ? '<span class="muted">n=' + e.n + '</span>' : '[' + e.low.toFixed(3) + ', ' + e.high.toFixed(3) + ']'; };
+  var enc = encodeURIComponent;
+  var NL = String.fromCharCode(10);
+  var charts = [];
+  var current = null, route = { view: 'overview', arg: null, query: {} };
+  var VIEWS = [['overview', 'Overview'], ['scatter', 'Dev vs leaderboard'], ['candidates', 'Candidates'], ['axes', 'Axis effects'], ['lineage', 'Lineage'], ['compare', 'Compare'], ['budget', 'Budget'], ['events', 'Event log']];
+
+  function get(path) { return fetch(path).then(function (r) { if (!r.ok) throw new Error(path + ': HTTP ' + r.status); return r.json(); }); }
+  var source = REPORT ? {
+    campaigns: function () { return Promise.resolve(REPORT.campaigns); },
+    view: function (id, name) { return Promise.resolve(REPORT.views[id][name]); },
+    candidate: function (id, cid) { var p = REPORT.views[id].pages[cid]; return p ? Promise.resolve(p) : Promise.reject(new Error('no candidate ' + cid)); },
+    compare: function (id, kind, a, b) { var s = REPORT.views[id].summaries[kind]; return Promise.resolve({ campaignId: id, kind: kind, a: s[a], b: s[b] }); },
+    events: function (id) { return Promise.resolve({ report: true, counts: REPORT.views[id].eventTypes }); }
+  } : {
+    campaigns: function () { return get('/api/views/campaigns'); },
+    view: function (id, name) { return get('/api/campaigns/' + enc(id) + '/views/' + name); },
+    candidate: function (id, cid) { return get('/api/campaigns/' + enc(id) + '/candidates/' + enc(cid) + '/page'); },
+    compare: function (id, kind, a, b) { return get('/api/campaigns/' + enc(id) + '/compare?kind=' + kind + '&a=' + enc(a) + '&b=' + enc(b)); },
+    events: function (id, q) { return get('/api/campaigns/' + enc(id) + '/events?offset=' + q.offset + '&limit=' + q.limit + (q.type ? '&type=' + enc(q.type) : '')); }
+  };
+
+  function roundColour(r, n) { var h = Math.round(((r - 1) / Math.max(1, n)) * 300); return 'hsl(' + h + ',65%,45%)'; }
+  function heat(v) { if (v === null || v === undefined) return '<td class="heat">—</td>'; var h = Math.round(v * 120); return '<td class="heat" style="background:hsl(' + h + ',70%,86%)">' + v.toFixed(3) + '</td>'; }
+  function pill(s) { return '<span class="pill ' + esc(String(s).split(' ')[0]) + '">' + esc(s) + '</span>'; }
+  function candLink(cid) { return '<a href="#/' + enc(current) + '/candidate/' + enc(cid) + '" data-candidate-link="' + esc(cid) + '">' + esc(cid) + '</a>'; }
+  function table(head, rows, attrs) { return '<div class="scroll"><table' + (attrs || '') + '><thead><tr>' + head.map(function (h) { var n = h.charAt(0) === '#'; return '<th' + (n ? ' class="n"' : '') + '>' + esc(n ? h.slice(1) : h) + '</th>'; }).join('') + '</tr></thead><tbody>' + rows.join('') + '</tbody></table></div>'; }
+  function chart(canvasId, config) {
+    var el = $(canvasId); if (!el || typeof Chart === 'undefined') return null;
+    config.options = Object.assign({ animation: false, responsive: true, maintainAspectRatio: false }, config.options || {});
+    var c = new Chart(el, config); charts.push(c); return c;
+  }
+  function axisTitle(text) { return { display: true, text: text }; }
+
+  function parseHash() {
+    var h = decodeURIComponent(location.hash.replace(/^#\/?/, ''));
+    var q = {}, qi = h.indexOf('?');
+    if (qi >= 0) { h.slice(qi + 1).split('&').forEach(function (kv) { var p = kv.split('='); if (p[0]) q[p[0]] = p[1] || ''; }); h = h.slice(0, qi); }
+    var parts = h.split('/');
+    return { campaign: parts[0] || null, view: parts[1] || 'overview', arg: parts.slice(2).join('/') || null, query: q };
+  }
+  function go(view, arg, query) {
+    var qs = query ? '?' + Object.keys(query).map(function (k) { return k + '=' + enc(query[k]); }).join('&') : '';
+    location.hash = '#/' + enc(current) + '/' + view + (arg ? '/' + enc(arg) : '') + qs;
+  }
+
+  async function loadCampaigns() {
+    var list = await source.campaigns();
+    var sel = $('campaign');
+    sel.innerHTML = list.map(function (c) { return '<option value="' + esc(c.campaignId) + '">' + esc(c.name) + ' (' + esc(c.status) + ', ' + c.rounds + '/' + c.plannedRounds + ' rounds)</option>'; }).join('');
+    return list;
+  }
+
+  async function render() {
+    var h = parseHash();
+    var list = await loadCampaigns();
+    if (!list.length) { $('view').innerHTML = '<div class="card muted">no campaigns yet</div>'; return; }
+    if (!h.campaign || !list.some(function (c) { return c.campaignId === h.campaign; })) { current = list[list.length - 1].campaignId; go(h.view || 'overview'); return; }
+    current = h.campaign; route = h;
+    $('campaign').value = current;
+    $('nav').innerHTML = VIEWS.map(function (v) { return '<a href="#/' + enc(current) + '/' + v[0] + '" data-testid="nav-' + v[0] + '"' + (v[0] === route.view || (route.view === 'candidate' && v[0] === 'candidates') ? ' class="sel"' : '') + '>' + v[1] + '</a>'; }).join('');
+    charts.forEach(function (c) { c.destroy(); }); charts = [];
+    var view = $('view');
+    view.removeAttribute('data-ready');
+    try {
+      var fn = RENDER[route.view];
+      if (!fn) throw new Error('unknown view "' + route.view + '"');
+      view.innerHTML = await fn();
+      if (AFTER[route.view]) AFTER[route.view]();
+      view.setAttribute('data-view', route.view);
+      view.setAttribute('data-ready', 'true');
+    } catch (err) { view.innerHTML = '<div class="card del" data-testid="view-error">' + esc(err.message) + '</div>'; view.setAttribute('data-ready', 'error'); }
+  }
+
+  var pending = {};
+  var RENDER = {}, AFTER = {};
+
+  RENDER.overview = async function () {
+    var o = await source.view(current, 'overview');
+    pending.overview = o;
+    var res = o.result ? '<div data-testid="result">final: best <b>' + candLink(o.result.bestCandidateId || '') + '</b> · public <b data-k="bestPublicLb">' + fmt(o.result.bestPublicLb) + '</b> · private <b data-k="bestPrivateLb">' + fmt(o.result.bestPrivateLb) + '</b> <span class="muted">(' + esc(o.result.reason) + ')</span></div>' : '<div class="muted" data-testid="result">not completed</div>';
+    var rows = o.rounds.map(function (r) {
+      return '<tr data-testid="round-row" data-round="' + r.round + '"><td>' + r.round + '</td><td>' + pill(r.status) + '</td><td class="n">' + r.policyRevision + '</td><td class="n">' + r.completed + '/' + r.candidates + '</td><td class="n" data-k="bestDev">' + fmt(r.bestDev) + '</td><td class="n" data-k="bestPublicLb">' + fmt(r.bestPublicLb) +
+        '</td><td class="n" data-k="bestPrivateLb">' + fmt(r.bestPrivateLb) + '</td><td class="n">' + fmt(r.anchorDev) + '</td><td class="n">' + fmt(r.anchorPublicLb) + '</td><td class="n">' + fmt(r.rankCorrelation) + '</td><td>' + (r.decouplingFlagged ? '<span class="warn" title="' + esc(r.decouplingReason) + '">flagged</span>' : '') + '</td></tr>';
+    });
+    var hyps = o.decoupling.map(function (h) { return '<tr data-testid="hypothesis-row"><td>' + esc(h.id) + '</td><td>' + esc(h.domain) + '</td><td>' + pill(h.status) + '</td><td>' + candLink(h.suspectCandidateId) + '</td><td>' + h.probes.map(function (p) { return candLink(p.candidateId) + ' ' + esc(p.role) + ' (' + esc(p.verdict) + ')'; }).join('<br>') + '</td><td>' + h.evidence.map(esc).join('<br>') + '</td></tr>'; });
+    return '<div class="card"><h2 data-testid="campaign-title">' + esc(o.name) + ' ' + pill(o.status) + '</h2><div>substrate <b>' + esc(o.config.substratePath) + '</b> · ' + o.config.rounds + ' rounds × ' + o.config.workersPerRound + ' workers · axes ' + esc(o.config.axes.join(', ')) +
+      ' · constitution ' + esc(o.constitutionSha256.slice(0, 12)) + '… · <span data-testid="event-count">' + o.eventCount + '</span> events</div>' + res +
+      '<div>policy revision ' + o.policy.revision + ': objective <b>' + esc(o.policy.objective) + '</b>, promotion threshold ' + fmt(o.policy.promotionThreshold) + '</div></div>' +
+      '<div class="grid2"><div class="card"><h2>Trajectory (best per round)</h2><div class="chart small"><canvas id="trajectory" data-testid="trajectory"></canvas></div></div>' +
+      '<div class="card"><h2>Don\'t waste budget on</h2>' + (o.policy.deadEnds.length ? '<ul>' + o.policy.deadEnds.map(function (d) { return '<li>' + esc(d.description) + ' <span class="muted">(round ' + d.round + ', ' + esc(d.axis) + ')</span></li>'; }).join('') + '</ul>' : '<span class="muted">empty</span>') +
+      (o.refusals.length ? '<h3>Refused proposals</h3>' + o.refusals.map(function (r) { return '<div class="del">round ' + r.round + ': ' + esc(r.rule) + ' — ' + esc(r.detail) + '</div>'; }).join('') : '') + '</div></div>' +
+      '<div class="card"><h2>Rounds</h2>' + table(['round', 'status', '#policy', '#done', '#best dev', '#best public LB', '#best private LB', '#anchor dev', '#anchor LB', '#rank corr.', 'decoupling'], rows, ' data-testid="rounds"') + '</div>' +
+      '<div class="card"><h2>Decoupling hypotheses</h2>' + (hyps.length ? table(['id', 'domain', 'status', 'suspect', 'probes', 'evidence'], hyps) : '<span class="muted">none</span>') + '</div>';
+  };
+  AFTER.overview = function () {
+    var o = pending.overview, labels = o.rounds.map(function (r) { return 'R' + r.round; });
+    var line = function (label, key, colour) { return { label: label, data: o.rounds.map(function (r) { return r[key]; }), borderColor: colour, backgroundColor: colour, spanGaps: true }; };
+    var ds = [line('best dev', 'bestDev', '#2f6fdf'), line('best public LB', 'bestPublicLb', '#d9822b'), line('anchor dev', 'anchorDev', '#8aa4d6')];
+    if (o.privateUnsealed) ds.push(line('best private LB', 'bestPrivateLb', '#2a9d55'));
+    var c = chart('trajectory', { type: 'line', data: { labels: labels, datasets: ds }, options: { scales: { x: { title: axisTitle('round') }, y: { title: axisTitle('score') } } } });
+    if (c) $('trajectory').setAttribute('data-points', String(ds.reduce(function (a, d) { return a + d.data.filter(function (v) { return v !== null; }).length; }, 0)));
+  };
+
+  RENDER.scatter = async function () {
+    var s = await source.view(current, 'scatter');
+    pending.scatter = s;
+    var marked = s.points.filter(function (p) { return p.marks.length; });
+    var band = s.band ? '<div data-testid="noise-band">anchor ' + candLink(s.anchor.candidateId) + ' (round ' + s.anchor.round + '): dev <b data-k="anchorDev">' + fmt(s.anchor.dev) + '</b>, public LB <b data-k="anchorLb">' + fmt(s.anchor.publicLb) + '</b> · noise band ±' + s.band.multiple + 'σ (policy revision ' + s.band.revision + '): dev [' + fmt(s.band.devLow) + ', ' + fmt(s.band.devHigh) + '], LB [' + fmt(s.band.lbLow) + ', ' + fmt(s.band.lbHigh) + ']</div>' : '<div class="muted" data-testid="noise-band">no scored anchor yet</div>';
+    var rows = s.points.map(function (p) { return '<tr data-testid="scatter-point" data-candidate="' + esc(p.candidateId) + '"><td>' + candLink(p.candidateId) + (p.isAnchor ? ' ⚓' : '') + '</td><td class="n">' + p.round + '</td><td>' + esc(p.axis) + (p.prescribed ? ' <span class="muted">(' + esc(p.prescribed) + ')</span>' : '') + '</td><td class="n" data-k="dev">' + fmt(p.dev) + '</td><td class="n" data-k="publicLb">' + fmt(p.publicLb) + '</td><td class="n" data-k="privateLb">' + fmt(p.privateLb) + '</td><td>' + p.marks.map(pill).join('') + '</td></tr>'; });
+    return '<div class="card"><h2>Dev vs leaderboard</h2><div class="muted">Every scored candidate: dev (chosen checkpoint) against its best public LB score' + (s.privateUnsealed ? '; hollow points: the private LB, revealed by the final audit' : '') + '. Colour: round. Dashed box: the anchor ± the measured noise band.</div>' + band +
+      '<div class="chart"><canvas id="scatter" data-testid="scatter-chart"></canvas></div></div>' +
+      '<div class="card"><h2>Decoupling suspicions, probes and confirmations (' + marked.length + ' candidates)</h2>' + (s.hypotheses.length ? s.hypotheses.map(function (h) { return '<div data-testid="scatter-hypothesis">' + pill(h.status) + ' <b>' + esc(h.domain) + '</b> — suspect ' + candLink(h.suspectCandidateId) + ' (dev ' + signed(h.suspectDevDelta) + ', LB ' + signed(h.suspectLbDelta) + ' vs anchor); probes: ' + (h.probes.map(function (p) { return candLink(p.candidateId) + ' ' + esc(p.role) + ' dev ' + signed(p.devDelta) + ', LB ' + signed(p.lbDelta) + ' → ' + esc(p.verdict); }).join('; ') || 'none yet') + ' · steps: ' + h.steps.map(function (x) { return esc(x.step) + ' (round ' + x.round + ')'; }).join(', ') + '</div>'; }).join('') : '<span class="muted">none</span>') + '</div>' +
+      '<div class="card"><details><summary>All ' + s.points.length + ' points</summary>' + table(['candidate', '#round', 'axis', '#dev', '#public LB', '#private LB', 'marks'], rows) + '</details></div>';
+  };
+  AFTER.scatter = function () {
+    var s = pending.scatter, nr = s.rounds.length ? s.rounds[s.rounds.length - 1] : 1, ds = [];
+    s.rounds.forEach(function (r) {
+      var pts = s.points.filter(function (p) { return p.round === r; });
+      if (!pts.length) return;
+      ds.push({ label: 'round ' + r, data: pts.map(function (p) { return { x: p.dev, y: p.publicLb, id: p.candidateId }; }), backgroundColor: roundColour(r, nr), borderColor: roundColour(r, nr), pointRadius: pts.map(function (p) { return p.isAnchor ? 7 : 4; }), pointStyle: pts.map(function (p) { return p.isAnchor ? 'star' : 'circle'; }) });
+    });
+    if (s.privateUnsealed) {
+      var priv = s.points.filter(function (p) { return p.privateLb !== null; });
+      if (priv.length) ds.push({ label: 'private LB', data: priv.map(function (p) { return { x: p.dev, y: p.privateLb, id: p.candidateId }; }), backgroundColor: 'rgba(0,0,0,0)', borderColor: '#2a9d55', pointRadius: 4 });
+    }
+    var markStyle = { suspected: ['triangle', '#e0a800'], probed: ['rectRot', '#7b3fbf'], confirmed: ['crossRot', '#c62828'], refuted: ['rect', '#607d8b'] };
+    Object.keys(markStyle).forEach(function (m) {
+      var pts = s.points.filter(function (p) { return p.marks.indexOf(m) >= 0; });
+      if (pts.length) ds.push({ label: 'decoupling ' + m, data: pts.map(function (p) { return { x: p.dev, y: p.publicLb, id: p.candidateId }; }), pointStyle: markStyle[m][0], pointRadius: 11, borderWidth: 2, borderColor: markStyle[m][1], backgroundColor: 'rgba(0,0,0,0)' });
+    });
+    if (s.band) ds.push({ label: 'anchor ± ' + s.band.multiple + 'σ noise', type: 'line', data: [{ x: s.band.devLow, y: s.band.lbLow }, { x: s.band.devHigh, y: s.band.lbLow }, { x: s.band.devHigh, y: s.band.lbHigh }, { x: s.band.devLow, y: s.band.lbHigh }, { x: s.band.devLow, y: s.band.lbLow }], borderColor: '#444', borderDash: [6, 4], borderWidth: 1.5, pointRadius: 0, fill: false, showLine: true });
+    var c = chart('scatter', { type: 'scatter', data: { datasets: ds }, options: { scales: { x: { grace: '3%', title: axisTitle('dev (chosen checkpoint, overall)') }, y: { grace: '3%', title: axisTitle('public leaderboard' + (s.privateUnsealed ? ' / private (hollow)' : '')) } }, plugins: { tooltip: { callbacks: { label: function (ctx) { var p = ctx.raw; return (p.id || ctx.dataset.label) + ': dev ' + p.x.toFixed(3) + ', LB ' + p.y.toFixed(3); } } } },
+      onClick: function (evt, els) { if (els.length) { var p = ds[els[0].datasetIndex].data[els[0].index]; if (p.id) go('candidate', p.id); } } } });
+    var el = $('scatter');
+    if (c) { el.setAttribute('data-points', String(s.points.length)); el.setAttribute('data-marked', String(s.points.filter(function (p) { return p.marks.length; }).length)); el.setAttribute('data-band', s.band ? 'yes' : 'no'); }
+  };
+
+  RENDER.candidates = async function () {
+    var rows = await source.view(current, 'candidates');
+    pending.candidates = rows;
+    var uniq = function (k) { return rows.map(function (r) { return r[k]; }).filter(function (v, i, a) { return a.indexOf(v) === i; }).sort(function (a, b) { return a < b ? -1 : a > b ? 1 : 0; }); };
+    var opt = function (id, label, vals) { return '<label>' + label + ' <select id="' + id + '"><option value="">all</option>' + vals.map(function (v) { return '<option>' + esc(v) + '</option>'; }).join('') + '</select></label>'; };
+    return '<div class="card"><h2>Candidates</h2><div class="filters">' + opt('f-round', 'round', uniq('round')) + opt('f-axis', 'axis', uniq('axis')) + opt('f-status', 'status', uniq('status')) + '<input id="f-text" placeholder="filter by id or change" data-testid="candidate-filter"> <span id="f-count" class="muted"></span></div><div id="cand-table"></div></div>';
+  };
+  AFTER.candidates = function () {
+    var rows = pending.candidates;
+    var draw = function () {
+      var fr = $('f-round').value, fa = $('f-axis').value, fs = $('f-status').value, ft = $('f-text').value.trim().toLowerCase();
+      var shown = rows.filter(function (r) { return (!fr || String(r.round) === fr) && (!fa || r.axis === fa) && (!fs || r.status === fs) && (!ft || (r.candidateId + ' ' + r.changes.join(' ')).toLowerCase().indexOf(ft) >= 0); });
+      $('f-count').textContent = shown.length + ' of ' + rows.length;
+      $('cand-table').innerHTML = table(['candidate', '#round', 'axis', 'status', '#dev', '#public LB', '#private LB', 'changes', 'failures', '#GPU-s'], shown.map(function (r) {
+        return '<tr data-testid="candidate-row" data-candidate="' + esc(r.candidateId) + '"><td>' + candLink(r.candidateId) + (r.isAnchor ? ' ⚓' : '') + (r.prescribed ? ' <span class="muted">(' + esc(r.prescribed) + ')</span>' : '') + '</td><td class="n">' + r.round + '</td><td>' + esc(r.axis) + '</td><td>' + pill(r.status) + '</td>' + heat(r.dev).replace('<td', '<td data-k="dev"') + '<td class="n" data-k="publicLb">' + fmt(r.publicLb) + '</td><td class="n" data-k="privateLb">' + fmt(r.privateLb) + '</td><td class="mono">' + r.changes.map(esc).join(NL) + '</td><td>' + r.failures.map(esc).join(', ') + '</td><td class="n">' + fmt(r.gpuSeconds, 1) + '</td></tr>';
+      }));
+    };
+    ['f-round', 'f-axis', 'f-status'].forEach(function (id) { $(id).onchange = draw; });
+    $('f-text').oninput = draw;
+    if (route.query.round) $('f-round').value = route.query.round;
+    draw();
+  };
+
+  RENDER.candidate = async function () {
+    var p = await source.candidate(current, route.arg);
+    var head = '<div class="card" data-testid="candidate-page" data-candidate="' + esc(p.candidateId) + '"><h2>' + esc(p.candidateId) + (p.isAnchor ? ' ⚓ anchor' : '') + ' ' + pill(p.status) + ' ' + p.decoupling.map(pill).join('') + '</h2>' +
+      '<div>round ' + p.round + ' · axis <b>' + esc(p.axis) + '</b> · seeds ' + esc(p.seeds.join(', ')) + (p.worker ? ' · worker ' + esc(p.worker.workerId) + ' (' + esc(p.worker.agentKind) + ', ' + p.worker.starts + ' start(s)' + (p.worker.resumedFromSteps.length ? ', resumed from step ' + p.worker.resumedFromSteps.join(', ') : '') + ')' : '') + '</div>' +
+      (p.prescribed ? '<div>prescribed <b>' + esc(p.prescribed.kind) + '</b>' + (p.prescribed.role ? ' (' + esc(p.prescribed.role) + ')' : '') + ' of ' + esc(p.prescribed.of) + '</div>' : '') +
+      '<div>hypothesis: <i data-testid="cand-hypothesis">' + esc(p.hypothesis || '—') + '</i></div>' +
+      '<div>dev <b data-testid="cand-dev">' + fmt(p.dev) + '</b> · public LB <b data-testid="cand-lb">' + fmt(p.publicLb) + '</b> · private LB <b data-testid="cand-private">' + fmt(p.privateLb) + '</b>' + (p.anchor ? ' · vs anchor ' + candLink(p.anchor.candidateId) + ': dev ' + signed(p.anchor.devDelta) + ', LB ' + signed(p.anchor.lbDelta) : '') + '</div>' +
+      (p.workerFailure ? '<div class="del">worker failed: ' + esc(p.workerFailure) + '</div>' : '') + '</div>';
+    var recipe = '<div class="card"><h2>Recipe diff</h2>' + (p.recipeChanges.length ? '<ul>' + p.recipeChanges.map(function (c) { return '<li class="mono">' + esc(c.text) + '</li>'; }).join('') + '</ul>' : '<span class="muted">no change (standing recipe)</span>') +
+      '<div>changed pipeline files: ' + (p.filesChanged.length ? p.filesChanged.map(function (f) { return '<code>' + esc(f) + '</code>'; }).join(', ') : '<span class="muted">none</span>') + '</div>' + (p.recipeDiff ? '<pre>' + esc(p.recipeDiff) + '</pre>' : '') +
+      (p.recipeEdits.length ? '<details><summary>' + p.recipeEdits.length + ' edit(s) as recorded</summary>' + p.recipeEdits.map(function (e) { return '<div><code>' + esc(e.file) + '</code></div><pre>' + esc(e.diff) + '</pre>'; }).join('') + '</details>' : '') + '</div>';
+    var trace = '<div class="card"><h2>Worker trace (' + p.trace.length + ' steps)</h2>' + (p.trace.length ? table(['#step', 'tool', 'input', 'outcome', 'LLM'], p.trace.map(function (t) { return '<tr data-testid="trace-step"><td class="n">' + t.step + '</td><td>' + esc(t.tool) + '</td><td class="mono">' + esc(JSON.stringify(t.input)).slice(0, 600) + '</td><td>' + (t.ok === null ? '<span class="muted">no outcome</span>' : t.ok ? pill('succeeded') : pill('failed')) + ' <span class="mono">' + esc(JSON.stringify(t.output)).slice(0, 600) + '</span></td><td class="muted">' + (t.llm ? esc(t.llm.model) + ' ' + (t.llm.inputTokens + t.llm.outputTokens) + ' tok' : '') + '</td></tr>'; })) : '<span class="muted">no trace recorded</span>') + '</div>';
+    var jobs = '<div class="card"><h2>Jobs (' + p.jobs.length + ')</h2>' + (p.jobs.length ? p.jobs.map(function (j) { return '<details data-testid="job"><summary>' + esc(j.jobId) + ' · ' + esc(j.entrypoint) + ' ' + pill(j.status) + ' · ' + fmt(j.gpuSeconds, 1) + ' ' + esc(j.budgetUnit || 'GPU-s') + (j.reason ? ' · <span class="del">' + esc(j.reason) + '</span>' : '') + '</summary><pre>' + esc(j.logTail || '(no output)') + '</pre></details>'; }).join('') : '<span class="muted">no jobs recorded</span>') + '</div>';
+    var ck = '<div class="card"><h2>Checkpoints (dev per domain)</h2>' + (p.checkpoints.length ? table(['checkpoint', '#seed', '#step', '#overall'].concat(p.domains), p.checkpoints.map(function (k) { return '<tr data-testid="checkpoint-row"' + (k.chosen ? ' style="font-weight:600"' : '') + '><td>' + esc(k.checkpoint) + (k.chosen ? ' ✓' : '') + '</td><td class="n">' + k.seed + '</td><td class="n">' + k.step + '</td>' + heat(k.overall) + k.domains.map(heat).join('') + '</tr>'; })) : '<span class="muted">none</span>') +
+      '<h3>Selection</h3>' + (p.chosen ? '<div data-testid="cand-selection"><b>' + esc(p.chosen.checkpoint) + '</b> by <b>' + esc(p.chosen.criterion) + '</b>: ' + esc(p.chosen.reason) + (p.selection ? ' · evaluation service chose ' + esc(p.selection.checkpoint) + ' (score ' + fmt(p.selection.score) + ' of ' + p.selection.considered + ' considered, criterion ' + esc(p.selection.criterion.kind) + ')' : '') + '</div>' : '<span class="muted">no checkpoint chosen</span>') +
+      (p.evaluationFailures.length ? '<div class="del">' + p.evaluationFailures.map(function (f) { return esc(f.kind) + ': ' + esc(f.reason); }).join('<br>') + '</div>' : '') + '</div>';
+    var subs = '<div class="card"><h2>Submissions</h2>' + (p.submissions.length ? table(['submission', 'status', 'checkpoint', 'reason', '#public', '#private'], p.submissions.map(function (s) { return '<tr data-testid="submission-row"><td>' + esc(s.submissionId) + '</td><td>' + pill(s.status) + (s.rejection ? ' <span class="del">' + esc(s.rejection) + '</span>' : '') + '</td><td>' + esc(s.checkpoint) + '</td><td>' + esc(s.reason) + '</td><td class="n">' + fmt(s.publicScore) + '</td><td class="n">' + fmt(s.privateScore) + '</td></tr>'; })) : '<span class="muted">not submitted</span>') + '</div>';
+    var frozen = '<div class="card"><h2>Frozen-path checks</h2>' + (p.frozen.verifications.length ? p.frozen.verifications.map(function (v) { return '<div class="add" data-testid="frozen-ok">verified before evaluation (' + esc(v.requestId) + ', by ' + esc(v.verifiedBy) + ')</div>'; }).join('') : '<div class="muted">no verification recorded</div>') + p.frozen.violations.map(function (v) { return '<div class="del" data-testid="frozen-violation">' + esc(v.kind) + ': ' + esc(v.path) + ' (' + esc(v.checkedAt) + ') — ' + esc(v.detail) + '</div>'; }).join('') +
+      (p.failureModes.length ? '<h3>Failure modes</h3>' + p.failureModes.map(function (f) { return '<div class="del">' + esc(f.kind) + ': ' + esc(f.detail) + '</div>'; }).join('') : '') +
+      (p.cost ? '<h3>Cost</h3><div>' + fmt(p.cost.gpuSeconds, 1) + ' GPU-s · ' + (p.cost.inputTokens + p.cost.outputTokens) + ' LLM tokens · ' + p.cost.toolCalls + ' tool calls · ' + p.cost.jobs + ' jobs</div>' : '') + '</div>';
+    return head + '<div class="grid2">' + recipe + subs + '</div>' + trace + '<div class="grid2">' + ck + frozen + '</div>' + jobs;
+  };
+
+  RENDER.axes = async function () {
+    var a = await source.view(current, 'axes');
+    pending.axes = a;
+    var actions = function (xs) { return xs.map(function (x) { return pill(x === 'dead end' ? 'dead end' : x); }).join(''); };
+    var axisRows = a.axes.map(function (r) { return '<tr data-testid="axis-row" data-axis="' + esc(r.axis) + '"><td>' + esc(r.axis) + (r.active ? '' : ' <span class="muted">(inactive)</span>') + '</td><td class="n">' + r.n + '</td><td class="n" data-k="devMean">' + signed(r.dev.mean) + '</td><td class="n">' + interval(r.dev) + '</td><td class="n" data-k="lbMean">' + signed(r.lb.mean) + '</td><td class="n">' + interval(r.lb) + '</td><td>' + actions(r.actions) + (r.retired ? ' <span class="muted">' + esc(r.retired.reason) + '</span>' : '') + (r.deadEnds.length ? '<div class="muted">' + r.deadEnds.map(esc).join('<br>') + '</div>' : '') + '</td></tr>'; });
+    var knobRows = a.knobs.map(function (r) { return '<tr data-testid="knob-row" data-knob="' + esc(r.knob) + '"><td class="mono">' + esc(r.path) + '</td><td>' + esc(r.direction) + '</td><td class="n">' + r.n + '</td><td class="n">' + signed(r.dev.mean) + '</td><td class="n">' + interval(r.dev) + '</td><td class="n">' + signed(r.lb.mean) + '</td><td class="n">' + interval(r.lb) + '</td><td>' + actions(r.actions) + (r.promoted.length ? '<div class="muted">' + r.promoted.map(esc).join('<br>') + '</div>' : '') + '</td><td class="muted">' + (r.ledger ? 'LB gains ' + r.ledger.lbGains.map(signed).join(', ') : '') + '</td></tr>'; });
+    return '<div class="card"><h2>Axis effects</h2><div class="muted">Each non-anchor candidate paired with its round\'s anchor (dev: chosen checkpoint; LB: best public score vs the anchor\'s mean). Mean and 95% t interval over the campaign\'s candidates.</div><div class="chart small"><canvas id="axes-chart" data-testid="axes-chart"></canvas></div>' +
+      table(['axis', '#n', '#dev effect', '#95% interval', '#LB effect', '#95% interval', 'policy'], axisRows, ' data-testid="axes"') + '</div>' +
+      '<div class="card"><h2>Recipe knobs</h2>' + table(['knob', 'direction', '#n', '#dev effect', '#95% interval', '#LB effect', '#95% interval', 'policy', 'move ledger'], knobRows) + '</div>';
+  };
+  AFTER.axes = function () {
+    var a = pending.axes, labels = a.axes.map(function (r) { return r.axis; });
+    var ival = function (k) { return a.axes.map(function (r) { return r[k].low === null ? (r[k].mean === null ? null : [r[k].mean, r[k].mean]) : [r[k].low, r[k].high]; }); };
+    var c = chart('axes-chart', { type: 'bar', data: { labels: labels, datasets: [{ label: 'dev effect (95% interval)', data: ival('dev'), backgroundColor: 'rgba(47,111,223,.55)' }, { label: 'LB effect (95% interval)', data: ival('lb'), backgroundColor: 'rgba(217,130,43,.55)' }] }, options: { scales: { x: { title: axisTitle('axis') }, y: { title: axisTitle('difference to the round\'s anchor') } } } });
+    if (c) $('axes-chart').setAttribute('data-points', String(labels.length));
+  };
+
+  RENDER.lineage = async function () {
+    var l = await source.view(current, 'lineage');
+    var items = l.revisions.map(function (r) {
+      return '<div class="card" data-testid="revision" data-revision="' + r.revision + '"><h3>revision ' + r.revision + (r.round ? ' · after round ' + r.round : ' · initial') + ' · ' + esc(r.proposer) + (r.llmRefused ? ' <span class="del">(Claude proposal refused)</span>' : '') + '</h3>' +
+        '<div>objective ' + esc(r.objective) + ' · threshold ' + fmt(r.promotionThreshold) + ' · noise σ dev ' + fmt(r.noiseBand.devStd) + ', LB ' + fmt(r.noiseBand.lbStd) + ' · selection ' + esc(r.selection) + (r.evidenceSha256 ? ' · evidence <code>' + esc(r.evidenceSha256.slice(0, 12)) + '…</code>' : '') + '</div>' +
+        (r.promotions.length ? '<div><b>promoted</b><ul>' + r.promotions.map(function (p) { return '<li data-testid="promotion"><span class="mono">' + esc(p.path) + ': ' + esc(JSON.stringify(p.from)) + ' → ' + esc(JSON.stringify(p.to)) + '</span> — from ' + (p.candidates.length ? p.candidates.map(candLink).join(', ') : '<span class="muted">no candidate recorded this value</span>') + '</li>'; }).join('') + '</ul></div>' : '') +
+        (r.deadEndsAdded.length ? '<div><b>dead ends added</b><ul>' + r.deadEndsAdded.map(function (d) { return '<li>' + esc(d.description) + (d.candidateId ? ' — ' + candLink(d.candidateId) : '') + ' <span class="muted">' + esc(d.evidence) + '</span></li>'; }).join('') + '</ul></div>' : '') +
+        (r.retired.length ? '<div><b>retired</b>: ' + r.retired.map(function (x) { return esc(x.axis) + ' (' + esc(x.reason) + ')'; }).join(', ') + '</div>' : '') +
+        (r.decoupling.length ? '<div><b>decoupling</b>: ' + r.decoupling.map(function (d) { return pill(d.step) + esc(d.domain) + ' (suspect ' + candLink(d.suspectCandidateId) + ')'; }).join(', ') + '</div>' : '') +
+        (r.refusals.length ? '<div class="del">refused: ' + r.refusals.map(function (x) { return esc(x.rule); }).join(', ') + '</div>' : '') +
+        '<details><summary>' + r.changes.length + ' change(s)</summary><div class="mono">' + r.changes.map(function (c) { return '<span class="add">+ ' + esc(c) + '</span>'; }).join(NL) + '</div></details></div>';
+    });
+    return '<div class="card"><h2>Standing recipe now</h2><div class="mono">' + Object.keys(l.standingRecipe).map(function (k) { return esc(k) + ': ' + esc(JSON.stringify(l.standingRecipe[k])); }).join(NL) + '</div></div><h2>Policy revisions</h2>' + items.slice().reverse().join('');
+  };
+
+  RENDER.compare = async function () {
+    var kind = route.query.kind === 'rounds' ? 'rounds' : 'candidates';
+    var opts;
+    if (kind === 'candidates') opts = (await source.view(current, 'candidates')).map(function (c) { return c.candidateId; });
+    else opts = (await source.view(current, 'overview')).rounds.map(function (r) { return String(r.round); });
+    var a = route.query.a || opts[0], b = route.query.b || opts[Math.min(1, opts.length - 1)];
+    var sel = function (id, v) { return '<select id="' + id + '" data-testid="' + id + '">' + opts.map(function (o) { return '<option' + (o === v ? ' selected' : '') + '>' + esc(o) + '</option>'; }).join('') + '</select>'; };
+    var body = '';
+    if (a && b) {
+      var c = await source.compare(current, kind, a, b);
+      var domains = Object.keys(c.a.domains).concat(Object.keys(c.b.domains)).filter(function (v, i, xs) { return xs.indexOf(v) === i; }).sort();
+      var row = function (label, f, k) { return '<tr><th>' + esc(label) + '</th><td' + (k ? ' data-testid="compare-a-' + k + '"' : '') + '>' + f(c.a) + '</td><td' + (k ? ' data-testid="compare-b-' + k + '"' : '') + '>' + f(c.b) + '</td></tr>'; };
+      var rows = [row('', function (x) { return x.kind === 'candidate' ? candLink(x.id) : esc(x.id); }), row('round', function (x) { return String(x.round); }), row('axis', function (x) { return esc(x.axis); }), row('status', function (x) { return pill(x.status); }),
+        row('recipe', function (x) { return '<div class="mono">' + (x.recipe.map(esc).join(NL) || '<span class="muted">standing recipe</span>') + '</div>'; }),
+        row('dev', function (x) { return fmt(x.dev); }, 'dev'), row('public LB', function (x) { return fmt(x.publicLb); }, 'lb'), row('private LB', function (x) { return fmt(x.privateLb); }, 'private')]
+        .concat(domains.map(function (d) { return row('dev ' + d, function (x) { return fmt(x.domains[d]); }); }))
+        .concat([row('GPU-seconds', function (x) { return fmt(x.cost.gpuSeconds, 1); }, 'gpu'), row('LLM tokens', function (x) { return String(x.cost.llmTokens); }), row('jobs', function (x) { return String(x.cost.jobs); }), row('submissions', function (x) { return String(x.cost.submissions); })]);
+      body = '<div class="scroll"><table data-testid="compare-table"><thead><tr><th></th><th>A</th><th>B</th></tr></thead><tbody>' + rows.join('') + '</tbody></table></div>';
+    }
+    return '<div class="card"><h2>Compare</h2><div class="filters"><label>compare <select id="cmp-kind" data-testid="cmp-kind"><option' + (kind === 'candidates' ? ' selected' : '') + '>candidates</option><option' + (kind === 'rounds' ? ' selected' : '') + '>rounds</option></select></label> A ' + sel('cmp-a', a) + ' B ' + sel('cmp-b', b) + '</div>' + body + '</div>';
+  };
+  AFTER.compare = function () {
+    var upd = function () { go('compare', null, { kind: $('cmp-kind').value, a: $('cmp-a').value, b: $('cmp-b').value }); };
+    $('cmp-a').onchange = upd; $('cmp-b').onchange = upd;
+    $('cmp-kind').onchange = function () { go('compare', null, { kind: $('cmp-kind').value }); };
+  };
+
+  RENDER.budget = async function () {
+    var b = await source.view(current, 'budget');
+    pending.budget = b;
+    var pct = function (x, cap) { return cap ? ' <span class="muted">(' + (100 * x / cap).toFixed(1) + '% of ' + cap + ')</span>' : ''; };
+    var rows = b.rounds.map(function (r) { return '<tr data-testid="budget-row" data-round="' + r.round + '"><td>' + r.round + '</td><td class="n" data-k="gpuSeconds">' + fmt(r.gpuSeconds, 1) + '</td><td class="n">' + fmt(r.cumulativeGpuSeconds, 1) + '</td><td class="n" data-k="llmTokens">' + r.llmTokens + '</td><td class="n">' + r.cumulativeLlmTokens + '</td><td class="n" data-k="submissions">' + r.submissions + ' / ' + r.submissionCap + '</td><td class="n">' + r.scored + '</td><td class="n">' + r.rejected + '</td><td class="muted">' + (r.spentAtClose ? fmt(r.spentAtClose.gpuSeconds, 1) + ' GPU-s, ' + r.spentAtClose.llmTokens + ' tok' : '') + '</td></tr>'; });
+    return '<div class="card"><h2>Budget</h2><div data-testid="budget-totals">GPU-seconds <b data-k="gpuSeconds">' + fmt(b.totals.gpuSeconds, 1) + '</b>' + pct(b.totals.gpuSeconds, b.caps.gpuSeconds) + ' · LLM tokens <b data-k="llmTokens">' + b.totals.llmTokens + '</b>' + pct(b.totals.llmTokens, b.caps.llmTokens) + ' · submissions <b data-k="submissions">' + b.totals.submissions + '</b> <span class="muted">(cap ' + b.caps.submissionsPerRound + ' per round)</span>' + (b.exhausted ? ' · <span class="del">exhausted in round ' + b.exhausted.round + ': ' + esc(b.exhausted.exhausted.join(', ')) + '</span>' : '') + '</div>' +
+      '<div class="grid2"><div class="chart small"><canvas id="budget-gpu" data-testid="budget-chart"></canvas></div><div class="chart small"><canvas id="budget-subs"></canvas></div></div>' +
+      table(['round', '#GPU-s', '#cumulative', '#LLM tokens', '#cumulative', '#submissions / cap', '#scored', '#rejected', 'recorded at close'], rows) + '</div>';
+  };
+  AFTER.budget = function () {
+    var b = pending.budget, labels = b.rounds.map(function (r) { return 'R' + r.round; });
+    var cap = function (v) { return b.rounds.map(function () { return v; }); };
+    chart('budget-gpu', { type: 'line', data: { labels: labels, datasets: [{ label: 'cumulative GPU-seconds', data: b.rounds.map(function (r) { return r.cumulativeGpuSeconds; }), borderColor: '#2f6fdf', yAxisID: 'y' }, { label: 'GPU-second cap', data: cap(b.caps.gpuSeconds), borderColor: '#2f6fdf', borderDash: [6, 4], pointRadius: 0, yAxisID: 'y' }, { label: 'cumulative LLM tokens', data: b.rounds.map(function (r) { return r.cumulativeLlmTokens; }), borderColor: '#7b3fbf', yAxisID: 'y2' }] },
+      options: { scales: { x: { title: axisTitle('round') }, y: { title: axisTitle('GPU-seconds'), beginAtZero: true }, y2: { position: 'right', title: axisTitle('LLM tokens'), beginAtZero: true, grid: { drawOnChartArea: false } } } } });
+    chart('budget-subs', { type: 'bar', data: { labels: labels, datasets: [{ label: 'submissions', data: b.rounds.map(function (r) { return r.submissions; }), backgroundColor: '#d9822b' }, { label: 'cap per round', type: 'line', data: b.rounds.map(function (r) { return r.submissionCap; }), borderColor: '#a3212a', borderDash: [6, 4], pointRadius: 0 }] }, options: { scales: { x: { title: axisTitle('round') }, y: { title: axisTitle('submissions'), beginAtZero: true } } } });
+    var el = $('budget-gpu'); if (el) el.setAttribute('data-points', String(b.rounds.length));
+  };
+
+  RENDER.events = async function () {
+    var limit = 50, offset = Number(route.query.offset || 0), type = route.query.type || '';
+    var r = await source.events(current, { offset: offset, limit: limit, type: type });
+    if (r.report) return '<div class="card"><h2>Events</h2><div class="muted">The report carries the views, not the log; the log is in the event store. Events by type:</div>' + table(['type', '#count'], Object.keys(r.counts).sort().map(function (k) { return '<tr data-testid="event-type-row"><td>' + esc(k) + '</td><td class="n">' + r.counts[k] + '</td></tr>'; })) + '</div>';
+    pending.events = { offset: offset, limit: limit, type: type, total: r.total };
+    return '<div class="card"><h2>Event log</h2><div class="filters"><input id="ev-type" data-testid="events-type" placeholder="types, e.g. JobFailed,LeaderboardScored" value="' + esc(type) + '"> <button id="ev-prev" data-testid="events-prev"' + (offset <= 0 ? ' disabled' : '') + '>newer</button> <button id="ev-next" data-testid="events-next"' + (offset + limit >= r.total ? ' disabled' : '') + '>older</button> <span class="muted" data-testid="events-range">' + (r.total ? (offset + 1) + '–' + Math.min(r.total, offset + limit) : '0') + ' of <span data-testid="events-total">' + r.total + '</span> (newest first)</span></div>' +
+      table(['#position', 'type', 'stream', 'source', 'time'], r.events.map(function (e) { return '<tr data-testid="event-row"><td class="n">' + e.position + '</td><td>' + esc(e.type) + '</td><td>' + esc(e.streamId) + '</td><td>' + esc(e.source) + '</td><td>' + esc(e.time) + '</td></tr>'; })) + '</div>';
+  };
+  AFTER.events = function () {
+    var s = pending.events; if (!s) return;
+    var at = function (offset) { var q = { offset: String(offset) }; if ($('ev-type').value.trim()) q.type = $('ev-type').value.trim(); go('events', null, q); };
+    $('ev-type').onchange = function () { at(0); };
+    $('ev-prev').onclick = function () { at(Math.max(0, s.offset - s.limit)); };
+    $('ev-next').onclick = function () { at(s.offset + s.limit); };
+  };
+
+  $('campaign').onchange = function () { current = $('campaign').value; go(route.view === 'candidate' ? 'candidates' : route.view); };
+  window.addEventListener('hashchange', function () { render(); });
+  if (!REPORT && typeof EventSource !== 'undefined') {
+    var timer = null, es = new EventSource('/api/stream');
+    es.addEventListener('event', function (m) {
+      var campaignId = null; try { campaignId = JSON.parse(m.data).campaignId; } catch (e) { /* not JSON: refresh anyway */ }
+      if (campaignId && current && campaignId !== current) return;
+      clearTimeout(timer); timer = setTimeout(render, 500);
+    });
+    es.onopen = function () { $('live').textContent = 'live'; };
+    es.onerror = function () { $('live').textContent = 'reconnecting…'; };
+  } else if (REPORT) { $('live').textContent = REPORT.caption; }
+  render();
+})();
+`;
+
+const shell = (head: string, body: string) => `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>aevo — campaigns</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="icon" href="data:,">
+<style>${DASHBOARD_STYLE}</style>${head}</head>
+<body>
+<header><h1>aevo</h1><small>autonomous post-training control plane</small><select id="campaign" data-testid="campaign-select" aria-label="campaign"></select><span id="live" class="muted" data-testid="live">connecting…</span></header>
+<nav id="nav"></nav>
+<main id="view" data-testid="view"></main>
+${body}</body></html>`;
+
+/** The live dashboard: Chart.js from the API (/assets/chart.umd.js), one inline script (its hash goes into the CSP). */
+export const dashboardHtml = (): string => shell('', `<script src="/assets/chart.umd.js"></script>\n<script>${DASHBOARD_SCRIPT}</script>\n`);
+
+/** JSON safe inside a <script> element: no "</script>", "<!--" or U+2028/2029 can end or confuse it. */
+export const scriptSafeJson = (value: unknown): string =>
+  JSON.stringify(value)
+    .replace(/</g, '\\u003c')
+    .replace(/>/g, '\\u003e')
+    .replace(/\u2028/g, '\\u2028')
+    .replace(/\u2029/g, '\\u2029');
+
+/** A self-contained page: the views' data, Chart.js and the dashboard script inline. */
+export function selfContainedHtml(data: unknown, chartJs: string): string {
+  if (/<\/script/i.test(chartJs)) throw new Error('chart library source contains "</script": it cannot be inlined');
+  return shell('', `<script id="aevo-report-data" type="application/json">${scriptSafeJson(data)}</script>\n<script>${chartJs}</script>\n<script>${DASHBOARD_SCRIPT}</script>\n`);
+}
