@@ -23,6 +23,7 @@ import { checkManifestClaims } from './manifest-claims';
 import { checkRecordedHashes, readLogUpTo, type RecordedHashReport } from './recorded-hashes';
 import { SERVICE_NAMES } from './stack';
 import { down, up } from './up';
+import { addReportCommand } from './report-command';
 
 export interface CliIo {
   out: (line: string) => void;
@@ -295,6 +296,7 @@ export function buildProgram(io: CliIo, result: { code: number }): Command {
     });
 
   addControlPlaneCommands(program, io, result);
+  addReportCommand(program, io, result);
   return program;
 }
 

@@ -1,3 +1,5 @@
+import { canonicalJson } from '@aevo/contracts';
+
 /**
  * The dashboard page, shared by the live API (data from the REST views, live updates over server-sent events) and
  * `aevo report` (the same script reading the views embedded in the file; no server, no network). One script, so the
@@ -355,9 +357,13 @@ ${body}</body></html>`;
 /** The live dashboard: Chart.js from the API (/assets/chart.umd.js), one inline script (its hash goes into the CSP). */
 export const dashboardHtml = (): string => shell('', `<script src="/assets/chart.umd.js"></script>\n<script>${DASHBOARD_SCRIPT}</script>\n`);
 
-/** JSON safe inside a <script> element: no "</script>", "<!--" or U+2028/2029 can end or confuse it. */
+/**
+ * Canonical JSON (sorted keys: the store's JSONB does not keep key order, and the report's bytes must not depend on
+ * where the events were read from), safe inside a <script> element: no "</script>", "<!--" or U+2028/2029 can end or
+ * confuse it.
+ */
 export const scriptSafeJson = (value: unknown): string =>
-  JSON.stringify(value)
+  canonicalJson(value)
     .replace(/</g, '\\u003c')
     .replace(/>/g, '\\u003e')
     .replace(/\u2028/g, '\\u2028')

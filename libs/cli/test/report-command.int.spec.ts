@@ -1,0 +1,71 @@
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { PostgresEventStore } from '@aevo/eventstore';
+import { campaignReport, chartJsUmdSource, syntheticCampaignLog } from '@aevo/projections';
+import { createTestDb, type TestDb } from '@aevo/testkit';
+import { runCli, type CliIo } from '../src';
+
+jest.setTimeout(120_000);
+
+describe('aevo report', () => {
+  let db: TestDb;
+  let store: PostgresEventStore;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'aevo-report-cli-'));
+  const log = [...syntheticCampaignLog({ campaignId: 'rep', rounds: 3, workersPerRound: 4, seed: 2 }), ...syntheticCampaignLog({ campaignId: 'other', rounds: 1, workersPerRound: 3, seed: 3 })];
+
+  const run = async (args: string[]) => {
+    const out: string[] = [];
+    const err: string[] = [];
+    const io: CliIo = {
+      out: (l) => out.push(l),
+      err: (l) => err.push(l),
+      env: { AEVO_DATABASE_URL: db.url, AEVO_DB_SCHEMA: db.schema },
+      openStore: (env) => PostgresEventStore.open({ connectionString: env.AEVO_DATABASE_URL as string, schema: env.AEVO_DB_SCHEMA, poolSize: 2 }),
+    };
+    return { code: await runCli(args, io), out, err };
+  };
+
+  beforeAll(async () => {
+    db = await createTestDb();
+    store = await PostgresEventStore.open({ connectionString: db.url, schema: db.schema });
+    for (const e of log) await store.append(e.streamId, 'any', [e]);
+  });
+  afterAll(async () => {
+    await store?.close();
+    await db?.drop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('writes one self-contained HTML file built from the log alone and prints its sha256; a second run reproduces it', async () => {
+    const file = path.join(dir, 'a', 'report.html');
+    const first = await run(['report', 'rep', '--out', file]);
+    expect(first.err).toEqual([]);
+    expect(first.code).toBe(0);
+    const html = fs.readFileSync(file, 'utf8');
+    const sha = createHash('sha256').update(html, 'utf8').digest('hex');
+    expect(first.out[1]).toBe(`sha256 ${sha}`);
+    expect(first.out[0]).toContain(`${log.filter((e) => e.campaignId === 'rep').length} event(s)`);
+    // Self-contained: no external script, stylesheet or fetch target; the data, Chart.js and the script inline.
+    expect(html).not.toMatch(/<script[^>]+src=/);
+    expect(html).not.toMatch(/<link[^>]+stylesheet/);
+    expect(html).toContain('id="aevo-report-data"');
+    expect(html).toContain(chartJsUmdSource().slice(0, 200));
+    // Only this campaign's data.
+    expect(html).toContain('rep-r3-c1');
+    expect(html).not.toContain('other-r1-c1');
+    // The same bytes as the in-memory builder over the same events, and again on a second run.
+    expect(campaignReport(log, 'rep', chartJsUmdSource()).sha256).toBe(sha);
+    const again = await run(['report', 'rep', '--out', path.join(dir, 'b.html'), '--json']);
+    expect(JSON.parse(again.out[0])).toMatchObject({ campaignId: 'rep', sha256: sha, bytes: Buffer.byteLength(html) });
+  });
+
+  it('refuses an unknown campaign with a usage error and writes nothing', async () => {
+    const file = path.join(dir, 'none.html');
+    const r = await run(['report', 'nope', '--out', file]);
+    expect(r.code).toBe(2);
+    expect(r.err.join('\n')).toContain('no campaign "nope"');
+    expect(fs.existsSync(file)).toBe(false);
+  });
+});
