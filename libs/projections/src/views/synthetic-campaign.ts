@@ -233,10 +233,12 @@ export function syntheticCampaignLog(opts: SyntheticCampaignOptions = {}): Event
       if (chosen) results.push({ candidateId: c.candidateId, axis: c.axis, isAnchor: c.isAnchor, dev: chosen.dev.overall, lb: r3(clamp01(base.lb + effect.lb + noise())), domains: chosen.dev.domains, changes, checkpoint: chosen.checkpoint });
     }
 
-    // Submissions: the anchor and the two explorers with the best dev (the probes always).
+    // Submissions: the anchor and the two explorers with the best dev (in a probing round: the probes and the best other).
     const anchor = results.find((x) => x.isAnchor);
     const explorers = results.filter((x) => !x.isAnchor).sort((a, b) => (b.dev ?? 0) - (a.dev ?? 0) || a.candidateId.localeCompare(b.candidateId));
-    const submitted: typeof results = [...(anchor ? [anchor] : []), ...explorers.slice(0, probing ? 3 : 2)];
+    const probeIds = new Set(planned.filter((c) => c.prescribed).map((c) => c.candidateId));
+    const probes = explorers.filter((x) => probeIds.has(x.candidateId));
+    const submitted: typeof results = [...(anchor ? [anchor] : []), ...probes, ...explorers.filter((x) => !probeIds.has(x.candidateId)).slice(0, probing ? 1 : 2)];
     let roundBest: number | null = null;
     submitted.forEach((x, k) => {
       const submissionId = `${x.candidateId}-s${k}`;
