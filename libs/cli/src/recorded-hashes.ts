@@ -4,6 +4,7 @@ import { contentHash, sha256Hex, type EventEnvelope, type RollingPolicy } from '
 import type { EventStore, StoredEvent } from '@aevo/eventstore';
 import { replayRoundEvidence } from '@aevo/evidence';
 import { freezeConstitution, replayPolicyRevisions } from '@aevo/policy-engine';
+import { DEFAULT_WORKER_BRIEF_FILE, DEFAULT_WORKER_BRIEF_PATH } from '@aevo/worker-kit';
 import { REPO_ROOT } from './stack';
 
 export interface HashCheck {
@@ -91,6 +92,7 @@ export async function checkRecordedHashes(store: EventStore, upTo: number, env: 
     } catch (err) {
       checks.push({ campaignId: c, what: 'RoundEvidenceRecorded inputs', ok: false, detail: (err as Error).message });
     }
+    checkWorkerBriefs(c, mine, checks, skipped);
     const file = findFile(started.data.config.constitutionPath, roots);
     if (!file) {
       skipped.push(`${c}: constitution ${started.data.config.constitutionPath} not found here; policy revisions not re-decided`);
@@ -106,4 +108,53 @@ export async function checkRecordedHashes(store: EventStore, upTo: number, env: 
       checks.push({ campaignId: c, what: `PolicyRevised r${r.revision} re-decided from the recorded evidence`, ok: r.equal, detail: `${r.recordedSha256} replayed ${r.replayedSha256 ?? 'nothing'}` });
   }
   return { checks, skipped };
+}
+
+type BriefRef = { source: 'default' | 'substrate'; path: string; sha256: string };
+
+/**
+ * The briefs a campaign's model-driven workers recorded in WorkerStarted: one campaign, one brief (workers given
+ * different rules is a finding), and the file still hashing to the pin — the snapshot's copy for a substrate's own
+ * brief (snapshots are immutable: a mismatch is a finding), the installed default for worker-kit's (it may have been
+ * edited since the campaign: then the check is reported as skipped, as for the constitution).
+ */
+function checkWorkerBriefs(c: string, mine: EventEnvelope[], checks: HashCheck[], skipped: string[]): void {
+  const briefs = new Map<string, { brief: BriefRef; workers: number }>();
+  for (const e of mine) {
+    if (e.type !== 'WorkerStarted') continue;
+    const brief = (e.data as { brief?: BriefRef }).brief;
+    if (!brief) continue;
+    const key = `${brief.source}:${brief.path}:${brief.sha256}`;
+    const seen = briefs.get(key);
+    if (seen) seen.workers++;
+    else briefs.set(key, { brief, workers: 1 });
+  }
+  if (briefs.size === 0) return;
+  const all = [...briefs.values()];
+  checks.push({
+    campaignId: c,
+    what: 'WorkerStarted briefs: one brief for every worker of the campaign',
+    ok: all.length === 1,
+    detail: all.map((b) => `${b.brief.source} ${b.brief.path} ${b.brief.sha256} (${b.workers} worker start(s))`).join('; '),
+  });
+  const snapshot = mine.find((e) => e.type === 'SubstrateSnapshotted') as (EventEnvelope & { data: { snapshotPath: string } }) | undefined;
+  for (const { brief } of all) {
+    const file = brief.source === 'default' ? DEFAULT_WORKER_BRIEF_FILE : snapshot ? path.join(snapshot.data.snapshotPath, brief.path) : null;
+    let text: Buffer | null = null;
+    try {
+      if (file && fs.statSync(file).isFile()) text = fs.readFileSync(file);
+    } catch {
+      text = null;
+    }
+    if (!text) {
+      skipped.push(`${c}: worker brief ${brief.path} not found here (${file ?? 'no SubstrateSnapshotted'}); its hash not re-checked`);
+      continue;
+    }
+    const now = sha256Hex(text);
+    if (brief.source === 'default' && brief.path === DEFAULT_WORKER_BRIEF_PATH && now !== brief.sha256) {
+      skipped.push(`${c}: the installed default worker brief (${file}) changed since the campaign; its pin ${brief.sha256} not re-checked`);
+      continue;
+    }
+    checks.push({ campaignId: c, what: `WorkerStarted brief ${brief.path} sha256`, ok: now === brief.sha256, detail: `${brief.sha256} vs ${file} ${now}` });
+  }
 }

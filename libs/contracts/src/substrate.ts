@@ -90,6 +90,11 @@ export const SubstrateManifest = z
       .strict(),
     sizes: z.array(z.string().min(1)).min(1).default(['tiny', 'cpu', 'gpu']),
     /**
+     * A Markdown file of the substrate (a frozen path) holding the rules its workers follow, replacing worker-kit's
+     * default brief (as autoresearch's program.md does). Its sha256 is recorded in each WorkerStarted.
+     */
+    workerBrief: z.string().min(1).optional(),
+    /**
      * How the local leaderboard builds and scores the hidden split. Run by the leaderboard service OUTSIDE every
      * sandbox; the secret seed never enters a sandbox.
      */

@@ -9,6 +9,7 @@ export * from './trace';
 export * from './tools';
 export * from './summary';
 export * from './manifest-builder';
+export * from './brief';
 export * from './runtime';
 export * from './run-candidate';
 export * from './agents/agent';

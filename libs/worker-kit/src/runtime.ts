@@ -22,6 +22,7 @@ import {
 import * as YAML from 'yaml';
 import type { z } from 'zod';
 import { BoundedMemo, entrypointIsolation, renderEntrypoint } from '@aevo/substrate-kit';
+import { resolveWorkerBrief, type WorkerBrief } from './brief';
 import { matchingDeadEnd } from './dead-ends';
 import { buildManifest, type Submission } from './manifest-builder';
 import type { CandidateLog, EvaluationPort, EvaluationRequest, JobPort, JobTerminal, WorkerConfig, WorkerInputs } from './ports';
@@ -143,6 +144,8 @@ export class WorkerRuntime {
   private cursor = 0;
   readonly files: SandboxFiles;
   readonly budget: RuntimeBudget;
+  /** The rules an agent is given (worker-kit's default or the substrate's own frozen brief). */
+  readonly brief: WorkerBrief;
   private summaryCache: { at: number; value: CandidateSummary } | null = null;
 
   private constructor(
@@ -158,6 +161,7 @@ export class WorkerRuntime {
     this.durable = trace;
     this.budget = budget;
     this.files = new SandboxFiles(inputs.fork.sandboxPath, { editable: substrate.editable, frozen: substrate.frozen, outputDirs: OUTPUT_DIRS });
+    this.brief = resolveWorkerBrief(substrate, this.files);
   }
 
   /**
@@ -200,7 +204,9 @@ export class WorkerRuntime {
     const rt = new WorkerRuntime(cleanInputs, config, ports, substrate, trace, { ...DEFAULT_BUDGET, ...opts.budget }, opts.hooks ?? {});
     if (trace.finished) return rt;
     // Appended with open_sandbox's step (one append for both).
-    rt.stage({ kind: 'Start', candidateId: fork.data.candidateId, round: fork.data.round, workerId: config.workerId, agentKind: config.agentKind });
+    // The heuristic agent follows its code, not the brief: only a model-driven worker records the one it was given.
+    const brief = config.agentKind === 'claude' ? { source: rt.brief.source, path: rt.brief.path, sha256: rt.brief.sha256 } : undefined;
+    rt.stage({ kind: 'Start', candidateId: fork.data.candidateId, round: fork.data.round, workerId: config.workerId, agentKind: config.agentKind, ...(brief ? { brief } : {}) });
     await rt.step('open_sandbox', { candidateId: fork.data.candidateId, policyRevision: policy.data.revision, mutationSeed: mutationSeedOf(fork.data) }, () =>
       rt.openSandbox(),
     );

@@ -1,6 +1,6 @@
 import Anthropic from '@anthropic-ai/sdk';
 import { ResultManifest, canonicalJson, sha256Hex, type EventEnvelope } from '@aevo/contracts';
-import { ClaudeAgent, WorkerRuntime, candidateStreamId, foldTrace, runCandidate, type RecordedResponse } from '../src';
+import { ClaudeAgent, WorkerRuntime, defaultWorkerBrief, candidateStreamId, foldTrace, runCandidate, type RecordedResponse } from '../src';
 import {
   apiErrors,
   lastToolResults,
@@ -78,6 +78,11 @@ describe('Claude worker against the strict loopback Messages API (real SDK)', ()
     expect(m.recipeChanges).toEqual([{ path: 'train.lr', from: 0.003, to: 0.002 }]);
     expect(m.failureModes.filter((f) => f.kind === 'path-refused')).toHaveLength(1);
     expect(m.checkpoints.length).toBe(3);
+    // The brief in force is the system block after the constitution, and WorkerStarted pins it by hash.
+    const brief = defaultWorkerBrief();
+    expect((server!.requests[0].system as Array<{ text: string }>).map((b) => b.text)).toEqual([CONSTITUTION, brief.text]);
+    const started = (await stream(fork.candidateId)).find((e) => e.type === 'WorkerStarted');
+    expect(started?.data).toMatchObject({ agentKind: 'claude', brief: { source: 'default', path: brief.path, sha256: brief.sha256 } });
     for (const r of server!.requests) {
       expect(Array.isArray(r.system) && r.system[r.system.length - 1]).toMatchObject({ cache_control: { type: 'ephemeral', ttl: '1h' } });
       expect(Array.isArray(r.system) && r.system[0]).toMatchObject({ text: CONSTITUTION });

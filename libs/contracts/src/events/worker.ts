@@ -2,8 +2,19 @@ import { z } from 'zod';
 import { defineEvent } from '../envelope';
 import { JsonValue, RecipeChange } from '../recipe';
 import { ResultManifest } from '../manifest';
-import { Slug } from '../ids';
+import { Sha256, Slug } from '../ids';
 import { SelectionCriterion } from '../policy';
+
+/** Which worker brief was in force, pinned by its content hash. */
+export const WorkerBriefRef = z
+  .object({
+    source: z.enum(['default', 'substrate']),
+    /** `worker-kit:brief/worker-brief.md` for the default; the substrate-relative path of the substrate's own. */
+    path: z.string().min(1).max(512),
+    sha256: Sha256,
+  })
+  .strict();
+export type WorkerBriefRef = z.infer<typeof WorkerBriefRef>;
 
 export const WorkerStarted = defineEvent(
   'WorkerStarted',
@@ -15,6 +26,8 @@ export const WorkerStarted = defineEvent(
       workerId: z.string().min(1),
       agentKind: z.enum(['heuristic', 'claude']),
       resumedFromStep: z.number().int().min(0).nullable(),
+      /** The brief (rules) the agent was given: worker-kit's default or the substrate's own; absent for the heuristic agent and in older logs. */
+      brief: WorkerBriefRef.optional(),
     })
     .strict(),
 );

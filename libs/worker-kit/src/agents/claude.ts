@@ -115,15 +115,6 @@ export class ModelRequestChangedError extends TraceDivergedError {
 
 const RETRYABLE_STATUS = (status: number): boolean => status === 408 || status === 409 || status === 429 || status >= 500;
 
-export const WORKER_RULES = `You are one worker of an autonomous post-training loop. You get one forked sandbox, one axis to explore and the
-current rolling search policy, and nothing else: you have no memory of earlier rounds and must not look for one.
-Work only through the tools. Edit only the recipe and the data pipeline (editable paths); every other write is refused
-and recorded against you. Respect the policy: start from its standing recipe, never spend budget on its dead ends
-("Don't waste budget on"), and judge results by its evidence rules and objective. Make one coherent change on your axis,
-train with the fork's seeds, read failures (poll_job, read_log_tail) and fix them (e.g. lower the learning rate after a
-divergence) at most once per seed, evaluate the checkpoints, then call submit_manifest exactly once with your
-hypothesis and why you chose the checkpoint. If you are the baseline anchor, change nothing: train and evaluate the
-standing recipe with every seed.`;
 
 const NUDGE = 'You have not called submit_manifest yet. Continue with the tools, and finish by calling submit_manifest.';
 
@@ -255,7 +246,8 @@ export class ClaudeAgent implements WorkerAgent {
     const o = this.opts;
     const system: Block[] = [
       { type: 'text', text: o.constitutionExcerpt },
-      { type: 'text', text: WORKER_RULES },
+      // The brief in force for this candidate (worker-kit's default or the substrate's own), pinned in WorkerStarted.
+      { type: 'text', text: rt.brief.text },
     ];
     const tools = anthropicTools() as unknown as Block[];
     const messages: Message[] = [{ role: 'user', content: this.initialPrompt(rt) }];

@@ -8,6 +8,7 @@ import {
   type DataOf,
   type Decider,
   type JobSpec,
+  type WorkerBriefRef,
 } from '@aevo/contracts';
 import { evolveTrace, initialTrace, type CandidateEvent, type LlmCall, type TraceState } from '../trace';
 import type { EvaluationRequest } from '../ports';
@@ -18,7 +19,7 @@ import type { EvaluationRequest } from '../ports';
  * before its outcome, nothing after the end — and a job or evaluation is requested at most once per stream.
  */
 export type CandidateCommand =
-  | { kind: 'Start'; candidateId: string; round: number; workerId: string; agentKind: 'heuristic' | 'claude' }
+  | { kind: 'Start'; candidateId: string; round: number; workerId: string; agentKind: 'heuristic' | 'claude'; brief?: WorkerBriefRef }
   | { kind: 'RecordIntent'; candidateId: string; step: number; tool: string; input: unknown; llm?: LlmCall }
   /** `facts`: events caused by the step, appended atomically with its outcome (RecipeChanged, ManifestSubmitted, …). */
   | { kind: 'RecordOutcome'; candidateId: string; step: number; tool: string; ok: boolean; output: unknown; llm?: LlmCall; facts?: CandidateEvent[] }
@@ -44,6 +45,7 @@ export function decideCandidate(cmd: CandidateCommand, state: TraceState): Candi
             workerId: cmd.workerId,
             agentKind: cmd.agentKind,
             resumedFromStep: state.steps.length > 0 ? state.steps.length - 1 : null,
+            ...(cmd.brief ? { brief: cmd.brief } : {}),
           },
         },
       ];
