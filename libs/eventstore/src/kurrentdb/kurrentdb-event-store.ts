@@ -100,7 +100,8 @@ export class KurrentDbEventStore implements EventStore {
       store.chain.push(...(await store.readChainStream(0, Number.MAX_SAFE_INTEGER)));
     } catch (err) {
       await store.close().catch(() => undefined);
-      throw err;
+      const where = options.connectionString.replace(/\/\/[^@/]*@/, '//***@');
+      throw new Error(`KurrentDB at ${where} could not be read: ${(err as Error)?.name ?? 'Error'}: ${(err as Error)?.message ?? String(err)}`, { cause: err });
     }
     return store;
   }
