@@ -12,6 +12,8 @@ import type { StoredEventLookup } from './stored-event-proof';
 import { ServiceMetrics } from './observability/metrics';
 import { ObservabilityServer, type ReadinessCheck } from './observability/health-server';
 import { resolveObservabilityPorts } from './observability/ports';
+import { ServiceTracing, tracedStore } from './observability/tracing';
+import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
 
 /** Opens the store of record for a service (default: PostgreSQL from AEVO_DATABASE_URL / AEVO_DB_SCHEMA). */
 export type StoreOpener = (cfg: MessagingConfig) => Promise<EventStore>;
@@ -50,6 +52,11 @@ export interface ServiceAppOptions extends Partial<Omit<MessagingConfig, 'servic
   metricsPort?: number | null;
   /** Interface of both (default AEVO_HEALTH_HOST or 0.0.0.0). */
   healthHost?: string;
+  /**
+   * Where spans go (tests: an InMemorySpanExporter). Default: OTLP/HTTP when OTEL_EXPORTER_OTLP_ENDPOINT (or
+   * OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, AEVO_OTLP_ENDPOINT) is set; otherwise no tracing at all.
+   */
+  traceExporter?: SpanExporter;
 }
 
 /** The service's probes and metrics. */
@@ -61,6 +68,8 @@ export interface ServiceObservability {
   /** e.g. http://127.0.0.1:8081 (null when not served). */
   healthUrl: string | null;
   metricsUrl: string | null;
+  /** The service's tracer (null when tracing is off). */
+  tracing: ServiceTracing | null;
 }
 
 export interface ServiceApp {
@@ -79,6 +88,7 @@ interface Owned {
   store: EventStore | null;
   relay: OutboxRelay | null;
   observability: ObservabilityServer | null;
+  tracing: ServiceTracing | null;
 }
 
 class RuntimeLifecycle implements OnApplicationShutdown {
@@ -90,6 +100,7 @@ class RuntimeLifecycle implements OnApplicationShutdown {
     await this.client.close();
     await this.owned.relay?.stop();
     if (this.owned.store) await this.owned.store.close();
+    await this.owned.tracing?.shutdown().catch(() => undefined);
     // Last: /readyz answers "shutting down" while the rest closes, then the probes stop answering with the process.
     await this.owned.observability?.close();
   }
@@ -101,12 +112,13 @@ class AevoRuntimeModule {}
 @Module({})
 class AevoServiceRootModule {}
 
-function runtimeModule(cfg: MessagingConfig, store: EventStore, owned: Owned, natsAuth: NatsAuthOptions, metrics: ServiceMetrics): DynamicModule {
+function runtimeModule(cfg: MessagingConfig, store: EventStore, owned: Owned, natsAuth: NatsAuthOptions, metrics: ServiceMetrics, tracing: ServiceTracing | null): DynamicModule {
   return {
     module: AevoRuntimeModule,
     global: true,
     providers: [
-      { provide: EVENT_STORE, useValue: store },
+      // While tracing, handlers' appends carry the active span's context (the relay puts it on the message).
+      { provide: EVENT_STORE, useValue: tracing ? tracedStore(store) : store },
       { provide: MESSAGING_CONFIG, useValue: cfg },
       { provide: OWNED_STORE, useValue: owned },
       { provide: SERVICE_METRICS, useValue: metrics },
@@ -132,12 +144,13 @@ function storedEventLookupOf(store: EventStore): StoredEventLookup {
  * CommandClient are injectable everywhere (EVENT_STORE, MESSAGING_CONFIG, CommandClient). Call `app.listen()`.
  */
 export async function createServiceApp(appModule: Type<unknown> | DynamicModule, opts: ServiceAppOptions): Promise<ServiceApp> {
-  const { service, store: given, openStore, server: serverOpts, env, logger, relay: withRelay, healthPort, metricsPort, healthHost, ...overrides } = opts;
+  const { service, store: given, openStore, server: serverOpts, env, logger, relay: withRelay, healthPort, metricsPort, healthHost, traceExporter, ...overrides } = opts;
   const config = resolveMessagingConfig(service, overrides, env);
   // Before anything is opened: a bad port setting fails the start with its name.
   const ports = resolveObservabilityPorts({ healthPort, metricsPort, host: healthHost }, env ?? process.env);
   const metricsOn = ports.metricsPort !== null;
   const metrics = new ServiceMetrics(service, { processMetrics: metricsOn });
+  const tracing = ServiceTracing.create(service, { exporter: traceExporter, env: env ?? process.env });
   const store = given ?? (await (openStore ?? defaultStoreOpener)(config));
   let relay: OutboxRelay | null = null;
   let observability: ObservabilityServer | null = null;
@@ -165,10 +178,11 @@ export async function createServiceApp(appModule: Type<unknown> | DynamicModule,
       stream: config.stream,
       deadLetter: serverOpts?.deadLetter ?? eventStoreDeadLetterSink(store, service),
       observer: serverOpts?.observer ?? (metricsOn ? metrics : undefined),
+      tracing: serverOpts?.tracing ?? tracing ?? undefined,
     });
     if (metricsOn) registerServiceGauges(metrics, server, store, relay);
-    const owned: Owned = { store: given ? null : store, relay, observability: null };
-    const root: DynamicModule = { module: AevoServiceRootModule, imports: [runtimeModule(config, store, owned, natsAuthFor(env ?? process.env, service), metrics), appModule] };
+    const owned: Owned = { store: given ? null : store, relay, observability: null, tracing };
+    const root: DynamicModule = { module: AevoServiceRootModule, imports: [runtimeModule(config, store, owned, natsAuthFor(env ?? process.env, service), metrics, tracing), appModule] };
     const app = await NestFactory.createMicroservice(root, { strategy: server, logger: logger ?? ['error', 'warn', 'log'] });
     app.useGlobalFilters(new PassThroughRpcFilter());
     if (ports.healthPort !== null || metricsOn) {
@@ -182,10 +196,11 @@ export async function createServiceApp(appModule: Type<unknown> | DynamicModule,
       store,
       config,
       relay,
-      observability: { metrics, server: observability, healthUrl: url(observability?.portOf('readyz') ?? null), metricsUrl: url(observability?.portOf('metrics') ?? null) },
+      observability: { metrics, tracing, server: observability, healthUrl: url(observability?.portOf('readyz') ?? null), metricsUrl: url(observability?.portOf('metrics') ?? null) },
     };
   } catch (err) {
     await observability?.close().catch(() => undefined);
+    await tracing?.shutdown().catch(() => undefined);
     await relay?.stop().catch(() => undefined);
     if (!given) await store.close().catch(() => undefined);
     throw err;

@@ -1,10 +1,18 @@
 import { connect } from '@nats-io/transport-node';
-import type { NatsConnection } from '@nats-io/nats-core';
+import { headers, type MsgHdrs, type NatsConnection } from '@nats-io/nats-core';
 import { CommandReply, uuidv7, type CommandDefinition } from '@aevo/contracts';
 import type { z } from 'zod';
 import type { NatsAuthOptions } from '@aevo/eventstore';
 import { natsServers } from './config';
 import { commandSubject } from './subjects';
+import { activeTraceContext, type TraceContextCarrier } from './observability/tracing';
+
+function traceHeaders(t: TraceContextCarrier): MsgHdrs {
+  const h = headers();
+  h.set('traceparent', t.traceparent);
+  if (t.tracestate) h.set('tracestate', t.tracestate);
+  return h;
+}
 
 export interface SendOptions {
   /** Idempotency key; generated (`cmd-<uuidv7>`) when absent. Resend with the same id after a TIMEOUT. */
@@ -68,7 +76,9 @@ export class CommandClient {
     const timeout = timeoutMs ?? this.opts.timeoutMs ?? 10_000;
     let text: string;
     try {
-      const msg = await this.nc.request(commandSubject(this.opts.subjectPrefix, name), data, { timeout });
+      // The caller's trace (when tracing is on and a span is active) continues in the handler.
+      const caller = activeTraceContext();
+      const msg = await this.nc.request(commandSubject(this.opts.subjectPrefix, name), data, caller ? { timeout, headers: traceHeaders(caller) } : { timeout });
       text = msg.string();
     } catch (err) {
       const e = err as { name?: string; message?: string; cause?: { name?: string }; isNoResponders?: () => boolean };

@@ -19,3 +19,4 @@ export * from './auth';
 export * from './observability/ports';
 export * from './observability/health-server';
 export * from './observability/metrics';
+export * from './observability/tracing';

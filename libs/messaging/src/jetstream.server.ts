@@ -9,7 +9,7 @@ import { commandDefinition, eventDefinition, type CommandReply, type ServiceName
 import { natsServers } from './config';
 import { commandSubject, consumerName, eventTypeFilter, parseEventSubject } from './subjects';
 import { missingServerFeatures, ServerFeatureError, type ServerFeature } from './server-features';
-import { ensureDurableConsumer, ensureEventStream } from './provisioning';
+import { ensureDurableConsumer, ensureEventStream, type ConsumerSpec } from './provisioning';
 import { decodeEventMessage } from './event-decoding';
 import { decodeCommandRequest, errorReplyOf, okReply } from './command-decoding';
 import { CommandContext, JetStreamEventContext, type ConsumerRef } from './contexts';
@@ -19,6 +19,7 @@ import { unavailableDependency } from './unavailable';
 import { Semaphore } from './semaphore';
 import { StoredEventProof, type StoredEventLookup, type StoredEventProofCounters, type StoredEventVerdict } from './stored-event-proof';
 import type { TransportObserver } from './observability/metrics';
+import { ServiceTracing, SpanKind } from './observability/tracing';
 
 export interface JetStreamServerOptions {
   /** Names the queue group and the durable consumers: every replica of a service passes the same name. */
@@ -58,6 +59,8 @@ export interface JetStreamServerOptions {
   natsAuth?: NatsAuthOptions;
   /** Told about every event, dead letter and command (metrics); none: nothing is measured. */
   observer?: TransportObserver;
+  /** Runs each handler in a span continuing the message's trace context (traceparent header); none: no tracing. */
+  tracing?: ServiceTracing;
 }
 
 /** A durable consumer's backlog as the server counts it. */
@@ -72,6 +75,10 @@ export interface ConsumerLag {
   redelivered: number;
 }
 
+/** Backoff between attempts to re-establish a consumer whose iterator ended (jittered, capped). */
+const RECONSUME_BASE_DELAY_MS = 250;
+const RECONSUME_MAX_DELAY_MS = 10_000;
+
 /** Extra deliveries the server allows beyond `maxDeliver`, used only to retry recording a dead letter. */
 export const DEAD_LETTER_RETRY_MARGIN = 5;
 
@@ -83,6 +90,10 @@ interface EventConsumer extends ConsumerRef {
   loop?: Promise<void>;
   /** The consume loop ended (stopped, or the iterator failed): this replica no longer reads the consumer. */
   ended?: boolean;
+  /** How the durable was provisioned: re-provisioned from this when it disappears (deleted, server state lost). */
+  spec: ConsumerSpec;
+  /** Times the consumer was re-established after its iterator ended. */
+  reestablished: number;
 }
 
 /**
@@ -92,10 +103,11 @@ interface EventConsumer extends ConsumerRef {
  */
 export class JetStreamServer extends Server implements CustomTransportStrategy {
   private readonly log: Logger;
-  private readonly opts: Required<Omit<JetStreamServerOptions, 'deadLetter' | 'storedEvents' | 'natsAuth' | 'observer'>> & {
+  private readonly opts: Required<Omit<JetStreamServerOptions, 'deadLetter' | 'storedEvents' | 'natsAuth' | 'observer' | 'tracing'>> & {
     deadLetter?: DeadLetterSink;
     natsAuth?: NatsAuthOptions;
     observer?: TransportObserver;
+    tracing?: ServiceTracing;
   };
   private readonly proof: StoredEventProof | null;
   private nc?: NatsConnection;
@@ -107,6 +119,8 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
   /** Last handler error per (consumer, stream sequence), kept for a dead letter whose recording had to be retried. */
   private readonly lastErrors = new Map<string, string>();
   private closing = false;
+  /** Wakes supervisors waiting to re-establish a consumer when the server closes. */
+  private onClosing: Array<() => void> = [];
   private started = false;
   private natsState: 'connected' | 'disconnected' | 'reconnecting' | 'closed' = 'disconnected';
 
@@ -207,7 +221,7 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
     if (events.length > 0) await ensureEventStream(jsm, this.opts.stream, this.opts.subjectPrefix);
     for (const e of events) {
       const durable = consumerName(this.opts.service, e.type);
-      await ensureDurableConsumer(jsm, this.opts.stream, {
+      const spec: ConsumerSpec = {
         durable,
         filterSubject: eventTypeFilter(this.opts.subjectPrefix, e.type),
         ackWaitMs: this.opts.ackWaitMs,
@@ -215,16 +229,14 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
         deliverPolicy: this.opts.deliverPolicy,
         maxAckPending: 1000,
         description: `${this.opts.service} handles ${e.type}`,
-      });
-      this.consumers.push({ stream: this.opts.stream, consumer: durable, type: e.type, handler: e.handler, concurrency: e.concurrency });
+      };
+      await ensureDurableConsumer(jsm, this.opts.stream, spec);
+      this.consumers.push({ stream: this.opts.stream, consumer: durable, type: e.type, handler: e.handler, concurrency: e.concurrency, spec, reestablished: 0 });
     }
-    for (const c of this.consumers) {
-      const consumer = await js.consumers.get(this.opts.stream, c.consumer);
-      c.messages = await consumer.consume({ max_messages: c.concurrency });
-      c.loop = this.consumeLoop(c)
-        .catch((err) => this.log.error(`consumer ${c.consumer} stopped: ${String(err)}`))
-        .finally(() => (c.ended = true));
-    }
+    // The first open happens here, so that a service that cannot read its consumers fails to start; after that the
+    // supervisor keeps each one read for the life of the process.
+    for (const c of this.consumers) c.messages = await this.openConsumer(c);
+    for (const c of this.consumers) c.loop = this.superviseConsumer(c).finally(() => (c.ended = true));
     for (const cmd of commands) this.subscribeCommand(cmd.name, cmd.handler);
     await nc.flush();
     this.started = true;
@@ -257,6 +269,65 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
   }
 
   // ---------------------------------------------------------------- events
+
+  /**
+   * A pull iterator on the durable. `abort_on_missing_resource`: a deleted consumer or stream ends the iterator
+   * (instead of the client retrying "consumer not found" forever), so the supervisor can provision it again.
+   */
+  private async openConsumer(c: EventConsumer): Promise<ConsumerMessages> {
+    const js = this.js;
+    if (!js) throw new Error('JetStreamServer is not connected');
+    const consumer = await js.consumers.get(c.stream, c.consumer);
+    return consumer.consume({ max_messages: c.concurrency, abort_on_missing_resource: true });
+  }
+
+  /**
+   * Reads one durable consumer until the server closes: when its iterator ends — the consumer or stream deleted,
+   * the server restarted without its state, a pull refused — it is provisioned again (same config; a re-created
+   * durable starts from the stream's first message of its type, since which messages the old one had settled is
+   * gone with it; handlers are idempotent, so only the time to skip them is spent) and read again, with backoff.
+   */
+  private async superviseConsumer(c: EventConsumer): Promise<void> {
+    for (let failures = 0; !this.closing; ) {
+      const began = Date.now();
+      try {
+        if (!c.messages) {
+          const jsm = this.jsm;
+          if (!jsm) throw new Error('JetStreamServer is not connected');
+          await ensureEventStream(jsm, this.opts.stream, this.opts.subjectPrefix);
+          await ensureDurableConsumer(jsm, c.stream, c.spec);
+          c.messages = await this.openConsumer(c);
+          c.reestablished++;
+          this.log.log(`consumer ${c.consumer} re-established (${c.reestablished} time(s))`);
+        }
+        c.ended = false;
+        await this.consumeLoop(c);
+        if (this.closing) return;
+        this.log.warn(`consumer ${c.consumer}: its message iterator ended; re-establishing it`);
+      } catch (err) {
+        if (this.closing) return;
+        this.log.warn(`consumer ${c.consumer} stopped (${String(err)}); re-establishing it`);
+      }
+      c.messages = undefined;
+      c.ended = true;
+      // A loop that ran a while was healthy: start the backoff over.
+      failures = Date.now() - began > 10 * RECONSUME_MAX_DELAY_MS ? 1 : failures + 1;
+      await this.pause(nakDelay(failures, RECONSUME_BASE_DELAY_MS, RECONSUME_MAX_DELAY_MS) * (0.5 + Math.random() / 2));
+    }
+  }
+
+  /** Waits `ms`, or less when the server starts closing. */
+  private pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const wake = () => {
+        clearTimeout(t);
+        this.onClosing = this.onClosing.filter((w) => w !== wake);
+        resolve();
+      };
+      const t = setTimeout(wake, ms);
+      this.onClosing.push(wake);
+    });
+  }
 
   private async consumeLoop(c: EventConsumer): Promise<void> {
     const gate = new Semaphore(c.concurrency);
@@ -316,8 +387,13 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
       const began = observer ? performance.now() : 0;
       try {
         const ctx = new JetStreamEventContext([m, { stream: c.stream, consumer: c.consumer }]);
-        const result = await c.handler(event, ctx);
-        await lastValueFrom(this.transformToObservable(result), { defaultValue: undefined });
+        const handle = async () => {
+          const result = await c.handler(event, ctx);
+          await lastValueFrom(this.transformToObservable(result), { defaultValue: undefined });
+        };
+        const tracing = this.opts.tracing;
+        if (tracing) await tracing.inSpan(`process ${event.type}`, SpanKind.CONSUMER, ServiceTracing.extract(m.headers), eventSpanAttributes(event, m, c.consumer), handle);
+        else await handle();
         observer?.eventHandled(c.type, (performance.now() - began) / 1000);
         break;
       } catch (err) {
@@ -450,7 +526,11 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
       const command = decoded.command;
       try {
         const ctx = new CommandContext([msg, command]);
-        const value = await lastValueFrom(this.transformToObservable(await handler(command, ctx)), { defaultValue: undefined });
+        const run = async () => lastValueFrom(this.transformToObservable(await handler(command, ctx)), { defaultValue: undefined });
+        const tracing = this.opts.tracing;
+        const value = tracing
+          ? await tracing.inSpan(`handle ${name}`, SpanKind.SERVER, ServiceTracing.extract(msg.headers), { 'messaging.system': 'nats', 'aevo.command': name, 'aevo.command_id': command.commandId }, run)
+          : await run();
         reply = okReply(command.commandId, value);
       } catch (err) {
         const failed = errorReplyOf(command.commandId, err);
@@ -496,6 +576,7 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
   async close(): Promise<void> {
     if (this.closing) return;
     this.closing = true;
+    for (const wake of this.onClosing.splice(0)) wake();
     for (const s of this.subscriptions) s.unsubscribe();
     for (const c of this.consumers) c.messages?.stop();
     const grace = new Promise((r) => setTimeout(r, this.opts.shutdownGraceMs).unref());
@@ -514,6 +595,27 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
       await nc.close().catch(() => undefined);
     }
   }
+}
+
+/** What a handler span says about the message: OpenTelemetry messaging conventions plus the envelope's ids. */
+function eventSpanAttributes(
+  event: { id: string; type: string; campaignId: string; causationId: string | null; correlationId: string | null },
+  m: JsMsg,
+  consumer: string,
+): Record<string, string | number> {
+  const attrs: Record<string, string | number> = {
+    'messaging.system': 'nats',
+    'messaging.operation.type': 'process',
+    'messaging.destination.name': m.subject,
+    'messaging.consumer.group.name': consumer,
+    'messaging.message.id': event.id,
+    'aevo.event.type': event.type,
+    'aevo.campaign_id': event.campaignId,
+    'aevo.delivery': m.info.deliveryCount,
+  };
+  if (event.causationId) attrs['aevo.causation_id'] = event.causationId;
+  if (event.correlationId) attrs['aevo.correlation_id'] = event.correlationId;
+  return attrs;
 }
 
 function describeError(err: unknown): string {

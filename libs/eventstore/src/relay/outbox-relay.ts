@@ -47,7 +47,12 @@ export interface OutboxRelayOptions {
 export type RelayRole = 'starting' | 'standby' | 'leader' | 'stopped';
 
 /** What the relay needs of a stored event: header fields and the serialised body. */
-type OutboxRow = Pick<StoredEvent, 'position' | 'streamVersion' | 'id' | 'type' | 'streamId' | 'campaignId' | 'source' | 'time'> & { payload: string };
+type OutboxRow = Pick<StoredEvent, 'position' | 'streamVersion' | 'id' | 'type' | 'streamId' | 'campaignId' | 'source' | 'time'> & {
+  payload: string;
+  /** W3C trace context recorded with the append (metadata), copied onto the message headers. */
+  traceparent: string | null;
+  tracestate: string | null;
+};
 
 /** What the server must find as the stream's last message before storing the next one. */
 type Expectation = { lastSequence: number } | { lastMsgID: string };
@@ -357,8 +362,21 @@ export class OutboxRelay {
    * key order of relayPayload), so the relay neither parses nor re-serialises `data`.
    */
   private async readOutbox(after: number, limit: number): Promise<OutboxRow[]> {
-    const res = await this.store.pool.query<{ position: string; stream_version: string; event_id: string; type: string; stream_id: string; campaign_id: string; source: string; time: string; payload: string }>(
+    const res = await this.store.pool.query<{
+      position: string;
+      stream_version: string;
+      event_id: string;
+      type: string;
+      stream_id: string;
+      campaign_id: string;
+      source: string;
+      time: string;
+      payload: string;
+      traceparent: string | null;
+      tracestate: string | null;
+    }>(
       `SELECT position, stream_version, event_id, type, stream_id, campaign_id, source, time,
+              metadata->>'traceparent' AS traceparent, metadata->>'tracestate' AS tracestate,
               json_build_object('id', event_id, 'type', type, 'schemaVersion', schema_version, 'streamId', stream_id,
                 'campaignId', campaign_id, 'causationId', causation_id, 'correlationId', correlation_id, 'time', time,
                 'source', source, 'data', data, 'position', position, 'streamVersion', stream_version)::text AS payload
@@ -375,6 +393,8 @@ export class OutboxRelay {
       source: r.source as StoredEvent['source'],
       time: r.time,
       payload: r.payload,
+      traceparent: r.traceparent,
+      tracestate: r.tracestate,
     }));
   }
 
@@ -394,7 +414,7 @@ export class OutboxRelay {
     const acks = batch.map((e, i) =>
       this.js.publish(relaySubject(this.opts.subjectPrefix, e), e.payload, {
         msgID: e.id,
-        headers: relayHeaders(e),
+        headers: withTraceContext(relayHeaders(e), e),
         expect: i === 0 ? expectFirst : { lastMsgID: batch[i - 1].id },
       }),
     );
@@ -470,6 +490,13 @@ export class OutboxRelay {
     this._role = 'stopped';
     this.opts.log('info', 'outbox relay stopped', { relayedPosition: this._relayed });
   }
+}
+
+/** The append's trace context as W3C headers, so that a consumer's span continues the trace of the code that appended. */
+function withTraceContext(h: ReturnType<typeof relayHeaders>, e: Pick<OutboxRow, 'traceparent' | 'tracestate'>): ReturnType<typeof relayHeaders> {
+  if (e.traceparent) h.set('traceparent', e.traceparent);
+  if (e.traceparent && e.tracestate) h.set('tracestate', e.tracestate);
+  return h;
 }
 
 function isNotFound(err: unknown): boolean {

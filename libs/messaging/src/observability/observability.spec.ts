@@ -1,4 +1,7 @@
 import * as http from 'node:http';
+import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
+import type { AppendOptions, EventStore } from '@aevo/eventstore';
+import { activeTraceContext, otlpTracesUrl, ServiceTracing, SpanKind, tracedStore } from './tracing';
 import { evaluateReadiness, ObservabilityServer } from './health-server';
 import { ServiceMetrics } from './metrics';
 import { parsePortSetting, resolveObservabilityPorts } from './ports';
@@ -57,7 +60,7 @@ describe('readiness', () => {
 });
 
 describe('ObservabilityServer', () => {
-  it('serves /healthz, /readyz (503 naming the failing check, then 200) and /metrics on one port', async () => {
+  it('serves /healthz and /readyz (503 naming the failing check, then 200), /metrics on its own port or on the same one', async () => {
     let storeDown = true;
     const metrics = new ServiceMetrics('worker', { processMetrics: false });
     metrics.eventHandled('RoundClosed', 0.02);
@@ -94,6 +97,19 @@ describe('ObservabilityServer', () => {
     } finally {
       await both.close();
     }
+
+    // The same number for both (k8s may use one port): one server answers all three.
+    const probe = await ObservabilityServer.start({ host: '127.0.0.1', healthPort: 0, metricsPort: null, readiness: {} });
+    const shared = probe.portOf('healthz') as number;
+    await probe.close();
+    const one = await ObservabilityServer.start({ host: '127.0.0.1', healthPort: shared, metricsPort: shared, readiness: {}, metrics });
+    try {
+      expect(one.portOf('metrics')).toBe(shared);
+      expect((await get(shared, '/readyz')).status).toBe(200);
+      expect((await get(shared, '/metrics')).body).toContain('aevo_events_handled_total');
+    } finally {
+      await one.close();
+    }
   });
 
   it('refuses to start on a port in use, naming it', async () => {
@@ -125,5 +141,51 @@ describe('ServiceMetrics', () => {
     expect(textA).not.toContain('aevo_jobs');
     expect(textB).toContain('aevo_jobs{phase="running",service="dispatch"} 2');
     expect(textB).toContain('aevo_jobs{phase="queued",service="dispatch"} 1');
+  });
+});
+
+describe('tracing', () => {
+  it('continues the trace of a traceparent header, and appends made inside the span carry that span as their context', async () => {
+    const exporter = new InMemorySpanExporter();
+    const tracing = ServiceTracing.create('worker', { exporter }) as ServiceTracing;
+    const appended: Array<AppendOptions | undefined> = [];
+    const store = { append: async (_s: string, _v: unknown, _e: unknown[], opts?: AppendOptions) => (appended.push(opts), { streamId: 's', nextExpectedVersion: 1, positions: [1], duplicate: false }), headPosition: async () => 7 } as unknown as EventStore;
+    const traced = tracedStore(store);
+    const incoming = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+    const headers = new Map([['traceparent', incoming]]);
+    const lookup = { get: (k: string) => headers.get(k) ?? '', keys: () => [...headers.keys()] };
+    await tracing.inSpan('process RoundClosed', SpanKind.CONSUMER, ServiceTracing.extract(lookup), { 'aevo.event.type': 'RoundClosed' }, async () => {
+      await traced.append('campaign-c1', 'any', [], { commandId: 'cmd-1' });
+    });
+    await traced.append('campaign-c1', 'any', []); // outside any span: nothing added
+    expect(await traced.headPosition()).toBe(7);
+    const [span] = exporter.getFinishedSpans();
+    expect(span.spanContext().traceId).toBe('0af7651916cd43dd8448eb211c80319c');
+    expect(span.parentSpanContext?.spanId).toBe('b7ad6b7169203331');
+    expect(span.resource.attributes['service.name']).toBe('worker');
+    expect(appended[0]).toEqual({ commandId: 'cmd-1', traceContext: { traceparent: `00-0af7651916cd43dd8448eb211c80319c-${span.spanContext().spanId}-01` } });
+    expect(appended[1]).toBeUndefined();
+    expect(activeTraceContext()).toBeUndefined();
+    await tracing.shutdown();
+  });
+
+  it('records a handler error on its span and rethrows it unchanged', async () => {
+    const exporter = new InMemorySpanExporter();
+    const tracing = ServiceTracing.create('worker', { exporter }) as ServiceTracing;
+    const boom = new Error('poison');
+    await expect(tracing.inSpan('process X', SpanKind.CONSUMER, ServiceTracing.extract(undefined), {}, async () => Promise.reject(boom))).rejects.toBe(boom);
+    const [span] = exporter.getFinishedSpans();
+    expect(span.status).toEqual({ code: 2, message: 'poison' });
+    expect(span.parentSpanContext).toBeUndefined();
+    await tracing.shutdown();
+  });
+
+  it('exports over OTLP/HTTP only when an endpoint is configured, and names a bad one', () => {
+    expect(otlpTracesUrl({})).toBeNull();
+    expect(otlpTracesUrl({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://otel-collector:4318/' })).toBe('http://otel-collector:4318/v1/traces');
+    expect(otlpTracesUrl({ AEVO_OTLP_ENDPOINT: 'https://traces.example' })).toBe('https://traces.example/v1/traces');
+    expect(otlpTracesUrl({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://c:4318/custom', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://other:4318' })).toBe('http://c:4318/custom');
+    expect(otlpTracesUrl({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318', OTEL_TRACES_EXPORTER: 'none' })).toBeNull();
+    expect(() => otlpTracesUrl({ OTEL_EXPORTER_OTLP_ENDPOINT: 'grpc://c:4317' })).toThrow(/OTEL_EXPORTER_OTLP_ENDPOINT "grpc:\/\/c:4317": expected http/);
   });
 });
