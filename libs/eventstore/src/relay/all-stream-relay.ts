@@ -5,7 +5,7 @@ import type { KurrentDbEventStore } from '../kurrentdb/kurrentdb-event-store';
 import { openKurrentDbEventStore } from '../open-store';
 import type { StoredEvent } from '../port';
 import { relayHeaders, relayPayload, relaySubject } from './cloudevents';
-import { ensureEventStream, jetStreamResumePoint } from './jetstream-stream';
+import { RelayStreamStateError, ensureEventStream, jetStreamResumePoint } from './jetstream-stream';
 import type { NatsAuthOptions } from './nats-credentials';
 import { coalescePauseMs, type RelayLogger } from './outbox-relay';
 import { relayServerProblem } from './server-version';
@@ -31,6 +31,8 @@ export interface AllStreamRelayOptions {
 }
 
 type Expectation = { lastSequence: number } | { lastMsgID: string };
+/** An event with its message body, serialised once. */
+type Outgoing = StoredEvent & { payload: string };
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -169,7 +171,8 @@ export class AllStreamRelay {
     try {
       while (this.running) {
         this.woken = false;
-        const batch = this.store.readIndexed(cursor, this.opts.batchSize);
+        const read = this.store.readIndexed(cursor, this.opts.batchSize);
+        const batch = this.publishable(read);
         if (batch.length > 0) {
           const acked = this.publishBatch(batch, expectNext);
           acked.catch(() => undefined);
@@ -177,11 +180,13 @@ export class AllStreamRelay {
           cursor = batch[batch.length - 1].position;
           expectNext = { lastMsgID: batch[batch.length - 1].id };
           while (inFlight.length >= this.opts.maxBatchesInFlight) await settleOldest();
-          if (batch.length === this.opts.batchSize) continue;
+          if (read.length === this.opts.batchSize && batch.length === read.length) continue;
         }
         while (inFlight.length > 0) await settleOldest();
+        if (batch.length < read.length)
+          throw new RelayStreamStateError(`event at position ${read[batch.length].position} is too large for the server's max_payload (${this.maxPayload()} bytes)`);
         await this.idle(this.opts.pollIntervalMs);
-        const pause = coalescePauseMs(batch.length, this.opts);
+        const pause = coalescePauseMs(read.length, this.opts);
         if (this.running && pause > 0) await sleep(pause);
       }
     } finally {
@@ -189,9 +194,25 @@ export class AllStreamRelay {
     }
   }
 
-  private publishBatch(batch: StoredEvent[], expectFirst: Expectation): Promise<number> {
+  private maxPayload(): number {
+    return this.nc.info?.max_payload ?? 1024 * 1024;
+  }
+
+  /** The prefix of `read` whose messages fit the server's max_payload (headers and subject stay under 1 KiB). */
+  private publishable(read: StoredEvent[]): Outgoing[] {
+    const limit = this.maxPayload() - 1024;
+    const out: Outgoing[] = [];
+    for (const e of read) {
+      const payload = relayPayload(e);
+      if (Buffer.byteLength(payload) > limit) break;
+      out.push({ ...e, payload });
+    }
+    return out;
+  }
+
+  private publishBatch(batch: Outgoing[], expectFirst: Expectation): Promise<number> {
     const acks = batch.map((e, i) =>
-      this.js.publish(relaySubject(this.opts.subjectPrefix, e), relayPayload(e), {
+      this.js.publish(relaySubject(this.opts.subjectPrefix, e), e.payload, {
         msgID: e.id,
         headers: relayHeaders(e),
         expect: i === 0 ? expectFirst : { lastMsgID: batch[i - 1].id },
