@@ -1,5 +1,7 @@
 import 'reflect-metadata';
+import * as fs from 'node:fs';
 import * as http from 'node:http';
+import * as path from 'node:path';
 import { Controller, Module } from '@nestjs/common';
 import { Payload } from '@nestjs/microservices';
 import { connect } from '@nats-io/transport-node';
@@ -142,6 +144,13 @@ describe('service probes and Prometheus metrics against nats-server and PostgreS
     ])
       expect(before).toContain(`# TYPE ${family} `);
     expect(sample(before, 'aevo_consumer_pending_messages', { consumer: 'dispatch__RoundClosed', type: 'RoundClosed' })).toBe(0);
+    // The Grafana dashboard reads only series a service exposes (dispatch's own: services/dispatch dispatch-metrics.spec).
+    const dashboard = fs.readFileSync(path.join(__dirname, '..', '..', '..', 'deploy', 'grafana', 'aevo-campaign.json'), 'utf8');
+    const exprs = (JSON.parse(dashboard) as { panels: Array<{ targets?: Array<{ expr: string }> }> }).panels.flatMap((p) => (p.targets ?? []).map((t) => t.expr));
+    const read = new Set(exprs.flatMap((e) => [...e.matchAll(/\b((?:aevo|process|nodejs)_[a-z0-9_]+)\b/g)].map((m) => m[1].replace(/_(bucket|sum|count)$/, ''))));
+    const dispatchOnly = new Set(['aevo_jobs', 'aevo_slots_busy', 'aevo_budget_spent_total']);
+    expect(read.size).toBeGreaterThan(10);
+    for (const name of read) if (!dispatchOnly.has(name)) expect({ name, declared: before.includes(`# TYPE ${name} `) }).toEqual({ name, declared: true });
     expect(sample(before, 'aevo_events_handled_total', { type: 'RoundClosed' })).toBeNull();
 
     // Held handler: the backlog shows up as consumer lag, then drains.
