@@ -2,6 +2,7 @@
 # The one test command (npm test): set-up, build, lint, every jest project, substrate tests, end-to-end tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then npm ci --no-audit --no-fund; fi  # a fresh clone, or a lockfile changed since the last install
 bash tools/ensure-infra.sh
 bash tools/setup-system.sh
 npx nx run-many -t build lint --parallel=2 --outputStyle=static
