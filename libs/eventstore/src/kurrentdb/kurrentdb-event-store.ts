@@ -122,17 +122,19 @@ export class KurrentDbEventStore implements EventStore {
       }
       this.notify();
     });
-    sub.on('error', (err: unknown) => {
-      if (this.closed || this.tail !== sub) return;
+    // Dropped (the server restarted, a network cut: an error) or ended by the server: resume after the last event
+    // indexed. The index ignores an event it already holds, so a resumed subscription never counts one twice.
+    const resume = () => {
+      if (this.closed || this.tail !== sub || this.tailFailure) return;
       this.tail = null;
       this.notify();
-      // Transient (the server restarted, a network blip): resume after the last event indexed.
       this.restartTimer = setTimeout(() => {
         this.restartTimer = null;
         if (!this.closed) this.followAll(this.index.lastAllPosition);
       }, 500);
-      void err;
-    });
+    };
+    sub.on('error', resume);
+    sub.on('end', resume);
   }
 
   private notify(): void {

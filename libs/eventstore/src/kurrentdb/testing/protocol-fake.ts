@@ -44,6 +44,8 @@ type Filter = { on: 'stream' | 'type'; test(value: string): boolean; checkpointE
 
 interface LiveSubscriber {
   deliver(r: FakeRecord): void;
+  /** Ends the call with a gRPC status, as a server that drops a subscriber does. */
+  drop(code: grpc.status, details: string): void;
 }
 
 export interface KurrentDbProtocolFakeStats {
@@ -86,6 +88,13 @@ export class KurrentDbProtocolFake {
   /** Every record of the log, system events included (for tests that inspect what was written). */
   records(): readonly FakeRecord[] {
     return this.log;
+  }
+
+  /** Ends every live subscription with UNAVAILABLE (a node restarting or a network cut, as the client sees it). */
+  dropSubscriptions(): number {
+    const all = [...this.live];
+    for (const s of all) s.drop(grpc.status.UNAVAILABLE, 'subscription dropped by the protocol fake');
+    return all.length;
   }
 
   /**
@@ -242,7 +251,7 @@ export class KurrentDbProtocolFake {
   private read(call: grpc.ServerWritableStream<ReadReq, ReadResp>): void {
     const options = call.request.getOptions();
     if (!options) {
-      call.destroy(Object.assign(new Error('ReadReq without options'), { code: grpc.status.INVALID_ARGUMENT }));
+      call.emit('error', { code: grpc.status.INVALID_ARGUMENT, details: 'ReadReq without options' });
       return;
     }
     const structuredIds = options.getUuidOption()?.hasStructured() ?? false;
@@ -326,7 +335,14 @@ export class KurrentDbProtocolFake {
     const caughtUp = new ReadResp();
     caughtUp.setCaughtUp(new ReadResp.CaughtUp());
     call.write(caughtUp);
-    const subscriber: LiveSubscriber = { deliver: visit };
+    const subscriber: LiveSubscriber = {
+      deliver: visit,
+      drop: (code, details) => {
+        this.live.delete(subscriber);
+        // grpc-js ends a server-streaming call with a status when 'error' is emitted on it.
+        call.emit('error', { code, details });
+      },
+    };
     this.live.add(subscriber);
     const stop = () => this.live.delete(subscriber);
     call.on('cancelled', stop);
