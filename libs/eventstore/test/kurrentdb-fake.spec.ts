@@ -38,6 +38,13 @@ describe('KurrentDB protocol-level fake, through @kurrent/kurrentdb-client', () 
     await fake.stop();
   });
 
+  it('leaves ServerFeatures unimplemented, and the client falls back to the plain Append call', async () => {
+    const before = fake.stats.appends;
+    await client.appendToStream(`fallback-${randomUUID()}`, jsonEvent({ type: 'A', data: {} }));
+    // BatchAppend is not served either: had the client chosen it, the append above would have failed.
+    expect(fake.stats.appends).toBe(before + 1);
+  });
+
   it('appends with revisions, refuses a wrong expected revision with the current one, and reads back (the Rust bridge path)', async () => {
     const s = `fake-${randomUUID()}`;
     const first = await client.appendToStream(s, [jsonEvent({ type: 'A', data: { n: 1 } }), jsonEvent({ type: 'B', data: { n: 2 } })], { streamState: NO_STREAM });
