@@ -124,7 +124,7 @@ export const DASHBOARD_SCRIPT = String.raw`
     } catch (err) { view.innerHTML = '<div class="card del" data-testid="view-error">' + esc(err.message) + '</div>'; view.setAttribute('data-ready', 'error'); }
   }
 
-  var pending = {};
+  var pending = {}, filters = {};
   var RENDER = {}, AFTER = {};
 
   RENDER.overview = async function () {
@@ -196,17 +196,26 @@ export const DASHBOARD_SCRIPT = String.raw`
     return '<div class="card"><h2>Candidates</h2><div class="filters">' + opt('f-round', 'round', uniq('round')) + opt('f-axis', 'axis', uniq('axis')) + opt('f-status', 'status', uniq('status')) + '<input id="f-text" placeholder="filter by id or change" data-testid="candidate-filter"> <span id="f-count" class="muted"></span></div><div id="cand-table"></div></div>';
   };
   AFTER.candidates = function () {
-    var rows = pending.candidates;
+    var rows = pending.candidates, PAGE = 100;
     var draw = function () {
       var fr = $('f-round').value, fa = $('f-axis').value, fs = $('f-status').value, ft = $('f-text').value.trim().toLowerCase();
       var shown = rows.filter(function (r) { return (!fr || String(r.round) === fr) && (!fa || r.axis === fa) && (!fs || r.status === fs) && (!ft || (r.candidateId + ' ' + r.changes.join(' ')).toLowerCase().indexOf(ft) >= 0); });
-      $('f-count').textContent = shown.length + ' of ' + rows.length;
+      var pages = Math.max(1, Math.ceil(shown.length / PAGE));
+      filters.page = Math.min(filters.page || 0, pages - 1);
+      $('f-count').innerHTML = shown.length + ' of ' + rows.length + (pages > 1 ? ' · page ' + (filters.page + 1) + ' of ' + pages + ' <button id="f-prev"' + (filters.page === 0 ? ' disabled' : '') + '>previous</button> <button id="f-next"' + (filters.page >= pages - 1 ? ' disabled' : '') + '>next</button>' : '');
+      if (pages > 1) { $('f-prev').onclick = function () { filters.page -= 1; draw(); }; $('f-next').onclick = function () { filters.page += 1; draw(); }; }
+      // Paged in the browser: a 64 × 20 campaign has 1280 rows, too many to lay out at once.
+      shown = shown.slice(filters.page * PAGE, (filters.page + 1) * PAGE);
       $('cand-table').innerHTML = table(['candidate', '#round', 'axis', 'status', '#dev', '#public LB', '#private LB', 'changes', 'failures', '#GPU-s'], shown.map(function (r) {
         return '<tr data-testid="candidate-row" data-candidate="' + esc(r.candidateId) + '"><td>' + candLink(r.candidateId) + (r.isAnchor ? ' ⚓' : '') + (r.prescribed ? ' <span class="muted">(' + esc(r.prescribed) + ')</span>' : '') + '</td><td class="n">' + r.round + '</td><td>' + esc(r.axis) + '</td><td>' + pill(r.status) + '</td>' + heat(r.dev).replace('<td', '<td data-k="dev"') + '<td class="n" data-k="publicLb">' + fmt(r.publicLb) + '</td><td class="n" data-k="privateLb">' + fmt(r.privateLb) + '</td><td class="mono">' + r.changes.map(esc).join(NL) + '</td><td>' + r.failures.map(esc).join(', ') + '</td><td class="n">' + fmt(r.gpuSeconds, 1) + '</td></tr>';
       }));
     };
-    ['f-round', 'f-axis', 'f-status'].forEach(function (id) { $(id).onchange = draw; });
-    $('f-text').oninput = draw;
+    // Filters survive the live refresh (which re-renders the view).
+    var keep = function () { ['f-round', 'f-axis', 'f-status', 'f-text'].forEach(function (id) { filters[id] = $(id).value; }); filters.page = 0; draw(); };
+    ['f-round', 'f-axis', 'f-status'].forEach(function (id) { $(id).onchange = keep; });
+    $('f-text').oninput = keep;
+    if (filters.campaign !== current) filters = { campaign: current };
+    ['f-round', 'f-axis', 'f-status', 'f-text'].forEach(function (id) { if (filters[id] !== undefined) $(id).value = filters[id]; });
     if (route.query.round) $('f-round').value = route.query.round;
     draw();
   };
@@ -334,7 +343,8 @@ export const DASHBOARD_SCRIPT = String.raw`
     es.addEventListener('event', function (m) {
       var campaignId = null; try { campaignId = JSON.parse(m.data).campaignId; } catch (e) { /* not JSON: refresh anyway */ }
       if (campaignId && current && campaignId !== current) return;
-      clearTimeout(timer); timer = setTimeout(render, 500);
+      // Throttled, not debounced: a busy campaign appends events continuously and the view must still refresh.
+      if (!timer) timer = setTimeout(function () { timer = null; render(); }, 1000);
     });
     es.onopen = function () { $('live').textContent = 'live'; };
     es.onerror = function () { $('live').textContent = 'reconnecting…'; };
