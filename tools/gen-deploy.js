@@ -76,9 +76,11 @@ const NAMESPACE = 'aevo';
 const NATS_CREDENTIALS_SECRET = 'aevo-nats-credentials';
 const NATS_PASSWORDS_SECRET = 'aevo-nats-passwords';
 const NATS_MONITOR = {
-  // KEDA's operator reads /jsz on the NATS server that holds the consumers: the hub. In a compute cluster the hub's
-  // monitoring port is reached through the aevo-nats-hub-monitor ExternalName Service (overlays/compute).
-  control: 'aevo-nats.aevo.svc.cluster.local:8222',
+  // KEDA's operator reads /jsz on the NATS servers that hold the consumers: the hub. With a clustered server it asks
+  // the consumer's leader at `<server_name>.<this host>`, so this is the chart's headless Service, under which every
+  // pod (server_name = pod name) resolves. In a compute cluster the hub is reached through the aevo-nats-hub-monitor
+  // ExternalName Service (overlays/compute).
+  control: 'aevo-nats-headless.aevo.svc.cluster.local:8222',
   compute: 'aevo-nats-hub-monitor.aevo.svc.cluster.local:8222',
 };
 
