@@ -13,6 +13,7 @@ export * from './events/orchestrator';
 export * from './events/substrate';
 export * from './events/worker';
 export * from './events/dispatch';
+export * from './events/job-requests';
 export * from './events/evaluation';
 export * from './events/leaderboard';
 export * from './events/collector';

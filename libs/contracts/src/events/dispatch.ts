@@ -42,12 +42,6 @@ export const JobSpec = z
   .strict();
 export type JobSpec = z.infer<typeof JobSpec>;
 
-export const JobRequested = defineEvent(
-  'JobRequested',
-  { owners: ['worker', 'evaluation', 'leaderboard'], description: 'A service asked dispatch to run an entrypoint.' },
-  z.object({ spec: JobSpec }).strict(),
-);
-
 export const JobQueued = defineEvent(
   'JobQueued',
   { owners: ['dispatch'], description: 'Dispatch accepted a job and queued it for an executor.' },
