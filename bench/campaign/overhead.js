@@ -20,30 +20,94 @@
  * a ratio to the direct run and to a 20 s job (issue "Untrusted candidate code": < 5 % of a 20 s job, < 50 ms).
  * A table of per-stage latencies (medians over candidates, jobs or rounds) shows where the time goes; with two
  * sizes, the marginal overhead per extra candidate separates the per-round fixed part from the per-candidate one.
+ *
+ * --observability: every size runs twice in the same invocation, first with metrics and tracing off (the
+ * default), then on — each service serves /metrics (AEVO_METRICS_PORT=0, an ephemeral port) and this process scrapes
+ * all of them every 5 s, and each exports spans over OTLP/HTTP (OTEL_EXPORTER_OTLP_ENDPOINT) to a sink in this
+ * process that accepts and discards them — and the ratios on/off of overhead per candidate and of control-plane CPU
+ * per candidate are printed (issue 17 target: within 10 %).
  */
 const L = require('./lib');
 const { stageLatencies, idleByPhase, handovers } = require('./analysis');
 
-const USAGE = 'node bench/campaign/overhead.js [--rounds 2] [--workers 8,32] [--slots 1] [--seed 1] [--keep] [--cpu-prof DIR] [--timeline FILE]';
+const USAGE = 'node bench/campaign/overhead.js [--rounds 2] [--workers 8,32] [--slots 1] [--seed 1] [--keep] [--cpu-prof DIR] [--timeline FILE] [--observability]';
+const http = require('node:http');
+const fs = require('node:fs');
+const path = require('node:path');
+
+/** An OTLP/HTTP endpoint that accepts every export and keeps only counts (what a collector costs the services). */
+async function spanSink() {
+  const stats = { requests: 0, bytes: 0 };
+  const server = http.createServer((req, res) => {
+    req.on('data', (d) => (stats.bytes += d.length));
+    req.on('end', () => {
+      if (req.url && req.url.startsWith('/v1/traces')) stats.requests++;
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end('{}');
+    });
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  return { url: `http://127.0.0.1:${server.address().port}`, stats, close: () => new Promise((r) => server.close(r)) };
+}
+
+/** Scrapes every service's /metrics (URL from the line bootstrapService logs) every `everyMs`, as Prometheus would. */
+function startScraping(run, services, everyMs) {
+  const stats = { scrapes: 0, failed: 0, bytes: 0, services: 0 };
+  const urls = [];
+  for (const name of services) {
+    const text = fs.readFileSync(path.join(run.logs, `${name}.log`), 'utf8');
+    const m = /metrics (http:\/\/[^\s]+\/metrics)/.exec(text);
+    if (m) urls.push(m[1]);
+  }
+  stats.services = urls.length;
+  const scrape = (url) =>
+    new Promise((resolve) => {
+      http
+        .get(url, (res) => {
+          res.on('data', (d) => (stats.bytes += d.length));
+          res.on('end', () => ((res.statusCode === 200 ? stats.scrapes++ : stats.failed++), resolve()));
+        })
+        .on('error', () => (stats.failed++, resolve()));
+    });
+  const timer = setInterval(() => void Promise.all(urls.map(scrape)), everyMs);
+  return { stats, stop: () => clearInterval(timer) };
+}
 
 const ms = (x) => `${Math.round(x)} ms`;
 
-async function measure(o, workers) {
+async function measure(o, workers, observability = false) {
   const run = L.newRun('overhead', o.keep);
   let stack;
+  let sink = null;
+  let scraping = null;
   try {
     const substrate = L.prepareSubstrate(run);
-    console.log(`\n## ${o.rounds} rounds × ${workers} workers on ${o.slots} CPU slot(s) (${L.machine()})`);
+    console.log(`\n## ${o.rounds} rounds × ${workers} workers on ${o.slots} CPU slot(s), metrics and tracing ${observability ? 'ON' : 'off'} (${L.machine()})`);
     // --cpu-prof DIR: every service writes a V8 CPU profile there when it stops (open in Chrome DevTools).
     const nodeArgs = o['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', o['cpu-prof']] : [];
-    stack = await L.startStack(run, { cpuSlots: o.slots, workerConcurrency: workers, nodeArgs });
+    const env = {};
+    if (observability) {
+      sink = await spanSink();
+      Object.assign(env, { AEVO_METRICS_PORT: '0', AEVO_HEALTH_HOST: '127.0.0.1', OTEL_EXPORTER_OTLP_ENDPOINT: sink.url });
+    } else {
+      // Off means off, whatever the calling shell exports.
+      Object.assign(env, { AEVO_METRICS_PORT: '', AEVO_HEALTH_PORT: '', OTEL_EXPORTER_OTLP_ENDPOINT: '', OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: '', AEVO_OTLP_ENDPOINT: '' });
+    }
+    stack = await L.startStack(run, { cpuSlots: o.slots, workerConcurrency: workers, nodeArgs, env });
+    if (observability) scraping = startScraping(run, L.SERVICES, 5000);
     stack.sampleMemory();
     const cpu0 = stack.cpu();
     const config = L.campaignConfig(`bench-ovh-${run.id}`, substrate, { rounds: o.rounds, workers, seed: o.seed });
     const { t0, tEnd, events } = await L.runCampaign(run, stack, config, { stallMs: o['stall-seconds'] * 1000 });
     stack.sampleMemory();
     const cpu1 = stack.cpu();
+    scraping?.stop();
     await stack.stop();
+    if (observability)
+      console.log(
+        `observability: ${scraping.stats.scrapes} scrapes of ${scraping.stats.services} services' /metrics (${scraping.stats.failed} failed, ${Math.round(scraping.stats.bytes / 1024)} KiB); ` +
+          `${sink.stats.requests} OTLP span exports received (${Math.round(sink.stats.bytes / 1024)} KiB)`,
+      );
     const serviceCpu = L.SERVICES.reduce((s, n) => s + ((cpu1[n] ?? 0) - (cpu0[n] ?? 0)), 0);
     const loadEnd = require('node:os').loadavg()[0];
     const jobs = L.jobIntervals(run);
@@ -133,20 +197,30 @@ async function measure(o, workers) {
     console.log('|---|---|---|---|---|');
     for (const r of stageLatencies(events, jobs, { cpu: o.slots, gpu: 0 }))
       console.log(`| ${r.stage} | ${r.n} | ${Number.isFinite(r.median) ? Math.round(r.median) : '–'} | ${Number.isFinite(r.p90) ? Math.round(r.p90) : '–'} | ${r.note} |`);
-    return { workers, candidates, jobs: jobs.length, wall, inside, orchestration, perCand, idle, direct, sandboxed, addedMedian, addedP90: L.p90(added), serviceCpu, load: loadEnd };
+    return { workers, observability, candidates, jobs: jobs.length, wall, inside, orchestration, perCand, idle, direct, sandboxed, addedMedian, addedP90: L.p90(added), serviceCpu, load: loadEnd };
   } finally {
+    scraping?.stop();
     await L.cleanup(run, stack);
+    await sink?.close();
   }
 }
 
 async function main() {
-  const o = L.parseFlags({ rounds: 2, workers: '8,32', slots: 1, seed: 1, keep: false, 'stall-seconds': 300, 'cpu-prof': '', timeline: '' }, USAGE);
+  const o = L.parseFlags({ rounds: 2, workers: '8,32', slots: 1, seed: 1, keep: false, 'stall-seconds': 300, 'cpu-prof': '', timeline: '', observability: false }, USAGE);
   const sizes = String(o.workers).split(',').map(Number);
   if (sizes.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`--workers: expected a comma-separated list of positive integers, got "${o.workers}"`);
   L.checkBuilds();
   console.log(`bench/campaign overhead: orchestration overhead per candidate, simulated substrate, ${o.slots} CPU slot(s), ${o.rounds} rounds`);
   const results = [];
-  for (const w of sizes) results.push(await measure(o, w));
+  const paired = [];
+  for (const w of sizes) {
+    const off = await measure(o, w, false);
+    results.push(off);
+    if (o.observability) {
+      const on = await measure(o, w, true);
+      paired.push({ off, on });
+    }
+  }
   console.log('\n## summary');
   console.log(
     '| workers/round | candidates | jobs | wall | inside jobs | direct (baseline) | wall / direct | orchestration | per candidate | within rounds / cand. | round starts + tails / round | service CPU / cand. | sandbox added / job (median · p90) | added / 20 s job | load |',
@@ -158,6 +232,18 @@ async function main() {
         `**${ms(r.perCand)}** | ${ms(r.idle.within / r.candidates)} | ${L.secs((r.idle.roundStart + r.idle.roundTail) / o.rounds)} | ${ms(r.serviceCpu / r.candidates)} | ` +
         `${ms(r.addedMedian)} · ${ms(r.addedP90)} | ${((100 * r.addedMedian) / 20_000).toFixed(2)} % | ${r.load.toFixed(1)} |`,
     );
+  if (paired.length > 0) {
+    console.log('\n## metrics and tracing: on / off, same invocation (target: overhead per candidate within 10 %)');
+    console.log('| workers/round | per candidate off | per candidate on | on / off | service CPU / cand. off | on | on / off | wall off | wall on |');
+    console.log('|---|---|---|---|---|---|---|---|---|');
+    for (const { off, on } of paired) {
+      const ratio = on.perCand / off.perCand;
+      console.log(
+        `| ${off.workers} | ${ms(off.perCand)} | ${ms(on.perCand)} | **${ratio.toFixed(3)}** ${ratio <= 1.1 ? '(within 10 %)' : '(NOT within 10 %)'} | ` +
+          `${ms(off.serviceCpu / off.candidates)} | ${ms(on.serviceCpu / on.candidates)} | ${(on.serviceCpu / on.candidates / (off.serviceCpu / off.candidates)).toFixed(3)} | ${L.secs(off.wall)} | ${L.secs(on.wall)} |`,
+      );
+    }
+  }
   if (results.length >= 2) {
     const a = results[0];
     const b = results[results.length - 1];

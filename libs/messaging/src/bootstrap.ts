@@ -117,8 +117,8 @@ function runtimeModule(cfg: MessagingConfig, store: EventStore, owned: Owned, na
     module: AevoRuntimeModule,
     global: true,
     providers: [
-      // While tracing, handlers' appends carry the active span's context (the relay puts it on the message).
-      { provide: EVENT_STORE, useValue: tracing ? tracedStore(store) : store },
+      // While tracing, appends record the trace context they belong to (the relay puts it on the message).
+      { provide: EVENT_STORE, useValue: tracing ? tracedStore(store, tracing) : store },
       { provide: MESSAGING_CONFIG, useValue: cfg },
       { provide: OWNED_STORE, useValue: owned },
       { provide: SERVICE_METRICS, useValue: metrics },

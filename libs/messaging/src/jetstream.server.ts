@@ -392,7 +392,7 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
           await lastValueFrom(this.transformToObservable(result), { defaultValue: undefined });
         };
         const tracing = this.opts.tracing;
-        if (tracing) await tracing.inSpan(`process ${event.type}`, SpanKind.CONSUMER, ServiceTracing.extract(m.headers), eventSpanAttributes(event, m, c.consumer), handle);
+        if (tracing) await tracing.inSpan(`process ${event.type}`, SpanKind.CONSUMER, ServiceTracing.extract(m.headers), eventSpanAttributes(event, m, c.consumer), handle, event.id);
         else await handle();
         observer?.eventHandled(c.type, (performance.now() - began) / 1000);
         break;
@@ -529,7 +529,7 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
         const run = async () => lastValueFrom(this.transformToObservable(await handler(command, ctx)), { defaultValue: undefined });
         const tracing = this.opts.tracing;
         const value = tracing
-          ? await tracing.inSpan(`handle ${name}`, SpanKind.SERVER, ServiceTracing.extract(msg.headers), { 'messaging.system': 'nats', 'aevo.command': name, 'aevo.command_id': command.commandId }, run)
+          ? await tracing.inSpan(`handle ${name}`, SpanKind.SERVER, ServiceTracing.extract(msg.headers), { 'messaging.system': 'nats', 'aevo.command': name, 'aevo.command_id': command.commandId }, run, command.commandId)
           : await run();
         reply = okReply(command.commandId, value);
       } catch (err) {

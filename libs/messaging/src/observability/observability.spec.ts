@@ -1,7 +1,8 @@
 import * as http from 'node:http';
 import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
 import type { AppendOptions, EventStore } from '@aevo/eventstore';
-import { activeTraceContext, otlpTracesUrl, ServiceTracing, SpanKind, tracedStore } from './tracing';
+import type { EventEnvelope } from '@aevo/contracts';
+import { activeTraceContext, otlpTracesUrl, ServiceTracing, SpanKind, tracedStore, type TracedAppendOptions } from './tracing';
 import { evaluateReadiness, ObservabilityServer } from './health-server';
 import { ServiceMetrics } from './metrics';
 import { parsePortSetting, resolveObservabilityPorts } from './ports';
@@ -145,26 +146,43 @@ describe('ServiceMetrics', () => {
 });
 
 describe('tracing', () => {
-  it('continues the trace of a traceparent header, and appends made inside the span carry that span as their context', async () => {
+  it('continues the trace of a traceparent header; appends caused by the handled message carry the handler span, later ones their cause\'s context', async () => {
     const exporter = new InMemorySpanExporter();
     const tracing = ServiceTracing.create('worker', { exporter }) as ServiceTracing;
-    const appended: Array<AppendOptions | undefined> = [];
-    const store = { append: async (_s: string, _v: unknown, _e: unknown[], opts?: AppendOptions) => (appended.push(opts), { streamId: 's', nextExpectedVersion: 1, positions: [1], duplicate: false }), headPosition: async () => 7 } as unknown as EventStore;
-    const traced = tracedStore(store);
+    const appended: Array<TracedAppendOptions | undefined> = [];
+    const store = {
+      append: async (_s: string, _v: unknown, _e: unknown[], opts?: AppendOptions) => (appended.push(opts), { streamId: 's', nextExpectedVersion: 1, positions: [1], duplicate: false }),
+      headPosition: async () => 7,
+    } as unknown as EventStore;
+    const traced = tracedStore(store, tracing);
     const incoming = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
     const headers = new Map([['traceparent', incoming]]);
     const lookup = { get: (k: string) => headers.get(k) ?? '', keys: () => [...headers.keys()] };
-    await tracing.inSpan('process RoundClosed', SpanKind.CONSUMER, ServiceTracing.extract(lookup), { 'aevo.event.type': 'RoundClosed' }, async () => {
-      await traced.append('campaign-c1', 'any', [], { commandId: 'cmd-1' });
-    });
-    await traced.append('campaign-c1', 'any', []); // outside any span: nothing added
+    const ev = (id: string, causationId: string | null) => ({ id, causationId }) as unknown as EventEnvelope;
+    await tracing.inSpan(
+      'process RoundClosed',
+      SpanKind.CONSUMER,
+      ServiceTracing.extract(lookup),
+      { 'aevo.event.type': 'RoundClosed' },
+      async () => {
+        await traced.append('campaign-c1', 'any', [ev('e-2', 'e-1')], { commandId: 'cmd-1' }); // caused by the handled message
+        await traced.append('campaign-c1', 'any', [ev('e-x', 'unrelated')]); // not caused by it: no context
+      },
+      'e-1',
+    );
+    await traced.append('job-1', 'any', [ev('e-3', 'e-2')]); // later, caused by an event appended under the span
+    await traced.append('job-1', 'any', [ev('e-4', 'e-1')]); // the handler has finished: e-1 is no longer handled here
     expect(await traced.headPosition()).toBe(7);
     const [span] = exporter.getFinishedSpans();
     expect(span.spanContext().traceId).toBe('0af7651916cd43dd8448eb211c80319c');
     expect(span.parentSpanContext?.spanId).toBe('b7ad6b7169203331');
     expect(span.resource.attributes['service.name']).toBe('worker');
-    expect(appended[0]).toEqual({ commandId: 'cmd-1', traceContext: { traceparent: `00-0af7651916cd43dd8448eb211c80319c-${span.spanContext().spanId}-01` } });
-    expect(appended[1]).toBeUndefined();
+    const handlerContext = { traceparent: `00-0af7651916cd43dd8448eb211c80319c-${span.spanContext().spanId}-01` };
+    expect(appended).toEqual([{ commandId: 'cmd-1', traceContext: handlerContext }, undefined, { traceContext: handlerContext }, undefined]);
+    // A context the caller gives wins.
+    const given = { traceparent: '00-11111111111111111111111111111111-2222222222222222-01' };
+    await traced.append('job-1', 'any', [ev('e-5', 'e-2')], { traceContext: given } as TracedAppendOptions);
+    expect(appended[4]).toEqual({ traceContext: given });
     expect(activeTraceContext()).toBeUndefined();
     await tracing.shutdown();
   });
