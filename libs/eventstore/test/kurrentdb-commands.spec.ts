@@ -66,4 +66,15 @@ describe('KurrentDbEventStore command ids after a writer died mid-command', () =
     expect(await store.commandOutcome('cmd-d')).toBeNull();
     expect(await store.streamVersion(s)).toBe(2);
   });
+
+  it('refuses a command carrying a stored event id before reserving it, so its retry with new events goes through', async () => {
+    const s = `dup-${randomBytes(3).toString('hex')}`;
+    await store.append(s, 'no-stream', [contractEvent(s, 'ccmd', 'first')]);
+    const [stored] = await store.readStream(s);
+    const { position: _p, streamVersion: _v, ...again } = stored;
+    await expect(store.append(s, 1, [again], { commandId: 'cmd-e' })).rejects.toMatchObject({ code: 'DUPLICATE_EVENT_ID' });
+    expect(await store.commandOutcome('cmd-e')).toBeNull();
+    const retry = await store.append(s, 1, [contractEvent(s, 'ccmd', 'second')], { commandId: 'cmd-e' });
+    expect(retry).toMatchObject({ duplicate: false, nextExpectedVersion: 2 });
+  });
 });

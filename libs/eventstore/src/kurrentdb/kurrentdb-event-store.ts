@@ -2,7 +2,7 @@ import { DomainError, type EventEnvelope } from '@aevo/contracts';
 import { BACKWARDS, END, NO_STREAM, START, FORWARDS, KurrentDBClient, jsonEvent, streamNameFilter, type ResolvedEvent } from '@kurrent/kurrentdb-client';
 import { GENESIS_CHAIN_HASH, chainLink, eventContentHash, metadataHash, verifyChainRows, type ChainFinding, type ChainLinkRow, type ChainReport } from '../chain/chain';
 import { PollingSubscription } from '../polling-subscription';
-import type { AppendOptions, AppendResult, EventStore, ExpectedVersion, ReadAllOptions, StoredEvent, StoredEventLink, Subscription } from '../port';
+import { ConcurrencyError, type AppendOptions, type AppendResult, type EventStore, type ExpectedVersion, type ReadAllOptions, type StoredEvent, type StoredEventLink, type Subscription } from '../port';
 import { validateAppend, validatePosition, validateReadAll } from '../validation';
 import {
   PositionIndex,
@@ -197,8 +197,7 @@ export class KurrentDbEventStore implements EventStore {
       if (busy.length === 0) break;
       await Promise.allSettled(busy);
     }
-    const stored = events.findIndex((e) => this.index.positionOfId(e.id) !== undefined);
-    if (stored >= 0) throw new DomainError('DUPLICATE_EVENT_ID', `event ${events[stored].id} is already stored`, [{ path: `events.${stored}.id`, message: 'event ids must be unique' }]);
+    this.refuseStoredIds(events);
     const run = fn();
     const settled = run.catch(() => undefined);
     for (const e of events) this.inFlightIds.set(e.id, settled);
@@ -207,6 +206,11 @@ export class KurrentDbEventStore implements EventStore {
     } finally {
       for (const e of events) if (this.inFlightIds.get(e.id) === settled) this.inFlightIds.delete(e.id);
     }
+  }
+
+  private refuseStoredIds(events: EventEnvelope[]): void {
+    const stored = events.findIndex((e) => this.index.positionOfId(e.id) !== undefined);
+    if (stored >= 0) throw new DomainError('DUPLICATE_EVENT_ID', `event ${events[stored].id} is already stored`, [{ path: `events.${stored}.id`, message: 'event ids must be unique' }]);
   }
 
   /** Appends to the KurrentDB stream and waits for the index to give the events their positions. */
@@ -242,6 +246,8 @@ export class KurrentDbEventStore implements EventStore {
         });
         continue;
       }
+      // Refused before anything is written, so a reservation never carries an id that is already stored.
+      this.refuseStoredIds(r.events);
       try {
         await this.client.appendToStream(stream, jsonEvent({ type: RESERVED, data: r as never }), { streamState: last ? last.revision : NO_STREAM });
       } catch (err) {
@@ -260,7 +266,9 @@ export class KurrentDbEventStore implements EventStore {
         ? await this.withIdsReserved(r.events, () => this.writeEvents(r.streamId, r.expected, r.events, r.commandId))
         : await this.writeEvents(r.streamId, r.expected, r.events, r.commandId);
     } catch (err) {
-      if (isConcurrency(err)) await this.recordCommand(stream, RELEASED, { actual: (err as { actual: number }).actual }, reservedAt);
+      // A refusal (conflict, duplicate id) ends this attempt: released, so a retry decides afresh. Anything else (the
+      // server is away) leaves the reservation for a retry to complete.
+      if (err instanceof DomainError) await this.recordCommand(stream, RELEASED, { code: err.code, ...(err instanceof ConcurrencyError ? { actual: err.actual } : {}) }, reservedAt);
       throw err;
     }
     const completion: Completion = { nextExpectedVersion: result.nextExpectedVersion, eventIds: r.events.map((e) => e.id) };
@@ -507,8 +515,4 @@ export class KurrentDbEventStore implements EventStore {
     await tail?.unsubscribe().catch(() => undefined);
     await this.client.dispose();
   }
-}
-
-function isConcurrency(err: unknown): boolean {
-  return (err as { code?: string })?.code === 'CONCURRENCY_CONFLICT';
 }
