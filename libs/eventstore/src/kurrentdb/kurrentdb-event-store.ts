@@ -79,8 +79,8 @@ export class KurrentDbEventStore implements EventStore {
   private tailFailure: Error | null = null;
   private restartTimer: NodeJS.Timeout | null = null;
   private closed = false;
-  /** Links of positions 1..chain.length as stored in `<ns>-chain` (this instance's and other writers'). */
-  private readonly chain: ChainLinkRow[] = [];
+  /** How many positions `<ns>-chain` links (as far as this instance knows) and the last link's hash. */
+  private readonly chain = { linked: 0, lastHash: GENESIS_CHAIN_HASH };
   private chaining: Promise<void> | null = null;
 
   private constructor(
@@ -97,7 +97,7 @@ export class KurrentDbEventStore implements EventStore {
     try {
       store.followAll(null);
       await store.sync();
-      store.chain.push(...(await store.readChainStream(0, Number.MAX_SAFE_INTEGER)));
+      await store.adoptLinks(0);
     } catch (err) {
       await store.close().catch(() => undefined);
       const where = options.connectionString.replace(/\/\/[^@/]*@/, '//***@');
@@ -379,10 +379,10 @@ export class KurrentDbEventStore implements EventStore {
 
   private async extendChainNow(): Promise<void> {
     for (;;) {
-      const from = this.chain.length;
+      const from = this.chain.linked;
       const upTo = this.index.head;
       if (from >= upTo) return;
-      let previous = from === 0 ? GENESIS_CHAIN_HASH : this.chain[from - 1].chainHash!;
+      let previous = this.chain.lastHash;
       const links: ChainLinkRow[] = [];
       for (let p = from + 1; p <= upTo; p++) {
         const e = this.index.at(p);
@@ -398,12 +398,25 @@ export class KurrentDbEventStore implements EventStore {
           links.map((l) => jsonEvent({ type: CHAIN_LINK, data: l as never })),
           { streamState: from === 0 ? NO_STREAM : BigInt(from - 1) },
         );
-        this.chain.push(...links);
+        this.chain.linked = upTo;
+        this.chain.lastHash = previous;
         return;
       } catch (err) {
         if (!isWrongExpectedVersion(err)) throw err;
-        this.chain.push(...(await this.readChainStream(from, Number.MAX_SAFE_INTEGER)));
+        await this.adoptLinks(from);
       }
+    }
+  }
+
+  /** Moves this instance's chain state past the links others stored after `from` (paged: the chain can be long). */
+  private async adoptLinks(from: number): Promise<void> {
+    for (let after = from; ; ) {
+      const page = await this.readChainStream(after, 5000);
+      if (page.length === 0) return;
+      const last = page[page.length - 1];
+      this.chain.linked = last.position;
+      this.chain.lastHash = last.chainHash ?? this.chain.lastHash;
+      after = last.position;
     }
   }
 
