@@ -231,6 +231,16 @@ describe('service image contents: prune, install production dependencies, start'
     expect(message).toContain('orchestrator');
   });
 
+  it('is what deploy/images/service.Dockerfile runs: the same prune, the same install, the same entry point', () => {
+    const dockerfile = fs.readFileSync(path.join(ROOT, 'deploy/images/service.Dockerfile'), 'utf8');
+    expect(dockerfile).toMatch(/RUN node tools\/prune-service\.mjs "\$\{SERVICE\}" \/out/);
+    expect(dockerfile).toMatch(/npm ci --omit=dev --ignore-scripts/);
+    expect(dockerfile).toMatch(/COPY --from=prune [^\n]*\/out \/app/);
+    expect(dockerfile).toContain('exec node \\"services/${AEVO_SERVICE}/dist/main.js\\"');
+    expect(dockerfile).toMatch(/^USER 10001:10001$/m);
+    expect(dockerfile).toMatch(/^ENTRYPOINT \["\/usr\/bin\/tini", "--"\]$/m);
+  });
+
   it('npm ci --omit=dev installs exactly the pruned lockfile (checked on the service with the most packages)', () => {
     expect(realInstall.expected.length).toBeGreaterThan(50);
     expect(realInstall.installed).toEqual(realInstall.expected);
