@@ -84,7 +84,12 @@ describe('dashboard views in headless Chromium', () => {
     await page.locator(`#view[data-view="${view}"][data-ready="true"]`).waitFor();
   }
 
-  const noOverflow = (page: Page) => page.evaluate(() => ({ scrollWidth: document.documentElement.scrollWidth, innerWidth: window.innerWidth }));
+  /** document.documentElement.scrollWidth and innerWidth, read in the page (this file is compiled without the DOM lib). */
+  const noOverflow = (page: Page) =>
+    page.evaluate(() => {
+      const w = globalThis as unknown as { document: { documentElement: { scrollWidth: number } }; innerWidth: number };
+      return { scrollWidth: w.document.documentElement.scrollWidth, innerWidth: w.innerWidth };
+    });
 
   const cells = (page: Page, rowSelector: string, key: string) => page.locator(`${rowSelector} [data-k="${key}"]`).allTextContents();
 
@@ -176,6 +181,14 @@ describe('dashboard views in headless Chromium', () => {
     expect(await page.getByTestId('submission-row').count()).toBe((candidates[probe].submissions as string[]).length);
     expect(await page.getByTestId('frozen-ok').count()).toBe(1);
     expect(await page.getByTestId('candidate-page').textContent()).toContain('probed');
+
+    // After the final audit: the private scores, as CampaignCompleted recorded them for the best candidate.
+    const completed = stored.find((e) => e.campaignId === 'synth' && e.type === 'CampaignCompleted')?.data as { bestCandidateId: string; bestPublicLb: number; bestPrivateLb: number };
+    await show(page, base, 'synth/overview', 'overview');
+    expect(await page.locator('[data-testid=result] [data-k=bestPrivateLb]').textContent()).toBe(f3(completed.bestPrivateLb));
+    await show(page, base, 'synth/scatter', 'scatter');
+    const best = page.locator(`[data-testid=scatter-point][data-candidate="${completed.bestCandidateId}"]`);
+    expect([await best.locator('[data-k=publicLb]').textContent(), await best.locator('[data-k=privateLb]').textContent()]).toEqual([f3(completed.bestPublicLb), f3(completed.bestPrivateLb)]);
 
     await show(page, base, 'synth/budget', 'budget');
     const gpu = stored
