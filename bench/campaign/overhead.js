@@ -23,7 +23,7 @@
  *
  * --observability: every size runs twice in the same invocation, first with metrics and tracing off (the
  * default), then on — each service serves /metrics (AEVO_METRICS_PORT=0, an ephemeral port) and this process scrapes
- * all of them every 5 s, and each exports spans over OTLP/HTTP (OTEL_EXPORTER_OTLP_ENDPOINT) to a sink in this
+ * all of them every 15 s (right after start-up, too), and each exports spans over OTLP/HTTP (OTEL_EXPORTER_OTLP_ENDPOINT) to a sink in this
  * process that accepts and discards them — and the ratios on/off of overhead per candidate and of control-plane CPU
  * per candidate are printed (issue 17 target: within 10 %).
  */
@@ -50,6 +50,9 @@ async function spanSink() {
   return { url: `http://127.0.0.1:${server.address().port}`, stats, close: () => new Promise((r) => server.close(r)) };
 }
 
+/** Prometheus' common scrape interval (its own default is 1 min; ServiceMonitors often use 15–30 s). */
+const SCRAPE_EVERY_MS = 15_000;
+
 /** Scrapes every service's /metrics (URL from the line bootstrapService logs) every `everyMs`, as Prometheus would. */
 function startScraping(run, services, everyMs) {
   const stats = { scrapes: 0, failed: 0, bytes: 0, services: 0 };
@@ -69,6 +72,7 @@ function startScraping(run, services, everyMs) {
         })
         .on('error', () => (stats.failed++, resolve()));
     });
+  void Promise.all(urls.map(scrape));
   const timer = setInterval(() => void Promise.all(urls.map(scrape)), everyMs);
   return { stats, stop: () => clearInterval(timer) };
 }
@@ -94,7 +98,7 @@ async function measure(o, workers, observability = false) {
       Object.assign(env, { AEVO_METRICS_PORT: '', AEVO_HEALTH_PORT: '', OTEL_EXPORTER_OTLP_ENDPOINT: '', OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: '', AEVO_OTLP_ENDPOINT: '' });
     }
     stack = await L.startStack(run, { cpuSlots: o.slots, workerConcurrency: workers, nodeArgs, env });
-    if (observability) scraping = startScraping(run, L.SERVICES, 5000);
+    if (observability) scraping = startScraping(run, L.SERVICES, SCRAPE_EVERY_MS);
     stack.sampleMemory();
     const cpu0 = stack.cpu();
     const config = L.campaignConfig(`bench-ovh-${run.id}`, substrate, { rounds: o.rounds, workers, seed: o.seed });
@@ -105,7 +109,7 @@ async function measure(o, workers, observability = false) {
     await stack.stop();
     if (observability)
       console.log(
-        `observability: ${scraping.stats.scrapes} scrapes of ${scraping.stats.services} services' /metrics (${scraping.stats.failed} failed, ${Math.round(scraping.stats.bytes / 1024)} KiB); ` +
+        `observability: ${scraping.stats.scrapes} scrapes (every ${SCRAPE_EVERY_MS / 1000} s) of ${scraping.stats.services} services' /metrics (${scraping.stats.failed} failed, ${Math.round(scraping.stats.bytes / 1024)} KiB); ` +
           `${sink.stats.requests} OTLP span exports received (${Math.round(sink.stats.bytes / 1024)} KiB)`,
       );
     const serviceCpu = L.SERVICES.reduce((s, n) => s + ((cpu1[n] ?? 0) - (cpu0[n] ?? 0)), 0);

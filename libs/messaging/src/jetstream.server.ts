@@ -192,16 +192,20 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
     return { nats, consumers };
   }
 
-  /** Backlog of each durable consumer, asked of the server (one request per consumer; sample it, not per message). */
+  /**
+   * Backlog of each durable consumer, as the server counts it: one listing of the stream's consumers (a request per
+   * 256 of them) rather than one request per consumer. Sample it when scraped, not per message.
+   */
   async consumerLag(): Promise<ConsumerLag[]> {
     const jsm = this.jsm;
-    if (!jsm || !this.started) return [];
-    return Promise.all(
-      this.consumers.map(async (c) => {
-        const info = await jsm.consumers.info(c.stream, c.consumer);
-        return { consumer: c.consumer, type: c.type, pending: info.num_pending, ackPending: info.num_ack_pending, redelivered: info.num_redelivered };
-      }),
-    );
+    if (!jsm || !this.started || this.consumers.length === 0) return [];
+    const mine = new Map(this.consumers.map((c) => [c.consumer, c]));
+    const lag: ConsumerLag[] = [];
+    for await (const info of jsm.consumers.list(this.opts.stream)) {
+      const c = mine.get(info.name);
+      if (c) lag.push({ consumer: c.consumer, type: c.type, pending: info.num_pending, ackPending: info.num_ack_pending, redelivered: info.num_redelivered });
+    }
+    return lag;
   }
 
   private async start(): Promise<void> {
