@@ -9,7 +9,10 @@
 //    Kubernetes executor);
 //  - the service starts and becomes ready from those files only: 200 from /readyz on AEVO_HEALTH_PORT (store, NATS,
 //    consumers, migrations), the signal `aevo up` and the pods' readinessProbe wait for;
-//  - no other service's code is in it, and no devDependency is installed.
+//  - no other service's code is in it, and no devDependency is installed;
+//  - it writes nothing there: where the machine allows a private mount namespace (root here), each service runs with
+//    its pruned directory bind-mounted read-only, as /app is in the pod (readOnlyRootFilesystem); its AEVO_HOME and
+//    HOME are separate writable directories, as the pod's volumes are.
 // Cost: a real `npm ci --omit=dev` (from the local npm cache, --prefer-offline) takes 10-40 s per service on this
 // machine, so it runs for ONE service (the one with the most packages), and the suite checks that it installs exactly
 // the package paths of the pruned lockfile. Every other service's lockfile is validated by `npm ci --dry-run` (npm's
@@ -68,9 +71,30 @@ const readyz = (port: number): Promise<boolean> =>
     });
   });
 
-/** Starts the service from `dir` with only `env`; resolves once /readyz answers 200, rejects with its output. */
+/**
+ * Whether this machine lets the suite give a process a private mount namespace (root, or CAP_SYS_ADMIN): then each
+ * service runs with its pruned directory mounted read-only, as the image's /app is under readOnlyRootFilesystem.
+ */
+function canMountReadOnly(): boolean {
+  try {
+    execFileSync('unshare', ['--mount', 'sh', '-c', 'mount --bind "$0" "$0" && mount -o remount,bind,ro "$0"', os.tmpdir()], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+const READ_ONLY = canMountReadOnly();
+
+/**
+ * Starts the service from `dir` with only `env` (its directory read-only where READ_ONLY); resolves once /readyz
+ * answers 200, rejects with its output. unshare and sh exec in place, so signals reach node itself.
+ */
 async function startUntilReady(dir: string, service: string, env: NodeJS.ProcessEnv, healthPort: number, deadlineMs: number): Promise<string> {
-  const child = spawn(process.execPath, [path.join('services', service, 'dist', 'main.js')], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const main = path.join('services', service, 'dist', 'main.js');
+  const [command, args]: [string, string[]] = READ_ONLY
+    ? ['unshare', ['--mount', 'sh', '-c', 'mount --bind "$0" "$0" && mount -o remount,bind,ro "$0" && cd "$0" && exec "$1" "$2"', dir, process.execPath, main]]
+    : [process.execPath, [main]];
+  const child = spawn(command, args, { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   let exited: string | null = null;
   child.stdout.on('data', (d: Buffer) => (output += d.toString('utf8')));
@@ -264,7 +288,7 @@ describe('service image contents: prune, install production dependencies, start'
       expect(unresolved).toEqual([]);
     });
 
-    it('becomes ready started from its pruned directory alone', async () => {
+    it(`becomes ready started from its pruned directory alone${READ_ONLY ? ', mounted read-only' : ' (this machine cannot mount it read-only)'}`, async () => {
       await expect(ready.get(service)).resolves.toBe('/readyz');
     });
   });
