@@ -135,6 +135,10 @@ export function overviewView(state: ViewsState, campaignId: string) {
       };
     });
   const p = lastPolicy(c);
+  const jobs = [...c.jobs.values()].sort((a, b) => a.jobId.localeCompare(b.jobId));
+  const jobCounts: Record<string, number> = {};
+  for (const j of jobs) jobCounts[j.status] = (jobCounts[j.status] ?? 0) + 1;
+  const LIVE = new Set(['requested', 'queued', 'running', 'preempted']);
   return {
     campaignId: c.campaignId,
     name: c.name,
@@ -148,7 +152,24 @@ export function overviewView(state: ViewsState, campaignId: string) {
     rounds,
     decoupling: hypotheses(c),
     refusals: c.refusals,
+    // Jobs now in flight (at most 50, by id) and the latest failures, with their log tails cut short.
+    jobs: {
+      counts: Object.fromEntries(Object.entries(jobCounts).sort(([a], [b]) => a.localeCompare(b))),
+      live: jobs.filter((j) => LIVE.has(j.status)).slice(0, 50).map((j) => ({ jobId: j.jobId, candidateId: j.candidateId, entrypoint: j.entrypoint, status: j.status, attempts: j.attempts })),
+      failed: jobs.filter((j) => j.status === 'failed').slice(-10).map((j) => ({ jobId: j.jobId, candidateId: j.candidateId, entrypoint: j.entrypoint, reason: j.reason, logTail: j.logTail.slice(-600) })),
+    },
     eventCount: c.eventCount,
+  };
+}
+
+/** Each round's five-section evidence record, as the collector recorded it. */
+export function evidenceView(state: ViewsState, campaignId: string) {
+  const c = campaignOf(state, campaignId);
+  return {
+    campaignId,
+    rounds: [...c.rounds.values()]
+      .sort((a, b) => a.round - b.round)
+      .map((r) => ({ round: r.round, evidenceSha256: r.evidenceSha256, trigger: r.evidenceTrigger, evidence: r.evidence })),
   };
 }
 
@@ -203,6 +224,7 @@ export function candidatesView(state: ViewsState, campaignId: string) {
       prescribed: x.prescribed?.kind ?? null,
       status: x.status,
       dev: s.dev,
+      domains: s.dev !== null && x.chosen ? x.chosen.dev.domains : {},
       publicLb: s.publicLb,
       privateLb: s.privateLb,
       changes: x.recipeChanges.map(describeChange),
@@ -495,7 +517,7 @@ export function budgetView(state: ViewsState, campaignId: string) {
   };
 }
 
-export const VIEW_NAMES = ['overview', 'scatter', 'candidates', 'axes', 'lineage', 'budget'] as const;
+export const VIEW_NAMES = ['overview', 'scatter', 'candidates', 'evidence', 'axes', 'lineage', 'budget'] as const;
 export type ViewName = (typeof VIEW_NAMES)[number];
 
 /** The campaign-wide views by name (the per-candidate page and compare take arguments). */
@@ -507,6 +529,8 @@ export function campaignView(state: ViewsState, campaignId: string, name: ViewNa
       return scatterView(state, campaignId);
     case 'candidates':
       return candidatesView(state, campaignId);
+    case 'evidence':
+      return evidenceView(state, campaignId);
     case 'axes':
       return axisEffectsView(state, campaignId);
     case 'lineage':

@@ -109,6 +109,8 @@ export interface RoundState {
   spentAtClose: { gpuSeconds: number; llmTokens: number } | null;
   evidenceSha256: string | null;
   calibration: DataOf<typeof RoundEvidenceRecorded>['evidence']['calibration'] | null;
+  evidence: DataOf<typeof RoundEvidenceRecorded>['evidence'] | null;
+  evidenceTrigger: string | null;
   collectorTokens: number;
 }
 
@@ -233,6 +235,8 @@ export function applyViewEvent(state: ViewsState, e: AnyEvent): ViewsState {
         spentAtClose: null,
         evidenceSha256: null,
         calibration: null,
+        evidence: null,
+        evidenceTrigger: null,
         collectorTokens: 0,
       });
       for (const x of d.candidates) if (!c.candidates.has(x.candidateId)) c.candidates.set(x.candidateId, newCandidate(d.round, x));
@@ -401,6 +405,8 @@ export function applyViewEvent(state: ViewsState, e: AnyEvent): ViewsState {
       if (!r) break;
       r.evidenceSha256 = ev.evidenceSha256;
       r.calibration = ev.evidence.calibration;
+      r.evidence = ev.evidence;
+      r.evidenceTrigger = ev.trigger;
       r.collectorTokens = ev.llm ? ev.llm.inputTokens + ev.llm.outputTokens : 0;
       if (r.status === 'running') r.status = 'evidence-recorded';
       break;

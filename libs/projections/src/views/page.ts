@@ -20,11 +20,11 @@ nav a{padding:4px 10px;border-radius:4px;color:#1d2330;text-decoration:none} nav
 main{padding:14px 16px;min-width:0;max-width:100%}
 .card{background:#fff;border:1px solid #dde1e8;border-radius:6px;padding:10px 12px;margin-bottom:14px;min-width:0}
 h2{font-size:16px;margin:0 0 8px} h3{font-size:14px;margin:10px 0 6px}
-.grid2{display:grid;grid-template-columns:repeat(auto-fit,minmax(min(100%,540px),1fr));gap:14px}
+.grid2{display:grid;grid-template-columns:repeat(auto-fit,minmax(min(100%,540px),1fr));gap:14px;margin-bottom:14px}
 .grid2>.card{margin-bottom:0}
 .scroll{overflow-x:auto;max-width:100%}
 table{border-collapse:collapse;width:100%;font-size:12.5px}
-th,td{border-bottom:1px solid #eceff3;padding:3px 6px;text-align:left;vertical-align:top;overflow-wrap:anywhere}
+th,td{border-bottom:1px solid #eceff3;padding:3px 6px;text-align:left;vertical-align:top;overflow-wrap:break-word}
 th{background:#fafbfc;overflow-wrap:normal}
 td.n,th.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 .heat{text-align:center;font-variant-numeric:tabular-nums}
@@ -32,7 +32,7 @@ pre,.mono{font-family:ui-monospace,monospace;font-size:12px;white-space:pre-wrap
 pre{background:#f3f4f7;padding:6px;border-radius:4px;max-height:320px;overflow:auto}
 .muted{color:#667} .add{color:#176b2c} .del{color:#a3212a} .warn{color:#9a5b00}
 .chart{position:relative;height:380px;width:100%} .chart.small{height:260px}
-.pill{display:inline-block;font-size:11px;padding:0 6px;border-radius:8px;background:#eee;margin-right:3px}
+.pill{display:inline-block;white-space:nowrap;font-size:11px;padding:0 6px;border-radius:8px;background:#eee;margin-right:3px}
 .pill.completed,.pill.succeeded,.pill.scored,.pill.confirmed{background:#d8f0dc} .pill.failed,.pill.invalidated,.pill.rejected{background:#f8d7d7}
 .pill.running,.pill.working,.pill.suspected,.pill.probed{background:#fbf0cc} .pill.promoted{background:#dbe6fb} .pill.retired,.pill.dead{background:#eadcf5}
 .filters{display:flex;flex-wrap:wrap;gap:8px;align-items:center;margin-bottom:8px}
@@ -55,7 +55,7 @@ export const DASHBOARD_SCRIPT = String.raw`
   var NL = String.fromCharCode(10);
   var charts = [];
   var current = null, route = { view: 'overview', arg: null, query: {} };
-  var VIEWS = [['overview', 'Overview'], ['scatter', 'Dev vs leaderboard'], ['candidates', 'Candidates'], ['axes', 'Axis effects'], ['lineage', 'Lineage'], ['compare', 'Compare'], ['budget', 'Budget'], ['events', 'Event log']];
+  var VIEWS = [['overview', 'Overview'], ['scatter', 'Dev vs leaderboard'], ['candidates', 'Candidates'], ['evidence', 'Evidence'], ['axes', 'Axis effects'], ['lineage', 'Lineage'], ['compare', 'Compare'], ['budget', 'Budget'], ['events', 'Event log']];
 
   function get(path) { return fetch(path).then(function (r) { if (!r.ok) throw new Error(path + ': HTTP ' + r.status); return r.json(); }); }
   var source = REPORT ? {
@@ -141,6 +141,9 @@ export const DASHBOARD_SCRIPT = String.raw`
       '<div>policy revision ' + o.policy.revision + ': objective <b>' + esc(o.policy.objective) + '</b>, promotion threshold ' + fmt(o.policy.promotionThreshold) + '</div></div>' +
       '<div class="grid2"><div class="card"><h2>Trajectory (best per round)</h2><div class="chart small"><canvas id="trajectory" data-testid="trajectory"></canvas></div></div>' +
       '<div class="card"><h2>Don\'t waste budget on</h2>' + (o.policy.deadEnds.length ? '<ul>' + o.policy.deadEnds.map(function (d) { return '<li>' + esc(d.description) + ' <span class="muted">(round ' + d.round + ', ' + esc(d.axis) + ')</span></li>'; }).join('') + '</ul>' : '<span class="muted">empty</span>') +
+      '<h3>Jobs</h3><div data-testid="jobs">' + (Object.keys(o.jobs.counts).map(function (k) { return pill(k) + o.jobs.counts[k]; }).join(' ') || '<span class="muted">none recorded</span>') + '</div>' +
+      (o.jobs.live.length ? '<div><b>in flight</b>: ' + o.jobs.live.map(function (j) { return esc(j.jobId) + ' (' + esc(j.entrypoint) + ', ' + esc(j.status) + ', ' + candLink(j.candidateId) + ')'; }).join(', ') + '</div>' : '') +
+      o.jobs.failed.map(function (j) { return '<details><summary class="del">' + esc(j.jobId) + ' · ' + esc(j.entrypoint) + ' · ' + esc(j.reason) + '</summary><pre>' + esc(j.logTail || '(no output)') + '</pre></details>'; }).join('') +
       (o.refusals.length ? '<h3>Refused proposals</h3>' + o.refusals.map(function (r) { return '<div class="del">round ' + r.round + ': ' + esc(r.rule) + ' — ' + esc(r.detail) + '</div>'; }).join('') : '') + '</div></div>' +
       '<div class="card"><h2>Rounds</h2>' + table(['round', 'status', '#policy', '#done', '#best dev', '#best public LB', '#best private LB', '#anchor dev', '#anchor LB', '#rank corr.', 'decoupling'], rows, ' data-testid="rounds"') + '</div>' +
       '<div class="card"><h2>Decoupling hypotheses</h2>' + (hyps.length ? table(['id', 'domain', 'status', 'suspect', 'probes', 'evidence'], hyps) : '<span class="muted">none</span>') + '</div>';
@@ -197,6 +200,7 @@ export const DASHBOARD_SCRIPT = String.raw`
   };
   AFTER.candidates = function () {
     var rows = pending.candidates, PAGE = 100;
+    var domains = rows.reduce(function (a, r) { Object.keys(r.domains).forEach(function (d) { if (a.indexOf(d) < 0) a.push(d); }); return a; }, []).sort();
     var draw = function () {
       var fr = $('f-round').value, fa = $('f-axis').value, fs = $('f-status').value, ft = $('f-text').value.trim().toLowerCase();
       var shown = rows.filter(function (r) { return (!fr || String(r.round) === fr) && (!fa || r.axis === fa) && (!fs || r.status === fs) && (!ft || (r.candidateId + ' ' + r.changes.join(' ')).toLowerCase().indexOf(ft) >= 0); });
@@ -206,8 +210,8 @@ export const DASHBOARD_SCRIPT = String.raw`
       if (pages > 1) { $('f-prev').onclick = function () { filters.page -= 1; draw(); }; $('f-next').onclick = function () { filters.page += 1; draw(); }; }
       // Paged in the browser: a 64 × 20 campaign has 1280 rows, too many to lay out at once.
       shown = shown.slice(filters.page * PAGE, (filters.page + 1) * PAGE);
-      $('cand-table').innerHTML = table(['candidate', '#round', 'axis', 'status', '#dev', '#public LB', '#private LB', 'changes', 'failures', '#GPU-s'], shown.map(function (r) {
-        return '<tr data-testid="candidate-row" data-candidate="' + esc(r.candidateId) + '"><td>' + candLink(r.candidateId) + (r.isAnchor ? ' ⚓' : '') + (r.prescribed ? ' <span class="muted">(' + esc(r.prescribed) + ')</span>' : '') + '</td><td class="n">' + r.round + '</td><td>' + esc(r.axis) + '</td><td>' + pill(r.status) + '</td>' + heat(r.dev).replace('<td', '<td data-k="dev"') + '<td class="n" data-k="publicLb">' + fmt(r.publicLb) + '</td><td class="n" data-k="privateLb">' + fmt(r.privateLb) + '</td><td class="mono">' + r.changes.map(esc).join(NL) + '</td><td>' + r.failures.map(esc).join(', ') + '</td><td class="n">' + fmt(r.gpuSeconds, 1) + '</td></tr>';
+      $('cand-table').innerHTML = table(['candidate', '#round', 'axis', 'status', '#dev'].concat(domains.map(function (d) { return '#' + d; }), ['#public LB', '#private LB', 'changes', 'failures', '#GPU-s']), shown.map(function (r) {
+        return '<tr data-testid="candidate-row" data-candidate="' + esc(r.candidateId) + '"><td>' + candLink(r.candidateId) + (r.isAnchor ? ' ⚓' : '') + (r.prescribed ? ' <span class="muted">(' + esc(r.prescribed) + ')</span>' : '') + '</td><td class="n">' + r.round + '</td><td>' + esc(r.axis) + '</td><td>' + pill(r.status) + '</td>' + heat(r.dev).replace('<td', '<td data-k="dev"') + domains.map(function (d) { return heat(r.domains[d]); }).join('') + '<td class="n" data-k="publicLb">' + fmt(r.publicLb) + '</td><td class="n" data-k="privateLb">' + fmt(r.privateLb) + '</td><td class="mono">' + r.changes.map(esc).join(NL) + '</td><td>' + r.failures.map(esc).join(', ') + '</td><td class="n">' + fmt(r.gpuSeconds, 1) + '</td></tr>';
       }));
     };
     // Filters survive the live refresh (which re-renders the view).
@@ -242,6 +246,27 @@ export const DASHBOARD_SCRIPT = String.raw`
       (p.cost ? '<h3>Cost</h3><div>' + fmt(p.cost.gpuSeconds, 1) + ' GPU-s · ' + (p.cost.inputTokens + p.cost.outputTokens) + ' LLM tokens · ' + p.cost.toolCalls + ' tool calls · ' + p.cost.jobs + ' jobs</div>' : '') + '</div>';
     return head + '<div class="grid2">' + recipe + subs + '</div>' + trace + '<div class="grid2">' + ck + frozen + '</div>' + jobs;
   };
+
+  RENDER.evidence = async function () {
+    var ev = await source.view(current, 'evidence');
+    var recorded = ev.rounds.filter(function (r) { return r.evidence; });
+    if (!recorded.length) return '<div class="card muted">no round has an evidence record yet</div>';
+    var want = Number(route.query.round || recorded[recorded.length - 1].round);
+    var r = recorded.filter(function (x) { return x.round === want; })[0] || recorded[recorded.length - 1];
+    pending.evidence = r;
+    var e = r.evidence, cal = e.calibration, noise = cal.noise;
+    var sel = '<select id="ev-round" data-testid="evidence-round">' + recorded.map(function (x) { return '<option' + (x.round === r.round ? ' selected' : '') + '>' + x.round + '</option>'; }).join('') + '</select>';
+    return '<div class="card" data-testid="evidence" data-round="' + r.round + '"><h2>Round evidence ' + sel + '</h2><div class="muted">evidence <code>' + esc((r.evidenceSha256 || '').slice(0, 12)) + '…</code> · trigger ' + esc(r.trigger) + '</div>' +
+      '<h3>1. Per-candidate summaries (' + e.candidateSummaries.length + ')</h3>' + table(['candidate', 'axis', 'status', '#dev', '#public LB', '#dev vs anchor (σ)', '#LB vs anchor (σ)', 'changes'], e.candidateSummaries.map(function (c) { return '<tr data-testid="evidence-candidate"><td>' + candLink(c.candidateId) + '</td><td>' + esc(c.axis) + '</td><td>' + pill(c.status) + '</td><td class="n">' + fmt(c.dev && c.dev.overall) + '</td><td class="n">' + fmt(c.publicLb) + '</td><td class="n">' + fmt(c.devVsAnchor) + '</td><td class="n">' + fmt(c.lbVsAnchor) + '</td><td class="mono">' + c.recipeChanges.map(function (x) { return esc(x.path) + ' → ' + esc(JSON.stringify(x.to)); }).join(NL) + '</td></tr>'; })) +
+      '<h3>2. Cross-candidate patterns</h3>' + table(['axis', '#candidates', '#dev effect', '#LB effect', 'beyond noise'], e.crossCandidatePatterns.axes.map(function (a) { return '<tr><td>' + esc(a.axis) + '</td><td class="n">' + a.candidates + '</td><td class="n">' + fmt(a.devEffect) + '</td><td class="n">' + fmt(a.lbEffect) + '</td><td>' + (a.devBeyondNoise ? 'dev ' : '') + (a.lbBeyondNoise ? 'LB' : '') + '</td></tr>'; })) +
+      ((e.crossCandidatePatterns.interactions || []).length ? '<div>' + e.crossCandidatePatterns.interactions.map(function (i) { return '<div>' + esc(i.kind) + ': ' + esc(i.note) + '</div>'; }).join('') + '</div>' : '') +
+      '<h3>3. Dev/leaderboard calibration</h3><div>gap ' + fmt(cal.devLbGap) + ' · rank correlation ' + fmt(cal.rankCorrelation) + ' · noise σ dev ' + fmt(noise.devStd) + ' (' + esc(noise.devSource) + '), LB ' + fmt(noise.lbStd) + ' (' + esc(noise.lbSource) + ') · <b data-testid="decoupling">proxy decoupling: ' + (cal.proxyDecoupling.flagged ? 'FLAGGED' : 'no') + '</b> <span class="muted">' + esc(cal.proxyDecoupling.reason) + '</span></div>' +
+      '<h3>4. Surprises (' + e.surprises.length + ')</h3>' + (e.surprises.map(function (x) { return '<div>' + candLink(x.candidateId) + ' ' + esc(x.metric) + ' ' + fmt(x.observed) + ' outside [' + fmt(x.expectedLow) + ', ' + fmt(x.expectedHigh) + '] — ' + esc(x.note) + '</div>'; }).join('') || '<span class="muted">none</span>') +
+      '<h3>5. Design-rationale audit</h3>' + e.designRationaleAudit.onAxis.map(function (a) { return '<div>' + candLink(a.candidateId) + ': ' + (a.stayedOnAxis ? 'on axis' : '<span class="del">OFF axis (' + esc(a.offAxisPaths.join(', ')) + ')</span>') + '</div>'; }).join('') +
+      '<div>GPU-seconds ' + fmt(e.designRationaleAudit.budget.gpuSeconds, 1) + ', tokens ' + e.designRationaleAudit.budget.tokens + ', submissions ' + e.designRationaleAudit.budget.submissions + '</div>' +
+      (e.prose ? '<h3>Prose</h3>' + Object.keys(e.prose).map(function (k) { return '<div><b>' + esc(k) + '</b>: ' + esc(e.prose[k]) + '</div>'; }).join('') : '') + '</div>';
+  };
+  AFTER.evidence = function () { var el = $('ev-round'); if (el) el.onchange = function () { go('evidence', null, { round: el.value }); }; };
 
   RENDER.axes = async function () {
     var a = await source.view(current, 'axes');

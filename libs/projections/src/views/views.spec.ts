@@ -213,6 +213,11 @@ describe('view builders', () => {
       expect.objectContaining({ round: 1, gpuSeconds: 42.5, llmTokens: 3 * 120 + 350, submissions: 4, scored: 4, submissionCap: 4, cumulativeGpuSeconds: 42.5 }),
     ]);
     expect(b.totals).toEqual({ gpuSeconds: 42.5, llmTokens: 710, submissions: 4 });
+    expect(overviewView(foldViews(oneRound()), C).jobs).toEqual({
+      counts: { failed: 1, succeeded: 1 },
+      live: [],
+      failed: [{ jobId: 'j2', candidateId: 'views-r1-c2', entrypoint: 'train', reason: 'diverged: NaN', logTail: 'nan' }],
+    });
   });
 
   it('candidate page: trace steps with their outcomes, jobs with log tails cut to the last 2000 characters, submissions', () => {

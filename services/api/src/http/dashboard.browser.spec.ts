@@ -80,6 +80,8 @@ describe('dashboard views in headless Chromium', () => {
 
   /** Opens a view by its hash route and waits until the script marks it rendered. */
   async function show(page: Page, base: string, route: string, view: string) {
+    // A hash change re-renders in place: clear the mark first, or the previous render of the same view would do.
+    await page.evaluate(() => (globalThis as unknown as { document: { getElementById(id: string): { removeAttribute(a: string): void } | null } }).document.getElementById('view')?.removeAttribute('data-ready'));
     await page.goto(`${base}#/${route}`);
     await page.locator(`#view[data-view="${view}"][data-ready="true"]`).waitFor();
   }
@@ -121,6 +123,14 @@ describe('dashboard views in headless Chromium', () => {
     expect(pointIds.sort()).toEqual(scored.map(([id]) => id).sort());
     expect(await cells(page, '[data-testid=scatter-point]', 'dev')).toEqual(pointIds.map((id) => f3(candidates[id as string].dev)));
     expect(await cells(page, '[data-testid=scatter-point]', 'publicLb')).toEqual(pointIds.map((id) => f3(candidates[id as string].publicLb)));
+
+    // The round evidence as the collector recorded it: round 3 flagged the decoupling.
+    await show(page, base, 'sim6/evidence?round=3', 'evidence');
+    expect(await page.getByTestId('decoupling').textContent()).toBe('proxy decoupling: FLAGGED');
+    expect(await page.getByTestId('evidence-candidate').count()).toBe(4);
+    await page.selectOption('#ev-round', '2');
+    await page.locator('[data-testid=evidence][data-round="2"]').waitFor();
+    expect(await page.getByTestId('decoupling').textContent()).toBe('proxy decoupling: no');
 
     // Axis effects: the dev effect per axis is the mean of (candidate dev − its round's anchor dev), from the candidates projection.
     await show(page, base, 'sim6/axes', 'axes');
@@ -208,6 +218,7 @@ describe('dashboard views in headless Chromium', () => {
       ['sim6/overview', 'overview'],
       ['sim6/scatter', 'scatter'],
       ['sim6/candidates', 'candidates'],
+      ['sim6/evidence?round=3', 'evidence'],
       ['synth/candidate/synth-r2-c1', 'candidate'],
       ['sim6/axes', 'axes'],
       ['sim6/lineage', 'lineage'],
