@@ -150,6 +150,7 @@ async function main() {
         ['overview', 'overview'],
         ['scatter', 'scatter'],
         ['candidates', 'candidates'],
+        ['evidence', 'evidence'],
         [`candidate/${someCandidate}`, 'candidate'],
         ['axes', 'axes'],
         ['lineage', 'lineage'],

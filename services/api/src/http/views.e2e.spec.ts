@@ -37,7 +37,7 @@ describe('views API over a real event store', () => {
     const scatter = await get('/api/campaigns/va/views/scatter');
     expect(scatter.status).toBe(200);
     expect(canonicalJson(scatter.body)).toBe(canonicalJson(scatterView(foldViews(log), 'va')));
-    for (const name of ['overview', 'candidates', 'axes', 'lineage', 'budget']) expect((await get(`/api/campaigns/va/views/${name}`)).status).toBe(200);
+    for (const name of ['overview', 'candidates', 'evidence', 'axes', 'lineage', 'budget']) expect((await get(`/api/campaigns/va/views/${name}`)).status).toBe(200);
     expect((await get('/api/views/campaigns')).body).toEqual([expect.objectContaining({ campaignId: 'va', rounds: 3, candidates: 12 })]);
     const page = await get('/api/campaigns/va/candidates/va-r1-c1/page');
     expect(page.body).toMatchObject({ candidateId: 'va-r1-c1', round: 1 });
