@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import type { EventEnvelope } from '@aevo/contracts';
+import { createEvent, LeaderboardScored, SubmissionRequested, type EventEnvelope } from '@aevo/contracts';
 import { PostgresEventStore, type StoredEvent } from '@aevo/eventstore';
 import { axisEffectsView, budgetView, campaignReport, chartJsUmdSource, foldViews, ProjectionSet, syntheticCampaignLog } from '@aevo/projections';
 import { createTestDb, eventually, type TestDb } from '@aevo/testkit';
@@ -200,13 +200,23 @@ describe('dashboard views in headless Chromium', () => {
     const best = page.locator(`[data-testid=scatter-point][data-candidate="${completed.bestCandidateId}"]`);
     expect([await best.locator('[data-k=publicLb]').textContent(), await best.locator('[data-k=privateLb]').textContent()]).toEqual([f3(completed.bestPublicLb), f3(completed.bestPrivateLb)]);
 
+    // Live: a score recorded while the scatter is open appears in it (server-sent events, then a re-render).
+    const pointsBefore = Number(await page.getByTestId('scatter-chart').getAttribute('data-points'));
+    const unscored = Object.entries(candidates).find(([, c]) => c.campaignId === 'synth' && c.dev !== null && c.publicLb === null) as [string, Row];
+    const ctx = { campaignId: 'synth', streamId: 'campaign-synth', source: 'orchestrator' as const };
+    await api.store.append('campaign-synth', 'any', [createEvent(SubmissionRequested, { round: unscored[1].round as number, submissionId: 'live-1', candidateId: unscored[0], checkpoint: 'ck', sandboxPath: '/s', reason: 'live test' }, ctx)]);
+    await api.store.append('lb-synth', 'any', [createEvent(LeaderboardScored, { submissionId: 'live-1', candidateId: unscored[0], round: unscored[1].round as number, publicScore: 0.4321, publicDomains: null }, { ...ctx, streamId: 'lb-synth', source: 'leaderboard' })]);
+    await page.locator(`[data-testid=scatter-chart][data-points="${pointsBefore + 1}"]`).waitFor();
+    expect(await page.locator(`[data-testid=scatter-point][data-candidate="${unscored[0]}"] [data-k=publicLb]`).textContent()).toBe('0.432');
+
     await show(page, base, 'synth/budget', 'budget');
     const gpu = stored
       .filter((e) => e.campaignId === 'synth' && (e.type === 'JobSucceeded' || e.type === 'JobFailed'))
       .reduce((s, e) => s + (e.data as { gpuSeconds: number }).gpuSeconds, 0);
     expect(await page.locator('[data-testid=budget-totals] [data-k=gpuSeconds]').textContent()).toBe(gpu.toFixed(1));
     expect(await cells(page, '[data-testid=budget-row]', 'submissions')).toEqual(
-      [1, 2, 3, 4].map((r) => `${stored.filter((e) => e.campaignId === 'synth' && e.type === 'SubmissionRequested' && (e.data as { round: number }).round === r).length} / 4`),
+      // (the live test's submission included)
+      [1, 2, 3, 4].map((r) => `${stored.filter((e) => e.campaignId === 'synth' && e.type === 'SubmissionRequested' && (e.data as { round: number }).round === r).length + (r === unscored[1].round ? 1 : 0)} / 4`),
     );
     expect(await page.locator('[data-testid=budget-totals] [data-k=llmTokens]').textContent()).toBe(String(budgetView(foldViews(stored), 'synth').totals.llmTokens));
     expect(errors).toEqual([]);
