@@ -26,6 +26,12 @@ export interface AppendOptions {
    * commandId gets it back as `commandResult`. Ignored without a commandId.
    */
   commandResult?: unknown;
+  /**
+   * W3C trace context (https://www.w3.org/TR/trace-context/) of the code that appends, recorded in the append's
+   * metadata so that the relay puts it on the NATS headers of each event and consumers continue the trace.
+   * Optional: observability only, never part of the event or of a decision.
+   */
+  traceContext?: { traceparent: string; tracestate?: string };
 }
 
 export interface AppendResult {

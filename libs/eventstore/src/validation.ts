@@ -31,6 +31,13 @@ export function validateAppend(
     issues.push({ path: 'expectedVersion', message: `expected a version (integer >= 0), 'no-stream' or 'any', got ${JSON.stringify(expected)}` });
   if (opts?.commandId !== undefined && (typeof opts.commandId !== 'string' || opts.commandId.length === 0 || opts.commandId.length > MAX_COMMAND_ID_LENGTH))
     issues.push({ path: 'commandId', message: `expected a non-empty string of at most ${MAX_COMMAND_ID_LENGTH} characters` });
+  if (opts?.traceContext !== undefined) {
+    const t = opts.traceContext as { traceparent?: unknown; tracestate?: unknown };
+    if (typeof t.traceparent !== 'string' || !/^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/.test(t.traceparent))
+      issues.push({ path: 'traceContext.traceparent', message: 'expected a W3C traceparent like 00-<32 hex>-<16 hex>-01' });
+    if (t.tracestate !== undefined && (typeof t.tracestate !== 'string' || t.tracestate.length > 512))
+      issues.push({ path: 'traceContext.tracestate', message: 'expected a W3C tracestate string of at most 512 characters' });
+  }
   if (opts?.commandResult !== undefined) {
     try {
       JSON.stringify(opts.commandResult);

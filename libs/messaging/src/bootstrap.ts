@@ -1,7 +1,7 @@
 import { Logger, Module, type DynamicModule, type INestMicroservice, type LogLevel, type LoggerService, type OnApplicationShutdown, type Type, Inject } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { ServiceName } from '@aevo/contracts';
-import { NATS_RELAY_CREDENTIALS_ENV, natsAuthFor, OutboxRelay, PostgresEventStore, type EventStore, type NatsAuthOptions } from '@aevo/eventstore';
+import { NATS_RELAY_CREDENTIALS_ENV, natsAuthFor, OutboxRelay, PostgresEventStore, type EventStore, type NatsAuthOptions, openEventStoreFromEnv } from '@aevo/eventstore';
 import { resolveMessagingConfig, type MessagingConfig } from './config';
 import { JetStreamServer, type JetStreamServerOptions } from './jetstream.server';
 import { eventStoreDeadLetterSink } from './dead-letter';
@@ -16,13 +16,20 @@ import { ServiceTracing, tracedStore } from './observability/tracing';
 import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
 
 /** Opens the store of record for a service (default: PostgreSQL from AEVO_DATABASE_URL / AEVO_DB_SCHEMA). */
-export type StoreOpener = (cfg: MessagingConfig) => Promise<EventStore>;
+export type StoreOpener = (cfg: MessagingConfig, env?: NodeJS.ProcessEnv) => Promise<EventStore>;
 
 /** PostgreSQL at AEVO_DATABASE_URL, schema AEVO_DB_SCHEMA (migrated on open). */
 export const openPostgresStore: StoreOpener = (cfg) =>
   PostgresEventStore.open({ connectionString: cfg.databaseUrl, schema: cfg.dbSchema, applicationName: `aevo-${cfg.service}` });
 
-let defaultStoreOpener: StoreOpener = openPostgresStore;
+/**
+ * The store the environment selects (AEVO_EVENT_STORE: `postgres`, the default, at the config's database URL and
+ * schema; or `kurrentdb` at AEVO_KURRENTDB_URL). A bad selection fails the service's start naming the variable.
+ */
+export const openConfiguredStore: StoreOpener = (cfg, env = process.env) =>
+  openEventStoreFromEnv(env, { databaseUrl: cfg.databaseUrl, dbSchema: cfg.dbSchema, applicationName: `aevo-${cfg.service}` });
+
+let defaultStoreOpener: StoreOpener = openConfiguredStore;
 
 /** Sets how services open their event store when no `store`/`openStore` option is given. */
 export function setDefaultStoreOpener(opener: StoreOpener): void {
@@ -151,11 +158,15 @@ export async function createServiceApp(appModule: Type<unknown> | DynamicModule,
   const metricsOn = ports.metricsPort !== null;
   const metrics = new ServiceMetrics(service, { processMetrics: metricsOn });
   const tracing = ServiceTracing.create(service, { exporter: traceExporter, env: env ?? process.env });
-  const store = given ?? (await (openStore ?? defaultStoreOpener)(config));
+  const store = given ?? (await (openStore ?? defaultStoreOpener)(config, env ?? process.env));
   let relay: OutboxRelay | null = null;
   let observability: ObservabilityServer | null = null;
   try {
-    if (withRelay) {
+    // The embedded relay reads PostgreSQL's outbox; a KurrentDB store is relayed by the all-stream relay, which runs as
+    // its own process (node libs/eventstore/dist/relay-main.js with the same AEVO_EVENT_STORE).
+    const kurrentdb = !given && (env ?? process.env).AEVO_EVENT_STORE?.trim() === 'kurrentdb';
+    if (withRelay && kurrentdb) new Logger(`OutboxRelay(${service})`).log('AEVO_EVENT_STORE=kurrentdb: no embedded outbox relay; run relay-main for the all-stream relay');
+    if (withRelay && !kurrentdb) {
       const log = new Logger(`OutboxRelay(${service})`);
       relay = await OutboxRelay.start({
         databaseUrl: config.databaseUrl,

@@ -103,7 +103,12 @@ export class PostgresEventStore implements EventStore {
     this.assertOpen();
     const valid = validateAppend(streamId, expected, events, opts, this.options.maxEventBytes);
     const commandId = opts?.commandId ?? null;
-    const metadata = commandId !== null ? { commandId } : {};
+    const trace = opts?.traceContext;
+    // Observability only: the relay copies it onto the NATS headers (traceparent, tracestate).
+    const metadata = {
+      ...(commandId !== null ? { commandId } : {}),
+      ...(trace ? { traceparent: trace.traceparent, ...(trace.tracestate ? { tracestate: trace.tracestate } : {}) } : {}),
+    };
     const item: GroupItem = {
       stream: streamId,
       expected: expectedVersionNumber(expected),
