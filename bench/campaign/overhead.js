@@ -35,13 +35,34 @@ const http = require('node:http');
 const fs = require('node:fs');
 const path = require('node:path');
 
-/** An OTLP/HTTP endpoint that accepts every export and keeps only counts (what a collector costs the services). */
+/**
+ * An OTLP/HTTP endpoint that accepts every export (what a collector costs the services) and keeps, per trace id, the
+ * services its spans came from — to show how far one trace reaches across the real services.
+ */
 async function spanSink() {
-  const stats = { requests: 0, bytes: 0 };
+  const stats = { requests: 0, bytes: 0, spans: 0, traces: new Map() };
   const server = http.createServer((req, res) => {
-    req.on('data', (d) => (stats.bytes += d.length));
+    const chunks = [];
+    req.on('data', (d) => (chunks.push(d), (stats.bytes += d.length)));
     req.on('end', () => {
-      if (req.url && req.url.startsWith('/v1/traces')) stats.requests++;
+      if (req.url && req.url.startsWith('/v1/traces')) {
+        stats.requests++;
+        try {
+          // OTLP/HTTP JSON (the exporter's default encoding): resourceSpans → scopeSpans → spans.
+          for (const rs of JSON.parse(Buffer.concat(chunks).toString('utf8')).resourceSpans ?? []) {
+            const service = (rs.resource?.attributes ?? []).find((a) => a.key === 'service.name')?.value?.stringValue ?? '?';
+            for (const ss of rs.scopeSpans ?? [])
+              for (const sp of ss.spans ?? []) {
+                stats.spans++;
+                const t = stats.traces.get(sp.traceId) ?? new Set();
+                t.add(service);
+                stats.traces.set(sp.traceId, t);
+              }
+          }
+        } catch {
+          // Another encoding: counted, not read.
+        }
+      }
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end('{}');
     });
@@ -110,8 +131,12 @@ async function measure(o, workers, observability = false) {
     if (observability)
       console.log(
         `observability: ${scraping.stats.scrapes} scrapes (every ${SCRAPE_EVERY_MS / 1000} s) of ${scraping.stats.services} services' /metrics (${scraping.stats.failed} failed, ${Math.round(scraping.stats.bytes / 1024)} KiB); ` +
-          `${sink.stats.requests} OTLP span exports received (${Math.round(sink.stats.bytes / 1024)} KiB)`,
+          `${sink.stats.requests} OTLP span exports received (${sink.stats.spans} spans, ${Math.round(sink.stats.bytes / 1024)} KiB) in ${sink.stats.traces.size} trace(s)`,
       );
+    if (observability && sink.stats.traces.size > 0) {
+      const widest = [...sink.stats.traces.values()].sort((a, b) => b.size - a.size)[0];
+      console.log(`  the widest trace spans ${widest.size} services: ${[...widest].sort().join(', ')}`);
+    }
     const serviceCpu = L.SERVICES.reduce((s, n) => s + ((cpu1[n] ?? 0) - (cpu0[n] ?? 0)), 0);
     const loadEnd = require('node:os').loadavg()[0];
     const jobs = L.jobIntervals(run);
