@@ -2,6 +2,7 @@ export * from './ids';
 export * from './errors';
 export * from './decider';
 export * from './envelope';
+export * from './event-union';
 export * from './commands';
 export * from './substrate';
 export * from './recipe';

@@ -10,7 +10,7 @@ import {
 } from '@aevo/contracts';
 import { executeDecider, type EventStore, type StoredEvent } from '@aevo/eventstore';
 import type { Executor, ExecutorEvent } from '@aevo/executors';
-import { cancelDecision, decide, evolve, initialJobState, isTerminal, JOB_EVENT_TYPES, jobStreamId, type JobCommand, type JobEvent, type JobState } from '../domain/job';
+import { cancelDecision, decide, evolve, initialJobState, isTerminal, JOB_EVENTS, jobStreamId, type JobCommand, type JobState } from '../domain/job';
 
 export interface DispatchLog {
   log(message: string): void;
@@ -222,9 +222,9 @@ export class JobDispatcher {
 }
 
 function evolveStream(s: StreamState, e: EventEnvelope): StreamState {
-  if (!JOB_EVENT_TYPES.has(e.type)) return s;
+  if (!JOB_EVENTS.is(e)) return s;
   return {
-    job: evolve(s.job, e as unknown as JobEvent),
+    job: evolve(s.job, e),
     campaignId: s.campaignId ?? e.campaignId,
     lastEventId: e.id,
     correlationId: s.correlationId ?? e.correlationId,

@@ -1,14 +1,16 @@
 import {
   DomainError,
+  eventUnion,
+  JobCancelled,
+  JobFailed,
+  JobPreempted,
+  JobQueued,
+  JobStarted,
+  JobSucceeded,
   type DataOf,
   type Decider,
-  type JobCancelled,
-  type JobFailed,
-  type JobPreempted,
-  type JobQueued,
+  type EventOfUnion,
   type JobSpec,
-  type JobStarted,
-  type JobSucceeded,
 } from '@aevo/contracts';
 
 /**
@@ -20,17 +22,12 @@ import {
  */
 export const jobStreamId = (jobId: string): string => `job-${jobId}`;
 
-type Ev<T extends string, D> = { type: T; data: D };
-export type JobEvent =
-  | Ev<'JobQueued', DataOf<typeof JobQueued>>
-  | Ev<'JobStarted', DataOf<typeof JobStarted>>
-  | Ev<'JobPreempted', DataOf<typeof JobPreempted>>
-  | Ev<'JobSucceeded', DataOf<typeof JobSucceeded>>
-  | Ev<'JobFailed', DataOf<typeof JobFailed>>
-  | Ev<'JobCancelled', DataOf<typeof JobCancelled>>;
-
-export const JOB_EVENT_TYPES: ReadonlySet<string> = new Set<JobEvent['type']>(['JobQueued', 'JobStarted', 'JobPreempted', 'JobSucceeded', 'JobFailed', 'JobCancelled']);
-export const TERMINAL_JOB_EVENT_TYPES: ReadonlySet<string> = new Set(['JobSucceeded', 'JobFailed', 'JobCancelled']);
+/** The job stream's events, listed once: the union, its names and its guard derive from this list. */
+export const JOB_EVENTS = eventUnion(JobQueued, JobStarted, JobPreempted, JobSucceeded, JobFailed, JobCancelled);
+export type JobEvent = EventOfUnion<typeof JOB_EVENTS>;
+export const JOB_EVENT_TYPES: ReadonlySet<string> = JOB_EVENTS.types;
+export const TERMINAL_JOB_EVENTS = eventUnion(JobSucceeded, JobFailed, JobCancelled);
+export const TERMINAL_JOB_EVENT_TYPES: ReadonlySet<string> = TERMINAL_JOB_EVENTS.types;
 
 export type ExecutorName = 'local' | 'kubernetes';
 export type JobStatus = 'none' | 'queued' | 'running' | 'preempted' | 'succeeded' | 'failed' | 'cancelled';

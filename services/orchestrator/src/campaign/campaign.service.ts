@@ -14,7 +14,7 @@ import {
 import { checkFingerprint, executeDecider, type EventStore } from '@aevo/eventstore';
 import { commandFingerprint, commandResult, type CommandResult } from '@aevo/messaging';
 import {
-  CAMPAIGN_EVENT_TYPES,
+  CAMPAIGN_EVENTS,
   campaignStreamId,
   decide,
   evolve,
@@ -152,7 +152,7 @@ export class CampaignService {
   /** The campaign's folded state (for handlers and tests). */
   async state(campaignId: string): Promise<CampaignState> {
     const events = await this.store.readStream(campaignStreamId(campaignId));
-    return events.reduce((s, e) => (CAMPAIGN_EVENT_TYPES.has(e.type) ? evolve(s, e as unknown as CampaignEvent) : s), initialCampaignState());
+    return events.reduce((s, e) => (CAMPAIGN_EVENTS.is(e) ? evolve(s, e) : s), initialCampaignState());
   }
 
   /** Runs any campaign command: inputs already gathered, events stamped with the command as cause, idempotent by commandId. */
@@ -167,7 +167,7 @@ export class CampaignService {
     const streamId = campaignStreamId(campaignId);
     const decider: Decider<CampaignCommand, EventEnvelope, CampaignState> = {
       initialState: initialCampaignState,
-      evolve: (s, e) => (CAMPAIGN_EVENT_TYPES.has(e.type) ? evolve(s, e as unknown as CampaignEvent) : s),
+      evolve: (s, e) => (CAMPAIGN_EVENTS.is(e) ? evolve(s, e) : s),
       decide: (c, s) =>
         decide(c, s).map((e) => {
           const def = eventDefinition(e.type);
@@ -189,7 +189,7 @@ export class CampaignService {
       commandId: meta.commandId,
       fingerprint: meta.fingerprint,
       maxRetries: 8,
-      result: ({ events }) => result(events as unknown as CampaignEvent[]),
+      result: ({ events }) => result(events.filter((e) => CAMPAIGN_EVENTS.is(e))),
     });
     return { result: outcome.result, duplicate: outcome.duplicate };
   }

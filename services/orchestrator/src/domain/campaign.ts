@@ -1,25 +1,27 @@
 import {
+  BudgetExhausted,
+  CampaignAborted,
+  CampaignCompleted,
+  CampaignPaused,
+  CampaignResumed,
+  CampaignStarted,
   claudeModelProblem,
   contentHash,
   DEFAULT_CLAUDE_MODEL,
   DomainError,
-  type CampaignAborted,
-  type CampaignCompleted,
-  type CampaignConfig,
-  type CampaignPaused,
-  type CampaignResumed,
-  type CampaignStarted,
-  type BudgetExhausted,
+  eventUnion,
+  FinalAuditStarted,
+  RoundClosed,
+  RoundStarted,
+  SubmissionRequested,
   type BudgetSpent,
+  type CampaignConfig,
   type Constitution,
   type DataOf,
   type Decider,
-  type FinalAuditStarted,
+  type EventOfUnion,
   type RecipeDocument,
   type RollingPolicy,
-  type RoundClosed,
-  type RoundStarted,
-  type SubmissionRequested,
 } from '@aevo/contracts';
 import { initialPolicy } from '@aevo/policy-engine';
 import { revisionFromRound, spentOf, type CampaignFacts } from './facts';
@@ -33,31 +35,21 @@ import { chooseSubmissions, exhaustedBudgets, isCandidateDone, type PlannedRef }
  */
 export const campaignStreamId = (campaignId: string): string => `campaign-${campaignId}`;
 
-type Ev<T extends string, D> = { type: T; data: D };
-export type CampaignEvent =
-  | Ev<'CampaignStarted', DataOf<typeof CampaignStarted>>
-  | Ev<'RoundStarted', DataOf<typeof RoundStarted>>
-  | Ev<'SubmissionRequested', DataOf<typeof SubmissionRequested>>
-  | Ev<'RoundClosed', DataOf<typeof RoundClosed>>
-  | Ev<'CampaignPaused', DataOf<typeof CampaignPaused>>
-  | Ev<'CampaignResumed', DataOf<typeof CampaignResumed>>
-  | Ev<'CampaignAborted', DataOf<typeof CampaignAborted>>
-  | Ev<'BudgetExhausted', DataOf<typeof BudgetExhausted>>
-  | Ev<'FinalAuditStarted', DataOf<typeof FinalAuditStarted>>
-  | Ev<'CampaignCompleted', DataOf<typeof CampaignCompleted>>;
-
-export const CAMPAIGN_EVENT_TYPES: ReadonlySet<string> = new Set<CampaignEvent['type']>([
-  'CampaignStarted',
-  'RoundStarted',
-  'SubmissionRequested',
-  'RoundClosed',
-  'CampaignPaused',
-  'CampaignResumed',
-  'CampaignAborted',
-  'BudgetExhausted',
-  'FinalAuditStarted',
-  'CampaignCompleted',
-]);
+/** The campaign stream's events, listed once: the union, its names and its guard derive from this list. */
+export const CAMPAIGN_EVENTS = eventUnion(
+  CampaignStarted,
+  RoundStarted,
+  SubmissionRequested,
+  RoundClosed,
+  CampaignPaused,
+  CampaignResumed,
+  CampaignAborted,
+  BudgetExhausted,
+  FinalAuditStarted,
+  CampaignCompleted,
+);
+export type CampaignEvent = EventOfUnion<typeof CAMPAIGN_EVENTS>;
+export const CAMPAIGN_EVENT_TYPES: ReadonlySet<string> = CAMPAIGN_EVENTS.types;
 
 export interface StartCampaignCommand {
   type: 'StartCampaign';
