@@ -18,6 +18,7 @@ import type { EventStore } from '@aevo/eventstore';
 import { entrypointIsolation, renderEntrypoint } from '@aevo/substrate-kit';
 import {
   evalJobId,
+  EVALUATION_EVENTS,
   evaluationDecider,
   parseEvalJobId,
   stepOf,
@@ -45,7 +46,7 @@ export const streamIdOf = (campaignId: string, requestId: string) => `evaluation
 export const scoresPathOf = (cfg: EvaluationConfig, campaignId: string, requestId: string, index: number) =>
   path.join(path.resolve(cfg.aevoHome), 'evaluation', campaignId, requestId, String(index), 'scores.json');
 
-const KNOWN = new Set(['EvaluationStarted', 'JobRequested', 'CheckpointEvaluated', 'CheckpointSelected', 'EvaluationFailed']);
+const KNOWN: ReadonlySet<string> = EVALUATION_EVENTS.types;
 
 /**
  * The evaluation service's use cases, free of Nest and NATS: an EvaluationRequested is verified, its evaluate

@@ -4,17 +4,19 @@ import {
   selectCheckpoint,
   weightedDomains,
   zodIssues,
-  type CheckpointEvaluated,
-  type CheckpointSelected,
+  CheckpointEvaluated,
+  CheckpointSelected,
   type DataOf,
   type Decider,
-  type EvaluationFailed,
+  EvaluationFailed,
   type EvaluationRequested,
-  type EvaluationStarted,
+  EvaluationStarted,
   type IssueDetail,
-  type JobRequested,
+  JobRequested,
   type JobSpec,
   type ScoreVector,
+  eventUnion,
+  type EventOfUnion,
 } from '@aevo/contracts';
 
 /** A scored checkpoint of the request; `index` is its position in the request's checkpoint list. */
@@ -30,12 +32,9 @@ export interface EvaluatedCheckpoint {
  * Every checkpoint ends in exactly one CheckpointEvaluated or EvaluationFailed; the request ends in
  * CheckpointSelected or a request-level EvaluationFailed. Redelivered inputs decide nothing.
  */
-export type EvaluationEvent =
-  | { type: 'EvaluationStarted'; data: DataOf<typeof EvaluationStarted> }
-  | { type: 'JobRequested'; data: DataOf<typeof JobRequested> }
-  | { type: 'CheckpointEvaluated'; data: DataOf<typeof CheckpointEvaluated> }
-  | { type: 'CheckpointSelected'; data: DataOf<typeof CheckpointSelected> }
-  | { type: 'EvaluationFailed'; data: DataOf<typeof EvaluationFailed> };
+/** The stream's events, listed once: the union, its names and its guard derive from this list. */
+export const EVALUATION_EVENTS = eventUnion(EvaluationStarted, JobRequested, CheckpointEvaluated, CheckpointSelected, EvaluationFailed);
+export type EvaluationEvent = EventOfUnion<typeof EVALUATION_EVENTS>;
 
 export type Verification = { verifiedBy: 'substrate-service' | 'substrate-kit' } & ({ ok: true; snapshotId: string } | { ok: false; violations: string[] });
 

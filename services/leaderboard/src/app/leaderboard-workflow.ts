@@ -27,6 +27,7 @@ import { entrypointIsolation, renderEntrypoint } from '@aevo/substrate-kit';
 import { deriveSecretSeed, parseHiddenSplit, promptsOnlyCsv, splitPredictions } from '../domain/hidden-split';
 import { readTable } from '../domain/csv';
 import {
+  LEADERBOARD_EVENTS,
   leaderboardDecider,
   parsePredictJobId,
   predictJobId,
@@ -67,15 +68,7 @@ export interface LeaderboardConfig {
 }
 
 export const streamIdOf = (campaignId: string) => `leaderboard:${campaignId}`;
-const KNOWN = new Set([
-  'LeaderboardOpened',
-  'LeaderboardUnavailable',
-  'SubmissionAccepted',
-  'SubmissionRejected',
-  'JobRequested',
-  'LeaderboardScored',
-  'PrivateLeaderboardUnsealed',
-]);
+const KNOWN: ReadonlySet<string> = LEADERBOARD_EVENTS.types;
 
 type TerminalEvent = EventOf<typeof JobSucceeded> | EventOf<typeof JobFailed> | EventOf<typeof JobCancelled>;
 type Snapshotted = DataOf<typeof SubstrateSnapshotted>;

@@ -2,15 +2,17 @@ import {
   DomainError,
   type DataOf,
   type Decider,
-  type JobRequested,
+  JobRequested,
   type JobSpec,
-  type LeaderboardOpened,
-  type LeaderboardScored,
-  type LeaderboardUnavailable,
-  type PrivateLeaderboardUnsealed,
-  type SubmissionAccepted,
-  type SubmissionRejected,
+  LeaderboardOpened,
+  LeaderboardScored,
+  LeaderboardUnavailable,
+  PrivateLeaderboardUnsealed,
+  SubmissionAccepted,
+  SubmissionRejected,
   type SubmissionRequested,
+  eventUnion,
+  type EventOfUnion,
 } from '@aevo/contracts';
 
 /**
@@ -18,14 +20,9 @@ import {
  * quota, tracks each submission to exactly one outcome and never sees a private score before the unseal (the
  * private scores live in the service's sealed table; decide() only ever receives public ones).
  */
-export type LeaderboardEvent =
-  | { type: 'LeaderboardOpened'; data: DataOf<typeof LeaderboardOpened> }
-  | { type: 'LeaderboardUnavailable'; data: DataOf<typeof LeaderboardUnavailable> }
-  | { type: 'SubmissionAccepted'; data: DataOf<typeof SubmissionAccepted> }
-  | { type: 'SubmissionRejected'; data: DataOf<typeof SubmissionRejected> }
-  | { type: 'JobRequested'; data: DataOf<typeof JobRequested> }
-  | { type: 'LeaderboardScored'; data: DataOf<typeof LeaderboardScored> }
-  | { type: 'PrivateLeaderboardUnsealed'; data: DataOf<typeof PrivateLeaderboardUnsealed> };
+/** The stream's events, listed once: the union, its names and its guard derive from this list. */
+export const LEADERBOARD_EVENTS = eventUnion(LeaderboardOpened, LeaderboardUnavailable, SubmissionAccepted, SubmissionRejected, JobRequested, LeaderboardScored, PrivateLeaderboardUnsealed);
+export type LeaderboardEvent = EventOfUnion<typeof LEADERBOARD_EVENTS>;
 
 export type RejectionReason = DataOf<typeof SubmissionRejected>['reason'];
 
