@@ -2,7 +2,7 @@ import * as path from 'node:path';
 import { S3Client } from '@aws-sdk/client-s3';
 import { FsArtefactStore } from './fs-store';
 import type { ArtefactStore } from './port';
-import { S3ArtefactStore } from './s3-store';
+import { S3ArtefactStore, S3_MIN_PART_BYTES } from './s3-store';
 
 /** A configuration error that names the environment variable at fault. */
 export class ArtefactConfigError extends Error {
@@ -73,11 +73,15 @@ export async function openArtefactStoreFromEnv(env: Env = process.env): Promise<
     forcePathStyle: pathStyle ? pathStyle === 'true' : Boolean(endpoint),
     credentials: keyId && secret ? { accessKeyId: keyId, secretAccessKey: secret, sessionToken: env.AWS_SESSION_TOKEN || undefined } : undefined,
   });
+  const partSizeBytes = positiveInt(env, 'AEVO_S3_PART_SIZE_BYTES');
+  if (partSizeBytes !== undefined && partSizeBytes < S3_MIN_PART_BYTES) {
+    throw new ArtefactConfigError('AEVO_S3_PART_SIZE_BYTES', `expected at least ${S3_MIN_PART_BYTES} (S3's smallest part), got ${partSizeBytes}`);
+  }
   return new S3ArtefactStore({
     client,
     bucket,
     prefix,
     multipartThresholdBytes: positiveInt(env, 'AEVO_S3_MULTIPART_THRESHOLD_BYTES'),
-    partSizeBytes: positiveInt(env, 'AEVO_S3_PART_SIZE_BYTES'),
+    partSizeBytes,
   });
 }
