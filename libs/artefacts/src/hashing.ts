@@ -1,5 +1,5 @@
 import { createHash, type Hash } from 'node:crypto';
-import { Readable, Transform, type TransformCallback } from 'node:stream';
+import { Readable, Transform, pipeline, type TransformCallback } from 'node:stream';
 import { CorruptObjectError, type ArtefactContent } from './port';
 
 export const sha256Hex = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
@@ -35,8 +35,10 @@ export function verifyingStream(source: Readable, sha256: string): Readable {
       done(actual === sha256 ? null : new CorruptObjectError(sha256, actual, size));
     },
   });
-  source.on('error', (err) => verifier.destroy(err));
-  return source.pipe(verifier);
+  // pipeline, not pipe: a consumer that stops early (destroys the returned stream) also closes the source's file
+  // handle or connection, and a source error fails the returned stream. Errors reach the consumer through it.
+  pipeline(source, verifier, () => undefined);
+  return verifier;
 }
 
 /** Reads a stream to the end into one buffer (for small objects such as manifests). */

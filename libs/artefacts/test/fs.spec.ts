@@ -48,3 +48,23 @@ describe('FsArtefactStore layout', () => {
     }
   });
 });
+
+describe('reading', () => {
+  it('closes the object file when a reader stops early', async () => {
+    const root = await fsp.mkdtemp(path.join(os.tmpdir(), 'aevo-artefacts-early-'));
+    try {
+      const store = await FsArtefactStore.open({ root });
+      const { sha256 } = await store.put(Buffer.alloc(1_000_000, 1));
+      const fdsBefore = (await fsp.readdir('/proc/self/fd')).length;
+      const stream = await store.get(sha256);
+      await new Promise<void>((resolve) => stream.once('readable', () => resolve()));
+      stream.destroy();
+      // The close is asynchronous: poll for it (bounded), then assert.
+      const openFds = async () => (await fsp.readdir('/proc/self/fd')).length;
+      for (let i = 0; i < 100 && (await openFds()) > fdsBefore; i++) await new Promise((r) => setTimeout(r, 20));
+      expect(await openFds()).toBeLessThanOrEqual(fdsBefore);
+    } finally {
+      await fsp.rm(root, { recursive: true, force: true });
+    }
+  });
+});
