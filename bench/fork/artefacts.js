@@ -49,7 +49,12 @@ const ADAPTERS = opt('adapters', 'fs,s3').split(',');
 const MATERIALISE = !args.includes('--no-materialise');
 
 const MiB = 1024 * 1024;
-const fmt = (b) => (b >= 1 << 30 ? `${(b / (1 << 30)).toFixed(2)} GiB` : b >= 1 << 20 ? `${(b / (1 << 20)).toFixed(2)} MiB` : `${(b / 1024).toFixed(1)} KiB`);
+const fmt = (b) =>
+  b >= 1 << 30
+    ? `${(b / (1 << 30)).toFixed(2)} GiB`
+    : b >= 1 << 20
+      ? `${(b / (1 << 20)).toFixed(2)} MiB`
+      : `${(b / 1024).toFixed(1)} KiB`;
 const ms = (t0) => Number(process.hrtime.bigint() - t0) / 1e6;
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
@@ -89,7 +94,13 @@ async function openS3(tmp) {
   const S3rver = require(require.resolve('@20minutes/s3rver', { paths: [path.join(ROOT, 'libs/artefacts')] }));
   const directory = path.join(tmp, 's3rver');
   await fsp.mkdir(directory);
-  const server = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory, configureBuckets: [{ name: 'bench' }] });
+  const server = new S3rver({
+    address: '127.0.0.1',
+    port: 0,
+    silent: true,
+    directory,
+    configureBuckets: [{ name: 'bench' }],
+  });
   const { port } = await server.run();
   const client = new S3Client({
     region: 'us-east-1',
@@ -109,7 +120,12 @@ async function openS3(tmp) {
     },
     { step: 'finalizeRequest', name: 'countRequestBytes' },
   );
-  const store = new art.S3ArtefactStore({ client, bucket: 'bench', prefix: 'bench', spoolDir: path.join(tmp, 'spool') });
+  const store = new art.S3ArtefactStore({
+    client,
+    bucket: 'bench',
+    prefix: 'bench',
+    spoolDir: path.join(tmp, 'spool'),
+  });
   return {
     store,
     sent,
@@ -146,13 +162,19 @@ async function benchAdapter(name, open) {
       const m0 = await h.measure();
       t0 = process.hrtime.bigint();
       const edited = await store.put(Buffer.from(`lr: ${0.001 * (i + 2)}\n# fork ${i}\n`));
-      await art.deriveManifest(store, base, { upsert: [{ path: 'recipe.yaml', sha256: edited.sha256, size: edited.size, mode: 0o644 }] });
+      await art.deriveManifest(store, base, {
+        upsert: [{ path: 'recipe.yaml', sha256: edited.sha256, size: edited.size, mode: 0o644 }],
+      });
       forkMs.push(ms(t0));
       forkBytes.push((await h.measure()) - m0);
     }
     console.log(`\n[${name}] base checkpoint ${fmt(SIZE)}: stored ${fmt(baseBytes)} in ${baseMs.toFixed(0)} ms`);
-    console.log(`[${name}] fork ×${FORKS}: written median ${fmt(median(forkBytes))}, max ${fmt(Math.max(...forkBytes))}; time median ${median(forkMs).toFixed(1)} ms, max ${Math.max(...forkMs).toFixed(1)} ms`);
-    console.log(`[${name}] fork bytes / base bytes: ${(median(forkBytes) / baseBytes).toExponential(2)}  (target < 1 MiB per fork: ${Math.max(...forkBytes) < MiB ? 'met' : 'NOT met'})`);
+    console.log(
+      `[${name}] fork ×${FORKS}: written median ${fmt(median(forkBytes))}, max ${fmt(Math.max(...forkBytes))}; time median ${median(forkMs).toFixed(1)} ms, max ${Math.max(...forkMs).toFixed(1)} ms`,
+    );
+    console.log(
+      `[${name}] fork bytes / base bytes: ${(median(forkBytes) / baseBytes).toExponential(2)}  (target < 1 MiB per fork: ${Math.max(...forkBytes) < MiB ? 'met' : 'NOT met'})`,
+    );
     if (commandsBefore) {
       const perFork = Object.entries(h.sent.commands)
         .map(([c, n]) => [c, (n - (commandsBefore[c] || 0)) / FORKS])
@@ -166,7 +188,9 @@ async function benchAdapter(name, open) {
       for (const job of ['job-1', 'job-2']) {
         t0 = process.hrtime.bigint();
         const r = await art.materialise(store, base, path.join(tmp, job), cache);
-        console.log(`[${name}] materialise ${job}: transferred ${fmt(r.transferred.bytes)} (${r.transferred.objects} objects), linked ${r.linked}, copied ${r.copied}, ${ms(t0).toFixed(0)} ms`);
+        console.log(
+          `[${name}] materialise ${job}: transferred ${fmt(r.transferred.bytes)} (${r.transferred.objects} objects), linked ${r.linked}, copied ${r.copied}, ${ms(t0).toFixed(0)} ms`,
+        );
       }
     }
   } finally {
@@ -176,7 +200,9 @@ async function benchAdapter(name, open) {
 }
 
 (async () => {
-  console.log(`artefact-store fork bench: base checkpoint ${fmt(SIZE)}, ${FORKS} forks, adapters ${ADAPTERS.join(', ')}, node ${process.version}, ${os.cpus().length} CPUs`);
+  console.log(
+    `artefact-store fork bench: base checkpoint ${fmt(SIZE)}, ${FORKS} forks, adapters ${ADAPTERS.join(', ')}, node ${process.version}, ${os.cpus().length} CPUs`,
+  );
   for (const a of ADAPTERS) {
     if (a === 'fs') await benchAdapter('fs', openFs);
     else if (a === 's3') await benchAdapter('s3 (s3rver)', openS3);

@@ -7,7 +7,8 @@ export function normaliseManifestEntries(entries: readonly ManifestEntry[], fiel
   if (!Array.isArray(entries)) throw new ArtefactInputError(field, 'an array of manifest entries', entries);
   const out = entries.map((e, i) => {
     const at = `${field}[${i}]`;
-    if (typeof e !== 'object' || e === null) throw new ArtefactInputError(at, 'an object {path, sha256, size, mode}', e);
+    if (typeof e !== 'object' || e === null)
+      throw new ArtefactInputError(at, 'an object {path, sha256, size, mode}', e);
     assertRelativePath(e.path, `${at}.path`);
     assertSha256(e.sha256, `${at}.sha256`);
     assertSize(e.size, `${at}.size`);
@@ -23,7 +24,8 @@ export function normaliseManifestEntries(entries: readonly ManifestEntry[], fiel
     const segments = p.split('/');
     for (let k = 1; k < segments.length; k++) {
       const dir = segments.slice(0, k).join('/');
-      if (paths.has(dir)) throw new ArtefactInputError(`${field}.path`, `no entry under the file ${JSON.stringify(dir)}`, p);
+      if (paths.has(dir))
+        throw new ArtefactInputError(`${field}.path`, `no entry under the file ${JSON.stringify(dir)}`, p);
     }
   }
   return out;
@@ -58,9 +60,18 @@ export async function putManifestInto(store: ArtefactStore, entries: readonly Ma
       const i = next++;
       const e = normalised[i]!;
       const stat = await store.stat(e.sha256);
-      if (!stat) throw new ArtefactInputError(`entries[${JSON.stringify(e.path)}].sha256`, 'an object already in the store', e.sha256);
+      if (!stat)
+        throw new ArtefactInputError(
+          `entries[${JSON.stringify(e.path)}].sha256`,
+          'an object already in the store',
+          e.sha256,
+        );
       if (stat.size !== e.size) {
-        throw new ArtefactInputError(`entries[${JSON.stringify(e.path)}].size`, `${stat.size} (the stored object's size)`, e.size);
+        throw new ArtefactInputError(
+          `entries[${JSON.stringify(e.path)}].size`,
+          `${stat.size} (the stored object's size)`,
+          e.size,
+        );
       }
     }
   };

@@ -95,7 +95,8 @@ export async function materialise(
   for (const entry of manifest.entries) {
     const dest = path.join(root, ...entry.path.split('/'));
     // Paths were validated when the manifest was read; this is the last guard before writing.
-    if (!dest.startsWith(root + path.sep)) throw new ArtefactInputError('entries.path', 'a path inside targetDir', entry.path);
+    if (!dest.startsWith(root + path.sep))
+      throw new ArtefactInputError('entries.path', 'a path inside targetDir', entry.path);
     await fsp.mkdir(path.dirname(dest), { recursive: true });
     const cached = await cache.ensure(entry.sha256, entry.size);
     if (linkFrozen && entry.mode === 0o444 && (await tryLink(cached, dest))) {
@@ -143,7 +144,11 @@ export interface CollectResult {
  * The reverse of materialise: uploads the named regular files under `dir` by hash and stores their manifest.
  * Symbolic links and other non-regular files are refused (a link could point outside `dir`).
  */
-export async function collect(store: ArtefactStore, dir: string, paths: readonly (string | CollectPath)[]): Promise<CollectResult> {
+export async function collect(
+  store: ArtefactStore,
+  dir: string,
+  paths: readonly (string | CollectPath)[],
+): Promise<CollectResult> {
   const root = path.resolve(dir);
   const wanted = paths.map((p, i) => {
     const item = typeof p === 'string' ? { path: p } : p;
@@ -156,7 +161,12 @@ export async function collect(store: ArtefactStore, dir: string, paths: readonly
   for (const [i, item] of wanted.entries()) {
     const file = path.join(root, ...item.path.split('/'));
     const st = await fsp.lstat(file).catch(() => undefined);
-    if (!st || !st.isFile()) throw new ArtefactInputError(`paths[${i}]`, `a regular file under ${root} (not a link, directory or missing path)`, item.path);
+    if (!st || !st.isFile())
+      throw new ArtefactInputError(
+        `paths[${i}]`,
+        `a regular file under ${root} (not a link, directory or missing path)`,
+        item.path,
+      );
     const put = await store.put(createReadStream(file));
     if (put.stored) storedBytes += put.size;
     entries.push({ path: item.path, sha256: put.sha256, size: put.size, mode: item.mode ?? st.mode & 0o777 });

@@ -73,7 +73,8 @@ export class S3ArtefactStore implements ArtefactStore {
   private readonly verifyEtag: boolean;
 
   constructor(options: S3ArtefactStoreOptions) {
-    if (typeof options.bucket !== 'string' || options.bucket.length === 0) throw new TypeError('bucket: expected a bucket name');
+    if (typeof options.bucket !== 'string' || options.bucket.length === 0)
+      throw new TypeError('bucket: expected a bucket name');
     const prefix = options.prefix ?? '';
     if (prefix.startsWith('/') || prefix.split('/').some((s) => s === '..' || s === '.')) {
       throw new TypeError(`prefix: expected a relative key prefix without '.' or '..', got ${JSON.stringify(prefix)}`);
@@ -83,11 +84,15 @@ export class S3ArtefactStore implements ArtefactStore {
     this.prefix = prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/`;
     this.partSize = options.partSizeBytes ?? 16 * MiB;
     if (!Number.isSafeInteger(this.partSize) || this.partSize < S3_MIN_PART_BYTES) {
-      throw new TypeError(`partSizeBytes: expected an integer of at least ${S3_MIN_PART_BYTES}, got ${options.partSizeBytes}`);
+      throw new TypeError(
+        `partSizeBytes: expected an integer of at least ${S3_MIN_PART_BYTES}, got ${options.partSizeBytes}`,
+      );
     }
     this.threshold = options.multipartThresholdBytes ?? 64 * MiB;
     if (!Number.isSafeInteger(this.threshold) || this.threshold < 0) {
-      throw new TypeError(`multipartThresholdBytes: expected a non-negative integer, got ${options.multipartThresholdBytes}`);
+      throw new TypeError(
+        `multipartThresholdBytes: expected a non-negative integer, got ${options.multipartThresholdBytes}`,
+      );
     }
     this.spoolDir = options.spoolDir ?? os.tmpdir();
     this.verifyEtag = options.verifyEtag ?? true;
@@ -164,11 +169,20 @@ export class S3ArtefactStore implements ArtefactStore {
   private async putSingle(sha256: string, body: Buffer): Promise<void> {
     const Key = this.objectKey(sha256);
     const out = await this.client.send(
-      new PutObjectCommand({ Bucket: this.bucket, Key, Body: body, ContentLength: body.length, ChecksumSHA256: b64(sha256) }),
+      new PutObjectCommand({
+        Bucket: this.bucket,
+        Key,
+        Body: body,
+        ContentLength: body.length,
+        ChecksumSHA256: b64(sha256),
+      }),
     );
     if (this.verifyEtag && unquote(out.ETag) !== md5Hex(body)) {
       await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key }));
-      throw new UploadVerificationError(sha256, `server ETag ${out.ETag} is not the MD5 ${md5Hex(body)} of the bytes sent; object removed`);
+      throw new UploadVerificationError(
+        sha256,
+        `server ETag ${out.ETag} is not the MD5 ${md5Hex(body)} of the bytes sent; object removed`,
+      );
     }
   }
 
@@ -193,10 +207,21 @@ export class S3ArtefactStore implements ArtefactStore {
         const partMd5 = createHash('md5').update(body).digest();
         whole.update(body);
         const out = await this.client.send(
-          new UploadPartCommand({ Bucket: this.bucket, Key, UploadId, PartNumber, Body: body, ContentLength: length, ChecksumSHA256: partSha }),
+          new UploadPartCommand({
+            Bucket: this.bucket,
+            Key,
+            UploadId,
+            PartNumber,
+            Body: body,
+            ContentLength: length,
+            ChecksumSHA256: partSha,
+          }),
         );
         if (this.verifyEtag && unquote(out.ETag) !== partMd5.toString('hex')) {
-          throw new UploadVerificationError(sha256, `part ${PartNumber}: server ETag ${out.ETag} is not the MD5 of the bytes sent`);
+          throw new UploadVerificationError(
+            sha256,
+            `part ${PartNumber}: server ETag ${out.ETag} is not the MD5 of the bytes sent`,
+          );
         }
         partMd5s.push(partMd5);
         parts.push({ PartNumber, ETag: out.ETag, ChecksumSHA256: out.ChecksumSHA256 ?? partSha });
@@ -209,10 +234,15 @@ export class S3ArtefactStore implements ArtefactStore {
       const etag = unquote(done.ETag);
       if (this.verifyEtag && etag !== composite && etag !== whole.digest('hex')) {
         await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key }));
-        throw new UploadVerificationError(sha256, `completed ETag ${done.ETag} matches neither ${composite} nor the whole MD5; object removed`);
+        throw new UploadVerificationError(
+          sha256,
+          `completed ETag ${done.ETag} matches neither ${composite} nor the whole MD5; object removed`,
+        );
       }
     } catch (err) {
-      await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key, UploadId })).catch(() => undefined);
+      await this.client
+        .send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key, UploadId }))
+        .catch(() => undefined);
       throw err;
     } finally {
       await handle.close();

@@ -29,7 +29,8 @@ export interface ArtefactStoreHarness {
 }
 
 const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
-const chunked = (b: Buffer, size: number) => Readable.from(Array.from({ length: Math.ceil(b.length / size) }, (_, i) => b.subarray(i * size, (i + 1) * size)));
+const chunked = (b: Buffer, size: number) =>
+  Readable.from(Array.from({ length: Math.ceil(b.length / size) }, (_, i) => b.subarray(i * size, (i + 1) * size)));
 
 async function rejection(p: Promise<unknown>): Promise<Error> {
   try {
@@ -109,7 +110,10 @@ export function runArtefactStoreContract(name: string, open: () => Promise<Artef
       expect(await store.has(sha(bytes))).toBe(false);
       expect(await store.has(claimed)).toBe(false);
       expect(await h.listObjects()).toEqual(objects);
-      expect(await store.put(bytes, { expectedSha256: sha(bytes) })).toMatchObject({ sha256: sha(bytes), stored: true });
+      expect(await store.put(bytes, { expectedSha256: sha(bytes) })).toMatchObject({
+        sha256: sha(bytes),
+        stored: true,
+      });
     });
 
     it('fails the read of an object changed behind its back, naming the digest', async () => {
@@ -166,7 +170,9 @@ export function runArtefactStoreContract(name: string, open: () => Promise<Artef
       // A fork: one changed file, a new manifest; the base checkpoint's object is referenced, not copied.
       const edited = await store.put(Buffer.from(`b edited ${name}`));
       const before = await h.listObjects();
-      const fork = await deriveManifest(store, m1, { upsert: [{ path: 'src/train.py', sha256: edited.sha256, size: edited.size, mode: 0o644 }] });
+      const fork = await deriveManifest(store, m1, {
+        upsert: [{ path: 'src/train.py', sha256: edited.sha256, size: edited.size, mode: 0o644 }],
+      });
       const added = (await h.listObjects()).filter((o) => !before.includes(o));
       expect(added).toEqual([fork]);
       expect((await store.getManifest(fork)).entries.find((e) => e.path === 'base/checkpoint.pt')).toEqual(entries[1]);
@@ -248,7 +254,9 @@ export function runArtefactStoreContract(name: string, open: () => Promise<Artef
       damaged[0] ^= 1;
       await h.corrupt(sha256, damaged);
       const cache = new ContentCache(store, path.join(scratch, 'cache-corrupt'));
-      expect(await rejection(materialise(store, manifest, path.join(scratch, 'job-corrupt'), cache))).toBeInstanceOf(CorruptObjectError);
+      expect(await rejection(materialise(store, manifest, path.join(scratch, 'job-corrupt'), cache))).toBeInstanceOf(
+        CorruptObjectError,
+      );
       await expect(fsp.stat(cache.pathOf(sha256))).rejects.toMatchObject({ code: 'ENOENT' });
       expect(cache.transfers).toEqual({ objects: 0, bytes: 0 });
     });

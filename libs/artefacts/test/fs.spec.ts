@@ -28,7 +28,10 @@ runArtefactStoreContract('FsArtefactStore', async () => {
       await fsp.chmod(file, 0o444);
     },
     // Temp files count too: a put that writes nothing must not leave one behind.
-    listObjects: async () => (await walk(root)).map((f) => path.relative(root, f).split(path.sep).join('/')).map((f) => f.replace(/^objects\/(..)\//, '$1')),
+    listObjects: async () =>
+      (await walk(root))
+        .map((f) => path.relative(root, f).split(path.sep).join('/'))
+        .map((f) => f.replace(/^objects\/(..)\//, '$1')),
     teardown: () => fsp.rm(root, { recursive: true, force: true }),
   };
 });

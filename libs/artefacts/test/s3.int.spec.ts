@@ -45,7 +45,13 @@ const CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
 
 async function startLocalS3(buckets: string[]): Promise<LocalS3> {
   const directory = await fsp.mkdtemp(path.join(os.tmpdir(), 'aevo-s3rver-'));
-  const server = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory, configureBuckets: buckets.map((name) => ({ name })) });
+  const server = new S3rver({
+    address: '127.0.0.1',
+    port: 0,
+    silent: true,
+    directory,
+    configureBuckets: buckets.map((name) => ({ name })),
+  });
   const address = (await server.run()) as AddressInfo;
   const endpoint = `http://127.0.0.1:${address.port}`;
   const clients: S3Client[] = [];
@@ -78,7 +84,8 @@ async function listKeys(s3: LocalS3, bucket: string, prefix: string): Promise<st
     for (const e of await fsp.readdir(dir, { withFileTypes: true })) {
       const p = path.join(dir, e.name);
       if (e.isDirectory()) await walk(p);
-      else if (e.name.endsWith('._S3rver_object')) keys.push(path.relative(root, p).split(path.sep).join('/').slice(0, -'._S3rver_object'.length));
+      else if (e.name.endsWith('._S3rver_object'))
+        keys.push(path.relative(root, p).split(path.sep).join('/').slice(0, -'._S3rver_object'.length));
     }
   };
   await walk(root);
@@ -99,7 +106,9 @@ runArtefactStoreContract('S3ArtefactStore (s3rver)', async () => {
     async listObjects() {
       // Spool files count too: a refused or idempotent put must not leave one behind.
       const spooled = (await fsp.readdir(spoolDir)).map((f) => `spool/${f}`);
-      return [...(await listKeys(s3, 'aevo-contract', '')), ...spooled].map((k) => k.replace(/^campaign-1\/objects\/(..)\//, '$1'));
+      return [...(await listKeys(s3, 'aevo-contract', '')), ...spooled].map((k) =>
+        k.replace(/^campaign-1\/objects\/(..)\//, '$1'),
+      );
     },
     async teardown() {
       await s3.close();
@@ -121,12 +130,20 @@ describe('S3ArtefactStore against s3rver', () => {
     const client = s3.client();
     const store = new S3ArtefactStore({ client, bucket: 'aevo-s3', prefix: 'layout/' });
     const { sha256 } = await store.put(Buffer.from('layout'));
-    expect(await listKeys(s3, 'aevo-s3', 'layout/')).toEqual([`layout/objects/${sha256.slice(0, 2)}/${sha256.slice(2)}`]);
+    expect(await listKeys(s3, 'aevo-s3', 'layout/')).toEqual([
+      `layout/objects/${sha256.slice(0, 2)}/${sha256.slice(2)}`,
+    ]);
   });
 
   it('uploads a large object in parts and reads it back verified', async () => {
     const client = s3.client();
-    const store = new S3ArtefactStore({ client, bucket: 'aevo-s3', prefix: 'multipart', multipartThresholdBytes: 6 * 1024 * 1024, partSizeBytes: 5 * 1024 * 1024 });
+    const store = new S3ArtefactStore({
+      client,
+      bucket: 'aevo-s3',
+      prefix: 'multipart',
+      multipartThresholdBytes: 6 * 1024 * 1024,
+      partSizeBytes: 5 * 1024 * 1024,
+    });
     const sent: string[] = [];
     client.middlewareStack.add(
       (next, context) => async (args) => {
@@ -183,7 +200,9 @@ describe('S3ArtefactStore against s3rver', () => {
     const store: ArtefactStore = await openArtefactStoreFromEnv(env);
     expect(store).toBeInstanceOf(S3ArtefactStore);
     const { sha256 } = await store.put(Buffer.from('from env'));
-    expect(await listKeys(s3, 'aevo-s3', 'from-env/')).toEqual([`from-env/objects/${sha256.slice(0, 2)}/${sha256.slice(2)}`]);
+    expect(await listKeys(s3, 'aevo-s3', 'from-env/')).toEqual([
+      `from-env/objects/${sha256.slice(0, 2)}/${sha256.slice(2)}`,
+    ]);
 
     const refused = async (patch: Record<string, string | undefined>, variable: string) => {
       const err = await openArtefactStoreFromEnv({ ...env, ...patch }).catch((e: Error) => e);
