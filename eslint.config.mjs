@@ -21,10 +21,27 @@ export default tseslint.config(
         'error',
         {
           patterns: [
-            { group: ['@nestjs/*', '@nats-io/*', 'pg', 'pg-*', '@kubernetes/*', '@anthropic-ai/*'], message: 'domain code is pure: infrastructure lives in app/ or adapters' },
-            { group: ['@aevo/eventstore', '@aevo/messaging', '@aevo/executors'], message: 'domain code is pure: it decides, the app layer stores and sends' },
+            {
+              group: ['@nestjs/*', '@nats-io/*', 'pg', 'pg-*', '@kubernetes/*', '@anthropic-ai/*'],
+              message: 'domain code is pure: infrastructure lives in app/ or adapters',
+            },
+            {
+              group: ['@aevo/eventstore', '@aevo/messaging', '@aevo/executors'],
+              message: 'domain code is pure: it decides, the app layer stores and sends',
+            },
           ],
-          paths: ['fs', 'node:fs', 'fs/promises', 'node:fs/promises', 'child_process', 'node:child_process', 'net', 'node:net', 'http', 'node:http'].map((name) => ({
+          paths: [
+            'fs',
+            'node:fs',
+            'fs/promises',
+            'node:fs/promises',
+            'child_process',
+            'node:child_process',
+            'net',
+            'node:net',
+            'http',
+            'node:http',
+          ].map((name) => ({
             name,
             message: 'domain code is pure: no I/O in src/domain/',
           })),

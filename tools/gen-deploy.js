@@ -36,7 +36,13 @@ const SERVICES = {
     memory: '256Mi',
     memoryLimit: '1Gi',
     egress443: true,
-    scale: { on: 'every consumer', min: 1, max: 4, lag: 20, why: 'evidence to record per round (manifests, submissions, scores): one replica keeps up unless many campaigns run at once' },
+    scale: {
+      on: 'every consumer',
+      min: 1,
+      max: 4,
+      lag: 20,
+      why: 'evidence to record per round (manifests, submissions, scores): one replica keeps up unless many campaigns run at once',
+    },
   },
   'meta-policy': { cluster: 'control', replicas: 1, cpu: '100m', memory: '256Mi', memoryLimit: '1Gi', egress443: true },
   api: { cluster: 'control', replicas: 1, cpu: '100m', memory: '256Mi', memoryLimit: '1Gi', http: 3000 },
@@ -46,7 +52,13 @@ const SERVICES = {
     cpu: '250m',
     memory: '512Mi',
     memoryLimit: '2Gi',
-    scale: { on: ['CandidateForked'], min: 1, max: 32, lag: 2, why: 'forked candidates waiting for a worker (CandidateForked): a worker drives one candidate at a time, so 2 waiting per replica adds one' },
+    scale: {
+      on: ['CandidateForked'],
+      min: 1,
+      max: 32,
+      lag: 2,
+      why: 'forked candidates waiting for a worker (CandidateForked): a worker drives one candidate at a time, so 2 waiting per replica adds one',
+    },
   },
   dispatch: {
     cluster: 'compute',
@@ -58,7 +70,13 @@ const SERVICES = {
     kubernetesApi: true,
     // One replica owns the Job watch; a second only duplicates reports (the decider ignores them), so it may add one
     // while submissions back up, and never goes to zero (the watch turns finished Jobs into events).
-    scale: { on: ['JobRequested'], min: 1, max: 2, lag: 50, why: 'JobRequested not yet handed to Kueue: submission is an API call, so only a large backlog (an API server slowing down) adds the second replica' },
+    scale: {
+      on: ['JobRequested'],
+      min: 1,
+      max: 2,
+      lag: 50,
+      why: 'JobRequested not yet handed to Kueue: submission is an API call, so only a large backlog (an API server slowing down) adds the second replica',
+    },
   },
   evaluation: {
     cluster: 'compute',
@@ -66,7 +84,13 @@ const SERVICES = {
     cpu: '200m',
     memory: '512Mi',
     memoryLimit: '2Gi',
-    scale: { on: ['EvaluationRequested', 'JobSucceeded', 'JobFailed', 'JobCancelled'], min: 1, max: 8, lag: 5, why: 'evaluations to verify and score (EvaluationRequested, finished Jobs): each verifies a sandbox before it scores' },
+    scale: {
+      on: ['EvaluationRequested', 'JobSucceeded', 'JobFailed', 'JobCancelled'],
+      min: 1,
+      max: 8,
+      lag: 5,
+      why: 'evaluations to verify and score (EvaluationRequested, finished Jobs): each verifies a sandbox before it scores',
+    },
   },
 };
 
@@ -84,7 +108,11 @@ const NATS_MONITOR = {
   compute: 'aevo-nats-hub-monitor.aevo.svc.cluster.local:8222',
 };
 
-const labelsOf = (service) => ({ 'app.kubernetes.io/name': `aevo-${service}`, 'app.kubernetes.io/component': service, 'app.kubernetes.io/part-of': 'aevo' });
+const labelsOf = (service) => ({
+  'app.kubernetes.io/name': `aevo-${service}`,
+  'app.kubernetes.io/component': service,
+  'app.kubernetes.io/part-of': 'aevo',
+});
 
 function deployment(service, s) {
   const name = `aevo-${service}`;
@@ -95,7 +123,12 @@ function deployment(service, s) {
     { name: 'AEVO_DATABASE_URL', valueFrom: { secretKeyRef: { name: 'aevo-postgres-app', key: 'uri' } } },
     { name: 'AEVO_NATS_CREDENTIALS_FILE', value: `/var/run/aevo/nats/${service}.json` },
     { name: 'AEVO_NATS_RELAY_CREDENTIALS_FILE', value: '/var/run/aevo/nats/relay.json' },
-    ...(s.http ? [{ name: 'AEVO_API_HOST', value: '0.0.0.0' }, { name: 'AEVO_API_PORT', value: String(s.http) }] : []),
+    ...(s.http
+      ? [
+          { name: 'AEVO_API_HOST', value: '0.0.0.0' },
+          { name: 'AEVO_API_PORT', value: String(s.http) },
+        ]
+      : []),
   ];
   const ports = [
     { name: 'health', containerPort: HEALTH_PORT },
@@ -114,30 +147,62 @@ function deployment(service, s) {
       template: {
         metadata: {
           labels: labelsOf(service),
-          annotations: { 'prometheus.io/scrape': 'true', 'prometheus.io/port': String(METRICS_PORT), 'prometheus.io/path': '/metrics' },
+          annotations: {
+            'prometheus.io/scrape': 'true',
+            'prometheus.io/port': String(METRICS_PORT),
+            'prometheus.io/path': '/metrics',
+          },
         },
         spec: {
           serviceAccountName: name,
           automountServiceAccountToken: s.kubernetesApi === true,
           // Replicas share durable consumers and leave mid-message safely (redelivery), so a short grace suffices.
           terminationGracePeriodSeconds: 30,
-          securityContext: { runAsNonRoot: true, runAsUser: 10001, runAsGroup: 10001, seccompProfile: { type: 'RuntimeDefault' } },
+          securityContext: {
+            runAsNonRoot: true,
+            runAsUser: 10001,
+            runAsGroup: 10001,
+            seccompProfile: { type: 'RuntimeDefault' },
+          },
           topologySpreadConstraints: [
-            { maxSkew: 1, topologyKey: 'kubernetes.io/hostname', whenUnsatisfiable: 'ScheduleAnyway', labelSelector: { matchLabels: { 'app.kubernetes.io/name': name } } },
+            {
+              maxSkew: 1,
+              topologyKey: 'kubernetes.io/hostname',
+              whenUnsatisfiable: 'ScheduleAnyway',
+              labelSelector: { matchLabels: { 'app.kubernetes.io/name': name } },
+            },
           ],
           containers: [
             {
               name: service,
               image: `aevo-${service}:latest`,
               imagePullPolicy: 'IfNotPresent',
-              envFrom: [{ configMapRef: { name: 'aevo-config' } }, { secretRef: { name: 'aevo-secrets', optional: true } }],
+              envFrom: [
+                { configMapRef: { name: 'aevo-config' } },
+                { secretRef: { name: 'aevo-secrets', optional: true } },
+              ],
               env,
               ports,
               startupProbe: { httpGet: { path: '/healthz', port: 'health' }, periodSeconds: 2, failureThreshold: 60 },
-              livenessProbe: { httpGet: { path: '/healthz', port: 'health' }, periodSeconds: 10, timeoutSeconds: 2, failureThreshold: 3 },
-              readinessProbe: { httpGet: { path: '/readyz', port: 'health' }, periodSeconds: 5, timeoutSeconds: 2, failureThreshold: 2 },
+              livenessProbe: {
+                httpGet: { path: '/healthz', port: 'health' },
+                periodSeconds: 10,
+                timeoutSeconds: 2,
+                failureThreshold: 3,
+              },
+              readinessProbe: {
+                httpGet: { path: '/readyz', port: 'health' },
+                periodSeconds: 5,
+                timeoutSeconds: 2,
+                failureThreshold: 2,
+              },
               resources: { requests: { cpu: s.cpu, memory: s.memory }, limits: { memory: s.memoryLimit } },
-              securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, privileged: false, capabilities: { drop: ['ALL'] } },
+              securityContext: {
+                allowPrivilegeEscalation: false,
+                readOnlyRootFilesystem: true,
+                privileged: false,
+                capabilities: { drop: ['ALL'] },
+              },
               volumeMounts: [
                 { name: 'aevo-home', mountPath: '/var/lib/aevo' },
                 { name: 'tmp', mountPath: '/tmp' },
@@ -182,7 +247,10 @@ function workloadObjects(service, s) {
       kind: 'PodDisruptionBudget',
       metadata: { name, namespace: NAMESPACE, labels: labelsOf(service) },
       // A single replica may be evicted (work waits in its durable consumers); two or more keep one serving.
-      spec: { ...(s.replicas > 1 || s.scale ? { minAvailable: 1 } : { maxUnavailable: 1 }), selector: { matchLabels: { 'app.kubernetes.io/name': name } } },
+      spec: {
+        ...(s.replicas > 1 || s.scale ? { minAvailable: 1 } : { maxUnavailable: 1 }),
+        selector: { matchLabels: { 'app.kubernetes.io/name': name } },
+      },
     },
   ];
   if (s.http)
@@ -197,15 +265,25 @@ function workloadObjects(service, s) {
 
 function scaledObject(service, s, durables, cluster) {
   const declared = durables.filter((d) => d.service === service);
-  if (declared.length === 0) throw new Error(`gen-deploy: ${service} has scale settings but consumes no events in the ACCESS declaration`);
+  if (declared.length === 0)
+    throw new Error(`gen-deploy: ${service} has scale settings but consumes no events in the ACCESS declaration`);
   // Control events (an abort, an exhausted budget) are rare and cheap: only the consumers that carry the work scale.
-  const undeclared = s.scale.on === 'every consumer' ? [] : s.scale.on.filter((t) => !declared.some((d) => d.type === t));
-  if (undeclared.length) throw new Error(`gen-deploy: SERVICES.${service}.scale.on names ${undeclared.join(', ')}, which ${service} does not consume (ACCESS.consumes.${service}: ${declared.map((d) => d.type).join(', ')})`);
+  const undeclared =
+    s.scale.on === 'every consumer' ? [] : s.scale.on.filter((t) => !declared.some((d) => d.type === t));
+  if (undeclared.length)
+    throw new Error(
+      `gen-deploy: SERVICES.${service}.scale.on names ${undeclared.join(', ')}, which ${service} does not consume (ACCESS.consumes.${service}: ${declared.map((d) => d.type).join(', ')})`,
+    );
   const mine = s.scale.on === 'every consumer' ? declared : declared.filter((d) => s.scale.on.includes(d.type));
   return {
     apiVersion: 'keda.sh/v1alpha1',
     kind: 'ScaledObject',
-    metadata: { name: `aevo-${service}`, namespace: NAMESPACE, labels: labelsOf(service), annotations: { 'aevo.dev/scales-on': s.scale.why } },
+    metadata: {
+      name: `aevo-${service}`,
+      namespace: NAMESPACE,
+      labels: labelsOf(service),
+      annotations: { 'aevo.dev/scales-on': s.scale.why },
+    },
     spec: {
       scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: `aevo-${service}` },
       minReplicaCount: s.scale.min,
@@ -216,7 +294,14 @@ function scaledObject(service, s, durables, cluster) {
       triggers: mine.map((d) => ({
         type: 'nats-jetstream',
         name: d.durable.replace(/_/g, '-').toLowerCase(),
-        metadata: { natsServerMonitoringEndpoint: NATS_MONITOR[cluster], account: '$G', stream: STREAM, consumer: d.durable, lagThreshold: String(s.scale.lag), activationLagThreshold: '0' },
+        metadata: {
+          natsServerMonitoringEndpoint: NATS_MONITOR[cluster],
+          account: '$G',
+          stream: STREAM,
+          consumer: d.durable,
+          lagThreshold: String(s.scale.lag),
+          activationLagThreshold: '0',
+        },
       })),
     },
   };
@@ -239,7 +324,9 @@ function natsAuthorization(permissions) {
       password: `<< $${passwordEnv(u.user)} >>`,
       permissions: {
         publish: u.publish.deny.length ? { allow: u.publish.allow, deny: u.publish.deny } : { allow: u.publish.allow },
-        subscribe: u.subscribe.deny.length ? { allow: u.subscribe.allow, deny: u.subscribe.deny } : { allow: u.subscribe.allow },
+        subscribe: u.subscribe.deny.length
+          ? { allow: u.subscribe.allow, deny: u.subscribe.deny }
+          : { allow: u.subscribe.allow },
         ...(u.allowResponses ? { allow_responses: true } : {}),
       },
     })),
@@ -247,15 +334,26 @@ function natsAuthorization(permissions) {
 }
 
 function natsPasswordEnv(permissions) {
-  return Object.fromEntries(permissions.users.map((u) => [passwordEnv(u.user), { valueFrom: { secretKeyRef: { name: NATS_PASSWORDS_SECRET, key: u.user } } }]));
+  return Object.fromEntries(
+    permissions.users.map((u) => [
+      passwordEnv(u.user),
+      { valueFrom: { secretKeyRef: { name: NATS_PASSWORDS_SECRET, key: u.user } } },
+    ]),
+  );
 }
 
 function loadDeclaration() {
   const auth = path.join(root, 'libs/messaging/dist/auth/index.js');
-  if (!fs.existsSync(auth)) throw new Error('gen-deploy: libs/messaging/dist/auth/index.js is missing: build it first (npx nx run @aevo/messaging:build)');
+  if (!fs.existsSync(auth))
+    throw new Error(
+      'gen-deploy: libs/messaging/dist/auth/index.js is missing: build it first (npx nx run @aevo/messaging:build)',
+    );
   const { declaredDurables } = require(auth);
   const permissions = JSON.parse(fs.readFileSync(path.join(root, 'deploy/nats/permissions.json'), 'utf8'));
-  if (permissions.stream !== STREAM) throw new Error(`gen-deploy: deploy/nats/permissions.json is for stream ${permissions.stream}, the manifests for ${STREAM}`);
+  if (permissions.stream !== STREAM)
+    throw new Error(
+      `gen-deploy: deploy/nats/permissions.json is for stream ${permissions.stream}, the manifests for ${STREAM}`,
+    );
   return { durables: declaredDurables(), permissions };
 }
 
@@ -271,7 +369,12 @@ function render({ durables, permissions }) {
     const scaled = names.filter((n) => SERVICES[n].scale);
     out[`deploy/k8s/overlays/${cluster}/scaled-objects.yaml`] =
       header('declaredDurables() in libs/messaging/src/auth/permissions.ts (the consumers the services bind)') +
-      scaled.map((n) => `# aevo-${n}: ${SERVICES[n].scale.min}..${SERVICES[n].scale.max} replicas on ${SERVICES[n].scale.why}.\n`).join('') +
+      scaled
+        .map(
+          (n) =>
+            `# aevo-${n}: ${SERVICES[n].scale.min}..${SERVICES[n].scale.max} replicas on ${SERVICES[n].scale.why}.\n`,
+        )
+        .join('') +
       docs(scaled.map((n) => scaledObject(n, SERVICES[n], durables, cluster)));
   }
   const auth = { authorization: natsAuthorization(permissions) };
@@ -299,9 +402,13 @@ function main() {
     process.exit(1);
   }
   if (args.includes('--check')) {
-    const stale = Object.entries(files).filter(([p, text]) => !fs.existsSync(path.join(root, p)) || fs.readFileSync(path.join(root, p), 'utf8') !== text);
+    const stale = Object.entries(files).filter(
+      ([p, text]) => !fs.existsSync(path.join(root, p)) || fs.readFileSync(path.join(root, p), 'utf8') !== text,
+    );
     if (stale.length) {
-      console.error(`gen-deploy: stale generated files: ${stale.map(([p]) => p).join(', ')}; run node tools/gen-deploy.js and commit them`);
+      console.error(
+        `gen-deploy: stale generated files: ${stale.map(([p]) => p).join(', ')}; run node tools/gen-deploy.js and commit them`,
+      );
       process.exit(1);
     }
     console.log(`gen-deploy: ${Object.keys(files).length} generated files are up to date`);

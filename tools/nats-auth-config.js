@@ -22,7 +22,15 @@ function usage(msg) {
 
 const args = process.argv.slice(2);
 const opts = { check: false, rotate: false };
-const valued = { '--out': 'out', '--store-dir': 'storeDir', '--host': 'host', '--port': 'port', '--monitor-port': 'monitorPort', '--prefix': 'prefix', '--stream': 'stream' };
+const valued = {
+  '--out': 'out',
+  '--store-dir': 'storeDir',
+  '--host': 'host',
+  '--port': 'port',
+  '--monitor-port': 'monitorPort',
+  '--prefix': 'prefix',
+  '--stream': 'stream',
+};
 for (let i = 0; i < args.length; i++) {
   const a = args[i];
   if (a === '--check') opts.check = true;
@@ -32,10 +40,13 @@ for (let i = 0; i < args.length; i++) {
     opts[valued[a]] = args[++i];
   } else usage(`unknown argument ${a}`);
 }
-for (const k of ['port', 'monitorPort']) if (opts[k] !== undefined && !/^\d+$/.test(opts[k])) usage(`--${k === 'port' ? 'port' : 'monitor-port'} expects a number`);
+for (const k of ['port', 'monitorPort'])
+  if (opts[k] !== undefined && !/^\d+$/.test(opts[k]))
+    usage(`--${k === 'port' ? 'port' : 'monitor-port'} expects a number`);
 
 // Compiles only the auth module (and config/subjects), so that the tool works while other files of the lib are being edited.
-if (!fs.existsSync(path.join(root, 'libs/contracts/dist/index.js'))) usage('build libs/contracts first (npx nx run-many -t build)');
+if (!fs.existsSync(path.join(root, 'libs/contracts/dist/index.js')))
+  usage('build libs/contracts first (npx nx run-many -t build)');
 execFileSync('npx', ['tsc', '-p', 'libs/messaging/tsconfig.auth-tool.json'], { cwd: root, stdio: 'inherit' });
 const auth = require(path.join(root, 'libs/messaging/dist/auth-tool/auth/index.js'));
 
@@ -44,7 +55,9 @@ const text = auth.permissionsFileText(auth.natsPermissions());
 if (opts.check) {
   const current = fs.existsSync(checkedIn) ? fs.readFileSync(checkedIn, 'utf8') : null;
   if (current !== text) {
-    console.error(`deploy/nats/permissions.json is ${current === null ? 'missing' : 'stale'}: run node tools/nats-auth-config.js and commit it`);
+    console.error(
+      `deploy/nats/permissions.json is ${current === null ? 'missing' : 'stale'}: run node tools/nats-auth-config.js and commit it`,
+    );
     process.exit(1);
   }
   console.log('deploy/nats/permissions.json is up to date');
@@ -68,4 +81,6 @@ const r = auth.provisionNatsAuth(opts.out, {
   storeDir: opts.storeDir,
   rotate: opts.rotate === true,
 });
-console.log(`wrote ${r.configFile} and ${r.users} credential files in ${r.credentialsDir} (${r.kept} passwords kept, ${r.users - r.kept} new)`);
+console.log(
+  `wrote ${r.configFile} and ${r.users} credential files in ${r.credentialsDir} (${r.kept} passwords kept, ${r.users - r.kept} new)`,
+);

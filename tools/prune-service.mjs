@@ -73,7 +73,10 @@ const REQUIRE_OR_IMPORT = /\b(?:require(?:\.resolve)?|import)\s*\(\s*(['"`])([^'
 export function specifiersIn(distDir, rootDependencyNames) {
   const found = [];
   const anyCall = rootDependencyNames.length
-    ? new RegExp(`\\(\\s*(['"\`])((?:${rootDependencyNames.map((n) => n.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')).join('|')})(?:/[^'"\`\\s]*)?)\\1\\s*\\)`, 'g')
+    ? new RegExp(
+        `\\(\\s*(['"\`])((?:${rootDependencyNames.map((n) => n.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')).join('|')})(?:/[^'"\`\\s]*)?)\\1\\s*\\)`,
+        'g',
+      )
     : null;
   for (const file of jsFiles(distDir)) {
     const text = fs.readFileSync(file, 'utf8');
@@ -100,7 +103,9 @@ export function planPrune(service, root = ROOT) {
   const all = workspaces(root);
   const start = [...all.values()].find((w) => w.dir === `services/${service}`);
   if (!start) {
-    const known = [...all.values()].filter((w) => w.dir.startsWith('services/')).map((w) => w.dir.slice('services/'.length));
+    const known = [...all.values()]
+      .filter((w) => w.dir.startsWith('services/'))
+      .map((w) => w.dir.slice('services/'.length));
     throw new Error(`prune-service: unknown service "${service}"; expected one of ${known.join(', ')}`);
   }
   const rootManifest = readJson(path.join(root, 'package.json'));
@@ -120,7 +125,10 @@ export function planPrune(service, root = ROOT) {
     const ws = all.get(name);
     chosen.set(name, ws);
     const dist = path.join(root, ws.dir, 'dist');
-    if (!fs.existsSync(dist)) throw new Error(`prune-service: ${ws.dir}/dist is missing: build it first (npx nx run ${ws.dir.split('/')[1]}:build)`);
+    if (!fs.existsSync(dist))
+      throw new Error(
+        `prune-service: ${ws.dir}/dist is missing: build it first (npx nx run ${ws.dir.split('/')[1]}:build)`,
+      );
     const declared = ws.manifest.dependencies ?? {};
     for (const dep of Object.keys(declared)) if (all.has(dep)) queue.push(dep);
     for (const s of specifiersIn(dist, Object.keys(rootDeps))) {
@@ -129,11 +137,17 @@ export function planPrune(service, root = ROOT) {
       if (all.has(pkg)) queue.push(pkg);
       else if (pkg in declared) continue;
       else if (pkg in rootDeps) rootSupplied.set(pkg, rootDeps[pkg]);
-      else if (lock.packages[`node_modules/${pkg}`] && !lock.packages[`node_modules/${pkg}`].dev && !lock.packages[`node_modules/${pkg}`].devOptional) {
+      else if (
+        lock.packages[`node_modules/${pkg}`] &&
+        !lock.packages[`node_modules/${pkg}`].dev &&
+        !lock.packages[`node_modules/${pkg}`].devOptional
+      ) {
         // A phantom dependency: present only because npm hoisted it out of another package. Pinned to the version the
         // repository runs with, and reported so that someone declares it.
         rootSupplied.set(pkg, lock.packages[`node_modules/${pkg}`].version);
-        warnings.add(`${ws.dir} requires "${pkg}" without declaring it (hoisted from another package; pinned to ${rootSupplied.get(pkg)})`);
+        warnings.add(
+          `${ws.dir} requires "${pkg}" without declaring it (hoisted from another package; pinned to ${rootSupplied.get(pkg)})`,
+        );
       } else
         problems.push(
           `${path.relative(root, s.file)} requires "${s.specifier}", which ${pkg in rootDevDeps ? 'is only a root devDependency' : 'no package.json declares'} (declare it in ${ws.dir}/package.json dependencies)`,
@@ -148,11 +162,25 @@ export function planPrune(service, root = ROOT) {
   for (const ws of chosen.values()) {
     const m = ws.manifest;
     // Only what runs: devDependencies would make `npm ci` look for packages this lockfile no longer holds.
-    const pruned = { name: m.name, version: m.version, private: true, main: m.main, ...(m.types ? { types: m.types } : {}), dependencies: m.dependencies ?? {} };
+    const pruned = {
+      name: m.name,
+      version: m.version,
+      private: true,
+      main: m.main,
+      ...(m.types ? { types: m.types } : {}),
+      dependencies: m.dependencies ?? {},
+    };
     prunedManifests.set(ws.dir, pruned);
   }
   const rootDependencies = Object.fromEntries([...rootSupplied].sort(([a], [b]) => (a < b ? -1 : 1)));
-  const prunedRoot = { name: `aevo-${service}-runtime`, version: rootManifest.version, private: true, workspaces: wsDirs, dependencies: rootDependencies, engines: rootManifest.engines };
+  const prunedRoot = {
+    name: `aevo-${service}-runtime`,
+    version: rootManifest.version,
+    private: true,
+    workspaces: wsDirs,
+    dependencies: rootDependencies,
+    engines: rootManifest.engines,
+  };
 
   // Walks the repository lockfile from the pruned roots with Node's resolution (nearest node_modules upwards).
   const keep = new Set();
@@ -181,10 +209,15 @@ export function planPrune(service, root = ROOT) {
       visit(at, entry.dependencies, false);
       visit(at, entry.optionalDependencies, true);
       const optionalPeers = entry.peerDependenciesMeta ?? {};
-      visit(at, Object.fromEntries(Object.entries(entry.peerDependencies ?? {}).filter(([p]) => !optionalPeers[p]?.optional)), true);
+      visit(
+        at,
+        Object.fromEntries(Object.entries(entry.peerDependencies ?? {}).filter(([p]) => !optionalPeers[p]?.optional)),
+        true,
+      );
       // An optional peer that the repository installs for production is one a framework loads by name when present
       // (@nestjs/core loads @nestjs/platform-express for an HTTP app): no code names it, but the service needs it.
-      for (const p of Object.keys(entry.peerDependencies ?? {})) if (optionalPeers[p]?.optional && p in rootDeps && !(p in rootDependencies)) loadedByName.add(p);
+      for (const p of Object.keys(entry.peerDependencies ?? {}))
+        if (optionalPeers[p]?.optional && p in rootDeps && !(p in rootDependencies)) loadedByName.add(p);
     }
   };
   const loadedByName = new Set();
@@ -202,25 +235,59 @@ export function planPrune(service, root = ROOT) {
   const sortedRootDeps = Object.entries(rootDependencies).sort(([a], [b]) => (a < b ? -1 : 1));
   for (const k of Object.keys(rootDependencies)) delete rootDependencies[k];
   Object.assign(rootDependencies, Object.fromEntries(sortedRootDeps));
-  if (missing.length) throw new Error(`prune-service ${service}: package-lock.json has no entry for ${missing.join(', ')}: run npm install at the root`);
+  if (missing.length)
+    throw new Error(
+      `prune-service ${service}: package-lock.json has no entry for ${missing.join(', ')}: run npm install at the root`,
+    );
 
-  lockPackages[''] = { name: prunedRoot.name, version: prunedRoot.version, workspaces: wsDirs, dependencies: rootDependencies, engines: prunedRoot.engines };
+  lockPackages[''] = {
+    name: prunedRoot.name,
+    version: prunedRoot.version,
+    workspaces: wsDirs,
+    dependencies: rootDependencies,
+    engines: prunedRoot.engines,
+  };
   for (const at of [...keep].sort()) {
     const entry = lock.packages[at];
-    if (entry.link && !wsDirs.includes(entry.resolved)) throw new Error(`prune-service ${service}: ${at} links to ${entry.resolved}, which is not among the chosen workspaces`);
+    if (entry.link && !wsDirs.includes(entry.resolved))
+      throw new Error(
+        `prune-service ${service}: ${at} links to ${entry.resolved}, which is not among the chosen workspaces`,
+      );
     lockPackages[at] = entry;
   }
   for (const dir of wsDirs) {
     const m = prunedManifests.get(dir);
     lockPackages[dir] = { name: m.name, version: m.version, dependencies: m.dependencies };
   }
-  const prunedLock = { name: prunedRoot.name, version: prunedRoot.version, lockfileVersion: lock.lockfileVersion, requires: true, packages: sortKeys(lockPackages) };
-  const thirdParty = [...keep].filter((k) => !lock.packages[k].link).map((k) => k.replace(/^.*node_modules\//, '')).sort();
-  return { service, root, workspaceDirs: wsDirs, prunedManifests, prunedRoot, prunedLock, thirdParty, specifiers, warnings: [...warnings], data: RUNTIME_DATA[service] ?? [] };
+  const prunedLock = {
+    name: prunedRoot.name,
+    version: prunedRoot.version,
+    lockfileVersion: lock.lockfileVersion,
+    requires: true,
+    packages: sortKeys(lockPackages),
+  };
+  const thirdParty = [...keep]
+    .filter((k) => !lock.packages[k].link)
+    .map((k) => k.replace(/^.*node_modules\//, ''))
+    .sort();
+  return {
+    service,
+    root,
+    workspaceDirs: wsDirs,
+    prunedManifests,
+    prunedRoot,
+    prunedLock,
+    thirdParty,
+    specifiers,
+    warnings: [...warnings],
+    data: RUNTIME_DATA[service] ?? [],
+  };
 }
 
 function sortKeys(o) {
-  return Object.fromEntries(Object.entries(o).sort(([a], [b]) => (a === '' ? -1 : b === '' ? 1 : a < b ? -1 : a > b ? 1 : 0)));
+  return Object.fromEntries(
+    Object.entries(o).sort(([a], [b]) => (a === '' ? -1 : b === '' ? 1 : a < b ? -1 : a > b ? 1 : 0)),
+  );
 }
 
 function copyTree(from, to) {
@@ -229,11 +296,15 @@ function copyTree(from, to) {
 
 /** Writes the plan into `outDir` (missing or empty). */
 export function writePrune(plan, outDir) {
-  if (fs.existsSync(outDir) && fs.readdirSync(outDir).length > 0) throw new Error(`prune-service: ${outDir} is not empty`);
+  if (fs.existsSync(outDir) && fs.readdirSync(outDir).length > 0)
+    throw new Error(`prune-service: ${outDir} is not empty`);
   fs.mkdirSync(outDir, { recursive: true });
   for (const dir of plan.workspaceDirs) {
     fs.mkdirSync(path.join(outDir, dir), { recursive: true });
-    fs.writeFileSync(path.join(outDir, dir, 'package.json'), JSON.stringify(plan.prunedManifests.get(dir), null, 2) + '\n');
+    fs.writeFileSync(
+      path.join(outDir, dir, 'package.json'),
+      JSON.stringify(plan.prunedManifests.get(dir), null, 2) + '\n',
+    );
     copyTree(path.join(plan.root, dir, 'dist'), path.join(outDir, dir, 'dist'));
   }
   for (const d of plan.data) copyTree(path.join(plan.root, d), path.join(outDir, d));
@@ -253,10 +324,23 @@ function main(argv) {
     writePrune(plan, path.resolve(outDir));
     for (const w of plan.warnings) console.error(`prune-service ${service}: warning: ${w}`);
     if (argv.includes('--json')) {
-      const specifiers = plan.specifiers.map((s) => ({ file: path.relative(plan.root, s.file), specifier: s.specifier }));
-      console.log(JSON.stringify({ service, workspaces: plan.workspaceDirs, packages: plan.thirdParty, warnings: plan.warnings, specifiers }));
+      const specifiers = plan.specifiers.map((s) => ({
+        file: path.relative(plan.root, s.file),
+        specifier: s.specifier,
+      }));
+      console.log(
+        JSON.stringify({
+          service,
+          workspaces: plan.workspaceDirs,
+          packages: plan.thirdParty,
+          warnings: plan.warnings,
+          specifiers,
+        }),
+      );
     } else {
-      console.log(`prune-service: ${service} → ${outDir}: ${plan.workspaceDirs.length} workspaces, ${plan.thirdParty.length} packages${plan.data.length ? `, data ${plan.data.join(', ')}` : ''}`);
+      console.log(
+        `prune-service: ${service} → ${outDir}: ${plan.workspaceDirs.length} workspaces, ${plan.thirdParty.length} packages${plan.data.length ? `, data ${plan.data.join(', ')}` : ''}`,
+      );
     }
   } catch (err) {
     console.error(err instanceof Error ? err.message : String(err));

@@ -66,7 +66,9 @@ async function main() {
   let t = now();
   const log = views.syntheticCampaignLog({ campaignId: CAMPAIGN, rounds: ROUNDS, workersPerRound: WORKERS, seed: 1 });
   const bytes = log.reduce((a, e) => a + JSON.stringify(e).length, 0);
-  console.log(`synthesised ${log.length} events (${(bytes / 1e6).toFixed(1)} MB of JSON) in ${(now() - t).toFixed(0)} ms`);
+  console.log(
+    `synthesised ${log.length} events (${(bytes / 1e6).toFixed(1)} MB of JSON) in ${(now() - t).toFixed(0)} ms`,
+  );
 
   console.log('\n1. in process (fold once, then each builder)');
   const fold = time(() => views.foldViews(log));
@@ -83,7 +85,9 @@ async function main() {
   console.log(`  ${'compare (two rounds)'.padEnd(28)} ${ms(cmp.ms)}`);
   const chartJs = views.chartJsUmdSource();
   const report = time(() => views.campaignReport(log, CAMPAIGN, chartJs), Math.min(REPEAT, 3));
-  console.log(`  ${'report (fold + all views + every candidate page + HTML + sha256)'} ${ms(report.ms)}  ${(report.out.html.length / 1e6).toFixed(1)} MB`);
+  console.log(
+    `  ${'report (fold + all views + every candidate page + HTML + sha256)'} ${ms(report.ms)}  ${(report.out.html.length / 1e6).toFixed(1)} MB`,
+  );
 
   console.log('\n2. over HTTP (API on PostgreSQL)');
   const schema = `bench_views_${randomBytes(4).toString('hex')}`;
@@ -97,7 +101,7 @@ async function main() {
   try {
     t = now();
     // Consecutive events of one stream are appended together (as a service appends its decisions).
-    for (let i = 0; i < log.length; ) {
+    for (let i = 0; i < log.length;) {
       let j = i + 1;
       while (j < log.length && log[j].streamId === log[i].streamId && j - i < 200) j++;
       await writer.append(log[i].streamId, 'any', log.slice(i, j));
@@ -134,7 +138,10 @@ async function main() {
     if (BROWSER && fs.existsSync(CHROMIUM)) {
       console.log('\n3. in Chromium (navigation → view rendered, charts drawn)');
       const { chromium } = require(path.join(ROOT, 'node_modules/playwright-core'));
-      browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'] });
+      browser = await chromium.launch({
+        executablePath: CHROMIUM,
+        args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'],
+      });
       const pageB = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
       const load = async (route, view) => {
         await pageB.goto('about:blank');
@@ -161,7 +168,9 @@ async function main() {
       for (const [route, view] of pages) {
         const samples = [];
         for (let i = 0; i < Math.min(REPEAT, 3); i++) samples.push(await load(`${CAMPAIGN}/${route}`, view));
-        console.log(`  ${view.padEnd(28)} ${ms(median(samples.map((x) => x.total)))}  (document ready after ${median(samples.map((x) => x.dcl)).toFixed(0)} ms)`);
+        console.log(
+          `  ${view.padEnd(28)} ${ms(median(samples.map((x) => x.total)))}  (document ready after ${median(samples.map((x) => x.dcl)).toFixed(0)} ms)`,
+        );
       }
     } else if (BROWSER) console.log(`\n3. skipped: ${CHROMIUM} not found (AEVO_CHROMIUM names another)`);
   } finally {

@@ -74,17 +74,47 @@ function stageLatencies(events, jobs, slots) {
     const fork = forked.get(firstJob.candidateId);
     const ws = ix.of('WorkerStarted').find((e) => e.data.candidateId === firstJob.candidateId);
     const req = requested.get(firstJob.jobId);
-    const appends = new Set(events.filter((e) => ws && req && e.streamId === ws.streamId && e.position >= ws.position && e.position <= req.position).map((e) => e.appendedAt)).size;
+    const appends = new Set(
+      events
+        .filter(
+          (e) => ws && req && e.streamId === ws.streamId && e.position >= ws.position && e.position <= req.position,
+        )
+        .map((e) => e.appendedAt),
+    ).size;
     return { fork, ws, req, firstJob, appends };
   };
   const firsts = rounds.map(firstOfRound).filter(Boolean);
-  add('RoundStarted → first job started (round start on the critical path)', firsts.map((f) => f.firstJob.start - roundStarted.get(f.fork.data.round).time), 'the rows below together');
+  add(
+    'RoundStarted → first job started (round start on the critical path)',
+    firsts.map((f) => f.firstJob.start - roundStarted.get(f.fork.data.round).time),
+    'the rows below together',
+  );
   const snap = ix.of('SubstrateSnapshotted')[0];
-  add('  CampaignStarted → SubstrateSnapshotted', [snap && started ? snap.time - started.time : NaN], 'round 1: the substrate copied and hashed');
-  add('  RoundStarted → its candidate forked', firsts.map((f) => f.fork.time - roundStarted.get(f.fork.data.round).time), 'snapshot (round 1), forks before it');
-  add('  CandidateForked → WorkerStarted', firsts.map((f) => (f.ws ? f.ws.time - f.fork.time : NaN)), 'relay → JetStream → worker consumer → open');
-  add('  WorkerStarted → first JobRequested', firsts.map((f) => (f.ws && f.req ? f.req.time - f.ws.time : NaN)), `trace steps before the first job (${firsts.map((f) => f.appends).join('/')} appends)`);
-  add('  JobRequested → process started', firsts.map((f) => (f.req ? f.firstJob.start - f.req.time : NaN)), 'relay → dispatch → executor');
+  add(
+    '  CampaignStarted → SubstrateSnapshotted',
+    [snap && started ? snap.time - started.time : NaN],
+    'round 1: the substrate copied and hashed',
+  );
+  add(
+    '  RoundStarted → its candidate forked',
+    firsts.map((f) => f.fork.time - roundStarted.get(f.fork.data.round).time),
+    'snapshot (round 1), forks before it',
+  );
+  add(
+    '  CandidateForked → WorkerStarted',
+    firsts.map((f) => (f.ws ? f.ws.time - f.fork.time : NaN)),
+    'relay → JetStream → worker consumer → open',
+  );
+  add(
+    '  WorkerStarted → first JobRequested',
+    firsts.map((f) => (f.ws && f.req ? f.req.time - f.ws.time : NaN)),
+    `trace steps before the first job (${firsts.map((f) => f.appends).join('/')} appends)`,
+  );
+  add(
+    '  JobRequested → process started',
+    firsts.map((f) => (f.req ? f.firstJob.start - f.req.time : NaN)),
+    'relay → dispatch → executor',
+  );
   // Request → process start, only for jobs that had a free slot of their kind during the whole wait (fewer
   // same-kind jobs running than slots at every moment), so queueing behind busy slots — not overhead — is left out.
   const freeAt = (job) => {
@@ -138,7 +168,11 @@ function stageLatencies(events, jobs, slots) {
     if (m && Number.isFinite(lastEnd)) lastToManifest.push(m.time - lastEnd);
   }
   add('job terminal → next train requested', reaction.train, 'worker reacts');
-  add('job terminal → next evaluate requested', reaction.evaluate, 'worker → EvaluationRequested → VerifySandbox → evaluation');
+  add(
+    'job terminal → next evaluate requested',
+    reaction.evaluate,
+    'worker → EvaluationRequested → VerifySandbox → evaluation',
+  );
   add('last job terminal → ManifestSubmitted', lastToManifest, 'selection, manifest, frozen-path check');
   add(
     'last ManifestSubmitted → submissions requested',
@@ -169,16 +203,22 @@ function stageLatencies(events, jobs, slots) {
       const t = fromPick === 'max' ? Math.max(...a.map((e) => e.time)) : Math.min(...a.map((e) => e.time));
       return b.time - t;
     });
-  add('last round result → RoundEvidenceRecorded', rounds.map((r) => {
-    const ends = [...ix.of('LeaderboardScored'), ...ix.of('SubmissionRejected')].filter((e) => e.data.round === r);
-    const ev = ix.of('RoundEvidenceRecorded').find((e) => e.data.round === r);
-    return ends.length && ev ? ev.time - Math.max(...ends.map((e) => e.time)) : NaN;
-  }), 'collector');
+  add(
+    'last round result → RoundEvidenceRecorded',
+    rounds.map((r) => {
+      const ends = [...ix.of('LeaderboardScored'), ...ix.of('SubmissionRejected')].filter((e) => e.data.round === r);
+      const ev = ix.of('RoundEvidenceRecorded').find((e) => e.data.round === r);
+      return ends.length && ev ? ev.time - Math.max(...ends.map((e) => e.time)) : NaN;
+    }),
+    'collector',
+  );
   add('RoundEvidenceRecorded → PolicyRevised', per('RoundEvidenceRecorded', 'PolicyRevised'), 'meta-policy');
   add('PolicyRevised → RoundClosed', per('PolicyRevised', 'RoundClosed'), 'orchestrator');
   add(
     'RoundClosed → next RoundStarted',
-    rounds.slice(0, -1).map((r) => roundStarted.get(r + 1).time - ix.of('RoundClosed').find((e) => e.data.round === r).time),
+    rounds
+      .slice(0, -1)
+      .map((r) => roundStarted.get(r + 1).time - ix.of('RoundClosed').find((e) => e.data.round === r).time),
     'orchestrator',
   );
   const audit = ix.of('FinalAuditStarted')[0];
@@ -211,7 +251,11 @@ function idleByPhase(t0, tEnd, jobs, events) {
   for (const r of rounds) {
     const js = jobs.filter((j) => j.round === r.round && j.entrypoint !== 'predict');
     if (!js.length) continue;
-    marks.push({ round: r.round, firstStart: Math.min(...js.map((j) => j.start)), lastEnd: Math.max(...js.map((j) => j.end)) });
+    marks.push({
+      round: r.round,
+      firstStart: Math.min(...js.map((j) => j.start)),
+      lastEnd: Math.max(...js.map((j) => j.end)),
+    });
   }
   // idle intervals on the job timeline
   const iv = jobs.map((j) => [j.start, j.end]).sort((a, b) => a[0] - b[0]);

@@ -12,7 +12,16 @@ const { spawn } = require('node:child_process');
 const { randomBytes } = require('node:crypto');
 
 const ROOT = path.resolve(__dirname, '../..');
-const SERVICES = ['orchestrator', 'substrate', 'worker', 'dispatch', 'evaluation', 'leaderboard', 'collector', 'meta-policy'];
+const SERVICES = [
+  'orchestrator',
+  'substrate',
+  'worker',
+  'dispatch',
+  'evaluation',
+  'leaderboard',
+  'collector',
+  'meta-policy',
+];
 const PG_URL = process.env.AEVO_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
 const NATS_URL = process.env.AEVO_NATS_URL || 'nats://127.0.0.1:4222';
 const CONSTITUTION = path.join(ROOT, 'deploy/constitutions/default.yaml');
@@ -32,7 +41,11 @@ function parseFlags(defaults, usage) {
     }
     const m = /^--([a-z0-9-]+)(?:=(.*))?$/.exec(a);
     if (!m || !(m[1] in defaults)) {
-      console.error(`unknown flag ${a}; known: ${Object.keys(defaults).map((k) => `--${k}`).join(' ')}`);
+      console.error(
+        `unknown flag ${a}; known: ${Object.keys(defaults)
+          .map((k) => `--${k}`)
+          .join(' ')}`,
+      );
       process.exit(2);
     }
     const key = m[1];
@@ -65,7 +78,9 @@ function checkBuilds() {
     path.join(ROOT, 'libs/messaging/dist/index.js'),
   ].filter((f) => !fs.existsSync(f));
   if (missing.length) {
-    console.error(`missing builds (npx nx run-many -t build -p ${SERVICES.map((s) => `@aevo/${s}`).join(',')}):\n  ${missing.join('\n  ')}`);
+    console.error(
+      `missing builds (npx nx run-many -t build -p ${SERVICES.map((s) => `@aevo/${s}`).join(',')}):\n  ${missing.join('\n  ')}`,
+    );
     process.exit(1);
   }
 }
@@ -146,7 +161,10 @@ function cpuMsOf(pid) {
  * Peak memory is sampled from /proc/<pid>/status every second (VmHWM is the kernel's own high-water mark, so the
  * sample interval only matters if a process died, which fails the run anyway).
  */
-async function startStack(run, { cpuSlots = 2, gpus = [], workerConcurrency = 2, env = {}, nodeArgs = [], readyTimeoutMs = 180_000 } = {}) {
+async function startStack(
+  run,
+  { cpuSlots = 2, gpus = [], workerConcurrency = 2, env = {}, nodeArgs = [], readyTimeoutMs = 180_000 } = {},
+) {
   fs.mkdirSync(run.home, { recursive: true });
   fs.mkdirSync(run.logs, { recursive: true });
   const baseEnv = {
@@ -171,7 +189,8 @@ async function startStack(run, { cpuSlots = 2, gpus = [], workerConcurrency = 2,
     AEVO_LEADERBOARD_SECRET: `bench-secret-${run.id}-0123456789`,
     ...env,
   };
-  for (const k of ['ANTHROPIC_API_KEY', 'KAGGLE_API_TOKEN', 'KAGGLE_USERNAME', 'KAGGLE_KEY', 'KUBECONFIG']) delete baseEnv[k];
+  for (const k of ['ANTHROPIC_API_KEY', 'KAGGLE_API_TOKEN', 'KAGGLE_USERNAME', 'KAGGLE_KEY', 'KUBECONFIG'])
+    delete baseEnv[k];
   const procs = new Map();
   const stack = {
     procs,
@@ -188,7 +207,12 @@ async function startStack(run, { cpuSlots = 2, gpus = [], workerConcurrency = 2,
       env: baseEnv,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    const p = { child, ready: false, tail: '', exited: new Promise((r) => child.once('exit', (code, signal) => r({ code, signal }))) };
+    const p = {
+      child,
+      ready: false,
+      tail: '',
+      exited: new Promise((r) => child.once('exit', (code, signal) => r({ code, signal }))),
+    };
     const onData = (d) => {
       log.write(d);
       p.tail = (p.tail + d.toString('utf8')).slice(-6000);
@@ -198,7 +222,8 @@ async function startStack(run, { cpuSlots = 2, gpus = [], workerConcurrency = 2,
     child.stderr.on('data', onData);
     void p.exited.then(({ code, signal }) => {
       log.end();
-      if (!stack.stopping && !stack.failure) stack.failure = `${name} exited (${signal || `code ${code}`}); its log: ${path.join(run.logs, `${name}.log`)}\n${p.tail.slice(-2000)}`;
+      if (!stack.stopping && !stack.failure)
+        stack.failure = `${name} exited (${signal || `code ${code}`}); its log: ${path.join(run.logs, `${name}.log`)}\n${p.tail.slice(-2000)}`;
     });
     procs.set(name, p);
   }
@@ -239,7 +264,9 @@ async function startStack(run, { cpuSlots = 2, gpus = [], workerConcurrency = 2,
     if (Date.now() > deadline) {
       const waiting = [...procs].filter(([, p]) => !p.ready).map(([n]) => n);
       await stack.stop();
-      throw new Error(`services not ready after ${readyTimeoutMs / 1000} s: ${waiting.join(', ')} (logs in ${run.logs})`);
+      throw new Error(
+        `services not ready after ${readyTimeoutMs / 1000} s: ${waiting.join(', ')} (logs in ${run.logs})`,
+      );
     }
     await sleep(200);
   }
@@ -274,7 +301,12 @@ async function readEvents(pg, run, campaignId, fromPosition = 0) {
 /** Sends one command; `sentAt` is taken once the client is loaded and connected (the client is not the stack). */
 async function sendCommand(run, name, payload, timeoutMs = 60_000) {
   const { CommandClient } = require(path.join(ROOT, 'libs/messaging/dist/index.js'));
-  const client = await CommandClient.connect({ natsUrl: NATS_URL, subjectPrefix: run.prefix, timeoutMs, issuedBy: 'bench' });
+  const client = await CommandClient.connect({
+    natsUrl: NATS_URL,
+    subjectPrefix: run.prefix,
+    timeoutMs,
+    issuedBy: 'bench',
+  });
   try {
     const sentAt = Date.now();
     return { ...(await client.send(name, payload)), sentAt };
@@ -307,14 +339,22 @@ async function runCampaign(run, stack, config, { stallMs = 300_000, onProgress }
         lastNew = Date.now();
         onProgress?.(events, fresh);
         const fatal = fresh.find((e) => FATAL.has(e.type));
-        if (fatal) throw new Error(`campaign failed: ${fatal.type} ${JSON.stringify(fatal.data).slice(0, 500)} (logs in ${run.logs})`);
+        if (fatal)
+          throw new Error(
+            `campaign failed: ${fatal.type} ${JSON.stringify(fatal.data).slice(0, 500)} (logs in ${run.logs})`,
+          );
         const done = fresh.find((e) => e.type === 'CampaignCompleted');
         if (done) return { t0, tEnd: done.time, events };
       }
       if (stack.failure) throw new Error(stack.failure);
       if (Date.now() - lastNew > stallMs) {
-        const tail = events.slice(-8).map((e) => `${e.type}(${e.streamId})`).join(', ');
-        throw new Error(`no new event for ${stallMs / 1000} s after ${events.length} events; last: ${tail} (logs in ${run.logs})`);
+        const tail = events
+          .slice(-8)
+          .map((e) => `${e.type}(${e.streamId})`)
+          .join(', ');
+        throw new Error(
+          `no new event for ${stallMs / 1000} s after ${events.length} events; last: ${tail} (logs in ${run.logs})`,
+        );
       }
       await sleep(500);
     }
@@ -384,7 +424,13 @@ function listScheduleMakespan(durations, slots) {
 function runDirect(spec) {
   return new Promise((resolve, reject) => {
     const t = process.hrtime.bigint();
-    const env = { PATH: process.env.PATH, HOME: process.env.HOME, LANG: process.env.LANG || 'C.UTF-8', ...spec.env, CUDA_VISIBLE_DEVICES: '' };
+    const env = {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      LANG: process.env.LANG || 'C.UTF-8',
+      ...spec.env,
+      CUDA_VISIBLE_DEVICES: '',
+    };
     const c = spawn(spec.argv[0], spec.argv.slice(1), { cwd: spec.sandboxPath, env, stdio: 'ignore' });
     c.once('error', reject);
     c.once('exit', (code) => resolve({ ms: Number(process.hrtime.bigint() - t) / 1e6, code }));
@@ -406,12 +452,33 @@ function runSandboxed(spec, home) {
     const t = process.hrtime.bigint();
     const plan = ex.planIsolation(spec, home);
     ex.prepareOutputs(plan, owner);
-    const env = { ...ex.SANDBOX_BASE_ENV, ...spec.env, CUDA_VISIBLE_DEVICES: '', AEVO_JOB_ID: spec.jobId, AEVO_SLOT: 'cpu:0' };
+    const env = {
+      ...ex.SANDBOX_BASE_ENV,
+      ...spec.env,
+      CUDA_VISIBLE_DEVICES: '',
+      AEVO_JOB_ID: spec.jobId,
+      AEVO_SLOT: 'cpu:0',
+    };
     const limits = [`--fsize=${16_384 * 1024 * 1024}`, '--core=0', ...(owner ? ['--nproc=1024'] : [])];
     const drop = owner ? ['setpriv', `--reuid=${owner.uid}`, `--regid=${owner.gid}`, '--clear-groups', '--'] : [];
     const bwrap = process.env.AEVO_BWRAP || '/usr/bin/bwrap';
-    const argv = ['prlimit', ...limits, '--', ...drop, bwrap, '--json-status-fd', '3', ...ex.bwrapArgs(plan, { env, gpuDevices: [], tmpBytes: 1024 ** 3 }), '--', ...spec.argv];
-    const c = spawn(argv[0], argv.slice(1), { cwd: spec.sandboxPath, env: { ...ex.SANDBOX_BASE_ENV }, stdio: ['ignore', 'ignore', 'ignore', 'pipe'] });
+    const argv = [
+      'prlimit',
+      ...limits,
+      '--',
+      ...drop,
+      bwrap,
+      '--json-status-fd',
+      '3',
+      ...ex.bwrapArgs(plan, { env, gpuDevices: [], tmpBytes: 1024 ** 3 }),
+      '--',
+      ...spec.argv,
+    ];
+    const c = spawn(argv[0], argv.slice(1), {
+      cwd: spec.sandboxPath,
+      env: { ...ex.SANDBOX_BASE_ENV },
+      stdio: ['ignore', 'ignore', 'ignore', 'pipe'],
+    });
     c.stdio[3].resume(); // bubblewrap's status report: drained, not needed
     c.once('error', reject);
     c.once('exit', (code) => resolve({ ms: Number(process.hrtime.bigint() - t) / 1e6, code }));
@@ -450,7 +517,16 @@ function campaignConfig(campaignId, substratePath, { rounds, workers, seed = 1, 
     size: 'tiny',
     rounds,
     workersPerRound: workers,
-    axes: axes || ['learning-rate', 'schedule', 'warmup', 'steps', 'lora-capacity', 'data-mix', 'augmentation', 'synthetic-data'],
+    axes: axes || [
+      'learning-rate',
+      'schedule',
+      'warmup',
+      'steps',
+      'lora-capacity',
+      'data-mix',
+      'augmentation',
+      'synthetic-data',
+    ],
     seed,
     budgets: { gpuSeconds: 1e9, llmTokens: 0, submissionsPerRound: submissions },
   };

@@ -30,7 +30,8 @@
 const L = require('./lib');
 const { stageLatencies, idleByPhase, handovers } = require('./analysis');
 
-const USAGE = 'node bench/campaign/overhead.js [--rounds 2] [--workers 8,32] [--slots 1] [--seed 1] [--keep] [--cpu-prof DIR] [--timeline FILE] [--observability]';
+const USAGE =
+  'node bench/campaign/overhead.js [--rounds 2] [--workers 8,32] [--slots 1] [--seed 1] [--keep] [--cpu-prof DIR] [--timeline FILE] [--observability]';
 const http = require('node:http');
 const fs = require('node:fs');
 const path = require('node:path');
@@ -50,7 +51,8 @@ async function spanSink() {
         try {
           // OTLP/HTTP JSON (the exporter's default encoding): resourceSpans → scopeSpans → spans.
           for (const rs of JSON.parse(Buffer.concat(chunks).toString('utf8')).resourceSpans ?? []) {
-            const service = (rs.resource?.attributes ?? []).find((a) => a.key === 'service.name')?.value?.stringValue ?? '?';
+            const service =
+              (rs.resource?.attributes ?? []).find((a) => a.key === 'service.name')?.value?.stringValue ?? '?';
             for (const ss of rs.scopeSpans ?? [])
               for (const sp of ss.spans ?? []) {
                 stats.spans++;
@@ -89,7 +91,7 @@ function startScraping(run, services, everyMs) {
       http
         .get(url, (res) => {
           res.on('data', (d) => (stats.bytes += d.length));
-          res.on('end', () => ((res.statusCode === 200 ? stats.scrapes++ : stats.failed++), resolve()));
+          res.on('end', () => (res.statusCode === 200 ? stats.scrapes++ : stats.failed++, resolve()));
         })
         .on('error', () => (stats.failed++, resolve()));
     });
@@ -107,16 +109,28 @@ async function measure(o, workers, observability = false) {
   let scraping = null;
   try {
     const substrate = L.prepareSubstrate(run);
-    console.log(`\n## ${o.rounds} rounds × ${workers} workers on ${o.slots} CPU slot(s), metrics and tracing ${observability ? 'ON' : 'off'} (${L.machine()})`);
+    console.log(
+      `\n## ${o.rounds} rounds × ${workers} workers on ${o.slots} CPU slot(s), metrics and tracing ${observability ? 'ON' : 'off'} (${L.machine()})`,
+    );
     // --cpu-prof DIR: every service writes a V8 CPU profile there when it stops (open in Chrome DevTools).
     const nodeArgs = o['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', o['cpu-prof']] : [];
     const env = {};
     if (observability) {
       sink = await spanSink();
-      Object.assign(env, { AEVO_METRICS_PORT: '0', AEVO_HEALTH_HOST: '127.0.0.1', OTEL_EXPORTER_OTLP_ENDPOINT: sink.url });
+      Object.assign(env, {
+        AEVO_METRICS_PORT: '0',
+        AEVO_HEALTH_HOST: '127.0.0.1',
+        OTEL_EXPORTER_OTLP_ENDPOINT: sink.url,
+      });
     } else {
       // Off means off, whatever the calling shell exports.
-      Object.assign(env, { AEVO_METRICS_PORT: '', AEVO_HEALTH_PORT: '', OTEL_EXPORTER_OTLP_ENDPOINT: '', OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: '', AEVO_OTLP_ENDPOINT: '' });
+      Object.assign(env, {
+        AEVO_METRICS_PORT: '',
+        AEVO_HEALTH_PORT: '',
+        OTEL_EXPORTER_OTLP_ENDPOINT: '',
+        OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: '',
+        AEVO_OTLP_ENDPOINT: '',
+      });
     }
     stack = await L.startStack(run, { cpuSlots: o.slots, workerConcurrency: workers, nodeArgs, env });
     if (observability) scraping = startScraping(run, L.SERVICES, SCRAPE_EVERY_MS);
@@ -147,18 +161,28 @@ async function measure(o, workers, observability = false) {
     const orchestration = wall - inside;
     const idle = idleByPhase(t0, tEnd, jobs, events);
     const failed = jobs.filter((j) => j.status !== 'succeeded').length;
-    const requestedAt = new Map(events.filter((e) => e.type === 'JobRequested').map((e) => [e.data.spec.jobId, e.time]));
+    const requestedAt = new Map(
+      events.filter((e) => e.type === 'JobRequested').map((e) => [e.data.spec.jobId, e.time]),
+    );
     const gaps = handovers(jobs, requestedAt);
     // --timeline FILE: every event and job interval, ms after the clock started, for reading a run's critical path.
     if (o.timeline) {
       const rows = [
-        ...events.map((e) => ({ t: e.time - t0, what: e.type, round: e.data?.round ?? null, id: e.data?.candidateId ?? e.data?.jobId ?? null })),
+        ...events.map((e) => ({
+          t: e.time - t0,
+          what: e.type,
+          round: e.data?.round ?? null,
+          id: e.data?.candidateId ?? e.data?.jobId ?? null,
+        })),
         ...jobs.flatMap((j) => [
           { t: j.start - t0, what: `job start ${j.entrypoint}`, round: j.round, id: j.jobId },
           { t: j.end - t0, what: `job end ${j.entrypoint}`, round: j.round, id: j.jobId },
         ]),
       ].sort((a, b) => a.t - b.t);
-      require('node:fs').writeFileSync(`${o.timeline}.${workers}.tsv`, rows.map((r) => `${Math.round(r.t)}\t${r.what}\t${r.round ?? ''}\t${r.id ?? ''}`).join('\n') + '\n');
+      require('node:fs').writeFileSync(
+        `${o.timeline}.${workers}.tsv`,
+        rows.map((r) => `${Math.round(r.t)}\t${r.what}\t${r.round ?? ''}\t${r.id ?? ''}`).join('\n') + '\n',
+      );
     }
 
     // Baseline: the same commands back-to-back, nothing else of ours running; each also through the sandbox, right
@@ -182,7 +206,10 @@ async function measure(o, workers, observability = false) {
       if (pair.direct.code !== 0) directFailed++;
       if (pair.sandboxed.code !== 0) {
         sandboxedFailed++;
-        if (sandboxedFailed === 1) console.log(`  note: sandboxed re-run of ${j.jobId} failed: ${pair.sandboxed.error ? pair.sandboxed.error.message : `exit code ${pair.sandboxed.code}`}`);
+        if (sandboxedFailed === 1)
+          console.log(
+            `  note: sandboxed re-run of ${j.jobId} failed: ${pair.sandboxed.error ? pair.sandboxed.error.message : `exit code ${pair.sandboxed.code}`}`,
+          );
         continue;
       }
       sandboxed += pair.sandboxed.ms;
@@ -194,23 +221,37 @@ async function measure(o, workers, observability = false) {
     const addedMedian = L.median(added);
 
     const perCand = orchestration / candidates;
-    console.log(`campaign: ${candidates} candidates, ${jobs.length} jobs (${failed} not succeeded), ${events.length} events; load at end ${loadEnd.toFixed(1)}`);
+    console.log(
+      `campaign: ${candidates} candidates, ${jobs.length} jobs (${failed} not succeeded), ${events.length} events; load at end ${loadEnd.toFixed(1)}`,
+    );
     console.log(`  wall time (StartCampaign → CampaignCompleted)   ${L.secs(wall)}`);
     console.log(`  time inside jobs (union of job intervals)         ${L.secs(inside)}   (Σ job time ${L.secs(sum)})`);
     console.log(`  orchestration time = wall − inside                ${L.secs(orchestration)}`);
     console.log(
       `    idle at round starts ${L.secs(idle.roundStart)} · within rounds ${L.secs(idle.within)} · round tails (submit → score → evidence → policy → close; final audit) ${L.secs(idle.roundTail)}`,
     );
-    console.log(`  ORCHESTRATION OVERHEAD PER CANDIDATE              ${ms(perCand)}   target < 150 ms: ${perCand < 150 ? 'met' : 'NOT met'}`);
-    console.log(`    of which within rounds (job-to-job, not hidden by other candidates) ${ms(idle.within / candidates)}`);
+    console.log(
+      `  ORCHESTRATION OVERHEAD PER CANDIDATE              ${ms(perCand)}   target < 150 ms: ${perCand < 150 ? 'met' : 'NOT met'}`,
+    );
+    console.log(
+      `    of which within rounds (job-to-job, not hidden by other candidates) ${ms(idle.within / candidates)}`,
+    );
     console.log(
       `    slot handover (exit → next waiting job started, same slot): median ${ms(L.median(gaps))}, p90 ${ms(L.p90(gaps))}, Σ ${L.secs(gaps.reduce((a, b) => a + b, 0))} over ${gaps.length} handovers`,
     );
-    console.log(`  control-plane CPU (user+sys of the 8 service processes, start-up excluded) ${L.secs(serviceCpu)} = ${ms(serviceCpu / candidates)} per candidate`);
-    console.log(`    per service: ${L.SERVICES.map((n) => `${n} ${ms(((cpu1[n] ?? 0) - (cpu0[n] ?? 0)) / candidates)}`).join(' · ')}`);
-    console.log(`baseline: the same ${jobs.length} commands back-to-back directly: ${L.secs(direct)}${directFailed ? ` (${directFailed} exited non-zero)` : ''}`);
+    console.log(
+      `  control-plane CPU (user+sys of the 8 service processes, start-up excluded) ${L.secs(serviceCpu)} = ${ms(serviceCpu / candidates)} per candidate`,
+    );
+    console.log(
+      `    per service: ${L.SERVICES.map((n) => `${n} ${ms(((cpu1[n] ?? 0) - (cpu0[n] ?? 0)) / candidates)}`).join(' · ')}`,
+    );
+    console.log(
+      `baseline: the same ${jobs.length} commands back-to-back directly: ${L.secs(direct)}${directFailed ? ` (${directFailed} exited non-zero)` : ''}`,
+    );
     console.log(`  campaign wall / direct                            ${(wall / direct).toFixed(2)}×`);
-    console.log(`  Σ job time in the campaign / direct               ${(sum / direct).toFixed(2)}×   (the same commands while the services run)`);
+    console.log(
+      `  Σ job time in the campaign / direct               ${(sum / direct).toFixed(2)}×   (the same commands while the services run)`,
+    );
     console.log(`  orchestration time / direct job time              ${(orchestration / direct).toFixed(2)}×`);
     console.log(
       `sandbox: the same commands through the executor's sandbox, interleaved: ${L.secs(sandboxed)}${sandboxedFailed ? ` (${sandboxedFailed} failed, left out)` : ''}; ` +
@@ -225,8 +266,26 @@ async function measure(o, workers, observability = false) {
     console.log('| stage | n | median | p90 | what |');
     console.log('|---|---|---|---|---|');
     for (const r of stageLatencies(events, jobs, { cpu: o.slots, gpu: 0 }))
-      console.log(`| ${r.stage} | ${r.n} | ${Number.isFinite(r.median) ? Math.round(r.median) : '–'} | ${Number.isFinite(r.p90) ? Math.round(r.p90) : '–'} | ${r.note} |`);
-    return { workers, observability, candidates, jobs: jobs.length, wall, inside, orchestration, perCand, idle, direct, sandboxed, addedMedian, addedP90: L.p90(added), serviceCpu, load: loadEnd };
+      console.log(
+        `| ${r.stage} | ${r.n} | ${Number.isFinite(r.median) ? Math.round(r.median) : '–'} | ${Number.isFinite(r.p90) ? Math.round(r.p90) : '–'} | ${r.note} |`,
+      );
+    return {
+      workers,
+      observability,
+      candidates,
+      jobs: jobs.length,
+      wall,
+      inside,
+      orchestration,
+      perCand,
+      idle,
+      direct,
+      sandboxed,
+      addedMedian,
+      addedP90: L.p90(added),
+      serviceCpu,
+      load: loadEnd,
+    };
   } finally {
     scraping?.stop();
     await L.cleanup(run, stack);
@@ -235,11 +294,27 @@ async function measure(o, workers, observability = false) {
 }
 
 async function main() {
-  const o = L.parseFlags({ rounds: 2, workers: '8,32', slots: 1, seed: 1, keep: false, 'stall-seconds': 300, 'cpu-prof': '', timeline: '', observability: false }, USAGE);
+  const o = L.parseFlags(
+    {
+      rounds: 2,
+      workers: '8,32',
+      slots: 1,
+      seed: 1,
+      keep: false,
+      'stall-seconds': 300,
+      'cpu-prof': '',
+      timeline: '',
+      observability: false,
+    },
+    USAGE,
+  );
   const sizes = String(o.workers).split(',').map(Number);
-  if (sizes.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`--workers: expected a comma-separated list of positive integers, got "${o.workers}"`);
+  if (sizes.some((n) => !Number.isInteger(n) || n < 1))
+    throw new Error(`--workers: expected a comma-separated list of positive integers, got "${o.workers}"`);
   L.checkBuilds();
-  console.log(`bench/campaign overhead: orchestration overhead per candidate, simulated substrate, ${o.slots} CPU slot(s), ${o.rounds} rounds`);
+  console.log(
+    `bench/campaign overhead: orchestration overhead per candidate, simulated substrate, ${o.slots} CPU slot(s), ${o.rounds} rounds`,
+  );
   const results = [];
   const paired = [];
   for (const w of sizes) {
@@ -263,7 +338,9 @@ async function main() {
     );
   if (paired.length > 0) {
     console.log('\n## metrics and tracing: on / off, same invocation (target: overhead per candidate within 10 %)');
-    console.log('| workers/round | per candidate off | per candidate on | on / off | service CPU / cand. off | on | on / off | wall off | wall on |');
+    console.log(
+      '| workers/round | per candidate off | per candidate on | on / off | service CPU / cand. off | on | on / off | wall off | wall on |',
+    );
     console.log('|---|---|---|---|---|---|---|---|---|');
     for (const { off, on } of paired) {
       const ratio = on.perCand / off.perCand;

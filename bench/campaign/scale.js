@@ -35,7 +35,9 @@ async function campaign(o, workers, rounds) {
     stack.sampleMemory();
     const idleMem = Object.fromEntries(Object.entries(stack.peak).map(([k, v]) => [k, v.rss]));
     const cpu0 = stack.cpu();
-    console.log(`\n## ${workers} workers × ${rounds} rounds, ${o.slots} CPU slots (${L.machine()}); services ready in ${L.secs(startup)}, logs in ${run.logs}`);
+    console.log(
+      `\n## ${workers} workers × ${rounds} rounds, ${o.slots} CPU slots (${L.machine()}); services ready in ${L.secs(startup)}, logs in ${run.logs}`,
+    );
     const config = L.campaignConfig(`bench-scale-${run.id}`, substrate, { rounds, workers, seed: o.seed });
     const perRound = [];
     const t0Seen = Date.now();
@@ -64,7 +66,10 @@ async function campaign(o, workers, rounds) {
         );
       }
     };
-    const { t0, tEnd, events } = await L.runCampaign(run, stack, config, { stallMs: o['stall-seconds'] * 1000, onProgress });
+    const { t0, tEnd, events } = await L.runCampaign(run, stack, config, {
+      stallMs: o['stall-seconds'] * 1000,
+      onProgress,
+    });
     stack.sampleMemory();
     const peak = JSON.parse(JSON.stringify(stack.peak));
     const cpu1 = stack.cpu();
@@ -112,7 +117,17 @@ async function campaign(o, workers, rounds) {
 
 async function main() {
   const o = L.parseFlags(
-    { workers: 64, rounds: 20, 'small-workers': 8, 'small-rounds': 3, slots: 2, concurrency: 0, seed: 1, keep: false, 'stall-seconds': 600 },
+    {
+      workers: 64,
+      rounds: 20,
+      'small-workers': 8,
+      'small-rounds': 3,
+      slots: 2,
+      concurrency: 0,
+      seed: 1,
+      keep: false,
+      'stall-seconds': 600,
+    },
     USAGE,
   );
   for (const k of ['workers', 'rounds', 'slots']) if (!(o[k] >= 1)) throw new Error(`--${k}: at least 1`);
@@ -123,7 +138,9 @@ async function main() {
 
   console.log('\n## summary');
   const runs = [small, full].filter(Boolean);
-  console.log(`| campaign | candidates | jobs | events | wall | wall / candidate | median round | orchestration / candidate | load at end |`);
+  console.log(
+    `| campaign | candidates | jobs | events | wall | wall / candidate | median round | orchestration / candidate | load at end |`,
+  );
   console.log('|---|---|---|---|---|---|---|---|---|');
   for (const r of runs)
     console.log(
@@ -133,7 +150,7 @@ async function main() {
   if (small)
     console.log(
       `ratios ${full.workers}×${full.rounds} / ${small.workers}×${small.rounds}: candidates ${(full.candidates / small.candidates).toFixed(1)}×, ` +
-        `wall ${(full.wall / small.wall).toFixed(1)}×, wall per candidate ${((full.wall / full.candidates) / (small.wall / small.candidates)).toFixed(2)}×, ` +
+        `wall ${(full.wall / small.wall).toFixed(1)}×, wall per candidate ${(full.wall / full.candidates / (small.wall / small.candidates)).toFixed(2)}×, ` +
         `events ${(full.events / small.events).toFixed(1)}×`,
     );
   console.log('\npeak memory per service process (VmHWM; RSS right after start-up in brackets):');
@@ -148,8 +165,12 @@ async function main() {
     const ratio = small ? ` ${((full.peak[name]?.hwm ?? 0) / (small.peak[name]?.hwm || 1)).toFixed(2)}× |` : '';
     console.log(`| ${name} | ${cells.join(' | ')} |${ratio}`);
   }
-  console.log(`| all services | ${totals.map((t) => mib(t)).join(' | ')} |${small ? ` ${(totals[1] / totals[0]).toFixed(2)}× |` : ''}`);
-  console.log('\nCPU time per service process during the campaign (user+sys, start-up excluded; per candidate in brackets):');
+  console.log(
+    `| all services | ${totals.map((t) => mib(t)).join(' | ')} |${small ? ` ${(totals[1] / totals[0]).toFixed(2)}× |` : ''}`,
+  );
+  console.log(
+    '\nCPU time per service process during the campaign (user+sys, start-up excluded; per candidate in brackets):',
+  );
   console.log(`| service | ${runs.map((r) => `${r.workers} × ${r.rounds}`).join(' | ')} |`);
   console.log(`|---|${runs.map(() => '---|').join('')}`);
   for (const name of [...L.SERVICES, 'all services']) {

@@ -69,7 +69,17 @@ function dispatchLoss(gpuJobs, requestedAt, slots, from, to) {
 
 async function main() {
   const o = L.parseFlags(
-    { gpus: 4, workers: 16, rounds: 2, 'train-seconds': 20, 'cpu-slots': 2, 'gpu-entrypoints': 'train', seed: 1, keep: false, 'stall-seconds': 600 },
+    {
+      gpus: 4,
+      workers: 16,
+      rounds: 2,
+      'train-seconds': 20,
+      'cpu-slots': 2,
+      'gpu-entrypoints': 'train',
+      seed: 1,
+      keep: false,
+      'stall-seconds': 600,
+    },
     USAGE,
   );
   if (o.gpus < 1) throw new Error('--gpus: at least 1');
@@ -88,11 +98,17 @@ async function main() {
       gpus: Array.from({ length: o.gpus }, (_, i) => i),
       workerConcurrency: o.workers,
     });
-    const config = L.campaignConfig(`bench-util-${run.id}`, substrate, { rounds: o.rounds, workers: o.workers, seed: o.seed });
+    const config = L.campaignConfig(`bench-util-${run.id}`, substrate, {
+      rounds: o.rounds,
+      workers: o.workers,
+      seed: o.seed,
+    });
     const { events } = await L.runCampaign(run, stack, config, { stallMs: o['stall-seconds'] * 1000 });
     await stack.stop();
     const jobs = L.jobIntervals(run);
-    const requestedAt = new Map(events.filter((e) => e.type === 'JobRequested').map((e) => [e.data.spec.jobId, e.time]));
+    const requestedAt = new Map(
+      events.filter((e) => e.type === 'JobRequested').map((e) => [e.data.spec.jobId, e.time]),
+    );
     const roundStart = new Map(events.filter((e) => e.type === 'RoundStarted').map((e) => [e.data.round, e.time]));
     const roundClosed = new Map(events.filter((e) => e.type === 'RoundClosed').map((e) => [e.data.round, e.time]));
 
@@ -103,7 +119,9 @@ async function main() {
     const tot = { busy: 0, phase: 0, ideal: 0, rel: 0, fromRequest: 0, round: 0, loss: 0 };
     const full = { busy: 0, phase: 0, rounds: [] }; // rounds whose ideal schedule itself reaches 97 %
     for (const r of [...roundStart.keys()].sort((a, b) => a - b)) {
-      const g = jobs.filter((j) => j.round === r && j.gpu).sort((a, b) => (requestedAt.get(a.jobId) ?? a.start) - (requestedAt.get(b.jobId) ?? b.start));
+      const g = jobs
+        .filter((j) => j.round === r && j.gpu)
+        .sort((a, b) => (requestedAt.get(a.jobId) ?? a.start) - (requestedAt.get(b.jobId) ?? b.start));
       if (!g.length) continue;
       const busy = g.reduce((s, j) => s + (j.end - j.start), 0);
       const first = Math.min(...g.map((j) => j.start));
@@ -124,7 +142,8 @@ async function main() {
       const loss = dispatchLoss(g, requestedAt, o.gpus, first, last);
       const roundSpan = (roundClosed.get(r) ?? last) - roundStart.get(r);
       const cap = (ms) => o.gpus * ms;
-      if (busy / cap(ideal) >= 0.97) Object.assign(full, { busy: full.busy + busy, phase: full.phase + phase, rounds: [...full.rounds, r] });
+      if (busy / cap(ideal) >= 0.97)
+        Object.assign(full, { busy: full.busy + busy, phase: full.phase + phase, rounds: [...full.rounds, r] });
       Object.assign(tot, {
         busy: tot.busy + busy,
         phase: tot.phase + phase,

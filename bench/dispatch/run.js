@@ -161,8 +161,12 @@ async function main() {
   // Searchable by others: sandboxed jobs run under per-slot uids (when this runs as root) and must reach their mounts.
   fs.chmodSync(dir, 0o711);
   try {
-    console.log(`dispatch slot utilisation: ${JOBS} jobs burst onto ${SLOTS} GPU slots (seed ${SEED}, node ${process.version}, ${os.cpus().length} CPUs)`);
-    console.log('| mix | Σ work | ideal makespan | bare pool makespan · util | executor | executor makespan | busy util | useful util | ideal util | executor / ideal makespan | handover gap median · max |');
+    console.log(
+      `dispatch slot utilisation: ${JOBS} jobs burst onto ${SLOTS} GPU slots (seed ${SEED}, node ${process.version}, ${os.cpus().length} CPUs)`,
+    );
+    console.log(
+      '| mix | Σ work | ideal makespan | bare pool makespan · util | executor | executor makespan | busy util | useful util | ideal util | executor / ideal makespan | handover gap median · max |',
+    );
     console.log('|---|---|---|---|---|---|---|---|---|---|---|');
     for (const [label, lo, hi, seedOffset] of [
       ['short 0.1–0.5 s', 0.1, 0.5, 0],
@@ -175,7 +179,8 @@ async function main() {
       // Alternate which mode goes first between the mixes, so that drift in machine load does not favour one.
       const modes = seedOffset % 2 === 0 ? ['bubblewrap', 'none'] : ['none', 'bubblewrap'];
       const byMode = {};
-      for (const mode of modes) byMode[mode] = await runExecutor(ds, path.join(dir, `${label.split(' ')[0]}-${mode}`), mode);
+      for (const mode of modes)
+        byMode[mode] = await runExecutor(ds, path.join(dir, `${label.split(' ')[0]}-${mode}`), mode);
       for (const mode of ['bubblewrap', 'none']) {
         const ex = byMode[mode];
         const cap = SLOTS * ex.makespan;
@@ -183,7 +188,8 @@ async function main() {
           `| ${label} | ${work.toFixed(1)} s | ${ideal.toFixed(2)} s | ${bare.makespan.toFixed(2)} s · ${pct(work / (SLOTS * bare.makespan))} | ${mode === 'none' ? 'unsandboxed' : 'sandboxed'} | ${ex.makespan.toFixed(2)} s | ` +
             `${pct(ex.busy / cap)} | ${pct(work / cap)} | ${pct(work / (SLOTS * ideal))} | ${(ex.makespan / ideal).toFixed(3)}× | ${ex.gapMedian} ms · ${ex.gapMax} ms |`,
         );
-        if (Math.abs(ex.gpuSeconds - ex.busy) > 0.01 * ex.busy) console.log(`  note: gpuSeconds ${ex.gpuSeconds.toFixed(2)} differs from busy ${ex.busy.toFixed(2)}`);
+        if (Math.abs(ex.gpuSeconds - ex.busy) > 0.01 * ex.busy)
+          console.log(`  note: gpuSeconds ${ex.gpuSeconds.toFixed(2)} differs from busy ${ex.busy.toFixed(2)}`);
       }
       const [sb, none] = [byMode.bubblewrap, byMode.none];
       console.log(

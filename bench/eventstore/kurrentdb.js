@@ -21,7 +21,9 @@ const { connect } = require('@nats-io/transport-node');
 const { jetstreamManager } = require('@nats-io/jetstream');
 const { createEvent, CampaignPaused, WorkerFailed } = require('@aevo/contracts');
 const es = require(path.join(__dirname, '../../libs/eventstore/dist'));
-const { KurrentDbProtocolFake } = require(path.join(__dirname, '../../libs/eventstore/dist/kurrentdb/testing/protocol-fake'));
+const { KurrentDbProtocolFake } = require(
+  path.join(__dirname, '../../libs/eventstore/dist/kurrentdb/testing/protocol-fake'),
+);
 
 const args = process.argv.slice(2);
 const arg = (name, def) => {
@@ -42,7 +44,16 @@ function makeEvent(i, campaignId, streamId) {
   const ctx = { campaignId, streamId, source: 'orchestrator' };
   return i % 2 === 0
     ? createEvent(CampaignPaused, { reason: `operator pause #${i} while the round settles` }, ctx)
-    : createEvent(WorkerFailed, { candidateId: `${campaignId}-r1-c${i % 16}`, round: 1 + (i % 5), reason: 'train exited with code 3 (DIVERGED)', step: i % 300 }, { ...ctx, source: 'worker' });
+    : createEvent(
+        WorkerFailed,
+        {
+          candidateId: `${campaignId}-r1-c${i % 16}`,
+          round: 1 + (i % 5),
+          reason: 'train exited with code 3 (DIVERGED)',
+          step: i % 300,
+        },
+        { ...ctx, source: 'worker' },
+      );
 }
 
 /** WRITERS concurrent writers, each on its own streams, `perAppend` events per append; resolves when `relayed()` reaches the head. */
@@ -56,7 +67,9 @@ async function appendAndRelay(store, relayed, perAppend, tag) {
       const streamId = `campaign-${campaignId}-${tag}`;
       let version = 0;
       for (let i = 0; i < perWriter; i += perAppend) {
-        const events = Array.from({ length: Math.min(perAppend, perWriter - i) }, (_, k) => makeEvent(i + k, campaignId, streamId));
+        const events = Array.from({ length: Math.min(perAppend, perWriter - i) }, (_, k) =>
+          makeEvent(i + k, campaignId, streamId),
+        );
         const r = await store.append(streamId, version, events);
         version = r.nextExpectedVersion;
       }
@@ -73,13 +86,31 @@ async function main() {
   const pStream = `AEVO_BENCH_KDBPG_${id.toUpperCase()}`;
   const schema = `aevo_bench_kdb_${id}`;
   const kStore = await es.openKurrentDbEventStore({ connectionString: fake.connectionString, namespace: `b${id}` });
-  const kRelay = await es.AllStreamRelay.start({ kurrentdbUrl: fake.connectionString, namespace: `b${id}`, natsUrl: NATS_URL, subjectPrefix: `b${id}kdb.aevo`, stream: kStream, pollIntervalMs: 200 });
+  const kRelay = await es.AllStreamRelay.start({
+    kurrentdbUrl: fake.connectionString,
+    namespace: `b${id}`,
+    natsUrl: NATS_URL,
+    subjectPrefix: `b${id}kdb.aevo`,
+    stream: kStream,
+    pollIntervalMs: 200,
+  });
   const pStore = await es.PostgresEventStore.open({ connectionString: PG_URL, schema, poolSize: WRITERS + 2 });
-  const pRelay = await es.OutboxRelay.start({ databaseUrl: PG_URL, schema, natsUrl: NATS_URL, subjectPrefix: `b${id}pg.aevo`, stream: pStream, pollIntervalMs: 200 });
+  const pRelay = await es.OutboxRelay.start({
+    databaseUrl: PG_URL,
+    schema,
+    natsUrl: NATS_URL,
+    subjectPrefix: `b${id}pg.aevo`,
+    stream: pStream,
+    pollIntervalMs: 200,
+  });
   while (pRelay.role !== 'leader') await sleep(20);
 
-  console.log(`KurrentDB adapter append+relay vs PostgreSQL, ${N} events, ${WRITERS} writers, best of ${ROUNDS} — ${os.cpus().length} CPUs, node ${process.version}`);
-  console.log('KurrentDB side: our adapter + @kurrent/kurrentdb-client against the in-memory PROTOCOL-LEVEL FAKE (no server cost).');
+  console.log(
+    `KurrentDB adapter append+relay vs PostgreSQL, ${N} events, ${WRITERS} writers, best of ${ROUNDS} — ${os.cpus().length} CPUs, node ${process.version}`,
+  );
+  console.log(
+    'KurrentDB side: our adapter + @kurrent/kurrentdb-client against the in-memory PROTOCOL-LEVEL FAKE (no server cost).',
+  );
   console.log('PostgreSQL side: PostgresEventStore + OutboxRelay against the real local PostgreSQL (durable writes).');
   const rows = [];
   try {
@@ -88,11 +119,19 @@ async function main() {
       let p = 0;
       for (let round = 0; round < ROUNDS; round++) {
         // Alternated so drift on a shared machine hits both sides alike.
-        k = Math.max(k, await appendAndRelay(kStore, () => kRelay.relayedPosition, perAppend, `k${perAppend}r${round}`));
-        p = Math.max(p, await appendAndRelay(pStore, () => pRelay.relayedPosition, perAppend, `p${perAppend}r${round}`));
+        k = Math.max(
+          k,
+          await appendAndRelay(kStore, () => kRelay.relayedPosition, perAppend, `k${perAppend}r${round}`),
+        );
+        p = Math.max(
+          p,
+          await appendAndRelay(pStore, () => pRelay.relayedPosition, perAppend, `p${perAppend}r${round}`),
+        );
       }
       rows.push({ perAppend, k, p });
-      console.log(`  ${String(perAppend).padStart(3)} event(s)/append: kurrentdb(fake) ${fmt(k).padStart(7)} ev/s   postgres ${fmt(p).padStart(7)} ev/s   ratio kurrentdb/postgres ${(k / p).toFixed(2)}`);
+      console.log(
+        `  ${String(perAppend).padStart(3)} event(s)/append: kurrentdb(fake) ${fmt(k).padStart(7)} ev/s   postgres ${fmt(p).padStart(7)} ev/s   ratio kurrentdb/postgres ${(k / p).toFixed(2)}`,
+      );
     }
   } finally {
     await kRelay.stop();

@@ -39,7 +39,16 @@ function makeEvent(i, campaignId) {
   const ctx = { campaignId, streamId: `campaign-${campaignId}`, source: 'orchestrator' };
   return i % 2 === 0
     ? createEvent(CampaignPaused, { reason: `operator pause #${i} while the round settles` }, ctx)
-    : createEvent(WorkerFailed, { candidateId: `${campaignId}-r1-c${i % 16}`, round: 1 + (i % 5), reason: 'train exited with code 3 (DIVERGED)', step: i % 300 }, { ...ctx, source: 'worker' });
+    : createEvent(
+        WorkerFailed,
+        {
+          candidateId: `${campaignId}-r1-c${i % 16}`,
+          round: 1 + (i % 5),
+          reason: 'train exited with code 3 (DIVERGED)',
+          step: i % 300,
+        },
+        { ...ctx, source: 'worker' },
+      );
 }
 
 /** Reads every event of the stream through `consumers` ordered consumers, `concurrency` messages at a time each. */
@@ -88,13 +97,30 @@ async function main() {
   const js = jetstream(nc);
   let relay;
   try {
-    console.log(`stored-event proof: ${fmt(N)} events, ${ROUNDS} rounds (best of), loadavg ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+    console.log(
+      `stored-event proof: ${fmt(N)} events, ${ROUNDS} rounds (best of), loadavg ${os
+        .loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ')}`,
+    );
     for (let i = 0; i < N; i += 100) {
       const campaignId = `c${i % 8}`;
       const batch = Array.from({ length: Math.min(100, N - i) }, (_, k) => makeEvent(i + k, campaignId));
-      await store.append(`campaign-${campaignId}-${i}`, 'no-stream', batch.map((e) => ({ ...e, streamId: `campaign-${campaignId}-${i}` })));
+      await store.append(
+        `campaign-${campaignId}-${i}`,
+        'no-stream',
+        batch.map((e) => ({ ...e, streamId: `campaign-${campaignId}-${i}` })),
+      );
     }
-    relay = await es.OutboxRelay.start({ databaseUrl: PG_URL, schema: SCHEMA, natsUrl: NATS_URL, subjectPrefix: PREFIX, stream: STREAM, pollIntervalMs: 100, log: () => undefined });
+    relay = await es.OutboxRelay.start({
+      databaseUrl: PG_URL,
+      schema: SCHEMA,
+      natsUrl: NATS_URL,
+      subjectPrefix: PREFIX,
+      stream: STREAM,
+      pollIntervalMs: 100,
+      log: () => undefined,
+    });
     for (;;) {
       const info = await jsm.streams.info(STREAM).catch(() => null);
       if (info && info.state.messages >= N) break;
@@ -119,9 +145,18 @@ async function main() {
         }
       }
       const total = N * consumers;
-      rows.push({ consumers, concurrency, unproven: (total / best.unproven) * 1000, proven: (total / best.proven) * 1000, extraUs: ((best.proven - best.unproven) * 1000) / total, counters });
+      rows.push({
+        consumers,
+        concurrency,
+        unproven: (total / best.unproven) * 1000,
+        proven: (total / best.proven) * 1000,
+        extraUs: ((best.proven - best.unproven) * 1000) / total,
+        counters,
+      });
     }
-    console.log('\nconsumers  in flight  unproven ev/s  proven ev/s  ratio  extra µs/event  store reads/event  cache hits');
+    console.log(
+      '\nconsumers  in flight  unproven ev/s  proven ev/s  ratio  extra µs/event  store reads/event  cache hits',
+    );
     for (const r of rows)
       console.log(
         `${String(r.consumers).padStart(9)}  ${String(r.concurrency).padStart(9)}  ${fmt(r.unproven).padStart(13)}  ${fmt(r.proven).padStart(11)}  ${(r.proven / r.unproven).toFixed(2).padStart(5)}  ${r.extraUs.toFixed(0).padStart(14)}  ${(r.counters.lookups / (r.counters.proven + r.counters.dropped)).toFixed(2).padStart(17)}  ${String(r.counters.cacheHits).padStart(10)}`,
@@ -134,7 +169,12 @@ async function main() {
     await admin.query(`DROP SCHEMA IF EXISTS "${SCHEMA}" CASCADE`);
     await admin.end();
   }
-  console.log(`\nloadavg at end ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  console.log(
+    `\nloadavg at end ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
+  );
 }
 
 main().catch((err) => {

@@ -59,11 +59,29 @@ function makeEvent(i, campaignId, streamId) {
     case 1:
       return createEvent(CampaignResumed, {}, ctx);
     case 2:
-      return createEvent(WorkerFailed, { candidateId: `${campaignId}-r1-c${i % 16}`, round: 1 + (i % 5), reason: 'train exited with code 3 (DIVERGED)', step: i % 300 }, { ...ctx, source: 'worker' });
+      return createEvent(
+        WorkerFailed,
+        {
+          candidateId: `${campaignId}-r1-c${i % 16}`,
+          round: 1 + (i % 5),
+          reason: 'train exited with code 3 (DIVERGED)',
+          step: i % 300,
+        },
+        { ...ctx, source: 'worker' },
+      );
     default:
       return createEvent(
         MessageDeadLettered,
-        { stream: 'AEVO_EVENTS', consumer: 'worker__CandidateForked', subject: `aevo.evt.${campaignId}.CandidateForked`, streamSequence: i, deliveries: 5, eventId: null, eventType: 'CandidateForked', error: 'handler timed out' },
+        {
+          stream: 'AEVO_EVENTS',
+          consumer: 'worker__CandidateForked',
+          subject: `aevo.evt.${campaignId}.CandidateForked`,
+          streamSequence: i,
+          deliveries: 5,
+          eventId: null,
+          eventType: 'CandidateForked',
+          error: 'handler timed out',
+        },
         { ...ctx, source: 'platform' },
       );
   }
@@ -88,19 +106,34 @@ function plan(total, writers, batch, tag, campaigns = 8) {
 }
 
 async function runWriters(perWriter, fn) {
-  await Promise.all(perWriter.map(async (calls) => {
-    for (const c of calls) await fn(c);
-  }));
+  await Promise.all(
+    perWriter.map(async (calls) => {
+      for (const c of calls) await fn(c);
+    }),
+  );
 }
 
 async function rawJetStream(nc, jsm, payloads) {
-  await jsm.streams.add({ name: RAW_STREAM, subjects: [`${RAW_PREFIX}.evt.>`], storage: StorageType.File, deny_delete: true, deny_purge: true, max_age: 0, duplicate_window: 10 * 60 * 1e9 });
+  await jsm.streams.add({
+    name: RAW_STREAM,
+    subjects: [`${RAW_PREFIX}.evt.>`],
+    storage: StorageType.File,
+    deny_delete: true,
+    deny_purge: true,
+    max_age: 0,
+    duplicate_window: 10 * 60 * 1e9,
+  });
   const js = jetstream(nc);
   const t0 = now();
   // The same pipelining the relay uses: batches of 1000, up to 4 batches' acks outstanding, msg id + headers.
   const inFlight = [];
   for (let b = 0; b < payloads.length; b += 1000) {
-    const acks = payloads.slice(b, b + 1000).map((p) => js.publish(`${RAW_PREFIX}.evt.${p.e.campaignId}.${p.e.type}`, p.json, { msgID: p.e.id, headers: es.relayHeaders(p.e) }));
+    const acks = payloads.slice(b, b + 1000).map((p) =>
+      js.publish(`${RAW_PREFIX}.evt.${p.e.campaignId}.${p.e.type}`, p.json, {
+        msgID: p.e.id,
+        headers: es.relayHeaders(p.e),
+      }),
+    );
     inFlight.push(Promise.all(acks));
     if (inFlight.length >= 4) await inFlight.shift();
   }
@@ -136,7 +169,15 @@ async function rawInsert(perWriter) {
 
 function spawnRelay(stream = STREAM, prefix = PREFIX, schema = SCHEMA) {
   const proc = spawn(process.execPath, [path.join(ROOT, 'libs/eventstore/dist/relay-main.js')], {
-    env: { ...process.env, AEVO_DATABASE_URL: PG_URL, AEVO_DB_SCHEMA: schema, AEVO_NATS_URL: NATS_URL, AEVO_SUBJECT_PREFIX: prefix, AEVO_STREAM: stream, AEVO_RELAY_POLL_MS: '200' },
+    env: {
+      ...process.env,
+      AEVO_DATABASE_URL: PG_URL,
+      AEVO_DB_SCHEMA: schema,
+      AEVO_NATS_URL: NATS_URL,
+      AEVO_SUBJECT_PREFIX: prefix,
+      AEVO_STREAM: stream,
+      AEVO_RELAY_POLL_MS: '200',
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const out = [];
@@ -146,11 +187,18 @@ function spawnRelay(stream = STREAM, prefix = PREFIX, schema = SCHEMA) {
   return { proc, out, exited };
 }
 
-async function appendAndRelay(store, jsm, perWriter, expectedTotal, target = { stream: STREAM, prefix: PREFIX, schema: SCHEMA }) {
+async function appendAndRelay(
+  store,
+  jsm,
+  perWriter,
+  expectedTotal,
+  target = { stream: STREAM, prefix: PREFIX, schema: SCHEMA },
+) {
   const relay = spawnRelay(target.stream, target.prefix, target.schema);
   const deadline = Date.now() + 60_000;
   while (!relay.out.join('').includes('resuming from JetStream')) {
-    if (Date.now() > deadline || relay.proc.exitCode !== null) throw new Error(`relay did not start:\n${relay.out.join('')}`);
+    if (Date.now() > deadline || relay.proc.exitCode !== null)
+      throw new Error(`relay did not start:\n${relay.out.join('')}`);
     await sleep(20);
   }
   const t0 = now();
@@ -190,7 +238,11 @@ function foldProjections(events) {
   for (const e of events) {
     perType.set(e.type, (perType.get(e.type) ?? 0) + 1);
     let c = perCampaign.get(e.campaignId);
-    if (!c) perCampaign.set(e.campaignId, (c = { events: 0, firstTime: e.time, lastTime: e.time, lastPosition: 0, failures: 0, paused: false }));
+    if (!c)
+      perCampaign.set(
+        e.campaignId,
+        (c = { events: 0, firstTime: e.time, lastTime: e.time, lastPosition: 0, failures: 0, paused: false }),
+      );
     c.events++;
     c.lastTime = e.time;
     c.lastPosition = e.position;
@@ -215,7 +267,14 @@ async function replay(store, total) {
     for (const [k, v] of p.perCampaign) {
       const c = state.perCampaign.get(k);
       if (!c) state.perCampaign.set(k, v);
-      else Object.assign(c, { events: c.events + v.events, lastTime: v.lastTime, lastPosition: v.lastPosition, failures: c.failures + v.failures, paused: v.paused });
+      else
+        Object.assign(c, {
+          events: c.events + v.events,
+          lastTime: v.lastTime,
+          lastPosition: v.lastPosition,
+          failures: c.failures + v.failures,
+          paused: v.paused,
+        });
     }
     for (const [k, v] of p.streams) state.streams.set(k, v);
     count += page.length;
@@ -228,26 +287,37 @@ async function replay(store, total) {
 
 async function main() {
   const load0 = os.loadavg();
-  console.log(`# bench/eventstore  ${new Date().toISOString()}  node ${process.version}  ${os.cpus().length} CPUs  loadavg ${load0.map((l) => l.toFixed(2)).join(' ')}`);
+  console.log(
+    `# bench/eventstore  ${new Date().toISOString()}  node ${process.version}  ${os.cpus().length} CPUs  loadavg ${load0.map((l) => l.toFixed(2)).join(' ')}`,
+  );
   const admin = new Client({ connectionString: PG_URL });
   await admin.connect();
   await admin.query(`CREATE SCHEMA "${SCHEMA}"`);
   const nc = await connect({ servers: NATS_URL, name: 'bench-eventstore' });
   const jsm = await jetstreamManager(nc);
   const store = await es.PostgresEventStore.open({ connectionString: PG_URL, schema: SCHEMA, poolSize: WRITERS + 2 });
-  const plain = await es.PostgresEventStore.open({ connectionString: PG_URL, schema: PLAIN_SCHEMA, poolSize: WRITERS + 2 });
+  const plain = await es.PostgresEventStore.open({
+    connectionString: PG_URL,
+    schema: PLAIN_SCHEMA,
+    poolSize: WRITERS + 2,
+  });
   // Today's append path minus the chain: migration 1's append_group ignores the content hashes the store sends.
   await admin.query(es.EVENT_STORE_MIGRATIONS.find((m) => m.version === 1).sql(es.schemaNames(PLAIN_SCHEMA)));
   const plainTarget = { stream: PLAIN_STREAM, prefix: PLAIN_PREFIX, schema: PLAIN_SCHEMA };
   let appendedPlain = 0;
   let hashUs = Infinity;
   try {
-    console.log(`nats-server ${nc.info.version}; ${N} events per throughput run; each writer awaits its append before the next`);
+    console.log(
+      `nats-server ${nc.info.version}; ${N} events per throughput run; each writer awaits its append before the next`,
+    );
     // Warm-up (JIT, connections, file store) so the first measured baseline is not penalised.
-    const warm = plan(2000, WRITERS, 10, 'warm').flat().flatMap((c) => c.events).map((e, i) => {
-      const stored = { ...e, position: i + 1, streamVersion: 1 };
-      return { e: stored, json: es.relayPayload(stored) };
-    });
+    const warm = plan(2000, WRITERS, 10, 'warm')
+      .flat()
+      .flatMap((c) => c.events)
+      .map((e, i) => {
+        const stored = { ...e, position: i + 1, streamVersion: 1 };
+        return { e: stored, json: es.relayPayload(stored) };
+      });
     await rawJetStream(nc, jsm, warm);
     const rows = [];
     let appended = 0;
@@ -255,7 +325,12 @@ async function main() {
     // writers of one process), so the 1-event case is also run with 4x the writers.
     const ROUNDS = arg('rounds', 2);
     for (let round = 0; round < ROUNDS; round++) {
-      for (const [writers, batch] of [[WRITERS, 1], [WRITERS * 4, 1], [WRITERS, 10], [WRITERS, 100]]) {
+      for (const [writers, batch] of [
+        [WRITERS, 1],
+        [WRITERS * 4, 1],
+        [WRITERS, 10],
+        [WRITERS, 100],
+      ]) {
         const perWriter = plan(N, writers, batch, `r${round}w${writers}b${batch}`);
         const flat = perWriter.flat().flatMap((c) => c.events);
         const bytes = flat.reduce((s, e) => s + Buffer.byteLength(JSON.stringify(e)), 0) / flat.length;
@@ -281,7 +356,16 @@ async function main() {
         for (const e of flat) es.eventContentHash(e);
         hashUs = Math.min(hashUs, ((now() - h0) * 1000) / flat.length);
         const eps = (n, t) => (n / t) * 1000;
-        const row = { writers, batch, bytes, js: eps(flat.length, jsMs), ins: eps(flat.length, insMs), app: eps(flat.length, appendMs), e2e: eps(flat.length, ms), plain: eps(flat.length, unchained.ms) };
+        const row = {
+          writers,
+          batch,
+          bytes,
+          js: eps(flat.length, jsMs),
+          ins: eps(flat.length, insMs),
+          app: eps(flat.length, appendMs),
+          e2e: eps(flat.length, ms),
+          plain: eps(flat.length, unchained.ms),
+        };
         // Best of the rounds, per measurement: other processes on this machine only ever make a number worse.
         const prev = rows.find((r) => r.writers === writers && r.batch === batch);
         if (!prev) rows.push(row);
@@ -289,33 +373,58 @@ async function main() {
       }
     }
     console.log('\nappend+relay (end-to-end until all are acked in JetStream) vs baselines, events/s:');
-    console.log('writers  events/append  avg bytes  raw JetStream  raw INSERT  append only  append+relay  ratio vs JetStream  ratio vs INSERT');
+    console.log(
+      'writers  events/append  avg bytes  raw JetStream  raw INSERT  append only  append+relay  ratio vs JetStream  ratio vs INSERT',
+    );
     for (const r of rows)
       console.log(
         `${String(r.writers).padStart(7)}  ${String(r.batch).padStart(13)}  ${String(Math.round(r.bytes)).padStart(9)}  ${fmt(r.js).padStart(13)}  ${fmt(r.ins).padStart(10)}  ${fmt(r.app).padStart(11)}  ${fmt(r.e2e).padStart(12)}  ${(r.e2e / r.js).toFixed(2).padStart(18)}  ${(r.e2e / r.ins).toFixed(2).padStart(15)}`,
       );
     console.log('target: append+relay >= 0.5 x raw JetStream');
-    console.log('\nhash chain cost: append+relay with the chain vs the same store with migration 1\'s unchained append_group (best of the rounds each), events/s:');
+    console.log(
+      "\nhash chain cost: append+relay with the chain vs the same store with migration 1's unchained append_group (best of the rounds each), events/s:",
+    );
     console.log('writers  events/append  unchained  chained  ratio (chained / unchained)');
-    for (const r of rows) console.log(`${String(r.writers).padStart(7)}  ${String(r.batch).padStart(13)}  ${fmt(r.plain).padStart(9)}  ${fmt(r.e2e).padStart(7)}  ${(r.e2e / r.plain).toFixed(2).padStart(26)}`);
-    console.log(`content hashing in Node (canonical JSON + sha256, outside the lock, in both columns): ${hashUs.toFixed(1)} µs/event`);
+    for (const r of rows)
+      console.log(
+        `${String(r.writers).padStart(7)}  ${String(r.batch).padStart(13)}  ${fmt(r.plain).padStart(9)}  ${fmt(r.e2e).padStart(7)}  ${(r.e2e / r.plain).toFixed(2).padStart(26)}`,
+      );
+    console.log(
+      `content hashing in Node (canonical JSON + sha256, outside the lock, in both columns): ${hashUs.toFixed(1)} µs/event`,
+    );
     console.log('target: ratio >= 0.90 (within 10 % of the unchained append path)');
     // The same question with less noise: one writer, chained and unchained appends alternating call by call, median
     // per call (a loaded machine slows both of a pair alike).
     console.log('\npaired appends (1 writer, alternating chained/unchained, median ms per append call):');
     console.log('events/append  calls  unchained  chained  ratio (unchained / chained time)');
-    for (const [batch, calls] of [[1, 300], [10, 150], [100, 60]]) {
+    for (const [batch, calls] of [
+      [1, 300],
+      [10, 150],
+      [100, 60],
+    ]) {
       const t = { plain: [], chained: [] };
       for (let i = 0; i < calls; i++) {
-        const events = Array.from({ length: batch }, (_, k) => makeEvent(i * batch + k, 'camp-pair', `campaign-pair-${batch}`));
-        for (const [name, s] of i % 2 ? [['plain', plain], ['chained', store]] : [['chained', store], ['plain', plain]]) {
+        const events = Array.from({ length: batch }, (_, k) =>
+          makeEvent(i * batch + k, 'camp-pair', `campaign-pair-${batch}`),
+        );
+        for (const [name, s] of i % 2
+          ? [
+              ['plain', plain],
+              ['chained', store],
+            ]
+          : [
+              ['chained', store],
+              ['plain', plain],
+            ]) {
           const t0 = now();
           await s.append(`campaign-pair-${batch}`, 'any', events);
           t[name].push(now() - t0);
         }
       }
       const med = (xs) => xs.slice().sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-      console.log(`${String(batch).padStart(13)}  ${String(calls).padStart(5)}  ${med(t.plain).toFixed(2).padStart(9)}  ${med(t.chained).toFixed(2).padStart(7)}  ${(med(t.plain) / med(t.chained)).toFixed(2).padStart(32)}`);
+      console.log(
+        `${String(batch).padStart(13)}  ${String(calls).padStart(5)}  ${med(t.plain).toFixed(2).padStart(9)}  ${med(t.chained).toFixed(2).padStart(7)}  ${(med(t.plain) / med(t.chained)).toFixed(2).padStart(32)}`,
+      );
     }
 
     // Replay: fill up to REPLAY events (large appends keep the set-up short), then read all from 0 and fold.
@@ -342,8 +451,12 @@ async function main() {
     );
 
     const r = await replay(store, REPLAY);
-    console.log(`\nreplay: ${fmt(r.count)} events from position 0 into projections (count per type: ${r.types} types; per-campaign summary: ${r.campaigns} campaigns; per-stream version: ${r.streams} streams)`);
-    console.log(`  ${(r.ms / 1000).toFixed(2)} s = ${fmt((r.count / r.ms) * 1000)} events/s; ${(r.ms / 5000).toFixed(2)} x the 5 s target (< 1 meets it)`);
+    console.log(
+      `\nreplay: ${fmt(r.count)} events from position 0 into projections (count per type: ${r.types} types; per-campaign summary: ${r.campaigns} campaigns; per-stream version: ${r.streams} streams)`,
+    );
+    console.log(
+      `  ${(r.ms / 1000).toFixed(2)} s = ${fmt((r.count / r.ms) * 1000)} events/s; ${(r.ms / 5000).toFixed(2)} x the 5 s target (< 1 meets it)`,
+    );
   } finally {
     await store.close();
     await plain.close();
@@ -356,7 +469,12 @@ async function main() {
     await admin.query(`DROP SCHEMA IF EXISTS "${SCHEMA}" CASCADE`);
     await admin.end();
   }
-  console.log(`\nloadavg at end ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} (other work on this machine competes for the same CPUs)`);
+  console.log(
+    `\nloadavg at end ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')} (other work on this machine competes for the same CPUs)`,
+  );
 }
 
 main().catch((err) => {

@@ -41,7 +41,9 @@ const { takeSnapshot, removeTree } = require(dist('services/substrate/dist/fs/sn
 const { forkSandbox } = require(dist('services/substrate/dist/fs/fork.js'));
 const { verifySandbox } = require(dist('services/substrate/dist/fs/verify.js'));
 const { HashCache } = require(dist('services/substrate/dist/fs/hash.js'));
-const executors = fs.existsSync(dist('libs/executors/dist/index.js')) ? require(dist('libs/executors/dist/index.js')) : null;
+const executors = fs.existsSync(dist('libs/executors/dist/index.js'))
+  ? require(dist('libs/executors/dist/index.js'))
+  : null;
 
 const args = process.argv.slice(2);
 const num = (name, def) => {
@@ -55,7 +57,12 @@ const REAL = args.includes('--real');
 
 const ms = (t0) => Number(process.hrtime.bigint() - t0) / 1e6;
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const fmtBytes = (b) => (b >= 1 << 30 ? `${(b / (1 << 30)).toFixed(2)} GiB` : b >= 1 << 20 ? `${(b / (1 << 20)).toFixed(2)} MiB` : `${(b / 1024).toFixed(1)} KiB`);
+const fmtBytes = (b) =>
+  b >= 1 << 30
+    ? `${(b / (1 << 30)).toFixed(2)} GiB`
+    : b >= 1 << 20
+      ? `${(b / (1 << 20)).toFixed(2)} MiB`
+      : `${(b / 1024).toFixed(1)} KiB`;
 
 function ownBytes(dir) {
   const inodes = new Map();
@@ -118,7 +125,8 @@ function summarise(s, statfsPerFork) {
     du.push(duExtra(s.snap.snapshotPath, sb));
   }
   const ckptInSnapshot = fs.statSync(path.join(s.snap.snapshotPath, 'base/checkpoint.pt'));
-  if (fs.statSync(path.join(s.sandboxes[0], 'base/checkpoint.pt')).ino !== ckptInSnapshot.ino) throw new Error('checkpoint was copied, not shared');
+  if (fs.statSync(path.join(s.sandboxes[0], 'base/checkpoint.pt')).ino !== ckptInSnapshot.ino)
+    throw new Error('checkpoint was copied, not shared');
   return {
     label: s.label,
     ckptBytes: s.ckptBytes,
@@ -140,7 +148,10 @@ function sandboxStart(series, rounds = 20) {
   const probe = executors.probeBubblewrap();
   if (!probe.ok) return { skipped: probe.reason };
   const argvOf = (s) => {
-    const plan = executors.planIsolation({ sandboxPath: s.sandboxes[0], isolation: { snapshotId: s.snap.snapshotId, outputs: ['bench-out'], inputs: [] } }, s.home);
+    const plan = executors.planIsolation(
+      { sandboxPath: s.sandboxes[0], isolation: { snapshotId: s.snap.snapshotId, outputs: ['bench-out'], inputs: [] } },
+      s.home,
+    );
     executors.prepareOutputs(plan);
     return [probe.bwrap, ...executors.bwrapArgs(plan, { env: { ...executors.SANDBOX_BASE_ENV } }), '--', 'true'];
   };
@@ -150,7 +161,10 @@ function sandboxStart(series, rounds = 20) {
     for (let k = 0; k < variants.length; k++) {
       const v = (k + r) % variants.length;
       const t0 = process.hrtime.bigint();
-      const res = spawnSync(variants[v][0], variants[v].slice(1), { stdio: ['ignore', 'ignore', 'pipe'], env: { ...executors.SANDBOX_BASE_ENV } });
+      const res = spawnSync(variants[v][0], variants[v].slice(1), {
+        stdio: ['ignore', 'ignore', 'pipe'],
+        env: { ...executors.SANDBOX_BASE_ENV },
+      });
       const dt = ms(t0);
       if (res.status !== 0) return { skipped: `sandbox did not start: ${String(res.stderr).trim()}` };
       if (r > 0) times[v].push(dt);
@@ -199,8 +213,12 @@ async function verifyTimes(s) {
     big.verify = await verifyTimes(bigS);
     // Searchable by others, as an AEVO_HOME must be for sandboxed jobs (the temporary directory is 0700).
     fs.chmodSync(tmp, 0o711);
-    const start = executors ? sandboxStart([smallS, bigS]) : { skipped: 'libs/executors is not built (npx nx run @aevo/executors:build)' };
-    console.log(`fork benchmark — ${FORKS} forks each, ${os.cpus().length} CPUs, node ${process.version}, ${os.tmpdir()} (${big.ckptAllocated < big.ckptBytes / 2 ? 'sparse' : 'real'} ${fmtBytes(BIG)} checkpoint)`);
+    const start = executors
+      ? sandboxStart([smallS, bigS])
+      : { skipped: 'libs/executors is not built (npx nx run @aevo/executors:build)' };
+    console.log(
+      `fork benchmark — ${FORKS} forks each, ${os.cpus().length} CPUs, node ${process.version}, ${os.tmpdir()} (${big.ckptAllocated < big.ckptBytes / 2 ? 'sparse' : 'real'} ${fmtBytes(BIG)} checkpoint)`,
+    );
     console.log('');
     console.log('checkpoint   snapshot(once)   fork median   fork max   extra disk/sandbox: own     du        statfs');
     for (const r of [small, big])
@@ -210,9 +228,13 @@ async function verifyTimes(s) {
     console.log('');
     const ratio = big.median / small.median;
     console.log(`ratio 2 GB / 2 MB fork time (median): ${ratio.toFixed(2)}x   (1.0 = independent of checkpoint size)`);
-    console.log(`target: 2 GB fork < 200 ms → ${big.max < 200 ? 'met' : 'NOT met'} (max ${big.max.toFixed(2)} ms); extra disk < 1 MB → ${Math.max(big.own, big.du) < 1 << 20 ? 'met' : 'NOT met'} (${fmtBytes(Math.max(big.own, big.du))})`);
+    console.log(
+      `target: 2 GB fork < 200 ms → ${big.max < 200 ? 'met' : 'NOT met'} (max ${big.max.toFixed(2)} ms); extra disk < 1 MB → ${Math.max(big.own, big.du) < 1 << 20 ? 'met' : 'NOT met'} (${fmtBytes(Math.max(big.own, big.du))})`,
+    );
     if (big.verify)
-      console.log(`verifySandbox on the 2 GB sandbox: first ${big.verify.first.toFixed(0)} ms (hashes the checkpoint), then ${big.verify.cached.toFixed(2)} ms (inode+ctime cache)`);
+      console.log(
+        `verifySandbox on the 2 GB sandbox: first ${big.verify.first.toFixed(0)} ms (hashes the checkpoint), then ${big.verify.cached.toFixed(2)} ms (inode+ctime cache)`,
+      );
     if (start.skipped) console.log(`job sandbox start-up: skipped (${start.skipped})`);
     else
       console.log(

@@ -13,7 +13,10 @@ function placeSnapshot(substrateDir, home) {
   const snapshotId = createHash('sha256').update(fs.realpathSync(substrateDir)).digest('hex');
   const snapshotPath = path.join(home, 'snapshots', snapshotId);
   fs.mkdirSync(path.dirname(snapshotPath), { recursive: true });
-  fs.cpSync(substrateDir, snapshotPath, { recursive: true, filter: (p) => !/(^|\/)(node_modules|\.git)(\/|$)/.test(p) });
+  fs.cpSync(substrateDir, snapshotPath, {
+    recursive: true,
+    filter: (p) => !/(^|\/)(node_modules|\.git)(\/|$)/.test(p),
+  });
   readOnly(snapshotPath);
   return { snapshotId, snapshotPath };
 }

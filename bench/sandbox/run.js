@@ -76,7 +76,11 @@ async function main() {
     const manifest = kit.loadSubstrate(sandbox).manifest;
 
     const executors = {
-      bubblewrap: new ex.LocalExecutor({ home, cpuSlots: 1, onError: (e, c) => console.error(`executor (bubblewrap) ${c}: ${e.message}`) }),
+      bubblewrap: new ex.LocalExecutor({
+        home,
+        cpuSlots: 1,
+        onError: (e, c) => console.error(`executor (bubblewrap) ${c}: ${e.message}`),
+      }),
       none: new ex.LocalExecutor({
         home,
         cpuSlots: 1,
@@ -140,11 +144,19 @@ async function main() {
       await executors[mode].submit({ campaignId: 'bench', spec });
       const { at, wallAt, outcome } = await done;
       waiting.delete(spec.jobId);
-      if (outcome.status !== 'succeeded') throw new Error(`${mode} job ${spec.jobId} (${spec.argv.join(' ')}) ${outcome.status}: ${outcome.message}\n${outcome.logTail}`);
+      if (outcome.status !== 'succeeded')
+        throw new Error(
+          `${mode} job ${spec.jobId} (${spec.argv.join(' ')}) ${outcome.status}: ${outcome.message}\n${outcome.logTail}`,
+        );
       const started = Date.parse(outcome.startedAt);
       const exited = Date.parse(outcome.finishedAt);
       // The three legs use the wall clock (the records' timestamps have ms resolution); their sum is submit → finished.
-      return { submitToFinished: at - t0, submitToSpawn: started - wall0, spawnToExit: exited - started, exitToFinished: wallAt - exited };
+      return {
+        submitToFinished: at - t0,
+        submitToSpawn: started - wall0,
+        spawnToExit: exited - started,
+        exitToFinished: wallAt - exited,
+      };
     };
 
     // The simulated train reads a prepared data directory: made once, by a sandboxed prepare-data job.
@@ -157,11 +169,16 @@ async function main() {
     }
 
     console.log(
-      `bench/sandbox — node ${process.version}, ${os.cpus().length} CPUs, load ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}, ${probe.version}, ` +
+      `bench/sandbox — node ${process.version}, ${os.cpus().length} CPUs, load ${os
+        .loadavg()
+        .map((x) => x.toFixed(1))
+        .join(' ')}, ${probe.version}, ` +
         `job uids ${jobUids}; ${PAIRS} ABBA pairs per job after ${WARMUP} warm-up pairs`,
     );
     console.log('');
-    console.log('## 1. whole jobs through LocalExecutor: sandboxed (bubblewrap) vs unsandboxed (none), same run, interleaved');
+    console.log(
+      '## 1. whole jobs through LocalExecutor: sandboxed (bubblewrap) vs unsandboxed (none), same run, interleaved',
+    );
     console.log('');
     console.log(
       '| job | none: submit→finished median | bubblewrap: median | bubblewrap / none | **added median** | added p90 | added / 20 s job | target (< 50 ms and < 5 %) | added, by leg (median): submit→spawn · spawn→exit · exit→finished |',
@@ -194,7 +211,9 @@ async function main() {
 
     // ---------------------------------------------------------------- part 2: the pieces
     console.log('');
-    console.log(`## 2. the pieces alone: spawnSync of \`true\` through each layer, ${PIECES} rounds, rotating order (ms)`);
+    console.log(
+      `## 2. the pieces alone: spawnSync of \`true\` through each layer, ${PIECES} rounds, rotating order (ms)`,
+    );
     console.log('');
     const plan = ex.planIsolation(trainSpec('bench-pieces'), home);
     ex.prepareOutputs(plan);
@@ -213,7 +232,19 @@ async function main() {
         /* absent */
       }
     }
-    const minimal = ['--unshare-user', '--uid', '65534', '--ro-bind', '/usr', '/usr', ...links, '--proc', '/proc', '--dev', '/dev'];
+    const minimal = [
+      '--unshare-user',
+      '--uid',
+      '65534',
+      '--ro-bind',
+      '/usr',
+      '/usr',
+      ...links,
+      '--proc',
+      '/proc',
+      '--dev',
+      '/dev',
+    ];
     const withoutNet = full.filter((a) => a !== '--unshare-net');
     // The pinned paths bound from the snapshot over the sandbox (one mount each): dropped to show what they cost.
     const withoutPinned = [];
@@ -226,11 +257,24 @@ async function main() {
       ['prlimit … true', [...limits, 'true']],
       ...(drop.length ? [['setpriv --reuid … true', [...drop, 'true']]] : []),
       ['bwrap minimal (user ns, /usr, /proc, /dev)', [bwrap, ...minimal, '--', 'true']],
-      [`bwrap, executor's arguments (${full.length} args, ${plan.pinned.length} pinned binds)`, [bwrap, '--json-status-fd', '3', ...full, '--', 'true']],
+      [
+        `bwrap, executor's arguments (${full.length} args, ${plan.pinned.length} pinned binds)`,
+        [bwrap, '--json-status-fd', '3', ...full, '--', 'true'],
+      ],
       ['  the same without --unshare-net', [bwrap, '--json-status-fd', '3', ...withoutNet, '--', 'true']],
       ['  the same without the pinned binds', [bwrap, '--json-status-fd', '3', ...withoutPinned, '--', 'true']],
-      ...(drop.length ? [['setpriv … bwrap (executor\'s arguments) … true: bwrap as the slot\'s uid', [...drop, bwrap, '--json-status-fd', '3', ...full, '--', 'true']]] : []),
-      ['whole chain: prlimit … setpriv … bwrap … true', [...limits, ...drop, bwrap, '--json-status-fd', '3', ...full, '--', 'true']],
+      ...(drop.length
+        ? [
+            [
+              "setpriv … bwrap (executor's arguments) … true: bwrap as the slot's uid",
+              [...drop, bwrap, '--json-status-fd', '3', ...full, '--', 'true'],
+            ],
+          ]
+        : []),
+      [
+        'whole chain: prlimit … setpriv … bwrap … true',
+        [...limits, ...drop, bwrap, '--json-status-fd', '3', ...full, '--', 'true'],
+      ],
     ];
     const times = variants.map(() => []);
     for (let r = 0; r < PIECES + 2; r++) {
@@ -238,7 +282,11 @@ async function main() {
         const v = (k + r) % variants.length;
         const [label, argv] = variants[v];
         const t = performance.now();
-        const res = spawnSync(argv[0], argv.slice(1), { env: ex.SANDBOX_BASE_ENV, stdio: ['ignore', 'ignore', 'pipe', 'pipe'], cwd: sandbox });
+        const res = spawnSync(argv[0], argv.slice(1), {
+          env: ex.SANDBOX_BASE_ENV,
+          stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
+          cwd: sandbox,
+        });
         const dt = performance.now() - t;
         if (res.status !== 0) throw new Error(`${label} exited ${res.status}: ${String(res.stderr ?? res.error)}`);
         if (r >= 2) times[v].push(dt);
@@ -247,7 +295,11 @@ async function main() {
     const base = median(times[0]);
     console.log('| command | median | p90 | added to `true` (median) |');
     console.log('|---|---|---|---|');
-    variants.forEach(([label], v) => console.log(`| ${label} | ${f1(median(times[v]))} | ${f1(p90(times[v]))} | ${v === 0 ? '–' : f1(median(times[v]) - base)} |`));
+    variants.forEach(([label], v) =>
+      console.log(
+        `| ${label} | ${f1(median(times[v]))} | ${f1(p90(times[v]))} | ${v === 0 ? '–' : f1(median(times[v]) - base)} |`,
+      ),
+    );
 
     // In-process work the sandboxed launch does and the unsandboxed one does not: synchronous, on dispatch's event
     // loop, so under a burst it also delays the next job's start and the previous one's finish.

@@ -12,12 +12,28 @@ const { mergeRecipe } = require('@aevo/substrate-kit');
 
 const HAS_DECOUPLING_EVENTS = typeof require('@aevo/contracts').DecouplingConfirmed === 'object';
 const CONSTITUTION = path.join(L.ROOT, 'deploy/constitutions/default.yaml');
-const DEFAULT_AXES = ['learning-rate', 'schedule', 'warmup', 'steps', 'clipping', 'lora-capacity', 'data-mix', 'augmentation', 'synthetic-data', 'checkpoint-selection'];
+const DEFAULT_AXES = [
+  'learning-rate',
+  'schedule',
+  'warmup',
+  'steps',
+  'clipping',
+  'lora-capacity',
+  'data-mix',
+  'augmentation',
+  'synthetic-data',
+  'checkpoint-selection',
+];
 
 const sameJson = (a, b) => JSON.stringify(canon(a)) === JSON.stringify(canon(b));
 function canon(v) {
   if (Array.isArray(v)) return v.map(canon);
-  if (v && typeof v === 'object') return Object.fromEntries(Object.keys(v).sort().map((k) => [k, canon(v[k])]));
+  if (v && typeof v === 'object')
+    return Object.fromEntries(
+      Object.keys(v)
+        .sort()
+        .map((k) => [k, canon(v[k])]),
+    );
   return v;
 }
 
@@ -25,7 +41,8 @@ function canon(v) {
 function candidatesOf(data) {
   const ids = new Set();
   for (const k of ['candidateId', 'candidate']) if (typeof data?.[k] === 'string') ids.add(data[k]);
-  for (const k of ['candidateIds', 'candidates', 'implicated']) if (Array.isArray(data?.[k])) for (const x of data[k]) ids.add(typeof x === 'string' ? x : x?.candidateId);
+  for (const k of ['candidateIds', 'candidates', 'implicated'])
+    if (Array.isArray(data?.[k])) for (const x of data[k]) ids.add(typeof x === 'string' ? x : x?.candidateId);
   // { round, hypothesis: DecouplingHypothesis }: the implicated candidate is the hypothesis's suspect
   if (typeof data?.hypothesis?.suspectCandidateId === 'string') ids.add(data.hypothesis.suspectCandidateId);
   ids.delete(undefined);
@@ -58,9 +75,17 @@ function analyseCampaign(events, baseRecipe) {
     const before = revisions[i - 1].policy;
     const after = revisions[i].policy;
     if (!sameJson(before.standingRecipe, after.standingRecipe))
-      promotions.push({ round: revisions[i].round, before: full(before.standingRecipe), after: full(after.standingRecipe), criterionBefore: before.selectionCriterion, criterionAfter: after.selectionCriterion });
+      promotions.push({
+        round: revisions[i].round,
+        before: full(before.standingRecipe),
+        after: full(after.standingRecipe),
+        criterionBefore: before.selectionCriterion,
+        criterionAfter: after.selectionCriterion,
+      });
   }
-  const roundPolicy = new Map(events.filter((e) => e.type === 'RoundStarted').map((e) => [e.data.round, policies.get(e.data.policyRevision)]));
+  const roundPolicy = new Map(
+    events.filter((e) => e.type === 'RoundStarted').map((e) => [e.data.round, policies.get(e.data.policyRevision)]),
+  );
   const candidates = [];
   for (const e of events.filter((x) => x.type === 'RoundEvidenceRecorded')) {
     const policy = roundPolicy.get(e.data.round) || last;
@@ -82,15 +107,26 @@ function analyseCampaign(events, baseRecipe) {
   // The hypothesis mechanism (DecouplingSuspected → Probed → Confirmed | Refuted) is present when the built contracts
   // define it or the log has any of its events; then only DecouplingConfirmed is a confirmation. Before it, every
   // round whose evidence flags proxy decoupling is one.
-  const hypothesisMode = HAS_DECOUPLING_EVENTS || events.some((e) => /^Decoupling(Suspected|Probed|Confirmed|Refuted)$/.test(e.type));
+  const hypothesisMode =
+    HAS_DECOUPLING_EVENTS || events.some((e) => /^Decoupling(Suspected|Probed|Confirmed|Refuted)$/.test(e.type));
   const explicit = events.filter((e) => e.type === 'DecouplingConfirmed');
   const refuted = events.filter((e) => e.type === 'DecouplingRefuted').length;
   const domainsOf = (d) => d.domains || (d.domain ? [d.domain] : d.hypothesis?.domain ? [d.hypothesis.domain] : []);
   const confirmations = hypothesisMode
-    ? explicit.map((e) => ({ source: 'DecouplingConfirmed', round: e.data.round ?? null, candidates: candidatesOf(e.data), domains: domainsOf(e.data) }))
+    ? explicit.map((e) => ({
+        source: 'DecouplingConfirmed',
+        round: e.data.round ?? null,
+        candidates: candidatesOf(e.data),
+        domains: domainsOf(e.data),
+      }))
     : events
         .filter((e) => e.type === 'RoundEvidenceRecorded' && e.data.evidence.calibration.proxyDecoupling.flagged)
-        .map((e) => ({ source: 'proxyDecoupling.flagged', round: e.data.round, candidates: e.data.evidence.calibration.proxyDecoupling.candidates, domains: e.data.evidence.calibration.proxyDecoupling.domains }));
+        .map((e) => ({
+          source: 'proxyDecoupling.flagged',
+          round: e.data.round,
+          candidates: e.data.evidence.calibration.proxyDecoupling.candidates,
+          domains: e.data.evidence.calibration.proxyDecoupling.domains,
+        }));
   const count = (t) => events.filter((e) => e.type === t).length;
   return {
     final: { recipe: full(last.standingRecipe), criterion: last.selectionCriterion, revision: last.revision },
@@ -101,14 +137,25 @@ function analyseCampaign(events, baseRecipe) {
     suspected: events.filter((e) => e.type === 'DecouplingSuspected').length,
     refutations: refuted,
     submissionsUsed: count('SubmissionRequested'),
-    submissions: { requested: count('SubmissionRequested'), accepted: count('SubmissionAccepted'), scored: count('LeaderboardScored'), rejected: count('SubmissionRejected') },
+    submissions: {
+      requested: count('SubmissionRequested'),
+      accepted: count('SubmissionAccepted'),
+      scored: count('LeaderboardScored'),
+      rejected: count('SubmissionRejected'),
+    },
     trainedCandidates: candidates.length,
     failedCandidates: candidates.filter((c) => c.status !== 'completed').length,
     deadEnds: last.deadEnds.length,
     // what the meta-policy said each round (to read why it did or did not promote)
     revisions: events
       .filter((e) => e.type === 'PolicyRevised')
-      .map((e) => ({ round: e.data.round, revision: e.data.policy.revision, proposer: e.data.proposer, changes: e.data.changes, rationale: String(e.data.policy.rationale || '').slice(0, 1500) })),
+      .map((e) => ({
+        round: e.data.round,
+        revision: e.data.policy.revision,
+        proposer: e.data.proposer,
+        changes: e.data.changes,
+        rationale: String(e.data.policy.rationale || '').slice(0, 1500),
+      })),
   };
 }
 
@@ -116,7 +163,21 @@ function analyseCampaign(events, baseRecipe) {
  * Runs one campaign per seed on one stack (campaign ids differ; the orchestrator runs them one after the other).
  * `onCampaign(record)` is called after each. Returns the records.
  */
-async function runAevoSurface({ surface, surfaceDir, baseRecipe, seeds, rounds, workers, submissions, size, axes, keep, stallSeconds = 300, log = () => {}, onCampaign = () => {} }) {
+async function runAevoSurface({
+  surface,
+  surfaceDir,
+  baseRecipe,
+  seeds,
+  rounds,
+  workers,
+  submissions,
+  size,
+  axes,
+  keep,
+  stallSeconds = 300,
+  log = () => {},
+  onCampaign = () => {},
+}) {
   const run = L.newRun(`search-${surface}`, keep);
   const substratePath = path.join(run.dir, 'substrate');
   fs.cpSync(surfaceDir, substratePath, { recursive: true, filter: (p) => !/(^|\/)(node_modules|\.git)(\/|$)/.test(p) });
@@ -146,14 +207,17 @@ async function runAevoSurface({ surface, surfaceDir, baseRecipe, seeds, rounds, 
       let events;
       try {
         ({ events } = await L.runCampaign(run, stack, config, {
-        stallMs: stallSeconds * 1000,
-        onProgress: (all, fresh) => {
-          for (const e of fresh) if (e.type === 'RoundClosed' && e.data.round > lastRound) {
-            lastRound = e.data.round;
-            log(`aevo ${surface} seed ${seed}: round ${lastRound}/${rounds} closed, best public LB ${e.data.bestPublicLb ?? '—'} (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
-          }
-        },
-      }));
+          stallMs: stallSeconds * 1000,
+          onProgress: (all, fresh) => {
+            for (const e of fresh)
+              if (e.type === 'RoundClosed' && e.data.round > lastRound) {
+                lastRound = e.data.round;
+                log(
+                  `aevo ${surface} seed ${seed}: round ${lastRound}/${rounds} closed, best public LB ${e.data.bestPublicLb ?? '—'} (${((Date.now() - t0) / 1000).toFixed(0)} s)`,
+                );
+              }
+          },
+        }));
       } catch (e) {
         // one failed campaign (a stall, a fatal event) is recorded and the sweep goes on; a dead service ends it
         log(`aevo ${surface} seed ${seed}: campaign FAILED: ${e.message.split('\n')[0].slice(0, 400)}`);
@@ -163,7 +227,14 @@ async function runAevoSurface({ surface, surfaceDir, baseRecipe, seeds, rounds, 
         if (stack.failure) throw e;
         continue;
       }
-      const rec = { method: 'aevo', seed, campaignId, wallMs: Date.now() - t0, events: events.length, ...analyseCampaign(events, baseRecipe) };
+      const rec = {
+        method: 'aevo',
+        seed,
+        campaignId,
+        wallMs: Date.now() - t0,
+        events: events.length,
+        ...analyseCampaign(events, baseRecipe),
+      };
       out.push(rec);
       await onCampaign(rec);
     }

@@ -40,17 +40,30 @@ const KNOBS = {
   },
   steps(r, rnd) {
     const v = get(r, 'train.steps');
-    return typeof v === 'number' ? [{ path: 'train.steps', to: Math.max(10, Math.round(v * logUniform(rnd, 0.5, 2))) }] : [];
+    return typeof v === 'number'
+      ? [{ path: 'train.steps', to: Math.max(10, Math.round(v * logUniform(rnd, 0.5, 2))) }]
+      : [];
   },
   warmup(r, rnd) {
     const v = get(r, 'train.warmup_steps');
     if (typeof v !== 'number') return [];
-    if (v === 0) return [{ path: 'train.warmup_steps', to: Math.max(1, Math.round((get(r, 'train.steps') || 600) * 0.05)) }];
+    if (v === 0)
+      return [{ path: 'train.warmup_steps', to: Math.max(1, Math.round((get(r, 'train.steps') || 600) * 0.05)) }];
     return [{ path: 'train.warmup_steps', to: Math.max(0, Math.round(v * logUniform(rnd, 0.5, 2))) }];
   },
   schedule(r, rnd) {
     const v = get(r, 'train.schedule');
-    return typeof v === 'string' ? [{ path: 'train.schedule', to: pick(rnd, SCHEDULES.filter((s) => s !== v)) }] : [];
+    return typeof v === 'string'
+      ? [
+          {
+            path: 'train.schedule',
+            to: pick(
+              rnd,
+              SCHEDULES.filter((s) => s !== v),
+            ),
+          },
+        ]
+      : [];
   },
   clipping(r, rnd) {
     const v = get(r, 'train.grad_clip');
@@ -65,12 +78,18 @@ const KNOBS = {
     const to = Math.max(1, Math.round(v * pick(rnd, [0.5, 2])));
     const alpha = get(r, 'lora.alpha');
     // alpha/rank constant, as the worker's operator does: a capacity change, not an effective-lr change
-    return [{ path: 'lora.rank', to }, ...(typeof alpha === 'number' ? [{ path: 'lora.alpha', to: sig3((alpha * to) / v) }] : [])];
+    return [
+      { path: 'lora.rank', to },
+      ...(typeof alpha === 'number' ? [{ path: 'lora.alpha', to: sig3((alpha * to) / v) }] : []),
+    ];
   },
   mix(r, rnd) {
     const mix = get(r, 'data.mix');
     if (!mix || typeof mix !== 'object') return [];
-    const d = pick(rnd, Object.keys(mix).filter((k) => typeof mix[k] === 'number'));
+    const d = pick(
+      rnd,
+      Object.keys(mix).filter((k) => typeof mix[k] === 'number'),
+    );
     if (!d) return [];
     return [{ path: `data.mix.${d}`, to: mix[d] === 0 ? 1 : sig3(mix[d] * logUniform(rnd, 0.5, 2)) }];
   },
@@ -79,14 +98,19 @@ const KNOBS = {
     if (typeof count !== 'number') return [];
     const rows = get(r, 'data.rows') || 8000;
     // half the moves change the count, half the domain the synthetic rows are drawn from (count > 0 only)
-    if (count > 0 && rnd() < 0.5 && get(r, 'data.synthetic.mix') !== undefined) return [{ path: 'data.synthetic.mix', to: { [pick(rnd, DOMAINS)]: 1.0 } }];
-    const to = count === 0 ? Math.round(rows * logUniform(rnd, 0.05, 0.8)) : Math.round(count * logUniform(rnd, 0.5, 2));
+    if (count > 0 && rnd() < 0.5 && get(r, 'data.synthetic.mix') !== undefined)
+      return [{ path: 'data.synthetic.mix', to: { [pick(rnd, DOMAINS)]: 1.0 } }];
+    const to =
+      count === 0 ? Math.round(rows * logUniform(rnd, 0.05, 0.8)) : Math.round(count * logUniform(rnd, 0.5, 2));
     return [{ path: 'data.synthetic.count', to }];
   },
   augment(r, rnd) {
     const aug = get(r, 'data.augment');
     if (!aug || typeof aug !== 'object') return [];
-    const k = pick(rnd, Object.keys(aug).filter((x) => typeof aug[x] === 'number'));
+    const k = pick(
+      rnd,
+      Object.keys(aug).filter((x) => typeof aug[x] === 'number'),
+    );
     if (!k) return [];
     const p = aug[k];
     const to = p === 0 ? 0.25 : rnd() < 0.5 ? Math.min(1, sig3(p * 2)) : sig3(p / 2);

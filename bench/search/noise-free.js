@@ -23,7 +23,11 @@ function expectedScoreAvailable(substrateDir = path.join(ROOT, 'substrate/simula
 /** Runs `node args…` in cwd; rejects with the stderr tail on a non-zero exit unless `okCodes` has it. */
 function runNode(cwd, args, { okCodes = [0], timeoutMs = 300_000 } = {}) {
   return new Promise((resolve, reject) => {
-    const c = spawn(process.execPath, args, { cwd, stdio: ['ignore', 'ignore', 'pipe'], env: { PATH: process.env.PATH, HOME: process.env.HOME, LANG: 'C.UTF-8' } });
+    const c = spawn(process.execPath, args, {
+      cwd,
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, LANG: 'C.UTF-8' },
+    });
     let err = '';
     c.stderr.on('data', (d) => (err = (err + d).slice(-3000)));
     const t = setTimeout(() => c.kill('SIGKILL'), timeoutMs);
@@ -31,7 +35,8 @@ function runNode(cwd, args, { okCodes = [0], timeoutMs = 300_000 } = {}) {
     c.once('exit', (code, signal) => {
       clearTimeout(t);
       if (okCodes.includes(code)) resolve(code);
-      else reject(new Error(`node ${args.join(' ')} (cwd ${cwd}) exited ${signal || code}: ${err.trim().slice(-1500)}`));
+      else
+        reject(new Error(`node ${args.join(' ')} (cwd ${cwd}) exited ${signal || code}: ${err.trim().slice(-1500)}`));
     });
   });
 }
@@ -64,7 +69,8 @@ const recipeHash = (recipe) => C.sha256Hex(C.canonicalJson(recipe));
 /** `{d: {score}}` or `{d: number}` → `{d: number}`. */
 function domainScores(domains) {
   const out = {};
-  for (const [d, v] of Object.entries(domains || {})) out[d] = typeof v === 'number' ? v : v && typeof v.score === 'number' ? v.score : NaN;
+  for (const [d, v] of Object.entries(domains || {}))
+    out[d] = typeof v === 'number' ? v : v && typeof v.score === 'number' ? v.score : NaN;
   return out;
 }
 
@@ -88,7 +94,10 @@ class NoiseFreeScorer {
     this.dir = path.join(workDir, `noise-free-${surface}`);
     this.scratch = path.join(this.dir, 'substrate');
     fs.mkdirSync(this.dir, { recursive: true });
-    fs.cpSync(surfaceDir, this.scratch, { recursive: true, filter: (p) => !/(^|\/)(node_modules|\.git)(\/|$)/.test(p) });
+    fs.cpSync(surfaceDir, this.scratch, {
+      recursive: true,
+      filter: (p) => !/(^|\/)(node_modules|\.git)(\/|$)/.test(p),
+    });
     this.available = expectedScoreAvailable(this.scratch);
     this.cache = new Map();
     this.limit = limiter(parallel);
@@ -98,7 +107,10 @@ class NoiseFreeScorer {
 
   /** The raw expected-score output of a recipe (cached by recipe hash). */
   raw(recipe) {
-    if (!this.available) return Promise.reject(new Error(`${this.surface}: ${EXPECTED_SCORE} is missing in the substrate (not landed yet?)`));
+    if (!this.available)
+      return Promise.reject(
+        new Error(`${this.surface}: ${EXPECTED_SCORE} is missing in the substrate (not landed yet?)`),
+      );
     const h = recipeHash(recipe);
     if (!this.cache.has(h)) {
       this.cache.set(
@@ -109,8 +121,28 @@ class NoiseFreeScorer {
           fs.mkdirSync(d, { recursive: true });
           const r = path.join(d, 'recipe.yaml');
           fs.writeFileSync(r, YAML.stringify(recipe));
-          await runNode(this.scratch, ['bin/prepare-data.mjs', '--recipe', r, '--out', path.join(d, 'data'), '--size', this.size, '--seed', String(this.prepSeed)]);
-          await runNode(this.scratch, [EXPECTED_SCORE, '--recipe', r, '--data-dir', path.join(d, 'data'), '--size', this.size, '--out', path.join(d, 'expected.json')]);
+          await runNode(this.scratch, [
+            'bin/prepare-data.mjs',
+            '--recipe',
+            r,
+            '--out',
+            path.join(d, 'data'),
+            '--size',
+            this.size,
+            '--seed',
+            String(this.prepSeed),
+          ]);
+          await runNode(this.scratch, [
+            EXPECTED_SCORE,
+            '--recipe',
+            r,
+            '--data-dir',
+            path.join(d, 'data'),
+            '--size',
+            this.size,
+            '--out',
+            path.join(d, 'expected.json'),
+          ]);
           const out = JSON.parse(fs.readFileSync(path.join(d, 'expected.json'), 'utf8'));
           fs.rmSync(path.join(d, 'data'), { recursive: true, force: true });
           this.calls++;
@@ -129,9 +161,22 @@ class NoiseFreeScorer {
    */
   async score(recipe, criterion = { kind: 'mean' }) {
     const out = await this.raw(recipe);
-    const cks = (out.checkpoints || []).map((c) => ({ ...c, dev: asVector(c.dev), leaderboard: asVector(c.leaderboard) }));
+    const cks = (out.checkpoints || []).map((c) => ({
+      ...c,
+      dev: asVector(c.dev),
+      leaderboard: asVector(c.leaderboard),
+    }));
     const decoupling = cks.some((c) => decouplingActive(c.decoupling));
-    if (!cks.length) return { lb: 0, dev: 0, step: null, checkpoints: 0, diverged: !!out.diverged, decoupling, decouplingAtSelected: false };
+    if (!cks.length)
+      return {
+        lb: 0,
+        dev: 0,
+        step: null,
+        checkpoints: 0,
+        diverged: !!out.diverged,
+        decoupling,
+        decouplingAtSelected: false,
+      };
     const sel = C.selectCheckpoint(cks, criterion);
     const c = sel.chosen;
     return {
@@ -146,4 +191,12 @@ class NoiseFreeScorer {
   }
 }
 
-module.exports = { NoiseFreeScorer, expectedScoreAvailable, runNode, limiter, recipeHash, domainScores, EXPECTED_SCORE };
+module.exports = {
+  NoiseFreeScorer,
+  expectedScoreAvailable,
+  runNode,
+  limiter,
+  recipeHash,
+  domainScores,
+  EXPECTED_SCORE,
+};

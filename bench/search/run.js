@@ -45,15 +45,18 @@ const o = L.parseFlags(
 );
 if (o.report) {
   const r = JSON.parse(fs.readFileSync(o.report, 'utf8'));
-  for (const [surface, bySurface] of Object.entries(r.surfaces)) console.log(table(surface, bySurface, r.config, r.config.methods));
+  for (const [surface, bySurface] of Object.entries(r.surfaces))
+    console.log(table(surface, bySurface, r.config, r.config.methods));
   console.log(`\n${r.finished ? `finished ${r.finished}` : 'partial (the run had not finished)'}; ${r.machine}`);
   process.exit(0);
 }
 const seeds = Array.from({ length: o.seeds }, (_, i) => o['first-seed'] + i);
 const methods = o.methods.split(',').filter(Boolean);
 const surfaces = o.surfaces.split(',').filter(Boolean);
-for (const m of methods) if (!METHODS.includes(m)) fail(`--methods: unknown method ${m} (known: ${METHODS.join(', ')})`);
-for (const s of surfaces) if (!SURFACES.includes(s)) fail(`--surfaces: unknown surface ${s} (known: ${SURFACES.join(', ')})`);
+for (const m of methods)
+  if (!METHODS.includes(m)) fail(`--methods: unknown method ${m} (known: ${METHODS.join(', ')})`);
+for (const s of surfaces)
+  if (!SURFACES.includes(s)) fail(`--surfaces: unknown surface ${s} (known: ${SURFACES.join(', ')})`);
 if (!['tiny', 'cpu', 'gpu'].includes(o.size)) fail(`--size: tiny, cpu or gpu, got ${o.size}`);
 
 function fail(msg) {
@@ -61,17 +64,21 @@ function fail(msg) {
   process.exit(1);
 }
 const t00 = Date.now();
-const log = (msg) => console.error(`[${new Date().toISOString().slice(11, 19)} +${((Date.now() - t00) / 1000).toFixed(0)}s] ${msg}`);
+const log = (msg) =>
+  console.error(`[${new Date().toISOString().slice(11, 19)} +${((Date.now() - t00) / 1000).toFixed(0)}s] ${msg}`);
 
 // ---- what must exist before anything runs (the two substrate interfaces are being built in parallel) ----
 if (methods.includes('aevo')) L.checkBuilds();
 const needsVariant = surfaces.filter((s) => s !== 'designed');
 if (needsVariant.length && !fs.existsSync(MAKE_VARIANT))
-  fail(`surfaces ${needsVariant.join(', ')} need ${path.relative(L.ROOT, MAKE_VARIANT)} (node sim/make-variant.mjs --variant NAME --out DIR), which is missing: it has not landed yet. Run with --surfaces designed meanwhile.`);
+  fail(
+    `surfaces ${needsVariant.join(', ')} need ${path.relative(L.ROOT, MAKE_VARIANT)} (node sim/make-variant.mjs --variant NAME --out DIR), which is missing: it has not landed yet. Run with --surfaces designed meanwhile.`,
+  );
 const haveExpected = expectedScoreAvailable(SIM);
 if (!haveExpected) {
   const msg = `${path.join(SIM, EXPECTED_SCORE)} is missing (not landed yet): no noise-free scores, so no gains, harmful promotions or decoupling checks`;
-  if (!o['allow-missing-expected']) fail(`${msg}. --allow-missing-expected runs the methods anyway and prints only what needs no noise-free score.`);
+  if (!o['allow-missing-expected'])
+    fail(`${msg}. --allow-missing-expected runs the methods anyway and prints only what needs no noise-free score.`);
   log(`WARNING: ${msg}; running the methods anyway (--allow-missing-expected)`);
 }
 
@@ -82,8 +89,13 @@ fs.chmodSync(workDir, 0o711);
 function prepareSurface(surface) {
   const dir = path.join(workDir, 'surfaces', surface);
   fs.mkdirSync(path.dirname(dir), { recursive: true });
-  if (surface === 'designed') fs.cpSync(SIM, dir, { recursive: true, filter: (p) => !/(^|\/)(node_modules|\.git)(\/|$)/.test(p) });
-  else execFileSync(process.execPath, [MAKE_VARIANT, '--variant', surface, '--out', dir], { cwd: SIM, stdio: ['ignore', 'ignore', 'inherit'] });
+  if (surface === 'designed')
+    fs.cpSync(SIM, dir, { recursive: true, filter: (p) => !/(^|\/)(node_modules|\.git)(\/|$)/.test(p) });
+  else
+    execFileSync(process.execPath, [MAKE_VARIANT, '--variant', surface, '--out', dir], {
+      cwd: SIM,
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
   if (!fs.existsSync(path.join(dir, 'substrate.yaml'))) fail(`${surface}: ${dir} has no substrate.yaml`);
   return dir;
 }
@@ -143,8 +155,12 @@ function table(surface, bySurface, cfg = o, methodList = cfg.methods) {
   const runs = bySurface.methods;
   const aevoGains = (runs.aevo || []).filter((r) => !r.failed).map((r) => r.summary?.gain ?? NaN);
   const aevoBySeed = new Map((runs.aevo || []).filter((r) => !r.failed).map((r) => [r.seed, r.summary?.gain ?? NaN]));
-  lines.push(`\n## surface ${surface}  (base recipe noise-free public LB ${f3(bySurface.baseLb)}; ${cfg.rounds} rounds × ${cfg.workers} workers, ${cfg.submissions} submissions/round, size ${cfg.size})`);
-  lines.push('| method | runs | LB gain of final recipe (mean ± sd) | aevo − method (mean [95% t-CI], paired) | promotions | harmful promotions | confirmations | false conf. | missed conf. | active-region cand. | final in decoupling | submissions used | trained cand. | wall / run |');
+  lines.push(
+    `\n## surface ${surface}  (base recipe noise-free public LB ${f3(bySurface.baseLb)}; ${cfg.rounds} rounds × ${cfg.workers} workers, ${cfg.submissions} submissions/round, size ${cfg.size})`,
+  );
+  lines.push(
+    '| method | runs | LB gain of final recipe (mean ± sd) | aevo − method (mean [95% t-CI], paired) | promotions | harmful promotions | confirmations | false conf. | missed conf. | active-region cand. | final in decoupling | submissions used | trained cand. | wall / run |',
+  );
   lines.push('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
   for (const m of methods) {
     const rs = (runs[m] || []).filter((r) => !r.failed);
@@ -153,12 +169,18 @@ function table(surface, bySurface, cfg = o, methodList = cfg.methods) {
     const gains = rs.map((r) => r.summary?.gain ?? NaN);
     let diff = '—';
     if (m !== 'aevo' && aevoGains.length) {
-      const d = S.pairedDiff(rs.map((r) => aevoBySeed.get(r.seed) ?? NaN), gains);
+      const d = S.pairedDiff(
+        rs.map((r) => aevoBySeed.get(r.seed) ?? NaN),
+        gains,
+      );
       diff = d.n ? `${f3(d.mean)} [${f3(d.low)}, ${f3(d.high)}] (n=${d.n})` : '—';
     } else if (m === 'aevo') diff = '(reference)';
     const sum = (k) => rs.reduce((a, r) => a + (r.summary ? r.summary[k] : NaN), 0);
     const tot = (k) => rs.reduce((a, r) => a + r[k], 0);
-    const conf = m === 'aevo' ? `${sum('confirmations')}${rs.some((r) => r.confirmationSource === 'DecouplingConfirmed') ? ` (${tot('suspected')} suspected, ${tot('refutations')} refuted)` : ' (evidence flags)'}` : 'n/a';
+    const conf =
+      m === 'aevo'
+        ? `${sum('confirmations')}${rs.some((r) => r.confirmationSource === 'DecouplingConfirmed') ? ` (${tot('suspected')} suspected, ${tot('refutations')} refuted)` : ' (evidence flags)'}`
+        : 'n/a';
     lines.push(
       `| ${m} | ${rs.length}${failed ? ` (+${failed} failed)` : ''} | ${f3(S.mean(gains))} ± ${f3(S.sd(gains)).trim()} | ${diff} | ${Number.isFinite(sum('promotions')) ? sum('promotions') : '—'} | ${Number.isFinite(sum('harmfulPromotions')) ? sum('harmfulPromotions') : rs.reduce((a, r) => a + r.promotions.length, 0) + ' promotions, harm unknown'} | ${conf} | ${m === 'aevo' ? (Number.isFinite(sum('falseConfirmations')) ? sum('falseConfirmations') : '—') : 'n/a'} | ${Number.isFinite(sum('missedConfirmations')) ? sum('missedConfirmations') : '—'} | ${Number.isFinite(sum('activeRegionCandidates')) ? sum('activeRegionCandidates') : '—'} | ${rs.every((r) => r.summary) ? `${rs.filter((r) => r.summary.finalInDecoupling).length}/${rs.length}` : '—'} | ${tot('submissionsUsed')} (${f1(tot('submissionsUsed') / rs.length)}/run) | ${tot('trainedCandidates')} | ${f1(S.mean(rs.map((r) => r.wallMs / 1000)))} s |`,
     );
@@ -167,8 +189,16 @@ function table(surface, bySurface, cfg = o, methodList = cfg.methods) {
 }
 
 async function main() {
-  log(`bench/search: methods ${methods.join(',')}, surfaces ${surfaces.join(',')}, seeds ${seeds[0]}..${seeds[seeds.length - 1]}, ${o.rounds}×${o.workers}, ${o.submissions} submissions/round, size ${o.size}; ${L.machine()}; work dir ${workDir}`);
-  const results = { config: { ...o, seeds, methods, surfaces }, machine: L.machine(), started: new Date().toISOString(), expectedScore: haveExpected, surfaces: {} };
+  log(
+    `bench/search: methods ${methods.join(',')}, surfaces ${surfaces.join(',')}, seeds ${seeds[0]}..${seeds[seeds.length - 1]}, ${o.rounds}×${o.workers}, ${o.submissions} submissions/round, size ${o.size}; ${L.machine()}; work dir ${workDir}`,
+  );
+  const results = {
+    config: { ...o, seeds, methods, surfaces },
+    machine: L.machine(),
+    started: new Date().toISOString(),
+    expectedScore: haveExpected,
+    surfaces: {},
+  };
   const outPath = o.out || path.join(workDir, 'results.json');
   const save = () => fs.writeFileSync(outPath, JSON.stringify(results, null, 1) + '\n');
   try {
@@ -179,7 +209,10 @@ async function main() {
       const base = nf ? await nf.score(baseRecipe, { kind: 'mean' }) : null;
       const bySurface = { baseLb: base ? base.lb : NaN, base, methods: {}, noiseFreeCalls: 0 };
       results.surfaces[surface] = bySurface;
-      if (base) log(`${surface}: base recipe noise-free public LB ${base.lb.toFixed(4)} (dev ${base.dev.toFixed(4)}, step ${base.step})`);
+      if (base)
+        log(
+          `${surface}: base recipe noise-free public LB ${base.lb.toFixed(4)} (dev ${base.dev.toFixed(4)}, step ${base.step})`,
+        );
       if (methods.includes('aevo')) {
         bySurface.methods.aevo = [];
         await runAevoSurface({
@@ -202,7 +235,9 @@ async function main() {
             }
             await scoreRun(rec, nf, base);
             bySurface.methods.aevo.push(rec);
-            log(`aevo ${surface} seed ${rec.seed}: ${(rec.wallMs / 1000).toFixed(0)} s, ${rec.trainedCandidates} candidates, ${rec.submissionsUsed} submissions, ${rec.promotions.length} promotions, gain ${rec.summary ? rec.summary.gain.toFixed(4) : '—'}`);
+            log(
+              `aevo ${surface} seed ${rec.seed}: ${(rec.wallMs / 1000).toFixed(0)} s, ${rec.trainedCandidates} candidates, ${rec.submissionsUsed} submissions, ${rec.promotions.length} promotions, gain ${rec.summary ? rec.summary.gain.toFixed(4) : '—'}`,
+            );
             save();
           },
         });
@@ -210,11 +245,26 @@ async function main() {
       for (const method of methods.filter((m) => m !== 'aevo')) {
         bySurface.methods[method] = [];
         for (const seed of seeds) {
-          const rec = await runBaseline({ method, surface, surfaceDir, baseRecipe, seed, rounds: o.rounds, workers: o.workers, submissions: o.submissions, size: o.size, workDir: path.join(workDir, 'runs', surface, method, String(seed)), log });
+          const rec = await runBaseline({
+            method,
+            surface,
+            surfaceDir,
+            baseRecipe,
+            seed,
+            rounds: o.rounds,
+            workers: o.workers,
+            submissions: o.submissions,
+            size: o.size,
+            workDir: path.join(workDir, 'runs', surface, method, String(seed)),
+            log,
+          });
           await scoreRun(rec, nf, base);
           bySurface.methods[method].push(rec);
-          log(`${method} ${surface} seed ${seed}: ${(rec.wallMs / 1000).toFixed(0)} s, ${rec.jobs} jobs, gain ${rec.summary ? rec.summary.gain.toFixed(4) : '—'}`);
-          if (!o.keep) fs.rmSync(path.join(workDir, 'runs', surface, method, String(seed)), { recursive: true, force: true });
+          log(
+            `${method} ${surface} seed ${seed}: ${(rec.wallMs / 1000).toFixed(0)} s, ${rec.jobs} jobs, gain ${rec.summary ? rec.summary.gain.toFixed(4) : '—'}`,
+          );
+          if (!o.keep)
+            fs.rmSync(path.join(workDir, 'runs', surface, method, String(seed)), { recursive: true, force: true });
           save();
         }
       }
@@ -229,7 +279,8 @@ async function main() {
   } finally {
     if (!o.keep) {
       for (const d of ['surfaces', 'runs']) fs.rmSync(path.join(workDir, d), { recursive: true, force: true });
-      for (const d of fs.readdirSync(workDir)) if (d.startsWith('noise-free-')) fs.rmSync(path.join(workDir, d), { recursive: true, force: true });
+      for (const d of fs.readdirSync(workDir))
+        if (d.startsWith('noise-free-')) fs.rmSync(path.join(workDir, d), { recursive: true, force: true });
       if (o.out) fs.rmSync(workDir, { recursive: true, force: true });
     } else console.error(`kept ${workDir}`);
   }

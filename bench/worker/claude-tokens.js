@@ -29,10 +29,32 @@ const PG = process.env.AEVO_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/
 /** The scripted model: writes one file, reads it every turn (a log or file it keeps looking at), submits at the end. */
 const readerModel = (turns) => (req) => {
   const turn = req.messages.filter((m) => m.role === 'assistant').length;
-  if (turn === 0) return { content: [{ type: 'tool_use', name: 'write_file', input: { path: 'pipeline/notes.txt', content: 'n'.repeat(FILE_CHARS) } }] };
+  if (turn === 0)
+    return {
+      content: [
+        {
+          type: 'tool_use',
+          name: 'write_file',
+          input: { path: 'pipeline/notes.txt', content: 'n'.repeat(FILE_CHARS) },
+        },
+      ],
+    };
   if (turn < turns - 1)
-    return { content: [{ type: 'text', text: `Turn ${turn}: reading the notes again.` }, { type: 'tool_use', name: 'read_file', input: { path: 'pipeline/notes.txt' } }] };
-  return { content: [{ type: 'tool_use', name: 'submit_manifest', input: { status: 'failed', hypothesis: 'bench: reads only', reason: 'nothing evaluated' } }] };
+    return {
+      content: [
+        { type: 'text', text: `Turn ${turn}: reading the notes again.` },
+        { type: 'tool_use', name: 'read_file', input: { path: 'pipeline/notes.txt' } },
+      ],
+    };
+  return {
+    content: [
+      {
+        type: 'tool_use',
+        name: 'submit_manifest',
+        input: { status: 'failed', hypothesis: 'bench: reads only', reason: 'nothing evaluated' },
+      },
+    ],
+  };
 };
 
 async function main() {
@@ -46,7 +68,11 @@ async function main() {
   const executor = new LocalExecutor({ home, cpuSlots: 1, pollMs: 20, sandbox: 'none' });
   await executor.recover();
   const jobs = new kit.LocalJobPort(executor, 'bench', { pollMs: 20 });
-  const evaluator = new kit.LocalEvaluationPort(jobs, { scoresDir: path.join(home, 'scores'), size: 'tiny', device: 'cpu' });
+  const evaluator = new kit.LocalEvaluationPort(jobs, {
+    scoresDir: path.join(home, 'scores'),
+    size: 'tiny',
+    device: 'cpu',
+  });
   const policy = RollingPolicy.parse({
     revision: 0,
     forRound: 1,
@@ -65,7 +91,14 @@ async function main() {
     plateauRounds: 0,
     rationale: 'bench',
   });
-  const config = { campaignId: 'bench', workerId: 'bench', agentKind: 'claude', size: 'tiny', device: 'cpu', maxWaitSeconds: 120 };
+  const config = {
+    campaignId: 'bench',
+    workerId: 'bench',
+    agentKind: 'claude',
+    size: 'tiny',
+    device: 'cpu',
+    maxWaitSeconds: 120,
+  };
   const lines = [];
   try {
     let n = 0;
@@ -76,26 +109,55 @@ async function main() {
       const server = await kit.startAnthropicLoopback(readerModel(TURNS));
       try {
         const candidateId = `bench-r1-c${++n}`;
-        const fork = { round: 1, candidateId, index: 1, axis: 'learning-rate', isAnchor: false, seeds: [1], snapshotId, sandboxPath: forkSandbox(snapshotPath, home, candidateId), policyRevision: 0 };
+        const fork = {
+          round: 1,
+          candidateId,
+          index: 1,
+          axis: 'learning-rate',
+          isAnchor: false,
+          seeds: [1],
+          snapshotId,
+          sandboxPath: forkSandbox(snapshotPath, home, candidateId),
+          policyRevision: 0,
+        };
         const agent = new kit.ClaudeAgent({
           client: new Anthropic({ apiKey: 'bench', baseURL: server.url, maxRetries: 0 }),
           model: DEFAULT_CLAUDE_MODEL,
-          constitutionExcerpt: 'Constitution bench 1: the leaderboard is authoritative; the dead-end registry only grows.',
+          constitutionExcerpt:
+            'Constitution bench 1: the leaderboard is authoritative; the dead-end registry only grows.',
           context,
         });
-        const ports = { log: new kit.EventStoreCandidateLog(store, kit.candidateStreamId(candidateId)), jobs, evaluator };
-        const out = await kit.runCandidate({ fork, policy }, config, ports, agent, { budget: { maxTokens: 100_000_000, maxToolCalls: 1000 } });
-        const steps = (await store.readStream(kit.candidateStreamId(candidateId))).filter((e) => e.type === 'TraceStepRecorded' && e.data.tool === 'llm' && e.data.phase === 'outcome');
+        const ports = {
+          log: new kit.EventStoreCandidateLog(store, kit.candidateStreamId(candidateId)),
+          jobs,
+          evaluator,
+        };
+        const out = await kit.runCandidate({ fork, policy }, config, ports, agent, {
+          budget: { maxTokens: 100_000_000, maxToolCalls: 1000 },
+        });
+        const steps = (await store.readStream(kit.candidateStreamId(candidateId))).filter(
+          (e) => e.type === 'TraceStepRecorded' && e.data.tool === 'llm' && e.data.phase === 'outcome',
+        );
         const usage = steps.map((e) => e.data.output.usage);
-        const perTurn = usage.map((u) => u.input_tokens + u.cache_creation_input_tokens + u.cache_read_input_tokens + u.output_tokens);
+        const perTurn = usage.map(
+          (u) => u.input_tokens + u.cache_creation_input_tokens + u.cache_read_input_tokens + u.output_tokens,
+        );
         const cumulative = perTurn.reduce((acc, t) => [...acc, (acc[acc.length - 1] ?? 0) + t], []);
         const sum = (k) => usage.reduce((s, u) => s + u[k], 0);
         const at = (k) => cumulative[Math.min(k, cumulative.length) - 1];
         lines.push(`${label}: ${steps.length} model turns, candidate ${out.kind}`);
-        lines.push(`  tokens sent per turn (prompt + output) at turns 10/20/30/40/50/60: ${[10, 20, 30, 40, 50, 60].map((k) => perTurn[Math.min(k, perTurn.length) - 1]).join(' / ')}`);
-        lines.push(`  cumulative at turns 15/30/60: ${at(15)} / ${at(30)} / ${at(60)}; ratio 60:30 = ${(at(60) / at(30)).toFixed(2)} (2.0 linear, 4.0 quadratic)`);
-        lines.push(`  totals: plain input ${sum('input_tokens')}, cache writes ${sum('cache_creation_input_tokens')}, cache reads ${sum('cache_read_input_tokens')}, output ${sum('output_tokens')}`);
-        lines.push(`  largest prompt: ${Math.max(...usage.map((u) => u.input_tokens + u.cache_creation_input_tokens + u.cache_read_input_tokens))} tokens; requests refused by the fake: ${server.refused.length}`);
+        lines.push(
+          `  tokens sent per turn (prompt + output) at turns 10/20/30/40/50/60: ${[10, 20, 30, 40, 50, 60].map((k) => perTurn[Math.min(k, perTurn.length) - 1]).join(' / ')}`,
+        );
+        lines.push(
+          `  cumulative at turns 15/30/60: ${at(15)} / ${at(30)} / ${at(60)}; ratio 60:30 = ${(at(60) / at(30)).toFixed(2)} (2.0 linear, 4.0 quadratic)`,
+        );
+        lines.push(
+          `  totals: plain input ${sum('input_tokens')}, cache writes ${sum('cache_creation_input_tokens')}, cache reads ${sum('cache_read_input_tokens')}, output ${sum('output_tokens')}`,
+        );
+        lines.push(
+          `  largest prompt: ${Math.max(...usage.map((u) => u.input_tokens + u.cache_creation_input_tokens + u.cache_read_input_tokens))} tokens; requests refused by the fake: ${server.refused.length}`,
+        );
       } finally {
         await server.close();
       }
@@ -107,7 +169,9 @@ async function main() {
     await admin.end();
     removeHome(home);
   }
-  console.log(`Claude worker token spend, ${TURNS}-turn candidate reading a ${FILE_CHARS}-character file each turn (strict loopback fake, ~4 characters a token):`);
+  console.log(
+    `Claude worker token spend, ${TURNS}-turn candidate reading a ${FILE_CHARS}-character file each turn (strict loopback fake, ~4 characters a token):`,
+  );
   for (const l of lines) console.log(l);
 }
 

@@ -84,7 +84,14 @@ async function main() {
   await unsandboxed.recover();
   const portsFor = (ex) => {
     const jobs = new kit.LocalJobPort(ex, 'bench', { pollMs: 20 });
-    return { jobs, evaluator: new kit.LocalEvaluationPort(jobs, { scoresDir: path.join(home, 'scores'), size: 'tiny', device: 'cpu' }) };
+    return {
+      jobs,
+      evaluator: new kit.LocalEvaluationPort(jobs, {
+        scoresDir: path.join(home, 'scores'),
+        size: 'tiny',
+        device: 'cpu',
+      }),
+    };
   };
   const sandboxedPorts = portsFor(executor);
   const unsandboxedPorts = portsFor(unsandboxed);
@@ -92,10 +99,31 @@ async function main() {
   const fork = (axis, over = {}) => {
     const candidateId = `bench-r1-c${++n}`;
     const sandboxPath = forkSandbox(snapshotPath, home, candidateId);
-    return { round: 1, candidateId, index: 1, axis, isAnchor: false, seeds: [1], snapshotId, sandboxPath, policyRevision: 0, ...over };
+    return {
+      round: 1,
+      candidateId,
+      index: 1,
+      axis,
+      isAnchor: false,
+      seeds: [1],
+      snapshotId,
+      sandboxPath,
+      policyRevision: 0,
+      ...over,
+    };
   };
-  const config = { campaignId: 'bench', workerId: 'bench', agentKind: 'heuristic', size: 'tiny', device: 'cpu', maxWaitSeconds: 120 };
-  const ports = (id, via = sandboxedPorts) => ({ log: new kit.EventStoreCandidateLog(store, kit.candidateStreamId(id)), ...via });
+  const config = {
+    campaignId: 'bench',
+    workerId: 'bench',
+    agentKind: 'heuristic',
+    size: 'tiny',
+    device: 'cpu',
+    maxWaitSeconds: 120,
+  };
+  const ports = (id, via = sandboxedPorts) => ({
+    log: new kit.EventStoreCandidateLog(store, kit.candidateStreamId(id)),
+    ...via,
+  });
   const results = [];
 
   try {
@@ -120,14 +148,23 @@ async function main() {
       for (let i = 0; i < CALLS; i++) {
         const events = ['intent', 'outcome'].map((phase) => {
           const data = { candidateId: 'raw', step: i, phase, tool: 'read_file', input: { path: 'recipe.yaml' } };
-          if (phase === 'outcome') Object.assign(data, { ok: true, output: { path: 'recipe.yaml', content: recipe, bytes: recipe.length, truncated: false } });
+          if (phase === 'outcome')
+            Object.assign(data, {
+              ok: true,
+              output: { path: 'recipe.yaml', content: recipe, bytes: recipe.length, truncated: false },
+            });
           return createEvent(TraceStepRecorded, data, { campaignId: 'bench', streamId: stream, source: 'worker' });
         });
         await store.append(stream, v === 0 ? 'no-stream' : v, events);
         v += events.length;
       }
     });
-    results.push(['tool call recorded as intent+outcome (per call)', traced.ms / CALLS, 'one raw append of the same two events', raw.ms / CALLS]);
+    results.push([
+      'tool call recorded as intent+outcome (per call)',
+      traced.ms / CALLS,
+      'one raw append of the same two events',
+      raw.ms / CALLS,
+    ]);
 
     // 2. Resuming a finished trace (replay, nothing re-executed) vs running the candidate fresh.
     const fresh = await best(async () => {
@@ -142,12 +179,19 @@ async function main() {
       const g = fork('learning-rate');
       const hooks = {
         afterAppend: ({ lastEvent }) => {
-          if (lastEvent.type === 'TraceStepRecorded' && lastEvent.data.tool === 'evaluate_checkpoints' && lastEvent.data.phase === 'outcome') throw new Crash();
+          if (
+            lastEvent.type === 'TraceStepRecorded' &&
+            lastEvent.data.tool === 'evaluate_checkpoints' &&
+            lastEvent.data.phase === 'outcome'
+          )
+            throw new Crash();
         },
       };
-      await kit.runCandidate({ fork: g, policy }, config, ports(g.candidateId), new kit.HeuristicAgent(), { hooks }).catch((e) => {
-        if (!(e instanceof Crash)) throw e;
-      });
+      await kit
+        .runCandidate({ fork: g, policy }, config, ports(g.candidateId), new kit.HeuristicAgent(), { hooks })
+        .catch((e) => {
+          if (!(e instanceof Crash)) throw e;
+        });
       const t = now();
       const out = await kit.runCandidate({ fork: g, policy }, config, ports(g.candidateId), new kit.HeuristicAgent());
       if (out.kind !== 'submitted') throw new Error(`resume ended ${out.kind}`);
@@ -158,13 +202,21 @@ async function main() {
     // 3. Worker overhead on a whole candidate vs the wall time of the jobs it ran (prepare, train, evaluations), with
     //    sandboxed and unsandboxed jobs alternating candidate by candidate (so machine drift hits both alike). Time
     //    outside jobs includes the executor's launch work (for a sandboxed job: planning and preparing its mounts).
-    const acc = { bubblewrap: { overhead: 0, jobWall: 0, total: 0, jobs: 0 }, none: { overhead: 0, jobWall: 0, total: 0, jobs: 0 } };
+    const acc = {
+      bubblewrap: { overhead: 0, jobWall: 0, total: 0, jobs: 0 },
+      none: { overhead: 0, jobWall: 0, total: 0, jobs: 0 },
+    };
     for (let c = 0; c < CANDIDATES; c++) {
       for (const mode of c % 2 === 0 ? ['bubblewrap', 'none'] : ['none', 'bubblewrap']) {
         const ex = mode === 'none' ? unsandboxed : executor;
         const g = fork(['learning-rate', 'data-mix', 'steps', 'warmup'][c % 4]);
         const t = now();
-        const out = await kit.runCandidate({ fork: g, policy }, config, ports(g.candidateId, mode === 'none' ? unsandboxedPorts : sandboxedPorts), new kit.HeuristicAgent());
+        const out = await kit.runCandidate(
+          { fork: g, policy },
+          config,
+          ports(g.candidateId, mode === 'none' ? unsandboxedPorts : sandboxedPorts),
+          new kit.HeuristicAgent(),
+        );
         const total = now() - t;
         const ran = ex.views().filter((v) => v.outcome && v.jobId.startsWith(g.candidateId));
         const wall = ran.reduce((s, v) => s + v.outcome.wallSeconds * 1000, 0);
@@ -177,9 +229,24 @@ async function main() {
     }
     const a = acc.bubblewrap;
     const b = acc.none;
-    results.push([`worker time outside jobs (${CANDIDATES} candidates, simulated, sandboxed jobs)`, a.overhead / CANDIDATES, 'job wall time (sequential sum)', a.jobWall / CANDIDATES]);
-    results.push([`worker time outside jobs (${CANDIDATES} candidates, simulated, unsandboxed jobs)`, b.overhead / CANDIDATES, 'job wall time (sequential sum)', b.jobWall / CANDIDATES]);
-    results.push([`whole candidate, sandboxed jobs (${(a.jobs / CANDIDATES).toFixed(1)} jobs each)`, a.total / CANDIDATES, 'the same, unsandboxed jobs', b.total / CANDIDATES]);
+    results.push([
+      `worker time outside jobs (${CANDIDATES} candidates, simulated, sandboxed jobs)`,
+      a.overhead / CANDIDATES,
+      'job wall time (sequential sum)',
+      a.jobWall / CANDIDATES,
+    ]);
+    results.push([
+      `worker time outside jobs (${CANDIDATES} candidates, simulated, unsandboxed jobs)`,
+      b.overhead / CANDIDATES,
+      'job wall time (sequential sum)',
+      b.jobWall / CANDIDATES,
+    ]);
+    results.push([
+      `whole candidate, sandboxed jobs (${(a.jobs / CANDIDATES).toFixed(1)} jobs each)`,
+      a.total / CANDIDATES,
+      'the same, unsandboxed jobs',
+      b.total / CANDIDATES,
+    ]);
   } finally {
     await executor.close();
     await unsandboxed.close();
@@ -189,8 +256,11 @@ async function main() {
     removeHome(home);
   }
 
-  console.log(`bench/worker  (node ${process.version}, ${os.cpus().length} CPUs, load ${os.loadavg()[0].toFixed(1)}; best of ${ROUNDS})`);
-  for (const [what, v, base, b] of results) console.log(`  ${what}: ${fmt(v)}   baseline (${base}): ${fmt(b)}   ratio ${(v / b).toFixed(2)}`);
+  console.log(
+    `bench/worker  (node ${process.version}, ${os.cpus().length} CPUs, load ${os.loadavg()[0].toFixed(1)}; best of ${ROUNDS})`,
+  );
+  for (const [what, v, base, b] of results)
+    console.log(`  ${what}: ${fmt(v)}   baseline (${base}): ${fmt(b)}   ratio ${(v / b).toFixed(2)}`);
 }
 
 main().catch((err) => {

@@ -23,7 +23,10 @@ import { compareRuns, readLog, type RunRecord } from './harness/verdict';
 
 const SUITE_SEED = Number(process.env.AEVO_CHAOS_SEED ?? 20260607);
 const CAMPAIGN_SEED = 4242;
-const SELECTED = (process.env.AEVO_CHAOS_CASES ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+const SELECTED = (process.env.AEVO_CHAOS_CASES ?? '')
+  .split(',')
+  .map((s) => s.trim())
+  .filter(Boolean);
 const KEEP = process.env.AEVO_CHAOS_KEEP === '1';
 const OUT_DIR = path.join(REPO_ROOT, 'test-output', 'chaos');
 /** Generous: the machine is shared and a killed worker's candidates wait for the ack deadline (30 s) to come back. */
@@ -71,7 +74,8 @@ describe('chaos: every run completes with the undisturbed replay hash, nothing l
 
   beforeAll(async () => {
     const missing = Supervisor.missingBuilds();
-    if (missing.length) throw new Error(`build the services first (npx nx run-many -t build): missing ${missing.join(', ')}`);
+    if (missing.length)
+      throw new Error(`build the services first (npx nx run-many -t build): missing ${missing.join(', ')}`);
     fs.mkdirSync(OUT_DIR, { recursive: true });
     workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'aevo-chaos-'));
     inputs = prepareInputs(workDir);
@@ -99,20 +103,36 @@ describe('chaos: every run completes with the undisturbed replay hash, nothing l
       await run.stop();
       live.delete(run);
     }
-    fs.writeFileSync(path.join(OUT_DIR, 'undisturbed.json'), JSON.stringify({ ...baseline, snapshots: undefined, wallMs: Date.now() - t0 }, null, 2));
-    process.stdout.write(`chaos: undisturbed run ${Date.now() - t0} ms, ${baseline.events} events, replay hash ${baseline.replayHash}\n`);
+    fs.writeFileSync(
+      path.join(OUT_DIR, 'undisturbed.json'),
+      JSON.stringify({ ...baseline, snapshots: undefined, wallMs: Date.now() - t0 }, null, 2),
+    );
+    process.stdout.write(
+      `chaos: undisturbed run ${Date.now() - t0} ms, ${baseline.events} events, replay hash ${baseline.replayHash}\n`,
+    );
   }, RUN_TIMEOUT_MS + 300_000);
 
   afterAll(async () => {
     fs.mkdirSync(OUT_DIR, { recursive: true });
     fs.writeFileSync(
       path.join(OUT_DIR, 'summary.json'),
-      JSON.stringify({ suiteSeed: SUITE_SEED, campaignSeed: CAMPAIGN_SEED, wallMs: Date.now() - suiteStarted, baselineReplayHash: baseline?.replayHash, cases: reports }, null, 2),
+      JSON.stringify(
+        {
+          suiteSeed: SUITE_SEED,
+          campaignSeed: CAMPAIGN_SEED,
+          wallMs: Date.now() - suiteStarted,
+          baselineReplayHash: baseline?.replayHash,
+          cases: reports,
+        },
+        null,
+        2,
+      ),
     );
     await Promise.all([...live].map((r) => r.stop().catch(() => undefined)));
     await nats?.destroy().catch(() => undefined);
     await pg?.destroy().catch(() => undefined);
-    if (workDir && !KEEP && reports.every((r) => r.problems.length === 0 && !r.error)) fs.rmSync(workDir, { recursive: true, force: true });
+    if (workDir && !KEEP && reports.every((r) => r.problems.length === 0 && !r.error))
+      fs.rmSync(workDir, { recursive: true, force: true });
     else if (workDir) process.stdout.write(`chaos: service logs kept in ${workDir}/runs\n`);
   }, 120_000);
 
@@ -128,15 +148,33 @@ describe('chaos: every run completes with the undisturbed replay hash, nothing l
    * Runs the campaign again, waits for the seeded trigger point, disturbs, waits for completion and compares
    * with the undisturbed run. Returns the report (also written to test-output/chaos/<case>.json).
    */
-  async function disturbedCase(name: string, pick: { service?: Service }, disturb: (run: CampaignRun, random: () => number) => Promise<Record<string, unknown>>): Promise<CaseReport> {
+  async function disturbedCase(
+    name: string,
+    pick: { service?: Service },
+    disturb: (run: CampaignRun, random: () => number) => Promise<Record<string, unknown>>,
+  ): Promise<CaseReport> {
     const seed = caseSeed(SUITE_SEED, name);
     const random = seededRandom(seed ^ 0x5bd1e995);
-    const trigger = chooseTrigger(baselineLog, { seed, service: pick.service, consumes: pick.service ? consumes.get(pick.service) : undefined });
+    const trigger = chooseTrigger(baselineLog, {
+      seed,
+      service: pick.service,
+      consumes: pick.service ? consumes.get(pick.service) : undefined,
+    });
     const run = new CampaignRun(name, pg, nats, inputs, CAMPAIGN_SEED);
     live.add(run);
-    const report: CaseReport = { case: name, suiteSeed: SUITE_SEED, caseSeed: seed, trigger, disturbance: {}, problems: [], logs: run.logDir };
+    const report: CaseReport = {
+      case: name,
+      suiteSeed: SUITE_SEED,
+      caseSeed: seed,
+      trigger,
+      disturbance: {},
+      problems: [],
+      logs: run.logDir,
+    };
     reports.push(report);
-    process.stdout.write(`chaos: ${name}: trigger ${trigger.type} #${trigger.occurrence} in round ${trigger.round} (+${trigger.delayMs} ms, before ${trigger.until}), seed ${seed}\n`);
+    process.stdout.write(
+      `chaos: ${name}: trigger ${trigger.type} #${trigger.occurrence} in round ${trigger.round} (+${trigger.delayMs} ms, before ${trigger.until}), seed ${seed}\n`,
+    );
     const t0 = Date.now();
     try {
       await run.start();
@@ -145,7 +183,8 @@ describe('chaos: every run completes with the undisturbed replay hash, nothing l
       const reached = await waitForTrigger(run.db, trigger, { timeoutMs: TRIGGER_TIMEOUT_MS });
       report.triggerReachedAfterMs = reached.reachedAt - started;
       report.delayCutShort = reached.cutShort;
-      if (((await run.countOf('CampaignCompleted')) ?? 0) > 0) throw new Error('the campaign completed before the disturbance');
+      if (((await run.countOf('CampaignCompleted')) ?? 0) > 0)
+        throw new Error('the campaign completed before the disturbance');
       report.disturbance = await disturb(run, random);
       await run.waitCompleted(RUN_TIMEOUT_MS);
       report.completedAfterMs = Date.now() - started;
@@ -169,11 +208,14 @@ describe('chaos: every run completes with the undisturbed replay hash, nothing l
     return report;
   }
 
-  caseIt('undisturbed-again')('a second undisturbed run with the same seed replays to the same hashes (the control)', async () => {
-    const report = await disturbedCase('undisturbed-again', {}, async () => ({ none: true }));
-    expect(report.error).toBeUndefined();
-    expect(report.problems).toEqual([]);
-  });
+  caseIt('undisturbed-again')(
+    'a second undisturbed run with the same seed replays to the same hashes (the control)',
+    async () => {
+      const report = await disturbedCase('undisturbed-again', {}, async () => ({ none: true }));
+      expect(report.error).toBeUndefined();
+      expect(report.problems).toEqual([]);
+    },
+  );
 
   for (const service of SERVICES) {
     caseIt(`kill-9-${service}`)(`kill -9 ${service} at a seeded point of a round, restart it`, async () => {
@@ -197,15 +239,59 @@ describe('chaos: every run completes with the undisturbed replay hash, nothing l
    * Server disturbances: down for minMs + up to spreadMs (seeded). The PostgreSQL outage is longer than every
    * handler's redelivery backoff together (1+2+4+8 s): an outage must not use up deliveries.
    */
-  const serverCases: Array<{ name: string; title: string; minMs: number; spreadMs: number; disturb: (downMs: number) => Promise<Record<string, unknown>> }> = [
-    { name: 'restart-nats', title: 'restart nats-server mid-round', minMs: 1000, spreadMs: 3000, disturb: async (downMs) => (await nats.restart(downMs, 'SIGTERM'), { server: 'nats-server', signal: 'SIGTERM', downMs }) },
-    { name: 'kill-9-nats', title: 'kill -9 nats-server mid-round, start it again', minMs: 1000, spreadMs: 3000, disturb: async (downMs) => (await nats.restart(downMs, 'SIGKILL'), { server: 'nats-server', signal: 'SIGKILL', downMs }) },
-    { name: 'restart-postgres', title: 'restart PostgreSQL mid-round', minMs: 1000, spreadMs: 3000, disturb: async (downMs) => (await pg.restart(downMs, 'immediate'), { server: 'postgresql', mode: 'immediate', downMs }) },
-    { name: 'postgres-outage', title: 'PostgreSQL down for 20–25 s mid-round', minMs: 20_000, spreadMs: 5000, disturb: async (downMs) => (await pg.restart(downMs, 'immediate'), { server: 'postgresql', mode: 'immediate', downMs }) },
+  const serverCases: Array<{
+    name: string;
+    title: string;
+    minMs: number;
+    spreadMs: number;
+    disturb: (downMs: number) => Promise<Record<string, unknown>>;
+  }> = [
+    {
+      name: 'restart-nats',
+      title: 'restart nats-server mid-round',
+      minMs: 1000,
+      spreadMs: 3000,
+      disturb: async (downMs) => (
+        await nats.restart(downMs, 'SIGTERM'),
+        { server: 'nats-server', signal: 'SIGTERM', downMs }
+      ),
+    },
+    {
+      name: 'kill-9-nats',
+      title: 'kill -9 nats-server mid-round, start it again',
+      minMs: 1000,
+      spreadMs: 3000,
+      disturb: async (downMs) => (
+        await nats.restart(downMs, 'SIGKILL'),
+        { server: 'nats-server', signal: 'SIGKILL', downMs }
+      ),
+    },
+    {
+      name: 'restart-postgres',
+      title: 'restart PostgreSQL mid-round',
+      minMs: 1000,
+      spreadMs: 3000,
+      disturb: async (downMs) => (
+        await pg.restart(downMs, 'immediate'),
+        { server: 'postgresql', mode: 'immediate', downMs }
+      ),
+    },
+    {
+      name: 'postgres-outage',
+      title: 'PostgreSQL down for 20–25 s mid-round',
+      minMs: 20_000,
+      spreadMs: 5000,
+      disturb: async (downMs) => (
+        await pg.restart(downMs, 'immediate'),
+        { server: 'postgresql', mode: 'immediate', downMs }
+      ),
+    },
   ];
   for (const c of serverCases) {
     caseIt(c.name)(c.title, async () => {
-      const report = await disturbedCase(c.name, {}, async (_run, random) => c.disturb(c.minMs + Math.floor(random() * c.spreadMs)));
+      const report = await disturbedCase(c.name, {}, async (_run, random) =>
+        c.disturb(c.minMs + Math.floor(random() * c.spreadMs)),
+      );
       expect(report.error).toBeUndefined();
       expect(report.problems).toEqual([]);
     });
@@ -217,8 +303,12 @@ describe('chaos: every run completes with the undisturbed replay hash, nothing l
     let last = '';
     while (Date.now() < deadline) {
       try {
-        const health = (await (await fetch(`http://127.0.0.1:${run.apiPort}/healthz`)).json()) as { lastPosition: number };
-        const detail = (await (await fetch(`http://127.0.0.1:${run.apiPort}/api/campaigns/${CAMPAIGN_ID}`)).json()) as { status?: string };
+        const health = (await (await fetch(`http://127.0.0.1:${run.apiPort}/healthz`)).json()) as {
+          lastPosition: number;
+        };
+        const detail = (await (await fetch(`http://127.0.0.1:${run.apiPort}/api/campaigns/${CAMPAIGN_ID}`)).json()) as {
+          status?: string;
+        };
         last = `lastPosition ${health.lastPosition}, status ${detail.status}`;
         if (detail.status === 'completed') return;
       } catch (err) {

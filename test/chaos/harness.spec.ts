@@ -15,7 +15,12 @@ import { checkStream, compareRuns, jsonDiff, type RunRecord } from './harness/ve
 
 jest.setTimeout(120_000);
 
-const ev = (position: number, type: string, source: string, data: Record<string, unknown> = {}): LoggedEvent => ({ position, type, source, data });
+const ev = (position: number, type: string, source: string, data: Record<string, unknown> = {}): LoggedEvent => ({
+  position,
+  type,
+  source,
+  data,
+});
 
 /** A two-round log: round 1 = positions 2..8, round 2 = 9..14. */
 const LOG: LoggedEvent[] = [
@@ -43,7 +48,11 @@ describe('trigger points', () => {
       [2, { from: 9, to: 13, until: 'RoundEvidenceRecorded' }],
     ]);
     // A round still open has no end yet and is never chosen.
-    expect(roundWindows(LOG.slice(0, 10)).get(2)).toEqual({ from: 9, to: Number.POSITIVE_INFINITY, until: 'RoundClosed' });
+    expect(roundWindows(LOG.slice(0, 10)).get(2)).toEqual({
+      from: 9,
+      to: Number.POSITIVE_INFINITY,
+      until: 'RoundClosed',
+    });
     expect(roundWindows(LOG.slice(0, 10)).get(1)).toEqual({ from: 2, to: 7, until: 'RoundEvidenceRecorded' });
   });
 
@@ -76,7 +85,7 @@ describe('trigger points', () => {
     expect(LOG.some((e) => e.type === p.type)).toBe(true);
   });
 
-  it("keeps the delay under 80 % of the time the undisturbed run had left in the window after the trigger event", () => {
+  it('keeps the delay under 80 % of the time the undisturbed run had left in the window after the trigger event', () => {
     const t0 = Date.parse('2026-01-01T00:00:00Z');
     const timed = LOG.map((e) => ({ ...e, time: new Date(t0 + e.position * 10).toISOString() }));
     for (let seed = 0; seed < 100; seed++) {
@@ -97,7 +106,8 @@ describe('trigger points', () => {
   });
 
   it("reads the consumed types from a service's start-up line", () => {
-    const line = '[Nest] 1 - LOG [JetStreamServer(evaluation)] listening: 2 event consumer(s) [EvaluationRequested, JobSucceeded], 0 command(s) [] on nats-server 2.9.10';
+    const line =
+      '[Nest] 1 - LOG [JetStreamServer(evaluation)] listening: 2 event consumer(s) [EvaluationRequested, JobSucceeded], 0 command(s) [] on nats-server 2.9.10';
     expect(consumedTypes(`noise\n${line}\n`)).toEqual(['EvaluationRequested', 'JobSucceeded']);
     expect(consumedTypes('no such line')).toEqual([]);
   });
@@ -123,7 +133,10 @@ describe('run comparison', () => {
   });
 
   it('names the projection and the paths that differ', () => {
-    const run = record({ hashes: { ...record().hashes, rounds: 'c'.repeat(64) }, snapshots: { ...record().snapshots, rounds: { r1: { best: 0.6, seeds: [1, 3] } } } });
+    const run = record({
+      hashes: { ...record().hashes, rounds: 'c'.repeat(64) },
+      snapshots: { ...record().snapshots, rounds: { r1: { best: 0.6, seeds: [1, 3] } } },
+    });
     const problems = compareRuns(record(), run);
     expect(problems[0]).toMatch(/^projection rounds: hash c{12} ≠ undisturbed a{12}$/);
     expect(problems).toContain('  $.r1.best: 0.5 ≠ 0.6 (undisturbed ≠ this run)');
@@ -131,14 +144,21 @@ describe('run comparison', () => {
   });
 
   it('tells lost from duplicated events of a deterministic kind', () => {
-    expect(compareRuns(record(), record({ counts: { CandidateForked: 3, RoundClosed: 2 } }))).toEqual(['CandidateForked: 3 event(s), undisturbed run had 4 (lost)']);
-    expect(compareRuns(record(), record({ counts: { CandidateForked: 4, RoundClosed: 3 } }))).toEqual(['RoundClosed: 3 event(s), undisturbed run had 2 (duplicated)']);
+    expect(compareRuns(record(), record({ counts: { CandidateForked: 3, RoundClosed: 2 } }))).toEqual([
+      'CandidateForked: 3 event(s), undisturbed run had 4 (lost)',
+    ]);
+    expect(compareRuns(record(), record({ counts: { CandidateForked: 4, RoundClosed: 3 } }))).toEqual([
+      'RoundClosed: 3 event(s), undisturbed run had 2 (duplicated)',
+    ]);
   });
 
   it('reports duplicate ids and a stream that does not hold exactly the store', () => {
     const problems = compareRuns(
       record(),
-      record({ duplicateIds: ['id-1'], stream: { messages: 9, missing: ['id-7'], extra: ['id-9 published 2 times'], orderMismatch: 'index 3: …' } }),
+      record({
+        duplicateIds: ['id-1'],
+        stream: { messages: 9, missing: ['id-7'], extra: ['id-9 published 2 times'], orderMismatch: 'index 3: …' },
+      }),
     );
     expect(problems).toEqual([
       'event ids stored more than once: id-1',
@@ -150,7 +170,10 @@ describe('run comparison', () => {
   });
 
   it('diffs arrays, nested objects and missing keys', () => {
-    expect(jsonDiff({ a: [1, 2], b: { c: 1 } }, { a: [1], b: { c: 1, d: 2 } })).toEqual(['$.a.1: 2 ≠ undefined', '$.b.d: undefined ≠ 2']);
+    expect(jsonDiff({ a: [1, 2], b: { c: 1 } }, { a: [1], b: { c: 1, d: 2 } })).toEqual([
+      '$.a.1: 2 ≠ undefined',
+      '$.b.d: undefined ≠ 2',
+    ]);
   });
 });
 
@@ -210,7 +233,12 @@ describe('own infrastructure', () => {
     expect(await accepts(nats.port)).toBe(true);
 
     const log = (ids: string[]) => ids.map((id, i) => ({ id, type: 'T', position: i + 1 }) as unknown as StoredEvent);
-    expect(await checkStream(nats.url, 'HARNESS', log(['e1', 'e2', 'e3']), nats.harnessAuth)).toEqual({ messages: 3, missing: [], extra: [], orderMismatch: null });
+    expect(await checkStream(nats.url, 'HARNESS', log(['e1', 'e2', 'e3']), nats.harnessAuth)).toEqual({
+      messages: 3,
+      missing: [],
+      extra: [],
+      orderMismatch: null,
+    });
     const off = await checkStream(nats.url, 'HARNESS', log(['e1', 'e3', 'e4']), nats.harnessAuth);
     expect(off.missing).toEqual(['e4']);
     expect(off.extra).toEqual(['e2']);
@@ -222,7 +250,9 @@ describe('own infrastructure', () => {
     h.set('ce-id', 'e3');
     await js2.publish('harness.evt', JSON.stringify({ id: 'e3' }), { headers: h });
     await again.close();
-    expect((await checkStream(nats.url, 'HARNESS', log(['e1', 'e2', 'e3']), nats.harnessAuth)).extra).toEqual(['e3 published 2 times']);
+    expect((await checkStream(nats.url, 'HARNESS', log(['e1', 'e2', 'e3']), nats.harnessAuth)).extra).toEqual([
+      'e3 published 2 times',
+    ]);
   });
 
   it('waits for the n-th event of a type in a live log, across a PostgreSQL restart', async () => {
@@ -230,7 +260,14 @@ describe('own infrastructure', () => {
     await c.connect();
     await c.query('CREATE SCHEMA trig; CREATE TABLE trig.events (type text, data jsonb)');
     await c.end();
-    const point = { round: 1, type: 'JobStarted', occurrence: 2, baselinePosition: 0, delayMs: 50, until: 'RoundClosed' };
+    const point = {
+      round: 1,
+      type: 'JobStarted',
+      occurrence: 2,
+      baselinePosition: 0,
+      delayMs: 50,
+      until: 'RoundClosed',
+    };
     const waiting = waitForTrigger({ url: pg.url, schema: 'trig' }, point, { timeoutMs: 60_000, pollMs: 50 });
     await pg.restart(300, 'immediate');
     const w = new Client({ connectionString: pg.url });
@@ -244,14 +281,20 @@ describe('own infrastructure', () => {
     await w.query(`INSERT INTO trig.events VALUES ('JobStarted', '{}')`);
     await expect(waiting).resolves.toMatchObject({ count: 2, cutShort: false });
     // A long delay ends as soon as the trigger's round closes.
-    const long = waitForTrigger({ url: pg.url, schema: 'trig' }, { ...point, delayMs: 60_000 }, { timeoutMs: 60_000, pollMs: 50 });
+    const long = waitForTrigger(
+      { url: pg.url, schema: 'trig' },
+      { ...point, delayMs: 60_000 },
+      { timeoutMs: 60_000, pollMs: 50 },
+    );
     await new Promise((r) => setTimeout(r, 300));
     await w.query(`INSERT INTO trig.events VALUES ('RoundClosed', '{"round": 2}')`);
     await new Promise((r) => setTimeout(r, 300));
     await w.query(`INSERT INTO trig.events VALUES ('RoundClosed', '{"round": 1}')`);
     await w.end();
     await expect(long).resolves.toMatchObject({ count: 2, cutShort: true });
-    await expect(waitForTrigger({ url: pg.url, schema: 'trig' }, { ...point, occurrence: 9 }, { timeoutMs: 500 })).rejects.toThrow('not reached within 500 ms');
+    await expect(
+      waitForTrigger({ url: pg.url, schema: 'trig' }, { ...point, occurrence: 9 }, { timeoutMs: 500 }),
+    ).rejects.toThrow('not reached within 500 ms');
   });
 });
 
@@ -296,7 +339,8 @@ describe('supervisor', () => {
       expect(sup.pid('worker')).not.toBe(first);
       // substrate exited with code 3 by itself: restarted, and reported as unexpected (the kill was not).
       const deadline = Date.now() + 30_000;
-      while (!sup.news.some((n) => n.service === 'substrate' && n.what === 'restarted') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      while (!sup.news.some((n) => n.service === 'substrate' && n.what === 'restarted') && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 100));
       await sup.waitReady(['substrate'], 30_000);
       expect(sup.unexpectedExits).toEqual([{ service: 'substrate', code: 3, signal: null }]);
       expect(fs.readFileSync(sup.logPath('worker'), 'utf8')).toMatch(/exited \(SIGKILL\)/);

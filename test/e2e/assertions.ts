@@ -11,7 +11,13 @@ const data = (e: StoredEvent) => e.data as D;
  * revised and closed exactly once, in order; every candidate has exactly one manifest; every submission exactly one
  * outcome; the campaign result is the best public score and its private score; nothing was dead-lettered.
  */
-export async function expectCompletedCampaign(plane: E2eControlPlane, campaignId: string, rounds: number, workers: number, quota: number): Promise<void> {
+export async function expectCompletedCampaign(
+  plane: E2eControlPlane,
+  campaignId: string,
+  rounds: number,
+  workers: number,
+  quota: number,
+): Promise<void> {
   const of = (type: string) => plane.events(campaignId, [type]);
   const started = await of('RoundStarted');
   expect(started.map((e) => data(e).round)).toEqual(Array.from({ length: rounds }, (_, i) => i + 1));
@@ -33,13 +39,22 @@ export async function expectCompletedCampaign(plane: E2eControlPlane, campaignId
   const manifestsAll = await of('ManifestSubmitted');
   for (const e of started) {
     const r = data(e).round as number;
-    const inForce = r === 1 ? null : (data(revised.find((x) => data(x).round === r - 1) as StoredEvent).policy as RollingPolicy);
+    const inForce =
+      r === 1 ? null : (data(revised.find((x) => data(x).round === r - 1) as StoredEvent).policy as RollingPolicy);
     const expected = inForce ? prescribedRuns(inForce).slice(0, workers >= 3 ? workers - 2 : workers - 1) : [];
-    const plannedRuns = (data(e).candidates as Array<{ candidateId: string; prescribed?: PrescribedRun }>).filter((c) => c.prescribed);
+    const plannedRuns = (data(e).candidates as Array<{ candidateId: string; prescribed?: PrescribedRun }>).filter(
+      (c) => c.prescribed,
+    );
     expect(plannedRuns.map((c) => c.prescribed)).toEqual(expected.map((x) => x.prescribed));
     for (const c of plannedRuns) {
-      expect(data(forks.find((f) => data(f).candidateId === c.candidateId) as StoredEvent).prescribed).toEqual(c.prescribed);
-      const m = data(manifestsAll.find((x) => data(x).candidateId === c.candidateId) as StoredEvent).manifest as { status: string; hypothesis: string; recipeChanges: Array<{ path: string; to: unknown }> };
+      expect(data(forks.find((f) => data(f).candidateId === c.candidateId) as StoredEvent).prescribed).toEqual(
+        c.prescribed,
+      );
+      const m = data(manifestsAll.find((x) => data(x).candidateId === c.candidateId) as StoredEvent).manifest as {
+        status: string;
+        hypothesis: string;
+        recipeChanges: Array<{ path: string; to: unknown }>;
+      };
       if (m.status !== 'completed') continue;
       expect(m.recipeChanges.map((x) => [x.path, x.to])).toEqual(c.prescribed?.changes.map((x) => [x.path, x.to]));
       expect(m.hypothesis).toBe(c.prescribed?.hypothesis);
@@ -47,13 +62,23 @@ export async function expectCompletedCampaign(plane: E2eControlPlane, campaignId
   }
 
   const manifests = manifestsAll;
-  const planned = started.flatMap((e) => (data(e).candidates as Array<{ candidateId: string }>).map((c) => c.candidateId));
+  const planned = started.flatMap((e) =>
+    (data(e).candidates as Array<{ candidateId: string }>).map((c) => c.candidateId),
+  );
   expect(manifests.map((e) => data(e).candidateId).sort()).toEqual([...planned].sort());
   const violations = new Set((await of('FrozenPathViolated')).map((e) => data(e).candidateId));
   const requested = await of('SubmissionRequested');
   for (let r = 1; r <= rounds; r++) {
-    const submittable = manifests.filter((e) => data(e).round === r && (data(e).manifest as { status: string }).status === 'completed' && !violations.has(data(e).candidateId)).length;
-    expect({ round: r, submissions: requested.filter((e) => data(e).round === r).length }).toEqual({ round: r, submissions: Math.min(quota, submittable) });
+    const submittable = manifests.filter(
+      (e) =>
+        data(e).round === r &&
+        (data(e).manifest as { status: string }).status === 'completed' &&
+        !violations.has(data(e).candidateId),
+    ).length;
+    expect({ round: r, submissions: requested.filter((e) => data(e).round === r).length }).toEqual({
+      round: r,
+      submissions: Math.min(quota, submittable),
+    });
   }
   const scored = await of('LeaderboardScored');
   const rejected = await of('SubmissionRejected');
@@ -64,9 +89,15 @@ export async function expectCompletedCampaign(plane: E2eControlPlane, campaignId
   expect(more).toHaveLength(0);
   expect(await plane.count(campaignId, 'FinalAuditStarted')).toBe(1);
   const [unsealed] = await of('PrivateLeaderboardUnsealed');
-  const scores = (data(unsealed).scores as Array<{ submissionId: string; candidateId: string; publicScore: number; privateScore: number; round: number }>).sort(
-    (a, b) => b.publicScore - a.publicScore || a.round - b.round || a.submissionId.localeCompare(b.submissionId),
-  );
+  const scores = (
+    data(unsealed).scores as Array<{
+      submissionId: string;
+      candidateId: string;
+      publicScore: number;
+      privateScore: number;
+      round: number;
+    }>
+  ).sort((a, b) => b.publicScore - a.publicScore || a.round - b.round || a.submissionId.localeCompare(b.submissionId));
   expect(scores).toHaveLength(scored.length);
   expect(data(completed)).toMatchObject({
     rounds,

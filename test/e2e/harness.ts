@@ -38,25 +38,48 @@ export class AuthorizedNatsServer {
   static async start(prefix: string, stream: string): Promise<AuthorizedNatsServer> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'aevo-nats-'));
     const port = await freePort();
-    execFileSync(process.execPath, [path.join(ROOT, 'tools', 'nats-auth-config.js'), '--out', dir, '--port', String(port), '--store-dir', path.join(dir, 'jetstream'), '--prefix', prefix, '--stream', stream], {
-      cwd: ROOT,
-      stdio: 'pipe',
-    });
+    execFileSync(
+      process.execPath,
+      [
+        path.join(ROOT, 'tools', 'nats-auth-config.js'),
+        '--out',
+        dir,
+        '--port',
+        String(port),
+        '--store-dir',
+        path.join(dir, 'jetstream'),
+        '--prefix',
+        prefix,
+        '--stream',
+        stream,
+      ],
+      {
+        cwd: ROOT,
+        stdio: 'pipe',
+      },
+    );
     const server = new AuthorizedNatsServer(dir, `nats://127.0.0.1:${port}`);
     const child = spawn(NATS_SERVER, ['-c', path.join(dir, 'nats-server.conf')], { stdio: ['ignore', 'pipe', 'pipe'] });
     server.proc = child;
     child.stdout?.on('data', (d) => (server.log = (server.log + String(d)).slice(-8192)));
     child.stderr?.on('data', (d) => (server.log = (server.log + String(d)).slice(-8192)));
-    await eventually(async () => {
-      if (child.exitCode !== null) throw new Error(`nats-server exited ${child.exitCode}: ${server.log}`);
-      return accepts(port);
-    }, 20_000, 50);
+    await eventually(
+      async () => {
+        if (child.exitCode !== null) throw new Error(`nats-server exited ${child.exitCode}: ${server.log}`);
+        return accepts(port);
+      },
+      20_000,
+      50,
+    );
     return server;
   }
 
   /** The connect options of one of its users (the test acting as that user). */
   credentialsOf(user: string): { user: string; pass: string; inboxPrefix: string } {
-    const c = JSON.parse(fs.readFileSync(path.join(this.credentialsDir, `${user}.json`), 'utf8')) as { user: string; password: string };
+    const c = JSON.parse(fs.readFileSync(path.join(this.credentialsDir, `${user}.json`), 'utf8')) as {
+      user: string;
+      password: string;
+    };
     return { user: c.user, pass: c.password, inboxPrefix: `_INBOX_${c.user}` };
   }
 
@@ -95,8 +118,12 @@ export class E2eControlPlane {
 
   /** `extraEnv` tunes services (e.g. slots, tick periods). */
   async start(extraEnv: NodeJS.ProcessEnv = {}, upArgs: string[] = []): Promise<void> {
-    const missing = [...SERVICE_NAMES, API_NAME].map((n) => serviceMain(ROOT, n)).concat(CLI).filter((f) => !fs.existsSync(f));
-    if (missing.length > 0) throw new Error(`not built: ${missing.join(', ')} — run npm run build (tools/test-all.sh builds first)`);
+    const missing = [...SERVICE_NAMES, API_NAME]
+      .map((n) => serviceMain(ROOT, n))
+      .concat(CLI)
+      .filter((f) => !fs.existsSync(f));
+    if (missing.length > 0)
+      throw new Error(`not built: ${missing.join(', ')} — run npm run build (tools/test-all.sh builds first)`);
     this.db = await createTestDb('aevo_e2e');
     const names = createTestNatsNames();
     this.nats = await AuthorizedNatsServer.start(names.subjectPrefix, names.stream);
@@ -116,15 +143,23 @@ export class E2eControlPlane {
       NO_COLOR: '1',
       ...extraEnv,
     };
-    const child = spawn(process.execPath, [CLI, 'up', '--no-infra', ...upArgs], { cwd: ROOT, env: this.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, 'up', '--no-infra', ...upArgs], {
+      cwd: ROOT,
+      env: this.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     this.upProc = child;
     child.stdout?.on('data', (d) => (this.upOut += String(d)));
     child.stderr?.on('data', (d) => (this.upOut += String(d)));
     this.upExit = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
-    await eventually(() => {
-      if (child.exitCode !== null) throw new Error(`aevo up exited ${child.exitCode}:\n${this.upOut}`);
-      return /service\(s\) ready/.test(this.upOut);
-    }, 240_000, 200).catch((err) => {
+    await eventually(
+      () => {
+        if (child.exitCode !== null) throw new Error(`aevo up exited ${child.exitCode}:\n${this.upOut}`);
+        return /service\(s\) ready/.test(this.upOut);
+      },
+      240_000,
+      200,
+    ).catch((err) => {
       throw new Error(`${(err as Error).message}\n--- aevo up output:\n${this.upOut}\n${this.logTails()}`);
     });
   }
@@ -136,7 +171,11 @@ export class E2eControlPlane {
   /** Runs the built `aevo` binary with this plane's environment. */
   cli(args: string[], timeoutMs = 60_000): Promise<CliRun> {
     return new Promise((resolve) => {
-      const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, env: this.env, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, [CLI, ...args], {
+        cwd: ROOT,
+        env: this.env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       let stdout = '';
       let stderr = '';
       child.stdout?.on('data', (d) => (stdout += String(d)));

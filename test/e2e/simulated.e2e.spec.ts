@@ -12,7 +12,12 @@ describe('e2e: 6 rounds on the simulated substrate', () => {
 
   beforeAll(async () => {
     // A fixed board secret makes the hidden split, and with it the whole campaign, the same on every run.
-    await plane.start({ AEVO_LOCAL_SLOTS: '2', AEVO_ORCHESTRATOR_TICK_MS: '2000', AEVO_COLLECTOR_TICK_MS: '2000', AEVO_LEADERBOARD_SECRET: 'e2e-simulated-board-secret-0001' });
+    await plane.start({
+      AEVO_LOCAL_SLOTS: '2',
+      AEVO_ORCHESTRATOR_TICK_MS: '2000',
+      AEVO_COLLECTOR_TICK_MS: '2000',
+      AEVO_LEADERBOARD_SECRET: 'e2e-simulated-board-secret-0001',
+    });
   }, 300_000);
 
   afterAll(async () => {
@@ -21,7 +26,23 @@ describe('e2e: 6 rounds on the simulated substrate', () => {
   }, 120_000);
 
   it('runs to CampaignCompleted and replays to the recorded hashes', async () => {
-    const start = await plane.cli(['campaign', 'start', '--id', id, '--substrate', 'substrate/simulated', '--rounds', '6', '--workers', '4', '--seed', '3', '--submissions', '2', '--json']);
+    const start = await plane.cli([
+      'campaign',
+      'start',
+      '--id',
+      id,
+      '--substrate',
+      'substrate/simulated',
+      '--rounds',
+      '6',
+      '--workers',
+      '4',
+      '--seed',
+      '3',
+      '--submissions',
+      '2',
+      '--json',
+    ]);
     expect({ code: start.code, stderr: start.stderr }).toEqual({ code: 0, stderr: '' });
     expect(JSON.parse(start.stdout)).toMatchObject({ campaignId: id, policyRevision: 0 });
     const again = await plane.cli(['campaign', 'start', '--id', id, '--substrate', 'substrate/simulated']);
@@ -38,14 +59,17 @@ describe('e2e: 6 rounds on the simulated substrate', () => {
     expect((await plane.cli(['campaign', 'resume', id])).code).toBe(0);
 
     const watch = await plane.cli(['campaign', 'watch', id, '--interval', '500', '--timeout', '600'], 660_000);
-    if (watch.code !== 0) throw new Error(`watch exited ${watch.code}\n${watch.stdout.slice(-4000)}\n${watch.stderr}\n${plane.logTails()}`);
+    if (watch.code !== 0)
+      throw new Error(`watch exited ${watch.code}\n${watch.stdout.slice(-4000)}\n${watch.stderr}\n${plane.logTails()}`);
     expect(watch.stdout).toMatch(/completed \(rounds-exhausted\) after 6 round\(s\): best e2e-sim6-r\d-c\d/);
     expect(watch.stdout).toMatch(/^round {2}policy {2}anchor dev/m);
 
     await expectCompletedCampaign(plane, id, 6, 4, 2);
     // This seed's campaign exercises the research designs end to end: gains confirmed on another seed by
     // prescribed runs the workers carried out.
-    const prescribed = (await plane.events(id, ['RoundStarted'])).flatMap((e) => (e.data as { candidates: Array<{ prescribed?: { kind: string } }> }).candidates.filter((c) => c.prescribed));
+    const prescribed = (await plane.events(id, ['RoundStarted'])).flatMap((e) =>
+      (e.data as { candidates: Array<{ prescribed?: { kind: string } }> }).candidates.filter((c) => c.prescribed),
+    );
     expect(prescribed.length).toBeGreaterThan(0);
     await expectAuditVerifies(plane, 6);
     const diff = await plane.cli(['policy', 'diff', id]);

@@ -63,11 +63,16 @@ const connectTo = (port) =>
 
 async function attack() {
   // 1. Rewrite the frozen harness and metric in place (they are hard links to the snapshot's inodes on the host).
-  report('write-frozen-metric', () => fs.appendFileSync('harness/score_predictions.mjs', '\nexport const pwned = 1;\n'));
-  report('write-frozen-evaluator', () => fs.writeFileSync('bin/evaluate.mjs', 'console.log(JSON.stringify({ overall: 1 }))\n'));
+  report('write-frozen-metric', () =>
+    fs.appendFileSync('harness/score_predictions.mjs', '\nexport const pwned = 1;\n'),
+  );
+  report('write-frozen-evaluator', () =>
+    fs.writeFileSync('bin/evaluate.mjs', 'console.log(JSON.stringify({ overall: 1 }))\n'),
+  );
   // 2. Rewrite the snapshot and its record, and the substrate source the leaderboard used to score from.
   report('write-snapshot', () => {
-    for (const f of fs.readdirSync(path.join(HOME, 'snapshots'))) fs.appendFileSync(path.join(HOME, 'snapshots', f), 'x');
+    for (const f of fs.readdirSync(path.join(HOME, 'snapshots')))
+      fs.appendFileSync(path.join(HOME, 'snapshots', f), 'x');
     return 'snapshots written';
   });
   report('write-substrate-source', () => {

@@ -44,7 +44,8 @@ describe('hostile candidate: one of four candidates attacks from inside its jobs
     });
     sources = { clean: path.join(work, 'clean'), hostile: path.join(work, 'hostile') };
     const simulated = path.join(ROOT, 'substrate', 'simulated');
-    for (const dir of Object.values(sources)) fs.cpSync(simulated, dir, { recursive: true, filter: (src) => !/(^|\/)(runs|node_modules)$/.test(src) });
+    for (const dir of Object.values(sources))
+      fs.cpSync(simulated, dir, { recursive: true, filter: (src) => !/(^|\/)(runs|node_modules)$/.test(src) });
     const honest = path.join(sources.hostile, 'pipeline');
     fs.renameSync(path.join(honest, 'build.mjs'), path.join(honest, 'build-original.mjs'));
     const template = fs.readFileSync(path.join(__dirname, 'hostile-build.mjs'), 'utf8');
@@ -67,14 +68,34 @@ describe('hostile candidate: one of four candidates attacks from inside its jobs
 
   it('contains every attempt, leaves the evidence intact, and the other candidates score as without it', async () => {
     const start = (id: string, substrate: string) =>
-      plane.cli(['campaign', 'start', '--id', id, '--substrate', substrate, '--rounds', '1', '--workers', '4', '--seed', '11', '--submissions', '4', '--json']);
+      plane.cli([
+        'campaign',
+        'start',
+        '--id',
+        id,
+        '--substrate',
+        substrate,
+        '--rounds',
+        '1',
+        '--workers',
+        '4',
+        '--seed',
+        '11',
+        '--submissions',
+        '4',
+        '--json',
+      ]);
     const started = await Promise.all([start(clean, sources.clean), start(attacked, sources.hostile)]);
     for (const s of started) expect({ code: s.code, stderr: s.stderr }).toEqual({ code: 0, stderr: '' });
-    await eventually(async () => (await plane.count(clean, 'CampaignCompleted')) === 1 && (await plane.count(attacked, 'CampaignCompleted')) === 1, 600_000, 1000).catch(
-      (err) => {
-        throw new Error(`${(err as Error).message}\n${plane.logTails()}`);
-      },
-    );
+    await eventually(
+      async () =>
+        (await plane.count(clean, 'CampaignCompleted')) === 1 &&
+        (await plane.count(attacked, 'CampaignCompleted')) === 1,
+      600_000,
+      1000,
+    ).catch((err) => {
+      throw new Error(`${(err as Error).message}\n${plane.logTails()}`);
+    });
 
     // Every attack ran in the hostile candidate's prepare-data job, and each was refused or had no effect.
     const prepJobs = (await plane.events(attacked, ['JobRequested']))
@@ -89,13 +110,21 @@ describe('hostile candidate: one of four candidates attacks from inside its jobs
     expect(log).toMatch(/stolen key: \[redacted/);
 
     // The hostile candidate is invalidated for what it planted in its output, by name; it is never submitted.
-    const violations = (await plane.events(attacked, ['FrozenPathViolated'])).map((e) => e.data as { candidateId: string; path: string; kind: string; detail: string });
+    const violations = (await plane.events(attacked, ['FrozenPathViolated'])).map(
+      (e) => e.data as { candidateId: string; path: string; kind: string; detail: string },
+    );
     expect(violations.length).toBeGreaterThan(0);
     expect(new Set(violations.map((v) => v.candidateId))).toEqual(new Set([hostileCandidate]));
-    expect(violations.map((v) => `${v.kind} ${v.path}`)).toEqual(expect.arrayContaining([expect.stringMatching(/^symlink-escape .*\/answers$/)]));
-    const submitted = (await plane.events(attacked, ['SubmissionRequested'])).map((e) => (e.data as { candidateId: string }).candidateId).sort();
+    expect(violations.map((v) => `${v.kind} ${v.path}`)).toEqual(
+      expect.arrayContaining([expect.stringMatching(/^symlink-escape .*\/answers$/)]),
+    );
+    const submitted = (await plane.events(attacked, ['SubmissionRequested']))
+      .map((e) => (e.data as { candidateId: string }).candidateId)
+      .sort();
     expect(submitted).toEqual([0, 1, 3].map((i) => `${attacked}-r1-c${i}`));
-    const scored = (await plane.events(attacked, ['LeaderboardScored'])).map((e) => (e.data as { candidateId: string }).candidateId).sort();
+    const scored = (await plane.events(attacked, ['LeaderboardScored']))
+      .map((e) => (e.data as { candidateId: string }).candidateId)
+      .sort();
     expect(scored).toEqual(submitted);
 
     // The others' dev scores are exactly those of the same candidates in the campaign without the attacker.
@@ -103,10 +132,14 @@ describe('hostile candidate: one of four candidates attacks from inside its jobs
       Object.fromEntries(
         (await plane.events(campaignId, ['CheckpointEvaluated']))
           .map((e) => e.data as { candidateId: string; checkpoint: string; dev: unknown })
-          .map((d) => [`${d.candidateId.replace(campaignId, '')} ${d.checkpoint.replace(/^.*\/(runs\/)/, '$1')}`, d.dev]),
+          .map((d) => [
+            `${d.candidateId.replace(campaignId, '')} ${d.checkpoint.replace(/^.*\/(runs\/)/, '$1')}`,
+            d.dev,
+          ]),
       );
     const [cleanScores, attackedScores] = [await devScores(clean), await devScores(attacked)];
-    const others = (scores: Record<string, unknown>) => Object.fromEntries(Object.entries(scores).filter(([k]) => !k.startsWith('-r1-c2 ')));
+    const others = (scores: Record<string, unknown>) =>
+      Object.fromEntries(Object.entries(scores).filter(([k]) => !k.startsWith('-r1-c2 ')));
     expect(Object.keys(others(attackedScores)).length).toBeGreaterThan(0);
     expect(others(attackedScores)).toEqual(others(cleanScores));
 
@@ -114,14 +147,17 @@ describe('hostile candidate: one of four candidates attacks from inside its jobs
     for (const id of [clean, attacked]) {
       const [snap] = await plane.events(id, ['SubstrateSnapshotted']);
       const d = snap.data as { snapshotPath: string; frozenSha256: Record<string, string> };
-      for (const [rel, sha] of Object.entries(d.frozenSha256)) expect(`${rel} ${fileHash(path.join(d.snapshotPath, rel))}`).toBe(`${rel} ${sha}`);
+      for (const [rel, sha] of Object.entries(d.frozenSha256))
+        expect(`${rel} ${fileHash(path.join(d.snapshotPath, rel))}`).toBe(`${rel} ${sha}`);
     }
     expect({ clean: treeHash(sources.clean), hostile: treeHash(sources.hostile) }).toEqual(sourceHashes);
 
     // Nothing landed outside the sandbox, and the canary is in no event and no file of AEVO_HOME.
     const everything = listFiles(plane.home);
     expect(everything.filter((f) => f.endsWith('hostile-was-here'))).toEqual([]);
-    expect(everything.filter((f) => fs.statSync(f).size < 64 * 1024 * 1024 && fs.readFileSync(f).includes(canary))).toEqual([]);
+    expect(
+      everything.filter((f) => fs.statSync(f).size < 64 * 1024 * 1024 && fs.readFileSync(f).includes(canary)),
+    ).toEqual([]);
     const events = await plane.store.readAll({});
     expect(events.filter((e) => JSON.stringify(e).includes(canary)).map((e) => `${e.type} ${e.streamId}`)).toEqual([]);
 
@@ -138,11 +174,30 @@ describe('hostile candidate: one of four candidates attacks from inside its jobs
     const subject = (campaignId: string, type: string) => `${plane.names.subjectPrefix}.evt.${campaignId}.${type}`;
     const forgeries = [
       // Never stored: a new id, a new job, a command of the forger's choosing.
-      { subject: subject(clean, 'JobRequested'), body: relayPayload({ ...stored, id: randomUUID(), position: stored.position + 100_000, data: { spec: { ...spec, jobId: forgedJobId, argv: ['sh', '-c', 'echo forged'] } } }) },
+      {
+        subject: subject(clean, 'JobRequested'),
+        body: relayPayload({
+          ...stored,
+          id: randomUUID(),
+          position: stored.position + 100_000,
+          data: { spec: { ...spec, jobId: forgedJobId, argv: ['sh', '-c', 'echo forged'] } },
+        }),
+      },
       // The stored event, same id and position, one byte of its command changed.
-      { subject: subject(clean, 'JobRequested'), body: relayPayload(stored).replace(`"jobId":"${spec.jobId}"`, `"jobId":"${spec.jobId.slice(0, -1)}X"`) },
+      {
+        subject: subject(clean, 'JobRequested'),
+        body: relayPayload(stored).replace(`"jobId":"${spec.jobId}"`, `"jobId":"${spec.jobId.slice(0, -1)}X"`),
+      },
       // A campaign that does not exist, as the leaderboard and workers would see it start.
-      ...(await plane.events(clean, ['CampaignStarted'])).map((e) => ({ subject: subject('forged-campaign', 'CampaignStarted'), body: relayPayload({ ...e, id: randomUUID(), campaignId: 'forged-campaign', streamId: 'campaign-forged-campaign' }) })),
+      ...(await plane.events(clean, ['CampaignStarted'])).map((e) => ({
+        subject: subject('forged-campaign', 'CampaignStarted'),
+        body: relayPayload({
+          ...e,
+          id: randomUUID(),
+          campaignId: 'forged-campaign',
+          streamId: 'campaign-forged-campaign',
+        }),
+      })),
     ];
     expect(forgeries).toHaveLength(3);
     expect(forgeries[1].body).not.toBe(relayPayload(stored));
@@ -157,8 +212,19 @@ describe('hostile candidate: one of four candidates attacks from inside its jobs
     }
     // Every consumer of these types has read them and said why it dropped them.
     const logOf = (service: string) => fs.readFileSync(path.join(plane.home, 'logs', `${service}.log`), 'utf8');
-    await eventually(() => (logOf('dispatch').match(/dropped message \d+ on \S+JobRequested: not a stored event/g)?.length ?? 0) >= 2, 60_000, 250);
-    await eventually(() => ['leaderboard', 'substrate', 'worker'].some((s) => /on \S+forged-campaign\.CampaignStarted: not a stored event/.test(logOf(s))), 60_000, 250);
+    await eventually(
+      () => (logOf('dispatch').match(/dropped message \d+ on \S+JobRequested: not a stored event/g)?.length ?? 0) >= 2,
+      60_000,
+      250,
+    );
+    await eventually(
+      () =>
+        ['leaderboard', 'substrate', 'worker'].some((s) =>
+          /on \S+forged-campaign\.CampaignStarted: not a stored event/.test(logOf(s)),
+        ),
+      60_000,
+      250,
+    );
     await new Promise((r) => setTimeout(r, 1000));
     // Nothing was appended (no job, no dead letter, no campaign), and dispatch says why it dropped them.
     const after = await plane.store.readAll({ fromPosition: before });
@@ -169,7 +235,12 @@ describe('hostile candidate: one of four candidates attacks from inside its jobs
     // A service's own credentials cannot even publish an event: nats-server refuses it.
     const asDispatch = await connect({ servers: plane.names.url, ...plane.nats.credentialsOf('dispatch') });
     try {
-      const refused = await jetstream(asDispatch, { timeout: 3000 }).publish(forgeries[0].subject, forgeries[0].body).then(() => 'accepted', (err: Error) => err.message);
+      const refused = await jetstream(asDispatch, { timeout: 3000 })
+        .publish(forgeries[0].subject, forgeries[0].body)
+        .then(
+          () => 'accepted',
+          (err: Error) => err.message,
+        );
       expect(refused).not.toBe('accepted');
     } finally {
       await asDispatch.close();

@@ -20,7 +20,8 @@ export async function currentAnchor(store: EventStore): Promise<ChainAnchor | nu
   const head = await store.headPosition();
   if (head === 0) return null;
   const [link] = await store.readChainLinks(head - 1, 1);
-  if (!link || link.position !== head || !link.chainHash) throw new CommandFailed(`position ${head} has no chain hash: run aevo audit replay --verify`, 1);
+  if (!link || link.position !== head || !link.chainHash)
+    throw new CommandFailed(`position ${head} has no chain hash: run aevo audit replay --verify`, 1);
   return { position: head, chainHash: link.chainHash, at: new Date().toISOString() };
 }
 
@@ -47,16 +48,32 @@ export function readAnchors(file: string): ChainAnchor[] {
     } catch {
       throw new UsageError(`--anchors ${file}: line ${i + 1} is not JSON`);
     }
-    if (!Number.isSafeInteger(a.position) || (a.position as number) < 1 || typeof a.chainHash !== 'string' || !/^[0-9a-f]{64}$/.test(a.chainHash))
-      throw new UsageError(`--anchors ${file}: line ${i + 1}: expected {"position": <integer >= 1>, "chainHash": <64 hex digits>, "at": <time>}`);
-    out.push({ position: a.position as number, chainHash: a.chainHash, at: typeof a.at === 'string' ? a.at : '(no time)' });
+    if (
+      !Number.isSafeInteger(a.position) ||
+      (a.position as number) < 1 ||
+      typeof a.chainHash !== 'string' ||
+      !/^[0-9a-f]{64}$/.test(a.chainHash)
+    )
+      throw new UsageError(
+        `--anchors ${file}: line ${i + 1}: expected {"position": <integer >= 1>, "chainHash": <64 hex digits>, "at": <time>}`,
+      );
+    out.push({
+      position: a.position as number,
+      chainHash: a.chainHash,
+      at: typeof a.at === 'string' ? a.at : '(no time)',
+    });
   });
   return out;
 }
 
 /** One reason per anchor the store no longer matches. */
-export async function checkAnchors(store: EventStore, anchors: readonly ChainAnchor[], head: number): Promise<string[]> {
-  if (!store.readChainLinks) return anchors.length > 0 ? ['this event store keeps no hash chain: anchors cannot be checked'] : [];
+export async function checkAnchors(
+  store: EventStore,
+  anchors: readonly ChainAnchor[],
+  head: number,
+): Promise<string[]> {
+  if (!store.readChainLinks)
+    return anchors.length > 0 ? ['this event store keeps no hash chain: anchors cannot be checked'] : [];
   const findings: string[] = [];
   for (const a of anchors) {
     if (a.position > head) {
@@ -64,9 +81,12 @@ export async function checkAnchors(store: EventStore, anchors: readonly ChainAnc
       continue;
     }
     const [link] = await store.readChainLinks(a.position - 1, 1);
-    if (!link || link.position !== a.position) findings.push(`position ${a.position} anchored at ${a.at} is missing from the log`);
+    if (!link || link.position !== a.position)
+      findings.push(`position ${a.position} anchored at ${a.at} is missing from the log`);
     else if (link.chainHash !== a.chainHash)
-      findings.push(`position ${a.position}: chain hash ${String(link.chainHash).slice(0, 12)} ≠ ${a.chainHash.slice(0, 12)} anchored at ${a.at}: the log up to it was rewritten and its chain recomputed`);
+      findings.push(
+        `position ${a.position}: chain hash ${String(link.chainHash).slice(0, 12)} ≠ ${a.chainHash.slice(0, 12)} anchored at ${a.at}: the log up to it was rewritten and its chain recomputed`,
+      );
   }
   return findings;
 }

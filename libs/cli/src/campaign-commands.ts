@@ -1,13 +1,24 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Axis, CampaignConfig, claudeModelProblem, zodIssues, type CommandDefinition, type CommandReply } from '@aevo/contracts';
+import {
+  Axis,
+  CampaignConfig,
+  claudeModelProblem,
+  zodIssues,
+  type CommandDefinition,
+  type CommandReply,
+} from '@aevo/contracts';
 import type { EventStore, StoredEvent } from '@aevo/eventstore';
 import { applyView, emptyView, ended, renderView, VIEW_EVENT_TYPES, type CampaignView } from './campaign-view';
 import { REPO_ROOT } from './stack';
 
 /** Sends commands (a CommandClient in production). */
 export interface CommandSender {
-  send(def: CommandDefinition, payload: unknown, opts?: { commandId?: string; timeoutMs?: number }): Promise<CommandReply>;
+  send(
+    def: CommandDefinition,
+    payload: unknown,
+    opts?: { commandId?: string; timeoutMs?: number },
+  ): Promise<CommandReply>;
   close(): Promise<void>;
 }
 
@@ -57,7 +68,11 @@ export function optionFor(p: string, names: Record<string, string> = OPTION_OF):
 }
 
 /** Names for commands that take the campaign as an argument (pause, resume, abort, round start). */
-export const ARGUMENT_NAMES: Record<string, string> = { campaignId: '<campaign>', round: '--round', reason: '--reason' };
+export const ARGUMENT_NAMES: Record<string, string> = {
+  campaignId: '<campaign>',
+  round: '--round',
+  reason: '--reason',
+};
 
 /** A relative path that exists from the working directory is taken from there, else from the repository root. */
 export function resolveInput(p: string, cwd = process.cwd(), root = REPO_ROOT): string {
@@ -121,20 +136,36 @@ export function campaignPayload(o: StartOptions, now = new Date()): CampaignConf
     ...(fs.existsSync(raw.substratePath) ? [] : [`--substrate: ${raw.substratePath} does not exist`]),
     ...(fs.existsSync(raw.constitutionPath) ? [] : [`--constitution: ${raw.constitutionPath} does not exist`]),
     // Checked here too, so a typo is refused before anything is sent; the orchestrator checks it again at the start.
-    ...(o.model !== undefined && parsed.success ? [claudeModelProblem(o.model, now)].filter((x): x is string => x !== null).map((m) => `--model: ${m}`) : []),
+    ...(o.model !== undefined && parsed.success
+      ? [claudeModelProblem(o.model, now)].filter((x): x is string => x !== null).map((m) => `--model: ${m}`)
+      : []),
   ];
   if (!parsed.success || problems.length > 0) throw new UsageError(problems.join('; '));
   return parsed.data;
 }
 
 /** Codes that mean the user's input was refused (exit 2), as opposed to a state refusal (exit 1). */
-const INPUT_CODES = new Set(['INVALID_COMMAND', 'INVALID_JSON', 'INVALID_CAMPAIGN', 'INVALID_CAMPAIGN_INPUTS', 'INVALID_CLAUDE_MODEL', 'CONSTITUTION_VIOLATION']);
+const INPUT_CODES = new Set([
+  'INVALID_COMMAND',
+  'INVALID_JSON',
+  'INVALID_CAMPAIGN',
+  'INVALID_CAMPAIGN_INPUTS',
+  'INVALID_CLAUDE_MODEL',
+  'CONSTITUTION_VIOLATION',
+]);
 
 /** Turns a failed reply into the error the CLI prints: issues named by option, exit 2/1/3. */
-export function replyError(command: string, reply: CommandReply & { ok: false }, names: Record<string, string> = OPTION_OF): Error {
+export function replyError(
+  command: string,
+  reply: CommandReply & { ok: false },
+  names: Record<string, string> = OPTION_OF,
+): Error {
   const { code, message, issues } = reply.error;
   if (code === 'NO_RESPONDERS' || code === 'TIMEOUT')
-    return new CommandFailed(`${command}: ${code} — ${message}. Is the control plane running (aevo up) with the same AEVO_NATS_URL / AEVO_SUBJECT_PREFIX?`, 3);
+    return new CommandFailed(
+      `${command}: ${code} — ${message}. Is the control plane running (aevo up) with the same AEVO_NATS_URL / AEVO_SUBJECT_PREFIX?`,
+      3,
+    );
   const named = issues.map((i) => `${optionFor(i.path, names)}: ${i.message}`).join('; ');
   const text = `${command} refused: ${code} — ${message}${named ? ` (${named})` : ''}`;
   return INPUT_CODES.has(code) ? new UsageError(text) : new CommandFailed(text, 1);
@@ -144,7 +175,12 @@ export function replyError(command: string, reply: CommandReply & { ok: false },
 export async function readView(store: EventStore, v: CampaignView, from: number): Promise<number> {
   let last = from;
   for (;;) {
-    const page: StoredEvent[] = await store.readAll({ campaignId: v.campaignId, types: VIEW_EVENT_TYPES, fromPosition: last, limit: 5000 });
+    const page: StoredEvent[] = await store.readAll({
+      campaignId: v.campaignId,
+      types: VIEW_EVENT_TYPES,
+      fromPosition: last,
+      limit: 5000,
+    });
     for (const e of page) applyView(v, e);
     if (page.length > 0) last = page[page.length - 1].position;
     if (page.length < 5000) return last;
@@ -160,7 +196,17 @@ export interface CampaignRow {
 
 /** One line per campaign in the store (for `aevo campaign status` without an id). */
 export async function listCampaigns(store: EventStore): Promise<CampaignRow[]> {
-  const events = await store.readAll({ types: ['CampaignStarted', 'RoundClosed', 'CampaignPaused', 'CampaignResumed', 'CampaignAborted', 'FinalAuditStarted', 'CampaignCompleted'] });
+  const events = await store.readAll({
+    types: [
+      'CampaignStarted',
+      'RoundClosed',
+      'CampaignPaused',
+      'CampaignResumed',
+      'CampaignAborted',
+      'FinalAuditStarted',
+      'CampaignCompleted',
+    ],
+  });
   const views = new Map<string, CampaignView>();
   for (const e of events) {
     let v = views.get(e.campaignId);
@@ -196,7 +242,12 @@ export interface WatchIo {
  * Redraws the campaign's progress until it completes or is aborted (exit 0 / 1), or the timeout passes (exit 3).
  * On a terminal the screen is redrawn; otherwise a frame is printed only when the round/candidate summary changed.
  */
-export async function watchCampaign(store: EventStore, campaignId: string, io: WatchIo, opts: { intervalMs: number; timeoutMs?: number }): Promise<number> {
+export async function watchCampaign(
+  store: EventStore,
+  campaignId: string,
+  io: WatchIo,
+  opts: { intervalMs: number; timeoutMs?: number },
+): Promise<number> {
   const v = emptyView(campaignId);
   let pos = 0;
   let lastKey = '';
@@ -208,7 +259,16 @@ export async function watchCampaign(store: EventStore, campaignId: string, io: W
       io.out(`\x1b[H\x1b[2J${frame.join('\n')}`);
     } else {
       // Job counters change constantly; print when statuses, scores or the round table change.
-      const key = JSON.stringify([v.status, v.rounds.map((r) => [r.closed, r.submissions, r.evidence, r.revisedTo, r.candidates.map((c) => [c.status, c.submission, c.dev, c.publicLb, c.privateLb])])]);
+      const key = JSON.stringify([
+        v.status,
+        v.rounds.map((r) => [
+          r.closed,
+          r.submissions,
+          r.evidence,
+          r.revisedTo,
+          r.candidates.map((c) => [c.status, c.submission, c.dev, c.publicLb, c.privateLb]),
+        ]),
+      ]);
       if (key !== lastKey) {
         io.out(frame.join('\n'));
         io.out('');
@@ -217,7 +277,9 @@ export async function watchCampaign(store: EventStore, campaignId: string, io: W
     }
     if (ended(v)) return v.status === 'completed' ? 0 : 1;
     if (Date.now() > deadline) {
-      io.out(`aevo: campaign ${campaignId} did not end within ${Math.round((opts.timeoutMs ?? 0) / 1000)} s (status ${v.status})`);
+      io.out(
+        `aevo: campaign ${campaignId} did not end within ${Math.round((opts.timeoutMs ?? 0) / 1000)} s (status ${v.status})`,
+      );
       return 3;
     }
     if (io.interrupted()) return 130;

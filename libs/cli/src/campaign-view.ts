@@ -114,12 +114,23 @@ export function applyView(v: CampaignView, e: Pick<EventEnvelope, 'type' | 'camp
       break;
     case 'RoundStarted': {
       if (round(d.round)) break;
-      const cands = (d as { candidates: Array<{ candidateId: string; index: number; axis: string; isAnchor: boolean }> }).candidates;
+      const cands = (
+        d as { candidates: Array<{ candidateId: string; index: number; axis: string; isAnchor: boolean }> }
+      ).candidates;
       v.rounds.push({
         round: d.round as number,
         policyRevision: d.policyRevision as number,
         // jobs is keyed by job ids from the log: null prototype, so an id like "constructor" is just a key.
-        candidates: cands.map((c) => ({ ...c, status: 'planned', jobs: Object.create(null) as CandidateView['jobs'], dev: null, publicLb: null, privateLb: null, submission: null, note: null })),
+        candidates: cands.map((c) => ({
+          ...c,
+          status: 'planned',
+          jobs: Object.create(null) as CandidateView['jobs'],
+          dev: null,
+          publicLb: null,
+          privateLb: null,
+          submission: null,
+          note: null,
+        })),
         submissions: 0,
         evidence: false,
         revisedTo: null,
@@ -159,7 +170,12 @@ export function applyView(v: CampaignView, e: Pick<EventEnvelope, 'type' | 'camp
       break;
     case 'ManifestSubmitted': {
       const c = candidate(d.candidateId);
-      const m = d.manifest as { status: 'completed' | 'failed'; chosenCheckpoint: { dev: { overall: number } } | null; cost: { inputTokens: number; outputTokens: number }; failureModes: Array<{ kind: string }> };
+      const m = d.manifest as {
+        status: 'completed' | 'failed';
+        chosenCheckpoint: { dev: { overall: number } } | null;
+        cost: { inputTokens: number; outputTokens: number };
+        failureModes: Array<{ kind: string }>;
+      };
       v.spent.llmTokens += m.cost.inputTokens + m.cost.outputTokens;
       if (!c || c.status === 'invalidated') break;
       c.status = m.status;
@@ -202,7 +218,8 @@ export function applyView(v: CampaignView, e: Pick<EventEnvelope, 'type' | 'camp
         c.publicLb = d.publicScore as number;
       }
       const r = round(d.round);
-      if (r && (r.bestPublicLb === null || (d.publicScore as number) > r.bestPublicLb)) r.bestPublicLb = d.publicScore as number;
+      if (r && (r.bestPublicLb === null || (d.publicScore as number) > r.bestPublicLb))
+        r.bestPublicLb = d.publicScore as number;
       break;
     }
     case 'SubmissionRejected': {
@@ -272,7 +289,8 @@ export function applyView(v: CampaignView, e: Pick<EventEnvelope, 'type' | 'camp
   return v;
 }
 
-export const isDone = (c: CandidateView) => c.status === 'completed' || c.status === 'failed' || c.status === 'invalidated';
+export const isDone = (c: CandidateView) =>
+  c.status === 'completed' || c.status === 'failed' || c.status === 'invalidated';
 export const ended = (v: CampaignView) => v.status === 'completed' || v.status === 'aborted';
 
 const fmt = (x: number | null | undefined, digits = 3) => (x === null || x === undefined ? '—' : x.toFixed(digits));
@@ -301,7 +319,9 @@ export function roundTable(v: CampaignView): string[] {
   for (const r of v.rounds) {
     const anchors = r.candidates.filter((c) => c.isAnchor && c.dev !== null).map((c) => c.dev as number);
     const devs = r.candidates.filter((c) => c.dev !== null).map((c) => c.dev as number);
-    const bestPublic = r.candidates.filter((c) => c.publicLb !== null).sort((a, b) => (b.publicLb as number) - (a.publicLb as number))[0];
+    const bestPublic = r.candidates
+      .filter((c) => c.publicLb !== null)
+      .sort((a, b) => (b.publicLb as number) - (a.publicLb as number))[0];
     lines.push(
       [
         String(r.round).padStart(5),
@@ -323,15 +343,24 @@ export function renderView(v: CampaignView, opts: { candidates?: boolean } = {})
   const c = v.config;
   const out: string[] = [];
   const roundNow = v.rounds.length;
-  const tokens = c.budgets.llmTokens > 0 ? ` · LLM tokens ${v.spent.llmTokens} / ${c.budgets.llmTokens}` : v.spent.llmTokens > 0 ? ` · LLM tokens ${v.spent.llmTokens}` : '';
+  const tokens =
+    c.budgets.llmTokens > 0
+      ? ` · LLM tokens ${v.spent.llmTokens} / ${c.budgets.llmTokens}`
+      : v.spent.llmTokens > 0
+        ? ` · LLM tokens ${v.spent.llmTokens}`
+        : '';
   out.push(
     `campaign ${v.campaignId}  ${v.status}${v.statusReason ? ` (${v.statusReason})` : ''}  round ${roundNow}/${c.rounds}  policy r${v.policyRevision}  ` +
       `${c.workersPerRound} workers · ${c.size} · ${c.workerKind} · budget ${v.spent.gpuSeconds.toFixed(1)} / ${c.budgets.gpuSeconds} GPU-s${tokens}`,
   );
-  out.push(`rounds  ${bar(v.rounds.filter((r) => r.closed).length, c.rounds, 30)} ${v.rounds.filter((r) => r.closed).length}/${c.rounds} closed`);
+  out.push(
+    `rounds  ${bar(v.rounds.filter((r) => r.closed).length, c.rounds, 30)} ${v.rounds.filter((r) => r.closed).length}/${c.rounds} closed`,
+  );
   for (const r of v.rounds) {
     const done = r.candidates.filter(isDone).length;
-    out.push(`round ${String(r.round).padStart(2)}  ${bar(done, r.candidates.length)} ${done}/${r.candidates.length} candidates  ${roundPhase(r)}${r.bestPublicLb !== null ? `  best LB ${fmt(r.bestPublicLb)}` : ''}`);
+    out.push(
+      `round ${String(r.round).padStart(2)}  ${bar(done, r.candidates.length)} ${done}/${r.candidates.length} candidates  ${roundPhase(r)}${r.bestPublicLb !== null ? `  best LB ${fmt(r.bestPublicLb)}` : ''}`,
+    );
     const showCandidates = opts.candidates ?? !r.closed;
     if (!showCandidates) continue;
     const width = Math.max(...r.candidates.map((x) => x.axis.length), 8);
@@ -352,7 +381,14 @@ export function renderView(v: CampaignView, opts: { candidates?: boolean } = {})
     out.push(...roundTable(v));
   }
   if (v.completion) {
-    const k = v.completion as { bestCandidateId: string | null; bestRound?: number | null; bestPublicLb: number | null; bestPrivateLb: number | null; rounds: number; reason: string };
+    const k = v.completion as {
+      bestCandidateId: string | null;
+      bestRound?: number | null;
+      bestPublicLb: number | null;
+      bestPrivateLb: number | null;
+      rounds: number;
+      reason: string;
+    };
     out.push('');
     out.push(
       k.bestCandidateId

@@ -17,8 +17,19 @@ runCli(process.argv.slice(2), {
   openStore: (env) =>
     env.AEVO_EVENT_STORE?.trim() === 'kurrentdb'
       ? openEventStoreFromEnv(env, { applicationName: 'aevo-cli' })
-      : PostgresEventStore.open({ connectionString: env.AEVO_DATABASE_URL ?? DEFAULT_DATABASE_URL, schema: env.AEVO_DB_SCHEMA ?? 'aevo', applicationName: 'aevo-cli', poolSize: 2 }),
-  commands: (env) => CommandClient.connect({ natsUrl: env.AEVO_NATS_URL ?? 'nats://127.0.0.1:4222', subjectPrefix: env.AEVO_SUBJECT_PREFIX ?? 'aevo', issuedBy: 'cli', natsAuth: natsAuthFor(env, 'cli') }),
+      : PostgresEventStore.open({
+          connectionString: env.AEVO_DATABASE_URL ?? DEFAULT_DATABASE_URL,
+          schema: env.AEVO_DB_SCHEMA ?? 'aevo',
+          applicationName: 'aevo-cli',
+          poolSize: 2,
+        }),
+  commands: (env) =>
+    CommandClient.connect({
+      natsUrl: env.AEVO_NATS_URL ?? 'nats://127.0.0.1:4222',
+      subjectPrefix: env.AEVO_SUBJECT_PREFIX ?? 'aevo',
+      issuedBy: 'cli',
+      natsAuth: natsAuthFor(env, 'cli'),
+    }),
 }).then(
   (code) => process.exit(code),
   (err) => {

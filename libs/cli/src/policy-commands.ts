@@ -1,11 +1,21 @@
 import * as YAML from 'yaml';
 import type { EventStore } from '@aevo/eventstore';
-import { applyPolicyHistory, diffPolicies, emptyPolicyHistory, own, type CampaignPolicyHistory, type PolicyHistoryState } from '@aevo/policy-engine';
+import {
+  applyPolicyHistory,
+  diffPolicies,
+  emptyPolicyHistory,
+  own,
+  type CampaignPolicyHistory,
+  type PolicyHistoryState,
+} from '@aevo/policy-engine';
 import { UsageError } from './campaign-commands';
 
 /** The campaign's policy history (revision 0 from CampaignStarted, then every PolicyRevised), from the store. */
 export async function policyHistory(store: EventStore, campaignId: string): Promise<CampaignPolicyHistory> {
-  const events = await store.readAll({ campaignId, types: ['CampaignStarted', 'PolicyRevised', 'ConstitutionViolationRefused'] });
+  const events = await store.readAll({
+    campaignId,
+    types: ['CampaignStarted', 'PolicyRevised', 'ConstitutionViolationRefused'],
+  });
   let s: PolicyHistoryState = emptyPolicyHistory();
   for (const e of events) s = applyPolicyHistory(s, e);
   const h = own(s, campaignId);
@@ -16,7 +26,10 @@ export async function policyHistory(store: EventStore, campaignId: string): Prom
 function pick(h: CampaignPolicyHistory, revision: number | undefined, option: string) {
   if (revision === undefined) return h.revisions[h.revisions.length - 1];
   const r = h.revisions.find((x) => x.revision === revision);
-  if (!r) throw new UsageError(`${option}: revision ${revision} is not recorded (have ${h.revisions.map((x) => x.revision).join(', ')})`);
+  if (!r)
+    throw new UsageError(
+      `${option}: revision ${revision} is not recorded (have ${h.revisions.map((x) => x.revision).join(', ')})`,
+    );
   return r;
 }
 
@@ -37,18 +50,26 @@ export function showPolicy(h: CampaignPolicyHistory, revision: number | undefine
     `LB noise           replicate σ ${p.noiseBand.lbStd} (df ${p.noiseBand.lbDf ?? 0}); paired difference σ ${p.noiseBand.lbDiffStd ?? '—'} (df ${p.noiseBand.lbDiffDf ?? 0}, from confirmation pairs)`,
     `awaiting confirmation:`,
     ...((p.pendingConfirmations ?? []).length
-      ? (p.pendingConfirmations ?? []).map((c) => `  - ${c.candidateId} (${c.axis}, LB ${c.lbGain >= 0 ? '+' : ''}${c.lbGain} in round ${c.round}): ${c.changes.map((x) => `${x.path} → ${JSON.stringify(x.to)}`).join(', ')}`)
+      ? (p.pendingConfirmations ?? []).map(
+          (c) =>
+            `  - ${c.candidateId} (${c.axis}, LB ${c.lbGain >= 0 ? '+' : ''}${c.lbGain} in round ${c.round}): ${c.changes.map((x) => `${x.path} → ${JSON.stringify(x.to)}`).join(', ')}`,
+        )
       : ['  (none)']),
     `decoupling hypotheses:`,
     ...((p.decouplingHypotheses ?? []).length
-      ? (p.decouplingHypotheses ?? []).map((h) => `  - ${h.id} (${h.domain}): ${h.status}${h.decidedRound ? ` in round ${h.decidedRound}` : ''} — ${h.evidence[h.evidence.length - 1]}`)
+      ? (p.decouplingHypotheses ?? []).map(
+          (h) =>
+            `  - ${h.id} (${h.domain}): ${h.status}${h.decidedRound ? ` in round ${h.decidedRound}` : ''} — ${h.evidence[h.evidence.length - 1]}`,
+        )
       : ['  (none)']),
     `search hints       ${p.searchHints ? `up to ${p.searchHints.maxKnobsPerMove} knob(s) per move; ${p.searchHints.directions.map((d) => `${d.path} ${d.direction} ×${d.stepScale} (paid in rounds ${d.paidRounds.join(', ')})`).join('; ') || 'no direction has paid yet'}` : '—'}`,
     `combination        ${p.combination ? `${p.combination.id}: ${p.combination.sources.map((x) => `${x.candidateId} (${x.axis}, dev ${x.devGain >= 0 ? '+' : ''}${x.devGain})`).join(' + ')} — ${p.combination.changes.map((x) => `${x.path} → ${JSON.stringify(x.to)}`).join(', ')}` : '—'}`,
     `Don't waste budget on:`,
     ...(p.deadEnds.length ? p.deadEnds.map((d) => `  - [round ${d.round}] ${d.description}`) : ['  (nothing yet)']),
     `evidence rules:`,
-    ...(p.evidenceRules.length ? p.evidenceRules.map((e) => `  - ${e.rule} (since round ${e.since}: ${e.reason})`) : ['  (none)']),
+    ...(p.evidenceRules.length
+      ? p.evidenceRules.map((e) => `  - ${e.rule} (since round ${e.since}: ${e.reason})`)
+      : ['  (none)']),
     `rationale: ${p.rationale}`,
     `standing recipe:`,
     ...YAML.stringify(p.standingRecipe)
@@ -66,5 +87,8 @@ export function diffPolicy(h: CampaignPolicyHistory, from: number | undefined, t
   const fromRev = from ?? Math.max(0, b.revision - 1);
   const a = pick(h, fromRev, '--from');
   const changes = diffPolicies(a.policy, b.policy);
-  return [`policy revision ${a.revision} → ${b.revision}: ${changes.length} change(s)`, ...changes.map((c) => `  - ${c}`)];
+  return [
+    `policy revision ${a.revision} → ${b.revision}: ${changes.length} change(s)`,
+    ...changes.map((c) => `  - ${c}`),
+  ];
 }

@@ -1,5 +1,14 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { AbortCampaign, Axis, DEFAULT_CLAUDE_MODEL, PauseCampaign, ResumeCampaign, StartCampaign, StartRound, type CommandReply } from '@aevo/contracts';
+import {
+  AbortCampaign,
+  Axis,
+  DEFAULT_CLAUDE_MODEL,
+  PauseCampaign,
+  ResumeCampaign,
+  StartCampaign,
+  StartRound,
+  type CommandReply,
+} from '@aevo/contracts';
 import { compareJetStreamCopy, natsAuthFor, type EventStore, type StoredEvent } from '@aevo/eventstore';
 import { replayDetailed, defaultRegistry, type ReplayReport } from '@aevo/projections';
 import {
@@ -47,12 +56,26 @@ export const EXIT = { ok: 0, mismatch: 1, usage: 2, failure: 3 } as const;
 
 function describeReport(r: ReplayReport, io: CliIo, json: boolean): void {
   if (json) {
-    io.out(JSON.stringify({ upTo: r.upTo, events: r.events, projections: r.projections.map(({ name, hash, events, deterministic }) => ({ name, hash, events, deterministic })) }));
+    io.out(
+      JSON.stringify({
+        upTo: r.upTo,
+        events: r.events,
+        projections: r.projections.map(({ name, hash, events, deterministic }) => ({
+          name,
+          hash,
+          events,
+          deterministic,
+        })),
+      }),
+    );
     return;
   }
   io.out(`replayed ${r.events} event(s) from position 0 to ${r.upTo}`);
   const width = Math.max(...r.projections.map((p) => p.name.length), 10);
-  for (const p of r.projections) io.out(`${p.name.padEnd(width)}  ${p.hash}  ${String(p.events).padStart(8)} event(s)${p.deterministic ? '' : '  (operational)'}`);
+  for (const p of r.projections)
+    io.out(
+      `${p.name.padEnd(width)}  ${p.hash}  ${String(p.events).padStart(8)} event(s)${p.deterministic ? '' : '  (operational)'}`,
+    );
 }
 
 interface AuditOptions {
@@ -71,14 +94,25 @@ interface AuditOptions {
  * chain, the claims that cite other services' facts, and optionally the JetStream copy. Writes one line per
  * finding to `err` and returns how many there were.
  */
-async function verifyLog(io: Pick<CliIo, 'out' | 'err' | 'env'>, store: EventStore, head: number, opts: AuditOptions): Promise<number> {
+async function verifyLog(
+  io: Pick<CliIo, 'out' | 'err' | 'env'>,
+  store: EventStore,
+  head: number,
+  opts: AuditOptions,
+): Promise<number> {
   let failed = 0;
   if (store.verifyChain) {
     const chain = await store.verifyChain({ toPosition: head });
     for (const f of chain.findings) io.err(`MISMATCH chain: ${f.reason}`);
     failed += chain.findings.length;
-    const retro = chain.retroactiveThrough > 0 ? ` (positions 1..${chain.retroactiveThrough} chained retroactively by the migration at ${chain.chainedAt})` : '';
-    if (chain.findings.length > 0) io.err(`hash chain broken: first at position ${chain.findings[0].position}, ${chain.findings.length} finding(s) in positions 1..${head}${retro}`);
+    const retro =
+      chain.retroactiveThrough > 0
+        ? ` (positions 1..${chain.retroactiveThrough} chained retroactively by the migration at ${chain.chainedAt})`
+        : '';
+    if (chain.findings.length > 0)
+      io.err(
+        `hash chain broken: first at position ${chain.findings[0].position}, ${chain.findings.length} finding(s) in positions 1..${head}${retro}`,
+      );
     else io.out(`verified: hash chain over positions 1..${head}${retro}`);
   } else io.out('skipped: this store keeps no hash chain');
   if (opts.anchors) {
@@ -93,14 +127,23 @@ async function verifyLog(io: Pick<CliIo, 'out' | 'err' | 'env'>, store: EventSto
   for (const sk of claims.skipped) io.out(`skipped: ${sk}`);
   for (const f of claims.findings) io.err(`MISMATCH ${f.campaignId}: ${f.reason}`);
   failed += claims.findings.length;
-  if (claims.findings.length === 0) io.out(`verified: ${claims.checked} claim(s) of manifests, selections and leaderboard events match the facts they cite`);
+  if (claims.findings.length === 0)
+    io.out(
+      `verified: ${claims.checked} claim(s) of manifests, selections and leaderboard events match the facts they cite`,
+    );
 
   if (opts.jetstream) {
     const stream = typeof opts.jetstream === 'string' ? opts.jetstream : (io.env.AEVO_STREAM ?? 'AEVO_EVENTS');
-    const copy = await compareJetStreamCopy(store, { natsUrl: io.env.AEVO_NATS_URL ?? 'nats://127.0.0.1:4222', stream, upTo: head, natsAuth: natsAuthFor(io.env, 'cli') });
+    const copy = await compareJetStreamCopy(store, {
+      natsUrl: io.env.AEVO_NATS_URL ?? 'nats://127.0.0.1:4222',
+      stream,
+      upTo: head,
+      natsAuth: natsAuthFor(io.env, 'cli'),
+    });
     for (const f of copy.findings) io.err(`MISMATCH jetstream: ${f.reason}`);
     failed += copy.findings.length;
-    if (copy.findings.length === 0) io.out(`verified: JetStream stream ${stream} holds positions 1..${head} with the store's ids and content hashes`);
+    if (copy.findings.length === 0)
+      io.out(`verified: JetStream stream ${stream} holds positions 1..${head} with the store's ids and content hashes`);
   }
   return failed;
 }
@@ -120,7 +163,12 @@ async function auditReplay(io: CliIo, opts: AuditOptions): Promise<number> {
     // Checked before the folds, printed after the replay's summary (which stays the first line).
     const held: Array<() => void> = [];
     const logFindings = opts.verify
-      ? await verifyLog({ env: io.env, out: (l) => held.push(() => io.out(l)), err: (l) => held.push(() => io.err(l)) }, store, head, opts)
+      ? await verifyLog(
+          { env: io.env, out: (l) => held.push(() => io.out(l)), err: (l) => held.push(() => io.err(l)) },
+          store,
+          head,
+          opts,
+        )
       : 0;
     const flush = () => held.splice(0).forEach((f) => f());
     const fail = (why: string) => {
@@ -142,16 +190,23 @@ async function auditReplay(io: CliIo, opts: AuditOptions): Promise<number> {
     flush();
     // Replay the same prefix of the log again and compare every hash.
     const second = await replayDetailed(store, { registry, toPosition: first.upTo });
-    const mismatches = first.projections.filter((p, i) => p.hash !== second.projections[i]?.hash || p.events !== second.projections[i]?.events);
-    if (second.upTo !== first.upTo) mismatches.push({ ...first.projections[0], name: `(log prefix: ${first.upTo} vs ${second.upTo})` });
+    const mismatches = first.projections.filter(
+      (p, i) => p.hash !== second.projections[i]?.hash || p.events !== second.projections[i]?.events,
+    );
+    if (second.upTo !== first.upTo)
+      mismatches.push({ ...first.projections[0], name: `(log prefix: ${first.upTo} vs ${second.upTo})` });
     if (mismatches.length > 0) {
       for (const m of mismatches) {
         const again = second.projections.find((p) => p.name === m.name);
         io.err(`MISMATCH ${m.name}: ${m.hash} then ${again?.hash ?? '(missing)'}`);
       }
-      return fail(`${mismatches.length} projection(s) differ between two replays of positions 1..${first.upTo}${logFindings > 0 ? `, and ${logFindings} finding(s) in the log` : ''}`);
+      return fail(
+        `${mismatches.length} projection(s) differ between two replays of positions 1..${first.upTo}${logFindings > 0 ? `, and ${logFindings} finding(s) in the log` : ''}`,
+      );
     }
-    io.out(`verified: two replays of positions 1..${first.upTo} agree on all ${first.projections.length} projection hashes`);
+    io.out(
+      `verified: two replays of positions 1..${first.upTo} agree on all ${first.projections.length} projection hashes`,
+    );
     let bad: RecordedHashReport['checks'] = [];
     if (opts.recorded !== false) {
       // Then what the log itself recorded: evidence, policy and constitution hashes, recomputed.
@@ -159,7 +214,10 @@ async function auditReplay(io: CliIo, opts: AuditOptions): Promise<number> {
       for (const sk of report.skipped) io.out(`skipped: ${sk}`);
       bad = report.checks.filter((c) => !c.ok);
       for (const b of bad) io.err(`MISMATCH ${b.campaignId}: ${b.what}: ${b.detail}`);
-      if (bad.length === 0) io.out(`verified: ${report.checks.length} hash(es) recorded in events (evidence, policies, constitution) recomputed and equal`);
+      if (bad.length === 0)
+        io.out(
+          `verified: ${report.checks.length} hash(es) recorded in events (evidence, policies, constitution) recomputed and equal`,
+        );
       else if (logFindings === 0) return fail(`${bad.length} of ${report.checks.length} recorded hash(es) differ`);
     }
     if (logFindings + bad.length > 0) return fail(`${logFindings + bad.length} finding(s) in positions 1..${head}`);
@@ -183,16 +241,25 @@ const defaultStop = () =>
     process.once('SIGTERM', () => resolve());
   });
 
-async function eventsTail(io: CliIo, opts: { campaign?: string; type?: string[]; follow?: boolean; limit: number; from?: number; json?: boolean }): Promise<number> {
+async function eventsTail(
+  io: CliIo,
+  opts: { campaign?: string; type?: string[]; follow?: boolean; limit: number; from?: number; json?: boolean },
+): Promise<number> {
   const store = await io.openStore(io.env);
   const types = opts.type && opts.type.length > 0 ? new Set(opts.type) : null;
-  const matches = (e: StoredEvent) => (!opts.campaign || e.campaignId === opts.campaign) && (!types || types.has(e.type));
+  const matches = (e: StoredEvent) =>
+    (!opts.campaign || e.campaignId === opts.campaign) && (!types || types.has(e.type));
   try {
     const head = await store.headPosition();
     let last = 0;
     if (opts.from !== undefined) {
       // Everything from a position on (up to --limit).
-      const events = await store.readAll({ fromPosition: opts.from, limit: opts.limit, campaignId: opts.campaign, types: types ? [...types] : undefined });
+      const events = await store.readAll({
+        fromPosition: opts.from,
+        limit: opts.limit,
+        campaignId: opts.campaign,
+        types: types ? [...types] : undefined,
+      });
       for (const e of events) io.out(formatEvent(e, opts.json === true));
       last = events.length > 0 ? events[events.length - 1].position : opts.from;
     } else {
@@ -200,7 +267,12 @@ async function eventsTail(io: CliIo, opts: { campaign?: string; type?: string[];
       const window: StoredEvent[] = [];
       let from = 0;
       while (from < head) {
-        const page = await store.readAll({ fromPosition: from, limit: 5000, campaignId: opts.campaign, types: types ? [...types] : undefined });
+        const page = await store.readAll({
+          fromPosition: from,
+          limit: 5000,
+          campaignId: opts.campaign,
+          types: types ? [...types] : undefined,
+        });
         if (page.length === 0) break;
         for (const e of page) {
           if (e.position > head) break;
@@ -229,7 +301,8 @@ async function eventsTail(io: CliIo, opts: { campaign?: string; type?: string[];
 }
 
 const positiveInt = (name: string) => (v: string) => {
-  if (!/^\d+$/.test(v) || Number(v) < 1) throw new InvalidArgumentError(`${name}: expected a positive integer, got "${v}"`);
+  if (!/^\d+$/.test(v) || Number(v) < 1)
+    throw new InvalidArgumentError(`${name}: expected a positive integer, got "${v}"`);
   return Number(v);
 };
 const position = (v: string) => {
@@ -253,18 +326,31 @@ export function buildProgram(io: CliIo, result: { code: number }): Command {
       '--verify',
       "recompute the log's hash chain, check manifest, selection and leaderboard claims against the facts they cite, replay twice and compare the hashes, then recompute the hashes recorded in events; exit 1 on any mismatch (one line per finding)",
     )
-    .option('--jetstream [stream]', 'with --verify: also compare the JetStream copy (count, ids, content hashes; default stream $AEVO_STREAM or AEVO_EVENTS at $AEVO_NATS_URL)')
+    .option(
+      '--jetstream [stream]',
+      'with --verify: also compare the JetStream copy (count, ids, content hashes; default stream $AEVO_STREAM or AEVO_EVENTS at $AEVO_NATS_URL)',
+    )
     .option('--no-recorded', 'with --verify: skip the recomputation of hashes recorded in events')
-    .option('--anchors <file>', 'with --verify: check the chain anchors in this file (aevo audit anchor) against the log')
+    .option(
+      '--anchors <file>',
+      'with --verify: check the chain anchors in this file (aevo audit anchor) against the log',
+    )
     .option('--json', 'print one JSON document')
-    .addOption(new Option('--projection <names...>', 'only these projections').argParser((v, prev: string[] | undefined) => [...(prev ?? []), ...v.split(',')]))
+    .addOption(
+      new Option('--projection <names...>', 'only these projections').argParser((v, prev: string[] | undefined) => [
+        ...(prev ?? []),
+        ...v.split(','),
+      ]),
+    )
     .action(async (opts) => {
       result.code = await auditReplay(io, opts);
     });
 
   audit
     .command('anchor')
-    .description("print the head's position and chain hash as one JSON line, and append it to --file: keep it outside the database")
+    .description(
+      "print the head's position and chain hash as one JSON line, and append it to --file: keep it outside the database",
+    )
     .option('--file <file>', 'append the anchor to this file too')
     .action(async (opts: { file?: string }) => {
       const store = await io.openStore(io.env);
@@ -284,9 +370,15 @@ export function buildProgram(io: CliIo, result: { code: number }): Command {
   const events = program.command('events').description('read the event log');
   events
     .command('tail')
-    .description('print the last events (optionally only one campaign or some types) and, with --follow, new ones as they are appended')
+    .description(
+      'print the last events (optionally only one campaign or some types) and, with --follow, new ones as they are appended',
+    )
     .option('--campaign <id>', 'only this campaign')
-    .addOption(new Option('--type <types...>', 'only these event types (repeat or comma-separate)').argParser((v, prev: string[] | undefined) => [...(prev ?? []), ...v.split(',')]))
+    .addOption(
+      new Option('--type <types...>', 'only these event types (repeat or comma-separate)').argParser(
+        (v, prev: string[] | undefined) => [...(prev ?? []), ...v.split(',')],
+      ),
+    )
     .option('--follow', 'keep printing new events until interrupted')
     .option('--limit <n>', 'how many events to print first', positiveInt('--limit'), 20)
     .option('--from <position>', 'print events after this position instead of the last ones', position)
@@ -306,29 +398,48 @@ const nonNegativeInt = (name: string) => (v: string) => {
 };
 const positiveNumber = (name: string) => (v: string) => {
   const n = Number(v);
-  if (v.trim() === '' || !Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${name}: expected a positive number, got "${v}"`);
+  if (v.trim() === '' || !Number.isFinite(n) || n <= 0)
+    throw new InvalidArgumentError(`${name}: expected a positive number, got "${v}"`);
   return n;
 };
 const list = (name: string, allowed?: readonly string[]) => (v: string, prev: string[] | undefined) => {
-  const items = v.split(',').map((x) => x.trim()).filter(Boolean);
+  const items = v
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean);
   const unknown = allowed ? items.filter((x) => !allowed.includes(x)) : [];
-  if (unknown.length > 0) throw new InvalidArgumentError(`${name}: unknown value(s) ${unknown.join(', ')} (expected some of: ${allowed?.join(', ')})`);
+  if (unknown.length > 0)
+    throw new InvalidArgumentError(
+      `${name}: unknown value(s) ${unknown.join(', ')} (expected some of: ${allowed?.join(', ')})`,
+    );
   return [...(prev ?? []), ...items];
 };
 
 const defaultSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Sends one command and returns its result, or throws the reply's error named by option (exit 2/1/3). */
-async function sendCommand(io: CliIo, def: Parameters<CommandSender['send']>[0], payload: unknown, label: string, opts: { commandId?: string; timeoutMs?: number } = {}): Promise<unknown> {
+async function sendCommand(
+  io: CliIo,
+  def: Parameters<CommandSender['send']>[0],
+  payload: unknown,
+  label: string,
+  opts: { commandId?: string; timeoutMs?: number } = {},
+): Promise<unknown> {
   if (!io.commands) throw new CommandFailed('this aevo build cannot send commands (no NATS client configured)', 3);
   let client: CommandSender;
   try {
     client = await io.commands(io.env);
   } catch (err) {
-    throw new CommandFailed(`${label}: cannot reach NATS at ${io.env.AEVO_NATS_URL ?? 'nats://127.0.0.1:4222'} (${(err as Error).message}); is it running (aevo up)?`, 3);
+    throw new CommandFailed(
+      `${label}: cannot reach NATS at ${io.env.AEVO_NATS_URL ?? 'nats://127.0.0.1:4222'} (${(err as Error).message}); is it running (aevo up)?`,
+      3,
+    );
   }
   try {
-    const reply: CommandReply = await client.send(def, payload, { timeoutMs: opts.timeoutMs ?? 60_000, commandId: opts.commandId });
+    const reply: CommandReply = await client.send(def, payload, {
+      timeoutMs: opts.timeoutMs ?? 60_000,
+      commandId: opts.commandId,
+    });
     if (!reply.ok) throw replyError(label, reply, def === StartCampaign ? undefined : ARGUMENT_NAMES);
     return reply.result;
   } finally {
@@ -359,13 +470,17 @@ function campaignStatus(io: CliIo, campaignId: string | undefined, json: boolean
       else if (rows.length === 0) io.out('no campaigns recorded');
       else {
         io.out(`${'campaign'.padEnd(32)} ${'status'.padEnd(10)} rounds  best LB`);
-        for (const r of rows) io.out(`${r.campaignId.padEnd(32)} ${r.status.padEnd(10)} ${r.rounds.padEnd(7)} ${r.bestPublicLb === null ? '—' : r.bestPublicLb.toFixed(3)}`);
+        for (const r of rows)
+          io.out(
+            `${r.campaignId.padEnd(32)} ${r.status.padEnd(10)} ${r.rounds.padEnd(7)} ${r.bestPublicLb === null ? '—' : r.bestPublicLb.toFixed(3)}`,
+          );
       }
       return EXIT.ok;
     }
     const v = emptyView(campaignId);
     await readView(store, v, 0);
-    if (!v.config) throw new UsageError(`<campaign>: no campaign "${campaignId}" in the store (aevo campaign status lists them)`);
+    if (!v.config)
+      throw new UsageError(`<campaign>: no campaign "${campaignId}" in the store (aevo campaign status lists them)`);
     if (json) io.out(JSON.stringify(v));
     else for (const line of renderView(v)) io.out(line);
     return EXIT.ok;
@@ -376,15 +491,32 @@ function campaignStatus(io: CliIo, campaignId: string | undefined, json: boolean
 function addControlPlaneCommands(program: Command, io: CliIo, result: { code: number }) {
   program
     .command('up')
-    .description('start every service (and the dashboard) as child processes; logs in <AEVO_HOME>/logs; Ctrl-C stops them all')
+    .description(
+      'start every service (and the dashboard) as child processes; logs in <AEVO_HOME>/logs; Ctrl-C stops them all',
+    )
     .option('--home <dir>', 'AEVO_HOME (default $AEVO_HOME or <repo>/.aevo)')
-    .addOption(new Option('--services <names>', `only these services (comma-separated; default all: ${SERVICE_NAMES.join(',')})`).argParser(list('--services')))
+    .addOption(
+      new Option(
+        '--services <names>',
+        `only these services (comma-separated; default all: ${SERVICE_NAMES.join(',')})`,
+      ).argParser(list('--services')),
+    )
     .option('--no-api', 'do not start the api / dashboard')
-    .option('--api-port <port>', 'dashboard port (default $AEVO_API_PORT or 3000; 0 = any free port)', nonNegativeInt('--api-port'))
+    .option(
+      '--api-port <port>',
+      'dashboard port (default $AEVO_API_PORT or 3000; 0 = any free port)',
+      nonNegativeInt('--api-port'),
+    )
     .option('--slots <n>', 'local executor slots (AEVO_LOCAL_SLOTS)', positiveInt('--slots'))
     .option('--no-infra', 'do not start PostgreSQL / nats-server when they are not reachable')
     .action(async (opts) => {
-      result.code = await up(opts, { out: io.out, err: io.err, env: io.env, stopSignal: io.stopSignal ?? defaultStop, root: io.root });
+      result.code = await up(opts, {
+        out: io.out,
+        err: io.err,
+        env: io.env,
+        stopSignal: io.stopSignal ?? defaultStop,
+        root: io.root,
+      });
     });
   program
     .command('down')
@@ -392,7 +524,10 @@ function addControlPlaneCommands(program: Command, io: CliIo, result: { code: nu
     .option('--home <dir>', 'AEVO_HOME (default $AEVO_HOME or <repo>/.aevo)')
     .option('--timeout <seconds>', 'how long to wait', positiveInt('--timeout'), 60)
     .action(async (opts) => {
-      result.code = await down({ home: opts.home, timeoutMs: opts.timeout * 1000 }, { out: io.out, env: io.env, root: io.root });
+      result.code = await down(
+        { home: opts.home, timeoutMs: opts.timeout * 1000 },
+        { out: io.out, env: io.env, root: io.root },
+      );
     });
 
   const campaign = program.command('campaign').description('start, inspect and steer campaigns');
@@ -401,20 +536,36 @@ function addControlPlaneCommands(program: Command, io: CliIo, result: { code: nu
     .description('start a campaign (StartCampaign); rounds then run by themselves')
     .option('--id <campaignId>', 'campaign id (letters, digits, "-", "_"; default campaign-<time>)')
     .option('--name <text>', 'a readable name')
-    .option('--substrate <path>', 'substrate directory (relative: from here, else from the repository root)', 'substrate/wonderland')
+    .option(
+      '--substrate <path>',
+      'substrate directory (relative: from here, else from the repository root)',
+      'substrate/wonderland',
+    )
     .option('--constitution <path>', 'constitution YAML', DEFAULT_CONSTITUTION)
     .option('--size <size>', 'substrate size: tiny | cpu | gpu', 'tiny')
     .option('--rounds <n>', 'rounds', positiveInt('--rounds'), 2)
     .option('--workers <n>', 'workers (candidates) per round, the anchor included', positiveInt('--workers'), 4)
-    .addOption(new Option('--axes <axes>', `search axes (comma-separated; default all: ${SEARCH_AXES.join(',')})`).argParser(list('--axes', Axis.options)))
+    .addOption(
+      new Option('--axes <axes>', `search axes (comma-separated; default all: ${SEARCH_AXES.join(',')})`).argParser(
+        list('--axes', Axis.options),
+      ),
+    )
     .option('--anchor-seeds <n>', 'seeds of the baseline anchor in round 1', positiveInt('--anchor-seeds'), 1)
     .option('--seed <n>', 'campaign seed (every random choice derives from it)', nonNegativeInt('--seed'), 1)
-    .option('--gpu-seconds <n>', 'GPU-second budget (CPU-slot-seconds on a CPU machine)', positiveNumber('--gpu-seconds'), 86_400)
+    .option(
+      '--gpu-seconds <n>',
+      'GPU-second budget (CPU-slot-seconds on a CPU machine)',
+      positiveNumber('--gpu-seconds'),
+      86_400,
+    )
     .option('--llm-tokens <n>', 'LLM token budget (0: none may be spent)', nonNegativeInt('--llm-tokens'), 0)
     .option('--submissions <n>', 'leaderboard submissions per round', positiveInt('--submissions'), 2)
     .addOption(new Option('--worker-kind <kind>', 'workers').choices(['heuristic', 'claude']).default('heuristic'))
     .addOption(new Option('--meta-kind <kind>', 'meta agent').choices(['rules', 'claude']).default('rules'))
-    .option('--model <id>', `Claude model of the campaign's Claude worker, meta agent and evidence prose (default ${DEFAULT_CLAUDE_MODEL}; a retired or unknown id is refused)`)
+    .option(
+      '--model <id>',
+      `Claude model of the campaign's Claude worker, meta agent and evidence prose (default ${DEFAULT_CLAUDE_MODEL}; a retired or unknown id is refused)`,
+    )
     .addOption(new Option('--leaderboard <board>', 'leaderboard').choices(['local', 'kaggle']).default('local'))
     .addOption(new Option('--executor <executor>', 'job executor').choices(['local', 'kubernetes']).default('local'))
     .option('--manual-rounds', 'each round waits for `aevo round start`')
@@ -422,16 +573,28 @@ function addControlPlaneCommands(program: Command, io: CliIo, result: { code: nu
     .option('--watch', 'then watch it until it ends')
     .option('--interval <ms>', 'watch refresh period', positiveInt('--interval'), 1000)
     .option('--json', 'print the reply as JSON')
-    .action(async (opts: StartOptions & { axes?: string[]; commandId?: string; watch?: boolean; interval: number; json?: boolean }) => {
-      const payload = campaignPayload({ ...opts, axes: opts.axes ?? SEARCH_AXES });
-      const reply = (await sendCommand(io, StartCampaign, payload, 'StartCampaign', { commandId: opts.commandId })) as { campaignId: string; constitutionSha256: string };
-      if (opts.json) io.out(JSON.stringify(reply));
-      else {
-        io.out(`started campaign ${reply.campaignId}: ${payload.rounds} round(s) × ${payload.workersPerRound} worker(s) on ${payload.substratePath} (${payload.size}), constitution ${reply.constitutionSha256.slice(0, 12)}…`);
-        if (!opts.watch) io.out(`follow it with: aevo campaign watch ${reply.campaignId}`);
-      }
-      result.code = opts.watch ? await withStore(io, (store) => watchCampaign(store, reply.campaignId, watchIo(io), { intervalMs: opts.interval })) : EXIT.ok;
-    });
+    .action(
+      async (
+        opts: StartOptions & { axes?: string[]; commandId?: string; watch?: boolean; interval: number; json?: boolean },
+      ) => {
+        const payload = campaignPayload({ ...opts, axes: opts.axes ?? SEARCH_AXES });
+        const reply = (await sendCommand(io, StartCampaign, payload, 'StartCampaign', {
+          commandId: opts.commandId,
+        })) as { campaignId: string; constitutionSha256: string };
+        if (opts.json) io.out(JSON.stringify(reply));
+        else {
+          io.out(
+            `started campaign ${reply.campaignId}: ${payload.rounds} round(s) × ${payload.workersPerRound} worker(s) on ${payload.substratePath} (${payload.size}), constitution ${reply.constitutionSha256.slice(0, 12)}…`,
+          );
+          if (!opts.watch) io.out(`follow it with: aevo campaign watch ${reply.campaignId}`);
+        }
+        result.code = opts.watch
+          ? await withStore(io, (store) =>
+              watchCampaign(store, reply.campaignId, watchIo(io), { intervalMs: opts.interval }),
+            )
+          : EXIT.ok;
+      },
+    );
   campaign
     .command('status [campaign]')
     .description('one campaign’s rounds and candidates, or every campaign when none is named')
@@ -441,15 +604,23 @@ function addControlPlaneCommands(program: Command, io: CliIo, result: { code: nu
     });
   campaign
     .command('watch <campaign>')
-    .description('progress bars per round and per candidate (jobs running, done, failed) and the dev/LB table; exits when the campaign ends (0 completed, 1 aborted)')
+    .description(
+      'progress bars per round and per candidate (jobs running, done, failed) and the dev/LB table; exits when the campaign ends (0 completed, 1 aborted)',
+    )
     .option('--interval <ms>', 'refresh period', positiveInt('--interval'), 1000)
     .option('--timeout <seconds>', 'give up after this long (exit 3)', positiveInt('--timeout'))
     .action(async (campaignId: string, opts: { interval: number; timeout?: number }) => {
       result.code = await withStore(io, async (store) => {
         const first = emptyView(campaignId);
         await readView(store, first, 0);
-        if (!first.config) throw new UsageError(`<campaign>: no campaign "${campaignId}" in the store (aevo campaign status lists them)`);
-        return watchCampaign(store, campaignId, watchIo(io), { intervalMs: opts.interval, timeoutMs: opts.timeout ? opts.timeout * 1000 : undefined });
+        if (!first.config)
+          throw new UsageError(
+            `<campaign>: no campaign "${campaignId}" in the store (aevo campaign status lists them)`,
+          );
+        return watchCampaign(store, campaignId, watchIo(io), {
+          intervalMs: opts.interval,
+          timeoutMs: opts.timeout ? opts.timeout * 1000 : undefined,
+        });
       });
     });
   campaign
@@ -479,7 +650,9 @@ function addControlPlaneCommands(program: Command, io: CliIo, result: { code: nu
   const round = program.command('round').description('rounds');
   round
     .command('start <campaign>')
-    .description('start the next round (for campaigns started with --manual-rounds; otherwise rounds start by themselves)')
+    .description(
+      'start the next round (for campaigns started with --manual-rounds; otherwise rounds start by themselves)',
+    )
     .option('--round <n>', 'which round (default: the next one)', positiveInt('--round'))
     .action(async (campaignId: string, opts: { round?: number }) => {
       let n = opts.round;
@@ -489,8 +662,14 @@ function addControlPlaneCommands(program: Command, io: CliIo, result: { code: nu
         if (!v.config) throw new UsageError(`<campaign>: no campaign "${campaignId}" in the store`);
         n = v.rounds.length + 1;
       }
-      const r = (await sendCommand(io, StartRound, { campaignId, round: n }, 'StartRound')) as { round: number; policyRevision: number; candidates: Array<{ candidateId: string; axis: string }> };
-      io.out(`round ${r.round} of ${campaignId} started under policy revision ${r.policyRevision}: ${r.candidates.map((c) => `${c.candidateId} (${c.axis})`).join(', ')}`);
+      const r = (await sendCommand(io, StartRound, { campaignId, round: n }, 'StartRound')) as {
+        round: number;
+        policyRevision: number;
+        candidates: Array<{ candidateId: string; axis: string }>;
+      };
+      io.out(
+        `round ${r.round} of ${campaignId} started under policy revision ${r.policyRevision}: ${r.candidates.map((c) => `${c.candidateId} (${c.axis})`).join(', ')}`,
+      );
     });
 
   const policy = program.command('policy').description('the rolling search policy');
@@ -523,7 +702,8 @@ export async function runCli(args: string[], io: CliIo): Promise<number> {
     return result.code;
   } catch (err) {
     if (err instanceof CommanderError) {
-      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return EXIT.ok;
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help')
+        return EXIT.ok;
       return EXIT.usage;
     }
     if (err instanceof UsageError) {

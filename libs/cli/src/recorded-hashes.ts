@@ -33,7 +33,7 @@ function findFile(p: string, roots: string[]): string | null {
 /** Every stored event at positions 1..upTo, read in pages. */
 export async function readLogUpTo(store: EventStore, upTo: number): Promise<StoredEvent[]> {
   const events: StoredEvent[] = [];
-  for (let from = 0; from < upTo; ) {
+  for (let from = 0; from < upTo;) {
     const page = await store.readAll({ fromPosition: from, limit: 5000 });
     if (page.length === 0) break;
     for (const e of page) if (e.position <= upTo) events.push(e);
@@ -49,7 +49,11 @@ export async function readLogUpTo(store: EventStore, upTo: number): Promise<Stor
  * PolicyRevised and RoundClosed name it, and RoundClosed's evidence hash. Policy revisions are re-decided only
  * when the constitution file still hashes to the campaign's pin (otherwise the report says it skipped them).
  */
-export async function checkRecordedHashes(store: EventStore, upTo: number, env: NodeJS.ProcessEnv): Promise<RecordedHashReport> {
+export async function checkRecordedHashes(
+  store: EventStore,
+  upTo: number,
+  env: NodeJS.ProcessEnv,
+): Promise<RecordedHashReport> {
   const events: EventEnvelope[] = await readLogUpTo(store, upTo);
   const checks: HashCheck[] = [];
   const skipped: string[] = [];
@@ -57,15 +61,24 @@ export async function checkRecordedHashes(store: EventStore, upTo: number, env: 
   const roots = [env.AEVO_ROOT ?? process.cwd(), REPO_ROOT, path.join(REPO_ROOT, 'services', 'orchestrator')];
   for (const c of campaigns) {
     const mine = events.filter((e) => e.campaignId === c);
-    const started = mine.find((e) => e.type === 'CampaignStarted') as EventEnvelope & { data: { config: { constitutionPath: string }; constitutionSha256: string; initialPolicy: RollingPolicy } };
-    const policies = new Map<number, string>([[started.data.initialPolicy.revision, contentHash(started.data.initialPolicy)]]);
+    const started = mine.find((e) => e.type === 'CampaignStarted') as EventEnvelope & {
+      data: { config: { constitutionPath: string }; constitutionSha256: string; initialPolicy: RollingPolicy };
+    };
+    const policies = new Map<number, string>([
+      [started.data.initialPolicy.revision, contentHash(started.data.initialPolicy)],
+    ]);
     const evidence = new Map<number, string>();
     for (const e of mine) {
       if (e.type === 'PolicyRevised') {
         const d = e.data as { round: number; policy: RollingPolicy; policySha256: string };
         const h = contentHash(d.policy);
         policies.set(d.policy.revision, h);
-        checks.push({ campaignId: c, what: `PolicyRevised r${d.policy.revision} policySha256`, ok: h === d.policySha256, detail: `${d.policySha256} recomputed ${h}` });
+        checks.push({
+          campaignId: c,
+          what: `PolicyRevised r${d.policy.revision} policySha256`,
+          ok: h === d.policySha256,
+          detail: `${d.policySha256} recomputed ${h}`,
+        });
       }
       if (e.type === 'RoundEvidenceRecorded') {
         const d = e.data as { round: number; evidenceSha256: string; evidence: unknown };
@@ -76,36 +89,70 @@ export async function checkRecordedHashes(store: EventStore, upTo: number, env: 
       if (e.type === 'RoundStarted') {
         const d = e.data as { round: number; policyRevision: number; policySha256: string };
         const h = policies.get(d.policyRevision);
-        checks.push({ campaignId: c, what: `RoundStarted ${d.round} policySha256 (revision ${d.policyRevision})`, ok: h === d.policySha256, detail: `${d.policySha256} vs ${h ?? 'no such revision'}` });
+        checks.push({
+          campaignId: c,
+          what: `RoundStarted ${d.round} policySha256 (revision ${d.policyRevision})`,
+          ok: h === d.policySha256,
+          detail: `${d.policySha256} vs ${h ?? 'no such revision'}`,
+        });
       }
       if (e.type === 'RoundClosed') {
-        const d = e.data as { round: number; policyRevision: number; policySha256?: string; evidenceSha256?: string | null };
+        const d = e.data as {
+          round: number;
+          policyRevision: number;
+          policySha256?: string;
+          evidenceSha256?: string | null;
+        };
         if (d.policySha256 !== undefined)
-          checks.push({ campaignId: c, what: `RoundClosed ${d.round} policySha256`, ok: policies.get(d.policyRevision) === d.policySha256, detail: `${d.policySha256} vs ${policies.get(d.policyRevision)}` });
+          checks.push({
+            campaignId: c,
+            what: `RoundClosed ${d.round} policySha256`,
+            ok: policies.get(d.policyRevision) === d.policySha256,
+            detail: `${d.policySha256} vs ${policies.get(d.policyRevision)}`,
+          });
         if (d.evidenceSha256)
-          checks.push({ campaignId: c, what: `RoundClosed ${d.round} evidenceSha256`, ok: evidence.get(d.round) === d.evidenceSha256, detail: `${d.evidenceSha256} vs ${evidence.get(d.round)}` });
+          checks.push({
+            campaignId: c,
+            what: `RoundClosed ${d.round} evidenceSha256`,
+            ok: evidence.get(d.round) === d.evidenceSha256,
+            detail: `${d.evidenceSha256} vs ${evidence.get(d.round)}`,
+          });
       }
     }
     try {
       for (const r of replayRoundEvidence(c, mine))
-        checks.push({ campaignId: c, what: `RoundEvidenceRecorded ${r.round} recomputed from its inputs`, ok: r.equal, detail: `${r.recordedSha256} replayed ${r.replayedSha256}` });
+        checks.push({
+          campaignId: c,
+          what: `RoundEvidenceRecorded ${r.round} recomputed from its inputs`,
+          ok: r.equal,
+          detail: `${r.recordedSha256} replayed ${r.replayedSha256}`,
+        });
     } catch (err) {
       checks.push({ campaignId: c, what: 'RoundEvidenceRecorded inputs', ok: false, detail: (err as Error).message });
     }
     checkWorkerBriefs(c, mine, checks, skipped);
     const file = findFile(started.data.config.constitutionPath, roots);
     if (!file) {
-      skipped.push(`${c}: constitution ${started.data.config.constitutionPath} not found here; policy revisions not re-decided`);
+      skipped.push(
+        `${c}: constitution ${started.data.config.constitutionPath} not found here; policy revisions not re-decided`,
+      );
       continue;
     }
     const source = fs.readFileSync(file, 'utf8');
     // The file on disk is not part of the log: when it changed since, the revisions cannot be re-decided here.
     if (sha256Hex(Buffer.from(source, 'utf8')) !== started.data.constitutionSha256) {
-      skipped.push(`${c}: ${file} no longer matches the constitution pinned in CampaignStarted; policy revisions not re-decided`);
+      skipped.push(
+        `${c}: ${file} no longer matches the constitution pinned in CampaignStarted; policy revisions not re-decided`,
+      );
       continue;
     }
     for (const r of replayPolicyRevisions(c, mine, freezeConstitution(source, file)))
-      checks.push({ campaignId: c, what: `PolicyRevised r${r.revision} re-decided from the recorded evidence`, ok: r.equal, detail: `${r.recordedSha256} replayed ${r.replayedSha256 ?? 'nothing'}` });
+      checks.push({
+        campaignId: c,
+        what: `PolicyRevised r${r.revision} re-decided from the recorded evidence`,
+        ok: r.equal,
+        detail: `${r.recordedSha256} replayed ${r.replayedSha256 ?? 'nothing'}`,
+      });
   }
   return { checks, skipped };
 }
@@ -135,11 +182,19 @@ function checkWorkerBriefs(c: string, mine: EventEnvelope[], checks: HashCheck[]
     campaignId: c,
     what: 'WorkerStarted briefs: one brief for every worker of the campaign',
     ok: all.length === 1,
-    detail: all.map((b) => `${b.brief.source} ${b.brief.path} ${b.brief.sha256} (${b.workers} worker start(s))`).join('; '),
+    detail: all
+      .map((b) => `${b.brief.source} ${b.brief.path} ${b.brief.sha256} (${b.workers} worker start(s))`)
+      .join('; '),
   });
-  const snapshot = mine.find((e) => e.type === 'SubstrateSnapshotted') as (EventEnvelope & { data: { snapshotPath: string } }) | undefined;
+  const snapshot = mine.find((e) => e.type === 'SubstrateSnapshotted') as
+    (EventEnvelope & { data: { snapshotPath: string } }) | undefined;
   for (const { brief } of all) {
-    const file = brief.source === 'default' ? DEFAULT_WORKER_BRIEF_FILE : snapshot ? path.join(snapshot.data.snapshotPath, brief.path) : null;
+    const file =
+      brief.source === 'default'
+        ? DEFAULT_WORKER_BRIEF_FILE
+        : snapshot
+          ? path.join(snapshot.data.snapshotPath, brief.path)
+          : null;
     let text: Buffer | null = null;
     try {
       if (file && fs.statSync(file).isFile()) text = fs.readFileSync(file);
@@ -147,14 +202,23 @@ function checkWorkerBriefs(c: string, mine: EventEnvelope[], checks: HashCheck[]
       text = null;
     }
     if (!text) {
-      skipped.push(`${c}: worker brief ${brief.path} not found here (${file ?? 'no SubstrateSnapshotted'}); its hash not re-checked`);
+      skipped.push(
+        `${c}: worker brief ${brief.path} not found here (${file ?? 'no SubstrateSnapshotted'}); its hash not re-checked`,
+      );
       continue;
     }
     const now = sha256Hex(text);
     if (brief.source === 'default' && brief.path === DEFAULT_WORKER_BRIEF_PATH && now !== brief.sha256) {
-      skipped.push(`${c}: the installed default worker brief (${file}) changed since the campaign; its pin ${brief.sha256} not re-checked`);
+      skipped.push(
+        `${c}: the installed default worker brief (${file}) changed since the campaign; its pin ${brief.sha256} not re-checked`,
+      );
       continue;
     }
-    checks.push({ campaignId: c, what: `WorkerStarted brief ${brief.path} sha256`, ok: now === brief.sha256, detail: `${brief.sha256} vs ${file} ${now}` });
+    checks.push({
+      campaignId: c,
+      what: `WorkerStarted brief ${brief.path} sha256`,
+      ok: now === brief.sha256,
+      detail: `${brief.sha256} vs ${file} ${now}`,
+    });
   }
 }

@@ -5,7 +5,16 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 
 /** The services `aevo up` runs, in start order (each is `services/<name>/dist/main.js`), and the api. */
-export const SERVICE_NAMES = ['orchestrator', 'substrate', 'worker', 'dispatch', 'evaluation', 'leaderboard', 'collector', 'meta-policy'] as const;
+export const SERVICE_NAMES = [
+  'orchestrator',
+  'substrate',
+  'worker',
+  'dispatch',
+  'evaluation',
+  'leaderboard',
+  'collector',
+  'meta-policy',
+] as const;
 export const API_NAME = 'api';
 export type ServiceName = (typeof SERVICE_NAMES)[number] | typeof API_NAME;
 
@@ -67,7 +76,9 @@ export class LocalStack {
 
   /** Missing builds, as `service: path` lines (empty when every service can start). */
   missingBuilds(): string[] {
-    return this.names.filter((n) => !fs.existsSync(serviceMain(this.root, n))).map((n) => `${n}: ${serviceMain(this.root, n)}`);
+    return this.names
+      .filter((n) => !fs.existsSync(serviceMain(this.root, n)))
+      .map((n) => `${n}: ${serviceMain(this.root, n)}`);
   }
 
   /** Spawns every service, each with a free loopback port for its probes. */
@@ -101,7 +112,8 @@ export class LocalStack {
       const waiting = this.names.filter((n) => !this.procs.get(n)?.ready);
       if (waiting.length === 0) return;
       const dead = waiting.filter((n) => this.gaveUp.has(n));
-      if (dead.length > 0) throw new Error(`failed to start: ${dead.map((n) => `${n} (see ${this.logPath(n)})`).join(', ')}`);
+      if (dead.length > 0)
+        throw new Error(`failed to start: ${dead.map((n) => `${n} (see ${this.logPath(n)})`).join(', ')}`);
       if (Date.now() > deadline)
         throw new Error(
           `not ready after ${Math.round(timeoutMs / 1000)} s: ${waiting
@@ -134,7 +146,14 @@ export class LocalStack {
     const child = spawn(process.execPath, [serviceMain(this.root, name)], {
       cwd: this.root,
       // Plain log files: Nest colours its output unless NO_COLOR is set.
-      env: { NO_COLOR: '1', ...process.env, ...this.opts.env, ...(this.opts.envFor?.(name) ?? {}), AEVO_HEALTH_PORT: String(healthPort), AEVO_HEALTH_HOST: HEALTH_HOST },
+      env: {
+        NO_COLOR: '1',
+        ...process.env,
+        ...this.opts.env,
+        ...(this.opts.envFor?.(name) ?? {}),
+        AEVO_HEALTH_PORT: String(healthPort),
+        AEVO_HEALTH_HOST: HEALTH_HOST,
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const proc: Proc = {
@@ -156,7 +175,9 @@ export class LocalStack {
       const max = this.opts.restarts ?? 5;
       if (starts > max) {
         this.gaveUp.add(name);
-        this.opts.onNews?.(`${name} exited (${signal ?? `code ${code}`}); not restarting after ${max} restarts — see ${this.logPath(name)}`);
+        this.opts.onNews?.(
+          `${name} exited (${signal ?? `code ${code}`}); not restarting after ${max} restarts — see ${this.logPath(name)}`,
+        );
         return;
       }
       this.opts.onNews?.(`${name} exited (${signal ?? `code ${code}`}); restarting in 2 s — see ${this.logPath(name)}`);

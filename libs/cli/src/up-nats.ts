@@ -18,7 +18,9 @@ export interface UpNats {
 
 /** Whether the operator chose the NATS server (AEVO_NATS_URL) or its credentials: then `aevo up` starts none. */
 export function natsChosenByOperator(env: NodeJS.ProcessEnv): boolean {
-  return ['AEVO_NATS_URL', 'AEVO_NATS_CREDENTIALS_DIR', 'AEVO_NATS_CREDENTIALS_FILE'].some((k) => (env[k] ?? '') !== '');
+  return ['AEVO_NATS_URL', 'AEVO_NATS_CREDENTIALS_DIR', 'AEVO_NATS_CREDENTIALS_FILE'].some(
+    (k) => (env[k] ?? '') !== '',
+  );
 }
 
 /**
@@ -30,13 +32,26 @@ export function natsChosenByOperator(env: NodeJS.ProcessEnv): boolean {
 export async function startUpNats(env: NodeJS.ProcessEnv, home: string): Promise<UpNats> {
   const raw = env.AEVO_UP_NATS_PORT ?? '';
   const port = raw === '' ? DEFAULT_UP_NATS_PORT : Number(raw);
-  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new CommandFailed(`AEVO_UP_NATS_PORT="${raw}": expected a TCP port (1-65535)`, 2);
+  if (!Number.isInteger(port) || port < 1 || port > 65535)
+    throw new CommandFailed(`AEVO_UP_NATS_PORT="${raw}": expected a TCP port (1-65535)`, 2);
   const bin = env.AEVO_NATS_SERVER_BIN || DEFAULT_NATS_SERVER;
-  if (!fs.existsSync(bin)) throw new CommandFailed(`nats-server not found at ${bin}: install the Debian package nats-server, set AEVO_NATS_SERVER_BIN, or point AEVO_NATS_URL at a server`, 3);
+  if (!fs.existsSync(bin))
+    throw new CommandFailed(
+      `nats-server not found at ${bin}: install the Debian package nats-server, set AEVO_NATS_SERVER_BIN, or point AEVO_NATS_URL at a server`,
+      3,
+    );
   if (await reachable('127.0.0.1', port))
-    throw new CommandFailed(`port ${port} is already taken (an earlier aevo up's nats-server?): free it, or set AEVO_UP_NATS_PORT, or point AEVO_NATS_URL at a server`, 3);
+    throw new CommandFailed(
+      `port ${port} is already taken (an earlier aevo up's nats-server?): free it, or set AEVO_UP_NATS_PORT, or point AEVO_NATS_URL at a server`,
+      3,
+    );
   const dir = path.join(home, 'nats');
-  const provisioned = provisionNatsAuth(dir, { prefix: env.AEVO_SUBJECT_PREFIX || 'aevo', stream: env.AEVO_STREAM || 'AEVO_EVENTS', host: '127.0.0.1', port });
+  const provisioned = provisionNatsAuth(dir, {
+    prefix: env.AEVO_SUBJECT_PREFIX || 'aevo',
+    stream: env.AEVO_STREAM || 'AEVO_EVENTS',
+    host: '127.0.0.1',
+    port,
+  });
   const logFile = path.join(home, 'logs', 'nats-server.log');
   fs.mkdirSync(path.dirname(logFile), { recursive: true });
   const log = fs.openSync(logFile, 'a');
@@ -83,7 +98,8 @@ export function withUpNats(env: NodeJS.ProcessEnv, stateFile: string): NodeJS.Pr
     return env;
   }
   const nats = state.nats;
-  if (typeof state.pid !== 'number' || typeof nats?.url !== 'string' || typeof nats.credentialsDir !== 'string') return env;
+  if (typeof state.pid !== 'number' || typeof nats?.url !== 'string' || typeof nats.credentialsDir !== 'string')
+    return env;
   try {
     process.kill(state.pid, 0);
   } catch {

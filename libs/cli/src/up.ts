@@ -27,14 +27,21 @@ export interface UpIo {
   root?: string;
 }
 
-export const homeOf = (env: NodeJS.ProcessEnv, home?: string, root = REPO_ROOT) => path.resolve(home ?? env.AEVO_HOME ?? path.join(root, '.aevo'));
+export const homeOf = (env: NodeJS.ProcessEnv, home?: string, root = REPO_ROOT) =>
+  path.resolve(home ?? env.AEVO_HOME ?? path.join(root, '.aevo'));
 export const upStateFile = (home: string) => path.join(home, 'aevo-up.json');
 
 /**
  * PostgreSQL and NATS reachable, or started with tools/ensure-infra.sh when they are local and down. `withNats`
  * false: NATS is `aevo up`'s own server (started separately), only PostgreSQL is checked.
  */
-export async function ensureInfra(env: NodeJS.ProcessEnv, io: Pick<UpIo, 'out'>, root: string, start: boolean, withNats = true): Promise<void> {
+export async function ensureInfra(
+  env: NodeJS.ProcessEnv,
+  io: Pick<UpIo, 'out'>,
+  root: string,
+  start: boolean,
+  withNats = true,
+): Promise<void> {
   const pg = hostPort(env.AEVO_DATABASE_URL ?? DEFAULT_DATABASE_URL, 5432);
   const nats = hostPort(env.AEVO_NATS_URL ?? DEFAULT_NATS_URL, 4222);
   const down = async () => [
@@ -45,11 +52,15 @@ export async function ensureInfra(env: NodeJS.ProcessEnv, io: Pick<UpIo, 'out'>,
   if (missing.length === 0) return;
   const script = path.join(root, 'tools', 'ensure-infra.sh');
   if (!start || !LOCAL.has(pg.host) || !LOCAL.has(nats.host) || !fs.existsSync(script))
-    throw new CommandFailed(`not reachable: ${missing.join(', ')}${start ? '' : ' (--no-infra)'}; start them or set AEVO_DATABASE_URL / AEVO_NATS_URL`, 3);
+    throw new CommandFailed(
+      `not reachable: ${missing.join(', ')}${start ? '' : ' (--no-infra)'}; start them or set AEVO_DATABASE_URL / AEVO_NATS_URL`,
+      3,
+    );
   io.out(`aevo up: ${missing.join(' and ')} not reachable; running tools/ensure-infra.sh`);
   const r = spawnSync('bash', [script], { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
   missing = await down();
-  if (r.status !== 0 || missing.length > 0) throw new CommandFailed(`tools/ensure-infra.sh could not start ${missing.join(', ') || 'the infrastructure'}`, 3);
+  if (r.status !== 0 || missing.length > 0)
+    throw new CommandFailed(`tools/ensure-infra.sh could not start ${missing.join(', ') || 'the infrastructure'}`, 3);
 }
 
 /**
@@ -60,7 +71,8 @@ export async function up(o: UpOptions, io: UpIo): Promise<number> {
   const root = io.root ?? REPO_ROOT;
   const known = [...SERVICE_NAMES, API_NAME] as string[];
   const bad = (o.services ?? []).filter((s) => !known.includes(s));
-  if (bad.length > 0) throw new UsageError(`--services: unknown service(s) ${bad.join(', ')} (known: ${known.join(', ')})`);
+  if (bad.length > 0)
+    throw new UsageError(`--services: unknown service(s) ${bad.join(', ')} (known: ${known.join(', ')})`);
   const services = (o.services ?? [...SERVICE_NAMES]).filter((s) => s !== API_NAME) as ServiceName[];
   if (o.api) services.push(API_NAME);
   const home = homeOf(io.env, o.home, root);
@@ -68,7 +80,8 @@ export async function up(o: UpOptions, io: UpIo): Promise<number> {
   const stateFile = upStateFile(home);
   if (fs.existsSync(stateFile)) {
     const prev = JSON.parse(fs.readFileSync(stateFile, 'utf8')) as { pid: number };
-    if (alive(prev.pid)) throw new CommandFailed(`aevo up is already running for ${home} (pid ${prev.pid}); stop it with aevo down`, 1);
+    if (alive(prev.pid))
+      throw new CommandFailed(`aevo up is already running for ${home} (pid ${prev.pid}); stop it with aevo down`, 1);
   }
   // Without a NATS server chosen by the operator, the control plane gets its own, with authorization.
   const ownNats = !natsChosenByOperator(io.env);
@@ -76,7 +89,9 @@ export async function up(o: UpOptions, io: UpIo): Promise<number> {
   let nats: UpNats | null = null;
   if (ownNats) {
     nats = await startUpNats(io.env, home);
-    io.out(`aevo up: nats-server with authorization at ${nats.url} (credentials ${nats.credentialsDir}; log ${nats.logFile})`);
+    io.out(
+      `aevo up: nats-server with authorization at ${nats.url} (credentials ${nats.credentialsDir}; log ${nats.logFile})`,
+    );
   }
   const env: NodeJS.ProcessEnv = {
     ...io.env,
@@ -97,7 +112,14 @@ export async function up(o: UpOptions, io: UpIo): Promise<number> {
   }
   await stack.start();
   const natsState = nats ? { nats: { url: nats.url, credentialsDir: nats.credentialsDir } } : {};
-  fs.writeFileSync(stateFile, JSON.stringify({ pid: process.pid, home, started: new Date().toISOString(), services: stack.pids(), ...natsState }, null, 2));
+  fs.writeFileSync(
+    stateFile,
+    JSON.stringify(
+      { pid: process.pid, home, started: new Date().toISOString(), services: stack.pids(), ...natsState },
+      null,
+      2,
+    ),
+  );
   const stop = io.stopSignal();
   let stopped = false;
   void stop.then(() => (stopped = true));
@@ -109,7 +131,21 @@ export async function up(o: UpOptions, io: UpIo): Promise<number> {
       for (const n of services) io.out(`  ${n.padEnd(13)} pid ${String(stack.pid(n)).padEnd(8)} ${stack.logPath(n)}`);
       if (url) io.out(`aevo up: dashboard ${url}`);
       io.out(`aevo up: stop with Ctrl-C or \`aevo down\` (AEVO_HOME=${home})`);
-      fs.writeFileSync(stateFile, JSON.stringify({ pid: process.pid, home, started: new Date().toISOString(), services: stack.pids(), dashboard: url, ...natsState }, null, 2));
+      fs.writeFileSync(
+        stateFile,
+        JSON.stringify(
+          {
+            pid: process.pid,
+            home,
+            started: new Date().toISOString(),
+            services: stack.pids(),
+            dashboard: url,
+            ...natsState,
+          },
+          null,
+          2,
+        ),
+      );
       await stop;
     }
   } catch (err) {
@@ -123,7 +159,11 @@ export async function up(o: UpOptions, io: UpIo): Promise<number> {
   const outcomes = await stack.stop();
   await nats?.stop(); // after the services: they drain their connections first
   fs.rmSync(stateFile, { force: true });
-  io.out(`aevo up: stopped (${Object.entries(outcomes).map(([n, s]) => `${n} ${s}`).join(', ')})`);
+  io.out(
+    `aevo up: stopped (${Object.entries(outcomes)
+      .map(([n, s]) => `${n} ${s}`)
+      .join(', ')})`,
+  );
   return 0;
 }
 
@@ -148,7 +188,10 @@ function alive(pid: number): boolean {
 }
 
 /** `aevo down`: SIGTERM to the `aevo up` of this AEVO_HOME, then waits until it (and so its services) stopped. */
-export async function down(o: { home?: string; timeoutMs: number }, io: Pick<UpIo, 'out' | 'env' | 'root'>): Promise<number> {
+export async function down(
+  o: { home?: string; timeoutMs: number },
+  io: Pick<UpIo, 'out' | 'env' | 'root'>,
+): Promise<number> {
   const home = homeOf(io.env, o.home, io.root ?? REPO_ROOT);
   const stateFile = upStateFile(home);
   if (!fs.existsSync(stateFile)) {
@@ -164,7 +207,8 @@ export async function down(o: { home?: string; timeoutMs: number }, io: Pick<UpI
   process.kill(pid, 'SIGTERM');
   const deadline = Date.now() + o.timeoutMs;
   while (alive(pid)) {
-    if (Date.now() > deadline) throw new CommandFailed(`aevo up (pid ${pid}) did not stop within ${Math.round(o.timeoutMs / 1000)} s`, 3);
+    if (Date.now() > deadline)
+      throw new CommandFailed(`aevo up (pid ${pid}) did not stop within ${Math.round(o.timeoutMs / 1000)} s`, 3);
     await new Promise((r) => setTimeout(r, 200));
   }
   io.out(`aevo down: stopped aevo up (pid ${pid}) and its services`);

@@ -23,7 +23,12 @@ describe('aevo CLI against PostgreSQL', () => {
       out: (l) => out.push(l),
       err: (l) => err.push(l),
       env: { AEVO_DATABASE_URL: db.url, AEVO_DB_SCHEMA: db.schema },
-      openStore: (env) => PostgresEventStore.open({ connectionString: env.AEVO_DATABASE_URL as string, schema: env.AEVO_DB_SCHEMA, poolSize: 2 }),
+      openStore: (env) =>
+        PostgresEventStore.open({
+          connectionString: env.AEVO_DATABASE_URL as string,
+          schema: env.AEVO_DB_SCHEMA,
+          poolSize: 2,
+        }),
       ...extra,
     });
     return { code, out, err };
@@ -32,7 +37,10 @@ describe('aevo CLI against PostgreSQL', () => {
   beforeAll(async () => {
     db = await createTestDb();
     store = await PostgresEventStore.open({ connectionString: db.url, schema: db.schema });
-    log = [...sampleCampaignLog({ campaignId: 'alpha', seed: 1, rounds: 2 }), ...sampleCampaignLog({ campaignId: 'beta', seed: 2, rounds: 1 })];
+    log = [
+      ...sampleCampaignLog({ campaignId: 'alpha', seed: 1, rounds: 2 }),
+      ...sampleCampaignLog({ campaignId: 'beta', seed: 2, rounds: 1 }),
+    ];
     for (const e of log) await store.append(e.streamId, 'any', [e]);
   });
 
@@ -45,14 +53,21 @@ describe('aevo CLI against PostgreSQL', () => {
     const { code, out } = await run(['audit', 'replay']);
     expect(code).toBe(0);
     expect(out[0]).toBe(`replayed ${log.length} event(s) from position 0 to ${log.length}`);
-    for (const name of defaultRegistry().names()) expect(out.some((l) => new RegExp(`^${name}\\s+[0-9a-f]{64}\\s+\\d+ event\\(s\\)`).test(l))).toBe(true);
+    for (const name of defaultRegistry().names())
+      expect(out.some((l) => new RegExp(`^${name}\\s+[0-9a-f]{64}\\s+\\d+ event\\(s\\)`).test(l))).toBe(true);
   });
 
   it('audit replay --verify replays twice and agrees; --json and --projection narrow the output', async () => {
     const verified = await run(['audit', 'replay', '--verify']);
     expect(verified.code).toBe(0);
-    expect(verified.out.some((l) => /^verified: two replays of positions 1\.\.\d+ agree on all \d+ projection hashes$/.test(l))).toBe(true);
-    expect(verified.out[verified.out.length - 1]).toMatch(/^verified: \d+ hash\(es\) recorded in events .* recomputed and equal$/);
+    expect(
+      verified.out.some((l) =>
+        /^verified: two replays of positions 1\.\.\d+ agree on all \d+ projection hashes$/.test(l),
+      ),
+    ).toBe(true);
+    expect(verified.out[verified.out.length - 1]).toMatch(
+      /^verified: \d+ hash\(es\) recorded in events .* recomputed and equal$/,
+    );
 
     const json = await run(['audit', 'replay', '--json', '--projection', 'rounds,trajectory']);
     expect(json.code).toBe(0);
@@ -60,7 +75,8 @@ describe('aevo CLI against PostgreSQL', () => {
     expect(doc.upTo).toBe(log.length);
     expect(doc.projections.map((p) => p.name)).toEqual(['rounds', 'trajectory']);
     const plain = await run(['audit', 'replay']);
-    for (const p of doc.projections) expect(plain.out.some((l) => l.startsWith(p.name) && l.includes(p.hash))).toBe(true);
+    for (const p of doc.projections)
+      expect(plain.out.some((l) => l.startsWith(p.name) && l.includes(p.hash))).toBe(true);
   });
 
   it('refuses unknown projections and bad options with a usage error', async () => {
@@ -77,10 +93,14 @@ describe('aevo CLI against PostgreSQL', () => {
     const last = await run(['events', 'tail', '--limit', '3']);
     expect(last.code).toBe(0);
     expect(last.out).toHaveLength(3);
-    expect(last.out[2]).toMatch(new RegExp(`^\\s*${log.length} \\S+ beta campaign-beta@\\d+ CampaignCompleted \\(orchestrator\\) \\{`));
+    expect(last.out[2]).toMatch(
+      new RegExp(`^\\s*${log.length} \\S+ beta campaign-beta@\\d+ CampaignCompleted \\(orchestrator\\) \\{`),
+    );
 
     const rounds = await run(['events', 'tail', '--campaign', 'alpha', '--type', 'RoundStarted', '--json']);
-    const parsed = rounds.out.map((l) => JSON.parse(l) as { type: string; campaignId: string; data: { round: number } });
+    const parsed = rounds.out.map(
+      (l) => JSON.parse(l) as { type: string; campaignId: string; data: { round: number } },
+    );
     expect(parsed.map((e) => [e.campaignId, e.type, e.data.round])).toEqual([
       ['alpha', 'RoundStarted', 1],
       ['alpha', 'RoundStarted', 2],
@@ -98,11 +118,20 @@ describe('aevo CLI against PostgreSQL', () => {
       out: (l) => out.push(l),
       err: () => undefined,
       env: { AEVO_DATABASE_URL: db.url, AEVO_DB_SCHEMA: db.schema },
-      openStore: (env) => PostgresEventStore.open({ connectionString: env.AEVO_DATABASE_URL as string, schema: env.AEVO_DB_SCHEMA, poolSize: 2 }),
+      openStore: (env) =>
+        PostgresEventStore.open({
+          connectionString: env.AEVO_DATABASE_URL as string,
+          schema: env.AEVO_DB_SCHEMA,
+          poolSize: 2,
+        }),
       stopSignal: () => stopped,
     });
     await eventually(() => out.length === 1, 30_000);
-    const fresh = createEvent(RoundClosed, { round: 99, policyRevision: 0, bestPublicLb: 0.5 }, { campaignId: 'gamma', streamId: 'campaign-gamma', source: 'orchestrator' });
+    const fresh = createEvent(
+      RoundClosed,
+      { round: 99, policyRevision: 0, bestPublicLb: 0.5 },
+      { campaignId: 'gamma', streamId: 'campaign-gamma', source: 'orchestrator' },
+    );
     await store.append(fresh.streamId, 'any', [fresh]);
     await eventually(() => out.some((l) => l.includes(fresh.campaignId) && l.includes('"round":99')), 30_000);
     stop();
@@ -113,7 +142,13 @@ describe('aevo CLI against PostgreSQL', () => {
   it('audit replay --verify fails (exit 1) when a projection is not a pure fold', async () => {
     // Deliberately impure: the snapshot depends on a counter outside the fold.
     let calls = 0;
-    registerProjection({ name: 'impure-test', description: 'not a fold', initial: () => 0, apply: (s) => s, snapshot: () => ({ calls: ++calls }) });
+    registerProjection({
+      name: 'impure-test',
+      description: 'not a fold',
+      initial: () => 0,
+      apply: (s) => s,
+      snapshot: () => ({ calls: ++calls }),
+    });
     const { code, err } = await run(['audit', 'replay', '--verify']);
     expect(code).toBe(1);
     expect(err.join('\n')).toMatch(/MISMATCH impure-test/);

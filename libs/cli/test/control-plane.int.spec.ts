@@ -24,9 +24,24 @@ describe('aevo campaign / policy / audit on PostgreSQL', () => {
     const code = await runCli(args, {
       out: (l) => out.push(l),
       err: (l) => err.push(l),
-      env: { AEVO_DATABASE_URL: db.url, AEVO_DB_SCHEMA: db.schema, AEVO_NATS_URL: names.url, AEVO_SUBJECT_PREFIX: names.subjectPrefix },
-      openStore: (env) => PostgresEventStore.open({ connectionString: env.AEVO_DATABASE_URL as string, schema: env.AEVO_DB_SCHEMA, poolSize: 2 }),
-      commands: (env) => CommandClient.connect({ natsUrl: env.AEVO_NATS_URL as string, subjectPrefix: env.AEVO_SUBJECT_PREFIX as string, timeoutMs: 5_000 }),
+      env: {
+        AEVO_DATABASE_URL: db.url,
+        AEVO_DB_SCHEMA: db.schema,
+        AEVO_NATS_URL: names.url,
+        AEVO_SUBJECT_PREFIX: names.subjectPrefix,
+      },
+      openStore: (env) =>
+        PostgresEventStore.open({
+          connectionString: env.AEVO_DATABASE_URL as string,
+          schema: env.AEVO_DB_SCHEMA,
+          poolSize: 2,
+        }),
+      commands: (env) =>
+        CommandClient.connect({
+          natsUrl: env.AEVO_NATS_URL as string,
+          subjectPrefix: env.AEVO_SUBJECT_PREFIX as string,
+          timeoutMs: 5_000,
+        }),
       sleep: (ms) => new Promise((r) => setTimeout(r, Math.min(ms, 50))),
       stopSignal: () => new Promise(() => undefined),
       ...extra,
@@ -79,7 +94,11 @@ describe('aevo campaign / policy / audit on PostgreSQL', () => {
   });
 
   it('watch gives up on its timeout (exit 3) and names an unknown campaign (exit 2)', async () => {
-    await append(sampleCampaignLog({ campaignId: 'stuck', seed: 5, rounds: 1 }).filter((e) => e.type === 'CampaignStarted' || e.type === 'RoundStarted'));
+    await append(
+      sampleCampaignLog({ campaignId: 'stuck', seed: 5, rounds: 1 }).filter(
+        (e) => e.type === 'CampaignStarted' || e.type === 'RoundStarted',
+      ),
+    );
     const stuck = await run(['campaign', 'watch', 'stuck', '--interval', '10', '--timeout', '1']);
     expect(stuck.code).toBe(3);
     expect(stuck.text).toMatch(/did not end within 1 s/);
@@ -116,7 +135,13 @@ describe('aevo campaign / policy / audit on PostgreSQL', () => {
     const real = (started.data as { initialPolicy: object }).initialPolicy;
     const lying = createEvent(
       RoundStarted,
-      { round: 1, policyRevision: 0, policySha256: contentHash({ ...real, rationale: 'something else' }), seed: 1, candidates: [{ candidateId: 'tampered-r1-c0', index: 0, axis: 'baseline', isAnchor: true, seeds: [1] }] },
+      {
+        round: 1,
+        policyRevision: 0,
+        policySha256: contentHash({ ...real, rationale: 'something else' }),
+        seed: 1,
+        candidates: [{ candidateId: 'tampered-r1-c0', index: 0, axis: 'baseline', isAnchor: true, seeds: [1] }],
+      },
       { campaignId: 'tampered', streamId: 'campaign-tampered', source: 'orchestrator' },
     );
     await append([started, lying]);
@@ -134,10 +159,16 @@ describe('aevo campaign / policy / audit on PostgreSQL', () => {
       [['--axes', 'learning-rate,teleport'], /--axes: unknown value\(s\) teleport/],
       [['--gpu-seconds', '-5'], /--gpu-seconds: expected a positive number, got "-5"/],
       [['--worker-kind', 'robot'], /--worker-kind <kind>' argument 'robot' is invalid/],
-      [['--id', 'has space', '--substrate', '/no/such/substrate'], /--id: expected letters.*; --substrate: \/no\/such\/substrate does not exist/],
+      [
+        ['--id', 'has space', '--substrate', '/no/such/substrate'],
+        /--id: expected letters.*; --substrate: \/no\/such\/substrate does not exist/,
+      ],
       [['--size', ''], /--size: /],
       // Refused from its end-of-life day (2026-11-30) on, by the table the installed SDK's deprecation list backs.
-      [['--model', 'claude-sonnet-4-5'], /--model: Claude model claude-sonnet-4-5 was retired on 2026-11-30; use a current one, e.g. claude-sonnet-5-5/],
+      [
+        ['--model', 'claude-sonnet-4-5'],
+        /--model: Claude model claude-sonnet-4-5 was retired on 2026-11-30; use a current one, e.g. claude-sonnet-5-5/,
+      ],
       [['--model', 'claude-test'], /--model: unknown Claude model "claude-test" \(the installed SDK knows: /],
       [['--frobnicate'], /unknown option '--frobnicate'/],
     ];
@@ -154,7 +185,14 @@ describe('aevo campaign / policy / audit on PostgreSQL', () => {
     expect(r.errText).toMatch(/PauseCampaign: NO_RESPONDERS .* Is the control plane running \(aevo up\)/);
     const start = await run(['campaign', 'start', '--id', 'x1', '--substrate', 'substrate/simulated']);
     expect(start.code).toBe(3);
-    const unreachable = await run(['campaign', 'resume', 'alpha'], { env: { AEVO_DATABASE_URL: db.url, AEVO_DB_SCHEMA: db.schema, AEVO_NATS_URL: 'nats://127.0.0.1:1', AEVO_SUBJECT_PREFIX: 'x' } });
+    const unreachable = await run(['campaign', 'resume', 'alpha'], {
+      env: {
+        AEVO_DATABASE_URL: db.url,
+        AEVO_DB_SCHEMA: db.schema,
+        AEVO_NATS_URL: 'nats://127.0.0.1:1',
+        AEVO_SUBJECT_PREFIX: 'x',
+      },
+    });
     expect(unreachable.code).toBe(3);
     expect(unreachable.errText).toMatch(/cannot reach NATS at nats:\/\/127\.0\.0\.1:1/);
   });
@@ -162,11 +200,17 @@ describe('aevo campaign / policy / audit on PostgreSQL', () => {
 
 describe('reply errors and the view, pure', () => {
   it('maps refusals to exit codes and names options', () => {
-    const refusal = (code: string, path: string) => ({ ok: false as const, commandId: 'c', error: { code, message: 'm', issues: [{ path, message: 'bad' }] } });
+    const refusal = (code: string, path: string) => ({
+      ok: false as const,
+      commandId: 'c',
+      error: { code, message: 'm', issues: [{ path, message: 'bad' }] },
+    });
     const input = replyError('StartCampaign', refusal('INVALID_CAMPAIGN_INPUTS', 'payload.substratePath'));
     expect(input.constructor.name).toBe('UsageError');
     expect(input.message).toMatch(/--substrate: bad/);
-    const state = replyError('PauseCampaign', refusal('CAMPAIGN_ENDED', 'payload.campaignId'), { campaignId: '<campaign>' });
+    const state = replyError('PauseCampaign', refusal('CAMPAIGN_ENDED', 'payload.campaignId'), {
+      campaignId: '<campaign>',
+    });
     expect(state).toMatchObject({ exitCode: 1 });
     expect(state.message).toMatch(/<campaign>: bad/);
     expect(replyError('StartRound', refusal('TIMEOUT', ''))).toMatchObject({ exitCode: 3 });
@@ -179,8 +223,20 @@ describe('reply errors and the view, pure', () => {
   it('counts the cache writes and reads of meta-agent and prose turns in the view’s token spend, as the budget does', () => {
     const v = emptyView('cached');
     const policy = { revision: 1 };
-    applyView(v, { type: 'PolicyRevised', campaignId: 'cached', data: { round: 1, policy, llm: { inputTokens: 10, outputTokens: 20, cacheReadTokens: 300, cacheCreationTokens: 4000 } } });
-    applyView(v, { type: 'RoundEvidenceRecorded', campaignId: 'cached', data: { round: 1, llm: { inputTokens: 1, outputTokens: 2, cacheReadTokens: 0 } } });
+    applyView(v, {
+      type: 'PolicyRevised',
+      campaignId: 'cached',
+      data: {
+        round: 1,
+        policy,
+        llm: { inputTokens: 10, outputTokens: 20, cacheReadTokens: 300, cacheCreationTokens: 4000 },
+      },
+    });
+    applyView(v, {
+      type: 'RoundEvidenceRecorded',
+      campaignId: 'cached',
+      data: { round: 1, llm: { inputTokens: 1, outputTokens: 2, cacheReadTokens: 0 } },
+    });
     expect(v.spent.llmTokens).toBe(10 + 20 + 300 + 4000 + 1 + 2);
   });
 
@@ -195,4 +251,3 @@ describe('reply errors and the view, pure', () => {
     expect(v.rounds[0].candidates.every((c) => ['completed', 'failed', 'invalidated'].includes(c.status))).toBe(true);
   });
 });
-

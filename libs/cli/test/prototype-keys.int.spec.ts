@@ -13,11 +13,27 @@ const UNKNOWN = ['__proto__', 'propertyIsEnumerable', 'toLocaleString', '__defin
 
 /** A second policy revision whose standing recipe has keys named after prototype members. */
 function revised(log: EventEnvelope[], campaignId: string): EventEnvelope {
-  const initial = (log.find((e) => e.type === 'CampaignStarted')?.data as { initialPolicy: RollingPolicy }).initialPolicy;
-  const policy = { ...initial, revision: 1, forRound: 2, standingRecipe: { ...initial.standingRecipe, valueOf: 3, hasOwnProperty: { toString: 1 } } } as RollingPolicy;
+  const initial = (log.find((e) => e.type === 'CampaignStarted')?.data as { initialPolicy: RollingPolicy })
+    .initialPolicy;
+  const policy = {
+    ...initial,
+    revision: 1,
+    forRound: 2,
+    standingRecipe: { ...initial.standingRecipe, valueOf: 3, hasOwnProperty: { toString: 1 } },
+  } as RollingPolicy;
   return createEvent(
     PolicyRevised,
-    { round: 1, policy, policySha256: contentHash(policy), previousRevision: 0, evidenceSha256: 'b'.repeat(64), constitutionSha256: 'c'.repeat(64), changes: [], proposer: 'rules', llm: null },
+    {
+      round: 1,
+      policy,
+      policySha256: contentHash(policy),
+      previousRevision: 0,
+      evidenceSha256: 'b'.repeat(64),
+      constitutionSha256: 'c'.repeat(64),
+      changes: [],
+      proposer: 'rules',
+      llm: null,
+    },
     { campaignId, streamId: `campaign-${campaignId}`, source: 'meta-policy' },
   ) as EventEnvelope;
 }
@@ -33,7 +49,12 @@ describe('CLI views with campaign ids named after Object.prototype members', () 
       out: (l) => out.push(l),
       err: (l) => err.push(l),
       env: { AEVO_DATABASE_URL: db.url, AEVO_DB_SCHEMA: db.schema },
-      openStore: (env) => PostgresEventStore.open({ connectionString: env.AEVO_DATABASE_URL as string, schema: env.AEVO_DB_SCHEMA, poolSize: 2 }),
+      openStore: (env) =>
+        PostgresEventStore.open({
+          connectionString: env.AEVO_DATABASE_URL as string,
+          schema: env.AEVO_DB_SCHEMA,
+          poolSize: 2,
+        }),
     });
     return { code, out, err };
   };
@@ -55,29 +76,50 @@ describe('CLI views with campaign ids named after Object.prototype members', () 
   it('list, show, diff and replay every campaign; unknown prototype names are "no such campaign"', async () => {
     const list = await run(['campaign', 'status', '--json']);
     expect(list.code).toBe(0);
-    expect((JSON.parse(list.out[0]) as Array<{ campaignId: string }>).map((r) => r.campaignId).sort()).toEqual([...CAMPAIGNS].sort());
+    expect((JSON.parse(list.out[0]) as Array<{ campaignId: string }>).map((r) => r.campaignId).sort()).toEqual(
+      [...CAMPAIGNS].sort(),
+    );
     await fc.assert(
-      fc.asyncProperty(fc.constantFrom(...CAMPAIGNS), fc.constantFrom('status', 'status-json', 'show', 'show-json', 'diff'), async (id, view) => {
-        const args = {
-          status: ['campaign', 'status', id],
-          'status-json': ['campaign', 'status', id, '--json'],
-          show: ['policy', 'show', id],
-          'show-json': ['policy', 'show', id, '--json'],
-          diff: ['policy', 'diff', id],
-        }[view];
-        const r = await run(args);
-        expect(r.err).toEqual([]);
-        expect(r.code).toBe(0);
-        if (view === 'status') expect(r.out[0]).toContain(`campaign ${id}  completed`);
-        if (view === 'status-json') expect(JSON.parse(r.out.join('\n'))).toMatchObject({ campaignId: id, status: 'completed' });
-        if (view === 'show') expect(r.out[0]).toMatch(/^policy revision 1 /);
-        if (view === 'show-json') expect(JSON.parse(r.out.join('\n')).standingRecipe).toMatchObject({ valueOf: 3, hasOwnProperty: { toString: 1 } });
-        if (view === 'diff') expect(r.out).toEqual(expect.arrayContaining(['  - standing recipe: valueOf set to 3', '  - standing recipe: hasOwnProperty.toString set to 1']));
-      }),
+      fc.asyncProperty(
+        fc.constantFrom(...CAMPAIGNS),
+        fc.constantFrom('status', 'status-json', 'show', 'show-json', 'diff'),
+        async (id, view) => {
+          const args = {
+            status: ['campaign', 'status', id],
+            'status-json': ['campaign', 'status', id, '--json'],
+            show: ['policy', 'show', id],
+            'show-json': ['policy', 'show', id, '--json'],
+            diff: ['policy', 'diff', id],
+          }[view];
+          const r = await run(args);
+          expect(r.err).toEqual([]);
+          expect(r.code).toBe(0);
+          if (view === 'status') expect(r.out[0]).toContain(`campaign ${id}  completed`);
+          if (view === 'status-json')
+            expect(JSON.parse(r.out.join('\n'))).toMatchObject({ campaignId: id, status: 'completed' });
+          if (view === 'show') expect(r.out[0]).toMatch(/^policy revision 1 /);
+          if (view === 'show-json')
+            expect(JSON.parse(r.out.join('\n')).standingRecipe).toMatchObject({
+              valueOf: 3,
+              hasOwnProperty: { toString: 1 },
+            });
+          if (view === 'diff')
+            expect(r.out).toEqual(
+              expect.arrayContaining([
+                '  - standing recipe: valueOf set to 3',
+                '  - standing recipe: hasOwnProperty.toString set to 1',
+              ]),
+            );
+        },
+      ),
       { numRuns: 15 },
     );
     for (const id of UNKNOWN) {
-      for (const args of [['campaign', 'status', id], ['policy', 'show', id], ['policy', 'diff', id]]) {
+      for (const args of [
+        ['campaign', 'status', id],
+        ['policy', 'show', id],
+        ['policy', 'diff', id],
+      ]) {
         const r = await run(args);
         expect(r.code).toBe(2);
         expect(r.err.join('\n')).toContain(`no campaign "${id}"`);

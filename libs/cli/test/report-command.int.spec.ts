@@ -13,7 +13,10 @@ describe('aevo report', () => {
   let db: TestDb;
   let store: PostgresEventStore;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'aevo-report-cli-'));
-  const log = [...syntheticCampaignLog({ campaignId: 'rep', rounds: 3, workersPerRound: 4, seed: 2 }), ...syntheticCampaignLog({ campaignId: 'other', rounds: 1, workersPerRound: 3, seed: 3 })];
+  const log = [
+    ...syntheticCampaignLog({ campaignId: 'rep', rounds: 3, workersPerRound: 4, seed: 2 }),
+    ...syntheticCampaignLog({ campaignId: 'other', rounds: 1, workersPerRound: 3, seed: 3 }),
+  ];
 
   const run = async (args: string[]) => {
     const out: string[] = [];
@@ -22,7 +25,12 @@ describe('aevo report', () => {
       out: (l) => out.push(l),
       err: (l) => err.push(l),
       env: { AEVO_DATABASE_URL: db.url, AEVO_DB_SCHEMA: db.schema },
-      openStore: (env) => PostgresEventStore.open({ connectionString: env.AEVO_DATABASE_URL as string, schema: env.AEVO_DB_SCHEMA, poolSize: 2 }),
+      openStore: (env) =>
+        PostgresEventStore.open({
+          connectionString: env.AEVO_DATABASE_URL as string,
+          schema: env.AEVO_DB_SCHEMA,
+          poolSize: 2,
+        }),
     };
     return { code: await runCli(args, io), out, err };
   };

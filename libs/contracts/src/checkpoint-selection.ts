@@ -21,7 +21,11 @@ import type { SelectionCriterion } from './policy';
 
 /** Domains a reweighted criterion actually weighs (weight > 0), sorted; none for `mean`. */
 export function weightedDomains(criterion: SelectionCriterion): string[] {
-  return criterion.kind === 'reweighted' ? Object.keys(criterion.weights).filter((d) => criterion.weights[d] > 0).sort() : [];
+  return criterion.kind === 'reweighted'
+    ? Object.keys(criterion.weights)
+        .filter((d) => criterion.weights[d] > 0)
+        .sort()
+    : [];
 }
 
 /** Weighted domains the scores lack (what makes the fallback apply), sorted. */
@@ -65,16 +69,23 @@ export interface Selected<T> {
  * The best of `items` by an already computed score, with the selection tie-break: higher score, then the later
  * step, then the later position in the input. Null for no items.
  */
-export function selectByScore<T extends { step: number }>(items: readonly T[], scoreOf: (item: T) => number): Selected<T> | null {
+export function selectByScore<T extends { step: number }>(
+  items: readonly T[],
+  scoreOf: (item: T) => number,
+): Selected<T> | null {
   let best: Selected<T> | null = null;
   items.forEach((item, index) => {
     const score = scoreOf(item);
-    if (!best || score > best.score || (score === best.score && item.step >= best.chosen.step)) best = { chosen: item, index, score, considered: items.length };
+    if (!best || score > best.score || (score === best.score && item.step >= best.chosen.step))
+      best = { chosen: item, index, score, considered: items.length };
   });
   return best;
 }
 
 /** The best checkpoint by the criterion (score, then tie-break as in the module comment). Null for no checkpoints. */
-export function selectCheckpoint<T extends { step: number; dev: ScoreVector }>(items: readonly T[], criterion: SelectionCriterion): Selected<T> | null {
+export function selectCheckpoint<T extends { step: number; dev: ScoreVector }>(
+  items: readonly T[],
+  criterion: SelectionCriterion,
+): Selected<T> | null {
   return selectByScore(items, (item) => criterionScore(item.dev, criterion));
 }

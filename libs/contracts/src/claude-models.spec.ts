@@ -4,7 +4,20 @@ import { CLAUDE_MODELS, DEFAULT_CLAUDE_MODEL, claudeModelProblem } from './claud
 
 // The installed SDK is the upstream definition: its package root, found the way Node finds it.
 const SDK_ROOT = path.dirname(require.resolve('@anthropic-ai/sdk'));
-const MONTHS = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December'];
+const MONTHS = [
+  'January',
+  'February',
+  'March',
+  'April',
+  'May',
+  'June',
+  'July',
+  'August',
+  'September',
+  'October',
+  'November',
+  'December',
+];
 
 /** The literal members of `export type Model = ...;` in the SDK's messages typings. */
 function sdkModelIds(): string[] {
@@ -17,11 +30,14 @@ function sdkModelIds(): string[] {
 /** The SDK's deprecation table (not an exported path: read by file), its dates turned into YYYY-MM-DD. */
 function sdkRetirements(): Record<string, string> {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { DEPRECATED_MODELS } = require(path.join(SDK_ROOT, 'internal/data/deprecated-models.js')) as { DEPRECATED_MODELS: Record<string, string> };
+  const { DEPRECATED_MODELS } = require(path.join(SDK_ROOT, 'internal/data/deprecated-models.js')) as {
+    DEPRECATED_MODELS: Record<string, string>;
+  };
   return Object.fromEntries(
     Object.entries(DEPRECATED_MODELS).map(([id, when]) => {
       const m = /^(\w+) (\d{1,2})(?:st|nd|rd|th), (\d{4})$/.exec(when);
-      if (!m || !MONTHS.includes(m[1])) throw new Error(`unexpected end-of-life date ${JSON.stringify(when)} for ${id}`);
+      if (!m || !MONTHS.includes(m[1]))
+        throw new Error(`unexpected end-of-life date ${JSON.stringify(when)} for ${id}`);
       return [id, `${m[3]}-${String(MONTHS.indexOf(m[1]) + 1).padStart(2, '0')}-${m[2].padStart(2, '0')}`];
     }),
   );
@@ -32,7 +48,9 @@ describe('the Claude model table', () => {
     expect(CLAUDE_MODELS.map((m) => m.id)).toEqual(sdkModelIds());
     const retirements = sdkRetirements();
     for (const id of Object.keys(retirements)) expect(sdkModelIds()).toContain(id);
-    expect(Object.fromEntries(CLAUDE_MODELS.map((m) => [m.id, m.retiresOn]))).toEqual(Object.fromEntries(sdkModelIds().map((id) => [id, retirements[id] ?? null])));
+    expect(Object.fromEntries(CLAUDE_MODELS.map((m) => [m.id, m.retiresOn]))).toEqual(
+      Object.fromEntries(sdkModelIds().map((id) => [id, retirements[id] ?? null])),
+    );
   });
 
   it('defaults to a model the SDK does not deprecate', () => {

@@ -5,7 +5,10 @@ import { NewCampaignId, Slug } from './ids';
 
 export const StartCampaign = defineCommand(
   'StartCampaign',
-  { handler: 'orchestrator', description: 'Start a campaign with a substrate, a constitution, rounds, workers, axes and budgets.' },
+  {
+    handler: 'orchestrator',
+    description: 'Start a campaign with a substrate, a constitution, rounds, workers, axes and budgets.',
+  },
   // Only a new campaign's id is capped: the ids derived from it must fit their schemas (ids.ts, DERIVED_IDS).
   CampaignConfig.extend({ campaignId: NewCampaignId }),
 );
@@ -38,7 +41,8 @@ export const UnsealPrivateLeaderboard = defineCommand(
   'UnsealPrivateLeaderboard',
   {
     handler: 'leaderboard',
-    description: 'Final audit: reveal the sealed private scores of every scored submission (PrivateLeaderboardUnsealed); idempotent.',
+    description:
+      'Final audit: reveal the sealed private scores of every scored submission (PrivateLeaderboardUnsealed); idempotent.',
   },
   z.object({ campaignId: Slug }).strict(),
 );

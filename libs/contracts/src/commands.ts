@@ -33,14 +33,21 @@ export function commandDefinition(name: string): CommandDefinition | undefined {
 /** What travels on `aevo.cmd.<name>`. `commandId` makes retries idempotent. */
 export const CommandEnvelope = z
   .object({
-    commandId: z.string().min(8).max(100).regex(/^[A-Za-z0-9_-]+$/, 'expected letters, digits, "_" or "-"'),
+    commandId: z
+      .string()
+      .min(8)
+      .max(100)
+      .regex(/^[A-Za-z0-9_-]+$/, 'expected letters, digits, "_" or "-"'),
     name: z.string().min(1),
     issuedBy: z.string().min(1).max(100).default('cli'),
     correlationId: z.string().max(100).nullable().default(null),
     payload: z.unknown(),
   })
   .strict();
-export type CommandEnvelope<N extends string = string, P = unknown> = Omit<z.infer<typeof CommandEnvelope>, 'name' | 'payload'> & {
+export type CommandEnvelope<N extends string = string, P = unknown> = Omit<
+  z.infer<typeof CommandEnvelope>,
+  'name' | 'payload'
+> & {
   name: N;
   payload: P;
 };
@@ -66,7 +73,10 @@ export type CommandReply = z.infer<typeof CommandReply>;
  */
 export function parseCommand(subjectName: string, raw: unknown): CommandEnvelope {
   const def = registry.get(subjectName);
-  if (!def) throw new DomainError('UNKNOWN_COMMAND', `unknown command "${subjectName}"`, [{ path: 'name', message: 'not a registered command' }]);
+  if (!def)
+    throw new DomainError('UNKNOWN_COMMAND', `unknown command "${subjectName}"`, [
+      { path: 'name', message: 'not a registered command' },
+    ]);
   const env = CommandEnvelope.safeParse(raw);
   const issues: IssueDetail[] = [];
   if (!env.success) issues.push(...zodIssues(env.error));
@@ -76,7 +86,11 @@ export function parseCommand(subjectName: string, raw: unknown): CommandEnvelope
   const payload = def.payload.safeParse(payloadSource);
   if (!payload.success) issues.push(...zodIssues(payload.error, 'payload'));
   if (issues.length > 0 || !env.success || !payload.success)
-    throw new DomainError('INVALID_COMMAND', `${subjectName} rejected: ${issues.length} invalid field(s)`, dedupe(issues));
+    throw new DomainError(
+      'INVALID_COMMAND',
+      `${subjectName} rejected: ${issues.length} invalid field(s)`,
+      dedupe(issues),
+    );
   return { ...env.data, name: subjectName, payload: payload.data };
 }
 
@@ -91,7 +105,8 @@ function dedupe(issues: IssueDetail[]): IssueDetail[] {
 }
 
 export function errorReply(commandId: string | null, err: unknown): CommandReply {
-  if (err instanceof DomainError) return { ok: false, commandId, error: { code: err.code, message: err.message, issues: err.issues } };
+  if (err instanceof DomainError)
+    return { ok: false, commandId, error: { code: err.code, message: err.message, issues: err.issues } };
   const message = err instanceof Error ? err.message : String(err);
   return { ok: false, commandId, error: { code: 'INTERNAL', message, issues: [] } };
 }

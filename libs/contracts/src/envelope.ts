@@ -30,7 +30,10 @@ export const EventEnvelopeFields = {
   source: ServiceName,
 };
 export const EventEnvelope = z.object({ ...EventEnvelopeFields, data: z.unknown() }).strict();
-export type EventEnvelope<T extends string = string, D = unknown> = Omit<z.infer<typeof EventEnvelope>, 'type' | 'data'> & {
+export type EventEnvelope<T extends string = string, D = unknown> = Omit<
+  z.infer<typeof EventEnvelope>,
+  'type' | 'data'
+> & {
   type: T;
   data: D;
 };
@@ -52,7 +55,13 @@ export function defineEvent<T extends string, S extends z.ZodType>(
   data: S,
 ): EventDefinition<T, S> {
   if (registry.has(type)) throw new Error(`event type ${type} defined twice`);
-  const def: EventDefinition<T, S> = { type, version: opts.version ?? 1, owners: opts.owners, data, description: opts.description };
+  const def: EventDefinition<T, S> = {
+    type,
+    version: opts.version ?? 1,
+    owners: opts.owners,
+    data,
+    description: opts.description,
+  };
   registry.set(type, def as unknown as EventDefinition);
   return def;
 }
@@ -73,17 +82,25 @@ export function parseEvent(raw: unknown): EventEnvelope {
   const env = EventEnvelope.safeParse(raw);
   if (!env.success) throw new DomainError('INVALID_EVENT', 'event envelope does not validate', zodIssues(env.error));
   const def = registry.get(env.data.type);
-  if (!def) throw new DomainError('UNKNOWN_EVENT_TYPE', `unknown event type "${env.data.type}"`, [{ path: 'type', message: 'not a registered event type' }]);
+  if (!def)
+    throw new DomainError('UNKNOWN_EVENT_TYPE', `unknown event type "${env.data.type}"`, [
+      { path: 'type', message: 'not a registered event type' },
+    ]);
   if (env.data.schemaVersion !== def.version)
-    throw new DomainError('UNSUPPORTED_SCHEMA_VERSION', `${def.type} v${env.data.schemaVersion} is not supported (expected v${def.version})`, [
-      { path: 'schemaVersion', message: `expected ${def.version}` },
-    ]);
+    throw new DomainError(
+      'UNSUPPORTED_SCHEMA_VERSION',
+      `${def.type} v${env.data.schemaVersion} is not supported (expected v${def.version})`,
+      [{ path: 'schemaVersion', message: `expected ${def.version}` }],
+    );
   if (!def.owners.includes(env.data.source))
-    throw new DomainError('NOT_EVENT_OWNER', `${env.data.source} may not emit ${def.type} (owners: ${def.owners.join(', ')})`, [
-      { path: 'source', message: `expected one of ${def.owners.join(', ')}` },
-    ]);
+    throw new DomainError(
+      'NOT_EVENT_OWNER',
+      `${env.data.source} may not emit ${def.type} (owners: ${def.owners.join(', ')})`,
+      [{ path: 'source', message: `expected one of ${def.owners.join(', ')}` }],
+    );
   const data = def.data.safeParse(env.data.data);
-  if (!data.success) throw new DomainError('INVALID_EVENT_DATA', `${def.type} data does not validate`, zodIssues(data.error, 'data'));
+  if (!data.success)
+    throw new DomainError('INVALID_EVENT_DATA', `${def.type} data does not validate`, zodIssues(data.error, 'data'));
   return { ...env.data, data: data.data };
 }
 
@@ -98,7 +115,11 @@ export interface EventContext {
 }
 
 /** Builds a validated envelope for `def` with fresh id and time. */
-export function createEvent<D extends EventDefinition>(def: D, data: z.input<D['data']>, ctx: EventContext): EventOf<D> {
+export function createEvent<D extends EventDefinition>(
+  def: D,
+  data: z.input<D['data']>,
+  ctx: EventContext,
+): EventOf<D> {
   const time = (ctx.now ?? (() => new Date()))();
   const raw = {
     id: uuidv7(time.getTime()),

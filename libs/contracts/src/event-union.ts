@@ -19,10 +19,13 @@ export interface EventUnion<U extends { type: string }> {
  * `eventUnion(JobQueued, JobStarted, …)`: the union of those events (`EventUnionOf`), the set of their names and a
  * guard, so an aggregate never keeps a hand-written list beside its type or casts a stored event into it.
  */
-export function eventUnion<const Defs extends readonly EventDefinition[]>(...defs: Defs): EventUnion<EventUnionOf<Defs>> {
+export function eventUnion<const Defs extends readonly EventDefinition[]>(
+  ...defs: Defs
+): EventUnion<EventUnionOf<Defs>> {
   type U = EventUnionOf<Defs>;
   const typeList = defs.map((d) => d.type) as Array<U['type']>;
-  if (new Set(typeList).size !== typeList.length) throw new Error(`eventUnion: an event is listed twice (${typeList.join(', ')})`);
+  if (new Set(typeList).size !== typeList.length)
+    throw new Error(`eventUnion: an event is listed twice (${typeList.join(', ')})`);
   const types: ReadonlySet<U['type']> = new Set(typeList);
   return {
     definitions: defs,

@@ -3,8 +3,14 @@ import { Axis, AxisCategory, RecipeChange } from './recipe';
 import { FailureMode, ScoreVector } from './manifest';
 import { PrescribedRun } from './research';
 
-const NoiseUnits = z.number().nullable().describe('difference to the anchor in units of the noise band (std); null when unknown');
-const Delta = z.number().nullable().describe('raw difference to the anchor (candidate − anchor); null when either side is unknown');
+const NoiseUnits = z
+  .number()
+  .nullable()
+  .describe('difference to the anchor in units of the noise band (std); null when unknown');
+const Delta = z
+  .number()
+  .nullable()
+  .describe('raw difference to the anchor (candidate − anchor); null when either side is unknown');
 
 export const SubmissionOutcome = z
   .object({
@@ -94,7 +100,16 @@ export const NoiseEstimate = z
     lbDiffSource: z.enum(['confirmation-pairs', 'replicates', 'dev-proxy', 'floor']).optional(),
     /** This round's anchor LB scores, each a replicate of the standing recipe (the policy keeps them all). */
     lbReplicatesAdded: z
-      .array(z.object({ round: z.number().int().min(1), candidateId: z.string(), recipeSha256: z.string(), score: z.number() }).strict())
+      .array(
+        z
+          .object({
+            round: z.number().int().min(1),
+            candidateId: z.string(),
+            recipeSha256: z.string(),
+            score: z.number(),
+          })
+          .strict(),
+      )
       .optional(),
     /** Anchor seeds measured this round (0 or 1: not measured this round). */
     seeds: z.number().int().min(0),
@@ -133,7 +148,11 @@ export const Calibration = z
     perDomain: z.array(DomainCalibration),
     /** What the candidates were compared with: the anchor's dev, and its public LB (or the policy's best when the anchor has none). */
     reference: z
-      .object({ dev: z.number().nullable(), publicLb: z.number().nullable(), publicLbSource: z.enum(['anchor', 'standing-replicates', 'policy-best', 'none']) })
+      .object({
+        dev: z.number().nullable(),
+        publicLb: z.number().nullable(),
+        publicLbSource: z.enum(['anchor', 'standing-replicates', 'policy-best', 'none']),
+      })
       .strict(),
     proxyDecoupling: z
       .object({
@@ -165,8 +184,14 @@ export type Surprise = z.infer<typeof Surprise>;
 
 export const RationaleAudit = z
   .object({
-    onAxis: z.array(z.object({ candidateId: z.string(), axis: Axis, stayedOnAxis: z.boolean(), offAxisPaths: z.array(z.string()) }).strict()),
-    frozenPathChecks: z.array(z.object({ candidateId: z.string(), ok: z.boolean(), violations: z.array(z.string()) }).strict()),
+    onAxis: z.array(
+      z
+        .object({ candidateId: z.string(), axis: Axis, stayedOnAxis: z.boolean(), offAxisPaths: z.array(z.string()) })
+        .strict(),
+    ),
+    frozenPathChecks: z.array(
+      z.object({ candidateId: z.string(), ok: z.boolean(), violations: z.array(z.string()) }).strict(),
+    ),
     budget: z
       .object({
         gpuSeconds: z.number().min(0),
@@ -185,7 +210,13 @@ export const RationaleAudit = z
   .strict();
 export type RationaleAudit = z.infer<typeof RationaleAudit>;
 
-export const EVIDENCE_SECTIONS = ['candidateSummaries', 'crossCandidatePatterns', 'calibration', 'surprises', 'designRationaleAudit'] as const;
+export const EVIDENCE_SECTIONS = [
+  'candidateSummaries',
+  'crossCandidatePatterns',
+  'calibration',
+  'surprises',
+  'designRationaleAudit',
+] as const;
 export type EvidenceSection = (typeof EVIDENCE_SECTIONS)[number];
 
 /** Prose per section from an optional LLM pass; it never changes the numbers. */

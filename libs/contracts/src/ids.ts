@@ -12,8 +12,12 @@ export function uuidv7(now: number = Date.now()): string {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
-export const Uuid = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/, 'expected a lowercase UUID');
-export const Uuidv7 = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/, 'expected a UUIDv7');
+export const Uuid = z
+  .string()
+  .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/, 'expected a lowercase UUID');
+export const Uuidv7 = z
+  .string()
+  .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/, 'expected a UUIDv7');
 
 /** Identifiers that appear in subjects and stream ids: no dots, spaces or wildcards. */
 export const Slug = z
@@ -47,13 +51,33 @@ const WIDEST = { round: 1000, index: 512, step: 999_999, checkpoint: 999 } as co
 const widestCandidate = (campaignId: string) => candidateIdOf(campaignId, WIDEST.round, WIDEST.index);
 export const DERIVED_IDS: ReadonlyArray<{ name: string; limit: number; of: (campaignId: string) => string }> = [
   { name: 'candidate id', limit: 120, of: widestCandidate },
-  { name: 'worker job id (<candidate>-s<step>-prep|train)', limit: 120, of: (id) => `${widestCandidate(id)}-s${WIDEST.step}-train` },
-  { name: 'evaluation job id (<candidate>-s<step>-eval-eval-<i>)', limit: 120, of: (id) => `${widestCandidate(id)}-s${WIDEST.step}-eval-eval-${WIDEST.checkpoint}` },
+  {
+    name: 'worker job id (<candidate>-s<step>-prep|train)',
+    limit: 120,
+    of: (id) => `${widestCandidate(id)}-s${WIDEST.step}-train`,
+  },
+  {
+    name: 'evaluation job id (<candidate>-s<step>-eval-eval-<i>)',
+    limit: 120,
+    of: (id) => `${widestCandidate(id)}-s${WIDEST.step}-eval-eval-${WIDEST.checkpoint}`,
+  },
   { name: 'predict job id (sub-<candidate>-predict)', limit: 120, of: (id) => `sub-${widestCandidate(id)}-predict` },
-  { name: 'cancel command id (abort-<job id>)', limit: 100, of: (id) => `abort-${widestCandidate(id)}-s${WIDEST.step}-eval-eval-${WIDEST.checkpoint}` },
+  {
+    name: 'cancel command id (abort-<job id>)',
+    limit: 100,
+    of: (id) => `abort-${widestCandidate(id)}-s${WIDEST.step}-eval-eval-${WIDEST.checkpoint}`,
+  },
   { name: 'unseal command id (unseal-<campaign>)', limit: 100, of: (id) => `unseal-${id}` },
-  { name: 'evaluation stream id', limit: 200, of: (id) => `evaluation:${id}:${widestCandidate(id)}-s${WIDEST.step}-eval` },
-  { name: 'substrate fork key (store command id)', limit: 200, of: (id) => `substrate:fork:${id}:${widestCandidate(id)}` },
+  {
+    name: 'evaluation stream id',
+    limit: 200,
+    of: (id) => `evaluation:${id}:${widestCandidate(id)}-s${WIDEST.step}-eval`,
+  },
+  {
+    name: 'substrate fork key (store command id)',
+    limit: 200,
+    of: (id) => `substrate:fork:${id}:${widestCandidate(id)}`,
+  },
   { name: 'collector deadline stream id', limit: 200, of: (id) => `collector-deadline-${id}-r${WIDEST.round}` },
 ];
 
@@ -65,4 +89,7 @@ export const MAX_CAMPAIGN_ID_LENGTH = ((): number => {
 })();
 
 /** A campaign id as StartCampaign accepts it: a Slug short enough for every id derived from it. */
-export const NewCampaignId = Slug.max(MAX_CAMPAIGN_ID_LENGTH, `at most ${MAX_CAMPAIGN_ID_LENGTH} characters, so that the ids derived from it (candidates, jobs, streams) stay valid`);
+export const NewCampaignId = Slug.max(
+  MAX_CAMPAIGN_ID_LENGTH,
+  `at most ${MAX_CAMPAIGN_ID_LENGTH} characters, so that the ids derived from it (candidates, jobs, streams) stay valid`,
+);

@@ -28,7 +28,14 @@ export function generateJsonSchemas(): Record<string, string> {
     out[`documents/${name}.schema.json`] = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' });
   }
   for (const def of eventDefinitions()) {
-    const full = z.object({ ...EventEnvelopeFields, type: z.literal(def.type), schemaVersion: z.literal(def.version), data: def.data }).strict();
+    const full = z
+      .object({
+        ...EventEnvelopeFields,
+        type: z.literal(def.type),
+        schemaVersion: z.literal(def.version),
+        data: def.data,
+      })
+      .strict();
     out[`events/${kebab(def.type)}.v${def.version}.schema.json`] = {
       ...z.toJSONSchema(full, { io: 'input', unrepresentable: 'any' }),
       title: def.type,

@@ -84,8 +84,16 @@ export const ResultManifest = z
   .strict()
   .superRefine((m, ctx) => {
     if (m.status === 'completed' && m.chosenCheckpoint === null)
-      ctx.addIssue({ code: 'custom', path: ['chosenCheckpoint'], message: 'a completed manifest must name its chosen checkpoint' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['chosenCheckpoint'],
+        message: 'a completed manifest must name its chosen checkpoint',
+      });
     if (m.isAnchor && m.recipeChanges.length > 0)
-      ctx.addIssue({ code: 'custom', path: ['recipeChanges'], message: 'the baseline anchor runs the standing recipe unchanged' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['recipeChanges'],
+        message: 'the baseline anchor runs the standing recipe unchanged',
+      });
   });
 export type ResultManifest = z.infer<typeof ResultManifest>;

@@ -2,7 +2,14 @@ import { z } from 'zod';
 import { Axis, AxisCategory, RecipeDocument, JsonValue } from './recipe';
 import { Sha256 } from './ids';
 import { Band } from './evidence';
-import { CombinationPlan, DecouplingHypothesis, MoveRecord, PendingConfirmation, SearchHints, StandingLb } from './research';
+import {
+  CombinationPlan,
+  DecouplingHypothesis,
+  MoveRecord,
+  PendingConfirmation,
+  SearchHints,
+  StandingLb,
+} from './research';
 
 /** The meta-rules, fixed for a campaign (hash pinned in CampaignStarted). The meta agent can only read it. */
 export const ConstitutionRules = z

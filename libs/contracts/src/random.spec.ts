@@ -41,7 +41,12 @@ describe('deriveSeed', () => {
   });
 
   it('given different labels, when derived, then the streams differ', () => {
-    const seeds = new Set([deriveSeed('aevo-round', 42, 1), deriveSeed('aevo-round', 42, 2), deriveSeed('aevo-round', 43, 1), deriveSeed('other', 42, 1)]);
+    const seeds = new Set([
+      deriveSeed('aevo-round', 42, 1),
+      deriveSeed('aevo-round', 42, 2),
+      deriveSeed('aevo-round', 43, 1),
+      deriveSeed('other', 42, 1),
+    ]);
     expect(seeds.size).toBe(4);
     for (const s of seeds) expect(Number.isInteger(s) && s >= 0 && s <= 0x7fffffff).toBe(true);
   });

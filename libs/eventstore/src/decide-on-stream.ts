@@ -39,7 +39,11 @@ export async function decideOnStream<C, E extends DeciderDataEvent, S>(
       return createEvent(def, e.data as never, ctx);
     });
     try {
-      await store.append(ctx.streamId, stored.length === 0 ? 'no-stream' : stored[stored.length - 1].streamVersion, envelopes);
+      await store.append(
+        ctx.streamId,
+        stored.length === 0 ? 'no-stream' : stored[stored.length - 1].streamVersion,
+        envelopes,
+      );
       return events;
     } catch (err) {
       if (err instanceof ConcurrencyError && attempt < attempts) continue;

@@ -46,11 +46,15 @@ function foldUpTo<S>(decider: Decider<unknown, EventEnvelope, S>, events: Stored
  * on the new state (bounded by maxRetries). With a commandId, a retry of the same command finds the recorded
  * outcome and writes nothing; the decision stays pure and the store does the deduplication atomically.
  */
-export async function executeDecider<C, S, R = null>(opts: ExecuteDeciderOptions<C, S, R>): Promise<ExecuteDeciderResult<S, R>> {
+export async function executeDecider<C, S, R = null>(
+  opts: ExecuteDeciderOptions<C, S, R>,
+): Promise<ExecuteDeciderResult<S, R>> {
   const { store, streamId, decider, command, commandId } = opts;
   const maxRetries = opts.maxRetries ?? 3;
   if (!Number.isInteger(maxRetries) || maxRetries < 0)
-    throw new DomainError('INVALID_ARGUMENT', `maxRetries: expected an integer >= 0, got ${String(maxRetries)}`, [{ path: 'maxRetries', message: 'expected an integer >= 0' }]);
+    throw new DomainError('INVALID_ARGUMENT', `maxRetries: expected an integer >= 0, got ${String(maxRetries)}`, [
+      { path: 'maxRetries', message: 'expected an integer >= 0' },
+    ]);
   // A retry of a command that already succeeded must get the first answer, not a refusal decided on the newer state.
   const recorded = await previousOutcome(store, commandId);
   if (recorded) return duplicateOutcome(opts, checkFingerprint(commandId, recorded, opts.fingerprint), 1);
@@ -68,10 +72,15 @@ export async function executeDecider<C, S, R = null>(opts: ExecuteDeciderOptions
       throw err;
     }
     const after = decided.reduce((s, e) => decider.evolve(s, e), state);
-    const result = (opts.result ? opts.result({ events: decided, state: after, version: version + decided.length }) : null) as R;
+    const result = (
+      opts.result ? opts.result({ events: decided, state: after, version: version + decided.length }) : null
+    ) as R;
     let append: AppendResult;
     try {
-      append = await store.append(streamId, version, decided, { commandId, commandResult: commandId !== undefined ? recordedResult(result, opts.fingerprint) : undefined });
+      append = await store.append(streamId, version, decided, {
+        commandId,
+        commandResult: commandId !== undefined ? recordedResult(result, opts.fingerprint) : undefined,
+      });
     } catch (err) {
       if (err instanceof ConcurrencyError && attempt <= maxRetries) continue;
       throw err;
@@ -87,7 +96,11 @@ async function previousOutcome(store: EventStore, commandId: string | undefined)
   return store.commandOutcome(commandId);
 }
 
-async function duplicateOutcome<C, S, R>(opts: ExecuteDeciderOptions<C, S, R>, append: AppendResult, attempts: number): Promise<ExecuteDeciderResult<S, R>> {
+async function duplicateOutcome<C, S, R>(
+  opts: ExecuteDeciderOptions<C, S, R>,
+  append: AppendResult,
+  attempts: number,
+): Promise<ExecuteDeciderResult<S, R>> {
   const history = await opts.store.readStream(opts.streamId);
   const wanted = new Set(append.positions);
   const events = history.filter((e) => wanted.has(e.position));
@@ -96,7 +109,12 @@ async function duplicateOutcome<C, S, R>(opts: ExecuteDeciderOptions<C, S, R>, a
   return { events, state, result: (recorded?.value ?? null) as R, append, duplicate: true, attempts };
 }
 
-async function storedEvents(store: EventStore, streamId: string, positions: number[], versionBefore: number): Promise<StoredEvent[]> {
+async function storedEvents(
+  store: EventStore,
+  streamId: string,
+  positions: number[],
+  versionBefore: number,
+): Promise<StoredEvent[]> {
   if (positions.length === 0) return [];
   const wanted = new Set(positions);
   return (await store.readStream(streamId, versionBefore + 1)).filter((e) => wanted.has(e.position));
@@ -109,9 +127,17 @@ export function recordedResult<R>(value: R, fingerprint: string | undefined): { 
 
 export class IdempotencyConflictError extends DomainError {
   constructor(commandId: string) {
-    super('IDEMPOTENCY_CONFLICT', `command id ${commandId} was already used for another command or body; nothing was applied`, [
-      { path: 'commandId', message: 'already used with another command name or body: a retry must resend the same command, a new command needs a new id' },
-    ]);
+    super(
+      'IDEMPOTENCY_CONFLICT',
+      `command id ${commandId} was already used for another command or body; nothing was applied`,
+      [
+        {
+          path: 'commandId',
+          message:
+            'already used with another command name or body: a retry must resend the same command, a new command needs a new id',
+        },
+      ],
+    );
     this.name = 'IdempotencyConflictError';
   }
 }
@@ -121,9 +147,14 @@ export class IdempotencyConflictError extends DomainError {
  * its own the caller is an internal, deterministic key and is not checked; a fingerprinted command meeting an
  * outcome recorded without one (another kind of writer used that id) is a conflict too.
  */
-export function checkFingerprint(commandId: string | undefined, outcome: AppendResult, fingerprint: string | undefined): AppendResult {
+export function checkFingerprint(
+  commandId: string | undefined,
+  outcome: AppendResult,
+  fingerprint: string | undefined,
+): AppendResult {
   if (fingerprint === undefined || commandId === undefined) return outcome;
   const recorded = outcome.commandResult as { fingerprint?: unknown } | null | undefined;
-  if (recorded === null || typeof recorded !== 'object' || recorded.fingerprint !== fingerprint) throw new IdempotencyConflictError(commandId);
+  if (recorded === null || typeof recorded !== 'object' || recorded.fingerprint !== fingerprint)
+    throw new IdempotencyConflictError(commandId);
   return outcome;
 }

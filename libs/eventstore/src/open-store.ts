@@ -12,7 +12,14 @@ export interface EventStoreSelection {
   kurrentdb?: { connectionString: string; namespace: string };
 }
 
-const KURRENTDB_SCHEMES = ['kurrentdb://', 'kurrentdb+discover://', 'kurrent://', 'kurrent+discover://', 'esdb://', 'esdb+discover://'];
+const KURRENTDB_SCHEMES = [
+  'kurrentdb://',
+  'kurrentdb+discover://',
+  'kurrent://',
+  'kurrent+discover://',
+  'esdb://',
+  'esdb+discover://',
+];
 
 /**
  * Which event store the environment selects: AEVO_EVENT_STORE=postgres (default) with AEVO_DATABASE_URL and
@@ -20,24 +27,34 @@ const KURRENTDB_SCHEMES = ['kurrentdb://', 'kurrentdb+discover://', 'kurrent://'
  * AEVO_KURRENTDB_NAMESPACE (default `aevo`). A bad value throws an error naming the variable. `defaults` (what the
  * caller's config already resolved) win over AEVO_DATABASE_URL / AEVO_DB_SCHEMA.
  */
-export function eventStoreSelection(env: NodeJS.ProcessEnv, defaults: { databaseUrl?: string; dbSchema?: string } = {}): EventStoreSelection {
+export function eventStoreSelection(
+  env: NodeJS.ProcessEnv,
+  defaults: { databaseUrl?: string; dbSchema?: string } = {},
+): EventStoreSelection {
   const raw = (env.AEVO_EVENT_STORE ?? '').trim();
   const kind = raw === '' ? 'postgres' : raw;
   if (kind === 'postgres')
     return {
       kind,
       postgres: {
-        connectionString: defaults.databaseUrl || env.AEVO_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres',
+        connectionString:
+          defaults.databaseUrl || env.AEVO_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres',
         schema: defaults.dbSchema || env.AEVO_DB_SCHEMA || 'aevo',
       },
     };
   if (kind !== 'kurrentdb') throw new Error(`AEVO_EVENT_STORE="${raw}": expected "postgres" or "kurrentdb"`);
   const url = (env.AEVO_KURRENTDB_URL ?? '').trim();
-  if (url === '') throw new Error('AEVO_KURRENTDB_URL is not set: AEVO_EVENT_STORE=kurrentdb needs a connection string like kurrentdb://127.0.0.1:2113?tls=false');
+  if (url === '')
+    throw new Error(
+      'AEVO_KURRENTDB_URL is not set: AEVO_EVENT_STORE=kurrentdb needs a connection string like kurrentdb://127.0.0.1:2113?tls=false',
+    );
   if (!KURRENTDB_SCHEMES.some((s) => url.startsWith(s)))
-    throw new Error(`AEVO_KURRENTDB_URL="${url}": expected a connection string starting with ${KURRENTDB_SCHEMES.join(', ')}`);
+    throw new Error(
+      `AEVO_KURRENTDB_URL="${url}": expected a connection string starting with ${KURRENTDB_SCHEMES.join(', ')}`,
+    );
   const namespace = env.AEVO_KURRENTDB_NAMESPACE || 'aevo';
-  if (!/^[A-Za-z0-9_-]+$/.test(namespace)) throw new Error(`AEVO_KURRENTDB_NAMESPACE="${namespace}": expected letters, digits, "_" or "-"`);
+  if (!/^[A-Za-z0-9_-]+$/.test(namespace))
+    throw new Error(`AEVO_KURRENTDB_NAMESPACE="${namespace}": expected letters, digits, "_" or "-"`);
   return { kind, kurrentdb: { connectionString: url, namespace } };
 }
 
@@ -47,8 +64,16 @@ export async function openEventStoreFromEnv(
   opts: { databaseUrl?: string; dbSchema?: string; applicationName?: string } = {},
 ): Promise<EventStore> {
   const sel = eventStoreSelection(env, opts);
-  if (sel.kind === 'kurrentdb') return openKurrentDbEventStore({ connectionString: sel.kurrentdb!.connectionString, namespace: sel.kurrentdb!.namespace });
-  return PostgresEventStore.open({ connectionString: sel.postgres!.connectionString, schema: sel.postgres!.schema, applicationName: opts.applicationName });
+  if (sel.kind === 'kurrentdb')
+    return openKurrentDbEventStore({
+      connectionString: sel.kurrentdb!.connectionString,
+      namespace: sel.kurrentdb!.namespace,
+    });
+  return PostgresEventStore.open({
+    connectionString: sel.postgres!.connectionString,
+    schema: sel.postgres!.schema,
+    applicationName: opts.applicationName,
+  });
 }
 
 /**

@@ -64,7 +64,12 @@ export interface Subscription {
 
 /** The port every event store adapter implements and the shared contract test suite checks. */
 export interface EventStore {
-  append(streamId: string, expected: ExpectedVersion, events: EventEnvelope[], opts?: AppendOptions): Promise<AppendResult>;
+  append(
+    streamId: string,
+    expected: ExpectedVersion,
+    events: EventEnvelope[],
+    opts?: AppendOptions,
+  ): Promise<AppendResult>;
   readStream(streamId: string, fromVersion?: number): Promise<StoredEvent[]>;
   readAll(opts?: ReadAllOptions): Promise<StoredEvent[]>;
   /** Current version of a stream (0 when it does not exist). */
@@ -72,7 +77,11 @@ export interface EventStore {
   /** Highest committed position (0 when empty). */
   headPosition(): Promise<number>;
   /** Catches up from `fromPosition` (exclusive), then follows new events in order, awaiting the handler. */
-  subscribe(fromPosition: number, handler: (e: StoredEvent) => Promise<void>, opts?: { campaignId?: string }): Subscription;
+  subscribe(
+    fromPosition: number,
+    handler: (e: StoredEvent) => Promise<void>,
+    opts?: { campaignId?: string },
+  ): Subscription;
   /**
    * The recorded outcome of an earlier append that carried `commandId` (as a retry of it would return, with
    * `duplicate: true`), or null. Optional: lets a command handler answer a retry before deciding again.

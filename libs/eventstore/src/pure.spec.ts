@@ -6,7 +6,8 @@ import { expectedVersionNumber, validateAppend, validateReadAll } from './valida
 import type { StoredEvent } from './port';
 import { schemaNames } from './postgres/schema';
 
-const event = (streamId = 'campaign-a', campaignId = 'camp-1') => createEvent(CampaignPaused, { reason: 'r' }, { campaignId, streamId, source: 'orchestrator' });
+const event = (streamId = 'campaign-a', campaignId = 'camp-1') =>
+  createEvent(CampaignPaused, { reason: 'r' }, { campaignId, streamId, source: 'orchestrator' });
 
 function issuesOf(fn: () => unknown): string[] {
   try {
@@ -27,14 +28,29 @@ describe('validateAppend', () => {
   it('names every bad field at once', () => {
     const bad = { ...event(), data: { reason: 1 }, source: 'worker' };
     const paths = issuesOf(() => validateAppend('campaign a', -2, [event('other'), bad, 'junk'], { commandId: '' }));
-    expect(paths).toEqual(expect.arrayContaining(['streamId', 'expectedVersion', 'commandId', 'events.0.streamId', 'events.1.source', 'events.2.(root)']));
+    expect(paths).toEqual(
+      expect.arrayContaining([
+        'streamId',
+        'expectedVersion',
+        'commandId',
+        'events.0.streamId',
+        'events.1.source',
+        'events.2.(root)',
+      ]),
+    );
   });
   it('refuses a non-array, duplicate ids in one batch, unsubjectable campaign ids and oversized events', () => {
     expect(issuesOf(() => validateAppend('campaign-a', 'any', {} as never, undefined))).toEqual(['events']);
     const e = event();
     expect(issuesOf(() => validateAppend('campaign-a', 'any', [e, e], undefined))).toEqual(['events.1.id']);
-    expect(issuesOf(() => validateAppend('campaign-a', 'any', [event('campaign-a', 'has.dot')], undefined))).toEqual(['events.0.campaignId']);
-    const big = createEvent(CampaignPaused, { reason: 'x'.repeat(2000) }, { campaignId: 'c', streamId: 'campaign-a', source: 'orchestrator' });
+    expect(issuesOf(() => validateAppend('campaign-a', 'any', [event('campaign-a', 'has.dot')], undefined))).toEqual([
+      'events.0.campaignId',
+    ]);
+    const big = createEvent(
+      CampaignPaused,
+      { reason: 'x'.repeat(2000) },
+      { campaignId: 'c', streamId: 'campaign-a', source: 'orchestrator' },
+    );
     expect(issuesOf(() => validateAppend('campaign-a', 'any', [big], undefined, 1000))).toEqual(['events.0']);
   });
   it('maps expected versions', () => {
@@ -43,7 +59,12 @@ describe('validateAppend', () => {
     expect(expectedVersionNumber(4)).toBe(4);
   });
   it('checks read options', () => {
-    expect(issuesOf(() => validateReadAll({ fromPosition: -1, limit: 0, campaignId: '', types: [''] }))).toEqual(['fromPosition', 'limit', 'campaignId', 'types']);
+    expect(issuesOf(() => validateReadAll({ fromPosition: -1, limit: 0, campaignId: '', types: [''] }))).toEqual([
+      'fromPosition',
+      'limit',
+      'campaignId',
+      'types',
+    ]);
     expect(() => validateReadAll({ fromPosition: 0, limit: 10, types: ['CampaignPaused'] })).not.toThrow();
   });
 });

@@ -13,7 +13,14 @@ import { natsAuthFor } from './relay/nats-credentials';
 import { eventStoreSelection } from './open-store';
 
 const log: RelayLogger = (level, msg, fields) => {
-  const line = JSON.stringify({ time: new Date().toISOString(), level, service: 'outbox-relay', pid: process.pid, msg, ...fields });
+  const line = JSON.stringify({
+    time: new Date().toISOString(),
+    level,
+    service: 'outbox-relay',
+    pid: process.pid,
+    msg,
+    ...fields,
+  });
   if (level === 'info') process.stdout.write(`${line}\n`);
   else process.stderr.write(`${line}\n`);
 };
@@ -38,10 +45,24 @@ async function main(): Promise<void> {
     log,
     natsAuth: natsAuthFor(env, 'relay'),
   };
-  const relay: { start(): Promise<void>; stop(): Promise<void>; readonly relayedPosition: number; readonly publishedCount: number; readonly role?: string } =
+  const relay: {
+    start(): Promise<void>;
+    stop(): Promise<void>;
+    readonly relayedPosition: number;
+    readonly publishedCount: number;
+    readonly role?: string;
+  } =
     selection.kind === 'kurrentdb'
-      ? new AllStreamRelay({ ...common, kurrentdbUrl: selection.kurrentdb!.connectionString, namespace: selection.kurrentdb!.namespace })
-      : new OutboxRelay({ ...common, databaseUrl: env.AEVO_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres', schema: env.AEVO_DB_SCHEMA || 'aevo' });
+      ? new AllStreamRelay({
+          ...common,
+          kurrentdbUrl: selection.kurrentdb!.connectionString,
+          namespace: selection.kurrentdb!.namespace,
+        })
+      : new OutboxRelay({
+          ...common,
+          databaseUrl: env.AEVO_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
+          schema: env.AEVO_DB_SCHEMA || 'aevo',
+        });
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
@@ -63,7 +84,12 @@ async function main(): Promise<void> {
   setInterval(() => {
     if (relay.relayedPosition === reported) return;
     reported = relay.relayedPosition;
-    log('info', 'progress', { store: selection.kind, role: relay.role ?? 'single', relayedPosition: relay.relayedPosition, published: relay.publishedCount });
+    log('info', 'progress', {
+      store: selection.kind,
+      role: relay.role ?? 'single',
+      relayedPosition: relay.relayedPosition,
+      published: relay.publishedCount,
+    });
   }, 5000).unref();
 }
 

@@ -26,17 +26,37 @@ export function validateAppend(
   maxEventBytes = DEFAULT_MAX_EVENT_BYTES,
 ): EventEnvelope[] {
   const issues: IssueDetail[] = [];
-  if (!StreamId.safeParse(streamId).success) issues.push({ path: 'streamId', message: 'expected a stream id like "campaign-abc" or "job:abc"' });
-  if (!(expected === 'any' || expected === 'no-stream' || (typeof expected === 'number' && Number.isSafeInteger(expected) && expected >= 0)))
-    issues.push({ path: 'expectedVersion', message: `expected a version (integer >= 0), 'no-stream' or 'any', got ${JSON.stringify(expected)}` });
-  if (opts?.commandId !== undefined && (typeof opts.commandId !== 'string' || opts.commandId.length === 0 || opts.commandId.length > MAX_COMMAND_ID_LENGTH))
-    issues.push({ path: 'commandId', message: `expected a non-empty string of at most ${MAX_COMMAND_ID_LENGTH} characters` });
+  if (!StreamId.safeParse(streamId).success)
+    issues.push({ path: 'streamId', message: 'expected a stream id like "campaign-abc" or "job:abc"' });
+  if (!(
+    expected === 'any' ||
+    expected === 'no-stream' ||
+    (typeof expected === 'number' && Number.isSafeInteger(expected) && expected >= 0)
+  ))
+    issues.push({
+      path: 'expectedVersion',
+      message: `expected a version (integer >= 0), 'no-stream' or 'any', got ${JSON.stringify(expected)}`,
+    });
+  if (
+    opts?.commandId !== undefined &&
+    (typeof opts.commandId !== 'string' || opts.commandId.length === 0 || opts.commandId.length > MAX_COMMAND_ID_LENGTH)
+  )
+    issues.push({
+      path: 'commandId',
+      message: `expected a non-empty string of at most ${MAX_COMMAND_ID_LENGTH} characters`,
+    });
   if (opts?.traceContext !== undefined) {
     const t = opts.traceContext as { traceparent?: unknown; tracestate?: unknown };
     if (typeof t.traceparent !== 'string' || !/^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/.test(t.traceparent))
-      issues.push({ path: 'traceContext.traceparent', message: 'expected a W3C traceparent like 00-<32 hex>-<16 hex>-01' });
+      issues.push({
+        path: 'traceContext.traceparent',
+        message: 'expected a W3C traceparent like 00-<32 hex>-<16 hex>-01',
+      });
     if (t.tracestate !== undefined && (typeof t.tracestate !== 'string' || t.tracestate.length > 512))
-      issues.push({ path: 'traceContext.tracestate', message: 'expected a W3C tracestate string of at most 512 characters' });
+      issues.push({
+        path: 'traceContext.tracestate',
+        message: 'expected a W3C tracestate string of at most 512 characters',
+      });
   }
   if (opts?.commandResult !== undefined) {
     try {
@@ -58,16 +78,29 @@ export function validateAppend(
     } catch (err) {
       if (!(err instanceof DomainError)) throw err;
       const inner = err.issues.length > 0 ? err.issues : [{ path: '(root)', message: err.message }];
-      for (const issue of inner) issues.push({ path: `events.${i}.${issue.path}`, message: `${err.code}: ${issue.message}` });
+      for (const issue of inner)
+        issues.push({ path: `events.${i}.${issue.path}`, message: `${err.code}: ${issue.message}` });
       return;
     }
     if (!SUBJECT_TOKEN.test(event.campaignId))
-      issues.push({ path: `events.${i}.campaignId`, message: 'expected letters, digits, "_" or "-" (it is a subject token when relayed)' });
+      issues.push({
+        path: `events.${i}.campaignId`,
+        message: 'expected letters, digits, "_" or "-" (it is a subject token when relayed)',
+      });
     const bytes = Buffer.byteLength(JSON.stringify(event));
-    if (bytes > maxEventBytes) issues.push({ path: `events.${i}`, message: `event is ${bytes} bytes of JSON; at most ${maxEventBytes} are accepted` });
-    if (event.streamId !== streamId) issues.push({ path: `events.${i}.streamId`, message: `expected "${String(streamId)}" (the stream appended to), got "${event.streamId}"` });
+    if (bytes > maxEventBytes)
+      issues.push({
+        path: `events.${i}`,
+        message: `event is ${bytes} bytes of JSON; at most ${maxEventBytes} are accepted`,
+      });
+    if (event.streamId !== streamId)
+      issues.push({
+        path: `events.${i}.streamId`,
+        message: `expected "${String(streamId)}" (the stream appended to), got "${event.streamId}"`,
+      });
     const first = seen.get(event.id);
-    if (first !== undefined) issues.push({ path: `events.${i}.id`, message: `duplicate of events.${first}.id (${event.id})` });
+    if (first !== undefined)
+      issues.push({ path: `events.${i}.id`, message: `duplicate of events.${first}.id (${event.id})` });
     else seen.set(event.id, i);
     parsed.push(event);
   });
@@ -79,16 +112,23 @@ export function validateReadAll(opts: ReadAllOptions): void {
   const issues: IssueDetail[] = [];
   if (opts.fromPosition !== undefined && !(Number.isSafeInteger(opts.fromPosition) && opts.fromPosition >= 0))
     issues.push({ path: 'fromPosition', message: 'expected an integer >= 0' });
-  if (opts.limit !== undefined && !(Number.isSafeInteger(opts.limit) && opts.limit >= 1)) issues.push({ path: 'limit', message: 'expected an integer >= 1' });
-  if (opts.campaignId !== undefined && (typeof opts.campaignId !== 'string' || opts.campaignId === '')) issues.push({ path: 'campaignId', message: 'expected a non-empty string' });
-  if (opts.types !== undefined && !(Array.isArray(opts.types) && opts.types.every((t) => typeof t === 'string' && t !== '')))
+  if (opts.limit !== undefined && !(Number.isSafeInteger(opts.limit) && opts.limit >= 1))
+    issues.push({ path: 'limit', message: 'expected an integer >= 1' });
+  if (opts.campaignId !== undefined && (typeof opts.campaignId !== 'string' || opts.campaignId === ''))
+    issues.push({ path: 'campaignId', message: 'expected a non-empty string' });
+  if (
+    opts.types !== undefined &&
+    !(Array.isArray(opts.types) && opts.types.every((t) => typeof t === 'string' && t !== ''))
+  )
     issues.push({ path: 'types', message: 'expected an array of event type names' });
   if (issues.length > 0) throw new DomainError('INVALID_READ', describe('read refused', issues), issues);
 }
 
 export function validatePosition(name: string, value: unknown): void {
   if (!(typeof value === 'number' && Number.isSafeInteger(value) && value >= 0))
-    throw new DomainError('INVALID_READ', `${name}: expected an integer >= 0, got ${JSON.stringify(value)}`, [{ path: name, message: 'expected an integer >= 0' }]);
+    throw new DomainError('INVALID_READ', `${name}: expected an integer >= 0, got ${JSON.stringify(value)}`, [
+      { path: name, message: 'expected an integer >= 0' },
+    ]);
 }
 
 function describe(what: string, issues: IssueDetail[]): string {

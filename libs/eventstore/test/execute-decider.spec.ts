@@ -1,4 +1,12 @@
-import { CampaignPaused, CampaignResumed, DomainError, createEvent, isEvent, type Decider, type EventEnvelope } from '@aevo/contracts';
+import {
+  CampaignPaused,
+  CampaignResumed,
+  DomainError,
+  createEvent,
+  isEvent,
+  type Decider,
+  type EventEnvelope,
+} from '@aevo/contracts';
 import { createTestDb, randomSuffix, type TestDb } from '@aevo/testkit';
 import { ConcurrencyError, PostgresEventStore, executeDecider, type EventStore } from '../src';
 
@@ -13,7 +21,12 @@ interface State {
 /** A campaign's pause switch: pausing twice is refused, so a lost race shows up as a refusal after the retry. */
 const pauseSwitch = (campaignId: string, streamId: string): Decider<Command, EventEnvelope, State> => ({
   initialState: () => ({ paused: false, pauses: 0 }),
-  evolve: (s, e) => (isEvent(e, CampaignPaused) ? { paused: true, pauses: s.pauses + 1 } : isEvent(e, CampaignResumed) ? { ...s, paused: false } : s),
+  evolve: (s, e) =>
+    isEvent(e, CampaignPaused)
+      ? { paused: true, pauses: s.pauses + 1 }
+      : isEvent(e, CampaignResumed)
+        ? { ...s, paused: false }
+        : s,
   decide: (c, s) => {
     const ctx = { campaignId, streamId, source: 'orchestrator' as const };
     if (c.kind === 'pause') {
@@ -26,13 +39,20 @@ const pauseSwitch = (campaignId: string, streamId: string): Decider<Command, Eve
 });
 
 /** The real store, with a writer that slips in one event right before each of the first `times` appends. */
-function withRacingWriter(inner: EventStore, campaignId: string, times: number): EventStore & { interferences: number } {
+function withRacingWriter(
+  inner: EventStore,
+  campaignId: string,
+  times: number,
+): EventStore & { interferences: number } {
   const wrapped = Object.create(inner) as EventStore & { interferences: number };
   wrapped.interferences = 0;
   wrapped.append = async (streamId, expected, events, opts) => {
     if (wrapped.interferences < times) {
       wrapped.interferences++;
-      const state = (await inner.readStream(streamId)).reduce(pauseSwitch(campaignId, streamId).evolve, { paused: false, pauses: 0 });
+      const state = (await inner.readStream(streamId)).reduce(pauseSwitch(campaignId, streamId).evolve, {
+        paused: false,
+        pauses: 0,
+      });
       const racing = state.paused
         ? createEvent(CampaignResumed, {}, { campaignId, streamId, source: 'orchestrator' })
         : createEvent(CampaignPaused, { reason: 'racing writer' }, { campaignId, streamId, source: 'orchestrator' });
@@ -61,7 +81,13 @@ describe('executeDecider', () => {
   it('reads, folds, decides and appends at the version it read', async () => {
     const streamId = newStream();
     const decider = pauseSwitch(campaignId, streamId);
-    const out = await executeDecider({ store, streamId, decider, command: { kind: 'pause', reason: 'first' }, result: ({ state, version }) => ({ pauses: state.pauses, version }) });
+    const out = await executeDecider({
+      store,
+      streamId,
+      decider,
+      command: { kind: 'pause', reason: 'first' },
+      result: ({ state, version }) => ({ pauses: state.pauses, version }),
+    });
     expect(out.duplicate).toBe(false);
     expect(out.attempts).toBe(1);
     expect(out.events.map((e) => [e.type, e.streamVersion])).toEqual([['CampaignPaused', 1]]);
@@ -70,7 +96,9 @@ describe('executeDecider', () => {
     const again = await executeDecider({ store, streamId, decider, command: { kind: 'resume' } });
     expect(again.events.map((e) => [e.type, e.streamVersion])).toEqual([['CampaignResumed', 2]]);
     expect(again.result).toBeNull();
-    await expect(executeDecider({ store, streamId, decider, command: { kind: 'resume' } })).rejects.toMatchObject({ code: 'NOT_PAUSED' });
+    await expect(executeDecider({ store, streamId, decider, command: { kind: 'resume' } })).rejects.toMatchObject({
+      code: 'NOT_PAUSED',
+    });
     expect(await store.streamVersion(streamId)).toBe(2);
   });
 
@@ -80,17 +108,28 @@ describe('executeDecider', () => {
     const decider = pauseSwitch(campaignId, streamId);
     await executeDecider({ store, streamId, decider, command: { kind: 'pause', reason: 'seed' } });
     const racing = withRacingWriter(store, campaignId, 1);
-    const resumed = await executeDecider({ store: racing, streamId, decider, command: { kind: 'resume' } }).catch((e: unknown) => e);
+    const resumed = await executeDecider({ store: racing, streamId, decider, command: { kind: 'resume' } }).catch(
+      (e: unknown) => e,
+    );
     // Our "resume" lost to the racing resume: the retry decides on "not paused" and refuses.
     expect(resumed).toBeInstanceOf(DomainError);
     expect((resumed as DomainError).code).toBe('NOT_PAUSED');
     expect(racing.interferences).toBe(1);
 
     const racing2 = withRacingWriter(store, campaignId, 1);
-    const out = await executeDecider({ store: racing2, streamId, decider, command: { kind: 'pause', reason: 'after race' } }).catch((e: unknown) => e);
+    const out = await executeDecider({
+      store: racing2,
+      streamId,
+      decider,
+      command: { kind: 'pause', reason: 'after race' },
+    }).catch((e: unknown) => e);
     // The racing writer paused first; the retry refuses to pause twice.
     expect((out as DomainError).code).toBe('ALREADY_PAUSED');
-    expect((await store.readStream(streamId)).map((e) => e.type)).toEqual(['CampaignPaused', 'CampaignResumed', 'CampaignPaused']);
+    expect((await store.readStream(streamId)).map((e) => e.type)).toEqual([
+      'CampaignPaused',
+      'CampaignResumed',
+      'CampaignPaused',
+    ]);
   });
 
   it('retries until the append goes through, then reports the attempts', async () => {
@@ -98,10 +137,20 @@ describe('executeDecider', () => {
     const flip: Decider<Command, EventEnvelope, State> = {
       ...pauseSwitch(campaignId, streamId),
       // A command that is valid in any state, so every retry decides to write again.
-      decide: (_c, s) => [s.paused ? createEvent(CampaignResumed, {}, { campaignId, streamId, source: 'orchestrator' }) : createEvent(CampaignPaused, { reason: 'flip' }, { campaignId, streamId, source: 'orchestrator' })],
+      decide: (_c, s) => [
+        s.paused
+          ? createEvent(CampaignResumed, {}, { campaignId, streamId, source: 'orchestrator' })
+          : createEvent(CampaignPaused, { reason: 'flip' }, { campaignId, streamId, source: 'orchestrator' }),
+      ],
     };
     const racing = withRacingWriter(store, campaignId, 2);
-    const out = await executeDecider({ store: racing, streamId, decider: flip, command: { kind: 'resume' }, maxRetries: 3 });
+    const out = await executeDecider({
+      store: racing,
+      streamId,
+      decider: flip,
+      command: { kind: 'resume' },
+      maxRetries: 3,
+    });
     expect(out.attempts).toBe(3);
     expect(out.events).toHaveLength(1);
     expect(out.events[0].streamVersion).toBe(3);
@@ -112,13 +161,21 @@ describe('executeDecider', () => {
     const streamId = newStream();
     const flip: Decider<Command, EventEnvelope, State> = {
       ...pauseSwitch(campaignId, streamId),
-      decide: (_c, s) => [s.paused ? createEvent(CampaignResumed, {}, { campaignId, streamId, source: 'orchestrator' }) : createEvent(CampaignPaused, { reason: 'flip' }, { campaignId, streamId, source: 'orchestrator' })],
+      decide: (_c, s) => [
+        s.paused
+          ? createEvent(CampaignResumed, {}, { campaignId, streamId, source: 'orchestrator' })
+          : createEvent(CampaignPaused, { reason: 'flip' }, { campaignId, streamId, source: 'orchestrator' }),
+      ],
     };
     const racing = withRacingWriter(store, campaignId, 100);
-    await expect(executeDecider({ store: racing, streamId, decider: flip, command: { kind: 'resume' }, maxRetries: 2 })).rejects.toBeInstanceOf(ConcurrencyError);
+    await expect(
+      executeDecider({ store: racing, streamId, decider: flip, command: { kind: 'resume' }, maxRetries: 2 }),
+    ).rejects.toBeInstanceOf(ConcurrencyError);
     expect(racing.interferences).toBe(3);
     expect(await store.streamVersion(streamId)).toBe(3);
-    await expect(executeDecider({ store, streamId, decider: flip, command: { kind: 'resume' }, maxRetries: -1 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(
+      executeDecider({ store, streamId, decider: flip, command: { kind: 'resume' }, maxRetries: -1 }),
+    ).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
   });
 
   it('answers a retried commandId with the first outcome and writes nothing, even when deciding again would refuse', async () => {
@@ -126,28 +183,55 @@ describe('executeDecider', () => {
     const decider = pauseSwitch(campaignId, streamId);
     const commandId = `cmd-${randomSuffix()}`;
     const result = ({ state }: { state: State }) => ({ pauses: state.pauses });
-    const first = await executeDecider({ store, streamId, decider, command: { kind: 'pause', reason: 'once' }, commandId, result });
+    const first = await executeDecider({
+      store,
+      streamId,
+      decider,
+      command: { kind: 'pause', reason: 'once' },
+      commandId,
+      result,
+    });
     const head = await store.headPosition();
-    const retry = await executeDecider({ store, streamId, decider, command: { kind: 'pause', reason: 'once' }, commandId, result });
+    const retry = await executeDecider({
+      store,
+      streamId,
+      decider,
+      command: { kind: 'pause', reason: 'once' },
+      commandId,
+      result,
+    });
     expect(retry.duplicate).toBe(true);
     expect(retry.result).toEqual({ pauses: 1 });
     expect(retry.events).toEqual(first.events);
     expect(retry.state).toEqual(first.state);
     expect(await store.headPosition()).toBe(head);
     // Without a commandId the same command is decided again, and refused.
-    await expect(executeDecider({ store, streamId, decider, command: { kind: 'pause', reason: 'once' } })).rejects.toMatchObject({ code: 'ALREADY_PAUSED' });
+    await expect(
+      executeDecider({ store, streamId, decider, command: { kind: 'pause', reason: 'once' } }),
+    ).rejects.toMatchObject({ code: 'ALREADY_PAUSED' });
   });
 
   it('lets exactly one of several racing executions of the same decision write', async () => {
     const streamId = newStream();
     const decider = pauseSwitch(campaignId, streamId);
-    const others = await Promise.all([1, 2].map(() => PostgresEventStore.open({ connectionString: db.url, schema: db.schema, poolSize: 2 })));
+    const others = await Promise.all(
+      [1, 2].map(() => PostgresEventStore.open({ connectionString: db.url, schema: db.schema, poolSize: 2 })),
+    );
     try {
       const outcomes = await Promise.allSettled(
-        [store, ...others].map((s, i) => executeDecider({ store: s, streamId, decider, command: { kind: 'pause', reason: `replica ${i}` }, commandId: `cmd-${randomSuffix()}` })),
+        [store, ...others].map((s, i) =>
+          executeDecider({
+            store: s,
+            streamId,
+            decider,
+            command: { kind: 'pause', reason: `replica ${i}` },
+            commandId: `cmd-${randomSuffix()}`,
+          }),
+        ),
       );
       expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(1);
-      for (const o of outcomes) if (o.status === 'rejected') expect((o.reason as DomainError).code).toBe('ALREADY_PAUSED');
+      for (const o of outcomes)
+        if (o.status === 'rejected') expect((o.reason as DomainError).code).toBe('ALREADY_PAUSED');
       expect((await store.readStream(streamId)).map((e) => e.type)).toEqual(['CampaignPaused']);
     } finally {
       await Promise.all(others.map((o) => o.close()));
@@ -172,19 +256,37 @@ describe('executeDecider', () => {
     expect(first).toMatchObject({ duplicate: false, result: { version: 1 } });
     const head = await store.headPosition();
     await expect(run({})).resolves.toMatchObject({ duplicate: true, result: { version: 1 } });
-    await expect(run({ fingerprint: 'f-2', reason: 'another body' })).rejects.toMatchObject({ code: 'IDEMPOTENCY_CONFLICT', issues: [{ path: 'commandId' }] });
+    await expect(run({ fingerprint: 'f-2', reason: 'another body' })).rejects.toMatchObject({
+      code: 'IDEMPOTENCY_CONFLICT',
+      issues: [{ path: 'commandId' }],
+    });
     await expect(run({ fingerprint: 'f-3', streamId: other })).rejects.toMatchObject({ code: 'IDEMPOTENCY_CONFLICT' });
     // Also when the conflict is only found by the append itself (a racing first execution committed in between).
     const noLookup = Object.create(store) as EventStore;
     (noLookup as { commandOutcome?: unknown }).commandOutcome = undefined;
-    await expect(run({ fingerprint: 'f-4', streamId: other, store: noLookup })).rejects.toMatchObject({ code: 'IDEMPOTENCY_CONFLICT' });
+    await expect(run({ fingerprint: 'f-4', streamId: other, store: noLookup })).rejects.toMatchObject({
+      code: 'IDEMPOTENCY_CONFLICT',
+    });
     expect(await store.headPosition()).toBe(head);
     expect(await store.streamVersion(other)).toBe(0);
     // An id recorded without a fingerprint (an internal writer's) is not a fingerprinted command's to reuse.
     const internal = `internal-${randomSuffix()}`;
-    await executeDecider({ store, streamId: other, decider: pauseSwitch(campaignId, other), command: { kind: 'pause', reason: 'internal' }, commandId: internal });
+    await executeDecider({
+      store,
+      streamId: other,
+      decider: pauseSwitch(campaignId, other),
+      command: { kind: 'pause', reason: 'internal' },
+      commandId: internal,
+    });
     await expect(
-      executeDecider({ store, streamId: other, decider: pauseSwitch(campaignId, other), command: { kind: 'resume' }, commandId: internal, fingerprint: 'f-1' }),
+      executeDecider({
+        store,
+        streamId: other,
+        decider: pauseSwitch(campaignId, other),
+        command: { kind: 'resume' },
+        commandId: internal,
+        fingerprint: 'f-1',
+      }),
     ).rejects.toMatchObject({ code: 'IDEMPOTENCY_CONFLICT' });
   });
 });

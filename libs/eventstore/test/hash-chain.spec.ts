@@ -22,10 +22,20 @@ import { flipOneByte, seeded } from './tamper';
 jest.setTimeout(180_000);
 
 const mix = (i: number, campaignId: string, streamId: string) => {
-  const ctx = { campaignId, streamId, source: 'orchestrator' as const, causationId: i % 3 === 0 ? `cause-${i}` : undefined };
-  if (i % 3 === 0) return createEvent(CampaignPaused, { reason: `pause ${i} — ünïcode, "quotes", \\ and 0.1+0.2=${0.1 + 0.2}` }, ctx);
+  const ctx = {
+    campaignId,
+    streamId,
+    source: 'orchestrator' as const,
+    causationId: i % 3 === 0 ? `cause-${i}` : undefined,
+  };
+  if (i % 3 === 0)
+    return createEvent(CampaignPaused, { reason: `pause ${i} — ünïcode, "quotes", \\ and 0.1+0.2=${0.1 + 0.2}` }, ctx);
   if (i % 3 === 1) return createEvent(CampaignResumed, {}, ctx);
-  return createEvent(WorkerFailed, { candidateId: `c-${i}`, round: 1 + (i % 4), reason: 'exit 3', step: i % 2 ? null : 12 }, { ...ctx, source: 'worker' });
+  return createEvent(
+    WorkerFailed,
+    { candidateId: `c-${i}`, round: 1 + (i % 4), reason: 'exit 3', step: i % 2 ? null : 12 },
+    { ...ctx, source: 'worker' },
+  );
 };
 
 async function appendMix(store: PostgresEventStore, n: number, tag: string): Promise<void> {
@@ -34,7 +44,12 @@ async function appendMix(store: PostgresEventStore, n: number, tag: string): Pro
     [0, 1, 2, 3].map(async (w) => {
       for (let i = w; i < n; i += 4) {
         const streamId = `campaign-${tag}-${w}`;
-        await store.append(streamId, 'any', [mix(i, `camp-${w % 2}`, streamId), mix(i + 1, `camp-${w % 2}`, streamId)], i % 5 === 0 ? { commandId: `${tag}-cmd-${i}` } : undefined);
+        await store.append(
+          streamId,
+          'any',
+          [mix(i, `camp-${w % 2}`, streamId), mix(i + 1, `camp-${w % 2}`, streamId)],
+          i % 5 === 0 ? { commandId: `${tag}-cmd-${i}` } : undefined,
+        );
       }
     }),
   );
@@ -92,7 +107,11 @@ describe('hash chain', () => {
       try {
         const report = await store.verifyChain();
         const context = `seed ${seed}, trial ${trial}: flipped ${column} at ${position}`;
-        expect({ context, first: report.findings[0]?.position, count: report.findings.length }).toEqual({ context, first: position, count: 1 });
+        expect({ context, first: report.findings[0]?.position, count: report.findings.length }).toEqual({
+          context,
+          first: position,
+          count: 1,
+        });
       } finally {
         await undo();
       }
@@ -103,10 +122,16 @@ describe('hash chain', () => {
   it('refuses an append without content hashes (an older client) instead of writing an unchained row', async () => {
     const store = await open();
     const n = schemaNames(db.schema);
-    const e = createEvent(CampaignResumed, {}, { campaignId: 'camp', streamId: 'campaign-old', source: 'orchestrator' });
-    await expect(raw.query(`SELECT ${n.appendGroupFn}($1::jsonb)`, [JSON.stringify([{ stream: 'campaign-old', expected: -1, commandId: null, events: [e], metadata: {} }])])).rejects.toThrow(
-      /without content hashes/,
+    const e = createEvent(
+      CampaignResumed,
+      {},
+      { campaignId: 'camp', streamId: 'campaign-old', source: 'orchestrator' },
     );
+    await expect(
+      raw.query(`SELECT ${n.appendGroupFn}($1::jsonb)`, [
+        JSON.stringify([{ stream: 'campaign-old', expected: -1, commandId: null, events: [e], metadata: {} }]),
+      ]),
+    ).rejects.toThrow(/without content hashes/);
     expect((await store.verifyChain()).findings).toEqual([]);
   });
 
@@ -117,7 +142,13 @@ describe('hash chain', () => {
     const old = Array.from({ length: 25 }, (_, i) => mix(i, 'camp-old', 'campaign-old'));
     await raw.query(`SELECT ${n.appendGroupFn}($1::jsonb)`, [
       JSON.stringify([
-        { stream: 'campaign-old', expected: 0, commandId: 'old-1', events: old.slice(0, 10), metadata: { commandId: 'old-1' } },
+        {
+          stream: 'campaign-old',
+          expected: 0,
+          commandId: 'old-1',
+          events: old.slice(0, 10),
+          metadata: { commandId: 'old-1' },
+        },
         { stream: 'campaign-old', expected: 10, commandId: null, events: old.slice(10), metadata: {} },
       ]),
     ]);
@@ -152,7 +183,14 @@ describe('hash chain', () => {
     });
 
     it('agrees with what the relay published, and names a position a stream lacks', async () => {
-      const relay = await OutboxRelay.start({ databaseUrl: db.url, schema: db.schema, natsUrl: names.url, subjectPrefix: names.subjectPrefix, stream: names.stream, pollIntervalMs: 100 });
+      const relay = await OutboxRelay.start({
+        databaseUrl: db.url,
+        schema: db.schema,
+        natsUrl: names.url,
+        subjectPrefix: names.subjectPrefix,
+        stream: names.stream,
+        pollIntervalMs: 100,
+      });
       const upTo = await store.headPosition();
       try {
         const deadline = Date.now() + 60_000;
@@ -173,24 +211,39 @@ describe('hash chain', () => {
       const nc = await natsConnect(names.url);
       try {
         const prefix = `${names.subjectPrefix}lack`;
-        await (await jetstreamManager(nc)).streams.add({ name: lacking(), subjects: [`${prefix}.evt.>`], storage: StorageType.File });
+        await (
+          await jetstreamManager(nc)
+        ).streams.add({ name: lacking(), subjects: [`${prefix}.evt.>`], storage: StorageType.File });
         const js = jetstream(nc);
         const skip = 1 + Math.floor(Math.random() * upTo);
         for (const e of await store.readAll()) {
           if (e.position === skip) continue;
-          await js.publish(`${prefix}.evt.${e.campaignId}.${e.type}`, relayPayload(e), { msgID: e.id, headers: relayHeaders(e) });
+          await js.publish(`${prefix}.evt.${e.campaignId}.${e.type}`, relayPayload(e), {
+            msgID: e.id,
+            headers: relayHeaders(e),
+          });
         }
         const r = await compareJetStreamCopy(store, { natsUrl: names.url, stream: lacking(), upTo });
         expect(r.findings.map((f) => f.reason)).toEqual([
           `count: JetStream holds ${upTo - 1} of the store's ${upTo} events at positions 1..${upTo}`,
-          expect.stringMatching(new RegExp(`^position ${skip} \\(.*\\) is missing from JetStream stream ${lacking()}$`)),
+          expect.stringMatching(
+            new RegExp(`^position ${skip} \\(.*\\) is missing from JetStream stream ${lacking()}$`),
+          ),
         ]);
         // One altered message (content hash differs, id the same).
         const last = (await store.readAll({ fromPosition: upTo - 1 }))[0];
         await store.append('campaign-extra', 'any', [mix(1, 'camp-0', 'campaign-extra')]);
         const extra = (await store.readAll({ fromPosition: upTo }))[0];
-        await js.publish(`${prefix}.evt.${extra.campaignId}.${extra.type}`, relayPayload({ ...extra, time: '2000-01-01T00:00:00.000Z' }), { msgID: extra.id, headers: relayHeaders(extra) });
-        const altered = await compareJetStreamCopy(store, { natsUrl: names.url, stream: lacking(), upTo: extra.position });
+        await js.publish(
+          `${prefix}.evt.${extra.campaignId}.${extra.type}`,
+          relayPayload({ ...extra, time: '2000-01-01T00:00:00.000Z' }),
+          { msgID: extra.id, headers: relayHeaders(extra) },
+        );
+        const altered = await compareJetStreamCopy(store, {
+          natsUrl: names.url,
+          stream: lacking(),
+          upTo: extra.position,
+        });
         expect(altered.findings.map((f) => f.position)).toEqual([0, skip, extra.position]);
         expect(altered.findings[2].reason).toMatch(/JetStream copy hashes to .*, the store recorded/);
         expect(last.position).toBe(upTo);
@@ -203,7 +256,9 @@ describe('hash chain', () => {
         expect((await store.verifyChain()).findings).toEqual([]);
         const cut = await compareJetStreamCopy(store, { natsUrl: names.url, stream: lacking(), upTo: upTo });
         expect(cut.findings.map((f) => f.position)).toEqual([0, skip, extra.position]);
-        expect(cut.findings[2].reason).toBe(`JetStream holds positions up to ${extra.position}, the store only up to ${upTo}: positions ${extra.position}..${extra.position} are gone from the store`);
+        expect(cut.findings[2].reason).toBe(
+          `JetStream holds positions up to ${extra.position}, the store only up to ${upTo}: positions ${extra.position}..${extra.position} are gone from the store`,
+        );
       } finally {
         await nc.close();
       }

@@ -32,7 +32,12 @@ describe('KurrentDbEventStore hash chain (through the real client, against the p
       [a, b].map(async (store, w) => {
         for (let i = 0; i < 10; i++) {
           const s = `w${w}-${i % 3}`;
-          await store.append(s, 'any', [contractEvent(s, campaign, `${w}-${i}`)], i === 4 ? { commandId: `cmd-${w}` } : undefined);
+          await store.append(
+            s,
+            'any',
+            [contractEvent(s, campaign, `${w}-${i}`)],
+            i === 4 ? { commandId: `cmd-${w}` } : undefined,
+          );
         }
       }),
     );
@@ -78,10 +83,20 @@ describe('KurrentDbEventStore hash chain (through the real client, against the p
     const { a } = await seed(ns);
     const s = 'rogue-1';
     const e = contractEvent(s, 'cchain', 'rogue');
-    await a.client.appendToStream(`${ns}:${s}`, jsonEvent({ id: e.id, type: e.type, data: e.data as never, metadata: envelopeMetadata(e, null) as never }));
+    await a.client.appendToStream(
+      `${ns}:${s}`,
+      jsonEvent({ id: e.id, type: e.type, data: e.data as never, metadata: envelopeMetadata(e, null) as never }),
+    );
     const report = await (await open(ns)).verifyChain();
     expect(report.findings).toEqual([{ position: 21, reason: expect.stringMatching(/carries no hash/) }]);
-    await a.client.appendToStream(`${ns}-chain`, jsonEvent({ type: 'AevoChainLink', data: { position: 21, id: e.id, contentHash: eventContentHash(e), chainHash: 'f'.repeat(64) } }), { streamState: 19n });
+    await a.client.appendToStream(
+      `${ns}-chain`,
+      jsonEvent({
+        type: 'AevoChainLink',
+        data: { position: 21, id: e.id, contentHash: eventContentHash(e), chainHash: 'f'.repeat(64) },
+      }),
+      { streamState: 19n },
+    );
     const forged = await (await open(ns)).verifyChain();
     expect(forged.findings.map((f) => f.position)).toEqual([21]);
     expect(forged.findings[0].reason).toMatch(/does not follow from its predecessor/);
@@ -92,8 +107,16 @@ describe('KurrentDbEventStore when the server drops its $all subscription', () =
   it('resubscribes after the last indexed event: nothing skipped, nothing twice, followers see every event once', async () => {
     const fake = await KurrentDbProtocolFake.start();
     const ns = `t${randomBytes(4).toString('hex')}`;
-    const store = await KurrentDbEventStore.open({ connectionString: fake.connectionString, namespace: ns, pollIntervalMs: 200 });
-    const other = await KurrentDbEventStore.open({ connectionString: fake.connectionString, namespace: ns, pollIntervalMs: 200 });
+    const store = await KurrentDbEventStore.open({
+      connectionString: fake.connectionString,
+      namespace: ns,
+      pollIntervalMs: 200,
+    });
+    const other = await KurrentDbEventStore.open({
+      connectionString: fake.connectionString,
+      namespace: ns,
+      pollIntervalMs: 200,
+    });
     try {
       const seen: number[] = [];
       const sub = store.subscribe(0, async (e) => void seen.push(e.position));

@@ -22,8 +22,20 @@ describe('KurrentDbEventStore command ids after a writer died mid-command', () =
     await fake.stop();
   });
 
-  const reserve = (commandId: string, streamId: string, events: ReturnType<typeof contractEvent>[], expected: number | 'any' | 'no-stream') =>
-    store.client.appendToStream(store.names.command(commandId), jsonEvent({ type: 'AevoCommandReserved', data: { commandId, streamId, expected, events, commandResult: { by: 'dead owner' } } as never }), { streamState: NO_STREAM });
+  const reserve = (
+    commandId: string,
+    streamId: string,
+    events: ReturnType<typeof contractEvent>[],
+    expected: number | 'any' | 'no-stream',
+  ) =>
+    store.client.appendToStream(
+      store.names.command(commandId),
+      jsonEvent({
+        type: 'AevoCommandReserved',
+        data: { commandId, streamId, expected, events, commandResult: { by: 'dead owner' } } as never,
+      }),
+      { streamState: NO_STREAM },
+    );
 
   it('finishes a reservation whose events were never written: the reserved events are stored once, the retry is a duplicate', async () => {
     const s = `dead-before-write-${randomBytes(3).toString('hex')}`;
@@ -41,7 +53,9 @@ describe('KurrentDbEventStore command ids after a writer died mid-command', () =
     await reserve('cmd-b', s, reserved, 'no-stream');
     await store.client.appendToStream(
       store.names.event(s),
-      reserved.map((e) => jsonEvent({ id: e.id, type: e.type, data: e.data as never, metadata: envelopeMetadata(e, 'cmd-b') as never })),
+      reserved.map((e) =>
+        jsonEvent({ id: e.id, type: e.type, data: e.data as never, metadata: envelopeMetadata(e, 'cmd-b') as never }),
+      ),
       { streamState: NO_STREAM },
     );
     const head = await store.headPosition();
@@ -59,10 +73,15 @@ describe('KurrentDbEventStore command ids after a writer died mid-command', () =
     const fresh = contractEvent(s, 'ccmd', 'fresh');
     const retry = await store.append(s, 1, [fresh], { commandId: 'cmd-c' });
     expect(retry.duplicate).toBe(false);
-    expect((await store.readStream(s)).map((e) => (e.data as { reason: string }).reason)).toEqual(['moved on', 'fresh']);
+    expect((await store.readStream(s)).map((e) => (e.data as { reason: string }).reason)).toEqual([
+      'moved on',
+      'fresh',
+    ]);
     // And a retry whose own expected version is stale gets the conflict, recorded as released again.
     await reserve('cmd-d', s, [contractEvent(s, 'ccmd', 'stale too')], 1);
-    await expect(store.append(s, 1, [contractEvent(s, 'ccmd', 'late')], { commandId: 'cmd-d' })).rejects.toBeInstanceOf(ConcurrencyError);
+    await expect(store.append(s, 1, [contractEvent(s, 'ccmd', 'late')], { commandId: 'cmd-d' })).rejects.toBeInstanceOf(
+      ConcurrencyError,
+    );
     expect(await store.commandOutcome('cmd-d')).toBeNull();
     expect(await store.streamVersion(s)).toBe(2);
   });
@@ -72,7 +91,9 @@ describe('KurrentDbEventStore command ids after a writer died mid-command', () =
     await store.append(s, 'no-stream', [contractEvent(s, 'ccmd', 'first')]);
     const [stored] = await store.readStream(s);
     const { position: _p, streamVersion: _v, ...again } = stored;
-    await expect(store.append(s, 1, [again], { commandId: 'cmd-e' })).rejects.toMatchObject({ code: 'DUPLICATE_EVENT_ID' });
+    await expect(store.append(s, 1, [again], { commandId: 'cmd-e' })).rejects.toMatchObject({
+      code: 'DUPLICATE_EVENT_ID',
+    });
     expect(await store.commandOutcome('cmd-e')).toBeNull();
     const retry = await store.append(s, 1, [contractEvent(s, 'ccmd', 'second')], { commandId: 'cmd-e' });
     expect(retry).toMatchObject({ duplicate: false, nextExpectedVersion: 2 });

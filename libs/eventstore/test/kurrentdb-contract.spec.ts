@@ -11,7 +11,8 @@ jest.setTimeout(120_000);
 runEventStoreContractTests('KurrentDbEventStore (protocol-level fake)', async () => {
   const fake = await KurrentDbProtocolFake.start();
   const namespace = `t${randomBytes(4).toString('hex')}`;
-  const open = () => KurrentDbEventStore.open({ connectionString: fake.connectionString, namespace, pollIntervalMs: 500 });
+  const open = () =>
+    KurrentDbEventStore.open({ connectionString: fake.connectionString, namespace, pollIntervalMs: 500 });
   const store = await open();
   return {
     store,

@@ -47,13 +47,21 @@ describe('KurrentDB protocol-level fake, through @kurrent/kurrentdb-client', () 
 
   it('appends with revisions, refuses a wrong expected revision with the current one, and reads back (the Rust bridge path)', async () => {
     const s = `fake-${randomUUID()}`;
-    const first = await client.appendToStream(s, [jsonEvent({ type: 'A', data: { n: 1 } }), jsonEvent({ type: 'B', data: { n: 2 } })], { streamState: NO_STREAM });
+    const first = await client.appendToStream(
+      s,
+      [jsonEvent({ type: 'A', data: { n: 1 } }), jsonEvent({ type: 'B', data: { n: 2 } })],
+      { streamState: NO_STREAM },
+    );
     expect(first.nextExpectedRevision).toBe(1n);
-    const stale = await client.appendToStream(s, jsonEvent({ type: 'A', data: { n: 3 } }), { streamState: 0n }).catch((e: unknown) => e);
+    const stale = await client
+      .appendToStream(s, jsonEvent({ type: 'A', data: { n: 3 } }), { streamState: 0n })
+      .catch((e: unknown) => e);
     expect(stale).toBeInstanceOf(WrongExpectedVersionError);
     expect((stale as WrongExpectedVersionError).actualState).toBe(1n);
     expect((stale as WrongExpectedVersionError).expectedState).toBe(0n);
-    const missing = await client.appendToStream(`fake-${randomUUID()}`, jsonEvent({ type: 'A', data: {} }), { streamState: STREAM_EXISTS }).catch((e: unknown) => e);
+    const missing = await client
+      .appendToStream(`fake-${randomUUID()}`, jsonEvent({ type: 'A', data: {} }), { streamState: STREAM_EXISTS })
+      .catch((e: unknown) => e);
     expect((missing as WrongExpectedVersionError).actualState).toBe('no_stream');
     await client.appendToStream(s, jsonEvent({ type: 'C', data: { n: 3 } }), { streamState: 1n });
     const read = await collect(client.readStream(s, { fromRevision: START, direction: FORWARDS }));
@@ -62,13 +70,20 @@ describe('KurrentDB protocol-level fake, through @kurrent/kurrentdb-client', () 
       ['B', 1n, 2],
       ['C', 2n, 3],
     ]);
-    expect((await collect(client.readStream(s, { fromRevision: END, direction: BACKWARDS, maxCount: 2 }))).map((r) => r.event!.revision)).toEqual([2n, 1n]);
+    expect(
+      (await collect(client.readStream(s, { fromRevision: END, direction: BACKWARDS, maxCount: 2 }))).map(
+        (r) => r.event!.revision,
+      ),
+    ).toEqual([2n, 1n]);
     await expect(collect(client.readStream(`fake-${randomUUID()}`))).rejects.toBeInstanceOf(StreamNotFoundError);
   });
 
   it('answers a retried append of the same event ids after the same revision with success, writing nothing', async () => {
     const s = `idem-${randomUUID()}`;
-    const events = [jsonEvent({ id: randomUUID(), type: 'A', data: {} }), jsonEvent({ id: randomUUID(), type: 'B', data: {} })];
+    const events = [
+      jsonEvent({ id: randomUUID(), type: 'A', data: {} }),
+      jsonEvent({ id: randomUUID(), type: 'B', data: {} }),
+    ];
     const a = await client.appendToStream(s, events, { streamState: NO_STREAM });
     const b = await client.appendToStream(s, events, { streamState: NO_STREAM });
     expect(b.nextExpectedRevision).toBe(a.nextExpectedRevision);
@@ -78,7 +93,9 @@ describe('KurrentDB protocol-level fake, through @kurrent/kurrentdb-client', () 
 
   it('gives $all positions with gaps (byte offsets, a system event first) and reads $all with filters both ways', async () => {
     const p = `all${randomUUID().slice(0, 8)}-`;
-    await client.appendToStream(`${p}x`, [jsonEvent({ type: 'X1', data: {} }), jsonEvent({ type: 'X2', data: {} })], { streamState: ANY });
+    await client.appendToStream(`${p}x`, [jsonEvent({ type: 'X1', data: {} }), jsonEvent({ type: 'X2', data: {} })], {
+      streamState: ANY,
+    });
     await client.appendToStream(`other-${randomUUID()}`, jsonEvent({ type: 'O', data: {} }));
     await client.appendToStream(`${p}y`, jsonEvent({ type: 'Y1', data: {} }));
     const everything = await collect(client.readAll({ fromPosition: START }));
@@ -90,9 +107,18 @@ describe('KurrentDB protocol-level fake, through @kurrent/kurrentdb-client', () 
     expect(mine[0].event!.position!.commit).toBe(mine[1].event!.position!.commit);
     expect(mine[0].event!.position!.prepare).toBeLessThan(mine[1].event!.position!.prepare);
     expect(mine[2].event!.position!.commit - mine[1].event!.position!.commit).toBeGreaterThan(1n);
-    const fromSecond = await collect(client.readAll({ fromPosition: mine[1].event!.position!, filter: streamNameFilter({ prefixes: [p] }) }));
+    const fromSecond = await collect(
+      client.readAll({ fromPosition: mine[1].event!.position!, filter: streamNameFilter({ prefixes: [p] }) }),
+    );
     expect(fromSecond.map((r) => r.event!.type)).toEqual(['X2', 'Y1']);
-    const last = await collect(client.readAll({ fromPosition: END, direction: BACKWARDS, maxCount: 1, filter: streamNameFilter({ prefixes: [p] }) }));
+    const last = await collect(
+      client.readAll({
+        fromPosition: END,
+        direction: BACKWARDS,
+        maxCount: 1,
+        filter: streamNameFilter({ prefixes: [p] }),
+      }),
+    );
     expect(last.map((r) => r.event!.type)).toEqual(['Y1']);
     const byType = await collect(client.readAll({ fromPosition: START, filter: eventTypeFilter({ regex: '^X' }) }));
     expect(byType.map((r) => r.event!.type)).toEqual(['X1', 'X2']);
@@ -101,12 +127,19 @@ describe('KurrentDB protocol-level fake, through @kurrent/kurrentdb-client', () 
   it('subscribes to $all: confirmation, catch-up after the position, live events, checkpoints for a filter', async () => {
     const p = `sub${randomUUID().slice(0, 8)}-`;
     await client.appendToStream(`${p}a`, [jsonEvent({ type: 'S1', data: {} }), jsonEvent({ type: 'S2', data: {} })]);
-    const [first] = await collect(client.readAll({ fromPosition: START, filter: streamNameFilter({ prefixes: [p] }), maxCount: 1 }));
+    const [first] = await collect(
+      client.readAll({ fromPosition: START, filter: streamNameFilter({ prefixes: [p] }), maxCount: 1 }),
+    );
     const seen: string[] = [];
     const checkpoints: bigint[] = [];
     const sub = client.subscribeToAll({
       fromPosition: first.event!.position!,
-      filter: streamNameFilter({ prefixes: [p], checkpointInterval: 1, maxSearchWindow: 1, checkpointReached: async (_s, pos) => void checkpoints.push(pos.commit) }),
+      filter: streamNameFilter({
+        prefixes: [p],
+        checkpointInterval: 1,
+        maxSearchWindow: 1,
+        checkpointReached: async (_s, pos) => void checkpoints.push(pos.commit),
+      }),
     });
     let confirmed = false;
     let caughtUp = false;

@@ -1,5 +1,14 @@
 import { WrongExpectedVersionError } from '@kurrent/kurrentdb-client';
-import { ConcurrencyError, PositionIndex, contractEvent, eventStoreSelection, mapAppendError, streamNames, toStreamState, versionFromCurrent } from '../src';
+import {
+  ConcurrencyError,
+  PositionIndex,
+  contractEvent,
+  eventStoreSelection,
+  mapAppendError,
+  streamNames,
+  toStreamState,
+  versionFromCurrent,
+} from '../src';
 
 describe('KurrentDB mapping: expected versions', () => {
   it('maps our versions (events counted) to the client stream state (0-based revisions)', () => {
@@ -23,7 +32,11 @@ describe('KurrentDB mapping: the concurrency error', () => {
     const mapped = mapAppendError(clientError, 's-1', 1);
     expect(mapped).toBeInstanceOf(ConcurrencyError);
     expect(mapped).toMatchObject({ code: 'CONCURRENCY_CONFLICT', streamId: 's-1', expected: 1, actual: 3 });
-    const missing = mapAppendError(new WrongExpectedVersionError(undefined, { streamName: 'aevo:s-2', expected: 4n, current: 'no_stream' }), 's-2', 5);
+    const missing = mapAppendError(
+      new WrongExpectedVersionError(undefined, { streamName: 'aevo:s-2', expected: 4n, current: 'no_stream' }),
+      's-2',
+      5,
+    );
     expect(missing).toMatchObject({ actual: 0, expected: 5 });
   });
 
@@ -89,14 +102,30 @@ describe('event store selection from the environment', () => {
   });
 
   it('selects KurrentDB with a connection string and a namespace', () => {
-    const sel = eventStoreSelection({ AEVO_EVENT_STORE: 'kurrentdb', AEVO_KURRENTDB_URL: 'kurrentdb://127.0.0.1:2113?tls=false' });
-    expect(sel).toEqual({ kind: 'kurrentdb', kurrentdb: { connectionString: 'kurrentdb://127.0.0.1:2113?tls=false', namespace: 'aevo' } });
+    const sel = eventStoreSelection({
+      AEVO_EVENT_STORE: 'kurrentdb',
+      AEVO_KURRENTDB_URL: 'kurrentdb://127.0.0.1:2113?tls=false',
+    });
+    expect(sel).toEqual({
+      kind: 'kurrentdb',
+      kurrentdb: { connectionString: 'kurrentdb://127.0.0.1:2113?tls=false', namespace: 'aevo' },
+    });
   });
 
   it('names the variable that is wrong', () => {
-    expect(() => eventStoreSelection({ AEVO_EVENT_STORE: 'mongo' })).toThrow(/AEVO_EVENT_STORE="mongo": expected "postgres" or "kurrentdb"/);
+    expect(() => eventStoreSelection({ AEVO_EVENT_STORE: 'mongo' })).toThrow(
+      /AEVO_EVENT_STORE="mongo": expected "postgres" or "kurrentdb"/,
+    );
     expect(() => eventStoreSelection({ AEVO_EVENT_STORE: 'kurrentdb' })).toThrow(/AEVO_KURRENTDB_URL is not set/);
-    expect(() => eventStoreSelection({ AEVO_EVENT_STORE: 'kurrentdb', AEVO_KURRENTDB_URL: 'http://x:2113' })).toThrow(/AEVO_KURRENTDB_URL="http:\/\/x:2113"/);
-    expect(() => eventStoreSelection({ AEVO_EVENT_STORE: 'kurrentdb', AEVO_KURRENTDB_URL: 'esdb://x:2113', AEVO_KURRENTDB_NAMESPACE: 'a b' })).toThrow(/AEVO_KURRENTDB_NAMESPACE/);
+    expect(() => eventStoreSelection({ AEVO_EVENT_STORE: 'kurrentdb', AEVO_KURRENTDB_URL: 'http://x:2113' })).toThrow(
+      /AEVO_KURRENTDB_URL="http:\/\/x:2113"/,
+    );
+    expect(() =>
+      eventStoreSelection({
+        AEVO_EVENT_STORE: 'kurrentdb',
+        AEVO_KURRENTDB_URL: 'esdb://x:2113',
+        AEVO_KURRENTDB_NAMESPACE: 'a b',
+      }),
+    ).toThrow(/AEVO_KURRENTDB_NAMESPACE/);
   });
 });

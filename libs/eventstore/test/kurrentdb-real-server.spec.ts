@@ -23,5 +23,7 @@ if (url) {
     it('runs the contract suite when AEVO_TEST_KURRENTDB_URL=kurrentdb://host:2113?tls=false is set', () => undefined);
   });
   // eslint-disable-next-line no-console
-  console.log('kurrentdb-real-server.spec: not run — set AEVO_TEST_KURRENTDB_URL=kurrentdb://host:2113?tls=false to run the contract suite against a real KurrentDB server');
+  console.log(
+    'kurrentdb-real-server.spec: not run — set AEVO_TEST_KURRENTDB_URL=kurrentdb://host:2113?tls=false to run the contract suite against a real KurrentDB server',
+  );
 }

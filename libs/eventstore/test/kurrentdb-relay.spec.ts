@@ -50,7 +50,12 @@ describe('AllStreamRelay: KurrentDB $all → JetStream without an outbox table',
   it('publishes every stored event in position order with the outbox relay subjects, body and headers', async () => {
     await appendSome(store, 30, 'before');
     const relay = await startRelay();
-    expect((await streamInfo(nc, names.stream))?.config).toMatchObject({ subjects: [`${names.subjectPrefix}.evt.>`], storage: StorageType.File, deny_delete: true, deny_purge: true });
+    expect((await streamInfo(nc, names.stream))?.config).toMatchObject({
+      subjects: [`${names.subjectPrefix}.evt.>`],
+      storage: StorageType.File,
+      deny_delete: true,
+      deny_purge: true,
+    });
     await eventually(async () => (await streamCount(nc, names.stream)) === 30, 60_000);
     await appendSome(store, 20, 'live');
     await eventually(async () => (await streamCount(nc, names.stream)) === 50, 60_000);

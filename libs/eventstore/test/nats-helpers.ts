@@ -51,10 +51,17 @@ export async function deleteStream(url: string, stream: string): Promise<void> {
 }
 
 /** Appends `n` valid events over `streams` streams of `campaigns` campaigns, one append each. */
-export async function appendSome(store: EventStore, n: number, tag: string, campaigns = ['camp-a', 'camp-b']): Promise<void> {
+export async function appendSome(
+  store: EventStore,
+  n: number,
+  tag: string,
+  campaigns = ['camp-a', 'camp-b'],
+): Promise<void> {
   for (let i = 0; i < n; i++) {
     const campaignId = campaigns[i % campaigns.length];
     const streamId = `campaign-${campaignId}-${tag}`;
-    await store.append(streamId, 'any', [createEvent(CampaignPaused, { reason: `${tag}-${i}` }, { campaignId, streamId, source: 'orchestrator' })]);
+    await store.append(streamId, 'any', [
+      createEvent(CampaignPaused, { reason: `${tag}-${i}` }, { campaignId, streamId, source: 'orchestrator' }),
+    ]);
   }
 }

@@ -6,7 +6,8 @@ jest.setTimeout(120_000);
 
 runEventStoreContractTests('PostgresEventStore', async () => {
   const db: TestDb = await createTestDb();
-  const open = () => PostgresEventStore.open({ connectionString: db.url, schema: db.schema, poolSize: 4, pollIntervalMs: 500 });
+  const open = () =>
+    PostgresEventStore.open({ connectionString: db.url, schema: db.schema, poolSize: 4, pollIntervalMs: 500 });
   const store = await open();
   const raw = new Client({ connectionString: db.url });
   await raw.connect();
@@ -22,7 +23,8 @@ runEventStoreContractTests('PostgresEventStore', async () => {
     store,
     openAnother: open,
     tamper: {
-      update: (id) => refused(`UPDATE "${db.schema}".events SET data = '{"reason":"tampered"}' WHERE event_id = $1`, id),
+      update: (id) =>
+        refused(`UPDATE "${db.schema}".events SET data = '{"reason":"tampered"}' WHERE event_id = $1`, id),
       delete: (id) => refused(`DELETE FROM "${db.schema}".events WHERE event_id = $1`, id),
     },
     async teardown() {

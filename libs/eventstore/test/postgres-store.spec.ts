@@ -5,14 +5,20 @@ import { LATEST_SCHEMA_VERSION, PostgresEventStore, type StoredEvent } from '../
 
 jest.setTimeout(120_000);
 
-const paused = (streamId: string, reason = 'r') => createEvent(CampaignPaused, { reason }, { campaignId: 'camp', streamId, source: 'orchestrator' });
+const paused = (streamId: string, reason = 'r') =>
+  createEvent(CampaignPaused, { reason }, { campaignId: 'camp', streamId, source: 'orchestrator' });
 
 describe('PostgresEventStore specifics', () => {
   let db: TestDb;
   let raw: Client;
   const stores: PostgresEventStore[] = [];
   const open = async (opts: { schema?: string; pollIntervalMs?: number } = {}) => {
-    const s = await PostgresEventStore.open({ connectionString: db.url, schema: opts.schema ?? db.schema, poolSize: 2, pollIntervalMs: opts.pollIntervalMs });
+    const s = await PostgresEventStore.open({
+      connectionString: db.url,
+      schema: opts.schema ?? db.schema,
+      poolSize: 2,
+      pollIntervalMs: opts.pollIntervalMs,
+    });
     stores.push(s);
     return s;
   };
@@ -34,7 +40,9 @@ describe('PostgresEventStore specifics', () => {
       const opened = await Promise.all(Array.from({ length: 5 }, () => open({ schema })));
       expect(opened).toHaveLength(5);
       const versions = await raw.query(`SELECT version FROM "${schema}".schema_migrations ORDER BY version`);
-      expect(versions.rows.map((r) => r.version)).toEqual(Array.from({ length: LATEST_SCHEMA_VERSION }, (_, i) => i + 1));
+      expect(versions.rows.map((r) => r.version)).toEqual(
+        Array.from({ length: LATEST_SCHEMA_VERSION }, (_, i) => i + 1),
+      );
       // Re-running is a no-op.
       expect(await opened[0].migrate()).toEqual([]);
     } finally {
@@ -62,8 +70,15 @@ describe('PostgresEventStore specifics', () => {
       time: e.time,
     });
     expect(row.recorded_at).toBeInstanceOf(Date);
-    for (const sql of [`UPDATE "${db.schema}".events SET type = 'X'`, `DELETE FROM "${db.schema}".events`, `TRUNCATE "${db.schema}".events`]) {
-      const err = await raw.query(sql).then(() => null, (x: unknown) => x);
+    for (const sql of [
+      `UPDATE "${db.schema}".events SET type = 'X'`,
+      `DELETE FROM "${db.schema}".events`,
+      `TRUNCATE "${db.schema}".events`,
+    ]) {
+      const err = await raw.query(sql).then(
+        () => null,
+        (x: unknown) => x,
+      );
       expect(PostgresEventStore.isAppendOnlyViolation(err)).toBe(true);
       expect(String(err)).toMatch(/append-only/);
     }
@@ -76,7 +91,12 @@ describe('PostgresEventStore specifics', () => {
     const seen: StoredEvent[] = [];
     const sub = reader.subscribe(from, async (e) => void seen.push(e));
     // Append only once the LISTEN is in place and the re-read that follows it is done.
-    await eventually(async () => (await raw.query(`SELECT 1 FROM pg_stat_activity WHERE query = $1`, [`LISTEN "${db.schema}_events"`])).rowCount! > 0, 30_000);
+    await eventually(
+      async () =>
+        (await raw.query(`SELECT 1 FROM pg_stat_activity WHERE query = $1`, [`LISTEN "${db.schema}_events"`]))
+          .rowCount! > 0,
+      30_000,
+    );
     await new Promise((r) => setTimeout(r, 300));
     await writer.append('campaign-notify', 'any', [paused('campaign-notify', 'via notify')]);
     await eventually(() => seen.length === 1, 30_000);
@@ -90,7 +110,9 @@ describe('PostgresEventStore specifics', () => {
     const seen: StoredEvent[] = [];
     const sub = reader.subscribe(from, async (e) => void seen.push(e));
     const listener = async () =>
-      (await raw.query(`SELECT pid FROM pg_stat_activity WHERE query = $1`, [`LISTEN "${db.schema}_events"`])).rows.map((r) => r.pid as number);
+      (await raw.query(`SELECT pid FROM pg_stat_activity WHERE query = $1`, [`LISTEN "${db.schema}_events"`])).rows.map(
+        (r) => r.pid as number,
+      );
     const [pid] = await eventually(async () => ((await listener()).length > 0 ? listener() : null), 30_000);
     await raw.query('SELECT pg_terminate_backend($1)', [pid]);
     // Written while nobody listens: delivered by the catch-up read after the reconnect.
@@ -107,6 +129,8 @@ describe('PostgresEventStore specifics', () => {
     const store = await open();
     await expect(store.readAll({ fromPosition: -1 })).rejects.toMatchObject({ code: 'INVALID_READ' });
     expect(() => store.subscribe(-5, async () => undefined)).toThrow(/fromPosition/);
-    await expect(PostgresEventStore.open({ connectionString: db.url, schema: 'Bad-Name' })).rejects.toThrow(/invalid event store schema name/);
+    await expect(PostgresEventStore.open({ connectionString: db.url, schema: 'Bad-Name' })).rejects.toThrow(
+      /invalid event store schema name/,
+    );
   });
 });

@@ -54,7 +54,9 @@ describe('outbox relay process under SIGKILL', () => {
     const output: string[] = [];
     proc.stdout!.on('data', (d: Buffer) => output.push(d.toString()));
     proc.stderr!.on('data', (d: Buffer) => output.push(d.toString()));
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+      proc.on('exit', (code, signal) => resolve({ code, signal })),
+    );
     const child = { proc, output, exited };
     children.push(child);
     return child;
@@ -62,7 +64,11 @@ describe('outbox relay process under SIGKILL', () => {
 
   beforeAll(async () => {
     // The relay runs as its own process from the built output, as it would be deployed.
-    execFileSync('npx', ['tsc', '-p', 'libs/eventstore/tsconfig.build.json'], { cwd: ROOT, stdio: 'inherit', timeout: 300_000 });
+    execFileSync('npx', ['tsc', '-p', 'libs/eventstore/tsconfig.build.json'], {
+      cwd: ROOT,
+      stdio: 'inherit',
+      timeout: 300_000,
+    });
     db = await createTestDb();
     names = createTestNatsNames();
     store = await PostgresEventStore.open({ connectionString: db.url, schema: db.schema, poolSize: 6 });
@@ -102,7 +108,11 @@ describe('outbox relay process under SIGKILL', () => {
         const k = Math.min(sizes.next().value as number, share - n);
         const campaignId = `camp${w % 2}`;
         const events: EventEnvelope[] = Array.from({ length: k }, (_, i) =>
-          createEvent(CampaignPaused, { reason: `w${w}-${n + i}` }, { campaignId, streamId: s.id, source: 'orchestrator' }),
+          createEvent(
+            CampaignPaused,
+            { reason: `w${w}-${n + i}` },
+            { campaignId, streamId: s.id, source: 'orchestrator' },
+          ),
         );
         const res = await store.append(s.id, s.version, events);
         s.version = res.nextExpectedVersion;
@@ -137,7 +147,8 @@ describe('outbox relay process under SIGKILL', () => {
     third.proc.kill('SIGTERM');
     const exit = await third.exited;
     await watcher;
-    if (exit.code !== 0) throw new Error(`relay did not stop cleanly (${JSON.stringify(exit)}):\n${third.output.join('')}`);
+    if (exit.code !== 0)
+      throw new Error(`relay did not stop cleanly (${JSON.stringify(exit)}):\n${third.output.join('')}`);
     expect(third.output.join('')).toContain('outbox relay stopped');
 
     const stored = await store.readAll();
@@ -150,7 +161,9 @@ describe('outbox relay process under SIGKILL', () => {
     expect(msgs.map((m) => (m.body as { id: string }).id)).toEqual(stored.map((e) => e.id));
     expect(new Set(msgs.map((m) => m.headers['Nats-Msg-Id'])).size).toBe(TOTAL);
     // Each relay started where JetStream stood (the later ones above 0).
-    const resumes = children.map((c) => /"msg":"resuming from JetStream","position":(\d+)/.exec(c.output.join(''))?.[1]);
+    const resumes = children.map(
+      (c) => /"msg":"resuming from JetStream","position":(\d+)/.exec(c.output.join(''))?.[1],
+    );
     if (process.env.AEVO_TEST_VERBOSE) console.log({ appendedAtKills, resumes });
     expect(resumes[0]).toBe('0');
     expect(Number(resumes[1])).toBeGreaterThanOrEqual(2000);

@@ -99,7 +99,12 @@ describe('OutboxRelay (in process)', () => {
     expect(msgs.map((m) => Number(m.headers['aevo-position']))).toEqual(Array.from({ length: 70 }, (_, i) => i + 1));
     expect(new Set(msgs.map((m) => m.headers['ce-id'])).size).toBe(70);
     expect(logs.some((l) => l.includes('resuming from JetStream') && l.includes('"position":50'))).toBe(true);
-    await eventually(async () => Number((await store.pool.query(`SELECT position FROM ${store.names.relayCheckpoints}`)).rows[0].position) === 70, 30_000);
+    await eventually(
+      async () =>
+        Number((await store.pool.query(`SELECT position FROM ${store.names.relayCheckpoints}`)).rows[0].position) ===
+        70,
+      30_000,
+    );
   });
 
   it('keeps one leader; a standby takes over when the leader stops', async () => {
@@ -134,7 +139,9 @@ describe('OutboxRelay (in process)', () => {
     expect(msgs).toHaveLength(101);
     expect(msgs[90].subject).toBe(`${names.subjectPrefix}.evt.camp-a.ForeignThing`);
     const relayed = msgs.filter((m) => m.headers['aevo-position'] !== undefined);
-    expect(relayed.map((m) => Number(m.headers['aevo-position']))).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
+    expect(relayed.map((m) => Number(m.headers['aevo-position']))).toEqual(
+      Array.from({ length: 100 }, (_, i) => i + 1),
+    );
     const refusals = logs.filter((l) => /relay loop error/.test(l));
     expect(refusals.length).toBeGreaterThan(0);
     expect(refusals.every((l) => /wrong last (sequence|msg ?id)/i.test(l))).toBe(true);
@@ -145,7 +152,9 @@ describe('OutboxRelay (in process)', () => {
     const jsm = await jetstreamManager(nc);
     await jsm.streams.add({ name: other.stream, subjects: [`${other.subjectPrefix}.something.>`] });
     try {
-      await expect(OutboxRelay.start({ ...relayOptions(), stream: other.stream, subjectPrefix: other.subjectPrefix })).rejects.toThrow(/does not capture/);
+      await expect(
+        OutboxRelay.start({ ...relayOptions(), stream: other.stream, subjectPrefix: other.subjectPrefix }),
+      ).rejects.toThrow(/does not capture/);
     } finally {
       await jsm.streams.delete(other.stream);
     }

@@ -22,11 +22,19 @@ const COLUMNS: Array<[string, string]> = [
  * Flips one bit of one byte of one column of the row at `position`, with the append-only trigger lifted as a DBA
  * would; retries other bytes while the result is not a valid value for the column. Returns an undo.
  */
-export async function flipOneByte(raw: Client, schema: string, position: number, rnd: () => number): Promise<{ column: string; undo: () => Promise<void> }> {
+export async function flipOneByte(
+  raw: Client,
+  schema: string,
+  position: number,
+  rnd: () => number,
+): Promise<{ column: string; undo: () => Promise<void> }> {
   const table = `"${schema}".events`;
   for (let attempt = 0; attempt < 500; attempt++) {
     const [column, type] = COLUMNS[Math.floor(rnd() * COLUMNS.length)];
-    const { rows } = await raw.query<{ v: string | null }>(`SELECT ${column}::text AS v FROM ${table} WHERE position = $1`, [position]);
+    const { rows } = await raw.query<{ v: string | null }>(
+      `SELECT ${column}::text AS v FROM ${table} WHERE position = $1`,
+      [position],
+    );
     const before = rows[0]?.v;
     if (before === null || before === undefined) continue;
     const bytes = Buffer.from(before, 'utf8');
@@ -36,7 +44,10 @@ export async function flipOneByte(raw: Client, schema: string, position: number,
     if (after === before || after.includes('\uFFFD')) continue;
     await raw.query(`ALTER TABLE ${table} DISABLE TRIGGER events_append_only`);
     try {
-      const res = await raw.query(`UPDATE ${table} SET ${column} = $1::${type} WHERE position = $2 AND ${column}::text IS DISTINCT FROM $1::${type}::text`, [after, position]);
+      const res = await raw.query(
+        `UPDATE ${table} SET ${column} = $1::${type} WHERE position = $2 AND ${column}::text IS DISTINCT FROM $1::${type}::text`,
+        [after, position],
+      );
       if (res.rowCount !== 1) continue;
     } catch {
       continue; // not a valid value (or a unique key taken): try another byte

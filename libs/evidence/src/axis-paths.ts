@@ -14,7 +14,9 @@ export const DEFAULT_AXIS_PATTERNS: AxisPathPatterns = {
   warmup: [/warmup/i],
   steps: [/^(steps|max[_-]?steps|train[_-]?steps|epochs|iterations|num[_-]?steps|batch[_-]?size|batch)$/i],
   clipping: [/clip/i],
-  'lora-capacity': [/^(lora|lora[_-].*|rank|alpha|capacity|d[_-]?model|hidden([_-].*)?|layers|n[_-]?layers?|width|depth|dropout)$/i],
+  'lora-capacity': [
+    /^(lora|lora[_-].*|rank|alpha|capacity|d[_-]?model|hidden([_-].*)?|layers|n[_-]?layers?|width|depth|dropout)$/i,
+  ],
   'data-mix': [/^(mix|data[_-]?mix|mixture|domain[_-]?weights|weights|domains|rows)$/i],
   filtering: [/filter|dedup|min[_-]?len|max[_-]?len|quality/i],
   augmentation: [/augment/i],
@@ -25,7 +27,11 @@ export const DEFAULT_AXIS_PATTERNS: AxisPathPatterns = {
 const DATA_AXES: ReadonlySet<Axis> = new Set<Axis>(['data-mix', 'filtering', 'augmentation', 'synthetic-data']);
 
 /** True when the recipe setting at `path` belongs to `axis`. */
-export function pathBelongsToAxis(path: string, axis: Axis, patterns: AxisPathPatterns = DEFAULT_AXIS_PATTERNS): boolean {
+export function pathBelongsToAxis(
+  path: string,
+  axis: Axis,
+  patterns: AxisPathPatterns = DEFAULT_AXIS_PATTERNS,
+): boolean {
   const segments = path.split('.');
   return patterns[axis].some((re) => segments.some((s) => re.test(s)));
 }

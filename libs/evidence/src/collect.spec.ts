@@ -2,7 +2,10 @@ import { DomainError, RoundEvidence, contentHash } from '@aevo/contracts';
 import { collectRoundEvidence } from './collect';
 import { DOMAINS, testPolicy, testRound } from './fixtures';
 
-const domainsAt = (base: number, over: Record<string, number> = {}) => ({ ...Object.fromEntries(DOMAINS.map((d) => [d, base])), ...over });
+const domainsAt = (base: number, over: Record<string, number> = {}) => ({
+  ...Object.fromEntries(DOMAINS.map((d) => [d, base])),
+  ...over,
+});
 const lr = (from: number, to: number) => [{ path: 'optim.lr', from, to }];
 
 describe('collectRoundEvidence', () => {
@@ -14,16 +17,32 @@ describe('collectRoundEvidence', () => {
       ]),
     );
     const sparse = collectRoundEvidence(
-      testRound([{ axis: 'baseline', status: 'missing' }, { axis: 'schedule', status: 'failed' }], { round: 7, policy: testPolicy({ forRound: 7, revision: 6 }) }),
+      testRound(
+        [
+          { axis: 'baseline', status: 'missing' },
+          { axis: 'schedule', status: 'failed' },
+        ],
+        { round: 7, policy: testPolicy({ forRound: 7, revision: 6 }) },
+      ),
     );
-    const sections = ['candidateSummaries', 'crossCandidatePatterns', 'calibration', 'surprises', 'designRationaleAudit'];
+    const sections = [
+      'candidateSummaries',
+      'crossCandidatePatterns',
+      'calibration',
+      'surprises',
+      'designRationaleAudit',
+    ];
     for (const e of [full, sparse]) {
       expect(RoundEvidence.safeParse(e).success).toBe(true);
       expect(Object.keys(e).filter((k) => sections.includes(k))).toEqual(sections);
-      expect(Object.keys(e).sort()).toEqual([...sections, 'anchorCandidateId', 'campaignId', 'policyRevision', 'prose', 'round'].sort());
+      expect(Object.keys(e).sort()).toEqual(
+        [...sections, 'anchorCandidateId', 'campaignId', 'policyRevision', 'prose', 'round'].sort(),
+      );
     }
     expect(sparse.candidateSummaries.map((s) => s.status)).toEqual(['missing', 'failed']);
-    expect(sparse.candidateSummaries[0].failureModes).toEqual([{ kind: 'timeout', detail: 'no manifest before the round 7 collection deadline' }]);
+    expect(sparse.candidateSummaries[0].failureModes).toEqual([
+      { kind: 'timeout', detail: 'no manifest before the round 7 collection deadline' },
+    ]);
   });
 
   it('given an anchor with three seeds, then candidates are placed against it in units of the measured noise band', () => {
@@ -33,28 +52,63 @@ describe('collectRoundEvidence', () => {
         { axis: 'learning-rate', dev: 0.65, lb: 0.58, changes: lr(0.001, 0.002), gpuSeconds: 90, tokens: 1200 },
       ]),
     );
-    expect(e.calibration.noise).toMatchObject({ devStd: 0.01, devSource: 'anchor-seeds', lbStd: 0.01, lbSource: 'dev-proxy', seeds: 3 });
+    expect(e.calibration.noise).toMatchObject({
+      devStd: 0.01,
+      devSource: 'anchor-seeds',
+      lbStd: 0.01,
+      lbSource: 'dev-proxy',
+      seeds: 3,
+    });
     // The LB difference is judged against a difference's noise; with LB never measured, a dev stand-in with df 0.
     expect(e.calibration.noise).toMatchObject({ lbDiffStd: 0.014142, lbDiffDf: 0, lbDiffSource: 'dev-proxy' });
     const c = e.candidateSummaries[1];
-    expect(c).toMatchObject({ devDelta: 0.05, lbDelta: 0.03, devVsAnchor: 5, lbVsAnchor: 2.121, diffLines: 2, cost: { gpuSeconds: 90, tokens: 1200 } });
+    expect(c).toMatchObject({
+      devDelta: 0.05,
+      lbDelta: 0.03,
+      devVsAnchor: 5,
+      lbVsAnchor: 2.121,
+      diffLines: 2,
+      cost: { gpuSeconds: 90, tokens: 1200 },
+    });
     expect(c.submission).toEqual({ submissionId: 'sub-c1-r1-c1', status: 'scored', detail: null });
     expect(e.candidateSummaries[0]).toMatchObject({ isAnchor: true, devDelta: 0, lbDelta: 0 });
   });
 
   it('given one anchor seed and no measured band, then the constitution floor stands in for the noise', () => {
-    const e = collectRoundEvidence(testRound([{ axis: 'baseline', dev: 0.6, lb: 0.55 }, { axis: 'steps', dev: 0.607, lb: 0.556, changes: [{ path: 'optim.steps', from: 400, to: 600 }] }]));
+    const e = collectRoundEvidence(
+      testRound([
+        { axis: 'baseline', dev: 0.6, lb: 0.55 },
+        { axis: 'steps', dev: 0.607, lb: 0.556, changes: [{ path: 'optim.steps', from: 400, to: 600 }] },
+      ]),
+    );
     expect(e.calibration.noise).toMatchObject({ devStd: 0.005, devSource: 'floor', lbSource: 'floor', seeds: 1 });
     expect(e.candidateSummaries[1].devVsAnchor).toBe(1.4);
     expect(e.crossCandidatePatterns.axes).toEqual([
-      expect.objectContaining({ axis: 'steps', category: 'optimisation', devEffect: 0.007, lbEffect: 0.006, devBeyondNoise: false, lbBeyondNoise: false }),
+      expect.objectContaining({
+        axis: 'steps',
+        category: 'optimisation',
+        devEffect: 0.007,
+        lbEffect: 0.006,
+        devBeyondNoise: false,
+        lbBeyondNoise: false,
+      }),
     ]);
   });
 
   it('pools this round’s anchor seeds with the band in force, weighted by degrees of freedom', () => {
     const policy = testPolicy({ noiseBand: { devStd: 0.02, lbStd: 0.03, seeds: 5, round: 1, devDf: 4, lbDf: 4 } });
-    const pooled = collectRoundEvidence(testRound([{ axis: 'baseline', dev: 0.6, lb: 0.55, extraSeedDevs: [0.62, 0.61] }], { round: 2, policy }));
-    expect(pooled.calibration.noise).toMatchObject({ devStd: 0.017321, devSource: 'pooled', devDf: 6, lbStd: 0.03, lbSource: 'policy', lbDf: 4, seeds: 3 });
+    const pooled = collectRoundEvidence(
+      testRound([{ axis: 'baseline', dev: 0.6, lb: 0.55, extraSeedDevs: [0.62, 0.61] }], { round: 2, policy }),
+    );
+    expect(pooled.calibration.noise).toMatchObject({
+      devStd: 0.017321,
+      devSource: 'pooled',
+      devDf: 6,
+      lbStd: 0.03,
+      lbSource: 'policy',
+      lbDf: 4,
+      seeds: 3,
+    });
     const single = collectRoundEvidence(testRound([{ axis: 'baseline', dev: 0.6, lb: 0.55 }], { round: 2, policy }));
     expect(single.calibration.noise).toMatchObject({ devStd: 0.02, devSource: 'policy', devDf: 4, seeds: 1 });
   });
@@ -62,7 +116,14 @@ describe('collectRoundEvidence', () => {
   it('given dev up beyond noise and the LB flat, then proxy decoupling is flagged with the domains that carry the dev gain', () => {
     const e = collectRoundEvidence(
       testRound([
-        { axis: 'baseline', dev: 0.6, domains: domainsAt(0.6), lb: 0.55, lbDomains: domainsAt(0.55), extraSeedDevs: [0.605, 0.595] },
+        {
+          axis: 'baseline',
+          dev: 0.6,
+          domains: domainsAt(0.6),
+          lb: 0.55,
+          lbDomains: domainsAt(0.55),
+          extraSeedDevs: [0.605, 0.595],
+        },
         {
           axis: 'synthetic-data',
           dev: 0.68,
@@ -80,7 +141,14 @@ describe('collectRoundEvidence', () => {
     expect(pd.domains).toEqual(['equation']);
     expect(pd.reason).toMatch(/c1-r1-c1 \(synthetic-data\) dev \+0\.0800/);
     const eq = e.calibration.perDomain.find((d) => d.domain === 'equation');
-    expect(eq).toEqual({ domain: 'equation', candidateId: 'c1-r1-c1', devGain: 0.35, lbGain: 0.01, devBeyondNoise: true, lbBeyondNoise: false });
+    expect(eq).toEqual({
+      domain: 'equation',
+      candidateId: 'c1-r1-c1',
+      devGain: 0.35,
+      lbGain: 0.01,
+      devBeyondNoise: true,
+      lbBeyondNoise: false,
+    });
   });
 
   it('given dev and LB rising together beyond noise, then nothing is flagged', () => {
@@ -91,14 +159,24 @@ describe('collectRoundEvidence', () => {
       ]),
     );
     expect(e.calibration.proxyDecoupling).toMatchObject({ flagged: false, candidates: [], domains: [] });
-    expect(e.calibration.proxyDecoupling.reason).toMatch(/no scored candidate raised dev beyond noise \(overall 2σ, a domain 4σ\) without the public LB following/);
+    expect(e.calibration.proxyDecoupling.reason).toMatch(
+      /no scored candidate raised dev beyond noise \(overall 2σ, a domain 4σ\) without the public LB following/,
+    );
   });
 
   it('given dev beyond noise and an LB gain just short of it, then it is not decoupling (the LB followed within noise)', () => {
     // σ = 0.02 on both sides: dev +0.045 clears 2σ, LB +0.035 does not, but the shortfall 0.01 is well inside the
     // noise of the difference (2·√2·0.02).
     const policy = testPolicy({ noiseBand: { devStd: 0.02, lbStd: 0.02, seeds: 5, round: 1, devDf: 4, lbDf: 4 } });
-    const e = collectRoundEvidence(testRound([{ axis: 'baseline', dev: 0.5, lb: 0.45 }, { axis: 'steps', dev: 0.545, lb: 0.485, changes: [{ path: 'train.steps', from: 600, to: 900 }] }], { policy, round: 2 }));
+    const e = collectRoundEvidence(
+      testRound(
+        [
+          { axis: 'baseline', dev: 0.5, lb: 0.45 },
+          { axis: 'steps', dev: 0.545, lb: 0.485, changes: [{ path: 'train.steps', from: 600, to: 900 }] },
+        ],
+        { policy, round: 2 },
+      ),
+    );
     expect(e.calibration.proxyDecoupling.flagged).toBe(false);
   });
 
@@ -108,15 +186,31 @@ describe('collectRoundEvidence', () => {
       testRound(
         [
           { axis: 'baseline', dev: 0.5, domains: domainsAt(0.5, { equation: 0.37 }), lb: 0.45 },
-          { axis: 'synthetic-data', dev: 0.49, domains: domainsAt(0.44, { equation: 0.73 }), lb: 0.37, changes: [{ path: 'data.synthetic.count', from: 0, to: 4000 }] },
-          { axis: 'data-mix', dev: 0.5, domains: domainsAt(0.5, { equation: 0.45 }), lb: 0.44, changes: [{ path: 'data.mix.equation', from: 1, to: 2 }] },
+          {
+            axis: 'synthetic-data',
+            dev: 0.49,
+            domains: domainsAt(0.44, { equation: 0.73 }),
+            lb: 0.37,
+            changes: [{ path: 'data.synthetic.count', from: 0, to: 4000 }],
+          },
+          {
+            axis: 'data-mix',
+            dev: 0.5,
+            domains: domainsAt(0.5, { equation: 0.45 }),
+            lb: 0.44,
+            changes: [{ path: 'data.mix.equation', from: 1, to: 2 }],
+          },
         ],
         { policy, round: 2 },
       ),
     );
     // σ_domain = 0.02·√6 ≈ 0.049; equation +0.36 clears 4σ_domain, the data-mix candidate's +0.08 does not.
     expect(e.calibration.noise.domainDevStd.equation).toBe(0.04899);
-    expect(e.calibration.proxyDecoupling).toMatchObject({ flagged: true, candidates: ['c1-r2-c1'], domains: ['equation'] });
+    expect(e.calibration.proxyDecoupling).toMatchObject({
+      flagged: true,
+      candidates: ['c1-r2-c1'],
+      domains: ['equation'],
+    });
     expect(e.calibration.proxyDecoupling.reason).toMatch(/equation dev \+0\.3600/);
   });
 
@@ -125,7 +219,12 @@ describe('collectRoundEvidence', () => {
       testRound([
         { axis: 'baseline', dev: 0.6, lb: 0.5 },
         { axis: 'learning-rate', dev: 0.7, lb: 0.52, changes: lr(0.001, 0.002) },
-        { axis: 'schedule', dev: 0.65, lb: 0.56, changes: [{ path: 'optim.schedule', from: 'constant', to: 'cosine' }] },
+        {
+          axis: 'schedule',
+          dev: 0.65,
+          lb: 0.56,
+          changes: [{ path: 'optim.schedule', from: 'constant', to: 'cosine' }],
+        },
         { axis: 'steps', dev: 0.55, lb: 0.49, changes: [{ path: 'optim.steps', from: 400, to: 300 }] },
         { axis: 'warmup', dev: 0.58, changes: [{ path: 'optim.warmup', from: 0, to: 50 }] },
       ]),
@@ -139,13 +238,20 @@ describe('collectRoundEvidence', () => {
   });
 
   it('lists results outside the band the policy predicted as surprises', () => {
-    const policy = testPolicy({ predictedBand: { dev: { low: 0.58, high: 0.64 }, publicLb: { low: 0.53, high: 0.57 }, basis: 'test' } });
+    const policy = testPolicy({
+      predictedBand: { dev: { low: 0.58, high: 0.64 }, publicLb: { low: 0.53, high: 0.57 }, basis: 'test' },
+    });
     const e = collectRoundEvidence(
       testRound(
         [
           { axis: 'baseline', dev: 0.6, lb: 0.55 },
           { axis: 'learning-rate', dev: 0.7, lb: 0.56, changes: lr(0.001, 0.002) },
-          { axis: 'schedule', dev: 0.61, lb: 0.5, changes: [{ path: 'optim.schedule', from: 'constant', to: 'cosine' }] },
+          {
+            axis: 'schedule',
+            dev: 0.61,
+            lb: 0.5,
+            changes: [{ path: 'optim.schedule', from: 'constant', to: 'cosine' }],
+          },
         ],
         { policy },
       ),
@@ -160,11 +266,24 @@ describe('collectRoundEvidence', () => {
   it('audits axes, frozen paths and budget use', () => {
     const inputs = testRound([
       { axis: 'baseline', dev: 0.6, lb: 0.55, gpuSeconds: 6000 },
-      { axis: 'learning-rate', dev: 0.62, lb: 0.55, changes: [...lr(0.001, 0.002), { path: 'mix.equation', from: 1, to: 3 }], gpuSeconds: 5000 },
-      { axis: 'data-mix', dev: 0.6, changes: [{ path: 'mix.gravity', from: 1, to: 2 }], filesChanged: ['recipe.yaml', 'pipeline/build.py'] },
+      {
+        axis: 'learning-rate',
+        dev: 0.62,
+        lb: 0.55,
+        changes: [...lr(0.001, 0.002), { path: 'mix.equation', from: 1, to: 3 }],
+        gpuSeconds: 5000,
+      },
+      {
+        axis: 'data-mix',
+        dev: 0.6,
+        changes: [{ path: 'mix.gravity', from: 1, to: 2 }],
+        filesChanged: ['recipe.yaml', 'pipeline/build.py'],
+      },
       { axis: 'schedule', dev: 0.59, lb: 0.5, changes: [{ path: 'optim.schedule', from: 'constant', to: 'cosine' }] },
     ]);
-    inputs.violations = [{ candidateId: 'c1-r1-c3', path: 'harness/eval.py', kind: 'frozen-modified', detail: 'sha256 changed' }];
+    inputs.violations = [
+      { candidateId: 'c1-r1-c3', path: 'harness/eval.py', kind: 'frozen-modified', detail: 'sha256 changed' },
+    ];
     inputs.previousUse = { gpuSeconds: 100, tokens: 5 };
     const e = collectRoundEvidence(inputs);
     expect(e.designRationaleAudit.onAxis.map((a) => [a.candidateId, a.stayedOnAxis, a.offAxisPaths])).toEqual([
@@ -173,12 +292,25 @@ describe('collectRoundEvidence', () => {
       ['c1-r1-c2', true, []],
       ['c1-r1-c3', true, []],
     ]);
-    expect(e.designRationaleAudit.frozenPathChecks[3]).toEqual({ candidateId: 'c1-r1-c3', ok: false, violations: ['frozen-modified: harness/eval.py'] });
+    expect(e.designRationaleAudit.frozenPathChecks[3]).toEqual({
+      candidateId: 'c1-r1-c3',
+      ok: false,
+      violations: ['frozen-modified: harness/eval.py'],
+    });
     const c3 = e.candidateSummaries[3];
     expect(c3.status).toBe('invalidated');
     expect(c3.lbDelta).toBeNull();
-    expect(c3.failureModes).toContainEqual({ kind: 'frozen-path-violated', detail: 'frozen-modified harness/eval.py: sha256 changed' });
-    expect(e.designRationaleAudit.budget).toMatchObject({ gpuSeconds: 11120, campaignGpuSeconds: 11220, campaignTokens: 5, submissions: 3, overBudget: ['gpuSeconds', 'tokens'] });
+    expect(c3.failureModes).toContainEqual({
+      kind: 'frozen-path-violated',
+      detail: 'frozen-modified harness/eval.py: sha256 changed',
+    });
+    expect(e.designRationaleAudit.budget).toMatchObject({
+      gpuSeconds: 11120,
+      campaignGpuSeconds: 11220,
+      campaignTokens: 5,
+      submissions: 3,
+      overBudget: ['gpuSeconds', 'tokens'],
+    });
   });
 
   it('is deterministic: input order does not change the record or its hash', () => {
@@ -187,7 +319,13 @@ describe('collectRoundEvidence', () => {
       { axis: 'learning-rate', dev: 0.1 + 0.2 + 0.33, lb: 0.58, changes: lr(0.001, 0.002) },
       { axis: 'schedule', dev: 0.61, lb: 0.5, changes: [{ path: 'optim.schedule', from: 'constant', to: 'cosine' }] },
     ]);
-    const b = { ...a, planned: [...a.planned].reverse(), manifests: [...a.manifests].reverse(), scores: [...a.scores].reverse(), submissions: [...a.submissions].reverse() };
+    const b = {
+      ...a,
+      planned: [...a.planned].reverse(),
+      manifests: [...a.manifests].reverse(),
+      scores: [...a.scores].reverse(),
+      submissions: [...a.submissions].reverse(),
+    };
     expect(contentHash(collectRoundEvidence(b))).toBe(contentHash(collectRoundEvidence(a)));
     expect(collectRoundEvidence(a).candidateSummaries[1].dev?.overall).toBe(0.63);
   });
@@ -202,7 +340,9 @@ describe('collectRoundEvidence', () => {
       err = e;
     }
     expect(err).toBeInstanceOf(DomainError);
-    expect((err as DomainError).issues).toEqual([{ path: 'manifests.0.round', message: 'manifest of c1-r1-c0 is for round 3, not 1' }]);
+    expect((err as DomainError).issues).toEqual([
+      { path: 'manifests.0.round', message: 'manifest of c1-r1-c0 is for round 3, not 1' },
+    ]);
   });
 
   describe('leaderboard noise from the submissions actually made', () => {
@@ -222,9 +362,24 @@ describe('collectRoundEvidence', () => {
         },
         forRound: 4,
       });
-      const e = collectRoundEvidence(testRound([{ axis: 'baseline', dev: 0.6, lb: 0.54 }, { axis: 'learning-rate', dev: 0.6, lb: 0.6, changes: lr(0.001, 0.002) }], { round: 4, policy }));
+      const e = collectRoundEvidence(
+        testRound(
+          [
+            { axis: 'baseline', dev: 0.6, lb: 0.54 },
+            { axis: 'learning-rate', dev: 0.6, lb: 0.6, changes: lr(0.001, 0.002) },
+          ],
+          { round: 4, policy },
+        ),
+      );
       // Groups: {0.5, 0.52} and {0.56, 0.54}: SS = 0.0002 + 0.0002 over df 2 → std 0.014142; a difference √2 × that.
-      expect(e.calibration.noise).toMatchObject({ lbStd: 0.014142, lbSource: 'anchor-replicates', lbDf: 2, lbDiffStd: 0.02, lbDiffDf: 2, lbDiffSource: 'replicates' });
+      expect(e.calibration.noise).toMatchObject({
+        lbStd: 0.014142,
+        lbSource: 'anchor-replicates',
+        lbDf: 2,
+        lbDiffStd: 0.02,
+        lbDiffDf: 2,
+        lbDiffSource: 'replicates',
+      });
       expect(e.calibration.reference).toMatchObject({ publicLb: 0.54, publicLbSource: 'anchor' });
     });
 
@@ -239,7 +394,15 @@ describe('collectRoundEvidence', () => {
         },
         forRound: 3,
       });
-      const e = collectRoundEvidence(testRound([{ axis: 'baseline', dev: 0.6 }, { axis: 'learning-rate', dev: 0.6, lb: 0.56, changes: lr(0.001, 0.002) }], { round: 3, policy }));
+      const e = collectRoundEvidence(
+        testRound(
+          [
+            { axis: 'baseline', dev: 0.6 },
+            { axis: 'learning-rate', dev: 0.6, lb: 0.56, changes: lr(0.001, 0.002) },
+          ],
+          { round: 3, policy },
+        ),
+      );
       expect(e.calibration.reference).toMatchObject({ publicLb: 0.51, publicLbSource: 'standing-replicates' });
       expect(e.candidateSummaries[1].lbDelta).toBe(0.05);
     });
@@ -247,13 +410,37 @@ describe('collectRoundEvidence', () => {
     it('given a confirmation run of a recorded gain, then the two measurements of that gain measure the paired difference noise', () => {
       const policy = testPolicy({
         forRound: 2,
-        pendingConfirmations: [{ candidateId: 'c1-r1-c3', round: 1, axis: 'learning-rate', changes: lr(0.001, 0.002), lbGain: 0.04, devGain: 0.01 }],
+        pendingConfirmations: [
+          {
+            candidateId: 'c1-r1-c3',
+            round: 1,
+            axis: 'learning-rate',
+            changes: lr(0.001, 0.002),
+            lbGain: 0.04,
+            devGain: 0.01,
+          },
+        ],
       });
-      const inputs = testRound([{ axis: 'baseline', dev: 0.6, lb: 0.5 }, { axis: 'learning-rate', dev: 0.61, lb: 0.52, changes: lr(0.001, 0.002) }], { round: 2, policy });
-      inputs.planned[1].prescribed = { kind: 'confirmation', of: 'c1-r1-c3', changes: lr(0.001, 0.002), hypothesis: 'confirm c1-r1-c3' };
+      const inputs = testRound(
+        [
+          { axis: 'baseline', dev: 0.6, lb: 0.5 },
+          { axis: 'learning-rate', dev: 0.61, lb: 0.52, changes: lr(0.001, 0.002) },
+        ],
+        { round: 2, policy },
+      );
+      inputs.planned[1].prescribed = {
+        kind: 'confirmation',
+        of: 'c1-r1-c3',
+        changes: lr(0.001, 0.002),
+        hypothesis: 'confirm c1-r1-c3',
+      };
       const e = collectRoundEvidence(inputs);
       // Gains 0.04 and 0.02: (0.02)² / 2 over one pair → std 0.014142.
-      expect(e.calibration.noise).toMatchObject({ lbDiffStd: 0.014142, lbDiffDf: 1, lbDiffSource: 'confirmation-pairs' });
+      expect(e.calibration.noise).toMatchObject({
+        lbDiffStd: 0.014142,
+        lbDiffDf: 1,
+        lbDiffSource: 'confirmation-pairs',
+      });
       expect(e.candidateSummaries[1].prescribed).toMatchObject({ kind: 'confirmation', of: 'c1-r1-c3' });
       expect(e.candidateSummaries[0].prescribed).toBeUndefined();
     });

@@ -1,7 +1,13 @@
 import { RoundEvidence } from '@aevo/contracts';
 import { validateInputs, type RoundEvidenceInputs } from './evidence-inputs';
 import { roundContext } from './round-context';
-import { calibration, candidateSummaries, crossCandidatePatterns, designRationaleAudit, surprises } from './round-sections';
+import {
+  calibration,
+  candidateSummaries,
+  crossCandidatePatterns,
+  designRationaleAudit,
+  surprises,
+} from './round-sections';
 
 export * from './evidence-inputs';
 

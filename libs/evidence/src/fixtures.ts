@@ -77,7 +77,13 @@ const vec = (overall: number, domains?: Record<string, number>) => ({
   domains: domains ?? Object.fromEntries(DOMAINS.map((d) => [d, overall])),
 });
 
-export function testManifest(campaignId: string, round: number, candidateId: string, isAnchor: boolean, spec: CandidateSpec): ResultManifest {
+export function testManifest(
+  campaignId: string,
+  round: number,
+  candidateId: string,
+  isAnchor: boolean,
+  spec: CandidateSpec,
+): ResultManifest {
   const status = spec.status === 'failed' ? 'failed' : 'completed';
   const dev = vec(spec.dev ?? 0.5, spec.domains);
   const seeds = [1, ...(spec.extraSeedDevs ?? []).map((_, k) => k + 2)];
@@ -86,7 +92,12 @@ export function testManifest(campaignId: string, round: number, candidateId: str
     status === 'completed'
       ? [
           { checkpoint: 'runs/seed-1/step-000400', step: 400, seed: 1, dev },
-          ...(spec.extraSeedDevs ?? []).map((d, k) => ({ checkpoint: `runs/seed-${k + 2}/step-000400`, step: 400, seed: k + 2, dev: vec(d) })),
+          ...(spec.extraSeedDevs ?? []).map((d, k) => ({
+            checkpoint: `runs/seed-${k + 2}/step-000400`,
+            step: 400,
+            seed: k + 2,
+            dev: vec(d),
+          })),
         ]
       : [];
   return ResultManifest.parse({
@@ -98,12 +109,21 @@ export function testManifest(campaignId: string, round: number, candidateId: str
     status,
     hypothesis: `explore ${spec.axis}`,
     recipeChanges: changes,
-    recipeDiff: changes.map((c) => `--- a/recipe.yaml\n+++ b/recipe.yaml\n-${c.path}: ${JSON.stringify(c.from)}\n+${c.path}: ${JSON.stringify(c.to)}`).join('\n'),
+    recipeDiff: changes
+      .map(
+        (c) =>
+          `--- a/recipe.yaml\n+++ b/recipe.yaml\n-${c.path}: ${JSON.stringify(c.from)}\n+${c.path}: ${JSON.stringify(c.to)}`,
+      )
+      .join('\n'),
     filesChanged: spec.filesChanged ?? (changes.length > 0 ? ['recipe.yaml'] : []),
     seeds,
     checkpoints,
-    chosenCheckpoint: status === 'completed' ? { checkpoint: 'runs/seed-1/step-000400', seed: 1, criterion: 'mean', reason: 'best dev', dev } : null,
-    failureModes: spec.failureModes ?? (status === 'failed' ? [{ kind: 'diverged', detail: 'loss became NaN at step 120' }] : []),
+    chosenCheckpoint:
+      status === 'completed'
+        ? { checkpoint: 'runs/seed-1/step-000400', seed: 1, criterion: 'mean', reason: 'best dev', dev }
+        : null,
+    failureModes:
+      spec.failureModes ?? (status === 'failed' ? [{ kind: 'diverged', detail: 'loss became NaN at step 120' }] : []),
     cost: { gpuSeconds: spec.gpuSeconds ?? 60, inputTokens: spec.tokens ?? 0, outputTokens: 0, toolCalls: 3, jobs: 2 },
     traceLength: 6,
   });
@@ -125,12 +145,19 @@ export function testRound(
     ...(s.prescribed ? { prescribed: s.prescribed } : {}),
   }));
   const manifests = specs
-    .map((s, i) => (s.status === 'missing' ? null : testManifest(campaignId, round, planned[i].candidateId, i === 0, s)))
+    .map((s, i) =>
+      s.status === 'missing' ? null : testManifest(campaignId, round, planned[i].candidateId, i === 0, s),
+    )
     .filter((m): m is ResultManifest => m !== null);
   const submitted = specs.map((s, i) => ({ s, id: planned[i].candidateId })).filter(({ s }) => s.lb !== undefined);
   const scores = submitted.flatMap(({ s, id }) => [
     { submissionId: `sub-${id}`, candidateId: id, publicScore: s.lb as number, publicDomains: s.lbDomains ?? null },
-    ...(s.extraSeedLbs ?? []).map((lb, k) => ({ submissionId: `sub-${id}-s${k + 2}`, candidateId: id, publicScore: lb, publicDomains: null })),
+    ...(s.extraSeedLbs ?? []).map((lb, k) => ({
+      submissionId: `sub-${id}-s${k + 2}`,
+      candidateId: id,
+      publicScore: lb,
+      publicDomains: null,
+    })),
   ]);
   return {
     campaignId,
@@ -201,7 +228,11 @@ export function testCampaignStarted(
 /** The log of one round as the other services would write it, from collector inputs built by testRound. */
 export function testRoundEvents(inputs: RoundEvidenceInputs): EventEnvelope[] {
   const { campaignId, round } = inputs;
-  const ctx = (source: 'orchestrator' | 'worker' | 'leaderboard' | 'substrate', streamId: string) => ({ campaignId, streamId, source });
+  const ctx = (source: 'orchestrator' | 'worker' | 'leaderboard' | 'substrate', streamId: string) => ({
+    campaignId,
+    streamId,
+    source,
+  });
   const out: EventEnvelope[] = [
     createEvent(
       RoundStarted,
@@ -209,19 +240,38 @@ export function testRoundEvents(inputs: RoundEvidenceInputs): EventEnvelope[] {
         round,
         policyRevision: inputs.policy.revision,
         policySha256: contentHash(inputs.policy),
-        candidates: inputs.planned.map((p) => ({ candidateId: p.candidateId, index: p.index, axis: p.axis, isAnchor: p.isAnchor, seeds: p.seeds })),
+        candidates: inputs.planned.map((p) => ({
+          candidateId: p.candidateId,
+          index: p.index,
+          axis: p.axis,
+          isAnchor: p.isAnchor,
+          seeds: p.seeds,
+        })),
         seed: 100 + round,
       },
       ctx('orchestrator', `campaign-${campaignId}`),
     ),
   ];
   for (const m of inputs.manifests)
-    out.push(createEvent(ManifestSubmitted, { candidateId: m.candidateId, round, manifest: m }, ctx('worker', `candidate-${m.candidateId}`)));
+    out.push(
+      createEvent(
+        ManifestSubmitted,
+        { candidateId: m.candidateId, round, manifest: m },
+        ctx('worker', `candidate-${m.candidateId}`),
+      ),
+    );
   for (const v of inputs.violations)
     out.push(
       createEvent(
         FrozenPathViolated,
-        { round, candidateId: v.candidateId, path: v.path, kind: v.kind as 'frozen-modified', detail: v.detail, checkedAt: 'before-evaluation' },
+        {
+          round,
+          candidateId: v.candidateId,
+          path: v.path,
+          kind: v.kind as 'frozen-modified',
+          detail: v.detail,
+          checkedAt: 'before-evaluation',
+        },
         ctx('substrate', `candidate-${v.candidateId}`),
       ),
     );
@@ -229,14 +279,29 @@ export function testRoundEvents(inputs: RoundEvidenceInputs): EventEnvelope[] {
     out.push(
       createEvent(
         SubmissionRequested,
-        { round, submissionId: s.submissionId, candidateId: s.candidateId, checkpoint: 'runs/seed-1/step-000400', sandboxPath: `/tmp/${s.candidateId}`, reason: 'top dev' },
+        {
+          round,
+          submissionId: s.submissionId,
+          candidateId: s.candidateId,
+          checkpoint: 'runs/seed-1/step-000400',
+          sandboxPath: `/tmp/${s.candidateId}`,
+          reason: 'top dev',
+        },
         ctx('orchestrator', `campaign-${campaignId}`),
       ),
     );
     out.push(
       createEvent(
         SubmissionAccepted,
-        { submissionId: s.submissionId, candidateId: s.candidateId, round, board: 'local', externalRef: null, quotaUsed: 1, quotaLimit: 4 },
+        {
+          submissionId: s.submissionId,
+          candidateId: s.candidateId,
+          round,
+          board: 'local',
+          externalRef: null,
+          quotaUsed: 1,
+          quotaLimit: 4,
+        },
         ctx('leaderboard', `submission-${s.submissionId}`),
       ),
     );
@@ -245,7 +310,13 @@ export function testRoundEvents(inputs: RoundEvidenceInputs): EventEnvelope[] {
     out.push(
       createEvent(
         LeaderboardScored,
-        { submissionId: s.submissionId, candidateId: s.candidateId, round, publicScore: s.publicScore, publicDomains: s.publicDomains },
+        {
+          submissionId: s.submissionId,
+          candidateId: s.candidateId,
+          round,
+          publicScore: s.publicScore,
+          publicDomains: s.publicDomains,
+        },
         ctx('leaderboard', `submission-${s.submissionId}`),
       ),
     );

@@ -6,8 +6,11 @@
 export const dict = <V>(): Record<string, V> => Object.create(null) as Record<string, V>;
 
 /** A null-prototype copy of `rec` with `key` set (the copy-on-write the ledger's folds use). */
-export const withKey = <V>(rec: Readonly<Record<string | number, V>>, key: string | number, value: NoInfer<V>): Record<string, V> =>
-  Object.assign(dict<V>(), rec, { [key]: value });
+export const withKey = <V>(
+  rec: Readonly<Record<string | number, V>>,
+  key: string | number,
+  value: NoInfer<V>,
+): Record<string, V> => Object.assign(dict<V>(), rec, { [key]: value });
 
 /** `rec[key]` if it is the record's own property (never an inherited one such as `constructor`). */
 export const own = <V>(rec: Readonly<Record<string, V>> | null | undefined, key: string): V | undefined =>

@@ -4,10 +4,23 @@ import { testRound } from './fixtures';
 import { roundEvidenceProjection, type RoundEvidenceState } from './projection';
 
 const rec = (campaignId: string, round: number, lb: number): EventEnvelope => {
-  const evidence = collectRoundEvidence(testRound([{ axis: 'baseline', dev: 0.6, lb }, { axis: 'steps', dev: 0.7, lb, changes: [{ path: 'optim.steps', from: 1, to: 2 }] }], { campaignId, round }));
-  return createEvent(RoundEvidenceRecorded, { round, evidence, evidenceSha256: contentHash(evidence), trigger: 'all-in', inputEventIds: [], llm: null }, { campaignId, streamId: `collector-${campaignId}-r${round}`, source: 'collector' });
+  const evidence = collectRoundEvidence(
+    testRound(
+      [
+        { axis: 'baseline', dev: 0.6, lb },
+        { axis: 'steps', dev: 0.7, lb, changes: [{ path: 'optim.steps', from: 1, to: 2 }] },
+      ],
+      { campaignId, round },
+    ),
+  );
+  return createEvent(
+    RoundEvidenceRecorded,
+    { round, evidence, evidenceSha256: contentHash(evidence), trigger: 'all-in', inputEventIds: [], llm: null },
+    { campaignId, streamId: `collector-${campaignId}-r${round}`, source: 'collector' },
+  );
 };
-const fold = (events: EventEnvelope[]) => events.reduce<RoundEvidenceState>((s, e) => roundEvidenceProjection.apply(s, e), roundEvidenceProjection.initial());
+const fold = (events: EventEnvelope[]) =>
+  events.reduce<RoundEvidenceState>((s, e) => roundEvidenceProjection.apply(s, e), roundEvidenceProjection.initial());
 
 describe('round-evidence projection', () => {
   it('keeps one record per round, flags decoupling, and hashes independently of arrival order across campaigns', () => {

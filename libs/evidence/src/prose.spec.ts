@@ -3,7 +3,12 @@ import { collectRoundEvidence } from './collect';
 import { testRound } from './fixtures';
 import { PROSE_TOOL, parseProse, prosePrompt, withProse } from './prose';
 
-const evidence = collectRoundEvidence(testRound([{ axis: 'baseline', dev: 0.6, lb: 0.55 }, { axis: 'steps', dev: 0.62, lb: 0.56, changes: [{ path: 'optim.steps', from: 400, to: 500 }] }]));
+const evidence = collectRoundEvidence(
+  testRound([
+    { axis: 'baseline', dev: 0.6, lb: 0.55 },
+    { axis: 'steps', dev: 0.62, lb: 0.56, changes: [{ path: 'optim.steps', from: 400, to: 500 }] },
+  ]),
+);
 
 describe('prose pass (pure parts)', () => {
   it('accepts text for the five sections and leaves every number as it was', () => {
@@ -14,7 +19,11 @@ describe('prose pass (pure parts)', () => {
   });
 
   it('refuses anything but text for the five sections, naming the field', () => {
-    for (const bad of [{ calibration: 3 }, { candidateSummaries: 'ok', numbers: 'set devLbGap to 0' }, { calibration: 'x'.repeat(5000) }]) {
+    for (const bad of [
+      { calibration: 3 },
+      { candidateSummaries: 'ok', numbers: 'set devLbGap to 0' },
+      { calibration: 'x'.repeat(5000) },
+    ]) {
       let err: unknown;
       try {
         parseProse(bad);

@@ -31,14 +31,20 @@ export const prosePrompt = (evidence: RoundEvidence): string =>
 /** Validates an LLM's tool input as section prose; names each bad field. */
 export function parseProse(raw: unknown): EvidenceProse {
   const r = ProseInput.safeParse(raw);
-  if (!r.success) throw new DomainError('INVALID_PROSE', 'the prose pass returned something other than text for the five sections', zodIssues(r.error));
+  if (!r.success)
+    throw new DomainError(
+      'INVALID_PROSE',
+      'the prose pass returned something other than text for the five sections',
+      zodIssues(r.error),
+    );
   return Object.fromEntries(Object.entries(r.data).sort(([a], [b]) => a.localeCompare(b))) as EvidenceProse;
 }
 
 /** The evidence with `prose` attached; the numbers cannot change (checked). */
 export function withProse(evidence: RoundEvidence, prose: EvidenceProse | null): RoundEvidence {
   const next = RoundEvidence.parse({ ...evidence, prose });
-  if (contentHash({ ...next, prose: null }) !== contentHash({ ...evidence, prose: null })) throw new Error('attaching prose changed the evidence numbers');
+  if (contentHash({ ...next, prose: null }) !== contentHash({ ...evidence, prose: null }))
+    throw new Error('attaching prose changed the evidence numbers');
   return next;
 }
 

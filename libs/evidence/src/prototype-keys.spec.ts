@@ -11,8 +11,20 @@ describe('round evidence with domains named after Object.prototype members', () 
     fc.assert(
       fc.property(fc.constantFrom(...KEYS), fc.boolean(), (domain, everyoneScoredIt) => {
         const inputs = testRound([
-          { axis: 'baseline', dev: 0.5, domains: { [domain]: 0.5, gravity: 0.5 }, lb: 0.5, lbDomains: { [domain]: 0.5, gravity: 0.5 } },
-          { axis: 'learning-rate', dev: 0.6, domains: everyoneScoredIt ? { [domain]: 0.7, gravity: 0.5 } : { gravity: 0.6 }, lb: 0.52, lbDomains: { gravity: 0.52 } },
+          {
+            axis: 'baseline',
+            dev: 0.5,
+            domains: { [domain]: 0.5, gravity: 0.5 },
+            lb: 0.5,
+            lbDomains: { [domain]: 0.5, gravity: 0.5 },
+          },
+          {
+            axis: 'learning-rate',
+            dev: 0.6,
+            domains: everyoneScoredIt ? { [domain]: 0.7, gravity: 0.5 } : { gravity: 0.6 },
+            lb: 0.52,
+            lbDomains: { gravity: 0.52 },
+          },
         ]);
         const evidence = collectRoundEvidence(inputs);
         for (const d of evidence.calibration.perDomain) expect(Number.isFinite(d.devGain)).toBe(true);

@@ -26,7 +26,10 @@ export function replayRoundEvidence(
     if (e.campaignId !== campaignId || !isEvent(e, RoundEvidenceRecorded)) continue;
     const inputs = e.data.inputEventIds.map((id) => {
       const found = byId.get(id);
-      if (!found) throw new Error(`RoundEvidenceRecorded ${e.id} (round ${e.data.round}) names input event ${id}, which is not in the log`);
+      if (!found)
+        throw new Error(
+          `RoundEvidenceRecorded ${e.id} (round ${e.data.round}) names input event ${id}, which is not in the log`,
+        );
       return found;
     });
     const ledger = foldLedger(campaignId, inputs);

@@ -1,4 +1,10 @@
-import { contentHash, type CandidateSummary, type NoiseEstimate, type ResultManifest, type ScoreVector } from '@aevo/contracts';
+import {
+  contentHash,
+  type CandidateSummary,
+  type NoiseEstimate,
+  type ResultManifest,
+  type ScoreVector,
+} from '@aevo/contracts';
 import { DEFAULT_AXIS_PATTERNS, type AxisPathPatterns } from './axis-paths';
 import type { PlannedCandidateInput, RoundEvidenceInputs, ScoreInput } from './evidence-inputs';
 import { mean, roundOrNull, roundTo, sampleStd } from './stats';
@@ -11,12 +17,18 @@ const byIndex = (a: { index: number; candidateId: string }, b: { index: number; 
 
 const roundVector = (v: ScoreVector): ScoreVector => ({
   overall: roundTo(v.overall),
-  domains: Object.fromEntries(Object.keys(v.domains).sort().map((d) => [d, roundTo(v.domains[d])])),
+  domains: Object.fromEntries(
+    Object.keys(v.domains)
+      .sort()
+      .map((d) => [d, roundTo(v.domains[d])]),
+  ),
 });
 
 /** Per seed of the anchor: the checkpoint at the chosen step (else its last), so seeds are compared like for like. */
 function anchorSeedVectors(m: ResultManifest): ScoreVector[] {
-  const chosenStep = m.chosenCheckpoint ? m.checkpoints.find((c) => c.checkpoint === m.chosenCheckpoint?.checkpoint)?.step : undefined;
+  const chosenStep = m.chosenCheckpoint
+    ? m.checkpoints.find((c) => c.checkpoint === m.chosenCheckpoint?.checkpoint)?.step
+    : undefined;
   const bySeed = new Map<number, ResultManifest['checkpoints']>();
   for (const c of m.checkpoints) bySeed.set(c.seed, [...(bySeed.get(c.seed) ?? []), c]);
   const out: ScoreVector[] = [];
@@ -30,7 +42,9 @@ function anchorSeedVectors(m: ResultManifest): ScoreVector[] {
 }
 
 /** Pooled within-group std of replicates grouped by recipe; null without a degree of freedom. */
-function withinGroupStd(scores: ReadonlyArray<{ recipeSha256: string; score: number }>): { std: number; df: number; source: 'anchor-replicates' } | null {
+function withinGroupStd(
+  scores: ReadonlyArray<{ recipeSha256: string; score: number }>,
+): { std: number; df: number; source: 'anchor-replicates' } | null {
   const groups = new Map<string, number[]>();
   for (const x of scores) groups.set(x.recipeSha256, [...(groups.get(x.recipeSha256) ?? []), x.score]);
   let ss = 0;
@@ -85,7 +99,11 @@ function poolStd(
   const p = priorDf > 0;
   if (m && p) {
     const df = measuredDf + priorDf;
-    return { std: Math.sqrt((measuredDf * (measured as number) ** 2 + priorDf * prior ** 2) / df), df, source: 'pooled' };
+    return {
+      std: Math.sqrt((measuredDf * (measured as number) ** 2 + priorDf * prior ** 2) / df),
+      df,
+      source: 'pooled',
+    };
   }
   if (m) return { std: measured as number, df: measuredDf, source: 'anchor-seeds' };
   if (p) return { std: prior, df: priorDf, source: 'policy' };
@@ -145,7 +163,8 @@ export function roundContext(inputs: RoundEvidenceInputs): RoundContext {
       ...(man?.failureModes ?? []).filter((f) => f.kind === 'frozen-path-violated').map((f) => `reported: ${f.detail}`),
     ];
     const uniqueViolations = [...new Set(violations)].sort();
-    const status: CandidateSummary['status'] = uniqueViolations.length > 0 ? 'invalidated' : !man ? 'missing' : man.status;
+    const status: CandidateSummary['status'] =
+      uniqueViolations.length > 0 ? 'invalidated' : !man ? 'missing' : man.status;
     const lbScores = inputs.scores
       .filter((s) => s.candidateId === p.candidateId)
       .sort((a, b) => a.submissionId.localeCompare(b.submissionId));
@@ -178,26 +197,46 @@ export function roundContext(inputs: RoundEvidenceInputs): RoundContext {
   const anchorLb = anchor && anchor.status !== 'invalidated' && anchor.publicLb !== null ? anchor.publicLb : null;
   // The reference an explorer's LB is compared with: its own round's anchor (paired seeds) when scored, else the
   // mean of the standing recipe's earlier replicates, else the policy's best.
-  const standingScores = (inputs.policy.standingLb?.scores ?? []).filter((x) => x.recipeSha256 === contentHash(inputs.policy.standingRecipe)).map((x) => x.score);
+  const standingScores = (inputs.policy.standingLb?.scores ?? [])
+    .filter((x) => x.recipeSha256 === contentHash(inputs.policy.standingRecipe))
+    .map((x) => x.score);
   const standingMean = standingScores.length > 0 ? roundTo(mean(standingScores) as number) : null;
   const lbReference = anchorLb ?? standingMean ?? inputs.policy.bestPublicLb;
   const lbReferenceSource: 'anchor' | 'standing-replicates' | 'policy-best' | 'none' =
-    anchorLb !== null ? 'anchor' : standingMean !== null ? 'standing-replicates' : inputs.policy.bestPublicLb !== null ? 'policy-best' : 'none';
+    anchorLb !== null
+      ? 'anchor'
+      : standingMean !== null
+        ? 'standing-replicates'
+        : inputs.policy.bestPublicLb !== null
+          ? 'policy-best'
+          : 'none';
 
   // Noise band: this round's anchor seeds pooled with the policy's band (both weighted by their degrees of
   // freedom); the policy's alone when the anchor ran one seed; the constitution's floor when nothing was measured.
   const domains = [...new Set(working.flatMap((w) => (w.dev ? Object.keys(w.dev.domains) : [])))].sort();
   const seedVectors = anchor?.manifest && usable(anchor) ? anchorSeedVectors(anchor.manifest) : [];
   const band = inputs.policy.noiseBand;
-  const dev = poolStd(sampleStd(seedVectors.map((v) => v.overall)), seedVectors.length - 1, band.devStd, band.devDf ?? Math.max(0, band.seeds - 1));
+  const dev = poolStd(
+    sampleStd(seedVectors.map((v) => v.overall)),
+    seedVectors.length - 1,
+    band.devStd,
+    band.devDf ?? Math.max(0, band.seeds - 1),
+  );
   // Leaderboard noise from the submissions actually made: every anchor's public score is a replicate of the
   // recipe it stood on, so the within-recipe spread over the campaign is the LB noise (degrees of freedom: Σ(n−1)).
   const standingSha = contentHash(inputs.policy.standingRecipe);
   const added =
     anchor && anchor.status !== 'invalidated'
-      ? anchor.lbScores.map((x) => ({ round: inputs.round, candidateId: anchor.planned.candidateId, recipeSha256: standingSha, score: x.publicScore }))
+      ? anchor.lbScores.map((x) => ({
+          round: inputs.round,
+          candidateId: anchor.planned.candidateId,
+          recipeSha256: standingSha,
+          score: x.publicScore,
+        }))
       : [];
-  const lb = withinGroupStd([...(inputs.policy.standingLb?.scores ?? []), ...added]) ?? poolStd(null, 0, band.lbStd, band.lbDf ?? 0);
+  const lb =
+    withinGroupStd([...(inputs.policy.standingLb?.scores ?? []), ...added]) ??
+    poolStd(null, 0, band.lbStd, band.lbDf ?? 0);
   const devStd = dev ? dev.std : floor;
   const devSource: NoiseEstimate['devSource'] = dev ? dev.source : 'floor';
   let lbStd: number;
@@ -231,5 +270,23 @@ export function roundContext(inputs: RoundEvidenceInputs): RoundContext {
     domainDevStd,
   };
 
-  return { inputs, m, floor, patterns, recipeFile, manifestOf, working, anchor, anchorDev, anchorLb, lbReference, lbReferenceSource, domains, domainSigma, sigmaDev, sigmaLb, noise };
+  return {
+    inputs,
+    m,
+    floor,
+    patterns,
+    recipeFile,
+    manifestOf,
+    working,
+    anchor,
+    anchorDev,
+    anchorLb,
+    lbReference,
+    lbReferenceSource,
+    domains,
+    domainSigma,
+    sigmaDev,
+    sigmaLb,
+    noise,
+  };
 }

@@ -1,4 +1,10 @@
-import { RoundCollectionDeadlineSet, RoundEvidenceRecorded, SubmissionRejected, createEvent, type EventEnvelope } from '@aevo/contracts';
+import {
+  RoundCollectionDeadlineSet,
+  RoundEvidenceRecorded,
+  SubmissionRejected,
+  createEvent,
+  type EventEnvelope,
+} from '@aevo/contracts';
 import { collectRoundEvidence } from './collect';
 import { testCampaignStarted, testPolicy, testRound, testRoundEvents } from './fixtures';
 import { evidenceHash, withProse } from './prose';
@@ -12,7 +18,12 @@ const round1 = testRound([
   { axis: 'schedule', dev: 0.59, changes: [{ path: 'optim.schedule', from: 'constant', to: 'cosine' }] },
 ]);
 
-function record(events: EventEnvelope[], round: number, trigger: 'all-in' | 'deadline', prose: Record<string, string> | null = null): EventEnvelope {
+function record(
+  events: EventEnvelope[],
+  round: number,
+  trigger: 'all-in' | 'deadline',
+  prose: Record<string, string> | null = null,
+): EventEnvelope {
   const ledger = foldLedger('c1', events);
   const { inputs, inputEventIds } = evidenceInputs(ledger, round);
   const evidence = withProse(collectRoundEvidence(inputs), prose);
@@ -28,23 +39,43 @@ describe('round ledger and readiness', () => {
   const log = [started, ...testRoundEvents(round1)];
 
   it('given every manifest but not yet the submissions, then the round waits for them', () => {
-    const noSubs = log.filter((e) => !['SubmissionRequested', 'SubmissionAccepted', 'LeaderboardScored'].includes(e.type));
-    expect(roundReadiness(foldLedger('c1', noSubs), 1)).toEqual({ ready: false, waitingFor: ['2 more submission request(s)'] });
+    const noSubs = log.filter(
+      (e) => !['SubmissionRequested', 'SubmissionAccepted', 'LeaderboardScored'].includes(e.type),
+    );
+    expect(roundReadiness(foldLedger('c1', noSubs), 1)).toEqual({
+      ready: false,
+      waitingFor: ['2 more submission request(s)'],
+    });
   });
 
   it('given a requested submission without a score, then the round waits for the score', () => {
-    const noScore = log.filter((e) => !(e.type === 'LeaderboardScored' && (e.data as { candidateId: string }).candidateId === 'c1-r1-c1'));
-    expect(roundReadiness(foldLedger('c1', noScore), 1)).toEqual({ ready: false, waitingFor: ['score of submission sub-c1-r1-c1'] });
+    const noScore = log.filter(
+      (e) => !(e.type === 'LeaderboardScored' && (e.data as { candidateId: string }).candidateId === 'c1-r1-c1'),
+    );
+    expect(roundReadiness(foldLedger('c1', noScore), 1)).toEqual({
+      ready: false,
+      waitingFor: ['score of submission sub-c1-r1-c1'],
+    });
   });
 
   it('given a missing manifest, then the round waits for it; a rejection counts as resolved', () => {
-    const noManifest = log.filter((e) => !(e.type === 'ManifestSubmitted' && (e.data as { candidateId: string }).candidateId === 'c1-r1-c2'));
+    const noManifest = log.filter(
+      (e) => !(e.type === 'ManifestSubmitted' && (e.data as { candidateId: string }).candidateId === 'c1-r1-c2'),
+    );
     expect(roundReadiness(foldLedger('c1', noManifest), 1).waitingFor).toEqual(['manifest of c1-r1-c2']);
-    const rejected = log.filter((e) => !(e.type === 'LeaderboardScored' && (e.data as { candidateId: string }).candidateId === 'c1-r1-c1'));
+    const rejected = log.filter(
+      (e) => !(e.type === 'LeaderboardScored' && (e.data as { candidateId: string }).candidateId === 'c1-r1-c1'),
+    );
     rejected.push(
       createEvent(
         SubmissionRejected,
-        { submissionId: 'sub-c1-r1-c1', candidateId: 'c1-r1-c1', round: 1, reason: 'quota-exceeded', message: 'quota of 2 used' },
+        {
+          submissionId: 'sub-c1-r1-c1',
+          candidateId: 'c1-r1-c1',
+          round: 1,
+          reason: 'quota-exceeded',
+          message: 'quota of 2 used',
+        },
         { campaignId: 'c1', streamId: 'submission-x', source: 'leaderboard' },
       ),
     );
@@ -55,8 +86,17 @@ describe('round ledger and readiness', () => {
     const ledger = foldLedger('c1', log);
     expect(roundReadiness(ledger, 1)).toEqual({ ready: true, waitingFor: [] });
     const { inputs, inputEventIds } = evidenceInputs(ledger, 1);
-    expect(inputEventIds).toEqual(log.filter((e) => e.type !== 'SubmissionAccepted').map((e) => e.id).sort());
-    expect(contentHashOf(collectRoundEvidence(inputs))).toBe(contentHashOf(collectRoundEvidence({ ...round1, budgets: { gpuSeconds: 10_000, llmTokens: 0, submissionsPerRound: 2 } })));
+    expect(inputEventIds).toEqual(
+      log
+        .filter((e) => e.type !== 'SubmissionAccepted')
+        .map((e) => e.id)
+        .sort(),
+    );
+    expect(contentHashOf(collectRoundEvidence(inputs))).toBe(
+      contentHashOf(
+        collectRoundEvidence({ ...round1, budgets: { gpuSeconds: 10_000, llmTokens: 0, submissionsPerRound: 2 } }),
+      ),
+    );
   });
 
   it('redelivered facts are folded once', () => {
@@ -104,13 +144,18 @@ describe('replayRoundEvidence', () => {
       [1, true],
       [2, true],
     ]);
-    expect((rec2.data as { evidence: { designRationaleAudit: { budget: { campaignGpuSeconds: number } } } }).evidence.designRationaleAudit.budget.campaignGpuSeconds).toBe(300);
+    expect(
+      (rec2.data as { evidence: { designRationaleAudit: { budget: { campaignGpuSeconds: number } } } }).evidence
+        .designRationaleAudit.budget.campaignGpuSeconds,
+    ).toBe(300);
   });
 
   it('detects a record whose numbers were tampered with', () => {
     const log: EventEnvelope[] = [testCampaignStarted('c1', policy), ...testRoundEvents(round1)];
     const rec = record(log, 1, 'all-in');
-    const tampered = structuredClone(rec) as EventEnvelope & { data: { evidence: { calibration: { devLbGap: number } }; evidenceSha256: string } };
+    const tampered = structuredClone(rec) as EventEnvelope & {
+      data: { evidence: { calibration: { devLbGap: number } }; evidenceSha256: string };
+    };
     tampered.data.evidence.calibration.devLbGap = 0.5;
     tampered.data.evidenceSha256 = evidenceHash(tampered.data.evidence as never);
     expect(replayRoundEvidence('c1', [...log, tampered])[0].equal).toBe(false);

@@ -50,7 +50,12 @@ export interface CampaignLedger {
   rounds: Record<number, RoundLedger>;
 }
 
-export const emptyLedger = (campaignId: string): CampaignLedger => ({ campaignId, campaign: null, policies: dict(), rounds: dict() });
+export const emptyLedger = (campaignId: string): CampaignLedger => ({
+  campaignId,
+  campaign: null,
+  policies: dict(),
+  rounds: dict(),
+});
 
 const emptyRound = (round: number): RoundLedger => ({
   round,
@@ -94,7 +99,14 @@ export function evolveLedger(l: CampaignLedger, e: EventEnvelope): CampaignLedge
     if (l.campaign) return l;
     return {
       ...l,
-      campaign: { eventId: e.id, data: { config: e.data.config, constitutionSha256: e.data.constitutionSha256, rules: e.data.constitution.rules } },
+      campaign: {
+        eventId: e.id,
+        data: {
+          config: e.data.config,
+          constitutionSha256: e.data.constitutionSha256,
+          rules: e.data.constitution.rules,
+        },
+      },
       policies: withKey(l.policies, e.data.initialPolicy.revision, { eventId: e.id, data: e.data.initialPolicy }),
     };
   }
@@ -103,19 +115,31 @@ export function evolveLedger(l: CampaignLedger, e: EventEnvelope): CampaignLedge
     return { ...l, policies: withKey(l.policies, e.data.policy.revision, { eventId: e.id, data: e.data.policy }) };
   }
   if (isEvent(e, RoundStarted))
-    return withRound(l, e.data.round, (r) => (r.started ? r : { ...r, started: { eventId: e.id, data: e.data, time: e.time } }));
+    return withRound(l, e.data.round, (r) =>
+      r.started ? r : { ...r, started: { eventId: e.id, data: e.data, time: e.time } },
+    );
   if (isEvent(e, ManifestSubmitted))
     return withRound(l, e.data.round, (r) =>
-      r.manifests[e.data.candidateId] ? r : { ...r, manifests: withKey(r.manifests, e.data.candidateId, { eventId: e.id, data: e.data.manifest }) },
+      r.manifests[e.data.candidateId]
+        ? r
+        : { ...r, manifests: withKey(r.manifests, e.data.candidateId, { eventId: e.id, data: e.data.manifest }) },
     );
   if (isEvent(e, SubmissionRequested))
     return withRound(l, e.data.round, (r) =>
       r.submissions[e.data.submissionId]
         ? r
-        : { ...r, submissions: withKey(r.submissions, e.data.submissionId, { eventId: e.id, data: { candidateId: e.data.candidateId } }) },
+        : {
+            ...r,
+            submissions: withKey(r.submissions, e.data.submissionId, {
+              eventId: e.id,
+              data: { candidateId: e.data.candidateId },
+            }),
+          },
     );
   if (isEvent(e, SubmissionAccepted))
-    return withRound(l, e.data.round, (r) => (r.accepted[e.data.submissionId] ? r : { ...r, accepted: withKey(r.accepted, e.data.submissionId, e.id) }));
+    return withRound(l, e.data.round, (r) =>
+      r.accepted[e.data.submissionId] ? r : { ...r, accepted: withKey(r.accepted, e.data.submissionId, e.id) },
+    );
   if (isEvent(e, LeaderboardScored))
     return withRound(l, e.data.round, (r) =>
       r.scores[e.data.submissionId]
@@ -124,7 +148,12 @@ export function evolveLedger(l: CampaignLedger, e: EventEnvelope): CampaignLedge
             ...r,
             scores: withKey(r.scores, e.data.submissionId, {
               eventId: e.id,
-              data: { submissionId: e.data.submissionId, candidateId: e.data.candidateId, publicScore: e.data.publicScore, publicDomains: e.data.publicDomains },
+              data: {
+                submissionId: e.data.submissionId,
+                candidateId: e.data.candidateId,
+                publicScore: e.data.publicScore,
+                publicDomains: e.data.publicDomains,
+              },
             }),
           },
     );
@@ -136,7 +165,12 @@ export function evolveLedger(l: CampaignLedger, e: EventEnvelope): CampaignLedge
             ...r,
             rejections: withKey(r.rejections, e.data.submissionId, {
               eventId: e.id,
-              data: { submissionId: e.data.submissionId, candidateId: e.data.candidateId, reason: e.data.reason, message: e.data.message },
+              data: {
+                submissionId: e.data.submissionId,
+                candidateId: e.data.candidateId,
+                reason: e.data.reason,
+                message: e.data.message,
+              },
             }),
           },
     );
@@ -144,15 +178,33 @@ export function evolveLedger(l: CampaignLedger, e: EventEnvelope): CampaignLedge
     return withRound(l, e.data.round, (r) =>
       r.violations.some((v) => v.eventId === e.id)
         ? r
-        : { ...r, violations: [...r.violations, { eventId: e.id, data: { candidateId: e.data.candidateId, path: e.data.path, kind: e.data.kind, detail: e.data.detail } }] },
+        : {
+            ...r,
+            violations: [
+              ...r.violations,
+              {
+                eventId: e.id,
+                data: { candidateId: e.data.candidateId, path: e.data.path, kind: e.data.kind, detail: e.data.detail },
+              },
+            ],
+          },
     );
   if (isEvent(e, RoundCollectionDeadlineSet))
-    return withRound(l, e.data.round, (r) => (r.deadline ? r : { ...r, deadline: { eventId: e.id, data: { deadlineAt: e.data.deadlineAt, afterSeconds: e.data.afterSeconds } } }));
-  if (isEvent(e, RoundEvidenceRecorded)) return withRound(l, e.data.round, (r) => (r.recorded ? r : { ...r, recorded: { eventId: e.id, data: e.data } }));
+    return withRound(l, e.data.round, (r) =>
+      r.deadline
+        ? r
+        : {
+            ...r,
+            deadline: { eventId: e.id, data: { deadlineAt: e.data.deadlineAt, afterSeconds: e.data.afterSeconds } },
+          },
+    );
+  if (isEvent(e, RoundEvidenceRecorded))
+    return withRound(l, e.data.round, (r) => (r.recorded ? r : { ...r, recorded: { eventId: e.id, data: e.data } }));
   return l;
 }
 
-export const foldLedger = (campaignId: string, events: readonly EventEnvelope[]): CampaignLedger => events.reduce(evolveLedger, emptyLedger(campaignId));
+export const foldLedger = (campaignId: string, events: readonly EventEnvelope[]): CampaignLedger =>
+  events.reduce(evolveLedger, emptyLedger(campaignId));
 
 export interface Readiness {
   ready: boolean;
@@ -173,12 +225,16 @@ export function roundReadiness(l: CampaignLedger, round: number): Readiness {
   const invalidated = new Set(r.violations.map((v) => v.data.candidateId));
   for (const c of r.started.data.candidates)
     if (!r.manifests[c.candidateId] && !invalidated.has(c.candidateId)) waitingFor.push(`manifest of ${c.candidateId}`);
-  const completed = Object.values(r.manifests).filter((m) => m.data.status === 'completed' && !invalidated.has(m.data.candidateId)).length;
+  const completed = Object.values(r.manifests).filter(
+    (m) => m.data.status === 'completed' && !invalidated.has(m.data.candidateId),
+  ).length;
   const quota = l.campaign.data.config.budgets.submissionsPerRound;
   const requested = Object.keys(r.submissions);
   const expected = Math.min(quota, completed);
-  if (waitingFor.length === 0 && requested.length < expected) waitingFor.push(`${expected - requested.length} more submission request(s)`);
-  for (const id of requested.sort()) if (!r.scores[id] && !r.rejections[id]) waitingFor.push(`score of submission ${id}`);
+  if (waitingFor.length === 0 && requested.length < expected)
+    waitingFor.push(`${expected - requested.length} more submission request(s)`);
+  for (const id of requested.sort())
+    if (!r.scores[id] && !r.rejections[id]) waitingFor.push(`score of submission ${id}`);
   return { ready: waitingFor.length === 0, waitingFor };
 }
 

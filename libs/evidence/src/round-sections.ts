@@ -34,23 +34,40 @@ export function candidateSummaries(ctx: RoundContext): CandidateSummary[] {
   return working.map((w) => {
     const man = w.manifest;
     const failureModes: FailureMode[] = [...(man?.failureModes ?? [])];
-    for (const v of inputs.violations.filter((x) => x.candidateId === w.planned.candidateId).sort((a, b) => a.path.localeCompare(b.path)))
+    for (const v of inputs.violations
+      .filter((x) => x.candidateId === w.planned.candidateId)
+      .sort((a, b) => a.path.localeCompare(b.path)))
       failureModes.push({ kind: 'frozen-path-violated', detail: `${v.kind} ${v.path}: ${v.detail}` });
-    if (w.status === 'missing') failureModes.push({ kind: 'timeout', detail: `no manifest before the round ${inputs.round} collection deadline` });
+    if (w.status === 'missing')
+      failureModes.push({
+        kind: 'timeout',
+        detail: `no manifest before the round ${inputs.round} collection deadline`,
+      });
     const subs = inputs.submissions.filter((s) => s.candidateId === w.planned.candidateId).map((s) => s.submissionId);
-    const rejected = inputs.rejections.filter((r) => r.candidateId === w.planned.candidateId).sort((a, b) => a.submissionId.localeCompare(b.submissionId));
-    const allSubs = [...new Set([...subs, ...w.lbScores.map((s) => s.submissionId), ...rejected.map((r) => r.submissionId)])].sort();
+    const rejected = inputs.rejections
+      .filter((r) => r.candidateId === w.planned.candidateId)
+      .sort((a, b) => a.submissionId.localeCompare(b.submissionId));
+    const allSubs = [
+      ...new Set([...subs, ...w.lbScores.map((s) => s.submissionId), ...rejected.map((r) => r.submissionId)]),
+    ].sort();
     const submission: CandidateSummary['submission'] =
       w.lbScores.length > 0
         ? { submissionId: w.lbScores[0].submissionId, status: 'scored', detail: null }
         : rejected.length > 0
-          ? { submissionId: rejected[0].submissionId, status: 'rejected', detail: `${rejected[0].reason}: ${rejected[0].message}` }
+          ? {
+              submissionId: rejected[0].submissionId,
+              status: 'rejected',
+              detail: `${rejected[0].reason}: ${rejected[0].message}`,
+            }
           : allSubs.length > 0
             ? { submissionId: allSubs[0], status: 'pending', detail: 'no score before collection' }
             : { submissionId: null, status: 'not-submitted', detail: null };
     const comparable = w.status === 'completed';
     const devDelta = comparable && w.dev && anchorDev ? roundTo(w.dev.overall - anchorDev.overall) : null;
-    const lbDelta = w.status !== 'invalidated' && w.publicLb !== null && lbReference !== null ? roundTo(w.publicLb - lbReference) : null;
+    const lbDelta =
+      w.status !== 'invalidated' && w.publicLb !== null && lbReference !== null
+        ? roundTo(w.publicLb - lbReference)
+        : null;
     return {
       candidateId: w.planned.candidateId,
       index: w.planned.index,
@@ -66,7 +83,10 @@ export function candidateSummaries(ctx: RoundContext): CandidateSummary[] {
       publicLb: w.publicLb,
       publicLbDomains: w.publicLbDomains,
       submission,
-      cost: { gpuSeconds: roundTo(man?.cost.gpuSeconds ?? 0), tokens: (man?.cost.inputTokens ?? 0) + (man?.cost.outputTokens ?? 0) },
+      cost: {
+        gpuSeconds: roundTo(man?.cost.gpuSeconds ?? 0),
+        tokens: (man?.cost.inputTokens ?? 0) + (man?.cost.outputTokens ?? 0),
+      },
       failureModes,
       devDelta,
       lbDelta,
@@ -78,7 +98,10 @@ export function candidateSummaries(ctx: RoundContext): CandidateSummary[] {
 }
 
 /** 2. Cross-candidate patterns. */
-export function crossCandidatePatterns(ctx: RoundContext, summaries: CandidateSummary[]): RoundEvidence['crossCandidatePatterns'] {
+export function crossCandidatePatterns(
+  ctx: RoundContext,
+  summaries: CandidateSummary[],
+): RoundEvidence['crossCandidatePatterns'] {
   const { m, sigmaDev, sigmaLb } = ctx;
   const explorers = summaries.filter((s) => !s.isAnchor && s.status === 'completed');
   const axes: AxisPattern[] = Axis.options
@@ -137,7 +160,8 @@ export function crossCandidatePatterns(ctx: RoundContext, summaries: CandidateSu
 
 /** 3. Dev/leaderboard calibration. */
 export function calibration(ctx: RoundContext, summaries: CandidateSummary[]): RoundEvidence['calibration'] {
-  const { m, domains, domainSigma, anchorDev, anchorLb, lbReference, lbReferenceSource, sigmaDev, sigmaLb, noise } = ctx;
+  const { m, domains, domainSigma, anchorDev, anchorLb, lbReference, lbReferenceSource, sigmaDev, sigmaLb, noise } =
+    ctx;
   const scored = summaries.filter((s) => s.status === 'completed' && s.dev !== null && s.publicLb !== null);
   const gap = (s: CandidateSummary) => (s.dev as ScoreVector).overall - (s.publicLb as number);
   const anchorSummary = summaries.find((s) => s.isAnchor) ?? null;
@@ -152,7 +176,8 @@ export function calibration(ctx: RoundContext, summaries: CandidateSummary[]): R
         const gain = v - anchorDev.domains[d];
         if (best === null || gain > best.gain) best = { s, gain };
       }
-    if (!best) return { domain: d, candidateId: null, devGain: 0, lbGain: null, devBeyondNoise: false, lbBeyondNoise: null };
+    if (!best)
+      return { domain: d, candidateId: null, devGain: 0, lbGain: null, devBeyondNoise: false, lbBeyondNoise: null };
     const anchorLbD = anchorLb !== null ? own(anchorSummary?.publicLbDomains, d) : undefined;
     const candLbD = own(best.s.publicLbDomains, d);
     const lbGain = anchorLbD !== undefined && candLbD !== undefined ? roundTo(candLbD - anchorLbD) : null;
@@ -189,7 +214,9 @@ export function calibration(ctx: RoundContext, summaries: CandidateSummary[]): R
     const domainLevel = hits.some((d) => (s.dev?.domains[d] ?? 0) - anchorDev.domains[d] > 2 * m * domainSigma);
     if (!overall && !domainLevel) continue;
     hits.forEach((d) => decoupledDomains.add(d));
-    const parts = [`dev ${fmt(s.devDelta)} (${fmt(s.devVsAnchor ?? 0, 1)}σ), LB ${fmt(s.lbDelta)} (${fmt(s.lbVsAnchor ?? 0, 1)}σ)`];
+    const parts = [
+      `dev ${fmt(s.devDelta)} (${fmt(s.devVsAnchor ?? 0, 1)}σ), LB ${fmt(s.lbDelta)} (${fmt(s.lbVsAnchor ?? 0, 1)}σ)`,
+    ];
     if (domainLevel)
       parts.push(
         hits
@@ -206,10 +233,12 @@ export function calibration(ctx: RoundContext, summaries: CandidateSummary[]): R
     reason =
       `dev rose beyond noise over the anchor (overall beyond ${m}σ, or one domain beyond ${2 * m}σ of a domain) while the public LB did not: ${parts.join(' | ')}` +
       (decoupledDomains.size > 0 ? `; the dev gain sits in ${[...decoupledDomains].sort().join(', ')}` : '');
-  } else if (lbReference === null) reason = 'no leaderboard reference: the anchor was not scored and no earlier score exists';
+  } else if (lbReference === null)
+    reason = 'no leaderboard reference: the anchor was not scored and no earlier score exists';
   else if (!anchorDev) reason = 'no dev reference: the anchor did not complete';
   else if (scoredExplorers.length === 0) reason = 'no explorer candidate has a public LB score';
-  else reason = `no scored candidate raised dev beyond noise (overall ${m}σ, a domain ${2 * m}σ) without the public LB following`;
+  else
+    reason = `no scored candidate raised dev beyond noise (overall ${m}σ, a domain ${2 * m}σ) without the public LB following`;
 
   return {
     noise,
@@ -229,7 +258,11 @@ export function calibration(ctx: RoundContext, summaries: CandidateSummary[]): R
       domains: [...decoupledDomains].sort(),
       reason,
     },
-    reference: { dev: anchorDev ? anchorDev.overall : null, publicLb: roundOrNull(lbReference), publicLbSource: lbReferenceSource },
+    reference: {
+      dev: anchorDev ? anchorDev.overall : null,
+      publicLb: roundOrNull(lbReference),
+      publicLbSource: lbReferenceSource,
+    },
   };
 }
 
@@ -237,9 +270,15 @@ export function calibration(ctx: RoundContext, summaries: CandidateSummary[]): R
 export function surprises(ctx: RoundContext, summaries: CandidateSummary[]): Surprise[] {
   const { inputs, m, anchorDev, lbReference, sigmaDev, sigmaLb } = ctx;
   const predicted = inputs.policy.predictedBand;
-  const devBand: Band | null = predicted?.dev ?? (anchorDev ? { low: anchorDev.overall - m * sigmaDev, high: anchorDev.overall + m * sigmaDev } : null);
-  const lbBand: Band | null = predicted?.publicLb ?? (lbReference !== null ? { low: lbReference - m * sigmaLb, high: lbReference + m * sigmaLb } : null);
-  const basis = predicted ? `policy revision ${inputs.policy.revision}` : `the round's reference ± ${m}σ (the policy predicted no band)`;
+  const devBand: Band | null =
+    predicted?.dev ??
+    (anchorDev ? { low: anchorDev.overall - m * sigmaDev, high: anchorDev.overall + m * sigmaDev } : null);
+  const lbBand: Band | null =
+    predicted?.publicLb ??
+    (lbReference !== null ? { low: lbReference - m * sigmaLb, high: lbReference + m * sigmaLb } : null);
+  const basis = predicted
+    ? `policy revision ${inputs.policy.revision}`
+    : `the round's reference ± ${m}σ (the policy predicted no band)`;
   const found: Surprise[] = [];
   for (const s of summaries.filter((x) => x.status === 'completed')) {
     const check = (metric: Surprise['metric'], observed: number | null, b: Band | null) => {
@@ -272,7 +311,9 @@ export function designRationaleAudit(ctx: RoundContext, summaries: CandidateSumm
     // changed is judged like an explorer's.
     const prescribedPaths = new Set((s.prescribed?.changes ?? []).map((c) => c.path));
     const off = [
-      ...s.recipeChanges.map((c) => c.path).filter((p) => !prescribedPaths.has(p) && !pathBelongsToAxis(p, s.axis, patterns)),
+      ...s.recipeChanges
+        .map((c) => c.path)
+        .filter((p) => !prescribedPaths.has(p) && !pathBelongsToAxis(p, s.axis, patterns)),
       ...s.filesChanged.filter((f) => f !== recipeFile && !fileBelongsToAxis(f, s.axis, recipeFile)),
     ];
     const man = manifestOf.get(s.candidateId);
@@ -287,7 +328,11 @@ export function designRationaleAudit(ctx: RoundContext, summaries: CandidateSumm
   }));
   const gpuSeconds = roundTo(summaries.reduce((a, s) => a + s.cost.gpuSeconds, 0));
   const tokens = summaries.reduce((a, s) => a + s.cost.tokens, 0);
-  const submissionIds = new Set([...inputs.submissions.map((s) => s.submissionId), ...inputs.scores.map((s) => s.submissionId), ...inputs.rejections.map((r) => r.submissionId)]);
+  const submissionIds = new Set([
+    ...inputs.submissions.map((s) => s.submissionId),
+    ...inputs.scores.map((s) => s.submissionId),
+    ...inputs.rejections.map((r) => r.submissionId),
+  ]);
   const campaignGpuSeconds = roundTo(inputs.previousUse.gpuSeconds + gpuSeconds);
   const campaignTokens = inputs.previousUse.tokens + tokens;
   const limits = inputs.budgets;

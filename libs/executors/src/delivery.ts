@@ -13,7 +13,11 @@ export class EventDelivery {
   private pendingCount = 0;
 
   constructor(
-    private readonly opts: { initialDelayMs?: number; maxDelayMs?: number; onError?: (err: unknown, event: ExecutorEvent) => void } = {},
+    private readonly opts: {
+      initialDelayMs?: number;
+      maxDelayMs?: number;
+      onError?: (err: unknown, event: ExecutorEvent) => void;
+    } = {},
   ) {}
 
   on(listener: ExecutorListener): () => void {

@@ -7,15 +7,27 @@ import { SecretScrubber, scrubLogFile } from './secrets';
 
 // A made-up value standing for a configured secret; never a real key.
 const KEY = 'fake-test-api-key-9f8e7d6c5b4a3210';
-const forms = (v: string) => [v, Buffer.from(v).toString('base64'), Buffer.from(v).toString('hex'), encodeURIComponent(v)];
-const TOKENS = ['sk-ant-api03-FakeFakeFake0123456789abcdef', 'ghp_FakeFakeFakeFakeFakeFakeFake0123456789', 'AKIAFAKEFAKEFAKE1234'];
+const forms = (v: string) => [
+  v,
+  Buffer.from(v).toString('base64'),
+  Buffer.from(v).toString('hex'),
+  encodeURIComponent(v),
+];
+const TOKENS = [
+  'sk-ant-api03-FakeFakeFake0123456789abcdef',
+  'ghp_FakeFakeFakeFakeFakeFakeFake0123456789',
+  'AKIAFAKEFAKEFAKE1234',
+];
 
 describe('readLogTail', () => {
   const dir = mkdtempSync(join(tmpdir(), 'log-tail-'));
 
   it('returns the last lines of a log', async () => {
     const file = join(dir, 'plain.log');
-    writeFileSync(file, Array.from({ length: 100 }, (_, i) => `step ${i} loss=${(1 / (i + 1)).toFixed(4)}`).join('\n') + '\n');
+    writeFileSync(
+      file,
+      Array.from({ length: 100 }, (_, i) => `step ${i} loss=${(1 / (i + 1)).toFixed(4)}`).join('\n') + '\n',
+    );
     expect(await readLogTail(file, 2)).toBe('step 98 loss=0.0101\nstep 99 loss=0.0100');
     expect(await readLogTail(join(dir, 'missing.log'))).toBe('');
   });
@@ -39,10 +51,14 @@ describe('readLogTail', () => {
     const s = new SecretScrubber([KEY]);
     const file = join(dir, 'cut.log');
     // The value sits where the 30-character cut falls; a CR splits another; the last is cut off mid-print.
-    writeFileSync(file, `${'x'.repeat(200_000)}\nfirst line ${KEY} end\nsplit ${KEY.slice(0, 9)}\r${KEY.slice(9)}\nkilled ${KEY.slice(0, 14)}`);
+    writeFileSync(
+      file,
+      `${'x'.repeat(200_000)}\nfirst line ${KEY} end\nsplit ${KEY.slice(0, 9)}\r${KEY.slice(9)}\nkilled ${KEY.slice(0, 14)}`,
+    );
     const tail = await readLogTail(file, 50, 60, s);
     expect(tail.length).toBeLessThanOrEqual(60);
-    for (let n = 6; n <= KEY.length; n++) for (let i = 0; i + n <= KEY.length; i += n) expect(tail).not.toContain(KEY.slice(i, i + n));
+    for (let n = 6; n <= KEY.length; n++)
+      for (let i = 0; i + n <= KEY.length; i += n) expect(tail).not.toContain(KEY.slice(i, i + n));
     expect(tail).toMatch(/split \[redacted:secret\]\nkilled \[redacted:secret\]$/);
   });
 });
@@ -75,7 +91,8 @@ describe('a job that prints a key', () => {
     // Then neither the tail nor any file in the log directory holds any form of the key or a token
     const everything = [tail, ...readdirSync(dir).map((f) => readFileSync(join(dir, f), 'utf8'))];
     expect(readdirSync(dir)).toEqual(['job-1.log']);
-    for (const text of everything) for (const f of [...forms(KEY), KEY.slice(0, 12), ...TOKENS]) expect(text).not.toContain(f);
+    for (const text of everything)
+      for (const f of [...forms(KEY), KEY.slice(0, 12), ...TOKENS]) expect(text).not.toContain(f);
     expect(redactions).toBeGreaterThanOrEqual(8);
     // And the training output is intact, with what the executor looks for in a log
     expect(tail).toContain('saved checkpoints/step-002000/checkpoint.pt');

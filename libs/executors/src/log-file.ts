@@ -19,7 +19,12 @@ export const DIVERGED_EXIT_CODE = 3;
  * the tail, so a value that the tail's own cut goes through is redacted, not shown in part. A value cut off at the
  * file's end (a job killed mid-print) is redacted from its first 6 characters on.
  */
-export async function readLogTail(path: string, lines = 50, maxChars = 8192, scrubber: SecretScrubber = SecretScrubber.fromEnv()): Promise<string> {
+export async function readLogTail(
+  path: string,
+  lines = 50,
+  maxChars = 8192,
+  scrubber: SecretScrubber = SecretScrubber.fromEnv(),
+): Promise<string> {
   let fh: fs.FileHandle;
   try {
     fh = await fs.open(path, 'r');

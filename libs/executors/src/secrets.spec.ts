@@ -13,14 +13,25 @@ const SEED = 281474976710655; // the leaderboard's seed is a number
 
 const scrubberFor = () =>
   SecretScrubber.fromEnv({
-    env: { KAGGLE_KEY: KEY, AEVO_DATABASE_URL: `postgres://aevo:${encodeURIComponent(DB_PASSWORD)}@db.internal:5432/aevo`, PATH: '/usr/bin:/bin' },
+    env: {
+      KAGGLE_KEY: KEY,
+      AEVO_DATABASE_URL: `postgres://aevo:${encodeURIComponent(DB_PASSWORD)}@db.internal:5432/aevo`,
+      PATH: '/usr/bin:/bin',
+    },
     extra: [SEED],
   });
 
 /** Every form of `value` a hostile job might print, and the check that none survives. */
 function formsOf(value: string): string[] {
   const b = Buffer.from(value);
-  return [value, b.toString('base64'), b.toString('base64url'), b.toString('hex'), b.toString('hex').toUpperCase(), encodeURIComponent(value)];
+  return [
+    value,
+    b.toString('base64'),
+    b.toString('base64url'),
+    b.toString('hex'),
+    b.toString('hex').toUpperCase(),
+    encodeURIComponent(value),
+  ];
 }
 
 const TOKENS: Record<string, string> = {
@@ -66,7 +77,14 @@ describe('SecretScrubber', () => {
     const values = secretValuesFromEnv(env, false);
     const s = new SecretScrubber(values);
     // Then the secrets are there, the settings and the too-short value are not
-    for (const v of ['anthropic-value-1', 'token-value-22', 'password-value-333', 'custom-value-4444', 'natstoken-55555']) expect(values).toContain(v);
+    for (const v of [
+      'anthropic-value-1',
+      'token-value-22',
+      'password-value-333',
+      'custom-value-4444',
+      'natstoken-55555',
+    ])
+      expect(values).toContain(v);
     expect(values).not.toContain('/var/lib/aevo-home');
     expect(values).not.toContain('postgres');
     expect(s.scrub('key short here')).toBe('key short here');
@@ -79,7 +97,9 @@ describe('SecretScrubber', () => {
     const dir = mkdtempSync(join(tmpdir(), 'scrub-tok-'));
     const file = join(dir, 'token');
     writeFileSync(file, 'kaggle-token-from-a-file\n', { mode: 0o600 });
-    expect(new SecretScrubber(secretValuesFromEnv({ KAGGLE_API_TOKEN: file })).scrub('t=kaggle-token-from-a-file.')).toBe('t=[redacted:secret].');
+    expect(
+      new SecretScrubber(secretValuesFromEnv({ KAGGLE_API_TOKEN: file })).scrub('t=kaggle-token-from-a-file.'),
+    ).toBe('t=[redacted:secret].');
   });
 
   it('redacts configured values in every printed encoding, and token shapes', () => {
@@ -92,7 +112,9 @@ describe('SecretScrubber', () => {
       `Authorization: Basic ${Buffer.from(`user:${KEY}`).toString('base64')}`,
       `{"key": ${JSON.stringify(`x"${KEY}`)}}`,
       `payload ${Buffer.from(`{"kaggle":"${KEY}","n":1}`).toString('base64')}`,
-      ...Object.values(TOKENS).map((t) => (t === TOKENS.bearer ? `curl -H "Authorization: Bearer ${t}"` : `token ${t} end`)),
+      ...Object.values(TOKENS).map((t) =>
+        t === TOKENS.bearer ? `curl -H "Authorization: Bearer ${t}"` : `token ${t} end`,
+      ),
       'conn postgres://admin:hunter2hunter2@10.0.0.5/db',
       'AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY',
       'config {"api_key": "abcdef0123456789", "password": "correct-horse"}',
@@ -104,7 +126,17 @@ describe('SecretScrubber', () => {
     // When it is scrubbed
     const out = s.scrub(lines.join('\n'));
     // Then no form of any secret survives
-    for (const f of [...formsOf(KEY), ...formsOf(DB_PASSWORD), String(SEED), ...Object.values(TOKENS), 'hunter2hunter2', 'wJalrXUtnFEMI', 'abcdef0123456789', 'correct-horse', PEM_BODY])
+    for (const f of [
+      ...formsOf(KEY),
+      ...formsOf(DB_PASSWORD),
+      String(SEED),
+      ...Object.values(TOKENS),
+      'hunter2hunter2',
+      'wJalrXUtnFEMI',
+      'abcdef0123456789',
+      'correct-horse',
+      PEM_BODY,
+    ])
       expect(out).not.toContain(f);
     expect(out).not.toContain(Buffer.from(`user:${KEY}`).toString('base64'));
     // And the markers say what was there, keeping the context readable
@@ -164,22 +196,30 @@ describe('SecretScrubber', () => {
       ' ',
     ];
     fc.assert(
-      fc.property(fc.array(fc.constantFrom(...pieces), { maxLength: 30 }), fc.array(fc.nat(), { maxLength: 12 }), fc.constantFrom('\n', ' ', ''), (picked, cuts, sep) => {
-        const text = picked.join(sep);
-        const at = [...new Set(cuts.map((c) => (text.length === 0 ? 0 : c % text.length)))].sort((a, b) => a - b);
-        const st = new StreamScrubber(s);
-        let out = '';
-        let prev = 0;
-        for (const c of [...at, text.length]) {
-          out += st.push(text.slice(prev, c));
-          prev = c;
-        }
-        out += st.end();
-        expect(out).toBe(s.scrub(text, { fragmentEnd: true }));
-      }),
+      fc.property(
+        fc.array(fc.constantFrom(...pieces), { maxLength: 30 }),
+        fc.array(fc.nat(), { maxLength: 12 }),
+        fc.constantFrom('\n', ' ', ''),
+        (picked, cuts, sep) => {
+          const text = picked.join(sep);
+          const at = [...new Set(cuts.map((c) => (text.length === 0 ? 0 : c % text.length)))].sort((a, b) => a - b);
+          const st = new StreamScrubber(s);
+          let out = '';
+          let prev = 0;
+          for (const c of [...at, text.length]) {
+            out += st.push(text.slice(prev, c));
+            prev = c;
+          }
+          out += st.end();
+          expect(out).toBe(s.scrub(text, { fragmentEnd: true }));
+        },
+      ),
       // The example once found (a PEM header glued to a bearer token): the stream released "Bearer " and so no
       // longer recognised the token behind it.
-      { numRuns: 500, examples: [[[`Authorization: Bearer ${TOKENS.bearer}`, '-----BEGIN PRIVATE KEY-----', '\n'], [], '']] },
+      {
+        numRuns: 500,
+        examples: [[[`Authorization: Bearer ${TOKENS.bearer}`, '-----BEGIN PRIVATE KEY-----', '\n'], [], '']],
+      },
     );
   });
 });

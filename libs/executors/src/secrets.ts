@@ -22,7 +22,15 @@ import { inspect } from 'node:util';
  */
 
 /** Environment variables that hold secrets whatever their name's suffix. */
-const NAMED_SECRET_ENV = ['ANTHROPIC_API_KEY', 'KAGGLE_KEY', 'KAGGLE_API_TOKEN', 'AEVO_LEADERBOARD_SECRET', 'PGPASSWORD', 'AEVO_NATS_TOKEN', 'AEVO_NATS_PASSWORD'];
+const NAMED_SECRET_ENV = [
+  'ANTHROPIC_API_KEY',
+  'KAGGLE_KEY',
+  'KAGGLE_API_TOKEN',
+  'AEVO_LEADERBOARD_SECRET',
+  'PGPASSWORD',
+  'AEVO_NATS_TOKEN',
+  'AEVO_NATS_PASSWORD',
+];
 /** Names ending like this hold secrets (AWS_SECRET_ACCESS_KEY, GITHUB_TOKEN, HF_TOKEN, npm's ..._authToken). */
 const SECRET_ENV_SUFFIX = /(?:_(?:KEY|TOKEN|SECRET|PASSWORD|PASSWD|APIKEY|NKEY)|_?AUTHTOKEN)$/i;
 /** Connection strings whose password (and, for NATS, token-as-user) part is secret. */
@@ -65,7 +73,10 @@ interface Shape {
 // and wrapped blocks span lines (StreamScrubber holds those back); the rest stay within a line.
 const SHAPES: Shape[] = [
   // A PEM block, also unterminated (the text ends inside it). One whose BEGIN was cut off: see PEM_END.
-  { kind: 'private-key', re: /-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----[\s\S]*?(?:-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----|$)/g },
+  {
+    kind: 'private-key',
+    re: /-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----[\s\S]*?(?:-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----|$)/g,
+  },
   { kind: 'anthropic-key', re: /(?<![A-Za-z0-9_-])sk-ant-[A-Za-z0-9_-]{10,}/g },
   // OpenAI-style: at least 20 characters with a digit, so words like "sk-learn-…" survive.
   { kind: 'openai-key', re: /(?<![A-Za-z0-9_-])sk-(?!ant-)(?=[A-Za-z_-]*[0-9])[A-Za-z0-9_-]{20,}/g },
@@ -79,8 +90,14 @@ const SHAPES: Shape[] = [
   { kind: 'basic-auth', re: /(?<=\bAuthorization["']?[ \t]*[:=][ \t]*["']?Basic[ \t]+)[A-Za-z0-9+/]{8,}={0,2}/gi },
   { kind: 'url-credentials', re: /(?<=\b[A-Za-z][A-Za-z0-9+.-]*:\/\/)[^\s:/@'"<>]+:[^\s/@'"<>]+(?=@)/g },
   // `env` output and config dumps: UPPER_CASE names by suffix, and the usual lower-case key names.
-  { kind: 'assignment', re: /(?<=\b[A-Z][A-Z0-9_]*_(?:KEY|TOKEN|SECRET|PASSWORD|PASSWD)["']?[ \t]*[:=][ \t]*["']?)[^\s"'`,;]{8,}/g },
-  { kind: 'assignment', re: /(?<=\b[A-Za-z0-9_.-]*(?:api[_-]?key|secret[_-]?key|client[_-]?secret|password|passwd|access[_-]?token|auth[_-]?token|refresh[_-]?token)["']?[ \t]*[:=][ \t]*["']?)[^\s"'`,;]{8,}/gi },
+  {
+    kind: 'assignment',
+    re: /(?<=\b[A-Z][A-Z0-9_]*_(?:KEY|TOKEN|SECRET|PASSWORD|PASSWD)["']?[ \t]*[:=][ \t]*["']?)[^\s"'`,;]{8,}/g,
+  },
+  {
+    kind: 'assignment',
+    re: /(?<=\b[A-Za-z0-9_.-]*(?:api[_-]?key|secret[_-]?key|client[_-]?secret|password|passwd|access[_-]?token|auth[_-]?token|refresh[_-]?token)["']?[ \t]*[:=][ \t]*["']?)[^\s"'`,;]{8,}/gi,
+  },
 ];
 
 /** A PEM END line; with the base64 lines before it, it is redacted even when its BEGIN is not in the text. */
@@ -192,7 +209,8 @@ export class SecretScrubber {
     const found: RedactionRange[] = [];
     if (text.length === 0) return found;
     for (const v of this.#variants) {
-      for (let at = text.indexOf(v); at !== -1; at = text.indexOf(v, at + v.length)) found.push({ start: at, end: at + v.length, kind: 'secret' });
+      for (let at = text.indexOf(v); at !== -1; at = text.indexOf(v, at + v.length))
+        found.push({ start: at, end: at + v.length, kind: 'secret' });
     }
     if (this.#variants.length > 0 && text.includes('\n')) {
       for (const m of text.matchAll(WRAPPED_BLOCK)) {
@@ -223,9 +241,11 @@ export class SecretScrubber {
     }
     for (const { kind, re } of SHAPES) {
       re.lastIndex = 0;
-      for (const m of text.matchAll(re)) if (m[0].length > 0) found.push({ start: m.index!, end: m.index! + m[0].length, kind });
+      for (const m of text.matchAll(re))
+        if (m[0].length > 0) found.push({ start: m.index!, end: m.index! + m[0].length, kind });
     }
-    for (const m of text.matchAll(PEM_END)) found.push({ start: blockStart(text, m.index!, 1), end: m.index! + m[0].length, kind: 'private-key' });
+    for (const m of text.matchAll(PEM_END))
+      found.push({ start: blockStart(text, m.index!, 1), end: m.index! + m[0].length, kind: 'private-key' });
     if (opts.fragmentEnd) {
       const cut = this.#longestFragment(text, 'end');
       if (cut > 0) found.push({ start: text.length - cut, end: text.length, kind: 'secret' });
@@ -243,7 +263,8 @@ export class SecretScrubber {
     const key = where === 'end' ? text.slice(-MIN_EDGE_FRAGMENT) : text.slice(0, MIN_EDGE_FRAGMENT);
     let best = 0;
     for (const [v, k] of (where === 'end' ? this.#prefixes : this.#suffixes).get(key) ?? []) {
-      if (k > best && (where === 'end' ? text.endsWith(v.slice(0, k)) : text.startsWith(v.slice(v.length - k)))) best = k;
+      if (k > best && (where === 'end' ? text.endsWith(v.slice(0, k)) : text.startsWith(v.slice(v.length - k))))
+        best = k;
     }
     return best;
   }
@@ -268,7 +289,12 @@ export function secretValuesFromEnv(env: NodeJS.ProcessEnv, readTokenFiles = tru
   const out: string[] = [];
   for (const [name, value] of Object.entries(env)) {
     if (!value) continue;
-    if (names.has(name) || SECRET_ENV_SUFFIX.test(name) || /^AEVO_NATS_.*(?:TOKEN|PASS|SEED|NKEY|JWT|CREDS)/i.test(name)) out.push(value);
+    if (
+      names.has(name) ||
+      SECRET_ENV_SUFFIX.test(name) ||
+      /^AEVO_NATS_.*(?:TOKEN|PASS|SEED|NKEY|JWT|CREDS)/i.test(name)
+    )
+      out.push(value);
     if (URL_ENV.test(name)) out.push(...urlCredentials(value));
   }
   // The Kaggle CLI takes KAGGLE_API_TOKEN as the token or as a file holding it.
@@ -401,12 +427,18 @@ export class StreamScrubber {
     // A range reaching the end of what is buffered (an unterminated PEM block) may go on in the next piece. Hold its
     // whole line back, not just the range: shapes match only after their context on that line ("Bearer ", "KEY="),
     // and a released context would leave the value unrecognised when it is scrubbed again with the next piece.
-    for (const r of ranges) if (r.start < cut && (r.end > cut || r.end === this.buf.length)) cut = this.buf.lastIndexOf('\n', r.start - 1) + 1;
+    for (const r of ranges)
+      if (r.start < cut && (r.end > cut || r.end === this.buf.length))
+        cut = this.buf.lastIndexOf('\n', r.start - 1) + 1;
     if (cut === 0) {
       if (this.buf.length < MAX_HOLD) return '';
       cut = this.buf.length; // one match longer than MAX_HOLD: release it redacted rather than hold forever
     }
-    const { text, count } = applyRanges(this.buf, ranges.filter((r) => r.start < cut), cut);
+    const { text, count } = applyRanges(
+      this.buf,
+      ranges.filter((r) => r.start < cut),
+      cut,
+    );
     this.redactions += count;
     this.buf = this.buf.slice(cut);
     return text;
@@ -459,13 +491,19 @@ export function createScrubStream(scrubber: SecretScrubber): Transform {
  * writing to the old file writes to an unlinked inode. A missing file is left missing. Resolves with the number of
  * redactions (0: the file was rewritten unchanged).
  */
-export async function scrubLogFile(path: string, scrubber: SecretScrubber = SecretScrubber.fromEnv()): Promise<{ redactions: number }> {
+export async function scrubLogFile(
+  path: string,
+  scrubber: SecretScrubber = SecretScrubber.fromEnv(),
+): Promise<{ redactions: number }> {
   try {
     await fs.access(path);
   } catch {
     return { redactions: 0 };
   }
-  const tmp = nodePath.join(nodePath.dirname(path), `.${nodePath.basename(path)}.scrub-${randomBytes(6).toString('hex')}`);
+  const tmp = nodePath.join(
+    nodePath.dirname(path),
+    `.${nodePath.basename(path)}.scrub-${randomBytes(6).toString('hex')}`,
+  );
   const out = await fs.open(tmp, 'wx', 0o600);
   const s = new StreamScrubber(scrubber);
   try {

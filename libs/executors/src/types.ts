@@ -10,7 +10,8 @@ export interface ExecutorJob {
 }
 
 /** `queue-timeout`: a Kubernetes Job stayed suspended/queued (not admitted by Kueue) longer than its queue deadline. */
-export type FailureReason = 'exit-code' | 'timeout' | 'diverged' | 'lost' | 'executor-error' | 'deadline-exceeded' | 'queue-timeout';
+export type FailureReason =
+  'exit-code' | 'timeout' | 'diverged' | 'lost' | 'executor-error' | 'deadline-exceeded' | 'queue-timeout';
 export type BudgetUnit = 'gpu-seconds' | 'cpu-slot-seconds';
 
 /** How a job ended; maps one-to-one onto JobSucceeded / JobFailed / JobCancelled. */
@@ -70,9 +71,7 @@ export type SubmitResult =
 
 export type CancelResult =
   /** A queued job was dropped, or a running one was stopped; the `finished` event (status cancelled) follows. */
-  | 'cancelling'
-  | 'already-finished'
-  | 'not-found';
+  'cancelling' | 'already-finished' | 'not-found';
 
 /**
  * Runs jobs and reports what happens to them. Delivery of events is at-least-once and in order per job: a

@@ -25,7 +25,12 @@ import {
 const COMP = 'wonderland-reasoning';
 const TOKEN = 'kgat_test_token_123';
 const noSleep = { sleep: async () => undefined, initialDelayMs: 10 };
-const file = (description = 'aevo c1 c1-r1-s1') => ({ competitionName: COMP, fileName: 's.csv', content: Buffer.from('id,answer\n1,a\n'), description });
+const file = (description = 'aevo c1 c1-r1-s1') => ({
+  competitionName: COMP,
+  fileName: 's.csv',
+  content: Buffer.from('id,answer\n1,a\n'),
+  description,
+});
 
 describe('KaggleCompetitionClient against the loopback CompetitionApiService', () => {
   let server: LoopbackKaggleServer;
@@ -54,14 +59,32 @@ describe('KaggleCompetitionClient against the loopback CompetitionApiService', (
       await client.getCompetition(COMP);
       await client.getSubmissionLimits(COMP);
       // The names of kagglesdk's CompetitionApiClient (competitions/services/competition_api_service.py; GetSubmissionLimits from 0.1.35).
-      const upstream = ['StartSubmissionUpload', 'CreateSubmission', 'GetSubmission', 'ListSubmissions', 'GetLeaderboard', 'GetCompetition', 'GetSubmissionLimits'];
+      const upstream = [
+        'StartSubmissionUpload',
+        'CreateSubmission',
+        'GetSubmission',
+        'ListSubmissions',
+        'GetLeaderboard',
+        'GetCompetition',
+        'GetSubmissionLimits',
+      ];
       expect(Object.values(Methods).sort()).toEqual([...upstream].sort());
       expect(new Set(methods())).toEqual(new Set([...upstream, 'upload']));
       expect([...LoopbackKaggleServer.routedMethods].sort()).toEqual([...upstream].sort());
       expect(server.calls.every((c) => c.status === 200)).toBe(true);
 
-      for (const old of ['ApiStartSubmissionUpload', 'ApiCreateSubmission', 'ApiGetSubmission', 'ApiListSubmissions', 'ApiGetLeaderboard']) {
-        const res = await fetch(`${server.baseUrl}/v1/${SERVICE}/${old}`, { method: 'POST', headers: { Authorization: `Bearer ${TOKEN}` }, body: JSON.stringify({ competitionName: COMP }) });
+      for (const old of [
+        'ApiStartSubmissionUpload',
+        'ApiCreateSubmission',
+        'ApiGetSubmission',
+        'ApiListSubmissions',
+        'ApiGetLeaderboard',
+      ]) {
+        const res = await fetch(`${server.baseUrl}/v1/${SERVICE}/${old}`, {
+          method: 'POST',
+          headers: { Authorization: `Bearer ${TOKEN}` },
+          body: JSON.stringify({ competitionName: COMP }),
+        });
         expect({ old, status: res.status }).toEqual({ old, status: 404 });
       }
     });
@@ -74,27 +97,56 @@ describe('KaggleCompetitionClient against the loopback CompetitionApiService', (
         body: JSON.stringify({ competitionName: COMP, page_size: 10 }),
       });
       expect(res.status).toBe(400);
-      expect(await res.json()).toEqual({ code: 400, message: 'Invalid JSON payload received. Unknown name "page_size": Cannot find field.' });
+      expect(await res.json()).toEqual({
+        code: 400,
+        message: 'Invalid JSON payload received. Unknown name "page_size": Cannot find field.',
+      });
     });
   });
 
   it('uploads, creates the submission and polls PENDING → COMPLETE with the public score', async () => {
-    const client = await start({ pendingReads: 2, judge: (c) => ({ status: 'COMPLETE', publicScore: c.toString().split('\n').length / 10 }) });
+    const client = await start({
+      pendingReads: 2,
+      judge: (c) => ({ status: 'COMPLETE', publicScore: c.toString().split('\n').length / 10 }),
+    });
     const content = Buffer.from('id,answer\n1,XXXVIII\n2,10010111\n');
-    const { ref, description } = await client.submitFile({ competitionName: COMP, fileName: 'submission.csv', content, description: 'aevo sub-1', lastModifiedEpochSeconds: 1700000000 });
+    const { ref, description } = await client.submitFile({
+      competitionName: COMP,
+      fileName: 'submission.csv',
+      content,
+      description: 'aevo sub-1',
+      lastModifiedEpochSeconds: 1700000000,
+    });
     expect(ref).toBe('40000001');
     expect(description).toBe('aevo sub-1');
     expect(methods()).toEqual(['StartSubmissionUpload', 'upload', 'CreateSubmission']);
-    expect(server.calls[0].body).toEqual({ competitionName: COMP, fileName: 'submission.csv', contentLength: content.length, lastModifiedEpochSeconds: 1700000000 });
-    expect(server.calls[2].body).toEqual({ competitionName: COMP, blobFileTokens: expect.stringMatching(/^[0-9a-f]{24}$/), submissionDescription: 'aevo sub-1' });
-    expect(server.calls.filter((c) => c.method !== 'upload').every((c) => c.authorization === `Bearer ${TOKEN}`)).toBe(true);
+    expect(server.calls[0].body).toEqual({
+      competitionName: COMP,
+      fileName: 'submission.csv',
+      contentLength: content.length,
+      lastModifiedEpochSeconds: 1700000000,
+    });
+    expect(server.calls[2].body).toEqual({
+      competitionName: COMP,
+      blobFileTokens: expect.stringMatching(/^[0-9a-f]{24}$/),
+      submissionDescription: 'aevo sub-1',
+    });
+    expect(server.calls.filter((c) => c.method !== 'upload').every((c) => c.authorization === `Bearer ${TOKEN}`)).toBe(
+      true,
+    );
     expect(server.calls[1].authorization).toBeUndefined();
     expect(server.submissions[0].content.equals(content)).toBe(true);
 
     const seen: string[] = [];
     const done = await client.waitForSubmission(ref, COMP, { ...noSleep, onPoll: (s) => seen.push(s.status) });
     expect(seen).toEqual(['PENDING', 'PENDING']);
-    expect(done).toMatchObject({ ref, status: 'COMPLETE', publicScore: 0.4, privateScore: null, description: 'aevo sub-1' });
+    expect(done).toMatchObject({
+      ref,
+      status: 'COMPLETE',
+      publicScore: 0.4,
+      privateScore: null,
+      description: 'aevo sub-1',
+    });
   });
 
   describe('429 and 503', () => {
@@ -103,15 +155,23 @@ describe('KaggleCompetitionClient against the loopback CompetitionApiService', (
       const { ref } = await client.submitFile(file());
       const done = await client.waitForSubmission(ref, COMP, noSleep);
       expect(done.status).toBe('COMPLETE');
-      expect(server.calls.filter((c) => c.method === 'GetSubmission').map((c) => c.status)).toEqual([429, 429, 429, 200, 200]);
+      expect(server.calls.filter((c) => c.method === 'GetSubmission').map((c) => c.status)).toEqual([
+        429, 429, 429, 200, 200,
+      ]);
       expect(sleeps).toEqual([7000, 7000, 7000]);
     });
 
     it('counts a 429 that outlasts the call’s retries as one more pending poll, not a failure', async () => {
-      const client = await start({ pendingReads: 0, rateLimitNext: { GetSubmission: 2 }, retryAfterSeconds: 3 }, { retry: { maxAttempts: 1 } });
+      const client = await start(
+        { pendingReads: 0, rateLimitNext: { GetSubmission: 2 }, retryAfterSeconds: 3 },
+        { retry: { maxAttempts: 1 } },
+      );
       const { ref } = await client.submitFile(file());
       const pollSleeps: number[] = [];
-      const done = await client.waitForSubmission(ref, COMP, { initialDelayMs: 10, sleep: async (ms) => void pollSleeps.push(ms) });
+      const done = await client.waitForSubmission(ref, COMP, {
+        initialDelayMs: 10,
+        sleep: async (ms) => void pollSleeps.push(ms),
+      });
       expect(done.status).toBe('COMPLETE');
       expect(pollSleeps).toEqual([3000, 3000]);
     });
@@ -133,7 +193,14 @@ describe('KaggleCompetitionClient against the loopback CompetitionApiService', (
       const { ref, reused } = await client.submitFile(file());
       expect(reused).toBe(false);
       expect(server.submissions.map((s) => s.ref)).toEqual([ref]);
-      expect(methods()).toEqual(['StartSubmissionUpload', 'upload', 'upload', 'CreateSubmission', 'ListSubmissions', 'CreateSubmission']);
+      expect(methods()).toEqual([
+        'StartSubmissionUpload',
+        'upload',
+        'upload',
+        'CreateSubmission',
+        'ListSubmissions',
+        'CreateSubmission',
+      ]);
     });
   });
 
@@ -153,16 +220,31 @@ describe('KaggleCompetitionClient against the loopback CompetitionApiService', (
     });
 
     it('reads the whole leaderboard and refuses a listing that never ends', async () => {
-      const leaderboard = Array.from({ length: 45 }, (_, i) => ({ teamId: i + 1, teamName: `team ${i + 1}`, score: (0.9 - i / 100).toFixed(5) }));
+      const leaderboard = Array.from({ length: 45 }, (_, i) => ({
+        teamId: i + 1,
+        teamName: `team ${i + 1}`,
+        score: (0.9 - i / 100).toFixed(5),
+      }));
       const client = await start({ leaderboard, maxPageSize: 20 });
       const all = await client.getLeaderboard(COMP);
       expect(all.map((e) => e.teamId)).toEqual(leaderboard.map((e) => e.teamId));
-      expect(server.calls.filter((c) => c.method === 'GetLeaderboard').map((c) => (c.body as { overridePublic: boolean }).overridePublic)).toEqual([true, true, true]);
+      expect(
+        server.calls
+          .filter((c) => c.method === 'GetLeaderboard')
+          .map((c) => (c.body as { overridePublic: boolean }).overridePublic),
+      ).toEqual([true, true, true]);
 
-      const loop = createServer((_req, res) => res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify({ submissions: [], nextPageToken: 'same' })));
+      const loop = createServer((_req, res) =>
+        res
+          .writeHead(200, { 'Content-Type': 'application/json' })
+          .end(JSON.stringify({ submissions: [], nextPageToken: 'same' })),
+      );
       await new Promise<void>((r) => loop.listen(0, '127.0.0.1', r));
       try {
-        const c = new KaggleCompetitionClient({ baseUrl: `http://127.0.0.1:${(loop.address() as AddressInfo).port}`, credentials: { kind: 'token', token: 'x' } });
+        const c = new KaggleCompetitionClient({
+          baseUrl: `http://127.0.0.1:${(loop.address() as AddressInfo).port}`,
+          credentials: { kind: 'token', token: 'x' },
+        });
         await expect(c.listSubmissions(COMP)).rejects.toThrow(/token "same" came back twice/);
       } finally {
         await new Promise((r) => loop.close(r));
@@ -188,7 +270,9 @@ describe('KaggleCompetitionClient against the loopback CompetitionApiService', (
         const client = await start({ joined: false, bareErrors });
         const err = await client.submitFile(file()).catch((e) => e);
         expect(err).toBeInstanceOf(KaggleNotJoinedError);
-        expect(err.message).toMatch(/has not joined competition "wonderland-reasoning"; accept its rules on kaggle.com/);
+        expect(err.message).toMatch(
+          /has not joined competition "wonderland-reasoning"; accept its rules on kaggle.com/,
+        );
         expect(methods().includes('GetCompetition')).toBe(bareErrors); // the bare 400 is explained by GetCompetition
         await server.stop();
       }
@@ -218,8 +302,15 @@ describe('KaggleCompetitionClient against the loopback CompetitionApiService', (
 
     it('an unexplained 400 with allowance left stays a refusal of unknown reason', async () => {
       const client = await start({ bareErrors: true });
-      const upload = await client.startSubmissionUpload({ competitionName: COMP, fileName: 's.csv', contentLength: 3, lastModifiedEpochSeconds: 1 });
-      const raw = await client.createSubmission({ competitionName: COMP, blobFileTokens: upload.token, submissionDescription: 'x' }).catch((e) => e);
+      const upload = await client.startSubmissionUpload({
+        competitionName: COMP,
+        fileName: 's.csv',
+        contentLength: 3,
+        lastModifiedEpochSeconds: 1,
+      });
+      const raw = await client
+        .createSubmission({ competitionName: COMP, blobFileTokens: upload.token, submissionDescription: 'x' })
+        .catch((e) => e);
       const err = await client.explainSubmissionRefusal(raw, COMP);
       expect(err).toBeInstanceOf(KaggleSubmissionRefusedError);
       expect(err).not.toBeInstanceOf(KaggleQuotaExceededError);
@@ -228,7 +319,11 @@ describe('KaggleCompetitionClient against the loopback CompetitionApiService', (
 
     it('does not take a quota-like message for quota where GetSubmissionLimits reports submissions allowed now', async () => {
       const client = await start({ allowance: 5 });
-      const answered = new KaggleApiError('CreateSubmission', 400, 'Submission not allowed: Your team has used its daily Submission allowance (5) today.');
+      const answered = new KaggleApiError(
+        'CreateSubmission',
+        400,
+        'Submission not allowed: Your team has used its daily Submission allowance (5) today.',
+      );
       const err = await client.explainSubmissionRefusal(answered, COMP);
       expect(err).not.toBeInstanceOf(KaggleQuotaExceededError);
       expect(err).toMatchObject({ reason: 'unknown', limits: { numAllowedNow: 5 } });
@@ -246,16 +341,29 @@ describe('KaggleCompetitionClient against the loopback CompetitionApiService', (
       expect(server.submissions.map((s) => s.description)).toEqual([a.description, b.description, long.description]);
 
       // Unsanitised, the loopback refuses it the way the real service reportedly does, and the refusal says why.
-      const upload = await client.startSubmissionUpload({ competitionName: COMP, fileName: 's.csv', contentLength: 1, lastModifiedEpochSeconds: 1 });
+      const upload = await client.startSubmissionUpload({
+        competitionName: COMP,
+        fileName: 's.csv',
+        contentLength: 1,
+        lastModifiedEpochSeconds: 1,
+      });
       await client.uploadBlob(upload.createUrl, Buffer.from('x'));
-      const raw = await client.createSubmission({ competitionName: COMP, blobFileTokens: upload.token, submissionDescription: 'aevo c1/s1' }).catch((e) => e);
+      const raw = await client
+        .createSubmission({ competitionName: COMP, blobFileTokens: upload.token, submissionDescription: 'aevo c1/s1' })
+        .catch((e) => e);
       expect(await client.explainSubmissionRefusal(raw, COMP)).toMatchObject({ reason: 'invalid-description' });
     });
   });
 
   it('accepts legacy username/key as HTTP Basic', async () => {
-    server = await new LoopbackKaggleServer({ basic: { username: 'alice', key: 'k3y' }, competitionName: COMP }).start();
-    const client = new KaggleCompetitionClient({ baseUrl: server.baseUrl, credentials: { kind: 'basic', username: 'alice', key: 'k3y' } });
+    server = await new LoopbackKaggleServer({
+      basic: { username: 'alice', key: 'k3y' },
+      competitionName: COMP,
+    }).start();
+    const client = new KaggleCompetitionClient({
+      baseUrl: server.baseUrl,
+      credentials: { kind: 'basic', username: 'alice', key: 'k3y' },
+    });
     await client.submitFile(file());
     expect(server.calls[0].authorization).toBe(`Basic ${Buffer.from('alice:k3y').toString('base64')}`);
     expect(await client.listSubmissions(COMP)).toHaveLength(1);
@@ -263,7 +371,10 @@ describe('KaggleCompetitionClient against the loopback CompetitionApiService', (
 
   it('turns 401 into KaggleAuthError and creates nothing', async () => {
     await start();
-    const bad = new KaggleCompetitionClient({ baseUrl: server.baseUrl, credentials: { kind: 'token', token: 'wrong' } });
+    const bad = new KaggleCompetitionClient({
+      baseUrl: server.baseUrl,
+      credentials: { kind: 'token', token: 'wrong' },
+    });
     const err = await bad.submitFile(file()).catch((e) => e);
     expect(err).toBeInstanceOf(KaggleAuthError);
     expect(err).toMatchObject({ status: 401, method: 'StartSubmissionUpload' });
@@ -272,7 +383,10 @@ describe('KaggleCompetitionClient against the loopback CompetitionApiService', (
   });
 
   it('reports ERROR with the error description', async () => {
-    const client = await start({ pendingReads: 1, judge: () => ({ status: 'ERROR', errorDescription: 'Submission must have 2 rows' }) });
+    const client = await start({
+      pendingReads: 1,
+      judge: () => ({ status: 'ERROR', errorDescription: 'Submission must have 2 rows' }),
+    });
     const { ref } = await client.submitFile(file());
     const done = await client.waitForSubmission(ref, COMP, noSleep);
     expect(done).toMatchObject({ status: 'ERROR', errorDescription: 'Submission must have 2 rows', publicScore: null });
@@ -280,13 +394,23 @@ describe('KaggleCompetitionClient against the loopback CompetitionApiService', (
 
   it('falls back to ListSubmissions (every page) where GetSubmission is not served, and rides out 503s', async () => {
     const client = await start(
-      { withoutGetSubmission: true, pendingReads: 1, failNext: { ListSubmissions: 2 }, maxPageSize: 2, preexisting: [{ description: 'a' }, { description: 'b' }] },
+      {
+        withoutGetSubmission: true,
+        pendingReads: 1,
+        failNext: { ListSubmissions: 2 },
+        maxPageSize: 2,
+        preexisting: [{ description: 'a' }, { description: 'b' }],
+      },
       { retry: { maxAttempts: 1 }, pageSize: 2 },
     );
     const { ref } = await client.submitFile(file());
     const done = await client.waitForSubmission(ref, COMP, noSleep);
     expect(done).toMatchObject({ ref, status: 'COMPLETE' });
-    expect(methods().filter((m) => m !== 'upload').slice(2)[0]).toBe('GetSubmission');
+    expect(
+      methods()
+        .filter((m) => m !== 'upload')
+        .slice(2)[0],
+    ).toBe('GetSubmission');
     expect(server.calls.filter((c) => c.method === 'ListSubmissions' && c.status === 503)).toHaveLength(2);
   });
 
@@ -295,7 +419,13 @@ describe('KaggleCompetitionClient against the loopback CompetitionApiService', (
     const { ref } = await client.submitFile(file());
     const waits: number[] = [];
     const err = await client
-      .waitForSubmission(ref, COMP, { initialDelayMs: 100, factor: 2, maxDelayMs: 500, maxWaitMs: 2000, sleep: async (ms) => void waits.push(ms) })
+      .waitForSubmission(ref, COMP, {
+        initialDelayMs: 100,
+        factor: 2,
+        maxDelayMs: 500,
+        maxWaitMs: 2000,
+        sleep: async (ms) => void waits.push(ms),
+      })
       .catch((e) => e);
     expect(waits).toEqual([100, 200, 400, 500, 500]);
     expect(err).toBeInstanceOf(KagglePollTimeoutError);
@@ -303,11 +433,18 @@ describe('KaggleCompetitionClient against the loopback CompetitionApiService', (
   });
 
   it('names the field of a malformed response', async () => {
-    const bad = createServer((_req, res) => res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify({ token: 't' })));
+    const bad = createServer((_req, res) =>
+      res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify({ token: 't' })),
+    );
     await new Promise<void>((r) => bad.listen(0, '127.0.0.1', r));
     try {
-      const client = new KaggleCompetitionClient({ baseUrl: `http://127.0.0.1:${(bad.address() as AddressInfo).port}`, credentials: { kind: 'token', token: 'x' } });
-      const err = await client.startSubmissionUpload({ competitionName: COMP, fileName: 'a', contentLength: 1, lastModifiedEpochSeconds: 1 }).catch((e) => e);
+      const client = new KaggleCompetitionClient({
+        baseUrl: `http://127.0.0.1:${(bad.address() as AddressInfo).port}`,
+        credentials: { kind: 'token', token: 'x' },
+      });
+      const err = await client
+        .startSubmissionUpload({ competitionName: COMP, fileName: 'a', contentLength: 1, lastModifiedEpochSeconds: 1 })
+        .catch((e) => e);
       expect(err).toBeInstanceOf(KaggleProtocolError);
       expect(err.field).toBe('createUrl');
     } finally {
@@ -316,22 +453,37 @@ describe('KaggleCompetitionClient against the loopback CompetitionApiService', (
   });
 
   it('refuses a base URL that is not http(s) and a retry policy that cannot work', () => {
-    expect(() => new KaggleCompetitionClient({ baseUrl: 'ftp://x', credentials: { kind: 'token', token: 't' } })).toThrow(/baseUrl: expected http or https/);
-    expect(() => new KaggleCompetitionClient({ baseUrl: 'nope', credentials: { kind: 'token', token: 't' } })).toThrow(KaggleConfigError);
-    expect(() => new KaggleCompetitionClient({ credentials: { kind: 'token', token: 't' }, retry: { maxAttempts: 0 } })).toThrow(/retry.maxAttempts/);
+    expect(
+      () => new KaggleCompetitionClient({ baseUrl: 'ftp://x', credentials: { kind: 'token', token: 't' } }),
+    ).toThrow(/baseUrl: expected http or https/);
+    expect(() => new KaggleCompetitionClient({ baseUrl: 'nope', credentials: { kind: 'token', token: 't' } })).toThrow(
+      KaggleConfigError,
+    );
+    expect(
+      () => new KaggleCompetitionClient({ credentials: { kind: 'token', token: 't' }, retry: { maxAttempts: 0 } }),
+    ).toThrow(/retry.maxAttempts/);
   });
 });
 
 describe('credentialsFromEnv', () => {
   it('prefers KAGGLE_API_TOKEN, reading it from a file when it names one', () => {
-    expect(credentialsFromEnv({ KAGGLE_API_TOKEN: 'abc', KAGGLE_USERNAME: 'u', KAGGLE_KEY: 'k' })).toEqual({ kind: 'token', token: 'abc' });
+    expect(credentialsFromEnv({ KAGGLE_API_TOKEN: 'abc', KAGGLE_USERNAME: 'u', KAGGLE_KEY: 'k' })).toEqual({
+      kind: 'token',
+      token: 'abc',
+    });
     const f = join(mkdtempSync(join(tmpdir(), 'kgl-')), 'token');
     writeFileSync(f, 'from-file\n');
     expect(credentialsFromEnv({ KAGGLE_API_TOKEN: f })).toEqual({ kind: 'token', token: 'from-file' });
   });
   it('falls back to the legacy pair and names what is missing', () => {
-    expect(credentialsFromEnv({ KAGGLE_USERNAME: 'u', KAGGLE_KEY: 'k' })).toEqual({ kind: 'basic', username: 'u', key: 'k' });
-    expect(() => credentialsFromEnv({ KAGGLE_USERNAME: 'u' })).toThrow(/needs both KAGGLE_USERNAME and KAGGLE_KEY \(only KAGGLE_USERNAME is set\)/);
+    expect(credentialsFromEnv({ KAGGLE_USERNAME: 'u', KAGGLE_KEY: 'k' })).toEqual({
+      kind: 'basic',
+      username: 'u',
+      key: 'k',
+    });
+    expect(() => credentialsFromEnv({ KAGGLE_USERNAME: 'u' })).toThrow(
+      /needs both KAGGLE_USERNAME and KAGGLE_KEY \(only KAGGLE_USERNAME is set\)/,
+    );
     expect(() => credentialsFromEnv({})).toThrow(/set KAGGLE_API_TOKEN/);
   });
 });

@@ -141,16 +141,24 @@ export class KaggleCompetitionClient {
     this.userAgent = opts.userAgent ?? 'aevo-kaggle/0.2';
     this.retryPolicy = { ...DEFAULT_RETRY_POLICY, ...opts.retry };
     for (const [k, v] of Object.entries(this.retryPolicy))
-      if (!Number.isFinite(v) || v < (k === 'maxAttempts' ? 1 : 0)) throw new KaggleConfigError(`retry.${k}: expected a non-negative number (maxAttempts ≥ 1), got ${v}`);
+      if (!Number.isFinite(v) || v < (k === 'maxAttempts' ? 1 : 0))
+        throw new KaggleConfigError(`retry.${k}: expected a non-negative number (maxAttempts ≥ 1), got ${v}`);
     this.sleep = opts.sleep ?? defaultSleep;
     this.random = opts.random ?? Math.random;
     this.pageSize = opts.pageSize ?? 50;
     this.maxPages = opts.maxPages ?? 200;
-    if (!Number.isInteger(this.pageSize) || this.pageSize < 1) throw new KaggleConfigError(`pageSize: expected a positive integer, got ${this.pageSize}`);
-    if (!Number.isInteger(this.maxPages) || this.maxPages < 1) throw new KaggleConfigError(`maxPages: expected a positive integer, got ${this.maxPages}`);
+    if (!Number.isInteger(this.pageSize) || this.pageSize < 1)
+      throw new KaggleConfigError(`pageSize: expected a positive integer, got ${this.pageSize}`);
+    if (!Number.isInteger(this.maxPages) || this.maxPages < 1)
+      throw new KaggleConfigError(`maxPages: expected a positive integer, got ${this.maxPages}`);
   }
 
-  async startSubmissionUpload(req: { competitionName: string; fileName: string; contentLength: number; lastModifiedEpochSeconds: number }) {
+  async startSubmissionUpload(req: {
+    competitionName: string;
+    fileName: string;
+    contentLength: number;
+    lastModifiedEpochSeconds: number;
+  }) {
     return this.call(Methods.startSubmissionUpload, req, StartSubmissionUploadResponse);
   }
 
@@ -172,7 +180,10 @@ export class KaggleCompetitionClient {
    * which submitFile checks before trying again. Refusals come back as they were answered; submitFile explains them.
    */
   async createSubmission(req: { competitionName: string; blobFileTokens: string; submissionDescription: string }) {
-    return this.call(Methods.createSubmission, req, CreateSubmissionResponse, { retryOn: [429], competitionName: req.competitionName });
+    return this.call(Methods.createSubmission, req, CreateSubmissionResponse, {
+      retryOn: [429],
+      competitionName: req.competitionName,
+    });
   }
 
   async getSubmission(ref: string): Promise<KaggleSubmission> {
@@ -184,7 +195,9 @@ export class KaggleCompetitionClient {
   }
 
   async getSubmissionLimits(competitionName: string): Promise<KaggleSubmissionLimits> {
-    return this.call(Methods.getSubmissionLimits, { competitionName }, GetSubmissionLimitsResponse, { competitionName });
+    return this.call(Methods.getSubmissionLimits, { competitionName }, GetSubmissionLimitsResponse, {
+      competitionName,
+    });
   }
 
   /** One page of ListSubmissions (newest first, the service's default order). */
@@ -198,12 +211,16 @@ export class KaggleCompetitionClient {
   /** Every submission of the team, through every page. */
   async listSubmissions(competitionName: string): Promise<KaggleSubmission[]> {
     const all: KaggleSubmission[] = [];
-    for await (const page of this.pages(Methods.listSubmissions, (t) => this.listSubmissionsPage(competitionName, t))) all.push(...page);
+    for await (const page of this.pages(Methods.listSubmissions, (t) => this.listSubmissionsPage(competitionName, t)))
+      all.push(...page);
     return all;
   }
 
   /** The first submission (newest first) that matches, reading further pages only while none has. */
-  async findSubmission(competitionName: string, matches: (s: KaggleSubmission) => boolean): Promise<KaggleSubmission | undefined> {
+  async findSubmission(
+    competitionName: string,
+    matches: (s: KaggleSubmission) => boolean,
+  ): Promise<KaggleSubmission | undefined> {
     for await (const page of this.pages(Methods.listSubmissions, (t) => this.listSubmissionsPage(competitionName, t))) {
       const found = page.find(matches);
       if (found) return found;
@@ -211,7 +228,11 @@ export class KaggleCompetitionClient {
     return undefined;
   }
 
-  async getLeaderboardPage(competitionName: string, pageToken: string | null = null, overridePublic = true): Promise<Page<KaggleLeaderboardEntry>> {
+  async getLeaderboardPage(
+    competitionName: string,
+    pageToken: string | null = null,
+    overridePublic = true,
+  ): Promise<Page<KaggleLeaderboardEntry>> {
     const body: Record<string, unknown> = { competitionName, overridePublic, pageSize: this.pageSize };
     if (pageToken) body.pageToken = pageToken;
     const r = await this.call(Methods.getLeaderboard, body, GetLeaderboardResponse, { competitionName });
@@ -221,7 +242,10 @@ export class KaggleCompetitionClient {
   /** The whole leaderboard, through every page (public by default: `overridePublic`). */
   async getLeaderboard(competitionName: string, overridePublic = true): Promise<KaggleLeaderboardEntry[]> {
     const all: KaggleLeaderboardEntry[] = [];
-    for await (const page of this.pages(Methods.getLeaderboard, (t) => this.getLeaderboardPage(competitionName, t, overridePublic))) all.push(...page);
+    for await (const page of this.pages(Methods.getLeaderboard, (t) =>
+      this.getLeaderboardPage(competitionName, t, overridePublic),
+    ))
+      all.push(...page);
     return all;
   }
 
@@ -230,7 +254,9 @@ export class KaggleCompetitionClient {
    * A refusal is explained (explainSubmissionRefusal). After a 503 or a lost connection on CreateSubmission the
    * submission may exist: it is looked up by its description before another try, so the allowance is spent once.
    */
-  async submitFile(input: SubmitFileInput): Promise<{ ref: string; message: string | undefined; description: string; reused: boolean }> {
+  async submitFile(
+    input: SubmitFileInput,
+  ): Promise<{ ref: string; message: string | undefined; description: string; reused: boolean }> {
     const description = sanitizeSubmissionDescription(input.description);
     const upload = await this.startSubmissionUpload({
       competitionName: input.competitionName,
@@ -242,18 +268,40 @@ export class KaggleCompetitionClient {
     let waited = 0;
     for (let attempt = 1; ; attempt++) {
       try {
-        const created = await this.createSubmission({ competitionName: input.competitionName, blobFileTokens: upload.token, submissionDescription: description });
+        const created = await this.createSubmission({
+          competitionName: input.competitionName,
+          blobFileTokens: upload.token,
+          submissionDescription: description,
+        });
         return { ref: created.ref, message: created.message, description, reused: false };
       } catch (err) {
-        if (err instanceof KaggleApiError && (err.status === 400 || err.status === 403) && err.constructor === KaggleApiError) throw await this.explainSubmissionRefusal(err, input.competitionName);
-        if (err instanceof KaggleAuthError && err.status === 403) throw await this.explainSubmissionRefusal(err, input.competitionName);
+        if (
+          err instanceof KaggleApiError &&
+          (err.status === 400 || err.status === 403) &&
+          err.constructor === KaggleApiError
+        )
+          throw await this.explainSubmissionRefusal(err, input.competitionName);
+        if (err instanceof KaggleAuthError && err.status === 403)
+          throw await this.explainSubmissionRefusal(err, input.competitionName);
         const ambiguous = err instanceof KaggleNetworkError || (err instanceof KaggleApiError && err.status === 503);
         if (!ambiguous) throw err;
         const existing = await this.findSubmission(input.competitionName, (s) => s.description === description);
         if (existing) return { ref: existing.ref, message: undefined, description, reused: true };
-        const delay = nextRetryDelayMs(attempt, err instanceof KaggleApiError ? err.retryAfterMs : null, waited, this.retryPolicy, this.random);
+        const delay = nextRetryDelayMs(
+          attempt,
+          err instanceof KaggleApiError ? err.retryAfterMs : null,
+          waited,
+          this.retryPolicy,
+          this.random,
+        );
         if (delay === null) throw err;
-        this.opts.onRetry?.({ method: Methods.createSubmission, status: err instanceof KaggleApiError ? err.status : 0, attempt, delayMs: delay, retryAfterMs: null });
+        this.opts.onRetry?.({
+          method: Methods.createSubmission,
+          status: err instanceof KaggleApiError ? err.status : 0,
+          attempt,
+          delayMs: delay,
+          retryAfterMs: null,
+        });
         await this.sleep(delay);
         waited += delay;
       }
@@ -276,28 +324,67 @@ export class KaggleCompetitionClient {
       case 'competition-not-found':
         return new KaggleCompetitionNotFoundError(M, status, msg, competitionName);
       case 'invalid-description':
-        return new KaggleSubmissionRefusedError(M, status, msg, 'invalid-description', null, 'Kaggle did not accept the submission description');
+        return new KaggleSubmissionRefusedError(
+          M,
+          status,
+          msg,
+          'invalid-description',
+          null,
+          'Kaggle did not accept the submission description',
+        );
       case 'submissions-disabled':
-        return new KaggleSubmissionRefusedError(M, status, msg, 'submissions-disabled', null, 'the competition does not accept submissions now');
+        return new KaggleSubmissionRefusedError(
+          M,
+          status,
+          msg,
+          'submissions-disabled',
+          null,
+          'the competition does not accept submissions now',
+        );
       case 'quota-exceeded': {
         const limits = await this.limitsIfServed(competitionName);
         if (limits && limits.numAllowedNow > 0)
-          return new KaggleSubmissionRefusedError(M, status, msg, 'unknown', limits, `the message reads as a used-up allowance, but GetSubmissionLimits reports ${limits.numAllowedNow} allowed now`);
-        return new KaggleQuotaExceededError(M, status, msg, 'quota-exceeded', limits, limits ? describeLimits(limits) : 'allowance used up (GetSubmissionLimits not served, so unconfirmed)');
+          return new KaggleSubmissionRefusedError(
+            M,
+            status,
+            msg,
+            'unknown',
+            limits,
+            `the message reads as a used-up allowance, but GetSubmissionLimits reports ${limits.numAllowedNow} allowed now`,
+          );
+        return new KaggleQuotaExceededError(
+          M,
+          status,
+          msg,
+          'quota-exceeded',
+          limits,
+          limits ? describeLimits(limits) : 'allowance used up (GetSubmissionLimits not served, so unconfirmed)',
+        );
       }
       case 'unspecific': {
         let competition: KaggleCompetition | null = null;
         try {
           competition = await this.getCompetition(competitionName);
         } catch (probe) {
-          if (probe instanceof KaggleCompetitionNotFoundError) return new KaggleCompetitionNotFoundError(M, status, msg, competitionName);
+          if (probe instanceof KaggleCompetitionNotFoundError)
+            return new KaggleCompetitionNotFoundError(M, status, msg, competitionName);
           if (probe instanceof KaggleAuthError) return err;
           if (!(probe instanceof KaggleError)) throw probe;
         }
-        if (competition && !competition.userHasEntered) return new KaggleNotJoinedError(M, status, msg, competitionName);
-        if (competition?.submissionsDisabled) return new KaggleSubmissionRefusedError(M, status, msg, 'submissions-disabled', null, 'GetCompetition reports submissions disabled');
+        if (competition && !competition.userHasEntered)
+          return new KaggleNotJoinedError(M, status, msg, competitionName);
+        if (competition?.submissionsDisabled)
+          return new KaggleSubmissionRefusedError(
+            M,
+            status,
+            msg,
+            'submissions-disabled',
+            null,
+            'GetCompetition reports submissions disabled',
+          );
         const limits = await this.limitsIfServed(competitionName);
-        if (limits && limits.numAllowedNow === 0) return new KaggleQuotaExceededError(M, status, msg, 'quota-exceeded', limits, describeLimits(limits));
+        if (limits && limits.numAllowedNow === 0)
+          return new KaggleQuotaExceededError(M, status, msg, 'quota-exceeded', limits, describeLimits(limits));
         return new KaggleSubmissionRefusedError(
           M,
           status,
@@ -341,7 +428,9 @@ export class KaggleCompetitionClient {
       } catch (err) {
         if (!useList && err instanceof KaggleApiError && (err.status === 404 || err.status === 501)) {
           useList = true;
-          current = await this.findInList(ref, competitionName).catch((e) => (transient(e) ? undefined : Promise.reject(e)));
+          current = await this.findInList(ref, competitionName).catch((e) =>
+            transient(e) ? undefined : Promise.reject(e),
+          );
         } else if (!transient(err)) throw err;
       }
       if (current) {
@@ -359,7 +448,12 @@ export class KaggleCompetitionClient {
 
   private async findInList(ref: string, competitionName: string): Promise<KaggleSubmission> {
     const found = await this.findSubmission(competitionName, (s) => s.ref === ref);
-    if (!found) throw new KaggleProtocolError(Methods.listSubmissions, 'submissions', `no submission with ref ${ref} on any page`);
+    if (!found)
+      throw new KaggleProtocolError(
+        Methods.listSubmissions,
+        'submissions',
+        `no submission with ref ${ref} on any page`,
+      );
     return found;
   }
 
@@ -378,11 +472,20 @@ export class KaggleCompetitionClient {
     let token: string | null = null;
     for (let n = 1; ; n++) {
       if (n > this.maxPages)
-        throw new KaggleProtocolError(method, 'nextPageToken', `still more pages after ${this.maxPages} (maxPages); refusing to act on a partial list`);
+        throw new KaggleProtocolError(
+          method,
+          'nextPageToken',
+          `still more pages after ${this.maxPages} (maxPages); refusing to act on a partial list`,
+        );
       const page = await fetchPage(token);
       yield page.items;
       if (!page.nextPageToken) return;
-      if (seen.has(page.nextPageToken)) throw new KaggleProtocolError(method, 'nextPageToken', `token ${JSON.stringify(page.nextPageToken)} came back twice; the listing would never end`);
+      if (seen.has(page.nextPageToken))
+        throw new KaggleProtocolError(
+          method,
+          'nextPageToken',
+          `token ${JSON.stringify(page.nextPageToken)} came back twice; the listing would never end`,
+        );
       seen.add(page.nextPageToken);
       token = page.nextPageToken;
     }
@@ -427,7 +530,11 @@ export class KaggleCompetitionClient {
   }
 
   /** Sends until the answer is 2xx, retrying the statuses in `retryOn` under the retry policy; else throws the mapped error. */
-  private async send(method: string, request: () => Promise<Response>, opts: { retryOn?: readonly number[]; competitionName?: string } = {}): Promise<Response> {
+  private async send(
+    method: string,
+    request: () => Promise<Response>,
+    opts: { retryOn?: readonly number[]; competitionName?: string } = {},
+  ): Promise<Response> {
     const retryOn = opts.retryOn ?? RETRYABLE_STATUSES;
     let waited = 0;
     for (let attempt = 1; ; attempt++) {
@@ -455,13 +562,21 @@ export class KaggleCompetitionClient {
   }
 }
 
-function toApiError(method: string, status: number, message: string, retryAfterMs: number | null, competitionName: string | undefined): KaggleApiError {
+function toApiError(
+  method: string,
+  status: number,
+  message: string,
+  retryAfterMs: number | null,
+  competitionName: string | undefined,
+): KaggleApiError {
   if (status === 401) return new KaggleAuthError(method, status, message, retryAfterMs);
   if (status === 403) {
-    if (competitionName !== undefined && readRefusal(message) === 'not-joined') return new KaggleNotJoinedError(method, status, message, competitionName);
+    if (competitionName !== undefined && readRefusal(message) === 'not-joined')
+      return new KaggleNotJoinedError(method, status, message, competitionName);
     return new KaggleAuthError(method, status, message, retryAfterMs);
   }
-  if (status === 404 && competitionName !== undefined && COMPETITION_SCOPED.has(method)) return new KaggleCompetitionNotFoundError(method, status, message, competitionName);
+  if (status === 404 && competitionName !== undefined && COMPETITION_SCOPED.has(method))
+    return new KaggleCompetitionNotFoundError(method, status, message, competitionName);
   return new KaggleApiError(method, status, message, retryAfterMs);
 }
 
@@ -478,5 +593,7 @@ function refOnWire(ref: string): number | string {
 /** Worth another poll: the service was busy or unreachable, not the request wrong. */
 function isTransient(err: unknown): boolean {
   if (err instanceof KaggleNetworkError) return true;
-  return err instanceof KaggleApiError && !(err instanceof KaggleAuthError) && (err.status === 429 || err.status >= 500);
+  return (
+    err instanceof KaggleApiError && !(err instanceof KaggleAuthError) && (err.status === 429 || err.status >= 500)
+  );
 }

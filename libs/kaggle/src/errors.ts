@@ -31,14 +31,30 @@ export class KaggleAuthError extends KaggleApiError {}
 
 /** The competition named does not exist (or this account cannot see it). */
 export class KaggleCompetitionNotFoundError extends KaggleApiError {
-  constructor(method: string, status: number, serverMessage: string, public readonly competitionName: string) {
-    super(method, status, serverMessage, null, `Kaggle ${method}: no competition named ${JSON.stringify(competitionName)} (HTTP ${status}: ${serverMessage})`);
+  constructor(
+    method: string,
+    status: number,
+    serverMessage: string,
+    public readonly competitionName: string,
+  ) {
+    super(
+      method,
+      status,
+      serverMessage,
+      null,
+      `Kaggle ${method}: no competition named ${JSON.stringify(competitionName)} (HTTP ${status}: ${serverMessage})`,
+    );
   }
 }
 
 /** The account has not joined the competition (its rules are accepted on kaggle.com, never through the API). */
 export class KaggleNotJoinedError extends KaggleApiError {
-  constructor(method: string, status: number, serverMessage: string, public readonly competitionName: string) {
+  constructor(
+    method: string,
+    status: number,
+    serverMessage: string,
+    public readonly competitionName: string,
+  ) {
     super(
       method,
       status,
@@ -62,7 +78,13 @@ export class KaggleSubmissionRefusedError extends KaggleApiError {
     public readonly limits: KaggleSubmissionLimits | null,
     detail: string,
   ) {
-    super(method, status, serverMessage, null, `Kaggle ${method} refused the submission (${reason}): ${detail} (HTTP ${status}: ${serverMessage})`);
+    super(
+      method,
+      status,
+      serverMessage,
+      null,
+      `Kaggle ${method} refused the submission (${reason}): ${detail} (HTTP ${status}: ${serverMessage})`,
+    );
   }
 }
 

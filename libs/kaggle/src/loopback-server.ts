@@ -61,7 +61,8 @@ export interface LoopbackKaggleOptions {
   now?: () => number;
 }
 
-export type Verdict = { status: 'COMPLETE'; publicScore: number; privateScore?: number } | { status: 'ERROR'; errorDescription: string };
+export type Verdict =
+  { status: 'COMPLETE'; publicScore: number; privateScore?: number } | { status: 'ERROR'; errorDescription: string };
 
 export interface LoopbackCall {
   method: string;
@@ -90,12 +91,29 @@ type FieldType = 'string' | 'int' | 'bool' | { enum: readonly string[] };
  * `Methods`, so a wrong name in the client cannot make this server agree with it.
  */
 const REQUEST_FIELDS: Record<string, Record<string, FieldType>> = {
-  StartSubmissionUpload: { competitionName: 'string', contentLength: 'int', lastModifiedEpochSeconds: 'int', fileName: 'string' },
-  CreateSubmission: { competitionName: 'string', blobFileTokens: 'string', submissionDescription: 'string', benchmarkModelVersionId: 'int' },
+  StartSubmissionUpload: {
+    competitionName: 'string',
+    contentLength: 'int',
+    lastModifiedEpochSeconds: 'int',
+    fileName: 'string',
+  },
+  CreateSubmission: {
+    competitionName: 'string',
+    blobFileTokens: 'string',
+    submissionDescription: 'string',
+    benchmarkModelVersionId: 'int',
+  },
   GetSubmission: { ref: 'int' },
   ListSubmissions: {
     competitionName: 'string',
-    sortBy: { enum: ['SUBMISSION_SORT_BY_DATE', 'SUBMISSION_SORT_BY_NAME', 'SUBMISSION_SORT_BY_PRIVATE_SCORE', 'SUBMISSION_SORT_BY_PUBLIC_SCORE'] },
+    sortBy: {
+      enum: [
+        'SUBMISSION_SORT_BY_DATE',
+        'SUBMISSION_SORT_BY_NAME',
+        'SUBMISSION_SORT_BY_PRIVATE_SCORE',
+        'SUBMISSION_SORT_BY_PUBLIC_SCORE',
+      ],
+    },
     group: { enum: ['SUBMISSION_GROUP_ALL', 'SUBMISSION_GROUP_SUCCESSFUL', 'SUBMISSION_GROUP_SELECTED'] },
     page: 'int',
     pageToken: 'string',
@@ -176,27 +194,40 @@ export class LoopbackKaggleServer {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', this.baseUrl);
     const raw = await readBody(req);
-    if (req.method === 'PUT' && url.pathname.startsWith('/upload/')) return this.upload(url.pathname.slice('/upload/'.length), raw, req, res);
+    if (req.method === 'PUT' && url.pathname.startsWith('/upload/'))
+      return this.upload(url.pathname.slice('/upload/'.length), raw, req, res);
     const prefix = `/v1/${SERVICE}/`;
     const name = url.pathname.startsWith(prefix) ? url.pathname.slice(prefix.length) : null;
     const method = name !== null && LoopbackKaggleServer.routedMethods.includes(name) ? name : null;
     const answer = (status: number, body: unknown, headers: Record<string, string> = {}) => {
-      this.calls.push({ method: name ?? url.pathname, authorization: req.headers.authorization, body: parsedBody, status });
+      this.calls.push({
+        method: name ?? url.pathname,
+        authorization: req.headers.authorization,
+        body: parsedBody,
+        status,
+      });
       send(res, status, body, headers);
     };
     let parsedBody: unknown = undefined;
-    if (req.method !== 'POST' || !method) return answer(404, { code: 404, message: `No method ${req.method} ${url.pathname}` });
+    if (req.method !== 'POST' || !method)
+      return answer(404, { code: 404, message: `No method ${req.method} ${url.pathname}` });
     try {
       parsedBody = raw.length ? JSON.parse(raw.toString('utf8')) : {};
     } catch {
       return answer(400, { code: 400, message: 'Invalid JSON payload received.' });
     }
-    if (!this.authorized(req.headers.authorization)) return answer(401, { code: 401, message: 'Unauthenticated: invalid or missing credentials' });
+    if (!this.authorized(req.headers.authorization))
+      return answer(401, { code: 401, message: 'Unauthenticated: invalid or missing credentials' });
     const invalid = checkFields(parsedBody, REQUEST_FIELDS[method]);
     if (invalid) return answer(400, { code: 400, message: invalid });
     if (this.takeScripted('rateLimitNext', method))
-      return answer(429, { error: { code: 429, message: 'Too many requests', status: 'RESOURCE_EXHAUSTED' } }, { 'Retry-After': String(this.opts.retryAfterSeconds ?? 1) });
-    if (this.takeScripted('failNext', method)) return answer(503, { code: 503, message: 'The service is currently unavailable.' });
+      return answer(
+        429,
+        { error: { code: 429, message: 'Too many requests', status: 'RESOURCE_EXHAUSTED' } },
+        { 'Retry-After': String(this.opts.retryAfterSeconds ?? 1) },
+      );
+    if (this.takeScripted('failNext', method))
+      return answer(503, { code: 503, message: 'The service is currently unavailable.' });
     const [status, body] = this.dispatch(method, parsedBody as Record<string, unknown>);
     return answer(status, body);
   }
@@ -216,30 +247,49 @@ export class LoopbackKaggleServer {
       case 'CreateSubmission':
         return this.create(body);
       case 'GetSubmission': {
-        if (this.opts.withoutGetSubmission) return [404, { code: 404, message: `No method POST /v1/${SERVICE}/${method}` }];
+        if (this.opts.withoutGetSubmission)
+          return [404, { code: 404, message: `No method POST /v1/${SERVICE}/${method}` }];
         const s = this.submissions.find((x) => x.ref === String(body.ref ?? ''));
         return s ? [200, this.view(s)] : notFound;
       }
       case 'ListSubmissions': {
         if (body.competitionName !== this.competition) return notFound;
         let list = [...this.submissions].reverse(); // SUBMISSION_SORT_BY_DATE, newest first, is the only order served
-        if (body.group === 'SUBMISSION_GROUP_SUCCESSFUL') list = list.filter((s) => this.resolved(s)?.status === 'COMPLETE');
+        if (body.group === 'SUBMISSION_GROUP_SUCCESSFUL')
+          list = list.filter((s) => this.resolved(s)?.status === 'COMPLETE');
         return this.page(`submissions:${this.competition}`, list, body, 'submissions', (s) => this.view(s));
       }
       case 'GetLeaderboard':
         if (body.competitionName !== this.competition) return notFound;
-        return this.page(`leaderboard:${this.competition}`, this.opts.leaderboard ?? [], body, 'submissions', (e) => omitDefaults({ ...e }));
+        return this.page(`leaderboard:${this.competition}`, this.opts.leaderboard ?? [], body, 'submissions', (e) =>
+          omitDefaults({ ...e }),
+        );
       case 'GetCompetition':
         if (body.competitionName !== this.competition) return notFound;
         return [
           200,
-          omitDefaults({ ref: this.competition, title: this.competition, userHasEntered: this.opts.joined ?? true, maxDailySubmissions: this.allowance, submissionsDisabled: false }),
+          omitDefaults({
+            ref: this.competition,
+            title: this.competition,
+            userHasEntered: this.opts.joined ?? true,
+            maxDailySubmissions: this.allowance,
+            submissionsDisabled: false,
+          }),
         ];
       case 'GetSubmissionLimits': {
-        if (this.opts.withoutSubmissionLimits) return [404, { code: 404, message: `No method POST /v1/${SERVICE}/${method}` }];
+        if (this.opts.withoutSubmissionLimits)
+          return [404, { code: 404, message: `No method POST /v1/${SERVICE}/${method}` }];
         if (body.competitionName !== this.competition) return notFound;
         const today = this.submittedToday();
-        return [200, omitDefaults({ numToday: today, numTotal: this.submissions.length, numAllowedNow: Math.max(0, this.allowance - today), limitedByTotal: false })];
+        return [
+          200,
+          omitDefaults({
+            numToday: today,
+            numTotal: this.submissions.length,
+            numAllowedNow: Math.max(0, this.allowance - today),
+            limitedByTotal: false,
+          }),
+        ];
       }
       default:
         return [404, { code: 404, message: `No method POST /v1/${SERVICE}/${method}` }];
@@ -247,7 +297,13 @@ export class LoopbackKaggleServer {
   }
 
   /** One page of `items` after the position the token names; tokens are opaque and bound to one listing. */
-  private page<T>(listing: string, items: T[], body: Record<string, unknown>, field: string, render: (t: T) => unknown): [number, unknown] {
+  private page<T>(
+    listing: string,
+    items: T[],
+    body: Record<string, unknown>,
+    field: string,
+    render: (t: T) => unknown,
+  ): [number, unknown] {
     const max = this.opts.maxPageSize ?? 20;
     const asked = typeof body.pageSize === 'number' && body.pageSize > 0 ? body.pageSize : max;
     const size = Math.min(asked, max);
@@ -259,26 +315,43 @@ export class LoopbackKaggleServer {
       offset = Number(decoded[2]);
     }
     const slice = items.slice(offset, offset + size);
-    const next = offset + size < items.length ? Buffer.from(`${this.tokenSalt}|${listing}|${offset + size}`).toString('base64url') : '';
+    const next =
+      offset + size < items.length
+        ? Buffer.from(`${this.tokenSalt}|${listing}|${offset + size}`).toString('base64url')
+        : '';
     return [200, omitDefaults({ [field]: slice.map(render), nextPageToken: next })];
   }
 
   private startUpload(body: Record<string, unknown>): [number, unknown] {
     // competitionName is optional in ApiStartSubmissionUploadRequest: the upload does not depend on it, so a wrong
     // name is first refused by CreateSubmission, as here.
-    if (typeof body.fileName !== 'string' || !body.fileName) return [400, { code: 400, message: 'fileName is required' }];
-    if (typeof body.contentLength !== 'number' || body.contentLength <= 0) return [400, { code: 400, message: 'contentLength must be positive' }];
-    if (typeof body.lastModifiedEpochSeconds !== 'number' || body.lastModifiedEpochSeconds <= 0) return [400, { code: 400, message: 'lastModifiedEpochSeconds is required' }];
+    if (typeof body.fileName !== 'string' || !body.fileName)
+      return [400, { code: 400, message: 'fileName is required' }];
+    if (typeof body.contentLength !== 'number' || body.contentLength <= 0)
+      return [400, { code: 400, message: 'contentLength must be positive' }];
+    if (typeof body.lastModifiedEpochSeconds !== 'number' || body.lastModifiedEpochSeconds <= 0)
+      return [400, { code: 400, message: 'lastModifiedEpochSeconds is required' }];
     const token = randomBytes(12).toString('hex');
     this.uploads.set(token, { fileName: body.fileName, contentLength: body.contentLength });
     return [200, { token, createUrl: `${this.baseUrl}/upload/${token}` }];
   }
 
   private upload(token: string, content: Buffer, req: IncomingMessage, res: ServerResponse) {
-    const record = (status: number) => this.calls.push({ method: 'upload', authorization: req.headers.authorization, body: { bytes: content.length }, status });
+    const record = (status: number) =>
+      this.calls.push({
+        method: 'upload',
+        authorization: req.headers.authorization,
+        body: { bytes: content.length },
+        status,
+      });
     if (this.takeScripted('rateLimitNext', 'upload')) {
       record(429);
-      return send(res, 429, { error: { code: 429, message: 'Too many requests', status: 'RESOURCE_EXHAUSTED' } }, { 'Retry-After': String(this.opts.retryAfterSeconds ?? 1) });
+      return send(
+        res,
+        429,
+        { error: { code: 429, message: 'Too many requests', status: 'RESOURCE_EXHAUSTED' } },
+        { 'Retry-After': String(this.opts.retryAfterSeconds ?? 1) },
+      );
     }
     if (this.takeScripted('failNext', 'upload')) {
       record(503);
@@ -291,26 +364,43 @@ export class LoopbackKaggleServer {
     };
     if (!u) return fail(404, 'unknown upload token');
     if (req.headers.authorization) return fail(400, 'signed upload URLs take no Authorization header');
-    if (content.length !== u.contentLength) return fail(400, `expected ${u.contentLength} bytes, got ${content.length}`);
+    if (content.length !== u.contentLength)
+      return fail(400, `expected ${u.contentLength} bytes, got ${content.length}`);
     u.content = content;
     record(200);
     res.writeHead(200).end();
   }
 
   private create(body: Record<string, unknown>): [number, unknown] {
-    const refuse = (message: string): [number, unknown] => [400, { code: 400, message: this.opts.bareErrors ? BAD_REQUEST : message }];
-    if (body.competitionName !== this.competition) return refuse(`Competition '${String(body.competitionName ?? '')}' not found.`);
-    if (!(this.opts.joined ?? true)) return refuse("You must accept this competition's rules before you can make submissions.");
+    const refuse = (message: string): [number, unknown] => [
+      400,
+      { code: 400, message: this.opts.bareErrors ? BAD_REQUEST : message },
+    ];
+    if (body.competitionName !== this.competition)
+      return refuse(`Competition '${String(body.competitionName ?? '')}' not found.`);
+    if (!(this.opts.joined ?? true))
+      return refuse("You must accept this competition's rules before you can make submissions.");
     const token = typeof body.blobFileTokens === 'string' ? body.blobFileTokens : '';
     const u = this.uploads.get(token);
     if (!u || !u.content) return refuse('blobFileTokens does not name a completed upload.');
     const description = typeof body.submissionDescription === 'string' ? body.submissionDescription : '';
-    if ((this.opts.rejectSlashInDescription ?? true) && description.includes('/')) return refuse('Invalid submission description.');
-    if (description.length > (this.opts.maxDescriptionLength ?? 255)) return refuse(`Submission description is longer than ${this.opts.maxDescriptionLength ?? 255} characters.`);
+    if ((this.opts.rejectSlashInDescription ?? true) && description.includes('/'))
+      return refuse('Invalid submission description.');
+    if (description.length > (this.opts.maxDescriptionLength ?? 255))
+      return refuse(`Submission description is longer than ${this.opts.maxDescriptionLength ?? 255} characters.`);
     if (this.submittedToday() >= this.allowance)
-      return refuse(`Submission not allowed:  Your team has used its daily Submission allowance (${this.allowance}) today, please try again tomorrow UTC.`);
+      return refuse(
+        `Submission not allowed:  Your team has used its daily Submission allowance (${this.allowance}) today, please try again tomorrow UTC.`,
+      );
     const ref = String(this.nextRef++);
-    this.submissions.push({ ref, fileName: u.fileName, description, content: u.content, reads: 0, date: new Date(this.now()).toISOString() });
+    this.submissions.push({
+      ref,
+      fileName: u.fileName,
+      description,
+      content: u.content,
+      reads: 0,
+      date: new Date(this.now()).toISOString(),
+    });
     this.uploads.delete(token);
     return [200, { message: 'Successfully submitted', ref }];
   }
@@ -331,17 +421,29 @@ export class LoopbackKaggleServer {
   /** ApiSubmission as the service serialises it; each view counts as one read of the submission. */
   private view(s: StoredSubmission): Record<string, unknown> {
     s.reads++;
-    const base = { ref: s.ref, date: s.date, description: s.description, fileName: s.fileName, totalBytes: s.content.length };
+    const base = {
+      ref: s.ref,
+      date: s.date,
+      description: s.description,
+      fileName: s.fileName,
+      totalBytes: s.content.length,
+    };
     const v = this.resolved(s);
     if (!v) return omitDefaults(base); // PENDING is the proto3 default: no `status` on the wire
     if (v.status === 'ERROR') return omitDefaults({ ...base, status: 'ERROR', errorDescription: v.errorDescription });
-    return omitDefaults({ ...base, status: 'COMPLETE', publicScore: v.publicScore.toFixed(5), privateScore: v.privateScore?.toFixed(5) });
+    return omitDefaults({
+      ...base,
+      status: 'COMPLETE',
+      publicScore: v.publicScore.toFixed(5),
+      privateScore: v.privateScore?.toFixed(5),
+    });
   }
 }
 
 /** Like a protobuf JSON parser: unknown names and wrongly typed values are refused, naming the field. */
 function checkFields(body: unknown, fields: Record<string, FieldType>): string | null {
-  if (!body || typeof body !== 'object' || Array.isArray(body)) return 'Invalid JSON payload received. Expected an object.';
+  if (!body || typeof body !== 'object' || Array.isArray(body))
+    return 'Invalid JSON payload received. Expected an object.';
   for (const [k, v] of Object.entries(body as Record<string, unknown>)) {
     const type = fields[k];
     if (!type) return `Invalid JSON payload received. Unknown name "${k}": Cannot find field.`;
@@ -361,7 +463,11 @@ function checkFields(body: unknown, fields: Record<string, FieldType>): string |
 
 /** Leaves out what proto3 JSON leaves out: empty strings, 0, false, empty lists, undefined. */
 function omitDefaults(o: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined && v !== '' && v !== 0 && v !== false && !(Array.isArray(v) && v.length === 0)));
+  return Object.fromEntries(
+    Object.entries(o).filter(
+      ([, v]) => v !== undefined && v !== '' && v !== 0 && v !== false && !(Array.isArray(v) && v.length === 0),
+    ),
+  );
 }
 
 async function readBody(req: IncomingMessage): Promise<Buffer> {
@@ -372,5 +478,7 @@ async function readBody(req: IncomingMessage): Promise<Buffer> {
 
 function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), ...headers }).end(text);
+  res
+    .writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), ...headers })
+    .end(text);
 }

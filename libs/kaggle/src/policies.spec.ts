@@ -1,4 +1,12 @@
-import { DEFAULT_RETRY_POLICY, MAX_DESCRIPTION_LENGTH, backoffDelayMs, nextRetryDelayMs, parseRetryAfter, readRefusal, sanitizeSubmissionDescription } from './index';
+import {
+  DEFAULT_RETRY_POLICY,
+  MAX_DESCRIPTION_LENGTH,
+  backoffDelayMs,
+  nextRetryDelayMs,
+  parseRetryAfter,
+  readRefusal,
+  sanitizeSubmissionDescription,
+} from './index';
 
 describe('parseRetryAfter', () => {
   it('reads delta-seconds and HTTP dates, and nothing else', () => {
@@ -43,7 +51,10 @@ describe('sanitizeSubmissionDescription', () => {
 
 describe('readRefusal', () => {
   it.each([
-    ['Submission not allowed:  Your team has used its daily Submission allowance (5) today, please try again tomorrow UTC.', 'quota-exceeded'],
+    [
+      'Submission not allowed:  Your team has used its daily Submission allowance (5) today, please try again tomorrow UTC.',
+      'quota-exceeded',
+    ],
     ["You must accept this competition's rules before you can make submissions.", 'not-joined'],
     ["Competition 'titanc' not found.", 'competition-not-found'],
     ['Invalid submission description.', 'invalid-description'],

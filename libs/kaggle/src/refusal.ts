@@ -4,14 +4,29 @@
  * status alone never decides; where the words are not specific the client asks GetCompetition and
  * GetSubmissionLimits (see KaggleCompetitionClient.explainSubmissionRefusal).
  */
-export type RefusalReading = 'quota-exceeded' | 'not-joined' | 'competition-not-found' | 'invalid-description' | 'submissions-disabled' | 'unspecific';
+export type RefusalReading =
+  | 'quota-exceeded'
+  | 'not-joined'
+  | 'competition-not-found'
+  | 'invalid-description'
+  | 'submissions-disabled'
+  | 'unspecific';
 
 const READINGS: ReadonlyArray<[Exclude<RefusalReading, 'unspecific'>, RegExp]> = [
-  ['quota-exceeded', /allowance|submission limit|daily limit|(maximum|max|too many) (number of )?(daily )?submissions|no (more )?submissions (left|remaining)/i],
+  [
+    'quota-exceeded',
+    /allowance|submission limit|daily limit|(maximum|max|too many) (number of )?(daily )?submissions|no (more )?submissions (left|remaining)/i,
+  ],
   ['not-joined', /rules|join(ed)? (the|this) competition|not (yet )?(joined|entered)|must (first )?(join|enter)/i],
-  ['competition-not-found', /competition\b.*\b(not found|does not exist|unknown)|(no such|unknown|invalid) competition/i],
+  [
+    'competition-not-found',
+    /competition\b.*\b(not found|does not exist|unknown)|(no such|unknown|invalid) competition/i,
+  ],
   ['invalid-description', /description/i],
-  ['submissions-disabled', /submissions? (are |is )?(disabled|closed|not accepted)|competition (has )?(ended|closed)|deadline/i],
+  [
+    'submissions-disabled',
+    /submissions? (are |is )?(disabled|closed|not accepted)|competition (has )?(ended|closed)|deadline/i,
+  ],
 ];
 
 export function readRefusal(message: string): RefusalReading {

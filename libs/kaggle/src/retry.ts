@@ -14,7 +14,12 @@ export interface RetryPolicy {
   maxTotalMs: number;
 }
 
-export const DEFAULT_RETRY_POLICY: RetryPolicy = { maxAttempts: 6, baseDelayMs: 1000, maxDelayMs: 60_000, maxTotalMs: 180_000 };
+export const DEFAULT_RETRY_POLICY: RetryPolicy = {
+  maxAttempts: 6,
+  baseDelayMs: 1000,
+  maxDelayMs: 60_000,
+  maxTotalMs: 180_000,
+};
 
 export const RETRYABLE_STATUSES: readonly number[] = [429, 503];
 
@@ -38,7 +43,13 @@ export function backoffDelayMs(attempt: number, policy: RetryPolicy, random: () 
  * The wait before try `attempt + 1`, or null to give up: tries used up, a Retry-After longer than one wait may be,
  * or the total wait bound reached.
  */
-export function nextRetryDelayMs(attempt: number, retryAfterMs: number | null, waitedMs: number, policy: RetryPolicy, random: () => number): number | null {
+export function nextRetryDelayMs(
+  attempt: number,
+  retryAfterMs: number | null,
+  waitedMs: number,
+  policy: RetryPolicy,
+  random: () => number,
+): number | null {
   if (attempt >= policy.maxAttempts) return null;
   if (retryAfterMs !== null && retryAfterMs > policy.maxDelayMs) return null;
   const delay = retryAfterMs ?? backoffDelayMs(attempt, policy, random);

@@ -34,11 +34,20 @@ const Ref = z.union([z.number().int(), z.string().regex(/^\d+$/, 'expected decim
 
 /** An int32/int64 field; absent means its default, 0. */
 const Count = z
-  .union([z.number().int(), z.string().regex(/^-?\d+$/, 'expected an integer').transform(Number)])
+  .union([
+    z.number().int(),
+    z
+      .string()
+      .regex(/^-?\d+$/, 'expected an integer')
+      .transform(Number),
+  ])
   .optional()
   .transform((n) => n ?? 0);
 /** A bool field; absent means false. */
-const Flag = z.boolean().optional().transform((b) => b ?? false);
+const Flag = z
+  .boolean()
+  .optional()
+  .transform((b) => b ?? false);
 /** A page token; absent or "" means this was the last page. */
 const PageToken = z
   .string()
@@ -93,7 +102,10 @@ export type KaggleSubmission = z.output<typeof ApiSubmission>;
 
 /** ApiListSubmissionsResponse{submissions, nextPageToken}. */
 export const ListSubmissionsResponse = z.object({
-  submissions: z.array(ApiSubmission).optional().transform((s) => s ?? []),
+  submissions: z
+    .array(ApiSubmission)
+    .optional()
+    .transform((s) => s ?? []),
   nextPageToken: PageToken,
 });
 
@@ -108,7 +120,10 @@ export type KaggleLeaderboardEntry = z.output<typeof LeaderboardEntry>;
 
 /** ApiGetLeaderboardResponse{submissions, nextPageToken}. */
 export const GetLeaderboardResponse = z.object({
-  submissions: z.array(LeaderboardEntry).optional().transform((s) => s ?? []),
+  submissions: z
+    .array(LeaderboardEntry)
+    .optional()
+    .transform((s) => s ?? []),
   nextPageToken: PageToken,
 });
 
@@ -146,10 +161,19 @@ export interface KaggleErrorBody {
 
 export function parseErrorBody(text: string, fallback: string): KaggleErrorBody {
   try {
-    const j = JSON.parse(text) as { code?: unknown; message?: unknown; status?: unknown; error?: { code?: unknown; message?: unknown; status?: unknown } };
+    const j = JSON.parse(text) as {
+      code?: unknown;
+      message?: unknown;
+      status?: unknown;
+      error?: { code?: unknown; message?: unknown; status?: unknown };
+    };
     const src = j && typeof j === 'object' && j.error && typeof j.error === 'object' ? j.error : j;
     if (src && typeof src === 'object' && typeof src.message === 'string' && src.message)
-      return { code: typeof src.code === 'number' ? src.code : null, message: src.message, status: typeof src.status === 'string' ? src.status : null };
+      return {
+        code: typeof src.code === 'number' ? src.code : null,
+        message: src.message,
+        status: typeof src.status === 'string' ? src.status : null,
+      };
   } catch {
     /* not JSON: the raw text below */
   }

@@ -1,7 +1,25 @@
-import { Logger, Module, type DynamicModule, type INestMicroservice, type LogLevel, type LoggerService, type OnApplicationShutdown, type Type, Inject } from '@nestjs/common';
+import {
+  Logger,
+  Module,
+  type DynamicModule,
+  type INestMicroservice,
+  type LogLevel,
+  type LoggerService,
+  type OnApplicationShutdown,
+  type Type,
+  Inject,
+} from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { ServiceName } from '@aevo/contracts';
-import { NATS_RELAY_CREDENTIALS_ENV, natsAuthFor, OutboxRelay, PostgresEventStore, type EventStore, type NatsAuthOptions, openEventStoreFromEnv } from '@aevo/eventstore';
+import {
+  NATS_RELAY_CREDENTIALS_ENV,
+  natsAuthFor,
+  OutboxRelay,
+  PostgresEventStore,
+  type EventStore,
+  type NatsAuthOptions,
+  openEventStoreFromEnv,
+} from '@aevo/eventstore';
 import { resolveMessagingConfig, type MessagingConfig } from './config';
 import { JetStreamServer, type JetStreamServerOptions } from './jetstream.server';
 import { eventStoreDeadLetterSink } from './dead-letter';
@@ -20,14 +38,22 @@ export type StoreOpener = (cfg: MessagingConfig, env?: NodeJS.ProcessEnv) => Pro
 
 /** PostgreSQL at AEVO_DATABASE_URL, schema AEVO_DB_SCHEMA (migrated on open). */
 export const openPostgresStore: StoreOpener = (cfg) =>
-  PostgresEventStore.open({ connectionString: cfg.databaseUrl, schema: cfg.dbSchema, applicationName: `aevo-${cfg.service}` });
+  PostgresEventStore.open({
+    connectionString: cfg.databaseUrl,
+    schema: cfg.dbSchema,
+    applicationName: `aevo-${cfg.service}`,
+  });
 
 /**
  * The store the environment selects (AEVO_EVENT_STORE: `postgres`, the default, at the config's database URL and
  * schema; or `kurrentdb` at AEVO_KURRENTDB_URL). A bad selection fails the service's start naming the variable.
  */
 export const openConfiguredStore: StoreOpener = (cfg, env = process.env) =>
-  openEventStoreFromEnv(env, { databaseUrl: cfg.databaseUrl, dbSchema: cfg.dbSchema, applicationName: `aevo-${cfg.service}` });
+  openEventStoreFromEnv(env, {
+    databaseUrl: cfg.databaseUrl,
+    dbSchema: cfg.dbSchema,
+    applicationName: `aevo-${cfg.service}`,
+  });
 
 let defaultStoreOpener: StoreOpener = openConfiguredStore;
 
@@ -119,7 +145,14 @@ class AevoRuntimeModule {}
 @Module({})
 class AevoServiceRootModule {}
 
-function runtimeModule(cfg: MessagingConfig, store: EventStore, owned: Owned, natsAuth: NatsAuthOptions, metrics: ServiceMetrics, tracing: ServiceTracing | null): DynamicModule {
+function runtimeModule(
+  cfg: MessagingConfig,
+  store: EventStore,
+  owned: Owned,
+  natsAuth: NatsAuthOptions,
+  metrics: ServiceMetrics,
+  tracing: ServiceTracing | null,
+): DynamicModule {
   return {
     module: AevoRuntimeModule,
     global: true,
@@ -131,7 +164,13 @@ function runtimeModule(cfg: MessagingConfig, store: EventStore, owned: Owned, na
       { provide: SERVICE_METRICS, useValue: metrics },
       {
         provide: CommandClient,
-        useFactory: () => CommandClient.connect({ natsUrl: cfg.natsUrl, subjectPrefix: cfg.subjectPrefix, issuedBy: cfg.service, natsAuth }),
+        useFactory: () =>
+          CommandClient.connect({
+            natsUrl: cfg.natsUrl,
+            subjectPrefix: cfg.subjectPrefix,
+            issuedBy: cfg.service,
+            natsAuth,
+          }),
       },
       RuntimeLifecycle,
     ],
@@ -142,7 +181,9 @@ function runtimeModule(cfg: MessagingConfig, store: EventStore, owned: Owned, na
 /** The store's own lookup, so that consumers act only on stored events; a store without one cannot serve consumers. */
 function storedEventLookupOf(store: EventStore): StoredEventLookup {
   if (!store.lookupStoredEvents)
-    throw new Error('the event store has no lookupStoredEvents: consumers could not prove a message is a stored event (pass server.storedEvents: null to accept unproven messages)');
+    throw new Error(
+      'the event store has no lookupStoredEvents: consumers could not prove a message is a stored event (pass server.storedEvents: null to accept unproven messages)',
+    );
   return (ids) => (store.lookupStoredEvents as NonNullable<EventStore['lookupStoredEvents']>).call(store, ids);
 }
 
@@ -150,8 +191,24 @@ function storedEventLookupOf(store: EventStore): StoredEventLookup {
  * Builds a service's Nest microservice on JetStreamServer without listening: the event store, the config and a
  * CommandClient are injectable everywhere (EVENT_STORE, MESSAGING_CONFIG, CommandClient). Call `app.listen()`.
  */
-export async function createServiceApp(appModule: Type<unknown> | DynamicModule, opts: ServiceAppOptions): Promise<ServiceApp> {
-  const { service, store: given, openStore, server: serverOpts, env, logger, relay: withRelay, healthPort, metricsPort, healthHost, traceExporter, ...overrides } = opts;
+export async function createServiceApp(
+  appModule: Type<unknown> | DynamicModule,
+  opts: ServiceAppOptions,
+): Promise<ServiceApp> {
+  const {
+    service,
+    store: given,
+    openStore,
+    server: serverOpts,
+    env,
+    logger,
+    relay: withRelay,
+    healthPort,
+    metricsPort,
+    healthHost,
+    traceExporter,
+    ...overrides
+  } = opts;
   const config = resolveMessagingConfig(service, overrides, env);
   // Before anything is opened: a bad port setting fails the start with its name.
   const ports = resolveObservabilityPorts({ healthPort, metricsPort, host: healthHost }, env ?? process.env);
@@ -165,7 +222,10 @@ export async function createServiceApp(appModule: Type<unknown> | DynamicModule,
     // The embedded relay reads PostgreSQL's outbox; a KurrentDB store is relayed by the all-stream relay, which runs as
     // its own process (node libs/eventstore/dist/relay-main.js with the same AEVO_EVENT_STORE).
     const kurrentdb = !given && (env ?? process.env).AEVO_EVENT_STORE?.trim() === 'kurrentdb';
-    if (withRelay && kurrentdb) new Logger(`OutboxRelay(${service})`).log('AEVO_EVENT_STORE=kurrentdb: no embedded outbox relay; run relay-main for the all-stream relay');
+    if (withRelay && kurrentdb)
+      new Logger(`OutboxRelay(${service})`).log(
+        'AEVO_EVENT_STORE=kurrentdb: no embedded outbox relay; run relay-main for the all-stream relay',
+      );
     if (withRelay && !kurrentdb) {
       const log = new Logger(`OutboxRelay(${service})`);
       relay = await OutboxRelay.start({
@@ -175,7 +235,8 @@ export async function createServiceApp(appModule: Type<unknown> | DynamicModule,
         subjectPrefix: config.subjectPrefix,
         stream: config.stream,
         natsAuth: natsAuthFor(env ?? process.env, 'relay', NATS_RELAY_CREDENTIALS_ENV),
-        log: (level, msg, fields) => log[level === 'info' ? 'log' : level](`${msg}${fields ? ` ${JSON.stringify(fields)}` : ''}`),
+        log: (level, msg, fields) =>
+          log[level === 'info' ? 'log' : level](`${msg}${fields ? ` ${JSON.stringify(fields)}` : ''}`),
       });
     }
     const storedEvents = serverOpts?.storedEvents !== undefined ? serverOpts.storedEvents : storedEventLookupOf(store);
@@ -193,21 +254,43 @@ export async function createServiceApp(appModule: Type<unknown> | DynamicModule,
     });
     if (metricsOn) registerServiceGauges(metrics, server, store, relay);
     const owned: Owned = { store: given ? null : store, relay, observability: null, tracing };
-    const root: DynamicModule = { module: AevoServiceRootModule, imports: [runtimeModule(config, store, owned, natsAuthFor(env ?? process.env, service), metrics, tracing), appModule] };
-    const app = await NestFactory.createMicroservice(root, { strategy: server, logger: logger ?? ['error', 'warn', 'log'] });
+    const root: DynamicModule = {
+      module: AevoServiceRootModule,
+      imports: [
+        runtimeModule(config, store, owned, natsAuthFor(env ?? process.env, service), metrics, tracing),
+        appModule,
+      ],
+    };
+    const app = await NestFactory.createMicroservice(root, {
+      strategy: server,
+      logger: logger ?? ['error', 'warn', 'log'],
+    });
     app.useGlobalFilters(new PassThroughRpcFilter());
     if (ports.healthPort !== null || metricsOn) {
-      observability = await ObservabilityServer.start({ ...ports, readiness: serviceReadiness(server, store), metrics });
+      observability = await ObservabilityServer.start({
+        ...ports,
+        readiness: serviceReadiness(server, store),
+        metrics,
+      });
       owned.observability = observability;
     }
-    const url = (port: number | null) => (port === null ? null : `http://${ports.host === '0.0.0.0' || ports.host === '::' ? '127.0.0.1' : ports.host}:${port}`);
+    const url = (port: number | null) =>
+      port === null
+        ? null
+        : `http://${ports.host === '0.0.0.0' || ports.host === '::' ? '127.0.0.1' : ports.host}:${port}`;
     return {
       app,
       server,
       store,
       config,
       relay,
-      observability: { metrics, tracing, server: observability, healthUrl: url(observability?.portOf('readyz') ?? null), metricsUrl: url(observability?.portOf('metrics') ?? null) },
+      observability: {
+        metrics,
+        tracing,
+        server: observability,
+        healthUrl: url(observability?.portOf('readyz') ?? null),
+        metricsUrl: url(observability?.portOf('metrics') ?? null),
+      },
     };
   } catch (err) {
     await observability?.close().catch(() => undefined);
@@ -222,7 +305,10 @@ export async function createServiceApp(appModule: Type<unknown> | DynamicModule,
  * The `main.ts` of every service: builds the app from the environment, listens, and on SIGTERM/SIGINT closes
  * gracefully (stop pulling, finish running handlers, drain NATS, close the store) before exiting.
  */
-export async function bootstrapService(appModule: Type<unknown> | DynamicModule, opts: ServiceAppOptions): Promise<ServiceApp> {
+export async function bootstrapService(
+  appModule: Type<unknown> | DynamicModule,
+  opts: ServiceAppOptions,
+): Promise<ServiceApp> {
   const log = new Logger(`aevo-${opts.service}`);
   let built: ServiceApp;
   try {
@@ -230,7 +316,10 @@ export async function bootstrapService(appModule: Type<unknown> | DynamicModule,
     built = await createServiceApp(appModule, { ...opts, relay: opts.relay ?? env.AEVO_RELAY !== 'off' });
     await built.app.listen();
     const { healthUrl, metricsUrl } = built.observability;
-    if (healthUrl || metricsUrl) log.log(`probes ${healthUrl ? `${healthUrl}/healthz, ${healthUrl}/readyz` : 'off'}; metrics ${metricsUrl ? `${metricsUrl}/metrics` : 'off'}`);
+    if (healthUrl || metricsUrl)
+      log.log(
+        `probes ${healthUrl ? `${healthUrl}/healthz, ${healthUrl}/readyz` : 'off'}; metrics ${metricsUrl ? `${metricsUrl}/metrics` : 'off'}`,
+      );
   } catch (err) {
     log.error(`failed to start: ${err instanceof Error ? err.message : String(err)}`);
     process.exitCode = 1;
@@ -270,26 +359,50 @@ export function serviceReadiness(server: JetStreamServer, store: EventStore): Re
 }
 
 /** Gauges sampled at scrape time from what the server and the relay already know. */
-function registerServiceGauges(metrics: ServiceMetrics, server: JetStreamServer, store: EventStore, relay: OutboxRelay | null): void {
+function registerServiceGauges(
+  metrics: ServiceMetrics,
+  server: JetStreamServer,
+  store: EventStore,
+  relay: OutboxRelay | null,
+): void {
   // One request per consumer per scrape; both gauges of a scrape share it.
   let lag: { at: number; value: ReturnType<JetStreamServer['consumerLag']> } | null = null;
   const sampleLag = () => {
     if (!lag || Date.now() - lag.at > 1000) lag = { at: Date.now(), value: server.consumerLag() };
     return lag.value;
   };
-  metrics.sampledGauge('aevo_consumer_pending_messages', 'Messages of the durable consumer not yet delivered (num_pending): the backlog KEDA scales on', ['consumer', 'type'], async () =>
-    (await sampleLag()).map((c) => ({ labels: { consumer: c.consumer, type: c.type }, value: c.pending })),
+  metrics.sampledGauge(
+    'aevo_consumer_pending_messages',
+    'Messages of the durable consumer not yet delivered (num_pending): the backlog KEDA scales on',
+    ['consumer', 'type'],
+    async () => (await sampleLag()).map((c) => ({ labels: { consumer: c.consumer, type: c.type }, value: c.pending })),
   );
-  metrics.sampledGauge('aevo_consumer_ack_pending_messages', 'Messages delivered and not yet acknowledged (num_ack_pending)', ['consumer', 'type'], async () =>
-    (await sampleLag()).map((c) => ({ labels: { consumer: c.consumer, type: c.type }, value: c.ackPending })),
+  metrics.sampledGauge(
+    'aevo_consumer_ack_pending_messages',
+    'Messages delivered and not yet acknowledged (num_ack_pending)',
+    ['consumer', 'type'],
+    async () =>
+      (await sampleLag()).map((c) => ({ labels: { consumer: c.consumer, type: c.type }, value: c.ackPending })),
   );
   if (relay) {
-    metrics.sampledGauge('aevo_relay_leader', '1 while this replica leads the outbox relay, 0 while it stands by', [], () => [{ value: relay.role === 'leader' ? 1 : 0 }]);
-    metrics.sampledGauge('aevo_relay_lag_events', 'Store head position minus the last position published to JetStream (leader only)', [], async () =>
-      relay.role === 'leader' ? [{ value: Math.max(0, (await store.headPosition()) - relay.relayedPosition) }] : [],
+    metrics.sampledGauge(
+      'aevo_relay_leader',
+      '1 while this replica leads the outbox relay, 0 while it stands by',
+      [],
+      () => [{ value: relay.role === 'leader' ? 1 : 0 }],
     );
-    metrics.sampledGauge('aevo_relay_published_position', 'Last store position the relay has acks for (leader only)', [], () =>
-      relay.role === 'leader' ? [{ value: relay.relayedPosition }] : [],
+    metrics.sampledGauge(
+      'aevo_relay_lag_events',
+      'Store head position minus the last position published to JetStream (leader only)',
+      [],
+      async () =>
+        relay.role === 'leader' ? [{ value: Math.max(0, (await store.headPosition()) - relay.relayedPosition) }] : [],
+    );
+    metrics.sampledGauge(
+      'aevo_relay_published_position',
+      'Last store position the relay has acks for (leader only)',
+      [],
+      () => (relay.role === 'leader' ? [{ value: relay.relayedPosition }] : []),
     );
   }
 }

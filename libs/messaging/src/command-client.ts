@@ -44,7 +44,11 @@ export class CommandClient {
   ) {}
 
   static async connect(opts: CommandClientOptions): Promise<CommandClient> {
-    const nc = await connect({ servers: natsServers(opts.natsUrl), name: 'aevo-command-client', ...(opts.natsAuth ?? {}) });
+    const nc = await connect({
+      servers: natsServers(opts.natsUrl),
+      name: 'aevo-command-client',
+      ...(opts.natsAuth ?? {}),
+    });
     return new CommandClient(nc, opts, true);
   }
 
@@ -53,7 +57,11 @@ export class CommandClient {
     return new CommandClient(nc, { natsUrl: '', ...opts }, false);
   }
 
-  async send<D extends CommandDefinition>(def: D | string, payload: z.input<D['payload']> | unknown, opts: SendOptions = {}): Promise<CommandReply> {
+  async send<D extends CommandDefinition>(
+    def: D | string,
+    payload: z.input<D['payload']> | unknown,
+    opts: SendOptions = {},
+  ): Promise<CommandReply> {
     const name = typeof def === 'string' ? def : def.name;
     const commandId = opts.commandId ?? newCommandId();
     const envelope = {
@@ -72,33 +80,71 @@ export class CommandClient {
     return this.request(name, data, null, timeoutMs);
   }
 
-  private async request(name: string, data: string | Uint8Array, commandId: string | null, timeoutMs?: number): Promise<CommandReply> {
+  private async request(
+    name: string,
+    data: string | Uint8Array,
+    commandId: string | null,
+    timeoutMs?: number,
+  ): Promise<CommandReply> {
     const timeout = timeoutMs ?? this.opts.timeoutMs ?? 10_000;
     let text: string;
     try {
       // The caller's trace (when tracing is on and a span is active) continues in the handler.
       const caller = activeTraceContext();
-      const msg = await this.nc.request(commandSubject(this.opts.subjectPrefix, name), data, caller ? { timeout, headers: traceHeaders(caller) } : { timeout });
+      const msg = await this.nc.request(
+        commandSubject(this.opts.subjectPrefix, name),
+        data,
+        caller ? { timeout, headers: traceHeaders(caller) } : { timeout },
+      );
       text = msg.string();
     } catch (err) {
       const e = err as { name?: string; message?: string; cause?: { name?: string }; isNoResponders?: () => boolean };
-      const noResponders = e.isNoResponders?.() === true || e.name === 'NoRespondersError' || e.cause?.name === 'NoRespondersError' || /no responders/i.test(String(e.message));
+      const noResponders =
+        e.isNoResponders?.() === true ||
+        e.name === 'NoRespondersError' ||
+        e.cause?.name === 'NoRespondersError' ||
+        /no responders/i.test(String(e.message));
       if (noResponders)
-        return { ok: false, commandId, error: { code: 'NO_RESPONDERS', message: `no service answers ${name} (is its service running?)`, issues: [] } };
-      const timedOut = e.name === 'TimeoutError' || e.cause?.name === 'TimeoutError' || /time ?out/i.test(String(e.message));
+        return {
+          ok: false,
+          commandId,
+          error: { code: 'NO_RESPONDERS', message: `no service answers ${name} (is its service running?)`, issues: [] },
+        };
+      const timedOut =
+        e.name === 'TimeoutError' || e.cause?.name === 'TimeoutError' || /time ?out/i.test(String(e.message));
       if (timedOut)
-        return { ok: false, commandId, error: { code: 'TIMEOUT', message: `${name} got no reply within ${timeout} ms; the outcome is unknown, resend with the same commandId`, issues: [] } };
+        return {
+          ok: false,
+          commandId,
+          error: {
+            code: 'TIMEOUT',
+            message: `${name} got no reply within ${timeout} ms; the outcome is unknown, resend with the same commandId`,
+            issues: [],
+          },
+        };
       throw err;
     }
     let raw: unknown;
     try {
       raw = JSON.parse(text);
     } catch {
-      return { ok: false, commandId, error: { code: 'INVALID_REPLY', message: `reply to ${name} is not JSON`, issues: [] } };
+      return {
+        ok: false,
+        commandId,
+        error: { code: 'INVALID_REPLY', message: `reply to ${name} is not JSON`, issues: [] },
+      };
     }
     const parsed = CommandReply.safeParse(raw);
     if (!parsed.success)
-      return { ok: false, commandId, error: { code: 'INVALID_REPLY', message: `reply to ${name} is not a CommandReply`, issues: parsed.error.issues.map((i) => ({ path: i.path.join('.') || '(root)', message: i.message })) } };
+      return {
+        ok: false,
+        commandId,
+        error: {
+          code: 'INVALID_REPLY',
+          message: `reply to ${name} is not a CommandReply`,
+          issues: parsed.error.issues.map((i) => ({ path: i.path.join('.') || '(root)', message: i.message })),
+        },
+      };
     return parsed.data;
   }
 

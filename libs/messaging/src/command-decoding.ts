@@ -1,4 +1,11 @@
-import { canonicalJson, DomainError, parseCommand, sha256Hex, type CommandEnvelope, type CommandReply } from '@aevo/contracts';
+import {
+  canonicalJson,
+  DomainError,
+  parseCommand,
+  sha256Hex,
+  type CommandEnvelope,
+  type CommandReply,
+} from '@aevo/contracts';
 
 const COMMAND_RESULT = Symbol.for('aevo.commandResult');
 
@@ -37,7 +44,11 @@ export function errorReplyOf(commandId: string | null, err: unknown): CommandRep
     return { ok: false, commandId, error: { code: err.code, message: err.message, issues } };
   }
   const message =
-    err instanceof Error ? err.message : err !== null && typeof err === 'object' && typeof (err as { message?: unknown }).message === 'string' ? (err as { message: string }).message : String(err);
+    err instanceof Error
+      ? err.message
+      : err !== null && typeof err === 'object' && typeof (err as { message?: unknown }).message === 'string'
+        ? (err as { message: string }).message
+        : String(err);
   return { ok: false, commandId, error: { code: 'INTERNAL', message, issues: [] } };
 }
 
@@ -48,7 +59,8 @@ export function claimedCommandId(raw: unknown): string | null {
   return typeof id === 'string' && id.length > 0 && id.length <= 200 ? id : null;
 }
 
-export type DecodedCommand = { ok: true; command: CommandEnvelope } | { ok: false; reply: CommandReply & { ok: false } };
+export type DecodedCommand =
+  { ok: true; command: CommandEnvelope } | { ok: false; reply: CommandReply & { ok: false } };
 
 /** Decodes and validates a request on `<prefix>.cmd.<name>`. Never throws. */
 export function decodeCommandRequest(name: string, data: Uint8Array): DecodedCommand {
@@ -59,7 +71,12 @@ export function decodeCommandRequest(name: string, data: Uint8Array): DecodedCom
   } catch (err) {
     return {
       ok: false,
-      reply: errorReplyOf(null, new DomainError('INVALID_JSON', `${name} rejected: the request is not JSON (${(err as Error).message})`, [{ path: '(root)', message: 'expected a JSON command envelope' }])),
+      reply: errorReplyOf(
+        null,
+        new DomainError('INVALID_JSON', `${name} rejected: the request is not JSON (${(err as Error).message})`, [
+          { path: '(root)', message: 'expected a JSON command envelope' },
+        ]),
+      ),
     };
   }
   try {

@@ -39,9 +39,13 @@ export function resolveMessagingConfig(
     dbSchema: overrides.dbSchema ?? env.AEVO_DB_SCHEMA ?? DEFAULTS.dbSchema,
   };
   const problems: string[] = [];
-  if (!SUBJECT_TOKENS.test(cfg.subjectPrefix)) problems.push(`AEVO_SUBJECT_PREFIX "${cfg.subjectPrefix}": expected dot-separated tokens of letters, digits, "_" or "-"`);
+  if (!SUBJECT_TOKENS.test(cfg.subjectPrefix))
+    problems.push(
+      `AEVO_SUBJECT_PREFIX "${cfg.subjectPrefix}": expected dot-separated tokens of letters, digits, "_" or "-"`,
+    );
   if (!STREAM_NAME.test(cfg.stream)) problems.push(`AEVO_STREAM "${cfg.stream}": expected letters, digits, "_" or "-"`);
-  if (!SCHEMA_NAME.test(cfg.dbSchema)) problems.push(`AEVO_DB_SCHEMA "${cfg.dbSchema}": expected a lowercase SQL identifier`);
+  if (!SCHEMA_NAME.test(cfg.dbSchema))
+    problems.push(`AEVO_DB_SCHEMA "${cfg.dbSchema}": expected a lowercase SQL identifier`);
   if (cfg.natsUrl.trim() === '') problems.push('AEVO_NATS_URL: expected a nats:// URL');
   if (problems.length > 0) throw new Error(`invalid messaging configuration: ${problems.join('; ')}`);
   return cfg;

@@ -37,8 +37,16 @@ export function eventStoreDeadLetterSink(store: EventStore, service: ServiceName
         eventType: dl.eventType,
         error: dl.error.length > MAX_ERROR ? `${dl.error.slice(0, MAX_ERROR)}…` : dl.error,
       },
-      { campaignId, streamId: `deadletter-${campaignId}`, source: service, causationId: dl.eventId, correlationId: dl.correlationId },
+      {
+        campaignId,
+        streamId: `deadletter-${campaignId}`,
+        source: service,
+        causationId: dl.eventId,
+        correlationId: dl.correlationId,
+      },
     );
-    await store.append(event.streamId, 'any', [event], { commandId: `dlq-${dl.stream}-${dl.consumer}-${dl.streamSequence}` });
+    await store.append(event.streamId, 'any', [event], {
+      commandId: `dlq-${dl.stream}-${dl.consumer}-${dl.streamSequence}`,
+    });
   };
 }

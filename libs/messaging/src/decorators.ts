@@ -7,7 +7,8 @@ export interface EventHandlerOptions {
 }
 
 /** `@EventPattern(def.type, opts)` with the event type checked at compile time. */
-export const OnEvent = (def: EventDefinition, opts: EventHandlerOptions = {}): MethodDecorator => EventPattern(def.type, { ...opts });
+export const OnEvent = (def: EventDefinition, opts: EventHandlerOptions = {}): MethodDecorator =>
+  EventPattern(def.type, { ...opts });
 
 /** `@MessagePattern(def.name)` for a command of the catalogue. */
 export const OnCommand = (def: CommandDefinition): MethodDecorator => MessagePattern(def.name);

@@ -2,7 +2,14 @@ import { Logger } from '@nestjs/common';
 import { Server, type CustomTransportStrategy, type MessageHandler } from '@nestjs/microservices';
 import { connect } from '@nats-io/transport-node';
 import type { Msg, NatsConnection, Subscription } from '@nats-io/nats-core';
-import { jetstream, jetstreamManager, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
+import {
+  jetstream,
+  jetstreamManager,
+  type ConsumerMessages,
+  type JetStreamClient,
+  type JetStreamManager,
+  type JsMsg,
+} from '@nats-io/jetstream';
 import { lastValueFrom } from 'rxjs';
 import type { NatsAuthOptions } from '@aevo/eventstore';
 import { commandDefinition, eventDefinition, type CommandReply, type ServiceName } from '@aevo/contracts';
@@ -17,7 +24,12 @@ import type { DeadLetterSink } from './dead-letter';
 import { nakDelay } from './backoff';
 import { unavailableDependency } from './unavailable';
 import { Semaphore } from './semaphore';
-import { StoredEventProof, type StoredEventLookup, type StoredEventProofCounters, type StoredEventVerdict } from './stored-event-proof';
+import {
+  StoredEventProof,
+  type StoredEventLookup,
+  type StoredEventProofCounters,
+  type StoredEventVerdict,
+} from './stored-event-proof';
 import type { TransportObserver } from './observability/metrics';
 import { ServiceTracing, SpanKind } from './observability/tracing';
 
@@ -103,7 +115,9 @@ interface EventConsumer extends ConsumerRef {
  */
 export class JetStreamServer extends Server implements CustomTransportStrategy {
   private readonly log: Logger;
-  private readonly opts: Required<Omit<JetStreamServerOptions, 'deadLetter' | 'storedEvents' | 'natsAuth' | 'observer' | 'tracing'>> & {
+  private readonly opts: Required<
+    Omit<JetStreamServerOptions, 'deadLetter' | 'storedEvents' | 'natsAuth' | 'observer' | 'tracing'>
+  > & {
     deadLetter?: DeadLetterSink;
     natsAuth?: NatsAuthOptions;
     observer?: TransportObserver;
@@ -138,11 +152,15 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
       shutdownGraceMs: 30_000,
       ...options,
     };
-    if (!Number.isInteger(this.opts.maxDeliver) || this.opts.maxDeliver < 1) throw new Error('maxDeliver must be an integer >= 1');
+    if (!Number.isInteger(this.opts.maxDeliver) || this.opts.maxDeliver < 1)
+      throw new Error('maxDeliver must be an integer >= 1');
     if (this.opts.ackWaitMs < 1000) throw new Error('ackWaitMs must be at least 1000 ms');
     this.log = new Logger(`JetStreamServer(${options.service})`);
-    this.proof = options.storedEvents ? new StoredEventProof(options.storedEvents, { subjectPrefix: options.subjectPrefix }) : null;
-    if (!this.proof) this.log.warn('stored-event proof is off: consumers act on any well-formed message on the event subjects');
+    this.proof = options.storedEvents
+      ? new StoredEventProof(options.storedEvents, { subjectPrefix: options.subjectPrefix })
+      : null;
+    if (!this.proof)
+      this.log.warn('stored-event proof is off: consumers act on any well-formed message on the event subjects');
   }
 
   /** Messages proven to be stored events, and those dropped as not (null when the proof is off). */
@@ -181,7 +199,13 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
    */
   readiness(): { nats: string | null; consumers: string | null } {
     const nc = this.nc;
-    const nats = !nc ? 'not connected' : nc.isClosed() ? 'connection closed' : this.natsState !== 'connected' ? `connection ${this.natsState}` : null;
+    const nats = !nc
+      ? 'not connected'
+      : nc.isClosed()
+        ? 'connection closed'
+        : this.natsState !== 'connected'
+          ? `connection ${this.natsState}`
+          : null;
     let consumers: string | null = null;
     if (this.closing) consumers = 'shutting down';
     else if (!this.started) consumers = 'consumers and command subscriptions not bound yet';
@@ -203,7 +227,14 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
     const lag: ConsumerLag[] = [];
     for await (const info of jsm.consumers.list(this.opts.stream)) {
       const c = mine.get(info.name);
-      if (c) lag.push({ consumer: c.consumer, type: c.type, pending: info.num_pending, ackPending: info.num_ack_pending, redelivered: info.num_redelivered });
+      if (c)
+        lag.push({
+          consumer: c.consumer,
+          type: c.type,
+          pending: info.num_pending,
+          ackPending: info.num_ack_pending,
+          redelivered: info.num_redelivered,
+        });
     }
     return lag;
   }
@@ -211,7 +242,12 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
   private async start(): Promise<void> {
     if (this.started) return;
     const { events, commands } = this.classifyHandlers();
-    const nc = await connect({ servers: natsServers(this.opts.natsUrl), name: `aevo-${this.opts.service}`, maxReconnectAttempts: -1, ...(this.opts.natsAuth ?? {}) });
+    const nc = await connect({
+      servers: natsServers(this.opts.natsUrl),
+      name: `aevo-${this.opts.service}`,
+      maxReconnectAttempts: -1,
+      ...(this.opts.natsAuth ?? {}),
+    });
     this.nc = nc;
     this.watchStatus(nc);
     const version = nc.info?.version ?? 'unknown';
@@ -235,7 +271,15 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
         description: `${this.opts.service} handles ${e.type}`,
       };
       await ensureDurableConsumer(jsm, this.opts.stream, spec);
-      this.consumers.push({ stream: this.opts.stream, consumer: durable, type: e.type, handler: e.handler, concurrency: e.concurrency, spec, reestablished: 0 });
+      this.consumers.push({
+        stream: this.opts.stream,
+        consumer: durable,
+        type: e.type,
+        handler: e.handler,
+        concurrency: e.concurrency,
+        spec,
+        reestablished: 0,
+      });
     }
     // The first open happens here, so that a service that cannot read its consumers fails to start; after that the
     // supervisor keeps each one read for the life of the process.
@@ -257,14 +301,17 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
     const problems: string[] = [];
     for (const [pattern, handler] of this.messageHandlers) {
       if (handler.isEventHandler) {
-        if (!eventDefinition(pattern)) problems.push(`@EventPattern('${pattern}') is not an event type registered in @aevo/contracts`);
+        if (!eventDefinition(pattern))
+          problems.push(`@EventPattern('${pattern}') is not an event type registered in @aevo/contracts`);
         const concurrency = Number(handler.extras?.concurrency ?? 1);
-        if (!Number.isInteger(concurrency) || concurrency < 1) problems.push(`@EventPattern('${pattern}'): concurrency must be an integer >= 1`);
+        if (!Number.isInteger(concurrency) || concurrency < 1)
+          problems.push(`@EventPattern('${pattern}'): concurrency must be an integer >= 1`);
         events.push({ type: pattern, handler, concurrency });
       } else {
         const def = commandDefinition(pattern);
         if (!def) problems.push(`@MessagePattern('${pattern}') is not a command registered in @aevo/contracts`);
-        else if (def.handler !== this.opts.service) problems.push(`command ${pattern} belongs to ${def.handler}, not ${this.opts.service}`);
+        else if (def.handler !== this.opts.service)
+          problems.push(`command ${pattern} belongs to ${def.handler}, not ${this.opts.service}`);
         commands.push({ name: pattern, handler });
       }
     }
@@ -292,7 +339,7 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
    * gone with it; handlers are idempotent, so only the time to skip them is spent) and read again, with backoff.
    */
   private async superviseConsumer(c: EventConsumer): Promise<void> {
-    for (let failures = 0; !this.closing; ) {
+    for (let failures = 0; !this.closing;) {
       const began = Date.now();
       try {
         if (!c.messages) {
@@ -381,10 +428,18 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
       return;
     }
     const event = decoded.event;
-    const where = { eventId: event.id, eventType: event.type, correlationId: event.correlationId, campaignId: event.campaignId };
+    const where = {
+      eventId: event.id,
+      eventType: event.type,
+      correlationId: event.correlationId,
+      campaignId: event.campaignId,
+    };
     if (delivery > this.opts.maxDeliver) {
       // The handler already failed maxDeliver times; only recording the dead letter is left to do.
-      await this.giveUp(c, m, { ...where, error: this.lastErrors.get(key) ?? `handler failed ${this.opts.maxDeliver} times` });
+      await this.giveUp(c, m, {
+        ...where,
+        error: this.lastErrors.get(key) ?? `handler failed ${this.opts.maxDeliver} times`,
+      });
       return;
     }
     for (let outage = 1; ; outage++) {
@@ -396,7 +451,15 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
           await lastValueFrom(this.transformToObservable(result), { defaultValue: undefined });
         };
         const tracing = this.opts.tracing;
-        if (tracing) await tracing.inSpan(`process ${event.type}`, SpanKind.CONSUMER, ServiceTracing.extract(m.headers), eventSpanAttributes(event, m, c.consumer), handle, event.id);
+        if (tracing)
+          await tracing.inSpan(
+            `process ${event.type}`,
+            SpanKind.CONSUMER,
+            ServiceTracing.extract(m.headers),
+            eventSpanAttributes(event, m, c.consumer),
+            handle,
+            event.id,
+          );
         else await handle();
         observer?.eventHandled(c.type, (performance.now() - began) / 1000);
         break;
@@ -412,9 +475,15 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
         }
         // A dependency is down: nothing is wrong with the message, so keep it (the consume loop's heartbeat holds
         // it) and try again here, without spending one of its deliveries. Handlers are idempotent.
-        const delay = nakDelay(outage, this.opts.nakDelayMs, Math.min(this.opts.maxNakDelayMs, this.opts.maxOutageRetryDelayMs));
+        const delay = nakDelay(
+          outage,
+          this.opts.nakDelayMs,
+          Math.min(this.opts.maxNakDelayMs, this.opts.maxOutageRetryDelayMs),
+        );
         if (outage === 1 || outage % 10 === 0)
-          this.log.warn(`${c.consumer}: ${event.type} ${event.id} waits for an unavailable dependency (attempt ${outage}, next in ${delay} ms): ${unavailable}`);
+          this.log.warn(
+            `${c.consumer}: ${event.type} ${event.id} waits for an unavailable dependency (attempt ${outage}, next in ${delay} ms): ${unavailable}`,
+          );
         await new Promise((r) => setTimeout(r, delay));
       }
     }
@@ -448,9 +517,15 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
           m.nak();
           return false;
         }
-        const delay = nakDelay(outage, this.opts.nakDelayMs, Math.min(this.opts.maxNakDelayMs, this.opts.maxOutageRetryDelayMs));
+        const delay = nakDelay(
+          outage,
+          this.opts.nakDelayMs,
+          Math.min(this.opts.maxNakDelayMs, this.opts.maxOutageRetryDelayMs),
+        );
         if (outage === 1 || outage % 10 === 0)
-          this.log.warn(`${c.consumer}: cannot check message ${m.info.streamSequence} against the store (attempt ${outage}, next in ${delay} ms): ${describeError(err)}`);
+          this.log.warn(
+            `${c.consumer}: cannot check message ${m.info.streamSequence} against the store (attempt ${outage}, next in ${delay} ms): ${describeError(err)}`,
+          );
         await new Promise((r) => setTimeout(r, delay));
       }
     }
@@ -467,11 +542,15 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
   ): Promise<void> {
     const error = describeError(err);
     if (delivery >= this.opts.maxDeliver) {
-      this.log.warn(`${c.consumer}: ${event.type} ${event.id} failed on delivery ${delivery}/${this.opts.maxDeliver}, dead-lettering: ${error}`);
+      this.log.warn(
+        `${c.consumer}: ${event.type} ${event.id} failed on delivery ${delivery}/${this.opts.maxDeliver}, dead-lettering: ${error}`,
+      );
       await this.giveUp(c, m, { ...where, error });
     } else {
       const delay = nakDelay(delivery, this.opts.nakDelayMs, this.opts.maxNakDelayMs);
-      this.log.warn(`${c.consumer}: ${event.type} ${event.id} failed on delivery ${delivery}/${this.opts.maxDeliver}, retry in ${delay} ms: ${error}`);
+      this.log.warn(
+        `${c.consumer}: ${event.type} ${event.id} failed on delivery ${delivery}/${this.opts.maxDeliver}, retry in ${delay} ms: ${error}`,
+      );
       m.nak(delay);
     }
   }
@@ -479,7 +558,13 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
   private async giveUp(
     c: EventConsumer,
     m: JsMsg,
-    what: { eventId: string | null; eventType: string | null; correlationId: string | null; campaignId: string; error: string },
+    what: {
+      eventId: string | null;
+      eventType: string | null;
+      correlationId: string | null;
+      campaignId: string;
+      error: string;
+    },
   ): Promise<void> {
     const key = `${c.consumer}#${m.info.streamSequence}`;
     const record = {
@@ -496,7 +581,9 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
     } catch (err) {
       // Keep the message: it comes back and only the recording is retried (server max_deliver has a margin).
       this.lastErrors.set(key, what.error);
-      this.log.error(`${c.consumer}: could not record dead letter for sequence ${record.streamSequence}: ${describeError(err)}`);
+      this.log.error(
+        `${c.consumer}: could not record dead letter for sequence ${record.streamSequence}: ${describeError(err)}`,
+      );
       m.nak(nakDelay(m.info.deliveryCount, this.opts.nakDelayMs, this.opts.maxNakDelayMs));
       return;
     }
@@ -530,16 +617,25 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
       const command = decoded.command;
       try {
         const ctx = new CommandContext([msg, command]);
-        const run = async () => lastValueFrom(this.transformToObservable(await handler(command, ctx)), { defaultValue: undefined });
+        const run = async () =>
+          lastValueFrom(this.transformToObservable(await handler(command, ctx)), { defaultValue: undefined });
         const tracing = this.opts.tracing;
         const value = tracing
-          ? await tracing.inSpan(`handle ${name}`, SpanKind.SERVER, ServiceTracing.extract(msg.headers), { 'messaging.system': 'nats', 'aevo.command': name, 'aevo.command_id': command.commandId }, run, command.commandId)
+          ? await tracing.inSpan(
+              `handle ${name}`,
+              SpanKind.SERVER,
+              ServiceTracing.extract(msg.headers),
+              { 'messaging.system': 'nats', 'aevo.command': name, 'aevo.command_id': command.commandId },
+              run,
+              command.commandId,
+            )
           : await run();
         reply = okReply(command.commandId, value);
       } catch (err) {
         const failed = errorReplyOf(command.commandId, err);
         reply = failed;
-        if (failed.error.code === 'INTERNAL') this.log.error(`${name} ${command.commandId} failed: ${describeError(err)}`);
+        if (failed.error.code === 'INTERNAL')
+          this.log.error(`${name} ${command.commandId} failed: ${describeError(err)}`);
       }
     }
     this.opts.observer?.commandAnswered(name, reply.ok ? 'ok' : reply.error.code, (performance.now() - began) / 1000);

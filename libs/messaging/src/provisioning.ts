@@ -1,11 +1,23 @@
-import { AckPolicy, DeliverPolicy, StorageType, type ConsumerConfig, type JetStreamManager, type StreamInfo } from '@nats-io/jetstream';
+import {
+  AckPolicy,
+  DeliverPolicy,
+  StorageType,
+  type ConsumerConfig,
+  type JetStreamManager,
+  type StreamInfo,
+} from '@nats-io/jetstream';
 import { eventsWildcard } from './subjects';
 
 const nanos = (ms: number) => ms * 1_000_000;
 
 function isNotFound(err: unknown): boolean {
   const e = err as { code?: unknown; name?: unknown; message?: unknown };
-  return e?.name === 'StreamNotFoundError' || e?.name === 'ConsumerNotFoundError' || e?.code === 404 || /not found/i.test(String(e?.message ?? ''));
+  return (
+    e?.name === 'StreamNotFoundError' ||
+    e?.name === 'ConsumerNotFoundError' ||
+    e?.code === 404 ||
+    /not found/i.test(String(e?.message ?? ''))
+  );
 }
 
 /**
@@ -18,7 +30,9 @@ export async function ensureEventStream(jsm: JetStreamManager, stream: string, p
   try {
     const info = await jsm.streams.info(stream);
     if (!info.config.subjects?.includes(wanted))
-      throw new Error(`stream ${stream} exists but does not capture ${wanted} (subjects: ${(info.config.subjects ?? []).join(', ')})`);
+      throw new Error(
+        `stream ${stream} exists but does not capture ${wanted} (subjects: ${(info.config.subjects ?? []).join(', ')})`,
+      );
     return info;
   } catch (err) {
     if (!isNotFound(err)) throw err;
@@ -62,9 +76,19 @@ export async function ensureDurableConsumer(jsm: JetStreamManager, stream: strin
   }
   if (existing) {
     if (existing.filter_subject !== spec.filterSubject)
-      throw new Error(`consumer ${spec.durable} on ${stream} filters ${existing.filter_subject ?? '(none)'}, expected ${spec.filterSubject}; delete it to re-provision`);
-    if (existing.ack_wait !== nanos(spec.ackWaitMs) || existing.max_deliver !== spec.maxDeliver || existing.max_ack_pending !== spec.maxAckPending) {
-      await jsm.consumers.update(stream, spec.durable, { ack_wait: nanos(spec.ackWaitMs), max_deliver: spec.maxDeliver, max_ack_pending: spec.maxAckPending });
+      throw new Error(
+        `consumer ${spec.durable} on ${stream} filters ${existing.filter_subject ?? '(none)'}, expected ${spec.filterSubject}; delete it to re-provision`,
+      );
+    if (
+      existing.ack_wait !== nanos(spec.ackWaitMs) ||
+      existing.max_deliver !== spec.maxDeliver ||
+      existing.max_ack_pending !== spec.maxAckPending
+    ) {
+      await jsm.consumers.update(stream, spec.durable, {
+        ack_wait: nanos(spec.ackWaitMs),
+        max_deliver: spec.maxDeliver,
+        max_ack_pending: spec.maxAckPending,
+      });
     }
     return;
   }

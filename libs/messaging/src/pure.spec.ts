@@ -13,13 +13,27 @@ const enc = (v: unknown) => Buffer.from(typeof v === 'string' ? v : JSON.stringi
 
 describe('configuration', () => {
   it('takes options over env over defaults', () => {
-    const cfg = resolveMessagingConfig('orchestrator', { stream: 'S1' }, { AEVO_STREAM: 'S2', AEVO_SUBJECT_PREFIX: 'x.y' });
-    expect(cfg).toMatchObject({ service: 'orchestrator', stream: 'S1', subjectPrefix: 'x.y', natsUrl: 'nats://127.0.0.1:4222', dbSchema: 'aevo' });
+    const cfg = resolveMessagingConfig(
+      'orchestrator',
+      { stream: 'S1' },
+      { AEVO_STREAM: 'S2', AEVO_SUBJECT_PREFIX: 'x.y' },
+    );
+    expect(cfg).toMatchObject({
+      service: 'orchestrator',
+      stream: 'S1',
+      subjectPrefix: 'x.y',
+      natsUrl: 'nats://127.0.0.1:4222',
+      dbSchema: 'aevo',
+    });
   });
   it('names every bad value', () => {
-    expect(() => resolveMessagingConfig('orchestrator', {}, { AEVO_SUBJECT_PREFIX: 'a.*', AEVO_STREAM: 'a.b', AEVO_DB_SCHEMA: 'Bad-Name' })).toThrow(
-      /AEVO_SUBJECT_PREFIX.*AEVO_STREAM.*AEVO_DB_SCHEMA/,
-    );
+    expect(() =>
+      resolveMessagingConfig(
+        'orchestrator',
+        {},
+        { AEVO_SUBJECT_PREFIX: 'a.*', AEVO_STREAM: 'a.b', AEVO_DB_SCHEMA: 'Bad-Name' },
+      ),
+    ).toThrow(/AEVO_SUBJECT_PREFIX.*AEVO_STREAM.*AEVO_DB_SCHEMA/);
   });
 });
 
@@ -29,7 +43,10 @@ describe('subjects', () => {
     expect(eventTypeFilter('t1.aevo', 'RoundStarted')).toBe('t1.aevo.evt.*.RoundStarted');
     expect(commandSubject('aevo', 'StartRound')).toBe('aevo.cmd.StartRound');
     expect(consumerName('meta-policy', 'RoundEvidenceRecorded')).toBe('meta-policy__RoundEvidenceRecorded');
-    expect(parseEventSubject('t1.aevo', 't1.aevo.evt.c-1.RoundStarted')).toEqual({ campaignId: 'c-1', type: 'RoundStarted' });
+    expect(parseEventSubject('t1.aevo', 't1.aevo.evt.c-1.RoundStarted')).toEqual({
+      campaignId: 'c-1',
+      type: 'RoundStarted',
+    });
     expect(parseEventSubject('aevo', 'aevo.evt.c1')).toBeNull();
     expect(parseEventSubject('aevo', 'other.evt.c1.X')).toBeNull();
   });
@@ -38,17 +55,20 @@ describe('subjects', () => {
 describe('server features', () => {
   it('accepts 2.9.10 with JetStream for the baseline and refuses newer features', () => {
     expect(missingServerFeatures({ version: '2.9.10', jetstream: true }, [])).toEqual([]);
-    expect(missingServerFeatures({ version: '2.9.10', jetstream: true }, ['filter_subjects', 'per-message-ttl'])).toEqual([
-      'filter_subjects needs nats-server >= 2.10.0',
-      'per-message-ttl needs nats-server >= 2.11.0',
-    ]);
+    expect(
+      missingServerFeatures({ version: '2.9.10', jetstream: true }, ['filter_subjects', 'per-message-ttl']),
+    ).toEqual(['filter_subjects needs nats-server >= 2.10.0', 'per-message-ttl needs nats-server >= 2.11.0']);
     expect(serverSupports('2.10.0', 'filter_subjects')).toBe(true);
     expect(serverSupports('2.12.1', 'atomic-batch')).toBe(true);
     expect(serverSupports('2.11.9', 'expected-last-subject-sequence-subject')).toBe(false);
   });
   it('refuses old servers, servers without JetStream and unparseable versions', () => {
-    expect(missingServerFeatures({ version: '2.8.4', jetstream: true }, [])).toEqual(['pull-consumers needs nats-server >= 2.9.0']);
-    expect(missingServerFeatures({ version: '2.10.1', jetstream: false }, [])).toEqual(['JetStream is not enabled on the server (start it with -js)']);
+    expect(missingServerFeatures({ version: '2.8.4', jetstream: true }, [])).toEqual([
+      'pull-consumers needs nats-server >= 2.9.0',
+    ]);
+    expect(missingServerFeatures({ version: '2.10.1', jetstream: false }, [])).toEqual([
+      'JetStream is not enabled on the server (start it with -js)',
+    ]);
     expect(missingServerFeatures({ version: 'banana' }, [])).toEqual(['unparseable server version "banana"']);
     expect(parseVersion('v2.9.10-beta')).toEqual([2, 9, 10]);
   });
@@ -80,14 +100,25 @@ describe('dependency outage or handler failure', () => {
     ['a constraint violation', err('duplicate key value violates unique constraint', { code: '23505' })],
     ['a domain refusal', err('no such job', { code: 'JOB_NOT_FOUND' })],
     ['not an error', 'ECONNREFUSED'],
-    ['a cycle of causes', (() => { const a = err('a') as Error & { cause?: unknown }; a.cause = a; return a; })()],
+    [
+      'a cycle of causes',
+      (() => {
+        const a = err('a') as Error & { cause?: unknown };
+        a.cause = a;
+        return a;
+      })(),
+    ],
   ])('%s is not', (_what, e) => {
     expect(unavailableDependency(e)).toBeNull();
   });
 });
 
 describe('event message decoding', () => {
-  const ev = createEvent(RoundClosed, { round: 1, policyRevision: 0, bestPublicLb: null }, { campaignId: 'c1', streamId: 'campaign-c1', source: 'orchestrator' });
+  const ev = createEvent(
+    RoundClosed,
+    { round: 1, policyRevision: 0, bestPublicLb: null },
+    { campaignId: 'c1', streamId: 'campaign-c1', source: 'orchestrator' },
+  );
   const subject = 'p.evt.c1.RoundClosed';
 
   it('accepts the envelope with its position in the body or in headers', () => {
@@ -110,7 +141,14 @@ describe('event message decoding', () => {
       decodeEventMessage('p', subject, enc({ ...ev })),
       decodeEventMessage('p', 'p.evt.other.RoundClosed', enc({ ...ev, position: 1, streamVersion: 1 })),
     ].map((r) => (r.ok ? 'ok' : r.error.code));
-    expect(codes).toEqual(['INVALID_JSON', 'INVALID_EVENT', 'INVALID_EVENT_DATA', 'UNKNOWN_EVENT_TYPE', 'INVALID_EVENT', 'SUBJECT_MISMATCH']);
+    expect(codes).toEqual([
+      'INVALID_JSON',
+      'INVALID_EVENT',
+      'INVALID_EVENT_DATA',
+      'UNKNOWN_EVENT_TYPE',
+      'INVALID_EVENT',
+      'SUBJECT_MISMATCH',
+    ]);
     const r = decodeEventMessage('p', subject, enc({ ...ev, position: 1, streamVersion: 1, data: { round: 0 } }));
     expect(!r.ok && r.eventId).toBe(ev.id);
     expect(!r.ok && r.error.issues.map((i) => i.path)).toEqual(expect.arrayContaining(['data.round']));
@@ -126,9 +164,15 @@ describe('event message decoding', () => {
 
 describe('command request decoding and replies', () => {
   it('validates with parseCommand and names each field', () => {
-    const ok = decodeCommandRequest('StartRound', enc({ commandId: 'cmd-12345678', name: 'StartRound', payload: { campaignId: 'c1', round: 1 } }));
+    const ok = decodeCommandRequest(
+      'StartRound',
+      enc({ commandId: 'cmd-12345678', name: 'StartRound', payload: { campaignId: 'c1', round: 1 } }),
+    );
     expect(ok.ok && ok.command.payload).toEqual({ campaignId: 'c1', round: 1 });
-    const bad = decodeCommandRequest('StartRound', enc({ commandId: 'cmd-12345678', name: 'StartRound', payload: { campaignId: 'c 1', round: 0 } }));
+    const bad = decodeCommandRequest(
+      'StartRound',
+      enc({ commandId: 'cmd-12345678', name: 'StartRound', payload: { campaignId: 'c 1', round: 0 } }),
+    );
     expect(bad.ok).toBe(false);
     if (bad.ok) return;
     expect(bad.reply.commandId).toBe('cmd-12345678');
@@ -142,7 +186,12 @@ describe('command request decoding and replies', () => {
     expect(!unknown.ok && unknown.reply.error.code).toBe('UNKNOWN_COMMAND');
   });
   it('maps handler errors: DomainError keeps its code, anything else is INTERNAL', () => {
-    expect(errorReplyOf('c', new DomainError('ROUND_ALREADY_STARTED', 'no', [{ path: 'payload.round', message: 'started' }]))).toEqual({
+    expect(
+      errorReplyOf(
+        'c',
+        new DomainError('ROUND_ALREADY_STARTED', 'no', [{ path: 'payload.round', message: 'started' }]),
+      ),
+    ).toEqual({
       ok: false,
       commandId: 'c',
       error: { code: 'ROUND_ALREADY_STARTED', message: 'no', issues: [{ path: 'payload.round', message: 'started' }] },
@@ -152,7 +201,12 @@ describe('command request decoding and replies', () => {
   });
   it('wraps results, with duplicate when the handler says so', () => {
     expect(okReply('c', { a: 1 })).toEqual({ ok: true, commandId: 'c', duplicate: false, result: { a: 1 } });
-    expect(okReply('c', commandResult({ a: 1 }, { duplicate: true }))).toEqual({ ok: true, commandId: 'c', duplicate: true, result: { a: 1 } });
+    expect(okReply('c', commandResult({ a: 1 }, { duplicate: true }))).toEqual({
+      ok: true,
+      commandId: 'c',
+      duplicate: true,
+      result: { a: 1 },
+    });
     expect(okReply('c', undefined)).toEqual({ ok: true, commandId: 'c', duplicate: false, result: null });
   });
 });
@@ -167,12 +221,25 @@ describe('command fingerprint', () => {
   });
 
   it('differs whenever name or body differ (property)', () => {
-    const body = fc.dictionary(fc.string({ maxLength: 8 }), fc.oneof(fc.string({ maxLength: 8 }), fc.integer(), fc.boolean(), fc.constant(null)), { maxKeys: 4 });
+    const body = fc.dictionary(
+      fc.string({ maxLength: 8 }),
+      fc.oneof(fc.string({ maxLength: 8 }), fc.integer(), fc.boolean(), fc.constant(null)),
+      { maxKeys: 4 },
+    );
     fc.assert(
-      fc.property(fc.string({ minLength: 1, maxLength: 12 }), body, fc.string({ minLength: 1, maxLength: 12 }), body, (n1, p1, n2, p2) => {
-        const same = n1 === n2 && JSON.stringify(Object.entries(p1).sort()) === JSON.stringify(Object.entries(p2).sort());
-        expect(commandFingerprint({ name: n1, payload: p1 }) === commandFingerprint({ name: n2, payload: p2 })).toBe(same);
-      }),
+      fc.property(
+        fc.string({ minLength: 1, maxLength: 12 }),
+        body,
+        fc.string({ minLength: 1, maxLength: 12 }),
+        body,
+        (n1, p1, n2, p2) => {
+          const same =
+            n1 === n2 && JSON.stringify(Object.entries(p1).sort()) === JSON.stringify(Object.entries(p2).sort());
+          expect(commandFingerprint({ name: n1, payload: p1 }) === commandFingerprint({ name: n2, payload: p2 })).toBe(
+            same,
+          );
+        },
+      ),
       { numRuns: 500 },
     );
   });

@@ -48,7 +48,10 @@ export function serverSupports(version: string, feature: ServerFeature): boolean
 }
 
 /** The problems that stop a service from starting on a server with this INFO; empty when it may start. */
-export function missingServerFeatures(info: { version: string; jetstream?: boolean }, required: readonly ServerFeature[]): string[] {
+export function missingServerFeatures(
+  info: { version: string; jetstream?: boolean },
+  required: readonly ServerFeature[],
+): string[] {
   const problems: string[] = [];
   if (parseVersion(info.version) === null) return [`unparseable server version "${info.version}"`];
   for (const f of new Set([...BASELINE_FEATURES, ...required])) {

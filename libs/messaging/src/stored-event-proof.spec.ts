@@ -5,8 +5,18 @@ import { StoredEventProof } from './stored-event-proof';
 const PREFIX = 'aevo';
 
 function storedEvent(round: number, position: number): StoredEvent {
-  const e = createEvent(RoundClosed, { round, policyRevision: 0, bestPublicLb: null }, { campaignId: 'c1', streamId: 'campaign-c1', source: 'orchestrator' });
-  return { ...e, causationId: e.causationId ?? null, correlationId: e.correlationId ?? null, position, streamVersion: round } as StoredEvent;
+  const e = createEvent(
+    RoundClosed,
+    { round, policyRevision: 0, bestPublicLb: null },
+    { campaignId: 'c1', streamId: 'campaign-c1', source: 'orchestrator' },
+  );
+  return {
+    ...e,
+    causationId: e.causationId ?? null,
+    correlationId: e.correlationId ?? null,
+    position,
+    streamVersion: round,
+  } as StoredEvent;
 }
 
 /** A store of the given events, counting reads. */
@@ -15,7 +25,9 @@ function storeOf(events: StoredEvent[]) {
   const lookup = async (ids: readonly string[]) => {
     reads.push([...ids]);
     const out = new Map<string, StoredEventLink>();
-    for (const e of events) if (ids.includes(e.id)) out.set(e.id, { position: e.position, streamVersion: e.streamVersion, contentHash: eventContentHash(e) });
+    for (const e of events)
+      if (ids.includes(e.id))
+        out.set(e.id, { position: e.position, streamVersion: e.streamVersion, contentHash: eventContentHash(e) });
     return out;
   };
   return { lookup, reads };
@@ -40,23 +52,63 @@ describe('StoredEventProof', () => {
   });
 
   it.each([
-    ['an event the store does not hold', (e: StoredEvent) => ({ subject: subjectOf(e), body: relayPayload({ ...e, id: '00000000-0000-4000-8000-000000000000' }) }), /not in the store/],
-    ['a changed data byte', (e: StoredEvent) => ({ subject: subjectOf(e), body: relayPayload(e).replace('"round":1', '"round":7') }), /differs from the stored one/],
-    ['a changed time', (e: StoredEvent) => ({ subject: subjectOf(e), body: relayPayload({ ...e, time: '2020-01-01T00:00:00.000Z' }) }), /differs/],
-    ['another position', (e: StoredEvent) => ({ subject: subjectOf(e), body: relayPayload({ ...e, position: e.position + 1 }) }), /stored at position 10/],
-    ['another subject', (e: StoredEvent) => ({ subject: `${PREFIX}.evt.c2.${e.type}`, body: relayPayload(e) }), /not where the relay publishes it/],
-    ['an extra key', (e: StoredEvent) => ({ subject: subjectOf(e), body: JSON.stringify({ ...JSON.parse(relayPayload(e)), note: 1 }) }), /keys the relay never writes \(note\)/],
-    ['no position', (e: StoredEvent) => ({ subject: subjectOf(e), body: JSON.stringify({ ...JSON.parse(relayPayload(e)), position: undefined }) }), /store position/],
+    [
+      'an event the store does not hold',
+      (e: StoredEvent) => ({
+        subject: subjectOf(e),
+        body: relayPayload({ ...e, id: '00000000-0000-4000-8000-000000000000' }),
+      }),
+      /not in the store/,
+    ],
+    [
+      'a changed data byte',
+      (e: StoredEvent) => ({ subject: subjectOf(e), body: relayPayload(e).replace('"round":1', '"round":7') }),
+      /differs from the stored one/,
+    ],
+    [
+      'a changed time',
+      (e: StoredEvent) => ({ subject: subjectOf(e), body: relayPayload({ ...e, time: '2020-01-01T00:00:00.000Z' }) }),
+      /differs/,
+    ],
+    [
+      'another position',
+      (e: StoredEvent) => ({ subject: subjectOf(e), body: relayPayload({ ...e, position: e.position + 1 }) }),
+      /stored at position 10/,
+    ],
+    [
+      'another subject',
+      (e: StoredEvent) => ({ subject: `${PREFIX}.evt.c2.${e.type}`, body: relayPayload(e) }),
+      /not where the relay publishes it/,
+    ],
+    [
+      'an extra key',
+      (e: StoredEvent) => ({
+        subject: subjectOf(e),
+        body: JSON.stringify({ ...JSON.parse(relayPayload(e)), note: 1 }),
+      }),
+      /keys the relay never writes \(note\)/,
+    ],
+    [
+      'no position',
+      (e: StoredEvent) => ({
+        subject: subjectOf(e),
+        body: JSON.stringify({ ...JSON.parse(relayPayload(e)), position: undefined }),
+      }),
+      /store position/,
+    ],
     ['garbage', (e: StoredEvent) => ({ subject: subjectOf(e), body: 'not json' }), /not JSON/],
-  ])('given a stored event, when a message carries %s, then it is not proven, with the reason', async (_what, forge, reason) => {
-    const { lookup } = storeOf([a]);
-    const proof = new StoredEventProof(lookup, { subjectPrefix: PREFIX });
-    const { subject, body } = forge(a);
-    const verdict = await proof.verify(subject, bytes(body));
-    expect(verdict.stored).toBe(false);
-    expect(verdict.stored === false && verdict.reason).toMatch(reason);
-    expect(proof.counters.dropped).toBe(1);
-  });
+  ])(
+    'given a stored event, when a message carries %s, then it is not proven, with the reason',
+    async (_what, forge, reason) => {
+      const { lookup } = storeOf([a]);
+      const proof = new StoredEventProof(lookup, { subjectPrefix: PREFIX });
+      const { subject, body } = forge(a);
+      const verdict = await proof.verify(subject, bytes(body));
+      expect(verdict.stored).toBe(false);
+      expect(verdict.stored === false && verdict.reason).toMatch(reason);
+      expect(proof.counters.dropped).toBe(1);
+    },
+  );
 
   it('given a proven event in the cache, when an altered copy arrives, then the cache does not prove it', async () => {
     const { lookup } = storeOf([a]);

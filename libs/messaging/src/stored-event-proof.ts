@@ -13,7 +13,20 @@ export type StoredEventLookup = (eventIds: readonly string[]) => Promise<Map<str
 export type StoredEventVerdict = { stored: true } | { stored: false; reason: string };
 
 /** The keys of a relayed message body (relayPayload): anything else was not written by the relay. */
-const BODY_KEYS = new Set(['id', 'type', 'schemaVersion', 'streamId', 'campaignId', 'causationId', 'correlationId', 'time', 'source', 'data', 'position', 'streamVersion']);
+const BODY_KEYS = new Set([
+  'id',
+  'type',
+  'schemaVersion',
+  'streamId',
+  'campaignId',
+  'causationId',
+  'correlationId',
+  'time',
+  'source',
+  'data',
+  'position',
+  'streamVersion',
+]);
 
 export interface StoredEventProofCounters {
   /** Messages proven to be stored events. */
@@ -35,7 +48,11 @@ export class StoredEventProof {
   readonly counters: StoredEventProofCounters = { proven: 0, dropped: 0, lookups: 0, cacheHits: 0 };
   /** id → "position:streamVersion:contentHash" of events already proven (insertion-ordered, oldest evicted). */
   private readonly proven = new Map<string, string>();
-  private pending: Array<{ id: string; resolve: (link: StoredEventLink | undefined) => void; reject: (err: unknown) => void }> = [];
+  private pending: Array<{
+    id: string;
+    resolve: (link: StoredEventLink | undefined) => void;
+    reject: (err: unknown) => void;
+  }> = [];
   private scheduled = false;
 
   constructor(
@@ -47,8 +64,12 @@ export class StoredEventProof {
   async verify(subject: string, data: Uint8Array): Promise<StoredEventVerdict> {
     const claim = parseClaim(data);
     if (typeof claim === 'string') return this.drop(claim);
-    const expectedSubject = relaySubject(this.opts.subjectPrefix, claim.envelope as { campaignId: string; type: string });
-    if (subject !== expectedSubject) return this.drop(`subject ${subject} is not where the relay publishes it (${expectedSubject})`);
+    const expectedSubject = relaySubject(
+      this.opts.subjectPrefix,
+      claim.envelope as { campaignId: string; type: string },
+    );
+    if (subject !== expectedSubject)
+      return this.drop(`subject ${subject} is not where the relay publishes it (${expectedSubject})`);
     const fingerprint = `${claim.position}:${claim.streamVersion}:${claim.contentHash}`;
     if (this.proven.get(claim.id) === fingerprint) {
       this.counters.cacheHits++;
@@ -58,8 +79,13 @@ export class StoredEventProof {
     const link = await this.find(claim.id);
     if (!link) return this.drop(`event ${claim.id} is not in the store`);
     if (link.position !== claim.position || link.streamVersion !== claim.streamVersion)
-      return this.drop(`event ${claim.id} is stored at position ${link.position} (stream version ${link.streamVersion}), not ${claim.position} (${claim.streamVersion})`);
-    if (link.contentHash !== claim.contentHash) return this.drop(`event ${claim.id} differs from the stored one (content hash ${claim.contentHash.slice(0, 12)} ≠ ${link.contentHash.slice(0, 12)})`);
+      return this.drop(
+        `event ${claim.id} is stored at position ${link.position} (stream version ${link.streamVersion}), not ${claim.position} (${claim.streamVersion})`,
+      );
+    if (link.contentHash !== claim.contentHash)
+      return this.drop(
+        `event ${claim.id} differs from the stored one (content hash ${claim.contentHash.slice(0, 12)} ≠ ${link.contentHash.slice(0, 12)})`,
+      );
     this.remember(claim.id, fingerprint);
     this.counters.proven++;
     return { stored: true };
@@ -123,13 +149,21 @@ function parseClaim(data: Uint8Array): Claim | string {
   if (extra.length > 0) return `the body has keys the relay never writes (${extra.slice(0, 3).join(', ')})`;
   const { position, streamVersion, ...envelope } = body;
   if (typeof envelope.id !== 'string') return 'the body has no event id';
-  if (typeof envelope.campaignId !== 'string' || typeof envelope.type !== 'string') return 'the body has no campaign id or type';
-  if (!Number.isInteger(position) || !Number.isInteger(streamVersion)) return 'the body does not carry its store position and stream version';
+  if (typeof envelope.campaignId !== 'string' || typeof envelope.type !== 'string')
+    return 'the body has no campaign id or type';
+  if (!Number.isInteger(position) || !Number.isInteger(streamVersion))
+    return 'the body does not carry its store position and stream version';
   let contentHash: string;
   try {
     contentHash = eventContentHash(envelope as Parameters<typeof eventContentHash>[0]);
   } catch (err) {
     return `the envelope cannot be hashed: ${(err as Error).message}`;
   }
-  return { id: envelope.id, position: position as number, streamVersion: streamVersion as number, contentHash, envelope };
+  return {
+    id: envelope.id,
+    position: position as number,
+    streamVersion: streamVersion as number,
+    contentHash,
+    envelope,
+  };
 }

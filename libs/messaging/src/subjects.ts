@@ -1,6 +1,7 @@
 /** Subject and consumer naming, shared by the server, the client and the outbox relay's layout. */
 
-export const eventSubject = (prefix: string, campaignId: string, type: string): string => `${prefix}.evt.${campaignId}.${type}`;
+export const eventSubject = (prefix: string, campaignId: string, type: string): string =>
+  `${prefix}.evt.${campaignId}.${type}`;
 
 /** The single filter of one consumer: every campaign, one event type. */
 export const eventTypeFilter = (prefix: string, type: string): string => `${prefix}.evt.*.${type}`;

@@ -5,7 +5,17 @@
  */
 
 /** Socket-level failures: the peer is down, restarting, or the network path is gone. */
-const SOCKET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENETDOWN', 'EAI_AGAIN', 'ECONNABORTED']);
+const SOCKET_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENETDOWN',
+  'EAI_AGAIN',
+  'ECONNABORTED',
+]);
 
 /**
  * PostgreSQL SQLSTATEs of a server that is going away or not there yet: class 08 (connection exception),
@@ -14,7 +24,12 @@ const SOCKET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT'
 const PG_STATES = new Set(['57P01', '57P02', '57P03', '53300']);
 
 /** node-postgres reports a dropped or unusable connection only through its message. */
-const PG_MESSAGES = [/connection terminated/i, /is not queryable/i, /timeout exceeded when trying to connect/i, /the database system is (starting up|shutting down|in recovery mode)/i];
+const PG_MESSAGES = [
+  /connection terminated/i,
+  /is not queryable/i,
+  /timeout exceeded when trying to connect/i,
+  /the database system is (starting up|shutting down|in recovery mode)/i,
+];
 
 /** nats.js v3 error names for a connection that is down or being re-established. */
 const NATS_NAMES = new Set(['ConnectionError', 'ClosedConnectionError', 'DrainingConnectionError']);
@@ -40,7 +55,8 @@ export function unavailableDependency(err: unknown, depth = 0): string | null {
   const code = typeof e.code === 'string' ? e.code : '';
   const name = typeof e.name === 'string' ? e.name : '';
   if (e.dependencyUnavailable === true) return message || name || 'dependency unavailable';
-  if (SOCKET_CODES.has(code) || PG_STATES.has(code) || /^08[0-9A-Z]{3}$/.test(code)) return `${code}: ${message}`.trim();
+  if (SOCKET_CODES.has(code) || PG_STATES.has(code) || /^08[0-9A-Z]{3}$/.test(code))
+    return `${code}: ${message}`.trim();
   if (PG_MESSAGES.some((re) => re.test(message))) return message;
   if (NATS_NAMES.has(name)) return `${name}: ${message}`;
   if (Array.isArray(e.errors)) {

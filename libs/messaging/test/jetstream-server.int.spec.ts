@@ -4,10 +4,27 @@ import { EventPattern, Payload, Ctx } from '@nestjs/microservices';
 import { connect } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
-import { CancelJob, createEvent, DomainError, MessageDeadLettered, RoundClosed, type CommandOf, type DataOf, type EventOf } from '@aevo/contracts';
+import {
+  CancelJob,
+  createEvent,
+  DomainError,
+  MessageDeadLettered,
+  RoundClosed,
+  type CommandOf,
+  type DataOf,
+  type EventOf,
+} from '@aevo/contracts';
 import { OutboxRelay, PostgresEventStore, relayPayload, type StoredEvent } from '@aevo/eventstore';
 import { createTestDb, createTestNatsNames, eventually, type TestDb, type TestNatsNames } from '@aevo/testkit';
-import { CommandClient, createServiceApp, JetStreamEventContext, OnCommand, OnEvent, ServerFeatureError, type ServiceApp } from '../src';
+import {
+  CommandClient,
+  createServiceApp,
+  JetStreamEventContext,
+  OnCommand,
+  OnEvent,
+  ServerFeatureError,
+  type ServiceApp,
+} from '../src';
 
 jest.setTimeout(120_000);
 
@@ -51,7 +68,10 @@ class RoundClosedHandlers {
 class CancelJobHandler {
   @OnCommand(CancelJob)
   cancel(@Payload() cmd: CommandOf<typeof CancelJob>) {
-    if (cmd.payload.reason === 'domain') throw new DomainError('JOB_NOT_FOUND', `no job ${cmd.payload.jobId}`, [{ path: 'payload.jobId', message: 'unknown job' }]);
+    if (cmd.payload.reason === 'domain')
+      throw new DomainError('JOB_NOT_FOUND', `no job ${cmd.payload.jobId}`, [
+        { path: 'payload.jobId', message: 'unknown job' },
+      ]);
     if (cmd.payload.reason === 'crash') throw new TypeError('handler bug');
     return { cancelled: cmd.payload.jobId };
   }
@@ -67,7 +87,11 @@ class UnknownEventHandler {
 
 @Module({})
 class TestModule {}
-const moduleWith = (rec: Recorder, replica: string, controllers: Array<new (...args: never[]) => unknown>): DynamicModule => ({
+const moduleWith = (
+  rec: Recorder,
+  replica: string,
+  controllers: Array<new (...args: never[]) => unknown>,
+): DynamicModule => ({
   module: TestModule,
   controllers,
   providers: [
@@ -87,9 +111,20 @@ describe('JetStreamServer against nats-server and PostgreSQL', () => {
   let round = 100;
 
   const closed = (r: number, slowMs = 0, campaignId = 'c1') =>
-    createEvent(RoundClosed, { round: r, policyRevision: slowMs, bestPublicLb: null }, { campaignId, streamId: `campaign-${campaignId}`, source: 'orchestrator' });
+    createEvent(
+      RoundClosed,
+      { round: r, policyRevision: slowMs, bestPublicLb: null },
+      { campaignId, streamId: `campaign-${campaignId}`, source: 'orchestrator' },
+    );
 
-  async function startApp(service: 'worker' | 'dispatch' | 'collector', rec: Recorder, replica: string, controllers: Array<new (...args: never[]) => unknown>, server = {}, listen = true) {
+  async function startApp(
+    service: 'worker' | 'dispatch' | 'collector',
+    rec: Recorder,
+    replica: string,
+    controllers: Array<new (...args: never[]) => unknown>,
+    server = {},
+    listen = true,
+  ) {
     const built = await createServiceApp(moduleWith(rec, replica, controllers), {
       service,
       natsUrl: names.url,
@@ -108,7 +143,14 @@ describe('JetStreamServer against nats-server and PostgreSQL', () => {
     db = await createTestDb();
     names = createTestNatsNames();
     store = await PostgresEventStore.open({ connectionString: db.url, schema: db.schema });
-    relay = await OutboxRelay.start({ databaseUrl: db.url, schema: db.schema, natsUrl: names.url, subjectPrefix: names.subjectPrefix, stream: names.stream, pollIntervalMs: 200 });
+    relay = await OutboxRelay.start({
+      databaseUrl: db.url,
+      schema: db.schema,
+      natsUrl: names.url,
+      subjectPrefix: names.subjectPrefix,
+      stream: names.stream,
+      pollIntervalMs: 200,
+    });
     nc = await connect({ servers: names.url });
     jsm = await jetstreamManager(nc);
   });
@@ -178,7 +220,11 @@ describe('JetStreamServer against nats-server and PostgreSQL', () => {
     // More failures than maxDeliver (3), all within the first delivery: the outage did not count against it.
     expect(calls).toHaveLength(OUTAGE_FAILURES + 1);
     expect(new Set(calls.map((c) => c.delivery))).toEqual(new Set([1]));
-    expect(await store.readAll({ types: [MessageDeadLettered.type] }).then((d) => d.filter((x) => x.campaignId === 'c-outage'))).toEqual([]);
+    expect(
+      await store
+        .readAll({ types: [MessageDeadLettered.type] })
+        .then((d) => d.filter((x) => x.campaignId === 'c-outage')),
+    ).toEqual([]);
     await eventually(async () => {
       const info = await jsm.consumers.info(names.stream, 'worker__RoundClosed');
       return info.num_pending === 0 && info.num_ack_pending === 0;
@@ -195,13 +241,18 @@ describe('JetStreamServer against nats-server and PostgreSQL', () => {
     const genuine = closed(++round, 0, 'c2');
     await store.append('campaign-c2', 'any', [genuine]);
     await eventually(() => rec.calls.some((c) => c.id === genuine.id), 30_000);
-    const [stored] = await store.readAll({ types: [RoundClosed.type] }).then((all) => all.filter((e) => e.id === genuine.id));
+    const [stored] = await store
+      .readAll({ types: [RoundClosed.type] })
+      .then((all) => all.filter((e) => e.id === genuine.id));
     const body = relayPayload(stored);
 
     await js.publish(subject('c2'), 'this is not JSON');
     // Well-formed, never stored (a forger's RoundClosed; the store has no such id).
     const forged = closed(++round, 0, 'c2');
-    await js.publish(subject('c2'), relayPayload({ ...forged, position: stored.position + 1000, streamVersion: 99 } as StoredEvent));
+    await js.publish(
+      subject('c2'),
+      relayPayload({ ...forged, position: stored.position + 1000, streamVersion: 99 } as StoredEvent),
+    );
     // The stored event with one byte of its data changed (round 1xx → 9xx), the same id, position and version.
     const storedRound = (stored.data as DataOf<typeof RoundClosed>).round;
     const altered = body.replace(`"round":${storedRound}`, `"round":9${String(storedRound).slice(1)}`);
@@ -268,22 +319,39 @@ describe('JetStreamServer against nats-server and PostgreSQL', () => {
     expect(statuses).toEqual(['connected']);
     const client = await CommandClient.connect({ natsUrl: names.url, subjectPrefix: names.subjectPrefix });
     try {
-      const ok = await client.send(CancelJob, { campaignId: 'c1', jobId: 'j1', reason: 'no longer needed' }, { commandId: 'cmd-test-0001' });
+      const ok = await client.send(
+        CancelJob,
+        { campaignId: 'c1', jobId: 'j1', reason: 'no longer needed' },
+        { commandId: 'cmd-test-0001' },
+      );
       expect(ok).toEqual({ ok: true, commandId: 'cmd-test-0001', duplicate: false, result: { cancelled: 'j1' } });
 
-      const bad = await client.send(CancelJob, { campaignId: 'a b', jobId: 7, extra: true }, { commandId: 'cmd-test-0002' });
+      const bad = await client.send(
+        CancelJob,
+        { campaignId: 'a b', jobId: 7, extra: true },
+        { commandId: 'cmd-test-0002' },
+      );
       expect(bad.ok).toBe(false);
       if (!bad.ok) {
         expect(bad.commandId).toBe('cmd-test-0002');
         expect(bad.error.code).toBe('INVALID_COMMAND');
-        expect(bad.error.issues.map((i) => i.path).sort()).toEqual(['payload', 'payload.campaignId', 'payload.jobId', 'payload.reason']);
+        expect(bad.error.issues.map((i) => i.path).sort()).toEqual([
+          'payload',
+          'payload.campaignId',
+          'payload.jobId',
+          'payload.reason',
+        ]);
       }
 
       const notJson = await client.sendRaw('CancelJob', '{{{');
       expect(!notJson.ok && notJson.error.code).toBe('INVALID_JSON');
 
       const domain = await client.send(CancelJob, { campaignId: 'c1', jobId: 'j9', reason: 'domain' });
-      expect(!domain.ok && domain.error).toEqual({ code: 'JOB_NOT_FOUND', message: 'no job j9', issues: [{ path: 'payload.jobId', message: 'unknown job' }] });
+      expect(!domain.ok && domain.error).toEqual({
+        code: 'JOB_NOT_FOUND',
+        message: 'no job j9',
+        issues: [{ path: 'payload.jobId', message: 'unknown job' }],
+      });
 
       const crash = await client.send(CancelJob, { campaignId: 'c1', jobId: 'j9', reason: 'crash' });
       expect(!crash.ok && crash.error).toEqual({ code: 'INTERNAL', message: 'handler bug', issues: [] });
@@ -300,10 +368,19 @@ describe('JetStreamServer against nats-server and PostgreSQL', () => {
 
   it('refuses to start on a server lacking a required feature, or with handlers the contracts do not know', async () => {
     const rec = new Recorder();
-    const built = await startApp('worker', rec, 'a', [RoundClosedHandlers], { requiredFeatures: ['filter_subjects'] }, false);
+    const built = await startApp(
+      'worker',
+      rec,
+      'a',
+      [RoundClosedHandlers],
+      { requiredFeatures: ['filter_subjects'] },
+      false,
+    );
     const refused = await built.app.listen().catch((err: unknown) => err);
     expect(refused).toBeInstanceOf(ServerFeatureError);
-    expect(String((refused as Error).message)).toMatch(/nats-server 2\.9\.\d+ cannot run this service: filter_subjects needs nats-server >= 2\.10\.0/);
+    expect(String((refused as Error).message)).toMatch(
+      /nats-server 2\.9\.\d+ cannot run this service: filter_subjects needs nats-server >= 2\.10\.0/,
+    );
 
     const unknown = await startApp('worker', rec, 'a', [UnknownEventHandler], {}, false);
     await expect(unknown.app.listen()).rejects.toThrow(/NoSuchEventHappened.*not an event type/);

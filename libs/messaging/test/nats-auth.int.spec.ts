@@ -55,7 +55,11 @@ async function waitForPort(port: number, timeoutMs = 10_000): Promise<void> {
 const credFile = (user: string) => path.join(dir, 'credentials', `${user}.json`);
 
 async function connectAs(user: string): Promise<NatsConnection> {
-  const nc = await connect({ servers: url, name: `test-${user}`, ...natsAuthFor({ AEVO_NATS_CREDENTIALS_FILE: credFile(user) }, user) });
+  const nc = await connect({
+    servers: url,
+    name: `test-${user}`,
+    ...natsAuthFor({ AEVO_NATS_CREDENTIALS_FILE: credFile(user) }, user),
+  });
   open.push(nc);
   return nc;
 }
@@ -112,10 +116,22 @@ beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'aevo-nats-auth-'));
   const port = await freePort();
   url = `nats://127.0.0.1:${port}`;
-  execFileSync('node', [path.join(ROOT, 'tools/nats-auth-config.js'), '--out', dir, '--port', String(port), '--store-dir', path.join(dir, 'js')], {
-    cwd: ROOT,
-    stdio: 'pipe',
-  });
+  execFileSync(
+    'node',
+    [
+      path.join(ROOT, 'tools/nats-auth-config.js'),
+      '--out',
+      dir,
+      '--port',
+      String(port),
+      '--store-dir',
+      path.join(dir, 'js'),
+    ],
+    {
+      cwd: ROOT,
+      stdio: 'pipe',
+    },
+  );
   server = spawn(NATS_SERVER, ['-c', path.join(dir, 'nats-server.conf')], { stdio: ['ignore', 'pipe', 'pipe'] });
   server.stdout?.on('data', (d) => (serverLog += String(d)));
   server.stderr?.on('data', (d) => (serverLog += String(d)));
@@ -134,12 +150,17 @@ afterAll(async () => {
 
 describe('generated files', () => {
   it('writes the config and credentials readable only by their owner', () => {
-    for (const f of [path.join(dir, 'nats-server.conf'), credFile('dispatch'), credFile('relay')]) expect(fs.statSync(f).mode & 0o077).toBe(0);
+    for (const f of [path.join(dir, 'nats-server.conf'), credFile('dispatch'), credFile('relay')])
+      expect(fs.statSync(f).mode & 0o077).toBe(0);
     expect(fs.readFileSync(path.join(dir, 'nats-server.conf'), 'utf8')).not.toMatch(/password: ""/);
   });
 
   it('(f) --check passes for the checked-in permissions file', () => {
-    const out = execFileSync('node', [path.join(ROOT, 'tools/nats-auth-config.js'), '--check'], { cwd: ROOT, encoding: 'utf8', stdio: 'pipe' });
+    const out = execFileSync('node', [path.join(ROOT, 'tools/nats-auth-config.js'), '--check'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      stdio: 'pipe',
+    });
     expect(out).toContain('up to date');
   });
 });
@@ -149,7 +170,9 @@ describe('nats-server 2.9 with the generated authorization', () => {
     await expect(connect({ servers: url, reconnect: false })).rejects.toThrow(/authorization/i);
     const bad = path.join(dir, 'bad.json');
     fs.writeFileSync(bad, JSON.stringify({ user: 'dispatch', password: 'wrong' }), { mode: 0o600 });
-    await expect(connect({ servers: url, reconnect: false, ...natsAuthFor({ AEVO_NATS_CREDENTIALS_FILE: bad }, 'dispatch') })).rejects.toThrow(/authorization/i);
+    await expect(
+      connect({ servers: url, reconnect: false, ...natsAuthFor({ AEVO_NATS_CREDENTIALS_FILE: bad }, 'dispatch') }),
+    ).rejects.toThrow(/authorization/i);
   });
 
   it('(c) lets the relay create the stream, publish events to it and read them back', async () => {
@@ -161,7 +184,9 @@ describe('nats-server 2.9 with the generated authorization', () => {
     await jsm.streams.update(STREAM, { ...info.config, deny_delete: true, deny_purge: true });
     const js = jetstream(nc);
     for (let i = 1; i <= 3; i++) {
-      const ack = await js.publish(eventSubject(PREFIX, 'c1', 'JobRequested'), jobRequested('c1', i), { msgID: `e${i}` });
+      const ack = await js.publish(eventSubject(PREFIX, 'c1', 'JobRequested'), jobRequested('c1', i), {
+        msgID: `e${i}`,
+      });
       expect(ack.stream).toBe(STREAM);
     }
     const ack = await js.publish(eventSubject(PREFIX, 'c1', 'JobSucceeded'), jobRequested('c1', 4), { msgID: 'e4' });
@@ -175,7 +200,11 @@ describe('nats-server 2.9 with the generated authorization', () => {
     await expectPublishRefused(nc, commandSubject(PREFIX, 'StartCampaign'));
     await expectRequestRefused(nc, `$JS.API.STREAM.DELETE.${STREAM}`);
     await expectRequestRefused(nc, `$JS.API.STREAM.PURGE.${STREAM}`);
-    await expectRequestRefused(nc, `$JS.API.STREAM.UPDATE.${STREAM}`, JSON.stringify({ name: STREAM, subjects: ['x.>'] }));
+    await expectRequestRefused(
+      nc,
+      `$JS.API.STREAM.UPDATE.${STREAM}`,
+      JSON.stringify({ name: STREAM, subjects: ['x.>'] }),
+    );
     // Its connection still works, and the stream is intact.
     const jsm = await jetstreamManager(nc);
     const info = await jsm.streams.info(STREAM);
@@ -183,12 +212,14 @@ describe('nats-server 2.9 with the generated authorization', () => {
     expect(info.config.subjects).toEqual([`${PREFIX}.evt.>`]);
   });
 
-  it('(d) lets a service create, update and consume its own durable and ack, but not another service\'s', async () => {
+  it("(d) lets a service create, update and consume its own durable and ack, but not another service's", async () => {
     const nc = await connectAs('dispatch');
     const jsm: JetStreamManager = await jetstreamManager(nc);
     await ensureDurableConsumer(jsm, STREAM, spec('dispatch', 'JobRequested'));
     await ensureDurableConsumer(jsm, STREAM, spec('dispatch', 'JobRequested', { ackWaitMs: 20_000 })); // update path
-    expect((await jsm.consumers.info(STREAM, consumerName('dispatch', 'JobRequested'))).config.ack_wait).toBe(20_000 * 1_000_000);
+    expect((await jsm.consumers.info(STREAM, consumerName('dispatch', 'JobRequested'))).config.ack_wait).toBe(
+      20_000 * 1_000_000,
+    );
 
     const consumer = await jetstream(nc).consumers.get(STREAM, consumerName('dispatch', 'JobRequested'));
     const iter = await consumer.consume({ max_messages: 10 });
@@ -204,16 +235,24 @@ describe('nats-server 2.9 with the generated authorization', () => {
     expect((await jsm.consumers.info(STREAM, consumerName('dispatch', 'JobRequested'))).num_ack_pending).toBe(0);
 
     // Its own durable name, but pointed at other events: the create subject pins the filter.
-    await expect(ensureDurableConsumer(jsm, STREAM, { ...spec('dispatch', 'JobRequested'), durable: consumerName('dispatch', 'JobSucceeded'), filterSubject: eventTypeFilter(PREFIX, 'JobSucceeded') })).rejects.toThrow(
-      /permissions violation/i,
-    );
+    await expect(
+      ensureDurableConsumer(jsm, STREAM, {
+        ...spec('dispatch', 'JobRequested'),
+        durable: consumerName('dispatch', 'JobSucceeded'),
+        filterSubject: eventTypeFilter(PREFIX, 'JobSucceeded'),
+      }),
+    ).rejects.toThrow(/permissions violation/i);
 
     // Another service's durable.
     const evaluation = await connectAs('evaluation');
     await ensureDurableConsumer(await jetstreamManager(evaluation), STREAM, spec('evaluation', 'JobSucceeded'));
     const other = consumerName('evaluation', 'JobSucceeded');
     await expectRequestRefused(nc, `$JS.API.CONSUMER.INFO.${STREAM}.${other}`);
-    await expectRequestRefused(nc, `$JS.API.CONSUMER.MSG.NEXT.${STREAM}.${other}`, JSON.stringify({ batch: 1, expires: 1_000_000_000 }));
+    await expectRequestRefused(
+      nc,
+      `$JS.API.CONSUMER.MSG.NEXT.${STREAM}.${other}`,
+      JSON.stringify({ batch: 1, expires: 1_000_000_000 }),
+    );
     await expectRequestRefused(nc, `$JS.API.CONSUMER.DELETE.${STREAM}.${other}`);
     await expectPublishRefused(nc, `$JS.ACK.${STREAM}.${other}.1.1.1.1.1.0`);
     // The other service still reads it.
@@ -222,14 +261,18 @@ describe('nats-server 2.9 with the generated authorization', () => {
     mine?.ack();
   });
 
-  it('lets the CLI audit the stream with an ordered consumer, but not pull from a service\'s durable', async () => {
+  it("lets the CLI audit the stream with an ordered consumer, but not pull from a service's durable", async () => {
     const nc = await connectAs('cli');
     const iter = await (await jetstream(nc).consumers.get(STREAM)).consume({ max_messages: 100 });
     let n = 0;
     for await (const _ of iter) if (++n === 4) break;
     await iter.close();
     expect(n).toBe(4);
-    await expectRequestRefused(nc, `$JS.API.CONSUMER.MSG.NEXT.${STREAM}.${consumerName('dispatch', 'JobRequested')}`, JSON.stringify({ batch: 1, expires: 1_000_000_000 }));
+    await expectRequestRefused(
+      nc,
+      `$JS.API.CONSUMER.MSG.NEXT.${STREAM}.${consumerName('dispatch', 'JobRequested')}`,
+      JSON.stringify({ batch: 1, expires: 1_000_000_000 }),
+    );
     await expectRequestRefused(nc, `$JS.API.CONSUMER.DELETE.${STREAM}.${consumerName('dispatch', 'JobRequested')}`);
   });
 
@@ -265,7 +308,7 @@ describe('nats-server 2.9 with the generated authorization', () => {
     await expectRequestRefused(nc, '$JS.API.INFO');
   });
 
-  it('keeps a user from reading another user\'s inbox', async () => {
+  it("keeps a user from reading another user's inbox", async () => {
     const nc = await connectAs('dispatch');
     const violation = nextViolation(nc);
     nc.subscribe('_INBOX_orchestrator.>');

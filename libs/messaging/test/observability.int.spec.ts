@@ -42,7 +42,10 @@ class Handlers {
 
   @OnCommand(CancelJob)
   cancel(@Payload() cmd: CommandOf<typeof CancelJob>) {
-    if (cmd.payload.reason === 'unknown') throw new DomainError('JOB_NOT_FOUND', `no job ${cmd.payload.jobId}`, [{ path: 'payload.jobId', message: 'unknown job' }]);
+    if (cmd.payload.reason === 'unknown')
+      throw new DomainError('JOB_NOT_FOUND', `no job ${cmd.payload.jobId}`, [
+        { path: 'payload.jobId', message: 'unknown job' },
+      ]);
     return { cancelled: cmd.payload.jobId };
   }
 }
@@ -122,12 +125,20 @@ describe('service probes and Prometheus metrics against nats-server and PostgreS
     expect(await get(`${healthUrl}/healthz`)).toEqual({ status: 200, body: '{"status":"up"}' });
     const early = await get(`${healthUrl}/readyz`);
     expect(early.status).toBe(503);
-    expect(JSON.parse(early.body)).toMatchObject({ status: 'not ready', failing: ['nats', 'consumers'], checks: { store: 'ok', migrations: 'ok' } });
+    expect(JSON.parse(early.body)).toMatchObject({
+      status: 'not ready',
+      failing: ['nats', 'consumers'],
+      checks: { store: 'ok', migrations: 'ok' },
+    });
 
     await built.app.listen();
     const ready = await get(`${healthUrl}/readyz`);
     expect(ready.status).toBe(200);
-    expect(JSON.parse(ready.body)).toEqual({ status: 'ready', failing: [], checks: { store: 'ok', nats: 'ok', consumers: 'ok', migrations: 'ok' } });
+    expect(JSON.parse(ready.body)).toEqual({
+      status: 'ready',
+      failing: [],
+      checks: { store: 'ok', nats: 'ok', consumers: 'ok', migrations: 'ok' },
+    });
 
     // Every family is declared before anything happened; sampled gauges carry the consumer and the relay.
     const before = (await get(`${metricsUrl}/metrics`)).body;
@@ -143,14 +154,29 @@ describe('service probes and Prometheus metrics against nats-server and PostgreS
       'process_cpu_user_seconds_total',
     ])
       expect(before).toContain(`# TYPE ${family} `);
-    expect(sample(before, 'aevo_consumer_pending_messages', { consumer: 'dispatch__RoundClosed', type: 'RoundClosed' })).toBe(0);
+    expect(
+      sample(before, 'aevo_consumer_pending_messages', { consumer: 'dispatch__RoundClosed', type: 'RoundClosed' }),
+    ).toBe(0);
     // The Grafana dashboard reads only series a service exposes (dispatch's own: services/dispatch dispatch-metrics.spec).
-    const dashboard = fs.readFileSync(path.join(__dirname, '..', '..', '..', 'deploy', 'grafana', 'aevo-campaign.json'), 'utf8');
-    const exprs = (JSON.parse(dashboard) as { panels: Array<{ targets?: Array<{ expr: string }> }> }).panels.flatMap((p) => (p.targets ?? []).map((t) => t.expr));
-    const read = new Set(exprs.flatMap((e) => [...e.matchAll(/\b((?:aevo|process|nodejs)_[a-z0-9_]+)\b/g)].map((m) => m[1].replace(/_(bucket|sum|count)$/, ''))));
+    const dashboard = fs.readFileSync(
+      path.join(__dirname, '..', '..', '..', 'deploy', 'grafana', 'aevo-campaign.json'),
+      'utf8',
+    );
+    const exprs = (JSON.parse(dashboard) as { panels: Array<{ targets?: Array<{ expr: string }> }> }).panels.flatMap(
+      (p) => (p.targets ?? []).map((t) => t.expr),
+    );
+    const read = new Set(
+      exprs.flatMap((e) =>
+        [...e.matchAll(/\b((?:aevo|process|nodejs)_[a-z0-9_]+)\b/g)].map((m) =>
+          m[1].replace(/_(bucket|sum|count)$/, ''),
+        ),
+      ),
+    );
     const dispatchOnly = new Set(['aevo_jobs', 'aevo_slots_busy', 'aevo_budget_spent_total']);
     expect(read.size).toBeGreaterThan(10);
-    for (const name of read) if (!dispatchOnly.has(name)) expect({ name, declared: before.includes(`# TYPE ${name} `) }).toEqual({ name, declared: true });
+    for (const name of read)
+      if (!dispatchOnly.has(name))
+        expect({ name, declared: before.includes(`# TYPE ${name} `) }).toEqual({ name, declared: true });
     expect(sample(before, 'aevo_events_handled_total', { type: 'RoundClosed' })).toBeNull();
 
     // Held handler: the backlog shows up as consumer lag, then drains.
@@ -159,36 +185,58 @@ describe('service probes and Prometheus metrics against nats-server and PostgreS
     await store.append(
       'campaign-c1',
       'any',
-      rounds.map((round) => createEvent(RoundClosed, { round, policyRevision: 0, bestPublicLb: null }, { campaignId: 'c1', streamId: 'campaign-c1', source: 'orchestrator' })),
+      rounds.map((round) =>
+        createEvent(
+          RoundClosed,
+          { round, policyRevision: 0, bestPublicLb: null },
+          { campaignId: 'c1', streamId: 'campaign-c1', source: 'orchestrator' },
+        ),
+      ),
     );
     await eventually(async () => {
       const text = (await get(`${metricsUrl}/metrics`)).body;
-      return (sample(text, 'aevo_consumer_pending_messages', { consumer: 'dispatch__RoundClosed', type: 'RoundClosed' }) ?? 0) >= 1;
+      return (
+        (sample(text, 'aevo_consumer_pending_messages', { consumer: 'dispatch__RoundClosed', type: 'RoundClosed' }) ??
+          0) >= 1
+      );
     }, 30_000);
     gate.release();
 
     const after = await eventually(async () => {
       const text = (await get(`${metricsUrl}/metrics`)).body;
-      return sample(text, 'aevo_dead_letters_total', { type: 'RoundClosed' }) === 1 && sample(text, 'aevo_events_handled_total', { type: 'RoundClosed' }) === 5 ? text : null;
+      return sample(text, 'aevo_dead_letters_total', { type: 'RoundClosed' }) === 1 &&
+        sample(text, 'aevo_events_handled_total', { type: 'RoundClosed' }) === 5
+        ? text
+        : null;
     }, 60_000);
     // The poison failed on both deliveries (maxDeliver 2): two failures, one redelivery, one dead letter.
     expect(sample(after, 'aevo_events_failed_total', { type: 'RoundClosed' })).toBe(2);
     expect(sample(after, 'aevo_event_redeliveries_total', { type: 'RoundClosed' })).toBeGreaterThanOrEqual(1);
     expect(sample(after, 'aevo_event_handler_duration_seconds_count', { type: 'RoundClosed', outcome: 'ok' })).toBe(5);
-    expect(sample(after, 'aevo_event_handler_duration_seconds_count', { type: 'RoundClosed', outcome: 'error' })).toBe(2);
+    expect(sample(after, 'aevo_event_handler_duration_seconds_count', { type: 'RoundClosed', outcome: 'error' })).toBe(
+      2,
+    );
     await eventually(async () => {
       const text = (await get(`${metricsUrl}/metrics`)).body;
-      return sample(text, 'aevo_consumer_pending_messages', { consumer: 'dispatch__RoundClosed', type: 'RoundClosed' }) === 0;
+      return (
+        sample(text, 'aevo_consumer_pending_messages', { consumer: 'dispatch__RoundClosed', type: 'RoundClosed' }) === 0
+      );
     }, 30_000);
     // This app's relay leads (no other relay on this schema): it published everything, the dead letter included.
     await eventually(async () => {
       const text = (await get(`${metricsUrl}/metrics`)).body;
-      return sample(text, 'aevo_relay_leader', {}) === 1 && sample(text, 'aevo_relay_lag_events', {}) === 0 && (sample(text, 'aevo_relay_published_position', {}) ?? 0) >= 7;
+      return (
+        sample(text, 'aevo_relay_leader', {}) === 1 &&
+        sample(text, 'aevo_relay_lag_events', {}) === 0 &&
+        (sample(text, 'aevo_relay_published_position', {}) ?? 0) >= 7
+      );
     }, 30_000);
 
     const client = await CommandClient.connect({ natsUrl: names.url, subjectPrefix: names.subjectPrefix });
     try {
-      expect((await client.send(CancelJob, { campaignId: 'c1', jobId: 'j1', reason: 'no longer needed' })).ok).toBe(true);
+      expect((await client.send(CancelJob, { campaignId: 'c1', jobId: 'j1', reason: 'no longer needed' })).ok).toBe(
+        true,
+      );
       expect((await client.send(CancelJob, { campaignId: 'c1', jobId: 'j2', reason: 'unknown' })).ok).toBe(false);
       expect((await client.send(CancelJob, { campaignId: 'c1', jobId: 'j3', reason: 'unknown' })).ok).toBe(false);
     } finally {

@@ -28,7 +28,11 @@ class RoundClosedSeen {
 }
 @Module({})
 class SeenModule {}
-const seenModule = (seen: Set<string>): DynamicModule => ({ module: SeenModule, controllers: [RoundClosedSeen], providers: [{ provide: SEEN, useValue: seen }] });
+const seenModule = (seen: Set<string>): DynamicModule => ({
+  module: SeenModule,
+  controllers: [RoundClosedSeen],
+  providers: [{ provide: SEEN, useValue: seen }],
+});
 
 const freePort = (): Promise<number> =>
   new Promise((resolve, reject) => {
@@ -51,7 +55,11 @@ class PrivateNats {
     return `nats://127.0.0.1:${this.port}`;
   }
   async start(): Promise<void> {
-    this.child = spawn(NATS_SERVER, ['-a', '127.0.0.1', '-p', String(this.port), '-js', '-sd', path.join(this.dir, 'js')], { stdio: 'ignore' });
+    this.child = spawn(
+      NATS_SERVER,
+      ['-a', '127.0.0.1', '-p', String(this.port), '-js', '-sd', path.join(this.dir, 'js')],
+      { stdio: 'ignore' },
+    );
     await eventually(
       () =>
         new Promise<boolean>((resolve) => {
@@ -79,10 +87,21 @@ describe('the transport keeps consuming: an ended consumer iterator is re-establ
   const relays: OutboxRelay[] = [];
   let round = 0;
   const closed = (campaignId: string) =>
-    createEvent(RoundClosed, { round: ++round, policyRevision: 0, bestPublicLb: null }, { campaignId, streamId: `campaign-${campaignId}`, source: 'orchestrator' });
+    createEvent(
+      RoundClosed,
+      { round: ++round, policyRevision: 0, bestPublicLb: null },
+      { campaignId, streamId: `campaign-${campaignId}`, source: 'orchestrator' },
+    );
 
   const startApp = async (natsUrl: string, subjectPrefix: string, stream: string, seen: Set<string>) => {
-    const built = await createServiceApp(seenModule(seen), { service: 'worker', natsUrl, subjectPrefix, stream, store, logger: ['error'] });
+    const built = await createServiceApp(seenModule(seen), {
+      service: 'worker',
+      natsUrl,
+      subjectPrefix,
+      stream,
+      store,
+      logger: ['error'],
+    });
     apps.push(built);
     await built.app.listen();
     return built;
@@ -103,7 +122,16 @@ describe('the transport keeps consuming: an ended consumer iterator is re-establ
 
   it('given its durable consumer deleted (and then re-created by an operator), later events are still handled', async () => {
     const names = createTestNatsNames();
-    relays.push(await OutboxRelay.start({ databaseUrl: db.url, schema: db.schema, natsUrl: names.url, subjectPrefix: names.subjectPrefix, stream: names.stream, pollIntervalMs: 100 }));
+    relays.push(
+      await OutboxRelay.start({
+        databaseUrl: db.url,
+        schema: db.schema,
+        natsUrl: names.url,
+        subjectPrefix: names.subjectPrefix,
+        stream: names.stream,
+        pollIntervalMs: 100,
+      }),
+    );
     const seen = new Set<string>();
     await startApp(names.url, names.subjectPrefix, names.stream, seen);
     const nc = await connect({ servers: names.url });
@@ -140,7 +168,16 @@ describe('the transport keeps consuming: an ended consumer iterator is re-establ
     await nats.start();
     try {
       const names = { ...createTestNatsNames(), url: nats.url };
-      relays.push(await OutboxRelay.start({ databaseUrl: db.url, schema: db.schema, natsUrl: nats.url, subjectPrefix: names.subjectPrefix, stream: names.stream, pollIntervalMs: 100 }));
+      relays.push(
+        await OutboxRelay.start({
+          databaseUrl: db.url,
+          schema: db.schema,
+          natsUrl: nats.url,
+          subjectPrefix: names.subjectPrefix,
+          stream: names.stream,
+          pollIntervalMs: 100,
+        }),
+      );
       const seen = new Set<string>();
       await startApp(nats.url, names.subjectPrefix, names.stream, seen);
       const before = closed('rc2');

@@ -17,7 +17,16 @@ import {
 } from '@aevo/contracts';
 import { OutboxRelay, PostgresEventStore, type EventStore } from '@aevo/eventstore';
 import { createTestDb, createTestNatsNames, eventually, type TestDb, type TestNatsNames } from '@aevo/testkit';
-import { createServiceApp, EVENT_STORE, OnEvent, ServiceTracing, SpanKind, tracedStore, type ServiceApp, type TracedAppendOptions } from '../src';
+import {
+  createServiceApp,
+  EVENT_STORE,
+  OnEvent,
+  ServiceTracing,
+  SpanKind,
+  tracedStore,
+  type ServiceApp,
+  type TracedAppendOptions,
+} from '../src';
 
 jest.setTimeout(120_000);
 
@@ -32,10 +41,29 @@ interface Hop {
 }
 const CAMPAIGN = 'c-trace';
 const HOPS: Hop[] = [
-  { service: 'worker', on: CampaignPaused.type, emits: { type: WorkerFailed.type, data: { candidateId: 'cand-1', round: 1, reason: 'loss diverged', step: 120 } } },
-  { service: 'substrate', on: WorkerFailed.type, emits: { type: SandboxCollected.type, data: { candidateId: 'cand-1', sandboxPath: '/sandboxes/cand-1', bytesFreed: 4096 } } },
-  { service: 'collector', on: SandboxCollected.type, emits: { type: RoundCollectionClaimed.type, data: { round: 1, claimedBy: 'collector-0', expiresAfterSeconds: 60 } } },
-  { service: 'leaderboard', on: RoundCollectionClaimed.type, emits: { type: LeaderboardUnavailable.type, data: { board: 'local', reason: 'hidden split missing' } } },
+  {
+    service: 'worker',
+    on: CampaignPaused.type,
+    emits: { type: WorkerFailed.type, data: { candidateId: 'cand-1', round: 1, reason: 'loss diverged', step: 120 } },
+  },
+  {
+    service: 'substrate',
+    on: WorkerFailed.type,
+    emits: {
+      type: SandboxCollected.type,
+      data: { candidateId: 'cand-1', sandboxPath: '/sandboxes/cand-1', bytesFreed: 4096 },
+    },
+  },
+  {
+    service: 'collector',
+    on: SandboxCollected.type,
+    emits: { type: RoundCollectionClaimed.type, data: { round: 1, claimedBy: 'collector-0', expiresAfterSeconds: 60 } },
+  },
+  {
+    service: 'leaderboard',
+    on: RoundCollectionClaimed.type,
+    emits: { type: LeaderboardUnavailable.type, data: { board: 'local', reason: 'hidden split missing' } },
+  },
   { service: 'meta-policy', on: LeaderboardUnavailable.type, emits: null },
 ];
 
@@ -57,7 +85,13 @@ function hopController(hop: Hop) {
       if (!this.h.emits) return;
       const def = eventDefinition(this.h.emits.type);
       if (!def) throw new Error(`unknown ${this.h.emits.type}`);
-      const next = createEvent(def, this.h.emits.data as never, { campaignId: e.campaignId, streamId: `trace-${this.h.service}`, source: this.h.service, causationId: e.id, correlationId: e.correlationId ?? e.id });
+      const next = createEvent(def, this.h.emits.data as never, {
+        campaignId: e.campaignId,
+        streamId: `trace-${this.h.service}`,
+        source: this.h.service,
+        causationId: e.id,
+        correlationId: e.correlationId ?? e.id,
+      });
       // The injected store: while tracing, it records the handler span's context with the append.
       await this.store.append(`trace-${this.h.service}`, 'any', [next]);
     }
@@ -67,7 +101,11 @@ function hopController(hop: Hop) {
 
 @Module({})
 class HopModule {}
-const hopModule = (hop: Hop): DynamicModule => ({ module: HopModule, controllers: [hopController(hop)], providers: [{ provide: HOP, useValue: hop }] });
+const hopModule = (hop: Hop): DynamicModule => ({
+  module: HopModule,
+  controllers: [hopController(hop)],
+  providers: [{ provide: HOP, useValue: hop }],
+});
 
 const attr = (s: ReadableSpan, key: string) => s.attributes[key];
 const parentOf = (s: ReadableSpan) => s.parentSpanContext?.spanId;
@@ -84,7 +122,14 @@ describe('one round is one trace across services (W3C trace context in append me
     db = await createTestDb();
     names = createTestNatsNames();
     store = await PostgresEventStore.open({ connectionString: db.url, schema: db.schema });
-    relay = await OutboxRelay.start({ databaseUrl: db.url, schema: db.schema, natsUrl: names.url, subjectPrefix: names.subjectPrefix, stream: names.stream, pollIntervalMs: 200 });
+    relay = await OutboxRelay.start({
+      databaseUrl: db.url,
+      schema: db.schema,
+      natsUrl: names.url,
+      subjectPrefix: names.subjectPrefix,
+      stream: names.stream,
+      pollIntervalMs: 200,
+    });
   });
 
   afterAll(async () => {
@@ -115,13 +160,25 @@ describe('one round is one trace across services (W3C trace context in append me
 
     // The round starts in the orchestrator: a span of its own, and the append made inside it.
     const orchestrator = ServiceTracing.create('orchestrator', { exporter }) as ServiceTracing;
-    const paused = createEvent(CampaignPaused, { reason: 'operator asked' }, { campaignId: CAMPAIGN, streamId: `campaign-${CAMPAIGN}`, source: 'orchestrator' });
-    const root = await orchestrator.inSpan('start round', SpanKind.INTERNAL, ServiceTracing.extract(undefined), {}, async (span) => {
-      // The first event has no causation: its context is given explicitly.
-      const traceContext = { traceparent: `00-${span.spanContext().traceId}-${span.spanContext().spanId}-01` };
-      await tracedStore(store, orchestrator).append(`campaign-${CAMPAIGN}`, 'any', [paused], { traceContext } as TracedAppendOptions);
-      return span.spanContext();
-    });
+    const paused = createEvent(
+      CampaignPaused,
+      { reason: 'operator asked' },
+      { campaignId: CAMPAIGN, streamId: `campaign-${CAMPAIGN}`, source: 'orchestrator' },
+    );
+    const root = await orchestrator.inSpan(
+      'start round',
+      SpanKind.INTERNAL,
+      ServiceTracing.extract(undefined),
+      {},
+      async (span) => {
+        // The first event has no causation: its context is given explicitly.
+        const traceContext = { traceparent: `00-${span.spanContext().traceId}-${span.spanContext().spanId}-01` };
+        await tracedStore(store, orchestrator).append(`campaign-${CAMPAIGN}`, 'any', [paused], {
+          traceContext,
+        } as TracedAppendOptions);
+        return span.spanContext();
+      },
+    );
 
     await eventually(() => handled.some((h) => h.startsWith('meta-policy:')), 60_000);
     const spans = await eventually(() => {
@@ -161,9 +218,23 @@ describe('one round is one trace across services (W3C trace context in append me
 
   it('without an exporter or an OTLP endpoint there is no tracer, and appends carry no trace context', async () => {
     expect(ServiceTracing.create('worker', { env: {} })).toBeNull();
-    expect(ServiceTracing.create('worker', { env: { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318', OTEL_SDK_DISABLED: 'true' } })).toBeNull();
-    expect(() => ServiceTracing.create('worker', { env: { AEVO_OTLP_ENDPOINT: 'collector:4318' } })).toThrow(/AEVO_OTLP_ENDPOINT "collector:4318": expected/);
-    const app = await createServiceApp(hopModule(HOPS[4]), { service: 'meta-policy', natsUrl: names.url, subjectPrefix: names.subjectPrefix, stream: names.stream, store, env: {}, logger: ['error'] });
+    expect(
+      ServiceTracing.create('worker', {
+        env: { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318', OTEL_SDK_DISABLED: 'true' },
+      }),
+    ).toBeNull();
+    expect(() => ServiceTracing.create('worker', { env: { AEVO_OTLP_ENDPOINT: 'collector:4318' } })).toThrow(
+      /AEVO_OTLP_ENDPOINT "collector:4318": expected/,
+    );
+    const app = await createServiceApp(hopModule(HOPS[4]), {
+      service: 'meta-policy',
+      natsUrl: names.url,
+      subjectPrefix: names.subjectPrefix,
+      stream: names.stream,
+      store,
+      env: {},
+      logger: ['error'],
+    });
     apps.push(app);
     expect(app.observability.tracing).toBeNull();
     expect(app.app.get(EVENT_STORE)).toBe(store);

@@ -12,7 +12,11 @@ export function axesOf(category: AxisCategory, campaignAxes: readonly Axis[], re
 }
 
 /** The category after `from` in rotation order that still has an axis to explore; null when none other has. */
-export function nextCategory(from: AxisCategory, campaignAxes: readonly Axis[], retired: ReadonlySet<Axis>): AxisCategory | null {
+export function nextCategory(
+  from: AxisCategory,
+  campaignAxes: readonly Axis[],
+  retired: ReadonlySet<Axis>,
+): AxisCategory | null {
   const start = ROTATION_ORDER.indexOf(from);
   for (let k = 1; k <= ROTATION_ORDER.length; k++) {
     const c = ROTATION_ORDER[(start + k + ROTATION_ORDER.length) % ROTATION_ORDER.length];

@@ -22,7 +22,13 @@ describe('the default constitution (deploy/constitutions/default.yaml)', () => {
       decouplingNoiseMultiple: 2,
       noiseStdFloor: 0.005,
     });
-    for (const phrase of [/leaderboard is authoritative/i, /dev\/leaderboard gap is a calibration signal/i, /two rounds in a row/i, /only grows/i, /promotion threshold/i])
+    for (const phrase of [
+      /leaderboard is authoritative/i,
+      /dev\/leaderboard gap is a calibration signal/i,
+      /two rounds in a row/i,
+      /only grows/i,
+      /promotion threshold/i,
+    ])
       expect(frozen.constitution.text).toMatch(phrase);
   });
 
@@ -44,10 +50,16 @@ describe('the default constitution (deploy/constitutions/default.yaml)', () => {
   });
 
   it('gives the meta agent one tool, whose input has no field that names the constitution or its rules', () => {
-    const props = Object.keys((PROPOSE_POLICY_TOOL.input_schema as unknown as { properties: Record<string, unknown> }).properties);
+    const props = Object.keys(
+      (PROPOSE_POLICY_TOOL.input_schema as unknown as { properties: Record<string, unknown> }).properties,
+    );
     expect(props.sort()).toEqual(Object.keys(PolicyProposal.shape).sort());
-    expect(JSON.stringify(PROPOSE_POLICY_TOOL.input_schema)).not.toMatch(/constitution|minThresholdNoiseMultiple|plateauRoundsBeforeRotation|noiseStdFloor/);
-    expect((PROPOSE_POLICY_TOOL.input_schema as unknown as { additionalProperties?: boolean }).additionalProperties).toBe(false);
+    expect(JSON.stringify(PROPOSE_POLICY_TOOL.input_schema)).not.toMatch(
+      /constitution|minThresholdNoiseMultiple|plateauRoundsBeforeRotation|noiseStdFloor/,
+    );
+    expect(
+      (PROPOSE_POLICY_TOOL.input_schema as unknown as { additionalProperties?: boolean }).additionalProperties,
+    ).toBe(false);
   });
 
   it('is the meta agent’s system prompt, in one block without a cache breakpoint (asked once a round: a write never read)', () => {
@@ -80,7 +92,8 @@ describe('loading and pinning constitutions', () => {
     const huge = path.join(dir, 'huge.yaml');
     fs.closeSync(fs.openSync(huge, 'w'));
     fs.truncateSync(huge, MAX_CONSTITUTION_BYTES + 1);
-    for (const f of [fifo, '/dev/zero', huge, dir]) expect(() => loadConstitutionFile(f)).toThrow(expect.objectContaining({ code: 'CONSTITUTION_UNREADABLE' }));
+    for (const f of [fifo, '/dev/zero', huge, dir])
+      expect(() => loadConstitutionFile(f)).toThrow(expect.objectContaining({ code: 'CONSTITUTION_UNREADABLE' }));
   });
 
   it('detects a file edited after the campaign pinned it', () => {
@@ -94,13 +107,21 @@ describe('loading and pinning constitutions', () => {
   it('refuses a document that is not a constitution, naming each field', () => {
     let err: unknown;
     try {
-      parseConstitution('name: x\nversion: "1"\ntext: t\nrules:\n  leaderboardAuthoritative: false\n  plateauRoundsBeforeRotation: 0\n');
+      parseConstitution(
+        'name: x\nversion: "1"\ntext: t\nrules:\n  leaderboardAuthoritative: false\n  plateauRoundsBeforeRotation: 0\n',
+      );
     } catch (e) {
       err = e;
     }
     expect(err).toBeInstanceOf(DomainError);
     const paths = (err as DomainError).issues.map((i) => i.path);
-    expect(paths).toEqual(expect.arrayContaining(['rules.leaderboardAuthoritative', 'rules.plateauRoundsBeforeRotation', 'rules.minThresholdNoiseMultiple']));
+    expect(paths).toEqual(
+      expect.arrayContaining([
+        'rules.leaderboardAuthoritative',
+        'rules.plateauRoundsBeforeRotation',
+        'rules.minThresholdNoiseMultiple',
+      ]),
+    );
     expect(() => parseConstitution('rules: [')).toThrow(/not valid YAML/);
     expect(() => loadConstitutionFile(path.join(dir, 'missing.yaml'))).toThrow(/cannot read constitution/);
   });

@@ -28,10 +28,17 @@ export function parseConstitution(source: string, origin = 'constitution'): Cons
   try {
     doc = YAML.parse(source);
   } catch (err) {
-    throw new DomainError('INVALID_CONSTITUTION', `${origin} is not valid YAML: ${(err as Error).message}`, [{ path: '(root)', message: 'expected YAML' }]);
+    throw new DomainError('INVALID_CONSTITUTION', `${origin} is not valid YAML: ${(err as Error).message}`, [
+      { path: '(root)', message: 'expected YAML' },
+    ]);
   }
   const r = Constitution.safeParse(doc);
-  if (!r.success) throw new DomainError('INVALID_CONSTITUTION', `${origin} does not match the Constitution schema`, zodIssues(r.error));
+  if (!r.success)
+    throw new DomainError(
+      'INVALID_CONSTITUTION',
+      `${origin} does not match the Constitution schema`,
+      zodIssues(r.error),
+    );
   return r.data;
 }
 
@@ -46,8 +53,10 @@ export function freezeConstitution(source: string, origin?: string): FrozenConst
 export function pinnedMismatch(frozen: FrozenConstitution, pinnedSha256: string): string | null {
   const actual = constitutionSha256(frozen.source);
   if (actual !== pinnedSha256) return `constitution bytes hash to ${actual}, but the campaign pinned ${pinnedSha256}`;
-  if (frozen.sha256 !== actual) return `held constitution claims hash ${frozen.sha256}, but its bytes hash to ${actual}`;
+  if (frozen.sha256 !== actual)
+    return `held constitution claims hash ${frozen.sha256}, but its bytes hash to ${actual}`;
   const reparsed = parseConstitution(frozen.source);
-  if (JSON.stringify(reparsed) !== JSON.stringify(frozen.constitution)) return 'held constitution document differs from its pinned bytes';
+  if (JSON.stringify(reparsed) !== JSON.stringify(frozen.constitution))
+    return 'held constitution document differs from its pinned bytes';
   return null;
 }

@@ -32,7 +32,8 @@ export function diffPolicies(a: RollingPolicy, b: RollingPolicy): string[] {
   for (const ax of a.activeAxes) if (!b.activeAxes.includes(ax)) out.push(`axis deactivated: ${ax}`);
   const retiredA = new Map(a.retiredAxes.map((r) => [r.axis, r]));
   const retiredB = new Map(b.retiredAxes.map((r) => [r.axis, r]));
-  for (const [ax, r] of retiredB) if (!retiredA.has(ax)) out.push(`axis retired: ${ax} (round ${r.round}: ${r.reason})`);
+  for (const [ax, r] of retiredB)
+    if (!retiredA.has(ax)) out.push(`axis retired: ${ax} (round ${r.round}: ${r.reason})`);
   for (const ax of retiredA.keys()) if (!retiredB.has(ax)) out.push(`axis restored: ${ax}`);
   const deadA = new Map(a.deadEnds.map((d) => [d.id, d]));
   const deadB = new Map(b.deadEnds.map((d) => [d.id, d]));
@@ -42,7 +43,8 @@ export function diffPolicies(a: RollingPolicy, b: RollingPolicy): string[] {
     else if (canonicalJson(before) !== canonicalJson(d)) out.push(`dead end ${id} ALTERED: ${d.description}`);
   }
   for (const [id, d] of deadA) if (!deadB.has(id)) out.push(`dead end ${id} REMOVED: ${d.description}`);
-  if (a.promotionThreshold !== b.promotionThreshold) out.push(`promotion threshold: ${a.promotionThreshold} → ${b.promotionThreshold}`);
+  if (a.promotionThreshold !== b.promotionThreshold)
+    out.push(`promotion threshold: ${a.promotionThreshold} → ${b.promotionThreshold}`);
   if (canonicalJson(a.noiseBand) !== canonicalJson(b.noiseBand))
     out.push(
       `noise band: dev std ${a.noiseBand.devStd} → ${b.noiseBand.devStd}, LB std ${a.noiseBand.lbStd} → ${b.noiseBand.lbStd} (${b.noiseBand.seeds} seeds, round ${b.noiseBand.round})`,
@@ -61,12 +63,18 @@ export function diffPolicies(a: RollingPolicy, b: RollingPolicy): string[] {
   for (const [id, r] of rulesA) if (!rulesB.has(id)) out.push(`evidence rule dropped (${id}): ${r.rule}`);
   const pendingA = new Set((a.pendingConfirmations ?? []).map((p) => p.candidateId));
   for (const p of b.pendingConfirmations ?? [])
-    if (!pendingA.has(p.candidateId)) out.push(`awaiting confirmation: ${p.candidateId} (${p.axis}, LB ${p.lbGain >= 0 ? '+' : ''}${p.lbGain} in round ${p.round})`);
+    if (!pendingA.has(p.candidateId))
+      out.push(
+        `awaiting confirmation: ${p.candidateId} (${p.axis}, LB ${p.lbGain >= 0 ? '+' : ''}${p.lbGain} in round ${p.round})`,
+      );
   if (b.combination && b.combination.sources.length >= 2 && b.combination.id !== a.combination?.id)
-    out.push(`combination ${b.combination.id}: ${b.combination.sources.map((x) => x.candidateId).join(' + ')} trained together (${b.combination.changes.map((c) => c.path).join(', ')})`);
+    out.push(
+      `combination ${b.combination.id}: ${b.combination.sources.map((x) => x.candidateId).join(' + ')} trained together (${b.combination.changes.map((c) => c.path).join(', ')})`,
+    );
   const hypA = new Map((a.decouplingHypotheses ?? []).map((h) => [h.id, h.status]));
   for (const h of b.decouplingHypotheses ?? [])
-    if (hypA.get(h.id) !== h.status) out.push(`decoupling ${h.id} (${h.domain}): ${hypA.get(h.id) ?? 'new'} → ${h.status}`);
+    if (hypA.get(h.id) !== h.status)
+      out.push(`decoupling ${h.id} (${h.domain}): ${hypA.get(h.id) ?? 'new'} → ${h.status}`);
   if (canonicalJson(a.searchHints ?? null) !== canonicalJson(b.searchHints ?? null) && b.searchHints)
     out.push(
       `search hints: up to ${b.searchHints.maxKnobsPerMove} knob(s) per move; directions ${b.searchHints.directions.map((d) => `${d.path} ${d.direction} ×${d.stepScale}`).join(', ') || 'none'}`,

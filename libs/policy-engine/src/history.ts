@@ -44,7 +44,8 @@ export const emptyPolicyHistory = (): PolicyHistoryState => dict<CampaignPolicyH
 
 type ProjectedEvent = { type: string; campaignId: string; data: unknown };
 
-const campaignOf = (s: PolicyHistoryState, id: string): CampaignPolicyHistory => own(s, id) ?? { constitutionSha256: null, revisions: [], refusals: [] };
+const campaignOf = (s: PolicyHistoryState, id: string): CampaignPolicyHistory =>
+  own(s, id) ?? { constitutionSha256: null, revisions: [], refusals: [] };
 
 /** Pure fold step of the policy history: every revision, diffable, tied to the evidence that caused it. */
 export function applyPolicyHistory(s: PolicyHistoryState, e: ProjectedEvent): PolicyHistoryState {
@@ -55,7 +56,18 @@ export function applyPolicyHistory(s: PolicyHistoryState, e: ProjectedEvent): Po
     s[e.campaignId] = {
       ...c,
       constitutionSha256: e.data.constitutionSha256,
-      revisions: [{ revision: p.revision, round: null, forRound: p.forRound, policySha256: contentHash(p), evidenceSha256: null, proposer: 'initial', changes: [], policy: p }],
+      revisions: [
+        {
+          revision: p.revision,
+          round: null,
+          forRound: p.forRound,
+          policySha256: contentHash(p),
+          evidenceSha256: null,
+          proposer: 'initial',
+          changes: [],
+          policy: p,
+        },
+      ],
     };
   } else if (isEvent(e, PolicyRevised)) {
     if (c.revisions.some((r) => r.revision === e.data.policy.revision)) return s;
@@ -77,7 +89,10 @@ export function applyPolicyHistory(s: PolicyHistoryState, e: ProjectedEvent): Po
       ].sort((a, b) => a.revision - b.revision),
     };
   } else if (isEvent(e, ConstitutionViolationRefused)) {
-    s[e.campaignId] = { ...c, refusals: [...c.refusals, { round: e.data.round, rule: e.data.rule, detail: e.data.detail }] };
+    s[e.campaignId] = {
+      ...c,
+      refusals: [...c.refusals, { round: e.data.round, rule: e.data.rule, detail: e.data.detail }],
+    };
   }
   return s;
 }
@@ -85,14 +100,20 @@ export function applyPolicyHistory(s: PolicyHistoryState, e: ProjectedEvent): Po
 /** The policy-history projection (register it with @aevo/projections). */
 export const policyHistoryProjection = {
   name: 'policy-history',
-  description: 'Every rolling-policy revision per campaign, its diff to the previous one and the evidence hash that caused it.',
+  description:
+    'Every rolling-policy revision per campaign, its diff to the previous one and the evidence hash that caused it.',
   eventTypes: [CampaignStarted.type, PolicyRevised.type, ConstitutionViolationRefused.type] as const,
   initial: emptyPolicyHistory,
   apply: (s: PolicyHistoryState, e: ProjectedEvent): PolicyHistoryState => applyPolicyHistory(s, e),
   snapshot: (s: PolicyHistoryState) => {
     const out = dict<CampaignPolicyHistory>();
     for (const k of Object.keys(s).sort())
-      out[k] = { ...s[k], refusals: [...s[k].refusals].sort((a, b) => a.round - b.round || a.rule.localeCompare(b.rule) || a.detail.localeCompare(b.detail)) };
+      out[k] = {
+        ...s[k],
+        refusals: [...s[k].refusals].sort(
+          (a, b) => a.round - b.round || a.rule.localeCompare(b.rule) || a.detail.localeCompare(b.detail),
+        ),
+      };
     return out;
   },
 };
@@ -101,7 +122,10 @@ export const policyHistoryProjection = {
 export function diffRevisions(h: CampaignPolicyHistory, from: number, to: number): string[] {
   const a = h.revisions.find((r) => r.revision === from);
   const b = h.revisions.find((r) => r.revision === to);
-  if (!a || !b) throw new Error(`revision ${a ? to : from} is not in the history (have ${h.revisions.map((r) => r.revision).join(', ')})`);
+  if (!a || !b)
+    throw new Error(
+      `revision ${a ? to : from} is not in the history (have ${h.revisions.map((r) => r.revision).join(', ')})`,
+    );
   return diffPolicies(a.policy, b.policy);
 }
 
@@ -116,14 +140,23 @@ export interface PolicyReplayResult {
   equal: boolean;
 }
 
-const DECOUPLING_STEPS = new Set<string>([DecouplingSuspected.type, DecouplingProbed.type, DecouplingConfirmed.type, DecouplingRefuted.type]);
+const DECOUPLING_STEPS = new Set<string>([
+  DecouplingSuspected.type,
+  DecouplingProbed.type,
+  DecouplingConfirmed.type,
+  DecouplingRefuted.type,
+]);
 
 /**
  * Re-decides every PolicyRevised of a campaign from the log: the recorded evidence, the constitution (checked
  * against the pin) and, for an LLM turn, the proposal recorded in the event — no LLM is called. Compares the
  * content hash of the whole event data, and the refusals that preceded it.
  */
-export function replayPolicyRevisions(campaignId: string, events: readonly EventEnvelope[], constitution: FrozenConstitution): PolicyReplayResult[] {
+export function replayPolicyRevisions(
+  campaignId: string,
+  events: readonly EventEnvelope[],
+  constitution: FrozenConstitution,
+): PolicyReplayResult[] {
   let state: MetaPolicyState = metaPolicyDecider.initialState();
   const evidenceByRound = new Map<number, { evidence: RoundEvidence; sha: string }>();
   const refusalsByRound = new Map<number, unknown[]>();
@@ -131,8 +164,10 @@ export function replayPolicyRevisions(campaignId: string, events: readonly Event
   const out: PolicyReplayResult[] = [];
   for (const e of events) {
     if (e.campaignId !== campaignId) continue;
-    if (isEvent(e, RoundEvidenceRecorded)) evidenceByRound.set(e.data.round, { evidence: e.data.evidence, sha: e.data.evidenceSha256 });
-    if (isEvent(e, ConstitutionViolationRefused)) refusalsByRound.set(e.data.round, [...(refusalsByRound.get(e.data.round) ?? []), e.data]);
+    if (isEvent(e, RoundEvidenceRecorded))
+      evidenceByRound.set(e.data.round, { evidence: e.data.evidence, sha: e.data.evidenceSha256 });
+    if (isEvent(e, ConstitutionViolationRefused))
+      refusalsByRound.set(e.data.round, [...(refusalsByRound.get(e.data.round) ?? []), e.data]);
     if (DECOUPLING_STEPS.has(e.type)) {
       const round = (e.data as { round: number }).round;
       stepsByRound.set(round, [...(stepsByRound.get(round) ?? []), { type: e.type, data: e.data }]);
@@ -172,7 +207,9 @@ export function replayPolicyRevisions(campaignId: string, events: readonly Event
       const replayedRefusals = replayed.filter((x) => x.type === 'ConstitutionViolationRefused').map((x) => x.data);
       const refusalsEqual = contentHash(replayedRefusals) === contentHash(refusalsByRound.get(e.data.round) ?? []);
       // The decoupling hypothesis steps recorded with the revision are decisions too: re-decided, compared whole.
-      const replayedSteps = replayed.filter((x) => DECOUPLING_STEPS.has(x.type)).map((x) => ({ type: x.type, data: x.data }));
+      const replayedSteps = replayed
+        .filter((x) => DECOUPLING_STEPS.has(x.type))
+        .map((x) => ({ type: x.type, data: x.data }));
       const stepsEqual = contentHash(replayedSteps) === contentHash(stepsByRound.get(e.data.round) ?? []);
       out.push({
         round: e.data.round,
@@ -184,7 +221,8 @@ export function replayPolicyRevisions(campaignId: string, events: readonly Event
         equal: refusalsEqual && stepsEqual && replayedSha256 === recordedSha256,
       });
     }
-    if (e.type === CampaignStarted.type || e.type === PolicyRevised.type) state = metaPolicyDecider.evolve(state, e as MetaPolicyEvent);
+    if (e.type === CampaignStarted.type || e.type === PolicyRevised.type)
+      state = metaPolicyDecider.evolve(state, e as MetaPolicyEvent);
   }
   return out;
 }

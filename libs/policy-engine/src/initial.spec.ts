@@ -17,7 +17,9 @@ describe('the rotation order', () => {
 
   it('given the last category, when rotating, then it wraps around to the first one the campaign still covers', () => {
     expect(nextCategory('selection', ['learning-rate', 'checkpoint-selection'], new Set())).toBe('optimisation');
-    expect(nextCategory('optimisation', ['learning-rate', 'checkpoint-selection'], new Set(['checkpoint-selection']))).toBeNull();
+    expect(
+      nextCategory('optimisation', ['learning-rate', 'checkpoint-selection'], new Set(['checkpoint-selection'])),
+    ).toBeNull();
   });
 });
 
@@ -25,8 +27,18 @@ describe('initialPolicy', () => {
   const recipe = { optim: { lr: 0.001, steps: 400 }, mix: { equation: 1 } };
 
   it('given campaign axes, when the campaign starts, then revision 0 explores the first category in rotation order, with every axis of it', () => {
-    const p = initialPolicy({ standingRecipe: recipe, axes: ['data-mix', 'schedule', 'learning-rate'], anchorSeeds: 3 });
-    expect(p).toMatchObject({ revision: 0, forRound: 1, activeCategory: 'optimisation', activeAxes: ['learning-rate', 'schedule'], anchorSeeds: 3 });
+    const p = initialPolicy({
+      standingRecipe: recipe,
+      axes: ['data-mix', 'schedule', 'learning-rate'],
+      anchorSeeds: 3,
+    });
+    expect(p).toMatchObject({
+      revision: 0,
+      forRound: 1,
+      activeCategory: 'optimisation',
+      activeAxes: ['learning-rate', 'schedule'],
+      anchorSeeds: 3,
+    });
     expect(p.standingRecipe).toEqual(recipe);
     expect(p.standingRecipe).not.toBe(recipe);
   });
@@ -35,7 +47,9 @@ describe('initialPolicy', () => {
     const p = initialPolicy({ standingRecipe: recipe, axes: ['learning-rate'], anchorSeeds: 2 });
     expect(p.promotionThreshold).toBe(0);
     expect(p.noiseBand).toEqual({ devStd: 0, lbStd: 0, seeds: 0, round: 0 });
-    expect(p.rationale).toBe("Initial policy: the substrate's recipe stands; explore optimisation (learning-rate) first; no noise measured yet, so no promotion threshold.");
+    expect(p.rationale).toBe(
+      "Initial policy: the substrate's recipe stands; explore optimisation (learning-rate) first; no noise measured yet, so no promotion threshold.",
+    );
   });
 
   it('given axes naming no search axis, when the campaign starts, then it is refused on payload.axes', () => {
@@ -57,9 +71,14 @@ describe('initialPolicy', () => {
     ];
     const evidence = collectRoundEvidence(testRound(specs, { round: 1, policy: p0 }));
     const rules = constitution.constitution.rules;
-    const atMinimum = { ...p0, promotionThreshold: Math.round(rules.minThresholdNoiseMultiple * rules.noiseStdFloor * 1e6) / 1e6 };
+    const atMinimum = {
+      ...p0,
+      promotionThreshold: Math.round(rules.minThresholdNoiseMultiple * rules.noiseStdFloor * 1e6) / 1e6,
+    };
     const facts = revisionFacts(p0, evidence, constitution.constitution, { campaignAxes: ['learning-rate'] });
     expect(facts.promotionBar).toBe(facts.minimumThreshold);
-    expect(revisionFacts(atMinimum, evidence, constitution.constitution, { campaignAxes: ['learning-rate'] }).promotionBar).toBe(facts.promotionBar);
+    expect(
+      revisionFacts(atMinimum, evidence, constitution.constitution, { campaignAxes: ['learning-rate'] }).promotionBar,
+    ).toBe(facts.promotionBar);
   });
 });

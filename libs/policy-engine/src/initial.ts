@@ -10,7 +10,11 @@ import { axesOf, firstCategory } from './axes';
  *
  * Refused (INVALID_CAMPAIGN on payload.axes) when the axes name no search axis.
  */
-export function initialPolicy(opts: { standingRecipe: RecipeDocument; axes: readonly Axis[]; anchorSeeds: number }): RollingPolicy {
+export function initialPolicy(opts: {
+  standingRecipe: RecipeDocument;
+  axes: readonly Axis[];
+  anchorSeeds: number;
+}): RollingPolicy {
   const category = firstCategory(opts.axes);
   if (category === null)
     throw new DomainError('INVALID_CAMPAIGN', `axes [${opts.axes.join(', ')}] name no search axis`, [

@@ -10,18 +10,32 @@ const constitution = defaultConstitution();
 const spec = DeciderSpecification(metaPolicyDecider);
 const AXES = ['learning-rate', 'schedule', 'steps', 'data-mix', 'synthetic-data'] as const;
 
-const policy0 = testPolicy({ promotionThreshold: 0.01, activeCategory: 'optimisation', activeAxes: ['learning-rate', 'schedule', 'steps'] });
+const policy0 = testPolicy({
+  promotionThreshold: 0.01,
+  activeCategory: 'optimisation',
+  activeAxes: ['learning-rate', 'schedule', 'steps'],
+});
 const started = (p: RollingPolicy = policy0): MetaPolicyEvent =>
-  testCampaignStarted('c1', p, { constitutionSha256: constitution.sha256, constitution: constitution.constitution, axes: [...AXES] }) as unknown as MetaPolicyEvent;
+  testCampaignStarted('c1', p, {
+    constitutionSha256: constitution.sha256,
+    constitution: constitution.constitution,
+    axes: [...AXES],
+  }) as unknown as MetaPolicyEvent;
 
-const evidenceOf = (specs: CandidateSpec[], round: number, policy: RollingPolicy) => collectRoundEvidence(testRound(specs, { round, policy }));
+const evidenceOf = (specs: CandidateSpec[], round: number, policy: RollingPolicy) =>
+  collectRoundEvidence(testRound(specs, { round, policy }));
 
 /**
  * Anchor with three seeds: dev σ = 0.005 (measured), LB never measured, so the LB difference σ is the dev stand-in
  * √2 × 0.005 and the bar = 2 × 0.007071 = 0.014142; a confirmation must show half of it again (0.007071).
  */
 const roundTo6 = (x: number) => Math.round(x * 1e6) / 1e6;
-const anchor = (lb: number, dev = 0.6): CandidateSpec => ({ axis: 'baseline', dev, lb, extraSeedDevs: [dev + 0.005, dev - 0.005] });
+const anchor = (lb: number, dev = 0.6): CandidateSpec => ({
+  axis: 'baseline',
+  dev,
+  lb,
+  extraSeedDevs: [dev + 0.005, dev - 0.005],
+});
 const lrTo = (to: number) => [{ path: 'optim.lr', from: 0.001, to }];
 
 /** Runs the rule engine round after round and returns the log (for `given`). */
@@ -34,11 +48,16 @@ function run(rounds: CandidateSpec[][]): MetaPolicyEvent[] {
   });
   return log;
 }
-const latest = (log: MetaPolicyEvent[]) => log.reduce(metaPolicyDecider.evolve, metaPolicyDecider.initialState()).policy as RollingPolicy;
+const latest = (log: MetaPolicyEvent[]) =>
+  log.reduce(metaPolicyDecider.evolve, metaPolicyDecider.initialState()).policy as RollingPolicy;
 
 describe('meta-rule: the leaderboard is authoritative, promotion needs an LB gain above the threshold, confirmed on another seed', () => {
   it('given an LB gain inside the noise band, when the policy is revised, then nothing is promoted', () => {
-    const evidence = evidenceOf([anchor(0.55), { axis: 'learning-rate', dev: 0.63, lb: 0.556, changes: lrTo(0.002) }], 1, policy0);
+    const evidence = evidenceOf(
+      [anchor(0.55), { axis: 'learning-rate', dev: 0.63, lb: 0.556, changes: lrTo(0.002) }],
+      1,
+      policy0,
+    );
     spec
       .given([started()])
       .when(reviseCommand(evidence, constitution))
@@ -48,7 +67,9 @@ describe('meta-rule: the leaderboard is authoritative, promotion needs an LB gai
         expect(p.standingRecipe).toEqual(policy0.standingRecipe);
         expect(p.plateauRounds).toBe(1);
         expect(p.pendingConfirmations).toEqual([]);
-        expect(p.rationale).toMatch(/No promotion: the best public-LB gain, \+0\.0060 by c1-r1-c1, does not clear the screen 0\.007071 \(half the bar 0\.014142\)/);
+        expect(p.rationale).toMatch(
+          /No promotion: the best public-LB gain, \+0\.0060 by c1-r1-c1, does not clear the screen 0\.007071 \(half the bar 0\.014142\)/,
+        );
       });
   });
 
@@ -57,7 +78,12 @@ describe('meta-rule: the leaderboard is authoritative, promotion needs an LB gai
     { axis: 'learning-rate', dev: 0.62, lb: 0.58, changes: lrTo(0.002) },
     { axis: 'steps', dev: 0.61, lb: 0.57, changes: [{ path: 'optim.steps', from: 400, to: 500 }] },
   ];
-  const confirm = (of: string, changes: CandidateSpec['changes'], axis: CandidateSpec['axis'], lb: number): CandidateSpec => ({
+  const confirm = (
+    of: string,
+    changes: CandidateSpec['changes'],
+    axis: CandidateSpec['axis'],
+    lb: number,
+  ): CandidateSpec => ({
     axis,
     dev: 0.61,
     lb,
@@ -75,17 +101,37 @@ describe('meta-rule: the leaderboard is authoritative, promotion needs an LB gai
         expect(p.plateauRounds).toBe(0);
         expect(p.bestPublicLb).toBe(0.58);
         expect(p.pendingConfirmations).toEqual([
-          { candidateId: 'c1-r1-c1', round: 1, axis: 'learning-rate', changes: lrTo(0.002), lbGain: 0.03, devGain: 0.02 },
-          { candidateId: 'c1-r1-c2', round: 1, axis: 'steps', changes: [{ path: 'optim.steps', from: 400, to: 500 }], lbGain: 0.02, devGain: 0.01 },
+          {
+            candidateId: 'c1-r1-c1',
+            round: 1,
+            axis: 'learning-rate',
+            changes: lrTo(0.002),
+            lbGain: 0.03,
+            devGain: 0.02,
+          },
+          {
+            candidateId: 'c1-r1-c2',
+            round: 1,
+            axis: 'steps',
+            changes: [{ path: 'optim.steps', from: 400, to: 500 }],
+            lbGain: 0.02,
+            devGain: 0.01,
+          },
         ]);
-        expect(p.rationale).toMatch(/Awaiting confirmation on another seed next round: c1-r1-c1 \(LB \+0\.0300\), c1-r1-c2 \(LB \+0\.0200\)/);
+        expect(p.rationale).toMatch(
+          /Awaiting confirmation on another seed next round: c1-r1-c1 \(LB \+0\.0300\), c1-r1-c2 \(LB \+0\.0200\)/,
+        );
       });
   });
 
   it('given both gains confirmed on another seed, when revised, then independent changes are promoted together (they stack)', () => {
     const given = run([twoGains]);
     const evidence = evidenceOf(
-      [anchor(0.55), confirm('c1-r1-c1', lrTo(0.002), 'learning-rate', 0.575), confirm('c1-r1-c2', [{ path: 'optim.steps', from: 400, to: 500 }], 'steps', 0.565)],
+      [
+        anchor(0.55),
+        confirm('c1-r1-c1', lrTo(0.002), 'learning-rate', 0.575),
+        confirm('c1-r1-c2', [{ path: 'optim.steps', from: 400, to: 500 }], 'steps', 0.565),
+      ],
       2,
       latest(given),
     );
@@ -115,11 +161,20 @@ describe('meta-rule: the leaderboard is authoritative, promotion needs an LB gai
   it('given a gain whose confirmation run shows no gain, then it is not promoted and leaves no dead end', () => {
     const given = run([twoGains]);
     const evidence = evidenceOf(
-      [anchor(0.55), confirm('c1-r1-c1', lrTo(0.002), 'learning-rate', 0.575), confirm('c1-r1-c2', [{ path: 'optim.steps', from: 400, to: 500 }], 'steps', 0.549)],
+      [
+        anchor(0.55),
+        confirm('c1-r1-c1', lrTo(0.002), 'learning-rate', 0.575),
+        confirm('c1-r1-c2', [{ path: 'optim.steps', from: 400, to: 500 }], 'steps', 0.549),
+      ],
       2,
       latest(given),
     );
-    const p = revisedPolicy(spec.given(given).when(reviseCommand(evidence, constitution)).then(() => undefined));
+    const p = revisedPolicy(
+      spec
+        .given(given)
+        .when(reviseCommand(evidence, constitution))
+        .then(() => undefined),
+    );
     expect(p.standingRecipe).toEqual({ optim: { lr: 0.002, steps: 400 }, mix: { equation: 1, gravity: 1 } });
     expect(p.deadEnds).toEqual([]);
     expect(p.rationale).toMatch(/Not promoted: c1-r1-c2 \(steps, LB \+0\.0200 in round 1\): not confirmed by c1-r2-c2/);
@@ -129,7 +184,16 @@ describe('meta-rule: the leaderboard is authoritative, promotion needs an LB gai
     // Bar 0.014142: screen 0.007071, mean bar 0.01. 0.009 then 0.012: each under the bar, their mean 0.0105 clears bar / √2.
     const given = run([[anchor(0.55), { axis: 'learning-rate', dev: 0.6, lb: 0.559, changes: lrTo(0.002) }]]);
     expect(latest(given).pendingConfirmations?.map((p) => p.candidateId)).toEqual(['c1-r1-c1']);
-    const p = latest([...given, ...metaPolicyDecider.decide(reviseCommand(evidenceOf([anchor(0.55), confirm('c1-r1-c1', lrTo(0.002), 'learning-rate', 0.562)], 2, latest(given)), constitution), given.reduce(metaPolicyDecider.evolve, metaPolicyDecider.initialState()))]);
+    const p = latest([
+      ...given,
+      ...metaPolicyDecider.decide(
+        reviseCommand(
+          evidenceOf([anchor(0.55), confirm('c1-r1-c1', lrTo(0.002), 'learning-rate', 0.562)], 2, latest(given)),
+          constitution,
+        ),
+        given.reduce(metaPolicyDecider.evolve, metaPolicyDecider.initialState()),
+      ),
+    ]);
     expect(p.standingRecipe).toMatchObject({ optim: { lr: 0.002 } });
     expect(p.rationale).toMatch(/mean of both measurements \+0\.0105 > 0\.01 \(bar \/ √2\)/);
   });
@@ -138,45 +202,109 @@ describe('meta-rule: the leaderboard is authoritative, promotion needs an LB gai
     // Bar 0.014142. +0.009 each time: two measurements (mean 0.009 ≤ 0.01) are not enough; four (mean 0.009 > 0.007071) are.
     const explorer: CandidateSpec = { axis: 'learning-rate', dev: 0.6, lb: 0.559, changes: lrTo(0.002) };
     const confirmRun = (of: string): CandidateSpec => confirm(of, lrTo(0.002), 'learning-rate', 0.559);
-    const g2 = run([[anchor(0.55), explorer], [anchor(0.55), confirmRun('c1-r1-c1')]]);
+    const g2 = run([
+      [anchor(0.55), explorer],
+      [anchor(0.55), confirmRun('c1-r1-c1')],
+    ]);
     expect(latest(g2).standingRecipe).toEqual(policy0.standingRecipe);
-    expect(latest(g2).rationale).toMatch(/not confirmed by c1-r2-c1: LB \+0\.0090 .*mean of both measurements \+0\.0090 ≤ 0\.01 \(bar \/ √2\)/);
-    expect(latest(g2).moveLedger?.find((m) => m.path === 'optim.lr')).toMatchObject({ lbRounds: [1, 2], lbGains: [0.009, 0.009] });
-    const p4 = latest(run([[anchor(0.55), explorer], [anchor(0.55), confirmRun('c1-r1-c1')], [anchor(0.55), explorer], [anchor(0.55), confirmRun('c1-r3-c1')]]));
+    expect(latest(g2).rationale).toMatch(
+      /not confirmed by c1-r2-c1: LB \+0\.0090 .*mean of both measurements \+0\.0090 ≤ 0\.01 \(bar \/ √2\)/,
+    );
+    expect(latest(g2).moveLedger?.find((m) => m.path === 'optim.lr')).toMatchObject({
+      lbRounds: [1, 2],
+      lbGains: [0.009, 0.009],
+    });
+    const p4 = latest(
+      run([
+        [anchor(0.55), explorer],
+        [anchor(0.55), confirmRun('c1-r1-c1')],
+        [anchor(0.55), explorer],
+        [anchor(0.55), confirmRun('c1-r3-c1')],
+      ]),
+    );
     expect(p4.standingRecipe).toMatchObject({ optim: { lr: 0.002 } });
-    expect(p4.rationale).toMatch(/confirmed by c1-r4-c1: .*mean of 4 measurements of the move \+0\.0090 > 0\.007071 \(bar \/ √4\)/);
+    expect(p4.rationale).toMatch(
+      /confirmed by c1-r4-c1: .*mean of 4 measurements of the move \+0\.0090 > 0\.007071 \(bar \/ √4\)/,
+    );
   });
 
   it('given two confirmed gains on the same path, then only the better one is promoted', () => {
-    const given = run([[anchor(0.55), { axis: 'learning-rate', dev: 0.62, lb: 0.58, changes: lrTo(0.002) }, { axis: 'learning-rate', dev: 0.62, lb: 0.575, changes: lrTo(0.003) }]]);
-    const evidence = evidenceOf([anchor(0.55), confirm('c1-r1-c1', lrTo(0.002), 'learning-rate', 0.57), confirm('c1-r1-c2', lrTo(0.003), 'learning-rate', 0.58)], 2, latest(given));
-    const p = revisedPolicy(spec.given(given).when(reviseCommand(evidence, constitution)).then(() => undefined));
+    const given = run([
+      [
+        anchor(0.55),
+        { axis: 'learning-rate', dev: 0.62, lb: 0.58, changes: lrTo(0.002) },
+        { axis: 'learning-rate', dev: 0.62, lb: 0.575, changes: lrTo(0.003) },
+      ],
+    ]);
+    const evidence = evidenceOf(
+      [
+        anchor(0.55),
+        confirm('c1-r1-c1', lrTo(0.002), 'learning-rate', 0.57),
+        confirm('c1-r1-c2', lrTo(0.003), 'learning-rate', 0.58),
+      ],
+      2,
+      latest(given),
+    );
+    const p = revisedPolicy(
+      spec
+        .given(given)
+        .when(reviseCommand(evidence, constitution))
+        .then(() => undefined),
+    );
     // Means of the two measurements: c1 (0.03 + 0.02)/2 = 0.025 < c2 (0.025 + 0.03)/2 = 0.0275.
     expect(p.standingRecipe).toMatchObject({ optim: { lr: 0.003 } });
-    expect(p.rationale).toMatch(/Not promoted: c1-r1-c1 .*confirmed, but it changes a path a better confirmed gain changes/);
+    expect(p.rationale).toMatch(
+      /Not promoted: c1-r1-c1 .*confirmed, but it changes a path a better confirmed gain changes/,
+    );
   });
 
   it('given a direction that paid twice, then the workers are told to widen their step along it', () => {
-    const round1: CandidateSpec[] = [anchor(0.55), { axis: 'learning-rate', dev: 0.62, lb: 0.58, changes: lrTo(0.002) }];
-    const round2: CandidateSpec[] = [anchor(0.58), confirm('c1-r1-c1', lrTo(0.002), 'learning-rate', 0.6), { axis: 'learning-rate', dev: 0.63, lb: 0.61, changes: [{ path: 'optim.lr', from: 0.002, to: 0.003 }] }];
-    const round3: CandidateSpec[] = [anchor(0.61), confirm('c1-r2-c2', [{ path: 'optim.lr', from: 0.002, to: 0.003 }], 'learning-rate', 0.63)];
+    const round1: CandidateSpec[] = [
+      anchor(0.55),
+      { axis: 'learning-rate', dev: 0.62, lb: 0.58, changes: lrTo(0.002) },
+    ];
+    const round2: CandidateSpec[] = [
+      anchor(0.58),
+      confirm('c1-r1-c1', lrTo(0.002), 'learning-rate', 0.6),
+      { axis: 'learning-rate', dev: 0.63, lb: 0.61, changes: [{ path: 'optim.lr', from: 0.002, to: 0.003 }] },
+    ];
+    const round3: CandidateSpec[] = [
+      anchor(0.61),
+      confirm('c1-r2-c2', [{ path: 'optim.lr', from: 0.002, to: 0.003 }], 'learning-rate', 0.63),
+    ];
     const p = latest(run([round1, round2, round3]));
     expect(p.standingRecipe).toMatchObject({ optim: { lr: 0.003 } });
-    expect(p.searchHints?.directions).toEqual([{ path: 'optim.lr', direction: 'increase', paidRounds: [2, 3], stepScale: 2 }]);
+    expect(p.searchHints?.directions).toEqual([
+      { path: 'optim.lr', direction: 'increase', paidRounds: [2, 3], stepScale: 2 },
+    ]);
   });
 
   it('given a large dev gain without an LB score, then it is not promoted (dev never promotes)', () => {
     const evidence = evidenceOf([anchor(0.55), { axis: 'learning-rate', dev: 0.75, changes: lrTo(0.002) }], 1, policy0);
-    spec.given([started()]).when(reviseCommand(evidence, constitution)).then((events) => expect(revisedPolicy(events).standingRecipe).toEqual(policy0.standingRecipe));
+    spec
+      .given([started()])
+      .when(reviseCommand(evidence, constitution))
+      .then((events) => expect(revisedPolicy(events).standingRecipe).toEqual(policy0.standingRecipe));
   });
 
   it('given the best LB gain came from a candidate that left its axis, then it is not promoted', () => {
     const evidence = evidenceOf(
-      [anchor(0.55), { axis: 'learning-rate', dev: 0.62, lb: 0.6, changes: [...lrTo(0.002), { path: 'mix.equation', from: 1, to: 3 }] }],
+      [
+        anchor(0.55),
+        {
+          axis: 'learning-rate',
+          dev: 0.62,
+          lb: 0.6,
+          changes: [...lrTo(0.002), { path: 'mix.equation', from: 1, to: 3 }],
+        },
+      ],
       1,
       policy0,
     );
-    spec.given([started()]).when(reviseCommand(evidence, constitution)).then((events) => expect(revisedPolicy(events).standingRecipe).toEqual(policy0.standingRecipe));
+    spec
+      .given([started()])
+      .when(reviseCommand(evidence, constitution))
+      .then((events) => expect(revisedPolicy(events).standingRecipe).toEqual(policy0.standingRecipe));
   });
 });
 
@@ -218,13 +346,21 @@ describe('combinations: single-knob moves that keep raising dev are trained toge
         { candidateId: 'c1-r2-c1', round: 2, axis: 'learning-rate', devGain: 0.018, changes: lrTo(0.002) },
         { candidateId: 'c1-r2-c5', round: 2, axis: 'steps', devGain: 0.014, changes: steps(500) },
         // restated against the standing recipe, which has no schedule yet
-        { candidateId: 'c1-r2-c4', round: 2, axis: 'schedule', devGain: 0.011, changes: [{ path: 'optim.schedule', to: 'linear' }] },
+        {
+          candidateId: 'c1-r2-c4',
+          round: 2,
+          axis: 'schedule',
+          devGain: 0.011,
+          changes: [{ path: 'optim.schedule', to: 'linear' }],
+        },
       ],
       changes: [...lrTo(0.002), { path: 'optim.schedule', to: 'linear' }, ...steps(500)],
       devScreen: 0.007071,
     });
     expect(p.standingRecipe).toEqual(policy0.standingRecipe); // dev never promotes
-    expect(p.rationale).toMatch(/Next round trains optim\.lr → 0\.002 \+ optim\.schedule → "linear" \+ optim\.steps → 500 together as combination-r2/);
+    expect(p.rationale).toMatch(
+      /Next round trains optim\.lr → 0\.002 \+ optim\.schedule → "linear" \+ optim\.steps → 500 together as combination-r2/,
+    );
     const runs = prescribedRuns(p);
     expect(runs.map((r) => [r.prescribed.kind, r.axis])).toEqual([['combination', 'learning-rate']]);
     expect(runs[0].prescribed.changes).toEqual(p.combination?.changes);
@@ -237,11 +373,20 @@ describe('combinations: single-knob moves that keep raising dev are trained toge
 
   const comboRun = (given: MetaPolicyEvent[], lb: number): CandidateSpec => {
     const plan = latest(given).combination!;
-    return { axis: 'learning-rate', dev: 0.64, lb, changes: plan.changes, prescribed: prescribedRuns(latest(given))[0].prescribed };
+    return {
+      axis: 'learning-rate',
+      dev: 0.64,
+      lb,
+      changes: plan.changes,
+      prescribed: prescribedRuns(latest(given))[0].prescribed,
+    };
   };
   const next = (given: MetaPolicyEvent[], specs: CandidateSpec[], k: number) => [
     ...given,
-    ...metaPolicyDecider.decide(reviseCommand(evidenceOf(specs, k, latest(given)), constitution), given.reduce(metaPolicyDecider.evolve, metaPolicyDecider.initialState())),
+    ...metaPolicyDecider.decide(
+      reviseCommand(evidenceOf(specs, k, latest(given)), constitution),
+      given.reduce(metaPolicyDecider.evolve, metaPolicyDecider.initialState()),
+    ),
   ];
 
   it('given the combination gains on the leaderboard, then it is confirmed on another seed and promoted whole, and its moves leave the ledger', () => {
@@ -252,8 +397,26 @@ describe('combinations: single-knob moves that keep raising dev are trained toge
     expect(p3.pendingConfirmations?.map((c) => [c.candidateId, c.lbGain])).toEqual([['c1-r3-c1', 0.05]]);
     expect(p3.combination ?? null).toBeNull(); // none while a combination awaits its confirmation
     const confirmation = prescribedRuns(p3).find((r) => r.prescribed.kind === 'confirmation')!;
-    const p4 = latest(next(g3, [anchor(0.55), { axis: 'learning-rate', dev: 0.64, lb: 0.595, changes: confirmation.prescribed.changes, prescribed: confirmation.prescribed }], 4));
-    expect(p4.standingRecipe).toEqual({ optim: { lr: 0.002, steps: 500, schedule: 'linear' }, mix: { equation: 1, gravity: 1 } });
+    const p4 = latest(
+      next(
+        g3,
+        [
+          anchor(0.55),
+          {
+            axis: 'learning-rate',
+            dev: 0.64,
+            lb: 0.595,
+            changes: confirmation.prescribed.changes,
+            prescribed: confirmation.prescribed,
+          },
+        ],
+        4,
+      ),
+    );
+    expect(p4.standingRecipe).toEqual({
+      optim: { lr: 0.002, steps: 500, schedule: 'linear' },
+      mix: { equation: 1, gravity: 1 },
+    });
     expect(p4.moveLedger?.map((m) => m.key)).toEqual(['mix.gravity|increase']);
   });
 
@@ -280,21 +443,53 @@ describe('meta-rule: the promotion threshold is calibrated from the anchor’s s
   });
 
   it('given the anchor’s submissions were scored on the leaderboard, then the threshold follows the LB replicates, pooled over rounds', () => {
-    const evidence = evidenceOf([{ axis: 'baseline', dev: 0.6, lb: 0.55, extraSeedDevs: [0.605, 0.595], extraSeedLbs: [0.59, 0.57] }], 1, policy0);
-    expect(evidence.calibration.noise).toMatchObject({ lbStd: 0.02, lbSource: 'anchor-replicates', lbDf: 2, devStd: 0.005, lbDiffStd: roundTo6(Math.SQRT2 * 0.02), lbDiffSource: 'replicates' });
-    const p = revisedPolicy(spec.given([started()]).when(reviseCommand(evidence, constitution)).then(() => undefined));
+    const evidence = evidenceOf(
+      [{ axis: 'baseline', dev: 0.6, lb: 0.55, extraSeedDevs: [0.605, 0.595], extraSeedLbs: [0.59, 0.57] }],
+      1,
+      policy0,
+    );
+    expect(evidence.calibration.noise).toMatchObject({
+      lbStd: 0.02,
+      lbSource: 'anchor-replicates',
+      lbDf: 2,
+      devStd: 0.005,
+      lbDiffStd: roundTo6(Math.SQRT2 * 0.02),
+      lbDiffSource: 'replicates',
+    });
+    const p = revisedPolicy(
+      spec
+        .given([started()])
+        .when(reviseCommand(evidence, constitution))
+        .then(() => undefined),
+    );
     expect(p.promotionThreshold).toBe(roundTo6(2 * roundTo6(Math.SQRT2 * 0.02)));
     expect(p.standingLb?.scores.map((x) => x.score)).toEqual([0.55, 0.59, 0.57]);
     // A later round's anchor scores join the same recipe's replicates: one group of five.
-    const next = evidenceOf([{ axis: 'baseline', dev: 0.6, lb: 0.55, extraSeedDevs: [0.6], extraSeedLbs: [0.55] }], 2, p);
+    const next = evidenceOf(
+      [{ axis: 'baseline', dev: 0.6, lb: 0.55, extraSeedDevs: [0.6], extraSeedLbs: [0.55] }],
+      2,
+      p,
+    );
     const xs = [0.55, 0.59, 0.57, 0.55, 0.55];
     const m = xs.reduce((a, b) => a + b, 0) / xs.length;
-    expect(next.calibration.noise).toMatchObject({ lbSource: 'anchor-replicates', lbDf: 4, lbStd: roundTo6(Math.sqrt(xs.reduce((a, b) => a + (b - m) ** 2, 0) / 4)) });
+    expect(next.calibration.noise).toMatchObject({
+      lbSource: 'anchor-replicates',
+      lbDf: 4,
+      lbStd: roundTo6(Math.sqrt(xs.reduce((a, b) => a + (b - m) ** 2, 0) / 4)),
+    });
   });
 
   it('given no measurable noise (one seed, identical seeds), then the threshold never falls below the minimum multiple of the floor', () => {
-    for (const specs of [[{ axis: 'baseline', dev: 0.6, lb: 0.55 }], [{ axis: 'baseline', dev: 0.6, lb: 0.55, extraSeedDevs: [0.6, 0.6] }]] as CandidateSpec[][]) {
-      const p = revisedPolicy(spec.given([started()]).when(reviseCommand(evidenceOf(specs, 1, policy0), constitution)).then(() => undefined));
+    for (const specs of [
+      [{ axis: 'baseline', dev: 0.6, lb: 0.55 }],
+      [{ axis: 'baseline', dev: 0.6, lb: 0.55, extraSeedDevs: [0.6, 0.6] }],
+    ] as CandidateSpec[][]) {
+      const p = revisedPolicy(
+        spec
+          .given([started()])
+          .when(reviseCommand(evidenceOf(specs, 1, policy0), constitution))
+          .then(() => undefined),
+      );
       // The floor 0.005 under a difference: 2 × √2 × 0.005.
       expect(p.promotionThreshold).toBe(0.014142);
     }
@@ -302,7 +497,15 @@ describe('meta-rule: the promotion threshold is calibrated from the anchor’s s
 
   it('given the single-seed anchor, then the policy asks the anchor for two seeds so the band can be measured', () => {
     const p = revisedPolicy(
-      spec.given([started(testPolicy({ anchorSeeds: 1 }))]).when(reviseCommand(evidenceOf([{ axis: 'baseline', dev: 0.6, lb: 0.55 }], 1, testPolicy({ anchorSeeds: 1 })), constitution)).then(() => undefined),
+      spec
+        .given([started(testPolicy({ anchorSeeds: 1 }))])
+        .when(
+          reviseCommand(
+            evidenceOf([{ axis: 'baseline', dev: 0.6, lb: 0.55 }], 1, testPolicy({ anchorSeeds: 1 })),
+            constitution,
+          ),
+        )
+        .then(() => undefined),
     );
     expect(p.anchorSeeds).toBe(2);
   });
@@ -324,7 +527,9 @@ describe('meta-rule: rotate the axis category after two rounds of LB plateau', (
         expect(p.activeCategory).toBe('data');
         expect(p.activeAxes).toEqual(['data-mix', 'synthetic-data']);
         expect(p.plateauRounds).toBe(0);
-        expect(p.rationale).toMatch(/Rotating the active category optimisation → data: no public-LB gain above the threshold for 2 round\(s\)/);
+        expect(p.rationale).toMatch(
+          /Rotating the active category optimisation → data: no public-LB gain above the threshold for 2 round\(s\)/,
+        );
       });
   });
 
@@ -344,7 +549,11 @@ describe('meta-rule: rotate the axis category after two rounds of LB plateau', (
         expect(events.map((e) => e.type)).toEqual(['ConstitutionViolationRefused', 'PolicyRevised']);
         expect(events[0].data).toMatchObject({ round: 2, rule: 'rotation-required' });
         expect(revisedPolicy(events).activeCategory).toBe('data');
-        expect(events[1].type === 'PolicyRevised' && events[1].data.llm).toMatchObject({ refused: true, model: 'claude-test', proposal: staying });
+        expect(events[1].type === 'PolicyRevised' && events[1].data.llm).toMatchObject({
+          refused: true,
+          model: 'claude-test',
+          proposal: staying,
+        });
       });
   });
 });
@@ -355,7 +564,15 @@ describe('meta-rule: the dead-end registry only grows', () => {
   it('given a change that lowered the LB beyond the threshold, then it is registered with its round', () => {
     const p = latest(run([harmful]));
     expect(p.deadEnds).toEqual([
-      expect.objectContaining({ id: 'dead-end-c1-r1-c1', axis: 'learning-rate', path: 'optim.lr', direction: 'increase', value: 0.02, round: 1, candidateId: 'c1-r1-c1' }),
+      expect.objectContaining({
+        id: 'dead-end-c1-r1-c1',
+        axis: 'learning-rate',
+        path: 'optim.lr',
+        direction: 'increase',
+        value: 0.02,
+        round: 1,
+        candidateId: 'c1-r1-c1',
+      }),
     ]);
     expect(p.deadEnds[0].description).toMatch(/^learning-rate: optim\.lr 0\.001 → 0\.02 — lowered the public LB/);
   });
@@ -364,8 +581,12 @@ describe('meta-rule: the dead-end registry only grows', () => {
     const once = latest(run([harmful]));
     expect(once.retiredAxes).toEqual([]);
     expect(once.activeAxes).toContain('learning-rate');
-    const twice = latest(run([harmful, [anchor(0.55), { axis: 'learning-rate', dev: 0.5, lb: 0.5, changes: lrTo(0.03) }]]));
-    expect(twice.retiredAxes).toEqual([{ axis: 'learning-rate', round: 2, reason: 'its changes were dead ends in rounds 1, 2' }]);
+    const twice = latest(
+      run([harmful, [anchor(0.55), { axis: 'learning-rate', dev: 0.5, lb: 0.5, changes: lrTo(0.03) }]]),
+    );
+    expect(twice.retiredAxes).toEqual([
+      { axis: 'learning-rate', round: 2, reason: 'its changes were dead ends in rounds 1, 2' },
+    ]);
     expect(twice.activeAxes).not.toContain('learning-rate');
   });
 
@@ -381,7 +602,10 @@ describe('meta-rule: the dead-end registry only grows', () => {
       .given(given)
       .when(reviseCommand(evidence, constitution, removing))
       .then((events) => {
-        expect(events[0].data).toMatchObject({ rule: 'dead-end-registry-only-grows', detail: 'removes dead end(s) dead-end-c1-r1-c1' });
+        expect(events[0].data).toMatchObject({
+          rule: 'dead-end-registry-only-grows',
+          detail: 'removes dead end(s) dead-end-c1-r1-c1',
+        });
         expect(revisedPolicy(events).deadEnds.map((d) => d.id)).toEqual(['dead-end-c1-r1-c1']);
       });
   });
@@ -390,8 +614,14 @@ describe('meta-rule: the dead-end registry only grows', () => {
     const given = run([harmful]);
     const p = latest(given);
     const rewriting = { ...proposalFrom(p), deadEnds: [{ ...p.deadEnds[0], description: 'worth another try' }] };
-    const events = metaPolicyDecider.decide(reviseCommand(evidenceOf([anchor(0.55)], 2, p), constitution, rewriting), given.reduce(metaPolicyDecider.evolve, metaPolicyDecider.initialState()));
-    expect(events[0].data).toMatchObject({ rule: 'dead-end-registry-only-grows', detail: 'rewrites dead end(s) dead-end-c1-r1-c1' });
+    const events = metaPolicyDecider.decide(
+      reviseCommand(evidenceOf([anchor(0.55)], 2, p), constitution, rewriting),
+      given.reduce(metaPolicyDecider.evolve, metaPolicyDecider.initialState()),
+    );
+    expect(events[0].data).toMatchObject({
+      rule: 'dead-end-registry-only-grows',
+      detail: 'rewrites dead end(s) dead-end-c1-r1-c1',
+    });
   });
 
   it('for any sequence of rounds, every revision keeps every earlier dead end unchanged', () => {
@@ -403,16 +633,36 @@ describe('meta-rule: the dead-end registry only grows', () => {
       status: fc.constantFrom('completed' as const, 'completed' as const, 'failed' as const),
     });
     fc.assert(
-      fc.property(fc.array(fc.tuple(fc.double({ min: 0.4, max: 0.7, noNaN: true }), fc.array(candidate, { minLength: 1, maxLength: 4 })), { minLength: 1, maxLength: 5 }), (rounds) => {
-        const specs = rounds.map(([lb, cs]) => [
-          anchor(lb),
-          ...cs.map((c): CandidateSpec => ({ axis: c.axis, dev: c.dev, lb: c.lb, status: c.status, changes: [{ path: c.axis === 'data-mix' ? 'mix.equation' : c.axis === 'steps' ? 'optim.steps' : 'optim.lr', from: 1, to: c.to }] })),
-        ]);
-        const log = run(specs);
-        const policies = log.filter((e) => e.type === 'PolicyRevised').map((e) => (e.type === 'PolicyRevised' ? e.data.policy : policy0));
-        for (let k = 1; k < policies.length; k++)
-          expect(policies[k].deadEnds.slice(0, policies[k - 1].deadEnds.length)).toEqual(policies[k - 1].deadEnds);
-      }),
+      fc.property(
+        fc.array(
+          fc.tuple(fc.double({ min: 0.4, max: 0.7, noNaN: true }), fc.array(candidate, { minLength: 1, maxLength: 4 })),
+          { minLength: 1, maxLength: 5 },
+        ),
+        (rounds) => {
+          const specs = rounds.map(([lb, cs]) => [
+            anchor(lb),
+            ...cs.map((c): CandidateSpec => ({
+              axis: c.axis,
+              dev: c.dev,
+              lb: c.lb,
+              status: c.status,
+              changes: [
+                {
+                  path: c.axis === 'data-mix' ? 'mix.equation' : c.axis === 'steps' ? 'optim.steps' : 'optim.lr',
+                  from: 1,
+                  to: c.to,
+                },
+              ],
+            })),
+          ]);
+          const log = run(specs);
+          const policies = log
+            .filter((e) => e.type === 'PolicyRevised')
+            .map((e) => (e.type === 'PolicyRevised' ? e.data.policy : policy0));
+          for (let k = 1; k < policies.length; k++)
+            expect(policies[k].deadEnds.slice(0, policies[k - 1].deadEnds.length)).toEqual(policies[k - 1].deadEnds);
+        },
+      ),
       { numRuns: 60, seed: 4242 },
     );
   });
@@ -421,9 +671,19 @@ describe('meta-rule: the dead-end registry only grows', () => {
 describe('meta-rule: the dev/LB gap is a calibration signal — decoupling is a hypothesis: suspected, probed, confirmed or refuted', () => {
   const dataPolicy = testPolicy({ activeCategory: 'data', activeAxes: ['data-mix', 'synthetic-data'] });
   const startedData = () => started(dataPolicy);
-  const equationUp = { bit_manipulation: 0.6, cipher: 0.6, equation: 0.95, gravity: 0.6, numeral: 0.6, unit_conversion: 0.6 };
+  const equationUp = {
+    bit_manipulation: 0.6,
+    cipher: 0.6,
+    equation: 0.95,
+    gravity: 0.6,
+    numeral: 0.6,
+    unit_conversion: 0.6,
+  };
   const suspect = [{ path: 'synthetic.equation', from: 0, to: 2000 }];
-  const decoupled: CandidateSpec[] = [anchor(0.55), { axis: 'synthetic-data', dev: 0.68, domains: equationUp, lb: 0.551, changes: suspect }];
+  const decoupled: CandidateSpec[] = [
+    anchor(0.55),
+    { axis: 'synthetic-data', dev: 0.68, domains: equationUp, lb: 0.551, changes: suspect },
+  ];
   const hypothesisId = 'decoupling-r1-equation';
   const proProxy = (lb: number, domains = equationUp): CandidateSpec => ({
     axis: 'synthetic-data',
@@ -431,7 +691,13 @@ describe('meta-rule: the dev/LB gap is a calibration signal — decoupling is a 
     domains,
     lb,
     changes: suspect,
-    prescribed: { kind: 'probe', of: hypothesisId, role: 'pro-proxy', changes: suspect, hypothesis: 'repeat the suspect move' },
+    prescribed: {
+      kind: 'probe',
+      of: hypothesisId,
+      role: 'pro-proxy',
+      changes: suspect,
+      hypothesis: 'repeat the suspect move',
+    },
   });
   const downWeight = (lb: number, equation = 0.3): CandidateSpec => ({
     axis: 'data-mix',
@@ -439,7 +705,13 @@ describe('meta-rule: the dev/LB gap is a calibration signal — decoupling is a 
     domains: { bit_manipulation: 0.6, cipher: 0.6, equation, gravity: 0.6, numeral: 0.6, unit_conversion: 0.6 },
     lb,
     changes: [{ path: 'mix.equation', from: 1, to: 0.5 }],
-    prescribed: { kind: 'probe', of: hypothesisId, role: 'down-weight', changes: [{ path: 'mix.equation', from: 1, to: 0.5 }], hypothesis: 'less equation' },
+    prescribed: {
+      kind: 'probe',
+      of: hypothesisId,
+      role: 'down-weight',
+      changes: [{ path: 'mix.equation', from: 1, to: 0.5 }],
+      hypothesis: 'less equation',
+    },
   });
   const suspectedLog = () => {
     const log: MetaPolicyEvent[] = [startedData()];
@@ -451,13 +723,26 @@ describe('meta-rule: the dev/LB gap is a calibration signal — decoupling is a 
 
   it('given dev up in one domain and the LB flat beyond noise, then a hypothesis is suspected and probes are due — nothing else changes yet', () => {
     const evidence = evidenceOf(decoupled, 1, dataPolicy);
-    expect(evidence.calibration.proxyDecoupling).toMatchObject({ flagged: true, candidates: ['c1-r1-c1'], domains: ['equation'] });
+    expect(evidence.calibration.proxyDecoupling).toMatchObject({
+      flagged: true,
+      candidates: ['c1-r1-c1'],
+      domains: ['equation'],
+    });
     spec
       .given([startedData()])
       .when(reviseCommand(evidence, constitution))
       .then((events) => {
         expect(events.map((e) => e.type)).toEqual(['DecouplingSuspected', 'PolicyRevised']);
-        expect(events[0].data).toMatchObject({ round: 1, hypothesis: { id: hypothesisId, domain: 'equation', status: 'suspected', suspectCandidateId: 'c1-r1-c1', suspectChanges: suspect } });
+        expect(events[0].data).toMatchObject({
+          round: 1,
+          hypothesis: {
+            id: hypothesisId,
+            domain: 'equation',
+            status: 'suspected',
+            suspectCandidateId: 'c1-r1-c1',
+            suspectChanges: suspect,
+          },
+        });
         const p = revisedPolicy(events);
         expect(p.objective).toBe('raise-dev-and-lb');
         expect(p.selectionCriterion).toEqual({ kind: 'mean' });
@@ -468,13 +753,20 @@ describe('meta-rule: the dev/LB gap is a calibration signal — decoupling is a 
 
   it('given a gain spread evenly over every domain, then no domain is suspected', () => {
     const even: CandidateSpec[] = [anchor(0.55), { axis: 'learning-rate', dev: 0.63, lb: 0.552, changes: lrTo(0.002) }];
-    const events = metaPolicyDecider.decide(reviseCommand(evidenceOf(even, 1, policy0), constitution), stateOf([started()]));
+    const events = metaPolicyDecider.decide(
+      reviseCommand(evidenceOf(even, 1, policy0), constitution),
+      stateOf([started()]),
+    );
     expect(events.map((e) => e.type)).toEqual(['PolicyRevised']);
   });
 
   it('given both probes as predicted, then the decoupling is confirmed, and only then the objective, selection and dead ends change', () => {
     const given = suspectedLog();
-    const evidence = evidenceOf([anchor(0.55), proProxy(0.549), downWeight(0.556)], 2, stateOf(given).policy as RollingPolicy);
+    const evidence = evidenceOf(
+      [anchor(0.55), proProxy(0.549), downWeight(0.556)],
+      2,
+      stateOf(given).policy as RollingPolicy,
+    );
     spec
       .given(given)
       .when(reviseCommand(evidence, constitution))
@@ -488,11 +780,29 @@ describe('meta-rule: the dev/LB gap is a calibration signal — decoupling is a 
         ]);
         const p = revisedPolicy(events);
         expect(p.objective).toBe('transfer-to-lb');
-        expect(p.evidenceRules.map((r) => r.id).sort()).toEqual(['noise-threshold', 'prefer-lb-over-dev', 'raw-dev-suspect', 'rebalance-domains', 'reweighted-selection']);
+        expect(p.evidenceRules.map((r) => r.id).sort()).toEqual([
+          'noise-threshold',
+          'prefer-lb-over-dev',
+          'raw-dev-suspect',
+          'rebalance-domains',
+          'reweighted-selection',
+        ]);
         expect(p.evidenceRules.find((r) => r.id === 'rebalance-domains')?.rule).toMatch(/\(equation\)/);
-        expect(p.selectionCriterion).toEqual({ kind: 'reweighted', weights: { bit_manipulation: 1, cipher: 1, equation: 0.5, gravity: 1, numeral: 1, unit_conversion: 1 } });
-        expect(p.deadEnds[0]).toMatchObject({ id: 'dead-end-c1-r1-c1', axis: 'synthetic-data', path: 'synthetic.equation', direction: 'increase', round: 2, candidateId: 'c1-r1-c1' });
-        expect(p.deadEnds[0].description).toMatch(/raised equation dev without moving the public LB \(proxy-only gain, decoupling decoupling-r1-equation confirmed by probes\)/);
+        expect(p.selectionCriterion).toEqual({
+          kind: 'reweighted',
+          weights: { bit_manipulation: 1, cipher: 1, equation: 0.5, gravity: 1, numeral: 1, unit_conversion: 1 },
+        });
+        expect(p.deadEnds[0]).toMatchObject({
+          id: 'dead-end-c1-r1-c1',
+          axis: 'synthetic-data',
+          path: 'synthetic.equation',
+          direction: 'increase',
+          round: 2,
+          candidateId: 'c1-r1-c1',
+        });
+        expect(p.deadEnds[0].description).toMatch(
+          /raised equation dev without moving the public LB \(proxy-only gain, decoupling decoupling-r1-equation confirmed by probes\)/,
+        );
         const changes = events[2].type === 'PolicyRevised' ? events[2].data.changes : [];
         expect(changes).toContain('objective: raise-dev-and-lb → transfer-to-lb');
       });
@@ -500,7 +810,11 @@ describe('meta-rule: the dev/LB gap is a calibration signal — decoupling is a 
 
   it('given the pro-proxy probe moved the LB beyond noise, then the suspicion is refuted: a record, no dead end, no change of objective', () => {
     const given = suspectedLog();
-    const evidence = evidenceOf([anchor(0.55), proProxy(0.58), downWeight(0.556)], 2, stateOf(given).policy as RollingPolicy);
+    const evidence = evidenceOf(
+      [anchor(0.55), proProxy(0.58), downWeight(0.556)],
+      2,
+      stateOf(given).policy as RollingPolicy,
+    );
     const events = metaPolicyDecider.decide(reviseCommand(evidence, constitution), stateOf(given));
     expect(events.map((e) => e.type)).toEqual(['DecouplingProbed', 'DecouplingRefuted', 'PolicyRevised']);
     const p = revisedPolicy(events);
@@ -513,11 +827,23 @@ describe('meta-rule: the dev/LB gap is a calibration signal — decoupling is a 
   it('given probes without leaderboard scores, then the hypothesis is probed again, and refuted as not borne out after a second inconclusive round', () => {
     const given = suspectedLog();
     const noLb = (c: CandidateSpec): CandidateSpec => ({ ...c, lb: undefined });
-    const r2 = metaPolicyDecider.decide(reviseCommand(evidenceOf([anchor(0.55), noLb(proProxy(0)), noLb(downWeight(0))], 2, stateOf(given).policy as RollingPolicy), constitution), stateOf(given));
+    const r2 = metaPolicyDecider.decide(
+      reviseCommand(
+        evidenceOf([anchor(0.55), noLb(proProxy(0)), noLb(downWeight(0))], 2, stateOf(given).policy as RollingPolicy),
+        constitution,
+      ),
+      stateOf(given),
+    );
     expect(r2.map((e) => e.type)).toEqual(['DecouplingProbed', 'PolicyRevised']);
     expect(revisedPolicy(r2).decouplingHypotheses?.[0].status).toBe('suspected');
     const log = [...given, ...r2];
-    const r3 = metaPolicyDecider.decide(reviseCommand(evidenceOf([anchor(0.55), noLb(proProxy(0)), noLb(downWeight(0))], 3, stateOf(log).policy as RollingPolicy), constitution), stateOf(log));
+    const r3 = metaPolicyDecider.decide(
+      reviseCommand(
+        evidenceOf([anchor(0.55), noLb(proProxy(0)), noLb(downWeight(0))], 3, stateOf(log).policy as RollingPolicy),
+        constitution,
+      ),
+      stateOf(log),
+    );
     expect(r3.map((e) => e.type)).toEqual(['DecouplingProbed', 'DecouplingRefuted', 'PolicyRevised']);
   });
 
@@ -534,15 +860,23 @@ describe('meta-rule: the dev/LB gap is a calibration signal — decoupling is a 
     );
     const p = revisedPolicy(metaPolicyDecider.decide(reviseCommand(evidence, constitution), stateOf(given)));
     // equation: LB 0.4 of dev 0.8; gravity: 0.6 of 0.6; domains without an LB score keep weight 1.
-    expect(p.selectionCriterion).toEqual({ kind: 'reweighted', weights: { bit_manipulation: 1, cipher: 1, equation: 0.5, gravity: 1, numeral: 1, unit_conversion: 1 } });
+    expect(p.selectionCriterion).toEqual({
+      kind: 'reweighted',
+      weights: { bit_manipulation: 1, cipher: 1, equation: 0.5, gravity: 1, numeral: 1, unit_conversion: 1 },
+    });
   });
 
   it('given a confirmed decoupling, when the meta agent keeps rewarding raw dev, then it is refused', () => {
     const given = suspectedLog();
     const previous = stateOf(given).policy as RollingPolicy;
     const evidence = evidenceOf([anchor(0.55), proProxy(0.549), downWeight(0.556)], 2, previous);
-    const events = metaPolicyDecider.decide(reviseCommand(evidence, constitution, proposalFrom(previous)), stateOf(given));
-    expect(events.filter((e) => e.type === 'ConstitutionViolationRefused').map((e) => e.data.rule)).toContain('dev-lb-gap-calibration');
+    const events = metaPolicyDecider.decide(
+      reviseCommand(evidence, constitution, proposalFrom(previous)),
+      stateOf(given),
+    );
+    expect(events.filter((e) => e.type === 'ConstitutionViolationRefused').map((e) => e.data.rule)).toContain(
+      'dev-lb-gap-calibration',
+    );
     expect(revisedPolicy(events).objective).toBe('transfer-to-lb');
   });
 });
@@ -550,21 +884,44 @@ describe('meta-rule: the dev/LB gap is a calibration signal — decoupling is a 
 describe('the meta agent has no write path to the constitution', () => {
   it('given the pinned hash differs from the constitution held now, then no revision is made', () => {
     const evidence = evidenceOf([anchor(0.55)], 1, policy0);
-    const other = { ...started(), data: { ...(started().data as object), constitutionSha256: 'f'.repeat(64) } } as MetaPolicyEvent;
+    const other = {
+      ...started(),
+      data: { ...(started().data as object), constitutionSha256: 'f'.repeat(64) },
+    } as MetaPolicyEvent;
     spec
       .given([other])
       .when(reviseCommand(evidence, constitution))
       .then((events) => {
         expect(events).toHaveLength(1);
-        expect(events[0]).toMatchObject({ type: 'ConstitutionViolationRefused', data: { rule: 'constitution-pinned' } });
+        expect(events[0]).toMatchObject({
+          type: 'ConstitutionViolationRefused',
+          data: { rule: 'constitution-pinned' },
+        });
         expect((events[0].data as { detail: string }).detail).toMatch(/campaign pinned f{64}/);
       });
   });
 
   it('given a held constitution whose document was swapped under unchanged bytes, then no revision is made', () => {
-    const forged = { ...constitution, constitution: { ...constitution.constitution, rules: { ...constitution.constitution.rules, minThresholdNoiseMultiple: 0.1 } } };
-    const events = metaPolicyDecider.decide(reviseCommand(evidenceOf([anchor(0.55)], 1, policy0), forged), [started()].reduce(metaPolicyDecider.evolve, metaPolicyDecider.initialState()));
-    expect(events).toEqual([expect.objectContaining({ type: 'ConstitutionViolationRefused', data: expect.objectContaining({ rule: 'constitution-pinned', detail: expect.stringMatching(/differs from its pinned bytes/) }) })]);
+    const forged = {
+      ...constitution,
+      constitution: {
+        ...constitution.constitution,
+        rules: { ...constitution.constitution.rules, minThresholdNoiseMultiple: 0.1 },
+      },
+    };
+    const events = metaPolicyDecider.decide(
+      reviseCommand(evidenceOf([anchor(0.55)], 1, policy0), forged),
+      [started()].reduce(metaPolicyDecider.evolve, metaPolicyDecider.initialState()),
+    );
+    expect(events).toEqual([
+      expect.objectContaining({
+        type: 'ConstitutionViolationRefused',
+        data: expect.objectContaining({
+          rule: 'constitution-pinned',
+          detail: expect.stringMatching(/differs from its pinned bytes/),
+        }),
+      }),
+    ]);
   });
 
   it.each([
@@ -574,36 +931,59 @@ describe('the meta agent has no write path to the constitution', () => {
     ['a system prompt', { systemPrompt: 'You may promote anything.' }],
   ])('given a proposal that carries %s, then it is refused as constitution-immutable', (_what, extra) => {
     const evidence = evidenceOf([anchor(0.55)], 1, policy0);
-    const base = revisedPolicy(metaPolicyDecider.decide(reviseCommand(evidence, constitution), [started()].reduce(metaPolicyDecider.evolve, metaPolicyDecider.initialState())));
+    const base = revisedPolicy(
+      metaPolicyDecider.decide(
+        reviseCommand(evidence, constitution),
+        [started()].reduce(metaPolicyDecider.evolve, metaPolicyDecider.initialState()),
+      ),
+    );
     const proposal = { ...proposalFrom(base), ...extra };
     spec
       .given([started()])
       .when(reviseCommand(evidence, constitution, proposal))
       .then((events) => {
         expect(events.map((e) => e.type)).toContain('ConstitutionViolationRefused');
-        expect(events.find((e) => e.type === 'ConstitutionViolationRefused')?.data).toMatchObject({ rule: 'constitution-immutable' });
+        expect(events.find((e) => e.type === 'ConstitutionViolationRefused')?.data).toMatchObject({
+          rule: 'constitution-immutable',
+        });
         expect(revisedPolicy(events)).toEqual(base);
       });
   });
 
   it('given a proposal that promotes below the threshold, then it is refused', () => {
-    const evidence = evidenceOf([anchor(0.55), { axis: 'learning-rate', dev: 0.7, lb: 0.556, changes: lrTo(0.002) }], 1, policy0);
-    const promoting = { ...proposalFrom(policy0, 'c1-r1-c1'), standingRecipe: { optim: { lr: 0.002, steps: 400 }, mix: { equation: 1, gravity: 1 } } };
+    const evidence = evidenceOf(
+      [anchor(0.55), { axis: 'learning-rate', dev: 0.7, lb: 0.556, changes: lrTo(0.002) }],
+      1,
+      policy0,
+    );
+    const promoting = {
+      ...proposalFrom(policy0, 'c1-r1-c1'),
+      standingRecipe: { optim: { lr: 0.002, steps: 400 }, mix: { equation: 1, gravity: 1 } },
+    };
     spec
       .given([started()])
       .when(reviseCommand(evidence, constitution, promoting))
       .then((events) => {
         expect(events[0].data).toMatchObject({ rule: 'promotion-requires-lb-gain' });
-        expect((events[0].data as { detail: string }).detail).toMatch(/c1-r1-c1 is not a gain awaiting confirmation \(a gain above the bar 0\.014142 must be confirmed on another seed first\)/);
+        expect((events[0].data as { detail: string }).detail).toMatch(
+          /c1-r1-c1 is not a gain awaiting confirmation \(a gain above the bar 0\.014142 must be confirmed on another seed first\)/,
+        );
         expect(revisedPolicy(events).standingRecipe).toEqual(policy0.standingRecipe);
       });
   });
 
   it('given a proposal that edits the standing recipe without a promotion, or lowers the threshold, then it is refused', () => {
     const evidence = evidenceOf([anchor(0.55)], 1, policy0);
-    const sneaky = { ...proposalFrom(policy0), standingRecipe: { optim: { lr: 0.5, steps: 400 } }, promotionThreshold: 0.001 };
+    const sneaky = {
+      ...proposalFrom(policy0),
+      standingRecipe: { optim: { lr: 0.5, steps: 400 } },
+      promotionThreshold: 0.001,
+    };
     const rules = metaPolicyDecider
-      .decide(reviseCommand(evidence, constitution, sneaky), [started()].reduce(metaPolicyDecider.evolve, metaPolicyDecider.initialState()))
+      .decide(
+        reviseCommand(evidence, constitution, sneaky),
+        [started()].reduce(metaPolicyDecider.evolve, metaPolicyDecider.initialState()),
+      )
       .filter((e) => e.type === 'ConstitutionViolationRefused')
       .map((e) => e.data.rule);
     expect(rules).toEqual(['promotion-requires-lb-gain', 'threshold-below-minimum']);
@@ -613,20 +993,42 @@ describe('the meta agent has no write path to the constitution', () => {
     const given = run([[anchor(0.55), { axis: 'learning-rate', dev: 0.62, lb: 0.58, changes: lrTo(0.002) }]]);
     const state = given.reduce(metaPolicyDecider.evolve, metaPolicyDecider.initialState());
     const evidence = evidenceOf(
-      [anchor(0.55), { axis: 'learning-rate', dev: 0.62, lb: 0.575, changes: lrTo(0.002), prescribed: { kind: 'confirmation', of: 'c1-r1-c1', changes: lrTo(0.002), hypothesis: 'confirm' } }],
+      [
+        anchor(0.55),
+        {
+          axis: 'learning-rate',
+          dev: 0.62,
+          lb: 0.575,
+          changes: lrTo(0.002),
+          prescribed: { kind: 'confirmation', of: 'c1-r1-c1', changes: lrTo(0.002), hypothesis: 'confirm' },
+        },
+      ],
       2,
       state.policy as RollingPolicy,
     );
     const rules = revisedPolicy(metaPolicyDecider.decide(reviseCommand(evidence, constitution), state));
-    const proposal = { ...proposalFrom(rules, 'c1-r1-c1'), promotionThreshold: 0.02, rationale: 'lr 0.002 transferred to the LB, twice' };
+    const proposal = {
+      ...proposalFrom(rules, 'c1-r1-c1'),
+      promotionThreshold: 0.02,
+      rationale: 'lr 0.002 transferred to the LB, twice',
+    };
     spec
       .given(given)
       .when(reviseCommand(evidence, constitution, proposal))
       .then((events) => {
         expect(events.map((e) => e.type)).toEqual(['PolicyRevised']);
         const d = events[0].type === 'PolicyRevised' ? events[0].data : null;
-        expect(d).toMatchObject({ proposer: 'claude', llm: { model: 'claude-test', refused: false, cacheReadTokens: 1000 } });
-        expect(d?.policy).toMatchObject({ promotionThreshold: 0.02, rationale: 'lr 0.002 transferred to the LB, twice', standingRecipe: rules.standingRecipe, revision: 2, forRound: 3 });
+        expect(d).toMatchObject({
+          proposer: 'claude',
+          llm: { model: 'claude-test', refused: false, cacheReadTokens: 1000 },
+        });
+        expect(d?.policy).toMatchObject({
+          promotionThreshold: 0.02,
+          rationale: 'lr 0.002 transferred to the LB, twice',
+          standingRecipe: rules.standingRecipe,
+          revision: 2,
+          forRound: 3,
+        });
         expect(rules.standingRecipe).toMatchObject({ optim: { lr: 0.002 } });
         // The research bookkeeping is the rule engine's whoever proposes.
         expect(d?.policy.standingLb).toEqual(rules.standingLb);
@@ -638,14 +1040,28 @@ describe('the meta agent has no write path to the constitution', () => {
     const given = run([[anchor(0.55), { axis: 'learning-rate', dev: 0.62, lb: 0.58, changes: lrTo(0.002) }]]);
     const state = given.reduce(metaPolicyDecider.evolve, metaPolicyDecider.initialState());
     const evidence = evidenceOf(
-      [anchor(0.55), { axis: 'learning-rate', dev: 0.62, lb: 0.549, changes: lrTo(0.002), prescribed: { kind: 'confirmation', of: 'c1-r1-c1', changes: lrTo(0.002), hypothesis: 'confirm' } }],
+      [
+        anchor(0.55),
+        {
+          axis: 'learning-rate',
+          dev: 0.62,
+          lb: 0.549,
+          changes: lrTo(0.002),
+          prescribed: { kind: 'confirmation', of: 'c1-r1-c1', changes: lrTo(0.002), hypothesis: 'confirm' },
+        },
+      ],
       2,
       state.policy as RollingPolicy,
     );
-    const proposal = { ...proposalFrom(state.policy as RollingPolicy, 'c1-r1-c1'), standingRecipe: { optim: { lr: 0.002, steps: 400 }, mix: { equation: 1, gravity: 1 } } };
+    const proposal = {
+      ...proposalFrom(state.policy as RollingPolicy, 'c1-r1-c1'),
+      standingRecipe: { optim: { lr: 0.002, steps: 400 }, mix: { equation: 1, gravity: 1 } },
+    };
     const events = metaPolicyDecider.decide(reviseCommand(evidence, constitution, proposal), state);
     expect(events[0].data).toMatchObject({ rule: 'promotion-requires-lb-gain' });
-    expect((events[0].data as { detail: string }).detail).toMatch(/c1-r1-c1's gain was not confirmed: not confirmed by c1-r2-c1/);
+    expect((events[0].data as { detail: string }).detail).toMatch(
+      /c1-r1-c1's gain was not confirmed: not confirmed by c1-r2-c1/,
+    );
   });
 });
 
@@ -657,15 +1073,27 @@ describe('meta-policy decider: idempotence and order', () => {
   });
 
   it('given evidence of a later round than the policy steers, then it is refused for now (retried later)', () => {
-    spec.given([started()]).when(reviseCommand(evidenceOf([anchor(0.55)], 2, policy0), constitution)).thenThrows(/steers round 1, not round 2/);
+    spec
+      .given([started()])
+      .when(reviseCommand(evidenceOf([anchor(0.55)], 2, policy0), constitution))
+      .thenThrows(/steers round 1, not round 2/);
   });
 
   it('given evidence whose hash does not match, then it is refused naming the field', () => {
-    const cmd = { ...reviseCommand(evidenceOf([anchor(0.55)], 1, policy0), constitution), evidenceSha256: 'a'.repeat(64) };
-    spec.given([started()]).when(cmd).thenThrows((e) => (e as { issues: Array<{ path: string }> }).issues[0].path === 'evidenceSha256');
+    const cmd = {
+      ...reviseCommand(evidenceOf([anchor(0.55)], 1, policy0), constitution),
+      evidenceSha256: 'a'.repeat(64),
+    };
+    spec
+      .given([started()])
+      .when(cmd)
+      .thenThrows((e) => (e as { issues: Array<{ path: string }> }).issues[0].path === 'evidenceSha256');
   });
 
   it('given no campaign, then it is refused', () => {
-    spec.given([]).when(reviseCommand(evidenceOf([anchor(0.55)], 1, policy0), constitution)).thenThrows(/no CampaignStarted/);
+    spec
+      .given([])
+      .when(reviseCommand(evidenceOf([anchor(0.55)], 1, policy0), constitution))
+      .thenThrows(/no CampaignStarted/);
   });
 });

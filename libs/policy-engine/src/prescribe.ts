@@ -1,4 +1,11 @@
-import { canonicalJson, type Axis, type PrescribedRun, type RecipeChange, type RecipeDocument, type RollingPolicy } from '@aevo/contracts';
+import {
+  canonicalJson,
+  type Axis,
+  type PrescribedRun,
+  type RecipeChange,
+  type RecipeDocument,
+  type RollingPolicy,
+} from '@aevo/contracts';
 import { own } from './own';
 
 /**
@@ -7,7 +14,12 @@ import { own } from './own';
  */
 
 /** Where a substrate's recipe keeps a domain's mix weight (the first that holds a number is used). */
-const MIX_PATHS = (domain: string) => [`data.mix.${domain}`, `mix.${domain}`, `data_mix.${domain}`, `mixture.${domain}`];
+const MIX_PATHS = (domain: string) => [
+  `data.mix.${domain}`,
+  `mix.${domain}`,
+  `data_mix.${domain}`,
+  `mixture.${domain}`,
+];
 
 function getPath(doc: unknown, dotted: string): unknown {
   let cur = doc;
@@ -58,7 +70,9 @@ export function prescribedRuns(policy: RollingPolicy): PlannedRun[] {
           hypothesis: `decoupling probe (pro-proxy) of ${h.id}: repeat ${h.suspectCandidateId}'s move; if ${h.domain}'s dev is a decoupled proxy it rises again while the public LB does not`,
         },
       });
-    const mixPath = MIX_PATHS(h.domain).find((p) => typeof getPath(standing, p) === 'number' && (getPath(standing, p) as number) > 0);
+    const mixPath = MIX_PATHS(h.domain).find(
+      (p) => typeof getPath(standing, p) === 'number' && (getPath(standing, p) as number) > 0,
+    );
     if (mixPath) {
       const w = getPath(standing, mixPath) as number;
       out.push({

@@ -24,8 +24,13 @@ import { bookkeeping, researchBookkeeping, revisionFacts, type RevisionContext, 
  */
 export const PolicyProposal = z
   .object({
-    promotedCandidateId: z.string().nullable().describe('the candidate whose recipe changes the standing recipe takes, or null'),
-    standingRecipe: RecipeDocument.describe('previous standing recipe, plus exactly the promoted candidate’s recipe changes'),
+    promotedCandidateId: z
+      .string()
+      .nullable()
+      .describe('the candidate whose recipe changes the standing recipe takes, or null'),
+    standingRecipe: RecipeDocument.describe(
+      'previous standing recipe, plus exactly the promoted candidate’s recipe changes',
+    ),
     activeCategory: AxisCategory,
     activeAxes: z.array(Axis).min(1),
     retiredAxes: z.array(z.object({ axis: Axis, round: z.number().int().min(0), reason: z.string() }).strict()),
@@ -45,9 +50,12 @@ export interface Violation {
   detail: string;
 }
 
-const CONSTITUTION_KEY = /constitution|meta[-_]?rule|^rules$|system[-_]?prompt|plateauRoundsBeforeRotation|minThresholdNoiseMultiple|decouplingNoiseMultiple|noiseStdFloor/i;
+const CONSTITUTION_KEY =
+  /constitution|meta[-_]?rule|^rules$|system[-_]?prompt|plateauRoundsBeforeRotation|minThresholdNoiseMultiple|decouplingNoiseMultiple|noiseStdFloor/i;
 
-export type ProposalCheck = { ok: true; policy: RollingPolicy; changes: string[]; proposal: PolicyProposal } | { ok: false; violations: Violation[] };
+export type ProposalCheck =
+  | { ok: true; policy: RollingPolicy; changes: string[]; proposal: PolicyProposal }
+  | { ok: false; violations: Violation[] };
 
 /** Every key at any depth of a JSON value (to find attempts to address the constitution). */
 function keysDeep(v: unknown, out: string[] = []): string[] {
@@ -86,7 +94,9 @@ export function validateProposal(
     });
   // Keys that address the constitution are refused above; the rest of the proposal is still checked, so that
   // every broken rule is reported at once.
-  const stripped = Object.fromEntries(Object.entries(raw as Record<string, unknown>).filter(([k]) => known.has(k) || !CONSTITUTION_KEY.test(k)));
+  const stripped = Object.fromEntries(
+    Object.entries(raw as Record<string, unknown>).filter(([k]) => known.has(k) || !CONSTITUTION_KEY.test(k)),
+  );
   const parsed = PolicyProposal.safeParse(stripped);
   if (!parsed.success) {
     const issues = parsed.error.issues
@@ -101,10 +111,15 @@ export function validateProposal(
   // Dead-end registry only grows: every previous entry, unchanged.
   const proposed = new Map(p.deadEnds.map((d) => [d.id, d]));
   const removed = previous.deadEnds.filter((d) => !proposed.has(d.id)).map((d) => d.id);
-  const altered = previous.deadEnds.filter((d) => proposed.has(d.id) && canonicalJson(proposed.get(d.id)) !== canonicalJson(d)).map((d) => d.id);
-  if (removed.length > 0) violations.push({ rule: 'dead-end-registry-only-grows', detail: `removes dead end(s) ${removed.join(', ')}` });
-  if (altered.length > 0) violations.push({ rule: 'dead-end-registry-only-grows', detail: `rewrites dead end(s) ${altered.join(', ')}` });
-  if (new Set(p.deadEnds.map((d) => d.id)).size !== p.deadEnds.length) violations.push({ rule: 'proposal-invalid', detail: 'dead-end ids repeat' });
+  const altered = previous.deadEnds
+    .filter((d) => proposed.has(d.id) && canonicalJson(proposed.get(d.id)) !== canonicalJson(d))
+    .map((d) => d.id);
+  if (removed.length > 0)
+    violations.push({ rule: 'dead-end-registry-only-grows', detail: `removes dead end(s) ${removed.join(', ')}` });
+  if (altered.length > 0)
+    violations.push({ rule: 'dead-end-registry-only-grows', detail: `rewrites dead end(s) ${altered.join(', ')}` });
+  if (new Set(p.deadEnds.map((d) => d.id)).size !== p.deadEnds.length)
+    violations.push({ rule: 'proposal-invalid', detail: 'dead-end ids repeat' });
 
   // Promotion requires an LB gain above the bar; the standing recipe changes only by a promotion.
   // A gain is promoted only once its confirmation run (another seed) cleared the bar again; several independent
@@ -112,7 +127,10 @@ export function validateProposal(
   if (p.promotedCandidateId !== null) {
     const e = facts.promotions.find((c) => c.pending.candidateId === p.promotedCandidateId);
     const pending = (previous.pendingConfirmations ?? []).find((c) => c.candidateId === p.promotedCandidateId);
-    const all = applyRecipeChanges(previous.standingRecipe, facts.promotions.flatMap((c) => c.pending.changes));
+    const all = applyRecipeChanges(
+      previous.standingRecipe,
+      facts.promotions.flatMap((c) => c.pending.changes),
+    );
     if (!e)
       violations.push({
         rule: 'promotion-requires-lb-gain',
@@ -120,13 +138,19 @@ export function validateProposal(
           ? `${p.promotedCandidateId}'s gain was not confirmed: ${facts.confirmations.find((c) => c.pending.candidateId === p.promotedCandidateId)?.why ?? 'no confirmation run'}`
           : `${p.promotedCandidateId} is not a gain awaiting confirmation (a gain above the bar ${facts.promotionBar} must be confirmed on another seed first)`,
       });
-    else if (!sameJson(p.standingRecipe, applyRecipeChanges(previous.standingRecipe, e.pending.changes)) && !sameJson(p.standingRecipe, all))
+    else if (
+      !sameJson(p.standingRecipe, applyRecipeChanges(previous.standingRecipe, e.pending.changes)) &&
+      !sameJson(p.standingRecipe, all)
+    )
       violations.push({
         rule: 'promotion-requires-lb-gain',
         detail: `the standing recipe must be the previous one plus exactly ${p.promotedCandidateId}'s recipe changes (or every confirmed gain's)`,
       });
   } else if (!sameJson(p.standingRecipe, previous.standingRecipe))
-    violations.push({ rule: 'promotion-requires-lb-gain', detail: 'changes the standing recipe without promoting a candidate whose public-LB gain clears the bar' });
+    violations.push({
+      rule: 'promotion-requires-lb-gain',
+      detail: 'changes the standing recipe without promoting a candidate whose public-LB gain clears the bar',
+    });
 
   // The threshold is calibrated from noise and may never fall below the constitution's minimum.
   if (p.promotionThreshold < facts.minimumThreshold)
@@ -137,16 +161,28 @@ export function validateProposal(
 
   // Rotation after the plateau is not optional.
   if (facts.rotationRequired && facts.rotationTarget !== null && p.activeCategory === previous.activeCategory)
-    violations.push({ rule: 'rotation-required', detail: `${facts.rotationReason}; the proposal keeps ${previous.activeCategory}` });
+    violations.push({
+      rule: 'rotation-required',
+      detail: `${facts.rotationReason}; the proposal keeps ${previous.activeCategory}`,
+    });
 
   // The dev/LB gap is a calibration signal: after proxy decoupling, raw dev may not stay the objective.
   if (facts.decoupling && p.objective === 'raise-dev-and-lb')
-    violations.push({ rule: 'dev-lb-gap-calibration', detail: 'proxy decoupling was flagged this round, yet the objective still rewards raw dev' });
+    violations.push({
+      rule: 'dev-lb-gap-calibration',
+      detail: 'proxy decoupling was flagged this round, yet the objective still rewards raw dev',
+    });
 
   // Consistency (not a meta-rule, but a policy the workers cannot follow is refused too).
   const retired = new Set(p.retiredAxes.map((r) => r.axis));
-  const bad = p.activeAxes.filter((a) => AXIS_CATEGORY[a] !== p.activeCategory || !facts.campaignAxes.includes(a) || retired.has(a));
-  if (bad.length > 0) violations.push({ rule: 'proposal-invalid', detail: `active axes ${bad.join(', ')} are retired, outside the campaign or not in ${p.activeCategory}` });
+  const bad = p.activeAxes.filter(
+    (a) => AXIS_CATEGORY[a] !== p.activeCategory || !facts.campaignAxes.includes(a) || retired.has(a),
+  );
+  if (bad.length > 0)
+    violations.push({
+      rule: 'proposal-invalid',
+      detail: `active axes ${bad.join(', ')} are retired, outside the campaign or not in ${p.activeCategory}`,
+    });
 
   if (violations.length > 0) return { ok: false, violations };
 

@@ -36,7 +36,10 @@ describe('policy engine with keys named after Object.prototype members', () => {
         setOwn(recipe, 'lr', 0.1);
         setOwn(recipe, k, v);
         const b = { standingRecipe: recipe } as never;
-        const changes = diffPolicies({ ...(a as object), activeAxes: [], retiredAxes: [], deadEnds: [], evidenceRules: [] } as never, { ...(b as object), activeAxes: [], retiredAxes: [], deadEnds: [], evidenceRules: [] } as never);
+        const changes = diffPolicies(
+          { ...(a as object), activeAxes: [], retiredAxes: [], deadEnds: [], evidenceRules: [] } as never,
+          { ...(b as object), activeAxes: [], retiredAxes: [], deadEnds: [], evidenceRules: [] } as never,
+        );
         expect(changes).toContain(`standing recipe: ${k} set to ${canonicalJson(v)}`);
       }),
     );
@@ -47,8 +50,16 @@ describe('policy engine with keys named after Object.prototype members', () => {
       fc.property(key, (campaignId) => {
         const s = emptyPolicyHistory();
         const initialPolicy = { revision: 0, forRound: 1, standingRecipe: {} };
-        applyPolicyHistory(s, { type: 'CampaignStarted', campaignId, data: { constitutionSha256: 'a'.repeat(64), initialPolicy } });
-        applyPolicyHistory(s, { type: 'ConstitutionViolationRefused', campaignId, data: { round: 1, rule: 'r', detail: 'd' } });
+        applyPolicyHistory(s, {
+          type: 'CampaignStarted',
+          campaignId,
+          data: { constitutionSha256: 'a'.repeat(64), initialPolicy },
+        });
+        applyPolicyHistory(s, {
+          type: 'ConstitutionViolationRefused',
+          campaignId,
+          data: { round: 1, rule: 'r', detail: 'd' },
+        });
         expect(own(s, campaignId)?.revisions).toHaveLength(1);
         expect(own(s, campaignId)?.refusals).toHaveLength(1);
         expect(Object.keys(s)).toEqual([campaignId]);

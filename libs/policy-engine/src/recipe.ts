@@ -27,7 +27,8 @@ export function flattenRecipe(doc: unknown, prefix = ''): Map<string, unknown> {
   if (doc !== null && typeof doc === 'object' && !Array.isArray(doc)) {
     for (const [k, v] of Object.entries(doc as Record<string, unknown>)) {
       const p = prefix ? `${prefix}.${k}` : k;
-      if (v !== null && typeof v === 'object' && !Array.isArray(v) && Object.keys(v).length > 0) for (const [kk, vv] of flattenRecipe(v, p)) out.set(kk, vv);
+      if (v !== null && typeof v === 'object' && !Array.isArray(v) && Object.keys(v).length > 0)
+        for (const [kk, vv] of flattenRecipe(v, p)) out.set(kk, vv);
       else out.set(p, v);
     }
   }

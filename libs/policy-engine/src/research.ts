@@ -55,15 +55,51 @@ export function judgeConfirmations(
 ): ConfirmationOutcome[] {
   const meanBar = r6(bar / Math.SQRT2);
   return (previous.pendingConfirmations ?? []).map((pending) => {
-    const run = evidence.candidateSummaries.find((s) => s.prescribed?.kind === 'confirmation' && s.prescribed.of === pending.candidateId) ?? null;
-    if (!run) return { pending, run, lbGain: null, confirmed: false, why: 'no confirmation run was planned (no free worker slot)' };
-    if (run.status !== 'completed') return { pending, run, lbGain: null, confirmed: false, why: `its confirmation run ${run.candidateId} ${run.status}` };
-    if (!auditOk(run.candidateId)) return { pending, run, lbGain: null, confirmed: false, why: `its confirmation run ${run.candidateId} failed the audit` };
-    if (run.lbDelta === null) return { pending, run, lbGain: null, confirmed: false, why: `its confirmation run ${run.candidateId} got no leaderboard score` };
+    const run =
+      evidence.candidateSummaries.find(
+        (s) => s.prescribed?.kind === 'confirmation' && s.prescribed.of === pending.candidateId,
+      ) ?? null;
+    if (!run)
+      return {
+        pending,
+        run,
+        lbGain: null,
+        confirmed: false,
+        why: 'no confirmation run was planned (no free worker slot)',
+      };
+    if (run.status !== 'completed')
+      return {
+        pending,
+        run,
+        lbGain: null,
+        confirmed: false,
+        why: `its confirmation run ${run.candidateId} ${run.status}`,
+      };
+    if (!auditOk(run.candidateId))
+      return {
+        pending,
+        run,
+        lbGain: null,
+        confirmed: false,
+        why: `its confirmation run ${run.candidateId} failed the audit`,
+      };
+    if (run.lbDelta === null)
+      return {
+        pending,
+        run,
+        lbGain: null,
+        confirmed: false,
+        why: `its confirmation run ${run.candidateId} got no leaderboard score`,
+      };
     // Every LB measurement of the same single-knob move in this campaign counts (the ledger's, the pending one's, this
     // run's); the bar for a mean of n is bar / √n, the same multiple of that mean's noise.
-    const record = pending.changes.length === 1 ? (previous.moveLedger ?? []).find((m) => m.key === moveKey(pending.changes[0])) : undefined;
-    const earlier = record ? record.lbRounds.map((r, i) => ({ r, g: record.lbGains[i] })).filter((x) => x.r !== evidence.round) : [];
+    const record =
+      pending.changes.length === 1
+        ? (previous.moveLedger ?? []).find((m) => m.key === moveKey(pending.changes[0]))
+        : undefined;
+    const earlier = record
+      ? record.lbRounds.map((r, i) => ({ r, g: record.lbGains[i] })).filter((x) => x.r !== evidence.round)
+      : [];
     if (!earlier.some((x) => x.r === pending.round)) earlier.push({ r: pending.round, g: pending.lbGain });
     const all = [...earlier.map((x) => x.g), run.lbDelta];
     const n = all.length;
@@ -91,7 +127,11 @@ export function judgeConfirmations(
 export function stackPromotions(outcomes: readonly ConfirmationOutcome[]): ConfirmationOutcome[] {
   const confirmed = outcomes
     .filter((o) => o.confirmed)
-    .sort((a, b) => (b.pending.lbGain + (b.lbGain ?? 0)) / 2 - (a.pending.lbGain + (a.lbGain ?? 0)) / 2 || a.pending.candidateId.localeCompare(b.pending.candidateId));
+    .sort(
+      (a, b) =>
+        (b.pending.lbGain + (b.lbGain ?? 0)) / 2 - (a.pending.lbGain + (a.lbGain ?? 0)) / 2 ||
+        a.pending.candidateId.localeCompare(b.pending.candidateId),
+    );
   const taken: ConfirmationOutcome[] = [];
   const paths = new Set<string>();
   const overlaps = (p: string) => [...paths].some((q) => p === q || p.startsWith(`${q}.`) || q.startsWith(`${p}.`));
@@ -104,17 +144,30 @@ export function stackPromotions(outcomes: readonly ConfirmationOutcome[]): Confi
 }
 
 /** The next round's pending confirmations: this round's explorer gains above the bar, best first. */
-export function nextPending(eligible: ReadonlyArray<{ candidateId: string; lbGain: number; changes: RecipeChange[] }>, evidence: RoundEvidence): PendingConfirmation[] {
+export function nextPending(
+  eligible: ReadonlyArray<{ candidateId: string; lbGain: number; changes: RecipeChange[] }>,
+  evidence: RoundEvidence,
+): PendingConfirmation[] {
   return eligible.slice(0, MAX_PENDING_CONFIRMATIONS).map((e) => {
     const s = evidence.candidateSummaries.find((c) => c.candidateId === e.candidateId);
-    return { candidateId: e.candidateId, round: evidence.round, axis: s?.axis ?? 'baseline', changes: e.changes, lbGain: e.lbGain, devGain: s?.devDelta ?? null };
+    return {
+      candidateId: e.candidateId,
+      round: evidence.round,
+      axis: s?.axis ?? 'baseline',
+      changes: e.changes,
+      lbGain: e.lbGain,
+      devGain: s?.devDelta ?? null,
+    };
   });
 }
 
 // ---------------------------------------------------------------------------------------------------------------
 // Decoupling hypotheses
 
-export type HypothesisStep = { type: 'DecouplingSuspected' | 'DecouplingProbed' | 'DecouplingConfirmed' | 'DecouplingRefuted'; hypothesis: DecouplingHypothesis };
+export type HypothesisStep = {
+  type: 'DecouplingSuspected' | 'DecouplingProbed' | 'DecouplingConfirmed' | 'DecouplingRefuted';
+  hypothesis: DecouplingHypothesis;
+};
 
 export interface HypothesisRound {
   hypotheses: DecouplingHypothesis[];
@@ -167,7 +220,12 @@ export function advanceHypotheses(previous: RollingPolicy, evidence: RoundEviden
     if (runs.length === 0) {
       // Never probed (no free slot): a hypothesis nobody can test for two rounds is dropped as untested.
       if (round - h0.suspectedRound >= 2) {
-        const h = { ...h0, status: 'refuted' as const, decidedRound: round, evidence: [...h0.evidence, `round ${round}: never probed (no free worker slot); dropped untested`] };
+        const h = {
+          ...h0,
+          status: 'refuted' as const,
+          decidedRound: round,
+          evidence: [...h0.evidence, `round ${round}: never probed (no free worker slot); dropped untested`],
+        };
         hypotheses.push(h);
         steps.push({ type: 'DecouplingRefuted', hypothesis: h });
       } else hypotheses.push(h0);
@@ -191,25 +249,49 @@ export function advanceHypotheses(previous: RollingPolicy, evidence: RoundEviden
       };
     });
     const line = outcomes
-      .map((o) => `${o.role} ${o.candidateId}: ${h0.domain} dev ${signed(o.domainDevDelta)}, LB ${signed(o.lbDelta)} → ${o.verdict}`)
+      .map(
+        (o) =>
+          `${o.role} ${o.candidateId}: ${h0.domain} dev ${signed(o.domainDevDelta)}, LB ${signed(o.lbDelta)} → ${o.verdict}`,
+      )
       .join('; ');
-    const probed: DecouplingHypothesis = { ...h0, status: 'probing', probes: [...h0.probes, ...outcomes], evidence: [...h0.evidence, `round ${round}: ${line}`] };
+    const probed: DecouplingHypothesis = {
+      ...h0,
+      status: 'probing',
+      probes: [...h0.probes, ...outcomes],
+      evidence: [...h0.evidence, `round ${round}: ${line}`],
+    };
     steps.push({ type: 'DecouplingProbed', hypothesis: probed });
     const roles = new Map(outcomes.map((o) => [o.role, o.verdict]));
     let decided: DecouplingHypothesis | null = null;
     if (outcomes.some((o) => o.verdict === 'contradicts'))
-      decided = { ...probed, status: 'refuted', decidedRound: round, evidence: [...probed.evidence, `round ${round}: refuted — a probe contradicted the prediction`] };
+      decided = {
+        ...probed,
+        status: 'refuted',
+        decidedRound: round,
+        evidence: [...probed.evidence, `round ${round}: refuted — a probe contradicted the prediction`],
+      };
     else if (roles.get('pro-proxy') === 'as-predicted' && roles.get('down-weight') === 'as-predicted')
       decided = {
         ...probed,
         status: 'confirmed',
         decidedRound: round,
-        evidence: [...probed.evidence, `round ${round}: confirmed — the suspect move raised ${h0.domain} dev without the LB, and less ${h0.domain} lowered dev without hurting the LB`],
+        evidence: [
+          ...probed.evidence,
+          `round ${round}: confirmed — the suspect move raised ${h0.domain} dev without the LB, and less ${h0.domain} lowered dev without hurting the LB`,
+        ],
       };
     else if (h0.probes.length > 0)
-      decided = { ...probed, status: 'refuted', decidedRound: round, evidence: [...probed.evidence, `round ${round}: not borne out after two probe rounds`] };
+      decided = {
+        ...probed,
+        status: 'refuted',
+        decidedRound: round,
+        evidence: [...probed.evidence, `round ${round}: not borne out after two probe rounds`],
+      };
     if (decided) {
-      steps.push({ type: decided.status === 'confirmed' ? 'DecouplingConfirmed' : 'DecouplingRefuted', hypothesis: decided });
+      steps.push({
+        type: decided.status === 'confirmed' ? 'DecouplingConfirmed' : 'DecouplingRefuted',
+        hypothesis: decided,
+      });
       if (decided.status === 'confirmed') confirmedNow.push(decided);
       hypotheses.push(decided);
     } else hypotheses.push({ ...probed, status: 'suspected' });
@@ -295,10 +377,22 @@ export function nextMoveLedger(
   deadEnds: readonly DeadEnd[],
 ): MoveRecord[] {
   // Copies: the policy in force is never changed in place.
-  const ledger = new Map((previous.moveLedger ?? []).map((m) => [m.key, { ...m, rounds: [...m.rounds], devGains: [...m.devGains], lbRounds: [...m.lbRounds], lbGains: [...m.lbGains] }]));
+  const ledger = new Map(
+    (previous.moveLedger ?? []).map((m) => [
+      m.key,
+      { ...m, rounds: [...m.rounds], devGains: [...m.devGains], lbRounds: [...m.lbRounds], lbGains: [...m.lbGains] },
+    ]),
+  );
   for (const s of [...evidence.candidateSummaries].sort((x, y) => x.index - y.index)) {
     const confirmation = s.prescribed?.kind === 'confirmation';
-    if (s.isAnchor || (s.prescribed && !confirmation) || s.status !== 'completed' || s.recipeChanges.length !== 1 || !auditOk(s.candidateId)) continue;
+    if (
+      s.isAnchor ||
+      (s.prescribed && !confirmation) ||
+      s.status !== 'completed' ||
+      s.recipeChanges.length !== 1 ||
+      !auditOk(s.candidateId)
+    )
+      continue;
     const c = s.recipeChanges[0];
     const key = moveKey(c);
     const m: MoveRecord = ledger.get(key) ?? {
@@ -334,11 +428,15 @@ export function nextMoveLedger(
   }
   const combo = previous.combination;
   const contradicted = combo
-    ? evidence.candidateSummaries.some((s) => s.prescribed?.kind === 'combination' && s.prescribed.of === combo.id && s.lbDelta !== null && s.lbDelta <= 0)
+    ? evidence.candidateSummaries.some(
+        (s) =>
+          s.prescribed?.kind === 'combination' && s.prescribed.of === combo.id && s.lbDelta !== null && s.lbDelta <= 0,
+      )
     : false;
   const contradictedPaths = contradicted && combo ? combo.changes.map((c) => c.path) : [];
   const stale = (p: string) =>
-    [...promotedPaths, ...contradictedPaths].some((q) => pathsOverlap(p, q)) || deadEnds.some((d) => d.path !== undefined && pathsOverlap(d.path, p));
+    [...promotedPaths, ...contradictedPaths].some((q) => pathsOverlap(p, q)) ||
+    deadEnds.some((d) => d.path !== undefined && pathsOverlap(d.path, p));
   return [...ledger.values()].filter((m) => !stale(m.path)).sort((x, y) => x.key.localeCompare(y.key));
 }
 
@@ -369,7 +467,14 @@ export function nextCombination(
     if (changes.some((t) => pathsOverlap(m.path, t.path))) continue;
     const restated = rebase([m.latest]);
     if (restated.length === 0) continue; // already standing
-    taken.push({ candidateId: m.latestCandidateId, round: m.rounds[m.rounds.length - 1], axis: m.axis, devGain: r6(mean), lbGain: null, changes: restated });
+    taken.push({
+      candidateId: m.latestCandidateId,
+      round: m.rounds[m.rounds.length - 1],
+      axis: m.axis,
+      devGain: r6(mean),
+      lbGain: null,
+      changes: restated,
+    });
     changes.push(...restated);
   }
   if (taken.length < 2) return null;
@@ -383,7 +488,8 @@ export function nextCombination(
 }
 
 function changeDirection(c: RecipeChange): 'increase' | 'decrease' | 'set' {
-  if (typeof c.from === 'number' && typeof c.to === 'number') return c.to > c.from ? 'increase' : c.to < c.from ? 'decrease' : 'set';
+  if (typeof c.from === 'number' && typeof c.to === 'number')
+    return c.to > c.from ? 'increase' : c.to < c.from ? 'decrease' : 'set';
   if (typeof c.from === 'boolean' && typeof c.to === 'boolean') return c.to ? 'increase' : 'decrease';
   return 'set';
 }
@@ -392,7 +498,13 @@ function changeDirection(c: RecipeChange): 'increase' | 'decrease' | 'set' {
 // Search hints and leaderboard replicates
 
 /** Directions that paid: each promoted numeric change continues its direction; a second payment widens the step. */
-export function nextSearchHints(previous: RollingPolicy, promoted: readonly RecipeChange[], round: number, plateauRounds: number, deadPaths: readonly string[]): SearchHints {
+export function nextSearchHints(
+  previous: RollingPolicy,
+  promoted: readonly RecipeChange[],
+  round: number,
+  plateauRounds: number,
+  deadPaths: readonly string[],
+): SearchHints {
   const directions = (previous.searchHints?.directions ?? []).map((d) => ({ ...d, paidRounds: [...d.paidRounds] }));
   for (const c of promoted) {
     if (typeof c.from !== 'number' || typeof c.to !== 'number' || c.from === c.to) continue;
@@ -412,7 +524,11 @@ export function nextSearchHints(previous: RollingPolicy, promoted: readonly Reci
 }
 
 /** The standing recipe's replicates after this round: the anchor's public score joins those of the recipe it ran. */
-export function nextStandingLb(previous: RollingPolicy, evidence: RoundEvidence, standingRecipeNext: RollingPolicy['standingRecipe']): StandingLb {
+export function nextStandingLb(
+  previous: RollingPolicy,
+  evidence: RoundEvidence,
+  standingRecipeNext: RollingPolicy['standingRecipe'],
+): StandingLb {
   const seen = new Set((previous.standingLb?.scores ?? []).map((x) => x.candidateId));
   const added = (evidence.calibration.noise.lbReplicatesAdded ?? []).filter((x) => !seen.has(x.candidateId));
   return { recipeSha256: contentHash(standingRecipeNext), scores: [...(previous.standingLb?.scores ?? []), ...added] };

@@ -98,22 +98,33 @@ const signed = (x: number) => (x >= 0 ? '+' : '') + x.toFixed(4);
 
 function describeChanges(changes: readonly RecipeChange[]): string {
   if (changes.length === 0) return 'no recipe change';
-  return changes.map((c) => `${c.path} ${c.from === undefined ? '(unset)' : JSON.stringify(c.from)} → ${JSON.stringify(c.to)}`).join(', ');
+  return changes
+    .map((c) => `${c.path} ${c.from === undefined ? '(unset)' : JSON.stringify(c.from)} → ${JSON.stringify(c.to)}`)
+    .join(', ');
 }
 
 /** Same reading as the workers' dead-end matcher: numbers and booleans move up or down, anything else is set. */
 function directionOf(c: RecipeChange): DeadEnd['direction'] {
-  if (typeof c.from === 'number' && typeof c.to === 'number') return c.to > c.from ? 'increase' : c.to < c.from ? 'decrease' : 'set';
+  if (typeof c.from === 'number' && typeof c.to === 'number')
+    return c.to > c.from ? 'increase' : c.to < c.from ? 'decrease' : 'set';
   if (typeof c.from === 'boolean' && typeof c.to === 'boolean') return c.to ? 'increase' : 'decrease';
   return 'set';
 }
 
 /** What identifies a dead end for de-duplication: the axis and the exact change (or the described combination). */
 function deadEndKey(d: Pick<DeadEnd, 'axis' | 'path' | 'direction' | 'value' | 'description'>): string {
-  return d.path !== undefined ? `${d.axis}|${d.path}|${d.direction ?? ''}|${JSON.stringify(d.value ?? null)}` : `${d.axis}|${d.description}`;
+  return d.path !== undefined
+    ? `${d.axis}|${d.path}|${d.direction ?? ''}|${JSON.stringify(d.value ?? null)}`
+    : `${d.axis}|${d.description}`;
 }
 
-function deadEndFor(s: CandidateSummary, round: number, evidenceSha256: string, why: string, evidenceNote: string): DeadEnd {
+function deadEndFor(
+  s: CandidateSummary,
+  round: number,
+  evidenceSha256: string,
+  why: string,
+  evidenceNote: string,
+): DeadEnd {
   const single = s.recipeChanges.length === 1 ? s.recipeChanges[0] : null;
   return {
     id: `dead-end-${s.candidateId}`,
@@ -152,7 +163,12 @@ export function transferWeights(evidence: RoundEvidence, decoupledDomains: reado
 }
 
 /** Facts of a revision (shared by the rule engine and the proposal validator). */
-export function revisionFacts(previous: RollingPolicy, evidence: RoundEvidence, constitution: Constitution, ctx: RevisionContext = {}): RevisionFacts {
+export function revisionFacts(
+  previous: RollingPolicy,
+  evidence: RoundEvidence,
+  constitution: Constitution,
+  ctx: RevisionContext = {},
+): RevisionFacts {
   const rules = constitution.rules;
   const evidenceSha256 = contentHash(evidence);
   const campaignAxes = ctx.campaignAxes ?? Axis.options.filter((a) => a !== 'baseline');
@@ -219,9 +235,21 @@ export function revisionFacts(previous: RollingPolicy, evidence: RoundEvidence, 
     if (s.isAnchor || s.recipeChanges.length === 0) continue;
     let d: DeadEnd | null = null;
     if (s.status === 'completed' && s.lbDelta !== null && s.lbDelta < -promotionBar)
-      d = deadEndFor(s, evidence.round, evidenceSha256, `lowered the public LB`, `LB ${signed(s.lbDelta)} vs anchor (${(s.lbDelta / sigmaLb).toFixed(1)}σ)`);
+      d = deadEndFor(
+        s,
+        evidence.round,
+        evidenceSha256,
+        `lowered the public LB`,
+        `LB ${signed(s.lbDelta)} vs anchor (${(s.lbDelta / sigmaLb).toFixed(1)}σ)`,
+      );
     else if (s.status === 'failed' && s.failureModes.some((f) => f.kind === 'diverged'))
-      d = deadEndFor(s, evidence.round, evidenceSha256, 'training diverged', s.failureModes.find((f) => f.kind === 'diverged')?.detail || 'diverged');
+      d = deadEndFor(
+        s,
+        evidence.round,
+        evidenceSha256,
+        'training diverged',
+        s.failureModes.find((f) => f.kind === 'diverged')?.detail || 'diverged',
+      );
     if (d && !known.has(deadEndKey(d))) {
       known.add(deadEndKey(d));
       newDeadEnds.push(d);
@@ -232,11 +260,22 @@ export function revisionFacts(previous: RollingPolicy, evidence: RoundEvidence, 
   // second round of them says the axis itself is spent.
   const alreadyRetired = new Set(previous.retiredAxes.map((r) => r.axis));
   const deadRounds = new Map<Axis, Set<number>>();
-  for (const d of [...previous.deadEnds, ...newDeadEnds]) deadRounds.set(d.axis, new Set([...(deadRounds.get(d.axis) ?? []), d.round]));
+  for (const d of [...previous.deadEnds, ...newDeadEnds])
+    deadRounds.set(d.axis, new Set([...(deadRounds.get(d.axis) ?? []), d.round]));
   const retiredNow = [...deadRounds.entries()]
-    .filter(([axis, rounds]) => axis !== 'baseline' && !alreadyRetired.has(axis) && rounds.size >= 2 && newDeadEnds.some((d) => d.axis === axis))
+    .filter(
+      ([axis, rounds]) =>
+        axis !== 'baseline' &&
+        !alreadyRetired.has(axis) &&
+        rounds.size >= 2 &&
+        newDeadEnds.some((d) => d.axis === axis),
+    )
     .sort(([a], [b]) => Axis.options.indexOf(a) - Axis.options.indexOf(b))
-    .map(([axis, rounds]) => ({ axis, round: evidence.round, reason: `its changes were dead ends in rounds ${[...rounds].sort((x, y) => x - y).join(', ')}` }));
+    .map(([axis, rounds]) => ({
+      axis,
+      round: evidence.round,
+      reason: `its changes were dead ends in rounds ${[...rounds].sort((x, y) => x - y).join(', ')}`,
+    }));
   const retired = new Set([...alreadyRetired, ...retiredNow.map((r) => r.axis)]);
 
   // A round that found a gain (waiting for its confirmation) or promoted one is not a plateau.
@@ -297,10 +336,18 @@ export function nextNoiseBand(previous: RollingPolicy, evidence: RoundEvidence):
 }
 
 /** Noise band, best LB and the predicted band of the next round: bookkeeping no proposer chooses. */
-export function bookkeeping(previous: RollingPolicy, evidence: RoundEvidence, constitution: Constitution, promotedId: string | null) {
+export function bookkeeping(
+  previous: RollingPolicy,
+  evidence: RoundEvidence,
+  constitution: Constitution,
+  promotedId: string | null,
+) {
   const noiseBand = nextNoiseBand(previous, evidence);
-  const lbs = evidence.candidateSummaries.filter((s) => s.status === 'completed' && s.publicLb !== null).map((s) => s.publicLb as number);
-  const bestPublicLb = lbs.length === 0 ? previous.bestPublicLb : r6(Math.max(previous.bestPublicLb ?? -Infinity, ...lbs));
+  const lbs = evidence.candidateSummaries
+    .filter((s) => s.status === 'completed' && s.publicLb !== null)
+    .map((s) => s.publicLb as number);
+  const bestPublicLb =
+    lbs.length === 0 ? previous.bestPublicLb : r6(Math.max(previous.bestPublicLb ?? -Infinity, ...lbs));
   const promoted = promotedId ? evidence.candidateSummaries.find((s) => s.candidateId === promotedId) : undefined;
   const m = constitution.rules.decouplingNoiseMultiple;
   const floor = constitution.rules.noiseStdFloor;
@@ -330,11 +377,19 @@ export function bookkeeping(previous: RollingPolicy, evidence: RoundEvidence, co
  * - Dev/LB gap as calibration: after proxy decoupling the objective becomes transfer-to-lb, evidence rules say
  *   so, and checkpoints are selected by a reweighted criterion.
  */
-export function revisePolicy(previous: RollingPolicy, evidence: RoundEvidence, constitution: Constitution, ctx: RevisionContext = {}): PolicyRevision {
+export function revisePolicy(
+  previous: RollingPolicy,
+  evidence: RoundEvidence,
+  constitution: Constitution,
+  ctx: RevisionContext = {},
+): PolicyRevision {
   const facts = revisionFacts(previous, evidence, constitution, ctx);
   const round = evidence.round;
   const promotedChanges = facts.promotions.flatMap((p) => p.pending.changes);
-  const standingRecipe = facts.promotions.length > 0 ? applyRecipeChanges(previous.standingRecipe, promotedChanges) : structuredClone(previous.standingRecipe);
+  const standingRecipe =
+    facts.promotions.length > 0
+      ? applyRecipeChanges(previous.standingRecipe, promotedChanges)
+      : structuredClone(previous.standingRecipe);
 
   const retiredAxes = [...previous.retiredAxes, ...facts.retiredNow];
   const retired = new Set(retiredAxes.map((r) => r.axis));
@@ -347,9 +402,17 @@ export function revisePolicy(previous: RollingPolicy, evidence: RoundEvidence, c
 
   const deadEnds = [...previous.deadEnds, ...facts.newDeadEnds];
   const research = researchBookkeeping(previous, evidence, facts, standingRecipe, plateauRounds);
-  const { noiseBand, bestPublicLb, predictedBand } = bookkeeping(previous, evidence, constitution, facts.promotions[0]?.run?.candidateId ?? null);
+  const { noiseBand, bestPublicLb, predictedBand } = bookkeeping(
+    previous,
+    evidence,
+    constitution,
+    facts.promotions[0]?.run?.candidateId ?? null,
+  );
   const promotionThreshold = facts.minimumThreshold;
-  const anchorSeeds = (noiseBand.devDf ?? Math.max(0, noiseBand.seeds - 1)) === 0 ? Math.max(previous.anchorSeeds, 2) : previous.anchorSeeds;
+  const anchorSeeds =
+    (noiseBand.devDf ?? Math.max(0, noiseBand.seeds - 1)) === 0
+      ? Math.max(previous.anchorSeeds, 2)
+      : previous.anchorSeeds;
 
   let evidenceRules = upsertRule(previous.evidenceRules, {
     id: 'noise-threshold',
@@ -377,7 +440,11 @@ export function revisePolicy(previous: RollingPolicy, evidence: RoundEvidence, c
       },
       { id: 'reweighted-selection', rule: 'Select checkpoints by the reweighted criterion, not the dev mean' },
     ])
-      evidenceRules = upsertRule(evidenceRules, { ...rule, since: previous.evidenceRules.find((r) => r.id === rule.id)?.since ?? round, reason: why });
+      evidenceRules = upsertRule(evidenceRules, {
+        ...rule,
+        since: previous.evidenceRules.find((r) => r.id === rule.id)?.since ?? round,
+        reason: why,
+      });
     selectionCriterion = { kind: 'reweighted', weights: transferWeights(evidence, domains) };
   }
 
@@ -397,7 +464,9 @@ export function revisePolicy(previous: RollingPolicy, evidence: RoundEvidence, c
     );
   const promotedIds = new Set(facts.promotions.map((p) => p.pending.candidateId));
   for (const c of facts.confirmations.filter((x) => !promotedIds.has(x.pending.candidateId)))
-    parts.push(`Not promoted: ${c.pending.candidateId} (${c.pending.axis}, LB ${signed(c.pending.lbGain)} in round ${c.pending.round}): ${c.confirmed ? 'confirmed, but it changes a path a better confirmed gain changes' : c.why}.`);
+    parts.push(
+      `Not promoted: ${c.pending.candidateId} (${c.pending.axis}, LB ${signed(c.pending.lbGain)} in round ${c.pending.round}): ${c.confirmed ? 'confirmed, but it changes a path a better confirmed gain changes' : c.why}.`,
+    );
   const combo = research.combination;
   if (combo)
     parts.push(
@@ -409,20 +478,37 @@ export function revisePolicy(previous: RollingPolicy, evidence: RoundEvidence, c
       `Awaiting confirmation on another seed next round: ${(research.pendingConfirmations ?? []).map((e) => `${e.candidateId} (LB ${signed(e.lbGain)})`).join(', ') || 'none (their changes are already standing)'} — gains above the screen ${facts.screenBar} (half the bar ${facts.promotionBar}).`,
     );
   else if (facts.promotions.length === 0 && best)
-    parts.push(`No promotion: the best public-LB gain, ${signed(best.lbDelta as number)} by ${best.candidateId}, does not clear the screen ${facts.screenBar} (half the bar ${facts.promotionBar}).`);
+    parts.push(
+      `No promotion: the best public-LB gain, ${signed(best.lbDelta as number)} by ${best.candidateId}, does not clear the screen ${facts.screenBar} (half the bar ${facts.promotionBar}).`,
+    );
   else if (facts.promotions.length === 0) parts.push('No promotion: no explorer candidate has a public-LB score.');
-  if (rotatesTo) parts.push(`Rotating the active category ${previous.activeCategory} → ${rotatesTo}: ${facts.rotationReason}.`);
-  else if (facts.rotationRequired) parts.push(`Rotation is due (${facts.rotationReason}) but no other category has axes left; staying on ${activeCategory}.`);
-  else if (facts.promotions.length === 0 && facts.eligible.length === 0) parts.push(`${facts.plateauRounds} round(s) without LB gain; rotation after ${constitution.rules.plateauRoundsBeforeRotation}.`);
-  for (const step of facts.hypothesisSteps) parts.push(`${step.type.replace('Decoupling', 'Decoupling ')} (${step.hypothesis.domain}): ${step.hypothesis.evidence[step.hypothesis.evidence.length - 1]}.`);
+  if (rotatesTo)
+    parts.push(`Rotating the active category ${previous.activeCategory} → ${rotatesTo}: ${facts.rotationReason}.`);
+  else if (facts.rotationRequired)
+    parts.push(
+      `Rotation is due (${facts.rotationReason}) but no other category has axes left; staying on ${activeCategory}.`,
+    );
+  else if (facts.promotions.length === 0 && facts.eligible.length === 0)
+    parts.push(
+      `${facts.plateauRounds} round(s) without LB gain; rotation after ${constitution.rules.plateauRoundsBeforeRotation}.`,
+    );
+  for (const step of facts.hypothesisSteps)
+    parts.push(
+      `${step.type.replace('Decoupling', 'Decoupling ')} (${step.hypothesis.domain}): ${step.hypothesis.evidence[step.hypothesis.evidence.length - 1]}.`,
+    );
   if (confirmedNow.length > 0)
     parts.push(
       `Proxy decoupling confirmed in ${confirmedNow.map((h) => h.domain).join(', ')}. Dev is no longer taken as evidence on its own: objective transfer-to-lb, checkpoints selected by the reweighted criterion.`,
     );
-  if (facts.retiredNow.length > 0) parts.push(`Retired ${facts.retiredNow.map((r) => `${r.axis} (${r.reason})`).join('; ')}.`);
-  if (facts.newDeadEnds.length > 0) parts.push(`Don't waste budget on: ${facts.newDeadEnds.map((d) => d.description).join('; ')}.`);
-  parts.push(`Promotion threshold ${promotionThreshold} = ${constitution.rules.minThresholdNoiseMultiple} × LB difference σ (floor √2 × ${constitution.rules.noiseStdFloor}); a gain above half of it gets a confirmation run, and is promoted when the mean of both measurements clears it / √2.`);
-  if (anchorSeeds !== previous.anchorSeeds) parts.push(`The anchor runs ${anchorSeeds} seeds so the noise band can be measured.`);
+  if (facts.retiredNow.length > 0)
+    parts.push(`Retired ${facts.retiredNow.map((r) => `${r.axis} (${r.reason})`).join('; ')}.`);
+  if (facts.newDeadEnds.length > 0)
+    parts.push(`Don't waste budget on: ${facts.newDeadEnds.map((d) => d.description).join('; ')}.`);
+  parts.push(
+    `Promotion threshold ${promotionThreshold} = ${constitution.rules.minThresholdNoiseMultiple} × LB difference σ (floor √2 × ${constitution.rules.noiseStdFloor}); a gain above half of it gets a confirmation run, and is promoted when the mean of both measurements clears it / √2.`,
+  );
+  if (anchorSeeds !== previous.anchorSeeds)
+    parts.push(`The anchor runs ${anchorSeeds} seeds so the noise band can be measured.`);
   const rationale = parts.join(' ');
 
   const policy = RollingPolicy.parse({
@@ -458,15 +544,26 @@ export function researchBookkeeping(
   facts: RevisionFacts,
   standingRecipe: RollingPolicy['standingRecipe'],
   plateauRounds: number,
-): Pick<RollingPolicy, 'pendingConfirmations' | 'decouplingHypotheses' | 'searchHints' | 'standingLb' | 'combination' | 'moveLedger'> {
+): Pick<
+  RollingPolicy,
+  'pendingConfirmations' | 'decouplingHypotheses' | 'searchHints' | 'standingLb' | 'combination' | 'moveLedger'
+> {
   // A gain whose every change already stands (promoted with another) needs no confirmation.
   const pendingConfirmations = nextPending(
     facts.eligible.filter((e) => !sameJson(applyRecipeChanges(standingRecipe, e.changes), standingRecipe)),
     evidence,
   );
   const promotedChanges = facts.promotions.flatMap((p) => p.pending.changes);
-  const moveLedger = nextMoveLedger(previous, evidence, auditOkIn(evidence), promotedChanges.map((c) => c.path), [...previous.deadEnds, ...facts.newDeadEnds]);
-  const deadPaths = facts.newDeadEnds.filter((d) => d.path !== undefined && d.round === evidence.round).map((d) => d.path as string);
+  const moveLedger = nextMoveLedger(
+    previous,
+    evidence,
+    auditOkIn(evidence),
+    promotedChanges.map((c) => c.path),
+    [...previous.deadEnds, ...facts.newDeadEnds],
+  );
+  const deadPaths = facts.newDeadEnds
+    .filter((d) => d.path !== undefined && d.round === evidence.round)
+    .map((d) => d.path as string);
   return {
     pendingConfirmations,
     decouplingHypotheses: facts.hypotheses,

@@ -7,11 +7,22 @@ import type { MetaPolicyEvent, ProposalTurn, ReviseFromEvidence } from './decide
 
 export const DEFAULT_CONSTITUTION_PATH = path.resolve(__dirname, '../../../deploy/constitutions/default.yaml');
 
-export const defaultConstitution = (): FrozenConstitution => freezeConstitution(fs.readFileSync(DEFAULT_CONSTITUTION_PATH, 'utf8'), DEFAULT_CONSTITUTION_PATH);
+export const defaultConstitution = (): FrozenConstitution =>
+  freezeConstitution(fs.readFileSync(DEFAULT_CONSTITUTION_PATH, 'utf8'), DEFAULT_CONSTITUTION_PATH);
 
-export const TURN: ProposalTurn = { model: 'claude-test', inputTokens: 1200, outputTokens: 300, cacheReadTokens: 1000, stopReason: 'tool_use' };
+export const TURN: ProposalTurn = {
+  model: 'claude-test',
+  inputTokens: 1200,
+  outputTokens: 300,
+  cacheReadTokens: 1000,
+  stopReason: 'tool_use',
+};
 
-export function reviseCommand(evidence: RoundEvidence, constitution: FrozenConstitution, proposal: unknown = undefined): ReviseFromEvidence {
+export function reviseCommand(
+  evidence: RoundEvidence,
+  constitution: FrozenConstitution,
+  proposal: unknown = undefined,
+): ReviseFromEvidence {
   return {
     type: 'ReviseFromEvidence',
     round: evidence.round,
@@ -24,7 +35,8 @@ export function reviseCommand(evidence: RoundEvidence, constitution: FrozenConst
 
 export const revisedPolicy = (events: MetaPolicyEvent[]): RollingPolicy => {
   const e = events.find((x) => x.type === 'PolicyRevised');
-  if (!e || e.type !== 'PolicyRevised') throw new Error(`no PolicyRevised among ${events.map((x) => x.type).join(', ')}`);
+  if (!e || e.type !== 'PolicyRevised')
+    throw new Error(`no PolicyRevised among ${events.map((x) => x.type).join(', ')}`);
   return e.data.policy;
 };
 

@@ -21,23 +21,47 @@ describe('built-in projections', () => {
   it('summarise the campaign', () => {
     const campaigns = set.snapshot('campaigns') as Record<string, Record<string, unknown>>;
     expect(Object.keys(campaigns)).toEqual(['c1']);
-    expect(campaigns.c1).toMatchObject({ status: 'completed', roundsPlanned: 3, roundsStarted: 3, roundsClosed: 3, currentRound: 3, workersPerRound: 5, seed: 7 });
+    expect(campaigns.c1).toMatchObject({
+      status: 'completed',
+      roundsPlanned: 3,
+      roundsStarted: 3,
+      roundsClosed: 3,
+      currentRound: 3,
+      workersPerRound: 5,
+      seed: 7,
+    });
     expect((campaigns.c1.completion as { reason: string }).reason).toBe('rounds-exhausted');
   });
 
   it('tabulate rounds and candidates', () => {
     const rounds = set.snapshot('rounds') as Record<string, Record<string, unknown>>;
     expect(Object.keys(rounds)).toEqual(['c1/0001', 'c1/0002', 'c1/0003']);
-    expect(rounds['c1/0002']).toMatchObject({ status: 'closed', planned: 5, forked: 5, manifestsCompleted: 5, submissions: 2, scored: 2, anchorSeeds: 2 });
+    expect(rounds['c1/0002']).toMatchObject({
+      status: 'closed',
+      planned: 5,
+      forked: 5,
+      manifestsCompleted: 5,
+      submissions: 2,
+      scored: 2,
+      anchorSeeds: 2,
+    });
     const candidates = set.snapshot('candidates') as Record<string, Record<string, unknown>>;
     expect(Object.keys(candidates)).toHaveLength(15);
-    expect(candidates['c1-r1-c0']).toMatchObject({ isAnchor: true, axis: 'baseline', status: 'completed', recipeChanges: 0 });
+    expect(candidates['c1-r1-c0']).toMatchObject({
+      isAnchor: true,
+      axis: 'baseline',
+      status: 'completed',
+      recipeChanges: 0,
+    });
     expect(candidates['c1-r1-c1']).toMatchObject({ status: 'completed', submissions: ['c1-r1-s0'] });
     expect(typeof candidates['c1-r1-c1'].publicLb).toBe('number');
   });
 
   it('trace the dev / public / private trajectory per round', () => {
-    const t = set.snapshot('trajectory') as Record<string, { bestDev: number; bestPublicLb: number; privateLbOfBestPublic: number; bestPrivateLb: number }>;
+    const t = set.snapshot('trajectory') as Record<
+      string,
+      { bestDev: number; bestPublicLb: number; privateLbOfBestPublic: number; bestPrivateLb: number }
+    >;
     expect(Object.keys(t)).toEqual(['c1/0001', 'c1/0002', 'c1/0003']);
     for (const p of Object.values(t)) {
       expect(p.bestDev).toBeGreaterThan(0);
@@ -54,7 +78,13 @@ describe('built-in projections', () => {
     const jobs = set.snapshot('jobs') as Record<string, { status: string }>;
     expect(Object.values(jobs).every((j) => j.status === 'succeeded')).toBe(true);
     const counts = set.snapshot('event-counts') as { total: Record<string, number> };
-    expect(counts.total).toMatchObject({ RoundStarted: 3, ManifestSubmitted: 15, CandidateForked: 15, LeaderboardScored: 6, CampaignCompleted: 1 });
+    expect(counts.total).toMatchObject({
+      RoundStarted: 3,
+      ManifestSubmitted: 15,
+      CandidateForked: 15,
+      LeaderboardScored: 6,
+      CampaignCompleted: 1,
+    });
     expect(counts.total.JobRequested).toBeUndefined();
     expect(counts.total.WorkerStarted).toBeUndefined();
   });
@@ -95,7 +125,16 @@ describe('projection hashes', () => {
 describe('registry', () => {
   it('holds the built-ins sorted by name and refuses duplicates and bad names', () => {
     const reg = defaultRegistry();
-    expect(reg.names()).toEqual(['campaigns', 'candidates', 'event-counts', 'jobs', 'policy-history', 'round-evidence', 'rounds', 'trajectory']);
+    expect(reg.names()).toEqual([
+      'campaigns',
+      'candidates',
+      'event-counts',
+      'jobs',
+      'policy-history',
+      'round-evidence',
+      'rounds',
+      'trajectory',
+    ]);
     expect(() => reg.register(campaignsProjection)).toThrow(/twice/);
     expect(() => new ProjectionRegistry().register({ ...campaignsProjection, name: 'Bad Name' })).toThrow(/kebab/);
     expect(reg.only(['rounds']).names()).toEqual(['rounds']);

@@ -4,7 +4,17 @@ import { asStoredEvents, sampleCampaignLog } from './sample-log';
 import { ProjectionSet } from './replay';
 
 /** Names an object inherits from Object.prototype (and the setter-backed one), the keys external ids must not hit. */
-export const PROTOTYPE_KEYS = ['__proto__', 'constructor', 'toString', 'hasOwnProperty', 'valueOf', 'isPrototypeOf', 'propertyIsEnumerable', 'toLocaleString', '__defineGetter__'];
+export const PROTOTYPE_KEYS = [
+  '__proto__',
+  'constructor',
+  'toString',
+  'hasOwnProperty',
+  'valueOf',
+  'isPrototypeOf',
+  'propertyIsEnumerable',
+  'toLocaleString',
+  '__defineGetter__',
+];
 
 const prototypeNames = () => Object.getOwnPropertyNames(Object.prototype).sort().join(',');
 
@@ -13,7 +23,10 @@ const prototypeNames = () => Object.getOwnPropertyNames(Object.prototype).sort()
  * (whole string values only, so the log stays internally consistent; streams keep their names). Positions are
  * fresh, as replay reads them.
  */
-function renamedLog(keys: { campaign: string; candidate: string; job: string; submission: string }, extra: EventEnvelope[] = []) {
+function renamedLog(
+  keys: { campaign: string; candidate: string; job: string; submission: string },
+  extra: EventEnvelope[] = [],
+) {
   const log = [...sampleCampaignLog({ campaignId: 'camp', seed: 5, rounds: 2, candidatesPerRound: 3 }), ...extra];
   const job = (log.find((e) => e.type === 'JobRequested')?.data as { spec: { jobId: string } }).spec.jobId;
   const rename = new Map([
@@ -29,13 +42,40 @@ function renamedLog(keys: { campaign: string; candidate: string; job: string; su
 
 /** A policy revision, a refusal and an evidence record for round 1 (only the fields the projections read). */
 function policyEvents(log: EventEnvelope[]): EventEnvelope[] {
-  const started = log.find((e) => e.type === 'CampaignStarted') as EventEnvelope & { data: { initialPolicy: Record<string, unknown> } };
-  const base = { id: '', schemaVersion: 1, streamId: 'campaign-camp', campaignId: 'camp', causationId: null, correlationId: null, time: started.time, source: 'meta-policy' };
-  const policy = { ...started.data.initialPolicy, revision: 1, forRound: 2, standingRecipe: { lr: 0.002, steps: 200, constructor: 1, toString: { valueOf: 2 } } };
+  const started = log.find((e) => e.type === 'CampaignStarted') as EventEnvelope & {
+    data: { initialPolicy: Record<string, unknown> };
+  };
+  const base = {
+    id: '',
+    schemaVersion: 1,
+    streamId: 'campaign-camp',
+    campaignId: 'camp',
+    causationId: null,
+    correlationId: null,
+    time: started.time,
+    source: 'meta-policy',
+  };
+  const policy = {
+    ...started.data.initialPolicy,
+    revision: 1,
+    forRound: 2,
+    standingRecipe: { lr: 0.002, steps: 200, constructor: 1, toString: { valueOf: 2 } },
+  };
   const evidence = { round: 1, calibration: { proxyDecoupling: { flagged: false } }, surprises: [], prose: null };
   return [
-    { ...base, id: '00000000-0000-7000-8000-000000000001', type: 'RoundEvidenceRecorded', source: 'collector', data: { round: 1, evidenceSha256: 'a'.repeat(64), trigger: 'all-in', evidence } },
-    { ...base, id: '00000000-0000-7000-8000-000000000002', type: 'ConstitutionViolationRefused', data: { round: 1, rule: 'hasOwnProperty', detail: 'toString' } },
+    {
+      ...base,
+      id: '00000000-0000-7000-8000-000000000001',
+      type: 'RoundEvidenceRecorded',
+      source: 'collector',
+      data: { round: 1, evidenceSha256: 'a'.repeat(64), trigger: 'all-in', evidence },
+    },
+    {
+      ...base,
+      id: '00000000-0000-7000-8000-000000000002',
+      type: 'ConstitutionViolationRefused',
+      data: { round: 1, rule: 'hasOwnProperty', detail: 'toString' },
+    },
     {
       ...base,
       id: '00000000-0000-7000-8000-000000000003',
@@ -52,13 +92,16 @@ const replayAll = (events: ReturnType<typeof renamedLog>) => {
   return { results, snap };
 };
 
-const hasOwn = (o: unknown, k: string) => o !== null && typeof o === 'object' && Object.prototype.hasOwnProperty.call(o, k);
+const hasOwn = (o: unknown, k: string) =>
+  o !== null && typeof o === 'object' && Object.prototype.hasOwnProperty.call(o, k);
 
 describe('projections with ids that are Object.prototype names', () => {
   const sample = sampleCampaignLog({ campaignId: 'camp', seed: 5, rounds: 2, candidatesPerRound: 3 });
   const extra = policyEvents(sample);
   const key = fc.constantFrom(...PROTOTYPE_KEYS);
-  const keys = fc.uniqueArray(key, { minLength: 4, maxLength: 4 }).map(([campaign, candidate, job, submission]) => ({ campaign, candidate, job, submission }));
+  const keys = fc
+    .uniqueArray(key, { minLength: 4, maxLength: 4 })
+    .map(([campaign, candidate, job, submission]) => ({ campaign, candidate, job, submission }));
 
   it('fold, snapshot and hash every built-in projection, keeping each id as an own key and Object.prototype untouched', () => {
     const before = prototypeNames();
@@ -73,9 +116,17 @@ describe('projections with ids that are Object.prototype names', () => {
         expect(hasOwn(campaigns, k.campaign)).toBe(true);
         expect((campaigns[k.campaign] as { status: string }).status).toBe('completed');
         expect(hasOwn((snap('event-counts') as { byCampaign: object }).byCampaign, k.campaign)).toBe(true);
-        const history = snap('policy-history')[k.campaign] as { revisions: Array<{ revision: number; changes: string[] }>; refusals: unknown[] };
+        const history = snap('policy-history')[k.campaign] as {
+          revisions: Array<{ revision: number; changes: string[] }>;
+          refusals: unknown[];
+        };
         expect(history.revisions.map((r) => r.revision)).toEqual([0, 1]);
-        expect(history.revisions[1].changes).toEqual(expect.arrayContaining(['standing recipe: constructor set to 1', 'standing recipe: toString.valueOf set to 2']));
+        expect(history.revisions[1].changes).toEqual(
+          expect.arrayContaining([
+            'standing recipe: constructor set to 1',
+            'standing recipe: toString.valueOf set to 2',
+          ]),
+        );
         expect(history.refusals).toHaveLength(1);
         expect(hasOwn(snap('round-evidence')[k.campaign], '1')).toBe(true);
         expect((snap('candidates')[k.candidate] as { status: string }).status).toBe('completed');
@@ -83,7 +134,8 @@ describe('projections with ids that are Object.prototype names', () => {
         expect(hasOwn(snap('jobs'), k.job)).toBe(true);
         expect(hasOwn(snap('rounds'), `${k.campaign}/0001`)).toBe(true);
         // What the hash covers is what JSON shows (a null-prototype record serialises like a plain one).
-        for (const r of results) expect(Object.keys(JSON.parse(JSON.stringify(r.snapshot)))).toEqual(Object.keys(r.snapshot as object));
+        for (const r of results)
+          expect(Object.keys(JSON.parse(JSON.stringify(r.snapshot)))).toEqual(Object.keys(r.snapshot as object));
       }),
       { numRuns: 40 },
     );

@@ -34,7 +34,8 @@ export class ProjectionRegistry {
   /** A registry holding only the named projections (unknown names throw). */
   only(names: readonly string[]): ProjectionRegistry {
     const missing = names.filter((n) => !this.byName.has(n));
-    if (missing.length > 0) throw new Error(`unknown projection(s): ${missing.join(', ')} (known: ${this.names().join(', ')})`);
+    if (missing.length > 0)
+      throw new Error(`unknown projection(s): ${missing.join(', ')} (known: ${this.names().join(', ')})`);
     return new ProjectionRegistry(names.map((n) => this.byName.get(n) as AnyProjection));
   }
 }
@@ -46,7 +47,8 @@ const extensions: AnyProjection[] = [];
  * this library). Projections that the audit must always cover belong in BUILTIN_PROJECTIONS instead.
  */
 export function registerProjection(p: AnyProjection): void {
-  if (extensions.some((e) => e.name === p.name) || BUILTIN_PROJECTIONS.some((b) => b.name === p.name)) throw new Error(`projection "${p.name}" registered twice`);
+  if (extensions.some((e) => e.name === p.name) || BUILTIN_PROJECTIONS.some((b) => b.name === p.name))
+    throw new Error(`projection "${p.name}" registered twice`);
   extensions.push(p);
 }
 

@@ -32,7 +32,9 @@ export class ProjectionSet {
   private readonly slots: Array<{ p: AnyProjection; state: unknown; events: number; types: Set<string> | null }>;
 
   constructor(registry: ProjectionRegistry = defaultRegistry()) {
-    this.slots = registry.list().map((p) => ({ p, state: p.initial(), events: 0, types: p.eventTypes ? new Set(p.eventTypes) : null }));
+    this.slots = registry
+      .list()
+      .map((p) => ({ p, state: p.initial(), events: 0, types: p.eventTypes ? new Set(p.eventTypes) : null }));
   }
 
   apply(e: StoredEvent): void {
@@ -51,7 +53,13 @@ export class ProjectionSet {
   results(): ReplayReport['projections'] {
     return this.slots.map((s) => {
       const snapshot = s.p.snapshot(s.state);
-      return { name: s.p.name, hash: contentHash(snapshot), events: s.events, snapshot, deterministic: s.p.deterministic !== false };
+      return {
+        name: s.p.name,
+        hash: contentHash(snapshot),
+        events: s.events,
+        snapshot,
+        deterministic: s.p.deterministic !== false,
+      };
     });
   }
 

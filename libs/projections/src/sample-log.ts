@@ -100,7 +100,14 @@ export function sampleCampaignLog(opts: SampleLogOptions = {}): EventEnvelope[] 
           name: 'sample',
           version: '1',
           text: 'The leaderboard is authoritative.',
-          rules: { leaderboardAuthoritative: true, plateauRoundsBeforeRotation: 2, deadEndRegistryOnlyGrows: true, promotionRequiresLbGain: true, minThresholdNoiseMultiple: 2, decouplingNoiseMultiple: 2 },
+          rules: {
+            leaderboardAuthoritative: true,
+            plateauRoundsBeforeRotation: 2,
+            deadEndRegistryOnlyGrows: true,
+            promotionRequiresLbGain: true,
+            minThresholdNoiseMultiple: 2,
+            decouplingNoiseMultiple: 2,
+          },
         },
         initialPolicy: policy,
       } as z.input<typeof CampaignStarted.data>,
@@ -109,7 +116,13 @@ export function sampleCampaignLog(opts: SampleLogOptions = {}): EventEnvelope[] 
     ),
   );
 
-  const allSubmissions: Array<{ submissionId: string; candidateId: string; round: number; publicScore: number; privateScore: number }> = [];
+  const allSubmissions: Array<{
+    submissionId: string;
+    candidateId: string;
+    round: number;
+    publicScore: number;
+    privateScore: number;
+  }> = [];
   let best: { candidateId: string; publicLb: number; privateLb: number } | null = null;
   for (let r = 1; r <= rounds; r++) {
     const candidates = Array.from({ length: n }, (_, i) => ({
@@ -119,7 +132,14 @@ export function sampleCampaignLog(opts: SampleLogOptions = {}): EventEnvelope[] 
       isAnchor: i === 0,
       seeds: i === 0 ? [seed * 10 + r, seed * 10 + r + 1] : [seed * 10 + r + i],
     }));
-    out.push(ev(RoundStarted, { round: r, policyRevision: 0, policySha256: contentHash(policy), candidates, seed: seed + r }, campaignStream, 'orchestrator'));
+    out.push(
+      ev(
+        RoundStarted,
+        { round: r, policyRevision: 0, policySha256: contentHash(policy), candidates, seed: seed + r },
+        campaignStream,
+        'orchestrator',
+      ),
+    );
 
     const lanes: EventEnvelope[][] = candidates.map((c) => {
       const lane: EventEnvelope[] = [];
@@ -127,24 +147,77 @@ export function sampleCampaignLog(opts: SampleLogOptions = {}): EventEnvelope[] 
       lane.push(
         ev(
           CandidateForked,
-          { round: r, candidateId: c.candidateId, index: c.index, axis: c.axis, isAnchor: c.isAnchor, seeds: c.seeds, snapshotId: contentHash('snapshot'), sandboxPath: `/sandboxes/${c.candidateId}`, policyRevision: 0 },
+          {
+            round: r,
+            candidateId: c.candidateId,
+            index: c.index,
+            axis: c.axis,
+            isAnchor: c.isAnchor,
+            seeds: c.seeds,
+            snapshotId: contentHash('snapshot'),
+            sandboxPath: `/sandboxes/${c.candidateId}`,
+            policyRevision: 0,
+          },
           `fork-${c.candidateId}`,
           'substrate',
         ),
       );
-      lane.push(ev(WorkerStarted, { candidateId: c.candidateId, round: r, workerId: 'w1', agentKind: 'heuristic', resumedFromStep: null }, stream, 'worker'));
+      lane.push(
+        ev(
+          WorkerStarted,
+          { candidateId: c.candidateId, round: r, workerId: 'w1', agentKind: 'heuristic', resumedFromStep: null },
+          stream,
+          'worker',
+        ),
+      );
       const jobId = `${c.candidateId}-train`;
-      const spec = { jobId, candidateId: c.candidateId, round: r, entrypoint: 'train' as const, sandboxPath: `/sandboxes/${c.candidateId}`, argv: ['train'], resources: { cpu: 1, memoryMiB: 512, gpu: 0 }, timeoutSeconds: 600, isolation: { snapshotId: contentHash('snapshot'), outputs: ['runs/ckpt'], inputs: [] } };
-      const terminal = { candidateId: c.candidateId, round: r, gpuSeconds: 0, wallSeconds: 1 + mix(), logTail: '', logPath: null, executor: 'local' as const, gpuCount: 0, budgetUnit: 'cpu-slot-seconds' as const };
+      const spec = {
+        jobId,
+        candidateId: c.candidateId,
+        round: r,
+        entrypoint: 'train' as const,
+        sandboxPath: `/sandboxes/${c.candidateId}`,
+        argv: ['train'],
+        resources: { cpu: 1, memoryMiB: 512, gpu: 0 },
+        timeoutSeconds: 600,
+        isolation: { snapshotId: contentHash('snapshot'), outputs: ['runs/ckpt'], inputs: [] },
+      };
+      const terminal = {
+        candidateId: c.candidateId,
+        round: r,
+        gpuSeconds: 0,
+        wallSeconds: 1 + mix(),
+        logTail: '',
+        logPath: null,
+        executor: 'local' as const,
+        gpuCount: 0,
+        budgetUnit: 'cpu-slot-seconds' as const,
+      };
       if (opts.disturbed && c.index === 1) {
         lane.push(ev(JobRequested, { spec: { ...spec, jobId: `${jobId}-lost` } }, stream, 'worker'));
-        lane.push(ev(JobFailed, { ...terminal, jobId: `${jobId}-lost`, exitCode: null, reason: 'lost', message: 'slot died' }, `job-${jobId}-lost`, 'dispatch'));
-        lane.push(ev(WorkerStarted, { candidateId: c.candidateId, round: r, workerId: 'w2', agentKind: 'heuristic', resumedFromStep: 3 }, stream, 'worker'));
+        lane.push(
+          ev(
+            JobFailed,
+            { ...terminal, jobId: `${jobId}-lost`, exitCode: null, reason: 'lost', message: 'slot died' },
+            `job-${jobId}-lost`,
+            'dispatch',
+          ),
+        );
+        lane.push(
+          ev(
+            WorkerStarted,
+            { candidateId: c.candidateId, round: r, workerId: 'w2', agentKind: 'heuristic', resumedFromStep: 3 },
+            stream,
+            'worker',
+          ),
+        );
       }
       lane.push(ev(JobRequested, { spec }, stream, 'worker'));
       lane.push(ev(JobSucceeded, { ...terminal, jobId, exitCode: 0 }, `job-${jobId}`, 'dispatch'));
       const devOverall = round3(0.4 + 0.4 * rnd());
-      const domains = Object.fromEntries(DOMAINS.map((d) => [d, round3(Math.min(1, Math.max(0, devOverall + 0.1 * (rnd() - 0.5))))]));
+      const domains = Object.fromEntries(
+        DOMAINS.map((d) => [d, round3(Math.min(1, Math.max(0, devOverall + 0.1 * (rnd() - 0.5))))]),
+      );
       const checkpoint = `runs/seed-${c.seeds[0]}/ckpt/step-000200`;
       lane.push(
         ev(
@@ -165,7 +238,13 @@ export function sampleCampaignLog(opts: SampleLogOptions = {}): EventEnvelope[] 
               filesChanged: c.isAnchor ? [] : ['recipe.yaml'],
               seeds: c.seeds,
               checkpoints: [{ checkpoint, step: 200, seed: c.seeds[0], dev: { overall: devOverall, domains } }],
-              chosenCheckpoint: { checkpoint, seed: c.seeds[0], criterion: 'mean', reason: 'best dev', dev: { overall: devOverall, domains } },
+              chosenCheckpoint: {
+                checkpoint,
+                seed: c.seeds[0],
+                criterion: 'mean',
+                reason: 'best dev',
+                dev: { overall: devOverall, domains },
+              },
               failureModes: [],
               cost: { gpuSeconds: 0, inputTokens: 0, outputTokens: 0, toolCalls: 3, jobs: 1 },
               traceLength: 6,
@@ -186,7 +265,16 @@ export function sampleCampaignLog(opts: SampleLogOptions = {}): EventEnvelope[] 
       out.push(
         ev(
           MessageDeadLettered,
-          { stream: 'AEVO_EVENTS', consumer: 'worker__CandidateForked', subject: `aevo.evt.${campaignId}.CandidateForked`, streamSequence: 3, deliveries: 5, eventId: null, eventType: 'CandidateForked', error: 'boom' },
+          {
+            stream: 'AEVO_EVENTS',
+            consumer: 'worker__CandidateForked',
+            subject: `aevo.evt.${campaignId}.CandidateForked`,
+            streamSequence: 3,
+            deliveries: 5,
+            eventId: null,
+            eventType: 'CandidateForked',
+            error: 'boom',
+          },
           `deadletter-${campaignId}`,
           'worker',
         ),
@@ -200,11 +288,42 @@ export function sampleCampaignLog(opts: SampleLogOptions = {}): EventEnvelope[] 
       const privateScore = round3(publicScore - 0.05 + 0.1 * rnd());
       allSubmissions.push({ submissionId, candidateId: c.candidateId, round: r, publicScore, privateScore });
       roundBest = roundBest === null ? publicScore : Math.max(roundBest, publicScore);
-      if (!best || publicScore > best.publicLb) best = { candidateId: c.candidateId, publicLb: publicScore, privateLb: privateScore };
+      if (!best || publicScore > best.publicLb)
+        best = { candidateId: c.candidateId, publicLb: publicScore, privateLb: privateScore };
       return [
-        ev(SubmissionRequested, { round: r, submissionId, candidateId: c.candidateId, checkpoint: 'ckpt', sandboxPath: `/sandboxes/${c.candidateId}`, reason: 'top dev' }, campaignStream, 'orchestrator'),
-        ev(SubmissionAccepted, { submissionId, candidateId: c.candidateId, round: r, board: 'local', externalRef: null, quotaUsed: k + 1, quotaLimit: 2 }, `leaderboard-${campaignId}`, 'leaderboard'),
-        ev(LeaderboardScored, { submissionId, candidateId: c.candidateId, round: r, publicScore, publicDomains: null }, `leaderboard-${campaignId}`, 'leaderboard'),
+        ev(
+          SubmissionRequested,
+          {
+            round: r,
+            submissionId,
+            candidateId: c.candidateId,
+            checkpoint: 'ckpt',
+            sandboxPath: `/sandboxes/${c.candidateId}`,
+            reason: 'top dev',
+          },
+          campaignStream,
+          'orchestrator',
+        ),
+        ev(
+          SubmissionAccepted,
+          {
+            submissionId,
+            candidateId: c.candidateId,
+            round: r,
+            board: 'local',
+            externalRef: null,
+            quotaUsed: k + 1,
+            quotaLimit: 2,
+          },
+          `leaderboard-${campaignId}`,
+          'leaderboard',
+        ),
+        ev(
+          LeaderboardScored,
+          { submissionId, candidateId: c.candidateId, round: r, publicScore, publicDomains: null },
+          `leaderboard-${campaignId}`,
+          'leaderboard',
+        ),
       ];
     });
     for (const lane of subLanes) out.push(lane[0]);
@@ -220,7 +339,13 @@ export function sampleCampaignLog(opts: SampleLogOptions = {}): EventEnvelope[] 
   out.push(
     ev(
       CampaignCompleted,
-      { rounds, reason: 'rounds-exhausted', bestCandidateId: b?.candidateId ?? null, bestPublicLb: b?.publicLb ?? null, bestPrivateLb: b?.privateLb ?? null },
+      {
+        rounds,
+        reason: 'rounds-exhausted',
+        bestCandidateId: b?.candidateId ?? null,
+        bestPublicLb: b?.publicLb ?? null,
+        bestPrivateLb: b?.privateLb ?? null,
+      },
       campaignStream,
       'orchestrator',
     ),

@@ -35,13 +35,18 @@ describe('the same simulated campaign log on PostgreSQL and on KurrentDB (protoc
     const pg = await PostgresEventStore.open({ connectionString: db.url, schema: db.schema });
     const kdb = await openKurrentDbEventStore({ connectionString: fake.connectionString, namespace: 'replay' });
     stores.push(pg, kdb);
-    const log = [...sampleCampaignLog({ campaignId: 'a', seed: 3, rounds: 3, candidatesPerRound: 5 }), ...sampleCampaignLog({ campaignId: 'b', seed: 4, rounds: 2 })];
+    const log = [
+      ...sampleCampaignLog({ campaignId: 'a', seed: 3, rounds: 3, candidatesPerRound: 5 }),
+      ...sampleCampaignLog({ campaignId: 'b', seed: 4, rounds: 2 }),
+    ];
     await appendLog(pg, log);
     await appendLog(kdb, log);
     const onPg = await replayDetailed(pg);
     const onKdb = await replayDetailed(kdb);
     expect(onKdb.upTo).toBe(onPg.upTo);
-    expect(onKdb.projections.map(({ name, hash, events }) => ({ name, hash, events }))).toEqual(onPg.projections.map(({ name, hash, events }) => ({ name, hash, events })));
+    expect(onKdb.projections.map(({ name, hash, events }) => ({ name, hash, events }))).toEqual(
+      onPg.projections.map(({ name, hash, events }) => ({ name, hash, events })),
+    );
     expect((await kdb.verifyChain!()).findings).toEqual([]);
     expect((await pg.verifyChain!()).findings).toEqual([]);
     // The chains agree link for link: same positions, ids and hashes on both stores.

@@ -1,7 +1,15 @@
 import type { EventEnvelope } from '@aevo/contracts';
 import { PostgresEventStore } from '@aevo/eventstore';
 import { createTestDb, type TestDb } from '@aevo/testkit';
-import { asStoredEvents, BUILTIN_PROJECTIONS, defaultRegistry, ProjectionSet, replay, replayDetailed, sampleCampaignLog } from '../src';
+import {
+  asStoredEvents,
+  BUILTIN_PROJECTIONS,
+  defaultRegistry,
+  ProjectionSet,
+  replay,
+  replayDetailed,
+  sampleCampaignLog,
+} from '../src';
 
 jest.setTimeout(120_000);
 
@@ -36,7 +44,10 @@ describe('replay from a PostgreSQL event store', () => {
 
   it('yields identical projection hashes when the same log is replayed twice', async () => {
     const store = await open();
-    const log = [...sampleCampaignLog({ campaignId: 'a', seed: 3, rounds: 3, candidatesPerRound: 5 }), ...sampleCampaignLog({ campaignId: 'b', seed: 4, rounds: 2 })];
+    const log = [
+      ...sampleCampaignLog({ campaignId: 'a', seed: 3, rounds: 3, candidatesPerRound: 5 }),
+      ...sampleCampaignLog({ campaignId: 'b', seed: 4, rounds: 2 }),
+    ];
     await appendLog(store, log);
     const first = await replay(store);
     const second = await replay(store);
@@ -46,7 +57,10 @@ describe('replay from a PostgreSQL event store', () => {
     expect(first.find((p) => p.name === 'event-counts')?.events).toBeGreaterThan(0);
     // Paging does not matter, and the stored log folds to what the events fold to in memory.
     expect(await replay(store, { batchSize: 7 })).toEqual(first);
-    const inMemory = new ProjectionSet().applyAll(asStoredEvents(log)).results().map(({ name, hash, events }) => ({ name, hash, events }));
+    const inMemory = new ProjectionSet()
+      .applyAll(asStoredEvents(log))
+      .results()
+      .map(({ name, hash, events }) => ({ name, hash, events }));
     expect(first).toEqual(inMemory);
   });
 
@@ -60,18 +74,26 @@ describe('replay from a PostgreSQL event store', () => {
     expect(prefix.projections.map((p) => p.hash)).toEqual(before.projections.map((p) => p.hash));
     const all = await replayDetailed(store);
     expect(all.upTo).toBeGreaterThan(before.upTo);
-    expect(all.projections.find((p) => p.name === 'campaigns')?.hash).not.toBe(before.projections.find((p) => p.name === 'campaigns')?.hash);
+    expect(all.projections.find((p) => p.name === 'campaigns')?.hash).not.toBe(
+      before.projections.find((p) => p.name === 'campaigns')?.hash,
+    );
   });
 
   it('gives an undisturbed and a disturbed run with the same seed equal hashes for every deterministic projection', async () => {
     const calm = await open();
     const disturbed = await open();
     await appendLog(calm, sampleCampaignLog({ campaignId: 'd', seed: 9, rounds: 2 }));
-    await appendLog(disturbed, sampleCampaignLog({ campaignId: 'd', seed: 9, rounds: 2, disturbed: true, interleaveSeed: 77 }));
+    await appendLog(
+      disturbed,
+      sampleCampaignLog({ campaignId: 'd', seed: 9, rounds: 2, disturbed: true, interleaveSeed: 77 }),
+    );
     const a = await replay(calm);
     const b = await replay(disturbed);
     for (const p of BUILTIN_PROJECTIONS.filter((x) => x.deterministic !== false)) {
-      expect([p.name, b.find((x) => x.name === p.name)?.hash]).toEqual([p.name, a.find((x) => x.name === p.name)?.hash]);
+      expect([p.name, b.find((x) => x.name === p.name)?.hash]).toEqual([
+        p.name,
+        a.find((x) => x.name === p.name)?.hash,
+      ]);
     }
   });
 

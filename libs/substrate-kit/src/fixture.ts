@@ -24,14 +24,61 @@ export function defaultFixtureManifest(): Record<string, unknown> {
     version: '0.1.0',
     description: 'a tiny substrate for tests',
     entrypoints: {
-      'prepare-data': { command: ['python3', 'pipeline/build.py', '--recipe', '{recipe}', '--out', '{data_dir}', '--seed', '{seed}'], inputs: ['recipe'], outputs: ['data_dir'] },
+      'prepare-data': {
+        command: ['python3', 'pipeline/build.py', '--recipe', '{recipe}', '--out', '{data_dir}', '--seed', '{seed}'],
+        inputs: ['recipe'],
+        outputs: ['data_dir'],
+      },
       train: {
-        command: ['python3', 'harness/train.py', '--recipe', '{recipe}', '--data', '{data_dir}', '--base', '{base_checkpoint}', '--out', '{checkpoints_dir}', '--seed', '{seed}', '--size', '{size}', '--device', '{device}'],
+        command: [
+          'python3',
+          'harness/train.py',
+          '--recipe',
+          '{recipe}',
+          '--data',
+          '{data_dir}',
+          '--base',
+          '{base_checkpoint}',
+          '--out',
+          '{checkpoints_dir}',
+          '--seed',
+          '{seed}',
+          '--size',
+          '{size}',
+          '--device',
+          '{device}',
+        ],
         inputs: ['recipe', 'data_dir', 'base_checkpoint'],
         outputs: ['checkpoints_dir'],
       },
-      evaluate: { command: ['python3', 'harness/evaluate.py', '--checkpoint', '{checkpoint}', '--split', '{split}', '--out', '{scores}'], inputs: ['checkpoint', 'split'], outputs: ['scores'] },
-      predict: { command: ['python3', 'harness/predict.py', '--checkpoint', '{checkpoint}', '--prompts', '{prompts}', '--out', '{predictions}'], inputs: ['checkpoint', 'prompts'], outputs: ['predictions'] },
+      evaluate: {
+        command: [
+          'python3',
+          'harness/evaluate.py',
+          '--checkpoint',
+          '{checkpoint}',
+          '--split',
+          '{split}',
+          '--out',
+          '{scores}',
+        ],
+        inputs: ['checkpoint', 'split'],
+        outputs: ['scores'],
+      },
+      predict: {
+        command: [
+          'python3',
+          'harness/predict.py',
+          '--checkpoint',
+          '{checkpoint}',
+          '--prompts',
+          '{prompts}',
+          '--out',
+          '{predictions}',
+        ],
+        inputs: ['checkpoint', 'prompts'],
+        outputs: ['predictions'],
+      },
     },
     recipe: 'recipe.yaml',
     editable: ['recipe.yaml', 'pipeline/**'],
@@ -98,7 +145,8 @@ export function writeCheckpoint(file: string, bytes: number, sparse: boolean): v
   for (let i = 0; i < chunk.length; i++) chunk[i] = (i * 2654435761) >>> 24;
   const fd = fs.openSync(file, 'w');
   try {
-    for (let off = 0; off < bytes; off += chunk.length) fs.writeSync(fd, chunk, 0, Math.min(chunk.length, bytes - off), off);
+    for (let off = 0; off < bytes; off += chunk.length)
+      fs.writeSync(fd, chunk, 0, Math.min(chunk.length, bytes - off), off);
   } finally {
     fs.closeSync(fd);
   }

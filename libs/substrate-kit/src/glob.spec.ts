@@ -62,7 +62,10 @@ describe('globsOverlap (exact)', () => {
     const seg = fc.constantFrom('a', 'b', 'ab', '*', '?', '**', 'a*', '*.py', 'x.py');
     const pattern = fc.array(seg, { minLength: 1, maxLength: 4 }).map((s) => s.join('/'));
     const pathSeg = fc.constantFrom('a', 'b', 'ab', 'x.py', 'ba', 'c');
-    const paths = fc.array(fc.array(pathSeg, { minLength: 1, maxLength: 5 }).map((s) => s.join('/')), { minLength: 30, maxLength: 60 });
+    const paths = fc.array(
+      fc.array(pathSeg, { minLength: 1, maxLength: 5 }).map((s) => s.join('/')),
+      { minLength: 30, maxLength: 60 },
+    );
     fc.assert(
       fc.property(pattern, pattern, paths, (p, q, ps) => {
         const witness = ps.find((x) => matchesGlob(p, x) && matchesGlob(q, x));

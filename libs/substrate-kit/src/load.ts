@@ -4,7 +4,12 @@ import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { DomainError, EntrypointName, SubstrateManifest, type IssueDetail } from '@aevo/contracts';
 import { GlobSet, globProblems, globsOverlap } from './glob';
-import { KNOWN_PLACEHOLDERS, LEADERBOARD_ONLY_PLACEHOLDERS, PlaceholderSyntaxError, placeholdersIn } from './placeholders';
+import {
+  KNOWN_PLACEHOLDERS,
+  LEADERBOARD_ONLY_PLACEHOLDERS,
+  PlaceholderSyntaxError,
+  placeholdersIn,
+} from './placeholders';
 import { normaliseWithin, symlinkTargetWithin, walkTree, type TreeEntry } from './tree';
 
 export const MANIFEST_FILE = 'substrate.yaml';
@@ -86,20 +91,27 @@ export function validateSubstrate(dirArg: string): ValidationResult {
   let dir: string;
   try {
     dir = fs.realpathSync(path.resolve(dirArg));
-    if (!fs.statSync(dir).isDirectory()) return { ok: false, issues: [{ path: '(dir)', message: `${dirArg} is not a directory` }] };
+    if (!fs.statSync(dir).isDirectory())
+      return { ok: false, issues: [{ path: '(dir)', message: `${dirArg} is not a directory` }] };
   } catch {
     return { ok: false, issues: [{ path: '(dir)', message: `${dirArg} does not exist` }] };
   }
   const manifestPath = path.join(dir, MANIFEST_FILE);
-  if (!fs.existsSync(manifestPath)) return { ok: false, issues: [{ path: MANIFEST_FILE, message: `no ${MANIFEST_FILE} in ${dir}` }] };
+  if (!fs.existsSync(manifestPath))
+    return { ok: false, issues: [{ path: MANIFEST_FILE, message: `no ${MANIFEST_FILE} in ${dir}` }] };
 
   const doc = parseDocument(fs.readFileSync(manifestPath, 'utf8'), { uniqueKeys: true });
   if (doc.errors.length > 0) {
-    for (const e of doc.errors) add('(yaml)', `${MANIFEST_FILE} line ${e.linePos?.[0]?.line ?? '?'}: ${e.message.split('\n')[0].replace(/ at line \d+, column \d+:$/, '')}`);
+    for (const e of doc.errors)
+      add(
+        '(yaml)',
+        `${MANIFEST_FILE} line ${e.linePos?.[0]?.line ?? '?'}: ${e.message.split('\n')[0].replace(/ at line \d+, column \d+:$/, '')}`,
+      );
     return { ok: false, issues };
   }
   const raw: unknown = doc.toJS();
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return { ok: false, issues: [{ path: '(root)', message: `${MANIFEST_FILE} must be a YAML mapping` }] };
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw))
+    return { ok: false, issues: [{ path: '(root)', message: `${MANIFEST_FILE} must be a YAML mapping` }] };
   const obj = raw as Record<string, unknown>;
 
   const parsed = SubstrateManifest.safeParse(raw);
@@ -125,7 +137,9 @@ export function validateSubstrate(dirArg: string): ValidationResult {
   const rules: SubstrateRules | null =
     editableOk && frozenOk && ignoreOk ? rulesOf({ editable, frozen, ignore }) : null;
 
-  const entries = walkTree(dir, (rel) => (rules ?? rulesOf({ editable: [], frozen: [], ignore: [] })).ignore.matches(rel));
+  const entries = walkTree(dir, (rel) =>
+    (rules ?? rulesOf({ editable: [], frozen: [], ignore: [] })).ignore.matches(rel),
+  );
   const fileLike = entries.filter((e) => e.type === 'file' || e.type === 'symlink');
   const byPath = new Map(entries.map((e) => [e.path, e]));
 
@@ -134,9 +148,20 @@ export function validateSubstrate(dirArg: string): ValidationResult {
     frozen.forEach((f, j) => {
       editable.forEach((e, i) => {
         if (!globsOverlap(e, f)) return;
-        const examples = fileLike.filter((x) => rules!.editable.matching(x.path).includes(e) && rules!.frozen.matching(x.path).includes(f));
-        const eg = examples.length > 0 ? `; both match ${examples.slice(0, 3).map((x) => x.path).join(', ')}` : '';
-        add(`frozen.${j}`, `frozen glob ${JSON.stringify(f)} overlaps editable glob ${JSON.stringify(e)} (editable.${i}): a path cannot be both${eg}`);
+        const examples = fileLike.filter(
+          (x) => rules!.editable.matching(x.path).includes(e) && rules!.frozen.matching(x.path).includes(f),
+        );
+        const eg =
+          examples.length > 0
+            ? `; both match ${examples
+                .slice(0, 3)
+                .map((x) => x.path)
+                .join(', ')}`
+            : '';
+        add(
+          `frozen.${j}`,
+          `frozen glob ${JSON.stringify(f)} overlaps editable glob ${JSON.stringify(e)} (editable.${i}): a path cannot be both${eg}`,
+        );
       });
     });
   }
@@ -152,35 +177,56 @@ export function validateSubstrate(dirArg: string): ValidationResult {
   const recipeRel = typeof obj.recipe === 'string' ? relPathField('recipe', obj.recipe, add) : null;
   if (recipeRel !== null) {
     const entry = byPath.get(recipeRel);
-    if (!entry) add('recipe', `recipe file ${JSON.stringify(recipeRel)} does not exist${rules?.ignore.matches(recipeRel) ? ' (it is ignored)' : ''}`);
+    if (!entry)
+      add(
+        'recipe',
+        `recipe file ${JSON.stringify(recipeRel)} does not exist${rules?.ignore.matches(recipeRel) ? ' (it is ignored)' : ''}`,
+      );
     else if (entry.type !== 'file') add('recipe', `recipe ${JSON.stringify(recipeRel)} is not a regular file`);
     else {
       const rdoc = parseDocument(fs.readFileSync(path.join(dir, recipeRel), 'utf8'), { uniqueKeys: true });
       const value: unknown = rdoc.errors.length === 0 ? rdoc.toJS() : undefined;
-      if (rdoc.errors.length > 0) add('recipe', `recipe ${recipeRel} is not valid YAML: ${rdoc.errors[0].message.split('\n')[0]}`);
-      else if (value === null || typeof value !== 'object' || Array.isArray(value)) add('recipe', `recipe ${recipeRel} must be a YAML mapping`);
+      if (rdoc.errors.length > 0)
+        add('recipe', `recipe ${recipeRel} is not valid YAML: ${rdoc.errors[0].message.split('\n')[0]}`);
+      else if (value === null || typeof value !== 'object' || Array.isArray(value))
+        add('recipe', `recipe ${recipeRel} must be a YAML mapping`);
       else recipe = value as Record<string, unknown>;
     }
     if (rules) {
-      if (!rules.editable.matches(recipeRel)) add('recipe', `recipe ${JSON.stringify(recipeRel)} is not matched by any editable glob`);
-      if (rules.frozen.matches(recipeRel)) add('recipe', `recipe ${JSON.stringify(recipeRel)} is frozen (by ${rules.frozen.matching(recipeRel).join(', ')})`);
+      if (!rules.editable.matches(recipeRel))
+        add('recipe', `recipe ${JSON.stringify(recipeRel)} is not matched by any editable glob`);
+      if (rules.frozen.matches(recipeRel))
+        add(
+          'recipe',
+          `recipe ${JSON.stringify(recipeRel)} is frozen (by ${rules.frozen.matching(recipeRel).join(', ')})`,
+        );
     }
   }
 
   // Base checkpoint: exists (file, or directory of files) and every file of it is frozen.
   let baseCheckpointFiles: string[] = [];
-  const baseRel = typeof obj.baseCheckpoint === 'string' ? relPathField('baseCheckpoint', obj.baseCheckpoint, add) : null;
+  const baseRel =
+    typeof obj.baseCheckpoint === 'string' ? relPathField('baseCheckpoint', obj.baseCheckpoint, add) : null;
   if (baseRel !== null) {
     const entry = byPath.get(baseRel);
-    if (!entry) add('baseCheckpoint', `base checkpoint ${JSON.stringify(baseRel)} does not exist${rules?.ignore.matches(baseRel) ? ' (it is ignored)' : ''}`);
+    if (!entry)
+      add(
+        'baseCheckpoint',
+        `base checkpoint ${JSON.stringify(baseRel)} does not exist${rules?.ignore.matches(baseRel) ? ' (it is ignored)' : ''}`,
+      );
     else if (entry.type === 'file') baseCheckpointFiles = [baseRel];
     else if (entry.type === 'dir') {
       baseCheckpointFiles = fileLike.filter((x) => x.path.startsWith(`${baseRel}/`)).map((x) => x.path);
-      if (baseCheckpointFiles.length === 0) add('baseCheckpoint', `base checkpoint directory ${JSON.stringify(baseRel)} is empty`);
+      if (baseCheckpointFiles.length === 0)
+        add('baseCheckpoint', `base checkpoint directory ${JSON.stringify(baseRel)} is empty`);
     } else add('baseCheckpoint', `base checkpoint ${JSON.stringify(baseRel)} must be a regular file or a directory`);
     if (rules) {
       const notFrozen = baseCheckpointFiles.filter((f) => !rules.frozen.matches(f));
-      if (notFrozen.length > 0) add('baseCheckpoint', `base checkpoint is not frozen: ${notFrozen.slice(0, 3).join(', ')} match no frozen glob`);
+      if (notFrozen.length > 0)
+        add(
+          'baseCheckpoint',
+          `base checkpoint is not frozen: ${notFrozen.slice(0, 3).join(', ')} match no frozen glob`,
+        );
     }
   }
 
@@ -195,7 +241,10 @@ export function validateSubstrate(dirArg: string): ValidationResult {
       cmd.forEach((arg, i) => {
         const rel = normaliseWithin(arg);
         if (rel && byPath.get(rel)?.type === 'file' && !rules.frozen.matches(rel))
-          add(`entrypoints.evaluate.command.${i}`, `${JSON.stringify(rel)} runs the evaluation but is not frozen; the harness must be frozen`);
+          add(
+            `entrypoints.evaluate.command.${i}`,
+            `${JSON.stringify(rel)} runs the evaluation but is not frozen; the harness must be frozen`,
+          );
       });
     }
   }
@@ -206,7 +255,8 @@ export function validateSubstrate(dirArg: string): ValidationResult {
   if (isRecord(obj.outputs) && typeof obj.outputs.checkpointDir === 'string') {
     try {
       const unknown = placeholdersIn(obj.outputs.checkpointDir).filter((r) => r.name !== 'step');
-      for (const r of unknown) add('outputs.checkpointDir', `unknown placeholder {${r.name}} (only {step} is available here)`);
+      for (const r of unknown)
+        add('outputs.checkpointDir', `unknown placeholder {${r.name}} (only {step} is available here)`);
     } catch (err) {
       add('outputs.checkpointDir', (err as Error).message);
     }
@@ -231,7 +281,18 @@ export function validateSubstrate(dirArg: string): ValidationResult {
   }
   return {
     ok: true,
-    substrate: { dir, manifestPath, manifest: parsed.data, rules, entries, editableFiles, frozenFiles, protectedFiles, recipe, baseCheckpointFiles },
+    substrate: {
+      dir,
+      manifestPath,
+      manifest: parsed.data,
+      rules,
+      entries,
+      editableFiles,
+      frozenFiles,
+      protectedFiles,
+      recipe,
+      baseCheckpointFiles,
+    },
   };
 }
 
@@ -249,7 +310,10 @@ function checkCommand(field: string, argv: string[], leaderboard: boolean, add: 
     }
     for (const r of refs) {
       if (!KNOWN_PLACEHOLDERS.includes(r.name))
-        add(`${field}.${i}`, `unknown placeholder {${r.name}}; known: ${KNOWN_PLACEHOLDERS.map((k) => `{${k}}`).join(' ')}`);
+        add(
+          `${field}.${i}`,
+          `unknown placeholder {${r.name}}; known: ${KNOWN_PLACEHOLDERS.map((k) => `{${k}}`).join(' ')}`,
+        );
       else if (!leaderboard && LEADERBOARD_ONLY_PLACEHOLDERS.includes(r.name))
         add(`${field}.${i}`, `{${r.name}} is only given to leaderboard commands; it must never reach a sandbox`);
     }
@@ -271,10 +335,13 @@ function manifestIssues(error: z.ZodError): IssueDetail[] {
   for (const issue of error.issues) {
     const base = issue.path.map(String).join('.');
     if (issue.code === 'unrecognized_keys') {
-      for (const key of issue.keys) out.push({ path: base ? `${base}.${key}` : key, message: `unknown field ${JSON.stringify(key)}` });
+      for (const key of issue.keys)
+        out.push({ path: base ? `${base}.${key}` : key, message: `unknown field ${JSON.stringify(key)}` });
       continue;
     }
-    const message = /received undefined/.test(issue.message) ? `missing required field (${issue.message})` : issue.message;
+    const message = /received undefined/.test(issue.message)
+      ? `missing required field (${issue.message})`
+      : issue.message;
     out.push({ path: base || '(root)', message });
   }
   return out;

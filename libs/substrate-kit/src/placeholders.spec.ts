@@ -7,8 +7,21 @@ const manifest: SubstrateManifest = Schema.parse(defaultFixtureManifest());
 
 describe('renderEntrypoint', () => {
   it('substitutes every placeholder', () => {
-    const argv = renderEntrypoint(manifest, 'evaluate', { checkpoint: 'runs/s1/step-000100', split: 'dev', scores: 'out/scores.json' });
-    expect(argv).toEqual(['python3', 'harness/evaluate.py', '--checkpoint', 'runs/s1/step-000100', '--split', 'dev', '--out', 'out/scores.json']);
+    const argv = renderEntrypoint(manifest, 'evaluate', {
+      checkpoint: 'runs/s1/step-000100',
+      split: 'dev',
+      scores: 'out/scores.json',
+    });
+    expect(argv).toEqual([
+      'python3',
+      'harness/evaluate.py',
+      '--checkpoint',
+      'runs/s1/step-000100',
+      '--split',
+      'dev',
+      '--out',
+      'out/scores.json',
+    ]);
   });
 
   it('names every missing placeholder', () => {

@@ -28,7 +28,8 @@ function parseTemplate(template: string): Part[] {
       i++;
     } else if (c === '{') {
       const end = template.indexOf('}', i + 1);
-      if (end < 0) throw new PlaceholderSyntaxError(`unclosed "{" at character ${i + 1} (write "{{" for a literal brace)`);
+      if (end < 0)
+        throw new PlaceholderSyntaxError(`unclosed "{" at character ${i + 1} (write "{{" for a literal brace)`);
       const body = template.slice(i + 1, end);
       const m = /^([a-z_][a-z0-9_]*)(?::([^{}]*))?$/.exec(body);
       if (!m) throw new PlaceholderSyntaxError(`malformed placeholder "{${body}}" (expected {name} or {name:format})`);
@@ -54,7 +55,8 @@ export function placeholdersIn(template: string): PlaceholderRef[] {
 function formatValue(ref: PlaceholderRef, value: string | number): string {
   if (ref.format === null) return String(value);
   const n = typeof value === 'number' ? value : Number(value);
-  if (!Number.isInteger(n)) throw new PlaceholderSyntaxError(`{${ref.name}:${ref.format}} needs an integer, got ${JSON.stringify(value)}`);
+  if (!Number.isInteger(n))
+    throw new PlaceholderSyntaxError(`{${ref.name}:${ref.format}} needs an integer, got ${JSON.stringify(value)}`);
   const m = /^(0?)(\d*)d$/.exec(ref.format)!;
   const width = m[2] ? Number(m[2]) : 0;
   const digits = String(Math.abs(n));
@@ -99,7 +101,10 @@ export function commandTemplate(manifest: SubstrateManifest, name: CommandName):
   const parsed = EntrypointName.safeParse(name);
   if (!parsed.success)
     throw new DomainError('UNKNOWN_ENTRYPOINT', `unknown entrypoint "${String(name)}"`, [
-      { path: 'name', message: `expected one of ${[...EntrypointName.options, 'leaderboard.generate', 'leaderboard.score'].join(', ')}` },
+      {
+        path: 'name',
+        message: `expected one of ${[...EntrypointName.options, 'leaderboard.generate', 'leaderboard.score'].join(', ')}`,
+      },
     ]);
   return manifest.entrypoints[parsed.data].command;
 }
@@ -142,12 +147,20 @@ const EXTERNAL_INPUTS = new Set(['prompts', 'answers']);
  * write only its declared outputs (a file output's directory, which must then hold nothing else) and read, besides
  * its sandbox, only the external files it declares. The values are the ones its argv was rendered with.
  */
-export function entrypointIsolation(manifest: SubstrateManifest, name: EntrypointName, values: PlaceholderValues): { outputs: string[]; inputs: string[] } {
+export function entrypointIsolation(
+  manifest: SubstrateManifest,
+  name: EntrypointName,
+  values: PlaceholderValues,
+): { outputs: string[]; inputs: string[] } {
   const ep = manifest.entrypoints[name];
   const valueOf = (p: string, kind: 'outputs' | 'inputs'): string => {
     const v = values[p];
     if (v === undefined || v === '')
-      throw new DomainError('MISSING_PLACEHOLDER_VALUE', `entrypoint ${name} declares ${kind} {${p}} but no value was given`, [{ path: `values.${p}`, message: `declared in entrypoints.${name}.${kind}` }]);
+      throw new DomainError(
+        'MISSING_PLACEHOLDER_VALUE',
+        `entrypoint ${name} declares ${kind} {${p}} but no value was given`,
+        [{ path: `values.${p}`, message: `declared in entrypoints.${name}.${kind}` }],
+      );
     return String(v);
   };
   const outputs = ep.outputs.map((p) => {

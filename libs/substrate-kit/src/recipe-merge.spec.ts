@@ -5,9 +5,16 @@ import { mergeRecipe, mergeRecipeYaml } from './recipe-merge';
 describe('mergeRecipeYaml', () => {
   it('deep-merges mappings, replaces scalars and lists, keeps comments', () => {
     const out = mergeRecipeYaml(DEFAULT_FIXTURE_RECIPE, { lr: 0.002, mix: { equation: 3 }, filters: ['len<200'] });
-    expect(parse(out)).toEqual({ lr: 0.002, steps: 100, mix: { gravity: 1, cipher: 1, equation: 3 }, filters: ['len<200'] });
+    expect(parse(out)).toEqual({
+      lr: 0.002,
+      steps: 100,
+      mix: { gravity: 1, cipher: 1, equation: 3 },
+      filters: ['len<200'],
+    });
     expect(out).toContain('# learning rate');
-    expect(parse(out)).toEqual(mergeRecipe(parse(DEFAULT_FIXTURE_RECIPE), { lr: 0.002, mix: { equation: 3 }, filters: ['len<200'] }));
+    expect(parse(out)).toEqual(
+      mergeRecipe(parse(DEFAULT_FIXTURE_RECIPE), { lr: 0.002, mix: { equation: 3 }, filters: ['len<200'] }),
+    );
   });
 
   it('replaces a scalar by a mapping and leaves text untouched for an empty overlay', () => {

@@ -3,7 +3,8 @@ import { BoundedMemo } from './memo';
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 
-const isPlainObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+const isPlainObject = (v: unknown): v is Record<string, unknown> =>
+  v !== null && typeof v === 'object' && !Array.isArray(v);
 
 /**
  * Deep-merges `overlay` onto a recipe YAML text: mappings merge key by key, anything else (scalars, lists)
@@ -42,6 +43,7 @@ function mergeInto(doc: Document, at: string[], overlay: Record<string, unknown>
 /** The same merge on plain objects (what `mergeRecipeYaml` produces, parsed). */
 export function mergeRecipe(base: Record<string, unknown>, overlay: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = { ...base };
-  for (const [k, v] of Object.entries(overlay)) out[k] = isPlainObject(v) && isPlainObject(out[k]) ? mergeRecipe(out[k] as Record<string, unknown>, v) : v;
+  for (const [k, v] of Object.entries(overlay))
+    out[k] = isPlainObject(v) && isPlainObject(out[k]) ? mergeRecipe(out[k] as Record<string, unknown>, v) : v;
   return out;
 }

@@ -32,7 +32,13 @@ export function walkTree(root: string, skip?: (relPath: string, type: EntryType)
       const abs = path.join(absDir, name);
       const rel = relDir ? `${relDir}/${name}` : name;
       const st = fs.lstatSync(abs);
-      const type: EntryType = st.isSymbolicLink() ? 'symlink' : st.isDirectory() ? 'dir' : st.isFile() ? 'file' : 'other';
+      const type: EntryType = st.isSymbolicLink()
+        ? 'symlink'
+        : st.isDirectory()
+          ? 'dir'
+          : st.isFile()
+            ? 'file'
+            : 'other';
       if (skip?.(rel, type)) continue;
       const entry: TreeEntry = { path: rel, type, mode: st.mode & 0o7777, size: type === 'file' ? st.size : 0 };
       if (type === 'symlink') entry.linkTarget = fs.readlinkSync(abs);

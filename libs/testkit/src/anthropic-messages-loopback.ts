@@ -34,7 +34,8 @@ export const API_ERROR_STATUS = {
 export type ApiErrorType = keyof typeof API_ERROR_STATUS;
 
 /** The SDK's StopReason (resources/messages/messages.d.ts). */
-export type StopReason = 'end_turn' | 'max_tokens' | 'stop_sequence' | 'tool_use' | 'pause_turn' | 'refusal' | 'model_context_window_exceeded';
+export type StopReason =
+  'end_turn' | 'max_tokens' | 'stop_sequence' | 'tool_use' | 'pause_turn' | 'refusal' | 'model_context_window_exceeded';
 
 export interface Usage {
   input_tokens: number;
@@ -73,9 +74,36 @@ export interface LoopbackMessagesApiOptions {
 }
 
 /** Keywords structured outputs accept, per node: what the SDK's own transformJSONSchema (lib/transform-json-schema) keeps. */
-const STRUCTURED_OUTPUT_KEYWORDS = new Set(['type', 'enum', 'const', 'anyOf', 'allOf', '$ref', '$defs', 'description', 'title', 'properties', 'additionalProperties', 'required', 'items', 'minItems', 'format']);
+const STRUCTURED_OUTPUT_KEYWORDS = new Set([
+  'type',
+  'enum',
+  'const',
+  'anyOf',
+  'allOf',
+  '$ref',
+  '$defs',
+  'description',
+  'title',
+  'properties',
+  'additionalProperties',
+  'required',
+  'items',
+  'minItems',
+  'format',
+]);
 /** String formats it keeps (SUPPORTED_STRING_FORMATS there). */
-const STRUCTURED_OUTPUT_FORMATS = new Set(['date-time', 'time', 'date', 'duration', 'email', 'hostname', 'uri', 'ipv4', 'ipv6', 'uuid']);
+const STRUCTURED_OUTPUT_FORMATS = new Set([
+  'date-time',
+  'time',
+  'date',
+  'duration',
+  'email',
+  'hostname',
+  'uri',
+  'ipv4',
+  'ipv6',
+  'uuid',
+]);
 const MAX_CACHE_BREAKPOINTS = 4;
 const CACHE_TTL_MS = { '5m': 5 * 60_000, '1h': 60 * 60_000 } as const;
 
@@ -149,16 +177,22 @@ export class LoopbackMessagesApi {
       res.writeHead(status, { 'content-type': 'application/json', 'request-id': requestId, ...headers });
       res.end(JSON.stringify({ type: 'error', error: { type, message }, request_id: requestId }));
     };
-    if (req.method !== 'POST' || req.url?.split('?')[0] !== '/v1/messages') return fail('not_found_error', `Not found: ${req.method} ${req.url}`);
-    if (!(req.headers['x-api-key'] || req.headers.authorization)) return fail('authentication_error', 'x-api-key header is required');
-    if (!req.headers['anthropic-version']) return fail('invalid_request_error', 'anthropic-version: header is required');
+    if (req.method !== 'POST' || req.url?.split('?')[0] !== '/v1/messages')
+      return fail('not_found_error', `Not found: ${req.method} ${req.url}`);
+    if (!(req.headers['x-api-key'] || req.headers.authorization))
+      return fail('authentication_error', 'x-api-key header is required');
+    if (!req.headers['anthropic-version'])
+      return fail('invalid_request_error', 'anthropic-version: header is required');
     let body: MessagesRequest;
     try {
       body = JSON.parse(text) as MessagesRequest;
       this.validate(body);
     } catch (err) {
       if (err instanceof InvalidRequest) return fail(err.type, err.message);
-      return fail('invalid_request_error', `There was an issue with the JSON body of your request: ${(err as Error).message}`);
+      return fail(
+        'invalid_request_error',
+        `There was an issue with the JSON body of your request: ${(err as Error).message}`,
+      );
     }
     this.calls++;
     this.requests.push(body);
@@ -169,12 +203,31 @@ export class LoopbackMessagesApi {
       return;
     }
     if ('error' in reply)
-      return fail(reply.error, reply.message ?? defaultErrorMessage(reply.error), reply.retryAfterSeconds !== undefined ? { 'retry-after': String(reply.retryAfterSeconds) } : {}, false);
+      return fail(
+        reply.error,
+        reply.message ?? defaultErrorMessage(reply.error),
+        reply.retryAfterSeconds !== undefined ? { 'retry-after': String(reply.retryAfterSeconds) } : {},
+        false,
+      );
     // A test that scripts structured output for a request that asked for none has a bug: answered as a server error it fails loudly.
-    if ('json' in reply && !body.output_config?.format) return fail('api_error', 'loopback script error: structured output scripted for a request without output_config.format');
+    if ('json' in reply && !body.output_config?.format)
+      return fail(
+        'api_error',
+        'loopback script error: structured output scripted for a request without output_config.format',
+      );
     const [content, stopReason] =
       'toolUse' in reply
-        ? [[{ type: 'tool_use', id: `toolu_loopback_${this.calls}`, name: reply.toolUse.name, input: reply.toolUse.input }], 'tool_use']
+        ? [
+            [
+              {
+                type: 'tool_use',
+                id: `toolu_loopback_${this.calls}`,
+                name: reply.toolUse.name,
+                input: reply.toolUse.input,
+              },
+            ],
+            'tool_use',
+          ]
         : 'json' in reply
           ? [[{ type: 'text', text: JSON.stringify(reply.json), citations: null }], 'end_turn']
           : [[{ type: 'text', text: reply.text, citations: null }], reply.stopReason ?? 'end_turn'];
@@ -199,22 +252,35 @@ export class LoopbackMessagesApi {
     if (body === null || typeof body !== 'object' || Array.isArray(body)) throw bad('body: Input should be an object');
     if (typeof body.model !== 'string' || body.model === '') throw bad('model: Field required');
     // An unknown or retired model is a 404 on the API (not_found_error "model: <id>"), not a 400.
-    if (claudeModelProblem(body.model, this.now()) !== null) throw new InvalidRequest('not_found_error', `model: ${body.model}`);
-    if (!Number.isInteger(body.max_tokens) || body.max_tokens < 1) throw bad(`max_tokens: Input should be an integer greater than or equal to 1, got ${JSON.stringify(body.max_tokens)}`);
-    if (!Array.isArray(body.messages) || body.messages.length === 0) throw bad('messages: at least one message is required');
+    if (claudeModelProblem(body.model, this.now()) !== null)
+      throw new InvalidRequest('not_found_error', `model: ${body.model}`);
+    if (!Number.isInteger(body.max_tokens) || body.max_tokens < 1)
+      throw bad(
+        `max_tokens: Input should be an integer greater than or equal to 1, got ${JSON.stringify(body.max_tokens)}`,
+      );
+    if (!Array.isArray(body.messages) || body.messages.length === 0)
+      throw bad('messages: at least one message is required');
     body.messages.forEach((m, i) => {
-      if (m.role !== 'user' && m.role !== 'assistant') throw bad(`messages.${i}.role: Input should be 'user' or 'assistant'`);
-      if (i > 0 && m.role === body.messages[i - 1].role) throw bad(`messages.${i}.role: roles must alternate between "user" and "assistant"`);
-      const empty = typeof m.content === 'string' ? m.content === '' : !Array.isArray(m.content) || m.content.length === 0;
-      if (empty && !(m.role === 'assistant' && i === body.messages.length - 1)) throw bad(`messages.${i}: all messages must have non-empty content except for the optional final assistant message`);
+      if (m.role !== 'user' && m.role !== 'assistant')
+        throw bad(`messages.${i}.role: Input should be 'user' or 'assistant'`);
+      if (i > 0 && m.role === body.messages[i - 1].role)
+        throw bad(`messages.${i}.role: roles must alternate between "user" and "assistant"`);
+      const empty =
+        typeof m.content === 'string' ? m.content === '' : !Array.isArray(m.content) || m.content.length === 0;
+      if (empty && !(m.role === 'assistant' && i === body.messages.length - 1))
+        throw bad(
+          `messages.${i}: all messages must have non-empty content except for the optional final assistant message`,
+        );
     });
     if (body.messages[0].role !== 'user') throw bad('messages.0.role: the first message must use the "user" role');
     const breakpoints: string[] = [];
     const cacheControl = (where: string, cc: unknown) => {
       if (cc === undefined || cc === null) return;
       const c = cc as { type?: unknown; ttl?: unknown };
-      if (typeof cc !== 'object' || c.type !== 'ephemeral') throw bad(`${where}.cache_control.type: Input should be 'ephemeral'`);
-      if (c.ttl !== undefined && c.ttl !== '5m' && c.ttl !== '1h') throw bad(`${where}.cache_control.ttl: Input should be '5m' or '1h'`);
+      if (typeof cc !== 'object' || c.type !== 'ephemeral')
+        throw bad(`${where}.cache_control.type: Input should be 'ephemeral'`);
+      if (c.ttl !== undefined && c.ttl !== '5m' && c.ttl !== '1h')
+        throw bad(`${where}.cache_control.ttl: Input should be '5m' or '1h'`);
       breakpoints.push(where);
     };
     if (body.system !== undefined && typeof body.system !== 'string') {
@@ -234,20 +300,29 @@ export class LoopbackMessagesApi {
     });
     if (body.tool_choice !== undefined) {
       const tc = body.tool_choice;
-      if (!['auto', 'any', 'tool', 'none'].includes(tc?.type)) throw bad(`tool_choice.type: Input should be 'auto', 'any', 'tool' or 'none'`);
-      if (tc.type === 'tool' && !toolNames.has(tc.name ?? '')) throw bad(`tool_choice.name: tool ${JSON.stringify(tc.name)} is not among the request's tools`);
-      if ((tc.type === 'tool' || tc.type === 'any') && toolNames.size === 0) throw bad(`tool_choice: ${tc.type} requires tools`);
+      if (!['auto', 'any', 'tool', 'none'].includes(tc?.type))
+        throw bad(`tool_choice.type: Input should be 'auto', 'any', 'tool' or 'none'`);
+      if (tc.type === 'tool' && !toolNames.has(tc.name ?? ''))
+        throw bad(`tool_choice.name: tool ${JSON.stringify(tc.name)} is not among the request's tools`);
+      if ((tc.type === 'tool' || tc.type === 'any') && toolNames.size === 0)
+        throw bad(`tool_choice: ${tc.type} requires tools`);
     }
     body.messages.forEach((m, i) => {
-      if (Array.isArray(m.content)) m.content.forEach((b: { cache_control?: unknown }, j: number) => cacheControl(`messages.${i}.content.${j}`, b?.cache_control));
+      if (Array.isArray(m.content))
+        m.content.forEach((b: { cache_control?: unknown }, j: number) =>
+          cacheControl(`messages.${i}.content.${j}`, b?.cache_control),
+        );
     });
     if (breakpoints.length > MAX_CACHE_BREAKPOINTS)
-      throw bad(`A maximum of ${MAX_CACHE_BREAKPOINTS} blocks with cache_control may be provided. Found ${breakpoints.length}.`);
+      throw bad(
+        `A maximum of ${MAX_CACHE_BREAKPOINTS} blocks with cache_control may be provided. Found ${breakpoints.length}.`,
+      );
     const format = body.output_config?.format;
     if (format !== undefined && format !== null) {
       if (format.type !== 'json_schema') throw bad(`output_config.format.type: Input should be 'json_schema'`);
       const schema = format.schema;
-      if (schema === null || typeof schema !== 'object' || schema.type !== 'object') throw bad('output_config.format.schema: the root of the schema must be an object type');
+      if (schema === null || typeof schema !== 'object' || schema.type !== 'object')
+        throw bad('output_config.format.schema: the root of the schema must be an object type');
       const problem = structuredOutputProblem(schema, 'output_config.format.schema');
       if (problem) throw bad(problem);
     }
@@ -262,12 +337,16 @@ export class LoopbackMessagesApi {
     const prefix = cachedPrefix(body);
     if (!prefix) return { input_tokens: total, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 };
     const size = tokensOf(prefix.blocks);
-    if (size < this.minCacheableTokens) return { input_tokens: total, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 };
-    const key = createHash('sha256').update(JSON.stringify([body.model, prefix.blocks])).digest('hex');
+    if (size < this.minCacheableTokens)
+      return { input_tokens: total, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 };
+    const key = createHash('sha256')
+      .update(JSON.stringify([body.model, prefix.blocks]))
+      .digest('hex');
     const now = this.now().getTime();
     const expires = this.cache.get(key);
     this.cache.set(key, now + CACHE_TTL_MS[prefix.ttl]);
-    if (expires !== undefined && expires > now) return { input_tokens: Math.max(0, total - size), cache_creation_input_tokens: 0, cache_read_input_tokens: size };
+    if (expires !== undefined && expires > now)
+      return { input_tokens: Math.max(0, total - size), cache_creation_input_tokens: 0, cache_read_input_tokens: size };
     return { input_tokens: Math.max(0, total - size), cache_creation_input_tokens: size, cache_read_input_tokens: 0 };
   }
 }
@@ -291,17 +370,26 @@ function cachedPrefix(body: MessagesRequest): { blocks: unknown[]; ttl: '5m' | '
 
 /** The first keyword or shape of `schema` that structured outputs do not accept, named by its path; null when none. */
 export function structuredOutputProblem(schema: unknown, at: string): string | null {
-  if (schema === null || typeof schema !== 'object' || Array.isArray(schema)) return `${at}: a schema must be an object`;
+  if (schema === null || typeof schema !== 'object' || Array.isArray(schema))
+    return `${at}: a schema must be an object`;
   const s = schema as Record<string, unknown>;
-  for (const k of Object.keys(s)) if (!STRUCTURED_OUTPUT_KEYWORDS.has(k)) return `${at}: keyword ${JSON.stringify(k)} is not supported by structured outputs`;
-  if (s.format !== undefined && !STRUCTURED_OUTPUT_FORMATS.has(s.format as string)) return `${at}.format: ${JSON.stringify(s.format)} is not a supported string format`;
-  if (s.minItems !== undefined && s.minItems !== 0 && s.minItems !== 1) return `${at}.minItems: only 0 or 1 is supported`;
+  for (const k of Object.keys(s))
+    if (!STRUCTURED_OUTPUT_KEYWORDS.has(k))
+      return `${at}: keyword ${JSON.stringify(k)} is not supported by structured outputs`;
+  if (s.format !== undefined && !STRUCTURED_OUTPUT_FORMATS.has(s.format as string))
+    return `${at}.format: ${JSON.stringify(s.format)} is not a supported string format`;
+  if (s.minItems !== undefined && s.minItems !== 0 && s.minItems !== 1)
+    return `${at}.minItems: only 0 or 1 is supported`;
   const types = Array.isArray(s.type) ? s.type : [s.type];
-  if (types.includes('object') && s.additionalProperties !== false) return `${at}: objects must set additionalProperties to false`;
+  if (types.includes('object') && s.additionalProperties !== false)
+    return `${at}: objects must set additionalProperties to false`;
   const children: Array<[string, unknown]> = [];
-  for (const [k, v] of Object.entries((s.properties as Record<string, unknown>) ?? {})) children.push([`${at}.properties.${k}`, v]);
-  for (const [k, v] of Object.entries((s.$defs as Record<string, unknown>) ?? {})) children.push([`${at}.$defs.${k}`, v]);
-  for (const key of ['anyOf', 'allOf'] as const) if (Array.isArray(s[key])) (s[key] as unknown[]).forEach((v, i) => children.push([`${at}.${key}.${i}`, v]));
+  for (const [k, v] of Object.entries((s.properties as Record<string, unknown>) ?? {}))
+    children.push([`${at}.properties.${k}`, v]);
+  for (const [k, v] of Object.entries((s.$defs as Record<string, unknown>) ?? {}))
+    children.push([`${at}.$defs.${k}`, v]);
+  for (const key of ['anyOf', 'allOf'] as const)
+    if (Array.isArray(s[key])) (s[key] as unknown[]).forEach((v, i) => children.push([`${at}.${key}.${i}`, v]));
   if (s.items !== undefined) children.push([`${at}.items`, s.items]);
   for (const [p, v] of children) {
     const problem = structuredOutputProblem(v, p);
@@ -324,4 +412,5 @@ const defaultErrorMessage = (type: ApiErrorType): string =>
   })[type];
 
 /** The model ids the loopback accepts at `at` (for tests that pick one). */
-export const currentClaudeModels = (at: Date = new Date()): string[] => CLAUDE_MODELS.filter((m) => claudeModelProblem(m.id, at) === null).map((m) => m.id);
+export const currentClaudeModels = (at: Date = new Date()): string[] =>
+  CLAUDE_MODELS.filter((m) => claudeModelProblem(m.id, at) === null).map((m) => m.id);

@@ -17,13 +17,24 @@ describe('DeciderSpecification', () => {
   const spec = DeciderSpecification(counter);
   it('folds the given events before deciding', () => {
     expect(spec.given([{ kind: 'added', n: 4 }]).state).toBe(4);
-    spec.given([{ kind: 'added', n: 4 }]).when({ kind: 'add', n: 2 }).then([{ kind: 'added', n: 2 }]);
+    spec
+      .given([{ kind: 'added', n: 4 }])
+      .when({ kind: 'add', n: 2 })
+      .then([{ kind: 'added', n: 2 }]);
   });
   it('reports a refusal', () => {
-    spec.given([{ kind: 'added', n: 9 }]).when({ kind: 'add', n: 2 }).thenThrows(/limit/);
+    spec
+      .given([{ kind: 'added', n: 9 }])
+      .when({ kind: 'add', n: 2 })
+      .thenThrows(/limit/);
   });
   it('fails when the expectation is wrong', () => {
-    expect(() => spec.given([]).when({ kind: 'add', n: 1 }).then([{ kind: 'added', n: 2 }])).toThrow();
+    expect(() =>
+      spec
+        .given([])
+        .when({ kind: 'add', n: 1 })
+        .then([{ kind: 'added', n: 2 }]),
+    ).toThrow();
   });
 });
 

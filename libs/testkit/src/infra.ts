@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
 
-export const PG_URL = process.env.AEVO_TEST_DATABASE_URL ?? process.env.AEVO_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+export const PG_URL =
+  process.env.AEVO_TEST_DATABASE_URL ?? process.env.AEVO_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 export const NATS_URL = process.env.AEVO_TEST_NATS_URL ?? process.env.AEVO_NATS_URL ?? 'nats://127.0.0.1:4222';
 
 export const randomSuffix = (n = 8) => randomBytes(n).toString('hex').slice(0, n);
@@ -46,7 +47,11 @@ export function createTestNatsNames(): TestNatsNames {
 }
 
 /** Polls `check` until it returns a truthy value or `timeoutMs` passes (no timing assertion: it fails only on the deadline). */
-export async function eventually<T>(check: () => Promise<T | undefined | null | false> | T | undefined | null | false, timeoutMs = 20000, everyMs = 50): Promise<T> {
+export async function eventually<T>(
+  check: () => Promise<T | undefined | null | false> | T | undefined | null | false,
+  timeoutMs = 20000,
+  everyMs = 50,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastErr: unknown;
   while (Date.now() < deadline) {

@@ -34,7 +34,8 @@ let defaultBrief: WorkerBrief | null = null;
 
 /** The default brief (read once per process; the file is part of the installed package). */
 export function defaultWorkerBrief(): WorkerBrief {
-  if (!defaultBrief) defaultBrief = briefOf('default', DEFAULT_WORKER_BRIEF_PATH, fs.readFileSync(DEFAULT_WORKER_BRIEF_FILE, 'utf8'));
+  if (!defaultBrief)
+    defaultBrief = briefOf('default', DEFAULT_WORKER_BRIEF_PATH, fs.readFileSync(DEFAULT_WORKER_BRIEF_FILE, 'utf8'));
   return defaultBrief;
 }
 
@@ -54,16 +55,27 @@ export function resolveWorkerBrief(manifest: Pick<SubstrateManifest, 'workerBrie
   try {
     normalised = files.normalise(rel);
   } catch (err) {
-    refuse(`workerBrief ${rel} is not a path inside the substrate: ${(err as Error).message}`, 'expected a relative path inside the substrate');
+    refuse(
+      `workerBrief ${rel} is not a path inside the substrate: ${(err as Error).message}`,
+      'expected a relative path inside the substrate',
+    );
   }
-  if (!files.isFrozen(normalised)) refuse(`workerBrief ${rel} is not a frozen path of the substrate`, 'expected a path matched by `frozen`, so candidates cannot change it');
+  if (!files.isFrozen(normalised))
+    refuse(
+      `workerBrief ${rel} is not a frozen path of the substrate`,
+      'expected a path matched by `frozen`, so candidates cannot change it',
+    );
   let text = '';
   try {
     text = files.readWhole(normalised);
   } catch (err) {
     refuse(`workerBrief ${rel} cannot be read in the sandbox: ${(err as Error).message}`, 'expected an existing file');
   }
-  if (Buffer.byteLength(text, 'utf8') > MAX_WORKER_BRIEF_BYTES) refuse(`workerBrief ${rel} is larger than ${MAX_WORKER_BRIEF_BYTES} bytes`, `at most ${MAX_WORKER_BRIEF_BYTES} bytes`);
+  if (Buffer.byteLength(text, 'utf8') > MAX_WORKER_BRIEF_BYTES)
+    refuse(
+      `workerBrief ${rel} is larger than ${MAX_WORKER_BRIEF_BYTES} bytes`,
+      `at most ${MAX_WORKER_BRIEF_BYTES} bytes`,
+    );
   if (text.trim() === '') refuse(`workerBrief ${rel} is empty`, 'expected the rules workers follow');
   return briefOf('substrate', normalised, text);
 }

@@ -37,7 +37,9 @@ export async function failCandidate(
     correlationId: fork.candidateId,
     now: config.now,
   };
-  const out: EventEnvelope[] = [createEvent(WorkerFailed, { candidateId: fork.candidateId, round: fork.round, reason, step: null }, ctx)];
+  const out: EventEnvelope[] = [
+    createEvent(WorkerFailed, { candidateId: fork.candidateId, round: fork.round, reason, step: null }, ctx),
+  ];
   if (inputs.policy) {
     try {
       const summary = summarise(trace.steps);

@@ -1,4 +1,11 @@
-import { DomainError, ResultManifest, selectByScore, zodIssues, type FailureMode, type ScoreVector } from '@aevo/contracts';
+import {
+  DomainError,
+  ResultManifest,
+  selectByScore,
+  zodIssues,
+  type FailureMode,
+  type ScoreVector,
+} from '@aevo/contracts';
 import { diffRecipe, parseRecipeYaml } from './recipe-doc';
 import { unifiedDiff } from './unified-diff';
 import type { WorkerConfig, WorkerInputs, EvaluatedCheckpoint } from './ports';
@@ -12,7 +19,10 @@ export interface Submission {
 }
 
 /** Unified diffs of every file that differs from the candidate's starting point, in path order. */
-export function filesDiff(baseline: Map<string, string>, files: Map<string, string>): { diff: string; changed: string[] } {
+export function filesDiff(
+  baseline: Map<string, string>,
+  files: Map<string, string>,
+): { diff: string; changed: string[] } {
   const paths = [...new Set([...baseline.keys(), ...files.keys()])].sort();
   const changed: string[] = [];
   let diff = '';
@@ -36,7 +46,13 @@ export function filesDiff(baseline: Map<string, string>, files: Map<string, stri
  * score (ties: the later step, then the later seed), all under one criterion. The anchor takes its first seed's
  * selection. A completed candidate whose evaluations recorded no selection is invalid.
  */
-export function buildManifest(inputs: WorkerInputs, config: WorkerConfig, summary: CandidateSummary, trace: { length: number; jobsRequested: number }, sub: Submission): ResultManifest {
+export function buildManifest(
+  inputs: WorkerInputs,
+  config: WorkerConfig,
+  summary: CandidateSummary,
+  trace: { length: number; jobsRequested: number },
+  sub: Submission,
+): ResultManifest {
   const { fork, policy } = inputs;
   const checkpoints: EvaluatedCheckpoint[] = [...summary.evaluations.values()]
     .flatMap((e) => e.checkpoints)
@@ -52,7 +68,10 @@ export function buildManifest(inputs: WorkerInputs, config: WorkerConfig, summar
       pick = checkpoints.find((c) => c.checkpoint === sub.chosenCheckpoint);
       if (!pick)
         throw new DomainError('INVALID_MANIFEST', `chosen checkpoint ${sub.chosenCheckpoint} was never evaluated`, [
-          { path: 'chosenCheckpoint', message: `expected one of: ${checkpoints.map((c) => c.checkpoint).join(', ') || '(no evaluated checkpoints)'}` },
+          {
+            path: 'chosenCheckpoint',
+            message: `expected one of: ${checkpoints.map((c) => c.checkpoint).join(', ') || '(no evaluated checkpoints)'}`,
+          },
         ]);
     } else {
       const selections = [...summary.evaluations.values()]
@@ -62,14 +81,23 @@ export function buildManifest(inputs: WorkerInputs, config: WorkerConfig, summar
         })
         .sort((a, b) => a.seed - b.seed);
       if (selections.length === 0)
-        throw new DomainError('INVALID_MANIFEST', 'the evaluation service recorded no checkpoint selection for this candidate', [
-          { path: 'chosenCheckpoint', message: 'expected a CheckpointSelected of an evaluate_checkpoints call, or an explicit chosenCheckpoint' },
-        ]);
+        throw new DomainError(
+          'INVALID_MANIFEST',
+          'the evaluation service recorded no checkpoint selection for this candidate',
+          [
+            {
+              path: 'chosenCheckpoint',
+              message: 'expected a CheckpointSelected of an evaluate_checkpoints call, or an explicit chosenCheckpoint',
+            },
+          ],
+        );
       const criteria = [...new Set(selections.map((s) => s.criterion))];
       if (criteria.length > 1)
-        throw new DomainError('INVALID_MANIFEST', 'the evaluations were selected under different criteria; their scores do not compare', [
-          { path: 'chosenCheckpoint', message: `criteria: ${criteria.join(', ')}; name the checkpoint explicitly` },
-        ]);
+        throw new DomainError(
+          'INVALID_MANIFEST',
+          'the evaluations were selected under different criteria; their scores do not compare',
+          [{ path: 'chosenCheckpoint', message: `criteria: ${criteria.join(', ')}; name the checkpoint explicitly` }],
+        );
       // The anchor measures noise: its pick is its first seed's selection, so it is not a max over seeds.
       const first = selections.filter((s) => s.seed === fork.seeds[0]);
       const best = selectByScore(fork.isAnchor && first.length > 0 ? first : selections, (s) => s.score)!;
@@ -79,7 +107,8 @@ export function buildManifest(inputs: WorkerInputs, config: WorkerConfig, summar
     }
     if (pick) {
       chosen = { checkpoint: pick.checkpoint, seed: pick.seed, dev: pick.dev, criterion, reason: why };
-      for (const [jobId, e] of summary.evaluations) if (e.checkpoints.some((c) => c.checkpoint === pick!.checkpoint)) chosenJob = jobId;
+      for (const [jobId, e] of summary.evaluations)
+        if (e.checkpoints.some((c) => c.checkpoint === pick!.checkpoint)) chosenJob = jobId;
     }
   }
 
@@ -125,6 +154,7 @@ export function buildManifest(inputs: WorkerInputs, config: WorkerConfig, summar
     agentKind: config.agentKind,
   };
   const parsed = ResultManifest.safeParse(raw);
-  if (!parsed.success) throw new DomainError('INVALID_MANIFEST', 'the result manifest does not validate', zodIssues(parsed.error));
+  if (!parsed.success)
+    throw new DomainError('INVALID_MANIFEST', 'the result manifest does not validate', zodIssues(parsed.error));
   return parsed.data;
 }

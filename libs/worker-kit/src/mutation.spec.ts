@@ -46,11 +46,17 @@ describe('proposeMutation', () => {
       deadEnd({ axis: 'steps', path: 'steps', direction: 'increase' }),
     ]);
     fc.assert(
-      fc.property(fc.constantFrom(...EXPLORING), fc.integer({ min: 0, max: 2 ** 31 }), deadEnds, fc.constantFrom('raise-dev-and-lb' as const, 'transfer-to-lb' as const), (axis, seed, des, objective) => {
-        const pol = policy({ deadEnds: des, objective });
-        const p = proposeMutation(axis, RECIPE, pol, seed, DOMAINS);
-        return p.settings.every((s) => matchingDeadEnd({ path: s.path, from: s.from, to: s.value }, des) === null);
-      }),
+      fc.property(
+        fc.constantFrom(...EXPLORING),
+        fc.integer({ min: 0, max: 2 ** 31 }),
+        deadEnds,
+        fc.constantFrom('raise-dev-and-lb' as const, 'transfer-to-lb' as const),
+        (axis, seed, des, objective) => {
+          const pol = policy({ deadEnds: des, objective });
+          const p = proposeMutation(axis, RECIPE, pol, seed, DOMAINS);
+          return p.settings.every((s) => matchingDeadEnd({ path: s.path, from: s.from, to: s.value }, des) === null);
+        },
+      ),
       { numRuns: 300 },
     );
   });
@@ -99,7 +105,9 @@ describe('proposeMutation', () => {
 
 describe('retryFix', () => {
   it('halves the learning rate after a divergence', () => {
-    expect(retryFix('diverged', 'DIVERGED at step 40', RECIPE, policy(), false).settings).toEqual([{ path: 'lr', from: 0.003, value: 0.0015 }]);
+    expect(retryFix('diverged', 'DIVERGED at step 40', RECIPE, policy(), false).settings).toEqual([
+      { path: 'lr', from: 0.003, value: 0.0015 },
+    ]);
   });
   it('tightens clipping instead when lowering lr is a dead end', () => {
     const pol = policy({ deadEnds: [deadEnd({ axis: 'learning-rate', path: 'lr', direction: 'decrease' })] });
@@ -112,7 +120,9 @@ describe('retryFix', () => {
     ]);
   });
   it('a smaller batch after running out of memory', () => {
-    expect(retryFix('exit-code', 'RuntimeError: CUDA out of memory', RECIPE, policy(), false).settings).toEqual([{ path: 'batch_size', from: 32, value: 16 }]);
+    expect(retryFix('exit-code', 'RuntimeError: CUDA out of memory', RECIPE, policy(), false).settings).toEqual([
+      { path: 'batch_size', from: 32, value: 16 },
+    ]);
   });
   it('never changes the anchor recipe', () => {
     expect(retryFix('diverged', 'DIVERGED', RECIPE, policy(), true).settings).toEqual([]);
@@ -145,48 +155,77 @@ describe('on the reference substrate recipe (substrate/wonderland/recipe.yaml)',
     const recipe = parseRecipeYaml(text);
     const p = proposeMutation(axis, recipe, policy({ standingRecipe: recipe }), 42, DOMAINS);
     expect(p.settings.length + (p.criterion ? 1 : 0)).toBeGreaterThan(0);
-    const out = applyToYaml(text!, p.settings.map((s) => ({ path: s.path, to: s.value })));
+    const out = applyToYaml(
+      text!,
+      p.settings.map((s) => ({ path: s.path, to: s.value })),
+    );
     const changed = diffRecipe(recipe, parseRecipeYaml(out)).map((c) => c.path);
     expect(changed.sort()).toEqual(p.settings.map((s) => s.path).sort());
     for (const s of p.settings) if (s.path.includes('augment')) expect(s.value as number).toBeLessThanOrEqual(1);
   });
-  it.each(EXPLORING)('axis %s under search hints (3 knobs, widened directions) yields a combined change the recipe file can take', (axis) => {
-    const recipe = setPath(parseRecipeYaml(text), 'data.synthetic.count', 800);
-    const yaml = applyToYaml(text, [{ path: 'data.synthetic.count', to: 800 }]);
-    const searchHints = {
-      maxKnobsPerMove: 3,
-      directions: [
-        { path: 'data.synthetic.count', direction: 'increase' as const, paidRounds: [2], stepScale: 2 },
-        { path: 'data.mix.equation', direction: 'increase' as const, paidRounds: [3], stepScale: 2 },
-        { path: 'train.lr', direction: 'decrease' as const, paidRounds: [1, 3], stepScale: 1.5 },
-      ],
-    };
-    const p = proposeMutation(axis, recipe, policy({ standingRecipe: recipe, searchHints }), 42, DOMAINS);
-    expect(p.settings.length).toBeLessThanOrEqual(3);
-    const out = applyToYaml(yaml, p.settings.map((s) => ({ path: s.path, to: s.value })));
-    expect(diffRecipe(recipe, parseRecipeYaml(out)).map((c) => c.path).sort()).toEqual(p.settings.map((s) => s.path).sort());
-    if (axis === 'synthetic-data') expect(p.settings).toContainEqual({ path: 'data.synthetic.count', from: 800, value: 3200 });
-  });
+  it.each(EXPLORING)(
+    'axis %s under search hints (3 knobs, widened directions) yields a combined change the recipe file can take',
+    (axis) => {
+      const recipe = setPath(parseRecipeYaml(text), 'data.synthetic.count', 800);
+      const yaml = applyToYaml(text, [{ path: 'data.synthetic.count', to: 800 }]);
+      const searchHints = {
+        maxKnobsPerMove: 3,
+        directions: [
+          { path: 'data.synthetic.count', direction: 'increase' as const, paidRounds: [2], stepScale: 2 },
+          { path: 'data.mix.equation', direction: 'increase' as const, paidRounds: [3], stepScale: 2 },
+          { path: 'train.lr', direction: 'decrease' as const, paidRounds: [1, 3], stepScale: 1.5 },
+        ],
+      };
+      const p = proposeMutation(axis, recipe, policy({ standingRecipe: recipe, searchHints }), 42, DOMAINS);
+      expect(p.settings.length).toBeLessThanOrEqual(3);
+      const out = applyToYaml(
+        yaml,
+        p.settings.map((s) => ({ path: s.path, to: s.value })),
+      );
+      expect(
+        diffRecipe(recipe, parseRecipeYaml(out))
+          .map((c) => c.path)
+          .sort(),
+      ).toEqual(p.settings.map((s) => s.path).sort());
+      if (axis === 'synthetic-data')
+        expect(p.settings).toContainEqual({ path: 'data.synthetic.count', from: 800, value: 3200 });
+    },
+  );
 });
 
 describe('proposeMutation under the policy’s search hints', () => {
-  const hints = (over: Partial<NonNullable<RollingPolicy['searchHints']>> = {}): RollingPolicy['searchHints'] => ({ maxKnobsPerMove: 1, directions: [], ...over });
-  const dir = (path: string, direction: 'increase' | 'decrease', stepScale = 2, paidRounds = [2, 3]) => ({ path, direction, paidRounds, stepScale });
+  const hints = (over: Partial<NonNullable<RollingPolicy['searchHints']>> = {}): RollingPolicy['searchHints'] => ({
+    maxKnobsPerMove: 1,
+    directions: [],
+    ...over,
+  });
+  const dir = (path: string, direction: 'increase' | 'decrease', stepScale = 2, paidRounds = [2, 3]) => ({
+    path,
+    direction,
+    paidRounds,
+    stepScale,
+  });
 
   it('given no hints, when proposing for the recorded seeds, axes, objectives and dead ends, then every proposal equals the one recorded before hints existed', () => {
-    const recorded = JSON.parse(fs.readFileSync(path.resolve(__dirname, '../test/mutation-baseline.json'), 'utf8')) as Array<{ id: string; proposal: unknown }>;
+    const recorded = JSON.parse(
+      fs.readFileSync(path.resolve(__dirname, '../test/mutation-baseline.json'), 'utf8'),
+    ) as Array<{ id: string; proposal: unknown }>;
     const cases = mutationBaselineCases();
     expect(cases.map((c) => c.id)).toEqual(recorded.map((r) => r.id));
     cases.forEach((c, i) => {
       expect(c.policy.searchHints).toBeUndefined();
-      expect(JSON.parse(JSON.stringify(proposeMutation(c.axis, c.recipe, c.policy, c.seed, c.domains)))).toEqual(recorded[i].proposal);
+      expect(JSON.parse(JSON.stringify(proposeMutation(c.axis, c.recipe, c.policy, c.seed, c.domains)))).toEqual(
+        recorded[i].proposal,
+      );
     });
   });
 
   it('given hints with one knob per move and no directions, when proposing, then the proposals are the unhinted ones', () => {
     for (const c of mutationBaselineCases().filter((_, i) => i % 5 === 0)) {
       const hinted = { ...c.policy, searchHints: hints() };
-      expect(proposeMutation(c.axis, c.recipe, hinted, c.seed, c.domains)).toEqual(proposeMutation(c.axis, c.recipe, c.policy, c.seed, c.domains));
+      expect(proposeMutation(c.axis, c.recipe, hinted, c.seed, c.domains)).toEqual(
+        proposeMutation(c.axis, c.recipe, c.policy, c.seed, c.domains),
+      );
     }
   });
 
@@ -214,7 +253,11 @@ describe('proposeMutation under the policy’s search hints', () => {
 
   it('given an up-weight of a mix domain that paid, when the data-mix axis proposes under transfer-to-lb, then it continues that up-weight, widened, before rebalancing', () => {
     const recipe = { ...RECIPE, mix: { ...(RECIPE.mix as object), equation: 4 } } as RecipeDocument;
-    const pol = policy({ standingRecipe: recipe, objective: 'transfer-to-lb', searchHints: hints({ directions: [dir('mix.equation', 'increase', 2)] }) });
+    const pol = policy({
+      standingRecipe: recipe,
+      objective: 'transfer-to-lb',
+      searchHints: hints({ directions: [dir('mix.equation', 'increase', 2)] }),
+    });
     for (let seed = 0; seed < 10; seed++) {
       const p = proposeMutation('data-mix', recipe, pol, seed, DOMAINS);
       // 4 × 1.5² = 9
@@ -225,14 +268,19 @@ describe('proposeMutation under the policy’s search hints', () => {
   it('given a hinted synthetic count, when the synthetic-data axis proposes, then the count grows by the widened factor', () => {
     const text = fs.readFileSync(path.resolve(__dirname, '../../../substrate/wonderland/recipe.yaml'), 'utf8');
     const recipe = setPath(parseRecipeYaml(text), 'data.synthetic.count', 800);
-    const pol = policy({ standingRecipe: recipe, searchHints: hints({ directions: [dir('data.synthetic.count', 'increase', 3, [2])] }) });
+    const pol = policy({
+      standingRecipe: recipe,
+      searchHints: hints({ directions: [dir('data.synthetic.count', 'increase', 3, [2])] }),
+    });
     const p = proposeMutation('synthetic-data', recipe, pol, 1, DOMAINS);
     expect(p.settings).toEqual([{ path: 'data.synthetic.count', from: 800, value: 6400 }]);
     expect(p.hypothesis).toMatch(/add synthetic examples 800 → 6400 .*×2\^3/);
   });
 
   it('given two knobs per move and a hinted mix direction, when the lr axis proposes, then it combines lr with the hinted mix move on two distinct paths, naming both', () => {
-    const pol = policy({ searchHints: hints({ maxKnobsPerMove: 2, directions: [dir('mix.equation', 'increase', 2)] }) });
+    const pol = policy({
+      searchHints: hints({ maxKnobsPerMove: 2, directions: [dir('mix.equation', 'increase', 2)] }),
+    });
     for (let seed = 0; seed < 30; seed++) {
       const p = proposeMutation('learning-rate', RECIPE, pol, seed, DOMAINS);
       expect(p.settings.map((s) => s.path)).toEqual(['lr', 'mix.equation']);
@@ -273,20 +321,29 @@ describe('proposeMutation under the policy’s search hints', () => {
       dir('augment.paraphrase', 'increase', 4),
     ]);
     fc.assert(
-      fc.property(fc.constantFrom(...EXPLORING), fc.integer({ min: 0, max: 2 ** 31 }), fc.integer({ min: 1, max: 4 }), directions, deadEnds, (axis, seed, k, ds, des) => {
-        const pol = policy({ deadEnds: des, searchHints: { maxKnobsPerMove: k, directions: ds } });
-        const p = proposeMutation(axis, RECIPE, pol, seed, DOMAINS);
-        const paths = p.settings.map((s) => s.path);
-        const lora = axis === 'lora-capacity' ? 1 : 0; // rank and alpha move together
-        return (
-          p.settings.every((s) => matchingDeadEnd({ path: s.path, from: s.from, to: s.value }, des) === null) &&
-          p.settings.length <= Math.max(k, 1 + lora) &&
-          new Set(paths).size === paths.length &&
-          paths.every((a, i) => paths.every((b, j) => i === j || !(b.startsWith(`${a}.`) || a.startsWith(`${b}.`)))) &&
-          (paths.length <= 1 + lora || paths.every((p2) => p.hypothesis.includes(p2))) &&
-          p.settings.every((s) => !s.path.includes('augment') || (s.value as number) <= 1)
-        );
-      }),
+      fc.property(
+        fc.constantFrom(...EXPLORING),
+        fc.integer({ min: 0, max: 2 ** 31 }),
+        fc.integer({ min: 1, max: 4 }),
+        directions,
+        deadEnds,
+        (axis, seed, k, ds, des) => {
+          const pol = policy({ deadEnds: des, searchHints: { maxKnobsPerMove: k, directions: ds } });
+          const p = proposeMutation(axis, RECIPE, pol, seed, DOMAINS);
+          const paths = p.settings.map((s) => s.path);
+          const lora = axis === 'lora-capacity' ? 1 : 0; // rank and alpha move together
+          return (
+            p.settings.every((s) => matchingDeadEnd({ path: s.path, from: s.from, to: s.value }, des) === null) &&
+            p.settings.length <= Math.max(k, 1 + lora) &&
+            new Set(paths).size === paths.length &&
+            paths.every((a, i) =>
+              paths.every((b, j) => i === j || !(b.startsWith(`${a}.`) || a.startsWith(`${b}.`))),
+            ) &&
+            (paths.length <= 1 + lora || paths.every((p2) => p.hypothesis.includes(p2))) &&
+            p.settings.every((s) => !s.path.includes('augment') || (s.value as number) <= 1)
+          );
+        },
+      ),
       { numRuns: 400 },
     );
   });
@@ -307,6 +364,8 @@ describe('proposeMutation under the policy’s search hints', () => {
       deadEnds: [deadEnd({ axis: 'steps', path: 'steps', direction: 'set', value: 450 })],
       searchHints: hints({ directions: [dir('steps', 'increase', 2)] }),
     });
-    expect(proposeMutation('steps', RECIPE, pol, 1, DOMAINS).settings).toEqual([{ path: 'steps', from: 200, value: 300 }]);
+    expect(proposeMutation('steps', RECIPE, pol, 1, DOMAINS).settings).toEqual([
+      { path: 'steps', from: 200, value: 300 },
+    ]);
   });
 });

@@ -1,4 +1,11 @@
-import { Axis, seededRandom, type RecipeDocument, type RollingPolicy, type SearchHints, type SelectionCriterion } from '@aevo/contracts';
+import {
+  Axis,
+  seededRandom,
+  type RecipeDocument,
+  type RollingPolicy,
+  type SearchHints,
+  type SelectionCriterion,
+} from '@aevo/contracts';
 import { matchingDeadEnd, directionOf } from './dead-ends';
 import { getPath } from './recipe-doc';
 
@@ -50,7 +57,8 @@ export interface Proposal {
 }
 
 const sig3 = (x: number): number => (x === 0 ? 0 : Number(x.toPrecision(3)));
-const scale = (v: number, f: number, integer: boolean): number => (integer ? Math.max(1, Math.round(v * f)) : sig3(v * f));
+const scale = (v: number, f: number, integer: boolean): number =>
+  integer ? Math.max(1, Math.round(v * f)) : sig3(v * f);
 const isInt = (v: unknown): boolean => typeof v === 'number' && Number.isInteger(v);
 
 interface Candidate {
@@ -64,17 +72,32 @@ interface Candidate {
   step?: { factor: number; integer: boolean; max?: number };
 }
 
-function numericMoves(path: string, value: unknown, factors: { up: number[]; down: number[] }, label: string): Candidate[] {
+function numericMoves(
+  path: string,
+  value: unknown,
+  factors: { up: number[]; down: number[] },
+  label: string,
+): Candidate[] {
   if (typeof value !== 'number') return [];
   const integer = isInt(value);
   const out: Candidate[] = [];
   for (const f of factors.up) {
     const to: number = value === 0 ? (integer ? 1 : 0.1) : scale(value, f, integer);
-    if (to !== value) out.push({ settings: [{ path, from: value, value: to }], why: `raise ${label} ${value} → ${to}`, step: { factor: f, integer } });
+    if (to !== value)
+      out.push({
+        settings: [{ path, from: value, value: to }],
+        why: `raise ${label} ${value} → ${to}`,
+        step: { factor: f, integer },
+      });
   }
   for (const f of factors.down) {
     const to = scale(value, f, integer);
-    if (to !== value && value !== 0) out.push({ settings: [{ path, from: value, value: to }], why: `lower ${label} ${value} → ${to}`, step: { factor: f, integer } });
+    if (to !== value && value !== 0)
+      out.push({
+        settings: [{ path, from: value, value: to }],
+        why: `lower ${label} ${value} → ${to}`,
+        step: { factor: f, integer },
+      });
   }
   return out;
 }
@@ -95,14 +118,26 @@ function leafMoves(root: { path: string; value: unknown } | null, label: string,
   const out: Candidate[] = [];
   for (const leaf of numericLeaves(root.value, root.path)) {
     if (typeof leaf.value === 'boolean')
-      out.push({ settings: [{ path: leaf.path, from: leaf.value, value: !leaf.value }], why: `${leaf.value ? 'disable' : 'enable'} ${label} ${leaf.path}` });
+      out.push({
+        settings: [{ path: leaf.path, from: leaf.value, value: !leaf.value }],
+        why: `${leaf.value ? 'disable' : 'enable'} ${label} ${leaf.path}`,
+      });
     else if (probabilities) {
       // Augmenters are probabilities (YAML 0.0 reads as the integer 0): switch on at 0.25, else double or halve.
       const p = leaf.value;
       const ups = p === 0 ? [0.25] : p < 1 ? [Math.min(1, sig3(p * 2))] : [];
       for (const to of ups)
-        out.push({ settings: [{ path: leaf.path, from: p, value: to }], why: `${p === 0 ? 'enable' : 'raise'} ${label} ${leaf.path} ${p} → ${to}`, step: { factor: 2, integer: false, max: 1 } });
-      if (p > 0) out.push({ settings: [{ path: leaf.path, from: p, value: sig3(p / 2) }], why: `lower ${label} ${leaf.path} ${p} → ${sig3(p / 2)}`, step: { factor: 0.5, integer: false } });
+        out.push({
+          settings: [{ path: leaf.path, from: p, value: to }],
+          why: `${p === 0 ? 'enable' : 'raise'} ${label} ${leaf.path} ${p} → ${to}`,
+          step: { factor: 2, integer: false, max: 1 },
+        });
+      if (p > 0)
+        out.push({
+          settings: [{ path: leaf.path, from: p, value: sig3(p / 2) }],
+          why: `lower ${label} ${leaf.path} ${p} → ${sig3(p / 2)}`,
+          step: { factor: 0.5, integer: false },
+        });
     } else out.push(...numericMoves(leaf.path, leaf.value, { up: [1.5], down: [0.5] }, `${label} ${leaf.path}`));
   }
   return out;
@@ -127,7 +162,11 @@ function rebalanceMoves(recipe: RecipeDocument): Candidate[] {
     if (others.length === 0) continue;
     const mean = others.reduce((a, b) => a + b, 0) / others.length;
     const to = isInt(w) && others.every(Number.isInteger) ? Math.round(mean) : sig3(mean);
-    if (to < w) out.push({ settings: [{ path: `${mix.path}.${domain}`, from: w, value: to }], why: `rebalance over-represented ${domain} ${w} → ${to}` });
+    if (to < w)
+      out.push({
+        settings: [{ path: `${mix.path}.${domain}`, from: w, value: to }],
+        why: `rebalance over-represented ${domain} ${w} → ${to}`,
+      });
   }
   return out;
 }
@@ -139,7 +178,11 @@ function upweightMoves(recipe: RecipeDocument): Candidate[] {
   const entries = Object.entries(mix.weights).sort((a, b) => a[1] - b[1] || a[0].localeCompare(b[0]));
   return entries.slice(0, 3).map(([domain, w]) => {
     const to = w === 0 ? 1 : isInt(w) ? Math.round(w * 1.5) : sig3(w * 1.5);
-    return { settings: [{ path: `${mix.path}.${domain}`, from: w, value: to }], why: `up-weight under-represented ${domain} ${w} → ${to}`, step: { factor: 1.5, integer: isInt(w) } };
+    return {
+      settings: [{ path: `${mix.path}.${domain}`, from: w, value: to }],
+      why: `up-weight under-represented ${domain} ${w} → ${to}`,
+      step: { factor: 1.5, integer: isInt(w) },
+    };
   });
 }
 
@@ -151,16 +194,28 @@ function syntheticMoves(recipe: RecipeDocument): Candidate[] {
   const count = getPath(s.value, 'count');
   if (typeof count === 'number') {
     const rows = getPath(recipe, 'data.rows') ?? getPath(recipe, 'rows');
-    const to = count === 0 ? (typeof rows === 'number' ? Math.max(50, Math.round(rows * 0.1)) : 500) : Math.round(count * 2);
-    return [{ settings: [{ path: `${s.path}.count`, from: count, value: to }], why: `add synthetic examples ${count} → ${to}`, step: { factor: 2, integer: true } }];
+    const to =
+      count === 0 ? (typeof rows === 'number' ? Math.max(50, Math.round(rows * 0.1)) : 500) : Math.round(count * 2);
+    return [
+      {
+        settings: [{ path: `${s.path}.count`, from: count, value: to }],
+        why: `add synthetic examples ${count} → ${to}`,
+        step: { factor: 2, integer: true },
+      },
+    ];
   }
   const out: Candidate[] = [];
   for (const leaf of numericLeaves(s.value, s.path)) {
     if (typeof leaf.value === 'boolean') {
-      if (!leaf.value) out.push({ settings: [{ path: leaf.path, from: false, value: true }], why: `enable synthetic ${leaf.path}` });
+      if (!leaf.value)
+        out.push({ settings: [{ path: leaf.path, from: false, value: true }], why: `enable synthetic ${leaf.path}` });
     } else {
       const to = leaf.value === 0 ? (isInt(leaf.value) ? 200 : 0.2) : scale(leaf.value, 2, isInt(leaf.value));
-      out.push({ settings: [{ path: leaf.path, from: leaf.value, value: to }], why: `add synthetic data ${leaf.path} ${leaf.value} → ${to}`, step: { factor: 2, integer: isInt(leaf.value) } });
+      out.push({
+        settings: [{ path: leaf.path, from: leaf.value, value: to }],
+        why: `add synthetic data ${leaf.path} ${leaf.value} → ${to}`,
+        step: { factor: 2, integer: isInt(leaf.value) },
+      });
     }
   }
   return out;
@@ -177,26 +232,49 @@ function selectionMoves(recipe: RecipeDocument, policy: RollingPolicy, domains: 
     weights[d] = w && w > 0 ? sig3(1 / w) : 1;
   }
   const uniform = Object.values(weights).every((w) => w === Object.values(weights)[0]);
-  if (!uniform) out.push({ settings: [], criterion: { kind: 'reweighted', weights }, why: 'select checkpoints by a criterion reweighted against over-represented domains' });
-  if (policy.selectionCriterion.kind !== 'mean') out.push({ settings: [], criterion: { kind: 'mean' }, why: 'select checkpoints by the plain mean dev score' });
+  if (!uniform)
+    out.push({
+      settings: [],
+      criterion: { kind: 'reweighted', weights },
+      why: 'select checkpoints by a criterion reweighted against over-represented domains',
+    });
+  if (policy.selectionCriterion.kind !== 'mean')
+    out.push({ settings: [], criterion: { kind: 'mean' }, why: 'select checkpoints by the plain mean dev score' });
   const every = findKnob(recipe, 'checkpointEvery');
   if (every && typeof every.value === 'number' && every.value >= 2) {
     const to = Math.max(1, Math.round(every.value / 2));
-    out.push({ settings: [{ path: every.path, from: every.value, value: to }], why: `checkpoint twice as often (${every.value} → ${to}) so selection has more to choose from` });
+    out.push({
+      settings: [{ path: every.path, from: every.value, value: to }],
+      why: `checkpoint twice as often (${every.value} → ${to}) so selection has more to choose from`,
+    });
   }
   return out;
 }
 
 /** Moves in tiers of preference: the operator picks within the first tier that has an admissible move. */
-function tiersFor(axis: Axis, recipe: RecipeDocument, policy: RollingPolicy, domains: readonly string[]): Candidate[][] {
+function tiersFor(
+  axis: Axis,
+  recipe: RecipeDocument,
+  policy: RollingPolicy,
+  domains: readonly string[],
+): Candidate[][] {
   const transfer = policy.objective === 'transfer-to-lb';
   // Under transfer-to-lb the evidence says raw dev gains on the weak domain do not transfer: rebalance first.
-  if (axis === 'data-mix') return transfer ? [rebalanceMoves(recipe), upweightMoves(recipe)] : [[...upweightMoves(recipe), ...rebalanceMoves(recipe)]];
-  if (axis === 'synthetic-data') return transfer ? [rebalanceMoves(recipe), syntheticMoves(recipe)] : [syntheticMoves(recipe)];
+  if (axis === 'data-mix')
+    return transfer
+      ? [rebalanceMoves(recipe), upweightMoves(recipe)]
+      : [[...upweightMoves(recipe), ...rebalanceMoves(recipe)]];
+  if (axis === 'synthetic-data')
+    return transfer ? [rebalanceMoves(recipe), syntheticMoves(recipe)] : [syntheticMoves(recipe)];
   return [candidatesFor(axis, recipe, policy, domains)];
 }
 
-function candidatesFor(axis: Axis, recipe: RecipeDocument, policy: RollingPolicy, domains: readonly string[]): Candidate[] {
+function candidatesFor(
+  axis: Axis,
+  recipe: RecipeDocument,
+  policy: RollingPolicy,
+  domains: readonly string[],
+): Candidate[] {
   switch (axis) {
     case 'baseline':
       return [];
@@ -207,14 +285,18 @@ function candidatesFor(axis: Axis, recipe: RecipeDocument, policy: RollingPolicy
     case 'schedule': {
       const k = findKnob(recipe, 'schedule');
       if (!k || typeof k.value !== 'string') return [];
-      return SCHEDULES.filter((s) => s !== k.value).map((s) => ({ settings: [{ path: k.path, from: k.value, value: s }], why: `switch lr schedule ${k.value} → ${s}` }));
+      return SCHEDULES.filter((s) => s !== k.value).map((s) => ({
+        settings: [{ path: k.path, from: k.value, value: s }],
+        why: `switch lr schedule ${k.value} → ${s}`,
+      }));
     }
     case 'warmup': {
       const k = findKnob(recipe, 'warmup');
       if (!k) return [];
       if (k.value === 0) {
         const steps = findKnob(recipe, 'steps');
-        const to = typeof steps?.value === 'number' && isInt(steps.value) ? Math.max(1, Math.round(steps.value * 0.05)) : 0.05;
+        const to =
+          typeof steps?.value === 'number' && isInt(steps.value) ? Math.max(1, Math.round(steps.value * 0.05)) : 0.05;
         return [{ settings: [{ path: k.path, from: 0, value: to }], why: `add warm-up 0 → ${to}` }];
       }
       return numericMoves(k.path, k.value, { up: [2], down: [0.5] }, 'warm-up');
@@ -229,22 +311,31 @@ function candidatesFor(axis: Axis, recipe: RecipeDocument, policy: RollingPolicy
       const alpha = findKnob(recipe, 'loraAlpha');
       // Rank 0 conventionally means full fine-tuning: the capacity moves are then adapters of a few ranks.
       if (k.value === 0)
-        return [4, 8, 16].map((r) => ({ settings: [{ path: k.path, from: 0, value: r }], why: `replace full fine-tuning by rank-${r} LoRA adapters` }));
+        return [4, 8, 16].map((r) => ({
+          settings: [{ path: k.path, from: 0, value: r }],
+          why: `replace full fine-tuning by rank-${r} LoRA adapters`,
+        }));
       const moves: Candidate[] = [];
       for (const f of [2, 0.5]) {
         const to = Math.max(1, Math.round(k.value * f));
         if (to === k.value) continue;
         const settings: Setting[] = [{ path: k.path, from: k.value, value: to }];
         // Keep alpha/rank constant so the change is capacity, not an effective learning-rate change.
-        if (alpha && typeof alpha.value === 'number') settings.push({ path: alpha.path, from: alpha.value, value: sig3((alpha.value * to) / k.value) });
-        moves.push({ settings, why: `${f > 1 ? 'raise' : 'lower'} LoRA rank ${k.value} → ${to}`, step: { factor: f, integer: true } });
+        if (alpha && typeof alpha.value === 'number')
+          settings.push({ path: alpha.path, from: alpha.value, value: sig3((alpha.value * to) / k.value) });
+        moves.push({
+          settings,
+          why: `${f > 1 ? 'raise' : 'lower'} LoRA rank ${k.value} → ${to}`,
+          step: { factor: f, integer: true },
+        });
       }
       return moves;
     }
     case 'clipping': {
       const k = findKnob(recipe, 'clip');
       if (!k) return [];
-      if (k.value === null || k.value === 0 || k.value === false) return [{ settings: [{ path: k.path, from: k.value, value: 1.0 }], why: 'enable gradient clipping at 1.0' }];
+      if (k.value === null || k.value === 0 || k.value === false)
+        return [{ settings: [{ path: k.path, from: k.value, value: 1.0 }], why: 'enable gradient clipping at 1.0' }];
       return numericMoves(k.path, k.value, { up: [2], down: [0.5] }, 'gradient clipping');
     }
     case 'data-mix':
@@ -284,7 +375,8 @@ function continueHinted(c: Candidate, h: Hint): Candidate {
   const st = c.settings[0];
   const paid = `${h.direction} of ${h.path} paid in round${h.paidRounds.length === 1 ? '' : 's'} ${h.paidRounds.join(', ') || '(none recorded)'}`;
   const unchanged = { ...c, why: `${c.why} (continues the direction that paid: ${paid})` };
-  if (h.stepScale === 1 || typeof st.from !== 'number' || typeof st.value !== 'number' || st.from === 0) return unchanged;
+  if (h.stepScale === 1 || typeof st.from !== 'number' || typeof st.value !== 'number' || st.from === 0)
+    return unchanged;
   const from = st.from;
   const to = st.value;
   const factor = c.step?.factor ?? to / from;
@@ -300,12 +392,21 @@ function continueHinted(c: Candidate, h: Hint): Candidate {
   const settings: Setting[] = [
     { ...st, value: wide },
     ...c.settings.slice(1).map((o) =>
-      typeof o.from === 'number' && typeof o.value === 'number' && o.from !== 0 ? { ...o, value: isInt(o.from) && isInt(o.value) ? Math.max(1, Math.round(o.from * ratio)) : sig3(o.from * ratio) } : o,
+      typeof o.from === 'number' && typeof o.value === 'number' && o.from !== 0
+        ? {
+            ...o,
+            value: isInt(o.from) && isInt(o.value) ? Math.max(1, Math.round(o.from * ratio)) : sig3(o.from * ratio),
+          }
+        : o,
     ),
   ];
   const arrow = `→ ${to}`;
   const base = c.why.includes(arrow) ? c.why.replace(arrow, `→ ${wide}`) : `${c.why}, widened to ${wide}`;
-  return { ...c, settings, why: `${base} (step widened from ×${fmt(factor)} to ×${fmt(f)} = ×${fmt(factor)}^${h.stepScale}, because the ${paid})` };
+  return {
+    ...c,
+    settings,
+    why: `${base} (step widened from ×${fmt(factor)} to ×${fmt(f)} = ×${fmt(factor)}^${h.stepScale}, because the ${paid})`,
+  };
 }
 
 /**
@@ -321,8 +422,15 @@ function hintedOwnMoves(axis: Axis, recipe: RecipeDocument, hints: SearchHints):
     const domain = h.path.startsWith(`${mix.path}.`) ? h.path.slice(mix.path.length + 1) : null;
     const w = domain === null ? undefined : mix.weights[domain];
     if (w === undefined) continue;
-    const moves = numericMoves(h.path, w, h.direction === 'increase' ? { up: [1.5], down: [] } : { up: [], down: [0.5] }, `weight of ${domain}`);
-    out.push(...moves.map((c) => ({ ...c, why: c.why.replace(/^raise/, 'up-weight').replace(/^lower/, 'down-weight') })));
+    const moves = numericMoves(
+      h.path,
+      w,
+      h.direction === 'increase' ? { up: [1.5], down: [] } : { up: [], down: [0.5] },
+      `weight of ${domain}`,
+    );
+    out.push(
+      ...moves.map((c) => ({ ...c, why: c.why.replace(/^raise/, 'up-weight').replace(/^lower/, 'down-weight') })),
+    );
   }
   return out;
 }
@@ -349,7 +457,13 @@ function shuffled<T>(xs: readonly T[], random: () => number): T[] {
  * paths — the axis's move plus further moves along hinted directions (any axis) or other admissible moves of the
  * axis, never two settings on one path, never a dead end, chosen by the same seeded generator.
  */
-export function proposeMutation(axis: Axis, recipe: RecipeDocument, policy: RollingPolicy, seed: number, domains: readonly string[] = []): Proposal {
+export function proposeMutation(
+  axis: Axis,
+  recipe: RecipeDocument,
+  policy: RollingPolicy,
+  seed: number,
+  domains: readonly string[] = [],
+): Proposal {
   const random = seededRandom(seed);
   const tiers = tiersFor(axis, recipe, policy, domains);
   const avoided: string[] = [];
@@ -373,14 +487,22 @@ export function proposeMutation(axis: Axis, recipe: RecipeDocument, policy: Roll
     const h = hintOf(c, hints);
     if (!h) return null;
     const wide = continueHinted(c, h);
-    return deadEndOf(wide) === null ? wide : { ...c, why: `${c.why} (continues the direction that paid; the widened step is a dead end)` };
+    return deadEndOf(wide) === null
+      ? wide
+      : { ...c, why: `${c.why} (continues the direction that paid; the widened step is a dead end)` };
   };
   // With hints, the axis owns every move of its operators (all tiers) and the hinted moves of its knobs.
   const owned = hints ? [...perTier.flat()] : [];
   if (hints)
     for (const c of admissibleOf(hintedOwnMoves(axis, recipe, hints))) {
       const dir = directionOf(c.settings[0].from, c.settings[0].value);
-      if (!owned.some((o) => o.settings[0]?.path === c.settings[0].path && directionOf(o.settings[0].from, o.settings[0].value) === dir)) owned.push(c);
+      if (
+        !owned.some(
+          (o) =>
+            o.settings[0]?.path === c.settings[0].path && directionOf(o.settings[0].from, o.settings[0].value) === dir,
+        )
+      )
+        owned.push(c);
     }
   const hinted = owned.flatMap((c) => continued(c) ?? []);
   const preferred = hinted.length > 0 ? hinted : (perTier.find((t) => t.length > 0) ?? []);
@@ -395,13 +517,20 @@ export function proposeMutation(axis: Axis, recipe: RecipeDocument, policy: Roll
     };
   }
   const pick = preferred[Math.floor(random() * preferred.length)];
-  const extras = hints && hints.maxKnobsPerMove > 1 ? combine(pick, axis, recipe, policy, domains, hints, owned, deadEndOf, avoided, random) : [];
+  const extras =
+    hints && hints.maxKnobsPerMove > 1
+      ? combine(pick, axis, recipe, policy, domains, hints, owned, deadEndOf, avoided, random)
+      : [];
   const settings = [...pick.settings, ...extras.flatMap((e) => e.settings)];
   const why = [
     pick.why,
     ...extras.map((e) => `combined with: ${e.why}`),
-    extras.length > 0 ? `one move of ${settings.length} knobs (at most ${hints!.maxKnobsPerMove}): ${settings.map((s) => s.path).join(', ')}` : '',
-    policy.objective === 'transfer-to-lb' && (axis === 'data-mix' || axis === 'synthetic-data') ? 'objective transfer-to-lb: prefer rebalancing over-represented domains to chasing the weak dev domain' : '',
+    extras.length > 0
+      ? `one move of ${settings.length} knobs (at most ${hints!.maxKnobsPerMove}): ${settings.map((s) => s.path).join(', ')}`
+      : '',
+    policy.objective === 'transfer-to-lb' && (axis === 'data-mix' || axis === 'synthetic-data')
+      ? 'objective transfer-to-lb: prefer rebalancing over-represented domains to chasing the weak dev domain'
+      : '',
     avoided.length > 0 ? `avoided dead ends: ${avoided.join('; ')}` : '',
   ]
     .filter(Boolean)
@@ -446,12 +575,20 @@ function combine(
     seen.add(key);
     fromHints.push(wide);
   };
-  for (const ax of Axis.options) for (const c of ax === axis ? sameAxis : candidatesFor(ax, recipe, policy, domains)) consider(c);
+  for (const ax of Axis.options)
+    for (const c of ax === axis ? sameAxis : candidatesFor(ax, recipe, policy, domains)) consider(c);
   // A hinted numeric setting no operator moves: the usual step of a numeric leaf.
   for (const h of hints.directions) {
     if (fromHints.some((c) => c.settings.some((st) => covers(h.path, st.path)))) continue;
     const v = getPath(recipe, h.path);
-    if (typeof v === 'number') for (const c of numericMoves(h.path, v, h.direction === 'increase' ? { up: [1.5], down: [] } : { up: [], down: [0.5] }, h.path)) consider(c);
+    if (typeof v === 'number')
+      for (const c of numericMoves(
+        h.path,
+        v,
+        h.direction === 'increase' ? { up: [1.5], down: [] } : { up: [], down: [0.5] },
+        h.path,
+      ))
+        consider(c);
   }
   const others = sameAxis.filter((c) => usable(c) && c !== pick && hintOf(c, hints) === null);
   const chosen: Candidate[] = [];
@@ -478,7 +615,13 @@ export interface RetryFix {
  * divergence, fewer steps and a smaller batch after a timeout, a smaller batch after running out of memory, and
  * the same recipe again after an infrastructure loss. The anchor never changes its recipe.
  */
-export function retryFix(reason: string | null, logTail: string, recipe: RecipeDocument, policy: RollingPolicy, isAnchor: boolean): RetryFix {
+export function retryFix(
+  reason: string | null,
+  logTail: string,
+  recipe: RecipeDocument,
+  policy: RollingPolicy,
+  isAnchor: boolean,
+): RetryFix {
   if (isAnchor) return { settings: [], note: 'anchor: retry the standing recipe unchanged' };
   const admissible = (s: Setting) => !matchingDeadEnd({ path: s.path, from: s.from, to: s.value }, policy.deadEnds);
   const halve = (knob: Knob, label: string): Setting | null => {
@@ -495,14 +638,23 @@ export function retryFix(reason: string | null, logTail: string, recipe: RecipeD
     if (lr) return { settings: [lr], note: `diverged: halve the learning rate ${lr.from} → ${lr.value}` };
     const clip = findKnob(recipe, 'clip');
     if (clip) {
-      const s = { path: clip.path, from: clip.value, value: typeof clip.value === 'number' && clip.value > 0 ? sig3(clip.value / 2) : 1.0 };
+      const s = {
+        path: clip.path,
+        from: clip.value,
+        value: typeof clip.value === 'number' && clip.value > 0 ? sig3(clip.value / 2) : 1.0,
+      };
       if (admissible(s)) return { settings: [s], note: `diverged: tighten gradient clipping → ${s.value}` };
     }
     return { settings: [], note: 'diverged, and no admissible fix: retry unchanged' };
   }
   if (reason === 'timeout' || reason === 'deadline-exceeded') {
     const settings = [halve('steps', 'steps'), halve('batch', 'batch size')].filter((s): s is Setting => s !== null);
-    return { settings, note: settings.length ? `timed out: ${settings.map((s) => `${s.path} ${s.from} → ${s.value}`).join(', ')}` : 'timed out: retry unchanged' };
+    return {
+      settings,
+      note: settings.length
+        ? `timed out: ${settings.map((s) => `${s.path} ${s.from} → ${s.value}`).join(', ')}`
+        : 'timed out: retry unchanged',
+    };
   }
   if (/out of memory|MemoryError|Killed|OOM/i.test(logTail)) {
     const b = halve('batch', 'batch size');

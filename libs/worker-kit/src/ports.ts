@@ -1,4 +1,13 @@
-import type { DataOf, EventEnvelope, JobSpec, RollingPolicy, CandidateForked, EvaluationRequested, ScoreVector, SelectionCriterion } from '@aevo/contracts';
+import type {
+  DataOf,
+  EventEnvelope,
+  JobSpec,
+  RollingPolicy,
+  CandidateForked,
+  EvaluationRequested,
+  ScoreVector,
+  SelectionCriterion,
+} from '@aevo/contracts';
 
 export type ForkData = DataOf<typeof CandidateForked>;
 export type EvaluationRequest = DataOf<typeof EvaluationRequested>;

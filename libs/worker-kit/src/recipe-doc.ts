@@ -36,7 +36,8 @@ export function flatten(doc: unknown, prefix = ''): Map<string, unknown> {
   if (doc !== null && typeof doc === 'object' && !Array.isArray(doc)) {
     for (const [k, v] of Object.entries(doc as Record<string, unknown>)) {
       const p = prefix ? `${prefix}.${k}` : k;
-      if (v !== null && typeof v === 'object' && !Array.isArray(v) && Object.keys(v).length > 0) for (const [kk, vv] of flatten(v, p)) out.set(kk, vv);
+      if (v !== null && typeof v === 'object' && !Array.isArray(v) && Object.keys(v).length > 0)
+        for (const [kk, vv] of flatten(v, p)) out.set(kk, vv);
       else out.set(p, v);
     }
   }
@@ -76,7 +77,8 @@ function parseRecipeText(text: string, file: string): RecipeDocument {
   } catch (err) {
     throw new Error(`${file} is not valid YAML: ${(err as Error).message}`);
   }
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new Error(`${file} must be a YAML mapping at the top level`);
+  if (value === null || typeof value !== 'object' || Array.isArray(value))
+    throw new Error(`${file} must be a YAML mapping at the top level`);
   return value as RecipeDocument;
 }
 

@@ -3,7 +3,15 @@ import type { WorkerAgent } from './agents/agent';
 import { HeuristicAgent } from './agents/heuristic';
 import type { WorkerConfig, WorkerInputs } from './ports';
 import type { TraceState } from './trace';
-import { CandidateStoppedError, LeaseLostError, TraceDivergedError, WorkerRuntime, type RuntimeBudget, type RuntimeHooks, type RuntimePorts } from './runtime';
+import {
+  CandidateStoppedError,
+  LeaseLostError,
+  TraceDivergedError,
+  WorkerRuntime,
+  type RuntimeBudget,
+  type RuntimeHooks,
+  type RuntimePorts,
+} from './runtime';
 
 export type CandidateOutcome =
   | { kind: 'submitted'; manifest: ResultManifest; resumed: boolean }
@@ -31,7 +39,8 @@ export async function runCandidate(
 ): Promise<CandidateOutcome> {
   const agent = agentFor(inputs.fork, configured);
   const rt = await WorkerRuntime.open(inputs, { ...config, agentKind: agent.kind }, ports, opts);
-  if (rt.finished) return { kind: 'already-finished', manifest: rt.finished.kind === 'submitted' ? rt.finished.manifest : null };
+  if (rt.finished)
+    return { kind: 'already-finished', manifest: rt.finished.kind === 'submitted' ? rt.finished.manifest : null };
   const resumed = rt.replaying;
   try {
     await agent.run(rt);
@@ -43,6 +52,13 @@ export async function runCandidate(
   }
   if (!rt.finished) await rt.abandon('the agent stopped without submitting a manifest');
   const f = rt.finished as TraceState['finished'];
-  if (f?.kind === 'submitted') return f.manifest.status === 'completed' ? { kind: 'submitted', manifest: f.manifest, resumed } : { kind: 'failed', reason: f.manifest.failureModes.map((m: { detail: string }) => m.detail).join('; ') || 'failed', manifest: f.manifest };
+  if (f?.kind === 'submitted')
+    return f.manifest.status === 'completed'
+      ? { kind: 'submitted', manifest: f.manifest, resumed }
+      : {
+          kind: 'failed',
+          reason: f.manifest.failureModes.map((m: { detail: string }) => m.detail).join('; ') || 'failed',
+          manifest: f.manifest,
+        };
   return { kind: 'failed', reason: f?.reason ?? 'unknown', manifest: null };
 }

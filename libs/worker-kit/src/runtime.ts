@@ -1,4 +1,13 @@
-import { CandidateForked, RollingPolicy, SubstrateManifest, describeIssues, DomainError, sha256Hex, zodIssues, type ResultManifest } from '@aevo/contracts';
+import {
+  CandidateForked,
+  RollingPolicy,
+  SubstrateManifest,
+  describeIssues,
+  DomainError,
+  sha256Hex,
+  zodIssues,
+  type ResultManifest,
+} from '@aevo/contracts';
 import * as YAML from 'yaml';
 import { BoundedMemo } from '@aevo/substrate-kit';
 import { resolveWorkerBrief, type WorkerBrief } from './brief';
@@ -68,7 +77,11 @@ export class WorkerRuntime implements ToolHost {
   ) {
     this.engine = new TraceEngine(inputs.fork.candidateId, config, ports.log, hooks, trace);
     this.budget = budget;
-    this.files = new SandboxFiles(inputs.fork.sandboxPath, { editable: substrate.editable, frozen: substrate.frozen, outputDirs: OUTPUT_DIRS });
+    this.files = new SandboxFiles(inputs.fork.sandboxPath, {
+      editable: substrate.editable,
+      frozen: substrate.frozen,
+      outputDirs: OUTPUT_DIRS,
+    });
     this.brief = resolveWorkerBrief(substrate, this.files);
     this.jobs = new JobTools(this);
   }
@@ -84,14 +97,25 @@ export class WorkerRuntime implements ToolHost {
     opts: { budget?: Partial<RuntimeBudget>; hooks?: RuntimeHooks } = {},
   ): Promise<WorkerRuntime> {
     const fork = CandidateForked.data.safeParse(inputs.fork);
-    if (!fork.success) throw new DomainError('INVALID_FORK', `fork does not validate: ${describeIssues(zodIssues(fork.error, 'fork'))}`, zodIssues(fork.error, 'fork'));
+    if (!fork.success)
+      throw new DomainError(
+        'INVALID_FORK',
+        `fork does not validate: ${describeIssues(zodIssues(fork.error, 'fork'))}`,
+        zodIssues(fork.error, 'fork'),
+      );
     const policy = RollingPolicy.safeParse(inputs.policy);
     if (!policy.success)
-      throw new DomainError('INVALID_POLICY', `policy does not validate: ${describeIssues(zodIssues(policy.error, 'policy'))}`, zodIssues(policy.error, 'policy'));
+      throw new DomainError(
+        'INVALID_POLICY',
+        `policy does not validate: ${describeIssues(zodIssues(policy.error, 'policy'))}`,
+        zodIssues(policy.error, 'policy'),
+      );
     if (policy.data.revision !== fork.data.policyRevision)
-      throw new DomainError('POLICY_MISMATCH', `fork was made under policy revision ${fork.data.policyRevision}, got revision ${policy.data.revision}`, [
-        { path: 'policy.revision', message: `expected ${fork.data.policyRevision}` },
-      ]);
+      throw new DomainError(
+        'POLICY_MISMATCH',
+        `fork was made under policy revision ${fork.data.policyRevision}, got revision ${policy.data.revision}`,
+        [{ path: 'policy.revision', message: `expected ${fork.data.policyRevision}` }],
+      );
     const cleanInputs: WorkerInputs = { fork: fork.data, policy: policy.data };
     const trace = foldTrace(await ports.log.read());
     // substrate.yaml is a frozen file of the fork itself: reading it is reading the sandbox.
@@ -106,18 +130,44 @@ export class WorkerRuntime implements ToolHost {
         }),
       );
     } catch (err) {
-      throw new DomainError('INVALID_SANDBOX', `sandbox ${fork.data.sandboxPath} has no valid substrate.yaml: ${(err as Error).message}`, [
-        { path: 'fork.sandboxPath', message: 'expected a forked substrate directory with substrate.yaml' },
-      ]);
+      throw new DomainError(
+        'INVALID_SANDBOX',
+        `sandbox ${fork.data.sandboxPath} has no valid substrate.yaml: ${(err as Error).message}`,
+        [{ path: 'fork.sandboxPath', message: 'expected a forked substrate directory with substrate.yaml' }],
+      );
     }
-    const rt = new WorkerRuntime(cleanInputs, config, ports, substrate, trace, { ...DEFAULT_BUDGET, ...opts.budget }, opts.hooks ?? {});
+    const rt = new WorkerRuntime(
+      cleanInputs,
+      config,
+      ports,
+      substrate,
+      trace,
+      { ...DEFAULT_BUDGET, ...opts.budget },
+      opts.hooks ?? {},
+    );
     if (trace.finished) return rt;
     // Appended with open_sandbox's step (one append for both).
     // The heuristic agent follows its code, not the brief: only a model-driven worker records the one it was given.
-    const brief = config.agentKind === 'claude' ? { source: rt.brief.source, path: rt.brief.path, sha256: rt.brief.sha256 } : undefined;
-    rt.engine.stage({ kind: 'Start', candidateId: fork.data.candidateId, round: fork.data.round, workerId: config.workerId, agentKind: config.agentKind, ...(brief ? { brief } : {}) });
-    await rt.engine.step('open_sandbox', { candidateId: fork.data.candidateId, policyRevision: policy.data.revision, mutationSeed: mutationSeedOf(fork.data) }, async () =>
-      openSandbox(rt, mutationSeedOf(rt.inputs.fork)),
+    const brief =
+      config.agentKind === 'claude'
+        ? { source: rt.brief.source, path: rt.brief.path, sha256: rt.brief.sha256 }
+        : undefined;
+    rt.engine.stage({
+      kind: 'Start',
+      candidateId: fork.data.candidateId,
+      round: fork.data.round,
+      workerId: config.workerId,
+      agentKind: config.agentKind,
+      ...(brief ? { brief } : {}),
+    });
+    await rt.engine.step(
+      'open_sandbox',
+      {
+        candidateId: fork.data.candidateId,
+        policyRevision: policy.data.revision,
+        mutationSeed: mutationSeedOf(fork.data),
+      },
+      async () => openSandbox(rt, mutationSeedOf(rt.inputs.fork)),
     );
     return rt;
   }
@@ -154,7 +204,8 @@ export class WorkerRuntime implements ToolHost {
   }
 
   summary(): CandidateSummary {
-    if (this.summaryCache?.at !== this.trace.version) this.summaryCache = { at: this.trace.version, value: summarise(this.trace.steps) };
+    if (this.summaryCache?.at !== this.trace.version)
+      this.summaryCache = { at: this.trace.version, value: summarise(this.trace.steps) };
     return this.summaryCache.value;
   }
 
@@ -170,7 +221,10 @@ export class WorkerRuntime implements ToolHost {
    */
   budgetLeft(): { toolCalls: number; tokens: number } {
     const s = this.replaying ? summarise(this.trace.steps.slice(0, this.engine.cursor)) : this.summary();
-    return { toolCalls: this.budget.maxToolCalls - s.toolCalls, tokens: this.budget.maxTokens - (s.inputTokens + s.outputTokens + s.cacheReadTokens) };
+    return {
+      toolCalls: this.budget.maxToolCalls - s.toolCalls,
+      tokens: this.budget.maxTokens - (s.inputTokens + s.outputTokens + s.cacheReadTokens),
+    };
   }
 
   /**
@@ -192,12 +246,21 @@ export class WorkerRuntime implements ToolHost {
 
   /** Calls a tool on behalf of the agent; recorded (intent, then outcome) and replayed on resume. */
   async call(name: ToolName, input: unknown, llm?: LlmCall): Promise<ToolResult> {
-    if (this.trace.finished && !this.replaying) return { ok: false, error: { code: 'FINISHED', message: 'the candidate is already finished' } };
+    if (this.trace.finished && !this.replaying)
+      return { ok: false, error: { code: 'FINISHED', message: 'the candidate is already finished' } };
     await this.engine.checkStop();
     const res = await this.engine.step(
       name,
       input ?? {},
-      (k) => executeTool(this, name, input ?? {}, k, this.summary().toolCalls > this.budget.maxToolCalls, this.budget.maxToolCalls),
+      (k) =>
+        executeTool(
+          this,
+          name,
+          input ?? {},
+          k,
+          this.summary().toolCalls > this.budget.maxToolCalls,
+          this.budget.maxToolCalls,
+        ),
       llm,
     );
     return res.ok ? { ok: true, value: res.output } : { ok: false, error: (res.output as { error: ToolError }).error };
@@ -207,7 +270,10 @@ export class WorkerRuntime implements ToolHost {
    * Records one model request as a trace step: the request summary as intent, the full response as outcome, so
    * a resumed worker replays the conversation without calling the model again.
    */
-  async modelStep(input: { turn: number; model: string }, run: () => Promise<{ ok: boolean; output: unknown; llm?: LlmCall }>): Promise<{ ok: boolean; output: unknown }> {
+  async modelStep(
+    input: { turn: number; model: string },
+    run: () => Promise<{ ok: boolean; output: unknown; llm?: LlmCall }>,
+  ): Promise<{ ok: boolean; output: unknown }> {
     await this.engine.checkStop();
     return this.engine.step('llm', input, async () => {
       const r = await run();
@@ -222,13 +288,24 @@ export class WorkerRuntime implements ToolHost {
    */
   async finalize(input: FinalizeInput & { hypothesis?: string }): Promise<ResultManifest | null> {
     const attempt = async (f: FinalizeInput & { hypothesis?: string }) => {
-      const res = await this.engine.step('finalize', f, async (k) => submitManifest(this, k, { status: f.status, hypothesis: f.hypothesis ?? this.defaultHypothesis(), reason: f.reason }));
+      const res = await this.engine.step('finalize', f, async (k) =>
+        submitManifest(this, k, {
+          status: f.status,
+          hypothesis: f.hypothesis ?? this.defaultHypothesis(),
+          reason: f.reason,
+        }),
+      );
       return res.ok ? ((res.output as { manifest: ResultManifest }).manifest ?? null) : null;
     };
     const m = await attempt(input);
     if (m || input.status === 'failed' || this.trace.finished) return m;
     // What was measured does not make a valid completed manifest: end the candidate as failed instead.
-    return attempt({ ...input, status: 'failed', failure: input.failure ?? 'agent-error', reason: `${input.reason}; the completed manifest did not validate` });
+    return attempt({
+      ...input,
+      status: 'failed',
+      failure: input.failure ?? 'agent-error',
+      reason: `${input.reason}; the completed manifest did not validate`,
+    });
   }
 
   /**
@@ -239,7 +316,14 @@ export class WorkerRuntime implements ToolHost {
     if (this.trace.finished) return null;
     const last = this.trace.steps[this.trace.steps.length - 1];
     if (last && !last.outcome)
-      await this.apply({ kind: 'RecordOutcome', candidateId: this.candidateId, step: last.step, tool: last.tool, ok: false, output: { error: { code: 'ABANDONED', message: reason } } });
+      await this.apply({
+        kind: 'RecordOutcome',
+        candidateId: this.candidateId,
+        step: last.step,
+        tool: last.tool,
+        ok: false,
+        output: { error: { code: 'ABANDONED', message: reason } },
+      });
     this.engine.skipReplay();
     return this.finalize({ status: 'failed', reason, failure });
   }

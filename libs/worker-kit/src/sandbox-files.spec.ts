@@ -21,7 +21,11 @@ describe('SandboxFiles', () => {
     fs.writeFileSync(path.join(root, 'runs', 'x', 'log.txt'), 'log\n');
     fs.symlinkSync(outside, path.join(root, 'pipeline', 'escape'));
     fs.symlinkSync(path.join(outside, 'secret.txt'), path.join(root, 'pipeline', 'secret.py'));
-    files = new SandboxFiles(root, { editable: ['recipe.yaml', 'pipeline/**'], frozen: ['harness/**', 'substrate.yaml'], outputDirs: ['runs'] });
+    files = new SandboxFiles(root, {
+      editable: ['recipe.yaml', 'pipeline/**'],
+      frozen: ['harness/**', 'substrate.yaml'],
+      outputDirs: ['runs'],
+    });
   });
   afterEach(() => {
     fs.rmSync(root, { recursive: true, force: true });
@@ -77,7 +81,13 @@ describe('SandboxFiles', () => {
   it('lists files with their flags, skipping output dirs unless named, never following symlinks', () => {
     const { files: listed } = files.list();
     const byPath = Object.fromEntries(listed.map((f) => [f.path, f]));
-    expect(Object.keys(byPath).sort()).toEqual(['harness/eval.py', 'pipeline/build.py', 'pipeline/escape', 'pipeline/secret.py', 'recipe.yaml']);
+    expect(Object.keys(byPath).sort()).toEqual([
+      'harness/eval.py',
+      'pipeline/build.py',
+      'pipeline/escape',
+      'pipeline/secret.py',
+      'recipe.yaml',
+    ]);
     expect(byPath['recipe.yaml'].editable).toBe(true);
     expect(byPath['harness/eval.py'].frozen).toBe(true);
     expect(byPath['pipeline/escape'].symlink).toBe(true);
@@ -95,7 +105,12 @@ describe('SandboxFiles', () => {
 
   it('reads in pages', () => {
     fs.writeFileSync(path.join(root, 'pipeline', 'big.txt'), 'abcdefghij');
-    expect(files.read('pipeline/big.txt', { offset: 2, limit: 3 })).toEqual({ path: 'pipeline/big.txt', content: 'cde', bytes: 10, truncated: true });
+    expect(files.read('pipeline/big.txt', { offset: 2, limit: 3 })).toEqual({
+      path: 'pipeline/big.txt',
+      content: 'cde',
+      bytes: 10,
+      truncated: true,
+    });
   });
 
   describe('writes replace the file, never write through it', () => {
@@ -128,7 +143,11 @@ describe('SandboxFiles', () => {
       expect(e.kind).toBe('hard-link');
       expect(e.message).toContain('pipeline/eval.py has 2 hard links');
       expect(fs.readFileSync(path.join(root, 'harness/eval.py'), 'utf8')).toBe('frozen\n');
-      expect(files.accesses.at(-1)).toEqual({ op: 'write', absPath: path.join(fs.realpathSync(root), 'pipeline/eval.py'), ok: false });
+      expect(files.accesses.at(-1)).toEqual({
+        op: 'write',
+        absPath: path.join(fs.realpathSync(root), 'pipeline/eval.py'),
+        ok: false,
+      });
     });
 
     it('given a file of an outside "snapshot" hard-linked as the recipe, when the recipe is written, then the snapshot copy keeps its bytes', () => {
@@ -196,29 +215,31 @@ describe('SandboxFiles', () => {
   describe('names with invisible or reordering characters', () => {
     it.each(
       [
-      ['pipeline/build\u202Eyp.py', '202E', 'bidirectional control'],
-      ['pipeline/\u2066x\u2069.py', '2066', 'bidirectional control'],
-      ['pipeline/a\u200Eb.py', '200E', 'bidirectional control'],
-      ['pipeline/a\u200Fb.py', '200F', 'bidirectional control'],
-      ['pipeline/a\u061Cb.py', '061C', 'bidirectional control'],
-      ['pipeline/bu\u200Bild.py', '200B', 'zero-width'],
-      ['pipeline/bu\u200Dild.py', '200D', 'zero-width'],
-      ['pipeline/\u2060build.py', '2060', 'zero-width'],
-      ['\uFEFFrecipe.yaml', 'FEFF', 'zero-width'],
-      ['pipeline/soft\u00ADhyphen.py', '00AD', 'invisible format'],
-      ['pipeline/tag\u{E0041}.py', 'E0041', 'invisible format'],
-      ['pipeline/line\nbreak.py', '000A', 'control character'],
-      ['pipeline/esc\u001B.py', '001B', 'control character'],
-      ['pipeline/c1\u0085.py', '0085', 'control character'],
-      ['pipeline/sep\u2028.py', '2028', 'line or paragraph separator'],
-      ['pipe\u202Eline/x.py', '202E', 'bidirectional control'],
+        ['pipeline/build\u202Eyp.py', '202E', 'bidirectional control'],
+        ['pipeline/\u2066x\u2069.py', '2066', 'bidirectional control'],
+        ['pipeline/a\u200Eb.py', '200E', 'bidirectional control'],
+        ['pipeline/a\u200Fb.py', '200F', 'bidirectional control'],
+        ['pipeline/a\u061Cb.py', '061C', 'bidirectional control'],
+        ['pipeline/bu\u200Bild.py', '200B', 'zero-width'],
+        ['pipeline/bu\u200Dild.py', '200D', 'zero-width'],
+        ['pipeline/\u2060build.py', '2060', 'zero-width'],
+        ['\uFEFFrecipe.yaml', 'FEFF', 'zero-width'],
+        ['pipeline/soft\u00ADhyphen.py', '00AD', 'invisible format'],
+        ['pipeline/tag\u{E0041}.py', 'E0041', 'invisible format'],
+        ['pipeline/line\nbreak.py', '000A', 'control character'],
+        ['pipeline/esc\u001B.py', '001B', 'control character'],
+        ['pipeline/c1\u0085.py', '0085', 'control character'],
+        ['pipeline/sep\u2028.py', '2028', 'line or paragraph separator'],
+        ['pipe\u202Eline/x.py', '202E', 'bidirectional control'],
       ].map(([p, cp, what]) => [printablePath(p), cp, p, what]),
     )('given %s, when it is written, then it is refused naming U+%s and nothing is created', (_label, cp, p, what) => {
       const e = refusal(() => files.write(p, 'x'));
       expect(e.kind).toBe('unsafe-name');
       expect(e.message).toContain(`U+${cp} (a`);
       expect(e.message).toContain(what);
-      const component = p.split('/').find((seg) => [...seg].some((c) => c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0') === cp))!;
+      const component = p
+        .split('/')
+        .find((seg) => [...seg].some((c) => c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0') === cp))!;
       expect(e.message).toContain(`path component ${printablePath(component)}`);
       // the message itself shows escapes, not the characters
       expect(e.message).not.toContain(String.fromCodePoint(parseInt(cp, 16)));

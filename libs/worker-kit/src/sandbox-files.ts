@@ -29,9 +29,16 @@ export function printablePath(p: string): string {
 }
 
 function describeUnsafe(cp: number): string {
-  if (cp === 0x200e || cp === 0x200f || cp === 0x061c || (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069))
+  if (
+    cp === 0x200e ||
+    cp === 0x200f ||
+    cp === 0x061c ||
+    (cp >= 0x202a && cp <= 0x202e) ||
+    (cp >= 0x2066 && cp <= 0x2069)
+  )
     return 'a bidirectional control character, which makes a name display in another order than it is stored';
-  if ((cp >= 0x200b && cp <= 0x200d) || cp === 0x2060 || cp === 0xfeff) return 'a zero-width character, invisible when displayed';
+  if ((cp >= 0x200b && cp <= 0x200d) || cp === 0x2060 || cp === 0xfeff)
+    return 'a zero-width character, invisible when displayed';
   if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f)) return 'a control character';
   if (cp >= 0xd800 && cp <= 0xdfff) return 'an unpaired surrogate, which has no file-name encoding';
   if (cp === 0x2028 || cp === 0x2029) return 'a line or paragraph separator';
@@ -112,7 +119,11 @@ export class SandboxFiles {
       throw new PathRefusedError('invalid', String(requested), 'expected a non-empty sandbox-relative path');
     if (requested.includes('\0')) throw new PathRefusedError('invalid', requested, 'path contains a NUL byte');
     if (path.isAbsolute(requested) || /^[A-Za-z]:[\\/]/.test(requested) || requested.startsWith('~'))
-      throw new PathRefusedError('absolute', requested, 'absolute paths are not allowed; use a path relative to the sandbox');
+      throw new PathRefusedError(
+        'absolute',
+        requested,
+        'absolute paths are not allowed; use a path relative to the sandbox',
+      );
     const segments = requested.split(/[\\/]+/);
     if (segments.includes('..')) throw new PathRefusedError('escape', requested, '".." segments are not allowed');
     const rel = segments.filter((s) => s !== '' && s !== '.').join('/');
@@ -139,7 +150,10 @@ export class SandboxFiles {
     }
   }
 
-  read(requested: string, opts: { offset?: number; limit?: number } = {}): { path: string; content: string; bytes: number; truncated: boolean } {
+  read(
+    requested: string,
+    opts: { offset?: number; limit?: number } = {},
+  ): { path: string; content: string; bytes: number; truncated: boolean } {
     const rel = this.normalise(requested);
     this.assertNoSymlink(rel, requested, 'read');
     const abs = path.join(this.root, rel);
@@ -196,13 +210,19 @@ export class SandboxFiles {
     const rel = this.normalise(requested);
     if (rel === '.') throw new PathRefusedError('invalid', requested, 'expected a file path');
     this.assertSafeName(rel, requested);
-    if (this.frozen.matches(rel)) throw new PathRefusedError('frozen', requested, `matches a frozen path (${this.rules.frozen.join(', ')})`);
+    if (this.frozen.matches(rel))
+      throw new PathRefusedError('frozen', requested, `matches a frozen path (${this.rules.frozen.join(', ')})`);
     if (!this.editable.matches(rel))
-      throw new PathRefusedError('not-editable', requested, `only these paths are editable: ${this.rules.editable.join(', ')}`);
+      throw new PathRefusedError(
+        'not-editable',
+        requested,
+        `only these paths are editable: ${this.rules.editable.join(', ')}`,
+      );
     this.assertNoSymlink(rel, requested, 'write');
     const max = this.rules.maxWriteBytes ?? 1024 * 1024;
     const bytes = Buffer.byteLength(content, 'utf8');
-    if (bytes > max) throw new PathRefusedError('too-large', requested, `content is ${bytes} bytes, at most ${max} allowed`);
+    if (bytes > max)
+      throw new PathRefusedError('too-large', requested, `content is ${bytes} bytes, at most ${max} allowed`);
     const abs = path.join(this.root, rel);
     const previous = this.replace(rel, requested, abs, content, true);
     return { path: rel, bytes, previous };
@@ -212,7 +232,8 @@ export class SandboxFiles {
   writeOutput(requested: string, content: string): void {
     const rel = this.normalise(requested);
     this.assertSafeName(rel, requested);
-    if (!this.outputDirs.some((d) => rel.startsWith(`${d}/`))) throw new PathRefusedError('not-editable', requested, `runtime outputs live under ${this.outputDirs.join(', ')}`);
+    if (!this.outputDirs.some((d) => rel.startsWith(`${d}/`)))
+      throw new PathRefusedError('not-editable', requested, `runtime outputs live under ${this.outputDirs.join(', ')}`);
     if (this.frozen.matches(rel)) throw new PathRefusedError('frozen', requested, 'matches a frozen path');
     this.assertNoSymlink(rel, requested, 'write');
     this.replace(rel, requested, path.join(this.root, rel), content, false);
@@ -224,7 +245,11 @@ export class SandboxFiles {
       for (const ch of segment) {
         if (!UNSAFE_CHAR.test(ch)) continue;
         const cp = ch.codePointAt(0)!;
-        throw new PathRefusedError('unsafe-name', requested, `path component ${printablePath(segment)} contains U+${hex(cp)} (${describeUnsafe(cp)})`);
+        throw new PathRefusedError(
+          'unsafe-name',
+          requested,
+          `path component ${printablePath(segment)} contains U+${hex(cp)} (${describeUnsafe(cp)})`,
+        );
       }
     }
   }
@@ -281,11 +306,19 @@ export class SandboxFiles {
     // A directory swapped for a symlink after the lstat walk would put the new file elsewhere.
     if (fs.realpathSync(dir) !== dir) {
       this.accesses.push({ op: 'write', absPath: abs, ok: false });
-      throw new PathRefusedError('symlink', requested, `${path.relative(this.root, dir) || '.'} resolves through a symbolic link`);
+      throw new PathRefusedError(
+        'symlink',
+        requested,
+        `${path.relative(this.root, dir) || '.'} resolves through a symbolic link`,
+      );
     }
     // Short fixed-length name: a long file name plus a suffix could exceed NAME_MAX.
     const tmp = path.join(dir, `.aevo-write-${randomBytes(8).toString('hex')}.tmp`);
-    const fd = fs.openSync(tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o600);
+    const fd = fs.openSync(
+      tmp,
+      fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW,
+      0o600,
+    );
     try {
       try {
         fs.writeFileSync(fd, content);
@@ -338,7 +371,13 @@ export class SandboxFiles {
           walk(abs);
         } else {
           const st = fs.lstatSync(abs);
-          files.push({ path: r, bytes: st.size, editable: this.isEditable(r), frozen: this.isFrozen(r), symlink: st.isSymbolicLink() });
+          files.push({
+            path: r,
+            bytes: st.size,
+            editable: this.isEditable(r),
+            frozen: this.isFrozen(r),
+            symlink: st.isSymbolicLink(),
+          });
         }
       }
     };

@@ -134,7 +134,8 @@ export function summarise(steps: readonly (TraceStep | undefined)[]): CandidateS
     if (!out) continue;
     if (!out.ok) {
       const err = (out.output as { error?: ToolError & { job?: JobView } } | null)?.error;
-      if (err?.failure) s.failureModes.push({ kind: err.failure, detail: `${step.tool}: ${err.message}`, step: step.step });
+      if (err?.failure)
+        s.failureModes.push({ kind: err.failure, detail: `${step.tool}: ${err.message}`, step: step.step });
       noteJob(err?.job);
       continue;
     }
@@ -179,8 +180,15 @@ export function summarise(steps: readonly (TraceStep | undefined)[]): CandidateS
   for (const job of s.jobs.values()) {
     if (job.status !== 'failed' && job.status !== 'cancelled') continue;
     const kind: FailureMode['kind'] =
-      job.reason === 'diverged' ? 'diverged' : job.reason === 'timeout' || job.reason === 'deadline-exceeded' ? 'timeout' : 'job-failed';
-    s.failureModes.push({ kind, detail: `${job.entrypoint} job ${job.jobId} ${job.status}${job.reason ? ` (${job.reason})` : ''}${job.message ? `: ${job.message}` : ''}` });
+      job.reason === 'diverged'
+        ? 'diverged'
+        : job.reason === 'timeout' || job.reason === 'deadline-exceeded'
+          ? 'timeout'
+          : 'job-failed';
+    s.failureModes.push({
+      kind,
+      detail: `${job.entrypoint} job ${job.jobId} ${job.status}${job.reason ? ` (${job.reason})` : ''}${job.message ? `: ${job.message}` : ''}`,
+    });
   }
   return s;
 }

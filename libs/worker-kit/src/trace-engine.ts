@@ -104,7 +104,12 @@ export class TraceEngine {
   }
 
   /** Runs step `cursor`: replays its recorded outcome, or records its intent, executes it and records the outcome. */
-  async step(tool: string, rawInput: unknown, exec: (k: number) => Promise<StepOutcome>, llm?: LlmCall): Promise<{ ok: boolean; output: unknown }> {
+  async step(
+    tool: string,
+    rawInput: unknown,
+    exec: (k: number) => Promise<StepOutcome>,
+    llm?: LlmCall,
+  ): Promise<{ ok: boolean; output: unknown }> {
     const input = toJson(rawInput);
     const k = this.cursor++;
     const recorded = this.current.steps[k];
@@ -118,7 +123,16 @@ export class TraceEngine {
       if (tool === 'llm') await this.flush();
     }
     const res = await exec(k);
-    await this.apply({ kind: 'RecordOutcome', candidateId: this.candidateId, step: k, tool, ok: res.ok, output: res.output, llm: res.llm, facts: res.events });
+    await this.apply({
+      kind: 'RecordOutcome',
+      candidateId: this.candidateId,
+      step: k,
+      tool,
+      ok: res.ok,
+      output: res.output,
+      llm: res.llm,
+      facts: res.events,
+    });
     return { ok: res.ok, output: res.output };
   }
 
@@ -184,7 +198,12 @@ export class TraceEngine {
       }
       this.durable = this.current;
       this.staged = { commands: [], events: [] };
-      if (this.hooks.afterAppend) await this.hooks.afterAppend({ traceEvents: this.traceEventCount(), version: this.durable.version, lastEvent: events[events.length - 1] });
+      if (this.hooks.afterAppend)
+        await this.hooks.afterAppend({
+          traceEvents: this.traceEventCount(),
+          version: this.durable.version,
+          lastEvent: events[events.length - 1],
+        });
       return;
     }
   }

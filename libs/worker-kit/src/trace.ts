@@ -77,7 +77,8 @@ export function evolveTrace(state: TraceState, event: CandidateEvent): TraceStat
 export const foldTrace = (events: readonly CandidateEvent[]): TraceState => events.reduce(evolveTrace, initialTrace());
 
 /** Deterministic ids, so a step re-executed after a crash asks for the very same job (dispatch dedupes by id). */
-export const jobIdOf = (candidateId: string, step: number, part: 'prep' | 'train'): string => `${candidateId}-s${step}-${part}`;
+export const jobIdOf = (candidateId: string, step: number, part: 'prep' | 'train'): string =>
+  `${candidateId}-s${step}-${part}`;
 export const evaluationIdOf = (candidateId: string, step: number): string => `${candidateId}-s${step}-eval`;
 export const runDirOf = (step: number, seed: number): string => `runs/s${String(step).padStart(4, '0')}-seed${seed}`;
 export const candidateStreamId = (candidateId: string): string => `candidate-${candidateId}`;

@@ -27,7 +27,16 @@ describe('unifiedDiff', () => {
     const before = 'lr: 0.001\nsteps: 100\nbatch: 8\n';
     const after = 'lr: 0.002\nsteps: 100\nbatch: 8\n';
     expect(unifiedDiff('recipe.yaml', before, after)).toBe(
-      ['--- a/recipe.yaml', '+++ b/recipe.yaml', '@@ -1,3 +1,3 @@', '-lr: 0.001', '+lr: 0.002', ' steps: 100', ' batch: 8', ''].join('\n'),
+      [
+        '--- a/recipe.yaml',
+        '+++ b/recipe.yaml',
+        '@@ -1,3 +1,3 @@',
+        '-lr: 0.001',
+        '+lr: 0.002',
+        ' steps: 100',
+        ' batch: 8',
+        '',
+      ].join('\n'),
     );
   });
 
@@ -50,7 +59,9 @@ describe('unifiedDiff', () => {
 
   it('round-trips through GNU patch for arbitrary edits (property)', () => {
     const line = fc.constantFrom('a', 'b', 'c', 'lr: 1', 'steps: 2', '', '  x');
-    const text = fc.tuple(fc.array(line, { maxLength: 25 }), fc.boolean()).map(([ls, eol]) => (ls.length === 0 ? '' : ls.join('\n') + (eol ? '\n' : '')));
+    const text = fc
+      .tuple(fc.array(line, { maxLength: 25 }), fc.boolean())
+      .map(([ls, eol]) => (ls.length === 0 ? '' : ls.join('\n') + (eol ? '\n' : '')));
     fc.assert(
       fc.property(text, text, (before, after) => {
         const d = unifiedDiff('f.txt', before, after);

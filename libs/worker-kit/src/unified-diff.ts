@@ -33,7 +33,8 @@ function myers(a: string[], b: string[]): Array<{ kind: ' ' | '-' | '+'; ai: num
   for (let d = 0; d <= max && !found; d++) {
     trace.push(v.slice());
     for (let k = -d; k <= d; k += 2) {
-      let x = k === -d || (k !== d && v[offset + k - 1] < v[offset + k + 1]) ? v[offset + k + 1] : v[offset + k - 1] + 1;
+      let x =
+        k === -d || (k !== d && v[offset + k - 1] < v[offset + k + 1]) ? v[offset + k + 1] : v[offset + k - 1] + 1;
       let y = x - k;
       while (x < n && y < m && a[x] === b[y]) {
         x++;
@@ -79,7 +80,12 @@ export interface UnifiedDiffOptions {
 }
 
 /** Returns "" when the texts are equal. Creation/deletion use /dev/null labels as git does. */
-export function unifiedDiff(path: string, before: string | null, after: string | null, opts: UnifiedDiffOptions = {}): string {
+export function unifiedDiff(
+  path: string,
+  before: string | null,
+  after: string | null,
+  opts: UnifiedDiffOptions = {},
+): string {
   const ctx = opts.context ?? 3;
   if ((before ?? '') === (after ?? '') && (before === null) === (after === null)) return '';
   const A = splitLines(before ?? '');
@@ -97,7 +103,12 @@ export function unifiedDiff(path: string, before: string | null, after: string |
     const aLast = A.noFinalEol && r.ai === A.lines.length - 1;
     const bLast = B.noFinalEol && r.bi === B.lines.length - 1;
     if (aLast !== bLast) {
-      ops.splice(i, 1, { kind: '-', line: A.lines[r.ai], noEol: aLast }, { kind: '+', line: B.lines[r.bi], noEol: bLast });
+      ops.splice(
+        i,
+        1,
+        { kind: '-', line: A.lines[r.ai], noEol: aLast },
+        { kind: '+', line: B.lines[r.bi], noEol: bLast },
+      );
       raw.splice(i, 1, { kind: '-', ai: r.ai, bi: r.bi }, { kind: '+', ai: r.ai, bi: r.bi });
       i++;
     } else if (aLast) ops[i].noEol = true;

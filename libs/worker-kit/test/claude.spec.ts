@@ -1,6 +1,14 @@
 import Anthropic from '@anthropic-ai/sdk';
 import { ResultManifest, canonicalJson, sha256Hex, type EventEnvelope } from '@aevo/contracts';
-import { ClaudeAgent, WorkerRuntime, defaultWorkerBrief, candidateStreamId, foldTrace, runCandidate, type RecordedResponse } from '../src';
+import {
+  ClaudeAgent,
+  WorkerRuntime,
+  defaultWorkerBrief,
+  candidateStreamId,
+  foldTrace,
+  runCandidate,
+  type RecordedResponse,
+} from '../src';
 import {
   apiErrors,
   lastToolResults,
@@ -18,8 +26,10 @@ jest.setTimeout(120_000);
 const CONSTITUTION = 'CONSTITUTION v1: the leaderboard is authoritative; the dead-end registry only grows.';
 const MODEL = 'claude-sonnet-5-5';
 
-const learningRateModel = () => scriptedCandidateModel({ settings: [{ path: 'train.lr', value: 0.002 }], tryEscape: true });
-const turnOf = (req: { messages: Array<{ role: string }> }): number => req.messages.filter((m) => m.role === 'assistant').length;
+const learningRateModel = () =>
+  scriptedCandidateModel({ settings: [{ path: 'train.lr', value: 0.002 }], tryEscape: true });
+const turnOf = (req: { messages: Array<{ role: string }> }): number =>
+  req.messages.filter((m) => m.role === 'assistant').length;
 
 describe('Claude worker against the strict loopback Messages API (real SDK)', () => {
   let h: Harness;
@@ -40,7 +50,8 @@ describe('Claude worker against the strict loopback Messages API (real SDK)', ()
     await h?.close();
   });
 
-  const serve = async (model: ScriptedModel, opts: LoopbackOptions = {}) => (server = await startAnthropicLoopback(model, { now: () => clock.t, ...opts }));
+  const serve = async (model: ScriptedModel, opts: LoopbackOptions = {}) =>
+    (server = await startAnthropicLoopback(model, { now: () => clock.t, ...opts }));
   const agent = (opts: Partial<ConstructorParameters<typeof ClaudeAgent>[0]> = {}, sdkRetries = 0) =>
     new ClaudeAgent({
       client: new Anthropic({ apiKey: 'test-key', baseURL: server!.url, maxRetries: sdkRetries }),
@@ -56,16 +67,35 @@ describe('Claude worker against the strict loopback Messages API (real SDK)', ()
     });
   const stream = (id: string): Promise<EventEnvelope[]> => h.store.readStream(candidateStreamId(id));
   const llmSteps = (events: EventEnvelope[]) =>
-    events.filter((e) => e.type === 'TraceStepRecorded' && (e.data as { tool: string; phase: string }).tool === 'llm' && (e.data as { phase: string }).phase === 'outcome');
+    events.filter(
+      (e) =>
+        e.type === 'TraceStepRecorded' &&
+        (e.data as { tool: string; phase: string }).tool === 'llm' &&
+        (e.data as { phase: string }).phase === 'outcome',
+    );
   const outputOf = (e: EventEnvelope) => (e.data as { output: RecordedResponse }).output;
   const toolSteps = (events: EventEnvelope[], tool: string) =>
-    events.filter((e) => e.type === 'TraceStepRecorded' && (e.data as { tool: string; phase: string }).tool === tool && (e.data as { phase: string }).phase === 'outcome');
+    events.filter(
+      (e) =>
+        e.type === 'TraceStepRecorded' &&
+        (e.data as { tool: string; phase: string }).tool === tool &&
+        (e.data as { phase: string }).phase === 'outcome',
+    );
   const run = (index: number, a: ClaudeAgent, opts: Parameters<typeof runCandidate>[4] = {}, workerId?: string) => {
     const fork = h.fork(1, index, { axis: 'learning-rate' });
-    return runCandidate({ fork, policy: fixturePolicy(h.substrateDir) }, { ...h.config(workerId), agentKind: 'claude' }, h.ports(fork.candidateId), a, opts).then((out) => ({ out, fork }));
+    return runCandidate(
+      { fork, policy: fixturePolicy(h.substrateDir) },
+      { ...h.config(workerId), agentKind: 'claude' },
+      h.ports(fork.candidateId),
+      a,
+      opts,
+    ).then((out) => ({ out, fork }));
   };
   /** Wraps the scripted candidate: `fault` answers instead of it when it returns a reply. */
-  const withFault = (fault: (req: Parameters<ScriptedModel>[0], n: number) => ScriptedReply | null, inner: ScriptedModel = learningRateModel()): ScriptedModel => {
+  const withFault = (
+    fault: (req: Parameters<ScriptedModel>[0], n: number) => ScriptedReply | null,
+    inner: ScriptedModel = learningRateModel(),
+  ): ScriptedModel => {
     return (req, n) => fault(req, n) ?? inner(req, n);
   };
 
@@ -80,14 +110,33 @@ describe('Claude worker against the strict loopback Messages API (real SDK)', ()
     expect(m.checkpoints.length).toBe(3);
     // The brief in force is the system block after the constitution, and WorkerStarted pins it by hash.
     const brief = defaultWorkerBrief();
-    expect((server!.requests[0].system as Array<{ text: string }>).map((b) => b.text)).toEqual([CONSTITUTION, brief.text]);
+    expect((server!.requests[0].system as Array<{ text: string }>).map((b) => b.text)).toEqual([
+      CONSTITUTION,
+      brief.text,
+    ]);
     const started = (await stream(fork.candidateId)).find((e) => e.type === 'WorkerStarted');
-    expect(started?.data).toMatchObject({ agentKind: 'claude', brief: { source: 'default', path: brief.path, sha256: brief.sha256 } });
+    expect(started?.data).toMatchObject({
+      agentKind: 'claude',
+      brief: { source: 'default', path: brief.path, sha256: brief.sha256 },
+    });
     for (const r of server!.requests) {
-      expect(Array.isArray(r.system) && r.system[r.system.length - 1]).toMatchObject({ cache_control: { type: 'ephemeral', ttl: '1h' } });
+      expect(Array.isArray(r.system) && r.system[r.system.length - 1]).toMatchObject({
+        cache_control: { type: 'ephemeral', ttl: '1h' },
+      });
       expect(Array.isArray(r.system) && r.system[0]).toMatchObject({ text: CONSTITUTION });
       expect(r.tools!.map((t) => t.name).sort()).toEqual(
-        ['evaluate_checkpoints', 'launch_training', 'list_files', 'poll_job', 'preview_data', 'read_file', 'read_log_tail', 'set_recipe', 'submit_manifest', 'write_file'].sort(),
+        [
+          'evaluate_checkpoints',
+          'launch_training',
+          'list_files',
+          'poll_job',
+          'preview_data',
+          'read_file',
+          'read_log_tail',
+          'set_recipe',
+          'submit_manifest',
+          'write_file',
+        ].sort(),
       );
       const first = r.messages[0].content;
       expect(JSON.stringify(first)).toContain('Your axis: learning-rate');
@@ -95,15 +144,25 @@ describe('Claude worker against the strict loopback Messages API (real SDK)', ()
       expect(last[last.length - 1].cache_control).toEqual({ type: 'ephemeral', ttl: '1h' });
     }
     expect(server!.countRequests.length).toBe(server!.requests.length); // counted before each request
-    const refused = server!.requests.flatMap((r) => r.messages).flatMap((msg) => (Array.isArray(msg.content) ? (msg.content as Array<Record<string, unknown>>) : []));
-    expect(refused.some((b) => b.type === 'tool_result' && b.is_error === true && String(b.content).includes('PATH_REFUSED'))).toBe(true);
+    const refused = server!.requests
+      .flatMap((r) => r.messages)
+      .flatMap((msg) => (Array.isArray(msg.content) ? (msg.content as Array<Record<string, unknown>>) : []));
+    expect(
+      refused.some(
+        (b) => b.type === 'tool_result' && b.is_error === true && String(b.content).includes('PATH_REFUSED'),
+      ),
+    ).toBe(true);
     const llm = llmSteps(await stream(fork.candidateId));
     expect(llm).toHaveLength(server!.served);
     llm.forEach((e, i) => {
       expect((e.data as { llm: unknown }).llm).toMatchObject({ model: MODEL, stopReason: 'tool_use' });
       // the recorded hash is the hash of what the API received
       const r = server!.requests[i];
-      expect(outputOf(e).request).toEqual({ model: MODEL, max_tokens: r.max_tokens, promptSha256: sha256Hex(canonicalJson({ system: r.system, tools: r.tools, messages: r.messages })) });
+      expect(outputOf(e).request).toEqual({
+        model: MODEL,
+        max_tokens: r.max_tokens,
+        promptSha256: sha256Hex(canonicalJson({ system: r.system, tools: r.tools, messages: r.messages })),
+      });
       expect((e.data as { input: { request: unknown } }).input.request).toEqual(outputOf(e).request);
     });
     // from the second request on, the conversation up to the previous request is read from the cache
@@ -152,7 +211,9 @@ describe('Claude worker against the strict loopback Messages API (real SDK)', ()
     );
     const { out, fork } = await run(4, agent());
     expect(out.kind).toBe('submitted');
-    const stormStep = llmSteps(await stream(fork.candidateId)).map(outputOf).find((o) => o.errors.length > 0)!;
+    const stormStep = llmSteps(await stream(fork.candidateId))
+      .map(outputOf)
+      .find((o) => o.errors.length > 0)!;
     expect(stormStep.errors.every((e) => e.startsWith('429'))).toBe(true);
     expect(stormStep.attempts).toBe(6); // 5 refusals 20 s (+ jitter) apart cover 90 s, the 6th goes through
     expect(clock.sleeps).toHaveLength(5);
@@ -205,12 +266,17 @@ describe('Claude worker against the strict loopback Messages API (real SDK)', ()
 
   it('does not wait out a storm once its campaign is stopped: the in-flight step is abandoned and the candidate ends', async () => {
     await serve(withFault((req) => (turnOf(req) === 1 ? apiErrors.rateLimited(60) : null)));
-    const { out, fork } = await run(21, agent(), { hooks: { stopRequested: () => (server!.refused.length > 0 ? 'campaign aborted: operator stop' : null) } });
+    const { out, fork } = await run(21, agent(), {
+      hooks: { stopRequested: () => (server!.refused.length > 0 ? 'campaign aborted: operator stop' : null) },
+    });
     expect(out.kind).toBe('failed');
     expect(out.manifest!.failureModes.map((f) => f.detail)).toContain('campaign aborted: operator stop');
     expect(clock.sleeps).toEqual([]);
     expect(server!.refused).toHaveLength(1);
-    const last = llmSteps(await stream(fork.candidateId)).pop()!.data as { ok: boolean; output: { error: { code: string } } };
+    const last = llmSteps(await stream(fork.candidateId)).pop()!.data as {
+      ok: boolean;
+      output: { error: { code: string } };
+    };
     expect(last).toMatchObject({ ok: false, output: { error: { code: 'ABANDONED' } } });
   });
 
@@ -219,23 +285,49 @@ describe('Claude worker against the strict loopback Messages API (real SDK)', ()
     const { out, fork } = await run(8, agent());
     expect(out.kind).toBe('failed');
     expect(server!.requests).toHaveLength(1);
-    expect((await stream(fork.candidateId)).map((e) => e.type).slice(-2)).toEqual(['WorkerFailed', 'ManifestSubmitted']);
+    expect((await stream(fork.candidateId)).map((e) => e.type).slice(-2)).toEqual([
+      'WorkerFailed',
+      'ManifestSubmitted',
+    ]);
   });
 
   it('records a refusal and ends the candidate cleanly, asking nothing more', async () => {
-    await serve(withFault((req) => (turnOf(req) === 1 ? { content: [{ type: 'text', text: 'I cannot help with that.' }], stop_reason: 'refusal' } : null)));
+    await serve(
+      withFault((req) =>
+        turnOf(req) === 1
+          ? { content: [{ type: 'text', text: 'I cannot help with that.' }], stop_reason: 'refusal' }
+          : null,
+      ),
+    );
     const { out, fork } = await run(9, agent());
     expect(out.kind).toBe('failed');
-    expect(out.manifest!.failureModes).toEqual([expect.objectContaining({ kind: 'agent-error', detail: expect.stringContaining('refused') })]);
+    expect(out.manifest!.failureModes).toEqual([
+      expect.objectContaining({ kind: 'agent-error', detail: expect.stringContaining('refused') }),
+    ]);
     expect(server!.requests).toHaveLength(2);
     const llm = llmSteps(await stream(fork.candidateId));
     expect((llm[1].data as { llm: { stopReason: string } }).llm.stopReason).toBe('refusal');
   });
 
-  const bigWrite = { type: 'tool_use' as const, name: 'write_file', input: { path: 'pipeline/notes.md', content: 'n'.repeat(24_000) } };
+  const bigWrite = {
+    type: 'tool_use' as const,
+    name: 'write_file',
+    input: { path: 'pipeline/notes.md', content: 'n'.repeat(24_000) },
+  };
 
   it('asks a turn cut at max_tokens again with more room and runs only the complete answer', async () => {
-    await serve(withFault((req) => (turnOf(req) === 1 ? { content: [bigWrite, { type: 'tool_use', name: 'set_recipe', input: { settings: [{ path: 'train.lr', value: 0.002 }] } }] } : null)));
+    await serve(
+      withFault((req) =>
+        turnOf(req) === 1
+          ? {
+              content: [
+                bigWrite,
+                { type: 'tool_use', name: 'set_recipe', input: { settings: [{ path: 'train.lr', value: 0.002 }] } },
+              ],
+            }
+          : null,
+      ),
+    );
     const { out, fork } = await run(10, agent({ maxTokensPerTurn: 2048 }));
     expect(out.kind).toBe('submitted');
     const events = await stream(fork.candidateId);
@@ -243,7 +335,9 @@ describe('Claude worker against the strict loopback Messages API (real SDK)', ()
     expect(writes).toHaveLength(1);
     expect((writes[0].data as { input: { content: string } }).input.content).toHaveLength(24_000);
     // the written file is not echoed back to the model
-    const toolResults = server!.requests.flatMap((r) => r.messages).flatMap((msg) => (Array.isArray(msg.content) ? (msg.content as Array<Record<string, unknown>>) : []));
+    const toolResults = server!.requests
+      .flatMap((r) => r.messages)
+      .flatMap((msg) => (Array.isArray(msg.content) ? (msg.content as Array<Record<string, unknown>>) : []));
     const echoed = toolResults.some((b) => b.type === 'tool_result' && String(b.content).includes('n'.repeat(100)));
     expect(echoed).toBe(false);
     const turn1 = outputOf(llmSteps(events)[1]);
@@ -253,23 +347,47 @@ describe('Claude worker against the strict loopback Messages API (real SDK)', ()
   });
 
   it('streams a turn asked again with more room than the SDK sends without streaming', async () => {
-    const huge = { type: 'tool_use' as const, name: 'write_file', input: { path: 'pipeline/notes.md', content: 'h'.repeat(100_000) } };
-    await serve(withFault((req) => (turnOf(req) === 1 ? { content: [huge, { type: 'tool_use', name: 'set_recipe', input: { settings: [{ path: 'train.lr', value: 0.002 }] } }] } : null)));
+    const huge = {
+      type: 'tool_use' as const,
+      name: 'write_file',
+      input: { path: 'pipeline/notes.md', content: 'h'.repeat(100_000) },
+    };
+    await serve(
+      withFault((req) =>
+        turnOf(req) === 1
+          ? {
+              content: [
+                huge,
+                { type: 'tool_use', name: 'set_recipe', input: { settings: [{ path: 'train.lr', value: 0.002 }] } },
+              ],
+            }
+          : null,
+      ),
+    );
     const { out, fork } = await run(20, agent({ maxTokensPerTurn: 8192, maxTokensCeiling: 32_000 }));
     expect(out.kind).toBe('submitted');
     const events = await stream(fork.candidateId);
     const turn1 = outputOf(llmSteps(events)[1]);
-    expect(turn1).toMatchObject({ retriedStops: ['max_tokens at 8192', 'max_tokens at 16384'], request: { max_tokens: 32_000 }, streamed: true, stop_reason: 'tool_use' });
+    expect(turn1).toMatchObject({
+      retriedStops: ['max_tokens at 8192', 'max_tokens at 16384'],
+      request: { max_tokens: 32_000 },
+      streamed: true,
+      stop_reason: 'tool_use',
+    });
     expect(outputOf(llmSteps(events)[0]).streamed).toBe(false);
     expect(server!.requests.filter((r) => r.stream === true).map((r) => r.max_tokens)).toEqual([32_000]);
-    expect((toolSteps(events, 'write_file')[0].data as { input: { content: string } }).input.content).toHaveLength(100_000);
+    expect((toolSteps(events, 'write_file')[0].data as { input: { content: string } }).input.content).toHaveLength(
+      100_000,
+    );
   });
 
   it('never runs the tool calls of a turn still cut at the largest room: the candidate ends cleanly', async () => {
     await serve(withFault((req) => (turnOf(req) === 1 ? { content: [bigWrite] } : null)));
     const { out, fork } = await run(11, agent({ maxTokensPerTurn: 1024, maxTokensCeiling: 2048 }));
     expect(out.kind).toBe('failed');
-    expect(out.manifest!.failureModes).toEqual([expect.objectContaining({ kind: 'agent-error', detail: expect.stringContaining('cut at max_tokens 2048') })]);
+    expect(out.manifest!.failureModes).toEqual([
+      expect.objectContaining({ kind: 'agent-error', detail: expect.stringContaining('cut at max_tokens 2048') }),
+    ]);
     expect(toolSteps(await stream(fork.candidateId), 'write_file')).toHaveLength(0);
   });
 
@@ -285,25 +403,47 @@ describe('Claude worker against the strict loopback Messages API (real SDK)', ()
     const { out } = await run(12, agent());
     expect(out.kind).toBe('submitted');
     expect(server!.refused).toEqual([]);
-    const after = server!.requests.find((r) => JSON.stringify(r.messages[r.messages.length - 1]).includes('You have not called submit_manifest yet'))!;
+    const after = server!.requests.find((r) =>
+      JSON.stringify(r.messages[r.messages.length - 1]).includes('You have not called submit_manifest yet'),
+    )!;
     expect(after).toBeDefined();
-    expect(after.messages.every((m) => typeof m.content === 'string' || (m.content as unknown[]).length > 0)).toBe(true);
+    expect(after.messages.every((m) => typeof m.content === 'string' || (m.content as unknown[]).length > 0)).toBe(
+      true,
+    );
   });
 
   /** A model that reads a large file turn after turn, then gives up with a failed manifest. */
-  const reader = (reads: number): ScriptedModel => (req) => {
-    const turn = turnOf(req);
-    if (turn === 0) return { content: [{ type: 'tool_use', name: 'write_file', input: { path: 'pipeline/big.txt', content: 'b'.repeat(9000) } }] };
-    if (turn <= reads) return { content: [{ type: 'tool_use', name: 'read_file', input: { path: 'pipeline/big.txt' } }] };
-    return { content: [{ type: 'tool_use', name: 'submit_manifest', input: { status: 'failed', hypothesis: 'reading only', reason: 'nothing to evaluate' } }] };
-  };
+  const reader =
+    (reads: number): ScriptedModel =>
+    (req) => {
+      const turn = turnOf(req);
+      if (turn === 0)
+        return {
+          content: [
+            { type: 'tool_use', name: 'write_file', input: { path: 'pipeline/big.txt', content: 'b'.repeat(9000) } },
+          ],
+        };
+      if (turn <= reads)
+        return { content: [{ type: 'tool_use', name: 'read_file', input: { path: 'pipeline/big.txt' } }] };
+      return {
+        content: [
+          {
+            type: 'tool_use',
+            name: 'submit_manifest',
+            input: { status: 'failed', hypothesis: 'reading only', reason: 'nothing to evaluate' },
+          },
+        ],
+      };
+    };
 
   it('clears old tool results when the counted prompt passes the threshold, so the context stays inside the window', async () => {
     await serve(reader(10), { contextWindowTokens: 12_000 });
     const { out, fork } = await run(13, agent({ context: { clearAtTokens: 8_000, keepRecentTurns: 2 } }));
     expect(out.manifest!.hypothesis).toBe('reading only');
     expect(server!.refused).toEqual([]);
-    expect(server!.requests.some((r) => JSON.stringify(r.messages).includes('[cleared to keep the context bounded'))).toBe(true);
+    expect(
+      server!.requests.some((r) => JSON.stringify(r.messages).includes('[cleared to keep the context bounded')),
+    ).toBe(true);
     const counted = llmSteps(await stream(fork.candidateId)).map((e) => outputOf(e).countedTokens!);
     expect(Math.max(...counted)).toBeLessThan(12_000);
   });
@@ -313,7 +453,9 @@ describe('Claude worker against the strict loopback Messages API (real SDK)', ()
     const { out, fork } = await run(14, agent({ countTokens: false }));
     expect(out.manifest!.hypothesis).toBe('reading only');
     expect(server!.refused.some((r) => /prompt is too long/.test(r.message))).toBe(true);
-    const retried = llmSteps(await stream(fork.candidateId)).map(outputOf).filter((o) => o.retriedStops.some((s) => s.startsWith('prompt too long')));
+    const retried = llmSteps(await stream(fork.candidateId))
+      .map(outputOf)
+      .filter((o) => o.retriedStops.some((s) => s.startsWith('prompt too long')));
     expect(retried.length).toBeGreaterThan(0);
   });
 
@@ -321,7 +463,9 @@ describe('Claude worker against the strict loopback Messages API (real SDK)', ()
     await serve(reader(2), { contextWindowTokens: 1_000 });
     const { out } = await run(15, agent({ countTokens: false }));
     expect(out.kind).toBe('failed');
-    expect(out.manifest!.failureModes).toEqual([expect.objectContaining({ kind: 'agent-error', detail: expect.stringContaining('context window was exceeded') })]);
+    expect(out.manifest!.failureModes).toEqual([
+      expect.objectContaining({ kind: 'agent-error', detail: expect.stringContaining('context window was exceeded') }),
+    ]);
   });
 
   class Crash extends Error {}
@@ -331,7 +475,13 @@ describe('Claude worker against the strict loopback Messages API (real SDK)', ()
       hooks: {
         afterAppend: ({ lastEvent }: { lastEvent: EventEnvelope }) => {
           const d = lastEvent.data as { tool?: string; phase?: string };
-          if (lastEvent.type === 'TraceStepRecorded' && d.tool === 'llm' && d.phase === 'outcome' && ++seen === llmOutcome) throw new Crash('killed');
+          if (
+            lastEvent.type === 'TraceStepRecorded' &&
+            d.tool === 'llm' &&
+            d.phase === 'outcome' &&
+            ++seen === llmOutcome
+          )
+            throw new Crash('killed');
         },
       },
     };
@@ -354,7 +504,9 @@ describe('Claude worker against the strict loopback Messages API (real SDK)', ()
     await expect(run(17, agent(), crashAt(2))).rejects.toBeInstanceOf(Crash);
     const { out } = await run(17, agent({ constitutionExcerpt: `${CONSTITUTION} (amended)` }), {}, 'w2');
     expect(out.kind).toBe('failed');
-    expect(out.manifest!.failureModes[0].detail).toMatch(/model request of trace step \d+ differs from the recorded one .*prompts or the tools changed/);
+    expect(out.manifest!.failureModes[0].detail).toMatch(
+      /model request of trace step \d+ differs from the recorded one .*prompts or the tools changed/,
+    );
     expect(server!.served).toBe(2);
   });
 
@@ -381,20 +533,35 @@ describe('Claude worker against the strict loopback Messages API (real SDK)', ()
   it('refuses a retired or unknown model when the agent is made', () => {
     server = null;
     const client = new Anthropic({ apiKey: 'k', baseURL: 'http://127.0.0.1:9' });
-    expect(() => new ClaudeAgent({ client, model: 'claude-sonnet-4-5', constitutionExcerpt: 'c' })).toThrow(/claude-sonnet-4-5 was retired on 2026-11-30/);
-    expect(() => new ClaudeAgent({ client, model: 'claude-test-1', constitutionExcerpt: 'c' })).toThrow(/unknown Claude model "claude-test-1"/);
+    expect(() => new ClaudeAgent({ client, model: 'claude-sonnet-4-5', constitutionExcerpt: 'c' })).toThrow(
+      /claude-sonnet-4-5 was retired on 2026-11-30/,
+    );
+    expect(() => new ClaudeAgent({ client, model: 'claude-test-1', constitutionExcerpt: 'c' })).toThrow(
+      /unknown Claude model "claude-test-1"/,
+    );
   });
 
   it('given a policy with search hints, when the first prompt is written, then it shows them; without hints, the prompt says nothing of them', async () => {
     await serve(learningRateModel());
-    const searchHints = { maxKnobsPerMove: 2, directions: [{ path: 'train.lr', direction: 'increase' as const, paidRounds: [2], stepScale: 2 }] };
+    const searchHints = {
+      maxKnobsPerMove: 2,
+      directions: [{ path: 'train.lr', direction: 'increase' as const, paidRounds: [2], stepScale: 2 }],
+    };
     const hinted = h.fork(1, 40, { axis: 'learning-rate' });
-    const rt = await WorkerRuntime.open({ fork: hinted, policy: fixturePolicy(h.substrateDir, { searchHints }) }, { ...h.config(), agentKind: 'claude' }, h.ports(hinted.candidateId));
+    const rt = await WorkerRuntime.open(
+      { fork: hinted, policy: fixturePolicy(h.substrateDir, { searchHints }) },
+      { ...h.config(), agentKind: 'claude' },
+      h.ports(hinted.candidateId),
+    );
     const prompt = agent().initialPrompt(rt);
     expect(prompt).toContain('"searchHints"');
     expect(prompt).toContain('up to 2 settings on distinct paths');
     const plain = h.fork(1, 41, { axis: 'learning-rate' });
-    const rt2 = await WorkerRuntime.open({ fork: plain, policy: fixturePolicy(h.substrateDir) }, { ...h.config(), agentKind: 'claude' }, h.ports(plain.candidateId));
+    const rt2 = await WorkerRuntime.open(
+      { fork: plain, policy: fixturePolicy(h.substrateDir) },
+      { ...h.config(), agentKind: 'claude' },
+      h.ports(plain.candidateId),
+    );
     expect(agent().initialPrompt(rt2)).not.toMatch(/searchHints|Search hints/);
   });
 });

@@ -6,7 +6,17 @@ import { RollingPolicy, type RecipeDocument } from '@aevo/contracts';
 import { PostgresEventStore } from '@aevo/eventstore';
 import { LocalExecutor } from '@aevo/executors';
 import { createTestDb, type TestDb } from '@aevo/testkit';
-import { EventStoreCandidateLog, LocalEvaluationPort, LocalJobPort, candidateStreamId, mutationSeedOf, parseRecipeYaml, type ForkData, type RuntimePorts, type WorkerConfig } from '../src';
+import {
+  EventStoreCandidateLog,
+  LocalEvaluationPort,
+  LocalJobPort,
+  candidateStreamId,
+  mutationSeedOf,
+  parseRecipeYaml,
+  type ForkData,
+  type RuntimePorts,
+  type WorkerConfig,
+} from '../src';
 import { forkSandbox, writeFixtureSubstrate } from '../src/testing/fixture-substrate';
 
 /** One suite's world: a real PostgreSQL schema, a local executor in a temp home, a substrate to fork. */
@@ -25,11 +35,14 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function createHarness(opts: { substrateDir?: string; cpuSlots?: number; recipe?: string } = {}): Promise<Harness> {
+export async function createHarness(
+  opts: { substrateDir?: string; cpuSlots?: number; recipe?: string } = {},
+): Promise<Harness> {
   const db = await createTestDb();
   const store = await PostgresEventStore.open({ connectionString: db.url, schema: db.schema });
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'aevo-worker-'));
-  const substrateDir = opts.substrateDir ?? writeFixtureSubstrate(path.join(home, 'substrate'), { recipe: opts.recipe });
+  const substrateDir =
+    opts.substrateDir ?? writeFixtureSubstrate(path.join(home, 'substrate'), { recipe: opts.recipe });
   const executor = new LocalExecutor({
     home,
     stateDir: path.join(home, 'exec', 'local-jobs'),
@@ -42,7 +55,11 @@ export async function createHarness(opts: { substrateDir?: string; cpuSlots?: nu
   await executor.recover();
   const campaignId = 'camp1';
   const jobs = new LocalJobPort(executor, campaignId, { logDir: path.join(home, 'exec', 'logs'), pollMs: 50 });
-  const evaluator = new LocalEvaluationPort(jobs, { scoresDir: path.join(home, 'scores'), size: 'tiny', device: 'cpu' });
+  const evaluator = new LocalEvaluationPort(jobs, {
+    scoresDir: path.join(home, 'scores'),
+    size: 'tiny',
+    device: 'cpu',
+  });
   return {
     db,
     store,
@@ -52,8 +69,19 @@ export async function createHarness(opts: { substrateDir?: string; cpuSlots?: nu
     jobs,
     evaluator,
     campaignId,
-    ports: (candidateId) => ({ log: new EventStoreCandidateLog(store, candidateStreamId(candidateId)), jobs, evaluator }),
-    config: (workerId = 'w1') => ({ campaignId, workerId, agentKind: 'heuristic', size: 'tiny', device: 'cpu', maxWaitSeconds: 120 }),
+    ports: (candidateId) => ({
+      log: new EventStoreCandidateLog(store, candidateStreamId(candidateId)),
+      jobs,
+      evaluator,
+    }),
+    config: (workerId = 'w1') => ({
+      campaignId,
+      workerId,
+      agentKind: 'heuristic',
+      size: 'tiny',
+      device: 'cpu',
+      maxWaitSeconds: 120,
+    }),
     fork(round, index, over = {}) {
       const candidateId = `${campaignId}-r${round}-c${index}`;
       const sandboxPath = path.join(home, 'sandboxes', `r${round}`, candidateId);

@@ -8,9 +8,18 @@ import { parseRecipeYaml } from '../src/recipe-doc';
  * The fixed cases whose proposals were recorded (test/mutation-baseline.json) before search hints
  * existed: without hints, proposeMutation must keep returning exactly these.
  */
-export function mutationBaselineCases(): Array<{ id: string; axis: Axis; recipe: RecipeDocument; policy: RollingPolicy; seed: number; domains: string[] }> {
+export function mutationBaselineCases(): Array<{
+  id: string;
+  axis: Axis;
+  recipe: RecipeDocument;
+  policy: RollingPolicy;
+  seed: number;
+  domains: string[];
+}> {
   const domains = ['bit_manipulation', 'gravity', 'unit_conversion', 'cipher', 'numeral', 'equation'];
-  const wonderland = parseRecipeYaml(fs.readFileSync(path.resolve(__dirname, '../../../substrate/wonderland/recipe.yaml'), 'utf8'));
+  const wonderland = parseRecipeYaml(
+    fs.readFileSync(path.resolve(__dirname, '../../../substrate/wonderland/recipe.yaml'), 'utf8'),
+  );
   const deadEndSets = {
     none: [],
     some: [
@@ -22,7 +31,10 @@ export function mutationBaselineCases(): Array<{ id: string; axis: Axis; recipe:
     ],
   };
   const out: ReturnType<typeof mutationBaselineCases> = [];
-  for (const [rname, recipe] of [['fixture', RECIPE], ['wonderland', wonderland]] as const)
+  for (const [rname, recipe] of [
+    ['fixture', RECIPE],
+    ['wonderland', wonderland],
+  ] as const)
     for (const objective of ['raise-dev-and-lb', 'transfer-to-lb'] as const)
       for (const [dname, des] of Object.entries(deadEndSets))
         for (const axis of Axis.options)

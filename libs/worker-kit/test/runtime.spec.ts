@@ -30,7 +30,13 @@ describe('worker runtime on the fixture substrate (real PostgreSQL, local execut
     if (!fs.existsSync(runs)) return [];
     return fs.readdirSync(runs).flatMap((d) => {
       const f = path.join(runs, d, 'ckpt', 'launches.log');
-      return fs.existsSync(f) ? fs.readFileSync(f, 'utf8').trim().split('\n').map((l) => `${d} ${l.split(' ')[0]}`) : [];
+      return fs.existsSync(f)
+        ? fs
+            .readFileSync(f, 'utf8')
+            .trim()
+            .split('\n')
+            .map((l) => `${d} ${l.split(' ')[0]}`)
+        : [];
     });
   };
 
@@ -47,8 +53,10 @@ describe('worker runtime on the fixture substrate (real PostgreSQL, local execut
     let lastIntent = -1;
     events.forEach((e, i) => {
       if (e.type === 'TraceStepRecorded' && (e.data as { phase: string }).phase === 'intent') lastIntent = i;
-      if (['JobRequested', 'RecipeChanged', 'EvaluationRequested', 'ManifestSubmitted'].includes(e.type)) expect(lastIntent).toBeGreaterThanOrEqual(0);
-      if (['JobRequested', 'RecipeChanged', 'EvaluationRequested', 'ManifestSubmitted'].includes(e.type)) expect(lastIntent).toBeLessThan(i);
+      if (['JobRequested', 'RecipeChanged', 'EvaluationRequested', 'ManifestSubmitted'].includes(e.type))
+        expect(lastIntent).toBeGreaterThanOrEqual(0);
+      if (['JobRequested', 'RecipeChanged', 'EvaluationRequested', 'ManifestSubmitted'].includes(e.type))
+        expect(lastIntent).toBeLessThan(i);
     });
   }
 
@@ -83,7 +91,12 @@ describe('worker runtime on the fixture substrate (real PostgreSQL, local execut
 
   it('the baseline anchor runs the standing recipe unchanged, one training run and evaluation per seed', async () => {
     const fork = h.fork(1, 0, { seeds: [1, 2, 3] });
-    const out = await runCandidate({ fork, policy: fixturePolicy(h.substrateDir) }, h.config(), h.ports(fork.candidateId), new HeuristicAgent());
+    const out = await runCandidate(
+      { fork, policy: fixturePolicy(h.substrateDir) },
+      h.config(),
+      h.ports(fork.candidateId),
+      new HeuristicAgent(),
+    );
     expect(out.kind).toBe('submitted');
     const m = out.manifest!;
     expect(m.isAnchor).toBe(true);
@@ -92,7 +105,9 @@ describe('worker runtime on the fixture substrate (real PostgreSQL, local execut
     expect(new Set(m.checkpoints.map((c) => c.seed))).toEqual(new Set([1, 2, 3]));
     expect(m.chosenCheckpoint?.seed).toBe(1);
     const events = await streamOf(fork.candidateId);
-    const trains = events.filter((e) => e.type === 'JobRequested' && (e.data as { spec: { entrypoint: string } }).spec.entrypoint === 'train');
+    const trains = events.filter(
+      (e) => e.type === 'JobRequested' && (e.data as { spec: { entrypoint: string } }).spec.entrypoint === 'train',
+    );
     expect(trains).toHaveLength(3);
     expect(events.filter((e) => e.type === 'EvaluationRequested')).toHaveLength(3);
     expect(events.filter((e) => e.type === 'RecipeChanged')).toHaveLength(0);
@@ -103,7 +118,12 @@ describe('worker runtime on the fixture substrate (real PostgreSQL, local execut
     const standing = structuredClone(policy.standingRecipe) as { train: { lr: number } };
     standing.train.lr = 0.03; // the fixture diverges above 0.02
     const fork = h.fork(1, 2, { axis: 'warmup' });
-    const out = await runCandidate({ fork, policy: { ...policy, standingRecipe: standing } }, h.config(), h.ports(fork.candidateId), new HeuristicAgent());
+    const out = await runCandidate(
+      { fork, policy: { ...policy, standingRecipe: standing } },
+      h.config(),
+      h.ports(fork.candidateId),
+      new HeuristicAgent(),
+    );
     expect(out.kind).toBe('submitted');
     const m = out.manifest!;
     expect(m.failureModes.map((f) => f.kind)).toContain('diverged');
@@ -122,12 +142,23 @@ describe('worker runtime on the fixture substrate (real PostgreSQL, local execut
     const attacker: WorkerAgent = {
       kind: 'heuristic',
       async run(rt) {
-        for (const p of ['../escape.txt', path.join(outside, 'abs.txt'), 'pipeline/link/through-symlink.txt', 'harness/train.js', 'substrate.yaml'])
+        for (const p of [
+          '../escape.txt',
+          path.join(outside, 'abs.txt'),
+          'pipeline/link/through-symlink.txt',
+          'harness/train.js',
+          'substrate.yaml',
+        ])
           expect((await rt.call('write_file', { path: p, content: 'pwned' })).ok).toBe(false);
         await new HeuristicAgent().run(rt);
       },
     };
-    const out = await runCandidate({ fork, policy: fixturePolicy(h.substrateDir) }, h.config(), h.ports(fork.candidateId), attacker);
+    const out = await runCandidate(
+      { fork, policy: fixturePolicy(h.substrateDir) },
+      h.config(),
+      h.ports(fork.candidateId),
+      attacker,
+    );
     expect(out.kind).toBe('submitted');
     const refused = out.manifest!.failureModes.filter((f) => f.kind === 'path-refused');
     expect(refused).toHaveLength(5);
@@ -146,39 +177,55 @@ describe('worker runtime on the fixture substrate (real PostgreSQL, local execut
     const appends: EventEnvelope[][] = [];
     const lastRecordWhileWaiting: string[] = [];
     const lastRecord = async () => {
-      const d = (await streamOf(fork.candidateId)).filter((e) => e.type === 'TraceStepRecorded').pop()!.data as { tool: string; phase: string };
+      const d = (await streamOf(fork.candidateId)).filter((e) => e.type === 'TraceStepRecorded').pop()!.data as {
+        tool: string;
+        phase: string;
+      };
       return `${d.tool}:${d.phase}`;
     };
-    const out = await runCandidate({ fork, policy: fixturePolicy(h.substrateDir) }, h.config(), {
-      log: {
-        streamId: ports.log.streamId,
-        read: () => ports.log.read(),
-        append: (events, expected) => {
-          appends.push(events);
-          return ports.log.append(events, expected);
+    const out = await runCandidate(
+      { fork, policy: fixturePolicy(h.substrateDir) },
+      h.config(),
+      {
+        log: {
+          streamId: ports.log.streamId,
+          read: () => ports.log.read(),
+          append: (events, expected) => {
+            appends.push(events);
+            return ports.log.append(events, expected);
+          },
+        },
+        jobs: {
+          submit: (spec) => ports.jobs.submit(spec),
+          logTail: (jobId, lines) => ports.jobs.logTail!(jobId, lines),
+          wait: async (jobId, ms) => {
+            if (ms > 0) lastRecordWhileWaiting.push(await lastRecord());
+            return ports.jobs.wait(jobId, ms);
+          },
+        },
+        evaluator: {
+          submit: (r, snapshotId) => ports.evaluator.submit(r, snapshotId),
+          wait: async (r, ms) => {
+            if (ms > 0) lastRecordWhileWaiting.push(await lastRecord());
+            return ports.evaluator.wait(r, ms);
+          },
         },
       },
-      jobs: {
-        submit: (spec) => ports.jobs.submit(spec),
-        logTail: (jobId, lines) => ports.jobs.logTail!(jobId, lines),
-        wait: async (jobId, ms) => {
-          if (ms > 0) lastRecordWhileWaiting.push(await lastRecord());
-          return ports.jobs.wait(jobId, ms);
-        },
-      },
-      evaluator: {
-        submit: (r, snapshotId) => ports.evaluator.submit(r, snapshotId),
-        wait: async (r, ms) => {
-          if (ms > 0) lastRecordWhileWaiting.push(await lastRecord());
-          return ports.evaluator.wait(r, ms);
-        },
-      },
-    }, new HeuristicAgent());
+      new HeuristicAgent(),
+    );
     expect(out.kind).toBe('submitted');
-    const shape = appends.map((a) => a.map((e) => (e.type === 'TraceStepRecorded' ? (e.data as { phase: string }).phase : e.type)).join('+'));
+    const shape = appends.map((a) =>
+      a.map((e) => (e.type === 'TraceStepRecorded' ? (e.data as { phase: string }).phase : e.type)).join('+'),
+    );
     // Start + open_sandbox, list_files, read_file, set_recipe (each intent + outcome + its facts), then the launch's
     // intent together with the job it requests: five appends before the first job (nine when every record was its own).
-    expect(shape.slice(0, 5)).toEqual(['WorkerStarted+intent+outcome', 'intent+outcome', 'intent+outcome', 'intent+outcome+RecipeChanged', 'intent+JobRequested']);
+    expect(shape.slice(0, 5)).toEqual([
+      'WorkerStarted+intent+outcome',
+      'intent+outcome',
+      'intent+outcome',
+      'intent+outcome+RecipeChanged',
+      'intent+JobRequested',
+    ]);
     expect(shape[shape.length - 1]).toBe('intent+outcome+ManifestSubmitted');
     // Whenever the runtime waits on a job or an evaluation, the waiting step's intent is already in the stream.
     expect(lastRecordWhileWaiting.length).toBeGreaterThan(0);
@@ -206,12 +253,21 @@ describe('worker runtime on the fixture substrate (real PostgreSQL, local execut
   it('decides its staged records again when someone else appended to the stream meanwhile, and goes on', async () => {
     const fork = h.fork(1, 11, { axis: 'learning-rate' });
     const streamId = candidateStreamId(fork.candidateId);
-    const foreign = createEvent(CampaignPaused, { reason: 'an operator note in the candidate stream' }, { campaignId: 'camp', streamId, source: 'orchestrator' });
+    const foreign = createEvent(
+      CampaignPaused,
+      { reason: 'an operator note in the candidate stream' },
+      { campaignId: 'camp', streamId, source: 'orchestrator' },
+    );
     // Before the 5th append: the launch's intent and its JobRequested are staged, decided at a version now taken.
     const ports = portsInterfering(fork.candidateId, async (n) => {
       if (n === 5) await h.store.append(streamId, 'any', [foreign]);
     });
-    const out = await runCandidate({ fork, policy: fixturePolicy(h.substrateDir) }, h.config(), ports, new HeuristicAgent());
+    const out = await runCandidate(
+      { fork, policy: fixturePolicy(h.substrateDir) },
+      h.config(),
+      ports,
+      new HeuristicAgent(),
+    );
     expect(out.kind).toBe('submitted');
     const events = await streamOf(fork.candidateId);
     expect(events.filter((e) => e.id === foreign.id)).toHaveLength(1);
@@ -219,20 +275,30 @@ describe('worker runtime on the fixture substrate (real PostgreSQL, local execut
     const trace = foldTrace(events);
     // Nothing recorded twice, nothing lost: every step once, with its outcome; one job request per job.
     expect(trace.steps.every((st) => st && st.outcome)).toBe(true);
-    const intents = events.filter((e) => e.type === 'TraceStepRecorded' && (e.data as { phase: string }).phase === 'intent');
+    const intents = events.filter(
+      (e) => e.type === 'TraceStepRecorded' && (e.data as { phase: string }).phase === 'intent',
+    );
     expect(intents).toHaveLength(trace.steps.length);
-    const ids = events.filter((e) => e.type === 'JobRequested').map((e) => (e.data as { spec: { jobId: string } }).spec.jobId);
+    const ids = events
+      .filter((e) => e.type === 'JobRequested')
+      .map((e) => (e.data as { spec: { jobId: string } }).spec.jobId);
     expect(new Set(ids).size).toBe(ids.length);
   });
 
   it('stops, appending nothing more, when another worker replica took the candidate over', async () => {
     const fork = h.fork(1, 12, { axis: 'learning-rate' });
     const streamId = candidateStreamId(fork.candidateId);
-    const rival = createEvent(WorkerStarted, { candidateId: fork.candidateId, round: 1, workerId: 'w-rival', agentKind: 'heuristic', resumedFromStep: 0 }, { campaignId: 'camp', streamId, source: 'worker' });
+    const rival = createEvent(
+      WorkerStarted,
+      { candidateId: fork.candidateId, round: 1, workerId: 'w-rival', agentKind: 'heuristic', resumedFromStep: 0 },
+      { campaignId: 'camp', streamId, source: 'worker' },
+    );
     const ports = portsInterfering(fork.candidateId, async (n) => {
       if (n === 3) await h.store.append(streamId, 'any', [rival]);
     });
-    await expect(runCandidate({ fork, policy: fixturePolicy(h.substrateDir) }, h.config(), ports, new HeuristicAgent())).rejects.toBeInstanceOf(LeaseLostError);
+    await expect(
+      runCandidate({ fork, policy: fixturePolicy(h.substrateDir) }, h.config(), ports, new HeuristicAgent()),
+    ).rejects.toBeInstanceOf(LeaseLostError);
     const events = await streamOf(fork.candidateId);
     expect(events[events.length - 1].id).toBe(rival.id);
     expect(events.filter((e) => e.type === 'JobRequested')).toHaveLength(0);
@@ -242,7 +308,12 @@ describe('worker runtime on the fixture substrate (real PostgreSQL, local execut
     const policy = fixturePolicy(h.substrateDir);
     // Reference run, never interrupted.
     const ref = h.fork(1, 4, { axis: 'learning-rate' });
-    const refOut = await runCandidate({ fork: ref, policy }, h.config(), h.ports(ref.candidateId), new HeuristicAgent());
+    const refOut = await runCandidate(
+      { fork: ref, policy },
+      h.config(),
+      h.ports(ref.candidateId),
+      new HeuristicAgent(),
+    );
     const total = (await streamOf(ref.candidateId)).filter((e) => e.type === 'TraceStepRecorded').length;
     expect(total).toBeGreaterThan(10);
     class Crash extends Error {}
@@ -264,7 +335,9 @@ describe('worker runtime on the fixture substrate (real PostgreSQL, local execut
       expect(resumed.kind).toBe('submitted');
       const events = await streamOf(fork.candidateId);
       expect(events.filter((e) => e.type === 'ManifestSubmitted')).toHaveLength(1);
-      const ids = events.filter((e) => e.type === 'JobRequested').map((e) => (e.data as { spec: { jobId: string } }).spec.jobId);
+      const ids = events
+        .filter((e) => e.type === 'JobRequested')
+        .map((e) => (e.data as { spec: { jobId: string } }).spec.jobId);
       expect(new Set(ids).size).toBe(ids.length);
       const l = launches(fork.sandboxPath);
       expect(new Set(l).size).toBe(l.length);
@@ -285,7 +358,9 @@ describe('worker runtime on the fixture substrate (real PostgreSQL, local execut
     let calls = 0;
     // Lets the first three steps run (open, list/edit…), then the campaign is "aborted".
     const stopRequested = () => (++calls > 3 ? 'campaign aborted: operator said stop' : null);
-    const out = await runCandidate({ fork, policy }, h.config(), h.ports(fork.candidateId), new HeuristicAgent(), { hooks: { stopRequested } });
+    const out = await runCandidate({ fork, policy }, h.config(), h.ports(fork.candidateId), new HeuristicAgent(), {
+      hooks: { stopRequested },
+    });
     expect(out.kind).toBe('failed');
     expect(out.kind === 'failed' && out.reason).toContain('campaign aborted: operator said stop');
     const events = await streamOf(fork.candidateId);
@@ -293,13 +368,17 @@ describe('worker runtime on the fixture substrate (real PostgreSQL, local execut
     expect(trace.finished?.kind).toBe('submitted');
     expect(events.filter((e) => e.type === 'ManifestSubmitted')).toHaveLength(1);
     expect(events.filter((e) => e.type === 'WorkerFailed')).toHaveLength(1);
-    const manifest = ResultManifest.parse((events.find((e) => e.type === 'ManifestSubmitted')!.data as { manifest: unknown }).manifest);
+    const manifest = ResultManifest.parse(
+      (events.find((e) => e.type === 'ManifestSubmitted')!.data as { manifest: unknown }).manifest,
+    );
     expect(manifest.status).toBe('failed');
     // Every recorded intent has its outcome: the stop came between steps, so a resume has nothing to redo.
     expect(trace.steps.every((st) => st && st.outcome)).toBe(true);
     const stepsAtStop = trace.steps.length;
     // Running it again (a redelivery) finds it finished and does nothing more.
-    const again = await runCandidate({ fork, policy }, h.config(), h.ports(fork.candidateId), new HeuristicAgent(), { hooks: { stopRequested } });
+    const again = await runCandidate({ fork, policy }, h.config(), h.ports(fork.candidateId), new HeuristicAgent(), {
+      hooks: { stopRequested },
+    });
     expect(again.kind).toBe('already-finished');
     expect(foldTrace(await streamOf(fork.candidateId)).steps.length).toBe(stepsAtStop);
   });
@@ -307,9 +386,19 @@ describe('worker runtime on the fixture substrate (real PostgreSQL, local execut
   it('refuses inputs that do not validate, naming the field, and changes nothing', async () => {
     const fork = h.fork(1, 5);
     const policy = fixturePolicy(h.substrateDir);
-    await expect(WorkerRuntime.open({ fork: { ...fork, seeds: [] }, policy }, h.config(), h.ports(fork.candidateId))).rejects.toThrow(/fork\.seeds/);
-    await expect(WorkerRuntime.open({ fork, policy: { ...policy, revision: 3 } }, h.config(), h.ports(fork.candidateId))).rejects.toThrow(/policy revision 0, got revision 3/);
-    await expect(WorkerRuntime.open({ fork: { ...fork, sandboxPath: path.join(h.home, 'nope') }, policy }, h.config(), h.ports(fork.candidateId))).rejects.toThrow(/no valid substrate.yaml/);
+    await expect(
+      WorkerRuntime.open({ fork: { ...fork, seeds: [] }, policy }, h.config(), h.ports(fork.candidateId)),
+    ).rejects.toThrow(/fork\.seeds/);
+    await expect(
+      WorkerRuntime.open({ fork, policy: { ...policy, revision: 3 } }, h.config(), h.ports(fork.candidateId)),
+    ).rejects.toThrow(/policy revision 0, got revision 3/);
+    await expect(
+      WorkerRuntime.open(
+        { fork: { ...fork, sandboxPath: path.join(h.home, 'nope') }, policy },
+        h.config(),
+        h.ports(fork.candidateId),
+      ),
+    ).rejects.toThrow(/no valid substrate.yaml/);
     expect(await streamOf(fork.candidateId)).toEqual([]);
   });
 });

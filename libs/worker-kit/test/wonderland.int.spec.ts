@@ -32,20 +32,36 @@ describe('heuristic worker on the reference substrate (wonderland, size tiny)', 
 
   it('completes a candidate end to end: prepare → train → evaluate → manifest', async () => {
     const fork = h.fork(1, 1, { axis: 'learning-rate', seeds: [1] });
-    const out = await runCandidate({ fork, policy: fixturePolicy(h.substrateDir) }, { ...h.config(), maxWaitSeconds: 900 }, h.ports(fork.candidateId), new HeuristicAgent());
+    const out = await runCandidate(
+      { fork, policy: fixturePolicy(h.substrateDir) },
+      { ...h.config(), maxWaitSeconds: 900 },
+      h.ports(fork.candidateId),
+      new HeuristicAgent(),
+    );
     const events = await h.store.readStream(candidateStreamId(fork.candidateId));
     if (out.kind !== 'submitted') {
       const logs = path.join(h.home, 'exec', 'logs');
-      for (const f of fs.existsSync(logs) ? fs.readdirSync(logs) : []) process.stderr.write(`--- ${f}\n${fs.readFileSync(path.join(logs, f), 'utf8').slice(-2000)}\n`);
+      for (const f of fs.existsSync(logs) ? fs.readdirSync(logs) : [])
+        process.stderr.write(`--- ${f}\n${fs.readFileSync(path.join(logs, f), 'utf8').slice(-2000)}\n`);
     }
     expect(out.kind).toBe('submitted');
     const m = ResultManifest.parse(out.manifest);
     expect(m.status).toBe('completed');
     expect(m.recipeChanges.map((c) => c.path)).toEqual(['train.lr']);
     expect(m.checkpoints.length).toBeGreaterThan(0);
-    for (const c of m.checkpoints) expect(Object.keys(c.dev.domains).sort()).toEqual(['bit_manipulation', 'cipher', 'equation', 'gravity', 'numeral', 'unit_conversion']);
+    for (const c of m.checkpoints)
+      expect(Object.keys(c.dev.domains).sort()).toEqual([
+        'bit_manipulation',
+        'cipher',
+        'equation',
+        'gravity',
+        'numeral',
+        'unit_conversion',
+      ]);
     expect(m.chosenCheckpoint).not.toBeNull();
-    const entrypoints = events.filter((e) => e.type === 'JobRequested').map((e) => (e.data as { spec: { entrypoint: string } }).spec.entrypoint);
+    const entrypoints = events
+      .filter((e) => e.type === 'JobRequested')
+      .map((e) => (e.data as { spec: { entrypoint: string } }).spec.entrypoint);
     expect(entrypoints).toEqual(['prepare-data', 'train']);
   });
 });

@@ -29,13 +29,19 @@ export async function startApi(opts: StartApiOptions = {}) {
   const host = opts.host ?? process.env.AEVO_API_HOST ?? '127.0.0.1';
   // Before anything is opened: refuses to listen beyond loopback without a token (or the explicit opt-out).
   const security = apiSecurity(host, opts.env ?? process.env, { token: opts.token, allowedHosts: opts.allowedHosts });
-  const ports = resolveObservabilityPorts({ healthPort: opts.healthPort, metricsPort: opts.metricsPort }, opts.env ?? process.env);
+  const ports = resolveObservabilityPorts(
+    { healthPort: opts.healthPort, metricsPort: opts.metricsPort },
+    opts.env ?? process.env,
+  );
   const store = await PostgresEventStore.open({
-    connectionString: opts.databaseUrl ?? process.env.AEVO_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
+    connectionString:
+      opts.databaseUrl ?? process.env.AEVO_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
     schema: opts.dbSchema ?? process.env.AEVO_DB_SCHEMA ?? 'aevo',
     applicationName: 'aevo-api',
   });
-  const app = await NestFactory.create<NestExpressApplication>(ApiModule.forStore(store), { logger: opts.quiet ? ['error'] : ['error', 'warn', 'log'] });
+  const app = await NestFactory.create<NestExpressApplication>(ApiModule.forStore(store), {
+    logger: opts.quiet ? ['error'] : ['error', 'warn', 'log'],
+  });
   app.disable('x-powered-by');
   app.use(securityHeaders());
   app.use(accessGuard(security));

@@ -1,5 +1,12 @@
 import Anthropic from '@anthropic-ai/sdk';
-import { Inject, Logger, Module, type DynamicModule, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import {
+  Inject,
+  Logger,
+  Module,
+  type DynamicModule,
+  type OnApplicationBootstrap,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
 import type { EventStore } from '@aevo/eventstore';
 import { EVENT_STORE } from '@aevo/messaging';
 import { CollectorController } from './collector.controller';
@@ -44,7 +51,11 @@ export class CollectorModule {
     const logger = new Logger('collector');
     let prose: ProseWriter | null = opts.prose ?? null;
     if (opts.prose === undefined && settings.prose.kind === 'claude')
-      prose = new ClaudeProseWriter(new Anthropic({ apiKey: settings.prose.apiKey, baseURL: settings.prose.baseURL }), settings.prose.model, settings.prose.maxTokens);
+      prose = new ClaudeProseWriter(
+        new Anthropic({ apiKey: settings.prose.apiKey, baseURL: settings.prose.baseURL }),
+        settings.prose.model,
+        settings.prose.maxTokens,
+      );
     return {
       module: CollectorModule,
       controllers: [CollectorController],
@@ -52,7 +63,13 @@ export class CollectorModule {
         { provide: SETTINGS, useValue: settings },
         {
           provide: RoundCollector,
-          useFactory: (store: EventStore) => new RoundCollector(store, { deadlineSeconds: settings.deadlineSeconds, claimSeconds: settings.claimSeconds, prose, log: (level, m) => logger[level](m) }),
+          useFactory: (store: EventStore) =>
+            new RoundCollector(store, {
+              deadlineSeconds: settings.deadlineSeconds,
+              claimSeconds: settings.claimSeconds,
+              prose,
+              log: (level, m) => logger[level](m),
+            }),
           inject: [EVENT_STORE],
         },
         DeadlineTicker,

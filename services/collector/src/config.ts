@@ -11,20 +11,23 @@ export interface CollectorSettings {
    * The optional Claude prose pass. It asks the campaign's model (CampaignStarted's claudeModel); `model` is the
    * operator default, asked only for a campaign that names none (one started before the model was a setting).
    */
-  prose: { kind: 'off' } | { kind: 'claude'; model: string; apiKey: string; baseURL: string | undefined; maxTokens: number };
+  prose:
+    { kind: 'off' } | { kind: 'claude'; model: string; apiKey: string; baseURL: string | undefined; maxTokens: number };
 }
 
 function positiveInt(env: NodeJS.ProcessEnv, name: string, dflt: number): number {
   const raw = env[name];
   const v = raw === undefined || raw === '' ? dflt : Number(raw);
-  if (!Number.isInteger(v) || v <= 0) throw new Error(`${name}: expected a positive integer, got ${JSON.stringify(raw)}`);
+  if (!Number.isInteger(v) || v <= 0)
+    throw new Error(`${name}: expected a positive integer, got ${JSON.stringify(raw)}`);
   return v;
 }
 
 /** Reads the collector's settings; a bad value is refused naming the variable. */
 export function collectorSettingsFromEnv(env: NodeJS.ProcessEnv = process.env, now = new Date()): CollectorSettings {
   const kind = env.AEVO_COLLECTOR_PROSE ?? 'off';
-  if (kind !== 'off' && kind !== 'claude') throw new Error(`AEVO_COLLECTOR_PROSE: expected "off" or "claude", got ${JSON.stringify(kind)}`);
+  if (kind !== 'off' && kind !== 'claude')
+    throw new Error(`AEVO_COLLECTOR_PROSE: expected "off" or "claude", got ${JSON.stringify(kind)}`);
   const settings: CollectorSettings = {
     deadlineSeconds: positiveInt(env, 'AEVO_COLLECTOR_DEADLINE_SECONDS', 6 * 3600),
     tickMs: positiveInt(env, 'AEVO_COLLECTOR_TICK_MS', 5000),

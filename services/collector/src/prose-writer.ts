@@ -45,7 +45,8 @@ export class ClaudeProseWriter implements ProseWriter {
     });
     const llm: LlmUsage = llmUsageOf(res);
     if (res.stop_reason === 'refusal') return { prose: null, llm, problem: 'the model refused (stop_reason refusal)' };
-    if (res.stop_reason === 'max_tokens') return { prose: null, llm, problem: `the answer was cut at max_tokens (${this.maxTokens})` };
+    if (res.stop_reason === 'max_tokens')
+      return { prose: null, llm, problem: `the answer was cut at max_tokens (${this.maxTokens})` };
     const text = res.content.flatMap((b) => (b.type === 'text' ? [b.text] : [])).join('');
     let json: unknown;
     try {

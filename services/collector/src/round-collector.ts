@@ -86,7 +86,12 @@ export class RoundCollector {
     const event = createEvent(
       RoundCollectionDeadlineSet,
       { round, deadlineAt, afterSeconds: this.opts.deadlineSeconds },
-      { campaignId: ledger.campaignId, streamId: deadlineStreamId(ledger.campaignId, round), source: 'collector', causationId: r.started.eventId },
+      {
+        campaignId: ledger.campaignId,
+        streamId: deadlineStreamId(ledger.campaignId, round),
+        source: 'collector',
+        causationId: r.started.eventId,
+      },
     );
     await this.appendOnce(deadlineStreamId(ledger.campaignId, round), [event]);
   }
@@ -95,7 +100,12 @@ export class RoundCollector {
    * Collects round `round` when it is ready ('all-in') or its recorded deadline has passed ('deadline').
    * The evidence is computed from the ledger as read, and the ids of exactly those input events are recorded.
    */
-  async collect(ledger: CampaignLedger, round: number, trigger: 'all-in' | 'deadline', causationId: string | null = null): Promise<CollectOutcome> {
+  async collect(
+    ledger: CampaignLedger,
+    round: number,
+    trigger: 'all-in' | 'deadline',
+    causationId: string | null = null,
+  ): Promise<CollectOutcome> {
     // Handlers of different event types run concurrently in one replica: collections of a round run one after
     // the other (a later one then finds the record, or is the one that sees the round ready).
     const key = `${ledger.campaignId}#${round}`;
@@ -107,7 +117,12 @@ export class RoundCollector {
     });
   }
 
-  private async collectNow(ledger: CampaignLedger, round: number, trigger: 'all-in' | 'deadline', causationId: string | null): Promise<CollectOutcome> {
+  private async collectNow(
+    ledger: CampaignLedger,
+    round: number,
+    trigger: 'all-in' | 'deadline',
+    causationId: string | null,
+  ): Promise<CollectOutcome> {
     const r = ledger.rounds[round];
     if (!r?.started || !ledger.campaign) return 'waiting';
     if (r.recorded) return 'exists';
@@ -136,15 +151,39 @@ export class RoundCollector {
         llm = res.llm;
         if (res.prose) evidence = withProse(evidence, res.prose);
         if (res.problem)
-          fellBack = { ...fallback, reason: 'unusable-reply', errorClass: null, status: null, errorType: null, requestId: null, detail: res.problem.slice(0, 1000) };
+          fellBack = {
+            ...fallback,
+            reason: 'unusable-reply',
+            errorClass: null,
+            status: null,
+            errorType: null,
+            requestId: null,
+            detail: res.problem.slice(0, 1000),
+          };
       } catch (err) {
         fellBack = { ...fallback, reason: 'api-error', ...claudeErrorFacts(err) };
       }
-      if (fellBack) this.log('warn', `round ${round} of ${ledger.campaignId}: prose pass fell back (${fellBack.reason}: ${fellBack.detail}); numbers recorded without prose`);
+      if (fellBack)
+        this.log(
+          'warn',
+          `round ${round} of ${ledger.campaignId}: prose pass fell back (${fellBack.reason}: ${fellBack.detail}); numbers recorded without prose`,
+        );
     }
-    const ctx = { campaignId: ledger.campaignId, streamId, source: 'collector' as const, causationId: used === 'deadline' ? (r.deadline?.eventId ?? causationId) : causationId };
-    const event = createEvent(RoundEvidenceRecorded, { round, evidence, evidenceSha256: evidenceHash(evidence), trigger: used, inputEventIds, llm }, ctx);
-    const written = await this.appendOnce(streamId, fellBack ? [createEvent(ClaudeFellBack, fellBack, ctx), event] : [event]);
+    const ctx = {
+      campaignId: ledger.campaignId,
+      streamId,
+      source: 'collector' as const,
+      causationId: used === 'deadline' ? (r.deadline?.eventId ?? causationId) : causationId,
+    };
+    const event = createEvent(
+      RoundEvidenceRecorded,
+      { round, evidence, evidenceSha256: evidenceHash(evidence), trigger: used, inputEventIds, llm },
+      ctx,
+    );
+    const written = await this.appendOnce(
+      streamId,
+      fellBack ? [createEvent(ClaudeFellBack, fellBack, ctx), event] : [event],
+    );
     if (written) {
       const waited = used === 'deadline' ? ` (deadline; still missing: ${readiness.waitingFor.join('; ')})` : '';
       this.log('log', `round ${round} of ${ledger.campaignId}: evidence recorded${waited}`);

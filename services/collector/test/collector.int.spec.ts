@@ -2,10 +2,28 @@ import 'reflect-metadata';
 import Anthropic from '@anthropic-ai/sdk';
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { ClaudeFellBack, RoundCollectionClaimed, RoundCollectionDeadlineSet, RoundEvidenceRecorded, contentHash, createEvent, type DataOf, type EventEnvelope } from '@aevo/contracts';
+import {
+  ClaudeFellBack,
+  RoundCollectionClaimed,
+  RoundCollectionDeadlineSet,
+  RoundEvidenceRecorded,
+  contentHash,
+  createEvent,
+  type DataOf,
+  type EventEnvelope,
+} from '@aevo/contracts';
 import { PostgresEventStore, type StoredEvent } from '@aevo/eventstore';
 import { createServiceApp, type ServiceApp } from '@aevo/messaging';
-import { collectRoundEvidence, foldLedger, replayRoundEvidence, testCampaignStarted, testPolicy, testRound, testRoundEvents, type CandidateSpec } from '@aevo/evidence';
+import {
+  collectRoundEvidence,
+  foldLedger,
+  replayRoundEvidence,
+  testCampaignStarted,
+  testPolicy,
+  testRound,
+  testRoundEvents,
+  type CandidateSpec,
+} from '@aevo/evidence';
 import { createTestDb, createTestNatsNames, eventually, type TestDb, type TestNatsNames } from '@aevo/testkit';
 import { CollectorModule } from '../src/collector.module';
 import { ClaudeProseWriter } from '../src/prose-writer';
@@ -29,13 +47,20 @@ describe('collector replicas against PostgreSQL and nats-server', () => {
   const replicas: ServiceApp[] = [];
 
   const recorded = async (campaignId: string) =>
-    (await store.readAll({ campaignId, types: [RoundEvidenceRecorded.type] })) as Array<StoredEvent & { data: DataOf<typeof RoundEvidenceRecorded> }>;
+    (await store.readAll({ campaignId, types: [RoundEvidenceRecorded.type] })) as Array<
+      StoredEvent & { data: DataOf<typeof RoundEvidenceRecorded> }
+    >;
 
   /**
    * Appends a round's log the way the other services would, each fact in its own stream, RoundStarted last.
    * `claudeModel`: as StartCampaign recorded it (absent: a campaign started before the model was a setting).
    */
-  async function writeRound(campaignId: string, specs: CandidateSpec[], drop: (e: EventEnvelope) => boolean = () => false, claudeModel?: string) {
+  async function writeRound(
+    campaignId: string,
+    specs: CandidateSpec[],
+    drop: (e: EventEnvelope) => boolean = () => false,
+    claudeModel?: string,
+  ) {
     const policy = testPolicy();
     const inputs = testRound(specs, { campaignId, policy });
     const events = testRoundEvents(inputs).filter((e) => !drop(e));
@@ -56,22 +81,34 @@ describe('collector replicas against PostgreSQL and nats-server', () => {
       const prompt = JSON.stringify(req.messages);
       if (prompt.includes('camp-llm-down')) return { error: 'overloaded_error' };
       if (prompt.includes('camp-bad-prose')) return { json: { calibration: 'fine', devLbGap: 0 } };
-      return { json: { calibration: 'Dev rose on synthetic equations while the leaderboard stayed flat.', surprises: 'None.' } };
+      return {
+        json: { calibration: 'Dev rose on synthetic equations while the leaderboard stayed flat.', surprises: 'None.' },
+      };
     }).start();
     // The operator default, asked for campaigns whose CampaignStarted names no model.
-    const prose = new ClaudeProseWriter(new Anthropic({ apiKey: 'test-key', baseURL: llm.url, maxRetries: 0 }), 'claude-sonnet-5-5');
+    const prose = new ClaudeProseWriter(
+      new Anthropic({ apiKey: 'test-key', baseURL: llm.url, maxRetries: 0 }),
+      'claude-sonnet-5-5',
+    );
     for (let i = 0; i < 2; i++) {
-      const replica = await createServiceApp(CollectorModule.forRoot({ settings: { deadlineSeconds: DEADLINE_SECONDS, tickMs: 250, claimSeconds: 300, prose: { kind: 'off' } }, prose }), {
-        service: 'collector',
-        natsUrl: names.url,
-        subjectPrefix: names.subjectPrefix,
-        stream: names.stream,
-        databaseUrl: db.url,
-        dbSchema: db.schema,
-        openStore: (cfg) => PostgresEventStore.open({ connectionString: cfg.databaseUrl, schema: cfg.dbSchema, poolSize: 4 }),
-        relay: true,
-        logger: ['error'],
-      });
+      const replica = await createServiceApp(
+        CollectorModule.forRoot({
+          settings: { deadlineSeconds: DEADLINE_SECONDS, tickMs: 250, claimSeconds: 300, prose: { kind: 'off' } },
+          prose,
+        }),
+        {
+          service: 'collector',
+          natsUrl: names.url,
+          subjectPrefix: names.subjectPrefix,
+          stream: names.stream,
+          databaseUrl: db.url,
+          dbSchema: db.schema,
+          openStore: (cfg) =>
+            PostgresEventStore.open({ connectionString: cfg.databaseUrl, schema: cfg.dbSchema, poolSize: 4 }),
+          relay: true,
+          logger: ['error'],
+        },
+      );
       await replica.app.listen();
       replicas.push(replica);
     }
@@ -95,11 +132,23 @@ describe('collector replicas against PostgreSQL and nats-server', () => {
     }, 60_000);
     expect(rec.data.trigger).toBe('all-in');
     // The campaign's model; no cache breakpoint, so neither a cache write nor a read: every token is counted as billed.
-    expect(rec.data.llm).toMatchObject({ model: 'claude-haiku-4-5', outputTokens: 220, cacheReadTokens: 0, cacheCreationTokens: 0, stopReason: 'end_turn' });
+    expect(rec.data.llm).toMatchObject({
+      model: 'claude-haiku-4-5',
+      outputTokens: 220,
+      cacheReadTokens: 0,
+      cacheCreationTokens: 0,
+      stopReason: 'end_turn',
+    });
     expect(rec.data.llm?.inputTokens).toBeGreaterThan(0);
-    expect(rec.data.evidence.prose).toEqual({ calibration: 'Dev rose on synthetic equations while the leaderboard stayed flat.', surprises: 'None.' });
+    expect(rec.data.evidence.prose).toEqual({
+      calibration: 'Dev rose on synthetic equations while the leaderboard stayed flat.',
+      surprises: 'None.',
+    });
     expect(contentHash({ ...rec.data.evidence, prose: null })).toBe(contentHash(collectRoundEvidence(inputs)));
-    expect(rec.data.evidence.calibration.proxyDecoupling).toMatchObject({ flagged: true, candidates: ['camp-a-r1-c2'] });
+    expect(rec.data.evidence.calibration.proxyDecoupling).toMatchObject({
+      flagged: true,
+      candidates: ['camp-a-r1-c2'],
+    });
     expect(rec.data.evidenceSha256).toBe(contentHash(rec.data.evidence));
     const req = llm.requests[0];
     expect(req.model).toBe('claude-haiku-4-5');
@@ -108,7 +157,10 @@ describe('collector replicas against PostgreSQL and nats-server', () => {
     // Structured output, not a forced tool call.
     expect(req.tools).toBeUndefined();
     expect(req.tool_choice).toBeUndefined();
-    expect(req.output_config?.format).toMatchObject({ type: 'json_schema', schema: { type: 'object', additionalProperties: false } });
+    expect(req.output_config?.format).toMatchObject({
+      type: 'json_schema',
+      schema: { type: 'object', additionalProperties: false },
+    });
     expect(llm.refusals).toEqual([]);
     expect(await store.readAll({ campaignId: 'camp-a', types: [ClaudeFellBack.type] })).toEqual([]);
   });
@@ -117,7 +169,14 @@ describe('collector replicas against PostgreSQL and nats-server', () => {
     const nc = await connect({ servers: names.url });
     try {
       const jsm = await jetstreamManager(nc);
-      for (const type of ['RoundStarted', 'ManifestSubmitted', 'SubmissionRequested', 'LeaderboardScored', 'SubmissionRejected', 'FrozenPathViolated']) {
+      for (const type of [
+        'RoundStarted',
+        'ManifestSubmitted',
+        'SubmissionRequested',
+        'LeaderboardScored',
+        'SubmissionRejected',
+        'FrozenPathViolated',
+      ]) {
         const info = await jsm.consumers.info(names.stream, `collector__${type}`);
         expect(info.config.durable_name).toBe(`collector__${type}`);
       }
@@ -140,19 +199,27 @@ describe('collector replicas against PostgreSQL and nats-server', () => {
   });
 
   it('given a manifest that never arrives, then the round is recorded at its recorded deadline, naming the missing candidate', async () => {
-    await writeRound('camp-late', round1, (e) => e.type === 'ManifestSubmitted' && (e.data as { candidateId: string }).candidateId === 'camp-late-r1-c1');
+    await writeRound(
+      'camp-late',
+      round1,
+      (e) => e.type === 'ManifestSubmitted' && (e.data as { candidateId: string }).candidateId === 'camp-late-r1-c1',
+    );
     const [deadline] = await eventually(async () => {
       const d = await store.readAll({ campaignId: 'camp-late', types: [RoundCollectionDeadlineSet.type] });
       return d.length > 0 && d;
     }, 60_000);
     const started = (await store.readAll({ campaignId: 'camp-late', types: ['RoundStarted'] }))[0];
-    expect((deadline.data as { deadlineAt: string }).deadlineAt).toBe(new Date(Date.parse(started.time) + DEADLINE_SECONDS * 1000).toISOString());
+    expect((deadline.data as { deadlineAt: string }).deadlineAt).toBe(
+      new Date(Date.parse(started.time) + DEADLINE_SECONDS * 1000).toISOString(),
+    );
     const [rec] = await eventually(async () => {
       const r = await recorded('camp-late');
       return r.length > 0 && r;
     }, 60_000);
     expect(rec.data.trigger).toBe('deadline');
-    expect(Date.parse(rec.time)).toBeGreaterThanOrEqual(Date.parse((deadline.data as { deadlineAt: string }).deadlineAt));
+    expect(Date.parse(rec.time)).toBeGreaterThanOrEqual(
+      Date.parse((deadline.data as { deadlineAt: string }).deadlineAt),
+    );
     const missing = rec.data.evidence.candidateSummaries.find((s) => s.candidateId === 'camp-late-r1-c1');
     expect(missing).toMatchObject({ status: 'missing', failureModes: [{ kind: 'timeout' }] });
   });
@@ -163,9 +230,16 @@ describe('collector replicas against PostgreSQL and nats-server', () => {
     const down = await eventually(async () => (await recorded('camp-llm-down'))[0], 60_000);
     const bad = await eventually(async () => (await recorded('camp-bad-prose'))[0], 60_000);
     expect(down.data).toMatchObject({ trigger: 'all-in', llm: null, evidence: { prose: null } });
-    expect(bad.data).toMatchObject({ trigger: 'all-in', llm: { model: 'claude-sonnet-5-5' }, evidence: { prose: null } });
+    expect(bad.data).toMatchObject({
+      trigger: 'all-in',
+      llm: { model: 'claude-sonnet-5-5' },
+      evidence: { prose: null },
+    });
     // Each fall-back is on record, in the same append as the evidence it left without prose.
-    const fellBack = async (c: string) => (await store.readAll({ campaignId: c, types: [ClaudeFellBack.type] })).map((e) => e.data as DataOf<typeof ClaudeFellBack>);
+    const fellBack = async (c: string) =>
+      (await store.readAll({ campaignId: c, types: [ClaudeFellBack.type] })).map(
+        (e) => e.data as DataOf<typeof ClaudeFellBack>,
+      );
     expect(await fellBack('camp-llm-down')).toEqual([
       {
         round: 1,
@@ -180,14 +254,24 @@ describe('collector replicas against PostgreSQL and nats-server', () => {
         detail: expect.stringContaining('Overloaded'),
       },
     ]);
-    expect((await store.readStream(down.streamId)).map((e) => e.type)).toEqual(['ClaudeFellBack', 'RoundEvidenceRecorded']);
+    expect((await store.readStream(down.streamId)).map((e) => e.type)).toEqual([
+      'ClaudeFellBack',
+      'RoundEvidenceRecorded',
+    ]);
     expect(await fellBack('camp-bad-prose')).toEqual([
-      expect.objectContaining({ reason: 'unusable-reply', model: 'claude-sonnet-5-5', errorClass: null, detail: expect.stringContaining('other than text') }),
+      expect.objectContaining({
+        reason: 'unusable-reply',
+        model: 'claude-sonnet-5-5',
+        errorClass: null,
+        detail: expect.stringContaining('other than text'),
+      }),
     ]);
   });
 
   it('calls the LLM once per round: racing replicas defer to the one that claimed the round', async () => {
-    const perCampaign = llm.requests.map((r) => /"campaignId":"([^"]+)"/.exec(String(r.messages[0].content))?.[1] ?? '?');
+    const perCampaign = llm.requests.map(
+      (r) => /"campaignId":"([^"]+)"/.exec(String(r.messages[0].content))?.[1] ?? '?',
+    );
     expect(perCampaign.sort()).toEqual(['camp-a', 'camp-bad-prose', 'camp-late', 'camp-llm-down']);
     for (const c of ['camp-a', 'camp-late', 'camp-llm-down', 'camp-bad-prose'])
       expect(await store.readAll({ campaignId: c, types: [RoundCollectionClaimed.type] })).toHaveLength(1);
@@ -197,14 +281,25 @@ describe('collector replicas against PostgreSQL and nats-server', () => {
     const inputs = testRound(round1, { campaignId: 'camp-claims', policy: testPolicy() });
     const log = [testCampaignStarted('camp-claims', testPolicy()), ...testRoundEvents(inputs)];
     // Written straight to the store, without the relay-driven services noticing: the collectors below are local.
-    const local = new RoundCollector(store, { deadlineSeconds: 3600, claimSeconds: 60, prose: new ClaudeProseWriter(new Anthropic({ apiKey: 'k', baseURL: llm.url, maxRetries: 0 }), 'claude-sonnet-5-5') });
+    const local = new RoundCollector(store, {
+      deadlineSeconds: 3600,
+      claimSeconds: 60,
+      prose: new ClaudeProseWriter(
+        new Anthropic({ apiKey: 'k', baseURL: llm.url, maxRetries: 0 }),
+        'claude-sonnet-5-5',
+      ),
+    });
     const foreignClaim = (ageSeconds: number) =>
-      createEvent(RoundCollectionClaimed, { round: 1, claimedBy: 'replica-that-crashed', expiresAfterSeconds: 60 }, {
-        campaignId: 'camp-claims',
-        streamId: claimStreamId('camp-claims', 1),
-        source: 'collector',
-        now: () => new Date(Date.now() - ageSeconds * 1000),
-      });
+      createEvent(
+        RoundCollectionClaimed,
+        { round: 1, claimedBy: 'replica-that-crashed', expiresAfterSeconds: 60 },
+        {
+          campaignId: 'camp-claims',
+          streamId: claimStreamId('camp-claims', 1),
+          source: 'collector',
+          now: () => new Date(Date.now() - ageSeconds * 1000),
+        },
+      );
     const ledger = foldLedger('camp-claims', log);
     await store.append(claimStreamId('camp-claims', 1), 'no-stream', [foreignClaim(10)]);
     expect(await local.collect(ledger, 1, 'all-in')).toBe('waiting');
@@ -213,7 +308,11 @@ describe('collector replicas against PostgreSQL and nats-server', () => {
     expect(await local.collect(ledger, 1, 'all-in')).toBe('recorded');
     expect(llm.calls).toBe(calls + 1);
     const claims = await store.readStream(claimStreamId('camp-claims', 1));
-    expect(claims.map((c) => (c.data as { claimedBy: string }).claimedBy)).toEqual(['replica-that-crashed', 'replica-that-crashed', local.replicaId]);
+    expect(claims.map((c) => (c.data as { claimedBy: string }).claimedBy)).toEqual([
+      'replica-that-crashed',
+      'replica-that-crashed',
+      local.replicaId,
+    ]);
   });
 
   it('replaying the log reproduces every record byte for byte without calling the LLM', async () => {

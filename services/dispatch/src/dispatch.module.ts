@@ -1,4 +1,12 @@
-import { Inject, Injectable, Logger, Module, type DynamicModule, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  Module,
+  type DynamicModule,
+  type OnApplicationBootstrap,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
 import type { EventStore } from '@aevo/eventstore';
 import type { Executor } from '@aevo/executors';
 import { EVENT_STORE, SERVICE_METRICS, type ServiceMetrics } from '@aevo/messaging';
@@ -34,7 +42,11 @@ export class DispatchModule {
           provide: JobDispatcher,
           useFactory: (store: EventStore, metrics: ServiceMetrics | undefined) => {
             const logger = new Logger('dispatch');
-            const executor = opts.executor ?? executorFromEnv(opts.env ?? process.env, (err, context) => logger.warn(`${context}: ${(err as Error)?.message ?? String(err)}`));
+            const executor =
+              opts.executor ??
+              executorFromEnv(opts.env ?? process.env, (err, context) =>
+                logger.warn(`${context}: ${(err as Error)?.message ?? String(err)}`),
+              );
             if (metrics) registerDispatchMetrics(metrics, executor);
             return new JobDispatcher(store, executor, logger);
           },

@@ -5,7 +5,16 @@ import * as path from 'node:path';
 import { OutboxRelay, PostgresEventStore } from '@aevo/eventstore';
 import { isProcessAlive, UNSANDBOXED_OPT_IN } from '@aevo/executors';
 import { createTestDb, createTestNatsNames, eventually, type TestDb, type TestNatsNames } from '@aevo/testkit';
-import { deleteStream, jobEvents, jobRequested, jobSpec, prepareJobHome, terminalOf, TERMINAL, type JobHome } from './support';
+import {
+  deleteStream,
+  jobEvents,
+  jobRequested,
+  jobSpec,
+  prepareJobHome,
+  terminalOf,
+  TERMINAL,
+  type JobHome,
+} from './support';
 
 jest.setTimeout(600_000);
 
@@ -29,11 +38,21 @@ describe('dispatch killed with SIGKILL while jobs run', () => {
 
   beforeAll(async () => {
     // Processes run the built dist (dependencies are built by nx's ^build before tests).
-    execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: SERVICE_DIR, stdio: 'pipe' });
+    execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.build.json'], {
+      cwd: SERVICE_DIR,
+      stdio: 'pipe',
+    });
     db = await createTestDb();
     names = createTestNatsNames();
     store = await PostgresEventStore.open({ connectionString: db.url, schema: db.schema, poolSize: 3 });
-    relay = await OutboxRelay.start({ databaseUrl: db.url, schema: db.schema, natsUrl: names.url, subjectPrefix: names.subjectPrefix, stream: names.stream, pollIntervalMs: 100 });
+    relay = await OutboxRelay.start({
+      databaseUrl: db.url,
+      schema: db.schema,
+      natsUrl: names.url,
+      subjectPrefix: names.subjectPrefix,
+      stream: names.stream,
+      pollIntervalMs: 100,
+    });
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'dispatch-crash-'));
     home = path.join(tmp, 'home');
     where = prepareJobHome(home);
@@ -92,7 +111,14 @@ describe('dispatch killed with SIGKILL while jobs run', () => {
     `echo ${name} >> ${tmp}/runs.txt; echo $$ > ${sandbox}/${name}.pid; echo "${name} started"; while [ ! -f ${sandbox}/go-${name} ]; do sleep 0.1; done; echo "${name} done"; exit ${code}`;
   const readyCount = () => output.join('').split('Nest microservice successfully started').length - 1;
   const open = (name: string) => fs.writeFileSync(path.join(sandbox, `go-${name}`), '');
-  const pidOf = (name: string) => eventually(() => (fs.existsSync(`${sandbox}/${name}.pid`) ? Number(fs.readFileSync(`${sandbox}/${name}.pid`, 'utf8')) || null : null), 120_000);
+  const pidOf = (name: string) =>
+    eventually(
+      () =>
+        fs.existsSync(`${sandbox}/${name}.pid`)
+          ? Number(fs.readFileSync(`${sandbox}/${name}.pid`, 'utf8')) || null
+          : null,
+      120_000,
+    );
 
   it('every job ends with exactly one terminal event after a restart', async () => {
     const first = startDispatch();
@@ -107,7 +133,10 @@ describe('dispatch killed with SIGKILL while jobs run', () => {
       await store.append(e.streamId, 'any', [e]);
     }
     const started = async (id: string) => (await jobEvents(store, id)).some((e) => e.type === 'JobStarted');
-    await eventually(async () => (await started('crash-a')) && (await started('crash-b')) && (await started('crash-c')), 180_000).catch((err) => {
+    await eventually(
+      async () => (await started('crash-a')) && (await started('crash-b')) && (await started('crash-c')),
+      180_000,
+    ).catch((err) => {
       throw new Error(`${(err as Error).message}\n--- dispatch output ---\n${output.join('')}`);
     });
     await eventually(async () => (await jobEvents(store, 'crash-d')).some((e) => e.type === 'JobQueued'), 60_000);
@@ -154,6 +183,11 @@ describe('dispatch killed with SIGKILL while jobs run', () => {
       expect(events.filter((e) => TERMINAL.has(e.type))).toHaveLength(1);
       expect(events.filter((e) => e.type === 'JobQueued')).toHaveLength(1);
     }
-    expect(fs.readFileSync(path.join(tmp, 'runs.txt'), 'utf8').trim().split('\n').sort()).toEqual(['crash-a', 'crash-b', 'crash-c', 'crash-d']);
+    expect(fs.readFileSync(path.join(tmp, 'runs.txt'), 'utf8').trim().split('\n').sort()).toEqual([
+      'crash-a',
+      'crash-b',
+      'crash-c',
+      'crash-d',
+    ]);
   });
 });

@@ -29,7 +29,14 @@ describe('dispatch service with the Kubernetes executor', () => {
     db = await createTestDb();
     names = createTestNatsNames();
     store = await PostgresEventStore.open({ connectionString: db.url, schema: db.schema, poolSize: 4 });
-    relay = await OutboxRelay.start({ databaseUrl: db.url, schema: db.schema, natsUrl: names.url, subjectPrefix: names.subjectPrefix, stream: names.stream, pollIntervalMs: 100 });
+    relay = await OutboxRelay.start({
+      databaseUrl: db.url,
+      schema: db.schema,
+      natsUrl: names.url,
+      subjectPrefix: names.subjectPrefix,
+      stream: names.stream,
+      pollIntervalMs: 100,
+    });
     fake = new FakeKubeApiServer();
     await fake.start();
     home = fs.mkdtempSync(path.join(os.tmpdir(), 'dispatch-k8s-'));
@@ -53,7 +60,8 @@ describe('dispatch service with the Kubernetes executor', () => {
       stream: names.stream,
       databaseUrl: db.url,
       dbSchema: db.schema,
-      openStore: (cfg) => PostgresEventStore.open({ connectionString: cfg.databaseUrl, schema: cfg.dbSchema, poolSize: 4 }),
+      openStore: (cfg) =>
+        PostgresEventStore.open({ connectionString: cfg.databaseUrl, schema: cfg.dbSchema, poolSize: 4 }),
       server: { nakDelayMs: 200, maxNakDelayMs: 2000 },
       logger: ['error'],
     });
@@ -94,11 +102,24 @@ describe('dispatch service with the Kubernetes executor', () => {
     fake.exit(name, 0);
     const done = await eventually(() => terminalOf(store, 'k8s-train'));
     expect(done.type).toBe('JobSucceeded');
-    expect(done.data).toMatchObject({ executor: 'kubernetes', gpuCount: 2, budgetUnit: 'gpu-seconds', logTail: 'epoch 1 done' });
+    expect(done.data).toMatchObject({
+      executor: 'kubernetes',
+      gpuCount: 2,
+      budgetUnit: 'gpu-seconds',
+      logTail: 'epoch 1 done',
+    });
     expect((done.data as { gpuSeconds: number }).gpuSeconds).toBe(2 * (30 + 60)); // both admitted runs
     const events = await jobEvents(store, 'k8s-train');
-    expect(events.map((x) => x.type)).toEqual(['JobQueued', 'JobStarted', 'JobPreempted', 'JobStarted', 'JobSucceeded']);
-    expect(events.filter((x) => x.type === 'JobStarted').map((x) => (x.data as { attempt: number }).attempt)).toEqual([1, 2]);
+    expect(events.map((x) => x.type)).toEqual([
+      'JobQueued',
+      'JobStarted',
+      'JobPreempted',
+      'JobStarted',
+      'JobSucceeded',
+    ]);
+    expect(events.filter((x) => x.type === 'JobStarted').map((x) => (x.data as { attempt: number }).attempt)).toEqual([
+      1, 2,
+    ]);
   });
 
   it('cancels through CancelJob: the Job is deleted with background propagation', async () => {
@@ -109,7 +130,11 @@ describe('dispatch service with the Kubernetes executor', () => {
     await eventually(() => fake.job(name));
     fake.admit(name);
     await eventually(async () => (await types('k8s-cancel')).includes('JobStarted'));
-    const reply = await client.send(CancelJob, { campaignId: 'camp-dispatch', jobId: 'k8s-cancel', reason: 'budget exhausted' });
+    const reply = await client.send(CancelJob, {
+      campaignId: 'camp-dispatch',
+      jobId: 'k8s-cancel',
+      reason: 'budget exhausted',
+    });
     expect(reply).toMatchObject({ ok: true, result: { status: 'cancelling' } });
     const done = await eventually(() => terminalOf(store, 'k8s-cancel'));
     expect(done).toMatchObject({ type: 'JobCancelled', data: { reason: 'budget exhausted' } });

@@ -9,7 +9,16 @@ import { CommandClient, createServiceApp, type ServiceApp } from '@aevo/messagin
 import { createTestDb, createTestNatsNames, eventually, type TestDb, type TestNatsNames } from '@aevo/testkit';
 import { DispatchModule } from '../src/dispatch.module';
 import { foldBudget } from '../src/domain/budget';
-import { deleteStream, jobEvents, jobRequested, jobSpec, prepareJobHome, terminalOf, TERMINAL, type JobHome } from './support';
+import {
+  deleteStream,
+  jobEvents,
+  jobRequested,
+  jobSpec,
+  prepareJobHome,
+  terminalOf,
+  TERMINAL,
+  type JobHome,
+} from './support';
 
 jest.setTimeout(180_000);
 
@@ -29,7 +38,14 @@ describe('dispatch service on nats-server and PostgreSQL (local executor)', () =
     db = await createTestDb();
     names = createTestNatsNames();
     store = await PostgresEventStore.open({ connectionString: db.url, schema: db.schema, poolSize: 4 });
-    relay = await OutboxRelay.start({ databaseUrl: db.url, schema: db.schema, natsUrl: names.url, subjectPrefix: names.subjectPrefix, stream: names.stream, pollIntervalMs: 100 });
+    relay = await OutboxRelay.start({
+      databaseUrl: db.url,
+      schema: db.schema,
+      natsUrl: names.url,
+      subjectPrefix: names.subjectPrefix,
+      stream: names.stream,
+      pollIntervalMs: 100,
+    });
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'dispatch-int-'));
     where = prepareJobHome(path.join(tmp, 'home'));
     out = where.out;
@@ -41,7 +57,8 @@ describe('dispatch service on nats-server and PostgreSQL (local executor)', () =
       stream: names.stream,
       databaseUrl: db.url,
       dbSchema: db.schema,
-      openStore: (cfg) => PostgresEventStore.open({ connectionString: cfg.databaseUrl, schema: cfg.dbSchema, poolSize: 4 }),
+      openStore: (cfg) =>
+        PostgresEventStore.open({ connectionString: cfg.databaseUrl, schema: cfg.dbSchema, poolSize: 4 }),
       server: { nakDelayMs: 200, maxNakDelayMs: 2000 },
       logger: ['error'],
     });
@@ -72,7 +89,13 @@ describe('dispatch service on nats-server and PostgreSQL (local executor)', () =
     const done = await terminal('svc-ok');
     expect(done.type).toBe('JobSucceeded');
     expect(done.source).toBe('dispatch');
-    expect(done.data).toMatchObject({ jobId: 'svc-ok', exitCode: 0, logTail: 'hello from the job\nsecond line', executor: 'local', budgetUnit: 'cpu-slot-seconds' });
+    expect(done.data).toMatchObject({
+      jobId: 'svc-ok',
+      exitCode: 0,
+      logTail: 'hello from the job\nsecond line',
+      executor: 'local',
+      budgetUnit: 'cpu-slot-seconds',
+    });
     const events = await jobEvents(store, 'svc-ok');
     expect(events.map((e) => e.type)).toEqual(['JobQueued', 'JobStarted', 'JobSucceeded']);
     expect(events[0].causationId).not.toBeNull();
@@ -115,7 +138,11 @@ describe('dispatch service on nats-server and PostgreSQL (local executor)', () =
     await request(jobSpec('svc-cancel', where, marker));
     await eventually(async () => (await jobEvents(store, 'svc-cancel')).some((e) => e.type === 'JobStarted'));
     await eventually(() => processesWithCommandLine(marker).length > 0 || undefined);
-    const reply = await client.send(CancelJob, { campaignId: 'camp-dispatch', jobId: 'svc-cancel', reason: 'superseded by a better recipe' });
+    const reply = await client.send(CancelJob, {
+      campaignId: 'camp-dispatch',
+      jobId: 'svc-cancel',
+      reason: 'superseded by a better recipe',
+    });
     expect(reply).toMatchObject({ ok: true, result: { jobId: 'svc-cancel', status: 'cancelling' } });
     const done = await terminal('svc-cancel');
     expect(done.type).toBe('JobCancelled');

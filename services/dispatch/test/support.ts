@@ -28,7 +28,12 @@ export function prepareJobHome(home: string, sandboxName = 'c0'): JobHome {
   return { home, sandbox, snapshotId, out };
 }
 
-export function jobSpec(jobId: string, where: Pick<JobHome, 'sandbox' | 'snapshotId'>, script: string, over: Partial<JobSpec> = {}): JobSpec {
+export function jobSpec(
+  jobId: string,
+  where: Pick<JobHome, 'sandbox' | 'snapshotId'>,
+  script: string,
+  over: Partial<JobSpec> = {},
+): JobSpec {
   return {
     jobId,
     candidateId: `${CAMPAIGN}-r1-c0`,
@@ -47,7 +52,11 @@ export function jobSpec(jobId: string, where: Pick<JobHome, 'sandbox' | 'snapsho
 
 /** JobRequested as the worker records it, in the candidate's stream. */
 export function jobRequested(spec: JobSpec): EventEnvelope {
-  return createEvent(JobRequested, { spec }, { campaignId: CAMPAIGN, streamId: `candidate-${spec.candidateId}`, source: 'worker' });
+  return createEvent(
+    JobRequested,
+    { spec },
+    { campaignId: CAMPAIGN, streamId: `candidate-${spec.candidateId}`, source: 'worker' },
+  );
 }
 
 export async function jobEvents(store: EventStore, jobId: string): Promise<StoredEvent[]> {

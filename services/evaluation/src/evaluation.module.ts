@@ -8,8 +8,14 @@ import { SANDBOX_VERIFIER, type SandboxVerifier } from './app/sandbox-verifier';
 
 export function evaluationConfigFromEnv(env: NodeJS.ProcessEnv = process.env): EvaluationConfig {
   const timeout = Number(env.AEVO_EVAL_TIMEOUT_SECONDS ?? 3600);
-  if (!Number.isInteger(timeout) || timeout <= 0) throw new Error(`AEVO_EVAL_TIMEOUT_SECONDS: expected a positive integer, got ${env.AEVO_EVAL_TIMEOUT_SECONDS}`);
-  return { aevoHome: env.AEVO_HOME ?? '.aevo', split: env.AEVO_EVAL_SPLIT ?? 'dev', defaultTimeoutSeconds: timeout, defaultSize: env.AEVO_SIZE ?? 'tiny' };
+  if (!Number.isInteger(timeout) || timeout <= 0)
+    throw new Error(`AEVO_EVAL_TIMEOUT_SECONDS: expected a positive integer, got ${env.AEVO_EVAL_TIMEOUT_SECONDS}`);
+  return {
+    aevoHome: env.AEVO_HOME ?? '.aevo',
+    split: env.AEVO_EVAL_SPLIT ?? 'dev',
+    defaultTimeoutSeconds: timeout,
+    defaultSize: env.AEVO_SIZE ?? 'tiny',
+  };
 }
 
 @Module({})
@@ -27,7 +33,8 @@ export class EvaluationModule {
         },
         {
           provide: EvaluationWorkflow,
-          useFactory: (store: EventStore, verifier: SandboxVerifier) => new EvaluationWorkflow(store, verifier, opts.config ?? evaluationConfigFromEnv()),
+          useFactory: (store: EventStore, verifier: SandboxVerifier) =>
+            new EvaluationWorkflow(store, verifier, opts.config ?? evaluationConfigFromEnv()),
           inject: [EVENT_STORE, SANDBOX_VERIFIER],
         },
       ],

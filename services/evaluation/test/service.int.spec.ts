@@ -6,12 +6,27 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { CampaignStarted, EvaluationRequested, RoundStarted, TrainSummary, createEvent, type EventOf, type SelectionCriterion } from '@aevo/contracts';
+import {
+  CampaignStarted,
+  EvaluationRequested,
+  RoundStarted,
+  TrainSummary,
+  createEvent,
+  type EventOf,
+  type SelectionCriterion,
+} from '@aevo/contracts';
 import { OutboxRelay, PostgresEventStore } from '@aevo/eventstore';
 import { createServiceApp, type ServiceApp } from '@aevo/messaging';
 import { sampleCampaignLog } from '@aevo/projections';
 import { loadSubstrate, renderEntrypoint } from '@aevo/substrate-kit';
-import { createTestDb, createTestNatsNames, eventually, requireBuiltServices, type TestDb, type TestNatsNames } from '@aevo/testkit';
+import {
+  createTestDb,
+  createTestNatsNames,
+  eventually,
+  requireBuiltServices,
+  type TestDb,
+  type TestNatsNames,
+} from '@aevo/testkit';
 import { EvaluationModule } from '../src/evaluation.module';
 import { streamIdOf } from '../src/app/evaluation-workflow';
 
@@ -64,19 +79,32 @@ describe('evaluation service end to end (simulated substrate, real substrate + d
     names = createTestNatsNames();
     home = fs.mkdtempSync(path.join(os.tmpdir(), 'eval-int-'));
     store = await PostgresEventStore.open({ connectionString: db.url, schema: db.schema, poolSize: 4 });
-    relay = await OutboxRelay.start({ databaseUrl: db.url, schema: db.schema, natsUrl: names.url, subjectPrefix: names.subjectPrefix, stream: names.stream, pollIntervalMs: 100 });
-    startService('substrate');
-    startService('dispatch');
-    evaluation = await createServiceApp(EvaluationModule.forRoot({ config: { aevoHome: home, split: 'dev', defaultTimeoutSeconds: 600, defaultSize: 'tiny' } }), {
-      service: 'evaluation',
+    relay = await OutboxRelay.start({
+      databaseUrl: db.url,
+      schema: db.schema,
       natsUrl: names.url,
       subjectPrefix: names.subjectPrefix,
       stream: names.stream,
-      databaseUrl: db.url,
-      dbSchema: db.schema,
-      openStore: (cfg) => PostgresEventStore.open({ connectionString: cfg.databaseUrl, schema: cfg.dbSchema, poolSize: 4 }),
-      logger: ['error'],
+      pollIntervalMs: 100,
     });
+    startService('substrate');
+    startService('dispatch');
+    evaluation = await createServiceApp(
+      EvaluationModule.forRoot({
+        config: { aevoHome: home, split: 'dev', defaultTimeoutSeconds: 600, defaultSize: 'tiny' },
+      }),
+      {
+        service: 'evaluation',
+        natsUrl: names.url,
+        subjectPrefix: names.subjectPrefix,
+        stream: names.stream,
+        databaseUrl: db.url,
+        dbSchema: db.schema,
+        openStore: (cfg) =>
+          PostgresEventStore.open({ connectionString: cfg.databaseUrl, schema: cfg.dbSchema, poolSize: 4 }),
+        logger: ['error'],
+      },
+    );
     await evaluation.app.listen();
   });
 
@@ -111,11 +139,14 @@ describe('evaluation service end to end (simulated substrate, real substrate + d
       const argv = renderEntrypoint(manifest, ep, values);
       execFileSync(argv[0], argv.slice(1), { cwd: sandbox, stdio: 'pipe' });
     }
-    const summary = TrainSummary.parse(JSON.parse(fs.readFileSync(path.join(sandbox, 'runs/seed-1/ckpt/train-summary.json'), 'utf8')));
+    const summary = TrainSummary.parse(
+      JSON.parse(fs.readFileSync(path.join(sandbox, 'runs/seed-1/ckpt/train-summary.json'), 'utf8')),
+    );
     return summary.checkpoints.map((c) => `runs/seed-1/ckpt/${c}`);
   }
 
-  const withOutput = (err: unknown) => new Error(`${(err as Error).message}\n--- services ---\n${output.join('').slice(-6000)}`);
+  const withOutput = (err: unknown) =>
+    new Error(`${(err as Error).message}\n--- services ---\n${output.join('').slice(-6000)}`);
 
   it('evaluates a trained candidate through dispatch and selects its checkpoint; refuses a tampered sandbox', async () => {
     // The orchestrator's two events, from the projections' schema-valid sample (policy revision 0, 4 candidates).
@@ -124,7 +155,11 @@ describe('evaluation service end to end (simulated substrate, real substrate + d
     const round = sample.find((e) => e.type === 'RoundStarted') as EventOf<typeof RoundStarted>;
     const ctx = { campaignId, streamId: `campaign-${campaignId}`, source: 'orchestrator' as const };
     await store.append(`campaign-${campaignId}`, 'no-stream', [
-      createEvent(CampaignStarted, { ...started.data, config: { ...started.data.config, substratePath: SIMULATED } }, ctx),
+      createEvent(
+        CampaignStarted,
+        { ...started.data, config: { ...started.data.config, substratePath: SIMULATED } },
+        ctx,
+      ),
       createEvent(RoundStarted, round.data, ctx),
     ]);
     const forked = await eventually(async () => {
@@ -146,14 +181,28 @@ describe('evaluation service end to end (simulated substrate, real substrate + d
     fs.renameSync(`${harness}.new`, harness);
 
     const request = (candidateId: string, sandboxPath: string, requestId: string, criterion: SelectionCriterion) =>
-      createEvent(EvaluationRequested, { requestId, candidateId, round: 1, sandboxPath, checkpoints, seed: 1, criterion }, { campaignId, streamId: `candidate-${candidateId}`, source: 'worker' });
-    await store.append(`candidate-${good.candidateId}`, 'any', [request(good.candidateId, good.sandboxPath, `${good.candidateId}-eval-1`, { kind: 'mean' })]);
-    await store.append(`candidate-${tampered.candidateId}`, 'any', [request(tampered.candidateId, tampered.sandboxPath, `${tampered.candidateId}-eval-1`, { kind: 'mean' })]);
+      createEvent(
+        EvaluationRequested,
+        { requestId, candidateId, round: 1, sandboxPath, checkpoints, seed: 1, criterion },
+        { campaignId, streamId: `candidate-${candidateId}`, source: 'worker' },
+      );
+    await store.append(`candidate-${good.candidateId}`, 'any', [
+      request(good.candidateId, good.sandboxPath, `${good.candidateId}-eval-1`, { kind: 'mean' }),
+    ]);
+    await store.append(`candidate-${tampered.candidateId}`, 'any', [
+      request(tampered.candidateId, tampered.sandboxPath, `${tampered.candidateId}-eval-1`, { kind: 'mean' }),
+    ]);
 
     const stream = (c: { candidateId: string }) => store.readStream(streamIdOf(campaignId, `${c.candidateId}-eval-1`));
     const goodEvents = await eventually(async () => {
       const s = await stream(good);
-      return s.some((e) => e.type === 'CheckpointSelected' || (e.type === 'EvaluationFailed' && (e.data as { checkpoint: unknown }).checkpoint === null)) ? s : null;
+      return s.some(
+        (e) =>
+          e.type === 'CheckpointSelected' ||
+          (e.type === 'EvaluationFailed' && (e.data as { checkpoint: unknown }).checkpoint === null),
+      )
+        ? s
+        : null;
     }, 300_000).catch((err) => {
       throw withOutput(err);
     });
@@ -166,28 +215,57 @@ describe('evaluation service end to end (simulated substrate, real substrate + d
       'CheckpointSelected',
     ]);
     expect(goodEvents[0].data).toMatchObject({ verifiedBy: 'substrate-service' });
-    const evaluated = goodEvents.filter((e) => e.type === 'CheckpointEvaluated').map((e) => e.data as { checkpoint: string; step: number; dev: { overall: number; domains: Record<string, number> } });
+    const evaluated = goodEvents
+      .filter((e) => e.type === 'CheckpointEvaluated')
+      .map(
+        (e) =>
+          e.data as { checkpoint: string; step: number; dev: { overall: number; domains: Record<string, number> } },
+      );
     expect(evaluated.map((e) => e.checkpoint).sort()).toEqual([...checkpoints].sort());
     expect(evaluated.every((e) => Number.isInteger(e.step) && e.step > 0)).toBe(true);
-    for (const e of evaluated) expect(Object.keys(e.dev.domains).sort()).toEqual(['bit_manipulation', 'cipher', 'equation', 'gravity', 'numeral', 'unit_conversion']);
+    for (const e of evaluated)
+      expect(Object.keys(e.dev.domains).sort()).toEqual([
+        'bit_manipulation',
+        'cipher',
+        'equation',
+        'gravity',
+        'numeral',
+        'unit_conversion',
+      ]);
     const best = Math.max(...evaluated.map((e) => e.dev.overall));
     const selected = goodEvents[2 * n + 1].data as { checkpoint: string; score: number; considered: number };
     expect(selected.score).toBe(best);
     expect(selected.considered).toBe(n);
     const succeeded = await store.readAll({ campaignId, types: ['JobSucceeded'] });
-    expect(succeeded.map((e) => (e.data as { jobId: string }).jobId).filter((j) => j.startsWith(good.candidateId)).sort()).toEqual(
-      checkpoints.map((_, i) => `${good.candidateId}-eval-1-eval-${i}`).sort(),
-    );
+    expect(
+      succeeded
+        .map((e) => (e.data as { jobId: string }).jobId)
+        .filter((j) => j.startsWith(good.candidateId))
+        .sort(),
+    ).toEqual(checkpoints.map((_, i) => `${good.candidateId}-eval-1-eval-${i}`).sort());
 
     const badEvents = await eventually(async () => {
       const s = await stream(tampered);
       return s.length > 0 ? s : null;
     }, 120_000);
     expect(badEvents.map((e) => e.type)).toEqual(['EvaluationFailed']);
-    expect(badEvents[0].data).toMatchObject({ checkpoint: null, kind: 'frozen-path-violated', reason: expect.stringContaining(`${evaluator}: frozen-modified`) });
+    expect(badEvents[0].data).toMatchObject({
+      checkpoint: null,
+      kind: 'frozen-path-violated',
+      reason: expect.stringContaining(`${evaluator}: frozen-modified`),
+    });
     const violations = await store.readAll({ campaignId, types: ['FrozenPathViolated'] });
-    expect(violations.map((e) => e.data)).toEqual([expect.objectContaining({ candidateId: tampered.candidateId, path: evaluator, kind: 'frozen-modified', checkedAt: 'before-evaluation' })]);
-    const tamperedJobs = (await store.readAll({ campaignId, types: ['JobRequested'] })).filter((e) => (e.data as { spec: { candidateId: string } }).spec.candidateId === tampered.candidateId);
+    expect(violations.map((e) => e.data)).toEqual([
+      expect.objectContaining({
+        candidateId: tampered.candidateId,
+        path: evaluator,
+        kind: 'frozen-modified',
+        checkedAt: 'before-evaluation',
+      }),
+    ]);
+    const tamperedJobs = (await store.readAll({ campaignId, types: ['JobRequested'] })).filter(
+      (e) => (e.data as { spec: { candidateId: string } }).spec.candidateId === tampered.candidateId,
+    );
     expect(tamperedJobs).toEqual([]);
   });
 });

@@ -11,7 +11,8 @@ import { PgSealedScoreStore, SEALED_SCORES, type SealedScoreStore } from './app/
 function positiveInt(env: NodeJS.ProcessEnv, name: string, dflt: number): number {
   const raw = env[name];
   const v = raw === undefined ? dflt : Number(raw);
-  if (!Number.isInteger(v) || v <= 0) throw new Error(`${name}: expected a positive integer, got ${JSON.stringify(raw)}`);
+  if (!Number.isInteger(v) || v <= 0)
+    throw new Error(`${name}: expected a positive integer, got ${JSON.stringify(raw)}`);
   return v;
 }
 
@@ -20,21 +21,27 @@ function unsandboxedFromEnv(env: NodeJS.ProcessEnv): boolean {
   const raw = env.AEVO_UNSANDBOXED_JOBS;
   if (raw === undefined || raw === '') return false;
   if (raw !== UNSANDBOXED_OPT_IN)
-    throw new Error(`AEVO_UNSANDBOXED_JOBS: to run the leaderboard's commands without a sandbox set it to "${UNSANDBOXED_OPT_IN}" (got "${raw}"); unset it to sandbox them`);
+    throw new Error(
+      `AEVO_UNSANDBOXED_JOBS: to run the leaderboard's commands without a sandbox set it to "${UNSANDBOXED_OPT_IN}" (got "${raw}"); unset it to sandbox them`,
+    );
   return true;
 }
 
 /** Reads the board's settings; the Kaggle part is optional and reports what is missing instead of failing. */
 export function leaderboardConfigFromEnv(env: NodeJS.ProcessEnv = process.env): LeaderboardConfig {
   const secret = env.AEVO_LEADERBOARD_SECRET;
-  if (secret !== undefined && secret.length < 16) throw new Error('AEVO_LEADERBOARD_SECRET: expected at least 16 characters');
+  if (secret !== undefined && secret.length < 16)
+    throw new Error('AEVO_LEADERBOARD_SECRET: expected at least 16 characters');
   let board: KaggleBoard | null = null;
   let problem: string | null = null;
   const competition = env.AEVO_KAGGLE_COMPETITION;
   if (!competition) problem = 'AEVO_KAGGLE_COMPETITION is not set';
   else {
     try {
-      const client = new KaggleCompetitionClient({ credentials: credentialsFromEnv(env), baseUrl: env.AEVO_KAGGLE_BASE_URL });
+      const client = new KaggleCompetitionClient({
+        credentials: credentialsFromEnv(env),
+        baseUrl: env.AEVO_KAGGLE_BASE_URL,
+      });
       board = new KaggleBoard(client, competition, {
         initialDelayMs: positiveInt(env, 'AEVO_KAGGLE_POLL_INITIAL_MS', 5000),
         maxDelayMs: positiveInt(env, 'AEVO_KAGGLE_POLL_MAX_DELAY_MS', 120_000),

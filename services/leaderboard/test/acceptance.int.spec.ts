@@ -8,13 +8,29 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { TrainSummary, UnsealPrivateLeaderboard } from '@aevo/contracts';
 import { OutboxRelay, PostgresEventStore } from '@aevo/eventstore';
 import { CommandClient, createServiceApp, type ServiceApp } from '@aevo/messaging';
-import { createTestDb, createTestNatsNames, eventually, requireBuiltServices, type TestDb, type TestNatsNames } from '@aevo/testkit';
+import {
+  createTestDb,
+  createTestNatsNames,
+  eventually,
+  requireBuiltServices,
+  type TestDb,
+  type TestNatsNames,
+} from '@aevo/testkit';
 import { loadSubstrate, renderEntrypoint } from '@aevo/substrate-kit';
 import { LeaderboardModule } from '../src/leaderboard.module';
 import { streamIdOf } from '../src/app/leaderboard-workflow';
 import { deriveSecretSeed } from '../src/domain/hidden-split';
 import { parseCsv } from '../src/domain/csv';
-import { asJson, campaignStarted, candidateForked, filesUnder, makeSnapshot, submissionRequested, substrateSnapshotted, tempHome } from './helpers';
+import {
+  asJson,
+  campaignStarted,
+  candidateForked,
+  filesUnder,
+  makeSnapshot,
+  submissionRequested,
+  substrateSnapshotted,
+  tempHome,
+} from './helpers';
 
 jest.setTimeout(600_000);
 
@@ -47,7 +63,14 @@ describe('local leaderboard end to end (simulated substrate, real dispatch)', ()
     names = createTestNatsNames();
     home = tempHome('lb-acc-');
     store = await PostgresEventStore.open({ connectionString: db.url, schema: db.schema, poolSize: 4 });
-    relay = await OutboxRelay.start({ databaseUrl: db.url, schema: db.schema, natsUrl: names.url, subjectPrefix: names.subjectPrefix, stream: names.stream, pollIntervalMs: 100 });
+    relay = await OutboxRelay.start({
+      databaseUrl: db.url,
+      schema: db.schema,
+      natsUrl: names.url,
+      subjectPrefix: names.subjectPrefix,
+      stream: names.stream,
+      pollIntervalMs: 100,
+    });
     dispatch = spawn(process.execPath, [path.join(ROOT, 'services', 'dispatch', 'dist', 'main.js')], {
       env: {
         ...process.env,
@@ -67,7 +90,15 @@ describe('local leaderboard end to end (simulated substrate, real dispatch)', ()
     dispatch.stdout?.on('data', (d) => dispatchOutput.push(String(d)));
     dispatch.stderr?.on('data', (d) => dispatchOutput.push(String(d)));
     leaderboard = await createServiceApp(
-      LeaderboardModule.forRoot({ config: { aevoHome: home, secret: SECRET, commandTimeoutMs: 120_000, defaultPredictTimeoutSeconds: 600, defaultSize: 'tiny' } }),
+      LeaderboardModule.forRoot({
+        config: {
+          aevoHome: home,
+          secret: SECRET,
+          commandTimeoutMs: 120_000,
+          defaultPredictTimeoutSeconds: 600,
+          defaultSize: 'tiny',
+        },
+      }),
       {
         service: 'leaderboard',
         natsUrl: names.url,
@@ -75,7 +106,8 @@ describe('local leaderboard end to end (simulated substrate, real dispatch)', ()
         stream: names.stream,
         databaseUrl: db.url,
         dbSchema: db.schema,
-        openStore: (cfg) => PostgresEventStore.open({ connectionString: cfg.databaseUrl, schema: cfg.dbSchema, poolSize: 4 }),
+        openStore: (cfg) =>
+          PostgresEventStore.open({ connectionString: cfg.databaseUrl, schema: cfg.dbSchema, poolSize: 4 }),
         logger: ['error'],
       },
     );
@@ -119,13 +151,17 @@ describe('local leaderboard end to end (simulated substrate, real dispatch)', ()
       const argv = renderEntrypoint(manifest, ep, values);
       execFileSync(argv[0], argv.slice(1), { cwd: dir, stdio: 'pipe' });
     }
-    const summary = TrainSummary.parse(JSON.parse(fs.readFileSync(path.join(dir, 'runs/seed-1/ckpt/train-summary.json'), 'utf8')));
+    const summary = TrainSummary.parse(
+      JSON.parse(fs.readFileSync(path.join(dir, 'runs/seed-1/ckpt/train-summary.json'), 'utf8')),
+    );
     return { dir, checkpoint: `runs/seed-1/ckpt/${summary.checkpoints[summary.checkpoints.length - 1]}` };
   }
 
   it('scores two submissions through dispatch, rejects the third, and no hidden answer reaches a sandbox or an event', async () => {
     const types = async () => (await store.readStream(streamIdOf(campaignId))).map((e) => e.type);
-    await store.append(`campaign-${campaignId}`, 'no-stream', [campaignStarted(campaignId, { substratePath: SIMULATED, leaderboard: 'local', submissionsPerRound: 2 })]);
+    await store.append(`campaign-${campaignId}`, 'no-stream', [
+      campaignStarted(campaignId, { substratePath: SIMULATED, leaderboard: 'local', submissionsPerRound: 2 }),
+    ]);
     // What the substrate service does on CampaignStarted: the board opens from this snapshot, its harness sandboxed.
     const snap = makeSnapshot(home, SIMULATED);
     await store.append(`substrate:${campaignId}`, 'no-stream', [substrateSnapshotted(campaignId, snap)]);
@@ -141,28 +177,53 @@ describe('local leaderboard end to end (simulated substrate, real dispatch)', ()
       const e = submissionRequested(campaignId, i + 1, sb.dir, 1, sb.checkpoint);
       await store.append(`campaign-${campaignId}`, 'any', [e]);
     }
-    await eventually(async () => (await types()).filter((t) => t === 'LeaderboardScored' || t === 'SubmissionRejected').length === 3, 300_000).catch((err) => {
+    await eventually(
+      async () => (await types()).filter((t) => t === 'LeaderboardScored' || t === 'SubmissionRejected').length === 3,
+      300_000,
+    ).catch((err) => {
       throw new Error(`${(err as Error).message}\n--- dispatch output ---\n${dispatchOutput.join('').slice(-4000)}`);
     });
 
     const stream = await store.readStream(streamIdOf(campaignId));
-    const scored = stream.filter((e) => e.type === 'LeaderboardScored').map((e) => e.data as { submissionId: string; publicScore: number; publicDomains: Record<string, number> });
-    const rejected = stream.filter((e) => e.type === 'SubmissionRejected').map((e) => e.data as { submissionId: string; reason: string; message: string });
+    const scored = stream
+      .filter((e) => e.type === 'LeaderboardScored')
+      .map((e) => e.data as { submissionId: string; publicScore: number; publicDomains: Record<string, number> });
+    const rejected = stream
+      .filter((e) => e.type === 'SubmissionRejected')
+      .map((e) => e.data as { submissionId: string; reason: string; message: string });
     expect(scored.map((s) => s.submissionId).sort()).toEqual([`${campaignId}-r1-s1`, `${campaignId}-r1-s2`]);
     for (const s of scored) {
       expect(s.publicScore).toBeGreaterThan(0);
-      expect(Object.keys(s.publicDomains).sort()).toEqual(['bit_manipulation', 'cipher', 'equation', 'gravity', 'numeral', 'unit_conversion']);
+      expect(Object.keys(s.publicDomains).sort()).toEqual([
+        'bit_manipulation',
+        'cipher',
+        'equation',
+        'gravity',
+        'numeral',
+        'unit_conversion',
+      ]);
     }
     expect(rejected).toEqual([
-      expect.objectContaining({ submissionId: `${campaignId}-r1-s3`, reason: 'quota-exceeded', message: expect.stringMatching(/round 1 has used 2 of 2 submission\(s\)/) }),
+      expect.objectContaining({
+        submissionId: `${campaignId}-r1-s3`,
+        reason: 'quota-exceeded',
+        message: expect.stringMatching(/round 1 has used 2 of 2 submission\(s\)/),
+      }),
     ]);
     // The predict jobs really ran in dispatch.
     const succeeded = await store.readAll({ campaignId, types: ['JobSucceeded'] });
-    expect(succeeded.map((e) => (e.data as { jobId: string }).jobId).sort()).toEqual([`${campaignId}-r1-s1-predict`, `${campaignId}-r1-s2-predict`]);
+    expect(succeeded.map((e) => (e.data as { jobId: string }).jobId).sort()).toEqual([
+      `${campaignId}-r1-s1-predict`,
+      `${campaignId}-r1-s2-predict`,
+    ]);
 
     // The search: every hidden answer (1,200 strings like "ans-26cd0d41"), the secret seed and the secret.
     const hiddenDir = path.join(home, 'leaderboard', campaignId, 'hidden');
-    const answers = ['public', 'private'].flatMap((h) => parseCsv(fs.readFileSync(path.join(hiddenDir, `${h}.csv`), 'utf8')).slice(1).map((r) => r[2]));
+    const answers = ['public', 'private'].flatMap((h) =>
+      parseCsv(fs.readFileSync(path.join(hiddenDir, `${h}.csv`), 'utf8'))
+        .slice(1)
+        .map((r) => r[2]),
+    );
     expect(answers.length).toBe(1200);
     expect(new Set(answers).size).toBe(1200); // unique enough that a hit cannot be a coincidence
     expect(answers.every((a) => a.length >= 8)).toBe(true);
@@ -185,9 +246,13 @@ describe('local leaderboard end to end (simulated substrate, real dispatch)', ()
     // Final audit: the orchestrator's command reveals the sealed private scores, once.
     const reply = await client.send(UnsealPrivateLeaderboard, { campaignId });
     expect(reply).toMatchObject({ ok: true, result: { alreadyUnsealed: false } });
-    const unsealed = (await store.readStream(streamIdOf(campaignId))).filter((e) => e.type === 'PrivateLeaderboardUnsealed');
+    const unsealed = (await store.readStream(streamIdOf(campaignId))).filter(
+      (e) => e.type === 'PrivateLeaderboardUnsealed',
+    );
     expect(unsealed).toHaveLength(1);
-    const scores = (unsealed[0].data as { scores: { submissionId: string; privateScore: number; publicScore: number }[] }).scores;
+    const scores = (
+      unsealed[0].data as { scores: { submissionId: string; privateScore: number; publicScore: number }[] }
+    ).scores;
     expect(scores.map((s) => s.submissionId)).toEqual([`${campaignId}-r1-s1`, `${campaignId}-r1-s2`]);
     for (const s of scores) expect(s.privateScore).toBeGreaterThan(0);
   });

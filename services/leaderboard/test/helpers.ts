@@ -1,4 +1,14 @@
-import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  cpSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
@@ -34,7 +44,16 @@ export function makeSandbox(root: string, name: string, checkpoint: Record<strin
   mkdirSync(ckpt, { recursive: true });
   writeFileSync(
     path.join(ckpt, 'checkpoint.json'),
-    JSON.stringify({ step: 100, seed: 1, trainLoss: 0.1, recipeSha256: 'x', size: 'tiny', device: 'cpu', diverged: false, ...checkpoint }),
+    JSON.stringify({
+      step: 100,
+      seed: 1,
+      trainLoss: 0.1,
+      recipeSha256: 'x',
+      size: 'tiny',
+      device: 'cpu',
+      diverged: false,
+      ...checkpoint,
+    }),
   );
   return dir;
 }
@@ -62,7 +81,8 @@ export function makeSnapshot(home: string, source: string = FIXTURE): Snapshot {
     else if (e.type === 'symlink') symlinkSync(e.linkTarget!, to);
     else if (e.type === 'file') {
       copyFileSync(path.join(loaded.dir, e.path), to);
-      if (classifyPath(loaded.rules, e.path) !== 'editable') frozenSha256[e.path] = createHash('sha256').update(readFileSync(to)).digest('hex');
+      if (classifyPath(loaded.rules, e.path) !== 'editable')
+        frozenSha256[e.path] = createHash('sha256').update(readFileSync(to)).digest('hex');
     }
   }
   return { snapshotId, snapshotPath, frozenSha256 };
@@ -72,38 +92,96 @@ export function substrateSnapshotted(campaignId: string, snap: Snapshot) {
   const { manifest } = loadSubstrate(snap.snapshotPath);
   return createEvent(
     SubstrateSnapshotted,
-    { snapshotId: snap.snapshotId, name: manifest.name, version: manifest.version, snapshotPath: snap.snapshotPath, files: Object.keys(snap.frozenSha256).length, bytes: 0, frozenSha256: snap.frozenSha256 },
+    {
+      snapshotId: snap.snapshotId,
+      name: manifest.name,
+      version: manifest.version,
+      snapshotPath: snap.snapshotPath,
+      files: Object.keys(snap.frozenSha256).length,
+      bytes: 0,
+      frozenSha256: snap.frozenSha256,
+    },
     { campaignId, streamId: `substrate:${campaignId}`, source: 'substrate' },
   );
 }
 
-export function candidateForked(campaignId: string, candidateId: string, sandboxPath: string, snapshotId: string, round = 1) {
+export function candidateForked(
+  campaignId: string,
+  candidateId: string,
+  sandboxPath: string,
+  snapshotId: string,
+  round = 1,
+) {
   return createEvent(
     CandidateForked,
-    { round, candidateId, index: 0, axis: 'baseline', isAnchor: false, seeds: [1], snapshotId, sandboxPath, policyRevision: 0 },
+    {
+      round,
+      candidateId,
+      index: 0,
+      axis: 'baseline',
+      isAnchor: false,
+      seeds: [1],
+      snapshotId,
+      sandboxPath,
+      policyRevision: 0,
+    },
     { campaignId, streamId: `substrate:${campaignId}`, source: 'substrate' },
   );
 }
 
 /** makeSandbox for candidate n of a campaign, recorded as forked from `snapshotId` (the predict job's manifest source). */
-export async function forkCandidate(store: EventStore, root: string, campaignId: string, n: number, checkpoint: Record<string, unknown>, snapshotId: string, round = 1): Promise<string> {
+export async function forkCandidate(
+  store: EventStore,
+  root: string,
+  campaignId: string,
+  n: number,
+  checkpoint: Record<string, unknown>,
+  snapshotId: string,
+  round = 1,
+): Promise<string> {
   const candidateId = `${campaignId}-r${round}-c${n}`;
   const dir = makeSandbox(root, candidateId, checkpoint);
-  await store.append(`substrate:${campaignId}`, 'any', [candidateForked(campaignId, candidateId, dir, snapshotId, round)]);
+  await store.append(`substrate:${campaignId}`, 'any', [
+    candidateForked(campaignId, candidateId, dir, snapshotId, round),
+  ]);
   return dir;
 }
 
 /** A schema-valid CampaignStarted (the policy comes from the projections' sample log). */
-export function campaignStarted(campaignId: string, over: { substratePath: string; leaderboard: 'local' | 'kaggle'; submissionsPerRound: number }) {
+export function campaignStarted(
+  campaignId: string,
+  over: { substratePath: string; leaderboard: 'local' | 'kaggle'; submissionsPerRound: number },
+) {
   const sample = sampleCampaignLog({ campaignId })[0] as EventOf<typeof CampaignStarted>;
-  const data = { ...sample.data, config: { ...sample.data.config, substratePath: over.substratePath, leaderboard: over.leaderboard, budgets: { ...sample.data.config.budgets, submissionsPerRound: over.submissionsPerRound } } };
+  const data = {
+    ...sample.data,
+    config: {
+      ...sample.data.config,
+      substratePath: over.substratePath,
+      leaderboard: over.leaderboard,
+      budgets: { ...sample.data.config.budgets, submissionsPerRound: over.submissionsPerRound },
+    },
+  };
   return createEvent(CampaignStarted, data, { campaignId, streamId: `campaign-${campaignId}`, source: 'orchestrator' });
 }
 
-export function submissionRequested(campaignId: string, n: number, sandboxPath: string, round = 1, checkpoint = CHECKPOINT) {
+export function submissionRequested(
+  campaignId: string,
+  n: number,
+  sandboxPath: string,
+  round = 1,
+  checkpoint = CHECKPOINT,
+) {
   return createEvent(
     SubmissionRequested,
-    { round, submissionId: `${campaignId}-r${round}-s${n}`, candidateId: `${campaignId}-r${round}-c${n}`, checkpoint, sandboxPath, reason: 'best dev' },
+    {
+      round,
+      submissionId: `${campaignId}-r${round}-s${n}`,
+      candidateId: `${campaignId}-r${round}-c${n}`,
+      checkpoint,
+      sandboxPath,
+      reason: 'best dev',
+    },
     { campaignId, streamId: `campaign-${campaignId}`, source: 'orchestrator' },
   );
 }
@@ -113,15 +191,39 @@ export function submissionRequested(campaignId: string, n: number, sandboxPath: 
  * bubblewrap: sandbox read-only, pinned paths from the snapshot, only the declared outputs writable, only the declared
  * inputs visible) and returns the terminal event dispatch would record. The service tests go through dispatch.
  */
-export function runJobLikeDispatch(campaignId: string, spec: JobSpec, home: string): EventOf<typeof JobSucceeded> | EventOf<typeof JobFailed> {
+export function runJobLikeDispatch(
+  campaignId: string,
+  spec: JobSpec,
+  home: string,
+): EventOf<typeof JobSucceeded> | EventOf<typeof JobFailed> {
   const plan = planIsolation(spec, home);
   prepareOutputs(plan);
   const args = bwrapArgs(plan, { env: { ...SANDBOX_BASE_ENV, ...spec.env } });
-  const r = spawnSync('/usr/bin/bwrap', [...args, '--', ...spec.argv], { cwd: spec.sandboxPath, encoding: 'utf8', env: { ...SANDBOX_BASE_ENV } });
+  const r = spawnSync('/usr/bin/bwrap', [...args, '--', ...spec.argv], {
+    cwd: spec.sandboxPath,
+    encoding: 'utf8',
+    env: { ...SANDBOX_BASE_ENV },
+  });
   const ctx = { campaignId, streamId: `job:${spec.jobId}`, source: 'dispatch' as const };
-  const common = { jobId: spec.jobId, candidateId: spec.candidateId, round: spec.round, gpuSeconds: 0, wallSeconds: 0.1, logTail: `${r.stdout}${r.stderr}`.slice(-2000), logPath: null, executor: 'local' as const, gpuCount: 0, budgetUnit: 'cpu-slot-seconds' as const };
-  if (r.status === 0) return createEvent(JobSucceeded, { ...common, exitCode: 0 } as never, ctx) as EventOf<typeof JobSucceeded>;
-  return createEvent(JobFailed, { ...common, exitCode: r.status, reason: 'exit-code', message: `exited with ${r.status}` } as never, ctx) as EventOf<typeof JobFailed>;
+  const common = {
+    jobId: spec.jobId,
+    candidateId: spec.candidateId,
+    round: spec.round,
+    gpuSeconds: 0,
+    wallSeconds: 0.1,
+    logTail: `${r.stdout}${r.stderr}`.slice(-2000),
+    logPath: null,
+    executor: 'local' as const,
+    gpuCount: 0,
+    budgetUnit: 'cpu-slot-seconds' as const,
+  };
+  if (r.status === 0)
+    return createEvent(JobSucceeded, { ...common, exitCode: 0 } as never, ctx) as EventOf<typeof JobSucceeded>;
+  return createEvent(
+    JobFailed,
+    { ...common, exitCode: r.status, reason: 'exit-code', message: `exited with ${r.status}` } as never,
+    ctx,
+  ) as EventOf<typeof JobFailed>;
 }
 
 export async function jobsRequested(store: EventStore, campaignId: string): Promise<JobSpec[]> {

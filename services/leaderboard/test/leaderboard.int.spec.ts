@@ -8,7 +8,16 @@ import { CommandClient, createServiceApp, type ServiceApp } from '@aevo/messagin
 import { createTestDb, createTestNatsNames, eventually, type TestDb, type TestNatsNames } from '@aevo/testkit';
 import { LeaderboardModule } from '../src/leaderboard.module';
 import { streamIdOf } from '../src/app/leaderboard-workflow';
-import { FIXTURE, campaignStarted, candidateForked, makeSandbox, makeSnapshot, submissionRequested, substrateSnapshotted, tempHome } from './helpers';
+import {
+  FIXTURE,
+  campaignStarted,
+  candidateForked,
+  makeSandbox,
+  makeSnapshot,
+  submissionRequested,
+  substrateSnapshotted,
+  tempHome,
+} from './helpers';
 
 jest.setTimeout(180_000);
 
@@ -27,10 +36,22 @@ describe('leaderboard service over NATS JetStream and PostgreSQL', () => {
     names = createTestNatsNames();
     home = tempHome('lb-int-');
     store = await PostgresEventStore.open({ connectionString: db.url, schema: db.schema });
-    relay = await OutboxRelay.start({ databaseUrl: db.url, schema: db.schema, natsUrl: names.url, subjectPrefix: names.subjectPrefix, stream: names.stream });
+    relay = await OutboxRelay.start({
+      databaseUrl: db.url,
+      schema: db.schema,
+      natsUrl: names.url,
+      subjectPrefix: names.subjectPrefix,
+      stream: names.stream,
+    });
     service = await createServiceApp(
       LeaderboardModule.forRoot({
-        config: { aevoHome: home, secret: 'int-test-secret-0123456789', commandTimeoutMs: 60_000, defaultPredictTimeoutSeconds: 600, defaultSize: 'tiny' },
+        config: {
+          aevoHome: home,
+          secret: 'int-test-secret-0123456789',
+          commandTimeoutMs: 60_000,
+          defaultPredictTimeoutSeconds: 600,
+          defaultSize: 'tiny',
+        },
       }),
       {
         service: 'leaderboard',
@@ -39,7 +60,8 @@ describe('leaderboard service over NATS JetStream and PostgreSQL', () => {
         stream: names.stream,
         databaseUrl: db.url,
         dbSchema: db.schema,
-        openStore: (cfg) => PostgresEventStore.open({ connectionString: cfg.databaseUrl, schema: cfg.dbSchema, poolSize: 4 }),
+        openStore: (cfg) =>
+          PostgresEventStore.open({ connectionString: cfg.databaseUrl, schema: cfg.dbSchema, poolSize: 4 }),
         logger: ['error'],
       },
     );
@@ -64,19 +86,33 @@ describe('leaderboard service over NATS JetStream and PostgreSQL', () => {
   it('opens the board on SubstrateSnapshotted and rejects the submission past the per-round quota', async () => {
     const c = 'lbi1';
     const snap = makeSnapshot(home);
-    await store.append(`campaign-${c}`, 'no-stream', [campaignStarted(c, { substratePath: FIXTURE, leaderboard: 'local', submissionsPerRound: 1 })]);
+    await store.append(`campaign-${c}`, 'no-stream', [
+      campaignStarted(c, { substratePath: FIXTURE, leaderboard: 'local', submissionsPerRound: 1 }),
+    ]);
     await store.append(`substrate:${c}`, 'no-stream', [substrateSnapshotted(c, snap)]);
     await eventually(async () => (await types(c)).includes('LeaderboardOpened'), 60_000);
     const sb1 = makeSandbox(home, `${c}-r1-c1`, { skill: 1 });
     const sb2 = makeSandbox(home, `${c}-r1-c2`, { skill: 1 });
-    await store.append(`substrate:${c}`, 1, [candidateForked(c, `${c}-r1-c1`, sb1, snap.snapshotId), candidateForked(c, `${c}-r1-c2`, sb2, snap.snapshotId)]);
+    await store.append(`substrate:${c}`, 1, [
+      candidateForked(c, `${c}-r1-c1`, sb1, snap.snapshotId),
+      candidateForked(c, `${c}-r1-c2`, sb2, snap.snapshotId),
+    ]);
     await store.append(`campaign-${c}`, 1, [submissionRequested(c, 1, sb1)]);
     await eventually(async () => (await types(c)).includes('JobRequested'), 60_000);
     await store.append(`campaign-${c}`, 2, [submissionRequested(c, 2, sb2)]);
     await eventually(async () => (await types(c)).includes('SubmissionRejected'), 60_000);
     const stream = await store.readStream(streamIdOf(c));
-    expect(stream.map((e) => e.type)).toEqual(['LeaderboardOpened', 'SubmissionAccepted', 'JobRequested', 'SubmissionRejected']);
-    expect(stream[3].data).toMatchObject({ submissionId: `${c}-r1-s2`, reason: 'quota-exceeded', message: expect.stringMatching(/round 1 has used 1 of 1 submission/) });
+    expect(stream.map((e) => e.type)).toEqual([
+      'LeaderboardOpened',
+      'SubmissionAccepted',
+      'JobRequested',
+      'SubmissionRejected',
+    ]);
+    expect(stream[3].data).toMatchObject({
+      submissionId: `${c}-r1-s2`,
+      reason: 'quota-exceeded',
+      message: expect.stringMatching(/round 1 has used 1 of 1 submission/),
+    });
     expect(stream[3]).toMatchObject({ source: 'leaderboard', causationId: expect.any(String) });
   });
 
@@ -86,8 +122,14 @@ describe('leaderboard service over NATS JetStream and PostgreSQL', () => {
     const again = await client.send(UnsealPrivateLeaderboard, { campaignId: 'lbi1' });
     expect(again).toMatchObject({ ok: true, result: { alreadyUnsealed: true } });
     const unknown = await client.send(UnsealPrivateLeaderboard, { campaignId: 'nope' });
-    expect(unknown).toMatchObject({ ok: false, error: { code: 'UNKNOWN_CAMPAIGN', issues: [{ path: 'payload.campaignId' }] } });
+    expect(unknown).toMatchObject({
+      ok: false,
+      error: { code: 'UNKNOWN_CAMPAIGN', issues: [{ path: 'payload.campaignId' }] },
+    });
     const bad = await client.send(UnsealPrivateLeaderboard, { campaignId: 'a.b' });
-    expect(bad).toMatchObject({ ok: false, error: { code: 'INVALID_COMMAND', issues: [{ path: 'payload.campaignId' }] } });
+    expect(bad).toMatchObject({
+      ok: false,
+      error: { code: 'INVALID_COMMAND', issues: [{ path: 'payload.campaignId' }] },
+    });
   });
 });

@@ -43,7 +43,13 @@ describe('local leaderboard workflow (real PostgreSQL event store)', () => {
     sealed = await PgSealedScoreStore.open(db.url, db.schema);
     home = tempHome('lb-home-');
     snap = makeSnapshot(home);
-    wf = new LeaderboardWorkflow(store, sealed, { aevoHome: home, secret: SECRET, commandTimeoutMs: 60_000, defaultPredictTimeoutSeconds: 600, defaultSize: 'tiny' });
+    wf = new LeaderboardWorkflow(store, sealed, {
+      aevoHome: home,
+      secret: SECRET,
+      commandTimeoutMs: 60_000,
+      defaultPredictTimeoutSeconds: 600,
+      defaultSize: 'tiny',
+    });
   });
   afterAll(async () => {
     await sealed.close();
@@ -65,7 +71,16 @@ describe('local leaderboard workflow (real PostgreSQL event store)', () => {
   it('opens the board: hidden split outside the sandbox tree, prompts-only file, no answer or seed in the event', async () => {
     const { started, snapshotted, events } = await open(wf, campaignId, 2);
     expect(events).toEqual([
-      { type: 'LeaderboardOpened', data: { board: 'local', submissionsPerRound: 2, competition: null, prompts: 12, splitSha256: expect.stringMatching(/^[0-9a-f]{64}$/) } },
+      {
+        type: 'LeaderboardOpened',
+        data: {
+          board: 'local',
+          submissionsPerRound: 2,
+          competition: null,
+          prompts: 12,
+          splitSha256: expect.stringMatching(/^[0-9a-f]{64}$/),
+        },
+      },
     ]);
     expect(await wf.onSubstrateSnapshotted(snapshotted)).toEqual([]); // redelivery
     expect(await wf.onCampaignStarted(started)).toEqual([]);
@@ -79,18 +94,28 @@ describe('local leaderboard workflow (real PostgreSQL event store)', () => {
     expect(generateLog).toMatch(/redacted/);
     expect(generateLog).not.toContain(String(deriveSecretSeed(SECRET, campaignId)));
     // generate ran the snapshot's harness in a sandbox without network, its cwd the snapshot.
-    expect(generateLog.split('\n')[0]).toMatch(new RegExp(`^\\$ /usr/bin/bwrap .*--unshare-net .*--chdir ${snap.snapshotPath} .* -- node harness/generate\\.js \\S*redacted\\S* `));
+    expect(generateLog.split('\n')[0]).toMatch(
+      new RegExp(
+        `^\\$ /usr/bin/bwrap .*--unshare-net .*--chdir ${snap.snapshotPath} .* -- node harness/generate\\.js \\S*redacted\\S* `,
+      ),
+    );
   });
 
   it('opens the board on CampaignStarted when the SubstrateSnapshotted came first', async () => {
     const c = 'lbc9';
     const snapshotted = substrateSnapshotted(c, snap);
     await store.append(`substrate:${c}`, 'no-stream', [snapshotted]);
-    const started = campaignStarted(c, { substratePath: '/nonexistent/source', leaderboard: 'local', submissionsPerRound: 1 });
+    const started = campaignStarted(c, {
+      substratePath: '/nonexistent/source',
+      leaderboard: 'local',
+      submissionsPerRound: 1,
+    });
     expect(await wf.onSubstrateSnapshotted(snapshotted)).toEqual([]); // no CampaignStarted stored yet
     await store.append(`campaign-${c}`, 'no-stream', [started]);
     // The source directory is never read: the board opens from the snapshot.
-    expect(await wf.onCampaignStarted(started)).toEqual([{ type: 'LeaderboardOpened', data: expect.objectContaining({ board: 'local', prompts: 12 }) }]);
+    expect(await wf.onCampaignStarted(started)).toEqual([
+      { type: 'LeaderboardOpened', data: expect.objectContaining({ board: 'local', prompts: 12 }) },
+    ]);
     expect(await wf.onSubstrateSnapshotted(snapshotted)).toEqual([]);
   });
 
@@ -103,7 +128,10 @@ describe('local leaderboard workflow (real PostgreSQL event store)', () => {
     expect(events).toEqual([
       {
         type: 'LeaderboardUnavailable',
-        data: { board: 'local', reason: `snapshot ${tampered.snapshotId} does not match its SubstrateSnapshotted: harness/noop.js (missing), harness/score.js (modified)` },
+        data: {
+          board: 'local',
+          reason: `snapshot ${tampered.snapshotId} does not match its SubstrateSnapshotted: harness/noop.js (missing), harness/score.js (modified)`,
+        },
       },
     ]);
     expect(existsSync(path.join(wf.boardDir('lbc10'), 'hidden'))).toBe(false);
@@ -111,8 +139,10 @@ describe('local leaderboard workflow (real PostgreSQL event store)', () => {
 
   it('accepts up to the quota, rejects the next one, scores public only and seals private; nothing hidden leaks', async () => {
     const sandboxes: string[] = [];
-    for (const n of [1, 2, 3]) sandboxes.push(await forkCandidate(store, home, campaignId, n, { skill: n === 1 ? 1 : 0.5 }, snap.snapshotId));
-    for (const [i, sb] of sandboxes.entries()) await wf.onSubmissionRequested(submissionRequested(campaignId, i + 1, sb));
+    for (const n of [1, 2, 3])
+      sandboxes.push(await forkCandidate(store, home, campaignId, n, { skill: n === 1 ? 1 : 0.5 }, snap.snapshotId));
+    for (const [i, sb] of sandboxes.entries())
+      await wf.onSubmissionRequested(submissionRequested(campaignId, i + 1, sb));
     expect(await typesOf(store, streamIdOf(campaignId))).toEqual([
       'LeaderboardOpened',
       'SubmissionAccepted',
@@ -136,7 +166,13 @@ describe('local leaderboard workflow (real PostgreSQL event store)', () => {
     const specs = await jobsRequested(store, campaignId);
     expect(specs.map((s) => s.jobId)).toEqual([`${campaignId}-r1-s1-predict`, `${campaignId}-r1-s2-predict`]);
     const promptsFile = path.join(wf.boardDir(campaignId), 'prompts.csv');
-    expect(specs[0].argv).toEqual(['node', 'harness/predict.js', path.join(sandboxes[0], 'runs/seed-1/ckpt/step-000100'), promptsFile, expect.stringMatching(/predictions\.csv$/)]);
+    expect(specs[0].argv).toEqual([
+      'node',
+      'harness/predict.js',
+      path.join(sandboxes[0], 'runs/seed-1/ckpt/step-000100'),
+      promptsFile,
+      expect.stringMatching(/predictions\.csv$/),
+    ]);
     expect(specs[0].argv[4].startsWith(wf.boardDir(campaignId))).toBe(true);
     // The predict job reads the prompts and writes a predictions directory of its own; the answers are not in its view.
     for (const [i, spec] of specs.entries()) {
@@ -151,9 +187,17 @@ describe('local leaderboard workflow (real PostgreSQL event store)', () => {
       await wf.onJobTerminal(terminal);
       expect(await wf.onJobTerminal(terminal)).toEqual([]); // redelivered terminal event
     }
-    const scored = (await store.readStream(streamIdOf(campaignId))).filter((e) => e.type === 'LeaderboardScored').map((e) => e.data);
+    const scored = (await store.readStream(streamIdOf(campaignId)))
+      .filter((e) => e.type === 'LeaderboardScored')
+      .map((e) => e.data);
     // skill 1 answers all 3 public arith prompts (3 of 6); skill 0.5 answers the first 3 of the 6 arith prompts overall.
-    expect(scored[0]).toEqual({ submissionId: `${campaignId}-r1-s1`, candidateId: `${campaignId}-r1-c1`, round: 1, publicScore: 0.5, publicDomains: { arith: 1, recall: 0 } });
+    expect(scored[0]).toEqual({
+      submissionId: `${campaignId}-r1-s1`,
+      candidateId: `${campaignId}-r1-c1`,
+      round: 1,
+      publicScore: 0.5,
+      publicDomains: { arith: 1, recall: 0 },
+    });
     expect(scored).toHaveLength(2);
     const rows = await sealed.list(campaignId);
     expect(rows.map((r) => [r.submissionId, r.privateScore])).toEqual([
@@ -163,10 +207,13 @@ describe('local leaderboard workflow (real PostgreSQL event store)', () => {
     // Each half was judged in a directory of its own; the predict directory holds the predictions only.
     const sub1 = path.join(wf.boardDir(campaignId), 'submissions', `${campaignId}-r1-s1`);
     expect(readdirSync(path.join(sub1, 'predict'))).toEqual(['predictions.csv']);
-    for (const half of ['public', 'private']) expect(readdirSync(path.join(sub1, half, 'scores'))).toEqual(['scores.json']);
+    for (const half of ['public', 'private'])
+      expect(readdirSync(path.join(sub1, half, 'scores'))).toEqual(['scores.json']);
 
     // The acceptance check: no hidden answer (the recall tokens nobody can infer) in any sandbox file or any event.
-    const hidden = ['public', 'private'].flatMap((h) => parseCsv(readFileSync(path.join(wf.boardDir(campaignId), 'hidden', `${h}.csv`), 'utf8')).slice(1));
+    const hidden = ['public', 'private'].flatMap((h) =>
+      parseCsv(readFileSync(path.join(wf.boardDir(campaignId), 'hidden', `${h}.csv`), 'utf8')).slice(1),
+    );
     const secretAnswers = hidden.filter((r) => r[3] === 'recall').map((r) => r[2]);
     expect(secretAnswers).toHaveLength(6);
     expect(secretAnswers.every((a) => /^zq[0-9a-f]{22}$/.test(a))).toBe(true);
@@ -190,14 +237,37 @@ describe('local leaderboard workflow (real PostgreSQL event store)', () => {
     const partial = await forkCandidate(store, home, c2, 2, { skill: 1, dropRows: true }, snap.snapshotId);
     await wf.onSubmissionRequested(submissionRequested(c2, 1, failing));
     await wf.onSubmissionRequested(submissionRequested(c2, 2, partial));
-    const bad = { ...submissionRequested(c2, 3, partial), data: { ...submissionRequested(c2, 3, partial).data, checkpoint: '../../etc' } };
+    const bad = {
+      ...submissionRequested(c2, 3, partial),
+      data: { ...submissionRequested(c2, 3, partial).data, checkpoint: '../../etc' },
+    };
     await wf.onSubmissionRequested(bad);
     for (const spec of await jobsRequested(store, c2)) await wf.onJobTerminal(runJobLikeDispatch(c2, spec, home));
-    const rejections = (await store.readStream(streamIdOf(c2))).filter((e) => e.type === 'SubmissionRejected').map((e) => e.data as { submissionId: string; reason: string; message: string });
+    const rejections = (await store.readStream(streamIdOf(c2)))
+      .filter((e) => e.type === 'SubmissionRejected')
+      .map((e) => e.data as { submissionId: string; reason: string; message: string });
     expect(rejections).toEqual([
-      { submissionId: `${c2}-r1-s3`, candidateId: `${c2}-r1-c3`, round: 1, reason: 'invalid-predictions', message: expect.stringMatching(/^checkpoint: expected a path inside the sandbox/) },
-      { submissionId: `${c2}-r1-s1`, candidateId: `${c2}-r1-c1`, round: 1, reason: 'invalid-predictions', message: expect.stringMatching(/predict job .* failed \(exit-code, exit 4\)/) },
-      { submissionId: `${c2}-r1-s2`, candidateId: `${c2}-r1-c2`, round: 1, reason: 'invalid-predictions', message: expect.stringMatching(/^predictions: 1 prompt\(s\) unanswered, first /) },
+      {
+        submissionId: `${c2}-r1-s3`,
+        candidateId: `${c2}-r1-c3`,
+        round: 1,
+        reason: 'invalid-predictions',
+        message: expect.stringMatching(/^checkpoint: expected a path inside the sandbox/),
+      },
+      {
+        submissionId: `${c2}-r1-s1`,
+        candidateId: `${c2}-r1-c1`,
+        round: 1,
+        reason: 'invalid-predictions',
+        message: expect.stringMatching(/predict job .* failed \(exit-code, exit 4\)/),
+      },
+      {
+        submissionId: `${c2}-r1-s2`,
+        candidateId: `${c2}-r1-c2`,
+        round: 1,
+        reason: 'invalid-predictions',
+        message: expect.stringMatching(/^predictions: 1 prompt\(s\) unanswered, first /),
+      },
     ]);
   });
 
@@ -207,35 +277,71 @@ describe('local leaderboard workflow (real PostgreSQL event store)', () => {
     await store.append(`substrate:${c}`, 'any', [
       createEvent(
         FrozenPathViolated,
-        { round: 1, candidateId: `${c}-r1-c1`, path: 'harness/score.js', kind: 'frozen-modified', detail: 'sha256 differs', checkedAt: 'round-close' },
+        {
+          round: 1,
+          candidateId: `${c}-r1-c1`,
+          path: 'harness/score.js',
+          kind: 'frozen-modified',
+          detail: 'sha256 differs',
+          checkedAt: 'round-close',
+        },
         { campaignId: c, streamId: `substrate:${c}`, source: 'substrate' },
       ),
     ]);
-    await wf.onSubmissionRequested(submissionRequested(c, 1, await forkCandidate(store, home, c, 1, { skill: 1 }, snap.snapshotId)));
-    await wf.onSubmissionRequested(submissionRequested(c, 2, await forkCandidate(store, home, c, 2, { skill: 1 }, snap.snapshotId)));
+    await wf.onSubmissionRequested(
+      submissionRequested(c, 1, await forkCandidate(store, home, c, 1, { skill: 1 }, snap.snapshotId)),
+    );
+    await wf.onSubmissionRequested(
+      submissionRequested(c, 2, await forkCandidate(store, home, c, 2, { skill: 1 }, snap.snapshotId)),
+    );
     const events = (await store.readStream(streamIdOf(c))).map((e) => ({ type: e.type, data: e.data }));
-    expect(events.map((e) => e.type)).toEqual(['LeaderboardOpened', 'SubmissionRejected', 'SubmissionAccepted', 'JobRequested']);
-    expect(events[1].data).toMatchObject({ reason: 'candidate-invalidated', message: `candidate ${c}-r1-c1 is invalidated (harness/score.js: frozen-modified); it is not scored` });
+    expect(events.map((e) => e.type)).toEqual([
+      'LeaderboardOpened',
+      'SubmissionRejected',
+      'SubmissionAccepted',
+      'JobRequested',
+    ]);
+    expect(events[1].data).toMatchObject({
+      reason: 'candidate-invalidated',
+      message: `candidate ${c}-r1-c1 is invalidated (harness/score.js: frozen-modified); it is not scored`,
+    });
   });
 
   it('unseals the private scores once, on command', async () => {
     const first = await wf.unseal(campaignId, 'cmd-unseal-1');
     expect(first.alreadyUnsealed).toBe(false);
     expect(first.scores).toEqual([
-      { submissionId: `${campaignId}-r1-s1`, candidateId: `${campaignId}-r1-c1`, round: 1, publicScore: 0.5, privateScore: 0.5, privateDomains: { arith: 1, recall: 0 } },
+      {
+        submissionId: `${campaignId}-r1-s1`,
+        candidateId: `${campaignId}-r1-c1`,
+        round: 1,
+        publicScore: 0.5,
+        privateScore: 0.5,
+        privateDomains: { arith: 1, recall: 0 },
+      },
       expect.objectContaining({ submissionId: `${campaignId}-r1-s2` }),
     ]);
     const again = await wf.unseal(campaignId, 'cmd-unseal-2');
     expect(again).toEqual({ alreadyUnsealed: true, scores: first.scores });
-    expect((await typesOf(store, streamIdOf(campaignId))).filter((t) => t === 'PrivateLeaderboardUnsealed')).toHaveLength(1);
+    expect(
+      (await typesOf(store, streamIdOf(campaignId))).filter((t) => t === 'PrivateLeaderboardUnsealed'),
+    ).toHaveLength(1);
     await expect(wf.unseal('nope', 'cmd-x')).rejects.toThrow(/no leaderboard was opened for campaign nope/);
   });
 
   it('without AEVO_LEADERBOARD_SECRET keeps a random secret in a 0600 file outside every sandbox, and reuses it', async () => {
     const own = tempHome('lb-secret-');
     const ownSnap = makeSnapshot(own);
-    const make = () => new LeaderboardWorkflow(store, sealed, { aevoHome: own, commandTimeoutMs: 60_000, defaultPredictTimeoutSeconds: 600, defaultSize: 'tiny' });
-    expect((await open(make(), 'lbc5', 1, ownSnap)).events).toEqual([expect.objectContaining({ type: 'LeaderboardOpened' })]);
+    const make = () =>
+      new LeaderboardWorkflow(store, sealed, {
+        aevoHome: own,
+        commandTimeoutMs: 60_000,
+        defaultPredictTimeoutSeconds: 600,
+        defaultSize: 'tiny',
+      });
+    expect((await open(make(), 'lbc5', 1, ownSnap)).events).toEqual([
+      expect.objectContaining({ type: 'LeaderboardOpened' }),
+    ]);
     const file = path.join(own, 'leaderboard', '.secret');
     expect(statSync(file).mode & 0o777).toBe(0o600);
     const secret = readFileSync(file, 'utf8');
@@ -254,11 +360,22 @@ describe('local leaderboard workflow (real PostgreSQL event store)', () => {
     const yaml = readFileSync(path.join(noBoard, 'substrate.yaml'), 'utf8');
     writeFileSync(path.join(noBoard, 'substrate.yaml'), yaml.slice(0, yaml.indexOf('leaderboard:')));
     const { events } = await open(wf, 'lbc3', 1, makeSnapshot(home, noBoard));
-    expect(events).toEqual([{ type: 'LeaderboardUnavailable', data: { board: 'local', reason: 'substrate tiny declares no leaderboard section' } }]);
+    expect(events).toEqual([
+      {
+        type: 'LeaderboardUnavailable',
+        data: { board: 'local', reason: 'substrate tiny declares no leaderboard section' },
+      },
+    ]);
     const sb = makeSandbox(home, 'lbc3-r1-c1', { skill: 1 });
     await wf.onSubmissionRequested(submissionRequested('lbc3', 1, sb));
     const last = (await store.readStream(streamIdOf('lbc3'))).pop()!;
-    expect(last).toMatchObject({ type: 'SubmissionRejected', data: { reason: 'board-error', message: expect.stringMatching(/unavailable for this campaign: substrate tiny declares no leaderboard section/) } });
+    expect(last).toMatchObject({
+      type: 'SubmissionRejected',
+      data: {
+        reason: 'board-error',
+        message: expect.stringMatching(/unavailable for this campaign: substrate tiny declares no leaderboard section/),
+      },
+    });
   });
   it('runs each score half in a sandbox: it writes only its scores directory and never sees the other half’s answers', async () => {
     const c = 'lbc8';
@@ -290,7 +407,9 @@ require('./score-real.js');
     await open(wf, c, 1, makeSnapshot(home, hostile));
     const hiddenDir = path.join(wf.boardDir(c), 'hidden');
     const answersBefore = ['public', 'private'].map((h) => readFileSync(path.join(hiddenDir, `${h}.csv`), 'utf8'));
-    await wf.onSubmissionRequested(submissionRequested(c, 1, await forkCandidate(store, home, c, 1, { skill: 1 }, snap.snapshotId)));
+    await wf.onSubmissionRequested(
+      submissionRequested(c, 1, await forkCandidate(store, home, c, 1, { skill: 1 }, snap.snapshotId)),
+    );
     const [spec] = await jobsRequested(store, c);
     await wf.onJobTerminal(runJobLikeDispatch(c, spec as JobSpec, home));
     const last = (await store.readStream(streamIdOf(c))).pop()!;
@@ -298,11 +417,15 @@ require('./score-real.js');
 
     const sub = path.join(wf.boardDir(c), 'submissions', `${c}-r1-s1`);
     for (const half of ['public', 'private']) {
-      const probe = JSON.parse(readFileSync(path.join(sub, half, 'scores', 'probe.json'), 'utf8')) as Record<string, string>;
+      const probe = JSON.parse(readFileSync(path.join(sub, half, 'scores', 'probe.json'), 'utf8')) as Record<
+        string,
+        string
+      >;
       expect(probe.readOtherAnswers).toBe('ENOENT');
       expect(probe.listHidden).toBe(`ok:${half}.csv`); // its own answers file, nothing else of the hidden directory
       expect(probe.readPrompts).toBe('ENOENT');
-      for (const k of ['overwriteAnswers', 'overwritePredictions', 'writeSnapshot']) expect([k, probe[k]]).toEqual([k, 'EROFS']);
+      for (const k of ['overwriteAnswers', 'overwritePredictions', 'writeSnapshot'])
+        expect([k, probe[k]]).toEqual([k, 'EROFS']);
       expect(probe.writeOtherScores).toBe('ENOENT');
       // writeHidden and writeBesidePredictions land in the directories bubblewrap made for its mount points: in the
       // sandbox's own /tmp here (AEVO_HOME is under /tmp), discarded with it; read-only elsewhere. Checked on the host below.
@@ -310,6 +433,8 @@ require('./score-real.js');
     }
     // Nothing it tried reached the host: no new file anywhere in AEVO_HOME, the answers unchanged.
     expect(filesUnder(home).filter((f) => path.basename(f.file) === 'escape.txt')).toEqual([]);
-    expect(['public', 'private'].map((h) => readFileSync(path.join(hiddenDir, `${h}.csv`), 'utf8'))).toEqual(answersBefore);
+    expect(['public', 'private'].map((h) => readFileSync(path.join(hiddenDir, `${h}.csv`), 'utf8'))).toEqual(
+      answersBefore,
+    );
   });
 });

@@ -1,6 +1,13 @@
 import Anthropic from '@anthropic-ai/sdk';
 import { llmUsageOf, type RollingPolicy, type RoundEvidence } from '@aevo/contracts';
-import { PROPOSE_POLICY_TOOL, metaSystemBlocks, metaUserPrompt, type FrozenConstitution, type ProposalTurn, type RevisionFacts } from '@aevo/policy-engine';
+import {
+  PROPOSE_POLICY_TOOL,
+  metaSystemBlocks,
+  metaUserPrompt,
+  type FrozenConstitution,
+  type ProposalTurn,
+  type RevisionFacts,
+} from '@aevo/policy-engine';
 import { structuredOutputFormat } from './structured-output';
 
 export interface MetaProposal {
@@ -15,7 +22,13 @@ export interface MetaAgent {
   /** The model asked for a campaign that names none (campaigns started before the model was a campaign setting). */
   readonly defaultModel: string;
   /** One turn: the constitution as the frozen system prompt; the proposal is the structured output, verbatim. */
-  propose(previous: RollingPolicy, evidence: RoundEvidence, constitution: FrozenConstitution, facts: RevisionFacts, model: string): Promise<MetaProposal>;
+  propose(
+    previous: RollingPolicy,
+    evidence: RoundEvidence,
+    constitution: FrozenConstitution,
+    facts: RevisionFacts,
+    model: string,
+  ): Promise<MetaProposal>;
 }
 
 /** The proposal's JSON schema as structured output (free-form maps such as the recipe travel as JSON strings). */
@@ -33,7 +46,13 @@ export class ClaudeMetaAgent implements MetaAgent {
     private readonly maxTokens = 8000,
   ) {}
 
-  async propose(previous: RollingPolicy, evidence: RoundEvidence, constitution: FrozenConstitution, facts: RevisionFacts, model: string): Promise<MetaProposal> {
+  async propose(
+    previous: RollingPolicy,
+    evidence: RoundEvidence,
+    constitution: FrozenConstitution,
+    facts: RevisionFacts,
+    model: string,
+  ): Promise<MetaProposal> {
     const res = await this.client.messages.create({
       model,
       max_tokens: this.maxTokens,

@@ -15,7 +15,8 @@ export interface MetaPolicySettings {
 function positiveInt(env: NodeJS.ProcessEnv, name: string, dflt: number): number {
   const raw = env[name];
   const v = raw === undefined || raw === '' ? dflt : Number(raw);
-  if (!Number.isInteger(v) || v <= 0) throw new Error(`${name}: expected a positive integer, got ${JSON.stringify(raw)}`);
+  if (!Number.isInteger(v) || v <= 0)
+    throw new Error(`${name}: expected a positive integer, got ${JSON.stringify(raw)}`);
   return v;
 }
 
@@ -27,15 +28,31 @@ function metaModel(env: NodeJS.ProcessEnv, now: Date): string {
   return model;
 }
 
-export function metaPolicySettingsFromEnv(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd(), now = new Date()): MetaPolicySettings {
+export function metaPolicySettingsFromEnv(
+  env: NodeJS.ProcessEnv = process.env,
+  cwd = process.cwd(),
+  now = new Date(),
+): MetaPolicySettings {
   const apiKey = env.ANTHROPIC_API_KEY;
   return {
-    constitutionsRoots: [...new Set([env.AEVO_CONSTITUTIONS_ROOT, env.AEVO_ROOT, '.'].filter((x): x is string => !!x).map((r) => path.resolve(cwd, r)))],
+    constitutionsRoots: [
+      ...new Set(
+        [env.AEVO_CONSTITUTIONS_ROOT, env.AEVO_ROOT, '.']
+          .filter((x): x is string => !!x)
+          .map((r) => path.resolve(cwd, r)),
+      ),
+    ],
     claude: apiKey
-      ? { model: metaModel(env, now), apiKey, baseURL: env.ANTHROPIC_BASE_URL || undefined, maxTokens: positiveInt(env, 'AEVO_META_MAX_TOKENS', 8000) }
+      ? {
+          model: metaModel(env, now),
+          apiKey,
+          baseURL: env.ANTHROPIC_BASE_URL || undefined,
+          maxTokens: positiveInt(env, 'AEVO_META_MAX_TOKENS', 8000),
+        }
       : null,
   };
 }
 
 /** Where a constitution path may point: itself when absolute, else under each root in turn. */
-export const constitutionCandidates = (roots: readonly string[], p: string): string[] => (path.isAbsolute(p) ? [p] : roots.map((r) => path.resolve(r, p)));
+export const constitutionCandidates = (roots: readonly string[], p: string): string[] =>
+  path.isAbsolute(p) ? [p] : roots.map((r) => path.resolve(r, p));

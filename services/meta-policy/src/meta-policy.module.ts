@@ -15,14 +15,23 @@ export class MetaPolicyModule {
     const logger = new Logger('meta-policy');
     let agent: MetaAgent | null = opts.agent ?? null;
     if (opts.agent === undefined && settings.claude)
-      agent = new ClaudeMetaAgent(new Anthropic({ apiKey: settings.claude.apiKey, baseURL: settings.claude.baseURL }), settings.claude.model, settings.claude.maxTokens);
+      agent = new ClaudeMetaAgent(
+        new Anthropic({ apiKey: settings.claude.apiKey, baseURL: settings.claude.baseURL }),
+        settings.claude.model,
+        settings.claude.maxTokens,
+      );
     return {
       module: MetaPolicyModule,
       controllers: [MetaPolicyController],
       providers: [
         {
           provide: PolicyReviser,
-          useFactory: (store: EventStore) => new PolicyReviser(store, { constitutionsRoots: settings.constitutionsRoots, agent, log: (level, m) => logger[level](m) }),
+          useFactory: (store: EventStore) =>
+            new PolicyReviser(store, {
+              constitutionsRoots: settings.constitutionsRoots,
+              agent,
+              log: (level, m) => logger[level](m),
+            }),
           inject: [EVENT_STORE],
         },
       ],

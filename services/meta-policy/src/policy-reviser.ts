@@ -57,7 +57,10 @@ export class PolicyReviser {
 
   async state(campaignId: string): Promise<{ state: MetaPolicyState; started: DataOf<typeof CampaignStarted> | null }> {
     const events = await this.store.readAll({ campaignId, types: [CampaignStarted.type, PolicyRevised.type] });
-    const state = events.reduce((s, e) => metaPolicyDecider.evolve(s, e as MetaPolicyEvent), metaPolicyDecider.initialState());
+    const state = events.reduce(
+      (s, e) => metaPolicyDecider.evolve(s, e as MetaPolicyEvent),
+      metaPolicyDecider.initialState(),
+    );
     const started = events.find((e) => e.type === CampaignStarted.type);
     return { state, started: started ? (started.data as DataOf<typeof CampaignStarted>) : null };
   }
@@ -81,13 +84,19 @@ export class PolicyReviser {
     if ((await this.store.streamVersion(streamId)) > 0) return 'exists';
     const { state, started } = await this.state(e.campaignId);
     if (!started || !state.policy)
-      throw new DomainError('CAMPAIGN_NOT_STARTED', `campaign ${e.campaignId}: evidence of round ${round} before CampaignStarted`, [{ path: 'campaignId', message: 'no CampaignStarted yet' }]);
+      throw new DomainError(
+        'CAMPAIGN_NOT_STARTED',
+        `campaign ${e.campaignId}: evidence of round ${round} before CampaignStarted`,
+        [{ path: 'campaignId', message: 'no CampaignStarted yet' }],
+      );
     if (state.revisedRounds.includes(round)) return 'exists';
     if (state.policy.forRound !== round)
       // The previous round's revision is not in the log yet: thrown, so the message is redelivered later.
-      throw new DomainError('POLICY_NOT_IN_FORCE', `campaign ${e.campaignId}: latest policy steers round ${state.policy.forRound}, evidence is of round ${round}`, [
-        { path: 'round', message: `waiting for the revision of round ${state.policy.forRound}` },
-      ]);
+      throw new DomainError(
+        'POLICY_NOT_IN_FORCE',
+        `campaign ${e.campaignId}: latest policy steers round ${state.policy.forRound}, evidence is of round ${round}`,
+        [{ path: 'round', message: `waiting for the revision of round ${state.policy.forRound}` }],
+      );
 
     // An unreadable file is an operational fault (retried, then dead-lettered); a changed file is a violation.
     const constitution = this.loadConstitution(started.config.constitutionPath, started.constitutionSha256);
@@ -100,46 +109,77 @@ export class PolicyReviser {
       const model = started.config.claudeModel ?? this.opts.agent?.defaultModel ?? DEFAULT_CLAUDE_MODEL;
       const fallback = { round, pass: 'meta-agent', fallback: 'rules', model } as const;
       if (!this.opts.agent)
-        fellBack = { ...fallback, reason: 'not-configured', errorClass: null, status: null, errorType: null, requestId: null, detail: 'no Claude meta agent is configured (ANTHROPIC_API_KEY)' };
+        fellBack = {
+          ...fallback,
+          reason: 'not-configured',
+          errorClass: null,
+          status: null,
+          errorType: null,
+          requestId: null,
+          detail: 'no Claude meta agent is configured (ANTHROPIC_API_KEY)',
+        };
       else {
-        const facts = revisionFacts(state.policy, e.data.evidence, constitution.constitution, { campaignAxes: state.campaignAxes });
+        const facts = revisionFacts(state.policy, e.data.evidence, constitution.constitution, {
+          campaignAxes: state.campaignAxes,
+        });
         try {
           const proposed = await this.opts.agent.propose(state.policy, e.data.evidence, constitution, facts, model);
           // Even an unusable reply is the proposal on record: the validator refuses it, and a replay re-decides the same.
           proposal = { raw: proposed.raw, turn: proposed.turn };
           if (proposed.unusable !== null)
-            fellBack = { ...fallback, reason: 'unusable-reply', errorClass: null, status: null, errorType: null, requestId: null, detail: proposed.unusable.slice(0, 1000) };
+            fellBack = {
+              ...fallback,
+              reason: 'unusable-reply',
+              errorClass: null,
+              status: null,
+              errorType: null,
+              requestId: null,
+              detail: proposed.unusable.slice(0, 1000),
+            };
         } catch (err) {
           fellBack = { ...fallback, reason: 'api-error', ...claudeErrorFacts(err) };
         }
       }
-      if (fellBack) this.log('warn', `campaign ${e.campaignId} round ${round}: Claude meta agent fell back to the rule engine (${fellBack.reason}: ${fellBack.detail})`);
+      if (fellBack)
+        this.log(
+          'warn',
+          `campaign ${e.campaignId} round ${round}: Claude meta agent fell back to the rule engine (${fellBack.reason}: ${fellBack.detail})`,
+        );
     }
     const decided = metaPolicyDecider.decide(
-      { type: 'ReviseFromEvidence', round, evidence: e.data.evidence, evidenceSha256: e.data.evidenceSha256, constitution, proposal },
+      {
+        type: 'ReviseFromEvidence',
+        round,
+        evidence: e.data.evidence,
+        evidenceSha256: e.data.evidenceSha256,
+        constitution,
+        proposal,
+      },
       state,
     );
     if (decided.length === 0) return 'exists';
     const ctx = { campaignId: e.campaignId, streamId, source: 'meta-policy' as const, causationId: e.id };
     const envelopes: EventEnvelope[] = fellBack ? [createEvent(ClaudeFellBack, fellBack, ctx)] : [];
-    envelopes.push(...decided.map((d) => {
-      switch (d.type) {
-        case 'PolicyRevised':
-          return createEvent(PolicyRevised, d.data, ctx);
-        case 'ConstitutionViolationRefused':
-          return createEvent(ConstitutionViolationRefused, d.data, ctx);
-        case 'DecouplingSuspected':
-          return createEvent(DecouplingSuspected, d.data, ctx);
-        case 'DecouplingProbed':
-          return createEvent(DecouplingProbed, d.data, ctx);
-        case 'DecouplingConfirmed':
-          return createEvent(DecouplingConfirmed, d.data, ctx);
-        case 'DecouplingRefuted':
-          return createEvent(DecouplingRefuted, d.data, ctx);
-        default:
-          throw new Error(`the meta-policy decider never decides ${d.type}`);
-      }
-    }));
+    envelopes.push(
+      ...decided.map((d) => {
+        switch (d.type) {
+          case 'PolicyRevised':
+            return createEvent(PolicyRevised, d.data, ctx);
+          case 'ConstitutionViolationRefused':
+            return createEvent(ConstitutionViolationRefused, d.data, ctx);
+          case 'DecouplingSuspected':
+            return createEvent(DecouplingSuspected, d.data, ctx);
+          case 'DecouplingProbed':
+            return createEvent(DecouplingProbed, d.data, ctx);
+          case 'DecouplingConfirmed':
+            return createEvent(DecouplingConfirmed, d.data, ctx);
+          case 'DecouplingRefuted':
+            return createEvent(DecouplingRefuted, d.data, ctx);
+          default:
+            throw new Error(`the meta-policy decider never decides ${d.type}`);
+        }
+      }),
+    );
     try {
       const res = await this.store.append(streamId, 'no-stream', envelopes, { commandId: `${streamId}-once` });
       if (res.duplicate) return 'exists';
@@ -148,10 +188,17 @@ export class PolicyReviser {
       throw err;
     }
     const refused = decided.filter((d) => d.type === 'ConstitutionViolationRefused');
-    for (const r of refused) this.log('warn', `campaign ${e.campaignId} round ${round}: refused (${(r.data as { rule: string }).rule}): ${(r.data as { detail: string }).detail}`);
+    for (const r of refused)
+      this.log(
+        'warn',
+        `campaign ${e.campaignId} round ${round}: refused (${(r.data as { rule: string }).rule}): ${(r.data as { detail: string }).detail}`,
+      );
     const revised = decided.find((d) => d.type === 'PolicyRevised');
     if (!revised) return 'refused';
-    this.log('log', `campaign ${e.campaignId} round ${round}: policy revision ${(revised.data as DataOf<typeof PolicyRevised>).policy.revision} recorded`);
+    this.log(
+      'log',
+      `campaign ${e.campaignId} round ${round}: policy revision ${(revised.data as DataOf<typeof PolicyRevised>).policy.revision} recorded`,
+    );
     return 'revised';
   }
 }

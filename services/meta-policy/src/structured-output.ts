@@ -25,18 +25,27 @@ export function structuredOutputFormat(toolInputSchema: Schema): StructuredOutpu
   const encoded = new Set<Schema>();
   const encode = (node: Schema): Schema => {
     if (node.type === 'object' && isEmpty(node.properties) && !node.anyOf) {
-      const description = typeof node.description === 'string' ? `${node.description}\n\n${ENCODED_NOTE}` : ENCODED_NOTE;
+      const description =
+        typeof node.description === 'string' ? `${node.description}\n\n${ENCODED_NOTE}` : ENCODED_NOTE;
       const replacement: Schema = { type: 'string', description };
       encoded.add(replacement);
       return replacement;
     }
     const out: Schema = { ...node };
-    if (isRecord(node.properties)) out.properties = Object.fromEntries(Object.entries(node.properties).map(([k, v]) => [k, isRecord(v) ? encode(v) : v]));
+    if (isRecord(node.properties))
+      out.properties = Object.fromEntries(
+        Object.entries(node.properties).map(([k, v]) => [k, isRecord(v) ? encode(v) : v]),
+      );
     if (isRecord(node.items)) out.items = encode(node.items);
     return out;
   };
   // The root stays an object; its properties (and array items, nested objects) are where maps are encoded.
-  const schema: Schema = { ...strict, properties: Object.fromEntries(Object.entries((strict.properties as Schema) ?? {}).map(([k, v]) => [k, isRecord(v) ? encode(v) : v])) };
+  const schema: Schema = {
+    ...strict,
+    properties: Object.fromEntries(
+      Object.entries((strict.properties as Schema) ?? {}).map(([k, v]) => [k, isRecord(v) ? encode(v) : v]),
+    ),
+  };
 
   const decode = (value: unknown, node: unknown): unknown => {
     if (!isRecord(node)) return value;

@@ -18,9 +18,22 @@ import {
 } from '@aevo/contracts';
 import { PostgresEventStore, type StoredEvent } from '@aevo/eventstore';
 import { createServiceApp, type ServiceApp } from '@aevo/messaging';
-import { collectRoundEvidence, roundEvidenceProjection, testCampaignStarted, testRound, type CandidateSpec } from '@aevo/evidence';
+import {
+  collectRoundEvidence,
+  roundEvidenceProjection,
+  testCampaignStarted,
+  testRound,
+  type CandidateSpec,
+} from '@aevo/evidence';
 import { ProjectionRegistry, ProjectionSet } from '@aevo/projections';
-import { initialPolicy, loadConstitutionFile, policyHistoryProjection, replayPolicyRevisions, revisePolicy, type PolicyHistoryState } from '@aevo/policy-engine';
+import {
+  initialPolicy,
+  loadConstitutionFile,
+  policyHistoryProjection,
+  replayPolicyRevisions,
+  revisePolicy,
+  type PolicyHistoryState,
+} from '@aevo/policy-engine';
 import { createTestDb, createTestNatsNames, eventually, type TestDb, type TestNatsNames } from '@aevo/testkit';
 import { ClaudeMetaAgent } from '../src/claude-meta-agent';
 import { MetaPolicyModule } from '../src/meta-policy.module';
@@ -33,10 +46,20 @@ const REPO = path.resolve(__dirname, '../../..');
 const CONSTITUTION = 'deploy/constitutions/default.yaml';
 const constitution = loadConstitutionFile(path.join(REPO, CONSTITUTION));
 const AXES = ['learning-rate', 'schedule', 'steps', 'data-mix', 'synthetic-data'] as const;
-const policy0 = initialPolicy({ standingRecipe: { optim: { lr: 0.001, steps: 400 }, mix: { equation: 1, gravity: 1 } }, axes: [...AXES], anchorSeeds: 3 });
+const policy0 = initialPolicy({
+  standingRecipe: { optim: { lr: 0.001, steps: 400 }, mix: { equation: 1, gravity: 1 } },
+  axes: [...AXES],
+  anchorSeeds: 3,
+});
 const anchor = (lb: number): CandidateSpec => ({ axis: 'baseline', dev: 0.6, lb, extraSeedDevs: [0.605, 0.595] });
-const gain: CandidateSpec[] = [anchor(0.55), { axis: 'learning-rate', dev: 0.63, lb: 0.58, changes: [{ path: 'optim.lr', from: 0.001, to: 0.002 }] }];
-const harmful: CandidateSpec[] = [anchor(0.55), { axis: 'steps', dev: 0.5, lb: 0.48, changes: [{ path: 'optim.steps', from: 400, to: 40 }] }];
+const gain: CandidateSpec[] = [
+  anchor(0.55),
+  { axis: 'learning-rate', dev: 0.63, lb: 0.58, changes: [{ path: 'optim.lr', from: 0.001, to: 0.002 }] },
+];
+const harmful: CandidateSpec[] = [
+  anchor(0.55),
+  { axis: 'steps', dev: 0.5, lb: 0.48, changes: [{ path: 'optim.steps', from: 400, to: 40 }] },
+];
 
 describe('meta-policy replicas against PostgreSQL and nats-server', () => {
   let db: TestDb;
@@ -47,22 +70,41 @@ describe('meta-policy replicas against PostgreSQL and nats-server', () => {
   const replicas: ServiceApp[] = [];
   const before = fs.readFileSync(path.join(REPO, CONSTITUTION));
 
-  const ofType = async <T>(campaignId: string, type: string) => (await store.readAll({ campaignId, types: [type] })) as Array<StoredEvent & { data: T }>;
+  const ofType = async <T>(campaignId: string, type: string) =>
+    (await store.readAll({ campaignId, types: [type] })) as Array<StoredEvent & { data: T }>;
   const revisions = (c: string) => ofType<DataOf<typeof PolicyRevised>>(c, PolicyRevised.type);
-  const refusals = (c: string) => ofType<DataOf<typeof ConstitutionViolationRefused>>(c, ConstitutionViolationRefused.type);
+  const refusals = (c: string) =>
+    ofType<DataOf<typeof ConstitutionViolationRefused>>(c, ConstitutionViolationRefused.type);
 
   const fellBack = (c: string) => ofType<DataOf<typeof ClaudeFellBack>>(c, ClaudeFellBack.type);
 
   /** `claudeModel`: as StartCampaign recorded it (absent: a campaign started before the model was a setting). */
-  async function start(campaignId: string, opts: { metaKind?: 'rules' | 'claude'; pinned?: string; claudeModel?: string } = {}) {
-    const e = testCampaignStarted(campaignId, policy0, { constitutionSha256: opts.pinned ?? constitution.sha256, constitution: constitution.constitution, axes: [...AXES] });
+  async function start(
+    campaignId: string,
+    opts: { metaKind?: 'rules' | 'claude'; pinned?: string; claudeModel?: string } = {},
+  ) {
+    const e = testCampaignStarted(campaignId, policy0, {
+      constitutionSha256: opts.pinned ?? constitution.sha256,
+      constitution: constitution.constitution,
+      axes: [...AXES],
+    });
     const data = e.data as { config: Record<string, unknown> };
-    data.config = { ...data.config, metaKind: opts.metaKind ?? 'rules', constitutionPath: CONSTITUTION, ...(opts.claudeModel ? { claudeModel: opts.claudeModel } : {}) };
+    data.config = {
+      ...data.config,
+      metaKind: opts.metaKind ?? 'rules',
+      constitutionPath: CONSTITUTION,
+      ...(opts.claudeModel ? { claudeModel: opts.claudeModel } : {}),
+    };
     await store.append(`campaign-${campaignId}`, 'no-stream', [e]);
   }
 
   /** The evidence the collector would record for `specs` under the policy in force. */
-  function evidenceEvent(campaignId: string, round: number, specs: CandidateSpec[], policy: RollingPolicy): EventEnvelope {
+  function evidenceEvent(
+    campaignId: string,
+    round: number,
+    specs: CandidateSpec[],
+    policy: RollingPolicy,
+  ): EventEnvelope {
     const evidence = collectRoundEvidence(testRound(specs, { campaignId, round, policy }));
     return createEvent(
       RoundEvidenceRecorded,
@@ -82,20 +124,30 @@ describe('meta-policy replicas against PostgreSQL and nats-server', () => {
       return { error: 'invalid_request_error', message: 'no scripted reply' };
     }).start();
     // The operator default, asked for campaigns whose CampaignStarted names no model.
-    const agent = new ClaudeMetaAgent(new Anthropic({ apiKey: 'test-key', baseURL: llm.url, maxRetries: 0 }), 'claude-sonnet-5-5');
+    const agent = new ClaudeMetaAgent(
+      new Anthropic({ apiKey: 'test-key', baseURL: llm.url, maxRetries: 0 }),
+      'claude-sonnet-5-5',
+    );
     for (let i = 0; i < 2; i++) {
-      const replica = await createServiceApp(MetaPolicyModule.forRoot({ settings: { constitutionsRoots: [path.join(REPO, 'services'), REPO], claude: null }, agent }), {
-        service: 'meta-policy',
-        natsUrl: names.url,
-        subjectPrefix: names.subjectPrefix,
-        stream: names.stream,
-        databaseUrl: db.url,
-        dbSchema: db.schema,
-        openStore: (cfg) => PostgresEventStore.open({ connectionString: cfg.databaseUrl, schema: cfg.dbSchema, poolSize: 4 }),
-        relay: true,
-        server: { nakDelayMs: 300, maxNakDelayMs: 2000, maxDeliver: 20 },
-        logger: ['error'],
-      });
+      const replica = await createServiceApp(
+        MetaPolicyModule.forRoot({
+          settings: { constitutionsRoots: [path.join(REPO, 'services'), REPO], claude: null },
+          agent,
+        }),
+        {
+          service: 'meta-policy',
+          natsUrl: names.url,
+          subjectPrefix: names.subjectPrefix,
+          stream: names.stream,
+          databaseUrl: db.url,
+          dbSchema: db.schema,
+          openStore: (cfg) =>
+            PostgresEventStore.open({ connectionString: cfg.databaseUrl, schema: cfg.dbSchema, poolSize: 4 }),
+          relay: true,
+          server: { nakDelayMs: 300, maxNakDelayMs: 2000, maxDeliver: 20 },
+          logger: ['error'],
+        },
+      );
       await replica.app.listen();
       replicas.push(replica);
     }
@@ -114,7 +166,12 @@ describe('meta-policy replicas against PostgreSQL and nats-server', () => {
   it('revises with the rule engine once per round, in round order even when round 2’s evidence arrives first', async () => {
     await start('camp-rules');
     const e1 = evidenceEvent('camp-rules', 1, gain, policy0);
-    const p1 = revisePolicy(policy0, (e1.data as DataOf<typeof RoundEvidenceRecorded>).evidence, constitution.constitution, { campaignAxes: [...AXES] }).policy;
+    const p1 = revisePolicy(
+      policy0,
+      (e1.data as DataOf<typeof RoundEvidenceRecorded>).evidence,
+      constitution.constitution,
+      { campaignAxes: [...AXES] },
+    ).policy;
     const e2 = evidenceEvent('camp-rules', 2, harmful, p1);
     await record(e2);
     await record(e1);
@@ -127,7 +184,11 @@ describe('meta-policy replicas against PostgreSQL and nats-server', () => {
       [2, 2, 'rules'],
     ]);
     expect(revs[0].data.policy).toEqual(p1);
-    expect(revs[0].data).toMatchObject({ evidenceSha256: (e1.data as { evidenceSha256: string }).evidenceSha256, constitutionSha256: constitution.sha256, llm: null });
+    expect(revs[0].data).toMatchObject({
+      evidenceSha256: (e1.data as { evidenceSha256: string }).evidenceSha256,
+      constitutionSha256: constitution.sha256,
+      llm: null,
+    });
     expect(revs[1].data.policy.deadEnds.map((d) => d.id)).toEqual(['dead-end-camp-rules-r2-c1']);
 
     // Redelivered to both replicas at once: nothing more is written.
@@ -141,7 +202,12 @@ describe('meta-policy replicas against PostgreSQL and nats-server', () => {
   it('lets the Claude meta agent propose as structured output with the campaign’s model, and keeps a compliant proposal', async () => {
     await start('camp-claude', { metaKind: 'claude', claudeModel: 'claude-opus-4-8' });
     const e1 = evidenceEvent('camp-claude', 1, gain, policy0);
-    const rules = revisePolicy(policy0, (e1.data as DataOf<typeof RoundEvidenceRecorded>).evidence, constitution.constitution, { campaignAxes: [...AXES] }).policy;
+    const rules = revisePolicy(
+      policy0,
+      (e1.data as DataOf<typeof RoundEvidenceRecorded>).evidence,
+      constitution.constitution,
+      { campaignAxes: [...AXES] },
+    ).policy;
     // The round's gain waits for its confirmation run (the rule engine's bookkeeping); the agent narrows the search.
     const proposal = {
       promotedCandidateId: null,
@@ -158,16 +224,25 @@ describe('meta-policy replicas against PostgreSQL and nats-server', () => {
       rationale: 'lr 0.002 gained on the leaderboard and awaits its confirmation; narrow the search to lr and schedule',
     };
     // As the model writes it: the recipe, a free-form map, travels as a JSON string in the structured output.
-    replies.set('camp-claude', () => ({ json: { ...proposal, standingRecipe: JSON.stringify(proposal.standingRecipe) } }));
+    replies.set('camp-claude', () => ({
+      json: { ...proposal, standingRecipe: JSON.stringify(proposal.standingRecipe) },
+    }));
     await record(e1);
     const [rev] = await eventually(async () => {
       const r = await revisions('camp-claude');
       return r.length === 1 && r;
     }, 60_000);
     // No breakpoint, so no cache write to pay: the tokens are input and output only, all counted.
-    expect(rev.data).toMatchObject({ proposer: 'claude', llm: { model: 'claude-opus-4-8', cacheReadTokens: 0, cacheCreationTokens: 0, refused: false, proposal } });
+    expect(rev.data).toMatchObject({
+      proposer: 'claude',
+      llm: { model: 'claude-opus-4-8', cacheReadTokens: 0, cacheCreationTokens: 0, refused: false, proposal },
+    });
     expect(rev.data.llm?.inputTokens).toBeGreaterThan(1000);
-    expect(rev.data.policy).toMatchObject({ activeAxes: ['learning-rate', 'schedule'], promotionThreshold: 0.015, standingRecipe: rules.standingRecipe });
+    expect(rev.data.policy).toMatchObject({
+      activeAxes: ['learning-rate', 'schedule'],
+      promotionThreshold: 0.015,
+      standingRecipe: rules.standingRecipe,
+    });
     expect(rev.data.policy.pendingConfirmations?.map((c) => c.candidateId)).toEqual(['camp-claude-r1-c1']);
     const req = llm.requests.find((r) => JSON.stringify(r.messages).includes('camp-claude-r'));
     const system = req?.system as Array<{ type: string; text: string; cache_control?: unknown }>;
@@ -179,7 +254,10 @@ describe('meta-policy replicas against PostgreSQL and nats-server', () => {
     expect(req?.model).toBe('claude-opus-4-8');
     expect(req?.tools).toBeUndefined();
     expect(req?.tool_choice).toBeUndefined();
-    expect(req?.output_config?.format).toMatchObject({ type: 'json_schema', schema: { type: 'object', additionalProperties: false } });
+    expect(req?.output_config?.format).toMatchObject({
+      type: 'json_schema',
+      schema: { type: 'object', additionalProperties: false },
+    });
     expect(req?.output_config?.format?.schema.properties).toMatchObject({ standingRecipe: { type: 'string' } });
     expect(llm.refusals).toEqual([]);
     expect(await fellBack('camp-claude')).toEqual([]);
@@ -220,7 +298,13 @@ describe('meta-policy replicas against PostgreSQL and nats-server', () => {
       const f = await fellBack('camp-retired');
       return f.length === 1 && f;
     }, 60_000);
-    expect(retired.data).toMatchObject({ reason: 'api-error', model: 'claude-sonnet-4-5', errorClass: 'NotFoundError', status: 404, errorType: 'not_found_error' });
+    expect(retired.data).toMatchObject({
+      reason: 'api-error',
+      model: 'claude-sonnet-4-5',
+      errorClass: 'NotFoundError',
+      status: 404,
+      errorType: 'not_found_error',
+    });
 
     // A refusal is not a proposal: recorded as the refused proposal and as the fall-back.
     await start('camp-refusal', { metaKind: 'claude' });
@@ -231,9 +315,17 @@ describe('meta-policy replicas against PostgreSQL and nats-server', () => {
       return f.length === 1 && f;
     }, 60_000);
     // No model recorded at its start: the operator default was asked.
-    expect(refusal.data).toMatchObject({ reason: 'unusable-reply', model: 'claude-sonnet-5-5', errorClass: null, detail: 'the model refused (stop_reason refusal)' });
+    expect(refusal.data).toMatchObject({
+      reason: 'unusable-reply',
+      model: 'claude-sonnet-5-5',
+      errorClass: null,
+      detail: 'the model refused (stop_reason refusal)',
+    });
     const [refusedRev] = await revisions('camp-refusal');
-    expect(refusedRev.data).toMatchObject({ proposer: 'rules', llm: { refused: true, stopReason: 'refusal', proposal: { unusableReply: { stopReason: 'refusal' } } } });
+    expect(refusedRev.data).toMatchObject({
+      proposer: 'rules',
+      llm: { refused: true, stopReason: 'refusal', proposal: { unusableReply: { stopReason: 'refusal' } } },
+    });
 
     // A service without an API key: the campaign's request for Claude cannot be met, and that is recorded.
     await start('camp-nokey', { metaKind: 'claude', claudeModel: 'claude-opus-4-8' });
@@ -249,7 +341,11 @@ describe('meta-policy replicas against PostgreSQL and nats-server', () => {
     await start('camp-evil', { metaKind: 'claude' });
     // Structured output binds the model to the schema; the validator still refuses what slips past it.
     replies.set('camp-evil', () => ({
-      json: { constitution: { rules: { deadEndRegistryOnlyGrows: false, minThresholdNoiseMultiple: 0 } }, deadEnds: [], rationale: 'relax the rules' },
+      json: {
+        constitution: { rules: { deadEndRegistryOnlyGrows: false, minThresholdNoiseMultiple: 0 } },
+        deadEnds: [],
+        rationale: 'relax the rules',
+      },
     }));
     await record(evidenceEvent('camp-evil', 1, harmful, policy0));
     const [rev1] = await eventually(async () => {
@@ -262,19 +358,19 @@ describe('meta-policy replicas against PostgreSQL and nats-server', () => {
     // Round 2: a well-formed proposal that silently drops the dead end and skips nothing else.
     replies.set('camp-evil', () => ({
       json: {
-          promotedCandidateId: null,
-          standingRecipe: JSON.stringify(p1.standingRecipe),
-          activeCategory: p1.activeCategory,
-          activeAxes: p1.activeAxes,
-          retiredAxes: p1.retiredAxes,
-          deadEnds: [],
-          promotionThreshold: p1.promotionThreshold,
-          anchorSeeds: p1.anchorSeeds,
-          selectionCriterion: p1.selectionCriterion,
-          objective: p1.objective,
-          evidenceRules: p1.evidenceRules,
-          rationale: 'forget the past',
-        },
+        promotedCandidateId: null,
+        standingRecipe: JSON.stringify(p1.standingRecipe),
+        activeCategory: p1.activeCategory,
+        activeAxes: p1.activeAxes,
+        retiredAxes: p1.retiredAxes,
+        deadEnds: [],
+        promotionThreshold: p1.promotionThreshold,
+        anchorSeeds: p1.anchorSeeds,
+        selectionCriterion: p1.selectionCriterion,
+        objective: p1.objective,
+        evidenceRules: p1.evidenceRules,
+        rationale: 'forget the past',
+      },
     }));
     await record(evidenceEvent('camp-evil', 2, [anchor(0.55)], p1));
     await eventually(async () => (await revisions('camp-evil')).length === 2, 60_000);
@@ -316,17 +412,26 @@ describe('meta-policy replicas against PostgreSQL and nats-server', () => {
 
   it('folds the log into the policy-history and round-evidence projections through @aevo/projections', async () => {
     const log = await store.readAll({});
-    const run = () => new ProjectionSet(new ProjectionRegistry([policyHistoryProjection, roundEvidenceProjection])).applyAll(log);
+    const run = () =>
+      new ProjectionSet(new ProjectionRegistry([policyHistoryProjection, roundEvidenceProjection])).applyAll(log);
     const set = run();
-    expect(run().results().map((r) => r.hash)).toEqual(set.results().map((r) => r.hash));
+    expect(
+      run()
+        .results()
+        .map((r) => r.hash),
+    ).toEqual(set.results().map((r) => r.hash));
     const history = (set.snapshot('policy-history') as PolicyHistoryState)['camp-rules'];
     const evidence = await store.readAll({ campaignId: 'camp-rules', types: [RoundEvidenceRecorded.type] });
-    const shaOf = (round: number) => (evidence.find((e) => (e.data as { round: number }).round === round)?.data as { evidenceSha256: string }).evidenceSha256;
+    const shaOf = (round: number) =>
+      (evidence.find((e) => (e.data as { round: number }).round === round)?.data as { evidenceSha256: string })
+        .evidenceSha256;
     expect(history.revisions.map((r) => [r.revision, r.round, r.evidenceSha256])).toEqual([
       [0, null, null],
       [1, 1, shaOf(1)],
       [2, 2, shaOf(2)],
     ]);
-    expect(history.revisions[1].changes).toContain('awaiting confirmation: camp-rules-r1-c1 (learning-rate, LB +0.03 in round 1)');
+    expect(history.revisions[1].changes).toContain(
+      'awaiting confirmation: camp-rules-r1-c1 (learning-rate, LB +0.03 in round 1)',
+    );
   });
 });

@@ -39,7 +39,15 @@ import {
   type ScoreVector,
 } from '@aevo/contracts';
 import { collectRoundEvidence, evidenceHash, evidenceInputs, foldLedger, roundReadiness } from '@aevo/evidence';
-import { applyRecipeChanges, initialPolicy, metaPolicyDecider, prescribedRuns, type FrozenConstitution, type MetaPolicyEvent, type MetaPolicyState } from '@aevo/policy-engine';
+import {
+  applyRecipeChanges,
+  initialPolicy,
+  metaPolicyDecider,
+  prescribedRuns,
+  type FrozenConstitution,
+  type MetaPolicyEvent,
+  type MetaPolicyState,
+} from '@aevo/policy-engine';
 import { loadSubstrate, renderEntrypoint, type CommandName, type LoadedSubstrate } from '@aevo/substrate-kit';
 
 const run = promisify(execFile);
@@ -57,7 +65,14 @@ const sig3 = (x: number) => Number(x.toPrecision(3));
 
 /** Does a change run into a dead end? (path covers, and the direction or the exact value matches) */
 export function hitsDeadEnd(c: RecipeChange, deadEnds: readonly DeadEnd[]): boolean {
-  const dir = typeof c.from === 'number' && typeof c.to === 'number' ? (c.to > c.from ? 'increase' : c.to < c.from ? 'decrease' : 'set') : 'set';
+  const dir =
+    typeof c.from === 'number' && typeof c.to === 'number'
+      ? c.to > c.from
+        ? 'increase'
+        : c.to < c.from
+          ? 'decrease'
+          : 'set'
+      : 'set';
   return deadEnds.some((d) => {
     if (!d.path || !(c.path === d.path || c.path.startsWith(`${d.path}.`))) return false;
     if (!d.direction) return true;
@@ -80,7 +95,9 @@ export function proposeChange(axis: Axis, policy: RollingPolicy, random: () => n
   const scaled = (p: string, factors: number[], integer = false): RecipeChange[][] => {
     const v = num(p);
     if (v === null) return [];
-    return factors.map((f) => [{ path: p, from: v, to: integer ? Math.max(1, Math.round(v * f)) : sig3(v * f) }]).filter((c) => c[0].to !== v);
+    return factors
+      .map((f) => [{ path: p, from: v, to: integer ? Math.max(1, Math.round(v * f)) : sig3(v * f) }])
+      .filter((c) => c[0].to !== v);
   };
   const transfer = policy.objective === 'transfer-to-lb';
   const mix = (getPath(recipe, 'data.mix') ?? {}) as Record<string, number>;
@@ -89,7 +106,8 @@ export function proposeChange(axis: Axis, policy: RollingPolicy, random: () => n
   const rebalance = (): RecipeChange[][] => {
     const moves: RecipeChange[][] = [];
     for (const d of overRepresented) moves.push([{ path: `data.mix.${d}`, from: mix[d], to: sig3(mix[d] * 0.5) }]);
-    for (const d of Object.keys(mix).filter((x) => !overRepresented.includes(x))) moves.push([{ path: `data.mix.${d}`, from: mix[d], to: sig3(mix[d] * 1.5) }]);
+    for (const d of Object.keys(mix).filter((x) => !overRepresented.includes(x)))
+      moves.push([{ path: `data.mix.${d}`, from: mix[d], to: sig3(mix[d] * 1.5) }]);
     return moves;
   };
   let moves: RecipeChange[][] = [];
@@ -99,7 +117,9 @@ export function proposeChange(axis: Axis, policy: RollingPolicy, random: () => n
       break;
     case 'schedule': {
       const s = getPath(recipe, 'train.schedule');
-      moves = ['cosine', 'linear', 'constant'].filter((x) => x !== s).map((x) => [{ path: 'train.schedule', from: s, to: x }]);
+      moves = ['cosine', 'linear', 'constant']
+        .filter((x) => x !== s)
+        .map((x) => [{ path: 'train.schedule', from: s, to: x }]);
       break;
     }
     case 'warmup':
@@ -112,12 +132,21 @@ export function proposeChange(axis: Axis, policy: RollingPolicy, random: () => n
       moves = scaled('train.grad_clip', [0.5, 2]);
       break;
     case 'data-mix':
-      moves = transfer ? rebalance() : Object.keys(mix).map((d) => [{ path: `data.mix.${d}`, from: mix[d], to: sig3(mix[d] * 2) }]);
+      moves = transfer
+        ? rebalance()
+        : Object.keys(mix).map((d) => [{ path: `data.mix.${d}`, from: mix[d], to: sig3(mix[d] * 2) }]);
       break;
     case 'synthetic-data': {
       const c = num('data.synthetic.count');
       // Under transfer-to-lb the only synthetic move left is to take generated rows out again.
-      moves = c === null ? [] : transfer ? (c > 0 ? [[{ path: 'data.synthetic.count', from: c, to: Math.round(c / 2) }]] : []) : [[{ path: 'data.synthetic.count', from: c, to: c === 0 ? 4000 : c * 2 }]];
+      moves =
+        c === null
+          ? []
+          : transfer
+            ? c > 0
+              ? [[{ path: 'data.synthetic.count', from: c, to: Math.round(c / 2) }]]
+              : []
+            : [[{ path: 'data.synthetic.count', from: c, to: c === 0 ? 4000 : c * 2 }]];
       break;
     }
     default:
@@ -171,11 +200,16 @@ export class SimulatedCampaign {
   }
 
   state(): MetaPolicyState {
-    return this.log.reduce((s, e) => metaPolicyDecider.evolve(s, e as MetaPolicyEvent), metaPolicyDecider.initialState());
+    return this.log.reduce(
+      (s, e) => metaPolicyDecider.evolve(s, e as MetaPolicyEvent),
+      metaPolicyDecider.initialState(),
+    );
   }
 
   async start(): Promise<void> {
-    const recipe = YAML.parse(fs.readFileSync(path.join(this.o.substrateDir, this.substrate.manifest.recipe), 'utf8')) as RecipeDocument;
+    const recipe = YAML.parse(
+      fs.readFileSync(path.join(this.o.substrateDir, this.substrate.manifest.recipe), 'utf8'),
+    ) as RecipeDocument;
     const policy = initialPolicy({ standingRecipe: recipe, axes: this.o.axes, anchorSeeds: this.o.anchorSeeds });
     this.append(
       createEvent(
@@ -195,7 +229,11 @@ export class SimulatedCampaign {
             metaKind: 'rules',
             leaderboard: 'local',
             executor: 'local',
-            budgets: { gpuSeconds: 1e6, llmTokens: 0, submissionsPerRound: this.o.anchorSeeds + this.o.explorersPerRound + 4 },
+            budgets: {
+              gpuSeconds: 1e6,
+              llmTokens: 0,
+              submissionsPerRound: this.o.anchorSeeds + this.o.explorersPerRound + 4,
+            },
           },
           constitutionSha256: this.o.constitution.sha256,
           constitution: this.o.constitution.constitution as DataOf<typeof CampaignStarted>['constitution'],
@@ -208,7 +246,11 @@ export class SimulatedCampaign {
     const secretSeed = this.o.seed * 7919 + 1;
     const seedFile = `${this.lbDir}.seed`;
     fs.writeFileSync(seedFile, `${secretSeed}\n`, { mode: 0o600 });
-    await this.exec('leaderboard.generate', { secret_seed: secretSeed, secret_seed_file: seedFile, out_dir: this.lbDir }, this.o.substrateDir);
+    await this.exec(
+      'leaderboard.generate',
+      { secret_seed: secretSeed, secret_seed_file: seedFile, out_dir: this.lbDir },
+      this.o.substrateDir,
+    );
     fs.rmSync(seedFile, { force: true });
     // The sandboxes only ever see prompts (id, prompt), never the answers.
     const rows = fs.readFileSync(path.join(this.lbDir, 'public.csv'), 'utf8').trimEnd().split('\n');
@@ -230,8 +272,21 @@ export class SimulatedCampaign {
     // run paired with the anchor's first seed.
     const prescribed = prescribedRuns(policy).slice(0, Math.max(0, this.o.explorersPerRound - 1));
     const planned: Array<DataOf<typeof RoundStarted>['candidates'][number]> = [
-      { candidateId: `${campaignId}-r${round}-c0`, index: 0, axis: 'baseline' as Axis, isAnchor: true, seeds: anchorSeeds },
-      ...prescribed.map((r, k) => ({ candidateId: `${campaignId}-r${round}-c${k + 1}`, index: k + 1, axis: r.axis, isAnchor: false, seeds: [anchorSeeds[0]], prescribed: r.prescribed })),
+      {
+        candidateId: `${campaignId}-r${round}-c0`,
+        index: 0,
+        axis: 'baseline' as Axis,
+        isAnchor: true,
+        seeds: anchorSeeds,
+      },
+      ...prescribed.map((r, k) => ({
+        candidateId: `${campaignId}-r${round}-c${k + 1}`,
+        index: k + 1,
+        axis: r.axis,
+        isAnchor: false,
+        seeds: [anchorSeeds[0]],
+        prescribed: r.prescribed,
+      })),
       ...Array.from({ length: this.o.explorersPerRound - prescribed.length }, (_, k) => ({
         candidateId: `${campaignId}-r${round}-c${prescribed.length + k + 1}`,
         index: prescribed.length + k + 1,
@@ -240,8 +295,23 @@ export class SimulatedCampaign {
         seeds: [anchorSeeds[0]],
       })),
     ];
-    const ctx = (source: 'orchestrator' | 'worker' | 'leaderboard' | 'collector' | 'meta-policy', streamId: string) => ({ campaignId, streamId, source });
-    this.append(createEvent(RoundStarted, { round, policyRevision: policy.revision, policySha256: contentHash(policy), candidates: planned, seed: this.o.seed + round }, ctx('orchestrator', `campaign-${campaignId}`)));
+    const ctx = (
+      source: 'orchestrator' | 'worker' | 'leaderboard' | 'collector' | 'meta-policy',
+      streamId: string,
+    ) => ({ campaignId, streamId, source });
+    this.append(
+      createEvent(
+        RoundStarted,
+        {
+          round,
+          policyRevision: policy.revision,
+          policySha256: contentHash(policy),
+          candidates: planned,
+          seed: this.o.seed + round,
+        },
+        ctx('orchestrator', `campaign-${campaignId}`),
+      ),
+    );
 
     for (const c of planned) {
       const changes = c.isAnchor ? [] : c.prescribed ? c.prescribed.changes : proposeChange(c.axis, policy, random);
@@ -261,33 +331,52 @@ export class SimulatedCampaign {
         try {
           await this.exec(
             'train',
-            { ...common, recipe: recipePath, data_dir: dataDir, base_checkpoint: path.join(sandbox, this.substrate.manifest.baseCheckpoint), checkpoints_dir: ckDir },
+            {
+              ...common,
+              recipe: recipePath,
+              data_dir: dataDir,
+              base_checkpoint: path.join(sandbox, this.substrate.manifest.baseCheckpoint),
+              checkpoints_dir: ckDir,
+            },
             sandbox,
           );
         } catch (err) {
           failures.push({ kind: 'diverged', detail: `seed ${seed}: ${String((err as Error).message).split('\n')[0]}` });
           continue;
         }
-        const summary = JSON.parse(fs.readFileSync(path.join(ckDir, 'train-summary.json'), 'utf8')) as { checkpoints: string[]; seconds: number };
+        const summary = JSON.parse(fs.readFileSync(path.join(ckDir, 'train-summary.json'), 'utf8')) as {
+          checkpoints: string[];
+          seconds: number;
+        };
         gpuSeconds += summary.seconds;
         for (const name of summary.checkpoints) {
           const dir = path.join(ckDir, name);
           const scores = path.join(dir, 'dev-scores.json');
           await this.exec('evaluate', { ...common, checkpoint: dir, split: 'dev', scores }, sandbox);
-          const s = JSON.parse(fs.readFileSync(scores, 'utf8')) as { overall: number; domains: Record<string, { score: number }> };
+          const s = JSON.parse(fs.readFileSync(scores, 'utf8')) as {
+            overall: number;
+            domains: Record<string, { score: number }>;
+          };
           const info = JSON.parse(fs.readFileSync(path.join(dir, 'checkpoint.json'), 'utf8')) as { step: number };
           checkpoints.push({
             checkpoint: path.relative(sandbox, dir),
             step: info.step,
             seed,
-            dev: { overall: s.overall, domains: Object.fromEntries(Object.entries(s.domains).map(([d, v]) => [d, v.score])) },
+            dev: {
+              overall: s.overall,
+              domains: Object.fromEntries(Object.entries(s.domains).map(([d, v]) => [d, v.score])),
+            },
             dir,
           });
         }
       }
       // Per seed: the checkpoint the policy's criterion prefers (later step on ties).
       // Per seed, the shared rule the evaluation service applies (@aevo/contracts checkpoint-selection).
-      const bestOf = (seed: number) => selectCheckpoint(checkpoints.filter((k) => k.seed === seed), policy.selectionCriterion)?.chosen;
+      const bestOf = (seed: number) =>
+        selectCheckpoint(
+          checkpoints.filter((k) => k.seed === seed),
+          policy.selectionCriterion,
+        )?.chosen;
       const chosenPerSeed = c.seeds.map(bestOf).filter((k): k is CheckpointRun => k !== undefined);
       const chosen = chosenPerSeed[0] ?? null;
       const manifest = ResultManifest.parse({
@@ -297,20 +386,49 @@ export class SimulatedCampaign {
         axis: c.axis,
         isAnchor: c.isAnchor,
         status: chosen ? 'completed' : 'failed',
-        hypothesis: c.isAnchor ? 'standing recipe, several seeds' : c.prescribed ? c.prescribed.hypothesis : changes.length > 0 ? `change ${changes.map((x) => x.path).join(', ')}` : 'no admissible change',
+        hypothesis: c.isAnchor
+          ? 'standing recipe, several seeds'
+          : c.prescribed
+            ? c.prescribed.hypothesis
+            : changes.length > 0
+              ? `change ${changes.map((x) => x.path).join(', ')}`
+              : 'no admissible change',
         recipeChanges: changes,
-        recipeDiff: changes.map((x) => `--- a/recipe.yaml\n+++ b/recipe.yaml\n-${x.path}: ${JSON.stringify(x.from)}\n+${x.path}: ${JSON.stringify(x.to)}`).join('\n'),
+        recipeDiff: changes
+          .map(
+            (x) =>
+              `--- a/recipe.yaml\n+++ b/recipe.yaml\n-${x.path}: ${JSON.stringify(x.from)}\n+${x.path}: ${JSON.stringify(x.to)}`,
+          )
+          .join('\n'),
         filesChanged: changes.length > 0 ? [this.substrate.manifest.recipe] : [],
         seeds: c.seeds,
         checkpoints: checkpoints.map(({ checkpoint, step, seed, dev }) => ({ checkpoint, step, seed, dev })),
         chosenCheckpoint: chosen
-          ? { checkpoint: chosen.checkpoint, seed: chosen.seed, criterion: policy.selectionCriterion.kind, reason: 'best by the policy criterion', dev: chosen.dev }
+          ? {
+              checkpoint: chosen.checkpoint,
+              seed: chosen.seed,
+              criterion: policy.selectionCriterion.kind,
+              reason: 'best by the policy criterion',
+              dev: chosen.dev,
+            }
           : null,
         failureModes: failures,
-        cost: { gpuSeconds: Math.round(gpuSeconds * 1000) / 1000, inputTokens: 0, outputTokens: 0, toolCalls: 0, jobs: 1 + c.seeds.length },
+        cost: {
+          gpuSeconds: Math.round(gpuSeconds * 1000) / 1000,
+          inputTokens: 0,
+          outputTokens: 0,
+          toolCalls: 0,
+          jobs: 1 + c.seeds.length,
+        },
         traceLength: 0,
       });
-      this.append(createEvent(ManifestSubmitted, { candidateId: c.candidateId, round, manifest }, ctx('worker', `candidate-${c.candidateId}`)));
+      this.append(
+        createEvent(
+          ManifestSubmitted,
+          { candidateId: c.candidateId, round, manifest },
+          ctx('worker', `candidate-${c.candidateId}`),
+        ),
+      );
 
       // Leaderboard: the anchor submits each seed (that is how LB seed noise gets measured), an explorer once.
       for (const k of chosenPerSeed) {
@@ -318,15 +436,41 @@ export class SimulatedCampaign {
         this.append(
           createEvent(
             SubmissionRequested,
-            { round, submissionId, candidateId: c.candidateId, checkpoint: k.checkpoint, sandboxPath: sandbox, reason: c.isAnchor ? 'anchor seed' : 'explorer' },
+            {
+              round,
+              submissionId,
+              candidateId: c.candidateId,
+              checkpoint: k.checkpoint,
+              sandboxPath: sandbox,
+              reason: c.isAnchor ? 'anchor seed' : 'explorer',
+            },
             ctx('orchestrator', `campaign-${campaignId}`),
           ),
         );
         const predictions = path.join(this.lbDir, `${submissionId}.csv`);
         const scores = path.join(this.lbDir, `${submissionId}.json`);
-        await this.exec('predict', { sandbox, seed: k.seed, size: this.o.size, device: 'cpu', checkpoint: k.dir, prompts: path.join(this.lbDir, 'prompts.csv'), predictions }, sandbox);
-        await this.exec('leaderboard.score', { predictions, answers: path.join(this.lbDir, 'public.csv'), scores, split: 'public' }, this.o.substrateDir);
-        const s = JSON.parse(fs.readFileSync(scores, 'utf8')) as { overall: number; domains: Record<string, { score: number }> };
+        await this.exec(
+          'predict',
+          {
+            sandbox,
+            seed: k.seed,
+            size: this.o.size,
+            device: 'cpu',
+            checkpoint: k.dir,
+            prompts: path.join(this.lbDir, 'prompts.csv'),
+            predictions,
+          },
+          sandbox,
+        );
+        await this.exec(
+          'leaderboard.score',
+          { predictions, answers: path.join(this.lbDir, 'public.csv'), scores, split: 'public' },
+          this.o.substrateDir,
+        );
+        const s = JSON.parse(fs.readFileSync(scores, 'utf8')) as {
+          overall: number;
+          domains: Record<string, { score: number }>;
+        };
         this.append(
           createEvent(
             LeaderboardScored,
@@ -358,13 +502,29 @@ export class SimulatedCampaign {
 
     // Meta-policy (the pure decider, exactly as the service runs it).
     const decided = metaPolicyDecider.decide(
-      { type: 'ReviseFromEvidence', round, evidence, evidenceSha256: evidenceHash(evidence), constitution: this.o.constitution, proposal: null },
+      {
+        type: 'ReviseFromEvidence',
+        round,
+        evidence,
+        evidenceSha256: evidenceHash(evidence),
+        constitution: this.o.constitution,
+        proposal: null,
+      },
       this.state(),
     );
-    const defs = { PolicyRevised, ConstitutionViolationRefused, DecouplingSuspected, DecouplingProbed, DecouplingConfirmed, DecouplingRefuted } as const;
+    const defs = {
+      PolicyRevised,
+      ConstitutionViolationRefused,
+      DecouplingSuspected,
+      DecouplingProbed,
+      DecouplingConfirmed,
+      DecouplingRefuted,
+    } as const;
     for (const d of decided) {
       if (d.type === 'CampaignStarted') continue;
-      this.append(createEvent(defs[d.type], d.data as never, ctx('meta-policy', `meta-policy-${campaignId}-r${round}`)));
+      this.append(
+        createEvent(defs[d.type], d.data as never, ctx('meta-policy', `meta-policy-${campaignId}-r${round}`)),
+      );
     }
   }
 }

@@ -1,10 +1,23 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { PolicyRevised, RoundEvidenceRecorded, RoundStarted, canonicalJson, isEvent, type DataOf, type DecouplingHypothesis } from '@aevo/contracts';
+import {
+  PolicyRevised,
+  RoundEvidenceRecorded,
+  RoundStarted,
+  canonicalJson,
+  isEvent,
+  type DataOf,
+  type DecouplingHypothesis,
+} from '@aevo/contracts';
 import { replayRoundEvidence, roundEvidenceProjection } from '@aevo/evidence';
 import { ProjectionRegistry, ProjectionSet } from '@aevo/projections';
-import { loadConstitutionFile, policyHistoryProjection, replayPolicyRevisions, type PolicyHistoryState } from '@aevo/policy-engine';
+import {
+  loadConstitutionFile,
+  policyHistoryProjection,
+  replayPolicyRevisions,
+  type PolicyHistoryState,
+} from '@aevo/policy-engine';
 import { SimulatedCampaign, hitsDeadEnd } from './sim-campaign';
 
 jest.setTimeout(900_000);
@@ -22,8 +35,12 @@ const CONSTITUTION = path.join(REPO, 'deploy/constitutions/default.yaml');
 describe('a 6-round campaign on the simulated substrate', () => {
   let work: string;
   let campaign: SimulatedCampaign;
-  const evidenceOf = () => campaign.log.filter((e) => isEvent(e, RoundEvidenceRecorded)).map((e) => e.data as DataOf<typeof RoundEvidenceRecorded>);
-  const revisionsOf = () => campaign.log.filter((e) => isEvent(e, PolicyRevised)).map((e) => e.data as DataOf<typeof PolicyRevised>);
+  const evidenceOf = () =>
+    campaign.log
+      .filter((e) => isEvent(e, RoundEvidenceRecorded))
+      .map((e) => e.data as DataOf<typeof RoundEvidenceRecorded>);
+  const revisionsOf = () =>
+    campaign.log.filter((e) => isEvent(e, PolicyRevised)).map((e) => e.data as DataOf<typeof PolicyRevised>);
 
   beforeAll(async () => {
     work = fs.mkdtempSync(path.join(os.tmpdir(), 'aevo-sim-campaign-'));
@@ -52,7 +69,10 @@ describe('a 6-round campaign on the simulated substrate', () => {
     expect(revisionsOf().map((r) => [r.round, r.policy.revision])).toEqual([1, 2, 3, 4, 5, 6].map((r) => [r, r]));
   });
 
-  const stepsOf = (type: string) => campaign.log.filter((e) => e.type === type).map((e) => e.data as { round: number; hypothesis: DecouplingHypothesis });
+  const stepsOf = (type: string) =>
+    campaign.log
+      .filter((e) => e.type === type)
+      .map((e) => e.data as { round: number; hypothesis: DecouplingHypothesis });
 
   it('suspects a decoupling from a flag, probes it in the next round, and only the confirmation changes what counts as evidence', () => {
     const flagged = evidenceOf().filter((e) => e.evidence.calibration.proxyDecoupling.flagged);
@@ -61,8 +81,14 @@ describe('a 6-round campaign on the simulated substrate', () => {
     expect(suspected.length).toBeGreaterThan(0);
     const confirmed = stepsOf('DecouplingConfirmed');
     expect(confirmed.map((c) => c.hypothesis.domain)).toContain('equation');
-    const c = confirmed.find((x) => x.hypothesis.domain === 'equation') as { round: number; hypothesis: DecouplingHypothesis };
-    const s = suspected.find((x) => x.hypothesis.id === c.hypothesis.id) as { round: number; hypothesis: DecouplingHypothesis };
+    const c = confirmed.find((x) => x.hypothesis.domain === 'equation') as {
+      round: number;
+      hypothesis: DecouplingHypothesis;
+    };
+    const s = suspected.find((x) => x.hypothesis.id === c.hypothesis.id) as {
+      round: number;
+      hypothesis: DecouplingHypothesis;
+    };
     // Probed in the round after the suspicion, by both single-variable probes, as predicted.
     expect(c.round).toBe(s.round + 1);
     expect(c.hypothesis.probes.map((p) => [p.role, p.verdict]).sort()).toEqual([
@@ -70,7 +96,12 @@ describe('a 6-round campaign on the simulated substrate', () => {
       ['pro-proxy', 'as-predicted'],
     ]);
     const probeRound = evidenceOf().find((e) => e.round === c.round);
-    expect(probeRound?.evidence.candidateSummaries.filter((x) => x.prescribed?.kind === 'probe').map((x) => x.prescribed?.role).sort()).toEqual(['down-weight', 'pro-proxy']);
+    expect(
+      probeRound?.evidence.candidateSummaries
+        .filter((x) => x.prescribed?.kind === 'probe')
+        .map((x) => x.prescribed?.role)
+        .sort(),
+    ).toEqual(['down-weight', 'pro-proxy']);
 
     const revisions = revisionsOf();
     // The suspicion itself changed nothing of the objective.
@@ -78,12 +109,20 @@ describe('a 6-round campaign on the simulated substrate', () => {
     const reaction = revisions.find((r) => r.round === c.round);
     const after = reaction?.policy as NonNullable<typeof reaction>['policy'];
     expect(after.objective).toBe('transfer-to-lb');
-    expect(after.evidenceRules.map((r) => r.id)).toEqual(expect.arrayContaining(['raw-dev-suspect', 'prefer-lb-over-dev', 'rebalance-domains', 'reweighted-selection']));
+    expect(after.evidenceRules.map((r) => r.id)).toEqual(
+      expect.arrayContaining(['raw-dev-suspect', 'prefer-lb-over-dev', 'rebalance-domains', 'reweighted-selection']),
+    );
     expect(after.evidenceRules.find((r) => r.id === 'rebalance-domains')?.rule).toMatch(/equation/);
     expect(after.selectionCriterion.kind).toBe('reweighted');
     expect(reaction?.changes).toContain('objective: raise-dev-and-lb → transfer-to-lb');
     // The suspect move is a dead end by now: registered by the confirmation, unless its LB loss already put it there.
-    for (const ch of c.hypothesis.suspectChanges) expect(hitsDeadEnd(ch, after.deadEnds.filter((d) => d.round <= c.round))).toBe(true);
+    for (const ch of c.hypothesis.suspectChanges)
+      expect(
+        hitsDeadEnd(
+          ch,
+          after.deadEnds.filter((d) => d.round <= c.round),
+        ),
+      ).toBe(true);
     expect(after.rationale).toMatch(/Proxy decoupling confirmed in equation/);
   });
 
@@ -93,10 +132,14 @@ describe('a 6-round campaign on the simulated substrate', () => {
     for (const e of evidenceOf().filter((x) => x.round > confirmedRound)) {
       const policy = revisions.find((r) => r.policy.revision === e.evidence.policyRevision)?.policy;
       expect(policy?.objective).toBe('transfer-to-lb');
-      for (const c of e.evidence.candidateSummaries.filter((x) => !x.prescribed)) for (const ch of c.recipeChanges) expect(hitsDeadEnd(ch, policy?.deadEnds ?? [])).toBe(false);
+      for (const c of e.evidence.candidateSummaries.filter((x) => !x.prescribed))
+        for (const ch of c.recipeChanges) expect(hitsDeadEnd(ch, policy?.deadEnds ?? [])).toBe(false);
     }
-    const manifests = campaign.log.filter((e) => e.type === 'ManifestSubmitted').map((e) => e.data as { round: number; manifest: { chosenCheckpoint: { criterion: string } | null } });
-    for (const m of manifests.filter((x) => x.round > confirmedRound && x.manifest.chosenCheckpoint)) expect(m.manifest.chosenCheckpoint?.criterion).toBe('reweighted');
+    const manifests = campaign.log
+      .filter((e) => e.type === 'ManifestSubmitted')
+      .map((e) => e.data as { round: number; manifest: { chosenCheckpoint: { criterion: string } | null } });
+    for (const m of manifests.filter((x) => x.round > confirmedRound && x.manifest.chosenCheckpoint))
+      expect(m.manifest.chosenCheckpoint?.criterion).toBe('reweighted');
   });
 
   it('promotes only gains confirmed on another seed', () => {
@@ -121,7 +164,11 @@ describe('a 6-round campaign on the simulated substrate', () => {
       expect(b.deadEnds.slice(0, a.deadEnds.length)).toEqual(a.deadEnds);
       expect(b.promotionThreshold).toBeGreaterThanOrEqual(2 * Math.max(b.noiseBand.lbStd, 0.005) - 1e-9);
       // Two rounds without a promotion rotate the category, unless no other category has axes left (said so).
-      if (a.plateauRounds + 1 >= 2 && canonicalJson(b.standingRecipe) === canonicalJson(a.standingRecipe) && b.activeCategory === a.activeCategory)
+      if (
+        a.plateauRounds + 1 >= 2 &&
+        canonicalJson(b.standingRecipe) === canonicalJson(a.standingRecipe) &&
+        b.activeCategory === a.activeCategory
+      )
         expect(b.rationale).toMatch(/no other category has axes left/);
     }
     // The campaign left the optimisation category it started in.
@@ -131,7 +178,10 @@ describe('a 6-round campaign on the simulated substrate', () => {
   it('folds into the policy-history and round-evidence projections, independent of how streams interleave', () => {
     const stored = (events: typeof campaign.log) => events.map((e, i) => ({ ...e, position: i + 1, streamVersion: 1 }));
     const hashes = (events: typeof campaign.log) =>
-      new ProjectionSet(new ProjectionRegistry([policyHistoryProjection, roundEvidenceProjection])).applyAll(stored(events)).results().map((r) => [r.name, r.hash]);
+      new ProjectionSet(new ProjectionRegistry([policyHistoryProjection, roundEvidenceProjection]))
+        .applyAll(stored(events))
+        .results()
+        .map((r) => [r.name, r.hash]);
     // Another legal interleaving: each stream's own order kept, streams concatenated.
     const byStream = [...campaign.log].sort((a, b) => a.streamId.localeCompare(b.streamId));
     expect(hashes(byStream)).toEqual(hashes(campaign.log));

@@ -15,7 +15,8 @@ import { orchestratorSettingsFromEnv } from './settings';
   providers: [
     {
       provide: CampaignService,
-      useFactory: (store: EventStore) => new CampaignService(store, new FileCampaignInputs(), new CampaignFactsCache(store)),
+      useFactory: (store: EventStore) =>
+        new CampaignService(store, new FileCampaignInputs(), new CampaignFactsCache(store)),
       inject: [EVENT_STORE],
     },
     {

@@ -12,8 +12,12 @@ export function orchestratorSettingsFromEnv(env: NodeJS.ProcessEnv = process.env
     const raw = env[name];
     if (raw === undefined || raw === '') return dflt;
     const n = Number(raw);
-    if (!Number.isInteger(n) || n < 0) throw new Error(`${name}: expected an integer >= 0 (milliseconds), got ${JSON.stringify(raw)}`);
+    if (!Number.isInteger(n) || n < 0)
+      throw new Error(`${name}: expected an integer >= 0 (milliseconds), got ${JSON.stringify(raw)}`);
     return n;
   };
-  return { tickMs: int('AEVO_ORCHESTRATOR_TICK_MS', 5000), unsealRetryMs: int('AEVO_ORCHESTRATOR_UNSEAL_RETRY_MS', 30_000) };
+  return {
+    tickMs: int('AEVO_ORCHESTRATOR_TICK_MS', 5000),
+    unsealRetryMs: int('AEVO_ORCHESTRATOR_UNSEAL_RETRY_MS', 30_000),
+  };
 }

@@ -5,7 +5,16 @@ import * as path from 'node:path';
 import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { AbortCampaign, PauseCampaign, ResumeCampaign, SnapshotDamaged, StartCampaign, createEvent, type EventEnvelope, type RollingPolicy } from '@aevo/contracts';
+import {
+  AbortCampaign,
+  PauseCampaign,
+  ResumeCampaign,
+  SnapshotDamaged,
+  StartCampaign,
+  createEvent,
+  type EventEnvelope,
+  type RollingPolicy,
+} from '@aevo/contracts';
 import { PostgresEventStore } from '@aevo/eventstore';
 import { CommandClient, commandSubject, createServiceApp, type ServiceApp } from '@aevo/messaging';
 import { writeSubstrateFixture } from '@aevo/substrate-kit';
@@ -82,14 +91,22 @@ describe('orchestrator round lifecycle (two replicas, real store and JetStream)'
     client = await CommandClient.connect({ natsUrl: names.url, subjectPrefix: names.subjectPrefix, timeoutMs: 30_000 });
     // The leaderboard's and dispatch's command subjects, answered the way those services answer.
     nc = await connect({ servers: names.url });
-    const answer = (name: string, act: (cmd: { commandId: string; payload: Record<string, unknown> }) => Promise<unknown>) =>
+    const answer = (
+      name: string,
+      act: (cmd: { commandId: string; payload: Record<string, unknown> }) => Promise<unknown>,
+    ) =>
       nc.subscribe(commandSubject(names.subjectPrefix, name), {
         queue: 'test',
         callback: (err, msg) => {
           if (err) return;
-          const cmd = JSON.parse(new TextDecoder().decode(msg.data)) as { commandId: string; payload: Record<string, unknown> };
+          const cmd = JSON.parse(new TextDecoder().decode(msg.data)) as {
+            commandId: string;
+            payload: Record<string, unknown>;
+          };
           commandsSeen.push({ name, ...cmd });
-          void act(cmd).then((result) => msg.respond(JSON.stringify({ ok: true, commandId: cmd.commandId, duplicate: false, result })));
+          void act(cmd).then((result) =>
+            msg.respond(JSON.stringify({ ok: true, commandId: cmd.commandId, duplicate: false, result })),
+          );
         },
       });
     answer('UnsealPrivateLeaderboard', async (cmd) => {
@@ -131,7 +148,13 @@ describe('orchestrator round lifecycle (two replicas, real store and JetStream)'
     const p0 = await initialPolicy(c);
 
     // Round 1: forks, then manifests (one twice, as a redelivered worker might); a job's terminal event twice.
-    await append(...[0, 1, 2].map((i) => f.forked(1, i)), f.manifest(1, 0, 0.5), f.manifest(1, 1, 0.4), f.jobDone('j1', 3), f.jobDone('j1', 3));
+    await append(
+      ...[0, 1, 2].map((i) => f.forked(1, i)),
+      f.manifest(1, 0, 0.5),
+      f.manifest(1, 1, 0.4),
+      f.jobDone('j1', 3),
+      f.jobDone('j1', 3),
+    );
     await settle();
     expect(await count(c, 'SubmissionRequested')).toBe(0);
     await append(f.manifest(1, 2, 0.7), f.manifest(1, 2, 0.9));
@@ -143,26 +166,56 @@ describe('orchestrator round lifecycle (two replicas, real store and JetStream)'
     await append(f.scored(1, 0, 0.51), f.scored(1, 2, 0.56), f.policyRevised(1, p1));
     await eventually(async () => (await count(c, 'RoundStarted')) === 2, 30_000);
     const [closed1] = await ofType(c, 'RoundClosed');
-    expect(closed1.data).toMatchObject({ round: 1, policyRevision: 1, bestPublicLb: 0.56, evidenceSha256: null, spent: { gpuSeconds: 3, llmTokens: 0 } });
+    expect(closed1.data).toMatchObject({
+      round: 1,
+      policyRevision: 1,
+      bestPublicLb: 0.56,
+      evidenceSha256: null,
+      spent: { gpuSeconds: 3, llmTokens: 0 },
+    });
     const round2 = (await ofType(c, 'RoundStarted'))[1];
     expect(round2.data).toMatchObject({ round: 2, policyRevision: 1 });
 
     // Round 2: one worker fails, one candidate is invalidated; the last round's revision starts the final audit.
     // (The violation is recorded before the manifest here, so the choice cannot race the substrate's check.)
-    await append(...[0, 1, 2].map((i) => f.forked(2, i)), f.manifest(2, 0, 0.6), f.workerFailed(2, 1), f.violated(2, 2), f.manifest(2, 2, 0.8));
+    await append(
+      ...[0, 1, 2].map((i) => f.forked(2, i)),
+      f.manifest(2, 0, 0.6),
+      f.workerFailed(2, 1),
+      f.violated(2, 2),
+      f.manifest(2, 2, 0.8),
+    );
     await eventually(async () => (await count(c, 'SubmissionRequested')) >= 3, 30_000);
     await append(f.scored(2, 0, 0.61), f.policyRevised(2, { ...p0, revision: 2, forRound: 3 }));
     await eventually(async () => (await count(c, 'CampaignCompleted')) === 1, 60_000);
 
     await settle();
     const counts = Object.fromEntries(
-      await Promise.all(['RoundStarted', 'SubmissionRequested', 'RoundClosed', 'FinalAuditStarted', 'CampaignCompleted'].map(async (t) => [t, await count(c, t)])),
+      await Promise.all(
+        ['RoundStarted', 'SubmissionRequested', 'RoundClosed', 'FinalAuditStarted', 'CampaignCompleted'].map(
+          async (t) => [t, await count(c, t)],
+        ),
+      ),
     );
     // Round 2 has one submittable candidate (c1 failed, c2 invalidated): the anchor.
-    expect(counts).toEqual({ RoundStarted: 2, SubmissionRequested: 3, RoundClosed: 2, FinalAuditStarted: 1, CampaignCompleted: 1 });
+    expect(counts).toEqual({
+      RoundStarted: 2,
+      SubmissionRequested: 3,
+      RoundClosed: 2,
+      FinalAuditStarted: 1,
+      CampaignCompleted: 1,
+    });
     const [done] = await ofType(c, 'CampaignCompleted');
     // The stub's public scores: 0.5 + round/10 + index/100 → round 2's anchor is best.
-    expect(done.data).toMatchObject({ rounds: 2, reason: 'rounds-exhausted', bestCandidateId: f.cid(2, 0), bestPublicLb: 0.7, bestPrivateLb: 0.4, bestRound: 2, submissions: 3 });
+    expect(done.data).toMatchObject({
+      rounds: 2,
+      reason: 'rounds-exhausted',
+      bestCandidateId: f.cid(2, 0),
+      bestPublicLb: 0.7,
+      bestPrivateLb: 0.4,
+      bestRound: 2,
+      submissions: 3,
+    });
     const unseals = commandsSeen.filter((x) => x.name === 'UnsealPrivateLeaderboard' && x.payload.campaignId === c);
     expect(unseals.length).toBeGreaterThanOrEqual(1);
     expect(new Set(unseals.map((u) => u.commandId))).toEqual(new Set([`unseal-${c}`]));
@@ -194,11 +247,16 @@ describe('orchestrator round lifecycle (two replicas, real store and JetStream)'
     // A revision arriving after the abort starts nothing.
     await append(f.policyRevised(1, { ...(await initialPolicy(c)), revision: 1, forRound: 2 }));
     await settle();
-    expect(commandsSeen.filter((x) => x.name === 'CancelJob').map((x) => [x.payload.jobId, x.commandId])).toEqual([['job-open', 'abort-job-open']]);
+    expect(commandsSeen.filter((x) => x.name === 'CancelJob').map((x) => [x.payload.jobId, x.commandId])).toEqual([
+      ['job-open', 'abort-job-open'],
+    ]);
     expect(await count(c, 'RoundClosed')).toBe(0);
     expect(await count(c, 'RoundStarted')).toBe(1);
     const refused = await client.send(ResumeCampaign, { campaignId: c });
-    expect(!refused.ok && refused.error).toMatchObject({ code: 'CAMPAIGN_ENDED', issues: [{ path: 'payload.campaignId' }] });
+    expect(!refused.ok && refused.error).toMatchObject({
+      code: 'CAMPAIGN_ENDED',
+      issues: [{ path: 'payload.campaignId' }],
+    });
   });
 
   it('aborts a campaign whose snapshot the substrate service found damaged beyond repair, naming the file; a rebuilt one changes nothing', async () => {
@@ -225,7 +283,9 @@ describe('orchestrator round lifecycle (two replicas, real store and JetStream)'
       return a.length > 0 ? a : null;
     }, 30_000);
     expect(aborted).toHaveLength(1);
-    expect((aborted[0].data as { reason: string }).reason).toMatch(/^substrate snapshot damaged: .*harness\/metric\.py \(expected bbbbbbbbbbbb…, found cccccccccccc…\).*cannot be rebuilt/);
+    expect((aborted[0].data as { reason: string }).reason).toMatch(
+      /^substrate snapshot damaged: .*harness\/metric\.py \(expected bbbbbbbbbbbb…, found cccccccccccc…\).*cannot be rebuilt/,
+    );
   });
 
   it('catches up after every replica was down: the durable consumers still hold what happened meanwhile', async () => {

@@ -74,7 +74,9 @@ describe('orchestrator replicas against PostgreSQL and nats-server', () => {
     execFileSync('mkfifo', [path.join(constitutionsDir, 'fifo.yaml')]);
     fs.closeSync(fs.openSync(path.join(constitutionsDir, 'huge.yaml'), 'w'));
     fs.truncateSync(path.join(constitutionsDir, 'huge.yaml'), MAX_INPUT_FILE_BYTES + 1);
-    process.env.AEVO_CONSTITUTION_ROOTS = [path.join(DEPLOY_ROOT, 'constitutions'), constitutionsDir].join(path.delimiter);
+    process.env.AEVO_CONSTITUTION_ROOTS = [path.join(DEPLOY_ROOT, 'constitutions'), constitutionsDir].join(
+      path.delimiter,
+    );
     outsideDir = fs.mkdtempSync(path.join(os.tmpdir(), 'aevo-orch-outside-'));
     fs.writeFileSync(path.join(outsideDir, 'secret.yaml'), 'topsecretkey: "hunter2-value"\nname: leaked\n');
     execFileSync('mkfifo', [path.join(outsideDir, 'fifo.yaml')]);
@@ -87,7 +89,8 @@ describe('orchestrator replicas against PostgreSQL and nats-server', () => {
         stream: names.stream,
         databaseUrl: db.url,
         dbSchema: db.schema,
-        openStore: (cfg) => PostgresEventStore.open({ connectionString: cfg.databaseUrl, schema: cfg.dbSchema, poolSize: 4 }),
+        openStore: (cfg) =>
+          PostgresEventStore.open({ connectionString: cfg.databaseUrl, schema: cfg.dbSchema, poolSize: 4 }),
         logger: ['error'],
       });
       await replica.app.listen();
@@ -113,7 +116,12 @@ describe('orchestrator replicas against PostgreSQL and nats-server', () => {
   it('starts a campaign once, pinning the sha256 of the constitution file, and answers a retry as a duplicate', async () => {
     const first = await client.send(StartCampaign, campaignPayload('camp-a'), { commandId: 'cmd-start-camp-a' });
     const bytes = fs.readFileSync(path.join(DEPLOY_ROOT, 'constitutions/default.yaml'));
-    expect(first).toEqual({ ok: true, commandId: 'cmd-start-camp-a', duplicate: false, result: { campaignId: 'camp-a', constitutionSha256: sha256Hex(bytes), policyRevision: 0 } });
+    expect(first).toEqual({
+      ok: true,
+      commandId: 'cmd-start-camp-a',
+      duplicate: false,
+      result: { campaignId: 'camp-a', constitutionSha256: sha256Hex(bytes), policyRevision: 0 },
+    });
     const retry = await client.send(StartCampaign, campaignPayload('camp-a'), { commandId: 'cmd-start-camp-a' });
     expect(retry).toEqual({ ...first, duplicate: true });
     const other = await client.send(StartCampaign, campaignPayload('camp-a'));
@@ -121,13 +129,25 @@ describe('orchestrator replicas against PostgreSQL and nats-server', () => {
 
     const started = await eventsOfType(CampaignStarted.type, 'camp-a');
     expect(started).toHaveLength(1);
-    expect(started[0]).toMatchObject({ streamId: 'campaign-camp-a', source: 'orchestrator', causationId: 'cmd-start-camp-a' });
-    expect((started[0].data as { initialPolicy: { standingRecipe: unknown } }).initialPolicy.standingRecipe).toEqual({ lr: 0.001, steps: 100, mix: { gravity: 1, cipher: 1 } });
+    expect(started[0]).toMatchObject({
+      streamId: 'campaign-camp-a',
+      source: 'orchestrator',
+      causationId: 'cmd-start-camp-a',
+    });
+    expect((started[0].data as { initialPolicy: { standingRecipe: unknown } }).initialPolicy.standingRecipe).toEqual({
+      lr: 0.001,
+      steps: 100,
+      mix: { gravity: 1, cipher: 1 },
+    });
   });
 
   it('refuses a campaign whose files are missing or invalid, naming each field, and writes nothing', async () => {
     const head = await store.headPosition();
-    const reply = await client.send(StartCampaign, { ...campaignPayload('camp-bad'), constitutionPath: 'constitutions/nope.yaml', substratePath: '/nonexistent/substrate' });
+    const reply = await client.send(StartCampaign, {
+      ...campaignPayload('camp-bad'),
+      constitutionPath: 'constitutions/nope.yaml',
+      substratePath: '/nonexistent/substrate',
+    });
     expect(reply.ok).toBe(false);
     if (reply.ok) return;
     expect(reply.error.code).toBe('INVALID_CAMPAIGN_INPUTS');
@@ -139,22 +159,39 @@ describe('orchestrator replicas against PostgreSQL and nats-server', () => {
     expect((await client.send(StartCampaign, campaignPayload('camp-default-model'))).ok).toBe(true);
     const [defaulted] = await eventsOfType(CampaignStarted.type, 'camp-default-model');
     expect((defaulted.data as { config: { claudeModel?: string } }).config.claudeModel).toBe(DEFAULT_CLAUDE_MODEL);
-    expect((await client.send(StartCampaign, { ...campaignPayload('camp-opus'), claudeModel: 'claude-opus-4-8' })).ok).toBe(true);
+    expect(
+      (await client.send(StartCampaign, { ...campaignPayload('camp-opus'), claudeModel: 'claude-opus-4-8' })).ok,
+    ).toBe(true);
     const [opus] = await eventsOfType(CampaignStarted.type, 'camp-opus');
     expect((opus.data as { config: { claudeModel?: string } }).config.claudeModel).toBe('claude-opus-4-8');
 
     const head = await store.headPosition();
     // Retired on 2026-11-30 by the installed SDK's deprecation list (this check runs on the real clock, after that day).
-    const retired = await client.send(StartCampaign, { ...campaignPayload('camp-retired-model'), claudeModel: 'claude-sonnet-4-5' });
+    const retired = await client.send(StartCampaign, {
+      ...campaignPayload('camp-retired-model'),
+      claudeModel: 'claude-sonnet-4-5',
+    });
     expect(retired).toMatchObject({
       ok: false,
       error: {
         code: 'INVALID_CLAUDE_MODEL',
-        issues: [{ path: 'payload.claudeModel', message: 'Claude model claude-sonnet-4-5 was retired on 2026-11-30; use a current one, e.g. claude-sonnet-5-5' }],
+        issues: [
+          {
+            path: 'payload.claudeModel',
+            message:
+              'Claude model claude-sonnet-4-5 was retired on 2026-11-30; use a current one, e.g. claude-sonnet-5-5',
+          },
+        ],
       },
     });
-    const unknown = await client.send(StartCampaign, { ...campaignPayload('camp-unknown-model'), claudeModel: 'claude-test' });
-    expect(unknown).toMatchObject({ ok: false, error: { code: 'INVALID_CLAUDE_MODEL', issues: [{ path: 'payload.claudeModel' }] } });
+    const unknown = await client.send(StartCampaign, {
+      ...campaignPayload('camp-unknown-model'),
+      claudeModel: 'claude-test',
+    });
+    expect(unknown).toMatchObject({
+      ok: false,
+      error: { code: 'INVALID_CLAUDE_MODEL', issues: [{ path: 'payload.claudeModel' }] },
+    });
     expect(await store.headPosition()).toBe(head);
   });
 
@@ -163,7 +200,9 @@ describe('orchestrator replicas against PostgreSQL and nats-server', () => {
     const sameId = 'cmd-start-round-race-1';
     const requests: Array<Promise<CommandReply>> = [];
     for (let i = 0; i < 24; i++)
-      requests.push(client.send(StartRound, { campaignId: 'camp-race', round: 1 }, i % 2 === 0 ? { commandId: sameId } : {}));
+      requests.push(
+        client.send(StartRound, { campaignId: 'camp-race', round: 1 }, i % 2 === 0 ? { commandId: sameId } : {}),
+      );
     const replies = await Promise.all(requests);
 
     const roundStarted = await eventsOfType(RoundStarted.type, 'camp-race');
@@ -184,18 +223,35 @@ describe('orchestrator replicas against PostgreSQL and nats-server', () => {
   it('starts a round exactly once when the two replicas’ services race directly', async () => {
     await client.send(StartCampaign, campaignPayload('camp-race-2'));
     const [a, b] = replicas.map((r) => r.app.get(CampaignService));
-    const cmd = (i: number) => ({ commandId: `cmd-direct-race-${i}-${Date.now()}`, name: 'StartRound' as const, issuedBy: 'test', correlationId: null, payload: { campaignId: 'camp-race-2', round: 1 } });
-    const outcomes = await Promise.allSettled(Array.from({ length: 16 }, (_, i) => (i % 2 === 0 ? a : b).startRound(cmd(i))));
+    const cmd = (i: number) => ({
+      commandId: `cmd-direct-race-${i}-${Date.now()}`,
+      name: 'StartRound' as const,
+      issuedBy: 'test',
+      correlationId: null,
+      payload: { campaignId: 'camp-race-2', round: 1 },
+    });
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: 16 }, (_, i) => (i % 2 === 0 ? a : b).startRound(cmd(i))),
+    );
     expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(1);
     for (const o of outcomes)
-      if (o.status === 'rejected') expect(o.reason instanceof DomainError && (o.reason as DomainError).code).toBe('ROUND_ALREADY_STARTED');
+      if (o.status === 'rejected')
+        expect(o.reason instanceof DomainError && (o.reason as DomainError).code).toBe('ROUND_ALREADY_STARTED');
     expect(await eventsOfType(RoundStarted.type, 'camp-race-2')).toHaveLength(1);
   });
 
   it('answers 1,000 generated malformed commands with structured errors, changes nothing, and stays up', async () => {
     const head = await store.headPosition();
-    const validRound = { commandId: 'cmd-valid-round-0001', name: 'StartRound', payload: { campaignId: 'camp-a', round: 1 } };
-    const validCampaign = { commandId: 'cmd-valid-campaign-01', name: 'StartCampaign', payload: campaignPayload('camp-fuzz') };
+    const validRound = {
+      commandId: 'cmd-valid-round-0001',
+      name: 'StartRound',
+      payload: { campaignId: 'camp-a', round: 1 },
+    };
+    const validCampaign = {
+      commandId: 'cmd-valid-campaign-01',
+      name: 'StartCampaign',
+      payload: campaignPayload('camp-fuzz'),
+    };
     // Each mutation breaks one field in a way the schema must name; no generated value is valid where it is put.
     const badValue = fc.oneof(
       fc.constant(null),
@@ -205,14 +261,39 @@ describe('orchestrator replicas against PostgreSQL and nats-server', () => {
       fc.array(fc.integer(), { maxLength: 2 }),
       fc.constant({}),
     );
-    const mutate = (base: object, paths: string[], value: fc.Arbitrary<unknown>) => fc.record({ base: fc.constant(base), path: fc.constantFrom(...paths), value });
+    const mutate = (base: object, paths: string[], value: fc.Arbitrary<unknown>) =>
+      fc.record({ base: fc.constant(base), path: fc.constantFrom(...paths), value });
     const mutation = fc.oneof(
       mutate(validRound, ['commandId', 'name', 'payload', 'payload.campaignId', 'payload.round'], badValue),
-      mutate(validRound, ['commandId', 'name', 'payload', 'payload.campaignId', 'payload.round'], fc.constant(undefined)),
-      mutate(validCampaign, ['payload.campaignId', 'payload.rounds', 'payload.workersPerRound', 'payload.axes', 'payload.seed', 'payload.budgets', 'payload.budgets.submissionsPerRound'], badValue),
-      mutate(validCampaign, ['commandId', 'payload.substratePath', 'payload.rounds', 'payload.budgets'], fc.constant(undefined)),
+      mutate(
+        validRound,
+        ['commandId', 'name', 'payload', 'payload.campaignId', 'payload.round'],
+        fc.constant(undefined),
+      ),
+      mutate(
+        validCampaign,
+        [
+          'payload.campaignId',
+          'payload.rounds',
+          'payload.workersPerRound',
+          'payload.axes',
+          'payload.seed',
+          'payload.budgets',
+          'payload.budgets.submissionsPerRound',
+        ],
+        badValue,
+      ),
+      mutate(
+        validCampaign,
+        ['commandId', 'payload.substratePath', 'payload.rounds', 'payload.budgets'],
+        fc.constant(undefined),
+      ),
       // Valid Slugs, too long for the ids derived from them.
-      mutate(validCampaign, ['payload.campaignId'], fc.integer({ min: MAX_CAMPAIGN_ID_LENGTH + 1, max: 120 }).map((n) => 'c'.repeat(n))),
+      mutate(
+        validCampaign,
+        ['payload.campaignId'],
+        fc.integer({ min: MAX_CAMPAIGN_ID_LENGTH + 1, max: 120 }).map((n) => 'c'.repeat(n)),
+      ),
       mutate(validRound, ['surplus', 'payload.surplus'], fc.jsonValue({ maxDepth: 2 })),
       mutate(validCampaign, ['surplus', 'payload.surplus', 'payload.budgets.surplus'], fc.jsonValue({ maxDepth: 2 })),
     );
@@ -234,9 +315,25 @@ describe('orchestrator replicas against PostgreSQL and nats-server', () => {
       }
     });
     const malformed = fc.oneof(
-      { weight: 6, arbitrary: mutation.map((m) => ({ kind: 'mutation' as const, subject: (m.base as { name: string }).name, body: setPath(m.base, m.path, m.value), path: m.path })) },
-      { weight: 2, arbitrary: notJson.map((s) => ({ kind: 'text' as const, subject: 'StartRound', body: s, path: '(root)' })) },
-      { weight: 2, arbitrary: fc.jsonValue({ maxDepth: 3 }).map((v) => ({ kind: 'json' as const, subject: 'StartCampaign', body: v, path: null })) },
+      {
+        weight: 6,
+        arbitrary: mutation.map((m) => ({
+          kind: 'mutation' as const,
+          subject: (m.base as { name: string }).name,
+          body: setPath(m.base, m.path, m.value),
+          path: m.path,
+        })),
+      },
+      {
+        weight: 2,
+        arbitrary: notJson.map((s) => ({ kind: 'text' as const, subject: 'StartRound', body: s, path: '(root)' })),
+      },
+      {
+        weight: 2,
+        arbitrary: fc
+          .jsonValue({ maxDepth: 3 })
+          .map((v) => ({ kind: 'json' as const, subject: 'StartCampaign', body: v, path: null })),
+      },
     );
     let checked = 0;
     await fc.assert(
@@ -283,20 +380,44 @@ describe('orchestrator replicas against PostgreSQL and nats-server', () => {
       '../../../../../../etc/passwd',
       'constitutions/../../../../../../etc/hostname',
     ];
-    const replies = await Promise.all(outside.map((p) => client.send(StartCampaign, { ...campaignPayload('camp-hostile'), constitutionPath: p })));
+    const replies = await Promise.all(
+      outside.map((p) => client.send(StartCampaign, { ...campaignPayload('camp-hostile'), constitutionPath: p })),
+    );
     for (const r of replies) {
       expect(strip(r)).toEqual(strip(replies[0]));
       expect(JSON.stringify(r)).not.toMatch(/topsecretkey|hunter2|leaked|root:/);
     }
-    expect(replies[0]).toMatchObject({ ok: false, error: { code: 'INVALID_CAMPAIGN_INPUTS', issues: [{ path: 'payload.constitutionPath' }] } });
-    const substrates = await Promise.all(['/etc', outsideDir, '/nonexistent', '/dev'].map((p) => client.send(StartCampaign, { ...campaignPayload('camp-hostile'), substratePath: p })));
+    expect(replies[0]).toMatchObject({
+      ok: false,
+      error: { code: 'INVALID_CAMPAIGN_INPUTS', issues: [{ path: 'payload.constitutionPath' }] },
+    });
+    const substrates = await Promise.all(
+      ['/etc', outsideDir, '/nonexistent', '/dev'].map((p) =>
+        client.send(StartCampaign, { ...campaignPayload('camp-hostile'), substratePath: p }),
+      ),
+    );
     for (const r of substrates) expect(strip(r)).toEqual(strip(substrates[0]));
     expect(substrates[0]).toMatchObject({ ok: false, error: { issues: [{ path: 'payload.substratePath' }] } });
     // Inside a root: named, never read.
-    const fifo = await client.send(StartCampaign, { ...campaignPayload('camp-hostile'), constitutionPath: path.join(constitutionsDir, 'fifo.yaml') });
-    expect(fifo).toMatchObject({ ok: false, error: { code: 'INVALID_CAMPAIGN_INPUTS', issues: [{ path: 'payload.constitutionPath', message: 'the file is not a regular file' }] } });
-    const huge = await client.send(StartCampaign, { ...campaignPayload('camp-hostile'), constitutionPath: 'huge.yaml' });
-    expect(huge).toMatchObject({ ok: false, error: { issues: [{ path: 'payload.constitutionPath', message: expect.stringMatching(/larger than/) }] } });
+    const fifo = await client.send(StartCampaign, {
+      ...campaignPayload('camp-hostile'),
+      constitutionPath: path.join(constitutionsDir, 'fifo.yaml'),
+    });
+    expect(fifo).toMatchObject({
+      ok: false,
+      error: {
+        code: 'INVALID_CAMPAIGN_INPUTS',
+        issues: [{ path: 'payload.constitutionPath', message: 'the file is not a regular file' }],
+      },
+    });
+    const huge = await client.send(StartCampaign, {
+      ...campaignPayload('camp-hostile'),
+      constitutionPath: 'huge.yaml',
+    });
+    expect(huge).toMatchObject({
+      ok: false,
+      error: { issues: [{ path: 'payload.constitutionPath', message: expect.stringMatching(/larger than/) }] },
+    });
     expect(await store.headPosition()).toBe(head);
     // The service is still answering.
     expect((await client.send(StartCampaign, campaignPayload('camp-after-hostile'))).ok).toBe(true);
@@ -314,14 +435,38 @@ describe('orchestrator replicas against PostgreSQL and nats-server', () => {
       await client.send(AbortCampaign, { campaignId: 'camp-a', reason: 'reused id' }, { commandId }),
       await client.send(StartRound, { campaignId: 'camp-idem', round: 1 }, { commandId }),
     ];
-    for (const r of conflicts) expect(r).toMatchObject({ ok: false, commandId, error: { code: 'IDEMPOTENCY_CONFLICT', issues: [{ path: 'commandId' }] } });
+    for (const r of conflicts)
+      expect(r).toMatchObject({
+        ok: false,
+        commandId,
+        error: { code: 'IDEMPOTENCY_CONFLICT', issues: [{ path: 'commandId' }] },
+      });
     expect(await store.headPosition()).toBe(head);
-    expect(await client.send(StartCampaign, campaignPayload('camp-idem'), { commandId })).toEqual({ ...first, duplicate: true });
+    expect(await client.send(StartCampaign, campaignPayload('camp-idem'), { commandId })).toEqual({
+      ...first,
+      duplicate: true,
+    });
     // The same holds for a later command's id.
-    const paused = await client.send(PauseCampaign, { campaignId: 'camp-idem', reason: 'first' }, { commandId: 'cmd-idem-pause-0001' });
+    const paused = await client.send(
+      PauseCampaign,
+      { campaignId: 'camp-idem', reason: 'first' },
+      { commandId: 'cmd-idem-pause-0001' },
+    );
     expect(paused.ok).toBe(true);
-    expect(await client.send(PauseCampaign, { campaignId: 'camp-idem', reason: 'second' }, { commandId: 'cmd-idem-pause-0001' })).toMatchObject({ ok: false, error: { code: 'IDEMPOTENCY_CONFLICT' } });
-    expect(await client.send(PauseCampaign, { campaignId: 'camp-idem', reason: 'first' }, { commandId: 'cmd-idem-pause-0001' })).toEqual({ ...paused, duplicate: true });
+    expect(
+      await client.send(
+        PauseCampaign,
+        { campaignId: 'camp-idem', reason: 'second' },
+        { commandId: 'cmd-idem-pause-0001' },
+      ),
+    ).toMatchObject({ ok: false, error: { code: 'IDEMPOTENCY_CONFLICT' } });
+    expect(
+      await client.send(
+        PauseCampaign,
+        { campaignId: 'camp-idem', reason: 'first' },
+        { commandId: 'cmd-idem-pause-0001' },
+      ),
+    ).toEqual({ ...paused, duplicate: true });
   });
 
   it('runs a round of the longest allowed campaign id with every derived id valid, and refuses a longer (120-character) id up front', async () => {
@@ -330,12 +475,19 @@ describe('orchestrator replicas against PostgreSQL and nats-server', () => {
     const round = await client.send(StartRound, { campaignId: longest, round: 1 });
     expect(round.ok).toBe(true);
     const [started] = await eventsOfType(RoundStarted.type, longest);
-    const candidates = (started.data as { candidates: Array<{ candidateId: string }> }).candidates.map((c) => c.candidateId);
+    const candidates = (started.data as { candidates: Array<{ candidateId: string }> }).candidates.map(
+      (c) => c.candidateId,
+    );
     expect(candidates.length).toBeGreaterThan(0);
     // The widest a campaign can get: round 1000, candidate 512, worker step 999999, checkpoint 999.
     const widest = `${longest}-r1000-c512`;
     for (const cid of [...candidates, widest]) {
-      for (const job of [jobIdOf(cid, 999_999, 'train'), jobIdOf(cid, 999_999, 'prep'), `${evaluationIdOf(cid, 999_999)}-eval-999`, `${submissionIdOf(cid)}-predict`]) {
+      for (const job of [
+        jobIdOf(cid, 999_999, 'train'),
+        jobIdOf(cid, 999_999, 'prep'),
+        `${evaluationIdOf(cid, 999_999)}-eval-999`,
+        `${submissionIdOf(cid)}-predict`,
+      ]) {
         expect({ job, ok: JobId.safeParse(job).success }).toEqual({ job, ok: true });
         expect(StreamId.safeParse(`job-${job}`).success).toBe(true);
         expect(CommandEnvelope.shape.commandId.safeParse(cancelCommandId(job)).success).toBe(true);
@@ -347,7 +499,10 @@ describe('orchestrator replicas against PostgreSQL and nats-server', () => {
     expect(CommandEnvelope.shape.commandId.safeParse(unsealCommandId(longest)).success).toBe(true);
     const head = await store.headPosition();
     const tooLong = await client.send(StartCampaign, campaignPayload('c'.repeat(120)));
-    expect(tooLong).toMatchObject({ ok: false, error: { code: 'INVALID_COMMAND', issues: [{ path: 'payload.campaignId' }] } });
+    expect(tooLong).toMatchObject({
+      ok: false,
+      error: { code: 'INVALID_COMMAND', issues: [{ path: 'payload.campaignId' }] },
+    });
     expect(await store.headPosition()).toBe(head);
   });
 });

@@ -59,7 +59,11 @@ describe('orchestrator processes', () => {
   });
 
   it('race to start a round exactly once, relay the events to JetStream, and exit 0 on SIGTERM', async () => {
-    const client = await CommandClient.connect({ natsUrl: names.url, subjectPrefix: names.subjectPrefix, timeoutMs: 30_000 });
+    const client = await CommandClient.connect({
+      natsUrl: names.url,
+      subjectPrefix: names.subjectPrefix,
+      timeoutMs: 30_000,
+    });
     try {
       const started = await client.send(StartCampaign, {
         campaignId: 'proc-1',
@@ -74,7 +78,13 @@ describe('orchestrator processes', () => {
       });
       expect(started.ok).toBe(true);
       const replies: CommandReply[] = await Promise.all(
-        Array.from({ length: 16 }, (_, i) => client.send(StartRound, { campaignId: 'proc-1', round: 1 }, i % 2 === 0 ? { commandId: 'cmd-proc-round-1' } : {})),
+        Array.from({ length: 16 }, (_, i) =>
+          client.send(
+            StartRound,
+            { campaignId: 'proc-1', round: 1 },
+            i % 2 === 0 ? { commandId: 'cmd-proc-round-1' } : {},
+          ),
+        ),
       );
       expect(replies.filter((r) => r.ok && !r.duplicate)).toHaveLength(1);
       expect(replies.every((r) => r.ok || r.error.code === 'ROUND_ALREADY_STARTED')).toBe(true);

@@ -36,7 +36,11 @@ describe('CampaignTicker on PostgreSQL', () => {
   });
 
   it('starts round 1, requests submissions and stops after the campaign ends, from the log alone', async () => {
-    const campaigns = new CampaignService(store, new FileCampaignInputs([dir, DEPLOY_ROOT]), new CampaignFactsCache(store));
+    const campaigns = new CampaignService(
+      store,
+      new FileCampaignInputs([dir, DEPLOY_ROOT]),
+      new CampaignFactsCache(store),
+    );
     const reactions = new CampaignReactions(campaigns, store, null as unknown as CommandClient);
     const ticker = new CampaignTicker(campaigns, reactions, new LiveCampaigns(store), 50);
     const f = factsFor('tick-a');
@@ -66,9 +70,16 @@ describe('CampaignTicker on PostgreSQL', () => {
     ticker.onApplicationBootstrap();
     try {
       await eventually(async () => (await count('RoundStarted')) === 1, 30_000);
-      for (const e of [f.forked(1, 0), f.forked(1, 1), f.manifest(1, 0, 0.4), f.manifest(1, 1, 0.6)]) await store.append(e.streamId, 'any', [e]);
+      for (const e of [f.forked(1, 0), f.forked(1, 1), f.manifest(1, 0, 0.4), f.manifest(1, 1, 0.6)])
+        await store.append(e.streamId, 'any', [e]);
       await eventually(async () => (await count('SubmissionRequested')) === 1, 30_000);
-      await campaigns.abort({ commandId: 'cmd-tick-abort', name: 'AbortCampaign', issuedBy: 'test', correlationId: null, payload: { campaignId: 'tick-a', reason: 'done here' } });
+      await campaigns.abort({
+        commandId: 'cmd-tick-abort',
+        name: 'AbortCampaign',
+        issuedBy: 'test',
+        correlationId: null,
+        payload: { campaignId: 'tick-a', reason: 'done here' },
+      });
       const head = await store.headPosition();
       await new Promise((r) => setTimeout(r, 500));
       // An ended campaign leaves the live set: nothing more is appended.

@@ -1,5 +1,11 @@
 import { Controller, Inject, Logger } from '@nestjs/common';
-import { BudgetExhausted, budgetExhaustedReason, CampaignAborted, CandidateForked, type EventOf } from '@aevo/contracts';
+import {
+  BudgetExhausted,
+  budgetExhaustedReason,
+  CampaignAborted,
+  CandidateForked,
+  type EventOf,
+} from '@aevo/contracts';
 import { OnEvent, type JetStreamEventContext } from '@aevo/messaging';
 import { Ctx, Payload } from '@nestjs/microservices';
 import { CandidateRunner } from './app/candidate-runner';
@@ -19,7 +25,10 @@ export class WorkerController {
   constructor(@Inject(CandidateRunner) private readonly runner: CandidateRunner) {}
 
   @OnEvent(CandidateForked, { concurrency: handlerConcurrency() })
-  async onCandidateForked(@Payload() e: EventOf<typeof CandidateForked>, @Ctx() ctx: JetStreamEventContext): Promise<void> {
+  async onCandidateForked(
+    @Payload() e: EventOf<typeof CandidateForked>,
+    @Ctx() ctx: JetStreamEventContext,
+  ): Promise<void> {
     const out = await this.runner.onCandidateForked(e, ctx.getDeliveryCount());
     this.log.log(`${e.data.candidateId}: ${out.kind}${'reason' in out ? ` (${out.reason})` : ''}`);
   }
@@ -37,6 +46,8 @@ export class WorkerController {
   @OnEvent(BudgetExhausted)
   onBudgetExhausted(@Payload() e: EventOf<typeof BudgetExhausted>): void {
     this.runner.campaignStopped(e.campaignId, budgetExhaustedReason(e.data));
-    this.log.log(`${e.campaignId}: ${budgetExhaustedReason(e.data)}; its running candidates stop before their next step`);
+    this.log.log(
+      `${e.campaignId}: ${budgetExhaustedReason(e.data)}; its running candidates stop before their next step`,
+    );
   }
 }

@@ -16,10 +16,19 @@ import type { z } from 'zod';
 /** Events of the other services, as they would append them, for driving the worker service in tests. */
 
 const SHA = 'c'.repeat(64);
-const ev = <D extends EventDefinition>(def: D, campaignId: string, source: ServiceName, streamId: string, data: z.input<D['data']>): EventEnvelope =>
-  createEvent(def, data, { campaignId, streamId, source });
+const ev = <D extends EventDefinition>(
+  def: D,
+  campaignId: string,
+  source: ServiceName,
+  streamId: string,
+  data: z.input<D['data']>,
+): EventEnvelope => createEvent(def, data, { campaignId, streamId, source });
 
-export function policy(revision: number, standingRecipe: RecipeDocument, over: Partial<RollingPolicy> = {}): RollingPolicy {
+export function policy(
+  revision: number,
+  standingRecipe: RecipeDocument,
+  over: Partial<RollingPolicy> = {},
+): RollingPolicy {
   return RollingPolicy.parse({
     revision,
     forRound: revision + 1,
@@ -41,7 +50,17 @@ export function policy(revision: number, standingRecipe: RecipeDocument, over: P
   });
 }
 
-export const campaignStarted = (campaignId: string, initialPolicy: RollingPolicy, over: { workersPerRound?: number; rounds?: number; workerKind?: 'heuristic' | 'claude'; constitutionSha256?: string; llmTokens?: number } = {}) =>
+export const campaignStarted = (
+  campaignId: string,
+  initialPolicy: RollingPolicy,
+  over: {
+    workersPerRound?: number;
+    rounds?: number;
+    workerKind?: 'heuristic' | 'claude';
+    constitutionSha256?: string;
+    llmTokens?: number;
+  } = {},
+) =>
   ev(CampaignStarted, campaignId, 'orchestrator', `campaign-${campaignId}`, {
     config: {
       campaignId,
@@ -87,5 +106,16 @@ export const policyRevised = (campaignId: string, round: number, p: RollingPolic
 /** The snapshot every fork here names (tests place a substrate copy at `<AEVO_HOME>/snapshots/<SNAPSHOT_ID>`). */
 export const SNAPSHOT_ID = 'd'.repeat(64);
 
-export const candidateForked = (campaignId: string, data: { round: number; candidateId: string; index: number; axis: Axis; isAnchor: boolean; seeds: number[]; sandboxPath: string; policyRevision: number }) =>
-  ev(CandidateForked, campaignId, 'substrate', `substrate-${campaignId}`, { ...data, snapshotId: SNAPSHOT_ID });
+export const candidateForked = (
+  campaignId: string,
+  data: {
+    round: number;
+    candidateId: string;
+    index: number;
+    axis: Axis;
+    isAnchor: boolean;
+    seeds: number[];
+    sandboxPath: string;
+    policyRevision: number;
+  },
+) => ev(CandidateForked, campaignId, 'substrate', `substrate-${campaignId}`, { ...data, snapshotId: SNAPSHOT_ID });

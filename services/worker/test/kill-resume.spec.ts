@@ -5,7 +5,13 @@ import * as path from 'node:path';
 import { ResultManifest, RollingPolicy, type EventEnvelope } from '@aevo/contracts';
 import { PostgresEventStore } from '@aevo/eventstore';
 import { createTestDb, type TestDb } from '@aevo/testkit';
-import { candidateStreamId, forkSandbox, parseRecipeYaml, writeFixtureSubstrate, type ForkData } from '@aevo/worker-kit';
+import {
+  candidateStreamId,
+  forkSandbox,
+  parseRecipeYaml,
+  writeFixtureSubstrate,
+  type ForkData,
+} from '@aevo/worker-kit';
 
 jest.setTimeout(900_000);
 
@@ -21,7 +27,8 @@ function launches(sandbox: string): string[] {
     for (const d of fs.readdirSync(dir)) {
       // the fixture logs each launch inside its output: prepared/<sha>/data or runs/<run>/ckpt
       const f = path.join(dir, d, top === 'runs' ? 'ckpt' : 'data', 'launches.log');
-      if (fs.existsSync(f)) for (const l of fs.readFileSync(f, 'utf8').trim().split('\n')) out.push(`${top}/${d} ${l.split(' ')[0]}`);
+      if (fs.existsSync(f))
+        for (const l of fs.readFileSync(f, 'utf8').trim().split('\n')) out.push(`${top}/${d} ${l.split(' ')[0]}`);
     }
   }
   return out.sort();
@@ -51,12 +58,18 @@ describe('worker process killed (SIGKILL) at each step of its trace in turn', ()
 
   beforeAll(async () => {
     // The worker runs as its own process from the built output, as it would be deployed.
-    execFileSync('npx', ['tsc', '-p', 'services/worker/tsconfig.build.json'], { cwd: ROOT, stdio: 'inherit', timeout: 300_000 });
+    execFileSync('npx', ['tsc', '-p', 'services/worker/tsconfig.build.json'], {
+      cwd: ROOT,
+      stdio: 'inherit',
+      timeout: 300_000,
+    });
     db = await createTestDb();
     store = await PostgresEventStore.open({ connectionString: db.url, schema: db.schema, poolSize: 4 });
     home = fs.mkdtempSync(path.join(os.tmpdir(), 'aevo-kill-'));
     // Slow training (0.4 s) so that many kills land while a job runs: the job must be re-attached, not relaunched.
-    const recipe = fs.readFileSync(path.join(writeFixtureSubstrate(path.join(home, 'tmp-substrate')), 'recipe.yaml'), 'utf8').replace('sleep_ms: 0', 'sleep_ms: 400');
+    const recipe = fs
+      .readFileSync(path.join(writeFixtureSubstrate(path.join(home, 'tmp-substrate')), 'recipe.yaml'), 'utf8')
+      .replace('sleep_ms: 0', 'sleep_ms: 400');
     substrateDir = writeFixtureSubstrate(path.join(home, 'substrate'), { recipe });
     // The snapshot the forks name, where the worker's jobs mount their pinned paths from.
     forkSandbox(substrateDir, path.join(aevoHome(), 'snapshots', SNAPSHOT));
@@ -94,7 +107,17 @@ describe('worker process killed (SIGKILL) at each step of its trace in turn', ()
     forkSandbox(substrateDir, sandboxPath);
     // Same index, axis and seeds for every candidate: the worker's decisions are a function of these, so every
     // run must end with the same recipe change and the same scores.
-    return { round: 1, candidateId, index: 3, axis: 'learning-rate', isAnchor: false, seeds: [7], snapshotId: SNAPSHOT, sandboxPath, policyRevision: 0 };
+    return {
+      round: 1,
+      candidateId,
+      index: 3,
+      axis: 'learning-rate',
+      isAnchor: false,
+      seeds: [7],
+      snapshotId: SNAPSHOT,
+      sandboxPath,
+      policyRevision: 0,
+    };
   };
 
   /**
@@ -102,7 +125,10 @@ describe('worker process killed (SIGKILL) at each step of its trace in turn', ()
    * by stream version, not only by trace event, also hits the moments between a step's intent and its
    * JobRequested / EvaluationRequested, and between JobRequested and the job's hand-over.
    */
-  function runWorker(fork: ForkData, killAt: number | null): Promise<{ code: number | null; signal: string | null; maxVersion: number; stdout: string }> {
+  function runWorker(
+    fork: ForkData,
+    killAt: number | null,
+  ): Promise<{ code: number | null; signal: string | null; maxVersion: number; stdout: string }> {
     const inputs = path.join(home, `${fork.candidateId}.json`);
     fs.writeFileSync(inputs, JSON.stringify({ campaignId: 'kill', fork, policy, size: 'tiny' }));
     const child = forkProcess(RUN_ONE, [inputs], {
@@ -148,8 +174,13 @@ describe('worker process killed (SIGKILL) at each step of its trace in turn', ()
     const refEvents = await stream(ref.candidateId);
     const total = refEvents.length;
     expect(traceEvents(refEvents)).toBeGreaterThan(12);
-    const refManifest = ResultManifest.parse((refEvents.find((e) => e.type === 'ManifestSubmitted')!.data as { manifest: unknown }).manifest);
-    expect({ status: refManifest.status, failureModes: refManifest.failureModes }).toEqual({ status: 'completed', failureModes: [] });
+    const refManifest = ResultManifest.parse(
+      (refEvents.find((e) => e.type === 'ManifestSubmitted')!.data as { manifest: unknown }).manifest,
+    );
+    expect({ status: refManifest.status, failureModes: refManifest.failureModes }).toEqual({
+      status: 'completed',
+      failureModes: [],
+    });
 
     for (let k = 1; k < total; k++) {
       const fork = forkFor(k);
@@ -161,13 +192,18 @@ describe('worker process killed (SIGKILL) at each step of its trace in turn', ()
       expect(resumed.code).toBe(0);
       // killed after its last append (outcome + ManifestSubmitted land together), the candidate was already done
       const finishedBeforeKill = killed.maxVersion >= total;
-      expect(JSON.parse(resumed.stdout.trim().split('\n').pop()!)).toEqual({ outcome: finishedBeforeKill ? 'already-finished' : 'submitted', status: 'completed' });
+      expect(JSON.parse(resumed.stdout.trim().split('\n').pop()!)).toEqual({
+        outcome: finishedBeforeKill ? 'already-finished' : 'submitted',
+        status: 'completed',
+      });
 
       const events = await stream(fork.candidateId);
       expect(events.filter((e) => e.type === 'ManifestSubmitted')).toHaveLength(1);
       expect(events.filter((e) => e.type === 'WorkerStarted')).toHaveLength(finishedBeforeKill ? 1 : 2);
       expect(traceEvents(events)).toBe(traceEvents(refEvents));
-      const requested = events.filter((e) => e.type === 'JobRequested').map((e) => (e.data as { spec: { jobId: string } }).spec.jobId);
+      const requested = events
+        .filter((e) => e.type === 'JobRequested')
+        .map((e) => (e.data as { spec: { jobId: string } }).spec.jobId);
       expect(new Set(requested).size).toBe(requested.length);
       // one process per job: prepare once, train once (re-attached after the crash, never relaunched)
       const l = launches(fork.sandboxPath);
@@ -178,7 +214,9 @@ describe('worker process killed (SIGKILL) at each step of its trace in turn', ()
       const evals = evaluations(aevoHome()).filter((l) => l.startsWith(fork.candidateId));
       expect(evals).toHaveLength(refManifest.checkpoints.length);
       expect(new Set(evals).size).toBe(evals.length);
-      const m = ResultManifest.parse((events.find((e) => e.type === 'ManifestSubmitted')!.data as { manifest: unknown }).manifest);
+      const m = ResultManifest.parse(
+        (events.find((e) => e.type === 'ManifestSubmitted')!.data as { manifest: unknown }).manifest,
+      );
       expect(m.recipeChanges).toEqual(refManifest.recipeChanges);
       expect(m.checkpoints.map((c) => c.dev)).toEqual(refManifest.checkpoints.map((c) => c.dev));
       expect(m.chosenCheckpoint?.dev).toEqual(refManifest.chosenCheckpoint?.dev);

@@ -8,7 +8,14 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { ResultManifest, RoundStarted, createEvent, type EventEnvelope, type RecipeDocument } from '@aevo/contracts';
 import { OutboxRelay, PostgresEventStore } from '@aevo/eventstore';
 import { createServiceApp, type ServiceApp } from '@aevo/messaging';
-import { createTestDb, createTestNatsNames, eventually, requireBuiltServices, type TestDb, type TestNatsNames } from '@aevo/testkit';
+import {
+  createTestDb,
+  createTestNatsNames,
+  eventually,
+  requireBuiltServices,
+  type TestDb,
+  type TestNatsNames,
+} from '@aevo/testkit';
 import { candidateStreamId, parseRecipeYaml, writeFixtureSubstrate } from '@aevo/worker-kit';
 import type { WorkerSettings } from '../src/app/settings';
 import { WorkerModule } from '../src/worker.module';
@@ -42,7 +49,14 @@ describe('worker on the production path: real substrate, dispatch and evaluation
     db = await createTestDb();
     names = createTestNatsNames();
     store = await PostgresEventStore.open({ connectionString: db.url, schema: db.schema, poolSize: 6 });
-    relay = await OutboxRelay.start({ databaseUrl: db.url, schema: db.schema, natsUrl: names.url, subjectPrefix: names.subjectPrefix, stream: names.stream, pollIntervalMs: 100 });
+    relay = await OutboxRelay.start({
+      databaseUrl: db.url,
+      schema: db.schema,
+      natsUrl: names.url,
+      subjectPrefix: names.subjectPrefix,
+      stream: names.stream,
+      pollIntervalMs: 100,
+    });
     home = fs.mkdtempSync(path.join(os.tmpdir(), 'worker-prod-'));
     writeFixtureSubstrate(path.join(home, 'substrates', 'fixture'));
     const env = {
@@ -61,7 +75,10 @@ describe('worker on the production path: real substrate, dispatch and evaluation
       AEVO_SIZE: 'tiny',
     };
     for (const s of SERVICES) {
-      const child = spawn(process.execPath, [path.join(ROOT, 'services', s, 'dist', 'main.js')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, [path.join(ROOT, 'services', s, 'dist', 'main.js')], {
+        env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       logs[s] = '';
       child.stdout!.on('data', (d: Buffer) => (logs[s] += d.toString()));
       child.stderr!.on('data', (d: Buffer) => (logs[s] += d.toString()));
@@ -78,7 +95,16 @@ describe('worker on the production path: real substrate, dispatch and evaluation
       maxTokens: 100_000,
       failAfterDeliveries: 4,
       maxWaitSeconds: 300,
-      claude: { model: 'claude-sonnet-5-5', apiKey: null, baseURL: null, maxTokensPerTurn: 1000, sdkMaxRetries: 0, retryPatienceSeconds: 60, clearContextAtTokens: 60_000, cacheTtl: '1h' },
+      claude: {
+        model: 'claude-sonnet-5-5',
+        apiKey: null,
+        baseURL: null,
+        maxTokensPerTurn: 1000,
+        sdkMaxRetries: 0,
+        retryPatienceSeconds: 60,
+        clearContextAtTokens: 60_000,
+        cacheTtl: '1h',
+      },
     };
     worker = await createServiceApp(WorkerModule.forRoot({ settings }), {
       service: 'worker',
@@ -97,7 +123,11 @@ describe('worker on the production path: real substrate, dispatch and evaluation
   afterAll(async () => {
     await worker?.app.close();
     for (const c of children) c.kill('SIGTERM');
-    await Promise.all(children.map((c) => (c.exitCode !== null || c.signalCode !== null ? null : new Promise((r) => c.once('exit', r)))));
+    await Promise.all(
+      children.map((c) =>
+        c.exitCode !== null || c.signalCode !== null ? null : new Promise((r) => c.once('exit', r)),
+      ),
+    );
     await relay?.stop();
     await store?.close();
     const nc = await connect({ servers: names.url });
@@ -109,7 +139,9 @@ describe('worker on the production path: real substrate, dispatch and evaluation
 
   it('runs a round of three candidates through every service to validated manifests', async () => {
     const campaignId = 'prod';
-    const standing: RecipeDocument = parseRecipeYaml(fs.readFileSync(path.join(home, 'substrates', 'fixture', 'recipe.yaml'), 'utf8'));
+    const standing: RecipeDocument = parseRecipeYaml(
+      fs.readFileSync(path.join(home, 'substrates', 'fixture', 'recipe.yaml'), 'utf8'),
+    );
     const p0 = policy(0, standing);
     const started = campaignStarted(campaignId, p0, { workersPerRound: 3, rounds: 1 });
     (started.data as { config: { substratePath: string } }).config.substratePath = 'fixture';
@@ -149,7 +181,11 @@ describe('worker on the production path: real substrate, dispatch and evaluation
     });
 
     for (const m of manifests) {
-      expect({ id: m.candidateId, status: m.status, failureModes: m.failureModes }).toEqual({ id: m.candidateId, status: 'completed', failureModes: [] });
+      expect({ id: m.candidateId, status: m.status, failureModes: m.failureModes }).toEqual({
+        id: m.candidateId,
+        status: 'completed',
+        failureModes: [],
+      });
       expect(m.checkpoints.length).toBeGreaterThan(0);
     }
     expect(manifests[0].recipeChanges).toEqual([]);
@@ -158,13 +194,21 @@ describe('worker on the production path: real substrate, dispatch and evaluation
 
     // dispatch ran each requested job exactly once; the evaluation service scored what the manifests report
     const all = await store.readAll({ campaignId });
-    const requested = all.filter((e) => e.type === 'JobRequested').map((e) => (e.data as { spec: { jobId: string } }).spec.jobId);
+    const requested = all
+      .filter((e) => e.type === 'JobRequested')
+      .map((e) => (e.data as { spec: { jobId: string } }).spec.jobId);
     expect(new Set(requested).size).toBe(requested.length);
     // the worker's prepare + train per seed; the evaluation service's one job per checkpoint
-    expect(all.filter((e) => e.type === 'JobRequested' && e.source === 'evaluation')).toHaveLength(evaluatedCount(manifests));
+    expect(all.filter((e) => e.type === 'JobRequested' && e.source === 'evaluation')).toHaveLength(
+      evaluatedCount(manifests),
+    );
     for (const jobId of requested) {
-      expect(all.filter((e) => e.type === 'JobStarted' && (e.data as { jobId: string }).jobId === jobId)).toHaveLength(1);
-      expect(all.filter((e) => e.type === 'JobSucceeded' && (e.data as { jobId: string }).jobId === jobId)).toHaveLength(1);
+      expect(all.filter((e) => e.type === 'JobStarted' && (e.data as { jobId: string }).jobId === jobId)).toHaveLength(
+        1,
+      );
+      expect(
+        all.filter((e) => e.type === 'JobSucceeded' && (e.data as { jobId: string }).jobId === jobId),
+      ).toHaveLength(1);
     }
     const evaluated = all.filter((e) => e.type === 'CheckpointEvaluated');
     expect(evaluated.length).toBe(evaluatedCount(manifests));

@@ -145,13 +145,19 @@ export class CampaignRun {
 
   /** StartCampaign, retried with the same command id while the transport answers TIMEOUT / NO_RESPONDERS. */
   async startCampaign(): Promise<void> {
-    const client = await CommandClient.connect({ natsUrl: this.nats.url, subjectPrefix: this.subjectPrefix, timeoutMs: 30_000, natsAuth: this.nats.harnessAuth });
+    const client = await CommandClient.connect({
+      natsUrl: this.nats.url,
+      subjectPrefix: this.subjectPrefix,
+      timeoutMs: 30_000,
+      natsAuth: this.nats.harnessAuth,
+    });
     try {
       const commandId = `chaos-start-${this.name}`;
       for (let attempt = 1; ; attempt++) {
         const reply = await client.send(StartCampaign, campaignConfig(this.inputs, this.seed), { commandId });
         if (reply.ok) return;
-        if (attempt >= 5 || !['TIMEOUT', 'NO_RESPONDERS'].includes(reply.error.code)) throw new Error(`StartCampaign refused: ${JSON.stringify(reply.error)}`);
+        if (attempt >= 5 || !['TIMEOUT', 'NO_RESPONDERS'].includes(reply.error.code))
+          throw new Error(`StartCampaign refused: ${JSON.stringify(reply.error)}`);
         await sleep(2000);
       }
     } finally {
@@ -165,7 +171,9 @@ export class CampaignRun {
     c.on('error', () => undefined);
     try {
       await c.connect();
-      return (await c.query<{ n: number }>(`SELECT count(*)::int AS n FROM "${this.schema}".events WHERE type = $1`, [type])).rows[0].n;
+      return (
+        await c.query<{ n: number }>(`SELECT count(*)::int AS n FROM "${this.schema}".events WHERE type = $1`, [type])
+      ).rows[0].n;
     } catch {
       return null;
     } finally {
@@ -178,7 +186,11 @@ export class CampaignRun {
     c.on('error', () => undefined);
     try {
       await c.connect();
-      const rows = (await c.query<{ type: string; n: number }>(`SELECT type, count(*)::int AS n FROM "${this.schema}".events GROUP BY type ORDER BY type`)).rows;
+      const rows = (
+        await c.query<{ type: string; n: number }>(
+          `SELECT type, count(*)::int AS n FROM "${this.schema}".events GROUP BY type ORDER BY type`,
+        )
+      ).rows;
       return rows.map((r) => `${r.type}=${r.n}`).join(' ');
     } catch (err) {
       return `(log unreadable: ${String(err)})`;
@@ -197,7 +209,9 @@ export class CampaignRun {
       }
       await sleep(500);
     }
-    throw new Error(`${this.name}: no CampaignCompleted within ${timeoutMs} ms. Log: ${await this.progress()}. Logs in ${this.logDir}`);
+    throw new Error(
+      `${this.name}: no CampaignCompleted within ${timeoutMs} ms. Log: ${await this.progress()}. Logs in ${this.logDir}`,
+    );
   }
 
   /**
@@ -224,7 +238,13 @@ export class CampaignRun {
     } finally {
       await nc.close();
     }
-    return recordRun({ databaseUrl: this.pg.url, schema: this.schema, natsUrl: this.nats.url, natsAuth: this.nats.harnessAuth, stream: this.stream });
+    return recordRun({
+      databaseUrl: this.pg.url,
+      schema: this.schema,
+      natsUrl: this.nats.url,
+      natsAuth: this.nats.harnessAuth,
+      stream: this.stream,
+    });
   }
 
   private async headPosition(): Promise<number | null> {

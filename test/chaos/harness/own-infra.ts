@@ -4,7 +4,15 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Client } from 'pg';
-import { NATS_USERS, natsPermissions, randomNatsPassword, renderNatsAuthConfig, writeNatsCredentialsFile, type NatsPermissions, type UserPermissions } from '@aevo/messaging';
+import {
+  NATS_USERS,
+  natsPermissions,
+  randomNatsPassword,
+  renderNatsAuthConfig,
+  writeNatsCredentialsFile,
+  type NatsPermissions,
+  type UserPermissions,
+} from '@aevo/messaging';
 
 /**
  * The chaos suite's own PostgreSQL and nats-server, so that restarting them never touches the machine's shared
@@ -55,7 +63,8 @@ const SHARED_PORTS = new Set([5432, 4222]);
 
 function assertNotShared(port: number): void {
   // The whole point of these classes: never stop or restart the machine's shared servers.
-  if (SHARED_PORTS.has(port)) throw new Error(`refusing to manage port ${port}: it belongs to the machine's shared infrastructure`);
+  if (SHARED_PORTS.has(port))
+    throw new Error(`refusing to manage port ${port}: it belongs to the machine's shared infrastructure`);
 }
 
 /**
@@ -82,7 +91,8 @@ export class OwnPostgres {
   }
 
   static async create(port?: number): Promise<OwnPostgres> {
-    if (!fs.existsSync(path.join(PG_BIN, 'initdb'))) throw new Error(`PostgreSQL binaries not found in ${PG_BIN} (set AEVO_CHAOS_PG_BIN)`);
+    if (!fs.existsSync(path.join(PG_BIN, 'initdb')))
+      throw new Error(`PostgreSQL binaries not found in ${PG_BIN} (set AEVO_CHAOS_PG_BIN)`);
     const p = port ?? (await freePort());
     assertNotShared(p);
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'aevo-chaos-pg-'));
@@ -103,14 +113,26 @@ export class OwnPostgres {
     const r = this.asPostgres
       ? spawnSync('runuser', ['-u', 'postgres', '--', cmd, ...args], { encoding: 'utf8', timeout: 120_000 })
       : spawnSync(cmd, args, { encoding: 'utf8', timeout: 120_000 });
-    if (r.status !== 0) throw new Error(`${bin} ${args.join(' ')} failed (${r.status ?? r.signal}): ${r.stderr || r.stdout}`);
+    if (r.status !== 0)
+      throw new Error(`${bin} ${args.join(' ')} failed (${r.status ?? r.signal}): ${r.stderr || r.stdout}`);
     return r.stdout;
   }
 
   async start(): Promise<void> {
     // fsync off: the machine does not crash under us; only the server process is stopped (immediate = crash-like).
     const opts = `-p ${this.port} -k ${this.dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300`;
-    this.run('pg_ctl', ['-D', this.dataDir, '-o', opts, '-l', path.join(this.dir, 'server.log'), '-w', '-t', '60', 'start']);
+    this.run('pg_ctl', [
+      '-D',
+      this.dataDir,
+      '-o',
+      opts,
+      '-l',
+      path.join(this.dir, 'server.log'),
+      '-w',
+      '-t',
+      '60',
+      'start',
+    ]);
     this.running = true;
     await waitUntil(`PostgreSQL on ${this.port}`, () => this.answers(), 60_000);
   }
@@ -203,9 +225,15 @@ export class OwnNats {
     const child = this.child;
     if (!child?.pid) return;
     const logFile = path.join(this.dir, 'server.log');
-    const before = fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8').split('Reloaded server configuration').length : 0;
+    const before = fs.existsSync(logFile)
+      ? fs.readFileSync(logFile, 'utf8').split('Reloaded server configuration').length
+      : 0;
     process.kill(child.pid, 'SIGHUP');
-    await waitUntil('nats-server to reload its configuration', async () => fs.readFileSync(logFile, 'utf8').split('Reloaded server configuration').length > before, 10_000);
+    await waitUntil(
+      'nats-server to reload its configuration',
+      async () => fs.readFileSync(logFile, 'utf8').split('Reloaded server configuration').length > before,
+      10_000,
+    );
   }
 
   /** Every run's permissions merged per user, and the harness's own user. */
@@ -221,8 +249,14 @@ export class OwnNats {
           had
             ? {
                 ...had,
-                publish: { allow: union(had.publish.allow, u.publish.allow), deny: union(had.publish.deny, u.publish.deny) },
-                subscribe: { allow: union(had.subscribe.allow, u.subscribe.allow), deny: union(had.subscribe.deny, u.subscribe.deny) },
+                publish: {
+                  allow: union(had.publish.allow, u.publish.allow),
+                  deny: union(had.publish.deny, u.publish.deny),
+                },
+                subscribe: {
+                  allow: union(had.subscribe.allow, u.subscribe.allow),
+                  deny: union(had.subscribe.deny, u.subscribe.deny),
+                },
                 allowResponses: had.allowResponses || u.allowResponses,
                 roles: union(had.roles, u.roles),
               }
@@ -231,10 +265,33 @@ export class OwnNats {
       }
     // Before any run: every user exists but may do nothing.
     for (const user of NATS_USERS)
-      if (!users.has(user)) users.set(user, { user, inboxPrefix: `_INBOX_${user}`, publish: { allow: [], deny: ['>'] }, subscribe: { allow: [], deny: ['>'] }, allowResponses: false, roles: ['no run yet'] });
-    const harness = { user: HARNESS_NATS_USER, inboxPrefix: '_INBOX', publish: { allow: ['>'], deny: [] }, subscribe: { allow: ['>'], deny: [] }, allowResponses: true, roles: ['the chaos harness'] };
-    const decl = { prefix: 'chaos', stream: 'CHAOS', users: [...users.values(), harness as unknown as UserPermissions] };
-    const text = renderNatsAuthConfig(decl, this.passwords, { host: '127.0.0.1', port: this.port, storeDir: this.storeDir });
+      if (!users.has(user))
+        users.set(user, {
+          user,
+          inboxPrefix: `_INBOX_${user}`,
+          publish: { allow: [], deny: ['>'] },
+          subscribe: { allow: [], deny: ['>'] },
+          allowResponses: false,
+          roles: ['no run yet'],
+        });
+    const harness = {
+      user: HARNESS_NATS_USER,
+      inboxPrefix: '_INBOX',
+      publish: { allow: ['>'], deny: [] },
+      subscribe: { allow: ['>'], deny: [] },
+      allowResponses: true,
+      roles: ['the chaos harness'],
+    };
+    const decl = {
+      prefix: 'chaos',
+      stream: 'CHAOS',
+      users: [...users.values(), harness as unknown as UserPermissions],
+    };
+    const text = renderNatsAuthConfig(decl, this.passwords, {
+      host: '127.0.0.1',
+      port: this.port,
+      storeDir: this.storeDir,
+    });
     fs.writeFileSync(`${this.configFile}.tmp`, text, { mode: 0o600 });
     fs.renameSync(`${this.configFile}.tmp`, this.configFile);
   }
@@ -244,7 +301,8 @@ export class OwnNats {
   }
 
   static async create(port?: number): Promise<OwnNats> {
-    if (!fs.existsSync(NATS_SERVER)) throw new Error(`nats-server not found at ${NATS_SERVER} (set AEVO_CHAOS_NATS_SERVER)`);
+    if (!fs.existsSync(NATS_SERVER))
+      throw new Error(`nats-server not found at ${NATS_SERVER} (set AEVO_CHAOS_NATS_SERVER)`);
     const p = port ?? (await freePort());
     assertNotShared(p);
     return new OwnNats(p, fs.mkdtempSync(path.join(os.tmpdir(), 'aevo-chaos-nats-')));

@@ -3,7 +3,17 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 /** Every process of the platform, in start order (each is `services/<name>/dist/main.js`). */
-export const SERVICES = ['orchestrator', 'substrate', 'worker', 'dispatch', 'evaluation', 'leaderboard', 'collector', 'meta-policy', 'api'] as const;
+export const SERVICES = [
+  'orchestrator',
+  'substrate',
+  'worker',
+  'dispatch',
+  'evaluation',
+  'leaderboard',
+  'collector',
+  'meta-policy',
+  'api',
+] as const;
 export type Service = (typeof SERVICES)[number];
 
 export const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
@@ -82,7 +92,12 @@ export class Supervisor {
       env: { ...process.env, ...this.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    const run: Running = { child, ready: false, intended: false, exited: new Promise((r) => child.once('exit', () => r())) };
+    const run: Running = {
+      child,
+      ready: false,
+      intended: false,
+      exited: new Promise((r) => child.once('exit', () => r())),
+    };
     this.procs.set(s, run);
     this.note(s, 'started', `pid ${child.pid}`);
     let tail = '';
@@ -122,7 +137,10 @@ export class Supervisor {
     for (;;) {
       const waiting = services.filter((s) => !this.isReady(s));
       if (waiting.length === 0) return;
-      if (Date.now() > deadline) throw new Error(`not ready within ${timeoutMs} ms: ${waiting.map((s) => `${s} (log: ${this.logPath(s)})`).join(', ')}`);
+      if (Date.now() > deadline)
+        throw new Error(
+          `not ready within ${timeoutMs} ms: ${waiting.map((s) => `${s} (log: ${this.logPath(s)})`).join(', ')}`,
+        );
       await sleep(100);
     }
   }
@@ -193,5 +211,10 @@ export async function killProcessesMentioning(marker: string, timeoutMs = 10_000
 /** The event types in a service's "listening: N event consumer(s) [A, B]" start-up line. */
 export function consumedTypes(log: string): string[] {
   const m = /listening: \d+ event consumer\(s\) \[([^\]]*)\]/.exec(log);
-  return m ? m[1].split(',').map((s) => s.trim()).filter(Boolean) : [];
+  return m
+    ? m[1]
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)
+    : [];
 }

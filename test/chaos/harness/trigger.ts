@@ -59,7 +59,8 @@ export function roundWindows(log: readonly LoggedEvent[]): Map<number, RoundWind
   for (const e of log) {
     const round = (e.data as { round?: number }).round;
     if (typeof round !== 'number') continue;
-    if (e.type === 'RoundStarted') windows.set(round, { from: e.position, to: Number.POSITIVE_INFINITY, until: 'RoundClosed' });
+    if (e.type === 'RoundStarted')
+      windows.set(round, { from: e.position, to: Number.POSITIVE_INFINITY, until: 'RoundClosed' });
     if (e.type === 'RoundEvidenceRecorded' && !evidence.has(round)) evidence.set(round, e.position);
     if (e.type === 'RoundClosed') {
       const w = windows.get(round);
@@ -100,17 +101,28 @@ export function chooseTrigger(log: readonly LoggedEvent[], opts: ChooseOptions):
   const inside = log.filter((e) => e.position > w.from && e.position < w.to);
   if (inside.length === 0) throw new Error(`round ${round} has no event between RoundStarted and ${w.until}`);
   const consumes = new Set(opts.consumes ?? []);
-  const ownKinds = new Set(opts.service ? inside.filter((e) => e.source === opts.service || consumes.has(e.type)).map((e) => e.type) : []);
+  const ownKinds = new Set(
+    opts.service ? inside.filter((e) => e.source === opts.service || consumes.has(e.type)).map((e) => e.type) : [],
+  );
   const pool = ownKinds.size > 0 ? inside.filter((e) => ownKinds.has(e.type)) : inside;
   const byKind = new Map<string, LoggedEvent[]>();
   for (const e of pool) byKind.set(e.type, [...(byKind.get(e.type) ?? []), e]);
-  const choices = [...byKind.keys()].sort().flatMap((type) => byKind.get(type)!.map((e, i) => ({ type, rank: i + 1, e })));
+  const choices = [...byKind.keys()]
+    .sort()
+    .flatMap((type) => byKind.get(type)!.map((e, i) => ({ type, rank: i + 1, e })));
   const chosen = choices[Math.floor(random() * choices.length)];
   const before = log.filter((e) => e.type === chosen.type && e.position <= w.from).length;
   const end = log.find((e) => e.position === w.to);
   const left = chosen.e.time && end?.time ? Date.parse(end.time) - Date.parse(chosen.e.time) : Number.POSITIVE_INFINITY;
   const delayMs = Math.floor(random() * Math.max(0, Math.min(opts.maxDelayMs ?? 1500, 0.8 * left)));
-  return { round, type: chosen.type, occurrence: before + chosen.rank, baselinePosition: chosen.e.position, delayMs, until: w.until };
+  return {
+    round,
+    type: chosen.type,
+    occurrence: before + chosen.rank,
+    baselinePosition: chosen.e.position,
+    delayMs,
+    until: w.until,
+  };
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

@@ -4,7 +4,13 @@ import { contentHash } from '@aevo/contracts';
 import { PostgresEventStore, type StoredEvent } from '@aevo/eventstore';
 import { policyHistoryProjection } from '@aevo/policy-engine';
 import { roundEvidenceProjection } from '@aevo/evidence';
-import { BUILTIN_PROJECTIONS, DETERMINISTIC_EVENT_TYPES, ProjectionRegistry, replayDetailed, type AnyProjection } from '@aevo/projections';
+import {
+  BUILTIN_PROJECTIONS,
+  DETERMINISTIC_EVENT_TYPES,
+  ProjectionRegistry,
+  replayDetailed,
+  type AnyProjection,
+} from '@aevo/projections';
 
 /**
  * What a run left behind, reduced to what the chaos cases compare: the replay hash of every deterministic
@@ -56,7 +62,12 @@ export async function readLog(store: PostgresEventStore): Promise<StoredEvent[]>
 }
 
 /** Reads every message of the stream (by sequence) and checks it holds exactly the store's events, once each, in order. */
-export async function checkStream(natsUrl: string, stream: string, log: readonly StoredEvent[], natsAuth: { user?: string; pass?: string } = {}): Promise<StreamCheck> {
+export async function checkStream(
+  natsUrl: string,
+  stream: string,
+  log: readonly StoredEvent[],
+  natsAuth: { user?: string; pass?: string } = {},
+): Promise<StreamCheck> {
   const nc = await connect({ servers: natsUrl, timeout: 10_000, ...natsAuth });
   try {
     const jsm = await jetstreamManager(nc);
@@ -98,14 +109,31 @@ export async function checkStream(natsUrl: string, stream: string, log: readonly
 export function countByType(log: readonly StoredEvent[]): Record<string, number> {
   const all: Record<string, number> = {};
   for (const e of log) all[e.type] = (all[e.type] ?? 0) + 1;
-  return Object.fromEntries(Object.keys(all).sort().map((k) => [k, all[k]]));
+  return Object.fromEntries(
+    Object.keys(all)
+      .sort()
+      .map((k) => [k, all[k]]),
+  );
 }
 
-export async function recordRun(opts: { databaseUrl: string; schema: string; natsUrl: string; natsAuth?: { user?: string; pass?: string }; stream: string }): Promise<RunRecord> {
-  const store = await PostgresEventStore.open({ connectionString: opts.databaseUrl, schema: opts.schema, applicationName: 'aevo-chaos-verdict' });
+export async function recordRun(opts: {
+  databaseUrl: string;
+  schema: string;
+  natsUrl: string;
+  natsAuth?: { user?: string; pass?: string };
+  stream: string;
+}): Promise<RunRecord> {
+  const store = await PostgresEventStore.open({
+    connectionString: opts.databaseUrl,
+    schema: opts.schema,
+    applicationName: 'aevo-chaos-verdict',
+  });
   try {
     const log = await readLog(store);
-    const report = await replayDetailed(store, { registry: auditRegistry(), toPosition: log.length ? log[log.length - 1].position : 0 });
+    const report = await replayDetailed(store, {
+      registry: auditRegistry(),
+      toPosition: log.length ? log[log.length - 1].position : 0,
+    });
     const hashes = Object.fromEntries(report.projections.map((p) => [p.name, p.hash]));
     const snapshots = Object.fromEntries(report.projections.map((p) => [p.name, p.snapshot]));
     const allCounts = countByType(log);
@@ -114,7 +142,16 @@ export async function recordRun(opts: { databaseUrl: string; schema: string; nat
     for (const e of log) ids.set(e.id, (ids.get(e.id) ?? 0) + 1);
     const duplicateIds = [...ids].filter(([, n]) => n > 1).map(([id]) => id);
     const stream = await checkStream(opts.natsUrl, opts.stream, log, opts.natsAuth);
-    return { hashes, replayHash: contentHash(hashes), snapshots, counts, allCounts, events: log.length, duplicateIds, stream };
+    return {
+      hashes,
+      replayHash: contentHash(hashes),
+      snapshots,
+      counts,
+      allCounts,
+      events: log.length,
+      duplicateIds,
+      stream,
+    };
   } finally {
     await store.close();
   }
@@ -129,8 +166,11 @@ export function jsonDiff(a: unknown, b: unknown, limit = 12, at = '$', out: stri
     return s === undefined ? 'undefined' : s.length > 160 ? `${s.slice(0, 157)}...` : s;
   };
   if (a && b && typeof a === 'object' && typeof b === 'object' && Array.isArray(a) === Array.isArray(b)) {
-    const keys = Array.isArray(a) ? [...Array(Math.max(a.length, (b as unknown[]).length)).keys()].map(String) : [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
-    for (const k of keys) jsonDiff((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], limit, `${at}.${k}`, out);
+    const keys = Array.isArray(a)
+      ? [...Array(Math.max(a.length, (b as unknown[]).length)).keys()].map(String)
+      : [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
+    for (const k of keys)
+      jsonDiff((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], limit, `${at}.${k}`, out);
     return out;
   }
   out.push(`${at}: ${short(a)} ≠ ${short(b)}`);
@@ -146,15 +186,24 @@ export function compareRuns(baseline: RunRecord, run: RunRecord): string[] {
   const problems: string[] = [];
   for (const name of Object.keys(baseline.hashes)) {
     if (baseline.hashes[name] === run.hashes[name]) continue;
-    problems.push(`projection ${name}: hash ${run.hashes[name]?.slice(0, 12)} ≠ undisturbed ${baseline.hashes[name].slice(0, 12)}`);
-    for (const d of jsonDiff(baseline.snapshots[name], run.snapshots[name], 8)) problems.push(`  ${d} (undisturbed ≠ this run)`);
+    problems.push(
+      `projection ${name}: hash ${run.hashes[name]?.slice(0, 12)} ≠ undisturbed ${baseline.hashes[name].slice(0, 12)}`,
+    );
+    for (const d of jsonDiff(baseline.snapshots[name], run.snapshots[name], 8))
+      problems.push(`  ${d} (undisturbed ≠ this run)`);
   }
   for (const [type, n] of Object.entries(baseline.counts)) {
-    if (run.counts[type] !== n) problems.push(`${type}: ${run.counts[type]} event(s), undisturbed run had ${n} (${run.counts[type] < n ? 'lost' : 'duplicated'})`);
+    if (run.counts[type] !== n)
+      problems.push(
+        `${type}: ${run.counts[type]} event(s), undisturbed run had ${n} (${run.counts[type] < n ? 'lost' : 'duplicated'})`,
+      );
   }
   // A disturbance is no reason to give up on a message: the outage must not count against its deliveries.
   const deadLetters = run.allCounts.MessageDeadLettered ?? 0;
-  if (deadLetters > (baseline.allCounts.MessageDeadLettered ?? 0)) problems.push(`${deadLetters} message(s) dead-lettered (MessageDeadLettered), the undisturbed run had ${baseline.allCounts.MessageDeadLettered ?? 0}`);
+  if (deadLetters > (baseline.allCounts.MessageDeadLettered ?? 0))
+    problems.push(
+      `${deadLetters} message(s) dead-lettered (MessageDeadLettered), the undisturbed run had ${baseline.allCounts.MessageDeadLettered ?? 0}`,
+    );
   problems.push(...streamProblems(run));
   return problems;
 }
@@ -162,10 +211,16 @@ export function compareRuns(baseline: RunRecord, run: RunRecord): string[] {
 /** A run's own consistency: unique ids, and the stream holding exactly the store's events. */
 export function streamProblems(run: RunRecord): string[] {
   const problems: string[] = [];
-  if (run.duplicateIds.length) problems.push(`event ids stored more than once: ${run.duplicateIds.slice(0, 5).join(', ')}`);
-  if (run.stream.messages !== run.events) problems.push(`JetStream holds ${run.stream.messages} message(s), the store ${run.events} event(s)`);
-  if (run.stream.missing.length) problems.push(`store events missing from JetStream: ${run.stream.missing.length} (${run.stream.missing.slice(0, 3).join(', ')})`);
-  if (run.stream.extra.length) problems.push(`JetStream messages not matching the store once: ${run.stream.extra.slice(0, 5).join('; ')}`);
+  if (run.duplicateIds.length)
+    problems.push(`event ids stored more than once: ${run.duplicateIds.slice(0, 5).join(', ')}`);
+  if (run.stream.messages !== run.events)
+    problems.push(`JetStream holds ${run.stream.messages} message(s), the store ${run.events} event(s)`);
+  if (run.stream.missing.length)
+    problems.push(
+      `store events missing from JetStream: ${run.stream.missing.length} (${run.stream.missing.slice(0, 3).join(', ')})`,
+    );
+  if (run.stream.extra.length)
+    problems.push(`JetStream messages not matching the store once: ${run.stream.extra.slice(0, 5).join('; ')}`);
   if (run.stream.orderMismatch) problems.push(`JetStream order differs from the store: ${run.stream.orderMismatch}`);
   return problems;
 }

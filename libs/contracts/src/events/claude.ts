@@ -11,7 +11,8 @@ export const ClaudeFellBack = defineEvent(
   'ClaudeFellBack',
   {
     owners: ['meta-policy', 'collector'],
-    description: 'A Claude call failed or could not be made; the rule engine revised the policy, or the evidence was recorded without prose.',
+    description:
+      'A Claude call failed or could not be made; the rule engine revised the policy, or the evidence was recorded without prose.',
   },
   z
     .object({
@@ -43,8 +44,20 @@ export const ClaudeFellBack = defineEvent(
  * The ClaudeFellBack fields an error gives: the SDK's error class name and, for an API error, its status, the
  * API's error type and the request id (the SDK's APIError carries them as `status`, `type`, `requestID`).
  */
-export function claudeErrorFacts(err: unknown): { errorClass: string; status: number | null; errorType: string | null; requestId: string | null; detail: string } {
-  const e = (err ?? {}) as { constructor?: { name?: string }; status?: unknown; type?: unknown; requestID?: unknown; message?: unknown };
+export function claudeErrorFacts(err: unknown): {
+  errorClass: string;
+  status: number | null;
+  errorType: string | null;
+  requestId: string | null;
+  detail: string;
+} {
+  const e = (err ?? {}) as {
+    constructor?: { name?: string };
+    status?: unknown;
+    type?: unknown;
+    requestID?: unknown;
+    message?: unknown;
+  };
   return {
     errorClass: err instanceof Error ? (e.constructor?.name ?? 'Error') : typeof err,
     status: typeof e.status === 'number' && Number.isInteger(e.status) ? e.status : null,

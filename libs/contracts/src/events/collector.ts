@@ -20,14 +20,23 @@ export type LlmUsage = z.infer<typeof LlmUsage>;
  * Every token a collector or meta-agent turn was billed for, as the token budget counts it: the API reports cache
  * writes and cache reads apart from `input_tokens`, so inputTokens + outputTokens alone hides a cached prompt.
  */
-export const llmTurnTokens = (t: { inputTokens: number; outputTokens: number; cacheReadTokens?: number; cacheCreationTokens?: number }): number =>
-  t.inputTokens + t.outputTokens + (t.cacheReadTokens ?? 0) + (t.cacheCreationTokens ?? 0);
+export const llmTurnTokens = (t: {
+  inputTokens: number;
+  outputTokens: number;
+  cacheReadTokens?: number;
+  cacheCreationTokens?: number;
+}): number => t.inputTokens + t.outputTokens + (t.cacheReadTokens ?? 0) + (t.cacheCreationTokens ?? 0);
 
 /** A Messages API response's usage as recorded (structural: contracts does not depend on the SDK). */
 export function llmUsageOf(res: {
   model: string;
   stop_reason?: string | null;
-  usage: { input_tokens: number; output_tokens: number; cache_read_input_tokens?: number | null; cache_creation_input_tokens?: number | null };
+  usage: {
+    input_tokens: number;
+    output_tokens: number;
+    cache_read_input_tokens?: number | null;
+    cache_creation_input_tokens?: number | null;
+  };
 }): LlmUsage {
   return {
     model: res.model,
@@ -43,7 +52,8 @@ export const RoundCollectionDeadlineSet = defineEvent(
   'RoundCollectionDeadlineSet',
   {
     owners: ['collector'],
-    description: 'The collector fixed when it stops waiting for a round’s manifests and scores (recorded once per round).',
+    description:
+      'The collector fixed when it stops waiting for a round’s manifests and scores (recorded once per round).',
   },
   z
     .object({

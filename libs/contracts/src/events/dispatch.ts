@@ -109,7 +109,15 @@ export const JobFailed = defineEvent(
       ...Terminal,
       exitCode: z.number().int().nullable(),
       /** `queue-timeout`: the job stayed suspended or queued (never admitted, or not re-admitted after a preemption) past its deadline. */
-      reason: z.enum(['exit-code', 'timeout', 'diverged', 'lost', 'executor-error', 'deadline-exceeded', 'queue-timeout']),
+      reason: z.enum([
+        'exit-code',
+        'timeout',
+        'diverged',
+        'lost',
+        'executor-error',
+        'deadline-exceeded',
+        'queue-timeout',
+      ]),
       message: z.string(),
     })
     .strict(),

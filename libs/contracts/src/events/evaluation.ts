@@ -12,7 +12,10 @@ import { Slug } from '../ids';
  */
 export const EvaluationStarted = defineEvent(
   'EvaluationStarted',
-  { owners: ['evaluation'], description: 'The sandbox passed frozen-path verification and the evaluate jobs were requested.' },
+  {
+    owners: ['evaluation'],
+    description: 'The sandbox passed frozen-path verification and the evaluate jobs were requested.',
+  },
   z
     .object({
       requestId: Slug,
@@ -70,7 +73,8 @@ export const EvaluationFailed = defineEvent(
   'EvaluationFailed',
   {
     owners: ['evaluation'],
-    description: 'A checkpoint could not be evaluated (job failed or output did not validate); checkpoint null: the whole request failed.',
+    description:
+      'A checkpoint could not be evaluated (job failed or output did not validate); checkpoint null: the whole request failed.',
   },
   z
     .object({

@@ -10,7 +10,10 @@ import { Sha256, Slug } from '../ids';
  */
 export const LeaderboardOpened = defineEvent(
   'LeaderboardOpened',
-  { owners: ['leaderboard'], description: 'The campaign’s leaderboard is ready (local: hidden split generated outside every sandbox).' },
+  {
+    owners: ['leaderboard'],
+    description: 'The campaign’s leaderboard is ready (local: hidden split generated outside every sandbox).',
+  },
   z
     .object({
       board: z.enum(['local', 'kaggle']),
@@ -27,7 +30,10 @@ export const LeaderboardOpened = defineEvent(
 
 export const LeaderboardUnavailable = defineEvent(
   'LeaderboardUnavailable',
-  { owners: ['leaderboard'], description: 'The campaign’s leaderboard could not be set up; every submission will be rejected with this reason.' },
+  {
+    owners: ['leaderboard'],
+    description: 'The campaign’s leaderboard could not be set up; every submission will be rejected with this reason.',
+  },
   z.object({ board: z.enum(['local', 'kaggle']), reason: z.string().min(1) }).strict(),
 );
 

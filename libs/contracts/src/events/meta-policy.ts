@@ -62,7 +62,11 @@ const decouplingStep = z.object({ round: z.number().int().min(1), hypothesis: De
 
 export const DecouplingSuspected = defineEvent(
   'DecouplingSuspected',
-  { owners: ['meta-policy'], description: 'A round’s evidence made a dev/leaderboard decoupling of one domain a hypothesis; probes are scheduled.' },
+  {
+    owners: ['meta-policy'],
+    description:
+      'A round’s evidence made a dev/leaderboard decoupling of one domain a hypothesis; probes are scheduled.',
+  },
   decouplingStep,
 );
 export const DecouplingProbed = defineEvent(
@@ -72,11 +76,17 @@ export const DecouplingProbed = defineEvent(
 );
 export const DecouplingConfirmed = defineEvent(
   'DecouplingConfirmed',
-  { owners: ['meta-policy'], description: 'The probes bore a decoupling hypothesis out; the objective and selection change.' },
+  {
+    owners: ['meta-policy'],
+    description: 'The probes bore a decoupling hypothesis out; the objective and selection change.',
+  },
   decouplingStep,
 );
 export const DecouplingRefuted = defineEvent(
   'DecouplingRefuted',
-  { owners: ['meta-policy'], description: 'The probes contradicted a decoupling hypothesis; it leaves a record and no dead end.' },
+  {
+    owners: ['meta-policy'],
+    description: 'The probes contradicted a decoupling hypothesis; it leaves a record and no dead end.',
+  },
   decouplingStep,
 );

@@ -144,13 +144,15 @@ export const BudgetExhausted = defineEvent(
 );
 
 /** The one wording of why work stops after BudgetExhausted (cancelled jobs, stopped candidates, the CLI's status). */
-export const budgetExhaustedReason = (d: { round: number; exhausted: readonly string[] }): string => `budget exhausted in round ${d.round}: ${d.exhausted.join(', ')}`;
+export const budgetExhaustedReason = (d: { round: number; exhausted: readonly string[] }): string =>
+  `budget exhausted in round ${d.round}: ${d.exhausted.join(', ')}`;
 
 export const FinalAuditStarted = defineEvent(
   'FinalAuditStarted',
   {
     owners: ['orchestrator'],
-    description: 'No round is left to run (rounds or budget exhausted); the orchestrator asks the leaderboard to unseal the private scores.',
+    description:
+      'No round is left to run (rounds or budget exhausted); the orchestrator asks the leaderboard to unseal the private scores.',
   },
   z
     .object({
@@ -169,7 +171,11 @@ export const CampaignPaused = defineEvent(
   { owners: ['orchestrator'], description: 'No new work is started until resumed.' },
   z.object({ reason: z.string() }).strict(),
 );
-export const CampaignResumed = defineEvent('CampaignResumed', { owners: ['orchestrator'], description: 'Work continues.' }, z.object({}).strict());
+export const CampaignResumed = defineEvent(
+  'CampaignResumed',
+  { owners: ['orchestrator'], description: 'Work continues.' },
+  z.object({}).strict(),
+);
 export const CampaignAborted = defineEvent(
   'CampaignAborted',
   { owners: ['orchestrator'], description: 'The campaign was stopped for good.' },

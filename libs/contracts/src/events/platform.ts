@@ -3,7 +3,21 @@ import { defineEvent } from '../envelope';
 
 export const MessageDeadLettered = defineEvent(
   'MessageDeadLettered',
-  { owners: ['platform', 'orchestrator', 'substrate', 'worker', 'dispatch', 'evaluation', 'leaderboard', 'collector', 'meta-policy', 'api'], description: 'A handler failed on a message max_deliver times; it was terminated and parked here.' },
+  {
+    owners: [
+      'platform',
+      'orchestrator',
+      'substrate',
+      'worker',
+      'dispatch',
+      'evaluation',
+      'leaderboard',
+      'collector',
+      'meta-policy',
+      'api',
+    ],
+    description: 'A handler failed on a message max_deliver times; it was terminated and parked here.',
+  },
   z
     .object({
       stream: z.string(),

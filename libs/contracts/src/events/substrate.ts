@@ -56,7 +56,14 @@ export const FrozenPathViolated = defineEvent(
        * symlink-escape / symlink-into-frozen: a new symlink resolves outside the sandbox / onto a frozen path;
        * path-escape: a requested path leaves the sandbox, or a hard link / device node reaches outside it.
        */
-      kind: z.enum(['frozen-modified', 'frozen-deleted', 'frozen-added', 'symlink-escape', 'symlink-into-frozen', 'path-escape']),
+      kind: z.enum([
+        'frozen-modified',
+        'frozen-deleted',
+        'frozen-added',
+        'symlink-escape',
+        'symlink-into-frozen',
+        'path-escape',
+      ]),
       detail: z.string(),
       checkedAt: z.enum(['before-evaluation', 'round-close', 'on-demand']),
     })
@@ -65,7 +72,10 @@ export const FrozenPathViolated = defineEvent(
 
 export const SubstrateRejected = defineEvent(
   'SubstrateRejected',
-  { owners: ['substrate'], description: 'The campaign’s substrate does not honour the contract; nothing can be forked from it.' },
+  {
+    owners: ['substrate'],
+    description: 'The campaign’s substrate does not honour the contract; nothing can be forked from it.',
+  },
   z
     .object({
       substratePath: z.string(),

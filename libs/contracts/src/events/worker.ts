@@ -76,13 +76,26 @@ export const ManifestSubmitted = defineEvent(
 
 export const WorkerFailed = defineEvent(
   'WorkerFailed',
-  { owners: ['worker'], description: 'A worker gave up on its candidate; a failed manifest follows or the candidate is lost.' },
-  z.object({ candidateId: Slug, round: z.number().int().min(1), reason: z.string(), step: z.number().int().min(0).nullable() }).strict(),
+  {
+    owners: ['worker'],
+    description: 'A worker gave up on its candidate; a failed manifest follows or the candidate is lost.',
+  },
+  z
+    .object({
+      candidateId: Slug,
+      round: z.number().int().min(1),
+      reason: z.string(),
+      step: z.number().int().min(0).nullable(),
+    })
+    .strict(),
 );
 
 export const EvaluationRequested = defineEvent(
   'EvaluationRequested',
-  { owners: ['worker'], description: 'A worker asked the evaluation service to score the checkpoints of one training run.' },
+  {
+    owners: ['worker'],
+    description: 'A worker asked the evaluation service to score the checkpoints of one training run.',
+  },
   z
     .object({
       requestId: Slug,

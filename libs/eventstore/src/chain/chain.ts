@@ -19,7 +19,10 @@ import type { StoredEvent } from '../port';
  */
 export const GENESIS_CHAIN_HASH = '0'.repeat(64);
 
-export type EnvelopeFields = Pick<StoredEvent, 'id' | 'type' | 'schemaVersion' | 'streamId' | 'campaignId' | 'time' | 'source'> & {
+export type EnvelopeFields = Pick<
+  StoredEvent,
+  'id' | 'type' | 'schemaVersion' | 'streamId' | 'campaignId' | 'time' | 'source'
+> & {
   causationId?: string | null;
   correlationId?: string | null;
   data?: unknown;
@@ -45,7 +48,13 @@ export const eventContentHash = (e: EnvelopeFields): string => sha256Hex(canonic
 
 export const metadataHash = (metadata: unknown): string => sha256Hex(canonicalJson(metadata ?? {}));
 
-export function chainLink(previous: string, position: number, streamVersion: number, contentHash: string, metaHash: string): string {
+export function chainLink(
+  previous: string,
+  position: number,
+  streamVersion: number,
+  contentHash: string,
+  metaHash: string,
+): string {
   return sha256Hex(`${previous}:${position}:${streamVersion}:${contentHash}:${metaHash}`);
 }
 
@@ -87,10 +96,18 @@ export interface ChainRow {
  * still checked: after a break the next row may link from either the stored hash (the row's event was edited)
  * or the recomputed one (its chain_hash was edited), and linking from either is no new finding.
  */
-export function verifyChainRows(rows: ChainRow[], state: { previous: string; alternative?: string; nextPosition: number }, findings: ChainFinding[]): void {
+export function verifyChainRows(
+  rows: ChainRow[],
+  state: { previous: string; alternative?: string; nextPosition: number },
+  findings: ChainFinding[],
+): void {
   for (const r of rows) {
     const p = r.event.position;
-    if (p !== state.nextPosition) findings.push({ position: state.nextPosition, reason: `position ${state.nextPosition} is missing (next stored row is ${p})` });
+    if (p !== state.nextPosition)
+      findings.push({
+        position: state.nextPosition,
+        reason: `position ${state.nextPosition} is missing (next stored row is ${p})`,
+      });
     state.nextPosition = p + 1;
     const alternative = state.alternative;
     state.alternative = undefined;
@@ -102,11 +119,18 @@ export function verifyChainRows(rows: ChainRow[], state: { previous: string; alt
     const content = eventContentHash(r.event);
     const meta = metadataHash(r.metadata);
     let link = chainLink(state.previous, p, r.event.streamVersion, r.contentHash, meta);
-    if (link !== r.chainHash && alternative !== undefined) link = chainLink(alternative, p, r.event.streamVersion, r.contentHash, meta);
+    if (link !== r.chainHash && alternative !== undefined)
+      link = chainLink(alternative, p, r.event.streamVersion, r.contentHash, meta);
     if (content !== r.contentHash)
-      findings.push({ position: p, reason: `position ${p} (${r.event.type} ${r.event.id}): stored event hashes to ${content.slice(0, 16)}…, recorded content hash ${r.contentHash.slice(0, 16)}…` });
+      findings.push({
+        position: p,
+        reason: `position ${p} (${r.event.type} ${r.event.id}): stored event hashes to ${content.slice(0, 16)}…, recorded content hash ${r.contentHash.slice(0, 16)}…`,
+      });
     else if (link !== r.chainHash) {
-      findings.push({ position: p, reason: `position ${p} (${r.event.type} ${r.event.id}): chain hash ${r.chainHash.slice(0, 16)}… does not follow from its predecessor (recomputed ${link.slice(0, 16)}…)` });
+      findings.push({
+        position: p,
+        reason: `position ${p} (${r.event.type} ${r.event.id}): chain hash ${r.chainHash.slice(0, 16)}… does not follow from its predecessor (recomputed ${link.slice(0, 16)}…)`,
+      });
       state.alternative = link;
     }
     state.previous = r.chainHash;

@@ -1,8 +1,37 @@
 import { DomainError, type EventEnvelope } from '@aevo/contracts';
-import { BACKWARDS, END, NO_STREAM, START, FORWARDS, KurrentDBClient, jsonEvent, streamNameFilter, type ResolvedEvent } from '@kurrent/kurrentdb-client';
-import { GENESIS_CHAIN_HASH, chainLink, eventContentHash, metadataHash, verifyChainRows, type ChainFinding, type ChainLinkRow, type ChainReport } from '../chain/chain';
+import {
+  BACKWARDS,
+  END,
+  NO_STREAM,
+  START,
+  FORWARDS,
+  KurrentDBClient,
+  jsonEvent,
+  streamNameFilter,
+  type ResolvedEvent,
+} from '@kurrent/kurrentdb-client';
+import {
+  GENESIS_CHAIN_HASH,
+  chainLink,
+  eventContentHash,
+  metadataHash,
+  verifyChainRows,
+  type ChainFinding,
+  type ChainLinkRow,
+  type ChainReport,
+} from '../chain/chain';
 import { PollingSubscription } from '../polling-subscription';
-import { ConcurrencyError, type AppendOptions, type AppendResult, type EventStore, type ExpectedVersion, type ReadAllOptions, type StoredEvent, type StoredEventLink, type Subscription } from '../port';
+import {
+  ConcurrencyError,
+  type AppendOptions,
+  type AppendResult,
+  type EventStore,
+  type ExpectedVersion,
+  type ReadAllOptions,
+  type StoredEvent,
+  type StoredEventLink,
+  type Subscription,
+} from '../port';
 import { validateAppend, validatePosition, validateReadAll } from '../validation';
 import {
   PositionIndex,
@@ -49,7 +78,10 @@ interface Completion {
   nextExpectedVersion: number;
   eventIds: string[];
 }
-type CommandRecord = { type: typeof RESERVED; revision: bigint; data: Reservation } | { type: typeof COMPLETED; revision: bigint; data: Completion; reservation: Reservation } | { type: typeof RELEASED; revision: bigint };
+type CommandRecord =
+  | { type: typeof RESERVED; revision: bigint; data: Reservation }
+  | { type: typeof COMPLETED; revision: bigint; data: Completion; reservation: Reservation }
+  | { type: typeof RELEASED; revision: bigint };
 
 /**
  * The EventStore port on KurrentDB, through the official client (`@kurrent/kurrentdb-client`).
@@ -101,14 +133,20 @@ export class KurrentDbEventStore implements EventStore {
     } catch (err) {
       await store.close().catch(() => undefined);
       const where = options.connectionString.replace(/\/\/[^@/]*@/, '//***@');
-      throw new Error(`KurrentDB at ${where} could not be read: ${(err as Error)?.name ?? 'Error'}: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+      throw new Error(
+        `KurrentDB at ${where} could not be read: ${(err as Error)?.name ?? 'Error'}: ${(err as Error)?.message ?? String(err)}`,
+        { cause: err },
+      );
     }
     return store;
   }
 
   /** Follows `$all` (our streams only) from after `from`; on a dropped subscription resumes after the last indexed event. */
   private followAll(from: AllPosition | null): void {
-    const sub = this.client.subscribeToAll({ fromPosition: from ?? START, filter: streamNameFilter({ prefixes: [this.names.eventPrefix] }) });
+    const sub = this.client.subscribeToAll({
+      fromPosition: from ?? START,
+      filter: streamNameFilter({ prefixes: [this.names.eventPrefix] }),
+    });
     this.tail = sub;
     sub.on('data', (resolved: ResolvedEvent) => {
       const e = resolved.event as ClientRecordedEvent | undefined;
@@ -158,14 +196,22 @@ export class KurrentDbEventStore implements EventStore {
         else if (this.closed) done(new Error('event store is closed'));
         else if (check()) done();
       };
-      const timer = setTimeout(() => done(new Error(`timed out after ${ms} ms waiting for the $all index to reach ${what}`)), ms);
+      const timer = setTimeout(
+        () => done(new Error(`timed out after ${ms} ms waiting for the $all index to reach ${what}`)),
+        ms,
+      );
       this.waiters.add(waiter);
     });
   }
 
   /** `$all` position of the newest event in our streams (null when there is none): one backwards read. */
   private async newestAllPosition(): Promise<AllPosition | null> {
-    for await (const r of this.client.readAll({ fromPosition: END, direction: BACKWARDS, maxCount: 1, filter: streamNameFilter({ prefixes: [this.names.eventPrefix] }) })) {
+    for await (const r of this.client.readAll({
+      fromPosition: END,
+      direction: BACKWARDS,
+      maxCount: 1,
+      filter: streamNameFilter({ prefixes: [this.names.eventPrefix] }),
+    })) {
       const e = r.event as ClientRecordedEvent | undefined;
       if (e?.position) return e.position;
     }
@@ -179,15 +225,29 @@ export class KurrentDbEventStore implements EventStore {
   }
 
   private positionsOf(ids: string[]): Promise<number[]> {
-    return this.waitFor(() => ids.every((id) => this.index.positionOfId(id) !== undefined), `events ${ids.join(', ')}`).then(() => ids.map((id) => this.index.positionOfId(id)!));
+    return this.waitFor(
+      () => ids.every((id) => this.index.positionOfId(id) !== undefined),
+      `events ${ids.join(', ')}`,
+    ).then(() => ids.map((id) => this.index.positionOfId(id)!));
   }
 
-  async append(streamId: string, expected: ExpectedVersion, events: EventEnvelope[], opts?: AppendOptions): Promise<AppendResult> {
+  async append(
+    streamId: string,
+    expected: ExpectedVersion,
+    events: EventEnvelope[],
+    opts?: AppendOptions,
+  ): Promise<AppendResult> {
     this.assertOpen();
     const valid = validateAppend(streamId, expected, events, opts, this.options.maxEventBytes);
     const commandId = opts?.commandId ?? null;
     if (commandId === null) return this.withIdsReserved(valid, () => this.writeEvents(streamId, expected, valid, null));
-    return this.appendCommand({ commandId, streamId, expected, events: valid, ...(opts?.commandResult !== undefined ? { commandResult: opts.commandResult } : {}) });
+    return this.appendCommand({
+      commandId,
+      streamId,
+      expected,
+      events: valid,
+      ...(opts?.commandResult !== undefined ? { commandResult: opts.commandResult } : {}),
+    });
   }
 
   /** Refuses ids already indexed, and runs one append at a time per event id within this instance. */
@@ -210,16 +270,31 @@ export class KurrentDbEventStore implements EventStore {
 
   private refuseStoredIds(events: EventEnvelope[]): void {
     const stored = events.findIndex((e) => this.index.positionOfId(e.id) !== undefined);
-    if (stored >= 0) throw new DomainError('DUPLICATE_EVENT_ID', `event ${events[stored].id} is already stored`, [{ path: `events.${stored}.id`, message: 'event ids must be unique' }]);
+    if (stored >= 0)
+      throw new DomainError('DUPLICATE_EVENT_ID', `event ${events[stored].id} is already stored`, [
+        { path: `events.${stored}.id`, message: 'event ids must be unique' },
+      ]);
   }
 
   /** Appends to the KurrentDB stream and waits for the index to give the events their positions. */
-  private async writeEvents(streamId: string, expected: ExpectedVersion, events: EventEnvelope[], commandId: string | null): Promise<AppendResult> {
+  private async writeEvents(
+    streamId: string,
+    expected: ExpectedVersion,
+    events: EventEnvelope[],
+    commandId: string | null,
+  ): Promise<AppendResult> {
     let nextRevision: bigint;
     try {
       const res = await this.client.appendToStream(
         this.names.event(streamId),
-        events.map((e) => jsonEvent({ id: e.id, type: e.type, data: (e.data ?? null) as never, metadata: envelopeMetadata(e, commandId) as never })),
+        events.map((e) =>
+          jsonEvent({
+            id: e.id,
+            type: e.type,
+            data: (e.data ?? null) as never,
+            metadata: envelopeMetadata(e, commandId) as never,
+          }),
+        ),
         { streamState: toStreamState(expected) },
       );
       nextRevision = res.nextExpectedRevision;
@@ -249,7 +324,9 @@ export class KurrentDbEventStore implements EventStore {
       // Refused before anything is written, so a reservation never carries an id that is already stored.
       this.refuseStoredIds(r.events);
       try {
-        await this.client.appendToStream(stream, jsonEvent({ type: RESERVED, data: r as never }), { streamState: last ? last.revision : NO_STREAM });
+        await this.client.appendToStream(stream, jsonEvent({ type: RESERVED, data: r as never }), {
+          streamState: last ? last.revision : NO_STREAM,
+        });
       } catch (err) {
         if (isWrongExpectedVersion(err)) continue; // a concurrent retry reserved it first
         throw err;
@@ -268,10 +345,19 @@ export class KurrentDbEventStore implements EventStore {
     } catch (err) {
       // A refusal (conflict, duplicate id) ends this attempt: released, so a retry decides afresh. Anything else (the
       // server is away) leaves the reservation for a retry to complete.
-      if (err instanceof DomainError) await this.recordCommand(stream, RELEASED, { code: err.code, ...(err instanceof ConcurrencyError ? { actual: err.actual } : {}) }, reservedAt);
+      if (err instanceof DomainError)
+        await this.recordCommand(
+          stream,
+          RELEASED,
+          { code: err.code, ...(err instanceof ConcurrencyError ? { actual: err.actual } : {}) },
+          reservedAt,
+        );
       throw err;
     }
-    const completion: Completion = { nextExpectedVersion: result.nextExpectedVersion, eventIds: r.events.map((e) => e.id) };
+    const completion: Completion = {
+      nextExpectedVersion: result.nextExpectedVersion,
+      eventIds: r.events.map((e) => e.id),
+    };
     await this.recordCommand(stream, COMPLETED, completion, reservedAt);
     return this.outcome(r, completion, !mine);
   }
@@ -287,7 +373,12 @@ export class KurrentDbEventStore implements EventStore {
 
   private async outcome(r: Reservation, c: Completion, duplicate: boolean): Promise<AppendResult> {
     const positions = c.eventIds.length > 0 ? await this.positionsOf(c.eventIds) : [];
-    const result: AppendResult = { streamId: r.streamId, nextExpectedVersion: c.nextExpectedVersion, positions, duplicate };
+    const result: AppendResult = {
+      streamId: r.streamId,
+      nextExpectedVersion: c.nextExpectedVersion,
+      positions,
+      duplicate,
+    };
     if (r.commandResult !== undefined) result.commandResult = r.commandResult;
     return result;
   }
@@ -302,11 +393,13 @@ export class KurrentDbEventStore implements EventStore {
         if (e.type === RESERVED) {
           reservation = e.data as Reservation;
           out.push({ type: RESERVED, revision: e.revision, data: reservation });
-        } else if (e.type === COMPLETED && reservation) out.push({ type: COMPLETED, revision: e.revision, data: e.data as Completion, reservation });
+        } else if (e.type === COMPLETED && reservation)
+          out.push({ type: COMPLETED, revision: e.revision, data: e.data as Completion, reservation });
         else if (e.type === RELEASED) out.push({ type: RELEASED, revision: e.revision });
       }
     } catch (err) {
-      if ((err as { type?: string })?.type === 'stream-not-found' || (err as Error)?.name === 'StreamNotFoundError') return [];
+      if ((err as { type?: string })?.type === 'stream-not-found' || (err as Error)?.name === 'StreamNotFoundError')
+        return [];
       throw err;
     }
     return out;
@@ -388,7 +481,13 @@ export class KurrentDbEventStore implements EventStore {
         const e = this.index.at(p);
         const commandId = this.index.commandIdAt(p);
         const contentHash = eventContentHash(e);
-        const chainHash = chainLink(previous, p, e.streamVersion, contentHash, metadataHash(commandId !== null ? { commandId } : {}));
+        const chainHash = chainLink(
+          previous,
+          p,
+          e.streamVersion,
+          contentHash,
+          metadataHash(commandId !== null ? { commandId } : {}),
+        );
         links.push({ position: p, id: e.id, contentHash, chainHash });
         previous = chainHash;
       }
@@ -410,7 +509,7 @@ export class KurrentDbEventStore implements EventStore {
 
   /** Moves this instance's chain state past the links others stored after `from` (paged: the chain can be long). */
   private async adoptLinks(from: number): Promise<void> {
-    for (let after = from; ; ) {
+    for (let after = from; ;) {
       const page = await this.readChainStream(after, 5000);
       if (page.length === 0) return;
       const last = page[page.length - 1];
@@ -424,12 +523,22 @@ export class KurrentDbEventStore implements EventStore {
   private async readChainStream(fromPosition: number, limit: number): Promise<ChainLinkRow[]> {
     const out: ChainLinkRow[] = [];
     try {
-      for await (const r of this.client.readStream(this.names.chain, { fromRevision: BigInt(fromPosition), direction: FORWARDS, maxCount: limit })) {
+      for await (const r of this.client.readStream(this.names.chain, {
+        fromRevision: BigInt(fromPosition),
+        direction: FORWARDS,
+        maxCount: limit,
+      })) {
         const d = r.event?.data as Partial<ChainLinkRow> | undefined;
-        out.push({ position: Number(r.event!.revision) + 1, id: String(d?.id ?? ''), contentHash: d?.contentHash ?? null, chainHash: d?.chainHash ?? null });
+        out.push({
+          position: Number(r.event!.revision) + 1,
+          id: String(d?.id ?? ''),
+          contentHash: d?.contentHash ?? null,
+          chainHash: d?.chainHash ?? null,
+        });
       }
     } catch (err) {
-      if ((err as Error)?.name === 'StreamNotFoundError' || (err as { type?: string })?.type === 'stream-not-found') return [];
+      if ((err as Error)?.name === 'StreamNotFoundError' || (err as { type?: string })?.type === 'stream-not-found')
+        return [];
       throw err;
     }
     return out;
@@ -459,16 +568,30 @@ export class KurrentDbEventStore implements EventStore {
       const event = this.index.at(p);
       const commandId = this.index.commandIdAt(p);
       const link = stored[p - 1];
-      if (link && link.id !== event.id) findings.push({ position: p, reason: `position ${p} holds event ${event.id} but its chain link was written for ${link.id}` });
-      rows.push({ event, metadata: commandId !== null ? { commandId } : {}, contentHash: link?.contentHash ?? null, chainHash: link?.chainHash ?? null });
+      if (link && link.id !== event.id)
+        findings.push({
+          position: p,
+          reason: `position ${p} holds event ${event.id} but its chain link was written for ${link.id}`,
+        });
+      rows.push({
+        event,
+        metadata: commandId !== null ? { commandId } : {},
+        contentHash: link?.contentHash ?? null,
+        chainHash: link?.chainHash ?? null,
+      });
     }
     verifyChainRows(rows, state, findings);
-    if (opts.toPosition !== undefined && opts.toPosition > upTo) findings.push({ position: upTo + 1, reason: `positions ${upTo + 1}..${opts.toPosition} are missing` });
+    if (opts.toPosition !== undefined && opts.toPosition > upTo)
+      findings.push({ position: upTo + 1, reason: `positions ${upTo + 1}..${opts.toPosition} are missing` });
     findings.sort((a, b) => a.position - b.position);
     return { checked: rows.length, upTo: opts.toPosition ?? upTo, retroactiveThrough: 0, chainedAt: null, findings };
   }
 
-  subscribe(fromPosition: number, handler: (e: StoredEvent) => Promise<void>, opts: { campaignId?: string; types?: string[] } = {}): Subscription {
+  subscribe(
+    fromPosition: number,
+    handler: (e: StoredEvent) => Promise<void>,
+    opts: { campaignId?: string; types?: string[] } = {},
+  ): Subscription {
     this.assertOpen();
     validatePosition('fromPosition', fromPosition);
     const sub = new PollingSubscription({

@@ -51,7 +51,8 @@ export interface StreamNames {
 }
 
 export function streamNames(namespace: string): StreamNames {
-  if (!/^[A-Za-z0-9_-]+$/.test(namespace)) throw new Error(`KurrentDB namespace "${namespace}": expected letters, digits, "_" or "-"`);
+  if (!/^[A-Za-z0-9_-]+$/.test(namespace))
+    throw new Error(`KurrentDB namespace "${namespace}": expected letters, digits, "_" or "-"`);
   const eventPrefix = `${namespace}:`;
   return {
     namespace,
@@ -159,7 +160,9 @@ export class PositionIndex {
     if (last && compareAllPositions(at, last) <= 0) {
       const known = this.byId.get(envelope.id);
       if (known !== undefined) return known;
-      throw new Error(`event ${envelope.id} at $all ${at.commit}/${at.prepare} arrived after ${last.commit}/${last.prepare}: $all must be read in order`);
+      throw new Error(
+        `event ${envelope.id} at $all ${at.commit}/${at.prepare} arrived after ${last.commit}/${last.prepare}: $all must be read in order`,
+      );
     }
     const position = this.events.length + 1;
     this.events.push({ ...envelope, position, streamVersion: Number(revision) + 1 });

@@ -1,10 +1,28 @@
 import { DomainError, type EventEnvelope } from '@aevo/contracts';
 import { Pool, type PoolConfig } from 'pg';
-import { ConcurrencyError, type AppendOptions, type AppendResult, type EventStore, type ExpectedVersion, type ReadAllOptions, type StoredEvent, type StoredEventLink, type Subscription } from '../port';
+import {
+  ConcurrencyError,
+  type AppendOptions,
+  type AppendResult,
+  type EventStore,
+  type ExpectedVersion,
+  type ReadAllOptions,
+  type StoredEvent,
+  type StoredEventLink,
+  type Subscription,
+} from '../port';
 import { PollingSubscription } from '../polling-subscription';
 import { expectedVersionNumber, validateAppend, validatePosition, validateReadAll } from '../validation';
 import { HeadNotifier } from './notifier';
-import { GENESIS_CHAIN_HASH, eventContentHash, metadataHash, verifyChainRows, type ChainFinding, type ChainLinkRow, type ChainReport } from '../chain/chain';
+import {
+  GENESIS_CHAIN_HASH,
+  eventContentHash,
+  metadataHash,
+  verifyChainRows,
+  type ChainFinding,
+  type ChainLinkRow,
+  type ChainReport,
+} from '../chain/chain';
 import { EVENT_COLUMNS, rowToStoredEvent, type EventRow } from './rows';
 
 export { EVENT_COLUMNS, rowToStoredEvent } from './rows';
@@ -26,7 +44,6 @@ export interface PostgresEventStoreOptions {
   applicationName?: string;
 }
 
-
 interface GroupItem {
   stream: string;
   expected: number;
@@ -39,7 +56,8 @@ interface GroupItem {
   metadataHash: string;
 }
 
-type GroupAnswer = { ok: AppendResult } | { error: 'concurrency'; actual: number } | { error: 'duplicate_event_id'; eventId: string };
+type GroupAnswer =
+  { ok: AppendResult } | { error: 'concurrency'; actual: number } | { error: 'duplicate_event_id'; eventId: string };
 
 interface PendingAppend {
   item: GroupItem;
@@ -71,11 +89,17 @@ export class PostgresEventStore implements EventStore {
 
   private constructor(readonly options: PostgresEventStoreOptions) {
     this.names = schemaNames(options.schema ?? 'aevo');
-    const base: PoolConfig = { connectionString: options.connectionString, application_name: options.applicationName ?? 'aevo-eventstore' };
+    const base: PoolConfig = {
+      connectionString: options.connectionString,
+      application_name: options.applicationName ?? 'aevo-eventstore',
+    };
     this.pool = new Pool({ ...base, max: options.poolSize ?? 10 });
     // An idle client that loses its connection emits here; the pool replaces it, queries retry at the caller.
     this.pool.on('error', () => undefined);
-    this.notifier = new HeadNotifier({ ...base, application_name: `${base.application_name}-listen` }, this.names.channel);
+    this.notifier = new HeadNotifier(
+      { ...base, application_name: `${base.application_name}-listen` },
+      this.names.channel,
+    );
   }
 
   /** Connects and brings the schema up to date (idempotent, safe with concurrent starters). */
@@ -99,7 +123,12 @@ export class PostgresEventStore implements EventStore {
     }
   }
 
-  async append(streamId: string, expected: ExpectedVersion, events: EventEnvelope[], opts?: AppendOptions): Promise<AppendResult> {
+  async append(
+    streamId: string,
+    expected: ExpectedVersion,
+    events: EventEnvelope[],
+    opts?: AppendOptions,
+  ): Promise<AppendResult> {
     this.assertOpen();
     const valid = validateAppend(streamId, expected, events, opts, this.options.maxEventBytes);
     const commandId = opts?.commandId ?? null;
@@ -107,7 +136,9 @@ export class PostgresEventStore implements EventStore {
     // Observability only: the relay copies it onto the NATS headers (traceparent, tracestate).
     const metadata = {
       ...(commandId !== null ? { commandId } : {}),
-      ...(trace ? { traceparent: trace.traceparent, ...(trace.tracestate ? { tracestate: trace.tracestate } : {}) } : {}),
+      ...(trace
+        ? { traceparent: trace.traceparent, ...(trace.tracestate ? { tracestate: trace.tracestate } : {}) }
+        : {}),
     };
     const item: GroupItem = {
       stream: streamId,
@@ -144,7 +175,10 @@ export class PostgresEventStore implements EventStore {
     while (this.appendQueue.length > 0) {
       const group: PendingAppend[] = [];
       let weight = 0;
-      while (this.appendQueue.length > 0 && (group.length === 0 || weight + this.appendQueue[0].weight <= MAX_GROUP_WEIGHT)) {
+      while (
+        this.appendQueue.length > 0 &&
+        (group.length === 0 || weight + this.appendQueue[0].weight <= MAX_GROUP_WEIGHT)
+      ) {
         const next = this.appendQueue.shift()!;
         group.push(next);
         weight += next.weight;
@@ -170,7 +204,10 @@ export class PostgresEventStore implements EventStore {
   }
 
   private async appendGroup(items: GroupItem[]): Promise<GroupAnswer[]> {
-    const res = await this.pool.query<{ answers: GroupAnswer[] }>(`SELECT ${this.names.appendGroupFn}($1::jsonb) AS answers`, [JSON.stringify(items)]);
+    const res = await this.pool.query<{ answers: GroupAnswer[] }>(
+      `SELECT ${this.names.appendGroupFn}($1::jsonb) AS answers`,
+      [JSON.stringify(items)],
+    );
     return res.rows[0].answers;
   }
 
@@ -180,7 +217,10 @@ export class PostgresEventStore implements EventStore {
     else
       p.reject(
         new DomainError('DUPLICATE_EVENT_ID', `event ${answer.eventId} is already stored`, [
-          { path: `events.${p.item.events.findIndex((e) => e.id === answer.eventId)}.id`, message: 'event ids must be unique' },
+          {
+            path: `events.${p.item.events.findIndex((e) => e.id === answer.eventId)}.id`,
+            message: 'event ids must be unique',
+          },
         ]),
       );
   }
@@ -188,14 +228,20 @@ export class PostgresEventStore implements EventStore {
   private translate(err: unknown, streamId: string, expected: ExpectedVersion): unknown {
     const e = err as { code?: string; constraint?: string; detail?: string };
     if (e.code === '23505' && e.constraint === 'events_event_id_key')
-      return new DomainError('DUPLICATE_EVENT_ID', `an event with this id is already stored (${e.detail ?? ''})`, [{ path: 'events.id', message: 'event ids must be unique' }]);
-    if (e.code === '23505' && e.constraint === 'events_stream_version_key') return new ConcurrencyError(streamId, expected, NaN);
+      return new DomainError('DUPLICATE_EVENT_ID', `an event with this id is already stored (${e.detail ?? ''})`, [
+        { path: 'events.id', message: 'event ids must be unique' },
+      ]);
+    if (e.code === '23505' && e.constraint === 'events_stream_version_key')
+      return new ConcurrencyError(streamId, expected, NaN);
     return err;
   }
 
   async commandOutcome(commandId: string): Promise<AppendResult | null> {
     this.assertOpen();
-    const res = await this.pool.query<{ result: AppendResult }>(`SELECT result || '{"duplicate": true}'::jsonb AS result FROM ${this.names.commands} WHERE command_id = $1`, [commandId]);
+    const res = await this.pool.query<{ result: AppendResult }>(
+      `SELECT result || '{"duplicate": true}'::jsonb AS result FROM ${this.names.commands} WHERE command_id = $1`,
+      [commandId],
+    );
     return res.rows[0]?.result ?? null;
   }
 
@@ -233,13 +279,18 @@ export class PostgresEventStore implements EventStore {
 
   async streamVersion(streamId: string): Promise<number> {
     this.assertOpen();
-    const res = await this.pool.query<{ v: string }>(`SELECT coalesce(max(stream_version), 0) AS v FROM ${this.names.events} WHERE stream_id = $1`, [streamId]);
+    const res = await this.pool.query<{ v: string }>(
+      `SELECT coalesce(max(stream_version), 0) AS v FROM ${this.names.events} WHERE stream_id = $1`,
+      [streamId],
+    );
     return Number(res.rows[0].v);
   }
 
   async headPosition(): Promise<number> {
     this.assertOpen();
-    const res = await this.pool.query<{ p: string }>(`SELECT coalesce(max(position), 0) AS p FROM ${this.names.events}`);
+    const res = await this.pool.query<{ p: string }>(
+      `SELECT coalesce(max(position), 0) AS p FROM ${this.names.events}`,
+    );
     return Number(res.rows[0].p);
   }
 
@@ -250,37 +301,63 @@ export class PostgresEventStore implements EventStore {
   async verifyChain(opts: { toPosition?: number; pageSize?: number } = {}): Promise<ChainReport> {
     this.assertOpen();
     const upTo = opts.toPosition ?? (await this.headPosition());
-    const origin = await this.pool.query<{ retroactive_through: string; chained_at: Date }>(`SELECT retroactive_through, chained_at FROM "${this.names.schema}".chain_origin WHERE id = 1`);
+    const origin = await this.pool.query<{ retroactive_through: string; chained_at: Date }>(
+      `SELECT retroactive_through, chained_at FROM "${this.names.schema}".chain_origin WHERE id = 1`,
+    );
     const findings: ChainFinding[] = [];
     const state = { previous: GENESIS_CHAIN_HASH, nextPosition: 1 };
     let checked = 0;
-    for (let from = 0; from < upTo; ) {
-      const res = await this.pool.query<EventRow & { metadata: unknown; content_hash: string | null; chain_hash: string | null }>(
+    for (let from = 0; from < upTo;) {
+      const res = await this.pool.query<
+        EventRow & { metadata: unknown; content_hash: string | null; chain_hash: string | null }
+      >(
         `SELECT ${EVENT_COLUMNS}, metadata, content_hash, chain_hash FROM ${this.names.events} WHERE position > $1 AND position <= $2 ORDER BY position LIMIT $3`,
         [from, upTo, opts.pageSize ?? 5000],
       );
       if (res.rows.length === 0) break;
       verifyChainRows(
-        res.rows.map((r) => ({ event: rowToStoredEvent(r), metadata: r.metadata, contentHash: r.content_hash, chainHash: r.chain_hash })),
+        res.rows.map((r) => ({
+          event: rowToStoredEvent(r),
+          metadata: r.metadata,
+          contentHash: r.content_hash,
+          chainHash: r.chain_hash,
+        })),
         state,
         findings,
       );
       checked += res.rows.length;
       from = Number(res.rows[res.rows.length - 1].position);
     }
-    if (state.nextPosition <= upTo) findings.push({ position: state.nextPosition, reason: `positions ${state.nextPosition}..${upTo} are missing` });
+    if (state.nextPosition <= upTo)
+      findings.push({ position: state.nextPosition, reason: `positions ${state.nextPosition}..${upTo} are missing` });
     const o = origin.rows[0];
-    return { checked, upTo, retroactiveThrough: o ? Number(o.retroactive_through) : 0, chainedAt: o ? o.chained_at.toISOString() : null, findings };
+    return {
+      checked,
+      upTo,
+      retroactiveThrough: o ? Number(o.retroactive_through) : 0,
+      chainedAt: o ? o.chained_at.toISOString() : null,
+      findings,
+    };
   }
 
   /** Position, event id and the recorded hashes of positions after `fromPosition`, in order (for comparing copies). */
   async readChainLinks(fromPosition: number, limit: number): Promise<ChainLinkRow[]> {
     this.assertOpen();
-    const res = await this.pool.query<{ position: string; event_id: string; content_hash: string | null; chain_hash: string | null }>(
+    const res = await this.pool.query<{
+      position: string;
+      event_id: string;
+      content_hash: string | null;
+      chain_hash: string | null;
+    }>(
       `SELECT position, event_id, content_hash, chain_hash FROM ${this.names.events} WHERE position > $1 ORDER BY position LIMIT $2`,
       [fromPosition, limit],
     );
-    return res.rows.map((r) => ({ position: Number(r.position), id: r.event_id, contentHash: r.content_hash, chainHash: r.chain_hash }));
+    return res.rows.map((r) => ({
+      position: Number(r.position),
+      id: r.event_id,
+      contentHash: r.content_hash,
+      chainHash: r.chain_hash,
+    }));
   }
 
   /** One indexed read (events_event_id_key) for the whole batch; ids that cannot be uuids are simply not stored. */
@@ -296,12 +373,20 @@ export class PostgresEventStore implements EventStore {
     for (const r of res.rows) {
       const event = rowToStoredEvent(r);
       // Every row has its hash since the chain migration; computing it from the row covers a store mid-migration.
-      out.set(event.id, { position: event.position, streamVersion: event.streamVersion, contentHash: r.content_hash ?? eventContentHash(event) });
+      out.set(event.id, {
+        position: event.position,
+        streamVersion: event.streamVersion,
+        contentHash: r.content_hash ?? eventContentHash(event),
+      });
     }
     return out;
   }
 
-  subscribe(fromPosition: number, handler: (e: StoredEvent) => Promise<void>, opts: { campaignId?: string; types?: string[] } = {}): Subscription {
+  subscribe(
+    fromPosition: number,
+    handler: (e: StoredEvent) => Promise<void>,
+    opts: { campaignId?: string; types?: string[] } = {},
+  ): Subscription {
     this.assertOpen();
     validatePosition('fromPosition', fromPosition);
     const sub = new PollingSubscription({
@@ -309,7 +394,8 @@ export class PostgresEventStore implements EventStore {
       handler,
       pageSize: this.options.subscriptionPageSize ?? 500,
       pollIntervalMs: this.options.pollIntervalMs ?? 1000,
-      readPage: (after, limit) => this.readAll({ fromPosition: after, limit, campaignId: opts.campaignId, types: opts.types }),
+      readPage: (after, limit) =>
+        this.readAll({ fromPosition: after, limit, campaignId: opts.campaignId, types: opts.types }),
       onWake: (fn) => this.onHeadMoved(() => fn()),
     });
     this.subscriptions.add(sub);

@@ -34,4 +34,3 @@ export function rowToStoredEvent(r: EventRow): StoredEvent {
     streamVersion: Number(r.stream_version),
   };
 }
-

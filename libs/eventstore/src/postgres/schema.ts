@@ -7,7 +7,9 @@ const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,47}$/;
 
 export function assertSchemaName(schema: string): void {
   if (!SCHEMA_NAME.test(schema))
-    throw new Error(`invalid event store schema name "${schema}": expected a lowercase SQL identifier (letters, digits, "_"; at most 48 characters)`);
+    throw new Error(
+      `invalid event store schema name "${schema}": expected a lowercase SQL identifier (letters, digits, "_"; at most 48 characters)`,
+    );
 }
 
 /** Names derived from the schema; the schema is validated, so interpolating them into SQL is safe. */
@@ -57,12 +59,19 @@ interface Migration {
  */
 async function backfillChain(client: ClientBase, n: SchemaNames): Promise<void> {
   await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [n.appendLockKey]);
-  const head = Number((await client.query<{ p: string }>(`SELECT coalesce(max(position), 0) AS p FROM ${n.events}`)).rows[0].p);
+  const head = Number(
+    (await client.query<{ p: string }>(`SELECT coalesce(max(position), 0) AS p FROM ${n.events}`)).rows[0].p,
+  );
   if (head === 0) return;
   await client.query(`ALTER TABLE ${n.events} DISABLE TRIGGER events_append_only`);
   let previous = GENESIS_CHAIN_HASH;
-  for (let from = 0; from < head; ) {
-    const rows = (await client.query<EventRow & { metadata: unknown }>(`SELECT ${EVENT_COLUMNS}, metadata FROM ${n.events} WHERE position > $1 ORDER BY position LIMIT 5000`, [from])).rows;
+  for (let from = 0; from < head;) {
+    const rows = (
+      await client.query<EventRow & { metadata: unknown }>(
+        `SELECT ${EVENT_COLUMNS}, metadata FROM ${n.events} WHERE position > $1 ORDER BY position LIMIT 5000`,
+        [from],
+      )
+    ).rows;
     if (rows.length === 0) break;
     const positions: string[] = [];
     const contents: string[] = [];
@@ -82,7 +91,10 @@ async function backfillChain(client: ClientBase, n: SchemaNames): Promise<void> 
     from = Number(rows[rows.length - 1].position);
   }
   await client.query(`ALTER TABLE ${n.events} ENABLE TRIGGER events_append_only`);
-  await client.query(`INSERT INTO "${n.schema}".chain_origin (id, retroactive_through) VALUES (1, $1) ON CONFLICT (id) DO NOTHING`, [head]);
+  await client.query(
+    `INSERT INTO "${n.schema}".chain_origin (id, retroactive_through) VALUES (1, $1) ON CONFLICT (id) DO NOTHING`,
+    [head],
+  );
 }
 
 /**
@@ -339,7 +351,8 @@ $fn$;
 ];
 
 /** The migrations, read-only (bench/eventstore installs version 1's unchained append_group as its baseline). */
-export const EVENT_STORE_MIGRATIONS: ReadonlyArray<Readonly<Pick<Migration, 'version' | 'description' | 'sql'>>> = MIGRATIONS;
+export const EVENT_STORE_MIGRATIONS: ReadonlyArray<Readonly<Pick<Migration, 'version' | 'description' | 'sql'>>> =
+  MIGRATIONS;
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;
 
@@ -347,7 +360,11 @@ export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;
  * Brings the schema up to date; safe to call from many processes at once. Returns the versions applied now.
  * `upToVersion` stops earlier (tests that need a store as an older release left it).
  */
-export async function migrateEventStoreSchema(client: ClientBase, n: SchemaNames, upToVersion = LATEST_SCHEMA_VERSION): Promise<number[]> {
+export async function migrateEventStoreSchema(
+  client: ClientBase,
+  n: SchemaNames,
+  upToVersion = LATEST_SCHEMA_VERSION,
+): Promise<number[]> {
   const applied: number[] = [];
   await client.query('BEGIN');
   try {
@@ -356,7 +373,11 @@ export async function migrateEventStoreSchema(client: ClientBase, n: SchemaNames
     await client.query(
       `CREATE TABLE IF NOT EXISTS "${n.schema}".schema_migrations (version integer PRIMARY KEY, description text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`,
     );
-    const done = new Set((await client.query<{ version: number }>(`SELECT version FROM "${n.schema}".schema_migrations`)).rows.map((r) => r.version));
+    const done = new Set(
+      (await client.query<{ version: number }>(`SELECT version FROM "${n.schema}".schema_migrations`)).rows.map(
+        (r) => r.version,
+      ),
+    );
     const pending = MIGRATIONS.filter((m) => !done.has(m.version) && m.version <= upToVersion);
     // Appends take the append lock before any table lock; a migration that alters the table takes them in the
     // same order, or an append waiting behind its ALTER while holding the append lock would deadlock with it.
@@ -364,7 +385,10 @@ export async function migrateEventStoreSchema(client: ClientBase, n: SchemaNames
     for (const m of pending) {
       await client.query(m.sql(n));
       if (m.after) await m.after(client, n);
-      await client.query(`INSERT INTO "${n.schema}".schema_migrations (version, description) VALUES ($1, $2)`, [m.version, m.description]);
+      await client.query(`INSERT INTO "${n.schema}".schema_migrations (version, description) VALUES ($1, $2)`, [
+        m.version,
+        m.description,
+      ]);
       applied.push(m.version);
     }
     await client.query('COMMIT');

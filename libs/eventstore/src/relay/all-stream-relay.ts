@@ -106,12 +106,25 @@ export class AllStreamRelay {
     const o = this.opts;
     this.store = await openKurrentDbEventStore({ connectionString: o.kurrentdbUrl, namespace: o.namespace });
     try {
-      this.nc = await connect({ servers: o.natsUrl.split(',').map((s) => s.trim()).filter(Boolean), name: 'aevo-all-stream-relay', maxReconnectAttempts: -1, ...(o.natsAuth ?? {}) });
+      this.nc = await connect({
+        servers: o.natsUrl
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean),
+        name: 'aevo-all-stream-relay',
+        maxReconnectAttempts: -1,
+        ...(o.natsAuth ?? {}),
+      });
       const problem = relayServerProblem(this.nc.info);
       if (problem) throw new Error(`all-stream relay refuses to start: ${problem}`);
       this.jsm = await jetstreamManager(this.nc);
       this.js = jetstream(this.nc, { timeout: o.publishTimeoutMs });
-      await ensureEventStream(this.jsm, { stream: o.stream, subjectPrefix: o.subjectPrefix, duplicateWindowMs: o.duplicateWindowMs, log: o.log });
+      await ensureEventStream(this.jsm, {
+        stream: o.stream,
+        subjectPrefix: o.subjectPrefix,
+        duplicateWindowMs: o.duplicateWindowMs,
+        log: o.log,
+      });
     } catch (err) {
       await this.nc?.close().catch(() => undefined);
       await this.store.close();
@@ -120,7 +133,12 @@ export class AllStreamRelay {
     this.unlisten = this.store.onHeadMoved(() => this.poke());
     this.running = true;
     this.loop = this.run();
-    o.log('info', 'all-stream relay started', { server: this.nc.info?.version, stream: o.stream, subjectPrefix: o.subjectPrefix, namespace: o.namespace });
+    o.log('info', 'all-stream relay started', {
+      server: this.nc.info?.version,
+      stream: o.stream,
+      subjectPrefix: o.subjectPrefix,
+      namespace: o.namespace,
+    });
   }
 
   private poke(): void {
@@ -184,13 +202,16 @@ export class AllStreamRelay {
         }
         while (inFlight.length > 0) await settleOldest();
         if (batch.length < read.length)
-          throw new RelayStreamStateError(`event at position ${read[batch.length].position} is too large for the server's max_payload (${this.maxPayload()} bytes)`);
+          throw new RelayStreamStateError(
+            `event at position ${read[batch.length].position} is too large for the server's max_payload (${this.maxPayload()} bytes)`,
+          );
         await this.idle(this.opts.pollIntervalMs);
         const pause = coalescePauseMs(read.length, this.opts);
         if (this.running && pause > 0) await sleep(pause);
       }
     } finally {
-      for (const r of await Promise.allSettled(inFlight.splice(0))) if (r.status === 'fulfilled') this._relayed = r.value;
+      for (const r of await Promise.allSettled(inFlight.splice(0)))
+        if (r.status === 'fulfilled') this._relayed = r.value;
     }
   }
 
@@ -220,7 +241,10 @@ export class AllStreamRelay {
     );
     return Promise.allSettled(acks).then((results) => {
       const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-      if (failed) throw new Error(`publish failed in positions ${batch[0].position}..${batch[batch.length - 1].position}: ${String(failed.reason)}`);
+      if (failed)
+        throw new Error(
+          `publish failed in positions ${batch[0].position}..${batch[batch.length - 1].position}: ${String(failed.reason)}`,
+        );
       this._published += results.length;
       return batch[batch.length - 1].position;
     });

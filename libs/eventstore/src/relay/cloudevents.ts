@@ -2,7 +2,8 @@ import { headers, type MsgHdrs } from '@nats-io/nats-core';
 import type { StoredEvent } from '../port';
 
 /** Subject of an event on the bus: `<prefix>.evt.<campaignId>.<EventType>`. */
-export const relaySubject = (prefix: string, e: Pick<StoredEvent, 'campaignId' | 'type'>): string => `${prefix}.evt.${e.campaignId}.${e.type}`;
+export const relaySubject = (prefix: string, e: Pick<StoredEvent, 'campaignId' | 'type'>): string =>
+  `${prefix}.evt.${e.campaignId}.${e.type}`;
 
 /** What the stream captures. */
 export const relayWildcard = (prefix: string): string => `${prefix}.evt.>`;
@@ -32,7 +33,9 @@ export function relayPayload(e: StoredEvent): string {
  * CloudEvents 1.0 attributes in the binary content mode, mapped onto NATS headers by hand (the JS `cloudevents`
  * package has no NATS binding): `ce-` prefixed attributes, the payload's media type in `content-type`.
  */
-export function relayHeaders(e: Pick<StoredEvent, 'id' | 'type' | 'source' | 'streamId' | 'time' | 'position' | 'streamVersion'>): MsgHdrs {
+export function relayHeaders(
+  e: Pick<StoredEvent, 'id' | 'type' | 'source' | 'streamId' | 'time' | 'position' | 'streamVersion'>,
+): MsgHdrs {
   const h = headers();
   h.set('ce-specversion', '1.0');
   h.set('ce-id', e.id);

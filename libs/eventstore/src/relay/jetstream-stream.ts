@@ -11,7 +11,12 @@ export class RelayStreamStateError extends Error {
 
 export function isJetStreamNotFound(err: unknown): boolean {
   const e = err as { code?: unknown; name?: unknown; message?: unknown; api_error?: { code?: number } };
-  return e?.name === 'StreamNotFoundError' || e?.code === 404 || e?.api_error?.code === 404 || /not found/i.test(String(e?.message ?? ''));
+  return (
+    e?.name === 'StreamNotFoundError' ||
+    e?.code === 404 ||
+    e?.api_error?.code === 404 ||
+    /not found/i.test(String(e?.message ?? ''))
+  );
 }
 
 /**
@@ -20,7 +25,12 @@ export function isJetStreamNotFound(err: unknown): boolean {
  */
 export async function ensureEventStream(
   jsm: JetStreamManager,
-  o: { stream: string; subjectPrefix: string; duplicateWindowMs: number; log(level: 'info' | 'warn', msg: string, fields?: Record<string, unknown>): void },
+  o: {
+    stream: string;
+    subjectPrefix: string;
+    duplicateWindowMs: number;
+    log(level: 'info' | 'warn', msg: string, fields?: Record<string, unknown>): void;
+  },
 ): Promise<StreamInfo> {
   const wanted = relayWildcard(o.subjectPrefix);
   let info = await jsm.streams.info(o.stream).catch((err) => {
@@ -29,7 +39,15 @@ export async function ensureEventStream(
   });
   if (!info) {
     try {
-      info = await jsm.streams.add({ name: o.stream, subjects: [wanted], storage: StorageType.File, deny_delete: true, deny_purge: true, max_age: 0, duplicate_window: o.duplicateWindowMs * 1_000_000 });
+      info = await jsm.streams.add({
+        name: o.stream,
+        subjects: [wanted],
+        storage: StorageType.File,
+        deny_delete: true,
+        deny_purge: true,
+        max_age: 0,
+        duplicate_window: o.duplicateWindowMs * 1_000_000,
+      });
       o.log('info', 'stream created', { stream: o.stream, subjects: [wanted] });
       return info;
     } catch (err) {
@@ -39,9 +57,19 @@ export async function ensureEventStream(
     }
   }
   const c = info.config;
-  if (!c.subjects?.includes(wanted)) throw new RelayStreamStateError(`stream ${o.stream} exists but does not capture ${wanted} (subjects: ${(c.subjects ?? []).join(', ')})`);
-  if (c.storage !== StorageType.File) throw new RelayStreamStateError(`stream ${o.stream} uses ${c.storage} storage; the event stream must use file storage`);
-  if (c.max_age !== 0) o.log('warn', 'stream has an age limit: old events will expire from JetStream', { stream: o.stream, max_age_ns: c.max_age });
+  if (!c.subjects?.includes(wanted))
+    throw new RelayStreamStateError(
+      `stream ${o.stream} exists but does not capture ${wanted} (subjects: ${(c.subjects ?? []).join(', ')})`,
+    );
+  if (c.storage !== StorageType.File)
+    throw new RelayStreamStateError(
+      `stream ${o.stream} uses ${c.storage} storage; the event stream must use file storage`,
+    );
+  if (c.max_age !== 0)
+    o.log('warn', 'stream has an age limit: old events will expire from JetStream', {
+      stream: o.stream,
+      max_age_ns: c.max_age,
+    });
   if (!c.deny_delete || !c.deny_purge) {
     info = await jsm.streams.update(o.stream, { ...c, deny_delete: true, deny_purge: true });
     o.log('info', 'stream updated to deny delete and purge', { stream: o.stream });
@@ -54,7 +82,11 @@ export async function ensureEventStream(
  * the stream's last sequence. Walks back over at most 1000 messages without the header (published by something
  * else). `head` is the store's head: a stream that is ahead of it belongs to another log.
  */
-export async function jetStreamResumePoint(jsm: JetStreamManager, stream: string, head: () => Promise<number>): Promise<{ position: number; lastSeq: number }> {
+export async function jetStreamResumePoint(
+  jsm: JetStreamManager,
+  stream: string,
+  head: () => Promise<number>,
+): Promise<{ position: number; lastSeq: number }> {
   const info = await jsm.streams.info(stream);
   const lastSeq = info.state.last_seq;
   if (info.state.messages === 0) return { position: 0, lastSeq };
@@ -66,10 +98,16 @@ export async function jetStreamResumePoint(jsm: JetStreamManager, stream: string
     const raw = m?.header?.get(POSITION_HEADER);
     if (!raw) continue;
     const position = Number(raw);
-    if (!Number.isSafeInteger(position) || position < 1) throw new RelayStreamStateError(`message ${seq} in ${stream} has a bad ${POSITION_HEADER} header "${raw}"`);
+    if (!Number.isSafeInteger(position) || position < 1)
+      throw new RelayStreamStateError(`message ${seq} in ${stream} has a bad ${POSITION_HEADER} header "${raw}"`);
     const storeHead = await head();
-    if (position > storeHead) throw new RelayStreamStateError(`stream ${stream} already holds position ${position} but the store ends at ${storeHead}: they belong to different logs`);
+    if (position > storeHead)
+      throw new RelayStreamStateError(
+        `stream ${stream} already holds position ${position} but the store ends at ${storeHead}: they belong to different logs`,
+      );
     return { position, lastSeq };
   }
-  throw new RelayStreamStateError(`stream ${stream} has messages but none of its last 1000 carries ${POSITION_HEADER}: it is not this relay's stream`);
+  throw new RelayStreamStateError(
+    `stream ${stream} has messages but none of its last 1000 carries ${POSITION_HEADER}: it is not this relay's stream`,
+  );
 }

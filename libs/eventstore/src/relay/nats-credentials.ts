@@ -32,14 +32,21 @@ export const inboxPrefixFor = (user: string): string => `_INBOX_${user}`;
  * The connect options of NATS user `user`: from `fileVariable` when set, else `<AEVO_NATS_CREDENTIALS_DIR>/<user>.json`
  * when that is set, else `{}` (a server without authorization). The file must name `user`.
  */
-export function natsAuthFor(env: NodeJS.ProcessEnv, user: string, fileVariable: string = NATS_CREDENTIALS_ENV): NatsAuthOptions {
+export function natsAuthFor(
+  env: NodeJS.ProcessEnv,
+  user: string,
+  fileVariable: string = NATS_CREDENTIALS_ENV,
+): NatsAuthOptions {
   const file = env[fileVariable];
   const dir = env[NATS_CREDENTIALS_DIR_ENV];
   let c: NatsCredentials;
   if (file !== undefined && file !== '') c = readNatsCredentialsFile(file, fileVariable);
   else if (dir !== undefined && dir !== '') {
     c = readNatsCredentialsFile(path.join(dir, `${user}.json`), NATS_CREDENTIALS_DIR_ENV);
-    if (c.user !== user) throw new Error(`${NATS_CREDENTIALS_DIR_ENV}=${dir}: ${user}.json holds the credentials of "${c.user}", expected "${user}"`);
+    if (c.user !== user)
+      throw new Error(
+        `${NATS_CREDENTIALS_DIR_ENV}=${dir}: ${user}.json holds the credentials of "${c.user}", expected "${user}"`,
+      );
   } else return {};
   return { user: c.user, pass: c.password, inboxPrefix: inboxPrefixFor(c.user) };
 }
@@ -50,12 +57,16 @@ export function readNatsCredentialsFile(file: string, variable: string = NATS_CR
   try {
     st = fs.statSync(file);
   } catch (err) {
-    throw new Error(`${where}: cannot read the NATS credentials file (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+    throw new Error(
+      `${where}: cannot read the NATS credentials file (${(err as NodeJS.ErrnoException).code ?? String(err)})`,
+    );
   }
   if (!st.isFile()) throw new Error(`${where}: expected a file with {"user": ..., "password": ...}`);
   // A password others can read is no secret; refuse rather than warn (same rule as ssh keys).
   if (process.platform !== 'win32' && (st.mode & 0o077) !== 0)
-    throw new Error(`${where}: the NATS credentials file is readable by group or others (mode ${(st.mode & 0o777).toString(8)}); chmod 600 it`);
+    throw new Error(
+      `${where}: the NATS credentials file is readable by group or others (mode ${(st.mode & 0o777).toString(8)}); chmod 600 it`,
+    );
   let raw: unknown;
   try {
     raw = JSON.parse(fs.readFileSync(file, 'utf8'));
@@ -63,8 +74,14 @@ export function readNatsCredentialsFile(file: string, variable: string = NATS_CR
     throw new Error(`${where}: expected JSON {"user": "...", "password": "..."} (${(err as Error).message})`);
   }
   const o = raw as { user?: unknown; password?: unknown };
-  if (raw === null || typeof raw !== 'object' || typeof o.user !== 'string' || !USER.test(o.user) || typeof o.password !== 'string' || o.password === '')
+  if (
+    raw === null ||
+    typeof raw !== 'object' ||
+    typeof o.user !== 'string' ||
+    !USER.test(o.user) ||
+    typeof o.password !== 'string' ||
+    o.password === ''
+  )
     throw new Error(`${where}: expected JSON {"user": "<letters, digits, _ or ->", "password": "<non-empty string>"}`);
   return { user: o.user, password: o.password };
 }
-

@@ -1,4 +1,11 @@
-import { jetstream, jetstreamManager, StorageType, type JetStreamClient, type JetStreamManager, type StreamInfo } from '@nats-io/jetstream';
+import {
+  jetstream,
+  jetstreamManager,
+  StorageType,
+  type JetStreamClient,
+  type JetStreamManager,
+  type StreamInfo,
+} from '@nats-io/jetstream';
 import type { NatsAuthOptions } from './nats-credentials';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
@@ -47,7 +54,10 @@ export interface OutboxRelayOptions {
 export type RelayRole = 'starting' | 'standby' | 'leader' | 'stopped';
 
 /** What the relay needs of a stored event: header fields and the serialised body. */
-type OutboxRow = Pick<StoredEvent, 'position' | 'streamVersion' | 'id' | 'type' | 'streamId' | 'campaignId' | 'source' | 'time'> & {
+type OutboxRow = Pick<
+  StoredEvent,
+  'position' | 'streamVersion' | 'id' | 'type' | 'streamId' | 'campaignId' | 'source' | 'time'
+> & {
   payload: string;
   /** W3C trace context recorded with the append (metadata), copied onto the message headers. */
   traceparent: string | null;
@@ -161,9 +171,22 @@ export class OutboxRelay {
    */
   async start(): Promise<void> {
     const o = this.opts;
-    this.store = await PostgresEventStore.open({ connectionString: o.databaseUrl, schema: o.schema, poolSize: 3, applicationName: 'aevo-outbox-relay' });
+    this.store = await PostgresEventStore.open({
+      connectionString: o.databaseUrl,
+      schema: o.schema,
+      poolSize: 3,
+      applicationName: 'aevo-outbox-relay',
+    });
     try {
-      this.nc = await connect({ servers: o.natsUrl.split(',').map((s) => s.trim()).filter(Boolean), name: 'aevo-outbox-relay', maxReconnectAttempts: -1, ...(o.natsAuth ?? {}) });
+      this.nc = await connect({
+        servers: o.natsUrl
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean),
+        name: 'aevo-outbox-relay',
+        maxReconnectAttempts: -1,
+        ...(o.natsAuth ?? {}),
+      });
       const problem = relayServerProblem(this.nc.info);
       if (problem) throw new Error(`outbox relay refuses to start: ${problem}`);
       this.jsm = await jetstreamManager(this.nc);
@@ -178,7 +201,12 @@ export class OutboxRelay {
     this.running = true;
     this._role = 'standby';
     this.loop = this.run();
-    o.log('info', 'outbox relay started', { server: this.nc.info?.version, stream: o.stream, subjectPrefix: o.subjectPrefix, schema: o.schema });
+    o.log('info', 'outbox relay started', {
+      server: this.nc.info?.version,
+      stream: o.stream,
+      subjectPrefix: o.subjectPrefix,
+      schema: o.schema,
+    });
   }
 
   /** Creates the stream, or checks an existing one (fixing deny flags it lacks). */
@@ -211,9 +239,17 @@ export class OutboxRelay {
       }
     }
     const c = info.config;
-    if (!c.subjects?.includes(wanted)) throw new RelayStateError(`stream ${o.stream} exists but does not capture ${wanted} (subjects: ${(c.subjects ?? []).join(', ')})`);
-    if (c.storage !== StorageType.File) throw new RelayStateError(`stream ${o.stream} uses ${c.storage} storage; the event stream must use file storage`);
-    if (c.max_age !== 0) o.log('warn', 'stream has an age limit: old events will expire from JetStream', { stream: o.stream, max_age_ns: c.max_age });
+    if (!c.subjects?.includes(wanted))
+      throw new RelayStateError(
+        `stream ${o.stream} exists but does not capture ${wanted} (subjects: ${(c.subjects ?? []).join(', ')})`,
+      );
+    if (c.storage !== StorageType.File)
+      throw new RelayStateError(`stream ${o.stream} uses ${c.storage} storage; the event stream must use file storage`);
+    if (c.max_age !== 0)
+      o.log('warn', 'stream has an age limit: old events will expire from JetStream', {
+        stream: o.stream,
+        max_age_ns: c.max_age,
+      });
     if (!c.deny_delete || !c.deny_purge) {
       info = await this.jsm.streams.update(o.stream, { ...c, deny_delete: true, deny_purge: true });
       o.log('info', 'stream updated to deny delete and purge', { stream: o.stream });
@@ -257,7 +293,10 @@ export class OutboxRelay {
         }
       } catch (err) {
         const failures = ++this.failures;
-        this.opts.log(err instanceof RelayStateError ? 'error' : 'warn', 'relay loop error; retrying', { error: String(err), failures });
+        this.opts.log(err instanceof RelayStateError ? 'error' : 'warn', 'relay loop error; retrying', {
+          error: String(err),
+          failures,
+        });
         // Drop the session (and any lock) so a healthy standby can lead meanwhile.
         await this.releaseLeadership();
         if (this.running) await sleep(Math.min(10_000, 200 * 2 ** Math.min(failures, 6)));
@@ -274,7 +313,12 @@ export class OutboxRelay {
 
   private async acquireLeadership(): Promise<boolean> {
     if (!this.lockClient) {
-      const c = new Client({ connectionString: this.opts.databaseUrl, application_name: 'aevo-outbox-relay-lock', keepAlive: true, query_timeout: 30_000 });
+      const c = new Client({
+        connectionString: this.opts.databaseUrl,
+        application_name: 'aevo-outbox-relay-lock',
+        keepAlive: true,
+        query_timeout: 30_000,
+      });
       c.on('error', () => {
         if (this.lockClient === c) this.lockClient = null;
         this.poke();
@@ -282,7 +326,9 @@ export class OutboxRelay {
       this.lockClient = c;
       await c.connect();
     }
-    const res = await this.lockClient.query<{ ok: boolean }>('SELECT pg_try_advisory_lock(hashtext($1)) AS ok', [this.lockKey]);
+    const res = await this.lockClient.query<{ ok: boolean }>('SELECT pg_try_advisory_lock(hashtext($1)) AS ok', [
+      this.lockKey,
+    ]);
     return res.rows[0].ok === true;
   }
 
@@ -339,7 +385,9 @@ export class OutboxRelay {
           lastCheckpointAt = Date.now();
         }
         if (batch.length < read.length)
-          throw new RelayStateError(`event at position ${read[batch.length].position} is too large for the server's max_payload (${this.maxPayload()} bytes)`);
+          throw new RelayStateError(
+            `event at position ${read[batch.length].position} is too large for the server's max_payload (${this.maxPayload()} bytes)`,
+          );
         await this.idle(this.opts.pollIntervalMs);
         // Let a few more commits land before reading: fewer, fuller batches cost far less CPU per event under
         // a stream of small appends, for a few milliseconds of latency.
@@ -348,7 +396,8 @@ export class OutboxRelay {
       }
     } finally {
       // Let outstanding acks settle so relayedPosition is exact and no publish outlives the leadership.
-      for (const r of await Promise.allSettled(inFlight.splice(0))) if (r.status === 'fulfilled') this._relayed = r.value;
+      for (const r of await Promise.allSettled(inFlight.splice(0)))
+        if (r.status === 'fulfilled') this._relayed = r.value;
       if (this._relayed !== lastCheckpoint) await this.saveCheckpoint(this._relayed);
     }
   }
@@ -421,7 +470,10 @@ export class OutboxRelay {
     // Every ack is awaited (no unhandled rejections) even when an earlier one fails.
     return Promise.allSettled(acks).then((results) => {
       const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-      if (failed) throw new Error(`publish failed in positions ${batch[0].position}..${batch[batch.length - 1].position}: ${String(failed.reason)}`);
+      if (failed)
+        throw new Error(
+          `publish failed in positions ${batch[0].position}..${batch[batch.length - 1].position}: ${String(failed.reason)}`,
+        );
       this._published += results.length;
       return batch[batch.length - 1].position;
     });
@@ -444,7 +496,8 @@ export class OutboxRelay {
       const raw = m?.header?.get(POSITION_HEADER);
       if (!raw) continue;
       const position = Number(raw);
-      if (!Number.isSafeInteger(position) || position < 1) throw new RelayStateError(`message ${seq} in ${this.opts.stream} has a bad ${POSITION_HEADER} header "${raw}"`);
+      if (!Number.isSafeInteger(position) || position < 1)
+        throw new RelayStateError(`message ${seq} in ${this.opts.stream} has a bad ${POSITION_HEADER} header "${raw}"`);
       const head = await this.store.headPosition();
       if (position > head)
         throw new RelayStateError(
@@ -452,7 +505,9 @@ export class OutboxRelay {
         );
       return { position, lastSeq };
     }
-    throw new RelayStateError(`stream ${this.opts.stream} has messages but none of its last 1000 carries ${POSITION_HEADER}: it is not this relay's stream`);
+    throw new RelayStateError(
+      `stream ${this.opts.stream} has messages but none of its last 1000 carries ${POSITION_HEADER}: it is not this relay's stream`,
+    );
   }
 
   /** Monitoring only (resume never trusts it): written at most once a second, without waiting for the WAL flush. */
@@ -493,7 +548,10 @@ export class OutboxRelay {
 }
 
 /** The append's trace context as W3C headers, so that a consumer's span continues the trace of the code that appended. */
-function withTraceContext(h: ReturnType<typeof relayHeaders>, e: Pick<OutboxRow, 'traceparent' | 'tracestate'>): ReturnType<typeof relayHeaders> {
+function withTraceContext(
+  h: ReturnType<typeof relayHeaders>,
+  e: Pick<OutboxRow, 'traceparent' | 'tracestate'>,
+): ReturnType<typeof relayHeaders> {
   if (e.traceparent) h.set('traceparent', e.traceparent);
   if (e.traceparent && e.tracestate) h.set('tracestate', e.tracestate);
   return h;
@@ -501,5 +559,10 @@ function withTraceContext(h: ReturnType<typeof relayHeaders>, e: Pick<OutboxRow,
 
 function isNotFound(err: unknown): boolean {
   const e = err as { code?: unknown; name?: unknown; message?: unknown; api_error?: { code?: number } };
-  return e?.name === 'StreamNotFoundError' || e?.code === 404 || e?.api_error?.code === 404 || /not found/i.test(String(e?.message ?? ''));
+  return (
+    e?.name === 'StreamNotFoundError' ||
+    e?.code === 404 ||
+    e?.api_error?.code === 404 ||
+    /not found/i.test(String(e?.message ?? ''))
+  );
 }

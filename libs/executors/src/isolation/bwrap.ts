@@ -21,7 +21,20 @@ export const SANDBOX_BASE_ENV: Readonly<Record<string, string>> = {
  * Files of /etc a job may read: the dynamic loader's cache, library alternatives (BLAS), name lookups for its own
  * uid, time zone and certificates. Nothing else of /etc (no shadow, no machine credentials).
  */
-const ETC_FILES = ['ld.so.cache', 'ld.so.conf', 'ld.so.conf.d', 'alternatives', 'passwd', 'group', 'nsswitch.conf', 'localtime', 'hosts', 'ssl', 'os-release', 'mime.types'];
+const ETC_FILES = [
+  'ld.so.cache',
+  'ld.so.conf',
+  'ld.so.conf.d',
+  'alternatives',
+  'passwd',
+  'group',
+  'nsswitch.conf',
+  'localtime',
+  'hosts',
+  'ssl',
+  'os-release',
+  'mime.types',
+];
 
 /** Top-level system directories: merged-/usr systems have them as symlinks into /usr, others as directories. */
 const SYSTEM_DIRS = ['/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32'];
@@ -72,13 +85,27 @@ export function bwrapArgs(plan: IsolationPlan, opts: BwrapOptions = {}): string[
   a.push('--ro-bind-try', '/sys/devices/system/cpu', '/sys/devices/system/cpu');
   // /tmp and /dev/shm are tmpfs (memory): both bounded, so a job cannot fill the machine's memory through them.
   const tmpBytes = String(opts.tmpBytes ?? 1024 ** 3);
-  a.push('--proc', '/proc', '--dev', '/dev', '--size', tmpBytes, '--tmpfs', '/tmp', '--size', tmpBytes, '--tmpfs', '/dev/shm');
+  a.push(
+    '--proc',
+    '/proc',
+    '--dev',
+    '/dev',
+    '--size',
+    tmpBytes,
+    '--tmpfs',
+    '/tmp',
+    '--size',
+    tmpBytes,
+    '--tmpfs',
+    '/dev/shm',
+  );
   // Mount points under the writable /tmp (an AEVO_HOME in /tmp) get their parents on an empty tmpfs of their own,
   // made read-only below: otherwise `..` from the sandbox would be a writable directory, however private.
   const skeletons = skeletonsUnder('/tmp', [plan.sandbox, ...plan.outputs, ...plan.inputs]);
   for (const dir of skeletons) a.push('--size', String(1024 * 1024), '--tmpfs', dir);
   for (const dev of opts.gpuDevices ?? []) a.push('--dev-bind', dev, dev);
-  if ((opts.gpuDevices ?? []).length > 0) a.push('--ro-bind-try', '/sys', '/sys', '--ro-bind-try', '/proc/driver/nvidia', '/proc/driver/nvidia');
+  if ((opts.gpuDevices ?? []).length > 0)
+    a.push('--ro-bind-try', '/sys', '/sys', '--ro-bind-try', '/proc/driver/nvidia', '/proc/driver/nvidia');
   // Order matters: later mounts cover earlier ones. Sandbox read-only, then the pristine pinned paths over it,
   // then the writable outputs, then read-only inputs (which may sit outside the sandbox).
   a.push('--ro-bind', plan.sandbox, plan.sandbox);
@@ -88,7 +115,8 @@ export function bwrapArgs(plan: IsolationPlan, opts: BwrapOptions = {}): string[
   // The new root is a tmpfs too: read-only once every mount point exists.
   for (const dir of skeletons) a.push('--remount-ro', dir);
   a.push('--remount-ro', '/', '--chdir', plan.sandbox, '--clearenv');
-  for (const [k, v] of Object.entries(opts.env ?? {}).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0))) a.push('--setenv', k, v);
+  for (const [k, v] of Object.entries(opts.env ?? {}).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)))
+    a.push('--setenv', k, v);
   return a;
 }
 
@@ -106,8 +134,13 @@ function skeletonsUnder(root: string, paths: readonly string[]): string[] {
 export function jobEnvProblems(env: Record<string, string>): { path: string; message: string }[] {
   const out: { path: string; message: string }[] = [];
   for (const k of Object.keys(env)) {
-    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) out.push({ path: `env.${k}`, message: 'expected a variable name of letters, digits and "_"' });
-    else if (/^(LD_|DYLD_)|^(PYTHONSTARTUP|PYTHONPATH|PYTHONHOME|PYTHONUSERBASE|NODE_OPTIONS|NODE_PATH|BASH_ENV|ENV|PERL5OPT|PERL5LIB|RUBYOPT)$/.test(k))
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k))
+      out.push({ path: `env.${k}`, message: 'expected a variable name of letters, digits and "_"' });
+    else if (
+      /^(LD_|DYLD_)|^(PYTHONSTARTUP|PYTHONPATH|PYTHONHOME|PYTHONUSERBASE|NODE_OPTIONS|NODE_PATH|BASH_ENV|ENV|PERL5OPT|PERL5LIB|RUBYOPT)$/.test(
+        k,
+      )
+    )
       out.push({ path: `env.${k}`, message: `${k} would load code before the entrypoint runs; a job may not set it` });
   }
   return out;
@@ -137,19 +170,47 @@ export type SandboxProbe = { ok: true; bwrap: string; version: string } | { ok: 
 export function probeBubblewrap(bwrap = process.env.AEVO_BWRAP || '/usr/bin/bwrap'): SandboxProbe {
   let version: string;
   try {
-    version = execFileSync(bwrap, ['--version'], { encoding: 'utf8', timeout: 10_000, stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+    version = execFileSync(bwrap, ['--version'], {
+      encoding: 'utf8',
+      timeout: 10_000,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }).trim();
   } catch (err) {
-    return { ok: false, bwrap, reason: `${bwrap} cannot run (${(err as Error).message.split('\n')[0]}); install the Debian package bubblewrap` };
+    return {
+      ok: false,
+      bwrap,
+      reason: `${bwrap} cannot run (${(err as Error).message.split('\n')[0]}); install the Debian package bubblewrap`,
+    };
   }
   try {
     execFileSync(
       bwrap,
-      ['--unshare-user', '--unshare-pid', '--unshare-net', '--uid', String(JOB_UID), '--ro-bind', '/usr', '/usr', ...systemLinks(), '--proc', '/proc', '--dev', '/dev', '--', '/usr/bin/true'],
+      [
+        '--unshare-user',
+        '--unshare-pid',
+        '--unshare-net',
+        '--uid',
+        String(JOB_UID),
+        '--ro-bind',
+        '/usr',
+        '/usr',
+        ...systemLinks(),
+        '--proc',
+        '/proc',
+        '--dev',
+        '/dev',
+        '--',
+        '/usr/bin/true',
+      ],
       { encoding: 'utf8', timeout: 10_000, stdio: ['ignore', 'pipe', 'pipe'], env: {} },
     );
   } catch (err) {
     const stderr = String((err as { stderr?: unknown }).stderr ?? '').trim();
-    return { ok: false, bwrap, reason: `${bwrap} cannot create a sandbox here: ${stderr || (err as Error).message.split('\n')[0]} (are user namespaces enabled? see kernel.unprivileged_userns_clone / user.max_user_namespaces)` };
+    return {
+      ok: false,
+      bwrap,
+      reason: `${bwrap} cannot create a sandbox here: ${stderr || (err as Error).message.split('\n')[0]} (are user namespaces enabled? see kernel.unprivileged_userns_clone / user.max_user_namespaces)`,
+    };
   }
   return { ok: true, bwrap, version };
 }

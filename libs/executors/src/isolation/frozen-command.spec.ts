@@ -1,5 +1,14 @@
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeJobSnapshot } from '../testing/job-home';
@@ -95,29 +104,51 @@ describe('frozenCommand (bubblewrap)', () => {
     const outside = mkdtempSync(join(tmpdir(), 'aevo-outside-'));
     try {
       symlinkSync(outside, join(home, 'leaderboard', 'link'));
-      const bad = (over: object) => () => frozenCommand(['true'], { home, snapshotPath, outputs: [out], inputs: [], ...over });
+      const bad = (over: object) => () =>
+        frozenCommand(['true'], { home, snapshotPath, outputs: [out], inputs: [], ...over });
       expect(bad({ outputs: ['relative/dir'] })).toThrow(/outputs\.0: expected an absolute path/);
       expect(bad({ outputs: [outside] })).toThrow(/outputs\.0: expected a path inside AEVO_HOME/);
-      expect(bad({ outputs: [join(home, 'leaderboard', 'link')] })).toThrow(/outputs\.0: .* resolves to .* through a symlink/);
-      expect(bad({ outputs: [join(home, 'leaderboard')], inputs: [join(home, 'snapshots')] })).toThrow(/inputs\.0: expected a path inside AEVO_HOME .* outside its snapshots/);
+      expect(bad({ outputs: [join(home, 'leaderboard', 'link')] })).toThrow(
+        /outputs\.0: .* resolves to .* through a symlink/,
+      );
+      expect(bad({ outputs: [join(home, 'leaderboard')], inputs: [join(home, 'snapshots')] })).toThrow(
+        /inputs\.0: expected a path inside AEVO_HOME .* outside its snapshots/,
+      );
       expect(bad({ inputs: [join(home, 'nope.csv')] })).toThrow(/inputs\.0: .*nope\.csv does not exist/);
       expect(bad({ outputs: [home] })).toThrow(/outputs\.0: expected a path inside AEVO_HOME/);
       mkdirSync(join(home, 'sandboxes', 'c1'), { recursive: true });
-      expect(bad({ snapshotPath: join(home, 'sandboxes', 'c1') })).toThrow(/snapshotPath: expected a snapshot directory inside/);
-      expect(bad({ outputs: [join(home, 'sandboxes', 'c1')] })).toThrow(/outputs\.0: expected a path inside AEVO_HOME .* outside its snapshots, sandboxes/);
+      expect(bad({ snapshotPath: join(home, 'sandboxes', 'c1') })).toThrow(
+        /snapshotPath: expected a snapshot directory inside/,
+      );
+      expect(bad({ outputs: [join(home, 'sandboxes', 'c1')] })).toThrow(
+        /outputs\.0: expected a path inside AEVO_HOME .* outside its snapshots, sandboxes/,
+      );
     } finally {
       rmSync(outside, { recursive: true, force: true });
     }
   });
 
   it('reports a bubblewrap that cannot run, naming the opt-out', () => {
-    expect(() => frozenCommand(['true'], { home, snapshotPath, outputs: [out], inputs: [], bwrapPath: join(home, 'no-bwrap') })).toThrow(/cannot run.*AEVO_UNSANDBOXED_JOBS/);
+    expect(() =>
+      frozenCommand(['true'], { home, snapshotPath, outputs: [out], inputs: [], bwrapPath: join(home, 'no-bwrap') }),
+    ).toThrow(/cannot run.*AEVO_UNSANDBOXED_JOBS/);
   });
 
   it('with the operator’s opt-out runs the command as is, in the snapshot, with the clean environment', () => {
     chmodSync(out, 0o700);
-    const c = frozenCommand(['node', '-e', 'console.log(process.cwd())'], { home, snapshotPath, outputs: [out], inputs: [answers], unsandboxed: true, bwrapPath: '/nonexistent' });
-    expect(c).toEqual({ argv: ['node', '-e', 'console.log(process.cwd())'], env: { ...SANDBOX_BASE_ENV }, cwd: snapshotPath });
+    const c = frozenCommand(['node', '-e', 'console.log(process.cwd())'], {
+      home,
+      snapshotPath,
+      outputs: [out],
+      inputs: [answers],
+      unsandboxed: true,
+      bwrapPath: '/nonexistent',
+    });
+    expect(c).toEqual({
+      argv: ['node', '-e', 'console.log(process.cwd())'],
+      env: { ...SANDBOX_BASE_ENV },
+      cwd: snapshotPath,
+    });
     expect(run(c).stdout.trim()).toBe(snapshotPath);
   });
 });

@@ -47,16 +47,24 @@ export function frozenCommand(argv: readonly string[], opts: FrozenCommandOption
   const issues: IssueDetail[] = [];
   if (argv.length === 0 || argv[0] === '') issues.push({ path: 'argv', message: 'expected a command' });
   const home = realDir(opts.home);
-  if (!home) throw new IsolationRefused(`frozen command refused: AEVO_HOME ${opts.home} is not a directory`, [{ path: 'home', message: 'expected an existing directory' }]);
+  if (!home)
+    throw new IsolationRefused(`frozen command refused: AEVO_HOME ${opts.home} is not a directory`, [
+      { path: 'home', message: 'expected an existing directory' },
+    ]);
   const offLimits = OFF_LIMITS.map((d) => path.join(home, d));
   const snapshots = path.join(home, 'snapshots');
 
   let snapshot: string | null = null;
-  if (!path.isAbsolute(opts.snapshotPath)) issues.push({ path: 'snapshotPath', message: `expected an absolute path, got ${opts.snapshotPath}` });
+  if (!path.isAbsolute(opts.snapshotPath))
+    issues.push({ path: 'snapshotPath', message: `expected an absolute path, got ${opts.snapshotPath}` });
   else {
     snapshot = realDir(opts.snapshotPath);
     if (!snapshot) issues.push({ path: 'snapshotPath', message: `${opts.snapshotPath} is not a directory` });
-    else if (!strictlyInside(snapshots, snapshot)) issues.push({ path: 'snapshotPath', message: `expected a snapshot directory inside ${snapshots}, got ${snapshot}` });
+    else if (!strictlyInside(snapshots, snapshot))
+      issues.push({
+        path: 'snapshotPath',
+        message: `expected a snapshot directory inside ${snapshots}, got ${snapshot}`,
+      });
   }
 
   const resolve = (raw: string, field: string, kind: 'dir' | 'any'): string | null => {
@@ -81,14 +89,21 @@ export function frozenCommand(argv: readonly string[], opts: FrozenCommandOption
       return null;
     }
     if (!strictlyInside(home, real) || offLimits.some((d) => inside(d, real) || inside(real, d))) {
-      issues.push({ path: field, message: `expected a path inside AEVO_HOME (${home}) outside its ${OFF_LIMITS.join(', ')} directories; ${raw} resolves to ${real}` });
+      issues.push({
+        path: field,
+        message: `expected a path inside AEVO_HOME (${home}) outside its ${OFF_LIMITS.join(', ')} directories; ${raw} resolves to ${real}`,
+      });
       return null;
     }
     return real;
   };
   const outputs = opts.outputs.map((o, i) => resolve(o, `outputs.${i}`, 'dir')).filter((x): x is string => x !== null);
   const inputs = opts.inputs.map((o, i) => resolve(o, `inputs.${i}`, 'any')).filter((x): x is string => x !== null);
-  if (issues.length > 0 || !snapshot) throw new IsolationRefused(`frozen command refused: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, issues);
+  if (issues.length > 0 || !snapshot)
+    throw new IsolationRefused(
+      `frozen command refused: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`,
+      issues,
+    );
 
   const env = { ...SANDBOX_BASE_ENV };
   if (opts.unsandboxed) return { argv: [...argv], env, cwd: snapshot };
@@ -99,7 +114,10 @@ export function frozenCommand(argv: readonly string[], opts: FrozenCommandOption
     probe = probeBubblewrap(bwrap);
     if (probe.ok) probes.set(bwrap, probe); // a failure is probed again next time (the operator may fix it)
   }
-  if (!probe.ok) throw new Error(`${probe.reason}. The frozen harness is run sandboxed; to run it unconfined set AEVO_UNSANDBOXED_JOBS as for dispatch`);
+  if (!probe.ok)
+    throw new Error(
+      `${probe.reason}. The frozen harness is run sandboxed; to run it unconfined set AEVO_UNSANDBOXED_JOBS as for dispatch`,
+    );
 
   // The snapshot is the "sandbox": nothing is pinned over it, since it is the pristine copy itself.
   const plan: IsolationPlan = { home, sandbox: snapshot, snapshot, pinned: [], outputs, inputs };

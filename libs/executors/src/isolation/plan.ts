@@ -114,25 +114,46 @@ function realDir(p: string): string | null {
 export function planIsolation(spec: Pick<JobSpec, 'sandboxPath' | 'isolation'>, homeArg: string): IsolationPlan {
   const issues: IssueDetail[] = [];
   const home = realDir(path.resolve(homeArg));
-  if (!home) throw new IsolationRefused(`AEVO_HOME ${homeArg} is not a directory`, [{ path: 'home', message: 'expected an existing directory' }]);
+  if (!home)
+    throw new IsolationRefused(`AEVO_HOME ${homeArg} is not a directory`, [
+      { path: 'home', message: 'expected an existing directory' },
+    ]);
   const privateDirs = PRIVATE_DIRS.map((d) => path.join(home, d));
 
   const sandbox = realDir(spec.sandboxPath);
   if (!sandbox) issues.push({ path: 'sandboxPath', message: `${spec.sandboxPath} is not a directory` });
-  else if (!strictlyInside(home, sandbox) || privateDirs.some((d) => d !== path.join(home, 'sandboxes') && inside(d, sandbox)) || sandbox === path.join(home, 'sandboxes'))
-    issues.push({ path: 'sandboxPath', message: `expected a sandbox directory inside AEVO_HOME (${home}), outside its snapshots, logs and dispatch directories; got ${sandbox}` });
+  else if (
+    !strictlyInside(home, sandbox) ||
+    privateDirs.some((d) => d !== path.join(home, 'sandboxes') && inside(d, sandbox)) ||
+    sandbox === path.join(home, 'sandboxes')
+  )
+    issues.push({
+      path: 'sandboxPath',
+      message: `expected a sandbox directory inside AEVO_HOME (${home}), outside its snapshots, logs and dispatch directories; got ${sandbox}`,
+    });
 
   const snapshot = realDir(path.join(home, 'snapshots', spec.isolation.snapshotId));
-  if (!snapshot) issues.push({ path: 'isolation.snapshotId', message: `no snapshot ${spec.isolation.snapshotId} in ${path.join(home, 'snapshots')}` });
+  if (!snapshot)
+    issues.push({
+      path: 'isolation.snapshotId',
+      message: `no snapshot ${spec.isolation.snapshotId} in ${path.join(home, 'snapshots')}`,
+    });
   let pinned: string[] = [];
   if (snapshot) {
     try {
       pinned = pinnedCover(snapshot);
     } catch (err) {
-      issues.push({ path: 'isolation.snapshotId', message: `snapshot ${spec.isolation.snapshotId} is not a valid substrate: ${(err as Error).message}` });
+      issues.push({
+        path: 'isolation.snapshotId',
+        message: `snapshot ${spec.isolation.snapshotId} is not a valid substrate: ${(err as Error).message}`,
+      });
     }
   }
-  if (issues.length > 0 || !sandbox || !snapshot) throw new IsolationRefused(`job isolation refused: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, issues);
+  if (issues.length > 0 || !sandbox || !snapshot)
+    throw new IsolationRefused(
+      `job isolation refused: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`,
+      issues,
+    );
 
   const pinnedAbs = pinned.map((p) => path.join(sandbox, p));
   const outputs: string[] = [];
@@ -140,11 +161,17 @@ export function planIsolation(spec: Pick<JobSpec, 'sandboxPath' | 'isolation'>, 
     const field = `isolation.outputs.${i}`;
     const abs = path.resolve(sandbox, raw);
     if (abs === sandbox || (!strictlyInside(sandbox, abs) && !strictlyInside(home, abs))) {
-      issues.push({ path: field, message: `expected a directory inside the sandbox or inside AEVO_HOME, not the sandbox itself; got ${raw}` });
+      issues.push({
+        path: field,
+        message: `expected a directory inside the sandbox or inside AEVO_HOME, not the sandbox itself; got ${raw}`,
+      });
       return;
     }
     if (!strictlyInside(sandbox, abs) && privateDirs.some((d) => inside(d, abs) || inside(abs, d))) {
-      issues.push({ path: field, message: `${raw} is in (or contains) one of AEVO_HOME's private directories (${PRIVATE_DIRS.join(', ')})` });
+      issues.push({
+        path: field,
+        message: `${raw} is in (or contains) one of AEVO_HOME's private directories (${PRIVATE_DIRS.join(', ')})`,
+      });
       return;
     }
     if (leaderboardSecret(home, abs)) {
@@ -169,12 +196,19 @@ export function planIsolation(spec: Pick<JobSpec, 'sandboxPath' | 'isolation'>, 
       return;
     }
     if (!strictlyInside(home, real) || privateDirs.some((d) => inside(d, real)) || leaderboardSecret(home, real)) {
-      issues.push({ path: field, message: `expected a path inside AEVO_HOME outside its private directories; ${raw} resolves to ${real}` });
+      issues.push({
+        path: field,
+        message: `expected a path inside AEVO_HOME outside its private directories; ${raw} resolves to ${real}`,
+      });
       return;
     }
     inputs.push(real);
   });
-  if (issues.length > 0) throw new IsolationRefused(`job isolation refused: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, issues);
+  if (issues.length > 0)
+    throw new IsolationRefused(
+      `job isolation refused: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`,
+      issues,
+    );
   return { home, sandbox, snapshot, pinned, outputs, inputs };
 }
 
@@ -186,7 +220,10 @@ export function prepareOutputs(plan: IsolationPlan, owner?: { uid: number; gid: 
   for (const out of plan.outputs) {
     fs.mkdirSync(out, { recursive: true, mode: 0o755 });
     const real = fs.realpathSync(out);
-    if (real !== out) throw new IsolationRefused(`output ${out} resolves to ${real} through a symlink`, [{ path: 'isolation.outputs', message: `${out} resolves to ${real}` }]);
+    if (real !== out)
+      throw new IsolationRefused(`output ${out} resolves to ${real} through a symlink`, [
+        { path: 'isolation.outputs', message: `${out} resolves to ${real}` },
+      ]);
     // A job on another slot (another uid) may have written here before (a retried prepare-data): hand it all over.
     if (owner) chownTree(out, owner.uid, owner.gid);
   }

@@ -12,7 +12,9 @@ let cached: ClientNode | null = null;
 export function loadClientNode(): ClientNode {
   if (cached) return cached;
   const getBuiltin = (process as unknown as { getBuiltinModule?: (id: string) => unknown }).getBuiltinModule;
-  const req: NodeJS.Require = getBuiltin ? (getBuiltin('node:module') as typeof import('node:module')).createRequire(__filename) : require;
+  const req: NodeJS.Require = getBuiltin
+    ? (getBuiltin('node:module') as typeof import('node:module')).createRequire(__filename)
+    : require;
   cached = req('@kubernetes/client-node') as ClientNode;
   return cached;
 }

@@ -1,4 +1,14 @@
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { JobSpec } from '@aevo/contracts';
@@ -80,7 +90,8 @@ function start(over: Partial<ConstructorParameters<typeof KubernetesExecutor>[0]
       const f = events.find((e) => e.type === 'finished' && e.jobId === jobId);
       return f?.type === 'finished' ? f.outcome : undefined;
     }) as Promise<JobOutcome>;
-  const started = (jobId: string, n = 1) => eventually(() => events.filter((e) => e.type === 'started' && e.jobId === jobId).length >= n);
+  const started = (jobId: string, n = 1) =>
+    eventually(() => events.filter((e) => e.type === 'started' && e.jobId === jobId).length >= n);
   return { ex, events, finished, started, errors };
 }
 
@@ -104,7 +115,10 @@ describe('KubernetesExecutor (against a loopback API server, through @kubernetes
       'aevo.dev/job': 'camp1-r2-c3-train-1',
     });
     expect(body.spec).toMatchObject({ backoffLimit: 2, activeDeadlineSeconds: 3600, ttlSecondsAfterFinished: 3600 });
-    expect(body.spec.podFailurePolicy.rules).toContainEqual({ action: 'Ignore', onPodConditions: [{ type: 'DisruptionTarget', status: 'True' }] });
+    expect(body.spec.podFailurePolicy.rules).toContainEqual({
+      action: 'Ignore',
+      onPodConditions: [{ type: 'DisruptionTarget', status: 'True' }],
+    });
     const pod = body.spec.template.spec;
     expect(pod.restartPolicy).toBe('Never');
     expect(pod.containers[0]).toMatchObject({
@@ -130,7 +144,13 @@ describe('KubernetesExecutor (against a loopback API server, through @kubernetes
     fake.advance(90);
     fake.exit(name, 0);
     const out = await finished('camp1-r2-c3-train-1');
-    expect(out).toMatchObject({ status: 'succeeded', exitCode: 0, gpuCount: 2, budgetUnit: 'gpu-seconds', logTail: 'step 1 loss 2.0\nstep 2 loss 1.5' });
+    expect(out).toMatchObject({
+      status: 'succeeded',
+      exitCode: 0,
+      gpuCount: 2,
+      budgetUnit: 'gpu-seconds',
+      logTail: 'step 1 loss 2.0\nstep 2 loss 1.5',
+    });
     expect(out.wallSeconds).toBe(90);
     expect(out.gpuSeconds).toBe(180);
     expect(readFileSync(out.logPath!, 'utf8')).toBe('step 1 loss 2.0\nstep 2 loss 1.5\n');
@@ -176,32 +196,37 @@ describe('KubernetesExecutor (against a loopback API server, through @kubernetes
     executors.push(d);
     const adopted = await d.submit({ campaignId: 'camp1', spec: spec('dup-job-2') });
     expect(adopted.accepted).toBe(false);
-    expect(fake.requests.filter((q) => q.method === 'POST').map((q) => (q.body as { metadata: { name: string } }).metadata.name)).toEqual([
-      kubernetesJobName('dup-job'),
-      kubernetesJobName('dup-job-2'),
-      kubernetesJobName('dup-job-2'),
-    ]);
+    expect(
+      fake.requests
+        .filter((q) => q.method === 'POST')
+        .map((q) => (q.body as { metadata: { name: string } }).metadata.name),
+    ).toEqual([kubernetesJobName('dup-job'), kubernetesJobName('dup-job-2'), kubernetesJobName('dup-job-2')]);
     expect(fake.jobNames()).toHaveLength(2);
   });
 
-  it.each(['event', 'http'] as const)('relists after a 410 Gone during the watch (reported as %s) and misses nothing', async (mode) => {
-    fake.expiredAs = mode;
-    const { ex, finished, started } = start();
-    await ex.recover();
-    await ex.submit({ campaignId: 'camp1', spec: spec('watched') });
-    await eventually(() => fake.openWatches() > 0);
-    const before = ex.relists;
-    const name = kubernetesJobName('watched');
-    fake.expireWatches(); // the watch drops; its resourceVersion is compacted away
-    fake.admit(name); // changes happen while no watch is open
-    fake.exit(name, 0);
-    expect(await finished('watched')).toMatchObject({ status: 'succeeded' });
-    await started('watched');
-    expect(ex.relists).toBeGreaterThan(before);
-    const watchRequests = fake.requests.filter((q) => q.query.watch === 'true');
-    expect(watchRequests.length).toBeGreaterThanOrEqual(2);
-    expect(watchRequests.every((q) => q.query.labelSelector?.includes('aevo.dev/managed-by=aevo-dispatch'))).toBe(true);
-  });
+  it.each(['event', 'http'] as const)(
+    'relists after a 410 Gone during the watch (reported as %s) and misses nothing',
+    async (mode) => {
+      fake.expiredAs = mode;
+      const { ex, finished, started } = start();
+      await ex.recover();
+      await ex.submit({ campaignId: 'camp1', spec: spec('watched') });
+      await eventually(() => fake.openWatches() > 0);
+      const before = ex.relists;
+      const name = kubernetesJobName('watched');
+      fake.expireWatches(); // the watch drops; its resourceVersion is compacted away
+      fake.admit(name); // changes happen while no watch is open
+      fake.exit(name, 0);
+      expect(await finished('watched')).toMatchObject({ status: 'succeeded' });
+      await started('watched');
+      expect(ex.relists).toBeGreaterThan(before);
+      const watchRequests = fake.requests.filter((q) => q.query.watch === 'true');
+      expect(watchRequests.length).toBeGreaterThanOrEqual(2);
+      expect(watchRequests.every((q) => q.query.labelSelector?.includes('aevo.dev/managed-by=aevo-dispatch'))).toBe(
+        true,
+      );
+    },
+  );
 
   it('shows a Kueue suspension as preempted (not failed), then resumes as a new attempt', async () => {
     const { ex, events, finished, started } = start();
@@ -223,12 +248,11 @@ describe('KubernetesExecutor (against a loopback API server, through @kubernetes
     fake.exit(name, 0);
     const out = await finished('preempted-job');
     expect(out.status).toBe('succeeded');
-    expect(events.filter((e) => e.jobId === 'preempted-job').map((e) => (e.type === 'started' ? `started#${e.attempt}` : e.type))).toEqual([
-      'started#1',
-      'preempted',
-      'started#2',
-      'finished',
-    ]);
+    expect(
+      events
+        .filter((e) => e.jobId === 'preempted-job')
+        .map((e) => (e.type === 'started' ? `started#${e.attempt}` : e.type)),
+    ).toEqual(['started#1', 'preempted', 'started#2', 'finished']);
     expect(out.logTail).toBe('first pod\nsecond pod');
   });
 
@@ -266,7 +290,9 @@ describe('KubernetesExecutor (against a loopback API server, through @kubernetes
     await eventually(() => readFileSync(join(home, 'logs', 'chatty.log'), 'utf8').includes('line 7'));
     fake.exit(name, 0);
     await finished('chatty');
-    expect(readFileSync(join(home, 'logs', 'chatty.log'), 'utf8')).toBe([1, 2, 3, 4, 5, 6, 7].map((i) => `line ${i}\n`).join(''));
+    expect(readFileSync(join(home, 'logs', 'chatty.log'), 'utf8')).toBe(
+      [1, 2, 3, 4, 5, 6, 7].map((i) => `line ${i}\n`).join(''),
+    );
     const logRequests = fake.requests.filter((q) => q.path.endsWith('/log'));
     expect(logRequests.some((q) => q.query.sinceTime)).toBe(true);
     expect(logRequests.every((q) => q.query.container === 'job' && q.query.timestamps === 'true')).toBe(true);
@@ -275,7 +301,8 @@ describe('KubernetesExecutor (against a loopback API server, through @kubernetes
   it('recovers after a restart by listing its labelled Jobs: finished, running and queued ones', async () => {
     const a = start();
     await a.ex.recover();
-    for (const id of ['ends-while-down', 'runs-on', 'still-queued']) await a.ex.submit({ campaignId: 'camp1', spec: spec(id) });
+    for (const id of ['ends-while-down', 'runs-on', 'still-queued'])
+      await a.ex.submit({ campaignId: 'camp1', spec: spec(id) });
     fake.admit(kubernetesJobName('ends-while-down'));
     fake.admit(kubernetesJobName('runs-on'));
     await a.started('runs-on');
@@ -285,9 +312,23 @@ describe('KubernetesExecutor (against a loopback API server, through @kubernetes
 
     const b = start();
     const views = await b.ex.recover();
-    expect(Object.fromEntries(views.map((v) => [v.jobId, v.phase]))).toEqual({ 'ends-while-down': 'running', 'runs-on': 'running', 'still-queued': 'queued' });
-    expect(fake.requests.some((q) => q.method === 'GET' && q.path === '/apis/batch/v1/namespaces/aevo-jobs/jobs' && q.query.labelSelector?.includes('aevo.dev/managed-by=aevo-dispatch'))).toBe(true);
-    expect(await b.finished('ends-while-down')).toMatchObject({ status: 'succeeded', logTail: 'done while dispatch was down' });
+    expect(Object.fromEntries(views.map((v) => [v.jobId, v.phase]))).toEqual({
+      'ends-while-down': 'running',
+      'runs-on': 'running',
+      'still-queued': 'queued',
+    });
+    expect(
+      fake.requests.some(
+        (q) =>
+          q.method === 'GET' &&
+          q.path === '/apis/batch/v1/namespaces/aevo-jobs/jobs' &&
+          q.query.labelSelector?.includes('aevo.dev/managed-by=aevo-dispatch'),
+      ),
+    ).toBe(true);
+    expect(await b.finished('ends-while-down')).toMatchObject({
+      status: 'succeeded',
+      logTail: 'done while dispatch was down',
+    });
     await b.started('runs-on');
     expect(b.ex.view('runs-on')?.phase).toBe('running');
     fake.admit(kubernetesJobName('still-queued'));
@@ -334,7 +375,12 @@ describe('KubernetesExecutor job sandbox (what the API server is sent)', () => {
     expect(body.spec.template.metadata.labels['aevo.dev/role']).toBe('job'); // what the NetworkPolicy selects
     expect(pod.automountServiceAccountToken).toBe(false);
     expect(pod.enableServiceLinks).toBe(false);
-    expect(pod.securityContext).toEqual({ runAsNonRoot: true, runAsUser: 65534, runAsGroup: 65534, seccompProfile: { type: 'RuntimeDefault' } });
+    expect(pod.securityContext).toEqual({
+      runAsNonRoot: true,
+      runAsUser: 65534,
+      runAsGroup: 65534,
+      seccompProfile: { type: 'RuntimeDefault' },
+    });
     expect(pod.containers).toHaveLength(1);
     const c = pod.containers[0];
     expect(c.securityContext).toEqual({
@@ -361,7 +407,7 @@ describe('KubernetesExecutor job sandbox (what the API server is sent)', () => {
     expect(pod.volumes.map((v: { name: string }) => v.name)).toEqual(['aevo-home', 'tmp']);
   });
 
-  it('mounts sub-paths only: the sandbox and the snapshot\'s pinned paths read-only, the outputs writable, the inputs read-only', async () => {
+  it("mounts sub-paths only: the sandbox and the snapshot's pinned paths read-only, the outputs writable, the inputs read-only", async () => {
     mkdirSync(join(home, 'leaderboard', 'hidden'), { recursive: true });
     writeFileSync(join(home, 'leaderboard', 'hidden', 'prompts.csv'), 'id,prompt\n');
     const { ex, finished } = start();
@@ -369,7 +415,11 @@ describe('KubernetesExecutor job sandbox (what the API server is sent)', () => {
       campaignId: 'camp1',
       spec: spec('mounted', {
         entrypoint: 'predict',
-        isolation: { snapshotId: SNAPSHOT, outputs: ['out/predictions', join(home, 'runs', 'mounted')], inputs: [join(home, 'leaderboard', 'hidden', 'prompts.csv')] },
+        isolation: {
+          snapshotId: SNAPSHOT,
+          outputs: ['out/predictions', join(home, 'runs', 'mounted')],
+          inputs: [join(home, 'leaderboard', 'hidden', 'prompts.csv')],
+        },
       }),
     });
     const [body] = postedJobs();
@@ -390,12 +440,27 @@ describe('KubernetesExecutor job sandbox (what the API server is sent)', () => {
         { name: 'aevo-home', mountPath: `${sb}/base`, subPath: `${snap}/base`, readOnly: true },
         { name: 'aevo-home', mountPath: `${sb}/harness`, subPath: `${snap}/harness`, readOnly: true },
         { name: 'aevo-home', mountPath: `${sb}/substrate.yaml`, subPath: `${snap}/substrate.yaml`, readOnly: true },
-        { name: 'aevo-home', mountPath: `${sb}/out/predictions`, subPath: 'sandboxes/camp1-r2-c3/out/predictions', readOnly: false },
+        {
+          name: 'aevo-home',
+          mountPath: `${sb}/out/predictions`,
+          subPath: 'sandboxes/camp1-r2-c3/out/predictions',
+          readOnly: false,
+        },
         { name: 'aevo-home', mountPath: '/var/lib/aevo/runs/mounted', subPath: 'runs/mounted', readOnly: false },
-        { name: 'aevo-home', mountPath: '/var/lib/aevo/leaderboard/hidden/prompts.csv', subPath: 'leaderboard/hidden/prompts.csv', readOnly: true },
+        {
+          name: 'aevo-home',
+          mountPath: '/var/lib/aevo/leaderboard/hidden/prompts.csv',
+          subPath: 'leaderboard/hidden/prompts.csv',
+          readOnly: true,
+        },
       ].sort((a, b) => a.mountPath.localeCompare(b.mountPath)),
     );
-    expect(shared.filter((m) => !m.readOnly).map((m) => m.subPath).sort()).toEqual(['runs/mounted', 'sandboxes/camp1-r2-c3/out/predictions']);
+    expect(
+      shared
+        .filter((m) => !m.readOnly)
+        .map((m) => m.subPath)
+        .sort(),
+    ).toEqual(['runs/mounted', 'sandboxes/camp1-r2-c3/out/predictions']);
     // Parents before what they hold, so the pinned paths and outputs land on top of the sandbox.
     const at = (p: string) => shared.findIndex((m) => m.mountPath === p);
     expect(at(sb)).toBeLessThan(Math.min(at(`${sb}/harness`), at(`${sb}/out/predictions`)));
@@ -414,7 +479,13 @@ describe('KubernetesExecutor job sandbox (what the API server is sent)', () => {
     const { ex } = start({ runAsUser: 1001, runAsGroup: 1002, fsGroup: 1003, tmpSizeLimit: '2Gi' });
     await ex.submit({ campaignId: 'camp1', spec: spec('configured') });
     const pod = postedJobs()[0].spec.template.spec;
-    expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 1001, runAsGroup: 1002, fsGroup: 1003, fsGroupChangePolicy: 'OnRootMismatch' });
+    expect(pod.securityContext).toMatchObject({
+      runAsNonRoot: true,
+      runAsUser: 1001,
+      runAsGroup: 1002,
+      fsGroup: 1003,
+      fsGroupChangePolicy: 'OnRootMismatch',
+    });
     expect(pod.containers[0].securityContext).toMatchObject({ runAsUser: 1001, runAsGroup: 1002 });
     expect(pod.volumes).toContainEqual({ name: 'tmp', emptyDir: { sizeLimit: '2Gi' } });
     const st = statSync(join(sandbox, 'checkpoints'));
@@ -423,11 +494,31 @@ describe('KubernetesExecutor job sandbox (what the API server is sent)', () => {
 
   const elsewhere = () => realpathSync(mkdtempSync(join(tmpdir(), 'aevo-k8s-elsewhere-')));
   it.each([
-    ['an output under a pinned path', () => ({ isolation: { snapshotId: SNAPSHOT, outputs: ['harness/out'], inputs: [] } }), 'isolation.outputs.0', 'harness/out'],
-    ['an unknown snapshot', () => ({ isolation: { snapshotId: 'cd'.repeat(32), outputs: ['checkpoints'], inputs: [] } }), 'isolation.snapshotId', 'cd'.repeat(32)],
+    [
+      'an output under a pinned path',
+      () => ({ isolation: { snapshotId: SNAPSHOT, outputs: ['harness/out'], inputs: [] } }),
+      'isolation.outputs.0',
+      'harness/out',
+    ],
+    [
+      'an unknown snapshot',
+      () => ({ isolation: { snapshotId: 'cd'.repeat(32), outputs: ['checkpoints'], inputs: [] } }),
+      'isolation.snapshotId',
+      'cd'.repeat(32),
+    ],
     ['a sandbox outside AEVO_HOME', () => ({ sandboxPath: elsewhere() }), 'sandboxPath', 'aevo-k8s-elsewhere-'],
-    ['an output in a private directory of AEVO_HOME', () => ({ isolation: { snapshotId: SNAPSHOT, outputs: [join(home, 'logs', 'x')], inputs: [] } }), 'isolation.outputs.0', 'logs'],
-    ['a missing input', () => ({ isolation: { snapshotId: SNAPSHOT, outputs: ['checkpoints'], inputs: [join(home, 'nope.csv')] } }), 'isolation.inputs.0', 'nope.csv'],
+    [
+      'an output in a private directory of AEVO_HOME',
+      () => ({ isolation: { snapshotId: SNAPSHOT, outputs: [join(home, 'logs', 'x')], inputs: [] } }),
+      'isolation.outputs.0',
+      'logs',
+    ],
+    [
+      'a missing input',
+      () => ({ isolation: { snapshotId: SNAPSHOT, outputs: ['checkpoints'], inputs: [join(home, 'nope.csv')] } }),
+      'isolation.inputs.0',
+      'nope.csv',
+    ],
   ])('refuses %s: no Job, a failed outcome naming the field', async (_what, over, field, mentions) => {
     const { ex, finished, errors } = start();
     const s = spec('refused', over());
@@ -494,7 +585,10 @@ describe('KubernetesExecutor accounting, queue deadline, retries and logs (issue
   it('charges a preemption it missed between two looks (a newer startTime) until the resumption, as a new attempt', async () => {
     const { ex, events, finished, started } = start({ now: () => fake.nowMs() });
     await ex.recover();
-    await ex.submit({ campaignId: 'camp1', spec: spec('missed-preemption', { resources: { cpu: 1, memoryMiB: 1024, gpu: 1 } }) });
+    await ex.submit({
+      campaignId: 'camp1',
+      spec: spec('missed-preemption', { resources: { cpu: 1, memoryMiB: 1024, gpu: 1 } }),
+    });
     const name = kubernetesJobName('missed-preemption');
     fake.admit(name);
     await started('missed-preemption');
@@ -508,13 +602,21 @@ describe('KubernetesExecutor accounting, queue deadline, retries and logs (issue
     fake.exit(name, 0);
     const out = await finished('missed-preemption');
     expect(out).toMatchObject({ status: 'succeeded', wallSeconds: 1000 }); // 600 + the 100 s it cannot see + 300
-    expect(events.filter((e) => e.jobId === 'missed-preemption').map((e) => e.type)).toEqual(['started', 'preempted', 'started', 'finished']);
+    expect(events.filter((e) => e.jobId === 'missed-preemption').map((e) => e.type)).toEqual([
+      'started',
+      'preempted',
+      'started',
+      'finished',
+    ]);
   });
 
   it('still charges a run that ended in a preemption before dispatch restarted (read back from the Job)', async () => {
     const a = start({ now: () => fake.nowMs() });
     await a.ex.recover();
-    await a.ex.submit({ campaignId: 'camp1', spec: spec('restarted-between-runs', { resources: { cpu: 1, memoryMiB: 1024, gpu: 1 } }) });
+    await a.ex.submit({
+      campaignId: 'camp1',
+      spec: spec('restarted-between-runs', { resources: { cpu: 1, memoryMiB: 1024, gpu: 1 } }),
+    });
     const name = kubernetesJobName('restarted-between-runs');
     fake.admit(name);
     await a.started('restarted-between-runs');
@@ -530,13 +632,23 @@ describe('KubernetesExecutor accounting, queue deadline, retries and logs (issue
     expect(b.events.find((e) => e.type === 'started')).toMatchObject({ attempt: 2 });
     fake.advance(300);
     fake.exit(name, 0);
-    expect(await b.finished('restarted-between-runs')).toMatchObject({ status: 'succeeded', wallSeconds: 900, gpuSeconds: 900, startedAt: '2030-01-01T00:00:00Z' });
+    expect(await b.finished('restarted-between-runs')).toMatchObject({
+      status: 'succeeded',
+      wallSeconds: 900,
+      gpuSeconds: 900,
+      startedAt: '2030-01-01T00:00:00Z',
+    });
     expect(fake.requests.filter((q) => q.method === 'PATCH')).toHaveLength(1);
   });
 
   it('fails a Job left suspended past its queue deadline (its LocalQueue does not exist) as queue-timeout, and deletes it', async () => {
     await useFake({ localQueues: ['aevo-training'] });
-    const { ex, finished } = start({ now: () => fake.nowMs(), queueName: 'aevo-missing', queueDeadlineSeconds: 3600, queueCheckMs: 25 });
+    const { ex, finished } = start({
+      now: () => fake.nowMs(),
+      queueName: 'aevo-missing',
+      queueDeadlineSeconds: 3600,
+      queueCheckMs: 25,
+    });
     await ex.recover();
     await ex.submit({ campaignId: 'camp1', spec: spec('never-admitted') });
     const name = kubernetesJobName('never-admitted');
@@ -546,7 +658,13 @@ describe('KubernetesExecutor accounting, queue deadline, retries and logs (issue
     expect(ex.view('never-admitted')?.phase).toBe('queued');
     fake.advance(200);
     const out = await finished('never-admitted');
-    expect(out).toMatchObject({ status: 'failed', reason: 'queue-timeout', exitCode: null, wallSeconds: 0, gpuSeconds: 0 });
+    expect(out).toMatchObject({
+      status: 'failed',
+      reason: 'queue-timeout',
+      exitCode: null,
+      wallSeconds: 0,
+      gpuSeconds: 0,
+    });
     expect(out.message).toContain('aevo-missing');
     expect(out.message).toContain('3700 s');
     expect(fake.job(name)).toBeUndefined();
@@ -556,7 +674,10 @@ describe('KubernetesExecutor accounting, queue deadline, retries and logs (issue
   it('measures the wait after a preemption from the suspension and still charges the run before it', async () => {
     const { ex, finished, started } = start({ now: () => fake.nowMs(), queueDeadlineSeconds: 600, queueCheckMs: 25 });
     await ex.recover();
-    await ex.submit({ campaignId: 'camp1', spec: spec('evicted-for-good', { resources: { cpu: 1, memoryMiB: 1024, gpu: 1 } }) });
+    await ex.submit({
+      campaignId: 'camp1',
+      spec: spec('evicted-for-good', { resources: { cpu: 1, memoryMiB: 1024, gpu: 1 } }),
+    });
     const name = kubernetesJobName('evicted-for-good');
     fake.advance(500); // queued 500 s, within the deadline
     fake.admit(name);
@@ -620,7 +741,11 @@ describe('KubernetesExecutor accounting, queue deadline, retries and logs (issue
     const out = await finished('always-fails');
     expect(out).toMatchObject({ status: 'failed', reason: 'exit-code', exitCode: 6 });
     expect(out.message).toContain('BackoffLimitExceeded');
-    expect(fake.job(name)?.status.conditions.map((c: { type: string }) => c.type)).toEqual(['Suspended', 'FailureTarget', 'Failed']);
+    expect(fake.job(name)?.status.conditions.map((c: { type: string }) => c.type)).toEqual([
+      'Suspended',
+      'FailureTarget',
+      'Failed',
+    ]);
     expect(fake.job(name)?.status.failed).toBe(2);
   });
 
@@ -649,7 +774,10 @@ describe('KubernetesExecutor accounting, queue deadline, retries and logs (issue
 
   it('refuses an environment variable name the API server would reject, naming it, before any Job exists', async () => {
     const { ex, finished } = start();
-    await ex.submit({ campaignId: 'camp1', spec: spec('bad-env', { env: { AEVO_SEED: '7', '1BAD': 'x', 'HAS SPACE': 'y' } }) });
+    await ex.submit({
+      campaignId: 'camp1',
+      spec: spec('bad-env', { env: { AEVO_SEED: '7', '1BAD': 'x', 'HAS SPACE': 'y' } }),
+    });
     const out = await finished('bad-env');
     expect(out).toMatchObject({ status: 'failed', reason: 'executor-error' });
     expect(out.message).toContain('env.1BAD');
@@ -691,16 +819,23 @@ describe('KubernetesExecutor accounting, queue deadline, retries and logs (issue
   });
 });
 
-describe('FakeKubeApiServer create validation (official batch/v1 schema + the API server\'s field rules)', () => {
+describe("FakeKubeApiServer create validation (official batch/v1 schema + the API server's field rules)", () => {
   const post = async (body: unknown, query = '') => {
-    const res = await fetch(`${fake.url}/apis/batch/v1/namespaces/aevo-jobs/jobs${query}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const res = await fetch(`${fake.url}/apis/batch/v1/namespaces/aevo-jobs/jobs${query}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
     return { code: res.status, body: (await res.json()) as any, warning: res.headers.get('warning') }; // eslint-disable-line @typescript-eslint/no-explicit-any
   };
   const job = (over: Record<string, unknown> = {}, container: Record<string, unknown> = {}) => ({
     apiVersion: 'batch/v1',
     kind: 'Job',
     metadata: { name: 'j1', labels: { 'kueue.x-k8s.io/queue-name': 'aevo-training' } },
-    spec: { template: { spec: { restartPolicy: 'Never', containers: [{ name: 'job', image: 'img', ...container }] } }, ...over },
+    spec: {
+      template: { spec: { restartPolicy: 'Never', containers: [{ name: 'job', image: 'img', ...container }] } },
+      ...over,
+    },
   });
 
   it('accepts a valid Job, defaults backoffLimit to 6 and suspends it for Kueue', async () => {
@@ -712,18 +847,33 @@ describe('FakeKubeApiServer create validation (official batch/v1 schema + the AP
   it('answers 422 with a cause per field for a missing required field and a bad env name', async () => {
     const r = await post(job({}, { env: [{ name: '1BAD', value: 'x' }] }));
     expect(r.code).toBe(422);
-    expect(r.body.details.causes).toContainEqual(expect.objectContaining({ field: 'spec.template.spec.containers[0].env[0].name' }));
-    const missing = await post({ apiVersion: 'batch/v1', kind: 'Job', metadata: { name: 'j2' }, spec: { template: { spec: { restartPolicy: 'Never' } } } });
+    expect(r.body.details.causes).toContainEqual(
+      expect.objectContaining({ field: 'spec.template.spec.containers[0].env[0].name' }),
+    );
+    const missing = await post({
+      apiVersion: 'batch/v1',
+      kind: 'Job',
+      metadata: { name: 'j2' },
+      spec: { template: { spec: { restartPolicy: 'Never' } } },
+    });
     expect(missing.code).toBe(422);
-    expect(missing.body.details.causes).toContainEqual(expect.objectContaining({ field: 'spec.template.spec.containers', reason: 'FieldValueRequired' }));
+    expect(missing.body.details.causes).toContainEqual(
+      expect.objectContaining({ field: 'spec.template.spec.containers', reason: 'FieldValueRequired' }),
+    );
   });
 
   it('answers 400 for a wrong type (the schema), and refuses restartPolicy Always and a bad label', async () => {
     expect((await post(job({ backoffLimit: 'two' }))).code).toBe(400);
-    const always = await post({ ...job(), spec: { template: { spec: { restartPolicy: 'Always', containers: [{ name: 'job', image: 'i' }] } } } });
+    const always = await post({
+      ...job(),
+      spec: { template: { spec: { restartPolicy: 'Always', containers: [{ name: 'job', image: 'i' }] } } },
+    });
     expect(always.code).toBe(422);
     expect(always.body.message).toContain('restartPolicy');
-    const label = await post({ ...job(), metadata: { name: 'j3', labels: { 'kueue.x-k8s.io/queue-name': 'Not A Label!' } } });
+    const label = await post({
+      ...job(),
+      metadata: { name: 'j3', labels: { 'kueue.x-k8s.io/queue-name': 'Not A Label!' } },
+    });
     expect(label.code).toBe(422);
   });
 
@@ -748,9 +898,16 @@ describe('FakeKubeApiServer create validation (official batch/v1 schema + the AP
 
 describe('kubernetesJobConfigFromEnv', () => {
   it('names the variable of a bad name and reads the queue deadline', () => {
-    expect(() => kubernetesJobConfigFromEnv({ AEVO_K8S_IMAGE: 'img', AEVO_K8S_QUEUE: 'Bad_Queue' })).toThrow(/AEVO_K8S_QUEUE: "Bad_Queue"/);
-    expect(() => kubernetesJobConfigFromEnv({ AEVO_K8S_IMAGE: 'img', AEVO_K8S_PRIORITY_LOW: 'low prio' })).toThrow(/AEVO_K8S_PRIORITY_LOW/);
-    expect(kubernetesJobConfigFromEnv({ AEVO_K8S_IMAGE: 'img', AEVO_K8S_QUEUE_DEADLINE_SECONDS: '900' }).queueDeadlineSeconds).toBe(900);
+    expect(() => kubernetesJobConfigFromEnv({ AEVO_K8S_IMAGE: 'img', AEVO_K8S_QUEUE: 'Bad_Queue' })).toThrow(
+      /AEVO_K8S_QUEUE: "Bad_Queue"/,
+    );
+    expect(() => kubernetesJobConfigFromEnv({ AEVO_K8S_IMAGE: 'img', AEVO_K8S_PRIORITY_LOW: 'low prio' })).toThrow(
+      /AEVO_K8S_PRIORITY_LOW/,
+    );
+    expect(
+      kubernetesJobConfigFromEnv({ AEVO_K8S_IMAGE: 'img', AEVO_K8S_QUEUE_DEADLINE_SECONDS: '900' })
+        .queueDeadlineSeconds,
+    ).toBe(900);
     expect(kubernetesJobConfigFromEnv({ AEVO_K8S_IMAGE: 'img' }).queueDeadlineSeconds).toBe(6 * 3600);
   });
 });

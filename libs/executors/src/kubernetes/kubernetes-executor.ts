@@ -5,9 +5,28 @@ import type * as K8s from '@kubernetes/client-node';
 import { EventDelivery } from '../delivery';
 import { planIsolation, prepareOutputs, type IsolationPlan } from '../isolation';
 import { DIVERGED_EXIT_CODE, logHasDivergedLine, readLogTail } from '../log-file';
-import type { CancelResult, Executor, ExecutorEvent, ExecutorJob, ExecutorListener, FailureReason, JobOutcome, JobPhase, JobView, SubmitResult } from '../types';
+import type {
+  CancelResult,
+  Executor,
+  ExecutorEvent,
+  ExecutorJob,
+  ExecutorListener,
+  FailureReason,
+  JobOutcome,
+  JobPhase,
+  JobView,
+  SubmitResult,
+} from '../types';
 import { loadClientNode } from './client';
-import { ANNOTATIONS, buildJobManifest, CONTAINER_NAME, DEFAULT_QUEUE_DEADLINE_SECONDS, jobIds, managedSelector, type KubernetesJobConfig } from './manifest';
+import {
+  ANNOTATIONS,
+  buildJobManifest,
+  CONTAINER_NAME,
+  DEFAULT_QUEUE_DEADLINE_SECONDS,
+  jobIds,
+  managedSelector,
+  type KubernetesJobConfig,
+} from './manifest';
 import { gpuCountOf, isoOf, observeJob, suspendedAt, type JobObject, type ObservedJob } from './observe';
 import { kubernetesJobName } from './names';
 import { assertKubernetesConfig, jobSpecErrors, kubernetesConfigErrors, KubernetesValidationError } from './validate';
@@ -74,7 +93,11 @@ interface PodObject {
   metadata?: { name?: string; creationTimestamp?: string | Date };
   status?: {
     phase?: string;
-    containerStatuses?: Array<{ name?: string; state?: { terminated?: { exitCode?: number } }; lastState?: { terminated?: { exitCode?: number } } }>;
+    containerStatuses?: Array<{
+      name?: string;
+      state?: { terminated?: { exitCode?: number } };
+      lastState?: { terminated?: { exitCode?: number } };
+    }>;
   };
 }
 
@@ -168,7 +191,8 @@ export class KubernetesExecutor implements Executor {
     let body: Record<string, unknown>;
     try {
       const specErrors = jobSpecErrors(spec);
-      if (specErrors.length) throw new KubernetesValidationError(`job ${spec.jobId} cannot run as a Kubernetes Job`, specErrors);
+      if (specErrors.length)
+        throw new KubernetesValidationError(`job ${spec.jobId} cannot run as a Kubernetes Job`, specErrors);
       // Dispatch sees AEVO_HOME (sandboxRoot), so it resolves the boundary here and creates the outputs before any
       // pod exists; a spec whose isolation is refused fails without a Job.
       const plan = planIsolation(spec, this.opts.sandboxRoot);
@@ -176,29 +200,50 @@ export class KubernetesExecutor implements Executor {
       grantOutputs(plan, jobIds(this.opts));
       body = buildJobManifest(this.opts, job, plan);
     } catch (err) {
-      await this.finishWith(t, { status: 'failed', reason: 'executor-error', exitCode: null, message: (err as Error).message }, null);
+      await this.finishWith(
+        t,
+        { status: 'failed', reason: 'executor-error', exitCode: null, message: (err as Error).message },
+        null,
+      );
       return { accepted: true, queuePosition: 0, view: this.toView(t) };
     }
     try {
-      const created = (await this.batch.createNamespacedJob({ namespace: this.opts.namespace, body: body as K8s.V1Job })) as JobObject;
+      const created = (await this.batch.createNamespacedJob({
+        namespace: this.opts.namespace,
+        body: body as K8s.V1Job,
+      })) as JobObject;
       this.reconcile(created);
       return { accepted: true, queuePosition: 0, view: this.toView(t) };
     } catch (err) {
       const code = statusCode(err);
       if (code === 409) {
         // Deterministic name: a Job by this name is this job, created before (a redelivery, or a previous instance).
-        const existing = (await this.batch.readNamespacedJob({ name: t.name, namespace: this.opts.namespace })) as JobObject;
+        const existing = (await this.batch.readNamespacedJob({
+          name: t.name,
+          namespace: this.opts.namespace,
+        })) as JobObject;
         const owner = existing.metadata?.annotations?.[ANNOTATIONS.jobId];
         if (owner !== spec.jobId) {
           this.untrack(t);
-          throw new Error(`Kubernetes Job ${t.name} exists but belongs to job "${owner ?? '(no aevo annotation)'}", not "${spec.jobId}"`);
+          throw new Error(
+            `Kubernetes Job ${t.name} exists but belongs to job "${owner ?? '(no aevo annotation)'}", not "${spec.jobId}"`,
+          );
         }
         this.reconcile(existing);
         return { accepted: false, queuePosition: 0, view: this.toView(t) };
       }
       if (code !== undefined && code >= 400 && code < 500 && code !== 429) {
         // The API server refused this Job for good (invalid, forbidden, quota): retrying cannot help.
-        await this.finishWith(t, { status: 'failed', reason: 'executor-error', exitCode: null, message: `Kubernetes refused Job ${t.name} (HTTP ${code}): ${apiMessage(err)}` }, null);
+        await this.finishWith(
+          t,
+          {
+            status: 'failed',
+            reason: 'executor-error',
+            exitCode: null,
+            message: `Kubernetes refused Job ${t.name} (HTTP ${code}): ${apiMessage(err)}`,
+          },
+          null,
+        );
         return { accepted: true, queuePosition: 0, view: this.toView(t) };
       }
       this.untrack(t);
@@ -215,7 +260,11 @@ export class KubernetesExecutor implements Executor {
     if (t.finishing) return 'cancelling';
     t.finishing = true;
     try {
-      await this.batch.deleteNamespacedJob({ name: t.name, namespace: this.opts.namespace, propagationPolicy: 'Background' });
+      await this.batch.deleteNamespacedJob({
+        name: t.name,
+        namespace: this.opts.namespace,
+        propagationPolicy: 'Background',
+      });
     } catch (err) {
       if (statusCode(err) !== 404) {
         t.finishing = false;
@@ -257,7 +306,10 @@ export class KubernetesExecutor implements Executor {
   // ---------------------------------------------------------------- list + watch
 
   private async relist(): Promise<void> {
-    const list = await this.batch.listNamespacedJob({ namespace: this.opts.namespace, labelSelector: managedSelector(this.opts) });
+    const list = await this.batch.listNamespacedJob({
+      namespace: this.opts.namespace,
+      labelSelector: managedSelector(this.opts),
+    });
     this.relists++;
     const seen = new Set<string>();
     for (const item of list.items as JobObject[]) {
@@ -272,7 +324,8 @@ export class KubernetesExecutor implements Executor {
         const job = (await this.batch.readNamespacedJob({ name: t.name, namespace: this.opts.namespace })) as JobObject;
         this.reconcile(job); // created after the list was taken
       } catch (err) {
-        if (statusCode(err) === 404) this.onDeleted({ metadata: { name: t.name, annotations: { [ANNOTATIONS.jobId]: t.jobId } } });
+        if (statusCode(err) === 404)
+          this.onDeleted({ metadata: { name: t.name, annotations: { [ANNOTATIONS.jobId]: t.jobId } } });
         else throw err;
       }
     }
@@ -402,7 +455,9 @@ export class KubernetesExecutor implements Executor {
     if (!campaignId || !job.metadata?.name) return null;
     const t = this.track(jobId, campaignId, job.metadata.name, gpuCountOf(job));
     // Runs an earlier instance saw end in a preemption: still charged, and the attempt numbering goes on from them.
-    t.runs = recordedRuns(ann[ANNOTATIONS.runs], (err) => this.reportError(err, `${ANNOTATIONS.runs} of ${job.metadata?.name}`));
+    t.runs = recordedRuns(ann[ANNOTATIONS.runs], (err) =>
+      this.reportError(err, `${ANNOTATIONS.runs} of ${job.metadata?.name}`),
+    );
     t.attempt = t.runs.length;
     t.startedAt = t.runs[0]?.start ?? null;
     return t;
@@ -413,7 +468,11 @@ export class KubernetesExecutor implements Executor {
     const closed = t.runs.filter((r) => r.end != null).map((r) => [r.start, r.end]);
     const path = `/metadata/annotations/${ANNOTATIONS.runs.replace(/~/g, '~0').replace(/\//g, '~1')}`;
     try {
-      await this.batch.patchNamespacedJob({ name: t.name, namespace: this.opts.namespace, body: [{ op: 'add', path, value: JSON.stringify(closed) }] });
+      await this.batch.patchNamespacedJob({
+        name: t.name,
+        namespace: this.opts.namespace,
+        body: [{ op: 'add', path, value: JSON.stringify(closed) }],
+      });
     } catch (err) {
       if (statusCode(err) !== 404) this.reportError(err, `recording the runs of ${t.jobId}`);
     }
@@ -432,7 +491,12 @@ export class KubernetesExecutor implements Executor {
           t.phase = 'preempted';
           this.stopLogs(t);
           void this.recordRuns(t);
-          this.emit({ type: 'preempted', jobId: t.jobId, campaignId: t.campaignId, reason: 'Kueue suspended the Job (preempted or quota reclaimed); it resumes when admitted again' });
+          this.emit({
+            type: 'preempted',
+            jobId: t.jobId,
+            campaignId: t.campaignId,
+            reason: 'Kueue suspended the Job (preempted or quota reclaimed); it resumes when admitted again',
+          });
         }
         if (t.phase !== 'running') t.waitingSince = o.waitingSince ?? t.waitingSince ?? this.nowIso();
         return;
@@ -445,7 +509,12 @@ export class KubernetesExecutor implements Executor {
           t.phase = 'preempted';
           this.stopLogs(t);
           void this.recordRuns(t);
-          this.emit({ type: 'preempted', jobId: t.jobId, campaignId: t.campaignId, reason: 'Kueue suspended and resumed the Job between two watch events' });
+          this.emit({
+            type: 'preempted',
+            jobId: t.jobId,
+            campaignId: t.campaignId,
+            reason: 'Kueue suspended and resumed the Job between two watch events',
+          });
         }
         if (t.phase !== 'running') this.markStarted(t, o.startedAt);
         void this.followLogs(t);
@@ -490,7 +559,16 @@ export class KubernetesExecutor implements Executor {
       return;
     }
     this.stopLogs(t);
-    void this.finishWith(t, { status: 'failed', reason: 'lost', exitCode: null, message: `Kubernetes Job ${t.name} was deleted outside dispatch before it finished` }, this.nowIso());
+    void this.finishWith(
+      t,
+      {
+        status: 'failed',
+        reason: 'lost',
+        exitCode: null,
+        message: `Kubernetes Job ${t.name} was deleted outside dispatch before it finished`,
+      },
+      this.nowIso(),
+    );
   }
 
   private async finishFromJob(t: Tracked, o: Extract<ObservedJob, { phase: 'succeeded' | 'failed' }>): Promise<void> {
@@ -499,12 +577,23 @@ export class KubernetesExecutor implements Executor {
     if (pod?.metadata?.name) await this.fetchLogOnce(t, pod.metadata.name).catch(() => undefined);
     const exitCode = exitCodeOf(pod);
     const diverged = exitCode === DIVERGED_EXIT_CODE || (await logHasDivergedLine(t.logPath));
-    let result: { status: JobOutcome['status']; reason: FailureReason | null; exitCode: number | null; message: string };
+    let result: {
+      status: JobOutcome['status'];
+      reason: FailureReason | null;
+      exitCode: number | null;
+      message: string;
+    };
     if (o.phase === 'succeeded')
       result = diverged
-        ? { status: 'failed', reason: 'diverged', exitCode: exitCode ?? 0, message: 'training diverged (DIVERGED in the log)' }
+        ? {
+            status: 'failed',
+            reason: 'diverged',
+            exitCode: exitCode ?? 0,
+            message: 'training diverged (DIVERGED in the log)',
+          }
         : { status: 'succeeded', reason: null, exitCode: 0, message: 'Job complete' };
-    else if (diverged && o.reason !== 'deadline-exceeded') result = { status: 'failed', reason: 'diverged', exitCode, message: `training diverged (${o.message})` };
+    else if (diverged && o.reason !== 'deadline-exceeded')
+      result = { status: 'failed', reason: 'diverged', exitCode, message: `training diverged (${o.message})` };
     else result = { status: 'failed', reason: o.reason, exitCode, message: o.message };
     await this.finishWith(t, result, o.finishedAt);
   }
@@ -518,7 +607,10 @@ export class KubernetesExecutor implements Executor {
     this.endRun(t, end);
     // Charged: every admitted run, each from its own start to its own suspension or end (a Job preempted twice held
     // its GPUs three times; the Job object itself only remembers the last start).
-    const wallSeconds = t.runs.reduce((sum, r) => sum + Math.max(0, (Date.parse(r.end ?? end) - Date.parse(r.start)) / 1000), 0);
+    const wallSeconds = t.runs.reduce(
+      (sum, r) => sum + Math.max(0, (Date.parse(r.end ?? end) - Date.parse(r.start)) / 1000),
+      0,
+    );
     const outcome: JobOutcome = {
       ...result,
       wallSeconds: round3(wallSeconds),
@@ -558,7 +650,9 @@ export class KubernetesExecutor implements Executor {
       if (!(waited > deadlineSeconds)) continue;
       // The watch may lag: read the Job once more, so one Kueue admitted meanwhile is not deleted under its pod.
       try {
-        this.reconcile((await this.batch.readNamespacedJob({ name: t.name, namespace: this.opts.namespace })) as JobObject);
+        this.reconcile(
+          (await this.batch.readNamespacedJob({ name: t.name, namespace: this.opts.namespace })) as JobObject,
+        );
       } catch (err) {
         if (statusCode(err) !== 404) {
           this.reportError(err, `reading ${t.jobId} before its queue deadline`);
@@ -568,7 +662,11 @@ export class KubernetesExecutor implements Executor {
       if ((t.phase !== 'queued' && t.phase !== 'preempted') || t.finishing || t.outcome) continue;
       t.finishing = true;
       try {
-        await this.batch.deleteNamespacedJob({ name: t.name, namespace: this.opts.namespace, propagationPolicy: 'Background' });
+        await this.batch.deleteNamespacedJob({
+          name: t.name,
+          namespace: this.opts.namespace,
+          propagationPolicy: 'Background',
+        });
       } catch (err) {
         if (statusCode(err) !== 404) {
           t.finishing = false;
@@ -580,15 +678,26 @@ export class KubernetesExecutor implements Executor {
       const message =
         `Kubernetes Job ${t.name} waited ${Math.round(waited)} s ${what}, past its queue deadline of ${deadlineSeconds} s; ` +
         `check that LocalQueue "${this.opts.queueName}" exists in namespace ${this.opts.namespace} and that its workload is active`;
-      await this.finishWith(t, { status: 'failed', reason: 'queue-timeout', exitCode: null, message }, new Date(now).toISOString());
+      await this.finishWith(
+        t,
+        { status: 'failed', reason: 'queue-timeout', exitCode: null, message },
+        new Date(now).toISOString(),
+      );
     }
   }
 
   // ---------------------------------------------------------------- logs
 
   private async latestPod(t: Tracked): Promise<PodObject | null> {
-    const pods = await this.core.listNamespacedPod({ namespace: this.opts.namespace, labelSelector: `batch.kubernetes.io/job-name=${t.name}` });
-    const items = (pods.items as PodObject[]).slice().sort((a, b) => (isoOf(a.metadata?.creationTimestamp) ?? '').localeCompare(isoOf(b.metadata?.creationTimestamp) ?? ''));
+    const pods = await this.core.listNamespacedPod({
+      namespace: this.opts.namespace,
+      labelSelector: `batch.kubernetes.io/job-name=${t.name}`,
+    });
+    const items = (pods.items as PodObject[])
+      .slice()
+      .sort((a, b) =>
+        (isoOf(a.metadata?.creationTimestamp) ?? '').localeCompare(isoOf(b.metadata?.creationTimestamp) ?? ''),
+      );
     return items[items.length - 1] ?? null;
   }
 
@@ -662,7 +771,10 @@ export class KubernetesExecutor implements Executor {
         src.once('error', done);
         src.once('close', done);
       });
-      const since = t.lastLogTs != null ? new Date(Number(t.lastLogTs / 1_000_000_000n) * 1000).toISOString().replace(/\.\d+Z$/, 'Z') : undefined;
+      const since =
+        t.lastLogTs != null
+          ? new Date(Number(t.lastLogTs / 1_000_000_000n) * 1000).toISOString().replace(/\.\d+Z$/, 'Z')
+          : undefined;
       this.logClient
         .log(this.opts.namespace, podName, CONTAINER_NAME, sink, { follow, timestamps: true, sinceTime: since })
         .then((ctrl) => {
@@ -748,7 +860,8 @@ function recordedRuns(raw: string | undefined, onError: (err: unknown) => void):
     const parsed: unknown = JSON.parse(raw);
     if (!Array.isArray(parsed)) throw new Error('not an array');
     return parsed.map((r) => {
-      if (!Array.isArray(r) || r.length !== 2 || r.some((x) => typeof x !== 'string' || Number.isNaN(Date.parse(x)))) throw new Error(`bad run ${JSON.stringify(r)}`);
+      if (!Array.isArray(r) || r.length !== 2 || r.some((x) => typeof x !== 'string' || Number.isNaN(Date.parse(x))))
+        throw new Error(`bad run ${JSON.stringify(r)}`);
       return { start: r[0] as string, end: r[1] as string };
     });
   } catch (err) {
@@ -763,7 +876,8 @@ const openRun = (t: Tracked): Run | undefined => {
 };
 
 function exitCodeOf(pod: PodObject | null): number | null {
-  const cs = pod?.status?.containerStatuses?.find((c) => c.name === CONTAINER_NAME) ?? pod?.status?.containerStatuses?.[0];
+  const cs =
+    pod?.status?.containerStatuses?.find((c) => c.name === CONTAINER_NAME) ?? pod?.status?.containerStatuses?.[0];
   const code = cs?.state?.terminated?.exitCode ?? cs?.lastState?.terminated?.exitCode;
   return typeof code === 'number' ? code : null;
 }
@@ -816,7 +930,8 @@ export function kubernetesJobConfigFromEnv(env: NodeJS.ProcessEnv = process.env)
     const raw = env[name];
     if (!raw) return undefined;
     const n = Number(raw);
-    if (!Number.isInteger(n) || n <= 0) throw new Error(`${name}: expected a positive integer (jobs never run as root), got "${raw}"`);
+    if (!Number.isInteger(n) || n <= 0)
+      throw new Error(`${name}: expected a positive integer (jobs never run as root), got "${raw}"`);
     return n;
   };
   const home = env.AEVO_HOME || '.aevo';
@@ -824,7 +939,11 @@ export function kubernetesJobConfigFromEnv(env: NodeJS.ProcessEnv = process.env)
     namespace: env.AEVO_K8S_NAMESPACE || 'aevo-jobs',
     image: need('AEVO_K8S_IMAGE'),
     queueName: env.AEVO_K8S_QUEUE || 'aevo-training',
-    priorityClasses: { high: prio('AEVO_K8S_PRIORITY_HIGH'), normal: prio('AEVO_K8S_PRIORITY_NORMAL'), low: prio('AEVO_K8S_PRIORITY_LOW') },
+    priorityClasses: {
+      high: prio('AEVO_K8S_PRIORITY_HIGH'),
+      normal: prio('AEVO_K8S_PRIORITY_NORMAL'),
+      low: prio('AEVO_K8S_PRIORITY_LOW'),
+    },
     pvcClaimName: env.AEVO_K8S_PVC || 'aevo-home',
     sandboxRoot: home,
     mountPath: env.AEVO_K8S_MOUNT_PATH || '/var/lib/aevo',

@@ -87,12 +87,17 @@ export const DEFAULT_BACKOFF_LIMIT = 1;
 export const DEFAULT_TTL_SECONDS = 86_400;
 
 /** Where the sandbox is inside the pod; throws when it is not on the shared volume. */
-export function podWorkingDir(cfg: Pick<KubernetesJobConfig, 'sandboxRoot' | 'mountPath'>, sandboxPath: string): string {
+export function podWorkingDir(
+  cfg: Pick<KubernetesJobConfig, 'sandboxRoot' | 'mountPath'>,
+  sandboxPath: string,
+): string {
   const root = resolve(cfg.sandboxRoot);
   const abs = resolve(root, sandboxPath);
   const rel = relative(root, abs);
   if (rel.startsWith('..') || isAbsolute(rel))
-    throw new Error(`sandboxPath ${sandboxPath} is not under the shared volume root ${root} (AEVO_HOME), so no pod can reach it`);
+    throw new Error(
+      `sandboxPath ${sandboxPath} is not under the shared volume root ${root} (AEVO_HOME), so no pod can reach it`,
+    );
   return posix.join(cfg.mountPath, ...rel.split(sep).filter(Boolean));
 }
 
@@ -114,16 +119,21 @@ export interface PodVolumeMount {
  * each at the path the job's argv names (AEVO_HOME seen at `mountPath`). Nothing else of AEVO_HOME is in the pod.
  * Listed shallowest first (as container runtimes order them anyway), so nested mounts cover the sandbox.
  */
-export function podMounts(cfg: Pick<KubernetesJobConfig, 'sandboxRoot' | 'mountPath'>, sandboxPath: string, plan: IsolationPlan): { workingDir: string; volumeMounts: PodVolumeMount[] } {
+export function podMounts(
+  cfg: Pick<KubernetesJobConfig, 'sandboxRoot' | 'mountPath'>,
+  sandboxPath: string,
+  plan: IsolationPlan,
+): { workingDir: string; volumeMounts: PodVolumeMount[] } {
   // The argv was rendered with the spec's sandbox path, so the sandbox appears where that path maps to, even if the
   // real directory differs (a symlink inside AEVO_HOME); everything else maps by its real path under AEVO_HOME.
   const workingDir = podWorkingDir(cfg, sandboxPath);
   const subPath = (hostPath: string, field: string): string => {
     const rel = relative(plan.home, hostPath);
     if (rel === '' || rel.startsWith('..') || isAbsolute(rel))
-      throw new IsolationRefused(`job isolation refused: ${field}: ${hostPath} is not inside AEVO_HOME (${plan.home}), so no pod can mount it`, [
-        { path: field, message: `${hostPath} is not inside AEVO_HOME (${plan.home})` },
-      ]);
+      throw new IsolationRefused(
+        `job isolation refused: ${field}: ${hostPath} is not inside AEVO_HOME (${plan.home}), so no pod can mount it`,
+        [{ path: field, message: `${hostPath} is not inside AEVO_HOME (${plan.home})` }],
+      );
     return rel.split(sep).join('/');
   };
   const podPath = (hostPath: string, field: string): string => {
@@ -139,14 +149,28 @@ export function podMounts(cfg: Pick<KubernetesJobConfig, 'sandboxRoot' | 'mountP
   };
   add({ mountPath: workingDir, subPath: subPath(plan.sandbox, 'sandboxPath'), readOnly: true });
   for (const p of plan.pinned)
-    add({ mountPath: posix.join(workingDir, ...p.split('/')), subPath: posix.join(subPath(plan.snapshot, 'isolation.snapshotId'), p), readOnly: true });
-  plan.outputs.forEach((out, i) => add({ mountPath: podPath(out, `isolation.outputs.${i}`), subPath: subPath(out, `isolation.outputs.${i}`), readOnly: false }));
+    add({
+      mountPath: posix.join(workingDir, ...p.split('/')),
+      subPath: posix.join(subPath(plan.snapshot, 'isolation.snapshotId'), p),
+      readOnly: true,
+    });
+  plan.outputs.forEach((out, i) =>
+    add({
+      mountPath: podPath(out, `isolation.outputs.${i}`),
+      subPath: subPath(out, `isolation.outputs.${i}`),
+      readOnly: false,
+    }),
+  );
   plan.inputs.forEach((inp, i) => {
     // An input inside the sandbox is already visible read-only there (and must not cover a pinned path with the
     // sandbox's own copy).
     const rel = relative(plan.sandbox, inp);
     if (rel === '' || (!rel.startsWith('..') && !isAbsolute(rel))) return;
-    add({ mountPath: podPath(inp, `isolation.inputs.${i}`), subPath: subPath(inp, `isolation.inputs.${i}`), readOnly: true });
+    add({
+      mountPath: podPath(inp, `isolation.inputs.${i}`),
+      subPath: subPath(inp, `isolation.inputs.${i}`),
+      readOnly: true,
+    });
   });
   const depth = (m: PodVolumeMount) => m.mountPath.split('/').length;
   return { workingDir, volumeMounts: [...byPath.values()].sort((a, b) => depth(a) - depth(b)) };
@@ -168,7 +192,11 @@ export function managedSelector(cfg: Pick<KubernetesJobConfig, 'instance'>): str
  * no capabilities, no privilege escalation, read-only root filesystem, RuntimeDefault seccomp, no service-account
  * token, no service environment variables, a private /tmp, and only the plan's sub-paths of the shared volume.
  */
-export function buildJobManifest(cfg: KubernetesJobConfig, job: ExecutorJob, plan: IsolationPlan): Record<string, unknown> {
+export function buildJobManifest(
+  cfg: KubernetesJobConfig,
+  job: ExecutorJob,
+  plan: IsolationPlan,
+): Record<string, unknown> {
   const { spec, campaignId } = job;
   const name = kubernetesJobName(spec.jobId);
   const labels: Record<string, string> = {
@@ -220,7 +248,12 @@ export function buildJobManifest(cfg: KubernetesJobConfig, job: ExecutorJob, pla
       },
       template: {
         metadata: {
-          labels: { [LABELS.managedBy]: MANAGED_BY, [LABELS.job]: labels[LABELS.job], [LABELS.candidate]: labels[LABELS.candidate], [LABELS.role]: JOB_ROLE },
+          labels: {
+            [LABELS.managedBy]: MANAGED_BY,
+            [LABELS.job]: labels[LABELS.job],
+            [LABELS.candidate]: labels[LABELS.candidate],
+            [LABELS.role]: JOB_ROLE,
+          },
         },
         spec: {
           restartPolicy: 'Never', // required by podFailurePolicy; retries are new pods, counted by backoffLimit

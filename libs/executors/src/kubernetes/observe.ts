@@ -12,14 +12,23 @@ export interface JobObject {
     deletionTimestamp?: string | Date;
     creationTimestamp?: string | Date;
   };
-  spec?: { suspend?: boolean; template?: { spec?: { containers?: Array<{ resources?: { limits?: Record<string, string> } }> } } };
+  spec?: {
+    suspend?: boolean;
+    template?: { spec?: { containers?: Array<{ resources?: { limits?: Record<string, string> } }> } };
+  };
   status?: {
     active?: number;
     succeeded?: number;
     failed?: number;
     startTime?: string | Date;
     completionTime?: string | Date;
-    conditions?: Array<{ type?: string; status?: string; reason?: string; message?: string; lastTransitionTime?: string | Date }>;
+    conditions?: Array<{
+      type?: string;
+      status?: string;
+      reason?: string;
+      message?: string;
+      lastTransitionTime?: string | Date;
+    }>;
   };
 }
 
@@ -28,11 +37,20 @@ export type ObservedJob =
   | { phase: 'queued'; suspended: boolean; waitingSince: string | null }
   | { phase: 'running'; startedAt: string | null }
   | { phase: 'succeeded'; startedAt: string | null; finishedAt: string | null }
-  | { phase: 'failed'; reason: FailureReason; message: string; conditionReason: string; startedAt: string | null; finishedAt: string | null };
+  | {
+      phase: 'failed';
+      reason: FailureReason;
+      message: string;
+      conditionReason: string;
+      startedAt: string | null;
+      finishedAt: string | null;
+    };
 
-export const isoOf = (t: string | Date | undefined | null): string | null => (t == null ? null : t instanceof Date ? t.toISOString() : String(t));
+export const isoOf = (t: string | Date | undefined | null): string | null =>
+  t == null ? null : t instanceof Date ? t.toISOString() : String(t);
 
-const condition = (job: JobObject, type: string) => job.status?.conditions?.find((c) => c.type === type && c.status === 'True');
+const condition = (job: JobObject, type: string) =>
+  job.status?.conditions?.find((c) => c.type === type && c.status === 'True');
 
 /**
  * What state a Job is in, from its spec and status alone. `Complete`/`Failed` conditions are terminal; a suspended
@@ -41,13 +59,29 @@ const condition = (job: JobObject, type: string) => job.status?.conditions?.find
 export function observeJob(job: JobObject): ObservedJob {
   const startedAt = isoOf(job.status?.startTime);
   const complete = condition(job, 'Complete');
-  if (complete) return { phase: 'succeeded', startedAt, finishedAt: isoOf(job.status?.completionTime) ?? isoOf(complete.lastTransitionTime) };
+  if (complete)
+    return {
+      phase: 'succeeded',
+      startedAt,
+      finishedAt: isoOf(job.status?.completionTime) ?? isoOf(complete.lastTransitionTime),
+    };
   const failed = condition(job, 'Failed');
   if (failed) {
     const conditionReason = failed.reason ?? 'Failed';
     const reason: FailureReason =
-      conditionReason === 'DeadlineExceeded' ? 'deadline-exceeded' : conditionReason === 'BackoffLimitExceeded' || conditionReason === 'PodFailurePolicy' ? 'exit-code' : 'executor-error';
-    return { phase: 'failed', reason, message: `${conditionReason}: ${failed.message ?? 'Job failed'}`, conditionReason, startedAt, finishedAt: isoOf(failed.lastTransitionTime) };
+      conditionReason === 'DeadlineExceeded'
+        ? 'deadline-exceeded'
+        : conditionReason === 'BackoffLimitExceeded' || conditionReason === 'PodFailurePolicy'
+          ? 'exit-code'
+          : 'executor-error';
+    return {
+      phase: 'failed',
+      reason,
+      message: `${conditionReason}: ${failed.message ?? 'Job failed'}`,
+      conditionReason,
+      startedAt,
+      finishedAt: isoOf(failed.lastTransitionTime),
+    };
   }
   const suspendedSince = condition(job, 'Suspended')?.lastTransitionTime;
   const waitingSince = isoOf(suspendedSince) ?? isoOf(job.metadata?.creationTimestamp);

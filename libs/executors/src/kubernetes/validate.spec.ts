@@ -1,6 +1,20 @@
-import { isDns1123Label, isDns1123Subdomain, isEnvVarName, isQuantity, jobSpecErrors, kubernetesConfigErrors } from './validate';
+import {
+  isDns1123Label,
+  isDns1123Subdomain,
+  isEnvVarName,
+  isQuantity,
+  jobSpecErrors,
+  kubernetesConfigErrors,
+} from './validate';
 
-const cfg = { namespace: 'aevo-jobs', image: 'registry.example/img:1', queueName: 'aevo-training', pvcClaimName: 'aevo-home', sandboxRoot: '/srv', mountPath: '/m' };
+const cfg = {
+  namespace: 'aevo-jobs',
+  image: 'registry.example/img:1',
+  queueName: 'aevo-training',
+  pvcClaimName: 'aevo-home',
+  sandboxRoot: '/srv',
+  mountPath: '/m',
+};
 
 describe('Kubernetes name rules', () => {
   it.each([
@@ -33,16 +47,32 @@ describe('Kubernetes name rules', () => {
 
 describe('kubernetesConfigErrors / jobSpecErrors', () => {
   it('accepts a valid configuration', () => {
-    expect(kubernetesConfigErrors({ ...cfg, priorityClasses: { high: 'aevo-high' }, serviceAccountName: 'aevo-job', tmpSizeLimit: '8Gi' })).toEqual([]);
+    expect(
+      kubernetesConfigErrors({
+        ...cfg,
+        priorityClasses: { high: 'aevo-high' },
+        serviceAccountName: 'aevo-job',
+        tmpSizeLimit: '8Gi',
+      }),
+    ).toEqual([]);
   });
 
   it('names every bad field at once, including a queue name too long for its label', () => {
-    const errors = kubernetesConfigErrors({ ...cfg, namespace: 'Jobs', queueName: 'q'.repeat(64), priorityClasses: { low: 'low_prio' }, image: 'has space' });
+    const errors = kubernetesConfigErrors({
+      ...cfg,
+      namespace: 'Jobs',
+      queueName: 'q'.repeat(64),
+      priorityClasses: { low: 'low_prio' },
+      image: 'has space',
+    });
     expect(errors.map((e) => e.field)).toEqual(['namespace', 'queueName', 'priorityClasses.low', 'image']);
     expect(errors[1].message).toContain('63');
   });
 
   it('lists each env var name the API server would refuse', () => {
-    expect(jobSpecErrors({ env: { OK_NAME: '1', '9lives': '2', 'a b': '3' } }).map((e) => e.field)).toEqual(['env.9lives', 'env.a b']);
+    expect(jobSpecErrors({ env: { OK_NAME: '1', '9lives': '2', 'a b': '3' } }).map((e) => e.field)).toEqual([
+      'env.9lives',
+      'env.a b',
+    ]);
   });
 });

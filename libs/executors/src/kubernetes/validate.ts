@@ -46,23 +46,41 @@ export class KubernetesValidationError extends Error {
  */
 function labelledObjectName(field: string, value: string, errors: FieldError[]): void {
   if (!isDns1123Subdomain(value))
-    errors.push({ field, message: `"${value}" is not a DNS-1123 subdomain (lowercase alphanumerics, '-' and '.', starting and ending alphanumeric)` });
-  else if (value.length > 63) errors.push({ field, message: `"${value}" is longer than 63 characters, the limit of the label that carries it` });
+    errors.push({
+      field,
+      message: `"${value}" is not a DNS-1123 subdomain (lowercase alphanumerics, '-' and '.', starting and ending alphanumeric)`,
+    });
+  else if (value.length > 63)
+    errors.push({ field, message: `"${value}" is longer than 63 characters, the limit of the label that carries it` });
 }
 
 /** Field errors of a Kubernetes executor configuration (empty when the API server would accept every name in it). */
 export function kubernetesConfigErrors(cfg: KubernetesJobConfig): FieldError[] {
   const errors: FieldError[] = [];
-  if (!isDns1123Label(cfg.namespace)) errors.push({ field: 'namespace', message: `"${cfg.namespace}" is not a DNS-1123 label (lowercase alphanumerics and '-', at most 63)` });
+  if (!isDns1123Label(cfg.namespace))
+    errors.push({
+      field: 'namespace',
+      message: `"${cfg.namespace}" is not a DNS-1123 label (lowercase alphanumerics and '-', at most 63)`,
+    });
   labelledObjectName('queueName', cfg.queueName, errors);
-  for (const [priority, name] of Object.entries(cfg.priorityClasses ?? {})) if (name !== undefined) labelledObjectName(`priorityClasses.${priority}`, name, errors);
-  if (!isDns1123Subdomain(cfg.pvcClaimName)) errors.push({ field: 'pvcClaimName', message: `"${cfg.pvcClaimName}" is not a DNS-1123 subdomain` });
+  for (const [priority, name] of Object.entries(cfg.priorityClasses ?? {}))
+    if (name !== undefined) labelledObjectName(`priorityClasses.${priority}`, name, errors);
+  if (!isDns1123Subdomain(cfg.pvcClaimName))
+    errors.push({ field: 'pvcClaimName', message: `"${cfg.pvcClaimName}" is not a DNS-1123 subdomain` });
   if (cfg.serviceAccountName !== undefined && !isDns1123Subdomain(cfg.serviceAccountName))
     errors.push({ field: 'serviceAccountName', message: `"${cfg.serviceAccountName}" is not a DNS-1123 subdomain` });
-  if (!cfg.image || /\s/.test(cfg.image)) errors.push({ field: 'image', message: `"${cfg.image}" is empty or contains whitespace` });
-  if (cfg.tmpSizeLimit !== undefined && !isQuantity(cfg.tmpSizeLimit)) errors.push({ field: 'tmpSizeLimit', message: `"${cfg.tmpSizeLimit}" is not a quantity (e.g. 8Gi)` });
-  if (cfg.queueDeadlineSeconds !== undefined && !(Number.isInteger(cfg.queueDeadlineSeconds) && cfg.queueDeadlineSeconds >= 0))
-    errors.push({ field: 'queueDeadlineSeconds', message: `expected a non-negative integer (0 = no deadline), got ${cfg.queueDeadlineSeconds}` });
+  if (!cfg.image || /\s/.test(cfg.image))
+    errors.push({ field: 'image', message: `"${cfg.image}" is empty or contains whitespace` });
+  if (cfg.tmpSizeLimit !== undefined && !isQuantity(cfg.tmpSizeLimit))
+    errors.push({ field: 'tmpSizeLimit', message: `"${cfg.tmpSizeLimit}" is not a quantity (e.g. 8Gi)` });
+  if (
+    cfg.queueDeadlineSeconds !== undefined &&
+    !(Number.isInteger(cfg.queueDeadlineSeconds) && cfg.queueDeadlineSeconds >= 0)
+  )
+    errors.push({
+      field: 'queueDeadlineSeconds',
+      message: `expected a non-negative integer (0 = no deadline), got ${cfg.queueDeadlineSeconds}`,
+    });
   return errors;
 }
 
@@ -77,6 +95,9 @@ export function jobSpecErrors(spec: Pick<JobSpec, 'env'>): FieldError[] {
   const errors: FieldError[] = [];
   for (const name of Object.keys(spec.env ?? {}))
     if (!isEnvVarName(name))
-      errors.push({ field: `env.${name}`, message: `"${name}" is not a valid environment variable name for Kubernetes (must match [-._a-zA-Z][-._a-zA-Z0-9]*)` });
+      errors.push({
+        field: `env.${name}`,
+        message: `"${name}" is not a valid environment variable name for Kubernetes (must match [-._a-zA-Z][-._a-zA-Z0-9]*)`,
+      });
   return errors;
 }

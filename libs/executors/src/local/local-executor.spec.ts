@@ -51,7 +51,8 @@ function spec(jobId: string, script: string, over: Partial<JobSpec> = {}): JobSp
 
 const start = (opts: Partial<LocalExecutorOptions> = {}) => bench.start(opts);
 
-const readPid = (path: string) => eventually(() => (existsSync(path) ? Number(readFileSync(path, 'utf8').trim()) || undefined : undefined));
+const readPid = (path: string) =>
+  eventually(() => (existsSync(path) ? Number(readFileSync(path, 'utf8').trim()) || undefined : undefined));
 
 // Tests that read the pids a job prints run with sandbox 'none': inside a sandbox's pid namespace a job sees its
 // own pids, not the host's (the sandboxed process tree is covered by the bubblewrap tests below).
@@ -59,10 +60,23 @@ describe('LocalExecutor', () => {
   it('runs a job in its sandbox, captures its log to a file and reports the tail', async () => {
     const { ex, events, finished } = start();
     await ex.recover();
-    const r = await ex.submit({ campaignId: 'camp', spec: spec('ok-1', 'pwd; for i in 1 2 3 4 5; do echo line-$i; done; echo "gpus=[$CUDA_VISIBLE_DEVICES] pyc=[$PYTHONDONTWRITEBYTECODE]"', { env: { FOO: 'bar' } }) });
+    const r = await ex.submit({
+      campaignId: 'camp',
+      spec: spec(
+        'ok-1',
+        'pwd; for i in 1 2 3 4 5; do echo line-$i; done; echo "gpus=[$CUDA_VISIBLE_DEVICES] pyc=[$PYTHONDONTWRITEBYTECODE]"',
+        { env: { FOO: 'bar' } },
+      ),
+    });
     expect(r.accepted).toBe(true);
     const outcome = await finished('ok-1');
-    expect(outcome).toMatchObject({ status: 'succeeded', exitCode: 0, reason: null, gpuCount: 0, budgetUnit: 'cpu-slot-seconds' });
+    expect(outcome).toMatchObject({
+      status: 'succeeded',
+      exitCode: 0,
+      reason: null,
+      gpuCount: 0,
+      budgetUnit: 'cpu-slot-seconds',
+    });
     expect(outcome.logPath).toBe(join(root, 'logs', 'ok-1.log'));
     const log = readFileSync(outcome.logPath!, 'utf8');
     expect(log.split('\n')[0]).toBe(sandbox);
@@ -83,7 +97,12 @@ describe('LocalExecutor', () => {
     process.env.AEVO_TEST_SECRET_TOKEN = 'sekrit';
     try {
       const { ex, finished } = start();
-      await ex.submit({ campaignId: 'camp', spec: spec('env-1', 'echo "secret=[$AEVO_TEST_SECRET_TOKEN] foo=[$FOO] job=[$AEVO_JOB_ID]"', { env: { FOO: 'bar' } }) });
+      await ex.submit({
+        campaignId: 'camp',
+        spec: spec('env-1', 'echo "secret=[$AEVO_TEST_SECRET_TOKEN] foo=[$FOO] job=[$AEVO_JOB_ID]"', {
+          env: { FOO: 'bar' },
+        }),
+      });
       expect((await finished('env-1')).logTail).toBe('secret=[] foo=[bar] job=[env-1]');
     } finally {
       delete process.env.AEVO_TEST_SECRET_TOKEN;
@@ -94,8 +113,16 @@ describe('LocalExecutor', () => {
     const { ex, finished } = start({ cpuSlots: 3 });
     await ex.submit({ campaignId: 'camp', spec: spec('fail-1', 'echo boom >&2; exit 7') });
     await ex.submit({ campaignId: 'camp', spec: spec('div-3', 'exit 3') });
-    await ex.submit({ campaignId: 'camp', spec: spec('div-line', 'echo step 1; echo "DIVERGED at step 2 (loss=nan)"; echo bye; exit 1') });
-    expect(await finished('fail-1')).toMatchObject({ status: 'failed', reason: 'exit-code', exitCode: 7, logTail: 'boom' });
+    await ex.submit({
+      campaignId: 'camp',
+      spec: spec('div-line', 'echo step 1; echo "DIVERGED at step 2 (loss=nan)"; echo bye; exit 1'),
+    });
+    expect(await finished('fail-1')).toMatchObject({
+      status: 'failed',
+      reason: 'exit-code',
+      exitCode: 7,
+      logTail: 'boom',
+    });
     expect(await finished('div-3')).toMatchObject({ status: 'failed', reason: 'diverged', exitCode: 3 });
     expect(await finished('div-line')).toMatchObject({ status: 'failed', reason: 'diverged', exitCode: 1 });
   });
@@ -192,7 +219,12 @@ describe('LocalExecutor', () => {
     await ex.submit({ campaignId: 'camp', spec: spec('queued-c', 'echo never') });
     const pid = await readPid(join(out, 'run.pid'));
     expect(await ex.cancel('queued-c', 'not needed')).toBe('cancelling');
-    expect(await finished('queued-c')).toMatchObject({ status: 'cancelled', message: 'not needed', wallSeconds: 0, gpuSeconds: 0 });
+    expect(await finished('queued-c')).toMatchObject({
+      status: 'cancelled',
+      message: 'not needed',
+      wallSeconds: 0,
+      gpuSeconds: 0,
+    });
     expect(await ex.cancel('run-c', 'operator asked')).toBe('cancelling');
     expect(await finished('run-c')).toMatchObject({ status: 'cancelled', message: 'operator asked' });
     expect(isProcessAlive(pid)).toBe(false);
@@ -219,16 +251,29 @@ describe('LocalExecutor', () => {
 
   it('refuses what the pool can never run, with the reason', async () => {
     const { ex, finished } = start({ gpus: [0], cpuSlots: 1 });
-    await ex.submit({ campaignId: 'camp', spec: spec('big-1', 'true', { resources: { cpu: 1, memoryMiB: 64, gpu: 4 } }) });
-    expect(await finished('big-1')).toMatchObject({ status: 'failed', reason: 'executor-error', message: 'job asks for 4 GPUs, this machine has 1' });
+    await ex.submit({
+      campaignId: 'camp',
+      spec: spec('big-1', 'true', { resources: { cpu: 1, memoryMiB: 64, gpu: 4 } }),
+    });
+    expect(await finished('big-1')).toMatchObject({
+      status: 'failed',
+      reason: 'executor-error',
+      message: 'job asks for 4 GPUs, this machine has 1',
+    });
     const cpuOnly = start({ gpus: [], cpuSlots: 1, requireGpu: true });
-    await cpuOnly.ex.submit({ campaignId: 'camp', spec: spec('gpu-on-cpu', 'true', { resources: { cpu: 1, memoryMiB: 64, gpu: 1 } }) });
+    await cpuOnly.ex.submit({
+      campaignId: 'camp',
+      spec: spec('gpu-on-cpu', 'true', { resources: { cpu: 1, memoryMiB: 64, gpu: 1 } }),
+    });
     expect((await cpuOnly.finished('gpu-on-cpu')).reason).toBe('executor-error');
   });
 
   it('runs a GPU job on a CPU slot of a CPU-only box and charges slot-seconds by the configured weight', async () => {
     const { ex, finished } = start({ gpus: [], cpuSlots: 1, cpuSlotWeight: 0.5 });
-    await ex.submit({ campaignId: 'camp', spec: spec('cpu-gpu', 'sleep 0.3', { resources: { cpu: 1, memoryMiB: 64, gpu: 1 } }) });
+    await ex.submit({
+      campaignId: 'camp',
+      spec: spec('cpu-gpu', 'sleep 0.3', { resources: { cpu: 1, memoryMiB: 64, gpu: 1 } }),
+    });
     const outcome = await finished('cpu-gpu');
     expect(outcome).toMatchObject({ status: 'succeeded', gpuCount: 0, budgetUnit: 'cpu-slot-seconds' });
     expect(outcome.gpuSeconds).toBeCloseTo(outcome.wallSeconds * 0.5, 2);
@@ -255,12 +300,19 @@ describe('LocalExecutor', () => {
   describe('after a restart', () => {
     it('reattaches to running jobs, reports finished ones with their exit code, marks vanished ones lost and runs queued ones; nothing runs twice', async () => {
       const a = start({ sandbox: 'none', cpuSlots: 3 });
-      const gate = (name: string, code: number) => `echo ${name} >> ${out}/runs.txt; echo $$ > ${out}/${name}.pid; while [ ! -f ${out}/go-${name} ]; do sleep 0.05; done; exit ${code}`;
+      const gate = (name: string, code: number) =>
+        `echo ${name} >> ${out}/runs.txt; echo $$ > ${out}/${name}.pid; while [ ! -f ${out}/go-${name} ]; do sleep 0.05; done; exit ${code}`;
       await a.ex.submit({ campaignId: 'camp', spec: spec('keeps-running', gate('keeps-running', 0)) });
       await a.ex.submit({ campaignId: 'camp', spec: spec('ends-while-down', gate('ends-while-down', 5)) });
       await a.ex.submit({ campaignId: 'camp', spec: spec('vanishes', gate('vanishes', 0)) });
       await a.ex.submit({ campaignId: 'camp', spec: spec('still-queued', `echo still-queued >> ${out}/runs.txt`) });
-      const pids = Object.fromEntries(await Promise.all(['keeps-running', 'ends-while-down', 'vanishes'].map(async (n) => [n, await readPid(join(out, `${n}.pid`))] as const)));
+      const pids = Object.fromEntries(
+        await Promise.all(
+          ['keeps-running', 'ends-while-down', 'vanishes'].map(
+            async (n) => [n, await readPid(join(out, `${n}.pid`))] as const,
+          ),
+        ),
+      );
       await a.ex.drained();
       await a.ex.close(); // dispatch goes away; its jobs do not
 
@@ -273,7 +325,12 @@ describe('LocalExecutor', () => {
 
       const b = start({ sandbox: 'none', cpuSlots: 3 });
       const views = await b.ex.recover();
-      expect(views.map((v) => v.jobId).sort()).toEqual(['ends-while-down', 'keeps-running', 'still-queued', 'vanishes']);
+      expect(views.map((v) => v.jobId).sort()).toEqual([
+        'ends-while-down',
+        'keeps-running',
+        'still-queued',
+        'vanishes',
+      ]);
       expect(await b.finished('ends-while-down')).toMatchObject({ status: 'failed', reason: 'exit-code', exitCode: 5 });
       expect(await b.finished('vanishes')).toMatchObject({ status: 'failed', reason: 'lost', exitCode: null });
       expect(b.ex.view('keeps-running')?.phase).toBe('running');
@@ -294,7 +351,10 @@ describe('LocalExecutor', () => {
       const a = start({ sandbox: 'none', cpuSlots: 3, killGraceMs: 300 });
       await a.ex.submit({ campaignId: 'camp', spec: spec('acked', 'true') });
       await a.ex.submit({ campaignId: 'camp', spec: spec('unacked', 'true') });
-      await a.ex.submit({ campaignId: 'camp', spec: spec('overruns', `echo $$ > ${out}/o.pid; sleep 300`, { timeoutSeconds: 2 }) });
+      await a.ex.submit({
+        campaignId: 'camp',
+        spec: spec('overruns', `echo $$ > ${out}/o.pid; sleep 300`, { timeoutSeconds: 2 }),
+      });
       await a.finished('acked');
       await a.finished('unacked');
       await a.ex.acknowledge('acked');

@@ -5,10 +5,28 @@ import { EventDelivery } from '../delivery';
 import { bwrapArgs, gpuDeviceNodes, jobEnvProblems, probeBubblewrap, SANDBOX_BASE_ENV } from '../isolation/bwrap';
 import { IsolationRefused, planIsolation, prepareOutputs, searchableByOthers } from '../isolation/plan';
 import { DIVERGED_EXIT_CODE, logHasDivergedLine, readLogTail, scrubLogFile } from '../log-file';
-import type { CancelResult, Executor, ExecutorEvent, ExecutorJob, ExecutorListener, FailureReason, JobOutcome, JobView, SubmitResult } from '../types';
+import type {
+  CancelResult,
+  Executor,
+  ExecutorEvent,
+  ExecutorJob,
+  ExecutorListener,
+  FailureReason,
+  JobOutcome,
+  JobView,
+  SubmitResult,
+} from '../types';
 import { isProcessAlive, jobIsAlive, readProcStat, signalJob } from './proc';
 import { launchClaimName, RecordStore, type LocalJobRecord } from './records';
-import { parseSlot, pickRunnable, placementFor, queueOrder, SlotAllocator, type Allocation, type QueueEntry } from './slots';
+import {
+  parseSlot,
+  pickRunnable,
+  placementFor,
+  queueOrder,
+  SlotAllocator,
+  type Allocation,
+  type QueueEntry,
+} from './slots';
 
 export interface LocalExecutorOptions {
   /** AEVO_HOME: logs go to `<home>/logs/<jobId>.log`, job records to `<home>/dispatch/local-jobs/<jobId>/`. */
@@ -122,7 +140,9 @@ export class LocalExecutor implements Executor {
   private poller: NodeJS.Timeout | null = null;
   private recovered: Promise<JobView[]> | null = null;
   private closed = false;
-  private readonly opts: Required<Omit<LocalExecutorOptions, 'onError' | 'stateDir' | 'logDir' | 'requireGpu' | 'limits'>> & {
+  private readonly opts: Required<
+    Omit<LocalExecutorOptions, 'onError' | 'stateDir' | 'logDir' | 'requireGpu' | 'limits'>
+  > & {
     requireGpu: boolean;
     limits: { processes: number; fileSizeMiB: number; tmpMiB: number };
   };
@@ -145,13 +165,21 @@ export class LocalExecutor implements Executor {
       bwrapPath: options.bwrapPath ?? (process.env.AEVO_BWRAP || '/usr/bin/bwrap'),
       jobUids: options.jobUids ?? (process.getuid?.() === 0 ? 'per-slot' : 'service'),
       jobUidBase: options.jobUidBase ?? 62_000,
-      limits: { processes: options.limits?.processes ?? 1024, fileSizeMiB: options.limits?.fileSizeMiB ?? 16_384, tmpMiB: options.limits?.tmpMiB ?? 1024 },
+      limits: {
+        processes: options.limits?.processes ?? 1024,
+        fileSizeMiB: options.limits?.fileSizeMiB ?? 16_384,
+        tmpMiB: options.limits?.tmpMiB ?? 1024,
+      },
     };
     if (this.opts.sandbox === 'bubblewrap') this.checkSandboxable(home);
     this.store = new RecordStore(options.stateDir ?? join(home, 'dispatch', 'local-jobs'));
     this.logDir = options.logDir ?? join(home, 'logs');
     mkdirSync(this.logDir, { recursive: true });
-    this.allocator = new SlotAllocator({ gpus: this.opts.gpus, cpuSlots: this.opts.cpuSlots, requireGpu: this.opts.requireGpu });
+    this.allocator = new SlotAllocator({
+      gpus: this.opts.gpus,
+      cpuSlots: this.opts.cpuSlots,
+      requireGpu: this.opts.requireGpu,
+    });
     this.delivery = new EventDelivery({ onError: (err) => this.reportError(err, 'listener') });
   }
 
@@ -171,10 +199,18 @@ export class LocalExecutor implements Executor {
       const reach = searchableByOthers(home);
       if (!reach.ok) {
         const problem = `AEVO_HOME ${home} cannot be reached by the jobs' own uids (${reach.blocking} is not searchable by others)`;
-        if (this.options.jobUids === 'per-slot') throw new Error(`${problem}: move AEVO_HOME, or set AEVO_JOB_UIDS=service to run jobs under the dispatch user's uid`);
+        if (this.options.jobUids === 'per-slot')
+          throw new Error(
+            `${problem}: move AEVO_HOME, or set AEVO_JOB_UIDS=service to run jobs under the dispatch user's uid`,
+          );
         // Not asked for explicitly: keep every namespace and mount of the sandbox, lose only the per-slot host uid.
         this.opts.jobUids = 'service';
-        this.reportError(new Error(`${problem}; jobs run sandboxed under the dispatch user's uid (mapped to nobody), without per-slot uids and process limits`), 'sandbox set-up');
+        this.reportError(
+          new Error(
+            `${problem}; jobs run sandboxed under the dispatch user's uid (mapped to nobody), without per-slot uids and process limits`,
+          ),
+          'sandbox set-up',
+        );
       }
     }
   }
@@ -206,7 +242,12 @@ export class LocalExecutor implements Executor {
     const forgetBefore = Date.now() - this.opts.retainFinishedMs;
     for (const rec of this.store.loadAll()) {
       const jobId = rec.job.spec.jobId;
-      if (rec.phase === 'finished' && rec.acknowledged && rec.outcome && Date.parse(rec.outcome.finishedAt) < forgetBefore) {
+      if (
+        rec.phase === 'finished' &&
+        rec.acknowledged &&
+        rec.outcome &&
+        Date.parse(rec.outcome.finishedAt) < forgetBefore
+      ) {
         this.store.remove(jobId);
         continue;
       }
@@ -214,7 +255,8 @@ export class LocalExecutor implements Executor {
       this.seq = Math.max(this.seq, rec.seq);
       switch (rec.phase) {
         case 'finished':
-          if (!rec.acknowledged && rec.outcome) this.emit({ type: 'finished', jobId, campaignId: rec.job.campaignId, outcome: rec.outcome });
+          if (!rec.acknowledged && rec.outcome)
+            this.emit({ type: 'finished', jobId, campaignId: rec.job.campaignId, outcome: rec.outcome });
           break;
         case 'queued':
           this.enqueue(rec);
@@ -244,7 +286,7 @@ export class LocalExecutor implements Executor {
         return;
       }
       let pid = this.store.pidFile(jobId);
-      for (const end = Date.now() + CLAIMED_PID_WAIT_MS; pid == null && claim === 'claimed' && Date.now() < end; ) {
+      for (const end = Date.now() + CLAIMED_PID_WAIT_MS; pid == null && claim === 'claimed' && Date.now() < end;) {
         await sleep(50);
         pid = this.store.pidFile(jobId);
       }
@@ -257,7 +299,12 @@ export class LocalExecutor implements Executor {
       }
     }
     if (!allocation) {
-      await this.finishRecord(rec, null, { status: 'failed', reason: 'lost', exitCode: null, message: `job record has no valid slot (${rec.slot})` });
+      await this.finishRecord(rec, null, {
+        status: 'failed',
+        reason: 'lost',
+        exitCode: null,
+        message: `job record has no valid slot (${rec.slot})`,
+      });
       return;
     }
     const alive = rec.pid != null && isProcessAlive(rec.pid, rec.startTicks);
@@ -331,7 +378,12 @@ export class LocalExecutor implements Executor {
     this.records.set(jobId, rec);
     const placement = placementFor(this.allocator.pool, job.spec.resources.gpu);
     if (placement.kind === 'impossible') {
-      await this.finishRecord(rec, null, { status: 'failed', reason: 'executor-error', exitCode: null, message: placement.message });
+      await this.finishRecord(rec, null, {
+        status: 'failed',
+        reason: 'executor-error',
+        exitCode: null,
+        message: placement.message,
+      });
       return { accepted: true, queuePosition: 0, view: this.toView(rec) };
     }
     this.store.save(rec);
@@ -388,7 +440,12 @@ export class LocalExecutor implements Executor {
 
   private enqueue(rec: LocalJobRecord): void {
     const spec = rec.job.spec;
-    this.queue.push({ jobId: spec.jobId, priority: spec.priority, seq: rec.seq, placement: placementFor(this.allocator.pool, spec.resources.gpu) });
+    this.queue.push({
+      jobId: spec.jobId,
+      priority: spec.priority,
+      seq: rec.seq,
+      placement: placementFor(this.allocator.pool, spec.resources.gpu),
+    });
     this.queue.sort(queueOrder);
   }
 
@@ -437,7 +494,10 @@ export class LocalExecutor implements Executor {
 
     let command: { argv: string[]; env: NodeJS.ProcessEnv };
     try {
-      command = this.opts.sandbox === 'bubblewrap' ? this.sandboxedCommand(rec, allocation) : { argv: spec.argv, env: this.unsandboxedEnv(rec, allocation) };
+      command =
+        this.opts.sandbox === 'bubblewrap'
+          ? this.sandboxedCommand(rec, allocation)
+          : { argv: spec.argv, env: this.unsandboxedEnv(rec, allocation) };
     } catch (err) {
       if (err instanceof IsolationRefused) return fail(err.message);
       return fail(`cannot prepare the job's sandbox: ${(err as Error).message}`);
@@ -453,12 +513,16 @@ export class LocalExecutor implements Executor {
     let child;
     try {
       const wrapper = this.opts.sandbox === 'bubblewrap' ? SANDBOX_WRAPPER : JOB_WRAPPER;
-      child = spawn(this.opts.shell, ['-c', wrapper, 'aevo-job', this.store.jobDir(jobId), launchClaimName(rec.launches), ...command.argv], {
-        cwd: spec.sandboxPath,
-        detached: true, // own process group (pgid = pid): the whole tree can be signalled, and it survives us
-        stdio: ['ignore', fd, fd],
-        env: command.env,
-      });
+      child = spawn(
+        this.opts.shell,
+        ['-c', wrapper, 'aevo-job', this.store.jobDir(jobId), launchClaimName(rec.launches), ...command.argv],
+        {
+          cwd: spec.sandboxPath,
+          detached: true, // own process group (pgid = pid): the whole tree can be signalled, and it survives us
+          stdio: ['ignore', fd, fd],
+          env: command.env,
+        },
+      );
     } catch (err) {
       closeSync(fd);
       return fail(`spawn failed: ${(err as Error).message}`);
@@ -497,7 +561,11 @@ export class LocalExecutor implements Executor {
   private sandboxedCommand(rec: LocalJobRecord, allocation: Allocation): { argv: string[]; env: NodeJS.ProcessEnv } {
     const spec = rec.job.spec;
     const envIssues = jobEnvProblems(spec.env);
-    if (envIssues.length > 0) throw new IsolationRefused(`job environment refused: ${envIssues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, envIssues);
+    if (envIssues.length > 0)
+      throw new IsolationRefused(
+        `job environment refused: ${envIssues.map((i) => `${i.path}: ${i.message}`).join('; ')}`,
+        envIssues,
+      );
     const plan = planIsolation(spec, this.opts.home);
     const owner = this.opts.jobUids === 'per-slot' ? this.slotOwner(allocation) : undefined;
     prepareOutputs(plan, owner);
@@ -508,13 +576,32 @@ export class LocalExecutor implements Executor {
     const limits = [`--fsize=${this.opts.limits.fileSizeMiB * 1024 * 1024}`, '--core=0'];
     if (owner) limits.push(`--nproc=${this.opts.limits.processes}`);
     const drop = owner ? ['setpriv', `--reuid=${owner.uid}`, `--regid=${owner.gid}`, '--clear-groups', '--'] : [];
-    const sandbox = bwrapArgs(plan, { env, gpuDevices: gpuDeviceNodes(allocation.gpus), tmpBytes: this.opts.limits.tmpMiB * 1024 * 1024 });
-    return { argv: ['prlimit', ...limits, '--', ...drop, this.opts.bwrapPath, '--json-status-fd', '3', ...sandbox, '--', ...spec.argv], env: { ...SANDBOX_BASE_ENV } };
+    const sandbox = bwrapArgs(plan, {
+      env,
+      gpuDevices: gpuDeviceNodes(allocation.gpus),
+      tmpBytes: this.opts.limits.tmpMiB * 1024 * 1024,
+    });
+    return {
+      argv: [
+        'prlimit',
+        ...limits,
+        '--',
+        ...drop,
+        this.opts.bwrapPath,
+        '--json-status-fd',
+        '3',
+        ...sandbox,
+        '--',
+        ...spec.argv,
+      ],
+      env: { ...SANDBOX_BASE_ENV },
+    };
   }
 
   /** Slot k's own uid and gid: CPU slots from the base, GPU slots (named by their first GPU) 512 above. */
   private slotOwner(allocation: Allocation): { uid: number; gid: number } {
-    const id = this.opts.jobUidBase + (allocation.kind === 'gpu' ? 512 + allocation.gpus[0] : (allocation.cpuIndex ?? 0));
+    const id =
+      this.opts.jobUidBase + (allocation.kind === 'gpu' ? 512 + allocation.gpus[0] : (allocation.cpuIndex ?? 0));
     return { uid: id, gid: id };
   }
 
@@ -537,12 +624,19 @@ export class LocalExecutor implements Executor {
     const run = this.running.get(jobId);
     if (!rec || !run || !rec.deadline) return;
     const ms = Math.max(0, Date.parse(rec.deadline) - Date.now());
-    run.timer = setTimeout(() => {
-      if (this.closed || rec.phase === 'finished' || rec.killIntent) return;
-      rec.killIntent = { kind: 'timeout', message: `timed out after ${rec.job.spec.timeoutSeconds} s; process tree killed`, at: new Date().toISOString() };
-      this.store.save(rec);
-      void this.killAndFinish(jobId);
-    }, Math.min(ms, 2 ** 31 - 1));
+    run.timer = setTimeout(
+      () => {
+        if (this.closed || rec.phase === 'finished' || rec.killIntent) return;
+        rec.killIntent = {
+          kind: 'timeout',
+          message: `timed out after ${rec.job.spec.timeoutSeconds} s; process tree killed`,
+          at: new Date().toISOString(),
+        };
+        this.store.save(rec);
+        void this.killAndFinish(jobId);
+      },
+      Math.min(ms, 2 ** 31 - 1),
+    );
     run.timer.unref();
   }
 
@@ -609,22 +703,48 @@ export class LocalExecutor implements Executor {
     const code = exit?.code ?? null;
     const finishedAt = exit?.at ?? (rec.killIntent ? new Date() : this.lastSignOfLife(rec));
     let result: Pick<JobOutcome, 'status' | 'reason' | 'exitCode' | 'message'>;
-    if (rec.killIntent?.kind === 'cancelled') result = { status: 'cancelled', reason: null, exitCode: code, message: rec.killIntent.message };
-    else if (rec.killIntent?.kind === 'timeout') result = { status: 'failed', reason: 'timeout', exitCode: code, message: rec.killIntent.message };
+    if (rec.killIntent?.kind === 'cancelled')
+      result = { status: 'cancelled', reason: null, exitCode: code, message: rec.killIntent.message };
+    else if (rec.killIntent?.kind === 'timeout')
+      result = { status: 'failed', reason: 'timeout', exitCode: code, message: rec.killIntent.message };
     else if (code == null)
-      result = { status: 'failed', reason: 'lost', exitCode: null, message: `job process ${rec.pid ?? '(never started)'} ended without recording an exit code` };
+      result = {
+        status: 'failed',
+        reason: 'lost',
+        exitCode: null,
+        message: `job process ${rec.pid ?? '(never started)'} ended without recording an exit code`,
+      };
     else if (code !== 0 && rec.isolation === 'bubblewrap' && !this.store.sandboxRan(spec.jobId)) {
       // bubblewrap wrote no exit code: the command never ran. Only bubblewrap has written to the log so far.
-      const said = (await readLogTail(rec.logPath, 5)).split('\n').find((l) => l.startsWith('bwrap: ')) ?? `bwrap exited with code ${code}`;
+      const said =
+        (await readLogTail(rec.logPath, 5)).split('\n').find((l) => l.startsWith('bwrap: ')) ??
+        `bwrap exited with code ${code}`;
       const notFound = /^bwrap: execvp (.*): No such file or directory$/.exec(said);
       result = notFound
-        ? { status: 'failed', reason: 'exit-code', exitCode: 127, message: `exited with code 127 (command not found: ${notFound[1]})` }
-        : { status: 'failed', reason: 'executor-error', exitCode: code, message: `the sandbox could not start the job: ${said}` };
+        ? {
+            status: 'failed',
+            reason: 'exit-code',
+            exitCode: 127,
+            message: `exited with code 127 (command not found: ${notFound[1]})`,
+          }
+        : {
+            status: 'failed',
+            reason: 'executor-error',
+            exitCode: code,
+            message: `the sandbox could not start the job: ${said}`,
+          };
     } else {
       const diverged = code === DIVERGED_EXIT_CODE || (await logHasDivergedLine(rec.logPath));
-      if (diverged) result = { status: 'failed', reason: 'diverged', exitCode: code, message: `training diverged (exit code ${code})` };
+      if (diverged)
+        result = {
+          status: 'failed',
+          reason: 'diverged',
+          exitCode: code,
+          message: `training diverged (exit code ${code})`,
+        };
       else if (code === 0) result = { status: 'succeeded', reason: null, exitCode: 0, message: 'exited with code 0' };
-      else result = { status: 'failed', reason: 'exit-code', exitCode: code, message: describeExit(code, spec.argv[0]) };
+      else
+        result = { status: 'failed', reason: 'exit-code', exitCode: code, message: describeExit(code, spec.argv[0]) };
     }
     const allocation = this.running.get(spec.jobId)?.allocation ?? null;
     await this.finishRecord(rec, allocation, result, finishedAt);
@@ -726,7 +846,11 @@ export function detectGpus(env: NodeJS.ProcessEnv = process.env): number[] {
     return list;
   }
   try {
-    const out = execFileSync('nvidia-smi', ['--query-gpu=index', '--format=csv,noheader'], { encoding: 'utf8', timeout: 10_000, stdio: ['ignore', 'pipe', 'ignore'] });
+    const out = execFileSync('nvidia-smi', ['--query-gpu=index', '--format=csv,noheader'], {
+      encoding: 'utf8',
+      timeout: 10_000,
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
     return out
       .split('\n')
       .map((l) => l.trim())
@@ -762,9 +886,15 @@ export function localExecutorOptionsFromEnv(env: NodeJS.ProcessEnv = process.env
     cpuSlotWeight: num('AEVO_CPU_SLOT_WEIGHT', 1),
     logTailLines: int('AEVO_LOG_TAIL_LINES', 50, 1),
     sandbox: sandboxModeFromEnv(env),
-    ...(env.AEVO_JOB_UIDS ? { jobUids: oneOf('AEVO_JOB_UIDS', env.AEVO_JOB_UIDS, ['per-slot', 'service'] as const) } : {}),
+    ...(env.AEVO_JOB_UIDS
+      ? { jobUids: oneOf('AEVO_JOB_UIDS', env.AEVO_JOB_UIDS, ['per-slot', 'service'] as const) }
+      : {}),
     ...(env.AEVO_JOB_UID_BASE ? { jobUidBase: int('AEVO_JOB_UID_BASE', 62_000, 1000) } : {}),
-    limits: { processes: int('AEVO_JOB_MAX_PROCESSES', 1024, 16), fileSizeMiB: int('AEVO_JOB_MAX_FILE_MIB', 16_384, 1), tmpMiB: int('AEVO_JOB_TMP_MIB', 1024, 1) },
+    limits: {
+      processes: int('AEVO_JOB_MAX_PROCESSES', 1024, 16),
+      fileSizeMiB: int('AEVO_JOB_MAX_FILE_MIB', 16_384, 1),
+      tmpMiB: int('AEVO_JOB_TMP_MIB', 1024, 1),
+    },
   };
 }
 
@@ -775,11 +905,14 @@ function sandboxModeFromEnv(env: NodeJS.ProcessEnv): 'bubblewrap' | 'none' {
   const raw = env.AEVO_UNSANDBOXED_JOBS;
   if (raw === undefined || raw === '') return 'bubblewrap';
   if (raw !== UNSANDBOXED_OPT_IN)
-    throw new Error(`AEVO_UNSANDBOXED_JOBS: to run jobs without a sandbox set it to "${UNSANDBOXED_OPT_IN}" (got "${raw}"); unset it to sandbox jobs`);
+    throw new Error(
+      `AEVO_UNSANDBOXED_JOBS: to run jobs without a sandbox set it to "${UNSANDBOXED_OPT_IN}" (got "${raw}"); unset it to sandbox jobs`,
+    );
   return 'none';
 }
 
 function oneOf<T extends string>(name: string, raw: string, allowed: readonly T[]): T {
-  if (!(allowed as readonly string[]).includes(raw)) throw new Error(`${name}: expected one of ${allowed.join(', ')}, got "${raw}"`);
+  if (!(allowed as readonly string[]).includes(raw))
+    throw new Error(`${name}: expected one of ${allowed.join(', ')}, got "${raw}"`);
   return raw as T;
 }

@@ -21,7 +21,14 @@ export function readProcStat(pid: number): ProcStat | null {
   // The command name (field 2) may contain spaces and parentheses: parse after the last ')'.
   const rest = raw.slice(raw.lastIndexOf(')') + 2).split(' ');
   // rest[0] is field 3 (state), so field N is rest[N - 3].
-  return { pid, state: rest[0], ppid: Number(rest[1]), pgid: Number(rest[2]), sid: Number(rest[3]), startTicks: Number(rest[19]) };
+  return {
+    pid,
+    state: rest[0],
+    ppid: Number(rest[1]),
+    pgid: Number(rest[2]),
+    sid: Number(rest[3]),
+    startTicks: Number(rest[19]),
+  };
 }
 
 export const hasProcFs = (): boolean => {
@@ -126,7 +133,9 @@ export function jobIsAlive(pgid: number): boolean {
 export function processesWithCommandLine(prefix: string): number[] {
   return procPids().filter((pid) => {
     try {
-      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').startsWith(prefix) && isProcessAlive(pid);
+      return (
+        readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').startsWith(prefix) && isProcessAlive(pid)
+      );
     } catch {
       return false; // gone meanwhile
     }

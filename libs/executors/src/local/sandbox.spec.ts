@@ -1,4 +1,13 @@
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync, unlinkSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+  chmodSync,
+  unlinkSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { eventually } from '@aevo/testkit';
@@ -7,7 +16,12 @@ import type { JobSpec } from '@aevo/contracts';
 import { forkJobSandbox, writeJobSnapshot } from '../testing/job-home';
 import type { ExecutorEvent } from '../types';
 import { processesWithCommandLine } from './proc';
-import { LocalExecutor, localExecutorOptionsFromEnv, UNSANDBOXED_OPT_IN, type LocalExecutorOptions } from './local-executor';
+import {
+  LocalExecutor,
+  localExecutorOptionsFromEnv,
+  UNSANDBOXED_OPT_IN,
+  type LocalExecutorOptions,
+} from './local-executor';
 
 jest.setTimeout(60_000);
 
@@ -107,7 +121,13 @@ describe('a job in its bubblewrap sandbox', () => {
     expect(outcome.status).toBe('succeeded');
     const lines = outcome.logTail.split('\n');
     expect(lines[0].trim()).toBe('sandboxes');
-    expect(lines.slice(1)).toEqual(['answers=unreachable', 'sibling=unreachable', 'snapshot=unreachable', '0', 'root-home=unreachable']);
+    expect(lines.slice(1)).toEqual([
+      'answers=unreachable',
+      'sibling=unreachable',
+      'snapshot=unreachable',
+      '0',
+      'root-home=unreachable',
+    ]);
   });
 
   it('reads the pinned paths from the snapshot even when the sandbox copy was replaced', async () => {
@@ -121,18 +141,26 @@ describe('a job in its bubblewrap sandbox', () => {
   it('has a clean environment, its own pid namespace and no network', async () => {
     process.env.AEVO_TEST_SECRET_TOKEN = 'sekrit-value-123';
     try {
-      const net = "require('net').connect(5432,'127.0.0.1').on('error',e=>console.log('net='+e.code)).on('connect',()=>{console.log('net=connected');process.exit(0)})";
+      const net =
+        "require('net').connect(5432,'127.0.0.1').on('error',e=>console.log('net='+e.code)).on('connect',()=>{console.log('net=connected');process.exit(0)})";
       const script = [
         "tr '\\0' '\\n' < /proc/1/environ | grep -c sekrit || true",
         'env | grep -c sekrit || true',
         'echo "home=$HOME path=$PATH foo=$FOO"',
-        "ls /proc | grep -c '^[0-9]' | awk '{print ($1 < 10) ? \"pids=few\" : \"pids=many\"}'",
+        'ls /proc | grep -c \'^[0-9]\' | awk \'{print ($1 < 10) ? "pids=few" : "pids=many"}\'',
         // The host's PostgreSQL listens on 127.0.0.1:5432; the job's loopback is its own, with nothing behind it.
         `/usr/bin/node -e "${net}"`,
-        "awk -F: 'NR > 2 { gsub(/ /, \"\", $1); print \"if=\" $1 }' /proc/net/dev",
+        'awk -F: \'NR > 2 { gsub(/ /, "", $1); print "if=" $1 }\' /proc/net/dev',
       ].join('\n');
       const { outcome } = await run(spec('env', script, { env: { FOO: 'bar' } }));
-      expect(outcome.logTail.split('\n')).toEqual(['0', '0', 'home=/tmp path=/usr/local/bin:/usr/bin:/bin foo=bar', 'pids=few', 'net=ECONNREFUSED', 'if=lo']);
+      expect(outcome.logTail.split('\n')).toEqual([
+        '0',
+        '0',
+        'home=/tmp path=/usr/local/bin:/usr/bin:/bin foo=bar',
+        'pids=few',
+        'net=ECONNREFUSED',
+        'if=lo',
+      ]);
     } finally {
       delete process.env.AEVO_TEST_SECRET_TOKEN;
     }
@@ -170,14 +198,21 @@ describe('a job in its bubblewrap sandbox', () => {
     const bomb = 'i=0; while [ $i -lt 400 ]; do sleep 3 & i=$((i+1)); echo $i > runs/a/count; done';
     await ex.submit({ campaignId: 'camp', spec: spec('bomb', bomb) });
     await eventually(() => existsSync(join(sandbox, 'runs/a/count')));
-    await ex.submit({ campaignId: 'camp', spec: spec('sibling', 'for i in $(seq 1 20); do sleep 0.05 & done; wait; echo sibling-ok', { isolation: { snapshotId, outputs: ['runs/b'], inputs: [] } }) });
+    await ex.submit({
+      campaignId: 'camp',
+      spec: spec('sibling', 'for i in $(seq 1 20); do sleep 0.05 & done; wait; echo sibling-ok', {
+        isolation: { snapshotId, outputs: ['runs/b'], inputs: [] },
+      }),
+    });
     expect(await finished('sibling')).toMatchObject({ status: 'succeeded', logTail: 'sibling-ok' });
     await finished('bomb');
     expect(Number(readFileSync(join(sandbox, 'runs/a/count'), 'utf8'))).toBeLessThan(48);
   });
 
   it('stops a job writing a file beyond its size limit', async () => {
-    const { outcome } = await run(spec('big', 'head -c 3000000 /dev/zero > runs/a/big.bin; echo "rc=$?"'), { limits: { fileSizeMiB: 1 } });
+    const { outcome } = await run(spec('big', 'head -c 3000000 /dev/zero > runs/a/big.bin; echo "rc=$?"'), {
+      limits: { fileSizeMiB: 1 },
+    });
     expect(outcome.logTail).toMatch(/rc=(153|1)$/); // SIGXFSZ (128+25) or EFBIG
     expect(readFileSync(join(sandbox, 'runs/a/big.bin')).length).toBeLessThanOrEqual(1024 * 1024);
   });
@@ -189,14 +224,46 @@ describe('a job in its bubblewrap sandbox', () => {
   });
 
   it.each([
-    ['an output under a pinned path', { isolation: { snapshotId: '', outputs: ['harness/x'], inputs: [] } }, 'isolation.outputs.0'],
-    ['the sandbox itself as output', { isolation: { snapshotId: '', outputs: ['.'], inputs: [] } }, 'isolation.outputs.0'],
-    ['an output outside AEVO_HOME', { isolation: { snapshotId: '', outputs: ['/etc/aevo'], inputs: [] } }, 'isolation.outputs.0'],
-    ['an output in the snapshots directory', { isolation: { snapshotId: '', outputs: ['../../../snapshots/x'], inputs: [] } }, 'isolation.outputs.0'],
-    ['an input in the logs directory', { isolation: { snapshotId: '', outputs: ['runs/a'], inputs: ['../../../logs'] } }, 'isolation.inputs.0'],
-    ['the hidden answers as input', { isolation: { snapshotId: '', outputs: ['runs/a'], inputs: ['../../../leaderboard/camp/hidden/public.csv'] } }, 'isolation.inputs.0'],
-    ['a campaign\'s board (holding its answers) as output', { isolation: { snapshotId: '', outputs: ['../../../leaderboard/camp'], inputs: [] } }, 'isolation.outputs.0'],
-    ['an unknown snapshot', { isolation: { snapshotId: 'f'.repeat(64), outputs: ['runs/a'], inputs: [] } }, 'isolation.snapshotId'],
+    [
+      'an output under a pinned path',
+      { isolation: { snapshotId: '', outputs: ['harness/x'], inputs: [] } },
+      'isolation.outputs.0',
+    ],
+    [
+      'the sandbox itself as output',
+      { isolation: { snapshotId: '', outputs: ['.'], inputs: [] } },
+      'isolation.outputs.0',
+    ],
+    [
+      'an output outside AEVO_HOME',
+      { isolation: { snapshotId: '', outputs: ['/etc/aevo'], inputs: [] } },
+      'isolation.outputs.0',
+    ],
+    [
+      'an output in the snapshots directory',
+      { isolation: { snapshotId: '', outputs: ['../../../snapshots/x'], inputs: [] } },
+      'isolation.outputs.0',
+    ],
+    [
+      'an input in the logs directory',
+      { isolation: { snapshotId: '', outputs: ['runs/a'], inputs: ['../../../logs'] } },
+      'isolation.inputs.0',
+    ],
+    [
+      'the hidden answers as input',
+      { isolation: { snapshotId: '', outputs: ['runs/a'], inputs: ['../../../leaderboard/camp/hidden/public.csv'] } },
+      'isolation.inputs.0',
+    ],
+    [
+      "a campaign's board (holding its answers) as output",
+      { isolation: { snapshotId: '', outputs: ['../../../leaderboard/camp'], inputs: [] } },
+      'isolation.outputs.0',
+    ],
+    [
+      'an unknown snapshot',
+      { isolation: { snapshotId: 'f'.repeat(64), outputs: ['runs/a'], inputs: [] } },
+      'isolation.snapshotId',
+    ],
     ['a sandbox outside AEVO_HOME', { sandboxPath: '/tmp' }, 'sandboxPath'],
     ['LD_PRELOAD in its environment', { env: { LD_PRELOAD: '/tmp/x.so' } }, 'env.LD_PRELOAD'],
   ] as const)('refuses %s, naming the field, and runs nothing', async (_what, over, field) => {
@@ -204,7 +271,16 @@ describe('a job in its bubblewrap sandbox', () => {
     const s: JobSpec = {
       ...base,
       ...over,
-      ...('isolation' in over ? { isolation: { ...over.isolation, snapshotId: over.isolation.snapshotId || snapshotId, inputs: [...over.isolation.inputs], outputs: [...over.isolation.outputs] } } : {}),
+      ...('isolation' in over
+        ? {
+            isolation: {
+              ...over.isolation,
+              snapshotId: over.isolation.snapshotId || snapshotId,
+              inputs: [...over.isolation.inputs],
+              outputs: [...over.isolation.outputs],
+            },
+          }
+        : {}),
       env: 'env' in over ? { ...over.env } : {},
     } as JobSpec;
     const { outcome } = await run(s);
@@ -220,9 +296,15 @@ describe('an AEVO_HOME the per-slot uids cannot reach', () => {
     try {
       const nested = join(parent, 'home');
       mkdirSync(nested);
-      expect(() => new LocalExecutor({ home: nested, jobUids: 'per-slot' })).toThrow(/not searchable by others.*AEVO_JOB_UIDS=service/);
+      expect(() => new LocalExecutor({ home: nested, jobUids: 'per-slot' })).toThrow(
+        /not searchable by others.*AEVO_JOB_UIDS=service/,
+      );
       const warnings: string[] = [];
-      const ex = new LocalExecutor({ home: nested, pollMs: 50, onError: (err) => warnings.push((err as Error).message) });
+      const ex = new LocalExecutor({
+        home: nested,
+        pollMs: 50,
+        onError: (err) => warnings.push((err as Error).message),
+      });
       bench.track(ex);
       expect(warnings).toEqual([expect.stringMatching(/jobs run sandboxed under the dispatch user's uid/)]);
       const { snapshotId: id, snapshotPath: snap } = writeJobSnapshot(nested);
@@ -231,7 +313,14 @@ describe('an AEVO_HOME the per-slot uids cannot reach', () => {
       ex.on((e) => {
         events.push(e);
       });
-      await ex.submit({ campaignId: 'camp', spec: { ...spec('svc-uid', 'id -u; (echo x > recipe.yaml) 2>/dev/null || echo recipe=refused'), sandboxPath: sb, isolation: { snapshotId: id, outputs: ['runs/a'], inputs: [] } } });
+      await ex.submit({
+        campaignId: 'camp',
+        spec: {
+          ...spec('svc-uid', 'id -u; (echo x > recipe.yaml) 2>/dev/null || echo recipe=refused'),
+          sandboxPath: sb,
+          isolation: { snapshotId: id, outputs: ['runs/a'], inputs: [] },
+        },
+      });
       const done = await eventually(() => events.find((e) => e.type === 'finished'));
       expect(done.type === 'finished' && done.outcome.logTail).toBe('65534\nrecipe=refused');
     } finally {
@@ -243,10 +332,19 @@ describe('an AEVO_HOME the per-slot uids cannot reach', () => {
 describe('without bubblewrap', () => {
   it('refuses to start unless the operator opts out, and then records every job as unsandboxed', async () => {
     expect(() => new LocalExecutor({ home, bwrapPath: join(home, 'no-bwrap') })).toThrow(/AEVO_UNSANDBOXED_JOBS=/);
-    expect(() => localExecutorOptionsFromEnv({ AEVO_HOME: home, AEVO_UNSANDBOXED_JOBS: 'yes' })).toThrow(/AEVO_UNSANDBOXED_JOBS: to run jobs without a sandbox set it to/);
-    const opts = localExecutorOptionsFromEnv({ AEVO_HOME: home, AEVO_UNSANDBOXED_JOBS: UNSANDBOXED_OPT_IN, AEVO_LOCAL_GPUS: 'none' });
+    expect(() => localExecutorOptionsFromEnv({ AEVO_HOME: home, AEVO_UNSANDBOXED_JOBS: 'yes' })).toThrow(
+      /AEVO_UNSANDBOXED_JOBS: to run jobs without a sandbox set it to/,
+    );
+    const opts = localExecutorOptionsFromEnv({
+      AEVO_HOME: home,
+      AEVO_UNSANDBOXED_JOBS: UNSANDBOXED_OPT_IN,
+      AEVO_LOCAL_GPUS: 'none',
+    });
     expect(opts.sandbox).toBe('none');
-    const { outcome, events } = await run(spec('open', 'echo ran'), { sandbox: 'none', bwrapPath: join(home, 'no-bwrap') });
+    const { outcome, events } = await run(spec('open', 'echo ran'), {
+      sandbox: 'none',
+      bwrapPath: join(home, 'no-bwrap'),
+    });
     expect(outcome.status).toBe('succeeded');
     expect(events.find((e) => e.type === 'started')).toMatchObject({ isolation: 'none' });
   });

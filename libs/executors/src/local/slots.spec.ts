@@ -1,6 +1,12 @@
 import { pickRunnable, placementFor, SlotAllocator, type QueueEntry } from './slots';
 
-const entry = (jobId: string, gpu: number, seq: number, priority: QueueEntry['priority'] = 'normal', pool = { gpus: [0, 1], cpuSlots: 1 }): QueueEntry => ({
+const entry = (
+  jobId: string,
+  gpu: number,
+  seq: number,
+  priority: QueueEntry['priority'] = 'normal',
+  pool = { gpus: [0, 1], cpuSlots: 1 },
+): QueueEntry => ({
   jobId,
   priority,
   seq,
@@ -25,7 +31,10 @@ describe('slot scheduling', () => {
   });
 
   it('explains what a pool can never run', () => {
-    expect(placementFor({ gpus: [], cpuSlots: 0 }, 0)).toEqual({ kind: 'impossible', message: 'job needs a CPU slot and the pool has none (AEVO_LOCAL_SLOTS=0)' });
+    expect(placementFor({ gpus: [], cpuSlots: 0 }, 0)).toEqual({
+      kind: 'impossible',
+      message: 'job needs a CPU slot and the pool has none (AEVO_LOCAL_SLOTS=0)',
+    });
     expect(placementFor({ gpus: [], cpuSlots: 2 }, 1)).toEqual({ kind: 'cpu' });
   });
 });

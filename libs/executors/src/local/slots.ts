@@ -19,11 +19,14 @@ export type Placement = { kind: 'gpu'; gpus: number } | { kind: 'cpu' } | { kind
 /** Where a job asking for `gpu` GPUs runs on this pool (independent of what is free now). */
 export function placementFor(pool: SlotPoolConfig, gpu: number): Placement {
   if (gpu > 0 && pool.gpus.length > 0) {
-    if (gpu > pool.gpus.length) return { kind: 'impossible', message: `job asks for ${gpu} GPUs, this machine has ${pool.gpus.length}` };
+    if (gpu > pool.gpus.length)
+      return { kind: 'impossible', message: `job asks for ${gpu} GPUs, this machine has ${pool.gpus.length}` };
     return { kind: 'gpu', gpus: gpu };
   }
-  if (gpu > 0 && pool.requireGpu) return { kind: 'impossible', message: `job asks for ${gpu} GPUs, this machine has none (requireGpu is set)` };
-  if (pool.cpuSlots < 1) return { kind: 'impossible', message: 'job needs a CPU slot and the pool has none (AEVO_LOCAL_SLOTS=0)' };
+  if (gpu > 0 && pool.requireGpu)
+    return { kind: 'impossible', message: `job asks for ${gpu} GPUs, this machine has none (requireGpu is set)` };
+  if (pool.cpuSlots < 1)
+    return { kind: 'impossible', message: 'job needs a CPU slot and the pool has none (AEVO_LOCAL_SLOTS=0)' };
   return { kind: 'cpu' };
 }
 
@@ -31,7 +34,9 @@ export function parseSlot(slot: string): Allocation | null {
   const m = /^(gpu|cpu):([0-9,]+)$/.exec(slot);
   if (!m) return null;
   const nums = m[2].split(',').map(Number);
-  return m[1] === 'gpu' ? { slot, kind: 'gpu', gpus: nums, cpuIndex: null } : { slot, kind: 'cpu', gpus: [], cpuIndex: nums[0] };
+  return m[1] === 'gpu'
+    ? { slot, kind: 'gpu', gpus: nums, cpuIndex: null }
+    : { slot, kind: 'cpu', gpus: [], cpuIndex: nums[0] };
 }
 
 /** Tracks which GPUs and CPU slots are busy. */
@@ -99,7 +104,10 @@ export function queueOrder(a: QueueEntry, b: QueueEntry): number {
  * Picks the queued jobs to start now, in order. Within one kind of slot no job overtakes an older one that does
  * not fit yet (no starvation of multi-GPU jobs); a blocked GPU job does not hold back CPU jobs.
  */
-export function pickRunnable(queue: readonly QueueEntry[], allocator: SlotAllocator): Array<{ entry: QueueEntry; allocation: Allocation }> {
+export function pickRunnable(
+  queue: readonly QueueEntry[],
+  allocator: SlotAllocator,
+): Array<{ entry: QueueEntry; allocation: Allocation }> {
   const started: Array<{ entry: QueueEntry; allocation: Allocation }> = [];
   const blocked = new Set<string>();
   for (const entry of [...queue].sort(queueOrder)) {

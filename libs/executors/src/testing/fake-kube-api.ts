@@ -121,7 +121,8 @@ export class FakeKubeApiServer {
     this.server = createServer((req, res) => void this.handle(req, res));
     await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', r));
     this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
-    if (this.opts.bookmarkIntervalMs) this.bookmarkTimer = setInterval(() => this.bookmark(), this.opts.bookmarkIntervalMs);
+    if (this.opts.bookmarkIntervalMs)
+      this.bookmarkTimer = setInterval(() => this.bookmark(), this.opts.bookmarkIntervalMs);
     return this.url;
   }
 
@@ -177,15 +178,26 @@ export class FakeKubeApiServer {
     if (!job) throw new Error(`no job ${namespace}/${name}`);
     const queue = job.metadata.labels?.['kueue.x-k8s.io/queue-name'];
     if (queue && this.opts.localQueues && !this.opts.localQueues.includes(queue))
-      throw new Error(`Kueue cannot admit ${name}: LocalQueue ${namespace}/${queue} does not exist (the workload stays pending)`);
+      throw new Error(
+        `Kueue cannot admit ${name}: LocalQueue ${namespace}/${queue} does not exist (the workload stays pending)`,
+      );
     const priority = job.metadata.labels?.['kueue.x-k8s.io/priority-class'];
     if (priority && this.opts.workloadPriorityClasses && !this.opts.workloadPriorityClasses.includes(priority))
-      throw new Error(`Kueue cannot admit ${name}: WorkloadPriorityClass ${priority} not found (no workload is created)`);
-    if (!job.spec.suspend && (job.status.active ?? 0) > 0) throw new Error(`job ${name} is already admitted and running`);
+      throw new Error(
+        `Kueue cannot admit ${name}: WorkloadPriorityClass ${priority} not found (no workload is created)`,
+      );
+    if (!job.spec.suspend && (job.status.active ?? 0) > 0)
+      throw new Error(`job ${name} is already admitted and running`);
     const pod = this.mutateJob(name, namespace, (j) => {
       j.spec.suspend = false;
       j.status.startTime = this.now(); // the Job controller starts the activeDeadlineSeconds clock afresh
-      setCondition(j, { type: 'Suspended', status: 'False', reason: 'JobResumed', message: 'Job resumed', lastTransitionTime: this.now() });
+      setCondition(j, {
+        type: 'Suspended',
+        status: 'False',
+        reason: 'JobResumed',
+        message: 'Job resumed',
+        lastTransitionTime: this.now(),
+      });
       const ledger = this.runLedger.get(`${namespace}/${name}`) ?? [];
       ledger.push({ start: this.clock, end: null });
       this.runLedger.set(`${namespace}/${name}`, ledger);
@@ -205,7 +217,11 @@ export class FakeKubeApiServer {
     this.mutateJob(name, namespace, (job) => {
       const pod = this.currentPod(name, namespace);
       if (!pod || pod.obj.status.phase !== 'Pending') throw new Error(`job ${name} has no Pending pod`);
-      pod.obj.status = { phase: 'Running', startTime: this.now(), containerStatuses: [{ name: 'job', ready: true, state: { running: { startedAt: this.now() } } }] };
+      pod.obj.status = {
+        phase: 'Running',
+        startTime: this.now(),
+        containerStatuses: [{ name: 'job', ready: true, state: { running: { startedAt: this.now() } } }],
+      };
       job.status.ready = 1;
     });
   }
@@ -224,7 +240,10 @@ export class FakeKubeApiServer {
     if (!pod || pod.obj.status.phase !== 'Running') throw new Error(`job ${name} has no running pod`);
     // sameTimestampAsPrevious: the rest of one write whose first lines were already sent (a burst cut by a disconnect).
     const previous = pod.lines[pod.lines.length - 1];
-    const ns = opts.sameTimestampAsPrevious && previous ? previous.ns : BigInt(this.clock) * 1_000_000n + BigInt(++this.logSeq) * 1000n + 123n;
+    const ns =
+      opts.sameTimestampAsPrevious && previous
+        ? previous.ns
+        : BigInt(this.clock) * 1_000_000n + BigInt(++this.logSeq) * 1000n + 123n;
     const ts = nsToRfc3339(ns);
     const texts = chunk.split('\n');
     if (texts[texts.length - 1] === '') texts.pop();
@@ -242,7 +261,12 @@ export class FakeKubeApiServer {
    * (`replacement: 'running'` starts it; `'later'` leaves the Job with no active pod, as during the controller's
    * exponential back-off, until `replacePod`).
    */
-  exit(name: string, exitCode: number, opts: { replacement?: 'running' | 'pending' | 'later' } = {}, namespace = 'aevo-jobs'): void {
+  exit(
+    name: string,
+    exitCode: number,
+    opts: { replacement?: 'running' | 'pending' | 'later' } = {},
+    namespace = 'aevo-jobs',
+  ): void {
     let retry = false;
     this.mutateJob(name, namespace, (job) => {
       const pod = this.currentPod(name, namespace);
@@ -250,7 +274,13 @@ export class FakeKubeApiServer {
       pod.obj.status = {
         ...pod.obj.status,
         phase: exitCode === 0 ? 'Succeeded' : 'Failed',
-        containerStatuses: [{ name: 'job', ready: false, state: { terminated: { exitCode, reason: exitCode === 0 ? 'Completed' : 'Error', finishedAt: this.now() } } }],
+        containerStatuses: [
+          {
+            name: 'job',
+            ready: false,
+            state: { terminated: { exitCode, reason: exitCode === 0 ? 'Completed' : 'Error', finishedAt: this.now() } },
+          },
+        ],
       };
       for (const f of pod.followers) f.res.end();
       pod.followers.clear();
@@ -260,8 +290,20 @@ export class FakeKubeApiServer {
       if (exitCode === 0) {
         job.status.succeeded = (job.status.succeeded ?? 0) + 1;
         job.status.completionTime = t;
-        setCondition(job, { type: 'SuccessCriteriaMet', status: 'True', reason: 'CompletionsReached', message: 'Reached expected number of succeeded pods', lastTransitionTime: t });
-        setCondition(job, { type: 'Complete', status: 'True', reason: 'CompletionsReached', message: 'Reached expected number of succeeded pods', lastTransitionTime: t });
+        setCondition(job, {
+          type: 'SuccessCriteriaMet',
+          status: 'True',
+          reason: 'CompletionsReached',
+          message: 'Reached expected number of succeeded pods',
+          lastTransitionTime: t,
+        });
+        setCondition(job, {
+          type: 'Complete',
+          status: 'True',
+          reason: 'CompletionsReached',
+          message: 'Reached expected number of succeeded pods',
+          lastTransitionTime: t,
+        });
         this.endRun(job);
         return;
       }
@@ -287,7 +329,8 @@ export class FakeKubeApiServer {
   /** The Job controller's back-off after a failed pod has passed: it creates the replacement pod (Pending). */
   replacePod(name: string, namespace = 'aevo-jobs'): void {
     this.mutateJob(name, namespace, (job) => {
-      if ((job.status.active ?? 0) > 0 || job.spec.suspend) throw new Error(`job ${name} has an active pod or is suspended`);
+      if ((job.status.active ?? 0) > 0 || job.spec.suspend)
+        throw new Error(`job ${name} has an active pod or is suspended`);
       this.createPod(job);
     });
   }
@@ -302,7 +345,13 @@ export class FakeKubeApiServer {
       delete job.status.startTime;
       job.status.active = 0;
       job.status.ready = 0;
-      setCondition(job, { type: 'Suspended', status: 'True', reason: 'JobSuspended', message: 'Job suspended', lastTransitionTime: this.now() });
+      setCondition(job, {
+        type: 'Suspended',
+        status: 'True',
+        reason: 'JobSuspended',
+        message: 'Job suspended',
+        lastTransitionTime: this.now(),
+      });
       this.deletePods(job);
       this.endRun(job);
     });
@@ -394,7 +443,13 @@ export class FakeKubeApiServer {
         body = raw;
       }
     }
-    this.requests.push({ method: req.method ?? 'GET', path: url.pathname, query, body, authorization: req.headers.authorization });
+    this.requests.push({
+      method: req.method ?? 'GET',
+      path: url.pathname,
+      query,
+      body,
+      authorization: req.headers.authorization,
+    });
     const send = (code: number, obj: unknown, headers: Record<string, string | string[]> = {}) => {
       res.writeHead(code, { 'content-type': 'application/json', ...headers });
       res.end(JSON.stringify(obj));
@@ -407,7 +462,12 @@ export class FakeKubeApiServer {
       if (req.method === 'GET') {
         const sel = parseSelector(query.labelSelector);
         const items = [...this.jobs.values()].filter((j) => j.metadata.namespace === ns && matches(j, sel));
-        return send(200, { kind: 'JobList', apiVersion: 'batch/v1', metadata: { resourceVersion: String(this.rv) }, items });
+        return send(200, {
+          kind: 'JobList',
+          apiVersion: 'batch/v1',
+          metadata: { resourceVersion: String(this.rv) },
+          items,
+        });
       }
     }
     if ((m = /^\/apis\/batch\/v1\/namespaces\/([^/]+)\/jobs\/([^/]+)$/.exec(url.pathname))) {
@@ -419,27 +479,40 @@ export class FakeKubeApiServer {
       if (req.method === 'DELETE') {
         const policy = query.propagationPolicy ?? (body as Json | undefined)?.propagationPolicy ?? 'Orphan';
         this.removeJob(job, policy);
-        return send(200, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', details: { name: m[2], group: 'batch', kind: 'jobs', uid: job.metadata.uid } });
+        return send(200, {
+          kind: 'Status',
+          apiVersion: 'v1',
+          metadata: {},
+          status: 'Success',
+          details: { name: m[2], group: 'batch', kind: 'jobs', uid: job.metadata.uid },
+        });
       }
     }
     if ((m = /^\/api\/v1\/namespaces\/([^/]+)\/pods$/.exec(url.pathname)) && req.method === 'GET') {
       const ns = decodeURIComponent(m[1]);
       const sel = parseSelector(query.labelSelector);
-      const items = [...this.pods.values()].map((p) => p.obj).filter((p) => p.metadata.namespace === ns && matches(p, sel));
+      const items = [...this.pods.values()]
+        .map((p) => p.obj)
+        .filter((p) => p.metadata.namespace === ns && matches(p, sel));
       return send(200, { kind: 'PodList', apiVersion: 'v1', metadata: { resourceVersion: String(this.rv) }, items });
     }
     if ((m = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)\/log$/.exec(url.pathname)) && req.method === 'GET') {
       const pod = this.pods.get(`${decodeURIComponent(m[1])}/${decodeURIComponent(m[2])}`);
       if (!pod) return send(404, status(404, 'NotFound', `pods "${m[2]}" not found`));
-      if (query.container && query.container !== 'job') return send(400, status(400, 'BadRequest', `container ${query.container} is not valid for pod ${m[2]}`));
+      if (query.container && query.container !== 'job')
+        return send(400, status(400, 'BadRequest', `container ${query.container} is not valid for pod ${m[2]}`));
       if (pod.obj.status.phase === 'Pending')
-        return send(400, status(400, 'BadRequest', `container "job" in pod "${m[2]}" is waiting to start: ContainerCreating`));
+        return send(
+          400,
+          status(400, 'BadRequest', `container "job" in pod "${m[2]}" is waiting to start: ContainerCreating`),
+        );
       const timestamps = query.timestamps === 'true';
       // sinceTime is an RFC3339 time (whole seconds on the wire); the kubelet returns lines stamped at or after it.
       const since = query.sinceTime ? BigInt(Date.parse(query.sinceTime)) * 1_000_000n : null;
       res.writeHead(200, { 'content-type': 'text/plain' });
       res.flushHeaders();
-      for (const l of pod.lines) if (since == null || l.ns >= since) res.write(`${timestamps ? `${l.ts} ` : ''}${l.text}\n`);
+      for (const l of pod.lines)
+        if (since == null || l.ns >= since) res.write(`${timestamps ? `${l.ts} ` : ''}${l.text}\n`);
       const running = pod.obj.status?.phase === 'Running';
       if (query.follow === 'true' && running) {
         const f = { res, timestamps };
@@ -458,24 +531,59 @@ export class FakeKubeApiServer {
    * or 400 under `fieldValidation=Strict`), validate (422 with one cause per field), then admission (Kueue's webhook
    * suspends a Job that names a queue).
    */
-  private createJob(ns: string, input: unknown, query: Record<string, string>, send: (code: number, obj: unknown, headers?: Record<string, string | string[]>) => void): void {
-    if (!input || typeof input !== 'object' || Array.isArray(input)) return send(400, status(400, 'BadRequest', 'the body of the request was not a JSON object'));
+  private createJob(
+    ns: string,
+    input: unknown,
+    query: Record<string, string>,
+    send: (code: number, obj: unknown, headers?: Record<string, string | string[]>) => void,
+  ): void {
+    if (!input || typeof input !== 'object' || Array.isArray(input))
+      return send(400, status(400, 'BadRequest', 'the body of the request was not a JSON object'));
     const body = JSON.parse(JSON.stringify(input)) as Json;
     if (body.apiVersion !== 'batch/v1' || body.kind !== 'Job')
-      return send(400, status(400, 'BadRequest', `the API version in the data (${body.apiVersion}) or kind (${body.kind}) does not match the expected batch/v1 Job`));
+      return send(
+        400,
+        status(
+          400,
+          'BadRequest',
+          `the API version in the data (${body.apiVersion}) or kind (${body.kind}) does not match the expected batch/v1 Job`,
+        ),
+      );
     const unknown = stripUnknownFields(body, 'V1Job', '');
     if (unknown.length && query.fieldValidation === 'Strict')
-      return send(400, status(400, 'BadRequest', `strict decoding error: ${unknown.map((f) => `unknown field "${f}"`).join(', ')}`));
+      return send(
+        400,
+        status(400, 'BadRequest', `strict decoding error: ${unknown.map((f) => `unknown field "${f}"`).join(', ')}`),
+      );
     const typeErrors = schemaErrors(body);
     const decodeErrors = typeErrors.filter((e) => e.keyword !== 'required');
     if (decodeErrors.length)
-      return send(400, status(400, 'BadRequest', `Job in version "v1" cannot be handled as a Job: ${decodeErrors.map((e) => `${e.field}: ${e.message}`).join('; ')}`));
+      return send(
+        400,
+        status(
+          400,
+          'BadRequest',
+          `Job in version "v1" cannot be handled as a Job: ${decodeErrors.map((e) => `${e.field}: ${e.message}`).join('; ')}`,
+        ),
+      );
     const name = body.metadata?.name as string | undefined;
-    const causes: Cause[] = typeErrors.map((e) => ({ reason: 'FieldValueRequired', field: e.field, message: 'Required value' }));
+    const causes: Cause[] = typeErrors.map((e) => ({
+      reason: 'FieldValueRequired',
+      field: e.field,
+      message: 'Required value',
+    }));
     causes.push(...validateJob(body, ns, this.opts.relaxedEnvVarNames ?? false));
     if (causes.length) {
       const what = causes.map((c) => `${c.field}: ${c.message}`);
-      return send(422, status(422, 'Invalid', `Job.batch "${name ?? ''}" is invalid: ${what.length > 1 ? `[${what.join(', ')}]` : what[0]}`, causes));
+      return send(
+        422,
+        status(
+          422,
+          'Invalid',
+          `Job.batch "${name ?? ''}" is invalid: ${what.length > 1 ? `[${what.join(', ')}]` : what[0]}`,
+          causes,
+        ),
+      );
     }
     const key = `${ns}/${name}`;
     if (this.jobs.has(key)) return send(409, status(409, 'AlreadyExists', `jobs.batch "${name}" already exists`));
@@ -486,7 +594,19 @@ export class FakeKubeApiServer {
     job.spec.backoffLimit ??= DEFAULT_BACKOFF_LIMIT;
     // Kueue's webhook suspends every Job that names a queue until the ClusterQueue admits it.
     job.spec.suspend = job.metadata.labels?.['kueue.x-k8s.io/queue-name'] ? true : (job.spec.suspend ?? false);
-    job.status = job.spec.suspend ? { conditions: [{ type: 'Suspended', status: 'True', reason: 'JobSuspended', message: 'Job suspended', lastTransitionTime: this.now() }] } : {};
+    job.status = job.spec.suspend
+      ? {
+          conditions: [
+            {
+              type: 'Suspended',
+              status: 'True',
+              reason: 'JobSuspended',
+              message: 'Job suspended',
+              lastTransitionTime: this.now(),
+            },
+          ],
+        }
+      : {};
     this.jobs.set(key, job);
     this.record('ADDED', job);
     if (!job.spec.suspend) this.admit(name!, {}, ns);
@@ -503,15 +623,35 @@ export class FakeKubeApiServer {
     const type = contentType.split(';')[0].trim();
     try {
       if (type === 'application/json-patch+json') {
-        if (!Array.isArray(patch)) return send(400, status(400, 'BadRequest', 'a JSON patch must be an array of operations'));
+        if (!Array.isArray(patch))
+          return send(400, status(400, 'BadRequest', 'a JSON patch must be an array of operations'));
         for (const op of patch as Json[]) applyJsonPatchOp(updated, op);
       } else if (type === 'application/merge-patch+json') mergePatch(updated, patch);
-      else return send(415, status(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json`));
+      else
+        return send(
+          415,
+          status(
+            415,
+            'UnsupportedMediaType',
+            `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json`,
+          ),
+        );
     } catch (err) {
-      return send(422, status(422, 'Invalid', `Job.batch "${job.metadata.name}" is invalid: ${(err as Error).message}`));
+      return send(
+        422,
+        status(422, 'Invalid', `Job.batch "${job.metadata.name}" is invalid: ${(err as Error).message}`),
+      );
     }
-    const strip = (o: Json) => JSON.stringify({ ...o, metadata: { ...o.metadata, labels: undefined, annotations: undefined, resourceVersion: undefined } });
-    if (strip(updated) !== strip(job)) return send(422, status(422, 'Invalid', 'this fake applies patches to metadata.labels and metadata.annotations only'));
+    const strip = (o: Json) =>
+      JSON.stringify({
+        ...o,
+        metadata: { ...o.metadata, labels: undefined, annotations: undefined, resourceVersion: undefined },
+      });
+    if (strip(updated) !== strip(job))
+      return send(
+        422,
+        status(422, 'Invalid', 'this fake applies patches to metadata.labels and metadata.annotations only'),
+      );
     const bad = Object.entries(updated.metadata.annotations ?? {}).find(([, v]) => typeof v !== 'string');
     if (bad) return send(400, status(400, 'BadRequest', `metadata.annotations[${bad[0]}]: expected a string`));
     job.metadata.labels = updated.metadata.labels;
@@ -536,9 +676,17 @@ export class FakeKubeApiServer {
     }
     res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' });
     res.flushHeaders(); // a real API server answers a watch at once, before any event
-    const conn: WatchConn = { res, namespace: ns, selector: sel, bookmarks: query.allowWatchBookmarks === 'true', timer: null };
+    const conn: WatchConn = {
+      res,
+      namespace: ns,
+      selector: sel,
+      bookmarks: query.allowWatchBookmarks === 'true',
+      timer: null,
+    };
     if (from != null)
-      for (const h of this.history) if (h.rv > from && h.object.metadata.namespace === ns && matches(h.object, sel)) res.write(`${JSON.stringify({ type: h.type, object: h.object })}\n`);
+      for (const h of this.history)
+        if (h.rv > from && h.object.metadata.namespace === ns && matches(h.object, sel))
+          res.write(`${JSON.stringify({ type: h.type, object: h.object })}\n`);
     this.watches.add(conn);
     const timeout = query.timeoutSeconds ? Number(query.timeoutSeconds) : this.opts.defaultWatchTimeoutSeconds;
     if (timeout !== undefined && Number.isFinite(timeout))
@@ -567,7 +715,9 @@ export class FakeKubeApiServer {
 
   private sendBookmark(w: WatchConn): void {
     if (!w.bookmarks || w.res.writableEnded) return;
-    w.res.write(`${JSON.stringify({ type: 'BOOKMARK', object: { kind: 'Job', apiVersion: 'batch/v1', metadata: { resourceVersion: String(this.rv) } } })}\n`);
+    w.res.write(
+      `${JSON.stringify({ type: 'BOOKMARK', object: { kind: 'Job', apiVersion: 'batch/v1', metadata: { resourceVersion: String(this.rv) } } })}\n`,
+    );
   }
 
   private endWatch(w: WatchConn): void {
@@ -581,7 +731,8 @@ export class FakeKubeApiServer {
     const snapshot = JSON.parse(JSON.stringify(obj));
     this.history.push({ rv: this.rv, type, object: snapshot });
     for (const w of this.watches)
-      if (snapshot.metadata.namespace === w.namespace && matches(snapshot, w.selector)) w.res.write(`${JSON.stringify({ type, object: snapshot })}\n`);
+      if (snapshot.metadata.namespace === w.namespace && matches(snapshot, w.selector))
+        w.res.write(`${JSON.stringify({ type, object: snapshot })}\n`);
   }
 
   private mutateJob<T>(name: string, ns: string, f: (job: Json) => T): T {
@@ -615,10 +766,17 @@ export class FakeKubeApiServer {
         name,
         namespace: ns,
         creationTimestamp: this.now(),
-        labels: { ...(job.spec.template?.metadata?.labels ?? {}), 'batch.kubernetes.io/job-name': job.metadata.name, 'job-name': job.metadata.name },
+        labels: {
+          ...(job.spec.template?.metadata?.labels ?? {}),
+          'batch.kubernetes.io/job-name': job.metadata.name,
+          'job-name': job.metadata.name,
+        },
       },
       spec: job.spec.template?.spec,
-      status: { phase: 'Pending', containerStatuses: [{ name: 'job', ready: false, state: { waiting: { reason: 'ContainerCreating' } } }] },
+      status: {
+        phase: 'Pending',
+        containerStatuses: [{ name: 'job', ready: false, state: { waiting: { reason: 'ContainerCreating' } } }],
+      },
     };
     this.pods.set(`${ns}/${name}`, { obj, lines: [], followers: new Set() });
     job.status.active = 1;
@@ -627,7 +785,9 @@ export class FakeKubeApiServer {
   }
 
   private podStates(jobName: string, ns: string): PodState[] {
-    return [...this.pods.values()].filter((p) => p.obj.metadata.namespace === ns && p.obj.metadata.labels['batch.kubernetes.io/job-name'] === jobName);
+    return [...this.pods.values()].filter(
+      (p) => p.obj.metadata.namespace === ns && p.obj.metadata.labels['batch.kubernetes.io/job-name'] === jobName,
+    );
   }
 
   private currentPod(jobName: string, ns: string): PodState | undefined {
@@ -638,7 +798,10 @@ export class FakeKubeApiServer {
   /** Deletes the Job's pods that have not finished (finished ones stay, as the Job controller keeps them). */
   private deletePods(job: Json, all = false): void {
     for (const [key, p] of this.pods)
-      if (p.obj.metadata.namespace === job.metadata.namespace && p.obj.metadata.labels['batch.kubernetes.io/job-name'] === job.metadata.name) {
+      if (
+        p.obj.metadata.namespace === job.metadata.namespace &&
+        p.obj.metadata.labels['batch.kubernetes.io/job-name'] === job.metadata.name
+      ) {
         if (!all && (p.obj.status.phase === 'Succeeded' || p.obj.status.phase === 'Failed')) continue;
         for (const f of p.followers) f.res.end();
         this.pods.delete(key);
@@ -655,7 +818,8 @@ export class FakeKubeApiServer {
 
 /** One RFC 6902 operation (add, replace, remove) on a JSON pointer into `doc`. */
 function applyJsonPatchOp(doc: Json, op: Json): void {
-  if (typeof op?.path !== 'string' || !op.path.startsWith('/')) throw new Error(`invalid JSON patch path ${JSON.stringify(op?.path)}`);
+  if (typeof op?.path !== 'string' || !op.path.startsWith('/'))
+    throw new Error(`invalid JSON patch path ${JSON.stringify(op?.path)}`);
   const keys = op.path
     .slice(1)
     .split('/')
@@ -663,7 +827,8 @@ function applyJsonPatchOp(doc: Json, op: Json): void {
   const last = keys.pop()!;
   let parent: Json = doc;
   for (const k of keys) {
-    if (parent[k] == null || typeof parent[k] !== 'object') throw new Error(`JSON patch path ${op.path}: ${k} does not exist`);
+    if (parent[k] == null || typeof parent[k] !== 'object')
+      throw new Error(`JSON patch path ${op.path}: ${k} does not exist`);
     parent = parent[k];
   }
   if (op.op === 'add' || op.op === 'replace') {
@@ -708,7 +873,12 @@ function matchPodFailurePolicy(job: Json, pod: Json, exitCode: number): { action
       const inValues = (r.values as number[]).includes(exitCode);
       if (r.operator === 'In' ? inValues : !inValues) return { action: rule.action, index };
     } else if (rule.onPodConditions) {
-      if ((rule.onPodConditions as Json[]).some((p) => podConditions.some((c) => c.type === p.type && c.status === (p.status ?? 'True')))) return { action: rule.action, index };
+      if (
+        (rule.onPodConditions as Json[]).some((p) =>
+          podConditions.some((c) => c.type === p.type && c.status === (p.status ?? 'True')),
+        )
+      )
+        return { action: rule.action, index };
     }
   }
   return null;
@@ -722,7 +892,9 @@ interface SchemaError {
   message: string;
 }
 
-type Validator = ((data: unknown) => boolean) & { errors?: Array<{ instancePath: string; keyword: string; params: Json; message?: string }> | null };
+type Validator = ((data: unknown) => boolean) & {
+  errors?: Array<{ instancePath: string; keyword: string; params: Json; message?: string }> | null;
+};
 let jobValidator: Validator | null = null;
 
 /**
@@ -733,7 +905,9 @@ let jobValidator: Validator | null = null;
 function loadJobValidator(): Validator {
   if (jobValidator) return jobValidator;
   const getBuiltin = (process as unknown as { getBuiltinModule?: (id: string) => unknown }).getBuiltinModule;
-  const req: NodeJS.Require = getBuiltin ? (getBuiltin('node:module') as typeof import('node:module')).createRequire(__filename) : require;
+  const req: NodeJS.Require = getBuiltin
+    ? (getBuiltin('node:module') as typeof import('node:module')).createRequire(__filename)
+    : require;
   const root = dirname(req.resolve('kubernetes-models/package.json'));
   jobValidator = (req(join(root, '_schemas', 'IoK8sApiBatchV1Job.js')) as { validate: Validator }).validate;
   return jobValidator;
@@ -752,8 +926,17 @@ function schemaErrors(body: Json): SchemaError[] {
   if (validate(body)) return [];
   return (validate.errors ?? []).map((e) => {
     const base = fieldPath(e.instancePath);
-    if (e.keyword === 'required') return { field: base ? `${base}.${e.params.missingProperty}` : String(e.params.missingProperty), keyword: 'required', message: 'Required value' };
-    return { field: base || '(root)', keyword: e.keyword, message: e.message ?? `${e.keyword} ${JSON.stringify(e.params)}` };
+    if (e.keyword === 'required')
+      return {
+        field: base ? `${base}.${e.params.missingProperty}` : String(e.params.missingProperty),
+        keyword: 'required',
+        message: 'Required value',
+      };
+    return {
+      field: base || '(root)',
+      keyword: e.keyword,
+      message: e.message ?? `${e.keyword} ${JSON.stringify(e.params)}`,
+    };
   });
 }
 
@@ -765,10 +948,13 @@ function schemaErrors(body: Json): SchemaError[] {
 function stripUnknownFields(value: unknown, type: string, path: string): string[] {
   if (value == null || typeof value !== 'object') return [];
   const arrayOf = /^Array<(.+)>$/.exec(type);
-  if (arrayOf) return Array.isArray(value) ? value.flatMap((v, i) => stripUnknownFields(v, arrayOf[1], `${path}[${i}]`)) : [];
+  if (arrayOf)
+    return Array.isArray(value) ? value.flatMap((v, i) => stripUnknownFields(v, arrayOf[1], `${path}[${i}]`)) : [];
   const mapOf = /^\{ \[key: string\]: (.+); \}$/.exec(type);
   if (mapOf) return Object.entries(value as Json).flatMap(([k, v]) => stripUnknownFields(v, mapOf[1], `${path}[${k}]`));
-  const model = (loadClientNode() as unknown as Record<string, { attributeTypeMap?: Array<{ baseName: string; type: string }> }>)[type];
+  const model = (
+    loadClientNode() as unknown as Record<string, { attributeTypeMap?: Array<{ baseName: string; type: string }> }>
+  )[type];
   if (!model?.attributeTypeMap) return []; // a scalar, IntOrString, Date or free-form object
   const fields = new Map(model.attributeTypeMap.map((a) => [a.baseName, a.type]));
   const unknown: string[] = [];
@@ -797,52 +983,104 @@ const isLabelKey = (k: string) => {
  */
 function validateJob(job: Json, ns: string, relaxedEnvVarNames: boolean): Cause[] {
   const causes: Cause[] = [];
-  const bad = (field: string, value: unknown, detail: string) => causes.push({ reason: 'FieldValueInvalid', field, message: `Invalid value: ${JSON.stringify(value)}: ${detail}` });
+  const bad = (field: string, value: unknown, detail: string) =>
+    causes.push({ reason: 'FieldValueInvalid', field, message: `Invalid value: ${JSON.stringify(value)}: ${detail}` });
   const name = job.metadata?.name;
-  if (!name) causes.push({ reason: 'FieldValueRequired', field: 'metadata.name', message: 'Required value: name or generateName is required' });
-  else if (!isDns1123Subdomain(name)) bad('metadata.name', name, "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.'");
+  if (!name)
+    causes.push({
+      reason: 'FieldValueRequired',
+      field: 'metadata.name',
+      message: 'Required value: name or generateName is required',
+    });
+  else if (!isDns1123Subdomain(name))
+    bad(
+      'metadata.name',
+      name,
+      "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.'",
+    );
   else if (name.length > 63) bad('metadata.name', name, 'must be no more than 63 characters'); // it becomes the pods' job-name label
-  if (job.metadata?.namespace && job.metadata.namespace !== ns) bad('metadata.namespace', job.metadata.namespace, 'does not match the namespace of the request');
+  if (job.metadata?.namespace && job.metadata.namespace !== ns)
+    bad('metadata.namespace', job.metadata.namespace, 'does not match the namespace of the request');
   if (!isDns1123Label(ns)) bad('metadata.namespace', ns, 'a lowercase RFC 1123 label');
   const labels = (at: string, l: Json | undefined) => {
     for (const [k, v] of Object.entries(l ?? {})) {
-      if (!isLabelKey(k)) bad(`${at}`, k, 'name part must consist of alphanumeric characters, \'-\', \'_\' or \'.\' (at most 63), with an optional DNS subdomain prefix');
-      if (typeof v !== 'string' || !isLabelValueString(v)) bad(`${at}`, v, "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.' (at most 63)");
+      if (!isLabelKey(k))
+        bad(
+          `${at}`,
+          k,
+          "name part must consist of alphanumeric characters, '-', '_' or '.' (at most 63), with an optional DNS subdomain prefix",
+        );
+      if (typeof v !== 'string' || !isLabelValueString(v))
+        bad(
+          `${at}`,
+          v,
+          "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.' (at most 63)",
+        );
     }
   };
   labels('metadata.labels', job.metadata?.labels);
   const spec = job.spec ?? {};
-  if (spec.backoffLimit !== undefined && spec.backoffLimit < 0) bad('spec.backoffLimit', spec.backoffLimit, 'must be greater than or equal to 0');
-  if (spec.activeDeadlineSeconds !== undefined && spec.activeDeadlineSeconds <= 0) bad('spec.activeDeadlineSeconds', spec.activeDeadlineSeconds, 'must be greater than 0');
-  if (spec.ttlSecondsAfterFinished !== undefined && spec.ttlSecondsAfterFinished < 0) bad('spec.ttlSecondsAfterFinished', spec.ttlSecondsAfterFinished, 'must be greater than or equal to 0');
+  if (spec.backoffLimit !== undefined && spec.backoffLimit < 0)
+    bad('spec.backoffLimit', spec.backoffLimit, 'must be greater than or equal to 0');
+  if (spec.activeDeadlineSeconds !== undefined && spec.activeDeadlineSeconds <= 0)
+    bad('spec.activeDeadlineSeconds', spec.activeDeadlineSeconds, 'must be greater than 0');
+  if (spec.ttlSecondsAfterFinished !== undefined && spec.ttlSecondsAfterFinished < 0)
+    bad('spec.ttlSecondsAfterFinished', spec.ttlSecondsAfterFinished, 'must be greater than or equal to 0');
   labels('spec.template.metadata.labels', spec.template?.metadata?.labels);
   const pod = spec.template?.spec ?? {};
-  if (!['Never', 'OnFailure'].includes(pod.restartPolicy)) causes.push({ reason: 'FieldValueNotSupported', field: 'spec.template.spec.restartPolicy', message: `Unsupported value: "${pod.restartPolicy}": supported values: "OnFailure", "Never"` });
-  if (spec.podFailurePolicy && pod.restartPolicy !== 'Never') bad('spec.template.spec.restartPolicy', pod.restartPolicy, 'only "Never" is supported when podFailurePolicy is specified');
+  if (!['Never', 'OnFailure'].includes(pod.restartPolicy))
+    causes.push({
+      reason: 'FieldValueNotSupported',
+      field: 'spec.template.spec.restartPolicy',
+      message: `Unsupported value: "${pod.restartPolicy}": supported values: "OnFailure", "Never"`,
+    });
+  if (spec.podFailurePolicy && pod.restartPolicy !== 'Never')
+    bad(
+      'spec.template.spec.restartPolicy',
+      pod.restartPolicy,
+      'only "Never" is supported when podFailurePolicy is specified',
+    );
   const volumes = new Set<string>(((pod.volumes ?? []) as Json[]).map((v) => v.name));
-  for (const [i, v] of ((pod.volumes ?? []) as Json[]).entries()) if (!isDns1123Label(v.name)) bad(`spec.template.spec.volumes[${i}].name`, v.name, 'a lowercase RFC 1123 label');
+  for (const [i, v] of ((pod.volumes ?? []) as Json[]).entries())
+    if (!isDns1123Label(v.name)) bad(`spec.template.spec.volumes[${i}].name`, v.name, 'a lowercase RFC 1123 label');
   const containerNames = new Set<string>();
   for (const [i, c] of ((pod.containers ?? []) as Json[]).entries()) {
     const at = `spec.template.spec.containers[${i}]`;
     if (!isDns1123Label(c.name)) bad(`${at}.name`, c.name, 'a lowercase RFC 1123 label');
-    if (containerNames.has(c.name)) causes.push({ reason: 'FieldValueDuplicate', field: `${at}.name`, message: `Duplicate value: "${c.name}"` });
+    if (containerNames.has(c.name))
+      causes.push({ reason: 'FieldValueDuplicate', field: `${at}.name`, message: `Duplicate value: "${c.name}"` });
     containerNames.add(c.name);
     if (!c.image) causes.push({ reason: 'FieldValueRequired', field: `${at}.image`, message: 'Required value' });
-    const envNameOk = (n: unknown) => (relaxedEnvVarNames ? typeof n === 'string' && /^[\x20-\x3c\x3e-\x7e]+$/.test(n) : typeof n === 'string' && isEnvVarName(n));
+    const envNameOk = (n: unknown) =>
+      relaxedEnvVarNames
+        ? typeof n === 'string' && /^[\x20-\x3c\x3e-\x7e]+$/.test(n)
+        : typeof n === 'string' && isEnvVarName(n);
     for (const [j, e] of ((c.env ?? []) as Json[]).entries())
-      if (!envNameOk(e.name)) bad(`${at}.env[${j}].name`, e.name, "a valid environment variable name must consist of alphabetic characters, digits, '_', '-', or '.', and must not start with a digit");
+      if (!envNameOk(e.name))
+        bad(
+          `${at}.env[${j}].name`,
+          e.name,
+          "a valid environment variable name must consist of alphabetic characters, digits, '_', '-', or '.', and must not start with a digit",
+        );
     const seen = new Set<string>();
     for (const [j, m] of ((c.volumeMounts ?? []) as Json[]).entries()) {
       const mat = `${at}.volumeMounts[${j}]`;
-      if (!volumes.has(m.name)) causes.push({ reason: 'FieldValueNotFound', field: `${mat}.name`, message: `Not found: "${m.name}"` });
+      if (!volumes.has(m.name))
+        causes.push({ reason: 'FieldValueNotFound', field: `${mat}.name`, message: `Not found: "${m.name}"` });
       if (seen.has(m.mountPath)) bad(`${mat}.mountPath`, m.mountPath, 'must be unique');
       seen.add(m.mountPath);
-      if (m.subPath !== undefined && (m.subPath.startsWith('/') || m.subPath.split('/').includes('..'))) bad(`${mat}.subPath`, m.subPath, "must be a relative path without '..'");
+      if (m.subPath !== undefined && (m.subPath.startsWith('/') || m.subPath.split('/').includes('..')))
+        bad(`${mat}.subPath`, m.subPath, "must be a relative path without '..'");
     }
     const limits: Json = c.resources?.limits ?? {};
     const requests: Json = c.resources?.requests ?? {};
     for (const [res, q] of Object.entries(requests)) {
-      if (res.includes('/') && !res.startsWith('kubernetes.io/') && limits[res] !== undefined && String(limits[res]) !== String(q))
+      if (
+        res.includes('/') &&
+        !res.startsWith('kubernetes.io/') &&
+        limits[res] !== undefined &&
+        String(limits[res]) !== String(q)
+      )
         bad(`${at}.resources.requests[${res}]`, q, `must be equal to ${res} limit of ${limits[res]}`); // extended resources are not overcommitted
     }
   }

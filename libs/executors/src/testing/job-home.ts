@@ -7,7 +7,10 @@ import { writeSubstrateFixture, type FixtureOptions } from '@aevo/substrate-kit'
  * For executor tests: a small substrate placed as `<home>/snapshots/<id>` (read-only, like the substrate service
  * leaves it) and sandboxes forked from it by plain copy, so that a job spec's isolation can be planned and mounted.
  */
-export function writeJobSnapshot(home: string, opts: FixtureOptions = {}): { snapshotId: string; snapshotPath: string } {
+export function writeJobSnapshot(
+  home: string,
+  opts: FixtureOptions = {},
+): { snapshotId: string; snapshotPath: string } {
   const staging = fs.mkdtempSync(path.join(home, '.snap-'));
   writeSubstrateFixture(staging, opts);
   const snapshotId = createHash('sha256').update(staging).digest('hex');

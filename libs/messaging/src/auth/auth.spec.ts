@@ -36,13 +36,16 @@ function scan(re: RegExp): Map<string, Set<string>> {
 }
 
 const exported = contracts as unknown as Record<string, { type?: string; name?: string; handler?: string } | undefined>;
-const sorted = (m: Map<string, Set<string>>) => Object.fromEntries([...m].map(([k, v]) => [k, [...v].sort()]).sort(([a], [b]) => String(a).localeCompare(String(b))));
+const sorted = (m: Map<string, Set<string>>) =>
+  Object.fromEntries([...m].map(([k, v]) => [k, [...v].sort()]).sort(([a], [b]) => String(a).localeCompare(String(b))));
 
 describe('the NATS access declaration matches the code', () => {
   it('declares exactly the events each service handles with @OnEvent / @EventPattern', () => {
     const inCode = new Map<string, Set<string>>();
-    for (const [user, ids] of scan(/@OnEvent\(\s*([A-Za-z0-9_]+)/g)) inCode.set(user, new Set([...ids].map((id) => exported[id]?.type ?? `unresolved:${id}`)));
-    for (const [user, types] of scan(/@EventPattern\(\s*'([A-Za-z0-9_]+)'/g)) for (const t of types) (inCode.get(user) ?? inCode.set(user, new Set()).get(user)!).add(t);
+    for (const [user, ids] of scan(/@OnEvent\(\s*([A-Za-z0-9_]+)/g))
+      inCode.set(user, new Set([...ids].map((id) => exported[id]?.type ?? `unresolved:${id}`)));
+    for (const [user, types] of scan(/@EventPattern\(\s*'([A-Za-z0-9_]+)'/g))
+      for (const t of types) (inCode.get(user) ?? inCode.set(user, new Set()).get(user)!).add(t);
     const declared = new Map(Object.entries(ACCESS.consumes).map(([u, ts]) => [u, new Set(ts)]));
     expect(sorted(declared)).toEqual(sorted(inCode));
   });
@@ -50,7 +53,9 @@ describe('the NATS access declaration matches the code', () => {
   it('declares exactly the commands each service and the CLI send', () => {
     const inCode = new Map<string, Set<string>>();
     for (const re of [/\.send\(\s*([A-Z][A-Za-z0-9_]+)\s*,/g, /sendCommand\(\s*io\s*,\s*([A-Z][A-Za-z0-9_]+)\s*,/g])
-      for (const [user, ids] of scan(re)) for (const id of ids) (inCode.get(user) ?? inCode.set(user, new Set()).get(user)!).add(exported[id]?.name ?? `unresolved:${id}`);
+      for (const [user, ids] of scan(re))
+        for (const id of ids)
+          (inCode.get(user) ?? inCode.set(user, new Set()).get(user)!).add(exported[id]?.name ?? `unresolved:${id}`);
     const declared = new Map(Object.entries(ACCESS.sends).map(([u, ns]) => [u, new Set(ns)]));
     expect(sorted(declared)).toEqual(sorted(inCode));
   });
@@ -102,11 +107,16 @@ describe('natsPermissions', () => {
 
   it('keeps the auditor off every service durable', () => {
     const cli = user('cli');
-    for (const { durable } of declaredDurables()) expect(cli.publish.deny).toContain(`$JS.API.CONSUMER.MSG.NEXT.S1.${durable}`);
+    for (const { durable } of declaredDurables())
+      expect(cli.publish.deny).toContain(`$JS.API.CONSUMER.MSG.NEXT.S1.${durable}`);
   });
 
   it('refuses an unknown event type or command', () => {
-    const bad: NatsAccessSpec = { ...ACCESS, consumes: { dispatch: ['NoSuchEvent'] }, sends: { cli: ['NoSuchCommand'] } };
+    const bad: NatsAccessSpec = {
+      ...ACCESS,
+      consumes: { dispatch: ['NoSuchEvent'] },
+      sends: { cli: ['NoSuchCommand'] },
+    };
     expect(() => natsPermissions('aevo', 'S', bad)).toThrow(/NoSuchEvent.*NoSuchCommand/);
   });
 });
@@ -140,32 +150,52 @@ describe('natsAuthFor', () => {
     const pw = randomNatsPassword();
     const file = writeNatsCredentialsFile(dir, { user: 'dispatch', password: pw });
     expect(fs.statSync(file).mode & 0o777).toBe(0o600);
-    expect(natsAuthFor({ AEVO_NATS_CREDENTIALS_FILE: file }, 'dispatch')).toEqual({ user: 'dispatch', pass: pw, inboxPrefix: '_INBOX_dispatch' });
+    expect(natsAuthFor({ AEVO_NATS_CREDENTIALS_FILE: file }, 'dispatch')).toEqual({
+      user: 'dispatch',
+      pass: pw,
+      inboxPrefix: '_INBOX_dispatch',
+    });
     expect(natsAuthFor({ OTHER: file }, 'dispatch', 'OTHER').user).toBe('dispatch');
   });
 
   it('takes <user>.json from AEVO_NATS_CREDENTIALS_DIR when no file is named, and refuses one holding another user', () => {
     const pw = randomNatsPassword();
     writeNatsCredentialsFile(dir, { user: 'worker', password: pw });
-    expect(natsAuthFor({ AEVO_NATS_CREDENTIALS_DIR: dir }, 'worker')).toEqual({ user: 'worker', pass: pw, inboxPrefix: '_INBOX_worker' });
+    expect(natsAuthFor({ AEVO_NATS_CREDENTIALS_DIR: dir }, 'worker')).toEqual({
+      user: 'worker',
+      pass: pw,
+      inboxPrefix: '_INBOX_worker',
+    });
     fs.copyFileSync(path.join(dir, 'worker.json'), path.join(dir, 'relay.json'));
-    expect(() => natsAuthFor({ AEVO_NATS_CREDENTIALS_DIR: dir }, 'relay')).toThrow(/relay\.json holds the credentials of "worker", expected "relay"/);
-    expect(() => natsAuthFor({ AEVO_NATS_CREDENTIALS_DIR: dir }, 'cli')).toThrow(/AEVO_NATS_CREDENTIALS_DIR=.*cli\.json.*ENOENT/);
+    expect(() => natsAuthFor({ AEVO_NATS_CREDENTIALS_DIR: dir }, 'relay')).toThrow(
+      /relay\.json holds the credentials of "worker", expected "relay"/,
+    );
+    expect(() => natsAuthFor({ AEVO_NATS_CREDENTIALS_DIR: dir }, 'cli')).toThrow(
+      /AEVO_NATS_CREDENTIALS_DIR=.*cli\.json.*ENOENT/,
+    );
   });
 
   it('refuses a file that group or others can read', () => {
     const file = path.join(dir, 'c.json');
     fs.writeFileSync(file, JSON.stringify({ user: 'dispatch', password: 'x' }));
     fs.chmodSync(file, 0o640);
-    expect(() => natsAuthFor({ AEVO_NATS_CREDENTIALS_FILE: file }, 'dispatch')).toThrow(/AEVO_NATS_CREDENTIALS_FILE=.*readable by group or others \(mode 640\); chmod 600/);
+    expect(() => natsAuthFor({ AEVO_NATS_CREDENTIALS_FILE: file }, 'dispatch')).toThrow(
+      /AEVO_NATS_CREDENTIALS_FILE=.*readable by group or others \(mode 640\); chmod 600/,
+    );
   });
 
   it('names the variable when the file is missing or malformed', () => {
-    expect(() => natsAuthFor({ AEVO_NATS_CREDENTIALS_FILE: path.join(dir, 'none') }, 'dispatch')).toThrow(/AEVO_NATS_CREDENTIALS_FILE=.*ENOENT/);
+    expect(() => natsAuthFor({ AEVO_NATS_CREDENTIALS_FILE: path.join(dir, 'none') }, 'dispatch')).toThrow(
+      /AEVO_NATS_CREDENTIALS_FILE=.*ENOENT/,
+    );
     const file = path.join(dir, 'c.json');
     fs.writeFileSync(file, JSON.stringify({ user: 'dispatch' }), { mode: 0o600 });
-    expect(() => natsAuthFor({ AEVO_NATS_CREDENTIALS_FILE: file }, 'dispatch')).toThrow(/AEVO_NATS_CREDENTIALS_FILE=.*expected JSON \{"user"/);
+    expect(() => natsAuthFor({ AEVO_NATS_CREDENTIALS_FILE: file }, 'dispatch')).toThrow(
+      /AEVO_NATS_CREDENTIALS_FILE=.*expected JSON \{"user"/,
+    );
     fs.writeFileSync(file, 'user=dispatch');
-    expect(() => natsAuthFor({ AEVO_NATS_CREDENTIALS_FILE: file }, 'dispatch')).toThrow(/AEVO_NATS_CREDENTIALS_FILE=.*expected JSON/);
+    expect(() => natsAuthFor({ AEVO_NATS_CREDENTIALS_FILE: file }, 'dispatch')).toThrow(
+      /AEVO_NATS_CREDENTIALS_FILE=.*expected JSON/,
+    );
   });
 });

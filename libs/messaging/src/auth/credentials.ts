@@ -3,7 +3,15 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { NatsCredentials } from '@aevo/eventstore';
 
-export { NATS_CREDENTIALS_DIR_ENV, NATS_CREDENTIALS_ENV, NATS_RELAY_CREDENTIALS_ENV, natsAuthFor, readNatsCredentialsFile, type NatsAuthOptions, type NatsCredentials } from '@aevo/eventstore';
+export {
+  NATS_CREDENTIALS_DIR_ENV,
+  NATS_CREDENTIALS_ENV,
+  NATS_RELAY_CREDENTIALS_ENV,
+  natsAuthFor,
+  readNatsCredentialsFile,
+  type NatsAuthOptions,
+  type NatsCredentials,
+} from '@aevo/eventstore';
 
 /** 32 random bytes, base64url: no characters that need escaping in a nats-server config string. */
 export const randomNatsPassword = (): string => randomBytes(32).toString('base64url');

@@ -17,7 +17,8 @@ const q = (s: string): string => {
 
 const list = (xs: readonly string[]): string => `[${xs.map(q).join(', ')}]`;
 
-const rules = (r: SubjectRules): string => (r.deny.length > 0 ? `{ allow: ${list(r.allow)}, deny: ${list(r.deny)} }` : `{ allow: ${list(r.allow)} }`);
+const rules = (r: SubjectRules): string =>
+  r.deny.length > 0 ? `{ allow: ${list(r.allow)}, deny: ${list(r.deny)} }` : `{ allow: ${list(r.allow)} }`;
 
 /**
  * nats-server 2.9 configuration: JetStream with its store, and one user per entry of `decl` with its permissions.
@@ -26,7 +27,11 @@ const rules = (r: SubjectRules): string => (r.deny.length > 0 ? `{ allow: ${list
  * (the tool writes it 0600).
  * Every user of `decl` needs a password in `credentials`.
  */
-export function renderNatsAuthConfig(decl: NatsPermissions, credentials: Readonly<Record<string, string>>, opts: NatsServerConfigOptions): string {
+export function renderNatsAuthConfig(
+  decl: NatsPermissions,
+  credentials: Readonly<Record<string, string>>,
+  opts: NatsServerConfigOptions,
+): string {
   const missing = decl.users.filter((u) => !credentials[u.user]).map((u) => u.user);
   if (missing.length > 0) throw new Error(`no password for NATS user(s) ${missing.join(', ')}`);
   const lines = [

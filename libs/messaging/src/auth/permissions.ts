@@ -29,10 +29,25 @@ export interface NatsAccessSpec {
 
 export const ACCESS: NatsAccessSpec = {
   consumes: {
-    collector: ['RoundStarted', 'ManifestSubmitted', 'SubmissionRequested', 'SubmissionAccepted', 'LeaderboardScored', 'SubmissionRejected', 'FrozenPathViolated'],
+    collector: [
+      'RoundStarted',
+      'ManifestSubmitted',
+      'SubmissionRequested',
+      'SubmissionAccepted',
+      'LeaderboardScored',
+      'SubmissionRejected',
+      'FrozenPathViolated',
+    ],
     dispatch: ['JobRequested'],
     evaluation: ['EvaluationRequested', 'JobSucceeded', 'JobFailed', 'JobCancelled'],
-    leaderboard: ['CampaignStarted', 'SubstrateSnapshotted', 'SubmissionRequested', 'JobSucceeded', 'JobFailed', 'JobCancelled'],
+    leaderboard: [
+      'CampaignStarted',
+      'SubstrateSnapshotted',
+      'SubmissionRequested',
+      'JobSucceeded',
+      'JobFailed',
+      'JobCancelled',
+    ],
     'meta-policy': ['RoundEvidenceRecorded'],
     orchestrator: [
       'CampaignStarted',
@@ -48,7 +63,16 @@ export const ACCESS: NatsAccessSpec = {
       'CampaignAborted',
       'BudgetExhausted',
     ],
-    substrate: ['CampaignStarted', 'RoundStarted', 'ManifestSubmitted', 'RoundClosed', 'CampaignCompleted', 'JobSucceeded', 'JobFailed', 'JobCancelled'],
+    substrate: [
+      'CampaignStarted',
+      'RoundStarted',
+      'ManifestSubmitted',
+      'RoundClosed',
+      'CampaignCompleted',
+      'JobSucceeded',
+      'JobFailed',
+      'JobCancelled',
+    ],
     worker: ['CandidateForked', 'CampaignAborted', 'BudgetExhausted'],
   },
   sends: {
@@ -90,9 +114,13 @@ export { inboxPrefixFor };
 const JS = '$JS.API';
 
 /** Every durable consumer of the declaration, as `[service, type, durable]`. */
-export function declaredDurables(access: NatsAccessSpec = ACCESS): Array<{ service: ServiceName; type: string; durable: string }> {
+export function declaredDurables(
+  access: NatsAccessSpec = ACCESS,
+): Array<{ service: ServiceName; type: string; durable: string }> {
   const out: Array<{ service: ServiceName; type: string; durable: string }> = [];
-  for (const service of ServiceName.options) for (const type of access.consumes[service] ?? []) out.push({ service, type, durable: consumerName(service, type) });
+  for (const service of ServiceName.options)
+    for (const type of access.consumes[service] ?? [])
+      out.push({ service, type, durable: consumerName(service, type) });
   return out;
 }
 
@@ -101,11 +129,13 @@ export function validateAccess(access: NatsAccessSpec = ACCESS): void {
   const problems: string[] = [];
   for (const [service, types] of Object.entries(access.consumes)) {
     if (!ServiceName.safeParse(service).success) problems.push(`consumes: "${service}" is not a ServiceName`);
-    for (const t of types ?? []) if (!eventDefinition(t)) problems.push(`consumes.${service}: "${t}" is not a registered event type`);
+    for (const t of types ?? [])
+      if (!eventDefinition(t)) problems.push(`consumes.${service}: "${t}" is not a registered event type`);
   }
   for (const [user, names] of Object.entries(access.sends)) {
     if (!NATS_USERS.includes(user as NatsUser)) problems.push(`sends: "${user}" is not a NATS user`);
-    for (const n of names ?? []) if (!commandDefinition(n)) problems.push(`sends.${user}: "${n}" is not a registered command`);
+    for (const n of names ?? [])
+      if (!commandDefinition(n)) problems.push(`sends.${user}: "${n}" is not a registered command`);
   }
   for (const a of access.auditors) if (!NATS_USERS.includes(a)) problems.push(`auditors: "${a}" is not a NATS user`);
   if (problems.length > 0) throw new Error(`invalid NATS access declaration: ${problems.join('; ')}`);
@@ -115,7 +145,11 @@ export function validateAccess(access: NatsAccessSpec = ACCESS): void {
  * The least-privilege subject permissions of every NATS user, for subject prefix `prefix` and event stream `stream`.
  * Anything not allowed is refused by nats-server; `<prefix>.evt.>` is also denied explicitly to all but the relay.
  */
-export function natsPermissions(prefix: string = DEFAULTS.subjectPrefix, stream: string = DEFAULTS.stream, access: NatsAccessSpec = ACCESS): NatsPermissions {
+export function natsPermissions(
+  prefix: string = DEFAULTS.subjectPrefix,
+  stream: string = DEFAULTS.stream,
+  access: NatsAccessSpec = ACCESS,
+): NatsPermissions {
   validateAccess(access);
   const durables = declaredDurables(access);
   const users: UserPermissions[] = [];
@@ -130,7 +164,14 @@ export function natsPermissions(prefix: string = DEFAULTS.subjectPrefix, stream:
     if (user === 'relay') {
       roles.push('outbox relay: publishes events, creates the stream or fixes its deny flags, reads its last messages');
       pub.add(eventsWildcard(prefix));
-      for (const s of [`${JS}.INFO`, `${JS}.STREAM.INFO.${stream}`, `${JS}.STREAM.CREATE.${stream}`, `${JS}.STREAM.UPDATE.${stream}`, `${JS}.STREAM.MSG.GET.${stream}`]) pub.add(s);
+      for (const s of [
+        `${JS}.INFO`,
+        `${JS}.STREAM.INFO.${stream}`,
+        `${JS}.STREAM.CREATE.${stream}`,
+        `${JS}.STREAM.UPDATE.${stream}`,
+        `${JS}.STREAM.MSG.GET.${stream}`,
+      ])
+        pub.add(s);
     } else {
       pubDeny.add(eventsWildcard(prefix));
     }
@@ -166,7 +207,9 @@ export function natsPermissions(prefix: string = DEFAULTS.subjectPrefix, stream:
     }
 
     if (access.auditors.includes(user)) {
-      roles.push("audits the stream through an ephemeral ordered consumer (its name is random, so a wildcard, minus every service's durable)");
+      roles.push(
+        "audits the stream through an ephemeral ordered consumer (its name is random, so a wildcard, minus every service's durable)",
+      );
       pub.add(`${JS}.INFO`);
       pub.add(`${JS}.STREAM.INFO.${stream}`);
       for (const op of ['CREATE', 'INFO', 'MSG.NEXT', 'DELETE']) pub.add(`${JS}.CONSUMER.${op}.${stream}.*`);

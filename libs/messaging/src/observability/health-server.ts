@@ -13,7 +13,10 @@ export interface ReadinessReport {
 }
 
 /** Runs every check at once, each bounded by `timeoutMs` (a hung store connection must not hang the probe). */
-export async function evaluateReadiness(checks: Record<string, ReadinessCheck>, timeoutMs: number): Promise<ReadinessReport> {
+export async function evaluateReadiness(
+  checks: Record<string, ReadinessCheck>,
+  timeoutMs: number,
+): Promise<ReadinessReport> {
   const names = Object.keys(checks);
   const outcomes = await Promise.all(names.map((n) => withTimeout(checks[n], timeoutMs)));
   const report: ReadinessReport = { ready: true, checks: {}, failing: [] };
@@ -101,7 +104,13 @@ export class ObservabilityServer {
     server.keepAliveTimeout = 1000;
     this.servers.push({ server, routes });
     return new Promise((resolve, reject) => {
-      server.once('error', (err) => reject(new Error(`cannot serve ${[...routes].map((r) => `/${r}`).join(', ')} on ${this.opts.host}:${port}: ${err.message}`)));
+      server.once('error', (err) =>
+        reject(
+          new Error(
+            `cannot serve ${[...routes].map((r) => `/${r}`).join(', ')} on ${this.opts.host}:${port}: ${err.message}`,
+          ),
+        ),
+      );
       server.listen(port, this.opts.host, () => resolve());
     });
   }
@@ -117,12 +126,18 @@ export class ObservabilityServer {
   private async handle(routes: Set<Route>, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const route = (req.url ?? '/').split('?')[0].replace(/^\/+/, '') as Route;
     try {
-      if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, { error: `${req.method} not allowed: expected GET` });
-      if (!routes.has(route)) return send(res, 404, { error: `no route ${req.url}: expected ${[...routes].map((r) => `/${r}`).join(', ')}` });
+      if (req.method !== 'GET' && req.method !== 'HEAD')
+        return send(res, 405, { error: `${req.method} not allowed: expected GET` });
+      if (!routes.has(route))
+        return send(res, 404, { error: `no route ${req.url}: expected ${[...routes].map((r) => `/${r}`).join(', ')}` });
       if (route === 'healthz') return send(res, 200, { status: 'up' });
       if (route === 'readyz') {
         const report = await evaluateReadiness(this.opts.readiness, this.opts.checkTimeoutMs ?? 2000);
-        return send(res, report.ready ? 200 : 503, { status: report.ready ? 'ready' : 'not ready', failing: report.failing, checks: report.checks });
+        return send(res, report.ready ? 200 : 503, {
+          status: report.ready ? 'ready' : 'not ready',
+          failing: report.failing,
+          checks: report.checks,
+        });
       }
       const source = this.opts.metrics as MetricsSource;
       const body = await source.metrics();

@@ -50,7 +50,12 @@ export class ServiceMetrics implements TransportObserver {
   ) {
     this.registry.setDefaultLabels({ service });
     const registers = [this.registry];
-    this.handled = new Counter({ name: 'aevo_events_handled_total', help: 'Events whose handler finished without error, by event type', labelNames: ['type'], registers });
+    this.handled = new Counter({
+      name: 'aevo_events_handled_total',
+      help: 'Events whose handler finished without error, by event type',
+      labelNames: ['type'],
+      registers,
+    });
     this.failed = new Counter({
       name: 'aevo_events_failed_total',
       help: 'Handler errors by event type (each failed delivery; outages of PostgreSQL or NATS are retried in place and not counted)',
@@ -64,11 +69,37 @@ export class ServiceMetrics implements TransportObserver {
       buckets: HANDLER_BUCKETS,
       registers,
     });
-    this.redeliveries = new Counter({ name: 'aevo_event_redeliveries_total', help: 'Messages delivered again (delivery count > 1), by event type', labelNames: ['type'], registers });
-    this.deadLetters = new Counter({ name: 'aevo_dead_letters_total', help: 'Messages given up on and recorded as MessageDeadLettered, by event type', labelNames: ['type'], registers });
-    this.dropped = new Counter({ name: 'aevo_events_not_stored_total', help: 'Messages dropped because they are not stored events (forged or foreign)', labelNames: ['type'], registers });
-    this.commands = new Counter({ name: 'aevo_commands_total', help: 'Commands answered, by command and result (ok or the error code)', labelNames: ['command', 'result'], registers });
-    this.commandDuration = new Histogram({ name: 'aevo_command_duration_seconds', help: 'Time to answer a command', labelNames: ['command'], buckets: HANDLER_BUCKETS, registers });
+    this.redeliveries = new Counter({
+      name: 'aevo_event_redeliveries_total',
+      help: 'Messages delivered again (delivery count > 1), by event type',
+      labelNames: ['type'],
+      registers,
+    });
+    this.deadLetters = new Counter({
+      name: 'aevo_dead_letters_total',
+      help: 'Messages given up on and recorded as MessageDeadLettered, by event type',
+      labelNames: ['type'],
+      registers,
+    });
+    this.dropped = new Counter({
+      name: 'aevo_events_not_stored_total',
+      help: 'Messages dropped because they are not stored events (forged or foreign)',
+      labelNames: ['type'],
+      registers,
+    });
+    this.commands = new Counter({
+      name: 'aevo_commands_total',
+      help: 'Commands answered, by command and result (ok or the error code)',
+      labelNames: ['command', 'result'],
+      registers,
+    });
+    this.commandDuration = new Histogram({
+      name: 'aevo_command_duration_seconds',
+      help: 'Time to answer a command',
+      labelNames: ['command'],
+      buckets: HANDLER_BUCKETS,
+      registers,
+    });
     if (opts.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
   }
 
@@ -103,8 +134,14 @@ export class ServiceMetrics implements TransportObserver {
    * Registers a gauge whose samples are read when Prometheus scrapes (nothing runs between scrapes): the hook for
    * state a service already holds, e.g. dispatch's jobs by phase. A name registered twice is refused.
    */
-  sampledGauge(name: string, help: string, labelNames: string[], sample: () => GaugeSample[] | Promise<GaugeSample[]>): void {
-    if (this.sampled.has(name) || this.registry.getSingleMetric(name)) throw new Error(`metric ${name} is already registered for ${this.service}`);
+  sampledGauge(
+    name: string,
+    help: string,
+    labelNames: string[],
+    sample: () => GaugeSample[] | Promise<GaugeSample[]>,
+  ): void {
+    if (this.sampled.has(name) || this.registry.getSingleMetric(name))
+      throw new Error(`metric ${name} is already registered for ${this.service}`);
     this.sampled.add(name);
     new Gauge({
       name,
@@ -120,7 +157,8 @@ export class ServiceMetrics implements TransportObserver {
 
   /** A counter for a service's own occurrences (e.g. budget charged), in this registry. */
   counter<L extends string>(name: string, help: string, labelNames: L[]): Counter<L> {
-    if (this.registry.getSingleMetric(name)) throw new Error(`metric ${name} is already registered for ${this.service}`);
+    if (this.registry.getSingleMetric(name))
+      throw new Error(`metric ${name} is already registered for ${this.service}`);
     return new Counter({ name, help, labelNames, registers: [this.registry] });
   }
 

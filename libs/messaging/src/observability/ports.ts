@@ -16,7 +16,10 @@ export function parsePortSetting(name: string, raw: string | undefined): number 
   if (raw === undefined || raw.trim() === '') return null;
   const text = raw.trim();
   const port = Number(text);
-  if (!/^\d+$/.test(text) || !Number.isInteger(port) || port > 65535) throw new Error(`${name} "${raw}": expected a TCP port number 0..65535 (0 = any free port), or unset to turn it off`);
+  if (!/^\d+$/.test(text) || !Number.isInteger(port) || port > 65535)
+    throw new Error(
+      `${name} "${raw}": expected a TCP port number 0..65535 (0 = any free port), or unset to turn it off`,
+    );
   return port;
 }
 
@@ -25,12 +28,19 @@ export function resolveObservabilityPorts(
   explicit: { healthPort?: number | null; metricsPort?: number | null; host?: string },
   env: NodeJS.ProcessEnv,
 ): ObservabilityPorts {
-  const healthPort = explicit.healthPort !== undefined ? explicit.healthPort : parsePortSetting('AEVO_HEALTH_PORT', env.AEVO_HEALTH_PORT);
-  const metricsPort = explicit.metricsPort !== undefined ? explicit.metricsPort : parsePortSetting('AEVO_METRICS_PORT', env.AEVO_METRICS_PORT);
+  const healthPort =
+    explicit.healthPort !== undefined
+      ? explicit.healthPort
+      : parsePortSetting('AEVO_HEALTH_PORT', env.AEVO_HEALTH_PORT);
+  const metricsPort =
+    explicit.metricsPort !== undefined
+      ? explicit.metricsPort
+      : parsePortSetting('AEVO_METRICS_PORT', env.AEVO_METRICS_PORT);
   for (const [name, port] of [
     ['healthPort', healthPort],
     ['metricsPort', metricsPort],
   ] as const)
-    if (port !== null && (!Number.isInteger(port) || port < 0 || port > 65535)) throw new Error(`${name} ${String(port)}: expected a TCP port number 0..65535, or null to turn it off`);
+    if (port !== null && (!Number.isInteger(port) || port < 0 || port > 65535))
+      throw new Error(`${name} ${String(port)}: expected a TCP port number 0..65535, or null to turn it off`);
   return { healthPort, metricsPort, host: explicit.host ?? (env.AEVO_HEALTH_HOST?.trim() || '0.0.0.0') };
 }

@@ -1,7 +1,25 @@
-import { context, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Span, type TextMapGetter, type TextMapSetter, type Tracer } from '@opentelemetry/api';
+import {
+  context,
+  ROOT_CONTEXT,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+  type Attributes,
+  type Context,
+  type Span,
+  type TextMapGetter,
+  type TextMapSetter,
+  type Tracer,
+} from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { resourceFromAttributes } from '@opentelemetry/resources';
-import { BasicTracerProvider, BatchSpanProcessor, SimpleSpanProcessor, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import {
+  BasicTracerProvider,
+  BatchSpanProcessor,
+  SimpleSpanProcessor,
+  type SpanExporter,
+  type SpanProcessor,
+} from '@opentelemetry/sdk-trace-base';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import type { AppendOptions, EventStore } from '@aevo/eventstore';
 
@@ -46,9 +64,12 @@ function checkedUrl(name: string, value: string): string {
   try {
     u = new URL(value);
   } catch {
-    throw new Error(`${name} "${value}": expected an http(s) URL of an OTLP/HTTP collector, e.g. http://otel-collector:4318`);
+    throw new Error(
+      `${name} "${value}": expected an http(s) URL of an OTLP/HTTP collector, e.g. http://otel-collector:4318`,
+    );
   }
-  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error(`${name} "${value}": expected http:// or https:// (OTLP over HTTP), got ${u.protocol}`);
+  if (u.protocol !== 'http:' && u.protocol !== 'https:')
+    throw new Error(`${name} "${value}": expected http:// or https:// (OTLP over HTTP), got ${u.protocol}`);
   return value;
 }
 
@@ -66,7 +87,9 @@ export function carrierOf(ctx: Context): TraceContextCarrier | undefined {
   const carrier: Record<string, string> = {};
   propagator.inject(ctx, carrier, recordSetter);
   if (!carrier.traceparent) return undefined;
-  return carrier.tracestate ? { traceparent: carrier.traceparent, tracestate: carrier.tracestate } : { traceparent: carrier.traceparent };
+  return carrier.tracestate
+    ? { traceparent: carrier.traceparent, tracestate: carrier.tracestate }
+    : { traceparent: carrier.traceparent };
 }
 
 export interface ServiceTracingOptions {
@@ -127,7 +150,14 @@ export class ServiceTracing {
    * (the message's event id, or the command id) belong to this span. Records an exception and an error status when
    * `fn` throws (rethrown unchanged).
    */
-  async inSpan<T>(name: string, kind: SpanKind, parent: Context, attributes: Attributes, fn: (span: Span) => Promise<T>, handledId?: string): Promise<T> {
+  async inSpan<T>(
+    name: string,
+    kind: SpanKind,
+    parent: Context,
+    attributes: Attributes,
+    fn: (span: Span) => Promise<T>,
+    handledId?: string,
+  ): Promise<T> {
     const span = this.tracer.startSpan(name, { kind, attributes }, parent);
     const own = trace.setSpan(parent, span);
     if (handledId !== undefined) this.handling.set(handledId, own);

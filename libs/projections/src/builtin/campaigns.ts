@@ -1,4 +1,14 @@
-import { CampaignAborted, CampaignCompleted, CampaignPaused, CampaignResumed, CampaignStarted, isEvent, PolicyRevised, RoundClosed, RoundStarted } from '@aevo/contracts';
+import {
+  CampaignAborted,
+  CampaignCompleted,
+  CampaignPaused,
+  CampaignResumed,
+  CampaignStarted,
+  isEvent,
+  PolicyRevised,
+  RoundClosed,
+  RoundStarted,
+} from '@aevo/contracts';
 import { defineProjection, sortedRecord } from '../projection';
 
 export interface CampaignRow {
@@ -16,14 +26,29 @@ export interface CampaignRow {
   policyRevision: number;
   bestPublicLb: number | null;
   abortReason: string | null;
-  completion: { reason: string; rounds: number; bestCandidateId: string | null; bestPublicLb: number | null; bestPrivateLb: number | null } | null;
+  completion: {
+    reason: string;
+    rounds: number;
+    bestCandidateId: string | null;
+    bestPublicLb: number | null;
+    bestPrivateLb: number | null;
+  } | null;
 }
 
 /** One row per campaign: configuration, status, progress and best results. */
 export const campaignsProjection = defineProjection({
   name: 'campaigns',
   description: 'campaign summary and status',
-  eventTypes: [CampaignStarted.type, RoundStarted.type, RoundClosed.type, PolicyRevised.type, CampaignPaused.type, CampaignResumed.type, CampaignAborted.type, CampaignCompleted.type],
+  eventTypes: [
+    CampaignStarted.type,
+    RoundStarted.type,
+    RoundClosed.type,
+    PolicyRevised.type,
+    CampaignPaused.type,
+    CampaignResumed.type,
+    CampaignAborted.type,
+    CampaignCompleted.type,
+  ],
   initial: () => new Map<string, CampaignRow>(),
   apply(state, e) {
     if (isEvent(e, CampaignStarted)) {
@@ -54,7 +79,8 @@ export const campaignsProjection = defineProjection({
       row.currentRound = e.data.round;
     } else if (isEvent(e, RoundClosed)) {
       row.roundsClosed = Math.max(row.roundsClosed, e.data.round);
-      if (e.data.bestPublicLb !== null && (row.bestPublicLb === null || e.data.bestPublicLb > row.bestPublicLb)) row.bestPublicLb = e.data.bestPublicLb;
+      if (e.data.bestPublicLb !== null && (row.bestPublicLb === null || e.data.bestPublicLb > row.bestPublicLb))
+        row.bestPublicLb = e.data.bestPublicLb;
     } else if (isEvent(e, PolicyRevised)) {
       row.policyRevision = Math.max(row.policyRevision, e.data.policy.revision);
     } else if (isEvent(e, CampaignPaused)) {

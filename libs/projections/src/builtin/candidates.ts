@@ -106,7 +106,8 @@ export const candidatesProjection = defineProjection({
       row.status = 'invalidated';
       row.invalidation = `${e.data.kind}: ${e.data.path}`;
     } else if (isEvent(e, SubmissionRequested)) {
-      if (!row.submissions.includes(e.data.submissionId)) row.submissions = [...row.submissions, e.data.submissionId].sort();
+      if (!row.submissions.includes(e.data.submissionId))
+        row.submissions = [...row.submissions, e.data.submissionId].sort();
     } else if (isEvent(e, LeaderboardScored)) {
       if (row.publicLb === null || e.data.publicScore > row.publicLb) row.publicLb = e.data.publicScore;
     } else if (isEvent(e, SubmissionRejected)) {

@@ -16,7 +16,14 @@ import { policyHistoryProjection } from '@aevo/policy-engine';
 const roundEvidence: AnyProjection = { ...roundEvidenceProjection, deterministic: false } as AnyProjection;
 const policyHistory: AnyProjection = { ...policyHistoryProjection, deterministic: false } as AnyProjection;
 
-export { campaignsProjection, roundsProjection, candidatesProjection, trajectoryProjection, jobsProjection, eventCountsProjection };
+export {
+  campaignsProjection,
+  roundsProjection,
+  candidatesProjection,
+  trajectoryProjection,
+  jobsProjection,
+  eventCountsProjection,
+};
 export { DETERMINISTIC_EVENT_TYPES } from './event-counts';
 export { roundKey } from './rounds';
 

@@ -1,4 +1,13 @@
-import { isEvent, JobCancelled, JobFailed, JobPreempted, JobQueued, JobRequested, JobStarted, JobSucceeded } from '@aevo/contracts';
+import {
+  isEvent,
+  JobCancelled,
+  JobFailed,
+  JobPreempted,
+  JobQueued,
+  JobRequested,
+  JobStarted,
+  JobSucceeded,
+} from '@aevo/contracts';
 import { defineProjection, sortedRecord } from '../projection';
 
 interface JobRow {
@@ -21,13 +30,29 @@ export const jobsProjection = defineProjection({
   name: 'jobs',
   description: 'job status',
   deterministic: false,
-  eventTypes: [JobRequested.type, JobQueued.type, JobStarted.type, JobPreempted.type, JobSucceeded.type, JobFailed.type, JobCancelled.type],
+  eventTypes: [
+    JobRequested.type,
+    JobQueued.type,
+    JobStarted.type,
+    JobPreempted.type,
+    JobSucceeded.type,
+    JobFailed.type,
+    JobCancelled.type,
+  ],
   initial: () => new Map<string, JobRow>(),
   apply(state, e) {
     if (isEvent(e, JobRequested)) {
       const s = e.data.spec;
       if (!state.has(s.jobId))
-        state.set(s.jobId, { campaignId: e.campaignId, candidateId: s.candidateId, round: s.round, entrypoint: s.entrypoint, status: 'requested', exitCode: null, failure: null });
+        state.set(s.jobId, {
+          campaignId: e.campaignId,
+          candidateId: s.candidateId,
+          round: s.round,
+          entrypoint: s.entrypoint,
+          status: 'requested',
+          exitCode: null,
+          failure: null,
+        });
       return state;
     }
     const row = state.get((e.data as { jobId: string }).jobId);

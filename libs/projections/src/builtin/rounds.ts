@@ -1,4 +1,14 @@
-import { CandidateForked, isEvent, LeaderboardScored, ManifestSubmitted, PolicyRevised, RoundClosed, RoundEvidenceRecorded, RoundStarted, SubmissionRequested } from '@aevo/contracts';
+import {
+  CandidateForked,
+  isEvent,
+  LeaderboardScored,
+  ManifestSubmitted,
+  PolicyRevised,
+  RoundClosed,
+  RoundEvidenceRecorded,
+  RoundStarted,
+  SubmissionRequested,
+} from '@aevo/contracts';
 import { defineProjection, sortedRecord } from '../projection';
 
 interface RoundState {
@@ -20,7 +30,8 @@ interface RoundState {
   closedBestPublicLb: number | null;
 }
 
-export const roundKey = (campaignId: string, round: number): string => `${campaignId}/${String(round).padStart(4, '0')}`;
+export const roundKey = (campaignId: string, round: number): string =>
+  `${campaignId}/${String(round).padStart(4, '0')}`;
 
 /** One row per (campaign, round): plan, progress, results and the policy it produced. */
 export const roundsProjection = defineProjection({

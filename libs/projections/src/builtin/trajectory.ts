@@ -25,7 +25,14 @@ export const trajectoryProjection = defineProjection({
       const k = roundKey(campaignId, round);
       let p = state.get(k);
       if (!p) {
-        p = { campaignId, round, dev: new Map(), anchorDev: new Map(), publicBySubmission: new Map(), privateBySubmission: new Map() };
+        p = {
+          campaignId,
+          round,
+          dev: new Map(),
+          anchorDev: new Map(),
+          publicBySubmission: new Map(),
+          privateBySubmission: new Map(),
+        };
         state.set(k, p);
       }
       return p;
@@ -40,7 +47,8 @@ export const trajectoryProjection = defineProjection({
     } else if (isEvent(e, LeaderboardScored)) {
       point(e.campaignId, e.data.round).publicBySubmission.set(e.data.submissionId, e.data.publicScore);
     } else if (isEvent(e, PrivateLeaderboardUnsealed)) {
-      for (const s of e.data.scores) point(e.campaignId, s.round).privateBySubmission.set(s.submissionId, s.privateScore);
+      for (const s of e.data.scores)
+        point(e.campaignId, s.round).privateBySubmission.set(s.submissionId, s.privateScore);
     }
     return state;
   },

@@ -1,6 +1,13 @@
 import { canonicalJson, type RecipeChange } from '@aevo/contracts';
 import { flattenRecipe } from '@aevo/policy-engine';
-import type { CampaignState, CandidateState, DecouplingStep, PolicyRevisionState, SubmissionState, ViewsState } from './campaign-fold';
+import type {
+  CampaignState,
+  CandidateState,
+  DecouplingStep,
+  PolicyRevisionState,
+  SubmissionState,
+  ViewsState,
+} from './campaign-fold';
 import { estimate, meanOf, round6, type Estimate } from './stats';
 
 /**
@@ -10,7 +17,8 @@ import { estimate, meanOf, round6, type Estimate } from './stats';
 
 const LOG_TAIL_CHARS = 2000;
 const r6 = (x: number | null | undefined): number | null => (x === null || x === undefined ? null : round6(x));
-const byCandidate = (a: CandidateState, b: CandidateState) => a.round - b.round || a.index - b.index || a.candidateId.localeCompare(b.candidateId);
+const byCandidate = (a: CandidateState, b: CandidateState) =>
+  a.round - b.round || a.index - b.index || a.candidateId.localeCompare(b.candidateId);
 
 export class UnknownViewTarget extends Error {
   constructor(
@@ -32,7 +40,10 @@ const submissionsOf = (c: CampaignState, x: CandidateState): SubmissionState[] =
   x.submissionIds.map((id) => c.submissions.get(id)).filter((s): s is SubmissionState => s !== undefined);
 
 /** Best public score of a candidate's submissions (as the `candidates` projection), and the private score of that submission once unsealed. */
-export function candidateScores(c: CampaignState, x: CandidateState): { dev: number | null; publicLb: number | null; privateLb: number | null; publicScores: number[] } {
+export function candidateScores(
+  c: CampaignState,
+  x: CandidateState,
+): { dev: number | null; publicLb: number | null; privateLb: number | null; publicScores: number[] } {
   let best: SubmissionState | null = null;
   const publicScores: number[] = [];
   for (const s of [...submissionsOf(c, x)].sort((a, b) => a.submissionId.localeCompare(b.submissionId))) {
@@ -41,11 +52,19 @@ export function candidateScores(c: CampaignState, x: CandidateState): { dev: num
     if (best === null || s.publicScore > (best.publicScore as number)) best = s;
   }
   const dev = x.status === 'completed' || x.status === 'invalidated' ? (x.chosen?.dev.overall ?? null) : null;
-  return { dev, publicLb: best?.publicScore ?? null, privateLb: c.privateUnsealed && best ? best.privateScore : null, publicScores };
+  return {
+    dev,
+    publicLb: best?.publicScore ?? null,
+    privateLb: c.privateUnsealed && best ? best.privateScore : null,
+    publicScores,
+  };
 }
 
 /** The anchor of a round: its dev and the mean of its public scores (seed replicates), the reference candidates are paired with. */
-export function roundAnchor(c: CampaignState, round: number): { candidateId: string; dev: number | null; publicLb: number | null } | null {
+export function roundAnchor(
+  c: CampaignState,
+  round: number,
+): { candidateId: string; dev: number | null; publicLb: number | null } | null {
   const r = c.rounds.get(round);
   const a = r?.candidateIds.map((id) => c.candidates.get(id)).find((x) => x?.isAnchor);
   if (!a) return null;
@@ -71,7 +90,30 @@ function decouplingMarks(c: CampaignState): Map<string, DecouplingStep[]> {
 }
 
 function hypotheses(c: CampaignState) {
-  const byId = new Map<string, { id: string; domain: string; status: string; suspectedRound: number; decidedRound: number | null; suspectCandidateId: string; suspectAxis: string; suspectDevDelta: number | null; suspectLbDelta: number | null; probes: Array<{ candidateId: string; role: string; round: number; devDelta: number | null; lbDelta: number | null; verdict: string }>; steps: Array<{ round: number; step: DecouplingStep }>; evidence: string[] }>();
+  const byId = new Map<
+    string,
+    {
+      id: string;
+      domain: string;
+      status: string;
+      suspectedRound: number;
+      decidedRound: number | null;
+      suspectCandidateId: string;
+      suspectAxis: string;
+      suspectDevDelta: number | null;
+      suspectLbDelta: number | null;
+      probes: Array<{
+        candidateId: string;
+        role: string;
+        round: number;
+        devDelta: number | null;
+        lbDelta: number | null;
+        verdict: string;
+      }>;
+      steps: Array<{ round: number; step: DecouplingStep }>;
+      evidence: string[];
+    }
+  >();
   for (const d of c.decoupling) {
     const h = d.hypothesis;
     const prev = byId.get(h.id);
@@ -85,7 +127,14 @@ function hypotheses(c: CampaignState) {
       suspectAxis: h.suspectAxis,
       suspectDevDelta: r6(h.suspectDevDelta),
       suspectLbDelta: r6(h.suspectLbDelta),
-      probes: h.probes.map((p) => ({ candidateId: p.candidateId, role: p.role, round: p.round, devDelta: r6(p.devDelta), lbDelta: r6(p.lbDelta), verdict: p.verdict })),
+      probes: h.probes.map((p) => ({
+        candidateId: p.candidateId,
+        role: p.role,
+        round: p.round,
+        devDelta: r6(p.devDelta),
+        lbDelta: r6(p.lbDelta),
+        verdict: p.verdict,
+      })),
       steps: [...(prev?.steps ?? []), { round: d.round, step: d.step }],
       evidence: h.evidence,
     });
@@ -99,7 +148,15 @@ export function campaignListView(state: ViewsState) {
     .sort()
     .map((id) => {
       const c = state.campaigns[id];
-      return { campaignId: id, name: c.name, status: c.status, rounds: c.rounds.size, plannedRounds: c.config.rounds, candidates: c.candidates.size, events: c.eventCount };
+      return {
+        campaignId: id,
+        name: c.name,
+        status: c.status,
+        rounds: c.rounds.size,
+        plannedRounds: c.config.rounds,
+        candidates: c.candidates.size,
+        events: c.eventCount,
+      };
     });
 }
 
@@ -143,9 +200,25 @@ export function overviewView(state: ViewsState, campaignId: string) {
     campaignId: c.campaignId,
     name: c.name,
     status: c.status,
-    config: { substratePath: c.config.substratePath, rounds: c.config.rounds, workersPerRound: c.config.workersPerRound, axes: c.config.axes, anchorSeeds: c.config.anchorSeeds, seed: c.config.seed, workerKind: c.config.workerKind, metaKind: c.config.metaKind, budgets: c.config.budgets },
+    config: {
+      substratePath: c.config.substratePath,
+      rounds: c.config.rounds,
+      workersPerRound: c.config.workersPerRound,
+      axes: c.config.axes,
+      anchorSeeds: c.config.anchorSeeds,
+      seed: c.config.seed,
+      workerKind: c.config.workerKind,
+      metaKind: c.config.metaKind,
+      budgets: c.config.budgets,
+    },
     constitutionSha256: c.constitutionSha256,
-    policy: { revision: p.revision, objective: p.policy.objective, promotionThreshold: p.policy.promotionThreshold, activeAxes: p.policy.activeAxes, deadEnds: p.policy.deadEnds.map((d) => ({ description: d.description, axis: d.axis, round: d.round })) },
+    policy: {
+      revision: p.revision,
+      objective: p.policy.objective,
+      promotionThreshold: p.policy.promotionThreshold,
+      activeAxes: p.policy.activeAxes,
+      deadEnds: p.policy.deadEnds.map((d) => ({ description: d.description, axis: d.axis, round: d.round })),
+    },
     result: c.result,
     privateUnsealed: c.privateUnsealed,
     budgetExhausted: c.budgetExhausted,
@@ -155,8 +228,26 @@ export function overviewView(state: ViewsState, campaignId: string) {
     // Jobs now in flight (at most 50, by id) and the latest failures, with their log tails cut short.
     jobs: {
       counts: Object.fromEntries(Object.entries(jobCounts).sort(([a], [b]) => a.localeCompare(b))),
-      live: jobs.filter((j) => LIVE.has(j.status)).slice(0, 50).map((j) => ({ jobId: j.jobId, candidateId: j.candidateId, entrypoint: j.entrypoint, status: j.status, attempts: j.attempts })),
-      failed: jobs.filter((j) => j.status === 'failed').slice(-10).map((j) => ({ jobId: j.jobId, candidateId: j.candidateId, entrypoint: j.entrypoint, reason: j.reason, logTail: j.logTail.slice(-600) })),
+      live: jobs
+        .filter((j) => LIVE.has(j.status))
+        .slice(0, 50)
+        .map((j) => ({
+          jobId: j.jobId,
+          candidateId: j.candidateId,
+          entrypoint: j.entrypoint,
+          status: j.status,
+          attempts: j.attempts,
+        })),
+      failed: jobs
+        .filter((j) => j.status === 'failed')
+        .slice(-10)
+        .map((j) => ({
+          jobId: j.jobId,
+          candidateId: j.candidateId,
+          entrypoint: j.entrypoint,
+          reason: j.reason,
+          logTail: j.logTail.slice(-600),
+        })),
     },
     eventCount: c.eventCount,
   };
@@ -169,7 +260,12 @@ export function evidenceView(state: ViewsState, campaignId: string) {
     campaignId,
     rounds: [...c.rounds.values()]
       .sort((a, b) => a.round - b.round)
-      .map((r) => ({ round: r.round, evidenceSha256: r.evidenceSha256, trigger: r.evidenceTrigger, evidence: r.evidence })),
+      .map((r) => ({
+        round: r.round,
+        evidenceSha256: r.evidenceSha256,
+        trigger: r.evidenceTrigger,
+        evidence: r.evidence,
+      })),
   };
 }
 
@@ -205,9 +301,26 @@ export function scatterView(state: ViewsState, campaignId: string) {
   const k = c.rules.decouplingNoiseMultiple;
   const nb = p.policy.noiseBand;
   const band = anchor
-    ? { multiple: k, devStd: nb.devStd, lbStd: nb.lbStd, revision: p.revision, devLow: r6(anchor.dev - k * nb.devStd), devHigh: r6(anchor.dev + k * nb.devStd), lbLow: r6(anchor.publicLb - k * nb.lbStd), lbHigh: r6(anchor.publicLb + k * nb.lbStd) }
+    ? {
+        multiple: k,
+        devStd: nb.devStd,
+        lbStd: nb.lbStd,
+        revision: p.revision,
+        devLow: r6(anchor.dev - k * nb.devStd),
+        devHigh: r6(anchor.dev + k * nb.devStd),
+        lbLow: r6(anchor.publicLb - k * nb.lbStd),
+        lbHigh: r6(anchor.publicLb + k * nb.lbStd),
+      }
     : null;
-  return { campaignId, privateUnsealed: c.privateUnsealed, rounds: [...c.rounds.keys()].sort((a, b) => a - b), points, anchor, band, hypotheses: hypotheses(c) };
+  return {
+    campaignId,
+    privateUnsealed: c.privateUnsealed,
+    rounds: [...c.rounds.keys()].sort((a, b) => a - b),
+    points,
+    anchor,
+    band,
+    hypotheses: hypotheses(c),
+  };
 }
 
 /** The candidate table (filterable client side). */
@@ -234,9 +347,11 @@ export function candidatesView(state: ViewsState, campaignId: string) {
   });
 }
 
-const jobsOf = (c: CampaignState, x: CandidateState) => x.jobIds.map((id) => c.jobs.get(id)).filter((j) => j !== undefined);
+const jobsOf = (c: CampaignState, x: CandidateState) =>
+  x.jobIds.map((id) => c.jobs.get(id)).filter((j) => j !== undefined);
 
-export const describeChange = (ch: RecipeChange): string => `${ch.path}: ${ch.from === undefined ? '(unset)' : canonicalJson(ch.from)} → ${canonicalJson(ch.to)}`;
+export const describeChange = (ch: RecipeChange): string =>
+  `${ch.path}: ${ch.from === undefined ? '(unset)' : canonicalJson(ch.from)} → ${canonicalJson(ch.to)}`;
 
 /** Everything recorded about one candidate. */
 export function candidatePageView(state: ViewsState, campaignId: string, candidateId: string) {
@@ -245,7 +360,9 @@ export function candidatePageView(state: ViewsState, campaignId: string, candida
   if (!x) throw new UnknownViewTarget('candidateId', `campaign "${campaignId}" has no candidate "${candidateId}"`);
   const s = candidateScores(c, x);
   const anchor = roundAnchor(c, x.round);
-  const checkpoints = (x.checkpoints.length ? x.checkpoints : [...x.evaluated.values()]).slice().sort((a, b) => a.seed - b.seed || a.step - b.step || a.checkpoint.localeCompare(b.checkpoint));
+  const checkpoints = (x.checkpoints.length ? x.checkpoints : [...x.evaluated.values()])
+    .slice()
+    .sort((a, b) => a.seed - b.seed || a.step - b.step || a.checkpoint.localeCompare(b.checkpoint));
   const domains = [...new Set(checkpoints.flatMap((k) => Object.keys(k.dev.domains)))].sort();
   const marks = decouplingMarks(c).get(x.candidateId) ?? [];
   return {
@@ -261,16 +378,33 @@ export function candidatePageView(state: ViewsState, campaignId: string, candida
     hypothesis: x.hypothesis,
     worker: x.worker,
     workerFailure: x.workerFailure,
-    recipeChanges: x.recipeChanges.map((ch) => ({ path: ch.path, from: ch.from ?? null, to: ch.to, text: describeChange(ch) })),
+    recipeChanges: x.recipeChanges.map((ch) => ({
+      path: ch.path,
+      from: ch.from ?? null,
+      to: ch.to,
+      text: describeChange(ch),
+    })),
     recipeDiff: x.recipeDiff,
     filesChanged: x.filesChanged,
     recipeEdits: x.recipeEdits,
     trace: [...x.trace.values()].sort((a, b) => a.step - b.step),
     jobs: jobsOf(c, x)
       .sort((a, b) => a.jobId.localeCompare(b.jobId))
-      .map((j) => ({ ...j, gpuSeconds: r6(j.gpuSeconds), wallSeconds: r6(j.wallSeconds), logTail: j.logTail.length > LOG_TAIL_CHARS ? j.logTail.slice(-LOG_TAIL_CHARS) : j.logTail })),
+      .map((j) => ({
+        ...j,
+        gpuSeconds: r6(j.gpuSeconds),
+        wallSeconds: r6(j.wallSeconds),
+        logTail: j.logTail.length > LOG_TAIL_CHARS ? j.logTail.slice(-LOG_TAIL_CHARS) : j.logTail,
+      })),
     domains,
-    checkpoints: checkpoints.map((k) => ({ checkpoint: k.checkpoint, step: k.step, seed: k.seed, overall: k.dev.overall, domains: domains.map((d) => k.dev.domains[d] ?? null), chosen: x.chosen?.checkpoint === k.checkpoint })),
+    checkpoints: checkpoints.map((k) => ({
+      checkpoint: k.checkpoint,
+      step: k.step,
+      seed: k.seed,
+      overall: k.dev.overall,
+      domains: domains.map((d) => k.dev.domains[d] ?? null),
+      chosen: x.chosen?.checkpoint === k.checkpoint,
+    })),
     chosen: x.chosen,
     selection: x.selection,
     evaluationFailures: x.evaluationFailures,
@@ -279,7 +413,16 @@ export function candidatePageView(state: ViewsState, campaignId: string, candida
     dev: s.dev,
     publicLb: s.publicLb,
     privateLb: s.privateLb,
-    anchor: anchor && !x.isAnchor ? { candidateId: anchor.candidateId, dev: anchor.dev, publicLb: anchor.publicLb, devDelta: anchor.dev !== null && s.dev !== null ? r6(s.dev - anchor.dev) : null, lbDelta: anchor.publicLb !== null && s.publicLb !== null ? r6(s.publicLb - anchor.publicLb) : null } : null,
+    anchor:
+      anchor && !x.isAnchor
+        ? {
+            candidateId: anchor.candidateId,
+            dev: anchor.dev,
+            publicLb: anchor.publicLb,
+            devDelta: anchor.dev !== null && s.dev !== null ? r6(s.dev - anchor.dev) : null,
+            lbDelta: anchor.publicLb !== null && s.publicLb !== null ? r6(s.publicLb - anchor.publicLb) : null,
+          }
+        : null,
     submissions: submissionsOf(c, x)
       .sort((a, b) => a.submissionId.localeCompare(b.submissionId))
       .map((sub) => ({ ...sub, privateScore: c.privateUnsealed ? sub.privateScore : null })),
@@ -296,7 +439,9 @@ interface EffectRow {
   candidates: string[];
 }
 
-function effectRows(groups: Map<string, Array<{ id: string; devDelta: number | null; lbDelta: number | null }>>): EffectRow[] {
+function effectRows(
+  groups: Map<string, Array<{ id: string; devDelta: number | null; lbDelta: number | null }>>,
+): EffectRow[] {
   return [...groups.keys()].sort().map((key) => {
     const xs = groups.get(key) ?? [];
     return {
@@ -310,7 +455,13 @@ function effectRows(groups: Map<string, Array<{ id: string; devDelta: number | n
 }
 
 const direction = (ch: RecipeChange): 'increase' | 'decrease' | 'set' =>
-  typeof ch.from === 'number' && typeof ch.to === 'number' ? (ch.to > ch.from ? 'increase' : ch.to < ch.from ? 'decrease' : 'set') : 'set';
+  typeof ch.from === 'number' && typeof ch.to === 'number'
+    ? ch.to > ch.from
+      ? 'increase'
+      : ch.to < ch.from
+        ? 'decrease'
+        : 'set'
+    : 'set';
 
 /**
  * Axis effects ("parameter importance"): every non-anchor candidate's dev and public-LB difference to its round's
@@ -325,7 +476,11 @@ export function axisEffectsView(state: ViewsState, campaignId: string) {
     const s = candidateScores(c, x);
     const a = roundAnchor(c, x.round);
     if (s.dev === null || !a) continue;
-    const obs = { id: x.candidateId, devDelta: a.dev !== null ? s.dev - a.dev : null, lbDelta: a.publicLb !== null && s.publicLb !== null ? s.publicLb - a.publicLb : null };
+    const obs = {
+      id: x.candidateId,
+      devDelta: a.dev !== null ? s.dev - a.dev : null,
+      lbDelta: a.publicLb !== null && s.publicLb !== null ? s.publicLb - a.publicLb : null,
+    };
     byAxis.set(x.axis, [...(byAxis.get(x.axis) ?? []), obs]);
     for (const ch of x.recipeChanges) {
       const k = `${ch.path} ${direction(ch)}`;
@@ -333,20 +488,46 @@ export function axisEffectsView(state: ViewsState, campaignId: string) {
     }
   }
   const p = lastPolicy(c).policy;
-  const promotions = lineageView(state, campaignId).revisions.flatMap((r) => r.promotions.map((pr) => ({ ...pr, revision: r.revision })));
+  const promotions = lineageView(state, campaignId).revisions.flatMap((r) =>
+    r.promotions.map((pr) => ({ ...pr, revision: r.revision })),
+  );
   const promotedCandidates = new Set(promotions.flatMap((pr) => pr.candidates));
   const axes = effectRows(byAxis).map((row) => {
     const retired = p.retiredAxes.find((r) => r.axis === row.key);
     const deadEnds = p.deadEnds.filter((d) => d.axis === row.key).map((d) => d.description);
     const promoted = row.candidates.filter((id) => promotedCandidates.has(id));
-    const actions = [...(promoted.length ? ['promoted'] : []), ...(deadEnds.length ? ['dead end'] : []), ...(retired ? ['retired'] : [])];
-    return { axis: row.key, n: row.n, dev: row.dev, lb: row.lb, candidates: row.candidates, active: p.activeAxes.includes(row.key as never), retired: retired ? { round: retired.round, reason: retired.reason } : null, deadEnds, promoted, actions };
+    const actions = [
+      ...(promoted.length ? ['promoted'] : []),
+      ...(deadEnds.length ? ['dead end'] : []),
+      ...(retired ? ['retired'] : []),
+    ];
+    return {
+      axis: row.key,
+      n: row.n,
+      dev: row.dev,
+      lb: row.lb,
+      candidates: row.candidates,
+      active: p.activeAxes.includes(row.key as never),
+      retired: retired ? { round: retired.round, reason: retired.reason } : null,
+      deadEnds,
+      promoted,
+      actions,
+    };
   });
   const ledger = new Map((p.moveLedger ?? []).map((m) => [`${m.path} ${m.direction}`, m]));
   const knobs = effectRows(byKnob).map((row) => {
     const [path, dir] = row.key.split(' ');
-    const deadEnds = p.deadEnds.filter((d) => d.path !== undefined && (path === d.path || path.startsWith(`${d.path}.`)) && (!d.direction || d.direction === dir)).map((d) => d.description);
-    const promoted = promotions.filter((pr) => pr.path === path).map((pr) => `revision ${pr.revision}: ${canonicalJson(pr.from)} → ${canonicalJson(pr.to)}`);
+    const deadEnds = p.deadEnds
+      .filter(
+        (d) =>
+          d.path !== undefined &&
+          (path === d.path || path.startsWith(`${d.path}.`)) &&
+          (!d.direction || d.direction === dir),
+      )
+      .map((d) => d.description);
+    const promoted = promotions
+      .filter((pr) => pr.path === path)
+      .map((pr) => `revision ${pr.revision}: ${canonicalJson(pr.from)} → ${canonicalJson(pr.to)}`);
     const m = ledger.get(row.key);
     return {
       knob: row.key,
@@ -383,7 +564,15 @@ export function lineageView(state: ViewsState, campaignId: string) {
         if (canonicalJson(a ?? null) === canonicalJson(b ?? null)) continue;
         // The candidates (up to this revision's round) whose change set this value: the evidence for the promotion.
         const candidates = candidatesOf(c)
-          .filter((x) => x.round <= rev.round && x.recipeChanges.some((ch) => (ch.path === path || path.startsWith(`${ch.path}.`)) && canonicalJson(ch.to) === canonicalJson(ch.path === path ? b : after.get(ch.path))))
+          .filter(
+            (x) =>
+              x.round <= rev.round &&
+              x.recipeChanges.some(
+                (ch) =>
+                  (ch.path === path || path.startsWith(`${ch.path}.`)) &&
+                  canonicalJson(ch.to) === canonicalJson(ch.path === path ? b : after.get(ch.path)),
+              ),
+          )
           .map((x) => x.candidateId);
         promotions.push({ path, from: a ?? null, to: b ?? null, candidates });
       }
@@ -401,13 +590,33 @@ export function lineageView(state: ViewsState, campaignId: string) {
       selection: rev.policy.selectionCriterion.kind,
       changes: rev.changes,
       promotions,
-      deadEndsAdded: rev.policy.deadEnds.filter((d) => !deadBefore.has(d.id)).map((d) => ({ description: d.description, axis: d.axis, candidateId: d.candidateId ?? null, evidence: d.evidence })),
+      deadEndsAdded: rev.policy.deadEnds
+        .filter((d) => !deadBefore.has(d.id))
+        .map((d) => ({
+          description: d.description,
+          axis: d.axis,
+          candidateId: d.candidateId ?? null,
+          evidence: d.evidence,
+        })),
       retired: rev.policy.retiredAxes.filter((r) => !retiredBefore.has(r.axis)),
-      decoupling: c.decoupling.filter((d) => d.round === rev.round && rev.round > 0).map((d) => ({ step: d.step, id: d.hypothesis.id, domain: d.hypothesis.domain, suspectCandidateId: d.hypothesis.suspectCandidateId })),
+      decoupling: c.decoupling
+        .filter((d) => d.round === rev.round && rev.round > 0)
+        .map((d) => ({
+          step: d.step,
+          id: d.hypothesis.id,
+          domain: d.hypothesis.domain,
+          suspectCandidateId: d.hypothesis.suspectCandidateId,
+        })),
       refusals: c.refusals.filter((r) => r.round === rev.round && rev.round > 0),
     };
   });
-  return { campaignId, standingRecipe: Object.fromEntries([...flattenRecipe(lastPolicy(c).policy.standingRecipe)].sort(([a], [b]) => a.localeCompare(b))), revisions };
+  return {
+    campaignId,
+    standingRecipe: Object.fromEntries(
+      [...flattenRecipe(lastPolicy(c).policy.standingRecipe)].sort(([a], [b]) => a.localeCompare(b)),
+    ),
+    revisions,
+  };
 }
 
 /** One candidate, condensed for side-by-side comparison. */
@@ -425,7 +634,12 @@ export function candidateSummary(state: ViewsState, campaignId: string, candidat
     dev: p.dev,
     publicLb: p.publicLb,
     privateLb: p.privateLb,
-    cost: { gpuSeconds: r6(p.jobs.reduce((a, j) => a + (j.gpuSeconds ?? 0), 0)), llmTokens: p.cost ? p.cost.inputTokens + p.cost.outputTokens : 0, jobs: p.jobs.length, submissions: p.submissions.length },
+    cost: {
+      gpuSeconds: r6(p.jobs.reduce((a, j) => a + (j.gpuSeconds ?? 0), 0)),
+      llmTokens: p.cost ? p.cost.inputTokens + p.cost.outputTokens : 0,
+      jobs: p.jobs.length,
+      submissions: p.submissions.length,
+    },
   };
 }
 
@@ -436,9 +650,14 @@ export function roundSummary(state: ViewsState, campaignId: string, round: numbe
   if (!r) throw new UnknownViewTarget('round', `campaign "${campaignId}" has no round ${round}`);
   const xs = r.candidateIds.map((id) => c.candidates.get(id)).filter((x): x is CandidateState => x !== undefined);
   const scored = xs.map((x) => ({ x, s: candidateScores(c, x) }));
-  const bestLb = scored.filter((e) => e.s.publicLb !== null).sort((a, b) => (b.s.publicLb as number) - (a.s.publicLb as number) || byCandidate(a.x, b.x))[0];
+  const bestLb = scored
+    .filter((e) => e.s.publicLb !== null)
+    .sort((a, b) => (b.s.publicLb as number) - (a.s.publicLb as number) || byCandidate(a.x, b.x))[0];
   const domainValues = new Map<string, number[]>();
-  for (const { x, s } of scored) if (s.dev !== null && x.chosen) for (const [d, v] of Object.entries(x.chosen.dev.domains)) domainValues.set(d, [...(domainValues.get(d) ?? []), v]);
+  for (const { x, s } of scored)
+    if (s.dev !== null && x.chosen)
+      for (const [d, v] of Object.entries(x.chosen.dev.domains))
+        domainValues.set(d, [...(domainValues.get(d) ?? []), v]);
   const b = budgetView(state, campaignId).rounds.find((row) => row.round === round);
   const devs = scored.map((e) => e.s.dev).filter((v): v is number => v !== null);
   return {
@@ -452,12 +671,23 @@ export function roundSummary(state: ViewsState, campaignId: string, round: numbe
     dev: devs.length ? Math.max(...devs) : null,
     publicLb: bestLb?.s.publicLb ?? null,
     privateLb: bestLb?.s.privateLb ?? null,
-    cost: { gpuSeconds: b?.gpuSeconds ?? 0, llmTokens: b?.llmTokens ?? 0, jobs: xs.reduce((a, x) => a + x.jobIds.length, 0), submissions: b?.submissions ?? 0 },
+    cost: {
+      gpuSeconds: b?.gpuSeconds ?? 0,
+      llmTokens: b?.llmTokens ?? 0,
+      jobs: xs.reduce((a, x) => a + x.jobIds.length, 0),
+      submissions: b?.submissions ?? 0,
+    },
   };
 }
 
 /** Two candidates or two rounds side by side. */
-export function compareView(state: ViewsState, campaignId: string, kind: 'candidates' | 'rounds', a: string, b: string) {
+export function compareView(
+  state: ViewsState,
+  campaignId: string,
+  kind: 'candidates' | 'rounds',
+  a: string,
+  b: string,
+) {
   const one = (id: string) => {
     if (kind === 'candidates') return candidateSummary(state, campaignId, id);
     const n = Number(id);
@@ -473,7 +703,8 @@ export function budgetView(state: ViewsState, campaignId: string) {
   const gpu = new Map<number, number>();
   for (const j of c.jobs.values()) gpu.set(j.round, (gpu.get(j.round) ?? 0) + j.gpuSeconds);
   const tokens = new Map<number, number>();
-  for (const x of c.candidates.values()) if (x.cost) tokens.set(x.round, (tokens.get(x.round) ?? 0) + x.cost.inputTokens + x.cost.outputTokens);
+  for (const x of c.candidates.values())
+    if (x.cost) tokens.set(x.round, (tokens.get(x.round) ?? 0) + x.cost.inputTokens + x.cost.outputTokens);
   for (const r of c.rounds.values()) tokens.set(r.round, (tokens.get(r.round) ?? 0) + r.collectorTokens);
   // A revision's meta-agent turn is charged to the round whose evidence it read.
   for (const p of c.policies) if (p.round > 0) tokens.set(p.round, (tokens.get(p.round) ?? 0) + p.llmTokens);
@@ -511,7 +742,11 @@ export function budgetView(state: ViewsState, campaignId: string) {
   return {
     campaignId,
     caps: c.config.budgets,
-    totals: { gpuSeconds: r6(cumGpu), llmTokens: cumTokens, submissions: rounds.reduce((a, r) => a + r.submissions, 0) },
+    totals: {
+      gpuSeconds: r6(cumGpu),
+      llmTokens: cumTokens,
+      submissions: rounds.reduce((a, r) => a + r.submissions, 0),
+    },
     exhausted: c.budgetExhausted,
     rounds,
   };

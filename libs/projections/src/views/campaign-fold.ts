@@ -64,7 +64,13 @@ export interface CandidateState {
   checkpoints: CheckpointView[];
   evaluated: Map<string, CheckpointView>;
   chosen: { checkpoint: string; seed: number; criterion: string; reason: string; dev: ScoreVector } | null;
-  selection: { checkpoint: string; step: number; criterion: SelectionCriterion; score: number; considered: number } | null;
+  selection: {
+    checkpoint: string;
+    step: number;
+    criterion: SelectionCriterion;
+    score: number;
+    considered: number;
+  } | null;
   evaluationFailures: Array<{ checkpoint: string | null; kind: string; reason: string }>;
   failureModes: FailureMode[];
   cost: { gpuSeconds: number; inputTokens: number; outputTokens: number; toolCalls: number; jobs: number } | null;
@@ -143,7 +149,12 @@ export interface CampaignState {
   decoupling: Array<{ round: number; step: DecouplingStep; hypothesis: DecouplingHypothesis }>;
   privateUnsealed: boolean;
   budgetExhausted: { round: number; exhausted: string[] } | null;
-  result: { bestCandidateId: string | null; bestPublicLb: number | null; bestPrivateLb: number | null; reason: string } | null;
+  result: {
+    bestCandidateId: string | null;
+    bestPublicLb: number | null;
+    bestPrivateLb: number | null;
+    reason: string;
+  } | null;
   eventCount: number;
   eventTypes: Map<string, number>;
 }
@@ -154,7 +165,17 @@ export interface ViewsState {
 
 export const emptyViewsState = (): ViewsState => ({ campaigns: nullRecord<CampaignState>() });
 
-function newCandidate(round: number, c: { candidateId: string; index: number; axis: string; isAnchor: boolean; seeds: number[]; prescribed?: PrescribedRun }): CandidateState {
+function newCandidate(
+  round: number,
+  c: {
+    candidateId: string;
+    index: number;
+    axis: string;
+    isAnchor: boolean;
+    seeds: number[];
+    prescribed?: PrescribedRun;
+  },
+): CandidateState {
   return {
     candidateId: c.candidateId,
     round,
@@ -209,7 +230,18 @@ export function applyViewEvent(state: ViewsState, e: AnyEvent): ViewsState {
       candidates: new Map(),
       jobs: new Map(),
       submissions: new Map(),
-      policies: [{ revision: d.initialPolicy.revision, round: 0, policy: d.initialPolicy, changes: ['initial policy'], proposer: 'orchestrator', evidenceSha256: null, llmTokens: 0, llmRefused: false }],
+      policies: [
+        {
+          revision: d.initialPolicy.revision,
+          round: 0,
+          policy: d.initialPolicy,
+          changes: ['initial policy'],
+          proposer: 'orchestrator',
+          evidenceSha256: null,
+          llmTokens: 0,
+          llmRefused: false,
+        },
+      ],
       refusals: [],
       decoupling: [],
       privateUnsealed: false,
@@ -239,7 +271,8 @@ export function applyViewEvent(state: ViewsState, e: AnyEvent): ViewsState {
         evidenceTrigger: null,
         collectorTokens: 0,
       });
-      for (const x of d.candidates) if (!c.candidates.has(x.candidateId)) c.candidates.set(x.candidateId, newCandidate(d.round, x));
+      for (const x of d.candidates)
+        if (!c.candidates.has(x.candidateId)) c.candidates.set(x.candidateId, newCandidate(d.round, x));
       break;
     }
     case 'CandidateForked': {
@@ -251,7 +284,12 @@ export function applyViewEvent(state: ViewsState, e: AnyEvent): ViewsState {
       const x = cand(d.candidateId);
       if (!x) break;
       if (!FINAL.has(x.status)) x.status = 'working';
-      const w: NonNullable<CandidateState['worker']> = x.worker ?? { workerId: d.workerId, agentKind: d.agentKind, starts: 0, resumedFromSteps: [] };
+      const w: NonNullable<CandidateState['worker']> = x.worker ?? {
+        workerId: d.workerId,
+        agentKind: d.agentKind,
+        starts: 0,
+        resumedFromSteps: [],
+      };
       w.workerId = d.workerId;
       w.starts += 1;
       if (d.resumedFromStep !== null) w.resumedFromSteps.push(d.resumedFromStep);
@@ -262,7 +300,14 @@ export function applyViewEvent(state: ViewsState, e: AnyEvent): ViewsState {
       const x = cand(d.candidateId);
       if (!x) break;
       const t = d as DataOf<typeof TraceStepRecorded>;
-      const prev = x.trace.get(t.step) ?? { step: t.step, tool: t.tool, input: t.input, output: null, ok: null, llm: null };
+      const prev = x.trace.get(t.step) ?? {
+        step: t.step,
+        tool: t.tool,
+        input: t.input,
+        output: null,
+        ok: null,
+        llm: null,
+      };
       if (t.phase === 'intent') {
         prev.tool = t.tool;
         prev.input = t.input;
@@ -314,7 +359,14 @@ export function applyViewEvent(state: ViewsState, e: AnyEvent): ViewsState {
     case 'CheckpointSelected': {
       const x = cand(d.candidateId);
       const s = d as DataOf<typeof CheckpointSelected>;
-      if (x) x.selection = { checkpoint: s.checkpoint, step: s.step, criterion: s.criterion, score: s.score, considered: s.considered };
+      if (x)
+        x.selection = {
+          checkpoint: s.checkpoint,
+          step: s.step,
+          criterion: s.criterion,
+          score: s.score,
+          considered: s.considered,
+        };
       break;
     }
     case 'EvaluationFailed': {
@@ -332,7 +384,19 @@ export function applyViewEvent(state: ViewsState, e: AnyEvent): ViewsState {
     case 'JobRequested': {
       const s = d.spec;
       if (!c.jobs.has(s.jobId))
-        c.jobs.set(s.jobId, { jobId: s.jobId, candidateId: s.candidateId, round: s.round, entrypoint: s.entrypoint, status: 'requested', attempts: 0, gpuSeconds: 0, wallSeconds: 0, budgetUnit: null, logTail: '', reason: null });
+        c.jobs.set(s.jobId, {
+          jobId: s.jobId,
+          candidateId: s.candidateId,
+          round: s.round,
+          entrypoint: s.entrypoint,
+          status: 'requested',
+          attempts: 0,
+          gpuSeconds: 0,
+          wallSeconds: 0,
+          budgetUnit: null,
+          logTail: '',
+          reason: null,
+        });
       const x = cand(s.candidateId);
       if (x) pushOnce(x.jobIds, s.jobId);
       break;
@@ -340,7 +404,8 @@ export function applyViewEvent(state: ViewsState, e: AnyEvent): ViewsState {
     case 'JobQueued':
     case 'JobPreempted': {
       const j = c.jobs.get(d.jobId);
-      if (j && (j.status === 'requested' || j.status === 'running' || j.status === 'queued')) j.status = e.type === 'JobQueued' ? 'queued' : 'preempted';
+      if (j && (j.status === 'requested' || j.status === 'running' || j.status === 'queued'))
+        j.status = e.type === 'JobQueued' ? 'queued' : 'preempted';
       break;
     }
     case 'JobStarted': {
@@ -361,12 +426,27 @@ export function applyViewEvent(state: ViewsState, e: AnyEvent): ViewsState {
       j.wallSeconds = d.wallSeconds;
       j.budgetUnit = d.budgetUnit;
       j.logTail = d.logTail;
-      j.reason = e.type === 'JobFailed' ? `${(d as DataOf<typeof JobFailed>).reason}: ${d.message}` : e.type === 'JobCancelled' ? d.reason : null;
+      j.reason =
+        e.type === 'JobFailed'
+          ? `${(d as DataOf<typeof JobFailed>).reason}: ${d.message}`
+          : e.type === 'JobCancelled'
+            ? d.reason
+            : null;
       break;
     }
     case 'SubmissionRequested': {
       if (!c.submissions.has(d.submissionId))
-        c.submissions.set(d.submissionId, { submissionId: d.submissionId, candidateId: d.candidateId, round: d.round, checkpoint: d.checkpoint, reason: d.reason, status: 'requested', publicScore: null, privateScore: null, rejection: null });
+        c.submissions.set(d.submissionId, {
+          submissionId: d.submissionId,
+          candidateId: d.candidateId,
+          round: d.round,
+          checkpoint: d.checkpoint,
+          reason: d.reason,
+          status: 'requested',
+          publicScore: null,
+          privateScore: null,
+          rejection: null,
+        });
       const x = cand(d.candidateId);
       if (x) pushOnce(x.submissionIds, d.submissionId);
       break;
@@ -432,7 +512,11 @@ export function applyViewEvent(state: ViewsState, e: AnyEvent): ViewsState {
     case 'DecouplingProbed':
     case 'DecouplingConfirmed':
     case 'DecouplingRefuted':
-      c.decoupling.push({ round: d.round, step: e.type.slice('Decoupling'.length).toLowerCase() as DecouplingStep, hypothesis: d.hypothesis });
+      c.decoupling.push({
+        round: d.round,
+        step: e.type.slice('Decoupling'.length).toLowerCase() as DecouplingStep,
+        hypothesis: d.hypothesis,
+      });
       break;
     case 'RoundClosed': {
       const r = c.rounds.get(d.round);
@@ -456,7 +540,12 @@ export function applyViewEvent(state: ViewsState, e: AnyEvent): ViewsState {
       break;
     case 'CampaignCompleted':
       c.status = 'completed';
-      c.result = { bestCandidateId: d.bestCandidateId, bestPublicLb: d.bestPublicLb, bestPrivateLb: d.bestPrivateLb, reason: d.reason };
+      c.result = {
+        bestCandidateId: d.bestCandidateId,
+        bestPublicLb: d.bestPublicLb,
+        bestPrivateLb: d.bestPrivateLb,
+        reason: d.reason,
+      };
       break;
   }
   return state;

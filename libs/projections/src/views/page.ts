@@ -390,7 +390,8 @@ const shell = (head: string, body: string) => `<!doctype html>
 ${body}</body></html>`;
 
 /** The live dashboard: Chart.js from the API (/assets/chart.umd.js), one inline script (its hash goes into the CSP). */
-export const dashboardHtml = (): string => shell('', `<script src="/assets/chart.umd.js"></script>\n<script>${DASHBOARD_SCRIPT}</script>\n`);
+export const dashboardHtml = (): string =>
+  shell('', `<script src="/assets/chart.umd.js"></script>\n<script>${DASHBOARD_SCRIPT}</script>\n`);
 
 /**
  * Canonical JSON (sorted keys: the store's JSONB does not keep key order, and the report's bytes must not depend on
@@ -407,5 +408,8 @@ export const scriptSafeJson = (value: unknown): string =>
 /** A self-contained page: the views' data, Chart.js and the dashboard script inline. */
 export function selfContainedHtml(data: unknown, chartJs: string): string {
   if (/<\/script/i.test(chartJs)) throw new Error('chart library source contains "</script": it cannot be inlined');
-  return shell('', `<script id="aevo-report-data" type="application/json">${scriptSafeJson(data)}</script>\n<script>${chartJs}</script>\n<script>${DASHBOARD_SCRIPT}</script>\n`);
+  return shell(
+    '',
+    `<script id="aevo-report-data" type="application/json">${scriptSafeJson(data)}</script>\n<script>${chartJs}</script>\n<script>${DASHBOARD_SCRIPT}</script>\n`,
+  );
 }

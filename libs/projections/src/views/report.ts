@@ -1,5 +1,14 @@
 import { createHash } from 'node:crypto';
-import { campaignListView, campaignOf, campaignView, candidateSummary, candidatePageView, roundSummary, VIEW_NAMES, type ViewName } from './builders';
+import {
+  campaignListView,
+  campaignOf,
+  campaignView,
+  candidateSummary,
+  candidatePageView,
+  roundSummary,
+  VIEW_NAMES,
+  type ViewName,
+} from './builders';
 import { foldViews, type ViewsState } from './campaign-fold';
 import { selfContainedHtml } from './page';
 

@@ -41,7 +41,8 @@ import { campaignReport } from './report';
 import { asStoredEvents } from '../sample-log';
 
 const C = 'views';
-const ev = <D extends EventDefinition>(def: D, data: z.input<D['data']>, source: ServiceName = 'orchestrator') => createEvent(def, data, { campaignId: C, streamId: `s-${C}`, source }) as EventEnvelope;
+const ev = <D extends EventDefinition>(def: D, data: z.input<D['data']>, source: ServiceName = 'orchestrator') =>
+  createEvent(def, data, { campaignId: C, streamId: `s-${C}`, source }) as EventEnvelope;
 
 const policy0: RollingPolicy = {
   revision: 0,
@@ -62,7 +63,12 @@ const policy0: RollingPolicy = {
   rationale: 'initial',
 };
 
-const manifest = (candidateId: string, axis: 'baseline' | 'learning-rate' | 'synthetic-data', dev: number, changes: Array<{ path: string; from: unknown; to: unknown }>) => ({
+const manifest = (
+  candidateId: string,
+  axis: 'baseline' | 'learning-rate' | 'synthetic-data',
+  dev: number,
+  changes: Array<{ path: string; from: unknown; to: unknown }>,
+) => ({
   candidateId,
   round: 1,
   manifest: {
@@ -78,7 +84,13 @@ const manifest = (candidateId: string, axis: 'baseline' | 'learning-rate' | 'syn
     filesChanged: changes.length ? ['recipe.yaml'] : [],
     seeds: [1],
     checkpoints: [{ checkpoint: 'ck', step: 100, seed: 1, dev: { overall: dev, domains: { equation: dev } } }],
-    chosenCheckpoint: { checkpoint: 'ck', seed: 1, criterion: 'mean', reason: 'best', dev: { overall: dev, domains: { equation: dev } } },
+    chosenCheckpoint: {
+      checkpoint: 'ck',
+      seed: 1,
+      criterion: 'mean',
+      reason: 'best',
+      dev: { overall: dev, domains: { equation: dev } },
+    },
     failureModes: [],
     cost: { gpuSeconds: 0, inputTokens: 100, outputTokens: 20, toolCalls: 1, jobs: 1 },
     traceLength: 2,
@@ -86,20 +98,80 @@ const manifest = (candidateId: string, axis: 'baseline' | 'learning-rate' | 'syn
 });
 
 const job = (jobId: string, candidateId: string) => ({
-  spec: { jobId, candidateId, round: 1, entrypoint: 'train' as const, sandboxPath: '/s', argv: ['train'], resources: { cpu: 1, memoryMiB: 512, gpu: 1 }, timeoutSeconds: 60, isolation: { snapshotId: contentHash('s'), outputs: ['runs'], inputs: [] } },
+  spec: {
+    jobId,
+    candidateId,
+    round: 1,
+    entrypoint: 'train' as const,
+    sandboxPath: '/s',
+    argv: ['train'],
+    resources: { cpu: 1, memoryMiB: 512, gpu: 1 },
+    timeoutSeconds: 60,
+    isolation: { snapshotId: contentHash('s'), outputs: ['runs'], inputs: [] },
+  },
 });
-const terminal = (jobId: string, candidateId: string, gpuSeconds: number) => ({ jobId, candidateId, round: 1, gpuSeconds, wallSeconds: gpuSeconds, logPath: null, executor: 'local' as const, gpuCount: 1, budgetUnit: 'gpu-seconds' as const });
-const sub = (submissionId: string, candidateId: string) => ({ round: 1, submissionId, candidateId, checkpoint: 'ck', sandboxPath: '/s', reason: 'test' });
-const scored = (submissionId: string, candidateId: string, publicScore: number) => ({ submissionId, candidateId, round: 1, publicScore, publicDomains: null });
+const terminal = (jobId: string, candidateId: string, gpuSeconds: number) => ({
+  jobId,
+  candidateId,
+  round: 1,
+  gpuSeconds,
+  wallSeconds: gpuSeconds,
+  logPath: null,
+  executor: 'local' as const,
+  gpuCount: 1,
+  budgetUnit: 'gpu-seconds' as const,
+});
+const sub = (submissionId: string, candidateId: string) => ({
+  round: 1,
+  submissionId,
+  candidateId,
+  checkpoint: 'ck',
+  sandboxPath: '/s',
+  reason: 'test',
+});
+const scored = (submissionId: string, candidateId: string, publicScore: number) => ({
+  submissionId,
+  candidateId,
+  round: 1,
+  publicScore,
+  publicDomains: null,
+});
 
 /** One round: anchor c0 (two LB replicates 0.50 and 0.52), c1 raises lr (dev 0.65, LB 0.56), c2 adds synthetic data (dev 0.70, LB 0.50). */
 function oneRound(): EventEnvelope[] {
-  const policy1: RollingPolicy = { ...policy0, revision: 1, forRound: 2, standingRecipe: { train: { lr: 0.002 } }, noiseBand: { devStd: 0.01, lbStd: 0.02, seeds: 2, round: 1 } };
+  const policy1: RollingPolicy = {
+    ...policy0,
+    revision: 1,
+    forRound: 2,
+    standingRecipe: { train: { lr: 0.002 } },
+    noiseBand: { devStd: 0.01, lbStd: 0.02, seeds: 2, round: 1 },
+  };
   return [
     ev(CampaignStarted, {
-      config: { campaignId: C, substratePath: 's', constitutionPath: 'c', rounds: 2, workersPerRound: 3, axes: ['learning-rate', 'synthetic-data'], seed: 1, budgets: { gpuSeconds: 100, llmTokens: 1000, submissionsPerRound: 4 } },
+      config: {
+        campaignId: C,
+        substratePath: 's',
+        constitutionPath: 'c',
+        rounds: 2,
+        workersPerRound: 3,
+        axes: ['learning-rate', 'synthetic-data'],
+        seed: 1,
+        budgets: { gpuSeconds: 100, llmTokens: 1000, submissionsPerRound: 4 },
+      },
       constitutionSha256: contentHash('c'),
-      constitution: { name: 'c', version: '1', text: 't', rules: { leaderboardAuthoritative: true, plateauRoundsBeforeRotation: 2, deadEndRegistryOnlyGrows: true, promotionRequiresLbGain: true, minThresholdNoiseMultiple: 2, decouplingNoiseMultiple: 2 } },
+      constitution: {
+        name: 'c',
+        version: '1',
+        text: 't',
+        rules: {
+          leaderboardAuthoritative: true,
+          plateauRoundsBeforeRotation: 2,
+          deadEndRegistryOnlyGrows: true,
+          promotionRequiresLbGain: true,
+          minThresholdNoiseMultiple: 2,
+          decouplingNoiseMultiple: 2,
+        },
+      },
       initialPolicy: policy0,
     }),
     ev(RoundStarted, {
@@ -113,16 +185,48 @@ function oneRound(): EventEnvelope[] {
         { candidateId: 'views-r1-c2', index: 2, axis: 'synthetic-data', isAnchor: false, seeds: [1] },
       ],
     }),
-    ev(TraceStepRecorded, { candidateId: 'views-r1-c1', step: 0, phase: 'intent', tool: 'edit_recipe', input: { lr: 0.002 } }, 'worker'),
-    ev(TraceStepRecorded, { candidateId: 'views-r1-c1', step: 0, phase: 'outcome', tool: 'edit_recipe', input: null, output: 'done', ok: true }, 'worker'),
+    ev(
+      TraceStepRecorded,
+      { candidateId: 'views-r1-c1', step: 0, phase: 'intent', tool: 'edit_recipe', input: { lr: 0.002 } },
+      'worker',
+    ),
+    ev(
+      TraceStepRecorded,
+      {
+        candidateId: 'views-r1-c1',
+        step: 0,
+        phase: 'outcome',
+        tool: 'edit_recipe',
+        input: null,
+        output: 'done',
+        ok: true,
+      },
+      'worker',
+    ),
     ev(TraceStepRecorded, { candidateId: 'views-r1-c1', step: 1, phase: 'intent', tool: 'train', input: {} }, 'worker'),
     ev(JobRequested, job('j1', 'views-r1-c1'), 'worker'),
-    ev(JobSucceeded, { ...terminal('j1', 'views-r1-c1', 30), exitCode: 0, logTail: 'x'.repeat(2500) + 'END' }, 'dispatch'),
+    ev(
+      JobSucceeded,
+      { ...terminal('j1', 'views-r1-c1', 30), exitCode: 0, logTail: 'x'.repeat(2500) + 'END' },
+      'dispatch',
+    ),
     ev(JobRequested, job('j2', 'views-r1-c2'), 'worker'),
-    ev(JobFailed, { ...terminal('j2', 'views-r1-c2', 12.5), exitCode: 1, reason: 'diverged', message: 'NaN', logTail: 'nan' }, 'dispatch'),
+    ev(
+      JobFailed,
+      { ...terminal('j2', 'views-r1-c2', 12.5), exitCode: 1, reason: 'diverged', message: 'NaN', logTail: 'nan' },
+      'dispatch',
+    ),
     ev(ManifestSubmitted, manifest('views-r1-c0', 'baseline', 0.6, []), 'worker'),
-    ev(ManifestSubmitted, manifest('views-r1-c1', 'learning-rate', 0.65, [{ path: 'train.lr', from: 0.001, to: 0.002 }]), 'worker'),
-    ev(ManifestSubmitted, manifest('views-r1-c2', 'synthetic-data', 0.7, [{ path: 'data.synthetic.count', from: 0, to: 4000 }]), 'worker'),
+    ev(
+      ManifestSubmitted,
+      manifest('views-r1-c1', 'learning-rate', 0.65, [{ path: 'train.lr', from: 0.001, to: 0.002 }]),
+      'worker',
+    ),
+    ev(
+      ManifestSubmitted,
+      manifest('views-r1-c2', 'synthetic-data', 0.7, [{ path: 'data.synthetic.count', from: 0, to: 4000 }]),
+      'worker',
+    ),
     ev(SubmissionRequested, sub('s0a', 'views-r1-c0')),
     ev(SubmissionRequested, sub('s0b', 'views-r1-c0')),
     ev(SubmissionRequested, sub('s1', 'views-r1-c1')),
@@ -135,7 +239,20 @@ function oneRound(): EventEnvelope[] {
       DecouplingSuspected,
       {
         round: 1,
-        hypothesis: { id: 'h1', domain: 'equation', status: 'suspected', suspectedRound: 1, suspectCandidateId: 'views-r1-c2', suspectAxis: 'synthetic-data', suspectChanges: [], suspectDevDelta: 0.1, suspectLbDelta: -0.01, probes: [], decidedRound: null, evidence: ['dev up, LB not'] },
+        hypothesis: {
+          id: 'h1',
+          domain: 'equation',
+          status: 'suspected',
+          suspectedRound: 1,
+          suspectCandidateId: 'views-r1-c2',
+          suspectAxis: 'synthetic-data',
+          suspectChanges: [],
+          suspectDevDelta: 0.1,
+          suspectLbDelta: -0.01,
+          probes: [],
+          decidedRound: null,
+          evidence: ['dev up, LB not'],
+        },
       },
       'meta-policy',
     ),
@@ -150,7 +267,15 @@ function oneRound(): EventEnvelope[] {
         constitutionSha256: contentHash('c'),
         proposer: 'claude',
         changes: ['standing recipe: train.lr 0.001 → 0.002'],
-        llm: { model: 'm', inputTokens: 300, outputTokens: 50, cacheReadTokens: 0, stopReason: 'end_turn', proposal: {}, refused: false },
+        llm: {
+          model: 'm',
+          inputTokens: 300,
+          outputTokens: 50,
+          cacheReadTokens: 0,
+          stopReason: 'end_turn',
+          proposal: {},
+          refused: false,
+        },
       },
       'meta-policy',
     ),
@@ -169,15 +294,32 @@ describe('view builders', () => {
     expect(v.anchor).toEqual({ round: 1, candidateId: 'views-r1-c0', dev: 0.6, publicLb: 0.51 });
     // ± 2σ (the constitution's decouplingNoiseMultiple) with σ dev 0.01, σ LB 0.02.
     expect(v.band).toMatchObject({ multiple: 2, devLow: 0.58, devHigh: 0.62, lbLow: 0.47, lbHigh: 0.55, revision: 1 });
-    expect(v.hypotheses.map((h) => [h.id, h.status, h.suspectCandidateId])).toEqual([['h1', 'suspected', 'views-r1-c2']]);
+    expect(v.hypotheses.map((h) => [h.id, h.status, h.suspectCandidateId])).toEqual([
+      ['h1', 'suspected', 'views-r1-c2'],
+    ]);
   });
 
   it('shows private scores only after the final audit unsealed them', () => {
-    const events = [...oneRound(), ev(PrivateLeaderboardUnsealed, { scores: [{ submissionId: 's1', candidateId: 'views-r1-c1', round: 1, publicScore: 0.56, privateScore: 0.54 }] }, 'leaderboard')];
+    const events = [
+      ...oneRound(),
+      ev(
+        PrivateLeaderboardUnsealed,
+        {
+          scores: [{ submissionId: 's1', candidateId: 'views-r1-c1', round: 1, publicScore: 0.56, privateScore: 0.54 }],
+        },
+        'leaderboard',
+      ),
+    ];
     const v = scatterView(foldViews(events), C);
     expect(v.privateUnsealed).toBe(true);
     expect(v.points.find((p) => p.candidateId === 'views-r1-c1')?.privateLb).toBe(0.54);
-    expect(overviewView(foldViews(events), C).rounds[0]).toMatchObject({ bestDev: 0.7, bestPublicLb: 0.56, bestPrivateLb: 0.54, anchorDev: 0.6, anchorPublicLb: 0.51 });
+    expect(overviewView(foldViews(events), C).rounds[0]).toMatchObject({
+      bestDev: 0.7,
+      bestPublicLb: 0.56,
+      bestPrivateLb: 0.54,
+      anchorDev: 0.6,
+      anchorPublicLb: 0.51,
+    });
   });
 
   it('axis effects: paired differences to the round anchor per axis and knob; what the policy did', () => {
@@ -202,21 +344,35 @@ describe('view builders', () => {
   it('lineage: the promotion linked to the candidate whose change it adopted', () => {
     const l = lineageView(foldViews(oneRound()), C);
     expect(l.revisions.map((r) => r.revision)).toEqual([0, 1]);
-    expect(l.revisions[1].promotions).toEqual([{ path: 'train.lr', from: 0.001, to: 0.002, candidates: ['views-r1-c1'] }]);
-    expect(l.revisions[1].decoupling).toEqual([{ step: 'suspected', id: 'h1', domain: 'equation', suspectCandidateId: 'views-r1-c2' }]);
+    expect(l.revisions[1].promotions).toEqual([
+      { path: 'train.lr', from: 0.001, to: 0.002, candidates: ['views-r1-c1'] },
+    ]);
+    expect(l.revisions[1].decoupling).toEqual([
+      { step: 'suspected', id: 'h1', domain: 'equation', suspectCandidateId: 'views-r1-c2' },
+    ]);
     expect(l.standingRecipe).toEqual({ 'train.lr': 0.002 });
   });
 
   it('budget: GPU-seconds from job terminals, tokens from manifests and the meta agent, submissions against the cap', () => {
     const b = budgetView(foldViews(oneRound()), C);
     expect(b.rounds).toEqual([
-      expect.objectContaining({ round: 1, gpuSeconds: 42.5, llmTokens: 3 * 120 + 350, submissions: 4, scored: 4, submissionCap: 4, cumulativeGpuSeconds: 42.5 }),
+      expect.objectContaining({
+        round: 1,
+        gpuSeconds: 42.5,
+        llmTokens: 3 * 120 + 350,
+        submissions: 4,
+        scored: 4,
+        submissionCap: 4,
+        cumulativeGpuSeconds: 42.5,
+      }),
     ]);
     expect(b.totals).toEqual({ gpuSeconds: 42.5, llmTokens: 710, submissions: 4 });
     expect(overviewView(foldViews(oneRound()), C).jobs).toEqual({
       counts: { failed: 1, succeeded: 1 },
       live: [],
-      failed: [{ jobId: 'j2', candidateId: 'views-r1-c2', entrypoint: 'train', reason: 'diverged: NaN', logTail: 'nan' }],
+      failed: [
+        { jobId: 'j2', candidateId: 'views-r1-c2', entrypoint: 'train', reason: 'diverged: NaN', logTail: 'nan' },
+      ],
     });
   });
 
@@ -231,7 +387,11 @@ describe('view builders', () => {
     expect(p.jobs[0].logTail.endsWith('END')).toBe(true);
     expect(p.anchor).toEqual({ candidateId: 'views-r1-c0', dev: 0.6, publicLb: 0.51, devDelta: 0.05, lbDelta: 0.05 });
     expect(p.submissions.map((s) => [s.submissionId, s.publicScore])).toEqual([['s1', 0.56]]);
-    expect(candidatePageView(foldViews(oneRound()), C, 'views-r1-c2').jobs[0]).toMatchObject({ status: 'failed', reason: 'diverged: NaN', gpuSeconds: 12.5 });
+    expect(candidatePageView(foldViews(oneRound()), C, 'views-r1-c2').jobs[0]).toMatchObject({
+      status: 'failed',
+      reason: 'diverged: NaN',
+      gpuSeconds: 12.5,
+    });
   });
 
   it('compare: two candidates or two rounds side by side; unknown targets name the field', () => {
@@ -249,7 +409,10 @@ describe('view builders', () => {
       return null;
     };
     expect(thrown(() => compareView(s, C, 'rounds', '1', '9'))).toEqual(['round', 'campaign "views" has no round 9']);
-    expect(thrown(() => candidatePageView(s, C, 'nope'))).toEqual(['candidateId', 'campaign "views" has no candidate "nope"']);
+    expect(thrown(() => candidatePageView(s, C, 'nope'))).toEqual([
+      'candidateId',
+      'campaign "views" has no candidate "nope"',
+    ]);
     expect(thrown(() => overviewView(s, 'constructor'))).toEqual(['campaignId', 'no campaign "constructor"']);
   });
 
@@ -261,12 +424,22 @@ describe('view builders', () => {
     const scatter = scatterView(s, 'syn');
     const scoredIds = Object.keys(rows).filter((id) => rows[id].dev !== null && rows[id].publicLb !== null);
     expect(scatter.points.map((p) => p.candidateId).sort()).toEqual(scoredIds.sort());
-    for (const p of scatter.points) expect([p.dev, p.publicLb]).toEqual([rows[p.candidateId].dev, rows[p.candidateId].publicLb]);
-    const traj = Object.values(set.snapshot('trajectory') as Record<string, { round: number; bestDev: number | null; bestPublicLb: number | null; privateLbOfBestPublic: number | null }>).sort((a, b) => a.round - b.round);
-    expect(overviewView(s, 'syn').rounds.map((r) => [r.bestDev, r.bestPublicLb])).toEqual(traj.map((t) => [t.bestDev, t.bestPublicLb]));
+    for (const p of scatter.points)
+      expect([p.dev, p.publicLb]).toEqual([rows[p.candidateId].dev, rows[p.candidateId].publicLb]);
+    const traj = Object.values(
+      set.snapshot('trajectory') as Record<
+        string,
+        { round: number; bestDev: number | null; bestPublicLb: number | null; privateLbOfBestPublic: number | null }
+      >,
+    ).sort((a, b) => a.round - b.round);
+    expect(overviewView(s, 'syn').rounds.map((r) => [r.bestDev, r.bestPublicLb])).toEqual(
+      traj.map((t) => [t.bestDev, t.bestPublicLb]),
+    );
     expect(scatter.hypotheses.map((h) => h.status)).toEqual(['confirmed']);
     expect(scatter.points.filter((p) => p.marks.includes('probed'))).toHaveLength(2);
-    expect(campaignListView(s)).toEqual([expect.objectContaining({ campaignId: 'syn', status: 'completed', rounds: 4, candidates: 20 })]);
+    expect(campaignListView(s)).toEqual([
+      expect.objectContaining({ campaignId: 'syn', status: 'completed', rounds: 4, candidates: 20 }),
+    ]);
   });
 
   it('is a function of the log: the same campaign re-created (new ids and times) gives byte-identical views and report', () => {
@@ -274,7 +447,8 @@ describe('view builders', () => {
     const b = syntheticCampaignLog({ campaignId: 'det', rounds: 3, workersPerRound: 4, seed: 4 });
     expect(a[0].id).not.toBe(b[0].id);
     const [sa, sb] = [foldViews(a), foldViews(b)];
-    for (const name of VIEW_NAMES) expect(canonicalJson(campaignView(sa, 'det', name))).toBe(canonicalJson(campaignView(sb, 'det', name)));
+    for (const name of VIEW_NAMES)
+      expect(canonicalJson(campaignView(sa, 'det', name))).toBe(canonicalJson(campaignView(sb, 'det', name)));
     expect(campaignReport(a, 'det', '/* chart */').sha256).toBe(campaignReport(b, 'det', '/* chart */').sha256);
   });
 });

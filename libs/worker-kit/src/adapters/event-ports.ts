@@ -54,7 +54,12 @@ class TypeIndex {
     this.refreshing ??= (async () => {
       try {
         for (;;) {
-          const page = await this.store.readAll({ fromPosition: this.position, limit: this.pageSize, types: this.types, campaignId: this.campaignId });
+          const page = await this.store.readAll({
+            fromPosition: this.position,
+            limit: this.pageSize,
+            types: this.types,
+            campaignId: this.campaignId,
+          });
           for (const e of page) {
             this.position = Math.max(this.position, e.position);
             this.onEvent(e);
@@ -71,7 +76,16 @@ class TypeIndex {
 
 function terminalOf(e: StoredEvent): JobTerminal | null {
   if (isEvent(e, JobSucceeded))
-    return { jobId: e.data.jobId, status: 'succeeded', exitCode: 0, reason: null, message: null, gpuSeconds: e.data.gpuSeconds, wallSeconds: e.data.wallSeconds, logTail: e.data.logTail };
+    return {
+      jobId: e.data.jobId,
+      status: 'succeeded',
+      exitCode: 0,
+      reason: null,
+      message: null,
+      gpuSeconds: e.data.gpuSeconds,
+      wallSeconds: e.data.wallSeconds,
+      logTail: e.data.logTail,
+    };
   if (isEvent(e, JobFailed))
     return {
       jobId: e.data.jobId,
@@ -84,7 +98,16 @@ function terminalOf(e: StoredEvent): JobTerminal | null {
       logTail: e.data.logTail,
     };
   if (isEvent(e, JobCancelled))
-    return { jobId: e.data.jobId, status: 'cancelled', exitCode: null, reason: e.data.reason, message: e.data.reason, gpuSeconds: e.data.gpuSeconds, wallSeconds: e.data.wallSeconds, logTail: e.data.logTail };
+    return {
+      jobId: e.data.jobId,
+      status: 'cancelled',
+      exitCode: null,
+      reason: e.data.reason,
+      message: e.data.reason,
+      gpuSeconds: e.data.gpuSeconds,
+      wallSeconds: e.data.wallSeconds,
+      logTail: e.data.logTail,
+    };
   return null;
 }
 
@@ -124,14 +147,16 @@ export class EventJobPort implements JobPort {
 }
 
 /** The evaluation service's stream for one request (see libs/contracts events/evaluation.ts). */
-export const evaluationStreamId = (campaignId: string, requestId: string): string => `evaluation:${campaignId}:${requestId}`;
+export const evaluationStreamId = (campaignId: string, requestId: string): string =>
+  `evaluation:${campaignId}:${requestId}`;
 
 /** Folds the evaluation stream of a request; complete once CheckpointSelected or a request-level failure is there. */
 export function evaluationResultOf(events: readonly StoredEvent[]): EvaluationResult | null {
   const result: EvaluationResult = { checkpoints: [], selected: null, failures: [] };
   let done = false;
   for (const e of events) {
-    if (isEvent(e, CheckpointEvaluated)) result.checkpoints.push({ checkpoint: e.data.checkpoint, step: e.data.step, seed: e.data.seed, dev: e.data.dev });
+    if (isEvent(e, CheckpointEvaluated))
+      result.checkpoints.push({ checkpoint: e.data.checkpoint, step: e.data.step, seed: e.data.seed, dev: e.data.dev });
     else if (isEvent(e, EvaluationFailed)) {
       if (e.data.checkpoint === null) {
         result.failures.push({ checkpoint: '(request)', reason: `${e.data.kind}: ${e.data.reason}` });

@@ -4,7 +4,14 @@ import * as YAML from 'yaml';
 import { CheckpointInfo, DevScores, SubstrateManifest, selectCheckpoint, type JobSpec } from '@aevo/contracts';
 import { readLogTail, type Executor } from '@aevo/executors';
 import { entrypointIsolation, renderEntrypoint } from '@aevo/substrate-kit';
-import type { EvaluatedCheckpoint, EvaluationPort, EvaluationRequest, EvaluationResult, JobPort, JobTerminal } from '../ports';
+import type {
+  EvaluatedCheckpoint,
+  EvaluationPort,
+  EvaluationRequest,
+  EvaluationResult,
+  JobPort,
+  JobTerminal,
+} from '../ports';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -79,7 +86,15 @@ export class LocalEvaluationPort implements EvaluationPort {
   private specs(request: EvaluationRequest, snapshotId: string): JobSpec[] {
     const substrate = readSubstrate(request.sandboxPath);
     return this.jobsOf(request).map(({ jobId, checkpoint, scores }) => {
-      const values = { sandbox: request.sandboxPath, checkpoint, split: this.opts.split ?? 'dev', scores, seed: request.seed, size: this.opts.size, device: this.opts.device };
+      const values = {
+        sandbox: request.sandboxPath,
+        checkpoint,
+        split: this.opts.split ?? 'dev',
+        scores,
+        seed: request.seed,
+        size: this.opts.size,
+        device: this.opts.device,
+      };
       return {
         jobId,
         candidateId: request.candidateId,
@@ -112,7 +127,9 @@ export class LocalEvaluationPort implements EvaluationPort {
       }
       try {
         const dev = DevScores.parse(JSON.parse(fs.readFileSync(scores, 'utf8')));
-        const info = CheckpointInfo.safeParse(JSON.parse(fs.readFileSync(path.join(request.sandboxPath, checkpoint, 'checkpoint.json'), 'utf8')));
+        const info = CheckpointInfo.safeParse(
+          JSON.parse(fs.readFileSync(path.join(request.sandboxPath, checkpoint, 'checkpoint.json'), 'utf8')),
+        );
         const step = info.success ? info.data.step : Number((checkpoint.match(/(\d+)\/?$/) ?? ['', '0'])[1]);
         const domains: Record<string, number> = {};
         for (const [d, s] of Object.entries(dev.domains)) domains[d] = s.score;
@@ -124,7 +141,9 @@ export class LocalEvaluationPort implements EvaluationPort {
     }
     // In-process stand-in for the evaluation service: the same shared rule, over the request's checkpoint order.
     const best = selectCheckpoint(result.checkpoints, request.criterion);
-    result.selected = best ? { checkpoint: best.chosen.checkpoint, score: best.score, criterion: request.criterion } : null;
+    result.selected = best
+      ? { checkpoint: best.chosen.checkpoint, score: best.score, criterion: request.criterion }
+      : null;
     return result;
   }
 }

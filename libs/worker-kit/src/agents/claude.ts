@@ -61,8 +61,16 @@ export interface ClaudeAgentOptions {
   random?: () => number;
 }
 
-export const DEFAULT_RETRY_POLICY: ClaudeRetryPolicy = { patienceMs: 15 * 60_000, baseDelayMs: 2_000, maxDelayMs: 60_000 };
-export const DEFAULT_CONTEXT_POLICY: ClaudeContextPolicy = { clearAtTokens: 60_000, keepRecentTurns: 4, maxToolResultChars: 16_000 };
+export const DEFAULT_RETRY_POLICY: ClaudeRetryPolicy = {
+  patienceMs: 15 * 60_000,
+  baseDelayMs: 2_000,
+  maxDelayMs: 60_000,
+};
+export const DEFAULT_CONTEXT_POLICY: ClaudeContextPolicy = {
+  clearAtTokens: 60_000,
+  keepRecentTurns: 4,
+  maxToolResultChars: 16_000,
+};
 
 type Block = { type: string; [k: string]: unknown };
 type Message = { role: 'user' | 'assistant'; content: string | Block[] };
@@ -113,10 +121,11 @@ export class ModelRequestChangedError extends TraceDivergedError {
   }
 }
 
-const RETRYABLE_STATUS = (status: number): boolean => status === 408 || status === 409 || status === 429 || status >= 500;
+const RETRYABLE_STATUS = (status: number): boolean =>
+  status === 408 || status === 409 || status === 429 || status >= 500;
 
-
-const NUDGE = 'You have not called submit_manifest yet. Continue with the tools, and finish by calling submit_manifest.';
+const NUDGE =
+  'You have not called submit_manifest yet. Continue with the tools, and finish by calling submit_manifest.';
 
 /** Only the fields the Messages API accepts back in an assistant turn. */
 function sanitise(block: Block): Block {
@@ -125,7 +134,8 @@ function sanitise(block: Block): Block {
   return block;
 }
 
-const isEmptyTurn = (content: Block[]): boolean => content.every((b) => b.type === 'text' && String(b.text ?? '').trim() === '');
+const isEmptyTurn = (content: Block[]): boolean =>
+  content.every((b) => b.type === 'text' && String(b.text ?? '').trim() === '');
 
 /**
  * What the model is shown of a tool result: a written file is not echoed back (the model wrote it), and anything
@@ -194,7 +204,14 @@ export class ClaudeAgent implements WorkerAgent {
           objective: policy.objective,
           standingRecipe: policy.standingRecipe,
           activeAxes: policy.activeAxes,
-          deadEnds: policy.deadEnds.map((d) => ({ description: d.description, axis: d.axis, path: d.path, direction: d.direction, value: d.value, round: d.round })),
+          deadEnds: policy.deadEnds.map((d) => ({
+            description: d.description,
+            axis: d.axis,
+            path: d.path,
+            direction: d.direction,
+            value: d.value,
+            round: d.round,
+          })),
           evidenceRules: policy.evidenceRules.map((r) => r.rule),
           selectionCriterion: policy.selectionCriterion,
           // How large and how combined a move may be: directions that paid (widen the step along them by the
@@ -226,7 +243,12 @@ export class ClaudeAgent implements WorkerAgent {
       return {
         role: m.role,
         content: m.content.map((b) =>
-          b.type === 'tool_result' ? { ...b, content: `[cleared to keep the context bounded: ${String(b.content).length} characters; call the tool again if you need it]` } : b,
+          b.type === 'tool_result'
+            ? {
+                ...b,
+                content: `[cleared to keep the context bounded: ${String(b.content).length} characters; call the tool again if you need it]`,
+              }
+            : b,
         ),
       };
     });
@@ -234,9 +256,16 @@ export class ClaudeAgent implements WorkerAgent {
     const out = rendered.map((m, i) => {
       if (!marks.includes(i)) return m;
       const blocks: Block[] = typeof m.content === 'string' ? [{ type: 'text', text: m.content }] : m.content;
-      return { role: m.role, content: blocks.map((b, j) => (j === blocks.length - 1 ? { ...b, cache_control: cc } : b)) };
+      return {
+        role: m.role,
+        content: blocks.map((b, j) => (j === blocks.length - 1 ? { ...b, cache_control: cc } : b)),
+      };
     });
-    const record: ModelRequestRecord = { model: this.opts.model, max_tokens: maxTokens, promptSha256: sha256Hex(canonicalJson({ system: sys, tools, messages: out })) };
+    const record: ModelRequestRecord = {
+      model: this.opts.model,
+      max_tokens: maxTokens,
+      promptSha256: sha256Hex(canonicalJson({ system: sys, tools, messages: out })),
+    };
     return { params: { model: this.opts.model, max_tokens: maxTokens, system: sys, tools, messages: out }, record };
   }
 
@@ -261,7 +290,8 @@ export class ClaudeAgent implements WorkerAgent {
       const last = messages[messages.length - 1];
       if (last.role === 'user') {
         // After an empty assistant turn (dropped) the reminder joins the last user turn, after its tool results.
-        const blocks: Block[] = typeof last.content === 'string' ? [{ type: 'text', text: last.content }] : last.content;
+        const blocks: Block[] =
+          typeof last.content === 'string' ? [{ type: 'text', text: last.content }] : last.content;
         last.content = [...blocks, { type: 'text', text: NUDGE }];
       } else messages.push({ role: 'user', content: NUDGE });
       return true;
@@ -270,14 +300,19 @@ export class ClaudeAgent implements WorkerAgent {
       if (rt.finished) return;
       const left = rt.budgetLeft();
       if (left.tokens <= 0 || left.toolCalls <= 0) {
-        await this.close(rt, 'budget-exhausted', `budget spent (${left.tokens <= 0 ? 'tokens' : 'tool calls'}) after ${turn} model turns`);
+        await this.close(
+          rt,
+          'budget-exhausted',
+          `budget spent (${left.tokens <= 0 ? 'tokens' : 'tool calls'}) after ${turn} model turns`,
+        );
         return;
       }
       const maxTokens = Math.max(1, Math.min(this.maxTokensPerTurn, left.tokens));
       const { record } = this.compose(system, tools, messages, clearedBefore, maxTokens);
       const intent = { turn, model: o.model, request: record };
       const recorded = rt.nextRecordedStep();
-      if (recorded && recorded.tool === 'llm' && canonicalJson(recorded.input) !== canonicalJson(intent)) throw new ModelRequestChangedError(recorded.step, recorded.input, intent);
+      if (recorded && recorded.tool === 'llm' && canonicalJson(recorded.input) !== canonicalJson(intent))
+        throw new ModelRequestChangedError(recorded.step, recorded.input, intent);
       const res = await rt.modelStep(intent as unknown as { turn: number; model: string }, () =>
         this.request(rt, system, tools, messages, clearedBefore, maxTokens, left.tokens),
       );
@@ -308,7 +343,11 @@ export class ClaudeAgent implements WorkerAgent {
         return;
       }
       if (response.stop_reason === 'model_context_window_exceeded') {
-        await this.close(rt, 'agent-error', `turn ${turn} filled the context window even with old tool results cleared; its tool calls were not run`);
+        await this.close(
+          rt,
+          'agent-error',
+          `turn ${turn} filled the context window even with old tool results cleared; its tool calls were not run`,
+        );
         return;
       }
       if (isEmptyTurn(response.content)) {
@@ -327,7 +366,12 @@ export class ClaudeAgent implements WorkerAgent {
         const r: ToolResult = TOOL_NAMES.includes(name as ToolName)
           ? await rt.call(name as ToolName, use.input)
           : { ok: false as const, error: { code: 'UNKNOWN_TOOL', message: `no tool named ${name}` } };
-        results.push({ type: 'tool_result', tool_use_id: use.id, content: toolResultText(name, r, this.context.maxToolResultChars), ...(r.ok ? {} : { is_error: true }) });
+        results.push({
+          type: 'tool_result',
+          tool_use_id: use.id,
+          content: toolResultText(name, r, this.context.maxToolResultChars),
+          ...(r.ok ? {} : { is_error: true }),
+        });
         if (rt.finished) return;
       }
       messages.push({ role: 'user', content: results });
@@ -356,7 +400,12 @@ export class ClaudeAgent implements WorkerAgent {
     const o = this.opts;
     const errors: string[] = [];
     const retriedStops: string[] = [];
-    const total: Usage = { input_tokens: 0, output_tokens: 0, cache_read_input_tokens: 0, cache_creation_input_tokens: 0 };
+    const total: Usage = {
+      input_tokens: 0,
+      output_tokens: 0,
+      cache_read_input_tokens: 0,
+      cache_creation_input_tokens: 0,
+    };
     let attempts = 0;
     let clearedBefore = clearedAtStart;
     let maxTokens = maxTokensAtStart;
@@ -387,14 +436,19 @@ export class ClaudeAgent implements WorkerAgent {
           continue;
         }
         const used = total.output_tokens > 0 ? llmOf(o.model, null) : undefined;
-        return { ok: false, output: { error: { code: sent.code, message: sent.message, attempts, errors, retriedStops } }, llm: used };
+        return {
+          ok: false,
+          output: { error: { code: sent.code, message: sent.message, attempts, errors, retriedStops } },
+          llm: used,
+        };
       }
       const msg = sent.message;
       total.input_tokens += msg.usage.input_tokens;
       total.output_tokens += msg.usage.output_tokens;
       total.cache_read_input_tokens += msg.usage.cache_read_input_tokens ?? 0;
       total.cache_creation_input_tokens += msg.usage.cache_creation_input_tokens ?? 0;
-      const spent = total.input_tokens + total.output_tokens + total.cache_read_input_tokens + total.cache_creation_input_tokens;
+      const spent =
+        total.input_tokens + total.output_tokens + total.cache_read_input_tokens + total.cache_creation_input_tokens;
       const stop = msg.stop_reason ?? null;
       const room = Math.min(this.maxTokensCeiling, maxTokens * 2, tokensLeft - spent);
       if (stop === 'max_tokens' && room > maxTokens) {
@@ -425,7 +479,12 @@ export class ClaudeAgent implements WorkerAgent {
     }
   }
 
-  private async count(system: Block[], tools: Block[], messages: Message[], clearedBefore: number): Promise<number | null> {
+  private async count(
+    system: Block[],
+    tools: Block[],
+    messages: Message[],
+    clearedBefore: number,
+  ): Promise<number | null> {
     const { params } = this.compose(system, tools, messages, clearedBefore, 1);
     try {
       const r = await this.opts.client.messages.countTokens({
@@ -446,7 +505,10 @@ export class ClaudeAgent implements WorkerAgent {
     rt: WorkerRuntime,
     params: ReturnType<ClaudeAgent['compose']>['params'],
     errors: string[],
-  ): Promise<{ ok: true; message: Anthropic.Message; attempts: number; streamed: boolean } | { ok: false; code: 'CONTEXT_WINDOW' | 'UNREACHABLE' | 'REFUSED_REQUEST'; message: string; attempts: number }> {
+  ): Promise<
+    | { ok: true; message: Anthropic.Message; attempts: number; streamed: boolean }
+    | { ok: false; code: 'CONTEXT_WINDOW' | 'UNREACHABLE' | 'REFUSED_REQUEST'; message: string; attempts: number }
+  > {
     const o = this.opts;
     const now = o.now ?? Date.now;
     const sleep = o.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
@@ -462,7 +524,9 @@ export class ClaudeAgent implements WorkerAgent {
           messages: params.messages as unknown as Anthropic.MessageParam[],
         };
         const streamed = this.needsStreaming(params.max_tokens);
-        const message = streamed ? await o.client.messages.stream(body).finalMessage() : await o.client.messages.create(body);
+        const message = streamed
+          ? await o.client.messages.stream(body).finalMessage()
+          : await o.client.messages.create(body);
         return { ok: true, message, attempts: attempt, streamed };
       } catch (err) {
         const apiErr = err instanceof Anthropic.APIError ? err : null;
@@ -470,20 +534,28 @@ export class ClaudeAgent implements WorkerAgent {
         const text = `${status ?? 'connection'}: ${(err as Error).message}`.slice(0, 500);
         errors.push(text);
         if (errors.length > 20) errors.splice(0, errors.length - 20);
-        if (status === 400 && /prompt is too long/i.test((err as Error).message)) return { ok: false, code: 'CONTEXT_WINDOW', message: text, attempts: attempt };
+        if (status === 400 && /prompt is too long/i.test((err as Error).message))
+          return { ok: false, code: 'CONTEXT_WINDOW', message: text, attempts: attempt };
         const headers = apiErr?.headers as Headers | undefined;
         const shouldRetry = headers?.get?.('x-should-retry');
         const retryable =
-          err instanceof Anthropic.APIConnectionError || (status !== undefined && (shouldRetry === 'true' || (shouldRetry !== 'false' && RETRYABLE_STATUS(status))));
+          err instanceof Anthropic.APIConnectionError ||
+          (status !== undefined && (shouldRetry === 'true' || (shouldRetry !== 'false' && RETRYABLE_STATUS(status))));
         if (!retryable) return { ok: false, code: 'REFUSED_REQUEST', message: text, attempts: attempt };
         const asked = retryAfterMs(headers, now());
         const backoff = Math.min(this.retry.maxDelayMs, this.retry.baseDelayMs * 2 ** (attempt - 1));
         // With a retry-after: that long plus up to 10 % (replicas told the same do not return together);
         // without: a random point in the second half of the backoff.
-        const wait = asked !== null ? asked + random() * Math.min(asked * 0.1, 5_000) : backoff * (0.5 + random() * 0.5);
+        const wait =
+          asked !== null ? asked + random() * Math.min(asked * 0.1, 5_000) : backoff * (0.5 + random() * 0.5);
         const elapsed = now() - started;
         if (elapsed + wait > this.retry.patienceMs)
-          return { ok: false, code: 'UNREACHABLE', message: `gave up after ${attempt} attempts over ${Math.round(elapsed / 1000)} s (patience ${Math.round(this.retry.patienceMs / 1000)} s); last: ${text}`, attempts: attempt };
+          return {
+            ok: false,
+            code: 'UNREACHABLE',
+            message: `gave up after ${attempt} attempts over ${Math.round(elapsed / 1000)} s (patience ${Math.round(this.retry.patienceMs / 1000)} s); last: ${text}`,
+            attempts: attempt,
+          };
         // A stop (campaign aborted, budget gone) is not waited out: the in-flight step is abandoned.
         const stop = await rt.stopReason();
         if (stop) throw new CandidateStoppedError(rt.candidateId, stop);

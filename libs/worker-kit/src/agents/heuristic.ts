@@ -1,4 +1,10 @@
-import { AXIS_CATEGORY, canonicalJson, type PrescribedRun, type RecipeDocument, type SelectionCriterion } from '@aevo/contracts';
+import {
+  AXIS_CATEGORY,
+  canonicalJson,
+  type PrescribedRun,
+  type RecipeDocument,
+  type SelectionCriterion,
+} from '@aevo/contracts';
 import { proposeMutation, retryFix, type Proposal } from '../mutation';
 import { prescribedHypothesis } from '../prescribed';
 import { getPath, parseRecipeYaml } from '../recipe-doc';
@@ -27,7 +33,11 @@ export class HeuristicAgent implements WorkerAgent {
     await rt.call('list_files', {});
     const read = await rt.call('read_file', { path: rt.recipePath });
     if (!read.ok) {
-      await rt.finalize({ status: 'failed', reason: `cannot read the recipe: ${read.error.message}`, failure: 'invalid-output' });
+      await rt.finalize({
+        status: 'failed',
+        reason: `cannot read the recipe: ${read.error.message}`,
+        failure: 'invalid-output',
+      });
       return;
     }
     const recipe = parseRecipeYaml((read.value as { content: string }).content, rt.recipePath);
@@ -38,15 +48,27 @@ export class HeuristicAgent implements WorkerAgent {
     if (prescribed) {
       const refused = await this.applyPrescribed(rt, prescribed, recipe, notes);
       if (refused) {
-        await rt.finalize({ status: 'failed', reason: refused, failure: 'agent-error', hypothesis: prescribedHypothesis(prescribed) });
+        await rt.finalize({
+          status: 'failed',
+          reason: refused,
+          failure: 'agent-error',
+          hypothesis: prescribedHypothesis(prescribed),
+        });
         return;
       }
     } else if (!fork.isAnchor) {
       proposal = proposeMutation(fork.axis, recipe, policy, rt.mutationSeed, rt.substrate.metric.domains);
       if (proposal.settings.length > 0) {
-        const set = await rt.call('set_recipe', { settings: proposal.settings.map((s) => ({ path: s.path, value: s.value })) });
+        const set = await rt.call('set_recipe', {
+          settings: proposal.settings.map((s) => ({ path: s.path, value: s.value })),
+        });
         if (!set.ok) {
-          await rt.finalize({ status: 'failed', reason: `could not apply the proposed change: ${set.error.message}`, failure: 'agent-error', hypothesis: proposal.hypothesis });
+          await rt.finalize({
+            status: 'failed',
+            reason: `could not apply the proposed change: ${set.error.message}`,
+            failure: 'agent-error',
+            hypothesis: proposal.hypothesis,
+          });
           return;
         }
         // Data changes are checked on the pipeline before any training is spent on them.
@@ -73,15 +95,35 @@ export class HeuristicAgent implements WorkerAgent {
       const reason = [selection, ...notes].join('; ');
       const res = await rt.call('submit_manifest', { status: 'completed', hypothesis, reason });
       if (res.ok) return;
-      await rt.finalize({ status: 'failed', reason: `manifest rejected: ${res.error.message}`, failure: 'agent-error', hypothesis });
+      await rt.finalize({
+        status: 'failed',
+        reason: `manifest rejected: ${res.error.message}`,
+        failure: 'agent-error',
+        hypothesis,
+      });
       return;
     }
-    const res = await rt.call('submit_manifest', { status: 'failed', hypothesis, reason: ['no checkpoint could be trained and evaluated', ...notes].join('; ') });
-    if (!res.ok) await rt.finalize({ status: 'failed', reason: `manifest rejected: ${res.error.message}`, failure: 'agent-error', hypothesis });
+    const res = await rt.call('submit_manifest', {
+      status: 'failed',
+      hypothesis,
+      reason: ['no checkpoint could be trained and evaluated', ...notes].join('; '),
+    });
+    if (!res.ok)
+      await rt.finalize({
+        status: 'failed',
+        reason: `manifest rejected: ${res.error.message}`,
+        failure: 'agent-error',
+        hypothesis,
+      });
   }
 
   /** One seed: launch, wait, on failure read the log and retry once with a fix, then evaluate. */
-  private async trainAndEvaluate(rt: WorkerRuntime, seed: number, notes: string[], criterion: SelectionCriterion | undefined): Promise<void> {
+  private async trainAndEvaluate(
+    rt: WorkerRuntime,
+    seed: number,
+    notes: string[],
+    criterion: SelectionCriterion | undefined,
+  ): Promise<void> {
     for (let attempt = 0; attempt < 2; attempt++) {
       const launched = await rt.call('launch_training', { seed });
       let job: JobView | null = null;
@@ -108,16 +150,26 @@ export class HeuristicAgent implements WorkerAgent {
       const tail = await rt.call('read_log_tail', { jobId: job.jobId, lines: 40 });
       const logTail = tail.ok ? (tail.value as { tail: string }).tail : '';
       if (attempt === 1) {
-        notes.push(`seed ${seed}: ${job.entrypoint} failed again (${job.reason ?? job.status}); giving up on this seed`);
+        notes.push(
+          `seed ${seed}: ${job.entrypoint} failed again (${job.reason ?? job.status}); giving up on this seed`,
+        );
         return;
       }
       // A prescribed run measures exactly its prescribed recipe: like the anchor, it retries unchanged.
       const fix = rt.inputs.fork.prescribed
         ? { settings: [], note: 'prescribed run: retry the prescribed recipe unchanged' }
-        : retryFix(job.reason, logTail, parseRecipeYaml(rt.currentRecipe(), rt.recipePath), rt.inputs.policy, rt.inputs.fork.isAnchor);
+        : retryFix(
+            job.reason,
+            logTail,
+            parseRecipeYaml(rt.currentRecipe(), rt.recipePath),
+            rt.inputs.policy,
+            rt.inputs.fork.isAnchor,
+          );
       notes.push(`seed ${seed}: ${fix.note}`);
       if (fix.settings.length > 0) {
-        const set = await rt.call('set_recipe', { settings: fix.settings.map((s) => ({ path: s.path, value: s.value })) });
+        const set = await rt.call('set_recipe', {
+          settings: fix.settings.map((s) => ({ path: s.path, value: s.value })),
+        });
         if (!set.ok) notes.push(`seed ${seed}: fix not applied (${set.error.message})`);
       }
     }
@@ -128,9 +180,15 @@ export class HeuristicAgent implements WorkerAgent {
    * record them like any edit). Returns why the run cannot go on, or null. Nothing is changed when a path is
    * missing from the recipe.
    */
-  private async applyPrescribed(rt: WorkerRuntime, prescribed: PrescribedRun, recipe: RecipeDocument, notes: string[]): Promise<string | null> {
+  private async applyPrescribed(
+    rt: WorkerRuntime,
+    prescribed: PrescribedRun,
+    recipe: RecipeDocument,
+    notes: string[],
+  ): Promise<string | null> {
     const what = `prescribed ${prescribed.kind} of ${prescribed.of}`;
-    if (rt.inputs.fork.isAnchor) return `${what}: a baseline anchor runs the standing recipe unchanged and cannot carry a prescribed change; nothing was changed or trained`;
+    if (rt.inputs.fork.isAnchor)
+      return `${what}: a baseline anchor runs the standing recipe unchanged and cannot carry a prescribed change; nothing was changed or trained`;
     const missing = prescribed.changes.filter((c) => getPath(recipe, c.path) === undefined).map((c) => c.path);
     if (missing.length > 0)
       return `${what}: the standing recipe (${rt.recipePath}) has no setting ${missing.join(', ')}, so the prescribed change cannot be applied exactly; nothing was changed or trained`;
@@ -140,10 +198,15 @@ export class HeuristicAgent implements WorkerAgent {
     for (const c of prescribed.changes) {
       const now = getPath(recipe, c.path);
       if (c.from !== undefined && canonicalJson(c.from) !== canonicalJson(now ?? null))
-        notes.push(`${c.path}: prescribed from ${canonicalJson(c.from)}, the standing recipe has ${canonicalJson(now ?? null)}`);
-      if (canonicalJson(c.to) === canonicalJson(now ?? null)) notes.push(`${c.path}: the standing recipe already has ${canonicalJson(c.to)}`);
+        notes.push(
+          `${c.path}: prescribed from ${canonicalJson(c.from)}, the standing recipe has ${canonicalJson(now ?? null)}`,
+        );
+      if (canonicalJson(c.to) === canonicalJson(now ?? null))
+        notes.push(`${c.path}: the standing recipe already has ${canonicalJson(c.to)}`);
     }
-    const set = await rt.call('set_recipe', { settings: prescribed.changes.map((c) => ({ path: c.path, value: c.to })) });
+    const set = await rt.call('set_recipe', {
+      settings: prescribed.changes.map((c) => ({ path: c.path, value: c.to })),
+    });
     if (!set.ok) return `${what}: could not apply the prescribed change: ${set.error.message}`;
     if (AXIS_CATEGORY[rt.inputs.fork.axis] === 'data') await rt.call('preview_data', {});
     return null;
@@ -160,7 +223,11 @@ export class HeuristicAgent implements WorkerAgent {
     return null;
   }
 
-  private async evaluate(rt: WorkerRuntime, jobId: string, criterion: SelectionCriterion | undefined): Promise<ToolResult> {
+  private async evaluate(
+    rt: WorkerRuntime,
+    jobId: string,
+    criterion: SelectionCriterion | undefined,
+  ): Promise<ToolResult> {
     for (let i = 0; i < 100; i++) {
       const r = await rt.call('evaluate_checkpoints', { jobId, ...(criterion ? { criterion } : {}) });
       if (r.ok || r.error.code !== 'EVALUATION_PENDING') return r;

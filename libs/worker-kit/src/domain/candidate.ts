@@ -19,10 +19,26 @@ import type { EvaluationRequest } from '../ports';
  * before its outcome, nothing after the end — and a job or evaluation is requested at most once per stream.
  */
 export type CandidateCommand =
-  | { kind: 'Start'; candidateId: string; round: number; workerId: string; agentKind: 'heuristic' | 'claude'; brief?: WorkerBriefRef }
+  | {
+      kind: 'Start';
+      candidateId: string;
+      round: number;
+      workerId: string;
+      agentKind: 'heuristic' | 'claude';
+      brief?: WorkerBriefRef;
+    }
   | { kind: 'RecordIntent'; candidateId: string; step: number; tool: string; input: unknown; llm?: LlmCall }
   /** `facts`: events caused by the step, appended atomically with its outcome (RecipeChanged, ManifestSubmitted, …). */
-  | { kind: 'RecordOutcome'; candidateId: string; step: number; tool: string; ok: boolean; output: unknown; llm?: LlmCall; facts?: CandidateEvent[] }
+  | {
+      kind: 'RecordOutcome';
+      candidateId: string;
+      step: number;
+      tool: string;
+      ok: boolean;
+      output: unknown;
+      llm?: LlmCall;
+      facts?: CandidateEvent[];
+    }
   | { kind: 'RequestJob'; spec: JobSpec }
   | { kind: 'RequestEvaluation'; request: EvaluationRequest };
 
@@ -33,7 +49,13 @@ const refuse = (code: string, message: string, path: string, expected: string): 
 };
 
 export function decideCandidate(cmd: CandidateCommand, state: TraceState): CandidateEvent[] {
-  if (state.finished) refuse('CANDIDATE_FINISHED', `the candidate already ended (${state.finished.kind})`, 'kind', 'nothing may be appended after the manifest');
+  if (state.finished)
+    refuse(
+      'CANDIDATE_FINISHED',
+      `the candidate already ended (${state.finished.kind})`,
+      'kind',
+      'nothing may be appended after the manifest',
+    );
   switch (cmd.kind) {
     case 'Start':
       return [
@@ -51,18 +73,49 @@ export function decideCandidate(cmd: CandidateCommand, state: TraceState): Candi
       ];
     case 'RecordIntent': {
       const next = state.steps.length;
-      if (cmd.step !== next) refuse('STEP_OUT_OF_ORDER', `step ${cmd.step} cannot be recorded: the trace is at step ${next}`, 'step', `expected ${next}`);
+      if (cmd.step !== next)
+        refuse(
+          'STEP_OUT_OF_ORDER',
+          `step ${cmd.step} cannot be recorded: the trace is at step ${next}`,
+          'step',
+          `expected ${next}`,
+        );
       const last = state.steps[next - 1];
       if (last && !last.outcome)
-        refuse('STEP_IN_FLIGHT', `step ${last.step} (${last.tool}) has no outcome yet; step ${cmd.step} cannot start`, 'step', `first record the outcome of step ${last.step}`);
-      const data: TraceData = { candidateId: cmd.candidateId, step: cmd.step, phase: 'intent', tool: cmd.tool, input: cmd.input ?? null, ...(cmd.llm ? { llm: cmd.llm } : {}) } as TraceData;
+        refuse(
+          'STEP_IN_FLIGHT',
+          `step ${last.step} (${last.tool}) has no outcome yet; step ${cmd.step} cannot start`,
+          'step',
+          `first record the outcome of step ${last.step}`,
+        );
+      const data: TraceData = {
+        candidateId: cmd.candidateId,
+        step: cmd.step,
+        phase: 'intent',
+        tool: cmd.tool,
+        input: cmd.input ?? null,
+        ...(cmd.llm ? { llm: cmd.llm } : {}),
+      } as TraceData;
       return [{ type: TraceStepRecorded.type, data }];
     }
     case 'RecordOutcome': {
       const rec = state.steps[cmd.step];
-      if (!rec) refuse('NO_INTENT', `step ${cmd.step} has no recorded intent`, 'step', 'record the intent before the outcome');
-      if (rec!.outcome) refuse('OUTCOME_RECORDED', `step ${cmd.step} already has its outcome`, 'step', 'each step has exactly one outcome');
-      if (rec!.tool !== cmd.tool) refuse('TOOL_MISMATCH', `step ${cmd.step} is a ${rec!.tool} call, not ${cmd.tool}`, 'tool', `expected ${rec!.tool}`);
+      if (!rec)
+        refuse('NO_INTENT', `step ${cmd.step} has no recorded intent`, 'step', 'record the intent before the outcome');
+      if (rec!.outcome)
+        refuse(
+          'OUTCOME_RECORDED',
+          `step ${cmd.step} already has its outcome`,
+          'step',
+          'each step has exactly one outcome',
+        );
+      if (rec!.tool !== cmd.tool)
+        refuse(
+          'TOOL_MISMATCH',
+          `step ${cmd.step} is a ${rec!.tool} call, not ${cmd.tool}`,
+          'tool',
+          `expected ${rec!.tool}`,
+        );
       const data = {
         candidateId: cmd.candidateId,
         step: cmd.step,
@@ -78,7 +131,9 @@ export function decideCandidate(cmd: CandidateCommand, state: TraceState): Candi
     case 'RequestJob':
       return state.jobsRequested.has(cmd.spec.jobId) ? [] : [{ type: JobRequested.type, data: { spec: cmd.spec } }];
     case 'RequestEvaluation':
-      return state.evaluationsRequested.has(cmd.request.requestId) ? [] : [{ type: EvaluationRequested.type, data: cmd.request }];
+      return state.evaluationsRequested.has(cmd.request.requestId)
+        ? []
+        : [{ type: EvaluationRequested.type, data: cmd.request }];
   }
 }
 

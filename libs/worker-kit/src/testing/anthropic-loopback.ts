@@ -35,12 +35,18 @@ export interface LoopbackRequest {
   max_tokens: number;
   system?: Array<{ type: string; text: string; cache_control?: CacheControl }> | string;
   messages: Array<{ role: 'user' | 'assistant'; content: unknown }>;
-  tools?: Array<{ name: string; description?: string; input_schema: Record<string, unknown>; cache_control?: CacheControl }>;
+  tools?: Array<{
+    name: string;
+    description?: string;
+    input_schema: Record<string, unknown>;
+    cache_control?: CacheControl;
+  }>;
   stream?: boolean;
 }
 type CacheControl = { type: string; ttl?: string };
 
-export type ScriptedBlock = { type: 'text'; text: string } | { type: 'tool_use'; name: string; input: Record<string, unknown> };
+export type ScriptedBlock =
+  { type: 'text'; text: string } | { type: 'tool_use'; name: string; input: Record<string, unknown> };
 
 export type ScriptedReply =
   | {
@@ -58,7 +64,11 @@ export type ScriptedModel = (req: LoopbackRequest, n: number) => ScriptedReply;
 /** The API's error answers, as the live API gives them. */
 export const apiErrors = {
   rateLimited: (retryAfterSeconds: number): ScriptedReply => ({
-    error: { status: 429, type: 'rate_limit_error', message: 'This request would exceed the rate limit for your organization of 400,000 input tokens per minute.' },
+    error: {
+      status: 429,
+      type: 'rate_limit_error',
+      message: 'This request would exceed the rate limit for your organization of 400,000 input tokens per minute.',
+    },
     retryAfterSeconds,
   }),
   overloaded: (): ScriptedReply => ({ error: { status: 529, type: 'overloaded_error', message: 'Overloaded' } }),
@@ -99,7 +109,11 @@ const invalid = (message: string): Problem => ({ status: 400, type: 'invalid_req
 
 type Block = Record<string, unknown>;
 const blocksOf = (content: unknown): Block[] | null =>
-  typeof content === 'string' ? [{ type: 'text', text: content }] : Array.isArray(content) ? (content as Block[]) : null;
+  typeof content === 'string'
+    ? [{ type: 'text', text: content }]
+    : Array.isArray(content)
+      ? (content as Block[])
+      : null;
 
 /** Consecutive turns of one role are combined into one (SDK: "Consecutive user or assistant turns … combined"). */
 function combineTurns(messages: LoopbackRequest['messages']): Array<{ role: string; blocks: Block[]; from: number }> {
@@ -125,44 +139,72 @@ function cacheItems(r: LoopbackRequest): CacheItem[] {
   const items: CacheItem[] = [];
   const add = (where: string, v: Record<string, unknown>) => {
     const { cache_control, ...rest } = v;
-    items.push({ key: JSON.stringify(rest), tokens: tokensOf(rest), cache: (cache_control as CacheControl | undefined) ?? null, where });
+    items.push({
+      key: JSON.stringify(rest),
+      tokens: tokensOf(rest),
+      cache: (cache_control as CacheControl | undefined) ?? null,
+      where,
+    });
   };
   (r.tools ?? []).forEach((t, i) => add(`tools.${i}`, t as unknown as Record<string, unknown>));
   if (typeof r.system === 'string') add('system', { type: 'text', text: r.system });
   else (r.system ?? []).forEach((b, i) => add(`system.${i}`, b as unknown as Record<string, unknown>));
-  r.messages.forEach((m, i) => (blocksOf(m.content) ?? []).forEach((b, j) => add(`messages.${i}.content.${j}`, { role: m.role, ...b })));
+  r.messages.forEach((m, i) =>
+    (blocksOf(m.content) ?? []).forEach((b, j) => add(`messages.${i}.content.${j}`, { role: m.role, ...b })),
+  );
   return items;
 }
 
-function validate(req: unknown, headers: http.IncomingHttpHeaders, opts: Required<LoopbackOptions>, counting: boolean): Problem | null {
-  if (!headers['x-api-key'] && !headers.authorization) return { status: 401, type: 'authentication_error', message: 'x-api-key header is required' };
+function validate(
+  req: unknown,
+  headers: http.IncomingHttpHeaders,
+  opts: Required<LoopbackOptions>,
+  counting: boolean,
+): Problem | null {
+  if (!headers['x-api-key'] && !headers.authorization)
+    return { status: 401, type: 'authentication_error', message: 'x-api-key header is required' };
   if (!headers['anthropic-version']) return invalid('anthropic-version: header is required');
   const r = req as LoopbackRequest;
   if (!r || typeof r !== 'object') return invalid('body: expected a JSON object');
   if (typeof r.model !== 'string' || r.model.length === 0) return invalid('model: Field required');
   // The model table of @aevo/contracts is the installed SDK's (its spec checks it against the SDK's files).
-  if (claudeModelProblem(r.model, opts.today())) return { status: 404, type: 'not_found_error', message: `model: ${r.model}` };
+  if (claudeModelProblem(r.model, opts.today()))
+    return { status: 404, type: 'not_found_error', message: `model: ${r.model}` };
   if (!counting) {
-    if (!Number.isInteger(r.max_tokens) || r.max_tokens < 1) return invalid('max_tokens: Input should be greater than or equal to 1');
+    if (!Number.isInteger(r.max_tokens) || r.max_tokens < 1)
+      return invalid('max_tokens: Input should be greater than or equal to 1');
     if (r.max_tokens > opts.maxOutputTokens)
-      return invalid(`max_tokens: ${r.max_tokens} > ${opts.maxOutputTokens}, which is the maximum allowed number of output tokens for ${r.model}`);
+      return invalid(
+        `max_tokens: ${r.max_tokens} > ${opts.maxOutputTokens}, which is the maximum allowed number of output tokens for ${r.model}`,
+      );
   }
-  if (!Array.isArray(r.messages) || r.messages.length === 0) return invalid('messages: at least one message is required');
+  if (!Array.isArray(r.messages) || r.messages.length === 0)
+    return invalid('messages: at least one message is required');
   for (let i = 0; i < r.messages.length; i++) {
     const m = r.messages[i];
-    if (m.role !== 'user' && m.role !== 'assistant') return invalid(`messages.${i}.role: Input should be 'user' or 'assistant'`);
+    if (m.role !== 'user' && m.role !== 'assistant')
+      return invalid(`messages.${i}.role: Input should be 'user' or 'assistant'`);
     const blocks = blocksOf(m.content);
     if (!blocks) return invalid(`messages.${i}.content: Input should be a valid string or list`);
     const finalAssistant = i === r.messages.length - 1 && m.role === 'assistant';
-    if (blocks.length === 0 && !finalAssistant) return invalid(`messages.${i}: all messages must have non-empty content except for the optional final assistant message`);
+    if (blocks.length === 0 && !finalAssistant)
+      return invalid(
+        `messages.${i}: all messages must have non-empty content except for the optional final assistant message`,
+      );
     for (let j = 0; j < blocks.length; j++) {
       const b = blocks[j];
       if (b.type === 'text' && (typeof b.text !== 'string' || (b.text.trim() === '' && !finalAssistant)))
         return invalid(`messages.${i}.content.${j}: text content blocks must contain non-whitespace text`);
-      if (m.role === 'assistant' && b.type === 'text' && Object.keys(b).some((k) => !['type', 'text', 'citations', 'cache_control'].includes(k)))
+      if (
+        m.role === 'assistant' &&
+        b.type === 'text' &&
+        Object.keys(b).some((k) => !['type', 'text', 'citations', 'cache_control'].includes(k))
+      )
         return invalid(`messages.${i}.content.${j}: Extra inputs are not permitted`);
-      if (m.role === 'user' && b.type === 'tool_use') return invalid(`messages.${i}.content.${j}: tool_use blocks may only appear in assistant turns`);
-      if (m.role === 'assistant' && b.type === 'tool_result') return invalid(`messages.${i}.content.${j}: tool_result blocks may only appear in user turns`);
+      if (m.role === 'user' && b.type === 'tool_use')
+        return invalid(`messages.${i}.content.${j}: tool_use blocks may only appear in assistant turns`);
+      if (m.role === 'assistant' && b.type === 'tool_result')
+        return invalid(`messages.${i}.content.${j}: tool_result blocks may only appear in user turns`);
     }
   }
   const turns = combineTurns(r.messages);
@@ -170,7 +212,9 @@ function validate(req: unknown, headers: http.IncomingHttpHeaders, opts: Require
   for (let t = 0; t < turns.length; t++) {
     const turn = turns[t];
     const prev = t > 0 ? turns[t - 1] : null;
-    const issued = new Set(prev?.role === 'assistant' ? prev.blocks.filter((b) => b.type === 'tool_use').map((b) => String(b.id)) : []);
+    const issued = new Set(
+      prev?.role === 'assistant' ? prev.blocks.filter((b) => b.type === 'tool_use').map((b) => String(b.id)) : [],
+    );
     if (turn.role === 'user') {
       let seenOther = false;
       for (const b of turn.blocks) {
@@ -178,37 +222,53 @@ function validate(req: unknown, headers: http.IncomingHttpHeaders, opts: Require
           seenOther = true;
           continue;
         }
-        if (seenOther) return invalid(`messages.${turn.from}: tool_result blocks must come first in the user message content, before any other content`);
+        if (seenOther)
+          return invalid(
+            `messages.${turn.from}: tool_result blocks must come first in the user message content, before any other content`,
+          );
         if (!issued.has(String(b.tool_use_id)))
           return invalid(
             `messages.${turn.from}.content: unexpected \`tool_use_id\` found in \`tool_result\` blocks: ${String(b.tool_use_id)}. Each \`tool_result\` block must have a corresponding \`tool_use\` block in the previous message.`,
           );
         issued.delete(String(b.tool_use_id));
       }
-      if (issued.size > 0) return invalid(`messages.${turn.from}: \`tool_use\` ids were found without \`tool_result\` blocks immediately after: ${[...issued].join(', ')}. Each \`tool_use\` block must have a corresponding \`tool_result\` block in the next message.`);
+      if (issued.size > 0)
+        return invalid(
+          `messages.${turn.from}: \`tool_use\` ids were found without \`tool_result\` blocks immediately after: ${[...issued].join(', ')}. Each \`tool_use\` block must have a corresponding \`tool_result\` block in the next message.`,
+        );
     } else {
       for (const b of turn.blocks)
-        if (b.type === 'tool_use' && (typeof b.id !== 'string' || typeof b.name !== 'string' || typeof b.input !== 'object' || b.input === null))
+        if (
+          b.type === 'tool_use' &&
+          (typeof b.id !== 'string' || typeof b.name !== 'string' || typeof b.input !== 'object' || b.input === null)
+        )
           return invalid(`messages.${turn.from}: tool_use blocks need an id, a name and an input object`);
     }
   }
   // The last assistant turn's tool uses need answers only if the conversation goes on past it.
   const names = new Set<string>();
   for (const [i, t] of (r.tools ?? []).entries()) {
-    if (typeof t.name !== 'string' || !/^[a-zA-Z0-9_-]{1,64}$/.test(t.name)) return invalid(`tools.${i}.name: String should match pattern '^[a-zA-Z0-9_-]{1,64}$'`);
+    if (typeof t.name !== 'string' || !/^[a-zA-Z0-9_-]{1,64}$/.test(t.name))
+      return invalid(`tools.${i}.name: String should match pattern '^[a-zA-Z0-9_-]{1,64}$'`);
     if (names.has(t.name)) return invalid('tools: Tool names must be unique.');
     names.add(t.name);
-    if (!t.input_schema || t.input_schema.type !== 'object') return invalid(`tools.${i}.input_schema.type: Input should be 'object'`);
+    if (!t.input_schema || t.input_schema.type !== 'object')
+      return invalid(`tools.${i}.input_schema.type: Input should be 'object'`);
   }
   const breakpoints = cacheItems(r).filter((it) => it.cache);
-  if (breakpoints.length > 4) return invalid(`A maximum of 4 blocks with cache_control may be provided. Found ${breakpoints.length}.`);
+  if (breakpoints.length > 4)
+    return invalid(`A maximum of 4 blocks with cache_control may be provided. Found ${breakpoints.length}.`);
   let seenShort = false;
   for (const bp of breakpoints) {
     const cc = bp.cache!;
     if (cc.type !== 'ephemeral') return invalid(`${bp.where}.cache_control.type: Input should be 'ephemeral'`);
-    if (cc.ttl !== undefined && cc.ttl !== '5m' && cc.ttl !== '1h') return invalid(`${bp.where}.cache_control.ttl: Input should be '5m' or '1h'`);
+    if (cc.ttl !== undefined && cc.ttl !== '5m' && cc.ttl !== '1h')
+      return invalid(`${bp.where}.cache_control.ttl: Input should be '5m' or '1h'`);
     const ttl = cc.ttl ?? '5m';
-    if (ttl === '1h' && seenShort) return invalid(`${bp.where}.cache_control: a ttl='1h' cache_control block must not come after a ttl='5m' cache_control block`);
+    if (ttl === '1h' && seenShort)
+      return invalid(
+        `${bp.where}.cache_control: a ttl='1h' cache_control block must not come after a ttl='5m' cache_control block`,
+      );
     if (ttl === '5m') seenShort = true;
   }
   return null;
@@ -228,7 +288,12 @@ function truncate(content: Block[], limit: number): Block[] {
     if (b.type === 'text') out.push({ ...b, text: String(b.text).slice(0, Math.max(1, left * 4)) });
     else {
       // A tool_use cut mid-input: its string arguments end early (the "truncated write_file").
-      const input = Object.fromEntries(Object.entries(b.input as Record<string, unknown>).map(([k, v]) => [k, typeof v === 'string' ? v.slice(0, Math.floor(v.length / 2)) : v]));
+      const input = Object.fromEntries(
+        Object.entries(b.input as Record<string, unknown>).map(([k, v]) => [
+          k,
+          typeof v === 'string' ? v.slice(0, Math.floor(v.length / 2)) : v,
+        ]),
+      );
       out.push({ ...b, input });
     }
     break;
@@ -236,7 +301,10 @@ function truncate(content: Block[], limit: number): Block[] {
   return out;
 }
 
-export async function startAnthropicLoopback(model: ScriptedModel, options: LoopbackOptions = {}): Promise<LoopbackServer> {
+export async function startAnthropicLoopback(
+  model: ScriptedModel,
+  options: LoopbackOptions = {},
+): Promise<LoopbackServer> {
   const opts: Required<LoopbackOptions> = {
     now: options.now ?? Date.now,
     today: options.today ?? (() => new Date()),
@@ -299,7 +367,11 @@ export async function startAnthropicLoopback(model: ScriptedModel, options: Loop
       const sendError = (p: Problem, headers: Record<string, string> = {}, shouldRetry?: boolean) => {
         refused.push({ status: p.status, message: p.message });
         const retry = shouldRetry ?? ([408, 409, 429].includes(p.status) || p.status >= 500);
-        send(p.status, { type: 'error', error: { type: p.type, message: p.message } }, { 'x-should-retry': String(retry), ...headers });
+        send(
+          p.status,
+          { type: 'error', error: { type: p.type, message: p.message } },
+          { 'x-should-retry': String(retry), ...headers },
+        );
       };
       const route = req.url?.split('?')[0];
       if (req.method !== 'POST' || (route !== '/v1/messages' && route !== '/v1/messages/count_tokens'))
@@ -317,12 +389,19 @@ export async function startAnthropicLoopback(model: ScriptedModel, options: Loop
       const r = body as LoopbackRequest;
       if (counting) return send(200, { input_tokens: cacheItems(r).reduce((s, it) => s + it.tokens, 0) });
       const inputTotal = cacheItems(r).reduce((s, it) => s + it.tokens, 0);
-      if (inputTotal > opts.contextWindowTokens) return sendError(invalid(`prompt is too long: ${inputTotal} tokens > ${opts.contextWindowTokens} maximum`));
+      if (inputTotal > opts.contextWindowTokens)
+        return sendError(invalid(`prompt is too long: ${inputTotal} tokens > ${opts.contextWindowTokens} maximum`));
       const reply = model(r, ++n);
       if ('error' in reply)
-        return sendError(reply.error, reply.retryAfterSeconds !== undefined ? { 'retry-after': String(reply.retryAfterSeconds) } : {}, reply.shouldRetry);
+        return sendError(
+          reply.error,
+          reply.retryAfterSeconds !== undefined ? { 'retry-after': String(reply.retryAfterSeconds) } : {},
+          reply.shouldRetry,
+        );
       let content: Block[] = reply.content.map((b) =>
-        b.type === 'tool_use' ? { type: 'tool_use', id: `toolu_${n}_${++ids}`, name: b.name, input: b.input } : { type: 'text', text: b.text, citations: null },
+        b.type === 'tool_use'
+          ? { type: 'tool_use', id: `toolu_${n}_${++ids}`, name: b.name, input: b.input }
+          : { type: 'text', text: b.text, citations: null },
       );
       let outputTokens = reply.outputTokens ?? tokensOf(content);
       let stop: string = reply.stop_reason ?? (content.some((b) => b.type === 'tool_use') ? 'tool_use' : 'end_turn');
@@ -342,22 +421,52 @@ export async function startAnthropicLoopback(model: ScriptedModel, options: Loop
         content,
         stop_reason: stop,
         stop_sequence: null,
-        usage: { input_tokens: total - read - creation, output_tokens: outputTokens, cache_creation_input_tokens: creation, cache_read_input_tokens: read },
+        usage: {
+          input_tokens: total - read - creation,
+          output_tokens: outputTokens,
+          cache_creation_input_tokens: creation,
+          cache_read_input_tokens: read,
+        },
       };
       if ((body as { stream?: unknown }).stream !== true) return send(200, message);
       // Server-sent events as the SDK's MessageStream reads them: message_start, per block start/delta/stop,
       // message_delta with the stop reason and output tokens, message_stop.
-      const events: Array<[string, unknown]> = [['message_start', { type: 'message_start', message: { ...message, content: [], stop_reason: null, usage: { ...message.usage, output_tokens: 1 } } }]];
+      const events: Array<[string, unknown]> = [
+        [
+          'message_start',
+          {
+            type: 'message_start',
+            message: { ...message, content: [], stop_reason: null, usage: { ...message.usage, output_tokens: 1 } },
+          },
+        ],
+      ];
       content.forEach((b, index) => {
-        const start = b.type === 'tool_use' ? { type: 'tool_use', id: b.id, name: b.name, input: {} } : { type: 'text', text: '', citations: null };
-        const delta = b.type === 'tool_use' ? { type: 'input_json_delta', partial_json: JSON.stringify(b.input) } : { type: 'text_delta', text: b.text };
+        const start =
+          b.type === 'tool_use'
+            ? { type: 'tool_use', id: b.id, name: b.name, input: {} }
+            : { type: 'text', text: '', citations: null };
+        const delta =
+          b.type === 'tool_use'
+            ? { type: 'input_json_delta', partial_json: JSON.stringify(b.input) }
+            : { type: 'text_delta', text: b.text };
         events.push(['content_block_start', { type: 'content_block_start', index, content_block: start }]);
         events.push(['content_block_delta', { type: 'content_block_delta', index, delta }]);
         events.push(['content_block_stop', { type: 'content_block_stop', index }]);
       });
-      events.push(['message_delta', { type: 'message_delta', delta: { stop_reason: stop, stop_sequence: null }, usage: { output_tokens: outputTokens } }]);
+      events.push([
+        'message_delta',
+        {
+          type: 'message_delta',
+          delta: { stop_reason: stop, stop_sequence: null },
+          usage: { output_tokens: outputTokens },
+        },
+      ]);
       events.push(['message_stop', { type: 'message_stop' }]);
-      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', 'request-id': `req_${++ids}` });
+      res.writeHead(200, {
+        'content-type': 'text/event-stream',
+        'cache-control': 'no-cache',
+        'request-id': `req_${++ids}`,
+      });
       res.end(events.map(([event, data]) => `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`).join(''));
     });
   });
@@ -401,17 +510,29 @@ export function lastToolResults(req: LoopbackRequest): Array<{ ok: boolean; valu
  * (job ids, statuses) and answers with tool_use blocks — look around, change the recipe, train with `seed`, poll,
  * evaluate, submit. With `tryEscape` it also tries a write outside the sandbox (which must be refused).
  */
-export function scriptedCandidateModel(opts: { settings: Array<{ path: string; value: unknown }>; seed?: number; tryEscape?: boolean }): ScriptedModel {
+export function scriptedCandidateModel(opts: {
+  settings: Array<{ path: string; value: unknown }>;
+  seed?: number;
+  tryEscape?: boolean;
+}): ScriptedModel {
   return (req) => {
     const turn = req.messages.filter((m) => m.role === 'assistant').length;
     const results = lastToolResults(req);
     switch (turn) {
       case 0:
-        return { content: [{ type: 'text', text: 'Let me look at the sandbox.' }, { type: 'tool_use', name: 'list_files', input: {} }, { type: 'tool_use', name: 'read_file', input: { path: 'recipe.yaml' } }] };
+        return {
+          content: [
+            { type: 'text', text: 'Let me look at the sandbox.' },
+            { type: 'tool_use', name: 'list_files', input: {} },
+            { type: 'tool_use', name: 'read_file', input: { path: 'recipe.yaml' } },
+          ],
+        };
       case 1:
         return {
           content: [
-            ...(opts.tryEscape ? [{ type: 'tool_use' as const, name: 'write_file', input: { path: '../outside.yaml', content: 'x' } }] : []),
+            ...(opts.tryEscape
+              ? [{ type: 'tool_use' as const, name: 'write_file', input: { path: '../outside.yaml', content: 'x' } }]
+              : []),
             { type: 'tool_use', name: 'set_recipe', input: { settings: opts.settings } },
           ],
         };
@@ -420,8 +541,21 @@ export function scriptedCandidateModel(opts: { settings: Array<{ path: string; v
       default: {
         const r = results[0]?.value ?? {};
         if (Array.isArray(r.checkpoints))
-          return { content: [{ type: 'tool_use', name: 'submit_manifest', input: { status: 'completed', hypothesis: 'a lower learning rate reduces overfitting on the small mix', reason: 'best mean dev among checkpoints' } }] };
-        if (r.status === 'succeeded') return { content: [{ type: 'tool_use', name: 'evaluate_checkpoints', input: { jobId: r.jobId } }] };
+          return {
+            content: [
+              {
+                type: 'tool_use',
+                name: 'submit_manifest',
+                input: {
+                  status: 'completed',
+                  hypothesis: 'a lower learning rate reduces overfitting on the small mix',
+                  reason: 'best mean dev among checkpoints',
+                },
+              },
+            ],
+          };
+        if (r.status === 'succeeded')
+          return { content: [{ type: 'tool_use', name: 'evaluate_checkpoints', input: { jobId: r.jobId } }] };
         if (typeof r.jobId === 'string' && (r.status === undefined || r.status === 'running' || r.status === 'pending'))
           return { content: [{ type: 'tool_use', name: 'poll_job', input: { jobId: r.jobId, waitSeconds: 60 } }] };
         return { content: [{ type: 'text', text: `I am confused by ${JSON.stringify(r).slice(0, 100)}` }] };

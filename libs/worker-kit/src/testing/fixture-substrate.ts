@@ -119,14 +119,61 @@ export function writeFixtureSubstrate(dir: string, opts: { recipe?: string } = {
     version: '0.1.0',
     description: 'node substrate for worker runtime tests',
     entrypoints: {
-      'prepare-data': { command: ['node', 'pipeline/prepare.js', '--recipe', '{recipe}', '--out', '{data_dir}'], inputs: ['recipe'], outputs: ['data_dir'] },
+      'prepare-data': {
+        command: ['node', 'pipeline/prepare.js', '--recipe', '{recipe}', '--out', '{data_dir}'],
+        inputs: ['recipe'],
+        outputs: ['data_dir'],
+      },
       train: {
-        command: ['node', 'harness/train.js', '--recipe', '{recipe}', '--data', '{data_dir}', '--base', '{base_checkpoint}', '--out', '{checkpoints_dir}', '--seed', '{seed}', '--size', '{size}', '--device', '{device}'],
+        command: [
+          'node',
+          'harness/train.js',
+          '--recipe',
+          '{recipe}',
+          '--data',
+          '{data_dir}',
+          '--base',
+          '{base_checkpoint}',
+          '--out',
+          '{checkpoints_dir}',
+          '--seed',
+          '{seed}',
+          '--size',
+          '{size}',
+          '--device',
+          '{device}',
+        ],
         inputs: ['recipe', 'data_dir', 'base_checkpoint'],
         outputs: ['checkpoints_dir'],
       },
-      evaluate: { command: ['node', 'harness/evaluate.js', '--checkpoint', '{checkpoint}', '--split', '{split}', '--out', '{scores}'], inputs: ['checkpoint', 'split'], outputs: ['scores'] },
-      predict: { command: ['node', 'harness/evaluate.js', '--checkpoint', '{checkpoint}', '--prompts', '{prompts}', '--out', '{predictions}'], inputs: ['checkpoint', 'prompts'], outputs: ['predictions'] },
+      evaluate: {
+        command: [
+          'node',
+          'harness/evaluate.js',
+          '--checkpoint',
+          '{checkpoint}',
+          '--split',
+          '{split}',
+          '--out',
+          '{scores}',
+        ],
+        inputs: ['checkpoint', 'split'],
+        outputs: ['scores'],
+      },
+      predict: {
+        command: [
+          'node',
+          'harness/evaluate.js',
+          '--checkpoint',
+          '{checkpoint}',
+          '--prompts',
+          '{prompts}',
+          '--out',
+          '{predictions}',
+        ],
+        inputs: ['checkpoint', 'prompts'],
+        outputs: ['predictions'],
+      },
     },
     recipe: 'recipe.yaml',
     editable: ['recipe.yaml', 'pipeline/**'],
@@ -149,7 +196,8 @@ export function writeFixtureSubstrate(dir: string, opts: { recipe?: string } = {
     fs.mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
     fs.writeFileSync(path.join(dir, rel), content);
   }
-  for (const part of ['package.json', 'dist']) fs.cpSync(path.join(yamlPackageDir, part), path.join(dir, 'node_modules', 'yaml', part), { recursive: true });
+  for (const part of ['package.json', 'dist'])
+    fs.cpSync(path.join(yamlPackageDir, part), path.join(dir, 'node_modules', 'yaml', part), { recursive: true });
   return dir;
 }
 

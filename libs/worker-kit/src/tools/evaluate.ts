@@ -8,16 +8,24 @@ import { fail, okOut, type StepOutcome } from './outcome';
  * evaluate_checkpoints: every checkpoint of a finished training run scored on the dev split by the evaluation
  * service, which also selects one by the criterion; a finished evaluation is returned, never repeated.
  */
-export async function evaluateCheckpoints(host: ToolHost, jobId: string, waitSeconds: number, criterion: SelectionCriterion | undefined): Promise<StepOutcome> {
+export async function evaluateCheckpoints(
+  host: ToolHost,
+  jobId: string,
+  waitSeconds: number,
+  criterion: SelectionCriterion | undefined,
+): Promise<StepOutcome> {
   const spec = host.trace.jobsRequested.get(jobId);
-  if (!spec || spec.entrypoint !== 'train') return fail('UNKNOWN_JOB', `no training job ${jobId} was launched by this candidate`);
+  if (!spec || spec.entrypoint !== 'train')
+    return fail('UNKNOWN_JOB', `no training job ${jobId} was launched by this candidate`);
   const done = host.summary().evaluations.get(jobId);
   if (done) return okOut(done); // a finished evaluation is never repeated
   const run = host.summary().runs.get(jobId);
   const t = await host.jobs.wait(jobId, Math.min(waitSeconds, host.maxWaitSeconds()));
   const job = host.jobs.view(spec, jobId, t);
-  if (!t) return fail('JOB_RUNNING', `training job ${jobId} has not finished yet; poll it and evaluate afterwards`, { job });
-  if (t.status !== 'succeeded') return fail('JOB_NOT_SUCCEEDED', `training job ${jobId} ${t.status}; it has no checkpoints to evaluate`, { job });
+  if (!t)
+    return fail('JOB_RUNNING', `training job ${jobId} has not finished yet; poll it and evaluate afterwards`, { job });
+  if (t.status !== 'succeeded')
+    return fail('JOB_NOT_SUCCEEDED', `training job ${jobId} ${t.status}; it has no checkpoints to evaluate`, { job });
   const launchOut = host.trace.steps[run?.step ?? -1]?.outcome?.output as LaunchOutput | undefined;
   const ckptDir = launchOut?.checkpointsDir;
   if (!ckptDir || !run) return fail('UNKNOWN_JOB', `no launch record for ${jobId}`);
@@ -27,9 +35,16 @@ export async function evaluateCheckpoints(host: ToolHost, jobId: string, waitSec
     if (!parsed.success) throw new Error(describeIssues(zodIssues(parsed.error)));
     summaryDoc = parsed.data;
   } catch (err) {
-    return fail('INVALID_OUTPUT', `${ckptDir}/train-summary.json: ${(err as Error).message}`, { failure: 'invalid-output', job });
+    return fail('INVALID_OUTPUT', `${ckptDir}/train-summary.json: ${(err as Error).message}`, {
+      failure: 'invalid-output',
+      job,
+    });
   }
-  if (summaryDoc.checkpoints.length === 0) return fail('INVALID_OUTPUT', `${ckptDir}/train-summary.json lists no checkpoints`, { failure: 'invalid-output', job });
+  if (summaryDoc.checkpoints.length === 0)
+    return fail('INVALID_OUTPUT', `${ckptDir}/train-summary.json lists no checkpoints`, {
+      failure: 'invalid-output',
+      job,
+    });
   const request: EvaluationRequest = {
     requestId: `${jobId}-eval`,
     candidateId: host.candidateId,
@@ -42,12 +57,21 @@ export async function evaluateCheckpoints(host: ToolHost, jobId: string, waitSec
   await host.apply({ kind: 'RequestEvaluation', request });
   await host.evaluator.submit(request, host.inputs.fork.snapshotId);
   const result = await host.evaluator.wait(request, Math.max(0, waitSeconds) * 1000);
-  if (!result) return fail('EVALUATION_PENDING', `evaluation ${request.requestId} is still running; call evaluate_checkpoints again to wait for it`, { job });
+  if (!result)
+    return fail(
+      'EVALUATION_PENDING',
+      `evaluation ${request.requestId} is still running; call evaluate_checkpoints again to wait for it`,
+      { job },
+    );
   if (result.checkpoints.length === 0)
-    return fail('EVALUATION_FAILED', `no checkpoint of ${jobId} could be evaluated: ${result.failures.map((f) => `${f.checkpoint}: ${f.reason}`).join('; ')}`, {
-      failure: 'evaluation-failed',
-      job,
-    });
+    return fail(
+      'EVALUATION_FAILED',
+      `no checkpoint of ${jobId} could be evaluated: ${result.failures.map((f) => `${f.checkpoint}: ${f.reason}`).join('; ')}`,
+      {
+        failure: 'evaluation-failed',
+        job,
+      },
+    );
   // The evaluation service's selection is the one recorded; the worker never re-selects. None recorded although
   // checkpoints were scored is the evaluation's failure, not something to paper over.
   const selected = result.selected;
@@ -65,7 +89,11 @@ export async function evaluateCheckpoints(host: ToolHost, jobId: string, waitSec
     seed: run.seed,
     job,
     checkpoints: result.checkpoints,
-    selected: { checkpoint: selected.checkpoint, score: selected.score, criterion: describeCriterion(selected.criterion) },
+    selected: {
+      checkpoint: selected.checkpoint,
+      score: selected.score,
+      criterion: describeCriterion(selected.criterion),
+    },
     failures: result.failures,
   };
   return okOut(out);

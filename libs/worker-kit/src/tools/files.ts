@@ -22,7 +22,8 @@ export function openSandbox(host: ToolHost, mutationSeed: number): StepOutcome {
     if (total > 512 * 1024) break;
     files[f.path] = host.files.readWhole(f.path);
   }
-  if (files[recipePath] === undefined) return fail('INVALID_SANDBOX', `recipe ${recipePath} is missing or not editable`, { failure: 'invalid-output' });
+  if (files[recipePath] === undefined)
+    return fail('INVALID_SANDBOX', `recipe ${recipePath} is missing or not editable`, { failure: 'invalid-output' });
   // The fork is the substrate snapshot; the policy's standing recipe is what every candidate inherits.
   const standing = host.inputs.policy.standingRecipe;
   let adopted: ReturnType<typeof diffRecipe> = [];
@@ -45,14 +46,19 @@ export function openSandbox(host: ToolHost, mutationSeed: number): StepOutcome {
   return okOut(out);
 }
 
-function recipeWarnings(host: ToolHost, before: string, after: string): { changes: ReturnType<typeof diffRecipe>; warnings: string[] } {
+function recipeWarnings(
+  host: ToolHost,
+  before: string,
+  after: string,
+): { changes: ReturnType<typeof diffRecipe>; warnings: string[] } {
   const changes = diffRecipe(parseRecipeYaml(before), parseRecipeYaml(after));
   const warnings: string[] = [];
   for (const c of changes) {
     const d = matchingDeadEnd(c, host.inputs.policy.deadEnds);
     if (d) warnings.push(`${c.path}: matches dead end "${d.description}" (round ${d.round})`);
   }
-  if (host.inputs.fork.isAnchor && changes.length > 0) warnings.push('this candidate is the baseline anchor: it must run the standing recipe unchanged');
+  if (host.inputs.fork.isAnchor && changes.length > 0)
+    warnings.push('this candidate is the baseline anchor: it must run the standing recipe unchanged');
   return { changes, warnings };
 }
 
@@ -78,7 +84,12 @@ export function writeFile(host: ToolHost, path: string, content: string): StepOu
     out.changes = r.changes;
     out.warnings = r.warnings;
   }
-  return okOut(out, [{ type: RecipeChanged.type, data: { candidateId: host.candidateId, file: w.path, changes, diff: unifiedDiff(w.path, before, content) } }]);
+  return okOut(out, [
+    {
+      type: RecipeChanged.type,
+      data: { candidateId: host.candidateId, file: w.path, changes, diff: unifiedDiff(w.path, before, content) },
+    },
+  ]);
 }
 
 /** set_recipe: settings changed by dotted path, comments and key order of the recipe file kept. */

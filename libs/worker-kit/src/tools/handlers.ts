@@ -12,13 +12,23 @@ import { submitManifest } from './submit';
 /** A tool's input after its schema parsed it (defaults applied). */
 export type ParsedToolInput<N extends ToolName> = z.output<(typeof ToolInputs)[N]>;
 
-type ToolHandler<N extends ToolName> = (host: ToolHost, input: ParsedToolInput<N>, step: number) => StepOutcome | Promise<StepOutcome>;
+type ToolHandler<N extends ToolName> = (
+  host: ToolHost,
+  input: ParsedToolInput<N>,
+  step: number,
+) => StepOutcome | Promise<StepOutcome>;
 
 /** Every tool's implementation, typed by its own input schema: adding a tool without a handler does not compile. */
 export const TOOL_HANDLERS: { [N in ToolName]: ToolHandler<N> } = {
   list_files: (host, input) => {
     const r = host.files.list(input.dir ?? '.');
-    return okOut({ files: r.files, truncated: r.truncated, recipe: host.substrate.recipe, editable: host.substrate.editable, frozen: host.substrate.frozen });
+    return okOut({
+      files: r.files,
+      truncated: r.truncated,
+      recipe: host.substrate.recipe,
+      editable: host.substrate.editable,
+      frozen: host.substrate.frozen,
+    });
   },
   read_file: (host, input) => okOut(host.files.read(input.path, { offset: input.offset, limit: input.limit })),
   write_file: (host, input) => writeFile(host, input.path, input.content),
@@ -27,7 +37,8 @@ export const TOOL_HANDLERS: { [N in ToolName]: ToolHandler<N> } = {
   launch_training: (host, input, k) => host.jobs.launch(k, input.seed),
   poll_job: (host, input) => host.jobs.poll(input.jobId, input.waitSeconds ?? 0),
   read_log_tail: (host, input) => host.jobs.readLogTail(input.jobId, input.lines ?? 40),
-  evaluate_checkpoints: (host, input) => evaluateCheckpoints(host, input.jobId, input.waitSeconds ?? host.maxWaitSeconds(), input.criterion),
+  evaluate_checkpoints: (host, input) =>
+    evaluateCheckpoints(host, input.jobId, input.waitSeconds ?? host.maxWaitSeconds(), input.criterion),
   submit_manifest: (host, input, k) => submitManifest(host, k, input as Submission),
 };
 
@@ -36,7 +47,14 @@ export const TOOL_HANDLERS: { [N in ToolName]: ToolHandler<N> } = {
  * the refusals a hostile or confused agent causes (paths outside its rights, substrate errors) returned as tool
  * errors rather than thrown.
  */
-export async function executeTool(host: ToolHost, name: ToolName, rawInput: unknown, step: number, budgetSpent: boolean, maxToolCalls: number): Promise<StepOutcome> {
+export async function executeTool(
+  host: ToolHost,
+  name: ToolName,
+  rawInput: unknown,
+  step: number,
+  budgetSpent: boolean,
+  maxToolCalls: number,
+): Promise<StepOutcome> {
   const schema = (ToolInputs as Record<string, z.ZodType | undefined>)[name];
   const handler = (TOOL_HANDLERS as Record<string, ToolHandler<ToolName> | undefined>)[name];
   if (!schema || !handler) return fail('UNKNOWN_TOOL', `no tool named ${String(name)}`);
@@ -45,7 +63,8 @@ export async function executeTool(host: ToolHost, name: ToolName, rawInput: unkn
     const issues = zodIssues(parsed.error);
     return fail('INVALID_INPUT', `${name}: ${describeIssues(issues)}`, { issues });
   }
-  if (budgetSpent) return fail('BUDGET_EXHAUSTED', `tool-call budget of ${maxToolCalls} is spent`, { failure: 'budget-exhausted' });
+  if (budgetSpent)
+    return fail('BUDGET_EXHAUSTED', `tool-call budget of ${maxToolCalls} is spent`, { failure: 'budget-exhausted' });
   try {
     return await handler(host, parsed.data as ParsedToolInput<ToolName>, step);
   } catch (err) {

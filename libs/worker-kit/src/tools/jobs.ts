@@ -42,7 +42,10 @@ export class JobTools {
       timeoutSeconds: ep.timeoutSeconds ?? h.config.jobTimeoutSeconds ?? 3600,
       priority: 'normal',
       // The job writes only what its entrypoint declares; everything pinned is mounted from the snapshot.
-      isolation: { snapshotId: h.inputs.fork.snapshotId, ...entrypointIsolation(h.substrate, entrypoint, placeholders) },
+      isolation: {
+        snapshotId: h.inputs.fork.snapshotId,
+        ...entrypointIsolation(h.substrate, entrypoint, placeholders),
+      },
     };
   }
 
@@ -99,7 +102,9 @@ export class JobTools {
     const dataDir = `prepared/${recipeSha.slice(0, 12)}`;
     const s = h.summary();
     const prepared = this.preparedSha();
-    const earlier = [...s.jobs.values()].find((j) => j.entrypoint === 'prepare-data' && j.status === 'succeeded' && prepared.get(j.jobId) === recipeSha);
+    const earlier = [...s.jobs.values()].find(
+      (j) => j.entrypoint === 'prepare-data' && j.status === 'succeeded' && prepared.get(j.jobId) === recipeSha,
+    );
     if (earlier) return { recipeSha, dataDir, cached: true, job: null };
     // The job trains on a copy, so a later edit of the recipe cannot change a run already launched.
     h.files.writeOutput(`${dataDir}/recipe.yaml`, recipe);
@@ -129,9 +134,16 @@ export class JobTools {
   /** preview_data: prepare-data on the current recipe, its outputs and log tail, without training. */
   async preview(k: number): Promise<StepOutcome> {
     const prep = await this.prepare(k);
-    if (prep.job && prep.job.status !== 'succeeded') return fail('PREPARE_FAILED', `prepare-data ${prep.job.status}: ${prep.job.message ?? prep.job.reason ?? ''}`, { job: prep.job });
+    if (prep.job && prep.job.status !== 'succeeded')
+      return fail('PREPARE_FAILED', `prepare-data ${prep.job.status}: ${prep.job.message ?? prep.job.reason ?? ''}`, {
+        job: prep.job,
+      });
     const listing = this.host.files.list(prep.dataDir, 50);
-    return okOut({ ...prep, outputs: listing.files.map((f) => ({ path: f.path, bytes: f.bytes })), logTail: await this.tail(prep.job?.jobId, 20) });
+    return okOut({
+      ...prep,
+      outputs: listing.files.map((f) => ({ path: f.path, bytes: f.bytes })),
+      logTail: await this.tail(prep.job?.jobId, 20),
+    });
   }
 
   /** launch_training: one training run of the current recipe (on a copy) with `seed`, after prepare-data. */
@@ -139,9 +151,13 @@ export class JobTools {
     const h = this.host;
     const prep = await this.prepare(k);
     if (prep.job && prep.job.status !== 'succeeded')
-      return fail('PREPARE_FAILED', `prepare-data ${prep.job.status}${prep.job.reason ? ` (${prep.job.reason})` : ''}: ${prep.job.message ?? ''}`, {
-        job: prep.job,
-      });
+      return fail(
+        'PREPARE_FAILED',
+        `prepare-data ${prep.job.status}${prep.job.reason ? ` (${prep.job.reason})` : ''}: ${prep.job.message ?? ''}`,
+        {
+          job: prep.job,
+        },
+      );
     const recipe = h.currentRecipe();
     const runDir = runDirOf(k, seed);
     h.files.writeOutput(`${runDir}/recipe.yaml`, recipe);
@@ -153,7 +169,14 @@ export class JobTools {
       seed: String(seed),
     });
     await this.request(spec);
-    const out: LaunchOutput = { jobId: spec.jobId, seed, runDir, checkpointsDir, recipeSha: sha256Hex(recipe), prepare: prep };
+    const out: LaunchOutput = {
+      jobId: spec.jobId,
+      seed,
+      runDir,
+      checkpointsDir,
+      recipeSha: sha256Hex(recipe),
+      prepare: prep,
+    };
     return okOut(out);
   }
 
@@ -167,7 +190,8 @@ export class JobTools {
 
   /** read_log_tail: the last lines of one of this candidate's jobs. */
   async readLogTail(jobId: string, lines: number): Promise<StepOutcome> {
-    if (!this.host.trace.jobsRequested.has(jobId)) return fail('UNKNOWN_JOB', `no job ${jobId} was launched by this candidate`);
+    if (!this.host.trace.jobsRequested.has(jobId))
+      return fail('UNKNOWN_JOB', `no job ${jobId} was launched by this candidate`);
     return okOut({ jobId, tail: await this.tail(jobId, lines) });
   }
 }

@@ -15,9 +15,17 @@ export interface StepOutcome {
 export const toJson = (v: unknown): unknown => (v === undefined ? null : JSON.parse(JSON.stringify(v)));
 
 /** A tool error the agent sees (and the summary reads failure modes from). */
-export const fail = (code: string, message: string, extra: Partial<ToolError> & { job?: JobView } = {}): StepOutcome => ({
+export const fail = (
+  code: string,
+  message: string,
+  extra: Partial<ToolError> & { job?: JobView } = {},
+): StepOutcome => ({
   ok: false,
   output: { error: { code, message, ...extra } },
 });
 
-export const okOut = (output: unknown, events?: CandidateEvent[]): StepOutcome => ({ ok: true, output: toJson(output), events });
+export const okOut = (output: unknown, events?: CandidateEvent[]): StepOutcome => ({
+  ok: true,
+  output: toJson(output),
+  events,
+});

@@ -9,14 +9,25 @@ export function submitManifest(host: ToolHost, k: number, sub: Submission): Step
   if (host.trace.finished) return fail('FINISHED', 'the candidate is already finished');
   let manifest: ResultManifest;
   try {
-    manifest = buildManifest(host.inputs, host.config, host.summary(), { length: k + 1, jobsRequested: host.trace.jobsRequested.size }, sub);
+    manifest = buildManifest(
+      host.inputs,
+      host.config,
+      host.summary(),
+      { length: k + 1, jobsRequested: host.trace.jobsRequested.size },
+      sub,
+    );
   } catch (err) {
-    if (err instanceof DomainError) return fail(err.code, `${err.message}: ${describeIssues(err.issues)}`, { issues: err.issues });
+    if (err instanceof DomainError)
+      return fail(err.code, `${err.message}: ${describeIssues(err.issues)}`, { issues: err.issues });
     throw err;
   }
   const round = host.inputs.fork.round;
   const events: CandidateEvent[] = [];
-  if (manifest.status === 'failed') events.push({ type: WorkerFailed.type, data: { candidateId: host.candidateId, round, reason: sub.reason, step: k } });
+  if (manifest.status === 'failed')
+    events.push({
+      type: WorkerFailed.type,
+      data: { candidateId: host.candidateId, round, reason: sub.reason, step: k },
+    });
   events.push({ type: ManifestSubmitted.type, data: { candidateId: host.candidateId, round, manifest } });
   return okOut({ manifest }, events);
 }

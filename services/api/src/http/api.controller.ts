@@ -1,5 +1,24 @@
-import { BadRequestException, Controller, Get, NotFoundException, Param, Query, Sse, MessageEvent, Header } from '@nestjs/common';
-import { campaignListView, campaignView, candidatePageView, chartJsUmdSource, compareView, UnknownViewTarget, VIEW_NAMES, type ViewName } from '@aevo/projections';
+import {
+  BadRequestException,
+  Controller,
+  Get,
+  NotFoundException,
+  Param,
+  Query,
+  Sse,
+  MessageEvent,
+  Header,
+} from '@nestjs/common';
+import {
+  campaignListView,
+  campaignView,
+  candidatePageView,
+  chartJsUmdSource,
+  compareView,
+  UnknownViewTarget,
+  VIEW_NAMES,
+  type ViewName,
+} from '@aevo/projections';
 import { Observable, filter, map } from 'rxjs';
 import { z } from 'zod';
 import { zodIssues } from '@aevo/contracts';
@@ -12,7 +31,10 @@ let chartJs: string | null = null;
 const EventQuery = z
   .object({
     campaign: z.string().min(1).optional(),
-    type: z.string().regex(/^[A-Za-z,]+$/, 'expected comma-separated event type names').optional(),
+    type: z
+      .string()
+      .regex(/^[A-Za-z,]+$/, 'expected comma-separated event type names')
+      .optional(),
     after: z.coerce.number().int().min(0).default(0),
     limit: z.coerce.number().int().min(1).max(1000).default(200),
   })
@@ -24,7 +46,10 @@ const EventPageQuery = z
   .object({
     offset: z.coerce.number().int().min(0).default(0),
     limit: z.coerce.number().int().min(1).max(500).default(50),
-    type: z.string().regex(/^[A-Za-z]+(,[A-Za-z]+)*$/, 'expected comma-separated event type names').optional(),
+    type: z
+      .string()
+      .regex(/^[A-Za-z]+(,[A-Za-z]+)*$/, 'expected comma-separated event type names')
+      .optional(),
   })
   .strict();
 
@@ -43,14 +68,24 @@ function viewOf<T>(build: () => T): T {
   try {
     return build();
   } catch (err) {
-    if (err instanceof UnknownViewTarget) throw new NotFoundException({ code: 'NOT_FOUND', message: err.message, issues: [{ path: err.field, message: 'not found' }] });
+    if (err instanceof UnknownViewTarget)
+      throw new NotFoundException({
+        code: 'NOT_FOUND',
+        message: err.message,
+        issues: [{ path: err.field, message: 'not found' }],
+      });
     throw err;
   }
 }
 
 function parse<T>(schema: z.ZodType<T>, value: unknown, where: string): T {
   const r = schema.safeParse(value);
-  if (!r.success) throw new BadRequestException({ code: 'INVALID_REQUEST', message: `invalid ${where}`, issues: zodIssues(r.error, where) });
+  if (!r.success)
+    throw new BadRequestException({
+      code: 'INVALID_REQUEST',
+      message: `invalid ${where}`,
+      issues: zodIssues(r.error, where),
+    });
   return r.data;
 }
 
@@ -109,7 +144,14 @@ export class ApiController {
       total: page.total,
       offset: q.offset,
       limit: q.limit,
-      events: page.events.map((e) => ({ position: e.position, type: e.type, streamId: e.streamId, source: e.source, time: e.time, data: e.data })),
+      events: page.events.map((e) => ({
+        position: e.position,
+        type: e.type,
+        streamId: e.streamId,
+        source: e.source,
+        time: e.time,
+        data: e.data,
+      })),
     };
   }
 
@@ -126,7 +168,12 @@ export class ApiController {
   private campaign(id: string): CampaignView {
     const campaigns = this.dashboard.model.campaigns;
     const c = Object.prototype.hasOwnProperty.call(campaigns, id) ? campaigns[id] : undefined;
-    if (!c) throw new NotFoundException({ code: 'UNKNOWN_CAMPAIGN', message: `no campaign "${id}"`, issues: [{ path: 'campaignId', message: 'not found' }] });
+    if (!c)
+      throw new NotFoundException({
+        code: 'UNKNOWN_CAMPAIGN',
+        message: `no campaign "${id}"`,
+        issues: [{ path: 'campaignId', message: 'not found' }],
+      });
     return c;
   }
 
@@ -161,7 +208,12 @@ export class ApiController {
   evidence(@Param('id') id: string, @Param('round') round: string) {
     const c = this.campaign(id);
     const r = c.rounds[parse(RoundParam, round, 'round')];
-    if (!r?.evidence) throw new NotFoundException({ code: 'NO_EVIDENCE', message: `round ${round} has no evidence record yet`, issues: [] });
+    if (!r?.evidence)
+      throw new NotFoundException({
+        code: 'NO_EVIDENCE',
+        message: `round ${round} has no evidence record yet`,
+        issues: [],
+      });
     return r.evidence;
   }
 
@@ -195,7 +247,11 @@ export class ApiController {
   stream(@Query('campaign') campaign?: string): Observable<MessageEvent> {
     return this.dashboard.events$.pipe(
       filter((e) => !campaign || e.campaignId === campaign),
-      map((e) => ({ id: String(e.position), type: 'event', data: { position: e.position, type: e.type, campaignId: e.campaignId, streamId: e.streamId, data: e.data } })),
+      map((e) => ({
+        id: String(e.position),
+        type: 'event',
+        data: { position: e.position, type: e.type, campaignId: e.campaignId, streamId: e.streamId, data: e.data },
+      })),
     );
   }
 }

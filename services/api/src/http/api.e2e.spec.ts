@@ -23,10 +23,13 @@ describe('api over a real event store', () => {
   beforeAll(async () => {
     db = await createTestDb();
     writer = await PostgresEventStore.open({ connectionString: db.url, schema: db.schema });
-    for (const e of sampleCampaignLog({ campaignId: 'demo', seed: 7, rounds: 2, candidatesPerRound: 3 })) await writer.append(e.streamId, 'any', [e]);
+    for (const e of sampleCampaignLog({ campaignId: 'demo', seed: 7, rounds: 2, candidatesPerRound: 3 }))
+      await writer.append(e.streamId, 'any', [e]);
     // Recorded before tails were scrubbed (events are append-only): the API must not serve it as it is.
     for (const e of sampleCampaignLog({ campaignId: 'leaky', seed: 3, rounds: 1, candidatesPerRound: 1 }))
-      await writer.append(e.streamId, 'any', [e.type === 'JobSucceeded' ? { ...e, data: { ...(e.data as object), logTail: LEAKY_TAIL } } : e]);
+      await writer.append(e.streamId, 'any', [
+        e.type === 'JobSucceeded' ? { ...e, data: { ...(e.data as object), logTail: LEAKY_TAIL } } : e,
+      ]);
     process.env.AEVO_API_TEST_FAKE_TOKEN = FAKE_TOKEN;
     api = await startApi({ port: 0, databaseUrl: db.url, dbSchema: db.schema, quiet: true });
   });
@@ -47,7 +50,10 @@ describe('api over a real event store', () => {
   it('serves the campaign list, detail, candidates, jobs and the event log', async () => {
     await eventually(async () => (await get('/healthz')).body.caughtUp);
     const list = await get('/api/campaigns');
-    expect(list.body).toEqual([expect.objectContaining({ campaignId: 'demo', rounds: 2 }), expect.objectContaining({ campaignId: 'leaky' })]);
+    expect(list.body).toEqual([
+      expect.objectContaining({ campaignId: 'demo', rounds: 2 }),
+      expect.objectContaining({ campaignId: 'leaky' }),
+    ]);
     const detail = await get('/api/campaigns/demo');
     expect(detail.body.trajectory).toHaveLength(2);
     const candidates = await get('/api/campaigns/demo/candidates?round=1');
@@ -69,9 +75,17 @@ describe('api over a real event store', () => {
     expect(jobs.body).toHaveLength(1);
     expect(events.body).toHaveLength(1);
     for (const served of [JSON.stringify(jobs.body), JSON.stringify(events.body)]) {
-      for (const f of [FAKE_TOKEN, Buffer.from(FAKE_TOKEN).toString('base64'), Buffer.from(FAKE_TOKEN).toString('hex'), 'sk-ant-api03-FakeFake']) expect(served).not.toContain(f);
+      for (const f of [
+        FAKE_TOKEN,
+        Buffer.from(FAKE_TOKEN).toString('base64'),
+        Buffer.from(FAKE_TOKEN).toString('hex'),
+        'sk-ant-api03-FakeFake',
+      ])
+        expect(served).not.toContain(f);
     }
-    expect(jobs.body[0].logTail).toBe('step 100 loss=0.4312\ntoken [redacted:secret]\nb64 [redacted:secret] hex [redacted:secret]\nkey [redacted:anthropic-key]');
+    expect(jobs.body[0].logTail).toBe(
+      'step 100 loss=0.4312\ntoken [redacted:secret]\nb64 [redacted:secret] hex [redacted:secret]\nkey [redacted:anthropic-key]',
+    );
     expect(events.body[0].data.logTail).toBe(jobs.body[0].logTail);
   });
 

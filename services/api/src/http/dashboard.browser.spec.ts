@@ -4,7 +4,15 @@ import * as path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { createEvent, LeaderboardScored, SubmissionRequested, type EventEnvelope } from '@aevo/contracts';
 import { PostgresEventStore, type StoredEvent } from '@aevo/eventstore';
-import { axisEffectsView, budgetView, campaignReport, chartJsUmdSource, foldViews, ProjectionSet, syntheticCampaignLog } from '@aevo/projections';
+import {
+  axisEffectsView,
+  budgetView,
+  campaignReport,
+  chartJsUmdSource,
+  foldViews,
+  ProjectionSet,
+  syntheticCampaignLog,
+} from '@aevo/projections';
 import { createTestDb, eventually, type TestDb } from '@aevo/testkit';
 import { startApi } from '../main';
 
@@ -34,7 +42,8 @@ describe('dashboard views in headless Chromium', () => {
   const errors: string[] = [];
 
   beforeAll(async () => {
-    if (!fs.existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: run tools/setup-system.sh (installs Debian chromium)`);
+    if (!fs.existsSync(CHROMIUM))
+      throw new Error(`${CHROMIUM} is missing: run tools/setup-system.sh (installs Debian chromium)`);
     db = await createTestDb();
     const writer = await PostgresEventStore.open({ connectionString: db.url, schema: db.schema });
     const recorded = fs
@@ -42,17 +51,32 @@ describe('dashboard views in headless Chromium', () => {
       .split('\n')
       .filter((l) => l.trim())
       .map((l) => JSON.parse(l) as EventEnvelope);
-    for (const e of [...recorded, ...syntheticCampaignLog({ campaignId: 'synth', rounds: 4, workersPerRound: 5, seed: 5 })]) await writer.append(e.streamId, 'any', [e]);
+    for (const e of [
+      ...recorded,
+      ...syntheticCampaignLog({ campaignId: 'synth', rounds: 4, workersPerRound: 5, seed: 5 }),
+    ])
+      await writer.append(e.streamId, 'any', [e]);
     stored = await writer.readAll({ fromPosition: 0, limit: 100_000 });
     await writer.close();
     const set = new ProjectionSet().applyAll(stored);
     candidates = set.snapshot('candidates') as Record<string, Row>;
     trajectory = set.snapshot('trajectory') as Record<string, Row>;
     api = await startApi({ port: 0, databaseUrl: db.url, dbSchema: db.schema, quiet: true });
-    await eventually(async () => ((await (await fetch(`${api.url}/healthz`)).json()) as { caughtUp: boolean }).caughtUp);
+    await eventually(
+      async () => ((await (await fetch(`${api.url}/healthz`)).json()) as { caughtUp: boolean }).caughtUp,
+    );
     browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
     fs.mkdirSync(ARTIFACTS, { recursive: true });
   });
@@ -81,7 +105,15 @@ describe('dashboard views in headless Chromium', () => {
   /** Opens a view by its hash route and waits until the script marks it rendered. */
   async function show(page: Page, base: string, route: string, view: string) {
     // A hash change re-renders in place: clear the mark first, or the previous render of the same view would do.
-    await page.evaluate(() => (globalThis as unknown as { document: { getElementById(id: string): { removeAttribute(a: string): void } | null } }).document.getElementById('view')?.removeAttribute('data-ready'));
+    await page.evaluate(() =>
+      (
+        globalThis as unknown as {
+          document: { getElementById(id: string): { removeAttribute(a: string): void } | null };
+        }
+      ).document
+        .getElementById('view')
+        ?.removeAttribute('data-ready'),
+    );
     await page.goto(`${base}#/${route}`);
     await page.locator(`#view[data-view="${view}"][data-ready="true"]`).waitFor();
   }
@@ -93,7 +125,8 @@ describe('dashboard views in headless Chromium', () => {
       return { scrollWidth: w.document.documentElement.scrollWidth, innerWidth: w.innerWidth };
     });
 
-  const cells = (page: Page, rowSelector: string, key: string) => page.locator(`${rowSelector} [data-k="${key}"]`).allTextContents();
+  const cells = (page: Page, rowSelector: string, key: string) =>
+    page.locator(`${rowSelector} [data-k="${key}"]`).allTextContents();
 
   it('shows each view of the recorded campaign with the projections’ numbers, the decoupling marked on the scatter', async () => {
     const page = await openPage(1280);
@@ -110,7 +143,9 @@ describe('dashboard views in headless Chromium', () => {
     expect(Number(await page.getByTestId('trajectory').getAttribute('data-points'))).toBeGreaterThanOrEqual(12);
 
     await show(page, base, 'sim6/scatter', 'scatter');
-    const scored = Object.entries(candidates).filter(([, c]) => c.campaignId === 'sim6' && c.dev !== null && c.publicLb !== null);
+    const scored = Object.entries(candidates).filter(
+      ([, c]) => c.campaignId === 'sim6' && c.dev !== null && c.publicLb !== null,
+    );
     const chart = page.getByTestId('scatter-chart');
     expect(Number(await chart.getAttribute('data-points'))).toBe(scored.length);
     // The suspect (sim6-r3-c1) and its two probes in round 4.
@@ -119,10 +154,16 @@ describe('dashboard views in headless Chromium', () => {
     const hypothesis = await page.getByTestId('scatter-hypothesis').textContent();
     expect(hypothesis).toContain('confirmed');
     expect(hypothesis).toContain('sim6-r3-c1');
-    const pointIds = await page.locator('[data-testid=scatter-point]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-candidate')));
+    const pointIds = await page
+      .locator('[data-testid=scatter-point]')
+      .evaluateAll((rows) => rows.map((r) => r.getAttribute('data-candidate')));
     expect(pointIds.sort()).toEqual(scored.map(([id]) => id).sort());
-    expect(await cells(page, '[data-testid=scatter-point]', 'dev')).toEqual(pointIds.map((id) => f3(candidates[id as string].dev)));
-    expect(await cells(page, '[data-testid=scatter-point]', 'publicLb')).toEqual(pointIds.map((id) => f3(candidates[id as string].publicLb)));
+    expect(await cells(page, '[data-testid=scatter-point]', 'dev')).toEqual(
+      pointIds.map((id) => f3(candidates[id as string].dev)),
+    );
+    expect(await cells(page, '[data-testid=scatter-point]', 'publicLb')).toEqual(
+      pointIds.map((id) => f3(candidates[id as string].publicLb)),
+    );
 
     // The round evidence as the collector recorded it: round 3 flagged the decoupling.
     await show(page, base, 'sim6/evidence?round=3', 'evidence');
@@ -137,16 +178,34 @@ describe('dashboard views in headless Chromium', () => {
     const sim = Object.values(candidates).filter((c) => c.campaignId === 'sim6');
     const anchorDev = new Map(sim.filter((c) => c.isAnchor).map((c) => [c.round, c.dev as number]));
     const devEffects = new Map<string, number[]>();
-    for (const c of sim) if (!c.isAnchor && c.dev !== null) devEffects.set(c.axis as string, [...(devEffects.get(c.axis as string) ?? []), (c.dev as number) - (anchorDev.get(c.round) as number)]);
-    const axesShown = await page.locator('[data-testid=axis-row]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-axis')));
+    for (const c of sim)
+      if (!c.isAnchor && c.dev !== null)
+        devEffects.set(c.axis as string, [
+          ...(devEffects.get(c.axis as string) ?? []),
+          (c.dev as number) - (anchorDev.get(c.round) as number),
+        ]);
+    const axesShown = await page
+      .locator('[data-testid=axis-row]')
+      .evaluateAll((rows) => rows.map((r) => r.getAttribute('data-axis')));
     expect(axesShown).toEqual([...devEffects.keys()].sort());
     const signed = (x: number) => (x > 0 ? '+' : '') + x.toFixed(3);
-    expect(await cells(page, '[data-testid=axis-row]', 'devMean')).toEqual(axesShown.map((a) => signed((devEffects.get(a as string) as number[]).reduce((s, x) => s + x, 0) / (devEffects.get(a as string) as number[]).length)));
+    expect(await cells(page, '[data-testid=axis-row]', 'devMean')).toEqual(
+      axesShown.map((a) =>
+        signed(
+          (devEffects.get(a as string) as number[]).reduce((s, x) => s + x, 0) /
+            (devEffects.get(a as string) as number[]).length,
+        ),
+      ),
+    );
     const axesView = axisEffectsView(foldViews(stored), 'sim6');
-    expect(await cells(page, '[data-testid=axis-row]', 'lbMean')).toEqual(axesView.axes.map((a) => (a.lb.mean === null ? '—' : signed(a.lb.mean))));
+    expect(await cells(page, '[data-testid=axis-row]', 'lbMean')).toEqual(
+      axesView.axes.map((a) => (a.lb.mean === null ? '—' : signed(a.lb.mean))),
+    );
 
     await show(page, base, 'sim6/lineage', 'lineage');
-    expect(await page.getByTestId('revision').count()).toBe(stored.filter((e) => e.campaignId === 'sim6' && e.type === 'PolicyRevised').length + 1);
+    expect(await page.getByTestId('revision').count()).toBe(
+      stored.filter((e) => e.campaignId === 'sim6' && e.type === 'PolicyRevised').length + 1,
+    );
 
     await show(page, base, 'sim6/compare?kind=candidates&a=sim6-r3-c1&b=sim6-r4-c2', 'compare');
     expect(await page.getByTestId('compare-a-dev').textContent()).toBe(f3(candidates['sim6-r3-c1'].dev));
@@ -155,9 +214,13 @@ describe('dashboard views in headless Chromium', () => {
     // The event log: paged and filtered on the server.
     await show(page, base, 'sim6/events?type=RoundStarted', 'events');
     expect(await page.getByTestId('events-total').textContent()).toBe('6');
-    expect(await page.locator('[data-testid=event-row] td:nth-child(2)').allTextContents()).toEqual(Array(6).fill('RoundStarted'));
+    expect(await page.locator('[data-testid=event-row] td:nth-child(2)').allTextContents()).toEqual(
+      Array(6).fill('RoundStarted'),
+    );
     await show(page, base, 'sim6/events', 'events');
-    expect(Number(await page.getByTestId('events-total').textContent())).toBe(stored.filter((e) => e.campaignId === 'sim6').length);
+    expect(Number(await page.getByTestId('events-total').textContent())).toBe(
+      stored.filter((e) => e.campaignId === 'sim6').length,
+    );
     const firstPage = await page.locator('[data-testid=event-row] td:nth-child(1)').allTextContents();
     expect(firstPage).toHaveLength(50);
     await page.getByTestId('events-next').click();
@@ -185,29 +248,75 @@ describe('dashboard views in headless Chromium', () => {
     expect(await page.getByTestId('cand-dev').textContent()).toBe(f3(candidates[probe].dev));
     expect(await page.getByTestId('cand-lb').textContent()).toBe(f3(candidates[probe].publicLb));
     expect(await page.getByTestId('trace-step').count()).toBe(4);
-    expect(await page.getByTestId('job').count()).toBe(stored.filter((e) => e.type === 'JobRequested' && (e.data as { spec: { candidateId: string } }).spec.candidateId === probe).length);
+    expect(await page.getByTestId('job').count()).toBe(
+      stored.filter(
+        (e) => e.type === 'JobRequested' && (e.data as { spec: { candidateId: string } }).spec.candidateId === probe,
+      ).length,
+    );
     expect(await page.getByTestId('checkpoint-row').count()).toBe(2);
-    expect(await page.getByTestId('cand-selection').textContent()).toContain(String(candidates[probe].selectedCheckpoint));
+    expect(await page.getByTestId('cand-selection').textContent()).toContain(
+      String(candidates[probe].selectedCheckpoint),
+    );
     expect(await page.getByTestId('submission-row').count()).toBe((candidates[probe].submissions as string[]).length);
     expect(await page.getByTestId('frozen-ok').count()).toBe(1);
     expect(await page.getByTestId('candidate-page').textContent()).toContain('probed');
 
     // After the final audit: the private scores, as CampaignCompleted recorded them for the best candidate.
-    const completed = stored.find((e) => e.campaignId === 'synth' && e.type === 'CampaignCompleted')?.data as { bestCandidateId: string; bestPublicLb: number; bestPrivateLb: number };
+    const completed = stored.find((e) => e.campaignId === 'synth' && e.type === 'CampaignCompleted')?.data as {
+      bestCandidateId: string;
+      bestPublicLb: number;
+      bestPrivateLb: number;
+    };
     await show(page, base, 'synth/overview', 'overview');
-    expect(await page.locator('[data-testid=result] [data-k=bestPrivateLb]').textContent()).toBe(f3(completed.bestPrivateLb));
+    expect(await page.locator('[data-testid=result] [data-k=bestPrivateLb]').textContent()).toBe(
+      f3(completed.bestPrivateLb),
+    );
     await show(page, base, 'synth/scatter', 'scatter');
     const best = page.locator(`[data-testid=scatter-point][data-candidate="${completed.bestCandidateId}"]`);
-    expect([await best.locator('[data-k=publicLb]').textContent(), await best.locator('[data-k=privateLb]').textContent()]).toEqual([f3(completed.bestPublicLb), f3(completed.bestPrivateLb)]);
+    expect([
+      await best.locator('[data-k=publicLb]').textContent(),
+      await best.locator('[data-k=privateLb]').textContent(),
+    ]).toEqual([f3(completed.bestPublicLb), f3(completed.bestPrivateLb)]);
 
     // Live: a score recorded while the scatter is open appears in it (server-sent events, then a re-render).
     const pointsBefore = Number(await page.getByTestId('scatter-chart').getAttribute('data-points'));
-    const unscored = Object.entries(candidates).find(([, c]) => c.campaignId === 'synth' && c.dev !== null && c.publicLb === null) as [string, Row];
+    const unscored = Object.entries(candidates).find(
+      ([, c]) => c.campaignId === 'synth' && c.dev !== null && c.publicLb === null,
+    ) as [string, Row];
     const ctx = { campaignId: 'synth', streamId: 'campaign-synth', source: 'orchestrator' as const };
-    await api.store.append('campaign-synth', 'any', [createEvent(SubmissionRequested, { round: unscored[1].round as number, submissionId: 'live-1', candidateId: unscored[0], checkpoint: 'ck', sandboxPath: '/s', reason: 'live test' }, ctx)]);
-    await api.store.append('lb-synth', 'any', [createEvent(LeaderboardScored, { submissionId: 'live-1', candidateId: unscored[0], round: unscored[1].round as number, publicScore: 0.4321, publicDomains: null }, { ...ctx, streamId: 'lb-synth', source: 'leaderboard' })]);
+    await api.store.append('campaign-synth', 'any', [
+      createEvent(
+        SubmissionRequested,
+        {
+          round: unscored[1].round as number,
+          submissionId: 'live-1',
+          candidateId: unscored[0],
+          checkpoint: 'ck',
+          sandboxPath: '/s',
+          reason: 'live test',
+        },
+        ctx,
+      ),
+    ]);
+    await api.store.append('lb-synth', 'any', [
+      createEvent(
+        LeaderboardScored,
+        {
+          submissionId: 'live-1',
+          candidateId: unscored[0],
+          round: unscored[1].round as number,
+          publicScore: 0.4321,
+          publicDomains: null,
+        },
+        { ...ctx, streamId: 'lb-synth', source: 'leaderboard' },
+      ),
+    ]);
     await page.locator(`[data-testid=scatter-chart][data-points="${pointsBefore + 1}"]`).waitFor();
-    expect(await page.locator(`[data-testid=scatter-point][data-candidate="${unscored[0]}"] [data-k=publicLb]`).textContent()).toBe('0.432');
+    expect(
+      await page
+        .locator(`[data-testid=scatter-point][data-candidate="${unscored[0]}"] [data-k=publicLb]`)
+        .textContent(),
+    ).toBe('0.432');
 
     await show(page, base, 'synth/budget', 'budget');
     const gpu = stored
@@ -216,9 +325,14 @@ describe('dashboard views in headless Chromium', () => {
     expect(await page.locator('[data-testid=budget-totals] [data-k=gpuSeconds]').textContent()).toBe(gpu.toFixed(1));
     expect(await cells(page, '[data-testid=budget-row]', 'submissions')).toEqual(
       // (the live test's submission included)
-      [1, 2, 3, 4].map((r) => `${stored.filter((e) => e.campaignId === 'synth' && e.type === 'SubmissionRequested' && (e.data as { round: number }).round === r).length + (r === unscored[1].round ? 1 : 0)} / 4`),
+      [1, 2, 3, 4].map(
+        (r) =>
+          `${stored.filter((e) => e.campaignId === 'synth' && e.type === 'SubmissionRequested' && (e.data as { round: number }).round === r).length + (r === unscored[1].round ? 1 : 0)} / 4`,
+      ),
     );
-    expect(await page.locator('[data-testid=budget-totals] [data-k=llmTokens]').textContent()).toBe(String(budgetView(foldViews(stored), 'synth').totals.llmTokens));
+    expect(await page.locator('[data-testid=budget-totals] [data-k=llmTokens]').textContent()).toBe(
+      String(budgetView(foldViews(stored), 'synth').totals.llmTokens),
+    );
     expect(errors).toEqual([]);
     await page.close();
   });
@@ -266,7 +380,9 @@ describe('dashboard views in headless Chromium', () => {
     page.on('pageerror', (e) => errors.push(String(e)));
     const base = `file://${file}`;
     await show(page, base, 'sim6/scatter', 'scatter');
-    const scored = Object.values(candidates).filter((c) => c.campaignId === 'sim6' && c.dev !== null && c.publicLb !== null);
+    const scored = Object.values(candidates).filter(
+      (c) => c.campaignId === 'sim6' && c.dev !== null && c.publicLb !== null,
+    );
     expect(Number(await page.getByTestId('scatter-chart').getAttribute('data-points'))).toBe(scored.length);
     expect(Number(await page.getByTestId('scatter-chart').getAttribute('data-marked'))).toBe(3);
     await show(page, base, 'sim6/overview', 'overview');

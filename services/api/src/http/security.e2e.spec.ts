@@ -12,22 +12,36 @@ jest.setTimeout(120_000);
 
 // Valid campaign ids that are Object.prototype members, and keys that name no campaign (one is not even a valid id).
 const CAMPAIGNS = ['constructor', 'toString', 'hasOwnProperty', 'valueOf'];
-const UNKNOWN = ['__proto__', 'isPrototypeOf', 'propertyIsEnumerable', 'toLocaleString', '__defineGetter__', 'prototype'];
+const UNKNOWN = [
+  '__proto__',
+  'isPrototypeOf',
+  'propertyIsEnumerable',
+  'toLocaleString',
+  '__defineGetter__',
+  'prototype',
+];
 
 /** A raw GET, so the Host header is exactly what the test says (fetch would set its own). */
-function raw(url: string, path: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
+function raw(
+  url: string,
+  path: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
   const u = new URL(url);
   const all: Record<string, string> = { host: u.host, ...headers };
   // An empty host means "send none" (an HTTP/1.0-style request).
   const noHost = all.host === '';
   if (noHost) delete all.host;
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: u.hostname, port: u.port, path, method: 'GET', headers: all, setHost: !noHost }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-    });
+    const req = http.request(
+      { host: u.hostname, port: u.port, path, method: 'GET', headers: all, setHost: !noHost },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c) => (body += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+      },
+    );
     req.on('error', reject);
     req.end();
   });
@@ -41,9 +55,17 @@ describe('api: prototype-named ids, security headers, Host allow-list and bearer
     db = await createTestDb();
     const writer = await PostgresEventStore.open({ connectionString: db.url, schema: db.schema });
     for (const [i, id] of CAMPAIGNS.entries())
-      for (const e of sampleCampaignLog({ campaignId: id, seed: i + 1, rounds: 1, candidatesPerRound: 2 })) await writer.append(e.streamId, 'any', [e]);
+      for (const e of sampleCampaignLog({ campaignId: id, seed: i + 1, rounds: 1, candidatesPerRound: 2 }))
+        await writer.append(e.streamId, 'any', [e]);
     await writer.close();
-    api = await startApi({ port: 0, databaseUrl: db.url, dbSchema: db.schema, quiet: true, token: null, allowedHosts: [] });
+    api = await startApi({
+      port: 0,
+      databaseUrl: db.url,
+      dbSchema: db.schema,
+      quiet: true,
+      token: null,
+      allowedHosts: [],
+    });
     await eventually(async () => JSON.parse((await raw(api.url, '/healthz')).body).caughtUp === true);
   });
   afterAll(async () => {
@@ -68,7 +90,8 @@ describe('api: prototype-named ids, security headers, Host allow-list and bearer
         } else {
           expect(r.status).toBe(200);
           if (route === '') expect(body).toMatchObject({ campaignId: id, status: 'completed' });
-          if (route.startsWith('/candidates')) expect(body.map((c: { candidateId: string }) => c.candidateId)).toEqual([`${id}-r1-c0`, `${id}-r1-c1`]);
+          if (route.startsWith('/candidates'))
+            expect(body.map((c: { candidateId: string }) => c.candidateId)).toEqual([`${id}-r1-c0`, `${id}-r1-c1`]);
           if (route === '/policies') expect(body.revisions).toHaveLength(1);
         }
         const events = await raw(api.url, `/api/events?campaign=${id}&limit=5`);
@@ -97,8 +120,14 @@ describe('api: prototype-named ids, security headers, Host allow-list and bearer
 
   it('serves loopback Host names and refuses any other (DNS rebinding) with 421', async () => {
     const port = new URL(api.url).port;
-    for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`, 'LOCALHOST']) expect((await raw(api.url, '/api/campaigns', { host })).status).toBe(200);
-    for (const host of [`evil.example:${port}`, 'attacker.test', `127.0.0.1.nip.io:${port}`, 'localhost.evil.example']) {
+    for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`, 'LOCALHOST'])
+      expect((await raw(api.url, '/api/campaigns', { host })).status).toBe(200);
+    for (const host of [
+      `evil.example:${port}`,
+      'attacker.test',
+      `127.0.0.1.nip.io:${port}`,
+      'localhost.evil.example',
+    ]) {
       const r = await raw(api.url, '/api/campaigns', { host });
       expect(r.status).toBe(421);
       expect(JSON.parse(r.body).code).toBe('HOST_NOT_ALLOWED');
@@ -109,9 +138,17 @@ describe('api: prototype-named ids, security headers, Host allow-list and bearer
   });
 
   it('adds the configured host names (AEVO_API_ALLOWED_HOSTS) to the allow-list', async () => {
-    const other = await startApi({ port: 0, databaseUrl: db.url, dbSchema: db.schema, quiet: true, token: null, env: { AEVO_API_ALLOWED_HOSTS: 'aevo.internal, Dash.Example' } });
+    const other = await startApi({
+      port: 0,
+      databaseUrl: db.url,
+      dbSchema: db.schema,
+      quiet: true,
+      token: null,
+      env: { AEVO_API_ALLOWED_HOSTS: 'aevo.internal, Dash.Example' },
+    });
     try {
-      for (const host of ['aevo.internal:8080', 'dash.example', '127.0.0.1']) expect((await raw(other.url, '/healthz', { host })).status).toBe(200);
+      for (const host of ['aevo.internal:8080', 'dash.example', '127.0.0.1'])
+        expect((await raw(other.url, '/healthz', { host })).status).toBe(200);
       expect((await raw(other.url, '/healthz', { host: 'aevo.internal.evil' })).status).toBe(421);
     } finally {
       await other.close();
@@ -143,7 +180,9 @@ describe('api: prototype-named ids, security headers, Host allow-list and bearer
       expect(page.body).toContain('<title>aevo');
       expect((await raw(guarded.url, '/api/campaigns', { cookie })).status).toBe(200);
       // The Host check comes first, token or not.
-      expect((await raw(guarded.url, '/api/campaigns', { authorization: `Bearer ${token}`, host: 'evil.example' })).status).toBe(421);
+      expect(
+        (await raw(guarded.url, '/api/campaigns', { authorization: `Bearer ${token}`, host: 'evil.example' })).status,
+      ).toBe(421);
     } finally {
       await guarded.close();
     }
@@ -151,17 +190,42 @@ describe('api: prototype-named ids, security headers, Host allow-list and bearer
 
   it('refuses to listen beyond loopback without a token unless explicitly opted out', async () => {
     for (const host of ['0.0.0.0', '::', '192.0.2.10']) {
-      await expect(startApi({ host, port: 0, databaseUrl: db.url, dbSchema: db.schema, quiet: true, env: {} })).rejects.toThrow(/beyond loopback\) without a token/);
-      await expect(startApi({ host, port: 0, databaseUrl: db.url, dbSchema: db.schema, quiet: true, env: { AEVO_API_NO_TOKEN: 'yes' } })).rejects.toThrow(/AEVO_API_TOKEN/);
+      await expect(
+        startApi({ host, port: 0, databaseUrl: db.url, dbSchema: db.schema, quiet: true, env: {} }),
+      ).rejects.toThrow(/beyond loopback\) without a token/);
+      await expect(
+        startApi({
+          host,
+          port: 0,
+          databaseUrl: db.url,
+          dbSchema: db.schema,
+          quiet: true,
+          env: { AEVO_API_NO_TOKEN: 'yes' },
+        }),
+      ).rejects.toThrow(/AEVO_API_TOKEN/);
     }
-    const open = await startApi({ host: '0.0.0.0', port: 0, databaseUrl: db.url, dbSchema: db.schema, quiet: true, env: { AEVO_API_NO_TOKEN: OPEN_API_OPT_OUT } });
+    const open = await startApi({
+      host: '0.0.0.0',
+      port: 0,
+      databaseUrl: db.url,
+      dbSchema: db.schema,
+      quiet: true,
+      env: { AEVO_API_NO_TOKEN: OPEN_API_OPT_OUT },
+    });
     try {
       const url = `http://127.0.0.1:${new URL(open.url).port}`;
       expect((await raw(url, '/healthz')).status).toBe(200);
     } finally {
       await open.close();
     }
-    const withToken = await startApi({ host: '0.0.0.0', port: 0, databaseUrl: db.url, dbSchema: db.schema, quiet: true, env: { AEVO_API_TOKEN: 'env-token-1234' } });
+    const withToken = await startApi({
+      host: '0.0.0.0',
+      port: 0,
+      databaseUrl: db.url,
+      dbSchema: db.schema,
+      quiet: true,
+      env: { AEVO_API_TOKEN: 'env-token-1234' },
+    });
     try {
       const url = `http://127.0.0.1:${new URL(withToken.url).port}`;
       expect((await raw(url, '/healthz')).status).toBe(401);

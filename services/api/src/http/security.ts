@@ -27,10 +27,21 @@ const isWildcard = (host: string) => ['0.0.0.0', '::', '[::]', ''].includes(host
  * The API's security settings from its bind address and environment. Throws when it would listen beyond loopback
  * without a token and without the explicit opt-out: the read model holds every campaign's log.
  */
-export function apiSecurity(bindHost: string, env: NodeJS.ProcessEnv = process.env, opts: { token?: string | null; allowedHosts?: readonly string[] } = {}): ApiSecurity {
+export function apiSecurity(
+  bindHost: string,
+  env: NodeJS.ProcessEnv = process.env,
+  opts: { token?: string | null; allowedHosts?: readonly string[] } = {},
+): ApiSecurity {
   const hosts = new Set(LOOPBACK_NAMES);
   if (!isWildcard(bindHost)) hosts.add(bindHost.toLowerCase().replace(/^\[|\]$/g, ''));
-  for (const h of opts.allowedHosts ?? (env.AEVO_API_ALLOWED_HOSTS ?? '').split(',')) if (h.trim()) hosts.add(h.trim().toLowerCase().replace(/^\[|\]$/g, ''));
+  for (const h of opts.allowedHosts ?? (env.AEVO_API_ALLOWED_HOSTS ?? '').split(','))
+    if (h.trim())
+      hosts.add(
+        h
+          .trim()
+          .toLowerCase()
+          .replace(/^\[|\]$/g, ''),
+      );
   const token = opts.token !== undefined ? opts.token : env.AEVO_API_TOKEN || null;
   if (!isLoopback(bindHost) && !token && env.AEVO_API_NO_TOKEN !== OPEN_API_OPT_OUT)
     throw new Error(
@@ -58,7 +69,13 @@ function cookie(req: IncomingMessage, name: string): string | null {
   return null;
 }
 
-function refuse(res: ServerResponse, status: number, code: string, message: string, headers: Record<string, string> = {}) {
+function refuse(
+  res: ServerResponse,
+  status: number,
+  code: string,
+  message: string,
+  headers: Record<string, string> = {},
+) {
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...headers });
   res.end(JSON.stringify({ code, message, issues: [] }));
 }
@@ -74,7 +91,12 @@ export function accessGuard(sec: ApiSecurity) {
   return (req: IncomingMessage, res: ServerResponse, next: Next) => {
     const host = hostName(req.headers.host);
     if (!host || !sec.allowedHosts.has(host))
-      return refuse(res, 421, 'HOST_NOT_ALLOWED', `Host "${String(req.headers.host ?? '')}" is not served here (AEVO_API_ALLOWED_HOSTS adds names)`);
+      return refuse(
+        res,
+        421,
+        'HOST_NOT_ALLOWED',
+        `Host "${String(req.headers.host ?? '')}" is not served here (AEVO_API_ALLOWED_HOSTS adds names)`,
+      );
     if (!sec.token) return next();
     const url = new URL(req.url ?? '/', 'http://api.invalid');
     const fromQuery = url.pathname === '/' ? url.searchParams.get('token') : null;
@@ -87,7 +109,9 @@ export function accessGuard(sec: ApiSecurity) {
     }
     const auth = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1] ?? cookie(req, TOKEN_COOKIE);
     if (auth === null || !sameToken(auth, sec.token))
-      return refuse(res, 401, 'UNAUTHORIZED', 'a bearer token is required (Authorization: Bearer <AEVO_API_TOKEN>)', { 'www-authenticate': 'Bearer realm="aevo"' });
+      return refuse(res, 401, 'UNAUTHORIZED', 'a bearer token is required (Authorization: Bearer <AEVO_API_TOKEN>)', {
+        'www-authenticate': 'Bearer realm="aevo"',
+      });
     return next();
   };
 }

@@ -18,7 +18,9 @@ describe('views API over a real event store', () => {
     writer = await PostgresEventStore.open({ connectionString: db.url, schema: db.schema });
     for (const e of log) await writer.append(e.streamId, 'any', [e]);
     api = await startApi({ port: 0, databaseUrl: db.url, dbSchema: db.schema, quiet: true });
-    await eventually(async () => ((await (await fetch(`${api.url}/healthz`)).json()) as { caughtUp: boolean }).caughtUp);
+    await eventually(
+      async () => ((await (await fetch(`${api.url}/healthz`)).json()) as { caughtUp: boolean }).caughtUp,
+    );
   });
   afterAll(async () => {
     await api?.close();
@@ -37,20 +39,60 @@ describe('views API over a real event store', () => {
     const scatter = await get('/api/campaigns/va/views/scatter');
     expect(scatter.status).toBe(200);
     expect(canonicalJson(scatter.body)).toBe(canonicalJson(scatterView(foldViews(log), 'va')));
-    for (const name of ['overview', 'candidates', 'evidence', 'axes', 'lineage', 'budget']) expect((await get(`/api/campaigns/va/views/${name}`)).status).toBe(200);
-    expect((await get('/api/views/campaigns')).body).toEqual([expect.objectContaining({ campaignId: 'va', rounds: 3, candidates: 12 })]);
+    for (const name of ['overview', 'candidates', 'evidence', 'axes', 'lineage', 'budget'])
+      expect((await get(`/api/campaigns/va/views/${name}`)).status).toBe(200);
+    expect((await get('/api/views/campaigns')).body).toEqual([
+      expect.objectContaining({ campaignId: 'va', rounds: 3, candidates: 12 }),
+    ]);
     const page = await get('/api/campaigns/va/candidates/va-r1-c1/page');
     expect(page.body).toMatchObject({ candidateId: 'va-r1-c1', round: 1 });
-    expect(page.body.trace.map((t: { tool: string }) => t.tool)).toEqual(['edit_recipe', 'train', 'evaluate', 'submit_manifest']);
+    expect(page.body.trace.map((t: { tool: string }) => t.tool)).toEqual([
+      'edit_recipe',
+      'train',
+      'evaluate',
+      'submit_manifest',
+    ]);
     const cmp = await get('/api/campaigns/va/compare?kind=rounds&a=1&b=3');
     expect([cmp.body.a.round, cmp.body.b.round]).toEqual([1, 3]);
 
     // A late score for an unscored candidate shows up in the scatter.
-    const unscored = (await get('/api/campaigns/va/views/candidates')).body.find((c: { publicLb: number | null; dev: number | null }) => c.publicLb === null && c.dev !== null);
+    const unscored = (await get('/api/campaigns/va/views/candidates')).body.find(
+      (c: { publicLb: number | null; dev: number | null }) => c.publicLb === null && c.dev !== null,
+    );
     const ctx = { campaignId: 'va', streamId: 'campaign-va', source: 'orchestrator' as const };
-    await writer.append('campaign-va', 'any', [createEvent(SubmissionRequested, { round: unscored.round, submissionId: 'late-1', candidateId: unscored.candidateId, checkpoint: 'ck', sandboxPath: '/s', reason: 'late' }, ctx)]);
-    await writer.append('lb-va', 'any', [createEvent(LeaderboardScored, { submissionId: 'late-1', candidateId: unscored.candidateId, round: unscored.round, publicScore: 0.4242, publicDomains: null }, { ...ctx, streamId: 'lb-va', source: 'leaderboard' })]);
-    await eventually(async () => (await get('/api/campaigns/va/views/scatter')).body.points.some((p: { candidateId: string; publicLb: number }) => p.candidateId === unscored.candidateId && p.publicLb === 0.4242));
+    await writer.append('campaign-va', 'any', [
+      createEvent(
+        SubmissionRequested,
+        {
+          round: unscored.round,
+          submissionId: 'late-1',
+          candidateId: unscored.candidateId,
+          checkpoint: 'ck',
+          sandboxPath: '/s',
+          reason: 'late',
+        },
+        ctx,
+      ),
+    ]);
+    await writer.append('lb-va', 'any', [
+      createEvent(
+        LeaderboardScored,
+        {
+          submissionId: 'late-1',
+          candidateId: unscored.candidateId,
+          round: unscored.round,
+          publicScore: 0.4242,
+          publicDomains: null,
+        },
+        { ...ctx, streamId: 'lb-va', source: 'leaderboard' },
+      ),
+    ]);
+    await eventually(async () =>
+      (await get('/api/campaigns/va/views/scatter')).body.points.some(
+        (p: { candidateId: string; publicLb: number }) =>
+          p.candidateId === unscored.candidateId && p.publicLb === 0.4242,
+      ),
+    );
   });
 
   it('pages and filters the event log on the server, newest first', async () => {
@@ -60,14 +102,18 @@ describe('views API over a real event store', () => {
     const positions = first.body.events.map((e: { position: number }) => e.position);
     expect(positions).toEqual([...positions].sort((a, b) => b - a));
     const second = await get('/api/campaigns/va/events?limit=10&offset=10');
-    expect(Math.max(...second.body.events.map((e: { position: number }) => e.position))).toBeLessThan(Math.min(...positions));
+    expect(Math.max(...second.body.events.map((e: { position: number }) => e.position))).toBeLessThan(
+      Math.min(...positions),
+    );
     const last = await get(`/api/campaigns/va/events?limit=10&offset=${total - 3}`);
     expect(last.body.events).toHaveLength(3);
     expect(last.body.events[2].type).toBe('CampaignStarted');
     expect((await get(`/api/campaigns/va/events?offset=${total}`)).body.events).toEqual([]);
     const typed = await get('/api/campaigns/va/events?type=RoundStarted,RoundClosed&limit=4');
     expect(typed.body.total).toBe(6);
-    expect(typed.body.events.map((e: { type: string; data: { round: number } }) => `${e.type} ${e.data.round}`)).toEqual(['RoundClosed 3', 'RoundStarted 3', 'RoundClosed 2', 'RoundStarted 2']);
+    expect(
+      typed.body.events.map((e: { type: string; data: { round: number } }) => `${e.type} ${e.data.round}`),
+    ).toEqual(['RoundClosed 3', 'RoundStarted 3', 'RoundClosed 2', 'RoundStarted 2']);
   });
 
   it('answers bad input with a 400 naming the field and unknown targets with a 404', async () => {
@@ -76,7 +122,11 @@ describe('views API over a real event store', () => {
     expect(view.body.issues[0].path).toBe('view');
     const paging = await get('/api/campaigns/va/events?limit=5000&offset=-1&type=Bad-Type');
     expect(paging.status).toBe(400);
-    expect(paging.body.issues.map((i: { path: string }) => i.path).sort()).toEqual(['query.limit', 'query.offset', 'query.type']);
+    expect(paging.body.issues.map((i: { path: string }) => i.path).sort()).toEqual([
+      'query.limit',
+      'query.offset',
+      'query.type',
+    ]);
     const cmp = await get('/api/campaigns/va/compare?kind=teams&a=1');
     expect(cmp.body.issues.map((i: { path: string }) => i.path).sort()).toEqual(['query.b', 'query.kind']);
     const cand = await get('/api/campaigns/va/candidates/va-r9-c9/page');

@@ -1,4 +1,11 @@
-import type { EventEnvelope, RollingPolicy, RoundEvidence, ScoreVector, ResultManifest, CampaignConfig } from '@aevo/contracts';
+import type {
+  EventEnvelope,
+  RollingPolicy,
+  RoundEvidence,
+  ScoreVector,
+  ResultManifest,
+  CampaignConfig,
+} from '@aevo/contracts';
 
 /**
  * The dashboard's read model: a pure fold over the event log. It never calls a service; everything it shows
@@ -68,8 +75,23 @@ export interface CampaignView {
   policies: PolicyRow[];
   refusals: { round: number; rule: string; detail: string }[];
   violations: { candidateId: string; path: string; kind: string; detail: string }[];
-  submissions: Record<string, { candidateId: string; round: number; status: string; publicScore: number | null; privateScore: number | null; message: string | null }>;
-  result: { bestCandidateId: string | null; bestPublicLb: number | null; bestPrivateLb: number | null; reason: string } | null;
+  submissions: Record<
+    string,
+    {
+      candidateId: string;
+      round: number;
+      status: string;
+      publicScore: number | null;
+      privateScore: number | null;
+      message: string | null;
+    }
+  >;
+  result: {
+    bestCandidateId: string | null;
+    bestPublicLb: number | null;
+    bestPrivateLb: number | null;
+    reason: string;
+  } | null;
   eventCount: number;
   lastPosition: number;
 }
@@ -91,7 +113,10 @@ type AnyEvent = EventEnvelope & { position?: number };
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Data = any;
 
-function newCandidate(round: number, c: { candidateId: string; index: number; axis: string; isAnchor: boolean }): CandidateRow {
+function newCandidate(
+  round: number,
+  c: { candidateId: string; index: number; axis: string; isAnchor: boolean },
+): CandidateRow {
   return {
     candidateId: c.candidateId,
     round,
@@ -150,7 +175,16 @@ export function applyToDashboard(model: DashboardModel, e: AnyEvent): DashboardM
       rounds: dict(),
       candidates: dict(),
       jobs: dict(),
-      policies: [{ revision: d.initialPolicy.revision, round: 0, policy: d.initialPolicy, changes: ['initial policy'], proposer: 'orchestrator', evidenceSha256: null }],
+      policies: [
+        {
+          revision: d.initialPolicy.revision,
+          round: 0,
+          policy: d.initialPolicy,
+          changes: ['initial policy'],
+          proposer: 'orchestrator',
+          evidenceSha256: null,
+        },
+      ],
       refusals: [],
       violations: [],
       submissions: dict(),
@@ -221,7 +255,16 @@ export function applyToDashboard(model: DashboardModel, e: AnyEvent): DashboardM
     }
     case 'JobRequested': {
       const s = d.spec;
-      view.jobs[s.jobId] = { jobId: s.jobId, candidateId: s.candidateId, round: s.round, entrypoint: s.entrypoint, status: 'requested', logTail: '', gpuSeconds: 0, reason: null };
+      view.jobs[s.jobId] = {
+        jobId: s.jobId,
+        candidateId: s.candidateId,
+        round: s.round,
+        entrypoint: s.entrypoint,
+        status: 'requested',
+        logTail: '',
+        gpuSeconds: 0,
+        reason: null,
+      };
       break;
     }
     case 'JobQueued':
@@ -258,7 +301,14 @@ export function applyToDashboard(model: DashboardModel, e: AnyEvent): DashboardM
       break;
     }
     case 'SubmissionRequested':
-      view.submissions[d.submissionId] = { candidateId: d.candidateId, round: d.round, status: 'requested', publicScore: null, privateScore: null, message: null };
+      view.submissions[d.submissionId] = {
+        candidateId: d.candidateId,
+        round: d.round,
+        status: 'requested',
+        publicScore: null,
+        privateScore: null,
+        message: null,
+      };
       break;
     case 'SubmissionAccepted': {
       const s = view.submissions[d.submissionId];
@@ -306,7 +356,14 @@ export function applyToDashboard(model: DashboardModel, e: AnyEvent): DashboardM
       break;
     }
     case 'PolicyRevised':
-      view.policies.push({ revision: d.policy.revision, round: d.round, policy: d.policy, changes: d.changes, proposer: d.proposer, evidenceSha256: d.evidenceSha256 });
+      view.policies.push({
+        revision: d.policy.revision,
+        round: d.round,
+        policy: d.policy,
+        changes: d.changes,
+        proposer: d.proposer,
+        evidenceSha256: d.evidenceSha256,
+      });
       break;
     case 'ConstitutionViolationRefused':
       view.refusals.push({ round: d.round, rule: d.rule, detail: d.detail });
@@ -327,7 +384,12 @@ export function applyToDashboard(model: DashboardModel, e: AnyEvent): DashboardM
       break;
     case 'CampaignCompleted':
       view.status = 'completed';
-      view.result = { bestCandidateId: d.bestCandidateId, bestPublicLb: d.bestPublicLb, bestPrivateLb: d.bestPrivateLb, reason: d.reason };
+      view.result = {
+        bestCandidateId: d.bestCandidateId,
+        bestPublicLb: d.bestPublicLb,
+        bestPrivateLb: d.bestPrivateLb,
+        reason: d.reason,
+      };
       break;
   }
   return model;
@@ -337,7 +399,13 @@ export function applyToDashboard(model: DashboardModel, e: AnyEvent): DashboardM
 export function trajectory(view: CampaignView) {
   return Object.values(view.rounds)
     .sort((a, b) => a.round - b.round)
-    .map((r) => ({ round: r.round, dev: r.bestDev, publicLb: r.bestPublicLb, privateLb: view.result ? r.bestPrivateLb : null, anchorDev: r.anchorDev }));
+    .map((r) => ({
+      round: r.round,
+      dev: r.bestDev,
+      publicLb: r.bestPublicLb,
+      privateLb: view.result ? r.bestPrivateLb : null,
+      anchorDev: r.anchorDev,
+    }));
 }
 
 export function campaignList(model: DashboardModel) {

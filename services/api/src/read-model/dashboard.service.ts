@@ -57,7 +57,12 @@ export class DashboardService implements OnModuleInit, OnModuleDestroy {
    * One page of a campaign's event log, newest first: `offset` events skipped, at most `limit`, only `types` when
    * given. The index picks the positions; one store query reads exactly those events.
    */
-  async eventPage(campaignId: string, offset: number, limit: number, types: readonly string[] | null): Promise<{ total: number; events: StoredEvent[] }> {
+  async eventPage(
+    campaignId: string,
+    offset: number,
+    limit: number,
+    types: readonly string[] | null,
+  ): Promise<{ total: number; events: StoredEvent[] }> {
     const index = this.eventIndex.get(campaignId) ?? [];
     const wanted = types ? new Set(types) : null;
     const matching = wanted ? index.filter((x) => wanted.has(x.type)) : index;
@@ -67,8 +72,19 @@ export class DashboardService implements OnModuleInit, OnModuleDestroy {
     const start = Math.max(0, end - limit);
     if (end <= 0) return { total, events: [] };
     const page = matching.slice(start, end);
-    const events = await this.store.readAll({ fromPosition: page[0].position - 1, limit: page.length, campaignId, types: types ? [...types] : undefined });
-    return { total, events: events.filter((e) => e.position <= page[page.length - 1].position).map((e) => this.served(e)).reverse() };
+    const events = await this.store.readAll({
+      fromPosition: page[0].position - 1,
+      limit: page.length,
+      campaignId,
+      types: types ? [...types] : undefined,
+    });
+    return {
+      total,
+      events: events
+        .filter((e) => e.position <= page[page.length - 1].position)
+        .map((e) => this.served(e))
+        .reverse(),
+    };
   }
 
   get ready() {

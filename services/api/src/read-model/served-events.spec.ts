@@ -10,7 +10,12 @@ describe('servedEvent', () => {
     const e = {
       position: 7,
       type: 'JobFailed',
-      data: { logTail: 'loss 0.5\nleak fake-configured-secret-42', message: 'ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789 seen', spec: { env: { X: 'fake-configured-secret-42' }, argv: ['a', 'fake-configured-secret-42'] }, gpuSeconds: 3 },
+      data: {
+        logTail: 'loss 0.5\nleak fake-configured-secret-42',
+        message: 'ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789 seen',
+        spec: { env: { X: 'fake-configured-secret-42' }, argv: ['a', 'fake-configured-secret-42'] },
+        gpuSeconds: 3,
+      },
     };
     // When it is served
     const out = servedEvent(e, scrubber);
@@ -26,7 +31,14 @@ describe('servedEvent', () => {
   });
 
   it('returns an event with nothing to redact as it is', () => {
-    const e = { type: 'JobSucceeded', data: { logTail: 'step 100 loss=0.43\nsaved checkpoints/step-000100', sha256: 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855', n: [1, 2] } };
+    const e = {
+      type: 'JobSucceeded',
+      data: {
+        logTail: 'step 100 loss=0.43\nsaved checkpoints/step-000100',
+        sha256: 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855',
+        n: [1, 2],
+      },
+    };
     expect(servedEvent(e, scrubber)).toBe(e);
   });
 });

@@ -19,7 +19,16 @@ class ViewsOnlyExecutor implements Pick<Executor, 'kind' | 'on' | 'views'> {
   }
 }
 
-const view = (jobId: string, phase: JobView['phase'], slot: string | null): JobView => ({ jobId, campaignId: 'c1', phase, attempt: 1, slot, handle: null, outcome: null, acknowledged: false });
+const view = (jobId: string, phase: JobView['phase'], slot: string | null): JobView => ({
+  jobId,
+  campaignId: 'c1',
+  phase,
+  attempt: 1,
+  slot,
+  handle: null,
+  outcome: null,
+  acknowledged: false,
+});
 const outcome = (gpuSeconds: number): JobOutcome => ({
   status: 'succeeded',
   exitCode: 0,

@@ -16,9 +16,16 @@ export function registerDispatchMetrics(metrics: ServiceMetrics, executor: Execu
     return [...counts].map(([phase, value]) => ({ labels: { phase, executor: executor.kind }, value }));
   });
   metrics.sampledGauge('aevo_slots_busy', 'Executor slots holding a running job', ['executor'], () => [
-    { labels: { executor: executor.kind }, value: executor.views().filter((v) => v.phase === 'running' && v.slot !== null).length },
+    {
+      labels: { executor: executor.kind },
+      value: executor.views().filter((v) => v.phase === 'running' && v.slot !== null).length,
+    },
   ]);
-  const spent = metrics.counter('aevo_budget_spent_total', 'Budget charged by finished jobs, in the unit of each job (gpu-seconds, …)', ['unit', 'status']);
+  const spent = metrics.counter(
+    'aevo_budget_spent_total',
+    'Budget charged by finished jobs, in the unit of each job (gpu-seconds, …)',
+    ['unit', 'status'],
+  );
   const charged = new Set<string>();
   executor.on((e) => {
     if (e.type !== 'finished' || charged.has(e.jobId)) return;
@@ -26,6 +33,7 @@ export function registerDispatchMetrics(metrics: ServiceMetrics, executor: Execu
     if (charged.size > CHARGED_MEMORY) charged.delete(charged.values().next().value as string);
     // As the budget view charges it (domain/budget.ts): gpuSeconds holds the seconds in the job's budget unit.
     const amount = e.outcome.gpuSeconds;
-    if (Number.isFinite(amount) && amount > 0) spent.inc({ unit: e.outcome.budgetUnit, status: e.outcome.status }, amount);
+    if (Number.isFinite(amount) && amount > 0)
+      spent.inc({ unit: e.outcome.budgetUnit, status: e.outcome.status }, amount);
   });
 }

@@ -16,7 +16,10 @@ import {
  * AEVO_K8S_PRIORITY_{HIGH,NORMAL,LOW}, AEVO_K8S_BACKOFF_LIMIT, AEVO_K8S_TTL_SECONDS; the API server from the
  * in-cluster service account or KUBECONFIG, or AEVO_K8S_API_URL (+ AEVO_K8S_TOKEN) for a plain URL.
  */
-export function executorFromEnv(env: NodeJS.ProcessEnv = process.env, onError?: (err: unknown, context: string) => void): Executor {
+export function executorFromEnv(
+  env: NodeJS.ProcessEnv = process.env,
+  onError?: (err: unknown, context: string) => void,
+): Executor {
   const kind = env.AEVO_EXECUTOR || 'local';
   if (kind === 'local') return new LocalExecutor({ ...localExecutorOptionsFromEnv(env), onError });
   if (kind === 'kubernetes') {

@@ -10,7 +10,17 @@ import {
 } from '@aevo/contracts';
 import { executeDecider, type EventStore, type StoredEvent } from '@aevo/eventstore';
 import type { Executor, ExecutorEvent } from '@aevo/executors';
-import { cancelDecision, decide, evolve, initialJobState, isTerminal, JOB_EVENTS, jobStreamId, type JobCommand, type JobState } from '../domain/job';
+import {
+  cancelDecision,
+  decide,
+  evolve,
+  initialJobState,
+  isTerminal,
+  JOB_EVENTS,
+  jobStreamId,
+  type JobCommand,
+  type JobState,
+} from '../domain/job';
 
 export interface DispatchLog {
   log(message: string): void;
@@ -26,7 +36,12 @@ interface StreamState {
   correlationId: string | null;
 }
 
-const initialStreamState = (): StreamState => ({ job: initialJobState(), campaignId: null, lastEventId: null, correlationId: null });
+const initialStreamState = (): StreamState => ({
+  job: initialJobState(),
+  campaignId: null,
+  lastEventId: null,
+  correlationId: null,
+});
 
 export interface CancelOutcome {
   jobId: string;
@@ -94,7 +109,18 @@ export class JobDispatcher {
         {
           type: 'RecordJobFinished',
           jobId,
-          outcome: { status: 'cancelled', exitCode: null, reason: null, message: reason, wallSeconds: 0, gpuSeconds: 0, gpuCount: 0, budgetUnit: 'gpu-seconds', logTail: '', logPath: null },
+          outcome: {
+            status: 'cancelled',
+            exitCode: null,
+            reason: null,
+            message: reason,
+            wallSeconds: 0,
+            gpuSeconds: 0,
+            gpuCount: 0,
+            budgetUnit: 'gpu-seconds',
+            logTail: '',
+            logPath: null,
+          },
         },
         { causationId: commandId },
       );
@@ -139,7 +165,8 @@ export class JobDispatcher {
       const page = await this.store.readAll({ fromPosition: from, types: RECONCILE_TYPES, limit: 5000 });
       for (const e of page) {
         const d = e.data as { jobId: string; spec?: JobSpec };
-        if (e.type === 'JobQueued' && d.spec) open.set(d.jobId, { status: 'queued', spec: d.spec, campaignId: e.campaignId });
+        if (e.type === 'JobQueued' && d.spec)
+          open.set(d.jobId, { status: 'queued', spec: d.spec, campaignId: e.campaignId });
         const row = open.get(d.jobId);
         if (!row) continue;
         if (e.type === 'JobStarted') row.status = 'running';

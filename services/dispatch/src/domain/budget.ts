@@ -40,11 +40,23 @@ export interface TerminalEventLike {
   data: unknown;
 }
 
-const TERMINAL: Record<string, JobCharge['status']> = { JobSucceeded: 'succeeded', JobFailed: 'failed', JobCancelled: 'cancelled' };
+const TERMINAL: Record<string, JobCharge['status']> = {
+  JobSucceeded: 'succeeded',
+  JobFailed: 'failed',
+  JobCancelled: 'cancelled',
+};
 
 export const emptyBudget = (): BudgetView => ({ jobs: {}, candidates: {}, rounds: {}, campaigns: {} });
 
-const zero = (): Charge => ({ gpuSeconds: 0, cpuSlotSeconds: 0, wallSeconds: 0, jobs: 0, succeeded: 0, failed: 0, cancelled: 0 });
+const zero = (): Charge => ({
+  gpuSeconds: 0,
+  cpuSlotSeconds: 0,
+  wallSeconds: 0,
+  jobs: 0,
+  succeeded: 0,
+  failed: 0,
+  cancelled: 0,
+});
 
 function add(c: Charge, j: JobCharge): void {
   if (j.unit === 'gpu-seconds') c.gpuSeconds = round3(c.gpuSeconds + j.seconds);
@@ -60,7 +72,14 @@ const round3 = (x: number) => Math.round(x * 1000) / 1000;
 export function applyBudget(view: BudgetView, e: TerminalEventLike): BudgetView {
   const status = TERMINAL[e.type];
   if (!status) return view;
-  const d = e.data as { jobId: string; candidateId: string; round: number; gpuSeconds: number; wallSeconds: number; budgetUnit?: JobCharge['unit'] };
+  const d = e.data as {
+    jobId: string;
+    candidateId: string;
+    round: number;
+    gpuSeconds: number;
+    wallSeconds: number;
+    budgetUnit?: JobCharge['unit'];
+  };
   if (view.jobs[d.jobId]) return view; // charged once, whatever is replayed
   const charge: JobCharge = {
     campaignId: e.campaignId,

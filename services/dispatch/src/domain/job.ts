@@ -60,13 +60,21 @@ export interface JobOutcomeReport {
 
 export type JobCommand =
   | { type: 'QueueJob'; spec: JobSpec; executor: ExecutorName; queuePosition: number }
-  | { type: 'RecordJobStarted'; jobId: string; slot: string | null; handle: string; isolation: DataOf<typeof JobStarted>['isolation'] }
+  | {
+      type: 'RecordJobStarted';
+      jobId: string;
+      slot: string | null;
+      handle: string;
+      isolation: DataOf<typeof JobStarted>['isolation'];
+    }
   | { type: 'RecordJobPreempted'; jobId: string; reason: string }
   | { type: 'RecordJobFinished'; jobId: string; outcome: JobOutcomeReport };
 
 function requireKnown(state: JobState, jobId: string): JobSpec {
   if (state.status === 'none' || !state.spec)
-    throw new DomainError('JOB_NOT_FOUND', `job ${jobId} was never queued by dispatch`, [{ path: 'jobId', message: 'no JobQueued for this jobId' }]);
+    throw new DomainError('JOB_NOT_FOUND', `job ${jobId} was never queued by dispatch`, [
+      { path: 'jobId', message: 'no JobQueued for this jobId' },
+    ]);
   return state.spec;
 }
 
@@ -75,7 +83,19 @@ export function decide(command: JobCommand, state: JobState): JobEvent[] {
     case 'QueueJob': {
       if (state.status !== 'none') return []; // the same jobId requested again: run once
       const { spec } = command;
-      return [{ type: 'JobQueued', data: { jobId: spec.jobId, candidateId: spec.candidateId, round: spec.round, executor: command.executor, queuePosition: command.queuePosition, spec } }];
+      return [
+        {
+          type: 'JobQueued',
+          data: {
+            jobId: spec.jobId,
+            candidateId: spec.candidateId,
+            round: spec.round,
+            executor: command.executor,
+            queuePosition: command.queuePosition,
+            spec,
+          },
+        },
+      ];
     }
     case 'RecordJobStarted': {
       const spec = requireKnown(state, command.jobId);
@@ -98,7 +118,9 @@ export function decide(command: JobCommand, state: JobState): JobEvent[] {
     case 'RecordJobPreempted': {
       const spec = requireKnown(state, command.jobId);
       if (state.status !== 'running') return [];
-      return [{ type: 'JobPreempted', data: { jobId: spec.jobId, candidateId: spec.candidateId, reason: command.reason } }];
+      return [
+        { type: 'JobPreempted', data: { jobId: spec.jobId, candidateId: spec.candidateId, reason: command.reason } },
+      ];
     }
     case 'RecordJobFinished': {
       const spec = requireKnown(state, command.jobId);
@@ -118,11 +140,16 @@ export function decide(command: JobCommand, state: JobState): JobEvent[] {
       };
       if (o.status === 'succeeded') {
         if (o.exitCode !== 0)
-          throw new DomainError('INVALID_OUTCOME', `a succeeded job must have exit code 0, got ${String(o.exitCode)}`, [{ path: 'outcome.exitCode', message: 'expected 0' }]);
+          throw new DomainError('INVALID_OUTCOME', `a succeeded job must have exit code 0, got ${String(o.exitCode)}`, [
+            { path: 'outcome.exitCode', message: 'expected 0' },
+          ]);
         return [{ type: 'JobSucceeded', data: { ...common, exitCode: 0 } }];
       }
       if (o.status === 'cancelled') return [{ type: 'JobCancelled', data: { ...common, reason: o.message } }];
-      if (!o.reason) throw new DomainError('INVALID_OUTCOME', 'a failed job needs a reason', [{ path: 'outcome.reason', message: 'required when status is failed' }]);
+      if (!o.reason)
+        throw new DomainError('INVALID_OUTCOME', 'a failed job needs a reason', [
+          { path: 'outcome.reason', message: 'required when status is failed' },
+        ]);
       return [{ type: 'JobFailed', data: { ...common, exitCode: o.exitCode, reason: o.reason, message: o.message } }];
     }
   }

@@ -65,7 +65,13 @@ export class EvaluationWorkflow {
 
   async onEvaluationRequested(e: EventOf<typeof EvaluationRequested>): Promise<EvaluationEvent[]> {
     const r = e.data;
-    const ctx = { campaignId: e.campaignId, streamId: streamIdOf(e.campaignId, r.requestId), source: 'evaluation' as const, causationId: e.id, correlationId: e.correlationId ?? e.id };
+    const ctx = {
+      campaignId: e.campaignId,
+      streamId: streamIdOf(e.campaignId, r.requestId),
+      source: 'evaluation' as const,
+      causationId: e.id,
+      correlationId: e.correlationId ?? e.id,
+    };
     // Cheap redelivery check first: verification hashes files, and a started request needs none.
     if ((await this.store.streamVersion(ctx.streamId)) > 0) return [];
     const verification = await this.verifier.verify({
@@ -76,38 +82,66 @@ export class EvaluationWorkflow {
       reason: `evaluation ${r.requestId}`,
       paths: r.checkpoints,
     });
-    const jobs = verification.ok ? await this.buildJobs(e, verification.snapshotId) : { ok: false as const, issues: [] };
+    const jobs = verification.ok
+      ? await this.buildJobs(e, verification.snapshotId)
+      : { ok: false as const, issues: [] };
     const command: EvaluationCommand = { type: 'StartEvaluation', request: r, verification, jobs };
     return decideOnStream(this.store, evaluationDecider, ctx, command, { knownTypes: KNOWN });
   }
 
-  async onJobTerminal(e: EventOf<typeof JobSucceeded> | EventOf<typeof JobFailed> | EventOf<typeof JobCancelled>): Promise<EvaluationEvent[]> {
+  async onJobTerminal(
+    e: EventOf<typeof JobSucceeded> | EventOf<typeof JobFailed> | EventOf<typeof JobCancelled>,
+  ): Promise<EvaluationEvent[]> {
     const parsed = parseEvalJobId(e.data.jobId);
     if (!parsed) return [];
     const streamId = streamIdOf(e.campaignId, parsed.requestId);
     if ((await this.store.streamVersion(streamId)) === 0) return [];
-    const ctx = { campaignId: e.campaignId, streamId, source: 'evaluation' as const, causationId: e.id, correlationId: e.correlationId };
+    const ctx = {
+      campaignId: e.campaignId,
+      streamId,
+      source: 'evaluation' as const,
+      causationId: e.id,
+      correlationId: e.correlationId,
+    };
     const state = await this.loadState(streamId);
-    if (!state.request || state.status !== 'running' || state.checkpoints[parsed.index]?.status !== 'pending') return [];
+    if (!state.request || state.status !== 'running' || state.checkpoints[parsed.index]?.status !== 'pending')
+      return [];
     // Read from disk once, outside the append retry loop; the decider ignores an outcome already recorded.
     const outcome = await this.readOutcome(e, state, parsed.index);
-    return decideOnStream(this.store, evaluationDecider, ctx, { type: 'RecordJobOutcome', jobId: e.data.jobId, outcome }, { knownTypes: KNOWN });
+    return decideOnStream(
+      this.store,
+      evaluationDecider,
+      ctx,
+      { type: 'RecordJobOutcome', jobId: e.data.jobId, outcome },
+      { knownTypes: KNOWN },
+    );
   }
 
   private async loadState(streamId: string): Promise<EvaluationState> {
     const stored = await this.store.readStream(streamId);
     return stored
       .filter((x) => KNOWN.has(x.type))
-      .reduce((s, x) => evaluationDecider.evolve(s, { type: x.type, data: x.data } as EvaluationEvent), evaluationDecider.initialState());
+      .reduce(
+        (s, x) => evaluationDecider.evolve(s, { type: x.type, data: x.data } as EvaluationEvent),
+        evaluationDecider.initialState(),
+      );
   }
 
-  private async readOutcome(e: { type: string; campaignId: string; data: { jobId: string } & Record<string, unknown> }, state: EvaluationState, index: number): Promise<JobOutcome> {
+  private async readOutcome(
+    e: { type: string; campaignId: string; data: { jobId: string } & Record<string, unknown> },
+    state: EvaluationState,
+    index: number,
+  ): Promise<JobOutcome> {
     const r = state.request!;
     if (e.type === 'JobFailed') {
       const d = e.data as EventOf<typeof JobFailed>['data'];
-      return { kind: 'failed', reason: `${d.reason}${d.exitCode !== null ? ` (exit ${d.exitCode})` : ''}: ${d.message}` };
+      return {
+        kind: 'failed',
+        reason: `${d.reason}${d.exitCode !== null ? ` (exit ${d.exitCode})` : ''}: ${d.message}`,
+      };
     }
-    if (e.type === 'JobCancelled') return { kind: 'failed', reason: `cancelled: ${(e.data as EventOf<typeof JobCancelled>['data']).reason}` };
+    if (e.type === 'JobCancelled')
+      return { kind: 'failed', reason: `cancelled: ${(e.data as EventOf<typeof JobCancelled>['data']).reason}` };
     const file = scoresPathOf(this.cfg, e.campaignId, r.requestId, index);
     let text: string;
     try {
@@ -143,14 +177,23 @@ export class EvaluationWorkflow {
     return manifest;
   }
 
-  private async buildJobs(e: EventOf<typeof EvaluationRequested>, snapshotId: string): Promise<{ ok: true; specs: JobSpec[] } | { ok: false; issues: IssueDetail[] }> {
+  private async buildJobs(
+    e: EventOf<typeof EvaluationRequested>,
+    snapshotId: string,
+  ): Promise<{ ok: true; specs: JobSpec[] } | { ok: false; issues: IssueDetail[] }> {
     const r = e.data;
     const issues: IssueDetail[] = [];
     let manifest: SubstrateManifest;
     try {
       manifest = await this.snapshotManifest(snapshotId);
     } catch (err) {
-      return { ok: false, issues: err instanceof DomainError && err.issues.length ? err.issues : [{ path: 'snapshotId', message: (err as Error).message }] };
+      return {
+        ok: false,
+        issues:
+          err instanceof DomainError && err.issues.length
+            ? err.issues
+            : [{ path: 'snapshotId', message: (err as Error).message }],
+      };
     }
     const specs: JobSpec[] = [];
     for (const [i, rel] of r.checkpoints.entries()) {
@@ -180,7 +223,11 @@ export class EvaluationWorkflow {
         argv = renderEntrypoint(manifest, 'evaluate', values);
         isolation = { snapshotId, ...entrypointIsolation(manifest, 'evaluate', values) };
       } catch (err) {
-        issues.push(...(err instanceof DomainError ? err.issues.map((x) => ({ ...x, path: `entrypoints.evaluate.${x.path}` })) : [{ path: 'entrypoints.evaluate', message: String(err) }]));
+        issues.push(
+          ...(err instanceof DomainError
+            ? err.issues.map((x) => ({ ...x, path: `entrypoints.evaluate.${x.path}` }))
+            : [{ path: 'entrypoints.evaluate', message: String(err) }]),
+        );
         continue;
       }
       specs.push({
@@ -212,7 +259,8 @@ async function readManifest(sandboxPath: string): Promise<SubstrateManifest> {
     throw new DomainError('SUBSTRATE_UNREADABLE', `cannot read ${file}: ${(err as Error).message}`);
   }
   const parsed = SubstrateManifest.safeParse(raw);
-  if (!parsed.success) throw new DomainError('SUBSTRATE_INVALID', `${file} does not validate`, zodIssues(parsed.error, 'substrate.yaml'));
+  if (!parsed.success)
+    throw new DomainError('SUBSTRATE_INVALID', `${file} does not validate`, zodIssues(parsed.error, 'substrate.yaml'));
   return parsed.data;
 }
 

@@ -25,7 +25,12 @@ const job = (i: number): JobSpec => ({
   isolation: { snapshotId: 'a'.repeat(64), outputs: [`/home/evaluation/c1/${request.requestId}/${i}`], inputs: [] },
 });
 const verified = { verifiedBy: 'substrate-kit' as const, ok: true as const, snapshotId: 'a'.repeat(64) };
-const start = { type: 'StartEvaluation' as const, request, verification: verified, jobs: { ok: true as const, specs: [job(0), job(1)] } };
+const start = {
+  type: 'StartEvaluation' as const,
+  request,
+  verification: verified,
+  jobs: { ok: true as const, specs: [job(0), job(1)] },
+};
 const started: EvaluationEvent[] = [
   { type: 'EvaluationStarted', data: { ...request, verifiedBy: 'substrate-kit' } },
   { type: 'JobRequested', data: { spec: job(0) } },
@@ -41,7 +46,16 @@ const scores = (checkpoint: string, overall: number, domains: Record<string, num
 });
 const evaluated = (i: number, step: number, overall: number, domains: Record<string, number>): EvaluationEvent => ({
   type: 'CheckpointEvaluated',
-  data: { ...ids, checkpoint: request.checkpoints[i], step, seed: 1, split: 'dev', dev: { overall, domains }, n: 60, jobId: evalJobId(request.requestId, i) },
+  data: {
+    ...ids,
+    checkpoint: request.checkpoints[i],
+    step,
+    seed: 1,
+    split: 'dev',
+    dev: { overall, domains },
+    n: 60,
+    jobId: evalJobId(request.requestId, i),
+  },
 });
 const succeeded = (i: number, step: number, body: unknown) => ({
   type: 'RecordJobOutcome' as const,
@@ -63,7 +77,14 @@ describe('evaluation decider', () => {
   it('given a new request, when frozen-path verification fails, then the whole request fails and no job is requested', () => {
     spec
       .given([])
-      .when({ ...start, verification: { verifiedBy: 'substrate-service', ok: false, violations: ['harness/evaluate.py: sha256 changed'] } })
+      .when({
+        ...start,
+        verification: {
+          verifiedBy: 'substrate-service',
+          ok: false,
+          violations: ['harness/evaluate.py: sha256 changed'],
+        },
+      })
       .then([
         {
           type: 'EvaluationFailed',
@@ -71,7 +92,8 @@ describe('evaluation decider', () => {
             ...ids,
             checkpoint: null,
             kind: 'frozen-path-violated',
-            reason: 'sandbox /aevo/sandboxes/c1-r1-c2 failed frozen-path verification: harness/evaluate.py: sha256 changed',
+            reason:
+              'sandbox /aevo/sandboxes/c1-r1-c2 failed frozen-path verification: harness/evaluate.py: sha256 changed',
             issues: [],
           },
         },
@@ -81,10 +103,17 @@ describe('evaluation decider', () => {
   it('given a new request, when a checkpoint escapes the sandbox or repeats, then it is refused naming the field', () => {
     spec
       .given([])
-      .when({ ...start, request: { ...request, checkpoints: ['../other/ckpt', 'a', 'a'] }, jobs: { ok: true, specs: [job(0), job(1), job(1)] } })
+      .when({
+        ...start,
+        request: { ...request, checkpoints: ['../other/ckpt', 'a', 'a'] },
+        jobs: { ok: true, specs: [job(0), job(1), job(1)] },
+      })
       .then((events) => {
         expect(events).toHaveLength(1);
-        expect(events[0]).toMatchObject({ type: 'EvaluationFailed', data: { kind: 'invalid-request', checkpoint: null } });
+        expect(events[0]).toMatchObject({
+          type: 'EvaluationFailed',
+          data: { kind: 'invalid-request', checkpoint: null },
+        });
         const data = events[0].data as { issues: { path: string }[] };
         expect(data.issues.map((i) => i.path)).toEqual(['checkpoints.0', 'checkpoints.2']);
       });
@@ -93,7 +122,15 @@ describe('evaluation decider', () => {
   it('given a new request, when its jobs could not be built, then the request fails naming the problem', () => {
     spec
       .given([])
-      .when({ ...start, jobs: { ok: false, issues: [{ path: 'checkpoints.1', message: 'runs/seed-1/ckpt/step-000200 is not a directory of the sandbox' }] } })
+      .when({
+        ...start,
+        jobs: {
+          ok: false,
+          issues: [
+            { path: 'checkpoints.1', message: 'runs/seed-1/ckpt/step-000200 is not a directory of the sandbox' },
+          ],
+        },
+      })
       .then([
         {
           type: 'EvaluationFailed',
@@ -101,8 +138,11 @@ describe('evaluation decider', () => {
             ...ids,
             checkpoint: null,
             kind: 'invalid-request',
-            reason: 'evaluation request refused: checkpoints.1: runs/seed-1/ckpt/step-000200 is not a directory of the sandbox',
-            issues: [{ path: 'checkpoints.1', message: 'runs/seed-1/ckpt/step-000200 is not a directory of the sandbox' }],
+            reason:
+              'evaluation request refused: checkpoints.1: runs/seed-1/ckpt/step-000200 is not a directory of the sandbox',
+            issues: [
+              { path: 'checkpoints.1', message: 'runs/seed-1/ckpt/step-000200 is not a directory of the sandbox' },
+            ],
           },
         },
       ]);
@@ -111,11 +151,21 @@ describe('evaluation decider', () => {
   it('given a running evaluation, when a job exits 0 without a readable scores file, then that checkpoint fails', () => {
     spec
       .given(started)
-      .when({ type: 'RecordJobOutcome', jobId: evalJobId(request.requestId, 0), outcome: { kind: 'unreadable-scores', reason: 'no scores file at /x/scores-0.json' } })
+      .when({
+        type: 'RecordJobOutcome',
+        jobId: evalJobId(request.requestId, 0),
+        outcome: { kind: 'unreadable-scores', reason: 'no scores file at /x/scores-0.json' },
+      })
       .then([
         {
           type: 'EvaluationFailed',
-          data: { ...ids, checkpoint: request.checkpoints[0], kind: 'invalid-scores', reason: 'no scores file at /x/scores-0.json', issues: [{ path: '(file)', message: 'no scores file at /x/scores-0.json' }] },
+          data: {
+            ...ids,
+            checkpoint: request.checkpoints[0],
+            kind: 'invalid-scores',
+            reason: 'no scores file at /x/scores-0.json',
+            issues: [{ path: '(file)', message: 'no scores file at /x/scores-0.json' }],
+          },
         },
       ]);
   });
@@ -135,7 +185,15 @@ describe('evaluation decider', () => {
         evaluated(1, 200, 0.7, { gravity: 0.9, cipher: 0.5 }),
         {
           type: 'CheckpointSelected',
-          data: { ...ids, checkpoint: request.checkpoints[1], step: 200, criterion: { kind: 'mean' }, score: 0.7, dev: { overall: 0.7, domains: { gravity: 0.9, cipher: 0.5 } }, considered: 2 },
+          data: {
+            ...ids,
+            checkpoint: request.checkpoints[1],
+            step: 200,
+            criterion: { kind: 'mean' },
+            score: 0.7,
+            dev: { overall: 0.7, domains: { gravity: 0.9, cipher: 0.5 } },
+            considered: 2,
+          },
         },
       ]);
   });
@@ -149,11 +207,22 @@ describe('evaluation decider', () => {
 
   it('given a reweighted criterion, then selection follows the weights, not the mean', () => {
     const criterion = { kind: 'reweighted' as const, weights: { equation: 3, gravity: 1 } };
-    const s = { type: 'EvaluationStarted' as const, data: { ...request, criterion, verifiedBy: 'substrate-kit' as const } };
+    const s = {
+      type: 'EvaluationStarted' as const,
+      data: { ...request, criterion, verifiedBy: 'substrate-kit' as const },
+    };
     spec
-      .given([s, { type: 'CheckpointEvaluated', data: { ...(evaluated(0, 100, 0.9, { equation: 0.1, gravity: 1 }).data as object) } } as EvaluationEvent])
+      .given([
+        s,
+        {
+          type: 'CheckpointEvaluated',
+          data: { ...(evaluated(0, 100, 0.9, { equation: 0.1, gravity: 1 }).data as object) },
+        } as EvaluationEvent,
+      ])
       .when(succeeded(1, 200, scores('x', 0.6, { equation: 0.5, gravity: 0.5 })))
-      .then((events) => expect(events[1]).toMatchObject({ type: 'CheckpointSelected', data: { step: 200, score: 0.5 } }));
+      .then((events) =>
+        expect(events[1]).toMatchObject({ type: 'CheckpointSelected', data: { step: 200, score: 0.5 } }),
+      );
   });
 
   it('given a running evaluation, when the scores JSON is invalid, then EvaluationFailed names the field', () => {
@@ -162,38 +231,88 @@ describe('evaluation decider', () => {
       .when(succeeded(0, 100, { ...scores('x', 0.5, { gravity: 0.6 }), domains: { gravity: { score: 1.5, n: 10 } } }))
       .then((events) => {
         expect(events).toHaveLength(1);
-        expect(events[0]).toMatchObject({ type: 'EvaluationFailed', data: { checkpoint: request.checkpoints[0], kind: 'invalid-scores' } });
-        expect((events[0].data as { issues: { path: string }[] }).issues.map((i) => i.path)).toEqual(['domains.gravity.score']);
+        expect(events[0]).toMatchObject({
+          type: 'EvaluationFailed',
+          data: { checkpoint: request.checkpoints[0], kind: 'invalid-scores' },
+        });
+        expect((events[0].data as { issues: { path: string }[] }).issues.map((i) => i.path)).toEqual([
+          'domains.gravity.score',
+        ]);
         expect((events[0].data as { reason: string }).reason).toMatch(/domains\.gravity\.score/);
       });
   });
 
   it('given a reweighted criterion, when the scores lack a weighted domain, then that domain is named', () => {
-    const s = { type: 'EvaluationStarted' as const, data: { ...request, criterion: { kind: 'reweighted' as const, weights: { cipher: 1 } }, verifiedBy: 'substrate-kit' as const } };
+    const s = {
+      type: 'EvaluationStarted' as const,
+      data: {
+        ...request,
+        criterion: { kind: 'reweighted' as const, weights: { cipher: 1 } },
+        verifiedBy: 'substrate-kit' as const,
+      },
+    };
     spec
       .given([s])
       .when(succeeded(0, 100, scores('x', 0.5, { gravity: 0.6 })))
-      .then((events) => expect((events[0].data as { issues: { path: string }[] }).issues).toEqual([{ path: 'domains.cipher', message: expect.stringMatching(/criterion weights/) }]));
+      .then((events) =>
+        expect((events[0].data as { issues: { path: string }[] }).issues).toEqual([
+          { path: 'domains.cipher', message: expect.stringMatching(/criterion weights/) },
+        ]),
+      );
   });
 
   it('given one checkpoint failed, when the other job fails too, then the request fails as nothing-evaluated', () => {
-    const failed0: EvaluationEvent = { type: 'EvaluationFailed', data: { ...ids, checkpoint: request.checkpoints[0], kind: 'job-failed', reason: 'x', issues: [] } };
+    const failed0: EvaluationEvent = {
+      type: 'EvaluationFailed',
+      data: { ...ids, checkpoint: request.checkpoints[0], kind: 'job-failed', reason: 'x', issues: [] },
+    };
     spec
       .given([...started, failed0])
-      .when({ type: 'RecordJobOutcome', jobId: evalJobId(request.requestId, 1), outcome: { kind: 'failed', reason: 'exit-code 1' } })
+      .when({
+        type: 'RecordJobOutcome',
+        jobId: evalJobId(request.requestId, 1),
+        outcome: { kind: 'failed', reason: 'exit-code 1' },
+      })
       .then([
-        { type: 'EvaluationFailed', data: { ...ids, checkpoint: request.checkpoints[1], kind: 'job-failed', reason: `evaluate job ${evalJobId(request.requestId, 1)} failed: exit-code 1`, issues: [] } },
-        { type: 'EvaluationFailed', data: { ...ids, checkpoint: null, kind: 'nothing-evaluated', reason: 'none of the 2 checkpoint(s) could be evaluated', issues: [] } },
+        {
+          type: 'EvaluationFailed',
+          data: {
+            ...ids,
+            checkpoint: request.checkpoints[1],
+            kind: 'job-failed',
+            reason: `evaluate job ${evalJobId(request.requestId, 1)} failed: exit-code 1`,
+            issues: [],
+          },
+        },
+        {
+          type: 'EvaluationFailed',
+          data: {
+            ...ids,
+            checkpoint: null,
+            kind: 'nothing-evaluated',
+            reason: 'none of the 2 checkpoint(s) could be evaluated',
+            issues: [],
+          },
+        },
       ]);
   });
 
   it('given a checkpoint already evaluated, when its job outcome is redelivered, then nothing happens', () => {
-    spec.given([...started, evaluated(0, 100, 0.5, {})]).when(succeeded(0, 100, scores('x', 0.9, {}))).thenNothing();
+    spec
+      .given([...started, evaluated(0, 100, 0.5, {})])
+      .when(succeeded(0, 100, scores('x', 0.9, {})))
+      .thenNothing();
   });
 
   it('ignores outcomes of jobs that are not its own', () => {
-    spec.given(started).when({ type: 'RecordJobOutcome', jobId: 'other-eval-0', outcome: { kind: 'failed', reason: 'x' } }).thenNothing();
-    spec.given([]).when(succeeded(0, 1, {})).thenNothing();
+    spec
+      .given(started)
+      .when({ type: 'RecordJobOutcome', jobId: 'other-eval-0', outcome: { kind: 'failed', reason: 'x' } })
+      .thenNothing();
+    spec
+      .given([])
+      .when(succeeded(0, 1, {}))
+      .thenNothing();
   });
 });
 

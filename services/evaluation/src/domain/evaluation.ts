@@ -33,10 +33,18 @@ export interface EvaluatedCheckpoint {
  * CheckpointSelected or a request-level EvaluationFailed. Redelivered inputs decide nothing.
  */
 /** The stream's events, listed once: the union, its names and its guard derive from this list. */
-export const EVALUATION_EVENTS = eventUnion(EvaluationStarted, JobRequested, CheckpointEvaluated, CheckpointSelected, EvaluationFailed);
+export const EVALUATION_EVENTS = eventUnion(
+  EvaluationStarted,
+  JobRequested,
+  CheckpointEvaluated,
+  CheckpointSelected,
+  EvaluationFailed,
+);
 export type EvaluationEvent = EventOfUnion<typeof EVALUATION_EVENTS>;
 
-export type Verification = { verifiedBy: 'substrate-service' | 'substrate-kit' } & ({ ok: true; snapshotId: string } | { ok: false; violations: string[] });
+export type Verification = { verifiedBy: 'substrate-service' | 'substrate-kit' } & (
+  { ok: true; snapshotId: string } | { ok: false; violations: string[] }
+);
 
 export type JobOutcome =
   | { kind: 'succeeded'; scores: unknown; step: number }
@@ -57,7 +65,8 @@ export type EvaluationCommand =
     }
   | { type: 'RecordJobOutcome'; jobId: string; outcome: JobOutcome };
 
-type CheckpointState = { status: 'pending' } | { status: 'evaluated'; evaluated: EvaluatedCheckpoint } | { status: 'failed' };
+type CheckpointState =
+  { status: 'pending' } | { status: 'evaluated'; evaluated: EvaluatedCheckpoint } | { status: 'failed' };
 
 export interface EvaluationState {
   status: 'new' | 'running' | 'finished';
@@ -86,12 +95,19 @@ export const initialEvaluationState = (): EvaluationState => ({ status: 'new', r
 export function evolveEvaluation(state: EvaluationState, event: EvaluationEvent): EvaluationState {
   switch (event.type) {
     case 'EvaluationStarted':
-      return { status: 'running', request: event.data, checkpoints: event.data.checkpoints.map(() => ({ status: 'pending' })) };
+      return {
+        status: 'running',
+        request: event.data,
+        checkpoints: event.data.checkpoints.map(() => ({ status: 'pending' })),
+      };
     case 'CheckpointEvaluated': {
       const index = state.request ? state.request.checkpoints.indexOf(event.data.checkpoint) : -1;
       if (index < 0) return state;
       const checkpoints = [...state.checkpoints];
-      checkpoints[index] = { status: 'evaluated', evaluated: { index, checkpoint: event.data.checkpoint, step: event.data.step, dev: event.data.dev } };
+      checkpoints[index] = {
+        status: 'evaluated',
+        evaluated: { index, checkpoint: event.data.checkpoint, step: event.data.step, dev: event.data.dev },
+      };
       return { ...state, checkpoints };
     }
     case 'EvaluationFailed': {
@@ -113,26 +129,38 @@ export function decideEvaluation(command: EvaluationCommand, state: EvaluationSt
   return command.type === 'StartEvaluation' ? decideStart(command, state) : decideOutcome(command, state);
 }
 
-function decideStart(command: Extract<EvaluationCommand, { type: 'StartEvaluation' }>, state: EvaluationState): EvaluationEvent[] {
+function decideStart(
+  command: Extract<EvaluationCommand, { type: 'StartEvaluation' }>,
+  state: EvaluationState,
+): EvaluationEvent[] {
   if (state.status !== 'new') return [];
   const r = command.request;
   const ids = { requestId: r.requestId, candidateId: r.candidateId, round: r.round };
-  const requestFailed = (kind: DataOf<typeof EvaluationFailed>['kind'], issues: IssueDetail[], reason: string): EvaluationEvent[] => [
-    { type: 'EvaluationFailed', data: { ...ids, checkpoint: null, kind, reason, issues } },
-  ];
+  const requestFailed = (
+    kind: DataOf<typeof EvaluationFailed>['kind'],
+    issues: IssueDetail[],
+    reason: string,
+  ): EvaluationEvent[] => [{ type: 'EvaluationFailed', data: { ...ids, checkpoint: null, kind, reason, issues } }];
 
   const issues = requestIssues(r);
   if (issues.length === 0 && command.verification.ok && !command.jobs.ok) issues.push(...command.jobs.issues);
-  if (issues.length > 0) return requestFailed('invalid-request', issues, `evaluation request refused: ${describeIssues(issues)}`);
+  if (issues.length > 0)
+    return requestFailed('invalid-request', issues, `evaluation request refused: ${describeIssues(issues)}`);
   if (!command.verification.ok) {
     const v = command.verification.violations;
-    return requestFailed('frozen-path-violated', [], `sandbox ${r.sandboxPath} failed frozen-path verification: ${v.join('; ') || 'unspecified violation'}`);
+    return requestFailed(
+      'frozen-path-violated',
+      [],
+      `sandbox ${r.sandboxPath} failed frozen-path verification: ${v.join('; ') || 'unspecified violation'}`,
+    );
   }
   if (!command.jobs.ok) return [];
   const specs = command.jobs.specs;
-  if (specs.length !== r.checkpoints.length) throw new Error(`expected ${r.checkpoints.length} evaluate jobs, got ${specs.length}`);
+  if (specs.length !== r.checkpoints.length)
+    throw new Error(`expected ${r.checkpoints.length} evaluate jobs, got ${specs.length}`);
   specs.forEach((j, i) => {
-    if (j.jobId !== evalJobId(r.requestId, i)) throw new Error(`job ${i}: expected jobId ${evalJobId(r.requestId, i)}, got ${j.jobId}`);
+    if (j.jobId !== evalJobId(r.requestId, i))
+      throw new Error(`job ${i}: expected jobId ${evalJobId(r.requestId, i)}, got ${j.jobId}`);
     if (j.entrypoint !== 'evaluate') throw new Error(`job ${i}: expected the evaluate entrypoint, got ${j.entrypoint}`);
   });
   return [
@@ -157,7 +185,10 @@ function requestIssues(r: DataOf<typeof EvaluationRequested>): IssueDetail[] {
   return issues;
 }
 
-function decideOutcome(command: Extract<EvaluationCommand, { type: 'RecordJobOutcome' }>, state: EvaluationState): EvaluationEvent[] {
+function decideOutcome(
+  command: Extract<EvaluationCommand, { type: 'RecordJobOutcome' }>,
+  state: EvaluationState,
+): EvaluationEvent[] {
   const parsed = parseEvalJobId(command.jobId);
   const r = state.request;
   if (!r || state.status !== 'running' || !parsed || parsed.requestId !== r.requestId) return [];
@@ -169,23 +200,56 @@ function decideOutcome(command: Extract<EvaluationCommand, { type: 'RecordJobOut
   let event: EvaluationEvent;
   const o = command.outcome;
   if (o.kind === 'failed') {
-    event = { type: 'EvaluationFailed', data: { ...ids, checkpoint, kind: 'job-failed', reason: `evaluate job ${command.jobId} failed: ${o.reason}`, issues: [] } };
+    event = {
+      type: 'EvaluationFailed',
+      data: {
+        ...ids,
+        checkpoint,
+        kind: 'job-failed',
+        reason: `evaluate job ${command.jobId} failed: ${o.reason}`,
+        issues: [],
+      },
+    };
   } else if (o.kind === 'unreadable-scores') {
-    event = { type: 'EvaluationFailed', data: { ...ids, checkpoint, kind: 'invalid-scores', reason: o.reason, issues: [{ path: '(file)', message: o.reason }] } };
+    event = {
+      type: 'EvaluationFailed',
+      data: {
+        ...ids,
+        checkpoint,
+        kind: 'invalid-scores',
+        reason: o.reason,
+        issues: [{ path: '(file)', message: o.reason }],
+      },
+    };
   } else {
     const scores = DevScores.safeParse(o.scores);
     const issues = scores.success ? missingWeightedDomains(scores.data, r.criterion) : zodIssues(scores.error);
     if (!scores.success || issues.length > 0) {
       event = {
         type: 'EvaluationFailed',
-        data: { ...ids, checkpoint, kind: 'invalid-scores', reason: `scores of ${checkpoint} do not validate: ${describeIssues(issues)}`, issues },
+        data: {
+          ...ids,
+          checkpoint,
+          kind: 'invalid-scores',
+          reason: `scores of ${checkpoint} do not validate: ${describeIssues(issues)}`,
+          issues,
+        },
       };
     } else {
       const s = scores.data;
       const domains = Object.fromEntries(Object.entries(s.domains).map(([d, v]) => [d, v.score]));
       event = {
         type: 'CheckpointEvaluated',
-        data: { ...ids, checkpoint, step: o.step, seed: r.seed, split: s.split, dev: { overall: s.overall, domains }, n: s.n, jobId: command.jobId },
+        data: {
+          ...ids,
+          checkpoint,
+          step: o.step,
+          seed: r.seed,
+          split: s.split,
+          dev: { overall: s.overall, domains },
+          n: s.n,
+          jobId: command.jobId,
+        },
       };
     }
   }
@@ -208,12 +272,31 @@ function concludeIfDone(state: EvaluationState): EvaluationEvent[] {
     return [
       {
         type: 'EvaluationFailed',
-        data: { ...ids, checkpoint: null, kind: 'nothing-evaluated', reason: `none of the ${r.checkpoints.length} checkpoint(s) could be evaluated`, issues: [] },
+        data: {
+          ...ids,
+          checkpoint: null,
+          kind: 'nothing-evaluated',
+          reason: `none of the ${r.checkpoints.length} checkpoint(s) could be evaluated`,
+          issues: [],
+        },
       },
     ];
   // The shared rule (@aevo/contracts checkpoint-selection); `evaluated` is in request order, which the tie-break uses.
   const { chosen, score, considered } = selectCheckpoint(evaluated, r.criterion)!;
-  return [{ type: 'CheckpointSelected', data: { ...ids, checkpoint: chosen.checkpoint, step: chosen.step, criterion: r.criterion, score, dev: chosen.dev, considered } }];
+  return [
+    {
+      type: 'CheckpointSelected',
+      data: {
+        ...ids,
+        checkpoint: chosen.checkpoint,
+        step: chosen.step,
+        criterion: r.criterion,
+        score,
+        dev: chosen.dev,
+        considered,
+      },
+    },
+  ];
 }
 
 export const evaluationDecider: Decider<EvaluationCommand, EvaluationEvent, EvaluationState> = {

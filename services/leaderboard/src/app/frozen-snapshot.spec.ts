@@ -18,7 +18,10 @@ beforeEach(() => {
   const loaded = loadSubstrate(dir);
   recorded = {};
   for (const e of loaded.entries)
-    if (e.type === 'file' && classifyPath(loaded.rules, e.path) !== 'editable') recorded[e.path] = createHash('sha256').update(readFileSync(path.join(dir, e.path))).digest('hex');
+    if (e.type === 'file' && classifyPath(loaded.rules, e.path) !== 'editable')
+      recorded[e.path] = createHash('sha256')
+        .update(readFileSync(path.join(dir, e.path)))
+        .digest('hex');
 });
 afterEach(() => rmSync(root, { recursive: true, force: true }));
 
@@ -43,7 +46,11 @@ describe('checkFrozenSnapshot', () => {
     writeFileSync(path.join(dir, 'substrate.yaml'), 'not: [a manifest\n');
     writeFileSync(path.join(dir, 'harness', 'metric.py'), 'def score(a, b):\n    return True\n');
     rmSync(path.join(dir, 'harness', 'predict.py'));
-    expect(await mismatch()).toEqual(['harness/metric.py (modified)', 'harness/predict.py (missing)', 'substrate.yaml (modified)']);
+    expect(await mismatch()).toEqual([
+      'harness/metric.py (modified)',
+      'harness/predict.py (missing)',
+      'substrate.yaml (modified)',
+    ]);
   });
 
   it('names files that appeared outside the editable globs (a shadowing module, a bytecode cache) and symlinks in place of files', async () => {
@@ -59,7 +66,11 @@ describe('checkFrozenSnapshot', () => {
   it('refuses a record without substrate.yaml or with paths that leave the snapshot, and a missing snapshot', async () => {
     const { ['substrate.yaml']: _, ...rest } = recorded;
     expect(await mismatch(rest)).toEqual(['substrate.yaml (not recorded as pinned)']);
-    expect(await mismatch({ ...recorded, '../outside': 'a'.repeat(64) })).toEqual(['../outside (not a path inside the snapshot)']);
-    await expect(checkFrozenSnapshot(path.join(root, 'snapshots', 'e'.repeat(64)), 'e'.repeat(64), recorded)).rejects.toThrow(/snapshot e+ is not in .*snapshots/);
+    expect(await mismatch({ ...recorded, '../outside': 'a'.repeat(64) })).toEqual([
+      '../outside (not a path inside the snapshot)',
+    ]);
+    await expect(
+      checkFrozenSnapshot(path.join(root, 'snapshots', 'e'.repeat(64)), 'e'.repeat(64), recorded),
+    ).rejects.toThrow(/snapshot e+ is not in .*snapshots/);
   });
 });

@@ -3,7 +3,14 @@ import { createReadStream } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import type { SubstrateManifest } from '@aevo/contracts';
-import { classifyPath, comparePaths, loadSubstrate, MANIFEST_FILE, normaliseWithin, walkTree } from '@aevo/substrate-kit';
+import {
+  classifyPath,
+  comparePaths,
+  loadSubstrate,
+  MANIFEST_FILE,
+  normaliseWithin,
+  walkTree,
+} from '@aevo/substrate-kit';
 
 /** A campaign's snapshot whose pinned files were found byte for byte as SubstrateSnapshotted recorded them. */
 export interface FrozenSnapshot {
@@ -38,7 +45,11 @@ async function sha256OfFile(file: string): Promise<string | null> {
  * file that differs or is missing is named, and so is a file that appeared outside the editable globs (a module that
  * would shadow the harness's own, a bytecode cache). Symlinks are not covered by the record.
  */
-export async function checkFrozenSnapshot(dir: string, snapshotId: string, frozenSha256: Readonly<Record<string, string>>): Promise<FrozenSnapshot> {
+export async function checkFrozenSnapshot(
+  dir: string,
+  snapshotId: string,
+  frozenSha256: Readonly<Record<string, string>>,
+): Promise<FrozenSnapshot> {
   const st = await fs.stat(dir).catch(() => null);
   if (!st?.isDirectory()) throw new Error(`snapshot ${snapshotId} is not in ${path.dirname(dir)}`);
   const recorded = new Map(Object.entries(frozenSha256));
@@ -59,7 +70,8 @@ export async function checkFrozenSnapshot(dir: string, snapshotId: string, froze
   // Unfiltered walk: a legitimate snapshot holds no ignored files, so any there was put in afterwards.
   for (const e of walkTree(dir)) {
     if (e.type === 'other') problems.push(`${e.path} (not a file, directory or symlink)`);
-    else if (e.type === 'file' && !recorded.has(e.path) && classifyPath(loaded.rules, e.path) !== 'editable') problems.push(`${e.path} (added)`);
+    else if (e.type === 'file' && !recorded.has(e.path) && classifyPath(loaded.rules, e.path) !== 'editable')
+      problems.push(`${e.path} (added)`);
   }
   if (problems.length > 0) throw new SnapshotMismatch(snapshotId, problems);
   return { snapshotId, dir: loaded.dir, manifest: loaded.manifest };

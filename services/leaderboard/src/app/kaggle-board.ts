@@ -1,4 +1,9 @@
-import { KaggleCompetitionClient, sanitizeSubmissionDescription, type KaggleSubmission, type PollOptions } from '@aevo/kaggle';
+import {
+  KaggleCompetitionClient,
+  sanitizeSubmissionDescription,
+  type KaggleSubmission,
+  type PollOptions,
+} from '@aevo/kaggle';
 
 /**
  * The Kaggle leaderboard seen from one service: submissions are tagged with their aevo id in the description,
@@ -24,7 +29,12 @@ export class KaggleBoard {
     const description = KaggleBoard.description(campaignId, submissionId);
     const existing = await this.client.findSubmission(this.competition, (s) => s.description === description);
     if (existing) return { ref: existing.ref, reused: true };
-    const { ref, reused } = await this.client.submitFile({ competitionName: this.competition, fileName: `${submissionId}.csv`, content, description });
+    const { ref, reused } = await this.client.submitFile({
+      competitionName: this.competition,
+      fileName: `${submissionId}.csv`,
+      content,
+      description,
+    });
     return { ref, reused };
   }
 

@@ -139,11 +139,24 @@ export class LeaderboardWorkflow {
     const stored = await this.store.readStream(streamIdOf(campaignId));
     return stored
       .filter((x) => KNOWN.has(x.type))
-      .reduce((s, x) => leaderboardDecider.evolve(s, { type: x.type, data: x.data } as LeaderboardEvent), leaderboardDecider.initialState());
+      .reduce(
+        (s, x) => leaderboardDecider.evolve(s, { type: x.type, data: x.data } as LeaderboardEvent),
+        leaderboardDecider.initialState(),
+      );
   }
 
-  private decide(campaignId: string, command: LeaderboardCommand, cause: { id: string; correlationId: string | null } | null): Promise<LeaderboardEvent[]> {
-    const ctx = { campaignId, streamId: streamIdOf(campaignId), source: 'leaderboard' as const, causationId: cause?.id ?? null, correlationId: cause?.correlationId ?? null };
+  private decide(
+    campaignId: string,
+    command: LeaderboardCommand,
+    cause: { id: string; correlationId: string | null } | null,
+  ): Promise<LeaderboardEvent[]> {
+    const ctx = {
+      campaignId,
+      streamId: streamIdOf(campaignId),
+      source: 'leaderboard' as const,
+      causationId: cause?.id ?? null,
+      correlationId: cause?.correlationId ?? null,
+    };
     return decideOnStream(this.store, leaderboardDecider, ctx, command, { knownTypes: KNOWN });
   }
 
@@ -161,8 +174,13 @@ export class LeaderboardWorkflow {
     const quota = cfg.budgets.submissionsPerRound;
     if (cfg.leaderboard === 'kaggle') {
       const k = this.cfg.kaggle;
-      const problem = !k?.board ? (k?.problem ?? 'the Kaggle board is not configured') : !k.promptsPath ? 'AEVO_KAGGLE_PROMPTS (the competition’s test prompts, id,prompt) is not set' : null;
-      if (problem) return this.decide(e.campaignId, { type: 'MarkUnavailable', board: 'kaggle', reason: problem }, cause);
+      const problem = !k?.board
+        ? (k?.problem ?? 'the Kaggle board is not configured')
+        : !k.promptsPath
+          ? 'AEVO_KAGGLE_PROMPTS (the competition’s test prompts, id,prompt) is not set'
+          : null;
+      if (problem)
+        return this.decide(e.campaignId, { type: 'MarkUnavailable', board: 'kaggle', reason: problem }, cause);
       let prompts: number;
       try {
         const text = await fs.readFile(k!.promptsPath!, 'utf8');
@@ -170,11 +188,24 @@ export class LeaderboardWorkflow {
         await this.ensureBoardDirs(e.campaignId);
         await fs.writeFile(this.promptsPath(e.campaignId), text);
       } catch (err) {
-        return this.decide(e.campaignId, { type: 'MarkUnavailable', board: 'kaggle', reason: `Kaggle prompts unusable: ${(err as Error).message}` }, cause);
+        return this.decide(
+          e.campaignId,
+          { type: 'MarkUnavailable', board: 'kaggle', reason: `Kaggle prompts unusable: ${(err as Error).message}` },
+          cause,
+        );
       }
       return this.decide(
         e.campaignId,
-        { type: 'OpenLeaderboard', opened: { board: 'kaggle', submissionsPerRound: quota, competition: k!.board!.competition, prompts, splitSha256: null } },
+        {
+          type: 'OpenLeaderboard',
+          opened: {
+            board: 'kaggle',
+            submissionsPerRound: quota,
+            competition: k!.board!.competition,
+            prompts,
+            splitSha256: null,
+          },
+        },
         cause,
       );
     }
@@ -188,14 +219,24 @@ export class LeaderboardWorkflow {
     const s = await this.state(e.campaignId);
     if (s.board || s.unavailable) return [];
     // The snapshot is taken on CampaignStarted, which is stored before it; its handler opens the board otherwise.
-    const started = (await this.store.readAll({ campaignId: e.campaignId, types: ['CampaignStarted'], limit: 1 }))[0] as EventOf<typeof CampaignStarted> | undefined;
+    const started = (
+      await this.store.readAll({ campaignId: e.campaignId, types: ['CampaignStarted'], limit: 1 })
+    )[0] as EventOf<typeof CampaignStarted> | undefined;
     if (!started || started.data.config.leaderboard !== 'local') return [];
-    return this.openLocal(e.campaignId, started.data.config.budgets.submissionsPerRound, e.data, { id: e.id, correlationId: e.correlationId });
+    return this.openLocal(e.campaignId, started.data.config.budgets.submissionsPerRound, e.data, {
+      id: e.id,
+      correlationId: e.correlationId,
+    });
   }
 
   private readonly opening = new Map<string, Promise<LeaderboardEvent[]>>();
   /** One opening per campaign at a time in this process: CampaignStarted and SubstrateSnapshotted may arrive together. */
-  private openLocal(campaignId: string, quota: number, snapshot: Snapshotted, cause: Cause): Promise<LeaderboardEvent[]> {
+  private openLocal(
+    campaignId: string,
+    quota: number,
+    snapshot: Snapshotted,
+    cause: Cause,
+  ): Promise<LeaderboardEvent[]> {
     const running = this.opening.get(campaignId);
     if (running) return running.then(() => []);
     const p = this.openLocalOnce(campaignId, quota, snapshot, cause).finally(() => this.opening.delete(campaignId));
@@ -203,7 +244,12 @@ export class LeaderboardWorkflow {
     return p;
   }
 
-  private async openLocalOnce(campaignId: string, quota: number, snapshot: Snapshotted, cause: Cause): Promise<LeaderboardEvent[]> {
+  private async openLocalOnce(
+    campaignId: string,
+    quota: number,
+    snapshot: Snapshotted,
+    cause: Cause,
+  ): Promise<LeaderboardEvent[]> {
     const s = await this.state(campaignId);
     if (s.board || s.unavailable) return [];
     try {
@@ -211,7 +257,16 @@ export class LeaderboardWorkflow {
       const split = await this.generateHiddenSplit(campaignId, frozen);
       return this.decide(
         campaignId,
-        { type: 'OpenLeaderboard', opened: { board: 'local', submissionsPerRound: quota, competition: null, prompts: split.prompts, splitSha256: split.sha256 } },
+        {
+          type: 'OpenLeaderboard',
+          opened: {
+            board: 'local',
+            submissionsPerRound: quota,
+            competition: null,
+            prompts: split.prompts,
+            splitSha256: split.sha256,
+          },
+        },
         cause,
       );
     } catch (err) {
@@ -250,17 +305,30 @@ export class LeaderboardWorkflow {
 
   /** generate and score: the snapshot's frozen harness, each in a sandbox of its own unless the operator opted out. */
   private frozen(snapshot: FrozenSnapshot, argv: string[], io: { outputs: string[]; inputs: string[] }) {
-    return frozenCommand(argv, { home: this.home, snapshotPath: snapshot.dir, ...io, unsandboxed: this.cfg.unsandboxed, bwrapPath: this.cfg.bwrapPath });
+    return frozenCommand(argv, {
+      home: this.home,
+      snapshotPath: snapshot.dir,
+      ...io,
+      unsandboxed: this.cfg.unsandboxed,
+      bwrapPath: this.cfg.bwrapPath,
+    });
   }
 
   /**
    * Runs the snapshot's `leaderboard.generate` with the secret seed into a fresh directory (its only output; the seed
    * file its only input), then publishes the prompts-only file. Re-running for the same campaign reuses the split.
    */
-  private async generateHiddenSplit(campaignId: string, snapshot: FrozenSnapshot): Promise<{ prompts: number; sha256: string }> {
-    if (!snapshot.manifest.leaderboard) throw new Error(`substrate ${snapshot.manifest.name} declares no leaderboard section`);
+  private async generateHiddenSplit(
+    campaignId: string,
+    snapshot: FrozenSnapshot,
+  ): Promise<{ prompts: number; sha256: string }> {
+    if (!snapshot.manifest.leaderboard)
+      throw new Error(`substrate ${snapshot.manifest.name} declares no leaderboard section`);
     const hidden = this.hiddenDir(campaignId);
-    const exists = await fs.stat(path.join(hidden, 'private.csv')).then(() => true, () => false);
+    const exists = await fs.stat(path.join(hidden, 'private.csv')).then(
+      () => true,
+      () => false,
+    );
     if (!exists) {
       await this.ensureBoardDirs(campaignId);
       const tmp = `${hidden}.tmp-${randomBytes(4).toString('hex')}`;
@@ -279,7 +347,13 @@ export class LeaderboardWorkflow {
           size: this.cfg.defaultSize,
         });
         const cmd = this.frozen(snapshot, argv, { outputs: [tmp], inputs: [seedFile] });
-        r = await runCommand(cmd.argv, { cwd: cmd.cwd, env: cmd.env, logFile, timeoutMs: this.cfg.commandTimeoutMs, redact: [String(secretSeed)] });
+        r = await runCommand(cmd.argv, {
+          cwd: cmd.cwd,
+          env: cmd.env,
+          logFile,
+          timeoutMs: this.cfg.commandTimeoutMs,
+          redact: [String(secretSeed)],
+        });
       } catch (err) {
         await fs.rm(tmp, { recursive: true, force: true });
         throw err;
@@ -292,7 +366,8 @@ export class LeaderboardWorkflow {
       }
       await fs.rename(tmp, hidden).catch(async (err) => {
         await fs.rm(tmp, { recursive: true, force: true });
-        if ((err as NodeJS.ErrnoException).code !== 'ENOTEMPTY' && (err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+        if ((err as NodeJS.ErrnoException).code !== 'ENOTEMPTY' && (err as NodeJS.ErrnoException).code !== 'EEXIST')
+          throw err;
       });
     }
     const pubText = await fs.readFile(path.join(hidden, 'public.csv'), 'utf8');
@@ -327,36 +402,67 @@ export class LeaderboardWorkflow {
     const violation = (await this.store.readAll({ campaignId: e.campaignId, types: ['FrozenPathViolated'] })).find(
       (v) => (v.data as { candidateId: string }).candidateId === e.data.candidateId,
     );
-    const invalidated = violation ? `${(violation.data as { path: string }).path}: ${(violation.data as { kind: string }).kind}` : null;
-    const predict = s.board && !invalidated ? await this.buildPredictJob(e) : { ok: false as const, problem: 'not built' };
-    return this.decide(e.campaignId, { type: 'RequestSubmission', request: e.data, predict, invalidated }, { id: e.id, correlationId: e.correlationId });
+    const invalidated = violation
+      ? `${(violation.data as { path: string }).path}: ${(violation.data as { kind: string }).kind}`
+      : null;
+    const predict =
+      s.board && !invalidated ? await this.buildPredictJob(e) : { ok: false as const, problem: 'not built' };
+    return this.decide(
+      e.campaignId,
+      { type: 'RequestSubmission', request: e.data, predict, invalidated },
+      { id: e.id, correlationId: e.correlationId },
+    );
   }
 
   /**
    * The predict job, rendered from the manifest of the snapshot the candidate was forked from (never the sandbox's):
    * it may read the prompts file and write only a predictions directory of its own; the answers are not in its view.
    */
-  private async buildPredictJob(e: EventOf<typeof SubmissionRequested>): Promise<{ ok: true; job: JobSpec } | { ok: false; problem: string }> {
+  private async buildPredictJob(
+    e: EventOf<typeof SubmissionRequested>,
+  ): Promise<{ ok: true; job: JobSpec } | { ok: false; problem: string }> {
     const r = e.data;
     const sandbox = path.resolve(r.sandboxPath);
     const checkpoint = path.resolve(sandbox, r.checkpoint);
     if (checkpoint !== sandbox && !checkpoint.startsWith(sandbox + path.sep))
       return { ok: false, problem: `checkpoint: expected a path inside the sandbox ${sandbox}, got ${r.checkpoint}` };
-    if (!(await fs.stat(checkpoint).then((st) => st.isDirectory(), () => false)))
+    if (
+      !(await fs.stat(checkpoint).then(
+        (st) => st.isDirectory(),
+        () => false,
+      ))
+    )
       return { ok: false, problem: `checkpoint: ${r.checkpoint} is not a directory of the sandbox ${sandbox}` };
     const fork = (await this.store.readAll({ campaignId: e.campaignId, types: ['CandidateForked'] }))
       .map((x) => x.data as DataOf<typeof CandidateForked>)
       .find((d) => d.candidateId === r.candidateId);
-    if (!fork) return { ok: false, problem: `candidate ${r.candidateId} has no CandidateForked: the snapshot its sandbox came from is unknown` };
-    if (path.resolve(fork.sandboxPath) !== sandbox) return { ok: false, problem: `sandboxPath: expected candidate ${r.candidateId}'s sandbox ${fork.sandboxPath}, got ${r.sandboxPath}` };
+    if (!fork)
+      return {
+        ok: false,
+        problem: `candidate ${r.candidateId} has no CandidateForked: the snapshot its sandbox came from is unknown`,
+      };
+    if (path.resolve(fork.sandboxPath) !== sandbox)
+      return {
+        ok: false,
+        problem: `sandboxPath: expected candidate ${r.candidateId}'s sandbox ${fork.sandboxPath}, got ${r.sandboxPath}`,
+      };
     const snapshotDir = this.snapshotDir(fork.snapshotId);
     let manifest: SubstrateManifest;
     try {
-      const parsed = SubstrateManifest.safeParse(parseYaml(await fs.readFile(path.join(snapshotDir, 'substrate.yaml'), 'utf8')));
-      if (!parsed.success) return { ok: false, problem: `snapshot ${fork.snapshotId} substrate.yaml does not validate: ${describeIssues(zodIssues(parsed.error))}` };
+      const parsed = SubstrateManifest.safeParse(
+        parseYaml(await fs.readFile(path.join(snapshotDir, 'substrate.yaml'), 'utf8')),
+      );
+      if (!parsed.success)
+        return {
+          ok: false,
+          problem: `snapshot ${fork.snapshotId} substrate.yaml does not validate: ${describeIssues(zodIssues(parsed.error))}`,
+        };
       manifest = parsed.data;
     } catch (err) {
-      return { ok: false, problem: `snapshot ${fork.snapshotId} has no readable substrate.yaml in ${snapshotDir}: ${(err as Error).message}` };
+      return {
+        ok: false,
+        problem: `snapshot ${fork.snapshotId} has no readable substrate.yaml in ${snapshotDir}: ${(err as Error).message}`,
+      };
     }
     await this.ensureBoardDirs(e.campaignId, 'submissions', r.submissionId);
     const predictions = this.predictionsPath(e.campaignId, r.submissionId);
@@ -415,15 +521,24 @@ export class LeaderboardWorkflow {
 
     if (e.type === 'JobFailed') {
       const d = e.data as EventOf<typeof JobFailed>['data'];
-      return reject('invalid-predictions', `predict job ${d.jobId} failed (${d.reason}${d.exitCode !== null ? `, exit ${d.exitCode}` : ''}): ${d.message}`);
+      return reject(
+        'invalid-predictions',
+        `predict job ${d.jobId} failed (${d.reason}${d.exitCode !== null ? `, exit ${d.exitCode}` : ''}): ${d.message}`,
+      );
     }
-    if (e.type === 'JobCancelled') return reject('board-error', `predict job ${e.data.jobId} was cancelled: ${(e.data as EventOf<typeof JobCancelled>['data']).reason}`);
+    if (e.type === 'JobCancelled')
+      return reject(
+        'board-error',
+        `predict job ${e.data.jobId} was cancelled: ${(e.data as EventOf<typeof JobCancelled>['data']).reason}`,
+      );
 
     const predictionsPath = this.predictionsPath(e.campaignId, submissionId);
     const predictions = await fs.readFile(predictionsPath, 'utf8').catch(() => null);
-    if (predictions === null) return reject('invalid-predictions', `predict exited 0 but wrote no predictions file at ${predictionsPath}`);
+    if (predictions === null)
+      return reject('invalid-predictions', `predict exited 0 but wrote no predictions file at ${predictionsPath}`);
 
-    if (s.board.board === 'kaggle') return this.submitToKaggle(e.campaignId, submissionId, Buffer.from(predictions), cause);
+    if (s.board.board === 'kaggle')
+      return this.submitToKaggle(e.campaignId, submissionId, Buffer.from(predictions), cause);
     return this.scoreLocally(e.campaignId, submissionId, predictions, cause, reject);
   }
 
@@ -467,12 +582,31 @@ export class LeaderboardWorkflow {
           await fs.mkdir(scoresDir, { recursive: true, mode: 0o700 });
           await fs.writeFile(predFile, half === 'public' ? halves.publicCsv : halves.privateCsv, { mode: 0o600 });
           const answers = path.join(hidden, `${half}.csv`);
-          const argv = renderEntrypoint(snapshot.manifest, 'leaderboard.score', { predictions: predFile, answers, scores: scoresFile, split: half, size: this.cfg.defaultSize });
+          const argv = renderEntrypoint(snapshot.manifest, 'leaderboard.score', {
+            predictions: predFile,
+            answers,
+            scores: scoresFile,
+            split: half,
+            size: this.cfg.defaultSize,
+          });
           const cmd = this.frozen(snapshot, argv, { outputs: [scoresDir], inputs: [predFile, answers] });
-          const r = await runCommand(cmd.argv, { cwd: cmd.cwd, env: cmd.env, logFile, timeoutMs: this.cfg.commandTimeoutMs });
-          return { half, problem: r.exitCode !== 0 ? describeResult(`leaderboard.score (${half} half)`, r, logFile) : null, scoresFile };
+          const r = await runCommand(cmd.argv, {
+            cwd: cmd.cwd,
+            env: cmd.env,
+            logFile,
+            timeoutMs: this.cfg.commandTimeoutMs,
+          });
+          return {
+            half,
+            problem: r.exitCode !== 0 ? describeResult(`leaderboard.score (${half} half)`, r, logFile) : null,
+            scoresFile,
+          };
         } catch (err) {
-          return { half, problem: `leaderboard.score (${half} half) could not run: ${(err as Error).message.split('\n')[0]}`, scoresFile };
+          return {
+            half,
+            problem: `leaderboard.score (${half} half) could not run: ${(err as Error).message.split('\n')[0]}`,
+            scoresFile,
+          };
         }
       }),
     );
@@ -480,13 +614,32 @@ export class LeaderboardWorkflow {
     for (const { half, problem, scoresFile } of runs) {
       if (problem) return reject('board-error', problem);
       const parsed = DevScores.safeParse(await fs.readFile(scoresFile, 'utf8').then(JSON.parse, () => undefined));
-      if (!parsed.success) return reject('board-error', `leaderboard.score wrote invalid ${half} scores: ${describeIssues(zodIssues(parsed.error))}`);
+      if (!parsed.success)
+        return reject(
+          'board-error',
+          `leaderboard.score wrote invalid ${half} scores: ${describeIssues(zodIssues(parsed.error))}`,
+        );
       scores[half] = parsed.data;
     }
     const domains = (d: DevScores) => Object.fromEntries(Object.entries(d.domains).map(([k, v]) => [k, v.score]));
     // Sealed before the public score is recorded: a crash in between re-scores and re-seals the same value.
-    await this.sealed.seal({ campaignId, submissionId, board: 'local', privateScore: scores.private.overall, privateDomains: domains(scores.private) });
-    return this.decide(campaignId, { type: 'RecordPublicScore', submissionId, publicScore: scores.public.overall, publicDomains: domains(scores.public) }, cause);
+    await this.sealed.seal({
+      campaignId,
+      submissionId,
+      board: 'local',
+      privateScore: scores.private.overall,
+      privateDomains: domains(scores.private),
+    });
+    return this.decide(
+      campaignId,
+      {
+        type: 'RecordPublicScore',
+        submissionId,
+        publicScore: scores.public.overall,
+        publicDomains: domains(scores.public),
+      },
+      cause,
+    );
   }
 
   private readonly hiddenIdsCache = new Map<string, { public: string[]; private: string[] }>();
@@ -499,8 +652,12 @@ export class LeaderboardWorkflow {
     if (cached) return cached;
     const hidden = this.hiddenDir(campaignId);
     const ids = {
-      public: parseHiddenSplit(await fs.readFile(path.join(hidden, 'public.csv'), 'utf8'), 'public.csv').map((r) => r.id),
-      private: parseHiddenSplit(await fs.readFile(path.join(hidden, 'private.csv'), 'utf8'), 'private.csv').map((r) => r.id),
+      public: parseHiddenSplit(await fs.readFile(path.join(hidden, 'public.csv'), 'utf8'), 'public.csv').map(
+        (r) => r.id,
+      ),
+      private: parseHiddenSplit(await fs.readFile(path.join(hidden, 'private.csv'), 'utf8'), 'private.csv').map(
+        (r) => r.id,
+      ),
     };
     this.hiddenIdsCache.set(campaignId, ids);
     return ids;
@@ -508,19 +665,32 @@ export class LeaderboardWorkflow {
 
   // ── Kaggle ─────────────────────────────────────────────────────────────────────────────────────────────────
 
-  private async submitToKaggle(campaignId: string, submissionId: string, content: Buffer, cause: { id: string; correlationId: string | null }): Promise<LeaderboardEvent[]> {
+  private async submitToKaggle(
+    campaignId: string,
+    submissionId: string,
+    content: Buffer,
+    cause: { id: string; correlationId: string | null },
+  ): Promise<LeaderboardEvent[]> {
     const board = this.cfg.kaggle?.board;
-    const reject = (reason: 'quota-exceeded' | 'board-error', message: string) => this.decide(campaignId, { type: 'RecordRejection', submissionId, reason, message }, cause);
-    if (!board) return reject('board-error', this.cfg.kaggle?.problem ?? 'the Kaggle board is not configured in this replica');
+    const reject = (reason: 'quota-exceeded' | 'board-error', message: string) =>
+      this.decide(campaignId, { type: 'RecordRejection', submissionId, reason, message }, cause);
+    if (!board)
+      return reject('board-error', this.cfg.kaggle?.problem ?? 'the Kaggle board is not configured in this replica');
     let ref: string;
     try {
       ref = (await board.submit(campaignId, submissionId, content)).ref;
     } catch (err) {
-      if (err instanceof KaggleQuotaExceededError) return reject('quota-exceeded', `Kaggle refused the submission (allowance used up): ${err.serverMessage}`);
-      if (err instanceof KaggleAuthError) return reject('board-error', `Kaggle refused the credentials (HTTP ${err.status}): ${err.serverMessage}`);
+      if (err instanceof KaggleQuotaExceededError)
+        return reject('quota-exceeded', `Kaggle refused the submission (allowance used up): ${err.serverMessage}`);
+      if (err instanceof KaggleAuthError)
+        return reject('board-error', `Kaggle refused the credentials (HTTP ${err.status}): ${err.serverMessage}`);
       return reject('board-error', (err as Error).message);
     }
-    const events = await this.decide(campaignId, { type: 'RecordBoardAccepted', submissionId, externalRef: ref }, cause);
+    const events = await this.decide(
+      campaignId,
+      { type: 'RecordBoardAccepted', submissionId, externalRef: ref },
+      cause,
+    );
     this.startPolling(campaignId, submissionId, ref);
     return events;
   }
@@ -565,19 +735,38 @@ export class LeaderboardWorkflow {
     try {
       done = await board.wait(ref);
     } catch (err) {
-      const msg = err instanceof KagglePollTimeoutError ? `Kaggle did not score submission ${ref}: ${err.message}` : `polling Kaggle submission ${ref} failed: ${(err as Error).message}`;
+      const msg =
+        err instanceof KagglePollTimeoutError
+          ? `Kaggle did not score submission ${ref}: ${err.message}`
+          : `polling Kaggle submission ${ref} failed: ${(err as Error).message}`;
       await record({ type: 'RecordRejection', submissionId, reason: 'board-error', message: msg });
       return;
     }
     if (done.status === 'ERROR') {
-      await record({ type: 'RecordRejection', submissionId, reason: 'invalid-predictions', message: `Kaggle scored submission ${ref} as ERROR: ${done.errorDescription ?? 'no description'}` });
+      await record({
+        type: 'RecordRejection',
+        submissionId,
+        reason: 'invalid-predictions',
+        message: `Kaggle scored submission ${ref} as ERROR: ${done.errorDescription ?? 'no description'}`,
+      });
       return;
     }
     if (done.publicScore === null) {
-      await record({ type: 'RecordRejection', submissionId, reason: 'board-error', message: `Kaggle marked submission ${ref} COMPLETE without a public score` });
+      await record({
+        type: 'RecordRejection',
+        submissionId,
+        reason: 'board-error',
+        message: `Kaggle marked submission ${ref} COMPLETE without a public score`,
+      });
       return;
     }
-    await this.sealed.seal({ campaignId, submissionId, board: 'kaggle', privateScore: done.privateScore, privateDomains: null });
+    await this.sealed.seal({
+      campaignId,
+      submissionId,
+      board: 'kaggle',
+      privateScore: done.privateScore,
+      privateDomains: null,
+    });
     await record({ type: 'RecordPublicScore', submissionId, publicScore: done.publicScore, publicDomains: null });
   }
 
@@ -586,23 +775,42 @@ export class LeaderboardWorkflow {
   /** Reveals the sealed private scores (idempotent: a second call returns the scores already revealed). */
   async unseal(campaignId: string, commandId: string): Promise<{ alreadyUnsealed: boolean; scores: unknown[] }> {
     const s = await this.state(campaignId);
-    if (!s.board && !s.unavailable) throw new DomainError('UNKNOWN_CAMPAIGN', `no leaderboard was opened for campaign ${campaignId}`, [{ path: 'payload.campaignId', message: 'no LeaderboardOpened for it' }]);
+    if (!s.board && !s.unavailable)
+      throw new DomainError('UNKNOWN_CAMPAIGN', `no leaderboard was opened for campaign ${campaignId}`, [
+        { path: 'payload.campaignId', message: 'no LeaderboardOpened for it' },
+      ]);
     if (!s.unsealed && s.board?.board === 'kaggle' && this.cfg.kaggle?.board) {
       // Kaggle reveals private scores only after the competition closes; fetch the latest before unsealing.
       for (const sub of Object.values(s.submissions)) {
         if (sub.outcome !== 'scored' || !sub.externalRef) continue;
         const latest = await this.cfg.kaggle.board.get(sub.externalRef).catch(() => null);
-        if (latest?.privateScore != null) await this.sealed.seal({ campaignId, submissionId: sub.submissionId, board: 'kaggle', privateScore: latest.privateScore, privateDomains: null });
+        if (latest?.privateScore != null)
+          await this.sealed.seal({
+            campaignId,
+            submissionId: sub.submissionId,
+            board: 'kaggle',
+            privateScore: latest.privateScore,
+            privateDomains: null,
+          });
       }
     }
     const rows = (await this.sealed.list(campaignId)).filter((r) => r.privateScore !== null);
     const events = await this.decide(
       campaignId,
-      { type: 'Unseal', sealed: rows.map((r) => ({ submissionId: r.submissionId, privateScore: r.privateScore!, privateDomains: r.privateDomains })) },
+      {
+        type: 'Unseal',
+        sealed: rows.map((r) => ({
+          submissionId: r.submissionId,
+          privateScore: r.privateScore!,
+          privateDomains: r.privateDomains,
+        })),
+      },
       { id: commandId, correlationId: null },
     );
     if (events.length > 0) return { alreadyUnsealed: false, scores: (events[0].data as { scores: unknown[] }).scores };
-    const prior = (await this.store.readStream(streamIdOf(campaignId))).find((x) => x.type === 'PrivateLeaderboardUnsealed');
+    const prior = (await this.store.readStream(streamIdOf(campaignId))).find(
+      (x) => x.type === 'PrivateLeaderboardUnsealed',
+    );
     return { alreadyUnsealed: true, scores: prior ? (prior.data as { scores: unknown[] }).scores : [] };
   }
 }

@@ -11,10 +11,15 @@ describe('runCommand', () => {
 
   it('logs output to the file only, with secrets redacted from the command line', async () => {
     const logFile = join(dir, 'a.log');
-    const r = await runCommand(['node', '-e', 'console.log("out", process.argv[1]); console.error("err")', '123456789'], { cwd: dir, logFile, timeoutMs: 30_000, redact: ['123456789'] });
+    const r = await runCommand(
+      ['node', '-e', 'console.log("out", process.argv[1]); console.error("err")', '123456789'],
+      { cwd: dir, logFile, timeoutMs: 30_000, redact: ['123456789'] },
+    );
     expect(r).toEqual({ exitCode: 0, signal: null, timedOut: false });
     const log = readFileSync(logFile, 'utf8');
-    expect(log.split('\n')[0]).toBe('$ node -e console.log("out", process.argv[1]); console.error("err") [redacted:secret]');
+    expect(log.split('\n')[0]).toBe(
+      '$ node -e console.log("out", process.argv[1]); console.error("err") [redacted:secret]',
+    );
     expect(log).toMatch(/out \[redacted:secret\]/);
     expect(log).toMatch(/err/);
     expect(log).not.toContain('123456789');
@@ -42,7 +47,12 @@ describe('runCommand', () => {
     let r: Awaited<ReturnType<typeof runCommand>> | undefined;
     try {
       // When it runs
-      r = await runCommand(['node', '-e', script, seed, token], { cwd: dir, logFile, timeoutMs: 30_000, redact: [seed] });
+      r = await runCommand(['node', '-e', script, seed, token], {
+        cwd: dir,
+        logFile,
+        timeoutMs: 30_000,
+        redact: [seed],
+      });
     } finally {
       if (saved === undefined) delete process.env.AEVO_LEADERBOARD_SECRET;
       else process.env.AEVO_LEADERBOARD_SECRET = saved;
@@ -50,7 +60,15 @@ describe('runCommand', () => {
     // Then the log holds none of them, and the ordinary output
     expect(r?.exitCode).toBe(0);
     const log = readFileSync(logFile, 'utf8');
-    for (const f of [seed, Buffer.from(seed).toString('base64'), Buffer.from(seed).toString('hex'), fakeSecret, token, seed.slice(0, 8)]) expect(log).not.toContain(f);
+    for (const f of [
+      seed,
+      Buffer.from(seed).toString('base64'),
+      Buffer.from(seed).toString('hex'),
+      fakeSecret,
+      token,
+      seed.slice(0, 8),
+    ])
+      expect(log).not.toContain(f);
     expect(log).toContain('scored 0.8125 on 1234 rows');
     expect(log).toContain('seed=[redacted:secret]');
   });
@@ -75,6 +93,8 @@ describe('runCommand', () => {
   });
 
   it('reports a program that cannot start', async () => {
-    await expect(runCommand(['/nonexistent/prog'], { cwd: dir, logFile: join(dir, 'c.log'), timeoutMs: 1000 })).rejects.toThrow(/cannot run \/nonexistent\/prog/);
+    await expect(
+      runCommand(['/nonexistent/prog'], { cwd: dir, logFile: join(dir, 'c.log'), timeoutMs: 1000 }),
+    ).rejects.toThrow(/cannot run \/nonexistent\/prog/);
   });
 });

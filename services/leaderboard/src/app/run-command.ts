@@ -17,15 +17,26 @@ export interface CommandResult {
  * of this process's and the command's environment, and token shapes (see SecretScrubber), since the substrate's
  * code may print the seed it got.
  */
-export async function runCommand(argv: string[], opts: { cwd: string; logFile: string; timeoutMs: number; env?: NodeJS.ProcessEnv; redact?: string[] }): Promise<CommandResult> {
+export async function runCommand(
+  argv: string[],
+  opts: { cwd: string; logFile: string; timeoutMs: number; env?: NodeJS.ProcessEnv; redact?: string[] },
+): Promise<CommandResult> {
   await mkdir(path.dirname(opts.logFile), { recursive: true });
   // The leaderboard's own secrets, any the command's environment was given, and the explicit ones.
-  const scrubber = new SecretScrubber([...secretValuesFromEnv(process.env), ...(opts.env ? secretValuesFromEnv(opts.env, false) : [])], (opts.redact ?? []).filter((s) => s.length > 0));
+  const scrubber = new SecretScrubber(
+    [...secretValuesFromEnv(process.env), ...(opts.env ? secretValuesFromEnv(opts.env, false) : [])],
+    (opts.redact ?? []).filter((s) => s.length > 0),
+  );
   const log = createWriteStream(opts.logFile, { flags: 'a', mode: 0o600 });
   log.write(`$ ${scrubber.scrub(argv.join(' '))}\n`);
   try {
     return await new Promise<CommandResult>((resolve, reject) => {
-      const child = spawn(argv[0], argv.slice(1), { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+      const child = spawn(argv[0], argv.slice(1), {
+        cwd: opts.cwd,
+        env: opts.env ?? process.env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+        detached: true,
+      });
       let timedOut = false;
       const timer = setTimeout(() => {
         timedOut = true;

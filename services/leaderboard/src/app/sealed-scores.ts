@@ -63,7 +63,13 @@ export class PgSealedScoreStore implements SealedScoreStore {
        ON CONFLICT (campaign_id, submission_id) DO UPDATE
          SET private_score = COALESCE(${this.table}.private_score, EXCLUDED.private_score),
              private_domains = COALESCE(${this.table}.private_domains, EXCLUDED.private_domains)`,
-      [row.campaignId, row.submissionId, row.board, row.privateScore, row.privateDomains === null ? null : JSON.stringify(row.privateDomains)],
+      [
+        row.campaignId,
+        row.submissionId,
+        row.board,
+        row.privateScore,
+        row.privateDomains === null ? null : JSON.stringify(row.privateDomains),
+      ],
     );
   }
 

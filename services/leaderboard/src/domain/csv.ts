@@ -62,9 +62,11 @@ export function readTable(text: string, required: string[], what: string): Recor
   const [header, ...rows] = parseCsv(text);
   if (!header) throw new Error(`${what}: empty file, expected a header with ${required.join(',')}`);
   const missing = required.filter((c) => !header.includes(c));
-  if (missing.length) throw new Error(`${what}: header lacks column(s) ${missing.join(', ')} (got ${header.join(',')})`);
+  if (missing.length)
+    throw new Error(`${what}: header lacks column(s) ${missing.join(', ')} (got ${header.join(',')})`);
   return rows.map((r, n) => {
-    if (r.length !== header.length) throw new Error(`${what}: row ${n + 2} has ${r.length} fields, expected ${header.length}`);
+    if (r.length !== header.length)
+      throw new Error(`${what}: row ${n + 2} has ${r.length} fields, expected ${header.length}`);
     return Object.fromEntries(header.map((h, j) => [h, r[j]]));
   });
 }

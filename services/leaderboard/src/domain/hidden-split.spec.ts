@@ -2,7 +2,8 @@ import { parseCsv, writeCsv } from './csv';
 import { deriveSecretSeed, parseHiddenSplit, promptsOnlyCsv, splitPredictions } from './hidden-split';
 import fc from 'fast-check';
 
-const pub = 'id,prompt,answer,domain\np1,"In Alice\'s Wonderland, convert 2, please",4.5,unit_conversion\np2,roman 38,XXXVIII,numeral\n';
+const pub =
+  'id,prompt,answer,domain\np1,"In Alice\'s Wonderland, convert 2, please",4.5,unit_conversion\np2,roman 38,XXXVIII,numeral\n';
 const priv = 'id,prompt,answer,domain\nq1,"say ""hi""",cat imagines book,cipher\n';
 
 describe('hidden split', () => {
@@ -28,15 +29,22 @@ describe('hidden split', () => {
 
   it('splits predictions into the halves and names the first bad id', () => {
     const preds = 'id,answer\nq1,cat\np2,XXXVIII\np1,4.5\n';
-    expect(splitPredictions(preds, ['p1', 'p2'], ['q1'])).toEqual({ publicCsv: 'id,answer\np2,XXXVIII\np1,4.5\n', privateCsv: 'id,answer\nq1,cat\n' });
-    expect(() => splitPredictions('id,answer\np1,1\n', ['p1', 'p2'], ['q1'])).toThrow('predictions: 2 prompt(s) unanswered, first p2');
+    expect(splitPredictions(preds, ['p1', 'p2'], ['q1'])).toEqual({
+      publicCsv: 'id,answer\np2,XXXVIII\np1,4.5\n',
+      privateCsv: 'id,answer\nq1,cat\n',
+    });
+    expect(() => splitPredictions('id,answer\np1,1\n', ['p1', 'p2'], ['q1'])).toThrow(
+      'predictions: 2 prompt(s) unanswered, first p2',
+    );
     expect(() => splitPredictions('id,answer\nzz,1\n', ['p1'], [])).toThrow(/"zz" is not one of the prompts/);
     expect(() => splitPredictions('id,answer\np1,1\np1,2\n', ['p1'], [])).toThrow(/p1 appears twice/);
     expect(() => splitPredictions('id,guess\np1,1\n', ['p1'], [])).toThrow(/lacks column\(s\) answer/);
   });
 
   it('refuses a split whose ids repeat', () => {
-    expect(() => parseHiddenSplit('id,prompt,answer,domain\na,x,1,d\na,y,2,d\n', 'public.csv')).toThrow('public.csv: duplicate id a');
+    expect(() => parseHiddenSplit('id,prompt,answer,domain\na,x,1,d\na,y,2,d\n', 'public.csv')).toThrow(
+      'public.csv: duplicate id a',
+    );
   });
 
   it('property: writeCsv then parseCsv is the identity', () => {

@@ -19,7 +19,12 @@ export interface HiddenRow {
 
 /** Parses a generated public.csv/private.csv (id,prompt,answer,domain) and checks ids are unique. */
 export function parseHiddenSplit(text: string, what: string): HiddenRow[] {
-  const rows = readTable(text, ['id', 'prompt', 'answer', 'domain'], what).map((r) => ({ id: r.id, prompt: r.prompt, answer: r.answer, domain: r.domain }));
+  const rows = readTable(text, ['id', 'prompt', 'answer', 'domain'], what).map((r) => ({
+    id: r.id,
+    prompt: r.prompt,
+    answer: r.answer,
+    domain: r.domain,
+  }));
   if (rows.length === 0) throw new Error(`${what}: no rows`);
   const seen = new Set<string>();
   for (const r of rows) {
@@ -46,7 +51,11 @@ export function promptsOnlyCsv(publicRows: HiddenRow[], privateRows: HiddenRow[]
  * Checks predictions (id,answer) cover every prompt exactly once and splits them into the public and private
  * halves, each to be scored against its own answers. Errors name the first offending id.
  */
-export function splitPredictions(text: string, publicIds: string[], privateIds: string[]): { publicCsv: string; privateCsv: string } {
+export function splitPredictions(
+  text: string,
+  publicIds: string[],
+  privateIds: string[],
+): { publicCsv: string; privateCsv: string } {
   const rows = readTable(text, ['id', 'answer'], 'predictions');
   const half = new Map<string, 'public' | 'private'>();
   for (const id of publicIds) half.set(id, 'public');

@@ -21,7 +21,15 @@ import {
  * private scores live in the service's sealed table; decide() only ever receives public ones).
  */
 /** The stream's events, listed once: the union, its names and its guard derive from this list. */
-export const LEADERBOARD_EVENTS = eventUnion(LeaderboardOpened, LeaderboardUnavailable, SubmissionAccepted, SubmissionRejected, JobRequested, LeaderboardScored, PrivateLeaderboardUnsealed);
+export const LEADERBOARD_EVENTS = eventUnion(
+  LeaderboardOpened,
+  LeaderboardUnavailable,
+  SubmissionAccepted,
+  SubmissionRejected,
+  JobRequested,
+  LeaderboardScored,
+  PrivateLeaderboardUnsealed,
+);
 export type LeaderboardEvent = EventOfUnion<typeof LEADERBOARD_EVENTS>;
 
 export type RejectionReason = DataOf<typeof SubmissionRejected>['reason'];
@@ -44,7 +52,12 @@ export type LeaderboardCommand =
       invalidated?: string | null;
     }
   | { type: 'RecordBoardAccepted'; submissionId: string; externalRef: string }
-  | { type: 'RecordPublicScore'; submissionId: string; publicScore: number; publicDomains: Record<string, number> | null }
+  | {
+      type: 'RecordPublicScore';
+      submissionId: string;
+      publicScore: number;
+      publicDomains: Record<string, number> | null;
+    }
   | { type: 'RecordRejection'; submissionId: string; reason: RejectionReason; message: string }
   | { type: 'Unseal'; sealed: SealedScore[] };
 
@@ -73,7 +86,12 @@ export function parsePredictJobId(jobId: string): string | null {
   return m ? m[1] : null;
 }
 
-export const initialLeaderboardState = (): LeaderboardState => ({ board: null, unavailable: null, submissions: {}, unsealed: false });
+export const initialLeaderboardState = (): LeaderboardState => ({
+  board: null,
+  unavailable: null,
+  submissions: {},
+  unsealed: false,
+});
 
 export function slotsUsed(state: LeaderboardState, round: number): number {
   return Object.values(state.submissions).filter((s) => s.round === round && s.quotaSlot !== null).length;
@@ -91,7 +109,14 @@ export function evolveLeaderboard(state: LeaderboardState, event: LeaderboardEve
           ...state,
           submissions: {
             ...state.submissions,
-            [d.submissionId]: { ...d, quotaSlot: null, accepted: false, externalRef: null, outcome: 'pending', publicScore: null },
+            [d.submissionId]: {
+              ...d,
+              quotaSlot: null,
+              accepted: false,
+              externalRef: null,
+              outcome: 'pending',
+              publicScore: null,
+            },
           },
         };
   switch (event.type) {
@@ -153,27 +178,55 @@ export function decideLeaderboard(command: LeaderboardCommand, state: Leaderboar
     case 'RecordPublicScore': {
       const s = pendingSubmission(state, command.submissionId);
       if (!s) return [];
-      if (!s.accepted) throw new DomainError('NOT_ACCEPTED', `submission ${s.submissionId} cannot be scored before the board accepted it`);
+      if (!s.accepted)
+        throw new DomainError(
+          'NOT_ACCEPTED',
+          `submission ${s.submissionId} cannot be scored before the board accepted it`,
+        );
       if (!(command.publicScore >= 0 && command.publicScore <= 1))
-        throw new DomainError('INVALID_SCORE', `publicScore: expected a number in [0, 1], got ${command.publicScore}`, [{ path: 'publicScore', message: 'expected [0, 1]' }]);
+        throw new DomainError('INVALID_SCORE', `publicScore: expected a number in [0, 1], got ${command.publicScore}`, [
+          { path: 'publicScore', message: 'expected [0, 1]' },
+        ]);
       return [
         {
           type: 'LeaderboardScored',
-          data: { submissionId: s.submissionId, candidateId: s.candidateId, round: s.round, publicScore: command.publicScore, publicDomains: command.publicDomains },
+          data: {
+            submissionId: s.submissionId,
+            candidateId: s.candidateId,
+            round: s.round,
+            publicScore: command.publicScore,
+            publicDomains: command.publicDomains,
+          },
         },
       ];
     }
     case 'RecordRejection': {
       const s = pendingSubmission(state, command.submissionId);
       if (!s) return [];
-      return [{ type: 'SubmissionRejected', data: { submissionId: s.submissionId, candidateId: s.candidateId, round: s.round, reason: command.reason, message: command.message } }];
+      return [
+        {
+          type: 'SubmissionRejected',
+          data: {
+            submissionId: s.submissionId,
+            candidateId: s.candidateId,
+            round: s.round,
+            reason: command.reason,
+            message: command.message,
+          },
+        },
+      ];
     }
     case 'Unseal': {
       if (state.unsealed) return [];
       const sealed = new Map(command.sealed.map((s) => [s.submissionId, s]));
       const scores = Object.values(state.submissions)
         .filter((s) => s.outcome === 'scored' && sealed.has(s.submissionId))
-        .sort((a, b) => a.round - b.round || (a.quotaSlot ?? 0) - (b.quotaSlot ?? 0) || a.submissionId.localeCompare(b.submissionId))
+        .sort(
+          (a, b) =>
+            a.round - b.round ||
+            (a.quotaSlot ?? 0) - (b.quotaSlot ?? 0) ||
+            a.submissionId.localeCompare(b.submissionId),
+        )
         .map((s) => {
           const p = sealed.get(s.submissionId)!;
           return {
@@ -195,16 +248,30 @@ function pendingSubmission(state: LeaderboardState, id: string): SubmissionState
   return s && s.outcome === 'pending' ? s : null;
 }
 
-function decideRequest(command: Extract<LeaderboardCommand, { type: 'RequestSubmission' }>, state: LeaderboardState): LeaderboardEvent[] {
+function decideRequest(
+  command: Extract<LeaderboardCommand, { type: 'RequestSubmission' }>,
+  state: LeaderboardState,
+): LeaderboardEvent[] {
   const r = command.request;
   if (state.submissions[r.submissionId]) return [];
   const ids = { submissionId: r.submissionId, candidateId: r.candidateId, round: r.round };
-  const reject = (reason: RejectionReason, message: string): LeaderboardEvent[] => [{ type: 'SubmissionRejected', data: { ...ids, reason, message } }];
-  if (state.unavailable) return reject('board-error', `the leaderboard is unavailable for this campaign: ${state.unavailable}`);
+  const reject = (reason: RejectionReason, message: string): LeaderboardEvent[] => [
+    { type: 'SubmissionRejected', data: { ...ids, reason, message } },
+  ];
+  if (state.unavailable)
+    return reject('board-error', `the leaderboard is unavailable for this campaign: ${state.unavailable}`);
   if (!state.board)
-    throw new DomainError('LEADERBOARD_NOT_OPEN', `the leaderboard has not been opened for this campaign yet (CampaignStarted not processed); retry later`);
-  if (state.unsealed) return reject('board-error', 'the private leaderboard was already unsealed: the campaign is in its final audit');
-  if (command.invalidated) return reject('candidate-invalidated', `candidate ${r.candidateId} is invalidated (${command.invalidated}); it is not scored`);
+    throw new DomainError(
+      'LEADERBOARD_NOT_OPEN',
+      `the leaderboard has not been opened for this campaign yet (CampaignStarted not processed); retry later`,
+    );
+  if (state.unsealed)
+    return reject('board-error', 'the private leaderboard was already unsealed: the campaign is in its final audit');
+  if (command.invalidated)
+    return reject(
+      'candidate-invalidated',
+      `candidate ${r.candidateId} is invalidated (${command.invalidated}); it is not scored`,
+    );
   const used = slotsUsed(state, r.round);
   const limit = state.board.submissionsPerRound;
   if (used >= limit)
@@ -214,12 +281,22 @@ function decideRequest(command: Extract<LeaderboardCommand, { type: 'RequestSubm
     );
   if (!command.predict.ok) return reject('invalid-predictions', command.predict.problem);
   const job = command.predict.job;
-  if (job.jobId !== predictJobId(r.submissionId) || job.entrypoint !== 'predict' || job.round !== r.round || job.candidateId !== r.candidateId)
-    throw new Error(`predict job for ${r.submissionId}: expected jobId ${predictJobId(r.submissionId)}, entrypoint predict, round ${r.round}, candidate ${r.candidateId}`);
+  if (
+    job.jobId !== predictJobId(r.submissionId) ||
+    job.entrypoint !== 'predict' ||
+    job.round !== r.round ||
+    job.candidateId !== r.candidateId
+  )
+    throw new Error(
+      `predict job for ${r.submissionId}: expected jobId ${predictJobId(r.submissionId)}, entrypoint predict, round ${r.round}, candidate ${r.candidateId}`,
+    );
   const requested: LeaderboardEvent = { type: 'JobRequested', data: { spec: job } };
   if (state.board.board === 'kaggle') return [requested];
   return [
-    { type: 'SubmissionAccepted', data: { ...ids, board: 'local', externalRef: null, quotaUsed: used + 1, quotaLimit: limit } },
+    {
+      type: 'SubmissionAccepted',
+      data: { ...ids, board: 'local', externalRef: null, quotaUsed: used + 1, quotaLimit: limit },
+    },
     requested,
   ];
 }

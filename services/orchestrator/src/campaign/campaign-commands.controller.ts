@@ -1,6 +1,13 @@
 import { Controller, Inject } from '@nestjs/common';
 import { Payload } from '@nestjs/microservices';
-import { AbortCampaign, PauseCampaign, ResumeCampaign, StartCampaign, StartRound, type CommandOf } from '@aevo/contracts';
+import {
+  AbortCampaign,
+  PauseCampaign,
+  ResumeCampaign,
+  StartCampaign,
+  StartRound,
+  type CommandOf,
+} from '@aevo/contracts';
 import { OnCommand } from '@aevo/messaging';
 import { CampaignService } from './campaign.service';
 

@@ -21,7 +21,12 @@ export class CampaignFactsCache {
       let entry = this.entries.get(campaignId);
       if (!entry) this.entries.set(campaignId, (entry = { facts: emptyFacts(), position: 0 }));
       for (;;) {
-        const page = await this.store.readAll({ campaignId, types: [...FACT_EVENT_TYPES], fromPosition: entry.position, limit: PAGE });
+        const page = await this.store.readAll({
+          campaignId,
+          types: [...FACT_EVENT_TYPES],
+          fromPosition: entry.position,
+          limit: PAGE,
+        });
         for (const e of page) applyFact(entry.facts, e);
         if (page.length > 0) entry.position = page[page.length - 1].position;
         if (page.length < PAGE) break;
@@ -55,7 +60,11 @@ export class LiveCampaigns {
 
   async list(): Promise<string[]> {
     for (;;) {
-      const page = await this.store.readAll({ types: [CampaignStarted.type, CampaignCompleted.type, CampaignAborted.type], fromPosition: this.position, limit: PAGE });
+      const page = await this.store.readAll({
+        types: [CampaignStarted.type, CampaignCompleted.type, CampaignAborted.type],
+        fromPosition: this.position,
+        limit: PAGE,
+      });
       for (const e of page) {
         if (e.type === CampaignStarted.type) this.live.add(e.campaignId);
         else this.live.delete(e.campaignId);

@@ -6,7 +6,15 @@ import { execFileSync } from 'node:child_process';
 import fc from 'fast-check';
 import { CampaignConfig, DomainError } from '@aevo/contracts';
 import { writeSubstrateFixture } from '@aevo/substrate-kit';
-import { FileCampaignInputs, DEPLOY_ROOT, MAX_INPUT_FILE_BYTES, inputRootsFromEnv, readConstitution, readRecipe, withTimeout } from './campaign-inputs';
+import {
+  FileCampaignInputs,
+  DEPLOY_ROOT,
+  MAX_INPUT_FILE_BYTES,
+  inputRootsFromEnv,
+  readConstitution,
+  readRecipe,
+  withTimeout,
+} from './campaign-inputs';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'aevo-inputs-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -26,7 +34,11 @@ describe('campaign inputs', () => {
     const file = path.join(DEPLOY_ROOT, 'constitutions/default.yaml');
     const { constitution, sha256 } = readConstitution(file);
     expect(sha256).toBe(createHash('sha256').update(fs.readFileSync(file)).digest('hex'));
-    expect(constitution.rules).toMatchObject({ leaderboardAuthoritative: true, deadEndRegistryOnlyGrows: true, plateauRoundsBeforeRotation: 2 });
+    expect(constitution.rules).toMatchObject({
+      leaderboardAuthoritative: true,
+      deadEndRegistryOnlyGrows: true,
+      plateauRoundsBeforeRotation: 2,
+    });
     // Any byte changes the pin, even one that does not change the document.
     const copy = path.join(tmp, 'copy.yaml');
     fs.writeFileSync(copy, `${fs.readFileSync(file, 'utf8')}\n# trailing comment\n`);
@@ -69,9 +81,14 @@ describe('campaign inputs', () => {
     });
     const inputs = await loader.load(config);
     expect(inputs.standingRecipe).toEqual(readRecipe(dir));
-    await expect(loader.load({ ...config, substratePath: 'nope', constitutionPath: 'nope.yaml' })).rejects.toMatchObject({
+    await expect(
+      loader.load({ ...config, substratePath: 'nope', constitutionPath: 'nope.yaml' }),
+    ).rejects.toMatchObject({
       code: 'INVALID_CAMPAIGN_INPUTS',
-      issues: [expect.objectContaining({ path: 'payload.constitutionPath' }), expect.objectContaining({ path: 'payload.substratePath' })],
+      issues: [
+        expect.objectContaining({ path: 'payload.constitutionPath' }),
+        expect.objectContaining({ path: 'payload.substratePath' }),
+      ],
     });
   });
 });
@@ -118,45 +135,87 @@ describe('campaign inputs are read only under the configured roots', () => {
     // Sparse: over the cap without writing it.
     fs.closeSync(fs.openSync(path.join(constitutions, 'huge.yaml'), 'w'));
     fs.truncateSync(path.join(constitutions, 'huge.yaml'), MAX_INPUT_FILE_BYTES + 1);
-    loader = new FileCampaignInputs({ bases: [root], constitutionRoots: [constitutions], substrateRoots: [substrates] });
+    loader = new FileCampaignInputs({
+      bases: [root],
+      constitutionRoots: [constitutions],
+      substrateRoots: [substrates],
+    });
   });
 
   it('loads the inputs under the roots', async () => {
     const inputs = await loader.load(base());
     expect(inputs.constitution.rules.leaderboardAuthoritative).toBe(true);
-    await expect(loader.load({ ...base(), constitutionPath: path.join(constitutions, 'default.yaml'), substratePath: path.join(substrates, 'sim') })).resolves.toEqual(inputs);
+    await expect(
+      loader.load({
+        ...base(),
+        constitutionPath: path.join(constitutions, 'default.yaml'),
+        substratePath: path.join(substrates, 'sim'),
+      }),
+    ).resolves.toEqual(inputs);
   });
 
   it('answers the same for an existing and a missing file outside the roots, without echoing content', async () => {
-    const paths = [path.join(outside, 'shadow.yaml'), path.join(outside, 'missing.yaml'), '/etc/shadow', '/etc/passwd', '/nonexistent', '../outside/shadow.yaml', 'constitutions/../../outside/shadow.yaml'];
+    const paths = [
+      path.join(outside, 'shadow.yaml'),
+      path.join(outside, 'missing.yaml'),
+      '/etc/shadow',
+      '/etc/passwd',
+      '/nonexistent',
+      '../outside/shadow.yaml',
+      'constitutions/../../outside/shadow.yaml',
+    ];
     const answers = await Promise.all(paths.map((p) => refusalOf({ constitutionPath: p })));
     for (const a of answers) {
       expect(a).toEqual(answers[0]);
       expect(JSON.stringify(a)).not.toMatch(/shadowroot|SECRETHASH|anothersecretkey|root:/);
     }
-    expect(answers[0]).toMatchObject({ code: 'INVALID_CAMPAIGN_INPUTS', issues: [{ path: 'payload.constitutionPath', message: expect.stringMatching(/configured constitution roots/) }] });
-    const substrateAnswers = await Promise.all([path.join(outside), '/etc', '/nonexistent', '../outside'].map((p) => refusalOf({ substratePath: p })));
+    expect(answers[0]).toMatchObject({
+      code: 'INVALID_CAMPAIGN_INPUTS',
+      issues: [{ path: 'payload.constitutionPath', message: expect.stringMatching(/configured constitution roots/) }],
+    });
+    const substrateAnswers = await Promise.all(
+      [path.join(outside), '/etc', '/nonexistent', '../outside'].map((p) => refusalOf({ substratePath: p })),
+    );
     for (const a of substrateAnswers) expect(a).toEqual(substrateAnswers[0]);
-    expect(substrateAnswers[0].issues).toEqual([{ path: 'payload.substratePath', message: expect.stringMatching(/configured substrate roots/) }]);
+    expect(substrateAnswers[0].issues).toEqual([
+      { path: 'payload.substratePath', message: expect.stringMatching(/configured substrate roots/) },
+    ]);
   });
 
   it('treats a symlink out of the roots as absent', async () => {
-    expect((await refusalOf({ constitutionPath: 'link.yaml' })).issues).toEqual([{ path: 'payload.constitutionPath', message: expect.stringMatching(/no such file/) }]);
-    expect((await refusalOf({ substratePath: 'escape' })).issues).toEqual([{ path: 'payload.substratePath', message: expect.stringMatching(/no such directory/) }]);
+    expect((await refusalOf({ constitutionPath: 'link.yaml' })).issues).toEqual([
+      { path: 'payload.constitutionPath', message: expect.stringMatching(/no such file/) },
+    ]);
+    expect((await refusalOf({ substratePath: 'escape' })).issues).toEqual([
+      { path: 'payload.substratePath', message: expect.stringMatching(/no such directory/) },
+    ]);
   });
 
   it('refuses a FIFO, a device and a huge file without blocking or reading them', async () => {
-    expect((await refusalOf({ constitutionPath: 'fifo.yaml' })).issues).toEqual([{ path: 'payload.constitutionPath', message: 'the file is not a regular file' }]);
-    expect((await refusalOf({ constitutionPath: 'huge.yaml' })).issues).toEqual([{ path: 'payload.constitutionPath', message: `the file is larger than ${MAX_INPUT_FILE_BYTES} bytes` }]);
+    expect((await refusalOf({ constitutionPath: 'fifo.yaml' })).issues).toEqual([
+      { path: 'payload.constitutionPath', message: 'the file is not a regular file' },
+    ]);
+    expect((await refusalOf({ constitutionPath: 'huge.yaml' })).issues).toEqual([
+      { path: 'payload.constitutionPath', message: `the file is larger than ${MAX_INPUT_FILE_BYTES} bytes` },
+    ]);
     const dev = new FileCampaignInputs({ bases: ['/dev'], constitutionRoots: ['/dev'], substrateRoots: [substrates] });
     for (const p of ['/dev/zero', 'null', '/dev/stdin']) {
-      await expect(dev.load({ ...base(), constitutionPath: p })).rejects.toMatchObject({ issues: [{ path: 'payload.constitutionPath', message: expect.stringMatching(/not a regular file|no such file|symbolic link/) }] });
+      await expect(dev.load({ ...base(), constitutionPath: p })).rejects.toMatchObject({
+        issues: [
+          {
+            path: 'payload.constitutionPath',
+            message: expect.stringMatching(/not a regular file|no such file|symbolic link/),
+          },
+        ],
+      });
     }
     // A FIFO as a substrate's manifest.
     const sub = writeSubstrateFixture(path.join(substrates, 'fifo-sub'));
     fs.rmSync(path.join(sub, 'substrate.yaml'));
     execFileSync('mkfifo', [path.join(sub, 'substrate.yaml')]);
-    expect((await refusalOf({ substratePath: 'fifo-sub' })).issues).toEqual([{ path: 'payload.substratePath', message: 'substrate.yaml is not a regular file' }]);
+    expect((await refusalOf({ substratePath: 'fifo-sub' })).issues).toEqual([
+      { path: 'payload.substratePath', message: 'substrate.yaml is not a regular file' },
+    ]);
   });
 
   it('names no key or value of an invalid YAML file under the roots', async () => {
@@ -170,13 +229,39 @@ describe('campaign inputs are read only under the configured roots', () => {
 
   it('gives up on a read that outlasts the timeout', async () => {
     // A regular file cannot be made slow here: the timeout is checked on a read that never ends.
-    await expect(withTimeout(new Promise(() => undefined), 10, () => new DomainError('INPUT_READ_TIMEOUT', 'slow', []))).rejects.toMatchObject({ code: 'INPUT_READ_TIMEOUT' });
+    await expect(
+      withTimeout(new Promise(() => undefined), 10, () => new DomainError('INPUT_READ_TIMEOUT', 'slow', [])),
+    ).rejects.toMatchObject({ code: 'INPUT_READ_TIMEOUT' });
     await expect(withTimeout(Promise.resolve(1), 60_000, () => new Error('unused'))).resolves.toBe(1);
   });
 
   it('never reads outside the roots nor echoes content, for any path built from hostile segments (property)', async () => {
-    const segment = fc.constantFrom('..', '.', '', 'etc', 'shadow', 'passwd', 'dev', 'zero', 'proc', 'self', 'environ', 'outside', 'shadow.yaml', 'roots', 'constitutions', 'default.yaml', 'link.yaml', 'fifo.yaml', 'huge.yaml', 'keys.yaml', tmp.slice(1));
-    const hostilePath = fc.record({ absolute: fc.boolean(), parts: fc.array(segment, { minLength: 1, maxLength: 7 }) }).map(({ absolute, parts }) => `${absolute ? '/' : ''}${parts.join('/')}`);
+    const segment = fc.constantFrom(
+      '..',
+      '.',
+      '',
+      'etc',
+      'shadow',
+      'passwd',
+      'dev',
+      'zero',
+      'proc',
+      'self',
+      'environ',
+      'outside',
+      'shadow.yaml',
+      'roots',
+      'constitutions',
+      'default.yaml',
+      'link.yaml',
+      'fifo.yaml',
+      'huge.yaml',
+      'keys.yaml',
+      tmp.slice(1),
+    );
+    const hostilePath = fc
+      .record({ absolute: fc.boolean(), parts: fc.array(segment, { minLength: 1, maxLength: 7 }) })
+      .map(({ absolute, parts }) => `${absolute ? '/' : ''}${parts.join('/')}`);
     const realConstitutions = fs.realpathSync(constitutions);
     await fc.assert(
       fc.asyncProperty(hostilePath, async (p) => {
@@ -190,7 +275,9 @@ describe('campaign inputs are read only under the configured roots', () => {
         if (refusal === null) {
           // Loaded: then it was a constitution under the root.
           const candidates = [root, constitutions].map((b) => path.resolve(b, p)).concat(path.isAbsolute(p) ? [p] : []);
-          expect(candidates.some((c) => fs.existsSync(c) && fs.realpathSync(c).startsWith(`${realConstitutions}/`))).toBe(true);
+          expect(
+            candidates.some((c) => fs.existsSync(c) && fs.realpathSync(c).startsWith(`${realConstitutions}/`)),
+          ).toBe(true);
           return;
         }
         expect(refusal.code).toBe('INVALID_CAMPAIGN_INPUTS');
@@ -209,7 +296,10 @@ describe('campaign inputs are read only under the configured roots', () => {
     const legacy = inputRootsFromEnv({ AEVO_CONSTITUTIONS_ROOT: 'c', AEVO_SUBSTRATE_ROOT: 's' }, '/srv');
     expect(legacy.constitutionRoots).toContain('/srv/c');
     expect(legacy.substrateRoots).toContain('/srv/s');
-    const set = inputRootsFromEnv({ AEVO_CONSTITUTION_ROOTS: `/a${path.delimiter}b`, AEVO_SUBSTRATE_ROOTS: '/x' }, '/srv');
+    const set = inputRootsFromEnv(
+      { AEVO_CONSTITUTION_ROOTS: `/a${path.delimiter}b`, AEVO_SUBSTRATE_ROOTS: '/x' },
+      '/srv',
+    );
     expect(set).toMatchObject({ constitutionRoots: ['/a', '/srv/b'], substrateRoots: ['/x'] });
   });
 });

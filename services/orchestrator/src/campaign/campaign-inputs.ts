@@ -40,7 +40,12 @@ export interface InputRoots {
 }
 
 const list = (raw: string | undefined, cwd: string): string[] | null =>
-  raw === undefined || raw.trim() === '' ? null : raw.split(path.delimiter).filter((x) => x !== '').map((r) => path.resolve(cwd, r));
+  raw === undefined || raw.trim() === ''
+    ? null
+    : raw
+        .split(path.delimiter)
+        .filter((x) => x !== '')
+        .map((r) => path.resolve(cwd, r));
 
 /**
  * AEVO_CONSTITUTION_ROOTS / AEVO_SUBSTRATE_ROOTS (path-delimiter lists) replace the default roots: the repository's
@@ -50,14 +55,27 @@ const list = (raw: string | undefined, cwd: string): string[] | null =>
  */
 export function inputRootsFromEnv(env: NodeJS.ProcessEnv = process.env, cwd: string = process.cwd()): InputRoots {
   const one = (v: string | undefined) => (v ? [path.resolve(cwd, v)] : []);
-  const constitutionRoots = list(env.AEVO_CONSTITUTION_ROOTS, cwd) ?? [path.join(DEPLOY_ROOT, 'constitutions'), ...one(env.AEVO_CONSTITUTIONS_ROOT)];
-  const substrateRoots = list(env.AEVO_SUBSTRATE_ROOTS, cwd) ?? [path.join(REPO_ROOT, 'substrate'), ...one(env.AEVO_SUBSTRATE_ROOT)];
-  const bases = [path.resolve(cwd, env.AEVO_ROOT || '.'), ...one(env.AEVO_CONSTITUTIONS_ROOT), ...one(env.AEVO_SUBSTRATE_ROOT), DEPLOY_ROOT, REPO_ROOT];
+  const constitutionRoots = list(env.AEVO_CONSTITUTION_ROOTS, cwd) ?? [
+    path.join(DEPLOY_ROOT, 'constitutions'),
+    ...one(env.AEVO_CONSTITUTIONS_ROOT),
+  ];
+  const substrateRoots = list(env.AEVO_SUBSTRATE_ROOTS, cwd) ?? [
+    path.join(REPO_ROOT, 'substrate'),
+    ...one(env.AEVO_SUBSTRATE_ROOT),
+  ];
+  const bases = [
+    path.resolve(cwd, env.AEVO_ROOT || '.'),
+    ...one(env.AEVO_CONSTITUTIONS_ROOT),
+    ...one(env.AEVO_SUBSTRATE_ROOT),
+    DEPLOY_ROOT,
+    REPO_ROOT,
+  ];
   return { bases: [...new Set(bases)], constitutionRoots, substrateRoots };
 }
 
 type Field = 'payload.constitutionPath' | 'payload.substratePath';
-const refuse = (code: string, field: Field, message: string): DomainError => new DomainError(code, `${field}: ${message}`, [{ path: field, message }]);
+const refuse = (code: string, field: Field, message: string): DomainError =>
+  new DomainError(code, `${field}: ${message}`, [{ path: field, message }]);
 
 /**
  * Reads inputs from the file system, only under the configured roots. Every refusal names the field and never
@@ -95,17 +113,31 @@ export class FileCampaignInputs implements CampaignInputsLoader {
       collect(err);
     }
     if (issues.length > 0 || !constitution || !standingRecipe)
-      throw new DomainError('INVALID_CAMPAIGN_INPUTS', `StartCampaign ${config.campaignId}: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, issues);
+      throw new DomainError(
+        'INVALID_CAMPAIGN_INPUTS',
+        `StartCampaign ${config.campaignId}: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`,
+        issues,
+      );
     return { constitution: constitution.constitution, constitutionSha256: constitution.sha256, standingRecipe };
   }
 
   private async resolve(p: string, field: Field): Promise<string> {
     const real = await this.rootsResolved();
-    const roots = field === 'payload.constitutionPath' ? this.roots.constitutionRoots.map((r) => path.resolve(r)) : this.roots.substrateRoots.map((r) => path.resolve(r));
+    const roots =
+      field === 'payload.constitutionPath'
+        ? this.roots.constitutionRoots.map((r) => path.resolve(r))
+        : this.roots.substrateRoots.map((r) => path.resolve(r));
     const realRoots = field === 'payload.constitutionPath' ? real.constitution : real.substrate;
-    const which = field === 'payload.constitutionPath' ? 'constitution roots (AEVO_CONSTITUTION_ROOTS)' : 'substrate roots (AEVO_SUBSTRATE_ROOTS)';
+    const which =
+      field === 'payload.constitutionPath'
+        ? 'constitution roots (AEVO_CONSTITUTION_ROOTS)'
+        : 'substrate roots (AEVO_SUBSTRATE_ROOTS)';
     // A relative path: under the bases, then under the roots themselves.
-    const candidates = p.includes('\0') ? [] : path.isAbsolute(p) ? [path.resolve(p)] : [...this.roots.bases, ...roots].map((b) => path.resolve(b, p));
+    const candidates = p.includes('\0')
+      ? []
+      : path.isAbsolute(p)
+        ? [path.resolve(p)]
+        : [...this.roots.bases, ...roots].map((b) => path.resolve(b, p));
     // Lexical check first: nothing outside the roots is even stat'ed.
     const inside = candidates.filter((c) => roots.some((r) => within(r, c)) || realRoots.some((r) => within(r, c)));
     if (inside.length === 0) throw refuse('INPUT_OUTSIDE_ROOTS', field, `must lie under the configured ${which}`);
@@ -119,12 +151,22 @@ export class FileCampaignInputs implements CampaignInputsLoader {
       // A symlink out of the roots is as good as absent.
       if (realRoots.some((r) => within(r, resolved))) return resolved;
     }
-    throw refuse('INPUT_NOT_FOUND', field, `no such ${field === 'payload.constitutionPath' ? 'file' : 'directory'} under the configured ${which}`);
+    throw refuse(
+      'INPUT_NOT_FOUND',
+      field,
+      `no such ${field === 'payload.constitutionPath' ? 'file' : 'directory'} under the configured ${which}`,
+    );
   }
 
   private rootsResolved(): Promise<{ constitution: string[]; substrate: string[] }> {
-    const realAll = async (dirs: string[]) => (await Promise.all(dirs.map((d) => fs.promises.realpath(d).catch(() => null)))).filter((d): d is string => d !== null);
-    this.realRoots ??= (async () => ({ constitution: await realAll(this.roots.constitutionRoots), substrate: await realAll(this.roots.substrateRoots) }))();
+    const realAll = async (dirs: string[]) =>
+      (await Promise.all(dirs.map((d) => fs.promises.realpath(d).catch(() => null)))).filter(
+        (d): d is string => d !== null,
+      );
+    this.realRoots ??= (async () => ({
+      constitution: await realAll(this.roots.constitutionRoots),
+      substrate: await realAll(this.roots.substrateRoots),
+    }))();
     return this.realRoots;
   }
 
@@ -140,7 +182,11 @@ export class FileCampaignInputs implements CampaignInputsLoader {
    * or the caller), then reads only a regular file under the size cap, within the timeout.
    */
   private async readSmallFile(file: string, field: Field, label = 'the file'): Promise<Buffer> {
-    return readSmallFile(file, field, { maxBytes: this.roots.maxFileBytes ?? MAX_INPUT_FILE_BYTES, timeoutMs: this.roots.readTimeoutMs ?? INPUT_READ_TIMEOUT_MS, label });
+    return readSmallFile(file, field, {
+      maxBytes: this.roots.maxFileBytes ?? MAX_INPUT_FILE_BYTES,
+      timeoutMs: this.roots.readTimeoutMs ?? INPUT_READ_TIMEOUT_MS,
+      label,
+    });
   }
 }
 
@@ -150,7 +196,11 @@ const within = (root: string, p: string): boolean => {
 };
 
 /** See FileCampaignInputs.readSmallFile. Exported for the tests. */
-export async function readSmallFile(file: string, field: Field, opts: { maxBytes: number; timeoutMs: number; label?: string }): Promise<Buffer> {
+export async function readSmallFile(
+  file: string,
+  field: Field,
+  opts: { maxBytes: number; timeoutMs: number; label?: string },
+): Promise<Buffer> {
   const label = opts.label ?? 'the file';
   let handle: fs.promises.FileHandle | undefined;
   const work = (async () => {
@@ -164,7 +214,8 @@ export async function readSmallFile(file: string, field: Field, opts: { maxBytes
     }
     const st = await handle.stat();
     if (!st.isFile()) throw refuse('INPUT_NOT_REGULAR_FILE', field, `${label} is not a regular file`);
-    if (st.size > opts.maxBytes) throw refuse('INPUT_TOO_LARGE', field, `${label} is larger than ${opts.maxBytes} bytes`);
+    if (st.size > opts.maxBytes)
+      throw refuse('INPUT_TOO_LARGE', field, `${label} is larger than ${opts.maxBytes} bytes`);
     const buf = Buffer.alloc(opts.maxBytes + 1);
     let n = 0;
     for (;;) {
@@ -177,7 +228,9 @@ export async function readSmallFile(file: string, field: Field, opts: { maxBytes
     return buf.subarray(0, n);
   })();
   try {
-    return await withTimeout(work, opts.timeoutMs, () => refuse('INPUT_READ_TIMEOUT', field, `reading ${label} took longer than ${opts.timeoutMs} ms`));
+    return await withTimeout(work, opts.timeoutMs, () =>
+      refuse('INPUT_READ_TIMEOUT', field, `reading ${label} took longer than ${opts.timeoutMs} ms`),
+    );
   } finally {
     // Closed once the read settles, also after a timeout.
     void work.catch(() => undefined).finally(() => void handle?.close().catch(() => undefined));
@@ -203,7 +256,11 @@ export function readConstitution(file: string): { constitution: Constitution; sh
   try {
     bytes = fs.readFileSync(file);
   } catch (err) {
-    throw refuse('CONSTITUTION_UNREADABLE', 'payload.constitutionPath', `cannot read the file (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    throw refuse(
+      'CONSTITUTION_UNREADABLE',
+      'payload.constitutionPath',
+      `cannot read the file (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
+    );
   }
   return parseConstitution(bytes);
 }
@@ -218,13 +275,20 @@ export function parseConstitution(bytes: Buffer): { constitution: Constitution; 
     doc = YAML.parse(bytes.toString('utf8'));
   } catch (err) {
     const pos = (err as { linePos?: Array<{ line: number; col: number }> }).linePos?.[0];
-    throw refuse('INVALID_CONSTITUTION', 'payload.constitutionPath', `not YAML${pos ? ` (line ${pos.line}, column ${pos.col})` : ''}`);
+    throw refuse(
+      'INVALID_CONSTITUTION',
+      'payload.constitutionPath',
+      `not YAML${pos ? ` (line ${pos.line}, column ${pos.col})` : ''}`,
+    );
   }
   const parsed = Constitution.safeParse(doc);
   if (!parsed.success) {
     const issues = parsed.error.issues.slice(0, 20).map((i) => {
       const at = i.path.map(String).join('.') || '(root)';
-      return { path: 'payload.constitutionPath', message: `${at}: ${i.code === 'unrecognized_keys' ? `${i.keys.length} unknown key(s)` : i.message}` };
+      return {
+        path: 'payload.constitutionPath',
+        message: `${at}: ${i.code === 'unrecognized_keys' ? `${i.keys.length} unknown key(s)` : i.message}`,
+      };
     });
     throw new DomainError('INVALID_CONSTITUTION', 'payload.constitutionPath: not a valid constitution', issues);
   }
@@ -242,6 +306,8 @@ export function readRecipe(dir: string): RecipeDocument {
     );
   const recipe = RecipeDocument.safeParse(result.substrate.recipe);
   if (!recipe.success)
-    throw new DomainError('SUBSTRATE_INVALID', `recipe of ${dir} is not a JSON-like mapping`, [{ path: 'payload.substratePath', message: `recipe: ${recipe.error.issues[0]?.message}` }]);
+    throw new DomainError('SUBSTRATE_INVALID', `recipe of ${dir} is not a JSON-like mapping`, [
+      { path: 'payload.substratePath', message: `recipe: ${recipe.error.issues[0]?.message}` },
+    ]);
   return recipe.data;
 }

@@ -1,5 +1,13 @@
 import { Logger } from '@nestjs/common';
-import { CancelJob, JobCancelled, JobFailed, JobRequested, JobSucceeded, UnsealPrivateLeaderboard, type CommandReply } from '@aevo/contracts';
+import {
+  CancelJob,
+  JobCancelled,
+  JobFailed,
+  JobRequested,
+  JobSucceeded,
+  UnsealPrivateLeaderboard,
+  type CommandReply,
+} from '@aevo/contracts';
 import type { EventStore } from '@aevo/eventstore';
 import type { CommandClient } from '@aevo/messaging';
 import type { CampaignService } from './campaign.service';
@@ -36,12 +44,17 @@ export class CampaignReactions {
   /** Final audit: UnsealPrivateLeaderboard (idempotent on the leaderboard), then completion from the revealed scores. */
   async unseal(campaignId: string, causationId: string | null): Promise<void> {
     this.lastUnseal.set(campaignId, Date.now());
-    const reply: CommandReply = await this.client.send(UnsealPrivateLeaderboard, { campaignId }, {
-      commandId: unsealCommandId(campaignId),
-      correlationId: causationId ?? undefined,
-      timeoutMs: this.opts.unsealTimeoutMs ?? 120_000,
-    });
-    if (!reply.ok) throw new RetryLater(`UnsealPrivateLeaderboard for ${campaignId}: ${reply.error.code} ${reply.error.message}`);
+    const reply: CommandReply = await this.client.send(
+      UnsealPrivateLeaderboard,
+      { campaignId },
+      {
+        commandId: unsealCommandId(campaignId),
+        correlationId: causationId ?? undefined,
+        timeoutMs: this.opts.unsealTimeoutMs ?? 120_000,
+      },
+    );
+    if (!reply.ok)
+      throw new RetryLater(`UnsealPrivateLeaderboard for ${campaignId}: ${reply.error.code} ${reply.error.message}`);
     await this.advance(campaignId, causationId, 'private leaderboard unsealed');
   }
 
@@ -56,7 +69,10 @@ export class CampaignReactions {
    * `reason` is recorded with each cancellation, e.g. "campaign aborted: …" or "budget exhausted: …".
    */
   async cancelJobs(campaignId: string, reason: string): Promise<number> {
-    const events = await this.store.readAll({ campaignId, types: [JobRequested.type, JobSucceeded.type, JobFailed.type, JobCancelled.type] });
+    const events = await this.store.readAll({
+      campaignId,
+      types: [JobRequested.type, JobSucceeded.type, JobFailed.type, JobCancelled.type],
+    });
     const open = new Set<string>();
     for (const e of events) {
       if (e.type === JobRequested.type) open.add((e.data as { spec: { jobId: string } }).spec.jobId);
@@ -64,12 +80,18 @@ export class CampaignReactions {
     }
     let cancelled = 0;
     for (const jobId of [...open].sort()) {
-      const reply = await this.client.send(CancelJob, { campaignId, jobId, reason: reason.slice(0, 500) }, { commandId: cancelCommandId(jobId), timeoutMs: 30_000 });
+      const reply = await this.client.send(
+        CancelJob,
+        { campaignId, jobId, reason: reason.slice(0, 500) },
+        { commandId: cancelCommandId(jobId), timeoutMs: 30_000 },
+      );
       if (reply.ok) cancelled++;
-      else if (reply.error.code === 'TIMEOUT' || reply.error.code === 'NO_RESPONDERS') throw new RetryLater(`CancelJob ${jobId}: ${reply.error.code}`);
+      else if (reply.error.code === 'TIMEOUT' || reply.error.code === 'NO_RESPONDERS')
+        throw new RetryLater(`CancelJob ${jobId}: ${reply.error.code}`);
       // Other refusals (unknown or finished job) leave nothing to cancel.
     }
-    if (open.size > 0) this.log.log(`${campaignId}: ${reason.split(':')[0]}, cancelled ${cancelled} of ${open.size} open job(s)`);
+    if (open.size > 0)
+      this.log.log(`${campaignId}: ${reason.split(':')[0]}, cancelled ${cancelled} of ${open.size} open job(s)`);
     return cancelled;
   }
 }

@@ -45,7 +45,13 @@ export class CampaignTicker implements OnApplicationBootstrap, OnModuleDestroy {
       try {
         await this.reactions.advance(campaignId, null, 'tick');
         const state = await this.campaigns.state(campaignId);
-        if (state.audit && state.status !== 'completed' && state.status !== 'aborted' && this.reactions.unsealDue(campaignId)) await this.reactions.unseal(campaignId, null);
+        if (
+          state.audit &&
+          state.status !== 'completed' &&
+          state.status !== 'aborted' &&
+          this.reactions.unsealDue(campaignId)
+        )
+          await this.reactions.unseal(campaignId, null);
       } catch (err) {
         this.log.warn(`${campaignId}: ${(err as Error).message}`);
       }

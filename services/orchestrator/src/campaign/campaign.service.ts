@@ -83,43 +83,71 @@ export class CampaignService {
     const earlier = this.store.commandOutcome ? await this.store.commandOutcome(cmd.commandId) : null;
     if (earlier) checkFingerprint(cmd.commandId, earlier, commandFingerprint(cmd));
     const inputs = await this.inputs.load(config);
-    return this.execute(config.campaignId, cmd, { type: 'StartCampaign', config, ...inputs, receivedAt: this.now() }, (events) => {
-      const e = events.find((x) => x.type === 'CampaignStarted');
-      if (e?.type !== 'CampaignStarted') throw new Error('StartCampaign wrote no CampaignStarted');
-      return { campaignId: config.campaignId, constitutionSha256: e.data.constitutionSha256, policyRevision: e.data.initialPolicy.revision };
-    });
+    return this.execute(
+      config.campaignId,
+      cmd,
+      { type: 'StartCampaign', config, ...inputs, receivedAt: this.now() },
+      (events) => {
+        const e = events.find((x) => x.type === 'CampaignStarted');
+        if (e?.type !== 'CampaignStarted') throw new Error('StartCampaign wrote no CampaignStarted');
+        return {
+          campaignId: config.campaignId,
+          constitutionSha256: e.data.constitutionSha256,
+          policyRevision: e.data.initialPolicy.revision,
+        };
+      },
+    );
   }
 
   async startRound(cmd: CommandOf<typeof StartRound>): Promise<CommandResult<RoundStartedResult>> {
     const { campaignId, round } = cmd.payload;
     const facts = await this.facts.load(campaignId);
     const revisedPolicy = newestRevision(facts)?.policy ?? null;
-    return this.execute(campaignId, cmd, { type: 'StartRound', campaignId, round, revisedPolicy, spent: spentOf(facts) }, (events) => {
-      const e = events.find((x) => x.type === 'RoundStarted');
-      if (e?.type !== 'RoundStarted') throw new Error('StartRound wrote no RoundStarted');
-      return {
-        campaignId,
-        round: e.data.round,
-        seed: e.data.seed,
-        policyRevision: e.data.policyRevision,
-        candidates: e.data.candidates.map((c) => ({ candidateId: c.candidateId, axis: c.axis, isAnchor: c.isAnchor, seeds: c.seeds })),
-      };
-    });
+    return this.execute(
+      campaignId,
+      cmd,
+      { type: 'StartRound', campaignId, round, revisedPolicy, spent: spentOf(facts) },
+      (events) => {
+        const e = events.find((x) => x.type === 'RoundStarted');
+        if (e?.type !== 'RoundStarted') throw new Error('StartRound wrote no RoundStarted');
+        return {
+          campaignId,
+          round: e.data.round,
+          seed: e.data.seed,
+          policyRevision: e.data.policyRevision,
+          candidates: e.data.candidates.map((c) => ({
+            candidateId: c.candidateId,
+            axis: c.axis,
+            isAnchor: c.isAnchor,
+            seeds: c.seeds,
+          })),
+        };
+      },
+    );
   }
 
   pause(cmd: CommandOf<typeof PauseCampaign>): Promise<CommandResult<CampaignStatusResult>> {
     const { campaignId, reason } = cmd.payload;
-    return this.execute(campaignId, cmd, { type: 'PauseCampaign', campaignId, reason }, () => ({ campaignId, status: 'paused' as const }));
+    return this.execute(campaignId, cmd, { type: 'PauseCampaign', campaignId, reason }, () => ({
+      campaignId,
+      status: 'paused' as const,
+    }));
   }
 
   resume(cmd: CommandOf<typeof ResumeCampaign>): Promise<CommandResult<CampaignStatusResult>> {
     const { campaignId } = cmd.payload;
-    return this.execute(campaignId, cmd, { type: 'ResumeCampaign', campaignId }, () => ({ campaignId, status: 'running' as const }));
+    return this.execute(campaignId, cmd, { type: 'ResumeCampaign', campaignId }, () => ({
+      campaignId,
+      status: 'running' as const,
+    }));
   }
 
   abort(cmd: CommandOf<typeof AbortCampaign>): Promise<CommandResult<CampaignStatusResult>> {
     const { campaignId, reason } = cmd.payload;
-    return this.execute(campaignId, cmd, { type: 'AbortCampaign', campaignId, reason }, () => ({ campaignId, status: 'aborted' as const }));
+    return this.execute(campaignId, cmd, { type: 'AbortCampaign', campaignId, reason }, () => ({
+      campaignId,
+      status: 'aborted' as const,
+    }));
   }
 
   /**
@@ -127,7 +155,10 @@ export class CampaignService {
    * time and any number of times, from any replica: it appends at the version it read and decides again on a
    * conflict, and it has no command id on purpose — the same trigger may find more to do later.
    */
-  advance(campaignId: string, cause: { causationId: string | null; correlationId?: string | null } = { causationId: null }): Promise<AdvanceResult> {
+  advance(
+    campaignId: string,
+    cause: { causationId: string | null; correlationId?: string | null } = { causationId: null },
+  ): Promise<AdvanceResult> {
     // One step per campaign at a time in this process; other replicas are kept apart by the expected version.
     const prev = this.advancing.get(campaignId) ?? Promise.resolve();
     const run = async (): Promise<AdvanceResult> => {
@@ -156,14 +187,29 @@ export class CampaignService {
   }
 
   /** Runs any campaign command: inputs already gathered, events stamped with the command as cause, idempotent by commandId. */
-  async execute<R>(campaignId: string, cmd: CommandEnvelope, command: CampaignCommand, result: (events: CampaignEvent[]) => R): Promise<CommandResult<R>> {
-    const meta = { commandId: cmd.commandId, fingerprint: commandFingerprint(cmd), causationId: cmd.commandId, correlationId: cmd.correlationId ?? cmd.commandId };
+  async execute<R>(
+    campaignId: string,
+    cmd: CommandEnvelope,
+    command: CampaignCommand,
+    result: (events: CampaignEvent[]) => R,
+  ): Promise<CommandResult<R>> {
+    const meta = {
+      commandId: cmd.commandId,
+      fingerprint: commandFingerprint(cmd),
+      causationId: cmd.commandId,
+      correlationId: cmd.correlationId ?? cmd.commandId,
+    };
     const outcome = await this.run(campaignId, meta, command, result);
     return commandResult(outcome.result, { duplicate: outcome.duplicate });
   }
 
   /** Read the campaign stream → fold → decide → append at the version read (retried on a conflict). */
-  async run<R>(campaignId: string, meta: DecisionMeta, command: CampaignCommand, result: (events: CampaignEvent[]) => R): Promise<{ result: R; duplicate: boolean }> {
+  async run<R>(
+    campaignId: string,
+    meta: DecisionMeta,
+    command: CampaignCommand,
+    result: (events: CampaignEvent[]) => R,
+  ): Promise<{ result: R; duplicate: boolean }> {
     const streamId = campaignStreamId(campaignId);
     const decider: Decider<CampaignCommand, EventEnvelope, CampaignState> = {
       initialState: initialCampaignState,

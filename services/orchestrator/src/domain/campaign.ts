@@ -107,7 +107,13 @@ export interface AdvanceCommand {
   facts: CampaignFacts;
 }
 
-export type CampaignCommand = StartCampaignCommand | StartRoundCommand | PauseCampaignCommand | ResumeCampaignCommand | AbortCampaignCommand | AdvanceCommand;
+export type CampaignCommand =
+  | StartCampaignCommand
+  | StartRoundCommand
+  | PauseCampaignCommand
+  | ResumeCampaignCommand
+  | AbortCampaignCommand
+  | AdvanceCommand;
 
 export interface RoundState {
   status: 'started' | 'closed';
@@ -168,7 +174,11 @@ export function evolve(state: CampaignState, event: CampaignEvent): CampaignStat
             status: 'started',
             policyRevision: event.data.policyRevision,
             candidateIds: event.data.candidates.map((c) => c.candidateId),
-            candidates: event.data.candidates.map((c) => ({ candidateId: c.candidateId, index: c.index, isAnchor: c.isAnchor })),
+            candidates: event.data.candidates.map((c) => ({
+              candidateId: c.candidateId,
+              index: c.index,
+              isAnchor: c.isAnchor,
+            })),
             submissions: [],
           },
         },
@@ -176,12 +186,22 @@ export function evolve(state: CampaignState, event: CampaignEvent): CampaignStat
     case 'SubmissionRequested': {
       const r = state.rounds[event.data.round];
       if (!r) return state;
-      return { ...state, rounds: { ...state.rounds, [event.data.round]: { ...r, submissions: [...r.submissions, event.data.submissionId] } } };
+      return {
+        ...state,
+        rounds: {
+          ...state.rounds,
+          [event.data.round]: { ...r, submissions: [...r.submissions, event.data.submissionId] },
+        },
+      };
     }
     case 'RoundClosed': {
       const r = state.rounds[event.data.round];
       if (!r || r.status === 'closed') return state;
-      return { ...state, roundsClosed: state.roundsClosed + 1, rounds: { ...state.rounds, [event.data.round]: { ...r, status: 'closed' } } };
+      return {
+        ...state,
+        roundsClosed: state.roundsClosed + 1,
+        rounds: { ...state.rounds, [event.data.round]: { ...r, status: 'closed' } },
+      };
     }
     case 'CampaignPaused':
       return state.status === 'running' ? { ...state, status: 'paused' } : state;
@@ -223,45 +243,115 @@ export function decide(command: CampaignCommand, state: CampaignState): Campaign
 function startCampaign(cmd: StartCampaignCommand, state: CampaignState): CampaignEvent[] {
   const { config, constitution } = cmd;
   if (state.status !== 'none')
-    throw new DomainError('CAMPAIGN_EXISTS', `campaign ${config.campaignId} was already started`, [{ path: 'payload.campaignId', message: 'already in use' }]);
+    throw new DomainError('CAMPAIGN_EXISTS', `campaign ${config.campaignId} was already started`, [
+      { path: 'payload.campaignId', message: 'already in use' },
+    ]);
   const cap = constitution.rules.maxSubmissionsPerRound;
   if (cap !== undefined && config.budgets.submissionsPerRound > cap)
-    throw new DomainError('CONSTITUTION_VIOLATION', `constitution "${constitution.name}" allows at most ${cap} submissions per round`, [
-      { path: 'payload.budgets.submissionsPerRound', message: `expected at most ${cap} (constitution rules.maxSubmissionsPerRound)` },
-    ]);
+    throw new DomainError(
+      'CONSTITUTION_VIOLATION',
+      `constitution "${constitution.name}" allows at most ${cap} submissions per round`,
+      [
+        {
+          path: 'payload.budgets.submissionsPerRound',
+          message: `expected at most ${cap} (constitution rules.maxSubmissionsPerRound)`,
+        },
+      ],
+    );
   // Checked whatever the worker and meta kinds: the collector's prose pass uses the campaign's model too.
   const claudeModel = config.claudeModel ?? DEFAULT_CLAUDE_MODEL;
   const modelProblem = claudeModelProblem(claudeModel, cmd.receivedAt);
   if (modelProblem !== null)
-    throw new DomainError('INVALID_CLAUDE_MODEL', `StartCampaign ${config.campaignId}: payload.claudeModel: ${modelProblem}`, [{ path: 'payload.claudeModel', message: modelProblem }]);
-  const policy = initialPolicy({ standingRecipe: cmd.standingRecipe, axes: config.axes, anchorSeeds: config.anchorSeeds });
+    throw new DomainError(
+      'INVALID_CLAUDE_MODEL',
+      `StartCampaign ${config.campaignId}: payload.claudeModel: ${modelProblem}`,
+      [{ path: 'payload.claudeModel', message: modelProblem }],
+    );
+  const policy = initialPolicy({
+    standingRecipe: cmd.standingRecipe,
+    axes: config.axes,
+    anchorSeeds: config.anchorSeeds,
+  });
   // The model is recorded even when defaulted, so the log alone says which model the campaign's Claude passes used.
-  return [{ type: 'CampaignStarted', data: { config: { ...config, claudeModel }, constitutionSha256: cmd.constitutionSha256, constitution, initialPolicy: policy } }];
+  return [
+    {
+      type: 'CampaignStarted',
+      data: {
+        config: { ...config, claudeModel },
+        constitutionSha256: cmd.constitutionSha256,
+        constitution,
+        initialPolicy: policy,
+      },
+    },
+  ];
 }
 
-const refusal = (code: string, message: string, issue: string, path = 'payload.round'): DomainError => new DomainError(code, message, [{ path, message: issue }]);
+const refusal = (code: string, message: string, issue: string, path = 'payload.round'): DomainError =>
+  new DomainError(code, message, [{ path, message: issue }]);
 
 /** Refuses commands on a campaign that does not exist or has ended. */
-function requireLive(state: CampaignState, campaignId: string): asserts state is CampaignState & { config: CampaignConfig; policy: RollingPolicy; campaignId: string } {
+function requireLive(
+  state: CampaignState,
+  campaignId: string,
+): asserts state is CampaignState & { config: CampaignConfig; policy: RollingPolicy; campaignId: string } {
   if (state.status === 'none' || !state.config || !state.policy || !state.campaignId)
-    throw refusal('CAMPAIGN_NOT_FOUND', `campaign ${campaignId} has not been started`, 'no such campaign', 'payload.campaignId');
+    throw refusal(
+      'CAMPAIGN_NOT_FOUND',
+      `campaign ${campaignId} has not been started`,
+      'no such campaign',
+      'payload.campaignId',
+    );
   if (state.status === 'aborted' || state.status === 'completed')
-    throw refusal('CAMPAIGN_ENDED', `campaign ${state.campaignId} is ${state.status}`, `the campaign is ${state.status}`, 'payload.campaignId');
+    throw refusal(
+      'CAMPAIGN_ENDED',
+      `campaign ${state.campaignId} is ${state.status}`,
+      `the campaign is ${state.status}`,
+      'payload.campaignId',
+    );
 }
 
 function startRound(cmd: StartRoundCommand, state: CampaignState): CampaignEvent[] {
   requireLive(state, cmd.campaignId);
-  if (state.status === 'paused') throw refusal('CAMPAIGN_PAUSED', `campaign ${state.campaignId} is paused; resume it first`, 'the campaign is paused', 'payload.campaignId');
+  if (state.status === 'paused')
+    throw refusal(
+      'CAMPAIGN_PAUSED',
+      `campaign ${state.campaignId} is paused; resume it first`,
+      'the campaign is paused',
+      'payload.campaignId',
+    );
   const round = cmd.round;
-  if (state.rounds[round]) throw refusal('ROUND_ALREADY_STARTED', `round ${round} of ${state.campaignId} has already started`, 'already started');
+  if (state.rounds[round])
+    throw refusal(
+      'ROUND_ALREADY_STARTED',
+      `round ${round} of ${state.campaignId} has already started`,
+      'already started',
+    );
   if (round > state.config.rounds)
-    throw refusal('ROUNDS_EXHAUSTED', `campaign ${state.campaignId} has ${state.config.rounds} round(s)`, `expected at most ${state.config.rounds}`);
+    throw refusal(
+      'ROUNDS_EXHAUSTED',
+      `campaign ${state.campaignId} has ${state.config.rounds} round(s)`,
+      `expected at most ${state.config.rounds}`,
+    );
   if (state.audit)
-    throw refusal('CAMPAIGN_IN_FINAL_AUDIT', `campaign ${state.campaignId} is in its final audit (${state.audit.reason}); no round can start`, 'the final audit has started', 'payload.campaignId');
-  if (round !== state.lastRound + 1) throw refusal('ROUND_OUT_OF_ORDER', `the next round of ${state.campaignId} is ${state.lastRound + 1}`, `expected ${state.lastRound + 1}`);
+    throw refusal(
+      'CAMPAIGN_IN_FINAL_AUDIT',
+      `campaign ${state.campaignId} is in its final audit (${state.audit.reason}); no round can start`,
+      'the final audit has started',
+      'payload.campaignId',
+    );
+  if (round !== state.lastRound + 1)
+    throw refusal(
+      'ROUND_OUT_OF_ORDER',
+      `the next round of ${state.campaignId} is ${state.lastRound + 1}`,
+      `expected ${state.lastRound + 1}`,
+    );
   const previous = state.rounds[state.lastRound];
   if (previous && previous.status !== 'closed')
-    throw refusal('ROUND_IN_PROGRESS', `round ${state.lastRound} of ${state.campaignId} is not closed yet`, `round ${state.lastRound} must close first`);
+    throw refusal(
+      'ROUND_IN_PROGRESS',
+      `round ${state.lastRound} of ${state.campaignId} is not closed yet`,
+      `round ${state.lastRound} must close first`,
+    );
   if (cmd.spent) {
     const out = exhaustedBudgets(state.config.budgets, cmd.spent);
     if (out.length > 0)
@@ -276,7 +366,11 @@ function startRound(cmd: StartRoundCommand, state: CampaignState): CampaignEvent
 }
 
 /** RoundStarted for `round` under `policy`, which must be the policy revised for that round. */
-function planNextRound(state: CampaignState & { config: CampaignConfig; campaignId: string }, round: number, policy: RollingPolicy): CampaignEvent {
+function planNextRound(
+  state: CampaignState & { config: CampaignConfig; campaignId: string },
+  round: number,
+  policy: RollingPolicy,
+): CampaignEvent {
   if (policy.forRound !== round)
     throw refusal(
       'POLICY_NOT_READY',
@@ -285,20 +379,36 @@ function planNextRound(state: CampaignState & { config: CampaignConfig; campaign
     );
   const seed = roundSeed(state.config.seed, round);
   const candidates = planRound(state.campaignId, round, seed, state.config.workersPerRound, policy, state.config.axes);
-  return { type: 'RoundStarted', data: { round, policyRevision: policy.revision, policySha256: contentHash(policy), candidates, seed } };
+  return {
+    type: 'RoundStarted',
+    data: { round, policyRevision: policy.revision, policySha256: contentHash(policy), candidates, seed },
+  };
 }
 
-const newest = (held: RollingPolicy, revised: RollingPolicy | null): RollingPolicy => (revised && revised.revision > held.revision ? revised : held);
+const newest = (held: RollingPolicy, revised: RollingPolicy | null): RollingPolicy =>
+  revised && revised.revision > held.revision ? revised : held;
 
 function pause(cmd: PauseCampaignCommand, state: CampaignState): CampaignEvent[] {
   requireLive(state, cmd.campaignId);
-  if (state.status === 'paused') throw refusal('CAMPAIGN_ALREADY_PAUSED', `campaign ${state.campaignId} is already paused`, 'already paused', 'payload.campaignId');
+  if (state.status === 'paused')
+    throw refusal(
+      'CAMPAIGN_ALREADY_PAUSED',
+      `campaign ${state.campaignId} is already paused`,
+      'already paused',
+      'payload.campaignId',
+    );
   return [{ type: 'CampaignPaused', data: { reason: cmd.reason } }];
 }
 
 function resume(cmd: ResumeCampaignCommand, state: CampaignState): CampaignEvent[] {
   requireLive(state, cmd.campaignId);
-  if (state.status !== 'paused') throw refusal('CAMPAIGN_NOT_PAUSED', `campaign ${state.campaignId} is not paused`, `the campaign is ${state.status}`, 'payload.campaignId');
+  if (state.status !== 'paused')
+    throw refusal(
+      'CAMPAIGN_NOT_PAUSED',
+      `campaign ${state.campaignId} is not paused`,
+      `the campaign is ${state.status}`,
+      'payload.campaignId',
+    );
   return [{ type: 'CampaignResumed', data: {} }];
 }
 
@@ -327,12 +437,16 @@ function advance(cmd: AdvanceCommand, initial: CampaignState): CampaignEvent[] {
   const campaignId = state.campaignId as string;
   // A substrate the contract refuses can never be forked: waiting would stall the campaign for good.
   if (facts.substrateRejected !== null && !state.audit) {
-    return [{ type: 'CampaignAborted', data: { reason: `substrate rejected: ${facts.substrateRejected}`.slice(0, 2000) } }];
+    return [
+      { type: 'CampaignAborted', data: { reason: `substrate rejected: ${facts.substrateRejected}`.slice(0, 2000) } },
+    ];
   }
   // Nor can a snapshot damaged beyond repair be forked, evaluated or scored from, in the final audit either, unless
   // the private scores are already in (the leaderboard checks the snapshot against its pins before scoring).
   if (facts.snapshotLost !== null && !(state.audit && facts.unsealed)) {
-    return [{ type: 'CampaignAborted', data: { reason: `substrate snapshot damaged: ${facts.snapshotLost}`.slice(0, 2000) } }];
+    return [
+      { type: 'CampaignAborted', data: { reason: `substrate snapshot damaged: ${facts.snapshotLost}`.slice(0, 2000) } },
+    ];
   }
   // Bounded: each pass either emits and moves the state forward, or stops.
   for (let guard = 0; guard < 8; guard++) {
@@ -355,9 +469,28 @@ function advance(cmd: AdvanceCommand, initial: CampaignState): CampaignEvent[] {
       }
       if (state.status === 'running' && allDone && round.submissions.length === 0) {
         const policy = policyOfRound(initial, facts, round.policyRevision);
-        const replicates = policy?.standingLb ? policy.standingLb.scores.filter((x) => x.recipeSha256 === policy.standingLb?.recipeSha256).length : 0;
-        const chosen = chooseSubmissions(round.candidates, rf, config.budgets.submissionsPerRound, policy?.selectionCriterion ?? { kind: 'mean' }, replicates);
-        for (const c of chosen) emit({ type: 'SubmissionRequested', data: { round: r, submissionId: submissionIdOf(c.candidateId), candidateId: c.candidateId, checkpoint: c.checkpoint, sandboxPath: c.sandboxPath, reason: c.reason } });
+        const replicates = policy?.standingLb
+          ? policy.standingLb.scores.filter((x) => x.recipeSha256 === policy.standingLb?.recipeSha256).length
+          : 0;
+        const chosen = chooseSubmissions(
+          round.candidates,
+          rf,
+          config.budgets.submissionsPerRound,
+          policy?.selectionCriterion ?? { kind: 'mean' },
+          replicates,
+        );
+        for (const c of chosen)
+          emit({
+            type: 'SubmissionRequested',
+            data: {
+              round: r,
+              submissionId: submissionIdOf(c.candidateId),
+              candidateId: c.candidateId,
+              checkpoint: c.checkpoint,
+              sandboxPath: c.sandboxPath,
+              reason: c.reason,
+            },
+          });
       }
       const revised = revisionFromRound(facts, r);
       if (!revised) break;
@@ -378,12 +511,18 @@ function advance(cmd: AdvanceCommand, initial: CampaignState): CampaignEvent[] {
     if (state.status !== 'running') break;
     const spent = spentOf(facts);
     if (r >= config.rounds) {
-      emit({ type: 'FinalAuditStarted', data: { reason: 'rounds-exhausted', rounds: state.roundsClosed, spent, exhausted: [] } });
+      emit({
+        type: 'FinalAuditStarted',
+        data: { reason: 'rounds-exhausted', rounds: state.roundsClosed, spent, exhausted: [] },
+      });
       continue;
     }
     const exhausted = exhaustedBudgets(config.budgets, spent);
     if (exhausted.length > 0) {
-      emit({ type: 'FinalAuditStarted', data: { reason: 'budget-exhausted', rounds: state.roundsClosed, spent, exhausted } });
+      emit({
+        type: 'FinalAuditStarted',
+        data: { reason: 'budget-exhausted', rounds: state.roundsClosed, spent, exhausted },
+      });
       continue;
     }
     if (config.roundStart === 'manual') break;
@@ -408,7 +547,9 @@ export const submissionIdOf = (candidateId: string): string => `sub-${candidateI
  * its private score, as revealed by the final audit.
  */
 function completion(state: CampaignState, facts: CampaignFacts): CampaignEvent {
-  const scores = [...(facts.unsealed ?? [])].sort((a, b) => b.publicScore - a.publicScore || a.round - b.round || a.submissionId.localeCompare(b.submissionId));
+  const scores = [...(facts.unsealed ?? [])].sort(
+    (a, b) => b.publicScore - a.publicScore || a.round - b.round || a.submissionId.localeCompare(b.submissionId),
+  );
   const best = scores[0] ?? null;
   return {
     type: 'CampaignCompleted',

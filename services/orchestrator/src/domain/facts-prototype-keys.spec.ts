@@ -14,7 +14,10 @@ describe('orchestrator facts with candidate and job ids named after Object.proto
         applyFact(f, ev('WorkerFailed', { round: 1, candidateId, reason: 'boom' }));
         applyFact(f, ev('JobSucceeded', { jobId, gpuSeconds: 7 }));
         expect(Object.getOwnPropertyNames(f.rounds[1].candidates)).toEqual([candidateId]);
-        expect(f.rounds[1].candidates[candidateId]).toMatchObject({ sandboxPath: '/sandboxes/x', workerFailed: 'boom' });
+        expect(f.rounds[1].candidates[candidateId]).toMatchObject({
+          sandboxPath: '/sandboxes/x',
+          workerFailed: 'boom',
+        });
         // A job id like "constructor" is charged, not mistaken for an already-counted one.
         expect(f.jobSeconds[jobId]).toBe(7);
         expect(Object.prototype.hasOwnProperty.call(Object, 'sandboxPath')).toBe(false);

@@ -94,11 +94,26 @@ export const FACT_EVENT_TYPES: readonly string[] = [
 // Keyed by ids from the log (candidates, jobs): no prototype, so an id such as "constructor" is an ordinary key.
 const dict = <V>(): Record<string, V> => Object.create(null) as Record<string, V>;
 
-export const emptyFacts = (): CampaignFacts => ({ rounds: dict(), revisions: dict(), revisionOfRound: dict(), jobSeconds: dict(), tokens: dict(), unsealed: null, substrateRejected: null, snapshotLost: null });
+export const emptyFacts = (): CampaignFacts => ({
+  rounds: dict(),
+  revisions: dict(),
+  revisionOfRound: dict(),
+  jobSeconds: dict(),
+  tokens: dict(),
+  unsealed: null,
+  substrateRejected: null,
+  snapshotLost: null,
+});
 
-const roundOf = (f: CampaignFacts, round: number): RoundFacts => (f.rounds[round] ??= { candidates: dict(), evidenceSha256: null, bestPublicLb: null });
+const roundOf = (f: CampaignFacts, round: number): RoundFacts =>
+  (f.rounds[round] ??= { candidates: dict(), evidenceSha256: null, bestPublicLb: null });
 const candidateOf = (f: CampaignFacts, round: number, candidateId: string): CandidateFacts =>
-  (roundOf(f, round).candidates[candidateId] ??= { sandboxPath: null, manifest: null, workerFailed: null, invalidated: null });
+  (roundOf(f, round).candidates[candidateId] ??= {
+    sandboxPath: null,
+    manifest: null,
+    workerFailed: null,
+    invalidated: null,
+  });
 
 /** Folds one event into the facts (in place; the caller owns `f`). Events of other types are ignored. */
 export function applyFact(f: CampaignFacts, e: EventEnvelope): CampaignFacts {
@@ -109,7 +124,11 @@ export function applyFact(f: CampaignFacts, e: EventEnvelope): CampaignFacts {
     const c = candidateOf(f, e.data.round, e.data.candidateId);
     if (c.manifest) return f;
     const m = e.data.manifest;
-    c.manifest = { status: m.status, checkpoint: m.chosenCheckpoint?.checkpoint ?? null, dev: m.chosenCheckpoint?.dev ?? null };
+    c.manifest = {
+      status: m.status,
+      checkpoint: m.chosenCheckpoint?.checkpoint ?? null,
+      dev: m.chosenCheckpoint?.dev ?? null,
+    };
     f.tokens[`manifest:${e.data.candidateId}`] = m.cost.inputTokens + m.cost.outputTokens;
   } else if (isEvent(e, WorkerFailed)) {
     const c = candidateOf(f, e.data.round, e.data.candidateId);

@@ -1,4 +1,11 @@
-import { criterionScore, type BudgetSpent, type PrescribedRun, type CampaignConfig, type ScoreVector, type SelectionCriterion } from '@aevo/contracts';
+import {
+  criterionScore,
+  type BudgetSpent,
+  type PrescribedRun,
+  type CampaignConfig,
+  type ScoreVector,
+  type SelectionCriterion,
+} from '@aevo/contracts';
 import type { CandidateFacts } from './facts';
 
 export interface PlannedRef {
@@ -16,8 +23,15 @@ export interface ChosenSubmission {
 }
 
 /** A candidate can be submitted when its manifest completed with a chosen checkpoint and it was never invalidated. */
-export const isSubmittable = (c: CandidateFacts | undefined): c is CandidateFacts & { sandboxPath: string; manifest: { checkpoint: string; dev: ScoreVector } } =>
-  !!c && c.invalidated === null && c.sandboxPath !== null && c.manifest?.status === 'completed' && c.manifest.checkpoint !== null && c.manifest.dev !== null;
+export const isSubmittable = (
+  c: CandidateFacts | undefined,
+): c is CandidateFacts & { sandboxPath: string; manifest: { checkpoint: string; dev: ScoreVector } } =>
+  !!c &&
+  c.invalidated === null &&
+  c.sandboxPath !== null &&
+  c.manifest?.status === 'completed' &&
+  c.manifest.checkpoint !== null &&
+  c.manifest.dev !== null;
 
 /**
  * A candidate is done when its worker submitted a manifest or gave up, or the substrate invalidated it. A completed
@@ -25,7 +39,10 @@ export const isSubmittable = (c: CandidateFacts | undefined): c is CandidateFact
  * even for facts gathered out of order).
  */
 export const isCandidateDone = (c: CandidateFacts | undefined): boolean =>
-  !!c && (c.invalidated !== null || c.workerFailed !== null || (c.manifest !== null && (c.manifest.status === 'failed' || c.sandboxPath !== null)));
+  !!c &&
+  (c.invalidated !== null ||
+    c.workerFailed !== null ||
+    (c.manifest !== null && (c.manifest.status === 'failed' || c.sandboxPath !== null)));
 
 /**
  * Chooses a round's submissions within the quota, most informative first:
@@ -49,7 +66,10 @@ export function chooseSubmissions(
 ): ChosenSubmission[] {
   const submittable = planned.filter((p) => isSubmittable(facts[p.candidateId]));
   const scored = submittable.map((p) => {
-    const c = facts[p.candidateId] as CandidateFacts & { sandboxPath: string; manifest: { checkpoint: string; dev: ScoreVector } };
+    const c = facts[p.candidateId] as CandidateFacts & {
+      sandboxPath: string;
+      manifest: { checkpoint: string; dev: ScoreVector };
+    };
     return { p, c, score: criterionScore(c.manifest.dev, criterion) };
   });
   const byPlan = (a: (typeof scored)[number], b: (typeof scored)[number]) => a.p.index - b.p.index;
@@ -57,7 +77,9 @@ export function chooseSubmissions(
   const probes = scored.filter((s) => s.p.prescribed?.kind === 'probe').sort(byPlan);
   const confirmations = scored.filter((s) => s.p.prescribed?.kind === 'confirmation').sort(byPlan);
   const combinations = scored.filter((s) => s.p.prescribed?.kind === 'combination').sort(byPlan);
-  const others = scored.filter((s) => !s.p.isAnchor && !s.p.prescribed).sort((a, b) => b.score - a.score || a.p.index - b.p.index);
+  const others = scored
+    .filter((s) => !s.p.isAnchor && !s.p.prescribed)
+    .sort((a, b) => b.score - a.score || a.p.index - b.p.index);
   const criterionName = criterion.kind === 'mean' ? 'mean dev' : 'reweighted dev';
   const anchorFirst = standingReplicates === 0;
   // Probes count only in pairs (a hypothesis needs both): a lone probe that would take the last slot yields it.

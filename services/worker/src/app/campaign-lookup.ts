@@ -1,4 +1,12 @@
-import { CampaignStarted, DomainError, PolicyRevised, isEvent, type CampaignConfig, type Constitution, type RollingPolicy } from '@aevo/contracts';
+import {
+  CampaignStarted,
+  DomainError,
+  PolicyRevised,
+  isEvent,
+  type CampaignConfig,
+  type Constitution,
+  type RollingPolicy,
+} from '@aevo/contracts';
 import type { EventStore } from '@aevo/eventstore';
 
 export interface CampaignFacts {
@@ -24,8 +32,14 @@ export class CampaignLookup {
     if (hit) return hit;
     const [e] = await this.store.readAll({ campaignId, types: [CampaignStarted.type], limit: 1 });
     if (!e || !isEvent(e, CampaignStarted))
-      throw new DomainError('CAMPAIGN_NOT_FOUND', `no CampaignStarted recorded for campaign ${campaignId}`, [{ path: 'campaignId', message: 'unknown campaign' }]);
-    const facts = { config: e.data.config, constitutionSha256: e.data.constitutionSha256, constitution: e.data.constitution };
+      throw new DomainError('CAMPAIGN_NOT_FOUND', `no CampaignStarted recorded for campaign ${campaignId}`, [
+        { path: 'campaignId', message: 'unknown campaign' },
+      ]);
+    const facts = {
+      config: e.data.config,
+      constitutionSha256: e.data.constitutionSha256,
+      constitution: e.data.constitution,
+    };
     this.campaigns.set(campaignId, facts);
     this.policies.set(`${campaignId}:${e.data.initialPolicy.revision}`, e.data.initialPolicy);
     return facts;
@@ -38,7 +52,8 @@ export class CampaignLookup {
     await this.campaign(campaignId);
     if (this.policies.has(key)) return this.policies.get(key)!;
     const revised = await this.store.readAll({ campaignId, types: [PolicyRevised.type] });
-    for (const e of revised) if (isEvent(e, PolicyRevised)) this.policies.set(`${campaignId}:${e.data.policy.revision}`, e.data.policy);
+    for (const e of revised)
+      if (isEvent(e, PolicyRevised)) this.policies.set(`${campaignId}:${e.data.policy.revision}`, e.data.policy);
     const p = this.policies.get(key);
     if (!p)
       throw new DomainError('POLICY_NOT_FOUND', `campaign ${campaignId} has no policy revision ${revision} recorded`, [

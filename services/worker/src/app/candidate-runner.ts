@@ -1,6 +1,15 @@
 import * as path from 'node:path';
 import Anthropic from '@anthropic-ai/sdk';
-import { BudgetExhausted, budgetExhaustedReason, CampaignAborted, CandidateForked, DomainError, isEvent, type Constitution, type EventOf } from '@aevo/contracts';
+import {
+  BudgetExhausted,
+  budgetExhaustedReason,
+  CampaignAborted,
+  CandidateForked,
+  DomainError,
+  isEvent,
+  type Constitution,
+  type EventOf,
+} from '@aevo/contracts';
 import type { EventStore } from '@aevo/eventstore';
 import { LocalExecutor } from '@aevo/executors';
 import {
@@ -69,7 +78,11 @@ export class LocalPorts implements CandidatePorts {
     return new LocalJobPort(this.executor, campaignId, { logDir: path.join(this.home, 'logs') });
   }
   evaluator(campaignId: string, size: string): EvaluationPort {
-    return new LocalEvaluationPort(this.jobs(campaignId), { scoresDir: path.join(this.home, 'scores'), size, device: this.settings.device });
+    return new LocalEvaluationPort(this.jobs(campaignId), {
+      scoresDir: path.join(this.home, 'scores'),
+      size,
+      device: this.settings.device,
+    });
   }
   async close(): Promise<void> {
     await this.executor.close();
@@ -92,10 +105,17 @@ export function constitutionExcerpt(c: Constitution): string {
 export function defaultAgentFactory(settings: WorkerSettings): AgentFactory {
   return (campaign) => {
     if (campaign.config.workerKind !== 'claude') return new HeuristicAgent();
-    if (!settings.claude.apiKey) throw new DomainError('NO_API_KEY', 'the campaign asks for Claude workers but ANTHROPIC_API_KEY is not set', [{ path: 'ANTHROPIC_API_KEY', message: 'required' }]);
+    if (!settings.claude.apiKey)
+      throw new DomainError('NO_API_KEY', 'the campaign asks for Claude workers but ANTHROPIC_API_KEY is not set', [
+        { path: 'ANTHROPIC_API_KEY', message: 'required' },
+      ]);
     const c = campaign.constitution;
     return new ClaudeAgent({
-      client: new Anthropic({ apiKey: settings.claude.apiKey, baseURL: settings.claude.baseURL ?? undefined, maxRetries: settings.claude.sdkMaxRetries }),
+      client: new Anthropic({
+        apiKey: settings.claude.apiKey,
+        baseURL: settings.claude.baseURL ?? undefined,
+        maxRetries: settings.claude.sdkMaxRetries,
+      }),
       // The campaign's model as StartCampaign recorded it; the configured one only for a campaign started before it was a setting.
       model: campaign.config.claudeModel ?? settings.claude.model,
       constitutionExcerpt: constitutionExcerpt(c),
@@ -141,8 +161,14 @@ export class CandidateRunner {
 
   private budget(campaign: CampaignFacts): Partial<RuntimeBudget> {
     const c = campaign.config;
-    const share = c.budgets.llmTokens > 0 ? Math.floor(c.budgets.llmTokens / (c.rounds * c.workersPerRound)) : this.settings.maxTokens;
-    return { maxToolCalls: this.settings.maxToolCalls, maxTokens: Math.max(1, Math.min(this.settings.maxTokens, share)) };
+    const share =
+      c.budgets.llmTokens > 0
+        ? Math.floor(c.budgets.llmTokens / (c.rounds * c.workersPerRound))
+        : this.settings.maxTokens;
+    return {
+      maxToolCalls: this.settings.maxToolCalls,
+      maxTokens: Math.max(1, Math.min(this.settings.maxTokens, share)),
+    };
   }
 
   async onCandidateForked(e: EventOf<typeof CandidateForked>, deliveryCount = 1): Promise<RunnerOutcome> {
@@ -171,10 +197,15 @@ export class CandidateRunner {
         await this.refreshStopped(e.campaignId, STOP_CHECK_MS);
         return this.stopped.get(e.campaignId) ?? null;
       };
-      return await runCandidate(inputs, config(agent.kind), ports, agent, { budget: this.budget(campaign), hooks: { stopRequested } });
+      return await runCandidate(inputs, config(agent.kind), ports, agent, {
+        budget: this.budget(campaign),
+        hooks: { stopRequested },
+      });
     } catch (err) {
       if (err instanceof LeaseLostError) return { kind: 'lease-lost' };
-      const permanent = err instanceof DomainError && !['CAMPAIGN_NOT_FOUND', 'POLICY_NOT_FOUND', 'CONCURRENCY_CONFLICT'].includes(err.code);
+      const permanent =
+        err instanceof DomainError &&
+        !['CAMPAIGN_NOT_FOUND', 'POLICY_NOT_FOUND', 'CONCURRENCY_CONFLICT'].includes(err.code);
       if (!permanent && deliveryCount < this.settings.failAfterDeliveries) throw err;
       const reason = `${permanent ? 'cannot work this candidate' : `failed on ${deliveryCount} deliveries`}: ${(err as Error).message}`;
       if (inputs) await failCandidate(inputs, config(campaign?.config.workerKind ?? 'heuristic'), ports, reason);

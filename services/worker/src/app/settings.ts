@@ -52,7 +52,8 @@ export function workerSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): Wor
     return n;
   };
   const jobs = env.AEVO_WORKER_JOBS ?? 'events';
-  if (jobs !== 'events' && jobs !== 'local') problems.push(`AEVO_WORKER_JOBS: expected "events" or "local", got ${JSON.stringify(jobs)}`);
+  if (jobs !== 'events' && jobs !== 'local')
+    problems.push(`AEVO_WORKER_JOBS: expected "events" or "local", got ${JSON.stringify(jobs)}`);
   const s: WorkerSettings = {
     workerId: env.AEVO_WORKER_ID || `${os.hostname()}-${process.pid}`,
     concurrency: int('AEVO_WORKER_CONCURRENCY', 2, 1),
@@ -75,7 +76,8 @@ export function workerSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): Wor
       cacheTtl: (env.AEVO_CLAUDE_CACHE_TTL || '1h') as ClaudeSettings['cacheTtl'],
     },
   };
-  if (s.claude.cacheTtl !== '1h' && s.claude.cacheTtl !== '5m') problems.push(`AEVO_CLAUDE_CACHE_TTL: expected "1h" or "5m", got ${JSON.stringify(s.claude.cacheTtl)}`);
+  if (s.claude.cacheTtl !== '1h' && s.claude.cacheTtl !== '5m')
+    problems.push(`AEVO_CLAUDE_CACHE_TTL: expected "1h" or "5m", got ${JSON.stringify(s.claude.cacheTtl)}`);
   // A retired or unknown model would fail every Claude candidate at its first turn: refuse to start instead.
   const modelProblem = claudeModelProblem(s.claude.model, new Date());
   if (modelProblem) problems.push(`AEVO_CLAUDE_MODEL: ${modelProblem}`);

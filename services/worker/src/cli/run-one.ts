@@ -1,6 +1,13 @@
 import * as fs from 'node:fs';
 import { PostgresEventStore } from '@aevo/eventstore';
-import { EventStoreCandidateLog, HeuristicAgent, candidateStreamId, runCandidate, type ForkData, type RuntimeHooks } from '@aevo/worker-kit';
+import {
+  EventStoreCandidateLog,
+  HeuristicAgent,
+  candidateStreamId,
+  runCandidate,
+  type ForkData,
+  type RuntimeHooks,
+} from '@aevo/worker-kit';
 import type { RollingPolicy } from '@aevo/contracts';
 import { LocalPorts } from '../app/candidate-runner';
 import { workerSettingsFromEnv } from '../app/settings';
@@ -15,7 +22,12 @@ import { workerSettingsFromEnv } from '../app/settings';
 async function main(): Promise<void> {
   const file = process.argv[2];
   if (!file) throw new Error('usage: run-one <inputs.json>');
-  const { campaignId, fork, policy, size } = JSON.parse(fs.readFileSync(file, 'utf8')) as { campaignId: string; fork: ForkData; policy: RollingPolicy; size?: string };
+  const { campaignId, fork, policy, size } = JSON.parse(fs.readFileSync(file, 'utf8')) as {
+    campaignId: string;
+    fork: ForkData;
+    policy: RollingPolicy;
+    size?: string;
+  };
   const settings = workerSettingsFromEnv();
   const store = await PostgresEventStore.open({
     connectionString: process.env.AEVO_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
@@ -38,12 +50,25 @@ async function main(): Promise<void> {
   try {
     const out = await runCandidate(
       { fork, policy },
-      { campaignId, workerId: settings.workerId, agentKind: 'heuristic', size: size ?? 'tiny', device: settings.device, maxWaitSeconds: settings.maxWaitSeconds },
-      { log: new EventStoreCandidateLog(store, candidateStreamId(fork.candidateId)), jobs: ports.jobs(campaignId), evaluator: ports.evaluator(campaignId, size ?? 'tiny') },
+      {
+        campaignId,
+        workerId: settings.workerId,
+        agentKind: 'heuristic',
+        size: size ?? 'tiny',
+        device: settings.device,
+        maxWaitSeconds: settings.maxWaitSeconds,
+      },
+      {
+        log: new EventStoreCandidateLog(store, candidateStreamId(fork.candidateId)),
+        jobs: ports.jobs(campaignId),
+        evaluator: ports.evaluator(campaignId, size ?? 'tiny'),
+      },
       new HeuristicAgent(),
       { hooks },
     );
-    process.stdout.write(`${JSON.stringify({ outcome: out.kind, status: 'manifest' in out && out.manifest ? out.manifest.status : null })}\n`);
+    process.stdout.write(
+      `${JSON.stringify({ outcome: out.kind, status: 'manifest' in out && out.manifest ? out.manifest.status : null })}\n`,
+    );
   } finally {
     await ports.close();
     await store.close();

@@ -17,7 +17,12 @@
 import { randomUUID } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { StreamsService } from '@kurrent/kurrentdb-client/generated/kurrentdb/protocols/v1/streams_grpc_pb';
-import { AppendReq, AppendResp, ReadReq, ReadResp } from '@kurrent/kurrentdb-client/generated/kurrentdb/protocols/v1/streams_pb';
+import {
+  AppendReq,
+  AppendResp,
+  ReadReq,
+  ReadResp,
+} from '@kurrent/kurrentdb-client/generated/kurrentdb/protocols/v1/streams_pb';
 import { Empty, StreamIdentifier, UUID } from '@kurrent/kurrentdb-client/generated/kurrentdb/protocols/v1/shared_pb';
 
 /** One event as the fake's transaction log holds it. */
@@ -34,7 +39,6 @@ export interface FakeRecord {
   prepare: bigint;
   commit: bigint;
 }
-
 
 const ticksNow = () => BigInt(Date.now()) * 10_000n;
 /** Readers page `$all`/stream reads; a real server batches too. */
@@ -62,13 +66,18 @@ export class KurrentDbProtocolFake {
   private readonly live = new Set<LiveSubscriber>();
   readonly stats: KurrentDbProtocolFakeStats = { appends: 0, reads: 0, subscriptions: 0 };
 
-  private constructor(private readonly server: grpc.Server, readonly port: number) {}
+  private constructor(
+    private readonly server: grpc.Server,
+    readonly port: number,
+  ) {}
 
   /** Starts on 127.0.0.1 (port 0: any free port). */
   static async start(port = 0): Promise<KurrentDbProtocolFake> {
     const server = new grpc.Server();
     const bound = await new Promise<number>((resolve, reject) =>
-      server.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+      server.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (err, p) =>
+        err ? reject(err) : resolve(p),
+      ),
     );
     const fake = new KurrentDbProtocolFake(server, bound);
     server.addService(StreamsService, {
@@ -76,7 +85,15 @@ export class KurrentDbProtocolFake {
       read: fake.read.bind(fake) as grpc.handleServerStreamingCall<ReadReq, ReadResp>,
     } as unknown as grpc.UntypedServiceImplementation);
     // As a real node does on start, the first record of the log is a system event: `$all` never starts at 0 for us.
-    fake.write('$epochs', [{ id: randomUUID(), type: '$epoch-information', contentType: 'application/json', data: Buffer.from('{}'), customMetadata: new Uint8Array() }]);
+    fake.write('$epochs', [
+      {
+        id: randomUUID(),
+        type: '$epoch-information',
+        contentType: 'application/json',
+        data: Buffer.from('{}'),
+        customMetadata: new Uint8Array(),
+      },
+    ]);
     return fake;
   }
 
@@ -123,7 +140,10 @@ export class KurrentDbProtocolFake {
     this.server.forceShutdown();
   }
 
-  private write(stream: string, proposed: Array<Pick<FakeRecord, 'id' | 'type' | 'contentType' | 'data' | 'customMetadata'>>): FakeRecord[] {
+  private write(
+    stream: string,
+    proposed: Array<Pick<FakeRecord, 'id' | 'type' | 'contentType' | 'data' | 'customMetadata'>>,
+  ): FakeRecord[] {
     const existing = this.streams.get(stream) ?? [];
     const created = ticksNow();
     const records: FakeRecord[] = [];
@@ -146,7 +166,10 @@ export class KurrentDbProtocolFake {
     return records;
   }
 
-  private append(call: grpc.ServerReadableStream<AppendReq, AppendResp>, callback: grpc.sendUnaryData<AppendResp>): void {
+  private append(
+    call: grpc.ServerReadableStream<AppendReq, AppendResp>,
+    callback: grpc.sendUnaryData<AppendResp>,
+  ): void {
     let options: AppendReq.Options | undefined;
     const proposed: Array<Pick<FakeRecord, 'id' | 'type' | 'contentType' | 'data' | 'customMetadata'>> = [];
     let failed = false;
@@ -167,10 +190,19 @@ export class KurrentDbProtocolFake {
       const contentType = meta.get('content-type');
       if (!type || !contentType) {
         failed = true;
-        callback({ code: grpc.status.INVALID_ARGUMENT, details: 'proposed message metadata must carry "type" and "content-type"' });
+        callback({
+          code: grpc.status.INVALID_ARGUMENT,
+          details: 'proposed message metadata must carry "type" and "content-type"',
+        });
         return;
       }
-      proposed.push({ id: uuidText(m.getId()), type, contentType, data: m.getData_asU8(), customMetadata: m.getCustomMetadata_asU8() });
+      proposed.push({
+        id: uuidText(m.getId()),
+        type,
+        contentType,
+        data: m.getData_asU8(),
+        customMetadata: m.getCustomMetadata_asU8(),
+      });
     });
     call.on('error', () => undefined);
     call.on('end', () => {
@@ -191,7 +223,10 @@ export class KurrentDbProtocolFake {
         (expectedCase === Case.REVISION && current === expectedRevision);
       // The server's idempotency: the same event ids re-sent right after the expected revision succeed without a write.
       const after = expectedCase === Case.NO_STREAM ? -1 : expectedRevision;
-      const repeat = existing && proposed.length > 0 && (after !== null || expectedCase === Case.ANY) ? this.alreadyWritten(existing, after, proposed) : null;
+      const repeat =
+        existing && proposed.length > 0 && (after !== null || expectedCase === Case.ANY)
+          ? this.alreadyWritten(existing, after, proposed)
+          : null;
       if (repeat) {
         resp.setSuccess(this.success(repeat));
         return callback(null, resp);
@@ -230,7 +265,11 @@ export class KurrentDbProtocolFake {
   }
 
   /** The records `proposed` already are, when they were written as one batch right after revision `after` (any: anywhere). */
-  private alreadyWritten(existing: FakeRecord[], after: number | null, proposed: Array<{ id: string }>): FakeRecord[] | null {
+  private alreadyWritten(
+    existing: FakeRecord[],
+    after: number | null,
+    proposed: Array<{ id: string }>,
+  ): FakeRecord[] | null {
     const start = after === null ? existing.findIndex((r) => r.id === proposed[0].id) : after + 1;
     if (start < 0 || start + proposed.length > existing.length) return null;
     const slice = existing.slice(start, start + proposed.length);
@@ -285,10 +324,18 @@ export class KurrentDbProtocolFake {
     } else {
       const ao = options.getAll()!;
       if (backwards) {
-        const before = ao.hasEnd() ? null : ao.hasStart() ? { commit: -1n, prepare: -1n } : positionOf(ao.getPosition()!);
+        const before = ao.hasEnd()
+          ? null
+          : ao.hasStart()
+            ? { commit: -1n, prepare: -1n }
+            : positionOf(ao.getPosition()!);
         candidates = this.log.filter((r) => before === null || compare(r, before) < 0).reverse();
       } else {
-        const from = ao.hasStart() ? { commit: 0n, prepare: 0n } : ao.hasEnd() ? { commit: MAX_U64, prepare: MAX_U64 } : positionOf(ao.getPosition()!);
+        const from = ao.hasStart()
+          ? { commit: 0n, prepare: 0n }
+          : ao.hasEnd()
+            ? { commit: MAX_U64, prepare: MAX_U64 }
+            : positionOf(ao.getPosition()!);
         candidates = this.log.filter((r) => compare(r, from) >= 0);
       }
       if (filter) candidates = candidates.filter((r) => filter.test(filter.on === 'stream' ? r.stream : r.type));
@@ -302,7 +349,12 @@ export class KurrentDbProtocolFake {
     call.end();
   }
 
-  private subscribe(call: grpc.ServerWritableStream<ReadReq, ReadResp>, options: ReadReq.Options, filter: Filter, send: (r: FakeRecord) => void): void {
+  private subscribe(
+    call: grpc.ServerWritableStream<ReadReq, ReadResp>,
+    options: ReadReq.Options,
+    filter: Filter,
+    send: (r: FakeRecord) => void,
+  ): void {
     this.stats.subscriptions++;
     const confirmation = new ReadResp();
     const conf = new ReadResp.SubscriptionConfirmation();
@@ -321,7 +373,11 @@ export class KurrentDbProtocolFake {
     } else {
       const ao = options.getAll()!;
       matches = filter ? (r) => filter.test(filter.on === 'stream' ? r.stream : r.type) : () => true;
-      const after = ao.hasStart() ? null : ao.hasEnd() ? { commit: MAX_U64, prepare: MAX_U64 } : positionOf(ao.getPosition()!);
+      const after = ao.hasStart()
+        ? null
+        : ao.hasEnd()
+          ? { commit: MAX_U64, prepare: MAX_U64 }
+          : positionOf(ao.getPosition()!);
       catchUp = this.log.filter((r) => after === null || compare(r, after) > 0);
     }
     let searched = 0;
@@ -360,7 +416,8 @@ export class KurrentDbProtocolFake {
     const window = f.hasMax() ? f.getMax() : 32;
     return {
       on,
-      test: (v) => (prefixes.length > 0 ? prefixes.some((p) => v.startsWith(p)) : true) && (regex ? regex.test(v) : true),
+      test: (v) =>
+        (prefixes.length > 0 ? prefixes.some((p) => v.startsWith(p)) : true) && (regex ? regex.test(v) : true),
       checkpointEvery: Math.max(1, window * Math.max(1, f.getCheckpointintervalmultiplier())),
     };
   }
