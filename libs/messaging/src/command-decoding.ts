@@ -88,7 +88,7 @@ export function decodeCommandRequest(name: string, data: Uint8Array): DecodedCom
 
 /**
  * What a commandId is bound to: the command's name and its validated body (defaults applied), hashed. Handlers pass
- * it with the commandId to the store (executeDecider's `fingerprint`), so that the same id sent with another body,
+ * it with the commandId to the store (`handle`'s `fingerprint`), so that the same id sent with another body,
  * campaign or command is refused (IDEMPOTENCY_CONFLICT) rather than answered with the first command's outcome.
  */
 export function commandFingerprint(command: Pick<CommandEnvelope, 'name' | 'payload'>): string {

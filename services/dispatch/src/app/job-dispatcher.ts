@@ -8,7 +8,7 @@ import {
   type JobRequested,
   type JobSpec,
 } from '@aevo/contracts';
-import { executeDecider, type EventStore, type StoredEvent } from '@aevo/eventstore';
+import { handle, type EventStore, type StoredEvent } from '@aevo/eventstore';
 import type { Executor, ExecutorEvent } from '@aevo/executors';
 import {
   cancelDecision,
@@ -243,7 +243,7 @@ export class JobDispatcher {
         });
       },
     };
-    const outcome = await executeDecider({ store: this.store, streamId, decider, command, maxRetries: 10 });
+    const outcome = await handle(this.store, streamId, decider, command);
     return { state: outcome.state, events: outcome.events };
   }
 }

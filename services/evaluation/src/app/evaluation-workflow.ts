@@ -27,7 +27,7 @@ import {
   type EvaluationState,
   type JobOutcome,
 } from '../domain/evaluation';
-import { decideOnStream } from '@aevo/eventstore';
+import { dataEventsOf, handle, withEnvelopes } from '@aevo/eventstore';
 import type { SandboxVerifier } from './sandbox-verifier';
 
 export interface EvaluationConfig {
@@ -86,7 +86,7 @@ export class EvaluationWorkflow {
       ? await this.buildJobs(e, verification.snapshotId)
       : { ok: false as const, issues: [] };
     const command: EvaluationCommand = { type: 'StartEvaluation', request: r, verification, jobs };
-    return decideOnStream(this.store, evaluationDecider, ctx, command, { knownTypes: KNOWN });
+    return dataEventsOf(await handle(this.store, ctx.streamId, withEnvelopes(evaluationDecider, ctx, KNOWN), command));
   }
 
   async onJobTerminal(
@@ -108,13 +108,8 @@ export class EvaluationWorkflow {
       return [];
     // Read from disk once, outside the append retry loop; the decider ignores an outcome already recorded.
     const outcome = await this.readOutcome(e, state, parsed.index);
-    return decideOnStream(
-      this.store,
-      evaluationDecider,
-      ctx,
-      { type: 'RecordJobOutcome', jobId: e.data.jobId, outcome },
-      { knownTypes: KNOWN },
-    );
+    const command: EvaluationCommand = { type: 'RecordJobOutcome', jobId: e.data.jobId, outcome };
+    return dataEventsOf(await handle(this.store, streamId, withEnvelopes(evaluationDecider, ctx, KNOWN), command));
   }
 
   private async loadState(streamId: string): Promise<EvaluationState> {

@@ -35,7 +35,7 @@ import {
   type LeaderboardEvent,
   type LeaderboardState,
 } from '../domain/leaderboard';
-import { decideOnStream } from '@aevo/eventstore';
+import { dataEventsOf, handle, withEnvelopes } from '@aevo/eventstore';
 import { describeResult, runCommand } from './run-command';
 import type { SealedScoreStore } from './sealed-scores';
 import type { KaggleBoard } from './kaggle-board';
@@ -145,7 +145,7 @@ export class LeaderboardWorkflow {
       );
   }
 
-  private decide(
+  private async decide(
     campaignId: string,
     command: LeaderboardCommand,
     cause: { id: string; correlationId: string | null } | null,
@@ -157,7 +157,7 @@ export class LeaderboardWorkflow {
       causationId: cause?.id ?? null,
       correlationId: cause?.correlationId ?? null,
     };
-    return decideOnStream(this.store, leaderboardDecider, ctx, command, { knownTypes: KNOWN });
+    return dataEventsOf(await handle(this.store, ctx.streamId, withEnvelopes(leaderboardDecider, ctx, KNOWN), command));
   }
 
   // ── campaign start ────────────────────────────────────────────────────────────────────────────────────────

@@ -11,7 +11,7 @@ import {
   type StartCampaign,
   type StartRound,
 } from '@aevo/contracts';
-import { checkFingerprint, executeDecider, type EventStore } from '@aevo/eventstore';
+import { checkFingerprint, handle, type EventStore } from '@aevo/eventstore';
 import { commandFingerprint, commandResult, type CommandResult } from '@aevo/messaging';
 import {
   CAMPAIGN_EVENTS,
@@ -64,7 +64,7 @@ export interface RoundStartedResult {
 
 /**
  * The application side of the campaign aggregate: gathers command inputs from files and the log, then runs the
- * pure decider through executeDecider (read → fold → decide → append at the version read, retried on a
+ * pure decider through `handle` (read → fold → decide → append at the version read, retried on a
  * concurrency conflict, idempotent by commandId).
  */
 export class CampaignService {
@@ -227,14 +227,9 @@ export class CampaignService {
           });
         }),
     };
-    const outcome = await executeDecider({
-      store: this.store,
-      streamId,
-      decider,
-      command,
+    const outcome = await handle(this.store, streamId, decider, command, {
       commandId: meta.commandId,
       fingerprint: meta.fingerprint,
-      maxRetries: 8,
       result: ({ events }) => result(events.filter((e) => CAMPAIGN_EVENTS.is(e))),
     });
     return { result: outcome.result, duplicate: outcome.duplicate };

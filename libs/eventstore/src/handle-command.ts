@@ -1,12 +1,21 @@
-import { DomainError, type Decider, type EventEnvelope } from '@aevo/contracts';
+import {
+  DomainError,
+  createEvent,
+  eventDefinition,
+  type Decider,
+  type EventEnvelope,
+  type ServiceName,
+} from '@aevo/contracts';
 import { ConcurrencyError, type AppendResult, type EventStore, type StoredEvent } from './port';
 
-export interface ExecuteDeciderOptions<C, S, R> {
-  store: EventStore;
-  streamId: string;
-  /** evolve folds the stream's stored events; decide returns complete envelopes for `streamId`. */
-  decider: Decider<C, EventEnvelope, S>;
-  command: C;
+/**
+ * The one retry policy for every command: after a ConcurrencyError the stream is re-read and the command decided
+ * again this many times, then the error is thrown. Eight covers the widest fan-in we run (a round's workers and the
+ * orchestrator's reactions appending to one campaign stream at once) with room to spare.
+ */
+export const COMMAND_RETRIES = 8;
+
+export interface HandleOptions<S, R> {
   /** Idempotency key: a retried commandId returns the first outcome and writes nothing. */
   commandId?: string;
   /**
@@ -15,24 +24,31 @@ export interface ExecuteDeciderOptions<C, S, R> {
    * IDEMPOTENCY_CONFLICT instead of answering the first command's outcome.
    */
   fingerprint?: string;
-  /** Re-reads and re-decides this many times after a ConcurrencyError (default 3), then rethrows it. */
-  maxRetries?: number;
+  /** Re-reads and re-decides this many times after a ConcurrencyError (default COMMAND_RETRIES), then rethrows. */
+  retries?: number;
   /** What to answer the caller (recorded with the commandId so a retry gets the same answer); default null. */
   result?: (outcome: { events: EventEnvelope[]; state: S; version: number }) => R;
 }
 
-export interface ExecuteDeciderResult<S, R> {
+export interface HandleResult<S, R> {
   /** Events this command wrote (for a duplicate: the ones the first execution wrote). */
   events: StoredEvent[];
   /** State after those events. */
   state: S;
   /** The answer computed by `result` (for a duplicate: the recorded one). */
   result: R;
-  append: AppendResult;
+  /** Null when the command was skipped (a command function that answered null). */
+  append: AppendResult | null;
   duplicate: boolean;
   /** 1 + the number of concurrency retries. */
   attempts: number;
 }
+
+/**
+ * Either the command, or a function of the stream's current state that returns it (null: nothing to do) — for
+ * reactions whose command depends on what the stream already holds.
+ */
+export type CommandOrReaction<C, S> = C | ((state: S) => C | null);
 
 function foldUpTo<S>(decider: Decider<unknown, EventEnvelope, S>, events: StoredEvent[], version: number): S {
   let state = decider.initialState();
@@ -41,54 +57,107 @@ function foldUpTo<S>(decider: Decider<unknown, EventEnvelope, S>, events: Stored
 }
 
 /**
- * Runs one command against one stream: read → fold with evolve → decide → append at the version read. A racing
- * writer makes the append fail with ConcurrencyError; then the stream is re-read and the command decided again
- * on the new state (bounded by maxRetries). With a commandId, a retry of the same command finds the recorded
- * outcome and writes nothing; the decision stays pure and the store does the deduplication atomically.
+ * The command handler every service (and the worker runtime) uses: read the stream → fold with evolve → decide →
+ * append at the version read. A racing writer makes the append fail with ConcurrencyError; then the stream is
+ * re-read and the command decided again on the new state (bounded by `retries`). With a commandId, a retry of the
+ * same command finds the recorded outcome and writes nothing; the decision stays pure and the store does the
+ * deduplication atomically.
  */
-export async function executeDecider<C, S, R = null>(
-  opts: ExecuteDeciderOptions<C, S, R>,
-): Promise<ExecuteDeciderResult<S, R>> {
-  const { store, streamId, decider, command, commandId } = opts;
-  const maxRetries = opts.maxRetries ?? 3;
-  if (!Number.isInteger(maxRetries) || maxRetries < 0)
-    throw new DomainError('INVALID_ARGUMENT', `maxRetries: expected an integer >= 0, got ${String(maxRetries)}`, [
-      { path: 'maxRetries', message: 'expected an integer >= 0' },
+export async function handle<C, S, R = null>(
+  store: EventStore,
+  streamId: string,
+  decider: Decider<C, EventEnvelope, S>,
+  command: CommandOrReaction<C, S>,
+  opts: HandleOptions<S, R> = {},
+): Promise<HandleResult<S, R>> {
+  const { commandId } = opts;
+  const retries = opts.retries ?? COMMAND_RETRIES;
+  if (!Number.isInteger(retries) || retries < 0)
+    throw new DomainError('INVALID_ARGUMENT', `retries: expected an integer >= 0, got ${String(retries)}`, [
+      { path: 'retries', message: 'expected an integer >= 0' },
     ]);
   // A retry of a command that already succeeded must get the first answer, not a refusal decided on the newer state.
   const recorded = await previousOutcome(store, commandId);
-  if (recorded) return duplicateOutcome(opts, checkFingerprint(commandId, recorded, opts.fingerprint), 1);
+  if (recorded)
+    return duplicateOutcome(store, streamId, decider, checkFingerprint(commandId, recorded, opts.fingerprint), 1);
   for (let attempt = 1; ; attempt++) {
     const history = await store.readStream(streamId);
     const version = history.length === 0 ? 0 : history[history.length - 1].streamVersion;
     const state = history.reduce((s, e) => decider.evolve(s, e), decider.initialState());
+    const cmd = typeof command === 'function' ? (command as (s: S) => C | null)(state) : command;
+    if (cmd === null)
+      return { events: [], state, result: null as R, append: null, duplicate: false, attempts: attempt };
     let decided: EventEnvelope[];
     try {
-      decided = decider.decide(command, state);
+      decided = decider.decide(cmd, state);
     } catch (err) {
       // The first execution may have committed between the check above and this read.
       const late = await previousOutcome(store, commandId);
-      if (late) return duplicateOutcome(opts, checkFingerprint(commandId, late, opts.fingerprint), attempt);
+      if (late)
+        return duplicateOutcome(store, streamId, decider, checkFingerprint(commandId, late, opts.fingerprint), attempt);
       throw err;
     }
     const after = decided.reduce((s, e) => decider.evolve(s, e), state);
     const result = (
       opts.result ? opts.result({ events: decided, state: after, version: version + decided.length }) : null
     ) as R;
+    // Nothing to write and no id to remember: skip the round trip.
+    if (decided.length === 0 && commandId === undefined)
+      return { events: [], state: after, result, append: null, duplicate: false, attempts: attempt };
     let append: AppendResult;
     try {
-      append = await store.append(streamId, version, decided, {
+      append = await store.append(streamId, version === 0 ? 'no-stream' : version, decided, {
         commandId,
         commandResult: commandId !== undefined ? recordedResult(result, opts.fingerprint) : undefined,
       });
     } catch (err) {
-      if (err instanceof ConcurrencyError && attempt <= maxRetries) continue;
+      if (err instanceof ConcurrencyError && attempt <= retries) continue;
       throw err;
     }
-    if (append.duplicate) return duplicateOutcome(opts, checkFingerprint(commandId, append, opts.fingerprint), attempt);
+    if (append.duplicate)
+      return duplicateOutcome(store, streamId, decider, checkFingerprint(commandId, append, opts.fingerprint), attempt);
     const stored = await storedEvents(store, streamId, append.positions, version);
     return { events: stored, state: after, result, append, duplicate: false, attempts: attempt };
   }
+}
+
+/** What the decider-with-data-events adapter needs to make envelopes: the campaign, the stream and the source. */
+export interface EnvelopeContext {
+  campaignId: string;
+  streamId: string;
+  source: ServiceName;
+  causationId?: string | null;
+  correlationId?: string | null;
+}
+
+export type DataEvent = { type: string; data: unknown };
+
+/**
+ * Lifts a decider written over `{ type, data }` events (the shape a domain module writes without knowing envelopes)
+ * into one over envelopes, for `handle`: decided events become envelopes of `ctx` (their type must be registered in
+ * the contracts), and stored events whose type is not in `knownTypes` (when given) are not folded.
+ */
+export function withEnvelopes<C, E extends DataEvent, S>(
+  decider: Decider<C, E, S>,
+  ctx: EnvelopeContext,
+  knownTypes?: ReadonlySet<string>,
+): Decider<C, EventEnvelope, S> {
+  return {
+    initialState: () => decider.initialState(),
+    evolve: (s, e) =>
+      knownTypes && !knownTypes.has(e.type) ? s : decider.evolve(s, { type: e.type, data: e.data } as E),
+    decide: (c, s) =>
+      decider.decide(c, s).map((e) => {
+        const def = eventDefinition(e.type);
+        if (!def) throw new Error(`decider produced an unregistered event type ${e.type}`);
+        return createEvent(def, e.data as never, ctx);
+      }),
+  };
+}
+
+/** The decided data events of a handled command (for callers of a `withEnvelopes` decider). */
+export function dataEventsOf<E extends DataEvent>(outcome: HandleResult<unknown, unknown>): E[] {
+  return outcome.events.map((e) => ({ type: e.type, data: e.data }) as E);
 }
 
 async function previousOutcome(store: EventStore, commandId: string | undefined): Promise<AppendResult | null> {
@@ -97,14 +166,16 @@ async function previousOutcome(store: EventStore, commandId: string | undefined)
 }
 
 async function duplicateOutcome<C, S, R>(
-  opts: ExecuteDeciderOptions<C, S, R>,
+  store: EventStore,
+  streamId: string,
+  decider: Decider<C, EventEnvelope, S>,
   append: AppendResult,
   attempts: number,
-): Promise<ExecuteDeciderResult<S, R>> {
-  const history = await opts.store.readStream(opts.streamId);
+): Promise<HandleResult<S, R>> {
+  const history = await store.readStream(streamId);
   const wanted = new Set(append.positions);
   const events = history.filter((e) => wanted.has(e.position));
-  const state = foldUpTo(opts.decider as Decider<unknown, EventEnvelope, S>, history, append.nextExpectedVersion);
+  const state = foldUpTo(decider as Decider<unknown, EventEnvelope, S>, history, append.nextExpectedVersion);
   const recorded = append.commandResult as { value?: R } | undefined;
   return { events, state, result: (recorded?.value ?? null) as R, append, duplicate: true, attempts };
 }

@@ -8,7 +8,15 @@ import {
   type EventEnvelope,
 } from '@aevo/contracts';
 import { createTestDb, randomSuffix, type TestDb } from '@aevo/testkit';
-import { ConcurrencyError, PostgresEventStore, executeDecider, type EventStore } from '../src';
+import {
+  COMMAND_RETRIES,
+  ConcurrencyError,
+  PostgresEventStore,
+  dataEventsOf,
+  handle,
+  withEnvelopes,
+  type EventStore,
+} from '../src';
 
 jest.setTimeout(120_000);
 
@@ -63,7 +71,7 @@ function withRacingWriter(
   return wrapped;
 }
 
-describe('executeDecider', () => {
+describe('handle (the one command handler)', () => {
   let db: TestDb;
   let store: PostgresEventStore;
   const campaignId = `c${randomSuffix()}`;
@@ -81,22 +89,22 @@ describe('executeDecider', () => {
   it('reads, folds, decides and appends at the version it read', async () => {
     const streamId = newStream();
     const decider = pauseSwitch(campaignId, streamId);
-    const out = await executeDecider({
+    const out = await handle(
       store,
       streamId,
       decider,
-      command: { kind: 'pause', reason: 'first' },
-      result: ({ state, version }) => ({ pauses: state.pauses, version }),
-    });
+      { kind: 'pause', reason: 'first' },
+      { result: ({ state, version }) => ({ pauses: state.pauses, version }) },
+    );
     expect(out.duplicate).toBe(false);
     expect(out.attempts).toBe(1);
     expect(out.events.map((e) => [e.type, e.streamVersion])).toEqual([['CampaignPaused', 1]]);
     expect(out.state).toEqual({ paused: true, pauses: 1 });
     expect(out.result).toEqual({ pauses: 1, version: 1 });
-    const again = await executeDecider({ store, streamId, decider, command: { kind: 'resume' } });
+    const again = await handle(store, streamId, decider, { kind: 'resume' });
     expect(again.events.map((e) => [e.type, e.streamVersion])).toEqual([['CampaignResumed', 2]]);
     expect(again.result).toBeNull();
-    await expect(executeDecider({ store, streamId, decider, command: { kind: 'resume' } })).rejects.toMatchObject({
+    await expect(handle(store, streamId, decider, { kind: 'resume' })).rejects.toMatchObject({
       code: 'NOT_PAUSED',
     });
     expect(await store.streamVersion(streamId)).toBe(2);
@@ -106,23 +114,18 @@ describe('executeDecider', () => {
     // The racing writer resumes the stream that was paused, so the retry sees "not paused" and pauses again.
     const streamId = newStream();
     const decider = pauseSwitch(campaignId, streamId);
-    await executeDecider({ store, streamId, decider, command: { kind: 'pause', reason: 'seed' } });
+    await handle(store, streamId, decider, { kind: 'pause', reason: 'seed' });
     const racing = withRacingWriter(store, campaignId, 1);
-    const resumed = await executeDecider({ store: racing, streamId, decider, command: { kind: 'resume' } }).catch(
-      (e: unknown) => e,
-    );
+    const resumed = await handle(racing, streamId, decider, { kind: 'resume' }).catch((e: unknown) => e);
     // Our "resume" lost to the racing resume: the retry decides on "not paused" and refuses.
     expect(resumed).toBeInstanceOf(DomainError);
     expect((resumed as DomainError).code).toBe('NOT_PAUSED');
     expect(racing.interferences).toBe(1);
 
     const racing2 = withRacingWriter(store, campaignId, 1);
-    const out = await executeDecider({
-      store: racing2,
-      streamId,
-      decider,
-      command: { kind: 'pause', reason: 'after race' },
-    }).catch((e: unknown) => e);
+    const out = await handle(racing2, streamId, decider, { kind: 'pause', reason: 'after race' }).catch(
+      (e: unknown) => e,
+    );
     // The racing writer paused first; the retry refuses to pause twice.
     expect((out as DomainError).code).toBe('ALREADY_PAUSED');
     expect((await store.readStream(streamId)).map((e) => e.type)).toEqual([
@@ -144,20 +147,14 @@ describe('executeDecider', () => {
       ],
     };
     const racing = withRacingWriter(store, campaignId, 2);
-    const out = await executeDecider({
-      store: racing,
-      streamId,
-      decider: flip,
-      command: { kind: 'resume' },
-      maxRetries: 3,
-    });
+    const out = await handle(racing, streamId, flip, { kind: 'resume' }, { retries: 3 });
     expect(out.attempts).toBe(3);
     expect(out.events).toHaveLength(1);
     expect(out.events[0].streamVersion).toBe(3);
     expect(await store.streamVersion(streamId)).toBe(3);
   });
 
-  it('gives up with ConcurrencyError after maxRetries', async () => {
+  it('gives up with ConcurrencyError after `retries`', async () => {
     const streamId = newStream();
     const flip: Decider<Command, EventEnvelope, State> = {
       ...pauseSwitch(campaignId, streamId),
@@ -168,14 +165,14 @@ describe('executeDecider', () => {
       ],
     };
     const racing = withRacingWriter(store, campaignId, 100);
-    await expect(
-      executeDecider({ store: racing, streamId, decider: flip, command: { kind: 'resume' }, maxRetries: 2 }),
-    ).rejects.toBeInstanceOf(ConcurrencyError);
+    await expect(handle(racing, streamId, flip, { kind: 'resume' }, { retries: 2 })).rejects.toBeInstanceOf(
+      ConcurrencyError,
+    );
     expect(racing.interferences).toBe(3);
     expect(await store.streamVersion(streamId)).toBe(3);
-    await expect(
-      executeDecider({ store, streamId, decider: flip, command: { kind: 'resume' }, maxRetries: -1 }),
-    ).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(handle(store, streamId, flip, { kind: 'resume' }, { retries: -1 })).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+    });
   });
 
   it('answers a retried commandId with the first outcome and writes nothing, even when deciding again would refuse', async () => {
@@ -183,32 +180,18 @@ describe('executeDecider', () => {
     const decider = pauseSwitch(campaignId, streamId);
     const commandId = `cmd-${randomSuffix()}`;
     const result = ({ state }: { state: State }) => ({ pauses: state.pauses });
-    const first = await executeDecider({
-      store,
-      streamId,
-      decider,
-      command: { kind: 'pause', reason: 'once' },
-      commandId,
-      result,
-    });
+    const first = await handle(store, streamId, decider, { kind: 'pause', reason: 'once' }, { commandId, result });
     const head = await store.headPosition();
-    const retry = await executeDecider({
-      store,
-      streamId,
-      decider,
-      command: { kind: 'pause', reason: 'once' },
-      commandId,
-      result,
-    });
+    const retry = await handle(store, streamId, decider, { kind: 'pause', reason: 'once' }, { commandId, result });
     expect(retry.duplicate).toBe(true);
     expect(retry.result).toEqual({ pauses: 1 });
     expect(retry.events).toEqual(first.events);
     expect(retry.state).toEqual(first.state);
     expect(await store.headPosition()).toBe(head);
     // Without a commandId the same command is decided again, and refused.
-    await expect(
-      executeDecider({ store, streamId, decider, command: { kind: 'pause', reason: 'once' } }),
-    ).rejects.toMatchObject({ code: 'ALREADY_PAUSED' });
+    await expect(handle(store, streamId, decider, { kind: 'pause', reason: 'once' })).rejects.toMatchObject({
+      code: 'ALREADY_PAUSED',
+    });
   });
 
   it('lets exactly one of several racing executions of the same decision write', async () => {
@@ -220,13 +203,13 @@ describe('executeDecider', () => {
     try {
       const outcomes = await Promise.allSettled(
         [store, ...others].map((s, i) =>
-          executeDecider({
-            store: s,
+          handle(
+            s,
             streamId,
             decider,
-            command: { kind: 'pause', reason: `replica ${i}` },
-            commandId: `cmd-${randomSuffix()}`,
-          }),
+            { kind: 'pause', reason: `replica ${i}` },
+            { commandId: `cmd-${randomSuffix()}` },
+          ),
         ),
       );
       expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(1);
@@ -243,15 +226,13 @@ describe('executeDecider', () => {
     const other = newStream();
     const commandId = `cmd-${randomSuffix()}`;
     const run = (opts: { streamId?: string; fingerprint?: string; reason?: string; store?: EventStore }) =>
-      executeDecider({
-        store: opts.store ?? store,
-        streamId: opts.streamId ?? streamId,
-        decider: pauseSwitch(campaignId, opts.streamId ?? streamId),
-        command: { kind: 'pause', reason: opts.reason ?? 'first' },
-        commandId,
-        fingerprint: opts.fingerprint ?? 'f-1',
-        result: ({ version }) => ({ version }),
-      });
+      handle(
+        opts.store ?? store,
+        opts.streamId ?? streamId,
+        pauseSwitch(campaignId, opts.streamId ?? streamId),
+        { kind: 'pause', reason: opts.reason ?? 'first' },
+        { commandId, fingerprint: opts.fingerprint ?? 'f-1', result: ({ version }) => ({ version }) },
+      );
     const first = await run({});
     expect(first).toMatchObject({ duplicate: false, result: { version: 1 } });
     const head = await store.headPosition();
@@ -271,22 +252,85 @@ describe('executeDecider', () => {
     expect(await store.streamVersion(other)).toBe(0);
     // An id recorded without a fingerprint (an internal writer's) is not a fingerprinted command's to reuse.
     const internal = `internal-${randomSuffix()}`;
-    await executeDecider({
+    await handle(
       store,
-      streamId: other,
-      decider: pauseSwitch(campaignId, other),
-      command: { kind: 'pause', reason: 'internal' },
-      commandId: internal,
-    });
+      other,
+      pauseSwitch(campaignId, other),
+      { kind: 'pause', reason: 'internal' },
+      { commandId: internal },
+    );
     await expect(
-      executeDecider({
+      handle(
         store,
-        streamId: other,
-        decider: pauseSwitch(campaignId, other),
-        command: { kind: 'resume' },
-        commandId: internal,
-        fingerprint: 'f-1',
-      }),
+        other,
+        pauseSwitch(campaignId, other),
+        { kind: 'resume' },
+        { commandId: internal, fingerprint: 'f-1' },
+      ),
     ).rejects.toMatchObject({ code: 'IDEMPOTENCY_CONFLICT' });
+  });
+
+  it('takes a reaction (a function of the current state): null writes nothing, a command is decided on that state', async () => {
+    const streamId = newStream();
+    const decider = pauseSwitch(campaignId, streamId);
+    const head = await store.headPosition();
+    const skipped = await handle(store, streamId, decider, (s: State) =>
+      s.paused ? { kind: 'resume' as const } : null,
+    );
+    expect(skipped).toMatchObject({ events: [], append: null, duplicate: false, attempts: 1 });
+    expect(await store.headPosition()).toBe(head);
+    await handle(store, streamId, decider, { kind: 'pause', reason: 'then' });
+    const resumed = await handle(store, streamId, decider, (s: State) =>
+      s.paused ? { kind: 'resume' as const } : null,
+    );
+    expect(resumed.events.map((e) => e.type)).toEqual(['CampaignResumed']);
+    expect(resumed.state).toEqual({ paused: false, pauses: 1 });
+  });
+
+  it('lifts a decider over { type, data } events with withEnvelopes: envelopes of the context, unknown types not folded', async () => {
+    const streamId = newStream();
+    type DataEv = { type: 'CampaignPaused'; data: { reason: string } } | { type: 'CampaignResumed'; data: object };
+    const seen: string[] = [];
+    const dataDecider: Decider<Command, DataEv, State> = {
+      initialState: () => ({ paused: false, pauses: 0 }),
+      evolve: (s, e) => {
+        seen.push(e.type);
+        return e.type === 'CampaignPaused' ? { paused: true, pauses: s.pauses + 1 } : { ...s, paused: false };
+      },
+      decide: (c) => (c.kind === 'pause' ? [{ type: 'CampaignPaused', data: { reason: c.reason } }] : []),
+    };
+    const ctx = { campaignId, streamId, source: 'orchestrator' as const, causationId: 'cause-1' };
+    await handle(store, streamId, pauseSwitch(campaignId, streamId), { kind: 'pause', reason: 'outside' });
+    await handle(store, streamId, pauseSwitch(campaignId, streamId), { kind: 'resume' });
+    const lifted = withEnvelopes(dataDecider, ctx, new Set(['CampaignPaused']));
+    const out = await handle(store, streamId, lifted, { kind: 'pause', reason: 'lifted' });
+    expect(seen).toEqual(['CampaignPaused', 'CampaignPaused']);
+    expect(out.state).toEqual({ paused: true, pauses: 2 });
+    expect(out.events).toHaveLength(1);
+    expect(out.events[0]).toMatchObject({
+      type: 'CampaignPaused',
+      campaignId,
+      causationId: 'cause-1',
+      streamVersion: 3,
+    });
+    expect(dataEventsOf(out)).toEqual([{ type: 'CampaignPaused', data: { reason: 'lifted' } }]);
+    const unregistered = withEnvelopes(
+      { ...dataDecider, decide: () => [{ type: 'NoSuchEvent', data: {} } as unknown as DataEv] },
+      ctx,
+    );
+    await expect(handle(store, streamId, unregistered, { kind: 'pause', reason: 'x' })).rejects.toThrow(
+      'unregistered event type NoSuchEvent',
+    );
+    expect(await store.streamVersion(streamId)).toBe(3);
+  });
+
+  it('retries COMMAND_RETRIES times by default', async () => {
+    expect(COMMAND_RETRIES).toBe(8);
+    const streamId = newStream();
+    const racing = withRacingWriter(store, campaignId, COMMAND_RETRIES);
+    const out = await handle(racing, streamId, pauseSwitch(campaignId, streamId), (s: State) =>
+      s.paused ? { kind: 'resume' as const } : { kind: 'pause' as const, reason: 'eventually' },
+    );
+    expect(out.attempts).toBe(COMMAND_RETRIES + 1);
   });
 });
