@@ -49,4 +49,16 @@ export default tseslint.config(
       ],
     },
   },
+  {
+    // A service reads its environment in one place (src/config.ts): typed, validated, with the variable named in
+    // every error. Tests may set up environments as they like.
+    files: ['services/*/src/**/*.ts'],
+    ignores: ['services/*/src/config.ts', 'services/*/src/**/*.spec.ts', 'services/*/src/cli/**'],
+    rules: {
+      'no-restricted-properties': [
+        'error',
+        { object: 'process', property: 'env', message: 'read the environment in src/config.ts only' },
+      ],
+    },
+  },
 );
