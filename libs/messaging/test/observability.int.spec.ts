@@ -4,12 +4,9 @@ import * as http from 'node:http';
 import * as path from 'node:path';
 import { Controller, Module } from '@nestjs/common';
 import { Payload } from '@nestjs/microservices';
-import { connect } from '@nats-io/transport-node';
-import { jetstreamManager } from '@nats-io/jetstream';
-import { CancelJob, createEvent, DomainError, RoundClosed, type CommandOf, type EventOf } from '@aevo/contracts';
-import { PostgresEventStore } from '@aevo/eventstore';
-import { createTestDb, createTestNatsNames, eventually, type TestDb, type TestNatsNames } from '@aevo/testkit';
-import { CommandClient, createServiceApp, OnCommand, OnEvent, type ServiceApp } from '../src';
+import { CancelJob, DomainError, RoundClosed, type CommandOf, type EventOf } from '@aevo/contracts';
+import { eventually, events, startServiceHarness, type ServiceHarness } from '@aevo/testkit';
+import { OnCommand, OnEvent } from '../src';
 
 jest.setTimeout(120_000);
 
@@ -81,42 +78,26 @@ function sample(text: string, name: string, labels: Record<string, string>): num
 }
 
 describe('service probes and Prometheus metrics against nats-server and PostgreSQL', () => {
-  let db: TestDb;
-  let names: TestNatsNames;
-  let store: PostgresEventStore;
-  let built: ServiceApp | undefined;
-
-  beforeAll(async () => {
-    db = await createTestDb();
-    names = createTestNatsNames();
-    store = await PostgresEventStore.open({ connectionString: db.url, schema: db.schema });
-  });
+  let harness: ServiceHarness | undefined;
 
   afterAll(async () => {
-    await built?.app.close();
-    await store?.close();
-    const nc = await connect({ servers: names.url });
-    await (await jetstreamManager(nc)).streams.delete(names.stream).catch(() => undefined);
-    await nc.close();
-    await db?.drop();
+    await harness?.close();
   });
 
   it('answers /healthz at once, /readyz only once bound, and exposes series that move as events and commands flow', async () => {
-    built = await createServiceApp(DispatchLikeModule, {
+    // The app's own relay, not the harness's: the relay series below are this app's.
+    harness = await startServiceHarness(DispatchLikeModule, {
       service: 'dispatch',
-      natsUrl: names.url,
-      subjectPrefix: names.subjectPrefix,
-      stream: names.stream,
-      databaseUrl: db.url,
-      dbSchema: db.schema,
-      store,
+      listen: false,
+      harnessRelay: false,
+      shareStore: true,
       relay: true,
       healthPort: 0,
       metricsPort: 0,
       healthHost: '127.0.0.1',
       server: { ackWaitMs: 10_000, maxDeliver: 2, nakDelayMs: 100, maxNakDelayMs: 200 },
-      logger: ['error'],
     });
+    const built = harness.service;
     const { healthUrl, metricsUrl } = built.observability;
     expect(healthUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect(metricsUrl).not.toBe(healthUrl);
@@ -182,17 +163,7 @@ describe('service probes and Prometheus metrics against nats-server and PostgreS
     // Held handler: the backlog shows up as consumer lag, then drains.
     gate.close();
     const rounds = [1, 2, 3, 4, 5, POISON_ROUND];
-    await store.append(
-      'campaign-c1',
-      'any',
-      rounds.map((round) =>
-        createEvent(
-          RoundClosed,
-          { round, policyRevision: 0, bestPublicLb: null },
-          { campaignId: 'c1', streamId: 'campaign-c1', source: 'orchestrator' },
-        ),
-      ),
-    );
+    await harness.append(...rounds.map((round) => events.RoundClosed({ campaignId: 'c1', data: { round } })));
     await eventually(async () => {
       const text = (await get(`${metricsUrl}/metrics`)).body;
       return (
@@ -232,23 +203,17 @@ describe('service probes and Prometheus metrics against nats-server and PostgreS
       );
     }, 30_000);
 
-    const client = await CommandClient.connect({ natsUrl: names.url, subjectPrefix: names.subjectPrefix });
-    try {
-      expect((await client.send(CancelJob, { campaignId: 'c1', jobId: 'j1', reason: 'no longer needed' })).ok).toBe(
-        true,
-      );
-      expect((await client.send(CancelJob, { campaignId: 'c1', jobId: 'j2', reason: 'unknown' })).ok).toBe(false);
-      expect((await client.send(CancelJob, { campaignId: 'c1', jobId: 'j3', reason: 'unknown' })).ok).toBe(false);
-    } finally {
-      await client.close();
-    }
+    expect((await harness.send(CancelJob, { campaignId: 'c1', jobId: 'j1', reason: 'no longer needed' })).ok).toBe(
+      true,
+    );
+    expect((await harness.send(CancelJob, { campaignId: 'c1', jobId: 'j2', reason: 'unknown' })).ok).toBe(false);
+    expect((await harness.send(CancelJob, { campaignId: 'c1', jobId: 'j3', reason: 'unknown' })).ok).toBe(false);
     const commands = (await get(`${metricsUrl}/metrics`)).body;
     expect(sample(commands, 'aevo_commands_total', { command: 'CancelJob', result: 'ok' })).toBe(1);
     expect(sample(commands, 'aevo_commands_total', { command: 'CancelJob', result: 'JOB_NOT_FOUND' })).toBe(2);
 
     // Closed: the probes stop answering with the app.
-    await built.app.close();
-    built = undefined;
+    await harness.close();
     await expect(get(`${healthUrl}/healthz`)).rejects.toThrow(/ECONNREFUSED/);
   });
 });

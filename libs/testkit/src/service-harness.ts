@@ -1,0 +1,171 @@
+import type { DynamicModule, Type } from '@nestjs/common';
+import { connect } from '@nats-io/transport-node';
+import { jetstreamManager } from '@nats-io/jetstream';
+import type { CommandDefinition, CommandReply, DataOf, EventDefinition, EventEnvelope } from '@aevo/contracts';
+import { OutboxRelay, PostgresEventStore, type StoredEvent } from '@aevo/eventstore';
+import {
+  CommandClient,
+  createServiceApp,
+  type SendOptions,
+  type ServiceApp,
+  type ServiceAppOptions,
+} from '@aevo/messaging';
+import type { z } from 'zod';
+import { createTestDb, createTestNatsNames, eventually, type TestDb, type TestNatsNames } from './infra';
+
+/** Every createServiceApp option except those the harness sets (where the service's events and store live). */
+export type HarnessAppOptions = Omit<
+  ServiceAppOptions,
+  'natsUrl' | 'subjectPrefix' | 'stream' | 'databaseUrl' | 'dbSchema' | 'store' | 'openStore'
+>;
+
+export interface ServiceHarnessOptions extends HarnessAppOptions {
+  /**
+   * Whether the replicas share the harness's store (default false: each opens its own pool of 4). Share it when a
+   * test swaps the store's behaviour, or to save connections.
+   */
+  shareStore?: boolean;
+  /**
+   * Relay the store's events to JetStream from the harness (default true; poll 100 ms), so that appended events
+   * reach the service. Off: the test relays itself (or passes `relay: true` for each replica's embedded relay).
+   */
+  harnessRelay?: boolean;
+  /** Start listening (default true). False: the test calls `service.app.listen()`, e.g. to probe a service not yet bound. */
+  listen?: boolean;
+  /** Default timeout of `send` (default 60 s: a command may wait on a real job). */
+  commandTimeoutMs?: number;
+  /** Default timeout of `waitForEvent` (default 60 s). */
+  waitTimeoutMs?: number;
+}
+
+type ServiceModule = Type<unknown> | DynamicModule;
+type StoredOf<D extends EventDefinition> = StoredEvent & { type: D['type']; data: DataOf<D> };
+
+export interface ServiceHarness {
+  db: TestDb;
+  names: TestNatsNames;
+  /** The store of record, in this suite's own PostgreSQL schema. */
+  store: PostgresEventStore;
+  /** The first replica; `replicas` has them all. */
+  service: ServiceApp;
+  replicas: ServiceApp[];
+  client: CommandClient;
+  /** Sends a command on the suite's subject prefix, as the CLI or another service would. */
+  send<D extends CommandDefinition>(
+    def: D | string,
+    payload: z.input<D['payload']> | unknown,
+    opts?: SendOptions,
+  ): Promise<CommandReply>;
+  /** Appends each event to its own stream (expected version `any`), as the upstream service would have. */
+  append(...events: EventEnvelope[]): Promise<void>;
+  /** The recorded events of one type, in log order (of one campaign when given). */
+  eventsOf<D extends EventDefinition>(def: D, campaignId?: string): Promise<Array<StoredOf<D>>>;
+  /** Resolves with the first recorded event of the type that matches; rejects, naming it, at the deadline. */
+  waitForEvent<D extends EventDefinition>(
+    def: D,
+    predicate?: (e: StoredOf<D>) => boolean,
+    opts?: { campaignId?: string; timeoutMs?: number },
+  ): Promise<StoredOf<D>>;
+  /** Closes the client, replicas, relay and store, then drops the suite's stream and schema; idempotent. */
+  close(): Promise<void>;
+}
+
+const openPool = (url: string, schema: string) =>
+  PostgresEventStore.open({ connectionString: url, schema, poolSize: 4 });
+
+/**
+ * Starts `module` as the service `opts.service` against the shared PostgreSQL and nats-server, isolated as every
+ * suite must be (ARCHITECTURE.md, *Tests*): its own schema, subject prefix and stream, a relay from the store to
+ * the stream, the Nest app listening, and a command client. An array of modules starts one replica per module, each
+ * with its own store pool like a process of its own (replicas that need providers of their own).
+ */
+export async function startServiceHarness(
+  module: ServiceModule | readonly ServiceModule[],
+  opts: ServiceHarnessOptions,
+): Promise<ServiceHarness> {
+  const { shareStore = false, harnessRelay = true, listen = true, commandTimeoutMs, waitTimeoutMs, ...app } = opts;
+  const db = await createTestDb();
+  const names = createTestNatsNames();
+  const replicas: ServiceApp[] = [];
+  let store: PostgresEventStore | null = null;
+  let relay: OutboxRelay | null = null;
+  let client: CommandClient | null = null;
+
+  const closeAll = async () => {
+    await client?.close();
+    for (const r of replicas.splice(0).reverse()) await r.app.close();
+    await relay?.stop();
+    await store?.close();
+    const nc = await connect({ servers: names.url });
+    await (await jetstreamManager(nc)).streams.delete(names.stream).catch(() => undefined);
+    await nc.close();
+    await db.drop();
+  };
+
+  let closing: Promise<void> | null = null;
+  // Idempotent: a test may close early (to see the service gone) and afterAll close again.
+  const close = () => (closing ??= closeAll());
+
+  try {
+    store = await openPool(db.url, db.schema);
+    if (harnessRelay)
+      relay = await OutboxRelay.start({
+        databaseUrl: db.url,
+        schema: db.schema,
+        natsUrl: names.url,
+        subjectPrefix: names.subjectPrefix,
+        stream: names.stream,
+        pollIntervalMs: 100,
+      });
+    for (const m of Array.isArray(module) ? module : [module]) {
+      const built = await createServiceApp(m, {
+        logger: ['error'],
+        ...app,
+        natsUrl: names.url,
+        subjectPrefix: names.subjectPrefix,
+        stream: names.stream,
+        databaseUrl: db.url,
+        dbSchema: db.schema,
+        ...(shareStore ? { store } : { openStore: (cfg) => openPool(cfg.databaseUrl, cfg.dbSchema) }),
+      });
+      replicas.push(built);
+      if (listen) await built.app.listen();
+    }
+    client = await CommandClient.connect({
+      natsUrl: names.url,
+      subjectPrefix: names.subjectPrefix,
+      timeoutMs: commandTimeoutMs ?? 60_000,
+    });
+  } catch (err) {
+    await close().catch(() => undefined);
+    throw err;
+  }
+
+  const opened = store;
+  const commands = client;
+  const eventsOf = async <D extends EventDefinition>(def: D, campaignId?: string) =>
+    (await opened.readAll({ types: [def.type], ...(campaignId ? { campaignId } : {}) })) as Array<StoredOf<D>>;
+
+  return {
+    db,
+    names,
+    store: opened,
+    service: replicas[0],
+    replicas,
+    client: commands,
+    send: (def, payload, sendOpts) => commands.send(def, payload, sendOpts),
+    async append(...events) {
+      for (const e of events) await opened.append(e.streamId, 'any', [e]);
+    },
+    eventsOf,
+    async waitForEvent(def, predicate = () => true, waitOpts = {}) {
+      const timeoutMs = waitOpts.timeoutMs ?? waitTimeoutMs ?? 60_000;
+      try {
+        return await eventually(async () => (await eventsOf(def, waitOpts.campaignId)).find(predicate), timeoutMs);
+      } catch (err) {
+        throw new Error(`no matching ${def.type} recorded: ${(err as Error).message}`);
+      }
+    },
+    close,
+  };
+}
