@@ -1,9 +1,11 @@
-import { ManifestSubmitted, WorkerFailed, createEvent, type EventEnvelope } from '@aevo/contracts';
+import { handle } from '@aevo/eventstore';
+import type { ResultManifest } from '@aevo/contracts';
+import { candidateStreamDecider } from './domain/candidate-stream';
 import { buildManifest } from './manifest-builder';
 import type { WorkerConfig, WorkerInputs } from './ports';
 import { WorkerRuntime, type RuntimePorts } from './runtime';
 import { summarise } from './summary';
-import { candidateStreamId, foldTrace } from './trace';
+import { candidateStreamId, type TraceState } from './trace';
 
 /**
  * Ends a candidate that cannot be worked (its inputs do not validate, its sandbox is unusable, its policy is
@@ -26,10 +28,9 @@ export async function failCandidate(
       // fall through: record the failure without a runtime
     }
   }
-  const trace = foldTrace(await ports.log.read());
-  if (trace.finished) return;
   const { fork } = inputs;
   const ctx = {
+    candidateId: fork.candidateId,
     campaignId: config.campaignId,
     streamId: candidateStreamId(fork.candidateId),
     source: 'worker' as const,
@@ -37,24 +38,31 @@ export async function failCandidate(
     correlationId: fork.candidateId,
     now: config.now,
   };
-  const out: EventEnvelope[] = [
-    createEvent(WorkerFailed, { candidateId: fork.candidateId, round: fork.round, reason, step: null }, ctx),
-  ];
-  if (inputs.policy) {
+  await handle(ports.log.store, ports.log.streamId, candidateStreamDecider(ctx), ({ trace }) =>
+    trace.finished
+      ? null
+      : {
+          commands: [
+            { kind: 'Fail' as const, candidateId: fork.candidateId, round: fork.round, reason, manifest: failedManifest(trace) },
+          ],
+        },
+  );
+
+  function failedManifest(trace: TraceState): ResultManifest | undefined {
+    if (!inputs.policy) return undefined;
     try {
       const summary = summarise(trace.steps);
       summary.failureModes.push({ kind: 'agent-error', detail: reason });
-      const manifest = buildManifest(
+      return buildManifest(
         { fork, policy: inputs.policy },
         config,
         summary,
         { length: trace.steps.length, jobsRequested: trace.jobsRequested.size },
         { status: 'failed', hypothesis: '', reason },
       );
-      out.push(createEvent(ManifestSubmitted, { candidateId: fork.candidateId, round: fork.round, manifest }, ctx));
     } catch {
       // the inputs themselves are what does not validate: WorkerFailed alone says so
+      return undefined;
     }
   }
-  await ports.log.append(out, trace.version);
 }

@@ -8,6 +8,7 @@ import type {
   ScoreVector,
   SelectionCriterion,
 } from '@aevo/contracts';
+import type { EventStore } from '@aevo/eventstore';
 
 export type ForkData = DataOf<typeof CandidateForked>;
 export type EvaluationRequest = DataOf<typeof EvaluationRequested>;
@@ -43,9 +44,10 @@ export interface WorkerConfig {
 /** The candidate's append-only stream (`candidate-<candidateId>`): the trace and the worker's facts. */
 export interface CandidateLog {
   readonly streamId: string;
+  /** Every event of the stream, as the store holds it now. */
   read(): Promise<EventEnvelope[]>;
-  /** Appends atomically at `expectedVersion` (number of events already in the stream); returns the new version. */
-  append(events: EventEnvelope[], expectedVersion: number): Promise<number>;
+  /** The store every append to the stream goes through, with `handle()` (decided, optimistic, re-decided on conflict). */
+  readonly store: EventStore;
 }
 
 export interface JobTerminal {

@@ -1,7 +1,9 @@
-import { canonicalJson, createEvent, eventDefinition, type EventEnvelope } from '@aevo/contracts';
+import { canonicalJson, type EventContext, type EventEnvelope } from '@aevo/contracts';
+import { handle } from '@aevo/eventstore';
 import type { CandidateLog, WorkerConfig } from './ports';
-import { candidateStreamId, evolveTrace, type CandidateEvent, type LlmCall, type TraceState } from './trace';
+import { candidateStreamId, evolveTrace, type LlmCall, type TraceState } from './trace';
 import { decideCandidate, sameCall, type CandidateCommand } from './domain/candidate';
+import { candidateStreamDecider, envelopeOf, LeaseLostError } from './domain/candidate-stream';
 import { toJson, type StepOutcome } from './tools/outcome';
 
 /** The trace says step k was a different call than the one being replayed: the agent is not deterministic. */
@@ -19,13 +21,7 @@ export class TraceDivergedError extends Error {
   }
 }
 
-/** Another replica appended to this candidate's stream: it owns the candidate now, this one must stop. */
-export class LeaseLostError extends Error {
-  constructor(candidateId: string) {
-    super(`another worker replica is working on ${candidateId}`);
-    this.name = 'LeaseLostError';
-  }
-}
+export { LeaseLostError };
 
 /** The candidate was told to stop (its campaign was aborted) between two steps; the trace is consistent. */
 export class CandidateStoppedError extends Error {
@@ -48,20 +44,18 @@ export interface RuntimeHooks {
   stopRequested?(): Promise<string | null> | string | null;
 }
 
-/** Conflicting appends tolerated before the append gives up (each one re-reads and re-decides). */
-const MAX_APPEND_CONFLICTS = 5;
-
 /**
  * The trace mechanics of one candidate: every step's intent is recorded before it acts and its outcome after; a
  * resumed engine replays recorded outcomes in order and executes only what was never recorded. Commands are decided
- * by the pure candidate decider and staged; staged events are appended together, at the version the stream was read
- * at, by the next `apply`/`flush`.
+ * by the pure candidate decider and staged; staged events are appended together through `handle()` (at the version
+ * the stream was read at, re-decided on a conflict) by the next `apply`/`flush`.
  */
 export class TraceEngine {
   private current: TraceState;
   /** The trace as the stream holds it (the expected version of the next append). */
   private durable: TraceState;
   private staged: { commands: CandidateCommand[]; events: EventEnvelope[] } = { commands: [], events: [] };
+  private readonly ctx: EventContext & { candidateId: string };
   /** The next step's index (behind the trace's length while replaying). */
   cursor = 0;
 
@@ -74,6 +68,15 @@ export class TraceEngine {
   ) {
     this.current = trace;
     this.durable = trace;
+    this.ctx = {
+      candidateId,
+      campaignId: config.campaignId,
+      streamId: candidateStreamId(candidateId),
+      source: 'worker',
+      causationId: config.forkEventId ?? null,
+      correlationId: candidateId,
+      now: config.now,
+    };
   }
 
   /** The trace including what is staged. */
@@ -136,19 +139,6 @@ export class TraceEngine {
     return { ok: res.ok, output: res.output };
   }
 
-  private envelope(e: CandidateEvent): EventEnvelope {
-    const def = eventDefinition(e.type);
-    if (!def) throw new Error(`unknown event type ${e.type}`);
-    return createEvent(def, e.data as never, {
-      campaignId: this.config.campaignId,
-      streamId: candidateStreamId(this.candidateId),
-      source: 'worker',
-      causationId: this.config.forkEventId ?? null,
-      correlationId: this.candidateId,
-      now: this.config.now,
-    });
-  }
-
   /**
    * Decides a command on the trace (the pure candidate decider) and folds the result into `trace` without appending
    * it yet: staged events are appended together by the next `apply`/`flush`. Nothing outside this process can
@@ -157,7 +147,7 @@ export class TraceEngine {
    */
   stage(cmd: CandidateCommand): void {
     for (const e of decideCandidate(cmd, this.current)) {
-      const env = this.envelope(e);
+      const env = envelopeOf(e, this.ctx);
       this.staged.events.push(env);
       this.current = evolveTrace(this.current, env);
     }
@@ -170,42 +160,33 @@ export class TraceEngine {
   }
 
   /**
-   * Stages `cmd` (if any) and appends everything staged, atomically, at the version the stream was read at. A
-   * conflicting append by another worker replica means it owns the candidate now; anyone else's event in the
-   * stream is folded and the staged commands decided again on it.
+   * Stages `cmd` (if any) and appends everything staged, atomically, through `handle()`: at the version the stream
+   * was read at, as decided; on a conflict the stream is re-read and, unless another worker replica appended (it
+   * owns the candidate now: LeaseLostError), the staged commands are decided again on it (COMMAND_RETRIES).
    */
   async apply(cmd?: CandidateCommand): Promise<void> {
     if (cmd) this.stage(cmd);
-    for (let attempt = 0; ; attempt++) {
-      const events = this.staged.events;
-      if (events.length === 0) {
-        this.staged = { commands: [], events: [] };
-        return;
-      }
-      try {
-        await this.log.append(events, this.durable.version);
-      } catch (err) {
-        if ((err as { code?: string }).code !== 'CONCURRENCY_CONFLICT' || attempt >= MAX_APPEND_CONFLICTS) throw err;
-        const all = await this.log.read();
-        const fresh = all.slice(this.durable.version);
-        if (fresh.some((e) => e.source === 'worker')) throw new LeaseLostError(this.candidateId);
-        this.durable = fresh.reduce(evolveTrace, this.durable);
-        const commands = this.staged.commands;
-        this.staged = { commands: [], events: [] };
-        this.current = this.durable;
-        for (const c of commands) this.stage(c);
-        continue;
-      }
-      this.durable = this.current;
-      this.staged = { commands: [], events: [] };
-      if (this.hooks.afterAppend)
-        await this.hooks.afterAppend({
-          traceEvents: this.traceEventCount(),
-          version: this.durable.version,
-          lastEvent: events[events.length - 1],
-        });
-      return;
+    const staged = this.staged;
+    this.staged = { commands: [], events: [] };
+    // Nothing decided (a job or evaluation already requested): no round trip.
+    if (staged.events.length === 0) return;
+    let outcome;
+    try {
+      outcome = await handle(this.log.store, this.log.streamId, candidateStreamDecider(this.ctx), {
+        commands: staged.commands,
+        decidedAt: { version: this.durable.version, events: staged.events },
+      });
+    } catch (err) {
+      this.staged = staged;
+      throw err;
     }
+    this.durable = this.current = outcome.state.trace;
+    if (this.hooks.afterAppend && outcome.events.length > 0)
+      await this.hooks.afterAppend({
+        traceEvents: this.traceEventCount(),
+        version: this.durable.version,
+        lastEvent: outcome.events[outcome.events.length - 1],
+      });
   }
 
   private traceEventCount(): number {

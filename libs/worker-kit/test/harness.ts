@@ -3,7 +3,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { RollingPolicy, type RecipeDocument } from '@aevo/contracts';
-import { PostgresEventStore } from '@aevo/eventstore';
+import type { EventEnvelope } from '@aevo/contracts';
+import { PostgresEventStore, type EventStore } from '@aevo/eventstore';
 import { LocalExecutor } from '@aevo/executors';
 import { createTestDb, type TestDb } from '@aevo/testkit';
 import {
@@ -30,6 +31,8 @@ export interface Harness {
   evaluator: LocalEvaluationPort;
   campaignId: string;
   ports(candidateId: string): RuntimePorts;
+  /** The harness's ports, with `before(events)` awaited before each append to the candidate stream reaches the store. */
+  portsIntercepted(candidateId: string, before: (events: EventEnvelope[]) => Promise<void> | void): RuntimePorts;
   config(workerId?: string): WorkerConfig;
   fork(round: number, index: number, over?: Partial<ForkData>): ForkData;
   close(): Promise<void>;
@@ -74,6 +77,11 @@ export async function createHarness(
       jobs,
       evaluator,
     }),
+    portsIntercepted: (candidateId, before) => ({
+      log: new EventStoreCandidateLog(interceptAppends(store, before), candidateStreamId(candidateId)),
+      jobs,
+      evaluator,
+    }),
     config: (workerId = 'w1') => ({
       campaignId,
       workerId,
@@ -106,6 +114,21 @@ export async function createHarness(
       fs.rmSync(home, { recursive: true, force: true });
     },
   };
+}
+
+/** `store`, with `before(events)` awaited before each append. */
+function interceptAppends(store: EventStore, before: (events: EventEnvelope[]) => Promise<void> | void): EventStore {
+  return new Proxy(store, {
+    get(target, prop) {
+      if (prop === 'append')
+        return async (...args: Parameters<EventStore['append']>) => {
+          await before(args[2]);
+          return target.append(...args);
+        };
+      const value = Reflect.get(target, prop, target) as unknown;
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
 }
 
 /** The substrate as the substrate service would leave its snapshot: `<home>/snapshots/<sha256 of its path>`, read-only. */

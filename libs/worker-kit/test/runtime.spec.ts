@@ -187,14 +187,7 @@ describe('worker runtime on the fixture substrate (real PostgreSQL, local execut
       { fork, policy: fixturePolicy(h.substrateDir) },
       h.config(),
       {
-        log: {
-          streamId: ports.log.streamId,
-          read: () => ports.log.read(),
-          append: (events, expected) => {
-            appends.push(events);
-            return ports.log.append(events, expected);
-          },
-        },
+        log: h.portsIntercepted(fork.candidateId, (events) => void appends.push(events)).log,
         jobs: {
           submit: (spec) => ports.jobs.submit(spec),
           logTail: (jobId, lines) => ports.jobs.logTail!(jobId, lines),
@@ -235,19 +228,8 @@ describe('worker runtime on the fixture substrate (real PostgreSQL, local execut
 
   /** The harness's ports, with `before(n)` run before the runtime's n-th append (1-based) reaches the store. */
   const portsInterfering = (candidateId: string, before: (n: number) => Promise<void>) => {
-    const ports = h.ports(candidateId);
     let n = 0;
-    return {
-      ...ports,
-      log: {
-        streamId: ports.log.streamId,
-        read: () => ports.log.read(),
-        append: async (events: EventEnvelope[], expected: number) => {
-          await before(++n);
-          return ports.log.append(events, expected);
-        },
-      },
-    };
+    return h.portsIntercepted(candidateId, () => before(++n));
   };
 
   it('decides its staged records again when someone else appended to the stream meanwhile, and goes on', async () => {

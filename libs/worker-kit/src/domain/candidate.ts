@@ -2,12 +2,15 @@ import {
   DomainError,
   EvaluationRequested,
   JobRequested,
+  ManifestSubmitted,
   TraceStepRecorded,
+  WorkerFailed,
   WorkerStarted,
   canonicalJson,
   type DataOf,
   type Decider,
   type JobSpec,
+  type ResultManifest,
   type WorkerBriefRef,
 } from '@aevo/contracts';
 import { evolveTrace, initialTrace, type CandidateEvent, type LlmCall, type TraceState } from '../trace';
@@ -40,7 +43,9 @@ export type CandidateCommand =
       facts?: CandidateEvent[];
     }
   | { kind: 'RequestJob'; spec: JobSpec }
-  | { kind: 'RequestEvaluation'; request: EvaluationRequest };
+  | { kind: 'RequestEvaluation'; request: EvaluationRequest }
+  /** Ends a candidate no runtime could open: WorkerFailed, and its failed manifest when one could be built. */
+  | { kind: 'Fail'; candidateId: string; round: number; reason: string; manifest?: ResultManifest };
 
 type TraceData = DataOf<typeof TraceStepRecorded>;
 
@@ -134,6 +139,20 @@ export function decideCandidate(cmd: CandidateCommand, state: TraceState): Candi
       return state.evaluationsRequested.has(cmd.request.requestId)
         ? []
         : [{ type: EvaluationRequested.type, data: cmd.request }];
+    case 'Fail': {
+      const failed = {
+        type: WorkerFailed.type,
+        data: { candidateId: cmd.candidateId, round: cmd.round, reason: cmd.reason, step: null },
+      };
+      if (!cmd.manifest) return [failed];
+      return [
+        failed,
+        {
+          type: ManifestSubmitted.type,
+          data: { candidateId: cmd.candidateId, round: cmd.round, manifest: cmd.manifest },
+        },
+      ];
+    }
   }
 }
 
