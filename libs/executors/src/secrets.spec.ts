@@ -262,6 +262,17 @@ describe('scrubLogFile', () => {
     expect(out.split('[redacted:secret]').length).toBe(3);
   });
 
+  it('leaves a log with nothing to redact in place (the same file), made 0600', async () => {
+    const file = join(dir, 'clean.log');
+    writeFileSync(file, `${ORDINARY.join('\n')}\n`);
+    chmodSync(file, 0o644);
+    const inode = statSync(file).ino;
+    await expect(scrubLogFile(file, scrubberFor())).resolves.toEqual({ redactions: 0 });
+    expect(statSync(file).ino).toBe(inode);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(readFileSync(file, 'utf8')).toBe(`${ORDINARY.join('\n')}\n`);
+  });
+
   it('leaves a missing log missing', async () => {
     await expect(scrubLogFile(join(dir, 'nope.log'), scrubberFor())).resolves.toEqual({ redactions: 0 });
     expect(readdirSync(dir)).not.toContain('nope.log');

@@ -489,7 +489,8 @@ export function createScrubStream(scrubber: SecretScrubber): Transform {
  * Rewrites a finished job's log file with every secret redacted: streamed (logs can be large) into a 0600 temp file
  * beside it, then renamed over it, so a reader sees the old or the new file, never half of one. A process still
  * writing to the old file writes to an unlinked inode. A missing file is left missing. Resolves with the number of
- * redactions (0: the file was rewritten unchanged).
+ * redactions; a log with nothing to redact (almost every log) is only read (and made 0600), not rewritten: scrubbing
+ * it would give the same text, and the write, fsync and rename cost more than the read on a busy disk.
  */
 export async function scrubLogFile(
   path: string,
@@ -498,6 +499,11 @@ export async function scrubLogFile(
   try {
     await fs.access(path);
   } catch {
+    return { redactions: 0 };
+  }
+  if ((await countRedactions(path, scrubber)) === 0) {
+    const { mode } = await fs.stat(path);
+    if ((mode & 0o077) !== 0) await fs.chmod(path, 0o600); // as a rewritten log would be
     return { redactions: 0 };
   }
   const tmp = nodePath.join(
@@ -523,4 +529,12 @@ export async function scrubLogFile(
     await fs.rm(tmp, { force: true });
     throw err;
   }
+}
+
+/** How many redactions scrubbing the file would make (the same streaming pass, its output dropped). */
+async function countRedactions(path: string, scrubber: SecretScrubber): Promise<number> {
+  const s = new StreamScrubber(scrubber);
+  for await (const chunk of createReadStream(path, { encoding: 'utf8', highWaterMark: 64 * 1024 })) s.push(chunk);
+  s.end();
+  return s.redactions;
 }

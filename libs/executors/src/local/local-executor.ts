@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { EventDelivery } from '../delivery';
 import { bwrapArgs, gpuDeviceNodes, jobEnvProblems, probeBubblewrap, SANDBOX_BASE_ENV } from '../isolation/bwrap';
 import { IsolationRefused, planIsolation, prepareOutputs, searchableByOthers } from '../isolation/plan';
-import { DIVERGED_EXIT_CODE, logHasDivergedLine, readLogTail, scrubLogFile } from '../log-file';
+import { DIVERGED_EXIT_CODE, logHasDivergedLine, readLogTail, scrubLogFile, SecretScrubber } from '../log-file';
 import type {
   CancelResult,
   Executor,
@@ -386,10 +386,13 @@ export class LocalExecutor implements Executor {
       });
       return { accepted: true, queuePosition: 0, view: this.toView(rec) };
     }
-    this.store.save(rec);
     this.enqueue(rec);
     const queuePosition = this.queuePosition(jobId);
     this.pump();
+    // A job launched right away was saved by its launch (as 'launching', before its process existed); only one that
+    // waits needs its own record now. Both happen in this same turn, so a crash leaves either no record (submit never
+    // returned: the caller submits again) or a complete one.
+    if (rec.phase === 'queued') this.store.save(rec);
     return { accepted: true, queuePosition, view: this.toView(rec) };
   }
 
@@ -771,7 +774,9 @@ export class LocalExecutor implements Executor {
     const onGpu = allocation?.kind === 'gpu';
     const gpuCount = onGpu ? allocation.gpus.length : 0;
     // The job may have printed a secret (or what it took for one): the log file is scrubbed before anything reads it.
-    await scrubLogFile(rec.logPath).catch((err) => {
+    // One scrubber for both reads (built from the environment as it is now, so a rotated secret is caught).
+    const scrubber = SecretScrubber.fromEnv();
+    await scrubLogFile(rec.logPath, scrubber).catch((err) => {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.reportError(err, `scrubbing the log of ${jobId}`);
     });
     const outcome: JobOutcome = {
@@ -780,7 +785,7 @@ export class LocalExecutor implements Executor {
       gpuSeconds: round3(onGpu ? gpuCount * wallSeconds : allocation ? wallSeconds * this.opts.cpuSlotWeight : 0),
       gpuCount,
       budgetUnit: onGpu ? 'gpu-seconds' : 'cpu-slot-seconds',
-      logTail: await readLogTail(rec.logPath, this.opts.logTailLines),
+      logTail: await readLogTail(rec.logPath, this.opts.logTailLines, undefined, scrubber),
       logPath: existsSync(rec.logPath) ? rec.logPath : null,
       startedAt: rec.startedAt,
       finishedAt: finishedAt.toISOString(),
@@ -886,6 +891,7 @@ export function localExecutorOptionsFromEnv(env: NodeJS.ProcessEnv = process.env
     cpuSlotWeight: num('AEVO_CPU_SLOT_WEIGHT', 1),
     logTailLines: int('AEVO_LOG_TAIL_LINES', 50, 1),
     sandbox: sandboxModeFromEnv(env),
+    ...(env.AEVO_BWRAP ? { bwrapPath: env.AEVO_BWRAP } : {}),
     ...(env.AEVO_JOB_UIDS
       ? { jobUids: oneOf('AEVO_JOB_UIDS', env.AEVO_JOB_UIDS, ['per-slot', 'service'] as const) }
       : {}),

@@ -53,9 +53,15 @@ export class RecordStore {
 
   save(rec: LocalJobRecord): void {
     const d = this.jobDir(rec.job.spec.jobId);
-    mkdirSync(d, { recursive: true });
     const tmp = join(d, 'record.json.tmp');
-    writeFileSync(tmp, JSON.stringify(rec, null, 1));
+    const text = JSON.stringify(rec, null, 1);
+    try {
+      writeFileSync(tmp, text);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      mkdirSync(d, { recursive: true }); // the job's first record (a mkdir per save costs more than this retry)
+      writeFileSync(tmp, text);
+    }
     renameSync(tmp, join(d, 'record.json')); // atomic: a crash leaves the old or the new record, never half of one
   }
 
