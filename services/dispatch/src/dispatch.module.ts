@@ -11,44 +11,45 @@ import type { EventStore } from '@aevo/eventstore';
 import type { Executor } from '@aevo/executors';
 import { EVENT_STORE, SERVICE_METRICS, type ServiceMetrics } from '@aevo/messaging';
 import { DispatchController } from './dispatch.controller';
-import { JobDispatcher } from './app/job-dispatcher';
-import { executorFromEnv } from './app/executor-factory';
+import { DispatchWorkflow } from './app/dispatch-workflow';
+import { createExecutor } from './app/executor-factory';
 import { registerDispatchMetrics } from './app/dispatch-metrics';
+import { dispatchConfigFromEnv, type DispatchConfig } from './config';
 
 @Injectable()
 class DispatchLifecycle implements OnApplicationBootstrap, OnApplicationShutdown {
-  constructor(@Inject(JobDispatcher) private readonly dispatcher: JobDispatcher) {}
+  constructor(@Inject(DispatchWorkflow) private readonly workflow: DispatchWorkflow) {}
 
   /** Before the transport pulls the first JobRequested: reattach to running jobs, reconcile with the store. */
   async onApplicationBootstrap(): Promise<void> {
-    await this.dispatcher.start();
+    await this.workflow.start();
   }
 
   /** Jobs keep running: the next dispatch reattaches to them. */
   async onApplicationShutdown(): Promise<void> {
-    await this.dispatcher.stop();
+    await this.workflow.stop();
   }
 }
 
 @Module({})
 export class DispatchModule {
-  /** `executor` defaults to AEVO_EXECUTOR and its settings from the environment (see executorFromEnv). */
-  static forRoot(opts: { executor?: Executor; env?: NodeJS.ProcessEnv } = {}): DynamicModule {
+  /** `executor` defaults to the one `config` names (by default read from the environment, see config.ts). */
+  static forRoot(opts: { executor?: Executor; config?: DispatchConfig } = {}): DynamicModule {
     return {
       module: DispatchModule,
       controllers: [DispatchController],
       providers: [
         {
-          provide: JobDispatcher,
+          provide: DispatchWorkflow,
           useFactory: (store: EventStore, metrics: ServiceMetrics | undefined) => {
             const logger = new Logger('dispatch');
             const executor =
               opts.executor ??
-              executorFromEnv(opts.env ?? process.env, (err, context) =>
+              createExecutor((opts.config ?? dispatchConfigFromEnv()).executor, (err, context) =>
                 logger.warn(`${context}: ${(err as Error)?.message ?? String(err)}`),
               );
             if (metrics) registerDispatchMetrics(metrics, executor);
-            return new JobDispatcher(store, executor, logger);
+            return new DispatchWorkflow(store, executor, logger);
           },
           inject: [EVENT_STORE, { token: SERVICE_METRICS, optional: true }],
         },

@@ -51,11 +51,11 @@ export interface CancelOutcome {
 const RECONCILE_TYPES = ['JobQueued', 'JobStarted', 'JobPreempted', 'JobSucceeded', 'JobFailed', 'JobCancelled'];
 
 /**
- * Dispatch's application layer: turns `JobRequested` into a queued job on the configured executor, the executor's
+ * Dispatch's use-case class: turns `JobRequested` into a queued job on the configured executor, the executor's
  * reports into events of the job's stream, and `CancelJob` into a cancellation. Everything goes through the pure job
  * decider with optimistic concurrency, so redeliveries, restarts and duplicate reports write nothing twice.
  */
-export class JobDispatcher {
+export class DispatchWorkflow {
   private ready: Promise<void> | null = null;
   private unsubscribe: (() => void) | null = null;
 
