@@ -19,7 +19,7 @@ export class LeaderboardController implements OnApplicationBootstrap {
   constructor(@Inject(LeaderboardWorkflow) private readonly workflow: LeaderboardWorkflow) {}
 
   async onApplicationBootstrap(): Promise<void> {
-    await this.workflow.resumeKagglePolls();
+    await this.workflow.resumePolls();
   }
 
   @OnEvent(CampaignStarted)

@@ -9,8 +9,7 @@ import {
   type LoopbackKaggleOptions,
 } from '@aevo/kaggle';
 import { createTestDb, eventually, type TestDb } from '@aevo/testkit';
-import { LeaderboardWorkflow, streamIdOf } from '../src/app/leaderboard-workflow';
-import { KaggleBoard } from '../src/app/kaggle-board';
+import { streamIdOf } from '../src/app/leaderboard-workflow';
 import { PgSealedScoreStore } from '../src/app/sealed-scores';
 import {
   FIXTURE,
@@ -23,6 +22,7 @@ import {
   tempHome,
   type Snapshot,
 } from './helpers';
+import { kaggleWorkflowFor, testConfig, workflowFor } from './workflows';
 
 jest.setTimeout(120_000);
 
@@ -73,15 +73,17 @@ describe('Kaggle leaderboard workflow (loopback CompetitionApiService, real Post
       sleep: async (ms) => void retrySleeps.push(ms),
       ...clientOpts,
     });
-    const board = new KaggleBoard(client, boardCompetition, { initialDelayMs: 5, maxDelayMs: 20, maxWaitMs: 5_000 });
-    const wf = new LeaderboardWorkflow(store, sealed, {
-      aevoHome: home,
-      secret: 'unused-secret-0123456789',
-      commandTimeoutMs: 60_000,
-      defaultPredictTimeoutSeconds: 600,
-      defaultSize: 'tiny',
-      kaggle: { board, problem: null, promptsPath },
-    });
+    const { wf, submissions: board } = kaggleWorkflowFor(
+      store,
+      sealed,
+      testConfig({ aevoHome: home, secret: 'unused-secret-0123456789' }),
+      {
+        client,
+        competition: boardCompetition,
+        poll: { initialDelayMs: 5, maxDelayMs: 20, maxWaitMs: 5_000 },
+        promptsPath,
+      },
+    );
     const opened = await wf.onCampaignStarted(
       campaignStarted(campaignId, { substratePath: FIXTURE, leaderboard: 'kaggle', submissionsPerRound: quota }),
     );
@@ -211,22 +213,13 @@ describe('Kaggle leaderboard workflow (loopback CompetitionApiService, real Post
     await submit(1);
     // The first replica dies while polling; the submission is accepted but unscored.
     await eventually(async () => (await stream()).some((e) => e.type === 'SubmissionAccepted'));
-    const restarted = new LeaderboardWorkflow(store, sealed, {
-      aevoHome: home,
-      commandTimeoutMs: 60_000,
-      defaultPredictTimeoutSeconds: 600,
-      defaultSize: 'tiny',
-      kaggle: {
-        board: new KaggleBoard(
-          new KaggleCompetitionClient({ baseUrl: server.baseUrl, credentials: { kind: 'token', token: TOKEN } }),
-          COMP,
-          { initialDelayMs: 5, maxDelayMs: 10, maxWaitMs: 50 },
-        ),
-        problem: null,
-        promptsPath,
-      },
+    const { wf: restarted } = kaggleWorkflowFor(store, sealed, testConfig({ aevoHome: home }), {
+      client: new KaggleCompetitionClient({ baseUrl: server.baseUrl, credentials: { kind: 'token', token: TOKEN } }),
+      competition: COMP,
+      poll: { initialDelayMs: 5, maxDelayMs: 10, maxWaitMs: 50 },
+      promptsPath,
     });
-    expect(await restarted.resumeKagglePolls()).toBeGreaterThanOrEqual(1);
+    expect(await restarted.resumePolls()).toBeGreaterThanOrEqual(1);
     await restarted.idle();
     await wf.idle();
     const outcome = (await stream()).filter((e) => e.type === 'SubmissionRejected' || e.type === 'LeaderboardScored');
@@ -320,17 +313,14 @@ describe('Kaggle leaderboard workflow (loopback CompetitionApiService, real Post
   });
 
   it('reports a board that is not configured as LeaderboardUnavailable', async () => {
-    const wf = new LeaderboardWorkflow(store, sealed, {
-      aevoHome: home,
-      commandTimeoutMs: 60_000,
-      defaultPredictTimeoutSeconds: 600,
-      defaultSize: 'tiny',
-      kaggle: {
-        board: null,
-        problem: 'no Kaggle credentials: set KAGGLE_API_TOKEN, or KAGGLE_USERNAME and KAGGLE_KEY',
-        promptsPath: null,
-      },
-    });
+    const { wf } = workflowFor(
+      store,
+      sealed,
+      testConfig({
+        aevoHome: home,
+        kaggle: { problem: 'no Kaggle credentials: set KAGGLE_API_TOKEN, or KAGGLE_USERNAME and KAGGLE_KEY' },
+      }),
+    );
     expect(
       await wf.onCampaignStarted(
         campaignStarted('kg6', { substratePath: FIXTURE, leaderboard: 'kaggle', submissionsPerRound: 1 }),

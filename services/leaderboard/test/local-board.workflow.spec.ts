@@ -4,7 +4,8 @@ import { FrozenPathViolated, createEvent, type JobSpec } from '@aevo/contracts';
 import { PostgresEventStore } from '@aevo/eventstore';
 import { createTestDb, type TestDb } from '@aevo/testkit';
 import { parseCsv } from '../src/domain/csv';
-import { LeaderboardWorkflow, streamIdOf } from '../src/app/leaderboard-workflow';
+import { streamIdOf, type LeaderboardWorkflow } from '../src/app/leaderboard-workflow';
+import { BoardFiles } from '../src/app/board-files';
 import { PgSealedScoreStore } from '../src/app/sealed-scores';
 import { deriveSecretSeed } from '../src/domain/hidden-split';
 import {
@@ -23,6 +24,7 @@ import {
   typesOf,
   type Snapshot,
 } from './helpers';
+import { testConfig, workflowFor } from './workflows';
 
 jest.setTimeout(120_000);
 
@@ -34,6 +36,7 @@ describe('local leaderboard workflow (real PostgreSQL event store)', () => {
   let sealed: PgSealedScoreStore;
   let home: string;
   let wf: LeaderboardWorkflow;
+  let files: BoardFiles;
   let snap: Snapshot;
   const campaignId = 'lbc1';
 
@@ -43,13 +46,7 @@ describe('local leaderboard workflow (real PostgreSQL event store)', () => {
     sealed = await PgSealedScoreStore.open(db.url, db.schema);
     home = tempHome('lb-home-');
     snap = makeSnapshot(home);
-    wf = new LeaderboardWorkflow(store, sealed, {
-      aevoHome: home,
-      secret: SECRET,
-      commandTimeoutMs: 60_000,
-      defaultPredictTimeoutSeconds: 600,
-      defaultSize: 'tiny',
-    });
+    ({ wf, files } = workflowFor(store, sealed, testConfig({ aevoHome: home, secret: SECRET })));
   });
   afterAll(async () => {
     await sealed.close();
@@ -85,7 +82,7 @@ describe('local leaderboard workflow (real PostgreSQL event store)', () => {
     expect(await wf.onSubstrateSnapshotted(snapshotted)).toEqual([]); // redelivery
     expect(await wf.onCampaignStarted(started)).toEqual([]);
 
-    const dir = wf.boardDir(campaignId);
+    const dir = files.boardDir(campaignId);
     expect(dir.startsWith(home)).toBe(true);
     const prompts = parseCsv(readFileSync(path.join(dir, 'prompts.csv'), 'utf8'));
     expect(prompts[0]).toEqual(['id', 'prompt']);
@@ -134,7 +131,7 @@ describe('local leaderboard workflow (real PostgreSQL event store)', () => {
         },
       },
     ]);
-    expect(existsSync(path.join(wf.boardDir('lbc10'), 'hidden'))).toBe(false);
+    expect(existsSync(path.join(files.boardDir('lbc10'), 'hidden'))).toBe(false);
   });
 
   it('accepts up to the quota, rejects the next one, scores public only and seals private; nothing hidden leaks', async () => {
@@ -165,7 +162,7 @@ describe('local leaderboard workflow (real PostgreSQL event store)', () => {
 
     const specs = await jobsRequested(store, campaignId);
     expect(specs.map((s) => s.jobId)).toEqual([`${campaignId}-r1-s1-predict`, `${campaignId}-r1-s2-predict`]);
-    const promptsFile = path.join(wf.boardDir(campaignId), 'prompts.csv');
+    const promptsFile = path.join(files.boardDir(campaignId), 'prompts.csv');
     expect(specs[0].argv).toEqual([
       'node',
       'harness/predict.js',
@@ -173,10 +170,10 @@ describe('local leaderboard workflow (real PostgreSQL event store)', () => {
       promptsFile,
       expect.stringMatching(/predictions\.csv$/),
     ]);
-    expect(specs[0].argv[4].startsWith(wf.boardDir(campaignId))).toBe(true);
+    expect(specs[0].argv[4].startsWith(files.boardDir(campaignId))).toBe(true);
     // The predict job reads the prompts and writes a predictions directory of its own; the answers are not in its view.
     for (const [i, spec] of specs.entries()) {
-      const predictDir = path.join(wf.boardDir(campaignId), 'submissions', `${campaignId}-r1-s${i + 1}`, 'predict');
+      const predictDir = path.join(files.boardDir(campaignId), 'submissions', `${campaignId}-r1-s${i + 1}`, 'predict');
       expect(spec.isolation).toEqual({ snapshotId: snap.snapshotId, outputs: [predictDir], inputs: [promptsFile] });
       expect(spec.argv[4]).toBe(path.join(predictDir, 'predictions.csv'));
     }
@@ -205,14 +202,14 @@ describe('local leaderboard workflow (real PostgreSQL event store)', () => {
       [`${campaignId}-r1-s2`, expect.any(Number)],
     ]);
     // Each half was judged in a directory of its own; the predict directory holds the predictions only.
-    const sub1 = path.join(wf.boardDir(campaignId), 'submissions', `${campaignId}-r1-s1`);
+    const sub1 = path.join(files.boardDir(campaignId), 'submissions', `${campaignId}-r1-s1`);
     expect(readdirSync(path.join(sub1, 'predict'))).toEqual(['predictions.csv']);
     for (const half of ['public', 'private'])
       expect(readdirSync(path.join(sub1, half, 'scores'))).toEqual(['scores.json']);
 
     // The acceptance check: no hidden answer (the recall tokens nobody can infer) in any sandbox file or any event.
     const hidden = ['public', 'private'].flatMap((h) =>
-      parseCsv(readFileSync(path.join(wf.boardDir(campaignId), 'hidden', `${h}.csv`), 'utf8')).slice(1),
+      parseCsv(readFileSync(path.join(files.boardDir(campaignId), 'hidden', `${h}.csv`), 'utf8')).slice(1),
     );
     const secretAnswers = hidden.filter((r) => r[3] === 'recall').map((r) => r[2]);
     expect(secretAnswers).toHaveLength(6);
@@ -224,7 +221,7 @@ describe('local leaderboard workflow (real PostgreSQL event store)', () => {
     for (const secret of [...secretAnswers, secretSeed, SECRET]) {
       expect(log.includes(secret)).toBe(false);
       expect(sandboxFiles.filter((f) => f.text.includes(secret)).map((f) => f.file)).toEqual([]);
-      expect(readFileSync(path.join(wf.boardDir(campaignId), 'prompts.csv'), 'utf8').includes(secret)).toBe(false);
+      expect(readFileSync(path.join(files.boardDir(campaignId), 'prompts.csv'), 'utf8').includes(secret)).toBe(false);
     }
     // …and the private scores are nowhere in the log before the unseal.
     expect(log).not.toMatch(/privateScore/);
@@ -332,13 +329,7 @@ describe('local leaderboard workflow (real PostgreSQL event store)', () => {
   it('without AEVO_LEADERBOARD_SECRET keeps a random secret in a 0600 file outside every sandbox, and reuses it', async () => {
     const own = tempHome('lb-secret-');
     const ownSnap = makeSnapshot(own);
-    const make = () =>
-      new LeaderboardWorkflow(store, sealed, {
-        aevoHome: own,
-        commandTimeoutMs: 60_000,
-        defaultPredictTimeoutSeconds: 600,
-        defaultSize: 'tiny',
-      });
+    const make = () => workflowFor(store, sealed, testConfig({ aevoHome: own })).wf;
     expect((await open(make(), 'lbc5', 1, ownSnap)).events).toEqual([
       expect.objectContaining({ type: 'LeaderboardOpened' }),
     ]);
@@ -405,7 +396,7 @@ require('./score-real.js');
 `,
     );
     await open(wf, c, 1, makeSnapshot(home, hostile));
-    const hiddenDir = path.join(wf.boardDir(c), 'hidden');
+    const hiddenDir = path.join(files.boardDir(c), 'hidden');
     const answersBefore = ['public', 'private'].map((h) => readFileSync(path.join(hiddenDir, `${h}.csv`), 'utf8'));
     await wf.onSubmissionRequested(
       submissionRequested(c, 1, await forkCandidate(store, home, c, 1, { skill: 1 }, snap.snapshotId)),
@@ -415,7 +406,7 @@ require('./score-real.js');
     const last = (await store.readStream(streamIdOf(c))).pop()!;
     expect(last).toMatchObject({ type: 'LeaderboardScored', data: { publicScore: 0.5 } });
 
-    const sub = path.join(wf.boardDir(c), 'submissions', `${c}-r1-s1`);
+    const sub = path.join(files.boardDir(c), 'submissions', `${c}-r1-s1`);
     for (const half of ['public', 'private']) {
       const probe = JSON.parse(readFileSync(path.join(sub, half, 'scores', 'probe.json'), 'utf8')) as Record<
         string,

@@ -1,48 +1,98 @@
-import {
-  KaggleCompetitionClient,
-  sanitizeSubmissionDescription,
-  type KaggleSubmission,
-  type PollOptions,
-} from '@aevo/kaggle';
+import * as fs from 'node:fs/promises';
+import { KaggleAuthError, KagglePollTimeoutError, KaggleQuotaExceededError } from '@aevo/kaggle';
+import { readTable } from '../domain/csv';
+import type { BoardFiles } from './board-files';
+import type { KaggleSubmissions } from './kaggle-submissions';
+import type { BoardOpening, Judgement, LeaderboardBoard, PrivateScore, Verdict } from './leaderboard-board';
 
 /**
- * The Kaggle leaderboard seen from one service: submissions are tagged with their aevo id in the description,
- * so a redelivered submission finds the one it already created (on whichever page of ListSubmissions it now is)
- * instead of spending quota twice.
+ * The Kaggle board: predictions go to the competition, which scores them later (polled); its private scores are
+ * revealed only when the competition closes. The prompts predict answers are the competition's test file.
  */
-export class KaggleBoard {
+export class KaggleBoard implements LeaderboardBoard {
+  readonly kind = 'kaggle' as const;
+  readonly opensFromSnapshot = false;
+
   constructor(
-    readonly client: KaggleCompetitionClient,
-    readonly competition: string,
-    private readonly poll: PollOptions = {},
+    private readonly competition: KaggleSubmissions,
+    /** The competition's test prompts (id,prompt); null: the board cannot open (AEVO_KAGGLE_PROMPTS unset). */
+    private readonly promptsPath: string | null,
+    private readonly files: BoardFiles,
   ) {}
 
-  /**
-   * The description a submission is sent with. Space-separated (Kaggle reportedly refuses a `/` in descriptions) and
-   * passed through the same sanitiser the client applies, so the duplicate check compares what Kaggle stored.
-   */
-  static description(campaignId: string, submissionId: string): string {
-    return sanitizeSubmissionDescription(`aevo ${campaignId} ${submissionId}`);
+  /** Copies the competition's prompts to the board's directory, where predict jobs read them. */
+  async open(campaignId: string): Promise<BoardOpening> {
+    if (!this.promptsPath)
+      return { ok: false, reason: 'AEVO_KAGGLE_PROMPTS (the competition’s test prompts, id,prompt) is not set' };
+    try {
+      const text = await fs.readFile(this.promptsPath, 'utf8');
+      const prompts = readTable(text, ['id', 'prompt'], this.promptsPath).length;
+      await this.files.ensureBoardDirs(campaignId);
+      await fs.writeFile(this.files.promptsPath(campaignId), text);
+      return { ok: true, prompts, competition: this.competition.competition, splitSha256: null };
+    } catch (err) {
+      return { ok: false, reason: `Kaggle prompts unusable: ${(err as Error).message}` };
+    }
   }
 
-  async submit(campaignId: string, submissionId: string, content: Buffer): Promise<{ ref: string; reused: boolean }> {
-    const description = KaggleBoard.description(campaignId, submissionId);
-    const existing = await this.client.findSubmission(this.competition, (s) => s.description === description);
-    if (existing) return { ref: existing.ref, reused: true };
-    const { ref, reused } = await this.client.submitFile({
-      competitionName: this.competition,
-      fileName: `${submissionId}.csv`,
-      content,
-      description,
-    });
-    return { ref, reused };
+  async judge(campaignId: string, submissionId: string, predictions: string): Promise<Judgement> {
+    try {
+      const { ref } = await this.competition.submit(campaignId, submissionId, Buffer.from(predictions));
+      return { outcome: 'accepted', externalRef: ref };
+    } catch (err) {
+      const reject = (reason: 'quota-exceeded' | 'board-error', message: string): Judgement => ({
+        outcome: 'rejected',
+        reason,
+        message,
+      });
+      if (err instanceof KaggleQuotaExceededError)
+        return reject('quota-exceeded', `Kaggle refused the submission (allowance used up): ${err.serverMessage}`);
+      if (err instanceof KaggleAuthError)
+        return reject('board-error', `Kaggle refused the credentials (HTTP ${err.status}): ${err.serverMessage}`);
+      return reject('board-error', (err as Error).message);
+    }
   }
 
-  wait(ref: string): Promise<KaggleSubmission> {
-    return this.client.waitForSubmission(ref, this.competition, this.poll);
+  /** Bounded by the poll options: a submission Kaggle never finishes is rejected as a board error. */
+  poll(ref: string): Promise<Verdict> {
+    return this.waitFor(ref);
   }
 
-  get(ref: string): Promise<KaggleSubmission> {
-    return this.client.getSubmission(ref);
+  private async waitFor(ref: string): Promise<Verdict> {
+    let done;
+    try {
+      done = await this.competition.wait(ref);
+    } catch (err) {
+      const message =
+        err instanceof KagglePollTimeoutError
+          ? `Kaggle did not score submission ${ref}: ${err.message}`
+          : `polling Kaggle submission ${ref} failed: ${(err as Error).message}`;
+      return { outcome: 'rejected', reason: 'board-error', message };
+    }
+    if (done.status === 'ERROR')
+      return {
+        outcome: 'rejected',
+        reason: 'invalid-predictions',
+        message: `Kaggle scored submission ${ref} as ERROR: ${done.errorDescription ?? 'no description'}`,
+      };
+    if (done.publicScore === null)
+      return {
+        outcome: 'rejected',
+        reason: 'board-error',
+        message: `Kaggle marked submission ${ref} COMPLETE without a public score`,
+      };
+    return {
+      outcome: 'scored',
+      publicScore: done.publicScore,
+      publicDomains: null,
+      private: { privateScore: done.privateScore, privateDomains: null },
+    };
+  }
+
+  /** Kaggle reveals private scores only after the competition closes: the latest the API shows. */
+  async privateScore(_campaignId: string, s: { externalRef: string | null }): Promise<PrivateScore | null> {
+    if (!s.externalRef) return null;
+    const latest = await this.competition.get(s.externalRef);
+    return latest.privateScore == null ? null : { privateScore: latest.privateScore, privateDomains: null };
   }
 }

@@ -1,6 +1,7 @@
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { secretValuesFromEnv } from '@aevo/executors';
 import { eventually } from '@aevo/testkit';
 import { describeResult, runCommand } from './run-command';
 
@@ -13,7 +14,7 @@ describe('runCommand', () => {
     const logFile = join(dir, 'a.log');
     const r = await runCommand(
       ['node', '-e', 'console.log("out", process.argv[1]); console.error("err")', '123456789'],
-      { cwd: dir, logFile, timeoutMs: 30_000, redact: ['123456789'] },
+      { cwd: dir, logFile, timeoutMs: 30_000, env: process.env, redact: ['123456789'] },
     );
     expect(r).toEqual({ exitCode: 0, signal: null, timedOut: false });
     const log = readFileSync(logFile, 'utf8');
@@ -51,6 +52,8 @@ describe('runCommand', () => {
         cwd: dir,
         logFile,
         timeoutMs: 30_000,
+        env: process.env,
+        ownSecrets: secretValuesFromEnv(process.env), // as config.ts reads them
         redact: [seed],
       });
     } finally {
@@ -78,7 +81,8 @@ describe('runCommand', () => {
     // The child forks a grandchild that would outlive a plain kill of the child.
     const pidFile = join(dir, 'grandchild.pid');
     const script = `const c = require("child_process").spawn("sleep", ["30"], {stdio: "ignore"}); require("fs").writeFileSync(${JSON.stringify(pidFile)}, String(c.pid)); setTimeout(() => {}, 30000)`;
-    const r = await runCommand(['node', '-e', script], { cwd: dir, logFile, timeoutMs: 500 });
+    // A deadline the child outlives, yet long enough for a loaded machine to start node and fork the grandchild.
+    const r = await runCommand(['node', '-e', script], { cwd: dir, logFile, timeoutMs: 10_000, env: process.env });
     expect(r.timedOut).toBe(true);
     const grandchild = Number(readFileSync(pidFile, 'utf8'));
     await eventually(() => {
@@ -94,7 +98,7 @@ describe('runCommand', () => {
 
   it('reports a program that cannot start', async () => {
     await expect(
-      runCommand(['/nonexistent/prog'], { cwd: dir, logFile: join(dir, 'c.log'), timeoutMs: 1000 }),
+      runCommand(['/nonexistent/prog'], { cwd: dir, logFile: join(dir, 'c.log'), timeoutMs: 1000, env: process.env }),
     ).rejects.toThrow(/cannot run \/nonexistent\/prog/);
   });
 });

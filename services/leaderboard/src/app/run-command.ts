@@ -13,18 +13,24 @@ export interface CommandResult {
 /**
  * Runs a leaderboard command (generate/score) in the leaderboard's own process tree, outside every sandbox.
  * Output goes to a log file only: these commands read hidden answers, so their output never reaches an event.
- * The command line and the output are scrubbed on the way to the log: `redact` (the secret seed), configured secrets
- * of this process's and the command's environment, and token shapes (see SecretScrubber), since the substrate's
- * code may print the seed it got.
+ * The command line and the output are scrubbed on the way to the log: `redact` (the secret seed), `ownSecrets` (the
+ * service's configured secrets, read by config.ts), secrets of the command's environment, and token shapes (see
+ * SecretScrubber), since the substrate's code may print the seed it got.
  */
 export async function runCommand(
   argv: string[],
-  opts: { cwd: string; logFile: string; timeoutMs: number; env?: NodeJS.ProcessEnv; redact?: string[] },
+  opts: {
+    cwd: string;
+    logFile: string;
+    timeoutMs: number;
+    env: NodeJS.ProcessEnv;
+    ownSecrets?: readonly string[];
+    redact?: string[];
+  },
 ): Promise<CommandResult> {
   await mkdir(path.dirname(opts.logFile), { recursive: true });
-  // The leaderboard's own secrets, any the command's environment was given, and the explicit ones.
   const scrubber = new SecretScrubber(
-    [...secretValuesFromEnv(process.env), ...(opts.env ? secretValuesFromEnv(opts.env, false) : [])],
+    [...(opts.ownSecrets ?? []), ...secretValuesFromEnv(opts.env, false)],
     (opts.redact ?? []).filter((s) => s.length > 0),
   );
   const log = createWriteStream(opts.logFile, { flags: 'a', mode: 0o600 });
@@ -33,7 +39,7 @@ export async function runCommand(
     return await new Promise<CommandResult>((resolve, reject) => {
       const child = spawn(argv[0], argv.slice(1), {
         cwd: opts.cwd,
-        env: opts.env ?? process.env,
+        env: opts.env,
         stdio: ['ignore', 'pipe', 'pipe'],
         detached: true,
       });

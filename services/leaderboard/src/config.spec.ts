@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { UNSANDBOXED_OPT_IN } from '@aevo/executors';
-import { leaderboardConfigFromEnv } from './leaderboard.module';
+import { leaderboardConfigFromEnv } from './config';
 
 describe('leaderboardConfigFromEnv', () => {
   it('sandboxes generate and score unless AEVO_UNSANDBOXED_JOBS holds exactly the opt-in value', () => {

@@ -1,0 +1,33 @@
+import type { EventStore } from '@aevo/eventstore';
+import type { KaggleCompetitionClient, PollOptions } from '@aevo/kaggle';
+import type { LeaderboardConfig } from '../src/config';
+import { KaggleBoard } from '../src/app/kaggle-board';
+import { KaggleSubmissions } from '../src/app/kaggle-submissions';
+import { leaderboardParts } from '../src/app/leaderboard-parts';
+import { LeaderboardWorkflow } from '../src/app/leaderboard-workflow';
+import type { SealedScoreStore } from '../src/app/sealed-scores';
+
+/** The settings every workflow spec shares; each names its own AEVO_HOME (and secret, Kaggle settings). */
+export function testConfig(config: Partial<LeaderboardConfig> & { aevoHome: string }): LeaderboardConfig {
+  return { commandTimeoutMs: 60_000, defaultPredictTimeoutSeconds: 600, defaultSize: 'tiny', ...config };
+}
+
+/** A workflow wired as the module wires it, from settings. */
+export function workflowFor(store: EventStore, sealed: SealedScoreStore, config: LeaderboardConfig) {
+  const parts = leaderboardParts(store, config);
+  return { wf: new LeaderboardWorkflow(store, sealed, parts), files: parts.files };
+}
+
+/** A workflow whose Kaggle board talks through the given client (a loopback server's, with test sleeps). */
+export function kaggleWorkflowFor(
+  store: EventStore,
+  sealed: SealedScoreStore,
+  config: LeaderboardConfig,
+  kaggle: { client: KaggleCompetitionClient; competition: string; poll: PollOptions; promptsPath: string },
+) {
+  const parts = leaderboardParts(store, config);
+  const submissions = new KaggleSubmissions(kaggle.client, kaggle.competition, kaggle.poll);
+  const board = new KaggleBoard(submissions, kaggle.promptsPath, parts.files);
+  const wf = new LeaderboardWorkflow(store, sealed, { ...parts, boards: { ...parts.boards, kaggle: board } });
+  return { wf, submissions };
+}
