@@ -216,7 +216,7 @@ async function auditReplay(io: CliIo, opts: AuditOptions): Promise<number> {
       for (const b of bad) io.err(`MISMATCH ${b.campaignId}: ${b.what}: ${b.detail}`);
       if (bad.length === 0)
         io.out(
-          `verified: ${report.checks.length} hash(es) recorded in events (evidence, policies, constitution) recomputed and equal`,
+          `verified: ${report.checks.length} hash(es) recorded in events (evidence, policies, constitution, reports) recomputed and equal`,
         );
       else if (logFindings === 0) return fail(`${bad.length} of ${report.checks.length} recorded hash(es) differ`);
     }

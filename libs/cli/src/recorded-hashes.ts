@@ -5,6 +5,7 @@ import type { EventStore, StoredEvent } from '@aevo/eventstore';
 import { replayRoundEvidence } from '@aevo/evidence';
 import { freezeConstitution, replayPolicyRevisions } from '@aevo/policy-engine';
 import { DEFAULT_WORKER_BRIEF_FILE, DEFAULT_WORKER_BRIEF_PATH } from '@aevo/worker-kit';
+import { checkRecordedReports } from './report-hash';
 import { REPO_ROOT } from './stack';
 
 export interface HashCheck {
@@ -46,7 +47,8 @@ export async function readLogUpTo(store: EventStore, upTo: number): Promise<Stor
  * Re-derives what the log recorded as hashes and compares: each round's evidence recomputed from exactly its
  * input events (RoundEvidenceRecorded.evidenceSha256), each policy revision re-decided from the recorded
  * evidence and the pinned constitution (PolicyRevised, whole data), each policy's content hash where RoundStarted,
- * PolicyRevised and RoundClosed name it, and RoundClosed's evidence hash. Policy revisions are re-decided only
+ * PolicyRevised and RoundClosed name it, RoundClosed's evidence hash, and each campaign report's hash (re-rendered from
+ * the log up to its CampaignCompleted). Policy revisions are re-decided only
  * when the constitution file still hashes to the campaign's pin (otherwise the report says it skipped them).
  */
 export async function checkRecordedHashes(
@@ -54,7 +56,7 @@ export async function checkRecordedHashes(
   upTo: number,
   env: NodeJS.ProcessEnv,
 ): Promise<RecordedHashReport> {
-  const events: EventEnvelope[] = await readLogUpTo(store, upTo);
+  const events = await readLogUpTo(store, upTo);
   const checks: HashCheck[] = [];
   const skipped: string[] = [];
   const campaigns = [...new Set(events.filter((e) => e.type === 'CampaignStarted').map((e) => e.campaignId))].sort();
@@ -131,6 +133,7 @@ export async function checkRecordedHashes(
       checks.push({ campaignId: c, what: 'RoundEvidenceRecorded inputs', ok: false, detail: (err as Error).message });
     }
     checkWorkerBriefs(c, mine, checks, skipped);
+    checkRecordedReports(c, mine, checks, skipped);
     const file = findFile(started.data.config.constitutionPath, roots);
     if (!file) {
       skipped.push(

@@ -2,8 +2,15 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { CampaignPaused, CampaignReportRecorded, createEvent } from '@aevo/contracts';
 import { PostgresEventStore } from '@aevo/eventstore';
-import { campaignReport, chartJsUmdSource, syntheticCampaignLog } from '@aevo/projections';
+import {
+  campaignReport,
+  chartJsUmdSource,
+  completedCampaignReport,
+  reportRendererVersion,
+  syntheticCampaignLog,
+} from '@aevo/projections';
 import { createTestDb, type TestDb } from '@aevo/testkit';
 import { runCli, type CliIo } from '../src';
 
@@ -67,6 +74,55 @@ describe('aevo report', () => {
     expect(campaignReport(log, 'rep', chartJsUmdSource()).sha256).toBe(sha);
     const again = await run(['report', 'rep', '--out', path.join(dir, 'b.html'), '--json']);
     expect(JSON.parse(again.out[0])).toMatchObject({ campaignId: 'rep', sha256: sha, bytes: Buffer.byteLength(html) });
+  });
+
+  it('covers a completed campaign up to its CampaignCompleted and says whether its hash equals the recorded one', async () => {
+    const recordReport = async (campaignId: string, reportSha256: string) => {
+      const report = completedCampaignReport(await store.readAll({ campaignId }), campaignId, chartJsUmdSource())!;
+      const data = {
+        reportSha256,
+        throughEventId: report.through.id,
+        throughPosition: report.through.position,
+        events: report.events,
+        bytes: report.bytes,
+        rendererVersion: reportRendererVersion(chartJsUmdSource()),
+      };
+      const streamId = `collector-report-${campaignId}`;
+      const e = createEvent(CampaignReportRecorded, data, { campaignId, streamId, source: 'collector' });
+      return { report, position: (await store.append(streamId, 'any', [e])).positions[0] };
+    };
+    const before = await run(['report', 'rep', '--out', path.join(dir, 'c.html')]);
+    expect(before.out[2]).toBe('recorded: none yet (the collector records the hash after CampaignCompleted)');
+    const { report, position } = await recordReport(
+      'rep',
+      completedCampaignReport(log, 'rep', chartJsUmdSource())!.sha256,
+    );
+    // What happens after completion (the record itself, a late event) is not in the report.
+    const late = createEvent(
+      CampaignPaused,
+      { reason: 'after the end' },
+      { campaignId: 'rep', streamId: 'campaign-rep', source: 'orchestrator' },
+    );
+    await store.append(late.streamId, 'any', [late]);
+    const after = await run(['report', 'rep', '--out', path.join(dir, 'd.html')]);
+    expect(after.code).toBe(0);
+    expect(after.out).toEqual([
+      `report of rep: ${report.events} event(s) (up to its CampaignCompleted at position ${report.through.position}) → ${path.join(dir, 'd.html')} (${report.bytes} bytes)`,
+      `sha256 ${report.sha256}`,
+      `recorded: equal (CampaignReportRecorded at position ${position})`,
+    ]);
+    // A record that does not match the log is a finding (exit 1), named.
+    const other = syntheticCampaignLog({ campaignId: 'forged', rounds: 1, workersPerRound: 3, seed: 4 });
+    for (const e of other) await store.append(e.streamId, 'any', [e]);
+    const wrong = `${'0'.repeat(63)}1`;
+    const forged = await recordReport('forged', wrong);
+    const json = await run(['report', 'forged', '--out', path.join(dir, 'e.html'), '--json']);
+    expect(json.code).toBe(1);
+    expect(JSON.parse(json.out[0])).toMatchObject({
+      sha256: forged.report.sha256,
+      through: forged.report.through,
+      recorded: { status: 'differs', position: forged.position, sha256: wrong },
+    });
   });
 
   it('refuses an unknown campaign with a usage error and writes nothing', async () => {

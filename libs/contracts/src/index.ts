@@ -18,6 +18,7 @@ export * from './events/job-requests';
 export * from './events/evaluation';
 export * from './events/leaderboard';
 export * from './events/collector';
+export * from './events/campaign-report';
 export * from './events/meta-policy';
 export * from './events/claude';
 export * from './events/platform';

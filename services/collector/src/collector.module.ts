@@ -11,8 +11,8 @@ import type { EventStore } from '@aevo/eventstore';
 import { EVENT_STORE } from '@aevo/messaging';
 import { CollectorController } from './collector.controller';
 import { collectorSettingsFromEnv, type CollectorSettings } from './config';
-import { ClaudeProseWriter, type ProseWriter } from './prose-writer';
-import { RoundCollector } from './round-collector';
+import { ClaudeProseWriter, type ProseWriter } from './app/prose-writer';
+import { CollectorWorkflow } from './app/collector-workflow';
 
 const SETTINGS = 'AEVO_COLLECTOR_SETTINGS';
 
@@ -23,14 +23,14 @@ class DeadlineTicker implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('collector');
 
   constructor(
-    @Inject(RoundCollector) private readonly collector: RoundCollector,
+    @Inject(CollectorWorkflow) private readonly workflow: CollectorWorkflow,
     @Inject(SETTINGS) private readonly settings: CollectorSettings,
   ) {}
 
   onApplicationBootstrap(): void {
     this.timer = setInterval(() => {
       if (this.running) return;
-      this.running = this.collector
+      this.running = this.workflow
         .tick()
         .catch((err) => this.logger.warn(`tick failed: ${(err as Error).message}`))
         .finally(() => (this.running = null));
@@ -62,9 +62,9 @@ export class CollectorModule {
       providers: [
         { provide: SETTINGS, useValue: settings },
         {
-          provide: RoundCollector,
+          provide: CollectorWorkflow,
           useFactory: (store: EventStore) =>
-            new RoundCollector(store, {
+            new CollectorWorkflow(store, {
               deadlineSeconds: settings.deadlineSeconds,
               claimSeconds: settings.claimSeconds,
               prose,

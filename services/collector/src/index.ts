@@ -1,4 +1,4 @@
 export * from './config';
-export * from './prose-writer';
-export * from './round-collector';
+export * from './app/prose-writer';
+export * from './app/collector-workflow';
 export * from './collector.module';

@@ -26,8 +26,8 @@ import {
 } from '@aevo/evidence';
 import { createTestDb, createTestNatsNames, eventually, type TestDb, type TestNatsNames } from '@aevo/testkit';
 import { CollectorModule } from '../src/collector.module';
-import { ClaudeProseWriter } from '../src/prose-writer';
-import { RoundCollector, claimStreamId } from '../src/round-collector';
+import { ClaudeProseWriter } from '../src/app/prose-writer';
+import { CollectorWorkflow, claimStreamId } from '../src/app/collector-workflow';
 import { LoopbackMessagesApi } from '@aevo/testkit';
 
 jest.setTimeout(180_000);
@@ -191,7 +191,7 @@ describe('collector replicas against PostgreSQL and nats-server', () => {
 
   it('stays exactly once under redelivery and racing replicas', async () => {
     const all = await store.readAll({ campaignId: 'camp-a' });
-    const collectors = replicas.map((r) => r.app.get(RoundCollector));
+    const collectors = replicas.map((r) => r.app.get(CollectorWorkflow));
     await Promise.all(all.flatMap((e) => collectors.map((c) => c.onEvent(e))));
     await Promise.all(collectors.map((c) => c.tick()));
     expect(await recorded('camp-a')).toHaveLength(1);
@@ -281,7 +281,7 @@ describe('collector replicas against PostgreSQL and nats-server', () => {
     const inputs = testRound(round1, { campaignId: 'camp-claims', policy: testPolicy() });
     const log = [testCampaignStarted('camp-claims', testPolicy()), ...testRoundEvents(inputs)];
     // Written straight to the store, without the relay-driven services noticing: the collectors below are local.
-    const local = new RoundCollector(store, {
+    const local = new CollectorWorkflow(store, {
       deadlineSeconds: 3600,
       claimSeconds: 60,
       prose: new ClaudeProseWriter(

@@ -5,3 +5,4 @@ export * from './synthetic-campaign';
 export * from './page';
 export * from './report';
 export * from './chart-library';
+export * from './campaign-log';

@@ -40,6 +40,8 @@ export interface CampaignReport {
   /** sha256 (hex) of the HTML's UTF-8 bytes. */
   sha256: string;
   events: number;
+  /** Size of the HTML in bytes (UTF-8). */
+  bytes: number;
 }
 
 /**
@@ -56,5 +58,65 @@ export function campaignReport(events: Iterable<AnyEvent>, campaignId: string, c
     views: { [campaignId]: reportData(state, campaignId) },
   };
   const html = selfContainedHtml(data, chartJs);
-  return { html, sha256: createHash('sha256').update(html, 'utf8').digest('hex'), events: c.eventCount };
+  return {
+    html,
+    sha256: createHash('sha256').update(html, 'utf8').digest('hex'),
+    events: c.eventCount,
+    bytes: Buffer.byteLength(html, 'utf8'),
+  };
+}
+
+/**
+ * Names what makes the report's bytes besides the log: this format (bump REPORT_FORMAT when the page, the views or
+ * their data change shape) and the chart library's version, read from the banner of the source that is inlined.
+ */
+const REPORT_FORMAT = 1;
+export function reportRendererVersion(chartJs: string): string {
+  const version = /Chart\.js v(\d+\.\d+\.\d+\S*)/.exec(chartJs.slice(0, 500))?.[1] ?? 'unknown';
+  return `aevo-report/${REPORT_FORMAT} chart.js/${version}`;
+}
+
+type LoggedEvent = AnyEvent & { id: string; type: string };
+
+/**
+ * The cut a campaign's recorded report is built over: its events in log order up to and including its
+ * CampaignCompleted (what happens after completion, the report's own record included, cannot change it). Null when
+ * the campaign has not completed.
+ */
+export function completedReportCut<E extends LoggedEvent>(
+  log: Iterable<E>,
+  campaignId: string,
+): { events: E[]; through: E } | null {
+  const events: E[] = [];
+  for (const e of log) {
+    if (e.campaignId !== campaignId) continue;
+    events.push(e);
+    if (e.type === 'CampaignCompleted') return { events, through: e };
+  }
+  return null;
+}
+
+export interface CompletedCampaignReport extends CampaignReport {
+  /** The campaign's CampaignCompleted, the last event the report covers. */
+  through: { id: string; position: number };
+  rendererVersion: string;
+}
+
+/**
+ * The report of a completed campaign as the collector records it and `aevo report` / `aevo audit replay --verify`
+ * recompute it: built from the completed cut of the log alone (no clock, no host paths), so the same log gives the
+ * same bytes. Null when the campaign has not completed.
+ */
+export function completedCampaignReport<E extends LoggedEvent & { position: number }>(
+  log: Iterable<E>,
+  campaignId: string,
+  chartJs: string,
+): CompletedCampaignReport | null {
+  const cut = completedReportCut(log, campaignId);
+  if (!cut) return null;
+  return {
+    ...campaignReport(cut.events, campaignId, chartJs),
+    through: { id: cut.through.id, position: cut.through.position },
+    rendererVersion: reportRendererVersion(chartJs),
+  };
 }

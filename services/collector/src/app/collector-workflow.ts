@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import * as os from 'node:os';
 import {
+  CampaignCompleted,
+  CampaignReportRecorded,
   ClaudeFellBack,
   RoundCollectionClaimed,
   RoundCollectionDeadlineSet,
@@ -9,11 +11,12 @@ import {
   claudeErrorFacts,
   createEvent,
   type DataOf,
+  type Decider,
   isEvent,
   type EventEnvelope,
   type LlmUsage,
 } from '@aevo/contracts';
-import { ConcurrencyError, type EventStore } from '@aevo/eventstore';
+import { handle, withEnvelopes, type EnvelopeContext, type EventStore } from '@aevo/eventstore';
 import {
   LEDGER_EVENT_TYPES,
   collectRoundEvidence,
@@ -25,30 +28,37 @@ import {
   withProse,
   type CampaignLedger,
 } from '@aevo/evidence';
+import { ONE_SHOT_EVENT_TYPES, oneShotDecider, type OneShotEvent } from '../domain/one-shot-record';
+import { holdsClaim, roundClaimDecider, type ClaimRound, type RoundClaimState } from '../domain/round-claim';
+import { chartJsUmdSource, completedCampaignReport, readCampaignLog } from '@aevo/projections';
 import type { ProseWriter } from './prose-writer';
 
 export const evidenceStreamId = (campaignId: string, round: number) => `collector-${campaignId}-r${round}`;
 export const deadlineStreamId = (campaignId: string, round: number) => `collector-deadline-${campaignId}-r${round}`;
 export const claimStreamId = (campaignId: string, round: number) => `collector-claim-${campaignId}-r${round}`;
+/** The campaign's report record. Not the campaign stream itself: that one is the orchestrator's aggregate. */
+export const reportStreamId = (campaignId: string) => `collector-report-${campaignId}`;
 
 export type CollectOutcome = 'recorded' | 'exists' | 'waiting';
 
-export interface RoundCollectorOptions {
+export interface CollectorWorkflowOptions {
   deadlineSeconds: number;
   prose: ProseWriter | null;
   /** How long a replica's claim on a round's prose pass holds before another replica may take over. */
   claimSeconds?: number;
   log?: (level: 'log' | 'warn' | 'error', message: string) => void;
   now?: () => Date;
+  /** The chart library inlined into the campaign report (default: the installed Chart.js UMD build). */
+  chartJs?: () => string;
 }
 
 /**
- * The collector's application core. Every decision is taken on the store of record, not on message order:
- * any event of a round re-reads the round's facts and checks readiness. Writes are one-shot streams (expected
- * version 'no-stream'), so redeliveries and racing replicas record each fact once.
+ * The collector's use cases. Every decision is taken on the store of record, not on message order: any event of a
+ * round re-reads the round's facts and checks readiness. Records go to one-shot streams through `handle()` with a
+ * command id derived from the stream, so redeliveries and racing replicas record each fact once.
  */
-export class RoundCollector {
-  private readonly log: NonNullable<RoundCollectorOptions['log']>;
+export class CollectorWorkflow {
+  private readonly log: NonNullable<CollectorWorkflowOptions['log']>;
   private readonly now: () => Date;
   /** Names this replica in its claims. */
   readonly replicaId = `${os.hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
@@ -56,7 +66,7 @@ export class RoundCollector {
 
   constructor(
     private readonly store: EventStore,
-    private readonly opts: RoundCollectorOptions,
+    private readonly opts: CollectorWorkflowOptions,
   ) {
     this.log = opts.log ?? (() => undefined);
     this.now = opts.now ?? (() => new Date());
@@ -83,17 +93,12 @@ export class RoundCollector {
     const r = ledger.rounds[round];
     if (!r?.started || r.deadline) return;
     const deadlineAt = new Date(Date.parse(r.started.time) + this.opts.deadlineSeconds * 1000).toISOString();
-    const event = createEvent(
-      RoundCollectionDeadlineSet,
-      { round, deadlineAt, afterSeconds: this.opts.deadlineSeconds },
-      {
-        campaignId: ledger.campaignId,
-        streamId: deadlineStreamId(ledger.campaignId, round),
-        source: 'collector',
-        causationId: r.started.eventId,
-      },
+    const data = { round, deadlineAt, afterSeconds: this.opts.deadlineSeconds };
+    await this.recordOnce(
+      { campaignId: ledger.campaignId, streamId: deadlineStreamId(ledger.campaignId, round), source: 'collector' },
+      r.started.eventId,
+      [{ type: RoundCollectionDeadlineSet.type, data }],
     );
-    await this.appendOnce(deadlineStreamId(ledger.campaignId, round), [event]);
   }
 
   /**
@@ -169,25 +174,44 @@ export class RoundCollector {
           `round ${round} of ${ledger.campaignId}: prose pass fell back (${fellBack.reason}: ${fellBack.detail}); numbers recorded without prose`,
         );
     }
-    const ctx = {
-      campaignId: ledger.campaignId,
-      streamId,
-      source: 'collector' as const,
-      causationId: used === 'deadline' ? (r.deadline?.eventId ?? causationId) : causationId,
+    const recorded: OneShotEvent = {
+      type: RoundEvidenceRecorded.type,
+      data: { round, evidence, evidenceSha256: evidenceHash(evidence), trigger: used, inputEventIds, llm },
     };
-    const event = createEvent(
-      RoundEvidenceRecorded,
-      { round, evidence, evidenceSha256: evidenceHash(evidence), trigger: used, inputEventIds, llm },
-      ctx,
-    );
-    const written = await this.appendOnce(
-      streamId,
-      fellBack ? [createEvent(ClaudeFellBack, fellBack, ctx), event] : [event],
+    const written = await this.recordOnce(
+      { campaignId: ledger.campaignId, streamId, source: 'collector' },
+      used === 'deadline' ? (r.deadline?.eventId ?? causationId) : causationId,
+      fellBack ? [{ type: ClaudeFellBack.type, data: fellBack }, recorded] : [recorded],
     );
     if (written) {
       const waited = used === 'deadline' ? ` (deadline; still missing: ${readiness.waitingFor.join('; ')})` : '';
       this.log('log', `round ${round} of ${ledger.campaignId}: evidence recorded${waited}`);
     }
+    return written ? 'recorded' : 'exists';
+  }
+
+  /**
+   * Renders a completed campaign's report from the log alone (its events up to and including CampaignCompleted:
+   * the same log gives the same bytes) and records its hash once. 'waiting' while the campaign has not completed.
+   */
+  async recordReport(campaignId: string): Promise<CollectOutcome> {
+    const streamId = reportStreamId(campaignId);
+    if ((await this.store.streamVersion(streamId)) > 0) return 'exists';
+    const log = await readCampaignLog(this.store, campaignId, await this.store.headPosition());
+    const report = completedCampaignReport(log, campaignId, (this.opts.chartJs ?? chartJsUmdSource)());
+    if (!report) return 'waiting';
+    const data = {
+      reportSha256: report.sha256,
+      throughEventId: report.through.id,
+      throughPosition: report.through.position,
+      events: report.events,
+      bytes: report.bytes,
+      rendererVersion: report.rendererVersion,
+    };
+    const written = await this.recordOnce({ campaignId, streamId, source: 'collector' }, report.through.id, [
+      { type: CampaignReportRecorded.type, data },
+    ]);
+    if (written) this.log('log', `${campaignId}: report recorded (sha256 ${report.sha256}, ${report.bytes} bytes)`);
     return written ? 'recorded' : 'exists';
   }
 
@@ -213,42 +237,71 @@ export class RoundCollector {
         await this.collect(ledger, round, 'deadline');
       }
     }
+    await this.tickReports();
+  }
+
+  /** Completed campaigns whose report is not recorded yet (a lost CampaignCompleted message, a crash mid-way). */
+  private async tickReports(): Promise<void> {
+    const marks = await this.store.readAll({ types: [CampaignCompleted.type, CampaignReportRecorded.type] });
+    const pending = new Set<string>();
+    for (const e of marks)
+      if (e.type === CampaignCompleted.type) pending.add(e.campaignId);
+      else pending.delete(e.campaignId);
+    for (const campaignId of [...pending].sort())
+      await this.recordReport(campaignId).catch((err: Error) =>
+        this.log('warn', `${campaignId}: report not recorded: ${err.message}`),
+      );
   }
 
   /** Takes (or re-takes after expiry) the round's claim; false while another replica's claim holds. */
   private async claim(campaignId: string, round: number): Promise<boolean> {
     const streamId = claimStreamId(campaignId, round);
-    const claims = await this.store.readStream(streamId);
-    const last = claims[claims.length - 1];
-    const holdMs = (this.opts.claimSeconds ?? 300) * 1000;
-    if (last) {
-      if ((last.data as { claimedBy: string }).claimedBy === this.replicaId) return true;
-      if (this.now().getTime() - Date.parse(last.time) < holdMs) return false;
-    }
-    const event = createEvent(
-      RoundCollectionClaimed,
-      { round, claimedBy: this.replicaId, expiresAfterSeconds: Math.ceil(holdMs / 1000) },
-      { campaignId, streamId, source: 'collector', now: this.now },
+    const command: ClaimRound = {
+      type: 'ClaimRound',
+      round,
+      replicaId: this.replicaId,
+      nowMs: this.now().getTime(),
+      holdMs: (this.opts.claimSeconds ?? 300) * 1000,
+    };
+    // A racing replica's claim makes handle() re-decide on it: then it holds, and this replica answers false.
+    const outcome = await handle(
+      this.store,
+      streamId,
+      claimOnEnvelopes({ campaignId, streamId, source: 'collector' }),
+      command,
     );
-    try {
-      await this.store.append(streamId, claims.length === 0 ? 'no-stream' : claims.length, [event]);
-      return true;
-    } catch (err) {
-      if (err instanceof ConcurrencyError) return false;
-      throw err;
-    }
+    return holdsClaim(outcome.state, this.replicaId);
   }
 
-  /** Appends to a one-shot stream; false when another writer got there first. */
-  private async appendOnce(streamId: string, events: EventEnvelope[]): Promise<boolean> {
-    try {
-      const res = await this.store.append(streamId, 'no-stream', events, { commandId: `${streamId}-once` });
-      return !res.duplicate;
-    } catch (err) {
-      if (err instanceof ConcurrencyError) return false;
-      throw err;
-    }
+  /**
+   * Records `events` on a one-shot stream unless it already holds a record; false when another writer (a racing
+   * replica, an earlier delivery) got there first. The command id is the stream's, so a retry writes nothing.
+   */
+  async recordOnce(ctx: EnvelopeContext, causationId: string | null, events: OneShotEvent[]): Promise<boolean> {
+    const outcome = await handle(
+      this.store,
+      ctx.streamId,
+      withEnvelopes(oneShotDecider, { ...ctx, causationId }, ONE_SHOT_EVENT_TYPES),
+      { type: 'RecordOnce', events },
+      { commandId: `${ctx.streamId}-once` },
+    );
+    return !outcome.duplicate && outcome.events.length > 0;
   }
+}
+
+/** The claim decider over envelopes: evolve reads the claim's time from the envelope, decide stamps it. */
+function claimOnEnvelopes(ctx: EnvelopeContext): Decider<ClaimRound, EventEnvelope, RoundClaimState> {
+  return {
+    initialState: roundClaimDecider.initialState,
+    evolve: (s, e) =>
+      isEvent(e, RoundCollectionClaimed)
+        ? roundClaimDecider.evolve(s, { type: e.type, data: e.data, atMs: Date.parse(e.time) })
+        : s,
+    decide: (c, s) =>
+      roundClaimDecider
+        .decide(c, s)
+        .map((e) => createEvent(RoundCollectionClaimed, e.data, { ...ctx, now: () => new Date(e.atMs) })),
+  };
 }
 
 function openRounds(l: CampaignLedger): number[] {
