@@ -37,6 +37,7 @@ export const ACCESS: NatsAccessSpec = {
       'LeaderboardScored',
       'SubmissionRejected',
       'FrozenPathViolated',
+      'CampaignCompleted',
     ],
     dispatch: ['JobRequested'],
     evaluation: ['EvaluationRequested', 'JobSucceeded', 'JobFailed', 'JobCancelled'],
