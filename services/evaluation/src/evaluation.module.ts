@@ -2,21 +2,10 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import type { EventStore } from '@aevo/eventstore';
 import { CommandClient, EVENT_STORE } from '@aevo/messaging';
 import { EvaluationController } from './evaluation.controller';
-import { EvaluationWorkflow, type EvaluationConfig } from './app/evaluation-workflow';
+import { EvaluationWorkflow } from './app/evaluation-workflow';
+import { evaluationConfigFromEnv, type EvaluationConfig } from './config';
 import { CommandSandboxVerifier } from './app/command-sandbox-verifier';
 import { SANDBOX_VERIFIER, type SandboxVerifier } from './app/sandbox-verifier';
-
-export function evaluationConfigFromEnv(env: NodeJS.ProcessEnv = process.env): EvaluationConfig {
-  const timeout = Number(env.AEVO_EVAL_TIMEOUT_SECONDS ?? 3600);
-  if (!Number.isInteger(timeout) || timeout <= 0)
-    throw new Error(`AEVO_EVAL_TIMEOUT_SECONDS: expected a positive integer, got ${env.AEVO_EVAL_TIMEOUT_SECONDS}`);
-  return {
-    aevoHome: env.AEVO_HOME ?? '.aevo',
-    split: env.AEVO_EVAL_SPLIT ?? 'dev',
-    defaultTimeoutSeconds: timeout,
-    defaultSize: env.AEVO_SIZE ?? 'tiny',
-  };
-}
 
 @Module({})
 export class EvaluationModule {

@@ -8,8 +8,8 @@ import {
 } from '@aevo/contracts';
 import { OnEvent, type JetStreamEventContext } from '@aevo/messaging';
 import { Ctx, Payload } from '@nestjs/microservices';
-import { CandidateRunner } from './app/candidate-runner';
-import { handlerConcurrency } from './app/settings';
+import { WorkerWorkflow } from './app/worker-workflow';
+import { handlerConcurrency } from './config';
 
 /**
  * Transport edge. Replicas share the durable consumer `worker__CandidateForked`, so candidates spread over them.
@@ -22,14 +22,14 @@ import { handlerConcurrency } from './app/settings';
 @Controller()
 export class WorkerController {
   private readonly log = new Logger('WorkerController');
-  constructor(@Inject(CandidateRunner) private readonly runner: CandidateRunner) {}
+  constructor(@Inject(WorkerWorkflow) private readonly workflow: WorkerWorkflow) {}
 
   @OnEvent(CandidateForked, { concurrency: handlerConcurrency() })
   async onCandidateForked(
     @Payload() e: EventOf<typeof CandidateForked>,
     @Ctx() ctx: JetStreamEventContext,
   ): Promise<void> {
-    const out = await this.runner.onCandidateForked(e, ctx.getDeliveryCount());
+    const out = await this.workflow.onCandidateForked(e, ctx.getDeliveryCount());
     this.log.log(`${e.data.candidateId}: ${out.kind}${'reason' in out ? ` (${out.reason})` : ''}`);
   }
 
@@ -39,13 +39,13 @@ export class WorkerController {
    */
   @OnEvent(CampaignAborted)
   onCampaignAborted(@Payload() e: EventOf<typeof CampaignAborted>): void {
-    this.runner.campaignAborted(e.campaignId, e.data.reason);
+    this.workflow.campaignAborted(e.campaignId, e.data.reason);
     this.log.log(`${e.campaignId}: aborted (${e.data.reason}); its running candidates stop before their next step`);
   }
 
   @OnEvent(BudgetExhausted)
   onBudgetExhausted(@Payload() e: EventOf<typeof BudgetExhausted>): void {
-    this.runner.campaignStopped(e.campaignId, budgetExhaustedReason(e.data));
+    this.workflow.campaignStopped(e.campaignId, budgetExhaustedReason(e.data));
     this.log.log(
       `${e.campaignId}: ${budgetExhaustedReason(e.data)}; its running candidates stop before their next step`,
     );

@@ -1,21 +1,16 @@
 import { Inject, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
 import type { EventStore } from '@aevo/eventstore';
 import { EVENT_STORE } from '@aevo/messaging';
-import {
-  CandidateRunner,
-  EventPorts,
-  LocalPorts,
-  defaultAgentFactory,
-  type AgentFactory,
-  type CandidatePorts,
-} from './app/candidate-runner';
-import { workerSettingsFromEnv, type WorkerSettings } from './app/settings';
+import { defaultAgentFactory, type AgentFactory } from './app/agent-factory';
+import { EventPorts, LocalPorts, type CandidatePorts } from './app/candidate-ports';
+import { WorkerWorkflow } from './app/worker-workflow';
+import { workerSettingsFromEnv, type WorkerSettings } from './config';
 import { WorkerController } from './worker.controller';
 
-class RunnerLifecycle implements OnApplicationShutdown {
-  constructor(@Inject(CandidateRunner) private readonly runner: CandidateRunner) {}
+class WorkflowLifecycle implements OnApplicationShutdown {
+  constructor(@Inject(WorkerWorkflow) private readonly workflow: WorkerWorkflow) {}
   async onApplicationShutdown(): Promise<void> {
-    await this.runner.close();
+    await this.workflow.close();
   }
 }
 
@@ -35,18 +30,18 @@ export class WorkerModule {
       controllers: [WorkerController],
       providers: [
         {
-          provide: CandidateRunner,
+          provide: WorkerWorkflow,
           useFactory: (store: EventStore) => {
             const ports = opts.ports
               ? opts.ports(store, settings)
               : settings.jobs === 'local'
                 ? new LocalPorts(settings)
                 : new EventPorts(store);
-            return new CandidateRunner(store, settings, ports, opts.agents ?? defaultAgentFactory(settings));
+            return new WorkerWorkflow(store, settings, ports, opts.agents ?? defaultAgentFactory(settings));
           },
           inject: [EVENT_STORE],
         },
-        RunnerLifecycle,
+        WorkflowLifecycle,
       ],
     };
   }

@@ -17,7 +17,7 @@ import {
   type TestNatsNames,
 } from '@aevo/testkit';
 import { candidateStreamId, parseRecipeYaml, writeFixtureSubstrate } from '@aevo/worker-kit';
-import type { WorkerSettings } from '../src/app/settings';
+import type { WorkerSettings } from '../src/config';
 import { WorkerModule } from '../src/worker.module';
 import { campaignStarted, policy } from './events';
 

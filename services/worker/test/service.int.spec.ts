@@ -26,7 +26,7 @@ import {
   startAnthropicLoopback,
   type LoopbackServer,
 } from '@aevo/worker-kit';
-import type { WorkerSettings } from '../src/app/settings';
+import type { WorkerSettings } from '../src/config';
 import { campaignStarted, candidateForked, policy, policyRevised, SNAPSHOT_ID } from './events';
 
 jest.setTimeout(600_000);

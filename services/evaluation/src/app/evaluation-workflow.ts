@@ -28,18 +28,8 @@ import {
   type JobOutcome,
 } from '../domain/evaluation';
 import { dataEventsOf, handle, withEnvelopes } from '@aevo/eventstore';
+import type { EvaluationConfig } from '../config';
 import type { SandboxVerifier } from './sandbox-verifier';
-
-export interface EvaluationConfig {
-  /** Scores are written under `<aevoHome>/evaluation/<campaignId>/<requestId>/`, outside the sandbox. */
-  aevoHome: string;
-  /** The split evaluate scores on ({split}). */
-  split: string;
-  /** Used when the entrypoint declares no timeoutSeconds. */
-  defaultTimeoutSeconds: number;
-  /** {size} when a checkpoint.json names none. */
-  defaultSize: string;
-}
 
 export const streamIdOf = (campaignId: string, requestId: string) => `evaluation:${campaignId}:${requestId}`;
 /** Each evaluate job writes its scores into a directory of its own, the only place it may write. */

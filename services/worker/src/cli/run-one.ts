@@ -9,8 +9,8 @@ import {
   type RuntimeHooks,
 } from '@aevo/worker-kit';
 import type { RollingPolicy } from '@aevo/contracts';
-import { LocalPorts } from '../app/candidate-runner';
-import { workerSettingsFromEnv } from '../app/settings';
+import { LocalPorts } from '../app/candidate-ports';
+import { workerSettingsFromEnv } from '../config';
 
 /**
  * Runs one candidate with the heuristic worker in this process, jobs on the local executor under AEVO_HOME:

@@ -1,5 +1,3 @@
-import * as path from 'node:path';
-import Anthropic from '@anthropic-ai/sdk';
 import {
   BudgetExhausted,
   budgetExhaustedReason,
@@ -7,125 +5,24 @@ import {
   CandidateForked,
   DomainError,
   isEvent,
-  type Constitution,
   type EventOf,
 } from '@aevo/contracts';
 import type { EventStore } from '@aevo/eventstore';
-import { LocalExecutor } from '@aevo/executors';
 import {
-  ClaudeAgent,
-  EventEvaluationPort,
-  EventJobPort,
   EventStoreCandidateLog,
-  HeuristicAgent,
   LeaseLostError,
-  LocalEvaluationPort,
-  LocalJobPort,
   candidateStreamId,
   failCandidate,
   runCandidate,
   type CandidateOutcome,
-  type EvaluationPort,
-  type JobPort,
   type RuntimeBudget,
-  type WorkerAgent,
   type WorkerConfig,
   type WorkerInputs,
 } from '@aevo/worker-kit';
+import { defaultAgentFactory, type AgentFactory } from './agent-factory';
 import { CampaignLookup, type CampaignFacts } from './campaign-lookup';
-import type { WorkerSettings } from './settings';
-
-/** Where jobs and evaluations go: dispatch and the evaluation service (events), or this process (local). */
-export interface CandidatePorts {
-  jobs(campaignId: string): JobPort;
-  /** `size` is the campaign's substrate size (the evaluate entrypoint may use it). */
-  evaluator(campaignId: string, size: string): EvaluationPort;
-  close(): Promise<void>;
-}
-
-export class EventPorts implements CandidatePorts {
-  private readonly jobPorts = new Map<string, EventJobPort>();
-  /** One per campaign, like the job ports: each tails the store once for every candidate of its campaign. */
-  private readonly evaluationPorts = new Map<string, EventEvaluationPort>();
-  constructor(private readonly store: EventStore) {}
-  jobs(campaignId: string): JobPort {
-    let p = this.jobPorts.get(campaignId);
-    if (!p) this.jobPorts.set(campaignId, (p = new EventJobPort(this.store, { campaignId })));
-    return p;
-  }
-  evaluator(campaignId: string): EvaluationPort {
-    let p = this.evaluationPorts.get(campaignId);
-    if (!p) this.evaluationPorts.set(campaignId, (p = new EventEvaluationPort(this.store, campaignId)));
-    return p;
-  }
-  async close(): Promise<void> {}
-}
-
-export class LocalPorts implements CandidatePorts {
-  readonly executor: LocalExecutor;
-  private readonly home: string;
-  constructor(private readonly settings: Pick<WorkerSettings, 'aevoHome' | 'localSlots' | 'device'>) {
-    this.home = path.resolve(settings.aevoHome, 'worker-local');
-    // AEVO_HOME is the root the jobs' isolation is planned against (sandboxes and snapshots live there).
-    this.executor = new LocalExecutor({
-      home: path.resolve(settings.aevoHome),
-      stateDir: path.join(this.home, 'local-jobs'),
-      logDir: path.join(this.home, 'logs'),
-      cpuSlots: settings.localSlots,
-    });
-  }
-  jobs(campaignId: string): JobPort {
-    return new LocalJobPort(this.executor, campaignId, { logDir: path.join(this.home, 'logs') });
-  }
-  evaluator(campaignId: string, size: string): EvaluationPort {
-    return new LocalEvaluationPort(this.jobs(campaignId), {
-      scoresDir: path.join(this.home, 'scores'),
-      size,
-      device: this.settings.device,
-    });
-  }
-  async close(): Promise<void> {
-    await this.executor.close();
-  }
-}
-
-export type AgentFactory = (campaign: CampaignFacts) => WorkerAgent;
-
-/** What a worker is shown of the constitution: its text and meta-rules, as pinned in CampaignStarted. */
-export function constitutionExcerpt(c: Constitution): string {
-  const r = c.rules;
-  return [
-    `Constitution ${c.name} ${c.version} (read-only; pinned at campaign start).`,
-    c.text.trim(),
-    `Meta-rules: the leaderboard is authoritative; the dead-end registry only grows; promotion requires a leaderboard gain; rotate the axis category after ${r.plateauRoundsBeforeRotation} plateau rounds; a dev gain beyond ${r.decouplingNoiseMultiple}x the dev noise with the leaderboard within noise flags proxy decoupling.`,
-  ].join('\n');
-}
-
-/** Heuristic by default; Claude when the campaign asks for it (needs ANTHROPIC_API_KEY). */
-export function defaultAgentFactory(settings: WorkerSettings): AgentFactory {
-  return (campaign) => {
-    if (campaign.config.workerKind !== 'claude') return new HeuristicAgent();
-    if (!settings.claude.apiKey)
-      throw new DomainError('NO_API_KEY', 'the campaign asks for Claude workers but ANTHROPIC_API_KEY is not set', [
-        { path: 'ANTHROPIC_API_KEY', message: 'required' },
-      ]);
-    const c = campaign.constitution;
-    return new ClaudeAgent({
-      client: new Anthropic({
-        apiKey: settings.claude.apiKey,
-        baseURL: settings.claude.baseURL ?? undefined,
-        maxRetries: settings.claude.sdkMaxRetries,
-      }),
-      // The campaign's model as StartCampaign recorded it; the configured one only for a campaign started before it was a setting.
-      model: campaign.config.claudeModel ?? settings.claude.model,
-      constitutionExcerpt: constitutionExcerpt(c),
-      maxTokensPerTurn: settings.claude.maxTokensPerTurn,
-      retry: { patienceMs: settings.claude.retryPatienceSeconds * 1000 },
-      context: { clearAtTokens: settings.claude.clearContextAtTokens },
-      cacheTtl: settings.claude.cacheTtl,
-    });
-  };
-}
+import type { CandidatePorts } from './candidate-ports';
+import type { WorkerSettings } from '../config';
 
 export type RunnerOutcome = CandidateOutcome | { kind: 'lease-lost' } | { kind: 'failed-cleanly'; reason: string };
 
@@ -141,7 +38,7 @@ const STOP_CHECK_MS = 2_000;
  * (database, a policy not recorded yet) propagate so the message is redelivered; on the last allowed delivery,
  * or when the candidate can never be worked, it is failed cleanly (WorkerFailed + failed manifest).
  */
-export class CandidateRunner {
+export class WorkerWorkflow {
   readonly lookup: CampaignLookup;
   /**
    * Why each campaign's work stopped while this process runs (aborted, or a budget ran out mid-round); its

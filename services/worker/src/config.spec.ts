@@ -1,4 +1,4 @@
-import { workerSettingsFromEnv } from './settings';
+import { workerSettingsFromEnv } from './config';
 
 describe('worker settings: the Claude model', () => {
   it('defaults to a current model of the installed SDK', () => {
