@@ -13,13 +13,11 @@
  */
 'use strict';
 const path = require('node:path');
-const { spawn } = require('node:child_process');
 const os = require('node:os');
 const { randomBytes } = require('node:crypto');
 const { Client } = require('pg');
 const { connect } = require('@nats-io/transport-node');
-const { jetstream, jetstreamManager, StorageType } = require('@nats-io/jetstream');
-const { createEvent, CampaignPaused, CampaignResumed, WorkerFailed, MessageDeadLettered } = require('@aevo/contracts');
+const { jetstreamManager } = require('@nats-io/jetstream');
 const es = require(path.join(__dirname, '../../libs/eventstore/dist'));
 
 const ROOT = path.resolve(__dirname, '../..');
@@ -45,245 +43,18 @@ const DRAIN_PREFIX = `b${id}drain.aevo`;
 const PLAIN_SCHEMA = `aevo_bench_${id}_plain`;
 const PLAIN_STREAM = `AEVO_BENCH_PLAIN_${id.toUpperCase()}`;
 const PLAIN_PREFIX = `b${id}plain.aevo`;
-
-const now = () => Number(process.hrtime.bigint()) / 1e6;
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const fmt = (n) => Math.round(n).toLocaleString('en-US');
-
-/** A realistic mix of small events for campaign `c`, stream `s`. */
-function makeEvent(i, campaignId, streamId) {
-  const ctx = { campaignId, streamId, source: 'orchestrator' };
-  switch (i % 4) {
-    case 0:
-      return createEvent(CampaignPaused, { reason: `operator pause #${i} while the round settles` }, ctx);
-    case 1:
-      return createEvent(CampaignResumed, {}, ctx);
-    case 2:
-      return createEvent(
-        WorkerFailed,
-        {
-          candidateId: `${campaignId}-r1-c${i % 16}`,
-          round: 1 + (i % 5),
-          reason: 'train exited with code 3 (DIVERGED)',
-          step: i % 300,
-        },
-        { ...ctx, source: 'worker' },
-      );
-    default:
-      return createEvent(
-        MessageDeadLettered,
-        {
-          stream: 'AEVO_EVENTS',
-          consumer: 'worker__CandidateForked',
-          subject: `aevo.evt.${campaignId}.CandidateForked`,
-          streamSequence: i,
-          deliveries: 5,
-          eventId: null,
-          eventType: 'CandidateForked',
-          error: 'handler timed out',
-        },
-        { ...ctx, source: 'platform' },
-      );
-  }
-}
-
-/** `total` events split over `writers` concurrent writers, each appending `batch` events per call to its own streams. */
-function plan(total, writers, batch, tag, campaigns = 8) {
-  const perWriter = [];
-  let i = 0;
-  for (let w = 0; w < writers; w++) {
-    const calls = [];
-    const share = Math.floor(total / writers) + (w < total % writers ? 1 : 0);
-    for (let n = 0; n < share; n += batch) {
-      const k = Math.min(batch, share - n);
-      const streamId = `campaign-${tag}-w${w}-s${calls.length % 4}`;
-      const campaignId = `camp-${(w + calls.length) % campaigns}`;
-      calls.push({ streamId, events: Array.from({ length: k }, () => makeEvent(i++, campaignId, streamId)) });
-    }
-    perWriter.push(calls);
-  }
-  return perWriter;
-}
-
-async function runWriters(perWriter, fn) {
-  await Promise.all(
-    perWriter.map(async (calls) => {
-      for (const c of calls) await fn(c);
-    }),
-  );
-}
-
-async function rawJetStream(nc, jsm, payloads) {
-  await jsm.streams.add({
-    name: RAW_STREAM,
-    subjects: [`${RAW_PREFIX}.evt.>`],
-    storage: StorageType.File,
-    deny_delete: true,
-    deny_purge: true,
-    max_age: 0,
-    duplicate_window: 10 * 60 * 1e9,
-  });
-  const js = jetstream(nc);
-  const t0 = now();
-  // The same pipelining the relay uses: batches of 1000, up to 4 batches' acks outstanding, msg id + headers.
-  const inFlight = [];
-  for (let b = 0; b < payloads.length; b += 1000) {
-    const acks = payloads.slice(b, b + 1000).map((p) =>
-      js.publish(`${RAW_PREFIX}.evt.${p.e.campaignId}.${p.e.type}`, p.json, {
-        msgID: p.e.id,
-        headers: es.relayHeaders(p.e),
-      }),
-    );
-    inFlight.push(Promise.all(acks));
-    if (inFlight.length >= 4) await inFlight.shift();
-  }
-  await Promise.all(inFlight);
-  const ms = now() - t0;
-  await jsm.streams.delete(RAW_STREAM);
-  return ms;
-}
-
-async function rawInsert(perWriter) {
-  const pool = new (require('pg').Pool)({ connectionString: PG_URL, max: perWriter.length + 1 });
-  await pool.query(`CREATE TABLE "${SCHEMA}".raw_events (position bigserial PRIMARY KEY, stream_id text NOT NULL, stream_version bigint NOT NULL,
-    event_id uuid NOT NULL UNIQUE, type text NOT NULL, schema_version integer NOT NULL, campaign_id text NOT NULL, causation_id text, correlation_id text,
-    source text NOT NULL, data jsonb NOT NULL, metadata jsonb NOT NULL DEFAULT '{}', time text NOT NULL, recorded_at timestamptz NOT NULL DEFAULT now())`);
-  const versions = new Map();
-  const t0 = now();
-  await runWriters(perWriter, async (c) => {
-    const v = versions.get(c.streamId) ?? 0;
-    versions.set(c.streamId, v + c.events.length);
-    await pool.query(
-      `INSERT INTO "${SCHEMA}".raw_events (stream_id, stream_version, event_id, type, schema_version, campaign_id, causation_id, correlation_id, source, data, time)
-       SELECT $1, $2::bigint + e.ord, (e.ev->>'id')::uuid, e.ev->>'type', (e.ev->>'schemaVersion')::int, e.ev->>'campaignId', e.ev->>'causationId',
-              e.ev->>'correlationId', e.ev->>'source', e.ev->'data', e.ev->>'time'
-         FROM jsonb_array_elements($3::jsonb) WITH ORDINALITY AS e(ev, ord)`,
-      [c.streamId, v, JSON.stringify(c.events)],
-    );
-  });
-  const ms = now() - t0;
-  await pool.query(`DROP TABLE "${SCHEMA}".raw_events`);
-  await pool.end();
-  return ms;
-}
-
-function spawnRelay(stream = STREAM, prefix = PREFIX, schema = SCHEMA) {
-  const proc = spawn(process.execPath, [path.join(ROOT, 'libs/eventstore/dist/relay-main.js')], {
-    env: {
-      ...process.env,
-      AEVO_DATABASE_URL: PG_URL,
-      AEVO_DB_SCHEMA: schema,
-      AEVO_NATS_URL: NATS_URL,
-      AEVO_SUBJECT_PREFIX: prefix,
-      AEVO_STREAM: stream,
-      AEVO_RELAY_POLL_MS: '200',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const out = [];
-  proc.stdout.on('data', (d) => out.push(String(d)));
-  proc.stderr.on('data', (d) => out.push(String(d)));
-  const exited = new Promise((r) => proc.on('exit', r));
-  return { proc, out, exited };
-}
-
-async function appendAndRelay(
-  store,
-  jsm,
-  perWriter,
-  expectedTotal,
-  target = { stream: STREAM, prefix: PREFIX, schema: SCHEMA },
-) {
-  const relay = spawnRelay(target.stream, target.prefix, target.schema);
-  const deadline = Date.now() + 60_000;
-  while (!relay.out.join('').includes('resuming from JetStream')) {
-    if (Date.now() > deadline || relay.proc.exitCode !== null)
-      throw new Error(`relay did not start:\n${relay.out.join('')}`);
-    await sleep(20);
-  }
-  const t0 = now();
-  let appendMs = 0;
-  const versions = new Map();
-  const writing = runWriters(perWriter, async (c) => {
-    const v = versions.get(c.streamId) ?? 0;
-    versions.set(c.streamId, v + c.events.length);
-    await store.append(c.streamId, v, c.events);
-  }).then(() => {
-    appendMs = now() - t0;
-  });
-  let failed = null;
-  writing.catch((err) => (failed = err));
-  for (;;) {
-    if (failed) {
-      relay.proc.kill('SIGKILL');
-      throw failed;
-    }
-    const info = await jsm.streams.info(target.stream);
-    if (info.state.messages >= expectedTotal) break;
-    // Coarse on purpose: stream info requests compete with the measured work for the same CPUs.
-    await sleep(25);
-  }
-  const ms = now() - t0;
-  await writing;
-  relay.proc.kill('SIGTERM');
-  await relay.exited;
-  return { ms, appendMs };
-}
-
-/** Projections folded during replay: count per type, per-campaign summary, per-stream last version. */
-function foldProjections(events) {
-  const perType = new Map();
-  const perCampaign = new Map();
-  const streams = new Map();
-  for (const e of events) {
-    perType.set(e.type, (perType.get(e.type) ?? 0) + 1);
-    let c = perCampaign.get(e.campaignId);
-    if (!c)
-      perCampaign.set(
-        e.campaignId,
-        (c = { events: 0, firstTime: e.time, lastTime: e.time, lastPosition: 0, failures: 0, paused: false }),
-      );
-    c.events++;
-    c.lastTime = e.time;
-    c.lastPosition = e.position;
-    if (e.type === 'WorkerFailed') c.failures++;
-    if (e.type === 'CampaignPaused') c.paused = true;
-    if (e.type === 'CampaignResumed') c.paused = false;
-    streams.set(e.streamId, e.streamVersion);
-  }
-  return { perType, perCampaign, streams };
-}
-
-async function replay(store, total) {
-  const t0 = now();
-  let after = 0;
-  let count = 0;
-  const state = { perType: new Map(), perCampaign: new Map(), streams: new Map() };
-  for (;;) {
-    const page = await store.readAll({ fromPosition: after, limit: 10_000 });
-    if (page.length === 0) break;
-    const p = foldProjections(page);
-    for (const [k, v] of p.perType) state.perType.set(k, (state.perType.get(k) ?? 0) + v);
-    for (const [k, v] of p.perCampaign) {
-      const c = state.perCampaign.get(k);
-      if (!c) state.perCampaign.set(k, v);
-      else
-        Object.assign(c, {
-          events: c.events + v.events,
-          lastTime: v.lastTime,
-          lastPosition: v.lastPosition,
-          failures: c.failures + v.failures,
-          paused: v.paused,
-        });
-    }
-    for (const [k, v] of p.streams) state.streams.set(k, v);
-    count += page.length;
-    after = page[page.length - 1].position;
-  }
-  const ms = now() - t0;
-  if (count < total) throw new Error(`replay read ${count} events, expected ${total}`);
-  return { ms, count, types: state.perType.size, campaigns: state.perCampaign.size, streams: state.streams.size };
-}
+const { now, sleep, fmt, makeEvent, plan, replay } = require('./workload');
+const { rawJetStream, rawInsert, spawnRelay, appendAndRelay } = require('./baselines')({
+  ROOT,
+  PG_URL,
+  NATS_URL,
+  SCHEMA,
+  STREAM,
+  PREFIX,
+  RAW_STREAM,
+  RAW_PREFIX,
+  es,
+});
 
 async function main() {
   const load0 = os.loadavg();

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { CampaignPaused, createEvent } from '@aevo/contracts';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { StorageType } from '@nats-io/jetstream';
 import { createTestNatsNames, eventually, type TestNatsNames } from '@aevo/testkit';
@@ -95,5 +96,38 @@ describe('AllStreamRelay: KurrentDB $all → JetStream without an outbox table',
     // The audit's comparison of the JetStream copy with the store's chain works unchanged on this store.
     const copy = await compareJetStreamCopy(store, { natsUrl: names.url, stream: names.stream, upTo: 80 });
     expect(copy).toMatchObject({ upTo: 80, messages: 80, findings: [] });
+  });
+
+  it("copies the append's trace context (traceparent, tracestate) from the event metadata onto the headers", async () => {
+    const traceparent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+    const paused = (reason: string) =>
+      createEvent(
+        CampaignPaused,
+        { reason },
+        { campaignId: 'camp-t', streamId: 'campaign-camp-t', source: 'orchestrator' },
+      );
+    await store.append('campaign-camp-t', 'any', [paused('both')], {
+      traceContext: { traceparent, tracestate: 'vendor=a' },
+    });
+    await store.append('campaign-camp-t', 'any', [paused('parent-only'), paused('parent-only-2')], {
+      commandId: `cmd-${namespace}`,
+      traceContext: { traceparent },
+    });
+    await store.append('campaign-camp-t', 'any', [paused('none')]);
+    // The relays of the previous case are still running.
+    await eventually(async () => (await streamCount(nc, names.stream)) === 84, 60_000);
+    const msgs = (await readStreamMessages(nc, names.stream)).slice(80);
+    const trace = (m: (typeof msgs)[number]) => [m.headers.traceparent ?? null, m.headers.tracestate ?? null];
+    expect(msgs.map((m) => [(m.body.data as { reason: string }).reason, ...trace(m)])).toEqual([
+      ['both', traceparent, 'vendor=a'],
+      ['parent-only', traceparent, null],
+      ['parent-only-2', traceparent, null],
+      ['none', null, null],
+    ]);
+    // Observability only: the stored event and the message body carry no trace, and the chain (which hashes the
+    // append's metadata, trace included, as PostgreSQL does) still verifies.
+    expect(msgs.every((m) => !('traceparent' in m.body) && !('metadata' in m.body))).toBe(true);
+    expect((await store.readAll({ campaignId: 'camp-t' })).every((e) => !('traceparent' in e))).toBe(true);
+    expect((await store.verifyChain()).findings).toEqual([]);
   });
 });

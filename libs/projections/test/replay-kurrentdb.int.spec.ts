@@ -6,10 +6,20 @@ import { replayDetailed, sampleCampaignLog } from '../src';
 
 jest.setTimeout(180_000);
 
+/**
+ * Appends the log in per-stream batches; every second batch carries a trace context (every fourth with a
+ * tracestate too), which both stores keep in the append's metadata and hash into the chain link.
+ */
 async function appendLog(store: EventStore, events: EventEnvelope[]): Promise<void> {
   let batch: EventEnvelope[] = [];
+  let batches = 0;
   const flush = async () => {
-    if (batch.length > 0) await store.append(batch[0].streamId, 'any', batch);
+    if (batch.length === 0) return;
+    const n = batches++;
+    const traceparent = `00-${String(n).padStart(32, '0')}-b7ad6b7169203331-01`;
+    const traceContext =
+      n % 4 === 1 ? { traceparent, tracestate: `k=${n}` } : n % 2 === 1 ? { traceparent } : undefined;
+    await store.append(batch[0].streamId, 'any', batch, traceContext ? { traceContext } : undefined);
     batch = [];
   };
   for (const e of events) {
@@ -49,7 +59,7 @@ describe('the same simulated campaign log on PostgreSQL and on KurrentDB (protoc
     );
     expect((await kdb.verifyChain!()).findings).toEqual([]);
     expect((await pg.verifyChain!()).findings).toEqual([]);
-    // The chains agree link for link: same positions, ids and hashes on both stores.
+    // The chains agree link for link: same positions, ids and hashes on both stores (the trace contexts included).
     expect(await kdb.readChainLinks!(0, 10_000)).toEqual(await pg.readChainLinks!(0, 10_000));
   });
 });

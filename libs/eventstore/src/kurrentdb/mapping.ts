@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { EventEnvelope } from '@aevo/contracts';
-import { ConcurrencyError, type ExpectedVersion, type StoredEvent } from '../port';
+import { ConcurrencyError, type AppendOptions, type ExpectedVersion, type StoredEvent } from '../port';
 
 /** The client's expected stream state: 'any', 'no_stream' or a 0-based revision. */
 export type KurrentStreamState = 'any' | 'no_stream' | bigint;
@@ -65,7 +65,13 @@ export function streamNames(namespace: string): StreamNames {
   };
 }
 
-/** The envelope fields kept in the KurrentDB event's metadata; `data` and `type` and `id` are the event's own. */
+/** W3C trace context of the code that appended (AppendOptions.traceContext). */
+export type TraceContext = NonNullable<AppendOptions['traceContext']>;
+
+/**
+ * The envelope fields kept in the KurrentDB event's metadata; `data` and `type` and `id` are the event's own. The
+ * append's command id and trace context ride along, as PostgreSQL keeps them in its `metadata` column.
+ */
 export interface EnvelopeMetadata {
   schemaVersion: number;
   streamId: string;
@@ -75,10 +81,16 @@ export interface EnvelopeMetadata {
   time: string;
   source: string;
   commandId?: string;
+  traceparent?: string;
+  tracestate?: string;
 }
 
-export function envelopeMetadata(e: EventEnvelope, commandId: string | null): EnvelopeMetadata {
-  const m: EnvelopeMetadata = {
+export function envelopeMetadata(
+  e: EventEnvelope,
+  commandId: string | null,
+  trace: TraceContext | null = null,
+): EnvelopeMetadata {
+  return {
     schemaVersion: e.schemaVersion,
     streamId: e.streamId,
     campaignId: e.campaignId,
@@ -86,10 +98,23 @@ export function envelopeMetadata(e: EventEnvelope, commandId: string | null): En
     correlationId: e.correlationId ?? null,
     time: e.time,
     source: e.source,
+    ...appendMetadata(commandId, trace),
   };
-  if (commandId !== null) m.commandId = commandId;
-  return m;
 }
+
+/**
+ * What PostgreSQL records as an append's metadata — `{commandId?, traceparent?, tracestate?}` — and hashes into
+ * each event's chain link: built the same way here, so the same log gives the same links on both stores.
+ */
+export function appendMetadata(commandId: string | null, trace: TraceContext | null): Record<string, string> {
+  return {
+    ...(commandId !== null ? { commandId } : {}),
+    ...(trace ? { traceparent: trace.traceparent, ...(trace.tracestate ? { tracestate: trace.tracestate } : {}) } : {}),
+  };
+}
+
+/** An event as the index keeps it: the envelope, and the command id and trace context it was appended with. */
+export type IndexedEnvelope = EventEnvelope & { commandId: string | null; trace?: TraceContext | null };
 
 /** An event as the client returns it (the fields we use). */
 export interface ClientRecordedEvent {
@@ -103,7 +128,7 @@ export interface ClientRecordedEvent {
 }
 
 /** Rebuilds our envelope from a KurrentDB event; throws when the metadata is not ours (a foreign writer). */
-export function envelopeFromRecord(r: ClientRecordedEvent): EventEnvelope & { commandId: string | null } {
+export function envelopeFromRecord(r: ClientRecordedEvent): IndexedEnvelope {
   const m = r.metadata as Partial<EnvelopeMetadata> | undefined;
   if (!m || typeof m !== 'object' || typeof m.streamId !== 'string' || typeof m.campaignId !== 'string')
     throw new Error(`event ${r.id} in ${r.streamId} carries no aevo envelope metadata`);
@@ -119,7 +144,11 @@ export function envelopeFromRecord(r: ClientRecordedEvent): EventEnvelope & { co
     source: m.source as EventEnvelope['source'],
     data: r.data === undefined ? null : r.data,
     commandId: typeof m.commandId === 'string' ? m.commandId : null,
-  } as EventEnvelope & { commandId: string | null };
+    trace:
+      typeof m.traceparent === 'string'
+        ? { traceparent: m.traceparent, ...(typeof m.tracestate === 'string' ? { tracestate: m.tracestate } : {}) }
+        : null,
+  } as IndexedEnvelope;
 }
 
 /** A `$all` position; compared as (commit, prepare). */
@@ -140,7 +169,7 @@ export function compareAllPositions(a: AllPosition, b: AllPosition): number {
  * keeps `$all`'s commit order, which every reader of `$all` sees the same. `add` must be called in `$all` order.
  */
 export class PositionIndex {
-  private readonly events: Array<StoredEvent & { commandId: string | null }> = [];
+  private readonly events: Array<StoredEvent & { commandId: string | null; trace: TraceContext | null }> = [];
   private readonly allPositions: AllPosition[] = [];
   private readonly byId = new Map<string, number>();
   private readonly byStream = new Map<string, number[]>();
@@ -155,7 +184,7 @@ export class PositionIndex {
   }
 
   /** Adds the next event in `$all` order and returns its position; an event already indexed keeps its position. */
-  add(envelope: EventEnvelope & { commandId: string | null }, revision: bigint, at: AllPosition): number {
+  add(envelope: IndexedEnvelope, revision: bigint, at: AllPosition): number {
     const last = this.lastAllPosition;
     if (last && compareAllPositions(at, last) <= 0) {
       const known = this.byId.get(envelope.id);
@@ -165,7 +194,7 @@ export class PositionIndex {
       );
     }
     const position = this.events.length + 1;
-    this.events.push({ ...envelope, position, streamVersion: Number(revision) + 1 });
+    this.events.push({ ...envelope, trace: envelope.trace ?? null, position, streamVersion: Number(revision) + 1 });
     this.allPositions.push(at);
     // The first stored copy of an id wins: a later copy (another store instance racing the same new id) is still
     // in the log, but lookups answer with the first.
@@ -180,14 +209,25 @@ export class PositionIndex {
     return this.byId.get(id);
   }
 
-  /** The event at a position, as read (without the commandId we keep beside it). */
+  /** The event at a position, as read (without the commandId and trace context we keep beside it). */
   at(position: number): StoredEvent {
-    const { commandId: _c, ...e } = this.events[position - 1];
+    const { commandId: _c, trace: _t, ...e } = this.events[position - 1];
     return e;
   }
 
   commandIdAt(position: number): string | null {
     return this.events[position - 1].commandId;
+  }
+
+  /** The trace context the event at a position was appended with (null when none). */
+  traceContextAt(position: number): TraceContext | null {
+    return this.events[position - 1].trace;
+  }
+
+  /** The append metadata of the event at a position, as PostgreSQL would record it (see appendMetadata). */
+  appendMetadataAt(position: number): Record<string, string> {
+    const e = this.events[position - 1];
+    return appendMetadata(e.commandId, e.trace);
   }
 
   /** `$all` position of our position p (p ≥ 1). */

@@ -4,10 +4,11 @@ import { connect } from '@nats-io/transport-node';
 import type { KurrentDbEventStore } from '../kurrentdb/kurrentdb-event-store';
 import { openKurrentDbEventStore } from '../open-store';
 import type { StoredEvent } from '../port';
-import { relayHeaders, relayPayload, relaySubject } from './cloudevents';
+import type { TraceContext } from '../kurrentdb/mapping';
+import { relayHeaders, relayPayload, relaySubject, withTraceHeaders } from './cloudevents';
 import { RelayStreamStateError, ensureEventStream, jetStreamResumePoint } from './jetstream-stream';
 import type { NatsAuthOptions } from './nats-credentials';
-import { coalescePauseMs, type RelayLogger } from './outbox-relay';
+import { coalescePauseMs, type RelayLogger } from './relay-common';
 import { relayServerProblem } from './server-version';
 
 export interface AllStreamRelayOptions {
@@ -31,8 +32,8 @@ export interface AllStreamRelayOptions {
 }
 
 type Expectation = { lastSequence: number } | { lastMsgID: string };
-/** An event with its message body, serialised once. */
-type Outgoing = StoredEvent & { payload: string };
+/** An event with its message body, serialised once, and the trace context it was appended with. */
+type Outgoing = StoredEvent & { payload: string; trace: TraceContext | null };
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -40,7 +41,7 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
  * The relay for the KurrentDB store, with no outbox table: KurrentDB's `$all` is the outbox. It follows `$all`
  * through the store's catch-up subscription (the index that gives events their gap-free positions) and publishes
  * each event to JetStream in position order, with the outbox relay's subjects, body and headers (`Nats-Msg-Id` =
- * event id, CloudEvents, `aevo-position`).
+ * event id, CloudEvents, `aevo-position`, and the append's `traceparent` / `tracestate` from the event metadata).
  *
  * Once in effect, as the outbox relay: where to resume is read from JetStream (the last message's `aevo-position`),
  * and every publish carries an expectation about the stream's last message (the first after a resume
@@ -226,7 +227,7 @@ export class AllStreamRelay {
     for (const e of read) {
       const payload = relayPayload(e);
       if (Buffer.byteLength(payload) > limit) break;
-      out.push({ ...e, payload });
+      out.push({ ...e, payload, trace: this.store.traceContextAt(e.position) });
     }
     return out;
   }
@@ -235,7 +236,7 @@ export class AllStreamRelay {
     const acks = batch.map((e, i) =>
       this.js.publish(relaySubject(this.opts.subjectPrefix, e), e.payload, {
         msgID: e.id,
-        headers: relayHeaders(e),
+        headers: withTraceHeaders(relayHeaders(e), e.trace),
         expect: i === 0 ? expectFirst : { lastMsgID: batch[i - 1].id },
       }),
     );

@@ -48,3 +48,16 @@ export function relayHeaders(
   h.set(STREAM_VERSION_HEADER, String(e.streamVersion));
   return h;
 }
+
+/**
+ * The append's W3C trace context (recorded in its metadata) as `traceparent` / `tracestate` headers, so that a
+ * consumer's span continues the trace of the code that appended; tracestate only beside a traceparent.
+ */
+export function withTraceHeaders(
+  h: MsgHdrs,
+  trace: { traceparent?: string | null; tracestate?: string | null } | null,
+): MsgHdrs {
+  if (trace?.traceparent) h.set('traceparent', trace.traceparent);
+  if (trace?.traceparent && trace.tracestate) h.set('tracestate', trace.tracestate);
+  return h;
+}

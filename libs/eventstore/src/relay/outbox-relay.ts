@@ -1,22 +1,16 @@
-import {
-  jetstream,
-  jetstreamManager,
-  StorageType,
-  type JetStreamClient,
-  type JetStreamManager,
-  type StreamInfo,
-} from '@nats-io/jetstream';
+import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import type { NatsAuthOptions } from './nats-credentials';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
-import { Client, type PoolClient } from 'pg';
-import type { StoredEvent } from '../port';
 import { PostgresEventStore } from '../postgres/postgres-event-store';
-import { POSITION_HEADER, relayHeaders, relaySubject, relayWildcard } from './cloudevents';
+import { relayHeaders, relaySubject, withTraceHeaders } from './cloudevents';
+import { RelayStreamStateError, ensureEventStream, jetStreamResumePoint } from './jetstream-stream';
+import { readOutbox, saveRelayCheckpoint, type OutboxRow } from './outbox-rows';
+import { coalescePauseMs, RelayStateError, type RelayLogger } from './relay-common';
+import { RelayLeadership } from './relay-leadership';
 import { relayServerProblem } from './server-version';
 
-export type RelayLogLevel = 'info' | 'warn' | 'error';
-export type RelayLogger = (level: RelayLogLevel, msg: string, fields?: Record<string, unknown>) => void;
+export { coalescePauseMs, RelayStateError, type RelayLogger, type RelayLogLevel } from './relay-common';
 
 export interface OutboxRelayOptions {
   databaseUrl: string;
@@ -53,39 +47,11 @@ export interface OutboxRelayOptions {
 
 export type RelayRole = 'starting' | 'standby' | 'leader' | 'stopped';
 
-/** What the relay needs of a stored event: header fields and the serialised body. */
-type OutboxRow = Pick<
-  StoredEvent,
-  'position' | 'streamVersion' | 'id' | 'type' | 'streamId' | 'campaignId' | 'source' | 'time'
-> & {
-  payload: string;
-  /** W3C trace context recorded with the append (metadata), copied onto the message headers. */
-  traceparent: string | null;
-  tracestate: string | null;
-};
-
 /** What the server must find as the stream's last message before storing the next one. */
 type Expectation = { lastSequence: number } | { lastMsgID: string };
 
 const CHECKPOINT_EVERY_MS = 1000;
-const nanos = (ms: number) => ms * 1_000_000;
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-/**
- * How long the relay waits after a wake-up before reading, given how many events its last read found: the full
- * pause while busy (fuller batches), none for a trickle (latency).
- */
-export function coalescePauseMs(lastRead: number, opts: { coalesceMs: number; coalesceFromEvents: number }): number {
-  return opts.coalesceMs > 0 && lastRead >= opts.coalesceFromEvents ? opts.coalesceMs : 0;
-}
-
-/** Thrown (and logged) when the stream holds something the relay cannot continue from. */
-export class RelayStateError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'RelayStateError';
-  }
-}
 
 /**
  * Publishes every stored event to JetStream, in position order, once in effect.
@@ -111,7 +77,7 @@ export class OutboxRelay {
   private nc!: NatsConnection;
   private js!: JetStreamClient;
   private jsm!: JetStreamManager;
-  private lockClient: Client | null = null;
+  private readonly leadership: RelayLeadership;
   private running = false;
   private loop: Promise<void> | null = null;
   private wake: (() => void) | null = null;
@@ -122,7 +88,6 @@ export class OutboxRelay {
   private _published = 0;
   /** Consecutive failed leadership attempts, for the back-off. */
   private failures = 0;
-  private readonly lockKey: string;
 
   constructor(options: OutboxRelayOptions) {
     this.opts = {
@@ -141,7 +106,11 @@ export class OutboxRelay {
       log: () => undefined,
       ...options,
     };
-    this.lockKey = `aevo-outbox-relay:${this.opts.schema}:${this.opts.stream}`;
+    this.leadership = new RelayLeadership(
+      this.opts.databaseUrl,
+      `aevo-outbox-relay:${this.opts.schema}:${this.opts.stream}`,
+      () => this.poke(),
+    );
   }
 
   /** Creates and starts a relay (see start()). */
@@ -191,7 +160,12 @@ export class OutboxRelay {
       if (problem) throw new Error(`outbox relay refuses to start: ${problem}`);
       this.jsm = await jetstreamManager(this.nc);
       this.js = jetstream(this.nc, { timeout: o.publishTimeoutMs });
-      await this.ensureStream();
+      await ensureEventStream(this.jsm, {
+        stream: o.stream,
+        subjectPrefix: o.subjectPrefix,
+        duplicateWindowMs: o.duplicateWindowMs,
+        log: o.log,
+      });
     } catch (err) {
       await this.nc?.close().catch(() => undefined);
       await this.store.close();
@@ -207,54 +181,6 @@ export class OutboxRelay {
       subjectPrefix: o.subjectPrefix,
       schema: o.schema,
     });
-  }
-
-  /** Creates the stream, or checks an existing one (fixing deny flags it lacks). */
-  private async ensureStream(): Promise<StreamInfo> {
-    const o = this.opts;
-    const wanted = relayWildcard(o.subjectPrefix);
-    let info: StreamInfo | null = null;
-    try {
-      info = await this.jsm.streams.info(o.stream);
-    } catch (err) {
-      if (!isNotFound(err)) throw err;
-    }
-    if (!info) {
-      try {
-        info = await this.jsm.streams.add({
-          name: o.stream,
-          subjects: [wanted],
-          storage: StorageType.File,
-          deny_delete: true,
-          deny_purge: true,
-          max_age: 0,
-          duplicate_window: nanos(o.duplicateWindowMs),
-        });
-        o.log('info', 'stream created', { stream: o.stream, subjects: [wanted] });
-        return info;
-      } catch (err) {
-        // Another relay or service created it meanwhile.
-        info = await this.jsm.streams.info(o.stream).catch(() => null);
-        if (!info) throw err;
-      }
-    }
-    const c = info.config;
-    if (!c.subjects?.includes(wanted))
-      throw new RelayStateError(
-        `stream ${o.stream} exists but does not capture ${wanted} (subjects: ${(c.subjects ?? []).join(', ')})`,
-      );
-    if (c.storage !== StorageType.File)
-      throw new RelayStateError(`stream ${o.stream} uses ${c.storage} storage; the event stream must use file storage`);
-    if (c.max_age !== 0)
-      o.log('warn', 'stream has an age limit: old events will expire from JetStream', {
-        stream: o.stream,
-        max_age_ns: c.max_age,
-      });
-    if (!c.deny_delete || !c.deny_purge) {
-      info = await this.jsm.streams.update(o.stream, { ...c, deny_delete: true, deny_purge: true });
-      o.log('info', 'stream updated to deny delete and purge', { stream: o.stream });
-    }
-    return info;
   }
 
   private poke(): void {
@@ -282,7 +208,7 @@ export class OutboxRelay {
     while (this.running) {
       let led = false;
       try {
-        if (await this.acquireLeadership()) {
+        if (await this.leadership.acquire()) {
           led = true;
           this._role = 'leader';
           this.opts.log('info', 'leadership acquired');
@@ -293,56 +219,29 @@ export class OutboxRelay {
         }
       } catch (err) {
         const failures = ++this.failures;
-        this.opts.log(err instanceof RelayStateError ? 'error' : 'warn', 'relay loop error; retrying', {
+        const stateError = err instanceof RelayStateError || err instanceof RelayStreamStateError;
+        this.opts.log(stateError ? 'error' : 'warn', 'relay loop error; retrying', {
           error: String(err),
           failures,
         });
         // Drop the session (and any lock) so a healthy standby can lead meanwhile.
-        await this.releaseLeadership();
+        await this.leadership.release();
         if (this.running) await sleep(Math.min(10_000, 200 * 2 ** Math.min(failures, 6)));
       } finally {
         if (led) {
           this._role = this.running ? 'standby' : 'stopped';
           if (this.running) this.opts.log('warn', 'leadership given up');
-          await this.releaseLeadership();
+          await this.leadership.release();
         }
       }
     }
     this._role = 'stopped';
   }
 
-  private async acquireLeadership(): Promise<boolean> {
-    if (!this.lockClient) {
-      const c = new Client({
-        connectionString: this.opts.databaseUrl,
-        application_name: 'aevo-outbox-relay-lock',
-        keepAlive: true,
-        query_timeout: 30_000,
-      });
-      c.on('error', () => {
-        if (this.lockClient === c) this.lockClient = null;
-        this.poke();
-      });
-      this.lockClient = c;
-      await c.connect();
-    }
-    const res = await this.lockClient.query<{ ok: boolean }>('SELECT pg_try_advisory_lock(hashtext($1)) AS ok', [
-      this.lockKey,
-    ]);
-    return res.rows[0].ok === true;
-  }
-
-  private async releaseLeadership(): Promise<void> {
-    // Ending the session releases the lock; the next attempt opens a fresh one.
-    const c = this.lockClient;
-    this.lockClient = null;
-    if (c) await c.end().catch(() => undefined);
-  }
-
   /** The leader's loop; returns when stopped, throws when leadership, a connection or a publish is lost. */
   private async lead(): Promise<void> {
-    const lockClient = this.lockClient!;
-    const resumed = await this.resumePoint();
+    const lockClient = this.leadership.connection!;
+    const resumed = await jetStreamResumePoint(this.jsm, this.opts.stream, () => this.store.headPosition());
     const lastSeq = resumed.lastSeq;
     let cursor = resumed.position;
     let expectNext: Expectation = { lastSequence: lastSeq };
@@ -359,14 +258,14 @@ export class OutboxRelay {
     };
     try {
       while (this.running) {
-        if (this.lockClient !== lockClient) throw new Error('lost the leadership connection');
+        if (this.leadership.connection !== lockClient) throw new Error('lost the leadership connection');
         if (Date.now() - lastLockCheck >= this.opts.pollIntervalMs) {
           // A dead leadership session must stop this relay before a standby's output interleaves with ours.
           await lockClient.query('SELECT 1');
           lastLockCheck = Date.now();
         }
         this.woken = false;
-        const read = await this.readOutbox(cursor, this.opts.batchSize);
+        const read = await readOutbox(this.store, cursor, this.opts.batchSize);
         const batch = this.publishable(read);
         if (batch.length > 0) {
           const acked = this.publishBatch(batch, expectNext);
@@ -380,7 +279,7 @@ export class OutboxRelay {
         }
         while (inFlight.length > 0) await settleOldest();
         if (this._relayed !== lastCheckpoint && Date.now() - lastCheckpointAt >= CHECKPOINT_EVERY_MS) {
-          await this.saveCheckpoint(this._relayed);
+          await saveRelayCheckpoint(this.store, this.opts.stream, this._relayed, this.opts.log);
           lastCheckpoint = this._relayed;
           lastCheckpointAt = Date.now();
         }
@@ -398,53 +297,13 @@ export class OutboxRelay {
       // Let outstanding acks settle so relayedPosition is exact and no publish outlives the leadership.
       for (const r of await Promise.allSettled(inFlight.splice(0)))
         if (r.status === 'fulfilled') this._relayed = r.value;
-      if (this._relayed !== lastCheckpoint) await this.saveCheckpoint(this._relayed);
+      if (this._relayed !== lastCheckpoint)
+        await saveRelayCheckpoint(this.store, this.opts.stream, this._relayed, this.opts.log);
     }
   }
 
   private maxPayload(): number {
     return this.nc.info?.max_payload ?? 1024 * 1024;
-  }
-
-  /**
-   * Reads the next events with their message body already serialised by PostgreSQL (json_build_object keeps the
-   * key order of relayPayload), so the relay neither parses nor re-serialises `data`.
-   */
-  private async readOutbox(after: number, limit: number): Promise<OutboxRow[]> {
-    const res = await this.store.pool.query<{
-      position: string;
-      stream_version: string;
-      event_id: string;
-      type: string;
-      stream_id: string;
-      campaign_id: string;
-      source: string;
-      time: string;
-      payload: string;
-      traceparent: string | null;
-      tracestate: string | null;
-    }>(
-      `SELECT position, stream_version, event_id, type, stream_id, campaign_id, source, time,
-              metadata->>'traceparent' AS traceparent, metadata->>'tracestate' AS tracestate,
-              json_build_object('id', event_id, 'type', type, 'schemaVersion', schema_version, 'streamId', stream_id,
-                'campaignId', campaign_id, 'causationId', causation_id, 'correlationId', correlation_id, 'time', time,
-                'source', source, 'data', data, 'position', position, 'streamVersion', stream_version)::text AS payload
-         FROM ${this.store.names.events} WHERE position > $1 ORDER BY position LIMIT $2`,
-      [after, limit],
-    );
-    return res.rows.map((r) => ({
-      position: Number(r.position),
-      streamVersion: Number(r.stream_version),
-      id: r.event_id,
-      type: r.type,
-      streamId: r.stream_id,
-      campaignId: r.campaign_id,
-      source: r.source as StoredEvent['source'],
-      time: r.time,
-      payload: r.payload,
-      traceparent: r.traceparent,
-      tracestate: r.tracestate,
-    }));
   }
 
   /** The prefix of `batch` whose messages fit the server's max_payload (headers and subject stay under 1 KiB). */
@@ -463,7 +322,7 @@ export class OutboxRelay {
     const acks = batch.map((e, i) =>
       this.js.publish(relaySubject(this.opts.subjectPrefix, e), e.payload, {
         msgID: e.id,
-        headers: withTraceContext(relayHeaders(e), e),
+        headers: withTraceHeaders(relayHeaders(e), e),
         expect: i === 0 ? expectFirst : { lastMsgID: batch[i - 1].id },
       }),
     );
@@ -479,58 +338,6 @@ export class OutboxRelay {
     });
   }
 
-  /**
-   * Position of the last event in JetStream and the stream's last sequence. Walks back over messages that do
-   * not carry `aevo-position` (published by something else) up to a bound.
-   */
-  private async resumePoint(): Promise<{ position: number; lastSeq: number }> {
-    const info = await this.jsm.streams.info(this.opts.stream);
-    const lastSeq = info.state.last_seq;
-    if (info.state.messages === 0) return { position: 0, lastSeq };
-    const first = info.state.first_seq;
-    for (let seq = lastSeq, steps = 0; seq >= first && steps < 1000; seq--, steps++) {
-      const m = await this.jsm.streams.getMessage(this.opts.stream, { seq }).catch((err) => {
-        if (isNotFound(err)) return null;
-        throw err;
-      });
-      const raw = m?.header?.get(POSITION_HEADER);
-      if (!raw) continue;
-      const position = Number(raw);
-      if (!Number.isSafeInteger(position) || position < 1)
-        throw new RelayStateError(`message ${seq} in ${this.opts.stream} has a bad ${POSITION_HEADER} header "${raw}"`);
-      const head = await this.store.headPosition();
-      if (position > head)
-        throw new RelayStateError(
-          `stream ${this.opts.stream} already holds position ${position} but the store (schema ${this.opts.schema}) ends at ${head}: they belong to different logs`,
-        );
-      return { position, lastSeq };
-    }
-    throw new RelayStateError(
-      `stream ${this.opts.stream} has messages but none of its last 1000 carries ${POSITION_HEADER}: it is not this relay's stream`,
-    );
-  }
-
-  /** Monitoring only (resume never trusts it): written at most once a second, without waiting for the WAL flush. */
-  private async saveCheckpoint(position: number): Promise<void> {
-    let client: PoolClient | null = null;
-    try {
-      client = await this.store.pool.connect();
-      await client.query('BEGIN');
-      await client.query('SET LOCAL synchronous_commit = off');
-      await client.query(
-        `INSERT INTO ${this.store.names.relayCheckpoints} (name, position, updated_at) VALUES ($1, $2, now())
-         ON CONFLICT (name) DO UPDATE SET position = EXCLUDED.position, updated_at = now()`,
-        [this.opts.stream, position],
-      );
-      await client.query('COMMIT');
-    } catch (err) {
-      await client?.query('ROLLBACK').catch(() => undefined);
-      this.opts.log('warn', 'could not save the monitoring checkpoint', { error: String(err) });
-    } finally {
-      client?.release();
-    }
-  }
-
   /** Stops publishing (waiting for outstanding acks), gives up leadership and closes the connections. */
   async stop(): Promise<void> {
     if (!this.running && !this.loop) return;
@@ -539,30 +346,10 @@ export class OutboxRelay {
     await this.loop?.catch(() => undefined);
     this.loop = null;
     this.unlisten?.();
-    await this.releaseLeadership();
+    await this.leadership.release();
     await this.nc.drain().catch(() => undefined);
     await this.store.close();
     this._role = 'stopped';
     this.opts.log('info', 'outbox relay stopped', { relayedPosition: this._relayed });
   }
-}
-
-/** The append's trace context as W3C headers, so that a consumer's span continues the trace of the code that appended. */
-function withTraceContext(
-  h: ReturnType<typeof relayHeaders>,
-  e: Pick<OutboxRow, 'traceparent' | 'tracestate'>,
-): ReturnType<typeof relayHeaders> {
-  if (e.traceparent) h.set('traceparent', e.traceparent);
-  if (e.traceparent && e.tracestate) h.set('tracestate', e.tracestate);
-  return h;
-}
-
-function isNotFound(err: unknown): boolean {
-  const e = err as { code?: unknown; name?: unknown; message?: unknown; api_error?: { code?: number } };
-  return (
-    e?.name === 'StreamNotFoundError' ||
-    e?.code === 404 ||
-    e?.api_error?.code === 404 ||
-    /not found/i.test(String(e?.message ?? ''))
-  );
 }
