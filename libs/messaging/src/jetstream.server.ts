@@ -1,112 +1,37 @@
 import { Logger } from '@nestjs/common';
 import { Server, type CustomTransportStrategy, type MessageHandler } from '@nestjs/microservices';
 import { connect } from '@nats-io/transport-node';
-import type { Msg, NatsConnection, Subscription } from '@nats-io/nats-core';
+import type { NatsConnection, Subscription } from '@nats-io/nats-core';
 import {
   jetstream,
   jetstreamManager,
   type ConsumerMessages,
   type JetStreamClient,
   type JetStreamManager,
-  type JsMsg,
 } from '@nats-io/jetstream';
-import { lastValueFrom } from 'rxjs';
-import type { NatsAuthOptions } from '@aevo/eventstore';
-import { commandDefinition, eventDefinition, type CommandReply, type ServiceName } from '@aevo/contracts';
+import { commandDefinition, eventDefinition } from '@aevo/contracts';
 import { natsServers } from './config';
-import { commandSubject, consumerName, eventTypeFilter, parseEventSubject } from './subjects';
-import { missingServerFeatures, ServerFeatureError, type ServerFeature } from './server-features';
+import { commandSubject, consumerName, eventTypeFilter } from './subjects';
+import { missingServerFeatures, ServerFeatureError } from './server-features';
 import { ensureDurableConsumer, ensureEventStream, type ConsumerSpec } from './provisioning';
-import { decodeEventMessage } from './event-decoding';
-import { decodeCommandRequest, errorReplyOf, okReply } from './command-decoding';
-import { CommandContext, JetStreamEventContext, type ConsumerRef } from './contexts';
-import type { DeadLetterSink } from './dead-letter';
 import { nakDelay } from './backoff';
-import { unavailableDependency } from './unavailable';
 import { Semaphore } from './semaphore';
+import { StoredEventProof, type StoredEventProofCounters } from './stored-event-proof';
+import { EventDelivery } from './event-delivery';
+import { processCommand } from './command-processing';
 import {
-  StoredEventProof,
-  type StoredEventLookup,
-  type StoredEventProofCounters,
-  type StoredEventVerdict,
-} from './stored-event-proof';
-import type { TransportObserver } from './observability/metrics';
-import { ServiceTracing, SpanKind } from './observability/tracing';
+  DEAD_LETTER_RETRY_MARGIN,
+  type ConsumerLag,
+  type EventConsumer,
+  type JetStreamServerOptions,
+  type ResolvedServerOptions,
+} from './jetstream.options';
 
-export interface JetStreamServerOptions {
-  /** Names the queue group and the durable consumers: every replica of a service passes the same name. */
-  service: ServiceName;
-  natsUrl: string;
-  subjectPrefix: string;
-  stream: string;
-  /** Where dead letters are recorded (normally `eventStoreDeadLetterSink(store, service)`). Without it they are only logged. */
-  deadLetter?: DeadLetterSink;
-  /** The server redelivers an unacked message after this long (default 30 s); handlers get `working()` every third of it. */
-  ackWaitMs?: number;
-  /** Deliveries (first + retries) before a failing message is dead-lettered (default 5). */
-  maxDeliver?: number;
-  /** First redelivery delay after a handler error, doubled per delivery (default 1 s) up to `maxNakDelayMs` (default 60 s). */
-  nakDelayMs?: number;
-  /**
-   * While PostgreSQL or nats-server is unreachable a handler is retried in place, without spending a delivery,
-   * backing off from `nakDelayMs` up to this (default 5 s) so that it resumes soon after the dependency is back.
-   */
-  maxOutageRetryDelayMs?: number;
-  maxNakDelayMs?: number;
-  /** Where a newly provisioned consumer starts: the whole stream (default) or only new events. */
-  deliverPolicy?: 'all' | 'new';
-  /** Features beyond JetStream on >= 2.9 that the service needs; start-up fails when the server lacks one. */
-  requiredFeatures?: ServerFeature[];
-  /** Commands handled at once by this replica (default 64). */
-  commandConcurrency?: number;
-  /** How long close() waits for running handlers (default 30 s). */
-  shutdownGraceMs?: number;
-  /**
-   * How a consumer proves a message is the stored event before acting on it (normally the store's
-   * `lookupStoredEvents`). `null` turns the proof off and must be said explicitly: then any well-formed message
-   * on the event subjects is acted on, as a forger's would be.
-   */
-  storedEvents: StoredEventLookup | null;
-  /** This service's NATS user (natsAuthFor); empty for a server without authorization. */
-  natsAuth?: NatsAuthOptions;
-  /** Told about every event, dead letter and command (metrics); none: nothing is measured. */
-  observer?: TransportObserver;
-  /** Runs each handler in a span continuing the message's trace context (traceparent header); none: no tracing. */
-  tracing?: ServiceTracing;
-}
-
-/** A durable consumer's backlog as the server counts it. */
-export interface ConsumerLag {
-  consumer: string;
-  type: string;
-  /** Messages matching the filter not yet delivered (num_pending). */
-  pending: number;
-  /** Delivered, not yet acknowledged (num_ack_pending). */
-  ackPending: number;
-  /** Delivered more than once and still unacknowledged (num_redelivered). */
-  redelivered: number;
-}
+export { DEAD_LETTER_RETRY_MARGIN, type ConsumerLag, type JetStreamServerOptions } from './jetstream.options';
 
 /** Backoff between attempts to re-establish a consumer whose iterator ended (jittered, capped). */
 const RECONSUME_BASE_DELAY_MS = 250;
 const RECONSUME_MAX_DELAY_MS = 10_000;
-
-/** Extra deliveries the server allows beyond `maxDeliver`, used only to retry recording a dead letter. */
-export const DEAD_LETTER_RETRY_MARGIN = 5;
-
-interface EventConsumer extends ConsumerRef {
-  type: string;
-  handler: MessageHandler;
-  concurrency: number;
-  messages?: ConsumerMessages;
-  loop?: Promise<void>;
-  /** The consume loop ended (stopped, or the iterator failed): this replica no longer reads the consumer. */
-  ended?: boolean;
-  /** How the durable was provisioned: re-provisioned from this when it disappears (deleted, server state lost). */
-  spec: ConsumerSpec;
-  /** Times the consumer was re-established after its iterator ended. */
-  reestablished: number;
-}
 
 /**
  * NestJS transport on NATS: `@EventPattern('<EventType>')` handlers read JetStream through one durable pull
@@ -115,23 +40,15 @@ interface EventConsumer extends ConsumerRef {
  */
 export class JetStreamServer extends Server implements CustomTransportStrategy {
   private readonly log: Logger;
-  private readonly opts: Required<
-    Omit<JetStreamServerOptions, 'deadLetter' | 'storedEvents' | 'natsAuth' | 'observer' | 'tracing'>
-  > & {
-    deadLetter?: DeadLetterSink;
-    natsAuth?: NatsAuthOptions;
-    observer?: TransportObserver;
-    tracing?: ServiceTracing;
-  };
+  private readonly opts: ResolvedServerOptions;
   private readonly proof: StoredEventProof | null;
+  private readonly delivery: EventDelivery;
   private nc?: NatsConnection;
   private js?: JetStreamClient;
   private jsm?: JetStreamManager;
   private consumers: EventConsumer[] = [];
   private subscriptions: Subscription[] = [];
   private readonly inFlight = new Set<Promise<unknown>>();
-  /** Last handler error per (consumer, stream sequence), kept for a dead letter whose recording had to be retried. */
-  private readonly lastErrors = new Map<string, string>();
   private closing = false;
   /** Wakes supervisors waiting to re-establish a consumer when the server closes. */
   private onClosing: Array<() => void> = [];
@@ -161,6 +78,10 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
       : null;
     if (!this.proof)
       this.log.warn('stored-event proof is off: consumers act on any well-formed message on the event subjects');
+    this.delivery = new EventDelivery(this.opts, this.log, this.proof, {
+      closing: () => this.closing,
+      toObservable: (result) => this.transformToObservable(result),
+    });
   }
 
   /** Messages proven to be stored events, and those dropped as not (null when the proof is off). */
@@ -398,199 +319,12 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
         continue;
       }
       this.track(
-        this.processEvent(c, m, proving).finally(() => {
+        this.delivery.process(c, m, proving).finally(() => {
           clearInterval(heartbeat);
           gate.release();
         }),
       );
     }
-  }
-
-  private async processEvent(c: EventConsumer, m: JsMsg, proving?: Promise<StoredEventVerdict>): Promise<void> {
-    const delivery = m.info.deliveryCount;
-    const key = `${c.consumer}#${m.info.streamSequence}`;
-    const observer = this.opts.observer;
-    observer?.eventReceived(c.type, delivery);
-    if (this.proof && !(await this.proveStored(c, m, proving))) {
-      observer?.notStored(c.type);
-      return;
-    }
-    const decoded = decodeEventMessage(this.opts.subjectPrefix, m.subject, m.data, m.headers);
-    if (!decoded.ok) {
-      const detail = decoded.error.issues.map((i) => `${i.path}: ${i.message}`).join('; ');
-      await this.giveUp(c, m, {
-        eventId: decoded.eventId,
-        eventType: decoded.eventType,
-        correlationId: null,
-        campaignId: parseEventSubject(this.opts.subjectPrefix, m.subject)?.campaignId ?? 'unknown',
-        error: `malformed message (${decoded.error.code}): ${decoded.error.message}${detail ? ` — ${detail}` : ''}`,
-      });
-      return;
-    }
-    const event = decoded.event;
-    const where = {
-      eventId: event.id,
-      eventType: event.type,
-      correlationId: event.correlationId,
-      campaignId: event.campaignId,
-    };
-    if (delivery > this.opts.maxDeliver) {
-      // The handler already failed maxDeliver times; only recording the dead letter is left to do.
-      await this.giveUp(c, m, {
-        ...where,
-        error: this.lastErrors.get(key) ?? `handler failed ${this.opts.maxDeliver} times`,
-      });
-      return;
-    }
-    for (let outage = 1; ; outage++) {
-      const began = observer ? performance.now() : 0;
-      try {
-        const ctx = new JetStreamEventContext([m, { stream: c.stream, consumer: c.consumer }]);
-        const handle = async () => {
-          const result = await c.handler(event, ctx);
-          await lastValueFrom(this.transformToObservable(result), { defaultValue: undefined });
-        };
-        const tracing = this.opts.tracing;
-        if (tracing)
-          await tracing.inSpan(
-            `process ${event.type}`,
-            SpanKind.CONSUMER,
-            ServiceTracing.extract(m.headers),
-            eventSpanAttributes(event, m, c.consumer),
-            handle,
-            event.id,
-          );
-        else await handle();
-        observer?.eventHandled(c.type, (performance.now() - began) / 1000);
-        break;
-      } catch (err) {
-        const unavailable = unavailableDependency(err);
-        if (unavailable === null) {
-          observer?.eventFailed(c.type, (performance.now() - began) / 1000);
-          return this.handlerFailed(c, m, event, where, delivery, err);
-        }
-        if (this.closing) {
-          m.nak(); // another replica (or this one, restarted) takes it; the outage did not count against it
-          return;
-        }
-        // A dependency is down: nothing is wrong with the message, so keep it (the consume loop's heartbeat holds
-        // it) and try again here, without spending one of its deliveries. Handlers are idempotent.
-        const delay = nakDelay(
-          outage,
-          this.opts.nakDelayMs,
-          Math.min(this.opts.maxNakDelayMs, this.opts.maxOutageRetryDelayMs),
-        );
-        if (outage === 1 || outage % 10 === 0)
-          this.log.warn(
-            `${c.consumer}: ${event.type} ${event.id} waits for an unavailable dependency (attempt ${outage}, next in ${delay} ms): ${unavailable}`,
-          );
-        await new Promise((r) => setTimeout(r, delay));
-      }
-    }
-    this.lastErrors.delete(key);
-    try {
-      await m.ackAck({ timeout: 10_000 });
-    } catch (err) {
-      // Not confirmed: the message may come again; handlers are idempotent (at-least-once delivery).
-      this.log.warn(`${c.consumer}: ack of ${event.id} not confirmed: ${describeError(err)}`);
-    }
-  }
-
-  /**
-   * Whether the message is the stored event it claims to be. One that is not is dropped (terminated, a warning, a
-   * counter), never dead-lettered: a forger must not be able to write into a campaign's log. While the store cannot
-   * be asked the message is held and the question retried, without spending a delivery.
-   */
-  private async proveStored(c: EventConsumer, m: JsMsg, proving?: Promise<StoredEventVerdict>): Promise<boolean> {
-    const proof = this.proof as StoredEventProof;
-    for (let outage = 1; ; outage++) {
-      try {
-        const verdict = await (outage === 1 && proving ? proving : proof.verify(m.subject, m.data));
-        if (verdict.stored) return true;
-        this.log.warn(
-          `${c.consumer}: dropped message ${m.info.streamSequence} on ${m.subject}: not a stored event (${verdict.reason}); ${proof.counters.dropped} dropped so far`,
-        );
-        m.term();
-        return false;
-      } catch (err) {
-        if (this.closing) {
-          m.nak();
-          return false;
-        }
-        const delay = nakDelay(
-          outage,
-          this.opts.nakDelayMs,
-          Math.min(this.opts.maxNakDelayMs, this.opts.maxOutageRetryDelayMs),
-        );
-        if (outage === 1 || outage % 10 === 0)
-          this.log.warn(
-            `${c.consumer}: cannot check message ${m.info.streamSequence} against the store (attempt ${outage}, next in ${delay} ms): ${describeError(err)}`,
-          );
-        await new Promise((r) => setTimeout(r, delay));
-      }
-    }
-  }
-
-  /** A handler error that is not an outage: counts against the message's deliveries, then dead-letters it. */
-  private async handlerFailed(
-    c: EventConsumer,
-    m: JsMsg,
-    event: { type: string; id: string },
-    where: { eventId: string; eventType: string; correlationId: string | null; campaignId: string },
-    delivery: number,
-    err: unknown,
-  ): Promise<void> {
-    const error = describeError(err);
-    if (delivery >= this.opts.maxDeliver) {
-      this.log.warn(
-        `${c.consumer}: ${event.type} ${event.id} failed on delivery ${delivery}/${this.opts.maxDeliver}, dead-lettering: ${error}`,
-      );
-      await this.giveUp(c, m, { ...where, error });
-    } else {
-      const delay = nakDelay(delivery, this.opts.nakDelayMs, this.opts.maxNakDelayMs);
-      this.log.warn(
-        `${c.consumer}: ${event.type} ${event.id} failed on delivery ${delivery}/${this.opts.maxDeliver}, retry in ${delay} ms: ${error}`,
-      );
-      m.nak(delay);
-    }
-  }
-
-  private async giveUp(
-    c: EventConsumer,
-    m: JsMsg,
-    what: {
-      eventId: string | null;
-      eventType: string | null;
-      correlationId: string | null;
-      campaignId: string;
-      error: string;
-    },
-  ): Promise<void> {
-    const key = `${c.consumer}#${m.info.streamSequence}`;
-    const record = {
-      stream: c.stream,
-      consumer: c.consumer,
-      subject: m.subject,
-      streamSequence: m.info.streamSequence,
-      deliveries: m.info.deliveryCount,
-      ...what,
-    };
-    try {
-      if (this.opts.deadLetter) await this.opts.deadLetter(record);
-      else this.log.error(`dead letter (no sink configured): ${JSON.stringify(record)}`);
-    } catch (err) {
-      // Keep the message: it comes back and only the recording is retried (server max_deliver has a margin).
-      this.lastErrors.set(key, what.error);
-      this.log.error(
-        `${c.consumer}: could not record dead letter for sequence ${record.streamSequence}: ${describeError(err)}`,
-      );
-      m.nak(nakDelay(m.info.deliveryCount, this.opts.nakDelayMs, this.opts.maxNakDelayMs));
-      return;
-    }
-    this.lastErrors.delete(key);
-    this.opts.observer?.deadLettered(what.eventType ?? 'unknown');
-    // No reason text: nats-server 2.9 does not recognise "+TERM <reason>" and would leave the message pending.
-    m.term();
   }
 
   // ---------------------------------------------------------------- commands
@@ -603,49 +337,15 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
     void (async () => {
       for await (const msg of sub) {
         await gate.acquire();
-        this.track(this.processCommand(name, handler, msg).finally(() => gate.release()));
+        this.track(
+          processCommand(name, handler, msg, {
+            opts: this.opts,
+            log: this.log,
+            toObservable: (result) => this.transformToObservable(result),
+          }).finally(() => gate.release()),
+        );
       }
     })().catch((err) => this.log.error(`command subscription ${name} stopped: ${String(err)}`));
-  }
-
-  private async processCommand(name: string, handler: MessageHandler, msg: Msg): Promise<void> {
-    const began = this.opts.observer ? performance.now() : 0;
-    let reply: CommandReply;
-    const decoded = decodeCommandRequest(name, msg.data);
-    if (!decoded.ok) reply = decoded.reply;
-    else {
-      const command = decoded.command;
-      try {
-        const ctx = new CommandContext([msg, command]);
-        const run = async () =>
-          lastValueFrom(this.transformToObservable(await handler(command, ctx)), { defaultValue: undefined });
-        const tracing = this.opts.tracing;
-        const value = tracing
-          ? await tracing.inSpan(
-              `handle ${name}`,
-              SpanKind.SERVER,
-              ServiceTracing.extract(msg.headers),
-              { 'messaging.system': 'nats', 'aevo.command': name, 'aevo.command_id': command.commandId },
-              run,
-              command.commandId,
-            )
-          : await run();
-        reply = okReply(command.commandId, value);
-      } catch (err) {
-        const failed = errorReplyOf(command.commandId, err);
-        reply = failed;
-        if (failed.error.code === 'INTERNAL')
-          this.log.error(`${name} ${command.commandId} failed: ${describeError(err)}`);
-      }
-    }
-    this.opts.observer?.commandAnswered(name, reply.ok ? 'ok' : reply.error.code, (performance.now() - began) / 1000);
-    if (!msg.reply) return; // published without a reply subject: nothing to answer
-    try {
-      msg.respond(JSON.stringify(reply));
-    } catch (err) {
-      this.log.error(`could not reply to ${name}: ${describeError(err)}`);
-      msg.respond(JSON.stringify(errorReplyOf(reply.commandId, new Error('reply could not be serialised'))));
-    }
   }
 
   // ---------------------------------------------------------------- lifecycle
@@ -695,39 +395,4 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
       await nc.close().catch(() => undefined);
     }
   }
-}
-
-/** What a handler span says about the message: OpenTelemetry messaging conventions plus the envelope's ids. */
-function eventSpanAttributes(
-  event: { id: string; type: string; campaignId: string; causationId: string | null; correlationId: string | null },
-  m: JsMsg,
-  consumer: string,
-): Record<string, string | number> {
-  const attrs: Record<string, string | number> = {
-    'messaging.system': 'nats',
-    'messaging.operation.type': 'process',
-    'messaging.destination.name': m.subject,
-    'messaging.consumer.group.name': consumer,
-    'messaging.message.id': event.id,
-    'aevo.event.type': event.type,
-    'aevo.campaign_id': event.campaignId,
-    'aevo.delivery': m.info.deliveryCount,
-  };
-  if (event.causationId) attrs['aevo.causation_id'] = event.causationId;
-  if (event.correlationId) attrs['aevo.correlation_id'] = event.correlationId;
-  return attrs;
-}
-
-function describeError(err: unknown): string {
-  if (err instanceof Error) return err.message || err.name;
-  if (err !== null && typeof err === 'object') {
-    const m = (err as { message?: unknown }).message;
-    if (typeof m === 'string') return m;
-    try {
-      return JSON.stringify(err);
-    } catch {
-      return String(err);
-    }
-  }
-  return String(err);
 }
