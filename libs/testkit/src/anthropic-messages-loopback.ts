@@ -2,6 +2,9 @@ import { createHash } from 'node:crypto';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CLAUDE_MODELS, claudeModelProblem } from '@aevo/contracts';
+import { structuredOutputProblem } from './anthropic-structured-output';
+
+export { structuredOutputProblem } from './anthropic-structured-output';
 
 /**
  * What the meta agent and the collector send, as far as this server reads it. The field names and shapes are the
@@ -73,37 +76,6 @@ export interface LoopbackMessagesApiOptions {
   outputTokens?: number;
 }
 
-/** Keywords structured outputs accept, per node: what the SDK's own transformJSONSchema (lib/transform-json-schema) keeps. */
-const STRUCTURED_OUTPUT_KEYWORDS = new Set([
-  'type',
-  'enum',
-  'const',
-  'anyOf',
-  'allOf',
-  '$ref',
-  '$defs',
-  'description',
-  'title',
-  'properties',
-  'additionalProperties',
-  'required',
-  'items',
-  'minItems',
-  'format',
-]);
-/** String formats it keeps (SUPPORTED_STRING_FORMATS there). */
-const STRUCTURED_OUTPUT_FORMATS = new Set([
-  'date-time',
-  'time',
-  'date',
-  'duration',
-  'email',
-  'hostname',
-  'uri',
-  'ipv4',
-  'ipv6',
-  'uuid',
-]);
 const MAX_CACHE_BREAKPOINTS = 4;
 const CACHE_TTL_MS = { '5m': 5 * 60_000, '1h': 60 * 60_000 } as const;
 
@@ -366,36 +338,6 @@ function cachedPrefix(body: MessagesRequest): { blocks: unknown[]; ttl: '5m' | '
   for (const m of body.messages) (Array.isArray(m.content) ? m.content : [m.content]).forEach(visit);
   const found = last as { length: number; ttl: '5m' | '1h' } | null;
   return found ? { blocks: blocks.slice(0, found.length), ttl: found.ttl } : null;
-}
-
-/** The first keyword or shape of `schema` that structured outputs do not accept, named by its path; null when none. */
-export function structuredOutputProblem(schema: unknown, at: string): string | null {
-  if (schema === null || typeof schema !== 'object' || Array.isArray(schema))
-    return `${at}: a schema must be an object`;
-  const s = schema as Record<string, unknown>;
-  for (const k of Object.keys(s))
-    if (!STRUCTURED_OUTPUT_KEYWORDS.has(k))
-      return `${at}: keyword ${JSON.stringify(k)} is not supported by structured outputs`;
-  if (s.format !== undefined && !STRUCTURED_OUTPUT_FORMATS.has(s.format as string))
-    return `${at}.format: ${JSON.stringify(s.format)} is not a supported string format`;
-  if (s.minItems !== undefined && s.minItems !== 0 && s.minItems !== 1)
-    return `${at}.minItems: only 0 or 1 is supported`;
-  const types = Array.isArray(s.type) ? s.type : [s.type];
-  if (types.includes('object') && s.additionalProperties !== false)
-    return `${at}: objects must set additionalProperties to false`;
-  const children: Array<[string, unknown]> = [];
-  for (const [k, v] of Object.entries((s.properties as Record<string, unknown>) ?? {}))
-    children.push([`${at}.properties.${k}`, v]);
-  for (const [k, v] of Object.entries((s.$defs as Record<string, unknown>) ?? {}))
-    children.push([`${at}.$defs.${k}`, v]);
-  for (const key of ['anyOf', 'allOf'] as const)
-    if (Array.isArray(s[key])) (s[key] as unknown[]).forEach((v, i) => children.push([`${at}.${key}.${i}`, v]));
-  if (s.items !== undefined) children.push([`${at}.items`, s.items]);
-  for (const [p, v] of children) {
-    const problem = structuredOutputProblem(v, p);
-    if (problem) return problem;
-  }
-  return null;
 }
 
 const defaultErrorMessage = (type: ApiErrorType): string =>
