@@ -4,5 +4,7 @@ export * from './wire';
 export * from './retry';
 export * from './description';
 export * from './refusal';
+export * from './transport';
 export * from './client';
+export * from './loopback-options';
 export * from './loopback-server';

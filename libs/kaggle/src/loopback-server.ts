@@ -2,6 +2,9 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 
+import { BAD_REQUEST, REQUEST_FIELDS, SERVICE, checkFields, omitDefaults, readBody, send } from './loopback-wire';
+import type { LoopbackCall, LoopbackKaggleOptions, StoredSubmission, Verdict } from './loopback-options';
+
 /**
  * A loopback HTTP server for the part of competitions.CompetitionApiService that aevo uses, built from kagglesdk's
  * definitions (see the README of this library for the files and commits) for tests that cannot reach api.kaggle.com:
@@ -20,115 +23,6 @@ import { randomBytes } from 'node:crypto';
  * What is ours, not upstream's: the message texts (modelled on answers quoted in Kaggle's issue tracker), the page
  * size, the Retry-After values, and the refusal of `/` in descriptions (reported, not documented).
  */
-export interface LoopbackKaggleOptions {
-  /** Accepted Bearer token. */
-  token?: string;
-  /** Accepted legacy Basic credentials. */
-  basic?: { username: string; key: string };
-  /** The one competition that exists. Default wonderland-reasoning. */
-  competitionName?: string;
-  /** Whether the account has joined (accepted the rules of) the competition. Default true. */
-  joined?: boolean;
-  /** Submissions a day (UTC) before CreateSubmission answers 400. Default 5. */
-  allowance?: number;
-  /** Reads of a submission that still answer PENDING before it resolves. Default 2. */
-  pendingReads?: number;
-  /** How an uploaded file scores; default: COMPLETE with 0.5. */
-  judge?: (content: Buffer, fileName: string) => Verdict;
-  /** Answer 404 to GetSubmission, so clients must fall back to ListSubmissions. */
-  withoutGetSubmission?: boolean;
-  /** Answer 404 to GetSubmissionLimits, as a service from before kagglesdk 0.1.35 would. */
-  withoutSubmissionLimits?: boolean;
-  /** Answer the next N calls of these methods (or `upload` for the PUT) with HTTP 503. */
-  failNext?: Record<string, number>;
-  /** Answer the next N calls of these methods (or `upload`) with HTTP 429 and Retry-After. */
-  rateLimitNext?: Record<string, number>;
-  /** Retry-After of a 429, in seconds. Default 1. */
-  retryAfterSeconds?: number;
-  /** Most items one page holds, whatever pageSize asks for. Default 20. */
-  maxPageSize?: number;
-  /** Refusals carry no reason: `{"code":400,"message":"Bad Request"}`. */
-  bareErrors?: boolean;
-  /** Answer 400 to a description holding `/` (reported of the real service). Default true. */
-  rejectSlashInDescription?: boolean;
-  /** Longest description accepted. Default 255. */
-  maxDescriptionLength?: number;
-  /** The leaderboard's entries, best first. Default none. */
-  leaderboard?: Array<{ teamId: number; teamName: string; score: string; submissionDate?: string }>;
-  /** Submissions made before the test (oldest first), already scored; they count against today's allowance only if `today`. */
-  preexisting?: Array<{ description: string; fileName?: string; verdict?: Verdict; today?: boolean }>;
-  /** The server's clock. Default Date.now. */
-  now?: () => number;
-}
-
-export type Verdict =
-  { status: 'COMPLETE'; publicScore: number; privateScore?: number } | { status: 'ERROR'; errorDescription: string };
-
-export interface LoopbackCall {
-  method: string;
-  authorization: string | undefined;
-  body: unknown;
-  /** The HTTP status answered. */
-  status: number;
-}
-
-interface StoredSubmission {
-  ref: string;
-  fileName: string;
-  description: string;
-  content: Buffer;
-  reads: number;
-  date: string;
-  /** Decided when the submission resolves; fixed for pre-existing ones. */
-  verdict?: Verdict;
-}
-
-type FieldType = 'string' | 'int' | 'bool' | { enum: readonly string[] };
-
-/**
- * The routed methods and their request fields, written out from kagglesdk's CompetitionApiClient and the Api*Request
- * `_fields` lists (kagglesdk/competitions/types/competition_api_service.py) rather than taken from the client's
- * `Methods`, so a wrong name in the client cannot make this server agree with it.
- */
-const REQUEST_FIELDS: Record<string, Record<string, FieldType>> = {
-  StartSubmissionUpload: {
-    competitionName: 'string',
-    contentLength: 'int',
-    lastModifiedEpochSeconds: 'int',
-    fileName: 'string',
-  },
-  CreateSubmission: {
-    competitionName: 'string',
-    blobFileTokens: 'string',
-    submissionDescription: 'string',
-    benchmarkModelVersionId: 'int',
-  },
-  GetSubmission: { ref: 'int' },
-  ListSubmissions: {
-    competitionName: 'string',
-    sortBy: {
-      enum: [
-        'SUBMISSION_SORT_BY_DATE',
-        'SUBMISSION_SORT_BY_NAME',
-        'SUBMISSION_SORT_BY_PRIVATE_SCORE',
-        'SUBMISSION_SORT_BY_PUBLIC_SCORE',
-      ],
-    },
-    group: { enum: ['SUBMISSION_GROUP_ALL', 'SUBMISSION_GROUP_SUCCESSFUL', 'SUBMISSION_GROUP_SELECTED'] },
-    page: 'int',
-    pageToken: 'string',
-    pageSize: 'int',
-  },
-  GetLeaderboard: { competitionName: 'string', overridePublic: 'bool', pageSize: 'int', pageToken: 'string' },
-  GetCompetition: { competitionName: 'string' },
-  // Not in the stored kagglesdk (0.1.15); added in 0.1.35 as ApiGetSubmissionLimitsRequest{competitionName}.
-  GetSubmissionLimits: { competitionName: 'string' },
-};
-
-const BAD_REQUEST = 'Bad Request';
-/** The service's full name as kagglesdk puts it in the URL (kaggle_http_client.py, _get_request_url). */
-const SERVICE = 'competitions.CompetitionApiService';
-
 export class LoopbackKaggleServer {
   readonly calls: LoopbackCall[] = [];
   readonly uploads = new Map<string, { fileName: string; contentLength: number; content?: Buffer }>();
@@ -438,47 +332,4 @@ export class LoopbackKaggleServer {
       privateScore: v.privateScore?.toFixed(5),
     });
   }
-}
-
-/** Like a protobuf JSON parser: unknown names and wrongly typed values are refused, naming the field. */
-function checkFields(body: unknown, fields: Record<string, FieldType>): string | null {
-  if (!body || typeof body !== 'object' || Array.isArray(body))
-    return 'Invalid JSON payload received. Expected an object.';
-  for (const [k, v] of Object.entries(body as Record<string, unknown>)) {
-    const type = fields[k];
-    if (!type) return `Invalid JSON payload received. Unknown name "${k}": Cannot find field.`;
-    if (v === null) continue;
-    const ok =
-      type === 'string'
-        ? typeof v === 'string'
-        : type === 'int'
-          ? (typeof v === 'number' && Number.isInteger(v)) || (typeof v === 'string' && /^-?\d+$/.test(v))
-          : type === 'bool'
-            ? typeof v === 'boolean'
-            : typeof v === 'string' && type.enum.includes(v);
-    if (!ok) return `Invalid value at '${k}' (${typeof type === 'string' ? type : 'enum'}), ${JSON.stringify(v)}`;
-  }
-  return null;
-}
-
-/** Leaves out what proto3 JSON leaves out: empty strings, 0, false, empty lists, undefined. */
-function omitDefaults(o: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(
-    Object.entries(o).filter(
-      ([, v]) => v !== undefined && v !== '' && v !== 0 && v !== false && !(Array.isArray(v) && v.length === 0),
-    ),
-  );
-}
-
-async function readBody(req: IncomingMessage): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of req) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
-}
-
-function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) {
-  const text = JSON.stringify(body);
-  res
-    .writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), ...headers })
-    .end(text);
 }
