@@ -17,3 +17,6 @@ export type { KurrentDbEventStore, KurrentDbEventStoreOptions } from './kurrentd
 export * from './kurrentdb/mapping';
 export * from './relay/all-stream-relay';
 export * from './relay/jetstream-stream';
+export * from './remote/protocol';
+export * from './remote/store-gateway';
+export * from './remote/remote-event-store';
