@@ -2,7 +2,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { PostgresEventStore, type StoredEvent } from '@aevo/eventstore';
+import { openKurrentDbEventStore, PostgresEventStore, type EventStore, type StoredEvent } from '@aevo/eventstore';
 import { SERVICE_NAMES, API_NAME, serviceMain } from '@aevo/cli';
 import { accepts, freePort } from '../chaos/harness/own-infra';
 import { createTestDb, createTestNatsNames, eventually, type TestDb, type TestNatsNames } from '@aevo/testkit';
@@ -99,6 +99,17 @@ export class AuthorizedNatsServer {
   }
 }
 
+/** Options of E2eControlPlane.start beyond the environment and `aevo up` arguments (all optional). */
+export interface E2ePlaneOptions {
+  /**
+   * Keep the campaigns' record in KurrentDB at this connection string instead of PostgreSQL: every service and the
+   * CLI get AEVO_EVENT_STORE=kurrentdb, and the all-stream relay (libs/eventstore/dist/relay-main.js) runs as a
+   * process of its own, since services embed only PostgreSQL's outbox relay. PostgreSQL is still given (the
+   * leaderboard's sealed scores live there).
+   */
+  kurrentdb?: { connectionString: string; namespace?: string };
+}
+
 /**
  * One isolated control plane for a suite: its own PostgreSQL schema, JetStream stream and subject prefix, its own
  * nats-server with authorization (AuthorizedNatsServer), and AEVO_HOME, with every service started by the real
@@ -110,14 +121,17 @@ export class E2eControlPlane {
   names!: TestNatsNames;
   nats!: AuthorizedNatsServer;
   home!: string;
-  store!: PostgresEventStore;
+  /** The store of record: PostgreSQL, or KurrentDB with E2ePlaneOptions.kurrentdb. */
+  store!: EventStore;
   env!: NodeJS.ProcessEnv;
   private upProc: ChildProcess | null = null;
+  private relayProc: ChildProcess | null = null;
+  private relayOut = '';
   private upOut = '';
   private upExit: Promise<number | null> | null = null;
 
   /** `extraEnv` tunes services (e.g. slots, tick periods). */
-  async start(extraEnv: NodeJS.ProcessEnv = {}, upArgs: string[] = []): Promise<void> {
+  async start(extraEnv: NodeJS.ProcessEnv = {}, upArgs: string[] = [], options: E2ePlaneOptions = {}): Promise<void> {
     const missing = [...SERVICE_NAMES, API_NAME]
       .map((n) => serviceMain(ROOT, n))
       .concat(CLI)
@@ -129,7 +143,13 @@ export class E2eControlPlane {
     this.nats = await AuthorizedNatsServer.start(names.subjectPrefix, names.stream);
     this.names = { ...names, url: this.nats.url };
     this.home = fs.mkdtempSync(path.join(os.tmpdir(), 'aevo-e2e-'));
-    this.store = await PostgresEventStore.open({ connectionString: this.db.url, schema: this.db.schema, poolSize: 2 });
+    const kurrentdb = options.kurrentdb;
+    this.store = kurrentdb
+      ? await openKurrentDbEventStore({
+          connectionString: kurrentdb.connectionString,
+          namespace: kurrentdb.namespace ?? 'aevo',
+        })
+      : await PostgresEventStore.open({ connectionString: this.db.url, schema: this.db.schema, poolSize: 2 });
     this.env = {
       ...process.env,
       AEVO_DATABASE_URL: this.db.url,
@@ -141,8 +161,16 @@ export class E2eControlPlane {
       AEVO_HOME: this.home,
       AEVO_API_PORT: '0',
       NO_COLOR: '1',
+      ...(kurrentdb
+        ? {
+            AEVO_EVENT_STORE: 'kurrentdb',
+            AEVO_KURRENTDB_URL: kurrentdb.connectionString,
+            AEVO_KURRENTDB_NAMESPACE: kurrentdb.namespace ?? 'aevo',
+          }
+        : {}),
       ...extraEnv,
     };
+    if (kurrentdb) this.startAllStreamRelay();
     const child = spawn(process.execPath, [CLI, 'up', '--no-infra', ...upArgs], {
       cwd: ROOT,
       env: this.env,
@@ -162,6 +190,16 @@ export class E2eControlPlane {
     ).catch((err) => {
       throw new Error(`${(err as Error).message}\n--- aevo up output:\n${this.upOut}\n${this.logTails()}`);
     });
+  }
+
+  /** The all-stream relay as its own process (the KurrentDB store's relay to JetStream). */
+  private startAllStreamRelay(): void {
+    const main = path.join(ROOT, 'libs', 'eventstore', 'dist', 'relay-main.js');
+    if (!fs.existsSync(main)) throw new Error(`not built: ${main} — run npx nx run-many -t build`);
+    const child = spawn(process.execPath, [main], { cwd: ROOT, env: this.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.relayProc = child;
+    child.stdout?.on('data', (d) => (this.relayOut = (this.relayOut + String(d)).slice(-16_384)));
+    child.stderr?.on('data', (d) => (this.relayOut = (this.relayOut + String(d)).slice(-16_384)));
   }
 
   get upOutput(): string {
@@ -206,6 +244,7 @@ export class E2eControlPlane {
         const text = fs.existsSync(f) ? fs.readFileSync(f, 'utf8').split('\n').slice(-lines).join('\n') : '(no log)';
         return `--- ${n}.log\n${text}`;
       })
+      .concat(this.relayProc ? [`--- relay-main\n${this.relayOut.split('\n').slice(-lines).join('\n')}`] : [])
       .join('\n');
   }
 
@@ -216,6 +255,14 @@ export class E2eControlPlane {
       this.upProc.kill('SIGTERM');
       const timer = setTimeout(() => this.upProc?.kill('SIGKILL'), 60_000);
       code = await this.upExit;
+      clearTimeout(timer);
+    }
+    const relay = this.relayProc;
+    if (relay && relay.exitCode === null) {
+      const exited = new Promise((r) => relay.once('exit', r));
+      relay.kill('SIGTERM');
+      const timer = setTimeout(() => relay.kill('SIGKILL'), 30_000);
+      await exited;
       clearTimeout(timer);
     }
     await this.store?.close();
