@@ -6,7 +6,13 @@ import type { LocalJobRecord } from './records';
 import { parseSlot, pickRunnable, placementFor, queueOrder, type QueueEntry } from './slots';
 
 // The executor's options, their environment variables and the wrapper are part of its public surface.
-export * from './options';
+export {
+  DEFAULT_INHERITED_ENV,
+  detectGpus,
+  localExecutorOptionsFromEnv,
+  UNSANDBOXED_OPT_IN,
+  type LocalExecutorOptions,
+} from './options';
 export { JOB_WRAPPER } from './launch-command';
 
 /** How long a restarted dispatch waits for the pid of a wrapper that has claimed its launch but not yet written it. */
