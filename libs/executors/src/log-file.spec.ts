@@ -3,7 +3,8 @@ import { closeSync, mkdtempSync, openSync, readFileSync, readdirSync, writeFileS
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { logHasDivergedLine, readLogTail } from './log-file';
-import { SecretScrubber, scrubLogFile } from './secrets';
+import { SecretScrubber } from './secrets';
+import { scrubLogFile } from './scrub-stream';
 
 // A made-up value standing for a configured secret; never a real key.
 const KEY = 'fake-test-api-key-9f8e7d6c5b4a3210';

@@ -4,6 +4,7 @@ import { SecretScrubber } from './secrets';
 
 // The scrubbing API lives beside the log helpers that use it; re-exported so the package index needs no change.
 export * from './secrets';
+export * from './scrub-stream';
 
 /** The substrate contract: a diverged run prints a line starting with DIVERGED (and exits 3). */
 export const DIVERGED_LINE = /^\s*DIVERGED\b/;

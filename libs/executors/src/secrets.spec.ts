@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
 import fc from 'fast-check';
-import { SecretScrubber, StreamScrubber, secretValuesFromEnv, scrubLogFile } from './secrets';
+import { SecretScrubber, secretValuesFromEnv } from './secrets';
+import { StreamScrubber, scrubLogFile } from './scrub-stream';
 
 // Fake values made up for these tests; none is a real credential.
 const KEY = 'f4ke-KAGGLE-key-0123456789abcdef';
