@@ -5,7 +5,8 @@
 /**
  * Where each service runs and how big it is. `cluster` follows the "Across clusters" topology: control (PostgreSQL,
  * the relay, NATS hub, orchestrator, substrate, leaderboard, collector, meta-policy, api) and compute (worker,
- * dispatch, evaluation next to the GPUs and Kueue). `scale` turns on a KEDA ScaledObject with one nats-jetstream trigger per durable consumer in `on` (each must be one the
+ * dispatch, evaluation next to the GPUs and Kueue). `scale` turns on a KEDA ScaledObject with one nats-jetstream
+ * trigger per durable consumer in `on` (each must be one the
  * service declares), `lag` messages pending per replica; `why` says what that lag means.
  */
 const SERVICES = {
@@ -24,7 +25,9 @@ const SERVICES = {
       min: 1,
       max: 4,
       lag: 20,
-      why: 'evidence to record per round (manifests, submissions, scores): one replica keeps up unless many campaigns run at once',
+      why:
+        'evidence to record per round (manifests, submissions, scores): one replica keeps up unless many campaigns ' +
+        'run at once',
     },
   },
   'meta-policy': { cluster: 'control', replicas: 1, cpu: '100m', memory: '256Mi', memoryLimit: '1Gi', egress443: true },
@@ -40,7 +43,9 @@ const SERVICES = {
       min: 1,
       max: 32,
       lag: 2,
-      why: 'forked candidates waiting for a worker (CandidateForked): a worker drives one candidate at a time, so 2 waiting per replica adds one',
+      why:
+        'forked candidates waiting for a worker (CandidateForked): a worker drives one candidate at a time, so 2 ' +
+        'waiting per replica adds one',
     },
   },
   dispatch: {
@@ -58,7 +63,9 @@ const SERVICES = {
       min: 1,
       max: 2,
       lag: 50,
-      why: 'JobRequested not yet handed to Kueue: submission is an API call, so only a large backlog (an API server slowing down) adds the second replica',
+      why:
+        'JobRequested not yet handed to Kueue: submission is an API call, so only a large backlog (an API server ' +
+        'slowing down) adds the second replica',
     },
   },
   evaluation: {
@@ -72,7 +79,9 @@ const SERVICES = {
       min: 1,
       max: 8,
       lag: 5,
-      why: 'evaluations to verify and score (EvaluationRequested, finished Jobs): each verifies a sandbox before it scores',
+      why:
+        'evaluations to verify and score (EvaluationRequested, finished Jobs): each verifies a sandbox before it ' +
+        'scores',
     },
   },
 };

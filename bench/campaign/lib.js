@@ -50,7 +50,8 @@ function checkBuilds() {
   ].filter((f) => !fs.existsSync(f));
   if (missing.length) {
     console.error(
-      `missing builds (npx nx run-many -t build -p ${SERVICES.map((s) => `@aevo/${s}`).join(',')}):\n  ${missing.join('\n  ')}`,
+      `missing builds (npx nx run-many -t build -p ${SERVICES.map((s) => `@aevo/${s}`).join(',')}):\n ` +
+        ` ${missing.join('\n  ')}`,
     );
     process.exit(1);
   }
@@ -171,7 +172,9 @@ async function startStack(
     void p.exited.then(({ code, signal }) => {
       log.end();
       if (!stack.stopping && !stack.failure)
-        stack.failure = `${name} exited (${signal || `code ${code}`}); its log: ${path.join(run.logs, `${name}.log`)}\n${p.tail.slice(-2000)}`;
+        stack.failure =
+          `${name} exited (${signal || `code ${code}`}); its ` +
+          `log: ${path.join(run.logs, `${name}.log`)}\n${p.tail.slice(-2000)}`;
     });
     procs.set(name, p);
   }
@@ -231,7 +234,8 @@ async function pgClient() {
 /** Every event of a campaign in log order: { position, type, streamId, time (ms), appendedAt (ms), source, data }. */
 async function readEvents(pg, run, campaignId, fromPosition = 0) {
   const r = await pg.query(
-    `SELECT position, type, stream_id, time, recorded_at, source, data FROM "${run.schema}".events WHERE campaign_id = $1 AND position > $2 ORDER BY position`,
+    `SELECT position, type, stream_id, time, recorded_at, source, data FROM "${run.schema}".events WHERE campaign_id ` +
+      `= $1 AND position > $2 ORDER BY position`,
     [campaignId, fromPosition],
   );
   return r.rows.map((x) => ({

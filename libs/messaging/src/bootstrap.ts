@@ -69,7 +69,9 @@ export interface ServiceAppOptions extends Partial<Omit<MessagingConfig, 'servic
   service: ServiceName;
   /** An open store to use (then the app does not close it). */
   store?: EventStore;
-  /** How to open the store (then the app closes it); defaults to PostgreSQL from the config (`setDefaultStoreOpener`). */
+  /**
+   * How to open the store (then the app closes it); defaults to PostgreSQL from the config (`setDefaultStoreOpener`).
+   */
   openStore?: StoreOpener;
   /**
    * Run an outbox relay in this process (PostgreSQL → JetStream, same database, schema, stream and prefix). Relays
@@ -185,7 +187,8 @@ function runtimeModule(
 function storedEventLookupOf(store: EventStore): StoredEventLookup {
   if (!store.lookupStoredEvents)
     throw new Error(
-      'the event store has no lookupStoredEvents: consumers could not prove a message is a stored event (pass server.storedEvents: null to accept unproven messages)',
+      'the event store has no lookupStoredEvents: consumers could not prove a message is a stored event (pass ' +
+        'server.storedEvents: null to accept unproven messages)',
     );
   return (ids) => (store.lookupStoredEvents as NonNullable<EventStore['lookupStoredEvents']>).call(store, ids);
 }
@@ -321,7 +324,8 @@ export async function bootstrapService(
     const { healthUrl, metricsUrl } = built.observability;
     if (healthUrl || metricsUrl)
       log.log(
-        `probes ${healthUrl ? `${healthUrl}/healthz, ${healthUrl}/readyz` : 'off'}; metrics ${metricsUrl ? `${metricsUrl}/metrics` : 'off'}`,
+        `probes ${healthUrl ? `${healthUrl}/healthz, ${healthUrl}/readyz` : 'off'}; ` +
+          `metrics ${metricsUrl ? `${metricsUrl}/metrics` : 'off'}`,
       );
   } catch (err) {
     log.error(`failed to start: ${err instanceof Error ? err.message : String(err)}`);

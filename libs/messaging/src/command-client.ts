@@ -35,7 +35,9 @@ export interface CommandClientOptions {
 
 export const newCommandId = (): string => `cmd-${uuidv7()}`;
 
-/** Sends commands on `<prefix>.cmd.<name>` and returns the parsed `CommandReply`; transport failures are replies too. */
+/**
+ * Sends commands on `<prefix>.cmd.<name>` and returns the parsed `CommandReply`; transport failures are replies too.
+ */
 export class CommandClient {
   private constructor(
     private readonly nc: NatsConnection,
@@ -118,7 +120,8 @@ export class CommandClient {
           commandId,
           error: {
             code: 'TIMEOUT',
-            message: `${name} got no reply within ${timeout} ms; the outcome is unknown, resend with the same commandId`,
+            message:
+              `${name} got no reply within ${timeout} ms; the outcome is unknown, resend with the same ` + `commandId`,
             issues: [],
           },
         };

@@ -24,7 +24,10 @@ const SUBJECT_TOKENS = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
 const STREAM_NAME = /^[A-Za-z0-9_-]+$/;
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]*$/;
 
-/** Resolves the configuration: explicit options first, then the environment, then defaults. Throws naming each bad value. */
+/**
+ * Resolves the configuration: explicit options first, then the environment, then defaults. Throws naming each bad
+ * value.
+ */
 export function resolveMessagingConfig(
   service: ServiceName,
   overrides: Partial<Omit<MessagingConfig, 'service'>> = {},

@@ -110,7 +110,8 @@ export class EventDelivery {
         );
         if (outage === 1 || outage % 10 === 0)
           this.log.warn(
-            `${c.consumer}: ${event.type} ${event.id} waits for an unavailable dependency (attempt ${outage}, next in ${delay} ms): ${unavailable}`,
+            `${c.consumer}: ${event.type} ${event.id} waits for an unavailable dependency (attempt ${outage}, next ` +
+              `in ${delay} ms): ${unavailable}`,
           );
         await new Promise((r) => setTimeout(r, delay));
       }
@@ -136,7 +137,8 @@ export class EventDelivery {
         const verdict = await (outage === 1 && proving ? proving : proof.verify(m.subject, m.data));
         if (verdict.stored) return true;
         this.log.warn(
-          `${c.consumer}: dropped message ${m.info.streamSequence} on ${m.subject}: not a stored event (${verdict.reason}); ${proof.counters.dropped} dropped so far`,
+          `${c.consumer}: dropped message ${m.info.streamSequence} on ${m.subject}: not a stored event ` +
+            `(${verdict.reason}); ${proof.counters.dropped} dropped so far`,
         );
         m.term();
         return false;
@@ -152,7 +154,8 @@ export class EventDelivery {
         );
         if (outage === 1 || outage % 10 === 0)
           this.log.warn(
-            `${c.consumer}: cannot check message ${m.info.streamSequence} against the store (attempt ${outage}, next in ${delay} ms): ${describeError(err)}`,
+            `${c.consumer}: cannot check message ${m.info.streamSequence} against the store (attempt ${outage}, next ` +
+              `in ${delay} ms): ${describeError(err)}`,
           );
         await new Promise((r) => setTimeout(r, delay));
       }
@@ -171,13 +174,15 @@ export class EventDelivery {
     const error = describeError(err);
     if (delivery >= this.opts.maxDeliver) {
       this.log.warn(
-        `${c.consumer}: ${event.type} ${event.id} failed on delivery ${delivery}/${this.opts.maxDeliver}, dead-lettering: ${error}`,
+        `${c.consumer}: ${event.type} ${event.id} failed on delivery ${delivery}/${this.opts.maxDeliver}, ` +
+          `dead-lettering: ${error}`,
       );
       await this.giveUp(c, m, { ...where, error });
     } else {
       const delay = nakDelay(delivery, this.opts.nakDelayMs, this.opts.maxNakDelayMs);
       this.log.warn(
-        `${c.consumer}: ${event.type} ${event.id} failed on delivery ${delivery}/${this.opts.maxDeliver}, retry in ${delay} ms: ${error}`,
+        `${c.consumer}: ${event.type} ${event.id} failed on delivery ${delivery}/${this.opts.maxDeliver}, retry ` +
+          `in ${delay} ms: ${error}`,
       );
       m.nak(delay);
     }

@@ -16,13 +16,22 @@ export interface JetStreamServerOptions {
   natsUrl: string;
   subjectPrefix: string;
   stream: string;
-  /** Where dead letters are recorded (normally `eventStoreDeadLetterSink(store, service)`). Without it they are only logged. */
+  /**
+   * Where dead letters are recorded (normally `eventStoreDeadLetterSink(store, service)`). Without it they are only
+   * logged.
+   */
   deadLetter?: DeadLetterSink;
-  /** The server redelivers an unacked message after this long (default 30 s); handlers get `working()` every third of it. */
+  /**
+   * The server redelivers an unacked message after this long (default 30 s); handlers get `working()` every third of
+   * it.
+   */
   ackWaitMs?: number;
   /** Deliveries (first + retries) before a failing message is dead-lettered (default 5). */
   maxDeliver?: number;
-  /** First redelivery delay after a handler error, doubled per delivery (default 1 s) up to `maxNakDelayMs` (default 60 s). */
+  /**
+   * First redelivery delay after a handler error, doubled per delivery (default 1 s) up to `maxNakDelayMs` (default 60
+   * s).
+   */
   nakDelayMs?: number;
   /**
    * While PostgreSQL or nats-server is unreachable a handler is retried in place, without spending a delivery,

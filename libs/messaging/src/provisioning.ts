@@ -77,7 +77,8 @@ export async function ensureDurableConsumer(jsm: JetStreamManager, stream: strin
   if (existing) {
     if (existing.filter_subject !== spec.filterSubject)
       throw new Error(
-        `consumer ${spec.durable} on ${stream} filters ${existing.filter_subject ?? '(none)'}, expected ${spec.filterSubject}; delete it to re-provision`,
+        `consumer ${spec.durable} on ${stream} filters ${existing.filter_subject ?? '(none)'}, ` +
+          `expected ${spec.filterSubject}; delete it to re-provision`,
       );
     if (
       existing.ack_wait !== nanos(spec.ackWaitMs) ||

@@ -118,20 +118,24 @@ describe('StoredEventProof', () => {
     expect(verdict.stored).toBe(false);
   });
 
-  it('given a store that cannot be reached, when a message arrives, then verify throws (the caller holds the message) and proves it later', async () => {
-    let down = true;
-    const { lookup } = storeOf([a]);
-    const proof = new StoredEventProof(
-      async (ids) => {
-        if (down) throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
-        return lookup(ids);
-      },
-      { subjectPrefix: PREFIX },
-    );
-    await expect(proof.verify(subjectOf(a), bytes(relayPayload(a)))).rejects.toThrow(/ECONNREFUSED/);
-    down = false;
-    expect(await proof.verify(subjectOf(a), bytes(relayPayload(a)))).toEqual({ stored: true });
-  });
+  it(
+    'given a store that cannot be reached, when a message arrives, then verify throws (the caller holds the message) ' +
+      'and proves it later',
+    async () => {
+      let down = true;
+      const { lookup } = storeOf([a]);
+      const proof = new StoredEventProof(
+        async (ids) => {
+          if (down) throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
+          return lookup(ids);
+        },
+        { subjectPrefix: PREFIX },
+      );
+      await expect(proof.verify(subjectOf(a), bytes(relayPayload(a)))).rejects.toThrow(/ECONNREFUSED/);
+      down = false;
+      expect(await proof.verify(subjectOf(a), bytes(relayPayload(a)))).toEqual({ stored: true });
+    },
+  );
 
   it('keeps at most cacheSize proven events', async () => {
     const events = Array.from({ length: 5 }, (_, i) => storedEvent(i + 1, i + 1));

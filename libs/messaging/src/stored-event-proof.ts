@@ -80,11 +80,13 @@ export class StoredEventProof {
     if (!link) return this.drop(`event ${claim.id} is not in the store`);
     if (link.position !== claim.position || link.streamVersion !== claim.streamVersion)
       return this.drop(
-        `event ${claim.id} is stored at position ${link.position} (stream version ${link.streamVersion}), not ${claim.position} (${claim.streamVersion})`,
+        `event ${claim.id} is stored at position ${link.position} (stream version ${link.streamVersion}), ` +
+          `not ${claim.position} (${claim.streamVersion})`,
       );
     if (link.contentHash !== claim.contentHash)
       return this.drop(
-        `event ${claim.id} differs from the stored one (content hash ${claim.contentHash.slice(0, 12)} ≠ ${link.contentHash.slice(0, 12)})`,
+        `event ${claim.id} differs from the stored one (content hash ${claim.contentHash.slice(0, 12)} ` +
+          `≠ ${link.contentHash.slice(0, 12)})`,
       );
     this.remember(claim.id, fingerprint);
     this.counters.proven++;

@@ -194,23 +194,26 @@ describe('nats-server 2.9 with the generated authorization', () => {
     expect(last?.subject).toBe(eventSubject(PREFIX, 'c1', 'JobSucceeded'));
   });
 
-  it('(b) keeps a service from publishing events, sending commands it is not granted, or deleting the stream', async () => {
-    const nc = await connectAs('dispatch');
-    await expectPublishRefused(nc, eventSubject(PREFIX, 'c1', 'JobRequested'));
-    await expectPublishRefused(nc, commandSubject(PREFIX, 'StartCampaign'));
-    await expectRequestRefused(nc, `$JS.API.STREAM.DELETE.${STREAM}`);
-    await expectRequestRefused(nc, `$JS.API.STREAM.PURGE.${STREAM}`);
-    await expectRequestRefused(
-      nc,
-      `$JS.API.STREAM.UPDATE.${STREAM}`,
-      JSON.stringify({ name: STREAM, subjects: ['x.>'] }),
-    );
-    // Its connection still works, and the stream is intact.
-    const jsm = await jetstreamManager(nc);
-    const info = await jsm.streams.info(STREAM);
-    expect(info.state.messages).toBe(4);
-    expect(info.config.subjects).toEqual([`${PREFIX}.evt.>`]);
-  });
+  it(
+    '(b) keeps a service from publishing events, sending commands it is not granted, or deleting the ' + 'stream',
+    async () => {
+      const nc = await connectAs('dispatch');
+      await expectPublishRefused(nc, eventSubject(PREFIX, 'c1', 'JobRequested'));
+      await expectPublishRefused(nc, commandSubject(PREFIX, 'StartCampaign'));
+      await expectRequestRefused(nc, `$JS.API.STREAM.DELETE.${STREAM}`);
+      await expectRequestRefused(nc, `$JS.API.STREAM.PURGE.${STREAM}`);
+      await expectRequestRefused(
+        nc,
+        `$JS.API.STREAM.UPDATE.${STREAM}`,
+        JSON.stringify({ name: STREAM, subjects: ['x.>'] }),
+      );
+      // Its connection still works, and the stream is intact.
+      const jsm = await jetstreamManager(nc);
+      const info = await jsm.streams.info(STREAM);
+      expect(info.state.messages).toBe(4);
+      expect(info.config.subjects).toEqual([`${PREFIX}.evt.>`]);
+    },
+  );
 
   it("(d) lets a service create, update and consume its own durable and ack, but not another service's", async () => {
     const nc = await connectAs('dispatch');
@@ -302,11 +305,14 @@ describe('nats-server 2.9 with the generated authorization', () => {
     sub.unsubscribe();
   });
 
-  it('lets a user with nothing to publish publish nothing (an empty allow list would mean everything on 2.9)', async () => {
-    const nc = await connectAs('api');
-    await expectPublishRefused(nc, commandSubject(PREFIX, 'StartCampaign'));
-    await expectRequestRefused(nc, '$JS.API.INFO');
-  });
+  it(
+    'lets a user with nothing to publish publish nothing (an empty allow list would mean everything on ' + '2.9)',
+    async () => {
+      const nc = await connectAs('api');
+      await expectPublishRefused(nc, commandSubject(PREFIX, 'StartCampaign'));
+      await expectRequestRefused(nc, '$JS.API.INFO');
+    },
+  );
 
   it("keeps a user from reading another user's inbox", async () => {
     const nc = await connectAs('dispatch');

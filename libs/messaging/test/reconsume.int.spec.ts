@@ -120,47 +120,50 @@ describe('the transport keeps consuming: an ended consumer iterator is re-establ
     await db?.drop();
   });
 
-  it('given its durable consumer deleted (and then re-created by an operator), later events are still handled', async () => {
-    const names = createTestNatsNames();
-    relays.push(
-      await OutboxRelay.start({
-        databaseUrl: db.url,
-        schema: db.schema,
-        natsUrl: names.url,
-        subjectPrefix: names.subjectPrefix,
-        stream: names.stream,
-        pollIntervalMs: 100,
-      }),
-    );
-    const seen = new Set<string>();
-    await startApp(names.url, names.subjectPrefix, names.stream, seen);
-    const nc = await connect({ servers: names.url });
-    const jsm = await jetstreamManager(nc);
-    try {
-      const first = closed('rc1');
-      await store.append('campaign-rc1', 'any', [first]);
-      await eventually(() => seen.has(first.id), 30_000);
+  it(
+    'given its durable consumer deleted (and then re-created by an operator), later events are still ' + 'handled',
+    async () => {
+      const names = createTestNatsNames();
+      relays.push(
+        await OutboxRelay.start({
+          databaseUrl: db.url,
+          schema: db.schema,
+          natsUrl: names.url,
+          subjectPrefix: names.subjectPrefix,
+          stream: names.stream,
+          pollIntervalMs: 100,
+        }),
+      );
+      const seen = new Set<string>();
+      await startApp(names.url, names.subjectPrefix, names.stream, seen);
+      const nc = await connect({ servers: names.url });
+      const jsm = await jetstreamManager(nc);
+      try {
+        const first = closed('rc1');
+        await store.append('campaign-rc1', 'any', [first]);
+        await eventually(() => seen.has(first.id), 30_000);
 
-      const consumer = 'worker__RoundClosed';
-      const config = (await jsm.consumers.info(names.stream, consumer)).config;
-      await jsm.consumers.delete(names.stream, consumer);
-      const second = closed('rc1');
-      await store.append('campaign-rc1', 'any', [second]);
-      await eventually(() => seen.has(second.id), 60_000);
+        const consumer = 'worker__RoundClosed';
+        const config = (await jsm.consumers.info(names.stream, consumer)).config;
+        await jsm.consumers.delete(names.stream, consumer);
+        const second = closed('rc1');
+        await store.append('campaign-rc1', 'any', [second]);
+        await eventually(() => seen.has(second.id), 60_000);
 
-      // An operator deletes it and re-creates it by hand straight away: the transport reads the new one.
-      await jsm.consumers.delete(names.stream, consumer);
-      await jsm.consumers.add(names.stream, { ...config, durable_name: consumer });
-      const third = closed('rc1');
-      await store.append('campaign-rc1', 'any', [third]);
-      await eventually(() => seen.has(third.id), 60_000);
-      const info = await jsm.consumers.info(names.stream, consumer);
-      expect(info.config.filter_subject).toBe(`${names.subjectPrefix}.evt.*.RoundClosed`);
-    } finally {
-      await jsm.streams.delete(names.stream).catch(() => undefined);
-      await nc.close();
-    }
-  });
+        // An operator deletes it and re-creates it by hand straight away: the transport reads the new one.
+        await jsm.consumers.delete(names.stream, consumer);
+        await jsm.consumers.add(names.stream, { ...config, durable_name: consumer });
+        const third = closed('rc1');
+        await store.append('campaign-rc1', 'any', [third]);
+        await eventually(() => seen.has(third.id), 60_000);
+        const info = await jsm.consumers.info(names.stream, consumer);
+        expect(info.config.filter_subject).toBe(`${names.subjectPrefix}.evt.*.RoundClosed`);
+      } finally {
+        await jsm.streams.delete(names.stream).catch(() => undefined);
+        await nc.close();
+      }
+    },
+  );
 
   it('given nats-server restarted under a live consumer, events relayed after the restart are handled', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'aevo-reconsume-'));

@@ -142,79 +142,83 @@ describe('one round is one trace across services (W3C trace context in append me
     await db?.drop();
   });
 
-  it('puts every handler of the chain under the trace of the append that started it, each a child of the span that appended its event', async () => {
-    for (const hop of HOPS) {
-      const app = await createServiceApp(hopModule(hop), {
-        service: hop.service,
-        natsUrl: names.url,
-        subjectPrefix: names.subjectPrefix,
-        stream: names.stream,
-        store,
-        traceExporter: exporter,
-        logger: ['error'],
-      });
-      apps.push(app);
-      expect(app.observability.tracing).not.toBeNull();
-      await app.app.listen();
-    }
-
-    // The round starts in the orchestrator: a span of its own, and the append made inside it.
-    const orchestrator = ServiceTracing.create('orchestrator', { exporter }) as ServiceTracing;
-    const paused = createEvent(
-      CampaignPaused,
-      { reason: 'operator asked' },
-      { campaignId: CAMPAIGN, streamId: `campaign-${CAMPAIGN}`, source: 'orchestrator' },
-    );
-    const root = await orchestrator.inSpan(
-      'start round',
-      SpanKind.INTERNAL,
-      ServiceTracing.extract(undefined),
-      {},
-      async (span) => {
-        // The first event has no causation: its context is given explicitly.
-        const traceContext = { traceparent: `00-${span.spanContext().traceId}-${span.spanContext().spanId}-01` };
-        await tracedStore(store, orchestrator).append(`campaign-${CAMPAIGN}`, 'any', [paused], {
-          traceContext,
-        } as TracedAppendOptions);
-        return span.spanContext();
-      },
-    );
-
-    await eventually(() => handled.some((h) => h.startsWith('meta-policy:')), 60_000);
-    const spans = await eventually(() => {
-      const done = exporter.getFinishedSpans().filter((s) => s.kind === SpanKind.CONSUMER);
-      return done.length >= HOPS.length ? done : null;
-    }, 30_000);
-
-    // One trace, from the orchestrator's span to meta-policy, spanning six services.
-    expect(new Set(spans.map((s) => s.spanContext().traceId))).toEqual(new Set([root.traceId]));
-    expect(spans.map((s) => s.resource.attributes['service.name']).sort()).toEqual(HOPS.map((h) => h.service).sort());
-    const services = new Set([...spans.map((s) => s.resource.attributes['service.name']), 'orchestrator']);
-    expect(services.size).toBe(6);
-
-    // Each handler span's parent is the span that appended the event it handled, and that span handled the event's
-    // causation: the trace tree is the causation chain.
-    const events = await store.readAll({ campaignId: CAMPAIGN });
-    const byId = new Map(events.map((e) => [e.id, e]));
-    const spanBySpanId = new Map(exporter.getFinishedSpans().map((s) => [s.spanContext().spanId, s]));
-    for (const span of spans) {
-      const event = byId.get(String(attr(span, 'messaging.message.id')));
-      expect(event).toBeDefined();
-      expect(attr(span, 'aevo.event.type')).toBe(event?.type);
-      const parent = spanBySpanId.get(String(parentOf(span)));
-      expect(parent).toBeDefined();
-      if (event?.causationId === null) {
-        expect(event.id).toBe(paused.id);
-        expect(parent?.spanContext().spanId).toBe(root.spanId);
-      } else {
-        expect(attr(parent as ReadableSpan, 'messaging.message.id')).toBe(event?.causationId);
-        expect(attr(span, 'aevo.causation_id')).toBe(event?.causationId);
+  it(
+    'puts every handler of the chain under the trace of the append that started it, each a child of the span that ' +
+      'appended its event',
+    async () => {
+      for (const hop of HOPS) {
+        const app = await createServiceApp(hopModule(hop), {
+          service: hop.service,
+          natsUrl: names.url,
+          subjectPrefix: names.subjectPrefix,
+          stream: names.stream,
+          store,
+          traceExporter: exporter,
+          logger: ['error'],
+        });
+        apps.push(app);
+        expect(app.observability.tracing).not.toBeNull();
+        await app.app.listen();
       }
-    }
-    // The chain is complete: five handlers, one per hop, in causation order.
-    expect(spans.map((s) => attr(s, 'aevo.event.type')).sort()).toEqual(HOPS.map((h) => h.on).sort());
-    await orchestrator.shutdown();
-  });
+
+      // The round starts in the orchestrator: a span of its own, and the append made inside it.
+      const orchestrator = ServiceTracing.create('orchestrator', { exporter }) as ServiceTracing;
+      const paused = createEvent(
+        CampaignPaused,
+        { reason: 'operator asked' },
+        { campaignId: CAMPAIGN, streamId: `campaign-${CAMPAIGN}`, source: 'orchestrator' },
+      );
+      const root = await orchestrator.inSpan(
+        'start round',
+        SpanKind.INTERNAL,
+        ServiceTracing.extract(undefined),
+        {},
+        async (span) => {
+          // The first event has no causation: its context is given explicitly.
+          const traceContext = { traceparent: `00-${span.spanContext().traceId}-${span.spanContext().spanId}-01` };
+          await tracedStore(store, orchestrator).append(`campaign-${CAMPAIGN}`, 'any', [paused], {
+            traceContext,
+          } as TracedAppendOptions);
+          return span.spanContext();
+        },
+      );
+
+      await eventually(() => handled.some((h) => h.startsWith('meta-policy:')), 60_000);
+      const spans = await eventually(() => {
+        const done = exporter.getFinishedSpans().filter((s) => s.kind === SpanKind.CONSUMER);
+        return done.length >= HOPS.length ? done : null;
+      }, 30_000);
+
+      // One trace, from the orchestrator's span to meta-policy, spanning six services.
+      expect(new Set(spans.map((s) => s.spanContext().traceId))).toEqual(new Set([root.traceId]));
+      expect(spans.map((s) => s.resource.attributes['service.name']).sort()).toEqual(HOPS.map((h) => h.service).sort());
+      const services = new Set([...spans.map((s) => s.resource.attributes['service.name']), 'orchestrator']);
+      expect(services.size).toBe(6);
+
+      // Each handler span's parent is the span that appended the event it handled, and that span handled the event's
+      // causation: the trace tree is the causation chain.
+      const events = await store.readAll({ campaignId: CAMPAIGN });
+      const byId = new Map(events.map((e) => [e.id, e]));
+      const spanBySpanId = new Map(exporter.getFinishedSpans().map((s) => [s.spanContext().spanId, s]));
+      for (const span of spans) {
+        const event = byId.get(String(attr(span, 'messaging.message.id')));
+        expect(event).toBeDefined();
+        expect(attr(span, 'aevo.event.type')).toBe(event?.type);
+        const parent = spanBySpanId.get(String(parentOf(span)));
+        expect(parent).toBeDefined();
+        if (event?.causationId === null) {
+          expect(event.id).toBe(paused.id);
+          expect(parent?.spanContext().spanId).toBe(root.spanId);
+        } else {
+          expect(attr(parent as ReadableSpan, 'messaging.message.id')).toBe(event?.causationId);
+          expect(attr(span, 'aevo.causation_id')).toBe(event?.causationId);
+        }
+      }
+      // The chain is complete: five handlers, one per hop, in causation order.
+      expect(spans.map((s) => attr(s, 'aevo.event.type')).sort()).toEqual(HOPS.map((h) => h.on).sort());
+      await orchestrator.shutdown();
+    },
+  );
 
   it('without an exporter or an OTLP endpoint there is no tracer, and appends carry no trace context', async () => {
     expect(ServiceTracing.create('worker', { env: {} })).toBeNull();

@@ -62,13 +62,17 @@ describe('the default constitution (deploy/constitutions/default.yaml)', () => {
     ).toBe(false);
   });
 
-  it('is the meta agent’s system prompt, in one block without a cache breakpoint (asked once a round: a write never read)', () => {
-    const blocks = metaSystemBlocks(frozen);
-    expect(blocks).toHaveLength(1);
-    expect(blocks[0]).not.toHaveProperty('cache_control');
-    expect(blocks[0].text).toContain(frozen.constitution.text.trim());
-    expect(blocks[0].text).toContain(frozen.sha256);
-  });
+  it(
+    'is the meta agent’s system prompt, in one block without a cache breakpoint (asked once a round: a write never ' +
+      'read)',
+    () => {
+      const blocks = metaSystemBlocks(frozen);
+      expect(blocks).toHaveLength(1);
+      expect(blocks[0]).not.toHaveProperty('cache_control');
+      expect(blocks[0].text).toContain(frozen.constitution.text.trim());
+      expect(blocks[0].text).toContain(frozen.sha256);
+    },
+  );
 });
 
 describe('loading and pinning constitutions', () => {

@@ -25,7 +25,10 @@ export interface ProposalTurn {
   inputTokens: number;
   outputTokens: number;
   cacheReadTokens: number;
-  /** Input tokens written to the prompt cache; absent on turns recorded before it was counted (so their replay is unchanged). */
+  /**
+   * Input tokens written to the prompt cache; absent on turns recorded before it was counted (so their replay is
+   * unchanged).
+   */
   cacheCreationTokens?: number;
   stopReason: string | null;
 }

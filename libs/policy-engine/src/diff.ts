@@ -47,7 +47,8 @@ export function diffPolicies(a: RollingPolicy, b: RollingPolicy): string[] {
     out.push(`promotion threshold: ${a.promotionThreshold} → ${b.promotionThreshold}`);
   if (canonicalJson(a.noiseBand) !== canonicalJson(b.noiseBand))
     out.push(
-      `noise band: dev std ${a.noiseBand.devStd} → ${b.noiseBand.devStd}, LB std ${a.noiseBand.lbStd} → ${b.noiseBand.lbStd} (${b.noiseBand.seeds} seeds, round ${b.noiseBand.round})`,
+      `noise band: dev std ${a.noiseBand.devStd} → ${b.noiseBand.devStd}, LB std ${a.noiseBand.lbStd} ` +
+        `→ ${b.noiseBand.lbStd} (${b.noiseBand.seeds} seeds, round ${b.noiseBand.round})`,
     );
   if (a.anchorSeeds !== b.anchorSeeds) out.push(`anchor seeds: ${a.anchorSeeds} → ${b.anchorSeeds}`);
   if (canonicalJson(a.selectionCriterion) !== canonicalJson(b.selectionCriterion))
@@ -65,20 +66,25 @@ export function diffPolicies(a: RollingPolicy, b: RollingPolicy): string[] {
   for (const p of b.pendingConfirmations ?? [])
     if (!pendingA.has(p.candidateId))
       out.push(
-        `awaiting confirmation: ${p.candidateId} (${p.axis}, LB ${p.lbGain >= 0 ? '+' : ''}${p.lbGain} in round ${p.round})`,
+        `awaiting confirmation: ${p.candidateId} (${p.axis}, LB ${p.lbGain >= 0 ? '+' : ''}${p.lbGain} in ` +
+          `round ${p.round})`,
       );
   if (b.combination && b.combination.sources.length >= 2 && b.combination.id !== a.combination?.id)
     out.push(
-      `combination ${b.combination.id}: ${b.combination.sources.map((x) => x.candidateId).join(' + ')} trained together (${b.combination.changes.map((c) => c.path).join(', ')})`,
+      `combination ${b.combination.id}: ${b.combination.sources.map((x) => x.candidateId).join(' + ')} trained ` +
+        `together (${b.combination.changes.map((c) => c.path).join(', ')})`,
     );
   const hypA = new Map((a.decouplingHypotheses ?? []).map((h) => [h.id, h.status]));
   for (const h of b.decouplingHypotheses ?? [])
     if (hypA.get(h.id) !== h.status)
       out.push(`decoupling ${h.id} (${h.domain}): ${hypA.get(h.id) ?? 'new'} → ${h.status}`);
-  if (canonicalJson(a.searchHints ?? null) !== canonicalJson(b.searchHints ?? null) && b.searchHints)
+  if (canonicalJson(a.searchHints ?? null) !== canonicalJson(b.searchHints ?? null) && b.searchHints) {
+    const directions = b.searchHints.directions.map((d) => `${d.path} ${d.direction} ×${d.stepScale}`);
     out.push(
-      `search hints: up to ${b.searchHints.maxKnobsPerMove} knob(s) per move; directions ${b.searchHints.directions.map((d) => `${d.path} ${d.direction} ×${d.stepScale}`).join(', ') || 'none'}`,
+      `search hints: up to ${b.searchHints.maxKnobsPerMove} knob(s) per move; ` +
+        `directions ${directions.join(', ') || 'none'}`,
     );
+  }
   if (a.bestPublicLb !== b.bestPublicLb) out.push(`best public LB: ${num(a.bestPublicLb)} → ${num(b.bestPublicLb)}`);
   if (a.plateauRounds !== b.plateauRounds) out.push(`rounds without LB gain: ${a.plateauRounds} → ${b.plateauRounds}`);
   if (canonicalJson(a.predictedBand ?? null) !== canonicalJson(b.predictedBand ?? null)) {

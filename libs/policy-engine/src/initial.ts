@@ -37,6 +37,8 @@ export function initialPolicy(opts: {
     evidenceRules: [],
     bestPublicLb: null,
     plateauRounds: 0,
-    rationale: `Initial policy: the substrate's recipe stands; explore ${category} (${activeAxes.join(', ')}) first; no noise measured yet, so no promotion threshold.`,
+    rationale:
+      `Initial policy: the substrate's recipe stands; explore ${category} (${activeAxes.join(', ')}) first; ` +
+      `no noise measured yet, so no promotion threshold.`,
   };
 }

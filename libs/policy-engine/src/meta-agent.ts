@@ -11,7 +11,8 @@ import type { RevisionFacts } from './revise';
 export const PROPOSE_POLICY_TOOL = {
   name: 'propose_policy_revision',
   description:
-    'Propose the next rolling search policy. The constitution is read-only; bookkeeping (revision, noise band, best LB, plateau count, predicted band) is computed by the system. A proposal that breaks a meta-rule is refused.',
+    'Propose the next rolling search policy. The constitution is read-only; bookkeeping (revision, noise band, best ' +
+    'LB, plateau count, predicted band) is computed by the system. A proposal that breaks a meta-rule is refused.',
   input_schema: z.toJSONSchema(PolicyProposal) as { type: 'object'; [k: string]: unknown },
 };
 
@@ -28,9 +29,8 @@ export function metaSystemBlocks(constitution: FrozenConstitution) {
       type: 'text' as const,
       text:
         `${c.text.trim()}\n\n` +
-        `Constitution ${c.name} ${c.version} (sha256 ${constitution.sha256}). Meta-rules, binding and not yours to change:\n` +
-        `${canonicalJson(c.rules)}\n\n` +
-        `Answer only with the JSON proposal the output format describes.`,
+        `Constitution ${c.name} ${c.version} (sha256 ${constitution.sha256}). Meta-rules, binding and not yours to ` +
+        `change:\n${canonicalJson(c.rules)}\n\nAnswer only with the JSON proposal the output format describes.`,
     },
   ];
 }

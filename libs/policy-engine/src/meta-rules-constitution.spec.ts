@@ -88,28 +88,33 @@ describe('the meta agent has no write path to the constitution', () => {
       .then((events) => {
         expect(events[0].data).toMatchObject({ rule: 'promotion-requires-lb-gain' });
         expect((events[0].data as { detail: string }).detail).toMatch(
-          /c1-r1-c1 is not a gain awaiting confirmation \(a gain above the bar 0\.014142 must be confirmed on another seed first\)/,
+          'c1-r1-c1 is not a gain awaiting confirmation (a gain above the bar 0.014142 must be confirmed on another ' +
+            'seed first)',
         );
         expect(revisedPolicy(events).standingRecipe).toEqual(policy0.standingRecipe);
       });
   });
 
-  it('given a proposal that edits the standing recipe without a promotion, or lowers the threshold, then it is refused', () => {
-    const evidence = evidenceOf([anchor(0.55)], 1, policy0);
-    const sneaky = {
-      ...proposalFrom(policy0),
-      standingRecipe: { optim: { lr: 0.5, steps: 400 } },
-      promotionThreshold: 0.001,
-    };
-    const rules = metaPolicyDecider
-      .decide(
-        reviseCommand(evidence, constitution, sneaky),
-        [started()].reduce(metaPolicyDecider.evolve, metaPolicyDecider.initialState()),
-      )
-      .filter((e) => e.type === 'ConstitutionViolationRefused')
-      .map((e) => e.data.rule);
-    expect(rules).toEqual(['promotion-requires-lb-gain', 'threshold-below-minimum']);
-  });
+  it(
+    'given a proposal that edits the standing recipe without a promotion, or lowers the threshold, then it is ' +
+      'refused',
+    () => {
+      const evidence = evidenceOf([anchor(0.55)], 1, policy0);
+      const sneaky = {
+        ...proposalFrom(policy0),
+        standingRecipe: { optim: { lr: 0.5, steps: 400 } },
+        promotionThreshold: 0.001,
+      };
+      const rules = metaPolicyDecider
+        .decide(
+          reviseCommand(evidence, constitution, sneaky),
+          [started()].reduce(metaPolicyDecider.evolve, metaPolicyDecider.initialState()),
+        )
+        .filter((e) => e.type === 'ConstitutionViolationRefused')
+        .map((e) => e.data.rule);
+      expect(rules).toEqual(['promotion-requires-lb-gain', 'threshold-below-minimum']);
+    },
+  );
 
   it('given a compliant proposal, then it becomes the policy, proposed by claude, with the LLM turn recorded', () => {
     const given = run([[anchor(0.55), { axis: 'learning-rate', dev: 0.62, lb: 0.58, changes: lrTo(0.002) }]]);

@@ -23,18 +23,21 @@ describe('meta-rule: the dead-end registry only grows', () => {
     expect(p.deadEnds[0].description).toMatch(/^learning-rate: optim\.lr 0\.001 → 0\.02 — lowered the public LB/);
   });
 
-  it('given an axis whose changes were dead ends in two rounds, then it retires; one bad round does not retire it', () => {
-    const once = latest(run([harmful]));
-    expect(once.retiredAxes).toEqual([]);
-    expect(once.activeAxes).toContain('learning-rate');
-    const twice = latest(
-      run([harmful, [anchor(0.55), { axis: 'learning-rate', dev: 0.5, lb: 0.5, changes: lrTo(0.03) }]]),
-    );
-    expect(twice.retiredAxes).toEqual([
-      { axis: 'learning-rate', round: 2, reason: 'its changes were dead ends in rounds 1, 2' },
-    ]);
-    expect(twice.activeAxes).not.toContain('learning-rate');
-  });
+  it(
+    'given an axis whose changes were dead ends in two rounds, then it retires; one bad round does not retire ' + 'it',
+    () => {
+      const once = latest(run([harmful]));
+      expect(once.retiredAxes).toEqual([]);
+      expect(once.activeAxes).toContain('learning-rate');
+      const twice = latest(
+        run([harmful, [anchor(0.55), { axis: 'learning-rate', dev: 0.5, lb: 0.5, changes: lrTo(0.03) }]]),
+      );
+      expect(twice.retiredAxes).toEqual([
+        { axis: 'learning-rate', round: 2, reason: 'its changes were dead ends in rounds 1, 2' },
+      ]);
+      expect(twice.activeAxes).not.toContain('learning-rate');
+    },
+  );
 
   it('given the same dead end found again, then it is not duplicated', () => {
     expect(latest(run([harmful, harmful])).deadEnds).toHaveLength(1);

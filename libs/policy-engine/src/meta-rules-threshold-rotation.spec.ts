@@ -27,58 +27,66 @@ describe('meta-rule: the promotion threshold is calibrated from the anchor’s s
       });
   });
 
-  it('given the anchor’s submissions were scored on the leaderboard, then the threshold follows the LB replicates, pooled over rounds', () => {
-    const evidence = evidenceOf(
-      [{ axis: 'baseline', dev: 0.6, lb: 0.55, extraSeedDevs: [0.605, 0.595], extraSeedLbs: [0.59, 0.57] }],
-      1,
-      policy0,
-    );
-    expect(evidence.calibration.noise).toMatchObject({
-      lbStd: 0.02,
-      lbSource: 'anchor-replicates',
-      lbDf: 2,
-      devStd: 0.005,
-      lbDiffStd: roundTo6(Math.SQRT2 * 0.02),
-      lbDiffSource: 'replicates',
-    });
-    const p = revisedPolicy(
-      spec
-        .given([started()])
-        .when(reviseCommand(evidence, constitution))
-        .then(() => undefined),
-    );
-    expect(p.promotionThreshold).toBe(roundTo6(2 * roundTo6(Math.SQRT2 * 0.02)));
-    expect(p.standingLb?.scores.map((x) => x.score)).toEqual([0.55, 0.59, 0.57]);
-    // A later round's anchor scores join the same recipe's replicates: one group of five.
-    const next = evidenceOf(
-      [{ axis: 'baseline', dev: 0.6, lb: 0.55, extraSeedDevs: [0.6], extraSeedLbs: [0.55] }],
-      2,
-      p,
-    );
-    const xs = [0.55, 0.59, 0.57, 0.55, 0.55];
-    const m = xs.reduce((a, b) => a + b, 0) / xs.length;
-    expect(next.calibration.noise).toMatchObject({
-      lbSource: 'anchor-replicates',
-      lbDf: 4,
-      lbStd: roundTo6(Math.sqrt(xs.reduce((a, b) => a + (b - m) ** 2, 0) / 4)),
-    });
-  });
-
-  it('given no measurable noise (one seed, identical seeds), then the threshold never falls below the minimum multiple of the floor', () => {
-    for (const specs of [
-      [{ axis: 'baseline', dev: 0.6, lb: 0.55 }],
-      [{ axis: 'baseline', dev: 0.6, lb: 0.55, extraSeedDevs: [0.6, 0.6] }],
-    ] as CandidateSpec[][]) {
+  it(
+    'given the anchor’s submissions were scored on the leaderboard, then the threshold follows the LB replicates, ' +
+      'pooled over rounds',
+    () => {
+      const evidence = evidenceOf(
+        [{ axis: 'baseline', dev: 0.6, lb: 0.55, extraSeedDevs: [0.605, 0.595], extraSeedLbs: [0.59, 0.57] }],
+        1,
+        policy0,
+      );
+      expect(evidence.calibration.noise).toMatchObject({
+        lbStd: 0.02,
+        lbSource: 'anchor-replicates',
+        lbDf: 2,
+        devStd: 0.005,
+        lbDiffStd: roundTo6(Math.SQRT2 * 0.02),
+        lbDiffSource: 'replicates',
+      });
       const p = revisedPolicy(
         spec
           .given([started()])
-          .when(reviseCommand(evidenceOf(specs, 1, policy0), constitution))
+          .when(reviseCommand(evidence, constitution))
           .then(() => undefined),
       );
-      // The floor 0.005 under a difference: 2 × √2 × 0.005.
-      expect(p.promotionThreshold).toBe(0.014142);
-    }
-  });
+      expect(p.promotionThreshold).toBe(roundTo6(2 * roundTo6(Math.SQRT2 * 0.02)));
+      expect(p.standingLb?.scores.map((x) => x.score)).toEqual([0.55, 0.59, 0.57]);
+      // A later round's anchor scores join the same recipe's replicates: one group of five.
+      const next = evidenceOf(
+        [{ axis: 'baseline', dev: 0.6, lb: 0.55, extraSeedDevs: [0.6], extraSeedLbs: [0.55] }],
+        2,
+        p,
+      );
+      const xs = [0.55, 0.59, 0.57, 0.55, 0.55];
+      const m = xs.reduce((a, b) => a + b, 0) / xs.length;
+      expect(next.calibration.noise).toMatchObject({
+        lbSource: 'anchor-replicates',
+        lbDf: 4,
+        lbStd: roundTo6(Math.sqrt(xs.reduce((a, b) => a + (b - m) ** 2, 0) / 4)),
+      });
+    },
+  );
+
+  it(
+    'given no measurable noise (one seed, identical seeds), then the threshold never falls below the minimum ' +
+      'multiple of the floor',
+    () => {
+      for (const specs of [
+        [{ axis: 'baseline', dev: 0.6, lb: 0.55 }],
+        [{ axis: 'baseline', dev: 0.6, lb: 0.55, extraSeedDevs: [0.6, 0.6] }],
+      ] as CandidateSpec[][]) {
+        const p = revisedPolicy(
+          spec
+            .given([started()])
+            .when(reviseCommand(evidenceOf(specs, 1, policy0), constitution))
+            .then(() => undefined),
+        );
+        // The floor 0.005 under a difference: 2 × √2 × 0.005.
+        expect(p.promotionThreshold).toBe(0.014142);
+      }
+    },
+  );
 
   it('given the single-seed anchor, then the policy asks the anchor for two seeds so the band can be measured', () => {
     const p = revisedPolicy(
@@ -123,22 +131,26 @@ describe('meta-rule: rotate the axis category after two rounds of LB plateau', (
     expect(latest(log)).toMatchObject({ activeCategory: 'optimisation', plateauRounds: 1 });
   });
 
-  it('given a required rotation, when the meta agent proposes to stay, then it is refused and the rule engine rotates', () => {
-    const given = run([flat]);
-    const evidence = evidenceOf(flat, 2, latest(given));
-    const staying = proposalFrom(latest(given));
-    spec
-      .given(given)
-      .when(reviseCommand(evidence, constitution, staying))
-      .then((events) => {
-        expect(events.map((e) => e.type)).toEqual(['ConstitutionViolationRefused', 'PolicyRevised']);
-        expect(events[0].data).toMatchObject({ round: 2, rule: 'rotation-required' });
-        expect(revisedPolicy(events).activeCategory).toBe('data');
-        expect(events[1].type === 'PolicyRevised' && events[1].data.llm).toMatchObject({
-          refused: true,
-          model: 'claude-test',
-          proposal: staying,
+  it(
+    'given a required rotation, when the meta agent proposes to stay, then it is refused and the rule engine ' +
+      'rotates',
+    () => {
+      const given = run([flat]);
+      const evidence = evidenceOf(flat, 2, latest(given));
+      const staying = proposalFrom(latest(given));
+      spec
+        .given(given)
+        .when(reviseCommand(evidence, constitution, staying))
+        .then((events) => {
+          expect(events.map((e) => e.type)).toEqual(['ConstitutionViolationRefused', 'PolicyRevised']);
+          expect(events[0].data).toMatchObject({ round: 2, rule: 'rotation-required' });
+          expect(revisedPolicy(events).activeCategory).toBe('data');
+          expect(events[1].type === 'PolicyRevised' && events[1].data.llm).toMatchObject({
+            refused: true,
+            model: 'claude-test',
+            proposal: staying,
+          });
         });
-      });
-  });
+    },
+  );
 });

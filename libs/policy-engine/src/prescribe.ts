@@ -67,7 +67,9 @@ export function prescribedRuns(policy: RollingPolicy): PlannedRun[] {
           of: h.id,
           role: 'pro-proxy',
           changes: again,
-          hypothesis: `decoupling probe (pro-proxy) of ${h.id}: repeat ${h.suspectCandidateId}'s move; if ${h.domain}'s dev is a decoupled proxy it rises again while the public LB does not`,
+          hypothesis:
+            `decoupling probe (pro-proxy) of ${h.id}: repeat ${h.suspectCandidateId}'s move; ` +
+            `if ${h.domain}'s dev is a decoupled proxy it rises again while the public LB does not`,
         },
       });
     const mixPath = MIX_PATHS(h.domain).find(
@@ -82,7 +84,9 @@ export function prescribedRuns(policy: RollingPolicy): PlannedRun[] {
           of: h.id,
           role: 'down-weight',
           changes: [{ path: mixPath, from: w, to: sig3(w / 2) }],
-          hypothesis: `decoupling probe (down-weight) of ${h.id}: halve ${h.domain}'s mix weight; if its dev is a decoupled proxy, dev falls while the public LB holds`,
+          hypothesis:
+            `decoupling probe (down-weight) of ${h.id}: halve ${h.domain}'s mix weight; if its dev is a ` +
+            `decoupled proxy, dev falls while the public LB holds`,
         },
       });
     }
@@ -96,7 +100,9 @@ export function prescribedRuns(policy: RollingPolicy): PlannedRun[] {
         kind: 'confirmation',
         of: p.candidateId,
         changes,
-        hypothesis: `confirmation run of ${p.candidateId} (${p.axis}, public LB ${signed(p.lbGain)} in round ${p.round}) on another seed`,
+        hypothesis:
+          `confirmation run of ${p.candidateId} (${p.axis}, public LB ${signed(p.lbGain)} in ` +
+          `round ${p.round}) on another seed`,
       },
     });
   }
@@ -111,7 +117,10 @@ export function prescribedRuns(policy: RollingPolicy): PlannedRun[] {
           kind: 'combination',
           of: c.id,
           changes,
-          hypothesis: `combination ${c.id}: the dev gains of ${c.sources.map((s) => `${s.candidateId} (${s.axis}, dev ${signed(s.devGain)})`).join(', ')} trained together; if they are independent, the public LB gains about their sum`,
+          hypothesis:
+            `combination ${c.id}: the dev gains ` +
+            `of ${c.sources.map((s) => `${s.candidateId} (${s.axis}, dev ${signed(s.devGain)})`).join(', ')} trained ` +
+            `together; if they are independent, the public LB gains about their sum`,
         },
       });
   }

@@ -50,8 +50,19 @@ export interface Violation {
   detail: string;
 }
 
-const CONSTITUTION_KEY =
-  /constitution|meta[-_]?rule|^rules$|system[-_]?prompt|plateauRoundsBeforeRotation|minThresholdNoiseMultiple|decouplingNoiseMultiple|noiseStdFloor/i;
+const CONSTITUTION_KEY = new RegExp(
+  [
+    'constitution',
+    'meta[-_]?rule',
+    '^rules$',
+    'system[-_]?prompt',
+    'plateauRoundsBeforeRotation',
+    'minThresholdNoiseMultiple',
+    'decouplingNoiseMultiple',
+    'noiseStdFloor',
+  ].join('|'),
+  'i',
+);
 
 export type ProposalCheck =
   | { ok: true; policy: RollingPolicy; changes: string[]; proposal: PolicyProposal }
@@ -90,7 +101,10 @@ export function validateProposal(
   if (constitutional.length > 0 || nestedConstitutional.length > 0)
     violations.push({
       rule: 'constitution-immutable',
-      detail: `the proposal addresses the constitution (${[...new Set([...constitutional, ...nestedConstitutional])].sort().join(', ')}); the constitution is read-only and pinned for the campaign`,
+      detail:
+        `the proposal addresses the constitution ` +
+        `(${[...new Set([...constitutional, ...nestedConstitutional])].sort().join(', ')}); the constitution is ` +
+        `read-only and pinned for the campaign`,
     });
   // Keys that address the constitution are refused above; the rest of the proposal is still checked, so that
   // every broken rule is reported at once.
@@ -131,12 +145,14 @@ export function validateProposal(
       previous.standingRecipe,
       facts.promotions.flatMap((c) => c.pending.changes),
     );
+    const confirmation = facts.confirmations.find((c) => c.pending.candidateId === p.promotedCandidateId);
     if (!e)
       violations.push({
         rule: 'promotion-requires-lb-gain',
         detail: pending
-          ? `${p.promotedCandidateId}'s gain was not confirmed: ${facts.confirmations.find((c) => c.pending.candidateId === p.promotedCandidateId)?.why ?? 'no confirmation run'}`
-          : `${p.promotedCandidateId} is not a gain awaiting confirmation (a gain above the bar ${facts.promotionBar} must be confirmed on another seed first)`,
+          ? `${p.promotedCandidateId}'s gain was not confirmed: ${confirmation?.why ?? 'no confirmation run'}`
+          : `${p.promotedCandidateId} is not a gain awaiting confirmation (a gain above the ` +
+            `bar ${facts.promotionBar} must be confirmed on another seed first)`,
       });
     else if (
       !sameJson(p.standingRecipe, applyRecipeChanges(previous.standingRecipe, e.pending.changes)) &&
@@ -144,7 +160,9 @@ export function validateProposal(
     )
       violations.push({
         rule: 'promotion-requires-lb-gain',
-        detail: `the standing recipe must be the previous one plus exactly ${p.promotedCandidateId}'s recipe changes (or every confirmed gain's)`,
+        detail:
+          `the standing recipe must be the previous one plus exactly ${p.promotedCandidateId}'s recipe changes ` +
+          `(or every confirmed gain's)`,
       });
   } else if (!sameJson(p.standingRecipe, previous.standingRecipe))
     violations.push({
@@ -156,7 +174,9 @@ export function validateProposal(
   if (p.promotionThreshold < facts.minimumThreshold)
     violations.push({
       rule: 'threshold-below-minimum',
-      detail: `promotion threshold ${p.promotionThreshold} is below ${facts.minimumThreshold} (${constitution.rules.minThresholdNoiseMultiple} × LB seed std, floored)`,
+      detail:
+        `promotion threshold ${p.promotionThreshold} is below ${facts.minimumThreshold} ` +
+        `(${constitution.rules.minThresholdNoiseMultiple} × LB seed std, floored)`,
     });
 
   // Rotation after the plateau is not optional.

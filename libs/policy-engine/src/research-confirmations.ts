@@ -88,7 +88,9 @@ export function judgeConfirmations(
     const mean = r6(all.reduce((a, x) => a + x, 0) / n);
     const nBar = r6(bar / Math.sqrt(n));
     const confirmed = run.lbDelta > 0 && mean > nBar;
-    const measured = `LB ${signed(run.lbDelta)} on seed ${run.seeds[0]}, mean of ${n === 2 ? 'both measurements' : `${n} measurements of the move`} ${signed(mean)}`;
+    const measured =
+      `LB ${signed(run.lbDelta)} on seed ${run.seeds[0]}, mean ` +
+      `of ${n === 2 ? 'both measurements' : `${n} measurements of the move`} ${signed(mean)}`;
     const barText = n === 2 ? `${meanBar} (bar / √2)` : `${nBar} (bar / √${n})`;
     return {
       pending,
@@ -97,7 +99,8 @@ export function judgeConfirmations(
       confirmed,
       why: confirmed
         ? `confirmed by ${run.candidateId}: ${measured} > ${barText}`
-        : `not confirmed by ${run.candidateId}: ${measured}${run.lbDelta <= 0 ? ' (no gain the second time)' : ` ≤ ${barText}`}`,
+        : `not confirmed ` +
+          `by ${run.candidateId}: ${measured}${run.lbDelta <= 0 ? ' (no gain the second time)' : ` ≤ ${barText}`}`,
     };
   });
 }

@@ -97,7 +97,8 @@ export function advanceHypotheses(previous: RollingPolicy, evidence: RoundEviden
     const line = outcomes
       .map(
         (o) =>
-          `${o.role} ${o.candidateId}: ${h0.domain} dev ${signed(o.domainDevDelta)}, LB ${signed(o.lbDelta)} → ${o.verdict}`,
+          `${o.role} ${o.candidateId}: ${h0.domain} dev ${signed(o.domainDevDelta)}, LB ${signed(o.lbDelta)} ` +
+          `→ ${o.verdict}`,
       )
       .join('; ');
     const probed: DecouplingHypothesis = {
@@ -123,7 +124,8 @@ export function advanceHypotheses(previous: RollingPolicy, evidence: RoundEviden
         decidedRound: round,
         evidence: [
           ...probed.evidence,
-          `round ${round}: confirmed — the suspect move raised ${h0.domain} dev without the LB, and less ${h0.domain} lowered dev without hurting the LB`,
+          `round ${round}: confirmed — the suspect move raised ${h0.domain} dev without the LB, and ` +
+            `less ${h0.domain} lowered dev without hurting the LB`,
         ],
       };
     else if (h0.probes.length > 0)
@@ -177,7 +179,9 @@ export function advanceHypotheses(previous: RollingPolicy, evidence: RoundEviden
         probes: [],
         decidedRound: null,
         evidence: [
-          `round ${round}: ${s.candidateId} (${s.axis}) raised ${top.d} dev by ${signed(r6(top.g))} (other domains ${signed(r6(rest))} on average; overall ${signed(s.devDelta)}) while the public LB moved ${signed(s.lbDelta)}; probes scheduled for round ${round + 1}`,
+          `round ${round}: ${s.candidateId} (${s.axis}) raised ${top.d} dev by ${signed(r6(top.g))} (other ` +
+            `domains ${signed(r6(rest))} on average; overall ${signed(s.devDelta)}) while the public LB ` +
+            `moved ${signed(s.lbDelta)}; probes scheduled for round ${round + 1}`,
         ],
       };
       covered.add(top.d);

@@ -59,7 +59,9 @@ export function bookkeeping(
   const predictedBand = {
     dev: devCenter === null ? null : { low: r6(devCenter - sd), high: r6(devCenter + sd + devUp) },
     publicLb: lbCenter === null ? null : { low: r6(lbCenter - sl), high: r6(lbCenter + sl + lbUp) },
-    basis: `${promoted ? `promoted ${promoted.candidateId}` : 'the anchor'} of round ${evidence.round} ± ${m}σ, up to this round's largest gain above`,
+    basis:
+      `${promoted ? `promoted ${promoted.candidateId}` : 'the anchor'} of round ${evidence.round} ± ${m}σ, up to ` +
+      `this round's largest gain above`,
   };
   return { noiseBand, bestPublicLb, predictedBand };
 }
@@ -114,9 +116,16 @@ export function revisePolicy(
 
   let evidenceRules = upsertRule(previous.evidenceRules, {
     id: 'noise-threshold',
-    rule: `Public-LB gains within ${promotionThreshold} of the anchor are noise (${constitution.rules.minThresholdNoiseMultiple} × LB difference std ${r6(Math.max(facts.diffNoise.std, constitution.rules.noiseStdFloor * Math.SQRT2))}); a gain above half of it is re-measured on another seed, and promoted when the mean of both measurements clears it / √2`,
+    rule:
+      `Public-LB gains within ${promotionThreshold} of the anchor are noise ` +
+      `(${constitution.rules.minThresholdNoiseMultiple} × LB difference ` +
+      `std ${r6(Math.max(facts.diffNoise.std, constitution.rules.noiseStdFloor * Math.SQRT2))}); a gain above half ` +
+      `of it is re-measured on another seed, and promoted when the mean of both measurements clears it / √2`,
     since: round,
-    reason: `LB difference noise from ${facts.diffNoise.source} (df ${facts.diffNoise.df}); LB replicate std ${noiseBand.lbStd} (df ${noiseBand.lbDf ?? 0}); dev seed std ${noiseBand.devStd} (df ${noiseBand.devDf ?? 0}, anchor seeds last measured in round ${noiseBand.round})`,
+    reason:
+      `LB difference noise from ${facts.diffNoise.source} (df ${facts.diffNoise.df}); LB replicate ` +
+      `std ${noiseBand.lbStd} (df ${noiseBand.lbDf ?? 0}); dev seed std ${noiseBand.devStd} ` +
+      `(df ${noiseBand.devDf ?? 0}, anchor seeds last measured in round ${noiseBand.round})`,
   });
   let objective = previous.objective;
   let selectionCriterion: SelectionCriterion = previous.selectionCriterion;
@@ -124,7 +133,10 @@ export function revisePolicy(
   if (confirmedNow.length > 0) {
     // Only a confirmed decoupling changes what counts as evidence, and the reaction names what was confirmed.
     objective = 'transfer-to-lb';
-    const why = `decoupling confirmed in round ${round}: ${confirmedNow.map((h) => `${h.domain} (${h.id}: ${h.suspectCandidateId}'s ${describeChanges(h.suspectChanges)})`).join('; ')}`;
+    const confirmed = confirmedNow.map(
+      (h) => `${h.domain} (${h.id}: ${h.suspectCandidateId}'s ${describeChanges(h.suspectChanges)})`,
+    );
+    const why = `decoupling confirmed in round ${round}: ${confirmed.join('; ')}`;
     const domains = [...new Set(facts.hypotheses.filter((h) => h.status === 'confirmed').map((h) => h.domain))].sort();
     for (const rule of [
       { id: 'raw-dev-suspect', rule: 'Raw dev gains are suspect unless they move the public leaderboard beyond noise' },
@@ -133,7 +145,8 @@ export function revisePolicy(
         id: 'rebalance-domains',
         rule:
           domains.length > 0
-            ? `Rebalance over-represented domains (${domains.join(', ')}): their dev gains did not transfer to the leaderboard`
+            ? `Rebalance over-represented domains (${domains.join(', ')}): their dev gains did not transfer to the ` +
+              `leaderboard`
             : 'Rebalance over-represented domains: dev gains did not transfer to the leaderboard',
       },
       { id: 'reweighted-selection', rule: 'Select checkpoints by the reweighted criterion, not the dev mean' },
@@ -154,30 +167,43 @@ export function revisePolicy(
     .sort((a, b) => (b.lbDelta as number) - (a.lbDelta as number) || a.index - b.index)[0];
   const parts: string[] = [];
   parts.push(
-    `Round ${round}: anchor dev ${ref.dev ?? 'n/a'}, public LB ${ref.publicLb ?? 'n/a'} (${ref.publicLbSource}); noise dev σ ${n.devStd} (${n.devSource}, df ${n.devDf}), LB σ ${n.lbStd} (${n.lbSource}, df ${n.lbDf}), LB difference σ ${facts.diffNoise.std} (${facts.diffNoise.source}, df ${facts.diffNoise.df}).`,
+    `Round ${round}: anchor dev ${ref.dev ?? 'n/a'}, public LB ${ref.publicLb ?? 'n/a'} (${ref.publicLbSource}); ` +
+      `noise dev σ ${n.devStd} (${n.devSource}, df ${n.devDf}), LB σ ${n.lbStd} (${n.lbSource}, df ${n.lbDf}), LB ` +
+      `difference σ ${facts.diffNoise.std} (${facts.diffNoise.source}, df ${facts.diffNoise.df}).`,
   );
   for (const p of facts.promotions)
     parts.push(
-      `Promoted ${p.pending.candidateId} (${p.pending.axis}): public-LB gain ${signed(p.pending.lbGain)} in round ${p.pending.round} exceeded the bar, ${p.why}; the standing recipe takes ${describeChanges(p.pending.changes)}.`,
+      `Promoted ${p.pending.candidateId} (${p.pending.axis}): public-LB gain ${signed(p.pending.lbGain)} in ` +
+        `round ${p.pending.round} exceeded the bar, ${p.why}; the standing recipe ` +
+        `takes ${describeChanges(p.pending.changes)}.`,
     );
   const promotedIds = new Set(facts.promotions.map((p) => p.pending.candidateId));
   for (const c of facts.confirmations.filter((x) => !promotedIds.has(x.pending.candidateId)))
     parts.push(
-      `Not promoted: ${c.pending.candidateId} (${c.pending.axis}, LB ${signed(c.pending.lbGain)} in round ${c.pending.round}): ${c.confirmed ? 'confirmed, but it changes a path a better confirmed gain changes' : c.why}.`,
+      `Not promoted: ${c.pending.candidateId} (${c.pending.axis}, LB ${signed(c.pending.lbGain)} in ` +
+        `round ${c.pending.round}): ` +
+        `${c.confirmed ? 'confirmed, but it changes a path a better confirmed gain changes' : c.why}.`,
     );
   const combo = research.combination;
   if (combo)
     parts.push(
-      `Next round trains ${combo.changes.map((c) => `${c.path} → ${JSON.stringify(c.to)}`).join(' + ')} together as ${combo.id} — moves whose mean paired dev gain over the campaign (${combo.sources.map((x) => signed(x.devGain)).join(', ')}) clears the dev screen ${facts.devScreenBar} by a standard error; only its public LB can promote it.`,
+      `Next round trains ${combo.changes.map((c) => `${c.path} → ${JSON.stringify(c.to)}`).join(' + ')} together ` +
+        `as ${combo.id} — moves whose mean paired dev gain over the campaign ` +
+        `(${combo.sources.map((x) => signed(x.devGain)).join(', ')}) clears the dev screen ${facts.devScreenBar} by ` +
+        `a standard error; only its public LB can promote it.`,
     );
 
+  const awaiting = (research.pendingConfirmations ?? []).map((e) => `${e.candidateId} (LB ${signed(e.lbGain)})`);
   if (facts.eligible.length > 0)
     parts.push(
-      `Awaiting confirmation on another seed next round: ${(research.pendingConfirmations ?? []).map((e) => `${e.candidateId} (LB ${signed(e.lbGain)})`).join(', ') || 'none (their changes are already standing)'} — gains above the screen ${facts.screenBar} (half the bar ${facts.promotionBar}).`,
+      `Awaiting confirmation on another seed next round: ` +
+        `${awaiting.join(', ') || 'none (their changes are already standing)'} — ` +
+        `gains above the screen ${facts.screenBar} (half the bar ${facts.promotionBar}).`,
     );
   else if (facts.promotions.length === 0 && best)
     parts.push(
-      `No promotion: the best public-LB gain, ${signed(best.lbDelta as number)} by ${best.candidateId}, does not clear the screen ${facts.screenBar} (half the bar ${facts.promotionBar}).`,
+      `No promotion: the best public-LB gain, ${signed(best.lbDelta as number)} by ${best.candidateId}, does not ` +
+        `clear the screen ${facts.screenBar} (half the bar ${facts.promotionBar}).`,
     );
   else if (facts.promotions.length === 0) parts.push('No promotion: no explorer candidate has a public-LB score.');
   if (rotatesTo)
@@ -188,22 +214,27 @@ export function revisePolicy(
     );
   else if (facts.promotions.length === 0 && facts.eligible.length === 0)
     parts.push(
-      `${facts.plateauRounds} round(s) without LB gain; rotation after ${constitution.rules.plateauRoundsBeforeRotation}.`,
+      `${facts.plateauRounds} round(s) without LB gain; rotation ` +
+        `after ${constitution.rules.plateauRoundsBeforeRotation}.`,
     );
   for (const step of facts.hypothesisSteps)
     parts.push(
-      `${step.type.replace('Decoupling', 'Decoupling ')} (${step.hypothesis.domain}): ${step.hypothesis.evidence[step.hypothesis.evidence.length - 1]}.`,
+      `${step.type.replace('Decoupling', 'Decoupling ')} ` +
+        `(${step.hypothesis.domain}): ${step.hypothesis.evidence[step.hypothesis.evidence.length - 1]}.`,
     );
   if (confirmedNow.length > 0)
     parts.push(
-      `Proxy decoupling confirmed in ${confirmedNow.map((h) => h.domain).join(', ')}. Dev is no longer taken as evidence on its own: objective transfer-to-lb, checkpoints selected by the reweighted criterion.`,
+      `Proxy decoupling confirmed in ${confirmedNow.map((h) => h.domain).join(', ')}. Dev is no longer taken as ` +
+        `evidence on its own: objective transfer-to-lb, checkpoints selected by the reweighted criterion.`,
     );
   if (facts.retiredNow.length > 0)
     parts.push(`Retired ${facts.retiredNow.map((r) => `${r.axis} (${r.reason})`).join('; ')}.`);
   if (facts.newDeadEnds.length > 0)
     parts.push(`Don't waste budget on: ${facts.newDeadEnds.map((d) => d.description).join('; ')}.`);
   parts.push(
-    `Promotion threshold ${promotionThreshold} = ${constitution.rules.minThresholdNoiseMultiple} × LB difference σ (floor √2 × ${constitution.rules.noiseStdFloor}); a gain above half of it gets a confirmation run, and is promoted when the mean of both measurements clears it / √2.`,
+    `Promotion threshold ${promotionThreshold} = ${constitution.rules.minThresholdNoiseMultiple} × LB difference σ ` +
+      `(floor √2 × ${constitution.rules.noiseStdFloor}); a gain above half of it gets a confirmation run, and is ` +
+      `promoted when the mean of both measurements clears it / √2.`,
   );
   if (anchorSeeds !== previous.anchorSeeds)
     parts.push(`The anchor runs ${anchorSeeds} seeds so the noise band can be measured.`);

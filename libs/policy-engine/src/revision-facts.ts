@@ -203,7 +203,9 @@ export function revisionFacts(
     const single = h.suspectChanges.length === 1 ? h.suspectChanges[0] : null;
     const d: DeadEnd = {
       id: `dead-end-${h.suspectCandidateId}`,
-      description: `${h.suspectAxis}: ${describeChanges(h.suspectChanges)} — raised ${h.domain} dev without moving the public LB (proxy-only gain, decoupling ${h.id} confirmed by probes)`,
+      description:
+        `${h.suspectAxis}: ${describeChanges(h.suspectChanges)} — raised ${h.domain} dev without moving ` +
+        `the public LB (proxy-only gain, decoupling ${h.id} confirmed by probes)`,
       axis: h.suspectAxis,
       ...(single ? { path: single.path, direction: directionOf(single), value: single.to } : {}),
       round: evidence.round,
@@ -267,7 +269,9 @@ export function revisionFacts(
   const activeLeft = axesOf(previous.activeCategory, campaignAxes, retired);
   let rotationReason: string | null = null;
   if (plateauRounds > 0 && plateauRounds >= rules.plateauRoundsBeforeRotation)
-    rotationReason = `no public-LB gain above the threshold for ${plateauRounds} round(s) (constitution: rotate after ${rules.plateauRoundsBeforeRotation})`;
+    rotationReason =
+      `no public-LB gain above the threshold for ${plateauRounds} round(s) (constitution: rotate ` +
+      `after ${rules.plateauRoundsBeforeRotation})`;
   else if (activeLeft.length === 0) rotationReason = `every axis of ${previous.activeCategory} is retired`;
   const rotationTarget = rotationReason ? nextCategory(previous.activeCategory, campaignAxes, retired) : null;
 

@@ -65,17 +65,20 @@ describe('the loopback Messages API, through @anthropic-ai/sdk', () => {
     expect(currentClaudeModels(NOW)).not.toContain('claude-sonnet-4-5');
   });
 
-  it('refuses a bad max_tokens, a conversation not opened by the user, and duplicate or undefined forced tools', async () => {
-    expect((await refusal({ max_tokens: 0 })).body.error.message).toMatch(/^max_tokens: /);
-    expect((await refusal({ messages: [{ role: 'assistant', content: 'hi' }] })).body.error.message).toMatch(
-      /^messages\.0\.role: /,
-    );
-    const tool = { name: 't', input_schema: { type: 'object' } };
-    expect((await refusal({ tools: [tool, tool] })).body.error.message).toBe('tools: Tool names must be unique.');
-    expect((await refusal({ tools: [tool], tool_choice: { type: 'tool', name: 'other' } })).body.error.message).toMatch(
-      /^tool_choice\.name: /,
-    );
-  });
+  it(
+    'refuses a bad max_tokens, a conversation not opened by the user, and duplicate or undefined forced ' + 'tools',
+    async () => {
+      expect((await refusal({ max_tokens: 0 })).body.error.message).toMatch(/^max_tokens: /);
+      expect((await refusal({ messages: [{ role: 'assistant', content: 'hi' }] })).body.error.message).toMatch(
+        /^messages\.0\.role: /,
+      );
+      const tool = { name: 't', input_schema: { type: 'object' } };
+      expect((await refusal({ tools: [tool, tool] })).body.error.message).toBe('tools: Tool names must be unique.');
+      expect(
+        (await refusal({ tools: [tool], tool_choice: { type: 'tool', name: 'other' } })).body.error.message,
+      ).toMatch(/^tool_choice\.name: /);
+    },
+  );
 
   it('allows four cache breakpoints of type ephemeral, and refuses a fifth or another type', async () => {
     reply = { text: 'ok' };
@@ -109,51 +112,60 @@ describe('the loopback Messages API, through @anthropic-ai/sdk', () => {
     );
   });
 
-  it('accepts a schema in the form the SDK’s transformJSONSchema produces and answers structured output as text JSON', async () => {
-    const res = await ask({ output_config: { format: { type: 'json_schema', schema: SCHEMA } } });
-    expect(res.content).toEqual([{ type: 'text', text: '{"answer":"yes"}', citations: null }]);
-    expect(res.stop_reason).toBe('end_turn');
-    // Untransformed: a keyword structured outputs do not take, an object without additionalProperties: false.
-    const raw = {
-      type: 'object',
-      properties: { answer: { type: 'string', minLength: 3 } },
-      required: ['answer'],
-      additionalProperties: false,
-    };
-    expect(
-      (await refusal({ output_config: { format: { type: 'json_schema', schema: raw } } })).body.error.message,
-    ).toBe('output_config.format.schema.properties.answer: keyword "minLength" is not supported by structured outputs');
-    const open = { type: 'object', properties: { answer: { type: 'string' } } };
-    expect(
-      (await refusal({ output_config: { format: { type: 'json_schema', schema: open } } })).body.error.message,
-    ).toBe('output_config.format.schema: objects must set additionalProperties to false');
-  });
+  it(
+    'accepts a schema in the form the SDK’s transformJSONSchema produces and answers structured output as text ' +
+      'JSON',
+    async () => {
+      const res = await ask({ output_config: { format: { type: 'json_schema', schema: SCHEMA } } });
+      expect(res.content).toEqual([{ type: 'text', text: '{"answer":"yes"}', citations: null }]);
+      expect(res.stop_reason).toBe('end_turn');
+      // Untransformed: a keyword structured outputs do not take, an object without additionalProperties: false.
+      const raw = {
+        type: 'object',
+        properties: { answer: { type: 'string', minLength: 3 } },
+        required: ['answer'],
+        additionalProperties: false,
+      };
+      expect(
+        (await refusal({ output_config: { format: { type: 'json_schema', schema: raw } } })).body.error.message,
+      ).toBe(
+        'output_config.format.schema.properties.answer: keyword "minLength" is not supported by structured outputs',
+      );
+      const open = { type: 'object', properties: { answer: { type: 'string' } } };
+      expect(
+        (await refusal({ output_config: { format: { type: 'json_schema', schema: open } } })).body.error.message,
+      ).toBe('output_config.format.schema: objects must set additionalProperties to false');
+    },
+  );
 
-  it('reports cache tokens only for a prefix long enough to cache: written once, then read while it lives', async () => {
-    reply = { text: 'ok' };
-    const short = { system: [{ type: 'text', text: 'short prompt', cache_control: { type: 'ephemeral' } }] };
-    expect((await ask(short)).usage).toMatchObject({ cache_creation_input_tokens: 0, cache_read_input_tokens: 0 });
-    const long = { system: [{ type: 'text', text: 'x'.repeat(8000), cache_control: { type: 'ephemeral' } }] };
-    const first = (await ask(long)).usage;
-    expect(first.cache_creation_input_tokens).toBeGreaterThanOrEqual(1024);
-    expect(first.cache_read_input_tokens).toBe(0);
-    const second = (await ask(long)).usage;
-    expect(second).toMatchObject({
-      cache_creation_input_tokens: 0,
-      cache_read_input_tokens: first.cache_creation_input_tokens,
-    });
-    // Past the 5-minute TTL the prefix is written again.
-    clock = new Date(NOW.getTime() + 6 * 60_000);
-    expect((await ask(long)).usage).toMatchObject({
-      cache_creation_input_tokens: first.cache_creation_input_tokens,
-      cache_read_input_tokens: 0,
-    });
-    // Without any breakpoint nothing is cached, however long the prompt.
-    expect((await ask({ system: 'x'.repeat(8000) })).usage).toMatchObject({
-      cache_creation_input_tokens: 0,
-      cache_read_input_tokens: 0,
-    });
-  });
+  it(
+    'reports cache tokens only for a prefix long enough to cache: written once, then read while it ' + 'lives',
+    async () => {
+      reply = { text: 'ok' };
+      const short = { system: [{ type: 'text', text: 'short prompt', cache_control: { type: 'ephemeral' } }] };
+      expect((await ask(short)).usage).toMatchObject({ cache_creation_input_tokens: 0, cache_read_input_tokens: 0 });
+      const long = { system: [{ type: 'text', text: 'x'.repeat(8000), cache_control: { type: 'ephemeral' } }] };
+      const first = (await ask(long)).usage;
+      expect(first.cache_creation_input_tokens).toBeGreaterThanOrEqual(1024);
+      expect(first.cache_read_input_tokens).toBe(0);
+      const second = (await ask(long)).usage;
+      expect(second).toMatchObject({
+        cache_creation_input_tokens: 0,
+        cache_read_input_tokens: first.cache_creation_input_tokens,
+      });
+      // Past the 5-minute TTL the prefix is written again.
+      clock = new Date(NOW.getTime() + 6 * 60_000);
+      expect((await ask(long)).usage).toMatchObject({
+        cache_creation_input_tokens: first.cache_creation_input_tokens,
+        cache_read_input_tokens: 0,
+      });
+      // Without any breakpoint nothing is cached, however long the prompt.
+      expect((await ask({ system: 'x'.repeat(8000) })).usage).toMatchObject({
+        cache_creation_input_tokens: 0,
+        cache_read_input_tokens: 0,
+      });
+    },
+  );
 
   it('answers scripted API errors with the API’s body, status and retry-after', async () => {
     reply = { error: 'rate_limit_error', retryAfterSeconds: 30 };

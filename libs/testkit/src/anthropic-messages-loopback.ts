@@ -22,7 +22,9 @@ export interface MessagesRequest {
   [param: string]: unknown;
 }
 
-/** The SDK's ErrorType (resources/shared.d.ts) with the HTTP status the SDK maps to its error class (core/error.d.ts). */
+/**
+ * The SDK's ErrorType (resources/shared.d.ts) with the HTTP status the SDK maps to its error class (core/error.d.ts).
+ */
 export const API_ERROR_STATUS = {
   invalid_request_error: 400,
   authentication_error: 401,
@@ -181,7 +183,8 @@ export class LoopbackMessagesApi {
         reply.retryAfterSeconds !== undefined ? { 'retry-after': String(reply.retryAfterSeconds) } : {},
         false,
       );
-    // A test that scripts structured output for a request that asked for none has a bug: answered as a server error it fails loudly.
+    // A test that scripts structured output for a request that asked for none has a bug: answered as a server error it
+    // fails loudly.
     if ('json' in reply && !body.output_config?.format)
       return fail(
         'api_error',

@@ -3,7 +3,10 @@
  * transformJSONSchema (@anthropic-ai/sdk lib/transform-json-schema) produces it; the loopback refuses the rest.
  */
 
-/** Keywords structured outputs accept, per node: what the SDK's own transformJSONSchema (lib/transform-json-schema) keeps. */
+/**
+ * Keywords structured outputs accept, per node: what the SDK's own transformJSONSchema (lib/transform-json-schema)
+ * keeps.
+ */
 const STRUCTURED_OUTPUT_KEYWORDS = new Set([
   'type',
   'enum',

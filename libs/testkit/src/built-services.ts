@@ -11,6 +11,7 @@ export function requireBuiltServices(root: string, services: readonly string[]):
   const missing = services.filter((s) => !fs.existsSync(path.join(root, 'services', s, 'dist', 'main.js')));
   if (missing.length > 0)
     throw new Error(
-      `build these services first (npx nx run-many -t build -p ${missing.map((s) => `@aevo/${s}`).join(',')}): no dist/main.js for ${missing.join(', ')}`,
+      `build these services first (npx nx run-many -t build -p ${missing.map((s) => `@aevo/${s}`).join(',')}): no ` +
+        `dist/main.js for ${missing.join(', ')}`,
     );
 }

@@ -46,7 +46,10 @@ export function createTestNatsNames(): TestNatsNames {
   return { url: NATS_URL, subjectPrefix: `t${id}.aevo`, stream: `AEVO_T_${id.toUpperCase()}` };
 }
 
-/** Polls `check` until it returns a truthy value or `timeoutMs` passes (no timing assertion: it fails only on the deadline). */
+/**
+ * Polls `check` until it returns a truthy value or `timeoutMs` passes (no timing assertion: it fails only on the
+ * deadline).
+ */
 export async function eventually<T>(
   check: () => Promise<T | undefined | null | false> | T | undefined | null | false,
   timeoutMs = 20000,

@@ -30,7 +30,10 @@ export interface ServiceHarnessOptions extends HarnessAppOptions {
    * reach the service. Off: the test relays itself (or passes `relay: true` for each replica's embedded relay).
    */
   harnessRelay?: boolean;
-  /** Start listening (default true). False: the test calls `service.app.listen()`, e.g. to probe a service not yet bound. */
+  /**
+   * Start listening (default true). False: the test calls `service.app.listen()`, e.g. to probe a service not yet
+   * bound.
+   */
   listen?: boolean;
   /** Default timeout of `send` (default 60 s: a command may wait on a real job). */
   commandTimeoutMs?: number;

@@ -158,22 +158,25 @@ describe('natsAuthFor', () => {
     expect(natsAuthFor({ OTHER: file }, 'dispatch', 'OTHER').user).toBe('dispatch');
   });
 
-  it('takes <user>.json from AEVO_NATS_CREDENTIALS_DIR when no file is named, and refuses one holding another user', () => {
-    const pw = randomNatsPassword();
-    writeNatsCredentialsFile(dir, { user: 'worker', password: pw });
-    expect(natsAuthFor({ AEVO_NATS_CREDENTIALS_DIR: dir }, 'worker')).toEqual({
-      user: 'worker',
-      pass: pw,
-      inboxPrefix: '_INBOX_worker',
-    });
-    fs.copyFileSync(path.join(dir, 'worker.json'), path.join(dir, 'relay.json'));
-    expect(() => natsAuthFor({ AEVO_NATS_CREDENTIALS_DIR: dir }, 'relay')).toThrow(
-      /relay\.json holds the credentials of "worker", expected "relay"/,
-    );
-    expect(() => natsAuthFor({ AEVO_NATS_CREDENTIALS_DIR: dir }, 'cli')).toThrow(
-      /AEVO_NATS_CREDENTIALS_DIR=.*cli\.json.*ENOENT/,
-    );
-  });
+  it(
+    'takes <user>.json from AEVO_NATS_CREDENTIALS_DIR when no file is named, and refuses one holding another ' + 'user',
+    () => {
+      const pw = randomNatsPassword();
+      writeNatsCredentialsFile(dir, { user: 'worker', password: pw });
+      expect(natsAuthFor({ AEVO_NATS_CREDENTIALS_DIR: dir }, 'worker')).toEqual({
+        user: 'worker',
+        pass: pw,
+        inboxPrefix: '_INBOX_worker',
+      });
+      fs.copyFileSync(path.join(dir, 'worker.json'), path.join(dir, 'relay.json'));
+      expect(() => natsAuthFor({ AEVO_NATS_CREDENTIALS_DIR: dir }, 'relay')).toThrow(
+        /relay\.json holds the credentials of "worker", expected "relay"/,
+      );
+      expect(() => natsAuthFor({ AEVO_NATS_CREDENTIALS_DIR: dir }, 'cli')).toThrow(
+        /AEVO_NATS_CREDENTIALS_DIR=.*cli\.json.*ENOENT/,
+      );
+    },
+  );
 
   it('refuses a file that group or others can read', () => {
     const file = path.join(dir, 'c.json');

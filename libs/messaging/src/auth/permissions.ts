@@ -2,7 +2,9 @@ import { commandDefinition, commandDefinitions, eventDefinition, ServiceName } f
 import { DEFAULTS } from '../config';
 import { commandSubject, consumerName, eventsWildcard, eventTypeFilter } from '../subjects';
 
-/** A NATS user: one per service, plus the outbox relay (which may run inside a service process, on its own connection). */
+/**
+ * A NATS user: one per service, plus the outbox relay (which may run inside a service process, on its own connection).
+ */
 export type NatsUser = ServiceName | 'relay';
 
 export const NATS_USERS: readonly NatsUser[] = [...ServiceName.options, 'relay'];
@@ -209,7 +211,8 @@ export function natsPermissions(
 
     if (access.auditors.includes(user)) {
       roles.push(
-        "audits the stream through an ephemeral ordered consumer (its name is random, so a wildcard, minus every service's durable)",
+        'audits the stream through an ephemeral ordered consumer (its name is random, so a wildcard, minus every ' +
+          "service's durable)",
       );
       pub.add(`${JS}.INFO`);
       pub.add(`${JS}.STREAM.INFO.${stream}`);
@@ -240,5 +243,6 @@ export function natsPermissions(
 
 /** The checked-in form (deploy/nats/permissions.json): stable key order and a trailing newline. */
 export function permissionsFileText(decl: NatsPermissions): string {
-  return `${JSON.stringify({ generatedBy: 'tools/nats-auth-config.js from libs/messaging/src/auth/permissions.ts; do not edit', ...decl }, null, 2)}\n`;
+  const generatedBy = 'tools/nats-auth-config.js from libs/messaging/src/auth/permissions.ts; do not edit';
+  return `${JSON.stringify({ generatedBy, ...decl }, null, 2)}\n`;
 }

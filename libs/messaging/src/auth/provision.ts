@@ -12,7 +12,9 @@ export interface NatsAuthProvisionOptions {
   monitorPort?: number;
   /** JetStream's store (default `<dir>/jetstream`). */
   storeDir?: string;
-  /** New passwords for every user (default: keep those already in `<dir>/credentials`, so running clients keep working). */
+  /**
+   * New passwords for every user (default: keep those already in `<dir>/credentials`, so running clients keep working).
+   */
   rotate?: boolean;
 }
 

@@ -58,7 +58,9 @@ export class ServiceMetrics implements TransportObserver {
     });
     this.failed = new Counter({
       name: 'aevo_events_failed_total',
-      help: 'Handler errors by event type (each failed delivery; outages of PostgreSQL or NATS are retried in place and not counted)',
+      help:
+        'Handler errors by event type (each failed delivery; outages of PostgreSQL or NATS are retried in place ' +
+        'and not counted)',
       labelNames: ['type'],
       registers,
     });

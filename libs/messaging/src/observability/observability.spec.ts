@@ -52,104 +52,116 @@ describe('observability port settings', () => {
 });
 
 describe('readiness', () => {
-  it('names each failing check with its reason: a thrown error, a returned reason, a check that does not answer', async () => {
-    const report = await evaluateReadiness(
-      {
-        store: async () => undefined,
-        nats: async () => 'connection reconnecting',
-        consumers: async () => {
-          throw new Error('not bound');
+  it(
+    'names each failing check with its reason: a thrown error, a returned reason, a check that does not ' + 'answer',
+    async () => {
+      const report = await evaluateReadiness(
+        {
+          store: async () => undefined,
+          nats: async () => 'connection reconnecting',
+          consumers: async () => {
+            throw new Error('not bound');
+          },
+          hung: () => new Promise(() => undefined),
         },
-        hung: () => new Promise(() => undefined),
-      },
-      50,
-    );
-    expect(report).toEqual({
-      ready: false,
-      failing: ['nats', 'consumers', 'hung'],
-      checks: { store: 'ok', nats: 'connection reconnecting', consumers: 'not bound', hung: 'no answer within 50 ms' },
-    });
-    expect(await evaluateReadiness({ a: async () => null }, 50)).toEqual({
-      ready: true,
-      failing: [],
-      checks: { a: 'ok' },
-    });
-  });
+        50,
+      );
+      expect(report).toEqual({
+        ready: false,
+        failing: ['nats', 'consumers', 'hung'],
+        checks: {
+          store: 'ok',
+          nats: 'connection reconnecting',
+          consumers: 'not bound',
+          hung: 'no answer within 50 ms',
+        },
+      });
+      expect(await evaluateReadiness({ a: async () => null }, 50)).toEqual({
+        ready: true,
+        failing: [],
+        checks: { a: 'ok' },
+      });
+    },
+  );
 });
 
 describe('ObservabilityServer', () => {
-  it('serves /healthz and /readyz (503 naming the failing check, then 200), /metrics on its own port or on the same one', async () => {
-    let storeDown = true;
-    const metrics = new ServiceMetrics('worker', { processMetrics: false });
-    metrics.eventHandled('RoundClosed', 0.02);
-    const server = await ObservabilityServer.start({
-      host: '127.0.0.1',
-      healthPort: 0,
-      metricsPort: null,
-      readiness: { store: async () => (storeDown ? 'connect ECONNREFUSED' : null) },
-      metrics,
-    });
-    try {
-      const port = server.portOf('readyz') as number;
-      expect(server.portOf('metrics')).toBeNull();
-      expect(await get(port, '/healthz')).toMatchObject({ status: 200, body: '{"status":"up"}' });
-      const down = await get(port, '/readyz');
-      expect(down.status).toBe(503);
-      expect(JSON.parse(down.body)).toEqual({
-        status: 'not ready',
-        failing: ['store'],
-        checks: { store: 'connect ECONNREFUSED' },
+  it(
+    'serves /healthz and /readyz (503 naming the failing check, then 200), /metrics on its own port or on the same ' +
+      'one',
+    async () => {
+      let storeDown = true;
+      const metrics = new ServiceMetrics('worker', { processMetrics: false });
+      metrics.eventHandled('RoundClosed', 0.02);
+      const server = await ObservabilityServer.start({
+        host: '127.0.0.1',
+        healthPort: 0,
+        metricsPort: null,
+        readiness: { store: async () => (storeDown ? 'connect ECONNREFUSED' : null) },
+        metrics,
       });
-      storeDown = false;
-      expect(await get(port, '/readyz')).toMatchObject({ status: 200 });
-      expect((await get(port, '/metrics')).status).toBe(404);
-    } finally {
-      await server.close();
-    }
+      try {
+        const port = server.portOf('readyz') as number;
+        expect(server.portOf('metrics')).toBeNull();
+        expect(await get(port, '/healthz')).toMatchObject({ status: 200, body: '{"status":"up"}' });
+        const down = await get(port, '/readyz');
+        expect(down.status).toBe(503);
+        expect(JSON.parse(down.body)).toEqual({
+          status: 'not ready',
+          failing: ['store'],
+          checks: { store: 'connect ECONNREFUSED' },
+        });
+        storeDown = false;
+        expect(await get(port, '/readyz')).toMatchObject({ status: 200 });
+        expect((await get(port, '/metrics')).status).toBe(404);
+      } finally {
+        await server.close();
+      }
 
-    const both = await ObservabilityServer.start({
-      host: '127.0.0.1',
-      healthPort: 0,
-      metricsPort: 0,
-      readiness: {},
-      metrics,
-    });
-    try {
-      // Two "any port" settings are two servers, each with its own routes.
-      const metricsPort = both.portOf('metrics') as number;
-      expect(metricsPort).not.toBe(both.portOf('healthz'));
-      const scraped = await get(metricsPort, '/metrics');
-      expect(scraped.type).toMatch(/^text\/plain/);
-      expect(scraped.body).toContain('aevo_events_handled_total{type="RoundClosed",service="worker"} 1');
-      expect((await get(metricsPort, '/healthz')).status).toBe(404);
-    } finally {
-      await both.close();
-    }
+      const both = await ObservabilityServer.start({
+        host: '127.0.0.1',
+        healthPort: 0,
+        metricsPort: 0,
+        readiness: {},
+        metrics,
+      });
+      try {
+        // Two "any port" settings are two servers, each with its own routes.
+        const metricsPort = both.portOf('metrics') as number;
+        expect(metricsPort).not.toBe(both.portOf('healthz'));
+        const scraped = await get(metricsPort, '/metrics');
+        expect(scraped.type).toMatch(/^text\/plain/);
+        expect(scraped.body).toContain('aevo_events_handled_total{type="RoundClosed",service="worker"} 1');
+        expect((await get(metricsPort, '/healthz')).status).toBe(404);
+      } finally {
+        await both.close();
+      }
 
-    // The same number for both (k8s may use one port): one server answers all three.
-    const probe = await ObservabilityServer.start({
-      host: '127.0.0.1',
-      healthPort: 0,
-      metricsPort: null,
-      readiness: {},
-    });
-    const shared = probe.portOf('healthz') as number;
-    await probe.close();
-    const one = await ObservabilityServer.start({
-      host: '127.0.0.1',
-      healthPort: shared,
-      metricsPort: shared,
-      readiness: {},
-      metrics,
-    });
-    try {
-      expect(one.portOf('metrics')).toBe(shared);
-      expect((await get(shared, '/readyz')).status).toBe(200);
-      expect((await get(shared, '/metrics')).body).toContain('aevo_events_handled_total');
-    } finally {
-      await one.close();
-    }
-  });
+      // The same number for both (k8s may use one port): one server answers all three.
+      const probe = await ObservabilityServer.start({
+        host: '127.0.0.1',
+        healthPort: 0,
+        metricsPort: null,
+        readiness: {},
+      });
+      const shared = probe.portOf('healthz') as number;
+      await probe.close();
+      const one = await ObservabilityServer.start({
+        host: '127.0.0.1',
+        healthPort: shared,
+        metricsPort: shared,
+        readiness: {},
+        metrics,
+      });
+      try {
+        expect(one.portOf('metrics')).toBe(shared);
+        expect((await get(shared, '/readyz')).status).toBe(200);
+        expect((await get(shared, '/metrics')).body).toContain('aevo_events_handled_total');
+      } finally {
+        await one.close();
+      }
+    },
+  );
 
   it('refuses to start on a port in use, naming it', async () => {
     const first = await ObservabilityServer.start({
@@ -191,54 +203,60 @@ describe('ServiceMetrics', () => {
 });
 
 describe('tracing', () => {
-  it("continues the trace of a traceparent header; appends caused by the handled message carry the handler span, later ones their cause's context", async () => {
-    const exporter = new InMemorySpanExporter();
-    const tracing = ServiceTracing.create('worker', { exporter }) as ServiceTracing;
-    const appended: Array<TracedAppendOptions | undefined> = [];
-    const store = {
-      append: async (_s: string, _v: unknown, _e: unknown[], opts?: AppendOptions) => (
-        appended.push(opts),
-        { streamId: 's', nextExpectedVersion: 1, positions: [1], duplicate: false }
-      ),
-      headPosition: async () => 7,
-    } as unknown as EventStore;
-    const traced = tracedStore(store, tracing);
-    const incoming = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
-    const headers = new Map([['traceparent', incoming]]);
-    const lookup = { get: (k: string) => headers.get(k) ?? '', keys: () => [...headers.keys()] };
-    const ev = (id: string, causationId: string | null) => ({ id, causationId }) as unknown as EventEnvelope;
-    await tracing.inSpan(
-      'process RoundClosed',
-      SpanKind.CONSUMER,
-      ServiceTracing.extract(lookup),
-      { 'aevo.event.type': 'RoundClosed' },
-      async () => {
-        await traced.append('campaign-c1', 'any', [ev('e-2', 'e-1')], { commandId: 'cmd-1' }); // caused by the handled message
-        await traced.append('campaign-c1', 'any', [ev('e-x', 'unrelated')]); // not caused by it: no context
-      },
-      'e-1',
-    );
-    await traced.append('job-1', 'any', [ev('e-3', 'e-2')]); // later, caused by an event appended under the span
-    await traced.append('job-1', 'any', [ev('e-4', 'e-1')]); // the handler has finished: e-1 is no longer handled here
-    expect(await traced.headPosition()).toBe(7);
-    const [span] = exporter.getFinishedSpans();
-    expect(span.spanContext().traceId).toBe('0af7651916cd43dd8448eb211c80319c');
-    expect(span.parentSpanContext?.spanId).toBe('b7ad6b7169203331');
-    expect(span.resource.attributes['service.name']).toBe('worker');
-    const handlerContext = { traceparent: `00-0af7651916cd43dd8448eb211c80319c-${span.spanContext().spanId}-01` };
-    expect(appended).toEqual([
-      { commandId: 'cmd-1', traceContext: handlerContext },
-      undefined,
-      { traceContext: handlerContext },
-      undefined,
-    ]);
-    // A context the caller gives wins.
-    const given = { traceparent: '00-11111111111111111111111111111111-2222222222222222-01' };
-    await traced.append('job-1', 'any', [ev('e-5', 'e-2')], { traceContext: given } as TracedAppendOptions);
-    expect(appended[4]).toEqual({ traceContext: given });
-    expect(activeTraceContext()).toBeUndefined();
-    await tracing.shutdown();
-  });
+  it(
+    'continues the trace of a traceparent header; appends caused by the handled message carry the handler span, ' +
+      "later ones their cause's context",
+    async () => {
+      const exporter = new InMemorySpanExporter();
+      const tracing = ServiceTracing.create('worker', { exporter }) as ServiceTracing;
+      const appended: Array<TracedAppendOptions | undefined> = [];
+      const store = {
+        append: async (_s: string, _v: unknown, _e: unknown[], opts?: AppendOptions) => (
+          appended.push(opts),
+          { streamId: 's', nextExpectedVersion: 1, positions: [1], duplicate: false }
+        ),
+        headPosition: async () => 7,
+      } as unknown as EventStore;
+      const traced = tracedStore(store, tracing);
+      const incoming = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+      const headers = new Map([['traceparent', incoming]]);
+      const lookup = { get: (k: string) => headers.get(k) ?? '', keys: () => [...headers.keys()] };
+      const ev = (id: string, causationId: string | null) => ({ id, causationId }) as unknown as EventEnvelope;
+      await tracing.inSpan(
+        'process RoundClosed',
+        SpanKind.CONSUMER,
+        ServiceTracing.extract(lookup),
+        { 'aevo.event.type': 'RoundClosed' },
+        async () => {
+          // caused by the handled message
+          await traced.append('campaign-c1', 'any', [ev('e-2', 'e-1')], { commandId: 'cmd-1' });
+          await traced.append('campaign-c1', 'any', [ev('e-x', 'unrelated')]); // not caused by it: no context
+        },
+        'e-1',
+      );
+      await traced.append('job-1', 'any', [ev('e-3', 'e-2')]); // later, caused by an event appended under the span
+      // the handler has finished: e-1 is no longer handled here
+      await traced.append('job-1', 'any', [ev('e-4', 'e-1')]);
+      expect(await traced.headPosition()).toBe(7);
+      const [span] = exporter.getFinishedSpans();
+      expect(span.spanContext().traceId).toBe('0af7651916cd43dd8448eb211c80319c');
+      expect(span.parentSpanContext?.spanId).toBe('b7ad6b7169203331');
+      expect(span.resource.attributes['service.name']).toBe('worker');
+      const handlerContext = { traceparent: `00-0af7651916cd43dd8448eb211c80319c-${span.spanContext().spanId}-01` };
+      expect(appended).toEqual([
+        { commandId: 'cmd-1', traceContext: handlerContext },
+        undefined,
+        { traceContext: handlerContext },
+        undefined,
+      ]);
+      // A context the caller gives wins.
+      const given = { traceparent: '00-11111111111111111111111111111111-2222222222222222-01' };
+      await traced.append('job-1', 'any', [ev('e-5', 'e-2')], { traceContext: given } as TracedAppendOptions);
+      expect(appended[4]).toEqual({ traceContext: given });
+      expect(activeTraceContext()).toBeUndefined();
+      await tracing.shutdown();
+    },
+  );
 
   it('records a handler error on its span and rethrows it unchanged', async () => {
     const exporter = new InMemorySpanExporter();

@@ -47,7 +47,10 @@ const recordSetter: TextMapSetter<Record<string, string>> = { set: (carrier, key
 
 const propagator = new W3CTraceContextPropagator();
 
-/** Where spans go: `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` as is, else `OTEL_EXPORTER_OTLP_ENDPOINT` or `AEVO_OTLP_ENDPOINT` + /v1/traces. */
+/**
+ * Where spans go: `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` as is, else `OTEL_EXPORTER_OTLP_ENDPOINT` or
+ * `AEVO_OTLP_ENDPOINT` + /v1/traces.
+ */
 export function otlpTracesUrl(env: NodeJS.ProcessEnv): string | null {
   if (/^(true|1)$/i.test(env.OTEL_SDK_DISABLED ?? '') || env.OTEL_TRACES_EXPORTER === 'none') return null;
   const direct = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT?.trim();
