@@ -6,6 +6,7 @@ import { KaggleSubmissions } from '../src/app/kaggle-submissions';
 import { leaderboardParts } from '../src/app/leaderboard-parts';
 import { LeaderboardWorkflow } from '../src/app/leaderboard-workflow';
 import type { SealedScoreStore } from '../src/app/sealed-scores';
+import { FIXTURE, campaignStarted, substrateSnapshotted, type Snapshot } from './helpers';
 
 /** The settings every workflow spec shares; each names its own AEVO_HOME (and secret, Kaggle settings). */
 export function testConfig(config: Partial<LeaderboardConfig> & { aevoHome: string }): LeaderboardConfig {
@@ -30,4 +31,20 @@ export function kaggleWorkflowFor(
   const board = new KaggleBoard(submissions, kaggle.promptsPath, parts.files);
   const wf = new LeaderboardWorkflow(store, sealed, { ...parts, boards: { ...parts.boards, kaggle: board } });
   return { wf, submissions };
+}
+
+/** CampaignStarted, then the substrate service's SubstrateSnapshotted (which opens a local board), both stored. */
+export async function openLocalBoard(
+  store: EventStore,
+  w: LeaderboardWorkflow,
+  c: string,
+  quota: number,
+  snapshot: Snapshot,
+) {
+  const started = campaignStarted(c, { substratePath: FIXTURE, leaderboard: 'local', submissionsPerRound: quota });
+  await store.append(`campaign-${c}`, 'no-stream', [started]);
+  expect(await w.onCampaignStarted(started)).toEqual([]); // a local board waits for the campaign's snapshot
+  const snapshotted = substrateSnapshotted(c, snapshot);
+  await store.append(`substrate:${c}`, 'any', [snapshotted]);
+  return { started, snapshotted, events: await w.onSubstrateSnapshotted(snapshotted) };
 }
