@@ -49,7 +49,8 @@ function unsandboxedFromEnv(env: NodeJS.ProcessEnv): boolean {
   if (raw === undefined || raw === '') return false;
   if (raw !== UNSANDBOXED_OPT_IN)
     throw new Error(
-      `AEVO_UNSANDBOXED_JOBS: to run the leaderboard's commands without a sandbox set it to "${UNSANDBOXED_OPT_IN}" (got "${raw}"); unset it to sandbox them`,
+      `AEVO_UNSANDBOXED_JOBS: to run the leaderboard's commands without a sandbox set it to ` +
+        `"${UNSANDBOXED_OPT_IN}" (got "${raw}"); unset it to sandbox them`,
     );
   return true;
 }

@@ -6,7 +6,7 @@ import {
 } from '@aevo/kaggle';
 
 /**
- * One competition's submissions seen from the leaderboard service: submissions are tagged with their aevo id in the description,
+ * One competition's submissions seen from the leaderboard service: each is tagged with its aevo id in the description,
  * so a redelivered submission finds the one it already created (on whichever page of ListSubmissions it now is)
  * instead of spending quota twice.
  */

@@ -20,7 +20,7 @@ export type Judgement =
       outcome: 'scored';
       publicScore: number;
       publicDomains: Record<string, number> | null;
-      /** Known with the public score (sealed before it is recorded), or null: ask `privateScore` once it is recorded. */
+      /** Known with the public score (sealed before that is recorded), or null: ask `privateScore` after. */
       private: PrivateScore | null;
     }
   /** Taken by the board, scored later: `poll(externalRef)` gives the verdict. */

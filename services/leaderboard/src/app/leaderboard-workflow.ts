@@ -119,7 +119,7 @@ export class LeaderboardWorkflow {
     });
   }
 
-  /** One opening per campaign at a time in this process: CampaignStarted and SubstrateSnapshotted may arrive together. */
+  /** One opening per campaign at a time here: CampaignStarted and SubstrateSnapshotted may arrive together. */
   private open(campaignId: string, board: LeaderboardBoard, quota: number, cause: Cause): Promise<LeaderboardEvent[]> {
     const running = this.opening.get(campaignId);
     if (running) return running.then(() => []);

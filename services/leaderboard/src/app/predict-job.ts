@@ -77,7 +77,8 @@ export class PredictJobs {
       if (!parsed.success)
         return {
           ok: false,
-          problem: `snapshot ${snapshotId} substrate.yaml does not validate: ${describeIssues(zodIssues(parsed.error))}`,
+          problem:
+            `snapshot ${snapshotId} substrate.yaml does not validate: ` + describeIssues(zodIssues(parsed.error)),
         };
       return { ok: true, manifest: parsed.data };
     } catch (err) {

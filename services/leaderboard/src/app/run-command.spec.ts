@@ -80,7 +80,9 @@ describe('runCommand', () => {
     const logFile = join(dir, 'b.log');
     // The child forks a grandchild that would outlive a plain kill of the child.
     const pidFile = join(dir, 'grandchild.pid');
-    const script = `const c = require("child_process").spawn("sleep", ["30"], {stdio: "ignore"}); require("fs").writeFileSync(${JSON.stringify(pidFile)}, String(c.pid)); setTimeout(() => {}, 30000)`;
+    const script =
+      `const c = require("child_process").spawn("sleep", ["30"], {stdio: "ignore"}); ` +
+      `require("fs").writeFileSync(${JSON.stringify(pidFile)}, String(c.pid)); setTimeout(() => {}, 30000)`;
     // A deadline the child outlives, yet long enough for a loaded machine to start node and fork the grandchild.
     const r = await runCommand(['node', '-e', script], { cwd: dir, logFile, timeoutMs: 10_000, env: process.env });
     expect(r.timedOut).toBe(true);
