@@ -121,7 +121,7 @@ export class CommandClient {
           error: {
             code: 'TIMEOUT',
             message:
-              `${name} got no reply within ${timeout} ms; the outcome is unknown, resend with the same ` + `commandId`,
+              `${name} got no reply within ${timeout} ms; ` + `the outcome is unknown, resend with the same commandId`,
             issues: [],
           },
         };

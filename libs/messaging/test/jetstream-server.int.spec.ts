@@ -386,7 +386,7 @@ describe('JetStreamServer against nats-server and PostgreSQL', () => {
   });
 
   it(
-    'refuses to start on a server lacking a required feature, or with handlers the contracts do not ' + 'know',
+    'refuses to start on a server lacking a required feature, ' + 'or with handlers the contracts do not know',
     async () => {
       const rec = new Recorder();
       const built = await startApp(

@@ -195,7 +195,7 @@ describe('nats-server 2.9 with the generated authorization', () => {
   });
 
   it(
-    '(b) keeps a service from publishing events, sending commands it is not granted, or deleting the ' + 'stream',
+    '(b) keeps a service from publishing events, ' + 'sending commands it is not granted, or deleting the stream',
     async () => {
       const nc = await connectAs('dispatch');
       await expectPublishRefused(nc, eventSubject(PREFIX, 'c1', 'JobRequested'));
@@ -306,7 +306,7 @@ describe('nats-server 2.9 with the generated authorization', () => {
   });
 
   it(
-    'lets a user with nothing to publish publish nothing (an empty allow list would mean everything on ' + '2.9)',
+    'lets a user with nothing to publish publish nothing ' + '(an empty allow list would mean everything on 2.9)',
     async () => {
       const nc = await connectAs('api');
       await expectPublishRefused(nc, commandSubject(PREFIX, 'StartCampaign'));

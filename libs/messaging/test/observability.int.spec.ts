@@ -85,7 +85,7 @@ describe('service probes and Prometheus metrics against nats-server and PostgreS
   });
 
   it(
-    'answers /healthz at once, /readyz only once bound, and exposes series that move as events and commands ' + 'flow',
+    'answers /healthz at once, /readyz only once bound, ' + 'and exposes series that move as events and commands flow',
     async () => {
       // The app's own relay, not the harness's: the relay series below are this app's.
       harness = await startServiceHarness(DispatchLikeModule, {

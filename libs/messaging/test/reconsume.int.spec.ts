@@ -121,7 +121,7 @@ describe('the transport keeps consuming: an ended consumer iterator is re-establ
   });
 
   it(
-    'given its durable consumer deleted (and then re-created by an operator), later events are still ' + 'handled',
+    'given its durable consumer deleted (and then re-created by an operator), ' + 'later events are still handled',
     async () => {
       const names = createTestNatsNames();
       relays.push(

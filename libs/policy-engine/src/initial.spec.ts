@@ -56,7 +56,7 @@ describe('initialPolicy', () => {
   );
 
   it(
-    'given no measured noise, when the campaign starts, then there is no promotion threshold and no measured ' + 'band',
+    'given no measured noise, when the campaign starts, ' + 'then there is no promotion threshold and no measured band',
     () => {
       const p = initialPolicy({ standingRecipe: recipe, axes: ['learning-rate'], anchorSeeds: 2 });
       expect(p.promotionThreshold).toBe(0);

@@ -24,7 +24,7 @@ describe('meta-rule: the dead-end registry only grows', () => {
   });
 
   it(
-    'given an axis whose changes were dead ends in two rounds, then it retires; one bad round does not retire ' + 'it',
+    'given an axis whose changes were dead ends in two rounds, ' + 'then it retires; one bad round does not retire it',
     () => {
       const once = latest(run([harmful]));
       expect(once.retiredAxes).toEqual([]);

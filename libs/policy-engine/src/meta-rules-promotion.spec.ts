@@ -23,8 +23,8 @@ describe(
           expect(p.plateauRounds).toBe(1);
           expect(p.pendingConfirmations).toEqual([]);
           expect(p.rationale).toMatch(
-            'No promotion: the best public-LB gain, +0.0060 by c1-r1-c1, does not clear the screen 0.007071 (half the ' +
-              'bar 0.014142)',
+            'No promotion: the best public-LB gain, +0.0060 by c1-r1-c1, ' +
+              'does not clear the screen 0.007071 (half the bar 0.014142)',
           );
         });
     });

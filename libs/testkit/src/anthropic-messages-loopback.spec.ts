@@ -66,7 +66,7 @@ describe('the loopback Messages API, through @anthropic-ai/sdk', () => {
   });
 
   it(
-    'refuses a bad max_tokens, a conversation not opened by the user, and duplicate or undefined forced ' + 'tools',
+    'refuses a bad max_tokens, a conversation not opened by the user, ' + 'and duplicate or undefined forced tools',
     async () => {
       expect((await refusal({ max_tokens: 0 })).body.error.message).toMatch(/^max_tokens: /);
       expect((await refusal({ messages: [{ role: 'assistant', content: 'hi' }] })).body.error.message).toMatch(
@@ -139,7 +139,7 @@ describe('the loopback Messages API, through @anthropic-ai/sdk', () => {
   );
 
   it(
-    'reports cache tokens only for a prefix long enough to cache: written once, then read while it ' + 'lives',
+    'reports cache tokens only for a prefix long enough to cache: ' + 'written once, then read while it lives',
     async () => {
       reply = { text: 'ok' };
       const short = { system: [{ type: 'text', text: 'short prompt', cache_control: { type: 'ephemeral' } }] };

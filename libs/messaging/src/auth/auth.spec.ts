@@ -159,7 +159,7 @@ describe('natsAuthFor', () => {
   });
 
   it(
-    'takes <user>.json from AEVO_NATS_CREDENTIALS_DIR when no file is named, and refuses one holding another ' + 'user',
+    'takes <user>.json from AEVO_NATS_CREDENTIALS_DIR when no file is named, ' + 'and refuses one holding another user',
     () => {
       const pw = randomNatsPassword();
       writeNatsCredentialsFile(dir, { user: 'worker', password: pw });

@@ -53,7 +53,7 @@ describe('observability port settings', () => {
 
 describe('readiness', () => {
   it(
-    'names each failing check with its reason: a thrown error, a returned reason, a check that does not ' + 'answer',
+    'names each failing check with its reason: a thrown error, ' + 'a returned reason, a check that does not answer',
     async () => {
       const report = await evaluateReadiness(
         {
