@@ -1,7 +1,7 @@
 import { constitutionCandidates, metaPolicySettingsFromEnv } from './config';
 
 describe('metaPolicySettingsFromEnv', () => {
-  it('looks a relative constitution path up under AEVO_CONSTITUTIONS_ROOT, AEVO_ROOT, then the working directory', () => {
+  it('looks a relative constitution path up under AEVO_CONSTITUTIONS_ROOT, AEVO_ROOT, then the cwd', () => {
     const s = metaPolicySettingsFromEnv({ AEVO_CONSTITUTIONS_ROOT: 'conf', AEVO_ROOT: '/srv/aevo' }, '/srv/aevo');
     expect(s.constitutionsRoots).toEqual(['/srv/aevo/conf', '/srv/aevo']);
     expect(constitutionCandidates(s.constitutionsRoots, 'deploy/constitutions/default.yaml')).toEqual([
@@ -31,7 +31,8 @@ describe('metaPolicySettingsFromEnv', () => {
     expect(() =>
       metaPolicySettingsFromEnv({ ANTHROPIC_API_KEY: 'k', AEVO_META_MODEL: 'claude-sonnet-4-5' }, '/x', now),
     ).toThrow(
-      'AEVO_META_MODEL: Claude model claude-sonnet-4-5 was retired on 2026-11-30; use a current one, e.g. claude-sonnet-5-5',
+      'AEVO_META_MODEL: Claude model claude-sonnet-4-5 was retired on 2026-11-30; ' +
+        'use a current one, e.g. claude-sonnet-5-5',
     );
     expect(() =>
       metaPolicySettingsFromEnv({ ANTHROPIC_API_KEY: 'k', AEVO_META_MODEL: 'claude-test' }, '/x', now),

@@ -1,4 +1,4 @@
 export * from './config';
-export * from './claude-meta-agent';
-export * from './policy-reviser';
+export * from './app/claude-meta-agent';
+export * from './app/meta-policy-workflow';
 export * from './meta-policy.module';

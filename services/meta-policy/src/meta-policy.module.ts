@@ -2,10 +2,10 @@ import Anthropic from '@anthropic-ai/sdk';
 import { Logger, Module, type DynamicModule } from '@nestjs/common';
 import type { EventStore } from '@aevo/eventstore';
 import { EVENT_STORE } from '@aevo/messaging';
-import { ClaudeMetaAgent, type MetaAgent } from './claude-meta-agent';
+import { ClaudeMetaAgent, type MetaAgent } from './app/claude-meta-agent';
 import { metaPolicySettingsFromEnv, type MetaPolicySettings } from './config';
 import { MetaPolicyController } from './meta-policy.controller';
-import { PolicyReviser } from './policy-reviser';
+import { MetaPolicyWorkflow } from './app/meta-policy-workflow';
 
 @Module({})
 export class MetaPolicyModule {
@@ -25,9 +25,9 @@ export class MetaPolicyModule {
       controllers: [MetaPolicyController],
       providers: [
         {
-          provide: PolicyReviser,
+          provide: MetaPolicyWorkflow,
           useFactory: (store: EventStore) =>
-            new PolicyReviser(store, {
+            new MetaPolicyWorkflow(store, {
               constitutionsRoots: settings.constitutionsRoots,
               agent,
               log: (level, m) => logger[level](m),

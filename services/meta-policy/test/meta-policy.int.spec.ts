@@ -1,169 +1,36 @@
 import 'reflect-metadata';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import Anthropic from '@anthropic-ai/sdk';
-import { connect } from '@nats-io/transport-node';
-import { jetstreamManager } from '@nats-io/jetstream';
-import {
-  ClaudeFellBack,
-  ConstitutionViolationRefused,
-  PolicyRevised,
-  RoundEvidenceRecorded,
-  contentHash,
-  createEvent,
-  sha256Hex,
-  type DataOf,
-  type EventEnvelope,
-  type RollingPolicy,
-} from '@aevo/contracts';
-import { PostgresEventStore, type StoredEvent } from '@aevo/eventstore';
-import { createServiceApp, type ServiceApp } from '@aevo/messaging';
-import {
-  collectRoundEvidence,
-  roundEvidenceProjection,
-  testCampaignStarted,
-  testRound,
-  type CandidateSpec,
-} from '@aevo/evidence';
+import { RoundEvidenceRecorded, sha256Hex, type DataOf } from '@aevo/contracts';
+import { roundEvidenceProjection } from '@aevo/evidence';
 import { ProjectionRegistry, ProjectionSet } from '@aevo/projections';
 import {
-  initialPolicy,
-  loadConstitutionFile,
   policyHistoryProjection,
   replayPolicyRevisions,
   revisePolicy,
   type PolicyHistoryState,
 } from '@aevo/policy-engine';
-import { createTestDb, createTestNatsNames, eventually, type TestDb, type TestNatsNames } from '@aevo/testkit';
-import { ClaudeMetaAgent } from '../src/claude-meta-agent';
-import { MetaPolicyModule } from '../src/meta-policy.module';
-import { PolicyReviser } from '../src/policy-reviser';
-import { LoopbackMessagesApi, type MessagesRequest, type MessagesReply as Reply } from '@aevo/testkit';
+import { eventually } from '@aevo/testkit';
+import { MetaPolicyWorkflow } from '../src/app/meta-policy-workflow';
+import {
+  AXES,
+  anchor,
+  CONSTITUTION,
+  REPO,
+  constitution,
+  gain,
+  harmful,
+  metaPolicyReplicas,
+  policy0,
+} from './meta-policy-replicas';
 
 jest.setTimeout(180_000);
 
-const REPO = path.resolve(__dirname, '../../..');
-const CONSTITUTION = 'deploy/constitutions/default.yaml';
-const constitution = loadConstitutionFile(path.join(REPO, CONSTITUTION));
-const AXES = ['learning-rate', 'schedule', 'steps', 'data-mix', 'synthetic-data'] as const;
-const policy0 = initialPolicy({
-  standingRecipe: { optim: { lr: 0.001, steps: 400 }, mix: { equation: 1, gravity: 1 } },
-  axes: [...AXES],
-  anchorSeeds: 3,
-});
-const anchor = (lb: number): CandidateSpec => ({ axis: 'baseline', dev: 0.6, lb, extraSeedDevs: [0.605, 0.595] });
-const gain: CandidateSpec[] = [
-  anchor(0.55),
-  { axis: 'learning-rate', dev: 0.63, lb: 0.58, changes: [{ path: 'optim.lr', from: 0.001, to: 0.002 }] },
-];
-const harmful: CandidateSpec[] = [
-  anchor(0.55),
-  { axis: 'steps', dev: 0.5, lb: 0.48, changes: [{ path: 'optim.steps', from: 400, to: 40 }] },
-];
-
 describe('meta-policy replicas against PostgreSQL and nats-server', () => {
-  let db: TestDb;
-  let names: TestNatsNames;
-  let store: PostgresEventStore;
-  let llm: LoopbackMessagesApi;
-  const replies = new Map<string, (req: MessagesRequest) => Reply>();
-  const replicas: ServiceApp[] = [];
-  const before = fs.readFileSync(path.join(REPO, CONSTITUTION));
+  const { ctx, replies, replicas, before, revisions, refusals, fellBack, start, evidenceEvent, record } =
+    metaPolicyReplicas();
 
-  const ofType = async <T>(campaignId: string, type: string) =>
-    (await store.readAll({ campaignId, types: [type] })) as Array<StoredEvent & { data: T }>;
-  const revisions = (c: string) => ofType<DataOf<typeof PolicyRevised>>(c, PolicyRevised.type);
-  const refusals = (c: string) =>
-    ofType<DataOf<typeof ConstitutionViolationRefused>>(c, ConstitutionViolationRefused.type);
-
-  const fellBack = (c: string) => ofType<DataOf<typeof ClaudeFellBack>>(c, ClaudeFellBack.type);
-
-  /** `claudeModel`: as StartCampaign recorded it (absent: a campaign started before the model was a setting). */
-  async function start(
-    campaignId: string,
-    opts: { metaKind?: 'rules' | 'claude'; pinned?: string; claudeModel?: string } = {},
-  ) {
-    const e = testCampaignStarted(campaignId, policy0, {
-      constitutionSha256: opts.pinned ?? constitution.sha256,
-      constitution: constitution.constitution,
-      axes: [...AXES],
-    });
-    const data = e.data as { config: Record<string, unknown> };
-    data.config = {
-      ...data.config,
-      metaKind: opts.metaKind ?? 'rules',
-      constitutionPath: CONSTITUTION,
-      ...(opts.claudeModel ? { claudeModel: opts.claudeModel } : {}),
-    };
-    await store.append(`campaign-${campaignId}`, 'no-stream', [e]);
-  }
-
-  /** The evidence the collector would record for `specs` under the policy in force. */
-  function evidenceEvent(
-    campaignId: string,
-    round: number,
-    specs: CandidateSpec[],
-    policy: RollingPolicy,
-  ): EventEnvelope {
-    const evidence = collectRoundEvidence(testRound(specs, { campaignId, round, policy }));
-    return createEvent(
-      RoundEvidenceRecorded,
-      { round, evidence, evidenceSha256: contentHash(evidence), trigger: 'all-in', inputEventIds: [], llm: null },
-      { campaignId, streamId: `collector-${campaignId}-r${round}`, source: 'collector' },
-    );
-  }
-  const record = (e: EventEnvelope) => store.append(e.streamId, 'no-stream', [e]);
-
-  beforeAll(async () => {
-    db = await createTestDb();
-    names = createTestNatsNames();
-    store = await PostgresEventStore.open({ connectionString: db.url, schema: db.schema });
-    llm = await new LoopbackMessagesApi((req) => {
-      const prompt = JSON.stringify(req.messages);
-      for (const [campaignId, reply] of replies) if (prompt.includes(`${campaignId}-r`)) return reply(req);
-      return { error: 'invalid_request_error', message: 'no scripted reply' };
-    }).start();
-    // The operator default, asked for campaigns whose CampaignStarted names no model.
-    const agent = new ClaudeMetaAgent(
-      new Anthropic({ apiKey: 'test-key', baseURL: llm.url, maxRetries: 0 }),
-      'claude-sonnet-5-5',
-    );
-    for (let i = 0; i < 2; i++) {
-      const replica = await createServiceApp(
-        MetaPolicyModule.forRoot({
-          settings: { constitutionsRoots: [path.join(REPO, 'services'), REPO], claude: null },
-          agent,
-        }),
-        {
-          service: 'meta-policy',
-          natsUrl: names.url,
-          subjectPrefix: names.subjectPrefix,
-          stream: names.stream,
-          databaseUrl: db.url,
-          dbSchema: db.schema,
-          openStore: (cfg) =>
-            PostgresEventStore.open({ connectionString: cfg.databaseUrl, schema: cfg.dbSchema, poolSize: 4 }),
-          relay: true,
-          server: { nakDelayMs: 300, maxNakDelayMs: 2000, maxDeliver: 20 },
-          logger: ['error'],
-        },
-      );
-      await replica.app.listen();
-      replicas.push(replica);
-    }
-  });
-
-  afterAll(async () => {
-    for (const r of replicas) await r.app.close();
-    await store?.close();
-    await llm?.stop();
-    const nc = await connect({ servers: names.url });
-    await (await jetstreamManager(nc)).streams.delete(names.stream).catch(() => undefined);
-    await nc.close();
-    await db?.drop();
-  });
-
-  it('revises with the rule engine once per round, in round order even when round 2’s evidence arrives first', async () => {
+  it('revises with the rules once per round, in round order even when round 2’s evidence arrives first', async () => {
     await start('camp-rules');
     const e1 = evidenceEvent('camp-rules', 1, gain, policy0);
     const p1 = revisePolicy(
@@ -192,14 +59,14 @@ describe('meta-policy replicas against PostgreSQL and nats-server', () => {
     expect(revs[1].data.policy.deadEnds.map((d) => d.id)).toEqual(['dead-end-camp-rules-r2-c1']);
 
     // Redelivered to both replicas at once: nothing more is written.
-    const reviser = replicas.map((r) => r.app.get(PolicyReviser));
-    const stored = await store.readAll({ campaignId: 'camp-rules', types: [RoundEvidenceRecorded.type] });
+    const reviser = replicas.map((r) => r.app.get(MetaPolicyWorkflow));
+    const stored = await ctx.store.readAll({ campaignId: 'camp-rules', types: [RoundEvidenceRecorded.type] });
     const outcomes = await Promise.all(stored.flatMap((e) => reviser.map((x) => x.onEvidence(e as never))));
     expect(new Set(outcomes)).toEqual(new Set(['exists']));
     expect(await revisions('camp-rules')).toHaveLength(2);
   });
 
-  it('lets the Claude meta agent propose as structured output with the campaign’s model, and keeps a compliant proposal', async () => {
+  it('lets Claude propose as structured output with the campaign’s model, and keeps a compliant proposal', async () => {
     await start('camp-claude', { metaKind: 'claude', claudeModel: 'claude-opus-4-8' });
     const e1 = evidenceEvent('camp-claude', 1, gain, policy0);
     const rules = revisePolicy(
@@ -244,7 +111,7 @@ describe('meta-policy replicas against PostgreSQL and nats-server', () => {
       standingRecipe: rules.standingRecipe,
     });
     expect(rev.data.policy.pendingConfirmations?.map((c) => c.candidateId)).toEqual(['camp-claude-r1-c1']);
-    const req = llm.requests.find((r) => JSON.stringify(r.messages).includes('camp-claude-r'));
+    const req = ctx.llm.requests.find((r) => JSON.stringify(r.messages).includes('camp-claude-r'));
     const system = req?.system as Array<{ type: string; text: string; cache_control?: unknown }>;
     expect(system).toHaveLength(1);
     expect(system[0].type).toBe('text');
@@ -259,11 +126,11 @@ describe('meta-policy replicas against PostgreSQL and nats-server', () => {
       schema: { type: 'object', additionalProperties: false },
     });
     expect(req?.output_config?.format?.schema.properties).toMatchObject({ standingRecipe: { type: 'string' } });
-    expect(llm.refusals).toEqual([]);
+    expect(ctx.llm.refusals).toEqual([]);
     expect(await fellBack('camp-claude')).toEqual([]);
   });
 
-  it('records every fall-back to the rule engine as ClaudeFellBack: an API error, a retired model, a refusal, no agent', async () => {
+  it('records each fall-back to the rules as ClaudeFellBack: API error, retired model, refusal, none', async () => {
     // Overloaded (after the SDK's retries): the rule engine revises, and the log says why.
     await start('camp-overloaded', { metaKind: 'claude', claudeModel: 'claude-sonnet-5-5' });
     replies.set('camp-overloaded', () => ({ error: 'overloaded_error' }));
@@ -287,7 +154,7 @@ describe('meta-policy replicas against PostgreSQL and nats-server', () => {
     const [rev] = await revisions('camp-overloaded');
     expect(rev.data).toMatchObject({ proposer: 'rules', llm: null });
     // Written in one append with the revision it explains.
-    const stream = await store.readStream(down.streamId);
+    const stream = await ctx.store.readStream(down.streamId);
     expect(stream.map((e) => e.type)).toEqual(['ClaudeFellBack', 'PolicyRevised']);
 
     // A campaign recorded with a model that has since been retired: the API answers 404, and that is on record too.
@@ -329,7 +196,7 @@ describe('meta-policy replicas against PostgreSQL and nats-server', () => {
 
     // A service without an API key: the campaign's request for Claude cannot be met, and that is recorded.
     await start('camp-nokey', { metaKind: 'claude', claudeModel: 'claude-opus-4-8' });
-    const bare = new PolicyReviser(store, { constitutionsRoots: [REPO], agent: null });
+    const bare = new MetaPolicyWorkflow(ctx.store, { constitutionsRoots: [REPO], agent: null });
     // Handed over directly, not appended: the replicas (which have an agent) must not race it.
     expect(await bare.onEvidence(evidenceEvent('camp-nokey', 1, gain, policy0) as never)).toBe('revised');
     expect((await fellBack('camp-nokey')).map((f) => f.data)).toEqual([
@@ -337,7 +204,7 @@ describe('meta-policy replicas against PostgreSQL and nats-server', () => {
     ]);
   });
 
-  it('refuses a meta agent that tries to write the constitution or drop a dead end, falls back to the rules, and the file is untouched', async () => {
+  it('refuses an agent writing the constitution or dropping a dead end; the file is untouched', async () => {
     await start('camp-evil', { metaKind: 'claude' });
     // Structured output binds the model to the schema; the validator still refuses what slips past it.
     replies.set('camp-evil', () => ({
@@ -399,19 +266,19 @@ describe('meta-policy replicas against PostgreSQL and nats-server', () => {
   });
 
   it('replaying the log re-decides every revision byte for byte from recorded proposals, calling no LLM', async () => {
-    const calls = llm.calls;
-    const log = await store.readAll({});
+    const calls = ctx.llm.calls;
+    const log = await ctx.store.readAll({});
     // Not camp-nokey: its evidence was handed to a reviser directly, so the log holds no evidence to replay from.
     for (const c of ['camp-rules', 'camp-claude', 'camp-evil', 'camp-overloaded', 'camp-retired', 'camp-refusal']) {
       const results = replayPolicyRevisions(c, log, constitution);
       expect(results.length).toBeGreaterThan(0);
       for (const r of results) expect(r).toMatchObject({ equal: true, refusalsEqual: true });
     }
-    expect(llm.calls).toBe(calls);
+    expect(ctx.llm.calls).toBe(calls);
   });
 
   it('folds the log into the policy-history and round-evidence projections through @aevo/projections', async () => {
-    const log = await store.readAll({});
+    const log = await ctx.store.readAll({});
     const run = () =>
       new ProjectionSet(new ProjectionRegistry([policyHistoryProjection, roundEvidenceProjection])).applyAll(log);
     const set = run();
@@ -421,7 +288,7 @@ describe('meta-policy replicas against PostgreSQL and nats-server', () => {
         .map((r) => r.hash),
     ).toEqual(set.results().map((r) => r.hash));
     const history = (set.snapshot('policy-history') as PolicyHistoryState)['camp-rules'];
-    const evidence = await store.readAll({ campaignId: 'camp-rules', types: [RoundEvidenceRecorded.type] });
+    const evidence = await ctx.store.readAll({ campaignId: 'camp-rules', types: [RoundEvidenceRecorded.type] });
     const shaOf = (round: number) =>
       (evidence.find((e) => (e.data as { round: number }).round === round)?.data as { evidenceSha256: string })
         .evidenceSha256;

@@ -24,19 +24,15 @@ import {
   RoundEvidenceRecorded,
   RoundStarted,
   SubmissionRequested,
-  canonicalJson,
   contentHash,
   createEvent,
   selectCheckpoint,
   seededRandom,
   type Axis,
   type DataOf,
-  type DeadEnd,
   type EventEnvelope,
-  type RecipeChange,
   type RecipeDocument,
   type RollingPolicy,
-  type ScoreVector,
 } from '@aevo/contracts';
 import { collectRoundEvidence, evidenceHash, evidenceInputs, foldLedger, roundReadiness } from '@aevo/evidence';
 import {
@@ -49,113 +45,11 @@ import {
   type MetaPolicyState,
 } from '@aevo/policy-engine';
 import { loadSubstrate, renderEntrypoint, type CommandName, type LoadedSubstrate } from '@aevo/substrate-kit';
+import { csvCell, parseCsvLine } from './sim-csv';
+import { candidateManifest, type CheckpointRun } from './sim-manifest';
+import { proposeChange } from './sim-proposals';
 
 const run = promisify(execFile);
-
-function getPath(doc: unknown, dotted: string): unknown {
-  let cur = doc;
-  for (const seg of dotted.split('.')) {
-    if (cur === null || typeof cur !== 'object') return undefined;
-    cur = (cur as Record<string, unknown>)[seg];
-  }
-  return cur;
-}
-
-const sig3 = (x: number) => Number(x.toPrecision(3));
-
-/** Does a change run into a dead end? (path covers, and the direction or the exact value matches) */
-export function hitsDeadEnd(c: RecipeChange, deadEnds: readonly DeadEnd[]): boolean {
-  const dir =
-    typeof c.from === 'number' && typeof c.to === 'number'
-      ? c.to > c.from
-        ? 'increase'
-        : c.to < c.from
-          ? 'decrease'
-          : 'set'
-      : 'set';
-  return deadEnds.some((d) => {
-    if (!d.path || !(c.path === d.path || c.path.startsWith(`${d.path}.`))) return false;
-    if (!d.direction) return true;
-    if (d.direction === 'set') return d.value === undefined || canonicalJson(d.value) === canonicalJson(c.to);
-    return d.direction === dir;
-  });
-}
-
-/**
- * The heuristic candidate generator: one change on the worker's axis, from the standing recipe, never a
- * registered dead end. Under `transfer-to-lb` the data axes rebalance the domains the policy names as
- * over-represented instead of adding data for them.
- */
-export function proposeChange(axis: Axis, policy: RollingPolicy, random: () => number): RecipeChange[] {
-  const recipe = policy.standingRecipe;
-  const num = (p: string) => {
-    const v = getPath(recipe, p);
-    return typeof v === 'number' ? v : null;
-  };
-  const scaled = (p: string, factors: number[], integer = false): RecipeChange[][] => {
-    const v = num(p);
-    if (v === null) return [];
-    return factors
-      .map((f) => [{ path: p, from: v, to: integer ? Math.max(1, Math.round(v * f)) : sig3(v * f) }])
-      .filter((c) => c[0].to !== v);
-  };
-  const transfer = policy.objective === 'transfer-to-lb';
-  const mix = (getPath(recipe, 'data.mix') ?? {}) as Record<string, number>;
-  const rebalanceRule = policy.evidenceRules.find((r) => r.id === 'rebalance-domains');
-  const overRepresented = rebalanceRule ? Object.keys(mix).filter((d) => rebalanceRule.rule.includes(d)) : [];
-  const rebalance = (): RecipeChange[][] => {
-    const moves: RecipeChange[][] = [];
-    for (const d of overRepresented) moves.push([{ path: `data.mix.${d}`, from: mix[d], to: sig3(mix[d] * 0.5) }]);
-    for (const d of Object.keys(mix).filter((x) => !overRepresented.includes(x)))
-      moves.push([{ path: `data.mix.${d}`, from: mix[d], to: sig3(mix[d] * 1.5) }]);
-    return moves;
-  };
-  let moves: RecipeChange[][] = [];
-  switch (axis) {
-    case 'learning-rate':
-      moves = scaled('train.lr', [0.5, 0.7, 1.5, 2]);
-      break;
-    case 'schedule': {
-      const s = getPath(recipe, 'train.schedule');
-      moves = ['cosine', 'linear', 'constant']
-        .filter((x) => x !== s)
-        .map((x) => [{ path: 'train.schedule', from: s, to: x }]);
-      break;
-    }
-    case 'warmup':
-      moves = scaled('train.warmup_steps', [0.5, 2], true);
-      break;
-    case 'steps':
-      moves = scaled('train.steps', [0.75, 1.5], true);
-      break;
-    case 'clipping':
-      moves = scaled('train.grad_clip', [0.5, 2]);
-      break;
-    case 'data-mix':
-      moves = transfer
-        ? rebalance()
-        : Object.keys(mix).map((d) => [{ path: `data.mix.${d}`, from: mix[d], to: sig3(mix[d] * 2) }]);
-      break;
-    case 'synthetic-data': {
-      const c = num('data.synthetic.count');
-      // Under transfer-to-lb the only synthetic move left is to take generated rows out again.
-      moves =
-        c === null
-          ? []
-          : transfer
-            ? c > 0
-              ? [[{ path: 'data.synthetic.count', from: c, to: Math.round(c / 2) }]]
-              : []
-            : [[{ path: 'data.synthetic.count', from: c, to: c === 0 ? 4000 : c * 2 }]];
-      break;
-    }
-    default:
-      moves = [];
-  }
-  const admissible = moves.filter((m) => m.every((c) => !hitsDeadEnd(c, policy.deadEnds)));
-  if (admissible.length === 0) return [];
-  return admissible[Math.floor(random() * admissible.length)];
-}
 
 export interface SimCampaignOptions {
   substrateDir: string;
@@ -168,14 +62,6 @@ export interface SimCampaignOptions {
   explorersPerRound: number;
   anchorSeeds: number;
   size: string;
-}
-
-interface CheckpointRun {
-  checkpoint: string;
-  step: number;
-  seed: number;
-  dev: ScoreVector;
-  dir: string;
 }
 
 export class SimulatedCampaign {
@@ -379,48 +265,17 @@ export class SimulatedCampaign {
         )?.chosen;
       const chosenPerSeed = c.seeds.map(bestOf).filter((k): k is CheckpointRun => k !== undefined);
       const chosen = chosenPerSeed[0] ?? null;
-      const manifest = ResultManifest.parse({
+      const manifest = candidateManifest({
         campaignId,
         round,
-        candidateId: c.candidateId,
-        axis: c.axis,
-        isAnchor: c.isAnchor,
-        status: chosen ? 'completed' : 'failed',
-        hypothesis: c.isAnchor
-          ? 'standing recipe, several seeds'
-          : c.prescribed
-            ? c.prescribed.hypothesis
-            : changes.length > 0
-              ? `change ${changes.map((x) => x.path).join(', ')}`
-              : 'no admissible change',
-        recipeChanges: changes,
-        recipeDiff: changes
-          .map(
-            (x) =>
-              `--- a/recipe.yaml\n+++ b/recipe.yaml\n-${x.path}: ${JSON.stringify(x.from)}\n+${x.path}: ${JSON.stringify(x.to)}`,
-          )
-          .join('\n'),
-        filesChanged: changes.length > 0 ? [this.substrate.manifest.recipe] : [],
-        seeds: c.seeds,
-        checkpoints: checkpoints.map(({ checkpoint, step, seed, dev }) => ({ checkpoint, step, seed, dev })),
-        chosenCheckpoint: chosen
-          ? {
-              checkpoint: chosen.checkpoint,
-              seed: chosen.seed,
-              criterion: policy.selectionCriterion.kind,
-              reason: 'best by the policy criterion',
-              dev: chosen.dev,
-            }
-          : null,
-        failureModes: failures,
-        cost: {
-          gpuSeconds: Math.round(gpuSeconds * 1000) / 1000,
-          inputTokens: 0,
-          outputTokens: 0,
-          toolCalls: 0,
-          jobs: 1 + c.seeds.length,
-        },
-        traceLength: 0,
+        candidate: c,
+        changes,
+        recipeFile: this.substrate.manifest.recipe,
+        checkpoints,
+        chosen,
+        criterion: policy.selectionCriterion.kind,
+        failures,
+        gpuSeconds,
       });
       this.append(
         createEvent(
@@ -528,27 +383,3 @@ export class SimulatedCampaign {
     }
   }
 }
-
-function parseCsvLine(line: string): string[] {
-  const out: string[] = [];
-  let cur = '';
-  let quoted = false;
-  for (let i = 0; i < line.length; i++) {
-    const ch = line[i];
-    if (quoted) {
-      if (ch === '"' && line[i + 1] === '"') {
-        cur += '"';
-        i++;
-      } else if (ch === '"') quoted = false;
-      else cur += ch;
-    } else if (ch === '"') quoted = true;
-    else if (ch === ',') {
-      out.push(cur);
-      cur = '';
-    } else cur += ch;
-  }
-  out.push(cur);
-  return out;
-}
-
-const csvCell = (s: string) => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);

@@ -18,7 +18,8 @@ import {
   replayPolicyRevisions,
   type PolicyHistoryState,
 } from '@aevo/policy-engine';
-import { SimulatedCampaign, hitsDeadEnd } from './sim-campaign';
+import { SimulatedCampaign } from './sim-campaign';
+import { hitsDeadEnd } from './sim-proposals';
 
 jest.setTimeout(900_000);
 
@@ -74,7 +75,7 @@ describe('a 6-round campaign on the simulated substrate', () => {
       .filter((e) => e.type === type)
       .map((e) => e.data as { round: number; hypothesis: DecouplingHypothesis });
 
-  it('suspects a decoupling from a flag, probes it in the next round, and only the confirmation changes what counts as evidence', () => {
+  it('suspects a decoupling from a flag, probes it next round; only confirmation changes the evidence', () => {
     const flagged = evidenceOf().filter((e) => e.evidence.calibration.proxyDecoupling.flagged);
     expect(flagged.length).toBeGreaterThan(0);
     const suspected = stepsOf('DecouplingSuspected');
@@ -126,7 +127,7 @@ describe('a 6-round campaign on the simulated substrate', () => {
     expect(after.rationale).toMatch(/Proxy decoupling confirmed in equation/);
   });
 
-  it('later rounds follow the revised policy: no candidate repeats a dead end, checkpoints are chosen by the reweighted criterion', () => {
+  it('later rounds follow the revised policy: no dead end repeated, reweighted checkpoint criterion', () => {
     const revisions = revisionsOf();
     const confirmedRound = stepsOf('DecouplingConfirmed')[0].round;
     for (const e of evidenceOf().filter((x) => x.round > confirmedRound)) {
@@ -155,7 +156,7 @@ describe('a 6-round campaign on the simulated substrate', () => {
     }
   });
 
-  it('keeps the meta-rules over the whole campaign: dead ends only grow, the threshold stays above its minimum, plateaus rotate', () => {
+  it('keeps the meta-rules: dead ends only grow, the threshold stays above its minimum, plateaus rotate', () => {
     const revisions = revisionsOf();
     const started = campaign.log.find((e) => e.type === RoundStarted.type);
     expect(started).toBeDefined();

@@ -11,7 +11,7 @@ import {
 import { structuredOutputFormat } from './structured-output';
 
 export interface MetaProposal {
-  /** The proposal as the model wrote it (free-form maps decoded), or what came back instead; the validator judges it. */
+  /** The proposal as the model wrote it (free-form maps decoded), or what came back instead; the validator judges. */
   raw: unknown;
   turn: ProposalTurn;
   /** Why the reply could not be a proposal at all (a refusal, a cut-off answer, no JSON); null when it could. */

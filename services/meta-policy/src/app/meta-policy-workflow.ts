@@ -1,22 +1,15 @@
 import {
   CampaignStarted,
   ClaudeFellBack,
-  ConstitutionViolationRefused,
   DEFAULT_CLAUDE_MODEL,
-  DecouplingConfirmed,
-  DecouplingProbed,
-  DecouplingRefuted,
-  DecouplingSuspected,
   DomainError,
   PolicyRevised,
   claudeErrorFacts,
-  createEvent,
   type DataOf,
-  type EventEnvelope,
   type EventOf,
   type RoundEvidenceRecorded,
 } from '@aevo/contracts';
-import { ConcurrencyError, type EventStore } from '@aevo/eventstore';
+import { handle, withEnvelopes, type EventStore } from '@aevo/eventstore';
 import * as fs from 'node:fs';
 import {
   constitutionSha256,
@@ -28,14 +21,15 @@ import {
   type MetaPolicyState,
   type ReviseFromEvidence,
 } from '@aevo/policy-engine';
+import { constitutionCandidates } from '../config';
+import { revisionRecordDecider } from '../domain/revision-record';
 import type { MetaAgent } from './claude-meta-agent';
-import { constitutionCandidates } from './config';
 
 export const metaStreamId = (campaignId: string, round: number) => `meta-policy-${campaignId}-r${round}`;
 
 export type RevisionOutcome = 'revised' | 'refused' | 'exists';
 
-export interface PolicyReviserOptions {
+export interface MetaPolicyWorkflowOptions {
   constitutionsRoots: string[];
   agent: MetaAgent | null;
   log?: (level: 'log' | 'warn' | 'error', message: string) => void;
@@ -44,13 +38,13 @@ export interface PolicyReviserOptions {
 /**
  * The meta-policy's application core: from a RoundEvidenceRecorded, load the constitution read-only, let the
  * Claude meta agent propose when the campaign asks for it, and let the pure decider validate and decide. The
- * outcome (refusals and the revision) is appended atomically to a one-shot stream per round.
+ * outcome (refusals and the revision) is recorded atomically, through `handle()`, on a one-shot stream per round.
  */
-export class PolicyReviser {
-  private readonly log: NonNullable<PolicyReviserOptions['log']>;
+export class MetaPolicyWorkflow {
+  private readonly log: NonNullable<MetaPolicyWorkflowOptions['log']>;
   constructor(
     private readonly store: EventStore,
-    private readonly opts: PolicyReviserOptions,
+    private readonly opts: MetaPolicyWorkflowOptions,
   ) {
     this.log = opts.log ?? (() => undefined);
   }
@@ -72,8 +66,9 @@ export class PolicyReviser {
    */
   private loadConstitution(configured: string, pinned: string) {
     const existing = constitutionCandidates(this.opts.constitutionsRoots, configured).filter((p) => fs.existsSync(p));
+    // None exists: loading the first throws CONSTITUTION_UNREADABLE naming the path.
     if (existing.length === 0)
-      return loadConstitutionFile(constitutionCandidates(this.opts.constitutionsRoots, configured)[0]); // throws CONSTITUTION_UNREADABLE naming the path
+      return loadConstitutionFile(constitutionCandidates(this.opts.constitutionsRoots, configured)[0]);
     const loaded = existing.map((p) => loadConstitutionFile(p));
     return loaded.find((c) => constitutionSha256(c.source) === pinned) ?? loaded[0];
   }
@@ -124,7 +119,7 @@ export class PolicyReviser {
         });
         try {
           const proposed = await this.opts.agent.propose(state.policy, e.data.evidence, constitution, facts, model);
-          // Even an unusable reply is the proposal on record: the validator refuses it, and a replay re-decides the same.
+          // Even an unusable reply is the proposal on record: the validator refuses it, a replay re-decides the same.
           proposal = { raw: proposed.raw, turn: proposed.turn };
           if (proposed.unusable !== null)
             fellBack = {
@@ -143,7 +138,8 @@ export class PolicyReviser {
       if (fellBack)
         this.log(
           'warn',
-          `campaign ${e.campaignId} round ${round}: Claude meta agent fell back to the rule engine (${fellBack.reason}: ${fellBack.detail})`,
+          `campaign ${e.campaignId} round ${round}: Claude meta agent fell back to the rule engine ` +
+            `(${fellBack.reason}: ${fellBack.detail})`,
         );
     }
     const decided = metaPolicyDecider.decide(
@@ -159,45 +155,28 @@ export class PolicyReviser {
     );
     if (decided.length === 0) return 'exists';
     const ctx = { campaignId: e.campaignId, streamId, source: 'meta-policy' as const, causationId: e.id };
-    const envelopes: EventEnvelope[] = fellBack ? [createEvent(ClaudeFellBack, fellBack, ctx)] : [];
-    envelopes.push(
-      ...decided.map((d) => {
-        switch (d.type) {
-          case 'PolicyRevised':
-            return createEvent(PolicyRevised, d.data, ctx);
-          case 'ConstitutionViolationRefused':
-            return createEvent(ConstitutionViolationRefused, d.data, ctx);
-          case 'DecouplingSuspected':
-            return createEvent(DecouplingSuspected, d.data, ctx);
-          case 'DecouplingProbed':
-            return createEvent(DecouplingProbed, d.data, ctx);
-          case 'DecouplingConfirmed':
-            return createEvent(DecouplingConfirmed, d.data, ctx);
-          case 'DecouplingRefuted':
-            return createEvent(DecouplingRefuted, d.data, ctx);
-          default:
-            throw new Error(`the meta-policy decider never decides ${d.type}`);
-        }
-      }),
+    // One id per round: a second replica racing this one finds the first outcome recorded and writes nothing.
+    const recorded = await handle(
+      this.store,
+      streamId,
+      withEnvelopes(revisionRecordDecider, ctx),
+      { type: 'RecordRevision', fellBack, decided },
+      { commandId: `${streamId}-once` },
     );
-    try {
-      const res = await this.store.append(streamId, 'no-stream', envelopes, { commandId: `${streamId}-once` });
-      if (res.duplicate) return 'exists';
-    } catch (err) {
-      if (err instanceof ConcurrencyError) return 'exists';
-      throw err;
-    }
+    if (recorded.duplicate || recorded.events.length === 0) return 'exists';
     const refused = decided.filter((d) => d.type === 'ConstitutionViolationRefused');
     for (const r of refused)
       this.log(
         'warn',
-        `campaign ${e.campaignId} round ${round}: refused (${(r.data as { rule: string }).rule}): ${(r.data as { detail: string }).detail}`,
+        `campaign ${e.campaignId} round ${round}: refused (${(r.data as { rule: string }).rule}): ` +
+          (r.data as { detail: string }).detail,
       );
     const revised = decided.find((d) => d.type === 'PolicyRevised');
     if (!revised) return 'refused';
     this.log(
       'log',
-      `campaign ${e.campaignId} round ${round}: policy revision ${(revised.data as DataOf<typeof PolicyRevised>).policy.revision} recorded`,
+      `campaign ${e.campaignId} round ${round}: ` +
+        `policy revision ${(revised.data as DataOf<typeof PolicyRevised>).policy.revision} recorded`,
     );
     return 'revised';
   }
