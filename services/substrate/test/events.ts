@@ -20,8 +20,13 @@ import type { z } from 'zod';
 /** Events of the other services, as they would append them, for driving the substrate service in tests. */
 
 const SHA = 'a'.repeat(64);
-const ev = <D extends EventDefinition>(def: D, campaignId: string, source: ServiceName, streamId: string, data: z.input<D['data']>): EventEnvelope =>
-  createEvent(def, data, { campaignId, streamId, source });
+const ev = <D extends EventDefinition>(
+  def: D,
+  campaignId: string,
+  source: ServiceName,
+  streamId: string,
+  data: z.input<D['data']>,
+): EventEnvelope => createEvent(def, data, { campaignId, streamId, source });
 
 export function policy(revision: number, standingRecipe: Record<string, unknown>): RollingPolicy {
   return RollingPolicy.parse({
@@ -44,7 +49,11 @@ export function policy(revision: number, standingRecipe: Record<string, unknown>
   });
 }
 
-export const campaignStarted = (campaignId: string, substratePath: string, standingRecipe: Record<string, unknown> = {}) =>
+export const campaignStarted = (
+  campaignId: string,
+  substratePath: string,
+  standingRecipe: Record<string, unknown> = {},
+) =>
   ev(CampaignStarted, campaignId, 'orchestrator', `campaign-${campaignId}`, {
     config: {
       campaignId,
@@ -73,7 +82,12 @@ export const campaignStarted = (campaignId: string, substratePath: string, stand
     initialPolicy: policy(0, standingRecipe),
   });
 
-export const policyRevised = (campaignId: string, round: number, revision: number, standingRecipe: Record<string, unknown>) => {
+export const policyRevised = (
+  campaignId: string,
+  round: number,
+  revision: number,
+  standingRecipe: Record<string, unknown>,
+) => {
   const p = policy(revision, standingRecipe);
   return ev(PolicyRevised, campaignId, 'meta-policy', `policy-${campaignId}`, {
     round,
@@ -95,14 +109,30 @@ export const roundStarted = (campaignId: string, round: number, ids: string[], p
     round,
     policyRevision,
     policySha256: SHA,
-    candidates: ids.map((candidateId, index) => ({ candidateId, index, axis: index === 0 ? ('baseline' as const) : ('learning-rate' as const), isAnchor: index === 0, seeds: [index + 1] })),
+    candidates: ids.map((candidateId, index) => ({
+      candidateId,
+      index,
+      axis: index === 0 ? ('baseline' as const) : ('learning-rate' as const),
+      isAnchor: index === 0,
+      seeds: [index + 1],
+    })),
     seed: round,
   });
 
 export const roundClosed = (campaignId: string, round: number) =>
-  ev(RoundClosed, campaignId, 'orchestrator', `campaign-${campaignId}`, { round, policyRevision: 0, bestPublicLb: null });
+  ev(RoundClosed, campaignId, 'orchestrator', `campaign-${campaignId}`, {
+    round,
+    policyRevision: 0,
+    bestPublicLb: null,
+  });
 
-export const jobRequested = (campaignId: string, jobId: string, candidateId: string, round: number, sandboxPath: string) =>
+export const jobRequested = (
+  campaignId: string,
+  jobId: string,
+  candidateId: string,
+  round: number,
+  sandboxPath: string,
+) =>
   ev(JobRequested, campaignId, 'worker', `job:${jobId}`, {
     spec: {
       jobId,
@@ -120,7 +150,15 @@ export const jobRequested = (campaignId: string, jobId: string, candidateId: str
   });
 
 export const jobStarted = (campaignId: string, jobId: string, candidateId: string) =>
-  ev(JobStarted, campaignId, 'dispatch', `job:${jobId}`, { jobId, candidateId, executor: 'local', slot: '0', handle: '123', attempt: 1, isolation: 'bubblewrap' });
+  ev(JobStarted, campaignId, 'dispatch', `job:${jobId}`, {
+    jobId,
+    candidateId,
+    executor: 'local',
+    slot: '0',
+    handle: '123',
+    attempt: 1,
+    isolation: 'bubblewrap',
+  });
 
 export const jobSucceeded = (campaignId: string, jobId: string, candidateId: string, round: number) =>
   ev(JobSucceeded, campaignId, 'dispatch', `job:${jobId}`, {

@@ -13,7 +13,15 @@ import { SubstrateModule } from '../src/substrate.module';
 import { SubstrateWorkflow, substrateStreamId } from '../src/app/substrate-workflow';
 import { DEFAULT_GC_POLICY } from '../src/domain/substrate';
 import { removeTree } from '../src/fs/snapshot-store';
-import { campaignStarted, candidateIds, jobRequested, jobSucceeded, manifestSubmitted, roundClosed, roundStarted } from './events';
+import {
+  campaignStarted,
+  candidateIds,
+  jobRequested,
+  jobSucceeded,
+  manifestSubmitted,
+  roundClosed,
+  roundStarted,
+} from './events';
 
 jest.setTimeout(180_000);
 
@@ -33,20 +41,31 @@ describe('substrate service on nats-server and PostgreSQL', () => {
     db = await createTestDb();
     names = createTestNatsNames();
     store = await PostgresEventStore.open({ connectionString: db.url, schema: db.schema, poolSize: 4 });
-    relay = await OutboxRelay.start({ databaseUrl: db.url, schema: db.schema, natsUrl: names.url, subjectPrefix: names.subjectPrefix, stream: names.stream, pollIntervalMs: 200 });
-    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'substrate-int-'));
-    writeSubstrateFixture(path.join(tmp, 'substrate'));
-    service = await createServiceApp(SubstrateModule.forRoot({ config: { home: path.join(tmp, 'home'), substrateRoot: tmp, gc: DEFAULT_GC_POLICY } }), {
-      service: 'substrate',
+    relay = await OutboxRelay.start({
+      databaseUrl: db.url,
+      schema: db.schema,
       natsUrl: names.url,
       subjectPrefix: names.subjectPrefix,
       stream: names.stream,
-      databaseUrl: db.url,
-      dbSchema: db.schema,
-      openStore: (cfg) => PostgresEventStore.open({ connectionString: cfg.databaseUrl, schema: cfg.dbSchema, poolSize: 4 }),
-      server: { nakDelayMs: 200, maxNakDelayMs: 2000 },
-      logger: ['error'],
+      pollIntervalMs: 200,
     });
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'substrate-int-'));
+    writeSubstrateFixture(path.join(tmp, 'substrate'));
+    service = await createServiceApp(
+      SubstrateModule.forRoot({ config: { home: path.join(tmp, 'home'), substrateRoot: tmp, gc: DEFAULT_GC_POLICY } }),
+      {
+        service: 'substrate',
+        natsUrl: names.url,
+        subjectPrefix: names.subjectPrefix,
+        stream: names.stream,
+        databaseUrl: db.url,
+        dbSchema: db.schema,
+        openStore: (cfg) =>
+          PostgresEventStore.open({ connectionString: cfg.databaseUrl, schema: cfg.dbSchema, poolSize: 4 }),
+        server: { nakDelayMs: 200, maxNakDelayMs: 2000 },
+        logger: ['error'],
+      },
+    );
     await service.app.listen();
     client = await CommandClient.connect({ natsUrl: names.url, subjectPrefix: names.subjectPrefix, timeoutMs: 60_000 });
   });
@@ -67,7 +86,8 @@ describe('substrate service on nats-server and PostgreSQL', () => {
     for (const e of events) await store.append(e.streamId, 'any', [e]);
   };
   const ours = async (type: string) => (await store.readStream(substrateStreamId(c))).filter((e) => e.type === type);
-  const ofCandidate = (events: Array<{ data: unknown }>) => events.map((e) => (e.data as { candidateId: string }).candidateId).sort();
+  const ofCandidate = (events: Array<{ data: unknown }>) =>
+    events.map((e) => (e.data as { candidateId: string }).candidateId).sort();
 
   it('RoundStarted in → one CandidateForked per candidate out, from one snapshot', async () => {
     await append(campaignStarted(c, 'substrate', { lr: 0.005 }), roundStarted(c, 1, candidateIds(1, 3)));
@@ -80,15 +100,24 @@ describe('substrate service on nats-server and PostgreSQL', () => {
     expect(snapshotted).toHaveLength(1);
     for (const f of forked) {
       expect(f.source).toBe('substrate');
-      expect(f.data).toMatchObject({ snapshotId: (snapshotted[0].data as { snapshotId: string }).snapshotId, round: 1 });
-      expect(fs.readFileSync(path.join((f.data as { sandboxPath: string }).sandboxPath, 'recipe.yaml'), 'utf8')).toContain('lr: 0.005');
+      expect(f.data).toMatchObject({
+        snapshotId: (snapshotted[0].data as { snapshotId: string }).snapshotId,
+        round: 1,
+      });
+      expect(
+        fs.readFileSync(path.join((f.data as { sandboxPath: string }).sandboxPath, 'recipe.yaml'), 'utf8'),
+      ).toContain('lr: 0.005');
     }
     expect(forked[0].causationId).not.toBeNull();
   });
 
   it('answers VerifySandbox over NATS and invalidates only the offending candidate', async () => {
     fs.symlinkSync('/etc/passwd', path.join(sb('r1-c1'), 'pipeline/passwd'));
-    const ok = await client.send(VerifySandbox, { campaignId: c, candidateId: 'r1-c0', paths: ['runs/seed-1/step-000010'] });
+    const ok = await client.send(VerifySandbox, {
+      campaignId: c,
+      candidateId: 'r1-c0',
+      paths: ['runs/seed-1/step-000010'],
+    });
     expect(ok.ok).toBe(true);
     expect(SandboxVerification.parse(ok.ok ? ok.result : null)).toEqual({
       candidateId: 'r1-c0',
@@ -99,47 +128,95 @@ describe('substrate service on nats-server and PostgreSQL', () => {
       recorded: 0,
     });
 
-    const bad = await client.send(VerifySandbox, { campaignId: c, candidateId: 'r1-c1' }, { commandId: 'cmd-verify-r1-c1' });
+    const bad = await client.send(
+      VerifySandbox,
+      { campaignId: c, candidateId: 'r1-c1' },
+      { commandId: 'cmd-verify-r1-c1' },
+    );
     expect(bad).toMatchObject({
       ok: true,
       duplicate: false,
-      result: { valid: false, recorded: 1, violations: [{ path: 'pipeline/passwd', kind: 'symlink-escape', detail: 'symlink points outside the sandbox (-> /etc/passwd)' }] },
+      result: {
+        valid: false,
+        recorded: 1,
+        violations: [
+          {
+            path: 'pipeline/passwd',
+            kind: 'symlink-escape',
+            detail: 'symlink points outside the sandbox (-> /etc/passwd)',
+          },
+        ],
+      },
     });
-    const again = await client.send(VerifySandbox, { campaignId: c, candidateId: 'r1-c1' }, { commandId: 'cmd-verify-r1-c1' });
+    const again = await client.send(
+      VerifySandbox,
+      { campaignId: c, candidateId: 'r1-c1' },
+      { commandId: 'cmd-verify-r1-c1' },
+    );
     expect(again.ok && again.result).toEqual(bad.ok && bad.result);
     const violated = await ours('FrozenPathViolated');
     expect(violated.map((e) => e.data)).toEqual([
-      { round: 1, candidateId: 'r1-c1', path: 'pipeline/passwd', kind: 'symlink-escape', detail: 'symlink points outside the sandbox (-> /etc/passwd)', checkedAt: 'before-evaluation' },
+      {
+        round: 1,
+        candidateId: 'r1-c1',
+        path: 'pipeline/passwd',
+        kind: 'symlink-escape',
+        detail: 'symlink points outside the sandbox (-> /etc/passwd)',
+        checkedAt: 'before-evaluation',
+      },
     ]);
   });
 
   it('refuses a bad VerifySandbox naming the field, and an unknown candidate', async () => {
-    const bad = await client.send(VerifySandbox, { campaignId: c, candidateId: 'has.dots', checkedAt: 'whenever' } as never);
+    const bad = await client.send(VerifySandbox, {
+      campaignId: c,
+      candidateId: 'has.dots',
+      checkedAt: 'whenever',
+    } as never);
     expect(bad.ok).toBe(false);
     if (!bad.ok) {
       expect(bad.error.code).toBe('INVALID_COMMAND');
       expect(bad.error.issues.map((i) => i.path).sort()).toEqual(['payload.candidateId', 'payload.checkedAt']);
     }
     const unknown = await client.send(VerifySandbox, { campaignId: c, candidateId: 'ghost' });
-    expect(!unknown.ok && unknown.error).toMatchObject({ code: 'CANDIDATE_NOT_FOUND', issues: [{ path: 'candidateId' }] });
+    expect(!unknown.ok && unknown.error).toMatchObject({
+      code: 'CANDIDATE_NOT_FOUND',
+      issues: [{ path: 'candidateId' }],
+    });
   });
 
   it('refuses escaping VerifySandbox paths as bad input, recording nothing and leaving the intact candidate valid', async () => {
     const head = await store.headPosition();
     for (const paths of [['../r1-c1/pipeline/passwd'], ['/etc/passwd'], ['runs/ok', 'runs/../../../etc'], ['..']]) {
       const reply = await client.send(VerifySandbox, { campaignId: c, candidateId: 'r1-c0', paths });
-      expect(reply).toMatchObject({ ok: false, error: { code: 'INVALID_COMMAND', issues: [{ path: `payload.paths.${paths.length - 1}` }] } });
+      expect(reply).toMatchObject({
+        ok: false,
+        error: { code: 'INVALID_COMMAND', issues: [{ path: `payload.paths.${paths.length - 1}` }] },
+      });
     }
     expect(await store.headPosition()).toBe(head);
     // Internal callers go through the same check.
-    await expect(service.app.get(SubstrateWorkflow).verify(c, 'r1-c0', 'on-demand', ['../x'])).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', issues: [{ path: 'paths.0' }] });
-    const still = await client.send(VerifySandbox, { campaignId: c, candidateId: 'r1-c0', paths: ['runs/seed-1/step-000010'] });
+    await expect(service.app.get(SubstrateWorkflow).verify(c, 'r1-c0', 'on-demand', ['../x'])).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      issues: [{ path: 'paths.0' }],
+    });
+    const still = await client.send(VerifySandbox, {
+      campaignId: c,
+      candidateId: 'r1-c0',
+      paths: ['runs/seed-1/step-000010'],
+    });
     expect(still).toMatchObject({ ok: true, result: { valid: true, violations: [], recorded: 0 } });
-    expect((await ours('FrozenPathViolated')).filter((e) => (e.data as { candidateId: string }).candidateId === 'r1-c0')).toEqual([]);
+    expect(
+      (await ours('FrozenPathViolated')).filter((e) => (e.data as { candidateId: string }).candidateId === 'r1-c0'),
+    ).toEqual([]);
   });
 
   it('binds a VerifySandbox command id to its body: another candidate or paths is IDEMPOTENCY_CONFLICT, the exact retry the first answer', async () => {
-    const first = await client.send(VerifySandbox, { campaignId: c, candidateId: 'r1-c0', paths: ['runs/a'] }, { commandId: 'cmd-verify-bound-01' });
+    const first = await client.send(
+      VerifySandbox,
+      { campaignId: c, candidateId: 'r1-c0', paths: ['runs/a'] },
+      { commandId: 'cmd-verify-bound-01' },
+    );
     expect(first.ok).toBe(true);
     const head = await store.headPosition();
     for (const payload of [
@@ -147,10 +224,19 @@ describe('substrate service on nats-server and PostgreSQL', () => {
       { campaignId: c, candidateId: 'r1-c0', paths: ['runs/b'] },
       { campaignId: c, candidateId: 'r1-c0', paths: ['runs/a'], checkedAt: 'on-demand' as const },
     ]) {
-      expect(await client.send(VerifySandbox, payload, { commandId: 'cmd-verify-bound-01' })).toMatchObject({ ok: false, error: { code: 'IDEMPOTENCY_CONFLICT', issues: [{ path: 'commandId' }] } });
+      expect(await client.send(VerifySandbox, payload, { commandId: 'cmd-verify-bound-01' })).toMatchObject({
+        ok: false,
+        error: { code: 'IDEMPOTENCY_CONFLICT', issues: [{ path: 'commandId' }] },
+      });
     }
     expect(await store.headPosition()).toBe(head);
-    expect(await client.send(VerifySandbox, { campaignId: c, candidateId: 'r1-c0', paths: ['runs/a'] }, { commandId: 'cmd-verify-bound-01' })).toEqual({ ...first, duplicate: true });
+    expect(
+      await client.send(
+        VerifySandbox,
+        { campaignId: c, candidateId: 'r1-c0', paths: ['runs/a'] },
+        { commandId: 'cmd-verify-bound-01' },
+      ),
+    ).toEqual({ ...first, duplicate: true });
   });
 
   it('checks a sandbox at round close when its manifest arrives', async () => {

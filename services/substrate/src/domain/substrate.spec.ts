@@ -1,47 +1,47 @@
-import { DeciderSpecification } from '@aevo/testkit';
-import { CandidateForked, type EventEnvelope } from '@aevo/contracts';
+import { forksToMake, sandboxPathFor, substrateDecider } from './substrate';
+import { CandidateForked } from '@aevo/contracts';
 import {
-  DEFAULT_GC_POLICY,
-  collectable,
-  forksToMake,
-  initialSubstrateState,
-  evolve,
-  sandboxPathFor,
-  substrateDecider,
-  type SubstrateState,
-} from './substrate';
-
-type Ev = Pick<EventEnvelope, 'type' | 'data' | 'campaignId'>;
-const ev = (type: string, data: unknown): Ev => ({ type, data, campaignId: 'c1' });
-const SHA = (c: string) => c.repeat(64);
-
-const campaignStarted = ev('CampaignStarted', {
-  config: { campaignId: 'c1', substratePath: 'substrate/simulated' },
-  initialPolicy: { revision: 0, standingRecipe: { lr: 0.001 } },
-});
-const snapshotted = ev('SubstrateSnapshotted', { snapshotId: SHA('a'), name: 'fixture', version: '0.1.0', snapshotPath: '/h/snapshots/a', files: 9, bytes: 100, frozenSha256: {} });
-const plan = (id: string, index: number) => ({ candidateId: id, index, axis: index === 0 ? 'baseline' : 'learning-rate', isAnchor: index === 0, seeds: [7] });
-const roundStarted = (round: number, ids: string[], policyRevision = 0) =>
-  ev('RoundStarted', { round, policyRevision, policySha256: SHA('b'), candidates: ids.map(plan), seed: 1 });
-const forked = (id: string, round = 1) => ev('CandidateForked', { ...plan(id, 0), round, snapshotId: SHA('a'), sandboxPath: `/h/sandboxes/c1/${id}`, policyRevision: 0 });
-const jobRequested = (jobId: string, candidateId: string) => ev('JobRequested', { spec: { jobId, candidateId } });
-const jobEnded = (type: string, jobId: string, candidateId: string) => ev(type, { jobId, candidateId });
-
-const spec = DeciderSpecification(substrateDecider);
-const fold = (events: Ev[]): SubstrateState => events.reduce(evolve, initialSubstrateState());
-const round1 = [campaignStarted, snapshotted, roundStarted(1, ['r1-c0', 'r1-c1', 'r1-c2'])];
+  SHA,
+  campaignStarted,
+  ev,
+  fold,
+  forked,
+  plan,
+  round1,
+  roundStarted,
+  snapshotted,
+  spec,
+} from '../../test/domain-events';
 
 describe('snapshot', () => {
   it('records the first snapshot of a campaign once', () => {
     const data = snapshotted.data as never;
-    spec.given([campaignStarted]).when({ kind: 'RecordSnapshot', snapshot: data }).then([{ type: 'SubstrateSnapshotted', data, campaignId: 'c1' }]);
-    spec.given([campaignStarted, snapshotted]).when({ kind: 'RecordSnapshot', snapshot: { ...(data as object), snapshotId: SHA('f') } as never }).thenNothing();
+    spec
+      .given([campaignStarted])
+      .when({ kind: 'RecordSnapshot', snapshot: data })
+      .then([{ type: 'SubstrateSnapshotted', data, campaignId: 'c1' }]);
+    spec
+      .given([campaignStarted, snapshotted])
+      .when({ kind: 'RecordSnapshot', snapshot: { ...(data as object), snapshotId: SHA('f') } as never })
+      .thenNothing();
   });
 
   it('records a rejected substrate once, and never after a snapshot', () => {
-    const cmd = { kind: 'RejectSubstrate' as const, substratePath: 'substrate/x', issues: [{ path: 'entrypoints.train', message: 'missing required field' }] };
-    spec.given([campaignStarted]).when(cmd).then([{ type: 'SubstrateRejected', data: { substratePath: 'substrate/x', issues: cmd.issues }, campaignId: 'c1' }]);
-    spec.given([campaignStarted, ev('SubstrateRejected', {})]).when(cmd).thenNothing();
+    const cmd = {
+      kind: 'RejectSubstrate' as const,
+      substratePath: 'substrate/x',
+      issues: [{ path: 'entrypoints.train', message: 'missing required field' }],
+    };
+    spec
+      .given([campaignStarted])
+      .when(cmd)
+      .then([
+        { type: 'SubstrateRejected', data: { substratePath: 'substrate/x', issues: cmd.issues }, campaignId: 'c1' },
+      ]);
+    spec
+      .given([campaignStarted, ev('SubstrateRejected', {})])
+      .when(cmd)
+      .thenNothing();
     spec.given([campaignStarted, snapshotted]).when(cmd).thenNothing();
   });
 });
@@ -67,37 +67,74 @@ describe('snapshot damage', () => {
   });
 
   it('folds the pins of SubstrateSnapshotted into the state (they, not a file on disk, are what a snapshot is checked against)', () => {
-    expect(fold([campaignStarted, pinned]).snapshot?.frozenSha256).toEqual({ 'harness/metric.py': SHA('1'), 'base/checkpoint.pt': SHA('2') });
+    expect(fold([campaignStarted, pinned]).snapshot?.frozenSha256).toEqual({
+      'harness/metric.py': SHA('1'),
+      'base/checkpoint.pt': SHA('2'),
+    });
   });
 
   it('given a snapshot, when damage is rebuilt from the source, then SnapshotDamaged rebuilt and forks go on', () => {
     const d = damage('rebuilt', SHA('a'));
-    const events = spec.given([campaignStarted, pinned]).when({ kind: 'RecordSnapshotDamage', damage: d }).then([{ type: 'SnapshotDamaged', data: d, campaignId: 'c1' }]);
+    const events = spec
+      .given([campaignStarted, pinned])
+      .when({ kind: 'RecordSnapshotDamage', damage: d })
+      .then([{ type: 'SnapshotDamaged', data: d, campaignId: 'c1' }]);
     const after = fold([campaignStarted, pinned, ...events, roundStarted(1, ['r1-c0'])]);
     expect(after.snapshotLost).toBeNull();
-    expect(after.damage).toEqual([{ outcome: 'rebuilt', paths: ['harness/metric.py'], quarantinedAt: '/h/snapshots/.quarantine/a-1' }]);
+    expect(after.damage).toEqual([
+      { outcome: 'rebuilt', paths: ['harness/metric.py'], quarantinedAt: '/h/snapshots/.quarantine/a-1' },
+    ]);
     spec
       .given([campaignStarted, pinned, ...events, roundStarted(1, ['r1-c0'])])
-      .when({ kind: 'RecordFork', candidateId: 'r1-c0', sandboxPath: '/h/sandboxes/c1/r1-c0', snapshotId: SHA('a'), recipeSha256: SHA('c') })
+      .when({
+        kind: 'RecordFork',
+        candidateId: 'r1-c0',
+        sandboxPath: '/h/sandboxes/c1/r1-c0',
+        snapshotId: SHA('a'),
+        recipeSha256: SHA('c'),
+      })
       .then((out) => expect(out.map((e) => e.type)).toEqual(['CandidateForked']));
   });
 
   it('given damage the source cannot repair, when recorded, then the snapshot is lost: no fork, and no second report', () => {
     const d = damage('unrecoverable', SHA('d'));
-    const events = spec.given([campaignStarted, pinned]).when({ kind: 'RecordSnapshotDamage', damage: d }).then([{ type: 'SnapshotDamaged', data: d, campaignId: 'c1' }]);
+    const events = spec
+      .given([campaignStarted, pinned])
+      .when({ kind: 'RecordSnapshotDamage', damage: d })
+      .then([{ type: 'SnapshotDamaged', data: d, campaignId: 'c1' }]);
     const lost = [campaignStarted, pinned, ...events, roundStarted(1, ['r1-c0'])];
-    expect(fold(lost).snapshotLost).toMatch(/harness\/metric\.py \(expected 111111111111…, found 999999999999…\); the source now snapshots as dddddddddddd…/);
+    expect(fold(lost).snapshotLost).toMatch(
+      /harness\/metric\.py \(expected 111111111111…, found 999999999999…\); the source now snapshots as dddddddddddd…/,
+    );
     spec
       .given(lost)
-      .when({ kind: 'RecordFork', candidateId: 'r1-c0', sandboxPath: '/h/sandboxes/c1/r1-c0', snapshotId: SHA('a'), recipeSha256: SHA('c') })
+      .when({
+        kind: 'RecordFork',
+        candidateId: 'r1-c0',
+        sandboxPath: '/h/sandboxes/c1/r1-c0',
+        snapshotId: SHA('a'),
+        recipeSha256: SHA('c'),
+      })
       .thenThrows(/damaged snapshot/);
-    spec.given(lost).when({ kind: 'RecordSnapshotDamage', damage: damage('unrecoverable', null) }).thenNothing();
+    spec
+      .given(lost)
+      .when({ kind: 'RecordSnapshotDamage', damage: damage('unrecoverable', null) })
+      .thenNothing();
   });
 
   it('refuses damage reports that do not fit the log: before any snapshot, of another snapshot, or "rebuilt" as another id', () => {
-    spec.given([campaignStarted]).when({ kind: 'RecordSnapshotDamage', damage: damage('rebuilt', SHA('a')) }).thenThrows(/before the substrate is snapshotted/);
-    spec.given([campaignStarted, pinned]).when({ kind: 'RecordSnapshotDamage', damage: damage('rebuilt', SHA('e'), SHA('e')) }).thenThrows(/campaign uses a{64}/);
-    spec.given([campaignStarted, pinned]).when({ kind: 'RecordSnapshotDamage', damage: damage('rebuilt', SHA('d')) }).thenThrows(/rebuilt as d{64} is not a{64}/);
+    spec
+      .given([campaignStarted])
+      .when({ kind: 'RecordSnapshotDamage', damage: damage('rebuilt', SHA('a')) })
+      .thenThrows(/before the substrate is snapshotted/);
+    spec
+      .given([campaignStarted, pinned])
+      .when({ kind: 'RecordSnapshotDamage', damage: damage('rebuilt', SHA('e'), SHA('e')) })
+      .thenThrows(/campaign uses a{64}/);
+    spec
+      .given([campaignStarted, pinned])
+      .when({ kind: 'RecordSnapshotDamage', damage: damage('rebuilt', SHA('d')) })
+      .thenThrows(/rebuilt as d{64} is not a{64}/);
   });
 });
 
@@ -108,8 +145,14 @@ describe('fork', () => {
       { candidateId: 'r1-c1', round: 1, policyRevision: 0, standingRecipe: { lr: 0.001 } },
       { candidateId: 'r1-c2', round: 1, policyRevision: 0, standingRecipe: { lr: 0.001 } },
     ]);
-    const later = [...round1, ev('PolicyRevised', { round: 1, policy: { revision: 1, standingRecipe: { lr: 0.002 } } }), roundStarted(2, ['r2-c0'], 1)];
-    expect(forksToMake(fold(later), 2)).toEqual([{ candidateId: 'r2-c0', round: 2, policyRevision: 1, standingRecipe: { lr: 0.002 } }]);
+    const later = [
+      ...round1,
+      ev('PolicyRevised', { round: 1, policy: { revision: 1, standingRecipe: { lr: 0.002 } } }),
+      roundStarted(2, ['r2-c0'], 1),
+    ];
+    expect(forksToMake(fold(later), 2)).toEqual([
+      { candidateId: 'r2-c0', round: 2, policyRevision: 1, standingRecipe: { lr: 0.002 } },
+    ]);
   });
 
   it('does not plan a candidate that is already forked (redelivered RoundStarted)', () => {
@@ -118,11 +161,19 @@ describe('fork', () => {
   });
 
   it('refuses to plan a round whose policy revision is not in the log', () => {
-    expect(() => forksToMake(fold([campaignStarted, snapshotted, roundStarted(2, ['x'], 4)]), 2)).toThrow(/policy revision 4/);
+    expect(() => forksToMake(fold([campaignStarted, snapshotted, roundStarted(2, ['x'], 4)]), 2)).toThrow(
+      /policy revision 4/,
+    );
   });
 
   it('records a fork with the planned candidate’s fields, once', () => {
-    const cmd = { kind: 'RecordFork' as const, candidateId: 'r1-c1', sandboxPath: '/h/sandboxes/c1/r1-c1', snapshotId: SHA('a'), recipeSha256: SHA('c') };
+    const cmd = {
+      kind: 'RecordFork' as const,
+      candidateId: 'r1-c1',
+      sandboxPath: '/h/sandboxes/c1/r1-c1',
+      snapshotId: SHA('a'),
+      recipeSha256: SHA('c'),
+    };
     spec
       .given(round1)
       .when(cmd)
@@ -130,13 +181,36 @@ describe('fork', () => {
         {
           type: 'CandidateForked',
           campaignId: 'c1',
-          data: { round: 1, candidateId: 'r1-c1', index: 1, axis: 'learning-rate', isAnchor: false, seeds: [7], snapshotId: SHA('a'), sandboxPath: '/h/sandboxes/c1/r1-c1', policyRevision: 0, recipeSha256: SHA('c') },
+          data: {
+            round: 1,
+            candidateId: 'r1-c1',
+            index: 1,
+            axis: 'learning-rate',
+            isAnchor: false,
+            seeds: [7],
+            snapshotId: SHA('a'),
+            sandboxPath: '/h/sandboxes/c1/r1-c1',
+            policyRevision: 0,
+            recipeSha256: SHA('c'),
+          },
         },
       ]);
-    spec.given([...round1, forked('r1-c1')]).when(cmd).thenNothing();
-    spec.given(round1).when({ ...cmd, candidateId: 'nobody' }).thenThrows(/no candidate nobody/);
-    spec.given(round1).when({ ...cmd, snapshotId: SHA('e') }).thenThrows(/campaign uses a{64}/);
-    spec.given([campaignStarted, roundStarted(1, ['r1-c1'])]).when(cmd).thenThrows(/before the substrate is snapshotted/);
+    spec
+      .given([...round1, forked('r1-c1')])
+      .when(cmd)
+      .thenNothing();
+    spec
+      .given(round1)
+      .when({ ...cmd, candidateId: 'nobody' })
+      .thenThrows(/no candidate nobody/);
+    spec
+      .given(round1)
+      .when({ ...cmd, snapshotId: SHA('e') })
+      .thenThrows(/campaign uses a{64}/);
+    spec
+      .given([campaignStarted, roundStarted(1, ['r1-c1'])])
+      .when(cmd)
+      .thenThrows(/before the substrate is snapshotted/);
   });
 
   it('given a planned confirmation run, when it is forked, then CandidateForked carries its prescribed change exactly', () => {
@@ -153,7 +227,13 @@ describe('fork', () => {
       candidates: [plan('r2-c0', 0), { ...plan('r2-c1', 1), seeds: [8], prescribed }],
       seed: 1,
     });
-    const cmd = { kind: 'RecordFork' as const, candidateId: 'r2-c1', sandboxPath: '/h/sandboxes/c1/r2-c1', snapshotId: SHA('a'), recipeSha256: SHA('c') };
+    const cmd = {
+      kind: 'RecordFork' as const,
+      candidateId: 'r2-c1',
+      sandboxPath: '/h/sandboxes/c1/r2-c1',
+      snapshotId: SHA('a'),
+      recipeSha256: SHA('c'),
+    };
     spec
       .given([campaignStarted, snapshotted, planned])
       .when(cmd)
@@ -161,11 +241,26 @@ describe('fork', () => {
         {
           type: 'CandidateForked',
           campaignId: 'c1',
-          data: { round: 2, candidateId: 'r2-c1', index: 1, axis: 'learning-rate', isAnchor: false, seeds: [8], snapshotId: SHA('a'), sandboxPath: '/h/sandboxes/c1/r2-c1', policyRevision: 0, recipeSha256: SHA('c'), prescribed },
+          data: {
+            round: 2,
+            candidateId: 'r2-c1',
+            index: 1,
+            axis: 'learning-rate',
+            isAnchor: false,
+            seeds: [8],
+            snapshotId: SHA('a'),
+            sandboxPath: '/h/sandboxes/c1/r2-c1',
+            policyRevision: 0,
+            recipeSha256: SHA('c'),
+            prescribed,
+          },
         },
       ]);
     // …and a candidate planned without one is forked without the field.
-    const [anchorFork] = substrateDecider.decide({ ...cmd, candidateId: 'r2-c0', sandboxPath: '/h/sandboxes/c1/r2-c0' }, fold([campaignStarted, snapshotted, planned]));
+    const [anchorFork] = substrateDecider.decide(
+      { ...cmd, candidateId: 'r2-c0', sandboxPath: '/h/sandboxes/c1/r2-c0' },
+      fold([campaignStarted, snapshotted, planned]),
+    );
     expect(anchorFork.data).not.toHaveProperty('prescribed');
     const [confirmationFork] = substrateDecider.decide(cmd, fold([campaignStarted, snapshotted, planned]));
     expect(CandidateForked.data.safeParse(confirmationFork.data).success).toBe(true);
@@ -173,87 +268,5 @@ describe('fork', () => {
 
   it('puts sandboxes at a deterministic path', () => {
     expect(sandboxPathFor('/h/sandboxes', 'c1', 'r1-c1')).toBe('/h/sandboxes/c1/r1-c1');
-  });
-});
-
-describe('frozen-path verification', () => {
-  const forkedRound = [...round1, forked('r1-c0'), forked('r1-c1'), forked('r1-c2')];
-  const violation = { path: 'harness/metric.py', kind: 'frozen-modified' as const, detail: 'content changed' };
-
-  it('invalidates only the offending candidate', () => {
-    const events = spec
-      .given(forkedRound)
-      .when({ kind: 'RecordVerification', candidateId: 'r1-c1', checkedAt: 'before-evaluation', violations: [violation] })
-      .then([{ type: 'FrozenPathViolated', campaignId: 'c1', data: { round: 1, candidateId: 'r1-c1', ...violation, checkedAt: 'before-evaluation' } }]);
-    const after = fold([...forkedRound, ...events]);
-    expect(after.candidates['r1-c1'].status).toBe('invalidated');
-    expect(after.candidates['r1-c0'].status).toBe('forked');
-    expect(after.candidates['r1-c2'].status).toBe('forked');
-  });
-
-  it('records a violation once however often it is seen, and new ones still', () => {
-    const seen = ev('FrozenPathViolated', { round: 1, candidateId: 'r1-c1', ...violation, checkedAt: 'before-evaluation' });
-    const symlink = { path: 'pipeline/p', kind: 'symlink-escape' as const, detail: '-> /etc/passwd' };
-    spec
-      .given([...forkedRound, seen])
-      .when({ kind: 'RecordVerification', candidateId: 'r1-c1', checkedAt: 'round-close', violations: [violation, symlink, symlink] })
-      .then([{ type: 'FrozenPathViolated', campaignId: 'c1', data: { round: 1, candidateId: 'r1-c1', ...symlink, checkedAt: 'round-close' } }]);
-    spec.given(forkedRound).when({ kind: 'RecordVerification', candidateId: 'r1-c0', checkedAt: 'on-demand', violations: [] }).thenNothing();
-  });
-
-  it('refuses to verify a sandbox that does not exist (yet or any more)', () => {
-    spec.given(round1).when({ kind: 'RecordVerification', candidateId: 'r1-c0', checkedAt: 'on-demand', violations: [] }).thenThrows(/no sandbox yet/);
-    const collected = ev('SandboxCollected', { candidateId: 'r1-c0', sandboxPath: '/x', bytesFreed: 1 });
-    spec.given([...forkedRound, collected]).when({ kind: 'RecordVerification', candidateId: 'r1-c0', checkedAt: 'on-demand', violations: [] }).thenThrows(/garbage-collected/);
-  });
-});
-
-describe('garbage collection', () => {
-  const three = [
-    campaignStarted,
-    snapshotted,
-    roundStarted(1, ['r1-c0', 'r1-c1', 'r1-c2', 'r1-c3']),
-    ...['r1-c0', 'r1-c1', 'r1-c2', 'r1-c3'].map((id) => forked(id, 1)),
-    ev('SubmissionRequested', { round: 1, submissionId: 's1', candidateId: 'r1-c1', checkpoint: 'x', sandboxPath: '/x', reason: 'best' }),
-    ev('FrozenPathViolated', { round: 1, candidateId: 'r1-c2', path: 'harness/m.py', kind: 'frozen-modified', detail: 'x', checkedAt: 'round-close' }),
-    jobRequested('j1', 'r1-c3'),
-    ev('RoundClosed', { round: 1, policyRevision: 0, bestPublicLb: null }),
-    roundStarted(2, ['r2-c0']),
-    forked('r2-c0', 2),
-    ev('RoundClosed', { round: 2, policyRevision: 0, bestPublicLb: null }),
-    roundStarted(3, ['r3-c0']),
-    forked('r3-c0', 3),
-  ];
-
-  it('keeps the last K rounds, winners, invalidated sandboxes, and sandboxes a job uses', () => {
-    expect(collectable(fold(three), DEFAULT_GC_POLICY)).toEqual({ collect: ['r1-c0'], inUse: ['r1-c3'] });
-    expect(collectable(fold(three), { keepLastRounds: 1, keepWinners: false, keepInvalidated: false })).toEqual({
-      collect: ['r1-c0', 'r1-c1', 'r1-c2', 'r2-c0'],
-      inUse: ['r1-c3'],
-    });
-  });
-
-  it('releases a sandbox when its job ends (requested, started and terminal events)', () => {
-    for (const terminal of ['JobSucceeded', 'JobFailed', 'JobCancelled']) {
-      const events = [...three, ev('JobStarted', { jobId: 'j1', candidateId: 'r1-c3' }), jobEnded(terminal, 'j1', 'r1-c3')];
-      expect(collectable(fold(events), DEFAULT_GC_POLICY)).toEqual({ collect: ['r1-c0', 'r1-c3'], inUse: [] });
-    }
-    // a JobStarted whose JobRequested is not in view still pins the sandbox
-    expect(collectable(fold([...three.slice(0, 7), ev('JobStarted', { jobId: 'j2', candidateId: 'r1-c0' }), ...three.slice(7)]), DEFAULT_GC_POLICY).inUse).toContain('r1-c0');
-  });
-
-  it('never collects an open round, and refuses to collect a sandbox in use', () => {
-    const open = [campaignStarted, snapshotted, roundStarted(1, ['a']), forked('a'), roundStarted(2, ['b']), roundStarted(3, ['c'])];
-    expect(collectable(fold(open), DEFAULT_GC_POLICY).collect).toEqual([]);
-    expect(collectable(fold([...open, ev('CampaignCompleted', {})]), DEFAULT_GC_POLICY).collect).toEqual(['a']);
-    spec.given(three).when({ kind: 'CollectSandbox', candidateId: 'r1-c3', bytesFreed: 10 }).thenThrows(/used by j1/);
-  });
-
-  it('records a collection once', () => {
-    spec
-      .given(three)
-      .when({ kind: 'CollectSandbox', candidateId: 'r1-c0', bytesFreed: 4096 })
-      .then([{ type: 'SandboxCollected', campaignId: 'c1', data: { candidateId: 'r1-c0', sandboxPath: '/h/sandboxes/c1/r1-c0', bytesFreed: 4096 } }]);
-    spec.given([...three, ev('SandboxCollected', { candidateId: 'r1-c0' })]).when({ kind: 'CollectSandbox', candidateId: 'r1-c0', bytesFreed: 1 }).thenNothing();
   });
 });

@@ -41,7 +41,10 @@ export function removeSandbox(sandboxPath: string): number {
     fs.unlinkSync(sandboxPath);
     return 0;
   }
-  const doomed = path.join(path.dirname(sandboxPath), `.${path.basename(sandboxPath)}.collecting-${randomBytes(4).toString('hex')}`);
+  const doomed = path.join(
+    path.dirname(sandboxPath),
+    `.${path.basename(sandboxPath)}.collecting-${randomBytes(4).toString('hex')}`,
+  );
   fs.renameSync(sandboxPath, doomed);
   const freed = bytesFreedBy(doomed);
   removeTree(doomed);

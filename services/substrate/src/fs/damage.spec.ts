@@ -57,7 +57,11 @@ describe('snapshotDamage (pinned files against the pins of SubstrateSnapshotted)
     await snapshotDamage(snap.snapshotPath, pins, cache);
     tamper(at('harness/metric.py'));
     expect(await snapshotDamage(snap.snapshotPath, pins, cache)).toEqual([
-      { path: 'harness/metric.py', expected: pins['harness/metric.py'], actual: await hashFile(at('harness/metric.py')) },
+      {
+        path: 'harness/metric.py',
+        expected: pins['harness/metric.py'],
+        actual: await hashFile(at('harness/metric.py')),
+      },
     ]);
   });
 
@@ -82,9 +86,9 @@ describe('snapshotDamage (pinned files against the pins of SubstrateSnapshotted)
       ['harness/metric.py', 'missing'],
       ['harness/predict.py', 'not a regular file'],
     ]);
-    expect(await snapshotDamage(snap.snapshotPath, pins, new HashCache(), ['harness/metric.py', 'recipe.yaml'])).toEqual([
-      { path: 'harness/metric.py', expected: pins['harness/metric.py'], actual: 'missing' },
-    ]);
+    expect(
+      await snapshotDamage(snap.snapshotPath, pins, new HashCache(), ['harness/metric.py', 'recipe.yaml']),
+    ).toEqual([{ path: 'harness/metric.py', expected: pins['harness/metric.py'], actual: 'missing' }]);
   });
 
   it('costs one read per process for a large checkpoint, then a stat per check (a write makes it read again)', async () => {
@@ -130,20 +134,35 @@ describe('inspectSnapshot (the record is trusted only once it is authenticated b
   };
 
   it('given an intact snapshot, then no damage and the authenticated record', async () => {
-    expect(await inspectSnapshot(home, snap.snapshotId, pinnedHashes(snap), new HashCache())).toMatchObject({ damage: [], record: readSnapshot(home, snap.snapshotId) });
+    expect(await inspectSnapshot(home, snap.snapshotId, pinnedHashes(snap), new HashCache())).toMatchObject({
+      damage: [],
+      record: readSnapshot(home, snap.snapshotId),
+    });
   });
 
   it('given a record whose hash of a pinned file was edited, then the record itself is damage (its entries no longer hash to the id)', async () => {
     rewriteRecord((r) => (r.entries.find((e) => e.path === 'harness/metric.py')!.sha256 = 'f'.repeat(64)));
     const found = await inspectSnapshot(home, snap.snapshotId, pinnedHashes(snap), new HashCache());
-    expect(found.damage).toEqual([{ path: `../${snap.snapshotId}.json`, expected: snap.snapshotId, actual: expect.stringMatching(/^[0-9a-f]{64}$/) }]);
+    expect(found.damage).toEqual([
+      {
+        path: `../${snap.snapshotId}.json`,
+        expected: snap.snapshotId,
+        actual: expect.stringMatching(/^[0-9a-f]{64}$/),
+      },
+    ]);
     expect(found.record).toBeNull();
   });
 
   it('given a record that unpins a frozen file (class is not in the id), then it disagrees with the event', async () => {
     rewriteRecord((r) => (r.entries.find((e) => e.path === 'harness/metric.py')!.class = 'editable'));
     const found = await inspectSnapshot(home, snap.snapshotId, pinnedHashes(snap), new HashCache());
-    expect(found.damage).toEqual([{ path: `../${snap.snapshotId}.json`, expected: snap.snapshotId, actual: 'pins differ from SubstrateSnapshotted' }]);
+    expect(found.damage).toEqual([
+      {
+        path: `../${snap.snapshotId}.json`,
+        expected: snap.snapshotId,
+        actual: 'pins differ from SubstrateSnapshotted',
+      },
+    ]);
   });
 
   it('given an editable file of the snapshot edited (new forks would copy it), then it is damage too', async () => {
@@ -187,7 +206,11 @@ describe('quarantine and takeSnapshot over a damaged copy', () => {
         snapshotId: snap.snapshotId,
         files: [
           { path: '.', expected: 'mode 555', actual: 'mode 755' },
-          { path: 'harness/metric.py', expected: pinnedHashes(snap)['harness/metric.py'], actual: expect.stringMatching(/^[0-9a-f]{64}$/) },
+          {
+            path: 'harness/metric.py',
+            expected: pinnedHashes(snap)['harness/metric.py'],
+            actual: expect.stringMatching(/^[0-9a-f]{64}$/),
+          },
           { path: 'planted.py', expected: 'absent', actual: 'regular file' },
         ],
         quarantinedAt: expect.stringContaining(`${quarantineDir(home)}/${snap.snapshotId}-`),
@@ -212,7 +235,9 @@ describe('quarantine and takeSnapshot over a damaged copy', () => {
     fs.writeFileSync(file, '{"entries": "nope"}');
     const replaced: ReplacedSnapshot[] = [];
     await takeSnapshot(src, home, { onReplaced: (r) => replaced.push(r) });
-    expect(replaced.map((r) => r.files)).toEqual([[{ path: `../${snap.snapshotId}.json`, expected: snap.snapshotId, actual: 'not a snapshot record' }]]);
+    expect(replaced.map((r) => r.files)).toEqual([
+      [{ path: `../${snap.snapshotId}.json`, expected: snap.snapshotId, actual: 'not a snapshot record' }],
+    ]);
     expect(readSnapshot(home, snap.snapshotId).entries).toEqual(snap.entries);
 
     // an interrupted publish: the record was written, the tree not
@@ -234,5 +259,7 @@ it('hashes symlinks by their text in the id, so a retargeted snapshot symlink ca
   fs.unlinkSync(p);
   fs.symlinkSync('/etc/passwd', p);
   fs.chmodSync(path.dirname(p), 0o555);
-  expect(snapshotTreeDamage(s.snapshotPath, s.entries)).toEqual([{ path: 'harness/alias.py', expected: 'symlink to metric.py', actual: 'symlink to /etc/passwd' }]);
+  expect(snapshotTreeDamage(s.snapshotPath, s.entries)).toEqual([
+    { path: 'harness/alias.py', expected: 'symlink to metric.py', actual: 'symlink to /etc/passwd' },
+  ]);
 });

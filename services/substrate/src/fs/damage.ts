@@ -15,10 +15,21 @@ export interface DamagedFile {
 }
 
 const kindOf = (st: fs.Stats) =>
-  st.isSymbolicLink() ? 'symlink' : st.isDirectory() ? 'directory' : st.isFile() ? 'regular file' : st.isFIFO() ? 'fifo' : st.isSocket() ? 'socket' : 'device';
+  st.isSymbolicLink()
+    ? 'symlink'
+    : st.isDirectory()
+      ? 'directory'
+      : st.isFile()
+        ? 'regular file'
+        : st.isFIFO()
+          ? 'fifo'
+          : st.isSocket()
+            ? 'socket'
+            : 'device';
 const octal = (m: number) => `mode ${(m & 0o7777).toString(8)}`;
 /** The only modes a snapshot holds: files 0444 or 0555 (executable), directories 0555. */
-export const snapshotMode = (e: Pick<SnapshotEntry, 'type' | 'mode'>): number => (e.type === 'dir' ? 0o555 : e.mode & 0o555);
+export const snapshotMode = (e: Pick<SnapshotEntry, 'type' | 'mode'>): number =>
+  e.type === 'dir' ? 0o555 : e.mode & 0o555;
 
 /**
  * Which pinned files (`pins`: snapshot-relative path → sha256) no longer hold their pinned bytes; `paths` narrows
@@ -119,16 +130,22 @@ export function snapshotTreeDamage(snapshotPath: string, entries: readonly Snaps
       }
       const typeOk = e.type === 'dir' ? st.isDirectory() : e.type === 'symlink' ? st.isSymbolicLink() : st.isFile();
       if (!typeOk) {
-        out.push({ path: rel, expected: e.type === 'dir' ? 'directory' : e.type === 'symlink' ? 'symlink' : 'regular file', actual: kindOf(st) });
+        out.push({
+          path: rel,
+          expected: e.type === 'dir' ? 'directory' : e.type === 'symlink' ? 'symlink' : 'regular file',
+          actual: kindOf(st),
+        });
         continue;
       }
       if (e.type === 'symlink') {
         const target = fs.readlinkSync(abs);
         // The entry's sha256 (covered by the id) is what counts, not its linkTarget field.
-        if (sha256Text(target) !== e.sha256) out.push({ path: rel, expected: `symlink to ${e.linkTarget ?? '?'}`, actual: `symlink to ${target}` });
+        if (sha256Text(target) !== e.sha256)
+          out.push({ path: rel, expected: `symlink to ${e.linkTarget ?? '?'}`, actual: `symlink to ${target}` });
         continue;
       }
-      if ((st.mode & 0o7777) !== snapshotMode(e)) out.push({ path: rel, expected: octal(snapshotMode(e)), actual: octal(st.mode) });
+      if ((st.mode & 0o7777) !== snapshotMode(e))
+        out.push({ path: rel, expected: octal(snapshotMode(e)), actual: octal(st.mode) });
       if (e.type === 'dir') walk(abs, rel);
     }
   };
@@ -138,7 +155,11 @@ export function snapshotTreeDamage(snapshotPath: string, entries: readonly Snaps
     // Children of a directory already reported (missing or replaced) are not listed again.
     const parent = e.path.includes('/') ? e.path.slice(0, e.path.lastIndexOf('/')) : '';
     if (!walked.has(parent)) continue;
-    out.push({ path: e.path, expected: e.type === 'file' ? e.sha256 : e.type === 'dir' ? 'directory' : `symlink to ${e.linkTarget ?? '?'}`, actual: 'missing' });
+    out.push({
+      path: e.path,
+      expected: e.type === 'file' ? e.sha256 : e.type === 'dir' ? 'directory' : `symlink to ${e.linkTarget ?? '?'}`,
+      actual: 'missing',
+    });
   }
   return out.sort((a, b) => comparePaths(a.path, b.path));
 }

@@ -26,10 +26,21 @@ export interface ForkResult {
  * The standing recipe is deep-merged onto the sandbox's recipe. The sandbox is built under a temporary name and
  * renamed into place, so an existing `sandboxPath` is always a complete fork.
  */
-export async function forkSandbox(snapshot: SnapshotRecord, sandboxPath: string, standingRecipe: Record<string, unknown>): Promise<ForkResult> {
+export async function forkSandbox(
+  snapshot: SnapshotRecord,
+  sandboxPath: string,
+  standingRecipe: Record<string, unknown>,
+): Promise<ForkResult> {
   const recipeRel = path.posix.normalize(loadedSnapshot(snapshot).manifest.recipe);
   if (fs.existsSync(sandboxPath)) {
-    return { sandboxPath, existed: true, linked: 0, copiedShared: 0, copiedEditable: 0, recipeSha256: await hashFile(path.join(sandboxPath, recipeRel)) };
+    return {
+      sandboxPath,
+      existed: true,
+      linked: 0,
+      copiedShared: 0,
+      copiedEditable: 0,
+      recipeSha256: await hashFile(path.join(sandboxPath, recipeRel)),
+    };
   }
   const parent = path.dirname(sandboxPath);
   fs.mkdirSync(parent, { recursive: true });
@@ -70,7 +81,14 @@ export async function forkSandbox(snapshot: SnapshotRecord, sandboxPath: string,
       // A concurrent fork of the same candidate won the rename; its sandbox is complete and equivalent.
       if (!fs.existsSync(sandboxPath)) throw err;
       removeTree(tmp);
-      return { sandboxPath, existed: true, linked: 0, copiedShared: 0, copiedEditable: 0, recipeSha256: await hashFile(path.join(sandboxPath, recipeRel)) };
+      return {
+        sandboxPath,
+        existed: true,
+        linked: 0,
+        copiedShared: 0,
+        copiedEditable: 0,
+        recipeSha256: await hashFile(path.join(sandboxPath, recipeRel)),
+      };
     }
     return { sandboxPath, existed: false, linked, copiedShared, copiedEditable, recipeSha256 };
   } catch (err) {

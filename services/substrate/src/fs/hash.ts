@@ -48,7 +48,8 @@ export class HashCache {
     const settled = this.now() - Number(st.ctimeNs / 1_000_000n) > this.racyMs;
     const sha256 = await hashFile(file);
     const after = await fsp.lstat(file, { bigint: true });
-    const stable = after.ino === st.ino && after.ctimeNs === st.ctimeNs && after.mtimeNs === st.mtimeNs && after.size === st.size;
+    const stable =
+      after.ino === st.ino && after.ctimeNs === st.ctimeNs && after.mtimeNs === st.mtimeNs && after.size === st.size;
     if (stable && settled) {
       if (this.entries.size >= this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
       this.entries.set(key, { size: st.size, mtimeNs: st.mtimeNs, ctimeNs: st.ctimeNs, sha256 });

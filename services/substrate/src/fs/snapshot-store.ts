@@ -2,89 +2,25 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
-import { loadSubstrate, walkTree, classifyPath, comparePaths, type FileClass, type LoadedSubstrate } from '@aevo/substrate-kit';
-import { HashCache, hashFile, sha256Text } from './hash';
-import { makeTreeReadOnly, snapshotDamage, snapshotTreeDamage, type DamagedFile } from './damage';
+import { loadSubstrate, walkTree, comparePaths } from '@aevo/substrate-kit';
+import { HashCache } from './hash';
+import { type DamagedFile } from './damage';
 
-/** One entry of a snapshot, in canonical form (the form the snapshot id hashes). */
-export interface SnapshotEntry {
-  path: string;
-  type: 'file' | 'symlink' | 'dir';
-  /** Canonical mode: 0o755 for executables and directories, 0o644 for other files, 0o777 for symlinks. */
-  mode: number;
-  size: number;
-  /** Files: sha256 of the content; symlinks: sha256 of the link text; directories: "". */
-  sha256: string;
-  linkTarget?: string;
-  /** null for directories. */
-  class: FileClass | null;
-}
+import {
+  describeTree,
+  lexists,
+  readSnapshot,
+  recordPath,
+  snapshotIdOf,
+  snapshotsDir,
+  withSnapshotLock,
+  removeTree,
+  type SnapshotRecord,
+} from './snapshot-record';
+import { fileHashes, inspectSnapshot, quarantineSnapshot, readRecordFile, sameRecord } from './snapshot-inspection';
 
-export interface SnapshotRecord {
-  snapshotId: string;
-  name: string;
-  version: string;
-  /** Absolute path of the snapshot tree (read-only). */
-  snapshotPath: string;
-  /** The directory it was taken from. */
-  source: string;
-  files: number;
-  bytes: number;
-  entries: SnapshotEntry[];
-}
-
-export const snapshotsDir = (home: string) => path.join(home, 'snapshots');
-export const sandboxesDir = (home: string) => path.join(home, 'sandboxes');
-export const recordPath = (home: string, id: string) => path.join(snapshotsDir(home), `${id}.json`);
-export const quarantineDir = (home: string) => path.join(snapshotsDir(home), '.quarantine');
-
-/**
- * The snapshot id: sha256 over one line per entry — type, canonical mode, content hash and JSON-quoted path — in
- * byte order of the paths. Any added, removed, renamed, re-moded or edited file changes it.
- */
-export function snapshotIdOf(entries: readonly SnapshotEntry[]): string {
-  const lines = [...entries]
-    .sort((a, b) => comparePaths(a.path, b.path))
-    .map((e) => `${e.type} ${e.mode.toString(8)} ${e.sha256 || '-'} ${JSON.stringify(e.path)}\n`);
-  return sha256Text(lines.join(''));
-}
-
-const canonicalMode = (type: SnapshotEntry['type'], mode: number) =>
-  type === 'symlink' ? 0o777 : type === 'dir' || (mode & 0o111) !== 0 ? 0o755 : 0o644;
-
-async function describeTree(root: string, loaded: LoadedSubstrate, hashCache?: HashCache): Promise<SnapshotEntry[]> {
-  const out: SnapshotEntry[] = [];
-  for (const e of walkTree(root)) {
-    if (e.type === 'other') throw new Error(`${e.path} is not a regular file, directory or symlink`);
-    const abs = path.join(root, e.path);
-    const sha256 = e.type === 'file' ? await (hashCache ? hashCache.hash(abs) : hashFile(abs)) : e.type === 'symlink' ? sha256Text(e.linkTarget!) : '';
-    out.push({
-      path: e.path,
-      type: e.type,
-      mode: canonicalMode(e.type, e.mode),
-      size: e.size,
-      sha256,
-      ...(e.type === 'symlink' ? { linkTarget: e.linkTarget } : {}),
-      class: e.type === 'dir' ? null : classifyPath(loaded.rules, e.path),
-    });
-  }
-  return out;
-}
-
-/** Deletes a tree that may contain read-only directories; never follows symlinks. */
-export function removeTree(p: string): void {
-  let st: fs.Stats;
-  try {
-    st = fs.lstatSync(p);
-  } catch {
-    return;
-  }
-  if (st.isDirectory()) {
-    fs.chmodSync(p, 0o755);
-    for (const name of fs.readdirSync(p)) removeTree(path.join(p, name));
-    fs.rmdirSync(p);
-  } else fs.unlinkSync(p);
-}
+export * from './snapshot-record';
+export * from './snapshot-inspection';
 
 export interface TakeSnapshotOptions {
   /** Hashes the copy and any existing copy it would reuse (share the caller's, so a reused copy is read once). */
@@ -114,7 +50,11 @@ export interface PreparedSnapshot {
  * fresh copy takes its place, so a copy damaged on the host never reaches a later campaign.
  * Throws SubstrateInvalid (from @aevo/substrate-kit) when the substrate or its copy breaks the contract.
  */
-export async function takeSnapshot(substrateDir: string, home: string, opts: TakeSnapshotOptions = {}): Promise<SnapshotRecord> {
+export async function takeSnapshot(
+  substrateDir: string,
+  home: string,
+  opts: TakeSnapshotOptions = {},
+): Promise<SnapshotRecord> {
   const prepared = await prepareSnapshot(substrateDir, home, opts.hashCache);
   try {
     return await withSnapshotLock(prepared.record.snapshotId, () => publishSnapshot(prepared, home, opts));
@@ -124,7 +64,11 @@ export async function takeSnapshot(substrateDir: string, home: string, opts: Tak
 }
 
 /** The copy and its hashes, under `<home>/snapshots/.tmp-*`; the caller publishes it or removes `tmp`. */
-export async function prepareSnapshot(substrateDir: string, home: string, hashCache: HashCache = new HashCache()): Promise<PreparedSnapshot> {
+export async function prepareSnapshot(
+  substrateDir: string,
+  home: string,
+  hashCache: HashCache = new HashCache(),
+): Promise<PreparedSnapshot> {
   const source = loadSubstrate(substrateDir);
   const dir = snapshotsDir(home);
   fs.mkdirSync(dir, { recursive: true });
@@ -165,7 +109,11 @@ export async function prepareSnapshot(substrateDir: string, home: string, hashCa
  * Publishes a prepared copy under its id. The caller holds `withSnapshotLock(id)`. An existing copy is compared with
  * the prepared one and kept when identical (nothing is rewritten); a differing one is quarantined first.
  */
-export async function publishSnapshot(prepared: PreparedSnapshot, home: string, opts: TakeSnapshotOptions = {}): Promise<SnapshotRecord> {
+export async function publishSnapshot(
+  prepared: PreparedSnapshot,
+  home: string,
+  opts: TakeSnapshotOptions = {},
+): Promise<SnapshotRecord> {
   const { tmp, record } = prepared;
   const id = record.snapshotId;
   const final = path.join(snapshotsDir(home), id);
@@ -209,14 +157,6 @@ function writeFileAtomic(file: string, content: string, mode: number) {
   fs.renameSync(tmp, file);
 }
 
-export function readSnapshot(home: string, snapshotId: string): SnapshotRecord {
-  const file = recordPath(home, snapshotId);
-  if (!fs.existsSync(file)) throw new Error(`snapshot ${snapshotId} is not in ${snapshotsDir(home)}`);
-  const record = JSON.parse(fs.readFileSync(file, 'utf8')) as SnapshotRecord;
-  if (!fs.existsSync(path.join(snapshotsDir(home), snapshotId))) throw new Error(`snapshot tree ${snapshotId} is missing from ${snapshotsDir(home)}`);
-  return { ...record, snapshotPath: path.join(snapshotsDir(home), snapshotId) };
-}
-
 /** Re-hashes a snapshot tree and compares it with its id; returns the paths that differ (empty = intact). */
 export async function checkSnapshotIntegrity(home: string, snapshotId: string): Promise<string[]> {
   const record = readSnapshot(home, snapshotId);
@@ -234,204 +174,11 @@ export async function checkSnapshotIntegrity(home: string, snapshotId: string): 
   return [...diff].sort(comparePaths);
 }
 
-/** sha256 of every pinned file (frozen and protected), for SubstrateSnapshotted. */
-export function pinnedHashes(record: SnapshotRecord): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const e of record.entries) if (e.type === 'file' && e.class !== 'editable') out[e.path] = e.sha256;
-  return out;
-}
-
-const loadedById = new Map<string, LoadedSubstrate>();
-/** The snapshot's validated manifest and rules (a snapshot never changes, so this is parsed once per id). */
-export function loadedSnapshot(record: SnapshotRecord): LoadedSubstrate {
-  let hit = loadedById.get(record.snapshotId);
-  if (!hit) {
-    hit = loadSubstrate(record.snapshotPath);
-    loadedById.set(record.snapshotId, hit);
-  }
-  return hit;
-}
-
 /** Canonical read-only modes on a fresh copy: files 0444 (0555 if executable), directories 0555. */
 function makeCopyReadOnly(root: string) {
   const entries = walkTree(root);
-  for (const e of entries) if (e.type === 'file') fs.chmodSync(path.join(root, e.path), (e.mode & 0o111) !== 0 ? 0o555 : 0o444);
+  for (const e of entries)
+    if (e.type === 'file') fs.chmodSync(path.join(root, e.path), (e.mode & 0o111) !== 0 ? 0o555 : 0o444);
   for (const e of [...entries].reverse()) if (e.type === 'dir') fs.chmodSync(path.join(root, e.path), 0o555);
   fs.chmodSync(root, 0o555);
-}
-
-function lexists(p: string): boolean {
-  try {
-    fs.lstatSync(p);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** The record file as found: null with `problem` when it is missing or not a record. */
-function readRecordFile(home: string, id: string): { record: SnapshotRecord | null; problem: string | null } {
-  let text: string;
-  try {
-    text = fs.readFileSync(recordPath(home, id), 'utf8');
-  } catch {
-    return { record: null, problem: 'missing' };
-  }
-  try {
-    const r = JSON.parse(text) as SnapshotRecord;
-    if (typeof r !== 'object' || r === null || !Array.isArray(r.entries)) return { record: null, problem: 'not a snapshot record' };
-    return { record: { ...r, snapshotPath: path.join(snapshotsDir(home), id) }, problem: null };
-  } catch {
-    return { record: null, problem: 'not a snapshot record' };
-  }
-}
-
-const entryKey = (e: SnapshotEntry) => JSON.stringify([e.path, e.type, e.mode, e.size, e.sha256, e.linkTarget ?? null, e.class]);
-/** Same content description (the source directory and location are not content). */
-function sameRecord(a: SnapshotRecord, b: SnapshotRecord): boolean {
-  return (
-    a.snapshotId === b.snapshotId &&
-    a.name === b.name &&
-    a.version === b.version &&
-    a.entries.length === b.entries.length &&
-    a.entries.every((e, i) => entryKey(e) === entryKey(b.entries[i]))
-  );
-}
-
-const samePins = (a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>) =>
-  Object.keys(a).length === Object.keys(b).length && Object.entries(a).every(([k, v]) => b[k] === v);
-
-/** sha256 of every regular file of a record (pinned and editable). */
-export function fileHashes(record: SnapshotRecord): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const e of record.entries) if (e.type === 'file') out[e.path] = e.sha256;
-  return out;
-}
-
-export interface SnapshotInspection {
-  /** Empty when the snapshot is intact. */
-  damage: DamagedFile[];
-  /** The record, when it is authenticated (its entries hash to the id and pin what the event pins) and the tree is intact. */
-  record: SnapshotRecord | null;
-  /** device:inode of the snapshot directory inspected (null when missing): quarantine moves only that one. */
-  rootId: string | null;
-}
-
-/**
- * Compares a snapshot on disk with what SubstrateSnapshotted pinned (`pins`, and the id itself). The record
- * `<id>.json` is trusted only once authenticated: its entries must hash to the id (so editable files, modes and
- * symlinks are covered too, by a sha256 preimage) and its pinned files must be exactly `pins`; a record that
- * disagrees is itself damage, and then only `pins` are checked. With `expected` (a fresh copy of the same id), the
- * record on disk must describe the same content and every file is checked against it.
- * Cost: one lstat per entry plus snapshotDamage's (a stat per file once each file is in the HashCache).
- */
-export async function inspectSnapshot(
-  home: string,
-  snapshotId: string,
-  pins: Readonly<Record<string, string>>,
-  hashCache: HashCache,
-  expected?: SnapshotRecord,
-): Promise<SnapshotInspection> {
-  const dir = path.join(snapshotsDir(home), snapshotId);
-  const recordRel = `../${snapshotId}.json`;
-  const damage: DamagedFile[] = [];
-  const found = readRecordFile(home, snapshotId);
-  let trusted: SnapshotRecord | null = null;
-  if (found.record === null) damage.push({ path: recordRel, expected: snapshotId, actual: found.problem ?? 'missing' });
-  else if (expected) {
-    if (sameRecord(found.record, expected)) trusted = found.record;
-    else damage.push({ path: recordRel, expected: snapshotId, actual: 'entries differ from a fresh copy of the source' });
-  } else {
-    let idOfEntries: string;
-    try {
-      idOfEntries = snapshotIdOf(found.record.entries);
-    } catch {
-      idOfEntries = 'not a snapshot record';
-    }
-    if (idOfEntries !== snapshotId) damage.push({ path: recordRel, expected: snapshotId, actual: idOfEntries });
-    else if (!samePins(pinnedHashes(found.record), pins)) damage.push({ path: recordRel, expected: snapshotId, actual: 'pins differ from SubstrateSnapshotted' });
-    else trusted = found.record;
-  }
-  const entries = expected?.entries ?? trusted?.entries ?? null;
-
-  let rootId: string | null = null;
-  try {
-    const st = fs.lstatSync(dir);
-    rootId = `${st.dev}:${st.ino}`;
-  } catch {
-    damage.push({ path: '.', expected: 'directory', actual: 'missing' });
-    return { damage, record: null, rootId };
-  }
-  // Pinned files against the event's pins; editable ones against the authenticated entries (new forks copy them).
-  const hashes: Record<string, string> = { ...(entries ? fileHashes({ entries } as SnapshotRecord) : {}), ...pins };
-  const files = await snapshotDamage(dir, hashes, hashCache);
-  const named = new Set([...damage, ...files].map((d) => d.path));
-  damage.push(...files);
-  if (entries) for (const d of snapshotTreeDamage(dir, entries)) if (!named.has(d.path)) damage.push(d);
-  damage.sort((a, b) => comparePaths(a.path, b.path));
-  return { damage, record: damage.length === 0 ? trusted : null, rootId };
-}
-
-/**
- * Moves a snapshot tree to `<home>/snapshots/.quarantine/<id>-<time>/` and its record to `…/<id>-<time>.json`, both
- * read-only, kept for forensics. Only the directory inspected (`rootId`) is moved: one that another process has
- * meanwhile put in its place is left alone. Returns the quarantine path, or null when nothing was left to move.
- * Sandboxes forked earlier keep their hard links into the moved tree (a rename keeps inodes).
- */
-export function quarantineSnapshot(home: string, snapshotId: string, opts: { rootId?: string | null; now?: Date } = {}): string | null {
-  const q = quarantineDir(home);
-  fs.mkdirSync(q, { recursive: true, mode: 0o700 });
-  const stamp = (opts.now ?? new Date()).toISOString().replace(/[-:.]/g, '');
-  let base = path.join(q, `${snapshotId}-${stamp}`);
-  if (lexists(base) || lexists(`${base}.json`)) base = `${base}-${randomBytes(3).toString('hex')}`;
-  const tree = path.join(snapshotsDir(home), snapshotId);
-  let moved = false;
-  try {
-    const st = fs.lstatSync(tree);
-    if (opts.rootId === undefined || opts.rootId === null || opts.rootId === `${st.dev}:${st.ino}`) {
-      fs.renameSync(tree, base);
-      moved = true;
-      makeTreeReadOnly(base);
-    }
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-  }
-  try {
-    fs.renameSync(recordPath(home, snapshotId), `${base}.json`);
-    fs.chmodSync(`${base}.json`, 0o444);
-    moved = true;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-  }
-  return moved ? base : null;
-}
-
-/** Quarantined copies of a snapshot id, oldest first. */
-export function quarantinedCopies(home: string, snapshotId: string): string[] {
-  let names: string[];
-  try {
-    names = fs.readdirSync(quarantineDir(home));
-  } catch {
-    return [];
-  }
-  return names
-    .filter((n) => n.startsWith(`${snapshotId}-`) && !n.endsWith('.json'))
-    .sort()
-    .map((n) => path.join(quarantineDir(home), n));
-}
-
-const snapshotLocks = new Map<string, Promise<unknown>>();
-/**
- * Runs `f` alone among this process's users of one snapshot id (check-then-use, quarantine, rebuild, publish).
- * Across processes, quarantine moves only the directory it inspected and publication is an atomic rename.
- */
-export function withSnapshotLock<T>(snapshotId: string, f: () => Promise<T>): Promise<T> {
-  const prev = snapshotLocks.get(snapshotId) ?? Promise.resolve();
-  const next = prev.then(f, f);
-  const settled = next.catch(() => undefined);
-  snapshotLocks.set(snapshotId, settled);
-  void settled.then(() => {
-    if (snapshotLocks.get(snapshotId) === settled) snapshotLocks.delete(snapshotId);
-  });
-  return next;
 }

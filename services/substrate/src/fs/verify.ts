@@ -29,7 +29,8 @@ interface Seen {
 }
 
 const short = (sha: string) => sha.slice(0, 12);
-const typeOf = (st: fs.BigIntStats) => (st.isSymbolicLink() ? 'symlink' : st.isDirectory() ? 'directory' : st.isFile() ? 'file' : 'special file');
+const typeOf = (st: fs.BigIntStats) =>
+  st.isSymbolicLink() ? 'symlink' : st.isDirectory() ? 'directory' : st.isFile() ? 'file' : 'special file';
 const canonicalMode = (st: fs.BigIntStats) => ((Number(st.mode) & 0o111) !== 0 ? 0o755 : 0o644);
 const inside = (root: string, abs: string) => abs === root || abs.startsWith(root + path.sep);
 const defaultCache = new HashCache();
@@ -45,7 +46,11 @@ const defaultCache = new HashCache();
  *  - no device node exists, and every requested path stays inside.
  * Returns the violations sorted by path; an empty list means the sandbox is intact.
  */
-export async function verifySandbox(sandboxPath: string, snapshot: SnapshotRecord, opts: VerifyOptions = {}): Promise<Violation[]> {
+export async function verifySandbox(
+  sandboxPath: string,
+  snapshot: SnapshotRecord,
+  opts: VerifyOptions = {},
+): Promise<Violation[]> {
   const cache = opts.hashCache ?? defaultCache;
   const { rules } = loadedSnapshot(snapshot);
   const violations: Violation[] = [];
@@ -57,7 +62,14 @@ export async function verifySandbox(sandboxPath: string, snapshot: SnapshotRecor
   } catch {
     return [{ path: '.', kind: 'frozen-deleted', detail: `the sandbox directory ${sandboxPath} is gone` }];
   }
-  if (!rootStat.isDirectory()) return [{ path: '.', kind: 'path-escape', detail: `the sandbox root was replaced by a ${rootStat.isSymbolicLink() ? 'symlink' : 'file'}` }];
+  if (!rootStat.isDirectory())
+    return [
+      {
+        path: '.',
+        kind: 'path-escape',
+        detail: `the sandbox root was replaced by a ${rootStat.isSymbolicLink() ? 'symlink' : 'file'}`,
+      },
+    ];
   const root = fs.realpathSync(sandboxPath);
 
   const seen = new Map<string, Seen>();
@@ -74,7 +86,10 @@ export async function verifySandbox(sandboxPath: string, snapshot: SnapshotRecor
 
   const snapByPath = new Map<string, SnapshotEntry>(snapshot.entries.map((e) => [e.path, e]));
   const pinnedFiles: Readonly<Record<string, string>> =
-    opts.pins ?? Object.fromEntries(snapshot.entries.filter((e) => e.type === 'file' && e.class !== 'editable').map((e) => [e.path, e.sha256]));
+    opts.pins ??
+    Object.fromEntries(
+      snapshot.entries.filter((e) => e.type === 'file' && e.class !== 'editable').map((e) => [e.path, e.sha256]),
+    );
   const pinnedLinks = snapshot.entries.filter((e) => e.type === 'symlink' && e.class !== 'editable');
   const pinnedPaths = [...Object.keys(pinnedFiles), ...pinnedLinks.map((e) => e.path)];
   const pinnedSet = new Set(pinnedPaths);
@@ -112,7 +127,8 @@ export async function verifySandbox(sandboxPath: string, snapshot: SnapshotRecor
       continue;
     }
     const e = snapByPath.get(p);
-    if (e && canonicalMode(s.st) !== e.mode) add(p, 'frozen-modified', `mode changed from ${e.mode.toString(8)} to ${canonicalMode(s.st).toString(8)}`);
+    if (e && canonicalMode(s.st) !== e.mode)
+      add(p, 'frozen-modified', `mode changed from ${e.mode.toString(8)} to ${canonicalMode(s.st).toString(8)}`);
     const sha = await cache.hash(s.abs);
     if (sha !== pinnedSha) {
       const shared = snapshotInodes.has(inodeOf(s.st));
@@ -120,7 +136,9 @@ export async function verifySandbox(sandboxPath: string, snapshot: SnapshotRecor
         p,
         'frozen-modified',
         `content changed (sha256 ${short(sha)}, pinned ${short(pinnedSha)})` +
-          (shared ? '; it was written through the hard link shared with the snapshot, so the snapshot copy is damaged too' : ''),
+          (shared
+            ? '; it was written through the hard link shared with the snapshot, so the snapshot copy is damaged too'
+            : ''),
       );
     }
   }
@@ -149,7 +167,13 @@ export async function verifySandbox(sandboxPath: string, snapshot: SnapshotRecor
     if (s.st.isFile()) {
       if (!snap && rules.frozen.matches(s.rel) && !rules.ignore.matches(s.rel))
         add(s.rel, 'frozen-added', `new file under frozen glob ${rules.frozen.matching(s.rel).join(', ')}`);
-      checkHardLink(s, snapshotInodes.get(inodeOf(s.st)), linksInside.get(inodeOf(s.st)) ?? [], (rel) => isPinned(rel) || rules.editable.matches(rel), add);
+      checkHardLink(
+        s,
+        snapshotInodes.get(inodeOf(s.st)),
+        linksInside.get(inodeOf(s.st)) ?? [],
+        (rel) => isPinned(rel) || rules.editable.matches(rel),
+        add,
+      );
     }
   }
 
@@ -161,7 +185,12 @@ export async function verifySandbox(sandboxPath: string, snapshot: SnapshotRecor
       continue;
     }
     const real = realpathOfDeepestExisting(path.join(root, rel));
-    if (!inside(root, real)) add(requested, 'path-escape', `requested path ${JSON.stringify(requested)} resolves outside the sandbox (${real})`);
+    if (!inside(root, real))
+      add(
+        requested,
+        'path-escape',
+        `requested path ${JSON.stringify(requested)} resolves outside the sandbox (${real})`,
+      );
   }
 
   return violations.sort((a, b) => comparePaths(a.path, b.path) || (a.kind < b.kind ? -1 : a.kind > b.kind ? 1 : 0));
@@ -181,20 +210,39 @@ function checkHardLink(
   add: (p: string, k: ViolationKind, d: string) => void,
 ) {
   if (snapshotPath !== undefined) {
-    add(s.rel, 'path-escape', `hard link to the snapshot's ${snapshotPath} (a write to it would change the snapshot and every sandbox forked from it)`);
+    add(
+      s.rel,
+      'path-escape',
+      `hard link to the snapshot's ${snapshotPath} ` +
+        '(a write to it would change the snapshot and every sandbox forked from it)',
+    );
     return;
   }
   if (s.st.nlink < 2n) return;
   if (namesInside.length < Number(s.st.nlink)) {
-    add(s.rel, 'path-escape', `hard link to a file outside the sandbox (${s.st.nlink} links, ${namesInside.length} inside)`);
+    add(
+      s.rel,
+      'path-escape',
+      `hard link to a file outside the sandbox (${s.st.nlink} links, ${namesInside.length} inside)`,
+    );
     return;
   }
   const others = namesInside.filter((n) => n !== s.rel).sort(comparePaths);
   if (guarded(s.rel) || others.some(guarded))
-    add(s.rel, 'path-escape', `hard link shared with ${others.join(', ')} inside the sandbox (a write to one changes the other${others.length > 1 ? 's' : ''})`);
+    add(
+      s.rel,
+      'path-escape',
+      `hard link shared with ${others.join(', ')} inside the sandbox ` +
+        `(a write to one changes the other${others.length > 1 ? 's' : ''})`,
+    );
 }
 
-function checkSymlink(root: string, s: Seen, pinnedPaths: readonly string[], add: (p: string, k: ViolationKind, d: string) => void) {
+function checkSymlink(
+  root: string,
+  s: Seen,
+  pinnedPaths: readonly string[],
+  add: (p: string, k: ViolationKind, d: string) => void,
+) {
   const target = fs.readlinkSync(s.abs);
   let resolved = symlinkTargetWithin(s.rel, target);
   if (resolved === null) {
@@ -213,7 +261,12 @@ function checkSymlink(root: string, s: Seen, pinnedPaths: readonly string[], add
     // dangling inside the sandbox: judge the lexical target
   }
   const intoPinned = pinnedPaths.find((p) => resolved === '' || p === resolved || p.startsWith(`${resolved}/`));
-  if (intoPinned !== undefined) add(s.rel, 'symlink-into-frozen', `symlink points at pinned ${resolved === intoPinned ? 'file' : 'directory'} ${resolved || '.'} (-> ${target})`);
+  if (intoPinned !== undefined)
+    add(
+      s.rel,
+      'symlink-into-frozen',
+      `symlink points at pinned ${resolved === intoPinned ? 'file' : 'directory'} ${resolved || '.'} (-> ${target})`,
+    );
 }
 
 function realpathOfDeepestExisting(abs: string): string {
