@@ -53,7 +53,7 @@ describe('checkFrozenSnapshot', () => {
     ]);
   });
 
-  it('names files that appeared outside the editable globs (a shadowing module, a bytecode cache) and symlinks in place of files', async () => {
+  it('names files added outside the editable globs (a shadowing module, a bytecode cache) and symlinks', async () => {
     writeFileSync(path.join(dir, 'harness', 'json.py'), 'raise SystemExit(0)\n');
     mkdirSync(path.join(dir, 'harness', '__pycache__'));
     writeFileSync(path.join(dir, 'harness', '__pycache__', 'metric.cpython-311.pyc'), 'x');
@@ -63,7 +63,7 @@ describe('checkFrozenSnapshot', () => {
     expect(await mismatch()).toEqual(['harness/train.py (missing)']);
   });
 
-  it('refuses a record without substrate.yaml or with paths that leave the snapshot, and a missing snapshot', async () => {
+  it('refuses a record without substrate.yaml or with paths leaving the snapshot, and a missing snapshot', async () => {
     const { ['substrate.yaml']: _, ...rest } = recorded;
     expect(await mismatch(rest)).toEqual(['substrate.yaml (not recorded as pinned)']);
     expect(await mismatch({ ...recorded, '../outside': 'a'.repeat(64) })).toEqual([

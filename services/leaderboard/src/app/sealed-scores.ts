@@ -75,7 +75,8 @@ export class PgSealedScoreStore implements SealedScoreStore {
 
   async list(campaignId: string): Promise<SealedRow[]> {
     const res = await this.pool.query(
-      `SELECT submission_id, board, private_score, private_domains FROM ${this.table} WHERE campaign_id = $1 ORDER BY submission_id`,
+      `SELECT submission_id, board, private_score, private_domains FROM ${this.table}
+       WHERE campaign_id = $1 ORDER BY submission_id`,
       [campaignId],
     );
     return res.rows.map((r) => ({

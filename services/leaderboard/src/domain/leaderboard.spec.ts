@@ -76,7 +76,7 @@ describe('leaderboard decider', () => {
       .then([accepted(1, 1), requested(1)]);
   });
 
-  it('given the round quota used up, when one more arrives, then it is rejected as quota-exceeded with a clear message', () => {
+  it('given the round quota used up, when one more arrives, then it is rejected as quota-exceeded, clearly', () => {
     spec
       .given([opened('local'), accepted(1, 1), requested(1), accepted(2, 2), requested(2)])
       .when(submit(3))
@@ -89,7 +89,8 @@ describe('leaderboard decider', () => {
             round: 1,
             reason: 'quota-exceeded',
             message:
-              'round 1 has used 2 of 2 submission(s) allowed by budgets.submissionsPerRound; c1-r1-s3 (candidate c1-r1-c3) was not scored',
+              'round 1 has used 2 of 2 submission(s) allowed by budgets.submissionsPerRound; ' +
+              'c1-r1-s3 (candidate c1-r1-c3) was not scored',
           },
         },
       ]);
@@ -194,7 +195,7 @@ describe('leaderboard decider', () => {
       .then([{ ...accepted(2, 1) }, requested(2)]);
   });
 
-  it('given an accepted local submission, when its public score is recorded, then LeaderboardScored carries only public numbers', () => {
+  it('given an accepted local submission, when its public score is recorded, then only public numbers', () => {
     spec
       .given([opened('local'), accepted(1, 1), requested(1)])
       .when({
@@ -213,7 +214,7 @@ describe('leaderboard decider', () => {
       .thenThrows(/publicScore: expected a number in \[0, 1\]/);
   });
 
-  it('given a scored submission, when a late rejection or score arrives, then nothing happens (one outcome each)', () => {
+  it('given a scored submission, when a late rejection or score arrives, then nothing happens', () => {
     const given = spec.given([opened('local'), accepted(1, 1), requested(1), scored(1, 0.6)]);
     given
       .when({ type: 'RecordRejection', submissionId: 'c1-r1-s1', reason: 'board-error', message: 'x' })

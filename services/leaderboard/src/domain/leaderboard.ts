@@ -48,7 +48,7 @@ export type LeaderboardCommand =
       request: DataOf<typeof SubmissionRequested>;
       /** The predict job for it, or why none could be built (e.g. the checkpoint is not in the sandbox). */
       predict: { ok: true; job: JobSpec } | { ok: false; problem: string };
-      /** A recorded FrozenPathViolated of the candidate (its description), or null: invalid candidates are never scored. */
+      /** The candidate's recorded FrozenPathViolated (described), or null: invalid candidates are never scored. */
       invalidated?: string | null;
     }
   | { type: 'RecordBoardAccepted'; submissionId: string; externalRef: string }
@@ -277,7 +277,8 @@ function decideRequest(
   if (used >= limit)
     return reject(
       'quota-exceeded',
-      `round ${r.round} has used ${used} of ${limit} submission(s) allowed by budgets.submissionsPerRound; ${r.submissionId} (candidate ${r.candidateId}) was not scored`,
+      `round ${r.round} has used ${used} of ${limit} submission(s) allowed by budgets.submissionsPerRound; ` +
+        `${r.submissionId} (candidate ${r.candidateId}) was not scored`,
     );
   if (!command.predict.ok) return reject('invalid-predictions', command.predict.problem);
   const job = command.predict.job;
@@ -288,7 +289,8 @@ function decideRequest(
     job.candidateId !== r.candidateId
   )
     throw new Error(
-      `predict job for ${r.submissionId}: expected jobId ${predictJobId(r.submissionId)}, entrypoint predict, round ${r.round}, candidate ${r.candidateId}`,
+      `predict job for ${r.submissionId}: expected jobId ${predictJobId(r.submissionId)}, entrypoint predict, ` +
+        `round ${r.round}, candidate ${r.candidateId}`,
     );
   const requested: LeaderboardEvent = { type: 'JobRequested', data: { spec: job } };
   if (state.board.board === 'kaggle') return [requested];
