@@ -9,7 +9,15 @@ import {
   type CommandReply,
 } from '@aevo/contracts';
 import type { EventStore, StoredEvent } from '@aevo/eventstore';
-import { applyView, emptyView, ended, renderView, VIEW_EVENT_TYPES, type CampaignView } from './campaign-view';
+import {
+  applyView,
+  emptyView,
+  ended,
+  renderView,
+  statusOf,
+  VIEW_EVENT_TYPES,
+  type CampaignFollow,
+} from './campaign-view';
 import { REPO_ROOT } from './stack';
 
 /** Sends commands (a CommandClient in production). */
@@ -172,7 +180,7 @@ export function replyError(
 }
 
 /** Reads a campaign's view from the store, from `from` on (incremental for watch). */
-export async function readView(store: EventStore, v: CampaignView, from: number): Promise<number> {
+export async function readView(store: EventStore, v: CampaignFollow, from: number): Promise<number> {
   let last = from;
   for (;;) {
     const page: StoredEvent[] = await store.readAll({
@@ -207,12 +215,13 @@ export async function listCampaigns(store: EventStore): Promise<CampaignRow[]> {
       'CampaignCompleted',
     ],
   });
-  const views = new Map<string, CampaignView>();
+  const follows = new Map<string, CampaignFollow>();
   for (const e of events) {
-    let v = views.get(e.campaignId);
-    if (!v) views.set(e.campaignId, (v = emptyView(e.campaignId)));
-    applyView(v, e);
+    let f = follows.get(e.campaignId);
+    if (!f) follows.set(e.campaignId, (f = emptyView(e.campaignId)));
+    applyView(f, e);
   }
+  const views = new Map([...follows].map(([id, f]) => [id, statusOf(f)]));
   const closed = new Map<string, { n: number; best: number | null }>();
   for (const e of events) {
     if (e.type !== 'RoundClosed') continue;
@@ -248,12 +257,13 @@ export async function watchCampaign(
   io: WatchIo,
   opts: { intervalMs: number; timeoutMs?: number },
 ): Promise<number> {
-  const v = emptyView(campaignId);
+  const follow = emptyView(campaignId);
   let pos = 0;
   let lastKey = '';
   const deadline = opts.timeoutMs ? Date.now() + opts.timeoutMs : Infinity;
   for (;;) {
-    pos = await readView(store, v, pos);
+    pos = await readView(store, follow, pos);
+    const v = statusOf(follow);
     const frame = renderView(v);
     if (io.tty) {
       io.out(`\x1b[H\x1b[2J${frame.join('\n')}`);
@@ -262,9 +272,8 @@ export async function watchCampaign(
       const key = JSON.stringify([
         v.status,
         v.rounds.map((r) => [
-          r.closed,
+          r.status,
           r.submissions,
-          r.evidence,
           r.revisedTo,
           r.candidates.map((c) => [c.status, c.submission, c.dev, c.publicLb, c.privateLb]),
         ]),

@@ -1,297 +1,42 @@
-import { budgetExhaustedReason, llmTurnTokens, type CampaignConfig, type EventEnvelope } from '@aevo/contracts';
+import {
+  applyViewEvent,
+  campaignStatusView,
+  emptyViewsState,
+  STATUS_EVENT_TYPES,
+  type CampaignStatusView,
+  type CandidateStatusRow,
+  type RoundStatusRow,
+  type ViewsState,
+} from '@aevo/projections';
 
-/** What `aevo campaign status|watch` shows, folded from one campaign's events (pure; no clock, no I/O). */
-export interface CandidateView {
-  candidateId: string;
-  index: number;
-  axis: string;
-  isAnchor: boolean;
-  status: 'planned' | 'forked' | 'working' | 'completed' | 'failed' | 'invalidated';
-  jobs: Record<string, 'queued' | 'running' | 'done' | 'failed'>;
-  dev: number | null;
-  publicLb: number | null;
-  privateLb: number | null;
-  submission: 'requested' | 'accepted' | 'scored' | 'rejected' | null;
-  note: string | null;
-}
+/**
+ * `aevo campaign status|watch`: the campaign's status view from libs/projections (the fold every dashboard view and
+ * the report use, so the CLI and the dashboard say the same thing in the same words), rendered as text.
+ */
+export type { CampaignStatusView };
 
-export interface RoundView {
-  round: number;
-  policyRevision: number;
-  candidates: CandidateView[];
-  submissions: number;
-  evidence: boolean;
-  revisedTo: number | null;
-  closed: boolean;
-  bestPublicLb: number | null;
-}
+/** The event types the CLI reads for the view (trace steps and the like are skipped). */
+export const VIEW_EVENT_TYPES = STATUS_EVENT_TYPES;
 
-export interface CampaignView {
+/** One campaign's fold as the CLI follows it (incrementally, for watch). */
+export interface CampaignFollow {
   campaignId: string;
-  config: CampaignConfig | null;
-  status: 'unknown' | 'running' | 'paused' | 'auditing' | 'aborted' | 'completed';
-  statusReason: string | null;
-  policyRevision: number;
-  rounds: RoundView[];
-  spent: { gpuSeconds: number; llmTokens: number };
-  completion: Record<string, unknown> | null;
-  /** Events folded (for "nothing recorded yet"). */
-  events: number;
+  state: ViewsState;
 }
 
-/** The event types the view folds; everything else (trace steps, …) is skipped when reading. */
-export const VIEW_EVENT_TYPES = [
-  'CampaignStarted',
-  'RoundStarted',
-  'CandidateForked',
-  'WorkerStarted',
-  'JobRequested',
-  'JobQueued',
-  'JobStarted',
-  'JobSucceeded',
-  'JobFailed',
-  'JobCancelled',
-  'ManifestSubmitted',
-  'WorkerFailed',
-  'FrozenPathViolated',
-  'SubmissionRequested',
-  'SubmissionAccepted',
-  'LeaderboardScored',
-  'SubmissionRejected',
-  'RoundEvidenceRecorded',
-  'PolicyRevised',
-  'RoundClosed',
-  'CampaignPaused',
-  'CampaignResumed',
-  'CampaignAborted',
-  'BudgetExhausted',
-  'FinalAuditStarted',
-  'PrivateLeaderboardUnsealed',
-  'CampaignCompleted',
-];
+export const emptyView = (campaignId: string): CampaignFollow => ({ campaignId, state: emptyViewsState() });
 
-export const emptyView = (campaignId: string): CampaignView => ({
-  campaignId,
-  config: null,
-  status: 'unknown',
-  statusReason: null,
-  policyRevision: 0,
-  rounds: [],
-  spent: { gpuSeconds: 0, llmTokens: 0 },
-  completion: null,
-  events: 0,
-});
-
-type D = Record<string, unknown> & { round?: number; candidateId?: string; jobId?: string };
-
-/** Folds one event into the view (in place). */
-export function applyView(v: CampaignView, e: Pick<EventEnvelope, 'type' | 'campaignId' | 'data'>): CampaignView {
-  if (e.campaignId !== v.campaignId) return v;
-  v.events++;
-  const d = e.data as D;
-  const round = (n: number | undefined) => (n === undefined ? undefined : v.rounds.find((r) => r.round === n));
-  const candidate = (id: string | undefined) => {
-    if (!id) return undefined;
-    for (const r of v.rounds) {
-      const c = r.candidates.find((x) => x.candidateId === id);
-      if (c) return c;
-    }
-    return undefined;
-  };
-  const job = (id: string | undefined, state: CandidateView['jobs'][string]) => {
-    const c = candidate(d.candidateId);
-    if (!c || !id) return;
-    // A terminal state is never overwritten by a late non-terminal one.
-    const prev = c.jobs[id];
-    if (prev === 'done' || prev === 'failed') return;
-    c.jobs[id] = state;
-    if (c.status === 'forked' || c.status === 'planned') c.status = 'working';
-  };
-  switch (e.type) {
-    case 'CampaignStarted':
-      v.config = (d as { config: CampaignConfig }).config;
-      v.status = 'running';
-      break;
-    case 'RoundStarted': {
-      if (round(d.round)) break;
-      const cands = (
-        d as { candidates: Array<{ candidateId: string; index: number; axis: string; isAnchor: boolean }> }
-      ).candidates;
-      v.rounds.push({
-        round: d.round as number,
-        policyRevision: d.policyRevision as number,
-        // jobs is keyed by job ids from the log: null prototype, so an id like "constructor" is just a key.
-        candidates: cands.map((c) => ({
-          ...c,
-          status: 'planned',
-          jobs: Object.create(null) as CandidateView['jobs'],
-          dev: null,
-          publicLb: null,
-          privateLb: null,
-          submission: null,
-          note: null,
-        })),
-        submissions: 0,
-        evidence: false,
-        revisedTo: null,
-        closed: false,
-        bestPublicLb: null,
-      });
-      v.rounds.sort((a, b) => a.round - b.round);
-      break;
-    }
-    case 'CandidateForked': {
-      const c = candidate(d.candidateId);
-      if (c && c.status === 'planned') c.status = 'forked';
-      break;
-    }
-    case 'WorkerStarted': {
-      const c = candidate(d.candidateId);
-      if (c && (c.status === 'planned' || c.status === 'forked')) c.status = 'working';
-      break;
-    }
-    case 'JobRequested':
-      job((d.spec as { jobId: string }).jobId, 'queued');
-      break;
-    case 'JobQueued':
-      job(d.jobId, 'queued');
-      break;
-    case 'JobStarted':
-      job(d.jobId, 'running');
-      break;
-    case 'JobSucceeded':
-      job(d.jobId, 'done');
-      v.spent.gpuSeconds += (d.gpuSeconds as number) ?? 0;
-      break;
-    case 'JobFailed':
-    case 'JobCancelled':
-      job(d.jobId, 'failed');
-      v.spent.gpuSeconds += (d.gpuSeconds as number) ?? 0;
-      break;
-    case 'ManifestSubmitted': {
-      const c = candidate(d.candidateId);
-      const m = d.manifest as {
-        status: 'completed' | 'failed';
-        chosenCheckpoint: { dev: { overall: number } } | null;
-        cost: { inputTokens: number; outputTokens: number };
-        failureModes: Array<{ kind: string }>;
-      };
-      v.spent.llmTokens += m.cost.inputTokens + m.cost.outputTokens;
-      if (!c || c.status === 'invalidated') break;
-      c.status = m.status;
-      c.dev = m.chosenCheckpoint?.dev.overall ?? null;
-      if (m.status === 'failed') c.note = m.failureModes.map((f) => f.kind).join(', ') || 'failed';
-      break;
-    }
-    case 'WorkerFailed': {
-      const c = candidate(d.candidateId);
-      if (c && c.status !== 'completed' && c.status !== 'invalidated') {
-        c.status = 'failed';
-        c.note = String(d.reason ?? 'worker failed').slice(0, 80);
-      }
-      break;
-    }
-    case 'FrozenPathViolated': {
-      const c = candidate(d.candidateId);
-      if (c) {
-        c.status = 'invalidated';
-        c.note = `${d.kind}: ${d.path}`;
-      }
-      break;
-    }
-    case 'SubmissionRequested': {
-      const r = round(d.round);
-      const c = candidate(d.candidateId);
-      if (r) r.submissions++;
-      if (c) c.submission = 'requested';
-      break;
-    }
-    case 'SubmissionAccepted': {
-      const c = candidate(d.candidateId);
-      if (c && c.submission === 'requested') c.submission = 'accepted';
-      break;
-    }
-    case 'LeaderboardScored': {
-      const c = candidate(d.candidateId);
-      if (c) {
-        c.submission = 'scored';
-        c.publicLb = d.publicScore as number;
-      }
-      const r = round(d.round);
-      if (r && (r.bestPublicLb === null || (d.publicScore as number) > r.bestPublicLb))
-        r.bestPublicLb = d.publicScore as number;
-      break;
-    }
-    case 'SubmissionRejected': {
-      const c = candidate(d.candidateId);
-      if (c) {
-        c.submission = 'rejected';
-        c.note = `rejected: ${d.reason}`;
-      }
-      break;
-    }
-    case 'RoundEvidenceRecorded': {
-      const r = round(d.round);
-      if (r) r.evidence = true;
-      const llm = d.llm as Parameters<typeof llmTurnTokens>[0] | null;
-      if (llm) v.spent.llmTokens += llmTurnTokens(llm);
-      break;
-    }
-    case 'PolicyRevised': {
-      const r = round(d.round);
-      const rev = (d.policy as { revision: number }).revision;
-      if (r) r.revisedTo = rev;
-      v.policyRevision = Math.max(v.policyRevision, rev);
-      const llm = d.llm as Parameters<typeof llmTurnTokens>[0] | null;
-      if (llm) v.spent.llmTokens += llmTurnTokens(llm);
-      break;
-    }
-    case 'RoundClosed': {
-      const r = round(d.round);
-      if (r) r.closed = true;
-      break;
-    }
-    case 'CampaignPaused':
-      if (v.status === 'running' || v.status === 'auditing') {
-        v.status = 'paused';
-        v.statusReason = String(d.reason ?? '');
-      }
-      break;
-    case 'CampaignResumed':
-      if (v.status === 'paused') {
-        v.status = 'running';
-        v.statusReason = null;
-      }
-      break;
-    case 'CampaignAborted':
-      v.status = 'aborted';
-      v.statusReason = String(d.reason ?? '');
-      break;
-    case 'BudgetExhausted':
-      v.statusReason = `${budgetExhaustedReason(d as { round: number; exhausted: string[] })}; the round closes with what it has`;
-      break;
-    case 'FinalAuditStarted':
-      if (v.status === 'running') v.status = 'auditing';
-      v.statusReason = String(d.reason ?? '');
-      break;
-    case 'PrivateLeaderboardUnsealed':
-      for (const s of d.scores as Array<{ candidateId: string; privateScore: number }>) {
-        const c = candidate(s.candidateId);
-        if (c) c.privateLb = s.privateScore;
-      }
-      break;
-    case 'CampaignCompleted':
-      v.status = 'completed';
-      v.statusReason = String(d.reason ?? '');
-      v.completion = d;
-      break;
-  }
-  return v;
+/** Folds one event of the campaign (others are ignored). */
+export function applyView(f: CampaignFollow, e: { type: string; campaignId: string; data: unknown }): CampaignFollow {
+  if (e.campaignId === f.campaignId) applyViewEvent(f.state, e);
+  return f;
 }
 
-export const isDone = (c: CandidateView) =>
+export const statusOf = (f: CampaignFollow): CampaignStatusView => campaignStatusView(f.state, f.campaignId);
+
+export const isDone = (c: CandidateStatusRow) =>
   c.status === 'completed' || c.status === 'failed' || c.status === 'invalidated';
-export const ended = (v: CampaignView) => v.status === 'completed' || v.status === 'aborted';
+export const ended = (v: CampaignStatusView) => v.status === 'completed' || v.status === 'aborted';
 
 const fmt = (x: number | null | undefined, digits = 3) => (x === null || x === undefined ? '—' : x.toFixed(digits));
 
@@ -301,10 +46,10 @@ export function bar(done: number, total: number, width = 20): string {
   return '█'.repeat(full) + '░'.repeat(width - full);
 }
 
-function roundPhase(r: RoundView): string {
-  if (r.closed) return 'closed';
+function roundPhase(r: RoundStatusRow): string {
+  if (r.status === 'closed') return 'closed';
   if (r.revisedTo !== null) return 'policy revised';
-  if (r.evidence) return 'evidence recorded';
+  if (r.status === 'evidence-recorded') return 'evidence recorded';
   if (r.submissions > 0) {
     const scored = r.candidates.filter((c) => c.submission === 'scored' || c.submission === 'rejected').length;
     return `leaderboard ${scored}/${r.submissions}`;
@@ -314,7 +59,7 @@ function roundPhase(r: RoundView): string {
 }
 
 /** The dev / leaderboard table: one row per round (anchor dev, best dev, best public LB, private LB of the best-public). */
-export function roundTable(v: CampaignView): string[] {
+export function roundTable(v: CampaignStatusView): string[] {
   const lines = ['round  policy  anchor dev  best dev  best LB  private(best LB)  submitted'];
   for (const r of v.rounds) {
     const anchors = r.candidates.filter((c) => c.isAnchor && c.dev !== null).map((c) => c.dev as number);
@@ -338,7 +83,7 @@ export function roundTable(v: CampaignView): string[] {
 }
 
 /** The full text `aevo campaign watch` redraws (and `status` prints once). */
-export function renderView(v: CampaignView, opts: { candidates?: boolean } = {}): string[] {
+export function renderView(v: CampaignStatusView, opts: { candidates?: boolean } = {}): string[] {
   if (!v.config) return [`campaign ${v.campaignId}: nothing recorded yet`];
   const c = v.config;
   const out: string[] = [];
@@ -354,41 +99,35 @@ export function renderView(v: CampaignView, opts: { candidates?: boolean } = {})
       `${c.workersPerRound} workers · ${c.size} · ${c.workerKind} · budget ${v.spent.gpuSeconds.toFixed(1)} / ${c.budgets.gpuSeconds} GPU-s${tokens}`,
   );
   out.push(
-    `rounds  ${bar(v.rounds.filter((r) => r.closed).length, c.rounds, 30)} ${v.rounds.filter((r) => r.closed).length}/${c.rounds} closed`,
+    `rounds  ${bar(v.rounds.filter((r) => r.status === 'closed').length, c.rounds, 30)} ${v.rounds.filter((r) => r.status === 'closed').length}/${c.rounds} closed`,
   );
   for (const r of v.rounds) {
     const done = r.candidates.filter(isDone).length;
     out.push(
       `round ${String(r.round).padStart(2)}  ${bar(done, r.candidates.length)} ${done}/${r.candidates.length} candidates  ${roundPhase(r)}${r.bestPublicLb !== null ? `  best LB ${fmt(r.bestPublicLb)}` : ''}`,
     );
-    const showCandidates = opts.candidates ?? !r.closed;
+    const showCandidates = opts.candidates ?? r.status !== 'closed';
     if (!showCandidates) continue;
     const width = Math.max(...r.candidates.map((x) => x.axis.length), 8);
     for (const cand of r.candidates) {
-      const jobs = Object.values(cand.jobs);
-      const n = (s: string) => jobs.filter((j) => j === s).length;
-      const finished = n('done') + n('failed');
+      const j = cand.jobs;
+      const n = (s: keyof CandidateStatusRow['jobs']) => j[s];
+      const finished = j.done + j.failed;
+      const total = j.queued + j.running + j.done + j.failed;
       out.push(
-        `  c${String(cand.index).padEnd(3)} ${(cand.axis + (cand.isAnchor ? '*' : '')).padEnd(width + 1)} ${bar(finished, jobs.length, 10)} ` +
+        `  c${String(cand.index).padEnd(3)} ${(cand.axis + (cand.isAnchor ? '*' : '')).padEnd(width + 1)} ${bar(finished, total, 10)} ` +
           `jobs ${n('running')} running ${n('done')} done ${n('failed')} failed${n('queued') ? ` ${n('queued')} queued` : ''}  ${cand.status.padEnd(11)}` +
           `${cand.dev !== null ? ` dev ${fmt(cand.dev)}` : ''}${cand.publicLb !== null ? ` LB ${fmt(cand.publicLb)}` : ''}${cand.privateLb !== null ? ` private ${fmt(cand.privateLb)}` : ''}` +
           `${cand.submission && cand.submission !== 'scored' ? ` [${cand.submission}]` : ''}${cand.note && cand.status !== 'completed' ? `  (${cand.note})` : ''}`,
       );
     }
   }
-  if (v.rounds.some((r) => r.closed || r.bestPublicLb !== null)) {
+  if (v.rounds.some((r) => r.status === 'closed' || r.bestPublicLb !== null)) {
     out.push('');
     out.push(...roundTable(v));
   }
   if (v.completion) {
-    const k = v.completion as {
-      bestCandidateId: string | null;
-      bestRound?: number | null;
-      bestPublicLb: number | null;
-      bestPrivateLb: number | null;
-      rounds: number;
-      reason: string;
-    };
+    const k = v.completion;
     out.push('');
     out.push(
       k.bestCandidateId

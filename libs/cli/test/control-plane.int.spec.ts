@@ -3,7 +3,7 @@ import { PostgresEventStore } from '@aevo/eventstore';
 import { CommandClient } from '@aevo/messaging';
 import { sampleCampaignLog } from '@aevo/projections';
 import { createTestDb, createTestNatsNames, type TestDb } from '@aevo/testkit';
-import { bar, optionFor, renderView, replyError, runCli, emptyView, applyView, type CliIo } from '../src';
+import { bar, optionFor, renderView, replyError, runCli, emptyView, applyView, statusOf, type CliIo } from '../src';
 
 jest.setTimeout(120_000);
 
@@ -113,7 +113,7 @@ describe('aevo campaign / policy / audit on PostgreSQL', () => {
     expect(show.text).toMatch(/^policy revision 0 \(for round 1\)/);
     expect(show.text).toMatch(/Don't waste budget on:/);
     expect(show.text).toMatch(/standing recipe:/);
-    expect(show.text).toMatch(/awaiting confirmation:\n  \(none\)\ndecoupling hypotheses:\n  \(none\)/);
+    expect(show.text).toMatch(/awaiting confirmation:\n {2}\(none\)\ndecoupling hypotheses:\n {2}\(none\)/);
     const json = await run(['policy', 'show', 'alpha', '--json']);
     expect(JSON.parse(json.out.join('\n'))).toMatchObject({ revision: 0, forRound: 1 });
     const diff = await run(['policy', 'diff', 'alpha', '--from', '0', '--to', '0']);
@@ -223,6 +223,9 @@ describe('reply errors and the view, pure', () => {
   it('counts the cache writes and reads of meta-agent and prose turns in the view’s token spend, as the budget does', () => {
     const v = emptyView('cached');
     const policy = { revision: 1 };
+    // The campaign and its round 1 as recorded (the view charges each turn to the round whose evidence it read).
+    for (const e of sampleCampaignLog({ campaignId: 'cached', seed: 1, rounds: 1 }))
+      if (e.type === 'CampaignStarted' || e.type === 'RoundStarted') applyView(v, e);
     applyView(v, {
       type: 'PolicyRevised',
       campaignId: 'cached',
@@ -235,18 +238,19 @@ describe('reply errors and the view, pure', () => {
     applyView(v, {
       type: 'RoundEvidenceRecorded',
       campaignId: 'cached',
-      data: { round: 1, llm: { inputTokens: 1, outputTokens: 2, cacheReadTokens: 0 } },
+      data: { round: 1, evidence: { calibration: null }, llm: { inputTokens: 1, outputTokens: 2, cacheReadTokens: 0 } },
     });
-    expect(v.spent.llmTokens).toBe(10 + 20 + 300 + 4000 + 1 + 2);
+    expect(statusOf(v).spent.llmTokens).toBe(10 + 20 + 300 + 4000 + 1 + 2);
   });
 
   it('draws bars and a view for a campaign with nothing recorded', () => {
     expect(bar(0, 4, 8)).toBe('░░░░░░░░');
     expect(bar(2, 4, 8)).toBe('████░░░░');
     expect(bar(9, 4, 8)).toBe('████████');
-    expect(renderView(emptyView('x'))).toEqual(['campaign x: nothing recorded yet']);
-    const v = emptyView('alpha');
-    for (const e of sampleCampaignLog({ campaignId: 'alpha', seed: 3, rounds: 1 })) applyView(v, e);
+    expect(renderView(statusOf(emptyView('x')))).toEqual(['campaign x: nothing recorded yet']);
+    const f = emptyView('alpha');
+    for (const e of sampleCampaignLog({ campaignId: 'alpha', seed: 3, rounds: 1 })) applyView(f, e);
+    const v = statusOf(f);
     expect(v.status).toBe('completed');
     expect(v.rounds[0].candidates.every((c) => ['completed', 'failed', 'invalidated'].includes(c.status))).toBe(true);
   });

@@ -95,7 +95,7 @@ describe('aevo report', () => {
     expect(before.out[2]).toBe('recorded: none yet (the collector records the hash after CampaignCompleted)');
     const { report, position } = await recordReport(
       'rep',
-      completedCampaignReport(log, 'rep', chartJsUmdSource())!.sha256,
+      completedCampaignReport(await store.readAll({ campaignId: 'rep' }), 'rep', chartJsUmdSource())!.sha256,
     );
     // What happens after completion (the record itself, a late event) is not in the report.
     const late = createEvent(

@@ -1,211 +1,32 @@
-import type {
-  CampaignConfig,
-  ConstitutionRules,
-  DataOf,
-  DecouplingHypothesis,
-  FailureMode,
-  PrescribedRun,
-  RecipeChange,
-  RollingPolicy,
-  ScoreVector,
-  SelectionCriterion,
-  CheckpointSelected,
-  JobFailed,
-  PolicyRevised,
-  RoundEvidenceRecorded,
-  TraceStepRecorded,
+import {
+  budgetExhaustedReason,
+  llmTurnTokens,
+  type CheckpointSelected,
+  type DataOf,
+  type JobFailed,
+  type PolicyRevised,
+  type RoundEvidenceRecorded,
+  type TraceStepRecorded,
 } from '@aevo/contracts';
-import { nullRecord } from '../projection';
+import {
+  emptyViewsState,
+  newCandidate,
+  type CandidateState,
+  type CandidateStatus,
+  type DecouplingStep,
+  type ViewsState,
+} from './campaign-state';
+
+export * from './campaign-state';
 
 /**
- * The fold behind every dashboard view and the campaign report: one pass over a campaign's events into plain state,
- * from which the view builders (views/builders.ts) compute what each view shows. It reads only an event's `type`,
- * `campaignId` and `data` (never ids, times or positions), so two replays of the same log — or the live API and
- * `aevo report` — give the same numbers.
+ * The fold behind every dashboard view, `aevo campaign status|watch` and the campaign report: one pass over a
+ * campaign's events into plain state (campaign-state.ts), from which the view builders compute what each view shows.
+ * It reads only an event's `type`, `campaignId` and `data` (never ids, times or positions), so two replays of the
+ * same log — or the live API and `aevo report` — give the same numbers.
  */
 
 type AnyEvent = { type: string; campaignId: string; data: unknown };
-
-export type CandidateStatus = 'planned' | 'forked' | 'working' | 'completed' | 'failed' | 'invalidated';
-
-export interface TraceStepView {
-  step: number;
-  tool: string;
-  input: unknown;
-  output: unknown;
-  ok: boolean | null;
-  llm: { model: string; inputTokens: number; outputTokens: number } | null;
-}
-
-export interface CheckpointView {
-  checkpoint: string;
-  step: number;
-  seed: number;
-  dev: ScoreVector;
-}
-
-export interface CandidateState {
-  candidateId: string;
-  round: number;
-  index: number;
-  axis: string;
-  isAnchor: boolean;
-  seeds: number[];
-  prescribed: PrescribedRun | null;
-  status: CandidateStatus;
-  worker: { workerId: string; agentKind: string; starts: number; resumedFromSteps: number[] } | null;
-  workerFailure: string | null;
-  hypothesis: string | null;
-  recipeChanges: RecipeChange[];
-  recipeDiff: string;
-  filesChanged: string[];
-  recipeEdits: Array<{ file: string; diff: string; changes: RecipeChange[] }>;
-  trace: Map<number, TraceStepView>;
-  checkpoints: CheckpointView[];
-  evaluated: Map<string, CheckpointView>;
-  chosen: { checkpoint: string; seed: number; criterion: string; reason: string; dev: ScoreVector } | null;
-  selection: {
-    checkpoint: string;
-    step: number;
-    criterion: SelectionCriterion;
-    score: number;
-    considered: number;
-  } | null;
-  evaluationFailures: Array<{ checkpoint: string | null; kind: string; reason: string }>;
-  failureModes: FailureMode[];
-  cost: { gpuSeconds: number; inputTokens: number; outputTokens: number; toolCalls: number; jobs: number } | null;
-  jobIds: string[];
-  submissionIds: string[];
-  frozenVerifications: Array<{ requestId: string; verifiedBy: string }>;
-  frozenViolations: Array<{ path: string; kind: string; detail: string; checkedAt: string }>;
-}
-
-export interface JobState {
-  jobId: string;
-  candidateId: string;
-  round: number;
-  entrypoint: string;
-  status: 'requested' | 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled' | 'preempted';
-  attempts: number;
-  gpuSeconds: number;
-  wallSeconds: number;
-  budgetUnit: string | null;
-  logTail: string;
-  reason: string | null;
-}
-
-export interface SubmissionState {
-  submissionId: string;
-  candidateId: string;
-  round: number;
-  checkpoint: string;
-  reason: string;
-  status: 'requested' | 'accepted' | 'scored' | 'rejected';
-  publicScore: number | null;
-  privateScore: number | null;
-  rejection: string | null;
-}
-
-export interface RoundState {
-  round: number;
-  policyRevision: number;
-  candidateIds: string[];
-  status: 'running' | 'evidence-recorded' | 'closed';
-  closedBestPublicLb: number | null;
-  spentAtClose: { gpuSeconds: number; llmTokens: number } | null;
-  evidenceSha256: string | null;
-  calibration: DataOf<typeof RoundEvidenceRecorded>['evidence']['calibration'] | null;
-  evidence: DataOf<typeof RoundEvidenceRecorded>['evidence'] | null;
-  evidenceTrigger: string | null;
-  collectorTokens: number;
-}
-
-export interface PolicyRevisionState {
-  revision: number;
-  round: number;
-  policy: RollingPolicy;
-  changes: string[];
-  proposer: string;
-  evidenceSha256: string | null;
-  llmTokens: number;
-  llmRefused: boolean;
-}
-
-export type DecouplingStep = 'suspected' | 'probed' | 'confirmed' | 'refuted';
-
-export interface CampaignState {
-  campaignId: string;
-  name: string;
-  config: CampaignConfig;
-  rules: ConstitutionRules;
-  constitutionSha256: string;
-  status: 'running' | 'paused' | 'aborted' | 'completed';
-  rounds: Map<number, RoundState>;
-  candidates: Map<string, CandidateState>;
-  jobs: Map<string, JobState>;
-  submissions: Map<string, SubmissionState>;
-  policies: PolicyRevisionState[];
-  refusals: Array<{ round: number; rule: string; detail: string }>;
-  decoupling: Array<{ round: number; step: DecouplingStep; hypothesis: DecouplingHypothesis }>;
-  privateUnsealed: boolean;
-  budgetExhausted: { round: number; exhausted: string[] } | null;
-  result: {
-    bestCandidateId: string | null;
-    bestPublicLb: number | null;
-    bestPrivateLb: number | null;
-    reason: string;
-  } | null;
-  eventCount: number;
-  eventTypes: Map<string, number>;
-}
-
-export interface ViewsState {
-  campaigns: Record<string, CampaignState>;
-}
-
-export const emptyViewsState = (): ViewsState => ({ campaigns: nullRecord<CampaignState>() });
-
-function newCandidate(
-  round: number,
-  c: {
-    candidateId: string;
-    index: number;
-    axis: string;
-    isAnchor: boolean;
-    seeds: number[];
-    prescribed?: PrescribedRun;
-  },
-): CandidateState {
-  return {
-    candidateId: c.candidateId,
-    round,
-    index: c.index,
-    axis: c.axis,
-    isAnchor: c.isAnchor,
-    seeds: [...c.seeds],
-    prescribed: c.prescribed ?? null,
-    status: 'planned',
-    worker: null,
-    workerFailure: null,
-    hypothesis: c.prescribed?.hypothesis ?? null,
-    recipeChanges: c.prescribed ? [...c.prescribed.changes] : [],
-    recipeDiff: '',
-    filesChanged: [],
-    recipeEdits: [],
-    trace: new Map(),
-    checkpoints: [],
-    evaluated: new Map(),
-    chosen: null,
-    selection: null,
-    evaluationFailures: [],
-    failureModes: [],
-    cost: null,
-    jobIds: [],
-    submissionIds: [],
-    frozenVerifications: [],
-    frozenViolations: [],
-  };
-}
 
 const FINAL: ReadonlySet<CandidateStatus> = new Set(['completed', 'failed', 'invalidated']);
 const pushOnce = (xs: string[], x: string) => {
@@ -226,6 +47,7 @@ export function applyViewEvent(state: ViewsState, e: AnyEvent): ViewsState {
       rules: d.constitution.rules,
       constitutionSha256: d.constitutionSha256,
       status: 'running',
+      statusReason: null,
       rounds: new Map(),
       candidates: new Map(),
       jobs: new Map(),
@@ -487,7 +309,8 @@ export function applyViewEvent(state: ViewsState, e: AnyEvent): ViewsState {
       r.calibration = ev.evidence.calibration;
       r.evidence = ev.evidence;
       r.evidenceTrigger = ev.trigger;
-      r.collectorTokens = ev.llm ? ev.llm.inputTokens + ev.llm.outputTokens : 0;
+      // Every token the turn was billed for (cache writes and reads too), as the token budget counts it.
+      r.collectorTokens = ev.llm ? llmTurnTokens(ev.llm) : 0;
       if (r.status === 'running') r.status = 'evidence-recorded';
       break;
     }
@@ -500,7 +323,7 @@ export function applyViewEvent(state: ViewsState, e: AnyEvent): ViewsState {
         changes: p.changes,
         proposer: p.proposer,
         evidenceSha256: p.evidenceSha256,
-        llmTokens: p.llm ? p.llm.inputTokens + p.llm.outputTokens : 0,
+        llmTokens: p.llm ? llmTurnTokens(p.llm) : 0,
         llmRefused: p.llm?.refused ?? false,
       });
       break;
@@ -528,23 +351,38 @@ export function applyViewEvent(state: ViewsState, e: AnyEvent): ViewsState {
     }
     case 'BudgetExhausted':
       c.budgetExhausted = { round: d.round, exhausted: d.exhausted };
+      c.statusReason = `${budgetExhaustedReason(d)}; the round closes with what it has`;
+      break;
+    case 'FinalAuditStarted':
+      if (c.status === 'running') c.status = 'auditing';
+      c.statusReason = d.reason;
       break;
     case 'CampaignPaused':
-      c.status = 'paused';
+      if (c.status === 'running' || c.status === 'auditing') {
+        c.status = 'paused';
+        c.statusReason = d.reason;
+      }
       break;
     case 'CampaignResumed':
-      c.status = 'running';
+      if (c.status === 'paused') {
+        c.status = 'running';
+        c.statusReason = null;
+      }
       break;
     case 'CampaignAborted':
       c.status = 'aborted';
+      c.statusReason = d.reason;
       break;
     case 'CampaignCompleted':
       c.status = 'completed';
+      c.statusReason = d.reason;
       c.result = {
         bestCandidateId: d.bestCandidateId,
         bestPublicLb: d.bestPublicLb,
         bestPrivateLb: d.bestPrivateLb,
         reason: d.reason,
+        rounds: d.rounds,
+        bestRound: d.bestRound ?? null,
       };
       break;
   }

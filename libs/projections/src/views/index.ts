@@ -6,3 +6,5 @@ export * from './page';
 export * from './report';
 export * from './chart-library';
 export * from './campaign-log';
+export * from './campaign-status';
+export * from './rest-views';

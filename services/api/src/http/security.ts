@@ -24,17 +24,19 @@ export const isLoopback = (host: string): boolean => {
 const isWildcard = (host: string) => ['0.0.0.0', '::', '[::]', ''].includes(host);
 
 /**
- * The API's security settings from its bind address and environment. Throws when it would listen beyond loopback
- * without a token and without the explicit opt-out: the read model holds every campaign's log.
+ * The API's security settings from its bind address and configuration (config.ts). Throws when it would listen
+ * beyond loopback without a token and without the explicit opt-out: the read model holds every campaign's log.
  */
-export function apiSecurity(
-  bindHost: string,
-  env: NodeJS.ProcessEnv = process.env,
-  opts: { token?: string | null; allowedHosts?: readonly string[] } = {},
-): ApiSecurity {
+export function apiSecurity(cfg: {
+  host: string;
+  token: string | null;
+  allowedHosts: readonly string[];
+  noTokenOptOut: string | null;
+}): ApiSecurity {
+  const bindHost = cfg.host;
   const hosts = new Set(LOOPBACK_NAMES);
   if (!isWildcard(bindHost)) hosts.add(bindHost.toLowerCase().replace(/^\[|\]$/g, ''));
-  for (const h of opts.allowedHosts ?? (env.AEVO_API_ALLOWED_HOSTS ?? '').split(','))
+  for (const h of cfg.allowedHosts)
     if (h.trim())
       hosts.add(
         h
@@ -42,8 +44,8 @@ export function apiSecurity(
           .toLowerCase()
           .replace(/^\[|\]$/g, ''),
       );
-  const token = opts.token !== undefined ? opts.token : env.AEVO_API_TOKEN || null;
-  if (!isLoopback(bindHost) && !token && env.AEVO_API_NO_TOKEN !== OPEN_API_OPT_OUT)
+  const token = cfg.token;
+  if (!isLoopback(bindHost) && !token && cfg.noTokenOptOut !== OPEN_API_OPT_OUT)
     throw new Error(
       `the API would listen on ${bindHost || 'every address'} (beyond loopback) without a token: set AEVO_API_TOKEN, ` +
         `or AEVO_API_NO_TOKEN=${OPEN_API_OPT_OUT} to serve every campaign's log to anyone who can reach it`,

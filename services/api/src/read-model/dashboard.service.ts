@@ -3,10 +3,17 @@ import { Subject } from 'rxjs';
 import type { EventStore, StoredEvent, Subscription } from '@aevo/eventstore';
 import { SecretScrubber } from '@aevo/executors';
 import { applyViewEvent, emptyViewsState, type ViewsState } from '@aevo/projections';
-import { applyToDashboard, emptyDashboard, DashboardModel } from './dashboard-model';
+import type { ApiConfig } from '../config';
 import { servedEvent } from './served-events';
 
 export const EVENT_STORE = Symbol('EVENT_STORE');
+export const API_CONFIG = Symbol('API_CONFIG');
+
+/** What the fold leaves out (it reads no times or positions): when each campaign started, for the list's order. */
+export interface CampaignLogMarks {
+  startedAt: string;
+  lastPosition: number;
+}
 
 /** Position and type of each event of a campaign, in log order: the event log pages and filters on it. */
 export interface EventIndexEntry {
@@ -15,29 +22,41 @@ export interface EventIndexEntry {
 }
 
 /**
- * Keeps the dashboard read models current by following the store from position 0; fans events out to SSE. Both see
- * events scrubbed of secrets (`served`), as does every other route that returns event data.
+ * Keeps the read model (libs/projections' views fold, behind every route) current by following the store from
+ * position 0; fans events out to SSE. Both see events scrubbed of secrets (`served`), as does every other route that
+ * returns event data.
  */
 @Injectable()
 export class DashboardService implements OnModuleInit, OnModuleDestroy {
   private readonly log = new Logger('DashboardService');
-  readonly model: DashboardModel = emptyDashboard();
-  /** The fold behind the views (overview, scatter, candidate pages, axis effects, lineage, compare, budget). */
+  /** The fold behind every route: the views, the campaigns' resources, the list. */
   readonly views: ViewsState = emptyViewsState();
+  readonly marks = new Map<string, CampaignLogMarks>();
+  /** The last position folded. */
+  lastPosition = 0;
   readonly eventIndex = new Map<string, EventIndexEntry[]>();
   readonly events$ = new Subject<StoredEvent>();
-  private readonly scrubber = SecretScrubber.fromEnv();
+  private readonly scrubber: SecretScrubber;
   private sub: Subscription | null = null;
   private caughtUp = false;
 
-  constructor(@Inject(EVENT_STORE) readonly store: EventStore) {}
+  constructor(
+    @Inject(EVENT_STORE) readonly store: EventStore,
+    @Inject(API_CONFIG) config: Pick<ApiConfig, 'secretsEnv'>,
+  ) {
+    this.scrubber = SecretScrubber.fromEnv({ env: config.secretsEnv });
+  }
 
   async onModuleInit() {
     const head = await this.store.headPosition();
     this.sub = this.store.subscribe(0, async (stored) => {
       const e = this.served(stored);
-      applyToDashboard(this.model, e);
       applyViewEvent(this.views, e);
+      this.lastPosition = Math.max(this.lastPosition, e.position);
+      const marks = this.marks.get(e.campaignId);
+      if (marks) marks.lastPosition = e.position;
+      else if (e.type === 'CampaignStarted')
+        this.marks.set(e.campaignId, { startedAt: e.time, lastPosition: e.position });
       let index = this.eventIndex.get(e.campaignId);
       if (!index) this.eventIndex.set(e.campaignId, (index = []));
       index.push({ position: e.position, type: e.type });

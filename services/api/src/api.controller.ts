@@ -10,11 +10,18 @@ import {
   Header,
 } from '@nestjs/common';
 import {
+  campaignDetailView,
   campaignListView,
+  campaignOf,
+  campaignSummaries,
   campaignView,
   candidatePageView,
+  candidateRowsView,
   chartJsUmdSource,
   compareView,
+  jobRowsView,
+  policiesView,
+  roundEvidenceOf,
   UnknownViewTarget,
   VIEW_NAMES,
   type ViewName,
@@ -22,9 +29,8 @@ import {
 import { Observable, filter, map } from 'rxjs';
 import { z } from 'zod';
 import { zodIssues } from '@aevo/contracts';
-import { DashboardService } from '../read-model/dashboard.service';
-import { campaignList, trajectory, CampaignView } from '../read-model/dashboard-model';
-import { DASHBOARD_HTML } from './dashboard-page';
+import { DashboardService } from './read-model/dashboard.service';
+import { DASHBOARD_HTML } from './http/dashboard-page';
 
 let chartJs: string | null = null;
 
@@ -63,11 +69,20 @@ const CompareQuery = z
   })
   .strict();
 
-/** A view builder's "not found" (unknown campaign, candidate or round) as a 404 naming the field. */
-function viewOf<T>(build: () => T): T {
+/**
+ * A view builder's "not found" (unknown campaign, candidate or round) as a 404 naming the field; the resource routes
+ * answer an unknown campaign with UNKNOWN_CAMPAIGN.
+ */
+function viewOf<T>(build: () => T, unknownCampaign = false): T {
   try {
     return build();
   } catch (err) {
+    if (err instanceof UnknownViewTarget && unknownCampaign && err.field === 'campaignId')
+      throw new NotFoundException({
+        code: 'UNKNOWN_CAMPAIGN',
+        message: err.message,
+        issues: [{ path: 'campaignId', message: 'not found' }],
+      });
     if (err instanceof UnknownViewTarget)
       throw new NotFoundException({
         code: 'NOT_FOUND',
@@ -137,7 +152,7 @@ export class ApiController {
   /** A campaign's event log, newest first, paginated (offset, limit) and filtered by type on the server. */
   @Get('api/campaigns/:id/events')
   async campaignEvents(@Param('id') id: string, @Query() query: Record<string, string>) {
-    this.campaign(id);
+    viewOf(() => campaignOf(this.dashboard.views, id), true);
     const q = parse(EventPageQuery, query, 'query');
     const page = await this.dashboard.eventPage(id, q.offset, q.limit, q.type ? q.type.split(',') : null);
     return {
@@ -157,77 +172,50 @@ export class ApiController {
 
   @Get('healthz')
   health() {
-    return { ok: true, caughtUp: this.dashboard.ready, lastPosition: this.dashboard.model.lastPosition };
+    return { ok: true, caughtUp: this.dashboard.ready, lastPosition: this.dashboard.lastPosition };
   }
 
+  /** Every campaign, in the order they started. */
   @Get('api/campaigns')
   campaigns() {
-    return campaignList(this.dashboard.model);
-  }
-
-  private campaign(id: string): CampaignView {
-    const campaigns = this.dashboard.model.campaigns;
-    const c = Object.prototype.hasOwnProperty.call(campaigns, id) ? campaigns[id] : undefined;
-    if (!c)
-      throw new NotFoundException({
-        code: 'UNKNOWN_CAMPAIGN',
-        message: `no campaign "${id}"`,
-        issues: [{ path: 'campaignId', message: 'not found' }],
-      });
-    return c;
+    const marks = this.dashboard.marks;
+    return campaignSummaries(this.dashboard.views)
+      .map((c) => ({ ...c, startedAt: marks.get(c.campaignId)?.startedAt ?? '' }))
+      .sort((a, b) => a.startedAt.localeCompare(b.startedAt) || a.campaignId.localeCompare(b.campaignId));
   }
 
   @Get('api/campaigns/:id')
   campaignDetail(@Param('id') id: string) {
-    const c = this.campaign(id);
-    return {
-      campaignId: c.campaignId,
-      name: c.name,
-      status: c.status,
-      config: c.config,
-      constitutionSha256: c.constitutionSha256,
-      result: c.result,
-      rounds: Object.values(c.rounds).map(({ evidence: _e, ...r }) => ({ ...r, hasEvidence: _e !== null })),
-      trajectory: trajectory(c),
-      violations: c.violations,
-      submissions: c.submissions,
-      eventCount: c.eventCount,
-    };
+    return viewOf(() => campaignDetailView(this.dashboard.views, id), true);
   }
 
   @Get('api/campaigns/:id/candidates')
   candidates(@Param('id') id: string, @Query('round') round?: string) {
-    const c = this.campaign(id);
     const r = round === undefined ? undefined : parse(RoundParam, round, 'round');
-    return Object.values(c.candidates)
-      .filter((x) => r === undefined || x.round === r)
-      .sort((a, b) => a.round - b.round || a.index - b.index);
+    return viewOf(() => candidateRowsView(this.dashboard.views, id, r), true);
   }
 
   @Get('api/campaigns/:id/rounds/:round/evidence')
   evidence(@Param('id') id: string, @Param('round') round: string) {
-    const c = this.campaign(id);
-    const r = c.rounds[parse(RoundParam, round, 'round')];
-    if (!r?.evidence)
+    const r = parse(RoundParam, round, 'round');
+    const evidence = viewOf(() => roundEvidenceOf(this.dashboard.views, id, r), true);
+    if (!evidence)
       throw new NotFoundException({
         code: 'NO_EVIDENCE',
         message: `round ${round} has no evidence record yet`,
         issues: [],
       });
-    return r.evidence;
+    return evidence;
   }
 
   @Get('api/campaigns/:id/policies')
   policies(@Param('id') id: string) {
-    const c = this.campaign(id);
-    const last = c.policies[c.policies.length - 1];
-    return { revisions: c.policies, deadEnds: last?.policy.deadEnds ?? [], refusals: c.refusals };
+    return viewOf(() => policiesView(this.dashboard.views, id), true);
   }
 
   @Get('api/campaigns/:id/jobs')
   jobs(@Param('id') id: string) {
-    const c = this.campaign(id);
-    return Object.values(c.jobs).sort((a, b) => a.jobId.localeCompare(b.jobId));
+    return viewOf(() => jobRowsView(this.dashboard.views, id), true);
   }
 
   @Get('api/events')
