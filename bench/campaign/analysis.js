@@ -193,7 +193,7 @@ function stageLatencies(events, jobs, slots) {
   add(
     'predict terminal → LeaderboardScored',
     [...scored.values()].map((s) => s.time - (terminal.get(`${s.data.submissionId}-predict`)?.time ?? NaN)),
-    'leaderboard scores public + private halves (two score processes)',
+    'leaderboard scores the public half (one score process); the private half is scored after',
   );
   const per = (from, to, fromPick = 'max') =>
     rounds.map((r) => {
