@@ -6,9 +6,18 @@ export interface EventHandlerOptions {
   concurrency?: number;
 }
 
-/** `@EventPattern(def.type, opts)` with the event type checked at compile time. */
-export const OnEvent = (def: EventDefinition, opts: EventHandlerOptions = {}): MethodDecorator =>
-  EventPattern(def.type, { ...opts });
+/**
+ * `@EventPattern(def.type, opts)` with the event type checked at compile time. Several definitions give one handler
+ * for several event types (e.g. a job's three terminal events): each type still has its own durable consumer,
+ * with the same options.
+ */
+export const OnEvent = (
+  def: EventDefinition | readonly [EventDefinition, ...EventDefinition[]],
+  opts: EventHandlerOptions = {},
+): MethodDecorator =>
+  EventPattern(Array.isArray(def) ? def.map((d: EventDefinition) => d.type) : (def as EventDefinition).type, {
+    ...opts,
+  });
 
 /** `@MessagePattern(def.name)` for a command of the catalogue. */
 export const OnCommand = (def: CommandDefinition): MethodDecorator => MessagePattern(def.name);

@@ -42,8 +42,11 @@ const sorted = (m: Map<string, Set<string>>) =>
 describe('the NATS access declaration matches the code', () => {
   it('declares exactly the events each service handles with @OnEvent / @EventPattern', () => {
     const inCode = new Map<string, Set<string>>();
-    for (const [user, ids] of scan(/@OnEvent\(\s*([A-Za-z0-9_]+)/g))
-      inCode.set(user, new Set([...ids].map((id) => exported[id]?.type ?? `unresolved:${id}`)));
+    // `@OnEvent(Def, …)` or `@OnEvent([DefA, DefB], …)`.
+    for (const [user, found] of scan(/@OnEvent\(\s*(\[[^\]]*\]|[A-Za-z0-9_]+)/g)) {
+      const ids = [...found].flatMap((f) => f.replace(/[[\]\s]/g, '').split(',')).filter((id) => id !== '');
+      inCode.set(user, new Set(ids.map((id) => exported[id]?.type ?? `unresolved:${id}`)));
+    }
     for (const [user, types] of scan(/@EventPattern\(\s*'([A-Za-z0-9_]+)'/g))
       for (const t of types) (inCode.get(user) ?? inCode.set(user, new Set()).get(user)!).add(t);
     const declared = new Map(Object.entries(ACCESS.consumes).map(([u, ts]) => [u, new Set(ts)]));
