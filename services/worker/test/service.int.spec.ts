@@ -13,7 +13,7 @@ import {
   type EventEnvelope,
   type RecipeDocument,
 } from '@aevo/contracts';
-import { OutboxRelay, PostgresEventStore, type EventStore } from '@aevo/eventstore';
+import { OutboxRelay, PostgresEventStore } from '@aevo/eventstore';
 import { createServiceApp, type ServiceApp } from '@aevo/messaging';
 import { createTestDb, createTestNatsNames, eventually, type TestDb, type TestNatsNames } from '@aevo/testkit';
 import { mergeRecipeYaml } from '@aevo/substrate-kit';
@@ -28,6 +28,7 @@ import {
 } from '@aevo/worker-kit';
 import type { WorkerSettings } from '../src/config';
 import { campaignStarted, candidateForked, policy, policyRevised, SNAPSHOT_ID } from './events';
+import { recording } from './recording-store';
 
 jest.setTimeout(600_000);
 
@@ -43,22 +44,6 @@ const AXES: Axis[] = [
 const CAMPAIGN = 'wsvc';
 const ROUNDS = 3;
 const WORKERS = 8;
-
-/** The store every replica gets, recording which streams and event types the worker reads, and in which round. */
-function recording(store: EventStore, round: () => number) {
-  const reads: Array<{ round: number; kind: 'stream' | 'all'; what: string }> = [];
-  const wrapped: EventStore = Object.create(store);
-  wrapped.readStream = (id, from) => {
-    reads.push({ round: round(), kind: 'stream', what: id });
-    return store.readStream(id, from);
-  };
-  wrapped.readAll = (opts) => {
-    reads.push({ round: round(), kind: 'all', what: (opts?.types ?? ['*']).join(',') });
-    return store.readAll(opts);
-  };
-  wrapped.append = (...args) => store.append(...args);
-  return { store: wrapped, reads };
-}
 
 describe('worker service: replicas on nats-server + PostgreSQL, 8 workers × 3 rounds on the simulated substrate', () => {
   let db: TestDb;

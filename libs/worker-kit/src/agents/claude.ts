@@ -1,160 +1,41 @@
-import Anthropic from '@anthropic-ai/sdk';
+import type Anthropic from '@anthropic-ai/sdk';
 import { AXIS_CATEGORY, canonicalJson, claudeModelProblem, sha256Hex } from '@aevo/contracts';
-import { CandidateStoppedError, TraceDivergedError, type WorkerRuntime } from '../runtime';
+import type { WorkerRuntime } from '../runtime';
 import { anthropicTools, type ToolName, type ToolResult, TOOL_NAMES } from '../tools';
 import type { LlmCall } from '../trace';
 import type { WorkerAgent } from './agent';
 import { HeuristicAgent } from './heuristic';
+import {
+  DEFAULT_CONTEXT_POLICY,
+  DEFAULT_RETRY_POLICY,
+  type ClaudeAgentOptions,
+  type ClaudeContextPolicy,
+  type ClaudeRetryPolicy,
+} from './claude-options';
+import {
+  ModelRequestChangedError,
+  isEmptyTurn,
+  sanitise,
+  toolResultText,
+  type Block,
+  type Message,
+  type ModelRequestRecord,
+  type RecordedResponse,
+  type Usage,
+} from './claude-protocol';
+import { sendPatiently } from './claude-send';
 
-/**
- * How long the worker keeps asking an API that answers 429, 529, 5xx or not at all. The SDK's own retries (its
- * `maxRetries`, honouring `retry-after`) absorb short blips inside one attempt; this policy outlasts storms.
- */
-export interface ClaudeRetryPolicy {
-  /** Give up on a request when the next wait would end later than this after its first attempt. */
-  patienceMs: number;
-  /** Backoff without a `retry-after`: base·2^(n-1), capped, with jitter (a random half of it). */
-  baseDelayMs: number;
-  maxDelayMs: number;
-}
-
-/**
- * How the conversation is kept inside the context window. Before each request the prompt is counted (the
- * Messages API's count_tokens); above `clearAtTokens` every tool result older than the last `keepRecentTurns`
- * turns is replaced by a one-line note (the model can call the tool again), so the prompt stays bounded and the
- * cached prefix changes only when a batch is cleared. A request refused as too long, or stopped because the
- * window filled, is retried once with every tool result but the latest cleared.
- */
-export interface ClaudeContextPolicy {
-  clearAtTokens: number;
-  keepRecentTurns: number;
-  /** A tool result longer than this (characters) is cut, with a note saying how to read the rest. */
-  maxToolResultChars: number;
-}
-
-export interface ClaudeAgentOptions {
-  /** A real SDK client; tests point its `baseURL` at a loopback server speaking the Messages API. */
-  client: Anthropic;
-  /** A model id of the installed SDK's list (@aevo/contracts CLAUDE_MODELS), not retired (checked when the agent is made). */
-  model: string;
-  /** The frozen constitution text (or the part workers need); sent as a cached system block. */
-  constitutionExcerpt: string;
-  /** max_tokens of a turn. */
-  maxTokensPerTurn?: number;
-  /**
-   * A turn cut at max_tokens is asked again with twice the room, up to this (default 32,000; within the model's
-   * max_tokens limit). Beyond what the SDK sends without streaming (~21,333 tokens) the request is streamed.
-   */
-  maxTokensCeiling?: number;
-  retry?: Partial<ClaudeRetryPolicy>;
-  context?: Partial<ClaudeContextPolicy>;
-  /** TTL of the cache breakpoints: 1h outlives the worker's waits on jobs (up to 10 minutes); 5m does not. */
-  cacheTtl?: '5m' | '1h';
-  /** Count the prompt's tokens (count_tokens) before each request (default true). */
-  countTokens?: boolean;
-  /** Ends without submit_manifest (or empty turns) tolerated (the model is reminded) before the candidate is closed. */
-  maxNudges?: number;
-  sleep?: (ms: number) => Promise<void>;
-  /** Clock of the retry policy (ms). */
-  now?: () => number;
-  /** Jitter source in [0, 1). */
-  random?: () => number;
-}
-
-export const DEFAULT_RETRY_POLICY: ClaudeRetryPolicy = {
-  patienceMs: 15 * 60_000,
-  baseDelayMs: 2_000,
-  maxDelayMs: 60_000,
-};
-export const DEFAULT_CONTEXT_POLICY: ClaudeContextPolicy = {
-  clearAtTokens: 60_000,
-  keepRecentTurns: 4,
-  maxToolResultChars: 16_000,
-};
-
-type Block = { type: string; [k: string]: unknown };
-type Message = { role: 'user' | 'assistant'; content: string | Block[] };
-
-interface Usage {
-  input_tokens: number;
-  output_tokens: number;
-  cache_read_input_tokens: number;
-  cache_creation_input_tokens: number;
-}
-
-/** What a model step records as its outcome: the final response, how it was obtained and what was sent. */
-export interface RecordedResponse {
-  id: string | null;
-  model: string;
-  stop_reason: string | null;
-  content: Block[];
-  usage: Usage;
-  /** The request that produced `content` (after any clearing or extra room): model, max_tokens, prompt hash. */
-  request: ModelRequestRecord;
-  /** Messages before this index had their tool results cleared when the request was sent. */
-  clearedBefore: number;
-  /** Prompt tokens counted before the request, or null when not counted. */
-  countedTokens: number | null;
-  /** HTTP attempts (the SDK's own retries inside one attempt are not counted). */
-  attempts: number;
-  errors: string[];
-  /** Earlier answers of this step that were cut at max_tokens or by the context window and asked again. */
-  retriedStops: string[];
-  /** Whether the final request was streamed (its max_tokens beyond the SDK's non-streaming range). */
-  streamed: boolean;
-}
-
-/** A model request as recorded in the trace: enough to tell whether a resumed worker asks the same thing. */
-export interface ModelRequestRecord {
-  model: string;
-  max_tokens: number;
-  /** sha256 of the canonical JSON of system, tools and messages as sent. */
-  promptSha256: string;
-}
-
-/** A resumed worker would send a different request than the recorded one: prompts, tools or model changed. */
-export class ModelRequestChangedError extends TraceDivergedError {
-  constructor(step: number, recorded: unknown, now: unknown) {
-    super(step, { tool: 'llm', input: recorded }, 'llm', now);
-    this.message = `model request of trace step ${step} differs from the recorded one (recorded ${canonicalJson(recorded)}, now ${canonicalJson(now)}); the model, its parameters, the prompts or the tools changed since the candidate started`;
-    this.name = 'ModelRequestChangedError';
-  }
-}
-
-const RETRYABLE_STATUS = (status: number): boolean =>
-  status === 408 || status === 409 || status === 429 || status >= 500;
+export * from './claude-options';
+export {
+  ModelRequestChangedError,
+  toolResultText,
+  type ModelRequestRecord,
+  type RecordedResponse,
+} from './claude-protocol';
+export { retryAfterMs } from './claude-send';
 
 const NUDGE =
   'You have not called submit_manifest yet. Continue with the tools, and finish by calling submit_manifest.';
-
-/** Only the fields the Messages API accepts back in an assistant turn. */
-function sanitise(block: Block): Block {
-  if (block.type === 'text') return { type: 'text', text: block.text };
-  if (block.type === 'tool_use') return { type: 'tool_use', id: block.id, name: block.name, input: block.input };
-  return block;
-}
-
-const isEmptyTurn = (content: Block[]): boolean =>
-  content.every((b) => b.type === 'text' && String(b.text ?? '').trim() === '');
-
-/**
- * What the model is shown of a tool result: a written file is not echoed back (the model wrote it), and anything
- * longer than `maxChars` is cut with a note saying how much is missing (with the default 16,000 characters a
- * 64 KiB read_file or a 500-line log tail costs at most ~4,000 tokens).
- */
-export function toolResultText(name: string, r: ToolResult, maxChars: number): string {
-  let value: unknown = r.ok ? r.value : { error: r.error };
-  if (r.ok && name === 'write_file' && value && typeof value === 'object') {
-    const { content: _written, ...rest } = value as Record<string, unknown>;
-    void _written;
-    value = rest;
-  }
-  // Canonical (sorted keys): a replayed result comes back from the event store with its keys in another order,
-  // and the resumed worker must send the very same prompt.
-  const text = canonicalJson(value);
-  if (text.length <= maxChars) return text;
-  return `${text.slice(0, maxChars)}\n[cut: ${text.length - maxChars} more characters; read_file with offset/limit, or read_log_tail with fewer lines, shows a part]`;
-}
 
 /**
  * The Claude worker: the same tools as Anthropic tool definitions, the policy and axis in the first user turn,
@@ -177,16 +58,6 @@ export class ClaudeAgent implements WorkerAgent {
     this.context = { ...DEFAULT_CONTEXT_POLICY, ...opts.context };
     this.maxTokensPerTurn = opts.maxTokensPerTurn ?? 4096;
     this.maxTokensCeiling = Math.max(this.maxTokensPerTurn, opts.maxTokensCeiling ?? 32_000);
-  }
-
-  /** The SDK refuses a non-streaming request whose max_tokens could take longer than 10 minutes: stream those. */
-  private needsStreaming(maxTokens: number): boolean {
-    try {
-      this.opts.client.calculateNonstreamingTimeout(maxTokens);
-      return false;
-    } catch {
-      return true;
-    }
   }
 
   initialPrompt(rt: WorkerRuntime): string {
@@ -427,7 +298,7 @@ export class ClaudeAgent implements WorkerAgent {
     });
     for (;;) {
       const { params, record } = this.compose(system, tools, messages, clearedBefore, maxTokens);
-      const sent = await this.sendPatiently(rt, params, errors);
+      const sent = await sendPatiently(this.opts, this.retry, rt, params, errors);
       attempts += sent.attempts;
       if (!sent.ok) {
         if (sent.code === 'CONTEXT_WINDOW' && clearedBefore < clearAllButLast) {
@@ -499,80 +370,4 @@ export class ClaudeAgent implements WorkerAgent {
       return null;
     }
   }
-
-  /** Sends one request, retrying 408/409/429/5xx/529 and connection errors under the retry policy. */
-  private async sendPatiently(
-    rt: WorkerRuntime,
-    params: ReturnType<ClaudeAgent['compose']>['params'],
-    errors: string[],
-  ): Promise<
-    | { ok: true; message: Anthropic.Message; attempts: number; streamed: boolean }
-    | { ok: false; code: 'CONTEXT_WINDOW' | 'UNREACHABLE' | 'REFUSED_REQUEST'; message: string; attempts: number }
-  > {
-    const o = this.opts;
-    const now = o.now ?? Date.now;
-    const sleep = o.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
-    const random = o.random ?? Math.random;
-    const started = now();
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const body = {
-          model: params.model,
-          max_tokens: params.max_tokens,
-          system: params.system as unknown as Anthropic.TextBlockParam[],
-          tools: params.tools as unknown as Anthropic.Tool[],
-          messages: params.messages as unknown as Anthropic.MessageParam[],
-        };
-        const streamed = this.needsStreaming(params.max_tokens);
-        const message = streamed
-          ? await o.client.messages.stream(body).finalMessage()
-          : await o.client.messages.create(body);
-        return { ok: true, message, attempts: attempt, streamed };
-      } catch (err) {
-        const apiErr = err instanceof Anthropic.APIError ? err : null;
-        const status = apiErr?.status;
-        const text = `${status ?? 'connection'}: ${(err as Error).message}`.slice(0, 500);
-        errors.push(text);
-        if (errors.length > 20) errors.splice(0, errors.length - 20);
-        if (status === 400 && /prompt is too long/i.test((err as Error).message))
-          return { ok: false, code: 'CONTEXT_WINDOW', message: text, attempts: attempt };
-        const headers = apiErr?.headers as Headers | undefined;
-        const shouldRetry = headers?.get?.('x-should-retry');
-        const retryable =
-          err instanceof Anthropic.APIConnectionError ||
-          (status !== undefined && (shouldRetry === 'true' || (shouldRetry !== 'false' && RETRYABLE_STATUS(status))));
-        if (!retryable) return { ok: false, code: 'REFUSED_REQUEST', message: text, attempts: attempt };
-        const asked = retryAfterMs(headers, now());
-        const backoff = Math.min(this.retry.maxDelayMs, this.retry.baseDelayMs * 2 ** (attempt - 1));
-        // With a retry-after: that long plus up to 10 % (replicas told the same do not return together);
-        // without: a random point in the second half of the backoff.
-        const wait =
-          asked !== null ? asked + random() * Math.min(asked * 0.1, 5_000) : backoff * (0.5 + random() * 0.5);
-        const elapsed = now() - started;
-        if (elapsed + wait > this.retry.patienceMs)
-          return {
-            ok: false,
-            code: 'UNREACHABLE',
-            message: `gave up after ${attempt} attempts over ${Math.round(elapsed / 1000)} s (patience ${Math.round(this.retry.patienceMs / 1000)} s); last: ${text}`,
-            attempts: attempt,
-          };
-        // A stop (campaign aborted, budget gone) is not waited out: the in-flight step is abandoned.
-        const stop = await rt.stopReason();
-        if (stop) throw new CandidateStoppedError(rt.candidateId, stop);
-        await sleep(wait);
-      }
-    }
-  }
-}
-
-/** The wait an error response asks for: `retry-after-ms`, or `retry-after` in seconds or as an HTTP date. */
-export function retryAfterMs(headers: Headers | undefined, nowMs: number): number | null {
-  const ms = Number.parseFloat(headers?.get?.('retry-after-ms') ?? '');
-  if (Number.isFinite(ms) && ms >= 0) return ms;
-  const raw = headers?.get?.('retry-after');
-  if (!raw) return null;
-  const seconds = Number.parseFloat(raw);
-  if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
-  const at = Date.parse(raw);
-  return Number.isNaN(at) ? null : Math.max(0, at - nowMs);
 }
