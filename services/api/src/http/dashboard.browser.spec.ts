@@ -1,7 +1,8 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium, noOverflow, show } from '../../test/chromium';
 import { createEvent, LeaderboardScored, SubmissionRequested, type EventEnvelope } from '@aevo/contracts';
 import { PostgresEventStore, type StoredEvent } from '@aevo/eventstore';
 import {
@@ -65,19 +66,7 @@ describe('dashboard views in headless Chromium', () => {
     await eventually(
       async () => ((await (await fetch(`${api.url}/healthz`)).json()) as { caughtUp: boolean }).caughtUp,
     );
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    browser = await launchChromium(CHROMIUM);
     fs.mkdirSync(ARTIFACTS, { recursive: true });
   });
   beforeEach(() => {
@@ -101,29 +90,6 @@ describe('dashboard views in headless Chromium', () => {
     });
     return page;
   }
-
-  /** Opens a view by its hash route and waits until the script marks it rendered. */
-  async function show(page: Page, base: string, route: string, view: string) {
-    // A hash change re-renders in place: clear the mark first, or the previous render of the same view would do.
-    await page.evaluate(() =>
-      (
-        globalThis as unknown as {
-          document: { getElementById(id: string): { removeAttribute(a: string): void } | null };
-        }
-      ).document
-        .getElementById('view')
-        ?.removeAttribute('data-ready'),
-    );
-    await page.goto(`${base}#/${route}`);
-    await page.locator(`#view[data-view="${view}"][data-ready="true"]`).waitFor();
-  }
-
-  /** document.documentElement.scrollWidth and innerWidth, read in the page (this file is compiled without the DOM lib). */
-  const noOverflow = (page: Page) =>
-    page.evaluate(() => {
-      const w = globalThis as unknown as { document: { documentElement: { scrollWidth: number } }; innerWidth: number };
-      return { scrollWidth: w.document.documentElement.scrollWidth, innerWidth: w.innerWidth };
-    });
 
   const cells = (page: Page, rowSelector: string, key: string) =>
     page.locator(`${rowSelector} [data-k="${key}"]`).allTextContents();
