@@ -85,7 +85,6 @@ export class EvaluationWorkflow {
     const parsed = parseEvalJobId(e.data.jobId);
     if (!parsed) return [];
     const streamId = streamIdOf(e.campaignId, parsed.requestId);
-    if ((await this.store.streamVersion(streamId)) === 0) return [];
     const ctx = {
       campaignId: e.campaignId,
       streamId,
@@ -93,6 +92,7 @@ export class EvaluationWorkflow {
       causationId: e.id,
       correlationId: e.correlationId,
     };
+    // One read answers both "is this our evaluation?" (an empty stream has no request) and "is it still pending?".
     const state = await this.loadState(streamId);
     if (!state.request || state.status !== 'running' || state.checkpoints[parsed.index]?.status !== 'pending')
       return [];
@@ -146,10 +146,6 @@ export class EvaluationWorkflow {
   }
 
   /**
-   * The evaluate job of every checkpoint, rendered from the snapshot's substrate.yaml (never the sandbox's): the
-   * job runs the snapshot's harness, mounted read-only over the sandbox, and may write only its scores directory.
-   */
-  /**
    * A snapshot's manifest, read once per snapshot: snapshots are immutable (content-addressed and read-only), so a
    * round's evaluations share one parse instead of re-reading the YAML per request. Failures are not cached.
    */
@@ -162,6 +158,10 @@ export class EvaluationWorkflow {
     return manifest;
   }
 
+  /**
+   * The evaluate job of every checkpoint, rendered from the snapshot's substrate.yaml (never the sandbox's): the
+   * job runs the snapshot's harness, mounted read-only over the sandbox, and may write only its scores directory.
+   */
   private async buildJobs(
     e: EventOf<typeof EvaluationRequested>,
     snapshotId: string,

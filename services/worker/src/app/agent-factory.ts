@@ -31,7 +31,8 @@ export function defaultAgentFactory(settings: WorkerSettings): AgentFactory {
         baseURL: settings.claude.baseURL ?? undefined,
         maxRetries: settings.claude.sdkMaxRetries,
       }),
-      // The campaign's model as StartCampaign recorded it; the configured one only for a campaign started before it was a setting.
+      // The campaign's model as StartCampaign recorded it; the configured one only for a campaign started before
+      // the model was a campaign setting.
       model: campaign.config.claudeModel ?? settings.claude.model,
       constitutionExcerpt: constitutionExcerpt(c),
       maxTokensPerTurn: settings.claude.maxTokensPerTurn,

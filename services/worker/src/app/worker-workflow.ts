@@ -111,7 +111,10 @@ export class WorkerWorkflow {
     }
   }
 
-  /** CampaignAborted: running candidates of the campaign stop before their next step (their jobs are cancelled by the orchestrator). */
+  /**
+   * CampaignAborted: running candidates of the campaign stop before their next step (the orchestrator cancels
+   * their jobs).
+   */
   campaignAborted(campaignId: string, reason: string): void {
     this.campaignStopped(campaignId, `campaign aborted: ${reason}`);
   }
@@ -121,7 +124,10 @@ export class WorkerWorkflow {
     if (!this.stopped.has(campaignId)) this.stopped.set(campaignId, reason);
   }
 
-  /** Reads the log for the campaign's stop (abort or budget) unless known, or (with `maxAgeMs`) unless checked that recently. */
+  /**
+   * Reads the log for the campaign's stop (abort or budget) unless known, or (with `maxAgeMs`) unless checked that
+   * recently.
+   */
   private async refreshStopped(campaignId: string, maxAgeMs = 0): Promise<void> {
     if (this.stopped.has(campaignId)) return;
     const now = Date.now();
