@@ -81,11 +81,17 @@ function describeRecorded(r: RecordedComparison): string {
     case 'not-recorded':
       return 'recorded: none yet (the collector records the hash after CampaignCompleted)';
     case 'other-renderer':
-      return `recorded: by renderer ${r.recorded.data.rendererVersion}, this is ${r.renderer}: not comparable (CampaignReportRecorded at position ${r.recorded.position})`;
+      return (
+        `recorded: by renderer ${r.recorded.data.rendererVersion}, this is ${r.renderer}: not comparable ` +
+        `(CampaignReportRecorded at position ${r.recorded.position})`
+      );
     case 'equal':
       return `recorded: equal (CampaignReportRecorded at position ${r.recorded.position})`;
     case 'differs':
-      return `recorded: DIFFERS: CampaignReportRecorded at position ${r.recorded.position} holds ${r.recorded.data.reportSha256}`;
+      return (
+        `recorded: DIFFERS: CampaignReportRecorded at position ${r.recorded.position} ` +
+        `holds ${r.recorded.data.reportSha256}`
+      );
   }
 }
 
@@ -94,7 +100,8 @@ export function addReportCommand(program: Command, io: CliIo, result: { code: nu
   program
     .command('report <campaign>')
     .description(
-      'write one self-contained HTML report of a campaign (no server, no network) from the log alone; print its sha256 and compare it with the recorded one',
+      'write one self-contained HTML report of a campaign (no server, no network) from the log alone; ' +
+        'print its sha256 and compare it with the recorded one',
     )
     .requiredOption('--out <file>', 'where to write the HTML file')
     .option('--json', 'print one JSON line: file, sha256, events, bytes, through, recorded')

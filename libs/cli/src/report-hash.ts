@@ -36,7 +36,9 @@ export function checkRecordedReports(
       campaignId: c,
       what,
       ok: report.sha256 === d.reportSha256,
-      detail: `${d.reportSha256} re-rendered ${report.sha256} (${report.events} event(s) through position ${mine[end].position})`,
+      detail:
+        `${d.reportSha256} re-rendered ${report.sha256} ` +
+        `(${report.events} event(s) through position ${mine[end].position})`,
     });
   }
 }

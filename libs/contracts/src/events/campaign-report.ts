@@ -7,7 +7,8 @@ export const CampaignReportRecorded = defineEvent(
   {
     owners: ['collector'],
     description:
-      'The collector rendered the completed campaign’s report (`aevo report`) from the log up to CampaignCompleted and recorded its hash (once per campaign).',
+      'The collector rendered the completed campaign’s report (`aevo report`) from the log up to CampaignCompleted ' +
+      'and recorded its hash (once per campaign).',
   },
   z
     .object({
