@@ -114,7 +114,7 @@ describe('event store selection from the environment', () => {
 
   it('names the variable that is wrong', () => {
     expect(() => eventStoreSelection({ AEVO_EVENT_STORE: 'mongo' })).toThrow(
-      /AEVO_EVENT_STORE="mongo": expected "postgres" or "kurrentdb"/,
+      /AEVO_EVENT_STORE="mongo": expected "postgres", "kurrentdb" or "remote"/,
     );
     expect(() => eventStoreSelection({ AEVO_EVENT_STORE: 'kurrentdb' })).toThrow(/AEVO_KURRENTDB_URL is not set/);
     expect(() => eventStoreSelection({ AEVO_EVENT_STORE: 'kurrentdb', AEVO_KURRENTDB_URL: 'http://x:2113' })).toThrow(

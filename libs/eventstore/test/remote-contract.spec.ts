@@ -5,7 +5,9 @@ import { createTestDb, NATS_URL, randomSuffix, type TestDb } from '@aevo/testkit
 import { Client } from 'pg';
 import {
   ConcurrencyError,
+  eventStoreSelection,
   handle,
+  openEventStoreFromEnv,
   PostgresEventStore,
   RemoteEventStore,
   runEventStoreContractTests,
@@ -201,6 +203,57 @@ describe('RemoteEventStore and StoreGateway beyond the contract', () => {
     } finally {
       await sub.close();
       await slow.close();
+    }
+  });
+});
+
+describe('AEVO_EVENT_STORE=remote', () => {
+  it('selects the store gateway over NATS, with the prefix and timeout named when they are wrong', () => {
+    expect(eventStoreSelection({ AEVO_EVENT_STORE: 'remote', AEVO_SUBJECT_PREFIX: 't1.aevo' })).toEqual({
+      kind: 'remote',
+      remote: { natsUrl: 'nats://127.0.0.1:4222', prefix: 't1.aevo', timeoutMs: 10_000 },
+    });
+    expect(
+      eventStoreSelection({
+        AEVO_EVENT_STORE: 'remote',
+        AEVO_NATS_URL: 'nats://leaf:4222',
+        AEVO_STORE_GATEWAY_PREFIX: 'hub',
+        AEVO_STORE_TIMEOUT_MS: '2500',
+      }).remote,
+    ).toEqual({ natsUrl: 'nats://leaf:4222', prefix: 'hub', timeoutMs: 2500 });
+    expect(() => eventStoreSelection({ AEVO_EVENT_STORE: 'remote', AEVO_STORE_GATEWAY_PREFIX: 'a b' })).toThrow(
+      /AEVO_STORE_GATEWAY_PREFIX="a b"/,
+    );
+    expect(() => eventStoreSelection({ AEVO_EVENT_STORE: 'remote', AEVO_STORE_TIMEOUT_MS: 'soon' })).toThrow(
+      /AEVO_STORE_TIMEOUT_MS="soon"/,
+    );
+  });
+
+  it('opens a RemoteEventStore that owns its connection and reads through a running gateway', async () => {
+    const db = await createTestDb();
+    const prefix = `t${randomSuffix()}`;
+    const backing = await PostgresEventStore.open({ connectionString: db.url, schema: db.schema, poolSize: 2 });
+    const gwNc = await connect({ servers: NATS_URL });
+    const gateway = StoreGateway.start({ nc: gwNc, prefix, store: backing });
+    try {
+      const streamId = `campaign-c${prefix}`;
+      await backing.append(streamId, 'no-stream', [
+        createEvent(CampaignPaused, { reason: 'r' }, { campaignId: `c${prefix}`, streamId, source: 'orchestrator' }),
+      ]);
+      const store = await openEventStoreFromEnv({
+        AEVO_EVENT_STORE: 'remote',
+        AEVO_NATS_URL: NATS_URL,
+        AEVO_STORE_GATEWAY_PREFIX: prefix,
+      });
+      expect(store).toBeInstanceOf(RemoteEventStore);
+      expect(await store.streamVersion(streamId)).toBe(1);
+      await store.close();
+      await expect(store.headPosition()).rejects.toThrow('RemoteEventStore is closed');
+    } finally {
+      await gateway.close();
+      await gwNc.close();
+      await backing.close();
+      await db.drop();
     }
   });
 });

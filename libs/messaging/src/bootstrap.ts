@@ -49,13 +49,16 @@ export const openPostgresStore: StoreOpener = (cfg) =>
 
 /**
  * The store the environment selects (AEVO_EVENT_STORE: `postgres`, the default, at the config's database URL and
- * schema; or `kurrentdb` at AEVO_KURRENTDB_URL). A bad selection fails the service's start naming the variable.
+ * schema; `kurrentdb` at AEVO_KURRENTDB_URL; or `remote`, through a store gateway over NATS). A bad selection fails the
+ * service's start naming the variable.
  */
 export const openConfiguredStore: StoreOpener = (cfg, env = process.env) =>
   openEventStoreFromEnv(env, {
     databaseUrl: cfg.databaseUrl,
     dbSchema: cfg.dbSchema,
     applicationName: `aevo-${cfg.service}`,
+    // AEVO_EVENT_STORE=remote: the service's own NATS user asks the store gateway.
+    natsUser: cfg.service,
   });
 
 let defaultStoreOpener: StoreOpener = openConfiguredStore;
@@ -227,12 +230,16 @@ export async function createServiceApp(
   try {
     // The embedded relay reads PostgreSQL's outbox; a KurrentDB store is relayed by the all-stream relay, which runs as
     // its own process (node libs/eventstore/dist/relay-main.js with the same AEVO_EVENT_STORE).
-    const kurrentdb = !given && (env ?? process.env).AEVO_EVENT_STORE?.trim() === 'kurrentdb';
-    if (withRelay && kurrentdb)
+    // A remote store (a compute cluster) has no outbox here at all: the control cluster's relay publishes its appends.
+    const selected = (env ?? process.env).AEVO_EVENT_STORE?.trim();
+    const noOutbox = !given && (selected === 'kurrentdb' || selected === 'remote');
+    if (withRelay && noOutbox)
       new Logger(`OutboxRelay(${service})`).log(
-        'AEVO_EVENT_STORE=kurrentdb: no embedded outbox relay; run relay-main for the all-stream relay',
+        selected === 'kurrentdb'
+          ? 'AEVO_EVENT_STORE=kurrentdb: no embedded outbox relay; run relay-main for the all-stream relay'
+          : 'AEVO_EVENT_STORE=remote: no embedded outbox relay; the control cluster relays what the gateway appends',
       );
-    if (withRelay && !kurrentdb) {
+    if (withRelay && !noOutbox) {
       const log = new Logger(`OutboxRelay(${service})`);
       relay = await OutboxRelay.start({
         databaseUrl: config.databaseUrl,

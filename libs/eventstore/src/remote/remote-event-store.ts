@@ -23,7 +23,7 @@ import {
 } from './protocol';
 
 export interface RemoteEventStoreOptions {
-  /** A connection to the local NATS (in a compute cluster: the leaf node). The store does not close it. */
+  /** A connection to the local NATS (in a compute cluster: the leaf node); closed with the store only if owned. */
   nc: NatsConnection;
   /** Subject prefix the gateway serves. */
   prefix: string;
@@ -33,6 +33,8 @@ export interface RemoteEventStoreOptions {
   pollIntervalMs?: number;
   /** Bytes of events asked for per page (default 512 KiB; the gateway caps it below the server's max payload). */
   pageBytes?: number;
+  /** Close `nc` with the store (when the store opened it, as openEventStoreFromEnv does). */
+  ownsConnection?: boolean;
 }
 
 const encoder = new TextEncoder();
@@ -206,5 +208,6 @@ export class RemoteEventStore implements EventStore {
     this.closed = true;
     for (const s of this.headSubs) s.unsubscribe();
     this.headSubs.clear();
+    if (this.opts.ownsConnection) await this.opts.nc.close();
   }
 }

@@ -76,8 +76,31 @@ describe('natsPermissions', () => {
   const decl = natsPermissions('p.q', 'S1');
   const user = (n: string) => decl.users.find((u) => u.user === n)!;
 
-  it('has one user per service plus the relay, each with its own inbox', () => {
-    expect(decl.users.map((u) => u.user).sort()).toEqual([...contracts.ServiceName.options, 'relay'].sort());
+  it('lets only the store gateway answer the store port, and only compute-cluster services ask it', () => {
+    const gw = user('store-gateway');
+    expect(gw.subscribe.allow).toEqual(expect.arrayContaining(['p.q.store.append', 'p.q.store.readAll']));
+    expect(gw.subscribe.allow).not.toContain('p.q.store.head');
+    expect(gw.publish.allow).toEqual(['p.q.store.head']);
+    expect(gw.publish.deny).toContain('p.q.evt.>');
+    expect(gw.allowResponses).toBe(true);
+    for (const client of ACCESS.storeClients) {
+      expect(user(client).publish.allow).toEqual(
+        expect.arrayContaining(['p.q.store.append', 'p.q.store.headPosition']),
+      );
+      expect(user(client).publish.allow).not.toContain('p.q.store.head');
+      expect(user(client).subscribe.allow).toContain('p.q.store.head');
+    }
+    for (const other of ['orchestrator', 'collector', 'meta-policy', 'api', 'relay'])
+      expect(user(other).publish.allow.filter((s) => s.startsWith('p.q.store.'))).toEqual([]);
+    expect(() => natsPermissions('p', 'S', { ...ACCESS, storeClients: ['nobody' as never] })).toThrow(
+      'storeClients: "nobody" is not a ServiceName',
+    );
+  });
+
+  it('has one user per service plus the relay and the store gateway, each with its own inbox', () => {
+    expect(decl.users.map((u) => u.user).sort()).toEqual(
+      [...contracts.ServiceName.options, 'relay', 'store-gateway'].sort(),
+    );
     expect(NATS_USERS).toContain('api');
     for (const u of decl.users) expect(u.subscribe.allow).toContain(`_INBOX_${u.user}.>`);
   });

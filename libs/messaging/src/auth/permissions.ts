@@ -3,11 +3,25 @@ import { DEFAULTS } from '../config';
 import { commandSubject, consumerName, eventsWildcard, eventTypeFilter } from '../subjects';
 
 /**
- * A NATS user: one per service, plus the outbox relay (which may run inside a service process, on its own connection).
+ * A NATS user: one per service, plus the outbox relay (which may run inside a service process, on its own connection)
+ * and the store gateway (the event store port over NATS for compute clusters, libs/eventstore/src/remote).
  */
-export type NatsUser = ServiceName | 'relay';
+export type NatsUser = ServiceName | 'relay' | 'store-gateway';
 
-export const NATS_USERS: readonly NatsUser[] = [...ServiceName.options, 'relay'];
+export const NATS_USERS: readonly NatsUser[] = [...ServiceName.options, 'relay', 'store-gateway'];
+
+/** The store port's request subjects (libs/eventstore's STORE_OPS; listed here so the grants are explicit). */
+const STORE_OPS = [
+  'append',
+  'readStream',
+  'readAll',
+  'streamVersion',
+  'headPosition',
+  'commandOutcome',
+  'lookupStoredEvents',
+  'verifyChain',
+  'readChainLinks',
+] as const;
 
 /**
  * What each user does on NATS beyond what the contracts say. Command handlers come from the contracts
@@ -22,6 +36,11 @@ export interface NatsAccessSpec {
   sends: Readonly<Partial<Record<NatsUser, readonly string[]>>>;
   /** Users that read the whole stream through an ephemeral ordered consumer (`aevo audit`'s JetStream copy check). */
   auditors: readonly NatsUser[];
+  /**
+   * Services that may run with AEVO_EVENT_STORE=remote (in a compute cluster, no database connection): they may ask
+   * the store gateway (`<prefix>.store.<op>`) and hear its head announcements.
+   */
+  storeClients: readonly ServiceName[];
   /**
    * Consuming services may create the stream when it is missing (provisioning.ts, with the fixed config), so that a
    * service started before the relay does not fail; they can never update, purge or delete it.
@@ -84,6 +103,7 @@ export const ACCESS: NatsAccessSpec = {
     evaluation: ['VerifySandbox'],
   },
   auditors: ['cli'],
+  storeClients: ['worker', 'dispatch', 'evaluation'],
   consumersMayCreateStream: true,
 };
 
@@ -141,6 +161,8 @@ export function validateAccess(access: NatsAccessSpec = ACCESS): void {
       if (!commandDefinition(n)) problems.push(`sends.${user}: "${n}" is not a registered command`);
   }
   for (const a of access.auditors) if (!NATS_USERS.includes(a)) problems.push(`auditors: "${a}" is not a NATS user`);
+  for (const c of access.storeClients)
+    if (!ServiceName.safeParse(c).success) problems.push(`storeClients: "${c}" is not a ServiceName`);
   if (problems.length > 0) throw new Error(`invalid NATS access declaration: ${problems.join('; ')}`);
 }
 
@@ -162,7 +184,8 @@ export function natsPermissions(
     const sub = new Set<string>([`${inboxPrefixFor(user)}.>`]);
     const roles: string[] = [];
     let allowResponses = false;
-    const consumes = user === 'relay' ? [] : (access.consumes[user] ?? []);
+    const service = user === 'relay' || user === 'store-gateway' ? null : user;
+    const consumes = service === null ? [] : (access.consumes[service] ?? []);
 
     if (user === 'relay') {
       roles.push('outbox relay: publishes events, creates the stream or fixes its deny flags, reads its last messages');
@@ -196,7 +219,19 @@ export function natsPermissions(
       }
     }
 
-    const handles = user === 'relay' ? [] : commandDefinitions().filter((c) => c.handler === user);
+    if (user === 'store-gateway') {
+      roles.push('store gateway: answers the event store port for remote stores, announces new heads');
+      for (const op of STORE_OPS) sub.add(`${prefix}.store.${op}`);
+      pub.add(`${prefix}.store.head`);
+      allowResponses = true;
+    }
+    if (service !== null && access.storeClients.includes(service)) {
+      roles.push('may use the event store through the store gateway (AEVO_EVENT_STORE=remote)');
+      for (const op of STORE_OPS) pub.add(`${prefix}.store.${op}`);
+      sub.add(`${prefix}.store.head`);
+    }
+
+    const handles = service === null ? [] : commandDefinitions().filter((c) => c.handler === service);
     if (handles.length > 0) {
       roles.push(`handles ${handles.map((c) => c.name).join(', ')}`);
       for (const c of handles) sub.add(commandSubject(prefix, c.name));

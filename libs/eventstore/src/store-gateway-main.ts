@@ -1,0 +1,65 @@
+/**
+ * The store gateway as a process: `node libs/eventstore/dist/store-gateway-main.js`, in the control cluster beside
+ * the record. It serves the event store port over NATS to compute-cluster services that run with
+ * AEVO_EVENT_STORE=remote (see remote/protocol.ts). Environment: the store it fronts, selected as for any service
+ * (AEVO_EVENT_STORE=postgres|kurrentdb with their variables; `remote` is refused: a gateway must sit on the record),
+ * AEVO_NATS_URL, AEVO_SUBJECT_PREFIX (aevo), and its NATS credentials (AEVO_NATS_CREDENTIALS_FILE, or
+ * store-gateway.json in AEVO_NATS_CREDENTIALS_DIR). Logs one JSON object per line; SIGTERM or SIGINT stops it after
+ * the answers in flight (exit 0); a start-up refusal exits 1.
+ */
+import { connect } from '@nats-io/transport-node';
+import { eventStoreSelection, openEventStoreFromEnv } from './open-store';
+import { natsAuthFor } from './relay/nats-credentials';
+import { StoreGateway } from './remote/store-gateway';
+
+const log = (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => {
+  const line = JSON.stringify({
+    time: new Date().toISOString(),
+    level,
+    service: 'store-gateway',
+    pid: process.pid,
+    msg,
+    ...fields,
+  });
+  (level === 'info' ? process.stdout : process.stderr).write(`${line}\n`);
+};
+
+async function main(): Promise<void> {
+  const env = process.env;
+  const selection = eventStoreSelection(env);
+  if (selection.kind === 'remote')
+    throw new Error('AEVO_EVENT_STORE=remote: a store gateway must front the record itself (postgres or kurrentdb)');
+  const prefix = env.AEVO_SUBJECT_PREFIX || 'aevo';
+  const store = await openEventStoreFromEnv(env, { applicationName: 'aevo-store-gateway' });
+  const nc = await connect({
+    servers: env.AEVO_NATS_URL || 'nats://127.0.0.1:4222',
+    name: 'aevo-store-gateway',
+    ...natsAuthFor(env, 'store-gateway'),
+  });
+  const gateway = StoreGateway.start({ nc, prefix, store, log: (level, message) => log(level, message) });
+  log('info', 'serving', { store: selection.kind, subjects: `${prefix}.store.>` });
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log('info', 'stopping', { signal });
+    gateway
+      .close()
+      .then(() => nc.drain())
+      .then(() => store.close())
+      .then(
+        () => process.exit(0),
+        (err) => {
+          log('error', 'stop failed', { error: String(err) });
+          process.exit(1);
+        },
+      );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+main().catch((err) => {
+  log('error', 'store gateway failed to start', { error: err instanceof Error ? err.message : String(err) });
+  process.exit(1);
+});
