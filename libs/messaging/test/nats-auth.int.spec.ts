@@ -314,6 +314,24 @@ describe('nats-server 2.9 with the generated authorization', () => {
     },
   );
 
+  it('lets a compute-cluster service ask the store gateway, and refuses the store port to anyone else', async () => {
+    const gateway = await connectAs('store-gateway');
+    const served = gateway.subscribe(`${PREFIX}.store.headPosition`, {
+      queue: 'store-gateway',
+      callback: (_err, msg) => msg.respond(JSON.stringify({ ok: true, value: 7 })),
+    });
+    await gateway.flush();
+    const worker = await connectAs('worker');
+    const answer = await worker.request(`${PREFIX}.store.headPosition`, '{}', { timeout: 5000 });
+    expect(JSON.parse(new TextDecoder().decode(answer.data))).toEqual({ ok: true, value: 7 });
+    // The orchestrator lives beside the database: it has no business with the gateway, nor may it announce heads.
+    await expectRequestRefused(await connectAs('orchestrator'), `${PREFIX}.store.headPosition`, '{}');
+    await expectPublishRefused(worker, `${PREFIX}.store.head`);
+    // The gateway answers; it cannot publish events.
+    await expectPublishRefused(gateway, `${PREFIX}.evt.c1.JobRequested`);
+    served.unsubscribe();
+  });
+
   it("keeps a user from reading another user's inbox", async () => {
     const nc = await connectAs('dispatch');
     const violation = nextViolation(nc);
