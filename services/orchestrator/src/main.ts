@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { bootstrapService } from '@aevo/messaging';
-import { AppModule } from './app.module';
+import { OrchestratorModule } from './orchestrator.module';
 
 // Environment: AEVO_NATS_URL, AEVO_SUBJECT_PREFIX, AEVO_STREAM, AEVO_DATABASE_URL, AEVO_DB_SCHEMA, AEVO_ROOT.
-bootstrapService(AppModule, { service: 'orchestrator' }).catch(() => process.exit(1));
+bootstrapService(OrchestratorModule, { service: 'orchestrator' }).catch(() => process.exit(1));

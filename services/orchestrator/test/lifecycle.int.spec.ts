@@ -19,7 +19,7 @@ import { PostgresEventStore } from '@aevo/eventstore';
 import { CommandClient, commandSubject, createServiceApp, type ServiceApp } from '@aevo/messaging';
 import { writeSubstrateFixture } from '@aevo/substrate-kit';
 import { createTestDb, createTestNatsNames, eventually, type TestDb, type TestNatsNames } from '@aevo/testkit';
-import { AppModule } from '../src/app.module';
+import { OrchestratorModule } from '../src/orchestrator.module';
 import { factsFor } from './fixtures';
 
 jest.setTimeout(240_000);
@@ -42,7 +42,7 @@ describe('orchestrator round lifecycle (two replicas, real store and JetStream)'
   const savedTick = process.env.AEVO_ORCHESTRATOR_TICK_MS;
 
   const startReplica = async () => {
-    const replica = await createServiceApp(AppModule, {
+    const replica = await createServiceApp(OrchestratorModule, {
       service: 'orchestrator',
       natsUrl: names.url,
       subjectPrefix: names.subjectPrefix,

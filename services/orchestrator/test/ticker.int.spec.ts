@@ -5,11 +5,12 @@ import type { CommandClient } from '@aevo/messaging';
 import { PostgresEventStore } from '@aevo/eventstore';
 import { writeSubstrateFixture } from '@aevo/substrate-kit';
 import { createTestDb, eventually, type TestDb } from '@aevo/testkit';
-import { CampaignService } from '../src/campaign/campaign.service';
-import { CampaignFactsCache, LiveCampaigns } from '../src/campaign/campaign-facts';
-import { FileCampaignInputs, DEPLOY_ROOT } from '../src/campaign/campaign-inputs';
-import { CampaignReactions } from '../src/campaign/campaign-reactions';
-import { CampaignTicker } from '../src/campaign/campaign-ticker';
+import { OrchestratorWorkflow } from '../src/app/orchestrator-workflow';
+import { CampaignFactsCache, LiveCampaigns } from '../src/app/campaign-facts';
+import { FileCampaignInputs } from '../src/app/campaign-inputs';
+import { DEPLOY_ROOT } from '../src/config';
+import { CampaignReactions } from '../src/app/campaign-reactions';
+import { CampaignTicker } from '../src/app/campaign-ticker';
 import { factsFor } from './fixtures';
 
 jest.setTimeout(120_000);
@@ -36,7 +37,7 @@ describe('CampaignTicker on PostgreSQL', () => {
   });
 
   it('starts round 1, requests submissions and stops after the campaign ends, from the log alone', async () => {
-    const campaigns = new CampaignService(
+    const campaigns = new OrchestratorWorkflow(
       store,
       new FileCampaignInputs([dir, DEPLOY_ROOT]),
       new CampaignFactsCache(store),

@@ -70,7 +70,9 @@ export interface CampaignFacts {
   unsealed: UnsealedScore[] | null;
   /** Why the substrate service refused the campaign's substrate (SubstrateRejected): nothing can be forked. */
   substrateRejected: string | null;
-  /** The first unrecoverable SnapshotDamaged (the files it names): the pinned snapshot is gone, nothing can run from it. */
+  /**
+   * The first unrecoverable SnapshotDamaged (the files it names): the pinned snapshot is gone, nothing can run from it.
+   */
   snapshotLost: string | null;
 }
 

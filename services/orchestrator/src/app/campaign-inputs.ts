@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import * as YAML from 'yaml';
 import { Constitution, DomainError, RecipeDocument, sha256Hex, type CampaignConfig } from '@aevo/contracts';
 import { MANIFEST_FILE, validateSubstrate } from '@aevo/substrate-kit';
+import { inputRootsFromEnv, type InputRoots } from '../config';
 
 /** What StartCampaign needs from files, read once at the edge so the decision stays pure. */
 export interface CampaignInputs {
@@ -17,61 +18,9 @@ export interface CampaignInputsLoader {
   load(config: CampaignConfig): Promise<CampaignInputs>;
 }
 
-/** This package's directory, from src/ or dist/. */
-export const ORCHESTRATOR_ROOT = path.resolve(__dirname, '..', '..');
-/** The repository. */
-export const REPO_ROOT = path.resolve(ORCHESTRATOR_ROOT, '..', '..');
-/** The repository's deploy/ directory: `constitutions/default.yaml` under it is the one canonical default. */
-export const DEPLOY_ROOT = path.join(REPO_ROOT, 'deploy');
 /** Largest constitution or substrate.yaml read (both are small documents; a bigger file is refused unread). */
 export const MAX_INPUT_FILE_BYTES = 1024 * 1024;
 export const INPUT_READ_TIMEOUT_MS = 5000;
-
-/** Where StartCampaign may read from. A path is looked up under `bases` but used only when it lies under a root. */
-export interface InputRoots {
-  /** Where relative paths are looked up, in order. */
-  bases: string[];
-  /** Directories a constitution file must lie under (after resolving symlinks). */
-  constitutionRoots: string[];
-  /** Directories a substrate directory must lie under (after resolving symlinks). */
-  substrateRoots: string[];
-  maxFileBytes?: number;
-  readTimeoutMs?: number;
-}
-
-const list = (raw: string | undefined, cwd: string): string[] | null =>
-  raw === undefined || raw.trim() === ''
-    ? null
-    : raw
-        .split(path.delimiter)
-        .filter((x) => x !== '')
-        .map((r) => path.resolve(cwd, r));
-
-/**
- * AEVO_CONSTITUTION_ROOTS / AEVO_SUBSTRATE_ROOTS (path-delimiter lists) replace the default roots: the repository's
- * `deploy/constitutions/` and `substrate/`, plus AEVO_CONSTITUTIONS_ROOT / AEVO_SUBSTRATE_ROOT where set (the
- * directories the other services already resolve these paths under). Relative paths are looked up under AEVO_ROOT
- * (or the working directory), those directories, deploy/ and the repository.
- */
-export function inputRootsFromEnv(env: NodeJS.ProcessEnv = process.env, cwd: string = process.cwd()): InputRoots {
-  const one = (v: string | undefined) => (v ? [path.resolve(cwd, v)] : []);
-  const constitutionRoots = list(env.AEVO_CONSTITUTION_ROOTS, cwd) ?? [
-    path.join(DEPLOY_ROOT, 'constitutions'),
-    ...one(env.AEVO_CONSTITUTIONS_ROOT),
-  ];
-  const substrateRoots = list(env.AEVO_SUBSTRATE_ROOTS, cwd) ?? [
-    path.join(REPO_ROOT, 'substrate'),
-    ...one(env.AEVO_SUBSTRATE_ROOT),
-  ];
-  const bases = [
-    path.resolve(cwd, env.AEVO_ROOT || '.'),
-    ...one(env.AEVO_CONSTITUTIONS_ROOT),
-    ...one(env.AEVO_SUBSTRATE_ROOT),
-    DEPLOY_ROOT,
-    REPO_ROOT,
-  ];
-  return { bases: [...new Set(bases)], constitutionRoots, substrateRoots };
-}
 
 type Field = 'payload.constitutionPath' | 'payload.substratePath';
 const refuse = (code: string, field: Field, message: string): DomainError =>

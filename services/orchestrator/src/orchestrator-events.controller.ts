@@ -17,7 +17,7 @@ import {
   type EventEnvelope,
 } from '@aevo/contracts';
 import { OnEvent } from '@aevo/messaging';
-import { CampaignReactions } from './campaign-reactions';
+import { CampaignReactions } from './app/campaign-reactions';
 
 /**
  * The orchestrator's durable consumers (`orchestrator__<Type>`, shared by replicas). Every trigger runs the same
@@ -25,7 +25,7 @@ import { CampaignReactions } from './campaign-reactions';
  * does no harm; the facts are re-read from the store, never taken from the message.
  */
 @Controller()
-export class CampaignEventsController {
+export class OrchestratorEventsController {
   constructor(@Inject(CampaignReactions) private readonly reactions: CampaignReactions) {}
 
   private step(e: EventEnvelope, why: string) {
@@ -77,7 +77,9 @@ export class CampaignEventsController {
     return this.step(e, 'substrate rejected');
   }
 
-  /** Only an unrecoverable one changes anything (the campaign aborts); a rebuilt snapshot lets the step find nothing. */
+  /**
+   * Only an unrecoverable one changes anything (the campaign aborts); a rebuilt snapshot lets the step find nothing.
+   */
   @OnEvent(SnapshotDamaged)
   onSnapshotDamaged(@Payload() e: EventEnvelope) {
     return this.step(e, 'substrate snapshot damaged');

@@ -9,7 +9,7 @@ import {
   type CommandOf,
 } from '@aevo/contracts';
 import { OnCommand } from '@aevo/messaging';
-import { CampaignService } from './campaign.service';
+import { OrchestratorWorkflow } from './app/orchestrator-workflow';
 
 /**
  * The orchestrator's command topic (queue group "orchestrator"): `aevo.cmd.StartCampaign`, `StartRound`,
@@ -17,8 +17,8 @@ import { CampaignService } from './campaign.service';
  * steps after a resume) is the reactions' job: they see the command's event like any other.
  */
 @Controller()
-export class CampaignCommandsController {
-  constructor(@Inject(CampaignService) private readonly campaigns: CampaignService) {}
+export class OrchestratorCommandsController {
+  constructor(@Inject(OrchestratorWorkflow) private readonly campaigns: OrchestratorWorkflow) {}
 
   @OnCommand(StartCampaign)
   startCampaign(@Payload() cmd: CommandOf<typeof StartCampaign>) {

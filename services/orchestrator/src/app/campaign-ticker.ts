@@ -1,5 +1,5 @@
 import { Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
-import type { CampaignService } from './campaign.service';
+import type { OrchestratorWorkflow } from './orchestrator-workflow';
 import type { CampaignReactions } from './campaign-reactions';
 import type { LiveCampaigns } from './campaign-facts';
 
@@ -15,7 +15,7 @@ export class CampaignTicker implements OnApplicationBootstrap, OnModuleDestroy {
   private stopped = false;
 
   constructor(
-    private readonly campaigns: CampaignService,
+    private readonly campaigns: OrchestratorWorkflow,
     private readonly reactions: CampaignReactions,
     private readonly live: LiveCampaigns,
     private readonly tickMs: number,

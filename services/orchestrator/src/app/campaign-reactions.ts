@@ -10,7 +10,7 @@ import {
 } from '@aevo/contracts';
 import type { EventStore } from '@aevo/eventstore';
 import type { CommandClient } from '@aevo/messaging';
-import type { CampaignService } from './campaign.service';
+import type { OrchestratorWorkflow } from './orchestrator-workflow';
 
 /** The command ids the orchestrator sends with, so a resend is applied once by the receiving service. */
 export const unsealCommandId = (campaignId: string) => `unseal-${campaignId}`;
@@ -28,7 +28,7 @@ export class CampaignReactions {
   private readonly lastUnseal = new Map<string, number>();
 
   constructor(
-    private readonly campaigns: CampaignService,
+    private readonly campaigns: OrchestratorWorkflow,
     private readonly store: EventStore,
     private readonly client: CommandClient,
     private readonly opts: { unsealTimeoutMs?: number; unsealRetryMs?: number } = {},
@@ -41,7 +41,9 @@ export class CampaignReactions {
     return appended;
   }
 
-  /** Final audit: UnsealPrivateLeaderboard (idempotent on the leaderboard), then completion from the revealed scores. */
+  /**
+   * Final audit: UnsealPrivateLeaderboard (idempotent on the leaderboard), then completion from the revealed scores.
+   */
   async unseal(campaignId: string, causationId: string | null): Promise<void> {
     this.lastUnseal.set(campaignId, Date.now());
     const reply: CommandReply = await this.client.send(

@@ -67,7 +67,7 @@ export interface RoundStartedResult {
  * pure decider through `handle` (read → fold → decide → append at the version read, retried on a
  * concurrency conflict, idempotent by commandId).
  */
-export class CampaignService {
+export class OrchestratorWorkflow {
   private readonly advancing = new Map<string, Promise<unknown>>();
 
   constructor(
@@ -186,7 +186,10 @@ export class CampaignService {
     return events.reduce((s, e) => (CAMPAIGN_EVENTS.is(e) ? evolve(s, e) : s), initialCampaignState());
   }
 
-  /** Runs any campaign command: inputs already gathered, events stamped with the command as cause, idempotent by commandId. */
+  /**
+   * Runs any campaign command: inputs already gathered, events stamped with the command as cause, idempotent by
+   * commandId.
+   */
   async execute<R>(
     campaignId: string,
     cmd: CommandEnvelope,

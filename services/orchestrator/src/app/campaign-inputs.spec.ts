@@ -6,15 +6,8 @@ import { execFileSync } from 'node:child_process';
 import fc from 'fast-check';
 import { CampaignConfig, DomainError } from '@aevo/contracts';
 import { writeSubstrateFixture } from '@aevo/substrate-kit';
-import {
-  FileCampaignInputs,
-  DEPLOY_ROOT,
-  MAX_INPUT_FILE_BYTES,
-  inputRootsFromEnv,
-  readConstitution,
-  readRecipe,
-  withTimeout,
-} from './campaign-inputs';
+import { FileCampaignInputs, MAX_INPUT_FILE_BYTES, readConstitution, readRecipe, withTimeout } from './campaign-inputs';
+import { DEPLOY_ROOT, inputRootsFromEnv } from '../config';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'aevo-inputs-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
