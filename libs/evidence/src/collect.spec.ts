@@ -1,6 +1,6 @@
 import { DomainError, RoundEvidence, contentHash } from '@aevo/contracts';
 import { collectRoundEvidence } from './collect';
-import { DOMAINS, testPolicy, testRound } from './fixtures';
+import { testPolicy, testRound } from './fixtures';
 
 const lr = (from: number, to: number) => [{ path: 'optim.lr', from, to }];
 
