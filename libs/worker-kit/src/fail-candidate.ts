@@ -43,7 +43,13 @@ export async function failCandidate(
       ? null
       : {
           commands: [
-            { kind: 'Fail' as const, candidateId: fork.candidateId, round: fork.round, reason, manifest: failedManifest(trace) },
+            {
+              kind: 'Fail' as const,
+              candidateId: fork.candidateId,
+              round: fork.round,
+              reason,
+              manifest: failedManifest(trace),
+            },
           ],
         },
   );
