@@ -20,3 +20,10 @@ export interface CliIo {
 
 /** Exit codes: 0 ok, 1 verification failed, 2 usage error, 3 runtime error (store unreachable, …). */
 export const EXIT = { ok: 0, mismatch: 1, usage: 2, failure: 3 } as const;
+
+/** Resolves on SIGINT or SIGTERM (when a follow, a watch or `aevo up` should stop). */
+export const defaultStop = () =>
+  new Promise<void>((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+  });
