@@ -13,18 +13,11 @@ export class EvaluationController {
     await this.workflow.onEvaluationRequested(e);
   }
 
-  @OnEvent(JobSucceeded, { concurrency: 4 })
-  async onJobSucceeded(e: EventOf<typeof JobSucceeded>): Promise<void> {
-    await this.workflow.onJobTerminal(e);
-  }
-
-  @OnEvent(JobFailed, { concurrency: 4 })
-  async onJobFailed(e: EventOf<typeof JobFailed>): Promise<void> {
-    await this.workflow.onJobTerminal(e);
-  }
-
-  @OnEvent(JobCancelled, { concurrency: 4 })
-  async onJobCancelled(e: EventOf<typeof JobCancelled>): Promise<void> {
+  // An evaluate job's end, whichever way it ended.
+  @OnEvent([JobSucceeded, JobFailed, JobCancelled], { concurrency: 4 })
+  async onJobTerminal(
+    e: EventOf<typeof JobSucceeded> | EventOf<typeof JobFailed> | EventOf<typeof JobCancelled>,
+  ): Promise<void> {
     await this.workflow.onJobTerminal(e);
   }
 }
