@@ -11,9 +11,29 @@ import {
   PolicyRevised,
   PrivateLeaderboardUnsealed,
   WorkerFailed,
+  uuidv7,
   type EventEnvelope,
   type RollingPolicy,
 } from '@aevo/contracts';
+
+/**
+ * An envelope whose data holds only the fields the orchestrator reads (not checked against the event's schema): for
+ * the pure specs, never appended to a store.
+ */
+export function partialEnvelope(type: string, campaignId: string, data: object): EventEnvelope {
+  return {
+    id: uuidv7(),
+    type,
+    schemaVersion: 1,
+    streamId: `partial-${campaignId}`,
+    campaignId,
+    causationId: null,
+    correlationId: null,
+    time: new Date().toISOString(),
+    source: 'platform',
+    data,
+  };
+}
 
 /**
  * The other services' events, built through their schemas, as the orchestrator reads them: the inputs of its
@@ -143,11 +163,11 @@ export function factsFor(campaignId: string) {
       ),
     /** Only the fields the orchestrator reads (the collector's full record is not needed to close a round). */
     evidence: (round: number): EventEnvelope =>
-      ({
-        type: 'RoundEvidenceRecorded',
-        campaignId,
-        data: { round, evidenceSha256: 'f'.repeat(64), llm: null },
-      }) as unknown as EventEnvelope,
+      partialEnvelope('RoundEvidenceRecorded', campaignId, {
+        round,
+        evidenceSha256: 'f'.repeat(64),
+        llm: null,
+      }),
     scored: (round: number, i: number, publicScore: number) =>
       createEvent(
         LeaderboardScored,

@@ -30,7 +30,7 @@ export class CampaignReactions {
   constructor(
     private readonly campaigns: OrchestratorWorkflow,
     private readonly store: EventStore,
-    private readonly client: CommandClient,
+    private readonly client: Pick<CommandClient, 'send'>,
     private readonly opts: { unsealTimeoutMs?: number; unsealRetryMs?: number } = {},
   ) {}
 

@@ -1,9 +1,9 @@
 import * as fc from 'fast-check';
-import type { EventEnvelope } from '@aevo/contracts';
+import { partialEnvelope } from '../../test/fixtures';
 import { applyFact, emptyFacts } from './facts';
 
 const KEYS = ['__proto__', 'constructor', 'toString', 'hasOwnProperty', 'valueOf', 'isPrototypeOf'];
-const ev = (type: string, data: object) => ({ type, campaignId: 'c', streamId: 's', data }) as unknown as EventEnvelope;
+const ev = (type: string, data: object) => partialEnvelope(type, 'c', data);
 
 describe('orchestrator facts with candidate and job ids named after Object.prototype members', () => {
   it('keep each as an own entry and touch no built-in object', () => {
