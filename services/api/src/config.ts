@@ -16,6 +16,8 @@ export interface ApiConfig {
   observability: ObservabilityPorts;
   /** The environment the secret scrubber reads its secrets from (every *_TOKEN, *_KEY, … value). */
   secretsEnv: NodeJS.ProcessEnv;
+  /** The environment the event store selection reads (AEVO_EVENT_STORE: postgres, kurrentdb or remote, and theirs). */
+  storeEnv: NodeJS.ProcessEnv;
 }
 
 function port(env: NodeJS.ProcessEnv, name: string, dflt: number): number {
@@ -27,7 +29,7 @@ function port(env: NodeJS.ProcessEnv, name: string, dflt: number): number {
 }
 
 /** Overrides a caller (a test, `startApi`) gives; each wins over its variable. */
-export type ApiConfigOverrides = Partial<Omit<ApiConfig, 'secretsEnv' | 'observability'>> & {
+export type ApiConfigOverrides = Partial<Omit<ApiConfig, 'secretsEnv' | 'storeEnv' | 'observability'>> & {
   healthPort?: number | null;
   metricsPort?: number | null;
 };
@@ -47,5 +49,6 @@ export function apiConfig(env: NodeJS.ProcessEnv = process.env, overrides: ApiCo
       env,
     ),
     secretsEnv: env,
+    storeEnv: env,
   };
 }

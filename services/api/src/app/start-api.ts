@@ -1,6 +1,6 @@
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import { PostgresEventStore } from '@aevo/eventstore';
+import { openEventStoreFromEnv } from '@aevo/eventstore';
 import { ObservabilityServer, ServiceMetrics } from '@aevo/messaging';
 import { ApiModule } from '../api.module';
 import { apiConfig, type ApiConfig, type ApiConfigOverrides } from '../config';
@@ -18,10 +18,12 @@ export async function startApi(opts: StartApiOptions = {}) {
   const config: ApiConfig = apiConfig(env, overrides);
   // Before anything is opened: refuses to listen beyond loopback without a token (or the explicit opt-out).
   const security = apiSecurity(config);
-  const store = await PostgresEventStore.open({
-    connectionString: config.databaseUrl,
-    schema: config.dbSchema,
+  // The store the environment selects, as every service opens it (the dashboard reads the same record on KurrentDB).
+  const store = await openEventStoreFromEnv(config.storeEnv, {
+    databaseUrl: config.databaseUrl,
+    dbSchema: config.dbSchema,
     applicationName: 'aevo-api',
+    natsUser: 'api',
   });
   const app = await NestFactory.create<NestExpressApplication>(ApiModule.forStore(store, config), {
     logger: quiet ? ['error'] : ['error', 'warn', 'log'],
