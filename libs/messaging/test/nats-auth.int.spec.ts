@@ -318,7 +318,7 @@ describe('nats-server 2.9 with the generated authorization', () => {
     const gateway = await connectAs('store-gateway');
     const served = gateway.subscribe(`${PREFIX}.store.headPosition`, {
       queue: 'store-gateway',
-      callback: (_err, msg) => msg.respond(JSON.stringify({ ok: true, value: 7 })),
+      callback: (_err, msg) => void msg.respond(JSON.stringify({ ok: true, value: 7 })),
     });
     await gateway.flush();
     const worker = await connectAs('worker');
