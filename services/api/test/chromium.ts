@@ -24,7 +24,7 @@ export async function show(page: Page, base: string, route: string, view: string
   // A hash change re-renders in place: clear the mark first, or the previous render of the same view would do.
   await page.evaluate(() =>
     (
-      globalThis as unknown as {
+      globalThis as typeof globalThis & {
         document: { getElementById(id: string): { removeAttribute(a: string): void } | null };
       }
     ).document
@@ -38,6 +38,9 @@ export async function show(page: Page, base: string, route: string, view: string
 /** document.documentElement.scrollWidth and innerWidth, read in the page (this file is compiled without the DOM lib). */
 export const noOverflow = (page: Page) =>
   page.evaluate(() => {
-    const w = globalThis as unknown as { document: { documentElement: { scrollWidth: number } }; innerWidth: number };
+    const w = globalThis as typeof globalThis & {
+      document: { documentElement: { scrollWidth: number } };
+      innerWidth: number;
+    };
     return { scrollWidth: w.document.documentElement.scrollWidth, innerWidth: w.innerWidth };
   });

@@ -37,29 +37,17 @@ export class SubstrateController {
     await this.workflow.verifyAtRoundClose(e.campaignId, e.data.candidateId, causeOf(e));
   }
 
-  @OnEvent(RoundClosed)
-  async onRoundClosed(e: EventOf<typeof RoundClosed>): Promise<void> {
-    await this.workflow.collectGarbage(e.campaignId, causeOf(e));
-  }
-
-  @OnEvent(CampaignCompleted)
-  async onCampaignCompleted(e: EventOf<typeof CampaignCompleted>): Promise<void> {
-    await this.workflow.collectGarbage(e.campaignId, causeOf(e));
-  }
-
-  // A job's end may release a sandbox the retention policy was waiting for.
-  @OnEvent(JobSucceeded)
-  async onJobSucceeded(e: EventOf<typeof JobSucceeded>): Promise<void> {
-    await this.workflow.collectGarbage(e.campaignId, causeOf(e));
-  }
-
-  @OnEvent(JobFailed)
-  async onJobFailed(e: EventOf<typeof JobFailed>): Promise<void> {
-    await this.workflow.collectGarbage(e.campaignId, causeOf(e));
-  }
-
-  @OnEvent(JobCancelled)
-  async onJobCancelled(e: EventOf<typeof JobCancelled>): Promise<void> {
+  // A round's or campaign's end, or a job's (whichever way it ended), may release sandboxes the retention policy
+  // was waiting for.
+  @OnEvent([RoundClosed, CampaignCompleted, JobSucceeded, JobFailed, JobCancelled])
+  async onSandboxesMayBeFree(
+    e:
+      | EventOf<typeof RoundClosed>
+      | EventOf<typeof CampaignCompleted>
+      | EventOf<typeof JobSucceeded>
+      | EventOf<typeof JobFailed>
+      | EventOf<typeof JobCancelled>,
+  ): Promise<void> {
     await this.workflow.collectGarbage(e.campaignId, causeOf(e));
   }
 

@@ -48,7 +48,7 @@ describe('dispatch metrics', () => {
   it('reports jobs by phase and busy slots at scrape time, and charges a finished job once however often it is reported', async () => {
     const metrics = new ServiceMetrics('dispatch', { processMetrics: false });
     const executor = new ViewsOnlyExecutor();
-    registerDispatchMetrics(metrics, executor as unknown as Executor);
+    registerDispatchMetrics(metrics, executor);
     executor.jobs = [view('j1', 'running', 'slot-0'), view('j2', 'running', 'slot-1'), view('j3', 'queued', null)];
     let text = await metrics.metrics();
     expect(text).toContain('aevo_jobs{phase="running",executor="local",service="dispatch"} 2');

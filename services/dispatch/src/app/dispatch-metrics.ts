@@ -9,7 +9,10 @@ const CHARGED_MEMORY = 10_000;
  * Dispatch's own series: jobs by phase and busy slots (read from the executor's view when Prometheus scrapes), and
  * the budget charged by finished jobs (counted once per job in this process, in the job's budget unit).
  */
-export function registerDispatchMetrics(metrics: ServiceMetrics, executor: Executor): void {
+export function registerDispatchMetrics(
+  metrics: ServiceMetrics,
+  executor: Pick<Executor, 'kind' | 'on' | 'views'>,
+): void {
   metrics.sampledGauge('aevo_jobs', "Jobs in this dispatch replica's executor, by phase", ['phase', 'executor'], () => {
     const counts = new Map<string, number>(PHASES.map((p) => [p, 0]));
     for (const v of executor.views()) counts.set(v.phase, (counts.get(v.phase) ?? 0) + 1);
