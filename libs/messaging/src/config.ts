@@ -59,3 +59,15 @@ export const natsServers = (url: string): string[] =>
     .split(',')
     .map((s) => s.trim())
     .filter((s) => s !== '');
+
+/**
+ * A positive integer setting: `dflt` when the variable is unset or empty, else the variable's value; anything else
+ * is refused naming the variable (services' config.ts read their numeric settings through this).
+ */
+export function positiveIntSetting(env: NodeJS.ProcessEnv, name: string, dflt: number): number {
+  const raw = env[name];
+  const v = raw === undefined || raw === '' ? dflt : Number(raw);
+  if (!Number.isInteger(v) || v <= 0)
+    throw new Error(`${name}: expected a positive integer, got ${JSON.stringify(raw)}`);
+  return v;
+}

@@ -1,3 +1,4 @@
+import { positiveIntSetting } from '@aevo/messaging';
 import { DEFAULT_CLAUDE_MODEL, claudeModelProblem } from '@aevo/contracts';
 
 export interface CollectorSettings {
@@ -15,23 +16,15 @@ export interface CollectorSettings {
     { kind: 'off' } | { kind: 'claude'; model: string; apiKey: string; baseURL: string | undefined; maxTokens: number };
 }
 
-function positiveInt(env: NodeJS.ProcessEnv, name: string, dflt: number): number {
-  const raw = env[name];
-  const v = raw === undefined || raw === '' ? dflt : Number(raw);
-  if (!Number.isInteger(v) || v <= 0)
-    throw new Error(`${name}: expected a positive integer, got ${JSON.stringify(raw)}`);
-  return v;
-}
-
 /** Reads the collector's settings; a bad value is refused naming the variable. */
 export function collectorSettingsFromEnv(env: NodeJS.ProcessEnv = process.env, now = new Date()): CollectorSettings {
   const kind = env.AEVO_COLLECTOR_PROSE ?? 'off';
   if (kind !== 'off' && kind !== 'claude')
     throw new Error(`AEVO_COLLECTOR_PROSE: expected "off" or "claude", got ${JSON.stringify(kind)}`);
   const settings: CollectorSettings = {
-    deadlineSeconds: positiveInt(env, 'AEVO_COLLECTOR_DEADLINE_SECONDS', 6 * 3600),
-    tickMs: positiveInt(env, 'AEVO_COLLECTOR_TICK_MS', 5000),
-    claimSeconds: positiveInt(env, 'AEVO_COLLECTOR_CLAIM_SECONDS', 300),
+    deadlineSeconds: positiveIntSetting(env, 'AEVO_COLLECTOR_DEADLINE_SECONDS', 6 * 3600),
+    tickMs: positiveIntSetting(env, 'AEVO_COLLECTOR_TICK_MS', 5000),
+    claimSeconds: positiveIntSetting(env, 'AEVO_COLLECTOR_CLAIM_SECONDS', 300),
     prose: { kind: 'off' },
   };
   if (kind === 'claude') {
@@ -45,7 +38,7 @@ export function collectorSettingsFromEnv(env: NodeJS.ProcessEnv = process.env, n
       model,
       apiKey,
       baseURL: env.ANTHROPIC_BASE_URL || undefined,
-      maxTokens: positiveInt(env, 'AEVO_COLLECTOR_MAX_TOKENS', 2000),
+      maxTokens: positiveIntSetting(env, 'AEVO_COLLECTOR_MAX_TOKENS', 2000),
     };
   }
   return settings;

@@ -1,3 +1,4 @@
+import { positiveIntSetting } from '@aevo/messaging';
 import { secretValuesFromEnv, UNSANDBOXED_OPT_IN } from '@aevo/executors';
 import { credentialsFromEnv, type KaggleClientOptions, type PollOptions } from '@aevo/kaggle';
 
@@ -35,14 +36,6 @@ export interface LeaderboardConfig {
   kaggle?: KaggleSettings;
 }
 
-function positiveInt(env: NodeJS.ProcessEnv, name: string, dflt: number): number {
-  const raw = env[name];
-  const v = raw === undefined ? dflt : Number(raw);
-  if (!Number.isInteger(v) || v <= 0)
-    throw new Error(`${name}: expected a positive integer, got ${JSON.stringify(raw)}`);
-  return v;
-}
-
 /** The same opt-out as dispatch's: generate and score run unconfined only when the operator says so, exactly. */
 function unsandboxedFromEnv(env: NodeJS.ProcessEnv): boolean {
   const raw = env.AEVO_UNSANDBOXED_JOBS;
@@ -60,9 +53,9 @@ function kaggleFromEnv(env: NodeJS.ProcessEnv): KaggleSettings {
   const competition = env.AEVO_KAGGLE_COMPETITION;
   if (!competition) return { problem: 'AEVO_KAGGLE_COMPETITION is not set' };
   const poll = {
-    initialDelayMs: positiveInt(env, 'AEVO_KAGGLE_POLL_INITIAL_MS', 5000),
-    maxDelayMs: positiveInt(env, 'AEVO_KAGGLE_POLL_MAX_DELAY_MS', 120_000),
-    maxWaitMs: positiveInt(env, 'AEVO_KAGGLE_POLL_MAX_WAIT_MS', 2 * 3600_000),
+    initialDelayMs: positiveIntSetting(env, 'AEVO_KAGGLE_POLL_INITIAL_MS', 5000),
+    maxDelayMs: positiveIntSetting(env, 'AEVO_KAGGLE_POLL_MAX_DELAY_MS', 120_000),
+    maxWaitMs: positiveIntSetting(env, 'AEVO_KAGGLE_POLL_MAX_WAIT_MS', 2 * 3600_000),
   };
   try {
     return {
@@ -84,8 +77,8 @@ export function leaderboardConfigFromEnv(env: NodeJS.ProcessEnv = process.env): 
   return {
     aevoHome: env.AEVO_HOME ?? '.aevo',
     secret,
-    commandTimeoutMs: positiveInt(env, 'AEVO_LEADERBOARD_COMMAND_TIMEOUT_SECONDS', 900) * 1000,
-    defaultPredictTimeoutSeconds: positiveInt(env, 'AEVO_PREDICT_TIMEOUT_SECONDS', 3600),
+    commandTimeoutMs: positiveIntSetting(env, 'AEVO_LEADERBOARD_COMMAND_TIMEOUT_SECONDS', 900) * 1000,
+    defaultPredictTimeoutSeconds: positiveIntSetting(env, 'AEVO_PREDICT_TIMEOUT_SECONDS', 3600),
     defaultSize: env.AEVO_SIZE ?? 'tiny',
     unsandboxed: unsandboxedFromEnv(env),
     ...(env.AEVO_BWRAP ? { bwrapPath: env.AEVO_BWRAP } : {}),

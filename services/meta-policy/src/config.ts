@@ -1,3 +1,4 @@
+import { positiveIntSetting } from '@aevo/messaging';
 import * as path from 'node:path';
 import { DEFAULT_CLAUDE_MODEL, claudeModelProblem } from '@aevo/contracts';
 
@@ -10,14 +11,6 @@ export interface MetaPolicySettings {
    * names no claudeModel (one started before the model was a campaign setting).
    */
   claude: { model: string; apiKey: string; baseURL: string | undefined; maxTokens: number } | null;
-}
-
-function positiveInt(env: NodeJS.ProcessEnv, name: string, dflt: number): number {
-  const raw = env[name];
-  const v = raw === undefined || raw === '' ? dflt : Number(raw);
-  if (!Number.isInteger(v) || v <= 0)
-    throw new Error(`${name}: expected a positive integer, got ${JSON.stringify(raw)}`);
-  return v;
 }
 
 /** AEVO_META_MODEL, or the SDK-current default; an id the installed SDK does not know or has retired is refused. */
@@ -47,7 +40,7 @@ export function metaPolicySettingsFromEnv(
           model: metaModel(env, now),
           apiKey,
           baseURL: env.ANTHROPIC_BASE_URL || undefined,
-          maxTokens: positiveInt(env, 'AEVO_META_MAX_TOKENS', 8000),
+          maxTokens: positiveIntSetting(env, 'AEVO_META_MAX_TOKENS', 8000),
         }
       : null,
   };

@@ -66,3 +66,22 @@ export function claudeErrorFacts(err: unknown): {
     detail: (typeof e.message === 'string' ? e.message : String(err)).slice(0, 1000),
   };
 }
+
+/** The ClaudeFellBack fields of a reply that came back but could not be used: no error, the problem's text. */
+export function unusableReplyFacts(problem: string): {
+  reason: 'unusable-reply';
+  errorClass: null;
+  status: null;
+  errorType: null;
+  requestId: null;
+  detail: string;
+} {
+  return {
+    reason: 'unusable-reply',
+    errorClass: null,
+    status: null,
+    errorType: null,
+    requestId: null,
+    detail: problem.slice(0, 1000),
+  };
+}

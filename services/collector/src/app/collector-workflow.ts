@@ -9,6 +9,7 @@ import {
   RoundEvidenceRecorded,
   RoundStarted,
   claudeErrorFacts,
+  unusableReplyFacts,
   createEvent,
   type DataOf,
   type Decider,
@@ -155,16 +156,7 @@ export class CollectorWorkflow {
         const res = await this.opts.prose.write(evidence, model);
         llm = res.llm;
         if (res.prose) evidence = withProse(evidence, res.prose);
-        if (res.problem)
-          fellBack = {
-            ...fallback,
-            reason: 'unusable-reply',
-            errorClass: null,
-            status: null,
-            errorType: null,
-            requestId: null,
-            detail: res.problem.slice(0, 1000),
-          };
+        if (res.problem) fellBack = { ...fallback, ...unusableReplyFacts(res.problem) };
       } catch (err) {
         fellBack = { ...fallback, reason: 'api-error', ...claudeErrorFacts(err) };
       }

@@ -5,6 +5,7 @@ import {
   DomainError,
   PolicyRevised,
   claudeErrorFacts,
+  unusableReplyFacts,
   type DataOf,
   type EventOf,
   type RoundEvidenceRecorded,
@@ -121,16 +122,7 @@ export class MetaPolicyWorkflow {
           const proposed = await this.opts.agent.propose(state.policy, e.data.evidence, constitution, facts, model);
           // Even an unusable reply is the proposal on record: the validator refuses it, a replay re-decides the same.
           proposal = { raw: proposed.raw, turn: proposed.turn };
-          if (proposed.unusable !== null)
-            fellBack = {
-              ...fallback,
-              reason: 'unusable-reply',
-              errorClass: null,
-              status: null,
-              errorType: null,
-              requestId: null,
-              detail: proposed.unusable.slice(0, 1000),
-            };
+          if (proposed.unusable !== null) fellBack = { ...fallback, ...unusableReplyFacts(proposed.unusable) };
         } catch (err) {
           fellBack = { ...fallback, reason: 'api-error', ...claudeErrorFacts(err) };
         }
