@@ -10,19 +10,6 @@ export type NatsUser = ServiceName | 'relay' | 'store-gateway';
 
 export const NATS_USERS: readonly NatsUser[] = [...ServiceName.options, 'relay', 'store-gateway'];
 
-/** The store port's request subjects (libs/eventstore's STORE_OPS; listed here so the grants are explicit). */
-const STORE_OPS = [
-  'append',
-  'readStream',
-  'readAll',
-  'streamVersion',
-  'headPosition',
-  'commandOutcome',
-  'lookupStoredEvents',
-  'verifyChain',
-  'readChainLinks',
-] as const;
-
 /**
  * What each user does on NATS beyond what the contracts say. Command handlers come from the contracts
  * (`commandDefinition(name).handler`); which events a service consumes and which commands it sends live only in
@@ -130,7 +117,7 @@ export interface NatsPermissions {
   users: UserPermissions[];
 }
 
-import { inboxPrefixFor } from '@aevo/eventstore';
+import { inboxPrefixFor, STORE_OPS } from '@aevo/eventstore';
 
 export { inboxPrefixFor };
 
