@@ -33,14 +33,36 @@ export const Entrypoint = z
   })
   .strict();
 
+/** The most ranks (nodes) one job may span: a bound on what one substrate.yaml line can ask of a cluster. */
+export const MAX_JOB_NODES = 64;
+
+/**
+ * What one entrypoint's job asks for. `cpu`, `memoryMiB` and `gpu` are per node (per rank): a job with `nodes: n`
+ * runs n ranks, each with that much, and so holds n times as much in all.
+ */
 export const JobResources = z
   .object({
     cpu: z.number().positive(),
     memoryMiB: z.number().int().positive(),
     gpu: z.number().int().min(0),
+    /**
+     * Ranks of a multi-node job (each a pod on Kubernetes, a process on the local executor), given the rendezvous
+     * environment torchrun reads (MASTER_ADDR, MASTER_PORT, WORLD_SIZE, RANK, NODE_RANK). Absent means 1, a job
+     * exactly as before; it is left absent rather than defaulted so that specs without it stay byte-identical.
+     */
+    nodes: z
+      .number({ error: 'expected an integer number of nodes (ranks), at least 1' })
+      .int('expected an integer number of nodes (ranks)')
+      .min(1, 'expected at least 1 node')
+      .max(MAX_JOB_NODES, `expected at most ${MAX_JOB_NODES} nodes`)
+      .optional(),
   })
-  .strict();
+  .strict()
+  .describe('Per-entrypoint job resources; cpu, memoryMiB and gpu are per node (per rank), nodes defaults to 1.');
 export type JobResources = z.infer<typeof JobResources>;
+
+/** The ranks a job runs as: `resources.nodes`, 1 when absent. */
+export const jobNodes = (resources: Pick<JobResources, 'nodes'>): number => resources.nodes ?? 1;
 
 /** `substrate/<name>/substrate.yaml`: what the control plane needs to fork, run and judge a substrate. */
 export const SubstrateManifest = z
