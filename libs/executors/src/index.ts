@@ -1,6 +1,7 @@
 export * from './types';
 export * from './delivery';
 export * from './log-file';
+export * from './rendezvous';
 export * from './local/slots';
 export * from './local/proc';
 export * from './local/records';
