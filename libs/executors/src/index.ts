@@ -8,6 +8,7 @@ export * from './local/records';
 export * from './local/local-executor';
 export * from './kubernetes/names';
 export * from './kubernetes/manifest';
+export * from './kubernetes/multinode';
 export * from './kubernetes/observe';
 export * from './kubernetes/client';
 export * from './kubernetes/validate';

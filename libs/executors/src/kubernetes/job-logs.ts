@@ -7,9 +7,12 @@ import { loadClientNode } from './client';
 import { CONTAINER_NAME } from './manifest';
 import { isoOf } from './observe';
 import { assertKubernetesConfig } from './validate';
+import { COMPLETION_INDEX } from './multinode';
 import {
+  exitCodeOf,
   parseLogTimestamp,
   sleep,
+  terminatedOf,
   type KubernetesExecutorOptions,
   type LogReplay,
   type PodObject,
@@ -53,9 +56,11 @@ export abstract class KubernetesJobLogs {
   // ---------------------------------------------------------------- logs
 
   protected async latestPod(t: Tracked): Promise<PodObject | null> {
+    // A multi-node job's log is rank 0's (the pod of completion index 0); the other ranks' stay with their pods.
+    const rank0 = t.nodes > 1 ? `,${COMPLETION_INDEX}=0` : '';
     const pods = await this.core.listNamespacedPod({
       namespace: this.opts.namespace,
-      labelSelector: `batch.kubernetes.io/job-name=${t.name}`,
+      labelSelector: `batch.kubernetes.io/job-name=${t.name}${rank0}`,
     });
     const items = (pods.items as PodObject[])
       .slice()
@@ -63,6 +68,23 @@ export abstract class KubernetesJobLogs {
         (isoOf(a.metadata?.creationTimestamp) ?? '').localeCompare(isoOf(b.metadata?.creationTimestamp) ?? ''),
       );
     return items[items.length - 1] ?? null;
+  }
+
+  /** The rank (completion index) and exit code of a multi-node Job's pod that failed first; null when none did. */
+  protected async failedRank(t: Tracked): Promise<{ rank: number; exitCode: number } | null> {
+    const pods = await this.core.listNamespacedPod({
+      namespace: this.opts.namespace,
+      labelSelector: `batch.kubernetes.io/job-name=${t.name}`,
+    });
+    const failed = (pods.items as PodObject[])
+      .map((p) => ({
+        rank: Number(p.metadata?.annotations?.[COMPLETION_INDEX]),
+        exitCode: exitCodeOf(p),
+        at: isoOf(terminatedOf(p)?.finishedAt) ?? '',
+      }))
+      .filter((p) => Number.isInteger(p.rank) && p.exitCode != null && p.exitCode !== 0)
+      .sort((a, b) => a.at.localeCompare(b.at) || a.rank - b.rank);
+    return failed[0] ? { rank: failed[0].rank, exitCode: failed[0].exitCode! } : null;
   }
 
   /** Follows the running pod's log into the log file; reconnects (deduplicating by timestamp) until the job stops running. */

@@ -5,6 +5,7 @@ import type { FailureReason, JobOutcome } from '../types';
 import { ANNOTATIONS } from './manifest';
 import { gpuCountOf, observeJob, suspendedAt, type JobObject, type ObservedJob } from './observe';
 import { KubernetesJobLogs } from './job-logs';
+import { rendezvousServiceName } from './multinode';
 import { exitCodeOf, openRun, recordedRuns, round3, statusCode, type Tracked } from './tracked';
 
 /**
@@ -14,12 +15,13 @@ import { exitCodeOf, openRun, recordedRuns, round3, statusCode, type Tracked } f
 export abstract class KubernetesJobTracker extends KubernetesJobLogs {
   // ---------------------------------------------------------------- state
 
-  protected track(jobId: string, campaignId: string, name: string, gpu: number): Tracked {
+  protected track(jobId: string, campaignId: string, name: string, gpu: number, nodes = 1): Tracked {
     const t: Tracked = {
       jobId,
       campaignId,
       name,
       gpu,
+      nodes,
       phase: 'queued',
       attempt: 0,
       startedAt: null,
@@ -56,7 +58,8 @@ export abstract class KubernetesJobTracker extends KubernetesJobLogs {
     if (this.acknowledged.has(jobId)) return null;
     const campaignId = ann[ANNOTATIONS.campaignId];
     if (!campaignId || !job.metadata?.name) return null;
-    const t = this.track(jobId, campaignId, job.metadata.name, gpuCountOf(job));
+    const nodes = Number(ann[ANNOTATIONS.nodes] ?? 1);
+    const t = this.track(jobId, campaignId, job.metadata.name, gpuCountOf(job), Number.isInteger(nodes) ? nodes : 1);
     // Runs an earlier instance saw end in a preemption: still charged, and the attempt numbering goes on from them.
     t.runs = recordedRuns(ann[ANNOTATIONS.runs], (err) =>
       this.reportError(err, `${ANNOTATIONS.runs} of ${job.metadata?.name}`),
@@ -178,7 +181,9 @@ export abstract class KubernetesJobTracker extends KubernetesJobLogs {
     this.stopLogs(t);
     const pod = await this.latestPod(t).catch(() => null);
     if (pod?.metadata?.name) await this.fetchLogOnce(t, pod.metadata.name).catch(() => undefined);
-    const exitCode = exitCodeOf(pod);
+    // A multi-node Job fails with its first failed rank: that rank's exit code, and its index in the message.
+    const failedRank = t.nodes > 1 && o.phase === 'failed' ? await this.failedRank(t).catch(() => null) : null;
+    const exitCode = failedRank?.exitCode ?? exitCodeOf(pod);
     const diverged = exitCode === DIVERGED_EXIT_CODE || (await logHasDivergedLine(t.logPath));
     let result: {
       status: JobOutcome['status'];
@@ -197,7 +202,13 @@ export abstract class KubernetesJobTracker extends KubernetesJobLogs {
         : { status: 'succeeded', reason: null, exitCode: 0, message: 'Job complete' };
     else if (diverged && o.reason !== 'deadline-exceeded')
       result = { status: 'failed', reason: 'diverged', exitCode, message: `training diverged (${o.message})` };
-    else result = { status: 'failed', reason: o.reason, exitCode, message: o.message };
+    else
+      result = {
+        status: 'failed',
+        reason: o.reason,
+        exitCode,
+        message: failedRank ? `rank ${failedRank.rank} of ${t.nodes} failed: ${o.message}` : o.message,
+      };
     await this.finishWith(t, result, o.finishedAt);
   }
 
@@ -227,7 +238,20 @@ export abstract class KubernetesJobTracker extends KubernetesJobLogs {
     };
     t.outcome = outcome;
     t.phase = 'finished';
+    if (t.nodes > 1) await this.deleteRendezvousService(t);
     this.emit({ type: 'finished', jobId: t.jobId, campaignId: t.campaignId, outcome });
+  }
+
+  /**
+   * A multi-node Job's headless Service has no use once the job ended. It is owned by the Job, so the garbage collector
+   * deletes it with the Job in any case (TTL, cancel); this only does it sooner. A failure is reported, not fatal.
+   */
+  protected async deleteRendezvousService(t: Tracked): Promise<void> {
+    try {
+      await this.core.deleteNamespacedService({ name: rendezvousServiceName(t.name), namespace: this.opts.namespace });
+    } catch (err) {
+      if (statusCode(err) !== 404) this.reportError(err, `deleting the rendezvous Service of ${t.jobId}`);
+    }
   }
 
   protected endRun(t: Tracked, at: string): void {

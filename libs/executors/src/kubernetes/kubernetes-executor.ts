@@ -2,12 +2,13 @@ import { chmodSync, chownSync, statSync } from 'node:fs';
 import { planIsolation, prepareOutputs, type IsolationPlan } from '../isolation';
 import type { CancelResult, Executor, ExecutorJob, ExecutorListener, JobView, SubmitResult } from '../types';
 import type * as K8s from '@kubernetes/client-node';
-import { ANNOTATIONS, buildJobManifest, DEFAULT_QUEUE_DEADLINE_SECONDS, jobIds, managedSelector } from './manifest';
+import { jobNodes } from '@aevo/contracts';
+import { ANNOTATIONS, DEFAULT_QUEUE_DEADLINE_SECONDS, jobIds, managedSelector } from './manifest';
+import { buildRendezvousService, jobManifestFor, jobNameOf } from './multinode';
 import { type JobObject } from './observe';
-import { kubernetesJobName } from './names';
 import { jobSpecErrors, KubernetesValidationError } from './validate';
 import { KubernetesJobTracker } from './job-tracker';
-import { apiMessage, idle, sleep, statusCode } from './tracked';
+import { apiMessage, idle, sleep, statusCode, type Tracked } from './tracked';
 
 // Types and settings that are part of the executor's public surface.
 export { parseLogTimestamp, type KubernetesExecutorOptions } from './tracked';
@@ -54,7 +55,8 @@ export class KubernetesExecutor extends KubernetesJobTracker implements Executor
     const { spec } = job;
     const known = this.tracked.get(spec.jobId);
     if (known) return { accepted: false, queuePosition: 0, view: this.toView(known) };
-    const t = this.track(spec.jobId, job.campaignId, kubernetesJobName(spec.jobId), spec.resources.gpu);
+    const nodes = jobNodes(spec.resources);
+    const t = this.track(spec.jobId, job.campaignId, jobNameOf(spec), spec.resources.gpu * nodes, nodes);
     let body: Record<string, unknown>;
     try {
       const specErrors = jobSpecErrors(spec);
@@ -65,7 +67,7 @@ export class KubernetesExecutor extends KubernetesJobTracker implements Executor
       const plan = planIsolation(spec, this.opts.sandboxRoot);
       prepareOutputs(plan);
       grantOutputs(plan, jobIds(this.opts));
-      body = buildJobManifest(this.opts, job, plan);
+      body = jobManifestFor(this.opts, job, plan);
     } catch (err) {
       await this.finishWith(
         t,
@@ -79,6 +81,8 @@ export class KubernetesExecutor extends KubernetesJobTracker implements Executor
         namespace: this.opts.namespace,
         body: body as K8s.V1Job,
       })) as JobObject;
+      if (nodes > 1 && !(await this.ensureRendezvousService(t, created)))
+        return { accepted: true, queuePosition: 0, view: this.toView(t) };
       this.reconcile(created);
       return { accepted: true, queuePosition: 0, view: this.toView(t) };
     } catch (err) {
@@ -96,6 +100,8 @@ export class KubernetesExecutor extends KubernetesJobTracker implements Executor
             `Kubernetes Job ${t.name} exists but belongs to job "${owner ?? '(no aevo annotation)'}", not "${spec.jobId}"`,
           );
         }
+        if (nodes > 1 && !(await this.ensureRendezvousService(t, existing)))
+          return { accepted: false, queuePosition: 0, view: this.toView(t) };
         this.reconcile(existing);
         return { accepted: false, queuePosition: 0, view: this.toView(t) };
       }
@@ -115,6 +121,43 @@ export class KubernetesExecutor extends KubernetesJobTracker implements Executor
       }
       this.untrack(t);
       throw err; // transient (5xx, 429, network): the caller retries the same jobId
+    }
+  }
+
+  /**
+   * Creates a multi-node Job's headless Service once the Job exists (owned by the Job's uid, so deleting the Job
+   * deletes it). Kueue holds the Job suspended until admission, so the Service is there before any rank starts. A
+   * Service that exists already is this Job's (a redelivered submit). When it cannot be created, the Job is deleted
+   * and the job fails: its ranks could never find each other.
+   */
+  private async ensureRendezvousService(t: Tracked, created: JobObject): Promise<boolean> {
+    const uid = created.metadata?.uid;
+    try {
+      if (!uid) throw new Error(`the API server returned Job ${t.name} without a uid`);
+      const body = buildRendezvousService(this.opts, {
+        metadata: { name: t.name, uid, labels: created.metadata?.labels },
+      });
+      await this.core.createNamespacedService({ namespace: this.opts.namespace, body: body as K8s.V1Service });
+      return true;
+    } catch (err) {
+      if (statusCode(err) === 409) return true;
+      t.finishing = true;
+      await this.batch
+        .deleteNamespacedJob({ name: t.name, namespace: this.opts.namespace, propagationPolicy: 'Background' })
+        .catch((e) => statusCode(e) === 404 || this.reportError(e, `deleting ${t.name} without its Service`));
+      const code = statusCode(err);
+      const why = code !== undefined ? `HTTP ${code}: ${apiMessage(err)}` : (err as Error).message;
+      await this.finishWith(
+        t,
+        {
+          status: 'failed',
+          reason: 'executor-error',
+          exitCode: null,
+          message: `cannot create the rendezvous Service of multi-node Job ${t.name} (${why})`,
+        },
+        null,
+      );
+      return false;
     }
   }
 

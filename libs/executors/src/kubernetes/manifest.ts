@@ -32,6 +32,8 @@ export const ANNOTATIONS = {
    * suspension: the Job itself forgets them (Kueue clears startTime), and a restarted dispatch must still charge them.
    */
   runs: 'aevo.dev/runs',
+  /** Ranks of a multi-node Job (absent on a one-node Job). */
+  nodes: 'aevo.dev/nodes',
 } as const;
 
 export const MANAGED_BY = 'aevo-dispatch';
@@ -79,6 +81,8 @@ export interface KubernetesJobConfig {
    * not exist or a deactivated workload otherwise leaves a Job queued for ever. Default DEFAULT_QUEUE_DEADLINE_SECONDS.
    */
   queueDeadlineSeconds?: number;
+  /** Port rank 0 of a multi-node Job listens on for the rendezvous (MASTER_PORT). Default 29500, torch's own. */
+  masterPort?: number;
 }
 
 export const DEFAULT_QUEUE_DEADLINE_SECONDS = 6 * 3600;

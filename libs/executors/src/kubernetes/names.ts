@@ -6,16 +6,17 @@ const MAX = 63;
 /**
  * Deterministic batch/v1 Job name for a jobId: a DNS-1123 label (lowercase alphanumerics and '-', starts with a
  * letter, ends alphanumeric, ≤ 63 chars; Job names become the pods' `job-name` label, which is limited to 63).
- * A hash of the exact jobId keeps names of ids that differ only in case, '_' or a long tail apart.
+ * A hash of the exact jobId keeps names of ids that differ only in case, '_' or a long tail apart. `maxLength` leaves
+ * room for what Kubernetes appends (a multi-node Job's pods are named and hostnamed `<job>-<index>`).
  */
-export function kubernetesJobName(jobId: string): string {
+export function kubernetesJobName(jobId: string, maxLength = MAX): string {
   const slug = jobId
     .toLowerCase()
     .replace(/[^a-z0-9-]+/g, '-')
     .replace(/-+/g, '-')
     .replace(/^-|-$/g, '');
   const suffix = `-${short(jobId)}`;
-  const room = MAX - 'aevo-'.length - suffix.length;
+  const room = Math.min(maxLength, MAX) - 'aevo-'.length - suffix.length;
   const body = slug.slice(0, room).replace(/-+$/, '');
   return `aevo-${body}${body ? '' : 'job'}${suffix}`.replace(/--+/g, '-');
 }

@@ -5,6 +5,7 @@ import { ANNOTATIONS } from './manifest';
 export interface JobObject {
   metadata?: {
     name?: string;
+    uid?: string;
     namespace?: string;
     resourceVersion?: string;
     labels?: Record<string, string>;

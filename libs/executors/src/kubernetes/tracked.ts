@@ -38,7 +38,10 @@ export interface Tracked {
   jobId: string;
   campaignId: string;
   name: string;
+  /** GPUs of the whole Job (per-node GPUs × nodes). */
   gpu: number;
+  /** Ranks of the Job; above 1 it has a headless Service of its own, deleted when the job ends. */
+  nodes: number;
   phase: JobPhase;
   attempt: number;
   startedAt: string | null;
@@ -61,15 +64,22 @@ export interface Tracked {
 }
 
 export interface PodObject {
-  metadata?: { name?: string; creationTimestamp?: string | Date };
+  metadata?: { name?: string; creationTimestamp?: string | Date; annotations?: Record<string, string> };
   status?: {
     phase?: string;
     containerStatuses?: Array<{
       name?: string;
-      state?: { terminated?: { exitCode?: number } };
-      lastState?: { terminated?: { exitCode?: number } };
+      state?: { terminated?: { exitCode?: number; finishedAt?: string | Date } };
+      lastState?: { terminated?: { exitCode?: number; finishedAt?: string | Date } };
     }>;
   };
+}
+
+/** How the job's container ended (its current state, else its last). */
+export function terminatedOf(pod: PodObject | null): { exitCode?: number; finishedAt?: string | Date } | undefined {
+  const cs =
+    pod?.status?.containerStatuses?.find((c) => c.name === CONTAINER_NAME) ?? pod?.status?.containerStatuses?.[0];
+  return cs?.state?.terminated ?? cs?.lastState?.terminated;
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -81,6 +81,11 @@ export function kubernetesConfigErrors(cfg: KubernetesJobConfig): FieldError[] {
       field: 'queueDeadlineSeconds',
       message: `expected a non-negative integer (0 = no deadline), got ${cfg.queueDeadlineSeconds}`,
     });
+  if (
+    cfg.masterPort !== undefined &&
+    !(Number.isInteger(cfg.masterPort) && cfg.masterPort >= 1 && cfg.masterPort <= 65535)
+  )
+    errors.push({ field: 'masterPort', message: `expected an integer port 1..65535, got ${cfg.masterPort}` });
   return errors;
 }
 

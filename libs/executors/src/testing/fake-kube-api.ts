@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { FakeKubeControllers } from './fake-kube-controllers';
+import { FakeKubeIndexed } from './fake-kube-indexed';
 import {
   applyJsonPatchOp,
   DEFAULT_BACKOFF_LIMIT,
@@ -19,7 +19,8 @@ export type { FakeKubeApiOptions } from './fake-kube-state';
 /**
  * A loopback Kubernetes API server for tests: speaks the JSON wire protocol of batch/v1 Jobs (create, get, list,
  * delete, watch as newline-delimited JSON with resourceVersion, BOOKMARKs, server-side timeouts, 410 Gone for
- * compacted history) and core/v1 Pods (list, log with follow/timestamps/sinceTime), for @kubernetes/client-node to
+ * compacted history), core/v1 Pods (list, log with follow/timestamps/sinceTime) and Services (create, get, list,
+ * delete; deleted with their owner Job), for @kubernetes/client-node to
  * talk to over http. A created Job is checked against the official OpenAPI schema of batch/v1 Job (the compiled
  * validators of `kubernetes-models`), unknown fields against client-node's generated models, and the name rules of
  * the API server's own validation. The controllers that a real cluster runs are the test's methods: Kueue (`admit`,
@@ -27,7 +28,7 @@ export type { FakeKubeApiOptions } from './fake-kube-state';
  * the kubelet (`startPod`, `log`, `write`, `exit`). Its clock moves only through `advance`.
  */
 
-export class FakeKubeApiServer extends FakeKubeControllers {
+export class FakeKubeApiServer extends FakeKubeIndexed {
   private server: Server | null = null;
   readonly requests: RecordedRequest[] = [];
   /** How an expired resourceVersion is reported: an ERROR event in a 200 stream (usual), or an HTTP 410. */
@@ -80,6 +81,7 @@ export class FakeKubeApiServer extends FakeKubeControllers {
       res.writeHead(code, { 'content-type': 'application/json', ...headers });
       res.end(JSON.stringify(obj));
     };
+    if (this.serveServices(req.method ?? 'GET', url.pathname, query, body, send)) return;
     let m: RegExpExecArray | null;
     if ((m = /^\/apis\/batch\/v1\/namespaces\/([^/]+)\/jobs$/.exec(url.pathname))) {
       const ns = decodeURIComponent(m[1]);

@@ -203,5 +203,101 @@ export function validateJob(job: Json, ns: string, relaxedEnvVarNames: boolean):
         bad(`${at}.resources.requests[${res}]`, q, `must be equal to ${res} limit of ${limits[res]}`); // extended resources are not overcommitted
     }
   }
+  causes.push(...indexedJobErrors(spec));
+  return causes;
+}
+
+let serviceValidator: Validator | null = null;
+const DNS1035_LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
+
+/**
+ * What the API server refuses of a created core/v1 Service: the OpenAPI schema (`io.k8s.api.core.v1.Service`, as
+ * `kubernetes-models` compiles it) and the part of ValidateService it cannot say (a DNS-1035 name, a headless
+ * Service's clusterIP, port numbers and names, complete ownerReferences).
+ */
+export function serviceErrors(svc: Json, ns: string): Cause[] {
+  if (!serviceValidator) {
+    const getBuiltin = (process as unknown as { getBuiltinModule?: (id: string) => unknown }).getBuiltinModule;
+    const req: NodeJS.Require = getBuiltin
+      ? (getBuiltin('node:module') as typeof import('node:module')).createRequire(__filename)
+      : require;
+    const root = dirname(req.resolve('kubernetes-models/package.json'));
+    serviceValidator = (req(join(root, '_schemas', 'IoK8sApiCoreV1Service.js')) as { validate: Validator }).validate;
+  }
+  const causes: Cause[] = [];
+  if (!serviceValidator(svc))
+    for (const e of serviceValidator.errors ?? [])
+      causes.push({
+        reason: 'FieldValueInvalid',
+        field: fieldPath(e.instancePath) || '(root)',
+        message: e.message ?? e.keyword,
+      });
+  const bad = (field: string, value: unknown, detail: string) =>
+    causes.push({ reason: 'FieldValueInvalid', field, message: `Invalid value: ${JSON.stringify(value)}: ${detail}` });
+  if (svc.apiVersion !== 'v1' || svc.kind !== 'Service') bad('kind', svc.kind, 'expected a v1 Service');
+  const name = svc.metadata?.name;
+  if (typeof name !== 'string' || name.length > 63 || !DNS1035_LABEL.test(name))
+    bad(
+      'metadata.name',
+      name,
+      "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with a letter",
+    );
+  if (svc.metadata?.namespace && svc.metadata.namespace !== ns)
+    bad('metadata.namespace', svc.metadata.namespace, 'does not match the namespace of the request');
+  for (const [i, r] of ((svc.metadata?.ownerReferences ?? []) as Json[]).entries())
+    for (const f of ['apiVersion', 'kind', 'name', 'uid'])
+      if (!r[f])
+        causes.push({
+          reason: 'FieldValueRequired',
+          field: `metadata.ownerReferences[${i}].${f}`,
+          message: 'Required value',
+        });
+  const spec = svc.spec ?? {};
+  if (spec.clusterIP !== undefined && spec.clusterIP !== 'None' && !/^\d+\.\d+\.\d+\.\d+$/.test(spec.clusterIP))
+    bad('spec.clusterIP', spec.clusterIP, 'must be empty, "None", or a valid IP address');
+  const ports = (spec.ports ?? []) as Json[];
+  if (spec.clusterIP !== 'None' && ports.length === 0)
+    causes.push({ reason: 'FieldValueRequired', field: 'spec.ports', message: 'Required value' });
+  for (const [i, p] of ports.entries()) {
+    if (!(Number.isInteger(p.port) && p.port >= 1 && p.port <= 65535))
+      bad(`spec.ports[${i}].port`, p.port, 'must be between 1 and 65535, inclusive');
+    if (ports.length > 1 && !p.name)
+      causes.push({ reason: 'FieldValueRequired', field: `spec.ports[${i}].name`, message: 'Required value' });
+  }
+  return causes;
+}
+
+/** ValidateJob's rules of completion modes: an Indexed Job needs completions, and parallelism and completions ≤ 10⁵. */
+export function indexedJobErrors(spec: Json): Cause[] {
+  const causes: Cause[] = [];
+  const mode = spec.completionMode;
+  if (mode !== undefined && mode !== 'NonIndexed' && mode !== 'Indexed')
+    causes.push({
+      reason: 'FieldValueNotSupported',
+      field: 'spec.completionMode',
+      message: `Unsupported value: "${mode}": supported values: "NonIndexed", "Indexed"`,
+    });
+  if (mode === 'Indexed') {
+    if (spec.completions === undefined || spec.completions === null)
+      causes.push({
+        reason: 'FieldValueRequired',
+        field: 'spec.completions',
+        message: 'Required value: when completion mode is Indexed',
+      });
+    for (const f of ['completions', 'parallelism'])
+      if (typeof spec[f] === 'number' && spec[f] > 100_000)
+        causes.push({
+          reason: 'FieldValueInvalid',
+          field: `spec.${f}`,
+          message: `Invalid value: ${spec[f]}: must be less than or equal to 100000 when completion mode is Indexed`,
+        });
+  }
+  const sub = spec.template?.spec?.subdomain;
+  if (sub !== undefined && !isDns1123Label(sub))
+    causes.push({
+      reason: 'FieldValueInvalid',
+      field: 'spec.template.spec.subdomain',
+      message: `Invalid value: ${JSON.stringify(sub)}: a lowercase RFC 1123 label`,
+    });
   return causes;
 }
