@@ -28,6 +28,13 @@ export interface HandleOptions<S, R> {
   retries?: number;
   /** What to answer the caller (recorded with the commandId so a retry gets the same answer); default null. */
   result?: (outcome: { events: EventEnvelope[]; state: S; version: number }) => R;
+  /**
+   * The caller's state of this stream, already folded up to `version`: only the events after it are read and folded
+   * (a service that keeps its streams' state need not re-read a whole stream per decision; bench/campaign). Must be
+   * what folding the stream's first `version` events gives — a state folded further or from another stream would
+   * be decided on silently.
+   */
+  from?: { state: S; version: number };
 }
 
 export interface HandleResult<S, R> {
@@ -50,9 +57,16 @@ export interface HandleResult<S, R> {
  */
 export type CommandOrReaction<C, S> = C | ((state: S) => C | null);
 
-function foldUpTo<S>(decider: Decider<unknown, EventEnvelope, S>, events: StoredEvent[], version: number): S {
-  let state = decider.initialState();
-  for (const e of events) if (e.streamVersion <= version) state = decider.evolve(state, e);
+/** The state at `version`: from `from` (the caller's state at its version) when given, else from the start. */
+function foldUpTo<S>(
+  decider: Decider<unknown, EventEnvelope, S>,
+  events: StoredEvent[],
+  version: number,
+  from: { state: S; version: number } | undefined,
+): S {
+  let state = from?.state ?? decider.initialState();
+  const after = from?.version ?? 0;
+  for (const e of events) if (e.streamVersion > after && e.streamVersion <= version) state = decider.evolve(state, e);
   return state;
 }
 
@@ -79,11 +93,25 @@ export async function handle<C, S, R = null>(
   // A retry of a command that already succeeded must get the first answer, not a refusal decided on the newer state.
   const recorded = await previousOutcome(store, commandId);
   if (recorded)
-    return duplicateOutcome(store, streamId, decider, checkFingerprint(commandId, recorded, opts.fingerprint), 1);
+    return duplicateOutcome(
+      store,
+      streamId,
+      decider,
+      checkFingerprint(commandId, recorded, opts.fingerprint),
+      1,
+      opts.from,
+    );
+  let known = opts.from ?? { state: decider.initialState(), version: 0 };
+  if (!Number.isInteger(known.version) || known.version < 0)
+    throw new DomainError('INVALID_ARGUMENT', `from.version: expected an integer >= 0, got ${String(known.version)}`, [
+      { path: 'from.version', message: 'expected an integer >= 0' },
+    ]);
   for (let attempt = 1; ; attempt++) {
-    const history = await store.readStream(streamId);
-    const version = history.length === 0 ? 0 : history[history.length - 1].streamVersion;
-    const state = history.reduce((s, e) => decider.evolve(s, e), decider.initialState());
+    // After a conflict only what the racing writer appended is read: the state up to `known` stays valid.
+    const tail = await store.readStream(streamId, known.version + 1);
+    const version = tail.length === 0 ? known.version : tail[tail.length - 1].streamVersion;
+    const state = tail.reduce((s, e) => decider.evolve(s, e), known.state);
+    known = { state, version };
     const cmd = typeof command === 'function' ? (command as (s: S) => C | null)(state) : command;
     if (cmd === null)
       return { events: [], state, result: null as R, append: null, duplicate: false, attempts: attempt };
@@ -94,7 +122,14 @@ export async function handle<C, S, R = null>(
       // The first execution may have committed between the check above and this read.
       const late = await previousOutcome(store, commandId);
       if (late)
-        return duplicateOutcome(store, streamId, decider, checkFingerprint(commandId, late, opts.fingerprint), attempt);
+        return duplicateOutcome(
+          store,
+          streamId,
+          decider,
+          checkFingerprint(commandId, late, opts.fingerprint),
+          attempt,
+          opts.from,
+        );
       throw err;
     }
     const after = decided.reduce((s, e) => decider.evolve(s, e), state);
@@ -115,7 +150,14 @@ export async function handle<C, S, R = null>(
       throw err;
     }
     if (append.duplicate)
-      return duplicateOutcome(store, streamId, decider, checkFingerprint(commandId, append, opts.fingerprint), attempt);
+      return duplicateOutcome(
+        store,
+        streamId,
+        decider,
+        checkFingerprint(commandId, append, opts.fingerprint),
+        attempt,
+        opts.from,
+      );
     const stored = await storedEvents(store, streamId, append.positions, version);
     return { events: stored, state: after, result, append, duplicate: false, attempts: attempt };
   }
@@ -171,11 +213,12 @@ async function duplicateOutcome<C, S, R>(
   decider: Decider<C, EventEnvelope, S>,
   append: AppendResult,
   attempts: number,
+  from: { state: S; version: number } | undefined,
 ): Promise<HandleResult<S, R>> {
   const history = await store.readStream(streamId);
   const wanted = new Set(append.positions);
   const events = history.filter((e) => wanted.has(e.position));
-  const state = foldUpTo(decider as Decider<unknown, EventEnvelope, S>, history, append.nextExpectedVersion);
+  const state = foldUpTo(decider as Decider<unknown, EventEnvelope, S>, history, append.nextExpectedVersion, from);
   const recorded = append.commandResult as { value?: R } | undefined;
   return { events, state, result: (recorded?.value ?? null) as R, append, duplicate: true, attempts };
 }

@@ -333,4 +333,30 @@ describe('handle (the one command handler)', () => {
     );
     expect(out.attempts).toBe(COMMAND_RETRIES + 1);
   });
+
+  it('from a state the caller folded: reads only later events, also after a conflict, and decides on them', async () => {
+    const streamId = newStream();
+    const decider = pauseSwitch(campaignId, streamId);
+    const at = await handle(store, streamId, decider, { kind: 'pause', reason: 'one' }); // version 1: paused
+    await handle(store, streamId, decider, { kind: 'resume' }); // version 2, not in `at`
+    const reads: (number | undefined)[] = [];
+    const racing = withRacingWriter(store, campaignId, 1);
+    const spied = Object.create(racing) as EventStore;
+    spied.readStream = (id, fromVersion) => (reads.push(fromVersion), racing.readStream(id, fromVersion));
+    const toggle = (s: State) => (s.paused ? { kind: 'resume' as const } : { kind: 'pause' as const, reason: 't' });
+    // From version 1: reads 2 (resumed) and pauses; the racing writer paused first (3): re-reads 3 only, resumes.
+    const out = await handle(spied, streamId, decider, toggle, { from: { state: at.state, version: 1 } });
+    expect(reads.slice(0, 2)).toEqual([2, 3]);
+    expect(out.attempts).toBe(2);
+    expect(out.state).toEqual({ paused: false, pauses: 2 });
+    expect(out.events.map((e) => [e.type, e.streamVersion])).toEqual([['CampaignResumed', 4]]);
+    // A stale caller state is decided on what is read after it, as a fold from the start would be.
+    await expect(
+      handle(store, streamId, decider, { kind: 'resume' }, { from: { state: at.state, version: 1 } }),
+    ).rejects.toMatchObject({ code: 'NOT_PAUSED' });
+    await expect(
+      handle(store, streamId, decider, { kind: 'resume' }, { from: { state: at.state, version: -1 } }),
+    ).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', issues: [{ path: 'from.version' }] });
+    expect(await store.streamVersion(streamId)).toBe(4);
+  });
 });

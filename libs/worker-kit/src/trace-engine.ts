@@ -3,7 +3,12 @@ import { handle } from '@aevo/eventstore';
 import type { CandidateLog, WorkerConfig } from './ports';
 import { candidateStreamId, evolveTrace, type LlmCall, type TraceState } from './trace';
 import { decideCandidate, sameCall, type CandidateCommand } from './domain/candidate';
-import { candidateStreamDecider, envelopeOf, LeaseLostError } from './domain/candidate-stream';
+import {
+  candidateStreamDecider,
+  envelopeOf,
+  LeaseLostError,
+  type CandidateStreamState,
+} from './domain/candidate-stream';
 import { toJson, type StepOutcome } from './tools/outcome';
 
 /** The trace says step k was a different call than the one being replayed: the agent is not deterministic. */
@@ -54,6 +59,12 @@ export class TraceEngine {
   private current: TraceState;
   /** The trace as the stream holds it (the expected version of the next append). */
   private durable: TraceState;
+  /**
+   * The candidate stream as the last append left it (trace and last worker version), for `handle()`'s `from`: the
+   * next append reads only what others wrote since. Null until this engine's first append (then the stream is read
+   * whole once).
+   */
+  private stream: CandidateStreamState | null = null;
   private staged: { commands: CandidateCommand[]; events: EventEnvelope[] } = { commands: [], events: [] };
   private readonly ctx: EventContext & { candidateId: string };
   /** The next step's index (behind the trace's length while replaying). */
@@ -172,14 +183,18 @@ export class TraceEngine {
     if (staged.events.length === 0) return;
     let outcome;
     try {
-      outcome = await handle(this.log.store, this.log.streamId, candidateStreamDecider(this.ctx), {
-        commands: staged.commands,
-        decidedAt: { version: this.durable.version, events: staged.events },
-      });
+      outcome = await handle(
+        this.log.store,
+        this.log.streamId,
+        candidateStreamDecider(this.ctx),
+        { commands: staged.commands, decidedAt: { version: this.durable.version, events: staged.events } },
+        this.stream ? { from: { state: this.stream, version: this.stream.trace.version } } : {},
+      );
     } catch (err) {
       this.staged = staged;
       throw err;
     }
+    this.stream = outcome.state;
     this.durable = this.current = outcome.state.trace;
     if (this.hooks.afterAppend && outcome.events.length > 0)
       await this.hooks.afterAppend({

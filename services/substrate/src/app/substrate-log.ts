@@ -112,6 +112,7 @@ export class SubstrateLog {
     const loaded = await this.load(campaignId);
     const decider = campaignDecider(loaded, { campaignId, streamId, ...opts });
     const outcome = await handle(this.store, streamId, decider, command, {
+      from: loaded,
       commandId: opts.commandId,
       fingerprint: opts.fingerprint,
       result: opts.result ? ({ events, state }) => opts.result!(events, state) : undefined,
@@ -124,21 +125,17 @@ export class SubstrateLog {
 }
 
 /**
- * The decider `handle()` runs on the substrate stream. Its state starts from the campaign as loaded (other services'
- * events included, and this stream up to the version loaded); the stream events `handle()` reads are folded only
- * past that version, so a racing writer's decision is seen before this one is re-decided.
+ * The decider `handle()` runs on the substrate stream, from the campaign as loaded (other services' events included,
+ * and this stream up to the version loaded): `handle()` reads and folds only this stream's later events, so a racing
+ * writer's decision is seen before this one is re-decided.
  */
 function campaignDecider(
   loaded: { state: SubstrateState; version: number },
   ctx: Cause & { campaignId: string; streamId: string },
 ): Decider<SubstrateCommand, EventEnvelope, SubstrateState> {
-  const seen = (e: EventEnvelope) => {
-    const version = (e as Partial<StoredEvent>).streamVersion;
-    return version !== undefined && version <= loaded.version;
-  };
   return {
     initialState: () => loaded.state,
-    evolve: (s, e) => (seen(e) ? s : evolve(s, e)),
+    evolve,
     decide: (command, state) =>
       decide(command, state).map((e) =>
         createEvent(DEFINITIONS[e.type], e.data as never, {
