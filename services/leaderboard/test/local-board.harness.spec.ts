@@ -155,6 +155,7 @@ require('./score-real.js');
     );
     const [spec] = await jobsRequested(store, c);
     await wf.onJobTerminal(runJobLikeDispatch(c, spec as JobSpec, home));
+    await wf.idle(); // the private half is scored in the background
     const last = (await store.readStream(streamIdOf(c))).pop()!;
     expect(last).toMatchObject({ type: 'LeaderboardScored', data: { publicScore: 0.5 } });
 

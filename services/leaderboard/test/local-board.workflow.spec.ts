@@ -4,7 +4,8 @@ import { FrozenPathViolated, createEvent } from '@aevo/contracts';
 import { PostgresEventStore } from '@aevo/eventstore';
 import { createTestDb, type TestDb } from '@aevo/testkit';
 import { parseCsv } from '../src/domain/csv';
-import { streamIdOf, type LeaderboardWorkflow } from '../src/app/leaderboard-workflow';
+import { LeaderboardWorkflow, streamIdOf } from '../src/app/leaderboard-workflow';
+import { leaderboardParts } from '../src/app/leaderboard-parts';
 import { BoardFiles } from '../src/app/board-files';
 import { PgSealedScoreStore } from '../src/app/sealed-scores';
 import { deriveSecretSeed } from '../src/domain/hidden-split';
@@ -187,6 +188,8 @@ describe('local leaderboard workflow (real PostgreSQL event store)', () => {
       publicDomains: { arith: 1, recall: 0 },
     });
     expect(scored).toHaveLength(2);
+    // Private halves are scored after the public score is recorded, in the background: wait for them.
+    await wf.idle();
     const rows = await sealed.list(campaignId);
     expect(rows.map((r) => [r.submissionId, r.privateScore])).toEqual([
       [`${campaignId}-r1-s1`, 0.5],
@@ -293,6 +296,24 @@ describe('local leaderboard workflow (real PostgreSQL event store)', () => {
       reason: 'candidate-invalidated',
       message: `candidate ${c}-r1-c1 is invalidated (harness/score.js: frozen-modified); it is not scored`,
     });
+  });
+
+  it('scores a private half once, after the public score is recorded; the unseal waits for it instead of re-scoring', async () => {
+    const c = 'lbc12';
+    const parts = leaderboardParts(store, testConfig({ aevoHome: home, secret: SECRET }));
+    const privateScore = jest.spyOn(parts.boards.local, 'privateScore');
+    const w = new LeaderboardWorkflow(store, sealed, parts);
+    await open(w, c, 1);
+    await w.onSubmissionRequested(
+      submissionRequested(c, 1, await forkCandidate(store, home, c, 1, { skill: 1 }, snap.snapshotId)),
+    );
+    const [spec] = await jobsRequested(store, c);
+    const scored = await w.onJobTerminal(runJobLikeDispatch(c, spec, home));
+    expect(scored).toEqual([{ type: 'LeaderboardScored', data: expect.objectContaining({ publicScore: 0.5 }) }]);
+    expect(privateScore).toHaveBeenCalledTimes(1); // started, not awaited by the judgement
+    const unsealed = await w.unseal(c, 'cmd-unseal-lbc12'); // straight away: the private half may still be running
+    expect(unsealed.scores).toEqual([expect.objectContaining({ submissionId: `${c}-r1-s1`, privateScore: 0.5 })]);
+    expect(privateScore).toHaveBeenCalledTimes(1);
   });
 
   it('unseals the private scores once, on command', async () => {

@@ -49,6 +49,8 @@ export interface LeaderboardParts {
 export class LeaderboardWorkflow {
   private readonly polls = new Map<string, Promise<void>>();
   private readonly opening = new Map<string, Promise<LeaderboardEvent[]>>();
+  /** Per campaign: private halves being scored after their public score was recorded (the unseal waits for them). */
+  private readonly privateScoring = new Map<string, Set<Promise<void>>>();
 
   constructor(
     private readonly store: EventStore,
@@ -242,13 +244,48 @@ export class LeaderboardWorkflow {
       },
       cause,
     );
-    if (!verdict.private)
-      await board.privateScore(campaignId, sub).then(
-        (p) => (p ? this.seal(campaignId, board.kind, submissionId, p) : undefined),
-        (err) =>
-          this.log(`campaign ${campaignId}: private score of ${submissionId} deferred to the unseal: ${String(err)}`),
-      );
+    if (!verdict.private) this.scorePrivateLater(campaignId, board, sub);
     return events;
+  }
+
+  /**
+   * Scores a private half in the background: the round's result waits for the public score only, and the next
+   * submission's judgement does not wait behind this one. The unseal waits for what is still running; a score lost
+   * with the process (a crash) is asked again there.
+   */
+  private scorePrivateLater(
+    campaignId: string,
+    board: LeaderboardBoard,
+    sub: Pick<SubmissionState, 'submissionId' | 'externalRef'>,
+  ): void {
+    const running = this.privateScoring.get(campaignId) ?? new Set<Promise<void>>();
+    this.privateScoring.set(campaignId, running);
+    const p: Promise<void> = board
+      .privateScore(campaignId, sub)
+      .then(
+        (s) => (s ? this.seal(campaignId, board.kind, sub.submissionId, s) : undefined),
+        (err) =>
+          this.log(
+            `campaign ${campaignId}: private score of ${sub.submissionId} deferred to the unseal: ${String(err)}`,
+          ),
+      )
+      .catch((err) => this.log(`campaign ${campaignId}: sealing ${sub.submissionId} failed: ${String(err)}`))
+      .finally(() => {
+        running.delete(p);
+        if (running.size === 0 && this.privateScoring.get(campaignId) === running)
+          this.privateScoring.delete(campaignId);
+      });
+    running.add(p);
+  }
+
+  /** Waits for the campaign's private halves still being scored (their failures are logged, never thrown). */
+  private async privateScored(campaignId: string): Promise<void> {
+    for (
+      let running = this.privateScoring.get(campaignId);
+      running?.size;
+      running = this.privateScoring.get(campaignId)
+    )
+      await Promise.all([...running]);
   }
 
   private seal(campaignId: string, board: BoardKind, submissionId: string, p: PrivateScore): Promise<void> {
@@ -287,6 +324,7 @@ export class LeaderboardWorkflow {
 
   async idle(): Promise<void> {
     await Promise.all([...this.polls.values()]);
+    await Promise.all([...this.privateScoring.keys()].map((c) => this.privateScored(c)));
   }
 
   // ── final audit ────────────────────────────────────────────────────────────────────────────────────────────
@@ -298,6 +336,7 @@ export class LeaderboardWorkflow {
       throw new DomainError('UNKNOWN_CAMPAIGN', `no leaderboard was opened for campaign ${campaignId}`, [
         { path: 'payload.campaignId', message: 'no LeaderboardOpened for it' },
       ]);
+    await this.privateScored(campaignId);
     if (!s.unsealed && s.board) await this.completeSealed(campaignId, this.board(s.board.board), s);
     const rows = (await this.sealed.list(campaignId)).filter((r) => r.privateScore !== null);
     const events = await this.decide(
