@@ -1,8 +1,10 @@
 import { existsSync, statSync } from 'node:fs';
+import { jobNodes } from '@aevo/contracts';
 import { DIVERGED_EXIT_CODE, logHasDivergedLine, readLogTail, scrubLogFile, SecretScrubber } from '../log-file';
 import type { JobOutcome } from '../types';
 import type { LocalJobRecord, RecordStore } from './records';
-import type { Allocation } from './slots';
+import { FAILED_RANK_LINE, rankLogPath } from './ranks';
+import { cpuSlotsOf, type Allocation } from './slots';
 
 /** How a job ended, before the accounting and the log tail are added. */
 export type JobResult = Pick<JobOutcome, 'status' | 'reason' | 'exitCode' | 'message'>;
@@ -61,8 +63,19 @@ export async function resultOfExit(
       };
     else if (code === 0) result = { status: 'succeeded', reason: null, exitCode: 0, message: 'exited with code 0' };
     else result = { status: 'failed', reason: 'exit-code', exitCode: code, message: describeExit(code, spec.argv[0]) };
+    if (code !== 0 && jobNodes(spec.resources) > 1) result.message = await namingTheRank(rec.logPath, result.message);
   }
   return { result, finishedAt };
+}
+
+/** A multi-node job's failure, prefixed with the rank that failed first (the rank launcher's line in the job log). */
+async function namingTheRank(logPath: string, message: string): Promise<string> {
+  const lines = (await readLogTail(logPath, 200)).split('\n');
+  for (let i = lines.length - 1; i >= 0; i--) {
+    const m = FAILED_RANK_LINE.exec(lines[i]);
+    if (m) return `rank ${m[1]} of ${m[2]}: ${message}`;
+  }
+  return message;
 }
 
 /** For a job that vanished: its log's last write is the best estimate of when it stopped. */
@@ -94,13 +107,23 @@ export async function outcomeOf(
   // The job may have printed a secret (or what it took for one): the log file is scrubbed before anything reads it.
   // One scrubber for both reads (built from the environment as it is now, so a rotated secret is caught).
   const scrubber = SecretScrubber.fromEnv();
-  await scrubLogFile(rec.logPath, scrubber).catch((err) => {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') reportError(err, `scrubbing the log of ${jobId}`);
-  });
+  const logs = [rec.logPath];
+  for (let r = 1; r < jobNodes(rec.job.spec.resources); r++) logs.push(rankLogPath(rec.logPath, r));
+  for (const log of logs)
+    await scrubLogFile(log, scrubber).catch((err) => {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') reportError(err, `scrubbing the log of ${jobId}`);
+    });
   return {
     ...result,
     wallSeconds: round3(wallSeconds),
-    gpuSeconds: round3(onGpu ? gpuCount * wallSeconds : allocation ? wallSeconds * opts.cpuSlotWeight : 0),
+    // A multi-node job on CPU slots is charged every slot its ranks held.
+    gpuSeconds: round3(
+      onGpu
+        ? gpuCount * wallSeconds
+        : allocation
+          ? wallSeconds * opts.cpuSlotWeight * cpuSlotsOf(allocation).length
+          : 0,
+    ),
     gpuCount,
     budgetUnit: onGpu ? 'gpu-seconds' : 'cpu-slot-seconds',
     logTail: await readLogTail(rec.logPath, opts.logTailLines, undefined, scrubber),

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { jobNodes } from '@aevo/contracts';
 import { EventDelivery } from '../delivery';
 import { IsolationRefused } from '../isolation/plan';
 import type { ExecutorEvent, JobView } from '../types';
@@ -15,6 +16,7 @@ import {
 } from './launch-command';
 import { resolveLocalOptions, type LocalExecutorOptions, type ResolvedLocalOptions } from './options';
 import { isProcessAlive, jobIsAlive, readProcStat, signalJob } from './proc';
+import { rankedLaunch, type RankedLaunch } from './ranks';
 import { launchClaimName, RecordStore, type LocalJobRecord } from './records';
 import { SlotAllocator, type Allocation } from './slots';
 
@@ -94,12 +96,17 @@ export abstract class LocalJobRunner {
     if (!isDir) return fail(`sandbox ${spec.sandboxPath} is not a directory`);
 
     let command: JobCommand;
+    // Several nodes: the same launch, of the rank launcher (ranks.ts) instead of the argv; one node: exactly as ever.
+    let ranked: RankedLaunch | null = null;
     try {
+      if (jobNodes(spec.resources) > 1) ranked = rankedLaunch(rec, allocation, this.opts.sandbox === 'bubblewrap');
+      const run = ranked?.rec ?? rec;
       command =
         this.opts.sandbox === 'bubblewrap'
-          ? sandboxedCommand(rec, allocation, this.opts)
-          : { argv: spec.argv, env: unsandboxedEnv(rec, allocation, this.opts) };
+          ? sandboxedCommand(run, allocation, this.opts)
+          : { argv: run.job.spec.argv, env: unsandboxedEnv(run, allocation, this.opts) };
     } catch (err) {
+      ranked?.close();
       if (err instanceof IsolationRefused) return fail(err.message);
       return fail(`cannot prepare the job's sandbox: ${(err as Error).message}`);
     }
@@ -109,6 +116,7 @@ export abstract class LocalJobRunner {
     try {
       fd = openSync(rec.logPath, 'a', 0o600);
     } catch (err) {
+      ranked?.close();
       return fail(`cannot open log ${rec.logPath}: ${(err as Error).message}`);
     }
     let child;
@@ -120,15 +128,17 @@ export abstract class LocalJobRunner {
         {
           cwd: spec.sandboxPath,
           detached: true, // own process group (pgid = pid): the whole tree can be signalled, and it survives us
-          stdio: ['ignore', fd, fd],
+          stdio: ['ignore', fd, fd, ...(ranked?.stdio ?? [])],
           env: command.env,
         },
       );
     } catch (err) {
       closeSync(fd);
+      ranked?.close();
       return fail(`spawn failed: ${(err as Error).message}`);
     }
     closeSync(fd);
+    ranked?.close();
     if (child.pid == null) {
       child.once('error', () => undefined);
       return fail(`spawn of ${this.opts.shell} failed`);

@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { jobNodes } from '@aevo/contracts';
 import type { CancelResult, Executor, ExecutorJob, ExecutorListener, JobView, SubmitResult } from '../types';
 import { LocalJobRunner, sleep, type Running } from './job-runner';
 import { isProcessAlive, jobIsAlive, readProcStat } from './proc';
@@ -184,7 +185,7 @@ export class LocalExecutor extends LocalJobRunner implements Executor {
       acknowledged: false,
     };
     this.records.set(jobId, rec);
-    const placement = placementFor(this.allocator.pool, job.spec.resources.gpu);
+    const placement = placementFor(this.allocator.pool, job.spec.resources.gpu, jobNodes(job.spec.resources));
     if (placement.kind === 'impossible') {
       await this.finishRecord(rec, null, {
         status: 'failed',
@@ -255,7 +256,7 @@ export class LocalExecutor extends LocalJobRunner implements Executor {
       jobId: spec.jobId,
       priority: spec.priority,
       seq: rec.seq,
-      placement: placementFor(this.allocator.pool, spec.resources.gpu),
+      placement: placementFor(this.allocator.pool, spec.resources.gpu, jobNodes(spec.resources)),
     });
     this.queue.sort(queueOrder);
   }

@@ -1,4 +1,5 @@
-import { pickRunnable, placementFor, SlotAllocator, type QueueEntry } from './slots';
+import { parseSlot, pickRunnable, placementFor, SlotAllocator, type QueueEntry } from './slots';
+import { rankGpus } from './ranks';
 
 const entry = (
   jobId: string,
@@ -36,5 +37,44 @@ describe('slot scheduling', () => {
       message: 'job needs a CPU slot and the pool has none (AEVO_LOCAL_SLOTS=0)',
     });
     expect(placementFor({ gpus: [], cpuSlots: 2 }, 1)).toEqual({ kind: 'cpu' });
+  });
+});
+
+describe('multi-node placement', () => {
+  it('holds gpu × nodes GPUs, or one CPU slot per rank, and says when the machine is too small', () => {
+    expect(placementFor({ gpus: [0, 1, 2, 3], cpuSlots: 1 }, 2, 2)).toEqual({ kind: 'gpu', gpus: 4 });
+    expect(placementFor({ gpus: [0, 1], cpuSlots: 1 }, 2, 2)).toEqual({
+      kind: 'impossible',
+      message: 'job asks for 4 GPUs (2 on each of 2 nodes), this machine has 2',
+    });
+    expect(placementFor({ gpus: [], cpuSlots: 3 }, 0, 3)).toEqual({ kind: 'cpu', slots: 3 });
+    expect(placementFor({ gpus: [], cpuSlots: 3 }, 0, 1)).toEqual({ kind: 'cpu' });
+    expect(placementFor({ gpus: [], cpuSlots: 2 }, 0, 3)).toMatchObject({ kind: 'impossible' });
+  });
+
+  it('allocates and releases every CPU slot of a multi-node job, and reads its slot back after a restart', () => {
+    const alloc = new SlotAllocator({ gpus: [], cpuSlots: 3 });
+    const one = alloc.tryAllocate({ kind: 'cpu' })!;
+    expect(alloc.tryAllocate({ kind: 'cpu', slots: 3 })).toBeNull();
+    const two = alloc.tryAllocate({ kind: 'cpu', slots: 2 })!;
+    expect(two).toEqual({ slot: 'cpu:1,2', kind: 'cpu', gpus: [], cpuIndex: 1, cpuIndices: [1, 2] });
+    expect(parseSlot('cpu:1,2')).toEqual(two);
+    expect(parseSlot('cpu:0')).toEqual(one); // a one-node slot reads back as before
+    expect(alloc.busy).toEqual({ gpu: 0, cpu: 3 });
+    alloc.release(two);
+    expect(alloc.busy).toEqual({ gpu: 0, cpu: 1 });
+    alloc.occupy(parseSlot('cpu:1,2')!);
+    expect(alloc.busy).toEqual({ gpu: 0, cpu: 3 });
+  });
+
+  it("splits a job's GPUs over its ranks in order", () => {
+    expect(rankGpus({ slot: 'gpu:0,1,2,3', kind: 'gpu', gpus: [0, 1, 2, 3], cpuIndex: null }, 2)).toEqual([
+      [0, 1],
+      [2, 3],
+    ]);
+    expect(rankGpus({ slot: 'cpu:0,1', kind: 'cpu', gpus: [], cpuIndex: 0, cpuIndices: [0, 1] }, 2)).toEqual([]);
+    expect(() => rankGpus({ slot: 'gpu:0,1,2', kind: 'gpu', gpus: [0, 1, 2], cpuIndex: null }, 2)).toThrow(
+      /3 GPUs cannot be split over 2 ranks/,
+    );
   });
 });

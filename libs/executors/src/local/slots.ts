@@ -12,32 +12,52 @@ export interface Allocation {
   kind: 'gpu' | 'cpu';
   gpus: number[];
   cpuIndex: number | null;
+  /** Every CPU slot of a multi-node job (one per rank); absent when the job holds one slot, `cpuIndex`. */
+  cpuIndices?: number[];
 }
 
-export type Placement = { kind: 'gpu'; gpus: number } | { kind: 'cpu' } | { kind: 'impossible'; message: string };
+/** `slots`: CPU slots of a multi-node job (one per rank); absent for one. */
+export type Placement =
+  { kind: 'gpu'; gpus: number } | { kind: 'cpu'; slots?: number } | { kind: 'impossible'; message: string };
 
-/** Where a job asking for `gpu` GPUs runs on this pool (independent of what is free now). */
-export function placementFor(pool: SlotPoolConfig, gpu: number): Placement {
+/**
+ * Where a job asking for `gpu` GPUs per node on `nodes` nodes runs on this pool (independent of what is free now). A
+ * multi-node job holds what its ranks need together: `gpu × nodes` GPUs, or one CPU slot per rank.
+ */
+export function placementFor(pool: SlotPoolConfig, gpu: number, nodes = 1): Placement {
+  const ranks = nodes > 1 ? ` (${gpu} on each of ${nodes} nodes)` : '';
   if (gpu > 0 && pool.gpus.length > 0) {
-    if (gpu > pool.gpus.length)
-      return { kind: 'impossible', message: `job asks for ${gpu} GPUs, this machine has ${pool.gpus.length}` };
-    return { kind: 'gpu', gpus: gpu };
+    if (gpu * nodes > pool.gpus.length)
+      return {
+        kind: 'impossible',
+        message: `job asks for ${gpu * nodes} GPUs${ranks}, this machine has ${pool.gpus.length}`,
+      };
+    return { kind: 'gpu', gpus: gpu * nodes };
   }
   if (gpu > 0 && pool.requireGpu)
     return { kind: 'impossible', message: `job asks for ${gpu} GPUs, this machine has none (requireGpu is set)` };
   if (pool.cpuSlots < 1)
     return { kind: 'impossible', message: 'job needs a CPU slot and the pool has none (AEVO_LOCAL_SLOTS=0)' };
-  return { kind: 'cpu' };
+  if (nodes > 1 && nodes > pool.cpuSlots)
+    return {
+      kind: 'impossible',
+      message: `job asks for ${nodes} nodes (a CPU slot each), this machine has ${pool.cpuSlots} CPU slots`,
+    };
+  return nodes > 1 ? { kind: 'cpu', slots: nodes } : { kind: 'cpu' };
 }
 
 export function parseSlot(slot: string): Allocation | null {
   const m = /^(gpu|cpu):([0-9,]+)$/.exec(slot);
   if (!m) return null;
   const nums = m[2].split(',').map(Number);
-  return m[1] === 'gpu'
-    ? { slot, kind: 'gpu', gpus: nums, cpuIndex: null }
+  if (m[1] === 'gpu') return { slot, kind: 'gpu', gpus: nums, cpuIndex: null };
+  return nums.length > 1
+    ? { slot, kind: 'cpu', gpus: [], cpuIndex: nums[0], cpuIndices: nums }
     : { slot, kind: 'cpu', gpus: [], cpuIndex: nums[0] };
 }
+
+/** The CPU slots an allocation holds. */
+export const cpuSlotsOf = (a: Allocation): number[] => a.cpuIndices ?? (a.cpuIndex != null ? [a.cpuIndex] : []);
 
 /** Tracks which GPUs and CPU slots are busy. */
 export class SlotAllocator {
@@ -62,6 +82,14 @@ export class SlotAllocator {
       gpus.forEach((g) => this.busyGpus.add(g));
       return { slot: `gpu:${gpus.join(',')}`, kind: 'gpu', gpus, cpuIndex: null };
     }
+    if (placement.kind === 'cpu' && (placement.slots ?? 1) > 1) {
+      const free: number[] = [];
+      for (let i = 0; i < this.pool.cpuSlots && free.length < placement.slots!; i++)
+        if (!this.busyCpu.has(i)) free.push(i);
+      if (free.length < placement.slots!) return null;
+      free.forEach((i) => this.busyCpu.add(i));
+      return { slot: `cpu:${free.join(',')}`, kind: 'cpu', gpus: [], cpuIndex: free[0], cpuIndices: free };
+    }
     if (placement.kind === 'cpu') {
       for (let i = 0; i < this.pool.cpuSlots; i++)
         if (!this.busyCpu.has(i)) {
@@ -75,12 +103,12 @@ export class SlotAllocator {
   /** Marks a slot busy again after a restart (a reattached job keeps the slot it had). */
   occupy(a: Allocation): void {
     a.gpus.forEach((g) => this.busyGpus.add(g));
-    if (a.cpuIndex != null) this.busyCpu.add(a.cpuIndex);
+    for (const i of cpuSlotsOf(a)) this.busyCpu.add(i);
   }
 
   release(a: Allocation): void {
     a.gpus.forEach((g) => this.busyGpus.delete(g));
-    if (a.cpuIndex != null) this.busyCpu.delete(a.cpuIndex);
+    for (const i of cpuSlotsOf(a)) this.busyCpu.delete(i);
   }
 }
 
