@@ -23,13 +23,15 @@ describe('sourcedStreamConfig', () => {
   it('sources the hub stream through the hub API, with no subjects of its own', () => {
     const c = sourcedStreamConfig({ ...spec, stream: 'EV_C1', prefix: 't1' });
     expect(c).toMatchObject({ name: 'EV_C1', storage: 'file', deny_delete: true, deny_purge: true, max_age: 0 });
+    expect(c.num_replicas).toBe(1);
+    expect(sourcedStreamConfig({ ...spec, replicas: 3 }).num_replicas).toBe(3);
     expect(c.subjects).toBeUndefined();
     expect(c.sources).toEqual([{ name: 'AEVO_EVENTS', filter_subject: 't1.evt.>', external: { api: '$JS.hub.API' } }]);
   });
   it('names every bad field', () => {
-    expect(() => sourcedStreamConfig({ stream: 'a.b', hubDomain: 'h.x', hubStream: '', prefix: 'a.*' })).toThrow(
-      /stream "a.b".*hubStream "".*hubDomain "h.x".*prefix "a.\*"/,
-    );
+    expect(() =>
+      sourcedStreamConfig({ stream: 'a.b', hubDomain: 'h.x', hubStream: '', prefix: 'a.*', replicas: 2.5 }),
+    ).toThrow(/stream "a.b".*hubStream "".*hubDomain "h.x".*prefix "a.\*".*replicas 2.5/);
   });
 });
 

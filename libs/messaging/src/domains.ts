@@ -32,6 +32,8 @@ export interface SourcedStreamSpec {
   hubStream: string;
   /** Subject prefix: the source copies `<prefix>.evt.>`. */
   prefix: string;
+  /** Copies kept by the compute domain's JetStream cluster (1, or 3 for a 3-server leaf cluster); default 1. */
+  replicas?: number;
 }
 
 /** Every problem with a spec, each naming the field; empty when valid. */
@@ -44,6 +46,8 @@ export function sourcedStreamSpecProblems(spec: SourcedStreamSpec): string[] {
     problems.push(`hubDomain "${spec.hubDomain}": expected one token of letters, digits, "_" or "-"`);
   if (!SUBJECT_TOKENS.test(spec.prefix))
     problems.push(`prefix "${spec.prefix}": expected dot-separated tokens of letters, digits, "_" or "-"`);
+  if (spec.replicas !== undefined && !(Number.isInteger(spec.replicas) && spec.replicas >= 1 && spec.replicas <= 5))
+    problems.push(`replicas ${spec.replicas}: expected an integer from 1 to 5`);
   return problems;
 }
 
@@ -62,6 +66,7 @@ export function sourcedStreamConfig(spec: SourcedStreamSpec): Partial<StreamConf
     deny_delete: true,
     deny_purge: true,
     max_age: 0,
+    num_replicas: spec.replicas ?? 1,
     sources: [
       {
         name: spec.hubStream,
