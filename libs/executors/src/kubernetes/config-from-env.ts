@@ -46,6 +46,8 @@ export function kubernetesJobConfigFromEnv(env: NodeJS.ProcessEnv = process.env)
     fsGroup: id('AEVO_K8S_JOB_FS_GROUP'),
     tmpSizeLimit: env.AEVO_K8S_JOB_TMP_SIZE_LIMIT || undefined,
     queueDeadlineSeconds: int('AEVO_K8S_QUEUE_DEADLINE_SECONDS', DEFAULT_QUEUE_DEADLINE_SECONDS),
+    // Rank 0's rendezvous port in multi-node Jobs; unset → torch's default, 29500.
+    ...(env.AEVO_K8S_MASTER_PORT ? { masterPort: int('AEVO_K8S_MASTER_PORT', 0) } : {}),
   };
   const errors = kubernetesConfigErrors(cfg);
   if (errors.length) throw new Error(errors.map((e) => `${ENV_OF_FIELD[e.field] ?? e.field}: ${e.message}`).join('; '));
@@ -64,4 +66,5 @@ const ENV_OF_FIELD: Record<string, string> = {
   serviceAccountName: 'AEVO_K8S_JOB_SERVICE_ACCOUNT',
   tmpSizeLimit: 'AEVO_K8S_JOB_TMP_SIZE_LIMIT',
   queueDeadlineSeconds: 'AEVO_K8S_QUEUE_DEADLINE_SECONDS',
+  masterPort: 'AEVO_K8S_MASTER_PORT',
 };

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { eventually } from '@aevo/testkit';
 import { useFakeKube } from '../../test/kube-fixture';
 import type { FakeKubeApiServer as FakeKube } from '../testing/fake-kube-api';
+import { kubernetesJobConfigFromEnv } from './kubernetes-executor';
 import { jobNameOf } from './multinode';
 import { kubernetesJobName } from './names';
 
@@ -107,6 +108,34 @@ describe('KubernetesExecutor, multi-node jobs (loopback API server, through @kub
     expect(fake.jobNames()).toEqual([kubernetesJobName('one-node')]);
     expect(fake.job(kubernetesJobName('one-node'))!.spec.completionMode).toBeUndefined();
     expect(fake.requests.filter((r) => r.path.includes('/services'))).toEqual([]);
+  });
+
+  it('a restarted dispatch adopts a multi-node Job: its ranks, GPUs and failed rank', async () => {
+    const a = start();
+    await a.ex.recover();
+    const s = multi('mn-adopt', 2);
+    await a.ex.submit({ campaignId: 'camp1', spec: s });
+    const name = jobNameOf(s);
+    await a.ex.close();
+    const b = start(); // knows nothing of the job but what the Job object says
+    await b.ex.recover();
+    fake.admit(name);
+    await b.started('mn-adopt');
+    fake.advance(10);
+    fake.exitIndex(name, 0, 5);
+    const out = await b.finished('mn-adopt');
+    expect(out).toMatchObject({ status: 'failed', exitCode: 5, gpuCount: 4, gpuSeconds: 40 });
+    expect(out.message).toMatch(/^rank 0 of 2 failed: /);
+    await eventually(() => fake.service(name) === undefined);
+  });
+
+  it('reads the master port from AEVO_K8S_MASTER_PORT, naming the variable when it is no port', () => {
+    const env = { AEVO_K8S_IMAGE: 'img', AEVO_HOME: '/srv/aevo' };
+    expect(kubernetesJobConfigFromEnv(env)).not.toHaveProperty('masterPort');
+    expect(kubernetesJobConfigFromEnv({ ...env, AEVO_K8S_MASTER_PORT: '23456' }).masterPort).toBe(23456);
+    expect(() => kubernetesJobConfigFromEnv({ ...env, AEVO_K8S_MASTER_PORT: '70000' })).toThrow(
+      /AEVO_K8S_MASTER_PORT: expected an integer port 1\.\.65535, got 70000/,
+    );
   });
 
   it('refuses a configuration whose master port is no port, naming the field', () => {
