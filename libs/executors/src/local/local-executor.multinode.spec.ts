@@ -118,6 +118,17 @@ describe('LocalExecutor, multi-node jobs (n rank processes on loopback)', () => 
     expect(events.find((e) => e.type === 'started' && e.jobId === 'after')).toMatchObject({ slot: 'cpu:0' });
   });
 
+  it('kills every rank when the job times out', async () => {
+    const { ex, finished } = start({ sandbox: 'none', cpuSlots: 2 });
+    await ex.recover();
+    const script =
+      "require('fs').writeFileSync('out/t'+process.env.RANK+'.pid',String(process.pid));setInterval(()=>{},1000);";
+    await ex.submit({ campaignId: 'camp', spec: nodeJob('mn-slow', script, 2, { timeoutSeconds: 1 }) });
+    const outcome = await finished('mn-slow');
+    expect(outcome).toMatchObject({ status: 'failed', reason: 'timeout' });
+    for (const r of [0, 1]) expect(isProcessAlive(Number(readFileSync(join(out, `t${r}.pid`), 'utf8')))).toBe(false);
+  });
+
   it("gives each rank its own share of the job's GPUs", async () => {
     const { ex, events, finished } = start({ sandbox: 'none', gpus: [0, 1, 2, 3] });
     await ex.recover();
