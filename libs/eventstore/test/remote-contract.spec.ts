@@ -181,6 +181,8 @@ describe('RemoteEventStore and StoreGateway beyond the contract', () => {
     const err = await orphan.headPosition().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(DomainError);
     expect((err as DomainError).code).toBe('STORE_UNAVAILABLE');
+    // An outage, not a refusal: a consumer's handler waits it out (@aevo/messaging unavailableDependency).
+    expect(err).toMatchObject({ dependencyUnavailable: true });
     expect((err as DomainError).message).toMatch(
       /\.store\.headPosition: (no store gateway is listening|no answer within 500 ms)/,
     );

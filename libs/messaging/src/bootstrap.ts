@@ -22,6 +22,7 @@ import {
 } from '@aevo/eventstore';
 import { resolveMessagingConfig, type MessagingConfig } from './config';
 import { JetStreamServer, type JetStreamServerOptions } from './jetstream.server';
+import { resolveEventDomain } from './domains';
 import { eventStoreDeadLetterSink } from './dead-letter';
 import { PassThroughRpcFilter } from './exception-filter';
 import { CommandClient } from './command-client';
@@ -261,6 +262,7 @@ export async function createServiceApp(
       natsUrl: config.natsUrl,
       subjectPrefix: config.subjectPrefix,
       stream: config.stream,
+      eventDomain: serverOpts?.eventDomain ?? resolveEventDomain(config, env ?? process.env),
       deadLetter: serverOpts?.deadLetter ?? eventStoreDeadLetterSink(store, service),
       observer: serverOpts?.observer ?? (metricsOn ? metrics : undefined),
       tracing: serverOpts?.tracing ?? tracing ?? undefined,

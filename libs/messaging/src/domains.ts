@@ -1,4 +1,5 @@
 import { StorageType, type JetStreamManager, type StreamConfig, type StreamInfo } from '@nats-io/jetstream';
+import { ensureEventStream } from './provisioning';
 import { eventsWildcard } from './subjects';
 
 /**
@@ -188,4 +189,32 @@ export function resolveEventDomain(
     problems.push(`AEVO_JS_DOMAIN "${domain}" is the hub's domain: a compute cluster needs a domain of its own`);
   if (problems.length > 0) throw new Error(`invalid JetStream domain configuration: ${problems.join('; ')}`);
   return { role: 'compute', domain, hubDomain, hubStream, stream: messaging.stream, prefix: messaging.subjectPrefix };
+}
+
+/**
+ * The stream a service's durable consumers read: the hub's event stream (created when missing, never reconfigured),
+ * or in a compute domain the stream sourcing it. A compute service refuses to start on a server whose JetStream
+ * domain is not its own: on a leaf without JetStream, `$JS.API` would reach the hub's stream instead.
+ */
+export async function ensureServiceEventStream(
+  jsm: JetStreamManager,
+  opts: { stream: string; subjectPrefix: string; eventDomain?: EventDomainConfig },
+): Promise<void> {
+  const d = opts.eventDomain;
+  if (!d || d.role === 'hub') {
+    await ensureEventStream(jsm, opts.stream, opts.subjectPrefix);
+    return;
+  }
+  const info = await jsm.getAccountInfo();
+  if (info.domain !== d.domain)
+    throw new Error(
+      `AEVO_JS_DOMAIN=${d.domain} but the NATS server's JetStream domain is ${info.domain ?? '(none)'}: ` +
+        `enable JetStream with domain ${d.domain} on the leaf server`,
+    );
+  await ensureSourcedEventStream(jsm, {
+    stream: d.stream,
+    hubDomain: d.hubDomain,
+    hubStream: d.hubStream,
+    prefix: d.prefix,
+  });
 }

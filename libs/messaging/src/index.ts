@@ -9,6 +9,7 @@ export * from './contexts';
 export * from './decorators';
 export * from './dead-letter';
 export * from './provisioning';
+export * from './domains';
 export * from './jetstream.server';
 export * from './stored-event-proof';
 export * from './command-client';

@@ -1,3 +1,4 @@
+import type { EventDomainConfig } from './domains';
 import type { MessageHandler } from '@nestjs/microservices';
 import type { ConsumerMessages } from '@nats-io/jetstream';
 import type { NatsAuthOptions } from '@aevo/eventstore';
@@ -16,6 +17,8 @@ export interface JetStreamServerOptions {
   natsUrl: string;
   subjectPrefix: string;
   stream: string;
+  /** A compute cluster's JetStream domain (resolveEventDomain): its consumers read a stream sourcing the hub's. */
+  eventDomain?: EventDomainConfig;
   /**
    * Where dead letters are recorded (normally `eventStoreDeadLetterSink(store, service)`). Without it they are only
    * logged.
@@ -78,8 +81,9 @@ export const DEAD_LETTER_RETRY_MARGIN = 5;
 
 /** The options with their defaults filled in (the optional collaborators stay optional). */
 export type ResolvedServerOptions = Required<
-  Omit<JetStreamServerOptions, 'deadLetter' | 'storedEvents' | 'natsAuth' | 'observer' | 'tracing'>
+  Omit<JetStreamServerOptions, 'deadLetter' | 'storedEvents' | 'natsAuth' | 'observer' | 'tracing' | 'eventDomain'>
 > & {
+  eventDomain?: EventDomainConfig;
   deadLetter?: DeadLetterSink;
   natsAuth?: NatsAuthOptions;
   observer?: TransportObserver;

@@ -13,7 +13,8 @@ import { commandDefinition, eventDefinition } from '@aevo/contracts';
 import { natsServers } from './config';
 import { commandSubject, consumerName, eventTypeFilter } from './subjects';
 import { missingServerFeatures, ServerFeatureError } from './server-features';
-import { ensureDurableConsumer, ensureEventStream, type ConsumerSpec } from './provisioning';
+import { ensureDurableConsumer, type ConsumerSpec } from './provisioning';
+import { ensureServiceEventStream } from './domains';
 import { nakDelay } from './backoff';
 import { Semaphore } from './semaphore';
 import { StoredEventProof, type StoredEventProofCounters } from './stored-event-proof';
@@ -179,7 +180,7 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
     this.jsm = jsm;
     this.js = js;
 
-    if (events.length > 0) await ensureEventStream(jsm, this.opts.stream, this.opts.subjectPrefix);
+    if (events.length > 0) await ensureServiceEventStream(jsm, this.opts);
     for (const e of events) {
       const durable = consumerName(this.opts.service, e.type);
       const spec: ConsumerSpec = {
@@ -266,7 +267,7 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
         if (!c.messages) {
           const jsm = this.jsm;
           if (!jsm) throw new Error('JetStreamServer is not connected');
-          await ensureEventStream(jsm, this.opts.stream, this.opts.subjectPrefix);
+          await ensureServiceEventStream(jsm, this.opts);
           await ensureDurableConsumer(jsm, c.stream, c.spec);
           c.messages = await this.openConsumer(c);
           c.reestablished++;

@@ -109,5 +109,15 @@ export function toWireError(err: unknown): WireError {
 
 export function fromWireError(e: WireError): DomainError {
   if (e.conflict) return new ConcurrencyError(e.conflict.streamId, e.conflict.expected, e.conflict.actual);
+  if (e.code === 'STORE_UNAVAILABLE') return storeUnavailable(e.message);
   return new DomainError(e.code, e.message, e.issues);
+}
+
+/**
+ * The store cannot be reached (no gateway, no answer, its database away): an outage, not a refusal of the input, so
+ * a consumer's handler waits it out instead of using up the message's deliveries (@aevo/messaging's
+ * unavailableDependency reads the flag) — a compute cluster's leaf link going down must not dead-letter its events.
+ */
+export function storeUnavailable(message: string): DomainError {
+  return Object.assign(new DomainError('STORE_UNAVAILABLE', message, []), { dependencyUnavailable: true });
 }

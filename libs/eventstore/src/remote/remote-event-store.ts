@@ -20,6 +20,7 @@ import {
   type EventPage,
   type StoreOp,
   type StoreReply,
+  storeUnavailable,
 } from './protocol';
 
 export interface RemoteEventStoreOptions {
@@ -81,7 +82,7 @@ export class RemoteEventStore implements EventStore {
         : /no responders/i.test(`${e.code ?? ''} ${e.message}`) || e.name === 'NoRespondersError'
           ? 'no store gateway is listening'
           : e.message;
-      throw new DomainError('STORE_UNAVAILABLE', `event store gateway on ${this.opts.prefix}.store.${op}: ${why}`, []);
+      throw storeUnavailable(`event store gateway on ${this.opts.prefix}.store.${op}: ${why}`);
     }
     const reply = JSON.parse(decoder.decode(answer.data)) as StoreReply<T>;
     if (!reply.ok) throw fromWireError(reply.error);
