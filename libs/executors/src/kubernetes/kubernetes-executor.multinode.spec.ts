@@ -117,8 +117,11 @@ describe('KubernetesExecutor, multi-node jobs (loopback API server, through @kub
     await a.ex.submit({ campaignId: 'camp1', spec: s });
     const name = jobNameOf(s);
     await a.ex.close();
+    // As if a dispatch had stopped between creating the Job and its Service.
+    await fetch(`${fake.url}/api/v1/namespaces/aevo-jobs/services/${name}`, { method: 'DELETE' });
     const b = start(); // knows nothing of the job but what the Job object says
     await b.ex.recover();
+    expect(fake.service(name)!.metadata.ownerReferences[0].uid).toBe(fake.job(name)!.metadata.uid);
     fake.admit(name);
     await b.started('mn-adopt');
     fake.advance(10);

@@ -226,6 +226,9 @@ export class KubernetesExecutor extends KubernetesJobTracker implements Executor
       const jobId = item.metadata?.annotations?.[ANNOTATIONS.jobId];
       if (jobId) seen.add(jobId);
       this.reconcile(item);
+      // A dispatch that stopped between creating a multi-node Job and its Service: the Service is made now.
+      const t = jobId ? this.tracked.get(jobId) : undefined;
+      if (t && t.nodes > 1 && t.phase !== 'finished' && !t.finishing) await this.ensureRendezvousService(t, item);
     }
     // Jobs we track that the list no longer has were deleted while no watch was open.
     for (const t of this.tracked.values()) {
