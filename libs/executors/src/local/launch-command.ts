@@ -1,4 +1,5 @@
 import { chmodSync, mkdirSync, statSync } from 'node:fs';
+import { jobNodes } from '@aevo/contracts';
 import { bwrapArgs, gpuDeviceNodes, jobEnvProblems, probeBubblewrap, SANDBOX_BASE_ENV } from '../isolation/bwrap';
 import { IsolationRefused, planIsolation, prepareOutputs, searchableByOthers } from '../isolation/plan';
 import { UNSANDBOXED_OPT_IN, type LocalExecutorOptions, type ResolvedLocalOptions } from './options';
@@ -86,7 +87,8 @@ export function sandboxedCommand(rec: LocalJobRecord, allocation: Allocation, op
   env.AEVO_JOB_ID = spec.jobId;
   env.AEVO_SLOT = allocation.slot;
   const limits = [`--fsize=${opts.limits.fileSizeMiB * 1024 * 1024}`, '--core=0'];
-  if (owner) limits.push(`--nproc=${opts.limits.processes}`);
+  // The process limit is per uid, which every rank of a multi-node job shares: each rank gets the usual share.
+  if (owner) limits.push(`--nproc=${opts.limits.processes * jobNodes(spec.resources)}`);
   const drop = owner ? ['setpriv', `--reuid=${owner.uid}`, `--regid=${owner.gid}`, '--clear-groups', '--'] : [];
   const sandbox = bwrapArgs(plan, {
     env,
