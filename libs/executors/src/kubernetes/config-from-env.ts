@@ -24,6 +24,12 @@ export function kubernetesJobConfigFromEnv(env: NodeJS.ProcessEnv = process.env)
       throw new Error(`${name}: expected a positive integer (jobs never run as root), got "${raw}"`);
     return n;
   };
+  const flag = (name: string): boolean => {
+    const raw = (env[name] ?? '').toLowerCase();
+    if (raw === 'true' || raw === '1') return true;
+    if (raw === 'false' || raw === '0') return false;
+    throw new Error(`${name}: expected true or false, got "${env[name]}"`);
+  };
   const home = env.AEVO_HOME || '.aevo';
   const cfg: KubernetesJobConfig = {
     namespace: env.AEVO_K8S_NAMESPACE || 'aevo-jobs',
@@ -48,6 +54,10 @@ export function kubernetesJobConfigFromEnv(env: NodeJS.ProcessEnv = process.env)
     queueDeadlineSeconds: int('AEVO_K8S_QUEUE_DEADLINE_SECONDS', DEFAULT_QUEUE_DEADLINE_SECONDS),
     // Rank 0's rendezvous port in multi-node Jobs; unset → torch's default, 29500.
     ...(env.AEVO_K8S_MASTER_PORT ? { masterPort: int('AEVO_K8S_MASTER_PORT', 0) } : {}),
+    // A NetworkPolicy per multi-node Job opening its pods to each other and to the cluster DNS; unset → none.
+    ...(env.AEVO_K8S_RENDEZVOUS_NETWORK_POLICY
+      ? { rendezvousNetworkPolicy: flag('AEVO_K8S_RENDEZVOUS_NETWORK_POLICY') }
+      : {}),
   };
   const errors = kubernetesConfigErrors(cfg);
   if (errors.length) throw new Error(errors.map((e) => `${ENV_OF_FIELD[e.field] ?? e.field}: ${e.message}`).join('; '));

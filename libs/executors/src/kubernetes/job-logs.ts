@@ -26,6 +26,7 @@ import {
 export abstract class KubernetesJobLogs {
   protected readonly batch: K8s.BatchV1Api;
   protected readonly core: K8s.CoreV1Api;
+  protected readonly networking: K8s.NetworkingV1Api;
   protected readonly watcher: K8s.Watch;
   protected readonly logClient: K8s.Log;
   protected readonly delivery: EventDelivery;
@@ -47,6 +48,7 @@ export abstract class KubernetesJobLogs {
     const k8s = loadClientNode();
     this.batch = opts.kubeConfig.makeApiClient(k8s.BatchV1Api);
     this.core = opts.kubeConfig.makeApiClient(k8s.CoreV1Api);
+    this.networking = opts.kubeConfig.makeApiClient(k8s.NetworkingV1Api);
     this.watcher = new k8s.Watch(opts.kubeConfig);
     this.logClient = new k8s.Log(opts.kubeConfig);
     mkdirSync(opts.logDir, { recursive: true });

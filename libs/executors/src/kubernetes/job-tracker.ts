@@ -243,15 +243,18 @@ export abstract class KubernetesJobTracker extends KubernetesJobLogs {
   }
 
   /**
-   * A multi-node Job's headless Service has no use once the job ended. It is owned by the Job, so the garbage collector
-   * deletes it with the Job in any case (TTL, cancel); this only does it sooner. A failure is reported, not fatal.
+   * A multi-node Job's headless Service (and NetworkPolicy) has no use once the job ended. Owned by the Job, they go
+   * with it anyway (garbage collector: TTL, cancel); this only deletes them sooner. A failure is reported, not fatal.
    */
   protected async deleteRendezvousService(t: Tracked): Promise<void> {
-    try {
-      await this.core.deleteNamespacedService({ name: rendezvousServiceName(t.name), namespace: this.opts.namespace });
-    } catch (err) {
-      if (statusCode(err) !== 404) this.reportError(err, `deleting the rendezvous Service of ${t.jobId}`);
-    }
+    const name = rendezvousServiceName(t.name);
+    const namespace = this.opts.namespace;
+    const gone = (what: string) => (err: unknown) => {
+      if (statusCode(err) !== 404) this.reportError(err, `deleting the rendezvous ${what} of ${t.jobId}`);
+    };
+    await this.core.deleteNamespacedService({ name, namespace }).catch(gone('Service'));
+    if (this.opts.rendezvousNetworkPolicy)
+      await this.networking.deleteNamespacedNetworkPolicy({ name, namespace }).catch(gone('NetworkPolicy'));
   }
 
   protected endRun(t: Tracked, at: string): void {

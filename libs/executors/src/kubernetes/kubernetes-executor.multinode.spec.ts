@@ -132,9 +132,37 @@ describe('KubernetesExecutor, multi-node jobs (loopback API server, through @kub
     await eventually(() => fake.service(name) === undefined);
   });
 
-  it('reads the master port from AEVO_K8S_MASTER_PORT, naming the variable when it is no port', () => {
+  it('creates, when configured, a NetworkPolicy owned by the Job opening its pods to each other and DNS', async () => {
+    const { ex, finished, started } = start({ rendezvousNetworkPolicy: true });
+    await ex.recover();
+    const s = multi('mn-netpol', 2);
+    await ex.submit({ campaignId: 'camp1', spec: s });
+    const name = jobNameOf(s);
+    const np = fake.networkPolicy(name)!;
+    expect(np.metadata.ownerReferences[0]).toMatchObject({ kind: 'Job', name, uid: fake.job(name)!.metadata.uid });
+    expect(np.spec.podSelector).toEqual({ matchLabels: { 'batch.kubernetes.io/job-name': name } });
+    // Each pod of the Job is selected (so the policy applies to it), and only the Job's own pods are let in.
+    fake.admit(name);
+    await started('mn-netpol');
+    for (const pod of fake.podsOf(name)) expect(pod.metadata.labels['batch.kubernetes.io/job-name']).toBe(name);
+    expect(np.spec.ingress).toEqual([
+      { from: [{ podSelector: { matchLabels: { 'batch.kubernetes.io/job-name': name } } }] },
+    ]);
+    fake.exitIndex(name, 0, 0);
+    fake.exitIndex(name, 1, 0);
+    expect(await finished('mn-netpol')).toMatchObject({ status: 'succeeded' });
+    await eventually(() => fake.networkPolicy(name) === undefined && fake.service(name) === undefined);
+  });
+
+  it('reads AEVO_K8S_MASTER_PORT and AEVO_K8S_RENDEZVOUS_NETWORK_POLICY, naming a bad variable', () => {
     const env = { AEVO_K8S_IMAGE: 'img', AEVO_HOME: '/srv/aevo' };
     expect(kubernetesJobConfigFromEnv(env)).not.toHaveProperty('masterPort');
+    expect(kubernetesJobConfigFromEnv(env)).not.toHaveProperty('rendezvousNetworkPolicy');
+    const on = { ...env, AEVO_K8S_RENDEZVOUS_NETWORK_POLICY: 'true' };
+    expect(kubernetesJobConfigFromEnv(on).rendezvousNetworkPolicy).toBe(true);
+    expect(() => kubernetesJobConfigFromEnv({ ...env, AEVO_K8S_RENDEZVOUS_NETWORK_POLICY: 'yes' })).toThrow(
+      /AEVO_K8S_RENDEZVOUS_NETWORK_POLICY: expected true or false, got "yes"/,
+    );
     expect(kubernetesJobConfigFromEnv({ ...env, AEVO_K8S_MASTER_PORT: '23456' }).masterPort).toBe(23456);
     expect(() => kubernetesJobConfigFromEnv({ ...env, AEVO_K8S_MASTER_PORT: '70000' })).toThrow(
       /AEVO_K8S_MASTER_PORT: expected an integer port 1\.\.65535, got 70000/,

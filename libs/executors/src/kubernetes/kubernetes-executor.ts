@@ -4,7 +4,13 @@ import type { CancelResult, Executor, ExecutorJob, ExecutorListener, JobView, Su
 import type * as K8s from '@kubernetes/client-node';
 import { jobNodes } from '@aevo/contracts';
 import { ANNOTATIONS, DEFAULT_QUEUE_DEADLINE_SECONDS, jobIds, managedSelector } from './manifest';
-import { buildRendezvousService, jobManifestFor, jobNameOf } from './multinode';
+import {
+  buildRendezvousNetworkPolicy,
+  buildRendezvousService,
+  jobManifestFor,
+  jobNameOf,
+  networkPolicyForClient,
+} from './multinode';
 import { type JobObject } from './observe';
 import { jobSpecErrors, KubernetesValidationError } from './validate';
 import { KubernetesJobTracker } from './job-tracker';
@@ -134,13 +140,23 @@ export class KubernetesExecutor extends KubernetesJobTracker implements Executor
     const uid = created.metadata?.uid;
     try {
       if (!uid) throw new Error(`the API server returned Job ${t.name} without a uid`);
-      const body = buildRendezvousService(this.opts, {
-        metadata: { name: t.name, uid, labels: created.metadata?.labels },
-      });
-      await this.core.createNamespacedService({ namespace: this.opts.namespace, body: body as K8s.V1Service });
+      const owner = { metadata: { name: t.name, uid, labels: created.metadata?.labels } };
+      const namespace = this.opts.namespace;
+      const exists = (err: unknown) => {
+        if (statusCode(err) !== 409) throw err; // already there: this Job's, from a submit before
+      };
+      await this.core
+        .createNamespacedService({ namespace, body: buildRendezvousService(this.opts, owner) as K8s.V1Service })
+        .catch(exists);
+      if (this.opts.rendezvousNetworkPolicy)
+        await this.networking
+          .createNamespacedNetworkPolicy({
+            namespace,
+            body: networkPolicyForClient(buildRendezvousNetworkPolicy(this.opts, owner)) as K8s.V1NetworkPolicy,
+          })
+          .catch(exists);
       return true;
     } catch (err) {
-      if (statusCode(err) === 409) return true;
       t.finishing = true;
       await this.batch
         .deleteNamespacedJob({ name: t.name, namespace: this.opts.namespace, propagationPolicy: 'Background' })
@@ -153,7 +169,7 @@ export class KubernetesExecutor extends KubernetesJobTracker implements Executor
           status: 'failed',
           reason: 'executor-error',
           exitCode: null,
-          message: `cannot create the rendezvous Service of multi-node Job ${t.name} (${why})`,
+          message: `cannot create the rendezvous Service or NetworkPolicy of multi-node Job ${t.name} (${why})`,
         },
         null,
       );

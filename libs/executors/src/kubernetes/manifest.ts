@@ -83,6 +83,11 @@ export interface KubernetesJobConfig {
   queueDeadlineSeconds?: number;
   /** Port rank 0 of a multi-node Job listens on for the rendezvous (MASTER_PORT). Default 29500, torch's own. */
   masterPort?: number;
+  /**
+   * Create, with each multi-node Job, a NetworkPolicy owned by it that lets its pods reach each other and the cluster
+   * DNS (a namespace whose default denies all traffic otherwise leaves ranks unable to meet). Default false.
+   */
+  rendezvousNetworkPolicy?: boolean;
 }
 
 export const DEFAULT_QUEUE_DEADLINE_SECONDS = 6 * 3600;

@@ -2,6 +2,7 @@ import type { JobSpec } from '@aevo/contracts';
 import type { IsolationPlan } from '../isolation';
 import { ANNOTATIONS, buildJobManifest, type KubernetesJobConfig } from './manifest';
 import {
+  buildRendezvousNetworkPolicy,
   buildRendezvousService,
   jobManifestFor,
   jobNameOf,
@@ -131,6 +132,27 @@ describe('jobManifestFor, several nodes', () => {
     );
     const env: Json[] = p.spec.template.spec.containers[0].env;
     expect(env).toContainEqual({ name: 'MASTER_PORT', value: '23456' });
+  });
+});
+
+describe('buildRendezvousNetworkPolicy', () => {
+  it("lets only the Job's own pods in and out to each other, plus DNS to the cluster resolver", () => {
+    const np: Json = buildRendezvousNetworkPolicy(cfg, { metadata: { name: 'aevo-x-1', uid: 'u-1' } });
+    const same = [{ podSelector: { matchLabels: { 'batch.kubernetes.io/job-name': 'aevo-x-1' } } }];
+    expect(np.metadata).toMatchObject({
+      name: 'aevo-x-1',
+      namespace: 'aevo-jobs',
+      ownerReferences: [{ apiVersion: 'batch/v1', kind: 'Job', name: 'aevo-x-1', uid: 'u-1' }],
+    });
+    expect(np.spec.podSelector).toEqual(same[0].podSelector);
+    expect(np.spec.policyTypes).toEqual(['Ingress', 'Egress']);
+    expect(np.spec.ingress).toEqual([{ from: same }]);
+    expect(np.spec.egress[0]).toEqual({ to: same });
+    expect(np.spec.egress[1].ports).toEqual([
+      { protocol: 'UDP', port: 53 },
+      { protocol: 'TCP', port: 53 },
+    ]);
+    expect(np.spec.egress).toHaveLength(2);
   });
 });
 

@@ -108,18 +108,7 @@ export function buildRendezvousService(
   return {
     apiVersion: 'v1',
     kind: 'Service',
-    metadata: {
-      name: rendezvousServiceName(name),
-      namespace: cfg.namespace,
-      labels: {
-        [LABELS.managedBy]: MANAGED_BY,
-        [LABELS.instance]: labelValue(cfg.instance ?? 'default'),
-        ...(job.metadata.labels?.[LABELS.job] ? { [LABELS.job]: job.metadata.labels[LABELS.job] } : {}),
-      },
-      ownerReferences: [
-        { apiVersion: 'batch/v1', kind: 'Job', name, uid: job.metadata.uid, blockOwnerDeletion: false },
-      ],
-    },
+    metadata: ownedMetadata(cfg, job),
     spec: {
       clusterIP: 'None',
       publishNotReadyAddresses: true,
@@ -144,4 +133,70 @@ export function jobManifestFor(
 ): Record<string, unknown> {
   const manifest = buildJobManifest(cfg, job, plan);
   return jobNodes(job.spec.resources) > 1 ? toMultiNodeJob(cfg, job.spec, manifest) : manifest;
+}
+
+/**
+ * Opt-in (`rendezvousNetworkPolicy`): a NetworkPolicy, owned by the multi-node Job and named as it, that opens what
+ * the namespace's deny-all policy closes only as far as a rendezvous needs: traffic between the pods of this one
+ * Job, and DNS to the cluster's resolver (to find `<job>-0.<service>`). NetworkPolicies add up, so nothing else opens;
+ * DNS is a channel out through the resolver, which is why a cluster operator turns this on.
+ */
+export function buildRendezvousNetworkPolicy(
+  cfg: Pick<KubernetesJobConfig, 'namespace' | 'instance'>,
+  job: { metadata: { name: string; uid: string; labels?: Record<string, string> } },
+): Record<string, unknown> {
+  const name = job.metadata.name;
+  const samejob = [{ podSelector: { matchLabels: { [JOB_NAME_LABEL]: name } } }];
+  const dns = {
+    namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } },
+    podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } },
+  };
+  return {
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'NetworkPolicy',
+    metadata: ownedMetadata(cfg, job),
+    spec: {
+      podSelector: { matchLabels: { [JOB_NAME_LABEL]: name } },
+      policyTypes: ['Ingress', 'Egress'],
+      ingress: [{ from: samejob }],
+      egress: [
+        { to: samejob },
+        {
+          to: [dns],
+          ports: [
+            { protocol: 'UDP', port: 53 },
+            { protocol: 'TCP', port: 53 },
+          ],
+        },
+      ],
+    },
+  };
+}
+
+/** Metadata of an object that lives and dies with a multi-node Job: its name, dispatch's labels, owned by the Job. */
+function ownedMetadata(
+  cfg: Pick<KubernetesJobConfig, 'namespace' | 'instance'>,
+  job: { metadata: { name: string; uid: string; labels?: Record<string, string> } },
+): Record<string, unknown> {
+  const name = job.metadata.name;
+  return {
+    name: rendezvousServiceName(name),
+    namespace: cfg.namespace,
+    labels: {
+      [LABELS.managedBy]: MANAGED_BY,
+      [LABELS.instance]: labelValue(cfg.instance ?? 'default'),
+      ...(job.metadata.labels?.[LABELS.job] ? { [LABELS.job]: job.metadata.labels[LABELS.job] } : {}),
+    },
+    ownerReferences: [{ apiVersion: 'batch/v1', kind: 'Job', name, uid: job.metadata.uid, blockOwnerDeletion: false }],
+  };
+}
+
+/**
+ * A NetworkPolicy as @kubernetes/client-node's typed API takes it: it serialises by its models' property names, and
+ * an ingress rule's `from` is `_from` there (a plain `from` would be dropped, opening ingress to every pod).
+ */
+export function networkPolicyForClient(np: Record<string, unknown>): Record<string, unknown> {
+  const spec = np.spec as { ingress?: Array<Record<string, unknown>> };
+  const ingress = spec.ingress?.map(({ from, ...rule }) => ({ ...rule, _from: from }));
+  return { ...np, spec: { ...spec, ...(ingress ? { ingress } : {}) } };
 }

@@ -19,8 +19,8 @@ export type { FakeKubeApiOptions } from './fake-kube-state';
 /**
  * A loopback Kubernetes API server for tests: speaks the JSON wire protocol of batch/v1 Jobs (create, get, list,
  * delete, watch as newline-delimited JSON with resourceVersion, BOOKMARKs, server-side timeouts, 410 Gone for
- * compacted history), core/v1 Pods (list, log with follow/timestamps/sinceTime) and Services (create, get, list,
- * delete; deleted with their owner Job), for @kubernetes/client-node to
+ * compacted history), core/v1 Pods (list, log with follow/timestamps/sinceTime), Services and NetworkPolicies
+ * (create, get, list, delete; deleted with their owner Job), for @kubernetes/client-node to
  * talk to over http. A created Job is checked against the official OpenAPI schema of batch/v1 Job (the compiled
  * validators of `kubernetes-models`), unknown fields against client-node's generated models, and the name rules of
  * the API server's own validation. The controllers that a real cluster runs are the test's methods: Kueue (`admit`,
@@ -81,7 +81,7 @@ export class FakeKubeApiServer extends FakeKubeIndexed {
       res.writeHead(code, { 'content-type': 'application/json', ...headers });
       res.end(JSON.stringify(obj));
     };
-    if (this.serveServices(req.method ?? 'GET', url.pathname, query, body, send)) return;
+    if (this.serveOwnedObjects(req.method ?? 'GET', url.pathname, body, send)) return;
     let m: RegExpExecArray | null;
     if ((m = /^\/apis\/batch\/v1\/namespaces\/([^/]+)\/jobs$/.exec(url.pathname))) {
       const ns = decodeURIComponent(m[1]);

@@ -112,4 +112,25 @@ describe('FakeKubeApiServer: Indexed Jobs and Services as the API server and the
     expect((await call('DELETE', `${SERVICES}/unowned`)).code).toBe(200);
     expect((await call('DELETE', `${SERVICES}/unowned`)).code).toBe(404);
   });
+
+  it('creates, deletes NetworkPolicies, refusing bad protocols and names; owned ones go with their Job', async () => {
+    const NP = '/apis/networking.k8s.io/v1/namespaces/aevo-jobs/networkpolicies';
+    const policy = (name: string, over: Record<string, unknown> = {}) => ({
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'NetworkPolicy',
+      metadata: { name, ...over },
+      spec: { podSelector: {}, policyTypes: ['Egress'], egress: [{ ports: [{ protocol: 'UDP', port: 53 }] }] },
+    });
+    const badProtocol = policy('p1') as Json;
+    badProtocol.spec.egress[0].ports[0].protocol = 'ICMP';
+    expect((await call('POST', NP, badProtocol)).code).toBe(422);
+    expect((await call('POST', NP, policy('Bad_Name'))).code).toBe(422);
+    const jobUid = (await call('POST', JOBS, job())).body.metadata.uid;
+    const owner = { ownerReferences: [{ apiVersion: 'batch/v1', kind: 'Job', name: 'j1', uid: jobUid }] };
+    expect((await call('POST', NP, policy('j1', owner))).code).toBe(201);
+    expect((await call('POST', NP, policy('j1', owner))).code).toBe(409);
+    expect(fake.networkPolicy('j1')).toBeDefined();
+    await call('DELETE', `${JOBS}/j1?propagationPolicy=Background`);
+    expect((await call('GET', `${NP}/j1`)).code).toBe(404);
+  });
 });

@@ -2,7 +2,7 @@ import { isDnsLabel } from '../kubernetes/names';
 import { FakeKubeControllers } from './fake-kube-controllers';
 import { matchPodFailurePolicy, setCondition, status, type Json } from './fake-kube-json';
 import type { PodState } from './fake-kube-state';
-import { serviceErrors } from './fake-kube-validation';
+import { networkPolicyErrors, serviceErrors } from './fake-kube-validation';
 
 const INDEX = 'batch.kubernetes.io/job-completion-index';
 
@@ -15,10 +15,17 @@ const isIndexed = (job: Json | undefined): boolean => job?.spec?.completionMode 
  * index in its `batch.kubernetes.io/job-completion-index` annotation and label, the `JOB_COMPLETION_INDEX` variable
  * and the hostname `<job>-<index>`; the Job completes when every index has succeeded, and a failed pod is judged by
  * the podFailurePolicy (FailJob ends the Job and the controller deletes its other active pods). Plus core/v1
- * Services (create, get, list, delete) with the garbage collector's handling of their ownerReferences.
+ * Services and networking.k8s.io/v1 NetworkPolicies (create, get, list, delete) with the garbage collector's handling
+ * of their ownerReferences.
  */
 export abstract class FakeKubeIndexed extends FakeKubeControllers {
   protected readonly services = new Map<string, Json>();
+  protected readonly networkPolicies = new Map<string, Json>();
+
+  /** A NetworkPolicy as stored (undefined when absent). */
+  networkPolicy(name: string, namespace = 'aevo-jobs'): Json | undefined {
+    return this.networkPolicies.get(`${namespace}/${name}`);
+  }
 
   /** A Service as stored (undefined when absent). */
   service(name: string, namespace = 'aevo-jobs'): Json | undefined {
@@ -201,70 +208,89 @@ export abstract class FakeKubeIndexed extends FakeKubeControllers {
   protected override removeJob(job: Json, propagationPolicy = 'Background'): void {
     super.removeJob(job, propagationPolicy);
     // The garbage collector: dependents go with their owner, or lose the reference under the Orphan policy.
-    for (const [key, svc] of this.services) {
-      const refs = (svc.metadata.ownerReferences ?? []) as Json[];
-      if (!refs.some((r) => r.uid === job.metadata.uid)) continue;
-      if (propagationPolicy === 'Orphan') svc.metadata.ownerReferences = refs.filter((r) => r.uid !== job.metadata.uid);
-      else this.services.delete(key);
-    }
+    for (const store of [this.services, this.networkPolicies])
+      for (const [key, obj] of store) {
+        const refs = (obj.metadata.ownerReferences ?? []) as Json[];
+        if (!refs.some((r) => r.uid === job.metadata.uid)) continue;
+        if (propagationPolicy === 'Orphan')
+          obj.metadata.ownerReferences = refs.filter((r) => r.uid !== job.metadata.uid);
+        else store.delete(key);
+      }
   }
 
-  /** core/v1 Services: answers the request and returns true when it is one. */
-  protected serveServices(
-    method: string,
-    path: string,
-    query: Record<string, string>,
-    body: unknown,
-    send: Send,
-  ): boolean {
-    let m = /^\/api\/v1\/namespaces\/([^/]+)\/services$/.exec(path);
-    if (m) {
+  /** core/v1 Services and networking.k8s.io/v1 NetworkPolicies: answers the request and returns true when it is one. */
+  protected serveOwnedObjects(method: string, path: string, body: unknown, send: Send): boolean {
+    const kinds = [
+      { re: /^\/api\/v1\/namespaces\/([^/]+)\/services(?:\/([^/]+))?$/, kind: KINDS.service },
+      {
+        re: /^\/apis\/networking\.k8s\.io\/v1\/namespaces\/([^/]+)\/networkpolicies(?:\/([^/]+))?$/,
+        kind: KINDS.networkPolicy,
+      },
+    ];
+    for (const { re, kind } of kinds) {
+      const m = re.exec(path);
+      if (!m) continue;
       const ns = decodeURIComponent(m[1]);
-      if (method === 'POST') this.createService(ns, body, send);
-      else if (method === 'GET') {
-        const items = [...this.services.values()].filter((s) => s.metadata.namespace === ns);
-        send(200, { kind: 'ServiceList', apiVersion: 'v1', metadata: { resourceVersion: String(this.rv) }, items });
+      const store = kind === KINDS.service ? this.services : this.networkPolicies;
+      if (m[2] === undefined) {
+        if (method === 'POST') this.createOwned(store, kind, ns, body, send);
+        else if (method === 'GET') {
+          const items = [...store.values()].filter((o) => o.metadata.namespace === ns);
+          const list = { kind: `${kind.kind}List`, apiVersion: kind.apiVersion };
+          send(200, { ...list, metadata: { resourceVersion: String(this.rv) }, items });
+        } else return false;
+        return true;
+      }
+      const key = `${ns}/${decodeURIComponent(m[2])}`;
+      const obj = store.get(key);
+      if (!obj) send(404, status(404, 'NotFound', `${kind.plural} "${m[2]}" not found`));
+      else if (method === 'GET') send(200, obj);
+      else if (method === 'DELETE') {
+        store.delete(key);
+        this.bump();
+        send(200, { ...obj, metadata: { ...obj.metadata, deletionTimestamp: this.now() } });
       } else return false;
       return true;
     }
-    m = /^\/api\/v1\/namespaces\/([^/]+)\/services\/([^/]+)$/.exec(path);
-    if (!m) return false;
-    const key = `${decodeURIComponent(m[1])}/${decodeURIComponent(m[2])}`;
-    const svc = this.services.get(key);
-    if (!svc) send(404, status(404, 'NotFound', `services "${m[2]}" not found`));
-    else if (method === 'GET') send(200, svc);
-    else if (method === 'DELETE') {
-      this.services.delete(key);
-      this.bump();
-      send(200, { ...svc, metadata: { ...svc.metadata, deletionTimestamp: this.now() } });
-    } else return false;
-    void query;
-    return true;
+    return false;
   }
 
-  private createService(ns: string, input: unknown, send: Send): void {
+  private createOwned(store: Map<string, Json>, kind: Kind, ns: string, input: unknown, send: Send): void {
     if (!input || typeof input !== 'object' || Array.isArray(input))
       return send(400, status(400, 'BadRequest', 'the body of the request was not a JSON object'));
     const body = structuredClone(input) as Json;
-    const causes = serviceErrors(body, ns);
+    const causes = kind === KINDS.service ? serviceErrors(body, ns) : networkPolicyErrors(body, ns);
     const name = body.metadata?.name as string | undefined;
     if (causes.length) {
       const what = causes.map((c) => `${c.field}: ${c.message}`);
-      return send(422, status(422, 'Invalid', `Service "${name ?? ''}" is invalid: [${what.join(', ')}]`, causes));
+      const message = `${kind.kind} "${name ?? ''}" is invalid: [${what.join(', ')}]`;
+      return send(422, status(422, 'Invalid', message, causes));
     }
     const key = `${ns}/${name}`;
-    if (this.services.has(key)) return send(409, status(409, 'AlreadyExists', `services "${name}" already exists`));
+    if (store.has(key)) return send(409, status(409, 'AlreadyExists', `${kind.plural} "${name}" already exists`));
     body.metadata.namespace = ns;
-    body.metadata.uid = `uid-svc-${name}`;
+    body.metadata.uid = `uid-${kind.plural}-${name}`;
     body.metadata.creationTimestamp = this.now();
     body.metadata.resourceVersion = String(this.bump());
-    body.spec.type ??= 'ClusterIP';
-    if (body.spec.clusterIP === 'None') body.spec.clusterIPs = ['None'];
-    body.status = { loadBalancer: {} };
-    this.services.set(key, body);
+    if (kind === KINDS.service) {
+      body.spec.type ??= 'ClusterIP';
+      if (body.spec.clusterIP === 'None') body.spec.clusterIPs = ['None'];
+      body.status = { loadBalancer: {} };
+    }
+    store.set(key, body);
     send(201, body);
   }
 }
+
+interface Kind {
+  kind: string;
+  apiVersion: string;
+  plural: string;
+}
+const KINDS = {
+  service: { kind: 'Service', apiVersion: 'v1', plural: 'services' },
+  networkPolicy: { kind: 'NetworkPolicy', apiVersion: 'networking.k8s.io/v1', plural: 'networkpolicies' },
+} satisfies Record<string, Kind>;
 
 /** `status.completedIndexes`: "0-2,5" for indexes 0, 1, 2 and 5. */
 function compressIndexes(sorted: number[]): string {

@@ -208,6 +208,53 @@ export function validateJob(job: Json, ns: string, relaxedEnvVarNames: boolean):
 }
 
 let serviceValidator: Validator | null = null;
+let networkPolicyValidator: Validator | null = null;
+
+/** A compiled `kubernetes-models` validator of one OpenAPI definition, required by path (see loadJobValidator). */
+function modelValidator(file: string): Validator {
+  const getBuiltin = (process as unknown as { getBuiltinModule?: (id: string) => unknown }).getBuiltinModule;
+  const req: NodeJS.Require = getBuiltin
+    ? (getBuiltin('node:module') as typeof import('node:module')).createRequire(__filename)
+    : require;
+  const root = dirname(req.resolve('kubernetes-models/package.json'));
+  return (req(join(root, '_schemas', file)) as { validate: Validator }).validate;
+}
+
+/**
+ * What the API server refuses of a created NetworkPolicy: the OpenAPI schema (`io.k8s.api.networking.v1.NetworkPolicy`)
+ * and ValidateNetworkPolicy's name, policyTypes and port rules.
+ */
+export function networkPolicyErrors(np: Json, ns: string): Cause[] {
+  networkPolicyValidator ??= modelValidator('IoK8sApiNetworkingV1NetworkPolicy.js');
+  const causes: Cause[] = [];
+  if (!networkPolicyValidator(np))
+    for (const e of networkPolicyValidator.errors ?? [])
+      causes.push({
+        reason: 'FieldValueInvalid',
+        field: fieldPath(e.instancePath) || '(root)',
+        message: e.message ?? e.keyword,
+      });
+  const bad = (field: string, value: unknown, detail: string) =>
+    causes.push({ reason: 'FieldValueInvalid', field, message: `Invalid value: ${JSON.stringify(value)}: ${detail}` });
+  if (np.apiVersion !== 'networking.k8s.io/v1' || np.kind !== 'NetworkPolicy')
+    bad('kind', np.kind, 'expected a networking.k8s.io/v1 NetworkPolicy');
+  const name = np.metadata?.name;
+  if (typeof name !== 'string' || !isDns1123Subdomain(name))
+    bad('metadata.name', name, 'a lowercase RFC 1123 subdomain');
+  if (np.metadata?.namespace && np.metadata.namespace !== ns)
+    bad('metadata.namespace', np.metadata.namespace, 'does not match the namespace of the request');
+  for (const [i, t] of ((np.spec?.policyTypes ?? []) as string[]).entries())
+    if (t !== 'Ingress' && t !== 'Egress') bad(`spec.policyTypes[${i}]`, t, 'supported values: "Ingress", "Egress"');
+  for (const dir of ['ingress', 'egress'])
+    for (const [i, rule] of ((np.spec?.[dir] ?? []) as Json[]).entries())
+      for (const [j, p] of ((rule.ports ?? []) as Json[]).entries()) {
+        if (p.protocol !== undefined && !['TCP', 'UDP', 'SCTP'].includes(p.protocol))
+          bad(`spec.${dir}[${i}].ports[${j}].protocol`, p.protocol, 'supported values: "TCP", "UDP", "SCTP"');
+        if (typeof p.port === 'number' && !(p.port >= 1 && p.port <= 65535))
+          bad(`spec.${dir}[${i}].ports[${j}].port`, p.port, 'must be between 1 and 65535, inclusive');
+      }
+  return causes;
+}
 const DNS1035_LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
 
 /**
@@ -216,14 +263,7 @@ const DNS1035_LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
  * Service's clusterIP, port numbers and names, complete ownerReferences).
  */
 export function serviceErrors(svc: Json, ns: string): Cause[] {
-  if (!serviceValidator) {
-    const getBuiltin = (process as unknown as { getBuiltinModule?: (id: string) => unknown }).getBuiltinModule;
-    const req: NodeJS.Require = getBuiltin
-      ? (getBuiltin('node:module') as typeof import('node:module')).createRequire(__filename)
-      : require;
-    const root = dirname(req.resolve('kubernetes-models/package.json'));
-    serviceValidator = (req(join(root, '_schemas', 'IoK8sApiCoreV1Service.js')) as { validate: Validator }).validate;
-  }
+  serviceValidator ??= modelValidator('IoK8sApiCoreV1Service.js');
   const causes: Cause[] = [];
   if (!serviceValidator(svc))
     for (const e of serviceValidator.errors ?? [])
