@@ -50,14 +50,16 @@ def train_command(data, out, recipe="recipe.yaml", size="tiny"):
     return [arg.format(**values) for arg in template]
 
 
-def launch(cmd, env, **kw):
-    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+def launch(cmd, env, stdout_to=subprocess.PIPE):
+    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=stdout_to, stderr=subprocess.PIPE, text=True)
 
 
-def run_ranks(commands, timeout=120):
-    """Start one process per rank (command per rank), wait for all; returns [(rc, stdout, stderr)]."""
+def run_ranks(commands, timeout=120, alongside=()):
+    """Start one process per rank (command per rank) and the ``alongside`` single-process commands; wait for
+    all; returns [(rc, stdout, stderr)] in that order."""
     port = free_port()
     procs = [launch(cmd, rank_env(r, len(commands), port)) for r, cmd in enumerate(commands)]
+    procs += [launch(cmd, rank_env()) for cmd in alongside]
     results = []
     for p in procs:
         out, err = p.communicate(timeout=timeout)
@@ -126,10 +128,8 @@ def test_world_size_1_is_the_single_process_run_byte_for_byte(runs):
 def test_the_two_rank_gradient_is_the_global_batch_gradient(runs, tmp_path):
     """Adam hides a gradient's scale, so check the gradient itself: sharded + all-reduced == whole batch."""
     worker = [sys.executable, "tests/ddp_grad_worker.py", runs["data"]]
-    single = subprocess.run(worker + [str(tmp_path / "g1.pt")], cwd=ROOT, env=rank_env(), capture_output=True,
-                            text=True)
-    assert single.returncode == 0, single.stderr
-    for rc, out, err in run_ranks([worker + [str(tmp_path / f"g2-{r}.pt")] for r in range(2)]):
+    ranks = [worker + [str(tmp_path / f"g2-{r}.pt")] for r in range(2)]
+    for rc, out, err in run_ranks(ranks, alongside=[worker + [str(tmp_path / "g1.pt")]]):
         assert rc == 0, out + err
     g1 = torch.load(tmp_path / "g1.pt", weights_only=True)
     r0, r1 = (torch.load(tmp_path / f"g2-{r}.pt", weights_only=True) for r in range(2))
@@ -181,17 +181,16 @@ def test_a_peer_that_never_arrives_fails_the_rendezvous_in_bounded_time(runs, tm
 def test_a_rank_killed_mid_training_fails_the_others(runs, tmp_path):
     recipe = tmp_path / "long.yaml"
     text = open(os.path.join(ROOT, "recipe.yaml")).read()
-    recipe.write_text(text.replace("steps: 400 ", "steps: 5000 ").replace("batch_size: 64", "batch_size: 16"))
+    recipe.write_text(text.replace("steps: 400 ", "steps: 5000 ").replace("batch_size: 64", "batch_size: 16")
+                      .replace("checkpoint_every: 200", "checkpoint_every: 10"))
     port = free_port()
-    procs = [launch(train_command(runs["data"], str(tmp_path / f"ck{r}"), str(recipe), "cpu"), rank_env(r, 2, port))
-             for r in range(2)]
+    procs = [launch(train_command(runs["data"], str(tmp_path / f"ck{r}"), str(recipe), "cpu"), rank_env(r, 2, port),
+                    stdout_to=subprocess.DEVNULL) for r in range(2)]
     try:
-        under_way = False
-        for line in procs[0].stdout:  # rank 0 logs every 100 steps
-            if line.startswith("step 100/"):
-                under_way = True
-                break
-        assert under_way, procs[0].stderr.read()
+        deadline = time.time() + 120
+        while not (tmp_path / "ck0" / "step-000010" / "checkpoint.json").exists():  # 10 steps done: under way
+            assert procs[0].poll() is None and time.time() < deadline, procs[0].stderr.read()
+            time.sleep(0.2)
         procs[1].send_signal(signal.SIGKILL)
         t0 = time.time()
         rc = procs[0].wait(timeout=60)
@@ -202,3 +201,14 @@ def test_a_rank_killed_mid_training_fails_the_others(runs, tmp_path):
             if p.poll() is None:
                 p.kill()
                 p.wait()
+
+
+def test_a_diverging_run_stops_every_rank_with_status_3(runs, tmp_path):
+    recipe = tmp_path / "hot.yaml"
+    text = open(os.path.join(ROOT, "recipe.yaml")).read()
+    recipe.write_text(text.replace("lr: 0.003", "lr: 50.0").replace("grad_clip: 1.0", "grad_clip: 0"))
+    results = run_ranks([train_command(runs["data"], str(tmp_path / f"ck{r}"), str(recipe)) for r in range(2)])
+    assert [rc for rc, _, _ in results] == [3, 3], results
+    assert "DIVERGED" in results[0][1]
+    assert json.load(open(tmp_path / "ck0" / "train-summary.json"))["status"] == "diverged"
+    assert not (tmp_path / "ck1").exists()
