@@ -93,7 +93,8 @@ export class DispatchWorkflow {
       { campaignId: e.campaignId, causationId: e.id, correlationId: e.correlationId ?? e.id },
     );
     // Also on a redelivery: the first delivery may have recorded JobQueued and died before handing the job over.
-    if (!isTerminal(state.job.status)) await this.submit(state.campaignId ?? e.campaignId, state.job.spec ?? spec);
+    if (!isTerminal(state.job.status))
+      await this.submit(state.campaignId ?? e.campaignId, state.job.status === 'none' ? spec : state.job.spec);
   }
 
   async cancel(jobId: string, reason: string, commandId: string): Promise<CancelOutcome> {

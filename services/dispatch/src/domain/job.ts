@@ -32,15 +32,21 @@ export const TERMINAL_JOB_EVENT_TYPES: ReadonlySet<string> = TERMINAL_JOB_EVENTS
 export type ExecutorName = 'local' | 'kubernetes';
 export type JobStatus = 'none' | 'queued' | 'running' | 'preempted' | 'succeeded' | 'failed' | 'cancelled';
 
-export interface JobState {
-  status: JobStatus;
-  spec: JobSpec | null;
-  executor: ExecutorName | null;
-  /** JobStarted events so far (a preempted job that resumes starts again). */
-  attempts: number;
-}
+/**
+ * A job before dispatch queued it has nothing; from JobQueued on it has its spec and executor, whatever its phase.
+ */
+export type JobState =
+  | { status: 'none' }
+  | {
+      status: Exclude<JobStatus, 'none'>;
+      spec: JobSpec;
+      executor: ExecutorName;
+      /** JobStarted events so far (a preempted job that resumes starts again). */
+      attempts: number;
+    };
+export type KnownJob = Extract<JobState, { spec: JobSpec }>;
 
-export const initialJobState = (): JobState => ({ status: 'none', spec: null, executor: null, attempts: 0 });
+export const initialJobState = (): JobState => ({ status: 'none' });
 
 export const isTerminal = (s: JobStatus): boolean => s === 'succeeded' || s === 'failed' || s === 'cancelled';
 
@@ -70,12 +76,12 @@ export type JobCommand =
   | { type: 'RecordJobPreempted'; jobId: string; reason: string }
   | { type: 'RecordJobFinished'; jobId: string; outcome: JobOutcomeReport };
 
-function requireKnown(state: JobState, jobId: string): JobSpec {
-  if (state.status === 'none' || !state.spec)
+function requireKnown(state: JobState, jobId: string): KnownJob {
+  if (state.status === 'none')
     throw new DomainError('JOB_NOT_FOUND', `job ${jobId} was never queued by dispatch`, [
       { path: 'jobId', message: 'no JobQueued for this jobId' },
     ]);
-  return state.spec;
+  return state;
 }
 
 export function decide(command: JobCommand, state: JobState): JobEvent[] {
@@ -98,33 +104,35 @@ export function decide(command: JobCommand, state: JobState): JobEvent[] {
       ];
     }
     case 'RecordJobStarted': {
-      const spec = requireKnown(state, command.jobId);
-      if (state.status !== 'queued' && state.status !== 'preempted') return []; // already running, or over
+      const job = requireKnown(state, command.jobId);
+      const { spec } = job;
+      if (job.status !== 'queued' && job.status !== 'preempted') return []; // already running, or over
       return [
         {
           type: 'JobStarted',
           data: {
             jobId: spec.jobId,
             candidateId: spec.candidateId,
-            executor: state.executor!,
+            executor: job.executor,
             slot: command.slot,
             handle: command.handle,
-            attempt: state.attempts + 1,
+            attempt: job.attempts + 1,
             isolation: command.isolation,
           },
         },
       ];
     }
     case 'RecordJobPreempted': {
-      const spec = requireKnown(state, command.jobId);
-      if (state.status !== 'running') return [];
+      const { spec, status } = requireKnown(state, command.jobId);
+      if (status !== 'running') return [];
       return [
         { type: 'JobPreempted', data: { jobId: spec.jobId, candidateId: spec.candidateId, reason: command.reason } },
       ];
     }
     case 'RecordJobFinished': {
-      const spec = requireKnown(state, command.jobId);
-      if (isTerminal(state.status)) return []; // exactly one terminal event
+      const job = requireKnown(state, command.jobId);
+      const { spec } = job;
+      if (isTerminal(job.status)) return []; // exactly one terminal event
       const o = command.outcome;
       const common = {
         jobId: spec.jobId,
@@ -134,7 +142,7 @@ export function decide(command: JobCommand, state: JobState): JobEvent[] {
         wallSeconds: o.wallSeconds,
         logTail: o.logTail,
         logPath: o.logPath,
-        executor: state.executor!,
+        executor: job.executor,
         gpuCount: o.gpuCount,
         budgetUnit: o.budgetUnit,
       };
@@ -156,9 +164,12 @@ export function decide(command: JobCommand, state: JobState): JobEvent[] {
 }
 
 export function evolve(state: JobState, event: JobEvent): JobState {
+  if (event.type === 'JobQueued')
+    return state.status === 'none'
+      ? { status: 'queued', spec: event.data.spec, executor: event.data.executor, attempts: 0 }
+      : state; // a second JobQueued is never decided
+  if (state.status === 'none') return state; // a report about a job not queued is never decided either
   switch (event.type) {
-    case 'JobQueued':
-      return { ...state, status: 'queued', spec: event.data.spec, executor: event.data.executor };
     case 'JobStarted':
       return { ...state, status: 'running', attempts: state.attempts + 1 };
     case 'JobPreempted':
@@ -176,6 +187,5 @@ export const jobDecider: Decider<JobCommand, JobEvent, JobState> = { decide, evo
 
 /** What a CancelJob command does to a job in this state. */
 export function cancelDecision(state: JobState, jobId: string): 'cancel' | 'already-finished' {
-  requireKnown(state, jobId);
-  return isTerminal(state.status) ? 'already-finished' : 'cancel';
+  return isTerminal(requireKnown(state, jobId).status) ? 'already-finished' : 'cancel';
 }

@@ -25,6 +25,7 @@ import {
   type EvaluationCommand,
   type EvaluationEvent,
   type EvaluationState,
+  type StartedEvaluation,
   type JobOutcome,
 } from '../domain/evaluation';
 import { dataEventsOf, handle, withEnvelopes } from '@aevo/eventstore';
@@ -94,8 +95,7 @@ export class EvaluationWorkflow {
     };
     // One read answers both "is this our evaluation?" (an empty stream has no request) and "is it still pending?".
     const state = await this.loadState(streamId);
-    if (!state.request || state.status !== 'running' || state.checkpoints[parsed.index]?.status !== 'pending')
-      return [];
+    if (state.status !== 'running' || state.checkpoints[parsed.index]?.status !== 'pending') return [];
     // Read from disk once, outside the append retry loop; the decider ignores an outcome already recorded.
     const outcome = await this.readOutcome(e, state, parsed.index);
     const command: EvaluationCommand = { type: 'RecordJobOutcome', jobId: e.data.jobId, outcome };
@@ -114,10 +114,10 @@ export class EvaluationWorkflow {
 
   private async readOutcome(
     e: { type: string; campaignId: string; data: { jobId: string } & Record<string, unknown> },
-    state: EvaluationState,
+    state: StartedEvaluation,
     index: number,
   ): Promise<JobOutcome> {
-    const r = state.request!;
+    const r = state.request;
     if (e.type === 'JobFailed') {
       const d = e.data as EventOf<typeof JobFailed>['data'];
       return {

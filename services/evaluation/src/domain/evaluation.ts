@@ -68,11 +68,12 @@ export type EvaluationCommand =
 type CheckpointState =
   { status: 'pending' } | { status: 'evaluated'; evaluated: EvaluatedCheckpoint } | { status: 'failed' };
 
-export interface EvaluationState {
-  status: 'new' | 'running' | 'finished';
-  request: DataOf<typeof EvaluationStarted> | null;
-  checkpoints: CheckpointState[];
-}
+/** Nothing before it starts; a request refused at the start ends without one; a started one has its request. */
+export type EvaluationState =
+  | { status: 'new' }
+  | { status: 'refused' }
+  | { status: 'running' | 'finished'; request: DataOf<typeof EvaluationStarted>; checkpoints: CheckpointState[] };
+export type StartedEvaluation = Extract<EvaluationState, { request: unknown }>;
 
 export const evalJobId = (requestId: string, index: number) => `${requestId}-eval-${index}`;
 
@@ -90,7 +91,7 @@ export function stepOf(checkpoint: string, info: { step?: unknown } | null): num
   return m ? Number(m[1]) : null;
 }
 
-export const initialEvaluationState = (): EvaluationState => ({ status: 'new', request: null, checkpoints: [] });
+export const initialEvaluationState = (): EvaluationState => ({ status: 'new' });
 
 export function evolveEvaluation(state: EvaluationState, event: EvaluationEvent): EvaluationState {
   switch (event.type) {
@@ -101,7 +102,8 @@ export function evolveEvaluation(state: EvaluationState, event: EvaluationEvent)
         checkpoints: event.data.checkpoints.map(() => ({ status: 'pending' })),
       };
     case 'CheckpointEvaluated': {
-      const index = state.request ? state.request.checkpoints.indexOf(event.data.checkpoint) : -1;
+      if (!('request' in state)) return state;
+      const index = state.request.checkpoints.indexOf(event.data.checkpoint);
       if (index < 0) return state;
       const checkpoints = [...state.checkpoints];
       checkpoints[index] = {
@@ -111,15 +113,16 @@ export function evolveEvaluation(state: EvaluationState, event: EvaluationEvent)
       return { ...state, checkpoints };
     }
     case 'EvaluationFailed': {
+      if (!('request' in state)) return event.data.checkpoint === null ? { status: 'refused' } : state;
       if (event.data.checkpoint === null) return { ...state, status: 'finished' };
-      const index = state.request ? state.request.checkpoints.indexOf(event.data.checkpoint) : -1;
+      const index = state.request.checkpoints.indexOf(event.data.checkpoint);
       if (index < 0) return state;
       const checkpoints = [...state.checkpoints];
       checkpoints[index] = { status: 'failed' };
       return { ...state, checkpoints };
     }
     case 'CheckpointSelected':
-      return { ...state, status: 'finished' };
+      return 'request' in state ? { ...state, status: 'finished' } : state;
     default:
       return state;
   }
@@ -190,8 +193,8 @@ function decideOutcome(
   state: EvaluationState,
 ): EvaluationEvent[] {
   const parsed = parseEvalJobId(command.jobId);
+  if (state.status !== 'running' || !parsed || parsed.requestId !== state.request.requestId) return [];
   const r = state.request;
-  if (!r || state.status !== 'running' || !parsed || parsed.requestId !== r.requestId) return [];
   const index = parsed.index;
   if (index >= r.checkpoints.length || state.checkpoints[index].status !== 'pending') return [];
   const checkpoint = r.checkpoints[index];
@@ -254,7 +257,7 @@ function decideOutcome(
     }
   }
   const next = evolveEvaluation(state, event);
-  return [event, ...concludeIfDone(next)];
+  return [event, ...('request' in next ? concludeIfDone(next) : [])];
 }
 
 function missingWeightedDomains(s: DevScores, criterion: DataOf<typeof EvaluationStarted>['criterion']): IssueDetail[] {
@@ -263,8 +266,8 @@ function missingWeightedDomains(s: DevScores, criterion: DataOf<typeof Evaluatio
     .map((d) => ({ path: `domains.${d}`, message: 'missing, but the selection criterion weights this domain' }));
 }
 
-function concludeIfDone(state: EvaluationState): EvaluationEvent[] {
-  const r = state.request!;
+function concludeIfDone(state: StartedEvaluation): EvaluationEvent[] {
+  const r = state.request;
   if (state.checkpoints.some((c) => c.status === 'pending')) return [];
   const ids = { requestId: r.requestId, candidateId: r.candidateId, round: r.round };
   const evaluated = state.checkpoints.flatMap((c) => (c.status === 'evaluated' ? [c.evaluated] : []));

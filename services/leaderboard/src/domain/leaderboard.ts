@@ -61,7 +61,7 @@ export type LeaderboardCommand =
   | { type: 'RecordRejection'; submissionId: string; reason: RejectionReason; message: string }
   | { type: 'Unseal'; sealed: SealedScore[] };
 
-export interface SubmissionState {
+interface SubmissionFacts {
   submissionId: string;
   candidateId: string;
   round: number;
@@ -69,9 +69,10 @@ export interface SubmissionState {
   quotaSlot: number | null;
   accepted: boolean;
   externalRef: string | null;
-  outcome: 'pending' | 'scored' | 'rejected';
-  publicScore: number | null;
 }
+/** A submission has a public score exactly when it was scored. */
+export type SubmissionState = SubmissionFacts &
+  ({ outcome: 'pending' | 'rejected'; publicScore: null } | { outcome: 'scored'; publicScore: number });
 
 export interface LeaderboardState {
   board: DataOf<typeof LeaderboardOpened> | null;
@@ -98,9 +99,9 @@ export function slotsUsed(state: LeaderboardState, round: number): number {
 }
 
 export function evolveLeaderboard(state: LeaderboardState, event: LeaderboardEvent): LeaderboardState {
-  const update = (id: string, patch: Partial<SubmissionState>): LeaderboardState => {
+  const update = (id: string, next: (prev: SubmissionState) => SubmissionState): LeaderboardState => {
     const prev = state.submissions[id];
-    return prev ? { ...state, submissions: { ...state.submissions, [id]: { ...prev, ...patch } } } : state;
+    return prev ? { ...state, submissions: { ...state.submissions, [id]: next(prev) } } : state;
   };
   const ensure = (d: { submissionId: string; candidateId: string; round: number }): LeaderboardState =>
     state.submissions[d.submissionId]
@@ -130,16 +131,16 @@ export function evolveLeaderboard(state: LeaderboardState, event: LeaderboardEve
       const spec = event.data.spec;
       const slot = slotsUsed(state, spec.round) + 1;
       state = ensure({ submissionId: id, candidateId: spec.candidateId, round: spec.round });
-      return state.submissions[id].quotaSlot !== null ? state : update(id, { quotaSlot: slot });
+      return state.submissions[id].quotaSlot !== null ? state : update(id, (p) => ({ ...p, quotaSlot: slot }));
     }
     case 'SubmissionAccepted':
       state = ensure(event.data);
-      return update(event.data.submissionId, { accepted: true, externalRef: event.data.externalRef });
+      return update(event.data.submissionId, (p) => ({ ...p, accepted: true, externalRef: event.data.externalRef }));
     case 'SubmissionRejected':
       state = ensure(event.data);
-      return update(event.data.submissionId, { outcome: 'rejected' });
+      return update(event.data.submissionId, (p) => ({ ...p, outcome: 'rejected', publicScore: null }));
     case 'LeaderboardScored':
-      return update(event.data.submissionId, { outcome: 'scored', publicScore: event.data.publicScore });
+      return update(event.data.submissionId, (p) => ({ ...p, outcome: 'scored', publicScore: event.data.publicScore }));
     case 'PrivateLeaderboardUnsealed':
       return { ...state, unsealed: true };
     default:
@@ -220,24 +221,24 @@ export function decideLeaderboard(command: LeaderboardCommand, state: Leaderboar
       if (state.unsealed) return [];
       const sealed = new Map(command.sealed.map((s) => [s.submissionId, s]));
       const scores = Object.values(state.submissions)
-        .filter((s) => s.outcome === 'scored' && sealed.has(s.submissionId))
+        .flatMap((s) => {
+          const p = sealed.get(s.submissionId);
+          return s.outcome === 'scored' && p ? [{ s, p, publicScore: s.publicScore }] : [];
+        })
         .sort(
-          (a, b) =>
+          ({ s: a }, { s: b }) =>
             a.round - b.round ||
             (a.quotaSlot ?? 0) - (b.quotaSlot ?? 0) ||
             a.submissionId.localeCompare(b.submissionId),
         )
-        .map((s) => {
-          const p = sealed.get(s.submissionId)!;
-          return {
-            submissionId: s.submissionId,
-            candidateId: s.candidateId,
-            round: s.round,
-            publicScore: s.publicScore!,
-            privateScore: p.privateScore,
-            privateDomains: p.privateDomains,
-          };
-        });
+        .map(({ s, p, publicScore }) => ({
+          submissionId: s.submissionId,
+          candidateId: s.candidateId,
+          round: s.round,
+          publicScore,
+          privateScore: p.privateScore,
+          privateDomains: p.privateDomains,
+        }));
       return [{ type: 'PrivateLeaderboardUnsealed', data: { scores } }];
     }
   }

@@ -25,7 +25,8 @@ export function forksToMake(state: SubstrateState, round: number): PlannedFork[]
   if (!r) return [];
   const recipe = state.standingRecipes[r.policyRevision];
   const pending = r.candidateIds.map((id) => state.candidates[id]).filter((c) => c && c.status === 'planned');
-  if (pending.length > 0 && recipe === undefined)
+  if (pending.length === 0) return [];
+  if (recipe === undefined)
     throw new DomainError(
       'POLICY_UNKNOWN',
       `round ${round} runs policy revision ${r.policyRevision}, which is not in the log`,
@@ -35,7 +36,7 @@ export function forksToMake(state: SubstrateState, round: number): PlannedFork[]
     candidateId: c.candidateId,
     round,
     policyRevision: r.policyRevision,
-    standingRecipe: recipe!,
+    standingRecipe: recipe,
   }));
 }
 
