@@ -137,7 +137,7 @@ def finish() -> None:
 
 
 def run(main: Callable[[], int]) -> int:
-    """Run an entrypoint; once a process group exists, a failure exits at once with status 1.
+    """Run an entrypoint; once a process group exists, a failure exits at once (its SystemExit status, else 1).
 
     A normal interpreter exit would tear the group down, which can wait on a dead peer or on gloo threads;
     exiting hard guarantees the failing rank's status reaches its launcher (and its peers see it go).
