@@ -86,7 +86,8 @@ async function main() {
   const chartJs = views.chartJsUmdSource();
   const report = time(() => views.campaignReport(log, CAMPAIGN, chartJs), Math.min(REPEAT, 3));
   console.log(
-    `  ${'report (fold + all views + every candidate page + HTML + sha256)'} ${ms(report.ms)}  ${(report.out.html.length / 1e6).toFixed(1)} MB`,
+    `  ${'report (fold + all views + every candidate page + HTML + sha256)'} ${ms(report.ms)}  ` +
+      `${(report.out.html.length / 1e6).toFixed(1)} MB`,
   );
 
   console.log('\n2. over HTTP (API on PostgreSQL)');
@@ -169,7 +170,8 @@ async function main() {
         const samples = [];
         for (let i = 0; i < Math.min(REPEAT, 3); i++) samples.push(await load(`${CAMPAIGN}/${route}`, view));
         console.log(
-          `  ${view.padEnd(28)} ${ms(median(samples.map((x) => x.total)))}  (document ready after ${median(samples.map((x) => x.dcl)).toFixed(0)} ms)`,
+          `  ${view.padEnd(28)} ${ms(median(samples.map((x) => x.total)))}  (document ready after ` +
+            `${median(samples.map((x) => x.dcl)).toFixed(0)} ms)`,
         );
       }
     } else if (BROWSER) console.log(`\n3. skipped: ${CHROMIUM} not found (AEVO_CHROMIUM names another)`);

@@ -38,8 +38,11 @@ const DECISIONS = new Set([
  * Keys whose values say when, where or how long — not what was decided. The evidence's hash covers the ids of the
  * events it was built from (new ids every run); the evidence itself is compared field by field.
  */
-const VOLATILE =
-  /(^time$|At$|^at$|Ms$|Seconds$|^duration|^elapsed|^pid$|^host|[pP]ath$|[pP]aths$|Dir$|^logTail$|^log$|^eventId$|^causationId$|^correlationId$|^position$|^jobId$|^jobIds$|^sandbox|^workerId$|^consumer|^inputEventIds$|^evidenceSha256$)/;
+const VOLATILE = new RegExp(
+  '(^time$|At$|^at$|Ms$|Seconds$|^duration|^elapsed|^pid$|^host|[pP]ath$|[pP]aths$|Dir$|^logTail$|^log$|^eventId$|' +
+    '^causationId$|^correlationId$|^position$|^jobId$|^jobIds$|^sandbox|^workerId$|^consumer|^inputEventIds$|' +
+    '^evidenceSha256$)',
+);
 
 function normalise(value) {
   if (Array.isArray(value)) return value.map(normalise);

@@ -23,7 +23,8 @@
  *
  * --observability: every size runs twice in the same invocation, first with metrics and tracing off (the
  * default), then on — each service serves /metrics (AEVO_METRICS_PORT=0, an ephemeral port) and this process scrapes
- * all of them every 15 s (right after start-up, too), and each exports spans over OTLP/HTTP (OTEL_EXPORTER_OTLP_ENDPOINT) to a sink in this
+ * all of them every 15 s (right after start-up, too), and each exports spans over OTLP/HTTP
+ * (OTEL_EXPORTER_OTLP_ENDPOINT) to a sink in this
  * process that accepts and discards them — and the ratios on/off of overhead per candidate and of control-plane CPU
  * per candidate are printed (issue 17 target: within 10 %).
  */
@@ -31,7 +32,8 @@ const L = require('./lib');
 const { stageLatencies, idleByPhase, handovers } = require('./analysis');
 
 const USAGE =
-  'node bench/campaign/overhead.js [--rounds 2] [--workers 8,32] [--slots 1] [--seed 1] [--keep] [--cpu-prof DIR] [--timeline FILE] [--observability]';
+  'node bench/campaign/overhead.js [--rounds 2] [--workers 8,32] [--slots 1] [--seed 1] [--keep] ' +
+  '[--cpu-prof DIR] [--timeline FILE] [--observability]';
 const http = require('node:http');
 const fs = require('node:fs');
 const path = require('node:path');
@@ -110,7 +112,8 @@ async function measure(o, workers, observability = false) {
   try {
     const substrate = L.prepareSubstrate(run);
     console.log(
-      `\n## ${o.rounds} rounds × ${workers} workers on ${o.slots} CPU slot(s), metrics and tracing ${observability ? 'ON' : 'off'} (${L.machine()})`,
+      `\n## ${o.rounds} rounds × ${workers} workers on ${o.slots} CPU slot(s), metrics and tracing ` +
+        `${observability ? 'ON' : 'off'} (${L.machine()})`,
     );
     // --cpu-prof DIR: every service writes a V8 CPU profile there when it stops (open in Chrome DevTools).
     const nodeArgs = o['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', o['cpu-prof']] : [];
@@ -144,8 +147,11 @@ async function measure(o, workers, observability = false) {
     await stack.stop();
     if (observability)
       console.log(
-        `observability: ${scraping.stats.scrapes} scrapes (every ${SCRAPE_EVERY_MS / 1000} s) of ${scraping.stats.services} services' /metrics (${scraping.stats.failed} failed, ${Math.round(scraping.stats.bytes / 1024)} KiB); ` +
-          `${sink.stats.requests} OTLP span exports received (${sink.stats.spans} spans, ${Math.round(sink.stats.bytes / 1024)} KiB) in ${sink.stats.traces.size} trace(s)`,
+        `observability: ${scraping.stats.scrapes} scrapes (every ${SCRAPE_EVERY_MS / 1000} s) of ` +
+          `${scraping.stats.services} services' /metrics (${scraping.stats.failed} failed, ` +
+          `${Math.round(scraping.stats.bytes / 1024)} KiB); ` +
+          `${sink.stats.requests} OTLP span exports received (${sink.stats.spans} spans, ` +
+          `${Math.round(sink.stats.bytes / 1024)} KiB) in ${sink.stats.traces.size} trace(s)`,
       );
     if (observability && sink.stats.traces.size > 0) {
       const widest = [...sink.stats.traces.values()].sort((a, b) => b.size - a.size)[0];
@@ -208,7 +214,8 @@ async function measure(o, workers, observability = false) {
         sandboxedFailed++;
         if (sandboxedFailed === 1)
           console.log(
-            `  note: sandboxed re-run of ${j.jobId} failed: ${pair.sandboxed.error ? pair.sandboxed.error.message : `exit code ${pair.sandboxed.code}`}`,
+            `  note: sandboxed re-run of ${j.jobId} failed: ` +
+              `${pair.sandboxed.error ? pair.sandboxed.error.message : `exit code ${pair.sandboxed.code}`}`,
           );
         continue;
       }
@@ -222,44 +229,56 @@ async function measure(o, workers, observability = false) {
 
     const perCand = orchestration / candidates;
     console.log(
-      `campaign: ${candidates} candidates, ${jobs.length} jobs (${failed} not succeeded), ${events.length} events; load at end ${loadEnd.toFixed(1)}`,
+      `campaign: ${candidates} candidates, ${jobs.length} jobs (${failed} not succeeded), ${events.length}` +
+        ` events; load at end ${loadEnd.toFixed(1)}`,
     );
     console.log(`  wall time (StartCampaign → CampaignCompleted)   ${L.secs(wall)}`);
     console.log(`  time inside jobs (union of job intervals)         ${L.secs(inside)}   (Σ job time ${L.secs(sum)})`);
     console.log(`  orchestration time = wall − inside                ${L.secs(orchestration)}`);
     console.log(
-      `    idle at round starts ${L.secs(idle.roundStart)} · within rounds ${L.secs(idle.within)} · round tails (submit → score → evidence → policy → close; final audit) ${L.secs(idle.roundTail)}`,
+      `    idle at round starts ${L.secs(idle.roundStart)} · within rounds ${L.secs(idle.within)} · round ` +
+        `tails (submit → score → evidence → policy → close; final audit) ${L.secs(idle.roundTail)}`,
     );
     console.log(
-      `  ORCHESTRATION OVERHEAD PER CANDIDATE              ${ms(perCand)}   target < 150 ms: ${perCand < 150 ? 'met' : 'NOT met'}`,
+      `  ORCHESTRATION OVERHEAD PER CANDIDATE              ${ms(perCand)}   target < 150 ms: ` +
+        `${perCand < 150 ? 'met' : 'NOT met'}`,
     );
     console.log(
       `    of which within rounds (job-to-job, not hidden by other candidates) ${ms(idle.within / candidates)}`,
     );
     console.log(
-      `    slot handover (exit → next waiting job started, same slot): median ${ms(L.median(gaps))}, p90 ${ms(L.p90(gaps))}, Σ ${L.secs(gaps.reduce((a, b) => a + b, 0))} over ${gaps.length} handovers`,
+      `    slot handover (exit → next waiting job started, same slot): median ${ms(L.median(gaps))}, p90 ` +
+        `${ms(L.p90(gaps))}, Σ ${L.secs(gaps.reduce((a, b) => a + b, 0))} over ${gaps.length} handovers`,
     );
     console.log(
-      `  control-plane CPU (user+sys of the 8 service processes, start-up excluded) ${L.secs(serviceCpu)} = ${ms(serviceCpu / candidates)} per candidate`,
+      `  control-plane CPU (user+sys of the 8 service processes, start-up excluded) ${L.secs(serviceCpu)} ` +
+        `= ${ms(serviceCpu / candidates)} per candidate`,
     );
     console.log(
-      `    per service: ${L.SERVICES.map((n) => `${n} ${ms(((cpu1[n] ?? 0) - (cpu0[n] ?? 0)) / candidates)}`).join(' · ')}`,
+      `    per service: ` +
+        `${L.SERVICES.map((n) => `${n} ${ms(((cpu1[n] ?? 0) - (cpu0[n] ?? 0)) / candidates)}`).join(' · ')}`,
     );
     console.log(
-      `baseline: the same ${jobs.length} commands back-to-back directly: ${L.secs(direct)}${directFailed ? ` (${directFailed} exited non-zero)` : ''}`,
+      `baseline: the same ${jobs.length} commands back-to-back directly: ${L.secs(direct)}` +
+        `${directFailed ? ` (${directFailed} exited non-zero)` : ''}`,
     );
     console.log(`  campaign wall / direct                            ${(wall / direct).toFixed(2)}×`);
     console.log(
-      `  Σ job time in the campaign / direct               ${(sum / direct).toFixed(2)}×   (the same commands while the services run)`,
+      `  Σ job time in the campaign / direct               ${(sum / direct).toFixed(2)}×   (the same ` +
+        `commands while the services run)`,
     );
     console.log(`  orchestration time / direct job time              ${(orchestration / direct).toFixed(2)}×`);
     console.log(
-      `sandbox: the same commands through the executor's sandbox, interleaved: ${L.secs(sandboxed)}${sandboxedFailed ? ` (${sandboxedFailed} failed, left out)` : ''}; ` +
-        `added per job median ${ms(addedMedian)}, p90 ${ms(L.p90(added))}, mean ${ms(added.reduce((a, b) => a + b, 0) / added.length)} over ${added.length} jobs`,
+      `sandbox: the same commands through the executor's sandbox, interleaved: ${L.secs(sandboxed)}` +
+        `${sandboxedFailed ? ` (${sandboxedFailed} failed, left out)` : ''}; ` +
+        `added per job median ${ms(addedMedian)}, p90 ${ms(L.p90(added))}, mean ` +
+        `${ms(added.reduce((a, b) => a + b, 0) / added.length)} over ${added.length} jobs`,
     );
     console.log(
-      `  sandboxed / direct, same jobs: ${(sandboxed / directTimes.reduce((a, b) => a + b, 0)).toFixed(2)}× (a direct job takes ${ms(L.median(directTimes))} median here);   ` +
-        `added / a 20 s job ${((100 * addedMedian) / 20_000).toFixed(2)} %   target < 50 ms and < 5 %: ${addedMedian < 50 && addedMedian / 20_000 < 0.05 ? 'met' : 'NOT met'}`,
+      `  sandboxed / direct, same jobs: ${(sandboxed / directTimes.reduce((a, b) => a + b, 0)).toFixed(2)}` +
+        `× (a direct job takes ${ms(L.median(directTimes))} median here);   ` +
+        `added / a 20 s job ${((100 * addedMedian) / 20_000).toFixed(2)} %   target < 50 ms and < 5 %: ` +
+        `${addedMedian < 50 && addedMedian / 20_000 < 0.05 ? 'met' : 'NOT met'}`,
     );
     console.log('');
     console.log('per-stage latency (ms; events timed when appended, jobs by the executor):');
@@ -267,7 +286,8 @@ async function measure(o, workers, observability = false) {
     console.log('|---|---|---|---|---|');
     for (const r of stageLatencies(events, jobs, { cpu: o.slots, gpu: 0 }))
       console.log(
-        `| ${r.stage} | ${r.n} | ${Number.isFinite(r.median) ? Math.round(r.median) : '–'} | ${Number.isFinite(r.p90) ? Math.round(r.p90) : '–'} | ${r.note} |`,
+        `| ${r.stage} | ${r.n} | ${Number.isFinite(r.median) ? Math.round(r.median) : '–'} | ` +
+          `${Number.isFinite(r.p90) ? Math.round(r.p90) : '–'} | ${r.note} |`,
       );
     return {
       workers,
@@ -313,7 +333,8 @@ async function main() {
     throw new Error(`--workers: expected a comma-separated list of positive integers, got "${o.workers}"`);
   L.checkBuilds();
   console.log(
-    `bench/campaign overhead: orchestration overhead per candidate, simulated substrate, ${o.slots} CPU slot(s), ${o.rounds} rounds`,
+    `bench/campaign overhead: orchestration overhead per candidate, simulated substrate, ${o.slots} CPU ` +
+      `slot(s), ${o.rounds} rounds`,
   );
   const results = [];
   const paired = [];
@@ -327,26 +348,36 @@ async function main() {
   }
   console.log('\n## summary');
   console.log(
-    '| workers/round | candidates | jobs | wall | inside jobs | direct (baseline) | wall / direct | orchestration | per candidate | within rounds / cand. | round starts + tails / round | service CPU / cand. | sandbox added / job (median · p90) | added / 20 s job | load |',
+    '| workers/round | candidates | jobs | wall | inside jobs | direct (baseline) | wall / direct | ' +
+      'orchestration | per candidate | within rounds / cand. | round starts + tails / round | service CPU / ' +
+      'cand. | sandbox added / job (median · p90) | added / 20 s job | load |',
   );
   console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
   for (const r of results)
     console.log(
-      `| ${r.workers} | ${r.candidates} | ${r.jobs} | ${L.secs(r.wall)} | ${L.secs(r.inside)} | ${L.secs(r.direct)} | ${(r.wall / r.direct).toFixed(2)}× | ${L.secs(r.orchestration)} | ` +
-        `**${ms(r.perCand)}** | ${ms(r.idle.within / r.candidates)} | ${L.secs((r.idle.roundStart + r.idle.roundTail) / o.rounds)} | ${ms(r.serviceCpu / r.candidates)} | ` +
-        `${ms(r.addedMedian)} · ${ms(r.addedP90)} | ${((100 * r.addedMedian) / 20_000).toFixed(2)} % | ${r.load.toFixed(1)} |`,
+      `| ${r.workers} | ${r.candidates} | ${r.jobs} | ${L.secs(r.wall)} | ${L.secs(r.inside)} | ` +
+        `${L.secs(r.direct)} | ${(r.wall / r.direct).toFixed(2)}× | ${L.secs(r.orchestration)} | ` +
+        `**${ms(r.perCand)}** | ${ms(r.idle.within / r.candidates)} | ` +
+        `${L.secs((r.idle.roundStart + r.idle.roundTail) / o.rounds)} | ` +
+        `${ms(r.serviceCpu / r.candidates)} | ` +
+        `${ms(r.addedMedian)} · ${ms(r.addedP90)} | ${((100 * r.addedMedian) / 20_000).toFixed(2)} % | ` +
+        `${r.load.toFixed(1)} |`,
     );
   if (paired.length > 0) {
     console.log('\n## metrics and tracing: on / off, same invocation (target: overhead per candidate within 10 %)');
     console.log(
-      '| workers/round | per candidate off | per candidate on | on / off | service CPU / cand. off | on | on / off | wall off | wall on |',
+      '| workers/round | per candidate off | per candidate on | on / off | service CPU / cand. off | on | ' +
+        'on / off | wall off | wall on |',
     );
     console.log('|---|---|---|---|---|---|---|---|---|');
     for (const { off, on } of paired) {
       const ratio = on.perCand / off.perCand;
       console.log(
-        `| ${off.workers} | ${ms(off.perCand)} | ${ms(on.perCand)} | **${ratio.toFixed(3)}** ${ratio <= 1.1 ? '(within 10 %)' : '(NOT within 10 %)'} | ` +
-          `${ms(off.serviceCpu / off.candidates)} | ${ms(on.serviceCpu / on.candidates)} | ${(on.serviceCpu / on.candidates / (off.serviceCpu / off.candidates)).toFixed(3)} | ${L.secs(off.wall)} | ${L.secs(on.wall)} |`,
+        `| ${off.workers} | ${ms(off.perCand)} | ${ms(on.perCand)} | **${ratio.toFixed(3)}** ` +
+          `${ratio <= 1.1 ? '(within 10 %)' : '(NOT within 10 %)'} | ` +
+          `${ms(off.serviceCpu / off.candidates)} | ${ms(on.serviceCpu / on.candidates)} | ` +
+          `${(on.serviceCpu / on.candidates / (off.serviceCpu / off.candidates)).toFixed(3)} | ` +
+          `${L.secs(off.wall)} | ${L.secs(on.wall)} |`,
       );
     }
   }
@@ -355,7 +386,8 @@ async function main() {
     const b = results[results.length - 1];
     const marginal = (b.orchestration - a.orchestration) / (b.candidates - a.candidates);
     console.log(
-      `marginal orchestration time per extra candidate (${a.candidates} → ${b.candidates} candidates, same rounds): ${ms(marginal)} ` +
+      `marginal orchestration time per extra candidate (${a.candidates} → ${b.candidates} candidates, ` +
+        `same rounds): ${ms(marginal)} ` +
         `(the per-round fixed part is amortised over the workers of a round)`,
     );
   }

@@ -20,7 +20,8 @@ const L = require('./lib');
 const { idleByPhase } = require('./analysis');
 
 const USAGE =
-  'node bench/campaign/scale.js [--workers 64] [--rounds 20] [--small-workers 8] [--small-rounds 3] [--slots 2] [--concurrency 0 (= workers)] [--seed 1] [--keep]';
+  'node bench/campaign/scale.js [--workers 64] [--rounds 20] [--small-workers 8] [--small-rounds 3] ' +
+  '[--slots 2] [--concurrency 0 (= workers)] [--seed 1] [--keep]';
 
 const mib = (kib) => `${(kib / 1024).toFixed(0)} MiB`;
 
@@ -36,7 +37,8 @@ async function campaign(o, workers, rounds) {
     const idleMem = Object.fromEntries(Object.entries(stack.peak).map(([k, v]) => [k, v.rss]));
     const cpu0 = stack.cpu();
     console.log(
-      `\n## ${workers} workers × ${rounds} rounds, ${o.slots} CPU slots (${L.machine()}); services ready in ${L.secs(startup)}, logs in ${run.logs}`,
+      `\n## ${workers} workers × ${rounds} rounds, ${o.slots} CPU slots (${L.machine()}); services ready ` +
+        `in ${L.secs(startup)}, logs in ${run.logs}`,
     );
     const config = L.campaignConfig(`bench-scale-${run.id}`, substrate, { rounds, workers, seed: o.seed });
     const perRound = [];
@@ -59,7 +61,8 @@ async function campaign(o, workers, rounds) {
         );
         perRound.push({ round: e.data.round, at: e.time, events: all.length, rss });
         console.log(
-          `  round ${e.data.round} closed at ${L.secs(e.time - t0Seen)}, ${all.length} events, load ${os.loadavg()[0].toFixed(1)}; RSS ` +
+          `  round ${e.data.round} closed at ${L.secs(e.time - t0Seen)}, ${all.length} events, load ` +
+            `${os.loadavg()[0].toFixed(1)}; RSS ` +
             Object.entries(rss)
               .map(([n, k]) => `${n} ${mib(k)}`)
               .join(', '),
@@ -105,9 +108,12 @@ async function campaign(o, workers, rounds) {
       load: os.loadavg()[0],
     };
     console.log(
-      `  done: ${candidates} candidates (${manifests} manifests), ${jobs.length} jobs, ${events.length} events in ${L.secs(wall)}; ` +
-        `round span first ${L.secs(result.roundFirst)}, median ${L.secs(result.roundMedian)}, last ${L.secs(result.roundLast)}; ` +
-        `time inside jobs ${L.secs(inside)}, orchestration ${L.secs(wall - inside)} (${Math.round((wall - inside) / candidates)} ms/candidate)`,
+      `  done: ${candidates} candidates (${manifests} manifests), ${jobs.length} jobs, ${events.length} ` +
+        `events in ${L.secs(wall)}; ` +
+        `round span first ${L.secs(result.roundFirst)}, median ${L.secs(result.roundMedian)}, last ` +
+        `${L.secs(result.roundLast)}; ` +
+        `time inside jobs ${L.secs(inside)}, orchestration ${L.secs(wall - inside)} (` +
+        `${Math.round((wall - inside) / candidates)} ms/candidate)`,
     );
     return result;
   } finally {
@@ -139,18 +145,22 @@ async function main() {
   console.log('\n## summary');
   const runs = [small, full].filter(Boolean);
   console.log(
-    `| campaign | candidates | jobs | events | wall | wall / candidate | median round | orchestration / candidate | load at end |`,
+    `| campaign | candidates | jobs | events | wall | wall / candidate | median round | orchestration / ` +
+      `candidate | load at end |`,
   );
   console.log('|---|---|---|---|---|---|---|---|---|');
   for (const r of runs)
     console.log(
-      `| ${r.workers} × ${r.rounds} | ${r.candidates} | ${r.jobs} | ${r.events} | ${L.secs(r.wall)} | ${Math.round(r.wall / r.candidates)} ms | ${L.secs(r.roundMedian)} | ` +
+      `| ${r.workers} × ${r.rounds} | ${r.candidates} | ${r.jobs} | ${r.events} | ${L.secs(r.wall)} | ` +
+        `${Math.round(r.wall / r.candidates)} ms | ${L.secs(r.roundMedian)} | ` +
         `${Math.round(r.orchestration / r.candidates)} ms | ${r.load.toFixed(1)} |`,
     );
   if (small)
     console.log(
-      `ratios ${full.workers}×${full.rounds} / ${small.workers}×${small.rounds}: candidates ${(full.candidates / small.candidates).toFixed(1)}×, ` +
-        `wall ${(full.wall / small.wall).toFixed(1)}×, wall per candidate ${(full.wall / full.candidates / (small.wall / small.candidates)).toFixed(2)}×, ` +
+      `ratios ${full.workers}×${full.rounds} / ${small.workers}×${small.rounds}: candidates ` +
+        `${(full.candidates / small.candidates).toFixed(1)}×, ` +
+        `wall ${(full.wall / small.wall).toFixed(1)}×, wall per candidate ` +
+        `${(full.wall / full.candidates / (small.wall / small.candidates)).toFixed(2)}×, ` +
         `events ${(full.events / small.events).toFixed(1)}×`,
     );
   console.log('\npeak memory per service process (VmHWM; RSS right after start-up in brackets):');
@@ -166,7 +176,8 @@ async function main() {
     console.log(`| ${name} | ${cells.join(' | ')} |${ratio}`);
   }
   console.log(
-    `| all services | ${totals.map((t) => mib(t)).join(' | ')} |${small ? ` ${(totals[1] / totals[0]).toFixed(2)}× |` : ''}`,
+    `| all services | ${totals.map((t) => mib(t)).join(' | ')} |` +
+      `${small ? ` ${(totals[1] / totals[0]).toFixed(2)}× |` : ''}`,
   );
   console.log(
     '\nCPU time per service process during the campaign (user+sys, start-up excluded; per candidate in brackets):',

@@ -26,9 +26,12 @@ const L = require('./lib');
 const { handovers } = require('./analysis');
 
 const USAGE =
-  'node bench/campaign/utilisation.js [--gpus 4] [--workers 16] [--rounds 2] [--train-seconds 20] [--cpu-slots 2] [--gpu-entrypoints train] [--seed 1] [--keep]';
+  'node bench/campaign/utilisation.js [--gpus 4] [--workers 16] [--rounds 2] [--train-seconds 20] ' +
+  '[--cpu-slots 2] [--gpu-entrypoints train] [--seed 1] [--keep]';
 
-/** List schedule respecting release times: each job (in order) goes to the earliest free slot, not before its release. */
+/**
+ * List schedule respecting release times: each job (in order) goes to the earliest free slot, not before its release.
+ */
 function releaseScheduleMakespan(jobs, slots, t0) {
   const free = new Array(slots).fill(0);
   let end = 0;
@@ -90,8 +93,10 @@ async function main() {
     const gpuEntrypoints = o['gpu-entrypoints'].split(',').filter(Boolean);
     const substrate = L.prepareSubstrate(run, { trainSeconds: o['train-seconds'], gpuEntrypoints });
     console.log(
-      `bench/campaign utilisation: ${o.rounds} round(s) × ${o.workers} workers, ${o.gpus} GPU slots + ${o['cpu-slots']} CPU slots, ` +
-        `train = sleep ${o['train-seconds']} s + simulated train, on GPU: ${gpuEntrypoints.join(', ')} (${L.machine()})`,
+      `bench/campaign utilisation: ${o.rounds} round(s) × ${o.workers} workers, ${o.gpus} GPU slots + ` +
+        `${o['cpu-slots']} CPU slots, ` +
+        `train = sleep ${o['train-seconds']} s + simulated train, on GPU: ${gpuEntrypoints.join(', ')} (` +
+        `${L.machine()})`,
     );
     stack = await L.startStack(run, {
       cpuSlots: o['cpu-slots'],
@@ -113,7 +118,9 @@ async function main() {
     const roundClosed = new Map(events.filter((e) => e.type === 'RoundClosed').map((e) => [e.data.round, e.time]));
 
     console.log(
-      '| round | GPU jobs | busy | GPU phase (1st start → last end) | util (GPU phase) | ideal makespan · util | measured / ideal util | from 1st request: measured · ideal w/ release | dispatch loss | round span | util (whole round) |',
+      '| round | GPU jobs | busy | GPU phase (1st start → last end) | util (GPU phase) | ideal makespan · ' +
+        'util | measured / ideal util | from 1st request: measured · ideal w/ release | dispatch loss | ' +
+        'round span | util (whole round) |',
     );
     console.log('|---|---|---|---|---|---|---|---|---|---|---|');
     const tot = { busy: 0, phase: 0, ideal: 0, rel: 0, fromRequest: 0, round: 0, loss: 0 };
@@ -154,8 +161,10 @@ async function main() {
         loss: tot.loss + loss,
       });
       console.log(
-        `| ${r} | ${g.length} | ${L.secs(busy)} | ${L.secs(phase)} | **${L.pct(busy / cap(phase))}** | ${L.secs(ideal)} · ${L.pct(busy / cap(ideal))} | ` +
-          `${(ideal / phase).toFixed(3)} | ${L.secs(fromRequest)} · ${L.secs(rel)} | ${L.secs(loss)} (${L.pct(loss / cap(phase))}) | ` +
+        `| ${r} | ${g.length} | ${L.secs(busy)} | ${L.secs(phase)} | **${L.pct(busy / cap(phase))}** | ` +
+          `${L.secs(ideal)} · ${L.pct(busy / cap(ideal))} | ` +
+          `${(ideal / phase).toFixed(3)} | ${L.secs(fromRequest)} · ${L.secs(rel)} | ${L.secs(loss)} (` +
+          `${L.pct(loss / cap(phase))}) | ` +
           `${L.secs(roundSpan)} | ${L.pct(busy / cap(roundSpan))} |`,
       );
     }
@@ -164,17 +173,24 @@ async function main() {
     const fullUtil = full.busy / cap(full.phase);
     console.log(
       full.rounds.length
-        ? `rounds whose ideal schedule reaches 97 % (${full.rounds.join(', ')}): GPU-phase utilisation ${L.pct(fullUtil)} — target ≥ 97 %: ${fullUtil >= 0.97 ? 'met' : 'NOT met'}`
-        : 'no round has an ideal schedule reaching 97 % (GPU jobs do not divide evenly over the slots): compare measured / ideal instead',
+        ? `rounds whose ideal schedule reaches 97 % (${full.rounds.join(', ')}): GPU-phase utilisation ` +
+            `${L.pct(fullUtil)} — target ≥ 97 %: ${fullUtil >= 0.97 ? 'met' : 'NOT met'}`
+        : 'no round has an ideal schedule reaching 97 % (GPU jobs do not divide evenly over the slots): ' +
+            'compare measured / ideal instead',
     );
     console.log(
       `all rounds: GPU-phase utilisation ${L.pct(util)}, ideal ${L.pct(tot.busy / cap(tot.ideal))}, ` +
-        `measured/ideal ${(tot.ideal / tot.phase).toFixed(3)}; from the first request ${L.secs(tot.fromRequest)} vs ${L.secs(tot.rel)} ideal with release times (${(tot.rel / tot.fromRequest).toFixed(3)}); ` +
-        `dispatch loss ${L.pct(tot.loss / cap(tot.phase))} of GPU slot time; whole-round utilisation ${L.pct(tot.busy / cap(tot.round))}`,
+        `measured/ideal ${(tot.ideal / tot.phase).toFixed(3)}; from the first request ` +
+        `${L.secs(tot.fromRequest)} vs ${L.secs(tot.rel)} ideal with release times (` +
+        `${(tot.rel / tot.fromRequest).toFixed(3)}); ` +
+        `dispatch loss ${L.pct(tot.loss / cap(tot.phase))} of GPU slot time; whole-round utilisation ` +
+        `${L.pct(tot.busy / cap(tot.round))}`,
     );
     const handover = handovers(jobs, requestedAt, (j) => j.gpu);
     console.log(
-      `GPU slot handover (a job waiting when the previous one on that slot ended): median ${Math.round(L.median(handover))} ms, p90 ${Math.round(L.p90(handover))} ms, n ${handover.length}; load at end ${require('node:os').loadavg()[0].toFixed(1)}`,
+      `GPU slot handover (a job waiting when the previous one on that slot ended): median ` +
+        `${Math.round(L.median(handover))} ms, p90 ${Math.round(L.p90(handover))} ms, n ${handover.length}; ` +
+        `load at end ${require('node:os').loadavg()[0].toFixed(1)}`,
     );
   } finally {
     await L.cleanup(run, stack);

@@ -162,10 +162,12 @@ async function main() {
   fs.chmodSync(dir, 0o711);
   try {
     console.log(
-      `dispatch slot utilisation: ${JOBS} jobs burst onto ${SLOTS} GPU slots (seed ${SEED}, node ${process.version}, ${os.cpus().length} CPUs)`,
+      `dispatch slot utilisation: ${JOBS} jobs burst onto ${SLOTS} GPU slots (seed ${SEED}, node ` +
+        `${process.version}, ${os.cpus().length} CPUs)`,
     );
     console.log(
-      '| mix | Σ work | ideal makespan | bare pool makespan · util | executor | executor makespan | busy util | useful util | ideal util | executor / ideal makespan | handover gap median · max |',
+      '| mix | Σ work | ideal makespan | bare pool makespan · util | executor | executor makespan | busy ' +
+        'util | useful util | ideal util | executor / ideal makespan | handover gap median · max |',
     );
     console.log('|---|---|---|---|---|---|---|---|---|---|---|');
     for (const [label, lo, hi, seedOffset] of [
@@ -185,16 +187,23 @@ async function main() {
         const ex = byMode[mode];
         const cap = SLOTS * ex.makespan;
         console.log(
-          `| ${label} | ${work.toFixed(1)} s | ${ideal.toFixed(2)} s | ${bare.makespan.toFixed(2)} s · ${pct(work / (SLOTS * bare.makespan))} | ${mode === 'none' ? 'unsandboxed' : 'sandboxed'} | ${ex.makespan.toFixed(2)} s | ` +
-            `${pct(ex.busy / cap)} | ${pct(work / cap)} | ${pct(work / (SLOTS * ideal))} | ${(ex.makespan / ideal).toFixed(3)}× | ${ex.gapMedian} ms · ${ex.gapMax} ms |`,
+          `| ${label} | ${work.toFixed(1)} s | ${ideal.toFixed(2)} s | ${bare.makespan.toFixed(2)} s · ` +
+            `${pct(work / (SLOTS * bare.makespan))} | ${mode === 'none' ? 'unsandboxed' : 'sandboxed'} | ` +
+            `${ex.makespan.toFixed(2)} s | ` +
+            `${pct(ex.busy / cap)} | ${pct(work / cap)} | ${pct(work / (SLOTS * ideal))} | ` +
+            `${(ex.makespan / ideal).toFixed(3)}× | ${ex.gapMedian} ms · ${ex.gapMax} ms |`,
         );
         if (Math.abs(ex.gpuSeconds - ex.busy) > 0.01 * ex.busy)
           console.log(`  note: gpuSeconds ${ex.gpuSeconds.toFixed(2)} differs from busy ${ex.busy.toFixed(2)}`);
       }
       const [sb, none] = [byMode.bubblewrap, byMode.none];
       console.log(
-        `  sandbox: makespan ${(1000 * (sb.makespan - none.makespan)).toFixed(0)} ms longer over ${JOBS} jobs on ${SLOTS} slots (≈ ${((1000 * (sb.makespan - none.makespan) * SLOTS) / JOBS).toFixed(1)} slot-ms per job), ` +
-          `handover median ${sb.gapMedian - none.gapMedian} ms more, busy (charged) seconds +${(sb.busy - none.busy).toFixed(2)} s (${((1000 * (sb.busy - none.busy)) / JOBS).toFixed(1)} ms per job)`,
+        `  sandbox: makespan ${(1000 * (sb.makespan - none.makespan)).toFixed(0)} ms longer over ${JOBS} ` +
+          `jobs on ${SLOTS} slots (≈ ${((1000 * (sb.makespan - none.makespan) * SLOTS) / JOBS).toFixed(1)} ` +
+          `slot-ms per job), ` +
+          `handover median ${sb.gapMedian - none.gapMedian} ms more, busy (charged) seconds +` +
+          `${(sb.busy - none.busy).toFixed(2)} s (${((1000 * (sb.busy - none.busy)) / JOBS).toFixed(1)} ms ` +
+          `per job)`,
       );
     }
   } finally {

@@ -44,18 +44,22 @@ module.exports = function benchPaths(cfg) {
 
   async function rawInsert(perWriter) {
     const pool = new (require('pg').Pool)({ connectionString: PG_URL, max: perWriter.length + 1 });
-    await pool.query(`CREATE TABLE "${SCHEMA}".raw_events (position bigserial PRIMARY KEY, stream_id text NOT NULL, stream_version bigint NOT NULL,
-      event_id uuid NOT NULL UNIQUE, type text NOT NULL, schema_version integer NOT NULL, campaign_id text NOT NULL, causation_id text, correlation_id text,
-      source text NOT NULL, data jsonb NOT NULL, metadata jsonb NOT NULL DEFAULT '{}', time text NOT NULL, recorded_at timestamptz NOT NULL DEFAULT now())`);
+    await pool.query(`CREATE TABLE "${SCHEMA}".raw_events (position bigserial PRIMARY KEY, stream_id text NOT NULL,
+      stream_version bigint NOT NULL, event_id uuid NOT NULL UNIQUE, type text NOT NULL,
+      schema_version integer NOT NULL, campaign_id text NOT NULL, causation_id text, correlation_id text,
+      source text NOT NULL, data jsonb NOT NULL,
+      metadata jsonb NOT NULL DEFAULT '{}', time text NOT NULL, recorded_at timestamptz NOT NULL DEFAULT now())`);
     const versions = new Map();
     const t0 = now();
     await runWriters(perWriter, async (c) => {
       const v = versions.get(c.streamId) ?? 0;
       versions.set(c.streamId, v + c.events.length);
       await pool.query(
-        `INSERT INTO "${SCHEMA}".raw_events (stream_id, stream_version, event_id, type, schema_version, campaign_id, causation_id, correlation_id, source, data, time)
-         SELECT $1, $2::bigint + e.ord, (e.ev->>'id')::uuid, e.ev->>'type', (e.ev->>'schemaVersion')::int, e.ev->>'campaignId', e.ev->>'causationId',
-                e.ev->>'correlationId', e.ev->>'source', e.ev->'data', e.ev->>'time'
+        `INSERT INTO "${SCHEMA}".raw_events (stream_id, stream_version, event_id, type, schema_version, campaign_id,
+                causation_id, correlation_id, source, data, time)
+         SELECT $1, $2::bigint + e.ord, (e.ev->>'id')::uuid, e.ev->>'type', (e.ev->>'schemaVersion')::int,
+                e.ev->>'campaignId', e.ev->>'causationId', e.ev->>'correlationId', e.ev->>'source', e.ev->'data',
+                e.ev->>'time'
            FROM jsonb_array_elements($3::jsonb) WITH ORDINALITY AS e(ev, ord)`,
         [c.streamId, v, JSON.stringify(c.events)],
       );

@@ -56,7 +56,10 @@ function makeEvent(i, campaignId, streamId) {
       );
 }
 
-/** WRITERS concurrent writers, each on its own streams, `perAppend` events per append; resolves when `relayed()` reaches the head. */
+/**
+ * WRITERS concurrent writers, each on its own streams, `perAppend` events per append; resolves when `relayed()` reaches
+ * the head.
+ */
 async function appendAndRelay(store, relayed, perAppend, tag) {
   const base = await store.headPosition();
   const t0 = now();
@@ -106,10 +109,12 @@ async function main() {
   while (pRelay.role !== 'leader') await sleep(20);
 
   console.log(
-    `KurrentDB adapter append+relay vs PostgreSQL, ${N} events, ${WRITERS} writers, best of ${ROUNDS} — ${os.cpus().length} CPUs, node ${process.version}`,
+    `KurrentDB adapter append+relay vs PostgreSQL, ${N} events, ${WRITERS} writers, best of ${ROUNDS} — ` +
+      `${os.cpus().length} CPUs, node ${process.version}`,
   );
   console.log(
-    'KurrentDB side: our adapter + @kurrent/kurrentdb-client against the in-memory PROTOCOL-LEVEL FAKE (no server cost).',
+    'KurrentDB side: our adapter + @kurrent/kurrentdb-client against the in-memory PROTOCOL-LEVEL FAKE ' +
+      '(no server cost).',
   );
   console.log('PostgreSQL side: PostgresEventStore + OutboxRelay against the real local PostgreSQL (durable writes).');
   const rows = [];
@@ -130,7 +135,8 @@ async function main() {
       }
       rows.push({ perAppend, k, p });
       console.log(
-        `  ${String(perAppend).padStart(3)} event(s)/append: kurrentdb(fake) ${fmt(k).padStart(7)} ev/s   postgres ${fmt(p).padStart(7)} ev/s   ratio kurrentdb/postgres ${(k / p).toFixed(2)}`,
+        `  ${String(perAppend).padStart(3)} event(s)/append: kurrentdb(fake) ${fmt(k).padStart(7)} ev/s   ` +
+          `postgres ${fmt(p).padStart(7)} ev/s   ratio kurrentdb/postgres ${(k / p).toFixed(2)}`,
       );
     }
   } finally {

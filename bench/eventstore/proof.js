@@ -159,7 +159,11 @@ async function main() {
     );
     for (const r of rows)
       console.log(
-        `${String(r.consumers).padStart(9)}  ${String(r.concurrency).padStart(9)}  ${fmt(r.unproven).padStart(13)}  ${fmt(r.proven).padStart(11)}  ${(r.proven / r.unproven).toFixed(2).padStart(5)}  ${r.extraUs.toFixed(0).padStart(14)}  ${(r.counters.lookups / (r.counters.proven + r.counters.dropped)).toFixed(2).padStart(17)}  ${String(r.counters.cacheHits).padStart(10)}`,
+        `${String(r.consumers).padStart(9)}  ${String(r.concurrency).padStart(9)}  ` +
+          `${fmt(r.unproven).padStart(13)}  ${fmt(r.proven).padStart(11)}  ` +
+          `${(r.proven / r.unproven).toFixed(2).padStart(5)}  ${r.extraUs.toFixed(0).padStart(14)}  ` +
+          `${(r.counters.lookups / (r.counters.proven + r.counters.dropped)).toFixed(2).padStart(17)}  ` +
+          `${String(r.counters.cacheHits).padStart(10)}`,
       );
   } finally {
     await relay?.stop();

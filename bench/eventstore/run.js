@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /*
  * Event store benchmark. Build first:  npx tsc -p libs/eventstore/tsconfig.build.json  (contracts' dist too)
- * Run:                                 node bench/eventstore/run.js [--events 10000] [--replay 100000] [--writers 4] [--rounds 2]
+ * Run:                                 node bench/eventstore/run.js [--events 10000] [--replay 100000] [--writers 4]
+ * [--rounds 2]
  *
  * Prints, from one run on this machine (baselines measured in the same run):
  *   - append+relay throughput (events/s from the first append until JetStream has acked all of them), as a ratio
@@ -59,7 +60,8 @@ const { rawJetStream, rawInsert, spawnRelay, appendAndRelay } = require('./basel
 async function main() {
   const load0 = os.loadavg();
   console.log(
-    `# bench/eventstore  ${new Date().toISOString()}  node ${process.version}  ${os.cpus().length} CPUs  loadavg ${load0.map((l) => l.toFixed(2)).join(' ')}`,
+    `# bench/eventstore  ${new Date().toISOString()}  node ${process.version}  ${os.cpus().length} CPUs  ` +
+      `loadavg ${load0.map((l) => l.toFixed(2)).join(' ')}`,
   );
   const admin = new Client({ connectionString: PG_URL });
   await admin.connect();
@@ -145,23 +147,30 @@ async function main() {
     }
     console.log('\nappend+relay (end-to-end until all are acked in JetStream) vs baselines, events/s:');
     console.log(
-      'writers  events/append  avg bytes  raw JetStream  raw INSERT  append only  append+relay  ratio vs JetStream  ratio vs INSERT',
+      'writers  events/append  avg bytes  raw JetStream  raw INSERT  append only  append+relay  ratio vs ' +
+        'JetStream  ratio vs INSERT',
     );
     for (const r of rows)
       console.log(
-        `${String(r.writers).padStart(7)}  ${String(r.batch).padStart(13)}  ${String(Math.round(r.bytes)).padStart(9)}  ${fmt(r.js).padStart(13)}  ${fmt(r.ins).padStart(10)}  ${fmt(r.app).padStart(11)}  ${fmt(r.e2e).padStart(12)}  ${(r.e2e / r.js).toFixed(2).padStart(18)}  ${(r.e2e / r.ins).toFixed(2).padStart(15)}`,
+        `${String(r.writers).padStart(7)}  ${String(r.batch).padStart(13)}  ` +
+          `${String(Math.round(r.bytes)).padStart(9)}  ${fmt(r.js).padStart(13)}  ${fmt(r.ins).padStart(10)}` +
+          `  ${fmt(r.app).padStart(11)}  ${fmt(r.e2e).padStart(12)}  ` +
+          `${(r.e2e / r.js).toFixed(2).padStart(18)}  ${(r.e2e / r.ins).toFixed(2).padStart(15)}`,
       );
     console.log('target: append+relay >= 0.5 x raw JetStream');
     console.log(
-      "\nhash chain cost: append+relay with the chain vs the same store with migration 1's unchained append_group (best of the rounds each), events/s:",
+      "\nhash chain cost: append+relay with the chain vs the same store with migration 1's unchained " +
+        'append_group (best of the rounds each), events/s:',
     );
     console.log('writers  events/append  unchained  chained  ratio (chained / unchained)');
     for (const r of rows)
       console.log(
-        `${String(r.writers).padStart(7)}  ${String(r.batch).padStart(13)}  ${fmt(r.plain).padStart(9)}  ${fmt(r.e2e).padStart(7)}  ${(r.e2e / r.plain).toFixed(2).padStart(26)}`,
+        `${String(r.writers).padStart(7)}  ${String(r.batch).padStart(13)}  ${fmt(r.plain).padStart(9)}  ` +
+          `${fmt(r.e2e).padStart(7)}  ${(r.e2e / r.plain).toFixed(2).padStart(26)}`,
       );
     console.log(
-      `content hashing in Node (canonical JSON + sha256, outside the lock, in both columns): ${hashUs.toFixed(1)} µs/event`,
+      `content hashing in Node (canonical JSON + sha256, outside the lock, in both columns): ` +
+        `${hashUs.toFixed(1)} µs/event`,
     );
     console.log('target: ratio >= 0.90 (within 10 % of the unchained append path)');
     // The same question with less noise: one writer, chained and unchained appends alternating call by call, median
@@ -194,7 +203,9 @@ async function main() {
       }
       const med = (xs) => xs.slice().sort((a, b) => a - b)[Math.floor(xs.length / 2)];
       console.log(
-        `${String(batch).padStart(13)}  ${String(calls).padStart(5)}  ${med(t.plain).toFixed(2).padStart(9)}  ${med(t.chained).toFixed(2).padStart(7)}  ${(med(t.plain) / med(t.chained)).toFixed(2).padStart(32)}`,
+        `${String(batch).padStart(13)}  ${String(calls).padStart(5)}  ` +
+          `${med(t.plain).toFixed(2).padStart(9)}  ${med(t.chained).toFixed(2).padStart(7)}  ` +
+          `${(med(t.plain) / med(t.chained)).toFixed(2).padStart(32)}`,
       );
     }
 
@@ -218,15 +229,18 @@ async function main() {
     const bestJs = Math.max(...rows.map((x) => x.js));
     const drainEps = (head / drainMs) * 1000;
     console.log(
-      `\nrelay alone, draining a backlog of ${fmt(head)} stored events (process start included): ${fmt(drainEps)} events/s = ${(drainEps / bestJs).toFixed(2)} x raw JetStream (${fmt(bestJs)}/s)`,
+      `\nrelay alone, draining a backlog of ${fmt(head)} stored events (process start included): ` +
+        `${fmt(drainEps)} events/s = ${(drainEps / bestJs).toFixed(2)} x raw JetStream (${fmt(bestJs)}/s)`,
     );
 
     const r = await replay(store, REPLAY);
     console.log(
-      `\nreplay: ${fmt(r.count)} events from position 0 into projections (count per type: ${r.types} types; per-campaign summary: ${r.campaigns} campaigns; per-stream version: ${r.streams} streams)`,
+      `\nreplay: ${fmt(r.count)} events from position 0 into projections (count per type: ${r.types} ` +
+        `types; per-campaign summary: ${r.campaigns} campaigns; per-stream version: ${r.streams} streams)`,
     );
     console.log(
-      `  ${(r.ms / 1000).toFixed(2)} s = ${fmt((r.count / r.ms) * 1000)} events/s; ${(r.ms / 5000).toFixed(2)} x the 5 s target (< 1 meets it)`,
+      `  ${(r.ms / 1000).toFixed(2)} s = ${fmt((r.count / r.ms) * 1000)} events/s; ` +
+        `${(r.ms / 5000).toFixed(2)} x the 5 s target (< 1 meets it)`,
     );
   } finally {
     await store.close();

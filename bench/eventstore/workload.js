@@ -43,7 +43,9 @@ function makeEvent(i, campaignId, streamId) {
   }
 }
 
-/** `total` events split over `writers` concurrent writers, each appending `batch` events per call to its own streams. */
+/**
+ * `total` events split over `writers` concurrent writers, each appending `batch` events per call to its own streams.
+ */
 function plan(total, writers, batch, tag, campaigns = 8) {
   const perWriter = [];
   let i = 0;

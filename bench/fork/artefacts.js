@@ -170,10 +170,12 @@ async function benchAdapter(name, open) {
     }
     console.log(`\n[${name}] base checkpoint ${fmt(SIZE)}: stored ${fmt(baseBytes)} in ${baseMs.toFixed(0)} ms`);
     console.log(
-      `[${name}] fork ×${FORKS}: written median ${fmt(median(forkBytes))}, max ${fmt(Math.max(...forkBytes))}; time median ${median(forkMs).toFixed(1)} ms, max ${Math.max(...forkMs).toFixed(1)} ms`,
+      `[${name}] fork ×${FORKS}: written median ${fmt(median(forkBytes))}, max ${fmt(Math.max(...forkBytes))}` +
+        `; time median ${median(forkMs).toFixed(1)} ms, max ${Math.max(...forkMs).toFixed(1)} ms`,
     );
     console.log(
-      `[${name}] fork bytes / base bytes: ${(median(forkBytes) / baseBytes).toExponential(2)}  (target < 1 MiB per fork: ${Math.max(...forkBytes) < MiB ? 'met' : 'NOT met'})`,
+      `[${name}] fork bytes / base bytes: ${(median(forkBytes) / baseBytes).toExponential(2)}  (target < 1 ` +
+        `MiB per fork: ${Math.max(...forkBytes) < MiB ? 'met' : 'NOT met'})`,
     );
     if (commandsBefore) {
       const perFork = Object.entries(h.sent.commands)
@@ -189,7 +191,8 @@ async function benchAdapter(name, open) {
         t0 = process.hrtime.bigint();
         const r = await art.materialise(store, base, path.join(tmp, job), cache);
         console.log(
-          `[${name}] materialise ${job}: transferred ${fmt(r.transferred.bytes)} (${r.transferred.objects} objects), linked ${r.linked}, copied ${r.copied}, ${ms(t0).toFixed(0)} ms`,
+          `[${name}] materialise ${job}: transferred ${fmt(r.transferred.bytes)} (${r.transferred.objects} ` +
+            `objects), linked ${r.linked}, copied ${r.copied}, ${ms(t0).toFixed(0)} ms`,
         );
       }
     }
@@ -201,7 +204,8 @@ async function benchAdapter(name, open) {
 
 (async () => {
   console.log(
-    `artefact-store fork bench: base checkpoint ${fmt(SIZE)}, ${FORKS} forks, adapters ${ADAPTERS.join(', ')}, node ${process.version}, ${os.cpus().length} CPUs`,
+    `artefact-store fork bench: base checkpoint ${fmt(SIZE)}, ${FORKS} forks, adapters ${ADAPTERS.join(', ')}` +
+      `, node ${process.version}, ${os.cpus().length} CPUs`,
   );
   for (const a of ADAPTERS) {
     if (a === 'fs') await benchAdapter('fs', openFs);

@@ -217,29 +217,39 @@ async function verifyTimes(s) {
       ? sandboxStart([smallS, bigS])
       : { skipped: 'libs/executors is not built (npx nx run @aevo/executors:build)' };
     console.log(
-      `fork benchmark — ${FORKS} forks each, ${os.cpus().length} CPUs, node ${process.version}, ${os.tmpdir()} (${big.ckptAllocated < big.ckptBytes / 2 ? 'sparse' : 'real'} ${fmtBytes(BIG)} checkpoint)`,
+      `fork benchmark — ${FORKS} forks each, ${os.cpus().length} CPUs, node ${process.version}, ` +
+        `${os.tmpdir()} (${big.ckptAllocated < big.ckptBytes / 2 ? 'sparse' : 'real'} ${fmtBytes(BIG)} ` +
+        `checkpoint)`,
     );
     console.log('');
     console.log('checkpoint   snapshot(once)   fork median   fork max   extra disk/sandbox: own     du        statfs');
     for (const r of [small, big])
       console.log(
-        `${fmtBytes(r.ckptBytes).padEnd(12)} ${`${r.snapshotMs.toFixed(0)} ms`.padStart(14)}   ${`${r.median.toFixed(2)} ms`.padStart(11)}   ${`${r.max.toFixed(2)} ms`.padStart(8)}   ${fmtBytes(r.own).padStart(22)}   ${fmtBytes(r.du).padStart(8)}   ${fmtBytes(Math.max(0, r.statfsPerFork)).padStart(8)}`,
+        `${fmtBytes(r.ckptBytes).padEnd(12)} ${`${r.snapshotMs.toFixed(0)} ms`.padStart(14)}   ` +
+          `${`${r.median.toFixed(2)} ms`.padStart(11)}   ${`${r.max.toFixed(2)} ms`.padStart(8)}   ` +
+          `${fmtBytes(r.own).padStart(22)}   ${fmtBytes(r.du).padStart(8)}   ` +
+          `${fmtBytes(Math.max(0, r.statfsPerFork)).padStart(8)}`,
       );
     console.log('');
     const ratio = big.median / small.median;
     console.log(`ratio 2 GB / 2 MB fork time (median): ${ratio.toFixed(2)}x   (1.0 = independent of checkpoint size)`);
     console.log(
-      `target: 2 GB fork < 200 ms → ${big.max < 200 ? 'met' : 'NOT met'} (max ${big.max.toFixed(2)} ms); extra disk < 1 MB → ${Math.max(big.own, big.du) < 1 << 20 ? 'met' : 'NOT met'} (${fmtBytes(Math.max(big.own, big.du))})`,
+      `target: 2 GB fork < 200 ms → ${big.max < 200 ? 'met' : 'NOT met'} (max ${big.max.toFixed(2)} ms); ` +
+        `extra disk < 1 MB → ${Math.max(big.own, big.du) < 1 << 20 ? 'met' : 'NOT met'} (` +
+        `${fmtBytes(Math.max(big.own, big.du))})`,
     );
     if (big.verify)
       console.log(
-        `verifySandbox on the 2 GB sandbox: first ${big.verify.first.toFixed(0)} ms (hashes the checkpoint), then ${big.verify.cached.toFixed(2)} ms (inode+ctime cache)`,
+        `verifySandbox on the 2 GB sandbox: first ${big.verify.first.toFixed(0)} ms (hashes the ` +
+          `checkpoint), then ${big.verify.cached.toFixed(2)} ms (inode+ctime cache)`,
       );
     if (start.skipped) console.log(`job sandbox start-up: skipped (${start.skipped})`);
     else
       console.log(
-        `job sandbox start-up (bwrap with the executor's mounts, \`true\` inside; median of ${start.rounds}, plain \`true\` ${start.base.toFixed(1)} ms): ` +
-          `added ${start.added[0].toFixed(1)} ms on the 2 MB fork, ${start.added[1].toFixed(1)} ms on the 2 GB fork — ratio ${(start.added[1] / start.added[0]).toFixed(2)}x`,
+        `job sandbox start-up (bwrap with the executor's mounts, \`true\` inside; median of ` +
+          `${start.rounds}, plain \`true\` ${start.base.toFixed(1)} ms): ` +
+          `added ${start.added[0].toFixed(1)} ms on the 2 MB fork, ${start.added[1].toFixed(1)} ms on the ` +
+          `2 GB fork — ratio ${(start.added[1] / start.added[0]).toFixed(2)}x`,
       );
   } finally {
     removeTree(tmp);

@@ -21,7 +21,9 @@ function placeSnapshot(substrateDir, home) {
   return { snapshotId, snapshotPath };
 }
 
-/** A sandbox: a plain copy of the snapshot under `<home>/sandboxes/` (the fork's hard links don't change a job's cost). */
+/**
+ * A sandbox: a plain copy of the snapshot under `<home>/sandboxes/` (the fork's hard links don't change a job's cost).
+ */
 function forkSandbox(snapshotPath, home, name) {
   const sandboxPath = path.join(home, 'sandboxes', name);
   fs.mkdirSync(path.dirname(sandboxPath), { recursive: true });

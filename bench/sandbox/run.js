@@ -146,7 +146,8 @@ async function main() {
       waiting.delete(spec.jobId);
       if (outcome.status !== 'succeeded')
         throw new Error(
-          `${mode} job ${spec.jobId} (${spec.argv.join(' ')}) ${outcome.status}: ${outcome.message}\n${outcome.logTail}`,
+          `${mode} job ${spec.jobId} (${spec.argv.join(' ')}) ${outcome.status}: ${outcome.message}\n` +
+            `${outcome.logTail}`,
         );
       const started = Date.parse(outcome.startedAt);
       const exited = Date.parse(outcome.finishedAt);
@@ -181,7 +182,9 @@ async function main() {
     );
     console.log('');
     console.log(
-      '| job | none: submit→finished median | bubblewrap: median | bubblewrap / none | **added median** | added p90 | added / 20 s job | target (< 50 ms and < 5 %) | added, by leg (median): submit→spawn · spawn→exit · exit→finished |',
+      '| job | none: submit→finished median | bubblewrap: median | bubblewrap / none | **added median** | ' +
+        'added p90 | added / 20 s job | target (< 50 ms and < 5 %) | added, by leg (median): submit→spawn · ' +
+        'spawn→exit · exit→finished |',
     );
     console.log('|---|---|---|---|---|---|---|---|---|');
     const verdicts = [];
@@ -203,7 +206,9 @@ async function main() {
       const ok = m < TARGET_ABS_MS && m / JOB_MS < TARGET_RATIO;
       verdicts.push({ kind: kind.name, m, p: p90(added), ok });
       console.log(
-        `| ${kind.name} | ${f1(median(rows.none))} ms | ${f1(median(rows.bubblewrap))} ms | ${(median(rows.bubblewrap) / median(rows.none)).toFixed(2)}× | **${f1(m)} ms** | ${f1(p90(added))} ms | ${pct(m / JOB_MS)} | ${ok ? 'PASS' : 'FAIL'} | ` +
+        `| ${kind.name} | ${f1(median(rows.none))} ms | ${f1(median(rows.bubblewrap))} ms | ` +
+          `${(median(rows.bubblewrap) / median(rows.none)).toFixed(2)}× | **${f1(m)} ms** | ${f1(p90(added))}` +
+          ` ms | ${pct(m / JOB_MS)} | ${ok ? 'PASS' : 'FAIL'} | ` +
           `${legs.map((l) => f1(median(addedLeg[l]))).join(' · ')} ms |`,
       );
     }
@@ -297,7 +302,8 @@ async function main() {
     console.log('|---|---|---|---|');
     variants.forEach(([label], v) =>
       console.log(
-        `| ${label} | ${f1(median(times[v]))} | ${f1(p90(times[v]))} | ${v === 0 ? '–' : f1(median(times[v]) - base)} |`,
+        `| ${label} | ${f1(median(times[v]))} | ${f1(p90(times[v]))} | ` +
+          `${v === 0 ? '–' : f1(median(times[v]) - base)} |`,
       ),
     );
 
@@ -327,17 +333,20 @@ async function main() {
     const per = (k) => (inproc[k] / n).toFixed(2);
     console.log('');
     console.log(
-      `in-process per sandboxed launch (mean of ${n}): planIsolation ${per('planIsolation')} ms + prepareOutputs ${per('prepareOutputs')} ms + bwrapArgs ${per('bwrapArgs')} ms`,
+      `in-process per sandboxed launch (mean of ${n}): planIsolation ${per('planIsolation')} ms + ` +
+        `prepareOutputs ${per('prepareOutputs')} ms + bwrapArgs ${per('bwrapArgs')} ms`,
     );
     // pinnedCover caches its result per snapshot, but its default argument loads the substrate before the cache is
     // consulted; this line shows what that costs on every launch.
     console.log(
-      `  of which pinnedCover(snapshot) on an already-cached snapshot: ${per('pinnedCover')} ms (with the loaded substrate passed in: ${per('pinnedCoverLoaded')} ms)`,
+      `  of which pinnedCover(snapshot) on an already-cached snapshot: ${per('pinnedCover')} ms (with the ` +
+        `loaded substrate passed in: ${per('pinnedCoverLoaded')} ms)`,
     );
     console.log('');
     const all = verdicts.every((v) => v.ok);
     console.log(
-      `target: sandbox adds < ${TARGET_ABS_MS} ms and < ${100 * TARGET_RATIO} % of a 20 s job → ${all ? 'PASS' : 'FAIL'} ` +
+      `target: sandbox adds < ${TARGET_ABS_MS} ms and < ${100 * TARGET_RATIO} % of a 20 s job → ` +
+        `${all ? 'PASS' : 'FAIL'} ` +
         `(${verdicts.map((v) => `${v.kind}: ${f1(v.m)} ms = ${pct(v.m / JOB_MS)}, p90 ${f1(v.p)} ms`).join('; ')})`,
     );
   } finally {

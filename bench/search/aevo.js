@@ -213,7 +213,8 @@ async function runAevoSurface({
               if (e.type === 'RoundClosed' && e.data.round > lastRound) {
                 lastRound = e.data.round;
                 log(
-                  `aevo ${surface} seed ${seed}: round ${lastRound}/${rounds} closed, best public LB ${e.data.bestPublicLb ?? '—'} (${((Date.now() - t0) / 1000).toFixed(0)} s)`,
+                  `aevo ${surface} seed ${seed}: round ${lastRound}/${rounds} closed, best public LB ` +
+                    `${e.data.bestPublicLb ?? '—'} (${((Date.now() - t0) / 1000).toFixed(0)} s)`,
                 );
               }
           },

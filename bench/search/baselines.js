@@ -214,7 +214,8 @@ async function runBaseline({
     if (finalNow && finalNow.id !== incumbents[incumbents.length - 1].id)
       incumbents.push({ round, recipe: finalNow.recipe, id: finalNow.id });
     log(
-      `${method} ${surface} seed ${seed} round ${round}: best dev ${best ? best.dev.toFixed(3) : '—'}, submitted ${chosen.map((c) => `${c.id} dev ${c.dev.toFixed(3)} lb ${c.publicLb.toFixed(3)}`).join(', ')}`,
+      `${method} ${surface} seed ${seed} round ${round}: best dev ${best ? best.dev.toFixed(3) : '—'}, ` +
+        `submitted ${chosen.map((c) => `${c.id} dev ${c.dev.toFixed(3)} lb ${c.publicLb.toFixed(3)}`).join(', ')}`,
     );
   }
   const final = method === 'random' ? submitted.reduce((a, b) => (a && a.publicLb >= b.publicLb ? a : b), null) : best;

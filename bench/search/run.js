@@ -41,7 +41,9 @@ const o = L.parseFlags(
     'stall-seconds': 300,
     report: '',
   },
-  'node bench/search/run.js [--seeds 10] [--rounds 6] [--workers 8] [--submissions 2] [--size cpu|tiny] [--methods aevo,random,greedy] [--surfaces designed,late-decoupling,noisy-public] [--out results.json] [--keep] | --report results.json (re-print the tables of a results file, also a partial one)',
+  'node bench/search/run.js [--seeds 10] [--rounds 6] [--workers 8] [--submissions 2] [--size cpu|tiny] ' +
+    '[--methods aevo,random,greedy] [--surfaces designed,late-decoupling,noisy-public] [--out results.json] ' +
+    '[--keep] | --report results.json (re-print the tables of a results file, also a partial one)',
 );
 if (o.report) {
   const r = JSON.parse(fs.readFileSync(o.report, 'utf8'));
@@ -72,11 +74,15 @@ if (methods.includes('aevo')) L.checkBuilds();
 const needsVariant = surfaces.filter((s) => s !== 'designed');
 if (needsVariant.length && !fs.existsSync(MAKE_VARIANT))
   fail(
-    `surfaces ${needsVariant.join(', ')} need ${path.relative(L.ROOT, MAKE_VARIANT)} (node sim/make-variant.mjs --variant NAME --out DIR), which is missing: it has not landed yet. Run with --surfaces designed meanwhile.`,
+    `surfaces ${needsVariant.join(', ')} need ${path.relative(L.ROOT, MAKE_VARIANT)} (node ` +
+      `sim/make-variant.mjs --variant NAME --out DIR), which is missing: it has not landed yet. Run with ` +
+      `--surfaces designed meanwhile.`,
   );
 const haveExpected = expectedScoreAvailable(SIM);
 if (!haveExpected) {
-  const msg = `${path.join(SIM, EXPECTED_SCORE)} is missing (not landed yet): no noise-free scores, so no gains, harmful promotions or decoupling checks`;
+  const msg =
+    `${path.join(SIM, EXPECTED_SCORE)} is missing (not landed yet): no noise-free scores, so no gains, ` +
+    `harmful promotions or decoupling checks`;
   if (!o['allow-missing-expected'])
     fail(`${msg}. --allow-missing-expected runs the methods anyway and prints only what needs no noise-free score.`);
   log(`WARNING: ${msg}; running the methods anyway (--allow-missing-expected)`);
@@ -156,10 +162,13 @@ function table(surface, bySurface, cfg = o, methodList = cfg.methods) {
   const aevoGains = (runs.aevo || []).filter((r) => !r.failed).map((r) => r.summary?.gain ?? NaN);
   const aevoBySeed = new Map((runs.aevo || []).filter((r) => !r.failed).map((r) => [r.seed, r.summary?.gain ?? NaN]));
   lines.push(
-    `\n## surface ${surface}  (base recipe noise-free public LB ${f3(bySurface.baseLb)}; ${cfg.rounds} rounds × ${cfg.workers} workers, ${cfg.submissions} submissions/round, size ${cfg.size})`,
+    `\n## surface ${surface}  (base recipe noise-free public LB ${f3(bySurface.baseLb)}; ${cfg.rounds} ` +
+      `rounds × ${cfg.workers} workers, ${cfg.submissions} submissions/round, size ${cfg.size})`,
   );
   lines.push(
-    '| method | runs | LB gain of final recipe (mean ± sd) | aevo − method (mean [95% t-CI], paired) | promotions | harmful promotions | confirmations | false conf. | missed conf. | active-region cand. | final in decoupling | submissions used | trained cand. | wall / run |',
+    '| method | runs | LB gain of final recipe (mean ± sd) | aevo − method (mean [95% t-CI], paired) | ' +
+      'promotions | harmful promotions | confirmations | false conf. | missed conf. | active-region cand. | ' +
+      'final in decoupling | submissions used | trained cand. | wall / run |',
   );
   lines.push('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
   for (const m of methods) {
@@ -177,12 +186,29 @@ function table(surface, bySurface, cfg = o, methodList = cfg.methods) {
     } else if (m === 'aevo') diff = '(reference)';
     const sum = (k) => rs.reduce((a, r) => a + (r.summary ? r.summary[k] : NaN), 0);
     const tot = (k) => rs.reduce((a, r) => a + r[k], 0);
+    const harmful = () =>
+      Number.isFinite(sum('harmfulPromotions'))
+        ? sum('harmfulPromotions')
+        : `${rs.reduce((a, r) => a + r.promotions.length, 0)} promotions, harm unknown`;
     const conf =
       m === 'aevo'
-        ? `${sum('confirmations')}${rs.some((r) => r.confirmationSource === 'DecouplingConfirmed') ? ` (${tot('suspected')} suspected, ${tot('refutations')} refuted)` : ' (evidence flags)'}`
+        ? `${sum('confirmations')}` +
+          (rs.some((r) => r.confirmationSource === 'DecouplingConfirmed')
+            ? ` (${tot('suspected')} suspected, ${tot('refutations')} refuted)`
+            : ' (evidence flags)')
         : 'n/a';
     lines.push(
-      `| ${m} | ${rs.length}${failed ? ` (+${failed} failed)` : ''} | ${f3(S.mean(gains))} ± ${f3(S.sd(gains)).trim()} | ${diff} | ${Number.isFinite(sum('promotions')) ? sum('promotions') : '—'} | ${Number.isFinite(sum('harmfulPromotions')) ? sum('harmfulPromotions') : rs.reduce((a, r) => a + r.promotions.length, 0) + ' promotions, harm unknown'} | ${conf} | ${m === 'aevo' ? (Number.isFinite(sum('falseConfirmations')) ? sum('falseConfirmations') : '—') : 'n/a'} | ${Number.isFinite(sum('missedConfirmations')) ? sum('missedConfirmations') : '—'} | ${Number.isFinite(sum('activeRegionCandidates')) ? sum('activeRegionCandidates') : '—'} | ${rs.every((r) => r.summary) ? `${rs.filter((r) => r.summary.finalInDecoupling).length}/${rs.length}` : '—'} | ${tot('submissionsUsed')} (${f1(tot('submissionsUsed') / rs.length)}/run) | ${tot('trainedCandidates')} | ${f1(S.mean(rs.map((r) => r.wallMs / 1000)))} s |`,
+      `| ${m} | ${rs.length}${failed ? ` (+${failed} failed)` : ''} | ${f3(S.mean(gains))} ± ` +
+        `${f3(S.sd(gains)).trim()} | ${diff} | ` +
+        `${Number.isFinite(sum('promotions')) ? sum('promotions') : '—'} | ` +
+        `${harmful()}` +
+        ` | ${conf} | ` +
+        `${m === 'aevo' ? (Number.isFinite(sum('falseConfirmations')) ? sum('falseConfirmations') : '—') : 'n/a'}` +
+        ` | ${Number.isFinite(sum('missedConfirmations')) ? sum('missedConfirmations') : '—'} | ` +
+        `${Number.isFinite(sum('activeRegionCandidates')) ? sum('activeRegionCandidates') : '—'} | ` +
+        `${rs.every((r) => r.summary) ? `${rs.filter((r) => r.summary.finalInDecoupling).length}/${rs.length}` : '—'}` +
+        ` | ${tot('submissionsUsed')} (${f1(tot('submissionsUsed') / rs.length)}/run) | ` +
+        `${tot('trainedCandidates')} | ${f1(S.mean(rs.map((r) => r.wallMs / 1000)))} s |`,
     );
   }
   return lines.join('\n');
@@ -190,7 +216,9 @@ function table(surface, bySurface, cfg = o, methodList = cfg.methods) {
 
 async function main() {
   log(
-    `bench/search: methods ${methods.join(',')}, surfaces ${surfaces.join(',')}, seeds ${seeds[0]}..${seeds[seeds.length - 1]}, ${o.rounds}×${o.workers}, ${o.submissions} submissions/round, size ${o.size}; ${L.machine()}; work dir ${workDir}`,
+    `bench/search: methods ${methods.join(',')}, surfaces ${surfaces.join(',')}, seeds ${seeds[0]}..` +
+      `${seeds[seeds.length - 1]}, ${o.rounds}×${o.workers}, ${o.submissions} submissions/round, size ` +
+      `${o.size}; ${L.machine()}; work dir ${workDir}`,
   );
   const results = {
     config: { ...o, seeds, methods, surfaces },
@@ -211,7 +239,8 @@ async function main() {
       results.surfaces[surface] = bySurface;
       if (base)
         log(
-          `${surface}: base recipe noise-free public LB ${base.lb.toFixed(4)} (dev ${base.dev.toFixed(4)}, step ${base.step})`,
+          `${surface}: base recipe noise-free public LB ${base.lb.toFixed(4)} (dev ${base.dev.toFixed(4)}` +
+            `, step ${base.step})`,
         );
       if (methods.includes('aevo')) {
         bySurface.methods.aevo = [];
@@ -236,7 +265,9 @@ async function main() {
             await scoreRun(rec, nf, base);
             bySurface.methods.aevo.push(rec);
             log(
-              `aevo ${surface} seed ${rec.seed}: ${(rec.wallMs / 1000).toFixed(0)} s, ${rec.trainedCandidates} candidates, ${rec.submissionsUsed} submissions, ${rec.promotions.length} promotions, gain ${rec.summary ? rec.summary.gain.toFixed(4) : '—'}`,
+              `aevo ${surface} seed ${rec.seed}: ${(rec.wallMs / 1000).toFixed(0)} s, ` +
+                `${rec.trainedCandidates} candidates, ${rec.submissionsUsed} submissions, ` +
+                `${rec.promotions.length} promotions, gain ${rec.summary ? rec.summary.gain.toFixed(4) : '—'}`,
             );
             save();
           },
@@ -261,7 +292,8 @@ async function main() {
           await scoreRun(rec, nf, base);
           bySurface.methods[method].push(rec);
           log(
-            `${method} ${surface} seed ${seed}: ${(rec.wallMs / 1000).toFixed(0)} s, ${rec.jobs} jobs, gain ${rec.summary ? rec.summary.gain.toFixed(4) : '—'}`,
+            `${method} ${surface} seed ${seed}: ${(rec.wallMs / 1000).toFixed(0)} s, ${rec.jobs} jobs, ` +
+              `gain ${rec.summary ? rec.summary.gain.toFixed(4) : '—'}`,
           );
           if (!o.keep)
             fs.rmSync(path.join(workDir, 'runs', surface, method, String(seed)), { recursive: true, force: true });

@@ -39,7 +39,8 @@ export const VARIANTS = {
     r.data.mix.bit_manipulation = 1.5;
     r.data.mix.cipher = 1.5;
   },
-  '+3000 synthetic symbolic equation': (r) => (r.data.synthetic = { count: 3000, mix: { equation: 1 }, variants: { equation: { symbolic: 1 } } }),
+  '+3000 synthetic symbolic equation': (r) =>
+    (r.data.synthetic = { count: 3000, mix: { equation: 1 }, variants: { equation: { symbolic: 1 } } }),
   'LoRA r=8, lr 1e-2': (r) => {
     r.lora.rank = 8;
     r.train.lr = 0.01;
@@ -51,7 +52,12 @@ export const VARIANTS = {
 };
 
 const work = mkdtempSync(join(tmpdir(), 'sim-variants-'));
-const node = (script, ...a) => execFileSync(process.execPath, [join(SUB, script), ...a], { cwd: SUB, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+const node = (script, ...a) =>
+  execFileSync(process.execPath, [join(SUB, script), ...a], {
+    cwd: SUB,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
 const readJson = (f) => JSON.parse(readFileSync(f, 'utf8'));
 node('harness/hidden_split.mjs', '--secret-seed', SECRET, '--out', join(work, 'hidden'));
 const reweighted = (s) => DOMAINS.reduce((a, d) => a + HIDDEN_MIX[d] * s.domains[d].score, 0);
@@ -71,7 +77,19 @@ for (const [name, edit] of Object.entries(VARIANTS)) {
     node('bin/prepare-data.mjs', '--recipe', rpath, '--out', join(d, 'data'), '--seed', String(seed));
     let diverged = false;
     try {
-      node('bin/train.mjs', '--recipe', rpath, '--data-dir', join(d, 'data'), '--base', 'base/checkpoint.json', '--out', join(d, 'ck'), '--seed', String(seed));
+      node(
+        'bin/train.mjs',
+        '--recipe',
+        rpath,
+        '--data-dir',
+        join(d, 'data'),
+        '--base',
+        'base/checkpoint.json',
+        '--out',
+        join(d, 'ck'),
+        '--seed',
+        String(seed),
+      );
     } catch (e) {
       if (e.status !== 3) throw e;
       diverged = true;
@@ -79,10 +97,26 @@ for (const [name, edit] of Object.entries(VARIANTS)) {
     const summary = readJson(join(d, 'ck', 'train-summary.json'));
     const evals = summary.checkpoints.map((c) => {
       node('bin/evaluate.mjs', '--checkpoint', join(d, 'ck', c), '--split', 'dev', '--out', join(d, `${c}.dev.json`));
-      node('bin/predict.mjs', '--checkpoint', join(d, 'ck', c), '--prompts', join(work, 'hidden', 'prompts.csv'), '--out', join(d, `${c}.pred.csv`));
+      node(
+        'bin/predict.mjs',
+        '--checkpoint',
+        join(d, 'ck', c),
+        '--prompts',
+        join(work, 'hidden', 'prompts.csv'),
+        '--out',
+        join(d, `${c}.pred.csv`),
+      );
       const lb = {};
       for (const half of ['public', 'private']) {
-        node('harness/score_predictions.mjs', '--predictions', join(d, `${c}.pred.csv`), '--answers', join(work, 'hidden', `${half}.csv`), '--out', join(d, `${c}.${half}.json`));
+        node(
+          'harness/score_predictions.mjs',
+          '--predictions',
+          join(d, `${c}.pred.csv`),
+          '--answers',
+          join(work, 'hidden', `${half}.csv`),
+          '--out',
+          join(d, `${c}.${half}.json`),
+        );
         lb[half] = readJson(join(d, `${c}.${half}.json`)).overall;
       }
       return { c, dev: readJson(join(d, `${c}.dev.json`)), ...lb };
@@ -94,7 +128,15 @@ for (const [name, edit] of Object.entries(VARIANTS)) {
     const last = evals[evals.length - 1];
     const byDev = evals.reduce((a, b) => (b.dev.overall > a.dev.overall ? b : a));
     const byRew = evals.reduce((a, b) => (reweighted(b.dev) > reweighted(a.dev) ? b : a));
-    rows.push({ diverged, dev: last.dev.overall, eq: last.dev.domains.equation.score, pub: last.public, priv: last.private, selDev: byDev.public, selRew: byRew.public });
+    rows.push({
+      diverged,
+      dev: last.dev.overall,
+      eq: last.dev.domains.equation.score,
+      pub: last.public,
+      priv: last.private,
+      selDev: byDev.public,
+      selRew: byRew.public,
+    });
   }
   const ok = rows.filter((r) => r.dev !== undefined);
   const col = (k) => (ok.length ? mean(ok.map((r) => r[k])) : NaN);
@@ -113,12 +155,19 @@ for (const [name, edit] of Object.entries(VARIANTS)) {
 rmSync(work, { recursive: true, force: true });
 
 const f = (x) => (Number.isFinite(x) ? x.toFixed(3) : '—');
-console.log(`simulated substrate, ${SEEDS.length} seeds, hidden split secret seed ${SECRET} (mean; ± = std over seeds)\n`);
-console.log('| recipe | dev | dev equation | public LB | private LB | public LB, ckpt by dev | by reweighted dev | diverged |');
+console.log(
+  `simulated substrate, ${SEEDS.length} seeds, hidden split secret seed ${SECRET} (mean; ± = std over ` + `seeds)\n`,
+);
+console.log(
+  '| recipe | dev | dev equation | public LB | private LB | public LB, ckpt by dev | by reweighted dev | ' +
+    'diverged |',
+);
 console.log('|---|---|---|---|---|---|---|---|');
 for (const [name, r] of Object.entries(results))
   console.log(
-    `| ${name} | ${f(r.dev)}${Number.isFinite(r.devStd) ? ` ± ${f(r.devStd)}` : ''} | ${f(r.equation)} | ${f(r.public)}${Number.isFinite(r.publicStd) ? ` ± ${f(r.publicStd)}` : ''} | ${f(r.private)} | ${f(r.publicSelectedByDev)} | ${f(r.publicSelectedByReweighted)} | ${r.diverged}/${SEEDS.length} |`,
+    `| ${name} | ${f(r.dev)}${Number.isFinite(r.devStd) ? ` ± ${f(r.devStd)}` : ''} | ${f(r.equation)} | ` +
+      `${f(r.public)}${Number.isFinite(r.publicStd) ? ` ± ${f(r.publicStd)}` : ''} | ${f(r.private)} | ` +
+      `${f(r.publicSelectedByDev)} | ${f(r.publicSelectedByReweighted)} | ${r.diverged}/${SEEDS.length} |`,
   );
 const out = opt('json');
 if (out) writeFileSync(out, JSON.stringify(results, null, 2) + '\n');

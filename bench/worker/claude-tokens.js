@@ -147,17 +147,22 @@ async function main() {
         const at = (k) => cumulative[Math.min(k, cumulative.length) - 1];
         lines.push(`${label}: ${steps.length} model turns, candidate ${out.kind}`);
         lines.push(
-          `  tokens sent per turn (prompt + output) at turns 10/20/30/40/50/60: ${[10, 20, 30, 40, 50, 60].map((k) => perTurn[Math.min(k, perTurn.length) - 1]).join(' / ')}`,
+          `  tokens sent per turn (prompt + output) at turns 10/20/30/40/50/60: ` +
+            `${[10, 20, 30, 40, 50, 60].map((k) => perTurn[Math.min(k, perTurn.length) - 1]).join(' / ')}`,
         );
         lines.push(
-          `  cumulative at turns 15/30/60: ${at(15)} / ${at(30)} / ${at(60)}; ratio 60:30 = ${(at(60) / at(30)).toFixed(2)} (2.0 linear, 4.0 quadratic)`,
+          `  cumulative at turns 15/30/60: ${at(15)} / ${at(30)} / ${at(60)}; ratio 60:30 = ` +
+            `${(at(60) / at(30)).toFixed(2)} (2.0 linear, 4.0 quadratic)`,
         );
         lines.push(
-          `  totals: plain input ${sum('input_tokens')}, cache writes ${sum('cache_creation_input_tokens')}, cache reads ${sum('cache_read_input_tokens')}, output ${sum('output_tokens')}`,
+          `  totals: plain input ${sum('input_tokens')}, cache writes ` +
+            `${sum('cache_creation_input_tokens')}, cache reads ${sum('cache_read_input_tokens')}, output ` +
+            `${sum('output_tokens')}`,
         );
-        lines.push(
-          `  largest prompt: ${Math.max(...usage.map((u) => u.input_tokens + u.cache_creation_input_tokens + u.cache_read_input_tokens))} tokens; requests refused by the fake: ${server.refused.length}`,
+        const largest = Math.max(
+          ...usage.map((u) => u.input_tokens + u.cache_creation_input_tokens + u.cache_read_input_tokens),
         );
+        lines.push(`  largest prompt: ${largest} tokens; requests refused by the fake: ${server.refused.length}`);
       } finally {
         await server.close();
       }
@@ -170,7 +175,8 @@ async function main() {
     removeHome(home);
   }
   console.log(
-    `Claude worker token spend, ${TURNS}-turn candidate reading a ${FILE_CHARS}-character file each turn (strict loopback fake, ~4 characters a token):`,
+    `Claude worker token spend, ${TURNS}-turn candidate reading a ${FILE_CHARS}-character file each turn ` +
+      `(strict loopback fake, ~4 characters a token):`,
   );
   for (const l of lines) console.log(l);
 }

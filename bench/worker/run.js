@@ -257,7 +257,8 @@ async function main() {
   }
 
   console.log(
-    `bench/worker  (node ${process.version}, ${os.cpus().length} CPUs, load ${os.loadavg()[0].toFixed(1)}; best of ${ROUNDS})`,
+    `bench/worker  (node ${process.version}, ${os.cpus().length} CPUs, load ${os.loadavg()[0].toFixed(1)}; ` +
+      `best of ${ROUNDS})`,
   );
   for (const [what, v, base, b] of results)
     console.log(`  ${what}: ${fmt(v)}   baseline (${base}): ${fmt(b)}   ratio ${(v / b).toFixed(2)}`);
