@@ -30,6 +30,9 @@ export interface PredictJobSettings {
  * not in its view. Whichever board judges the predictions, predict is the same job.
  */
 export class PredictJobs {
+  /** Parsed manifests by snapshot id: a snapshot's content never changes (its id names it), so one read each. */
+  private readonly manifests = new Map<string, SubstrateManifest>();
+
   constructor(
     private readonly store: EventStore,
     private readonly files: BoardFiles,
@@ -69,6 +72,8 @@ export class PredictJobs {
   private async manifestOf(
     snapshotId: string,
   ): Promise<{ ok: true; manifest: SubstrateManifest } | { ok: false; problem: string }> {
+    const known = this.manifests.get(snapshotId);
+    if (known) return { ok: true, manifest: known };
     const snapshotDir = this.files.snapshotDir(snapshotId);
     try {
       const parsed = SubstrateManifest.safeParse(
@@ -80,6 +85,7 @@ export class PredictJobs {
           problem:
             `snapshot ${snapshotId} substrate.yaml does not validate: ` + describeIssues(zodIssues(parsed.error)),
         };
+      this.manifests.set(snapshotId, parsed.data);
       return { ok: true, manifest: parsed.data };
     } catch (err) {
       return {
