@@ -5,3 +5,4 @@ export * from './built-services';
 export * from './builders/events';
 export * from './builders/policies';
 export * from './service-harness';
+export * from './service-processes';

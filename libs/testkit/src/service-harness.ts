@@ -1,3 +1,4 @@
+import type { ChildProcess } from 'node:child_process';
 import type { DynamicModule, Type } from '@nestjs/common';
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
@@ -12,6 +13,7 @@ import {
 } from '@aevo/messaging';
 import type { z } from 'zod';
 import { createTestDb, createTestNatsNames, eventually, type TestDb, type TestNatsNames } from './infra';
+import { ServiceProcesses, serviceProcessEnv } from './service-processes';
 
 /** Every createServiceApp option except those the harness sets (where the service's events and store live). */
 export type HarnessAppOptions = Omit<
@@ -25,6 +27,8 @@ export interface ServiceHarnessOptions extends HarnessAppOptions {
    * test swaps the store's behaviour, or to save connections.
    */
   shareStore?: boolean;
+  /** Connections of the harness's store (default 4); with `shareStore`, the replicas' too. */
+  poolSize?: number;
   /**
    * Relay the store's events to JetStream from the harness (default true; poll 100 ms), so that appended events
    * reach the service. Off: the test relays itself (or passes `relay: true` for each replica's embedded relay).
@@ -49,10 +53,18 @@ export interface ServiceHarness {
   names: TestNatsNames;
   /** The store of record, in this suite's own PostgreSQL schema. */
   store: PostgresEventStore;
-  /** The first replica; `replicas` has them all. */
-  service: ServiceApp;
+  /** The first replica; `replicas` has them all. Throws when the harness was started with no module. */
+  readonly service: ServiceApp;
   replicas: ServiceApp[];
   client: CommandClient;
+  /** The environment of a service process in this suite (its NATS prefix, stream, schema; relay off), then `extra`. */
+  processEnv(extra?: Record<string, string>): NodeJS.ProcessEnv;
+  /** Starts the built service `name` as its own process in this suite; `close` stops it (SIGTERM, then SIGKILL). */
+  spawn(name: string, extra?: Record<string, string>): ChildProcess;
+  /** Every process `spawn` started, in order. */
+  readonly processes: readonly ChildProcess[];
+  /** What the spawned processes of `name` wrote (stdout and stderr); without a name all of it, headed `[name] `. */
+  output(name?: string): string;
   /** Sends a command on the suite's subject prefix, as the CLI or another service would. */
   send<D extends CommandDefinition>(
     def: D | string,
@@ -69,26 +81,40 @@ export interface ServiceHarness {
     predicate?: (e: StoredOf<D>) => boolean,
     opts?: { campaignId?: string; timeoutMs?: number },
   ): Promise<StoredOf<D>>;
-  /** Closes the client, replicas, relay and store, then drops the suite's stream and schema; idempotent. */
+  /**
+   * Closes the client, replicas, spawned processes, relay and store, then drops the suite's stream and schema;
+   * idempotent.
+   */
   close(): Promise<void>;
 }
 
-const openPool = (url: string, schema: string) =>
-  PostgresEventStore.open({ connectionString: url, schema, poolSize: 4 });
+const openPool = (url: string, schema: string, poolSize = 4) =>
+  PostgresEventStore.open({ connectionString: url, schema, poolSize });
 
 /**
  * Starts `module` as the service `opts.service` against the shared PostgreSQL and nats-server, isolated as every
  * suite must be (ARCHITECTURE.md, *Tests*): its own schema, subject prefix and stream, a relay from the store to
  * the stream, the Nest app listening, and a command client. An array of modules starts one replica per module, each
- * with its own store pool like a process of its own (replicas that need providers of their own).
+ * with its own store pool like a process of its own (replicas that need providers of their own); an empty array
+ * starts none, for a suite whose services run only as processes (`spawn`).
  */
 export async function startServiceHarness(
   module: ServiceModule | readonly ServiceModule[],
   opts: ServiceHarnessOptions,
 ): Promise<ServiceHarness> {
-  const { shareStore = false, harnessRelay = true, listen = true, commandTimeoutMs, waitTimeoutMs, ...app } = opts;
+  const {
+    shareStore = false,
+    poolSize,
+    harnessRelay = true,
+    listen = true,
+    commandTimeoutMs,
+    waitTimeoutMs,
+    ...app
+  } = opts;
   const db = await createTestDb();
   const names = createTestNatsNames();
+  const processEnv = (extra?: Record<string, string>) => serviceProcessEnv(db, names, extra);
+  const processes = new ServiceProcesses(processEnv);
   const replicas: ServiceApp[] = [];
   let store: PostgresEventStore | null = null;
   let relay: OutboxRelay | null = null;
@@ -97,6 +123,7 @@ export async function startServiceHarness(
   const closeAll = async () => {
     await client?.close();
     for (const r of replicas.splice(0).reverse()) await r.app.close();
+    await processes.stop();
     await relay?.stop();
     await store?.close();
     const nc = await connect({ servers: names.url });
@@ -110,7 +137,7 @@ export async function startServiceHarness(
   const close = () => (closing ??= closeAll());
 
   try {
-    store = await openPool(db.url, db.schema);
+    store = await openPool(db.url, db.schema, poolSize);
     if (harnessRelay)
       relay = await OutboxRelay.start({
         databaseUrl: db.url,
@@ -129,7 +156,7 @@ export async function startServiceHarness(
         stream: names.stream,
         databaseUrl: db.url,
         dbSchema: db.schema,
-        ...(shareStore ? { store } : { openStore: (cfg) => openPool(cfg.databaseUrl, cfg.dbSchema) }),
+        ...(shareStore ? { store } : { openStore: (cfg) => openPool(cfg.databaseUrl, cfg.dbSchema, poolSize) }),
       });
       replicas.push(built);
       if (listen) await built.app.listen();
@@ -153,9 +180,16 @@ export async function startServiceHarness(
     db,
     names,
     store: opened,
-    service: replicas[0],
+    get service() {
+      if (replicas.length === 0) throw new Error('this harness was started with no module: it has no service app');
+      return replicas[0];
+    },
     replicas,
     client: commands,
+    processEnv,
+    spawn: (name, extra) => processes.spawn(name, extra),
+    processes: processes.children,
+    output: (name) => processes.output(name),
     send: (def, payload, sendOpts) => commands.send(def, payload, sendOpts),
     async append(...events) {
       for (const e of events) await opened.append(e.streamId, 'any', [e]);

@@ -1,20 +1,10 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { OutboxRelay, PostgresEventStore } from '@aevo/eventstore';
 import { isProcessAlive, UNSANDBOXED_OPT_IN } from '@aevo/executors';
-import { createTestDb, createTestNatsNames, eventually, type TestDb, type TestNatsNames } from '@aevo/testkit';
-import {
-  deleteStream,
-  jobEvents,
-  jobRequested,
-  jobSpec,
-  prepareJobHome,
-  terminalOf,
-  TERMINAL,
-  type JobHome,
-} from './support';
+import { eventually, startServiceHarness, type ServiceHarness } from '@aevo/testkit';
+import { jobEvents, jobRequested, jobSpec, prepareJobHome, terminalOf, TERMINAL, type JobHome } from './support';
 
 jest.setTimeout(600_000);
 
@@ -25,16 +15,11 @@ const SERVICE_DIR = path.resolve(__dirname, '..');
  * fourth waits, then a restart: every job ends with exactly one terminal event and none runs twice.
  */
 describe('dispatch killed with SIGKILL while jobs run', () => {
-  let db: TestDb;
-  let names: TestNatsNames;
-  let store: PostgresEventStore;
-  let relay: OutboxRelay;
+  let h: ServiceHarness;
   let tmp: string;
   let home: string;
   let sandbox: string;
   let where: JobHome;
-  const children: ChildProcess[] = [];
-  const output: string[] = [];
 
   beforeAll(async () => {
     // Processes run the built dist (dependencies are built by nx's ^build before tests).
@@ -42,17 +27,8 @@ describe('dispatch killed with SIGKILL while jobs run', () => {
       cwd: SERVICE_DIR,
       stdio: 'pipe',
     });
-    db = await createTestDb();
-    names = createTestNatsNames();
-    store = await PostgresEventStore.open({ connectionString: db.url, schema: db.schema, poolSize: 3 });
-    relay = await OutboxRelay.start({
-      databaseUrl: db.url,
-      schema: db.schema,
-      natsUrl: names.url,
-      subjectPrefix: names.subjectPrefix,
-      stream: names.stream,
-      pollIntervalMs: 100,
-    });
+    // No module in this process: dispatch runs only as its own process (startDispatch).
+    h = await startServiceHarness([], { service: 'dispatch', poolSize: 3 });
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'dispatch-crash-'));
     home = path.join(tmp, 'home');
     where = prepareJobHome(home);
@@ -60,7 +36,7 @@ describe('dispatch killed with SIGKILL while jobs run', () => {
   });
 
   afterAll(async () => {
-    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    for (const c of h?.processes ?? []) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
     // Jobs still running after a failure of this test must not outlive it.
     const jobsDir = path.join(home ?? '', 'dispatch', 'local-jobs');
     if (home && fs.existsSync(jobsDir))
@@ -73,43 +49,27 @@ describe('dispatch killed with SIGKILL while jobs run', () => {
             // already gone
           }
       }
-    await relay?.stop();
-    await store?.close();
-    await deleteStream(names);
-    await db?.drop();
+    await h?.close();
     if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
   });
 
   function startDispatch(): ChildProcess {
-    const child = spawn(process.execPath, [path.join(SERVICE_DIR, 'dist', 'main.js')], {
-      env: {
-        ...process.env,
-        AEVO_NATS_URL: names.url,
-        AEVO_SUBJECT_PREFIX: names.subjectPrefix,
-        AEVO_STREAM: names.stream,
-        AEVO_DATABASE_URL: db.url,
-        AEVO_DB_SCHEMA: db.schema,
-        AEVO_RELAY: 'off', // the test runs the relay
-        AEVO_EXECUTOR: 'local',
-        AEVO_HOME: home,
-        AEVO_LOCAL_SLOTS: '3',
-        AEVO_LOCAL_GPUS: 'none',
-        AEVO_LOCAL_KILL_GRACE_MS: '500',
-        // This suite is about crash recovery and reads the pids its jobs print, which a sandbox's pid namespace
-        // hides; dispatch's sandboxed jobs are covered by service.int.spec.ts and the executor's own tests.
-        AEVO_UNSANDBOXED_JOBS: UNSANDBOXED_OPT_IN,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
+    return h.spawn('dispatch', {
+      AEVO_EXECUTOR: 'local',
+      AEVO_HOME: home,
+      AEVO_LOCAL_SLOTS: '3',
+      AEVO_LOCAL_GPUS: 'none',
+      AEVO_LOCAL_KILL_GRACE_MS: '500',
+      // This suite is about crash recovery and reads the pids its jobs print, which a sandbox's pid namespace
+      // hides; dispatch's sandboxed jobs are covered by service.int.spec.ts and the executor's own tests.
+      AEVO_UNSANDBOXED_JOBS: UNSANDBOXED_OPT_IN,
     });
-    child.stdout?.on('data', (d) => output.push(String(d)));
-    child.stderr?.on('data', (d) => output.push(String(d)));
-    children.push(child);
-    return child;
   }
 
   const gate = (name: string, code: number) =>
-    `echo ${name} >> ${tmp}/runs.txt; echo $$ > ${sandbox}/${name}.pid; echo "${name} started"; while [ ! -f ${sandbox}/go-${name} ]; do sleep 0.1; done; echo "${name} done"; exit ${code}`;
-  const readyCount = () => output.join('').split('Nest microservice successfully started').length - 1;
+    `echo ${name} >> ${tmp}/runs.txt; echo $$ > ${sandbox}/${name}.pid; echo "${name} started"; ` +
+    `while [ ! -f ${sandbox}/go-${name} ]; do sleep 0.1; done; echo "${name} done"; exit ${code}`;
+  const readyCount = () => h.output('dispatch').split('Nest microservice successfully started').length - 1;
   const open = (name: string) => fs.writeFileSync(path.join(sandbox, `go-${name}`), '');
   const pidOf = (name: string) =>
     eventually(
@@ -128,18 +88,15 @@ describe('dispatch killed with SIGKILL while jobs run', () => {
       jobSpec('crash-c', where, gate('crash-c', 0)),
       jobSpec('crash-d', where, gate('crash-d', 0)), // 3 slots: this one waits in the queue
     ];
-    for (const s of specs) {
-      const e = jobRequested(s);
-      await store.append(e.streamId, 'any', [e]);
-    }
-    const started = async (id: string) => (await jobEvents(store, id)).some((e) => e.type === 'JobStarted');
+    await h.append(...specs.map(jobRequested));
+    const started = async (id: string) => (await jobEvents(h.store, id)).some((e) => e.type === 'JobStarted');
     await eventually(
       async () => (await started('crash-a')) && (await started('crash-b')) && (await started('crash-c')),
       180_000,
     ).catch((err) => {
-      throw new Error(`${(err as Error).message}\n--- dispatch output ---\n${output.join('')}`);
+      throw new Error(`${(err as Error).message}\n--- dispatch output ---\n${h.output('dispatch')}`);
     });
-    await eventually(async () => (await jobEvents(store, 'crash-d')).some((e) => e.type === 'JobQueued'), 60_000);
+    await eventually(async () => (await jobEvents(h.store, 'crash-d')).some((e) => e.type === 'JobQueued'), 60_000);
     expect(await started('crash-d')).toBe(false);
     const pids = { a: await pidOf('crash-a'), b: await pidOf('crash-b'), c: await pidOf('crash-c') };
 
@@ -154,19 +111,20 @@ describe('dispatch killed with SIGKILL while jobs run', () => {
     const cWrapper = Number(fs.readFileSync(path.join(home, 'dispatch', 'local-jobs', 'crash-c', 'pid'), 'utf8'));
     process.kill(-cWrapper, 'SIGKILL');
     await eventually(() => !isProcessAlive(pids.c));
-    for (const id of ['crash-a', 'crash-b', 'crash-c', 'crash-d']) expect(await terminalOf(store, id)).toBeUndefined();
+    for (const id of ['crash-a', 'crash-b', 'crash-c', 'crash-d'])
+      expect(await terminalOf(h.store, id)).toBeUndefined();
 
     const second = startDispatch();
-    const b = await eventually(() => terminalOf(store, 'crash-b'), 180_000);
+    const b = await eventually(() => terminalOf(h.store, 'crash-b'), 180_000);
     expect(b.type).toBe('JobFailed');
     expect(b.data).toMatchObject({ reason: 'exit-code', exitCode: 4, logTail: 'crash-b started\ncrash-b done' });
-    const c = await eventually(() => terminalOf(store, 'crash-c'), 60_000);
+    const c = await eventually(() => terminalOf(h.store, 'crash-c'), 60_000);
     expect(c.data).toMatchObject({ reason: 'lost', exitCode: null });
-    expect(await terminalOf(store, 'crash-a')).toBeUndefined(); // still running, reattached
+    expect(await terminalOf(h.store, 'crash-a')).toBeUndefined(); // still running, reattached
     open('crash-a');
     open('crash-d');
-    expect((await eventually(() => terminalOf(store, 'crash-a'), 60_000)).type).toBe('JobSucceeded');
-    expect((await eventually(() => terminalOf(store, 'crash-d'), 120_000)).type).toBe('JobSucceeded');
+    expect((await eventually(() => terminalOf(h.store, 'crash-a'), 60_000)).type).toBe('JobSucceeded');
+    expect((await eventually(() => terminalOf(h.store, 'crash-d'), 120_000)).type).toBe('JobSucceeded');
 
     // Stop the second dispatch too and let a third come up: nothing is recorded or run again.
     second.kill('SIGTERM');
@@ -179,7 +137,7 @@ describe('dispatch killed with SIGKILL while jobs run', () => {
     await new Promise((r) => third.once('exit', r));
 
     for (const id of ['crash-a', 'crash-b', 'crash-c', 'crash-d']) {
-      const events = await jobEvents(store, id);
+      const events = await jobEvents(h.store, id);
       expect(events.filter((e) => TERMINAL.has(e.type))).toHaveLength(1);
       expect(events.filter((e) => e.type === 'JobQueued')).toHaveLength(1);
     }

@@ -3,40 +3,22 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { CancelJob } from '@aevo/contracts';
-import { OutboxRelay, PostgresEventStore } from '@aevo/eventstore';
 import { FakeKubeApiServer, KubernetesExecutor, kubeConfigFor, kubernetesJobName } from '@aevo/executors';
-import { CommandClient, createServiceApp, type ServiceApp } from '@aevo/messaging';
-import { createTestDb, createTestNatsNames, eventually, type TestDb, type TestNatsNames } from '@aevo/testkit';
+import { eventually, startServiceHarness, type ServiceHarness } from '@aevo/testkit';
 import { DispatchModule } from '../src/dispatch.module';
-import { deleteStream, jobEvents, jobRequested, jobSpec, terminalOf, prepareJobHome, type JobHome } from './support';
+import { jobEvents, jobRequested, jobSpec, terminalOf, prepareJobHome, type JobHome } from './support';
 
 jest.setTimeout(180_000);
 
 /** The service with AEVO_EXECUTOR=kubernetes semantics, against the loopback API server. */
 describe('dispatch service with the Kubernetes executor', () => {
-  let db: TestDb;
-  let names: TestNatsNames;
-  let store: PostgresEventStore;
-  let relay: OutboxRelay;
-  let service: ServiceApp;
-  let client: CommandClient;
+  let h: ServiceHarness;
   let fake: FakeKubeApiServer;
   let home: string;
   let c0: JobHome;
   let c1: JobHome;
 
   beforeAll(async () => {
-    db = await createTestDb();
-    names = createTestNatsNames();
-    store = await PostgresEventStore.open({ connectionString: db.url, schema: db.schema, poolSize: 4 });
-    relay = await OutboxRelay.start({
-      databaseUrl: db.url,
-      schema: db.schema,
-      natsUrl: names.url,
-      subjectPrefix: names.subjectPrefix,
-      stream: names.stream,
-      pollIntervalMs: 100,
-    });
     fake = new FakeKubeApiServer();
     await fake.start();
     home = fs.mkdtempSync(path.join(os.tmpdir(), 'dispatch-k8s-'));
@@ -53,39 +35,23 @@ describe('dispatch service with the Kubernetes executor', () => {
       logDir: path.join(home, 'logs'),
       reconnectMs: 50,
     });
-    service = await createServiceApp(DispatchModule.forRoot({ executor }), {
+    h = await startServiceHarness(DispatchModule.forRoot({ executor }), {
       service: 'dispatch',
-      natsUrl: names.url,
-      subjectPrefix: names.subjectPrefix,
-      stream: names.stream,
-      databaseUrl: db.url,
-      dbSchema: db.schema,
-      openStore: (cfg) =>
-        PostgresEventStore.open({ connectionString: cfg.databaseUrl, schema: cfg.dbSchema, poolSize: 4 }),
       server: { nakDelayMs: 200, maxNakDelayMs: 2000 },
-      logger: ['error'],
     });
-    await service.app.listen();
-    client = await CommandClient.connect({ natsUrl: names.url, subjectPrefix: names.subjectPrefix, timeoutMs: 60_000 });
   });
 
   afterAll(async () => {
-    await client?.close();
-    await service?.app.close();
+    await h?.close();
     await fake?.stop();
-    await relay?.stop();
-    await store?.close();
-    await deleteStream(names);
-    await db?.drop();
     if (home) fs.rmSync(home, { recursive: true, force: true });
   });
 
-  const types = async (jobId: string) => (await jobEvents(store, jobId)).map((e) => e.type);
+  const types = async (jobId: string) => (await jobEvents(h.store, jobId)).map((e) => e.type);
 
   it('queues, starts, records a Kueue preemption as JobPreempted, resumes and succeeds with GPU-seconds', async () => {
     const spec = jobSpec('k8s-train', c0, 'x', { resources: { cpu: 2, memoryMiB: 512, gpu: 2 } });
-    const e = jobRequested(spec);
-    await store.append(e.streamId, 'any', [e]);
+    await h.append(jobRequested(spec));
     const name = kubernetesJobName('k8s-train');
     await eventually(() => fake.job(name));
     expect(await types('k8s-train')).toEqual(['JobQueued']);
@@ -100,7 +66,7 @@ describe('dispatch service with the Kubernetes executor', () => {
     fake.log(name, 'epoch 1 done');
     fake.advance(60);
     fake.exit(name, 0);
-    const done = await eventually(() => terminalOf(store, 'k8s-train'));
+    const done = await eventually(() => terminalOf(h.store, 'k8s-train'));
     expect(done.type).toBe('JobSucceeded');
     expect(done.data).toMatchObject({
       executor: 'kubernetes',
@@ -109,7 +75,7 @@ describe('dispatch service with the Kubernetes executor', () => {
       logTail: 'epoch 1 done',
     });
     expect((done.data as { gpuSeconds: number }).gpuSeconds).toBe(2 * (30 + 60)); // both admitted runs
-    const events = await jobEvents(store, 'k8s-train');
+    const events = await jobEvents(h.store, 'k8s-train');
     expect(events.map((x) => x.type)).toEqual([
       'JobQueued',
       'JobStarted',
@@ -124,19 +90,18 @@ describe('dispatch service with the Kubernetes executor', () => {
 
   it('cancels through CancelJob: the Job is deleted with background propagation', async () => {
     const spec = jobSpec('k8s-cancel', c1, 'x');
-    const e = jobRequested(spec);
-    await store.append(e.streamId, 'any', [e]);
+    await h.append(jobRequested(spec));
     const name = kubernetesJobName('k8s-cancel');
     await eventually(() => fake.job(name));
     fake.admit(name);
     await eventually(async () => (await types('k8s-cancel')).includes('JobStarted'));
-    const reply = await client.send(CancelJob, {
+    const reply = await h.send(CancelJob, {
       campaignId: 'camp-dispatch',
       jobId: 'k8s-cancel',
       reason: 'budget exhausted',
     });
     expect(reply).toMatchObject({ ok: true, result: { status: 'cancelling' } });
-    const done = await eventually(() => terminalOf(store, 'k8s-cancel'));
+    const done = await eventually(() => terminalOf(h.store, 'k8s-cancel'));
     expect(done).toMatchObject({ type: 'JobCancelled', data: { reason: 'budget exhausted' } });
     expect(fake.requests.find((q) => q.method === 'DELETE')?.query.propagationPolicy).toBe('Background');
     expect(fake.job(name)).toBeUndefined();

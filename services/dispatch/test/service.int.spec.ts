@@ -3,86 +3,42 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { CancelJob } from '@aevo/contracts';
-import { OutboxRelay, PostgresEventStore } from '@aevo/eventstore';
 import { LocalExecutor, processesWithCommandLine } from '@aevo/executors';
-import { CommandClient, createServiceApp, type ServiceApp } from '@aevo/messaging';
-import { createTestDb, createTestNatsNames, eventually, type TestDb, type TestNatsNames } from '@aevo/testkit';
+import { eventually, startServiceHarness, type ServiceHarness } from '@aevo/testkit';
 import { DispatchModule } from '../src/dispatch.module';
 import { foldBudget } from '../src/domain/budget';
-import {
-  deleteStream,
-  jobEvents,
-  jobRequested,
-  jobSpec,
-  prepareJobHome,
-  terminalOf,
-  TERMINAL,
-  type JobHome,
-} from './support';
+import { jobEvents, jobRequested, jobSpec, prepareJobHome, terminalOf, TERMINAL, type JobHome } from './support';
 
 jest.setTimeout(180_000);
 
-/** The Nest service on the real transport (JobRequested relayed from PostgreSQL to JetStream) with the local executor. */
+/**
+ * The Nest service on the real transport (JobRequested relayed from PostgreSQL to JetStream) with the local
+ * executor.
+ */
 describe('dispatch service on nats-server and PostgreSQL (local executor)', () => {
-  let db: TestDb;
-  let names: TestNatsNames;
-  let store: PostgresEventStore;
-  let relay: OutboxRelay;
-  let service: ServiceApp;
-  let client: CommandClient;
+  let h: ServiceHarness;
   let tmp: string;
   let where: JobHome;
   let out: string;
 
   beforeAll(async () => {
-    db = await createTestDb();
-    names = createTestNatsNames();
-    store = await PostgresEventStore.open({ connectionString: db.url, schema: db.schema, poolSize: 4 });
-    relay = await OutboxRelay.start({
-      databaseUrl: db.url,
-      schema: db.schema,
-      natsUrl: names.url,
-      subjectPrefix: names.subjectPrefix,
-      stream: names.stream,
-      pollIntervalMs: 100,
-    });
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'dispatch-int-'));
     where = prepareJobHome(path.join(tmp, 'home'));
     out = where.out;
     const executor = new LocalExecutor({ home: where.home, cpuSlots: 3, pollMs: 100, killGraceMs: 500 });
-    service = await createServiceApp(DispatchModule.forRoot({ executor }), {
+    h = await startServiceHarness(DispatchModule.forRoot({ executor }), {
       service: 'dispatch',
-      natsUrl: names.url,
-      subjectPrefix: names.subjectPrefix,
-      stream: names.stream,
-      databaseUrl: db.url,
-      dbSchema: db.schema,
-      openStore: (cfg) =>
-        PostgresEventStore.open({ connectionString: cfg.databaseUrl, schema: cfg.dbSchema, poolSize: 4 }),
       server: { nakDelayMs: 200, maxNakDelayMs: 2000 },
-      logger: ['error'],
     });
-    await service.app.listen();
-    client = await CommandClient.connect({ natsUrl: names.url, subjectPrefix: names.subjectPrefix, timeoutMs: 60_000 });
   });
 
   afterAll(async () => {
-    await client?.close();
-    await service?.app.close();
-    await relay?.stop();
-    await store?.close();
-    await deleteStream(names);
-    await db?.drop();
+    await h?.close();
     if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
   });
 
-  const request = async (...specs: ReturnType<typeof jobSpec>[]) => {
-    for (const s of specs) {
-      const e = jobRequested(s);
-      await store.append(e.streamId, 'any', [e]);
-    }
-  };
-  const terminal = (jobId: string) => eventually(() => terminalOf(store, jobId), 90_000);
+  const request = (...specs: ReturnType<typeof jobSpec>[]) => h.append(...specs.map(jobRequested));
+  const terminal = (jobId: string) => eventually(() => terminalOf(h.store, jobId), 90_000);
 
   it('JobRequested in → JobQueued, JobStarted and JobSucceeded with the log tail out', async () => {
     await request(jobSpec('svc-ok', where, 'echo hello from the job; echo second line'));
@@ -96,7 +52,7 @@ describe('dispatch service on nats-server and PostgreSQL (local executor)', () =
       executor: 'local',
       budgetUnit: 'cpu-slot-seconds',
     });
-    const events = await jobEvents(store, 'svc-ok');
+    const events = await jobEvents(h.store, 'svc-ok');
     expect(events.map((e) => e.type)).toEqual(['JobQueued', 'JobStarted', 'JobSucceeded']);
     expect(events[0].causationId).not.toBeNull();
     expect(events[1].causationId).toBe(events[0].id);
@@ -106,13 +62,13 @@ describe('dispatch service on nats-server and PostgreSQL (local executor)', () =
     const s = jobSpec('svc-dup', where, `echo ran >> ${out}/svc-dup.runs`);
     await request(s, s);
     await terminal('svc-dup');
-    const late = jobRequested(s); // and once more after it finished
-    await store.append(late.streamId, 'any', [late]);
-    // JobRequested is handled in stream order (one at a time): once a later job is queued, every request before it was handled.
+    await request(s); // and once more after it finished
+    // JobRequested is handled in stream order (one at a time): once a later job is queued, every request before it
+    // was handled.
     await request(jobSpec('svc-dup-marker', where, 'true'));
     await terminal('svc-dup-marker');
     expect(fs.readFileSync(path.join(out, 'svc-dup.runs'), 'utf8')).toBe('ran\n');
-    const events = await jobEvents(store, 'svc-dup');
+    const events = await jobEvents(h.store, 'svc-dup');
     expect(events.filter((e) => e.type === 'JobQueued')).toHaveLength(1);
     expect(events.filter((e) => TERMINAL.has(e.type))).toHaveLength(1);
   });
@@ -133,34 +89,38 @@ describe('dispatch service on nats-server and PostgreSQL (local executor)', () =
     expect((await terminal('svc-div')).data).toMatchObject({ reason: 'diverged', exitCode: 3 });
   });
 
-  it('cancels a running job over NATS; a second cancel is answered, an unknown job and bad input are refused by field', async () => {
-    const marker = `sleep 31${Math.floor(Math.random() * 1e5)}`;
-    await request(jobSpec('svc-cancel', where, marker));
-    await eventually(async () => (await jobEvents(store, 'svc-cancel')).some((e) => e.type === 'JobStarted'));
-    await eventually(() => processesWithCommandLine(marker).length > 0 || undefined);
-    const reply = await client.send(CancelJob, {
-      campaignId: 'camp-dispatch',
-      jobId: 'svc-cancel',
-      reason: 'superseded by a better recipe',
-    });
-    expect(reply).toMatchObject({ ok: true, result: { jobId: 'svc-cancel', status: 'cancelling' } });
-    const done = await terminal('svc-cancel');
-    expect(done.type).toBe('JobCancelled');
-    expect(done.data).toMatchObject({ reason: 'superseded by a better recipe' });
-    await eventually(() => processesWithCommandLine(marker).length === 0 || undefined);
+  it(
+    'cancels a running job over NATS; a second cancel is answered, ' +
+      'an unknown job and bad input are refused by field',
+    async () => {
+      const marker = `sleep 31${Math.floor(Math.random() * 1e5)}`;
+      await request(jobSpec('svc-cancel', where, marker));
+      await eventually(async () => (await jobEvents(h.store, 'svc-cancel')).some((e) => e.type === 'JobStarted'));
+      await eventually(() => processesWithCommandLine(marker).length > 0 || undefined);
+      const reply = await h.send(CancelJob, {
+        campaignId: 'camp-dispatch',
+        jobId: 'svc-cancel',
+        reason: 'superseded by a better recipe',
+      });
+      expect(reply).toMatchObject({ ok: true, result: { jobId: 'svc-cancel', status: 'cancelling' } });
+      const done = await terminal('svc-cancel');
+      expect(done.type).toBe('JobCancelled');
+      expect(done.data).toMatchObject({ reason: 'superseded by a better recipe' });
+      await eventually(() => processesWithCommandLine(marker).length === 0 || undefined);
 
-    const again = await client.send(CancelJob, { campaignId: 'camp-dispatch', jobId: 'svc-cancel', reason: 'again' });
-    expect(again).toMatchObject({ ok: true, result: { status: 'already-finished' } });
-    const unknown = await client.send(CancelJob, { campaignId: 'camp-dispatch', jobId: 'no-such-job', reason: 'x' });
-    expect(!unknown.ok && unknown.error).toMatchObject({ code: 'JOB_NOT_FOUND', issues: [{ path: 'jobId' }] });
-    const bad = await client.send(CancelJob, { campaignId: 'camp-dispatch', jobId: 'has.dots', reason: '' } as never);
-    expect(bad.ok).toBe(false);
-    if (!bad.ok) expect(bad.error.issues.map((i) => i.path).sort()).toEqual(['payload.jobId', 'payload.reason']);
-    expect((await jobEvents(store, 'svc-cancel')).filter((e) => TERMINAL.has(e.type))).toHaveLength(1);
-  });
+      const again = await h.send(CancelJob, { campaignId: 'camp-dispatch', jobId: 'svc-cancel', reason: 'again' });
+      expect(again).toMatchObject({ ok: true, result: { status: 'already-finished' } });
+      const unknown = await h.send(CancelJob, { campaignId: 'camp-dispatch', jobId: 'no-such-job', reason: 'x' });
+      expect(!unknown.ok && unknown.error).toMatchObject({ code: 'JOB_NOT_FOUND', issues: [{ path: 'jobId' }] });
+      const bad = await h.send(CancelJob, { campaignId: 'camp-dispatch', jobId: 'has.dots', reason: '' } as never);
+      expect(bad.ok).toBe(false);
+      if (!bad.ok) expect(bad.error.issues.map((i) => i.path).sort()).toEqual(['payload.jobId', 'payload.reason']);
+      expect((await jobEvents(h.store, 'svc-cancel')).filter((e) => TERMINAL.has(e.type))).toHaveLength(1);
+    },
+  );
 
   it('accounts budget per job, candidate and round from the terminal events', async () => {
-    const terminals = await store.readAll({ types: [...TERMINAL] });
+    const terminals = await h.store.readAll({ types: [...TERMINAL] });
     const budget = foldBudget(terminals);
     const ids = Object.keys(budget.jobs).sort();
     expect(ids).toEqual(['svc-cancel', 'svc-div', 'svc-dup', 'svc-dup-marker', 'svc-ok', 'svc-slow']);

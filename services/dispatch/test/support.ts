@@ -1,11 +1,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { connect } from '@nats-io/transport-node';
-import { jetstreamManager } from '@nats-io/jetstream';
 import { createEvent, JobRequested, type EventEnvelope, type JobSpec } from '@aevo/contracts';
 import type { EventStore, StoredEvent } from '@aevo/eventstore';
 import { forkJobSandbox, writeJobSnapshot } from '@aevo/executors';
-import type { TestNatsNames } from '@aevo/testkit';
 import { jobStreamId } from '../src/domain/job';
 
 export const CAMPAIGN = 'camp-dispatch';
@@ -67,10 +64,4 @@ export const TERMINAL = new Set(['JobSucceeded', 'JobFailed', 'JobCancelled']);
 
 export async function terminalOf(store: EventStore, jobId: string): Promise<StoredEvent | undefined> {
   return (await jobEvents(store, jobId)).find((e) => TERMINAL.has(e.type));
-}
-
-export async function deleteStream(names: TestNatsNames): Promise<void> {
-  const nc = await connect({ servers: names.url });
-  await (await jetstreamManager(nc)).streams.delete(names.stream).catch(() => undefined);
-  await nc.close();
 }

@@ -2,13 +2,9 @@ import 'reflect-metadata';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { connect } from '@nats-io/transport-node';
-import { jetstreamManager } from '@nats-io/jetstream';
-import { SandboxVerification, VerifySandbox, type EventEnvelope } from '@aevo/contracts';
-import { OutboxRelay, PostgresEventStore } from '@aevo/eventstore';
-import { CommandClient, createServiceApp, type ServiceApp } from '@aevo/messaging';
+import { SandboxVerification, VerifySandbox } from '@aevo/contracts';
 import { writeSubstrateFixture } from '@aevo/substrate-kit';
-import { createTestDb, createTestNatsNames, eventually, type TestDb, type TestNatsNames } from '@aevo/testkit';
+import { eventually, startServiceHarness, type ServiceHarness } from '@aevo/testkit';
 import { SubstrateModule } from '../src/substrate.module';
 import { SubstrateWorkflow, substrateStreamId } from '../src/app/substrate-workflow';
 import { DEFAULT_GC_POLICY } from '../src/domain/substrate';
@@ -27,70 +23,31 @@ jest.setTimeout(180_000);
 
 /** The Nest service on the real transport: events relayed from PostgreSQL to JetStream in, its events out. */
 describe('substrate service on nats-server and PostgreSQL', () => {
-  let db: TestDb;
-  let names: TestNatsNames;
-  let store: PostgresEventStore;
-  let relay: OutboxRelay;
-  let service: ServiceApp;
-  let client: CommandClient;
+  let h: ServiceHarness;
   let tmp: string;
   const c = 'camp-int';
   const sb = (id: string) => path.join(tmp, 'home', 'sandboxes', c, id);
 
   beforeAll(async () => {
-    db = await createTestDb();
-    names = createTestNatsNames();
-    store = await PostgresEventStore.open({ connectionString: db.url, schema: db.schema, poolSize: 4 });
-    relay = await OutboxRelay.start({
-      databaseUrl: db.url,
-      schema: db.schema,
-      natsUrl: names.url,
-      subjectPrefix: names.subjectPrefix,
-      stream: names.stream,
-      pollIntervalMs: 200,
-    });
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'substrate-int-'));
     writeSubstrateFixture(path.join(tmp, 'substrate'));
-    service = await createServiceApp(
+    h = await startServiceHarness(
       SubstrateModule.forRoot({ config: { home: path.join(tmp, 'home'), substrateRoot: tmp, gc: DEFAULT_GC_POLICY } }),
-      {
-        service: 'substrate',
-        natsUrl: names.url,
-        subjectPrefix: names.subjectPrefix,
-        stream: names.stream,
-        databaseUrl: db.url,
-        dbSchema: db.schema,
-        openStore: (cfg) =>
-          PostgresEventStore.open({ connectionString: cfg.databaseUrl, schema: cfg.dbSchema, poolSize: 4 }),
-        server: { nakDelayMs: 200, maxNakDelayMs: 2000 },
-        logger: ['error'],
-      },
+      { service: 'substrate', server: { nakDelayMs: 200, maxNakDelayMs: 2000 } },
     );
-    await service.app.listen();
-    client = await CommandClient.connect({ natsUrl: names.url, subjectPrefix: names.subjectPrefix, timeoutMs: 60_000 });
   });
 
   afterAll(async () => {
-    await client?.close();
-    await service?.app.close();
-    await relay?.stop();
-    await store?.close();
-    const nc = await connect({ servers: names.url });
-    await (await jetstreamManager(nc)).streams.delete(names.stream).catch(() => undefined);
-    await nc.close();
-    await db?.drop();
+    await h?.close();
     if (tmp) removeTree(tmp);
   });
 
-  const append = async (...events: EventEnvelope[]) => {
-    for (const e of events) await store.append(e.streamId, 'any', [e]);
-  };
-  const ours = async (type: string) => (await store.readStream(substrateStreamId(c))).filter((e) => e.type === type);
+  const ours = async (type: string) => (await h.store.readStream(substrateStreamId(c))).filter((e) => e.type === type);
   const ofCandidate = (events: Array<{ data: unknown }>) =>
     events.map((e) => (e.data as { candidateId: string }).candidateId).sort();
 
   it('RoundStarted in → one CandidateForked per candidate out, from one snapshot', async () => {
-    await append(campaignStarted(c, 'substrate', { lr: 0.005 }), roundStarted(c, 1, candidateIds(1, 3)));
+    await h.append(campaignStarted(c, 'substrate', { lr: 0.005 }), roundStarted(c, 1, candidateIds(1, 3)));
     const forked = await eventually(async () => {
       const f = await ours('CandidateForked');
       return f.length === 3 ? f : null;
@@ -113,7 +70,7 @@ describe('substrate service on nats-server and PostgreSQL', () => {
 
   it('answers VerifySandbox over NATS and invalidates only the offending candidate', async () => {
     fs.symlinkSync('/etc/passwd', path.join(sb('r1-c1'), 'pipeline/passwd'));
-    const ok = await client.send(VerifySandbox, {
+    const ok = await h.send(VerifySandbox, {
       campaignId: c,
       candidateId: 'r1-c0',
       paths: ['runs/seed-1/step-000010'],
@@ -128,11 +85,7 @@ describe('substrate service on nats-server and PostgreSQL', () => {
       recorded: 0,
     });
 
-    const bad = await client.send(
-      VerifySandbox,
-      { campaignId: c, candidateId: 'r1-c1' },
-      { commandId: 'cmd-verify-r1-c1' },
-    );
+    const bad = await h.send(VerifySandbox, { campaignId: c, candidateId: 'r1-c1' }, { commandId: 'cmd-verify-r1-c1' });
     expect(bad).toMatchObject({
       ok: true,
       duplicate: false,
@@ -148,7 +101,7 @@ describe('substrate service on nats-server and PostgreSQL', () => {
         ],
       },
     });
-    const again = await client.send(
+    const again = await h.send(
       VerifySandbox,
       { campaignId: c, candidateId: 'r1-c1' },
       { commandId: 'cmd-verify-r1-c1' },
@@ -168,7 +121,7 @@ describe('substrate service on nats-server and PostgreSQL', () => {
   });
 
   it('refuses a bad VerifySandbox naming the field, and an unknown candidate', async () => {
-    const bad = await client.send(VerifySandbox, {
+    const bad = await h.send(VerifySandbox, {
       campaignId: c,
       candidateId: 'has.dots',
       checkedAt: 'whenever',
@@ -178,7 +131,7 @@ describe('substrate service on nats-server and PostgreSQL', () => {
       expect(bad.error.code).toBe('INVALID_COMMAND');
       expect(bad.error.issues.map((i) => i.path).sort()).toEqual(['payload.candidateId', 'payload.checkedAt']);
     }
-    const unknown = await client.send(VerifySandbox, { campaignId: c, candidateId: 'ghost' });
+    const unknown = await h.send(VerifySandbox, { campaignId: c, candidateId: 'ghost' });
     expect(!unknown.ok && unknown.error).toMatchObject({
       code: 'CANDIDATE_NOT_FOUND',
       issues: [{ path: 'candidateId' }],
@@ -186,21 +139,21 @@ describe('substrate service on nats-server and PostgreSQL', () => {
   });
 
   it('refuses escaping VerifySandbox paths as bad input, recording nothing and leaving the intact candidate valid', async () => {
-    const head = await store.headPosition();
+    const head = await h.store.headPosition();
     for (const paths of [['../r1-c1/pipeline/passwd'], ['/etc/passwd'], ['runs/ok', 'runs/../../../etc'], ['..']]) {
-      const reply = await client.send(VerifySandbox, { campaignId: c, candidateId: 'r1-c0', paths });
+      const reply = await h.send(VerifySandbox, { campaignId: c, candidateId: 'r1-c0', paths });
       expect(reply).toMatchObject({
         ok: false,
         error: { code: 'INVALID_COMMAND', issues: [{ path: `payload.paths.${paths.length - 1}` }] },
       });
     }
-    expect(await store.headPosition()).toBe(head);
+    expect(await h.store.headPosition()).toBe(head);
     // Internal callers go through the same check.
-    await expect(service.app.get(SubstrateWorkflow).verify(c, 'r1-c0', 'on-demand', ['../x'])).rejects.toMatchObject({
+    await expect(h.service.app.get(SubstrateWorkflow).verify(c, 'r1-c0', 'on-demand', ['../x'])).rejects.toMatchObject({
       code: 'INVALID_ARGUMENT',
       issues: [{ path: 'paths.0' }],
     });
-    const still = await client.send(VerifySandbox, {
+    const still = await h.send(VerifySandbox, {
       campaignId: c,
       candidateId: 'r1-c0',
       paths: ['runs/seed-1/step-000010'],
@@ -212,26 +165,26 @@ describe('substrate service on nats-server and PostgreSQL', () => {
   });
 
   it('binds a VerifySandbox command id to its body: another candidate or paths is IDEMPOTENCY_CONFLICT, the exact retry the first answer', async () => {
-    const first = await client.send(
+    const first = await h.send(
       VerifySandbox,
       { campaignId: c, candidateId: 'r1-c0', paths: ['runs/a'] },
       { commandId: 'cmd-verify-bound-01' },
     );
     expect(first.ok).toBe(true);
-    const head = await store.headPosition();
+    const head = await h.store.headPosition();
     for (const payload of [
       { campaignId: c, candidateId: 'r1-c1', paths: ['runs/a'] },
       { campaignId: c, candidateId: 'r1-c0', paths: ['runs/b'] },
       { campaignId: c, candidateId: 'r1-c0', paths: ['runs/a'], checkedAt: 'on-demand' as const },
     ]) {
-      expect(await client.send(VerifySandbox, payload, { commandId: 'cmd-verify-bound-01' })).toMatchObject({
+      expect(await h.send(VerifySandbox, payload, { commandId: 'cmd-verify-bound-01' })).toMatchObject({
         ok: false,
         error: { code: 'IDEMPOTENCY_CONFLICT', issues: [{ path: 'commandId' }] },
       });
     }
-    expect(await store.headPosition()).toBe(head);
+    expect(await h.store.headPosition()).toBe(head);
     expect(
-      await client.send(
+      await h.send(
         VerifySandbox,
         { campaignId: c, candidateId: 'r1-c0', paths: ['runs/a'] },
         { commandId: 'cmd-verify-bound-01' },
@@ -241,7 +194,7 @@ describe('substrate service on nats-server and PostgreSQL', () => {
 
   it('checks a sandbox at round close when its manifest arrives', async () => {
     fs.unlinkSync(path.join(sb('r1-c2'), 'harness/evaluate.py'));
-    await append(manifestSubmitted(c, 1, 'r1-c2'), manifestSubmitted(c, 1, 'r1-c0'));
+    await h.append(manifestSubmitted(c, 1, 'r1-c2'), manifestSubmitted(c, 1, 'r1-c0'));
     const v = await eventually(async () => {
       const all = await ours('FrozenPathViolated');
       return all.find((e) => (e.data as { candidateId: string }).candidateId === 'r1-c2');
@@ -250,7 +203,7 @@ describe('substrate service on nats-server and PostgreSQL', () => {
   });
 
   it('collects old sandboxes after the round closes, waiting for a running job', async () => {
-    await append(
+    await h.append(
       jobRequested(c, 'job-int-1', 'r1-c0', 1, sb('r1-c0')),
       roundClosed(c, 1),
       roundStarted(c, 2, candidateIds(2, 1)),
@@ -259,16 +212,16 @@ describe('substrate service on nats-server and PostgreSQL', () => {
     );
     await eventually(async () => (await ours('CandidateForked')).length === 5, 90_000);
     // r1-c1 and r1-c2 are invalidated (kept as evidence); r1-c0 is used by a job: nothing may go yet
-    await append(roundClosed(c, 3));
+    await h.append(roundClosed(c, 3));
     const ended = jobSucceeded(c, 'job-int-1', 'r1-c0', 1);
-    await append(ended);
+    await h.append(ended);
     const collected = await eventually(async () => {
       const s = await ours('SandboxCollected');
       return s.length > 0 ? s : null;
     }, 90_000);
     expect(ofCandidate(collected)).toEqual(['r1-c0']);
     // it went only after its job's terminal event, never while the job could still use it
-    const endedAt = (await store.readAll({ campaignId: c, types: ['JobSucceeded'] }))[0].position;
+    const endedAt = (await h.store.readAll({ campaignId: c, types: ['JobSucceeded'] }))[0].position;
     expect(collected[0].position).toBeGreaterThan(endedAt);
     expect(fs.existsSync(sb('r1-c0'))).toBe(false);
     expect(fs.existsSync(sb('r1-c1'))).toBe(true); // invalidated: kept as evidence
