@@ -42,6 +42,8 @@ export interface HandleResult<S, R> {
   events: StoredEvent[];
   /** State after those events. */
   state: S;
+  /** The stream version `state` is folded up to: with `state`, a valid `from` for the next command. */
+  version: number;
   /** The answer computed by `result` (for a duplicate: the recorded one). */
   result: R;
   /** Null when the command was skipped (a command function that answered null). */
@@ -114,7 +116,7 @@ export async function handle<C, S, R = null>(
     known = { state, version };
     const cmd = typeof command === 'function' ? (command as (s: S) => C | null)(state) : command;
     if (cmd === null)
-      return { events: [], state, result: null as R, append: null, duplicate: false, attempts: attempt };
+      return { events: [], state, version, result: null as R, append: null, duplicate: false, attempts: attempt };
     let decided: EventEnvelope[];
     try {
       decided = decider.decide(cmd, state);
@@ -138,7 +140,7 @@ export async function handle<C, S, R = null>(
     ) as R;
     // Nothing to write and no id to remember: skip the round trip.
     if (decided.length === 0 && commandId === undefined)
-      return { events: [], state: after, result, append: null, duplicate: false, attempts: attempt };
+      return { events: [], state: after, version, result, append: null, duplicate: false, attempts: attempt };
     let append: AppendResult;
     try {
       append = await store.append(streamId, version === 0 ? 'no-stream' : version, decided, {
@@ -159,7 +161,15 @@ export async function handle<C, S, R = null>(
         opts.from,
       );
     const stored = await storedEvents(store, streamId, append.positions, version);
-    return { events: stored, state: after, result, append, duplicate: false, attempts: attempt };
+    return {
+      events: stored,
+      state: after,
+      version: append.nextExpectedVersion,
+      result,
+      append,
+      duplicate: false,
+      attempts: attempt,
+    };
   }
 }
 
@@ -219,8 +229,10 @@ async function duplicateOutcome<C, S, R>(
   const wanted = new Set(append.positions);
   const events = history.filter((e) => wanted.has(e.position));
   const state = foldUpTo(decider as Decider<unknown, EventEnvelope, S>, history, append.nextExpectedVersion, from);
+  // Folded from the caller's state when that is newer than the first execution's outcome.
+  const version = Math.max(from?.version ?? 0, append.nextExpectedVersion);
   const recorded = append.commandResult as { value?: R } | undefined;
-  return { events, state, result: (recorded?.value ?? null) as R, append, duplicate: true, attempts };
+  return { events, state, version, result: (recorded?.value ?? null) as R, append, duplicate: true, attempts };
 }
 
 async function storedEvents(
@@ -248,7 +260,8 @@ export class IdempotencyConflictError extends DomainError {
         {
           path: 'commandId',
           message:
-            'already used with another command name or body: a retry must resend the same command, a new command needs a new id',
+            'already used with another command name or body: a retry must resend the same command, a new ' +
+            'command needs a new id',
         },
       ],
     );

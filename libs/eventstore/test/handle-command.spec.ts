@@ -175,24 +175,27 @@ describe('handle (the one command handler)', () => {
     });
   });
 
-  it('answers a retried commandId with the first outcome and writes nothing, even when deciding again would refuse', async () => {
-    const streamId = newStream();
-    const decider = pauseSwitch(campaignId, streamId);
-    const commandId = `cmd-${randomSuffix()}`;
-    const result = ({ state }: { state: State }) => ({ pauses: state.pauses });
-    const first = await handle(store, streamId, decider, { kind: 'pause', reason: 'once' }, { commandId, result });
-    const head = await store.headPosition();
-    const retry = await handle(store, streamId, decider, { kind: 'pause', reason: 'once' }, { commandId, result });
-    expect(retry.duplicate).toBe(true);
-    expect(retry.result).toEqual({ pauses: 1 });
-    expect(retry.events).toEqual(first.events);
-    expect(retry.state).toEqual(first.state);
-    expect(await store.headPosition()).toBe(head);
-    // Without a commandId the same command is decided again, and refused.
-    await expect(handle(store, streamId, decider, { kind: 'pause', reason: 'once' })).rejects.toMatchObject({
-      code: 'ALREADY_PAUSED',
-    });
-  });
+  it(
+    'answers a retried commandId with the first outcome and writes ' + 'nothing, even when deciding again would refuse',
+    async () => {
+      const streamId = newStream();
+      const decider = pauseSwitch(campaignId, streamId);
+      const commandId = `cmd-${randomSuffix()}`;
+      const result = ({ state }: { state: State }) => ({ pauses: state.pauses });
+      const first = await handle(store, streamId, decider, { kind: 'pause', reason: 'once' }, { commandId, result });
+      const head = await store.headPosition();
+      const retry = await handle(store, streamId, decider, { kind: 'pause', reason: 'once' }, { commandId, result });
+      expect(retry.duplicate).toBe(true);
+      expect(retry.result).toEqual({ pauses: 1 });
+      expect(retry.events).toEqual(first.events);
+      expect(retry.state).toEqual(first.state);
+      expect(await store.headPosition()).toBe(head);
+      // Without a commandId the same command is decided again, and refused.
+      await expect(handle(store, streamId, decider, { kind: 'pause', reason: 'once' })).rejects.toMatchObject({
+        code: 'ALREADY_PAUSED',
+      });
+    },
+  );
 
   it('lets exactly one of several racing executions of the same decision write', async () => {
     const streamId = newStream();
@@ -221,108 +224,121 @@ describe('handle (the one command handler)', () => {
     }
   });
 
-  it('binds a commandId to its fingerprint: the exact retry is a duplicate, another body or stream is IDEMPOTENCY_CONFLICT and writes nothing', async () => {
-    const streamId = newStream();
-    const other = newStream();
-    const commandId = `cmd-${randomSuffix()}`;
-    const run = (opts: { streamId?: string; fingerprint?: string; reason?: string; store?: EventStore }) =>
-      handle(
-        opts.store ?? store,
-        opts.streamId ?? streamId,
-        pauseSwitch(campaignId, opts.streamId ?? streamId),
-        { kind: 'pause', reason: opts.reason ?? 'first' },
-        { commandId, fingerprint: opts.fingerprint ?? 'f-1', result: ({ version }) => ({ version }) },
-      );
-    const first = await run({});
-    expect(first).toMatchObject({ duplicate: false, result: { version: 1 } });
-    const head = await store.headPosition();
-    await expect(run({})).resolves.toMatchObject({ duplicate: true, result: { version: 1 } });
-    await expect(run({ fingerprint: 'f-2', reason: 'another body' })).rejects.toMatchObject({
-      code: 'IDEMPOTENCY_CONFLICT',
-      issues: [{ path: 'commandId' }],
-    });
-    await expect(run({ fingerprint: 'f-3', streamId: other })).rejects.toMatchObject({ code: 'IDEMPOTENCY_CONFLICT' });
-    // Also when the conflict is only found by the append itself (a racing first execution committed in between).
-    const noLookup = Object.create(store) as EventStore;
-    (noLookup as { commandOutcome?: unknown }).commandOutcome = undefined;
-    await expect(run({ fingerprint: 'f-4', streamId: other, store: noLookup })).rejects.toMatchObject({
-      code: 'IDEMPOTENCY_CONFLICT',
-    });
-    expect(await store.headPosition()).toBe(head);
-    expect(await store.streamVersion(other)).toBe(0);
-    // An id recorded without a fingerprint (an internal writer's) is not a fingerprinted command's to reuse.
-    const internal = `internal-${randomSuffix()}`;
-    await handle(
-      store,
-      other,
-      pauseSwitch(campaignId, other),
-      { kind: 'pause', reason: 'internal' },
-      { commandId: internal },
-    );
-    await expect(
-      handle(
+  it(
+    'binds a commandId to its fingerprint: the exact retry is a duplicate, another ' +
+      'body or stream is IDEMPOTENCY_CONFLICT and writes nothing',
+    async () => {
+      const streamId = newStream();
+      const other = newStream();
+      const commandId = `cmd-${randomSuffix()}`;
+      const run = (opts: { streamId?: string; fingerprint?: string; reason?: string; store?: EventStore }) =>
+        handle(
+          opts.store ?? store,
+          opts.streamId ?? streamId,
+          pauseSwitch(campaignId, opts.streamId ?? streamId),
+          { kind: 'pause', reason: opts.reason ?? 'first' },
+          { commandId, fingerprint: opts.fingerprint ?? 'f-1', result: ({ version }) => ({ version }) },
+        );
+      const first = await run({});
+      expect(first).toMatchObject({ duplicate: false, result: { version: 1 } });
+      const head = await store.headPosition();
+      await expect(run({})).resolves.toMatchObject({ duplicate: true, result: { version: 1 } });
+      await expect(run({ fingerprint: 'f-2', reason: 'another body' })).rejects.toMatchObject({
+        code: 'IDEMPOTENCY_CONFLICT',
+        issues: [{ path: 'commandId' }],
+      });
+      await expect(run({ fingerprint: 'f-3', streamId: other })).rejects.toMatchObject({
+        code: 'IDEMPOTENCY_CONFLICT',
+      });
+      // Also when the conflict is only found by the append itself (a racing first execution committed in between).
+      const noLookup = Object.create(store) as EventStore;
+      (noLookup as { commandOutcome?: unknown }).commandOutcome = undefined;
+      await expect(run({ fingerprint: 'f-4', streamId: other, store: noLookup })).rejects.toMatchObject({
+        code: 'IDEMPOTENCY_CONFLICT',
+      });
+      expect(await store.headPosition()).toBe(head);
+      expect(await store.streamVersion(other)).toBe(0);
+      // An id recorded without a fingerprint (an internal writer's) is not a fingerprinted command's to reuse.
+      const internal = `internal-${randomSuffix()}`;
+      await handle(
         store,
         other,
         pauseSwitch(campaignId, other),
-        { kind: 'resume' },
-        { commandId: internal, fingerprint: 'f-1' },
-      ),
-    ).rejects.toMatchObject({ code: 'IDEMPOTENCY_CONFLICT' });
-  });
+        { kind: 'pause', reason: 'internal' },
+        { commandId: internal },
+      );
+      await expect(
+        handle(
+          store,
+          other,
+          pauseSwitch(campaignId, other),
+          { kind: 'resume' },
+          { commandId: internal, fingerprint: 'f-1' },
+        ),
+      ).rejects.toMatchObject({ code: 'IDEMPOTENCY_CONFLICT' });
+    },
+  );
 
-  it('takes a reaction (a function of the current state): null writes nothing, a command is decided on that state', async () => {
-    const streamId = newStream();
-    const decider = pauseSwitch(campaignId, streamId);
-    const head = await store.headPosition();
-    const skipped = await handle(store, streamId, decider, (s: State) =>
-      s.paused ? { kind: 'resume' as const } : null,
-    );
-    expect(skipped).toMatchObject({ events: [], append: null, duplicate: false, attempts: 1 });
-    expect(await store.headPosition()).toBe(head);
-    await handle(store, streamId, decider, { kind: 'pause', reason: 'then' });
-    const resumed = await handle(store, streamId, decider, (s: State) =>
-      s.paused ? { kind: 'resume' as const } : null,
-    );
-    expect(resumed.events.map((e) => e.type)).toEqual(['CampaignResumed']);
-    expect(resumed.state).toEqual({ paused: false, pauses: 1 });
-  });
+  it(
+    'takes a reaction (a function of the current state): null writes ' + 'nothing, a command is decided on that state',
+    async () => {
+      const streamId = newStream();
+      const decider = pauseSwitch(campaignId, streamId);
+      const head = await store.headPosition();
+      const skipped = await handle(store, streamId, decider, (s: State) =>
+        s.paused ? { kind: 'resume' as const } : null,
+      );
+      expect(skipped).toMatchObject({ events: [], append: null, duplicate: false, attempts: 1 });
+      expect(await store.headPosition()).toBe(head);
+      await handle(store, streamId, decider, { kind: 'pause', reason: 'then' });
+      const resumed = await handle(store, streamId, decider, (s: State) =>
+        s.paused ? { kind: 'resume' as const } : null,
+      );
+      expect(resumed.events.map((e) => e.type)).toEqual(['CampaignResumed']);
+      expect(resumed.state).toEqual({ paused: false, pauses: 1 });
+    },
+  );
 
-  it('lifts a decider over { type, data } events with withEnvelopes: envelopes of the context, unknown types not folded', async () => {
-    const streamId = newStream();
-    type DataEv = { type: 'CampaignPaused'; data: { reason: string } } | { type: 'CampaignResumed'; data: object };
-    const seen: string[] = [];
-    const dataDecider: Decider<Command, DataEv, State> = {
-      initialState: () => ({ paused: false, pauses: 0 }),
-      evolve: (s, e) => {
-        seen.push(e.type);
-        return e.type === 'CampaignPaused' ? { paused: true, pauses: s.pauses + 1 } : { ...s, paused: false };
-      },
-      decide: (c) => (c.kind === 'pause' ? [{ type: 'CampaignPaused', data: { reason: c.reason } }] : []),
-    };
-    const ctx = { campaignId, streamId, source: 'orchestrator' as const, causationId: 'cause-1' };
-    await handle(store, streamId, pauseSwitch(campaignId, streamId), { kind: 'pause', reason: 'outside' });
-    await handle(store, streamId, pauseSwitch(campaignId, streamId), { kind: 'resume' });
-    const lifted = withEnvelopes(dataDecider, ctx, new Set(['CampaignPaused']));
-    const out = await handle(store, streamId, lifted, { kind: 'pause', reason: 'lifted' });
-    expect(seen).toEqual(['CampaignPaused', 'CampaignPaused']);
-    expect(out.state).toEqual({ paused: true, pauses: 2 });
-    expect(out.events).toHaveLength(1);
-    expect(out.events[0]).toMatchObject({
-      type: 'CampaignPaused',
-      campaignId,
-      causationId: 'cause-1',
-      streamVersion: 3,
-    });
-    expect(dataEventsOf(out)).toEqual([{ type: 'CampaignPaused', data: { reason: 'lifted' } }]);
-    const unregistered = withEnvelopes(
-      { ...dataDecider, decide: () => [{ type: 'NoSuchEvent', data: {} } as unknown as DataEv] },
-      ctx,
-    );
-    await expect(handle(store, streamId, unregistered, { kind: 'pause', reason: 'x' })).rejects.toThrow(
-      'unregistered event type NoSuchEvent',
-    );
-    expect(await store.streamVersion(streamId)).toBe(3);
-  });
+  it(
+    'lifts a decider over { type, data } events with withEnvelopes: ' +
+      'envelopes of the context, unknown types not folded',
+    async () => {
+      const streamId = newStream();
+      type DataEv = { type: 'CampaignPaused'; data: { reason: string } } | { type: 'CampaignResumed'; data: object };
+      const seen: string[] = [];
+      const dataDecider: Decider<Command, DataEv, State> = {
+        initialState: () => ({ paused: false, pauses: 0 }),
+        evolve: (s, e) => {
+          seen.push(e.type);
+          return e.type === 'CampaignPaused' ? { paused: true, pauses: s.pauses + 1 } : { ...s, paused: false };
+        },
+        decide: (c) => (c.kind === 'pause' ? [{ type: 'CampaignPaused', data: { reason: c.reason } }] : []),
+      };
+      const ctx = { campaignId, streamId, source: 'orchestrator' as const, causationId: 'cause-1' };
+      await handle(store, streamId, pauseSwitch(campaignId, streamId), { kind: 'pause', reason: 'outside' });
+      await handle(store, streamId, pauseSwitch(campaignId, streamId), { kind: 'resume' });
+      const lifted = withEnvelopes(dataDecider, ctx, new Set(['CampaignPaused']));
+      const out = await handle(store, streamId, lifted, { kind: 'pause', reason: 'lifted' });
+      expect(seen).toEqual(['CampaignPaused', 'CampaignPaused']);
+      expect(out.state).toEqual({ paused: true, pauses: 2 });
+      expect(out.events).toHaveLength(1);
+      expect(out.events[0]).toMatchObject({
+        type: 'CampaignPaused',
+        campaignId,
+        causationId: 'cause-1',
+        streamVersion: 3,
+      });
+      expect(dataEventsOf(out)).toEqual([{ type: 'CampaignPaused', data: { reason: 'lifted' } }]);
+      const unregistered = withEnvelopes(
+        { ...dataDecider, decide: () => [{ type: 'NoSuchEvent', data: {} } as unknown as DataEv] },
+        ctx,
+      );
+      await expect(handle(store, streamId, unregistered, { kind: 'pause', reason: 'x' })).rejects.toThrow(
+        'unregistered event type NoSuchEvent',
+      );
+      expect(await store.streamVersion(streamId)).toBe(3);
+    },
+  );
 
   it('retries COMMAND_RETRIES times by default', async () => {
     expect(COMMAND_RETRIES).toBe(8);
@@ -334,29 +350,37 @@ describe('handle (the one command handler)', () => {
     expect(out.attempts).toBe(COMMAND_RETRIES + 1);
   });
 
-  it('from a state the caller folded: reads only later events, also after a conflict, and decides on them', async () => {
-    const streamId = newStream();
-    const decider = pauseSwitch(campaignId, streamId);
-    const at = await handle(store, streamId, decider, { kind: 'pause', reason: 'one' }); // version 1: paused
-    await handle(store, streamId, decider, { kind: 'resume' }); // version 2, not in `at`
-    const reads: (number | undefined)[] = [];
-    const racing = withRacingWriter(store, campaignId, 1);
-    const spied = Object.create(racing) as EventStore;
-    spied.readStream = (id, fromVersion) => (reads.push(fromVersion), racing.readStream(id, fromVersion));
-    const toggle = (s: State) => (s.paused ? { kind: 'resume' as const } : { kind: 'pause' as const, reason: 't' });
-    // From version 1: reads 2 (resumed) and pauses; the racing writer paused first (3): re-reads 3 only, resumes.
-    const out = await handle(spied, streamId, decider, toggle, { from: { state: at.state, version: 1 } });
-    expect(reads.slice(0, 2)).toEqual([2, 3]);
-    expect(out.attempts).toBe(2);
-    expect(out.state).toEqual({ paused: false, pauses: 2 });
-    expect(out.events.map((e) => [e.type, e.streamVersion])).toEqual([['CampaignResumed', 4]]);
-    // A stale caller state is decided on what is read after it, as a fold from the start would be.
-    await expect(
-      handle(store, streamId, decider, { kind: 'resume' }, { from: { state: at.state, version: 1 } }),
-    ).rejects.toMatchObject({ code: 'NOT_PAUSED' });
-    await expect(
-      handle(store, streamId, decider, { kind: 'resume' }, { from: { state: at.state, version: -1 } }),
-    ).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', issues: [{ path: 'from.version' }] });
-    expect(await store.streamVersion(streamId)).toBe(4);
-  });
+  it(
+    'from a state the caller folded: reads only later events, ' + 'also after a conflict, and decides on them',
+    async () => {
+      const streamId = newStream();
+      const decider = pauseSwitch(campaignId, streamId);
+      const at = await handle(store, streamId, decider, { kind: 'pause', reason: 'one' }); // version 1: paused
+      await handle(store, streamId, decider, { kind: 'resume' }); // version 2, not in `at`
+      const reads: (number | undefined)[] = [];
+      const racing = withRacingWriter(store, campaignId, 1);
+      const spied = Object.create(racing) as EventStore;
+      spied.readStream = (id, fromVersion) => (reads.push(fromVersion), racing.readStream(id, fromVersion));
+      const toggle = (s: State) => (s.paused ? { kind: 'resume' as const } : { kind: 'pause' as const, reason: 't' });
+      // From version 1: reads 2 (resumed) and pauses; the racing writer paused first (3): re-reads 3 only, resumes.
+      const out = await handle(spied, streamId, decider, toggle, { from: { state: at.state, version: 1 } });
+      expect(reads.slice(0, 2)).toEqual([2, 3]);
+      expect(out.attempts).toBe(2);
+      expect(out.state).toEqual({ paused: false, pauses: 2 });
+      expect(out.events.map((e) => [e.type, e.streamVersion])).toEqual([['CampaignResumed', 4]]);
+      expect(out.version).toBe(4); // with out.state, the next command's `from`
+      const next = await handle(store, streamId, decider, toggle, { from: out });
+      expect([next.version, next.state]).toEqual([5, { paused: true, pauses: 3 }]);
+      const nothing = await handle(store, streamId, decider, () => null, { from: next });
+      expect(nothing.version).toBe(5);
+      // A stale caller state is decided on what is read after it, as a fold from the start would be.
+      await expect(
+        handle(store, streamId, decider, { kind: 'pause', reason: 'x' }, { from: { state: at.state, version: 1 } }),
+      ).rejects.toMatchObject({ code: 'ALREADY_PAUSED' });
+      await expect(
+        handle(store, streamId, decider, { kind: 'resume' }, { from: { state: at.state, version: -1 } }),
+      ).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', issues: [{ path: 'from.version' }] });
+      expect(await store.streamVersion(streamId)).toBe(5);
+    },
+  );
 });

@@ -69,6 +69,12 @@ export interface RoundStartedResult {
  */
 export class OrchestratorWorkflow {
   private readonly advancing = new Map<string, Promise<unknown>>();
+  /**
+   * Per campaign: its stream's state as the last decision here left it, and that version, so the next decision reads
+   * only later events (`handle`'s `from`). Any recorded pair is valid (a state folded exactly up to its version);
+   * the log stays the record: a fresh process folds from the start.
+   */
+  private readonly folded = new Map<string, { state: CampaignState; version: number }>();
 
   constructor(
     private readonly store: EventStore,
@@ -231,10 +237,14 @@ export class OrchestratorWorkflow {
         }),
     };
     const outcome = await handle(this.store, streamId, decider, command, {
+      from: this.folded.get(campaignId),
       commandId: meta.commandId,
       fingerprint: meta.fingerprint,
       result: ({ events }) => result(events.filter((e) => CAMPAIGN_EVENTS.is(e))),
     });
+    const known = this.folded.get(campaignId);
+    if (!known || known.version < outcome.version)
+      this.folded.set(campaignId, { state: outcome.state, version: outcome.version });
     return { result: outcome.result, duplicate: outcome.duplicate };
   }
 }
