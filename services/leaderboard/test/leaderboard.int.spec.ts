@@ -1,11 +1,7 @@
 import 'reflect-metadata';
 import { rmSync } from 'node:fs';
-import { connect } from '@nats-io/transport-node';
-import { jetstreamManager } from '@nats-io/jetstream';
 import { UnsealPrivateLeaderboard } from '@aevo/contracts';
-import { OutboxRelay, PostgresEventStore } from '@aevo/eventstore';
-import { CommandClient, createServiceApp, type ServiceApp } from '@aevo/messaging';
-import { createTestDb, createTestNatsNames, eventually, type TestDb, type TestNatsNames } from '@aevo/testkit';
+import { eventually, startServiceHarness, type ServiceHarness } from '@aevo/testkit';
 import { LeaderboardModule } from '../src/leaderboard.module';
 import { streamIdOf } from '../src/app/leaderboard-workflow';
 import {
@@ -23,27 +19,12 @@ jest.setTimeout(180_000);
 
 /** The leaderboard service as a process would run it: JetStream consumers, the command topic, the relay. */
 describe('leaderboard service over NATS JetStream and PostgreSQL', () => {
-  let db: TestDb;
-  let names: TestNatsNames;
-  let store: PostgresEventStore;
-  let relay: OutboxRelay;
-  let service: ServiceApp;
-  let client: CommandClient;
+  let h: ServiceHarness;
   let home: string;
 
   beforeAll(async () => {
-    db = await createTestDb();
-    names = createTestNatsNames();
     home = tempHome('lb-int-');
-    store = await PostgresEventStore.open({ connectionString: db.url, schema: db.schema });
-    relay = await OutboxRelay.start({
-      databaseUrl: db.url,
-      schema: db.schema,
-      natsUrl: names.url,
-      subjectPrefix: names.subjectPrefix,
-      stream: names.stream,
-    });
-    service = await createServiceApp(
+    h = await startServiceHarness(
       LeaderboardModule.forRoot({
         config: {
           aevoHome: home,
@@ -53,55 +34,36 @@ describe('leaderboard service over NATS JetStream and PostgreSQL', () => {
           defaultSize: 'tiny',
         },
       }),
-      {
-        service: 'leaderboard',
-        natsUrl: names.url,
-        subjectPrefix: names.subjectPrefix,
-        stream: names.stream,
-        databaseUrl: db.url,
-        dbSchema: db.schema,
-        openStore: (cfg) =>
-          PostgresEventStore.open({ connectionString: cfg.databaseUrl, schema: cfg.dbSchema, poolSize: 4 }),
-        logger: ['error'],
-      },
+      { service: 'leaderboard', commandTimeoutMs: 30_000 },
     );
-    await service.app.listen();
-    client = await CommandClient.connect({ natsUrl: names.url, subjectPrefix: names.subjectPrefix, timeoutMs: 30_000 });
   });
 
   afterAll(async () => {
-    await client?.close();
-    await service?.app.close();
-    await relay?.stop();
-    await store?.close();
-    const nc = await connect({ servers: names.url });
-    await (await jetstreamManager(nc)).streams.delete(names.stream).catch(() => undefined);
-    await nc.close();
-    await db?.drop();
+    await h?.close();
     if (home) rmSync(home, { recursive: true, force: true });
   });
 
-  const types = async (campaignId: string) => (await store.readStream(streamIdOf(campaignId))).map((e) => e.type);
+  const types = async (campaignId: string) => (await h.store.readStream(streamIdOf(campaignId))).map((e) => e.type);
 
   it('opens the board on SubstrateSnapshotted and rejects the submission past the per-round quota', async () => {
     const c = 'lbi1';
     const snap = makeSnapshot(home);
-    await store.append(`campaign-${c}`, 'no-stream', [
+    await h.store.append(`campaign-${c}`, 'no-stream', [
       campaignStarted(c, { substratePath: FIXTURE, leaderboard: 'local', submissionsPerRound: 1 }),
     ]);
-    await store.append(`substrate:${c}`, 'no-stream', [substrateSnapshotted(c, snap)]);
+    await h.store.append(`substrate:${c}`, 'no-stream', [substrateSnapshotted(c, snap)]);
     await eventually(async () => (await types(c)).includes('LeaderboardOpened'), 60_000);
     const sb1 = makeSandbox(home, `${c}-r1-c1`, { skill: 1 });
     const sb2 = makeSandbox(home, `${c}-r1-c2`, { skill: 1 });
-    await store.append(`substrate:${c}`, 1, [
+    await h.store.append(`substrate:${c}`, 1, [
       candidateForked(c, `${c}-r1-c1`, sb1, snap.snapshotId),
       candidateForked(c, `${c}-r1-c2`, sb2, snap.snapshotId),
     ]);
-    await store.append(`campaign-${c}`, 1, [submissionRequested(c, 1, sb1)]);
+    await h.store.append(`campaign-${c}`, 1, [submissionRequested(c, 1, sb1)]);
     await eventually(async () => (await types(c)).includes('JobRequested'), 60_000);
-    await store.append(`campaign-${c}`, 2, [submissionRequested(c, 2, sb2)]);
+    await h.store.append(`campaign-${c}`, 2, [submissionRequested(c, 2, sb2)]);
     await eventually(async () => (await types(c)).includes('SubmissionRejected'), 60_000);
-    const stream = await store.readStream(streamIdOf(c));
+    const stream = await h.store.readStream(streamIdOf(c));
     expect(stream.map((e) => e.type)).toEqual([
       'LeaderboardOpened',
       'SubmissionAccepted',
@@ -117,16 +79,16 @@ describe('leaderboard service over NATS JetStream and PostgreSQL', () => {
   });
 
   it('answers UnsealPrivateLeaderboard over NATS, once, and names an unknown campaign', async () => {
-    const first = await client.send(UnsealPrivateLeaderboard, { campaignId: 'lbi1' });
+    const first = await h.send(UnsealPrivateLeaderboard, { campaignId: 'lbi1' });
     expect(first).toMatchObject({ ok: true, result: { alreadyUnsealed: false, scores: [] } });
-    const again = await client.send(UnsealPrivateLeaderboard, { campaignId: 'lbi1' });
+    const again = await h.send(UnsealPrivateLeaderboard, { campaignId: 'lbi1' });
     expect(again).toMatchObject({ ok: true, result: { alreadyUnsealed: true } });
-    const unknown = await client.send(UnsealPrivateLeaderboard, { campaignId: 'nope' });
+    const unknown = await h.send(UnsealPrivateLeaderboard, { campaignId: 'nope' });
     expect(unknown).toMatchObject({
       ok: false,
       error: { code: 'UNKNOWN_CAMPAIGN', issues: [{ path: 'payload.campaignId' }] },
     });
-    const bad = await client.send(UnsealPrivateLeaderboard, { campaignId: 'a.b' });
+    const bad = await h.send(UnsealPrivateLeaderboard, { campaignId: 'a.b' });
     expect(bad).toMatchObject({
       ok: false,
       error: { code: 'INVALID_COMMAND', issues: [{ path: 'payload.campaignId' }] },
