@@ -32,13 +32,21 @@ describe('generated deployment files (tools/gen-deploy.js)', () => {
 
   it('are exactly what the declaration in the sources yields', () => {
     const files = gen.render({ durables: declaredDurables(), permissions });
-    for (const [file, text] of Object.entries(files)) expect({ file, text: fs.readFileSync(path.join(ROOT, file), 'utf8') }).toEqual({ file, text });
+    for (const [file, text] of Object.entries(files))
+      expect({ file, text: fs.readFileSync(path.join(ROOT, file), 'utf8') }).toEqual({ file, text });
   });
 
   it('scale worker, evaluation, dispatch and collector on lag of durable consumers those services declare', () => {
     const durables = declaredDurables();
-    const all = ['control', 'compute'].flatMap((c) => scaledObjects(fs.readFileSync(path.join(ROOT, `deploy/k8s/overlays/${c}/scaled-objects.yaml`), 'utf8')));
-    expect(all.map((o) => o.metadata.name).sort()).toEqual(['aevo-collector', 'aevo-dispatch', 'aevo-evaluation', 'aevo-worker']);
+    const all = ['control', 'compute'].flatMap((c) =>
+      scaledObjects(fs.readFileSync(path.join(ROOT, `deploy/k8s/overlays/${c}/scaled-objects.yaml`), 'utf8')),
+    );
+    expect(all.map((o) => o.metadata.name).sort()).toEqual([
+      'aevo-collector',
+      'aevo-dispatch',
+      'aevo-evaluation',
+      'aevo-worker',
+    ]);
     for (const o of all) {
       const service = o.metadata.name.replace(/^aevo-/, '');
       expect(o.spec.minReplicaCount).toBeGreaterThanOrEqual(1);
@@ -55,14 +63,29 @@ describe('generated deployment files (tools/gen-deploy.js)', () => {
     expect(worker.spec.triggers.map((t: Any) => t.metadata.consumer)).toEqual(['worker__CandidateForked']);
   });
 
-  it('fails on drift: a renamed consumer changes the output, and scaling on a consumer the service lacks is refused', () => {
-    const renamed = declaredDurables().map((d) => (d.durable === 'worker__CandidateForked' ? { ...d, type: 'CandidateForkedV2', durable: 'worker__CandidateForkedV2' } : d));
-    expect(() => gen.render({ durables: renamed, permissions })).toThrow(/SERVICES\.worker\.scale\.on names CandidateForked, which worker does not consume/);
+  it(
+    'fails on drift: a renamed consumer changes the output, ' +
+      'and scaling on a consumer the service lacks is refused',
+    () => {
+      const renamed = declaredDurables().map((d) =>
+        d.durable === 'worker__CandidateForked'
+          ? { ...d, type: 'CandidateForkedV2', durable: 'worker__CandidateForkedV2' }
+          : d,
+      );
+      expect(() => gen.render({ durables: renamed, permissions })).toThrow(
+        /SERVICES\.worker\.scale\.on names CandidateForked, which worker does not consume/,
+      );
 
-    const extra = [...declaredDurables(), { service: 'collector', type: 'RoundClosed', durable: 'collector__RoundClosed' }] as ReturnType<typeof declaredDurables>;
-    const files = gen.render({ durables: extra, permissions });
-    const file = 'deploy/k8s/overlays/control/scaled-objects.yaml';
-    expect(files[file]).not.toEqual(fs.readFileSync(path.join(ROOT, file), 'utf8'));
-    expect(scaledObjects(files[file])[0].spec.triggers.map((t: Any) => t.metadata.consumer)).toContain('collector__RoundClosed');
-  });
+      const extra = [
+        ...declaredDurables(),
+        { service: 'collector', type: 'RoundClosed', durable: 'collector__RoundClosed' },
+      ] as ReturnType<typeof declaredDurables>;
+      const files = gen.render({ durables: extra, permissions });
+      const file = 'deploy/k8s/overlays/control/scaled-objects.yaml';
+      expect(files[file]).not.toEqual(fs.readFileSync(path.join(ROOT, file), 'utf8'));
+      expect(scaledObjects(files[file])[0].spec.triggers.map((t: Any) => t.metadata.consumer)).toContain(
+        'collector__RoundClosed',
+      );
+    },
+  );
 });

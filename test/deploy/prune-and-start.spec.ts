@@ -37,7 +37,13 @@ const SERVICES = fs
   .filter((s) => fs.existsSync(path.join(ROOT, 'services', s, 'package.json')))
   .sort();
 const PRUNE = path.join(ROOT, 'tools/prune-service.mjs');
-const devOnlyLockPaths = Object.entries((JSON.parse(fs.readFileSync(path.join(ROOT, 'package-lock.json'), 'utf8')) as { packages: Record<string, { dev?: boolean }> }).packages)
+const devOnlyLockPaths = Object.entries(
+  (
+    JSON.parse(fs.readFileSync(path.join(ROOT, 'package-lock.json'), 'utf8')) as {
+      packages: Record<string, { dev?: boolean }>;
+    }
+  ).packages,
+)
   .filter(([p, entry]) => p.startsWith('node_modules/') && entry.dev === true)
   .map(([p]) => p);
 
@@ -77,7 +83,11 @@ const readyz = (port: number): Promise<boolean> =>
  */
 function canMountReadOnly(): boolean {
   try {
-    execFileSync('unshare', ['--mount', 'sh', '-c', 'mount --bind "$0" "$0" && mount -o remount,bind,ro "$0"', os.tmpdir()], { stdio: 'ignore' });
+    execFileSync(
+      'unshare',
+      ['--mount', 'sh', '-c', 'mount --bind "$0" "$0" && mount -o remount,bind,ro "$0"', os.tmpdir()],
+      { stdio: 'ignore' },
+    );
     return true;
   } catch {
     return false;
@@ -89,10 +99,27 @@ const READ_ONLY = canMountReadOnly();
  * Starts the service from `dir` with only `env` (its directory read-only where READ_ONLY); resolves once /readyz
  * answers 200, rejects with its output. unshare and sh exec in place, so signals reach node itself.
  */
-async function startUntilReady(dir: string, service: string, env: NodeJS.ProcessEnv, healthPort: number, deadlineMs: number): Promise<string> {
+async function startUntilReady(
+  dir: string,
+  service: string,
+  env: NodeJS.ProcessEnv,
+  healthPort: number,
+  deadlineMs: number,
+): Promise<string> {
   const main = path.join('services', service, 'dist', 'main.js');
   const [command, args]: [string, string[]] = READ_ONLY
-    ? ['unshare', ['--mount', 'sh', '-c', 'mount --bind "$0" "$0" && mount -o remount,bind,ro "$0" && cd "$0" && exec "$1" "$2"', dir, process.execPath, main]]
+    ? [
+        'unshare',
+        [
+          '--mount',
+          'sh',
+          '-c',
+          'mount --bind "$0" "$0" && mount -o remount,bind,ro "$0" && cd "$0" && exec "$1" "$2"',
+          dir,
+          process.execPath,
+          main,
+        ],
+      ]
     : [process.execPath, [main]];
   const child = spawn(command, args, { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
@@ -108,7 +135,8 @@ async function startUntilReady(dir: string, service: string, env: NodeJS.Process
   try {
     const deadline = Date.now() + deadlineMs;
     while (Date.now() < deadline) {
-      if (exited !== null) throw new Error(`${service} exited (${exited}) before it was ready:\n${output.slice(-4000)}`);
+      if (exited !== null)
+        throw new Error(`${service} exited (${exited}) before it was ready:\n${output.slice(-4000)}`);
       if (await readyz(healthPort)) return '/readyz';
       await new Promise((r) => setTimeout(r, 200));
     }
@@ -130,14 +158,28 @@ interface LockEntry {
   dev?: boolean;
 }
 
-const NPM_FLAGS = ['--omit=dev', '--prefer-offline', '--ignore-scripts', '--no-audit', '--no-fund', '--loglevel=error', '--cache', path.join(os.homedir(), '.npm')];
+const NPM_FLAGS = [
+  '--omit=dev',
+  '--prefer-offline',
+  '--ignore-scripts',
+  '--no-audit',
+  '--no-fund',
+  '--loglevel=error',
+  '--cache',
+  path.join(os.homedir(), '.npm'),
+];
 
 function lockPackagePaths(dir: string): Array<[string, LockEntry]> {
-  const lock = JSON.parse(fs.readFileSync(path.join(dir, 'package-lock.json'), 'utf8')) as { packages: Record<string, LockEntry> };
+  const lock = JSON.parse(fs.readFileSync(path.join(dir, 'package-lock.json'), 'utf8')) as {
+    packages: Record<string, LockEntry>;
+  };
   return Object.entries(lock.packages).filter(([p]) => p.startsWith('node_modules/') || p.includes('/node_modules/'));
 }
 
-/** Hard-links `from` into `to` (files linked, directories made, symlinks re-made), leaving out `skip` children of `from`. */
+/**
+ * Hard-links `from` into `to` (files linked, directories made, symlinks re-made), leaving out `skip` children of
+ * `from`.
+ */
 function linkTree(from: string, to: string, skip: ReadonlySet<string> = new Set()): void {
   fs.mkdirSync(to, { recursive: true });
   for (const entry of fs.readdirSync(from, { withFileTypes: true })) {
@@ -170,7 +212,8 @@ function materialiseFromLock(dir: string): void {
 }
 
 /** Lockfile package paths that exist as installed packages under `dir`. */
-const installedLockPaths = (dir: string, paths: string[]): string[] => paths.filter((p) => fs.existsSync(path.join(dir, p, 'package.json'))).sort();
+const installedLockPaths = (dir: string, paths: string[]): string[] =>
+  paths.filter((p) => fs.existsSync(path.join(dir, p, 'package.json'))).sort();
 
 describe('service image contents: prune, install production dependencies, start', () => {
   let work: string;
@@ -185,7 +228,8 @@ describe('service image contents: prune, install production dependencies, start'
     work = fs.mkdtempSync(path.join(os.tmpdir(), 'aevo-prune-'));
     // The proof needs Node's module lookup to find nothing outside the pruned directories.
     for (let d = path.dirname(work); ; d = path.dirname(d)) {
-      if (fs.existsSync(path.join(d, 'node_modules'))) throw new Error(`${d}/node_modules exists: the pruned directories under ${work} could resolve modules from it`);
+      if (fs.existsSync(path.join(d, 'node_modules')))
+        throw new Error(`${d}/node_modules exists: the pruned directories under ${work} could resolve modules from it`);
       if (path.dirname(d) === d) break;
     }
     db = await createTestDb('aevo_prune');
@@ -193,9 +237,19 @@ describe('service image contents: prune, install production dependencies, start'
     const npmEnv = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: work, NO_COLOR: '1' };
     for (const service of SERVICES) {
       const dir = path.join(work, service);
-      reports.set(service, JSON.parse(execFileSync(process.execPath, [PRUNE, service, dir, '--json'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })) as PruneReport);
+      reports.set(
+        service,
+        JSON.parse(
+          execFileSync(process.execPath, [PRUNE, service, dir, '--json'], {
+            encoding: 'utf8',
+            stdio: ['ignore', 'pipe', 'pipe'],
+          }),
+        ) as PruneReport,
+      );
     }
-    const biggest = [...reports.values()].sort((a, b) => b.packages.length - a.packages.length || (a.service < b.service ? -1 : 1))[0].service;
+    const biggest = [...reports.values()].sort(
+      (a, b) => b.packages.length - a.packages.length || (a.service < b.service ? -1 : 1),
+    )[0].service;
     for (const service of SERVICES) {
       const dir = path.join(work, service);
       if (service === biggest) {
@@ -288,8 +342,12 @@ describe('service image contents: prune, install production dependencies, start'
       expect(unresolved).toEqual([]);
     });
 
-    it(`becomes ready started from its pruned directory alone${READ_ONLY ? ', mounted read-only' : ' (this machine cannot mount it read-only)'}`, async () => {
-      await expect(ready.get(service)).resolves.toBe('/readyz');
-    });
+    it(
+      `becomes ready started from its pruned directory alone` +
+        `${READ_ONLY ? ', mounted read-only' : ' (this machine cannot mount it read-only)'}`,
+      async () => {
+        await expect(ready.get(service)).resolves.toBe('/readyz');
+      },
+    );
   });
 });

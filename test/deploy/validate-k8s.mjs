@@ -34,13 +34,19 @@ for await (const chunk of process.stdin) chunks.push(chunk);
 const objects = JSON.parse(Buffer.concat(chunks).toString('utf8'));
 const results = [];
 for (const object of objects) {
-  const found = typeof object?.apiVersion === 'string' && typeof object?.kind === 'string' ? await modelFor(object.apiVersion, object.kind) : null;
+  const found =
+    typeof object?.apiVersion === 'string' && typeof object?.kind === 'string'
+      ? await modelFor(object.apiVersion, object.kind)
+      : null;
   if (found === null) {
     results.push({ schema: null, errors: [] });
     continue;
   }
   if (typeof found.Model !== 'function') {
-    results.push({ schema: found.schema, errors: [`${object.apiVersion} has no kind ${object.kind} in ${found.schema}`] });
+    results.push({
+      schema: found.schema,
+      errors: [`${object.apiVersion} has no kind ${object.kind} in ${found.schema}`],
+    });
     continue;
   }
   try {
