@@ -52,37 +52,73 @@ function candidate(sb, dir, tag, { seed = 1, size = 'cpu', edit = (r) => r, expe
   const ck = path.join(dir, tag, 'ck');
   const common = { recipe: rpath, seed, size, device: 'cpu', sandbox: sb };
   run(sb, 'entrypoints.prepare-data', { ...common, data_dir: data });
-  const r = run(sb, 'entrypoints.train', { ...common, data_dir: data, base_checkpoint: MANIFEST.baseCheckpoint, checkpoints_dir: ck }, { expect });
+  const r = run(
+    sb,
+    'entrypoints.train',
+    { ...common, data_dir: data, base_checkpoint: MANIFEST.baseCheckpoint, checkpoints_dir: ck },
+    { expect },
+  );
   return { data, ck, stdout: r.stdout };
 }
 
 function evaluate(sb, ck, name, out) {
-  run(sb, 'entrypoints.evaluate', { checkpoint: path.join(ck, name), split: 'dev', scores: out, device: 'cpu', seed: 1, size: 'cpu' });
+  run(sb, 'entrypoints.evaluate', {
+    checkpoint: path.join(ck, name),
+    split: 'dev',
+    scores: out,
+    device: 'cpu',
+    seed: 1,
+    size: 'cpu',
+  });
   return readJson(out);
 }
 
 function board(sb, dir, ck, name, hidden) {
   const preds = path.join(dir, `${path.basename(path.dirname(ck))}-${name}.csv`);
-  run(sb, 'entrypoints.predict', { checkpoint: path.join(ck, name), prompts: path.join(hidden, 'prompts.csv'), predictions: preds, device: 'cpu' });
+  run(sb, 'entrypoints.predict', {
+    checkpoint: path.join(ck, name),
+    prompts: path.join(hidden, 'prompts.csv'),
+    predictions: preds,
+    device: 'cpu',
+  });
   const out = {};
   for (const half of ['public', 'private']) {
     const f = `${preds}.${half}.json`;
-    run(sb, 'leaderboard.score', { predictions: preds, answers: path.join(hidden, `${half}.csv`), scores: f, split: half });
+    run(sb, 'leaderboard.score', {
+      predictions: preds,
+      answers: path.join(hidden, `${half}.csv`),
+      scores: f,
+      split: half,
+    });
     out[half] = readJson(f);
   }
   return out;
 }
 
 test('substrate.yaml: editable and frozen do not overlap; every script it runs exists and is frozen', () => {
-  const globRe = (g) => new RegExp(`^${g.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*\*/g, '\u0000').replace(/\*/g, '[^/]*').replace(/\u0000/g, '.*')}$`);
+  const globRe = (g) =>
+    new RegExp(
+      `^${g
+        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+        .replace(/\*\*/g, '\u0000')
+        .replace(/\*/g, '[^/]*')
+        .replace(/\u0000/g, '.*')}$`,
+    );
   const frozen = MANIFEST.frozen.map(globRe);
   const editable = MANIFEST.editable.map(globRe);
   const files = fs.readdirSync(ROOT, { recursive: true }).filter((f) => fs.statSync(path.join(ROOT, f)).isFile());
-  for (const f of files) assert.ok(!(frozen.some((r) => r.test(f)) && editable.some((r) => r.test(f))), `${f} is both editable and frozen`);
-  const scripts = [...Object.values(MANIFEST.entrypoints).map((e) => e.command[1]), ...Object.values(MANIFEST.leaderboard).map((c) => c[1])];
+  for (const f of files)
+    assert.ok(!(frozen.some((r) => r.test(f)) && editable.some((r) => r.test(f))), `${f} is both editable and frozen`);
+  const scripts = [
+    ...Object.values(MANIFEST.entrypoints).map((e) => e.command[1]),
+    ...Object.values(MANIFEST.leaderboard).map((c) => c[1]),
+  ];
   for (const s of scripts) {
     assert.ok(fs.existsSync(path.join(ROOT, s)), `${s} exists`);
-    assert.ok(frozen.some((r) => r.test(s)), `${s} is frozen`);
+    assert.ok(
+      frozen.some((r) => r.test(s)),
+      `${s} is frozen`,
+    );
   }
   assert.ok(editable.some((r) => r.test('recipe.yaml')) && editable.some((r) => r.test('pipeline/build.mjs')));
   assert.ok(frozen.some((r) => r.test(MANIFEST.baseCheckpoint)));
@@ -100,10 +136,15 @@ test('the built-in YAML reader agrees with the yaml library on recipes and on wh
   doc.setIn(['train', 'schedule'], 'linear');
   for (const written of [doc.toString(), YAML.stringify(doc.toJSON()), JSON.stringify(doc.toJSON())])
     assert.deepEqual(parseYamlSubset(written), YAML.parse(written));
-  assert.deepEqual(parseYamlSubset('a:\n  b: "x # not a comment"\n  list:\n    - 1\n    - two\n    - {k: v}\nc: {d: [1, 2e-3], e: null}\n'), {
-    a: { b: 'x # not a comment', list: [1, 'two', { k: 'v' }] },
-    c: { d: [1, 0.002], e: null },
-  });
+  assert.deepEqual(
+    parseYamlSubset(
+      'a:\n  b: "x # not a comment"\n  list:\n    - 1\n    - two\n    - {k: v}\nc: {d: [1, 2e-3], e: null}\n',
+    ),
+    {
+      a: { b: 'x # not a comment', list: [1, 'two', { k: 'v' }] },
+      c: { d: [1, 0.002], e: null },
+    },
+  );
 });
 
 test('the metric matches the reference harness on its edge cases', () => {
@@ -158,8 +199,16 @@ test('deterministic: the same recipe and seed give byte-identical files; another
   const a = candidate(sb, dir, 'a', { seed: 7 });
   const b = candidate(sb, dir, 'b', { seed: 7 });
   const c = candidate(sb, dir, 'c', { seed: 8 });
-  const files = (x) => [path.join(x.data, 'train.csv'), path.join(x.data, 'data-summary.json'), path.join(x.ck, 'train-summary.json'), path.join(x.ck, 'step-000600', 'weights.json'), path.join(x.ck, 'step-000600', 'checkpoint.json')];
-  files(a).forEach((f, i) => assert.ok(fs.readFileSync(f).equals(fs.readFileSync(files(b)[i])), `${path.basename(f)} differs`));
+  const files = (x) => [
+    path.join(x.data, 'train.csv'),
+    path.join(x.data, 'data-summary.json'),
+    path.join(x.ck, 'train-summary.json'),
+    path.join(x.ck, 'step-000600', 'weights.json'),
+    path.join(x.ck, 'step-000600', 'checkpoint.json'),
+  ];
+  files(a).forEach((f, i) =>
+    assert.ok(fs.readFileSync(f).equals(fs.readFileSync(files(b)[i])), `${path.basename(f)} differs`),
+  );
   assert.notEqual(fs.readFileSync(files(a)[3], 'utf8'), fs.readFileSync(files(c)[3], 'utf8'));
   const sa = evaluate(sb, a.ck, 'step-000600', path.join(dir, 'sa.json'));
   const sb2 = evaluate(sb, b.ck, 'step-000600', path.join(dir, 'sb.json'));
@@ -205,12 +254,18 @@ test('the response surface: decoupling region, rebalancing, learning rate and Lo
   };
   const base = measure('base', (r) => r);
   const syn = measure('syn', (r) => ((r.data.synthetic = { count: 6000, mix: { equation: 1 }, variants: {} }), r));
-  const rebal = measure('rebal', (r) => ((r.data.mix.equation = 0.5), (r.data.mix.bit_manipulation = 1.5), (r.data.mix.cipher = 1.5), r));
+  const rebal = measure(
+    'rebal',
+    (r) => ((r.data.mix.equation = 0.5), (r.data.mix.bit_manipulation = 1.5), (r.data.mix.cipher = 1.5), r),
+  );
   const hot = measure('hot', (r) => ((r.train.lr = 0.012), r));
   // synthetic equations: dev equation far up, dev overall up, both leaderboard halves down
   assert.ok(syn.eq - base.eq > 0.3, `dev equation ${base.eq} -> ${syn.eq}`);
   assert.ok(syn.dev > base.dev, `dev ${base.dev} -> ${syn.dev}`);
-  assert.ok(syn.public < base.public - 0.03 && syn.private < base.private - 0.03, `LB ${JSON.stringify(base)} -> ${JSON.stringify(syn)}`);
+  assert.ok(
+    syn.public < base.public - 0.03 && syn.private < base.private - 0.03,
+    `LB ${JSON.stringify(base)} -> ${JSON.stringify(syn)}`,
+  );
   // rebalancing toward what the leaderboard weighs: LB up although dev does not rise
   assert.ok(rebal.public > base.public && rebal.private > base.private, `rebalanced LB ${JSON.stringify(rebal)}`);
   assert.ok(rebal.dev < base.dev + 0.01);
@@ -229,15 +284,37 @@ test('the hidden split has its own mix; its generator is deterministic in the se
   const split = readJson(path.join(dir, 'a', 'split.json'));
   assert.ok(!JSON.stringify(split).includes('"5"'));
   const n = split.public.n + split.private.n;
-  for (const d of DOMAINS) assert.ok(Math.abs((split.public.domains[d] + split.private.domains[d]) / n - HIDDEN_MIX[d]) < 0.01, d);
+  for (const d of DOMAINS)
+    assert.ok(Math.abs((split.public.domains[d] + split.private.domains[d]) / n - HIDDEN_MIX[d]) < 0.01, d);
   assert.doesNotMatch(f('a', 'public.csv'), /variant=numeric\]/, 'hidden equations are the harder variants');
 });
 
 test('sim/cli.mjs dispatches to the entrypoints (accepting --data for --data-dir)', () => {
   const { dir, sb } = fork();
-  const r = spawnSync(process.execPath, ['sim/cli.mjs', 'prepare-data', '--recipe', 'recipe.yaml', '--out', path.join(dir, 'd'), '--size', 'tiny'], { cwd: sb, encoding: 'utf8' });
+  const r = spawnSync(
+    process.execPath,
+    ['sim/cli.mjs', 'prepare-data', '--recipe', 'recipe.yaml', '--out', path.join(dir, 'd'), '--size', 'tiny'],
+    { cwd: sb, encoding: 'utf8' },
+  );
   assert.equal(r.status, 0, r.stderr);
-  const t = spawnSync(process.execPath, ['sim/cli.mjs', 'train', '--recipe', 'recipe.yaml', '--data', path.join(dir, 'd'), '--base', 'base/checkpoint.json', '--out', path.join(dir, 'ck'), '--size', 'tiny'], { cwd: sb, encoding: 'utf8' });
+  const t = spawnSync(
+    process.execPath,
+    [
+      'sim/cli.mjs',
+      'train',
+      '--recipe',
+      'recipe.yaml',
+      '--data',
+      path.join(dir, 'd'),
+      '--base',
+      'base/checkpoint.json',
+      '--out',
+      path.join(dir, 'ck'),
+      '--size',
+      'tiny',
+    ],
+    { cwd: sb, encoding: 'utf8' },
+  );
   assert.equal(t.status, 0, t.stderr);
   const bad = spawnSync(process.execPath, ['bin/evaluate.mjs', '--split', 'dev'], { cwd: sb, encoding: 'utf8' });
   assert.equal(bad.status, 2);
