@@ -3,7 +3,7 @@ import type { DynamicModule, Type } from '@nestjs/common';
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { CommandDefinition, CommandReply, DataOf, EventDefinition, EventEnvelope } from '@aevo/contracts';
-import { OutboxRelay, PostgresEventStore, type StoredEvent } from '@aevo/eventstore';
+import { OutboxRelay, PostgresEventStore, type EventStore, type StoredEvent } from '@aevo/eventstore';
 import {
   CommandClient,
   createServiceApp,
@@ -27,7 +27,12 @@ export interface ServiceHarnessOptions extends HarnessAppOptions {
    * test swaps the store's behaviour, or to save connections.
    */
   shareStore?: boolean;
-  /** Connections of the harness's store (default 4); with `shareStore`, the replicas' too. */
+  /**
+   * The store the replicas get, made from the harness's (implies `shareStore`; made once, for every replica): a test's wrapper that records or
+   * alters what the service reads and writes.
+   */
+  storeView?: (store: PostgresEventStore) => EventStore;
+  /** Connections of the harness's store, and of each replica's own when they do not share it (default 4). */
   poolSize?: number;
   /**
    * Relay the store's events to JetStream from the harness (default true; poll 100 ms), so that appended events
@@ -104,6 +109,7 @@ export async function startServiceHarness(
 ): Promise<ServiceHarness> {
   const {
     shareStore = false,
+    storeView,
     poolSize,
     harnessRelay = true,
     listen = true,
@@ -147,6 +153,8 @@ export async function startServiceHarness(
         stream: names.stream,
         pollIntervalMs: 100,
       });
+    // One view for all replicas, as one store is shared by them.
+    const shared = storeView ? storeView(store) : shareStore ? store : null;
     for (const m of Array.isArray(module) ? module : [module]) {
       const built = await createServiceApp(m, {
         logger: ['error'],
@@ -156,7 +164,7 @@ export async function startServiceHarness(
         stream: names.stream,
         databaseUrl: db.url,
         dbSchema: db.schema,
-        ...(shareStore ? { store } : { openStore: (cfg) => openPool(cfg.databaseUrl, cfg.dbSchema, poolSize) }),
+        ...(shared ? { store: shared } : { openStore: (cfg) => openPool(cfg.databaseUrl, cfg.dbSchema, poolSize) }),
       });
       replicas.push(built);
       if (listen) await built.app.listen();

@@ -1,21 +1,9 @@
 import 'reflect-metadata';
-import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { connect } from '@nats-io/transport-node';
-import { jetstreamManager } from '@nats-io/jetstream';
 import { ResultManifest, RoundStarted, createEvent, type EventEnvelope, type RecipeDocument } from '@aevo/contracts';
-import { OutboxRelay, PostgresEventStore } from '@aevo/eventstore';
-import { createServiceApp, type ServiceApp } from '@aevo/messaging';
-import {
-  createTestDb,
-  createTestNatsNames,
-  eventually,
-  requireBuiltServices,
-  type TestDb,
-  type TestNatsNames,
-} from '@aevo/testkit';
+import { eventually, requireBuiltServices, startServiceHarness, type ServiceHarness } from '@aevo/testkit';
 import { candidateStreamId, parseRecipeYaml, writeFixtureSubstrate } from '@aevo/worker-kit';
 import type { WorkerSettings } from '../src/config';
 import { WorkerModule } from '../src/worker.module';
@@ -35,55 +23,13 @@ const SERVICES = ['substrate', 'dispatch', 'evaluation'] as const;
 const evaluatedCount = (ms: ResultManifest[]) => ms.reduce((n, m) => n + m.checkpoints.length, 0);
 
 describe('worker on the production path: real substrate, dispatch and evaluation services', () => {
-  let db: TestDb;
-  let names: TestNatsNames;
-  let store: PostgresEventStore;
-  let relay: OutboxRelay;
+  let h: ServiceHarness;
   let home: string;
-  let worker: ServiceApp;
-  const children: ChildProcess[] = [];
-  const logs: Record<string, string> = {};
 
   beforeAll(async () => {
     requireBuiltServices(ROOT, SERVICES);
-    db = await createTestDb();
-    names = createTestNatsNames();
-    store = await PostgresEventStore.open({ connectionString: db.url, schema: db.schema, poolSize: 6 });
-    relay = await OutboxRelay.start({
-      databaseUrl: db.url,
-      schema: db.schema,
-      natsUrl: names.url,
-      subjectPrefix: names.subjectPrefix,
-      stream: names.stream,
-      pollIntervalMs: 100,
-    });
     home = fs.mkdtempSync(path.join(os.tmpdir(), 'worker-prod-'));
     writeFixtureSubstrate(path.join(home, 'substrates', 'fixture'));
-    const env = {
-      ...process.env,
-      AEVO_NATS_URL: names.url,
-      AEVO_SUBJECT_PREFIX: names.subjectPrefix,
-      AEVO_STREAM: names.stream,
-      AEVO_DATABASE_URL: db.url,
-      AEVO_DB_SCHEMA: db.schema,
-      AEVO_RELAY: 'off',
-      AEVO_HOME: path.join(home, 'aevo'),
-      AEVO_SUBSTRATE_ROOT: path.join(home, 'substrates'),
-      AEVO_EXECUTOR: 'local',
-      AEVO_LOCAL_SLOTS: '2',
-      AEVO_LOCAL_GPUS: 'none',
-      AEVO_SIZE: 'tiny',
-    };
-    for (const s of SERVICES) {
-      const child = spawn(process.execPath, [path.join(ROOT, 'services', s, 'dist', 'main.js')], {
-        env,
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      logs[s] = '';
-      child.stdout!.on('data', (d: Buffer) => (logs[s] += d.toString()));
-      child.stderr!.on('data', (d: Buffer) => (logs[s] += d.toString()));
-      children.push(child);
-    }
     const settings: WorkerSettings = {
       workerId: 'prod-worker',
       concurrency: 3,
@@ -106,34 +52,27 @@ describe('worker on the production path: real substrate, dispatch and evaluation
         cacheTtl: '1h',
       },
     };
-    worker = await createServiceApp(WorkerModule.forRoot({ settings }), {
+    h = await startServiceHarness(WorkerModule.forRoot({ settings }), {
       service: 'worker',
-      natsUrl: names.url,
-      subjectPrefix: names.subjectPrefix,
-      stream: names.stream,
-      databaseUrl: db.url,
-      dbSchema: db.schema,
-      store,
+      shareStore: true,
+      poolSize: 6,
+      listen: false,
       server: { nakDelayMs: 200, maxNakDelayMs: 2000 },
-      logger: ['error'],
     });
-    await worker.app.listen();
+    const env = {
+      AEVO_HOME: path.join(home, 'aevo'),
+      AEVO_SUBSTRATE_ROOT: path.join(home, 'substrates'),
+      AEVO_EXECUTOR: 'local',
+      AEVO_LOCAL_SLOTS: '2',
+      AEVO_LOCAL_GPUS: 'none',
+      AEVO_SIZE: 'tiny',
+    };
+    for (const s of SERVICES) h.spawn(s, env);
+    await h.service.app.listen();
   }, 540_000);
 
   afterAll(async () => {
-    await worker?.app.close();
-    for (const c of children) c.kill('SIGTERM');
-    await Promise.all(
-      children.map((c) =>
-        c.exitCode !== null || c.signalCode !== null ? null : new Promise((r) => c.once('exit', r)),
-      ),
-    );
-    await relay?.stop();
-    await store?.close();
-    const nc = await connect({ servers: names.url });
-    await (await jetstreamManager(nc)).streams.delete(names.stream).catch(() => undefined);
-    await nc.close();
-    await db?.drop();
+    await h?.close();
     if (home) fs.rmSync(home, { recursive: true, force: true });
   });
 
@@ -161,13 +100,13 @@ describe('worker on the production path: real substrate, dispatch and evaluation
       },
       { campaignId, streamId: `campaign-${campaignId}`, source: 'orchestrator' },
     );
-    await store.append(`campaign-${campaignId}`, 'no-stream', [started, round]);
+    await h.store.append(`campaign-${campaignId}`, 'no-stream', [started, round]);
 
     const manifests = await eventually(
       async () => {
         const out: ResultManifest[] = [];
         for (const id of ids) {
-          const m = (await store.readStream(candidateStreamId(id))).find((e) => e.type === 'ManifestSubmitted');
+          const m = (await h.store.readStream(candidateStreamId(id))).find((e) => e.type === 'ManifestSubmitted');
           if (!m) return null;
           out.push(ResultManifest.parse((m.data as { manifest: unknown }).manifest));
         }
@@ -176,7 +115,7 @@ describe('worker on the production path: real substrate, dispatch and evaluation
       480_000,
       500,
     ).catch((err) => {
-      for (const [s, l] of Object.entries(logs)) process.stderr.write(`--- ${s}\n${l.slice(-3000)}\n`);
+      for (const s of SERVICES) process.stderr.write(`--- ${s}\n${h.output(s).slice(-3000)}\n`);
       throw err;
     });
 
@@ -193,7 +132,7 @@ describe('worker on the production path: real substrate, dispatch and evaluation
     expect(manifests[1].recipeChanges[0].path).toBe('train.lr');
 
     // dispatch ran each requested job exactly once; the evaluation service scored what the manifests report
-    const all = await store.readAll({ campaignId });
+    const all = await h.store.readAll({ campaignId });
     const requested = all
       .filter((e) => e.type === 'JobRequested')
       .map((e) => (e.data as { spec: { jobId: string } }).spec.jobId);

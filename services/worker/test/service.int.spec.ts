@@ -2,20 +2,15 @@ import 'reflect-metadata';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { connect } from '@nats-io/transport-node';
-import { jetstreamManager } from '@nats-io/jetstream';
 import {
   BudgetExhausted,
   CampaignAborted,
   createEvent,
   ResultManifest,
   type Axis,
-  type EventEnvelope,
   type RecipeDocument,
 } from '@aevo/contracts';
-import { OutboxRelay, PostgresEventStore } from '@aevo/eventstore';
-import { createServiceApp, type ServiceApp } from '@aevo/messaging';
-import { createTestDb, createTestNatsNames, eventually, type TestDb, type TestNatsNames } from '@aevo/testkit';
+import { eventually, startServiceHarness, type ServiceHarness } from '@aevo/testkit';
 import { mergeRecipeYaml } from '@aevo/substrate-kit';
 import {
   candidateStreamId,
@@ -45,14 +40,12 @@ const CAMPAIGN = 'wsvc';
 const ROUNDS = 3;
 const WORKERS = 8;
 
-describe('worker service: replicas on nats-server + PostgreSQL, 8 workers × 3 rounds on the simulated substrate', () => {
-  let db: TestDb;
-  let names: TestNatsNames;
-  let store: PostgresEventStore;
-  let relay: OutboxRelay;
+const SUITE = 'worker service: replicas on nats-server + PostgreSQL, 8 workers × 3 rounds on the simulated substrate';
+
+describe(SUITE, () => {
+  let h: ServiceHarness;
   let home: string;
   let substrateDir: string;
-  const replicas: ServiceApp[] = [];
   let round = 0;
   let rec: ReturnType<typeof recording>;
   let claudeApi: LoopbackServer;
@@ -62,28 +55,16 @@ describe('worker service: replicas on nats-server + PostgreSQL, 8 workers × 3 r
   beforeAll(async () => {
     process.env.AEVO_WORKER_CONCURRENCY = '4'; // read when the controller class is declared (imported below)
     const { WorkerModule } = await import('../src/worker.module');
-    db = await createTestDb();
-    names = createTestNatsNames();
-    store = await PostgresEventStore.open({ connectionString: db.url, schema: db.schema, poolSize: 8 });
-    relay = await OutboxRelay.start({
-      databaseUrl: db.url,
-      schema: db.schema,
-      natsUrl: names.url,
-      subjectPrefix: names.subjectPrefix,
-      stream: names.stream,
-      pollIntervalMs: 100,
-    });
     home = fs.mkdtempSync(path.join(os.tmpdir(), 'worker-svc-'));
     // the simulated substrate of the repository, copied so that nothing here can touch the original
     substrateDir = path.join(home, 'substrate');
     fs.cpSync(path.resolve(__dirname, '../../../substrate/simulated'), substrateDir, { recursive: true });
     // …and placed as the snapshot every CandidateForked here names: jobs mount their pinned paths from it.
     fs.cpSync(substrateDir, path.join(home, 'snapshots', SNAPSHOT_ID), { recursive: true });
-    rec = recording(store, () => round);
     claudeApi = await startAnthropicLoopback(
       scriptedCandidateModel({ settings: [{ path: 'train.lr', value: 0.002 }], seed: 21 }),
     );
-    for (const id of ['replica-a', 'replica-b']) {
+    const replicas = ['replica-a', 'replica-b'].map((id) => {
       const settings: WorkerSettings = {
         workerId: id,
         concurrency: 4,
@@ -107,20 +88,14 @@ describe('worker service: replicas on nats-server + PostgreSQL, 8 workers × 3 r
           cacheTtl: '1h',
         },
       };
-      const app = await createServiceApp(WorkerModule.forRoot({ settings }), {
-        service: 'worker',
-        natsUrl: names.url,
-        subjectPrefix: names.subjectPrefix,
-        stream: names.stream,
-        databaseUrl: db.url,
-        dbSchema: db.schema,
-        store: rec.store,
-        server: { nakDelayMs: 200, maxNakDelayMs: 2000, ackWaitMs: 20_000 },
-        logger: ['error'],
-      });
-      await app.app.listen();
-      replicas.push(app);
-    }
+      return WorkerModule.forRoot({ settings });
+    });
+    h = await startServiceHarness(replicas, {
+      service: 'worker',
+      poolSize: 8,
+      storeView: (store) => (rec = recording(store, () => round)).store,
+      server: { nakDelayMs: 200, maxNakDelayMs: 2000, ackWaitMs: 20_000 },
+    });
     // Every file the worker process touches, by round (jobs are separate processes, each in its own sandbox).
     const fsMod = jest.requireActual<Record<string, (...a: unknown[]) => unknown>>('node:fs');
     for (const fn of [
@@ -143,22 +118,13 @@ describe('worker service: replicas on nats-server + PostgreSQL, 8 workers × 3 r
 
   afterAll(async () => {
     for (const s of spies) s.mockRestore();
-    for (const r of replicas) await r.app.close();
+    await h?.close();
     await claudeApi?.close();
-    await relay?.stop();
-    await store?.close();
-    const nc = await connect({ servers: names.url });
-    await (await jetstreamManager(nc)).streams.delete(names.stream).catch(() => undefined);
-    await nc.close();
-    await db?.drop();
     if (home) fs.rmSync(home, { recursive: true, force: true });
   });
 
-  const append = async (...events: EventEnvelope[]) => {
-    for (const e of events) await store.append(e.streamId, 'any', [e]);
-  };
   const manifestOf = async (candidateId: string): Promise<ResultManifest | null> => {
-    const m = (await store.readStream(candidateStreamId(candidateId))).filter((e) => e.type === 'ManifestSubmitted');
+    const m = (await h.store.readStream(candidateStreamId(candidateId))).filter((e) => e.type === 'ManifestSubmitted');
     if (m.length > 1) throw new Error(`${candidateId} submitted ${m.length} manifests`);
     return m.length === 1 ? ResultManifest.parse((m[0].data as { manifest: unknown }).manifest) : null;
   };
@@ -196,7 +162,7 @@ describe('worker service: replicas on nats-server + PostgreSQL, 8 workers × 3 r
       objective: 'transfer-to-lb',
       evidenceRules: [{ id: 'ev1', rule: 'raw dev gains are suspect unless they move LB', since: 2, reason: 'r2' }],
     });
-    await append(
+    await h.append(
       campaignStarted(CAMPAIGN, p0, { workersPerRound: WORKERS, rounds: ROUNDS }),
       policyRevised(CAMPAIGN, 1, p1),
       policyRevised(CAMPAIGN, 2, p2),
@@ -216,7 +182,7 @@ describe('worker service: replicas on nats-server + PostgreSQL, 8 workers × 3 r
           mergeRecipeYaml(fs.readFileSync(recipeFile, 'utf8'), [p0, p1, p2][round - 1].standingRecipe),
         );
         ids.push(candidateId);
-        await append(
+        await h.append(
           candidateForked(CAMPAIGN, {
             round,
             candidateId,
@@ -260,7 +226,7 @@ describe('worker service: replicas on nats-server + PostgreSQL, 8 workers × 3 r
     expect(all).toHaveLength(ROUNDS * WORKERS);
 
     // N replicas share the durable consumer: both took candidates.
-    const started = await store.readAll({ types: ['WorkerStarted'] });
+    const started = await h.store.readAll({ types: ['WorkerStarted'] });
     expect(new Set(started.map((e) => (e.data as { workerId: string }).workerId))).toEqual(
       new Set(['replica-a', 'replica-b']),
     );
@@ -287,59 +253,63 @@ describe('worker service: replicas on nats-server + PostgreSQL, 8 workers × 3 r
       ).toBeGreaterThanOrEqual(WORKERS);
   });
 
-  it('runs a Claude worker when the campaign asks for one: constitution from CampaignStarted, tool-use turns, recorded requests', async () => {
-    round = 1;
-    const campaign = 'wsvc-claude';
-    const standing: RecipeDocument = parseRecipeYaml(fs.readFileSync(path.join(substrateDir, 'recipe.yaml'), 'utf8'));
-    await append(
-      campaignStarted(campaign, policy(0, standing), {
-        workersPerRound: 1,
-        rounds: 1,
-        workerKind: 'claude',
-        llmTokens: 500_000,
-      }),
-    );
-    const candidateId = `${campaign}-r1-c1`;
-    const sandboxPath = path.join(home, 'sandboxes', 'r1', candidateId);
-    forkSandbox(substrateDir, sandboxPath);
-    await append(
-      candidateForked(campaign, {
-        round: 1,
-        candidateId,
-        index: 1,
-        axis: 'learning-rate',
-        isAnchor: false,
-        seeds: [21],
-        sandboxPath,
-        policyRevision: 0,
-      }),
-    );
-    const m = await eventually(() => manifestOf(candidateId), 240_000, 300);
-    expect(m).toMatchObject({
-      status: 'completed',
-      agentKind: 'claude',
-      recipeChanges: [{ path: 'train.lr', from: 0.003, to: 0.002 }],
-    });
-    expect(m!.cost.inputTokens).toBeGreaterThan(0);
-    expect(claudeApi.requests.length).toBeGreaterThan(3);
-    for (const r of claudeApi.requests) {
-      expect(Array.isArray(r.system) && r.system[r.system.length - 1].cache_control).toEqual({
-        type: 'ephemeral',
-        ttl: '1h',
-      });
-      expect(Array.isArray(r.system) && r.system[0].text).toContain(
-        'The leaderboard is authoritative. The dead-end registry only grows.',
+  it(
+    'runs a Claude worker when the campaign asks for one: ' +
+      'constitution from CampaignStarted, tool-use turns, recorded requests',
+    async () => {
+      round = 1;
+      const campaign = 'wsvc-claude';
+      const standing: RecipeDocument = parseRecipeYaml(fs.readFileSync(path.join(substrateDir, 'recipe.yaml'), 'utf8'));
+      await h.append(
+        campaignStarted(campaign, policy(0, standing), {
+          workersPerRound: 1,
+          rounds: 1,
+          workerKind: 'claude',
+          llmTokens: 500_000,
+        }),
       );
-    }
-    const llm = (await store.readStream(candidateStreamId(candidateId))).filter(
-      (e) =>
-        e.type === 'TraceStepRecorded' &&
-        (e.data as { tool: string; phase: string }).tool === 'llm' &&
-        (e.data as { phase: string }).phase === 'outcome',
-    );
-    expect(llm).toHaveLength(claudeApi.served);
-    expect((llm[0].data as { llm: { model: string } }).llm.model).toBe('claude-sonnet-5-5');
-  });
+      const candidateId = `${campaign}-r1-c1`;
+      const sandboxPath = path.join(home, 'sandboxes', 'r1', candidateId);
+      forkSandbox(substrateDir, sandboxPath);
+      await h.append(
+        candidateForked(campaign, {
+          round: 1,
+          candidateId,
+          index: 1,
+          axis: 'learning-rate',
+          isAnchor: false,
+          seeds: [21],
+          sandboxPath,
+          policyRevision: 0,
+        }),
+      );
+      const m = await eventually(() => manifestOf(candidateId), 240_000, 300);
+      expect(m).toMatchObject({
+        status: 'completed',
+        agentKind: 'claude',
+        recipeChanges: [{ path: 'train.lr', from: 0.003, to: 0.002 }],
+      });
+      expect(m!.cost.inputTokens).toBeGreaterThan(0);
+      expect(claudeApi.requests.length).toBeGreaterThan(3);
+      for (const r of claudeApi.requests) {
+        expect(Array.isArray(r.system) && r.system[r.system.length - 1].cache_control).toEqual({
+          type: 'ephemeral',
+          ttl: '1h',
+        });
+        expect(Array.isArray(r.system) && r.system[0].text).toContain(
+          'The leaderboard is authoritative. The dead-end registry only grows.',
+        );
+      }
+      const llm = (await h.store.readStream(candidateStreamId(candidateId))).filter(
+        (e) =>
+          e.type === 'TraceStepRecorded' &&
+          (e.data as { tool: string; phase: string }).tool === 'llm' &&
+          (e.data as { phase: string }).phase === 'outcome',
+      );
+      expect(llm).toHaveLength(claudeApi.served);
+      expect((llm[0].data as { llm: { model: string } }).llm.model).toBe('claude-sonnet-5-5');
+    },
+  );
   it.each([
     ['an aborted campaign', 'wsvc-aborted', 'campaign aborted: operator stop'],
     ['a campaign whose budget ran out mid-round', 'wsvc-budget', 'budget exhausted in round 1: gpuSeconds'],
@@ -347,7 +317,7 @@ describe('worker service: replicas on nats-server + PostgreSQL, 8 workers × 3 r
     'stops the candidates of %s: each ends with a failed manifest naming why, no job run',
     async (_what, campaign, why) => {
       const standing: RecipeDocument = parseRecipeYaml(fs.readFileSync(path.join(substrateDir, 'recipe.yaml'), 'utf8'));
-      await append(
+      await h.append(
         campaignStarted(campaign, policy(0, standing), { workersPerRound: 2, rounds: 1 }),
         campaign === 'wsvc-aborted'
           ? createEvent(
@@ -365,7 +335,7 @@ describe('worker service: replicas on nats-server + PostgreSQL, 8 workers × 3 r
       for (const [i, candidateId] of ids.entries()) {
         const sandboxPath = path.join(home, 'sandboxes', 'r1', candidateId);
         forkSandbox(substrateDir, sandboxPath);
-        await append(
+        await h.append(
           candidateForked(campaign, {
             round: 1,
             candidateId,
@@ -388,7 +358,7 @@ describe('worker service: replicas on nats-server + PostgreSQL, 8 workers × 3 r
       );
       for (const [i, m] of manifests.entries()) {
         expect(m.status).toBe('failed');
-        const events = await store.readStream(candidateStreamId(ids[i]));
+        const events = await h.store.readStream(candidateStreamId(ids[i]));
         const failed = events.filter((e) => e.type === 'WorkerFailed');
         expect(failed).toHaveLength(1);
         expect((failed[0].data as { reason: string }).reason).toContain(why);
