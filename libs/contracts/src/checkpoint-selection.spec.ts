@@ -19,30 +19,41 @@ describe('checkpoint scoring by criterion', () => {
     expect(criterionScore({ overall: 0.42, domains: { gravity: 0.9 } }, { kind: 'mean' })).toBe(0.42);
   });
 
-  it('given a reweighted criterion, when a checkpoint is scored, then the score is Σ w·score / Σ w over the positive weights', () => {
-    const dev = { overall: 0.8, domains: { gravity: 0.9, equation: 0.2, numeral: 1 } };
-    expect(criterionScore(dev, { kind: 'reweighted', weights: { gravity: 1, equation: 3, numeral: 0 } })).toBeCloseTo(
-      (0.9 + 3 * 0.2) / 4,
-      12,
-    );
-  });
+  it(
+    'given a reweighted criterion, when a checkpoint is scored, then the score is Σ w·score / Σ w over the ' +
+      'positive weights',
+    () => {
+      const dev = { overall: 0.8, domains: { gravity: 0.9, equation: 0.2, numeral: 1 } };
+      expect(criterionScore(dev, { kind: 'reweighted', weights: { gravity: 1, equation: 3, numeral: 0 } })).toBeCloseTo(
+        (0.9 + 3 * 0.2) / 4,
+        12,
+      );
+    },
+  );
 
-  it('given a weighted domain missing from the scores, then it is left out and the weights present are renormalised', () => {
-    const dev = { overall: 0.5, domains: { gravity: 0.9 } };
-    const criterion = { kind: 'reweighted' as const, weights: { gravity: 1, cipher: 3 } };
-    expect(missingWeightedDomains(dev, criterion)).toEqual(['cipher']);
-    expect(criterionScore(dev, criterion)).toBe(0.9);
-  });
+  it(
+    'given a weighted domain missing from the scores, then it is left ' +
+      'out and the weights present are renormalised',
+    () => {
+      const dev = { overall: 0.5, domains: { gravity: 0.9 } };
+      const criterion = { kind: 'reweighted' as const, weights: { gravity: 1, cipher: 3 } };
+      expect(missingWeightedDomains(dev, criterion)).toEqual(['cipher']);
+      expect(criterionScore(dev, criterion)).toBe(0.9);
+    },
+  );
 
-  it('given no weighted domain present, or no positive weight, then the score falls back to the overall dev score', () => {
-    expect(
-      criterionScore({ overall: 0.5, domains: { gravity: 1 } }, { kind: 'reweighted', weights: { cipher: 1 } }),
-    ).toBe(0.5);
-    expect(
-      criterionScore({ overall: 0.5, domains: { cipher: 1 } }, { kind: 'reweighted', weights: { cipher: 0 } }),
-    ).toBe(0.5);
-    expect(criterionScore({ overall: 0.5, domains: { cipher: 1 } }, { kind: 'reweighted', weights: {} })).toBe(0.5);
-  });
+  it(
+    'given no weighted domain present, or no positive weight, then ' + 'the score falls back to the overall dev score',
+    () => {
+      expect(
+        criterionScore({ overall: 0.5, domains: { gravity: 1 } }, { kind: 'reweighted', weights: { cipher: 1 } }),
+      ).toBe(0.5);
+      expect(
+        criterionScore({ overall: 0.5, domains: { cipher: 1 } }, { kind: 'reweighted', weights: { cipher: 0 } }),
+      ).toBe(0.5);
+      expect(criterionScore({ overall: 0.5, domains: { cipher: 1 } }, { kind: 'reweighted', weights: {} })).toBe(0.5);
+    },
+  );
 
   it('weighs only positive weights, sorted; mean weighs none', () => {
     expect(weightedDomains({ kind: 'reweighted', weights: { numeral: 1, cipher: 0, equation: 2 } })).toEqual([
@@ -86,11 +97,14 @@ describe('checkpoint selection by criterion', () => {
     expect(selectCheckpoint([ck('a', 100, 0.5), ck('b', 300, 0.5)], { kind: 'mean' })?.chosen.step).toBe(300);
   });
 
-  it('given equal scores and equal steps, then the one later in the input wins (not the lexically greater path)', () => {
-    const s = selectCheckpoint([ck('z', 100, 0.5), ck('a', 100, 0.5)], { kind: 'mean' });
-    expect(s?.chosen.checkpoint).toBe('ckpt/a');
-    expect(s?.index).toBe(1);
-  });
+  it(
+    'given equal scores and equal steps, then the one later in the ' + 'input wins (not the lexically greater path)',
+    () => {
+      const s = selectCheckpoint([ck('z', 100, 0.5), ck('a', 100, 0.5)], { kind: 'mean' });
+      expect(s?.chosen.checkpoint).toBe('ckpt/a');
+      expect(s?.index).toBe(1);
+    },
+  );
 
   it('given a missing weighted domain, then the fallback score is the one compared', () => {
     const criterion = { kind: 'reweighted' as const, weights: { gravity: 1, cipher: 1 } };

@@ -7,7 +7,9 @@
  */
 export interface ClaudeModelInfo {
   id: string;
-  /** The SDK's end-of-life date (UTC day, YYYY-MM-DD) for a deprecated model; null for one not on its deprecation list. */
+  /**
+   * The SDK's end-of-life date (UTC day, YYYY-MM-DD) for a deprecated model; null for one not on its deprecation list.
+   */
   retiresOn: string | null;
 }
 

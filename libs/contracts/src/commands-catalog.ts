@@ -42,7 +42,8 @@ export const UnsealPrivateLeaderboard = defineCommand(
   {
     handler: 'leaderboard',
     description:
-      'Final audit: reveal the sealed private scores of every scored submission (PrivateLeaderboardUnsealed); idempotent.',
+      'Final audit: reveal the sealed private scores of every scored submission ' +
+      '(PrivateLeaderboardUnsealed); idempotent.',
   },
   z.object({ campaignId: Slug }).strict(),
 );
@@ -64,7 +65,8 @@ export const VerifySandbox = defineCommand(
   {
     handler: 'substrate',
     description:
-      'Check a candidate sandbox against its snapshot (frozen hashes, symlinks, escaping paths) before evaluating it; records FrozenPathViolated; result: SandboxVerification.',
+      'Check a candidate sandbox against its snapshot (frozen hashes, symlinks, escaping paths) before ' +
+      'evaluating it; records FrozenPathViolated; result: SandboxVerification.',
   },
   z
     .object({

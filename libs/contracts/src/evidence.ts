@@ -115,7 +115,9 @@ export const NoiseEstimate = z
     seeds: z.number().int().min(0),
     /** Floor applied to both stds before any "beyond noise" test (constitution noiseStdFloor). */
     floor: z.number().min(0),
-    /** A difference is "beyond noise" when it exceeds multiple × max(std, floor) (constitution decouplingNoiseMultiple). */
+    /**
+     * A difference is "beyond noise" when it exceeds multiple × max(std, floor) (constitution decouplingNoiseMultiple).
+     */
     multiple: z.number().positive(),
     /** Per-domain dev std used for per-domain tests: measured across anchor seeds, floored at floor·√(domains). */
     domainDevStd: z.record(z.string(), z.number().min(0)),
@@ -146,7 +148,10 @@ export const Calibration = z
     /** Spearman rank correlation of dev and public LB across scored candidates (null below 3 or without variance). */
     rankCorrelation: z.number().min(-1).max(1).nullable(),
     perDomain: z.array(DomainCalibration),
-    /** What the candidates were compared with: the anchor's dev, and its public LB (or the policy's best when the anchor has none). */
+    /**
+     * What the candidates were compared with: the anchor's dev, and its public LB (or the policy's best when the anchor
+     * has none).
+     */
     reference: z
       .object({
         dev: z.number().nullable(),

@@ -81,7 +81,9 @@ export const DERIVED_IDS: ReadonlyArray<{ name: string; limit: number; of: (camp
   { name: 'collector deadline stream id', limit: 200, of: (id) => `collector-deadline-${id}-r${WIDEST.round}` },
 ];
 
-/** The longest campaign id whose every derived id stays within its limit (computed, so a new entry above tightens it). */
+/**
+ * The longest campaign id whose every derived id stays within its limit (computed, so a new entry above tightens it).
+ */
 export const MAX_CAMPAIGN_ID_LENGTH = ((): number => {
   let n = 120;
   while (n > 1 && DERIVED_IDS.some((d) => d.of('x'.repeat(n)).length > d.limit)) n--;
@@ -91,5 +93,6 @@ export const MAX_CAMPAIGN_ID_LENGTH = ((): number => {
 /** A campaign id as StartCampaign accepts it: a Slug short enough for every id derived from it. */
 export const NewCampaignId = Slug.max(
   MAX_CAMPAIGN_ID_LENGTH,
-  `at most ${MAX_CAMPAIGN_ID_LENGTH} characters, so that the ids derived from it (candidates, jobs, streams) stay valid`,
+  `at most ${MAX_CAMPAIGN_ID_LENGTH} characters, so that the ids derived from it (candidates, jobs, ` +
+    `streams) stay valid`,
 );

@@ -102,7 +102,9 @@ export const RollingPolicy = z
         round: z.number().int().min(0),
         devDf: z.number().int().min(0).optional(),
         lbDf: z.number().int().min(0).optional(),
-        /** Noise of an explorer's paired LB difference to its anchor, measured from confirmation pairs (absent: never). */
+        /**
+         * Noise of an explorer's paired LB difference to its anchor, measured from confirmation pairs (absent: never).
+         */
         lbDiffStd: z.number().min(0).optional(),
         lbDiffDf: z.number().int().min(0).optional(),
       })
@@ -128,7 +130,10 @@ export const RollingPolicy = z
     searchHints: SearchHints.optional(),
     /** The standing recipe's public-LB replicates (absent: none yet). */
     standingLb: StandingLb.optional(),
-    /** Dev leads waiting to be trained together (two or more: this round runs them as one prescribed run; absent or null: none). */
+    /**
+     * Dev leads waiting to be trained together (two or more: this round runs them as one prescribed run; absent or
+     * null: none).
+     */
     combination: CombinationPlan.nullable().optional(),
     /** Single-knob moves of the campaign and their paired dev gains (absent: none recorded). */
     moveLedger: z.array(MoveRecord).optional(),

@@ -15,7 +15,10 @@ import { Axis, RecipeChange } from './recipe';
 export const PrescribedRun = z
   .object({
     kind: z.enum(['confirmation', 'probe', 'combination']),
-    /** confirmation: the candidate whose gain it re-measures; probe: the id of the hypothesis it tests; combination: the plan's id. */
+    /**
+     * confirmation: the candidate whose gain it re-measures; probe: the id of the hypothesis it tests; combination: the
+     * plan's id.
+     */
     of: z.string().min(1).max(200),
     role: z.enum(['pro-proxy', 'down-weight']).optional(),
     /** Applied onto the standing recipe, exactly. */
@@ -104,7 +107,8 @@ export type SearchHints = z.infer<typeof SearchHints>;
 
 /**
  * The campaign's memory of single-knob moves: every explorer's (and confirmation run's) one-change move, as paired
- * dev and leaderboard differences to its round's anchor, pooled by what it did (path and direction; the value for a categorical one). One observation per
+ * dev and leaderboard differences to its round's anchor, pooled by what it did (path and direction; the value for a
+ * categorical one). One observation per
  * round and move (paired runs of one recipe on one seed repeat the same number). Entries of a path that was
  * promoted or became a dead end are dropped: their baseline changed. It ranks moves; it promotes nothing.
  */

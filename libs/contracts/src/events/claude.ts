@@ -12,7 +12,8 @@ export const ClaudeFellBack = defineEvent(
   {
     owners: ['meta-policy', 'collector'],
     description:
-      'A Claude call failed or could not be made; the rule engine revised the policy, or the evidence was recorded without prose.',
+      'A Claude call failed or could not be made; the rule engine revised the policy, or the evidence was ' +
+      'recorded without prose.',
   },
   z
     .object({
@@ -30,7 +31,9 @@ export const ClaudeFellBack = defineEvent(
       model: z.string().min(1),
       /** The SDK's error class (`RateLimitError`, `NotFoundError`, `APIConnectionError`, …); null without an error. */
       errorClass: z.string().nullable(),
-      /** The HTTP status of an API error, the API's error type (`overloaded_error`, …) and its request id, when known. */
+      /**
+       * The HTTP status of an API error, the API's error type (`overloaded_error`, …) and its request id, when known.
+       */
       status: z.number().int().nullable(),
       errorType: z.string().nullable(),
       requestId: z.string().nullable(),

@@ -9,7 +9,10 @@ export const LlmUsage = z
     inputTokens: z.number().int().min(0),
     outputTokens: z.number().int().min(0),
     cacheReadTokens: z.number().int().min(0),
-    /** Input tokens written to the prompt cache (billed apart from inputTokens; absent on records made before it was counted). */
+    /**
+     * Input tokens written to the prompt cache (billed apart from inputTokens; absent on records made before it was
+     * counted).
+     */
     cacheCreationTokens: z.number().int().min(0).optional(),
     stopReason: z.string().nullable(),
   })

@@ -108,7 +108,10 @@ export const JobFailed = defineEvent(
     .object({
       ...Terminal,
       exitCode: z.number().int().nullable(),
-      /** `queue-timeout`: the job stayed suspended or queued (never admitted, or not re-admitted after a preemption) past its deadline. */
+      /**
+       * `queue-timeout`: the job stayed suspended or queued (never admitted, or not re-admitted after a preemption)
+       * past its deadline.
+       */
       reason: z.enum([
         'exit-code',
         'timeout',

@@ -74,7 +74,8 @@ export const EvaluationFailed = defineEvent(
   {
     owners: ['evaluation'],
     description:
-      'A checkpoint could not be evaluated (job failed or output did not validate); checkpoint null: the whole request failed.',
+      'A checkpoint could not be evaluated (job failed or output did not validate); checkpoint null: the ' +
+      'whole request failed.',
   },
   z
     .object({

@@ -5,7 +5,7 @@ import { Sha256, Slug } from '../ids';
 /**
  * The leaderboard keeps one stream per campaign, `leaderboard:<campaignId>`. Per submission:
  *   local:  SubmissionAccepted + JobRequested(predict) → LeaderboardScored | SubmissionRejected
- *   kaggle: JobRequested(predict) → SubmissionAccepted{externalRef: Kaggle ref} → LeaderboardScored | SubmissionRejected
+ * kaggle: JobRequested(predict) → SubmissionAccepted{externalRef: Kaggle ref} → LeaderboardScored | SubmissionRejected
  * or SubmissionRejected{quota-exceeded} alone. Private scores are never in an event before PrivateLeaderboardUnsealed.
  */
 export const LeaderboardOpened = defineEvent(

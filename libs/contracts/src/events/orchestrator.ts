@@ -118,7 +118,10 @@ export const RoundClosed = defineEvent(
       policyRevision: z.number().int().min(0),
       /** Best public LB score of this round's submissions (null when none was scored). */
       bestPublicLb: z.number().nullable(),
-      /** The round's RoundEvidenceRecorded.evidenceSha256 and the revised policy's sha256, as the orchestrator read them. */
+      /**
+       * The round's RoundEvidenceRecorded.evidenceSha256 and the revised policy's sha256, as the orchestrator read
+       * them.
+       */
       evidenceSha256: Sha256.nullable().optional(),
       policySha256: Sha256.optional(),
       /** Campaign budget spent when the round closed. */
@@ -132,7 +135,8 @@ export const BudgetExhausted = defineEvent(
   {
     owners: ['orchestrator'],
     description:
-      'A campaign budget ran out in the middle of a round: its open jobs are cancelled, its workers stop before their next step, and the round closes with what it has (then the final audit).',
+      'A campaign budget ran out in the middle of a round: its open jobs are cancelled, its workers stop ' +
+      'before their next step, and the round closes with what it has (then the final audit).',
   },
   z
     .object({
@@ -152,7 +156,8 @@ export const FinalAuditStarted = defineEvent(
   {
     owners: ['orchestrator'],
     description:
-      'No round is left to run (rounds or budget exhausted); the orchestrator asks the leaderboard to unseal the private scores.',
+      'No round is left to run (rounds or budget exhausted); the orchestrator asks the leaderboard to ' +
+      'unseal the private scores.',
   },
   z
     .object({

@@ -98,7 +98,8 @@ export const SnapshotDamaged = defineEvent(
   {
     owners: ['substrate'],
     description:
-      'The campaign’s snapshot no longer matched its SubstrateSnapshotted: it was quarantined and rebuilt from the source (same id), or the source no longer matches either and the campaign cannot go on.',
+      'The campaign’s snapshot no longer matched its SubstrateSnapshotted: it was quarantined and rebuilt ' +
+      'from the source (same id), or the source no longer matches either and the campaign cannot go on.',
   },
   z
     .object({
@@ -114,12 +115,18 @@ export const SnapshotDamaged = defineEvent(
         .max(SNAPSHOT_DAMAGE_FILES_MAX),
       /** Damaged files not listed (beyond SNAPSHOT_DAMAGE_FILES_MAX). */
       moreFiles: z.number().int().min(0),
-      /** The use that found it: taking the snapshot (an existing copy was reused), forking a round, or verifying a sandbox. */
+      /**
+       * The use that found it: taking the snapshot (an existing copy was reused), forking a round, or verifying a
+       * sandbox.
+       */
       detectedAt: z.enum(['snapshot', 'fork', 'verify']),
       outcome: z.enum(['rebuilt', 'unrecoverable']),
       /** Where the damaged copy was moved (read-only, kept for forensics); null when nothing was left to move. */
       quarantinedAt: z.string().nullable(),
-      /** What the campaign's source directory snapshots as now; null when it no longer loads. Equal to snapshotId when rebuilt. */
+      /**
+       * What the campaign's source directory snapshots as now; null when it no longer loads. Equal to snapshotId when
+       * rebuilt.
+       */
       sourceSnapshotId: Sha256.nullable(),
     })
     .strict(),

@@ -26,7 +26,10 @@ export const WorkerStarted = defineEvent(
       workerId: z.string().min(1),
       agentKind: z.enum(['heuristic', 'claude']),
       resumedFromStep: z.number().int().min(0).nullable(),
-      /** The brief (rules) the agent was given: worker-kit's default or the substrate's own; absent for the heuristic agent and in older logs. */
+      /**
+       * The brief (rules) the agent was given: worker-kit's default or the substrate's own; absent for the heuristic
+       * agent and in older logs.
+       */
       brief: WorkerBriefRef.optional(),
     })
     .strict(),
