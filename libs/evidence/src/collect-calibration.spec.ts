@@ -8,43 +8,47 @@ const domainsAt = (base: number, over: Record<string, number> = {}) => ({
 const lr = (from: number, to: number) => [{ path: 'optim.lr', from, to }];
 
 describe('collectRoundEvidence: dev/LB calibration, decoupling and surprises', () => {
-  it('given dev up beyond noise and the LB flat, then proxy decoupling is flagged with the domains that carry the dev gain', () => {
-    const e = collectRoundEvidence(
-      testRound([
-        {
-          axis: 'baseline',
-          dev: 0.6,
-          domains: domainsAt(0.6),
-          lb: 0.55,
-          lbDomains: domainsAt(0.55),
-          extraSeedDevs: [0.605, 0.595],
-        },
-        {
-          axis: 'synthetic-data',
-          dev: 0.68,
-          domains: domainsAt(0.6, { equation: 0.95 }),
-          lb: 0.552,
-          lbDomains: domainsAt(0.55, { equation: 0.56 }),
-          changes: [{ path: 'synthetic.equation', from: 0, to: 2000 }],
-        },
-        { axis: 'data-mix', dev: 0.61, lb: 0.553, changes: [{ path: 'mix.gravity', from: 1, to: 2 }] },
-      ]),
-    );
-    const pd = e.calibration.proxyDecoupling;
-    expect(pd.flagged).toBe(true);
-    expect(pd.candidates).toEqual(['c1-r1-c1']);
-    expect(pd.domains).toEqual(['equation']);
-    expect(pd.reason).toMatch(/c1-r1-c1 \(synthetic-data\) dev \+0\.0800/);
-    const eq = e.calibration.perDomain.find((d) => d.domain === 'equation');
-    expect(eq).toEqual({
-      domain: 'equation',
-      candidateId: 'c1-r1-c1',
-      devGain: 0.35,
-      lbGain: 0.01,
-      devBeyondNoise: true,
-      lbBeyondNoise: false,
-    });
-  });
+  it(
+    'given dev up beyond noise and the LB flat, then proxy decoupling is flagged with the domains that ' +
+      'carry the dev gain',
+    () => {
+      const e = collectRoundEvidence(
+        testRound([
+          {
+            axis: 'baseline',
+            dev: 0.6,
+            domains: domainsAt(0.6),
+            lb: 0.55,
+            lbDomains: domainsAt(0.55),
+            extraSeedDevs: [0.605, 0.595],
+          },
+          {
+            axis: 'synthetic-data',
+            dev: 0.68,
+            domains: domainsAt(0.6, { equation: 0.95 }),
+            lb: 0.552,
+            lbDomains: domainsAt(0.55, { equation: 0.56 }),
+            changes: [{ path: 'synthetic.equation', from: 0, to: 2000 }],
+          },
+          { axis: 'data-mix', dev: 0.61, lb: 0.553, changes: [{ path: 'mix.gravity', from: 1, to: 2 }] },
+        ]),
+      );
+      const pd = e.calibration.proxyDecoupling;
+      expect(pd.flagged).toBe(true);
+      expect(pd.candidates).toEqual(['c1-r1-c1']);
+      expect(pd.domains).toEqual(['equation']);
+      expect(pd.reason).toMatch(/c1-r1-c1 \(synthetic-data\) dev \+0\.0800/);
+      const eq = e.calibration.perDomain.find((d) => d.domain === 'equation');
+      expect(eq).toEqual({
+        domain: 'equation',
+        candidateId: 'c1-r1-c1',
+        devGain: 0.35,
+        lbGain: 0.01,
+        devBeyondNoise: true,
+        lbBeyondNoise: false,
+      });
+    },
+  );
 
   it('given dev and LB rising together beyond noise, then nothing is flagged', () => {
     const e = collectRoundEvidence(
@@ -59,55 +63,63 @@ describe('collectRoundEvidence: dev/LB calibration, decoupling and surprises', (
     );
   });
 
-  it('given dev beyond noise and an LB gain just short of it, then it is not decoupling (the LB followed within noise)', () => {
-    // σ = 0.02 on both sides: dev +0.045 clears 2σ, LB +0.035 does not, but the shortfall 0.01 is well inside the
-    // noise of the difference (2·√2·0.02).
-    const policy = testPolicy({ noiseBand: { devStd: 0.02, lbStd: 0.02, seeds: 5, round: 1, devDf: 4, lbDf: 4 } });
-    const e = collectRoundEvidence(
-      testRound(
-        [
-          { axis: 'baseline', dev: 0.5, lb: 0.45 },
-          { axis: 'steps', dev: 0.545, lb: 0.485, changes: [{ path: 'train.steps', from: 600, to: 900 }] },
-        ],
-        { policy, round: 2 },
-      ),
-    );
-    expect(e.calibration.proxyDecoupling.flagged).toBe(false);
-  });
+  it(
+    'given dev beyond noise and an LB gain just short of it, then it is not decoupling (the LB followed ' +
+      'within noise)',
+    () => {
+      // σ = 0.02 on both sides: dev +0.045 clears 2σ, LB +0.035 does not, but the shortfall 0.01 is well inside the
+      // noise of the difference (2·√2·0.02).
+      const policy = testPolicy({ noiseBand: { devStd: 0.02, lbStd: 0.02, seeds: 5, round: 1, devDf: 4, lbDf: 4 } });
+      const e = collectRoundEvidence(
+        testRound(
+          [
+            { axis: 'baseline', dev: 0.5, lb: 0.45 },
+            { axis: 'steps', dev: 0.545, lb: 0.485, changes: [{ path: 'train.steps', from: 600, to: 900 }] },
+          ],
+          { policy, round: 2 },
+        ),
+      );
+      expect(e.calibration.proxyDecoupling.flagged).toBe(false);
+    },
+  );
 
-  it('given one domain’s dev far beyond its noise while overall dev is flat and the LB falls, then it is domain-level decoupling', () => {
-    const policy = testPolicy({ noiseBand: { devStd: 0.02, lbStd: 0.02, seeds: 5, round: 1, devDf: 4, lbDf: 4 } });
-    const e = collectRoundEvidence(
-      testRound(
-        [
-          { axis: 'baseline', dev: 0.5, domains: domainsAt(0.5, { equation: 0.37 }), lb: 0.45 },
-          {
-            axis: 'synthetic-data',
-            dev: 0.49,
-            domains: domainsAt(0.44, { equation: 0.73 }),
-            lb: 0.37,
-            changes: [{ path: 'data.synthetic.count', from: 0, to: 4000 }],
-          },
-          {
-            axis: 'data-mix',
-            dev: 0.5,
-            domains: domainsAt(0.5, { equation: 0.45 }),
-            lb: 0.44,
-            changes: [{ path: 'data.mix.equation', from: 1, to: 2 }],
-          },
-        ],
-        { policy, round: 2 },
-      ),
-    );
-    // σ_domain = 0.02·√6 ≈ 0.049; equation +0.36 clears 4σ_domain, the data-mix candidate's +0.08 does not.
-    expect(e.calibration.noise.domainDevStd.equation).toBe(0.04899);
-    expect(e.calibration.proxyDecoupling).toMatchObject({
-      flagged: true,
-      candidates: ['c1-r2-c1'],
-      domains: ['equation'],
-    });
-    expect(e.calibration.proxyDecoupling.reason).toMatch(/equation dev \+0\.3600/);
-  });
+  it(
+    'given one domain’s dev far beyond its noise while overall dev is flat and the LB falls, then it is ' +
+      'domain-level decoupling',
+    () => {
+      const policy = testPolicy({ noiseBand: { devStd: 0.02, lbStd: 0.02, seeds: 5, round: 1, devDf: 4, lbDf: 4 } });
+      const e = collectRoundEvidence(
+        testRound(
+          [
+            { axis: 'baseline', dev: 0.5, domains: domainsAt(0.5, { equation: 0.37 }), lb: 0.45 },
+            {
+              axis: 'synthetic-data',
+              dev: 0.49,
+              domains: domainsAt(0.44, { equation: 0.73 }),
+              lb: 0.37,
+              changes: [{ path: 'data.synthetic.count', from: 0, to: 4000 }],
+            },
+            {
+              axis: 'data-mix',
+              dev: 0.5,
+              domains: domainsAt(0.5, { equation: 0.45 }),
+              lb: 0.44,
+              changes: [{ path: 'data.mix.equation', from: 1, to: 2 }],
+            },
+          ],
+          { policy, round: 2 },
+        ),
+      );
+      // σ_domain = 0.02·√6 ≈ 0.049; equation +0.36 clears 4σ_domain, the data-mix candidate's +0.08 does not.
+      expect(e.calibration.noise.domainDevStd.equation).toBe(0.04899);
+      expect(e.calibration.proxyDecoupling).toMatchObject({
+        flagged: true,
+        candidates: ['c1-r2-c1'],
+        domains: ['equation'],
+      });
+      expect(e.calibration.proxyDecoupling.reason).toMatch(/equation dev \+0\.3600/);
+    },
+  );
 
   it('computes the dev−LB gap and the Spearman rank correlation across scored candidates', () => {
     const e = collectRoundEvidence(

@@ -41,34 +41,37 @@ describe('collectRoundEvidence', () => {
     ]);
   });
 
-  it('given an anchor with three seeds, then candidates are placed against it in units of the measured noise band', () => {
-    const e = collectRoundEvidence(
-      testRound([
-        { axis: 'baseline', dev: 0.6, lb: 0.55, extraSeedDevs: [0.62, 0.61] },
-        { axis: 'learning-rate', dev: 0.65, lb: 0.58, changes: lr(0.001, 0.002), gpuSeconds: 90, tokens: 1200 },
-      ]),
-    );
-    expect(e.calibration.noise).toMatchObject({
-      devStd: 0.01,
-      devSource: 'anchor-seeds',
-      lbStd: 0.01,
-      lbSource: 'dev-proxy',
-      seeds: 3,
-    });
-    // The LB difference is judged against a difference's noise; with LB never measured, a dev stand-in with df 0.
-    expect(e.calibration.noise).toMatchObject({ lbDiffStd: 0.014142, lbDiffDf: 0, lbDiffSource: 'dev-proxy' });
-    const c = e.candidateSummaries[1];
-    expect(c).toMatchObject({
-      devDelta: 0.05,
-      lbDelta: 0.03,
-      devVsAnchor: 5,
-      lbVsAnchor: 2.121,
-      diffLines: 2,
-      cost: { gpuSeconds: 90, tokens: 1200 },
-    });
-    expect(c.submission).toEqual({ submissionId: 'sub-c1-r1-c1', status: 'scored', detail: null });
-    expect(e.candidateSummaries[0]).toMatchObject({ isAnchor: true, devDelta: 0, lbDelta: 0 });
-  });
+  it(
+    'given an anchor with three seeds, then candidates are placed ' + 'against it in units of the measured noise band',
+    () => {
+      const e = collectRoundEvidence(
+        testRound([
+          { axis: 'baseline', dev: 0.6, lb: 0.55, extraSeedDevs: [0.62, 0.61] },
+          { axis: 'learning-rate', dev: 0.65, lb: 0.58, changes: lr(0.001, 0.002), gpuSeconds: 90, tokens: 1200 },
+        ]),
+      );
+      expect(e.calibration.noise).toMatchObject({
+        devStd: 0.01,
+        devSource: 'anchor-seeds',
+        lbStd: 0.01,
+        lbSource: 'dev-proxy',
+        seeds: 3,
+      });
+      // The LB difference is judged against a difference's noise; with LB never measured, a dev stand-in with df 0.
+      expect(e.calibration.noise).toMatchObject({ lbDiffStd: 0.014142, lbDiffDf: 0, lbDiffSource: 'dev-proxy' });
+      const c = e.candidateSummaries[1];
+      expect(c).toMatchObject({
+        devDelta: 0.05,
+        lbDelta: 0.03,
+        devVsAnchor: 5,
+        lbVsAnchor: 2.121,
+        diffLines: 2,
+        cost: { gpuSeconds: 90, tokens: 1200 },
+      });
+      expect(c.submission).toEqual({ submissionId: 'sub-c1-r1-c1', status: 'scored', detail: null });
+      expect(e.candidateSummaries[0]).toMatchObject({ isAnchor: true, devDelta: 0, lbDelta: 0 });
+    },
+  );
 
   it('given one anchor seed and no measured band, then the constitution floor stands in for the noise', () => {
     const e = collectRoundEvidence(
@@ -196,99 +199,110 @@ describe('collectRoundEvidence', () => {
     const sha = contentHash(standing);
     const other = 'f'.repeat(64);
 
-    it('given earlier anchors of the same and of an older standing recipe, then the LB std is their pooled within-recipe spread', () => {
-      const policy = testPolicy({
-        standingLb: {
-          recipeSha256: sha,
-          scores: [
-            { round: 1, candidateId: 'c1-r1-c0', recipeSha256: other, score: 0.5 },
-            { round: 2, candidateId: 'c1-r2-c0', recipeSha256: other, score: 0.52 },
-            { round: 3, candidateId: 'c1-r3-c0', recipeSha256: sha, score: 0.56 },
-          ],
-        },
-        forRound: 4,
-      });
-      const e = collectRoundEvidence(
-        testRound(
-          [
-            { axis: 'baseline', dev: 0.6, lb: 0.54 },
-            { axis: 'learning-rate', dev: 0.6, lb: 0.6, changes: lr(0.001, 0.002) },
-          ],
-          { round: 4, policy },
-        ),
-      );
-      // Groups: {0.5, 0.52} and {0.56, 0.54}: SS = 0.0002 + 0.0002 over df 2 → std 0.014142; a difference √2 × that.
-      expect(e.calibration.noise).toMatchObject({
-        lbStd: 0.014142,
-        lbSource: 'anchor-replicates',
-        lbDf: 2,
-        lbDiffStd: 0.02,
-        lbDiffDf: 2,
-        lbDiffSource: 'replicates',
-      });
-      expect(e.calibration.reference).toMatchObject({ publicLb: 0.54, publicLbSource: 'anchor' });
-    });
-
-    it('given no anchor score this round, then explorers are compared with the standing recipe’s replicate mean', () => {
-      const policy = testPolicy({
-        standingLb: {
-          recipeSha256: sha,
-          scores: [
-            { round: 1, candidateId: 'c1-r1-c0', recipeSha256: sha, score: 0.5 },
-            { round: 2, candidateId: 'c1-r2-c0', recipeSha256: sha, score: 0.52 },
-          ],
-        },
-        forRound: 3,
-      });
-      const e = collectRoundEvidence(
-        testRound(
-          [
-            { axis: 'baseline', dev: 0.6 },
-            { axis: 'learning-rate', dev: 0.6, lb: 0.56, changes: lr(0.001, 0.002) },
-          ],
-          { round: 3, policy },
-        ),
-      );
-      expect(e.calibration.reference).toMatchObject({ publicLb: 0.51, publicLbSource: 'standing-replicates' });
-      expect(e.candidateSummaries[1].lbDelta).toBe(0.05);
-    });
-
-    it('given a confirmation run of a recorded gain, then the two measurements of that gain measure the paired difference noise', () => {
-      const policy = testPolicy({
-        forRound: 2,
-        pendingConfirmations: [
-          {
-            candidateId: 'c1-r1-c3',
-            round: 1,
-            axis: 'learning-rate',
-            changes: lr(0.001, 0.002),
-            lbGain: 0.04,
-            devGain: 0.01,
+    it(
+      'given earlier anchors of the same and of an older standing recipe, then the LB std is their pooled ' +
+        'within-recipe spread',
+      () => {
+        const policy = testPolicy({
+          standingLb: {
+            recipeSha256: sha,
+            scores: [
+              { round: 1, candidateId: 'c1-r1-c0', recipeSha256: other, score: 0.5 },
+              { round: 2, candidateId: 'c1-r2-c0', recipeSha256: other, score: 0.52 },
+              { round: 3, candidateId: 'c1-r3-c0', recipeSha256: sha, score: 0.56 },
+            ],
           },
-        ],
-      });
-      const inputs = testRound(
-        [
-          { axis: 'baseline', dev: 0.6, lb: 0.5 },
-          { axis: 'learning-rate', dev: 0.61, lb: 0.52, changes: lr(0.001, 0.002) },
-        ],
-        { round: 2, policy },
-      );
-      inputs.planned[1].prescribed = {
-        kind: 'confirmation',
-        of: 'c1-r1-c3',
-        changes: lr(0.001, 0.002),
-        hypothesis: 'confirm c1-r1-c3',
-      };
-      const e = collectRoundEvidence(inputs);
-      // Gains 0.04 and 0.02: (0.02)² / 2 over one pair → std 0.014142.
-      expect(e.calibration.noise).toMatchObject({
-        lbDiffStd: 0.014142,
-        lbDiffDf: 1,
-        lbDiffSource: 'confirmation-pairs',
-      });
-      expect(e.candidateSummaries[1].prescribed).toMatchObject({ kind: 'confirmation', of: 'c1-r1-c3' });
-      expect(e.candidateSummaries[0].prescribed).toBeUndefined();
-    });
+          forRound: 4,
+        });
+        const e = collectRoundEvidence(
+          testRound(
+            [
+              { axis: 'baseline', dev: 0.6, lb: 0.54 },
+              { axis: 'learning-rate', dev: 0.6, lb: 0.6, changes: lr(0.001, 0.002) },
+            ],
+            { round: 4, policy },
+          ),
+        );
+        // Groups: {0.5, 0.52} and {0.56, 0.54}: SS = 0.0002 + 0.0002 over df 2 → std 0.014142; a difference √2 × that.
+        expect(e.calibration.noise).toMatchObject({
+          lbStd: 0.014142,
+          lbSource: 'anchor-replicates',
+          lbDf: 2,
+          lbDiffStd: 0.02,
+          lbDiffDf: 2,
+          lbDiffSource: 'replicates',
+        });
+        expect(e.calibration.reference).toMatchObject({ publicLb: 0.54, publicLbSource: 'anchor' });
+      },
+    );
+
+    it(
+      'given no anchor score this round, then explorers are compared ' + 'with the standing recipe’s replicate mean',
+      () => {
+        const policy = testPolicy({
+          standingLb: {
+            recipeSha256: sha,
+            scores: [
+              { round: 1, candidateId: 'c1-r1-c0', recipeSha256: sha, score: 0.5 },
+              { round: 2, candidateId: 'c1-r2-c0', recipeSha256: sha, score: 0.52 },
+            ],
+          },
+          forRound: 3,
+        });
+        const e = collectRoundEvidence(
+          testRound(
+            [
+              { axis: 'baseline', dev: 0.6 },
+              { axis: 'learning-rate', dev: 0.6, lb: 0.56, changes: lr(0.001, 0.002) },
+            ],
+            { round: 3, policy },
+          ),
+        );
+        expect(e.calibration.reference).toMatchObject({ publicLb: 0.51, publicLbSource: 'standing-replicates' });
+        expect(e.candidateSummaries[1].lbDelta).toBe(0.05);
+      },
+    );
+
+    it(
+      'given a confirmation run of a recorded gain, then the two measurements of that gain measure the ' +
+        'paired difference noise',
+      () => {
+        const policy = testPolicy({
+          forRound: 2,
+          pendingConfirmations: [
+            {
+              candidateId: 'c1-r1-c3',
+              round: 1,
+              axis: 'learning-rate',
+              changes: lr(0.001, 0.002),
+              lbGain: 0.04,
+              devGain: 0.01,
+            },
+          ],
+        });
+        const inputs = testRound(
+          [
+            { axis: 'baseline', dev: 0.6, lb: 0.5 },
+            { axis: 'learning-rate', dev: 0.61, lb: 0.52, changes: lr(0.001, 0.002) },
+          ],
+          { round: 2, policy },
+        );
+        inputs.planned[1].prescribed = {
+          kind: 'confirmation',
+          of: 'c1-r1-c3',
+          changes: lr(0.001, 0.002),
+          hypothesis: 'confirm c1-r1-c3',
+        };
+        const e = collectRoundEvidence(inputs);
+        // Gains 0.04 and 0.02: (0.02)² / 2 over one pair → std 0.014142.
+        expect(e.calibration.noise).toMatchObject({
+          lbDiffStd: 0.014142,
+          lbDiffDf: 1,
+          lbDiffSource: 'confirmation-pairs',
+        });
+        expect(e.candidateSummaries[1].prescribed).toMatchObject({ kind: 'confirmation', of: 'c1-r1-c3' });
+        expect(e.candidateSummaries[0].prescribed).toBeUndefined();
+      },
+    );
   });
 });

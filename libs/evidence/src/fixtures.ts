@@ -112,7 +112,8 @@ export function testManifest(
     recipeDiff: changes
       .map(
         (c) =>
-          `--- a/recipe.yaml\n+++ b/recipe.yaml\n-${c.path}: ${JSON.stringify(c.from)}\n+${c.path}: ${JSON.stringify(c.to)}`,
+          `--- a/recipe.yaml\n+++ b/recipe.yaml\n-${c.path}: ${JSON.stringify(c.from)}\n+${c.path}: ` +
+          `${JSON.stringify(c.to)}`,
       )
       .join('\n'),
     filesChanged: spec.filesChanged ?? (changes.length > 0 ? ['recipe.yaml'] : []),

@@ -14,7 +14,8 @@ const ProseInput = EvidenceProse.superRefine((p, ctx) => {
 export const PROSE_TOOL = {
   name: 'record_section_prose',
   description:
-    'Record a short plain-language reading of each of the five sections of the round evidence. Text only: the numbers in the record are fixed and cannot be changed.',
+    'Record a short plain-language reading of each of the five sections of the round evidence. Text only: ' +
+    'the numbers in the record are fixed and cannot be changed.',
   input_schema: z.toJSONSchema(EvidenceProse) as { type: 'object'; [k: string]: unknown },
 };
 

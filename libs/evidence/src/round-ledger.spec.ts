@@ -82,22 +82,26 @@ describe('round ledger and readiness', () => {
     expect(roundReadiness(foldLedger('c1', rejected), 1).ready).toBe(true);
   });
 
-  it('given all manifests and every submission scored, then the round is ready and its inputs name exactly their events', () => {
-    const ledger = foldLedger('c1', log);
-    expect(roundReadiness(ledger, 1)).toEqual({ ready: true, waitingFor: [] });
-    const { inputs, inputEventIds } = evidenceInputs(ledger, 1);
-    expect(inputEventIds).toEqual(
-      log
-        .filter((e) => e.type !== 'SubmissionAccepted')
-        .map((e) => e.id)
-        .sort(),
-    );
-    expect(contentHashOf(collectRoundEvidence(inputs))).toBe(
-      contentHashOf(
-        collectRoundEvidence({ ...round1, budgets: { gpuSeconds: 10_000, llmTokens: 0, submissionsPerRound: 2 } }),
-      ),
-    );
-  });
+  it(
+    'given all manifests and every submission scored, then the round is ready and its inputs name exactly ' +
+      'their events',
+    () => {
+      const ledger = foldLedger('c1', log);
+      expect(roundReadiness(ledger, 1)).toEqual({ ready: true, waitingFor: [] });
+      const { inputs, inputEventIds } = evidenceInputs(ledger, 1);
+      expect(inputEventIds).toEqual(
+        log
+          .filter((e) => e.type !== 'SubmissionAccepted')
+          .map((e) => e.id)
+          .sort(),
+      );
+      expect(contentHashOf(collectRoundEvidence(inputs))).toBe(
+        contentHashOf(
+          collectRoundEvidence({ ...round1, budgets: { gpuSeconds: 10_000, llmTokens: 0, submissionsPerRound: 2 } }),
+        ),
+      );
+    },
+  );
 
   it('redelivered facts are folded once', () => {
     const twice = [...log, ...log.slice(1)];

@@ -130,7 +130,9 @@ export function crossCandidatePatterns(
         axes: [a.axis, b.axis],
         kind: 'complementary-lb-gains',
         candidateIds: [...a.candidateIds, ...b.candidateIds],
-        note: `${a.axis} (${fmt(a.lbEffect ?? 0)}) and ${b.axis} (${fmt(b.lbEffect ?? 0)}) each raised the public LB beyond noise; their combination is untested`,
+        note:
+          `${a.axis} (${fmt(a.lbEffect ?? 0)}) and ${b.axis} (${fmt(b.lbEffect ?? 0)}) each raised the ` +
+          `public LB beyond noise; their combination is untested`,
       });
     }
   const byPath = new Map<string, CandidateSummary[]>();
@@ -152,7 +154,9 @@ export function crossCandidatePatterns(
         axes: [a.axis],
         kind: 'dev-lb-conflict',
         candidateIds: a.candidateIds,
-        note: `${a.axis} moved dev (${fmt(a.devEffect ?? 0)}) and the public LB (${fmt(a.lbEffect ?? 0)}) in opposite directions, both beyond noise`,
+        note:
+          `${a.axis} moved dev (${fmt(a.devEffect ?? 0)}) and the public LB (${fmt(a.lbEffect ?? 0)}) in ` +
+          `opposite directions, both beyond noise`,
       });
   }
   return { axes, interactions };
@@ -231,14 +235,17 @@ export function calibration(ctx: RoundContext, summaries: CandidateSummary[]): R
   if (decoupled.length > 0) {
     const parts = decoupled.map((s) => decoupledBy.get(s.candidateId));
     reason =
-      `dev rose beyond noise over the anchor (overall beyond ${m}σ, or one domain beyond ${2 * m}σ of a domain) while the public LB did not: ${parts.join(' | ')}` +
+      `dev rose beyond noise over the anchor (overall beyond ${m}σ, or one domain beyond ${2 * m}σ of a ` +
+      `domain) while the public LB did not: ${parts.join(' | ')}` +
       (decoupledDomains.size > 0 ? `; the dev gain sits in ${[...decoupledDomains].sort().join(', ')}` : '');
   } else if (lbReference === null)
     reason = 'no leaderboard reference: the anchor was not scored and no earlier score exists';
   else if (!anchorDev) reason = 'no dev reference: the anchor did not complete';
   else if (scoredExplorers.length === 0) reason = 'no explorer candidate has a public LB score';
   else
-    reason = `no scored candidate raised dev beyond noise (overall ${m}σ, a domain ${2 * m}σ) without the public LB following`;
+    reason =
+      `no scored candidate raised dev beyond noise (overall ${m}σ, a domain ${2 * m}σ) without the public ` +
+      `LB following`;
 
   return {
     noise,
@@ -294,7 +301,9 @@ export function surprises(ctx: RoundContext, summaries: CandidateSummary[]): Sur
         expectedHigh: hi,
         observed,
         direction,
-        note: `${metric === 'dev' ? 'dev' : 'public LB'} ${observed.toFixed(4)} is ${direction} the band ${lo.toFixed(4)}–${hi.toFixed(4)} predicted by ${basis} (${s.axis})`,
+        note:
+          `${metric === 'dev' ? 'dev' : 'public LB'} ${observed.toFixed(4)} is ${direction} the band ` +
+          `${lo.toFixed(4)}–${hi.toFixed(4)} predicted by ${basis} (${s.axis})`,
       });
     };
     check('dev', s.dev?.overall ?? null, devBand);

@@ -1,4 +1,6 @@
-/** Numbers in evidence are rounded so that the record (and its hash) does not depend on float noise in the last bits. */
+/**
+ * Numbers in evidence are rounded so that the record (and its hash) does not depend on float noise in the last bits.
+ */
 export const DECIMALS = 6;
 
 export function roundTo(x: number, decimals = DECIMALS): number {
