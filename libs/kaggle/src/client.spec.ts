@@ -50,7 +50,8 @@ describe('KaggleCompetitionClient against the loopback CompetitionApiService', (
       await client.getLeaderboard(COMP);
       await client.getCompetition(COMP);
       await client.getSubmissionLimits(COMP);
-      // The names of kagglesdk's CompetitionApiClient (competitions/services/competition_api_service.py; GetSubmissionLimits from 0.1.35).
+      // The names of kagglesdk's CompetitionApiClient (competitions/services/competition_api_service.py;
+      // GetSubmissionLimits from 0.1.35).
       const upstream = [
         'StartSubmissionUpload',
         'CreateSubmission',
@@ -168,17 +169,20 @@ describe('KaggleCompetitionClient against the loopback CompetitionApiService', (
       expect(pollSleeps).toEqual([3000, 3000]);
     });
 
-    it('backs off with jitter where no Retry-After is given, and gives a long Retry-After back to the caller', async () => {
-      const client = await start({ failNext: { GetCompetition: 3 } }, { retry: { baseDelayMs: 100 } });
-      await client.getCompetition(COMP);
-      expect(sleeps).toEqual([75, 150, 300]); // base·2^k, equal jitter at random() = 0.5
-      await server.stop();
-      const impatient = await start({ rateLimitNext: { GetCompetition: 1 }, retryAfterSeconds: 3600 });
-      const err = await impatient.getCompetition(COMP).catch((e) => e);
-      expect(err).toBeInstanceOf(KaggleApiError);
-      expect(err).toMatchObject({ status: 429, retryAfterMs: 3_600_000 });
-      expect(sleeps).toEqual([]);
-    });
+    it(
+      'backs off with jitter where no Retry-After is given, and ' + 'gives a long Retry-After back to the caller',
+      async () => {
+        const client = await start({ failNext: { GetCompetition: 3 } }, { retry: { baseDelayMs: 100 } });
+        await client.getCompetition(COMP);
+        expect(sleeps).toEqual([75, 150, 300]); // base·2^k, equal jitter at random() = 0.5
+        await server.stop();
+        const impatient = await start({ rateLimitNext: { GetCompetition: 1 }, retryAfterSeconds: 3600 });
+        const err = await impatient.getCompetition(COMP).catch((e) => e);
+        expect(err).toBeInstanceOf(KaggleApiError);
+        expect(err).toMatchObject({ status: 429, retryAfterMs: 3_600_000 });
+        expect(sleeps).toEqual([]);
+      },
+    );
 
     it('retries the upload PUT and, after a 503 from CreateSubmission, looks before it submits again', async () => {
       const client = await start({ failNext: { upload: 1, CreateSubmission: 1 } });
@@ -199,17 +203,20 @@ describe('KaggleCompetitionClient against the loopback CompetitionApiService', (
   describe('pagination', () => {
     const older = (n: number) => Array.from({ length: n }, (_, i) => ({ description: `aevo old ${i}` }));
 
-    it('finds a submission three pages down (the duplicate check) with the page tokens the service returned', async () => {
-      const client = await start({ preexisting: older(45), maxPageSize: 20 });
-      const found = await client.findSubmission(COMP, (s) => s.description === 'aevo old 0');
-      expect(found).toMatchObject({ description: 'aevo old 0', status: 'COMPLETE' });
-      const lists = server.calls.filter((c) => c.method === 'ListSubmissions');
-      expect(lists).toHaveLength(3);
-      expect(lists[0].body).toEqual({ competitionName: COMP, pageSize: 50 });
-      expect(lists[1].body).toEqual({ competitionName: COMP, pageSize: 50, pageToken: expect.any(String) });
-      expect(await client.listSubmissions(COMP)).toHaveLength(45);
-      expect(await client.findSubmission(COMP, (s) => s.description === 'never sent')).toBeUndefined();
-    });
+    it(
+      'finds a submission three pages down (the duplicate check) ' + 'with the page tokens the service returned',
+      async () => {
+        const client = await start({ preexisting: older(45), maxPageSize: 20 });
+        const found = await client.findSubmission(COMP, (s) => s.description === 'aevo old 0');
+        expect(found).toMatchObject({ description: 'aevo old 0', status: 'COMPLETE' });
+        const lists = server.calls.filter((c) => c.method === 'ListSubmissions');
+        expect(lists).toHaveLength(3);
+        expect(lists[0].body).toEqual({ competitionName: COMP, pageSize: 50 });
+        expect(lists[1].body).toEqual({ competitionName: COMP, pageSize: 50, pageToken: expect.any(String) });
+        expect(await client.listSubmissions(COMP)).toHaveLength(45);
+        expect(await client.findSubmission(COMP, (s) => s.description === 'never sent')).toBeUndefined();
+      },
+    );
 
     it('reads the whole leaderboard and refuses a listing that never ends', async () => {
       const leaderboard = Array.from({ length: 45 }, (_, i) => ({

@@ -71,7 +71,7 @@ export class KaggleCompetitionClient extends KaggleTransport {
     return this.call(Methods.startSubmissionUpload, req, StartSubmissionUploadResponse);
   }
 
-  /** PUTs the file to the signed upload URL (retrying 429/503). No Authorization header: the URL itself is the credential. */
+  /** PUTs the file to the signed upload URL (retrying 429/503). No Authorization header: the URL is the credential. */
   async uploadBlob(createUrl: string, content: Buffer): Promise<void> {
     const res = await this.send('upload PUT', () =>
       this.fetchFn(createUrl, {
@@ -259,7 +259,8 @@ export class KaggleCompetitionClient extends KaggleTransport {
             msg,
             'unknown',
             limits,
-            `the message reads as a used-up allowance, but GetSubmissionLimits reports ${limits.numAllowedNow} allowed now`,
+            `the message reads as a used-up allowance, but GetSubmissionLimits reports ` +
+              `${limits.numAllowedNow} allowed now`,
           );
         return new KaggleQuotaExceededError(
           M,
@@ -300,7 +301,8 @@ export class KaggleCompetitionClient extends KaggleTransport {
           msg,
           'unknown',
           limits,
-          `Kaggle gave no specific reason${competition ? '; the account has joined the competition' : ''}${limits ? `; GetSubmissionLimits reports ${limits.numAllowedNow} allowed now` : ''}`,
+          `Kaggle gave no specific reason${competition ? '; the account has joined the competition' : ''}` +
+            `${limits ? `; GetSubmissionLimits reports ${limits.numAllowedNow} allowed now` : ''}`,
         );
       }
     }
@@ -377,7 +379,8 @@ export class KaggleCompetitionClient extends KaggleTransport {
 }
 
 function describeLimits(l: KaggleSubmissionLimits): string {
-  return `GetSubmissionLimits: ${l.numToday} submitted today, ${l.numAllowedNow} allowed now${l.limitedByTotal ? ' (the lifetime cap is reached)' : ''}`;
+  const cap = l.limitedByTotal ? ' (the lifetime cap is reached)' : '';
+  return `GetSubmissionLimits: ${l.numToday} submitted today, ${l.numAllowedNow} allowed now${cap}`;
 }
 
 /** int64 refs travel as JSON numbers where they fit, else as decimal strings (protobuf JSON accepts both). */

@@ -23,7 +23,8 @@ export function credentialsFromEnv(env: NodeJS.ProcessEnv = process.env): Kaggle
   if (username && key) return { kind: 'basic', username, key };
   if (username || key)
     throw new KaggleConfigError(
-      `legacy Kaggle auth needs both KAGGLE_USERNAME and KAGGLE_KEY (only ${username ? 'KAGGLE_USERNAME' : 'KAGGLE_KEY'} is set)`,
+      `legacy Kaggle auth needs both KAGGLE_USERNAME and KAGGLE_KEY (only ` +
+        `${username ? 'KAGGLE_USERNAME' : 'KAGGLE_KEY'} is set)`,
     );
   throw new KaggleConfigError('no Kaggle credentials: set KAGGLE_API_TOKEN, or KAGGLE_USERNAME and KAGGLE_KEY');
 }

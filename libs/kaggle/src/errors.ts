@@ -60,7 +60,8 @@ export class KaggleNotJoinedError extends KaggleApiError {
       status,
       serverMessage,
       null,
-      `Kaggle ${method}: this account has not joined competition ${JSON.stringify(competitionName)}; accept its rules on kaggle.com (HTTP ${status}: ${serverMessage})`,
+      `Kaggle ${method}: this account has not joined competition ${JSON.stringify(competitionName)}; ` +
+        `accept its rules on kaggle.com (HTTP ${status}: ${serverMessage})`,
     );
   }
 }

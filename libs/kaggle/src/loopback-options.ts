@@ -34,7 +34,10 @@ export interface LoopbackKaggleOptions {
   maxDescriptionLength?: number;
   /** The leaderboard's entries, best first. Default none. */
   leaderboard?: Array<{ teamId: number; teamName: string; score: string; submissionDate?: string }>;
-  /** Submissions made before the test (oldest first), already scored; they count against today's allowance only if `today`. */
+  /**
+   * Submissions made before the test (oldest first), already scored; they count against today's allowance only if
+   * `today`.
+   */
   preexisting?: Array<{ description: string; fileName?: string; verdict?: Verdict; today?: boolean }>;
   /** The server's clock. Default Date.now. */
   now?: () => number;

@@ -284,7 +284,8 @@ export class LoopbackKaggleServer {
       return refuse(`Submission description is longer than ${this.opts.maxDescriptionLength ?? 255} characters.`);
     if (this.submittedToday() >= this.allowance)
       return refuse(
-        `Submission not allowed:  Your team has used its daily Submission allowance (${this.allowance}) today, please try again tomorrow UTC.`,
+        `Submission not allowed:  Your team has used its daily Submission allowance (${this.allowance}) ` +
+          `today, please try again tomorrow UTC.`,
       );
     const ref = String(this.nextRef++);
     this.submissions.push({

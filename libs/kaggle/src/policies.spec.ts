@@ -52,7 +52,8 @@ describe('sanitizeSubmissionDescription', () => {
 describe('readRefusal', () => {
   it.each([
     [
-      'Submission not allowed:  Your team has used its daily Submission allowance (5) today, please try again tomorrow UTC.',
+      'Submission not allowed:  Your team has used its daily Submission allowance (5) today, please try ' +
+        'again tomorrow UTC.',
       'quota-exceeded',
     ],
     ["You must accept this competition's rules before you can make submissions.", 'not-joined'],

@@ -15,7 +15,16 @@ export type RefusalReading =
 const READINGS: ReadonlyArray<[Exclude<RefusalReading, 'unspecific'>, RegExp]> = [
   [
     'quota-exceeded',
-    /allowance|submission limit|daily limit|(maximum|max|too many) (number of )?(daily )?submissions|no (more )?submissions (left|remaining)/i,
+    new RegExp(
+      [
+        'allowance',
+        'submission limit',
+        'daily limit',
+        '(maximum|max|too many) (number of )?(daily )?submissions',
+        'no (more )?submissions (left|remaining)',
+      ].join('|'),
+      'i',
+    ),
   ],
   ['not-joined', /rules|join(ed)? (the|this) competition|not (yet )?(joined|entered)|must (first )?(join|enter)/i],
   [

@@ -105,18 +105,21 @@ describe('KaggleCompetitionClient reading refusals from the loopback Competition
       expect(err).toMatchObject({ reason: 'unknown', limits: { numAllowedNow: 5 } });
     });
 
-    it('does not take a quota-like message for quota where GetSubmissionLimits reports submissions allowed now', async () => {
-      const client = await start({ allowance: 5 });
-      const answered = new KaggleApiError(
-        'CreateSubmission',
-        400,
-        'Submission not allowed: Your team has used its daily Submission allowance (5) today.',
-      );
-      const err = await client.explainSubmissionRefusal(answered, COMP);
-      expect(err).not.toBeInstanceOf(KaggleQuotaExceededError);
-      expect(err).toMatchObject({ reason: 'unknown', limits: { numAllowedNow: 5 } });
-      expect(err.message).toMatch(/reads as a used-up allowance, but GetSubmissionLimits reports 5 allowed now/);
-    });
+    it(
+      'does not take a quota-like message for quota where ' + 'GetSubmissionLimits reports submissions allowed now',
+      async () => {
+        const client = await start({ allowance: 5 });
+        const answered = new KaggleApiError(
+          'CreateSubmission',
+          400,
+          'Submission not allowed: Your team has used its daily Submission allowance (5) today.',
+        );
+        const err = await client.explainSubmissionRefusal(answered, COMP);
+        expect(err).not.toBeInstanceOf(KaggleQuotaExceededError);
+        expect(err).toMatchObject({ reason: 'unknown', limits: { numAllowedNow: 5 } });
+        expect(err.message).toMatch(/reads as a used-up allowance, but GetSubmissionLimits reports 5 allowed now/);
+      },
+    );
 
     it('sends descriptions Kaggle accepts: no `/`, bounded, still distinct', async () => {
       const client = await start();

@@ -23,7 +23,9 @@ export const DEFAULT_RETRY_POLICY: RetryPolicy = {
 
 export const RETRYABLE_STATUSES: readonly number[] = [429, 503];
 
-/** Retry-After as delta-seconds or an HTTP date (RFC 9110 §10.2.3), in ms from `nowMs`; null when absent or unreadable. */
+/**
+ * Retry-After as delta-seconds or an HTTP date (RFC 9110 §10.2.3), in ms from `nowMs`; null when absent or unreadable.
+ */
 export function parseRetryAfter(value: string | null | undefined, nowMs: number = Date.now()): number | null {
   if (value === null || value === undefined) return null;
   const v = value.trim();

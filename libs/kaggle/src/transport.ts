@@ -172,7 +172,10 @@ export class KaggleTransport {
     return parsed.data;
   }
 
-  /** Sends until the answer is 2xx, retrying the statuses in `retryOn` under the retry policy; else throws the mapped error. */
+  /**
+   * Sends until the answer is 2xx, retrying the statuses in `retryOn` under the retry policy; else throws the mapped
+   * error.
+   */
   protected async send(
     method: string,
     request: () => Promise<Response>,
