@@ -55,7 +55,8 @@ export function readAnchors(file: string): ChainAnchor[] {
       !/^[0-9a-f]{64}$/.test(a.chainHash)
     )
       throw new UsageError(
-        `--anchors ${file}: line ${i + 1}: expected {"position": <integer >= 1>, "chainHash": <64 hex digits>, "at": <time>}`,
+        `--anchors ${file}: line ${i + 1}: expected {"position": <integer >= 1>, "chainHash": <64 hex ` +
+          `digits>, "at": <time>}`,
       );
     out.push({
       position: a.position as number,
@@ -85,7 +86,9 @@ export async function checkAnchors(
       findings.push(`position ${a.position} anchored at ${a.at} is missing from the log`);
     else if (link.chainHash !== a.chainHash)
       findings.push(
-        `position ${a.position}: chain hash ${String(link.chainHash).slice(0, 12)} ≠ ${a.chainHash.slice(0, 12)} anchored at ${a.at}: the log up to it was rewritten and its chain recomputed`,
+        `position ${a.position}: chain hash ${String(link.chainHash).slice(0, 12)} ≠ ` +
+          `${a.chainHash.slice(0, 12)} anchored at ${a.at}: the log up to it was rewritten and its chain ` +
+          `recomputed`,
       );
   }
   return findings;

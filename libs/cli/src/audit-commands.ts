@@ -28,7 +28,8 @@ function describeReport(r: ReplayReport, io: CliIo, json: boolean): void {
   const width = Math.max(...r.projections.map((p) => p.name.length), 10);
   for (const p of r.projections)
     io.out(
-      `${p.name.padEnd(width)}  ${p.hash}  ${String(p.events).padStart(8)} event(s)${p.deterministic ? '' : '  (operational)'}`,
+      `${p.name.padEnd(width)}  ${p.hash}  ${String(p.events).padStart(8)} event(s)` +
+        `${p.deterministic ? '' : '  (operational)'}`,
     );
 }
 
@@ -65,7 +66,8 @@ async function verifyLog(
         : '';
     if (chain.findings.length > 0)
       io.err(
-        `hash chain broken: first at position ${chain.findings[0].position}, ${chain.findings.length} finding(s) in positions 1..${head}${retro}`,
+        `hash chain broken: first at position ${chain.findings[0].position}, ${chain.findings.length} ` +
+          `finding(s) in positions 1..${head}${retro}`,
       );
     else io.out(`verified: hash chain over positions 1..${head}${retro}`);
   } else io.out('skipped: this store keeps no hash chain');
@@ -155,7 +157,8 @@ export async function auditReplay(io: CliIo, opts: AuditOptions): Promise<number
         io.err(`MISMATCH ${m.name}: ${m.hash} then ${again?.hash ?? '(missing)'}`);
       }
       return fail(
-        `${mismatches.length} projection(s) differ between two replays of positions 1..${first.upTo}${logFindings > 0 ? `, and ${logFindings} finding(s) in the log` : ''}`,
+        `${mismatches.length} projection(s) differ between two replays of positions 1..${first.upTo}` +
+          `${logFindings > 0 ? `, and ${logFindings} finding(s) in the log` : ''}`,
       );
     }
     io.out(
@@ -170,7 +173,8 @@ export async function auditReplay(io: CliIo, opts: AuditOptions): Promise<number
       for (const b of bad) io.err(`MISMATCH ${b.campaignId}: ${b.what}: ${b.detail}`);
       if (bad.length === 0)
         io.out(
-          `verified: ${report.checks.length} hash(es) recorded in events (evidence, policies, constitution, reports) recomputed and equal`,
+          `verified: ${report.checks.length} hash(es) recorded in events (evidence, policies, ` +
+            `constitution, reports) recomputed and equal`,
         );
       else if (logFindings === 0) return fail(`${bad.length} of ${report.checks.length} recorded hash(es) differ`);
     }

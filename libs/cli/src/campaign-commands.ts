@@ -171,7 +171,8 @@ export function replyError(
   const { code, message, issues } = reply.error;
   if (code === 'NO_RESPONDERS' || code === 'TIMEOUT')
     return new CommandFailed(
-      `${command}: ${code} — ${message}. Is the control plane running (aevo up) with the same AEVO_NATS_URL / AEVO_SUBJECT_PREFIX?`,
+      `${command}: ${code} — ${message}. Is the control plane running (aevo up) with the same ` +
+        `AEVO_NATS_URL / AEVO_SUBJECT_PREFIX?`,
       3,
     );
   const named = issues.map((i) => `${optionFor(i.path, names)}: ${i.message}`).join('; ');
@@ -287,7 +288,8 @@ export async function watchCampaign(
     if (ended(v)) return v.status === 'completed' ? 0 : 1;
     if (Date.now() > deadline) {
       io.out(
-        `aevo: campaign ${campaignId} did not end within ${Math.round((opts.timeoutMs ?? 0) / 1000)} s (status ${v.status})`,
+        `aevo: campaign ${campaignId} did not end within ${Math.round((opts.timeoutMs ?? 0) / 1000)} s ` +
+          `(status ${v.status})`,
       );
       return 3;
     }

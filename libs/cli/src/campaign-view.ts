@@ -58,7 +58,9 @@ function roundPhase(r: RoundStatusRow): string {
   return done === r.candidates.length ? 'choosing submissions' : 'working';
 }
 
-/** The dev / leaderboard table: one row per round (anchor dev, best dev, best public LB, private LB of the best-public). */
+/**
+ * The dev / leaderboard table: one row per round (anchor dev, best dev, best public LB, private LB of the best-public).
+ */
 export function roundTable(v: CampaignStatusView): string[] {
   const lines = ['round  policy  anchor dev  best dev  best LB  private(best LB)  submitted'];
   for (const r of v.rounds) {
@@ -95,16 +97,21 @@ export function renderView(v: CampaignStatusView, opts: { candidates?: boolean }
         ? ` · LLM tokens ${v.spent.llmTokens}`
         : '';
   out.push(
-    `campaign ${v.campaignId}  ${v.status}${v.statusReason ? ` (${v.statusReason})` : ''}  round ${roundNow}/${c.rounds}  policy r${v.policyRevision}  ` +
-      `${c.workersPerRound} workers · ${c.size} · ${c.workerKind} · budget ${v.spent.gpuSeconds.toFixed(1)} / ${c.budgets.gpuSeconds} GPU-s${tokens}`,
+    `campaign ${v.campaignId}  ${v.status}${v.statusReason ? ` (${v.statusReason})` : ''}  round ` +
+      `${roundNow}/${c.rounds}  policy r${v.policyRevision}  ` +
+      `${c.workersPerRound} workers · ${c.size} · ${c.workerKind} · budget ` +
+      `${v.spent.gpuSeconds.toFixed(1)} / ${c.budgets.gpuSeconds} GPU-s${tokens}`,
   );
   out.push(
-    `rounds  ${bar(v.rounds.filter((r) => r.status === 'closed').length, c.rounds, 30)} ${v.rounds.filter((r) => r.status === 'closed').length}/${c.rounds} closed`,
+    `rounds  ${bar(v.rounds.filter((r) => r.status === 'closed').length, c.rounds, 30)} ` +
+      `${v.rounds.filter((r) => r.status === 'closed').length}/${c.rounds} closed`,
   );
   for (const r of v.rounds) {
     const done = r.candidates.filter(isDone).length;
     out.push(
-      `round ${String(r.round).padStart(2)}  ${bar(done, r.candidates.length)} ${done}/${r.candidates.length} candidates  ${roundPhase(r)}${r.bestPublicLb !== null ? `  best LB ${fmt(r.bestPublicLb)}` : ''}`,
+      `round ${String(r.round).padStart(2)}  ${bar(done, r.candidates.length)} ${done}/` +
+        `${r.candidates.length} candidates  ${roundPhase(r)}` +
+        `${r.bestPublicLb !== null ? `  best LB ${fmt(r.bestPublicLb)}` : ''}`,
     );
     const showCandidates = opts.candidates ?? r.status !== 'closed';
     if (!showCandidates) continue;
@@ -115,10 +122,15 @@ export function renderView(v: CampaignStatusView, opts: { candidates?: boolean }
       const finished = j.done + j.failed;
       const total = j.queued + j.running + j.done + j.failed;
       out.push(
-        `  c${String(cand.index).padEnd(3)} ${(cand.axis + (cand.isAnchor ? '*' : '')).padEnd(width + 1)} ${bar(finished, total, 10)} ` +
-          `jobs ${n('running')} running ${n('done')} done ${n('failed')} failed${n('queued') ? ` ${n('queued')} queued` : ''}  ${cand.status.padEnd(11)}` +
-          `${cand.dev !== null ? ` dev ${fmt(cand.dev)}` : ''}${cand.publicLb !== null ? ` LB ${fmt(cand.publicLb)}` : ''}${cand.privateLb !== null ? ` private ${fmt(cand.privateLb)}` : ''}` +
-          `${cand.submission && cand.submission !== 'scored' ? ` [${cand.submission}]` : ''}${cand.note && cand.status !== 'completed' ? `  (${cand.note})` : ''}`,
+        `  c${String(cand.index).padEnd(3)} ${(cand.axis + (cand.isAnchor ? '*' : '')).padEnd(width + 1)} ` +
+          `${bar(finished, total, 10)} ` +
+          `jobs ${n('running')} running ${n('done')} done ${n('failed')} failed` +
+          `${n('queued') ? ` ${n('queued')} queued` : ''}  ${cand.status.padEnd(11)}` +
+          `${cand.dev !== null ? ` dev ${fmt(cand.dev)}` : ''}` +
+          `${cand.publicLb !== null ? ` LB ${fmt(cand.publicLb)}` : ''}` +
+          `${cand.privateLb !== null ? ` private ${fmt(cand.privateLb)}` : ''}` +
+          `${cand.submission && cand.submission !== 'scored' ? ` [${cand.submission}]` : ''}` +
+          `${cand.note && cand.status !== 'completed' ? `  (${cand.note})` : ''}`,
       );
     }
   }
@@ -131,7 +143,9 @@ export function renderView(v: CampaignStatusView, opts: { candidates?: boolean }
     out.push('');
     out.push(
       k.bestCandidateId
-        ? `completed (${k.reason}) after ${k.rounds} round(s): best ${k.bestCandidateId}${k.bestRound ? ` (round ${k.bestRound})` : ''} — public LB ${fmt(k.bestPublicLb)}, private LB ${fmt(k.bestPrivateLb)}`
+        ? `completed (${k.reason}) after ${k.rounds} round(s): best ${k.bestCandidateId}` +
+            `${k.bestRound ? ` (round ${k.bestRound})` : ''} — public LB ${fmt(k.bestPublicLb)}, private LB ` +
+            `${fmt(k.bestPrivateLb)}`
         : `completed (${k.reason}) after ${k.rounds} round(s): no submission was scored`,
     );
   }

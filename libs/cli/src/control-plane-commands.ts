@@ -76,7 +76,8 @@ async function sendCommand(
     client = await io.commands(io.env);
   } catch (err) {
     throw new CommandFailed(
-      `${label}: cannot reach NATS at ${io.env.AEVO_NATS_URL ?? 'nats://127.0.0.1:4222'} (${(err as Error).message}); is it running (aevo up)?`,
+      `${label}: cannot reach NATS at ${io.env.AEVO_NATS_URL ?? 'nats://127.0.0.1:4222'} (` +
+        `${(err as Error).message}); is it running (aevo up)?`,
       3,
     );
   }
@@ -117,7 +118,8 @@ function campaignStatus(io: CliIo, campaignId: string | undefined, json: boolean
         io.out(`${'campaign'.padEnd(32)} ${'status'.padEnd(10)} rounds  best LB`);
         for (const r of rows)
           io.out(
-            `${r.campaignId.padEnd(32)} ${r.status.padEnd(10)} ${r.rounds.padEnd(7)} ${r.bestPublicLb === null ? '—' : r.bestPublicLb.toFixed(3)}`,
+            `${r.campaignId.padEnd(32)} ${r.status.padEnd(10)} ${r.rounds.padEnd(7)} ` +
+              `${r.bestPublicLb === null ? '—' : r.bestPublicLb.toFixed(3)}`,
           );
       }
       return EXIT.ok;
@@ -210,7 +212,8 @@ export function addControlPlaneCommands(program: Command, io: CliIo, result: { c
     .addOption(new Option('--meta-kind <kind>', 'meta agent').choices(['rules', 'claude']).default('rules'))
     .option(
       '--model <id>',
-      `Claude model of the campaign's Claude worker, meta agent and evidence prose (default ${DEFAULT_CLAUDE_MODEL}; a retired or unknown id is refused)`,
+      `Claude model of the campaign's Claude worker, meta agent and evidence prose (default ` +
+        `${DEFAULT_CLAUDE_MODEL}; a retired or unknown id is refused)`,
     )
     .addOption(new Option('--leaderboard <board>', 'leaderboard').choices(['local', 'kaggle']).default('local'))
     .addOption(new Option('--executor <executor>', 'job executor').choices(['local', 'kubernetes']).default('local'))
@@ -230,7 +233,9 @@ export function addControlPlaneCommands(program: Command, io: CliIo, result: { c
         if (opts.json) io.out(JSON.stringify(reply));
         else {
           io.out(
-            `started campaign ${reply.campaignId}: ${payload.rounds} round(s) × ${payload.workersPerRound} worker(s) on ${payload.substratePath} (${payload.size}), constitution ${reply.constitutionSha256.slice(0, 12)}…`,
+            `started campaign ${reply.campaignId}: ${payload.rounds} round(s) × ${payload.workersPerRound}` +
+              ` worker(s) on ${payload.substratePath} (${payload.size}), constitution ` +
+              `${reply.constitutionSha256.slice(0, 12)}…`,
           );
           if (!opts.watch) io.out(`follow it with: aevo campaign watch ${reply.campaignId}`);
         }
@@ -251,7 +256,8 @@ export function addControlPlaneCommands(program: Command, io: CliIo, result: { c
   campaign
     .command('watch <campaign>')
     .description(
-      'progress bars per round and per candidate (jobs running, done, failed) and the dev/LB table; exits when the campaign ends (0 completed, 1 aborted)',
+      'progress bars per round and per candidate (jobs running, done, failed) and the dev/LB table; exits ' +
+        'when the campaign ends (0 completed, 1 aborted)',
     )
     .option('--interval <ms>', 'refresh period', positiveInt('--interval'), 1000)
     .option('--timeout <seconds>', 'give up after this long (exit 3)', positiveInt('--timeout'))
@@ -315,7 +321,8 @@ export function addControlPlaneCommands(program: Command, io: CliIo, result: { c
         candidates: Array<{ candidateId: string; axis: string }>;
       };
       io.out(
-        `round ${r.round} of ${campaignId} started under policy revision ${r.policyRevision}: ${r.candidates.map((c) => `${c.candidateId} (${c.axis})`).join(', ')}`,
+        `round ${r.round} of ${campaignId} started under policy revision ${r.policyRevision}: ` +
+          `${r.candidates.map((c) => `${c.candidateId} (${c.axis})`).join(', ')}`,
       );
     });
 

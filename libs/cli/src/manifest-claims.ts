@@ -81,7 +81,8 @@ function push<T>(m: Map<string, T[]>, k: string, v: T): void {
  * - every LeaderboardScored and SubmissionAccepted against the SubmissionRequested it answers (candidate, round),
  *   and the public scores PrivateLeaderboardUnsealed repeats against LeaderboardScored.
  * A campaign without any evaluation facts (a log from before the evaluation service, or a hand-made one) has its
- * manifests reported as skipped, not failed; once a campaign has evaluation facts, a manifest score without one is a finding.
+ * manifests reported as skipped, not failed; once a campaign has evaluation facts, a manifest score without one is a
+ * finding.
  */
 export function checkManifestClaims(events: StoredEvent[]): ClaimReport {
   const findings: ClaimFinding[] = [];
@@ -95,7 +96,9 @@ export function checkManifestClaims(events: StoredEvent[]): ClaimReport {
       findings.push({
         campaignId: e.campaignId,
         position: e.position,
-        reason: `${e.type} at position ${e.position} does not match its schema (${problem}): its claims cannot be checked`,
+        reason:
+          `${e.type} at position ${e.position} does not match its schema (${problem}): its claims cannot be ` +
+          `checked`,
       });
     else push(byCampaign, e.campaignId, e);
   }
@@ -142,7 +145,8 @@ export function checkManifestClaims(events: StoredEvent[]): ClaimReport {
           const facts = evaluated.get(key(m.candidateId, m.round, c.checkpoint, c.seed)) ?? [];
           if (facts.length === 0) {
             find(
-              `ManifestSubmitted at position ${e.position} (${m.candidateId} r${m.round}) claims ${c.what} with ${brief(c.dev)}, but no CheckpointEvaluated fact exists for it`,
+              `ManifestSubmitted at position ${e.position} (${m.candidateId} r${m.round}) claims ${c.what}` +
+                ` with ${brief(c.dev)}, but no CheckpointEvaluated fact exists for it`,
               e.position,
             );
             continue;
@@ -150,7 +154,9 @@ export function checkManifestClaims(events: StoredEvent[]): ClaimReport {
           if (facts.some((f) => same(f.data.dev, c.dev) && (c.step === undefined || f.data.step === c.step))) continue;
           const f = facts[facts.length - 1];
           find(
-            `ManifestSubmitted at position ${e.position} (${m.candidateId} r${m.round}) claims ${c.what} ${c.step === undefined ? '' : `step ${c.step} `}${brief(c.dev)}; CheckpointEvaluated at position ${f.position} says step ${f.data.step} ${brief(f.data.dev)}`,
+            `ManifestSubmitted at position ${e.position} (${m.candidateId} r${m.round}) claims ${c.what} ` +
+              `${c.step === undefined ? '' : `step ${c.step} `}${brief(c.dev)}; CheckpointEvaluated at ` +
+              `position ${f.position} says step ${f.data.step} ${brief(f.data.dev)}`,
             e.position,
           );
         }
@@ -161,7 +167,8 @@ export function checkManifestClaims(events: StoredEvent[]): ClaimReport {
         const facts = byRequest.get(key(d.requestId, d.checkpoint)) ?? [];
         if (facts.length === 0)
           find(
-            `CheckpointSelected at position ${e.position} (${d.candidateId} r${d.round}) selects ${d.checkpoint}, which request ${d.requestId} never evaluated`,
+            `CheckpointSelected at position ${e.position} (${d.candidateId} r${d.round}) selects ` +
+              `${d.checkpoint}, which request ${d.requestId} never evaluated`,
             e.position,
           );
         else if (
@@ -174,7 +181,9 @@ export function checkManifestClaims(events: StoredEvent[]): ClaimReport {
           )
         )
           find(
-            `CheckpointSelected at position ${e.position} (${d.candidateId} r${d.round}) says ${d.checkpoint} step ${d.step} ${brief(d.dev)}; CheckpointEvaluated at position ${facts[0].position} says step ${facts[0].data.step} ${brief(facts[0].data.dev)}`,
+            `CheckpointSelected at position ${e.position} (${d.candidateId} r${d.round}) says ` +
+              `${d.checkpoint} step ${d.step} ${brief(d.dev)}; CheckpointEvaluated at position ` +
+              `${facts[0].position} says step ${facts[0].data.step} ${brief(facts[0].data.dev)}`,
             e.position,
           );
       }
@@ -189,7 +198,8 @@ export function checkManifestClaims(events: StoredEvent[]): ClaimReport {
           );
         else if (r.data.candidateId !== d.candidateId || r.data.round !== d.round)
           find(
-            `${e.type} at position ${e.position} names ${d.candidateId} r${d.round} for ${d.submissionId}; SubmissionRequested at position ${r.position} names ${r.data.candidateId} r${r.data.round}`,
+            `${e.type} at position ${e.position} names ${d.candidateId} r${d.round} for ${d.submissionId}` +
+              `; SubmissionRequested at position ${r.position} names ${r.data.candidateId} r${r.data.round}`,
             e.position,
           );
         if (e.type === 'LeaderboardScored') scored.set(d.submissionId, e as never);
@@ -205,7 +215,9 @@ export function checkManifestClaims(events: StoredEvent[]): ClaimReport {
             );
           else if (f.data.publicScore !== s.publicScore)
             find(
-              `PrivateLeaderboardUnsealed at position ${e.position} repeats public score ${s.publicScore} for ${s.submissionId}; LeaderboardScored at position ${f.position} says ${f.data.publicScore}`,
+              `PrivateLeaderboardUnsealed at position ${e.position} repeats public score ${s.publicScore} ` +
+                `for ${s.submissionId}; LeaderboardScored at position ${f.position} says ` +
+                `${f.data.publicScore}`,
               e.position,
             );
         }
@@ -213,7 +225,8 @@ export function checkManifestClaims(events: StoredEvent[]): ClaimReport {
     }
     if (unchecked.length > 0)
       skipped.push(
-        `${campaignId}: the scores of ${unchecked.length} manifest(s) (positions ${unchecked.join(', ')}): the campaign has no evaluation facts to check them against`,
+        `${campaignId}: the scores of ${unchecked.length} manifest(s) (positions ${unchecked.join(', ')}` +
+          `): the campaign has no evaluation facts to check them against`,
       );
   }
   findings.sort((a, b) => a.position - b.position);

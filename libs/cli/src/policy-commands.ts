@@ -38,32 +38,57 @@ export function showPolicy(h: CampaignPolicyHistory, revision: number | undefine
   const r = pick(h, revision, '--revision');
   if (json) return [JSON.stringify(r.policy, null, 2)];
   const p = r.policy;
+  const retired = p.retiredAxes.length
+    ? p.retiredAxes.map((a) => `${a.axis} (round ${a.round}: ${a.reason})`).join('; ')
+    : '—';
+  const hints = p.searchHints;
+  const paid = (hints?.directions ?? [])
+    .map((d) => `${d.path} ${d.direction} ×${d.stepScale} (paid in rounds ${d.paidRounds.join(', ')})`)
+    .join('; ');
+  const hintText = hints
+    ? `up to ${hints.maxKnobsPerMove} knob(s) per move; ${paid || 'no direction has paid yet'}`
+    : '—';
+  const combo = p.combination;
+  const comboText = combo
+    ? `${combo.id}: ` +
+      combo.sources
+        .map((x) => `${x.candidateId} (${x.axis}, dev ${x.devGain >= 0 ? '+' : ''}${x.devGain})`)
+        .join(' + ') +
+      ` — ${combo.changes.map((x) => `${x.path} → ${JSON.stringify(x.to)}`).join(', ')}`
+    : '—';
   const out = [
-    `policy revision ${p.revision} (for round ${p.forRound}) — ${r.proposer}${r.round !== null ? `, from round ${r.round}'s evidence ${r.evidenceSha256?.slice(0, 12)}…` : ''}`,
+    `policy revision ${p.revision} (for round ${p.forRound}) — ${r.proposer}` +
+      `${r.round !== null ? `, from round ${r.round}'s evidence ${r.evidenceSha256?.slice(0, 12)}…` : ''}`,
     `sha256             ${r.policySha256}`,
     `objective          ${p.objective}`,
     `active category    ${p.activeCategory}: ${p.activeAxes.join(', ')}`,
-    `retired axes       ${p.retiredAxes.length ? p.retiredAxes.map((a) => `${a.axis} (round ${a.round}: ${a.reason})`).join('; ') : '—'}`,
-    `promotion          threshold ${p.promotionThreshold}; noise dev σ ${p.noiseBand.devStd}, LB σ ${p.noiseBand.lbStd} (${p.noiseBand.seeds} seeds, round ${p.noiseBand.round}); anchor seeds ${p.anchorSeeds}`,
-    `selection          ${p.selectionCriterion.kind === 'mean' ? 'mean' : `reweighted ${JSON.stringify(p.selectionCriterion.weights)}`}`,
+    `retired axes       ${retired}`,
+    `promotion          threshold ${p.promotionThreshold}; noise dev σ ${p.noiseBand.devStd}, LB σ ` +
+      `${p.noiseBand.lbStd} (${p.noiseBand.seeds} seeds, round ${p.noiseBand.round}); anchor seeds ` +
+      `${p.anchorSeeds}`,
+    `selection          ` +
+      `${p.selectionCriterion.kind === 'mean' ? 'mean' : `reweighted ${JSON.stringify(p.selectionCriterion.weights)}`}`,
     `best public LB     ${p.bestPublicLb ?? '—'} (plateau ${p.plateauRounds} round(s))`,
-    `LB noise           replicate σ ${p.noiseBand.lbStd} (df ${p.noiseBand.lbDf ?? 0}); paired difference σ ${p.noiseBand.lbDiffStd ?? '—'} (df ${p.noiseBand.lbDiffDf ?? 0}, from confirmation pairs)`,
+    `LB noise           replicate σ ${p.noiseBand.lbStd} (df ${p.noiseBand.lbDf ?? 0}); paired difference ` +
+      `σ ${p.noiseBand.lbDiffStd ?? '—'} (df ${p.noiseBand.lbDiffDf ?? 0}, from confirmation pairs)`,
     `awaiting confirmation:`,
     ...((p.pendingConfirmations ?? []).length
       ? (p.pendingConfirmations ?? []).map(
           (c) =>
-            `  - ${c.candidateId} (${c.axis}, LB ${c.lbGain >= 0 ? '+' : ''}${c.lbGain} in round ${c.round}): ${c.changes.map((x) => `${x.path} → ${JSON.stringify(x.to)}`).join(', ')}`,
+            `  - ${c.candidateId} (${c.axis}, LB ${c.lbGain >= 0 ? '+' : ''}${c.lbGain} in round ` +
+            `${c.round}): ${c.changes.map((x) => `${x.path} → ${JSON.stringify(x.to)}`).join(', ')}`,
         )
       : ['  (none)']),
     `decoupling hypotheses:`,
     ...((p.decouplingHypotheses ?? []).length
       ? (p.decouplingHypotheses ?? []).map(
           (h) =>
-            `  - ${h.id} (${h.domain}): ${h.status}${h.decidedRound ? ` in round ${h.decidedRound}` : ''} — ${h.evidence[h.evidence.length - 1]}`,
+            `  - ${h.id} (${h.domain}): ${h.status}${h.decidedRound ? ` in round ${h.decidedRound}` : ''} ` +
+            `— ${h.evidence[h.evidence.length - 1]}`,
         )
       : ['  (none)']),
-    `search hints       ${p.searchHints ? `up to ${p.searchHints.maxKnobsPerMove} knob(s) per move; ${p.searchHints.directions.map((d) => `${d.path} ${d.direction} ×${d.stepScale} (paid in rounds ${d.paidRounds.join(', ')})`).join('; ') || 'no direction has paid yet'}` : '—'}`,
-    `combination        ${p.combination ? `${p.combination.id}: ${p.combination.sources.map((x) => `${x.candidateId} (${x.axis}, dev ${x.devGain >= 0 ? '+' : ''}${x.devGain})`).join(' + ')} — ${p.combination.changes.map((x) => `${x.path} → ${JSON.stringify(x.to)}`).join(', ')}` : '—'}`,
+    `search hints       ${hintText}`,
+    `combination        ${comboText}`,
     `Don't waste budget on:`,
     ...(p.deadEnds.length ? p.deadEnds.map((d) => `  - [round ${d.round}] ${d.description}`) : ['  (nothing yet)']),
     `evidence rules:`,

@@ -12,7 +12,9 @@ import { addControlPlaneCommands, positiveInt } from './control-plane-commands';
 export function formatEvent(e: StoredEvent, json: boolean, width = 160): string {
   if (json) return JSON.stringify(e);
   const data = JSON.stringify(e.data);
-  const head = `${String(e.position).padStart(7)} ${e.time} ${e.campaignId} ${e.streamId}@${e.streamVersion} ${e.type} (${e.source})`;
+  const head =
+    `${String(e.position).padStart(7)} ${e.time} ${e.campaignId} ${e.streamId}@${e.streamVersion} ${e.type} ` +
+    `(${e.source})`;
   const room = Math.max(width - head.length - 1, 20);
   return `${head} ${data.length > room ? `${data.slice(0, room - 1)}…` : data}`;
 }
@@ -95,11 +97,14 @@ export function buildProgram(io: CliIo, result: { code: number }): Command {
     .description('rebuild every projection from position 0 and print a content hash per projection')
     .option(
       '--verify',
-      "recompute the log's hash chain, check manifest, selection and leaderboard claims against the facts they cite, replay twice and compare the hashes, then recompute the hashes recorded in events; exit 1 on any mismatch (one line per finding)",
+      "recompute the log's hash chain, check manifest, selection and leaderboard claims against the facts " +
+        'they cite, replay twice and compare the hashes, then recompute the hashes recorded in events; exit ' +
+        '1 on any mismatch (one line per finding)',
     )
     .option(
       '--jetstream [stream]',
-      'with --verify: also compare the JetStream copy (count, ids, content hashes; default stream $AEVO_STREAM or AEVO_EVENTS at $AEVO_NATS_URL)',
+      'with --verify: also compare the JetStream copy (count, ids, content hashes; default stream ' +
+        '$AEVO_STREAM or AEVO_EVENTS at $AEVO_NATS_URL)',
     )
     .option('--no-recorded', 'with --verify: skip the recomputation of hashes recorded in events')
     .option(
@@ -120,7 +125,8 @@ export function buildProgram(io: CliIo, result: { code: number }): Command {
   audit
     .command('anchor')
     .description(
-      "print the head's position and chain hash as one JSON line, and append it to --file: keep it outside the database",
+      "print the head's position and chain hash as one JSON line, and append it to --file: keep it " +
+        'outside the database',
     )
     .option('--file <file>', 'append the anchor to this file too')
     .action(async (opts: { file?: string }) => {
@@ -142,7 +148,8 @@ export function buildProgram(io: CliIo, result: { code: number }): Command {
   events
     .command('tail')
     .description(
-      'print the last events (optionally only one campaign or some types) and, with --follow, new ones as they are appended',
+      'print the last events (optionally only one campaign or some types) and, with --follow, new ones as ' +
+        'they are appended',
     )
     .option('--campaign <id>', 'only this campaign')
     .addOption(

@@ -206,14 +206,16 @@ function checkWorkerBriefs(c: string, mine: EventEnvelope[], checks: HashCheck[]
     }
     if (!text) {
       skipped.push(
-        `${c}: worker brief ${brief.path} not found here (${file ?? 'no SubstrateSnapshotted'}); its hash not re-checked`,
+        `${c}: worker brief ${brief.path} not found here (${file ?? 'no SubstrateSnapshotted'}); its hash ` +
+          `not re-checked`,
       );
       continue;
     }
     const now = sha256Hex(text);
     if (brief.source === 'default' && brief.path === DEFAULT_WORKER_BRIEF_PATH && now !== brief.sha256) {
       skipped.push(
-        `${c}: the installed default worker brief (${file}) changed since the campaign; its pin ${brief.sha256} not re-checked`,
+        `${c}: the installed default worker brief (${file}) changed since the campaign; its pin ` +
+          `${brief.sha256} not re-checked`,
       );
       continue;
     }

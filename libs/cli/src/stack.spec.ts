@@ -31,36 +31,39 @@ describe('LocalStack readiness', () => {
   });
   afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
 
-  it('waits for /readyz to answer 200, not for the log line, and names the failing check when it never does', async () => {
-    const stack = new LocalStack({
-      root,
-      env: {},
-      logDir: path.join(root, 'logs'),
-      services: ['orchestrator'],
-      restarts: 0,
-    });
-    await stack.start();
-    try {
-      expect(stack.readyzUrl('orchestrator')).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/readyz$/);
-      let resolved = false;
-      const waiting = stack.waitReady(60_000).then(() => (resolved = true));
-      // Probed twice after the "listening:" line was printed, and still waiting.
-      const probes = () =>
-        fs.existsSync(path.join(dist, 'probes'))
-          ? fs.readFileSync(path.join(dist, 'probes'), 'utf8').trim().split('\n').length
-          : 0;
-      while (probes() < 2) await new Promise((r) => setTimeout(r, 50));
-      expect(fs.readFileSync(stack.logPath('orchestrator'), 'utf8')).toContain('listening: ');
-      expect(resolved).toBe(false);
-      // A deadline that has passed: the 503 body, naming the failing check, is in the error.
-      await expect(stack.waitReady(0)).rejects.toThrow(
-        /not ready after 0 s: orchestrator \(\/readyz 503: .*"failing":\["consumers"\].*see /,
-      );
-      fs.writeFileSync(path.join(dist, 'ready'), '');
-      await waiting;
-      expect(resolved).toBe(true);
-    } finally {
-      await stack.stop(5000);
-    }
-  });
+  it(
+    'waits for /readyz to answer 200, not for the log line, and ' + 'names the failing check when it never does',
+    async () => {
+      const stack = new LocalStack({
+        root,
+        env: {},
+        logDir: path.join(root, 'logs'),
+        services: ['orchestrator'],
+        restarts: 0,
+      });
+      await stack.start();
+      try {
+        expect(stack.readyzUrl('orchestrator')).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/readyz$/);
+        let resolved = false;
+        const waiting = stack.waitReady(60_000).then(() => (resolved = true));
+        // Probed twice after the "listening:" line was printed, and still waiting.
+        const probes = () =>
+          fs.existsSync(path.join(dist, 'probes'))
+            ? fs.readFileSync(path.join(dist, 'probes'), 'utf8').trim().split('\n').length
+            : 0;
+        while (probes() < 2) await new Promise((r) => setTimeout(r, 50));
+        expect(fs.readFileSync(stack.logPath('orchestrator'), 'utf8')).toContain('listening: ');
+        expect(resolved).toBe(false);
+        // A deadline that has passed: the 503 body, naming the failing check, is in the error.
+        await expect(stack.waitReady(0)).rejects.toThrow(
+          /not ready after 0 s: orchestrator \(\/readyz 503: .*"failing":\["consumers"\].*see /,
+        );
+        fs.writeFileSync(path.join(dist, 'ready'), '');
+        await waiting;
+        expect(resolved).toBe(true);
+      } finally {
+        await stack.stop(5000);
+      }
+    },
+  );
 });

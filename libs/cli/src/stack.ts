@@ -176,7 +176,8 @@ export class LocalStack {
       if (starts > max) {
         this.gaveUp.add(name);
         this.opts.onNews?.(
-          `${name} exited (${signal ?? `code ${code}`}); not restarting after ${max} restarts — see ${this.logPath(name)}`,
+          `${name} exited (${signal ?? `code ${code}`}); not restarting after ${max} restarts — see ` +
+            `${this.logPath(name)}`,
         );
         return;
       }

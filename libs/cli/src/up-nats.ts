@@ -37,12 +37,14 @@ export async function startUpNats(env: NodeJS.ProcessEnv, home: string): Promise
   const bin = env.AEVO_NATS_SERVER_BIN || DEFAULT_NATS_SERVER;
   if (!fs.existsSync(bin))
     throw new CommandFailed(
-      `nats-server not found at ${bin}: install the Debian package nats-server, set AEVO_NATS_SERVER_BIN, or point AEVO_NATS_URL at a server`,
+      `nats-server not found at ${bin}: install the Debian package nats-server, set AEVO_NATS_SERVER_BIN, ` +
+        `or point AEVO_NATS_URL at a server`,
       3,
     );
   if (await reachable('127.0.0.1', port))
     throw new CommandFailed(
-      `port ${port} is already taken (an earlier aevo up's nats-server?): free it, or set AEVO_UP_NATS_PORT, or point AEVO_NATS_URL at a server`,
+      `port ${port} is already taken (an earlier aevo up's nats-server?): free it, or set ` +
+        `AEVO_UP_NATS_PORT, or point AEVO_NATS_URL at a server`,
       3,
     );
   const dir = path.join(home, 'nats');

@@ -53,7 +53,8 @@ export async function ensureInfra(
   const script = path.join(root, 'tools', 'ensure-infra.sh');
   if (!start || !LOCAL.has(pg.host) || !LOCAL.has(nats.host) || !fs.existsSync(script))
     throw new CommandFailed(
-      `not reachable: ${missing.join(', ')}${start ? '' : ' (--no-infra)'}; start them or set AEVO_DATABASE_URL / AEVO_NATS_URL`,
+      `not reachable: ${missing.join(', ')}${start ? '' : ' (--no-infra)'}; start them or set ` +
+        `AEVO_DATABASE_URL / AEVO_NATS_URL`,
       3,
     );
   io.out(`aevo up: ${missing.join(' and ')} not reachable; running tools/ensure-infra.sh`);
@@ -90,7 +91,8 @@ export async function up(o: UpOptions, io: UpIo): Promise<number> {
   if (ownNats) {
     nats = await startUpNats(io.env, home);
     io.out(
-      `aevo up: nats-server with authorization at ${nats.url} (credentials ${nats.credentialsDir}; log ${nats.logFile})`,
+      `aevo up: nats-server with authorization at ${nats.url} (credentials ${nats.credentialsDir}; log ` +
+        `${nats.logFile})`,
     );
   }
   const env: NodeJS.ProcessEnv = {

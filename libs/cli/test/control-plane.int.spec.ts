@@ -220,28 +220,36 @@ describe('reply errors and the view, pure', () => {
     expect(model.message).toMatch(/--model: bad/);
   });
 
-  it('counts the cache writes and reads of meta-agent and prose turns in the view’s token spend, as the budget does', () => {
-    const v = emptyView('cached');
-    const policy = { revision: 1 };
-    // The campaign and its round 1 as recorded (the view charges each turn to the round whose evidence it read).
-    for (const e of sampleCampaignLog({ campaignId: 'cached', seed: 1, rounds: 1 }))
-      if (e.type === 'CampaignStarted' || e.type === 'RoundStarted') applyView(v, e);
-    applyView(v, {
-      type: 'PolicyRevised',
-      campaignId: 'cached',
-      data: {
-        round: 1,
-        policy,
-        llm: { inputTokens: 10, outputTokens: 20, cacheReadTokens: 300, cacheCreationTokens: 4000 },
-      },
-    });
-    applyView(v, {
-      type: 'RoundEvidenceRecorded',
-      campaignId: 'cached',
-      data: { round: 1, evidence: { calibration: null }, llm: { inputTokens: 1, outputTokens: 2, cacheReadTokens: 0 } },
-    });
-    expect(statusOf(v).spent.llmTokens).toBe(10 + 20 + 300 + 4000 + 1 + 2);
-  });
+  it(
+    'counts the cache writes and reads of meta-agent and prose turns ' +
+      'in the view’s token spend, as the budget does',
+    () => {
+      const v = emptyView('cached');
+      const policy = { revision: 1 };
+      // The campaign and its round 1 as recorded (the view charges each turn to the round whose evidence it read).
+      for (const e of sampleCampaignLog({ campaignId: 'cached', seed: 1, rounds: 1 }))
+        if (e.type === 'CampaignStarted' || e.type === 'RoundStarted') applyView(v, e);
+      applyView(v, {
+        type: 'PolicyRevised',
+        campaignId: 'cached',
+        data: {
+          round: 1,
+          policy,
+          llm: { inputTokens: 10, outputTokens: 20, cacheReadTokens: 300, cacheCreationTokens: 4000 },
+        },
+      });
+      applyView(v, {
+        type: 'RoundEvidenceRecorded',
+        campaignId: 'cached',
+        data: {
+          round: 1,
+          evidence: { calibration: null },
+          llm: { inputTokens: 1, outputTokens: 2, cacheReadTokens: 0 },
+        },
+      });
+      expect(statusOf(v).spent.llmTokens).toBe(10 + 20 + 300 + 4000 + 1 + 2);
+    },
+  );
 
   it('draws bars and a view for a campaign with nothing recorded', () => {
     expect(bar(0, 4, 8)).toBe('░░░░░░░░');

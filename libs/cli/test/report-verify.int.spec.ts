@@ -81,7 +81,8 @@ describe('aevo audit replay --verify: the recorded campaign report', () => {
   it('a changed byte in the recorded hash fails, naming the CampaignReportRecorded', async () => {
     const undo = await editData(
       recordPosition,
-      `jsonb_set(data, '{reportSha256}', to_jsonb(overlay(data->>'reportSha256' placing (CASE WHEN left(data->>'reportSha256', 1) = '0' THEN '1' ELSE '0' END) from 1 for 1)))`,
+      `jsonb_set(data, '{reportSha256}', to_jsonb(overlay(data->>'reportSha256' placing (CASE WHEN ` +
+        `left(data->>'reportSha256', 1) = '0' THEN '1' ELSE '0' END) from 1 for 1)))`,
     );
     try {
       const { code, err } = await verify();
