@@ -12,8 +12,8 @@ import {
   type DataOf,
   type EventEnvelope,
 } from '@aevo/contracts';
-import { PostgresEventStore, type StoredEvent } from '@aevo/eventstore';
-import { createServiceApp, type ServiceApp } from '@aevo/messaging';
+import type { PostgresEventStore, StoredEvent } from '@aevo/eventstore';
+import type { ServiceApp } from '@aevo/messaging';
 import {
   collectRoundEvidence,
   foldLedger,
@@ -24,7 +24,7 @@ import {
   testRoundEvents,
   type CandidateSpec,
 } from '@aevo/evidence';
-import { createTestDb, createTestNatsNames, eventually, type TestDb, type TestNatsNames } from '@aevo/testkit';
+import { eventually, startServiceHarness, type ServiceHarness, type TestNatsNames } from '@aevo/testkit';
 import { CollectorModule } from '../src/collector.module';
 import { ClaudeProseWriter } from '../src/app/prose-writer';
 import { CollectorWorkflow, claimStreamId } from '../src/app/collector-workflow';
@@ -40,11 +40,11 @@ const round1: CandidateSpec[] = [
 ];
 
 describe('collector replicas against PostgreSQL and nats-server', () => {
-  let db: TestDb;
+  let h: ServiceHarness;
   let names: TestNatsNames;
   let store: PostgresEventStore;
   let llm: LoopbackMessagesApi;
-  const replicas: ServiceApp[] = [];
+  let replicas: ServiceApp[];
 
   const recorded = async (campaignId: string) =>
     (await store.readAll({ campaignId, types: [RoundEvidenceRecorded.type] })) as Array<
@@ -74,9 +74,6 @@ describe('collector replicas against PostgreSQL and nats-server', () => {
   }
 
   beforeAll(async () => {
-    db = await createTestDb();
-    names = createTestNatsNames();
-    store = await PostgresEventStore.open({ connectionString: db.url, schema: db.schema });
     llm = await new LoopbackMessagesApi((req) => {
       const prompt = JSON.stringify(req.messages);
       if (prompt.includes('camp-llm-down')) return { error: 'overloaded_error' };
@@ -90,38 +87,23 @@ describe('collector replicas against PostgreSQL and nats-server', () => {
       new Anthropic({ apiKey: 'test-key', baseURL: llm.url, maxRetries: 0 }),
       'claude-sonnet-5-5',
     );
-    for (let i = 0; i < 2; i++) {
-      const replica = await createServiceApp(
-        CollectorModule.forRoot({
-          settings: { deadlineSeconds: DEADLINE_SECONDS, tickMs: 250, claimSeconds: 300, prose: { kind: 'off' } },
-          prose,
-        }),
-        {
-          service: 'collector',
-          natsUrl: names.url,
-          subjectPrefix: names.subjectPrefix,
-          stream: names.stream,
-          databaseUrl: db.url,
-          dbSchema: db.schema,
-          openStore: (cfg) =>
-            PostgresEventStore.open({ connectionString: cfg.databaseUrl, schema: cfg.dbSchema, poolSize: 4 }),
-          relay: true,
-          logger: ['error'],
-        },
-      );
-      await replica.app.listen();
-      replicas.push(replica);
-    }
+    const collector = () =>
+      CollectorModule.forRoot({
+        settings: { deadlineSeconds: DEADLINE_SECONDS, tickMs: 250, claimSeconds: 300, prose: { kind: 'off' } },
+        prose,
+      });
+    // Each replica relays the store itself (AEVO_RELAY on), as the collector's processes do.
+    h = await startServiceHarness([collector(), collector()], {
+      service: 'collector',
+      relay: true,
+      harnessRelay: false,
+    });
+    ({ names, store, replicas } = h);
   });
 
   afterAll(async () => {
-    for (const r of replicas) await r.app.close();
-    await store?.close();
+    await h?.close();
     await llm?.stop();
-    const nc = await connect({ servers: names.url });
-    await (await jetstreamManager(nc)).streams.delete(names.stream).catch(() => undefined);
-    await nc.close();
-    await db?.drop();
   });
 
   it('records the round once when every manifest and score is in, with prose that leaves the numbers as computed', async () => {
