@@ -1,6 +1,5 @@
 import type { ClientBase } from 'pg';
-import { chainLink, eventContentHash, GENESIS_CHAIN_HASH, metadataHash } from '../chain/chain';
-import { EVENT_COLUMNS, rowToStoredEvent, type EventRow } from './rows';
+import { backfillChain } from './backfill-chain';
 
 /** Lowercase SQL identifier; short enough that `<schema>_events` still fits PostgreSQL's 63-byte channel names. */
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,47}$/;
@@ -8,7 +7,8 @@ const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,47}$/;
 export function assertSchemaName(schema: string): void {
   if (!SCHEMA_NAME.test(schema))
     throw new Error(
-      `invalid event store schema name "${schema}": expected a lowercase SQL identifier (letters, digits, "_"; at most 48 characters)`,
+      `invalid event store schema name "${schema}": expected a lowercase SQL identifier (letters, digits, ` +
+        `"_"; at most 48 characters)`,
     );
 }
 
@@ -50,51 +50,6 @@ interface Migration {
   sql: (n: SchemaNames) => string;
   /** Runs after the SQL, in the same transaction (work PostgreSQL cannot do alone). */
   after?: (client: ClientBase, n: SchemaNames) => Promise<void>;
-}
-
-/**
- * Migration 2's data step: chains the rows stored before the chain existed, once, in position order, under the
- * append lock (no append interleaves), and records how far it went in chain_origin. The append-only trigger is
- * lifted for this transaction only; the rows' events are not changed, only their two hash columns filled.
- */
-async function backfillChain(client: ClientBase, n: SchemaNames): Promise<void> {
-  await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [n.appendLockKey]);
-  const head = Number(
-    (await client.query<{ p: string }>(`SELECT coalesce(max(position), 0) AS p FROM ${n.events}`)).rows[0].p,
-  );
-  if (head === 0) return;
-  await client.query(`ALTER TABLE ${n.events} DISABLE TRIGGER events_append_only`);
-  let previous = GENESIS_CHAIN_HASH;
-  for (let from = 0; from < head;) {
-    const rows = (
-      await client.query<EventRow & { metadata: unknown }>(
-        `SELECT ${EVENT_COLUMNS}, metadata FROM ${n.events} WHERE position > $1 ORDER BY position LIMIT 5000`,
-        [from],
-      )
-    ).rows;
-    if (rows.length === 0) break;
-    const positions: string[] = [];
-    const contents: string[] = [];
-    const links: string[] = [];
-    for (const r of rows) {
-      const e = rowToStoredEvent(r);
-      const content = eventContentHash(e);
-      previous = chainLink(previous, e.position, e.streamVersion, content, metadataHash(r.metadata));
-      positions.push(r.position);
-      contents.push(content);
-      links.push(previous);
-    }
-    await client.query(
-      `UPDATE ${n.events} AS t SET content_hash = u.c, chain_hash = u.l FROM unnest($1::bigint[], $2::text[], $3::text[]) AS u(p, c, l) WHERE t.position = u.p`,
-      [positions, contents, links],
-    );
-    from = Number(rows[rows.length - 1].position);
-  }
-  await client.query(`ALTER TABLE ${n.events} ENABLE TRIGGER events_append_only`);
-  await client.query(
-    `INSERT INTO "${n.schema}".chain_origin (id, retroactive_through) VALUES (1, $1) ON CONFLICT (id) DO NOTHING`,
-    [head],
-  );
 }
 
 /**
@@ -198,7 +153,8 @@ BEGIN
     IF v_command IS NOT NULL THEN
       SELECT result INTO v_previous FROM ${n.commands} WHERE command_id = v_command;
       IF FOUND THEN
-        v_answers := v_answers || jsonb_build_array(jsonb_build_object('ok', v_previous || '{"duplicate": true}'::jsonb));
+        v_answers := v_answers
+          || jsonb_build_array(jsonb_build_object('ok', v_previous || '{"duplicate": true}'::jsonb));
         CONTINUE;
       END IF;
     END IF;
@@ -216,16 +172,19 @@ BEGIN
     END IF;
     INSERT INTO ${n.events} (position, stream_id, stream_version, event_id, type, schema_version, campaign_id,
                              causation_id, correlation_id, source, data, metadata, time)
-    SELECT v_head + e.ord, v_stream, v_version + e.ord, (e.ev->>'id')::uuid, e.ev->>'type', (e.ev->>'schemaVersion')::integer,
-           e.ev->>'campaignId', e.ev->>'causationId', e.ev->>'correlationId', e.ev->>'source',
-           coalesce(e.ev->'data', 'null'::jsonb), coalesce(v_item->'metadata', '{}'::jsonb), e.ev->>'time'
+    SELECT v_head + e.ord, v_stream, v_version + e.ord, (e.ev->>'id')::uuid, e.ev->>'type',
+           (e.ev->>'schemaVersion')::integer, e.ev->>'campaignId', e.ev->>'causationId', e.ev->>'correlationId',
+           e.ev->>'source', coalesce(e.ev->'data', 'null'::jsonb), coalesce(v_item->'metadata', '{}'::jsonb),
+           e.ev->>'time'
       FROM jsonb_array_elements(v_events) WITH ORDINALITY AS e(ev, ord);
     v_result := jsonb_build_object(
       'streamId', v_stream,
       'nextExpectedVersion', v_version + v_count,
-      'positions', (SELECT coalesce(jsonb_agg(v_head + g ORDER BY g), '[]'::jsonb) FROM generate_series(1, v_count) AS g),
+      'positions', (SELECT coalesce(jsonb_agg(v_head + g ORDER BY g), '[]'::jsonb)
+                      FROM generate_series(1, v_count) AS g),
       'duplicate', false)
-      || CASE WHEN v_item ? 'commandResult' THEN jsonb_build_object('commandResult', v_item->'commandResult') ELSE '{}'::jsonb END;
+      || CASE WHEN v_item ? 'commandResult' THEN jsonb_build_object('commandResult', v_item->'commandResult')
+              ELSE '{}'::jsonb END;
     IF v_command IS NOT NULL THEN
       INSERT INTO ${n.commands} (command_id, stream_id, result) VALUES (v_command, v_stream, v_result);
     END IF;
@@ -291,7 +250,8 @@ BEGIN
     IF v_command IS NOT NULL THEN
       SELECT result INTO v_previous FROM ${n.commands} WHERE command_id = v_command;
       IF FOUND THEN
-        v_answers := v_answers || jsonb_build_array(jsonb_build_object('ok', v_previous || '{"duplicate": true}'::jsonb));
+        v_answers := v_answers
+          || jsonb_build_array(jsonb_build_object('ok', v_previous || '{"duplicate": true}'::jsonb));
         CONTINUE;
       END IF;
     END IF;
@@ -316,22 +276,27 @@ BEGIN
     END IF;
     v_links := '{}';
     FOR v_i IN 1..v_count LOOP
-      v_prev := encode(sha256(convert_to(v_prev || ':' || (v_head + v_i) || ':' || (v_version + v_i) || ':' || (v_hashes->>(v_i - 1)) || ':' || v_meta, 'UTF8')), 'hex');
+      v_prev := encode(sha256(convert_to(
+        v_prev || ':' || (v_head + v_i) || ':' || (v_version + v_i) || ':' || (v_hashes->>(v_i - 1)) || ':' || v_meta,
+        'UTF8')), 'hex');
       v_links := v_links || v_prev;
     END LOOP;
     INSERT INTO ${n.events} (position, stream_id, stream_version, event_id, type, schema_version, campaign_id,
                              causation_id, correlation_id, source, data, metadata, time, content_hash, chain_hash)
-    SELECT v_head + e.ord, v_stream, v_version + e.ord, (e.ev->>'id')::uuid, e.ev->>'type', (e.ev->>'schemaVersion')::integer,
-           e.ev->>'campaignId', e.ev->>'causationId', e.ev->>'correlationId', e.ev->>'source',
-           coalesce(e.ev->'data', 'null'::jsonb), coalesce(v_item->'metadata', '{}'::jsonb), e.ev->>'time',
+    SELECT v_head + e.ord, v_stream, v_version + e.ord, (e.ev->>'id')::uuid, e.ev->>'type',
+           (e.ev->>'schemaVersion')::integer, e.ev->>'campaignId', e.ev->>'causationId', e.ev->>'correlationId',
+           e.ev->>'source', coalesce(e.ev->'data', 'null'::jsonb), coalesce(v_item->'metadata', '{}'::jsonb),
+           e.ev->>'time',
            v_hashes->>(e.ord::integer - 1), v_links[e.ord]
       FROM jsonb_array_elements(v_events) WITH ORDINALITY AS e(ev, ord);
     v_result := jsonb_build_object(
       'streamId', v_stream,
       'nextExpectedVersion', v_version + v_count,
-      'positions', (SELECT coalesce(jsonb_agg(v_head + g ORDER BY g), '[]'::jsonb) FROM generate_series(1, v_count) AS g),
+      'positions', (SELECT coalesce(jsonb_agg(v_head + g ORDER BY g), '[]'::jsonb)
+                      FROM generate_series(1, v_count) AS g),
       'duplicate', false)
-      || CASE WHEN v_item ? 'commandResult' THEN jsonb_build_object('commandResult', v_item->'commandResult') ELSE '{}'::jsonb END;
+      || CASE WHEN v_item ? 'commandResult' THEN jsonb_build_object('commandResult', v_item->'commandResult')
+              ELSE '{}'::jsonb END;
     IF v_command IS NOT NULL THEN
       INSERT INTO ${n.commands} (command_id, stream_id, result) VALUES (v_command, v_stream, v_result);
     END IF;
@@ -371,7 +336,8 @@ export async function migrateEventStoreSchema(
     await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [n.migrateLockKey]);
     await client.query(`CREATE SCHEMA IF NOT EXISTS "${n.schema}"`);
     await client.query(
-      `CREATE TABLE IF NOT EXISTS "${n.schema}".schema_migrations (version integer PRIMARY KEY, description text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`,
+      `CREATE TABLE IF NOT EXISTS "${n.schema}".schema_migrations (version integer PRIMARY KEY, ` +
+        `description text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`,
     );
     const done = new Set(
       (await client.query<{ version: number }>(`SELECT version FROM "${n.schema}".schema_migrations`)).rows.map(
