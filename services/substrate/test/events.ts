@@ -5,54 +5,27 @@ import {
   JobSucceeded,
   ManifestSubmitted,
   PolicyRevised,
-  RollingPolicy,
+  type RollingPolicy,
   RoundClosed,
   RoundStarted,
   SubmissionRequested,
   contentHash,
-  createEvent,
-  type EventDefinition,
-  type EventEnvelope,
-  type ServiceName,
+  type RecipeDocument,
 } from '@aevo/contracts';
-import type { z } from 'zod';
+import { eventAs as ev, policies, TEST_CONSTITUTION_RULES } from '@aevo/testkit';
 
 /** Events of the other services, as they would append them, for driving the substrate service in tests. */
 
 const SHA = 'a'.repeat(64);
-const ev = <D extends EventDefinition>(
-  def: D,
-  campaignId: string,
-  source: ServiceName,
-  streamId: string,
-  data: z.input<D['data']>,
-): EventEnvelope => createEvent(def, data, { campaignId, streamId, source });
 
-export function policy(revision: number, standingRecipe: Record<string, unknown>): RollingPolicy {
-  return RollingPolicy.parse({
-    revision,
-    forRound: revision + 1,
-    standingRecipe,
-    activeCategory: 'optimisation',
-    activeAxes: ['learning-rate'],
-    retiredAxes: [],
-    deadEnds: [],
-    promotionThreshold: 0.01,
-    noiseBand: { devStd: 0, lbStd: 0, seeds: 0, round: 0 },
-    anchorSeeds: 1,
-    selectionCriterion: { kind: 'mean' },
-    objective: 'raise-dev-and-lb',
-    evidenceRules: [],
-    bestPublicLb: null,
-    plateauRounds: 0,
-    rationale: 'test',
-  });
-}
+/** The policy the substrate service reads (its standing recipe): testkit's plain policy, one anchor seed. */
+export const policy = (revision: number, standingRecipe: RecipeDocument): RollingPolicy =>
+  policies.plain(revision, standingRecipe, { anchorSeeds: 1 });
 
 export const campaignStarted = (
   campaignId: string,
   substratePath: string,
-  standingRecipe: Record<string, unknown> = {},
+  standingRecipe: RecipeDocument = {},
 ) =>
   ev(CampaignStarted, campaignId, 'orchestrator', `campaign-${campaignId}`, {
     config: {
@@ -70,14 +43,7 @@ export const campaignStarted = (
       name: 'test',
       version: '1',
       text: 'be careful',
-      rules: {
-        leaderboardAuthoritative: true,
-        plateauRoundsBeforeRotation: 2,
-        deadEndRegistryOnlyGrows: true,
-        promotionRequiresLbGain: true,
-        minThresholdNoiseMultiple: 1,
-        decouplingNoiseMultiple: 2,
-      },
+      rules: TEST_CONSTITUTION_RULES,
     },
     initialPolicy: policy(0, standingRecipe),
   });
@@ -86,7 +52,7 @@ export const policyRevised = (
   campaignId: string,
   round: number,
   revision: number,
-  standingRecipe: Record<string, unknown>,
+  standingRecipe: RecipeDocument,
 ) => {
   const p = policy(revision, standingRecipe);
   return ev(PolicyRevised, campaignId, 'meta-policy', `policy-${campaignId}`, {

@@ -2,53 +2,20 @@ import {
   CampaignStarted,
   CandidateForked,
   PolicyRevised,
-  RollingPolicy,
+  type RollingPolicy,
   contentHash,
-  createEvent,
   type Axis,
-  type EventDefinition,
-  type EventEnvelope,
   type RecipeDocument,
-  type ServiceName,
 } from '@aevo/contracts';
-import type { z } from 'zod';
+import { eventAs as ev, policies, TEST_CONSTITUTION_RULES } from '@aevo/testkit';
 
 /** Events of the other services, as they would append them, for driving the worker service in tests. */
 
 const SHA = 'c'.repeat(64);
-const ev = <D extends EventDefinition>(
-  def: D,
-  campaignId: string,
-  source: ServiceName,
-  streamId: string,
-  data: z.input<D['data']>,
-): EventEnvelope => createEvent(def, data, { campaignId, streamId, source });
 
-export function policy(
-  revision: number,
-  standingRecipe: RecipeDocument,
-  over: Partial<RollingPolicy> = {},
-): RollingPolicy {
-  return RollingPolicy.parse({
-    revision,
-    forRound: revision + 1,
-    standingRecipe,
-    activeCategory: 'optimisation',
-    activeAxes: ['learning-rate'],
-    retiredAxes: [],
-    deadEnds: [],
-    promotionThreshold: 0.01,
-    noiseBand: { devStd: 0, lbStd: 0, seeds: 0, round: 0 },
-    anchorSeeds: 2,
-    selectionCriterion: { kind: 'mean' },
-    objective: 'raise-dev-and-lb',
-    evidenceRules: [],
-    bestPublicLb: null,
-    plateauRounds: 0,
-    rationale: 'test',
-    ...over,
-  });
-}
+/** The policy the worker reads: testkit's plain policy (learning-rate, two anchor seeds), then the overrides. */
+export const policy = (revision: number, standingRecipe: RecipeDocument, over: Partial<RollingPolicy> = {}) =>
+  policies.plain(revision, standingRecipe, over);
 
 export const campaignStarted = (
   campaignId: string,
@@ -78,14 +45,7 @@ export const campaignStarted = (
       name: 'test-constitution',
       version: '1',
       text: 'The leaderboard is authoritative. The dead-end registry only grows.',
-      rules: {
-        leaderboardAuthoritative: true,
-        plateauRoundsBeforeRotation: 2,
-        deadEndRegistryOnlyGrows: true,
-        promotionRequiresLbGain: true,
-        minThresholdNoiseMultiple: 1,
-        decouplingNoiseMultiple: 2,
-      },
+      rules: TEST_CONSTITUTION_RULES,
     },
     initialPolicy,
   });

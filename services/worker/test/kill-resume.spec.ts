@@ -2,9 +2,9 @@ import { execFileSync, fork as forkProcess, type ChildProcess } from 'node:child
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { ResultManifest, RollingPolicy, type EventEnvelope } from '@aevo/contracts';
+import { ResultManifest, type EventEnvelope, type RollingPolicy } from '@aevo/contracts';
 import { PostgresEventStore } from '@aevo/eventstore';
-import { createTestDb, type TestDb } from '@aevo/testkit';
+import { createTestDb, policies, type TestDb } from '@aevo/testkit';
 import {
   candidateStreamId,
   forkSandbox,
@@ -73,24 +73,7 @@ describe('worker process killed (SIGKILL) at each step of its trace in turn', ()
     substrateDir = writeFixtureSubstrate(path.join(home, 'substrate'), { recipe });
     // The snapshot the forks name, where the worker's jobs mount their pinned paths from.
     forkSandbox(substrateDir, path.join(aevoHome(), 'snapshots', SNAPSHOT));
-    policy = RollingPolicy.parse({
-      revision: 0,
-      forRound: 1,
-      standingRecipe: parseRecipeYaml(recipe),
-      activeCategory: 'optimisation',
-      activeAxes: ['learning-rate'],
-      retiredAxes: [],
-      deadEnds: [],
-      promotionThreshold: 0.01,
-      noiseBand: { devStd: 0, lbStd: 0, seeds: 0, round: 0 },
-      anchorSeeds: 1,
-      selectionCriterion: { kind: 'mean' },
-      objective: 'raise-dev-and-lb',
-      evidenceRules: [],
-      bestPublicLb: null,
-      plateauRounds: 0,
-      rationale: 'kill test',
-    });
+    policy = policies.plain(0, parseRecipeYaml(recipe), { anchorSeeds: 1, rationale: 'kill test' });
   }, 400_000);
 
   afterAll(async () => {

@@ -1,7 +1,7 @@
-import { DomainError, RollingPolicy, parseEvent } from '@aevo/contracts';
+import { ConstitutionRules, DomainError, RollingPolicy, RoundClosed, parseEvent } from '@aevo/contracts';
 import { initialPolicy } from '@aevo/policy-engine';
-import { events, TEST_CAMPAIGN_ID } from './events';
-import { policies, TEST_AXES, TEST_STANDING_RECIPE } from './policies';
+import { eventAs, events, TEST_CAMPAIGN_ID } from './events';
+import { policies, TEST_AXES, TEST_CONSTITUTION_RULES, TEST_STANDING_RECIPE } from './policies';
 
 /** The DomainError `fn` throws, so a test can name the field it refused. */
 function refusal(fn: () => unknown): DomainError {
@@ -80,5 +80,36 @@ describe('policies', () => {
     const p1 = policies.revised(policies.initial(), { promotionThreshold: 0.01 });
     expect(p1).toMatchObject({ revision: 1, forRound: 2, promotionThreshold: 0.01 });
     expect(() => policies.revised(p1, { forRound: 0 })).toThrow(/forRound/);
+  });
+});
+
+describe('policies.plain and TEST_CONSTITUTION_RULES', () => {
+  it('builds a valid hand-set policy of the revision, overrides applied, a misspelt override refused', () => {
+    const p = policies.plain(2, { optim: { lr: 0.01 } }, { anchorSeeds: 1 });
+    expect(RollingPolicy.parse(p)).toEqual(p);
+    expect(p).toMatchObject({ revision: 2, forRound: 3, anchorSeeds: 1, activeAxes: ['learning-rate'] });
+    expect(p.standingRecipe).toEqual({ optim: { lr: 0.01 } });
+    expect(policies.plain(0, {}).anchorSeeds).toBe(2);
+    expect(() => policies.plain(0, {}, { anchorSeed: 3 } as never)).toThrow(/anchorSeed/);
+  });
+
+  it('gives constitution rules the contracts accept, with the default noise floor', () => {
+    const rules = ConstitutionRules.parse(TEST_CONSTITUTION_RULES);
+    expect(rules.minThresholdNoiseMultiple).toBe(1);
+    expect(rules.noiseStdFloor).toBeGreaterThan(0);
+  });
+});
+
+describe('eventAs', () => {
+  it('builds the envelope with exactly the data given, and refuses data the schema refuses', () => {
+    const e = eventAs(RoundClosed, 'c2', 'orchestrator', 'campaign-c2', {
+      round: 2,
+      policyRevision: 1,
+      bestPublicLb: null,
+    });
+    expect(e).toMatchObject({ type: 'RoundClosed', campaignId: 'c2', source: 'orchestrator', streamId: 'campaign-c2' });
+    expect(e.data).toEqual({ round: 2, policyRevision: 1, bestPublicLb: null });
+    const refused = refusal(() => eventAs(RoundClosed, 'c2', 'orchestrator', 'campaign-c2', { round: -1 } as never));
+    expect(refused.issues.map((x) => x.path)).toContain('data.round');
   });
 });

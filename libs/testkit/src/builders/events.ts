@@ -66,6 +66,18 @@ const builder =
     });
   };
 
+/**
+ * An envelope of `def` with exactly the data given (no defaults), validated by `createEvent`: for a suite whose own
+ * builders set every field, as `source` would append it to `streamId`.
+ */
+export const eventAs = <D extends EventDefinition>(
+  def: D,
+  campaignId: string,
+  source: ServiceName,
+  streamId: string,
+  data: DataIn<D>,
+): EventOf<D> => createEvent(def, data, { campaignId, streamId, source });
+
 const campaignStream = (campaignId: string) => `campaign-${campaignId}`;
 const roundOf = (d: { round?: number }) => d.round ?? 1;
 const candidateOf = (d: { candidateId?: string }, round = 1) => d.candidateId ?? `r${round}-c1`;

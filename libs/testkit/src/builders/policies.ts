@@ -1,4 +1,5 @@
-import { RollingPolicy, type Axis, type RecipeDocument } from '@aevo/contracts';
+import { ConstitutionRules, RollingPolicy, type Axis, type RecipeDocument } from '@aevo/contracts';
+import type { z } from 'zod';
 import { initialPolicy } from '@aevo/policy-engine';
 
 /** The standing recipe, axes and anchor seeds a test campaign starts from unless it names its own. */
@@ -7,6 +8,16 @@ export const TEST_STANDING_RECIPE: RecipeDocument = {
   mix: { equation: 1, gravity: 1 },
 };
 export const TEST_AXES: readonly Axis[] = ['learning-rate', 'schedule', 'steps', 'data-mix', 'synthetic-data'];
+
+/** The rules of a test constitution that every check passes on (`noiseStdFloor` left to its default). */
+export const TEST_CONSTITUTION_RULES: z.input<typeof ConstitutionRules> = {
+  leaderboardAuthoritative: true,
+  plateauRoundsBeforeRotation: 2,
+  deadEndRegistryOnlyGrows: true,
+  promotionRequiresLbGain: true,
+  minThresholdNoiseMultiple: 1,
+  decouplingNoiseMultiple: 2,
+};
 
 export interface InitialPolicyOverrides extends Partial<RollingPolicy> {
   /** Inputs of `initialPolicy` (policy-engine), the function the orchestrator records revision 0 with. */
@@ -30,5 +41,32 @@ export const policies = {
   revised(previous: RollingPolicy, overrides: Partial<RollingPolicy> = {}): RollingPolicy {
     const next = { ...previous, revision: previous.revision + 1, forRound: previous.forRound + 1 };
     return RollingPolicy.parse({ ...next, rationale: `test revision ${next.revision}`, ...overrides });
+  },
+
+  /**
+   * A hand-set policy of `revision` (not policy-engine's): one active axis (learning-rate), nothing retired, no dead
+   * ends, no noise band, mean selection, two anchor seeds; then the field overrides, validated. For services that
+   * read only a few of its fields.
+   */
+  plain(revision: number, standingRecipe: RecipeDocument, overrides: Partial<RollingPolicy> = {}): RollingPolicy {
+    return RollingPolicy.parse({
+      revision,
+      forRound: revision + 1,
+      standingRecipe,
+      activeCategory: 'optimisation',
+      activeAxes: ['learning-rate'],
+      retiredAxes: [],
+      deadEnds: [],
+      promotionThreshold: 0.01,
+      noiseBand: { devStd: 0, lbStd: 0, seeds: 0, round: 0 },
+      anchorSeeds: 2,
+      selectionCriterion: { kind: 'mean' },
+      objective: 'raise-dev-and-lb',
+      evidenceRules: [],
+      bestPublicLb: null,
+      plateauRounds: 0,
+      rationale: 'test',
+      ...overrides,
+    });
   },
 };
