@@ -2,14 +2,12 @@ import 'reflect-metadata';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { connect } from '@nats-io/transport-node';
-import { jetstreamManager } from '@nats-io/jetstream';
 import { CampaignPaused, CampaignReportRecorded, createEvent, type DataOf } from '@aevo/contracts';
 import { PostgresEventStore, type StoredEvent } from '@aevo/eventstore';
-import { createServiceApp, type ServiceApp } from '@aevo/messaging';
+import type { ServiceApp } from '@aevo/messaging';
 import { reportRendererVersion, chartJsUmdSource, syntheticCampaignLog } from '@aevo/projections';
 import { runCli } from '@aevo/cli';
-import { createTestDb, createTestNatsNames, eventually, type TestDb, type TestNatsNames } from '@aevo/testkit';
+import { eventually, startServiceHarness, type ServiceHarness, type TestDb } from '@aevo/testkit';
 import { CollectorModule } from '../src/collector.module';
 import { CollectorController } from '../src/collector.controller';
 import { CollectorWorkflow, reportStreamId } from '../src/app/collector-workflow';
@@ -19,10 +17,10 @@ jest.setTimeout(180_000);
 type Recorded = StoredEvent & { data: DataOf<typeof CampaignReportRecorded> };
 
 describe('collector: the campaign report recorded when the campaign completes', () => {
+  let h: ServiceHarness;
   let db: TestDb;
-  let names: TestNatsNames;
   let store: PostgresEventStore;
-  const replicas: ServiceApp[] = [];
+  let replicas: ServiceApp[];
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'aevo-collector-report-'));
 
   const reports = async (campaignId: string) =>
@@ -44,41 +42,18 @@ describe('collector: the campaign report recorded when the campaign completes', 
   }
 
   beforeAll(async () => {
-    db = await createTestDb();
-    names = createTestNatsNames();
-    store = await PostgresEventStore.open({ connectionString: db.url, schema: db.schema });
-    for (let i = 0; i < 2; i++) {
-      const replica = await createServiceApp(
-        CollectorModule.forRoot({
-          // The timer is slow here: the record must come from the CampaignCompleted message.
-          settings: { deadlineSeconds: 3600, tickMs: 3_600_000, claimSeconds: 300, prose: { kind: 'off' } },
-          prose: null,
-        }),
-        {
-          service: 'collector',
-          natsUrl: names.url,
-          subjectPrefix: names.subjectPrefix,
-          stream: names.stream,
-          databaseUrl: db.url,
-          dbSchema: db.schema,
-          openStore: (cfg) =>
-            PostgresEventStore.open({ connectionString: cfg.databaseUrl, schema: cfg.dbSchema, poolSize: 4 }),
-          relay: i === 0,
-          logger: ['error'],
-        },
-      );
-      await replica.app.listen();
-      replicas.push(replica);
-    }
+    const collector = () =>
+      CollectorModule.forRoot({
+        // The timer is slow here: the record must come from the CampaignCompleted message.
+        settings: { deadlineSeconds: 3600, tickMs: 3_600_000, claimSeconds: 300, prose: { kind: 'off' } },
+        prose: null,
+      });
+    h = await startServiceHarness([collector(), collector()], { service: 'collector' });
+    ({ db, store, replicas } = h);
   });
 
   afterAll(async () => {
-    for (const r of replicas) await r.app.close();
-    await store?.close();
-    const nc = await connect({ servers: names.url });
-    await (await jetstreamManager(nc)).streams.delete(names.stream).catch(() => undefined);
-    await nc.close();
-    await db?.drop();
+    await h?.close();
     fs.rmSync(dir, { recursive: true, force: true });
   });
 

@@ -2,8 +2,6 @@ import 'reflect-metadata';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import Anthropic from '@anthropic-ai/sdk';
-import { connect } from '@nats-io/transport-node';
-import { jetstreamManager } from '@nats-io/jetstream';
 import {
   ClaudeFellBack,
   ConstitutionViolationRefused,
@@ -15,18 +13,16 @@ import {
   type EventEnvelope,
   type RollingPolicy,
 } from '@aevo/contracts';
-import { PostgresEventStore, type StoredEvent } from '@aevo/eventstore';
-import { createServiceApp, type ServiceApp } from '@aevo/messaging';
+import type { PostgresEventStore, StoredEvent } from '@aevo/eventstore';
+import type { ServiceApp } from '@aevo/messaging';
 import { collectRoundEvidence, testCampaignStarted, testRound, type CandidateSpec } from '@aevo/evidence';
 import { initialPolicy, loadConstitutionFile } from '@aevo/policy-engine';
 import {
   LoopbackMessagesApi,
-  createTestDb,
-  createTestNatsNames,
+  startServiceHarness,
   type MessagesRequest,
   type MessagesReply as Reply,
-  type TestDb,
-  type TestNatsNames,
+  type ServiceHarness,
 } from '@aevo/testkit';
 import { ClaudeMetaAgent } from '../src/app/claude-meta-agent';
 import { MetaPolicyModule } from '../src/meta-policy.module';
@@ -61,8 +57,7 @@ export const harmful: CandidateSpec[] = [
  */
 export function metaPolicyReplicas() {
   const ctx = {} as { store: PostgresEventStore; llm: LoopbackMessagesApi };
-  let db: TestDb;
-  let names: TestNatsNames;
+  let h: ServiceHarness;
   const replies = new Map<string, (req: MessagesRequest) => Reply>();
   const replicas: ServiceApp[] = [];
   const before = fs.readFileSync(path.join(REPO, CONSTITUTION));
@@ -112,9 +107,6 @@ export function metaPolicyReplicas() {
   const record = (e: EventEnvelope) => ctx.store.append(e.streamId, 'no-stream', [e]);
 
   beforeAll(async () => {
-    db = await createTestDb();
-    names = createTestNatsNames();
-    ctx.store = await PostgresEventStore.open({ connectionString: db.url, schema: db.schema });
     ctx.llm = await new LoopbackMessagesApi((req) => {
       const prompt = JSON.stringify(req.messages);
       for (const [campaignId, reply] of replies) if (prompt.includes(`${campaignId}-r`)) return reply(req);
@@ -125,39 +117,25 @@ export function metaPolicyReplicas() {
       new Anthropic({ apiKey: 'test-key', baseURL: ctx.llm.url, maxRetries: 0 }),
       'claude-sonnet-5-5',
     );
-    for (let i = 0; i < 2; i++) {
-      const replica = await createServiceApp(
-        MetaPolicyModule.forRoot({
-          settings: { constitutionsRoots: [path.join(REPO, 'services'), REPO], claude: null },
-          agent,
-        }),
-        {
-          service: 'meta-policy',
-          natsUrl: names.url,
-          subjectPrefix: names.subjectPrefix,
-          stream: names.stream,
-          databaseUrl: db.url,
-          dbSchema: db.schema,
-          openStore: (cfg) =>
-            PostgresEventStore.open({ connectionString: cfg.databaseUrl, schema: cfg.dbSchema, poolSize: 4 }),
-          relay: true,
-          server: { nakDelayMs: 300, maxNakDelayMs: 2000, maxDeliver: 20 },
-          logger: ['error'],
-        },
-      );
-      await replica.app.listen();
-      replicas.push(replica);
-    }
+    const metaPolicy = () =>
+      MetaPolicyModule.forRoot({
+        settings: { constitutionsRoots: [path.join(REPO, 'services'), REPO], claude: null },
+        agent,
+      });
+    // Each replica relays the store itself (AEVO_RELAY on), as the service's processes do.
+    h = await startServiceHarness([metaPolicy(), metaPolicy()], {
+      service: 'meta-policy',
+      relay: true,
+      harnessRelay: false,
+      server: { nakDelayMs: 300, maxNakDelayMs: 2000, maxDeliver: 20 },
+    });
+    ctx.store = h.store;
+    replicas.push(...h.replicas);
   });
 
   afterAll(async () => {
-    for (const r of replicas) await r.app.close();
-    await ctx.store?.close();
+    await h?.close();
     await ctx.llm?.stop();
-    const nc = await connect({ servers: names.url });
-    await (await jetstreamManager(nc)).streams.delete(names.stream).catch(() => undefined);
-    await nc.close();
-    await db?.drop();
   });
 
   return { ctx, replies, replicas, before, revisions, refusals, fellBack, start, evidenceEvent, record };
