@@ -92,12 +92,12 @@ const NAMESPACE = 'aevo';
 const NATS_CREDENTIALS_SECRET = 'aevo-nats-credentials';
 const NATS_PASSWORDS_SECRET = 'aevo-nats-passwords';
 const NATS_MONITOR = {
-  // KEDA's operator reads /jsz on the NATS servers that hold the consumers: the hub. With a clustered server it asks
-  // the consumer's leader at `<server_name>.<this host>`, so this is the chart's headless Service, under which every
-  // pod (server_name = pod name) resolves. In a compute cluster the hub is reached through the aevo-nats-hub-monitor
-  // ExternalName Service (overlays/compute).
+  // KEDA's operator reads /jsz on the NATS servers that hold the consumers. With a clustered server it asks the
+  // consumer's leader at `<server_name>.<this host>`, so this is the chart's headless Service, under which every pod
+  // (server_name = pod name) resolves. A compute cluster's consumers live in its own JetStream domain, on its own
+  // (leaf) servers: the same Service name in that cluster.
   control: 'aevo-nats-headless.aevo.svc.cluster.local:8222',
-  compute: 'aevo-nats-hub-monitor.aevo.svc.cluster.local:8222',
+  compute: 'aevo-nats-headless.aevo.svc.cluster.local:8222',
 };
 
 const labelsOf = (service) => ({
