@@ -227,13 +227,10 @@ describe('e2e across clusters: hub + leaf (JetStream domains hub and c1), comput
     }
   });
 
-  // Known gap (reproduced on every run so far): while the leaf is down, a running candidate's tool call
-  // launch_training appends and reads through the store gateway, gets STORE_UNAVAILABLE ("no answer within
-  // 10000 ms"), and the heuristic agent takes the refused launch as final: the round-1 candidates end failed and the
-  // campaign completes with other decisions (dispatch and evaluation, by contrast, retry and recover). This is the
-  // assertion that must hold once the worker treats a store outage as an outage (waits and retries); it.failing
-  // turns red as soon as that is fixed, to be made a plain `it` then.
-  it.failing('decides after a leaf crash what the undisturbed runs decided', async () => {
+  // While the leaf is down a running candidate's tool call (launch_training) cannot reach the store gateway
+  // (STORE_UNAVAILABLE, flagged as an outage): the worker lets the outage through instead of answering the agent, the
+  // delivery comes again after the link returns and the candidate resumes from its trace — so the same decisions.
+  it('decides after a leaf crash what the undisturbed runs decided', async () => {
     await crashedRun;
     const registry = auditRegistry();
     const one = await replayDetailed(single.store, { registry });
@@ -246,6 +243,11 @@ describe('e2e across clusters: hub + leaf (JetStream domains hub and c1), comput
       differences: [],
     });
     expect(hashes(three)).toEqual(hashes(one));
-    expect(await countsByType(crashed.store)).toEqual(await countsByType(across.store));
+    // Every event type as often as undisturbed, except WorkerStarted: a candidate resumed after the outage records
+    // the worker session that resumed it (its trace steps are not repeated).
+    const { WorkerStarted: resumed, ...crashedCounts } = await countsByType(crashed.store);
+    const { WorkerStarted: started, ...undisturbed } = await countsByType(across.store);
+    expect(crashedCounts).toEqual(undisturbed);
+    expect(resumed).toBeGreaterThanOrEqual(started);
   });
 });

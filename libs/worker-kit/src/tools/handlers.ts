@@ -72,8 +72,20 @@ export async function executeTool(
       const refused = err.kind !== 'not-found' && err.kind !== 'invalid' && err.kind !== 'too-large';
       return fail(err.code, err.message, refused ? { failure: 'path-refused' } : {});
     }
+    // The record or the messaging is away (a compute cluster's leaf link down): not the agent's business nor a
+    // refusal. The step stays in flight; the candidate resumes from its trace when the delivery comes again.
+    if (isDependencyOutage(err)) throw err;
     // A substrate whose entrypoints need values the worker cannot give, and the like: the agent sees why.
     if (err instanceof DomainError) return fail(err.code, err.message, { issues: err.issues });
     throw err;
   }
+}
+
+/** An error our libraries flag as "a dependency is unavailable, try again later" (e.g. the remote store's). */
+export function isDependencyOutage(err: unknown): boolean {
+  return (
+    typeof err === 'object' &&
+    err !== null &&
+    (err as { dependencyUnavailable?: unknown }).dependencyUnavailable === true
+  );
 }

@@ -8,6 +8,7 @@ import {
   type EventOf,
 } from '@aevo/contracts';
 import type { EventStore } from '@aevo/eventstore';
+import { unavailableDependency } from '@aevo/messaging';
 import {
   EventStoreCandidateLog,
   LeaseLostError,
@@ -100,6 +101,9 @@ export class WorkerWorkflow {
       });
     } catch (err) {
       if (err instanceof LeaseLostError) return { kind: 'lease-lost' };
+      // A store or NATS outage says nothing about the candidate: redelivered (the transport does not count it), it
+      // resumes from its trace; never failed for it, however many deliveries the outage takes.
+      if (unavailableDependency(err)) throw err;
       const permanent =
         err instanceof DomainError &&
         !['CAMPAIGN_NOT_FOUND', 'POLICY_NOT_FOUND', 'CONCURRENCY_CONFLICT'].includes(err.code);
