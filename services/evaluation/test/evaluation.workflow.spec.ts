@@ -3,17 +3,9 @@ import { cpSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import {
-  EvaluationRequested,
-  JobFailed,
-  JobSucceeded,
-  createEvent,
-  type EventOf,
-  type JobSpec,
-  type SelectionCriterion,
-} from '@aevo/contracts';
+import { EvaluationRequested, createEvent, type JobSpec, type SelectionCriterion } from '@aevo/contracts';
 import { PostgresEventStore } from '@aevo/eventstore';
-import { createTestDb, type TestDb } from '@aevo/testkit';
+import { createTestDb, localJobTerminal, type TestDb } from '@aevo/testkit';
 import { EvaluationWorkflow, scoresPathOf, streamIdOf } from '../src/app/evaluation-workflow';
 import type { SandboxToVerify, SandboxVerifier } from '../src/app/sandbox-verifier';
 import type { Verification } from '../src/domain/evaluation';
@@ -43,26 +35,7 @@ class ScriptedVerifier implements SandboxVerifier {
 /** Runs a JobRequested spec as the local executor does (argv, cwd = sandbox) and returns dispatch's terminal event. */
 function runJob(campaignId: string, spec: JobSpec) {
   const r = spawnSync(spec.argv[0], spec.argv.slice(1), { cwd: spec.sandboxPath, encoding: 'utf8' });
-  const common = {
-    jobId: spec.jobId,
-    candidateId: spec.candidateId,
-    round: spec.round,
-    gpuSeconds: 0,
-    wallSeconds: 0.1,
-    logTail: r.stderr.slice(-500),
-    logPath: null,
-    executor: 'local',
-    gpuCount: 0,
-    budgetUnit: 'cpu-slot-seconds',
-  };
-  const ctx = { campaignId, streamId: `job:${spec.jobId}`, source: 'dispatch' as const };
-  return r.status === 0
-    ? (createEvent(JobSucceeded, { ...common, exitCode: 0 } as never, ctx) as EventOf<typeof JobSucceeded>)
-    : (createEvent(
-        JobFailed,
-        { ...common, exitCode: r.status, reason: 'exit-code', message: `exited with ${r.status}` } as never,
-        ctx,
-      ) as EventOf<typeof JobFailed>);
+  return localJobTerminal(campaignId, spec, r.status, r.stderr.slice(-500));
 }
 
 describe('evaluation workflow (real PostgreSQL event store)', () => {

@@ -29,6 +29,7 @@ import type { EventStore } from '@aevo/eventstore';
 import { bwrapArgs, planIsolation, prepareOutputs, SANDBOX_BASE_ENV } from '@aevo/executors';
 import { sampleCampaignLog } from '@aevo/projections';
 import { classifyPath, loadSubstrate } from '@aevo/substrate-kit';
+import { localJobTerminal } from '@aevo/testkit';
 
 export const FIXTURE = path.join(__dirname, 'fixtures', 'tiny-substrate');
 
@@ -204,26 +205,7 @@ export function runJobLikeDispatch(
     encoding: 'utf8',
     env: { ...SANDBOX_BASE_ENV },
   });
-  const ctx = { campaignId, streamId: `job:${spec.jobId}`, source: 'dispatch' as const };
-  const common = {
-    jobId: spec.jobId,
-    candidateId: spec.candidateId,
-    round: spec.round,
-    gpuSeconds: 0,
-    wallSeconds: 0.1,
-    logTail: `${r.stdout}${r.stderr}`.slice(-2000),
-    logPath: null,
-    executor: 'local' as const,
-    gpuCount: 0,
-    budgetUnit: 'cpu-slot-seconds' as const,
-  };
-  if (r.status === 0)
-    return createEvent(JobSucceeded, { ...common, exitCode: 0 } as never, ctx) as EventOf<typeof JobSucceeded>;
-  return createEvent(
-    JobFailed,
-    { ...common, exitCode: r.status, reason: 'exit-code', message: `exited with ${r.status}` } as never,
-    ctx,
-  ) as EventOf<typeof JobFailed>;
+  return localJobTerminal(campaignId, spec, r.status, `${r.stdout}${r.stderr}`.slice(-2000));
 }
 
 export async function jobsRequested(store: EventStore, campaignId: string): Promise<JobSpec[]> {

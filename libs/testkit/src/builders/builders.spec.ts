@@ -1,6 +1,6 @@
 import { ConstitutionRules, DomainError, RollingPolicy, RoundClosed, parseEvent } from '@aevo/contracts';
 import { initialPolicy } from '@aevo/policy-engine';
-import { eventAs, events, TEST_CAMPAIGN_ID } from './events';
+import { eventAs, events, localJobTerminal, TEST_CAMPAIGN_ID } from './events';
 import { policies, TEST_AXES, TEST_CONSTITUTION_RULES, TEST_STANDING_RECIPE } from './policies';
 
 /** The DomainError `fn` throws, so a test can name the field it refused. */
@@ -111,5 +111,19 @@ describe('eventAs', () => {
     expect(e.data).toEqual({ round: 2, policyRevision: 1, bestPublicLb: null });
     const refused = refusal(() => eventAs(RoundClosed, 'c2', 'orchestrator', 'campaign-c2', { round: -1 } as never));
     expect(refused.issues.map((x) => x.path)).toContain('data.round');
+  });
+});
+
+describe('localJobTerminal', () => {
+  const spec = events.JobRequested({ campaignId: 'c3' }).data.spec;
+
+  it('is JobSucceeded for exit 0 and JobFailed for the exit code otherwise, in the job stream, from dispatch', () => {
+    const ok = localJobTerminal('c3', spec, 0, 'done');
+    expect(ok).toMatchObject({ type: 'JobSucceeded', source: 'dispatch', streamId: `job:${spec.jobId}` });
+    expect(ok.data).toMatchObject({ jobId: spec.jobId, exitCode: 0, logTail: 'done', executor: 'local' });
+    const failed = localJobTerminal('c3', spec, 2, 'boom');
+    expect(failed).toMatchObject({ type: 'JobFailed', campaignId: 'c3' });
+    expect(failed.data).toMatchObject({ exitCode: 2, reason: 'exit-code', message: 'exited with 2', logTail: 'boom' });
+    expect(localJobTerminal('c3', spec, null, '').data).toMatchObject({ exitCode: null, reason: 'exit-code' });
   });
 });

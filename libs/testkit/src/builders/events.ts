@@ -17,6 +17,7 @@ import {
   sha256Hex,
   type EventDefinition,
   type EventOf,
+  type JobSpec,
   type ServiceName,
 } from '@aevo/contracts';
 import { collectRoundEvidence, testCampaignStarted, testManifest, testRound } from '@aevo/evidence';
@@ -93,6 +94,26 @@ const terminal = (d: { jobId?: string; candidateId?: string; round?: number }) =
   gpuCount: 0,
   budgetUnit: 'cpu-slot-seconds' as const,
 });
+
+/**
+ * The terminal event dispatch records for `spec` run by the local executor, in the job's stream: JobSucceeded when it
+ * exited 0, else JobFailed for its exit code (null: killed by a signal). For a test that runs a job itself.
+ */
+export function localJobTerminal(
+  campaignId: string,
+  spec: JobSpec,
+  exitCode: number | null,
+  logTail: string,
+): EventOf<typeof JobSucceeded> | EventOf<typeof JobFailed> {
+  const ctx = { campaignId, streamId: `job:${spec.jobId}`, source: 'dispatch' as const };
+  const common = {
+    ...terminal(spec),
+    wallSeconds: 0.1,
+    logTail,
+  };
+  if (exitCode === 0) return createEvent(JobSucceeded, { ...common, exitCode: 0 }, ctx);
+  return createEvent(JobFailed, { ...common, exitCode, reason: 'exit-code', message: `exited with ${exitCode}` }, ctx);
+}
 
 /**
  * Builders of the events one service appends for another, as the upstream service would append them:
