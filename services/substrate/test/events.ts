@@ -22,11 +22,7 @@ const SHA = 'a'.repeat(64);
 export const policy = (revision: number, standingRecipe: RecipeDocument): RollingPolicy =>
   policies.plain(revision, standingRecipe, { anchorSeeds: 1 });
 
-export const campaignStarted = (
-  campaignId: string,
-  substratePath: string,
-  standingRecipe: RecipeDocument = {},
-) =>
+export const campaignStarted = (campaignId: string, substratePath: string, standingRecipe: RecipeDocument = {}) =>
   ev(CampaignStarted, campaignId, 'orchestrator', `campaign-${campaignId}`, {
     config: {
       campaignId,
@@ -48,12 +44,7 @@ export const campaignStarted = (
     initialPolicy: policy(0, standingRecipe),
   });
 
-export const policyRevised = (
-  campaignId: string,
-  round: number,
-  revision: number,
-  standingRecipe: RecipeDocument,
-) => {
+export const policyRevised = (campaignId: string, round: number, revision: number, standingRecipe: RecipeDocument) => {
   const p = policy(revision, standingRecipe);
   return ev(PolicyRevised, campaignId, 'meta-policy', `policy-${campaignId}`, {
     round,
