@@ -1,4 +1,5 @@
-import { RollingPolicy, type DeadEnd, type RecipeDocument } from '@aevo/contracts';
+import type { DeadEnd, RecipeDocument, RollingPolicy } from '@aevo/contracts';
+import { policies } from '@aevo/testkit';
 
 export const RECIPE: RecipeDocument = {
   lr: 0.003,
@@ -16,25 +17,7 @@ export const RECIPE: RecipeDocument = {
 };
 
 export function policy(over: Partial<RollingPolicy> = {}): RollingPolicy {
-  return RollingPolicy.parse({
-    revision: 0,
-    forRound: 1,
-    standingRecipe: RECIPE,
-    activeCategory: 'optimisation',
-    activeAxes: ['learning-rate'],
-    retiredAxes: [],
-    deadEnds: [],
-    promotionThreshold: 0.01,
-    noiseBand: { devStd: 0, lbStd: 0, seeds: 0, round: 0 },
-    anchorSeeds: 2,
-    selectionCriterion: { kind: 'mean' },
-    objective: 'raise-dev-and-lb',
-    evidenceRules: [],
-    bestPublicLb: null,
-    plateauRounds: 0,
-    rationale: 'initial policy',
-    ...over,
-  });
+  return policies.plain(0, RECIPE, { rationale: 'initial policy', ...over });
 }
 
 export const deadEnd = (over: Partial<DeadEnd> & Pick<DeadEnd, 'axis'>): DeadEnd => ({

@@ -2,11 +2,11 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { RollingPolicy, type RecipeDocument } from '@aevo/contracts';
+import type { RecipeDocument, RollingPolicy } from '@aevo/contracts';
 import type { EventEnvelope } from '@aevo/contracts';
 import { PostgresEventStore, type EventStore } from '@aevo/eventstore';
 import { LocalExecutor } from '@aevo/executors';
-import { createTestDb, type TestDb } from '@aevo/testkit';
+import { createTestDb, policies, type TestDb } from '@aevo/testkit';
 import {
   EventStoreCandidateLog,
   LocalEvaluationPort,
@@ -31,7 +31,9 @@ export interface Harness {
   evaluator: LocalEvaluationPort;
   campaignId: string;
   ports(candidateId: string): RuntimePorts;
-  /** The harness's ports, with `before(events)` awaited before each append to the candidate stream reaches the store. */
+  /**
+   * The harness's ports, with `before(events)` awaited before each append to the candidate stream reaches the store.
+   */
   portsIntercepted(candidateId: string, before: (events: EventEnvelope[]) => Promise<void> | void): RuntimePorts;
   config(workerId?: string): WorkerConfig;
   fork(round: number, index: number, over?: Partial<ForkData>): ForkData;
@@ -131,7 +133,9 @@ function interceptAppends(store: EventStore, before: (events: EventEnvelope[]) =
   });
 }
 
-/** The substrate as the substrate service would leave its snapshot: `<home>/snapshots/<sha256 of its path>`, read-only. */
+/**
+ * The substrate as the substrate service would leave its snapshot: `<home>/snapshots/<sha256 of its path>`, read-only.
+ */
 function placeSnapshot(substrateDir: string, home: string): string {
   const snapshotId = createHash('sha256').update(fs.realpathSync(substrateDir)).digest('hex');
   const dir = path.join(home, 'snapshots', snapshotId);
@@ -141,25 +145,7 @@ function placeSnapshot(substrateDir: string, home: string): string {
 
 export function fixturePolicy(substrateDir: string, over: Partial<RollingPolicy> = {}): RollingPolicy {
   const standing: RecipeDocument = parseRecipeYaml(fs.readFileSync(path.join(substrateDir, 'recipe.yaml'), 'utf8'));
-  return RollingPolicy.parse({
-    revision: 0,
-    forRound: 1,
-    standingRecipe: standing,
-    activeCategory: 'optimisation',
-    activeAxes: ['learning-rate'],
-    retiredAxes: [],
-    deadEnds: [],
-    promotionThreshold: 0.01,
-    noiseBand: { devStd: 0, lbStd: 0, seeds: 0, round: 0 },
-    anchorSeeds: 2,
-    selectionCriterion: { kind: 'mean' },
-    objective: 'raise-dev-and-lb',
-    evidenceRules: [],
-    bestPublicLb: null,
-    plateauRounds: 0,
-    rationale: 'test policy',
-    ...over,
-  });
+  return policies.plain(0, standing, { rationale: 'test policy', ...over });
 }
 
 export { mutationSeedOf };
