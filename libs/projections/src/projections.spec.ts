@@ -118,7 +118,8 @@ describe('projection hashes', () => {
     const set = new ProjectionSet().applyAll(asStoredEvents(sampleCampaignLog(opts)));
     const r = set.results().find((x) => x.name === 'campaigns');
     expect(r?.hash).toBe(contentHash(set.snapshot('campaigns')));
-    expect(r?.events).toBe(1 + 2 * 2 + 1); // CampaignStarted, RoundStarted + RoundClosed per round, CampaignCompleted; nothing else
+    // CampaignStarted, RoundStarted + RoundClosed per round, CampaignCompleted; nothing else
+    expect(r?.events).toBe(1 + 2 * 2 + 1);
   });
 });
 

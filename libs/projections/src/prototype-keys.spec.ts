@@ -103,43 +103,47 @@ describe('projections with ids that are Object.prototype names', () => {
     .uniqueArray(key, { minLength: 4, maxLength: 4 })
     .map(([campaign, candidate, job, submission]) => ({ campaign, candidate, job, submission }));
 
-  it('fold, snapshot and hash every built-in projection, keeping each id as an own key and Object.prototype untouched', () => {
-    const before = prototypeNames();
-    fc.assert(
-      fc.property(keys, (k) => {
-        const log = renamedLog(k, extra);
-        const { results, snap } = replayAll(log);
-        // Replay twice: the same log hashes the same.
-        expect(replayAll(log).results.map((r) => r.hash)).toEqual(results.map((r) => r.hash));
-        expect(prototypeNames()).toBe(before);
-        const campaigns = snap('campaigns');
-        expect(hasOwn(campaigns, k.campaign)).toBe(true);
-        expect((campaigns[k.campaign] as { status: string }).status).toBe('completed');
-        expect(hasOwn((snap('event-counts') as { byCampaign: object }).byCampaign, k.campaign)).toBe(true);
-        const history = snap('policy-history')[k.campaign] as {
-          revisions: Array<{ revision: number; changes: string[] }>;
-          refusals: unknown[];
-        };
-        expect(history.revisions.map((r) => r.revision)).toEqual([0, 1]);
-        expect(history.revisions[1].changes).toEqual(
-          expect.arrayContaining([
-            'standing recipe: constructor set to 1',
-            'standing recipe: toString.valueOf set to 2',
-          ]),
-        );
-        expect(history.refusals).toHaveLength(1);
-        expect(hasOwn(snap('round-evidence')[k.campaign], '1')).toBe(true);
-        expect((snap('candidates')[k.candidate] as { status: string }).status).toBe('completed');
-        expect((snap('candidates')[k.candidate] as { submissions: string[] }).submissions).toEqual([k.submission]);
-        expect(hasOwn(snap('jobs'), k.job)).toBe(true);
-        expect(hasOwn(snap('rounds'), `${k.campaign}/0001`)).toBe(true);
-        // What the hash covers is what JSON shows (a null-prototype record serialises like a plain one).
-        for (const r of results)
-          expect(Object.keys(JSON.parse(JSON.stringify(r.snapshot)))).toEqual(Object.keys(r.snapshot as object));
-      }),
-      { numRuns: 40 },
-    );
-  });
+  it(
+    'fold, snapshot and hash every built-in projection, keeping each id ' +
+      'as an own key and Object.prototype untouched',
+    () => {
+      const before = prototypeNames();
+      fc.assert(
+        fc.property(keys, (k) => {
+          const log = renamedLog(k, extra);
+          const { results, snap } = replayAll(log);
+          // Replay twice: the same log hashes the same.
+          expect(replayAll(log).results.map((r) => r.hash)).toEqual(results.map((r) => r.hash));
+          expect(prototypeNames()).toBe(before);
+          const campaigns = snap('campaigns');
+          expect(hasOwn(campaigns, k.campaign)).toBe(true);
+          expect((campaigns[k.campaign] as { status: string }).status).toBe('completed');
+          expect(hasOwn((snap('event-counts') as { byCampaign: object }).byCampaign, k.campaign)).toBe(true);
+          const history = snap('policy-history')[k.campaign] as {
+            revisions: Array<{ revision: number; changes: string[] }>;
+            refusals: unknown[];
+          };
+          expect(history.revisions.map((r) => r.revision)).toEqual([0, 1]);
+          expect(history.revisions[1].changes).toEqual(
+            expect.arrayContaining([
+              'standing recipe: constructor set to 1',
+              'standing recipe: toString.valueOf set to 2',
+            ]),
+          );
+          expect(history.refusals).toHaveLength(1);
+          expect(hasOwn(snap('round-evidence')[k.campaign], '1')).toBe(true);
+          expect((snap('candidates')[k.candidate] as { status: string }).status).toBe('completed');
+          expect((snap('candidates')[k.candidate] as { submissions: string[] }).submissions).toEqual([k.submission]);
+          expect(hasOwn(snap('jobs'), k.job)).toBe(true);
+          expect(hasOwn(snap('rounds'), `${k.campaign}/0001`)).toBe(true);
+          // What the hash covers is what JSON shows (a null-prototype record serialises like a plain one).
+          for (const r of results)
+            expect(Object.keys(JSON.parse(JSON.stringify(r.snapshot)))).toEqual(Object.keys(r.snapshot as object));
+        }),
+        { numRuns: 40 },
+      );
+    },
+  );
 
   it('hash an ordinary log exactly as before (null-prototype records serialise like plain objects)', () => {
     const log = asStoredEvents(sample);

@@ -13,7 +13,10 @@ export interface ProjectionHash {
 
 export interface ReplayOptions {
   registry?: ProjectionRegistry;
-  /** Replay up to and including this position (default: the head when replay starts), so two replays of a live log compare. */
+  /**
+   * Replay up to and including this position (default: the head when replay starts), so two replays of a live log
+   * compare.
+   */
   toPosition?: number;
   /** Events read per query (default 5000). */
   batchSize?: number;

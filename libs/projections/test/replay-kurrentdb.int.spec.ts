@@ -29,37 +29,41 @@ async function appendLog(store: EventStore, events: EventEnvelope[]): Promise<vo
   await flush();
 }
 
-describe('the same simulated campaign log on PostgreSQL and on KurrentDB (protocol-level fake) replays to the same projection hashes', () => {
-  let db: TestDb;
-  let fake: KurrentDbProtocolFake;
-  const stores: EventStore[] = [];
-  afterAll(async () => {
-    for (const s of stores) await s.close();
-    await db?.drop();
-    await fake?.stop();
-  });
+describe(
+  'the same simulated campaign log on PostgreSQL and on KurrentDB ' +
+    '(protocol-level fake) replays to the same projection hashes',
+  () => {
+    let db: TestDb;
+    let fake: KurrentDbProtocolFake;
+    const stores: EventStore[] = [];
+    afterAll(async () => {
+      for (const s of stores) await s.close();
+      await db?.drop();
+      await fake?.stop();
+    });
 
-  it('replays both logs to equal hashes for every projection, and verifies both chains', async () => {
-    db = await createTestDb();
-    fake = await KurrentDbProtocolFake.start();
-    const pg = await PostgresEventStore.open({ connectionString: db.url, schema: db.schema });
-    const kdb = await openKurrentDbEventStore({ connectionString: fake.connectionString, namespace: 'replay' });
-    stores.push(pg, kdb);
-    const log = [
-      ...sampleCampaignLog({ campaignId: 'a', seed: 3, rounds: 3, candidatesPerRound: 5 }),
-      ...sampleCampaignLog({ campaignId: 'b', seed: 4, rounds: 2 }),
-    ];
-    await appendLog(pg, log);
-    await appendLog(kdb, log);
-    const onPg = await replayDetailed(pg);
-    const onKdb = await replayDetailed(kdb);
-    expect(onKdb.upTo).toBe(onPg.upTo);
-    expect(onKdb.projections.map(({ name, hash, events }) => ({ name, hash, events }))).toEqual(
-      onPg.projections.map(({ name, hash, events }) => ({ name, hash, events })),
-    );
-    expect((await kdb.verifyChain!()).findings).toEqual([]);
-    expect((await pg.verifyChain!()).findings).toEqual([]);
-    // The chains agree link for link: same positions, ids and hashes on both stores (the trace contexts included).
-    expect(await kdb.readChainLinks!(0, 10_000)).toEqual(await pg.readChainLinks!(0, 10_000));
-  });
-});
+    it('replays both logs to equal hashes for every projection, and verifies both chains', async () => {
+      db = await createTestDb();
+      fake = await KurrentDbProtocolFake.start();
+      const pg = await PostgresEventStore.open({ connectionString: db.url, schema: db.schema });
+      const kdb = await openKurrentDbEventStore({ connectionString: fake.connectionString, namespace: 'replay' });
+      stores.push(pg, kdb);
+      const log = [
+        ...sampleCampaignLog({ campaignId: 'a', seed: 3, rounds: 3, candidatesPerRound: 5 }),
+        ...sampleCampaignLog({ campaignId: 'b', seed: 4, rounds: 2 }),
+      ];
+      await appendLog(pg, log);
+      await appendLog(kdb, log);
+      const onPg = await replayDetailed(pg);
+      const onKdb = await replayDetailed(kdb);
+      expect(onKdb.upTo).toBe(onPg.upTo);
+      expect(onKdb.projections.map(({ name, hash, events }) => ({ name, hash, events }))).toEqual(
+        onPg.projections.map(({ name, hash, events }) => ({ name, hash, events })),
+      );
+      expect((await kdb.verifyChain!()).findings).toEqual([]);
+      expect((await pg.verifyChain!()).findings).toEqual([]);
+      // The chains agree link for link: same positions, ids and hashes on both stores (the trace contexts included).
+      expect(await kdb.readChainLinks!(0, 10_000)).toEqual(await pg.readChainLinks!(0, 10_000));
+    });
+  },
+);

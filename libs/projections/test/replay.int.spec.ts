@@ -79,23 +79,26 @@ describe('replay from a PostgreSQL event store', () => {
     );
   });
 
-  it('gives an undisturbed and a disturbed run with the same seed equal hashes for every deterministic projection', async () => {
-    const calm = await open();
-    const disturbed = await open();
-    await appendLog(calm, sampleCampaignLog({ campaignId: 'd', seed: 9, rounds: 2 }));
-    await appendLog(
-      disturbed,
-      sampleCampaignLog({ campaignId: 'd', seed: 9, rounds: 2, disturbed: true, interleaveSeed: 77 }),
-    );
-    const a = await replay(calm);
-    const b = await replay(disturbed);
-    for (const p of BUILTIN_PROJECTIONS.filter((x) => x.deterministic !== false)) {
-      expect([p.name, b.find((x) => x.name === p.name)?.hash]).toEqual([
-        p.name,
-        a.find((x) => x.name === p.name)?.hash,
-      ]);
-    }
-  });
+  it(
+    'gives an undisturbed and a disturbed run with the same seed ' + 'equal hashes for every deterministic projection',
+    async () => {
+      const calm = await open();
+      const disturbed = await open();
+      await appendLog(calm, sampleCampaignLog({ campaignId: 'd', seed: 9, rounds: 2 }));
+      await appendLog(
+        disturbed,
+        sampleCampaignLog({ campaignId: 'd', seed: 9, rounds: 2, disturbed: true, interleaveSeed: 77 }),
+      );
+      const a = await replay(calm);
+      const b = await replay(disturbed);
+      for (const p of BUILTIN_PROJECTIONS.filter((x) => x.deterministic !== false)) {
+        expect([p.name, b.find((x) => x.name === p.name)?.hash]).toEqual([
+          p.name,
+          a.find((x) => x.name === p.name)?.hash,
+        ]);
+      }
+    },
+  );
 
   it('replays an empty log', async () => {
     const store = await open();

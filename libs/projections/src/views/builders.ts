@@ -151,7 +151,9 @@ export function evidenceView(state: ViewsState, campaignId: string) {
   };
 }
 
-/** Dev vs leaderboard: one point per scored candidate, the anchor, the measured noise band, and the decoupling marks. */
+/**
+ * Dev vs leaderboard: one point per scored candidate, the anchor, the measured noise band, and the decoupling marks.
+ */
 export function scatterView(state: ViewsState, campaignId: string) {
   const c = campaignOf(state, campaignId);
   const marks = decouplingMarks(c);

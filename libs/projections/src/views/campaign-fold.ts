@@ -36,7 +36,9 @@ const pushOnce = (xs: string[], x: string) => {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Data = any;
 
-/** Applies one event; mutates and returns the state (the caller owns it). Events of campaigns never started are ignored. */
+/**
+ * Applies one event; mutates and returns the state (the caller owns it). Events of campaigns never started are ignored.
+ */
 export function applyViewEvent(state: ViewsState, e: AnyEvent): ViewsState {
   const d = e.data as Data;
   if (e.type === 'CampaignStarted') {

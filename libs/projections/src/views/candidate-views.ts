@@ -119,7 +119,10 @@ export function candidateSummary(state: ViewsState, campaignId: string, candidat
   };
 }
 
-/** One round, condensed for side-by-side comparison: its best candidate's recipe and scores, mean per-domain dev, and cost. */
+/**
+ * One round, condensed for side-by-side comparison: its best candidate's recipe and scores, mean per-domain dev, and
+ * cost.
+ */
 export function roundSummary(state: ViewsState, campaignId: string, round: number) {
   const c = campaignOf(state, campaignId);
   const r = c.rounds.get(round);

@@ -1,4 +1,6 @@
-/** The dashboard's (and the report's) stylesheet: no horizontal overflow from 1280 px up, tables scroll inside cards. */
+/**
+ * The dashboard's (and the report's) stylesheet: no horizontal overflow from 1280 px up, tables scroll inside cards.
+ */
 export const DASHBOARD_STYLE = String.raw`
 *{box-sizing:border-box}
 body{font:14px/1.45 system-ui,sans-serif;margin:0;background:#f6f7f9;color:#1d2330}

@@ -38,7 +38,10 @@ export const candidatesOf = (c: CampaignState) => [...c.candidates.values()].sor
 export const submissionsOf = (c: CampaignState, x: CandidateState): SubmissionState[] =>
   x.submissionIds.map((id) => c.submissions.get(id)).filter((s): s is SubmissionState => s !== undefined);
 
-/** Best public score of a candidate's submissions (as the `candidates` projection), and the private score of that submission once unsealed. */
+/**
+ * Best public score of a candidate's submissions (as the `candidates` projection), and the private score of that
+ * submission once unsealed.
+ */
 export function candidateScores(
   c: CampaignState,
   x: CandidateState,
@@ -59,7 +62,10 @@ export function candidateScores(
   };
 }
 
-/** The anchor of a round: its dev and the mean of its public scores (seed replicates), the reference candidates are paired with. */
+/**
+ * The anchor of a round: its dev and the mean of its public scores (seed replicates), the reference candidates are
+ * paired with.
+ */
 export function roundAnchor(
   c: CampaignState,
   round: number,

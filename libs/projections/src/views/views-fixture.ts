@@ -117,7 +117,10 @@ export const scored = (submissionId: string, candidateId: string, publicScore: n
   publicDomains: null,
 });
 
-/** One round: anchor c0 (two LB replicates 0.50 and 0.52), c1 raises lr (dev 0.65, LB 0.56), c2 adds synthetic data (dev 0.70, LB 0.50). */
+/**
+ * One round: anchor c0 (two LB replicates 0.50 and 0.52), c1 raises lr (dev 0.65, LB 0.56), c2 adds synthetic data (dev
+ * 0.70, LB 0.50).
+ */
 export function oneRound(): EventEnvelope[] {
   const policy1: RollingPolicy = {
     ...policy0,

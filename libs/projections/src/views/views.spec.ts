@@ -21,21 +21,32 @@ import { asStoredEvents } from '../sample-log';
 
 import { C, ev, oneRound } from './views-fixture';
 describe('view builders', () => {
-  it('scatter: every scored candidate at (dev, best public LB), the anchor at its mean LB, the noise band from the latest policy, the suspect marked', () => {
-    const s = foldViews(oneRound());
-    const v = scatterView(s, C);
-    expect(v.points.map((p) => [p.candidateId, p.dev, p.publicLb, p.privateLb, p.marks])).toEqual([
-      ['views-r1-c0', 0.6, 0.52, null, []],
-      ['views-r1-c1', 0.65, 0.56, null, []],
-      ['views-r1-c2', 0.7, 0.5, null, ['suspected']],
-    ]);
-    expect(v.anchor).toEqual({ round: 1, candidateId: 'views-r1-c0', dev: 0.6, publicLb: 0.51 });
-    // ± 2σ (the constitution's decouplingNoiseMultiple) with σ dev 0.01, σ LB 0.02.
-    expect(v.band).toMatchObject({ multiple: 2, devLow: 0.58, devHigh: 0.62, lbLow: 0.47, lbHigh: 0.55, revision: 1 });
-    expect(v.hypotheses.map((h) => [h.id, h.status, h.suspectCandidateId])).toEqual([
-      ['h1', 'suspected', 'views-r1-c2'],
-    ]);
-  });
+  it(
+    'scatter: every scored candidate at (dev, best public LB), the anchor at its mean LB, ' +
+      'the noise band from the latest policy, the suspect marked',
+    () => {
+      const s = foldViews(oneRound());
+      const v = scatterView(s, C);
+      expect(v.points.map((p) => [p.candidateId, p.dev, p.publicLb, p.privateLb, p.marks])).toEqual([
+        ['views-r1-c0', 0.6, 0.52, null, []],
+        ['views-r1-c1', 0.65, 0.56, null, []],
+        ['views-r1-c2', 0.7, 0.5, null, ['suspected']],
+      ]);
+      expect(v.anchor).toEqual({ round: 1, candidateId: 'views-r1-c0', dev: 0.6, publicLb: 0.51 });
+      // ± 2σ (the constitution's decouplingNoiseMultiple) with σ dev 0.01, σ LB 0.02.
+      expect(v.band).toMatchObject({
+        multiple: 2,
+        devLow: 0.58,
+        devHigh: 0.62,
+        lbLow: 0.47,
+        lbHigh: 0.55,
+        revision: 1,
+      });
+      expect(v.hypotheses.map((h) => [h.id, h.status, h.suspectCandidateId])).toEqual([
+        ['h1', 'suspected', 'views-r1-c2'],
+      ]);
+    },
+  );
 
   it('shows private scores only after the final audit unsealed them', () => {
     const events = [
@@ -91,46 +102,54 @@ describe('view builders', () => {
     expect(l.standingRecipe).toEqual({ 'train.lr': 0.002 });
   });
 
-  it('budget: GPU-seconds from job terminals, tokens from manifests and the meta agent, submissions against the cap', () => {
-    const b = budgetView(foldViews(oneRound()), C);
-    expect(b.rounds).toEqual([
-      expect.objectContaining({
-        round: 1,
-        gpuSeconds: 42.5,
-        llmTokens: 3 * 120 + 350,
-        submissions: 4,
-        scored: 4,
-        submissionCap: 4,
-        cumulativeGpuSeconds: 42.5,
-      }),
-    ]);
-    expect(b.totals).toEqual({ gpuSeconds: 42.5, llmTokens: 710, submissions: 4 });
-    expect(overviewView(foldViews(oneRound()), C).jobs).toEqual({
-      counts: { failed: 1, succeeded: 1 },
-      live: [],
-      failed: [
-        { jobId: 'j2', candidateId: 'views-r1-c2', entrypoint: 'train', reason: 'diverged: NaN', logTail: 'nan' },
-      ],
-    });
-  });
+  it(
+    'budget: GPU-seconds from job terminals, tokens from manifests and ' +
+      'the meta agent, submissions against the cap',
+    () => {
+      const b = budgetView(foldViews(oneRound()), C);
+      expect(b.rounds).toEqual([
+        expect.objectContaining({
+          round: 1,
+          gpuSeconds: 42.5,
+          llmTokens: 3 * 120 + 350,
+          submissions: 4,
+          scored: 4,
+          submissionCap: 4,
+          cumulativeGpuSeconds: 42.5,
+        }),
+      ]);
+      expect(b.totals).toEqual({ gpuSeconds: 42.5, llmTokens: 710, submissions: 4 });
+      expect(overviewView(foldViews(oneRound()), C).jobs).toEqual({
+        counts: { failed: 1, succeeded: 1 },
+        live: [],
+        failed: [
+          { jobId: 'j2', candidateId: 'views-r1-c2', entrypoint: 'train', reason: 'diverged: NaN', logTail: 'nan' },
+        ],
+      });
+    },
+  );
 
-  it('candidate page: trace steps with their outcomes, jobs with log tails cut to the last 2000 characters, submissions', () => {
-    const p = candidatePageView(foldViews(oneRound()), C, 'views-r1-c1');
-    expect(p.trace).toEqual([
-      { step: 0, tool: 'edit_recipe', input: { lr: 0.002 }, output: 'done', ok: true, llm: null },
-      { step: 1, tool: 'train', input: {}, output: null, ok: null, llm: null },
-    ]);
-    expect(p.jobs).toHaveLength(1);
-    expect(p.jobs[0].logTail).toHaveLength(2000);
-    expect(p.jobs[0].logTail.endsWith('END')).toBe(true);
-    expect(p.anchor).toEqual({ candidateId: 'views-r1-c0', dev: 0.6, publicLb: 0.51, devDelta: 0.05, lbDelta: 0.05 });
-    expect(p.submissions.map((s) => [s.submissionId, s.publicScore])).toEqual([['s1', 0.56]]);
-    expect(candidatePageView(foldViews(oneRound()), C, 'views-r1-c2').jobs[0]).toMatchObject({
-      status: 'failed',
-      reason: 'diverged: NaN',
-      gpuSeconds: 12.5,
-    });
-  });
+  it(
+    'candidate page: trace steps with their outcomes, jobs with log ' +
+      'tails cut to the last 2000 characters, submissions',
+    () => {
+      const p = candidatePageView(foldViews(oneRound()), C, 'views-r1-c1');
+      expect(p.trace).toEqual([
+        { step: 0, tool: 'edit_recipe', input: { lr: 0.002 }, output: 'done', ok: true, llm: null },
+        { step: 1, tool: 'train', input: {}, output: null, ok: null, llm: null },
+      ]);
+      expect(p.jobs).toHaveLength(1);
+      expect(p.jobs[0].logTail).toHaveLength(2000);
+      expect(p.jobs[0].logTail.endsWith('END')).toBe(true);
+      expect(p.anchor).toEqual({ candidateId: 'views-r1-c0', dev: 0.6, publicLb: 0.51, devDelta: 0.05, lbDelta: 0.05 });
+      expect(p.submissions.map((s) => [s.submissionId, s.publicScore])).toEqual([['s1', 0.56]]);
+      expect(candidatePageView(foldViews(oneRound()), C, 'views-r1-c2').jobs[0]).toMatchObject({
+        status: 'failed',
+        reason: 'diverged: NaN',
+        gpuSeconds: 12.5,
+      });
+    },
+  );
 
   it('compare: two candidates or two rounds side by side; unknown targets name the field', () => {
     const s = foldViews(oneRound());
@@ -154,39 +173,46 @@ describe('view builders', () => {
     expect(thrown(() => overviewView(s, 'constructor'))).toEqual(['campaignId', 'no campaign "constructor"']);
   });
 
-  it('agrees with the candidates and trajectory projections over a synthetic campaign with a confirmed decoupling', () => {
-    const log = syntheticCampaignLog({ campaignId: 'syn', rounds: 4, workersPerRound: 5, seed: 9 });
-    const s = foldViews(log);
-    const set = new ProjectionSet().applyAll(asStoredEvents(log));
-    const rows = set.snapshot('candidates') as Record<string, { dev: number | null; publicLb: number | null }>;
-    const scatter = scatterView(s, 'syn');
-    const scoredIds = Object.keys(rows).filter((id) => rows[id].dev !== null && rows[id].publicLb !== null);
-    expect(scatter.points.map((p) => p.candidateId).sort()).toEqual(scoredIds.sort());
-    for (const p of scatter.points)
-      expect([p.dev, p.publicLb]).toEqual([rows[p.candidateId].dev, rows[p.candidateId].publicLb]);
-    const traj = Object.values(
-      set.snapshot('trajectory') as Record<
-        string,
-        { round: number; bestDev: number | null; bestPublicLb: number | null; privateLbOfBestPublic: number | null }
-      >,
-    ).sort((a, b) => a.round - b.round);
-    expect(overviewView(s, 'syn').rounds.map((r) => [r.bestDev, r.bestPublicLb])).toEqual(
-      traj.map((t) => [t.bestDev, t.bestPublicLb]),
-    );
-    expect(scatter.hypotheses.map((h) => h.status)).toEqual(['confirmed']);
-    expect(scatter.points.filter((p) => p.marks.includes('probed'))).toHaveLength(2);
-    expect(campaignListView(s)).toEqual([
-      expect.objectContaining({ campaignId: 'syn', status: 'completed', rounds: 4, candidates: 20 }),
-    ]);
-  });
+  it(
+    'agrees with the candidates and trajectory projections over a ' + 'synthetic campaign with a confirmed decoupling',
+    () => {
+      const log = syntheticCampaignLog({ campaignId: 'syn', rounds: 4, workersPerRound: 5, seed: 9 });
+      const s = foldViews(log);
+      const set = new ProjectionSet().applyAll(asStoredEvents(log));
+      const rows = set.snapshot('candidates') as Record<string, { dev: number | null; publicLb: number | null }>;
+      const scatter = scatterView(s, 'syn');
+      const scoredIds = Object.keys(rows).filter((id) => rows[id].dev !== null && rows[id].publicLb !== null);
+      expect(scatter.points.map((p) => p.candidateId).sort()).toEqual(scoredIds.sort());
+      for (const p of scatter.points)
+        expect([p.dev, p.publicLb]).toEqual([rows[p.candidateId].dev, rows[p.candidateId].publicLb]);
+      const traj = Object.values(
+        set.snapshot('trajectory') as Record<
+          string,
+          { round: number; bestDev: number | null; bestPublicLb: number | null; privateLbOfBestPublic: number | null }
+        >,
+      ).sort((a, b) => a.round - b.round);
+      expect(overviewView(s, 'syn').rounds.map((r) => [r.bestDev, r.bestPublicLb])).toEqual(
+        traj.map((t) => [t.bestDev, t.bestPublicLb]),
+      );
+      expect(scatter.hypotheses.map((h) => h.status)).toEqual(['confirmed']);
+      expect(scatter.points.filter((p) => p.marks.includes('probed'))).toHaveLength(2);
+      expect(campaignListView(s)).toEqual([
+        expect.objectContaining({ campaignId: 'syn', status: 'completed', rounds: 4, candidates: 20 }),
+      ]);
+    },
+  );
 
-  it('is a function of the log: the same campaign re-created (new ids and times) gives byte-identical views and report', () => {
-    const a = syntheticCampaignLog({ campaignId: 'det', rounds: 3, workersPerRound: 4, seed: 4 });
-    const b = syntheticCampaignLog({ campaignId: 'det', rounds: 3, workersPerRound: 4, seed: 4 });
-    expect(a[0].id).not.toBe(b[0].id);
-    const [sa, sb] = [foldViews(a), foldViews(b)];
-    for (const name of VIEW_NAMES)
-      expect(canonicalJson(campaignView(sa, 'det', name))).toBe(canonicalJson(campaignView(sb, 'det', name)));
-    expect(campaignReport(a, 'det', '/* chart */').sha256).toBe(campaignReport(b, 'det', '/* chart */').sha256);
-  });
+  it(
+    'is a function of the log: the same campaign re-created (new ids and ' +
+      'times) gives byte-identical views and report',
+    () => {
+      const a = syntheticCampaignLog({ campaignId: 'det', rounds: 3, workersPerRound: 4, seed: 4 });
+      const b = syntheticCampaignLog({ campaignId: 'det', rounds: 3, workersPerRound: 4, seed: 4 });
+      expect(a[0].id).not.toBe(b[0].id);
+      const [sa, sb] = [foldViews(a), foldViews(b)];
+      for (const name of VIEW_NAMES)
+        expect(canonicalJson(campaignView(sa, 'det', name))).toBe(canonicalJson(campaignView(sb, 'det', name)));
+      expect(campaignReport(a, 'det', '/* chart */').sha256).toBe(campaignReport(b, 'det', '/* chart */').sha256);
+    },
+  );
 });
