@@ -82,7 +82,8 @@ describe('loadSubstrate', () => {
       {
         path: 'frozen.0',
         message:
-          'frozen glob "harness/**" overlaps editable glob "harness/metric.py" (editable.2): a path cannot be both; both match harness/metric.py',
+          'frozen glob "harness/**" overlaps editable glob "harness/metric.py" (editable.2): a path ' +
+          'cannot be both; both match harness/metric.py',
       },
     ]);
   });

@@ -105,7 +105,8 @@ export function validateSubstrate(dirArg: string): ValidationResult {
     for (const e of doc.errors)
       add(
         '(yaml)',
-        `${MANIFEST_FILE} line ${e.linePos?.[0]?.line ?? '?'}: ${e.message.split('\n')[0].replace(/ at line \d+, column \d+:$/, '')}`,
+        `${MANIFEST_FILE} line ${e.linePos?.[0]?.line ?? '?'}: ` +
+          `${e.message.split('\n')[0].replace(/ at line \d+, column \d+:$/, '')}`,
       );
     return { ok: false, issues };
   }
@@ -160,7 +161,8 @@ export function validateSubstrate(dirArg: string): ValidationResult {
             : '';
         add(
           `frozen.${j}`,
-          `frozen glob ${JSON.stringify(f)} overlaps editable glob ${JSON.stringify(e)} (editable.${i}): a path cannot be both${eg}`,
+          `frozen glob ${JSON.stringify(f)} overlaps editable glob ${JSON.stringify(e)} (editable.${i}): ` +
+            `a path cannot be both${eg}`,
         );
       });
     });
@@ -180,7 +182,8 @@ export function validateSubstrate(dirArg: string): ValidationResult {
     if (!entry)
       add(
         'recipe',
-        `recipe file ${JSON.stringify(recipeRel)} does not exist${rules?.ignore.matches(recipeRel) ? ' (it is ignored)' : ''}`,
+        `recipe file ${JSON.stringify(recipeRel)} does not exist` +
+          `${rules?.ignore.matches(recipeRel) ? ' (it is ignored)' : ''}`,
       );
     else if (entry.type !== 'file') add('recipe', `recipe ${JSON.stringify(recipeRel)} is not a regular file`);
     else {
@@ -212,7 +215,8 @@ export function validateSubstrate(dirArg: string): ValidationResult {
     if (!entry)
       add(
         'baseCheckpoint',
-        `base checkpoint ${JSON.stringify(baseRel)} does not exist${rules?.ignore.matches(baseRel) ? ' (it is ignored)' : ''}`,
+        `base checkpoint ${JSON.stringify(baseRel)} does not exist` +
+          `${rules?.ignore.matches(baseRel) ? ' (it is ignored)' : ''}`,
       );
     else if (entry.type === 'file') baseCheckpointFiles = [baseRel];
     else if (entry.type === 'dir') {
