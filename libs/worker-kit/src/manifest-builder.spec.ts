@@ -183,45 +183,53 @@ describe('buildManifest', () => {
     expect(e2.issues.map((i) => i.path)).toEqual(['recipeChanges']);
   });
 
-  it('given the evaluation service selected by a reweighted criterion, then the manifest records that selection, not a re-selection by the policy mean', () => {
-    const s = summarise(steps(false));
-    const ev = s.evaluations.get('c-r2-c1-s2-train')!;
-    ev.checkpoints[0].dev = { overall: 0.5, domains: { gravity: 0.9, cipher: 0.1 } };
-    ev.checkpoints[1].dev = { overall: 0.6, domains: { gravity: 0.2, cipher: 1.0 } };
-    ev.selected = {
-      checkpoint: 'runs/s0002-seed5/ckpt/step-000100',
-      score: 0.9,
-      criterion: 'reweighted(cipher=0,gravity=1)',
-    };
-    const m = buildManifest(
-      { fork: fork(), policy: policy() },
-      config,
-      s,
-      { length: 6, jobsRequested: 2 },
-      { status: 'completed', hypothesis: 'h', reason: 'r' },
-    );
-    expect(m.chosenCheckpoint).toMatchObject({
-      checkpoint: 'runs/s0002-seed5/ckpt/step-000100',
-      criterion: 'reweighted(cipher=0,gravity=1)',
-      dev: ev.checkpoints[0].dev,
-    });
-  });
-
-  it('given checkpoints were scored but the evaluation service recorded no selection, then a completed manifest is refused', () => {
-    const s = summarise(steps(false));
-    s.evaluations.get('c-r2-c1-s2-train')!.selected = null;
-    const e = refusal(() =>
-      buildManifest(
+  it(
+    'given the evaluation service selected by a reweighted criterion, then the manifest ' +
+      'records that selection, not a re-selection by the policy mean',
+    () => {
+      const s = summarise(steps(false));
+      const ev = s.evaluations.get('c-r2-c1-s2-train')!;
+      ev.checkpoints[0].dev = { overall: 0.5, domains: { gravity: 0.9, cipher: 0.1 } };
+      ev.checkpoints[1].dev = { overall: 0.6, domains: { gravity: 0.2, cipher: 1.0 } };
+      ev.selected = {
+        checkpoint: 'runs/s0002-seed5/ckpt/step-000100',
+        score: 0.9,
+        criterion: 'reweighted(cipher=0,gravity=1)',
+      };
+      const m = buildManifest(
         { fork: fork(), policy: policy() },
         config,
         s,
         { length: 6, jobsRequested: 2 },
         { status: 'completed', hypothesis: 'h', reason: 'r' },
-      ),
-    );
-    expect(e.code).toBe('INVALID_MANIFEST');
-    expect(e.message).toMatch(/recorded no checkpoint selection/);
-  });
+      );
+      expect(m.chosenCheckpoint).toMatchObject({
+        checkpoint: 'runs/s0002-seed5/ckpt/step-000100',
+        criterion: 'reweighted(cipher=0,gravity=1)',
+        dev: ev.checkpoints[0].dev,
+      });
+    },
+  );
+
+  it(
+    'given checkpoints were scored but the evaluation service recorded no ' +
+      'selection, then a completed manifest is refused',
+    () => {
+      const s = summarise(steps(false));
+      s.evaluations.get('c-r2-c1-s2-train')!.selected = null;
+      const e = refusal(() =>
+        buildManifest(
+          { fork: fork(), policy: policy() },
+          config,
+          s,
+          { length: 6, jobsRequested: 2 },
+          { status: 'completed', hypothesis: 'h', reason: 'r' },
+        ),
+      );
+      expect(e.code).toBe('INVALID_MANIFEST');
+      expect(e.message).toMatch(/recorded no checkpoint selection/);
+    },
+  );
 
   /** The trace's summary plus a second seed's evaluation whose selection scored `score`. */
   function twoSeeds(score: number) {
@@ -258,18 +266,22 @@ describe('buildManifest', () => {
     expect(lower.chosenCheckpoint).toMatchObject({ checkpoint: 'runs/s0002-seed5/ckpt/step-000200', seed: 5 });
   });
 
-  it('given selections under different criteria, then they are not compared: a completed manifest without an explicit choice is refused', () => {
-    const s = twoSeeds(0.7);
-    s.evaluations.get('c-r2-c1-s3-train')!.selected!.criterion = 'reweighted(gravity=1)';
-    const e = refusal(() =>
-      buildManifest(
-        { fork: fork({ seeds: [5, 6] }), policy: policy() },
-        config,
-        s,
-        { length: 6, jobsRequested: 2 },
-        { status: 'completed', hypothesis: 'h', reason: 'r' },
-      ),
-    );
-    expect(e.message).toMatch(/different criteria/);
-  });
+  it(
+    'given selections under different criteria, then they are not compared: a ' +
+      'completed manifest without an explicit choice is refused',
+    () => {
+      const s = twoSeeds(0.7);
+      s.evaluations.get('c-r2-c1-s3-train')!.selected!.criterion = 'reweighted(gravity=1)';
+      const e = refusal(() =>
+        buildManifest(
+          { fork: fork({ seeds: [5, 6] }), policy: policy() },
+          config,
+          s,
+          { length: 6, jobsRequested: 2 },
+          { status: 'completed', hypothesis: 'h', reason: 'r' },
+        ),
+      );
+      expect(e.message).toMatch(/different criteria/);
+    },
+  );
 });

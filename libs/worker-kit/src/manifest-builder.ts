@@ -70,7 +70,9 @@ export function buildManifest(
         throw new DomainError('INVALID_MANIFEST', `chosen checkpoint ${sub.chosenCheckpoint} was never evaluated`, [
           {
             path: 'chosenCheckpoint',
-            message: `expected one of: ${checkpoints.map((c) => c.checkpoint).join(', ') || '(no evaluated checkpoints)'}`,
+            message:
+              `expected one of: ` +
+              `${checkpoints.map((c) => c.checkpoint).join(', ') || '(no evaluated checkpoints)'}`,
           },
         ]);
     } else {

@@ -89,7 +89,8 @@ export function proposeMutation(
     pick.why,
     ...extras.map((e) => `combined with: ${e.why}`),
     extras.length > 0
-      ? `one move of ${settings.length} knobs (at most ${hints!.maxKnobsPerMove}): ${settings.map((s) => s.path).join(', ')}`
+      ? `one move of ${settings.length} knobs (at most ${hints!.maxKnobsPerMove}): ` +
+        `${settings.map((s) => s.path).join(', ')}`
       : '',
     policy.objective === 'transfer-to-lb' && (axis === 'data-mix' || axis === 'synthetic-data')
       ? 'objective transfer-to-lb: prefer rebalancing over-represented domains to chasing the weak dev domain'

@@ -46,7 +46,9 @@ export interface CandidateLog {
   readonly streamId: string;
   /** Every event of the stream, as the store holds it now. */
   read(): Promise<EventEnvelope[]>;
-  /** The store every append to the stream goes through, with `handle()` (decided, optimistic, re-decided on conflict). */
+  /**
+   * The store every append to the stream goes through, with `handle()` (decided, optimistic, re-decided on conflict).
+   */
   readonly store: EventStore;
 }
 

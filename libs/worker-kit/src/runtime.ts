@@ -235,7 +235,10 @@ export class WorkerRuntime implements ToolHost {
     return this.engine.stopReason();
   }
 
-  /** While replaying: the recorded step the agent's next step must match (the Claude agent checks its request against it). */
+  /**
+   * While replaying: the recorded step the agent's next step must match (the Claude agent checks its request against
+   * it).
+   */
   nextRecordedStep(): { step: number; tool: string; input: unknown } | null {
     const s = this.replaying ? this.trace.steps[this.engine.cursor] : undefined;
     return s ? { step: s.step, tool: s.tool, input: s.input } : null;

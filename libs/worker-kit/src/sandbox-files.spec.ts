@@ -116,16 +116,20 @@ describe('SandboxFiles', () => {
   describe('writes replace the file, never write through it', () => {
     const inode = (rel: string) => fs.statSync(path.join(root, rel)).ino;
 
-    it('given an executable pipeline script, when it is rewritten, then it is a new inode with the same mode and no temp file is left', () => {
-      fs.chmodSync(path.join(root, 'pipeline/build.py'), 0o755);
-      const before = inode('pipeline/build.py');
-      const w = files.write('pipeline/build.py', 'print(3)\n');
-      expect(w.previous).toBe('print(1)\n');
-      expect(fs.readFileSync(path.join(root, 'pipeline/build.py'), 'utf8')).toBe('print(3)\n');
-      expect(fs.statSync(path.join(root, 'pipeline/build.py')).mode & 0o777).toBe(0o755);
-      expect(inode('pipeline/build.py')).not.toBe(before);
-      expect(fs.readdirSync(path.join(root, 'pipeline')).sort()).toEqual(['build.py', 'escape', 'secret.py']);
-    });
+    it(
+      'given an executable pipeline script, when it is rewritten, then it is a new ' +
+        'inode with the same mode and no temp file is left',
+      () => {
+        fs.chmodSync(path.join(root, 'pipeline/build.py'), 0o755);
+        const before = inode('pipeline/build.py');
+        const w = files.write('pipeline/build.py', 'print(3)\n');
+        expect(w.previous).toBe('print(1)\n');
+        expect(fs.readFileSync(path.join(root, 'pipeline/build.py'), 'utf8')).toBe('print(3)\n');
+        expect(fs.statSync(path.join(root, 'pipeline/build.py')).mode & 0o777).toBe(0o755);
+        expect(inode('pipeline/build.py')).not.toBe(before);
+        expect(fs.readdirSync(path.join(root, 'pipeline')).sort()).toEqual(['build.py', 'escape', 'secret.py']);
+      },
+    );
 
     it('given a new file, when it is written, then it gets mode 644 whatever the umask', () => {
       const old = process.umask(0o077);
@@ -137,47 +141,59 @@ describe('SandboxFiles', () => {
       expect(fs.statSync(path.join(root, 'pipeline/fresh.py')).mode & 0o777).toBe(0o644);
     });
 
-    it('given a frozen file hard-linked into pipeline/, when the worker writes the link, then it is refused and the frozen file is intact', () => {
-      fs.linkSync(path.join(root, 'harness/eval.py'), path.join(root, 'pipeline/eval.py'));
-      const e = refusal(() => files.write('pipeline/eval.py', 'def score(): return 1.0\n'));
-      expect(e.kind).toBe('hard-link');
-      expect(e.message).toContain('pipeline/eval.py has 2 hard links');
-      expect(fs.readFileSync(path.join(root, 'harness/eval.py'), 'utf8')).toBe('frozen\n');
-      expect(files.accesses.at(-1)).toEqual({
-        op: 'write',
-        absPath: path.join(fs.realpathSync(root), 'pipeline/eval.py'),
-        ok: false,
-      });
-    });
+    it(
+      'given a frozen file hard-linked into pipeline/, when the worker writes the ' +
+        'link, then it is refused and the frozen file is intact',
+      () => {
+        fs.linkSync(path.join(root, 'harness/eval.py'), path.join(root, 'pipeline/eval.py'));
+        const e = refusal(() => files.write('pipeline/eval.py', 'def score(): return 1.0\n'));
+        expect(e.kind).toBe('hard-link');
+        expect(e.message).toContain('pipeline/eval.py has 2 hard links');
+        expect(fs.readFileSync(path.join(root, 'harness/eval.py'), 'utf8')).toBe('frozen\n');
+        expect(files.accesses.at(-1)).toEqual({
+          op: 'write',
+          absPath: path.join(fs.realpathSync(root), 'pipeline/eval.py'),
+          ok: false,
+        });
+      },
+    );
 
-    it('given a file of an outside "snapshot" hard-linked as the recipe, when the recipe is written, then the snapshot copy keeps its bytes', () => {
-      const snapshotFile = path.join(outside, 'metric.py');
-      fs.writeFileSync(snapshotFile, 'pinned\n');
-      fs.rmSync(path.join(root, 'recipe.yaml'));
-      fs.linkSync(snapshotFile, path.join(root, 'recipe.yaml'));
-      expect(refusal(() => files.write('recipe.yaml', 'lr: 1\n')).kind).toBe('hard-link');
-      expect(fs.readFileSync(snapshotFile, 'utf8')).toBe('pinned\n');
-    });
+    it(
+      'given a file of an outside "snapshot" hard-linked as the recipe, when the ' +
+        'recipe is written, then the snapshot copy keeps its bytes',
+      () => {
+        const snapshotFile = path.join(outside, 'metric.py');
+        fs.writeFileSync(snapshotFile, 'pinned\n');
+        fs.rmSync(path.join(root, 'recipe.yaml'));
+        fs.linkSync(snapshotFile, path.join(root, 'recipe.yaml'));
+        expect(refusal(() => files.write('recipe.yaml', 'lr: 1\n')).kind).toBe('hard-link');
+        expect(fs.readFileSync(snapshotFile, 'utf8')).toBe('pinned\n');
+      },
+    );
 
-    it('given a hard link planted after the checks (a race), when the write completes, then the link is replaced, not written through', () => {
-      // Plants the link between the lstat checks and the rename: the first directory the write creates or confirms.
-      const realFs = jest.requireActual<typeof fs>('node:fs');
-      let planted = false;
-      const mkdir = jest.spyOn(realFs, 'mkdirSync').mockImplementationOnce(() => {
-        realFs.linkSync(path.join(root, 'harness/eval.py'), path.join(root, 'pipeline/late.py'));
-        planted = true;
-        return undefined; // pipeline/ exists already
-      });
-      try {
-        files.write('pipeline/late.py', 'pwned\n');
-      } finally {
-        mkdir.mockRestore();
-      }
-      expect(planted).toBe(true);
-      expect(fs.readFileSync(path.join(root, 'harness/eval.py'), 'utf8')).toBe('frozen\n');
-      expect(fs.readFileSync(path.join(root, 'pipeline/late.py'), 'utf8')).toBe('pwned\n');
-      expect(fs.statSync(path.join(root, 'harness/eval.py')).nlink).toBe(1);
-    });
+    it(
+      'given a hard link planted after the checks (a race), when the write ' +
+        'completes, then the link is replaced, not written through',
+      () => {
+        // Plants the link between the lstat checks and the rename: the first directory the write creates or confirms.
+        const realFs = jest.requireActual<typeof fs>('node:fs');
+        let planted = false;
+        const mkdir = jest.spyOn(realFs, 'mkdirSync').mockImplementationOnce(() => {
+          realFs.linkSync(path.join(root, 'harness/eval.py'), path.join(root, 'pipeline/late.py'));
+          planted = true;
+          return undefined; // pipeline/ exists already
+        });
+        try {
+          files.write('pipeline/late.py', 'pwned\n');
+        } finally {
+          mkdir.mockRestore();
+        }
+        expect(planted).toBe(true);
+        expect(fs.readFileSync(path.join(root, 'harness/eval.py'), 'utf8')).toBe('frozen\n');
+        expect(fs.readFileSync(path.join(root, 'pipeline/late.py'), 'utf8')).toBe('pwned\n');
+        expect(fs.statSync(path.join(root, 'harness/eval.py')).nlink).toBe(1);
+      },
+    );
 
     it('given two editable files sharing an inode, when either is written, then it is refused', () => {
       fs.linkSync(path.join(root, 'pipeline/build.py'), path.join(root, 'pipeline/twin.py'));
@@ -186,11 +202,15 @@ describe('SandboxFiles', () => {
       expect(fs.readFileSync(path.join(root, 'pipeline/build.py'), 'utf8')).toBe('print(1)\n');
     });
 
-    it('given a hard link planted at a runtime output path, when the runtime writes its recipe copy there, then it is refused and the linked file is intact', () => {
-      fs.linkSync(path.join(root, 'harness/eval.py'), path.join(root, 'runs/x/recipe.yaml'));
-      expect(refusal(() => files.writeOutput('runs/x/recipe.yaml', 'lr: 1\n')).kind).toBe('hard-link');
-      expect(fs.readFileSync(path.join(root, 'harness/eval.py'), 'utf8')).toBe('frozen\n');
-    });
+    it(
+      'given a hard link planted at a runtime output path, when the runtime writes its recipe ' +
+        'copy there, then it is refused and the linked file is intact',
+      () => {
+        fs.linkSync(path.join(root, 'harness/eval.py'), path.join(root, 'runs/x/recipe.yaml'));
+        expect(refusal(() => files.writeOutput('runs/x/recipe.yaml', 'lr: 1\n')).kind).toBe('hard-link');
+        expect(fs.readFileSync(path.join(root, 'harness/eval.py'), 'utf8')).toBe('frozen\n');
+      },
+    );
 
     it('given an existing runtime output, when it is written again, then it is replaced', () => {
       files.writeOutput('runs/x/log.txt', 'new\n');
@@ -204,12 +224,15 @@ describe('SandboxFiles', () => {
       expect(fs.statSync(path.join(root, 'pipeline/pkg')).isDirectory()).toBe(true);
     });
 
-    it('given a symlink as the final component, when it is written, then the symlink and its target are left alone', () => {
-      fs.symlinkSync('build.py', path.join(root, 'pipeline/alias.py'));
-      expect(refusal(() => files.write('pipeline/alias.py', 'x')).kind).toBe('symlink');
-      expect(fs.readlinkSync(path.join(root, 'pipeline/alias.py'))).toBe('build.py');
-      expect(fs.readFileSync(path.join(root, 'pipeline/build.py'), 'utf8')).toBe('print(1)\n');
-    });
+    it(
+      'given a symlink as the final component, when it is written, ' + 'then the symlink and its target are left alone',
+      () => {
+        fs.symlinkSync('build.py', path.join(root, 'pipeline/alias.py'));
+        expect(refusal(() => files.write('pipeline/alias.py', 'x')).kind).toBe('symlink');
+        expect(fs.readlinkSync(path.join(root, 'pipeline/alias.py'))).toBe('build.py');
+        expect(fs.readFileSync(path.join(root, 'pipeline/build.py'), 'utf8')).toBe('print(1)\n');
+      },
+    );
   });
 
   describe('names with invisible or reordering characters', () => {

@@ -280,7 +280,8 @@ export class SandboxFiles {
         throw new PathRefusedError(
           'hard-link',
           requested,
-          `${rel} has ${st.nlink} hard links (it may be the same file as a frozen or snapshot file); refusing to write it`,
+          `${rel} has ${st.nlink} hard links (it may be the same file as a frozen or snapshot file); ` +
+            `refusing to write it`,
         );
       }
     }

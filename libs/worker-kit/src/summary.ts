@@ -187,7 +187,9 @@ export function summarise(steps: readonly (TraceStep | undefined)[]): CandidateS
           : 'job-failed';
     s.failureModes.push({
       kind,
-      detail: `${job.entrypoint} job ${job.jobId} ${job.status}${job.reason ? ` (${job.reason})` : ''}${job.message ? `: ${job.message}` : ''}`,
+      detail:
+        `${job.entrypoint} job ${job.jobId} ${job.status}${job.reason ? ` (${job.reason})` : ''}` +
+        `${job.message ? `: ${job.message}` : ''}`,
     });
   }
   return s;

@@ -20,7 +20,8 @@ export class TraceDivergedError extends Error {
     input: unknown,
   ) {
     super(
-      `trace step ${step} recorded ${recorded.tool}(${canonicalJson(recorded.input).slice(0, 200)}) but the agent now calls ${tool}(${canonicalJson(input).slice(0, 200)})`,
+      `trace step ${step} recorded ${recorded.tool}(${canonicalJson(recorded.input).slice(0, 200)}) but ` +
+        `the agent now calls ${tool}(${canonicalJson(input).slice(0, 200)})`,
     );
     this.name = 'TraceDivergedError';
   }

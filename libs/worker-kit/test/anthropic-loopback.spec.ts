@@ -61,119 +61,126 @@ describe('loopback Messages API (strict fake)', () => {
     await expect(create({ messages: msgs })).resolves.toMatchObject({ stop_reason: 'end_turn' });
   });
 
-  it('refuses empty assistant turns, text before a tool_result, unknown tool_use ids and unanswered tool uses', async () => {
-    server = await startAnthropicLoopback(answer);
-    const use = { type: 'tool_use', id: 'toolu_1', name: 'list_files', input: {} };
-    const result = { type: 'tool_result', tool_use_id: 'toolu_1', content: '{}' };
-    const tools = [tool('list_files')];
-    expect(
-      await refusal(
-        create({
-          messages: [
-            { role: 'user', content: 'a' },
-            { role: 'assistant', content: [] },
-            { role: 'user', content: 'b' },
-          ],
-        }),
-      ),
-    ).toMatchObject({
-      status: 400,
-      message: expect.stringContaining('non-empty content'),
-    });
-    expect(
-      await refusal(
-        create({
-          messages: [
-            { role: 'user', content: 'a' },
-            { role: 'assistant', content: [{ type: 'text', text: ' ' }] },
-            { role: 'user', content: 'b' },
-          ],
-        }),
-      ),
-    ).toMatchObject({ status: 400 });
-    expect(
-      await refusal(
+  it(
+    'refuses empty assistant turns, text before a tool_result, ' + 'unknown tool_use ids and unanswered tool uses',
+    async () => {
+      server = await startAnthropicLoopback(answer);
+      const use = { type: 'tool_use', id: 'toolu_1', name: 'list_files', input: {} };
+      const result = { type: 'tool_result', tool_use_id: 'toolu_1', content: '{}' };
+      const tools = [tool('list_files')];
+      expect(
+        await refusal(
+          create({
+            messages: [
+              { role: 'user', content: 'a' },
+              { role: 'assistant', content: [] },
+              { role: 'user', content: 'b' },
+            ],
+          }),
+        ),
+      ).toMatchObject({
+        status: 400,
+        message: expect.stringContaining('non-empty content'),
+      });
+      expect(
+        await refusal(
+          create({
+            messages: [
+              { role: 'user', content: 'a' },
+              { role: 'assistant', content: [{ type: 'text', text: ' ' }] },
+              { role: 'user', content: 'b' },
+            ],
+          }),
+        ),
+      ).toMatchObject({ status: 400 });
+      expect(
+        await refusal(
+          create({
+            tools,
+            messages: [
+              { role: 'user', content: 'a' },
+              { role: 'assistant', content: [use] },
+              { role: 'user', content: [{ type: 'text', text: 'first' }, result] },
+            ],
+          }),
+        ),
+      ).toMatchObject({
+        message: expect.stringContaining('tool_result blocks must come first'),
+      });
+      expect(
+        await refusal(
+          create({
+            tools,
+            messages: [
+              { role: 'user', content: 'a' },
+              { role: 'assistant', content: [use] },
+              { role: 'user', content: [{ ...result, tool_use_id: 'toolu_9' }] },
+            ],
+          }),
+        ),
+      ).toMatchObject({ message: expect.stringContaining('unexpected `tool_use_id`') });
+      expect(
+        await refusal(
+          create({
+            tools,
+            messages: [
+              { role: 'user', content: 'a' },
+              { role: 'assistant', content: [use] },
+              { role: 'user', content: 'no result' },
+            ],
+          }),
+        ),
+      ).toMatchObject({
+        message: expect.stringContaining('without `tool_result`'),
+      });
+      // Consecutive user turns are combined (as the SDK documents), so a text after the results is fine.
+      await expect(
         create({
           tools,
           messages: [
             { role: 'user', content: 'a' },
             { role: 'assistant', content: [use] },
-            { role: 'user', content: [{ type: 'text', text: 'first' }, result] },
+            { role: 'user', content: [result] },
+            { role: 'user', content: 'and more' },
           ],
         }),
-      ),
-    ).toMatchObject({
-      message: expect.stringContaining('tool_result blocks must come first'),
-    });
-    expect(
-      await refusal(
-        create({
-          tools,
-          messages: [
-            { role: 'user', content: 'a' },
-            { role: 'assistant', content: [use] },
-            { role: 'user', content: [{ ...result, tool_use_id: 'toolu_9' }] },
-          ],
-        }),
-      ),
-    ).toMatchObject({ message: expect.stringContaining('unexpected `tool_use_id`') });
-    expect(
-      await refusal(
-        create({
-          tools,
-          messages: [
-            { role: 'user', content: 'a' },
-            { role: 'assistant', content: [use] },
-            { role: 'user', content: 'no result' },
-          ],
-        }),
-      ),
-    ).toMatchObject({
-      message: expect.stringContaining('without `tool_result`'),
-    });
-    // Consecutive user turns are combined (as the SDK documents), so a text after the results is fine.
-    await expect(
-      create({
-        tools,
-        messages: [
-          { role: 'user', content: 'a' },
-          { role: 'assistant', content: [use] },
-          { role: 'user', content: [result] },
-          { role: 'user', content: 'and more' },
-        ],
-      }),
-    ).resolves.toMatchObject({ type: 'message' });
-  });
+      ).resolves.toMatchObject({ type: 'message' });
+    },
+  );
 
-  it('refuses a fifth breakpoint, a wrong cache_control type or ttl, a 1h breakpoint after a 5m one, and duplicate tool names', async () => {
-    server = await startAnthropicLoopback(answer);
-    const cc = (ttl?: string, type = 'ephemeral') => ({ type, ...(ttl ? { ttl } : {}) });
-    const text = (t: string, c?: unknown) => ({ type: 'text', text: t, ...(c ? { cache_control: c } : {}) });
-    const five = {
-      system: [text('a', cc()), text('b', cc()), text('c', cc()), text('d', cc())],
-      messages: [{ role: 'user', content: [text('e', cc())] }],
-    };
-    expect(await refusal(create(five))).toMatchObject({
-      status: 400,
-      message: 'A maximum of 4 blocks with cache_control may be provided. Found 5.',
-    });
-    expect(
-      await refusal(
-        create({ system: [text('a', cc(undefined, 'persistent'))], messages: [{ role: 'user', content: 'x' }] }),
-      ),
-    ).toMatchObject({ message: expect.stringContaining("Input should be 'ephemeral'") });
-    expect(
-      await refusal(create({ system: [text('a', cc('2h'))], messages: [{ role: 'user', content: 'x' }] })),
-    ).toMatchObject({ message: expect.stringContaining("'5m' or '1h'") });
-    expect(
-      await refusal(
-        create({ system: [text('a', cc('5m'))], messages: [{ role: 'user', content: [text('x', cc('1h'))] }] }),
-      ),
-    ).toMatchObject({ message: expect.stringContaining("ttl='1h'") });
-    expect(
-      await refusal(create({ tools: [tool('a'), tool('a')], messages: [{ role: 'user', content: 'x' }] })),
-    ).toMatchObject({ message: 'tools: Tool names must be unique.' });
-  });
+  it(
+    'refuses a fifth breakpoint, a wrong cache_control type or ttl, a 1h ' +
+      'breakpoint after a 5m one, and duplicate tool names',
+    async () => {
+      server = await startAnthropicLoopback(answer);
+      const cc = (ttl?: string, type = 'ephemeral') => ({ type, ...(ttl ? { ttl } : {}) });
+      const text = (t: string, c?: unknown) => ({ type: 'text', text: t, ...(c ? { cache_control: c } : {}) });
+      const five = {
+        system: [text('a', cc()), text('b', cc()), text('c', cc()), text('d', cc())],
+        messages: [{ role: 'user', content: [text('e', cc())] }],
+      };
+      expect(await refusal(create(five))).toMatchObject({
+        status: 400,
+        message: 'A maximum of 4 blocks with cache_control may be provided. Found 5.',
+      });
+      expect(
+        await refusal(
+          create({ system: [text('a', cc(undefined, 'persistent'))], messages: [{ role: 'user', content: 'x' }] }),
+        ),
+      ).toMatchObject({ message: expect.stringContaining("Input should be 'ephemeral'") });
+      expect(
+        await refusal(create({ system: [text('a', cc('2h'))], messages: [{ role: 'user', content: 'x' }] })),
+      ).toMatchObject({ message: expect.stringContaining("'5m' or '1h'") });
+      expect(
+        await refusal(
+          create({ system: [text('a', cc('5m'))], messages: [{ role: 'user', content: [text('x', cc('1h'))] }] }),
+        ),
+      ).toMatchObject({ message: expect.stringContaining("ttl='1h'") });
+      expect(
+        await refusal(create({ tools: [tool('a'), tool('a')], messages: [{ role: 'user', content: 'x' }] })),
+      ).toMatchObject({ message: 'tools: Tool names must be unique.' });
+    },
+  );
 
   it('reads the cache only where an earlier request wrote the same prefix, within its TTL', async () => {
     const clock = { t: 0 };
@@ -222,37 +229,41 @@ describe('loopback Messages API (strict fake)', () => {
     });
   });
 
-  it('truncates at max_tokens, stops at the context window, refuses a prompt that is too long, and returns refusals and empty content', async () => {
-    let reply: ReturnType<ScriptedModel> = {
-      content: [{ type: 'tool_use', name: 'write_file', input: { path: 'recipe.yaml', content: 'y'.repeat(4000) } }],
-    };
-    server = await startAnthropicLoopback(() => reply, { contextWindowTokens: 3000 });
-    const tools = [tool('write_file')];
-    const cut = await create({ tools, max_tokens: 200, messages: [{ role: 'user', content: 'write' }] });
-    expect(cut.stop_reason).toBe('max_tokens');
-    expect(cut.usage.output_tokens).toBe(200);
-    expect(((cut.content[0] as Anthropic.ToolUseBlock).input as { content: string }).content.length).toBe(2000);
-    const filled = await create({ tools, max_tokens: 2000, messages: [{ role: 'user', content: 'z'.repeat(8000) }] });
-    expect(filled.stop_reason).toBe('model_context_window_exceeded');
-    expect(await refusal(create({ messages: [{ role: 'user', content: 'z'.repeat(13_000) }] }))).toMatchObject({
-      status: 400,
-      message: expect.stringMatching(/prompt is too long: \d+ tokens > 3000 maximum/),
-      shouldRetry: 'false',
-    });
-    reply = { content: [], stop_reason: 'refusal' };
-    await expect(create({ messages: [{ role: 'user', content: 'q' }] })).resolves.toMatchObject({
-      stop_reason: 'refusal',
-      content: [],
-    });
-    reply = { content: [] };
-    await expect(create({ messages: [{ role: 'user', content: 'q' }] })).resolves.toMatchObject({
-      stop_reason: 'end_turn',
-      content: [],
-    });
-    const counted = await client().messages.countTokens({
-      model: MODEL,
-      messages: [{ role: 'user', content: 'z'.repeat(400) }],
-    });
-    expect(counted.input_tokens).toBeGreaterThan(100);
-  });
+  it(
+    'truncates at max_tokens, stops at the context window, refuses a prompt that ' +
+      'is too long, and returns refusals and empty content',
+    async () => {
+      let reply: ReturnType<ScriptedModel> = {
+        content: [{ type: 'tool_use', name: 'write_file', input: { path: 'recipe.yaml', content: 'y'.repeat(4000) } }],
+      };
+      server = await startAnthropicLoopback(() => reply, { contextWindowTokens: 3000 });
+      const tools = [tool('write_file')];
+      const cut = await create({ tools, max_tokens: 200, messages: [{ role: 'user', content: 'write' }] });
+      expect(cut.stop_reason).toBe('max_tokens');
+      expect(cut.usage.output_tokens).toBe(200);
+      expect(((cut.content[0] as Anthropic.ToolUseBlock).input as { content: string }).content.length).toBe(2000);
+      const filled = await create({ tools, max_tokens: 2000, messages: [{ role: 'user', content: 'z'.repeat(8000) }] });
+      expect(filled.stop_reason).toBe('model_context_window_exceeded');
+      expect(await refusal(create({ messages: [{ role: 'user', content: 'z'.repeat(13_000) }] }))).toMatchObject({
+        status: 400,
+        message: expect.stringMatching(/prompt is too long: \d+ tokens > 3000 maximum/),
+        shouldRetry: 'false',
+      });
+      reply = { content: [], stop_reason: 'refusal' };
+      await expect(create({ messages: [{ role: 'user', content: 'q' }] })).resolves.toMatchObject({
+        stop_reason: 'refusal',
+        content: [],
+      });
+      reply = { content: [] };
+      await expect(create({ messages: [{ role: 'user', content: 'q' }] })).resolves.toMatchObject({
+        stop_reason: 'end_turn',
+        content: [],
+      });
+      const counted = await client().messages.countTokens({
+        model: MODEL,
+        messages: [{ role: 'user', content: 'z'.repeat(400) }],
+      });
+      expect(counted.input_tokens).toBeGreaterThan(100);
+    },
+  );
 });

@@ -59,25 +59,31 @@ describe('worker brief: a file anyone can read and pin', () => {
     expect(b.sha256).toBe(sha256Hex(Buffer.from(b.text, 'utf8')));
   });
 
-  it('refuses a brief a candidate could edit, one outside the sandbox, a missing, empty, oversized or non-Markdown one', () => {
-    fs.writeFileSync(path.join(dir, 'pipeline', 'rules.md'), 'edit me');
-    const editable = refusal(() => resolveWorkerBrief({ workerBrief: 'pipeline/rules.md' }, files()));
-    expect(editable.code).toBe('INVALID_WORKER_BRIEF');
-    expect(editable.issues[0]).toEqual({
-      path: 'substrate.yaml.workerBrief',
-      message: expect.stringMatching(/frozen/),
-    });
-    expect(refusal(() => resolveWorkerBrief({ workerBrief: '../outside.md' }, files())).message).toMatch(
-      /not a path inside the substrate/,
-    );
-    expect(refusal(() => resolveWorkerBrief({ workerBrief: 'program.md' }, files())).message).toMatch(/cannot be read/);
-    fs.writeFileSync(path.join(dir, 'program.md'), '  \n');
-    expect(refusal(() => resolveWorkerBrief({ workerBrief: 'program.md' }, files())).message).toMatch(/is empty/);
-    fs.writeFileSync(path.join(dir, 'program.md'), 'x'.repeat(MAX_WORKER_BRIEF_BYTES + 1));
-    expect(refusal(() => resolveWorkerBrief({ workerBrief: 'program.md' }, files())).message).toMatch(/larger than/);
-    fs.writeFileSync(path.join(dir, 'harness', 'rules.txt'), 'rules');
-    expect(refusal(() => resolveWorkerBrief({ workerBrief: 'harness/rules.txt' }, files())).message).toMatch(
-      /not a Markdown file/,
-    );
-  });
+  it(
+    'refuses a brief a candidate could edit, one outside the sandbox, a ' +
+      'missing, empty, oversized or non-Markdown one',
+    () => {
+      fs.writeFileSync(path.join(dir, 'pipeline', 'rules.md'), 'edit me');
+      const editable = refusal(() => resolveWorkerBrief({ workerBrief: 'pipeline/rules.md' }, files()));
+      expect(editable.code).toBe('INVALID_WORKER_BRIEF');
+      expect(editable.issues[0]).toEqual({
+        path: 'substrate.yaml.workerBrief',
+        message: expect.stringMatching(/frozen/),
+      });
+      expect(refusal(() => resolveWorkerBrief({ workerBrief: '../outside.md' }, files())).message).toMatch(
+        /not a path inside the substrate/,
+      );
+      expect(refusal(() => resolveWorkerBrief({ workerBrief: 'program.md' }, files())).message).toMatch(
+        /cannot be read/,
+      );
+      fs.writeFileSync(path.join(dir, 'program.md'), '  \n');
+      expect(refusal(() => resolveWorkerBrief({ workerBrief: 'program.md' }, files())).message).toMatch(/is empty/);
+      fs.writeFileSync(path.join(dir, 'program.md'), 'x'.repeat(MAX_WORKER_BRIEF_BYTES + 1));
+      expect(refusal(() => resolveWorkerBrief({ workerBrief: 'program.md' }, files())).message).toMatch(/larger than/);
+      fs.writeFileSync(path.join(dir, 'harness', 'rules.txt'), 'rules');
+      expect(refusal(() => resolveWorkerBrief({ workerBrief: 'harness/rules.txt' }, files())).message).toMatch(
+        /not a Markdown file/,
+      );
+    },
+  );
 });

@@ -82,27 +82,31 @@ describe('Claude worker (real SDK, loopback API): resume from the trace, models,
     );
   });
 
-  it('given a policy with search hints, when the first prompt is written, then it shows them; without hints, the prompt says nothing of them', async () => {
-    await serve(learningRateModel());
-    const searchHints = {
-      maxKnobsPerMove: 2,
-      directions: [{ path: 'train.lr', direction: 'increase' as const, paidRounds: [2], stepScale: 2 }],
-    };
-    const hinted = w.h.fork(1, 40, { axis: 'learning-rate' });
-    const rt = await WorkerRuntime.open(
-      { fork: hinted, policy: fixturePolicy(w.h.substrateDir, { searchHints }) },
-      { ...w.h.config(), agentKind: 'claude' },
-      w.h.ports(hinted.candidateId),
-    );
-    const prompt = agent().initialPrompt(rt);
-    expect(prompt).toContain('"searchHints"');
-    expect(prompt).toContain('up to 2 settings on distinct paths');
-    const plain = w.h.fork(1, 41, { axis: 'learning-rate' });
-    const rt2 = await WorkerRuntime.open(
-      { fork: plain, policy: fixturePolicy(w.h.substrateDir) },
-      { ...w.h.config(), agentKind: 'claude' },
-      w.h.ports(plain.candidateId),
-    );
-    expect(agent().initialPrompt(rt2)).not.toMatch(/searchHints|Search hints/);
-  });
+  it(
+    'given a policy with search hints, when the first prompt is written, then it ' +
+      'shows them; without hints, the prompt says nothing of them',
+    async () => {
+      await serve(learningRateModel());
+      const searchHints = {
+        maxKnobsPerMove: 2,
+        directions: [{ path: 'train.lr', direction: 'increase' as const, paidRounds: [2], stepScale: 2 }],
+      };
+      const hinted = w.h.fork(1, 40, { axis: 'learning-rate' });
+      const rt = await WorkerRuntime.open(
+        { fork: hinted, policy: fixturePolicy(w.h.substrateDir, { searchHints }) },
+        { ...w.h.config(), agentKind: 'claude' },
+        w.h.ports(hinted.candidateId),
+      );
+      const prompt = agent().initialPrompt(rt);
+      expect(prompt).toContain('"searchHints"');
+      expect(prompt).toContain('up to 2 settings on distinct paths');
+      const plain = w.h.fork(1, 41, { axis: 'learning-rate' });
+      const rt2 = await WorkerRuntime.open(
+        { fork: plain, policy: fixturePolicy(w.h.substrateDir) },
+        { ...w.h.config(), agentKind: 'claude' },
+        w.h.ports(plain.candidateId),
+      );
+      expect(agent().initialPrompt(rt2)).not.toMatch(/searchHints|Search hints/);
+    },
+  );
 });

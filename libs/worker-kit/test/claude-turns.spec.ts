@@ -109,17 +109,20 @@ describe('Claude worker (real SDK, loopback API): turns cut at max_tokens, empty
   });
 
   /** A model that reads a large file turn after turn, then gives up with a failed manifest. */
-  it('clears old tool results when the counted prompt passes the threshold, so the context stays inside the window', async () => {
-    await serve(reader(10), { contextWindowTokens: 12_000 });
-    const { out, fork } = await run(13, agent({ context: { clearAtTokens: 8_000, keepRecentTurns: 2 } }));
-    expect(out.manifest!.hypothesis).toBe('reading only');
-    expect(w.server!.refused).toEqual([]);
-    expect(
-      w.server!.requests.some((r) => JSON.stringify(r.messages).includes('[cleared to keep the context bounded')),
-    ).toBe(true);
-    const counted = llmSteps(await stream(fork.candidateId)).map((e) => outputOf(e).countedTokens!);
-    expect(Math.max(...counted)).toBeLessThan(12_000);
-  });
+  it(
+    'clears old tool results when the counted prompt passes the ' + 'threshold, so the context stays inside the window',
+    async () => {
+      await serve(reader(10), { contextWindowTokens: 12_000 });
+      const { out, fork } = await run(13, agent({ context: { clearAtTokens: 8_000, keepRecentTurns: 2 } }));
+      expect(out.manifest!.hypothesis).toBe('reading only');
+      expect(w.server!.refused).toEqual([]);
+      expect(
+        w.server!.requests.some((r) => JSON.stringify(r.messages).includes('[cleared to keep the context bounded')),
+      ).toBe(true);
+      const counted = llmSteps(await stream(fork.candidateId)).map((e) => outputOf(e).countedTokens!);
+      expect(Math.max(...counted)).toBeLessThan(12_000);
+    },
+  );
 
   it('handles a context-window error: clears old tool results and asks again', async () => {
     await serve(reader(10), { contextWindowTokens: 12_000 });

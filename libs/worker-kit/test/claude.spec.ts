@@ -8,98 +8,106 @@ jest.setTimeout(120_000);
 describe('Claude worker against the strict loopback Messages API (real SDK): completion, budgets, retries', () => {
   const { w, serve, agent, stream, llmSteps, outputOf, run, withFault } = useClaudeWorld();
 
-  it('completes a candidate; tools+system and the conversation are cached with a 1h TTL; each request is recorded with its prompt hash', async () => {
-    await serve(learningRateModel());
-    const { out, fork } = await run(1, agent());
-    expect(out.kind).toBe('submitted');
-    const m = ResultManifest.parse(out.manifest);
-    expect(m.agentKind).toBe('claude');
-    expect(m.recipeChanges).toEqual([{ path: 'train.lr', from: 0.003, to: 0.002 }]);
-    expect(m.failureModes.filter((f) => f.kind === 'path-refused')).toHaveLength(1);
-    expect(m.checkpoints.length).toBe(3);
-    // The brief in force is the system block after the constitution, and WorkerStarted pins it by hash.
-    const brief = defaultWorkerBrief();
-    expect((w.server!.requests[0].system as Array<{ text: string }>).map((b) => b.text)).toEqual([
-      CONSTITUTION,
-      brief.text,
-    ]);
-    const started = (await stream(fork.candidateId)).find((e) => e.type === 'WorkerStarted');
-    expect(started?.data).toMatchObject({
-      agentKind: 'claude',
-      brief: { source: 'default', path: brief.path, sha256: brief.sha256 },
-    });
-    for (const r of w.server!.requests) {
-      expect(Array.isArray(r.system) && r.system[r.system.length - 1]).toMatchObject({
-        cache_control: { type: 'ephemeral', ttl: '1h' },
+  it(
+    'completes a candidate; tools+system and the conversation are cached with a ' +
+      '1h TTL; each request is recorded with its prompt hash',
+    async () => {
+      await serve(learningRateModel());
+      const { out, fork } = await run(1, agent());
+      expect(out.kind).toBe('submitted');
+      const m = ResultManifest.parse(out.manifest);
+      expect(m.agentKind).toBe('claude');
+      expect(m.recipeChanges).toEqual([{ path: 'train.lr', from: 0.003, to: 0.002 }]);
+      expect(m.failureModes.filter((f) => f.kind === 'path-refused')).toHaveLength(1);
+      expect(m.checkpoints.length).toBe(3);
+      // The brief in force is the system block after the constitution, and WorkerStarted pins it by hash.
+      const brief = defaultWorkerBrief();
+      expect((w.server!.requests[0].system as Array<{ text: string }>).map((b) => b.text)).toEqual([
+        CONSTITUTION,
+        brief.text,
+      ]);
+      const started = (await stream(fork.candidateId)).find((e) => e.type === 'WorkerStarted');
+      expect(started?.data).toMatchObject({
+        agentKind: 'claude',
+        brief: { source: 'default', path: brief.path, sha256: brief.sha256 },
       });
-      expect(Array.isArray(r.system) && r.system[0]).toMatchObject({ text: CONSTITUTION });
-      expect(r.tools!.map((t) => t.name).sort()).toEqual(
-        [
-          'evaluate_checkpoints',
-          'launch_training',
-          'list_files',
-          'poll_job',
-          'preview_data',
-          'read_file',
-          'read_log_tail',
-          'set_recipe',
-          'submit_manifest',
-          'write_file',
-        ].sort(),
-      );
-      const first = r.messages[0].content;
-      expect(JSON.stringify(first)).toContain('Your axis: learning-rate');
-      const last = r.messages[r.messages.length - 1].content as Array<Record<string, unknown>>;
-      expect(last[last.length - 1].cache_control).toEqual({ type: 'ephemeral', ttl: '1h' });
-    }
-    expect(w.server!.countRequests.length).toBe(w.server!.requests.length); // counted before each request
-    const refused = w
-      .server!.requests.flatMap((r) => r.messages)
-      .flatMap((msg) => (Array.isArray(msg.content) ? (msg.content as Array<Record<string, unknown>>) : []));
-    expect(
-      refused.some(
-        (b) => b.type === 'tool_result' && b.is_error === true && String(b.content).includes('PATH_REFUSED'),
-      ),
-    ).toBe(true);
-    const llm = llmSteps(await stream(fork.candidateId));
-    expect(llm).toHaveLength(w.server!.served);
-    llm.forEach((e, i) => {
-      expect((e.data as { llm: unknown }).llm).toMatchObject({ model: MODEL, stopReason: 'tool_use' });
-      // the recorded hash is the hash of what the API received
-      const r = w.server!.requests[i];
-      expect(outputOf(e).request).toEqual({
-        model: MODEL,
-        max_tokens: r.max_tokens,
-        promptSha256: sha256Hex(canonicalJson({ system: r.system, tools: r.tools, messages: r.messages })),
+      for (const r of w.server!.requests) {
+        expect(Array.isArray(r.system) && r.system[r.system.length - 1]).toMatchObject({
+          cache_control: { type: 'ephemeral', ttl: '1h' },
+        });
+        expect(Array.isArray(r.system) && r.system[0]).toMatchObject({ text: CONSTITUTION });
+        expect(r.tools!.map((t) => t.name).sort()).toEqual(
+          [
+            'evaluate_checkpoints',
+            'launch_training',
+            'list_files',
+            'poll_job',
+            'preview_data',
+            'read_file',
+            'read_log_tail',
+            'set_recipe',
+            'submit_manifest',
+            'write_file',
+          ].sort(),
+        );
+        const first = r.messages[0].content;
+        expect(JSON.stringify(first)).toContain('Your axis: learning-rate');
+        const last = r.messages[r.messages.length - 1].content as Array<Record<string, unknown>>;
+        expect(last[last.length - 1].cache_control).toEqual({ type: 'ephemeral', ttl: '1h' });
+      }
+      expect(w.server!.countRequests.length).toBe(w.server!.requests.length); // counted before each request
+      const refused = w
+        .server!.requests.flatMap((r) => r.messages)
+        .flatMap((msg) => (Array.isArray(msg.content) ? (msg.content as Array<Record<string, unknown>>) : []));
+      expect(
+        refused.some(
+          (b) => b.type === 'tool_result' && b.is_error === true && String(b.content).includes('PATH_REFUSED'),
+        ),
+      ).toBe(true);
+      const llm = llmSteps(await stream(fork.candidateId));
+      expect(llm).toHaveLength(w.server!.served);
+      llm.forEach((e, i) => {
+        expect((e.data as { llm: unknown }).llm).toMatchObject({ model: MODEL, stopReason: 'tool_use' });
+        // the recorded hash is the hash of what the API received
+        const r = w.server!.requests[i];
+        expect(outputOf(e).request).toEqual({
+          model: MODEL,
+          max_tokens: r.max_tokens,
+          promptSha256: sha256Hex(canonicalJson({ system: r.system, tools: r.tools, messages: r.messages })),
+        });
+        expect((e.data as { input: { request: unknown } }).input.request).toEqual(outputOf(e).request);
       });
-      expect((e.data as { input: { request: unknown } }).input.request).toEqual(outputOf(e).request);
-    });
-    // from the second request on, the conversation up to the previous request is read from the cache
-    // and each request reads from the cache everything the one before it read or wrote
-    expect(outputOf(llm[0]).usage.cache_read_input_tokens).toBe(0);
-    for (let i = 1; i < llm.length; i++) {
-      const [prev, cur] = [outputOf(llm[i - 1]).usage, outputOf(llm[i]).usage];
-      expect(cur.cache_read_input_tokens).toBe(prev.cache_read_input_tokens + prev.cache_creation_input_tokens);
-      expect(cur.cache_creation_input_tokens).toBeGreaterThan(0);
-    }
-    expect(m.cost.inputTokens).toBeGreaterThan(0);
-  });
+      // from the second request on, the conversation up to the previous request is read from the cache
+      // and each request reads from the cache everything the one before it read or wrote
+      expect(outputOf(llm[0]).usage.cache_read_input_tokens).toBe(0);
+      for (let i = 1; i < llm.length; i++) {
+        const [prev, cur] = [outputOf(llm[i - 1]).usage, outputOf(llm[i]).usage];
+        expect(cur.cache_read_input_tokens).toBe(prev.cache_read_input_tokens + prev.cache_creation_input_tokens);
+        expect(cur.cache_creation_input_tokens).toBeGreaterThan(0);
+      }
+      expect(m.cost.inputTokens).toBeGreaterThan(0);
+    },
+  );
 
-  it('stops cleanly when its token budget (cache reads and writes included) is spent: a failed manifest, WorkerFailed', async () => {
-    await serve(learningRateModel());
-    const { out, fork } = await run(2, agent(), { budget: { maxTokens: 9000 } });
-    expect(out.kind).toBe('failed');
-    const m = ResultManifest.parse(out.manifest);
-    expect(m.failureModes.map((f) => f.kind)).toContain('budget-exhausted');
-    const events = await stream(fork.candidateId);
-    const spent = llmSteps(events)
-      .map((e) => (e.data as { llm: { inputTokens: number; outputTokens: number; cacheReadTokens: number } }).llm)
-      .reduce((s, l) => s + l.inputTokens + l.outputTokens + l.cacheReadTokens, 0);
-    expect(spent).toBeGreaterThanOrEqual(9000);
-    expect(events.filter((e) => e.type === 'WorkerFailed')).toHaveLength(1);
-    expect(llmSteps(events)).toHaveLength(w.server!.requests.length);
-    expect(w.server!.requests.length).toBeLessThan(6);
-  });
+  it(
+    'stops cleanly when its token budget (cache reads and writes ' +
+      'included) is spent: a failed manifest, WorkerFailed',
+    async () => {
+      await serve(learningRateModel());
+      const { out, fork } = await run(2, agent(), { budget: { maxTokens: 9000 } });
+      expect(out.kind).toBe('failed');
+      const m = ResultManifest.parse(out.manifest);
+      expect(m.failureModes.map((f) => f.kind)).toContain('budget-exhausted');
+      const events = await stream(fork.candidateId);
+      const spent = llmSteps(events)
+        .map((e) => (e.data as { llm: { inputTokens: number; outputTokens: number; cacheReadTokens: number } }).llm)
+        .reduce((s, l) => s + l.inputTokens + l.outputTokens + l.cacheReadTokens, 0);
+      expect(spent).toBeGreaterThanOrEqual(9000);
+      expect(events.filter((e) => e.type === 'WorkerFailed')).toHaveLength(1);
+      expect(llmSteps(events)).toHaveLength(w.server!.requests.length);
+      expect(w.server!.requests.length).toBeLessThan(6);
+    },
+  );
 
   it('stops cleanly on its tool-call budget too', async () => {
     await serve(learningRateModel());
@@ -173,21 +181,25 @@ describe('Claude worker against the strict loopback Messages API (real SDK): com
     expect((await stream(fork.candidateId)).filter((e) => e.type === 'ManifestSubmitted')).toHaveLength(1);
   });
 
-  it('does not wait out a storm once its campaign is stopped: the in-flight step is abandoned and the candidate ends', async () => {
-    await serve(withFault((req) => (turnOf(req) === 1 ? apiErrors.rateLimited(60) : null)));
-    const { out, fork } = await run(21, agent(), {
-      hooks: { stopRequested: () => (w.server!.refused.length > 0 ? 'campaign aborted: operator stop' : null) },
-    });
-    expect(out.kind).toBe('failed');
-    expect(out.manifest!.failureModes.map((f) => f.detail)).toContain('campaign aborted: operator stop');
-    expect(w.clock.sleeps).toEqual([]);
-    expect(w.server!.refused).toHaveLength(1);
-    const last = llmSteps(await stream(fork.candidateId)).pop()!.data as {
-      ok: boolean;
-      output: { error: { code: string } };
-    };
-    expect(last).toMatchObject({ ok: false, output: { error: { code: 'ABANDONED' } } });
-  });
+  it(
+    'does not wait out a storm once its campaign is stopped: the ' +
+      'in-flight step is abandoned and the candidate ends',
+    async () => {
+      await serve(withFault((req) => (turnOf(req) === 1 ? apiErrors.rateLimited(60) : null)));
+      const { out, fork } = await run(21, agent(), {
+        hooks: { stopRequested: () => (w.server!.refused.length > 0 ? 'campaign aborted: operator stop' : null) },
+      });
+      expect(out.kind).toBe('failed');
+      expect(out.manifest!.failureModes.map((f) => f.detail)).toContain('campaign aborted: operator stop');
+      expect(w.clock.sleeps).toEqual([]);
+      expect(w.server!.refused).toHaveLength(1);
+      const last = llmSteps(await stream(fork.candidateId)).pop()!.data as {
+        ok: boolean;
+        output: { error: { code: string } };
+      };
+      expect(last).toMatchObject({ ok: false, output: { error: { code: 'ABANDONED' } } });
+    },
+  );
 
   it('a client error (400) is not retried and fails a candidate that evaluated nothing', async () => {
     await serve(() => ({ error: { status: 400, type: 'invalid_request_error', message: 'bad' } }));

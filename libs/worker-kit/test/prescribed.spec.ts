@@ -43,7 +43,8 @@ describe('prescribed runs (real PostgreSQL, local executor)', () => {
       { path: 'data.mix.equation', from: 1, to: 2 },
     ],
     hypothesis:
-      'confirmation of camp1-r1-c3: lr 0.003 → 0.0045 with equation up-weighted 1 → 2 gained on the LB; re-measured on another training seed',
+      'confirmation of camp1-r1-c3: lr 0.003 → 0.0045 with equation up-weighted 1 → 2 gained on the LB; ' +
+      're-measured on another training seed',
   };
   const trains = (events: EventEnvelope[]) =>
     events.filter(
@@ -56,7 +57,8 @@ describe('prescribed runs (real PostgreSQL, local executor)', () => {
     ['heuristic', 1, () => new HeuristicAgent() as WorkerAgent],
     ['Claude', 2, () => claude() as WorkerAgent],
   ])(
-    'given a %s worker and a confirmation fork over two seeds, when it runs, then it applies exactly the prescribed changes, trains both seeds, spends no tokens and records the hypothesis',
+    'given a %s worker and a confirmation fork over two seeds, when it runs, then it applies exactly the ' +
+      'prescribed changes, trains both seeds, spends no tokens and records the hypothesis',
     async (_kind, index, make) => {
       const requestsBefore = server.requests.length;
       const fork = h.fork(2, index as number, { axis: 'learning-rate', seeds: [3, 4], prescribed: confirmation });
@@ -97,44 +99,49 @@ describe('prescribed runs (real PostgreSQL, local executor)', () => {
     },
   );
 
-  it('given a Claude agent driven directly (not through runCandidate), when the fork is prescribed, then it still asks the model nothing', async () => {
-    const requestsBefore = server.requests.length;
-    const fork = h.fork(2, 3, {
-      axis: 'data-mix',
-      seeds: [5],
-      prescribed: {
-        kind: 'probe',
-        of: 'dh-2-equation',
-        role: 'down-weight',
-        changes: [{ path: 'data.mix.equation', from: 1, to: 0.5 }],
-        hypothesis: 'probe: down-weighting equation should lower its dev score without hurting the LB',
-      },
-    });
-    const rt = await WorkerRuntime.open(
-      { fork, policy: fixturePolicy(h.substrateDir) },
-      { ...h.config(), agentKind: 'claude' },
-      h.ports(fork.candidateId),
-    );
-    await claude().run(rt);
-    const f = rt.finished;
-    expect(f?.kind).toBe('submitted');
-    const m = (f as { manifest: ResultManifest }).manifest;
-    expect(m.status).toBe('completed');
-    expect(m.recipeChanges).toEqual([{ path: 'data.mix.equation', from: 1, to: 0.5 }]);
-    expect(m.hypothesis).toBe('probe: down-weighting equation should lower its dev score without hurting the LB');
-    // one seed: the evaluation service's selection on it is the pick
-    expect(m.chosenCheckpoint?.reason).toMatch(
-      /^prescribed probe of dh-2-equation: the evaluation service’s selection on its only seed/,
-    );
-    expect(m.cost).toMatchObject({ inputTokens: 0, outputTokens: 0 });
-    expect(server.requests.length).toBe(requestsBefore);
-  });
+  it(
+    'given a Claude agent driven directly (not through runCandidate), when the fork ' +
+      'is prescribed, then it still asks the model nothing',
+    async () => {
+      const requestsBefore = server.requests.length;
+      const fork = h.fork(2, 3, {
+        axis: 'data-mix',
+        seeds: [5],
+        prescribed: {
+          kind: 'probe',
+          of: 'dh-2-equation',
+          role: 'down-weight',
+          changes: [{ path: 'data.mix.equation', from: 1, to: 0.5 }],
+          hypothesis: 'probe: down-weighting equation should lower its dev score without hurting the LB',
+        },
+      });
+      const rt = await WorkerRuntime.open(
+        { fork, policy: fixturePolicy(h.substrateDir) },
+        { ...h.config(), agentKind: 'claude' },
+        h.ports(fork.candidateId),
+      );
+      await claude().run(rt);
+      const f = rt.finished;
+      expect(f?.kind).toBe('submitted');
+      const m = (f as { manifest: ResultManifest }).manifest;
+      expect(m.status).toBe('completed');
+      expect(m.recipeChanges).toEqual([{ path: 'data.mix.equation', from: 1, to: 0.5 }]);
+      expect(m.hypothesis).toBe('probe: down-weighting equation should lower its dev score without hurting the LB');
+      // one seed: the evaluation service's selection on it is the pick
+      expect(m.chosenCheckpoint?.reason).toMatch(
+        /^prescribed probe of dh-2-equation: the evaluation service’s selection on its only seed/,
+      );
+      expect(m.cost).toMatchObject({ inputTokens: 0, outputTokens: 0 });
+      expect(server.requests.length).toBe(requestsBefore);
+    },
+  );
 
   it.each([
     ['heuristic', 4, () => new HeuristicAgent() as WorkerAgent],
     ['Claude', 5, () => claude() as WorkerAgent],
   ])(
-    'given a %s worker and a prescribed change on a path the recipe lacks, when it runs, then the candidate fails cleanly, naming the path, with nothing changed or trained',
+    'given a %s worker and a prescribed change on a path the recipe lacks, when it runs, then the ' +
+      'candidate fails cleanly, naming the path, with nothing changed or trained',
     async (_kind, index, make) => {
       const requestsBefore = server.requests.length;
       const fork = h.fork(2, index as number, {
@@ -170,32 +177,36 @@ describe('prescribed runs (real PostgreSQL, local executor)', () => {
     },
   );
 
-  it('given a Claude-configured replica that crashed after applying the prescribed change, when another replica resumes it, then it replays the trace and submits the same change, asking no model', async () => {
-    const requestsBefore = server.requests.length;
-    const fork = h.fork(2, 6, { axis: 'learning-rate', seeds: [1], prescribed: confirmation });
-    const inputs = { fork, policy: fixturePolicy(h.substrateDir) };
-    class Crash extends Error {}
-    await expect(
-      runCandidate(inputs, h.config('w-crash'), h.ports(fork.candidateId), claude(), {
-        hooks: {
-          afterAppend: ({ lastEvent }) => {
-            if (
-              lastEvent.type === 'RecipeChanged' ||
-              (lastEvent.type === 'TraceStepRecorded' && (lastEvent.data as { tool: string }).tool === 'set_recipe')
-            )
-              throw new Crash('crash after set_recipe');
+  it(
+    'given a Claude-configured replica that crashed after applying the prescribed change, when another ' +
+      'replica resumes it, then it replays the trace and submits the same change, asking no model',
+    async () => {
+      const requestsBefore = server.requests.length;
+      const fork = h.fork(2, 6, { axis: 'learning-rate', seeds: [1], prescribed: confirmation });
+      const inputs = { fork, policy: fixturePolicy(h.substrateDir) };
+      class Crash extends Error {}
+      await expect(
+        runCandidate(inputs, h.config('w-crash'), h.ports(fork.candidateId), claude(), {
+          hooks: {
+            afterAppend: ({ lastEvent }) => {
+              if (
+                lastEvent.type === 'RecipeChanged' ||
+                (lastEvent.type === 'TraceStepRecorded' && (lastEvent.data as { tool: string }).tool === 'set_recipe')
+              )
+                throw new Crash('crash after set_recipe');
+            },
           },
-        },
-      }),
-    ).rejects.toBeInstanceOf(Crash);
-    const resumed = await runCandidate(inputs, h.config('w-resume'), h.ports(fork.candidateId), claude());
-    expect(resumed.kind).toBe('submitted');
-    const m = (resumed as { manifest: ResultManifest }).manifest;
-    expect(m.recipeChanges).toEqual([...confirmation.changes].sort((a, b) => a.path.localeCompare(b.path)));
-    expect(m.hypothesis).toBe(confirmation.hypothesis);
-    const events = await stream(fork.candidateId);
-    expect(events.filter((e) => e.type === 'RecipeChanged')).toHaveLength(1);
-    expect(events.filter((e) => e.type === 'ManifestSubmitted')).toHaveLength(1);
-    expect(server.requests.length).toBe(requestsBefore);
-  });
+        }),
+      ).rejects.toBeInstanceOf(Crash);
+      const resumed = await runCandidate(inputs, h.config('w-resume'), h.ports(fork.candidateId), claude());
+      expect(resumed.kind).toBe('submitted');
+      const m = (resumed as { manifest: ResultManifest }).manifest;
+      expect(m.recipeChanges).toEqual([...confirmation.changes].sort((a, b) => a.path.localeCompare(b.path)));
+      expect(m.hypothesis).toBe(confirmation.hypothesis);
+      const events = await stream(fork.candidateId);
+      expect(events.filter((e) => e.type === 'RecipeChanged')).toHaveLength(1);
+      expect(events.filter((e) => e.type === 'ManifestSubmitted')).toHaveLength(1);
+      expect(server.requests.length).toBe(requestsBefore);
+    },
+  );
 });

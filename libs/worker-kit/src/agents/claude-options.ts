@@ -29,7 +29,10 @@ export interface ClaudeContextPolicy {
 export interface ClaudeAgentOptions {
   /** A real SDK client; tests point its `baseURL` at a loopback server speaking the Messages API. */
   client: Anthropic;
-  /** A model id of the installed SDK's list (@aevo/contracts CLAUDE_MODELS), not retired (checked when the agent is made). */
+  /**
+   * A model id of the installed SDK's list (@aevo/contracts CLAUDE_MODELS), not retired (checked when the agent is
+   * made).
+   */
   model: string;
   /** The frozen constitution text (or the part workers need); sent as a cached system block. */
   constitutionExcerpt: string;

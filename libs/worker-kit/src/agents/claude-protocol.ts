@@ -46,7 +46,10 @@ export interface ModelRequestRecord {
 export class ModelRequestChangedError extends TraceDivergedError {
   constructor(step: number, recorded: unknown, now: unknown) {
     super(step, { tool: 'llm', input: recorded }, 'llm', now);
-    this.message = `model request of trace step ${step} differs from the recorded one (recorded ${canonicalJson(recorded)}, now ${canonicalJson(now)}); the model, its parameters, the prompts or the tools changed since the candidate started`;
+    this.message =
+      `model request of trace step ${step} differs from the recorded one (recorded ` +
+      `${canonicalJson(recorded)}, now ${canonicalJson(now)}); the model, its parameters, the prompts or the ` +
+      `tools changed since the candidate started`;
     this.name = 'ModelRequestChangedError';
   }
 }
@@ -86,5 +89,8 @@ export function toolResultText(name: string, r: ToolResult, maxChars: number): s
   // and the resumed worker must send the very same prompt.
   const text = canonicalJson(value);
   if (text.length <= maxChars) return text;
-  return `${text.slice(0, maxChars)}\n[cut: ${text.length - maxChars} more characters; read_file with offset/limit, or read_log_tail with fewer lines, shows a part]`;
+  return (
+    `${text.slice(0, maxChars)}\n[cut: ${text.length - maxChars} more characters; read_file with ` +
+    `offset/limit, or read_log_tail with fewer lines, shows a part]`
+  );
 }

@@ -70,7 +70,9 @@ export async function sendPatiently(
         return {
           ok: false,
           code: 'UNREACHABLE',
-          message: `gave up after ${attempt} attempts over ${Math.round(elapsed / 1000)} s (patience ${Math.round(retry.patienceMs / 1000)} s); last: ${text}`,
+          message:
+            `gave up after ${attempt} attempts over ${Math.round(elapsed / 1000)} s (patience ` +
+            `${Math.round(retry.patienceMs / 1000)} s); last: ${text}`,
           attempts: attempt,
         };
       // A stop (campaign aborted, budget gone) is not waited out: the in-flight step is abandoned.

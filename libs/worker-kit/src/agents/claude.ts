@@ -66,9 +66,12 @@ export class ClaudeAgent implements WorkerAgent {
     return [
       `Candidate ${fork.candidateId} (round ${fork.round}, index ${fork.index}).`,
       fork.isAnchor
-        ? `You are the BASELINE ANCHOR: run the standing recipe unchanged with each seed ${JSON.stringify(fork.seeds)}, evaluate, submit.`
+        ? `You are the BASELINE ANCHOR: run the standing recipe unchanged with each seed ` +
+          `${JSON.stringify(fork.seeds)}, evaluate, submit.`
         : `Your axis: ${fork.axis} (category ${AXIS_CATEGORY[fork.axis]}). Seeds: ${JSON.stringify(fork.seeds)}.`,
-      `Substrate ${s.name} ${s.version}: recipe file ${s.recipe}; editable ${JSON.stringify(s.editable)}; frozen ${JSON.stringify(s.frozen)}; metric ${s.metric.name} over domains ${s.metric.domains.join(', ')}.`,
+      `Substrate ${s.name} ${s.version}: recipe file ${s.recipe}; editable ${JSON.stringify(s.editable)}; ` +
+        `frozen ${JSON.stringify(s.frozen)}; metric ${s.metric.name} over domains ` +
+        `${s.metric.domains.join(', ')}.`,
       `Rolling policy (revision ${policy.revision}):`,
       JSON.stringify(
         {
@@ -94,7 +97,9 @@ export class ClaudeAgent implements WorkerAgent {
       ),
       ...(policy.searchHints
         ? [
-            `Search hints: one move may combine up to ${policy.searchHints.maxKnobsPerMove} settings on distinct paths; along a listed direction, continue it with your usual step factor f raised to its stepScale (f^stepScale), and say in your hypothesis which rounds it paid in.`,
+            `Search hints: one move may combine up to ${policy.searchHints.maxKnobsPerMove} settings on ` +
+              `distinct paths; along a listed direction, continue it with your usual step factor f raised to ` +
+              `its stepScale (f^stepScale), and say in your hypothesis which rounds it paid in.`,
           ]
         : []),
       `Budget: ${rt.budget.maxToolCalls} tool calls and ${rt.budget.maxTokens} tokens. Finish with submit_manifest.`,
@@ -117,7 +122,9 @@ export class ClaudeAgent implements WorkerAgent {
           b.type === 'tool_result'
             ? {
                 ...b,
-                content: `[cleared to keep the context bounded: ${String(b.content).length} characters; call the tool again if you need it]`,
+                content:
+                  `[cleared to keep the context bounded: ${String(b.content).length} characters; call the ` +
+                  `tool again if you need it]`,
               }
             : b,
         ),
@@ -209,7 +216,9 @@ export class ClaudeAgent implements WorkerAgent {
         await this.close(
           rt,
           spent ? 'budget-exhausted' : 'agent-error',
-          `turn ${turn} was cut at max_tokens ${response.request.max_tokens}${spent ? ' with the token budget spent' : ' even with the most room allowed'}; its tool calls were not run`,
+          `turn ${turn} was cut at max_tokens ${response.request.max_tokens}` +
+            `${spent ? ' with the token budget spent' : ' even with the most room allowed'}; its tool calls ` +
+            `were not run`,
         );
         return;
       }

@@ -88,7 +88,8 @@ export class HeuristicAgent implements WorkerAgent {
     if (rt.hasEvaluatedCheckpoints()) {
       // (Recorded traces replay these words: an explorer's and the anchor's stay as they were.)
       const selection = prescribed
-        ? `prescribed ${prescribed.kind} of ${prescribed.of}: ${fork.seeds.length === 1 ? 'the evaluation service’s selection on its only seed' : 'the best of the evaluation service’s selections over the seeds'}`
+        ? `prescribed ${prescribed.kind} of ${prescribed.of}: ` +
+          `${fork.seeds.length === 1 ? 'the evaluation service’s selection on its only seed' : 'the best of the evaluation service’s selections over the seeds'}`
         : fork.isAnchor
           ? 'anchor: the evaluation service’s selection on the first seed'
           : 'the best of the evaluation service’s selections over the seeds';
@@ -188,10 +189,16 @@ export class HeuristicAgent implements WorkerAgent {
   ): Promise<string | null> {
     const what = `prescribed ${prescribed.kind} of ${prescribed.of}`;
     if (rt.inputs.fork.isAnchor)
-      return `${what}: a baseline anchor runs the standing recipe unchanged and cannot carry a prescribed change; nothing was changed or trained`;
+      return (
+        `${what}: a baseline anchor runs the standing recipe unchanged and cannot carry a prescribed ` +
+        `change; nothing was changed or trained`
+      );
     const missing = prescribed.changes.filter((c) => getPath(recipe, c.path) === undefined).map((c) => c.path);
     if (missing.length > 0)
-      return `${what}: the standing recipe (${rt.recipePath}) has no setting ${missing.join(', ')}, so the prescribed change cannot be applied exactly; nothing was changed or trained`;
+      return (
+        `${what}: the standing recipe (${rt.recipePath}) has no setting ${missing.join(', ')}, so the ` +
+        `prescribed change cannot be applied exactly; nothing was changed or trained`
+      );
     const paths = prescribed.changes.map((c) => c.path);
     const dup = paths.find((p, i) => paths.indexOf(p) !== i);
     if (dup) return `${what}: the prescribed change sets ${dup} twice; nothing was changed or trained`;

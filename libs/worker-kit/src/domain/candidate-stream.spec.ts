@@ -17,12 +17,16 @@ const intent: CandidateCommand = { kind: 'RecordIntent', candidateId: C, step: 0
 const types = (events: EventEnvelope[]) => events.map((e) => e.type);
 
 describe('candidate stream decider (the trace engine through handle())', () => {
-  it('given the stream still at the version the commands were staged at, when decided, then the staged envelopes are the decision', () => {
-    const history = [started('w1')];
-    const staged = decider.decide({ commands: [intent] }, fold(history));
-    const again = decider.decide({ commands: [intent], decidedAt: { version: 1, events: staged } }, fold(history));
-    expect(again).toBe(staged);
-  });
+  it(
+    'given the stream still at the version the commands were staged at, when ' +
+      'decided, then the staged envelopes are the decision',
+    () => {
+      const history = [started('w1')];
+      const staged = decider.decide({ commands: [intent] }, fold(history));
+      const again = decider.decide({ commands: [intent], decidedAt: { version: 1, events: staged } }, fold(history));
+      expect(again).toBe(staged);
+    },
+  );
 
   it('given another replica appended after the staged version, when decided, then the lease is lost', () => {
     const history = [started('w1'), started('w2')];
@@ -31,13 +35,17 @@ describe('candidate stream decider (the trace engine through handle())', () => {
     );
   });
 
-  it("given someone else's event after the staged version, when decided, then the commands are decided on the new state", () => {
-    const note = createEvent(CampaignPaused, { reason: 'operator note' }, { ...ctx, source: 'orchestrator' });
-    const history = [started('w1'), note];
-    const out = decider.decide({ commands: [intent], decidedAt: { version: 1, events: [] } }, fold(history));
-    expect(types(out)).toEqual(['TraceStepRecorded']);
-    expect(out[0]).toMatchObject({ source: 'worker', streamId: ctx.streamId, data: { step: 0, phase: 'intent' } });
-  });
+  it(
+    "given someone else's event after the staged version, when decided, " +
+      'then the commands are decided on the new state',
+    () => {
+      const note = createEvent(CampaignPaused, { reason: 'operator note' }, { ...ctx, source: 'orchestrator' });
+      const history = [started('w1'), note];
+      const out = decider.decide({ commands: [intent], decidedAt: { version: 1, events: [] } }, fold(history));
+      expect(types(out)).toEqual(['TraceStepRecorded']);
+      expect(out[0]).toMatchObject({ source: 'worker', streamId: ctx.streamId, data: { step: 0, phase: 'intent' } });
+    },
+  );
 
   it('decides a batch in order, each command on the state the previous one left', () => {
     const outcome: CandidateCommand = { ...intent, kind: 'RecordOutcome', ok: true, output: [] };

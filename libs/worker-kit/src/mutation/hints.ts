@@ -25,7 +25,9 @@ export function hintOf(c: Candidate, hints: SearchHints | undefined): Hint | nul
  */
 export function continueHinted(c: Candidate, h: Hint): Candidate {
   const st = c.settings[0];
-  const paid = `${h.direction} of ${h.path} paid in round${h.paidRounds.length === 1 ? '' : 's'} ${h.paidRounds.join(', ') || '(none recorded)'}`;
+  const paid =
+    `${h.direction} of ${h.path} paid in round${h.paidRounds.length === 1 ? '' : 's'} ` +
+    `${h.paidRounds.join(', ') || '(none recorded)'}`;
   const unchanged = { ...c, why: `${c.why} (continues the direction that paid: ${paid})` };
   if (h.stepScale === 1 || typeof st.from !== 'number' || typeof st.value !== 'number' || st.from === 0)
     return unchanged;
@@ -57,7 +59,9 @@ export function continueHinted(c: Candidate, h: Hint): Candidate {
   return {
     ...c,
     settings,
-    why: `${base} (step widened from ×${fmt(factor)} to ×${fmt(f)} = ×${fmt(factor)}^${h.stepScale}, because the ${paid})`,
+    why:
+      `${base} (step widened from ×${fmt(factor)} to ×${fmt(f)} = ×${fmt(factor)}^${h.stepScale}, because ` +
+      `the ${paid})`,
   };
 }
 

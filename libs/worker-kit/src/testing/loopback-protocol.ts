@@ -25,7 +25,10 @@ export type ScriptedBlock =
 export type ScriptedReply =
   | {
       content: ScriptedBlock[];
-      /** end_turn/tool_use are derived from the content when left out; max_tokens comes from the server's own truncation. */
+      /**
+       * end_turn/tool_use are derived from the content when left out; max_tokens comes from the server's own
+       * truncation.
+       */
       stop_reason?: 'end_turn' | 'tool_use' | 'refusal';
       /** Output tokens the answer costs (default: estimated from its content); above max_tokens it is truncated. */
       outputTokens?: number;
@@ -151,7 +154,8 @@ export function validate(
       return invalid('max_tokens: Input should be greater than or equal to 1');
     if (r.max_tokens > opts.maxOutputTokens)
       return invalid(
-        `max_tokens: ${r.max_tokens} > ${opts.maxOutputTokens}, which is the maximum allowed number of output tokens for ${r.model}`,
+        `max_tokens: ${r.max_tokens} > ${opts.maxOutputTokens}, which is the maximum allowed number of ` +
+          `output tokens for ${r.model}`,
       );
   }
   if (!Array.isArray(r.messages) || r.messages.length === 0)
@@ -200,17 +204,22 @@ export function validate(
         }
         if (seenOther)
           return invalid(
-            `messages.${turn.from}: tool_result blocks must come first in the user message content, before any other content`,
+            `messages.${turn.from}: tool_result blocks must come first in the user message content, ` +
+              `before any other content`,
           );
         if (!issued.has(String(b.tool_use_id)))
           return invalid(
-            `messages.${turn.from}.content: unexpected \`tool_use_id\` found in \`tool_result\` blocks: ${String(b.tool_use_id)}. Each \`tool_result\` block must have a corresponding \`tool_use\` block in the previous message.`,
+            `messages.${turn.from}.content: unexpected \`tool_use_id\` found in \`tool_result\` blocks: ` +
+              `${String(b.tool_use_id)}. Each \`tool_result\` block must have a corresponding \`tool_use\` ` +
+              `block in the previous message.`,
           );
         issued.delete(String(b.tool_use_id));
       }
       if (issued.size > 0)
         return invalid(
-          `messages.${turn.from}: \`tool_use\` ids were found without \`tool_result\` blocks immediately after: ${[...issued].join(', ')}. Each \`tool_use\` block must have a corresponding \`tool_result\` block in the next message.`,
+          `messages.${turn.from}: \`tool_use\` ids were found without \`tool_result\` blocks immediately ` +
+            `after: ${[...issued].join(', ')}. Each \`tool_use\` block must have a corresponding ` +
+            `\`tool_result\` block in the next message.`,
         );
     } else {
       for (const b of turn.blocks)

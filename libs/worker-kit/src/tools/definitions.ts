@@ -13,7 +13,8 @@ export const ToolInputs = {
         .min(1)
         .optional()
         .describe(
-          'Sandbox-relative directory; default the sandbox root (job outputs under runs/ and prepared/ are listed only when named).',
+          'Sandbox-relative directory; default the sandbox root (job outputs under runs/ and prepared/ ' +
+            'are listed only when named).',
         ),
     })
     .strict(),
@@ -83,7 +84,8 @@ export const ToolInputs = {
         .min(1)
         .optional()
         .describe(
-          'One of the evaluated checkpoints; default: the evaluation service’s selection (over seeds: the best selection by its recorded score).',
+          'One of the evaluated checkpoints; default: the evaluation service’s selection (over seeds: the ' +
+            'best selection by its recorded score).',
         ),
       reason: z.string().min(1).max(4000).describe('Why this checkpoint (or why the candidate failed).'),
     })
@@ -98,18 +100,22 @@ export const TOOL_DESCRIPTIONS: Record<ToolName, string> = {
   list_files: 'List files of your sandbox with their size and whether each is editable or frozen.',
   read_file: 'Read a file of your sandbox (UTF-8).',
   write_file:
-    'Replace a file of your sandbox. Only editable paths (the recipe and the data pipeline) may be written; "..", absolute paths, symlinks and frozen paths are refused and recorded as failures.',
+    'Replace a file of your sandbox. Only editable paths (the recipe and the data pipeline) may be ' +
+    'written; "..", absolute paths, symlinks and frozen paths are refused and recorded as failures.',
   set_recipe: 'Change recipe settings by dotted path (the recipe file is rewritten keeping comments).',
   preview_data:
     'Run the data pipeline (prepare-data) on the current recipe and return its log tail and outputs, without training.',
   launch_training:
-    'Launch one training run of the current recipe with the given seed; returns a jobId. Prepares the data first if needed.',
+    'Launch one training run of the current recipe with the given seed; returns a jobId. Prepares the ' +
+    'data first if needed.',
   poll_job: 'Status of a job (queued/running/succeeded/failed/cancelled) with its failure reason; can wait for it.',
   read_log_tail: 'The last lines of a job log.',
   evaluate_checkpoints:
-    'Score every checkpoint of a finished training job on the dev split, per domain; a finished evaluation is returned, never repeated.',
+    'Score every checkpoint of a finished training job on the dev split, per domain; a finished ' +
+    'evaluation is returned, never repeated.',
   submit_manifest:
-    'Finish the candidate: the runtime assembles the result manifest (diff, scores, failures, cost) and validates it. Call exactly once, at the end.',
+    'Finish the candidate: the runtime assembles the result manifest (diff, scores, failures, cost) and ' +
+    'validates it. Call exactly once, at the end.',
 };
 
 /** Anthropic Messages API tool definitions. */

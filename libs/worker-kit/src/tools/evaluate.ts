@@ -66,7 +66,8 @@ export async function evaluateCheckpoints(
   if (result.checkpoints.length === 0)
     return fail(
       'EVALUATION_FAILED',
-      `no checkpoint of ${jobId} could be evaluated: ${result.failures.map((f) => `${f.checkpoint}: ${f.reason}`).join('; ')}`,
+      `no checkpoint of ${jobId} could be evaluated: ` +
+        `${result.failures.map((f) => `${f.checkpoint}: ${f.reason}`).join('; ')}`,
       {
         failure: 'evaluation-failed',
         job,
@@ -79,7 +80,8 @@ export async function evaluateCheckpoints(
     return fail(
       'EVALUATION_FAILED',
       selected
-        ? `evaluation ${request.requestId} selected ${selected.checkpoint}, which is not among its evaluated checkpoints`
+        ? `evaluation ${request.requestId} selected ${selected.checkpoint}, which is not among its ` +
+            `evaluated checkpoints`
         : `evaluation ${request.requestId} scored ${result.checkpoints.length} checkpoint(s) but recorded no selection`,
       { failure: 'evaluation-failed', job },
     );
