@@ -114,7 +114,9 @@ export class ApiController {
     return DASHBOARD_HTML;
   }
 
-  /** Chart.js's UMD build, served from here: the machine has no internet and the CSP admits scripts from 'self' only. */
+  /**
+   * Chart.js's UMD build, served from here: the machine has no internet and the CSP admits scripts from 'self' only.
+   */
   @Get('assets/chart.umd.js')
   @Header('content-type', 'application/javascript; charset=utf-8')
   @Header('cache-control', 'public, max-age=3600')

@@ -35,7 +35,9 @@ export async function show(page: Page, base: string, route: string, view: string
   await page.locator(`#view[data-view="${view}"][data-ready="true"]`).waitFor();
 }
 
-/** document.documentElement.scrollWidth and innerWidth, read in the page (this file is compiled without the DOM lib). */
+/**
+ * document.documentElement.scrollWidth and innerWidth, read in the page (this file is compiled without the DOM lib).
+ */
 export const noOverflow = (page: Page) =>
   page.evaluate(() => {
     const w = globalThis as typeof globalThis & {

@@ -65,29 +65,33 @@ describe('api over a real event store', () => {
     expect(page.body).toContain('<title>aevo');
   });
 
-  it('serves job log tails scrubbed of configured secrets and token shapes, from the read model and the event log', async () => {
-    // Given a JobSucceeded whose recorded tail holds a configured secret, its encodings and a token-shaped string
-    await eventually(async () => (await get('/healthz')).body.caughtUp);
-    // When the jobs and the raw events are read
-    const jobs = await get('/api/campaigns/leaky/jobs');
-    const events = await get('/api/events?campaign=leaky&type=JobSucceeded');
-    // Then no form of either survives, and the ordinary line does
-    expect(jobs.body).toHaveLength(1);
-    expect(events.body).toHaveLength(1);
-    for (const served of [JSON.stringify(jobs.body), JSON.stringify(events.body)]) {
-      for (const f of [
-        FAKE_TOKEN,
-        Buffer.from(FAKE_TOKEN).toString('base64'),
-        Buffer.from(FAKE_TOKEN).toString('hex'),
-        'sk-ant-api03-FakeFake',
-      ])
-        expect(served).not.toContain(f);
-    }
-    expect(jobs.body[0].logTail).toBe(
-      'step 100 loss=0.4312\ntoken [redacted:secret]\nb64 [redacted:secret] hex [redacted:secret]\nkey [redacted:anthropic-key]',
-    );
-    expect(events.body[0].data.logTail).toBe(jobs.body[0].logTail);
-  });
+  it(
+    'serves job log tails scrubbed of configured secrets and token ' + 'shapes, from the read model and the event log',
+    async () => {
+      // Given a JobSucceeded whose recorded tail holds a configured secret, its encodings and a token-shaped string
+      await eventually(async () => (await get('/healthz')).body.caughtUp);
+      // When the jobs and the raw events are read
+      const jobs = await get('/api/campaigns/leaky/jobs');
+      const events = await get('/api/events?campaign=leaky&type=JobSucceeded');
+      // Then no form of either survives, and the ordinary line does
+      expect(jobs.body).toHaveLength(1);
+      expect(events.body).toHaveLength(1);
+      for (const served of [JSON.stringify(jobs.body), JSON.stringify(events.body)]) {
+        for (const f of [
+          FAKE_TOKEN,
+          Buffer.from(FAKE_TOKEN).toString('base64'),
+          Buffer.from(FAKE_TOKEN).toString('hex'),
+          'sk-ant-api03-FakeFake',
+        ])
+          expect(served).not.toContain(f);
+      }
+      expect(jobs.body[0].logTail).toBe(
+        'step 100 loss=0.4312\ntoken [redacted:secret]\nb64 [redacted:secret] hex [redacted:secret]\nkey ' +
+          '[redacted:anthropic-key]',
+      );
+      expect(events.body[0].data.logTail).toBe(jobs.body[0].logTail);
+    },
+  );
 
   it('answers bad input with a 400 naming the field, and unknown campaigns with a 404', async () => {
     const bad = await get('/api/events?limit=abc&bogus=1');

@@ -32,7 +32,9 @@ const RECORDED = path.resolve(__dirname, '../../test/fixtures/sim6-decoupling.js
 type Row = Record<string, unknown>;
 const f3 = (x: unknown) => (typeof x === 'number' ? x.toFixed(3) : '—');
 
-/** The dashboard's views in headless Chromium (Debian's), as a person would see them, checked against the projections. */
+/**
+ * The dashboard's views in headless Chromium (Debian's), as a person would see them, checked against the projections.
+ */
 describe('dashboard views in headless Chromium', () => {
   let db: TestDb;
   let api: Awaited<ReturnType<typeof startApi>>;
@@ -94,214 +96,225 @@ describe('dashboard views in headless Chromium', () => {
   const cells = (page: Page, rowSelector: string, key: string) =>
     page.locator(`${rowSelector} [data-k="${key}"]`).allTextContents();
 
-  it('shows each view of the recorded campaign with the projections’ numbers, the decoupling marked on the scatter', async () => {
-    const page = await openPage(1280);
-    const base = `${api.url}/`;
+  it(
+    'shows each view of the recorded campaign with the projections’ ' + 'numbers, the decoupling marked on the scatter',
+    async () => {
+      const page = await openPage(1280);
+      const base = `${api.url}/`;
 
-    await show(page, base, 'sim6/overview', 'overview');
-    const rounds = Object.values(trajectory)
-      .filter((t) => t.campaignId === 'sim6')
-      .sort((a, b) => (a.round as number) - (b.round as number));
-    expect(rounds).toHaveLength(6);
-    expect(await cells(page, '[data-testid=round-row]', 'bestDev')).toEqual(rounds.map((t) => f3(t.bestDev)));
-    expect(await cells(page, '[data-testid=round-row]', 'bestPublicLb')).toEqual(rounds.map((t) => f3(t.bestPublicLb)));
-    expect(await page.getByTestId('hypothesis-row').first().textContent()).toContain('confirmed');
-    expect(Number(await page.getByTestId('trajectory').getAttribute('data-points'))).toBeGreaterThanOrEqual(12);
+      await show(page, base, 'sim6/overview', 'overview');
+      const rounds = Object.values(trajectory)
+        .filter((t) => t.campaignId === 'sim6')
+        .sort((a, b) => (a.round as number) - (b.round as number));
+      expect(rounds).toHaveLength(6);
+      expect(await cells(page, '[data-testid=round-row]', 'bestDev')).toEqual(rounds.map((t) => f3(t.bestDev)));
+      expect(await cells(page, '[data-testid=round-row]', 'bestPublicLb')).toEqual(
+        rounds.map((t) => f3(t.bestPublicLb)),
+      );
+      expect(await page.getByTestId('hypothesis-row').first().textContent()).toContain('confirmed');
+      expect(Number(await page.getByTestId('trajectory').getAttribute('data-points'))).toBeGreaterThanOrEqual(12);
 
-    await show(page, base, 'sim6/scatter', 'scatter');
-    const scored = Object.entries(candidates).filter(
-      ([, c]) => c.campaignId === 'sim6' && c.dev !== null && c.publicLb !== null,
-    );
-    const chart = page.getByTestId('scatter-chart');
-    expect(Number(await chart.getAttribute('data-points'))).toBe(scored.length);
-    // The suspect (sim6-r3-c1) and its two probes in round 4.
-    expect(Number(await chart.getAttribute('data-marked'))).toBe(3);
-    expect(await chart.getAttribute('data-band')).toBe('yes');
-    const hypothesis = await page.getByTestId('scatter-hypothesis').textContent();
-    expect(hypothesis).toContain('confirmed');
-    expect(hypothesis).toContain('sim6-r3-c1');
-    const pointIds = await page
-      .locator('[data-testid=scatter-point]')
-      .evaluateAll((rows) => rows.map((r) => r.getAttribute('data-candidate')));
-    expect(pointIds.sort()).toEqual(scored.map(([id]) => id).sort());
-    expect(await cells(page, '[data-testid=scatter-point]', 'dev')).toEqual(
-      pointIds.map((id) => f3(candidates[id as string].dev)),
-    );
-    expect(await cells(page, '[data-testid=scatter-point]', 'publicLb')).toEqual(
-      pointIds.map((id) => f3(candidates[id as string].publicLb)),
-    );
+      await show(page, base, 'sim6/scatter', 'scatter');
+      const scored = Object.entries(candidates).filter(
+        ([, c]) => c.campaignId === 'sim6' && c.dev !== null && c.publicLb !== null,
+      );
+      const chart = page.getByTestId('scatter-chart');
+      expect(Number(await chart.getAttribute('data-points'))).toBe(scored.length);
+      // The suspect (sim6-r3-c1) and its two probes in round 4.
+      expect(Number(await chart.getAttribute('data-marked'))).toBe(3);
+      expect(await chart.getAttribute('data-band')).toBe('yes');
+      const hypothesis = await page.getByTestId('scatter-hypothesis').textContent();
+      expect(hypothesis).toContain('confirmed');
+      expect(hypothesis).toContain('sim6-r3-c1');
+      const pointIds = await page
+        .locator('[data-testid=scatter-point]')
+        .evaluateAll((rows) => rows.map((r) => r.getAttribute('data-candidate')));
+      expect(pointIds.sort()).toEqual(scored.map(([id]) => id).sort());
+      expect(await cells(page, '[data-testid=scatter-point]', 'dev')).toEqual(
+        pointIds.map((id) => f3(candidates[id as string].dev)),
+      );
+      expect(await cells(page, '[data-testid=scatter-point]', 'publicLb')).toEqual(
+        pointIds.map((id) => f3(candidates[id as string].publicLb)),
+      );
 
-    // The round evidence as the collector recorded it: round 3 flagged the decoupling.
-    await show(page, base, 'sim6/evidence?round=3', 'evidence');
-    expect(await page.getByTestId('decoupling').textContent()).toBe('proxy decoupling: FLAGGED');
-    expect(await page.getByTestId('evidence-candidate').count()).toBe(4);
-    await page.selectOption('#ev-round', '2');
-    await page.locator('[data-testid=evidence][data-round="2"]').waitFor();
-    expect(await page.getByTestId('decoupling').textContent()).toBe('proxy decoupling: no');
+      // The round evidence as the collector recorded it: round 3 flagged the decoupling.
+      await show(page, base, 'sim6/evidence?round=3', 'evidence');
+      expect(await page.getByTestId('decoupling').textContent()).toBe('proxy decoupling: FLAGGED');
+      expect(await page.getByTestId('evidence-candidate').count()).toBe(4);
+      await page.selectOption('#ev-round', '2');
+      await page.locator('[data-testid=evidence][data-round="2"]').waitFor();
+      expect(await page.getByTestId('decoupling').textContent()).toBe('proxy decoupling: no');
 
-    // Axis effects: the dev effect per axis is the mean of (candidate dev − its round's anchor dev), from the candidates projection.
-    await show(page, base, 'sim6/axes', 'axes');
-    const sim = Object.values(candidates).filter((c) => c.campaignId === 'sim6');
-    const anchorDev = new Map(sim.filter((c) => c.isAnchor).map((c) => [c.round, c.dev as number]));
-    const devEffects = new Map<string, number[]>();
-    for (const c of sim)
-      if (!c.isAnchor && c.dev !== null)
-        devEffects.set(c.axis as string, [
-          ...(devEffects.get(c.axis as string) ?? []),
-          (c.dev as number) - (anchorDev.get(c.round) as number),
-        ]);
-    const axesShown = await page
-      .locator('[data-testid=axis-row]')
-      .evaluateAll((rows) => rows.map((r) => r.getAttribute('data-axis')));
-    expect(axesShown).toEqual([...devEffects.keys()].sort());
-    const signed = (x: number) => (x > 0 ? '+' : '') + x.toFixed(3);
-    expect(await cells(page, '[data-testid=axis-row]', 'devMean')).toEqual(
-      axesShown.map((a) =>
-        signed(
-          (devEffects.get(a as string) as number[]).reduce((s, x) => s + x, 0) /
-            (devEffects.get(a as string) as number[]).length,
+      // Axis effects: the dev effect per axis is the mean of (candidate dev − its round's anchor dev), from the
+      // candidates projection.
+      await show(page, base, 'sim6/axes', 'axes');
+      const sim = Object.values(candidates).filter((c) => c.campaignId === 'sim6');
+      const anchorDev = new Map(sim.filter((c) => c.isAnchor).map((c) => [c.round, c.dev as number]));
+      const devEffects = new Map<string, number[]>();
+      for (const c of sim)
+        if (!c.isAnchor && c.dev !== null)
+          devEffects.set(c.axis as string, [
+            ...(devEffects.get(c.axis as string) ?? []),
+            (c.dev as number) - (anchorDev.get(c.round) as number),
+          ]);
+      const axesShown = await page
+        .locator('[data-testid=axis-row]')
+        .evaluateAll((rows) => rows.map((r) => r.getAttribute('data-axis')));
+      expect(axesShown).toEqual([...devEffects.keys()].sort());
+      const signed = (x: number) => (x > 0 ? '+' : '') + x.toFixed(3);
+      expect(await cells(page, '[data-testid=axis-row]', 'devMean')).toEqual(
+        axesShown.map((a) =>
+          signed(
+            (devEffects.get(a as string) as number[]).reduce((s, x) => s + x, 0) /
+              (devEffects.get(a as string) as number[]).length,
+          ),
         ),
-      ),
-    );
-    const axesView = axisEffectsView(foldViews(stored), 'sim6');
-    expect(await cells(page, '[data-testid=axis-row]', 'lbMean')).toEqual(
-      axesView.axes.map((a) => (a.lb.mean === null ? '—' : signed(a.lb.mean))),
-    );
+      );
+      const axesView = axisEffectsView(foldViews(stored), 'sim6');
+      expect(await cells(page, '[data-testid=axis-row]', 'lbMean')).toEqual(
+        axesView.axes.map((a) => (a.lb.mean === null ? '—' : signed(a.lb.mean))),
+      );
 
-    await show(page, base, 'sim6/lineage', 'lineage');
-    expect(await page.getByTestId('revision').count()).toBe(
-      stored.filter((e) => e.campaignId === 'sim6' && e.type === 'PolicyRevised').length + 1,
-    );
+      await show(page, base, 'sim6/lineage', 'lineage');
+      expect(await page.getByTestId('revision').count()).toBe(
+        stored.filter((e) => e.campaignId === 'sim6' && e.type === 'PolicyRevised').length + 1,
+      );
 
-    await show(page, base, 'sim6/compare?kind=candidates&a=sim6-r3-c1&b=sim6-r4-c2', 'compare');
-    expect(await page.getByTestId('compare-a-dev').textContent()).toBe(f3(candidates['sim6-r3-c1'].dev));
-    expect(await page.getByTestId('compare-b-lb').textContent()).toBe(f3(candidates['sim6-r4-c2'].publicLb));
+      await show(page, base, 'sim6/compare?kind=candidates&a=sim6-r3-c1&b=sim6-r4-c2', 'compare');
+      expect(await page.getByTestId('compare-a-dev').textContent()).toBe(f3(candidates['sim6-r3-c1'].dev));
+      expect(await page.getByTestId('compare-b-lb').textContent()).toBe(f3(candidates['sim6-r4-c2'].publicLb));
 
-    // The event log: paged and filtered on the server.
-    await show(page, base, 'sim6/events?type=RoundStarted', 'events');
-    expect(await page.getByTestId('events-total').textContent()).toBe('6');
-    expect(await page.locator('[data-testid=event-row] td:nth-child(2)').allTextContents()).toEqual(
-      Array(6).fill('RoundStarted'),
-    );
-    await show(page, base, 'sim6/events', 'events');
-    expect(Number(await page.getByTestId('events-total').textContent())).toBe(
-      stored.filter((e) => e.campaignId === 'sim6').length,
-    );
-    const firstPage = await page.locator('[data-testid=event-row] td:nth-child(1)').allTextContents();
-    expect(firstPage).toHaveLength(50);
-    await page.getByTestId('events-next').click();
-    await page.locator('#view[data-ready="true"]').waitFor();
-    await eventually(async () => (await page.getByTestId('events-range').textContent())?.startsWith('51–') === true);
-    const secondPage = (await page.locator('[data-testid=event-row] td:nth-child(1)').allTextContents()).map(Number);
-    expect(Math.max(...secondPage)).toBeLessThan(Math.min(...firstPage.map(Number)));
-    await page.getByTestId('live').getByText('live').waitFor();
-    expect(errors).toEqual([]);
-    await page.close();
-  });
+      // The event log: paged and filtered on the server.
+      await show(page, base, 'sim6/events?type=RoundStarted', 'events');
+      expect(await page.getByTestId('events-total').textContent()).toBe('6');
+      expect(await page.locator('[data-testid=event-row] td:nth-child(2)').allTextContents()).toEqual(
+        Array(6).fill('RoundStarted'),
+      );
+      await show(page, base, 'sim6/events', 'events');
+      expect(Number(await page.getByTestId('events-total').textContent())).toBe(
+        stored.filter((e) => e.campaignId === 'sim6').length,
+      );
+      const firstPage = await page.locator('[data-testid=event-row] td:nth-child(1)').allTextContents();
+      expect(firstPage).toHaveLength(50);
+      await page.getByTestId('events-next').click();
+      await page.locator('#view[data-ready="true"]').waitFor();
+      await eventually(async () => (await page.getByTestId('events-range').textContent())?.startsWith('51–') === true);
+      const secondPage = (await page.locator('[data-testid=event-row] td:nth-child(1)').allTextContents()).map(Number);
+      expect(Math.max(...secondPage)).toBeLessThan(Math.min(...firstPage.map(Number)));
+      await page.getByTestId('live').getByText('live').waitFor();
+      expect(errors).toEqual([]);
+      await page.close();
+    },
+  );
 
-  it('shows a candidate page (trace, jobs, checkpoints, selection, submissions, frozen checks) and the budget', async () => {
-    const page = await openPage(1280);
-    const base = `${api.url}/`;
-    await show(page, base, 'synth/candidates', 'candidates');
-    const ids = Object.keys(candidates).filter((id) => candidates[id].campaignId === 'synth');
-    expect(await page.getByTestId('candidate-row').count()).toBe(ids.length);
-    await page.selectOption('#f-round', '2');
-    expect(await page.getByTestId('candidate-row').count()).toBe(ids.filter((id) => candidates[id].round === 2).length);
+  it(
+    'shows a candidate page (trace, jobs, checkpoints, selection, ' + 'submissions, frozen checks) and the budget',
+    async () => {
+      const page = await openPage(1280);
+      const base = `${api.url}/`;
+      await show(page, base, 'synth/candidates', 'candidates');
+      const ids = Object.keys(candidates).filter((id) => candidates[id].campaignId === 'synth');
+      expect(await page.getByTestId('candidate-row').count()).toBe(ids.length);
+      await page.selectOption('#f-round', '2');
+      expect(await page.getByTestId('candidate-row').count()).toBe(
+        ids.filter((id) => candidates[id].round === 2).length,
+      );
 
-    const probe = 'synth-r2-c1';
-    await page.locator(`[data-candidate-link="${probe}"]`).first().click();
-    await page.locator('#view[data-view="candidate"][data-ready="true"]').waitFor();
-    expect(await page.getByTestId('cand-dev').textContent()).toBe(f3(candidates[probe].dev));
-    expect(await page.getByTestId('cand-lb').textContent()).toBe(f3(candidates[probe].publicLb));
-    expect(await page.getByTestId('trace-step').count()).toBe(4);
-    expect(await page.getByTestId('job').count()).toBe(
-      stored.filter(
-        (e) => e.type === 'JobRequested' && (e.data as { spec: { candidateId: string } }).spec.candidateId === probe,
-      ).length,
-    );
-    expect(await page.getByTestId('checkpoint-row').count()).toBe(2);
-    expect(await page.getByTestId('cand-selection').textContent()).toContain(
-      String(candidates[probe].selectedCheckpoint),
-    );
-    expect(await page.getByTestId('submission-row').count()).toBe((candidates[probe].submissions as string[]).length);
-    expect(await page.getByTestId('frozen-ok').count()).toBe(1);
-    expect(await page.getByTestId('candidate-page').textContent()).toContain('probed');
+      const probe = 'synth-r2-c1';
+      await page.locator(`[data-candidate-link="${probe}"]`).first().click();
+      await page.locator('#view[data-view="candidate"][data-ready="true"]').waitFor();
+      expect(await page.getByTestId('cand-dev').textContent()).toBe(f3(candidates[probe].dev));
+      expect(await page.getByTestId('cand-lb').textContent()).toBe(f3(candidates[probe].publicLb));
+      expect(await page.getByTestId('trace-step').count()).toBe(4);
+      expect(await page.getByTestId('job').count()).toBe(
+        stored.filter(
+          (e) => e.type === 'JobRequested' && (e.data as { spec: { candidateId: string } }).spec.candidateId === probe,
+        ).length,
+      );
+      expect(await page.getByTestId('checkpoint-row').count()).toBe(2);
+      expect(await page.getByTestId('cand-selection').textContent()).toContain(
+        String(candidates[probe].selectedCheckpoint),
+      );
+      expect(await page.getByTestId('submission-row').count()).toBe((candidates[probe].submissions as string[]).length);
+      expect(await page.getByTestId('frozen-ok').count()).toBe(1);
+      expect(await page.getByTestId('candidate-page').textContent()).toContain('probed');
 
-    // After the final audit: the private scores, as CampaignCompleted recorded them for the best candidate.
-    const completed = stored.find((e) => e.campaignId === 'synth' && e.type === 'CampaignCompleted')?.data as {
-      bestCandidateId: string;
-      bestPublicLb: number;
-      bestPrivateLb: number;
-    };
-    await show(page, base, 'synth/overview', 'overview');
-    expect(await page.locator('[data-testid=result] [data-k=bestPrivateLb]').textContent()).toBe(
-      f3(completed.bestPrivateLb),
-    );
-    await show(page, base, 'synth/scatter', 'scatter');
-    const best = page.locator(`[data-testid=scatter-point][data-candidate="${completed.bestCandidateId}"]`);
-    expect([
-      await best.locator('[data-k=publicLb]').textContent(),
-      await best.locator('[data-k=privateLb]').textContent(),
-    ]).toEqual([f3(completed.bestPublicLb), f3(completed.bestPrivateLb)]);
+      // After the final audit: the private scores, as CampaignCompleted recorded them for the best candidate.
+      const completed = stored.find((e) => e.campaignId === 'synth' && e.type === 'CampaignCompleted')?.data as {
+        bestCandidateId: string;
+        bestPublicLb: number;
+        bestPrivateLb: number;
+      };
+      await show(page, base, 'synth/overview', 'overview');
+      expect(await page.locator('[data-testid=result] [data-k=bestPrivateLb]').textContent()).toBe(
+        f3(completed.bestPrivateLb),
+      );
+      await show(page, base, 'synth/scatter', 'scatter');
+      const best = page.locator(`[data-testid=scatter-point][data-candidate="${completed.bestCandidateId}"]`);
+      expect([
+        await best.locator('[data-k=publicLb]').textContent(),
+        await best.locator('[data-k=privateLb]').textContent(),
+      ]).toEqual([f3(completed.bestPublicLb), f3(completed.bestPrivateLb)]);
 
-    // Live: a score recorded while the scatter is open appears in it (server-sent events, then a re-render).
-    const pointsBefore = Number(await page.getByTestId('scatter-chart').getAttribute('data-points'));
-    const unscored = Object.entries(candidates).find(
-      ([, c]) => c.campaignId === 'synth' && c.dev !== null && c.publicLb === null,
-    ) as [string, Row];
-    const ctx = { campaignId: 'synth', streamId: 'campaign-synth', source: 'orchestrator' as const };
-    await api.store.append('campaign-synth', 'any', [
-      createEvent(
-        SubmissionRequested,
-        {
-          round: unscored[1].round as number,
-          submissionId: 'live-1',
-          candidateId: unscored[0],
-          checkpoint: 'ck',
-          sandboxPath: '/s',
-          reason: 'live test',
-        },
-        ctx,
-      ),
-    ]);
-    await api.store.append('lb-synth', 'any', [
-      createEvent(
-        LeaderboardScored,
-        {
-          submissionId: 'live-1',
-          candidateId: unscored[0],
-          round: unscored[1].round as number,
-          publicScore: 0.4321,
-          publicDomains: null,
-        },
-        { ...ctx, streamId: 'lb-synth', source: 'leaderboard' },
-      ),
-    ]);
-    await page.locator(`[data-testid=scatter-chart][data-points="${pointsBefore + 1}"]`).waitFor();
-    expect(
-      await page
-        .locator(`[data-testid=scatter-point][data-candidate="${unscored[0]}"] [data-k=publicLb]`)
-        .textContent(),
-    ).toBe('0.432');
+      // Live: a score recorded while the scatter is open appears in it (server-sent events, then a re-render).
+      const pointsBefore = Number(await page.getByTestId('scatter-chart').getAttribute('data-points'));
+      const unscored = Object.entries(candidates).find(
+        ([, c]) => c.campaignId === 'synth' && c.dev !== null && c.publicLb === null,
+      ) as [string, Row];
+      const ctx = { campaignId: 'synth', streamId: 'campaign-synth', source: 'orchestrator' as const };
+      await api.store.append('campaign-synth', 'any', [
+        createEvent(
+          SubmissionRequested,
+          {
+            round: unscored[1].round as number,
+            submissionId: 'live-1',
+            candidateId: unscored[0],
+            checkpoint: 'ck',
+            sandboxPath: '/s',
+            reason: 'live test',
+          },
+          ctx,
+        ),
+      ]);
+      await api.store.append('lb-synth', 'any', [
+        createEvent(
+          LeaderboardScored,
+          {
+            submissionId: 'live-1',
+            candidateId: unscored[0],
+            round: unscored[1].round as number,
+            publicScore: 0.4321,
+            publicDomains: null,
+          },
+          { ...ctx, streamId: 'lb-synth', source: 'leaderboard' },
+        ),
+      ]);
+      await page.locator(`[data-testid=scatter-chart][data-points="${pointsBefore + 1}"]`).waitFor();
+      expect(
+        await page
+          .locator(`[data-testid=scatter-point][data-candidate="${unscored[0]}"] [data-k=publicLb]`)
+          .textContent(),
+      ).toBe('0.432');
 
-    await show(page, base, 'synth/budget', 'budget');
-    const gpu = stored
-      .filter((e) => e.campaignId === 'synth' && (e.type === 'JobSucceeded' || e.type === 'JobFailed'))
-      .reduce((s, e) => s + (e.data as { gpuSeconds: number }).gpuSeconds, 0);
-    expect(await page.locator('[data-testid=budget-totals] [data-k=gpuSeconds]').textContent()).toBe(gpu.toFixed(1));
-    expect(await cells(page, '[data-testid=budget-row]', 'submissions')).toEqual(
-      // (the live test's submission included)
-      [1, 2, 3, 4].map(
-        (r) =>
-          `${stored.filter((e) => e.campaignId === 'synth' && e.type === 'SubmissionRequested' && (e.data as { round: number }).round === r).length + (r === unscored[1].round ? 1 : 0)} / 4`,
-      ),
-    );
-    expect(await page.locator('[data-testid=budget-totals] [data-k=llmTokens]').textContent()).toBe(
-      String(budgetView(foldViews(stored), 'synth').totals.llmTokens),
-    );
-    expect(errors).toEqual([]);
-    await page.close();
-  });
+      await show(page, base, 'synth/budget', 'budget');
+      const gpu = stored
+        .filter((e) => e.campaignId === 'synth' && (e.type === 'JobSucceeded' || e.type === 'JobFailed'))
+        .reduce((s, e) => s + (e.data as { gpuSeconds: number }).gpuSeconds, 0);
+      expect(await page.locator('[data-testid=budget-totals] [data-k=gpuSeconds]').textContent()).toBe(gpu.toFixed(1));
+      expect(await cells(page, '[data-testid=budget-row]', 'submissions')).toEqual(
+        // (the live test's submission included)
+        [1, 2, 3, 4].map(
+          (r) =>
+            `${stored.filter((e) => e.campaignId === 'synth' && e.type === 'SubmissionRequested' && (e.data as { round: number }).round === r).length + (r === unscored[1].round ? 1 : 0)} / 4`,
+        ),
+      );
+      expect(await page.locator('[data-testid=budget-totals] [data-k=llmTokens]').textContent()).toBe(
+        String(budgetView(foldViews(stored), 'synth').totals.llmTokens),
+      );
+      expect(errors).toEqual([]);
+      await page.close();
+    },
+  );
 
   it('fits every view without horizontal overflow at 1280 and 1920 px, and keeps a screenshot of each', async () => {
     const routes: Array<[string, string]> = [

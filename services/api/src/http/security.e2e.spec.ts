@@ -73,50 +73,57 @@ describe('api: prototype-named ids, security headers, Host allow-list and bearer
     await db?.drop();
   });
 
-  it('answers every campaign route for ids named after Object.prototype members: 200 for campaigns, 404 otherwise, never 500', async () => {
-    const list = JSON.parse((await raw(api.url, '/api/campaigns')).body) as Array<{ campaignId: string }>;
-    expect(list.map((c) => c.campaignId).sort()).toEqual([...CAMPAIGNS].sort());
-    const routes = ['', '/candidates', '/candidates?round=1', '/policies', '/jobs', '/rounds/1/evidence'];
-    await fc.assert(
-      fc.asyncProperty(fc.constantFrom(...CAMPAIGNS, ...UNKNOWN), fc.constantFrom(...routes), async (id, route) => {
-        const r = await raw(api.url, `/api/campaigns/${id}${route}`);
-        const body = JSON.parse(r.body);
-        if (!CAMPAIGNS.includes(id)) {
-          expect(r.status).toBe(404);
-          expect(body.code).toBe('UNKNOWN_CAMPAIGN');
-        } else if (route === '/rounds/1/evidence') {
-          expect(r.status).toBe(404);
-          expect(body.code).toBe('NO_EVIDENCE');
-        } else {
-          expect(r.status).toBe(200);
-          if (route === '') expect(body).toMatchObject({ campaignId: id, status: 'completed' });
-          if (route.startsWith('/candidates'))
-            expect(body.map((c: { candidateId: string }) => c.candidateId)).toEqual([`${id}-r1-c0`, `${id}-r1-c1`]);
-          if (route === '/policies') expect(body.revisions).toHaveLength(1);
-        }
-        const events = await raw(api.url, `/api/events?campaign=${id}&limit=5`);
-        expect(events.status).toBe(200);
-        expect(JSON.parse(events.body).length).toBe(CAMPAIGNS.includes(id) ? 5 : 0);
-      }),
-      { numRuns: 60 },
-    );
-  });
+  it(
+    'answers every campaign route for ids named after Object.prototype ' +
+      'members: 200 for campaigns, 404 otherwise, never 500',
+    async () => {
+      const list = JSON.parse((await raw(api.url, '/api/campaigns')).body) as Array<{ campaignId: string }>;
+      expect(list.map((c) => c.campaignId).sort()).toEqual([...CAMPAIGNS].sort());
+      const routes = ['', '/candidates', '/candidates?round=1', '/policies', '/jobs', '/rounds/1/evidence'];
+      await fc.assert(
+        fc.asyncProperty(fc.constantFrom(...CAMPAIGNS, ...UNKNOWN), fc.constantFrom(...routes), async (id, route) => {
+          const r = await raw(api.url, `/api/campaigns/${id}${route}`);
+          const body = JSON.parse(r.body);
+          if (!CAMPAIGNS.includes(id)) {
+            expect(r.status).toBe(404);
+            expect(body.code).toBe('UNKNOWN_CAMPAIGN');
+          } else if (route === '/rounds/1/evidence') {
+            expect(r.status).toBe(404);
+            expect(body.code).toBe('NO_EVIDENCE');
+          } else {
+            expect(r.status).toBe(200);
+            if (route === '') expect(body).toMatchObject({ campaignId: id, status: 'completed' });
+            if (route.startsWith('/candidates'))
+              expect(body.map((c: { candidateId: string }) => c.candidateId)).toEqual([`${id}-r1-c0`, `${id}-r1-c1`]);
+            if (route === '/policies') expect(body.revisions).toHaveLength(1);
+          }
+          const events = await raw(api.url, `/api/events?campaign=${id}&limit=5`);
+          expect(events.status).toBe(200);
+          expect(JSON.parse(events.body).length).toBe(CAMPAIGNS.includes(id) ? 5 : 0);
+        }),
+        { numRuns: 60 },
+      );
+    },
+  );
 
-  it('sends security headers (CSP admitting only the dashboard script, nosniff, no framing) and no X-Powered-By', async () => {
-    const script = /<script>([\s\S]*?)<\/script>/.exec(DASHBOARD_HTML)?.[1] as string;
-    const hash = `'sha256-${createHash('sha256').update(script).digest('base64')}'`;
-    for (const path of ['/', '/api/campaigns', '/api/campaigns/nope', '/healthz']) {
-      const r = await raw(api.url, path);
-      expect(r.headers['x-powered-by']).toBeUndefined();
-      expect(r.headers['x-content-type-options']).toBe('nosniff');
-      expect(r.headers['x-frame-options']).toBe('DENY');
-      const csp = String(r.headers['content-security-policy']);
-      expect(csp).toContain("frame-ancestors 'none'");
-      expect(csp).toContain(`script-src 'self' ${hash}`);
-      expect(csp).not.toMatch(/script-src[^;]*unsafe-inline/);
-      expect(csp).toContain("default-src 'self'");
-    }
-  });
+  it(
+    'sends security headers (CSP admitting only the dashboard ' + 'script, nosniff, no framing) and no X-Powered-By',
+    async () => {
+      const script = /<script>([\s\S]*?)<\/script>/.exec(DASHBOARD_HTML)?.[1] as string;
+      const hash = `'sha256-${createHash('sha256').update(script).digest('base64')}'`;
+      for (const path of ['/', '/api/campaigns', '/api/campaigns/nope', '/healthz']) {
+        const r = await raw(api.url, path);
+        expect(r.headers['x-powered-by']).toBeUndefined();
+        expect(r.headers['x-content-type-options']).toBe('nosniff');
+        expect(r.headers['x-frame-options']).toBe('DENY');
+        const csp = String(r.headers['content-security-policy']);
+        expect(csp).toContain("frame-ancestors 'none'");
+        expect(csp).toContain(`script-src 'self' ${hash}`);
+        expect(csp).not.toMatch(/script-src[^;]*unsafe-inline/);
+        expect(csp).toContain("default-src 'self'");
+      }
+    },
+  );
 
   it('serves loopback Host names and refuses any other (DNS rebinding) with 421', async () => {
     const port = new URL(api.url).port;
@@ -155,38 +162,41 @@ describe('api: prototype-named ids, security headers, Host allow-list and bearer
     }
   });
 
-  it('with a token, requires it on every request: Bearer header, or the cookie that opening /?token= sets', async () => {
-    const token = 'api-test-token-5f2c8e';
-    const guarded = await startApi({ port: 0, databaseUrl: db.url, dbSchema: db.schema, quiet: true, token });
-    try {
-      for (const path of ['/', '/healthz', '/api/campaigns', '/api/stream', '/api/campaigns/constructor']) {
-        const r = await raw(guarded.url, path);
-        expect(r.status).toBe(401);
-        expect(r.headers['www-authenticate']).toMatch(/^Bearer/);
-        expect(r.body).not.toContain(token);
+  it(
+    'with a token, requires it on every request: Bearer header, ' + 'or the cookie that opening /?token= sets',
+    async () => {
+      const token = 'api-test-token-5f2c8e';
+      const guarded = await startApi({ port: 0, databaseUrl: db.url, dbSchema: db.schema, quiet: true, token });
+      try {
+        for (const path of ['/', '/healthz', '/api/campaigns', '/api/stream', '/api/campaigns/constructor']) {
+          const r = await raw(guarded.url, path);
+          expect(r.status).toBe(401);
+          expect(r.headers['www-authenticate']).toMatch(/^Bearer/);
+          expect(r.body).not.toContain(token);
+        }
+        expect((await raw(guarded.url, '/api/campaigns', { authorization: 'Bearer wrong' })).status).toBe(401);
+        expect((await raw(guarded.url, '/?token=wrong')).status).toBe(401);
+        const ok = await raw(guarded.url, '/api/campaigns/constructor', { authorization: `Bearer ${token}` });
+        expect(ok.status).toBe(200);
+        expect(JSON.parse(ok.body).campaignId).toBe('constructor');
+        const login = await raw(guarded.url, `/?token=${token}`);
+        expect(login.status).toBe(303);
+        expect(login.headers.location).toBe('/');
+        const cookie = String(login.headers['set-cookie']?.[0]).split(';')[0];
+        expect(String(login.headers['set-cookie']?.[0])).toMatch(/HttpOnly; SameSite=Strict/);
+        const page = await raw(guarded.url, '/', { cookie });
+        expect(page.status).toBe(200);
+        expect(page.body).toContain('<title>aevo');
+        expect((await raw(guarded.url, '/api/campaigns', { cookie })).status).toBe(200);
+        // The Host check comes first, token or not.
+        expect(
+          (await raw(guarded.url, '/api/campaigns', { authorization: `Bearer ${token}`, host: 'evil.example' })).status,
+        ).toBe(421);
+      } finally {
+        await guarded.close();
       }
-      expect((await raw(guarded.url, '/api/campaigns', { authorization: 'Bearer wrong' })).status).toBe(401);
-      expect((await raw(guarded.url, '/?token=wrong')).status).toBe(401);
-      const ok = await raw(guarded.url, '/api/campaigns/constructor', { authorization: `Bearer ${token}` });
-      expect(ok.status).toBe(200);
-      expect(JSON.parse(ok.body).campaignId).toBe('constructor');
-      const login = await raw(guarded.url, `/?token=${token}`);
-      expect(login.status).toBe(303);
-      expect(login.headers.location).toBe('/');
-      const cookie = String(login.headers['set-cookie']?.[0]).split(';')[0];
-      expect(String(login.headers['set-cookie']?.[0])).toMatch(/HttpOnly; SameSite=Strict/);
-      const page = await raw(guarded.url, '/', { cookie });
-      expect(page.status).toBe(200);
-      expect(page.body).toContain('<title>aevo');
-      expect((await raw(guarded.url, '/api/campaigns', { cookie })).status).toBe(200);
-      // The Host check comes first, token or not.
-      expect(
-        (await raw(guarded.url, '/api/campaigns', { authorization: `Bearer ${token}`, host: 'evil.example' })).status,
-      ).toBe(421);
-    } finally {
-      await guarded.close();
-    }
-  });
+    },
+  );
 
   it('refuses to listen beyond loopback without a token unless explicitly opted out', async () => {
     for (const host of ['0.0.0.0', '::', '192.0.2.10']) {
