@@ -40,7 +40,8 @@ describe('collectorSettingsFromEnv', () => {
       model: 'claude-haiku-4-5',
     });
     expect(() => collectorSettingsFromEnv({ ...env, AEVO_COLLECTOR_MODEL: 'claude-sonnet-4-5' }, now)).toThrow(
-      'AEVO_COLLECTOR_MODEL: Claude model claude-sonnet-4-5 was retired on 2026-11-30; use a current one, e.g. claude-sonnet-5-5',
+      'AEVO_COLLECTOR_MODEL: Claude model claude-sonnet-4-5 was retired on 2026-11-30; use a current one, ' +
+        'e.g. claude-sonnet-5-5',
     );
     expect(() => collectorSettingsFromEnv({ ...env, AEVO_COLLECTOR_MODEL: 'claude-test' }, now)).toThrow(
       /^AEVO_COLLECTOR_MODEL: unknown Claude model "claude-test"/,

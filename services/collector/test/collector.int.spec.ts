@@ -106,46 +106,50 @@ describe('collector replicas against PostgreSQL and nats-server', () => {
     await llm?.stop();
   });
 
-  it('records the round once when every manifest and score is in, with prose that leaves the numbers as computed', async () => {
-    const inputs = await writeRound('camp-a', round1, undefined, 'claude-haiku-4-5');
-    const [rec] = await eventually(async () => {
-      const r = await recorded('camp-a');
-      return r.length > 0 && r;
-    }, 60_000);
-    expect(rec.data.trigger).toBe('all-in');
-    // The campaign's model; no cache breakpoint, so neither a cache write nor a read: every token is counted as billed.
-    expect(rec.data.llm).toMatchObject({
-      model: 'claude-haiku-4-5',
-      outputTokens: 220,
-      cacheReadTokens: 0,
-      cacheCreationTokens: 0,
-      stopReason: 'end_turn',
-    });
-    expect(rec.data.llm?.inputTokens).toBeGreaterThan(0);
-    expect(rec.data.evidence.prose).toEqual({
-      calibration: 'Dev rose on synthetic equations while the leaderboard stayed flat.',
-      surprises: 'None.',
-    });
-    expect(contentHash({ ...rec.data.evidence, prose: null })).toBe(contentHash(collectRoundEvidence(inputs)));
-    expect(rec.data.evidence.calibration.proxyDecoupling).toMatchObject({
-      flagged: true,
-      candidates: ['camp-a-r1-c2'],
-    });
-    expect(rec.data.evidenceSha256).toBe(contentHash(rec.data.evidence));
-    const req = llm.requests[0];
-    expect(req.model).toBe('claude-haiku-4-5');
-    // The system prompt is far under any cacheable length: sent plain, without a breakpoint.
-    expect(typeof req.system).toBe('string');
-    // Structured output, not a forced tool call.
-    expect(req.tools).toBeUndefined();
-    expect(req.tool_choice).toBeUndefined();
-    expect(req.output_config?.format).toMatchObject({
-      type: 'json_schema',
-      schema: { type: 'object', additionalProperties: false },
-    });
-    expect(llm.refusals).toEqual([]);
-    expect(await store.readAll({ campaignId: 'camp-a', types: [ClaudeFellBack.type] })).toEqual([]);
-  });
+  it(
+    'records the round once when every manifest and score is in, ' + 'with prose that leaves the numbers as computed',
+    async () => {
+      const inputs = await writeRound('camp-a', round1, undefined, 'claude-haiku-4-5');
+      const [rec] = await eventually(async () => {
+        const r = await recorded('camp-a');
+        return r.length > 0 && r;
+      }, 60_000);
+      expect(rec.data.trigger).toBe('all-in');
+      // The campaign's model; no cache breakpoint, so neither a cache write nor a read: every token is counted as
+      // billed.
+      expect(rec.data.llm).toMatchObject({
+        model: 'claude-haiku-4-5',
+        outputTokens: 220,
+        cacheReadTokens: 0,
+        cacheCreationTokens: 0,
+        stopReason: 'end_turn',
+      });
+      expect(rec.data.llm?.inputTokens).toBeGreaterThan(0);
+      expect(rec.data.evidence.prose).toEqual({
+        calibration: 'Dev rose on synthetic equations while the leaderboard stayed flat.',
+        surprises: 'None.',
+      });
+      expect(contentHash({ ...rec.data.evidence, prose: null })).toBe(contentHash(collectRoundEvidence(inputs)));
+      expect(rec.data.evidence.calibration.proxyDecoupling).toMatchObject({
+        flagged: true,
+        candidates: ['camp-a-r1-c2'],
+      });
+      expect(rec.data.evidenceSha256).toBe(contentHash(rec.data.evidence));
+      const req = llm.requests[0];
+      expect(req.model).toBe('claude-haiku-4-5');
+      // The system prompt is far under any cacheable length: sent plain, without a breakpoint.
+      expect(typeof req.system).toBe('string');
+      // Structured output, not a forced tool call.
+      expect(req.tools).toBeUndefined();
+      expect(req.tool_choice).toBeUndefined();
+      expect(req.output_config?.format).toMatchObject({
+        type: 'json_schema',
+        schema: { type: 'object', additionalProperties: false },
+      });
+      expect(llm.refusals).toEqual([]);
+      expect(await store.readAll({ campaignId: 'camp-a', types: [ClaudeFellBack.type] })).toEqual([]);
+    },
+  );
 
   it('consumes the round’s facts through durable JetStream consumers shared by the replicas', async () => {
     const nc = await connect({ servers: names.url });
@@ -180,31 +184,35 @@ describe('collector replicas against PostgreSQL and nats-server', () => {
     expect(await store.readAll({ campaignId: 'camp-a', types: [RoundCollectionDeadlineSet.type] })).toHaveLength(1);
   });
 
-  it('given a manifest that never arrives, then the round is recorded at its recorded deadline, naming the missing candidate', async () => {
-    await writeRound(
-      'camp-late',
-      round1,
-      (e) => e.type === 'ManifestSubmitted' && (e.data as { candidateId: string }).candidateId === 'camp-late-r1-c1',
-    );
-    const [deadline] = await eventually(async () => {
-      const d = await store.readAll({ campaignId: 'camp-late', types: [RoundCollectionDeadlineSet.type] });
-      return d.length > 0 && d;
-    }, 60_000);
-    const started = (await store.readAll({ campaignId: 'camp-late', types: ['RoundStarted'] }))[0];
-    expect((deadline.data as { deadlineAt: string }).deadlineAt).toBe(
-      new Date(Date.parse(started.time) + DEADLINE_SECONDS * 1000).toISOString(),
-    );
-    const [rec] = await eventually(async () => {
-      const r = await recorded('camp-late');
-      return r.length > 0 && r;
-    }, 60_000);
-    expect(rec.data.trigger).toBe('deadline');
-    expect(Date.parse(rec.time)).toBeGreaterThanOrEqual(
-      Date.parse((deadline.data as { deadlineAt: string }).deadlineAt),
-    );
-    const missing = rec.data.evidence.candidateSummaries.find((s) => s.candidateId === 'camp-late-r1-c1');
-    expect(missing).toMatchObject({ status: 'missing', failureModes: [{ kind: 'timeout' }] });
-  });
+  it(
+    'given a manifest that never arrives, then the round is recorded at its ' +
+      'recorded deadline, naming the missing candidate',
+    async () => {
+      await writeRound(
+        'camp-late',
+        round1,
+        (e) => e.type === 'ManifestSubmitted' && (e.data as { candidateId: string }).candidateId === 'camp-late-r1-c1',
+      );
+      const [deadline] = await eventually(async () => {
+        const d = await store.readAll({ campaignId: 'camp-late', types: [RoundCollectionDeadlineSet.type] });
+        return d.length > 0 && d;
+      }, 60_000);
+      const started = (await store.readAll({ campaignId: 'camp-late', types: ['RoundStarted'] }))[0];
+      expect((deadline.data as { deadlineAt: string }).deadlineAt).toBe(
+        new Date(Date.parse(started.time) + DEADLINE_SECONDS * 1000).toISOString(),
+      );
+      const [rec] = await eventually(async () => {
+        const r = await recorded('camp-late');
+        return r.length > 0 && r;
+      }, 60_000);
+      expect(rec.data.trigger).toBe('deadline');
+      expect(Date.parse(rec.time)).toBeGreaterThanOrEqual(
+        Date.parse((deadline.data as { deadlineAt: string }).deadlineAt),
+      );
+      const missing = rec.data.evidence.candidateSummaries.find((s) => s.candidateId === 'camp-late-r1-c1');
+      expect(missing).toMatchObject({ status: 'missing', failureModes: [{ kind: 'timeout' }] });
+    },
+  );
 
   it('given the prose pass fails or returns more than text, then the numbers are recorded without prose', async () => {
     await writeRound('camp-llm-down', round1);

@@ -163,7 +163,8 @@ export class CollectorWorkflow {
       if (fellBack)
         this.log(
           'warn',
-          `round ${round} of ${ledger.campaignId}: prose pass fell back (${fellBack.reason}: ${fellBack.detail}); numbers recorded without prose`,
+          `round ${round} of ${ledger.campaignId}: prose pass fell back (${fellBack.reason}: ` +
+            `${fellBack.detail}); numbers recorded without prose`,
         );
     }
     const recorded: OneShotEvent = {
