@@ -45,25 +45,29 @@ const outcome = (gpuSeconds: number): JobOutcome => ({
 });
 
 describe('dispatch metrics', () => {
-  it('reports jobs by phase and busy slots at scrape time, and charges a finished job once however often it is reported', async () => {
-    const metrics = new ServiceMetrics('dispatch', { processMetrics: false });
-    const executor = new ViewsOnlyExecutor();
-    registerDispatchMetrics(metrics, executor);
-    executor.jobs = [view('j1', 'running', 'slot-0'), view('j2', 'running', 'slot-1'), view('j3', 'queued', null)];
-    let text = await metrics.metrics();
-    expect(text).toContain('aevo_jobs{phase="running",executor="local",service="dispatch"} 2');
-    expect(text).toContain('aevo_jobs{phase="queued",executor="local",service="dispatch"} 1');
-    expect(text).toContain('aevo_jobs{phase="preempted",executor="local",service="dispatch"} 0');
-    expect(text).toContain('aevo_slots_busy{executor="local",service="dispatch"} 2');
+  it(
+    'reports jobs by phase and busy slots at scrape time, and charges a ' +
+      'finished job once however often it is reported',
+    async () => {
+      const metrics = new ServiceMetrics('dispatch', { processMetrics: false });
+      const executor = new ViewsOnlyExecutor();
+      registerDispatchMetrics(metrics, executor);
+      executor.jobs = [view('j1', 'running', 'slot-0'), view('j2', 'running', 'slot-1'), view('j3', 'queued', null)];
+      let text = await metrics.metrics();
+      expect(text).toContain('aevo_jobs{phase="running",executor="local",service="dispatch"} 2');
+      expect(text).toContain('aevo_jobs{phase="queued",executor="local",service="dispatch"} 1');
+      expect(text).toContain('aevo_jobs{phase="preempted",executor="local",service="dispatch"} 0');
+      expect(text).toContain('aevo_slots_busy{executor="local",service="dispatch"} 2');
 
-    const finished: ExecutorEvent = { type: 'finished', jobId: 'j1', campaignId: 'c1', outcome: outcome(12.5) };
-    await executor.emit(finished);
-    await executor.emit(finished); // delivered again (at-least-once)
-    await executor.emit({ type: 'finished', jobId: 'j2', campaignId: 'c1', outcome: outcome(7.5) });
-    executor.jobs = [view('j3', 'running', 'slot-0')];
-    text = await metrics.metrics();
-    expect(text).toContain('aevo_budget_spent_total{unit="gpu-seconds",status="succeeded",service="dispatch"} 20');
-    expect(text).toContain('aevo_jobs{phase="running",executor="local",service="dispatch"} 1');
-    expect(text).toContain('aevo_slots_busy{executor="local",service="dispatch"} 1');
-  });
+      const finished: ExecutorEvent = { type: 'finished', jobId: 'j1', campaignId: 'c1', outcome: outcome(12.5) };
+      await executor.emit(finished);
+      await executor.emit(finished); // delivered again (at-least-once)
+      await executor.emit({ type: 'finished', jobId: 'j2', campaignId: 'c1', outcome: outcome(7.5) });
+      executor.jobs = [view('j3', 'running', 'slot-0')];
+      text = await metrics.metrics();
+      expect(text).toContain('aevo_budget_spent_total{unit="gpu-seconds",status="succeeded",service="dispatch"} 20');
+      expect(text).toContain('aevo_jobs{phase="running",executor="local",service="dispatch"} 1');
+      expect(text).toContain('aevo_slots_busy{executor="local",service="dispatch"} 1');
+    },
+  );
 });

@@ -192,7 +192,8 @@ export class DispatchWorkflow {
               status: 'failed',
               exitCode: null,
               reason: 'lost',
-              message: `dispatch restarted and the ${this.executor.kind} executor has no trace of this ${row.status} job`,
+              message:
+                `dispatch restarted and the ${this.executor.kind} executor ` + `has no trace of this ${row.status} job`,
               wallSeconds: 0,
               gpuSeconds: 0,
               gpuCount: 0,

@@ -257,28 +257,32 @@ describe('budget projection', () => {
     budgetUnit,
   });
 
-  it('charges each job once and sums per candidate, per round and per campaign, keeping GPU and CPU-slot seconds apart', () => {
-    const view = foldBudget([
-      ev('JobQueued', 'c1', { jobId: 'j0' }),
-      ev('JobSucceeded', 'c1', t('j1', 'c1-r1-c0', 1, 20)),
-      ev('JobFailed', 'c1', t('j2', 'c1-r1-c0', 1, 5)),
-      ev('JobSucceeded', 'c1', t('j3', 'c1-r1-c1', 1, 7, 'cpu-slot-seconds')),
-      ev('JobCancelled', 'c1', t('j4', 'c1-r2-c0', 2, 1.5)),
-      ev('JobSucceeded', 'c1', t('j1', 'c1-r1-c0', 1, 20)), // replayed duplicate: not charged again
-      ev('JobSucceeded', 'c2', t('k1', 'c2-r1-c0', 1, 100)),
-    ]);
-    expect(view.candidates['c1-r1-c0']).toMatchObject({
-      gpuSeconds: 25,
-      cpuSlotSeconds: 0,
-      jobs: 2,
-      succeeded: 1,
-      failed: 1,
-    });
-    expect(view.candidates['c1-r1-c1']).toMatchObject({ gpuSeconds: 0, cpuSlotSeconds: 7, jobs: 1 });
-    expect(view.rounds['c1/1']).toMatchObject({ gpuSeconds: 25, cpuSlotSeconds: 7, jobs: 3 });
-    expect(view.rounds['c1/2']).toMatchObject({ gpuSeconds: 1.5, cancelled: 1 });
-    expect(view.campaigns.c1).toMatchObject({ gpuSeconds: 26.5, cpuSlotSeconds: 7, jobs: 4 });
-    expect(view.campaigns.c2.gpuSeconds).toBe(100);
-    expect(Object.keys(view.jobs).sort()).toEqual(['j1', 'j2', 'j3', 'j4', 'k1']);
-  });
+  it(
+    'charges each job once and sums per candidate, per round and per ' +
+      'campaign, keeping GPU and CPU-slot seconds apart',
+    () => {
+      const view = foldBudget([
+        ev('JobQueued', 'c1', { jobId: 'j0' }),
+        ev('JobSucceeded', 'c1', t('j1', 'c1-r1-c0', 1, 20)),
+        ev('JobFailed', 'c1', t('j2', 'c1-r1-c0', 1, 5)),
+        ev('JobSucceeded', 'c1', t('j3', 'c1-r1-c1', 1, 7, 'cpu-slot-seconds')),
+        ev('JobCancelled', 'c1', t('j4', 'c1-r2-c0', 2, 1.5)),
+        ev('JobSucceeded', 'c1', t('j1', 'c1-r1-c0', 1, 20)), // replayed duplicate: not charged again
+        ev('JobSucceeded', 'c2', t('k1', 'c2-r1-c0', 1, 100)),
+      ]);
+      expect(view.candidates['c1-r1-c0']).toMatchObject({
+        gpuSeconds: 25,
+        cpuSlotSeconds: 0,
+        jobs: 2,
+        succeeded: 1,
+        failed: 1,
+      });
+      expect(view.candidates['c1-r1-c1']).toMatchObject({ gpuSeconds: 0, cpuSlotSeconds: 7, jobs: 1 });
+      expect(view.rounds['c1/1']).toMatchObject({ gpuSeconds: 25, cpuSlotSeconds: 7, jobs: 3 });
+      expect(view.rounds['c1/2']).toMatchObject({ gpuSeconds: 1.5, cancelled: 1 });
+      expect(view.campaigns.c1).toMatchObject({ gpuSeconds: 26.5, cpuSlotSeconds: 7, jobs: 4 });
+      expect(view.campaigns.c2.gpuSeconds).toBe(100);
+      expect(Object.keys(view.jobs).sort()).toEqual(['j1', 'j2', 'j3', 'j4', 'k1']);
+    },
+  );
 });
