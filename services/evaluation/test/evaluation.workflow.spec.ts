@@ -111,61 +111,64 @@ describe('evaluation workflow (real PostgreSQL event store)', () => {
     'runs/s1/ckpt/step-000300': { step: 300, domains: { arith: 0.1, recall: 0.7, logic: 0.7 } },
   };
 
-  it('verifies, evaluates every checkpoint through evaluate jobs, and selects by the mean (ties → later step)', async () => {
-    const verifier = new ScriptedVerifier();
-    const wf = new EvaluationWorkflow(store, verifier, cfg());
-    const sb = sandbox('ev1-a', ckpts);
-    const req = request('ev1-a-eval-1', sb, Object.keys(ckpts));
-    const started = await wf.onEvaluationRequested(req);
-    expect(started.map((e) => e.type)).toEqual(['EvaluationStarted', 'JobRequested', 'JobRequested', 'JobRequested']);
-    expect(await wf.onEvaluationRequested(req)).toEqual([]);
-    expect(verifier.asked).toEqual([
-      {
-        campaignId,
-        candidateId: `${campaignId}-r1-c1`,
-        round: 1,
+  it(
+    'verifies, evaluates every checkpoint through evaluate jobs, ' + 'and selects by the mean (ties → later step)',
+    async () => {
+      const verifier = new ScriptedVerifier();
+      const wf = new EvaluationWorkflow(store, verifier, cfg());
+      const sb = sandbox('ev1-a', ckpts);
+      const req = request('ev1-a-eval-1', sb, Object.keys(ckpts));
+      const started = await wf.onEvaluationRequested(req);
+      expect(started.map((e) => e.type)).toEqual(['EvaluationStarted', 'JobRequested', 'JobRequested', 'JobRequested']);
+      expect(await wf.onEvaluationRequested(req)).toEqual([]);
+      expect(verifier.asked).toEqual([
+        {
+          campaignId,
+          candidateId: `${campaignId}-r1-c1`,
+          round: 1,
+          sandboxPath: sb,
+          reason: 'evaluation ev1-a-eval-1',
+          paths: Object.keys(ckpts),
+        },
+      ]);
+      const spec0 = (started[1].data as { spec: JobSpec }).spec;
+      const scores0 = scoresPathOf(cfg(), campaignId, 'ev1-a-eval-1', 0);
+      expect(spec0).toMatchObject({
+        jobId: 'ev1-a-eval-1-eval-0',
+        entrypoint: 'evaluate',
         sandboxPath: sb,
-        reason: 'evaluation ev1-a-eval-1',
-        paths: Object.keys(ckpts),
-      },
-    ]);
-    const spec0 = (started[1].data as { spec: JobSpec }).spec;
-    const scores0 = scoresPathOf(cfg(), campaignId, 'ev1-a-eval-1', 0);
-    expect(spec0).toMatchObject({
-      jobId: 'ev1-a-eval-1-eval-0',
-      entrypoint: 'evaluate',
-      sandboxPath: sb,
-      argv: ['node', 'harness/evaluate.js', path.join(sb, 'runs/s1/ckpt/step-000100'), 'dev', scores0],
-    });
-    expect(scores0.startsWith(sb)).toBe(false); // written outside the sandbox, so a worker cannot forge it
+        argv: ['node', 'harness/evaluate.js', path.join(sb, 'runs/s1/ckpt/step-000100'), 'dev', scores0],
+      });
+      expect(scores0.startsWith(sb)).toBe(false); // written outside the sandbox, so a worker cannot forge it
 
-    const events = await runAll(wf, 'ev1-a-eval-1');
-    expect(events.map((e) => e.type)).toEqual([
-      'EvaluationStarted',
-      'JobRequested',
-      'JobRequested',
-      'JobRequested',
-      'CheckpointEvaluated',
-      'CheckpointEvaluated',
-      'CheckpointEvaluated',
-      'CheckpointSelected',
-    ]);
-    expect(events[4].data).toMatchObject({
-      checkpoint: 'runs/s1/ckpt/step-000100',
-      step: 100,
-      seed: 7,
-      split: 'dev',
-      n: 30,
-      dev: { overall: 0.5, domains: { arith: 0.5, recall: 0.5, logic: 0.5 } },
-    });
-    // All three means are exactly 0.5 in floating point: the tie goes to the latest step.
-    expect(events[7].data).toMatchObject({
-      requestId: 'ev1-a-eval-1',
-      checkpoint: 'runs/s1/ckpt/step-000300',
-      step: 300,
-      considered: 3,
-    });
-  });
+      const events = await runAll(wf, 'ev1-a-eval-1');
+      expect(events.map((e) => e.type)).toEqual([
+        'EvaluationStarted',
+        'JobRequested',
+        'JobRequested',
+        'JobRequested',
+        'CheckpointEvaluated',
+        'CheckpointEvaluated',
+        'CheckpointEvaluated',
+        'CheckpointSelected',
+      ]);
+      expect(events[4].data).toMatchObject({
+        checkpoint: 'runs/s1/ckpt/step-000100',
+        step: 100,
+        seed: 7,
+        split: 'dev',
+        n: 30,
+        dev: { overall: 0.5, domains: { arith: 0.5, recall: 0.5, logic: 0.5 } },
+      });
+      // All three means are exactly 0.5 in floating point: the tie goes to the latest step.
+      expect(events[7].data).toMatchObject({
+        requestId: 'ev1-a-eval-1',
+        checkpoint: 'runs/s1/ckpt/step-000300',
+        step: 300,
+        considered: 3,
+      });
+    },
+  );
 
   it('selects by reweighted domains when the policy says so', async () => {
     const wf = new EvaluationWorkflow(store, new ScriptedVerifier(), cfg());
@@ -180,42 +183,45 @@ describe('evaluation workflow (real PostgreSQL event store)', () => {
     });
   });
 
-  it('fails a checkpoint whose scores do not validate, naming the field, and still selects among the rest', async () => {
-    const wf = new EvaluationWorkflow(store, new ScriptedVerifier(), cfg());
-    const sb = sandbox('ev1-c', {
-      'ck/step-000010': { step: 10, domains: { arith: 0.4 } },
-      'ck/step-000020': { step: 20, domains: { arith: 0.6 }, badScores: true },
-      'ck/step-000030': { step: 30, domains: { arith: 0.6 }, fail: true },
-      'ck/step-000040': { step: 40, domains: { arith: 0.6 }, noScores: true },
-    });
-    await wf.onEvaluationRequested(
-      request('ev1-c-eval-1', sb, ['ck/step-000010', 'ck/step-000020', 'ck/step-000030', 'ck/step-000040']),
-    );
-    const events = await runAll(wf, 'ev1-c-eval-1');
-    const failed = events.filter((e) => e.type === 'EvaluationFailed').map((e) => e.data);
-    expect(failed).toEqual([
-      expect.objectContaining({
-        checkpoint: 'ck/step-000020',
-        kind: 'invalid-scores',
-        issues: [{ path: 'domains.arith.score', message: expect.any(String) }],
-        reason: expect.stringMatching(/domains\.arith\.score/),
-      }),
-      expect.objectContaining({
-        checkpoint: 'ck/step-000030',
-        kind: 'job-failed',
-        reason: expect.stringMatching(/failed: exit-code \(exit 3\)/),
-      }),
-      expect.objectContaining({
-        checkpoint: 'ck/step-000040',
-        kind: 'invalid-scores',
-        reason: expect.stringMatching(/wrote no scores file at /),
-      }),
-    ]);
-    expect(events.pop()).toMatchObject({
-      type: 'CheckpointSelected',
-      data: { checkpoint: 'ck/step-000010', considered: 1 },
-    });
-  });
+  it(
+    'fails a checkpoint whose scores do not validate, naming the ' + 'field, and still selects among the rest',
+    async () => {
+      const wf = new EvaluationWorkflow(store, new ScriptedVerifier(), cfg());
+      const sb = sandbox('ev1-c', {
+        'ck/step-000010': { step: 10, domains: { arith: 0.4 } },
+        'ck/step-000020': { step: 20, domains: { arith: 0.6 }, badScores: true },
+        'ck/step-000030': { step: 30, domains: { arith: 0.6 }, fail: true },
+        'ck/step-000040': { step: 40, domains: { arith: 0.6 }, noScores: true },
+      });
+      await wf.onEvaluationRequested(
+        request('ev1-c-eval-1', sb, ['ck/step-000010', 'ck/step-000020', 'ck/step-000030', 'ck/step-000040']),
+      );
+      const events = await runAll(wf, 'ev1-c-eval-1');
+      const failed = events.filter((e) => e.type === 'EvaluationFailed').map((e) => e.data);
+      expect(failed).toEqual([
+        expect.objectContaining({
+          checkpoint: 'ck/step-000020',
+          kind: 'invalid-scores',
+          issues: [{ path: 'domains.arith.score', message: expect.any(String) }],
+          reason: expect.stringMatching(/domains\.arith\.score/),
+        }),
+        expect.objectContaining({
+          checkpoint: 'ck/step-000030',
+          kind: 'job-failed',
+          reason: expect.stringMatching(/failed: exit-code \(exit 3\)/),
+        }),
+        expect.objectContaining({
+          checkpoint: 'ck/step-000040',
+          kind: 'invalid-scores',
+          reason: expect.stringMatching(/wrote no scores file at /),
+        }),
+      ]);
+      expect(events.pop()).toMatchObject({
+        type: 'CheckpointSelected',
+        data: { checkpoint: 'ck/step-000010', considered: 1 },
+      });
+    },
+  );
 
   it('evaluates nothing in a sandbox that fails frozen-path verification', async () => {
     const verifier = new ScriptedVerifier(() => ({
@@ -235,7 +241,8 @@ describe('evaluation workflow (real PostgreSQL event store)', () => {
           round: 1,
           checkpoint: null,
           kind: 'frozen-path-violated',
-          reason: `sandbox ${sb} failed frozen-path verification: harness/evaluate.js: frozen-modified (sha256 differs)`,
+          reason:
+            `sandbox ${sb} failed frozen-path verification: ` + 'harness/evaluate.js: frozen-modified (sha256 differs)',
           issues: [],
         },
       },

@@ -30,7 +30,8 @@ export function verificationFromReply(
   const parsed = SandboxVerification.safeParse(reply.result);
   if (!parsed.success)
     throw new SandboxVerificationUnavailable(
-      `VerifySandbox answered an unexpected result: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+      `VerifySandbox answered an unexpected result: ` +
+        `${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
     );
   const v = parsed.data;
   const violations = v.violations.map((x) => `${x.path}: ${x.kind} (${x.detail})`);

@@ -66,58 +66,68 @@ const succeeded = (i: number, step: number, body: unknown) => ({
 const spec = DeciderSpecification(evaluationDecider);
 
 describe('evaluation decider', () => {
-  it('given a new request, when the sandbox verifies, then it starts and requests one evaluate job per checkpoint', () => {
-    spec.given([]).when(start).then(started);
-  });
+  it(
+    'given a new request, when the sandbox verifies, then it starts ' + 'and requests one evaluate job per checkpoint',
+    () => {
+      spec.given([]).when(start).then(started);
+    },
+  );
 
   it('given a started evaluation, when the request is redelivered, then nothing happens', () => {
     spec.given(started).when(start).thenNothing();
   });
 
-  it('given a new request, when frozen-path verification fails, then the whole request fails and no job is requested', () => {
-    spec
-      .given([])
-      .when({
-        ...start,
-        verification: {
-          verifiedBy: 'substrate-service',
-          ok: false,
-          violations: ['harness/evaluate.py: sha256 changed'],
-        },
-      })
-      .then([
-        {
-          type: 'EvaluationFailed',
-          data: {
-            ...ids,
-            checkpoint: null,
-            kind: 'frozen-path-violated',
-            reason:
-              'sandbox /aevo/sandboxes/c1-r1-c2 failed frozen-path verification: harness/evaluate.py: sha256 changed',
-            issues: [],
+  it(
+    'given a new request, when frozen-path verification fails, then the ' +
+      'whole request fails and no job is requested',
+    () => {
+      spec
+        .given([])
+        .when({
+          ...start,
+          verification: {
+            verifiedBy: 'substrate-service',
+            ok: false,
+            violations: ['harness/evaluate.py: sha256 changed'],
           },
-        },
-      ]);
-  });
+        })
+        .then([
+          {
+            type: 'EvaluationFailed',
+            data: {
+              ...ids,
+              checkpoint: null,
+              kind: 'frozen-path-violated',
+              reason:
+                'sandbox /aevo/sandboxes/c1-r1-c2 failed frozen-path verification: harness/evaluate.py: sha256 changed',
+              issues: [],
+            },
+          },
+        ]);
+    },
+  );
 
-  it('given a new request, when a checkpoint escapes the sandbox or repeats, then it is refused naming the field', () => {
-    spec
-      .given([])
-      .when({
-        ...start,
-        request: { ...request, checkpoints: ['../other/ckpt', 'a', 'a'] },
-        jobs: { ok: true, specs: [job(0), job(1), job(1)] },
-      })
-      .then((events) => {
-        expect(events).toHaveLength(1);
-        expect(events[0]).toMatchObject({
-          type: 'EvaluationFailed',
-          data: { kind: 'invalid-request', checkpoint: null },
+  it(
+    'given a new request, when a checkpoint escapes the sandbox or ' + 'repeats, then it is refused naming the field',
+    () => {
+      spec
+        .given([])
+        .when({
+          ...start,
+          request: { ...request, checkpoints: ['../other/ckpt', 'a', 'a'] },
+          jobs: { ok: true, specs: [job(0), job(1), job(1)] },
+        })
+        .then((events) => {
+          expect(events).toHaveLength(1);
+          expect(events[0]).toMatchObject({
+            type: 'EvaluationFailed',
+            data: { kind: 'invalid-request', checkpoint: null },
+          });
+          const data = events[0].data as { issues: { path: string }[] };
+          expect(data.issues.map((i) => i.path)).toEqual(['checkpoints.0', 'checkpoints.2']);
         });
-        const data = events[0].data as { issues: { path: string }[] };
-        expect(data.issues.map((i) => i.path)).toEqual(['checkpoints.0', 'checkpoints.2']);
-      });
-  });
+    },
+  );
 
   it('given a new request, when its jobs could not be built, then the request fails naming the problem', () => {
     spec
@@ -139,7 +149,8 @@ describe('evaluation decider', () => {
             checkpoint: null,
             kind: 'invalid-request',
             reason:
-              'evaluation request refused: checkpoints.1: runs/seed-1/ckpt/step-000200 is not a directory of the sandbox',
+              'evaluation request refused: checkpoints.1: runs/seed-1/ckpt/step-000200 is not a directory ' +
+              'of the sandbox',
             issues: [
               { path: 'checkpoints.1', message: 'runs/seed-1/ckpt/step-000200 is not a directory of the sandbox' },
             ],
@@ -148,27 +159,30 @@ describe('evaluation decider', () => {
       ]);
   });
 
-  it('given a running evaluation, when a job exits 0 without a readable scores file, then that checkpoint fails', () => {
-    spec
-      .given(started)
-      .when({
-        type: 'RecordJobOutcome',
-        jobId: evalJobId(request.requestId, 0),
-        outcome: { kind: 'unreadable-scores', reason: 'no scores file at /x/scores-0.json' },
-      })
-      .then([
-        {
-          type: 'EvaluationFailed',
-          data: {
-            ...ids,
-            checkpoint: request.checkpoints[0],
-            kind: 'invalid-scores',
-            reason: 'no scores file at /x/scores-0.json',
-            issues: [{ path: '(file)', message: 'no scores file at /x/scores-0.json' }],
+  it(
+    'given a running evaluation, when a job exits 0 without a ' + 'readable scores file, then that checkpoint fails',
+    () => {
+      spec
+        .given(started)
+        .when({
+          type: 'RecordJobOutcome',
+          jobId: evalJobId(request.requestId, 0),
+          outcome: { kind: 'unreadable-scores', reason: 'no scores file at /x/scores-0.json' },
+        })
+        .then([
+          {
+            type: 'EvaluationFailed',
+            data: {
+              ...ids,
+              checkpoint: request.checkpoints[0],
+              kind: 'invalid-scores',
+              reason: 'no scores file at /x/scores-0.json',
+              issues: [{ path: '(file)', message: 'no scores file at /x/scores-0.json' }],
+            },
           },
-        },
-      ]);
-  });
+        ]);
+    },
+  );
 
   it('given a running evaluation, when the first checkpoint scores, then only CheckpointEvaluated is emitted', () => {
     spec
