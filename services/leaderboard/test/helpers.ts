@@ -130,7 +130,9 @@ export function candidateForked(
   );
 }
 
-/** makeSandbox for candidate n of a campaign, recorded as forked from `snapshotId` (the predict job's manifest source). */
+/**
+ * makeSandbox for candidate n of a campaign, recorded as forked from `snapshotId` (the predict job's manifest source).
+ */
 export async function forkCandidate(
   store: EventStore,
   root: string,

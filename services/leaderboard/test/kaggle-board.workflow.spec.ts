@@ -117,47 +117,50 @@ describe('Kaggle leaderboard workflow (loopback CompetitionApiService, real Post
     return { server, wf, submit, stream, board };
   }
 
-  it('uploads the predictions, records the Kaggle ref, polls PENDING → COMPLETE and records the public score', async () => {
-    const { server, wf, submit, stream } = await setup('kg1', {
-      pendingReads: 2,
-      judge: (c) => ({ status: 'COMPLETE', publicScore: c.toString().includes('42') ? 0.66667 : 0 }),
-    });
-    const terminal = await submit(1);
-    await wf.idle();
-    expect((await stream()).map((e) => e.type)).toEqual([
-      'LeaderboardOpened',
-      'JobRequested',
-      'SubmissionAccepted',
-      'LeaderboardScored',
-    ]);
-    const ev = await stream();
-    expect(ev[2].data).toEqual({
-      submissionId: 'kg1-r1-s1',
-      candidateId: 'kg1-r1-c1',
-      round: 1,
-      board: 'kaggle',
-      externalRef: '40000001',
-      quotaUsed: 1,
-      quotaLimit: 3,
-    });
-    expect(ev[3].data).toEqual({
-      submissionId: 'kg1-r1-s1',
-      candidateId: 'kg1-r1-c1',
-      round: 1,
-      publicScore: 0.66667,
-      publicDomains: null,
-    });
-    expect(server.submissions[0].content.toString()).toBe('id,answer\nk1,3\nk2,42\nk3,no idea\n');
-    expect(server.submissions[0].description).toBe('aevo kg1 kg1-r1-s1');
-    expect(server.calls.map((c) => c.method).filter((m) => m !== 'upload' && m !== 'GetSubmission')).toEqual([
-      'ListSubmissions',
-      'StartSubmissionUpload',
-      'CreateSubmission',
-    ]);
-    // A redelivered JobSucceeded neither re-submits nor spends quota.
-    await wf.onJobTerminal(terminal!);
-    expect(server.submissions).toHaveLength(1);
-  });
+  it(
+    'uploads the predictions, records the Kaggle ref, polls ' + 'PENDING → COMPLETE and records the public score',
+    async () => {
+      const { server, wf, submit, stream } = await setup('kg1', {
+        pendingReads: 2,
+        judge: (c) => ({ status: 'COMPLETE', publicScore: c.toString().includes('42') ? 0.66667 : 0 }),
+      });
+      const terminal = await submit(1);
+      await wf.idle();
+      expect((await stream()).map((e) => e.type)).toEqual([
+        'LeaderboardOpened',
+        'JobRequested',
+        'SubmissionAccepted',
+        'LeaderboardScored',
+      ]);
+      const ev = await stream();
+      expect(ev[2].data).toEqual({
+        submissionId: 'kg1-r1-s1',
+        candidateId: 'kg1-r1-c1',
+        round: 1,
+        board: 'kaggle',
+        externalRef: '40000001',
+        quotaUsed: 1,
+        quotaLimit: 3,
+      });
+      expect(ev[3].data).toEqual({
+        submissionId: 'kg1-r1-s1',
+        candidateId: 'kg1-r1-c1',
+        round: 1,
+        publicScore: 0.66667,
+        publicDomains: null,
+      });
+      expect(server.submissions[0].content.toString()).toBe('id,answer\nk1,3\nk2,42\nk3,no idea\n');
+      expect(server.submissions[0].description).toBe('aevo kg1 kg1-r1-s1');
+      expect(server.calls.map((c) => c.method).filter((m) => m !== 'upload' && m !== 'GetSubmission')).toEqual([
+        'ListSubmissions',
+        'StartSubmissionUpload',
+        'CreateSubmission',
+      ]);
+      // A redelivered JobSucceeded neither re-submits nor spends quota.
+      await wf.onJobTerminal(terminal!);
+      expect(server.submissions).toHaveLength(1);
+    },
+  );
 
   it('turns Kaggle’s 400 (allowance used up) into SubmissionRejected quota-exceeded', async () => {
     const { server, wf, submit, stream } = await setup('kg2', { allowance: 1, pendingReads: 0 });

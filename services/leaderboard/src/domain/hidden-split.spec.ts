@@ -3,7 +3,8 @@ import { deriveSecretSeed, parseHiddenSplit, promptsOnlyCsv, splitPredictions } 
 import fc from 'fast-check';
 
 const pub =
-  'id,prompt,answer,domain\np1,"In Alice\'s Wonderland, convert 2, please",4.5,unit_conversion\np2,roman 38,XXXVIII,numeral\n';
+  'id,prompt,answer,domain\np1,"In Alice\'s Wonderland, convert 2, please",4.5,unit_conversion\np2,roman ' +
+  '38,XXXVIII,numeral\n';
 const priv = 'id,prompt,answer,domain\nq1,"say ""hi""",cat imagines book,cipher\n';
 
 describe('hidden split', () => {
