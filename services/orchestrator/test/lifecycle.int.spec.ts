@@ -259,34 +259,38 @@ describe('orchestrator round lifecycle (two replicas, real store and JetStream)'
     });
   });
 
-  it('aborts a campaign whose snapshot the substrate service found damaged beyond repair, naming the file; a rebuilt one changes nothing', async () => {
-    const c = 'life-d';
-    await client.send(StartCampaign, payload(c));
-    await eventually(async () => (await count(c, 'RoundStarted')) === 1, 30_000);
-    const damaged = (outcome: 'rebuilt' | 'unrecoverable', sourceSnapshotId: string) =>
-      createEvent(
-        SnapshotDamaged,
-        {
-          snapshotId: 'a'.repeat(64),
-          files: [{ path: 'harness/metric.py', expected: 'b'.repeat(64), actual: 'c'.repeat(64) }],
-          moreFiles: 0,
-          detectedAt: 'fork',
-          outcome,
-          quarantinedAt: '/h/snapshots/.quarantine/x',
-          sourceSnapshotId,
-        },
-        { campaignId: c, streamId: `substrate:${c}`, source: 'substrate' },
+  it(
+    'aborts a campaign whose snapshot the substrate service found damaged beyond ' +
+      'repair, naming the file; a rebuilt one changes nothing',
+    async () => {
+      const c = 'life-d';
+      await client.send(StartCampaign, payload(c));
+      await eventually(async () => (await count(c, 'RoundStarted')) === 1, 30_000);
+      const damaged = (outcome: 'rebuilt' | 'unrecoverable', sourceSnapshotId: string) =>
+        createEvent(
+          SnapshotDamaged,
+          {
+            snapshotId: 'a'.repeat(64),
+            files: [{ path: 'harness/metric.py', expected: 'b'.repeat(64), actual: 'c'.repeat(64) }],
+            moreFiles: 0,
+            detectedAt: 'fork',
+            outcome,
+            quarantinedAt: '/h/snapshots/.quarantine/x',
+            sourceSnapshotId,
+          },
+          { campaignId: c, streamId: `substrate:${c}`, source: 'substrate' },
+        );
+      await append(damaged('rebuilt', 'a'.repeat(64)), damaged('unrecoverable', 'd'.repeat(64)));
+      const aborted = await eventually(async () => {
+        const a = await ofType(c, 'CampaignAborted');
+        return a.length > 0 ? a : null;
+      }, 30_000);
+      expect(aborted).toHaveLength(1);
+      expect((aborted[0].data as { reason: string }).reason).toMatch(
+        /^substrate snapshot damaged: .*harness\/metric\.py \(expected bbbbbbbbbbbb…, found cccccccccccc…\).*cannot be rebuilt/,
       );
-    await append(damaged('rebuilt', 'a'.repeat(64)), damaged('unrecoverable', 'd'.repeat(64)));
-    const aborted = await eventually(async () => {
-      const a = await ofType(c, 'CampaignAborted');
-      return a.length > 0 ? a : null;
-    }, 30_000);
-    expect(aborted).toHaveLength(1);
-    expect((aborted[0].data as { reason: string }).reason).toMatch(
-      /^substrate snapshot damaged: .*harness\/metric\.py \(expected bbbbbbbbbbbb…, found cccccccccccc…\).*cannot be rebuilt/,
-    );
-  });
+    },
+  );
 
   it('catches up after every replica was down: the durable consumers still hold what happened meanwhile', async () => {
     const c = 'life-c';

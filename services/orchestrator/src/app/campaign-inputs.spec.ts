@@ -59,31 +59,35 @@ describe('campaign inputs', () => {
     expect(err.issues[0].path).toBe('payload.substratePath');
   });
 
-  it('resolves relative paths against the working root, then the orchestrator package, and reports both problems at once', async () => {
-    const dir = writeSubstrateFixture(path.join(tmp, 'root', 'substrate'));
-    const loader = new FileCampaignInputs([path.join(tmp, 'root'), DEPLOY_ROOT]);
-    const config = CampaignConfig.parse({
-      campaignId: 'c1',
-      substratePath: 'substrate',
-      constitutionPath: 'constitutions/default.yaml',
-      rounds: 1,
-      workersPerRound: 1,
-      axes: ['learning-rate'],
-      seed: 0,
-      budgets: { gpuSeconds: 1, llmTokens: 0, submissionsPerRound: 1 },
-    });
-    const inputs = await loader.load(config);
-    expect(inputs.standingRecipe).toEqual(readRecipe(dir));
-    await expect(
-      loader.load({ ...config, substratePath: 'nope', constitutionPath: 'nope.yaml' }),
-    ).rejects.toMatchObject({
-      code: 'INVALID_CAMPAIGN_INPUTS',
-      issues: [
-        expect.objectContaining({ path: 'payload.constitutionPath' }),
-        expect.objectContaining({ path: 'payload.substratePath' }),
-      ],
-    });
-  });
+  it(
+    'resolves relative paths against the working root, then the ' +
+      'orchestrator package, and reports both problems at once',
+    async () => {
+      const dir = writeSubstrateFixture(path.join(tmp, 'root', 'substrate'));
+      const loader = new FileCampaignInputs([path.join(tmp, 'root'), DEPLOY_ROOT]);
+      const config = CampaignConfig.parse({
+        campaignId: 'c1',
+        substratePath: 'substrate',
+        constitutionPath: 'constitutions/default.yaml',
+        rounds: 1,
+        workersPerRound: 1,
+        axes: ['learning-rate'],
+        seed: 0,
+        budgets: { gpuSeconds: 1, llmTokens: 0, submissionsPerRound: 1 },
+      });
+      const inputs = await loader.load(config);
+      expect(inputs.standingRecipe).toEqual(readRecipe(dir));
+      await expect(
+        loader.load({ ...config, substratePath: 'nope', constitutionPath: 'nope.yaml' }),
+      ).rejects.toMatchObject({
+        code: 'INVALID_CAMPAIGN_INPUTS',
+        issues: [
+          expect.objectContaining({ path: 'payload.constitutionPath' }),
+          expect.objectContaining({ path: 'payload.substratePath' }),
+        ],
+      });
+    },
+  );
 });
 
 describe('campaign inputs are read only under the configured roots', () => {
@@ -228,59 +232,64 @@ describe('campaign inputs are read only under the configured roots', () => {
     await expect(withTimeout(Promise.resolve(1), 60_000, () => new Error('unused'))).resolves.toBe(1);
   });
 
-  it('never reads outside the roots nor echoes content, for any path built from hostile segments (property)', async () => {
-    const segment = fc.constantFrom(
-      '..',
-      '.',
-      '',
-      'etc',
-      'shadow',
-      'passwd',
-      'dev',
-      'zero',
-      'proc',
-      'self',
-      'environ',
-      'outside',
-      'shadow.yaml',
-      'roots',
-      'constitutions',
-      'default.yaml',
-      'link.yaml',
-      'fifo.yaml',
-      'huge.yaml',
-      'keys.yaml',
-      tmp.slice(1),
-    );
-    const hostilePath = fc
-      .record({ absolute: fc.boolean(), parts: fc.array(segment, { minLength: 1, maxLength: 7 }) })
-      .map(({ absolute, parts }) => `${absolute ? '/' : ''}${parts.join('/')}`);
-    const realConstitutions = fs.realpathSync(constitutions);
-    await fc.assert(
-      fc.asyncProperty(hostilePath, async (p) => {
-        let refusal: { code: string; issues: Array<{ path: string; message: string }> } | null = null;
-        try {
-          await loader.load({ ...base(), constitutionPath: p });
-        } catch (err) {
-          if (!(err instanceof DomainError)) throw err;
-          refusal = { code: err.code, issues: err.issues };
-        }
-        if (refusal === null) {
-          // Loaded: then it was a constitution under the root.
-          const candidates = [root, constitutions].map((b) => path.resolve(b, p)).concat(path.isAbsolute(p) ? [p] : []);
-          expect(
-            candidates.some((c) => fs.existsSync(c) && fs.realpathSync(c).startsWith(`${realConstitutions}/`)),
-          ).toBe(true);
-          return;
-        }
-        expect(refusal.code).toBe('INVALID_CAMPAIGN_INPUTS');
-        expect(refusal.issues.length).toBeGreaterThan(0);
-        for (const i of refusal.issues) expect(i.path).toBe('payload.constitutionPath');
-        expect(JSON.stringify(refusal)).not.toMatch(/shadowroot|SECRETHASH|anothersecretkey|root:x:/);
-      }),
-      { numRuns: 300 },
-    );
-  });
+  it(
+    'never reads outside the roots nor echoes content, for any ' + 'path built from hostile segments (property)',
+    async () => {
+      const segment = fc.constantFrom(
+        '..',
+        '.',
+        '',
+        'etc',
+        'shadow',
+        'passwd',
+        'dev',
+        'zero',
+        'proc',
+        'self',
+        'environ',
+        'outside',
+        'shadow.yaml',
+        'roots',
+        'constitutions',
+        'default.yaml',
+        'link.yaml',
+        'fifo.yaml',
+        'huge.yaml',
+        'keys.yaml',
+        tmp.slice(1),
+      );
+      const hostilePath = fc
+        .record({ absolute: fc.boolean(), parts: fc.array(segment, { minLength: 1, maxLength: 7 }) })
+        .map(({ absolute, parts }) => `${absolute ? '/' : ''}${parts.join('/')}`);
+      const realConstitutions = fs.realpathSync(constitutions);
+      await fc.assert(
+        fc.asyncProperty(hostilePath, async (p) => {
+          let refusal: { code: string; issues: Array<{ path: string; message: string }> } | null = null;
+          try {
+            await loader.load({ ...base(), constitutionPath: p });
+          } catch (err) {
+            if (!(err instanceof DomainError)) throw err;
+            refusal = { code: err.code, issues: err.issues };
+          }
+          if (refusal === null) {
+            // Loaded: then it was a constitution under the root.
+            const candidates = [root, constitutions]
+              .map((b) => path.resolve(b, p))
+              .concat(path.isAbsolute(p) ? [p] : []);
+            expect(
+              candidates.some((c) => fs.existsSync(c) && fs.realpathSync(c).startsWith(`${realConstitutions}/`)),
+            ).toBe(true);
+            return;
+          }
+          expect(refusal.code).toBe('INVALID_CAMPAIGN_INPUTS');
+          expect(refusal.issues.length).toBeGreaterThan(0);
+          for (const i of refusal.issues) expect(i.path).toBe('payload.constitutionPath');
+          expect(JSON.stringify(refusal)).not.toMatch(/shadowroot|SECRETHASH|anothersecretkey|root:x:/);
+        }),
+        { numRuns: 300 },
+      );
+    },
+  );
 
   it('takes the roots from the environment: AEVO_*_ROOTS replace the defaults', () => {
     const d = inputRootsFromEnv({}, '/srv');

@@ -210,23 +210,27 @@ describe('StartRound', () => {
     expect(c).not.toEqual(a);
   });
 
-  it('is refused for an unknown campaign, a started round, a skipped round, an open previous round, and past the last round', () => {
-    spec.given([]).when(startRound(1)).thenThrows(code('CAMPAIGN_NOT_FOUND'));
-    const r1 = spec
-      .given([started()])
-      .when(startRound(1))
-      .then(() => undefined);
-    spec
-      .given([started(), ...r1])
-      .when(startRound(1))
-      .thenThrows(code('ROUND_ALREADY_STARTED'));
-    spec.given([started()]).when(startRound(2)).thenThrows(code('ROUND_OUT_OF_ORDER'));
-    spec
-      .given([started(), ...r1])
-      .when(startRound(2))
-      .thenThrows(code('ROUND_IN_PROGRESS'));
-    spec.given([started()]).when(startRound(4)).thenThrows(code('ROUNDS_EXHAUSTED'));
-  });
+  it(
+    'is refused for an unknown campaign, a started round, a skipped round, ' +
+      'an open previous round, and past the last round',
+    () => {
+      spec.given([]).when(startRound(1)).thenThrows(code('CAMPAIGN_NOT_FOUND'));
+      const r1 = spec
+        .given([started()])
+        .when(startRound(1))
+        .then(() => undefined);
+      spec
+        .given([started(), ...r1])
+        .when(startRound(1))
+        .thenThrows(code('ROUND_ALREADY_STARTED'));
+      spec.given([started()]).when(startRound(2)).thenThrows(code('ROUND_OUT_OF_ORDER'));
+      spec
+        .given([started(), ...r1])
+        .when(startRound(2))
+        .thenThrows(code('ROUND_IN_PROGRESS'));
+      spec.given([started()]).when(startRound(4)).thenThrows(code('ROUNDS_EXHAUSTED'));
+    },
+  );
 
   it('needs the policy revised for the round after round 1', () => {
     const s = started();

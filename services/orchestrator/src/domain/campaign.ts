@@ -162,7 +162,9 @@ function startRound(cmd: StartRoundCommand, state: CampaignState): CampaignEvent
     if (out.length > 0)
       throw refusal(
         'BUDGET_EXHAUSTED',
-        `campaign ${state.campaignId} has used its ${out.join(' and ')} budget (spent ${cmd.spent.gpuSeconds} GPU-s of ${state.config.budgets.gpuSeconds}, ${cmd.spent.llmTokens} tokens of ${state.config.budgets.llmTokens})`,
+        `campaign ${state.campaignId} has used its ${out.join(' and ')} budget (spent ` +
+          `${cmd.spent.gpuSeconds} GPU-s of ${state.config.budgets.gpuSeconds}, ${cmd.spent.llmTokens} ` +
+          `tokens of ${state.config.budgets.llmTokens})`,
         `budget exhausted: ${out.join(', ')}`,
         `payload.campaignId`,
       );
@@ -179,7 +181,8 @@ function planNextRound(
   if (policy.forRound !== round)
     throw refusal(
       'POLICY_NOT_READY',
-      `round ${round} needs the policy revised for it; the newest policy (revision ${policy.revision}) is for round ${policy.forRound}`,
+      `round ${round} needs the policy revised for it; the newest policy (revision ${policy.revision}) is ` +
+        `for round ${policy.forRound}`,
       `no policy for round ${round} yet`,
     );
   const seed = roundSeed(state.config.seed, round);

@@ -90,17 +90,21 @@ describe('Advance: closing rounds and the final audit', () => {
       });
   });
 
-  it('starts the final audit instead of the next round when the GPU budget is used up (first terminal event per job counts)', () => {
-    const facts = foldFacts([...afterRound1(), jobDone('j1', 600), jobFailed('j2', 400.0004), jobDone('j1', 999)]);
-    expect(spentOf(facts)).toEqual({ gpuSeconds: 1000, llmTokens: 0 });
-    spec
-      .given([started, round1, ...subs])
-      .when(advance(facts))
-      .then((events) => {
-        expect(events.map((e) => e.type)).toEqual(['RoundClosed', 'FinalAuditStarted']);
-        expect(events[1].data).toMatchObject({ reason: 'budget-exhausted', rounds: 1, exhausted: ['gpuSeconds'] });
-      });
-  });
+  it(
+    'starts the final audit instead of the next round when the GPU budget ' +
+      'is used up (first terminal event per job counts)',
+    () => {
+      const facts = foldFacts([...afterRound1(), jobDone('j1', 600), jobFailed('j2', 400.0004), jobDone('j1', 999)]);
+      expect(spentOf(facts)).toEqual({ gpuSeconds: 1000, llmTokens: 0 });
+      spec
+        .given([started, round1, ...subs])
+        .when(advance(facts))
+        .then((events) => {
+          expect(events.map((e) => e.type)).toEqual(['RoundClosed', 'FinalAuditStarted']);
+          expect(events[1].data).toMatchObject({ reason: 'budget-exhausted', rounds: 1, exhausted: ['gpuSeconds'] });
+        });
+    },
+  );
 
   it('stops a round whose GPU budget runs out while candidates still work, then closes it with what it has', () => {
     // Two of four candidates are done; the jobs so far cost the whole budget.

@@ -100,7 +100,8 @@ describe('Advance: a snapshot damaged on the host', () => {
       { campaignId: 'c1', streamId: 'substrate:c1', source: 'substrate' },
     );
   const reason =
-    'substrate snapshot damaged: snapshot aaaaaaaaaaaa… damaged (found at fork): harness/metric.py (expected bbbbbbbbbbbb…, found cccccccccccc…); ' +
+    'substrate snapshot damaged: snapshot aaaaaaaaaaaa… damaged (found at fork): harness/metric.py ' +
+    '(expected bbbbbbbbbbbb…, found cccccccccccc…); ' +
     'the source now snapshots as dddddddddddd…, so it cannot be rebuilt';
 
   it('given an unrecoverable damage, when advanced, then the campaign aborts naming the damaged file', () => {
@@ -121,29 +122,32 @@ describe('Advance: a snapshot damaged on the host', () => {
       .then([round1]);
   });
 
-  it('given an unrecoverable damage during the final audit, then it aborts too, unless the private scores are in', () => {
-    const auditing: CampaignEvent = {
-      type: 'FinalAuditStarted',
-      data: { reason: 'rounds-exhausted', rounds: 1, spent: { gpuSeconds: 0, llmTokens: 0 }, exhausted: [] },
-    };
-    const closed: CampaignEvent = { type: 'RoundClosed', data: { round: 1, policyRevision: 0, bestPublicLb: null } };
-    spec
-      .given([started, round1, closed, auditing])
-      .when(advance(foldFacts([damaged('unrecoverable', null)])))
-      .then((events) =>
-        expect(events).toEqual([
-          {
-            type: 'CampaignAborted',
-            data: { reason: expect.stringMatching(/harness\/metric\.py .*the source no longer loads/) },
-          },
-        ]),
-      );
-    const facts = foldFacts([damaged('unrecoverable', null), unsealed([])]);
-    spec
-      .given([started, round1, closed, auditing])
-      .when(advance(facts))
-      .then((events) => expect(events.map((e) => e.type)).toEqual(['CampaignCompleted']));
-  });
+  it(
+    'given an unrecoverable damage during the final audit, then it ' + 'aborts too, unless the private scores are in',
+    () => {
+      const auditing: CampaignEvent = {
+        type: 'FinalAuditStarted',
+        data: { reason: 'rounds-exhausted', rounds: 1, spent: { gpuSeconds: 0, llmTokens: 0 }, exhausted: [] },
+      };
+      const closed: CampaignEvent = { type: 'RoundClosed', data: { round: 1, policyRevision: 0, bestPublicLb: null } };
+      spec
+        .given([started, round1, closed, auditing])
+        .when(advance(foldFacts([damaged('unrecoverable', null)])))
+        .then((events) =>
+          expect(events).toEqual([
+            {
+              type: 'CampaignAborted',
+              data: { reason: expect.stringMatching(/harness\/metric\.py .*the source no longer loads/) },
+            },
+          ]),
+        );
+      const facts = foldFacts([damaged('unrecoverable', null), unsealed([])]);
+      spec
+        .given([started, round1, closed, auditing])
+        .when(advance(facts))
+        .then((events) => expect(events.map((e) => e.type)).toEqual(['CampaignCompleted']));
+    },
+  );
 
   it('keeps the first unrecoverable report (a later one does not change the reason)', () => {
     const facts = foldFacts([damaged('unrecoverable', 'd'.repeat(64)), damaged('unrecoverable', null)]);
