@@ -138,59 +138,68 @@ describe('substrate service on nats-server and PostgreSQL', () => {
     });
   });
 
-  it('refuses escaping VerifySandbox paths as bad input, recording nothing and leaving the intact candidate valid', async () => {
-    const head = await h.store.headPosition();
-    for (const paths of [['../r1-c1/pipeline/passwd'], ['/etc/passwd'], ['runs/ok', 'runs/../../../etc'], ['..']]) {
-      const reply = await h.send(VerifySandbox, { campaignId: c, candidateId: 'r1-c0', paths });
-      expect(reply).toMatchObject({
-        ok: false,
-        error: { code: 'INVALID_COMMAND', issues: [{ path: `payload.paths.${paths.length - 1}` }] },
+  it(
+    'refuses escaping VerifySandbox paths as bad input, recording ' + 'nothing and leaving the intact candidate valid',
+    async () => {
+      const head = await h.store.headPosition();
+      for (const paths of [['../r1-c1/pipeline/passwd'], ['/etc/passwd'], ['runs/ok', 'runs/../../../etc'], ['..']]) {
+        const reply = await h.send(VerifySandbox, { campaignId: c, candidateId: 'r1-c0', paths });
+        expect(reply).toMatchObject({
+          ok: false,
+          error: { code: 'INVALID_COMMAND', issues: [{ path: `payload.paths.${paths.length - 1}` }] },
+        });
+      }
+      expect(await h.store.headPosition()).toBe(head);
+      // Internal callers go through the same check.
+      await expect(
+        h.service.app.get(SubstrateWorkflow).verify(c, 'r1-c0', 'on-demand', ['../x']),
+      ).rejects.toMatchObject({
+        code: 'INVALID_ARGUMENT',
+        issues: [{ path: 'paths.0' }],
       });
-    }
-    expect(await h.store.headPosition()).toBe(head);
-    // Internal callers go through the same check.
-    await expect(h.service.app.get(SubstrateWorkflow).verify(c, 'r1-c0', 'on-demand', ['../x'])).rejects.toMatchObject({
-      code: 'INVALID_ARGUMENT',
-      issues: [{ path: 'paths.0' }],
-    });
-    const still = await h.send(VerifySandbox, {
-      campaignId: c,
-      candidateId: 'r1-c0',
-      paths: ['runs/seed-1/step-000010'],
-    });
-    expect(still).toMatchObject({ ok: true, result: { valid: true, violations: [], recorded: 0 } });
-    expect(
-      (await ours('FrozenPathViolated')).filter((e) => (e.data as { candidateId: string }).candidateId === 'r1-c0'),
-    ).toEqual([]);
-  });
+      const still = await h.send(VerifySandbox, {
+        campaignId: c,
+        candidateId: 'r1-c0',
+        paths: ['runs/seed-1/step-000010'],
+      });
+      expect(still).toMatchObject({ ok: true, result: { valid: true, violations: [], recorded: 0 } });
+      expect(
+        (await ours('FrozenPathViolated')).filter((e) => (e.data as { candidateId: string }).candidateId === 'r1-c0'),
+      ).toEqual([]);
+    },
+  );
 
-  it('binds a VerifySandbox command id to its body: another candidate or paths is IDEMPOTENCY_CONFLICT, the exact retry the first answer', async () => {
-    const first = await h.send(
-      VerifySandbox,
-      { campaignId: c, candidateId: 'r1-c0', paths: ['runs/a'] },
-      { commandId: 'cmd-verify-bound-01' },
-    );
-    expect(first.ok).toBe(true);
-    const head = await h.store.headPosition();
-    for (const payload of [
-      { campaignId: c, candidateId: 'r1-c1', paths: ['runs/a'] },
-      { campaignId: c, candidateId: 'r1-c0', paths: ['runs/b'] },
-      { campaignId: c, candidateId: 'r1-c0', paths: ['runs/a'], checkedAt: 'on-demand' as const },
-    ]) {
-      expect(await h.send(VerifySandbox, payload, { commandId: 'cmd-verify-bound-01' })).toMatchObject({
-        ok: false,
-        error: { code: 'IDEMPOTENCY_CONFLICT', issues: [{ path: 'commandId' }] },
-      });
-    }
-    expect(await h.store.headPosition()).toBe(head);
-    expect(
-      await h.send(
+  it(
+    'binds a VerifySandbox command id to its body: another candidate or paths is ' +
+      'IDEMPOTENCY_CONFLICT, the exact retry the first answer',
+    async () => {
+      const first = await h.send(
         VerifySandbox,
         { campaignId: c, candidateId: 'r1-c0', paths: ['runs/a'] },
         { commandId: 'cmd-verify-bound-01' },
-      ),
-    ).toEqual({ ...first, duplicate: true });
-  });
+      );
+      expect(first.ok).toBe(true);
+      const head = await h.store.headPosition();
+      for (const payload of [
+        { campaignId: c, candidateId: 'r1-c1', paths: ['runs/a'] },
+        { campaignId: c, candidateId: 'r1-c0', paths: ['runs/b'] },
+        { campaignId: c, candidateId: 'r1-c0', paths: ['runs/a'], checkedAt: 'on-demand' as const },
+      ]) {
+        expect(await h.send(VerifySandbox, payload, { commandId: 'cmd-verify-bound-01' })).toMatchObject({
+          ok: false,
+          error: { code: 'IDEMPOTENCY_CONFLICT', issues: [{ path: 'commandId' }] },
+        });
+      }
+      expect(await h.store.headPosition()).toBe(head);
+      expect(
+        await h.send(
+          VerifySandbox,
+          { campaignId: c, candidateId: 'r1-c0', paths: ['runs/a'] },
+          { commandId: 'cmd-verify-bound-01' },
+        ),
+      ).toEqual({ ...first, duplicate: true });
+    },
+  );
 
   it('checks a sandbox at round close when its manifest arrives', async () => {
     fs.unlinkSync(path.join(sb('r1-c2'), 'harness/evaluate.py'));

@@ -45,38 +45,41 @@ describe('SubstrateWorkflow on PostgreSQL', () => {
     ).toBe(true);
   });
 
-  it('snapshots once per campaign and forks every candidate of a round once, even when RoundStarted is redelivered', async () => {
-    const c = await newCampaign({ lr: 0.01 });
-    const snap = await ctx.wf.ensureSnapshot(c);
-    expect(snap).not.toBeNull();
-    await append(roundStarted(c, 1, candidateIds(1, 3)));
-    expect(await ctx.wf.forkRound(c, 1)).toEqual(['r1-c0', 'r1-c1', 'r1-c2']);
-    expect(await ctx.wf.forkRound(c, 1)).toEqual([]); // redelivery
-    expect(await ctx.wf.ensureSnapshot(c)).toEqual(snap);
+  it(
+    'snapshots once per campaign and forks every candidate of a round ' + 'once, even when RoundStarted is redelivered',
+    async () => {
+      const c = await newCampaign({ lr: 0.01 });
+      const snap = await ctx.wf.ensureSnapshot(c);
+      expect(snap).not.toBeNull();
+      await append(roundStarted(c, 1, candidateIds(1, 3)));
+      expect(await ctx.wf.forkRound(c, 1)).toEqual(['r1-c0', 'r1-c1', 'r1-c2']);
+      expect(await ctx.wf.forkRound(c, 1)).toEqual([]); // redelivery
+      expect(await ctx.wf.ensureSnapshot(c)).toEqual(snap);
 
-    const snapshotted = await ours(c, 'SubstrateSnapshotted');
-    expect(snapshotted).toHaveLength(1);
-    expect(snapshotted[0].data).toMatchObject({
-      snapshotId: snap!.snapshotId,
-      name: 'fixture',
-      frozenSha256: expect.objectContaining({ 'harness/metric.py': expect.stringMatching(/^[0-9a-f]{64}$/) }),
-    });
-    const forked = await ours(c, 'CandidateForked');
-    expect(forked.map((e) => (e.data as { candidateId: string }).candidateId)).toEqual(['r1-c0', 'r1-c1', 'r1-c2']);
-    const first = forked[0].data as {
-      sandboxPath: string;
-      snapshotId: string;
-      isAnchor: boolean;
-      policyRevision: number;
-    };
-    expect(first).toMatchObject({
-      snapshotId: snap!.snapshotId,
-      isAnchor: true,
-      policyRevision: 0,
-      sandboxPath: path.join(ctx.tmp, 'home', 'sandboxes', c, 'r1-c0'),
-    });
-    expect(parse(fs.readFileSync(path.join(first.sandboxPath, 'recipe.yaml'), 'utf8')).lr).toBe(0.01);
-  });
+      const snapshotted = await ours(c, 'SubstrateSnapshotted');
+      expect(snapshotted).toHaveLength(1);
+      expect(snapshotted[0].data).toMatchObject({
+        snapshotId: snap!.snapshotId,
+        name: 'fixture',
+        frozenSha256: expect.objectContaining({ 'harness/metric.py': expect.stringMatching(/^[0-9a-f]{64}$/) }),
+      });
+      const forked = await ours(c, 'CandidateForked');
+      expect(forked.map((e) => (e.data as { candidateId: string }).candidateId)).toEqual(['r1-c0', 'r1-c1', 'r1-c2']);
+      const first = forked[0].data as {
+        sandboxPath: string;
+        snapshotId: string;
+        isAnchor: boolean;
+        policyRevision: number;
+      };
+      expect(first).toMatchObject({
+        snapshotId: snap!.snapshotId,
+        isAnchor: true,
+        policyRevision: 0,
+        sandboxPath: path.join(ctx.tmp, 'home', 'sandboxes', c, 'r1-c0'),
+      });
+      expect(parse(fs.readFileSync(path.join(first.sandboxPath, 'recipe.yaml'), 'utf8')).lr).toBe(0.01);
+    },
+  );
 
   it('forks later rounds with the standing recipe of the revised policy; the snapshot never changes', async () => {
     const c = await newCampaign({ lr: 0.01 });

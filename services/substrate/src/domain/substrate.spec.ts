@@ -66,12 +66,16 @@ describe('snapshot damage', () => {
     sourceSnapshotId,
   });
 
-  it('folds the pins of SubstrateSnapshotted into the state (they, not a file on disk, are what a snapshot is checked against)', () => {
-    expect(fold([campaignStarted, pinned]).snapshot?.frozenSha256).toEqual({
-      'harness/metric.py': SHA('1'),
-      'base/checkpoint.pt': SHA('2'),
-    });
-  });
+  it(
+    'folds the pins of SubstrateSnapshotted into the state (they, not a file ' +
+      'on disk, are what a snapshot is checked against)',
+    () => {
+      expect(fold([campaignStarted, pinned]).snapshot?.frozenSha256).toEqual({
+        'harness/metric.py': SHA('1'),
+        'base/checkpoint.pt': SHA('2'),
+      });
+    },
+  );
 
   it('given a snapshot, when damage is rebuilt from the source, then SnapshotDamaged rebuilt and forks go on', () => {
     const d = damage('rebuilt', SHA('a'));
@@ -96,46 +100,54 @@ describe('snapshot damage', () => {
       .then((out) => expect(out.map((e) => e.type)).toEqual(['CandidateForked']));
   });
 
-  it('given damage the source cannot repair, when recorded, then the snapshot is lost: no fork, and no second report', () => {
-    const d = damage('unrecoverable', SHA('d'));
-    const events = spec
-      .given([campaignStarted, pinned])
-      .when({ kind: 'RecordSnapshotDamage', damage: d })
-      .then([{ type: 'SnapshotDamaged', data: d, campaignId: 'c1' }]);
-    const lost = [campaignStarted, pinned, ...events, roundStarted(1, ['r1-c0'])];
-    expect(fold(lost).snapshotLost).toMatch(
-      /harness\/metric\.py \(expected 111111111111…, found 999999999999…\); the source now snapshots as dddddddddddd…/,
-    );
-    spec
-      .given(lost)
-      .when({
-        kind: 'RecordFork',
-        candidateId: 'r1-c0',
-        sandboxPath: '/h/sandboxes/c1/r1-c0',
-        snapshotId: SHA('a'),
-        recipeSha256: SHA('c'),
-      })
-      .thenThrows(/damaged snapshot/);
-    spec
-      .given(lost)
-      .when({ kind: 'RecordSnapshotDamage', damage: damage('unrecoverable', null) })
-      .thenNothing();
-  });
+  it(
+    'given damage the source cannot repair, when recorded, then the ' +
+      'snapshot is lost: no fork, and no second report',
+    () => {
+      const d = damage('unrecoverable', SHA('d'));
+      const events = spec
+        .given([campaignStarted, pinned])
+        .when({ kind: 'RecordSnapshotDamage', damage: d })
+        .then([{ type: 'SnapshotDamaged', data: d, campaignId: 'c1' }]);
+      const lost = [campaignStarted, pinned, ...events, roundStarted(1, ['r1-c0'])];
+      expect(fold(lost).snapshotLost).toMatch(
+        /harness\/metric\.py \(expected 111111111111…, found 999999999999…\); the source now snapshots as dddddddddddd…/,
+      );
+      spec
+        .given(lost)
+        .when({
+          kind: 'RecordFork',
+          candidateId: 'r1-c0',
+          sandboxPath: '/h/sandboxes/c1/r1-c0',
+          snapshotId: SHA('a'),
+          recipeSha256: SHA('c'),
+        })
+        .thenThrows(/damaged snapshot/);
+      spec
+        .given(lost)
+        .when({ kind: 'RecordSnapshotDamage', damage: damage('unrecoverable', null) })
+        .thenNothing();
+    },
+  );
 
-  it('refuses damage reports that do not fit the log: before any snapshot, of another snapshot, or "rebuilt" as another id', () => {
-    spec
-      .given([campaignStarted])
-      .when({ kind: 'RecordSnapshotDamage', damage: damage('rebuilt', SHA('a')) })
-      .thenThrows(/before the substrate is snapshotted/);
-    spec
-      .given([campaignStarted, pinned])
-      .when({ kind: 'RecordSnapshotDamage', damage: damage('rebuilt', SHA('e'), SHA('e')) })
-      .thenThrows(/campaign uses a{64}/);
-    spec
-      .given([campaignStarted, pinned])
-      .when({ kind: 'RecordSnapshotDamage', damage: damage('rebuilt', SHA('d')) })
-      .thenThrows(/rebuilt as d{64} is not a{64}/);
-  });
+  it(
+    'refuses damage reports that do not fit the log: before any snapshot, ' +
+      'of another snapshot, or "rebuilt" as another id',
+    () => {
+      spec
+        .given([campaignStarted])
+        .when({ kind: 'RecordSnapshotDamage', damage: damage('rebuilt', SHA('a')) })
+        .thenThrows(/before the substrate is snapshotted/);
+      spec
+        .given([campaignStarted, pinned])
+        .when({ kind: 'RecordSnapshotDamage', damage: damage('rebuilt', SHA('e'), SHA('e')) })
+        .thenThrows(/campaign uses a{64}/);
+      spec
+        .given([campaignStarted, pinned])
+        .when({ kind: 'RecordSnapshotDamage', damage: damage('rebuilt', SHA('d')) })
+        .thenThrows(/rebuilt as d{64} is not a{64}/);
+    },
+  );
 });
 
 describe('fork', () => {
@@ -213,58 +225,62 @@ describe('fork', () => {
       .thenThrows(/before the substrate is snapshotted/);
   });
 
-  it('given a planned confirmation run, when it is forked, then CandidateForked carries its prescribed change exactly', () => {
-    const prescribed = {
-      kind: 'confirmation' as const,
-      of: 'r1-c1',
-      changes: [{ path: 'lr', from: 0.001, to: 0.002 }],
-      hypothesis: 'confirm the lr gain of r1-c1 on another training seed',
-    };
-    const planned = ev('RoundStarted', {
-      round: 2,
-      policyRevision: 0,
-      policySha256: SHA('b'),
-      candidates: [plan('r2-c0', 0), { ...plan('r2-c1', 1), seeds: [8], prescribed }],
-      seed: 1,
-    });
-    const cmd = {
-      kind: 'RecordFork' as const,
-      candidateId: 'r2-c1',
-      sandboxPath: '/h/sandboxes/c1/r2-c1',
-      snapshotId: SHA('a'),
-      recipeSha256: SHA('c'),
-    };
-    spec
-      .given([campaignStarted, snapshotted, planned])
-      .when(cmd)
-      .then([
-        {
-          type: 'CandidateForked',
-          campaignId: 'c1',
-          data: {
-            round: 2,
-            candidateId: 'r2-c1',
-            index: 1,
-            axis: 'learning-rate',
-            isAnchor: false,
-            seeds: [8],
-            snapshotId: SHA('a'),
-            sandboxPath: '/h/sandboxes/c1/r2-c1',
-            policyRevision: 0,
-            recipeSha256: SHA('c'),
-            prescribed,
+  it(
+    'given a planned confirmation run, when it is forked, then ' +
+      'CandidateForked carries its prescribed change exactly',
+    () => {
+      const prescribed = {
+        kind: 'confirmation' as const,
+        of: 'r1-c1',
+        changes: [{ path: 'lr', from: 0.001, to: 0.002 }],
+        hypothesis: 'confirm the lr gain of r1-c1 on another training seed',
+      };
+      const planned = ev('RoundStarted', {
+        round: 2,
+        policyRevision: 0,
+        policySha256: SHA('b'),
+        candidates: [plan('r2-c0', 0), { ...plan('r2-c1', 1), seeds: [8], prescribed }],
+        seed: 1,
+      });
+      const cmd = {
+        kind: 'RecordFork' as const,
+        candidateId: 'r2-c1',
+        sandboxPath: '/h/sandboxes/c1/r2-c1',
+        snapshotId: SHA('a'),
+        recipeSha256: SHA('c'),
+      };
+      spec
+        .given([campaignStarted, snapshotted, planned])
+        .when(cmd)
+        .then([
+          {
+            type: 'CandidateForked',
+            campaignId: 'c1',
+            data: {
+              round: 2,
+              candidateId: 'r2-c1',
+              index: 1,
+              axis: 'learning-rate',
+              isAnchor: false,
+              seeds: [8],
+              snapshotId: SHA('a'),
+              sandboxPath: '/h/sandboxes/c1/r2-c1',
+              policyRevision: 0,
+              recipeSha256: SHA('c'),
+              prescribed,
+            },
           },
-        },
-      ]);
-    // …and a candidate planned without one is forked without the field.
-    const [anchorFork] = substrateDecider.decide(
-      { ...cmd, candidateId: 'r2-c0', sandboxPath: '/h/sandboxes/c1/r2-c0' },
-      fold([campaignStarted, snapshotted, planned]),
-    );
-    expect(anchorFork.data).not.toHaveProperty('prescribed');
-    const [confirmationFork] = substrateDecider.decide(cmd, fold([campaignStarted, snapshotted, planned]));
-    expect(CandidateForked.data.safeParse(confirmationFork.data).success).toBe(true);
-  });
+        ]);
+      // …and a candidate planned without one is forked without the field.
+      const [anchorFork] = substrateDecider.decide(
+        { ...cmd, candidateId: 'r2-c0', sandboxPath: '/h/sandboxes/c1/r2-c0' },
+        fold([campaignStarted, snapshotted, planned]),
+      );
+      expect(anchorFork.data).not.toHaveProperty('prescribed');
+      const [confirmationFork] = substrateDecider.decide(cmd, fold([campaignStarted, snapshotted, planned]));
+      expect(CandidateForked.data.safeParse(confirmationFork.data).success).toBe(true);
+    },
+  );
 
   it('puts sandboxes at a deterministic path', () => {
     expect(sandboxPathFor('/h/sandboxes', 'c1', 'r1-c1')).toBe('/h/sandboxes/c1/r1-c1');

@@ -51,19 +51,23 @@ describe('snapshotDamage (pinned files against the pins of SubstrateSnapshotted)
     expect(cache.fullHashes).toBe(read);
   });
 
-  it('given a pinned file written in place (chmod +w, append), then it is named with the pinned and the found sha256, even from a warm cache', async () => {
-    const cache = settledCache();
-    const pins = pinnedHashes(snap);
-    await snapshotDamage(snap.snapshotPath, pins, cache);
-    tamper(at('harness/metric.py'));
-    expect(await snapshotDamage(snap.snapshotPath, pins, cache)).toEqual([
-      {
-        path: 'harness/metric.py',
-        expected: pins['harness/metric.py'],
-        actual: await hashFile(at('harness/metric.py')),
-      },
-    ]);
-  });
+  it(
+    'given a pinned file written in place (chmod +w, append), then it is named with ' +
+      'the pinned and the found sha256, even from a warm cache',
+    async () => {
+      const cache = settledCache();
+      const pins = pinnedHashes(snap);
+      await snapshotDamage(snap.snapshotPath, pins, cache);
+      tamper(at('harness/metric.py'));
+      expect(await snapshotDamage(snap.snapshotPath, pins, cache)).toEqual([
+        {
+          path: 'harness/metric.py',
+          expected: pins['harness/metric.py'],
+          actual: await hashFile(at('harness/metric.py')),
+        },
+      ]);
+    },
+  );
 
   it('given missing, replaced and symlinked pinned files, then each is named; `paths` narrows the check', async () => {
     const pins = pinnedHashes(snap);
@@ -91,17 +95,20 @@ describe('snapshotDamage (pinned files against the pins of SubstrateSnapshotted)
     ).toEqual([{ path: 'harness/metric.py', expected: pins['harness/metric.py'], actual: 'missing' }]);
   });
 
-  it('costs one read per process for a large checkpoint, then a stat per check (a write makes it read again)', async () => {
-    const big = writeSubstrateFixture(path.join(tmp, 'big'), { baseCheckpointBytes: 64 * 1024 * 1024 });
-    const s = await takeSnapshot(big, home);
-    const cache = settledCache();
-    const pins = { 'base/checkpoint.pt': pinnedHashes(s)['base/checkpoint.pt'] };
-    for (let i = 0; i < 5; i++) expect(await snapshotDamage(s.snapshotPath, pins, cache)).toEqual([]);
-    expect(cache.fullHashes).toBe(1);
-    tamper(path.join(s.snapshotPath, 'base/checkpoint.pt'), 'x');
-    expect(await snapshotDamage(s.snapshotPath, pins, cache)).toHaveLength(1);
-    expect(cache.fullHashes).toBe(2);
-  });
+  it(
+    'costs one read per process for a large checkpoint, then a ' + 'stat per check (a write makes it read again)',
+    async () => {
+      const big = writeSubstrateFixture(path.join(tmp, 'big'), { baseCheckpointBytes: 64 * 1024 * 1024 });
+      const s = await takeSnapshot(big, home);
+      const cache = settledCache();
+      const pins = { 'base/checkpoint.pt': pinnedHashes(s)['base/checkpoint.pt'] };
+      for (let i = 0; i < 5; i++) expect(await snapshotDamage(s.snapshotPath, pins, cache)).toEqual([]);
+      expect(cache.fullHashes).toBe(1);
+      tamper(path.join(s.snapshotPath, 'base/checkpoint.pt'), 'x');
+      expect(await snapshotDamage(s.snapshotPath, pins, cache)).toHaveLength(1);
+      expect(cache.fullHashes).toBe(2);
+    },
+  );
 });
 
 describe('snapshotTreeDamage (shape against the authenticated entries)', () => {
@@ -140,30 +147,37 @@ describe('inspectSnapshot (the record is trusted only once it is authenticated b
     });
   });
 
-  it('given a record whose hash of a pinned file was edited, then the record itself is damage (its entries no longer hash to the id)', async () => {
-    rewriteRecord((r) => (r.entries.find((e) => e.path === 'harness/metric.py')!.sha256 = 'f'.repeat(64)));
-    const found = await inspectSnapshot(home, snap.snapshotId, pinnedHashes(snap), new HashCache());
-    expect(found.damage).toEqual([
-      {
-        path: `../${snap.snapshotId}.json`,
-        expected: snap.snapshotId,
-        actual: expect.stringMatching(/^[0-9a-f]{64}$/),
-      },
-    ]);
-    expect(found.record).toBeNull();
-  });
+  it(
+    'given a record whose hash of a pinned file was edited, then the record ' +
+      'itself is damage (its entries no longer hash to the id)',
+    async () => {
+      rewriteRecord((r) => (r.entries.find((e) => e.path === 'harness/metric.py')!.sha256 = 'f'.repeat(64)));
+      const found = await inspectSnapshot(home, snap.snapshotId, pinnedHashes(snap), new HashCache());
+      expect(found.damage).toEqual([
+        {
+          path: `../${snap.snapshotId}.json`,
+          expected: snap.snapshotId,
+          actual: expect.stringMatching(/^[0-9a-f]{64}$/),
+        },
+      ]);
+      expect(found.record).toBeNull();
+    },
+  );
 
-  it('given a record that unpins a frozen file (class is not in the id), then it disagrees with the event', async () => {
-    rewriteRecord((r) => (r.entries.find((e) => e.path === 'harness/metric.py')!.class = 'editable'));
-    const found = await inspectSnapshot(home, snap.snapshotId, pinnedHashes(snap), new HashCache());
-    expect(found.damage).toEqual([
-      {
-        path: `../${snap.snapshotId}.json`,
-        expected: snap.snapshotId,
-        actual: 'pins differ from SubstrateSnapshotted',
-      },
-    ]);
-  });
+  it(
+    'given a record that unpins a frozen file (class is not in ' + 'the id), then it disagrees with the event',
+    async () => {
+      rewriteRecord((r) => (r.entries.find((e) => e.path === 'harness/metric.py')!.class = 'editable'));
+      const found = await inspectSnapshot(home, snap.snapshotId, pinnedHashes(snap), new HashCache());
+      expect(found.damage).toEqual([
+        {
+          path: `../${snap.snapshotId}.json`,
+          expected: snap.snapshotId,
+          actual: 'pins differ from SubstrateSnapshotted',
+        },
+      ]);
+    },
+  );
 
   it('given an editable file of the snapshot edited (new forks would copy it), then it is damage too', async () => {
     tamper(at('recipe.yaml'), 'lr: 1000\n');
@@ -193,60 +207,68 @@ describe('quarantine and takeSnapshot over a damaged copy', () => {
     expect(fs.existsSync(snap.snapshotPath)).toBe(true);
   });
 
-  it('given a damaged existing copy, when the same content is snapshotted again, then the old copy is quarantined and a pristine one published', async () => {
-    const before = fs.statSync(at('harness/metric.py')).ino;
-    tamper(at('harness/metric.py'));
-    fs.chmodSync(snap.snapshotPath, 0o755);
-    fs.writeFileSync(at('planted.py'), 'print(1)\n');
-    const replaced: ReplacedSnapshot[] = [];
-    const again = await takeSnapshot(src, home, { onReplaced: (r) => replaced.push(r) });
-    expect(again.snapshotId).toBe(snap.snapshotId);
-    expect(replaced).toEqual([
-      {
-        snapshotId: snap.snapshotId,
-        files: [
-          { path: '.', expected: 'mode 555', actual: 'mode 755' },
-          {
-            path: 'harness/metric.py',
-            expected: pinnedHashes(snap)['harness/metric.py'],
-            actual: expect.stringMatching(/^[0-9a-f]{64}$/),
-          },
-          { path: 'planted.py', expected: 'absent', actual: 'regular file' },
-        ],
-        quarantinedAt: expect.stringContaining(`${quarantineDir(home)}/${snap.snapshotId}-`),
-      },
-    ]);
-    expect(fs.statSync(at('harness/metric.py')).ino).not.toBe(before);
-    expect(await hashFile(at('harness/metric.py'))).toBe(pinnedHashes(snap)['harness/metric.py']);
-    expect(fs.existsSync(at('planted.py'))).toBe(false);
-    expect(fs.statSync(at('harness/metric.py')).mode & 0o777).toBe(0o444);
-    expect(fs.statSync(snap.snapshotPath).mode & 0o777).toBe(0o555);
-    expect((await inspectSnapshot(home, snap.snapshotId, pinnedHashes(snap), new HashCache())).damage).toEqual([]);
-    // and a third time, nothing is replaced (the fresh copy is reused untouched)
-    const ino = fs.statSync(at('harness/metric.py')).ino;
-    await takeSnapshot(src, home, { onReplaced: (r) => replaced.push(r) });
-    expect(replaced).toHaveLength(1);
-    expect(fs.statSync(at('harness/metric.py')).ino).toBe(ino);
-  });
+  it(
+    'given a damaged existing copy, when the same content is snapshotted again, then ' +
+      'the old copy is quarantined and a pristine one published',
+    async () => {
+      const before = fs.statSync(at('harness/metric.py')).ino;
+      tamper(at('harness/metric.py'));
+      fs.chmodSync(snap.snapshotPath, 0o755);
+      fs.writeFileSync(at('planted.py'), 'print(1)\n');
+      const replaced: ReplacedSnapshot[] = [];
+      const again = await takeSnapshot(src, home, { onReplaced: (r) => replaced.push(r) });
+      expect(again.snapshotId).toBe(snap.snapshotId);
+      expect(replaced).toEqual([
+        {
+          snapshotId: snap.snapshotId,
+          files: [
+            { path: '.', expected: 'mode 555', actual: 'mode 755' },
+            {
+              path: 'harness/metric.py',
+              expected: pinnedHashes(snap)['harness/metric.py'],
+              actual: expect.stringMatching(/^[0-9a-f]{64}$/),
+            },
+            { path: 'planted.py', expected: 'absent', actual: 'regular file' },
+          ],
+          quarantinedAt: expect.stringContaining(`${quarantineDir(home)}/${snap.snapshotId}-`),
+        },
+      ]);
+      expect(fs.statSync(at('harness/metric.py')).ino).not.toBe(before);
+      expect(await hashFile(at('harness/metric.py'))).toBe(pinnedHashes(snap)['harness/metric.py']);
+      expect(fs.existsSync(at('planted.py'))).toBe(false);
+      expect(fs.statSync(at('harness/metric.py')).mode & 0o777).toBe(0o444);
+      expect(fs.statSync(snap.snapshotPath).mode & 0o777).toBe(0o555);
+      expect((await inspectSnapshot(home, snap.snapshotId, pinnedHashes(snap), new HashCache())).damage).toEqual([]);
+      // and a third time, nothing is replaced (the fresh copy is reused untouched)
+      const ino = fs.statSync(at('harness/metric.py')).ino;
+      await takeSnapshot(src, home, { onReplaced: (r) => replaced.push(r) });
+      expect(replaced).toHaveLength(1);
+      expect(fs.statSync(at('harness/metric.py')).ino).toBe(ino);
+    },
+  );
 
-  it('given a damaged record beside an intact tree, then both are replaced; a record whose tree never arrived is completed quietly', async () => {
-    const file = recordPath(home, snap.snapshotId);
-    fs.chmodSync(file, 0o644);
-    fs.writeFileSync(file, '{"entries": "nope"}');
-    const replaced: ReplacedSnapshot[] = [];
-    await takeSnapshot(src, home, { onReplaced: (r) => replaced.push(r) });
-    expect(replaced.map((r) => r.files)).toEqual([
-      [{ path: `../${snap.snapshotId}.json`, expected: snap.snapshotId, actual: 'not a snapshot record' }],
-    ]);
-    expect(readSnapshot(home, snap.snapshotId).entries).toEqual(snap.entries);
+  it(
+    'given a damaged record beside an intact tree, then both are replaced; a ' +
+      'record whose tree never arrived is completed quietly',
+    async () => {
+      const file = recordPath(home, snap.snapshotId);
+      fs.chmodSync(file, 0o644);
+      fs.writeFileSync(file, '{"entries": "nope"}');
+      const replaced: ReplacedSnapshot[] = [];
+      await takeSnapshot(src, home, { onReplaced: (r) => replaced.push(r) });
+      expect(replaced.map((r) => r.files)).toEqual([
+        [{ path: `../${snap.snapshotId}.json`, expected: snap.snapshotId, actual: 'not a snapshot record' }],
+      ]);
+      expect(readSnapshot(home, snap.snapshotId).entries).toEqual(snap.entries);
 
-    // an interrupted publish: the record was written, the tree not
-    fs.chmodSync(snap.snapshotPath, 0o755);
-    removeTree(snap.snapshotPath);
-    await takeSnapshot(src, home, { onReplaced: (r) => replaced.push(r) });
-    expect(replaced).toHaveLength(1);
-    expect(fileHashes(readSnapshot(home, snap.snapshotId))).toEqual(fileHashes(snap));
-  });
+      // an interrupted publish: the record was written, the tree not
+      fs.chmodSync(snap.snapshotPath, 0o755);
+      removeTree(snap.snapshotPath);
+      await takeSnapshot(src, home, { onReplaced: (r) => replaced.push(r) });
+      expect(replaced).toHaveLength(1);
+      expect(fileHashes(readSnapshot(home, snap.snapshotId))).toEqual(fileHashes(snap));
+    },
+  );
 });
 
 it('hashes symlinks by their text in the id, so a retargeted snapshot symlink cannot pass as intact', async () => {

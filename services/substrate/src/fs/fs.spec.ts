@@ -277,7 +277,8 @@ describe('verifySandbox', () => {
         path: 'pipeline/metric.py',
         kind: 'path-escape',
         detail:
-          "hard link to the snapshot's harness/metric.py (a write to it would change the snapshot and every sandbox forked from it)",
+          "hard link to the snapshot's harness/metric.py (a write to it would change the snapshot and " +
+          'every sandbox forked from it)',
       },
     ]);
     // the other sandboxes share the same inode legitimately, as pinned files
