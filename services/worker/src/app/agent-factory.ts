@@ -12,7 +12,10 @@ export function constitutionExcerpt(c: Constitution): string {
   return [
     `Constitution ${c.name} ${c.version} (read-only; pinned at campaign start).`,
     c.text.trim(),
-    `Meta-rules: the leaderboard is authoritative; the dead-end registry only grows; promotion requires a leaderboard gain; rotate the axis category after ${r.plateauRoundsBeforeRotation} plateau rounds; a dev gain beyond ${r.decouplingNoiseMultiple}x the dev noise with the leaderboard within noise flags proxy decoupling.`,
+    `Meta-rules: the leaderboard is authoritative; the dead-end registry only grows; promotion requires a ` +
+      `leaderboard gain; rotate the axis category after ${r.plateauRoundsBeforeRotation} plateau rounds; a ` +
+      `dev gain beyond ${r.decouplingNoiseMultiple}x the dev noise with the leaderboard within noise flags ` +
+      `proxy decoupling.`,
   ].join('\n');
 }
 

@@ -108,7 +108,9 @@ export class WorkerWorkflow {
         err instanceof DomainError &&
         !['CAMPAIGN_NOT_FOUND', 'POLICY_NOT_FOUND', 'CONCURRENCY_CONFLICT'].includes(err.code);
       if (!permanent && deliveryCount < this.settings.failAfterDeliveries) throw err;
-      const reason = `${permanent ? 'cannot work this candidate' : `failed on ${deliveryCount} deliveries`}: ${(err as Error).message}`;
+      const reason =
+        `${permanent ? 'cannot work this candidate' : `failed on ${deliveryCount} deliveries`}: ` +
+        `${(err as Error).message}`;
       if (inputs) await failCandidate(inputs, config(campaign?.config.workerKind ?? 'heuristic'), ports, reason);
       else await failCandidate({ fork, policy: null }, config('heuristic'), ports, reason);
       return { kind: 'failed-cleanly', reason };
