@@ -64,7 +64,8 @@ export function eventStoreSelection(
   const url = (env.AEVO_KURRENTDB_URL ?? '').trim();
   if (url === '')
     throw new Error(
-      'AEVO_KURRENTDB_URL is not set: AEVO_EVENT_STORE=kurrentdb needs a connection string like kurrentdb://127.0.0.1:2113?tls=false',
+      'AEVO_KURRENTDB_URL is not set: AEVO_EVENT_STORE=kurrentdb needs a connection string like ' +
+        'kurrentdb://127.0.0.1:2113?tls=false',
     );
   if (!KURRENTDB_SCHEMES.some((s) => url.startsWith(s)))
     throw new Error(

@@ -90,7 +90,9 @@ export class PollingSubscription implements Subscription {
     }
   }
 
-  /** Stops; no handler call starts afterwards. Resolves once the loop has ended (at once when called from the handler). */
+  /**
+   * Stops; no handler call starts afterwards. Resolves once the loop has ended (at once when called from the handler).
+   */
   async close(): Promise<void> {
     this.stopped = true;
     this.poke();

@@ -89,12 +89,16 @@ export interface EventStore {
   commandOutcome?(commandId: string): Promise<AppendResult | null>;
   /**
    * Calls `fn` soon after appends commit (best effort: a notification can be missed, so pair it with a slow poll).
-   * Optional: lets a reader wait for the next append instead of polling at a fixed interval. Returns an unregister function.
+   * Optional: lets a reader wait for the next append instead of polling at a fixed interval. Returns an unregister
+   * function.
    */
   onHeadMoved?(fn: (head: number | null) => void): () => void;
   /** Recomputes the log's hash chain (see chain/chain.ts). Optional: for stores that keep one. */
   verifyChain?(opts?: { toPosition?: number }): Promise<ChainReport>;
-  /** Recorded ids and hashes after `fromPosition`, in position order (to compare a copy of the log). Optional, as verifyChain. */
+  /**
+   * Recorded ids and hashes after `fromPosition`, in position order (to compare a copy of the log). Optional, as
+   * verifyChain.
+   */
   readChainLinks?(fromPosition: number, limit: number): Promise<ChainLinkRow[]>;
   /**
    * Where each of the given event ids is stored and the hash of its stored envelope (ids not stored are absent).

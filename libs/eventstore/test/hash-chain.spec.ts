@@ -257,7 +257,8 @@ describe('hash chain', () => {
         const cut = await compareJetStreamCopy(store, { natsUrl: names.url, stream: lacking(), upTo: upTo });
         expect(cut.findings.map((f) => f.position)).toEqual([0, skip, extra.position]);
         expect(cut.findings[2].reason).toBe(
-          `JetStream holds positions up to ${extra.position}, the store only up to ${upTo}: positions ${extra.position}..${extra.position} are gone from the store`,
+          `JetStream holds positions up to ${extra.position}, the store only up to ${upTo}: positions ` +
+            `${extra.position}..${extra.position} are gone from the store`,
         );
       } finally {
         await nc.close();

@@ -104,39 +104,42 @@ describe('KurrentDbEventStore hash chain (through the real client, against the p
 });
 
 describe('KurrentDbEventStore when the server drops its $all subscription', () => {
-  it('resubscribes after the last indexed event: nothing skipped, nothing twice, followers see every event once', async () => {
-    const fake = await KurrentDbProtocolFake.start();
-    const ns = `t${randomBytes(4).toString('hex')}`;
-    const store = await KurrentDbEventStore.open({
-      connectionString: fake.connectionString,
-      namespace: ns,
-      pollIntervalMs: 200,
-    });
-    const other = await KurrentDbEventStore.open({
-      connectionString: fake.connectionString,
-      namespace: ns,
-      pollIntervalMs: 200,
-    });
-    try {
-      const seen: number[] = [];
-      const sub = store.subscribe(0, async (e) => void seen.push(e.position));
-      for (let i = 0; i < 5; i++) await store.append('drop-a', i, [contractEvent('drop-a', 'cdrop', `a${i}`)]);
-      expect(fake.dropSubscriptions()).toBeGreaterThanOrEqual(2);
-      // Written by another instance while this one's tail is down: it must still reach this index, once.
-      for (let i = 0; i < 5; i++) await other.append('drop-b', i, [contractEvent('drop-b', 'cdrop', `b${i}`)]);
-      const all = await store.readAll();
-      expect(all.map((e) => e.position)).toEqual(Array.from({ length: 10 }, (_, i) => i + 1));
-      expect(all.map((e) => e.streamId)).toEqual([...Array(5).fill('drop-a'), ...Array(5).fill('drop-b')]);
-      await store.append('drop-a', 5, [contractEvent('drop-a', 'cdrop', 'after')]);
-      const deadline = Date.now() + 30_000;
-      while (seen.length < 11 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-      await sub.close();
-      expect(seen).toEqual(Array.from({ length: 11 }, (_, i) => i + 1));
-      expect((await store.verifyChain()).findings).toEqual([]);
-    } finally {
-      await store.close();
-      await other.close();
-      await fake.stop();
-    }
-  });
+  it(
+    'resubscribes after the last indexed event: nothing skipped, ' + 'nothing twice, followers see every event once',
+    async () => {
+      const fake = await KurrentDbProtocolFake.start();
+      const ns = `t${randomBytes(4).toString('hex')}`;
+      const store = await KurrentDbEventStore.open({
+        connectionString: fake.connectionString,
+        namespace: ns,
+        pollIntervalMs: 200,
+      });
+      const other = await KurrentDbEventStore.open({
+        connectionString: fake.connectionString,
+        namespace: ns,
+        pollIntervalMs: 200,
+      });
+      try {
+        const seen: number[] = [];
+        const sub = store.subscribe(0, async (e) => void seen.push(e.position));
+        for (let i = 0; i < 5; i++) await store.append('drop-a', i, [contractEvent('drop-a', 'cdrop', `a${i}`)]);
+        expect(fake.dropSubscriptions()).toBeGreaterThanOrEqual(2);
+        // Written by another instance while this one's tail is down: it must still reach this index, once.
+        for (let i = 0; i < 5; i++) await other.append('drop-b', i, [contractEvent('drop-b', 'cdrop', `b${i}`)]);
+        const all = await store.readAll();
+        expect(all.map((e) => e.position)).toEqual(Array.from({ length: 10 }, (_, i) => i + 1));
+        expect(all.map((e) => e.streamId)).toEqual([...Array(5).fill('drop-a'), ...Array(5).fill('drop-b')]);
+        await store.append('drop-a', 5, [contractEvent('drop-a', 'cdrop', 'after')]);
+        const deadline = Date.now() + 30_000;
+        while (seen.length < 11 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+        await sub.close();
+        expect(seen).toEqual(Array.from({ length: 11 }, (_, i) => i + 1));
+        expect((await store.verifyChain()).findings).toEqual([]);
+      } finally {
+        await store.close();
+        await other.close();
+        await fake.stop();
+      }
+    },
+  );
 });

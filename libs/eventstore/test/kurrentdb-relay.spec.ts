@@ -84,50 +84,57 @@ describe('AllStreamRelay: KurrentDB $all → JetStream without an outbox table',
     await relay.stop();
   });
 
-  it('resumes from the last position in JetStream after a stop, and two relays at once still store each event once, in order', async () => {
-    await appendSome(store, 15, 'while-down');
-    const [a, b] = await Promise.all([startRelay(), startRelay()]);
-    await appendSome(store, 15, 'after');
-    await eventually(async () => (await streamCount(nc, names.stream)) === 80, 60_000);
-    await eventually(() => a.relayedPosition === 80 && b.relayedPosition === 80, 60_000);
-    const msgs = await readStreamMessages(nc, names.stream);
-    expect(msgs.map((m) => Number(m.headers['aevo-position']))).toEqual(Array.from({ length: 80 }, (_, i) => i + 1));
-    expect(new Set(msgs.map((m) => m.headers['Nats-Msg-Id'])).size).toBe(80);
-    // The audit's comparison of the JetStream copy with the store's chain works unchanged on this store.
-    const copy = await compareJetStreamCopy(store, { natsUrl: names.url, stream: names.stream, upTo: 80 });
-    expect(copy).toMatchObject({ upTo: 80, messages: 80, findings: [] });
-  });
+  it(
+    'resumes from the last position in JetStream after a stop, and two ' +
+      'relays at once still store each event once, in order',
+    async () => {
+      await appendSome(store, 15, 'while-down');
+      const [a, b] = await Promise.all([startRelay(), startRelay()]);
+      await appendSome(store, 15, 'after');
+      await eventually(async () => (await streamCount(nc, names.stream)) === 80, 60_000);
+      await eventually(() => a.relayedPosition === 80 && b.relayedPosition === 80, 60_000);
+      const msgs = await readStreamMessages(nc, names.stream);
+      expect(msgs.map((m) => Number(m.headers['aevo-position']))).toEqual(Array.from({ length: 80 }, (_, i) => i + 1));
+      expect(new Set(msgs.map((m) => m.headers['Nats-Msg-Id'])).size).toBe(80);
+      // The audit's comparison of the JetStream copy with the store's chain works unchanged on this store.
+      const copy = await compareJetStreamCopy(store, { natsUrl: names.url, stream: names.stream, upTo: 80 });
+      expect(copy).toMatchObject({ upTo: 80, messages: 80, findings: [] });
+    },
+  );
 
-  it("copies the append's trace context (traceparent, tracestate) from the event metadata onto the headers", async () => {
-    const traceparent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
-    const paused = (reason: string) =>
-      createEvent(
-        CampaignPaused,
-        { reason },
-        { campaignId: 'camp-t', streamId: 'campaign-camp-t', source: 'orchestrator' },
-      );
-    await store.append('campaign-camp-t', 'any', [paused('both')], {
-      traceContext: { traceparent, tracestate: 'vendor=a' },
-    });
-    await store.append('campaign-camp-t', 'any', [paused('parent-only'), paused('parent-only-2')], {
-      commandId: `cmd-${namespace}`,
-      traceContext: { traceparent },
-    });
-    await store.append('campaign-camp-t', 'any', [paused('none')]);
-    // The relays of the previous case are still running.
-    await eventually(async () => (await streamCount(nc, names.stream)) === 84, 60_000);
-    const msgs = (await readStreamMessages(nc, names.stream)).slice(80);
-    const trace = (m: (typeof msgs)[number]) => [m.headers.traceparent ?? null, m.headers.tracestate ?? null];
-    expect(msgs.map((m) => [(m.body.data as { reason: string }).reason, ...trace(m)])).toEqual([
-      ['both', traceparent, 'vendor=a'],
-      ['parent-only', traceparent, null],
-      ['parent-only-2', traceparent, null],
-      ['none', null, null],
-    ]);
-    // Observability only: the stored event and the message body carry no trace, and the chain (which hashes the
-    // append's metadata, trace included, as PostgreSQL does) still verifies.
-    expect(msgs.every((m) => !('traceparent' in m.body) && !('metadata' in m.body))).toBe(true);
-    expect((await store.readAll({ campaignId: 'camp-t' })).every((e) => !('traceparent' in e))).toBe(true);
-    expect((await store.verifyChain()).findings).toEqual([]);
-  });
+  it(
+    "copies the append's trace context (traceparent, tracestate) " + 'from the event metadata onto the headers',
+    async () => {
+      const traceparent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+      const paused = (reason: string) =>
+        createEvent(
+          CampaignPaused,
+          { reason },
+          { campaignId: 'camp-t', streamId: 'campaign-camp-t', source: 'orchestrator' },
+        );
+      await store.append('campaign-camp-t', 'any', [paused('both')], {
+        traceContext: { traceparent, tracestate: 'vendor=a' },
+      });
+      await store.append('campaign-camp-t', 'any', [paused('parent-only'), paused('parent-only-2')], {
+        commandId: `cmd-${namespace}`,
+        traceContext: { traceparent },
+      });
+      await store.append('campaign-camp-t', 'any', [paused('none')]);
+      // The relays of the previous case are still running.
+      await eventually(async () => (await streamCount(nc, names.stream)) === 84, 60_000);
+      const msgs = (await readStreamMessages(nc, names.stream)).slice(80);
+      const trace = (m: (typeof msgs)[number]) => [m.headers.traceparent ?? null, m.headers.tracestate ?? null];
+      expect(msgs.map((m) => [(m.body.data as { reason: string }).reason, ...trace(m)])).toEqual([
+        ['both', traceparent, 'vendor=a'],
+        ['parent-only', traceparent, null],
+        ['parent-only-2', traceparent, null],
+        ['none', null, null],
+      ]);
+      // Observability only: the stored event and the message body carry no trace, and the chain (which hashes the
+      // append's metadata, trace included, as PostgreSQL does) still verifies.
+      expect(msgs.every((m) => !('traceparent' in m.body) && !('metadata' in m.body))).toBe(true);
+      expect((await store.readAll({ campaignId: 'camp-t' })).every((e) => !('traceparent' in e))).toBe(true);
+      expect((await store.verifyChain()).findings).toEqual([]);
+    },
+  );
 });

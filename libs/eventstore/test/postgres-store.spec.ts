@@ -51,38 +51,41 @@ describe('PostgresEventStore specifics', () => {
     }
   });
 
-  it('stores the envelope in columns, with the commandId in metadata, and refuses UPDATE, DELETE and TRUNCATE', async () => {
-    const store = await open();
-    const e = paused('campaign-cols', 'columns');
-    await store.append('campaign-cols', 'no-stream', [e], { commandId: 'cmd-cols' });
-    const row = (await raw.query(`SELECT * FROM "${db.schema}".events WHERE event_id = $1`, [e.id])).rows[0];
-    expect(row).toMatchObject({
-      stream_id: 'campaign-cols',
-      stream_version: '1',
-      type: 'CampaignPaused',
-      schema_version: 1,
-      campaign_id: 'camp',
-      causation_id: null,
-      correlation_id: null,
-      source: 'orchestrator',
-      data: { reason: 'columns' },
-      metadata: { commandId: 'cmd-cols' },
-      time: e.time,
-    });
-    expect(row.recorded_at).toBeInstanceOf(Date);
-    for (const sql of [
-      `UPDATE "${db.schema}".events SET type = 'X'`,
-      `DELETE FROM "${db.schema}".events`,
-      `TRUNCATE "${db.schema}".events`,
-    ]) {
-      const err = await raw.query(sql).then(
-        () => null,
-        (x: unknown) => x,
-      );
-      expect(PostgresEventStore.isAppendOnlyViolation(err)).toBe(true);
-      expect(String(err)).toMatch(/append-only/);
-    }
-  });
+  it(
+    'stores the envelope in columns, with the commandId in ' + 'metadata, and refuses UPDATE, DELETE and TRUNCATE',
+    async () => {
+      const store = await open();
+      const e = paused('campaign-cols', 'columns');
+      await store.append('campaign-cols', 'no-stream', [e], { commandId: 'cmd-cols' });
+      const row = (await raw.query(`SELECT * FROM "${db.schema}".events WHERE event_id = $1`, [e.id])).rows[0];
+      expect(row).toMatchObject({
+        stream_id: 'campaign-cols',
+        stream_version: '1',
+        type: 'CampaignPaused',
+        schema_version: 1,
+        campaign_id: 'camp',
+        causation_id: null,
+        correlation_id: null,
+        source: 'orchestrator',
+        data: { reason: 'columns' },
+        metadata: { commandId: 'cmd-cols' },
+        time: e.time,
+      });
+      expect(row.recorded_at).toBeInstanceOf(Date);
+      for (const sql of [
+        `UPDATE "${db.schema}".events SET type = 'X'`,
+        `DELETE FROM "${db.schema}".events`,
+        `TRUNCATE "${db.schema}".events`,
+      ]) {
+        const err = await raw.query(sql).then(
+          () => null,
+          (x: unknown) => x,
+        );
+        expect(PostgresEventStore.isAppendOnlyViolation(err)).toBe(true);
+        expect(String(err)).toMatch(/append-only/);
+      }
+    },
+  );
 
   it('follows new events through NOTIFY (the poll is 10 minutes here)', async () => {
     const reader = await open({ pollIntervalMs: 600_000 });

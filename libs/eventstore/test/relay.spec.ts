@@ -124,28 +124,32 @@ describe('OutboxRelay (in process)', () => {
     expect(msgs.map((m) => Number(m.headers['aevo-position']))).toEqual(Array.from({ length: 90 }, (_, i) => i + 1));
   });
 
-  it('leaves no gap when a foreign message lands in the stream (last-message expectations), then recovers from the stream tail', async () => {
-    const relay = relays[0];
-    expect(relay.role).toBe('leader');
-    // Something else writes into the stream: the relay's next publish expects another last message and is refused,
-    // and so is every later one of the pipeline (with sequence-only expectations the second would have been
-    // accepted in the foreign message's slot, losing position 91 for good).
-    await nc.publish(`${names.subjectPrefix}.evt.camp-a.ForeignThing`, JSON.stringify({ foreign: true }));
-    await nc.flush();
-    await eventually(async () => (await streamCount(nc, names.stream)) === 91, 30_000);
-    await appendSome(store, 10, 'after-foreign');
-    await eventually(() => relay.relayedPosition === 100, 60_000);
-    const msgs = await readStreamMessages(nc, names.stream);
-    expect(msgs).toHaveLength(101);
-    expect(msgs[90].subject).toBe(`${names.subjectPrefix}.evt.camp-a.ForeignThing`);
-    const relayed = msgs.filter((m) => m.headers['aevo-position'] !== undefined);
-    expect(relayed.map((m) => Number(m.headers['aevo-position']))).toEqual(
-      Array.from({ length: 100 }, (_, i) => i + 1),
-    );
-    const refusals = logs.filter((l) => /relay loop error/.test(l));
-    expect(refusals.length).toBeGreaterThan(0);
-    expect(refusals.every((l) => /wrong last (sequence|msg ?id)/i.test(l))).toBe(true);
-  });
+  it(
+    'leaves no gap when a foreign message lands in the stream (last-message ' +
+      'expectations), then recovers from the stream tail',
+    async () => {
+      const relay = relays[0];
+      expect(relay.role).toBe('leader');
+      // Something else writes into the stream: the relay's next publish expects another last message and is refused,
+      // and so is every later one of the pipeline (with sequence-only expectations the second would have been
+      // accepted in the foreign message's slot, losing position 91 for good).
+      await nc.publish(`${names.subjectPrefix}.evt.camp-a.ForeignThing`, JSON.stringify({ foreign: true }));
+      await nc.flush();
+      await eventually(async () => (await streamCount(nc, names.stream)) === 91, 30_000);
+      await appendSome(store, 10, 'after-foreign');
+      await eventually(() => relay.relayedPosition === 100, 60_000);
+      const msgs = await readStreamMessages(nc, names.stream);
+      expect(msgs).toHaveLength(101);
+      expect(msgs[90].subject).toBe(`${names.subjectPrefix}.evt.camp-a.ForeignThing`);
+      const relayed = msgs.filter((m) => m.headers['aevo-position'] !== undefined);
+      expect(relayed.map((m) => Number(m.headers['aevo-position']))).toEqual(
+        Array.from({ length: 100 }, (_, i) => i + 1),
+      );
+      const refusals = logs.filter((l) => /relay loop error/.test(l));
+      expect(refusals.length).toBeGreaterThan(0);
+      expect(refusals.every((l) => /wrong last (sequence|msg ?id)/i.test(l))).toBe(true);
+    },
+  );
 
   it('refuses a stream of the same name that does not capture the event subjects', async () => {
     const other = createTestNatsNames();

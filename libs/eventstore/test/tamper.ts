@@ -45,7 +45,8 @@ export async function flipOneByte(
     await raw.query(`ALTER TABLE ${table} DISABLE TRIGGER events_append_only`);
     try {
       const res = await raw.query(
-        `UPDATE ${table} SET ${column} = $1::${type} WHERE position = $2 AND ${column}::text IS DISTINCT FROM $1::${type}::text`,
+        `UPDATE ${table} SET ${column} = $1::${type} WHERE position = $2 AND ${column}::text IS DISTINCT ` +
+          `FROM $1::${type}::text`,
         [after, position],
       );
       if (res.rowCount !== 1) continue;

@@ -124,12 +124,16 @@ export function verifyChainRows(
     if (content !== r.contentHash)
       findings.push({
         position: p,
-        reason: `position ${p} (${r.event.type} ${r.event.id}): stored event hashes to ${content.slice(0, 16)}…, recorded content hash ${r.contentHash.slice(0, 16)}…`,
+        reason:
+          `position ${p} (${r.event.type} ${r.event.id}): stored event hashes to ${content.slice(0, 16)}…, ` +
+          `recorded content hash ${r.contentHash.slice(0, 16)}…`,
       });
     else if (link !== r.chainHash) {
       findings.push({
         position: p,
-        reason: `position ${p} (${r.event.type} ${r.event.id}): chain hash ${r.chainHash.slice(0, 16)}… does not follow from its predecessor (recomputed ${link.slice(0, 16)}…)`,
+        reason:
+          `position ${p} (${r.event.type} ${r.event.id}): chain hash ${r.chainHash.slice(0, 16)}… does not ` +
+          `follow from its predecessor (recomputed ${link.slice(0, 16)}…)`,
       });
       state.alternative = link;
     }

@@ -69,7 +69,8 @@ export async function compareJetStreamCopy(
       if (messages < total)
         findings.push({
           position: 0,
-          reason: `read ${messages} of the stream's ${total} messages before the ${opts.timeoutMs ?? 60_000} ms timeout`,
+          reason:
+            `read ${messages} of the stream's ${total} messages ` + `before the ${opts.timeoutMs ?? 60_000} ms timeout`,
         });
     }
   } finally {
@@ -96,7 +97,9 @@ export async function compareJetStreamCopy(
       else if (copy.hash !== l.contentHash)
         findings.push({
           position: l.position,
-          reason: `position ${l.position} (${l.id}): JetStream copy hashes to ${copy.hash.slice(0, 16)}…, the store recorded ${String(l.contentHash).slice(0, 16)}…`,
+          reason:
+            `position ${l.position} (${l.id}): JetStream copy hashes to ${copy.hash.slice(0, 16)}…, the ` +
+            `store recorded ${String(l.contentHash).slice(0, 16)}…`,
         });
       seen.delete(l.position);
     }
@@ -113,7 +116,9 @@ export async function compareJetStreamCopy(
     if (beyond > headNow)
       findings.push({
         position: headNow + 1,
-        reason: `JetStream holds positions up to ${beyond}, the store only up to ${headNow}: positions ${headNow + 1}..${beyond} are gone from the store`,
+        reason:
+          `JetStream holds positions up to ${beyond}, the store only up to ${headNow}: positions ` +
+          `${headNow + 1}..${beyond} are gone from the store`,
       });
   }
   const copied = inRange - findings.filter((f) => f.reason.includes('is missing from JetStream')).length;

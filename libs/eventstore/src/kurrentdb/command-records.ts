@@ -3,7 +3,9 @@ import { FORWARDS, START, jsonEvent, type KurrentDBClient } from '@kurrent/kurre
 import type { ExpectedVersion } from '../port';
 import { isWrongExpectedVersion, type ClientRecordedEvent, type TraceContext } from './mapping';
 
-/** Records in a command's stream (`<ns>-command:<sha256(commandId)>`), in order: Reserved, then Completed or Released. */
+/**
+ * Records in a command's stream (`<ns>-command:<sha256(commandId)>`), in order: Reserved, then Completed or Released.
+ */
 export const RESERVED = 'AevoCommandReserved';
 export const COMPLETED = 'AevoCommandCompleted';
 export const RELEASED = 'AevoCommandReleased';

@@ -38,7 +38,10 @@ import {
 export interface KurrentDbEventStoreOptions {
   /** `kurrentdb://host:port?tls=false` (or `esdb://…`): the client's connection string. */
   connectionString: string;
-  /** Prefix of every stream this store writes (default `aevo`): events in `<ns>:<streamId>`, commands in `<ns>-command:<sha256>`. */
+  /**
+   * Prefix of every stream this store writes (default `aevo`): events in `<ns>:<streamId>`, commands in
+   * `<ns>-command:<sha256>`.
+   */
   namespace?: string;
   /** How long an append or read waits for the `$all` tail to index what it needs (default 30 s). */
   indexWaitMs?: number;
@@ -96,7 +99,8 @@ export class KurrentDbEventStore implements EventStore {
       await store.close().catch(() => undefined);
       const where = options.connectionString.replace(/\/\/[^@/]*@/, '//***@');
       throw new Error(
-        `KurrentDB at ${where} could not be read: ${(err as Error)?.name ?? 'Error'}: ${(err as Error)?.message ?? String(err)}`,
+        `KurrentDB at ${where} could not be read: ${(err as Error)?.name ?? 'Error'}: ` +
+          `${(err as Error)?.message ?? String(err)}`,
         { cause: err },
       );
     }
@@ -312,7 +316,10 @@ export class KurrentDbEventStore implements EventStore {
     return this.chain.readLinks(fromPosition, limit);
   }
 
-  /** Recomputes the chain over positions 1..toPosition (default: the head) and compares it with `<ns>-chain` (KurrentDbChain.verify). */
+  /**
+   * Recomputes the chain over positions 1..toPosition (default: the head) and compares it with `<ns>-chain`
+   * (KurrentDbChain.verify).
+   */
   async verifyChain(opts: { toPosition?: number } = {}): Promise<ChainReport> {
     this.assertOpen();
     await this.tail.sync();

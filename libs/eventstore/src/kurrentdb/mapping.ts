@@ -32,7 +32,9 @@ export function isWrongExpectedVersion(err: unknown): err is { type: string; act
   return e?.type === 'wrong-expected-version' || e?.name === 'WrongExpectedVersionError';
 }
 
-/** Maps the client's concurrency error to ours (with the stream's actual version); anything else is returned unchanged. */
+/**
+ * Maps the client's concurrency error to ours (with the stream's actual version); anything else is returned unchanged.
+ */
 export function mapAppendError(err: unknown, streamId: string, expected: ExpectedVersion): unknown {
   if (isWrongExpectedVersion(err)) return new ConcurrencyError(streamId, expected, versionFromCurrent(err.actualState));
   return err;
@@ -190,7 +192,8 @@ export class PositionIndex {
       const known = this.byId.get(envelope.id);
       if (known !== undefined) return known;
       throw new Error(
-        `event ${envelope.id} at $all ${at.commit}/${at.prepare} arrived after ${last.commit}/${last.prepare}: $all must be read in order`,
+        `event ${envelope.id} at $all ${at.commit}/${at.prepare} arrived after ${last.commit}/` +
+          `${last.prepare}: $all must be read in order`,
       );
     }
     const position = this.events.length + 1;

@@ -34,7 +34,8 @@ export async function verifyStoredChain(
     const res = await pool.query<
       EventRow & { metadata: unknown; content_hash: string | null; chain_hash: string | null }
     >(
-      `SELECT ${EVENT_COLUMNS}, metadata, content_hash, chain_hash FROM ${names.events} WHERE position > $1 AND position <= $2 ORDER BY position LIMIT $3`,
+      `SELECT ${EVENT_COLUMNS}, metadata, content_hash, chain_hash FROM ${names.events} WHERE position > ` +
+        `$1 AND position <= $2 ORDER BY position LIMIT $3`,
       [from, upTo, pageSize],
     );
     if (res.rows.length === 0) break;
@@ -76,7 +77,8 @@ export async function readStoredChainLinks(
     content_hash: string | null;
     chain_hash: string | null;
   }>(
-    `SELECT position, event_id, content_hash, chain_hash FROM ${names.events} WHERE position > $1 ORDER BY position LIMIT $2`,
+    `SELECT position, event_id, content_hash, chain_hash FROM ${names.events} WHERE position > $1 ORDER ` +
+      `BY position LIMIT $2`,
     [fromPosition, limit],
   );
   return res.rows.map((r) => ({

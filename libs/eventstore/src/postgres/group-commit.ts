@@ -44,7 +44,9 @@ export class GroupCommitQueue {
     private readonly appendGroupFn: string,
   ) {}
 
-  /** Queues one append; resolves with its result or rejects with ConcurrencyError / DUPLICATE_EVENT_ID / the failure. */
+  /**
+   * Queues one append; resolves with its result or rejects with ConcurrencyError / DUPLICATE_EVENT_ID / the failure.
+   */
   append(item: GroupItem, expected: ExpectedVersion): Promise<AppendResult> {
     return new Promise<AppendResult>((resolve, reject) => {
       this.queue.push({ item, expected, resolve, reject, weight: item.events.length + 1 });

@@ -19,7 +19,10 @@ export class HeadNotifier {
     private readonly channel: string,
   ) {}
 
-  /** Registers `fn` (called with the new head, or null when notifications may have been missed); returns an unsubscribe function. */
+  /**
+   * Registers `fn` (called with the new head, or null when notifications may have been missed); returns an unsubscribe
+   * function.
+   */
   listen(fn: (head: number | null) => void): () => void {
     this.listeners.add(fn);
     void this.ensureConnected();

@@ -131,7 +131,8 @@ export class PostgresEventStore implements EventStore {
     this.assertOpen();
     validatePosition('fromVersion', fromVersion);
     const res = await this.pool.query<EventRow>(
-      `SELECT ${EVENT_COLUMNS} FROM ${this.names.events} WHERE stream_id = $1 AND stream_version >= $2 ORDER BY stream_version`,
+      `SELECT ${EVENT_COLUMNS} FROM ${this.names.events} WHERE stream_id = $1 AND stream_version >= $2 ` +
+        `ORDER BY stream_version`,
       [streamId, fromVersion],
     );
     return res.rows.map(rowToStoredEvent);
@@ -219,7 +220,10 @@ export class PostgresEventStore implements EventStore {
     return sub;
   }
 
-  /** Calls `fn` after appends commit (best effort, via LISTEN/NOTIFY; pair it with polling). Returns an unregister function. */
+  /**
+   * Calls `fn` after appends commit (best effort, via LISTEN/NOTIFY; pair it with polling). Returns an unregister
+   * function.
+   */
   onHeadMoved(fn: (head: number | null) => void): () => void {
     return this.notifier.listen(fn);
   }

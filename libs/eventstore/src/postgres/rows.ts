@@ -16,7 +16,8 @@ export interface EventRow {
 }
 
 export const EVENT_COLUMNS =
-  'position, stream_id, stream_version, event_id, type, schema_version, campaign_id, causation_id, correlation_id, source, data, time';
+  'position, stream_id, stream_version, event_id, type, schema_version, campaign_id, causation_id, ' +
+  'correlation_id, source, data, time';
 
 export function rowToStoredEvent(r: EventRow): StoredEvent {
   return {

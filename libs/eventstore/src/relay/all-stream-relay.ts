@@ -102,7 +102,10 @@ export class AllStreamRelay {
     return this._published;
   }
 
-  /** Opens the store (its `$all` tail), connects to NATS (refusing a server without JetStream or older than 2.9), provisions the stream, then relays in the background. */
+  /**
+   * Opens the store (its `$all` tail), connects to NATS (refusing a server without JetStream or older than 2.9),
+   * provisions the stream, then relays in the background.
+   */
   async start(): Promise<void> {
     const o = this.opts;
     this.store = await openKurrentDbEventStore({ connectionString: o.kurrentdbUrl, namespace: o.namespace });
@@ -204,7 +207,8 @@ export class AllStreamRelay {
         while (inFlight.length > 0) await settleOldest();
         if (batch.length < read.length)
           throw new RelayStreamStateError(
-            `event at position ${read[batch.length].position} is too large for the server's max_payload (${this.maxPayload()} bytes)`,
+            `event at position ${read[batch.length].position} is too large for the server's max_payload (` +
+              `${this.maxPayload()} bytes)`,
           );
         await this.idle(this.opts.pollIntervalMs);
         const pause = coalescePauseMs(read.length, this.opts);
@@ -244,7 +248,8 @@ export class AllStreamRelay {
       const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (failed)
         throw new Error(
-          `publish failed in positions ${batch[0].position}..${batch[batch.length - 1].position}: ${String(failed.reason)}`,
+          `publish failed in positions ${batch[0].position}..${batch[batch.length - 1].position}: ` +
+            `${String(failed.reason)}`,
         );
       this._published += results.length;
       return batch[batch.length - 1].position;

@@ -11,7 +11,10 @@ export const relayWildcard = (prefix: string): string => `${prefix}.evt.>`;
 export const POSITION_HEADER = 'aevo-position';
 export const STREAM_VERSION_HEADER = 'aevo-stream-version';
 
-/** The stored event as published: the envelope plus position and stream version, keys in a fixed order (the relay has PostgreSQL build the same object). */
+/**
+ * The stored event as published: the envelope plus position and stream version, keys in a fixed order (the relay has
+ * PostgreSQL build the same object).
+ */
 export function relayPayload(e: StoredEvent): string {
   return JSON.stringify({
     id: e.id,

@@ -103,7 +103,8 @@ export async function jetStreamResumePoint(
     const storeHead = await head();
     if (position > storeHead)
       throw new RelayStreamStateError(
-        `stream ${stream} already holds position ${position} but the store ends at ${storeHead}: they belong to different logs`,
+        `stream ${stream} already holds position ${position} but the store ends at ${storeHead}: they ` +
+          `belong to different logs`,
       );
     return { position, lastSeq };
   }

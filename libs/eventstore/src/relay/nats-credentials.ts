@@ -65,7 +65,8 @@ export function readNatsCredentialsFile(file: string, variable: string = NATS_CR
   // A password others can read is no secret; refuse rather than warn (same rule as ssh keys).
   if (process.platform !== 'win32' && (st.mode & 0o077) !== 0)
     throw new Error(
-      `${where}: the NATS credentials file is readable by group or others (mode ${(st.mode & 0o777).toString(8)}); chmod 600 it`,
+      `${where}: the NATS credentials file is readable by group or others (mode ` +
+        `${(st.mode & 0o777).toString(8)}); chmod 600 it`,
     );
   let raw: unknown;
   try {

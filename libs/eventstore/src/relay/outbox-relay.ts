@@ -285,7 +285,8 @@ export class OutboxRelay {
         }
         if (batch.length < read.length)
           throw new RelayStateError(
-            `event at position ${read[batch.length].position} is too large for the server's max_payload (${this.maxPayload()} bytes)`,
+            `event at position ${read[batch.length].position} is too large for the server's max_payload (` +
+              `${this.maxPayload()} bytes)`,
           );
         await this.idle(this.opts.pollIntervalMs);
         // Let a few more commits land before reading: fewer, fuller batches cost far less CPU per event under
@@ -317,7 +318,9 @@ export class OutboxRelay {
     return out;
   }
 
-  /** Pipelines the batch (sends are ordered on the connection) and resolves with its last position once all are acked. */
+  /**
+   * Pipelines the batch (sends are ordered on the connection) and resolves with its last position once all are acked.
+   */
   private publishBatch(batch: OutboxRow[], expectFirst: Expectation): Promise<number> {
     const acks = batch.map((e, i) =>
       this.js.publish(relaySubject(this.opts.subjectPrefix, e), e.payload, {
@@ -331,7 +334,8 @@ export class OutboxRelay {
       const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (failed)
         throw new Error(
-          `publish failed in positions ${batch[0].position}..${batch[batch.length - 1].position}: ${String(failed.reason)}`,
+          `publish failed in positions ${batch[0].position}..${batch[batch.length - 1].position}: ` +
+            `${String(failed.reason)}`,
         );
       this._published += results.length;
       return batch[batch.length - 1].position;

@@ -1,4 +1,7 @@
-/** The relay needs JetStream with Nats-Msg-Id dedupe and Nats-Expected-Last-Sequence, present since 2.2; we require 2.9 (the baseline the project is tested on). */
+/**
+ * The relay needs JetStream with Nats-Msg-Id dedupe and Nats-Expected-Last-Sequence, present since 2.2; we require 2.9
+ * (the baseline the project is tested on).
+ */
 export const RELAY_MIN_SERVER_VERSION: [number, number, number] = [2, 9, 0];
 
 export function parseServerVersion(v: string): [number, number, number] | null {

@@ -100,7 +100,9 @@ export class StoreGateway {
             ok: false,
             error: {
               code: 'PAYLOAD_TOO_LARGE',
-              message: `${op}: the answer (${data.length} bytes) exceeds the NATS max payload (${this.maxPayload()} bytes)`,
+              message:
+                `${op}: the answer (${data.length} bytes) exceeds the NATS max payload (${this.maxPayload()}` +
+                ` bytes)`,
               issues: [],
             },
           }),

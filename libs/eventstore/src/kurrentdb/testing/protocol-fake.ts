@@ -241,7 +241,10 @@ export class KurrentDbProtocolFake {
     });
   }
 
-  /** The records `proposed` already are, when they were written as one batch right after revision `after` (any: anywhere). */
+  /**
+   * The records `proposed` already are, when they were written as one batch right after revision `after` (any:
+   * anywhere).
+   */
   private alreadyWritten(
     existing: FakeRecord[],
     after: number | null,
