@@ -28,7 +28,8 @@ export interface ServiceHarnessOptions extends HarnessAppOptions {
    */
   shareStore?: boolean;
   /**
-   * The store the replicas get, made from the harness's (implies `shareStore`; made once, for every replica): a test's wrapper that records or
+   * The store the replicas get, made from the harness's (implies `shareStore`; made once, for every replica): a test's
+   * wrapper that records or
    * alters what the service reads and writes.
    */
   storeView?: (store: PostgresEventStore) => EventStore;
