@@ -197,54 +197,63 @@ export function runArtefactStoreContract(name: string, open: () => Promise<Artef
       await inputError(store.getManifest(a.sha256), 'manifest');
     });
 
-    it('materialises through the node cache: the second time transfers nothing; frozen files are read-only', async () => {
-      const checkpoint = Buffer.alloc(1_000_000, 3);
-      checkpoint.write(`weights ${name}`);
-      const src = path.join(scratch, 'outputs');
-      await fsp.mkdir(path.join(src, 'base'), { recursive: true });
-      await fsp.writeFile(path.join(src, 'base', 'checkpoint.pt'), checkpoint);
-      await fsp.writeFile(path.join(src, 'train.py'), `print("${name}")\n`);
-      await fsp.writeFile(path.join(src, 'run.sh'), '#!/bin/sh\n');
-      await fsp.chmod(path.join(src, 'run.sh'), 0o755);
+    it(
+      'materialises through the node cache: the second time ' + 'transfers nothing; frozen files are read-only',
+      async () => {
+        const checkpoint = Buffer.alloc(1_000_000, 3);
+        checkpoint.write(`weights ${name}`);
+        const src = path.join(scratch, 'outputs');
+        await fsp.mkdir(path.join(src, 'base'), { recursive: true });
+        await fsp.writeFile(path.join(src, 'base', 'checkpoint.pt'), checkpoint);
+        await fsp.writeFile(path.join(src, 'train.py'), `print("${name}")\n`);
+        await fsp.writeFile(path.join(src, 'run.sh'), '#!/bin/sh\n');
+        await fsp.chmod(path.join(src, 'run.sh'), 0o755);
 
-      const collected = await collect(store, src, [{ path: 'base/checkpoint.pt', mode: 0o444 }, 'train.py', 'run.sh']);
-      expect(collected.entries.map((e) => [e.path, e.mode])).toEqual([
-        ['base/checkpoint.pt', 0o444],
-        ['run.sh', 0o755],
-        ['train.py', 0o644],
-      ]);
-      const again = await collect(store, src, [{ path: 'base/checkpoint.pt', mode: 0o444 }, 'train.py', 'run.sh']);
-      expect(again.manifestSha256).toBe(collected.manifestSha256);
-      expect(again.storedBytes).toBe(0);
+        const collected = await collect(store, src, [
+          { path: 'base/checkpoint.pt', mode: 0o444 },
+          'train.py',
+          'run.sh',
+        ]);
+        expect(collected.entries.map((e) => [e.path, e.mode])).toEqual([
+          ['base/checkpoint.pt', 0o444],
+          ['run.sh', 0o755],
+          ['train.py', 0o644],
+        ]);
+        const again = await collect(store, src, [{ path: 'base/checkpoint.pt', mode: 0o444 }, 'train.py', 'run.sh']);
+        expect(again.manifestSha256).toBe(collected.manifestSha256);
+        expect(again.storedBytes).toBe(0);
 
-      const cache = new ContentCache(store, path.join(scratch, 'node-cache'));
-      const first = await materialise(store, collected.manifestSha256, path.join(scratch, 'job-1'), cache);
-      expect(first.transferred.bytes).toBe(checkpoint.length + collected.entries[1]!.size + collected.entries[2]!.size);
-      expect(first.transferred.objects).toBe(3);
-      const second = await materialise(store, collected.manifestSha256, path.join(scratch, 'job-2'), cache);
-      expect(second.transferred).toEqual({ objects: 0, bytes: 0 });
-      expect(second.linked).toBe(1);
-      expect(second.copied).toBe(2);
+        const cache = new ContentCache(store, path.join(scratch, 'node-cache'));
+        const first = await materialise(store, collected.manifestSha256, path.join(scratch, 'job-1'), cache);
+        expect(first.transferred.bytes).toBe(
+          checkpoint.length + collected.entries[1]!.size + collected.entries[2]!.size,
+        );
+        expect(first.transferred.objects).toBe(3);
+        const second = await materialise(store, collected.manifestSha256, path.join(scratch, 'job-2'), cache);
+        expect(second.transferred).toEqual({ objects: 0, bytes: 0 });
+        expect(second.linked).toBe(1);
+        expect(second.copied).toBe(2);
 
-      for (const job of ['job-1', 'job-2']) {
-        const dir = path.join(scratch, job);
-        expect((await fsp.readFile(path.join(dir, 'base', 'checkpoint.pt'))).equals(checkpoint)).toBe(true);
-        expect(await fsp.readFile(path.join(dir, 'train.py'), 'utf8')).toBe(`print("${name}")\n`);
-        expect((await fsp.stat(path.join(dir, 'base', 'checkpoint.pt'))).mode & 0o777).toBe(0o444);
-        expect((await fsp.stat(path.join(dir, 'run.sh'))).mode & 0o777).toBe(0o755);
-        expect((await fsp.stat(path.join(dir, 'train.py'))).mode & 0o777).toBe(0o644);
-      }
-      // Root ignores permission bits, so the write refusal itself can only be shown for an ordinary user.
-      if (process.getuid?.() !== 0) {
-        const err = await rejection(fsp.writeFile(path.join(scratch, 'job-2', 'base', 'checkpoint.pt'), 'overwrite'));
-        expect((err as NodeJS.ErrnoException).code).toBe('EACCES');
-      }
-      // Editable copies are the job's own: changing one leaves the cache and other sandboxes alone.
-      await fsp.writeFile(path.join(scratch, 'job-2', 'train.py'), 'changed');
-      expect(await fsp.readFile(path.join(scratch, 'job-1', 'train.py'), 'utf8')).toBe(`print("${name}")\n`);
+        for (const job of ['job-1', 'job-2']) {
+          const dir = path.join(scratch, job);
+          expect((await fsp.readFile(path.join(dir, 'base', 'checkpoint.pt'))).equals(checkpoint)).toBe(true);
+          expect(await fsp.readFile(path.join(dir, 'train.py'), 'utf8')).toBe(`print("${name}")\n`);
+          expect((await fsp.stat(path.join(dir, 'base', 'checkpoint.pt'))).mode & 0o777).toBe(0o444);
+          expect((await fsp.stat(path.join(dir, 'run.sh'))).mode & 0o777).toBe(0o755);
+          expect((await fsp.stat(path.join(dir, 'train.py'))).mode & 0o777).toBe(0o644);
+        }
+        // Root ignores permission bits, so the write refusal itself can only be shown for an ordinary user.
+        if (process.getuid?.() !== 0) {
+          const err = await rejection(fsp.writeFile(path.join(scratch, 'job-2', 'base', 'checkpoint.pt'), 'overwrite'));
+          expect((err as NodeJS.ErrnoException).code).toBe('EACCES');
+        }
+        // Editable copies are the job's own: changing one leaves the cache and other sandboxes alone.
+        await fsp.writeFile(path.join(scratch, 'job-2', 'train.py'), 'changed');
+        expect(await fsp.readFile(path.join(scratch, 'job-1', 'train.py'), 'utf8')).toBe(`print("${name}")\n`);
 
-      await inputError(materialise(store, collected.manifestSha256, path.join(scratch, 'job-1'), cache), 'targetDir');
-    });
+        await inputError(materialise(store, collected.manifestSha256, path.join(scratch, 'job-1'), cache), 'targetDir');
+      },
+    );
 
     it('keeps a corrupt object out of the node cache', async () => {
       const bytes = Buffer.from(`cache me ${name}`.repeat(50));
