@@ -173,7 +173,8 @@ describe('chaos: every run completes with the undisturbed replay hash, nothing l
     };
     reports.push(report);
     process.stdout.write(
-      `chaos: ${name}: trigger ${trigger.type} #${trigger.occurrence} in round ${trigger.round} (+${trigger.delayMs} ms, before ${trigger.until}), seed ${seed}\n`,
+      `chaos: ${name}: trigger ${trigger.type} #${trigger.occurrence} in round ${trigger.round} (+` +
+        `${trigger.delayMs} ms, before ${trigger.until}), seed ${seed}\n`,
     );
     const t0 = Date.now();
     try {
@@ -202,7 +203,9 @@ describe('chaos: every run completes with the undisturbed replay hash, nothing l
       report.wallMs = Date.now() - t0;
       fs.writeFileSync(path.join(OUT_DIR, `${name}.json`), JSON.stringify(report, null, 2));
       process.stdout.write(
-        `chaos: ${name}: ${report.error ? `ERROR ${report.error}` : report.problems.length ? `${report.problems.length} problem(s)` : 'same replay hash, nothing lost or duplicated'} (${report.wallMs} ms)\n`,
+        `chaos: ${name}: ` +
+          `${report.error ? `ERROR ${report.error}` : report.problems.length ? `${report.problems.length} problem(s)` : 'same replay hash, nothing lost or duplicated'}` +
+          ` (${report.wallMs} ms)\n`,
       );
     }
     return report;
@@ -297,7 +300,10 @@ describe('chaos: every run completes with the undisturbed replay hash, nothing l
     });
   }
 
-  /** The dashboard's read model follows the log to the campaign's completion after the disturbance (the api recovered too). */
+  /**
+   * The dashboard's read model follows the log to the campaign's completion after the disturbance (the api recovered
+   * too).
+   */
   async function apiCaughtUp(run: CampaignRun): Promise<void> {
     const deadline = Date.now() + 60_000;
     let last = '';

@@ -42,19 +42,23 @@ const LOG: LoggedEvent[] = [
 ];
 
 describe('trigger points', () => {
-  it('finds each round between its RoundStarted and RoundClosed; the last one ends at its evidence (then the campaign ends)', () => {
-    expect([...roundWindows(LOG)]).toEqual([
-      [1, { from: 2, to: 8, until: 'RoundClosed' }],
-      [2, { from: 9, to: 13, until: 'RoundEvidenceRecorded' }],
-    ]);
-    // A round still open has no end yet and is never chosen.
-    expect(roundWindows(LOG.slice(0, 10)).get(2)).toEqual({
-      from: 9,
-      to: Number.POSITIVE_INFINITY,
-      until: 'RoundClosed',
-    });
-    expect(roundWindows(LOG.slice(0, 10)).get(1)).toEqual({ from: 2, to: 7, until: 'RoundEvidenceRecorded' });
-  });
+  it(
+    'finds each round between its RoundStarted and RoundClosed; the last ' +
+      'one ends at its evidence (then the campaign ends)',
+    () => {
+      expect([...roundWindows(LOG)]).toEqual([
+        [1, { from: 2, to: 8, until: 'RoundClosed' }],
+        [2, { from: 9, to: 13, until: 'RoundEvidenceRecorded' }],
+      ]);
+      // A round still open has no end yet and is never chosen.
+      expect(roundWindows(LOG.slice(0, 10)).get(2)).toEqual({
+        from: 9,
+        to: Number.POSITIVE_INFINITY,
+        until: 'RoundClosed',
+      });
+      expect(roundWindows(LOG.slice(0, 10)).get(1)).toEqual({ from: 2, to: 7, until: 'RoundEvidenceRecorded' });
+    },
+  );
 
   it('picks a point strictly inside a round, the same one for the same seed, as the n-th event of its type', () => {
     const seen = new Set<string>();
@@ -85,15 +89,18 @@ describe('trigger points', () => {
     expect(LOG.some((e) => e.type === p.type)).toBe(true);
   });
 
-  it('keeps the delay under 80 % of the time the undisturbed run had left in the window after the trigger event', () => {
-    const t0 = Date.parse('2026-01-01T00:00:00Z');
-    const timed = LOG.map((e) => ({ ...e, time: new Date(t0 + e.position * 10).toISOString() }));
-    for (let seed = 0; seed < 100; seed++) {
-      const p = chooseTrigger(timed, { seed });
-      const endsAt = p.round === 1 ? 80 : 130;
-      expect(p.delayMs).toBeLessThanOrEqual(Math.floor(0.8 * (endsAt - p.baselinePosition * 10)));
-    }
-  });
+  it(
+    'keeps the delay under 80 % of the time the undisturbed run had ' + 'left in the window after the trigger event',
+    () => {
+      const t0 = Date.parse('2026-01-01T00:00:00Z');
+      const timed = LOG.map((e) => ({ ...e, time: new Date(t0 + e.position * 10).toISOString() }));
+      for (let seed = 0; seed < 100; seed++) {
+        const p = chooseTrigger(timed, { seed });
+        const endsAt = p.round === 1 ? 80 : 130;
+        expect(p.delayMs).toBeLessThanOrEqual(Math.floor(0.8 * (endsAt - p.baselinePosition * 10)));
+      }
+    },
+  );
 
   it('derives a distinct, stable seed per case', () => {
     expect(caseSeed(1, 'kill-9-worker')).toBe(caseSeed(1, 'kill-9-worker'));
@@ -107,7 +114,8 @@ describe('trigger points', () => {
 
   it("reads the consumed types from a service's start-up line", () => {
     const line =
-      '[Nest] 1 - LOG [JetStreamServer(evaluation)] listening: 2 event consumer(s) [EvaluationRequested, JobSucceeded], 0 command(s) [] on nats-server 2.9.10';
+      '[Nest] 1 - LOG [JetStreamServer(evaluation)] listening: 2 event consumer(s) [EvaluationRequested, ' +
+      'JobSucceeded], 0 command(s) [] on nats-server 2.9.10';
     expect(consumedTypes(`noise\n${line}\n`)).toEqual(['EvaluationRequested', 'JobSucceeded']);
     expect(consumedTypes('no such line')).toEqual([]);
   });
@@ -216,44 +224,48 @@ describe('own infrastructure', () => {
     await after.end();
   });
 
-  it('restarts nats-server on the same port and keeps the JetStream stream; the stream check sees gaps, extras, duplicates and order', async () => {
-    const nc = await connect({ servers: nats.url, ...nats.harnessAuth });
-    const jsm = await jetstreamManager(nc);
-    await jsm.streams.add({ name: 'HARNESS', subjects: ['harness.>'] });
-    const js = jetstream(nc);
-    const publish = async (id: string) => {
+  it(
+    'restarts nats-server on the same port and keeps the JetStream stream; the ' +
+      'stream check sees gaps, extras, duplicates and order',
+    async () => {
+      const nc = await connect({ servers: nats.url, ...nats.harnessAuth });
+      const jsm = await jetstreamManager(nc);
+      await jsm.streams.add({ name: 'HARNESS', subjects: ['harness.>'] });
+      const js = jetstream(nc);
+      const publish = async (id: string) => {
+        const h = headers();
+        h.set('ce-id', id);
+        await js.publish('harness.evt', JSON.stringify({ id }), { headers: h });
+      };
+      for (const id of ['e1', 'e2', 'e3']) await publish(id);
+      await nc.close();
+
+      await nats.restart(200);
+      expect(await accepts(nats.port)).toBe(true);
+
+      const log = (ids: string[]) => ids.map((id, i) => ({ id, type: 'T', position: i + 1 }) as unknown as StoredEvent);
+      expect(await checkStream(nats.url, 'HARNESS', log(['e1', 'e2', 'e3']), nats.harnessAuth)).toEqual({
+        messages: 3,
+        missing: [],
+        extra: [],
+        orderMismatch: null,
+      });
+      const off = await checkStream(nats.url, 'HARNESS', log(['e1', 'e3', 'e4']), nats.harnessAuth);
+      expect(off.missing).toEqual(['e4']);
+      expect(off.extra).toEqual(['e2']);
+      expect(off.orderMismatch).toMatch(/^index 1: store has e3/);
+
+      const again = await connect({ servers: nats.url, ...nats.harnessAuth });
+      const js2 = jetstream(again);
       const h = headers();
-      h.set('ce-id', id);
-      await js.publish('harness.evt', JSON.stringify({ id }), { headers: h });
-    };
-    for (const id of ['e1', 'e2', 'e3']) await publish(id);
-    await nc.close();
-
-    await nats.restart(200);
-    expect(await accepts(nats.port)).toBe(true);
-
-    const log = (ids: string[]) => ids.map((id, i) => ({ id, type: 'T', position: i + 1 }) as unknown as StoredEvent);
-    expect(await checkStream(nats.url, 'HARNESS', log(['e1', 'e2', 'e3']), nats.harnessAuth)).toEqual({
-      messages: 3,
-      missing: [],
-      extra: [],
-      orderMismatch: null,
-    });
-    const off = await checkStream(nats.url, 'HARNESS', log(['e1', 'e3', 'e4']), nats.harnessAuth);
-    expect(off.missing).toEqual(['e4']);
-    expect(off.extra).toEqual(['e2']);
-    expect(off.orderMismatch).toMatch(/^index 1: store has e3/);
-
-    const again = await connect({ servers: nats.url, ...nats.harnessAuth });
-    const js2 = jetstream(again);
-    const h = headers();
-    h.set('ce-id', 'e3');
-    await js2.publish('harness.evt', JSON.stringify({ id: 'e3' }), { headers: h });
-    await again.close();
-    expect((await checkStream(nats.url, 'HARNESS', log(['e1', 'e2', 'e3']), nats.harnessAuth)).extra).toEqual([
-      'e3 published 2 times',
-    ]);
-  });
+      h.set('ce-id', 'e3');
+      await js2.publish('harness.evt', JSON.stringify({ id: 'e3' }), { headers: h });
+      await again.close();
+      expect((await checkStream(nats.url, 'HARNESS', log(['e1', 'e2', 'e3']), nats.harnessAuth)).extra).toEqual([
+        'e3 published 2 times',
+      ]);
+    },
+  );
 
   it('waits for the n-th event of a type in a live log, across a PostgreSQL restart', async () => {
     const c = new Client({ connectionString: pg.url });

@@ -118,7 +118,8 @@ export async function expectAuditVerifies(plane: E2eControlPlane, rounds: number
   expect(audit.stdout).toMatch(/verified: two replays of positions 1\.\.\d+ agree on all \d+ projection hashes/);
   const recorded = /verified: (\d+) hash\(es\) recorded in events/.exec(audit.stdout);
   expect(recorded).not.toBeNull();
-  // At least: per round the evidence recomputed, the revision re-decided, its policy hash, RoundStarted and RoundClosed.
+  // At least: per round the evidence recomputed, the revision re-decided, its policy hash, RoundStarted and
+  // RoundClosed.
   expect(Number(recorded?.[1])).toBeGreaterThanOrEqual(5 * rounds);
   expect(audit.stdout).not.toMatch(/skipped:/);
 }

@@ -166,86 +166,91 @@ describe('hostile candidate: one of four candidates attacks from inside its jobs
     await expectAuditVerifies(plane, 2);
   });
 
-  it('a forger on NATS gets nothing acted on: a new JobRequested, a stored one with a changed byte, a CampaignStarted', async () => {
-    const stored = (await plane.events(clean, ['JobRequested']))[0];
-    expect(stored).toBeDefined();
-    const spec = (stored.data as { spec: { jobId: string; argv: string[] } }).spec;
-    const forgedJobId = `${spec.jobId}-forged`;
-    const subject = (campaignId: string, type: string) => `${plane.names.subjectPrefix}.evt.${campaignId}.${type}`;
-    const forgeries = [
-      // Never stored: a new id, a new job, a command of the forger's choosing.
-      {
-        subject: subject(clean, 'JobRequested'),
-        body: relayPayload({
-          ...stored,
-          id: randomUUID(),
-          position: stored.position + 100_000,
-          data: { spec: { ...spec, jobId: forgedJobId, argv: ['sh', '-c', 'echo forged'] } },
-        }),
-      },
-      // The stored event, same id and position, one byte of its command changed.
-      {
-        subject: subject(clean, 'JobRequested'),
-        body: relayPayload(stored).replace(`"jobId":"${spec.jobId}"`, `"jobId":"${spec.jobId.slice(0, -1)}X"`),
-      },
-      // A campaign that does not exist, as the leaderboard and workers would see it start.
-      ...(await plane.events(clean, ['CampaignStarted'])).map((e) => ({
-        subject: subject('forged-campaign', 'CampaignStarted'),
-        body: relayPayload({
-          ...e,
-          id: randomUUID(),
-          campaignId: 'forged-campaign',
-          streamId: 'campaign-forged-campaign',
-        }),
-      })),
-    ];
-    expect(forgeries).toHaveLength(3);
-    expect(forgeries[1].body).not.toBe(relayPayload(stored));
-    const before = await plane.store.headPosition();
-    // The strongest forger: one holding the relay's own credentials, the only user nats-server lets publish events.
-    const nc = await connect({ servers: plane.names.url, ...plane.nats.credentialsOf('relay') });
-    try {
-      const js = jetstream(nc);
-      for (const f of forgeries) await js.publish(f.subject, f.body);
-    } finally {
-      await nc.close();
-    }
-    // Every consumer of these types has read them and said why it dropped them.
-    const logOf = (service: string) => fs.readFileSync(path.join(plane.home, 'logs', `${service}.log`), 'utf8');
-    await eventually(
-      () => (logOf('dispatch').match(/dropped message \d+ on \S+JobRequested: not a stored event/g)?.length ?? 0) >= 2,
-      60_000,
-      250,
-    );
-    await eventually(
-      () =>
-        ['leaderboard', 'substrate', 'worker'].some((s) =>
-          /on \S+forged-campaign\.CampaignStarted: not a stored event/.test(logOf(s)),
-        ),
-      60_000,
-      250,
-    );
-    await new Promise((r) => setTimeout(r, 1000));
-    // Nothing was appended (no job, no dead letter, no campaign), and dispatch says why it dropped them.
-    const after = await plane.store.readAll({ fromPosition: before });
-    expect(after.map((e) => `${e.type} ${e.campaignId}`)).toEqual([]);
-    expect(await plane.store.readAll({ campaignId: 'forged-campaign' })).toEqual([]);
-    expect(fs.existsSync(path.join(plane.home, 'dispatch', 'local-jobs', forgedJobId))).toBe(false);
-    expect(logOf('dispatch').match(/dropped message \d+ on \S+JobRequested: not a stored event/g)?.length).toBe(2);
-    // A service's own credentials cannot even publish an event: nats-server refuses it.
-    const asDispatch = await connect({ servers: plane.names.url, ...plane.nats.credentialsOf('dispatch') });
-    try {
-      const refused = await jetstream(asDispatch, { timeout: 3000 })
-        .publish(forgeries[0].subject, forgeries[0].body)
-        .then(
-          () => 'accepted',
-          (err: Error) => err.message,
-        );
-      expect(refused).not.toBe('accepted');
-    } finally {
-      await asDispatch.close();
-    }
-  });
+  it(
+    'a forger on NATS gets nothing acted on: a new JobRequested, a ' +
+      'stored one with a changed byte, a CampaignStarted',
+    async () => {
+      const stored = (await plane.events(clean, ['JobRequested']))[0];
+      expect(stored).toBeDefined();
+      const spec = (stored.data as { spec: { jobId: string; argv: string[] } }).spec;
+      const forgedJobId = `${spec.jobId}-forged`;
+      const subject = (campaignId: string, type: string) => `${plane.names.subjectPrefix}.evt.${campaignId}.${type}`;
+      const forgeries = [
+        // Never stored: a new id, a new job, a command of the forger's choosing.
+        {
+          subject: subject(clean, 'JobRequested'),
+          body: relayPayload({
+            ...stored,
+            id: randomUUID(),
+            position: stored.position + 100_000,
+            data: { spec: { ...spec, jobId: forgedJobId, argv: ['sh', '-c', 'echo forged'] } },
+          }),
+        },
+        // The stored event, same id and position, one byte of its command changed.
+        {
+          subject: subject(clean, 'JobRequested'),
+          body: relayPayload(stored).replace(`"jobId":"${spec.jobId}"`, `"jobId":"${spec.jobId.slice(0, -1)}X"`),
+        },
+        // A campaign that does not exist, as the leaderboard and workers would see it start.
+        ...(await plane.events(clean, ['CampaignStarted'])).map((e) => ({
+          subject: subject('forged-campaign', 'CampaignStarted'),
+          body: relayPayload({
+            ...e,
+            id: randomUUID(),
+            campaignId: 'forged-campaign',
+            streamId: 'campaign-forged-campaign',
+          }),
+        })),
+      ];
+      expect(forgeries).toHaveLength(3);
+      expect(forgeries[1].body).not.toBe(relayPayload(stored));
+      const before = await plane.store.headPosition();
+      // The strongest forger: one holding the relay's own credentials, the only user nats-server lets publish events.
+      const nc = await connect({ servers: plane.names.url, ...plane.nats.credentialsOf('relay') });
+      try {
+        const js = jetstream(nc);
+        for (const f of forgeries) await js.publish(f.subject, f.body);
+      } finally {
+        await nc.close();
+      }
+      // Every consumer of these types has read them and said why it dropped them.
+      const logOf = (service: string) => fs.readFileSync(path.join(plane.home, 'logs', `${service}.log`), 'utf8');
+      await eventually(
+        () =>
+          (logOf('dispatch').match(/dropped message \d+ on \S+JobRequested: not a stored event/g)?.length ?? 0) >= 2,
+        60_000,
+        250,
+      );
+      await eventually(
+        () =>
+          ['leaderboard', 'substrate', 'worker'].some((s) =>
+            /on \S+forged-campaign\.CampaignStarted: not a stored event/.test(logOf(s)),
+          ),
+        60_000,
+        250,
+      );
+      await new Promise((r) => setTimeout(r, 1000));
+      // Nothing was appended (no job, no dead letter, no campaign), and dispatch says why it dropped them.
+      const after = await plane.store.readAll({ fromPosition: before });
+      expect(after.map((e) => `${e.type} ${e.campaignId}`)).toEqual([]);
+      expect(await plane.store.readAll({ campaignId: 'forged-campaign' })).toEqual([]);
+      expect(fs.existsSync(path.join(plane.home, 'dispatch', 'local-jobs', forgedJobId))).toBe(false);
+      expect(logOf('dispatch').match(/dropped message \d+ on \S+JobRequested: not a stored event/g)?.length).toBe(2);
+      // A service's own credentials cannot even publish an event: nats-server refuses it.
+      const asDispatch = await connect({ servers: plane.names.url, ...plane.nats.credentialsOf('dispatch') });
+      try {
+        const refused = await jetstream(asDispatch, { timeout: 3000 })
+          .publish(forgeries[0].subject, forgeries[0].body)
+          .then(
+            () => 'accepted',
+            (err: Error) => err.message,
+          );
+        expect(refused).not.toBe('accepted');
+      } finally {
+        await asDispatch.close();
+      }
+    },
+  );
 });
 
 /** The attacks hostile-build.mjs makes, in order. */

@@ -210,7 +210,8 @@ export class CampaignRun {
       await sleep(500);
     }
     throw new Error(
-      `${this.name}: no CampaignCompleted within ${timeoutMs} ms. Log: ${await this.progress()}. Logs in ${this.logDir}`,
+      `${this.name}: no CampaignCompleted within ${timeoutMs} ms. Log: ${await this.progress()}. Logs in ` +
+        `${this.logDir}`,
     );
   }
 

@@ -17,7 +17,9 @@ import {
  * projection, the count of every deterministic event kind, and the consistency of the log with the JetStream stream.
  */
 
-/** The audit's projections: the deterministic built-ins, the collector's round evidence and the meta-policy's history. */
+/**
+ * The audit's projections: the deterministic built-ins, the collector's round evidence and the meta-policy's history.
+ */
 export function auditRegistry(): ProjectionRegistry {
   const extra = [roundEvidenceProjection, policyHistoryProjection] as unknown as AnyProjection[];
   return new ProjectionRegistry([...BUILTIN_PROJECTIONS.filter((p) => p.deterministic !== false), ...extra]);
@@ -61,7 +63,9 @@ export async function readLog(store: PostgresEventStore): Promise<StoredEvent[]>
   }
 }
 
-/** Reads every message of the stream (by sequence) and checks it holds exactly the store's events, once each, in order. */
+/**
+ * Reads every message of the stream (by sequence) and checks it holds exactly the store's events, once each, in order.
+ */
 export async function checkStream(
   natsUrl: string,
   stream: string,
@@ -96,7 +100,9 @@ export async function checkStream(
     const storeOrder = log.map((e) => e.id);
     for (let i = 0; i < Math.max(storeOrder.length, streamIds.length); i++) {
       if (storeOrder[i] !== streamIds[i]) {
-        orderMismatch = `index ${i}: store has ${storeOrder[i] ?? '(end)'} (${log[i]?.type ?? '-'}), stream has ${streamIds[i] ?? '(end)'}`;
+        orderMismatch =
+          `index ${i}: store has ${storeOrder[i] ?? '(end)'} (${log[i]?.type ?? '-'}), stream has ` +
+          `${streamIds[i] ?? '(end)'}`;
         break;
       }
     }
@@ -195,14 +201,16 @@ export function compareRuns(baseline: RunRecord, run: RunRecord): string[] {
   for (const [type, n] of Object.entries(baseline.counts)) {
     if (run.counts[type] !== n)
       problems.push(
-        `${type}: ${run.counts[type]} event(s), undisturbed run had ${n} (${run.counts[type] < n ? 'lost' : 'duplicated'})`,
+        `${type}: ${run.counts[type]} event(s), undisturbed run had ${n} (` +
+          `${run.counts[type] < n ? 'lost' : 'duplicated'})`,
       );
   }
   // A disturbance is no reason to give up on a message: the outage must not count against its deliveries.
   const deadLetters = run.allCounts.MessageDeadLettered ?? 0;
   if (deadLetters > (baseline.allCounts.MessageDeadLettered ?? 0))
     problems.push(
-      `${deadLetters} message(s) dead-lettered (MessageDeadLettered), the undisturbed run had ${baseline.allCounts.MessageDeadLettered ?? 0}`,
+      `${deadLetters} message(s) dead-lettered (MessageDeadLettered), the undisturbed run had ` +
+        `${baseline.allCounts.MessageDeadLettered ?? 0}`,
     );
   problems.push(...streamProblems(run));
   return problems;
@@ -217,7 +225,8 @@ export function streamProblems(run: RunRecord): string[] {
     problems.push(`JetStream holds ${run.stream.messages} message(s), the store ${run.events} event(s)`);
   if (run.stream.missing.length)
     problems.push(
-      `store events missing from JetStream: ${run.stream.missing.length} (${run.stream.missing.slice(0, 3).join(', ')})`,
+      `store events missing from JetStream: ${run.stream.missing.length} (` +
+        `${run.stream.missing.slice(0, 3).join(', ')})`,
     );
   if (run.stream.extra.length)
     problems.push(`JetStream messages not matching the store once: ${run.stream.extra.slice(0, 5).join('; ')}`);
