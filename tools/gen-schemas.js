@@ -58,6 +58,7 @@ for (const [rel, content] of Object.entries(generated)) {
   console.log(`${check ? 'stale' : 'wrote'} ${rel}`);
 }
 console.log(
-  `${Object.keys(files).length} schemas, the event catalog and ${Object.keys(generated).length - 1} service README block(s): ${stale} ${check ? 'stale' : 'changed'}`,
+  `${Object.keys(files).length} schemas, the event catalog and ${Object.keys(generated).length - 1} ` +
+    `service README block(s): ${stale} ${check ? 'stale' : 'changed'}`,
 );
 if (check && stale > 0) process.exit(1);

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // NATS users and least-privilege permissions, generated from libs/messaging/src/auth/permissions.ts.
 //
-//   node tools/nats-auth-config.js                 rewrite deploy/nats/permissions.json (checked in; prefix aevo, stream AEVO_EVENTS)
+//   node tools/nats-auth-config.js                 rewrite deploy/nats/permissions.json
+//                                  (checked in; prefix aevo, stream AEVO_EVENTS)
 //   node tools/nats-auth-config.js --check         exit 1 when deploy/nats/permissions.json is stale
 //   node tools/nats-auth-config.js --out DIR [--store-dir D] [--host H] [--port N] [--monitor-port N]
 //                                  [--prefix P] [--stream S] [--rotate]
@@ -44,7 +45,8 @@ for (const k of ['port', 'monitorPort'])
   if (opts[k] !== undefined && !/^\d+$/.test(opts[k]))
     usage(`--${k === 'port' ? 'port' : 'monitor-port'} expects a number`);
 
-// Compiles only the auth module (and config/subjects), so that the tool works while other files of the lib are being edited.
+// Compiles only the auth module (and config/subjects), so that the tool works while other files of the lib are being
+// edited.
 if (!fs.existsSync(path.join(root, 'libs/contracts/dist/index.js')))
   usage('build libs/contracts first (npx nx run-many -t build)');
 execFileSync('npx', ['tsc', '-p', 'libs/messaging/tsconfig.auth-tool.json'], { cwd: root, stdio: 'inherit' });
@@ -56,7 +58,8 @@ if (opts.check) {
   const current = fs.existsSync(checkedIn) ? fs.readFileSync(checkedIn, 'utf8') : null;
   if (current !== text) {
     console.error(
-      `deploy/nats/permissions.json is ${current === null ? 'missing' : 'stale'}: run node tools/nats-auth-config.js and commit it`,
+      `deploy/nats/permissions.json is ${current === null ? 'missing' : 'stale'}: run node ` +
+        `tools/nats-auth-config.js and commit it`,
     );
     process.exit(1);
   }
@@ -82,5 +85,6 @@ const r = auth.provisionNatsAuth(opts.out, {
   rotate: opts.rotate === true,
 });
 console.log(
-  `wrote ${r.configFile} and ${r.users} credential files in ${r.credentialsDir} (${r.kept} passwords kept, ${r.users - r.kept} new)`,
+  `wrote ${r.configFile} and ${r.users} credential files in ${r.credentialsDir} (${r.kept} passwords ` +
+    `kept, ${r.users - r.kept} new)`,
 );

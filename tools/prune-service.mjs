@@ -74,7 +74,9 @@ export function specifiersIn(distDir, rootDependencyNames) {
   const found = [];
   const anyCall = rootDependencyNames.length
     ? new RegExp(
-        `\\(\\s*(['"\`])((?:${rootDependencyNames.map((n) => n.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')).join('|')})(?:/[^'"\`\\s]*)?)\\1\\s*\\)`,
+        `\\(\\s*(['"\`])((?:` +
+          `${rootDependencyNames.map((n) => n.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')).join('|')}` +
+          `)(?:/[^'"\`\\s]*)?)\\1\\s*\\)`,
         'g',
       )
     : null;
@@ -115,7 +117,8 @@ export function planPrune(service, root = ROOT) {
 
   const chosen = new Map(); // package name → workspace
   const specifiers = [];
-  const rootSupplied = new Map(); // package → range: packages the workspaces use without declaring them (the repo root provides them)
+  // package → range: packages the workspaces use without declaring them (the repo root provides them)
+  const rootSupplied = new Map();
   const warnings = new Set();
   const problems = [];
   const queue = [start.manifest.name];
@@ -146,11 +149,14 @@ export function planPrune(service, root = ROOT) {
         // repository runs with, and reported so that someone declares it.
         rootSupplied.set(pkg, lock.packages[`node_modules/${pkg}`].version);
         warnings.add(
-          `${ws.dir} requires "${pkg}" without declaring it (hoisted from another package; pinned to ${rootSupplied.get(pkg)})`,
+          `${ws.dir} requires "${pkg}" without declaring it (hoisted from another package; pinned to ` +
+            `${rootSupplied.get(pkg)})`,
         );
       } else
         problems.push(
-          `${path.relative(root, s.file)} requires "${s.specifier}", which ${pkg in rootDevDeps ? 'is only a root devDependency' : 'no package.json declares'} (declare it in ${ws.dir}/package.json dependencies)`,
+          `${path.relative(root, s.file)} requires "${s.specifier}", which ` +
+            `${pkg in rootDevDeps ? 'is only a root devDependency' : 'no package.json declares'} (declare it ` +
+            `in ${ws.dir}/package.json dependencies)`,
         );
     }
   }
@@ -339,7 +345,8 @@ function main(argv) {
       );
     } else {
       console.log(
-        `prune-service: ${service} → ${outDir}: ${plan.workspaceDirs.length} workspaces, ${plan.thirdParty.length} packages${plan.data.length ? `, data ${plan.data.join(', ')}` : ''}`,
+        `prune-service: ${service} → ${outDir}: ${plan.workspaceDirs.length} workspaces, ` +
+          `${plan.thirdParty.length} packages${plan.data.length ? `, data ${plan.data.join(', ')}` : ''}`,
       );
     }
   } catch (err) {
