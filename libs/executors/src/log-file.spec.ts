@@ -48,20 +48,24 @@ describe('readLogTail', () => {
     }
   });
 
-  it('shows no fragment of a value that the tail cut goes through, or one split by a CR or cut off at the end', async () => {
-    const s = new SecretScrubber([KEY]);
-    const file = join(dir, 'cut.log');
-    // The value sits where the 30-character cut falls; a CR splits another; the last is cut off mid-print.
-    writeFileSync(
-      file,
-      `${'x'.repeat(200_000)}\nfirst line ${KEY} end\nsplit ${KEY.slice(0, 9)}\r${KEY.slice(9)}\nkilled ${KEY.slice(0, 14)}`,
-    );
-    const tail = await readLogTail(file, 50, 60, s);
-    expect(tail.length).toBeLessThanOrEqual(60);
-    for (let n = 6; n <= KEY.length; n++)
-      for (let i = 0; i + n <= KEY.length; i += n) expect(tail).not.toContain(KEY.slice(i, i + n));
-    expect(tail).toMatch(/split \[redacted:secret\]\nkilled \[redacted:secret\]$/);
-  });
+  it(
+    'shows no fragment of a value that the tail cut goes through, ' + 'or one split by a CR or cut off at the end',
+    async () => {
+      const s = new SecretScrubber([KEY]);
+      const file = join(dir, 'cut.log');
+      // The value sits where the 30-character cut falls; a CR splits another; the last is cut off mid-print.
+      writeFileSync(
+        file,
+        `${'x'.repeat(200_000)}\nfirst line ${KEY} end\nsplit ${KEY.slice(0, 9)}\r${KEY.slice(9)}\nkilled ` +
+          `${KEY.slice(0, 14)}`,
+      );
+      const tail = await readLogTail(file, 50, 60, s);
+      expect(tail.length).toBeLessThanOrEqual(60);
+      for (let n = 6; n <= KEY.length; n++)
+        for (let i = 0; i + n <= KEY.length; i += n) expect(tail).not.toContain(KEY.slice(i, i + n));
+      expect(tail).toMatch(/split \[redacted:secret\]\nkilled \[redacted:secret\]$/);
+    },
+  );
 });
 
 describe('a job that prints a key', () => {

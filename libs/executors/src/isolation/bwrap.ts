@@ -130,7 +130,10 @@ function skeletonsUnder(root: string, paths: readonly string[]): string[] {
   return [...out].sort();
 }
 
-/** Names a spec may set: no loader or interpreter hooks (LD_PRELOAD, PYTHONSTARTUP, NODE_OPTIONS…) that would run code before the entrypoint. */
+/**
+ * Names a spec may set: no loader or interpreter hooks (LD_PRELOAD, PYTHONSTARTUP, NODE_OPTIONS…) that would run code
+ * before the entrypoint.
+ */
 export function jobEnvProblems(env: Record<string, string>): { path: string; message: string }[] {
   const out: { path: string; message: string }[] = [];
   for (const k of Object.keys(env)) {
@@ -209,7 +212,9 @@ export function probeBubblewrap(bwrap = process.env.AEVO_BWRAP || '/usr/bin/bwra
     return {
       ok: false,
       bwrap,
-      reason: `${bwrap} cannot create a sandbox here: ${stderr || (err as Error).message.split('\n')[0]} (are user namespaces enabled? see kernel.unprivileged_userns_clone / user.max_user_namespaces)`,
+      reason:
+        `${bwrap} cannot create a sandbox here: ${stderr || (err as Error).message.split('\n')[0]} (are ` +
+        `user namespaces enabled? see kernel.unprivileged_userns_clone / user.max_user_namespaces)`,
     };
   }
   return { ok: true, bwrap, version };

@@ -91,7 +91,9 @@ export function frozenCommand(argv: readonly string[], opts: FrozenCommandOption
     if (!strictlyInside(home, real) || offLimits.some((d) => inside(d, real) || inside(real, d))) {
       issues.push({
         path: field,
-        message: `expected a path inside AEVO_HOME (${home}) outside its ${OFF_LIMITS.join(', ')} directories; ${raw} resolves to ${real}`,
+        message:
+          `expected a path inside AEVO_HOME (${home}) outside its ${OFF_LIMITS.join(', ')} directories; ` +
+          `${raw} resolves to ${real}`,
       });
       return null;
     }
@@ -116,7 +118,8 @@ export function frozenCommand(argv: readonly string[], opts: FrozenCommandOption
   }
   if (!probe.ok)
     throw new Error(
-      `${probe.reason}. The frozen harness is run sandboxed; to run it unconfined set AEVO_UNSANDBOXED_JOBS as for dispatch`,
+      `${probe.reason}. The frozen harness is run sandboxed; to run it unconfined set ` +
+        `AEVO_UNSANDBOXED_JOBS as for dispatch`,
     );
 
   // The snapshot is the "sandbox": nothing is pinned over it, since it is the pristine copy itself.

@@ -129,7 +129,9 @@ export function planIsolation(spec: Pick<JobSpec, 'sandboxPath' | 'isolation'>, 
   )
     issues.push({
       path: 'sandboxPath',
-      message: `expected a sandbox directory inside AEVO_HOME (${home}), outside its snapshots, logs and dispatch directories; got ${sandbox}`,
+      message:
+        `expected a sandbox directory inside AEVO_HOME (${home}), outside its snapshots, logs and dispatch ` +
+        `directories; got ${sandbox}`,
     });
 
   const snapshot = realDir(path.join(home, 'snapshots', spec.isolation.snapshotId));

@@ -89,7 +89,10 @@ export abstract class KubernetesJobLogs {
     return failed[0] ? { rank: failed[0].rank, exitCode: failed[0].exitCode! } : null;
   }
 
-  /** Follows the running pod's log into the log file; reconnects (deduplicating by timestamp) until the job stops running. */
+  /**
+   * Follows the running pod's log into the log file; reconnects (deduplicating by timestamp) until the job stops
+   * running.
+   */
   protected async followLogs(t: Tracked): Promise<void> {
     if (t.logFollowing) return;
     t.logFollowing = true;
@@ -98,7 +101,8 @@ export abstract class KubernetesJobLogs {
         const pod = await this.latestPod(t).catch(() => null);
         const podName = pod?.metadata?.name;
         const phase = pod?.status?.phase;
-        // A Pending pod has no log yet; an ended one (a failed try, until its replacement exists) is read to its end once.
+        // A Pending pod has no log yet; an ended one (a failed try, until its replacement exists) is read to its end
+        // once.
         if (podName && phase !== 'Pending' && podName !== t.logDonePod) {
           if (podName !== t.logPod) {
             t.logPod = podName; // a new pod (retry, or resumed after preemption) has a log of its own
@@ -133,7 +137,8 @@ export abstract class KubernetesJobLogs {
     return new Promise<void>((resolveStream, rejectStream) => {
       let partial = '';
       let settled = false;
-      // A request after the first one for this pod starts again at a whole second (sinceTime), so its first lines may be
+      // A request after the first one for this pod starts again at a whole second (sinceTime), so its first lines may
+      // be
       // ones already written: `replay` skips exactly those (see writeLogLine).
       const replay: LogReplay = { active: t.lastLogTs != null, matched: 0 };
       const done = () => {
@@ -154,7 +159,8 @@ export abstract class KubernetesJobLogs {
       });
       sink.on('finish', done);
       sink.on('error', done);
-      // client-node pipes the response body into the sink; a dropped connection does not end the sink, so watch the source.
+      // client-node pipes the response body into the sink; a dropped connection does not end the sink, so watch the
+      // source.
       sink.on('pipe', (src) => {
         src.once('error', done);
         src.once('close', done);

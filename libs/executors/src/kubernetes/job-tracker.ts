@@ -69,7 +69,9 @@ export abstract class KubernetesJobTracker extends KubernetesJobLogs {
     return t;
   }
 
-  /** Writes the Job's finished runs into its `aevo.dev/runs` annotation (a JSON patch), so a restart still charges them. */
+  /**
+   * Writes the Job's finished runs into its `aevo.dev/runs` annotation (a JSON patch), so a restart still charges them.
+   */
   protected async recordRuns(t: Tracked): Promise<void> {
     const closed = t.runs.filter((r) => r.end != null).map((r) => [r.start, r.end]);
     const path = `/metadata/annotations/${ANNOTATIONS.runs.replace(/~/g, '~0').replace(/\//g, '~1')}`;
@@ -306,8 +308,10 @@ export abstract class KubernetesJobTracker extends KubernetesJobLogs {
       }
       const what = t.phase === 'preempted' ? 'suspended after a preemption' : 'queued (never admitted)';
       const message =
-        `Kubernetes Job ${t.name} waited ${Math.round(waited)} s ${what}, past its queue deadline of ${deadlineSeconds} s; ` +
-        `check that LocalQueue "${this.opts.queueName}" exists in namespace ${this.opts.namespace} and that its workload is active`;
+        `Kubernetes Job ${t.name} waited ${Math.round(waited)} s ${what}, past its queue deadline of ` +
+        `${deadlineSeconds} s; ` +
+        `check that LocalQueue "${this.opts.queueName}" exists in namespace ${this.opts.namespace} and ` +
+        `that its workload is active`;
       await this.finishWith(
         t,
         { status: 'failed', reason: 'queue-timeout', exitCode: null, message },

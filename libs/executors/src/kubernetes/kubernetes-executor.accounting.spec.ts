@@ -58,33 +58,36 @@ describe('KubernetesExecutor accounting, queue deadline, retries and logs (issue
     expect(out.startedAt).toBe('2030-01-01T00:00:30Z'); // the first run's start
   });
 
-  it('charges a preemption it missed between two looks (a newer startTime) until the resumption, as a new attempt', async () => {
-    const { ex, events, finished, started } = start({ now: () => fake.nowMs() });
-    await ex.recover();
-    await ex.submit({
-      campaignId: 'camp1',
-      spec: spec('missed-preemption', { resources: { cpu: 1, memoryMiB: 1024, gpu: 1 } }),
-    });
-    const name = kubernetesJobName('missed-preemption');
-    fake.admit(name);
-    await started('missed-preemption');
-    fake.advance(600);
-    fake.expireWatches(); // no watch, and the history is compacted: the executor relists and sees only the end state
-    fake.suspend(name);
-    fake.advance(100);
-    fake.resume(name);
-    await started('missed-preemption', 2);
-    fake.advance(300);
-    fake.exit(name, 0);
-    const out = await finished('missed-preemption');
-    expect(out).toMatchObject({ status: 'succeeded', wallSeconds: 1000 }); // 600 + the 100 s it cannot see + 300
-    expect(events.filter((e) => e.jobId === 'missed-preemption').map((e) => e.type)).toEqual([
-      'started',
-      'preempted',
-      'started',
-      'finished',
-    ]);
-  });
+  it(
+    'charges a preemption it missed between two looks (a newer ' + 'startTime) until the resumption, as a new attempt',
+    async () => {
+      const { ex, events, finished, started } = start({ now: () => fake.nowMs() });
+      await ex.recover();
+      await ex.submit({
+        campaignId: 'camp1',
+        spec: spec('missed-preemption', { resources: { cpu: 1, memoryMiB: 1024, gpu: 1 } }),
+      });
+      const name = kubernetesJobName('missed-preemption');
+      fake.admit(name);
+      await started('missed-preemption');
+      fake.advance(600);
+      fake.expireWatches(); // no watch, and the history is compacted: the executor relists and sees only the end state
+      fake.suspend(name);
+      fake.advance(100);
+      fake.resume(name);
+      await started('missed-preemption', 2);
+      fake.advance(300);
+      fake.exit(name, 0);
+      const out = await finished('missed-preemption');
+      expect(out).toMatchObject({ status: 'succeeded', wallSeconds: 1000 }); // 600 + the 100 s it cannot see + 300
+      expect(events.filter((e) => e.jobId === 'missed-preemption').map((e) => e.type)).toEqual([
+        'started',
+        'preempted',
+        'started',
+        'finished',
+      ]);
+    },
+  );
 
   it('still charges a run that ended in a preemption before dispatch restarted (read back from the Job)', async () => {
     const a = start({ now: () => fake.nowMs() });
@@ -117,35 +120,39 @@ describe('KubernetesExecutor accounting, queue deadline, retries and logs (issue
     expect(fake.requests.filter((q) => q.method === 'PATCH')).toHaveLength(1);
   });
 
-  it('fails a Job left suspended past its queue deadline (its LocalQueue does not exist) as queue-timeout, and deletes it', async () => {
-    await useFake({ localQueues: ['aevo-training'] });
-    const { ex, finished } = start({
-      now: () => fake.nowMs(),
-      queueName: 'aevo-missing',
-      queueDeadlineSeconds: 3600,
-      queueCheckMs: 25,
-    });
-    await ex.recover();
-    await ex.submit({ campaignId: 'camp1', spec: spec('never-admitted') });
-    const name = kubernetesJobName('never-admitted');
-    expect(() => fake.admit(name)).toThrow(/LocalQueue aevo-jobs\/aevo-missing does not exist/);
-    fake.advance(3500);
-    await new Promise((r) => setTimeout(r, 200)); // several checks: within the deadline nothing happens
-    expect(ex.view('never-admitted')?.phase).toBe('queued');
-    fake.advance(200);
-    const out = await finished('never-admitted');
-    expect(out).toMatchObject({
-      status: 'failed',
-      reason: 'queue-timeout',
-      exitCode: null,
-      wallSeconds: 0,
-      gpuSeconds: 0,
-    });
-    expect(out.message).toContain('aevo-missing');
-    expect(out.message).toContain('3700 s');
-    expect(fake.job(name)).toBeUndefined();
-    expect(fake.requests.find((q) => q.method === 'DELETE')?.query.propagationPolicy).toBe('Background');
-  });
+  it(
+    'fails a Job left suspended past its queue deadline (its LocalQueue ' +
+      'does not exist) as queue-timeout, and deletes it',
+    async () => {
+      await useFake({ localQueues: ['aevo-training'] });
+      const { ex, finished } = start({
+        now: () => fake.nowMs(),
+        queueName: 'aevo-missing',
+        queueDeadlineSeconds: 3600,
+        queueCheckMs: 25,
+      });
+      await ex.recover();
+      await ex.submit({ campaignId: 'camp1', spec: spec('never-admitted') });
+      const name = kubernetesJobName('never-admitted');
+      expect(() => fake.admit(name)).toThrow(/LocalQueue aevo-jobs\/aevo-missing does not exist/);
+      fake.advance(3500);
+      await new Promise((r) => setTimeout(r, 200)); // several checks: within the deadline nothing happens
+      expect(ex.view('never-admitted')?.phase).toBe('queued');
+      fake.advance(200);
+      const out = await finished('never-admitted');
+      expect(out).toMatchObject({
+        status: 'failed',
+        reason: 'queue-timeout',
+        exitCode: null,
+        wallSeconds: 0,
+        gpuSeconds: 0,
+      });
+      expect(out.message).toContain('aevo-missing');
+      expect(out.message).toContain('3700 s');
+      expect(fake.job(name)).toBeUndefined();
+      expect(fake.requests.find((q) => q.method === 'DELETE')?.query.propagationPolicy).toBe('Background');
+    },
+  );
 
   it('measures the wait after a preemption from the suspension and still charges the run before it', async () => {
     const { ex, finished, started } = start({ now: () => fake.nowMs(), queueDeadlineSeconds: 600, queueCheckMs: 25 });
@@ -167,63 +174,74 @@ describe('KubernetesExecutor accounting, queue deadline, retries and logs (issue
     expect(out.message).toContain('suspended after a preemption');
   });
 
-  it('retries under backoffLimit: a failed pod is replaced (Pending, then Running) and a later pod succeeds', async () => {
-    const { ex, events, finished, started } = start({ now: () => fake.nowMs(), backoffLimit: 2 });
-    await ex.recover();
-    await ex.submit({ campaignId: 'camp1', spec: spec('flaky') });
-    const name = kubernetesJobName('flaky');
-    fake.admit(name, { pending: true });
-    await started('flaky');
-    expect(fake.podsOf(name).map((p) => p.status.phase)).toEqual(['Pending']);
-    fake.startPod(name);
-    await eventually(() => fake.openLogStreams() > 0);
-    fake.log(name, 'first pod');
-    fake.advance(10);
-    fake.exit(name, 1, { replacement: 'later' }); // counted: failed 1 ≤ backoffLimit 2; the controller backs off first
-    expect(fake.job(name)?.status).toMatchObject({ failed: 1, active: 0, ready: 0 });
-    const failedPod = fake.podsOf(name)[0].metadata.name;
-    await new Promise((r) => setTimeout(r, 400)); // many reconnect intervals with only the failed pod
-    expect(ex.view('flaky')?.phase).toBe('running'); // admitted, between two tries
-    const logReads = fake.requests.filter((q) => q.path.endsWith(`/pods/${failedPod}/log`));
-    expect(logReads.length).toBeLessThanOrEqual(2); // followed, then read to its end once: not polled again
-    fake.replacePod(name);
-    expect(fake.job(name)?.status).toMatchObject({ failed: 1, active: 1, ready: 0 });
-    expect(fake.podsOf(name).map((p) => p.status.phase)).toEqual(['Failed', 'Pending']);
-    await new Promise((r) => setTimeout(r, 150));
-    expect(fake.requests.filter((q) => q.path.endsWith(`/pods/${fake.podsOf(name)[1].metadata.name}/log`))).toEqual([]); // Pending: no log yet
-    fake.advance(10);
-    fake.startPod(name);
-    await eventually(() => fake.openLogStreams() > 0);
-    fake.log(name, 'second pod');
-    fake.advance(10);
-    fake.exit(name, 0);
-    const out = await finished('flaky');
-    expect(out).toMatchObject({ status: 'succeeded', exitCode: 0, wallSeconds: 30 });
-    expect(readFileSync(out.logPath!, 'utf8')).toBe('first pod\nsecond pod\n');
-    expect(events.filter((e) => e.jobId === 'flaky').map((e) => e.type)).toEqual(['started', 'finished']); // one admitted run
-  });
+  it(
+    'retries under backoffLimit: a failed pod is replaced ' + '(Pending, then Running) and a later pod succeeds',
+    async () => {
+      const { ex, events, finished, started } = start({ now: () => fake.nowMs(), backoffLimit: 2 });
+      await ex.recover();
+      await ex.submit({ campaignId: 'camp1', spec: spec('flaky') });
+      const name = kubernetesJobName('flaky');
+      fake.admit(name, { pending: true });
+      await started('flaky');
+      expect(fake.podsOf(name).map((p) => p.status.phase)).toEqual(['Pending']);
+      fake.startPod(name);
+      await eventually(() => fake.openLogStreams() > 0);
+      fake.log(name, 'first pod');
+      fake.advance(10);
+      // counted: failed 1 ≤ backoffLimit 2; the controller backs off first
+      fake.exit(name, 1, { replacement: 'later' });
+      expect(fake.job(name)?.status).toMatchObject({ failed: 1, active: 0, ready: 0 });
+      const failedPod = fake.podsOf(name)[0].metadata.name;
+      await new Promise((r) => setTimeout(r, 400)); // many reconnect intervals with only the failed pod
+      expect(ex.view('flaky')?.phase).toBe('running'); // admitted, between two tries
+      const logReads = fake.requests.filter((q) => q.path.endsWith(`/pods/${failedPod}/log`));
+      expect(logReads.length).toBeLessThanOrEqual(2); // followed, then read to its end once: not polled again
+      fake.replacePod(name);
+      expect(fake.job(name)?.status).toMatchObject({ failed: 1, active: 1, ready: 0 });
+      expect(fake.podsOf(name).map((p) => p.status.phase)).toEqual(['Failed', 'Pending']);
+      await new Promise((r) => setTimeout(r, 150));
+      expect(fake.requests.filter((q) => q.path.endsWith(`/pods/${fake.podsOf(name)[1].metadata.name}/log`))).toEqual(
+        [],
+      ); // Pending: no log yet
+      fake.advance(10);
+      fake.startPod(name);
+      await eventually(() => fake.openLogStreams() > 0);
+      fake.log(name, 'second pod');
+      fake.advance(10);
+      fake.exit(name, 0);
+      const out = await finished('flaky');
+      expect(out).toMatchObject({ status: 'succeeded', exitCode: 0, wallSeconds: 30 });
+      expect(readFileSync(out.logPath!, 'utf8')).toBe('first pod\nsecond pod\n');
+      // one admitted run
+      expect(events.filter((e) => e.jobId === 'flaky').map((e) => e.type)).toEqual(['started', 'finished']);
+    },
+  );
 
-  it('fails after backoffLimit: the pod beyond the limit ends the Job (FailureTarget, then Failed BackoffLimitExceeded)', async () => {
-    const { ex, finished, started } = start({ backoffLimit: 1 });
-    await ex.recover();
-    await ex.submit({ campaignId: 'camp1', spec: spec('always-fails') });
-    const name = kubernetesJobName('always-fails');
-    fake.admit(name);
-    await started('always-fails');
-    fake.exit(name, 5, { replacement: 'running' });
-    await new Promise((r) => setTimeout(r, 150));
-    expect(ex.view('always-fails')?.phase).toBe('running'); // an interim failure is not the end
-    fake.exit(name, 6);
-    const out = await finished('always-fails');
-    expect(out).toMatchObject({ status: 'failed', reason: 'exit-code', exitCode: 6 });
-    expect(out.message).toContain('BackoffLimitExceeded');
-    expect(fake.job(name)?.status.conditions.map((c: { type: string }) => c.type)).toEqual([
-      'Suspended',
-      'FailureTarget',
-      'Failed',
-    ]);
-    expect(fake.job(name)?.status.failed).toBe(2);
-  });
+  it(
+    'fails after backoffLimit: the pod beyond the limit ends the Job ' +
+      '(FailureTarget, then Failed BackoffLimitExceeded)',
+    async () => {
+      const { ex, finished, started } = start({ backoffLimit: 1 });
+      await ex.recover();
+      await ex.submit({ campaignId: 'camp1', spec: spec('always-fails') });
+      const name = kubernetesJobName('always-fails');
+      fake.admit(name);
+      await started('always-fails');
+      fake.exit(name, 5, { replacement: 'running' });
+      await new Promise((r) => setTimeout(r, 150));
+      expect(ex.view('always-fails')?.phase).toBe('running'); // an interim failure is not the end
+      fake.exit(name, 6);
+      const out = await finished('always-fails');
+      expect(out).toMatchObject({ status: 'failed', reason: 'exit-code', exitCode: 6 });
+      expect(out.message).toContain('BackoffLimitExceeded');
+      expect(fake.job(name)?.status.conditions.map((c: { type: string }) => c.type)).toEqual([
+        'Suspended',
+        'FailureTarget',
+        'Failed',
+      ]);
+      expect(fake.job(name)?.status.failed).toBe(2);
+    },
+  );
 
   it('keeps log lines that share a timestamp, across a reconnect that re-sends them', async () => {
     const { ex, finished, started } = start();
@@ -237,7 +255,8 @@ describe('KubernetesExecutor accounting, queue deadline, retries and logs (issue
     fake.write(name, 'epoch 1\nloss 0.5\nloss 0.5\n'); // one write: one timestamp for three lines, two of them equal
     await eventually(() => existsSync(logFile) && readFileSync(logFile, 'utf8').split('\n').length === 4);
     fake.dropLogStreams(); // the reconnect asks from the same second: all three come again…
-    fake.write(name, 'loss 0.5\n', { sameTimestampAsPrevious: true }); // …and the rest of the burst, same stamp, same text
+    // …and the rest of the burst, same stamp, same text
+    fake.write(name, 'loss 0.5\n', { sameTimestampAsPrevious: true });
     await eventually(() => fake.openLogStreams() > 0);
     fake.write(name, 'loss 0.5\nepoch 2\n'); // new lines, one equal in text to an old one
     fake.log(name, 'done');
@@ -285,7 +304,8 @@ describe('KubernetesExecutor accounting, queue deadline, retries and logs (issue
     fake.bookmark();
     fake.compactThrough(seen); // the last event's version is compacted; the bookmark's is not
     const watchesBefore = fake.requests.filter((q) => q.query.watch === 'true').length;
-    await eventually(() => fake.requests.filter((q) => q.query.watch === 'true').length > watchesBefore, 10_000); // the server ended it
+    // the server ended it
+    await eventually(() => fake.requests.filter((q) => q.query.watch === 'true').length > watchesBefore, 10_000);
     const rewatch = fake.requests.filter((q) => q.query.watch === 'true')[watchesBefore];
     expect(Number(rewatch.query.resourceVersion)).toBeGreaterThan(seen);
     fake.admit(kubernetesJobName('bookmarked'));

@@ -61,73 +61,78 @@ describe('KubernetesExecutor job sandbox (what the API server is sent)', () => {
     expect(pod.volumes.map((v: { name: string }) => v.name)).toEqual(['aevo-home', 'tmp']);
   });
 
-  it("mounts sub-paths only: the sandbox and the snapshot's pinned paths read-only, the outputs writable, the inputs read-only", async () => {
-    mkdirSync(join(home, 'leaderboard', 'hidden'), { recursive: true });
-    writeFileSync(join(home, 'leaderboard', 'hidden', 'prompts.csv'), 'id,prompt\n');
-    const { ex, finished } = start();
-    await ex.submit({
-      campaignId: 'camp1',
-      spec: spec('mounted', {
-        entrypoint: 'predict',
-        isolation: {
-          snapshotId: SNAPSHOT,
-          outputs: ['out/predictions', join(home, 'runs', 'mounted')],
-          inputs: [join(home, 'leaderboard', 'hidden', 'prompts.csv')],
-        },
-      }),
-    });
-    const [body] = postedJobs();
-    expect(body).toBeDefined();
-    const c = body.spec.template.spec.containers[0];
-    const sb = '/var/lib/aevo/sandboxes/camp1-r2-c3';
-    expect(c.workingDir).toBe(sb);
-    const shared = (c.volumeMounts as Mount[]).filter((m) => m.name === 'aevo-home');
-    // Never the whole volume: every mount of the shared claim names a sub-path.
-    expect(shared.every((m) => typeof m.subPath === 'string' && m.subPath.length > 0)).toBe(true);
-    expect(shared.some((m) => m.mountPath === '/var/lib/aevo')).toBe(false);
-    const snap = `snapshots/${SNAPSHOT}`;
-    expect([...shared].sort((a, b) => a.mountPath.localeCompare(b.mountPath))).toEqual(
-      [
-        { name: 'aevo-home', mountPath: sb, subPath: 'sandboxes/camp1-r2-c3', readOnly: true },
-        // Pinned (non-editable) paths of the fixture, from the snapshot: the editable recipe.yaml and pipeline/ are not.
-        { name: 'aevo-home', mountPath: `${sb}/README.md`, subPath: `${snap}/README.md`, readOnly: true },
-        { name: 'aevo-home', mountPath: `${sb}/base`, subPath: `${snap}/base`, readOnly: true },
-        { name: 'aevo-home', mountPath: `${sb}/harness`, subPath: `${snap}/harness`, readOnly: true },
-        { name: 'aevo-home', mountPath: `${sb}/substrate.yaml`, subPath: `${snap}/substrate.yaml`, readOnly: true },
-        {
-          name: 'aevo-home',
-          mountPath: `${sb}/out/predictions`,
-          subPath: 'sandboxes/camp1-r2-c3/out/predictions',
-          readOnly: false,
-        },
-        { name: 'aevo-home', mountPath: '/var/lib/aevo/runs/mounted', subPath: 'runs/mounted', readOnly: false },
-        {
-          name: 'aevo-home',
-          mountPath: '/var/lib/aevo/leaderboard/hidden/prompts.csv',
-          subPath: 'leaderboard/hidden/prompts.csv',
-          readOnly: true,
-        },
-      ].sort((a, b) => a.mountPath.localeCompare(b.mountPath)),
-    );
-    expect(
-      shared
-        .filter((m) => !m.readOnly)
-        .map((m) => m.subPath)
-        .sort(),
-    ).toEqual(['runs/mounted', 'sandboxes/camp1-r2-c3/out/predictions']);
-    // Parents before what they hold, so the pinned paths and outputs land on top of the sandbox.
-    const at = (p: string) => shared.findIndex((m) => m.mountPath === p);
-    expect(at(sb)).toBeLessThan(Math.min(at(`${sb}/harness`), at(`${sb}/out/predictions`)));
-    // The outputs exist before the Job does, writable by the job's uid (owned by it, or open to it).
-    for (const dir of [join(sandbox, 'out', 'predictions'), join(home, 'runs', 'mounted')]) {
-      const st = statSync(dir);
-      expect(st.isDirectory()).toBe(true);
-      expect(st.uid === 65534 || (st.mode & 0o777) === 0o777).toBe(true);
-    }
-    fake.admit(kubernetesJobName('mounted'));
-    fake.exit(kubernetesJobName('mounted'), 0);
-    expect(await finished('mounted')).toMatchObject({ status: 'succeeded' });
-  });
+  it(
+    "mounts sub-paths only: the sandbox and the snapshot's pinned paths " +
+      'read-only, the outputs writable, the inputs read-only',
+    async () => {
+      mkdirSync(join(home, 'leaderboard', 'hidden'), { recursive: true });
+      writeFileSync(join(home, 'leaderboard', 'hidden', 'prompts.csv'), 'id,prompt\n');
+      const { ex, finished } = start();
+      await ex.submit({
+        campaignId: 'camp1',
+        spec: spec('mounted', {
+          entrypoint: 'predict',
+          isolation: {
+            snapshotId: SNAPSHOT,
+            outputs: ['out/predictions', join(home, 'runs', 'mounted')],
+            inputs: [join(home, 'leaderboard', 'hidden', 'prompts.csv')],
+          },
+        }),
+      });
+      const [body] = postedJobs();
+      expect(body).toBeDefined();
+      const c = body.spec.template.spec.containers[0];
+      const sb = '/var/lib/aevo/sandboxes/camp1-r2-c3';
+      expect(c.workingDir).toBe(sb);
+      const shared = (c.volumeMounts as Mount[]).filter((m) => m.name === 'aevo-home');
+      // Never the whole volume: every mount of the shared claim names a sub-path.
+      expect(shared.every((m) => typeof m.subPath === 'string' && m.subPath.length > 0)).toBe(true);
+      expect(shared.some((m) => m.mountPath === '/var/lib/aevo')).toBe(false);
+      const snap = `snapshots/${SNAPSHOT}`;
+      expect([...shared].sort((a, b) => a.mountPath.localeCompare(b.mountPath))).toEqual(
+        [
+          { name: 'aevo-home', mountPath: sb, subPath: 'sandboxes/camp1-r2-c3', readOnly: true },
+          // Pinned (non-editable) paths of the fixture, from the snapshot: the editable recipe.yaml and pipeline/ are
+          // not.
+          { name: 'aevo-home', mountPath: `${sb}/README.md`, subPath: `${snap}/README.md`, readOnly: true },
+          { name: 'aevo-home', mountPath: `${sb}/base`, subPath: `${snap}/base`, readOnly: true },
+          { name: 'aevo-home', mountPath: `${sb}/harness`, subPath: `${snap}/harness`, readOnly: true },
+          { name: 'aevo-home', mountPath: `${sb}/substrate.yaml`, subPath: `${snap}/substrate.yaml`, readOnly: true },
+          {
+            name: 'aevo-home',
+            mountPath: `${sb}/out/predictions`,
+            subPath: 'sandboxes/camp1-r2-c3/out/predictions',
+            readOnly: false,
+          },
+          { name: 'aevo-home', mountPath: '/var/lib/aevo/runs/mounted', subPath: 'runs/mounted', readOnly: false },
+          {
+            name: 'aevo-home',
+            mountPath: '/var/lib/aevo/leaderboard/hidden/prompts.csv',
+            subPath: 'leaderboard/hidden/prompts.csv',
+            readOnly: true,
+          },
+        ].sort((a, b) => a.mountPath.localeCompare(b.mountPath)),
+      );
+      expect(
+        shared
+          .filter((m) => !m.readOnly)
+          .map((m) => m.subPath)
+          .sort(),
+      ).toEqual(['runs/mounted', 'sandboxes/camp1-r2-c3/out/predictions']);
+      // Parents before what they hold, so the pinned paths and outputs land on top of the sandbox.
+      const at = (p: string) => shared.findIndex((m) => m.mountPath === p);
+      expect(at(sb)).toBeLessThan(Math.min(at(`${sb}/harness`), at(`${sb}/out/predictions`)));
+      // The outputs exist before the Job does, writable by the job's uid (owned by it, or open to it).
+      for (const dir of [join(sandbox, 'out', 'predictions'), join(home, 'runs', 'mounted')]) {
+        const st = statSync(dir);
+        expect(st.isDirectory()).toBe(true);
+        expect(st.uid === 65534 || (st.mode & 0o777) === 0o777).toBe(true);
+      }
+      fake.admit(kubernetesJobName('mounted'));
+      fake.exit(kubernetesJobName('mounted'), 0);
+      expect(await finished('mounted')).toMatchObject({ status: 'succeeded' });
+    },
+  );
 
   it('takes the uid, gid, fsGroup and /tmp size from its configuration', async () => {
     const { ex } = start({ runAsUser: 1001, runAsGroup: 1002, fsGroup: 1003, tmpSizeLimit: '2Gi' });

@@ -16,79 +16,87 @@ let home: string;
 beforeEach(() => ({ fake, home } = kube.state()));
 
 describe('KubernetesExecutor (against a loopback API server, through @kubernetes/client-node)', () => {
-  it('creates a Kueue-labelled Job with GPU limits, deadline, TTL and a pod failure policy; reports running and success with the log tail', async () => {
-    const { ex, events, finished, started } = start();
-    await ex.recover();
-    const r = await ex.submit({ campaignId: 'camp1', spec: spec('camp1-r2-c3-train-1') });
-    expect(r.accepted).toBe(true);
-    const name = kubernetesJobName('camp1-r2-c3-train-1');
-    const post = fake.requests.find((q) => q.method === 'POST');
-    expect(post?.path).toBe('/apis/batch/v1/namespaces/aevo-jobs/jobs');
-    expect(post?.authorization).toBe('Bearer secret-token');
-    const body = post!.body as any; // eslint-disable-line @typescript-eslint/no-explicit-any
-    expect(body.metadata.name).toBe(name);
-    expect(body.metadata.labels).toMatchObject({
-      'kueue.x-k8s.io/queue-name': 'aevo-training',
-      'kueue.x-k8s.io/priority-class': 'aevo-high',
-      'aevo.dev/campaign': 'camp1',
-      'aevo.dev/candidate': 'camp1-r2-c3',
-      'aevo.dev/job': 'camp1-r2-c3-train-1',
-    });
-    expect(body.spec).toMatchObject({ backoffLimit: 2, activeDeadlineSeconds: 3600, ttlSecondsAfterFinished: 3600 });
-    expect(body.spec.podFailurePolicy.rules).toContainEqual({
-      action: 'Ignore',
-      onPodConditions: [{ type: 'DisruptionTarget', status: 'True' }],
-    });
-    const pod = body.spec.template.spec;
-    expect(pod.restartPolicy).toBe('Never');
-    expect(pod.containers[0]).toMatchObject({
-      command: ['python', 'harness/train.py', '--recipe', 'recipe.yaml'],
-      workingDir: '/var/lib/aevo/sandboxes/camp1-r2-c3',
-      resources: { limits: { 'nvidia.com/gpu': '2', memory: '16384Mi' }, requests: { cpu: '4' } },
-    });
-    expect(pod.containers[0].env).toContainEqual({ name: 'AEVO_SEED', value: '7' });
-    expect(pod.volumes).toEqual([
-      { name: 'aevo-home', persistentVolumeClaim: { claimName: 'aevo-home' } },
-      { name: 'tmp', emptyDir: {} },
-    ]);
+  it(
+    'creates a Kueue-labelled Job with GPU limits, deadline, TTL and a pod failure ' +
+      'policy; reports running and success with the log tail',
+    async () => {
+      const { ex, events, finished, started } = start();
+      await ex.recover();
+      const r = await ex.submit({ campaignId: 'camp1', spec: spec('camp1-r2-c3-train-1') });
+      expect(r.accepted).toBe(true);
+      const name = kubernetesJobName('camp1-r2-c3-train-1');
+      const post = fake.requests.find((q) => q.method === 'POST');
+      expect(post?.path).toBe('/apis/batch/v1/namespaces/aevo-jobs/jobs');
+      expect(post?.authorization).toBe('Bearer secret-token');
+      const body = post!.body as any; // eslint-disable-line @typescript-eslint/no-explicit-any
+      expect(body.metadata.name).toBe(name);
+      expect(body.metadata.labels).toMatchObject({
+        'kueue.x-k8s.io/queue-name': 'aevo-training',
+        'kueue.x-k8s.io/priority-class': 'aevo-high',
+        'aevo.dev/campaign': 'camp1',
+        'aevo.dev/candidate': 'camp1-r2-c3',
+        'aevo.dev/job': 'camp1-r2-c3-train-1',
+      });
+      expect(body.spec).toMatchObject({ backoffLimit: 2, activeDeadlineSeconds: 3600, ttlSecondsAfterFinished: 3600 });
+      expect(body.spec.podFailurePolicy.rules).toContainEqual({
+        action: 'Ignore',
+        onPodConditions: [{ type: 'DisruptionTarget', status: 'True' }],
+      });
+      const pod = body.spec.template.spec;
+      expect(pod.restartPolicy).toBe('Never');
+      expect(pod.containers[0]).toMatchObject({
+        command: ['python', 'harness/train.py', '--recipe', 'recipe.yaml'],
+        workingDir: '/var/lib/aevo/sandboxes/camp1-r2-c3',
+        resources: { limits: { 'nvidia.com/gpu': '2', memory: '16384Mi' }, requests: { cpu: '4' } },
+      });
+      expect(pod.containers[0].env).toContainEqual({ name: 'AEVO_SEED', value: '7' });
+      expect(pod.volumes).toEqual([
+        { name: 'aevo-home', persistentVolumeClaim: { claimName: 'aevo-home' } },
+        { name: 'tmp', emptyDir: {} },
+      ]);
 
-    // Suspended by Kueue on creation: queued, nothing started.
-    await eventually(() => fake.openWatches() > 0);
-    expect(ex.view('camp1-r2-c3-train-1')?.phase).toBe('queued');
-    fake.admit(name);
-    await started('camp1-r2-c3-train-1');
-    expect(events.find((e) => e.type === 'started')).toMatchObject({ handle: `job:aevo-jobs/${name}`, attempt: 1 });
-    await eventually(() => fake.openLogStreams() > 0);
-    fake.log(name, 'step 1 loss 2.0');
-    fake.log(name, 'step 2 loss 1.5');
-    fake.advance(90);
-    fake.exit(name, 0);
-    const out = await finished('camp1-r2-c3-train-1');
-    expect(out).toMatchObject({
-      status: 'succeeded',
-      exitCode: 0,
-      gpuCount: 2,
-      budgetUnit: 'gpu-seconds',
-      logTail: 'step 1 loss 2.0\nstep 2 loss 1.5',
-    });
-    expect(out.wallSeconds).toBe(90);
-    expect(out.gpuSeconds).toBe(180);
-    expect(readFileSync(out.logPath!, 'utf8')).toBe('step 1 loss 2.0\nstep 2 loss 1.5\n');
-  });
+      // Suspended by Kueue on creation: queued, nothing started.
+      await eventually(() => fake.openWatches() > 0);
+      expect(ex.view('camp1-r2-c3-train-1')?.phase).toBe('queued');
+      fake.admit(name);
+      await started('camp1-r2-c3-train-1');
+      expect(events.find((e) => e.type === 'started')).toMatchObject({ handle: `job:aevo-jobs/${name}`, attempt: 1 });
+      await eventually(() => fake.openLogStreams() > 0);
+      fake.log(name, 'step 1 loss 2.0');
+      fake.log(name, 'step 2 loss 1.5');
+      fake.advance(90);
+      fake.exit(name, 0);
+      const out = await finished('camp1-r2-c3-train-1');
+      expect(out).toMatchObject({
+        status: 'succeeded',
+        exitCode: 0,
+        gpuCount: 2,
+        budgetUnit: 'gpu-seconds',
+        logTail: 'step 1 loss 2.0\nstep 2 loss 1.5',
+      });
+      expect(out.wallSeconds).toBe(90);
+      expect(out.gpuSeconds).toBe(180);
+      expect(readFileSync(out.logPath!, 'utf8')).toBe('step 1 loss 2.0\nstep 2 loss 1.5\n');
+    },
+  );
 
-  it('reports a failing exit code (after backoffLimit retries), a diverged run (exit 3, no retry) and an exceeded deadline', async () => {
-    const { ex, finished, started } = start({ backoffLimit: 0 });
-    await ex.recover();
-    for (const id of ['fails', 'diverges', 'too-slow']) await ex.submit({ campaignId: 'camp1', spec: spec(id) });
-    for (const id of ['fails', 'diverges', 'too-slow']) fake.admit(kubernetesJobName(id));
-    for (const id of ['fails', 'diverges', 'too-slow']) await started(id);
-    fake.exit(kubernetesJobName('fails'), 7);
-    fake.exit(kubernetesJobName('diverges'), 3);
-    fake.exceedDeadline(kubernetesJobName('too-slow'));
-    expect(await finished('fails')).toMatchObject({ status: 'failed', reason: 'exit-code', exitCode: 7 });
-    expect(await finished('diverges')).toMatchObject({ status: 'failed', reason: 'diverged', exitCode: 3 });
-    expect(await finished('too-slow')).toMatchObject({ status: 'failed', reason: 'deadline-exceeded' });
-  });
+  it(
+    'reports a failing exit code (after backoffLimit retries), a diverged ' +
+      'run (exit 3, no retry) and an exceeded deadline',
+    async () => {
+      const { ex, finished, started } = start({ backoffLimit: 0 });
+      await ex.recover();
+      for (const id of ['fails', 'diverges', 'too-slow']) await ex.submit({ campaignId: 'camp1', spec: spec(id) });
+      for (const id of ['fails', 'diverges', 'too-slow']) fake.admit(kubernetesJobName(id));
+      for (const id of ['fails', 'diverges', 'too-slow']) await started(id);
+      fake.exit(kubernetesJobName('fails'), 7);
+      fake.exit(kubernetesJobName('diverges'), 3);
+      fake.exceedDeadline(kubernetesJobName('too-slow'));
+      expect(await finished('fails')).toMatchObject({ status: 'failed', reason: 'exit-code', exitCode: 7 });
+      expect(await finished('diverges')).toMatchObject({ status: 'failed', reason: 'diverged', exitCode: 3 });
+      expect(await finished('too-slow')).toMatchObject({ status: 'failed', reason: 'deadline-exceeded' });
+    },
+  );
 
   it('treats 409 on re-create as the same job and adopts it, without a second Job', async () => {
     const a = start();

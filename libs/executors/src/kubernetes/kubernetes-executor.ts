@@ -103,7 +103,8 @@ export class KubernetesExecutor extends KubernetesJobTracker implements Executor
         if (owner !== spec.jobId) {
           this.untrack(t);
           throw new Error(
-            `Kubernetes Job ${t.name} exists but belongs to job "${owner ?? '(no aevo annotation)'}", not "${spec.jobId}"`,
+            `Kubernetes Job ${t.name} exists but belongs to job "${owner ?? '(no aevo annotation)'}", not ` +
+              `"${spec.jobId}"`,
           );
         }
         if (nodes > 1 && !(await this.ensureRendezvousService(t, existing)))

@@ -62,9 +62,12 @@ describe('podMounts', () => {
     });
   });
 
-  it('refuses, naming the field, a snapshot that resolves outside AEVO_HOME (no sub-path of the claim reaches it)', () => {
-    const run = () => podMounts(cfg, '/srv/aevo/sandboxes/c1', plan({ snapshot: `/mnt/elsewhere/${snap}` }));
-    expect(run).toThrow(IsolationRefused);
-    expect(run).toThrow(/isolation\.snapshotId/);
-  });
+  it(
+    'refuses, naming the field, a snapshot that resolves outside ' + 'AEVO_HOME (no sub-path of the claim reaches it)',
+    () => {
+      const run = () => podMounts(cfg, '/srv/aevo/sandboxes/c1', plan({ snapshot: `/mnt/elsewhere/${snap}` }));
+      expect(run).toThrow(IsolationRefused);
+      expect(run).toThrow(/isolation\.snapshotId/);
+    },
+  );
 });

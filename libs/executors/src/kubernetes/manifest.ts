@@ -185,7 +185,10 @@ export function podMounts(
   return { workingDir, volumeMounts: [...byPath.values()].sort((a, b) => depth(a) - depth(b)) };
 }
 
-/** The job's environment: the clean sandbox base, what the spec names, and its id. Nothing from the image's config maps or secrets. */
+/**
+ * The job's environment: the clean sandbox base, what the spec names, and its id. Nothing from the image's config maps
+ * or secrets.
+ */
 export function jobEnv(spec: ExecutorJob['spec']): Array<{ name: string; value: string }> {
   const env: Record<string, string> = { ...SANDBOX_BASE_ENV, ...spec.env, AEVO_JOB_ID: spec.jobId };
   return Object.entries(env).map(([name, value]) => ({ name, value }));

@@ -13,10 +13,13 @@ export interface KubernetesExecutorOptions extends KubernetesJobConfig {
   queueCheckMs?: number;
   /**
    * `timeoutSeconds` asked of each watch (the server ends it then, and the watch resumes from the last version or
-   * BOOKMARK seen), so a silently dead connection is replaced; jittered up to 2×, as client-go's reflector does. Default 300.
+   * BOOKMARK seen), so a silently dead connection is replaced; jittered up to 2×, as client-go's reflector does.
+   * Default 300.
    */
   watchTimeoutSeconds?: number;
-  /** The clock (ms since epoch) that queue waits are measured with; the cluster's timestamps must be on the same clock. */
+  /**
+   * The clock (ms since epoch) that queue waits are measured with; the cluster's timestamps must be on the same clock.
+   */
   now?: () => number;
   onError?: (err: unknown, context: string) => void;
 }
@@ -53,7 +56,9 @@ export interface Tracked {
   finishing: boolean;
   acknowledged: boolean;
   logPath: string;
-  /** Newest log timestamp written (ns since epoch), and the lines written with exactly it, in order (see writeLogLine). */
+  /**
+   * Newest log timestamp written (ns since epoch), and the lines written with exactly it, in order (see writeLogLine).
+   */
   lastLogTs: bigint | null;
   linesAtLastTs: string[];
   logPod: string | null;

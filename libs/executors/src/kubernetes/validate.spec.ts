@@ -35,8 +35,10 @@ describe('Kubernetes name rules', () => {
     expect(isDns1123Subdomain('aevo.high-priority')).toBe(true);
     expect(isDns1123Subdomain('Aevo')).toBe(false);
     expect(isDns1123Subdomain('-a')).toBe(false);
-    expect(isDns1123Subdomain(`${'a'.repeat(63)}.${'b'.repeat(63)}.${'c'.repeat(63)}.${'d'.repeat(61)}`)).toBe(true); // 253
-    expect(isDns1123Subdomain(`${'a'.repeat(63)}.${'b'.repeat(63)}.${'c'.repeat(63)}.${'d'.repeat(62)}`)).toBe(false); // 254
+    // 253 characters: the longest allowed
+    expect(isDns1123Subdomain(`${'a'.repeat(63)}.${'b'.repeat(63)}.${'c'.repeat(63)}.${'d'.repeat(61)}`)).toBe(true);
+    // 254 characters: one too many
+    expect(isDns1123Subdomain(`${'a'.repeat(63)}.${'b'.repeat(63)}.${'c'.repeat(63)}.${'d'.repeat(62)}`)).toBe(false);
   });
 
   it('reads quantities as the API serialises them', () => {

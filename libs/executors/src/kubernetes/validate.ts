@@ -48,7 +48,9 @@ function labelledObjectName(field: string, value: string, errors: FieldError[]):
   if (!isDns1123Subdomain(value))
     errors.push({
       field,
-      message: `"${value}" is not a DNS-1123 subdomain (lowercase alphanumerics, '-' and '.', starting and ending alphanumeric)`,
+      message:
+        `"${value}" is not a DNS-1123 subdomain (lowercase alphanumerics, '-' and '.', starting and ending ` +
+        `alphanumeric)`,
     });
   else if (value.length > 63)
     errors.push({ field, message: `"${value}" is longer than 63 characters, the limit of the label that carries it` });
@@ -102,7 +104,9 @@ export function jobSpecErrors(spec: Pick<JobSpec, 'env'>): FieldError[] {
     if (!isEnvVarName(name))
       errors.push({
         field: `env.${name}`,
-        message: `"${name}" is not a valid environment variable name for Kubernetes (must match [-._a-zA-Z][-._a-zA-Z0-9]*)`,
+        message:
+          `"${name}" is not a valid environment variable name for Kubernetes (must match ` +
+          `[-._a-zA-Z][-._a-zA-Z0-9]*)`,
       });
   return errors;
 }

@@ -39,7 +39,8 @@ export function checkSandboxable(
   const probe = probeBubblewrap(opts.bwrapPath);
   if (!probe.ok)
     throw new Error(
-      `${probe.reason}. Jobs run candidate code and must be sandboxed; to run them unconfined anyway (every JobStarted records it) set AEVO_UNSANDBOXED_JOBS=${UNSANDBOXED_OPT_IN}`,
+      `${probe.reason}. Jobs run candidate code and must be sandboxed; to run them unconfined anyway ` +
+        `(every JobStarted records it) set AEVO_UNSANDBOXED_JOBS=${UNSANDBOXED_OPT_IN}`,
     );
   if (opts.jobUids === 'per-slot') {
     mkdirSync(home, { recursive: true });
@@ -49,7 +50,9 @@ export function checkSandboxable(
     if ((mode & 0o001) === 0) chmodSync(home, (mode & 0o7777) | 0o001);
     const reach = searchableByOthers(home);
     if (!reach.ok) {
-      const problem = `AEVO_HOME ${home} cannot be reached by the jobs' own uids (${reach.blocking} is not searchable by others)`;
+      const problem =
+        `AEVO_HOME ${home} cannot be reached by the jobs' own uids (${reach.blocking} is not searchable by ` +
+        `others)`;
       if (explicitJobUids === 'per-slot')
         throw new Error(
           `${problem}: move AEVO_HOME, or set AEVO_JOB_UIDS=service to run jobs under the dispatch user's uid`,
@@ -58,7 +61,8 @@ export function checkSandboxable(
       opts.jobUids = 'service';
       reportError(
         new Error(
-          `${problem}; jobs run sandboxed under the dispatch user's uid (mapped to nobody), without per-slot uids and process limits`,
+          `${problem}; jobs run sandboxed under the dispatch user's uid (mapped to nobody), without ` +
+            `per-slot uids and process limits`,
         ),
         'sandbox set-up',
       );

@@ -25,7 +25,8 @@ describe('LocalExecutor', () => {
       campaignId: 'camp',
       spec: spec(
         'ok-1',
-        'pwd; for i in 1 2 3 4 5; do echo line-$i; done; echo "gpus=[$CUDA_VISIBLE_DEVICES] pyc=[$PYTHONDONTWRITEBYTECODE]"',
+        'pwd; for i in 1 2 3 4 5; do echo line-$i; done; echo "gpus=[$CUDA_VISIBLE_DEVICES] ' +
+          'pyc=[$PYTHONDONTWRITEBYTECODE]"',
         { env: { FOO: 'bar' } },
       ),
     });
@@ -104,24 +105,28 @@ describe('LocalExecutor', () => {
     expect(outcome.message).toContain(join(root, 'missing'));
   });
 
-  it('kills the whole process tree on timeout, including a grandchild that ignores SIGTERM and one that left the group', async () => {
-    const { ex, finished } = start({ sandbox: 'none', killGraceMs: 500 });
-    const script = [
-      `(trap '' TERM; while true; do sleep 1; done) & echo $! > ${out}/stubborn.pid`,
-      `setsid sleep 300 & echo $! > ${out}/escaped.pid`,
-      `sleep 300 & echo $! > ${out}/grandchild.pid`,
-      'echo started; wait',
-    ].join('\n');
-    await ex.submit({ campaignId: 'camp', spec: spec('slow-1', script, { timeoutSeconds: 1 }) });
-    const pids = await Promise.all(['stubborn', 'escaped', 'grandchild'].map((n) => readPid(join(out, `${n}.pid`))));
-    expect(pids.every((p) => isProcessAlive(p))).toBe(true);
-    const outcome = await finished('slow-1');
-    expect(outcome).toMatchObject({ status: 'failed', reason: 'timeout' });
-    expect(outcome.logTail).toContain('started');
-    expect(outcome.wallSeconds).toBeGreaterThanOrEqual(1);
-    // Gone (or a zombie waiting for init): no process of the job still runs.
-    for (const p of pids) expect(isProcessAlive(p)).toBe(false);
-  });
+  it(
+    'kills the whole process tree on timeout, including a grandchild ' +
+      'that ignores SIGTERM and one that left the group',
+    async () => {
+      const { ex, finished } = start({ sandbox: 'none', killGraceMs: 500 });
+      const script = [
+        `(trap '' TERM; while true; do sleep 1; done) & echo $! > ${out}/stubborn.pid`,
+        `setsid sleep 300 & echo $! > ${out}/escaped.pid`,
+        `sleep 300 & echo $! > ${out}/grandchild.pid`,
+        'echo started; wait',
+      ].join('\n');
+      await ex.submit({ campaignId: 'camp', spec: spec('slow-1', script, { timeoutSeconds: 1 }) });
+      const pids = await Promise.all(['stubborn', 'escaped', 'grandchild'].map((n) => readPid(join(out, `${n}.pid`))));
+      expect(pids.every((p) => isProcessAlive(p))).toBe(true);
+      const outcome = await finished('slow-1');
+      expect(outcome).toMatchObject({ status: 'failed', reason: 'timeout' });
+      expect(outcome.logTail).toContain('started');
+      expect(outcome.wallSeconds).toBeGreaterThanOrEqual(1);
+      // Gone (or a zombie waiting for init): no process of the job still runs.
+      for (const p of pids) expect(isProcessAlive(p)).toBe(false);
+    },
+  );
 
   it('kills processes a job leaves behind when its main command exits', async () => {
     const { ex, finished } = start({ sandbox: 'none' });

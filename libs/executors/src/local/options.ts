@@ -128,7 +128,10 @@ export function detectGpus(env: NodeJS.ProcessEnv = process.env): number[] {
   }
 }
 
-/** Local executor options from the environment (AEVO_HOME, AEVO_LOCAL_SLOTS, AEVO_LOCAL_GPUS, …). Throws naming the bad variable. */
+/**
+ * Local executor options from the environment (AEVO_HOME, AEVO_LOCAL_SLOTS, AEVO_LOCAL_GPUS, …). Throws naming the bad
+ * variable.
+ */
 export function localExecutorOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): LocalExecutorOptions {
   const int = (name: string, dflt: number, min: number): number => {
     const raw = env[name];
@@ -174,7 +177,8 @@ function sandboxModeFromEnv(env: NodeJS.ProcessEnv): 'bubblewrap' | 'none' {
   if (raw === undefined || raw === '') return 'bubblewrap';
   if (raw !== UNSANDBOXED_OPT_IN)
     throw new Error(
-      `AEVO_UNSANDBOXED_JOBS: to run jobs without a sandbox set it to "${UNSANDBOXED_OPT_IN}" (got "${raw}"); unset it to sandbox jobs`,
+      `AEVO_UNSANDBOXED_JOBS: to run jobs without a sandbox set it to "${UNSANDBOXED_OPT_IN}" (got "${raw}` +
+        `"); unset it to sandbox jobs`,
     );
   return 'none';
 }

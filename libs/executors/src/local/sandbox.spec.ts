@@ -183,15 +183,18 @@ describe('a job in its bubblewrap sandbox', () => {
     }
   });
 
-  it('kills every process of a sandboxed job on timeout, including ones that ignore SIGTERM or start a new session', async () => {
-    const marker = `31${Math.floor(Math.random() * 1e6)}`;
-    const script = `(trap '' TERM; sleep ${marker}) & setsid sleep ${marker} & sleep ${marker} & echo started; wait`;
-    const { ex, finished } = start();
-    await ex.submit({ campaignId: 'camp', spec: spec('slow', script, { timeoutSeconds: 1 }) });
-    await eventually(() => processesWithCommandLine(`sleep ${marker}`).length === 3);
-    expect(await finished('slow')).toMatchObject({ status: 'failed', reason: 'timeout' });
-    await eventually(() => processesWithCommandLine(`sleep ${marker}`).length === 0, 10_000);
-  });
+  it(
+    'kills every process of a sandboxed job on timeout, including ' + 'ones that ignore SIGTERM or start a new session',
+    async () => {
+      const marker = `31${Math.floor(Math.random() * 1e6)}`;
+      const script = `(trap '' TERM; sleep ${marker}) & setsid sleep ${marker} & sleep ${marker} & echo started; wait`;
+      const { ex, finished } = start();
+      await ex.submit({ campaignId: 'camp', spec: spec('slow', script, { timeoutSeconds: 1 }) });
+      await eventually(() => processesWithCommandLine(`sleep ${marker}`).length === 3);
+      expect(await finished('slow')).toMatchObject({ status: 'failed', reason: 'timeout' });
+      await eventually(() => processesWithCommandLine(`sleep ${marker}`).length === 0, 10_000);
+    },
+  );
 
   it('contains a fork bomb within its process limit while a sibling job on the other slot runs normally', async () => {
     const { ex, finished } = start({ limits: { processes: 48 } });
@@ -291,42 +294,45 @@ describe('a job in its bubblewrap sandbox', () => {
 });
 
 describe('an AEVO_HOME the per-slot uids cannot reach', () => {
-  it('runs jobs sandboxed under the dispatch uid and says so, unless per-slot uids were asked for explicitly', async () => {
-    const parent = mkdtempSync(join(tmpdir(), 'aevo-private-')); // 0700: no other uid may pass
-    try {
-      const nested = join(parent, 'home');
-      mkdirSync(nested);
-      expect(() => new LocalExecutor({ home: nested, jobUids: 'per-slot' })).toThrow(
-        /not searchable by others.*AEVO_JOB_UIDS=service/,
-      );
-      const warnings: string[] = [];
-      const ex = new LocalExecutor({
-        home: nested,
-        pollMs: 50,
-        onError: (err) => warnings.push((err as Error).message),
-      });
-      bench.track(ex);
-      expect(warnings).toEqual([expect.stringMatching(/jobs run sandboxed under the dispatch user's uid/)]);
-      const { snapshotId: id, snapshotPath: snap } = writeJobSnapshot(nested);
-      const sb = forkJobSandbox(snap, join(nested, 'sandboxes', 'c0'));
-      const events: ExecutorEvent[] = [];
-      ex.on((e) => {
-        events.push(e);
-      });
-      await ex.submit({
-        campaignId: 'camp',
-        spec: {
-          ...spec('svc-uid', 'id -u; (echo x > recipe.yaml) 2>/dev/null || echo recipe=refused'),
-          sandboxPath: sb,
-          isolation: { snapshotId: id, outputs: ['runs/a'], inputs: [] },
-        },
-      });
-      const done = await eventually(() => events.find((e) => e.type === 'finished'));
-      expect(done.type === 'finished' && done.outcome.logTail).toBe('65534\nrecipe=refused');
-    } finally {
-      rmSync(parent, { recursive: true, force: true });
-    }
-  });
+  it(
+    'runs jobs sandboxed under the dispatch uid and says so, ' + 'unless per-slot uids were asked for explicitly',
+    async () => {
+      const parent = mkdtempSync(join(tmpdir(), 'aevo-private-')); // 0700: no other uid may pass
+      try {
+        const nested = join(parent, 'home');
+        mkdirSync(nested);
+        expect(() => new LocalExecutor({ home: nested, jobUids: 'per-slot' })).toThrow(
+          /not searchable by others.*AEVO_JOB_UIDS=service/,
+        );
+        const warnings: string[] = [];
+        const ex = new LocalExecutor({
+          home: nested,
+          pollMs: 50,
+          onError: (err) => warnings.push((err as Error).message),
+        });
+        bench.track(ex);
+        expect(warnings).toEqual([expect.stringMatching(/jobs run sandboxed under the dispatch user's uid/)]);
+        const { snapshotId: id, snapshotPath: snap } = writeJobSnapshot(nested);
+        const sb = forkJobSandbox(snap, join(nested, 'sandboxes', 'c0'));
+        const events: ExecutorEvent[] = [];
+        ex.on((e) => {
+          events.push(e);
+        });
+        await ex.submit({
+          campaignId: 'camp',
+          spec: {
+            ...spec('svc-uid', 'id -u; (echo x > recipe.yaml) 2>/dev/null || echo recipe=refused'),
+            sandboxPath: sb,
+            isolation: { snapshotId: id, outputs: ['runs/a'], inputs: [] },
+          },
+        });
+        const done = await eventually(() => events.find((e) => e.type === 'finished'));
+        expect(done.type === 'finished' && done.outcome.logTail).toBe('65534\nrecipe=refused');
+      } finally {
+        rmSync(parent, { recursive: true, force: true });
+      }
+    },
+  );
 });
 
 describe('without bubblewrap', () => {

@@ -20,7 +20,8 @@ describe("FakeKubeApiServer create validation (official batch/v1 schema + the AP
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify(body),
     });
-    return { code: res.status, body: (await res.json()) as any, warning: res.headers.get('warning') }; // eslint-disable-line @typescript-eslint/no-explicit-any
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    return { code: res.status, body: (await res.json()) as any, warning: res.headers.get('warning') };
   };
   const job = (over: Record<string, unknown> = {}, container: Record<string, unknown> = {}) => ({
     apiVersion: 'batch/v1',
@@ -71,13 +72,16 @@ describe("FakeKubeApiServer create validation (official batch/v1 schema + the AP
     expect(label.code).toBe(422);
   });
 
-  it('checks env var names by the rule of the cluster version it plays (strict before 1.34, relaxed from 1.34)', async () => {
-    expect((await post(job({}, { env: [{ name: '1BAD', value: 'x' }] }))).code).toBe(422);
-    await useFake({ relaxedEnvVarNames: true });
-    expect((await post(job({}, { env: [{ name: '1BAD', value: 'x' }] }))).code).toBe(201);
-    const eq = await post({ ...job({}, { env: [{ name: 'A=B', value: 'x' }] }), metadata: { name: 'j5' } });
-    expect(eq.code).toBe(422);
-  });
+  it(
+    'checks env var names by the rule of the cluster version it ' + 'plays (strict before 1.34, relaxed from 1.34)',
+    async () => {
+      expect((await post(job({}, { env: [{ name: '1BAD', value: 'x' }] }))).code).toBe(422);
+      await useFake({ relaxedEnvVarNames: true });
+      expect((await post(job({}, { env: [{ name: '1BAD', value: 'x' }] }))).code).toBe(201);
+      const eq = await post({ ...job({}, { env: [{ name: 'A=B', value: 'x' }] }), metadata: { name: 'j5' } });
+      expect(eq.code).toBe(422);
+    },
+  );
 
   it('drops unknown fields with a warning, or refuses them under fieldValidation=Strict', async () => {
     const r = await post(job({ suspended: true }));

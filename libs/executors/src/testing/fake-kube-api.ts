@@ -174,7 +174,8 @@ export class FakeKubeApiServer extends FakeKubeIndexed {
         status(
           400,
           'BadRequest',
-          `the API version in the data (${body.apiVersion}) or kind (${body.kind}) does not match the expected batch/v1 Job`,
+          `the API version in the data (${body.apiVersion}) or kind (${body.kind}) does not match the ` +
+            `expected batch/v1 Job`,
         ),
       );
     const unknown = stripUnknownFields(body, 'V1Job', '');
@@ -191,7 +192,8 @@ export class FakeKubeApiServer extends FakeKubeIndexed {
         status(
           400,
           'BadRequest',
-          `Job in version "v1" cannot be handled as a Job: ${decodeErrors.map((e) => `${e.field}: ${e.message}`).join('; ')}`,
+          `Job in version "v1" cannot be handled as a Job: ` +
+            `${decodeErrors.map((e) => `${e.field}: ${e.message}`).join('; ')}`,
         ),
       );
     const name = body.metadata?.name as string | undefined;
@@ -261,7 +263,8 @@ export class FakeKubeApiServer extends FakeKubeIndexed {
           status(
             415,
             'UnsupportedMediaType',
-            `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json`,
+            `the body of the request was in an unknown format - accepted media types include: ` +
+              `application/json-patch+json, application/merge-patch+json`,
           ),
         );
     } catch (err) {

@@ -13,7 +13,10 @@ export abstract class FakeKubeControllers extends FakeKubeState {
     return [...this.jobs.values()].map((j) => j.metadata.name);
   }
 
-  /** The pods of a Job, oldest first (phase, exit code), as `kubectl get pods -l batch.kubernetes.io/job-name=…` shows them. */
+  /**
+   * The pods of a Job, oldest first (phase, exit code), as `kubectl get pods -l batch.kubernetes.io/job-name=…` shows
+   * them.
+   */
   podsOf(name: string, namespace = 'aevo-jobs'): Json[] {
     return this.podStates(name, namespace).map((p) => p.obj);
   }
@@ -166,7 +169,9 @@ export abstract class FakeKubeControllers extends FakeKubeState {
       const rule = matchPodFailurePolicy(job, pod.obj, exitCode);
       if (rule?.action === 'FailJob') {
         job.status.failed = (job.status.failed ?? 0) + 1;
-        const message = `Container job for pod ${namespace}/${pod.obj.metadata.name} failed with exit code ${exitCode} matching FailJob rule at index ${rule.index}`;
+        const message =
+          `Container job for pod ${namespace}/${pod.obj.metadata.name} failed with exit code ${exitCode} ` +
+          `matching FailJob rule at index ${rule.index}`;
         this.failJob(job, 'PodFailurePolicy', message, t);
         return;
       }
@@ -230,7 +235,9 @@ export abstract class FakeKubeControllers extends FakeKubeState {
     this.removeJob(job);
   }
 
-  /** Drops the history so that watching from any version seen so far is answered with 410 Gone, and ends open watches. */
+  /**
+   * Drops the history so that watching from any version seen so far is answered with 410 Gone, and ends open watches.
+   */
   expireWatches(): void {
     this.compactedThrough = this.rv;
     this.bump(); // the current version (what a relist returns) stays valid

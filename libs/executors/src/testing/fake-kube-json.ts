@@ -74,7 +74,10 @@ export function setCondition(job: Json, c: Json): void {
   if (i >= 0) {
     if (conditions[i].status === c.status) c.lastTransitionTime = conditions[i].lastTransitionTime; // no transition
     conditions[i] = { ...c, lastProbeTime: c.lastTransitionTime };
-  } else if (c.status === 'True') conditions.push({ ...c, lastProbeTime: c.lastTransitionTime }); // a False condition only updates one that was True
+  } else if (c.status === 'True') {
+    // a False condition only updates one that was True
+    conditions.push({ ...c, lastProbeTime: c.lastTransitionTime });
+  }
   job.status.conditions = conditions;
 }
 

@@ -30,16 +30,23 @@ export interface PodState {
 }
 
 export interface FakeKubeApiOptions {
-  /** LocalQueues that exist (Kueue leaves a Job naming another queue suspended for ever); unset → every queue exists. */
+  /**
+   * LocalQueues that exist (Kueue leaves a Job naming another queue suspended for ever); unset → every queue exists.
+   */
   localQueues?: string[];
-  /** WorkloadPriorityClasses that exist (a Job naming another one gets no workload, so it is never admitted); unset → all. */
+  /**
+   * WorkloadPriorityClasses that exist (a Job naming another one gets no workload, so it is never admitted); unset →
+   * all.
+   */
   workloadPriorityClasses?: string[];
   /**
    * Server-side timeout of a watch that does not ask for one (`timeoutSeconds`). A real API server picks a random
    * 1–2 × `--min-request-timeout` (30–60 min); unset → none.
    */
   defaultWatchTimeoutSeconds?: number;
-  /** Sends a BOOKMARK this often to watches that asked with `allowWatchBookmarks` (a real server: about once a minute). */
+  /**
+   * Sends a BOOKMARK this often to watches that asked with `allowWatchBookmarks` (a real server: about once a minute).
+   */
   bookmarkIntervalMs?: number;
   /**
    * Env var names as Kubernetes ≥ 1.34 checks them (RelaxedEnvironmentVariableValidation, GA in 1.34: any printable

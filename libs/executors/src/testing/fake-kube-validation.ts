@@ -117,7 +117,10 @@ export function validateJob(job: Json, ns: string, relaxedEnvVarNames: boolean):
       name,
       "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.'",
     );
-  else if (name.length > 63) bad('metadata.name', name, 'must be no more than 63 characters'); // it becomes the pods' job-name label
+  else if (name.length > 63) {
+    // it becomes the pods' job-name label
+    bad('metadata.name', name, 'must be no more than 63 characters');
+  }
   if (job.metadata?.namespace && job.metadata.namespace !== ns)
     bad('metadata.namespace', job.metadata.namespace, 'does not match the namespace of the request');
   if (!isDns1123Label(ns)) bad('metadata.namespace', ns, 'a lowercase RFC 1123 label');
@@ -127,7 +130,8 @@ export function validateJob(job: Json, ns: string, relaxedEnvVarNames: boolean):
         bad(
           `${at}`,
           k,
-          "name part must consist of alphanumeric characters, '-', '_' or '.' (at most 63), with an optional DNS subdomain prefix",
+          "name part must consist of alphanumeric characters, '-', '_' or '.' (at most 63), with an " +
+            'optional DNS subdomain prefix',
         );
       if (typeof v !== 'string' || !isLabelValueString(v))
         bad(
@@ -179,7 +183,8 @@ export function validateJob(job: Json, ns: string, relaxedEnvVarNames: boolean):
         bad(
           `${at}.env[${j}].name`,
           e.name,
-          "a valid environment variable name must consist of alphabetic characters, digits, '_', '-', or '.', and must not start with a digit",
+          "a valid environment variable name must consist of alphabetic characters, digits, '_', '-', or " +
+            "'.', and must not start with a digit",
         );
     const seen = new Set<string>();
     for (const [j, m] of ((c.volumeMounts ?? []) as Json[]).entries()) {
@@ -200,7 +205,8 @@ export function validateJob(job: Json, ns: string, relaxedEnvVarNames: boolean):
         limits[res] !== undefined &&
         String(limits[res]) !== String(q)
       )
-        bad(`${at}.resources.requests[${res}]`, q, `must be equal to ${res} limit of ${limits[res]}`); // extended resources are not overcommitted
+        // extended resources are not overcommitted
+        bad(`${at}.resources.requests[${res}]`, q, `must be equal to ${res} limit of ${limits[res]}`);
     }
   }
   causes.push(...indexedJobErrors(spec));
