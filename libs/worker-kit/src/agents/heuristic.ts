@@ -89,7 +89,9 @@ export class HeuristicAgent implements WorkerAgent {
       // (Recorded traces replay these words: an explorer's and the anchor's stay as they were.)
       const selection = prescribed
         ? `prescribed ${prescribed.kind} of ${prescribed.of}: ` +
-          `${fork.seeds.length === 1 ? 'the evaluation service’s selection on its only seed' : 'the best of the evaluation service’s selections over the seeds'}`
+          (fork.seeds.length === 1
+            ? 'the evaluation service’s selection on its only seed'
+            : 'the best of the evaluation service’s selections over the seeds')
         : fork.isAnchor
           ? 'anchor: the evaluation service’s selection on the first seed'
           : 'the best of the evaluation service’s selections over the seeds';
