@@ -103,7 +103,8 @@ export function commandTemplate(manifest: SubstrateManifest, name: CommandName):
     throw new DomainError('UNKNOWN_ENTRYPOINT', `unknown entrypoint "${String(name)}"`, [
       {
         path: 'name',
-        message: `expected one of ${[...EntrypointName.options, 'leaderboard.generate', 'leaderboard.score'].join(', ')}`,
+        message:
+          'expected one of ' + [...EntrypointName.options, 'leaderboard.generate', 'leaderboard.score'].join(', '),
       },
     ]);
   return manifest.entrypoints[parsed.data].command;
