@@ -157,7 +157,8 @@ export function applyFact(f: CampaignFacts, e: EventEnvelope): CampaignFacts {
   } else if (isEvent(e, PrivateLeaderboardUnsealed)) {
     f.unsealed ??= e.data.scores;
   } else if (isEvent(e, SubstrateRejected)) {
-    f.substrateRejected ??= `${e.data.substratePath}: ${e.data.issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`;
+    f.substrateRejected ??=
+      `${e.data.substratePath}: ` + e.data.issues.map((i) => `${i.path}: ${i.message}`).join('; ');
   } else if (isEvent(e, SnapshotDamaged)) {
     // A rebuilt snapshot is the same bytes again: only the sandboxes forked before are affected (invalidated).
     if (e.data.outcome === 'unrecoverable') f.snapshotLost ??= snapshotDamageReason(e.data);

@@ -94,11 +94,16 @@ export function chooseSubmissions(
     sandboxPath: s.c.sandboxPath,
     reason: s.p.isAnchor
       ? `baseline anchor (` +
-        `${anchorFirst ? 'the standing recipe has no LB replicate yet' : `paired reference; ${standingReplicates} LB replicate(s) of the standing recipe so far`}` +
+        (anchorFirst
+          ? 'the standing recipe has no LB replicate yet'
+          : `paired reference; ${standingReplicates} LB replicate(s) of the standing recipe so far`) +
         `), ${criterionName} ${round6(s.score)}`
       : s.p.prescribed
-        ? `${s.p.prescribed.kind === 'probe' ? `decoupling probe (${s.p.prescribed.role}) of ${s.p.prescribed.of}` : s.p.prescribed.kind === 'combination' ? `combination run ${s.p.prescribed.of}` : `confirmation run of ${s.p.prescribed.of}`}` +
-          `, ${criterionName} ${round6(s.score)}`
+        ? (s.p.prescribed.kind === 'probe'
+            ? `decoupling probe (${s.p.prescribed.role}) of ${s.p.prescribed.of}`
+            : s.p.prescribed.kind === 'combination'
+              ? `combination run ${s.p.prescribed.of}`
+              : `confirmation run of ${s.p.prescribed.of}`) + `, ${criterionName} ${round6(s.score)}`
         : `#${others.indexOf(s) + 1} of ${others.length} explorers by ${criterionName} ${round6(s.score)}`,
   }));
 }
