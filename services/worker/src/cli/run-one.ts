@@ -67,7 +67,8 @@ async function main(): Promise<void> {
       { hooks },
     );
     process.stdout.write(
-      `${JSON.stringify({ outcome: out.kind, status: 'manifest' in out && out.manifest ? out.manifest.status : null })}\n`,
+      JSON.stringify({ outcome: out.kind, status: 'manifest' in out && out.manifest ? out.manifest.status : null }) +
+        '\n',
     );
   } finally {
     await ports.close();
