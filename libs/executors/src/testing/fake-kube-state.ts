@@ -102,7 +102,10 @@ export abstract class FakeKubeState {
   protected sendBookmark(w: WatchConn): void {
     if (!w.bookmarks || w.res.writableEnded) return;
     w.res.write(
-      `${JSON.stringify({ type: 'BOOKMARK', object: { kind: 'Job', apiVersion: 'batch/v1', metadata: { resourceVersion: String(this.rv) } } })}\n`,
+      JSON.stringify({
+        type: 'BOOKMARK',
+        object: { kind: 'Job', apiVersion: 'batch/v1', metadata: { resourceVersion: String(this.rv) } },
+      }) + '\n',
     );
   }
 
