@@ -204,7 +204,11 @@ describe('chaos: every run completes with the undisturbed replay hash, nothing l
       fs.writeFileSync(path.join(OUT_DIR, `${name}.json`), JSON.stringify(report, null, 2));
       process.stdout.write(
         `chaos: ${name}: ` +
-          `${report.error ? `ERROR ${report.error}` : report.problems.length ? `${report.problems.length} problem(s)` : 'same replay hash, nothing lost or duplicated'}` +
+          (report.error
+            ? `ERROR ${report.error}`
+            : report.problems.length
+              ? `${report.problems.length} problem(s)`
+              : 'same replay hash, nothing lost or duplicated') +
           ` (${report.wallMs} ms)\n`,
       );
     }
