@@ -305,7 +305,14 @@ describe('dashboard views in headless Chromium', () => {
         // (the live test's submission included)
         [1, 2, 3, 4].map(
           (r) =>
-            `${stored.filter((e) => e.campaignId === 'synth' && e.type === 'SubmissionRequested' && (e.data as { round: number }).round === r).length + (r === unscored[1].round ? 1 : 0)} / 4`,
+            String(
+              stored.filter(
+                (e) =>
+                  e.campaignId === 'synth' &&
+                  e.type === 'SubmissionRequested' &&
+                  (e.data as { round: number }).round === r,
+              ).length + (r === unscored[1].round ? 1 : 0),
+            ) + ' / 4',
         ),
       );
       expect(await page.locator('[data-testid=budget-totals] [data-k=llmTokens]').textContent()).toBe(
