@@ -206,42 +206,54 @@ describe('proposeMutation under the policy’s search hints', () => {
     stepScale,
   });
 
-  it('given no hints, when proposing for the recorded seeds, axes, objectives and dead ends, then every proposal equals the one recorded before hints existed', () => {
-    const recorded = JSON.parse(
-      fs.readFileSync(path.resolve(__dirname, '../test/mutation-baseline.json'), 'utf8'),
-    ) as Array<{ id: string; proposal: unknown }>;
-    const cases = mutationBaselineCases();
-    expect(cases.map((c) => c.id)).toEqual(recorded.map((r) => r.id));
-    cases.forEach((c, i) => {
-      expect(c.policy.searchHints).toBeUndefined();
-      expect(JSON.parse(JSON.stringify(proposeMutation(c.axis, c.recipe, c.policy, c.seed, c.domains)))).toEqual(
-        recorded[i].proposal,
-      );
-    });
-  });
+  it(
+    'given no hints, when proposing for the recorded seeds, axes, objectives and dead ends, ' +
+      'then every proposal equals the one recorded before hints existed',
+    () => {
+      const recorded = JSON.parse(
+        fs.readFileSync(path.resolve(__dirname, '../test/mutation-baseline.json'), 'utf8'),
+      ) as Array<{ id: string; proposal: unknown }>;
+      const cases = mutationBaselineCases();
+      expect(cases.map((c) => c.id)).toEqual(recorded.map((r) => r.id));
+      cases.forEach((c, i) => {
+        expect(c.policy.searchHints).toBeUndefined();
+        expect(JSON.parse(JSON.stringify(proposeMutation(c.axis, c.recipe, c.policy, c.seed, c.domains)))).toEqual(
+          recorded[i].proposal,
+        );
+      });
+    },
+  );
 
-  it('given hints with one knob per move and no directions, when proposing, then the proposals are the unhinted ones', () => {
-    for (const c of mutationBaselineCases().filter((_, i) => i % 5 === 0)) {
-      const hinted = { ...c.policy, searchHints: hints() };
-      expect(proposeMutation(c.axis, c.recipe, hinted, c.seed, c.domains)).toEqual(
-        proposeMutation(c.axis, c.recipe, c.policy, c.seed, c.domains),
-      );
-    }
-  });
+  it(
+    'given hints with one knob per move and no directions, when ' +
+      'proposing, then the proposals are the unhinted ones',
+    () => {
+      for (const c of mutationBaselineCases().filter((_, i) => i % 5 === 0)) {
+        const hinted = { ...c.policy, searchHints: hints() };
+        expect(proposeMutation(c.axis, c.recipe, hinted, c.seed, c.domains)).toEqual(
+          proposeMutation(c.axis, c.recipe, c.policy, c.seed, c.domains),
+        );
+      }
+    },
+  );
 
-  it('given a learning-rate increase that paid at stepScale 2, when the lr axis proposes, then it raises lr by the squared factor and says why', () => {
-    const pol = policy({ searchHints: hints({ directions: [dir('lr', 'increase')] }) });
-    const seen = new Set<number>();
-    for (let seed = 0; seed < 40; seed++) {
-      const p = proposeMutation('learning-rate', RECIPE, pol, seed, DOMAINS);
-      expect(p.settings).toHaveLength(1);
-      expect(p.settings[0].path).toBe('lr');
-      seen.add(p.settings[0].value as number);
-      expect(p.hypothesis).toMatch(/step widened from ×(1\.5|2) to ×(2\.25|4) .*increase of lr paid in rounds 2, 3/);
-    }
-    // 1.5 → 1.5² = 2.25 and 2 → 2² = 4; never a decrease, never the usual step
-    expect([...seen].sort()).toEqual([0.00675, 0.012]);
-  });
+  it(
+    'given a learning-rate increase that paid at stepScale 2, when the lr axis ' +
+      'proposes, then it raises lr by the squared factor and says why',
+    () => {
+      const pol = policy({ searchHints: hints({ directions: [dir('lr', 'increase')] }) });
+      const seen = new Set<number>();
+      for (let seed = 0; seed < 40; seed++) {
+        const p = proposeMutation('learning-rate', RECIPE, pol, seed, DOMAINS);
+        expect(p.settings).toHaveLength(1);
+        expect(p.settings[0].path).toBe('lr');
+        seen.add(p.settings[0].value as number);
+        expect(p.hypothesis).toMatch(/step widened from ×(1\.5|2) to ×(2\.25|4) .*increase of lr paid in rounds 2, 3/);
+      }
+      // 1.5 → 1.5² = 2.25 and 2 → 2² = 4; never a decrease, never the usual step
+      expect([...seen].sort()).toEqual([0.00675, 0.012]);
+    },
+  );
 
   it('given a hinted decrease, when proposing, then only the decrease is continued, widened (integers rounded)', () => {
     const pol = policy({ searchHints: hints({ directions: [dir('steps', 'decrease', 3, [4])] }) });
@@ -251,55 +263,71 @@ describe('proposeMutation under the policy’s search hints', () => {
     expect(p.hypothesis).toMatch(/lower training steps 200 → 84 .*decrease of steps paid in round 4/);
   });
 
-  it('given an up-weight of a mix domain that paid, when the data-mix axis proposes under transfer-to-lb, then it continues that up-weight, widened, before rebalancing', () => {
-    const recipe = { ...RECIPE, mix: { ...(RECIPE.mix as object), equation: 4 } } as RecipeDocument;
-    const pol = policy({
-      standingRecipe: recipe,
-      objective: 'transfer-to-lb',
-      searchHints: hints({ directions: [dir('mix.equation', 'increase', 2)] }),
-    });
-    for (let seed = 0; seed < 10; seed++) {
-      const p = proposeMutation('data-mix', recipe, pol, seed, DOMAINS);
-      // 4 × 1.5² = 9
-      expect(p.settings).toEqual([{ path: 'mix.equation', from: 4, value: 9 }]);
-    }
-  });
+  it(
+    'given an up-weight of a mix domain that paid, when the data-mix axis proposes under ' +
+      'transfer-to-lb, then it continues that up-weight, widened, before rebalancing',
+    () => {
+      const recipe = { ...RECIPE, mix: { ...(RECIPE.mix as object), equation: 4 } } as RecipeDocument;
+      const pol = policy({
+        standingRecipe: recipe,
+        objective: 'transfer-to-lb',
+        searchHints: hints({ directions: [dir('mix.equation', 'increase', 2)] }),
+      });
+      for (let seed = 0; seed < 10; seed++) {
+        const p = proposeMutation('data-mix', recipe, pol, seed, DOMAINS);
+        // 4 × 1.5² = 9
+        expect(p.settings).toEqual([{ path: 'mix.equation', from: 4, value: 9 }]);
+      }
+    },
+  );
 
-  it('given a hinted synthetic count, when the synthetic-data axis proposes, then the count grows by the widened factor', () => {
-    const text = fs.readFileSync(path.resolve(__dirname, '../../../substrate/wonderland/recipe.yaml'), 'utf8');
-    const recipe = setPath(parseRecipeYaml(text), 'data.synthetic.count', 800);
-    const pol = policy({
-      standingRecipe: recipe,
-      searchHints: hints({ directions: [dir('data.synthetic.count', 'increase', 3, [2])] }),
-    });
-    const p = proposeMutation('synthetic-data', recipe, pol, 1, DOMAINS);
-    expect(p.settings).toEqual([{ path: 'data.synthetic.count', from: 800, value: 6400 }]);
-    expect(p.hypothesis).toMatch(/add synthetic examples 800 → 6400 .*×2\^3/);
-  });
+  it(
+    'given a hinted synthetic count, when the synthetic-data axis ' +
+      'proposes, then the count grows by the widened factor',
+    () => {
+      const text = fs.readFileSync(path.resolve(__dirname, '../../../substrate/wonderland/recipe.yaml'), 'utf8');
+      const recipe = setPath(parseRecipeYaml(text), 'data.synthetic.count', 800);
+      const pol = policy({
+        standingRecipe: recipe,
+        searchHints: hints({ directions: [dir('data.synthetic.count', 'increase', 3, [2])] }),
+      });
+      const p = proposeMutation('synthetic-data', recipe, pol, 1, DOMAINS);
+      expect(p.settings).toEqual([{ path: 'data.synthetic.count', from: 800, value: 6400 }]);
+      expect(p.hypothesis).toMatch(/add synthetic examples 800 → 6400 .*×2\^3/);
+    },
+  );
 
-  it('given two knobs per move and a hinted mix direction, when the lr axis proposes, then it combines lr with the hinted mix move on two distinct paths, naming both', () => {
-    const pol = policy({
-      searchHints: hints({ maxKnobsPerMove: 2, directions: [dir('mix.equation', 'increase', 2)] }),
-    });
-    for (let seed = 0; seed < 30; seed++) {
-      const p = proposeMutation('learning-rate', RECIPE, pol, seed, DOMAINS);
-      expect(p.settings.map((s) => s.path)).toEqual(['lr', 'mix.equation']);
-      // 1 × 1.5² rounds to 2, the usual step: a widened integer step goes one unit further
-      expect(p.settings[1]).toEqual({ path: 'mix.equation', from: 1, value: 3 });
-      expect(p.hypothesis).toMatch(/one move of 2 knobs \(at most 2\): lr, mix\.equation/);
-      expect(proposeMutation('learning-rate', RECIPE, pol, seed, DOMAINS)).toEqual(p);
-    }
-  });
+  it(
+    'given two knobs per move and a hinted mix direction, when the lr axis proposes, then it ' +
+      'combines lr with the hinted mix move on two distinct paths, naming both',
+    () => {
+      const pol = policy({
+        searchHints: hints({ maxKnobsPerMove: 2, directions: [dir('mix.equation', 'increase', 2)] }),
+      });
+      for (let seed = 0; seed < 30; seed++) {
+        const p = proposeMutation('learning-rate', RECIPE, pol, seed, DOMAINS);
+        expect(p.settings.map((s) => s.path)).toEqual(['lr', 'mix.equation']);
+        // 1 × 1.5² rounds to 2, the usual step: a widened integer step goes one unit further
+        expect(p.settings[1]).toEqual({ path: 'mix.equation', from: 1, value: 3 });
+        expect(p.hypothesis).toMatch(/one move of 2 knobs \(at most 2\): lr, mix\.equation/);
+        expect(proposeMutation('learning-rate', RECIPE, pol, seed, DOMAINS)).toEqual(p);
+      }
+    },
+  );
 
-  it('given two knobs per move and no directions, when the data-mix axis proposes, then it adds another admissible move of its own axis, never on the same path', () => {
-    const pol = policy({ searchHints: hints({ maxKnobsPerMove: 2 }) });
-    for (let seed = 0; seed < 30; seed++) {
-      const p = proposeMutation('data-mix', RECIPE, pol, seed, DOMAINS);
-      expect(p.settings).toHaveLength(2);
-      expect(new Set(p.settings.map((s) => s.path)).size).toBe(2);
-      for (const s of p.settings) expect(s.path).toMatch(/^mix\./);
-    }
-  });
+  it(
+    'given two knobs per move and no directions, when the data-mix axis proposes, then it adds ' +
+      'another admissible move of its own axis, never on the same path',
+    () => {
+      const pol = policy({ searchHints: hints({ maxKnobsPerMove: 2 }) });
+      for (let seed = 0; seed < 30; seed++) {
+        const p = proposeMutation('data-mix', RECIPE, pol, seed, DOMAINS);
+        expect(p.settings).toHaveLength(2);
+        expect(new Set(p.settings.map((s) => s.path)).size).toBe(2);
+        for (const s of p.settings) expect(s.path).toMatch(/^mix\./);
+      }
+    },
+  );
 
   it('never combines more than k settings, two settings on one path, or a dead end (property over seeds, axes, k, hints and dead ends)', () => {
     const deadEnds = fc.subarray([
