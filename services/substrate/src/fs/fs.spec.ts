@@ -252,64 +252,77 @@ describe('verifySandbox', () => {
     expect(await checkSnapshotIntegrity(home, snap.snapshotId)).toEqual([]);
   });
 
-  it('notices a frozen file written in place through the shared hard link (and says the snapshot is damaged)', async () => {
-    const cache = new HashCache();
-    expect(await verifySandbox(sandboxes.a, snap, { hashCache: cache })).toEqual([]);
-    fs.chmodSync(path.join(sandboxes.a, 'harness/evaluate.py'), 0o644); // root could; a job as root would
-    fs.appendFileSync(path.join(sandboxes.a, 'harness/evaluate.py'), 'print("always 1.0")\n');
-    const v = await verifySandbox(sandboxes.a, snap, { hashCache: cache });
-    expect(v).toEqual([
-      expect.objectContaining({
-        path: 'harness/evaluate.py',
-        kind: 'frozen-modified',
-        detail: expect.stringMatching(/snapshot copy is damaged/),
-      }),
-    ]);
-    expect(await checkSnapshotIntegrity(home, snap.snapshotId)).toEqual(['harness/evaluate.py']);
-  });
+  it(
+    'notices a frozen file written in place through the shared ' + 'hard link (and says the snapshot is damaged)',
+    async () => {
+      const cache = new HashCache();
+      expect(await verifySandbox(sandboxes.a, snap, { hashCache: cache })).toEqual([]);
+      fs.chmodSync(path.join(sandboxes.a, 'harness/evaluate.py'), 0o644); // root could; a job as root would
+      fs.appendFileSync(path.join(sandboxes.a, 'harness/evaluate.py'), 'print("always 1.0")\n');
+      const v = await verifySandbox(sandboxes.a, snap, { hashCache: cache });
+      expect(v).toEqual([
+        expect.objectContaining({
+          path: 'harness/evaluate.py',
+          kind: 'frozen-modified',
+          detail: expect.stringMatching(/snapshot copy is damaged/),
+        }),
+      ]);
+      expect(await checkSnapshotIntegrity(home, snap.snapshotId)).toEqual(['harness/evaluate.py']);
+    },
+  );
 
-  it("given a frozen file hard-linked into pipeline/, when verified, then the link is a path-escape naming the snapshot's file", async () => {
-    const s = sandboxes.a;
-    fs.linkSync(path.join(s, 'harness/metric.py'), path.join(s, 'pipeline/metric.py'));
-    const v = await verifySandbox(s, snap);
-    expect(v).toEqual([
-      {
-        path: 'pipeline/metric.py',
-        kind: 'path-escape',
-        detail:
-          "hard link to the snapshot's harness/metric.py (a write to it would change the snapshot and " +
-          'every sandbox forked from it)',
-      },
-    ]);
-    // the other sandboxes share the same inode legitimately, as pinned files
-    expect(await verifySandbox(sandboxes.b, snap)).toEqual([]);
-  });
+  it(
+    'given a frozen file hard-linked into pipeline/, when verified, then the ' +
+      "link is a path-escape naming the snapshot's file",
+    async () => {
+      const s = sandboxes.a;
+      fs.linkSync(path.join(s, 'harness/metric.py'), path.join(s, 'pipeline/metric.py'));
+      const v = await verifySandbox(s, snap);
+      expect(v).toEqual([
+        {
+          path: 'pipeline/metric.py',
+          kind: 'path-escape',
+          detail:
+            "hard link to the snapshot's harness/metric.py (a write to it would change the snapshot and " +
+            'every sandbox forked from it)',
+        },
+      ]);
+      // the other sandboxes share the same inode legitimately, as pinned files
+      expect(await verifySandbox(sandboxes.b, snap)).toEqual([]);
+    },
+  );
 
-  it('given an editable file replaced by a hard link to the base checkpoint, when verified, then it is flagged', async () => {
-    const s = sandboxes.a;
-    fs.unlinkSync(path.join(s, 'recipe.yaml'));
-    fs.linkSync(path.join(s, 'base/checkpoint.pt'), path.join(s, 'recipe.yaml'));
-    const v = await verifySandbox(s, snap);
-    expect(v).toEqual([
-      expect.objectContaining({
-        path: 'recipe.yaml',
-        kind: 'path-escape',
-        detail: expect.stringMatching(/^hard link to the snapshot's base\/checkpoint\.pt /),
-      }),
-    ]);
-  });
+  it(
+    'given an editable file replaced by a hard link to the base ' + 'checkpoint, when verified, then it is flagged',
+    async () => {
+      const s = sandboxes.a;
+      fs.unlinkSync(path.join(s, 'recipe.yaml'));
+      fs.linkSync(path.join(s, 'base/checkpoint.pt'), path.join(s, 'recipe.yaml'));
+      const v = await verifySandbox(s, snap);
+      expect(v).toEqual([
+        expect.objectContaining({
+          path: 'recipe.yaml',
+          kind: 'path-escape',
+          detail: expect.stringMatching(/^hard link to the snapshot's base\/checkpoint\.pt /),
+        }),
+      ]);
+    },
+  );
 
-  it("given a hard link made straight from the snapshot's own file, when verified, then it is flagged the same way", async () => {
-    const s = sandboxes.c;
-    fs.linkSync(path.join(snap.snapshotPath, 'harness/evaluate.py'), path.join(s, 'pipeline/evaluate.py'));
-    expect(await verifySandbox(s, snap)).toEqual([
-      expect.objectContaining({
-        path: 'pipeline/evaluate.py',
-        kind: 'path-escape',
-        detail: expect.stringContaining("snapshot's harness/evaluate.py"),
-      }),
-    ]);
-  });
+  it(
+    "given a hard link made straight from the snapshot's own file, " + 'when verified, then it is flagged the same way',
+    async () => {
+      const s = sandboxes.c;
+      fs.linkSync(path.join(snap.snapshotPath, 'harness/evaluate.py'), path.join(s, 'pipeline/evaluate.py'));
+      expect(await verifySandbox(s, snap)).toEqual([
+        expect.objectContaining({
+          path: 'pipeline/evaluate.py',
+          kind: 'path-escape',
+          detail: expect.stringContaining("snapshot's harness/evaluate.py"),
+        }),
+      ]);
+    },
+  );
 
   it('given two editable files sharing an inode, when verified, then both names are flagged', async () => {
     const s = sandboxes.a;
