@@ -177,7 +177,10 @@ describe('Kaggle leaderboard workflow (loopback CompetitionApiService, real Post
           round: 1,
           reason: 'quota-exceeded',
           message: expect.stringMatching(
-            /^Kaggle refused the submission \(allowance used up\): Submission not allowed: .*daily Submission allowance \(1\)/,
+            new RegExp(
+              '^Kaggle refused the submission \\(allowance used up\\): Submission ' +
+                'not allowed: .*daily Submission allowance \\(1\\)',
+            ),
           ),
         },
       },
