@@ -287,7 +287,10 @@ describe('orchestrator round lifecycle (two replicas, real store and JetStream)'
       }, 30_000);
       expect(aborted).toHaveLength(1);
       expect((aborted[0].data as { reason: string }).reason).toMatch(
-        /^substrate snapshot damaged: .*harness\/metric\.py \(expected bbbbbbbbbbbb…, found cccccccccccc…\).*cannot be rebuilt/,
+        new RegExp(
+          '^substrate snapshot damaged: .*harness\\/metric\\.py \\(expected ' +
+            'bbbbbbbbbbbb…, found cccccccccccc…\\).*cannot be rebuilt',
+        ),
       );
     },
   );
