@@ -14,7 +14,10 @@ describe('substrate service configuration', () => {
       gc: { keepLastRounds: 5, keepWinners: false, keepInvalidated: true },
     });
     expect(() => substrateConfigFromEnv({ AEVO_GC_KEEP_ROUNDS: '0', AEVO_GC_KEEP_WINNERS: 'maybe' }, '/w')).toThrow(
-      /AEVO_GC_KEEP_ROUNDS: expected an integer >= 1, got "0"; AEVO_GC_KEEP_WINNERS: expected true or false, got "maybe"/,
+      new RegExp(
+        'AEVO_GC_KEEP_ROUNDS: expected an integer >= 1, got "0"; AEVO_GC_KEEP_WINNERS: ' +
+          'expected true or false, got "maybe"',
+      ),
     );
   });
 });

@@ -111,7 +111,10 @@ describe('snapshot damage', () => {
         .then([{ type: 'SnapshotDamaged', data: d, campaignId: 'c1' }]);
       const lost = [campaignStarted, pinned, ...events, roundStarted(1, ['r1-c0'])];
       expect(fold(lost).snapshotLost).toMatch(
-        /harness\/metric\.py \(expected 111111111111…, found 999999999999…\); the source now snapshots as dddddddddddd…/,
+        new RegExp(
+          'harness\\/metric\\.py \\(expected 111111111111…, found 999999999999…\\); ' +
+            'the source now snapshots as dddddddddddd…',
+        ),
       );
       spec
         .given(lost)
