@@ -79,7 +79,11 @@ const SHAPES: Shape[] = [
   },
   {
     kind: 'assignment',
-    re: /(?<=\b[A-Za-z0-9_.-]*(?:api[_-]?key|secret[_-]?key|client[_-]?secret|password|passwd|access[_-]?token|auth[_-]?token|refresh[_-]?token)["']?[ \t]*[:=][ \t]*["']?)[^\s"'`,;]{8,}/gi,
+    re: new RegExp(
+      '(?<=\\b[A-Za-z0-9_.-]*(?:api[_-]?key|secret[_-]?key|client[_-]?secret|password|passwd|access[_-]?token|' +
+        'auth[_-]?token|refresh[_-]?token)["\']?[ \\t]*[:=][ \\t]*["\']?)[^\\s"\'`,;]{8,}',
+      'gi',
+    ),
   },
 ];
 

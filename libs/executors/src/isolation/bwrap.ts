@@ -140,9 +140,10 @@ export function jobEnvProblems(env: Record<string, string>): { path: string; mes
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k))
       out.push({ path: `env.${k}`, message: 'expected a variable name of letters, digits and "_"' });
     else if (
-      /^(LD_|DYLD_)|^(PYTHONSTARTUP|PYTHONPATH|PYTHONHOME|PYTHONUSERBASE|NODE_OPTIONS|NODE_PATH|BASH_ENV|ENV|PERL5OPT|PERL5LIB|RUBYOPT)$/.test(
-        k,
-      )
+      new RegExp(
+        '^(LD_|DYLD_)|^(PYTHONSTARTUP|PYTHONPATH|PYTHONHOME|PYTHONUSERBASE|' +
+          'NODE_OPTIONS|NODE_PATH|BASH_ENV|ENV|PERL5OPT|PERL5LIB|RUBYOPT)$',
+      ).test(k)
     )
       out.push({ path: `env.${k}`, message: `${k} would load code before the entrypoint runs; a job may not set it` });
   }
