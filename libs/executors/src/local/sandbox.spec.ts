@@ -142,7 +142,8 @@ describe('a job in its bubblewrap sandbox', () => {
     process.env.AEVO_TEST_SECRET_TOKEN = 'sekrit-value-123';
     try {
       const net =
-        "require('net').connect(5432,'127.0.0.1').on('error',e=>console.log('net='+e.code)).on('connect',()=>{console.log('net=connected');process.exit(0)})";
+        "require('net').connect(5432,'127.0.0.1').on('error',e=>console.log('net='+e.code))" +
+        ".on('connect',()=>{console.log('net=connected');process.exit(0)})";
       const script = [
         "tr '\\0' '\\n' < /proc/1/environ | grep -c sekrit || true",
         'env | grep -c sekrit || true',
