@@ -36,10 +36,16 @@ export interface ServiceHarnessOptions extends HarnessAppOptions {
   /** Connections of the harness's store, and of each replica's own when they do not share it (default 4). */
   poolSize?: number;
   /**
-   * Relay the store's events to JetStream from the harness (default true; poll 100 ms), so that appended events
-   * reach the service. Off: the test relays itself (or passes `relay: true` for each replica's embedded relay).
+   * Relay the store's events to JetStream from the harness (default true unless `processRelay`; poll 100 ms), so that
+   * appended events reach the service. Off: the test relays itself (or passes `relay: true` for each replica's
+   * embedded relay), or nothing reaches JetStream.
    */
   harnessRelay?: boolean;
+  /**
+   * Spawned processes run their embedded relay, as deployed (default false: `AEVO_RELAY=off`, the harness relays).
+   * Turns the harness's relay off unless `harnessRelay` says otherwise.
+   */
+  processRelay?: boolean;
   /**
    * Start listening (default true). False: the test calls `service.app.listen()`, e.g. to probe a service not yet
    * bound.
@@ -51,7 +57,7 @@ export interface ServiceHarnessOptions extends HarnessAppOptions {
   waitTimeoutMs?: number;
 }
 
-type ServiceModule = Type<unknown> | DynamicModule;
+export type ServiceModule = Type<unknown> | DynamicModule;
 type StoredOf<D extends EventDefinition> = StoredEvent & { type: D['type']; data: DataOf<D> };
 
 export interface ServiceHarness {
@@ -61,7 +67,12 @@ export interface ServiceHarness {
   store: PostgresEventStore;
   /** The first replica; `replicas` has them all. Throws when the harness was started with no module. */
   readonly service: ServiceApp;
+  /** The replicas running now, in the order they started. */
   replicas: ServiceApp[];
+  /** Starts one more replica of `module` with the harness's options (listening unless `listen: false`). */
+  startReplica(module: ServiceModule): Promise<ServiceApp>;
+  /** Closes every running replica (last started first), e.g. to see what a restarted one catches up on. */
+  stopReplicas(): Promise<void>;
   client: CommandClient;
   /** The environment of a service process in this suite (its NATS prefix, stream, schema; relay off), then `extra`. */
   processEnv(extra?: Record<string, string>): NodeJS.ProcessEnv;
@@ -112,7 +123,8 @@ export async function startServiceHarness(
     shareStore = false,
     storeView,
     poolSize,
-    harnessRelay = true,
+    processRelay = false,
+    harnessRelay = !processRelay,
     listen = true,
     commandTimeoutMs,
     waitTimeoutMs,
@@ -120,16 +132,37 @@ export async function startServiceHarness(
   } = opts;
   const db = await createTestDb();
   const names = createTestNatsNames();
-  const processEnv = (extra?: Record<string, string>) => serviceProcessEnv(db, names, extra);
+  const processEnv = (extra?: Record<string, string>) => serviceProcessEnv(db, names, extra, processRelay);
   const processes = new ServiceProcesses(processEnv);
   const replicas: ServiceApp[] = [];
   let store: PostgresEventStore | null = null;
   let relay: OutboxRelay | null = null;
   let client: CommandClient | null = null;
+  // One view for all replicas, as one store is shared by them (set once the store is open).
+  let shared: EventStore | null = null;
+
+  const stopReplicas = async () => {
+    for (const r of replicas.splice(0).reverse()) await r.app.close();
+  };
+  const startReplica = async (m: ServiceModule) => {
+    const built = await createServiceApp(m, {
+      logger: ['error'],
+      ...app,
+      natsUrl: names.url,
+      subjectPrefix: names.subjectPrefix,
+      stream: names.stream,
+      databaseUrl: db.url,
+      dbSchema: db.schema,
+      ...(shared ? { store: shared } : { openStore: (cfg) => openPool(cfg.databaseUrl, cfg.dbSchema, poolSize) }),
+    });
+    replicas.push(built);
+    if (listen) await built.app.listen();
+    return built;
+  };
 
   const closeAll = async () => {
     await client?.close();
-    for (const r of replicas.splice(0).reverse()) await r.app.close();
+    await stopReplicas();
     await processes.stop();
     await relay?.stop();
     await store?.close();
@@ -154,22 +187,8 @@ export async function startServiceHarness(
         stream: names.stream,
         pollIntervalMs: 100,
       });
-    // One view for all replicas, as one store is shared by them.
-    const shared = storeView ? storeView(store) : shareStore ? store : null;
-    for (const m of Array.isArray(module) ? module : [module]) {
-      const built = await createServiceApp(m, {
-        logger: ['error'],
-        ...app,
-        natsUrl: names.url,
-        subjectPrefix: names.subjectPrefix,
-        stream: names.stream,
-        databaseUrl: db.url,
-        dbSchema: db.schema,
-        ...(shared ? { store: shared } : { openStore: (cfg) => openPool(cfg.databaseUrl, cfg.dbSchema, poolSize) }),
-      });
-      replicas.push(built);
-      if (listen) await built.app.listen();
-    }
+    shared = storeView ? storeView(store) : shareStore ? store : null;
+    for (const m of Array.isArray(module) ? module : [module]) await startReplica(m);
     client = await CommandClient.connect({
       natsUrl: names.url,
       subjectPrefix: names.subjectPrefix,
@@ -194,6 +213,8 @@ export async function startServiceHarness(
       return replicas[0];
     },
     replicas,
+    startReplica,
+    stopReplicas,
     client: commands,
     processEnv,
     spawn: (name, extra) => processes.spawn(name, extra),

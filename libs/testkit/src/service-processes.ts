@@ -7,21 +7,24 @@ export const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
 
 /**
  * The environment of a service process in this suite: the runner's, the AEVO_* variables naming the suite's NATS
- * prefix, stream and PostgreSQL schema, `AEVO_RELAY=off` (the harness relays), then `extra`.
+ * prefix, stream and PostgreSQL schema, `AEVO_RELAY=off` (the harness relays) unless `processRelay`, then `extra`.
+ * With `processRelay` the process runs its embedded relay, as deployed (AEVO_RELAY unset, even if the runner set it).
  */
 export function serviceProcessEnv(
   db: TestDb,
   names: TestNatsNames,
   extra: Record<string, string> = {},
+  processRelay = false,
 ): NodeJS.ProcessEnv {
+  const { AEVO_RELAY: _runners, ...inherited } = process.env;
   return {
-    ...process.env,
+    ...inherited,
     AEVO_NATS_URL: names.url,
     AEVO_SUBJECT_PREFIX: names.subjectPrefix,
     AEVO_STREAM: names.stream,
     AEVO_DATABASE_URL: db.url,
     AEVO_DB_SCHEMA: db.schema,
-    AEVO_RELAY: 'off',
+    ...(processRelay ? {} : { AEVO_RELAY: 'off' }),
     ...extra,
   };
 }

@@ -76,6 +76,17 @@ describe('startServiceHarness against PostgreSQL and nats-server', () => {
     ).rejects.toThrow(/no matching RoundEvidenceRecorded recorded/);
   });
 
+  it('stops every replica and starts another that takes up what was appended meanwhile', async () => {
+    await harness.stopReplicas();
+    expect(harness.replicas).toEqual([]);
+    const closed = events.RoundClosed({ campaignId: 'h2', data: { round: 1 } });
+    await harness.append(closed);
+    await harness.startReplica(replica('c'));
+    const recorded = await harness.waitForEvent(RoundEvidenceRecorded, (e) => e.causationId === closed.id);
+    expect(recorded.streamId).toBe('evidence-h2-r1-c');
+    expect(harness.replicas).toHaveLength(1);
+  });
+
   it('keeps each suite apart: its own schema, subject prefix and stream', () => {
     expect(harness.db.schema).toMatch(/^aevo_t_[0-9a-f]{8}$/);
     expect(harness.names.subjectPrefix).toMatch(/^t[0-9a-f]{8}\.aevo$/);

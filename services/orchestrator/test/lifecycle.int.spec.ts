@@ -4,7 +4,6 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/nats-core';
-import { jetstreamManager } from '@nats-io/jetstream';
 import {
   AbortCampaign,
   PauseCampaign,
@@ -15,10 +14,10 @@ import {
   type EventEnvelope,
   type RollingPolicy,
 } from '@aevo/contracts';
-import { PostgresEventStore } from '@aevo/eventstore';
-import { CommandClient, commandSubject, createServiceApp, type ServiceApp } from '@aevo/messaging';
+import type { PostgresEventStore } from '@aevo/eventstore';
+import { commandSubject, type CommandClient } from '@aevo/messaging';
 import { writeSubstrateFixture } from '@aevo/substrate-kit';
-import { createTestDb, createTestNatsNames, eventually, type TestDb, type TestNatsNames } from '@aevo/testkit';
+import { eventually, startServiceHarness, type ServiceHarness } from '@aevo/testkit';
 import { OrchestratorModule } from '../src/orchestrator.module';
 import { factsFor } from './fixtures';
 
@@ -31,31 +30,13 @@ jest.setTimeout(240_000);
  * real services is test/e2e at the repository root.
  */
 describe('orchestrator round lifecycle (two replicas, real store and JetStream)', () => {
-  let db: TestDb;
-  let names: TestNatsNames;
+  let h: ServiceHarness;
   let store: PostgresEventStore;
   let substrateDir: string;
   let client: CommandClient;
   let nc: NatsConnection;
-  let replicas: ServiceApp[] = [];
   const commandsSeen: Array<{ name: string; commandId: string; payload: Record<string, unknown> }> = [];
   const savedTick = process.env.AEVO_ORCHESTRATOR_TICK_MS;
-
-  const startReplica = async () => {
-    const replica = await createServiceApp(OrchestratorModule, {
-      service: 'orchestrator',
-      natsUrl: names.url,
-      subjectPrefix: names.subjectPrefix,
-      stream: names.stream,
-      databaseUrl: db.url,
-      dbSchema: db.schema,
-      relay: true,
-      server: { ackWaitMs: 5_000, nakDelayMs: 200, maxNakDelayMs: 1_000 },
-      logger: ['error'],
-    });
-    await replica.app.listen();
-    return replica;
-  };
   const payload = (campaignId: string, extra: Record<string, unknown> = {}) => ({
     campaignId,
     substratePath: substrateDir,
@@ -69,9 +50,7 @@ describe('orchestrator round lifecycle (two replicas, real store and JetStream)'
   });
   const ofType = async (campaignId: string, type: string) => store.readAll({ campaignId, types: [type] });
   const count = async (campaignId: string, type: string) => (await ofType(campaignId, type)).length;
-  const append = async (...events: EventEnvelope[]) => {
-    for (const e of events) await store.append(e.streamId, 'any', [e]);
-  };
+  const append = (...events: EventEnvelope[]) => h.append(...events);
   const initialPolicy = async (campaignId: string): Promise<RollingPolicy> => {
     const [e] = await ofType(campaignId, 'CampaignStarted');
     return (e.data as { initialPolicy: RollingPolicy }).initialPolicy;
@@ -82,13 +61,18 @@ describe('orchestrator round lifecycle (two replicas, real store and JetStream)'
     // A fast tick, so that a replica's safety-net pass races the event consumers throughout.
     process.env.AEVO_ORCHESTRATOR_TICK_MS = '250';
     process.env.AEVO_ORCHESTRATOR_UNSEAL_RETRY_MS = '500';
-    db = await createTestDb();
-    names = createTestNatsNames();
-    store = await PostgresEventStore.open({ connectionString: db.url, schema: db.schema });
     substrateDir = writeSubstrateFixture(fs.mkdtempSync(path.join(os.tmpdir(), 'aevo-orch-life-')));
     process.env.AEVO_SUBSTRATE_ROOTS = substrateDir;
-    replicas = [await startReplica(), await startReplica()];
-    client = await CommandClient.connect({ natsUrl: names.url, subjectPrefix: names.subjectPrefix, timeoutMs: 30_000 });
+    // Each replica runs its embedded relay (one leader), as deployed; the harness does not relay.
+    h = await startServiceHarness([OrchestratorModule, OrchestratorModule], {
+      service: 'orchestrator',
+      harnessRelay: false,
+      relay: true,
+      server: { ackWaitMs: 5_000, nakDelayMs: 200, maxNakDelayMs: 1_000 },
+      commandTimeoutMs: 30_000,
+    });
+    ({ store, client } = h);
+    const { names } = h;
     // The leaderboard's and dispatch's command subjects, answered the way those services answer.
     nc = await connect({ servers: names.url });
     const answer = (
@@ -129,15 +113,9 @@ describe('orchestrator round lifecycle (two replicas, real store and JetStream)'
     process.env.AEVO_ORCHESTRATOR_TICK_MS = savedTick;
     delete process.env.AEVO_ORCHESTRATOR_UNSEAL_RETRY_MS;
     delete process.env.AEVO_SUBSTRATE_ROOTS;
-    await client?.close();
-    for (const r of replicas) await r.app.close();
     await nc?.close();
-    await store?.close();
-    const c = await connect({ servers: names.url });
-    await (await jetstreamManager(c)).streams.delete(names.stream).catch(() => undefined);
-    await c.close();
-    await db?.drop();
-    fs.rmSync(substrateDir, { recursive: true, force: true });
+    await h?.close();
+    if (substrateDir) fs.rmSync(substrateDir, { recursive: true, force: true });
   });
 
   it('runs two rounds to CampaignCompleted, each step exactly once, while replicas and ticks race', async () => {
@@ -300,12 +278,11 @@ describe('orchestrator round lifecycle (two replicas, real store and JetStream)'
     const f = factsFor(c);
     await client.send(StartCampaign, payload(c, { rounds: 1 }));
     await eventually(async () => (await count(c, 'RoundStarted')) === 1, 30_000);
-    for (const r of replicas) await r.app.close();
-    replicas = [];
+    await h.stopReplicas();
     await append(...[0, 1, 2].map((i) => f.forked(1, i)), ...[0, 1, 2].map((i) => f.manifest(1, i, 0.2 + i / 10)));
     // No tick this time: only the consumers' backlog can drive the new replica.
     process.env.AEVO_ORCHESTRATOR_TICK_MS = '0';
-    replicas = [await startReplica()];
+    await h.startReplica(OrchestratorModule);
     await eventually(async () => (await count(c, 'SubmissionRequested')) === 2, 60_000);
     await append(f.policyRevised(1, { ...(await initialPolicy(c)), revision: 1, forRound: 2 }));
     await eventually(async () => (await count(c, 'CampaignCompleted')) === 1, 60_000);

@@ -2,13 +2,11 @@ import 'reflect-metadata';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { connect } from '@nats-io/transport-node';
-import { jetstreamManager } from '@nats-io/jetstream';
 import { execFileSync } from 'node:child_process';
-import { PostgresEventStore } from '@aevo/eventstore';
-import { CommandClient, createServiceApp, type ServiceApp } from '@aevo/messaging';
+import type { PostgresEventStore } from '@aevo/eventstore';
+import type { CommandClient, ServiceApp } from '@aevo/messaging';
 import { writeSubstrateFixture } from '@aevo/substrate-kit';
-import { createTestDb, createTestNatsNames, type TestDb, type TestNatsNames } from '@aevo/testkit';
+import { startServiceHarness, type ServiceHarness, type TestDb, type TestNatsNames } from '@aevo/testkit';
 import { OrchestratorModule } from '../src/orchestrator.module';
 import { MAX_INPUT_FILE_BYTES } from '../src/app/campaign-inputs';
 import { DEPLOY_ROOT } from '../src/config';
@@ -20,6 +18,7 @@ import { DEPLOY_ROOT } from '../src/config';
  */
 export function orchestratorReplicas() {
   const ctx = {} as {
+    h: ServiceHarness;
     db: TestDb;
     names: TestNatsNames;
     store: PostgresEventStore;
@@ -28,6 +27,7 @@ export function orchestratorReplicas() {
     outsideDir: string;
     client: CommandClient;
   };
+  // Filled by the harness in beforeAll (the same array: its replicas).
   const replicas: ServiceApp[] = [];
 
   const campaignPayload = (campaignId: string) => ({
@@ -46,9 +46,6 @@ export function orchestratorReplicas() {
   const eventsOfType = async (type: string, campaignId?: string) => ctx.store.readAll({ types: [type], campaignId });
 
   beforeAll(async () => {
-    ctx.db = await createTestDb();
-    ctx.names = createTestNatsNames();
-    ctx.store = await PostgresEventStore.open({ connectionString: ctx.db.url, schema: ctx.db.schema });
     ctx.substrateDir = writeSubstrateFixture(fs.mkdtempSync(path.join(os.tmpdir(), 'aevo-orch-substrate-')));
     // The fixture substrate is the only one StartCampaign may read (constitutions: the repository's default root).
     process.env.AEVO_SUBSTRATE_ROOTS = ctx.substrateDir;
@@ -63,41 +60,23 @@ export function orchestratorReplicas() {
     ctx.outsideDir = fs.mkdtempSync(path.join(os.tmpdir(), 'aevo-orch-outside-'));
     fs.writeFileSync(path.join(ctx.outsideDir, 'secret.yaml'), 'topsecretkey: "hunter2-value"\nname: leaked\n');
     execFileSync('mkfifo', [path.join(ctx.outsideDir, 'fifo.yaml')]);
-    // Two replicas, each with its own ctx.store connection pool, in one queue group.
-    for (let i = 0; i < 2; i++) {
-      const replica = await createServiceApp(OrchestratorModule, {
-        service: 'orchestrator',
-        natsUrl: ctx.names.url,
-        subjectPrefix: ctx.names.subjectPrefix,
-        stream: ctx.names.stream,
-        databaseUrl: ctx.db.url,
-        dbSchema: ctx.db.schema,
-        openStore: (cfg) =>
-          PostgresEventStore.open({ connectionString: cfg.databaseUrl, schema: cfg.dbSchema, poolSize: 4 }),
-        logger: ['error'],
-      });
-      await replica.app.listen();
-      replicas.push(replica);
-    }
-    ctx.client = await CommandClient.connect({
-      natsUrl: ctx.names.url,
-      subjectPrefix: ctx.names.subjectPrefix,
-      timeoutMs: 30_000,
+    // Two replicas, each with its own store connection pool (4), in one queue group. No relay: these tests drive the
+    // replicas by command only, and nothing they record reaches JetStream.
+    ctx.h = await startServiceHarness([OrchestratorModule, OrchestratorModule], {
+      service: 'orchestrator',
+      harnessRelay: false,
+      commandTimeoutMs: 30_000,
     });
+    ({ db: ctx.db, names: ctx.names, store: ctx.store, client: ctx.client } = ctx.h);
+    replicas.push(...ctx.h.replicas);
   });
 
   afterAll(async () => {
     delete process.env.AEVO_SUBSTRATE_ROOTS;
     delete process.env.AEVO_CONSTITUTION_ROOTS;
     for (const d of [ctx.constitutionsDir, ctx.outsideDir]) if (d) fs.rmSync(d, { recursive: true, force: true });
-    await ctx.client?.close();
-    for (const r of replicas) await r.app.close();
-    await ctx.store?.close();
-    const nc = await connect({ servers: ctx.names.url });
-    await (await jetstreamManager(nc)).streams.delete(ctx.names.stream).catch(() => undefined);
-    await nc.close();
-    await ctx.db?.drop();
-    fs.rmSync(ctx.substrateDir, { recursive: true, force: true });
+    await ctx.h?.close();
+    if (ctx.substrateDir) fs.rmSync(ctx.substrateDir, { recursive: true, force: true });
   });
 
   return { ctx, replicas, campaignPayload, eventsOfType };

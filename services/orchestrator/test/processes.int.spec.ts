@@ -1,44 +1,29 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { RoundStarted, StartCampaign, StartRound, type CommandReply } from '@aevo/contracts';
-import { PostgresEventStore } from '@aevo/eventstore';
-import { CommandClient } from '@aevo/messaging';
 import { writeSubstrateFixture } from '@aevo/substrate-kit';
-import { createTestDb, createTestNatsNames, eventually, type TestDb, type TestNatsNames } from '@aevo/testkit';
+import { eventually, REPO_ROOT, requireBuiltServices, startServiceHarness, type ServiceHarness } from '@aevo/testkit';
 
 jest.setTimeout(180_000);
 
-const MAIN = path.resolve(__dirname, '../dist/main.js');
-
 /** Two orchestrator processes (the built service, as deployed): the race, the embedded relay, and SIGTERM. */
 describe('orchestrator processes', () => {
-  let db: TestDb;
-  let names: TestNatsNames;
-  let store: PostgresEventStore;
+  let h: ServiceHarness;
   let substrateDir: string;
   const procs: Array<{ child: ChildProcess; log: string[]; exit: Promise<number | null> }> = [];
 
   beforeAll(async () => {
-    if (!fs.existsSync(MAIN)) throw new Error(`${MAIN} is missing: build first (npx nx run @aevo/orchestrator:build)`);
-    db = await createTestDb();
-    names = createTestNatsNames();
-    store = await PostgresEventStore.open({ connectionString: db.url, schema: db.schema });
+    requireBuiltServices(REPO_ROOT, ['orchestrator']);
+    // No module in this process and no relay of the harness's: the processes' embedded relays publish (one leader).
+    h = await startServiceHarness([], { service: 'orchestrator', processRelay: true, commandTimeoutMs: 30_000 });
     substrateDir = writeSubstrateFixture(fs.mkdtempSync(path.join(os.tmpdir(), 'aevo-orch-proc-')));
-    const env = {
-      ...process.env,
-      AEVO_NATS_URL: names.url,
-      AEVO_SUBJECT_PREFIX: names.subjectPrefix,
-      AEVO_STREAM: names.stream,
-      AEVO_DATABASE_URL: db.url,
-      AEVO_DB_SCHEMA: db.schema,
-      AEVO_SUBSTRATE_ROOTS: substrateDir,
-    };
     for (let i = 0; i < 2; i++) {
-      const child = spawn(process.execPath, [MAIN], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = h.spawn('orchestrator', { AEVO_SUBSTRATE_ROOTS: substrateDir });
+      // Each process's own output (the harness keeps all of it together), to see each one listening.
       const log: string[] = [];
       child.stdout?.on('data', (d) => log.push(String(d)));
       child.stderr?.on('data', (d) => log.push(String(d)));
@@ -50,47 +35,36 @@ describe('orchestrator processes', () => {
 
   afterAll(async () => {
     for (const p of procs) if (p.child.exitCode === null) p.child.kill('SIGKILL');
-    await store?.close();
-    const nc = await connect({ servers: names.url });
-    await (await jetstreamManager(nc)).streams.delete(names.stream).catch(() => undefined);
-    await nc.close();
-    await db?.drop();
-    fs.rmSync(substrateDir, { recursive: true, force: true });
+    await h?.close();
+    if (substrateDir) fs.rmSync(substrateDir, { recursive: true, force: true });
   });
 
   it('race to start a round exactly once, relay the events to JetStream, and exit 0 on SIGTERM', async () => {
-    const client = await CommandClient.connect({
-      natsUrl: names.url,
-      subjectPrefix: names.subjectPrefix,
-      timeoutMs: 30_000,
+    const { client, store, names } = h;
+    const started = await client.send(StartCampaign, {
+      campaignId: 'proc-1',
+      substratePath: substrateDir,
+      constitutionPath: 'constitutions/default.yaml',
+      rounds: 2,
+      workersPerRound: 3,
+      axes: ['learning-rate'],
+      seed: 1,
+      budgets: { gpuSeconds: 100, llmTokens: 0, submissionsPerRound: 1 },
+      roundStart: 'manual',
     });
-    try {
-      const started = await client.send(StartCampaign, {
-        campaignId: 'proc-1',
-        substratePath: substrateDir,
-        constitutionPath: 'constitutions/default.yaml',
-        rounds: 2,
-        workersPerRound: 3,
-        axes: ['learning-rate'],
-        seed: 1,
-        budgets: { gpuSeconds: 100, llmTokens: 0, submissionsPerRound: 1 },
-        roundStart: 'manual',
-      });
-      expect(started.ok).toBe(true);
-      const replies: CommandReply[] = await Promise.all(
-        Array.from({ length: 16 }, (_, i) =>
-          client.send(
-            StartRound,
-            { campaignId: 'proc-1', round: 1 },
-            i % 2 === 0 ? { commandId: 'cmd-proc-round-1' } : {},
-          ),
+    expect(started.ok).toBe(true);
+    const replies: CommandReply[] = await Promise.all(
+      Array.from({ length: 16 }, (_, i) =>
+        client.send(
+          StartRound,
+          { campaignId: 'proc-1', round: 1 },
+          i % 2 === 0 ? { commandId: 'cmd-proc-round-1' } : {},
         ),
-      );
-      expect(replies.filter((r) => r.ok && !r.duplicate)).toHaveLength(1);
-      expect(replies.every((r) => r.ok || r.error.code === 'ROUND_ALREADY_STARTED')).toBe(true);
-    } finally {
-      await client.close();
-    }
+      ),
+    );
+    expect(replies.filter((r) => r.ok && !r.duplicate)).toHaveLength(1);
+    expect(replies.every((r) => r.ok || r.error.code === 'ROUND_ALREADY_STARTED')).toBe(true);
+
     expect(await store.readAll({ types: [RoundStarted.type], campaignId: 'proc-1' })).toHaveLength(1);
 
     // The embedded relays (one leader) published both events to the stream.

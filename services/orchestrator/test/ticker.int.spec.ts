@@ -1,9 +1,9 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { PostgresEventStore } from '@aevo/eventstore';
+import type { PostgresEventStore } from '@aevo/eventstore';
 import { writeSubstrateFixture } from '@aevo/substrate-kit';
-import { createTestDb, eventually, type TestDb } from '@aevo/testkit';
+import { eventually, startServiceHarness, type ServiceHarness } from '@aevo/testkit';
 import { OrchestratorWorkflow } from '../src/app/orchestrator-workflow';
 import { CampaignFactsCache, LiveCampaigns } from '../src/app/campaign-facts';
 import { FileCampaignInputs } from '../src/app/campaign-inputs';
@@ -19,20 +19,20 @@ jest.setTimeout(120_000);
  * trigger messages were lost (dead-lettered during an outage).
  */
 describe('CampaignTicker on PostgreSQL', () => {
-  let db: TestDb;
+  let h: ServiceHarness;
   let store: PostgresEventStore;
   let dir: string;
 
   beforeAll(async () => {
-    db = await createTestDb();
-    store = await PostgresEventStore.open({ connectionString: db.url, schema: db.schema });
+    // The harness for the suite's own schema and store only: no service app, and no relay to JetStream.
+    h = await startServiceHarness([], { service: 'orchestrator', harnessRelay: false });
+    store = h.store;
     dir = writeSubstrateFixture(fs.mkdtempSync(path.join(os.tmpdir(), 'aevo-orch-tick-')));
   });
 
   afterAll(async () => {
-    await store?.close();
-    await db?.drop();
-    fs.rmSync(dir, { recursive: true, force: true });
+    await h?.close();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
 
   it('starts round 1, requests submissions and stops after the campaign ends, from the log alone', async () => {
