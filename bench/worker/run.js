@@ -11,7 +11,9 @@ const ROOT = path.resolve(__dirname, '../..');
 const kit = require(path.join(ROOT, 'libs/worker-kit/dist/index.js'));
 const { PostgresEventStore } = require(path.join(ROOT, 'libs/eventstore/dist/index.js'));
 const { LocalExecutor } = require(path.join(ROOT, 'libs/executors/dist/index.js'));
-const { RollingPolicy, TraceStepRecorded, createEvent } = require(path.join(ROOT, 'libs/contracts/dist/index.js'));
+const { TraceStepRecorded, createEvent } = require(path.join(ROOT, 'libs/contracts/dist/index.js'));
+// Built with worker-kit (its dev dependency).
+const { policies } = require(path.join(ROOT, 'libs/testkit/dist/index.js'));
 const { placeSnapshot, forkSandbox, removeHome } = require('../sandbox/home');
 
 const arg = (name, dflt) => {
@@ -37,24 +39,9 @@ const best = async (fn) => {
 const fmt = (ms) => `${ms.toFixed(1)} ms`;
 
 function policyFor(substrateDir) {
-  return RollingPolicy.parse({
-    revision: 0,
-    forRound: 1,
-    standingRecipe: kit.parseRecipeYaml(fs.readFileSync(path.join(substrateDir, 'recipe.yaml'), 'utf8')),
-    activeCategory: 'optimisation',
-    activeAxes: ['learning-rate'],
-    retiredAxes: [],
-    deadEnds: [],
-    promotionThreshold: 0.01,
-    noiseBand: { devStd: 0, lbStd: 0, seeds: 0, round: 0 },
-    anchorSeeds: 1,
-    selectionCriterion: { kind: 'mean' },
-    objective: 'raise-dev-and-lb',
-    evidenceRules: [],
-    bestPublicLb: null,
-    plateauRounds: 0,
-    rationale: 'bench',
-  });
+  // The tests' hand-set policy (one axis: learning-rate), with the bench's one anchor seed.
+  const standingRecipe = kit.parseRecipeYaml(fs.readFileSync(path.join(substrateDir, 'recipe.yaml'), 'utf8'));
+  return policies.plain(0, standingRecipe, { anchorSeeds: 1, rationale: 'bench' });
 }
 
 async function main() {

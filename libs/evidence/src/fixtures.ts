@@ -50,6 +50,11 @@ export interface CandidateSpec {
 
 export const DOMAINS = ['bit_manipulation', 'cipher', 'equation', 'gravity', 'numeral', 'unit_conversion'];
 
+/**
+ * A hand-set revision 0 (not policy-engine's `initialPolicy`, which this library cannot use: policy-engine's tests
+ * use this one): three optimisation axes active, a promotion bar of 0.01, no noise band yet; then `over`, validated.
+ * testkit's `policies.plain` is this policy narrowed to one axis.
+ */
 export function testPolicy(over: Partial<RollingPolicy> = {}): RollingPolicy {
   return RollingPolicy.parse({
     revision: 0,

@@ -1,5 +1,4 @@
 import {
-  AXIS_CATEGORY,
   CampaignCompleted,
   CampaignStarted,
   CandidateForked,
@@ -25,6 +24,7 @@ import {
   type ServiceName,
 } from '@aevo/contracts';
 import type { StoredEvent } from '@aevo/eventstore';
+import { initialPolicy } from '@aevo/policy-engine';
 import type { z } from 'zod';
 
 export interface SampleLogOptions {
@@ -62,22 +62,10 @@ export function sampleCampaignLog(opts: SampleLogOptions = {}): EventEnvelope[] 
     createEvent(def, data, { campaignId, streamId, source }) as EventEnvelope;
   const campaignStream = `campaign-${campaignId}`;
 
+  // Revision 0 as the orchestrator records it, with every axis of the sample active at once.
   const policy = {
-    revision: 0,
-    forRound: 1,
-    standingRecipe: { lr: 0.001, steps: 200 },
-    activeCategory: AXIS_CATEGORY[AXES[0]],
+    ...initialPolicy({ standingRecipe: { lr: 0.001, steps: 200 }, axes: AXES, anchorSeeds: 2 }),
     activeAxes: AXES,
-    retiredAxes: [],
-    deadEnds: [],
-    promotionThreshold: 0,
-    noiseBand: { devStd: 0, lbStd: 0, seeds: 0, round: 0 },
-    anchorSeeds: 2,
-    selectionCriterion: { kind: 'mean' as const },
-    objective: 'raise-dev-and-lb' as const,
-    evidenceRules: [],
-    bestPublicLb: null,
-    plateauRounds: 0,
     rationale: 'sample',
   };
   out.push(

@@ -18,28 +18,22 @@ import {
   type RollingPolicy,
   type ServiceName,
 } from '@aevo/contracts';
+import { initialPolicy } from '@aevo/policy-engine';
 import type { z } from 'zod';
 
 export const C = 'views';
 export const ev = <D extends EventDefinition>(def: D, data: z.input<D['data']>, source: ServiceName = 'orchestrator') =>
   createEvent(def, data, { campaignId: C, streamId: `s-${C}`, source }) as EventEnvelope;
 
+// Revision 0 as the orchestrator records it, with both axes active and a promotion bar already set.
 const policy0: RollingPolicy = {
-  revision: 0,
-  forRound: 1,
-  standingRecipe: { train: { lr: 0.001 } },
-  activeCategory: 'optimisation',
+  ...initialPolicy({
+    standingRecipe: { train: { lr: 0.001 } },
+    axes: ['learning-rate', 'synthetic-data'],
+    anchorSeeds: 2,
+  }),
   activeAxes: ['learning-rate', 'synthetic-data'],
-  retiredAxes: [],
-  deadEnds: [],
   promotionThreshold: 0.01,
-  noiseBand: { devStd: 0, lbStd: 0, seeds: 0, round: 0 },
-  anchorSeeds: 2,
-  selectionCriterion: { kind: 'mean' },
-  objective: 'raise-dev-and-lb',
-  evidenceRules: [],
-  bestPublicLb: null,
-  plateauRounds: 0,
   rationale: 'initial',
 };
 

@@ -1,5 +1,6 @@
 import { ConstitutionRules, RollingPolicy, type Axis, type RecipeDocument } from '@aevo/contracts';
 import type { z } from 'zod';
+import { testPolicy } from '@aevo/evidence';
 import { initialPolicy } from '@aevo/policy-engine';
 
 /** The standing recipe, axes and anchor seeds a test campaign starts from unless it names its own. */
@@ -46,26 +47,15 @@ export const policies = {
   /**
    * A hand-set policy of `revision` (not policy-engine's): one active axis (learning-rate), nothing retired, no dead
    * ends, no noise band, mean selection, two anchor seeds; then the field overrides, validated. For services that
-   * read only a few of its fields.
+   * read only a few of its fields. It is the evidence library's `testPolicy` (which cannot use this kit: the kit
+   * depends on it) narrowed to one axis.
    */
   plain(revision: number, standingRecipe: RecipeDocument, overrides: Partial<RollingPolicy> = {}): RollingPolicy {
-    return RollingPolicy.parse({
+    return testPolicy({
       revision,
       forRound: revision + 1,
       standingRecipe,
-      activeCategory: 'optimisation',
       activeAxes: ['learning-rate'],
-      retiredAxes: [],
-      deadEnds: [],
-      promotionThreshold: 0.01,
-      noiseBand: { devStd: 0, lbStd: 0, seeds: 0, round: 0 },
-      anchorSeeds: 2,
-      selectionCriterion: { kind: 'mean' },
-      objective: 'raise-dev-and-lb',
-      evidenceRules: [],
-      bestPublicLb: null,
-      plateauRounds: 0,
-      rationale: 'test',
       ...overrides,
     });
   },

@@ -1,4 +1,5 @@
-import { AXIS_CATEGORY, type Axis, type RecipeChange, type RollingPolicy } from '@aevo/contracts';
+import { type Axis, type RecipeChange, type RollingPolicy } from '@aevo/contracts';
+import { initialPolicy as firstPolicy } from '@aevo/policy-engine';
 
 /** The synthetic campaign's toy world: its axes, domains, opening policy, moves and their seeded response surface. */
 export const AXES: Axis[] = ['learning-rate', 'schedule', 'warmup', 'data-mix', 'synthetic-data'];
@@ -6,26 +7,20 @@ export const DOMAINS = ['cipher', 'equation', 'gravity', 'numeral', 'unit_conver
 export const r3 = (x: number) => Math.round(x * 1000) / 1000;
 export const clamp01 = (x: number) => Math.min(1, Math.max(0, x));
 
+/**
+ * Revision 0 as the orchestrator records it (policy-engine's `initialPolicy`), with every axis active at once, a
+ * promotion bar and a noise band already set.
+ */
 export function initialPolicy(): RollingPolicy {
+  const standingRecipe = {
+    train: { lr: 0.001, warmup_steps: 20, schedule: 'cosine' },
+    data: { mix: { equation: 1, gravity: 1 }, synthetic: { count: 0 } },
+  };
   return {
-    revision: 0,
-    forRound: 1,
-    standingRecipe: {
-      train: { lr: 0.001, warmup_steps: 20, schedule: 'cosine' },
-      data: { mix: { equation: 1, gravity: 1 }, synthetic: { count: 0 } },
-    },
-    activeCategory: AXIS_CATEGORY[AXES[0]],
+    ...firstPolicy({ standingRecipe, axes: AXES, anchorSeeds: 2 }),
     activeAxes: AXES,
-    retiredAxes: [],
-    deadEnds: [],
     promotionThreshold: 0.01,
     noiseBand: { devStd: 0.005, lbStd: 0.006, seeds: 0, round: 0 },
-    anchorSeeds: 2,
-    selectionCriterion: { kind: 'mean' },
-    objective: 'raise-dev-and-lb',
-    evidenceRules: [],
-    bestPublicLb: null,
-    plateauRounds: 0,
     rationale: 'initial policy',
   };
 }
