@@ -7,7 +7,9 @@
  * the relay, NATS hub, orchestrator, substrate, leaderboard, collector, meta-policy, api) and compute (worker,
  * dispatch, evaluation next to the GPUs and Kueue). `scale` turns on a KEDA ScaledObject with one nats-jetstream
  * trigger per durable consumer in `on` (each must be one the
- * service declares), `lag` messages pending per replica; `why` says what that lag means.
+ * service declares), `lag` messages pending per replica; `why` says what that lag means. `store: 'remote'`: the
+ * service reaches the record only through the store gateway over NATS (no database URL, no embedded relay). A process
+ * that is not a service: `image` (whose image holds it), `command`, `metrics: false`, `home: false` (no AEVO_HOME).
  */
 const SERVICES = {
   orchestrator: { cluster: 'control', replicas: 2, cpu: '200m', memory: '256Mi', memoryLimit: '1Gi' },
@@ -32,8 +34,24 @@ const SERVICES = {
   },
   'meta-policy': { cluster: 'control', replicas: 1, cpu: '100m', memory: '256Mi', memoryLimit: '1Gi', egress443: true },
   api: { cluster: 'control', replicas: 1, cpu: '100m', memory: '256Mi', memoryLimit: '1Gi', http: 3000 },
+  // The event store port over NATS for the compute clusters (libs/eventstore/src/store-gateway-main.ts), beside the
+  // record; a queue group, so two replicas share the requests and one may be restarted. Its code ships in every
+  // service image (libs/eventstore); the orchestrator's is used.
+  'store-gateway': {
+    cluster: 'control',
+    replicas: 2,
+    cpu: '100m',
+    memory: '128Mi',
+    memoryLimit: '512Mi',
+    image: 'orchestrator',
+    command: ['node', 'libs/eventstore/dist/store-gateway-main.js'],
+    metrics: false,
+    home: false,
+    relay: false,
+  },
   worker: {
     cluster: 'compute',
+    store: 'remote',
     replicas: 2,
     cpu: '250m',
     memory: '512Mi',
@@ -50,6 +68,7 @@ const SERVICES = {
   },
   dispatch: {
     cluster: 'compute',
+    store: 'remote',
     replicas: 1,
     cpu: '100m',
     memory: '256Mi',
@@ -70,6 +89,7 @@ const SERVICES = {
   },
   evaluation: {
     cluster: 'compute',
+    store: 'remote',
     replicas: 1,
     cpu: '200m',
     memory: '512Mi',

@@ -32,13 +32,20 @@ const {
 
 function deployment(service, s) {
   const name = `aevo-${service}`;
+  // Where the service's record is: PostgreSQL beside it (control cluster), or the store gateway over NATS (a
+  // compute cluster: no database connection, and no outbox relay to run — the control cluster relays its appends).
+  const remote = s.store === 'remote';
+  const storeEnv = remote
+    ? [{ name: 'AEVO_EVENT_STORE', value: 'remote' }]
+    : [{ name: 'AEVO_DATABASE_URL', valueFrom: { secretKeyRef: { name: 'aevo-postgres-app', key: 'uri' } } }];
+  const relays = !remote && s.relay !== false;
   const env = [
-    { name: 'AEVO_EXECUTOR', value: 'kubernetes' },
+    ...(s.command ? [] : [{ name: 'AEVO_EXECUTOR', value: 'kubernetes' }]),
     { name: 'AEVO_HEALTH_PORT', value: String(HEALTH_PORT) },
-    { name: 'AEVO_METRICS_PORT', value: String(METRICS_PORT) },
-    { name: 'AEVO_DATABASE_URL', valueFrom: { secretKeyRef: { name: 'aevo-postgres-app', key: 'uri' } } },
+    ...(s.metrics === false ? [] : [{ name: 'AEVO_METRICS_PORT', value: String(METRICS_PORT) }]),
+    ...storeEnv,
     { name: 'AEVO_NATS_CREDENTIALS_FILE', value: `/var/run/aevo/nats/${service}.json` },
-    { name: 'AEVO_NATS_RELAY_CREDENTIALS_FILE', value: '/var/run/aevo/nats/relay.json' },
+    ...(relays ? [{ name: 'AEVO_NATS_RELAY_CREDENTIALS_FILE', value: '/var/run/aevo/nats/relay.json' }] : []),
     ...(s.http
       ? [
           { name: 'AEVO_API_HOST', value: '0.0.0.0' },
@@ -48,7 +55,7 @@ function deployment(service, s) {
   ];
   const ports = [
     { name: 'health', containerPort: HEALTH_PORT },
-    { name: 'metrics', containerPort: METRICS_PORT },
+    ...(s.metrics === false ? [] : [{ name: 'metrics', containerPort: METRICS_PORT }]),
     ...(s.http ? [{ name: 'http', containerPort: s.http }] : []),
   ];
   return {
@@ -63,11 +70,15 @@ function deployment(service, s) {
       template: {
         metadata: {
           labels: labelsOf(service),
-          annotations: {
-            'prometheus.io/scrape': 'true',
-            'prometheus.io/port': String(METRICS_PORT),
-            'prometheus.io/path': '/metrics',
-          },
+          ...(s.metrics === false
+            ? {}
+            : {
+                annotations: {
+                  'prometheus.io/scrape': 'true',
+                  'prometheus.io/port': String(METRICS_PORT),
+                  'prometheus.io/path': '/metrics',
+                },
+              }),
         },
         spec: {
           serviceAccountName: name,
@@ -91,8 +102,9 @@ function deployment(service, s) {
           containers: [
             {
               name: service,
-              image: `aevo-${service}:latest`,
+              image: `aevo-${s.image ?? service}:latest`,
               imagePullPolicy: 'IfNotPresent',
+              ...(s.command ? { command: s.command } : {}),
               envFrom: [
                 { configMapRef: { name: 'aevo-config' } },
                 { secretRef: { name: 'aevo-secrets', optional: true } },
@@ -120,16 +132,16 @@ function deployment(service, s) {
                 capabilities: { drop: ['ALL'] },
               },
               volumeMounts: [
-                { name: 'aevo-home', mountPath: '/var/lib/aevo' },
+                ...(s.home === false ? [] : [{ name: 'aevo-home', mountPath: '/var/lib/aevo' }]),
                 { name: 'tmp', mountPath: '/tmp' },
                 { name: 'nats-credentials', mountPath: '/var/run/aevo/nats', readOnly: true },
               ],
             },
           ],
           volumes: [
-            { name: 'aevo-home', persistentVolumeClaim: { claimName: 'aevo-home' } },
+            ...(s.home === false ? [] : [{ name: 'aevo-home', persistentVolumeClaim: { claimName: 'aevo-home' } }]),
             { name: 'tmp', emptyDir: { sizeLimit: '1Gi' } },
-            // Only this service's NATS user and the relay's (every service embeds the outbox relay by default).
+            // Only this service's NATS user and, where it embeds the outbox relay (beside PostgreSQL), the relay's.
             {
               name: 'nats-credentials',
               secret: {
@@ -137,7 +149,7 @@ function deployment(service, s) {
                 defaultMode: 0o400,
                 items: [
                   { key: `${service}.json`, path: `${service}.json` },
-                  { key: 'relay.json', path: 'relay.json' },
+                  ...(relays ? [{ key: 'relay.json', path: 'relay.json' }] : []),
                 ],
               },
             },

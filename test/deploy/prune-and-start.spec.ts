@@ -105,8 +105,8 @@ async function startUntilReady(
   env: NodeJS.ProcessEnv,
   healthPort: number,
   deadlineMs: number,
+  main = path.join('services', service, 'dist', 'main.js'),
 ): Promise<string> {
-  const main = path.join('services', service, 'dist', 'main.js');
   const [command, args]: [string, string[]] = READ_ONLY
     ? [
         'unshare',
@@ -322,6 +322,25 @@ describe('service image contents: prune, install production dependencies, start'
   it('npm ci --omit=dev installs exactly the pruned lockfile (checked on the service with the most packages)', () => {
     expect(realInstall.expected.length).toBeGreaterThan(50);
     expect(realInstall.installed).toEqual(realInstall.expected);
+  });
+
+  it("starts the store gateway from the orchestrator's pruned directory (the image its Deployment runs)", async () => {
+    // deploy/k8s/base/control/services.yaml runs `node libs/eventstore/dist/store-gateway-main.js` in that image.
+    const dir = path.join(work, 'orchestrator');
+    const healthPort = await freePort();
+    const env = {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      HOME: path.join(work, 'orchestrator-home'),
+      NO_COLOR: '1',
+      AEVO_DATABASE_URL: db.url,
+      AEVO_DB_SCHEMA: db.schema,
+      AEVO_NATS_URL: nats.url,
+      AEVO_SUBJECT_PREFIX: nats.subjectPrefix,
+      AEVO_HEALTH_PORT: String(healthPort),
+      AEVO_HEALTH_HOST: '127.0.0.1',
+    };
+    const main = path.join('libs', 'eventstore', 'dist', 'store-gateway-main.js');
+    await expect(startUntilReady(dir, 'store-gateway', env, healthPort, 60_000, main)).resolves.toBe('/readyz');
   });
 
   describe.each(SERVICES)('%s', (service) => {

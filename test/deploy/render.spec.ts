@@ -240,6 +240,7 @@ describe('deploy/k8s overlays render and validate', () => {
       'aevo-leaderboard',
       'aevo-meta-policy',
       'aevo-orchestrator',
+      'aevo-store-gateway',
       'aevo-substrate',
     ]);
     expect(deployments('compute')).toEqual(['aevo-dispatch', 'aevo-evaluation', 'aevo-worker']);
@@ -250,6 +251,42 @@ describe('deploy/k8s overlays render and validate', () => {
     expect(rendered.get('control')!.some((o) => o.kind === 'Cluster' && o.apiVersion === 'postgresql.cnpg.io/v1')).toBe(
       true,
     );
+  });
+
+  it('a compute cluster reaches the record only through the store gateway, the control cluster holds it', () => {
+    const containers = (overlay: string) =>
+      rendered
+        .get(overlay)!
+        .filter((o) => o.kind === 'Deployment')
+        .map((d) => [d.metadata!.name, (d as Any).spec.template.spec.containers[0]] as [string, Any]);
+    const envOf = (c: Any) => new Map<string, Any>((c.env ?? []).map((e: Any) => [e.name, e]));
+    for (const [name, c] of containers('compute')) {
+      const env = envOf(c);
+      expect([name, env.get('AEVO_EVENT_STORE')?.value]).toEqual([name, 'remote']);
+      // No database and no outbox relay: neither variable nor the relay's credentials.
+      expect([name, env.has('AEVO_DATABASE_URL'), env.has('AEVO_NATS_RELAY_CREDENTIALS_FILE')]).toEqual([
+        name,
+        false,
+        false,
+      ]);
+    }
+    for (const [name, c] of containers('control')) {
+      const env = envOf(c);
+      expect([name, env.get('AEVO_DATABASE_URL')?.valueFrom?.secretKeyRef?.name]).toEqual([name, 'aevo-postgres-app']);
+      expect([name, env.has('AEVO_EVENT_STORE')]).toEqual([name, false]);
+    }
+    const gateway = containers('control').find(([n]) => n === 'aevo-store-gateway')![1];
+    expect(gateway.command).toEqual(['node', 'libs/eventstore/dist/store-gateway-main.js']);
+    expect(gateway.image).toMatch(/\/aevo\/orchestrator:/);
+    expect(envOf(gateway).get('AEVO_NATS_CREDENTIALS_FILE')?.value).toBe('/var/run/aevo/nats/store-gateway.json');
+    // PostgreSQL egress is a control-cluster policy; the shared default allows only DNS and NATS.
+    const egressPorts = (overlay: string) =>
+      rendered
+        .get(overlay)!
+        .filter((o) => o.kind === 'NetworkPolicy')
+        .flatMap((p) => ((p as Any).spec.egress ?? []).flatMap((e: Any) => (e.ports ?? []).map((x: Any) => x.port)));
+    expect(egressPorts('control')).toContain(5432);
+    expect(egressPorts('compute')).not.toContain(5432);
   });
 
   it('reports broken objects: a schema violation, a broken Kueue reference, a workload without its promises', () => {

@@ -4,12 +4,14 @@
  * AEVO_EVENT_STORE=remote (see remote/protocol.ts). Environment: the store it fronts, selected as for any service
  * (AEVO_EVENT_STORE=postgres|kurrentdb with their variables; `remote` is refused: a gateway must sit on the record),
  * AEVO_NATS_URL, AEVO_SUBJECT_PREFIX (aevo), and its NATS credentials (AEVO_NATS_CREDENTIALS_FILE, or
- * store-gateway.json in AEVO_NATS_CREDENTIALS_DIR). Logs one JSON object per line; SIGTERM or SIGINT stops it after
+ * store-gateway.json in AEVO_NATS_CREDENTIALS_DIR); AEVO_HEALTH_PORT (unset: off, 0: any free port) serves /healthz
+ * and /readyz (ready: NATS open and the record answers, see remote/gateway-health.ts). Logs one JSON object per line; SIGTERM or SIGINT stops it after
  * the answers in flight (exit 0); a start-up refusal exits 1.
  */
 import { connect } from '@nats-io/transport-node';
 import { eventStoreSelection, openEventStoreFromEnv } from './open-store';
 import { natsAuthFor } from './relay/nats-credentials';
+import { startGatewayHealthServer, type GatewayHealthServer } from './remote/gateway-health';
 import { StoreGateway } from './remote/store-gateway';
 
 const log = (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => {
@@ -37,7 +39,15 @@ async function main(): Promise<void> {
     ...natsAuthFor(env, 'store-gateway'),
   });
   const gateway = StoreGateway.start({ nc, prefix, store, log: (level, message) => log(level, message) });
-  log('info', 'serving', { store: selection.kind, subjects: `${prefix}.store.>` });
+  const health = await healthServer(env, {
+    natsOpen: () => !nc.isClosed(),
+    storeAnswers: () => store.headPosition(),
+  });
+  log('info', 'serving', {
+    store: selection.kind,
+    subjects: `${prefix}.store.>`,
+    probes: health ? `${health.url}/healthz, ${health.url}/readyz` : 'off',
+  });
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
@@ -45,6 +55,7 @@ async function main(): Promise<void> {
     log('info', 'stopping', { signal });
     gateway
       .close()
+      .then(() => health?.close())
       .then(() => nc.drain())
       .then(() => store.close())
       .then(
@@ -57,6 +68,19 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+}
+
+/** The probes' server when AEVO_HEALTH_PORT is set (an integer 0–65535; anything else refuses to start). */
+async function healthServer(
+  env: NodeJS.ProcessEnv,
+  checks: Parameters<typeof startGatewayHealthServer>[0],
+): Promise<GatewayHealthServer | null> {
+  const raw = env.AEVO_HEALTH_PORT;
+  if (raw === undefined || raw === '') return null;
+  const port = Number(raw);
+  if (!/^\d+$/.test(raw) || port > 65_535)
+    throw new Error(`AEVO_HEALTH_PORT must be an integer port 0–65535 (0: any free port), got ${JSON.stringify(raw)}`);
+  return startGatewayHealthServer(checks, port, env.AEVO_HEALTH_HOST || '0.0.0.0');
 }
 
 main().catch((err) => {
