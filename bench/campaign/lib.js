@@ -24,7 +24,6 @@ const SERVICES = [
 ];
 const PG_URL = process.env.AEVO_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
 const NATS_URL = process.env.AEVO_NATS_URL || 'nats://127.0.0.1:4222';
-const CONSTITUTION = path.join(ROOT, 'deploy/constitutions/default.yaml');
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const {
@@ -42,6 +41,7 @@ const {
   secs,
 } = require('./measure');
 const { parseFlags } = require('./flags');
+const { campaignConfig } = require('./campaign-config');
 
 function checkBuilds() {
   const missing = [
@@ -112,7 +112,18 @@ function prepareSubstrate(run, { trainSeconds = 0, gpuEntrypoints = [] } = {}) {
  */
 async function startStack(
   run,
-  { cpuSlots = 2, gpus = [], workerConcurrency = 2, env = {}, nodeArgs = [], readyTimeoutMs = 180_000 } = {},
+  {
+    cpuSlots = 2,
+    gpus = [],
+    workerConcurrency = 2,
+    env = {},
+    nodeArgs = [],
+    readyTimeoutMs = 180_000,
+    // Per service: variables laid over the run's environment; an undefined value removes the variable (a compute
+    // cluster's services have no database settings at all).
+    serviceEnv = {},
+    services = SERVICES,
+  } = {},
 ) {
   fs.mkdirSync(run.home, { recursive: true });
   fs.mkdirSync(run.logs, { recursive: true });
@@ -120,7 +131,8 @@ async function startStack(
     ...process.env,
     AEVO_DATABASE_URL: PG_URL,
     AEVO_DB_SCHEMA: run.schema,
-    AEVO_NATS_URL: NATS_URL,
+    AEVO_NATS_URL: run.natsUrl || NATS_URL,
+    ...(run.credentialsDir ? { AEVO_NATS_CREDENTIALS_DIR: run.credentialsDir } : {}),
     AEVO_SUBJECT_PREFIX: run.prefix,
     AEVO_STREAM: run.stream,
     AEVO_HOME: run.home,
@@ -149,11 +161,13 @@ async function startStack(
     stopping: false,
     pids: () => Object.fromEntries([...procs].map(([n, p]) => [n, p.child.pid])),
   };
-  for (const name of SERVICES) {
+  for (const name of services) {
     const log = fs.createWriteStream(path.join(run.logs, `${name}.log`));
+    const own = { ...baseEnv, ...(serviceEnv[name] || {}) };
+    for (const [k, v] of Object.entries(own)) if (v === undefined) delete own[k];
     const child = spawn(process.execPath, [...nodeArgs, path.join(ROOT, 'services', name, 'dist/main.js')], {
       cwd: ROOT,
-      env: baseEnv,
+      env: own,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const p = {
@@ -254,7 +268,8 @@ async function readEvents(pg, run, campaignId, fromPosition = 0) {
 async function sendCommand(run, name, payload, timeoutMs = 60_000) {
   const { CommandClient } = require(path.join(ROOT, 'libs/messaging/dist/index.js'));
   const client = await CommandClient.connect({
-    natsUrl: NATS_URL,
+    natsUrl: run.natsUrl || NATS_URL,
+    ...(run.natsAuth ? { natsAuth: run.natsAuth } : {}),
     subjectPrefix: run.prefix,
     timeoutMs,
     issuedBy: 'bench',
@@ -325,41 +340,20 @@ async function cleanup(run, stack) {
   } catch (e) {
     console.error(`cleanup: could not drop schema ${run.schema}: ${e.message}`);
   }
-  try {
-    const { connect } = require('@nats-io/transport-node');
-    const { jetstreamManager } = require('@nats-io/jetstream');
-    const nc = await connect({ servers: NATS_URL });
-    const jsm = await jetstreamManager(nc);
-    await jsm.streams.delete(run.stream).catch(() => undefined);
-    await nc.close();
-  } catch (e) {
-    console.error(`cleanup: could not delete stream ${run.stream}: ${e.message}`);
-  }
+  // A run on its own nats-servers (run.natsUrl) takes its streams with them when they stop.
+  if (!run.natsUrl)
+    try {
+      const { connect } = require('@nats-io/transport-node');
+      const { jetstreamManager } = require('@nats-io/jetstream');
+      const nc = await connect({ servers: NATS_URL });
+      const jsm = await jetstreamManager(nc);
+      await jsm.streams.delete(run.stream).catch(() => undefined);
+      await nc.close();
+    } catch (e) {
+      console.error(`cleanup: could not delete stream ${run.stream}: ${e.message}`);
+    }
   if (run.keep) console.log(`kept ${run.dir}`);
   else fs.rmSync(run.dir, { recursive: true, force: true });
-}
-
-function campaignConfig(campaignId, substratePath, { rounds, workers, seed = 1, submissions = 2, axes }) {
-  return {
-    campaignId,
-    substratePath,
-    constitutionPath: CONSTITUTION,
-    size: 'tiny',
-    rounds,
-    workersPerRound: workers,
-    axes: axes || [
-      'learning-rate',
-      'schedule',
-      'warmup',
-      'steps',
-      'lora-capacity',
-      'data-mix',
-      'augmentation',
-      'synthetic-data',
-    ],
-    seed,
-    budgets: { gpuSeconds: 1e9, llmTokens: 0, submissionsPerRound: submissions },
-  };
 }
 
 module.exports = {
