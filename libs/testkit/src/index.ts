@@ -6,3 +6,4 @@ export * from './builders/events';
 export * from './builders/policies';
 export * from './service-harness';
 export * from './service-processes';
+export * from './train-in-sandbox';

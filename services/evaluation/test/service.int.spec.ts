@@ -1,6 +1,5 @@
 import 'reflect-metadata';
 import { rmSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -8,14 +7,19 @@ import {
   CampaignStarted,
   EvaluationRequested,
   RoundStarted,
-  TrainSummary,
   createEvent,
   type EventOf,
   type SelectionCriterion,
 } from '@aevo/contracts';
 import { sampleCampaignLog } from '@aevo/projections';
-import { loadSubstrate, renderEntrypoint } from '@aevo/substrate-kit';
-import { eventually, requireBuiltServices, startServiceHarness, type ServiceHarness } from '@aevo/testkit';
+import { loadSubstrate } from '@aevo/substrate-kit';
+import {
+  eventually,
+  requireBuiltServices,
+  startServiceHarness,
+  trainInSandbox,
+  type ServiceHarness,
+} from '@aevo/testkit';
 import { EvaluationModule } from '../src/evaluation.module';
 import { streamIdOf } from '../src/app/evaluation-workflow';
 
@@ -54,32 +58,6 @@ describe('evaluation service end to end (simulated substrate, real substrate + d
     if (home) rmSync(home, { recursive: true, force: true });
   });
 
-  /**
-   * Runs the substrate's prepare-data and train entrypoints in a sandbox, as a worker's jobs would; returns the
-   * checkpoints.
-   */
-  function trainIn(sandbox: string): string[] {
-    const { manifest } = loadSubstrate(sandbox);
-    const values = {
-      sandbox,
-      recipe: path.join(sandbox, manifest.recipe),
-      data_dir: path.join(sandbox, 'runs/seed-1/data'),
-      base_checkpoint: path.join(sandbox, manifest.baseCheckpoint),
-      checkpoints_dir: path.join(sandbox, 'runs/seed-1/ckpt'),
-      seed: 1,
-      size: 'tiny',
-      device: 'cpu',
-    };
-    for (const ep of ['prepare-data', 'train'] as const) {
-      const argv = renderEntrypoint(manifest, ep, values);
-      execFileSync(argv[0], argv.slice(1), { cwd: sandbox, stdio: 'pipe' });
-    }
-    const summary = TrainSummary.parse(
-      JSON.parse(fs.readFileSync(path.join(sandbox, 'runs/seed-1/ckpt/train-summary.json'), 'utf8')),
-    );
-    return summary.checkpoints.map((c) => `runs/seed-1/ckpt/${c}`);
-  }
-
   const withOutput = (err: unknown) =>
     new Error(`${(err as Error).message}\n--- services ---\n${h.output().slice(-6000)}`);
 
@@ -109,7 +87,7 @@ describe('evaluation service end to end (simulated substrate, real substrate + d
 
       // What a worker's jobs would leave in the sandboxes: data and checkpoints, from the substrate's own entrypoints.
       let checkpoints: string[] = [];
-      for (const c of [good, tampered]) checkpoints = trainIn(c.sandboxPath);
+      for (const c of [good, tampered]) checkpoints = trainInSandbox(c.sandboxPath);
       expect(checkpoints.length).toBeGreaterThanOrEqual(2);
       // The second worker replaces the frozen evaluator (write + rename, as an editor would).
       const evaluator = loadSubstrate(tampered.sandboxPath).manifest.entrypoints.evaluate.command[1];

@@ -1,11 +1,15 @@
 import 'reflect-metadata';
 import { rmSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { TrainSummary, UnsealPrivateLeaderboard } from '@aevo/contracts';
-import { eventually, requireBuiltServices, startServiceHarness, type ServiceHarness } from '@aevo/testkit';
-import { loadSubstrate, renderEntrypoint } from '@aevo/substrate-kit';
+import { UnsealPrivateLeaderboard } from '@aevo/contracts';
+import {
+  eventually,
+  requireBuiltServices,
+  startServiceHarness,
+  trainInSandbox,
+  type ServiceHarness,
+} from '@aevo/testkit';
 import { LeaderboardModule } from '../src/leaderboard.module';
 import { streamIdOf } from '../src/app/leaderboard-workflow';
 import { deriveSecretSeed } from '../src/domain/hidden-split';
@@ -67,25 +71,8 @@ describe('local leaderboard end to end (simulated substrate, real dispatch)', ()
   function trainedSandbox(candidateId: string, seed: number): { dir: string; checkpoint: string } {
     const dir = path.join(home, 'sandboxes', campaignId, candidateId);
     fs.cpSync(SIMULATED, dir, { recursive: true, filter: (src) => !src.includes(`${path.sep}runs`) });
-    const { manifest } = loadSubstrate(dir);
-    const values = {
-      sandbox: dir,
-      recipe: path.join(dir, manifest.recipe),
-      data_dir: path.join(dir, 'runs/seed-1/data'),
-      base_checkpoint: path.join(dir, manifest.baseCheckpoint),
-      checkpoints_dir: path.join(dir, 'runs/seed-1/ckpt'),
-      seed,
-      size: 'tiny',
-      device: 'cpu',
-    };
-    for (const ep of ['prepare-data', 'train'] as const) {
-      const argv = renderEntrypoint(manifest, ep, values);
-      execFileSync(argv[0], argv.slice(1), { cwd: dir, stdio: 'pipe' });
-    }
-    const summary = TrainSummary.parse(
-      JSON.parse(fs.readFileSync(path.join(dir, 'runs/seed-1/ckpt/train-summary.json'), 'utf8')),
-    );
-    return { dir, checkpoint: `runs/seed-1/ckpt/${summary.checkpoints[summary.checkpoints.length - 1]}` };
+    const checkpoints = trainInSandbox(dir, seed);
+    return { dir, checkpoint: checkpoints[checkpoints.length - 1] };
   }
 
   it(
