@@ -1,7 +1,9 @@
 /**
  * The dashboard's (and the report's) stylesheet: no horizontal overflow from 1280 px up, tables scroll inside cards.
+ * (Raw template pieces joined with +, so that no source line passes 120 columns; the joined text is unchanged.)
  */
-export const DASHBOARD_STYLE = String.raw`
+export const DASHBOARD_STYLE =
+  String.raw`
 *{box-sizing:border-box}
 body{font:14px/1.45 system-ui,sans-serif;margin:0;background:#f6f7f9;color:#1d2330}
 header{background:#1d2330;color:#fff;padding:8px 16px;display:flex;flex-wrap:wrap;gap:12px;align-items:center}
@@ -23,9 +25,12 @@ pre,.mono{font-family:ui-monospace,monospace;font-size:12px;white-space:pre-wrap
 pre{background:#f3f4f7;padding:6px;border-radius:4px;max-height:320px;overflow:auto}
 .muted{color:#667} .add{color:#176b2c} .del{color:#a3212a} .warn{color:#9a5b00}
 .chart{position:relative;height:380px;width:100%} .chart.small{height:260px}
-.pill{display:inline-block;white-space:nowrap;font-size:11px;padding:0 6px;border-radius:8px;background:#eee;margin-right:3px}
-.pill.completed,.pill.succeeded,.pill.scored,.pill.confirmed{background:#d8f0dc} .pill.failed,.pill.invalidated,.pill.rejected{background:#f8d7d7}
-.pill.running,.pill.working,.pill.suspected,.pill.probed{background:#fbf0cc} .pill.promoted{background:#dbe6fb} .pill.retired,.pill.dead{background:#eadcf5}
+.pill{display:inline-block;white-space:nowrap;font-size:11px;padding:0 6px;` +
+  String.raw`border-radius:8px;background:#eee;margin-right:3px}
+.pill.completed,.pill.succeeded,.pill.scored,.pill.confirmed{background:#d8f0dc} ` +
+  String.raw`.pill.failed,.pill.invalidated,.pill.rejected{background:#f8d7d7}
+.pill.running,.pill.working,.pill.suspected,.pill.probed{background:#fbf0cc} .pill.promoted{background:#dbe6fb} ` +
+  String.raw`.pill.retired,.pill.dead{background:#eadcf5}
 .filters{display:flex;flex-wrap:wrap;gap:8px;align-items:center;margin-bottom:8px}
 select,input,button{font:inherit;padding:2px 6px;max-width:100%}
 details{margin:3px 0} summary{cursor:pointer}
