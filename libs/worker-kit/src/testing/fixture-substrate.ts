@@ -50,7 +50,16 @@ const fs = require('fs');
 const path = require('path');
 const YAML = require('yaml');
 const arg = (n) => { const i = process.argv.indexOf('--' + n); return i < 0 ? undefined : process.argv[i + 1]; };
-function rnd(seed) { let a = seed >>> 0; return () => { a = (a + 0x6d2b79f5) >>> 0; let t = a; t = Math.imul(t ^ (t >>> 15), t | 1); t ^= t + Math.imul(t ^ (t >>> 7), t | 61); return ((t ^ (t >>> 14)) >>> 0) / 4294967296; }; }
+function rnd(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
 const DOMAINS = ${JSON.stringify(FIXTURE_DOMAINS)};
 `;
 
@@ -61,7 +70,10 @@ fs.mkdirSync(out, { recursive: true });
 const mix = recipe.data.mix;
 if (Object.values(mix).some((w) => typeof w !== 'number' || w < 0)) { console.error('invalid mix'); process.exit(2); }
 fs.appendFileSync(path.join(out, 'launches.log'), (process.env.AEVO_JOB_ID || 'job') + ' ' + process.pid + '\\n');
-fs.writeFileSync(path.join(out, 'summary.json'), JSON.stringify({ rows: recipe.data.rows, mix, synthetic: recipe.data.synthetic.count }));
+fs.writeFileSync(
+  path.join(out, 'summary.json'),
+  JSON.stringify({ rows: recipe.data.rows, mix, synthetic: recipe.data.synthetic.count }),
+);
 console.log('prepared', recipe.data.rows, 'rows');
 `;
 
@@ -88,27 +100,43 @@ for (let step = t.checkpoint_every; step <= t.steps; step += t.checkpoint_every)
   const domains = {};
   for (const d of DOMAINS) {
     const share = data.mix[d] / total;
-    domains[d] = Math.max(0, Math.min(1, 0.45 + lrTerm + progress + (share - 1 / 6) * 0.6 + (data.synthetic > 0 && d === 'equation' ? 0.1 : 0) + (r() - 0.5) * 0.02));
+    const synthetic = data.synthetic > 0 && d === 'equation' ? 0.1 : 0;
+    domains[d] = Math.max(
+      0,
+      Math.min(1, 0.45 + lrTerm + progress + (share - 1 / 6) * 0.6 + synthetic + (r() - 0.5) * 0.02),
+    );
   }
-  fs.writeFileSync(path.join(out, dir, 'checkpoint.json'), JSON.stringify({ step, seed, trainLoss: 1 - progress, recipeSha256: 'x', size: arg('size'), device: arg('device'), diverged: false, domains }));
+  const info = {
+    step, seed, trainLoss: 1 - progress, recipeSha256: 'x', size: arg('size'), device: arg('device'), diverged: false,
+    domains,
+  };
+  fs.writeFileSync(path.join(out, dir, 'checkpoint.json'), JSON.stringify(info));
   ckpts.push(dir);
   console.log('step', step, 'saved', dir);
 }
-fs.writeFileSync(path.join(out, 'train-summary.json'), JSON.stringify({ status: 'ok', steps: t.steps, checkpoints: ckpts, finalLoss: 0.5, seconds: (Date.now() - started) / 1000, device: arg('device') }));
+const summary = {
+  status: 'ok', steps: t.steps, checkpoints: ckpts, finalLoss: 0.5, seconds: (Date.now() - started) / 1000,
+  device: arg('device'),
+};
+fs.writeFileSync(path.join(out, 'train-summary.json'), JSON.stringify(summary));
 console.log('done');
 `;
 
 const EVALUATE = `${COMMON}
 const ckpt = arg('checkpoint');
 fs.mkdirSync(path.dirname(arg('out')), { recursive: true });
-fs.appendFileSync(path.join(path.dirname(arg('out')), 'evaluations.log'), (process.env.AEVO_JOB_ID || 'job') + ' ' + path.basename(ckpt) + '\\n');
+fs.appendFileSync(
+  path.join(path.dirname(arg('out')), 'evaluations.log'),
+  (process.env.AEVO_JOB_ID || 'job') + ' ' + path.basename(ckpt) + '\\n',
+);
 const info = JSON.parse(fs.readFileSync(path.join(ckpt, 'checkpoint.json'), 'utf8'));
 const n = 50;
 const domains = {};
 let sum = 0;
 for (const d of DOMAINS) { domains[d] = { score: Math.round(info.domains[d] * n) / n, n }; sum += domains[d].score; }
 fs.mkdirSync(path.dirname(arg('out')), { recursive: true });
-fs.writeFileSync(arg('out'), JSON.stringify({ checkpoint: ckpt, split: arg('split'), overall: sum / DOMAINS.length, n: n * DOMAINS.length, domains }));
+const scores = { checkpoint: ckpt, split: arg('split'), overall: sum / DOMAINS.length, n: n * DOMAINS.length, domains };
+fs.writeFileSync(arg('out'), JSON.stringify(scores));
 `;
 
 export function writeFixtureSubstrate(dir: string, opts: { recipe?: string } = {}): string {
