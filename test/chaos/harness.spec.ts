@@ -324,9 +324,18 @@ describe('supervisor', () => {
         `const fs = require('fs');
          // a child that outlives its parent, as executor jobs do; spawned before the ready line, so that a kill -9
          // sent as soon as the service is ready cannot land before the child exists
-         if (${name === 'worker'}) require('child_process').spawn(process.execPath, ['-e', 'setInterval(()=>{},1000)', ${JSON.stringify(root)}], { detached: true, stdio: 'ignore' }).unref();
+         if (${name === 'worker'})
+           require('child_process')
+             .spawn(process.execPath, ['-e', 'setInterval(()=>{},1000)', ${JSON.stringify(root)}], {
+               detached: true,
+               stdio: 'ignore',
+             })
+             .unref();
          console.log('listening: 1 event consumer(s) [X], 0 command(s) []');
-         if (${name === 'substrate'} && !fs.existsSync(${JSON.stringify(once)})) { fs.writeFileSync(${JSON.stringify(once)}, ''); setTimeout(() => process.exit(3), 300); }
+         if (${name === 'substrate'} && !fs.existsSync(${JSON.stringify(once)})) {
+           fs.writeFileSync(${JSON.stringify(once)}, '');
+           setTimeout(() => process.exit(3), 300);
+         }
          setInterval(() => {}, 1000);`,
       );
     }

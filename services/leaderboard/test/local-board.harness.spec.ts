@@ -139,7 +139,9 @@ describe('local board: the frozen harness, its secret and its sealed private sco
         `const fs = require('fs'); const path = require('path');
 const [preds, answers, out] = process.argv.slice(2);
 const half = path.basename(answers, '.csv'); const other = half === 'public' ? 'private' : 'public';
-const attempt = (f) => { try { const v = f(); return v === undefined ? 'ok' : 'ok:' + v; } catch (e) { return e.code || String(e); } };
+const attempt = (f) => {
+  try { const v = f(); return v === undefined ? 'ok' : 'ok:' + v; } catch (e) { return e.code || String(e); }
+};
 const probe = {
   readOtherAnswers: attempt(() => fs.readFileSync(path.join(path.dirname(answers), other + '.csv'), 'utf8').length),
   listHidden: attempt(() => fs.readdirSync(path.dirname(answers)).join(',')),
@@ -148,7 +150,9 @@ const probe = {
   overwritePredictions: attempt(() => fs.writeFileSync(preds, 'id,answer\\n')),
   writeHidden: attempt(() => fs.writeFileSync(path.join(path.dirname(answers), 'escape.txt'), 'x')),
   writeBesidePredictions: attempt(() => fs.writeFileSync(path.join(path.dirname(preds), 'escape.txt'), 'x')),
-  writeOtherScores: attempt(() => fs.writeFileSync(path.join(path.dirname(out), '..', '..', other, 'scores', 'escape.txt'), 'x')),
+  writeOtherScores: attempt(() =>
+    fs.writeFileSync(path.join(path.dirname(out), '..', '..', other, 'scores', 'escape.txt'), 'x'),
+  ),
   writeSnapshot: attempt(() => fs.writeFileSync('escape.txt', 'x')),
 };
 fs.writeFileSync(path.join(path.dirname(out), 'probe.json'), JSON.stringify(probe));
