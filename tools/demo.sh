@@ -51,7 +51,10 @@ npx nx run-many -t build --parallel=2 --outputStyle=static
 
 # Already running for this AEVO_HOME? Then reuse it.
 state="$AEVO_HOME/aevo-up.json"
-running_pid() { [ -f "$state" ] && node -e 'const s=require(process.argv[1]);try{process.kill(s.pid,0);console.log(s.pid)}catch{}' "$state" || true; }
+running_pid() {
+  [ -f "$state" ] && node -e 'const s=require(process.argv[1]);try{process.kill(s.pid,0);console.log(s.pid)}catch{}' \
+    "$state" || true
+}
 if [ -z "$(running_pid)" ]; then
   echo "== starting the control plane (aevo up; log: $AEVO_HOME/logs/aevo-up.log)"
   port=${AEVO_API_PORT:-3000}
@@ -62,10 +65,14 @@ if [ -z "$(running_pid)" ]; then
   nohup $AEVO up --api-port "$port" >"$AEVO_HOME/logs/aevo-up.log" 2>&1 &
   for _ in $(seq 1 600); do
     grep -q 'service(s) ready' "$AEVO_HOME/logs/aevo-up.log" 2>/dev/null && break
-    if ! kill -0 $! 2>/dev/null; then echo "aevo up stopped:" >&2; tail -40 "$AEVO_HOME/logs/aevo-up.log" >&2; exit 1; fi
+    if ! kill -0 $! 2>/dev/null; then
+      echo "aevo up stopped:" >&2; tail -40 "$AEVO_HOME/logs/aevo-up.log" >&2; exit 1
+    fi
     sleep 0.5
   done
-  grep -q 'service(s) ready' "$AEVO_HOME/logs/aevo-up.log" || { echo "aevo up did not become ready:" >&2; tail -40 "$AEVO_HOME/logs/aevo-up.log" >&2; exit 1; }
+  grep -q 'service(s) ready' "$AEVO_HOME/logs/aevo-up.log" || {
+    echo "aevo up did not become ready:" >&2; tail -40 "$AEVO_HOME/logs/aevo-up.log" >&2; exit 1
+  }
 else
   echo "== the control plane is already running for $AEVO_HOME (pid $(running_pid))"
 fi
@@ -74,7 +81,8 @@ dashboard=$(node -e 'const s=require(process.argv[1]);console.log(s.dashboard||"
 echo "== campaign $ID: $ROUNDS rounds x $WORKERS workers on $SUBSTRATE ($SIZE), heuristic workers"
 [ -n "$dashboard" ] && echo "dashboard: $dashboard"
 set +e
-$AEVO campaign start --id "$ID" --substrate "$SUBSTRATE" --size "$SIZE" --rounds "$ROUNDS" --workers "$WORKERS" --worker-kind heuristic --watch --interval 2000
+$AEVO campaign start --id "$ID" --substrate "$SUBSTRATE" --size "$SIZE" --rounds "$ROUNDS" --workers "$WORKERS" \
+  --worker-kind heuristic --watch --interval 2000
 status=$?
 set -e
 
