@@ -40,6 +40,7 @@ export function nextMoveLedger(
   auditOk: (candidateId: string) => boolean,
   promotedPaths: readonly string[],
   deadEnds: readonly DeadEnd[],
+  devScreen?: number,
 ): MoveRecord[] {
   // Copies: the policy in force is never changed in place.
   const ledger = new Map(
@@ -86,9 +87,14 @@ export function nextMoveLedger(
       ledger.set(key, m);
       continue; // an explorer's move stays the one a combination restates
     }
-    m.latest = c;
-    m.latestCandidateId = s.candidateId;
-    m.axis = s.axis;
+    // With a screen, a step that did not hold (a widened one, say) does not replace the last one that did: the
+    // combination restates the largest step whose dev gain held.
+    const held = devScreen === undefined || !ledger.has(key) || (s.devDelta !== null && s.devDelta > devScreen);
+    if (held) {
+      m.latest = c;
+      m.latestCandidateId = s.candidateId;
+      m.axis = s.axis;
+    }
     ledger.set(key, m);
   }
   const combo = previous.combination;
@@ -154,15 +160,23 @@ export function nextCombination(
 
 // Search hints and leaderboard replicates
 
-/** Directions that paid: each promoted numeric change continues its direction; a second payment widens the step. */
+/**
+ * Directions that paid: each promoted numeric change continues its direction; a second payment widens the step.
+ * `leads` (directions of the move ledger's leads, no promotion behind them: `paidRounds` empty) join them for one
+ * round — they are recomputed from the ledger every revision — and on a promoted path the larger step wins.
+ */
 export function nextSearchHints(
   previous: RollingPolicy,
   promoted: readonly RecipeChange[],
   round: number,
   plateauRounds: number,
   deadPaths: readonly string[],
+  leads: SearchHints['directions'] = [],
 ): SearchHints {
-  const directions = (previous.searchHints?.directions ?? []).map((d) => ({ ...d, paidRounds: [...d.paidRounds] }));
+  // Only promoted directions carry over, at the scale their payments earned.
+  const directions = (previous.searchHints?.directions ?? [])
+    .filter((d) => d.paidRounds.length > 0)
+    .map((d) => ({ ...d, paidRounds: [...d.paidRounds], stepScale: Math.min(4, d.paidRounds.length) }));
   for (const c of promoted) {
     if (typeof c.from !== 'number' || typeof c.to !== 'number' || c.from === c.to) continue;
     const direction = c.to > c.from ? ('increase' as const) : ('decrease' as const);
@@ -174,10 +188,18 @@ export function nextSearchHints(
     else directions.push({ path: c.path, direction, paidRounds: [round], stepScale: 1 });
   }
   // A direction that ran into a dead end stops paying.
-  const kept = directions.filter((d) => !deadPaths.includes(d.path)).sort((a, b) => a.path.localeCompare(b.path));
-  // On a plateau, a move may combine its axis's change with a direction that paid.
+  const kept = directions.filter((d) => !deadPaths.includes(d.path));
+  // On a plateau, a move may combine its axis's change with a direction that paid (promoted ones only: a lead is
+  // still being measured, one knob at a time).
   const maxKnobsPerMove = plateauRounds >= 1 && kept.length > 0 ? 2 : 1;
-  return { maxKnobsPerMove, directions: kept };
+  for (const l of leads) {
+    if (deadPaths.includes(l.path)) continue;
+    const i = kept.findIndex((d) => d.path === l.path);
+    if (i < 0) kept.push({ ...l, paidRounds: [...l.paidRounds] });
+    else if (kept[i].direction === l.direction) kept[i].stepScale = Math.max(kept[i].stepScale, l.stepScale);
+    else kept[i] = { ...l, paidRounds: [...l.paidRounds] }; // the ledger measures the standing recipe of now
+  }
+  return { maxKnobsPerMove, directions: kept.sort((a, b) => a.path.localeCompare(b.path)) };
 }
 
 /** The standing recipe's replicates after this round: the anchor's public score joins those of the recipe it ran. */

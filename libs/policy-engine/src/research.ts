@@ -6,3 +6,4 @@
 export * from './research-confirmations';
 export * from './research-hypotheses';
 export * from './research-moves';
+export * from './research-allocation';

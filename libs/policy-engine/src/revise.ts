@@ -3,7 +3,16 @@ import { axesOf } from './axes';
 import { diffPolicies } from './diff';
 import { applyRecipeChanges, sameJson } from './recipe';
 import { rebase } from './prescribe';
-import { nextCombination, nextMoveLedger, nextPending, nextSearchHints, nextStandingLb } from './research';
+import {
+  allocateAxes,
+  leadDirections,
+  ledgerLeads,
+  nextCombination,
+  nextMoveLedger,
+  nextPending,
+  nextSearchHints,
+  nextStandingLb,
+} from './research';
 
 import {
   auditOkIn,
@@ -95,13 +104,15 @@ export function revisePolicy(
   const retired = new Set(retiredAxes.map((r) => r.axis));
   const rotatesTo = facts.rotationRequired ? facts.rotationTarget : null;
   const activeCategory = rotatesTo ?? previous.activeCategory;
-  let activeAxes = axesOf(activeCategory, facts.campaignAxes, retired);
-  if (activeAxes.length === 0) activeAxes = previous.activeAxes.filter((a) => !retired.has(a));
-  if (activeAxes.length === 0) activeAxes = [...previous.activeAxes];
+  let categoryAxes = axesOf(activeCategory, facts.campaignAxes, retired);
+  if (categoryAxes.length === 0) categoryAxes = previous.activeAxes.filter((a) => !retired.has(a));
+  if (categoryAxes.length === 0) categoryAxes = [...previous.activeAxes];
   const plateauRounds = rotatesTo ? 0 : facts.plateauRounds;
 
   const deadEnds = [...previous.deadEnds, ...facts.newDeadEnds];
   const research = researchBookkeeping(previous, evidence, facts, standingRecipe, plateauRounds);
+  // Explorers by the ledger: the leads' axes keep their slots across rotations, spent axes give theirs up.
+  const activeAxes = allocateAxes(categoryAxes, research.moveLedger ?? [], facts.devScreenBar, retired);
   const { noiseBand, bestPublicLb, predictedBand } = bookkeeping(
     previous,
     evidence,
@@ -193,6 +204,17 @@ export function revisePolicy(
         `a standard error; only its public LB can promote it.`,
     );
 
+  const leads = ledgerLeads(research.moveLedger ?? [], facts.devScreenBar);
+  const leadList = leads.map((l) => `${l.move.key} (${l.move.axis}, ${signed(l.mean)} over ${l.move.devGains.length})`);
+  const widened = (research.searchHints?.directions ?? [])
+    .filter((d) => d.paidRounds.length === 0)
+    .map((d) => `${d.path} ${d.direction} at step scale ${d.stepScale}`);
+  if (leads.length > 0)
+    parts.push(
+      `Leads of the move ledger (mean paired dev gain above the screen ${facts.devScreenBar}): ` +
+        `${leadList.join(', ')} — explorers go to ${activeAxes.join(', ')}; ` +
+        `${widened.join(', ') || 'no numeric lead to widen'}.`,
+    );
   const awaiting = (research.pendingConfirmations ?? []).map((e) => `${e.candidateId} (LB ${signed(e.lbGain)})`);
   if (facts.eligible.length > 0)
     parts.push(
@@ -289,6 +311,7 @@ export function researchBookkeeping(
     auditOkIn(evidence),
     promotedChanges.map((c) => c.path),
     [...previous.deadEnds, ...facts.newDeadEnds],
+    facts.devScreenBar,
   );
   const deadPaths = facts.newDeadEnds
     .filter((d) => d.path !== undefined && d.round === evidence.round)
@@ -296,7 +319,14 @@ export function researchBookkeeping(
   return {
     pendingConfirmations,
     decouplingHypotheses: facts.hypotheses,
-    searchHints: nextSearchHints(previous, promotedChanges, evidence.round, plateauRounds, deadPaths),
+    searchHints: nextSearchHints(
+      previous,
+      promotedChanges,
+      evidence.round,
+      plateauRounds,
+      deadPaths,
+      leadDirections(moveLedger, facts.devScreenBar),
+    ),
     standingLb: nextStandingLb(previous, evidence, standingRecipe),
     moveLedger,
     combination: nextCombination(

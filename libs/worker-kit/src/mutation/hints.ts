@@ -20,17 +20,19 @@ export function hintOf(c: Candidate, hints: SearchHints | undefined): Hint | nul
 
 /**
  * The move continued along a direction that paid, its step widened: factor f becomes f^stepScale (integer knobs
- * rounded, probabilities capped; a setting switched on from 0 keeps its usual start value). Companion settings of
+ * rounded, probabilities capped; a setting switched on from 0 widens its start value). Companion settings of
  * the move (LoRA alpha with its rank) follow the first setting's new ratio. The hypothesis says why.
  */
 export function continueHinted(c: Candidate, h: Hint): Candidate {
   const st = c.settings[0];
   const paid =
-    `${h.direction} of ${h.path} paid in round${h.paidRounds.length === 1 ? '' : 's'} ` +
-    `${h.paidRounds.join(', ') || '(none recorded)'}`;
+    h.paidRounds.length === 0
+      ? `${h.direction} of ${h.path} is a lead of the move ledger (its paired dev gain held; step scale ` +
+        `${h.stepScale} from the policy)`
+      : `${h.direction} of ${h.path} paid in round${h.paidRounds.length === 1 ? '' : 's'} ${h.paidRounds.join(', ')}`;
   const unchanged = { ...c, why: `${c.why} (continues the direction that paid: ${paid})` };
-  if (h.stepScale === 1 || typeof st.from !== 'number' || typeof st.value !== 'number' || st.from === 0)
-    return unchanged;
+  if (h.stepScale === 1 || typeof st.from !== 'number' || typeof st.value !== 'number') return unchanged;
+  if (st.from === 0) return switchedOnWider(c, h, paid) ?? unchanged;
   const from = st.from;
   const to = st.value;
   const factor = c.step?.factor ?? to / from;
@@ -62,6 +64,28 @@ export function continueHinted(c: Candidate, h: Hint): Candidate {
     why:
       `${base} (step widened from ×${fmt(factor)} to ×${fmt(f)} = ×${fmt(factor)}^${h.stepScale}, because ` +
       `the ${paid})`,
+  };
+}
+
+/**
+ * A setting switched on from 0 (an augmenter at 0.25, say) has no ratio to widen: its start value takes the step
+ * factor stepScale − 1 more times (0.25 → 0.5 at scale 2 for a ×2 knob), integer knobs rounded, probabilities capped.
+ */
+function switchedOnWider(c: Candidate, h: Hint, paid: string): Candidate | null {
+  const st = c.settings[0];
+  const factor = c.step?.factor;
+  if (c.settings.length !== 1 || typeof st.value !== 'number' || st.value <= 0 || !factor || factor <= 1) return null;
+  if (h.direction !== 'increase') return null;
+  const f = factor ** (h.stepScale - 1);
+  let wide = c.step?.integer ? Math.round(st.value * f) : sig3(st.value * f);
+  if (c.step?.max !== undefined) wide = Math.min(c.step.max, wide);
+  if (wide <= st.value) return null;
+  const arrow = `→ ${st.value}`;
+  const base = c.why.includes(arrow) ? c.why.replace(arrow, `→ ${wide}`) : `${c.why}, widened to ${wide}`;
+  return {
+    ...c,
+    settings: [{ ...st, value: wide }],
+    why: `${base} (start value ${st.value} × ${fmt(factor)}^${h.stepScale - 1}, because the ${paid})`,
   };
 }
 
