@@ -26,11 +26,33 @@ export type ExecutorSettings =
 
 export interface DispatchConfig {
   executor: ExecutorSettings;
+  /**
+   * This dispatcher's name, recorded in the JobQueued it decides (one per compute cluster): AEVO_DISPATCHER, else the
+   * cluster's JetStream domain (AEVO_JS_DOMAIN); null (unset) on a single cluster. Every compute cluster reads every
+   * JobRequested from its own domain; the first JobQueued wins and only its dispatcher runs, reconciles and cancels
+   * the job.
+   */
+  dispatcher: string | null;
 }
+
+const DISPATCHER_NAME = /^[A-Za-z0-9_-]{1,32}$/;
 
 /** Dispatch's settings from the environment; a bad value is refused with an error naming the variable. */
 export function dispatchConfigFromEnv(env: NodeJS.ProcessEnv = process.env): DispatchConfig {
-  return { executor: executorSettingsFromEnv(env) };
+  return { executor: executorSettingsFromEnv(env), dispatcher: dispatcherFromEnv(env) };
+}
+
+export function dispatcherFromEnv(env: NodeJS.ProcessEnv = process.env): string | null {
+  const [variable, raw] = env.AEVO_DISPATCHER
+    ? ['AEVO_DISPATCHER', env.AEVO_DISPATCHER]
+    : ['AEVO_JS_DOMAIN', env.AEVO_JS_DOMAIN ?? ''];
+  const name = raw.trim();
+  if (name === '') return null;
+  if (!DISPATCHER_NAME.test(name))
+    throw new Error(
+      `${variable}="${name}": a dispatcher name must be letters, digits, "_" or "-", at most 32 characters`,
+    );
+  return name;
 }
 
 export function executorSettingsFromEnv(env: NodeJS.ProcessEnv): ExecutorSettings {

@@ -14,7 +14,7 @@ import { DispatchController } from './dispatch.controller';
 import { DispatchWorkflow } from './app/dispatch-workflow';
 import { createExecutor } from './app/executor-factory';
 import { registerDispatchMetrics } from './app/dispatch-metrics';
-import { dispatchConfigFromEnv, type DispatchConfig } from './config';
+import { dispatchConfigFromEnv, dispatcherFromEnv, type DispatchConfig } from './config';
 
 @Injectable()
 class DispatchLifecycle implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -49,7 +49,8 @@ export class DispatchModule {
                 logger.warn(`${context}: ${(err as Error)?.message ?? String(err)}`),
               );
             if (metrics) registerDispatchMetrics(metrics, executor);
-            return new DispatchWorkflow(store, executor, logger);
+            const dispatcher = opts.config ? opts.config.dispatcher : dispatcherFromEnv();
+            return new DispatchWorkflow(store, executor, logger, dispatcher);
           },
           inject: [EVENT_STORE, { token: SERVICE_METRICS, optional: true }],
         },

@@ -54,6 +54,15 @@ export const JobQueued = defineEvent(
       queuePosition: z.number().int().min(0),
       /** The accepted spec, so that dispatch can resubmit a queued job after a restart from its own stream. */
       spec: JobSpec,
+      /**
+       * Which dispatcher accepted the job (one per compute cluster, AEVO_DISPATCHER or its JetStream domain): only it
+       * hands the job to its executor, reconciles it after a restart and cancels it. Absent where dispatch runs
+       * unnamed (a single cluster) and in logs written before clusters were told apart: any dispatcher.
+       */
+      dispatcher: z
+        .string()
+        .regex(/^[A-Za-z0-9_-]{1,32}$/, 'letters, digits, "_" or "-", at most 32')
+        .optional(),
     })
     .strict(),
 );

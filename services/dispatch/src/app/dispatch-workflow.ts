@@ -16,6 +16,7 @@ import {
   evolve,
   initialJobState,
   isTerminal,
+  ownsJob,
   JOB_EVENTS,
   jobStreamId,
   type JobCommand,
@@ -63,6 +64,8 @@ export class DispatchWorkflow {
     private readonly store: EventStore,
     private readonly executor: Executor,
     private readonly logger: DispatchLog,
+    /** This dispatcher's name (config.ts); null: unnamed, a single cluster. */
+    private readonly dispatcher: string | null = null,
   ) {}
 
   /**
@@ -89,9 +92,14 @@ export class DispatchWorkflow {
     const queuedAhead = this.executor.views().filter((v) => v.phase === 'queued').length;
     const { state } = await this.run(
       spec.jobId,
-      { type: 'QueueJob', spec, executor: this.executor.kind, queuePosition: queuedAhead },
+      { type: 'QueueJob', spec, executor: this.executor.kind, queuePosition: queuedAhead, dispatcher: this.dispatcher },
       { campaignId: e.campaignId, causationId: e.id, correlationId: e.correlationId ?? e.id },
     );
+    if (state.job.status !== 'none' && !ownsJob(state.job, this.dispatcher)) {
+      // Another cluster's dispatcher queued it first (every compute domain reads every JobRequested): it runs there.
+      this.logger.log(`${spec.jobId} was accepted by dispatcher ${state.job.dispatcher}; not run here`);
+      return;
+    }
     // Also on a redelivery: the first delivery may have recorded JobQueued and died before handing the job over.
     if (!isTerminal(state.job.status))
       await this.submit(state.campaignId ?? e.campaignId, state.job.status === 'none' ? spec : state.job.spec);
@@ -100,7 +108,8 @@ export class DispatchWorkflow {
   async cancel(jobId: string, reason: string, commandId: string): Promise<CancelOutcome> {
     await this.start();
     const state = await this.load(jobId);
-    if (cancelDecision(state.job, jobId) === 'already-finished') return { jobId, status: 'already-finished' };
+    if (cancelDecision(state.job, jobId, this.dispatcher) === 'already-finished')
+      return { jobId, status: 'already-finished' };
     const r = await this.executor.cancel(jobId, reason);
     if (r === 'already-finished') return { jobId, status: 'already-finished' };
     if (r === 'not-found') {
@@ -161,12 +170,14 @@ export class DispatchWorkflow {
 
   private async reconcile(): Promise<void> {
     const open = new Map<string, { status: JobState['status']; spec: JobSpec; campaignId: string }>();
+    const elsewhere = (d: { dispatcher?: string }) => d.dispatcher !== undefined && d.dispatcher !== this.dispatcher;
     let from = 0;
     for (;;) {
       const page = await this.store.readAll({ fromPosition: from, types: RECONCILE_TYPES, limit: 5000 });
       for (const e of page) {
-        const d = e.data as { jobId: string; spec?: JobSpec };
-        if (e.type === 'JobQueued' && d.spec)
+        const d = e.data as { jobId: string; spec?: JobSpec; dispatcher?: string };
+        // Another cluster's jobs are that cluster's dispatcher's to resubmit or declare lost.
+        if (e.type === 'JobQueued' && d.spec && !elsewhere(d))
           open.set(d.jobId, { status: 'queued', spec: d.spec, campaignId: e.campaignId });
         const row = open.get(d.jobId);
         if (!row) continue;

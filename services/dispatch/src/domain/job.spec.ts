@@ -9,7 +9,7 @@ import {
   type JobSpec,
 } from '@aevo/contracts';
 import { DeciderSpecification } from '@aevo/testkit';
-import { cancelDecision, jobDecider, type JobEvent, type JobOutcomeReport } from './job';
+import { cancelDecision, jobDecider, ownsJob, type JobEvent, type JobOutcomeReport, type KnownJob } from './job';
 import { foldBudget } from './budget';
 
 const spec: JobSpec = {
@@ -96,6 +96,54 @@ describe('job aggregate', () => {
         jobDecider.initialState(),
       );
       expect(JobQueued.data.safeParse(e.data).success).toBe(true);
+    });
+    it('records the dispatcher that accepted it when dispatch is named (one per compute cluster)', () => {
+      spec_
+        .given([])
+        .when({ type: 'QueueJob', spec, executor: 'local', queuePosition: 0, dispatcher: 'c2' })
+        .then([{ ...queued, data: { ...queued.data, dispatcher: 'c2' } } as JobEvent]);
+      // Unnamed (a single cluster): the event is what it always was, without the field.
+      spec_
+        .given([])
+        .when({ type: 'QueueJob', spec, executor: 'local', queuePosition: 0, dispatcher: null })
+        .then([queued]);
+    });
+    it('lets the first dispatcher win: a second cluster requesting the same job adds nothing', () => {
+      spec_
+        .given([{ ...queued, data: { ...queued.data, dispatcher: 'c1' } } as JobEvent])
+        .when({ type: 'QueueJob', spec, executor: 'local', queuePosition: 0, dispatcher: 'c2' })
+        .thenNothing();
+    });
+    it('refuses a dispatcher name the schema cannot hold', () => {
+      const [e] = jobDecider.decide(
+        { type: 'QueueJob', spec, executor: 'local', queuePosition: 0, dispatcher: 'c 1' },
+        jobDecider.initialState(),
+      );
+      expect(JobQueued.data.safeParse(e.data).error?.issues[0].path).toEqual(['dispatcher']);
+    });
+  });
+
+  describe('ownership across clusters', () => {
+    const state = (events: JobEvent[]) => events.reduce(jobDecider.evolve, jobDecider.initialState()) as KnownJob;
+    const queuedBy = (d: string) => ({ ...queued, data: { ...queued.data, dispatcher: d } }) as JobEvent;
+    it('belongs to the dispatcher that queued it, or to any when none was named', () => {
+      expect(ownsJob(state([queuedBy('c1')]), 'c1')).toBe(true);
+      expect(ownsJob(state([queuedBy('c1')]), 'c2')).toBe(false);
+      expect(ownsJob(state([queuedBy('c1')]), null)).toBe(false);
+      expect(ownsJob(state([queued]), 'c2')).toBe(true);
+      expect(ownsJob(state([queued]), null)).toBe(true);
+    });
+    it("refuses to cancel another cluster's job, naming the dispatcher that runs it", () => {
+      let err: unknown;
+      try {
+        cancelDecision(state([queuedBy('c1'), started()]), spec.jobId, 'c2');
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(DomainError);
+      expect((err as DomainError).code).toBe('JOB_ELSEWHERE');
+      expect((err as DomainError).message).toContain('dispatcher "c1"');
+      expect(cancelDecision(state([queuedBy('c1'), started()]), spec.jobId, 'c1')).toBe('cancel');
     });
   });
 

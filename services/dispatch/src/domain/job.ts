@@ -43,6 +43,8 @@ export type JobState =
       executor: ExecutorName;
       /** JobStarted events so far (a preempted job that resumes starts again). */
       attempts: number;
+      /** The dispatcher that accepted it (JobQueued.dispatcher); null: any. */
+      dispatcher: string | null;
     };
 export type KnownJob = Extract<JobState, { spec: JobSpec }>;
 
@@ -65,7 +67,7 @@ export interface JobOutcomeReport {
 }
 
 export type JobCommand =
-  | { type: 'QueueJob'; spec: JobSpec; executor: ExecutorName; queuePosition: number }
+  | { type: 'QueueJob'; spec: JobSpec; executor: ExecutorName; queuePosition: number; dispatcher?: string | null }
   | {
       type: 'RecordJobStarted';
       jobId: string;
@@ -99,6 +101,7 @@ export function decide(command: JobCommand, state: JobState): JobEvent[] {
             executor: command.executor,
             queuePosition: command.queuePosition,
             spec,
+            ...(command.dispatcher ? { dispatcher: command.dispatcher } : {}),
           },
         },
       ];
@@ -166,7 +169,13 @@ export function decide(command: JobCommand, state: JobState): JobEvent[] {
 export function evolve(state: JobState, event: JobEvent): JobState {
   if (event.type === 'JobQueued')
     return state.status === 'none'
-      ? { status: 'queued', spec: event.data.spec, executor: event.data.executor, attempts: 0 }
+      ? {
+          status: 'queued',
+          spec: event.data.spec,
+          executor: event.data.executor,
+          attempts: 0,
+          dispatcher: event.data.dispatcher ?? null,
+        }
       : state; // a second JobQueued is never decided
   if (state.status === 'none') return state; // a report about a job not queued is never decided either
   switch (event.type) {
@@ -185,7 +194,27 @@ export function evolve(state: JobState, event: JobEvent): JobState {
 
 export const jobDecider: Decider<JobCommand, JobEvent, JobState> = { decide, evolve, initialState: initialJobState };
 
-/** What a CancelJob command does to a job in this state. */
-export function cancelDecision(state: JobState, jobId: string): 'cancel' | 'already-finished' {
-  return isTerminal(requireKnown(state, jobId).status) ? 'already-finished' : 'cancel';
+/** Whether `dispatcher` (null: unnamed) hands this job to its executor: the one that accepted it, or any if none was named. */
+export const ownsJob = (job: KnownJob, dispatcher: string | null): boolean =>
+  job.dispatcher === null || job.dispatcher === dispatcher;
+
+/**
+ * What a CancelJob command does to a job in this state, at `dispatcher`. A job another cluster's dispatcher accepted
+ * runs on that cluster's executor: this one can neither stop it nor record it cancelled.
+ */
+export function cancelDecision(
+  state: JobState,
+  jobId: string,
+  dispatcher: string | null = null,
+): 'cancel' | 'already-finished' {
+  const job = requireKnown(state, jobId);
+  if (isTerminal(job.status)) return 'already-finished';
+  if (!ownsJob(job, dispatcher))
+    throw new DomainError(
+      'JOB_ELSEWHERE',
+      `job ${jobId} was accepted by dispatcher "${job.dispatcher}", not this one ` +
+        `("${dispatcher ?? 'unnamed'}"): only that cluster's dispatch can cancel it`,
+      [{ path: 'jobId', message: `queued by dispatcher ${job.dispatcher}` }],
+    );
+  return 'cancel';
 }
