@@ -26,6 +26,7 @@ import {
 import { newestRevision, spentOf } from '../domain/facts';
 import { CampaignFactsCache } from './campaign-facts';
 import type { CampaignInputsLoader } from './campaign-inputs';
+import { FoldedStates } from './folded-states';
 
 export interface CampaignStartedResult {
   campaignId: string;
@@ -69,12 +70,8 @@ export interface RoundStartedResult {
  */
 export class OrchestratorWorkflow {
   private readonly advancing = new Map<string, Promise<unknown>>();
-  /**
-   * Per campaign: its stream's state as the last decision here left it, and that version, so the next decision reads
-   * only later events (`handle`'s `from`). Any recorded pair is valid (a state folded exactly up to its version);
-   * the log stays the record: a fresh process folds from the start.
-   */
-  private readonly folded = new Map<string, { state: CampaignState; version: number }>();
+  /** Each campaign's state as the last decision here left it (a bounded cache; the log stays the record). */
+  private readonly folded = new FoldedStates();
 
   constructor(
     private readonly store: EventStore,
@@ -242,9 +239,7 @@ export class OrchestratorWorkflow {
       fingerprint: meta.fingerprint,
       result: ({ events }) => result(events.filter((e) => CAMPAIGN_EVENTS.is(e))),
     });
-    const known = this.folded.get(campaignId);
-    if (!known || known.version < outcome.version)
-      this.folded.set(campaignId, { state: outcome.state, version: outcome.version });
+    this.folded.record(campaignId, { state: outcome.state, version: outcome.version });
     return { result: outcome.result, duplicate: outcome.duplicate };
   }
 }
