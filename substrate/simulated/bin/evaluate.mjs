@@ -27,7 +27,10 @@ let rows = readCsv(split === 'dev' ? DEV_CSV : split);
 rows = rows.filter((_, i) => i % (SIZES[size]?.evalStride ?? 1) === 0);
 if (Number(flags.limit) > 0) rows = rows.slice(0, Number(flags.limit));
 const key = weightsKey(weights);
-const results = rows.map((r) => [r.domain || parsePrompt(r.prompt)?.domain || 'unknown', scoreOutput(r.answer, solve(weights, r.prompt, key))]);
+const results = rows.map((r) => [
+  r.domain || parsePrompt(r.prompt)?.domain || 'unknown',
+  scoreOutput(r.answer, solve(weights, r.prompt, key)),
+]);
 const agg = aggregate(results, DOMAINS);
 writeJson(flags.out, { checkpoint: flags.checkpoint, split, overall: agg.overall, n: agg.n, domains: agg.domains });
 const per = Object.entries(agg.domains).map(([d, v]) => `${d}=${v.score.toFixed(3)}`).join(' ');

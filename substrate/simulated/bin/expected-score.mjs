@@ -75,7 +75,10 @@ function score(quality, comp) {
 }
 
 const r6 = (x) => Math.round(x * 1e6) / 1e6 + 0; // + 0: no -0
-const rounded = (s) => ({ overall: r6(s.overall), domains: Object.fromEntries(Object.entries(s.domains).map(([d, x]) => [d, r6(x)])) });
+const rounded = (s) => ({
+  overall: r6(s.overall),
+  domains: Object.fromEntries(Object.entries(s.domains).map(([d, x]) => [d, r6(x)])),
+});
 const regions = decouplingRegions();
 const region = regions[regions.length - 1]; // the variant's region when there is one, else the designed one
 
@@ -113,5 +116,7 @@ writeJson(flags.out, {
   bestByDev: best ? best.step : null,
 });
 process.stdout.write(
-  `expected-score: ${checkpoints.length} checkpoints${divergeAt !== null ? ' (diverged)' : ''}, last dev ${best ? checkpoints[checkpoints.length - 1].dev.overall : '-'} lb ${best ? checkpoints[checkpoints.length - 1].leaderboard.overall : '-'} -> ${flags.out}\n`,
+  `expected-score: ${checkpoints.length} checkpoints${divergeAt !== null ? ' (diverged)' : ''}, ` +
+    `last dev ${best ? checkpoints[checkpoints.length - 1].dev.overall : '-'} ` +
+    `lb ${best ? checkpoints[checkpoints.length - 1].leaderboard.overall : '-'} -> ${flags.out}\n`,
 );

@@ -36,11 +36,17 @@ if (size === 'tiny') rows = rows.slice(0, SIZES.tiny.maxRows);
 
 const used = new Map();
 const out = rows.map((r) => {
-  if (!r.prompt || r.answer === undefined || r.answer === '') fail('the pipeline produced a row without prompt or answer');
+  if (!r.prompt || r.answer === undefined || r.answer === '')
+    fail('the pipeline produced a row without prompt or answer');
   const id = String(r.id ?? 'row');
   const k = (used.get(id) ?? 0) + 1;
   used.set(id, k);
-  return { id: k === 1 ? id : `${id}-${k - 1}`, prompt: r.prompt, answer: String(r.answer), source: r.source ?? 'unknown' };
+  return {
+    id: k === 1 ? id : `${id}-${k - 1}`,
+    prompt: r.prompt,
+    answer: String(r.answer),
+    source: r.source ?? 'unknown',
+  };
 });
 const trainPath = join(flags.out, 'train.csv');
 writeCsv(trainPath, out, ['id', 'prompt', 'answer']);

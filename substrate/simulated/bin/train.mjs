@@ -13,7 +13,8 @@ import { planRun, readTrainRows, resolveTrain } from '../lib/training.mjs';
 import { DOMAINS } from '../lib/world.mjs';
 
 const USAGE =
-  'usage: train --recipe FILE --data-dir DIR --base FILE --out DIR [--size tiny|cpu|gpu] [--device auto|cpu|cuda] [--seed N]';
+  'usage: train --recipe FILE --data-dir DIR --base FILE --out DIR ' +
+  '[--size tiny|cpu|gpu] [--device auto|cpu|cuda] [--seed N]';
 const flags = parseFlags(process.argv.slice(2), ['recipe', 'data-dir', 'base', 'out', 'size', 'device', 'seed'], USAGE);
 requireFlags(flags, ['recipe', 'data-dir', 'base', 'out'], USAGE);
 
@@ -43,7 +44,11 @@ const { batch, steps, rank, opt, divergeAt, marks, ctx } = planRun(settings, siz
 
 const perStepSeconds = (batch * SURFACE.secondsPerExample) / (device.startsWith('cuda') ? SURFACE.gpuSpeedup : 1);
 const lossOf = (quality) => {
-  const mean = DOMAINS.reduce((s, d) => s + Object.values(quality[d]).reduce((a, b) => a + b, 0) / Object.keys(quality[d]).length, 0) / DOMAINS.length;
+  const mean =
+    DOMAINS.reduce(
+      (s, d) => s + Object.values(quality[d]).reduce((a, b) => a + b, 0) / Object.keys(quality[d]).length,
+      0,
+    ) / DOMAINS.length;
   return Math.round(2.4 * Math.exp(-2.2 * mean) * 1e6) / 1e6;
 };
 
@@ -78,7 +83,8 @@ for (const step of marks) {
 const status = divergeAt === null ? 'ok' : 'diverged';
 const doneSteps = divergeAt === null ? steps : divergeAt;
 if (status === 'diverged') finalLoss = null;
-const seconds = Math.round((2 + doneSteps * perStepSeconds + checkpoints.length * SURFACE.secondsPerCheckpoint) * 1000) / 1000;
+const seconds =
+  Math.round((2 + doneSteps * perStepSeconds + checkpoints.length * SURFACE.secondsPerCheckpoint) * 1000) / 1000;
 writeJson(join(flags.out, 'train-summary.json'), {
   status,
   steps: doneSteps,
@@ -101,4 +107,6 @@ if (status === 'diverged') {
   process.stdout.write(`step ${divergeAt}: loss nan -- DIVERGED\nDIVERGED\n`);
   process.exit(3);
 }
-process.stdout.write(`train: done (simulated ${seconds}s), final loss ${finalLoss}, checkpoints ${checkpoints.join(' ')}\n`);
+process.stdout.write(
+  `train: done (simulated ${seconds}s), final loss ${finalLoss}, checkpoints ${checkpoints.join(' ')}\n`,
+);

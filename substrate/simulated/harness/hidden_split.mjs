@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The hidden leaderboard split (run by the leaderboard service OUTSIDE any sandbox).
-//   node harness/hidden_split.mjs (--secret-seed N | --secret-seed-file F) --out DIR [--public-rows 600] [--private-rows 600]
+//   node harness/hidden_split.mjs (--secret-seed N | --secret-seed-file F) --out DIR
+//     [--public-rows 600] [--private-rows 600]
 // (the leaderboard passes the file: an argv shows in every user's process list)
 // Writes public.csv and private.csv (id,prompt,answer,domain: the answer keys), prompts.csv (id,prompt of
 // both halves in id order: what predict runs on) and split.json (counts, mix, sha256; not the seed).
@@ -8,21 +9,47 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseFlags, requireFlags, sha256File, writeCsv, writeJson } from '../lib/io.mjs';
-import { DOMAINS, HIDDEN_MIX, HIDDEN_ROWS_PRIVATE, HIDDEN_ROWS_PUBLIC, HIDDEN_VARIANTS, hiddenRows } from '../lib/world.mjs';
+import {
+  DOMAINS,
+  HIDDEN_MIX,
+  HIDDEN_ROWS_PRIVATE,
+  HIDDEN_ROWS_PUBLIC,
+  HIDDEN_VARIANTS,
+  hiddenRows,
+} from '../lib/world.mjs';
 
-const USAGE = 'usage: hidden_split (--secret-seed N | --secret-seed-file F) --out DIR [--public-rows N] [--private-rows N]';
-const flags = parseFlags(process.argv.slice(2), ['secret-seed', 'secret-seed-file', 'out', 'public-rows', 'private-rows'], USAGE);
+const USAGE =
+  'usage: hidden_split (--secret-seed N | --secret-seed-file F) --out DIR [--public-rows N] [--private-rows N]';
+const flags = parseFlags(
+  process.argv.slice(2),
+  ['secret-seed', 'secret-seed-file', 'out', 'public-rows', 'private-rows'],
+  USAGE,
+);
 requireFlags(flags, ['out'], USAGE);
 if ((flags['secret-seed'] === undefined) === (flags['secret-seed-file'] === undefined)) {
   process.stderr.write(`hidden_split: give exactly one of --secret-seed and --secret-seed-file\n${USAGE}\n`);
   process.exit(2);
 }
-const seedText = flags['secret-seed-file'] !== undefined ? readFileSync(flags['secret-seed-file'], 'utf8').trim() : flags['secret-seed'];
+const seedText =
+  flags['secret-seed-file'] !== undefined
+    ? readFileSync(flags['secret-seed-file'], 'utf8').trim()
+    : flags['secret-seed'];
 if (!/^\d+$/.test(seedText)) {
-  process.stderr.write(`hidden_split: the secret seed must be a non-negative integer, got ${flags['secret-seed-file'] !== undefined ? `the contents of ${flags['secret-seed-file']}` : JSON.stringify(seedText)}\n`);
+  process.stderr.write(
+    `hidden_split: the secret seed must be a non-negative integer, got ` +
+      `${
+        flags['secret-seed-file'] !== undefined
+          ? `the contents of ${flags['secret-seed-file']}`
+          : JSON.stringify(seedText)
+      }\n`,
+  );
   process.exit(2);
 }
-const split = hiddenRows(Number(seedText), Number(flags['public-rows'] ?? HIDDEN_ROWS_PUBLIC), Number(flags['private-rows'] ?? HIDDEN_ROWS_PRIVATE));
+const split = hiddenRows(
+  Number(seedText),
+  Number(flags['public-rows'] ?? HIDDEN_ROWS_PUBLIC),
+  Number(flags['private-rows'] ?? HIDDEN_ROWS_PRIVATE),
+);
 const fields = ['id', 'prompt', 'answer', 'domain'];
 writeCsv(join(flags.out, 'public.csv'), split.public, fields);
 writeCsv(join(flags.out, 'private.csv'), split.private, fields);
@@ -34,6 +61,8 @@ writeJson(join(flags.out, 'split.json'), {
   private: { n: split.private.length, domains: count(split.private) },
   mix: HIDDEN_MIX,
   variants: HIDDEN_VARIANTS,
-  sha256: Object.fromEntries(['public.csv', 'private.csv', 'prompts.csv'].map((f) => [f, sha256File(join(flags.out, f))])),
+  sha256: Object.fromEntries(
+    ['public.csv', 'private.csv', 'prompts.csv'].map((f) => [f, sha256File(join(flags.out, f))]),
+  ),
 });
 process.stdout.write(`hidden split: public=${split.public.length} private=${split.private.length} -> ${flags.out}\n`);

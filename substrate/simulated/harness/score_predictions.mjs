@@ -2,7 +2,8 @@
 // Score a predictions CSV against an answer key (per domain + overall), as harness/score_predictions.py does.
 //   node harness/score_predictions.mjs --predictions preds.csv --answers public.csv --out score.json [--split public]
 // A missing prediction counts as wrong.  Output (dev-scores shape, what the leaderboard service validates):
-// { checkpoint: <predictions file>, split: <--split or the answers file's name>, overall, n, domains: { d: { score, n } } }.
+// { checkpoint: <predictions file>, split: <--split or the answers file's name>, overall, n,
+//   domains: { d: { score, n } } }.
 import { basename, extname } from 'node:path';
 import { parseFlags, readCsv, requireFlags, sha256File, writeJson } from '../lib/io.mjs';
 import { aggregate, scoreOutput } from '../lib/metric.mjs';

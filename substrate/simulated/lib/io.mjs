@@ -259,7 +259,11 @@ export function parseYamlSubset(text) {
     if (pos >= lines.length) return null;
     if (lines[pos].text.startsWith('- ') || lines[pos].text === '-') {
       const arr = [];
-      while (pos < lines.length && lines[pos].indent === indent && (lines[pos].text.startsWith('- ') || lines[pos].text === '-')) {
+      while (
+        pos < lines.length &&
+        lines[pos].indent === indent &&
+        (lines[pos].text.startsWith('- ') || lines[pos].text === '-')
+      ) {
         const rest = lines[pos].text.slice(1).trim();
         pos++;
         if (rest === '') arr.push(pos < lines.length && lines[pos].indent > indent ? block(lines[pos].indent) : null);
@@ -279,7 +283,10 @@ export function parseYamlSubset(text) {
       pos++;
       const [k, rest] = kv;
       if (rest.trim() !== '') obj[k] = inlineValue(rest);
-      else if (pos < lines.length && (lines[pos].indent > indent || (lines[pos].indent === indent && lines[pos].text.startsWith('- '))))
+      else if (
+        pos < lines.length &&
+        (lines[pos].indent > indent || (lines[pos].indent === indent && lines[pos].text.startsWith('- ')))
+      )
         obj[k] = block(lines[pos].indent);
       else obj[k] = null;
     }

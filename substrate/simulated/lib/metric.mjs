@@ -59,7 +59,8 @@ export function verify(stored, predicted) {
   if (/^[01]+$/.test(a)) return a === b;
   const x = toNumber(a);
   const y = toNumber(b);
-  if (x !== null && y !== null) return Math.abs(x - y) <= Math.max(REL_TOL * Math.max(Math.abs(x), Math.abs(y)), ABS_TOL);
+  if (x !== null && y !== null)
+    return Math.abs(x - y) <= Math.max(REL_TOL * Math.max(Math.abs(x), Math.abs(y)), ABS_TOL);
   return a.toLowerCase() === b.toLowerCase();
 }
 

@@ -35,7 +35,8 @@ export function solve(weights, prompt, key = weightsKey(weights)) {
 }
 
 // Benchmark-only (bin/expected-score.mjs): the probability that solve() gets a row right, in expectation over
-// the row's difficulty ~ U(0, 1) and the jitter ~ N(0, evalJitter): P(difficulty < q + jitter) = E[clamp(q + jitter, 0, 1)].
+// the row's difficulty ~ U(0, 1) and the jitter ~ N(0, evalJitter):
+// P(difficulty < q + jitter) = E[clamp(q + jitter, 0, 1)].
 const erfc = (x) => {
   // Numerical Recipes' erfcc (Chebyshev fit, fractional error < 1.2e-7 everywhere)
   const z = Math.abs(x);
@@ -43,7 +44,8 @@ const erfc = (x) => {
   const r =
     t *
     Math.exp(
-      -z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))),
+      -z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 +
+        t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))),
     );
   return x >= 0 ? r : 2 - r;
 };

@@ -30,10 +30,12 @@ export const SURFACE = {
   loraGap: 0.4,
   loraScale: 6,
   // data: examples of a domain seen = step * batch * share; repeats are worth less:
-  // effective = seen / (1 + repeatPenalty * seen / unique), unique = distinct prompts (+ augmentWorth per augmented copy)
+  // effective = seen / (1 + repeatPenalty * seen / unique),
+  // unique = distinct prompts (+ augmentWorth per augmented copy)
   repeatPenalty: 0.6,
   augmentWorth: 0.5,
-  // learning curve per skill: q = base + (ceil - base) * (1 - exp(-(rate * effective / 1000 * optimisation * capacity)^shape))
+  // learning curve per skill:
+  // q = base + (ceil - base) * (1 - exp(-(rate * effective / 1000 * optimisation * capacity)^shape))
   // (shape 1 = diminishing returns from the first example; shape 2 = slow start, then a steep rise)
   skills: {
     bit_manipulation: { standard: { rate: 0.7, ceil: 0.7 } },
@@ -83,14 +85,18 @@ export function optimisation(train, lora) {
   const lr = Number(train.lr);
   const lrF = Math.exp(-(Math.log10(lr / lrOpt) ** 2) / (2 * S.lrWidth ** 2));
   const wFrac = Number(train.warmup_steps) / Math.max(1, Number(train.steps));
-  const warmF = 1 - S.warmupNoneCost * Math.exp(-wFrac / S.warmupScale) - S.warmupTooLongCost * Math.max(0, wFrac - S.warmupTooLong);
+  const warmF =
+    1 -
+    S.warmupNoneCost * Math.exp(-wFrac / S.warmupScale) -
+    S.warmupTooLongCost * Math.max(0, wFrac - S.warmupTooLong);
   const schedF = S.schedule[String(train.schedule)] ?? NaN;
   const clip = Number(train.grad_clip);
   let clipF = 1;
   if (!(clip > 0)) clipF = 1 - S.clipOffCost * Math.min(1, lr / lrOpt);
   else if (clip < S.clipTooSmall) clipF = 1 - (S.clipTooSmallCost * (S.clipTooSmall - clip)) / S.clipTooSmall;
   const wd = Number(train.weight_decay);
-  const wdF = wd > 0 ? 1 - S.wdCostPerDecade * Math.min(2, Math.abs(Math.log10(wd / S.wdOpt))) : 1 - S.wdCostPerDecade * 2;
+  const wdF =
+    wd > 0 ? 1 - S.wdCostPerDecade * Math.min(2, Math.abs(Math.log10(wd / S.wdOpt))) : 1 - S.wdCostPerDecade * 2;
   const capacity = rank > 0 ? 1 - S.loraGap * Math.exp(-rank / S.loraScale) : 1;
   const value = clamp(lrF * warmF * schedF * clipF * wdF, 0, 1);
   return { value, capacity, factors: { lr: lrF, warmup: warmF, schedule: schedF, clipping: clipF, weightDecay: wdF } };
@@ -112,7 +118,8 @@ export function divergenceStep(train, lora, steps) {
 /** Per (domain, variant): rows, distinct prompts and augmented copies in the training data. */
 export function dataStats(rows) {
   const stats = {};
-  for (const d of DOMAINS) stats[d] = Object.fromEntries(VARIANTS[d].map((v) => [v, { rows: 0, unique: 0, augmented: 0 }]));
+  for (const d of DOMAINS)
+    stats[d] = Object.fromEntries(VARIANTS[d].map((v) => [v, { rows: 0, unique: 0, augmented: 0 }]));
   const seen = new Set();
   let total = 0;
   for (const r of rows) {
@@ -139,7 +146,15 @@ function effective(seen, unique) {
  * benchmark-only late-decoupling variant (lib/variant.mjs), its second one.
  */
 export function decouplingRegions() {
-  const regions = [{ domain: 'equation', devVariant: 'numeric', lbVariant: 'numeric_multi', threshold: SURFACE.equationShareThreshold, designed: true }];
+  const regions = [
+    {
+      domain: 'equation',
+      devVariant: 'numeric',
+      lbVariant: 'numeric_multi',
+      threshold: SURFACE.equationShareThreshold,
+      designed: true,
+    },
+  ];
   if (VARIANT?.decoupling) regions.push({ ...VARIANT.decoupling, designed: false });
   return regions;
 }
@@ -202,7 +217,8 @@ export function qualityAt(step, steps, ctx) {
         if (v === vd.lbVariant) value -= vd.lbOverfit * vExcess * vLate;
       }
       value -= forget;
-      if (noise) value += S.seedNoiseShared * normal(`seed:${seed}:shared`) + S.seedNoiseDomain * normal(`seed:${seed}:${d}`);
+      if (noise)
+        value += S.seedNoiseShared * normal(`seed:${seed}:shared`) + S.seedNoiseDomain * normal(`seed:${seed}:${d}`);
       q[d][v] = Math.round(clamp(value, 0.01, 0.99) * 1e6) / 1e6;
     }
   }

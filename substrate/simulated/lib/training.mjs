@@ -10,10 +10,14 @@ import { parsePrompt } from './world.mjs';
 /** The recipe's train and lora settings with defaults; throws on an invalid recipe (train's messages). */
 export function resolveTrain(recipe) {
   const unknown = Object.keys(recipe.train ?? {}).filter((k) => !(k in TRAIN_DEFAULTS));
-  if (unknown.length) throw new Error(`unknown train settings: ${unknown.join(', ')}; known: ${Object.keys(TRAIN_DEFAULTS).join(', ')}`);
+  if (unknown.length)
+    throw new Error(
+      `unknown train settings: ${unknown.join(', ')}; known: ${Object.keys(TRAIN_DEFAULTS).join(', ')}`,
+    );
   const train = { ...TRAIN_DEFAULTS, ...(recipe.train ?? {}) };
   const lora = { ...LORA_DEFAULTS, ...(recipe.lora ?? {}) };
-  if (!(SURFACE.schedule[train.schedule] > 0)) throw new Error(`unknown schedule ${train.schedule}; expected constant|cosine|linear`);
+  if (!(SURFACE.schedule[train.schedule] > 0))
+    throw new Error(`unknown schedule ${train.schedule}; expected constant|cosine|linear`);
   if (!(Number(train.lr) > 0)) throw new Error(`lr must be positive, got ${train.lr}`);
   return { train, lora };
 }

@@ -40,7 +40,11 @@ function load() {
   if (!existsSync(file)) return null;
   const doc = JSON.parse(readFileSync(file, 'utf8'));
   const def = VARIANT_DEFS[doc?.variant];
-  if (!def) throw new Error(`lib/variant.json names an unknown variant ${JSON.stringify(doc?.variant)}; known: ${Object.keys(VARIANT_DEFS).join(', ')}`);
+  if (!def)
+    throw new Error(
+      `lib/variant.json names an unknown variant ${JSON.stringify(doc?.variant)}; ` +
+        `known: ${Object.keys(VARIANT_DEFS).join(', ')}`,
+    );
   return { name: doc.variant, ...def };
 }
 

@@ -22,7 +22,14 @@ export const VARIANTS = {
   equation: ['numeric', 'numeric_multi', 'symbolic', 'unseen'],
 };
 
-export const STANDARD_VARIANT = { bit_manipulation: 'standard', gravity: 'standard', unit_conversion: 'standard', cipher: 'standard', numeral: 'standard', equation: 'numeric' };
+export const STANDARD_VARIANT = {
+  bit_manipulation: 'standard',
+  gravity: 'standard',
+  unit_conversion: 'standard',
+  cipher: 'standard',
+  numeral: 'standard',
+  equation: 'numeric',
+};
 
 const DESCRIPTIONS = {
   bit_manipulation: 'bit manipulation rule transforms 8-bit binary numbers',
@@ -42,16 +49,29 @@ export const POOL_ROWS = 9500;
 export const HIDDEN_ROWS_PUBLIC = VARIANT?.publicRows ?? 600;
 export const HIDDEN_ROWS_PRIVATE = 600;
 /** The leaderboard's domain mix: fewer equations, more bit manipulation and cipher than dev. */
-export const HIDDEN_MIX = { bit_manipulation: 0.26, gravity: 0.13, unit_conversion: 0.13, cipher: 0.26, numeral: 0.14, equation: 0.08 };
+export const HIDDEN_MIX = {
+  bit_manipulation: 0.26,
+  gravity: 0.13,
+  unit_conversion: 0.13,
+  cipher: 0.26,
+  numeral: 0.14,
+  equation: 0.08,
+};
 /** ...and harder equations. */
-export const HIDDEN_VARIANTS = { equation: { numeric_multi: 0.3, symbolic: 0.35, unseen: 0.35 }, ...(VARIANT?.hiddenVariants ?? {}) };
+export const HIDDEN_VARIANTS = {
+  equation: { numeric_multi: 0.3, symbolic: 0.35, unseen: 0.35 },
+  ...(VARIANT?.hiddenVariants ?? {}),
+};
 
 export function rowId(seed, index, salt) {
   return sha256(`sim-id:${salt}:${seed}:${index}`).slice(0, 8);
 }
 
 export function makePrompt(domain, variant, tag) {
-  return `In Alice's Wonderland (simulated), a secret ${DESCRIPTIONS[domain]}. Puzzle ${tag}. [domain=${domain} variant=${variant}] Determine the answer.`;
+  return (
+    `In Alice's Wonderland (simulated), a secret ${DESCRIPTIONS[domain]}. Puzzle ${tag}. ` +
+    `[domain=${domain} variant=${variant}] Determine the answer.`
+  );
 }
 
 /** The true answer of a simulated prompt (what a perfect model would say). */
@@ -76,7 +96,9 @@ export function allocate(n, mix) {
   const raw = Object.fromEntries(DOMAINS.map((d) => [d, (n * w[d]) / total]));
   const counts = Object.fromEntries(DOMAINS.map((d) => [d, Math.floor(raw[d])]));
   let left = n - DOMAINS.reduce((s, d) => s + counts[d], 0);
-  const order = [...DOMAINS].sort((a, b) => raw[b] - counts[b] - (raw[a] - counts[a]) || DOMAINS.indexOf(a) - DOMAINS.indexOf(b));
+  const order = [...DOMAINS].sort(
+    (a, b) => raw[b] - counts[b] - (raw[a] - counts[a]) || DOMAINS.indexOf(a) - DOMAINS.indexOf(b),
+  );
   for (const d of order) {
     if (left <= 0) break;
     counts[d]++;

@@ -34,7 +34,12 @@ export function synthesize(settings, seed) {
 
 /** Augmenters add a modified copy of a row (marked in its prompt; a copy is worth half a new row). */
 export const AUGMENTERS = {
-  shuffle_examples: (r, i) => ({ ...r, id: `${r.id}-s`, prompt: `${r.prompt} [augmented:shuffle:${i}]`, source: 'augment' }),
+  shuffle_examples: (r, i) => ({
+    ...r,
+    id: `${r.id}-s`,
+    prompt: `${r.prompt} [augmented:shuffle:${i}]`,
+    source: 'augment',
+  }),
   drop_examples: (r, i) => ({ ...r, id: `${r.id}-d`, prompt: `${r.prompt} [augmented:drop:${i}]`, source: 'augment' }),
 };
 

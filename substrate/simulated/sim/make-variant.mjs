@@ -20,5 +20,9 @@ const rel = relative(ROOT, out);
 if (!rel.startsWith('..') && !isAbsolute(rel)) fail(`--out must be outside the substrate directory ${ROOT}`);
 if (existsSync(out) && readdirSync(out).length) fail(`${out} exists and is not empty`);
 cpSync(ROOT, out, { recursive: true });
-writeJson(join(out, 'lib', 'variant.json'), { variant: flags.variant, description: def.description, definition: 'lib/variant.mjs' });
+writeJson(join(out, 'lib', 'variant.json'), {
+  variant: flags.variant,
+  description: def.description,
+  definition: 'lib/variant.mjs',
+});
 process.stdout.write(`make-variant: ${flags.variant} -> ${out}\n`);
