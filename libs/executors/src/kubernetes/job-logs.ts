@@ -1,4 +1,4 @@
-import { appendFileSync, mkdirSync } from 'node:fs';
+import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import type * as K8s from '@kubernetes/client-node';
 import { EventDelivery } from '../delivery';
@@ -7,6 +7,7 @@ import { loadClientNode } from './client';
 import { CONTAINER_NAME } from './manifest';
 import { isoOf } from './observe';
 import { assertKubernetesConfig } from './validate';
+import { rankLogPath } from '../local/ranks';
 import { COMPLETION_INDEX } from './multinode';
 import {
   exitCodeOf,
@@ -70,6 +71,42 @@ export abstract class KubernetesJobLogs {
         (isoOf(a.metadata?.creationTimestamp) ?? '').localeCompare(isoOf(b.metadata?.creationTimestamp) ?? ''),
       );
     return items[items.length - 1] ?? null;
+  }
+
+  /**
+   * A multi-node Job's other ranks' logs, read once when it ended, each into `<jobId>.rank<i>.log` beside the job log
+   * (the local executor's names): the latest pod of each index ≥ 1 that still exists. A pod the Job controller
+   * already deleted (the active ranks of a failed Job) has no log left to read; one that cannot be read is reported
+   * and skipped — the job's outcome does not depend on them.
+   */
+  protected async fetchRankLogs(t: Tracked): Promise<number[]> {
+    const pods = await this.core.listNamespacedPod({
+      namespace: this.opts.namespace,
+      labelSelector: `batch.kubernetes.io/job-name=${t.name}`,
+    });
+    const latest = new Map<number, PodObject>();
+    for (const p of pods.items as PodObject[]) {
+      const rank = Number(p.metadata?.annotations?.[COMPLETION_INDEX]);
+      if (!Number.isInteger(rank) || rank < 1 || rank >= t.nodes || p.status?.phase === 'Pending') continue;
+      const known = latest.get(rank);
+      const at = (q: PodObject) => isoOf(q.metadata?.creationTimestamp) ?? '';
+      if (!known || at(p) > at(known)) latest.set(rank, p);
+    }
+    const written: number[] = [];
+    for (const [rank, pod] of [...latest].sort((a, b) => a[0] - b[0])) {
+      try {
+        const text = await this.core.readNamespacedPodLog({
+          name: pod.metadata!.name!,
+          namespace: this.opts.namespace,
+          container: CONTAINER_NAME,
+        });
+        writeFileSync(rankLogPath(t.logPath, rank), String(text ?? ''), { mode: 0o600 });
+        written.push(rank);
+      } catch (err) {
+        this.reportError(err, `log of ${t.jobId} rank ${rank}`);
+      }
+    }
+    return written;
   }
 
   /** The rank (completion index) and exit code of a multi-node Job's pod that failed first; null when none did. */

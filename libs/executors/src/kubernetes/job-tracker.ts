@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { readLogTail, logHasDivergedLine, DIVERGED_EXIT_CODE } from '../log-file';
+import { rankLogPath } from '../local/ranks';
 import type { FailureReason, JobOutcome } from '../types';
 import { ANNOTATIONS } from './manifest';
 import { gpuCountOf, observeJob, suspendedAt, type JobObject, type ObservedJob } from './observe';
@@ -183,6 +184,7 @@ export abstract class KubernetesJobTracker extends KubernetesJobLogs {
     this.stopLogs(t);
     const pod = await this.latestPod(t).catch(() => null);
     if (pod?.metadata?.name) await this.fetchLogOnce(t, pod.metadata.name).catch(() => undefined);
+    if (t.nodes > 1) await this.fetchRankLogs(t).catch((err) => this.reportError(err, `rank logs of ${t.jobId}`));
     // A multi-node Job fails with its first failed rank: that rank's exit code, and its index in the message.
     const failedRank = t.nodes > 1 && o.phase === 'failed' ? await this.failedRank(t).catch(() => null) : null;
     const exitCode = failedRank?.exitCode ?? exitCodeOf(pod);
@@ -211,13 +213,16 @@ export abstract class KubernetesJobTracker extends KubernetesJobLogs {
         exitCode,
         message: failedRank ? `rank ${failedRank.rank} of ${t.nodes} failed: ${o.message}` : o.message,
       };
-    await this.finishWith(t, result, o.finishedAt);
+    // The tail that explains a failure is the failed rank's, when its pod's log could be kept.
+    const failedLog = failedRank && failedRank.rank > 0 ? rankLogPath(t.logPath, failedRank.rank) : null;
+    await this.finishWith(t, result, o.finishedAt, failedLog && existsSync(failedLog) ? failedLog : t.logPath);
   }
 
   protected async finishWith(
     t: Tracked,
     result: { status: JobOutcome['status']; reason: FailureReason | null; exitCode: number | null; message: string },
     finishedAt: string | null,
+    tailFrom: string = t.logPath,
   ): Promise<void> {
     const end = finishedAt ?? this.nowIso();
     this.endRun(t, end);
@@ -233,7 +238,7 @@ export abstract class KubernetesJobTracker extends KubernetesJobLogs {
       gpuSeconds: round3(t.gpu * wallSeconds),
       gpuCount: t.gpu,
       budgetUnit: 'gpu-seconds',
-      logTail: await readLogTail(t.logPath, this.opts.logTailLines ?? 50),
+      logTail: await readLogTail(tailFrom, this.opts.logTailLines ?? 50),
       logPath: existsSync(t.logPath) ? t.logPath : null,
       startedAt: t.startedAt,
       finishedAt: end,

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { eventually } from '@aevo/testkit';
 import { useFakeKube } from '../../test/kube-fixture';
 import type { FakeKubeApiServer as FakeKube } from '../testing/fake-kube-api';
@@ -54,6 +55,8 @@ describe('KubernetesExecutor, multi-node jobs (loopback API server, through @kub
     }
     await eventually(() => fake.openLogStreams() > 0);
     fake.log(name, 'rank 0: step 1 loss 2.0');
+    fake.logRank(name, 1, 'rank 1: step 1 loss 2.1');
+    fake.logRank(name, 2, 'rank 2: step 1 loss 1.9');
     fake.advance(60);
     fake.exitIndex(name, 1, 0);
     fake.exitIndex(name, 2, 0);
@@ -62,6 +65,9 @@ describe('KubernetesExecutor, multi-node jobs (loopback API server, through @kub
     const out = await finished('mn-ok');
     expect(out).toMatchObject({ status: 'succeeded', exitCode: 0, gpuCount: 6, wallSeconds: 60, gpuSeconds: 360 });
     expect(readFileSync(out.logPath!, 'utf8')).toBe('rank 0: step 1 loss 2.0\n'); // the job log is rank 0's
+    // The other ranks' logs beside it, under the local executor's names.
+    expect(readFileSync(out.logPath!.replace(/\.log$/, '.rank1.log'), 'utf8')).toBe('rank 1: step 1 loss 2.1\n');
+    expect(readFileSync(out.logPath!.replace(/\.log$/, '.rank2.log'), 'utf8')).toBe('rank 2: step 1 loss 1.9\n');
     expect(fake.job(name)!.status.completedIndexes).toBe('0-2');
     await eventually(() => fake.service(name) === undefined);
   });
@@ -74,8 +80,14 @@ describe('KubernetesExecutor, multi-node jobs (loopback API server, through @kub
     const name = jobNameOf(s);
     fake.admit(name);
     await started('mn-fails');
+    fake.logRank(name, 1, 'Traceback: CUDA error on rank 1');
     fake.exitIndex(name, 1, 1);
     const out = await finished('mn-fails');
+    // The failed rank's pod stays (Failed), so its log is kept beside the job log, and the tail is its.
+    expect(readFileSync(join(kube.state().home, 'logs', 'mn-fails.rank1.log'), 'utf8')).toBe(
+      'Traceback: CUDA error on rank 1\n',
+    );
+    expect(out.logTail).toBe('Traceback: CUDA error on rank 1');
     expect(out).toMatchObject({ status: 'failed', reason: 'exit-code', exitCode: 1 });
     expect(out.message).toMatch(/^rank 1 of 2 failed: .*exit code 1 matching FailJob rule/);
     expect(fake.job(name)!.status.conditions.map((c: { type: string }) => c.type)).toContain('Failed');

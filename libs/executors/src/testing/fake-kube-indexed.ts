@@ -1,6 +1,6 @@
 import { isDnsLabel } from '../kubernetes/names';
 import { FakeKubeControllers } from './fake-kube-controllers';
-import { matchPodFailurePolicy, setCondition, status, type Json } from './fake-kube-json';
+import { matchPodFailurePolicy, nsToRfc3339, setCondition, status, type Json } from './fake-kube-json';
 import type { PodState } from './fake-kube-state';
 import { networkPolicyErrors, serviceErrors } from './fake-kube-validation';
 
@@ -98,6 +98,15 @@ export abstract class FakeKubeIndexed extends FakeKubeControllers {
     };
     this.pods.set(`${ns}/${name}`, { obj, lines: [], followers: new Set() });
     return name;
+  }
+
+  /** Rank `index`'s running pod writes a line to stdout (`log` writes rank 0's). */
+  logRank(name: string, index: number, text: string, namespace = 'aevo-jobs'): void {
+    const pod = this.rankPod(name, index, namespace);
+    if (!pod || pod.obj.status.phase !== 'Running') throw new Error(`job ${name} has no running pod of index ${index}`);
+    const ns = BigInt(this.clock) * 1_000_000n + BigInt(++this.logSeq) * 1000n + 123n;
+    pod.lines.push({ ts: nsToRfc3339(ns), ns, text });
+    for (const f of pod.followers) f.res.write(`${f.timestamps ? `${nsToRfc3339(ns)} ` : ''}${text}\n`);
   }
 
   /** An Indexed Job's log-bearing pod is the current one of index 0 (what `write` and `log` write to). */
