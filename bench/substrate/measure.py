@@ -60,10 +60,12 @@ VARIANTS = {
     "2x lr": lambda r: r["train"].__setitem__("lr", r["train"]["lr"] * 2),
     "equation-heavy mix (equation weight 4)": lambda r: _mix(r, equation=4.0),
     "equation-heavy + 4000 synthetic equations": _both(
-        lambda r: _mix(r, equation=4.0), _set("data.synthetic", {"count": 4000, "mix": {"equation": 1.0}, "difficulty": {}, "knobs": {}})
+        lambda r: _mix(r, equation=4.0), _set("data.synthetic", {"count": 4000, "mix": {"equation": 1.0},
+            "difficulty": {}, "knobs": {}})
     ),
     "2x steps": lambda r: r["train"].__setitem__("steps", r["train"]["steps"] * 2),
-    "rebalanced (gravity/unit 1.5, numeral/equation 0.5)": lambda r: _mix(r, gravity=1.5, unit_conversion=1.5, numeral=0.5, equation=0.5),
+    "rebalanced (gravity/unit 1.5, numeral/equation 0.5)": lambda r: _mix(r, gravity=1.5, unit_conversion=1.5,
+        numeral=0.5, equation=0.5),
     "LoRA rank 16, lr 1e-2": _both(_set("lora.rank", 16), _set("train.lr", 0.01)),
 }
 
@@ -88,36 +90,43 @@ def one_run(name, edit, seed, size, work, hidden, log):
         recipe = yaml.safe_load(f)
     recipe = copy.deepcopy(recipe)
     edit(recipe)
-    d = os.path.join(work, name.replace(" ", "_").replace("/", "-").replace("(", "").replace(")", "").replace(",", ""), str(seed))
+    d = os.path.join(work, name.replace(" ", "_").replace("/", "-").replace("(", "").replace(")", "").replace(",", ""),
+        str(seed))
     os.makedirs(d, exist_ok=True)
     rpath = os.path.join(d, "recipe.yaml")
     with open(rpath, "w") as f:
         yaml.safe_dump(recipe, f, sort_keys=False)
     load = os.getloadavg()[0]
-    rc, t_prep = run(["model/prepare_data.py", "--recipe", rpath, "--out", f"{d}/data", "--size", size, "--seed", str(seed)], log)
+    rc, t_prep = run(["model/prepare_data.py", "--recipe", rpath, "--out", f"{d}/data", "--size", size, "--seed",
+        str(seed)], log)
     assert rc == 0, f"prepare-data failed, see {log}"
     cpu = CPU["last"]
     rc, t_train = run(
-        ["model/train.py", "--recipe", rpath, "--data-dir", f"{d}/data", "--base", "base/checkpoint.pt", "--out", f"{d}/ck", "--size", size, "--seed", str(seed)], log
+        ["model/train.py", "--recipe", rpath, "--data-dir", f"{d}/data", "--base", "base/checkpoint.pt", "--out",
+            f"{d}/ck", "--size", size, "--seed", str(seed)], log
     )
     cpu += CPU["last"]
     summary = json.load(open(f"{d}/ck/train-summary.json"))
-    res = {"seed": seed, "status": summary["status"], "loadavg": round(load, 2), "prepare_s": round(t_prep, 1), "train_s": round(t_train, 1)}
+    res = {"seed": seed, "status": summary["status"], "loadavg": round(load, 2), "prepare_s": round(t_prep, 1),
+        "train_s": round(t_train, 1)}
     if rc == 3 or not summary["checkpoints"]:
         return res
     evals = []
     for i, c in enumerate(summary["checkpoints"]):
-        rc, t_eval = run(["model/evaluate.py", "--checkpoint", f"{d}/ck/{c}", "--split", "dev", "--out", f"{d}/{c}.dev.json"], log)
+        rc, t_eval = run(["model/evaluate.py", "--checkpoint", f"{d}/ck/{c}", "--split", "dev", "--out",
+            f"{d}/{c}.dev.json"], log)
         assert rc == 0, f"evaluate failed, see {log}"
         if i == len(summary["checkpoints"]) - 1:
             res["evaluate_s"] = round(t_eval, 1)
             res["candidate_cpu_s"] = round(cpu + CPU["last"], 1)
         evals.append(json.load(open(f"{d}/{c}.dev.json")))
     last = summary["checkpoints"][-1]
-    rc, _ = run(["model/predict.py", "--checkpoint", f"{d}/ck/{last}", "--prompts", f"{hidden}/prompts.csv", "--out", f"{d}/pred.csv"], log)
+    rc, _ = run(["model/predict.py", "--checkpoint", f"{d}/ck/{last}", "--prompts", f"{hidden}/prompts.csv", "--out",
+        f"{d}/pred.csv"], log)
     assert rc == 0, f"predict failed, see {log}"
     for half in ("public", "private"):
-        rc, _ = run(["harness/score_predictions.py", "--predictions", f"{d}/pred.csv", "--answers", f"{hidden}/{half}.csv", "--out", f"{d}/{half}.json", "--split", half], log)
+        rc, _ = run(["harness/score_predictions.py", "--predictions", f"{d}/pred.csv", "--answers",
+            f"{hidden}/{half}.csv", "--out", f"{d}/{half}.json", "--split", half], log)
         assert rc == 0
         res[half] = json.load(open(f"{d}/{half}.json"))
     res["dev"] = evals[-1]
@@ -158,7 +167,8 @@ def fmt(x, s=None):
 
 def markdown(results, meta):
     lines = [
-        f"Measured {meta['date']} with `bench/substrate/measure.py` (size `{meta['size']}`, hidden split secret seed {meta['secret_seed']}, "
+        f"Measured {meta['date']} with `bench/substrate/measure.py` (size `{meta['size']}`, "
+        f"hidden split secret seed {meta['secret_seed']}, "
         f"{meta['seeds']} baseline seeds, {meta['variant_seeds']} per variant; ± = std over seeds).",
         "",
         "| recipe | dev | dev equation | public LB | private LB | seeds |",
@@ -167,10 +177,13 @@ def markdown(results, meta):
     for name, r in results.items():
         s = r["summary"]
         lines.append(
-            f"| {name} | {fmt(s['dev'], s['dev_std'])} | {fmt(s['dev_domains']['equation'])} | {fmt(s['public'], s['public_std'])} | "
-            f"{fmt(s['private'], s['private_std'])} | {s['runs'] - s['diverged']}{' (' + str(s['diverged']) + ' diverged)' if s['diverged'] else ''} |"
+            f"| {name} | {fmt(s['dev'], s['dev_std'])} | {fmt(s['dev_domains']['equation'])} | "
+            f"{fmt(s['public'], s['public_std'])} | "
+            f"{fmt(s['private'], s['private_std'])} | {s['runs'] - s['diverged']}"
+            f"{' (' + str(s['diverged']) + ' diverged)' if s['diverged'] else ''} |"
         )
-    lines += ["", "Per domain (mean):", "", "| recipe | split | " + " | ".join(DOMAINS) + " |", "|---|---|" + "---|" * len(DOMAINS)]
+    lines += ["", "Per domain (mean):", "", "| recipe | split | " + " | ".join(DOMAINS) + " |",
+        "|---|---|" + "---|" * len(DOMAINS)]
     for name, r in results.items():
         s = r["summary"]
         for split in ("dev", "public"):
@@ -181,8 +194,10 @@ def markdown(results, meta):
             "",
             f"Timing (one candidate = prepare-data + train + evaluate of one checkpoint, size `{meta['size']}`): "
             f"mean wall {fmt(base['candidate_s'], base['candidate_s_std'])} s over the baseline runs, "
-            f"CPU time (user+sys; ≈ the wall time on an idle machine, the jobs are single-threaded) {fmt(base['candidate_cpu_s'], base['candidate_cpu_s_std'])} s; "
-            f"1-minute load average at their start: {', '.join(str(r['loadavg']) for r in results['baseline']['runs'])} "
+            f"CPU time (user+sys; ≈ the wall time on an idle machine, the jobs are single-threaded) "
+            f"{fmt(base['candidate_cpu_s'], base['candidate_cpu_s_std'])} s; "
+            f"1-minute load average at their start: "
+            f"{', '.join(str(r['loadavg']) for r in results['baseline']['runs'])} "
             f"(2 cores; other jobs shared them).",
         ]
     return "\n".join(lines) + "\n"
@@ -216,7 +231,8 @@ def main(argv=None) -> int:
             r = one_run(name, edit, seed, args.size, work, hidden, log)
             runs.append(r)
             print(
-                f"{name} seed {seed}: {r['status']} dev={r.get('dev', {}).get('overall')} public={r.get('public', {}).get('overall')} "
+                f"{name} seed {seed}: {r['status']} dev={r.get('dev', {}).get('overall')} "
+                f"public={r.get('public', {}).get('overall')} "
                 f"private={r.get('private', {}).get('overall')} candidate={r.get('candidate_s')}s load={r['loadavg']}",
                 flush=True,
             )
@@ -224,7 +240,8 @@ def main(argv=None) -> int:
         if args.json:
             with open(args.json, "w") as f:
                 json.dump(results, f, indent=2)
-    meta = {"date": time.strftime("%Y-%m-%d"), "size": args.size, "secret_seed": args.secret_seed, "seeds": args.seeds, "variant_seeds": args.variant_seeds}
+    meta = {"date": time.strftime("%Y-%m-%d"), "size": args.size, "secret_seed": args.secret_seed, "seeds": args.seeds,
+        "variant_seeds": args.variant_seeds}
     md = markdown(results, meta)
     print(md)
     if args.markdown:

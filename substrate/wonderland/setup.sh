@@ -23,4 +23,6 @@ if [ ! -f base/checkpoint.pt ]; then
   echo "base checkpoint missing: building it (deterministic, seeded; a few minutes on 2 cores)"
   "$PY" -m model.make_base
 fi
-"$PY" -m model.make_base --check || echo "note: base/checkpoint.pt differs from the sha256 recorded in base/checkpoint.json (rebuilt on another machine?)"
+"$PY" -m model.make_base --check ||
+  echo "note: base/checkpoint.pt differs from the sha256 recorded in base/checkpoint.json" \
+    "(rebuilt on another machine?)"

@@ -48,14 +48,18 @@ PRESETS: Dict[str, Dict[str, dict]] = {
     "gravity": {
         # g is drawn from `g_choices` evenly spaced values in [g_min, g_max] (0 = continuous);
         # t is drawn from [t_min, t_max] with `t_decimals` decimals.
-        "easy": {"examples": 4, "g_min": 4.0, "g_max": 20.0, "g_choices": 3, "t_min": 1.0, "t_max": 4.0, "t_decimals": 0},
-        "medium": {"examples": 4, "g_min": 4.0, "g_max": 20.0, "g_choices": 5, "t_min": 1.0, "t_max": 5.0, "t_decimals": 1},
-        "hard": {"examples": 4, "g_min": 4.0, "g_max": 20.0, "g_choices": 0, "t_min": 1.0, "t_max": 5.0, "t_decimals": 2},
+        "easy": {"examples": 4, "g_min": 4.0, "g_max": 20.0, "g_choices": 3, "t_min": 1.0, "t_max": 4.0,
+            "t_decimals": 0},
+        "medium": {"examples": 4, "g_min": 4.0, "g_max": 20.0, "g_choices": 5, "t_min": 1.0, "t_max": 5.0,
+            "t_decimals": 1},
+        "hard": {"examples": 4, "g_min": 4.0, "g_max": 20.0, "g_choices": 0, "t_min": 1.0, "t_max": 5.0,
+            "t_decimals": 2},
     },
     "unit_conversion": {
         "easy": {"examples": 4, "factors": [0.5, 2.0, 10.0], "x_min": 1.0, "x_max": 20.0, "x_decimals": 0},
         "medium": {"examples": 4, "factors": [0.5, 2.0, 3.0, 10.0, 0.1], "x_min": 1.0, "x_max": 50.0, "x_decimals": 1},
-        "hard": {"examples": 4, "factors": [], "factor_min": 0.3, "factor_max": 3.0, "x_min": 1.0, "x_max": 50.0, "x_decimals": 2},
+        "hard": {"examples": 4, "factors": [], "factor_min": 0.3, "factor_max": 3.0, "x_min": 1.0, "x_max": 50.0,
+            "x_decimals": 2},
     },
     "cipher": {
         "easy": {"examples": 3, "key": "shift", "max_shift": 25, "vocab": 6},
@@ -227,8 +231,10 @@ def gen_unit_conversion(rng: random.Random, knobs: dict) -> dict:
 
 
 # ------------------------------------------------------------------------------------------- cipher
-SUBJECTS = ["alice", "cat", "queen", "king", "hatter", "rabbit", "turtle", "mouse", "knight", "dragon", "bird", "wizard"]
-VERBS = ["reads", "sees", "imagines", "draws", "chases", "finds", "follows", "creates", "explores", "watches", "opens", "paints"]
+SUBJECTS = ["alice", "cat", "queen", "king", "hatter", "rabbit", "turtle", "mouse", "knight", "dragon", "bird",
+    "wizard"]
+VERBS = ["reads", "sees", "imagines", "draws", "chases", "finds", "follows", "creates", "explores", "watches", "opens",
+    "paints"]
 OBJECTS = ["book", "key", "door", "garden", "cake", "map", "potion", "castle", "mirror", "tea", "clock", "forest"]
 ALPHABET = "abcdefghijklmnopqrstuvwxyz"
 
@@ -325,7 +331,8 @@ def allocate(n: int, mix: Dict[str, float]) -> Dict[str, int]:
     return counts
 
 
-def generate_puzzle(family: str, rng: random.Random, difficulty: str = "medium", overrides: Optional[dict] = None) -> dict:
+def generate_puzzle(family: str, rng: random.Random, difficulty: str = "medium",
+    overrides: Optional[dict] = None) -> dict:
     knobs = knobs_for(family, difficulty, overrides)
     out = GENERATORS[family](rng, knobs)
     out["domain"] = family

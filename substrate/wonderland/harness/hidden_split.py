@@ -1,6 +1,7 @@
 """Generate the hidden leaderboard split (run by the leaderboard service, OUTSIDE any sandbox).
 
-    python3 harness/hidden_split.py (--secret-seed N | --secret-seed-file F) --out DIR [--public-rows 600] [--private-rows 600]
+    python3 harness/hidden_split.py (--secret-seed N | --secret-seed-file F) --out DIR \
+[--public-rows 600] [--private-rows 600]
 
 Writes into DIR:
 - ``public.csv`` and ``private.csv``: ``id,prompt,answer,domain`` (the answer keys; never give them to a sandbox);
@@ -65,7 +66,8 @@ def main(argv=None) -> int:
     shas = {
         "public.csv": _write(os.path.join(args.out, "public.csv"), public, fields),
         "private.csv": _write(os.path.join(args.out, "private.csv"), private, fields),
-        "prompts.csv": _write(os.path.join(args.out, "prompts.csv"), sorted(public + private, key=lambda r: r["id"]), ["id", "prompt"]),
+        "prompts.csv": _write(os.path.join(args.out, "prompts.csv"), sorted(public + private, key=lambda r: r["id"]),
+            ["id", "prompt"]),
     }
     count = lambda rows: {f: sum(1 for r in rows if r["domain"] == f) for f in FAMILIES}  # noqa: E731
     meta = {

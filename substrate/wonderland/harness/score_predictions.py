@@ -61,8 +61,10 @@ def main(argv=None) -> int:
     except (ValueError, KeyError) as e:
         print(f"invalid predictions: {e}", file=sys.stderr)
         return 2
-    split = args.split if args.split not in (None, "", "{split}") else os.path.splitext(os.path.basename(args.answers))[0]
-    doc = {"checkpoint": args.predictions, "split": split, "overall": result["overall"], "n": result["n"], "domains": result["domains"]}
+    split = args.split if args.split not in (None, "",
+        "{split}") else os.path.splitext(os.path.basename(args.answers))[0]
+    doc = {"checkpoint": args.predictions, "split": split, "overall": result["overall"], "n": result["n"],
+        "domains": result["domains"]}
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     with open(args.out, "w", encoding="utf-8") as f:
         json.dump(doc, f, indent=2)

@@ -22,7 +22,9 @@ import argparse
 import time
 
 from model import common  # noqa: F401  (pins threads before torch)
-from model.common import DOMAINS, SIZES, SUBSTRATE_ROOT, checkpoint_size, load_model, pick_device, read_rows, setup_torch, write_json
+from model.common import (
+    DOMAINS, SIZES, SUBSTRATE_ROOT, checkpoint_size, load_model, pick_device, read_rows, setup_torch, write_json,
+)
 from model.infer import as_submission, generate_answers
 from harness.metric import aggregate, score_output
 from harness.parse import detect_domain
@@ -37,7 +39,8 @@ def split_path(split: str) -> str:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="evaluate", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(prog="evaluate", description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--checkpoint", required=True)
     ap.add_argument("--split", default="dev")
     ap.add_argument("--out", required=True)
@@ -55,12 +58,15 @@ def main(argv=None) -> int:
         rows = rows[: args.limit]
     model = load_model(args.checkpoint, device)
     outputs = [as_submission(a) for a in generate_answers(model, [r["prompt"] for r in rows])]
-    results = [(r.get("domain") or detect_domain(r["prompt"]), score_output(r["answer"], o)) for r, o in zip(rows, outputs)]
+    results = [(r.get("domain") or detect_domain(r["prompt"]), score_output(r["answer"], o)) for r, o in zip(rows,
+        outputs)]
     agg = aggregate(results, DOMAINS)
-    doc = {"checkpoint": args.checkpoint, "split": args.split, "overall": agg["overall"], "n": agg["n"], "domains": agg["domains"]}
+    doc = {"checkpoint": args.checkpoint, "split": args.split, "overall": agg["overall"], "n": agg["n"],
+        "domains": agg["domains"]}
     write_json(args.out, doc)
     per = " ".join(f"{d}={v['score']:.3f}" for d, v in agg["domains"].items())
-    print(f"evaluate: {args.split} overall={agg['overall']:.4f} n={agg['n']} {per} ({time.time() - t0:.1f}s)", flush=True)
+    print(f"evaluate: {args.split} overall={agg['overall']:.4f} n={agg['n']} {per} ({time.time() - t0:.1f}s)",
+        flush=True)
     return 0
 
 

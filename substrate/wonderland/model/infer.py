@@ -19,7 +19,8 @@ def generate_answers(model: GPT, prompts: List[str], batch_size: int = 200) -> L
         for s in range(0, len(order), batch_size):
             idx = order[s : s + batch_size]
             gens = model.generate(
-                [encoded[i][0] for i in idx], max_new=MAX_ANSWER + 1, eos=EOS, pad=PAD, forced=[encoded[i][1] for i in idx]
+                [encoded[i][0] for i in idx], max_new=MAX_ANSWER + 1, eos=EOS, pad=PAD,
+                    forced=[encoded[i][1] for i in idx]
             )
             for i, g in zip(idx, gens):
                 out[i] = decode_ids(g)

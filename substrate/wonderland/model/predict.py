@@ -23,7 +23,8 @@ from model.infer import as_submission, generate_answers
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="predict", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(prog="predict", description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--checkpoint", required=True)
     ap.add_argument("--prompts", required=True)
     ap.add_argument("--out", required=True)

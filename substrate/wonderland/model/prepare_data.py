@@ -28,7 +28,8 @@ TINY_ROWS = 300
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="prepare-data", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(prog="prepare-data", description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--recipe", required=True)
     ap.add_argument("--out", required=True, help="data dir")
     ap.add_argument("--size", default="cpu")
@@ -61,7 +62,8 @@ def main(argv=None) -> int:
             raise SystemExit("the pipeline produced a row without prompt or answer")
         rid = str(r.get("id") or "row")
         used[rid] += 1
-        out_rows.append({"id": rid if used[rid] == 1 else f"{rid}-{used[rid] - 1}", "prompt": r["prompt"], "answer": str(r["answer"]), "domain": r.get("domain", ""), "source": r.get("source", "")})
+        out_rows.append({"id": rid if used[rid] == 1 else f"{rid}-{used[rid] - 1}", "prompt": r["prompt"],
+            "answer": str(r["answer"]), "domain": r.get("domain", ""), "source": r.get("source", "")})
 
     os.makedirs(args.out, exist_ok=True)
     import csv

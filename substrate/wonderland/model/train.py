@@ -172,7 +172,8 @@ def _quiet(*_args, **_kwargs) -> None:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="train", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(prog="train", description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--recipe", required=True)
     ap.add_argument("--data-dir", required=True)
     ap.add_argument("--base", required=True, help="base checkpoint (.pt file or checkpoint dir)")

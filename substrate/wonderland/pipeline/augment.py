@@ -13,7 +13,11 @@ def _split_examples(prompt: str):
     """(head lines, example lines, tail lines) of a prompt: examples are the lines between the header
     and the final "Now, ..." line that look like worked examples."""
     lines = prompt.split("\n")
-    idx = [i for i, l in enumerate(lines) if (" -> " in l or " = " in l or "becomes" in l or l.startswith("For t =")) and not l.startswith("In Alice")]
+    idx = [
+        i
+        for i, l in enumerate(lines)
+        if (" -> " in l or " = " in l or "becomes" in l or l.startswith("For t =")) and not l.startswith("In Alice")
+    ]
     if not idx:
         return None
     return lines[: idx[0]], lines[idx[0] : idx[-1] + 1], lines[idx[-1] + 1 :]

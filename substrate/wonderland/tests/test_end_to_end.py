@@ -35,7 +35,8 @@ def test_prepare_data_outputs(candidate):
     assert len({r["id"] for r in rows}) == len(rows)
     summary = json.load(open(candidate / "data" / "data-summary.json"))
     assert summary["rows"] == 300 and summary["size"] == "tiny" and summary["seed"] == 5
-    assert set(summary["domains"]) == {"bit_manipulation", "gravity", "unit_conversion", "cipher", "numeral", "equation"}
+    assert set(summary["domains"]) == {"bit_manipulation", "gravity", "unit_conversion", "cipher", "numeral",
+        "equation"}
 
 
 def test_train_outputs_follow_the_contract(candidate):
@@ -53,7 +54,8 @@ def test_train_outputs_follow_the_contract(candidate):
 
 def test_evaluate_writes_dev_scores(candidate):
     out = candidate / "scores.json"
-    run("model/evaluate.py", "--checkpoint", str(candidate / "ckpt" / "step-000008"), "--split", "dev", "--out", str(out), "--device", "cpu")
+    run("model/evaluate.py", "--checkpoint", str(candidate / "ckpt" / "step-000008"), "--split", "dev", "--out",
+        str(out), "--device", "cpu")
     doc = json.load(open(out))
     assert set(doc) == {"checkpoint", "split", "overall", "n", "domains"}
     assert doc["split"] == "dev" and doc["n"] == 60  # tiny: every 10th dev row
@@ -63,39 +65,47 @@ def test_evaluate_writes_dev_scores(candidate):
 
 def test_predict_and_score_on_a_hidden_split(candidate):
     hidden = candidate / "hidden"
-    run("harness/hidden_split.py", "--secret-seed", "77", "--out", str(hidden), "--public-rows", "30", "--private-rows", "30")
+    run("harness/hidden_split.py", "--secret-seed", "77", "--out", str(hidden), "--public-rows", "30",
+        "--private-rows", "30")
     assert {p.name for p in hidden.iterdir()} >= {"public.csv", "private.csv", "prompts.csv", "split.json"}
     preds = candidate / "preds.csv"
-    run("model/predict.py", "--checkpoint", str(candidate / "ckpt" / "step-000008"), "--prompts", str(hidden / "prompts.csv"), "--out", str(preds))
+    run("model/predict.py", "--checkpoint", str(candidate / "ckpt" / "step-000008"), "--prompts",
+        str(hidden / "prompts.csv"), "--out", str(preds))
     rows = list(csv.DictReader(open(preds, encoding="utf-8")))
     assert len(rows) == 60 and list(rows[0]) == ["id", "answer"]
     assert all(r["answer"].startswith("\\boxed{") for r in rows)
     out = candidate / "public-score.json"
-    run("harness/score_predictions.py", "--predictions", str(preds), "--answers", str(hidden / "public.csv"), "--out", str(out), "--split", "public")
+    run("harness/score_predictions.py", "--predictions", str(preds), "--answers", str(hidden / "public.csv"), "--out",
+        str(out), "--split", "public")
     doc = json.load(open(out))
-    assert set(doc) == {"checkpoint", "split", "overall", "n", "domains"} and doc["split"] == "public" and doc["n"] == 30
+    assert set(doc) == {"checkpoint", "split", "overall", "n",
+        "domains"} and doc["split"] == "public" and doc["n"] == 30
 
 
 def test_score_counts_a_perfect_and_a_missing_submission(tmp_path):
     hidden = tmp_path / "h"
-    run("harness/hidden_split.py", "--secret-seed", "3", "--out", str(hidden), "--public-rows", "20", "--private-rows", "5")
+    run("harness/hidden_split.py", "--secret-seed", "3", "--out", str(hidden), "--public-rows", "20", "--private-rows",
+        "5")
     rows = list(csv.DictReader(open(hidden / "public.csv", encoding="utf-8")))
     with open(tmp_path / "p.csv", "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(["id", "answer"])
         for r in rows[:-1]:
             w.writerow([r["id"], "\\boxed{" + r["answer"] + "}"])
-    r = run("harness/score_predictions.py", "--predictions", str(tmp_path / "p.csv"), "--answers", str(hidden / "public.csv"), "--out", str(tmp_path / "s.json"))
+    r = run("harness/score_predictions.py", "--predictions", str(tmp_path / "p.csv"), "--answers",
+        str(hidden / "public.csv"), "--out", str(tmp_path / "s.json"))
     assert "missing=1" in r.stdout
     assert json.load(open(tmp_path / "s.json"))["overall"] == pytest.approx(19 / 20)
 
 
 def test_too_high_a_learning_rate_diverges(tmp_path):
     recipe = tmp_path / "hot.yaml"
-    recipe.write_text(open(os.path.join(ROOT, "recipe.yaml")).read().replace("lr: 0.003", "lr: 50.0").replace("grad_clip: 1.0", "grad_clip: 0"))
+    recipe.write_text(open(os.path.join(ROOT, "recipe.yaml")).read().replace("lr: 0.003",
+        "lr: 50.0").replace("grad_clip: 1.0", "grad_clip: 0"))
     run("model/prepare_data.py", "--recipe", str(recipe), "--out", str(tmp_path / "d"), "--size", "tiny")
     ck = tmp_path / "ck"
-    r = run("model/train.py", "--recipe", str(recipe), "--data-dir", str(tmp_path / "d"), "--base", "base/checkpoint.pt",
+    r = run("model/train.py", "--recipe", str(recipe), "--data-dir", str(tmp_path / "d"), "--base",
+        "base/checkpoint.pt",
             "--out", str(ck), "--size", "tiny", "--device", "cpu", check=False)
     assert r.returncode == 3, r.stdout + r.stderr
     assert "DIVERGED" in r.stdout
@@ -110,10 +120,12 @@ def test_lora_training_runs_and_merges(tmp_path):
         "--out", str(tmp_path / "ck"), "--size", "tiny", "--device", "cpu")
     s = json.load(open(tmp_path / "ck" / "train-summary.json"))
     assert s["loraRank"] == 4 and s["trainableParams"] < 60000
-    run("model/evaluate.py", "--checkpoint", str(tmp_path / "ck" / s["checkpoints"][-1]), "--out", str(tmp_path / "s.json"), "--limit", "12")
+    run("model/evaluate.py", "--checkpoint", str(tmp_path / "ck" / s["checkpoints"][-1]), "--out",
+        str(tmp_path / "s.json"), "--limit", "12")
 
 
 def test_prepare_data_is_deterministic(tmp_path):
     for d in ("a", "b"):
-        run("model/prepare_data.py", "--recipe", "recipe.yaml", "--out", str(tmp_path / d), "--size", "tiny", "--seed", "9")
+        run("model/prepare_data.py", "--recipe", "recipe.yaml", "--out", str(tmp_path / d), "--size", "tiny", "--seed",
+            "9")
     assert (tmp_path / "a" / "train.csv").read_bytes() == (tmp_path / "b" / "train.csv").read_bytes()

@@ -32,7 +32,8 @@ def test_mix_weights_and_upsampling():
 def test_synthetic_augment_filter_and_determinism():
     recipe = yaml.safe_load(open("recipe.yaml"))
     recipe["data"]["rows"] = 600
-    recipe["data"]["synthetic"] = {"count": 200, "mix": {"equation": 1.0}, "difficulty": {"equation": "hard"}, "knobs": {}}
+    recipe["data"]["synthetic"] = {"count": 200, "mix": {"equation": 1.0}, "difficulty": {"equation": "hard"},
+        "knobs": {}}
     recipe["data"]["augment"] = {"shuffle_examples": 0.5, "drop_examples": 0.0}
     recipe["data"]["filters"] = {"dedupe": True, "drop_domains": ["numeral"], "max_answer_chars": 30}
     rows, summary = build(recipe, 3)
