@@ -5,8 +5,8 @@
  * (AEVO_EVENT_STORE=postgres|kurrentdb with their variables; `remote` is refused: a gateway must sit on the record),
  * AEVO_NATS_URL, AEVO_SUBJECT_PREFIX (aevo), and its NATS credentials (AEVO_NATS_CREDENTIALS_FILE, or
  * store-gateway.json in AEVO_NATS_CREDENTIALS_DIR); AEVO_HEALTH_PORT (unset: off, 0: any free port) serves /healthz
- * and /readyz (ready: NATS open and the record answers, see remote/gateway-health.ts). Logs one JSON object per line; SIGTERM or SIGINT stops it after
- * the answers in flight (exit 0); a start-up refusal exits 1.
+ * and /readyz (ready: NATS open and the record answers, see remote/gateway-health.ts). Logs one JSON object per
+ * line; SIGTERM or SIGINT stops it after the answers in flight (exit 0); a start-up refusal exits 1.
  */
 import { connect } from '@nats-io/transport-node';
 import { eventStoreSelection, openEventStoreFromEnv } from './open-store';

@@ -78,7 +78,8 @@ describe('a job that prints a key', () => {
       const [key, ...tokens] = process.argv.slice(1);
       for (let i = 0; i < 2000; i++) console.log('step ' + i + ' loss=' + (1 / (i + 1)).toFixed(5));
       console.log('KEY=' + key);
-      console.error('b64', Buffer.from(key).toString('base64'), 'hex', Buffer.from(key).toString('hex'), 'url', encodeURIComponent(key));
+      console.error('b64', Buffer.from(key).toString('base64'), 'hex', Buffer.from(key).toString('hex'),
+        'url', encodeURIComponent(key));
       console.log(tokens.join(' '));
       console.log('saved checkpoints/step-002000/checkpoint.pt');
       process.stdout.write('dying: ' + key.slice(0, 12));`;

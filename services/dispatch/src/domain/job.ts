@@ -194,7 +194,7 @@ export function evolve(state: JobState, event: JobEvent): JobState {
 
 export const jobDecider: Decider<JobCommand, JobEvent, JobState> = { decide, evolve, initialState: initialJobState };
 
-/** Whether `dispatcher` (null: unnamed) hands this job to its executor: the one that accepted it, or any if none was named. */
+/** Whether `dispatcher` (null: unnamed) hands this job to its executor: the one that accepted it, or any if unnamed. */
 export const ownsJob = (job: KnownJob, dispatcher: string | null): boolean =>
   job.dispatcher === null || job.dispatcher === dispatcher;
 
