@@ -207,6 +207,21 @@ export function withEnvelopes<C, E extends DataEvent, S>(
   };
 }
 
+/**
+ * A `{ type, data }` decider's state folded from stored events (a read outside `handle`); events whose type is not in
+ * `knownTypes` (when given) are skipped, as `withEnvelopes` skips them.
+ */
+export function foldDataEvents<E extends DataEvent, S>(
+  decider: Pick<Decider<unknown, E, S>, 'evolve' | 'initialState'>,
+  events: readonly DataEvent[],
+  knownTypes?: ReadonlySet<string>,
+): S {
+  return events.reduce(
+    (s, e) => (knownTypes && !knownTypes.has(e.type) ? s : decider.evolve(s, { type: e.type, data: e.data } as E)),
+    decider.initialState(),
+  );
+}
+
 /** The decided data events of a handled command (for callers of a `withEnvelopes` decider). */
 export function dataEventsOf<E extends DataEvent>(outcome: HandleResult<unknown, unknown>): E[] {
   return outcome.events.map((e) => ({ type: e.type, data: e.data }) as E);

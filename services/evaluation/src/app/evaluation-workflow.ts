@@ -28,7 +28,7 @@ import {
   type StartedEvaluation,
   type JobOutcome,
 } from '../domain/evaluation';
-import { dataEventsOf, handle, withEnvelopes } from '@aevo/eventstore';
+import { dataEventsOf, foldDataEvents, handle, withEnvelopes } from '@aevo/eventstore';
 import type { EvaluationConfig } from '../config';
 import type { SandboxVerifier } from './sandbox-verifier';
 
@@ -104,12 +104,7 @@ export class EvaluationWorkflow {
 
   private async loadState(streamId: string): Promise<EvaluationState> {
     const stored = await this.store.readStream(streamId);
-    return stored
-      .filter((x) => KNOWN.has(x.type))
-      .reduce(
-        (s, x) => evaluationDecider.evolve(s, { type: x.type, data: x.data } as EvaluationEvent),
-        evaluationDecider.initialState(),
-      );
+    return foldDataEvents(evaluationDecider, stored, KNOWN);
   }
 
   private async readOutcome(

@@ -8,7 +8,7 @@ import {
   type SubmissionRequested,
   type SubstrateSnapshotted,
 } from '@aevo/contracts';
-import { dataEventsOf, handle, withEnvelopes, type EventStore } from '@aevo/eventstore';
+import { dataEventsOf, foldDataEvents, handle, withEnvelopes, type EventStore } from '@aevo/eventstore';
 import * as fs from 'node:fs/promises';
 import {
   LEADERBOARD_EVENTS,
@@ -65,12 +65,7 @@ export class LeaderboardWorkflow {
 
   async state(campaignId: string): Promise<LeaderboardState> {
     const stored = await this.store.readStream(streamIdOf(campaignId));
-    return stored
-      .filter((x) => KNOWN.has(x.type))
-      .reduce(
-        (s, x) => leaderboardDecider.evolve(s, { type: x.type, data: x.data } as LeaderboardEvent),
-        leaderboardDecider.initialState(),
-      );
+    return foldDataEvents(leaderboardDecider, stored, KNOWN);
   }
 
   private async decide(
