@@ -169,10 +169,13 @@ export function evolve(state: CampaignState, event: CampaignEvent): CampaignStat
             status: 'started',
             policyRevision: event.data.policyRevision,
             candidateIds: event.data.candidates.map((c) => c.candidateId),
+            // The plan as recorded, prescribed runs included: selection ranks confirmations, combinations and
+            // probes by their kind.
             candidates: event.data.candidates.map((c) => ({
               candidateId: c.candidateId,
               index: c.index,
               isAnchor: c.isAnchor,
+              ...(c.prescribed ? { prescribed: c.prescribed } : {}),
             })),
             submissions: [],
           },
