@@ -329,52 +329,56 @@ describe('proposeMutation under the policy’s search hints', () => {
     },
   );
 
-  it('never combines more than k settings, two settings on one path, or a dead end (property over seeds, axes, k, hints and dead ends)', () => {
-    const deadEnds = fc.subarray([
-      deadEnd({ axis: 'learning-rate', path: 'lr', direction: 'increase' }),
-      deadEnd({ axis: 'data-mix', path: 'mix.equation', direction: 'increase' }),
-      deadEnd({ axis: 'data-mix', path: 'mix', direction: 'decrease' }),
-      deadEnd({ axis: 'synthetic-data', path: 'synthetic', direction: 'increase' }),
-      deadEnd({ axis: 'steps', path: 'steps', direction: 'increase' }),
-      deadEnd({ axis: 'steps', path: 'steps', direction: 'set', value: 675 }),
-    ]);
-    const directions = fc.subarray([
-      dir('lr', 'increase', 2),
-      dir('lr', 'decrease', 3),
-      dir('mix.equation', 'increase', 2),
-      dir('mix.unit_conversion', 'decrease', 1),
-      dir('synthetic.equation', 'increase', 2),
-      dir('steps', 'increase', 2),
-      dir('batch_size', 'increase', 2),
-      dir('augment.paraphrase', 'increase', 4),
-    ]);
-    fc.assert(
-      fc.property(
-        fc.constantFrom(...EXPLORING),
-        fc.integer({ min: 0, max: 2 ** 31 }),
-        fc.integer({ min: 1, max: 4 }),
-        directions,
-        deadEnds,
-        (axis, seed, k, ds, des) => {
-          const pol = policy({ deadEnds: des, searchHints: { maxKnobsPerMove: k, directions: ds } });
-          const p = proposeMutation(axis, RECIPE, pol, seed, DOMAINS);
-          const paths = p.settings.map((s) => s.path);
-          const lora = axis === 'lora-capacity' ? 1 : 0; // rank and alpha move together
-          return (
-            p.settings.every((s) => matchingDeadEnd({ path: s.path, from: s.from, to: s.value }, des) === null) &&
-            p.settings.length <= Math.max(k, 1 + lora) &&
-            new Set(paths).size === paths.length &&
-            paths.every((a, i) =>
-              paths.every((b, j) => i === j || !(b.startsWith(`${a}.`) || a.startsWith(`${b}.`))),
-            ) &&
-            (paths.length <= 1 + lora || paths.every((p2) => p.hypothesis.includes(p2))) &&
-            p.settings.every((s) => !s.path.includes('augment') || (s.value as number) <= 1)
-          );
-        },
-      ),
-      { numRuns: 400 },
-    );
-  });
+  it(
+    'never combines more than k settings, two settings on one path, or a dead end ' +
+      '(property over seeds, axes, k, hints and dead ends)',
+    () => {
+      const deadEnds = fc.subarray([
+        deadEnd({ axis: 'learning-rate', path: 'lr', direction: 'increase' }),
+        deadEnd({ axis: 'data-mix', path: 'mix.equation', direction: 'increase' }),
+        deadEnd({ axis: 'data-mix', path: 'mix', direction: 'decrease' }),
+        deadEnd({ axis: 'synthetic-data', path: 'synthetic', direction: 'increase' }),
+        deadEnd({ axis: 'steps', path: 'steps', direction: 'increase' }),
+        deadEnd({ axis: 'steps', path: 'steps', direction: 'set', value: 675 }),
+      ]);
+      const directions = fc.subarray([
+        dir('lr', 'increase', 2),
+        dir('lr', 'decrease', 3),
+        dir('mix.equation', 'increase', 2),
+        dir('mix.unit_conversion', 'decrease', 1),
+        dir('synthetic.equation', 'increase', 2),
+        dir('steps', 'increase', 2),
+        dir('batch_size', 'increase', 2),
+        dir('augment.paraphrase', 'increase', 4),
+      ]);
+      fc.assert(
+        fc.property(
+          fc.constantFrom(...EXPLORING),
+          fc.integer({ min: 0, max: 2 ** 31 }),
+          fc.integer({ min: 1, max: 4 }),
+          directions,
+          deadEnds,
+          (axis, seed, k, ds, des) => {
+            const pol = policy({ deadEnds: des, searchHints: { maxKnobsPerMove: k, directions: ds } });
+            const p = proposeMutation(axis, RECIPE, pol, seed, DOMAINS);
+            const paths = p.settings.map((s) => s.path);
+            const lora = axis === 'lora-capacity' ? 1 : 0; // rank and alpha move together
+            return (
+              p.settings.every((s) => matchingDeadEnd({ path: s.path, from: s.from, to: s.value }, des) === null) &&
+              p.settings.length <= Math.max(k, 1 + lora) &&
+              new Set(paths).size === paths.length &&
+              paths.every((a, i) =>
+                paths.every((b, j) => i === j || !(b.startsWith(`${a}.`) || a.startsWith(`${b}.`))),
+              ) &&
+              (paths.length <= 1 + lora || paths.every((p2) => p.hypothesis.includes(p2))) &&
+              p.settings.every((s) => !s.path.includes('augment') || (s.value as number) <= 1)
+            );
+          },
+        ),
+        { numRuns: 400 },
+      );
+    },
+  );
 
   it('given a hinted direction that is also a dead end, when proposing, then the dead end wins', () => {
     const pol = policy({

@@ -220,39 +220,42 @@ describe('Advance: submissions', () => {
       );
   });
 
-  it("submits a confirmation run over a better-dev explorer: the plan's prescribed runs survive the round's fold", () => {
-    const lr = [{ path: 'train.lr', from: 0.003, to: 0.0045 }];
-    const p1 = revised(1, {
-      pendingConfirmations: [
-        { candidateId: 'c1-r1-c3', round: 1, axis: 'learning-rate', changes: lr, lbGain: 0.03, devGain: 0.01 },
-      ],
-    });
-    const planned = planRound('c1', 2, 1, 4, p1);
-    const confirmation = planned.find((c) => c.prescribed?.kind === 'confirmation')!;
-    const explorers = planned.filter((c) => !c.isAnchor && !c.prescribed);
-    expect([confirmation, explorers.length > 0]).toEqual([expect.objectContaining({ index: 1 }), true]);
-    const r2: CampaignEvent = {
-      type: 'RoundStarted',
-      data: { round: 2, policyRevision: 1, policySha256: contentHash(p1), seed: 1, candidates: planned },
-    };
-    const closed: CampaignEvent = { type: 'RoundClosed', data: { round: 1, policyRevision: 1, bestPublicLb: 0.5 } };
-    // Every explorer beats the confirmation run on dev.
-    const facts = foldFacts([
-      policyRevised(1, p1),
-      ...[0, 1, 2, 3].map((i) => forked(2, i)),
-      ...planned.map((c) => manifest(2, c.index, c.prescribed ? 0.4 : c.isAnchor ? 0.5 : 0.9 - c.index / 100)),
-    ]);
-    spec
-      .given([started, round1, closed, r2])
-      .when(advance(facts))
-      .then((events) => {
-        const chosen = events.map((e) => e.type === 'SubmissionRequested' && e.data.candidateId);
-        expect(chosen).toContain(confirmation.candidateId);
-        expect(
-          events.find((e) => e.type === 'SubmissionRequested' && e.data.candidateId === confirmation.candidateId),
-        ).toMatchObject({ data: { reason: expect.stringMatching(/confirmation run of c1-r1-c3/) } });
+  it(
+    "submits a confirmation run over a better-dev explorer: the plan's prescribed runs " + "survive the round's fold",
+    () => {
+      const lr = [{ path: 'train.lr', from: 0.003, to: 0.0045 }];
+      const p1 = revised(1, {
+        pendingConfirmations: [
+          { candidateId: 'c1-r1-c3', round: 1, axis: 'learning-rate', changes: lr, lbGain: 0.03, devGain: 0.01 },
+        ],
       });
-  });
+      const planned = planRound('c1', 2, 1, 4, p1);
+      const confirmation = planned.find((c) => c.prescribed?.kind === 'confirmation')!;
+      const explorers = planned.filter((c) => !c.isAnchor && !c.prescribed);
+      expect([confirmation, explorers.length > 0]).toEqual([expect.objectContaining({ index: 1 }), true]);
+      const r2: CampaignEvent = {
+        type: 'RoundStarted',
+        data: { round: 2, policyRevision: 1, policySha256: contentHash(p1), seed: 1, candidates: planned },
+      };
+      const closed: CampaignEvent = { type: 'RoundClosed', data: { round: 1, policyRevision: 1, bestPublicLb: 0.5 } };
+      // Every explorer beats the confirmation run on dev.
+      const facts = foldFacts([
+        policyRevised(1, p1),
+        ...[0, 1, 2, 3].map((i) => forked(2, i)),
+        ...planned.map((c) => manifest(2, c.index, c.prescribed ? 0.4 : c.isAnchor ? 0.5 : 0.9 - c.index / 100)),
+      ]);
+      spec
+        .given([started, round1, closed, r2])
+        .when(advance(facts))
+        .then((events) => {
+          const chosen = events.map((e) => e.type === 'SubmissionRequested' && e.data.candidateId);
+          expect(chosen).toContain(confirmation.candidateId);
+          expect(
+            events.find((e) => e.type === 'SubmissionRequested' && e.data.candidateId === confirmation.candidateId),
+          ).toMatchObject({ data: { reason: expect.stringMatching(/confirmation run of c1-r1-c3/) } });
+        });
+    },
+  );
 
   it('never submits failed, invalidated or lost candidates, and submits fewer when fewer are submittable', () => {
     const facts = foldFacts([
