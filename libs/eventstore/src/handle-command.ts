@@ -35,6 +35,13 @@ export interface HandleOptions<S, R> {
    * be decided on silently.
    */
   from?: { state: S; version: number };
+  /**
+   * With `from`: the first decision is made on it without reading the stream. Only an append at `from.version`
+   * proves that state current (the store refuses it otherwise), so a decision that writes nothing, a refusal or a
+   * conflict is decided again on what a read returns. For a caller whose `from` is current almost always (its own
+   * last append, or a read it has just made): one round trip per command instead of two.
+   */
+  optimistic?: boolean;
 }
 
 export interface HandleResult<S, R> {
@@ -108,19 +115,32 @@ export async function handle<C, S, R = null>(
     throw new DomainError('INVALID_ARGUMENT', `from.version: expected an integer >= 0, got ${String(known.version)}`, [
       { path: 'from.version', message: 'expected an integer >= 0' },
     ]);
+  // Unread: deciding on `from` as given (optimistic); any outcome but a successful append is decided again on a read.
+  let unread = opts.optimistic === true && opts.from !== undefined;
   for (let attempt = 1; ; attempt++) {
-    // After a conflict only what the racing writer appended is read: the state up to `known` stays valid.
-    const tail = await store.readStream(streamId, known.version + 1);
-    const version = tail.length === 0 ? known.version : tail[tail.length - 1].streamVersion;
-    const state = tail.reduce((s, e) => decider.evolve(s, e), known.state);
-    known = { state, version };
+    let { state, version } = known;
+    if (!unread) {
+      // After a conflict only what the racing writer appended is read: the state up to `known` stays valid.
+      const tail = await store.readStream(streamId, known.version + 1);
+      version = tail.length === 0 ? known.version : tail[tail.length - 1].streamVersion;
+      state = tail.reduce((s, e) => decider.evolve(s, e), known.state);
+      known = { state, version };
+    }
     const cmd = typeof command === 'function' ? (command as (s: S) => C | null)(state) : command;
+    if (cmd === null && unread) {
+      [unread, attempt] = [false, attempt - 1];
+      continue;
+    }
     if (cmd === null)
       return { events: [], state, version, result: null as R, append: null, duplicate: false, attempts: attempt };
     let decided: EventEnvelope[];
     try {
       decided = decider.decide(cmd, state);
     } catch (err) {
+      if (unread) {
+        [unread, attempt] = [false, attempt - 1];
+        continue;
+      }
       // The first execution may have committed between the check above and this read.
       const late = await previousOutcome(store, commandId);
       if (late)
@@ -138,6 +158,10 @@ export async function handle<C, S, R = null>(
     const result = (
       opts.result ? opts.result({ events: decided, state: after, version: version + decided.length }) : null
     ) as R;
+    if (decided.length === 0 && unread) {
+      [unread, attempt] = [false, attempt - 1];
+      continue;
+    }
     // Nothing to write and no id to remember: skip the round trip.
     if (decided.length === 0 && commandId === undefined)
       return { events: [], state: after, version, result, append: null, duplicate: false, attempts: attempt };
@@ -148,7 +172,10 @@ export async function handle<C, S, R = null>(
         commandResult: commandId !== undefined ? recordedResult(result, opts.fingerprint) : undefined,
       });
     } catch (err) {
-      if (err instanceof ConcurrencyError && attempt <= retries) continue;
+      if (err instanceof ConcurrencyError && attempt <= retries) {
+        unread = false;
+        continue;
+      }
       throw err;
     }
     if (append.duplicate)
@@ -160,7 +187,8 @@ export async function handle<C, S, R = null>(
         attempt,
         opts.from,
       );
-    const stored = await storedEvents(store, streamId, append.positions, version);
+    const stored =
+      storedAsDecided(decided, append, version) ?? (await storedEvents(store, streamId, append.positions, version));
     return {
       events: stored,
       state: after,
@@ -248,6 +276,20 @@ async function duplicateOutcome<C, S, R>(
   const version = Math.max(from?.version ?? 0, append.nextExpectedVersion);
   const recorded = append.commandResult as { value?: R } | undefined;
   return { events, state, version, result: (recorded?.value ?? null) as R, append, duplicate: true, attempts };
+}
+
+/**
+ * The events an append wrote, without reading them back: the decided envelopes at the positions the store assigned
+ * (in order) and the versions after `versionBefore`. Null when the store's answer does not line up with them.
+ */
+function storedAsDecided(
+  decided: readonly EventEnvelope[],
+  append: AppendResult,
+  versionBefore: number,
+): StoredEvent[] | null {
+  if (append.positions.length !== decided.length || append.nextExpectedVersion !== versionBefore + decided.length)
+    return null;
+  return decided.map((e, i) => ({ ...e, position: append.positions[i], streamVersion: versionBefore + i + 1 }));
 }
 
 async function storedEvents(

@@ -383,4 +383,49 @@ describe('handle (the one command handler)', () => {
       expect(await store.streamVersion(streamId)).toBe(5);
     },
   );
+
+  it(
+    'optimistic: decides on `from` without reading and answers the stored events without reading them back; a ' +
+      'stale `from` is decided again on a read (after a refusal, a conflict or a decision that writes nothing)',
+    async () => {
+      const streamId = newStream();
+      const decider = pauseSwitch(campaignId, streamId);
+      const reads: (number | undefined)[] = [];
+      const spied = Object.create(store) as EventStore;
+      spied.readStream = (id, fromVersion) => (reads.push(fromVersion), store.readStream(id, fromVersion));
+      const initial = { state: decider.initialState(), version: 0 };
+      const optimistic = <S>(from: { state: S; version: number }) => ({ from, optimistic: true });
+
+      // Current `from` (a new stream, then the last outcome): one append each, no read.
+      const first = await handle(spied, streamId, decider, { kind: 'pause', reason: 'one' }, optimistic(initial));
+      expect(first.events).toEqual(await store.readStream(streamId));
+      const second = await handle(spied, streamId, decider, { kind: 'resume' }, optimistic(first));
+      expect(reads).toEqual([]);
+      expect([second.version, second.attempts, second.state]).toEqual([2, 1, { paused: false, pauses: 1 }]);
+
+      // Stale and refused (paused at version 1 says "already paused"): the tail is read, the pause goes through.
+      const again = await handle(spied, streamId, decider, { kind: 'pause', reason: 'two' }, optimistic(first));
+      expect(reads).toEqual([2]);
+      expect([again.version, again.attempts, again.state]).toEqual([3, 1, { paused: true, pauses: 2 }]);
+      expect(again.events.map((e) => [e.type, e.streamVersion])).toEqual([['CampaignPaused', 3]]);
+
+      // Stale and conflicting (the initial state would pause): the append at 0 is refused, the re-read finds it paused.
+      const pauseUnlessPaused = (s: State) => (s.paused ? null : { kind: 'pause' as const, reason: 'r' });
+      const none = await handle(spied, streamId, decider, pauseUnlessPaused, optimistic(initial));
+      expect(reads).toEqual([2, 1]);
+      expect([none.version, none.attempts, none.events]).toEqual([3, 2, []]);
+
+      // Stale and writing nothing (resumed at version 2 says "nothing to resume"): confirmed by a read, which resumes.
+      const resumeIfPaused = (s: State) => (s.paused ? { kind: 'resume' as const } : null);
+      const resumed = await handle(spied, streamId, decider, resumeIfPaused, optimistic(second));
+      expect(reads).toEqual([2, 1, 3]);
+      expect(resumed.events.map((e) => [e.type, e.streamVersion])).toEqual([['CampaignResumed', 4]]);
+      expect((await store.readStream(streamId)).map((e) => e.type)).toEqual([
+        'CampaignPaused',
+        'CampaignResumed',
+        'CampaignPaused',
+        'CampaignResumed',
+      ]);
+    },
+  );
 });

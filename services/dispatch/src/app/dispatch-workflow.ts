@@ -58,6 +58,12 @@ const RECONCILE_TYPES = ['JobQueued', 'JobStarted', 'JobPreempted', 'JobSucceede
  */
 export class DispatchWorkflow {
   private ready: Promise<void> | null = null;
+  /**
+   * Each open job's state after this process's last decision on it: the `from` of its next one, decided without a
+   * read (handle's `optimistic`; the append at that version proves it current, anything else reads). Forgotten when
+   * the job ends; bounded.
+   */
+  private readonly decided = new Map<string, { state: StreamState; version: number }>();
   private unsubscribe: (() => void) | null = null;
 
   constructor(
@@ -256,10 +262,19 @@ export class DispatchWorkflow {
         });
       },
     };
-    const outcome = await handle(this.store, streamId, decider, command);
+    const known = this.decided.get(jobId) ?? { state: initialStreamState(), version: 0 };
+    const outcome = await handle(this.store, streamId, decider, command, { from: known, optimistic: true });
+    this.decided.delete(jobId);
+    if (!isTerminal(outcome.state.job.status)) {
+      if (this.decided.size >= DECIDED_JOBS_KEPT) this.decided.delete(this.decided.keys().next().value as string);
+      this.decided.set(jobId, { state: outcome.state, version: outcome.version });
+    }
     return { state: outcome.state, events: outcome.events };
   }
 }
+
+/** Open jobs whose last decided state is kept (beyond it the oldest is read again at its next decision). */
+const DECIDED_JOBS_KEPT = 10_000;
 
 function evolveStream(s: StreamState, e: EventEnvelope): StreamState {
   if (!JOB_EVENTS.is(e)) return s;

@@ -112,7 +112,9 @@ export class SubstrateLog {
     const loaded = await this.load(campaignId);
     const decider = campaignDecider(loaded, { campaignId, streamId, ...opts });
     const outcome = await handle(this.store, streamId, decider, command, {
+      // Just read: the append at its version nearly always goes through without reading the stream again.
       from: loaded,
+      optimistic: true,
       commandId: opts.commandId,
       fingerprint: opts.fingerprint,
       result: opts.result ? ({ events, state }) => opts.result!(events, state) : undefined,
