@@ -90,9 +90,10 @@ export interface EventStore {
   /**
    * Calls `fn` soon after appends commit (best effort: a notification can be missed, so pair it with a slow poll).
    * Optional: lets a reader wait for the next append instead of polling at a fixed interval. Returns an unregister
-   * function.
+   * function. `types`, when the store knows them, are the event types the commit appended (none other): a reader
+   * waiting for other types may skip that notification; without `types` any notification may concern any reader.
    */
-  onHeadMoved?(fn: (head: number | null) => void): () => void;
+  onHeadMoved?(fn: (head: number | null, types?: ReadonlySet<string>) => void): () => void;
   /** Recomputes the log's hash chain (see chain/chain.ts). Optional: for stores that keep one. */
   verifyChain?(opts?: { toPosition?: number }): Promise<ChainReport>;
   /**

@@ -1,7 +1,8 @@
-import { CampaignPaused, createEvent } from '@aevo/contracts';
+import { CampaignPaused, CampaignResumed, createEvent } from '@aevo/contracts';
 import { createTestDb, eventually, randomSuffix, PG_URL, type TestDb } from '@aevo/testkit';
 import { Client } from 'pg';
 import { LATEST_SCHEMA_VERSION, PostgresEventStore, type StoredEvent } from '../src';
+import { parseHeadPayload } from '../src/postgres/notifier';
 
 jest.setTimeout(120_000);
 
@@ -104,6 +105,35 @@ describe('PostgresEventStore specifics', () => {
     await writer.append('campaign-notify', 'any', [paused('campaign-notify', 'via notify')]);
     await eventually(() => seen.length === 1, 30_000);
     await sub.close();
+  });
+
+  it('names the event types each commit appended in its notification (migration 3), one head per commit', async () => {
+    const reader = await open();
+    const writer = await open();
+    const heard: { head: number | null; types?: string[] }[] = [];
+    const off = reader.onHeadMoved((head, types) => heard.push({ head, types: types && [...types].sort() }));
+    await eventually(async () => heard.some((h) => h.head === null), 30_000); // the LISTEN is in place
+    heard.length = 0;
+    const resumed = createEvent(
+      CampaignResumed,
+      {},
+      { campaignId: 'camp', streamId: 'campaign-t', source: 'orchestrator' },
+    );
+    const first = await writer.append('campaign-t', 'any', [paused('campaign-t'), resumed, paused('campaign-t')]);
+    const second = await writer.append('campaign-u', 'any', [paused('campaign-u')]);
+    await eventually(() => heard.length === 2, 30_000);
+    off();
+    expect(heard).toEqual([
+      { head: first.positions[2], types: ['CampaignPaused', 'CampaignResumed'] },
+      { head: second.positions[0], types: ['CampaignPaused'] },
+    ]);
+  });
+
+  it('reads a notification payload with or without types, and anything else as an unknown head', () => {
+    expect(parseHeadPayload('12')).toEqual({ head: 12 });
+    expect(parseHeadPayload('12 A,B')).toEqual({ head: 12, types: new Set(['A', 'B']) });
+    expect(parseHeadPayload('12 ')).toEqual({ head: 12, types: new Set() });
+    for (const bad of ['', 'x', '-1', '1.5 A', undefined]) expect(parseHeadPayload(bad)).toEqual({ head: null });
   });
 
   it('reconnects its LISTEN connection when it is killed, and catches up', async () => {

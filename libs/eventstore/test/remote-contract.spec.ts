@@ -207,6 +207,23 @@ describe('RemoteEventStore and StoreGateway beyond the contract', () => {
       await slow.close();
     }
   });
+
+  it('passes the appended event types on with the head, as the PostgreSQL notification names them', async () => {
+    const streamId = `campaign-${campaignId}-types`;
+    const heard: { head: number | null; types?: string[] }[] = [];
+    const listener = new RemoteEventStore({ nc: clientNc, prefix });
+    const off = listener.onHeadMoved((head, types) => heard.push({ head, types: types && [...types] }));
+    try {
+      await new Promise((r) => setTimeout(r, 300));
+      const { positions } = await backing.append(streamId, 'any', [paused(streamId, 'typed')]);
+      const t0 = Date.now();
+      while (heard.length === 0 && Date.now() - t0 < 20_000) await new Promise((r) => setTimeout(r, 50));
+      expect(heard).toEqual([{ head: positions[0], types: ['CampaignPaused'] }]);
+    } finally {
+      off();
+      await listener.close();
+    }
+  });
 });
 
 describe('AEVO_EVENT_STORE=remote', () => {

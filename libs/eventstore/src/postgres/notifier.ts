@@ -1,5 +1,19 @@
 import { Client, type ClientConfig } from 'pg';
 
+/** Called with the new head (null: notifications may have been missed) and, when the commit named them, its types. */
+export type HeadListener = (head: number | null, types?: ReadonlySet<string>) => void;
+
+/**
+ * A notification's payload: `"<head>"` (schema migrations 1–2, or a type list too long for NOTIFY) or
+ * `"<head> <Type>,<Type>…"` (migration 3: the event types the commit appended). Anything else is a head of null.
+ */
+export function parseHeadPayload(payload: string | undefined): { head: number | null; types?: ReadonlySet<string> } {
+  const [first, list] = (payload ?? '').split(' ', 2);
+  const head = /^\d+$/.test(first) ? Number(first) : null;
+  if (head === null) return { head };
+  return list === undefined ? { head } : { head, types: new Set(list.split(',').filter((t) => t.length > 0)) };
+}
+
 /**
  * One LISTEN connection per store, shared by every subscription and the relay. A notification only says "the
  * head moved"; readers then page with "position > last seen", so a lost notification costs latency, never an
@@ -9,7 +23,7 @@ import { Client, type ClientConfig } from 'pg';
 export class HeadNotifier {
   private client: Client | null = null;
   private connecting: Promise<void> | null = null;
-  private readonly listeners = new Set<(head: number | null) => void>();
+  private readonly listeners = new Set<HeadListener>();
   private closed = false;
   private retryTimer: NodeJS.Timeout | null = null;
   private failures = 0;
@@ -23,7 +37,7 @@ export class HeadNotifier {
    * Registers `fn` (called with the new head, or null when notifications may have been missed); returns an unsubscribe
    * function.
    */
-  listen(fn: (head: number | null) => void): () => void {
+  listen(fn: HeadListener): () => void {
     this.listeners.add(fn);
     void this.ensureConnected();
     return () => {
@@ -31,8 +45,8 @@ export class HeadNotifier {
     };
   }
 
-  private emit(head: number | null): void {
-    for (const fn of [...this.listeners]) fn(head);
+  private emit(head: number | null, types?: ReadonlySet<string>): void {
+    for (const fn of [...this.listeners]) fn(head, types);
   }
 
   private ensureConnected(): Promise<void> {
@@ -48,8 +62,8 @@ export class HeadNotifier {
     const client = new Client(this.config);
     client.on('notification', (msg) => {
       if (msg.channel !== this.channel) return;
-      const head = Number(msg.payload);
-      this.emit(Number.isFinite(head) ? head : null);
+      const { head, types } = parseHeadPayload(msg.payload);
+      this.emit(head, types);
     });
     const broken = () => {
       if (this.client !== client) return;

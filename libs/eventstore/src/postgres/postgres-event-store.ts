@@ -224,7 +224,7 @@ export class PostgresEventStore implements EventStore {
    * Calls `fn` after appends commit (best effort, via LISTEN/NOTIFY; pair it with polling). Returns an unregister
    * function.
    */
-  onHeadMoved(fn: (head: number | null) => void): () => void {
+  onHeadMoved(fn: (head: number | null, types?: ReadonlySet<string>) => void): () => void {
     return this.notifier.listen(fn);
   }
 

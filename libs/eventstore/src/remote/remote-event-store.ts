@@ -164,13 +164,14 @@ export class RemoteEventStore implements EventStore {
     return this.request('readChainLinks', { fromPosition, limit });
   }
 
-  onHeadMoved(fn: (head: number | null) => void): () => void {
+  onHeadMoved(fn: (head: number | null, types?: ReadonlySet<string>) => void): () => void {
     const sub = this.opts.nc.subscribe(storeHeadSubject(this.opts.prefix), {
       callback: (err, msg) => {
         if (err) return;
         try {
-          const { head } = JSON.parse(decoder.decode(msg.data)) as { head: unknown };
-          fn(typeof head === 'number' ? head : null);
+          const { head, types } = JSON.parse(decoder.decode(msg.data)) as { head: unknown; types?: unknown };
+          const named = Array.isArray(types) && types.every((t) => typeof t === 'string');
+          fn(typeof head === 'number' ? head : null, named ? new Set(types as string[]) : undefined);
         } catch {
           fn(null);
         }

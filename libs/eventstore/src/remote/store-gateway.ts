@@ -58,7 +58,7 @@ export class StoreGateway {
         }),
       );
     // Appends made by anyone (local services, other gateways) move the head: remote subscriptions wake on it.
-    gw.unregisterHead = opts.store.onHeadMoved?.((head) => gw.announce(head)) ?? null;
+    gw.unregisterHead = opts.store.onHeadMoved?.((head, types) => gw.announce(head, types)) ?? null;
     return gw;
   }
 
@@ -71,9 +71,11 @@ export class StoreGateway {
     await Promise.allSettled([...this.inFlight]);
   }
 
-  private announce(head: number | null): void {
+  private announce(head: number | null, types?: ReadonlySet<string>): void {
     if (this.closed || this.opts.nc.isClosed()) return;
-    this.opts.nc.publish(storeHeadSubject(this.opts.prefix), encoder.encode(JSON.stringify({ head })));
+    // The appended types travel with the head when the store named them, so remote waiters can skip the rest.
+    const body = types ? { head, types: [...types] } : { head };
+    this.opts.nc.publish(storeHeadSubject(this.opts.prefix), encoder.encode(JSON.stringify(body)));
   }
 
   private async answer(op: StoreOp, msg: Msg): Promise<void> {

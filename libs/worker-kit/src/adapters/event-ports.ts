@@ -14,50 +14,55 @@ const TERMINAL_TYPES = [JobSucceeded.type, JobFailed.type, JobCancelled.type];
 const EVALUATION_TYPES = [CheckpointEvaluated.type, EvaluationFailed.type, CheckpointSelected.type];
 
 /**
- * Resolves after `ms`, or sooner when the store reports an append (LISTEN/NOTIFY on PostgreSQL): a waiter sees a
- * result within milliseconds of its commit instead of up to one poll interval later. The timeout stays as the
- * fallback for a missed notification.
- */
-function nextAppendOrTimeout(store: EventStore, ms: number): Promise<void> {
-  return new Promise((resolve) => {
-    let settled = false;
-    const finish = () => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      off?.();
-      resolve();
-    };
-    const timer = setTimeout(finish, ms);
-    // Deferred: a listener called back synchronously must not see `off` before it is assigned.
-    const off = store.onHeadMoved?.(() => queueMicrotask(finish));
-  });
-}
-
-/**
  * Tails the store for events of some types (one campaign), one reader at a time however many callers wait: each
- * refresh reads only what was appended since the last one.
+ * refresh reads only what was appended since the last one. While someone waits, the store's append notifications
+ * (LISTEN/NOTIFY on PostgreSQL) are counted when they may concern these types — a notification that names only
+ * other types is skipped — so a waiter reads again within milliseconds of a relevant commit, and not for the many
+ * commits of other services; its timeout stays as the fallback for a missed notification.
  */
 class TypeIndex {
   private position = 0;
-  private refreshing: Promise<void> | null = null;
+  private refreshing: Promise<number> | null = null;
+  private readonly wanted: ReadonlySet<string>;
+  /** Relevant notifications received while someone waits; a refresh records the count it started at. */
+  private generation = 0;
+  private readonly wakers = new Set<() => void>();
+  private waiting = 0;
+  private unlisten: (() => void) | null = null;
 
   constructor(
     private readonly store: EventStore,
-    private readonly types: string[],
+    types: string[],
     private readonly campaignId: string | undefined,
     private readonly pageSize: number,
     private readonly onEvent: (e: StoredEvent) => void,
-  ) {}
+  ) {
+    this.wanted = new Set(types);
+  }
 
-  refresh(): Promise<void> {
+  /** Runs a waiter's loop with the store's notifications counted (registered before its first refresh). */
+  async track<T>(waiter: () => Promise<T>): Promise<T> {
+    if (this.waiting++ === 0) this.unlisten = this.store.onHeadMoved?.((_head, types) => this.notified(types)) ?? null;
+    try {
+      return await waiter();
+    } finally {
+      if (--this.waiting === 0) {
+        this.unlisten?.();
+        this.unlisten = null;
+      }
+    }
+  }
+
+  /** Reads what was appended since the last refresh; resolves with the notification count the read started at. */
+  refresh(): Promise<number> {
     this.refreshing ??= (async () => {
+      const startedAt = this.generation;
       try {
         for (;;) {
           const page = await this.store.readAll({
             fromPosition: this.position,
             limit: this.pageSize,
-            types: this.types,
+            types: [...this.wanted],
             campaignId: this.campaignId,
           });
           for (const e of page) {
@@ -69,8 +74,29 @@ class TypeIndex {
       } finally {
         this.refreshing = null;
       }
+      return startedAt;
     })();
     return this.refreshing;
+  }
+
+  /** Resolves once a relevant notification came after count `seen` (perhaps already), or after `ms`. */
+  changedSince(seen: number, ms: number): Promise<void> {
+    if (this.generation > seen) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.wakers.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.wakers.add(done);
+    });
+  }
+
+  private notified(types: ReadonlySet<string> | undefined): void {
+    if (types && ![...this.wanted].some((t) => types.has(t))) return;
+    this.generation++;
+    for (const wake of [...this.wakers]) wake();
   }
 }
 
@@ -136,13 +162,15 @@ export class EventJobPort implements JobPort {
 
   async wait(jobId: string, waitMs: number): Promise<JobTerminal | null> {
     const deadline = Date.now() + waitMs;
-    for (;;) {
-      await this.index.refresh();
-      const t = this.terminals.get(jobId);
-      if (t) return t;
-      if (Date.now() >= deadline) return null;
-      await nextAppendOrTimeout(this.store, Math.min(this.opts.pollMs ?? 1000, Math.max(1, deadline - Date.now())));
-    }
+    return this.index.track(async () => {
+      for (;;) {
+        const seen = await this.index.refresh();
+        const t = this.terminals.get(jobId);
+        if (t) return t;
+        if (Date.now() >= deadline) return null;
+        await this.index.changedSince(seen, Math.min(this.opts.pollMs ?? 1000, Math.max(1, deadline - Date.now())));
+      }
+    });
   }
 }
 
@@ -197,12 +225,14 @@ export class EventEvaluationPort implements EvaluationPort {
   async wait(request: EvaluationRequest, waitMs: number): Promise<EvaluationResult | null> {
     const deadline = Date.now() + waitMs;
     const streamId = evaluationStreamId(this.campaignId, request.requestId);
-    for (;;) {
-      await this.index.refresh();
-      const r = evaluationResultOf(this.streams.get(streamId) ?? []);
-      if (r) return r;
-      if (Date.now() >= deadline) return null;
-      await nextAppendOrTimeout(this.store, Math.min(this.opts.pollMs ?? 1000, Math.max(1, deadline - Date.now())));
-    }
+    return this.index.track(async () => {
+      for (;;) {
+        const seen = await this.index.refresh();
+        const r = evaluationResultOf(this.streams.get(streamId) ?? []);
+        if (r) return r;
+        if (Date.now() >= deadline) return null;
+        await this.index.changedSince(seen, Math.min(this.opts.pollMs ?? 1000, Math.max(1, deadline - Date.now())));
+      }
+    });
   }
 }
