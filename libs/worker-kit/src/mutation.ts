@@ -5,8 +5,10 @@ import { getPath } from './recipe-doc';
 import { findKnob, isInt, sig3, type Candidate, type Knob, type Proposal, type Setting } from './mutation/knobs';
 import { candidatesFor, numericMoves, tiersFor } from './mutation/moves';
 import { continueHinted, covers, hintedOwnMoves, hintOf, overlaps, shuffled } from './mutation/hints';
+import { prescribedMoveKeys, slotVariants, type ExplorerSlot } from './mutation/variants';
 
 export { KNOB_PATHS, SCHEDULES, findKnob, type Knob, type Proposal, type Setting } from './mutation/knobs';
+export { explorerSlot, type ExplorerSlot } from './mutation/variants';
 
 /**
  * The heuristic worker's mutation operator: a deterministic, seeded choice of one admissible change on the
@@ -19,6 +21,10 @@ export { KNOB_PATHS, SCHEDULES, findKnob, type Knob, type Proposal, type Setting
  * (factor f → f^stepScale); and with `maxKnobsPerMove` k > 1 the proposal combines up to k settings on distinct
  * paths — the axis's move plus further moves along hinted directions (any axis) or other admissible moves of the
  * axis, never two settings on one path, never a dead end, chosen by the same seeded generator.
+ *
+ * With the explorer's `slot` (its place among the round's explorers of the axis), the first move is not drawn by the
+ * seed but taken at the slot's position in the axis's distinct variants (`slotVariants`), so explorers of one axis in
+ * one round make different moves, none of them a move a prescribed run of the round already makes.
  */
 export function proposeMutation(
   axis: Axis,
@@ -26,6 +32,7 @@ export function proposeMutation(
   policy: RollingPolicy,
   seed: number,
   domains: readonly string[] = [],
+  slot?: ExplorerSlot,
 ): Proposal {
   const random = seededRandom(seed);
   const tiers = tiersFor(axis, recipe, policy, domains);
@@ -79,7 +86,22 @@ export function proposeMutation(
         : `every change on axis ${axis} is a registered dead end; running the standing recipe unchanged`,
     };
   }
-  const pick = preferred[Math.floor(random() * preferred.length)];
+  let pick = preferred[Math.floor(random() * preferred.length)];
+  if (slot) {
+    const hintedRaw = owned.filter((c) => hintOf(c, hints) !== null);
+    const firstTier = perTier.find((t) => t.length > 0) ?? [];
+    const variants = slotVariants(
+      hintedRaw.length > 0 ? hintedRaw : preferred,
+      hintedRaw.length > 0 ? firstTier.filter((c) => hintOf(c, hints) === null) : [],
+      axis,
+      hints,
+      continued,
+      (c) => deadEndOf(c) !== null,
+      slot.sharedSeed,
+      prescribedMoveKeys(policy),
+    );
+    if (variants.length > 0) pick = variants[slot.occurrence % variants.length];
+  }
   const extras =
     hints && hints.maxKnobsPerMove > 1
       ? combine(pick, axis, recipe, policy, domains, hints, owned, deadEndOf, avoided, random)

@@ -5,7 +5,7 @@ import {
   type RecipeDocument,
   type SelectionCriterion,
 } from '@aevo/contracts';
-import { proposeMutation, retryFix, type Proposal } from '../mutation';
+import { explorerSlot, proposeMutation, retryFix, type Proposal } from '../mutation';
 import { prescribedHypothesis } from '../prescribed';
 import { getPath, parseRecipeYaml } from '../recipe-doc';
 import type { WorkerRuntime } from '../runtime';
@@ -57,7 +57,15 @@ export class HeuristicAgent implements WorkerAgent {
         return;
       }
     } else if (!fork.isAnchor) {
-      proposal = proposeMutation(fork.axis, recipe, policy, rt.mutationSeed, rt.substrate.metric.domains);
+      // Its place among the round's explorers of the axis: explorers of one axis make distinct moves.
+      proposal = proposeMutation(
+        fork.axis,
+        recipe,
+        policy,
+        rt.mutationSeed,
+        rt.substrate.metric.domains,
+        explorerSlot(fork, policy),
+      );
       if (proposal.settings.length > 0) {
         const set = await rt.call('set_recipe', {
           settings: proposal.settings.map((s) => ({ path: s.path, value: s.value })),

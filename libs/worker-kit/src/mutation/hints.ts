@@ -21,15 +21,17 @@ export function hintOf(c: Candidate, hints: SearchHints | undefined): Hint | nul
 /**
  * The move continued along a direction that paid, its step widened: factor f becomes f^stepScale (integer knobs
  * rounded, probabilities capped; a setting switched on from 0 widens its start value). Companion settings of
- * the move (LoRA alpha with its rank) follow the first setting's new ratio. The hypothesis says why.
+ * the move (LoRA alpha with its rank) follow the first setting's new ratio. The hypothesis says why (`reason`
+ * replaces the direction's own: a wider step a round's further explorer takes, say).
  */
-export function continueHinted(c: Candidate, h: Hint): Candidate {
+export function continueHinted(c: Candidate, h: Hint, reason?: string): Candidate {
   const st = c.settings[0];
   const paid =
-    h.paidRounds.length === 0
+    reason ??
+    (h.paidRounds.length === 0
       ? `${h.direction} of ${h.path} is a lead of the move ledger (its paired dev gain held; step scale ` +
         `${h.stepScale} from the policy)`
-      : `${h.direction} of ${h.path} paid in round${h.paidRounds.length === 1 ? '' : 's'} ${h.paidRounds.join(', ')}`;
+      : `${h.direction} of ${h.path} paid in round${h.paidRounds.length === 1 ? '' : 's'} ${h.paidRounds.join(', ')}`);
   const unchanged = { ...c, why: `${c.why} (continues the direction that paid: ${paid})` };
   if (h.stepScale === 1 || typeof st.from !== 'number' || typeof st.value !== 'number') return unchanged;
   if (st.from === 0) return switchedOnWider(c, h, paid) ?? unchanged;

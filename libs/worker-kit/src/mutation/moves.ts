@@ -181,6 +181,7 @@ export function selectionMoves(recipe: RecipeDocument, policy: RollingPolicy, do
     out.push({
       settings: [{ path: every.path, from: every.value, value: to }],
       why: `checkpoint twice as often (${every.value} → ${to}) so selection has more to choose from`,
+      step: { factor: 0.5, integer: true },
     });
   }
   return out;
