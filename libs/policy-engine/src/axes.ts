@@ -29,3 +29,15 @@ export function nextCategory(
 export function firstCategory(campaignAxes: readonly Axis[]): AxisCategory | null {
   return ROTATION_ORDER.find((cat) => axesOf(cat, campaignAxes, new Set()).length > 0) ?? null;
 }
+
+/**
+ * The axes of the categories after `from`, in rotation order (wrapping round, `from` itself excluded), each category's
+ * in the canonical axis order, minus the retired ones: what rotation would reach next, nearest first.
+ */
+export function followingAxes(from: AxisCategory, campaignAxes: readonly Axis[], retired: ReadonlySet<Axis>): Axis[] {
+  const start = ROTATION_ORDER.indexOf(from);
+  const out: Axis[] = [];
+  for (let k = 1; k < ROTATION_ORDER.length; k++)
+    out.push(...axesOf(ROTATION_ORDER[(start + k) % ROTATION_ORDER.length], campaignAxes, retired));
+  return out;
+}

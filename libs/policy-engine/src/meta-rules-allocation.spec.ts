@@ -2,6 +2,8 @@ import type { CandidateSpec } from '@aevo/evidence';
 import type { RollingPolicy } from '@aevo/contracts';
 import type { MetaPolicyEvent } from './decider';
 import { reviseCommand } from './test-support';
+import { Axis } from '@aevo/contracts';
+import { followingAxes } from './axes';
 import { allocateAxes, leadDirections } from './research-allocation';
 import { anchor, constitution, evidenceOf, latest, run, spec } from './meta-rules-support';
 
@@ -70,6 +72,28 @@ describe('explorer allocation and step growth from the move ledger', () => {
     },
   );
 
+  it(
+    'given two explorers stepping along one move in a round (400 → 900, then 400 → 600), both holding, when ' +
+      'revised, then the ledger keeps the further step and one measurement for the round',
+    () => {
+      const given = run([]);
+      const specs: CandidateSpec[] = [
+        anchor(0.55),
+        { axis: 'steps', dev: 0.62, changes: steps(900) },
+        { axis: 'schedule', dev: 0.6, changes: sched },
+        { axis: 'steps', dev: 0.615, changes: steps(600) },
+      ];
+      spec
+        .given(given)
+        .when(reviseCommand(evidenceOf(specs, 1, latest(given)), constitution))
+        .then((events) => {
+          const m = revisedPolicy(events).moveLedger?.find((x) => x.key === 'optim.steps|increase');
+          expect(m?.latest).toEqual(steps(900)[0]);
+          expect(m?.devGains).toHaveLength(1);
+        });
+    },
+  );
+
   it('given a lead that stops being one, when revised, then its direction is not carried over', () => {
     const given = run([round(600, 0.015, 0.001, -0.004)]);
     spec
@@ -127,6 +151,35 @@ describe('allocateAxes / leadDirections (pure)', () => {
     const ledger = [rec('steps', 'a', [0.02])];
     expect(allocateAxes(['schedule'], ledger, 0.007, new Set(['steps']))).toEqual(['schedule']);
   });
+
+  it(
+    'given a nearly spent category (one lead, one unspent axis), then the next categories’ unspent axes fill the ' +
+      'list up to four, nearest category first, skipping spent and retired ones',
+    () => {
+      const ledger = [rec('steps', 'a', [0.015, 0.02]), rec('schedule', 'b', [0.001, -0.001])];
+      const following = followingAxes('capacity', [...Axis.options], new Set());
+      expect(following.slice(0, 5)).toEqual([
+        'data-mix',
+        'filtering',
+        'augmentation',
+        'synthetic-data',
+        'checkpoint-selection',
+      ]);
+      expect(allocateAxes(['lora-capacity'], ledger, 0.007, new Set(['filtering']), following)).toEqual([
+        'steps',
+        'lora-capacity',
+        'data-mix',
+        'augmentation',
+      ]);
+      // Enough axes of its own: nothing is added.
+      expect(allocateAxes(['learning-rate', 'warmup', 'clipping', 'steps'], [], 0.007, new Set(), following)).toEqual([
+        'learning-rate',
+        'warmup',
+        'clipping',
+        'steps',
+      ]);
+    },
+  );
 
   it('given a lead that held four rounds in a row, then its step scale is capped at 4', () => {
     expect(leadDirections([rec('steps', 'a', [0.02, 0.02, 0.02, 0.02])], 0.007)[0].stepScale).toBe(4);

@@ -117,9 +117,10 @@ describe('meta-rule: rotate the axis category after two rounds of LB plateau', (
       .then((events) => {
         const p = revisedPolicy(events);
         // capacity has no campaign axes, so data is next; the learning-rate move's paired dev gain held in both
-        // rounds (a lead of the move ledger), so its axis keeps explorers across the rotation.
+        // rounds (a lead of the move ledger), so its axis keeps explorers across the rotation; three axes are fewer
+        // than four, so the next categories' unspent axis (schedule: never measured) fills the list.
         expect(p.activeCategory).toBe('data');
-        expect(p.activeAxes).toEqual(['learning-rate', 'data-mix', 'synthetic-data']);
+        expect(p.activeAxes).toEqual(['learning-rate', 'data-mix', 'synthetic-data', 'schedule']);
         expect(p.plateauRounds).toBe(0);
         expect(p.rationale).toMatch(
           /Rotating the active category optimisation → data: no public-LB gain above the threshold for 2 round\(s\)/,

@@ -193,15 +193,17 @@ export function validateProposal(
       detail: 'proxy decoupling was flagged this round, yet the objective still rewards raw dev',
     });
 
-  // Consistency (not a meta-rule, but a policy the workers cannot follow is refused too).
+  // Consistency (not a meta-rule, but a policy the workers cannot follow is refused too). An active axis may lie
+  // outside the active category, as the rule engine's do (a lead keeps its explorers across rotations; a nearly spent
+  // category is filled from the next ones): the category says what rotates, the axes what the explorers take.
   const retired = new Set(p.retiredAxes.map((r) => r.axis));
   const bad = p.activeAxes.filter(
-    (a) => AXIS_CATEGORY[a] !== p.activeCategory || !facts.campaignAxes.includes(a) || retired.has(a),
+    (a) => AXIS_CATEGORY[a] === 'anchor' || !facts.campaignAxes.includes(a) || retired.has(a),
   );
   if (bad.length > 0)
     violations.push({
       rule: 'proposal-invalid',
-      detail: `active axes ${bad.join(', ')} are retired, outside the campaign or not in ${p.activeCategory}`,
+      detail: `active axes ${bad.join(', ')} are retired, outside the campaign or the baseline`,
     });
 
   if (violations.length > 0) return { ok: false, violations };

@@ -1,5 +1,5 @@
 import { Axis, type MoveRecord, type SearchHints } from '@aevo/contracts';
-import { moveStats } from './research-moves';
+import { lbContradicts, moveStats } from './research-moves';
 
 /*
  * Explorer allocation and step growth from the move ledger. Workers are memory-free: the policy tells them which axes
@@ -16,11 +16,12 @@ export interface Lead {
 
 /**
  * Leads: ledger moves whose mean paired dev gain clears the dev screen and, once measured twice or more, stays above
- * zero by one standard error; best mean first (ties by key, so the order is a function of the ledger alone).
+ * zero by one standard error, and whose leaderboard measurements (if any) do not contradict it; best mean first (ties
+ * by key, so the order is a function of the ledger alone).
  */
 export function ledgerLeads(ledger: readonly MoveRecord[], devScreen: number): Lead[] {
   return ledger
-    .filter((m) => m.devGains.length > 0)
+    .filter((m) => m.devGains.length > 0 && !lbContradicts(m, devScreen))
     .map((m) => ({ move: m, ...moveStats(m) }))
     .filter((x) => x.mean > devScreen && (x.se === null || x.mean - x.se > 0))
     .sort((a, b) => b.mean - a.mean || a.move.key.localeCompare(b.move.key));
@@ -37,22 +38,33 @@ export function spentAxes(ledger: readonly MoveRecord[], devScreen: number): Set
   return new Set([...measured.entries()].filter(([a, n]) => n >= 2 && !leadAxes.has(a)).map(([a]) => a));
 }
 
+/** Fewer active axes than this, and the next categories' unspent axes fill the list (see `allocateAxes`). */
+export const MIN_ACTIVE_AXES = 4;
+
 /**
  * The axes explorers take next round: the leads' axes first (best lead first) — a direction that keeps paying keeps
- * its explorers whatever category is active — then the active category's axes that are not spent. When that leaves
- * nothing, the category's axes as they are (every axis spent is still better than no explorer).
+ * its explorers whatever category is active — then the active category's axes that are not spent. A nearly spent
+ * category (a one-axis category, or one whose axes were measured without a lead) does not hold the round on repeats:
+ * while fewer than MIN_ACTIVE_AXES axes stand, `following` (the axes of the categories after the active one, in
+ * rotation order) adds its unspent axes, so the categories rotation would reach rounds later are measured now. When
+ * that leaves nothing, the category's axes as they are (every axis spent is still better than no explorer).
  */
 export function allocateAxes(
   categoryAxes: readonly Axis[],
   ledger: readonly MoveRecord[],
   devScreen: number,
   retired: ReadonlySet<Axis>,
+  following: readonly Axis[] = [],
 ): Axis[] {
   const spent = spentAxes(ledger, devScreen);
   const out: Axis[] = [];
   for (const l of ledgerLeads(ledger, devScreen))
     if (l.move.axis !== 'baseline' && !retired.has(l.move.axis) && !out.includes(l.move.axis)) out.push(l.move.axis);
   for (const a of categoryAxes) if (!spent.has(a) && !out.includes(a)) out.push(a);
+  for (const a of following) {
+    if (out.length >= MIN_ACTIVE_AXES) break;
+    if (a !== 'baseline' && !spent.has(a) && !retired.has(a) && !out.includes(a)) out.push(a);
+  }
   return out.length > 0 ? out : [...categoryAxes];
 }
 

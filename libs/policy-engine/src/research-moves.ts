@@ -19,6 +19,12 @@ export const MAX_COMBINED_SOURCES = 4;
 
 const pathsOverlap = (p: string, q: string) => p === q || p.startsWith(`${q}.`) || q.startsWith(`${p}.`);
 
+/** How far a numeric change steps (log ratio; from 0, the value reached): compared between steps of one move only. */
+function stepSize(c: RecipeChange): number {
+  if (typeof c.from !== 'number' || typeof c.to !== 'number') return 0;
+  return c.from !== 0 && c.to / c.from > 0 ? Math.abs(Math.log(c.to / c.from)) : Math.abs(c.to - c.from);
+}
+
 /** Mean and standard error of a move's paired dev gains (se null with fewer than two rounds). */
 export function moveStats(m: MoveRecord): { mean: number; se: number | null } {
   const n = m.devGains.length;
@@ -27,6 +33,20 @@ export function moveStats(m: MoveRecord): { mean: number; se: number | null } {
   if (n < 2) return { mean, se: null };
   const sd = Math.sqrt(m.devGains.reduce((a, x) => a + (x - mean) ** 2, 0) / (n - 1));
   return { mean, se: sd / Math.sqrt(n) };
+}
+
+/**
+ * A dev gain the leaderboard contradicts (a dev-chasing move: synthetic rows of the dev-style domain, say): its
+ * public-LB gains, measured against the same anchors, average below −devScreen, or, measured twice or more, at or
+ * below zero.
+ * One LB measurement near zero is noise (its difference σ is about twice the dev screen) and contradicts nothing.
+ * Such a move leads nowhere: no explorers follow it, no step grows along it, no combination restates it.
+ */
+export function lbContradicts(m: MoveRecord, devScreen: number): boolean {
+  const n = m.lbGains.length;
+  if (n === 0) return false;
+  const mean = m.lbGains.reduce((a, x) => a + x, 0) / n;
+  return mean < -devScreen || (n >= 2 && mean <= 0);
 }
 
 /**
@@ -49,6 +69,7 @@ export function nextMoveLedger(
       { ...m, rounds: [...m.rounds], devGains: [...m.devGains], lbRounds: [...m.lbRounds], lbGains: [...m.lbGains] },
     ]),
   );
+  const thisRound = new Map<string, { held: boolean; size: number }>();
   for (const s of [...evidence.candidateSummaries].sort((x, y) => x.index - y.index)) {
     const confirmation = s.prescribed?.kind === 'confirmation';
     if (
@@ -88,13 +109,17 @@ export function nextMoveLedger(
       continue; // an explorer's move stays the one a combination restates
     }
     // With a screen, a step that did not hold (a widened one, say) does not replace the last one that did: the
-    // combination restates the largest step whose dev gain held.
-    const held = devScreen === undefined || !ledger.has(key) || (s.devDelta !== null && s.devDelta > devScreen);
+    // combination restates the largest step whose dev gain held. Two steps of one move in a round (the round's
+    // explorers of an axis take distinct steps along a lead): the further one that held (the later of equal ones).
+    const dHeld = devScreen === undefined || (s.devDelta !== null && s.devDelta > devScreen);
+    const earlier = thisRound.get(key);
+    const held = earlier ? dHeld && (!earlier.held || stepSize(c) >= earlier.size) : !ledger.has(key) || dHeld;
     if (held) {
       m.latest = c;
       m.latestCandidateId = s.candidateId;
       m.axis = s.axis;
-    }
+      thisRound.set(key, { held: dHeld, size: stepSize(c) });
+    } else if (!earlier) thisRound.set(key, { held: false, size: 0 });
     ledger.set(key, m);
   }
   const combo = previous.combination;
@@ -115,8 +140,8 @@ export function nextMoveLedger(
  * The combination to train next round, from the move ledger: moves measured in two rounds or more whose mean paired
  * dev gain clears `devScreen` and stays above zero by one standard error, best lower bound first, each taken only
  * when its path is disjoint from those taken before, at most MAX_COMBINED_SOURCES, restated against the next standing
- * recipe (changes already standing drop out). Two moves at least; none while a combination's gain awaits its
- * confirmation. Dev chooses what is tried; only the leaderboard promotes it.
+ * recipe (changes already standing drop out), none the leaderboard contradicts (`lbContradicts`). Two moves at least;
+ * none while a combination's gain awaits its confirmation. Dev chooses what is tried; only the leaderboard promotes it.
  */
 export function nextCombination(
   ledger: readonly MoveRecord[],
@@ -128,6 +153,7 @@ export function nextCombination(
 ): CombinationPlan | null {
   if (pending.some((p) => isCombination(p.candidateId))) return null;
   const leads = ledger
+    .filter((m) => !lbContradicts(m, devScreen))
     .map((m) => ({ m, ...moveStats(m) }))
     .filter((x) => x.se !== null && x.mean > devScreen && x.mean - (x.se as number) > 0)
     .sort((a, b) => b.mean - (b.se as number) - (a.mean - (a.se as number)) || a.m.key.localeCompare(b.m.key));

@@ -1,5 +1,5 @@
 import { RollingPolicy, type Constitution, type RoundEvidence, type SelectionCriterion } from '@aevo/contracts';
-import { axesOf } from './axes';
+import { axesOf, followingAxes } from './axes';
 import { diffPolicies } from './diff';
 import { applyRecipeChanges, sameJson } from './recipe';
 import { rebase } from './prescribe';
@@ -112,7 +112,13 @@ export function revisePolicy(
   const deadEnds = [...previous.deadEnds, ...facts.newDeadEnds];
   const research = researchBookkeeping(previous, evidence, facts, standingRecipe, plateauRounds);
   // Explorers by the ledger: the leads' axes keep their slots across rotations, spent axes give theirs up.
-  const activeAxes = allocateAxes(categoryAxes, research.moveLedger ?? [], facts.devScreenBar, retired);
+  const activeAxes = allocateAxes(
+    categoryAxes,
+    research.moveLedger ?? [],
+    facts.devScreenBar,
+    retired,
+    followingAxes(activeCategory, facts.campaignAxes, retired),
+  );
   const { noiseBand, bestPublicLb, predictedBand } = bookkeeping(
     previous,
     evidence,
