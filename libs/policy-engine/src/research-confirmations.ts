@@ -128,12 +128,35 @@ export function stackPromotions(outcomes: readonly ConfirmationOutcome[]): Confi
   return taken;
 }
 
-/** The next round's pending confirmations: this round's explorer gains above the bar, best first. */
+/**
+ * Pending gains this round left undecided for want of a measurement, not for a bad one: their confirmation run got no
+ * slot, or completed without a leaderboard score (the round's quota went to the anchor and better-ranked runs). Each
+ * waits one round more, once (only a gain first measured in the round before): a gain is not lost to the quota.
+ */
+export function unmeasuredConfirmations(
+  outcomes: readonly ConfirmationOutcome[],
+  round: number,
+): PendingConfirmation[] {
+  return outcomes
+    .filter(
+      (o) =>
+        !o.confirmed &&
+        o.pending.round === round - 1 &&
+        (o.run === null || (o.run.status === 'completed' && o.run.lbDelta === null)),
+    )
+    .map((o) => o.pending);
+}
+
+/**
+ * The next round's pending confirmations: this round's explorer gains above the bar and the gains still waiting for a
+ * measurement (`carried`), best recorded gain first, at most MAX_PENDING_CONFIRMATIONS, one per change set.
+ */
 export function nextPending(
   eligible: ReadonlyArray<{ candidateId: string; lbGain: number; changes: RecipeChange[] }>,
   evidence: RoundEvidence,
+  carried: readonly PendingConfirmation[] = [],
 ): PendingConfirmation[] {
-  return eligible.slice(0, MAX_PENDING_CONFIRMATIONS).map((e) => {
+  const fresh: PendingConfirmation[] = eligible.map((e) => {
     const s = evidence.candidateSummaries.find((c) => c.candidateId === e.candidateId);
     return {
       candidateId: e.candidateId,
@@ -144,4 +167,14 @@ export function nextPending(
       devGain: s?.devDelta ?? null,
     };
   });
+  const ranked = [...fresh, ...carried].map((p, i) => ({ p, i })).sort((a, b) => b.p.lbGain - a.p.lbGain || a.i - b.i);
+  const out: PendingConfirmation[] = [];
+  const seen = new Set<string>();
+  for (const { p } of ranked) {
+    const key = JSON.stringify(p.changes.map((c) => [c.path, c.to]));
+    if (seen.has(key) || out.length >= MAX_PENDING_CONFIRMATIONS) continue;
+    seen.add(key);
+    out.push(p);
+  }
+  return out;
 }

@@ -11,6 +11,7 @@ import {
   nextMoveLedger,
   nextPending,
   nextSearchHints,
+  unmeasuredConfirmations,
   nextStandingLb,
 } from './research';
 
@@ -309,6 +310,9 @@ export function researchBookkeeping(
   const pendingConfirmations = nextPending(
     facts.eligible.filter((e) => !sameJson(applyRecipeChanges(standingRecipe, e.changes), standingRecipe)),
     evidence,
+    unmeasuredConfirmations(facts.confirmations, evidence.round).filter(
+      (p) => !sameJson(applyRecipeChanges(standingRecipe, p.changes), standingRecipe),
+    ),
   );
   const promotedChanges = facts.promotions.flatMap((p) => p.pending.changes);
   const moveLedger = nextMoveLedger(
