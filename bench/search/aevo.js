@@ -128,7 +128,21 @@ function analyseCampaign(events, baseRecipe) {
           domains: e.data.evidence.calibration.proxyDecoupling.domains,
         }));
   const count = (t) => events.filter((e) => e.type === t).length;
+  // Runs that measured nothing new: a non-anchor run whose full recipe equals an earlier non-anchor run of its round
+  // (every non-anchor run of a round trains on the same paired seed), and non-anchor runs that changed nothing.
+  const seenInRound = new Set();
+  let duplicateRuns = 0;
+  for (const c of candidates) {
+    if (c.isAnchor) continue;
+    const k = `${c.round}:${JSON.stringify(canon(c.recipe))}`;
+    if (seenInRound.has(k)) duplicateRuns++;
+    else seenInRound.add(k);
+  }
+  const unchangedRuns = candidates.filter((c) => !c.isAnchor && (c.changes || []).length === 0).length;
   return {
+    duplicateRuns,
+    unchangedRuns,
+    nonAnchorRuns: candidates.filter((c) => !c.isAnchor).length,
     final: { recipe: full(last.standingRecipe), criterion: last.selectionCriterion, revision: last.revision },
     promotions,
     candidates,

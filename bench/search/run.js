@@ -211,6 +211,13 @@ function table(surface, bySurface, cfg = o, methodList = cfg.methods) {
         `${tot('trainedCandidates')} | ${f1(S.mean(rs.map((r) => r.wallMs / 1000)))} s |`,
     );
   }
+  const dup = (runs.aevo || []).filter((r) => !r.failed && r.duplicateRuns !== undefined);
+  if (dup.length)
+    lines.push(
+      `\naevo: non-anchor runs repeating an earlier run of their round (same recipe, same seed), per seed: ` +
+        `${dup.map((r) => `${r.seed} ${r.duplicateRuns}/${r.nonAnchorRuns}`).join(', ')}; runs that changed nothing: ` +
+        `${dup.reduce((a, r) => a + r.unchangedRuns, 0)}`,
+    );
   return lines.join('\n');
 }
 
@@ -267,7 +274,10 @@ async function main() {
             log(
               `aevo ${surface} seed ${rec.seed}: ${(rec.wallMs / 1000).toFixed(0)} s, ` +
                 `${rec.trainedCandidates} candidates, ${rec.submissionsUsed} submissions, ` +
-                `${rec.promotions.length} promotions, gain ${rec.summary ? rec.summary.gain.toFixed(4) : '—'}`,
+                `${rec.promotions.length} promotions, gain ${rec.summary ? rec.summary.gain.toFixed(4) : '—'}` +
+                (rec.duplicateRuns === undefined
+                  ? ''
+                  : `, ${rec.duplicateRuns} of ${rec.nonAnchorRuns} non-anchor runs repeat another of their round`),
             );
             save();
           },
