@@ -163,6 +163,28 @@ describe('the meta agent has no write path to the constitution', () => {
       });
   });
 
+  it(
+    'given proposals naming active axes, then an axis of another category in the campaign is followed, one outside ' +
+      'the campaign is refused',
+    () => {
+      const given = run([]);
+      const state = given.reduce(metaPolicyDecider.evolve, metaPolicyDecider.initialState());
+      const evidence = evidenceOf([anchor(0.55)], 1, state.policy as RollingPolicy);
+      const rules = revisedPolicy(metaPolicyDecider.decide(reviseCommand(evidence, constitution), state));
+      const propose = (activeAxes: string[]) =>
+        metaPolicyDecider.decide(
+          reviseCommand(evidence, constitution, { ...proposalFrom(rules, null), activeAxes, rationale: 'axes' }),
+          state,
+        );
+      const across = propose(['steps', 'data-mix']);
+      expect(across.map((e) => e.type)).toEqual(['PolicyRevised']);
+      expect(revisedPolicy(across).activeAxes).toEqual(['steps', 'data-mix']);
+      const outside = propose(['steps', 'clipping']); // clipping is not one of the campaign's axes
+      expect(outside.map((e) => e.type)).toEqual(['ConstitutionViolationRefused', 'PolicyRevised']);
+      expect(outside[0].data).toMatchObject({ rule: 'proposal-invalid' });
+    },
+  );
+
   it('given a proposal that promotes a gain whose confirmation failed, then it is refused', () => {
     const given = run([[anchor(0.55), { axis: 'learning-rate', dev: 0.62, lb: 0.58, changes: lrTo(0.002) }]]);
     const state = given.reduce(metaPolicyDecider.evolve, metaPolicyDecider.initialState());
