@@ -24,12 +24,40 @@ export interface CampaignFacts {
 export class CampaignLookup {
   private readonly campaigns = new Map<string, CampaignFacts>();
   private readonly policies = new Map<string, RollingPolicy>();
+  /** Reads in flight, shared: a round's candidates open at once and would each read the same events. */
+  private readonly reading = new Map<string, Promise<unknown>>();
 
   constructor(private readonly store: EventStore) {}
 
   async campaign(campaignId: string): Promise<CampaignFacts> {
-    const hit = this.campaigns.get(campaignId);
+    return this.campaigns.get(campaignId) ?? this.once(`campaign:${campaignId}`, () => this.readCampaign(campaignId));
+  }
+
+  async policy(campaignId: string, revision: number): Promise<RollingPolicy> {
+    const key = `${campaignId}:${revision}`;
+    const hit = this.policies.get(key);
     if (hit) return hit;
+    await this.campaign(campaignId);
+    if (!this.policies.has(key)) await this.once(`policies:${key}`, () => this.readPolicies(campaignId));
+    const p = this.policies.get(key);
+    if (!p)
+      throw new DomainError('POLICY_NOT_FOUND', `campaign ${campaignId} has no policy revision ${revision} recorded`, [
+        { path: 'policyRevision', message: `no PolicyRevised with revision ${revision}` },
+      ]);
+    return p;
+  }
+
+  /** `read` once for all concurrent callers of `key` (a failure reaches them all and is not remembered). */
+  private once<T>(key: string, read: () => Promise<T>): Promise<T> {
+    let p = this.reading.get(key) as Promise<T> | undefined;
+    if (!p) {
+      p = read().finally(() => this.reading.delete(key));
+      this.reading.set(key, p);
+    }
+    return p;
+  }
+
+  private async readCampaign(campaignId: string): Promise<CampaignFacts> {
     const [e] = await this.store.readAll({ campaignId, types: [CampaignStarted.type], limit: 1 });
     if (!e || !isEvent(e, CampaignStarted))
       throw new DomainError('CAMPAIGN_NOT_FOUND', `no CampaignStarted recorded for campaign ${campaignId}`, [
@@ -45,20 +73,9 @@ export class CampaignLookup {
     return facts;
   }
 
-  async policy(campaignId: string, revision: number): Promise<RollingPolicy> {
-    const key = `${campaignId}:${revision}`;
-    const hit = this.policies.get(key);
-    if (hit) return hit;
-    await this.campaign(campaignId);
-    if (this.policies.has(key)) return this.policies.get(key)!;
+  private async readPolicies(campaignId: string): Promise<void> {
     const revised = await this.store.readAll({ campaignId, types: [PolicyRevised.type] });
     for (const e of revised)
       if (isEvent(e, PolicyRevised)) this.policies.set(`${campaignId}:${e.data.policy.revision}`, e.data.policy);
-    const p = this.policies.get(key);
-    if (!p)
-      throw new DomainError('POLICY_NOT_FOUND', `campaign ${campaignId} has no policy revision ${revision} recorded`, [
-        { path: 'policyRevision', message: `no PolicyRevised with revision ${revision}` },
-      ]);
-    return p;
   }
 }
