@@ -82,12 +82,16 @@ function parseRecipeText(text: string, file: string): RecipeDocument {
   return value as RecipeDocument;
 }
 
+/** Parsed documents (with their comments and layout), remembered by text; each use edits a clone. */
+const documents = new BoundedMemo<YAML.Document>(64);
+
 /**
  * Applies dotted-path settings to YAML text through the YAML document model, so comments and key order survive
  * and the recipe diff shows only the changed lines.
  */
 export function applyToYaml(text: string, settings: ReadonlyArray<{ path: string; to: unknown }>): string {
-  const doc = YAML.parseDocument(text);
+  // A round's explorers all start from the same recipe text: parse it once per process.
+  const doc = documents.get(text, (t) => YAML.parseDocument(t)).clone();
   for (const s of settings) doc.setIn(s.path.split('.'), s.to);
   return doc.toString();
 }
