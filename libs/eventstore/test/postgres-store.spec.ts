@@ -1,7 +1,7 @@
 import { CampaignPaused, CampaignResumed, createEvent } from '@aevo/contracts';
 import { createTestDb, eventually, randomSuffix, PG_URL, type TestDb } from '@aevo/testkit';
 import { Client } from 'pg';
-import { LATEST_SCHEMA_VERSION, PostgresEventStore, type StoredEvent } from '../src';
+import { eventContentHash, LATEST_SCHEMA_VERSION, metadataHash, PostgresEventStore, type StoredEvent } from '../src';
 import { parseHeadPayload } from '../src/postgres/notifier';
 
 jest.setTimeout(120_000);
@@ -121,11 +121,18 @@ describe('PostgresEventStore specifics', () => {
     );
     const first = await writer.append('campaign-t', 'any', [paused('campaign-t'), resumed, paused('campaign-t')]);
     const second = await writer.append('campaign-u', 'any', [paused('campaign-u')]);
-    await eventually(() => heard.length === 2, 30_000);
+    // A client older than migration 3 sends no types with its item: the notification then names none (unknown).
+    const old = paused('campaign-v');
+    const item = { stream: 'campaign-v', expected: -1, commandId: null, events: [old], metadata: {} };
+    const hashes = { contentHashes: [eventContentHash(old)], metadataHash: metadataHash({}) };
+    await raw.query(`SELECT "${db.schema}".append_group($1::jsonb)`, [JSON.stringify([{ ...item, ...hashes }])]);
+    const third = await writer.headPosition();
+    await eventually(() => heard.length === 3, 30_000);
     off();
     expect(heard).toEqual([
       { head: first.positions[2], types: ['CampaignPaused', 'CampaignResumed'] },
       { head: second.positions[0], types: ['CampaignPaused'] },
+      { head: third, types: undefined },
     ]);
   });
 

@@ -1,12 +1,21 @@
 import type { SchemaNames } from './schema';
 
 /**
- * The payload of a typed notification: the head, a space, and the distinct types the commit appended, sorted and
- * comma-separated (`"412 JobQueued,TraceStepRecorded"`), so a reader waiting for some types can skip the others;
- * just the head when the list would not fit NOTIFY's 8000 bytes (readers then treat the types as unknown).
+ * The payload of a typed notification: the head, a space, and the event types the commit appended, comma-separated
+ * (`"412 JobQueued,TraceStepRecorded"`; each item's types come from the client, distinct within the item), so a
+ * reader waiting for some types can skip the others. Just the head when an item came without its types (a client
+ * older than migration 3) or the list would not fit NOTIFY's 8000 bytes: readers then treat the types as unknown.
  */
-const TYPED_PAYLOAD = `CASE WHEN v_typelist IS NULL OR octet_length(v_typelist) > 7900 THEN v_head::text
+const TYPED_PAYLOAD = `CASE WHEN v_untyped OR octet_length(v_typelist) > 7900 THEN v_head::text
                    ELSE v_head::text || ' ' || v_typelist END`;
+
+/** Per appended item, without a query: concatenation only, under the append lock. */
+const COLLECT_TYPES = `    IF v_count > 0 THEN
+      v_untyped := v_untyped OR NOT (v_item ? 'types');
+      v_typelist := CASE WHEN v_typelist = '' THEN coalesce(v_item->>'types', '')
+                         ELSE v_typelist || ',' || coalesce(v_item->>'types', '') END;
+    END IF;
+`;
 
 /**
  * The chained append_group (migration 2; the contract is described above migration 1's in schema.ts): under the
@@ -34,7 +43,7 @@ DECLARE
   v_meta     text;
   v_links    text[];
   v_i        integer;
-${typed ? "  v_types    text[] := '{}';\n  v_typelist text;\n" : ''}BEGIN
+${typed ? "  v_typelist text := '';\n  v_untyped  boolean := false;\n" : ''}BEGIN
   PERFORM pg_advisory_xact_lock(hashtext('${n.appendLockKey}'));
   -- The predecessor's chain hash is read under the lock, so the chain follows the same order as the positions.
   SELECT position, chain_hash INTO v_head, v_prev FROM ${n.events} ORDER BY position DESC LIMIT 1;
@@ -103,10 +112,10 @@ ${typed ? "  v_types    text[] := '{}';\n  v_typelist text;\n" : ''}BEGIN
     END IF;
     v_head := v_head + v_count;
     v_notify := v_notify OR v_count > 0;
-${typed ? "    v_types := v_types || ARRAY(SELECT e->>'type' FROM jsonb_array_elements(v_events) AS e);\n" : ''}    v_answers := v_answers || jsonb_build_array(jsonb_build_object('ok', v_result));
+${typed ? COLLECT_TYPES : ''}    v_answers := v_answers || jsonb_build_array(jsonb_build_object('ok', v_result));
   END LOOP;
   IF v_notify THEN
-${typed ? "    v_typelist := (SELECT string_agg(DISTINCT t, ',' ORDER BY t) FROM unnest(v_types) AS t);\n" : ''}    PERFORM pg_notify('${n.channel}', ${typed ? TYPED_PAYLOAD : 'v_head::text'});
+    PERFORM pg_notify('${n.channel}', ${typed ? TYPED_PAYLOAD : 'v_head::text'});
   END IF;
   RETURN v_answers;
 END

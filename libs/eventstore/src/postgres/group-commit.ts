@@ -13,6 +13,8 @@ export interface GroupItem {
   /** Per event, see chain/chain.ts; append_group links them under the append lock. */
   contentHashes: string[];
   metadataHash: string;
+  /** The distinct event types, comma-separated, for the commit's notification (schema migration 3). */
+  types: string;
 }
 
 type GroupAnswer =

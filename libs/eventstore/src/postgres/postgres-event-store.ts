@@ -113,6 +113,7 @@ export class PostgresEventStore implements EventStore {
       // Hashed here, outside the serialised section: only the cheap link is computed under the lock.
       contentHashes: valid.map(eventContentHash),
       metadataHash: metadataHash(metadata),
+      types: [...new Set(valid.map((e) => e.type))].join(','),
     };
     if (commandId !== null && opts?.commandResult !== undefined) item.commandResult = opts.commandResult;
     return this.appends.append(item, expected);
