@@ -1,5 +1,5 @@
 import { Controller, Inject } from '@nestjs/common';
-import { CancelJob, JobRequested, type CommandOf, type EventOf } from '@aevo/contracts';
+import { CancelJob, JobCancellationRequested, JobRequested, type CommandOf, type EventOf } from '@aevo/contracts';
 import { OnCommand, OnEvent } from '@aevo/messaging';
 import { DispatchWorkflow, type CancelOutcome } from './app/dispatch-workflow';
 
@@ -11,6 +11,11 @@ export class DispatchController {
   @OnEvent(JobRequested)
   async onJobRequested(e: EventOf<typeof JobRequested>): Promise<void> {
     await this.workflow.onJobRequested(e);
+  }
+
+  @OnEvent(JobCancellationRequested)
+  async onJobCancellationRequested(e: EventOf<typeof JobCancellationRequested>): Promise<void> {
+    await this.workflow.onCancellationRequested(e);
   }
 
   @OnCommand(CancelJob)

@@ -1,4 +1,3 @@
-import { DomainError } from '@aevo/contracts';
 import { PostgresEventStore } from '@aevo/eventstore';
 import type { Executor, ExecutorJob, ExecutorListener, JobView, SubmitResult } from '@aevo/executors';
 import { createTestDb, type TestDb } from '@aevo/testkit';
@@ -114,24 +113,43 @@ describe('dispatchers of several compute clusters on one record', () => {
     expect(again.executor.submitted.filter((id) => id === 'j-c1')).toEqual(['j-c1']);
   });
 
-  it("refuses to cancel another cluster's job and records nothing", async () => {
+  it("forwards a cancel of another cluster's job through the log; that cluster's dispatcher cancels it", async () => {
     const owner = cluster('c1');
     await owner.workflow.start();
     const requested = await request('j-cancel');
     await owner.workflow.onJobRequested(requested);
     const other = cluster('c2');
     await other.workflow.start();
-    const refused = await other.workflow.cancel('j-cancel', 'campaign aborted', 'cmd-1').catch((e: unknown) => e);
-    expect(refused).toBeInstanceOf(DomainError);
-    expect((refused as DomainError).code).toBe('JOB_ELSEWHERE');
-    expect((await jobEvents(store, 'j-cancel')).map((e) => e.type)).toEqual(['JobQueued']);
-    // Its own dispatcher cancels it (the executor had not started it: recorded as cancelled here).
-    const fresh = cluster('c1');
-    await fresh.workflow.start();
-    await expect(fresh.workflow.cancel('j-cancel', 'campaign aborted', 'cmd-2')).resolves.toEqual({
+    await expect(other.workflow.cancel('j-cancel', 'campaign aborted', 'cmd-1')).resolves.toEqual({
       jobId: 'j-cancel',
-      status: 'cancelling',
+      status: 'forwarded',
     });
+    // Asked twice (a retried command): one request recorded.
+    await other.workflow.cancel('j-cancel', 'campaign aborted', 'cmd-1');
+    const recorded = await jobEvents(store, 'j-cancel');
+    expect(recorded.map((e) => e.type)).toEqual(['JobQueued', 'JobCancellationRequested']);
+    expect(recorded[1].data).toEqual({
+      jobId: 'j-cancel',
+      candidateId: 'camp-dispatch-r1-c0',
+      reason: 'campaign aborted',
+      dispatcher: 'c1',
+      receivedBy: 'c2',
+    });
+    expect(other.executor.submitted).toEqual([]);
+    // Every cluster's dispatch reads the request; only c1's acts (its executor never started it: cancelled here).
+    await other.workflow.onCancellationRequested(recorded[1]);
+    expect((await jobEvents(store, 'j-cancel')).map((e) => e.type)).toEqual(['JobQueued', 'JobCancellationRequested']);
+    await owner.workflow.onCancellationRequested(recorded[1]);
+    const after = await jobEvents(store, 'j-cancel');
+    expect(after.map((e) => e.type)).toEqual(['JobQueued', 'JobCancellationRequested', 'JobCancelled']);
+    expect(after[2].data).toMatchObject({ jobId: 'j-cancel', reason: 'campaign aborted' });
+    // Once over, a late cancel anywhere says so and records nothing.
+    await expect(other.workflow.cancel('j-cancel', 'again', 'cmd-3')).resolves.toEqual({
+      jobId: 'j-cancel',
+      status: 'already-finished',
+    });
+    await owner.workflow.onCancellationRequested(recorded[1]);
+    expect(await jobEvents(store, 'j-cancel')).toHaveLength(3);
   });
 
   it('an unnamed dispatcher (one cluster) writes JobQueued without the field and owns every job', async () => {

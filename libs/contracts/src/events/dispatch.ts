@@ -139,6 +139,29 @@ export const JobCancelled = defineEvent(
   { owners: ['dispatch'], description: 'A job was cancelled on request.' },
   z.object({ ...Terminal, reason: z.string() }).strict(),
 );
+export const JobCancellationRequested = defineEvent(
+  'JobCancellationRequested',
+  {
+    owners: ['dispatch'],
+    description:
+      "A CancelJob reached a dispatcher that does not run the job (another compute cluster's accepted it): the " +
+      'request is recorded in the job stream, and the dispatcher that accepted the job cancels it on its executor.',
+  },
+  z
+    .object({
+      jobId: Slug,
+      candidateId: Slug,
+      reason: z.string().max(500),
+      /** The dispatcher that accepted the job (JobQueued.dispatcher), the one that must act. */
+      dispatcher: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/, 'letters, digits, "_" or "-", at most 32'),
+      /** The dispatcher that received the CancelJob (null: unnamed). */
+      receivedBy: z
+        .string()
+        .regex(/^[A-Za-z0-9_-]{1,32}$/, 'letters, digits, "_" or "-", at most 32')
+        .nullable(),
+    })
+    .strict(),
+);
 export const JobPreempted = defineEvent(
   'JobPreempted',
   { owners: ['dispatch'], description: 'Kueue suspended the job (quota/preemption); it will resume, not fail.' },

@@ -47,7 +47,7 @@ export const ACCESS: NatsAccessSpec = {
       'FrozenPathViolated',
       'CampaignCompleted',
     ],
-    dispatch: ['JobRequested'],
+    dispatch: ['JobRequested', 'JobCancellationRequested'],
     evaluation: ['EvaluationRequested', 'JobSucceeded', 'JobFailed', 'JobCancelled'],
     leaderboard: [
       'CampaignStarted',

@@ -5,6 +5,7 @@ import {
   type Decider,
   type EventEnvelope,
   type EventOf,
+  type JobCancellationRequested,
   type JobRequested,
   type JobSpec,
 } from '@aevo/contracts';
@@ -46,7 +47,8 @@ const initialStreamState = (): StreamState => ({
 
 export interface CancelOutcome {
   jobId: string;
-  status: 'cancelling' | 'already-finished';
+  /** `forwarded`: another cluster's dispatcher runs the job; the request is recorded for it (JobCancellationRequested). */
+  status: 'cancelling' | 'forwarded' | 'already-finished';
 }
 
 const RECONCILE_TYPES = ['JobQueued', 'JobStarted', 'JobPreempted', 'JobSucceeded', 'JobFailed', 'JobCancelled'];
@@ -114,8 +116,34 @@ export class DispatchWorkflow {
   async cancel(jobId: string, reason: string, commandId: string): Promise<CancelOutcome> {
     await this.start();
     const state = await this.load(jobId);
-    if (cancelDecision(state.job, jobId, this.dispatcher) === 'already-finished')
-      return { jobId, status: 'already-finished' };
+    const decision = cancelDecision(state.job, jobId, this.dispatcher);
+    if (decision === 'already-finished') return { jobId, status: 'already-finished' };
+    if (decision === 'forward') {
+      const { state: after } = await this.run(
+        jobId,
+        { type: 'RequestCancellation', jobId, reason, receivedBy: this.dispatcher },
+        { causationId: commandId },
+      );
+      // It may have ended meanwhile (decided again on what the append found).
+      return { jobId, status: isTerminal(after.job.status) ? 'already-finished' : 'forwarded' };
+    }
+    return this.cancelHere(jobId, reason, commandId);
+  }
+
+  /**
+   * JobCancellationRequested (another dispatcher received the CancelJob): the dispatcher that accepted the job
+   * cancels it on its executor; every other dispatcher, and a job already over, leaves it.
+   */
+  async onCancellationRequested(e: EventOf<typeof JobCancellationRequested> | StoredEvent): Promise<void> {
+    await this.start();
+    const { jobId, reason } = e.data as { jobId: string; reason: string };
+    const state = await this.load(jobId);
+    if (state.job.status === 'none' || cancelDecision(state.job, jobId, this.dispatcher) !== 'cancel') return;
+    this.logger.log(`${jobId}: cancelling on request forwarded by another dispatcher (${reason})`);
+    await this.cancelHere(jobId, reason, e.id);
+  }
+
+  private async cancelHere(jobId: string, reason: string, causationId: string): Promise<CancelOutcome> {
     const r = await this.executor.cancel(jobId, reason);
     if (r === 'already-finished') return { jobId, status: 'already-finished' };
     if (r === 'not-found') {
@@ -138,7 +166,7 @@ export class DispatchWorkflow {
             logPath: null,
           },
         },
-        { causationId: commandId },
+        { causationId },
       );
     }
     return { jobId, status: 'cancelling' };

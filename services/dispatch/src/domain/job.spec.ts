@@ -133,17 +133,58 @@ describe('job aggregate', () => {
       expect(ownsJob(state([queued]), 'c2')).toBe(true);
       expect(ownsJob(state([queued]), null)).toBe(true);
     });
-    it("refuses to cancel another cluster's job, naming the dispatcher that runs it", () => {
-      let err: unknown;
-      try {
-        cancelDecision(state([queuedBy('c1'), started()]), spec.jobId, 'c2');
-      } catch (e) {
-        err = e;
-      }
-      expect(err).toBeInstanceOf(DomainError);
-      expect((err as DomainError).code).toBe('JOB_ELSEWHERE');
-      expect((err as DomainError).message).toContain('dispatcher "c1"');
+    it("forwards a cancel of another cluster's job instead of cancelling it", () => {
+      expect(cancelDecision(state([queuedBy('c1'), started()]), spec.jobId, 'c2')).toBe('forward');
       expect(cancelDecision(state([queuedBy('c1'), started()]), spec.jobId, 'c1')).toBe('cancel');
+      expect(cancelDecision(state([queued, started()]), spec.jobId, 'c2')).toBe('cancel');
+      expect(() => cancelDecision(jobDecider.initialState(), spec.jobId, 'c2')).toThrow(DomainError);
+    });
+  });
+
+  describe('RequestCancellation (a CancelJob received by a dispatcher that does not run the job)', () => {
+    const queuedBy = (d: string) => ({ ...queued, data: { ...queued.data, dispatcher: d } }) as JobEvent;
+    const request = (receivedBy: string | null) =>
+      ({ type: 'RequestCancellation', jobId: spec.jobId, reason: 'campaign aborted', receivedBy }) as const;
+    const requested: JobEvent = {
+      type: 'JobCancellationRequested',
+      data: {
+        jobId: spec.jobId,
+        candidateId: spec.candidateId,
+        reason: 'campaign aborted',
+        dispatcher: 'c1',
+        receivedBy: 'c2',
+      },
+    };
+    it('records the request for the dispatcher that accepted the job', () => {
+      spec_
+        .given([queuedBy('c1'), started()])
+        .when(request('c2'))
+        .then([requested]);
+    });
+    it('records it once, not for a job that is over, and not where the job runs (that dispatcher cancels it)', () => {
+      spec_
+        .given([queuedBy('c1'), started(), requested])
+        .when(request('c2'))
+        .then([]);
+      spec_
+        .given([
+          queuedBy('c1'),
+          started(),
+          { type: 'JobSucceeded', data: { ...terminalCommon, exitCode: 0 } } as JobEvent,
+        ])
+        .when(request('c2'))
+        .then([]);
+      spec_
+        .given([queuedBy('c1')])
+        .when(request('c1'))
+        .then([]);
+      spec_.given([queued]).when(request('c2')).then([]);
+    });
+    it('refuses a job never queued', () => {
+      spec_
+        .given([])
+        .when(request('c2'))
+        .thenThrows(/never queued/);
     });
   });
 

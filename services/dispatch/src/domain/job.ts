@@ -1,6 +1,7 @@
 import {
   DomainError,
   eventUnion,
+  JobCancellationRequested,
   JobCancelled,
   JobFailed,
   JobPreempted,
@@ -23,7 +24,15 @@ import {
 export const jobStreamId = (jobId: string): string => `job-${jobId}`;
 
 /** The job stream's events, listed once: the union, its names and its guard derive from this list. */
-export const JOB_EVENTS = eventUnion(JobQueued, JobStarted, JobPreempted, JobSucceeded, JobFailed, JobCancelled);
+export const JOB_EVENTS = eventUnion(
+  JobQueued,
+  JobStarted,
+  JobPreempted,
+  JobCancellationRequested,
+  JobSucceeded,
+  JobFailed,
+  JobCancelled,
+);
 export type JobEvent = EventOfUnion<typeof JOB_EVENTS>;
 export const JOB_EVENT_TYPES: ReadonlySet<string> = JOB_EVENTS.types;
 export const TERMINAL_JOB_EVENTS = eventUnion(JobSucceeded, JobFailed, JobCancelled);
@@ -45,6 +54,8 @@ export type JobState =
       attempts: number;
       /** The dispatcher that accepted it (JobQueued.dispatcher); null: any. */
       dispatcher: string | null;
+      /** Why another dispatcher asked for it to be cancelled (JobCancellationRequested); null: not asked. */
+      cancelRequested: string | null;
     };
 export type KnownJob = Extract<JobState, { spec: JobSpec }>;
 
@@ -76,6 +87,8 @@ export type JobCommand =
       isolation: DataOf<typeof JobStarted>['isolation'];
     }
   | { type: 'RecordJobPreempted'; jobId: string; reason: string }
+  /** A CancelJob received by `receivedBy`, which does not run the job: recorded for the one that does. */
+  | { type: 'RequestCancellation'; jobId: string; reason: string; receivedBy: string | null }
   | { type: 'RecordJobFinished'; jobId: string; outcome: JobOutcomeReport };
 
 function requireKnown(state: JobState, jobId: string): KnownJob {
@@ -132,6 +145,23 @@ export function decide(command: JobCommand, state: JobState): JobEvent[] {
         { type: 'JobPreempted', data: { jobId: spec.jobId, candidateId: spec.candidateId, reason: command.reason } },
       ];
     }
+    case 'RequestCancellation': {
+      const job = requireKnown(state, command.jobId);
+      // Over, already asked, or this dispatcher runs it (it cancels it itself): nothing to record.
+      if (isTerminal(job.status) || job.cancelRequested !== null || ownsJob(job, command.receivedBy)) return [];
+      return [
+        {
+          type: 'JobCancellationRequested',
+          data: {
+            jobId: job.spec.jobId,
+            candidateId: job.spec.candidateId,
+            reason: command.reason.slice(0, 500),
+            dispatcher: job.dispatcher!,
+            receivedBy: command.receivedBy,
+          },
+        },
+      ];
+    }
     case 'RecordJobFinished': {
       const job = requireKnown(state, command.jobId);
       const { spec } = job;
@@ -175,6 +205,7 @@ export function evolve(state: JobState, event: JobEvent): JobState {
           executor: event.data.executor,
           attempts: 0,
           dispatcher: event.data.dispatcher ?? null,
+          cancelRequested: null,
         }
       : state; // a second JobQueued is never decided
   if (state.status === 'none') return state; // a report about a job not queued is never decided either
@@ -183,6 +214,8 @@ export function evolve(state: JobState, event: JobEvent): JobState {
       return { ...state, status: 'running', attempts: state.attempts + 1 };
     case 'JobPreempted':
       return { ...state, status: 'preempted' };
+    case 'JobCancellationRequested':
+      return { ...state, cancelRequested: state.cancelRequested ?? event.data.reason };
     case 'JobSucceeded':
       return { ...state, status: 'succeeded' };
     case 'JobFailed':
@@ -200,21 +233,15 @@ export const ownsJob = (job: KnownJob, dispatcher: string | null): boolean =>
 
 /**
  * What a CancelJob command does to a job in this state, at `dispatcher`. A job another cluster's dispatcher accepted
- * runs on that cluster's executor: this one can neither stop it nor record it cancelled.
+ * runs on that cluster's executor: this one can neither stop it nor record it cancelled, so it forwards the request
+ * (RequestCancellation), which that dispatcher reads from the log.
  */
 export function cancelDecision(
   state: JobState,
   jobId: string,
   dispatcher: string | null = null,
-): 'cancel' | 'already-finished' {
+): 'cancel' | 'forward' | 'already-finished' {
   const job = requireKnown(state, jobId);
   if (isTerminal(job.status)) return 'already-finished';
-  if (!ownsJob(job, dispatcher))
-    throw new DomainError(
-      'JOB_ELSEWHERE',
-      `job ${jobId} was accepted by dispatcher "${job.dispatcher}", not this one ` +
-        `("${dispatcher ?? 'unnamed'}"): only that cluster's dispatch can cancel it`,
-      [{ path: 'jobId', message: `queued by dispatcher ${job.dispatcher}` }],
-    );
-  return 'cancel';
+  return ownsJob(job, dispatcher) ? 'cancel' : 'forward';
 }
