@@ -6,67 +6,14 @@
  * tools/nats-leaf-config.js exactly as test/cluster configures them. The hub's JetStream domain is `hub`, the leaf's
  * `c1`; the leaf link is password-protected.
  */
-const fs = require('node:fs');
-const net = require('node:net');
 const path = require('node:path');
-const { execFileSync, spawn } = require('node:child_process');
+const { execFileSync } = require('node:child_process');
 const { randomBytes } = require('node:crypto');
 
 const ROOT = path.resolve(__dirname, '../..');
-const NATS_SERVER = process.env.AEVO_NATS_SERVER_BIN || 'nats-server';
 const COMPUTE_DOMAIN = 'c1';
 const { renderHubConfig, renderLeafConfig } = require(path.join(ROOT, 'tools/nats-leaf-config.js'));
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-function accepts(port) {
-  return new Promise((resolve) => {
-    const s = net.connect({ host: '127.0.0.1', port });
-    const done = (ok) => {
-      s.destroy();
-      resolve(ok);
-    };
-    s.setTimeout(1000, () => done(false));
-    s.once('connect', () => done(true));
-    s.once('error', () => done(false));
-  });
-}
-
-async function startServer(name, dir, config, port) {
-  fs.mkdirSync(dir, { recursive: true });
-  const configFile = path.join(dir, 'nats-server.conf');
-  fs.writeFileSync(configFile, config, { mode: 0o600 });
-  const logFile = path.join(dir, 'server.log');
-  const out = fs.openSync(logFile, 'a');
-  const child = spawn(NATS_SERVER, ['-c', configFile], { stdio: ['ignore', out, out] });
-  fs.closeSync(out);
-  const exited = new Promise((r) => child.once('exit', () => r()));
-  const deadline = Date.now() + 20_000;
-  while (!(await accepts(port))) {
-    if (child.exitCode !== null || Date.now() > deadline)
-      throw new Error(`${name} did not start: ${fs.readFileSync(logFile, 'utf8').slice(-2000)}`);
-    await sleep(100);
-  }
-  return {
-    url: `nats://127.0.0.1:${port}`,
-    log: () => fs.readFileSync(logFile, 'utf8'),
-    stop: async () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      await exited;
-    },
-  };
-}
+const { freePort, sleep, startNatsServer } = require(path.join(ROOT, 'tools/nats-process.js'));
 
 /**
  * Starts the hub and the leaf for `run` (its prefix and stream) under run.dir/nats; resolves once the leaf link is
@@ -83,7 +30,7 @@ async function startNatsPair(run) {
   const leafCredentials = { user: 'leaf-c1', password: randomBytes(18).toString('base64url') };
   const include = '../auth/nats-server.conf';
   const [hubPort, leafPort, leafLinkPort] = [await freePort(), await freePort(), await freePort()];
-  const hub = await startServer(
+  const hub = await startNatsServer(
     'hub',
     path.join(dir, 'hub'),
     renderHubConfig({
@@ -95,7 +42,7 @@ async function startNatsPair(run) {
     }),
     hubPort,
   );
-  const leaf = await startServer(
+  const leaf = await startNatsServer(
     `leaf ${COMPUTE_DOMAIN}`,
     path.join(dir, COMPUTE_DOMAIN),
     renderLeafConfig({
