@@ -87,11 +87,16 @@ export function judgeConfirmations(
     const n = all.length;
     const mean = r6(all.reduce((a, x) => a + x, 0) / n);
     const nBar = r6(bar / Math.sqrt(n));
-    const confirmed = run.lbDelta > 0 && mean > nBar;
-    const measured =
-      `LB ${signed(run.lbDelta)} on seed ${run.seeds[0]}, mean ` +
-      `of ${n === 2 ? 'both measurements' : `${n} measurements of the move`} ${signed(mean)}`;
-    const barText = n === 2 ? `${meanBar} (bar / √2)` : `${nBar} (bar / √${n})`;
+    // The ledger's key pools every step along one direction (a lead's step grows), so a grown step is also judged on
+    // its own two measurements, the pending gain and this run: the same change on two seeds.
+    const pair = r6((pending.lbGain + run.lbDelta) / 2);
+    const byPair = n > 2 && pair > meanBar && !(mean > nBar);
+    const confirmed = run.lbDelta > 0 && (mean > nBar || byPair);
+    const measured = byPair
+      ? `LB ${signed(run.lbDelta)} on seed ${run.seeds[0]}, mean of both measurements of this change ${signed(pair)}`
+      : `LB ${signed(run.lbDelta)} on seed ${run.seeds[0]}, mean ` +
+        `of ${n === 2 ? 'both measurements' : `${n} measurements of the move`} ${signed(mean)}`;
+    const barText = n === 2 || byPair ? `${meanBar} (bar / √2)` : `${nBar} (bar / √${n})`;
     return {
       pending,
       run,
