@@ -4,6 +4,9 @@
 const path = require('path');
 module.exports = {
   testEnvironment: 'node',
+  // jest's 5 s default fails CPU-bound property tests when CI runs two projects' suites on two cores; a hang is still
+  // caught. Suites that need longer set their own.
+  testTimeout: 30_000,
   transform: {
     '^.+\\.ts$': ['ts-jest', { tsconfig: path.join(__dirname, 'tsconfig.jest.json') }],
   },

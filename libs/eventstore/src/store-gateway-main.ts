@@ -43,11 +43,6 @@ async function main(): Promise<void> {
     natsOpen: () => !nc.isClosed(),
     storeAnswers: () => store.headPosition(),
   });
-  log('info', 'serving', {
-    store: selection.kind,
-    subjects: `${prefix}.store.>`,
-    probes: health ? `${health.url}/healthz, ${health.url}/readyz` : 'off',
-  });
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
@@ -66,8 +61,14 @@ async function main(): Promise<void> {
         },
       );
   };
+  // Handlers before the 'serving' line: whoever reads that line may signal at once.
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  log('info', 'serving', {
+    store: selection.kind,
+    subjects: `${prefix}.store.>`,
+    probes: health ? `${health.url}/healthz, ${health.url}/readyz` : 'off',
+  });
 }
 
 /** The probes' server when AEVO_HEALTH_PORT is set (an integer 0–65535; anything else refuses to start). */

@@ -8,6 +8,15 @@ jest.setTimeout(60_000);
 
 const MAIN = path.resolve(__dirname, '..', 'dist', 'store-gateway-main.js');
 
+const parseLogLine = (raw: string): Record<string, unknown> | null => {
+  try {
+    const value: unknown = JSON.parse(raw);
+    return typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : null;
+  } catch {
+    return null;
+  }
+};
+
 /** The gateway's process as a Deployment runs it: its probes answer, and SIGTERM stops it cleanly. */
 describe('store-gateway-main (the process)', () => {
   let db: TestDb;
@@ -39,18 +48,28 @@ describe('store-gateway-main (the process)', () => {
     child = proc;
     const exit = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
     return new Promise((resolve, reject) => {
-      const onData = (d: Buffer) => {
-        out += String(d);
-        for (const raw of out.split('\n').filter(Boolean)) {
-          const line = JSON.parse(raw) as Record<string, unknown>;
-          if (line.msg === 'serving' || line.level === 'error') {
-            proc.stdout?.off('data', onData);
-            return resolve({ line, exit });
+      // Each stream has its own buffer, and only whole lines count: a loaded machine delivers a line in several
+      // chunks, and stdout's and stderr's chunks interleave. A line that is not JSON (a Node warning on stderr) is
+      // not the gateway's log and is skipped.
+      const reader = (stream: NodeJS.ReadableStream) => {
+        let pending = '';
+        const onData = (d: Buffer) => {
+          out += String(d);
+          pending += String(d);
+          const lines = pending.split('\n');
+          pending = lines.pop() ?? '';
+          for (const raw of lines) {
+            const line = parseLogLine(raw);
+            if (line && (line.msg === 'serving' || line.level === 'error')) {
+              stream.off('data', onData);
+              return resolve({ line, exit });
+            }
           }
-        }
+        };
+        stream.on('data', onData);
       };
-      proc.stdout?.on('data', onData);
-      proc.stderr?.on('data', onData);
+      if (proc.stdout) reader(proc.stdout);
+      if (proc.stderr) reader(proc.stderr);
       exit.then((code) => reject(new Error(`exited ${code} before serving:\n${out}`)));
     });
   };

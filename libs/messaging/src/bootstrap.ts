@@ -325,28 +325,11 @@ export async function bootstrapService(
   opts: ServiceAppOptions,
 ): Promise<ServiceApp> {
   const log = new Logger(`aevo-${opts.service}`);
-  let built: ServiceApp;
-  try {
-    const env = opts.env ?? process.env;
-    built = await createServiceApp(appModule, { ...opts, relay: opts.relay ?? env.AEVO_RELAY !== 'off' });
-    await built.app.listen();
-    const { healthUrl, metricsUrl } = built.observability;
-    if (healthUrl || metricsUrl)
-      log.log(
-        `probes ${healthUrl ? `${healthUrl}/healthz, ${healthUrl}/readyz` : 'off'}; ` +
-          `metrics ${metricsUrl ? `${metricsUrl}/metrics` : 'off'}`,
-      );
-  } catch (err) {
-    log.error(`failed to start: ${err instanceof Error ? err.message : String(err)}`);
-    process.exitCode = 1;
-    throw err;
-  }
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
+  let built: ServiceApp | null = null;
+  let stopping: string | null = null;
+  const stop = (app: ServiceApp, signal: string) => {
     log.log(`${signal}: shutting down`);
-    built.app
+    app.app
       .close()
       .then(() => process.exit(0))
       .catch((err) => {
@@ -354,7 +337,31 @@ export async function bootstrapService(
         process.exit(1);
       });
   };
-  process.once('SIGTERM', () => stop('SIGTERM'));
-  process.once('SIGINT', () => stop('SIGINT'));
+  // Handlers before listening: whoever waits for the "listening:" line may signal at once. A signal during start-up
+  // is acted on once the app is up (closing a half-built app is not possible).
+  const onSignal = (signal: string) => {
+    if (stopping) return;
+    stopping = signal;
+    if (built) stop(built, signal);
+  };
+  process.once('SIGTERM', () => onSignal('SIGTERM'));
+  process.once('SIGINT', () => onSignal('SIGINT'));
+  try {
+    const env = opts.env ?? process.env;
+    const app = await createServiceApp(appModule, { ...opts, relay: opts.relay ?? env.AEVO_RELAY !== 'off' });
+    await app.app.listen();
+    const { healthUrl, metricsUrl } = app.observability;
+    if (healthUrl || metricsUrl)
+      log.log(
+        `probes ${healthUrl ? `${healthUrl}/healthz, ${healthUrl}/readyz` : 'off'}; ` +
+          `metrics ${metricsUrl ? `${metricsUrl}/metrics` : 'off'}`,
+      );
+    built = app;
+  } catch (err) {
+    log.error(`failed to start: ${err instanceof Error ? err.message : String(err)}`);
+    process.exitCode = 1;
+    throw err;
+  }
+  if (stopping) stop(built, stopping);
   return built;
 }

@@ -289,6 +289,8 @@ describe('campaign inputs are read only under the configured roots', () => {
         { numRuns: 300 },
       );
     },
+    // 300 loads with file-system checks each: ~1 s alone, past jest's 5 s default when the machine is loaded.
+    60_000,
   );
 
   it('takes the roots from the environment: AEVO_*_ROOTS replace the defaults', () => {
