@@ -240,10 +240,11 @@ describe(
         anchor(0.55),
         { axis: 'learning-rate', dev: 0.62, lb: 0.58, changes: lrTo(0.002) },
       ];
+      // The anchor re-measures the round-1 recipe (its replicates join the difference noise: 0.55 twice).
       const round2: CandidateSpec[] = [
-        anchor(0.58),
-        confirm('c1-r1-c1', lrTo(0.002), 'learning-rate', 0.6),
-        { axis: 'learning-rate', dev: 0.63, lb: 0.61, changes: [{ path: 'optim.lr', from: 0.002, to: 0.003 }] },
+        anchor(0.55),
+        confirm('c1-r1-c1', lrTo(0.002), 'learning-rate', 0.57),
+        { axis: 'learning-rate', dev: 0.63, lb: 0.58, changes: [{ path: 'optim.lr', from: 0.002, to: 0.003 }] },
       ];
       const round3: CandidateSpec[] = [
         anchor(0.61),

@@ -158,11 +158,11 @@ export function revisionFacts(
   const campaignAxes = ctx.campaignAxes ?? Axis.options.filter((a) => a !== 'baseline');
   const noise = evidence.calibration.noise;
   // Promotions compare an explorer with its round's anchor: the bar comes from the noise of that difference as
-  // measured (confirmation pairs, else √2 × the LB replicate std); evidence recorded before paired designs has
-  // only the LB std.
+  // measured (confirmation pairs and anchor replicates pooled); evidence recorded before paired designs has only
+  // the LB std.
   const diffNoise =
     noise.lbDiffStd !== undefined
-      ? { std: noise.lbDiffStd, df: noise.lbDiffDf ?? 0, source: noise.lbDiffSource ?? 'floor' }
+      ? differenceNoise(noise)
       : { std: nextNoiseBand(previous, evidence).lbStd, df: noise.lbDf, source: noise.lbSource };
   // The floor is a floor under a std; under a difference of two measurements it is √2 × that.
   const diffFloor = noise.lbDiffStd !== undefined ? rules.noiseStdFloor * Math.SQRT2 : rules.noiseStdFloor;
@@ -297,6 +297,40 @@ export function revisionFacts(
     retiredNow,
     newDeadEnds,
   };
+}
+
+/**
+ * The noise of an explorer − anchor LB difference, from every measurement of it the campaign has: the confirmation
+ * pairs (each a difference of two measurements of one gain: var 2σ², df 1; carried from round to round) pooled with
+ * the anchor's LB replicates (within-recipe spread over the campaign: a difference has 2× their variance, with their
+ * degrees of freedom; recomputed from every anchor score each round, so never counted twice). Replicates are on
+ * different seeds, so their part is an unpaired upper bound on a paired difference: pooling errs high, not low.
+ * With one pair alone the bar stood on a single degree of freedom — one pair (+0.045, −0.007) set σ 0.037 and the
+ * bar to 0.073 for three rounds — and a pair's first measurement was selected for being high, so pairs alone err
+ * upwards too. Stand-ins (dev proxy, floor) are used only when neither was measured.
+ */
+export function differenceNoise(noise: RoundEvidence['calibration']['noise']): {
+  std: number;
+  df: number;
+  source: string;
+} {
+  const pairs =
+    noise.lbDiffSource === 'confirmation-pairs' && (noise.lbDiffDf ?? 0) > 0
+      ? { ss: (noise.lbDiffDf ?? 0) * (noise.lbDiffStd ?? 0) ** 2, df: noise.lbDiffDf ?? 0 }
+      : null;
+  const replicates =
+    noise.lbSource === 'anchor-replicates' && noise.lbDf > 0
+      ? { ss: noise.lbDf * 2 * noise.lbStd ** 2, df: noise.lbDf }
+      : null;
+  if (pairs && replicates) {
+    const df = pairs.df + replicates.df;
+    return {
+      std: r6(Math.sqrt((pairs.ss + replicates.ss) / df)),
+      df,
+      source: 'confirmation pairs + anchor replicates',
+    };
+  }
+  return { std: noise.lbDiffStd ?? 0, df: noise.lbDiffDf ?? 0, source: noise.lbDiffSource ?? 'floor' };
 }
 
 /**
