@@ -1,4 +1,5 @@
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { LocalStack } from './stack';
@@ -66,4 +67,66 @@ describe('LocalStack readiness', () => {
       }
     },
   );
+});
+
+/** A stand-in that is ready at once and exits with code 1 on GET /exit; a taken port crashes it (EADDRINUSE). */
+const EXITING_SERVICE = `
+const http = require('node:http');
+const server = http.createServer((req, res) => {
+  res.writeHead(200, { 'content-type': 'application/json' });
+  res.end('{"status":"ready"}', () => {
+    if (req.url === '/exit') server.close(() => process.exit(1));
+  });
+}).listen(Number(process.env.AEVO_HEALTH_PORT), process.env.AEVO_HEALTH_HOST);
+process.on('SIGTERM', () => process.exit(0));
+`;
+
+describe('LocalStack restarts', () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'aevo-stack-'));
+  beforeAll(() => {
+    for (const name of ['orchestrator', 'substrate']) {
+      fs.mkdirSync(path.join(root, 'services', name, 'dist'), { recursive: true });
+      fs.writeFileSync(path.join(root, 'services', name, 'dist', 'main.js'), EXITING_SERVICE);
+    }
+  });
+  afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
+
+  it('gives every service its own port, and a service that exited a fresh one (its old port may be taken)', async () => {
+    const stack = new LocalStack({
+      root,
+      env: {},
+      logDir: path.join(root, 'logs'),
+      services: ['orchestrator', 'substrate'],
+      restarts: 2,
+    });
+    const portOf = (url: string | undefined) => Number(/:(\d+)\/readyz$/.exec(url ?? '')?.[1]);
+    const foreign = net.createServer();
+    await stack.start();
+    try {
+      await stack.waitReady(30_000);
+      const before = portOf(stack.readyzUrl('orchestrator'));
+      expect(before).not.toBe(portOf(stack.readyzUrl('substrate')));
+      // The orchestrator exits on its own, and another process takes its port at once.
+      await fetch(`http://127.0.0.1:${before}/exit`);
+      for (let i = 0; ; i++) {
+        const bound = await new Promise<boolean>((resolve) => {
+          foreign.once('error', () => resolve(false));
+          foreign.listen(before, '127.0.0.1', () => resolve(true));
+        });
+        if (bound) break;
+        if (i > 200) throw new Error(`port ${before} never freed`);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      // Restarted on another port, and ready there (on the old one it would fail every restart).
+      for (let i = 0; portOf(stack.readyzUrl('orchestrator')) === before; i++) {
+        if (i > 300) throw new Error('not restarted');
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      await stack.waitReady(30_000);
+      expect(portOf(stack.readyzUrl('orchestrator'))).not.toBe(before);
+    } finally {
+      foreign.close();
+      await stack.stop(5000);
+    }
+  });
 });

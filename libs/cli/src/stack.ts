@@ -84,7 +84,7 @@ export class LocalStack {
   /** Spawns every service, each with a free loopback port for its probes. */
   async start(): Promise<void> {
     fs.mkdirSync(this.opts.logDir, { recursive: true });
-    for (const name of this.names) this.spawn(name, 1, await freeLoopbackPort());
+    for (const name of this.names) this.spawn(name, 1, await this.freshPort());
   }
 
   /** The /readyz URL of a running service. */
@@ -182,8 +182,11 @@ export class LocalStack {
         return;
       }
       this.opts.onNews?.(`${name} exited (${signal ?? `code ${code}`}); restarting in 2 s — see ${this.logPath(name)}`);
+      // A fresh port: the old one may be why it exited (another process bound it first), and would be again.
       setTimeout(() => {
-        if (!this.stopping && this.procs.get(name) === proc) this.spawn(name, starts + 1, proc.healthPort);
+        void this.freshPort().then((port) => {
+          if (!this.stopping && this.procs.get(name) === proc) this.spawn(name, starts + 1, port);
+        });
       }, 2000).unref();
     });
   }
@@ -201,7 +204,21 @@ export class LocalStack {
   async restart(name: ServiceName): Promise<void> {
     const prev = this.procs.get(name);
     if (prev && prev.child.exitCode === null && prev.child.signalCode === null) throw new Error(`${name} is running`);
-    this.spawn(name, (prev?.starts ?? 0) + 1, await freeLoopbackPort());
+    this.spawn(name, (prev?.starts ?? 0) + 1, await this.freshPort());
+  }
+
+  /**
+   * A loopback port free now that no service of this stack holds or was given: services bind theirs seconds after
+   * being given it, so the kernel can hand the same free port out twice in a row (a CI run gave the substrate's probe
+   * port to the leaderboard too, which then failed every restart on it).
+   */
+  private async freshPort(): Promise<number> {
+    const taken = new Set([...this.procs.values()].map((p) => p.healthPort));
+    for (let attempt = 0; attempt < 50; attempt++) {
+      const port = await freeLoopbackPort();
+      if (!taken.has(port)) return port;
+    }
+    throw new Error('no free loopback port outside this stack after 50 attempts');
   }
 
   /** SIGTERM to every service (they drain and exit 0), SIGKILL to those still alive after graceMs. */
@@ -227,7 +244,8 @@ export class LocalStack {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** A loopback port free right now (the service binds it a moment later; a clash fails its start, and it restarts). */
+/** A loopback port free right now (the service binds it a moment later; a clash fails its start: it restarts on
+ * another). */
 export function freeLoopbackPort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
